@@ -1,0 +1,135 @@
+"""The extraction entry points the pipeline and the CLI call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .document import Document, load_document
+from .errors import STEP_PARSING, ExtractionError
+from .fields import Candidate
+from .invoice import parse_invoice
+from .layout import Line, group_lines
+from .ocr import OcrEngine, read_text
+from .receipt import parse_receipt
+from .schemas import REQUIRED_FIELDS
+from .values import to_money
+
+KINDS = tuple(REQUIRED_FIELDS)
+
+
+@dataclass
+class Extraction:
+    kind: str
+    fields: dict[str, Any]
+    field_confidences: dict[str, float]
+    evidence: dict[str, list[dict]]
+    pages_text: list[str]
+    confidence: float
+    certainty: float
+    summary: str
+    cues: dict[str, list[str]] = field(default_factory=dict)
+
+
+def document_lines(document: Document) -> list[Line]:
+    lines: list[Line] = []
+    for page in document.pages:
+        lines.extend(group_lines(page.words, page.index))
+    return lines
+
+
+def parse_fields(document: Document, *, kind: str) -> Extraction:
+    """Parse the workflow's fields from a document whose pages already carry text."""
+    if kind not in KINDS:
+        raise ExtractionError(
+            "PROCESSING_ERROR", f"Unknown extractor kind {kind!r}.", step=STEP_PARSING
+        )
+    lines = document_lines(document)
+    text = "\n".join(page.text for page in document.pages)
+    parser = parse_receipt if kind == "receipt" else parse_invoice
+    candidates = parser(lines, text)
+    fields = {name: _json_value(c.value) for name, c in candidates.items()}
+    confidences = {
+        name: round(min(1.0, max(0.0, c.confidence)), 3) for name, c in candidates.items()
+    }
+    evidence = {name: c.evidence for name, c in candidates.items() if c.evidence}
+    overall, certainty = _overall(kind, confidences)
+    return Extraction(
+        kind=kind,
+        fields=fields,
+        field_confidences=confidences,
+        evidence=evidence,
+        pages_text=[page.text for page in document.pages],
+        confidence=overall,
+        certainty=certainty,
+        summary=summarise(kind, fields, candidates),
+        cues={name: c.cues for name, c in candidates.items() if c.cues},
+    )
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return to_money(value)
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def _overall(kind: str, confidences: dict[str, float]) -> tuple[float, float]:
+    """(confidence, certainty): the mean over required fields, and its weakest link."""
+    required = [confidences.get(name, 0.0) for name in REQUIRED_FIELDS[kind]]
+    optional = [c for name, c in confidences.items() if name not in REQUIRED_FIELDS[kind]]
+    # Required fields count double: they decide whether a human must look.
+    weights = [2.0] * len(required) + [1.0] * len(optional)
+    values = required + optional
+    overall = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+    # Certainty about the whole document is bounded by its least certain required field.
+    certainty = min(required) if required else 0.0
+    return round(overall, 3), round(certainty, 3)
+
+
+def summarise(kind: str, fields: dict[str, Any], candidates: dict[str, Candidate]) -> str:
+    name = fields.get("merchantName") or fields.get("vendorName") or "an unknown issuer"
+    date = fields.get("date") or fields.get("invoiceDate")
+    total = fields.get("totalAmount")
+    currency = fields.get("currency") or ""
+    parts = [f"{kind.capitalize()} from {name}"]
+    if kind == "invoice" and fields.get("invoiceNumber"):
+        parts.append(f"number {fields['invoiceNumber']}")
+    parts.append(f"dated {date}" if date else "with no readable date")
+    if total is not None:
+        parts.append(f"for {currency} {total:.2f}".replace("  ", " ").strip())
+    else:
+        parts.append("with no readable total")
+    text = " ".join(parts)
+    total_candidate = candidates.get("totalAmount")
+    if total_candidate is not None:
+        n = len(total_candidate.cues)
+        text += f"; total read under {n} cue{'s' if n != 1 else ''}"
+    missing = [f for f in REQUIRED_FIELDS[kind] if f not in fields]
+    if missing:
+        text += f"; missing {', '.join(missing)}"
+    return text + "."
+
+
+def extract_document(
+    data: bytes,
+    *,
+    kind: str,
+    password: str | None = None,
+    engine: OcrEngine | None = None,
+) -> tuple[Document, Extraction]:
+    """Load, read (text layer or OCR) and parse one file."""
+    document = load_document(data, password=password)
+    read_text(document, engine=engine)
+    try:
+        return document, parse_fields(document, kind=kind)
+    except ExtractionError:
+        raise
+    except Exception as exc:  # a parser bug must fail the job cleanly, not crash the worker
+        raise ExtractionError(
+            "PROCESSING_ERROR", "Fields could not be parsed.", step=STEP_PARSING
+        ) from exc

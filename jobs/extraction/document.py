@@ -1,0 +1,221 @@
+"""Opening uploaded files: sniffing, size guards, PDF text layers and page images."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps
+
+from .errors import STEP_TEXT, ExtractionError
+from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
+
+# Scanned pages are rendered at this resolution for OCR; 200 dpi keeps receipt print
+# legible without making detection slow.
+RENDER_DPI = 200
+# A page whose text layer has fewer characters than this is treated as scanned.
+MIN_TEXT_LAYER_CHARS = 8
+PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
+
+
+@dataclass
+class Page:
+    index: int
+    image: Image.Image
+    words: list[Word] = field(default_factory=list)
+    text: str = ""
+    has_text_layer: bool = False
+
+
+@dataclass
+class Document:
+    mime_type: str
+    pages: list[Page]
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """Identify the file type from its magic bytes, never from a name or a client header."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if b"%PDF-" in head[:PDF_SEARCH_WINDOW]:
+        return "application/pdf"
+    return None
+
+
+def load_document(
+    data: bytes,
+    *,
+    password: str | None = None,
+    max_pages: int = 20,
+    max_pixels: int = 40_000_000,
+) -> Document:
+    """Open ``data`` as a Document, refusing anything hostile with an ExtractionError."""
+    mime = sniff_mime(data[:PDF_SEARCH_WINDOW])
+    if mime is None:
+        raise ExtractionError(
+            "UNSUPPORTED_FILE", "The file is not a PDF, JPEG, PNG or WebP document."
+        )
+    if mime == "application/pdf":
+        pages = _load_pdf(data, password=password, max_pages=max_pages, max_pixels=max_pixels)
+    else:
+        pages = [Page(index=0, image=_load_image(data, max_pixels=max_pixels))]
+    return Document(mime_type=mime, pages=pages)
+
+
+def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below is the guard; Pillow's warning would only be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            # The header is read before any pixel is decoded, so bombs stop here cheaply.
+            if width * height > max_pixels:
+                raise ExtractionError(
+                    "FILE_TOO_LARGE",
+                    f"The image is {width}x{height} pixels, more than the {max_pixels} allowed.",
+                )
+            image.seek(0)  # first frame of an animated PNG/WebP
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+    except ExtractionError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ExtractionError("FILE_TOO_LARGE", "The image has too many pixels.") from exc
+    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
+        raise ExtractionError(
+            "UNSUPPORTED_FILE", "The image is damaged or cannot be decoded."
+        ) from exc
+    return _to_rgb(image)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Flatten transparency onto white, the colour of paper, not black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(data, password=password)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            if password is None:
+                raise ExtractionError(
+                    "PASSWORD_REQUIRED", "The PDF is encrypted; a password is required."
+                ) from exc
+            raise ExtractionError(
+                "PASSWORD_INVALID", "The password does not open this PDF."
+            ) from exc
+        raise ExtractionError("UNSUPPORTED_FILE", "The PDF is damaged or invalid.") from exc
+
+
+def _load_pdf(data: bytes, *, password: str | None, max_pages: int, max_pixels: int) -> list[Page]:
+    pdf = _open_pdf(data, password)
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise ExtractionError("UNSUPPORTED_FILE", "The PDF has no pages.")
+        if count > max_pages:
+            raise ExtractionError(
+                "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
+            )
+        return [_load_pdf_page(pdf, index, max_pixels) for index in range(count)]
+    except pdfium.PdfiumError as exc:
+        raise ExtractionError(
+            "UNSUPPORTED_FILE", "A page of the PDF is damaged.", step=STEP_TEXT
+        ) from exc
+    finally:
+        pdf.close()
+
+
+def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int) -> Page:
+    page = pdf[index]
+    try:
+        width, height = page.get_size()
+        if width <= 0 or height <= 0:
+            raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
+        scale = RENDER_DPI / 72
+        # Huge media boxes are legal PDF; shrink the render instead of refusing the file.
+        if width * height * scale * scale > max_pixels:
+            scale = (max_pixels / (width * height)) ** 0.5
+        image = page.render(scale=scale).to_pil().convert("RGB")
+        words = _text_layer_words(page, width, height)
+        text_chars = sum(len(w.text) for w in words)
+        if text_chars < MIN_TEXT_LAYER_CHARS:
+            return Page(index=index, image=image)
+        return Page(
+            index=index,
+            image=image,
+            words=words,
+            text=words_to_text(words),
+            has_text_layer=True,
+        )
+    finally:
+        page.close()
+
+
+def _text_layer_words(page: pdfium.PdfPage, width: float, height: float) -> list[Word]:
+    """Split the page's text layer into whitespace-separated words with normalised boxes."""
+    textpage = page.get_textpage()
+    try:
+        words: list[Word] = []
+        chars: list[str] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        for i in range(textpage.count_chars()):
+            char = textpage.get_text_range(i, 1)
+            if not char or char.isspace() or char == "\x00":
+                _flush_word(chars, boxes, words, width, height)
+                continue
+            chars.append(char)
+            boxes.append(textpage.get_charbox(i))
+        _flush_word(chars, boxes, words, width, height)
+        return words
+    finally:
+        textpage.close()
+
+
+def _flush_word(
+    chars: list[str],
+    boxes: list[tuple[float, float, float, float]],
+    out: list[Word],
+    width: float,
+    height: float,
+) -> None:
+    if not chars:
+        return
+    left = min(b[0] for b in boxes)
+    bottom = min(b[1] for b in boxes)
+    right = max(b[2] for b in boxes)
+    top = max(b[3] for b in boxes)
+    # PDF space has its origin bottom-left; our boxes are top-left like images.
+    bbox = (
+        _clamp(left / width),
+        _clamp(1 - top / height),
+        _clamp(right / width),
+        _clamp(1 - bottom / height),
+    )
+    out.append(Word(text="".join(chars), bbox=bbox, confidence=1.0))
+    chars.clear()
+    boxes.clear()
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def words_to_text(words: list[Word]) -> str:
+    """Plain reading-order text of a page: words grouped into lines, top to bottom."""
+    return "\n".join(line.text for line in group_lines(words))

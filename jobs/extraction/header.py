@@ -1,0 +1,127 @@
+"""The top of a document: who issued it (name) and where (address)."""
+
+from __future__ import annotations
+
+import re
+
+from .fields import Candidate, evidence_for, ocr_factor, squash
+from .layout import Line
+
+COMPANY_SUFFIX = re.compile(
+    r"SDNBHD|SDNBND|SDNBH|BHD$|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|MART|"
+    r"STORE|SHOP|HARDWARE|PHARMACY|FARMASI|BAKERY|STATIONERY|SUPERMARKET|HOLDINGS|"
+    r"CORPORATION|COMPANY|LIMITED|LTD|LLC|INC$|PLC|GMBH|SRL|PTYLTD|KEDAI|PERNIAGAAN|"
+    r"TRADINGCO|SERVICES|SOLUTIONS|MARKETING|INDUSTRIES|GROUP"
+)
+# Lines at the top that are not the issuer's name.
+_NOT_NAME = re.compile(
+    r"TAXINVOICE|^INVOICE|RECEIPT|CASHBILL|^BILL|OFFICIAL|WELCOME|^TEL|PHONE|^FAX|^GST|"
+    r"^REG|^CO(MPANY)?NO|^ROC|^DATE|^TIME|^CASHIER|^TABLE|^NO$|SIMPLIFIED|^COPY|^ORDER|"
+    r"^EMAIL|^WWW|^HTTP|THANKYOU|^PAGE"
+)
+ADDRESS_WORD = re.compile(
+    r"\b(JALAN|JLN|TAMAN|TMN|LORONG|LRG|PERSIARAN|LEBUH|LOT|NO\b|NO\.|BLOK|BLOCK|BATU|"
+    r"KAMPUNG|KG|BANDAR|PUSAT|PLAZA|ROAD|RD|STREET|ST|AVENUE|AVE|LANE|DRIVE|FLOOR|FLR|"
+    r"LEVEL|SUITE|UNIT|BUILDING|KAWASAN|INDUSTRI|SEKSYEN|SECTION|SELANGOR|JOHOR|"
+    r"KUALA LUMPUR|PUTRAJAYA|PENANG|PULAU PINANG|PERAK|PAHANG|KEDAH|KELANTAN|MELAKA|"
+    r"SABAH|SARAWAK|NEGERI SEMBILAN|TERENGGANU|PETALING|SHAH ALAM|KLANG|PUCHONG|"
+    r"CHERAS|AMPANG|KAJANG|SUBANG|BANGSAR|MALAYSIA|WILAYAH|PERSEKUTUAN)",
+    re.I,
+)
+POSTCODE = re.compile(r"(?<!\d)\d{5}(?!\d)")
+_ADDRESS_STOP = re.compile(
+    r"TEL|PHONE|FAX|HP|GST|SST|EMAIL|WWW|HTTP|INVOICE|RECEIPT|CASHIER|DATE|BILL|"
+    r"REGNO|COMPANYNO|CONO|ROC|BUSINESS|OPEN|TAX|MOBILE|WHATSAPP"
+)
+_REG_NUMBER = re.compile(r"^\(?[\s\w.]*?\d{3,}[\s-]*[A-Z]\)?\.?$|^\(?\d{4,}[-\s]?[A-Z]?\)?$")
+_TRAILING_REG = re.compile(
+    r"\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?:?)?\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$"
+)
+_INLINE_CONTACT = re.compile(r"\s*\b(TEL|FAX|PHONE|H/?P|GST|EMAIL)\b.*$", re.I)
+
+HEADER_LINES = 14
+
+
+def is_name_like(line: Line) -> bool:
+    text = line.text.strip()
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 3:
+        return False
+    # Handwritten notes on scans come out in lower case; printed headers are capitals.
+    if not any(c.isupper() for c in letters):
+        return False
+    s = squash(text)
+    if _NOT_NAME.search(s) or _REG_NUMBER.match(text.upper()):
+        return False
+    digits = sum(c.isdigit() for c in text)
+    return digits <= len(letters) / 2
+
+
+def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
+    """The issuer's name and the index of its (last) line, or -1."""
+    top = [(i, line) for i, line in enumerate(lines[:HEADER_LINES]) if line.center_y < 0.5]
+    names = [(i, line) for i, line in top if is_name_like(line)]
+    for i, line in names:
+        if COMPANY_SUFFIX.search(squash(line.text)) and not _is_address(line.text):
+            return _name_candidate(lines, i, suffix=True), i
+    for i, line in names:
+        if not _is_address(line.text):
+            return _name_candidate(lines, i, suffix=False), i
+    return None, -1
+
+
+def _name_candidate(lines: list[Line], index: int, *, suffix: bool) -> Candidate:
+    line = lines[index]
+    text = clean_name(line.text)
+    used = [line]
+    # "SDN BHD" wrapped onto its own line belongs to the name above it.
+    if suffix and len(squash(text)) <= 8 and index > 0 and is_name_like(lines[index - 1]):
+        used.insert(0, lines[index - 1])
+        text = clean_name(lines[index - 1].text) + " " + text
+    base = 0.9 if suffix else 0.6
+    ocr = min(u.confidence for u in used)
+    confidence = base * ocr_factor(ocr)
+    return Candidate(text, round(confidence, 3), [evidence_for(u) for u in used])
+
+
+def clean_name(text: str) -> str:
+    text = _TRAILING_REG.sub("", text.strip())
+    text = _INLINE_CONTACT.sub("", text)
+    return re.sub(r"\s+", " ", text).strip(" ,.-:")
+
+
+def _is_address(text: str) -> bool:
+    return bool(ADDRESS_WORD.search(text)) and (
+        bool(POSTCODE.search(text)) or bool(re.search(r"\d", text))
+    )
+
+
+def find_address(lines: list[Line], after: int) -> Candidate | None:
+    """Consecutive address-looking lines below the name, up to the first contact line."""
+    collected: list[Line] = []
+    start = after + 1
+    for line in lines[start : start + 8]:
+        text = line.text.strip()
+        s = squash(text)
+        if not collected and _REG_NUMBER.match(text.upper()):
+            continue  # the company registration number sits between name and address
+        if _ADDRESS_STOP.match(s) or (collected and _ADDRESS_STOP.search(s[:6])):
+            break
+        if not collected and not (ADDRESS_WORD.search(text) or POSTCODE.search(text)):
+            if len(collected) == 0 and len(squash(text)) > 0 and line.center_y > 0.35:
+                break
+            continue
+        collected.append(line)
+        if len(collected) >= 5:
+            break
+    if not collected:
+        return None
+    parts = [_INLINE_CONTACT.sub("", line.text).strip() for line in collected]
+    text = re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip()
+    has_street = any(ADDRESS_WORD.search(p) for p in parts)
+    has_postcode = any(POSTCODE.search(p) for p in parts)
+    base = 0.82 if has_street and has_postcode else 0.6
+    ocr = min(line.confidence for line in collected)
+    return Candidate(
+        text, round(base * ocr_factor(ocr), 3), [evidence_for(line) for line in collected]
+    )

@@ -1,0 +1,95 @@
+"""Words and reading-order lines: the geometry every parser works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class Word:
+    text: str
+    bbox: BBox  # normalised (x0, y0, x1, y1) on its page
+    confidence: float
+
+
+@dataclass
+class Line:
+    """Words sharing a baseline, left to right, on one page."""
+
+    page: int
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def bbox(self) -> BBox:
+        return union_bbox([w.bbox for w in self.words])
+
+    @property
+    def confidence(self) -> float:
+        return min((w.confidence for w in self.words), default=0.0)
+
+    @property
+    def center_y(self) -> float:
+        box = self.bbox
+        return (box[1] + box[3]) / 2
+
+    @property
+    def height(self) -> float:
+        box = self.bbox
+        return box[3] - box[1]
+
+
+def union_bbox(boxes: list[BBox]) -> BBox:
+    if not boxes:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def group_lines(words: list[Word], page: int = 0) -> list[Line]:
+    """Group words into lines by vertical overlap; tolerant of a slight residual skew."""
+    ordered = sorted(words, key=lambda w: ((w.bbox[1] + w.bbox[3]) / 2, w.bbox[0]))
+    lines: list[Line] = []
+    for word in ordered:
+        target = _matching_line(lines[-4:], word)
+        if target is None:
+            lines.append(Line(page=page, words=[word]))
+        else:
+            target.words.append(word)
+    for line in lines:
+        line.words.sort(key=lambda w: w.bbox[0])
+    lines.sort(key=lambda line: line.center_y)
+    return lines
+
+
+def _matching_line(candidates: list[Line], word: Word) -> Line | None:
+    cy = (word.bbox[1] + word.bbox[3]) / 2
+    height = word.bbox[3] - word.bbox[1]
+    best: Line | None = None
+    best_distance = float("inf")
+    for line in candidates:
+        # Compare with the horizontally nearest word so a skewed line still chains.
+        near = min(line.words, key=lambda w: abs(w.bbox[0] - word.bbox[0]))
+        ny = (near.bbox[1] + near.bbox[3]) / 2
+        limit = 0.5 * min(height, near.bbox[3] - near.bbox[1])
+        overlaps_x = any(_x_overlap(w.bbox, word.bbox) > 0.3 for w in line.words)
+        distance = abs(cy - ny)
+        if distance <= limit and not overlaps_x and distance < best_distance:
+            best, best_distance = line, distance
+    return best
+
+
+def _x_overlap(a: BBox, b: BBox) -> float:
+    """Horizontal overlap as a share of the narrower box."""
+    inter = min(a[2], b[2]) - max(a[0], b[0])
+    narrower = max(1e-9, min(a[2] - a[0], b[2] - b[0]))
+    return max(0.0, inter) / narrower

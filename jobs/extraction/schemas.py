@@ -1,0 +1,74 @@
+"""Required fields and JSON Schemas (draft 2020-12) of ``Extraction.fields`` per kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REQUIRED_FIELDS: dict[str, list[str]] = {
+    "receipt": ["merchantName", "date", "totalAmount"],
+    "invoice": ["invoiceNumber", "vendorName", "invoiceDate", "totalAmount"],
+}
+
+_DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+_TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
+_AMOUNT = {"type": "number", "multipleOf": 0.01}
+_SIGNED_AMOUNT = {"type": "number"}
+_TEXT = {"type": "string", "minLength": 1}
+_CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+_LINE_ITEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "description": _TEXT,
+            "quantity": {"type": "number"},
+            "amount": _SIGNED_AMOUNT,
+        },
+        "required": ["description", "quantity", "amount"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _schema(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://steve.example/schemas/extraction/{kind}.json",
+        "title": f"{kind.capitalize()} extracted data",
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "receipt": _schema(
+        "receipt",
+        {
+            "merchantName": _TEXT,
+            "merchantAddress": _TEXT,
+            "date": _DATE,
+            "time": _TIME,
+            "totalAmount": _AMOUNT,
+            "currency": _CURRENCY,
+            "taxAmount": _AMOUNT,
+            "receiptNumber": _TEXT,
+            "lineItems": _LINE_ITEMS,
+        },
+    ),
+    "invoice": _schema(
+        "invoice",
+        {
+            "invoiceNumber": _TEXT,
+            "vendorName": _TEXT,
+            "vendorTaxId": _TEXT,
+            "customerName": _TEXT,
+            "invoiceDate": _DATE,
+            "dueDate": _DATE,
+            "totalAmount": _AMOUNT,
+            "currency": _CURRENCY,
+            "taxAmount": _AMOUNT,
+            "lineItems": _LINE_ITEMS,
+        },
+    ),
+}

@@ -1,0 +1,213 @@
+"""Finding the amount paid: labelled totals corroborated by receipt arithmetic."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
+from .layout import Line
+
+# Label classes, checked in order on the squashed (letters-only, upper-case) label.
+_SUBTOTAL = re.compile(r"SUBT|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
+_ROUNDING = re.compile(r"ROUND|ADJ|PELARASAN")
+_ROUNDED_TOTAL = re.compile(r"ROUNDE?D+TOTAL|TOTALROUNDED|AFTERROUND|TOTALAFTER")
+_CHANGE = re.compile(r"CHANGE|CHANCE|BAKI|BALANCE(?!DUE)|KEMBALI")
+_TENDER = re.compile(
+    r"CASH|TENDER|PAID|PAYMENT|VISA|MASTER|CARD|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|BOOST|GRAB|TNG"
+)
+_NOT_MONEY = re.compile(r"QTY|QUANTITY|ITEM|UNIT|PCS|DISC|SAVING|POINT|WEIGHT|KG")
+_TAX = re.compile(r"GST|SST|TAX|VAT|CUKAI")
+_INCL = re.compile(r"INCL|INCLUSIVE|INC")
+_STRONG_TOTAL = re.compile(
+    r"GRANDTOTAL|NETTT?OTAL|NETTTL|TOTALAMOUNT|TOTALAMT|AMOUNTDUE|TOTALDUE|TOTALPAYABLE|"
+    r"AMOUNTPAYABLE|TOTALSALES|NETAMOUNT|NETTAMOUNT|JUMLAH|TOTALRM|TOTALMYR|TOTALINCL|"
+    r"BALANCEDUE|TOTALTOPAY|TOTALBILL"
+)
+_TOTAL = re.compile(r"T[O0]TA?L|TTL|AMOUNT|AMT|NETT?")
+
+
+@dataclass
+class Ledger:
+    """Amounts on a receipt sorted by what their labels say they are."""
+
+    totals: list[tuple[float, AmountRef, str]] = field(default_factory=list)
+    subtotals: list[AmountRef] = field(default_factory=list)
+    taxes: list[AmountRef] = field(default_factory=list)
+    roundings: list[AmountRef] = field(default_factory=list)
+    tenders: list[AmountRef] = field(default_factory=list)
+    changes: list[AmountRef] = field(default_factory=list)
+    others: list[AmountRef] = field(default_factory=list)
+
+
+def classify(label: str) -> tuple[str, float]:
+    """(kind, weight) of a label; weight ranks how strongly a total label claims the total."""
+    s = squash(label)
+    if _ROUNDED_TOTAL.search(s):
+        return "total", 3.0
+    if _SUBTOTAL.search(s):
+        return "subtotal", 0.0
+    if _ROUNDING.search(s):
+        return "rounding", 0.0
+    if _CHANGE.search(s):
+        return "change", 0.0
+    if _TAX.search(s) and not _INCL.search(s):
+        return "tax", 0.0
+    if _NOT_MONEY.search(s) and not _STRONG_TOTAL.search(s):
+        return "other", 0.0
+    if _STRONG_TOTAL.search(s):
+        return "total", 3.0
+    if _TENDER.search(s):
+        return "tender", 0.0
+    if re.search(r"T[O0]TA?L|TTL", s):
+        return "total", 2.5
+    if _TOTAL.search(s):
+        return "total", 1.5
+    return "other", 0.0
+
+
+def build_ledger(lines: list[Line]) -> Ledger:
+    ledger = Ledger()
+    for index in range(len(lines)):
+        label, ref = label_and_amount(lines, index)
+        if ref is None:
+            continue
+        kind, weight = classify(label)
+        if kind == "total":
+            ledger.totals.append((weight, ref, label.strip()))
+        else:
+            getattr(ledger, _BUCKETS[kind]).append(ref)
+    return ledger
+
+
+_BUCKETS = {
+    "subtotal": "subtotals",
+    "tax": "taxes",
+    "rounding": "roundings",
+    "tender": "tenders",
+    "change": "changes",
+    "other": "others",
+}
+
+
+@dataclass
+class _Support:
+    weight: float = 0.0
+    cues: set[str] = field(default_factory=set)
+    refs: list[AmountRef] = field(default_factory=list)
+
+    def add(self, cue: str, weight: float, *refs: AmountRef) -> None:
+        self.cues.add(cue)
+        self.weight = max(self.weight, weight)
+        self.refs.extend(refs)
+
+
+def find_total(lines: list[Line], item_sum: Decimal | None = None) -> Candidate | None:
+    """The amount paid, with a confidence from how many independent cues agree on it."""
+    ledger = build_ledger(lines)
+    support: dict[Decimal, _Support] = defaultdict(_Support)
+    _add_labelled(ledger, support)
+    _add_arithmetic(ledger, support, item_sum)
+    if not support:
+        return _fallback(lines, ledger)
+    ranked = sorted(support.items(), key=lambda kv: _score(kv[1], kv[0]), reverse=True)
+    value, best = ranked[0]
+    runner_up = _score(ranked[1][1], ranked[1][0])[0] if len(ranked) > 1 else None
+    return _candidate(value, best, runner_up)
+
+
+def _add_labelled(ledger: Ledger, support: dict[Decimal, _Support]) -> None:
+    last_rounding = max((r.line_index for r in ledger.roundings if r.value != 0), default=-1)
+    for weight, ref, label in ledger.totals:
+        if ref.value <= 0:
+            continue
+        # A total printed before a non-zero rounding line is the pre-rounding amount.
+        if ref.line_index < last_rounding and weight < 3.0:
+            weight -= 1.0
+        support[ref.value].add(f"label:{squash(label)[:20]}", weight, ref)
+
+
+def _add_arithmetic(
+    ledger: Ledger, support: dict[Decimal, _Support], item_sum: Decimal | None
+) -> None:
+    labelled = [ref for _, ref, _ in ledger.totals]
+    for tender in ledger.tenders:
+        for change in ledger.changes:
+            paid = tender.value - change.value
+            if paid > 0 and change.line_index > tender.line_index:
+                support[paid].add("cash-change", 2.0, tender, change)
+        if tender.value in support:
+            support[tender.value].add("tender", 1.0, tender)
+    for rounding in ledger.roundings:
+        if rounding.value == 0:
+            continue
+        for ref in labelled + ledger.subtotals:
+            if ref.line_index < rounding.line_index:
+                support[ref.value + rounding.value].add("rounding", 2.0, ref, rounding)
+    for sub in ledger.subtotals:
+        for tax in ledger.taxes:
+            total = sub.value + tax.value
+            if total in support:
+                support[total].add("subtotal+tax", 1.0, sub, tax)
+        if sub.value in support:
+            support[sub.value].add("subtotal", 0.5, sub)
+    if item_sum is not None and item_sum in support:
+        support[item_sum].add("line-items", 1.0)
+
+
+def _score(s: _Support, value: Decimal) -> tuple[float, Decimal]:
+    # Independent cues beyond the first add up; ties go to the larger amount (the total
+    # is never smaller than a component printed with a similar label).
+    return (s.weight + 0.9 * (len(s.cues) - 1), value)
+
+
+def _candidate(value: Decimal, best: _Support, runner_up: float | None) -> Candidate:
+    score = _score(best, value)[0]
+    if score >= 4.5:
+        base = 0.985
+    elif score >= 3.4:
+        base = 0.95
+    elif score >= 2.5:
+        base = 0.86
+    elif score >= 1.5:
+        base = 0.7
+    else:
+        base = 0.5
+    if runner_up is not None and runner_up >= score - 0.5:
+        base *= 0.75  # two amounts claim the total about equally
+    value_refs = [r for r in best.refs if r.value == value] or best.refs
+    ocr = min((r.ocr_confidence for r in value_refs), default=0.9)
+    confidence = base * ocr_factor(ocr)
+    evidence = [r.evidence for r in value_refs[:3]]
+    return Candidate(value, round(confidence, 3), evidence, sorted(best.cues))
+
+
+def _fallback(lines: list[Line], ledger: Ledger) -> Candidate | None:
+    """No total label: the largest amount in the lower half that is not cash or change."""
+    excluded = {id(r) for r in ledger.tenders + ledger.changes}
+    pool = [
+        r
+        for r in ledger.others + ledger.subtotals
+        if id(r) not in excluded and r.line.center_y > 0.4 and r.value > 0
+    ]
+    if not pool:
+        return None
+    ref = max(pool, key=lambda r: r.value)
+    return Candidate(ref.value, 0.4, [ref.evidence], ["largest-amount"])
+
+
+def find_tax(lines: list[Line], total: Decimal | None) -> Candidate | None:
+    ledger = build_ledger(lines)
+    taxes = [t for t in ledger.taxes if t.value >= 0 and (total is None or t.value < total)]
+    if not taxes:
+        return None
+    # The last tax line is usually the summary ("Total GST"), not a per-rate breakdown.
+    tax = taxes[-1]
+    confidence = 0.75
+    if total is not None and any(s.value + tax.value == total for s in ledger.subtotals):
+        confidence = 0.95  # subtotal + tax reproduces the total
+    return Candidate(
+        tax.value, round(confidence * ocr_factor(tax.ocr_confidence), 3), [tax.evidence]
+    )

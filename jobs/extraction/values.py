@@ -1,0 +1,169 @@
+"""Recognising values in OCR text: amounts, dates, times and currencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+# Amounts: optional currency, thousands separators, exactly two decimals (receipts print
+# cents; integers are too easily quantities, codes or phone digits). OCR often reads the
+# decimal point as a comma or splits it with a space, so both are accepted.
+AMOUNT_RE = re.compile(
+    r"(?<![\d.,/:])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|[$€£¥])?\s?(-)?"
+    r"(\d{1,3}(?:[,\s]\d{3})+|\d+)\s?[.,]\s?(\d{2})(?![\d%/:])"
+)
+MONTHS = {
+    "JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6,
+    "JUL": 7, "AUG": 8, "SEP": 9, "SEPT": 9, "OCT": 10, "NOV": 11, "DEC": 12,
+}  # fmt: skip
+# A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
+_YEAR = r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{4}(?!\d)|\d{2}(?!\d))"
+_SEP = r"\s?[-/.,\s]?\s?"
+_MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
+DATE_PATTERNS = [
+    # 2018-12-25, 2018/12/25
+    ("ymd", re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})(?!\d)")),
+    # 25/12/2018, 25-12-18, 25.12.2018
+    ("dmy", re.compile(r"(?<!\d)(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?" + _YEAR)),
+    # 25 Dec 2018, 25-DEC-18, 25DEC2018
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _YEAR, re.I)),
+    # Dec 25, 2018
+    ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _YEAR, re.I)),
+]  # fmt: skip
+TIME_RE = re.compile(
+    r"(?<![\d.:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?[0-5]\d)?\s?([AaPp]\.?[Mm])?(?![\d.:])"
+)
+
+
+@dataclass
+class Match:
+    value: object
+    start: int
+    end: int
+
+
+def parse_amounts(text: str) -> list[Match]:
+    """Every money-looking number in ``text``, as Decimal, with its character span."""
+    found = []
+    for m in AMOUNT_RE.finditer(text):
+        digits = re.sub(r"[,\s]", "", m.group(3))
+        try:
+            value = Decimal(f"{digits}.{m.group(4)}")
+        except InvalidOperation:
+            continue
+        if m.group(1) or m.group(2):
+            value = -value
+        found.append(Match(value, m.start(3), m.end()))
+    return found
+
+
+def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:
+    """Every plausible calendar date in ``text`` (unparseable or far-off dates dropped)."""
+    today = today or dt.date.today()
+    found: list[Match] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < end and start < m.end() for start, end in taken):
+                continue
+            date = _build_date(kind, m.groups(), day_first)
+            if date is None or not (dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400)):
+                continue
+            taken.append((m.start(), m.end()))
+            found.append(Match(date, m.start(), m.end()))
+    found.sort(key=lambda match: match.start)
+    return found
+
+
+def _build_date(kind: str, groups: tuple[str, ...], day_first: bool) -> dt.date | None:
+    try:
+        if kind == "ymd":
+            year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+        elif kind == "dmy":
+            first, second, year = int(groups[0]), int(groups[1]), _year(groups[2])
+            # Unambiguous when one part exceeds 12; otherwise follow the locale.
+            if first > 12 or (day_first and second <= 12):
+                day, month = first, second
+            else:
+                month, day = first, second
+        elif kind == "dMy":
+            day, month, year = int(groups[0]), MONTHS[_month_key(groups[1])], _year(groups[2])
+        else:
+            month, day, year = MONTHS[_month_key(groups[0])], int(groups[1]), int(groups[2])
+        return dt.date(year, month, day)
+    except (ValueError, KeyError):
+        return None
+
+
+def _month_key(token: str) -> str:
+    token = token.upper()
+    return "SEPT" if token.startswith("SEPT") else token[:3]
+
+
+def _year(token: str) -> int:
+    year = int(token)
+    return year + 2000 if year < 100 else year
+
+
+def parse_times(text: str) -> list[Match]:
+    # Blank out dates first so a year glued to the hour ("20188:13") cannot hide the time.
+    for date in parse_dates(text):
+        text = text[: date.start] + " " * (date.end - date.start) + text[date.end :]
+    found = []
+    for m in TIME_RE.finditer(text):
+        hour, minute = int(m.group(1)), int(m.group(2))
+        meridiem = (m.group(3) or "").upper().replace(".", "")
+        if meridiem == "PM" and hour < 12:
+            hour += 12
+        elif meridiem == "AM" and hour == 12:
+            hour = 0
+        found.append(Match(f"{hour:02d}:{minute:02d}", m.start(), m.end()))
+    return found
+
+
+# Currency cues, strongest first. Words are matched on token boundaries.
+_CURRENCY_WORDS = [
+    (r"\bMYR\b|\bRM\s?\d|\bRM\b|\bRINGGIT\b", "MYR"),
+    (r"\bSGD\b|\bS\$", "SGD"),
+    (r"\bAUD\b|\bA\$", "AUD"),
+    (r"\bCAD\b|\bC\$", "CAD"),
+    (r"\bUSD\b|\bUS\$", "USD"),
+    (r"\bEUR\b|€", "EUR"),
+    (r"\bGBP\b|£", "GBP"),
+    (r"\bIDR\b|\bRP\s?\d", "IDR"),
+    (r"\bTHB\b|฿", "THB"),
+    (r"\bINR\b|₹", "INR"),
+    (r"\bJPY\b|¥", "JPY"),
+    (r"\bPHP\b|₱", "PHP"),
+]
+# Place names that pin a locale when no symbol is printed (Malaysian states and cities).
+_LOCALE_HINTS = [
+    (
+        r"\b(SELANGOR|JOHOR|KUALA LUMPUR|PULAU PINANG|PENANG|PERAK|PAHANG|KEDAH|KELANTAN|"
+        r"TERENGGANU|MELAKA|NEGERI SEMBILAN|SABAH|SARAWAK|PUTRAJAYA|SDN\.? ?BHD|JALAN|TAMAN)\b",
+        "MYR",
+    ),
+]
+
+
+def detect_currency(text: str) -> tuple[str | None, float]:
+    """ISO 4217 code and a confidence: explicit codes/symbols beat tax words and places."""
+    upper = text.upper()
+    for pattern, code in _CURRENCY_WORDS:
+        hits = len(re.findall(pattern, upper))
+        if hits:
+            return code, min(0.99, 0.85 + 0.04 * hits)
+    for pattern, code in _LOCALE_HINTS:
+        if re.search(pattern, upper):
+            # Malaysian SST/GST wording corroborates the place name.
+            bonus = 0.05 if re.search(r"\b(SST|GST)\b", upper) else 0.0
+            return code, 0.85 + bonus
+    if "$" in upper:
+        return "USD", 0.6  # a bare dollar sign is ambiguous between several currencies
+    return None, 0.0
+
+
+def to_money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
