@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .fields import Candidate, evidence_for, ocr_factor, squash
-from .layout import Line
+from .layout import BBox, Line, split_segments
 
 COMPANY_SUFFIX = re.compile(
     r"SDNBHD|SDNBND|SDNBH|BHD$|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|MART|"
@@ -57,9 +57,21 @@ def is_name_like(line: Line) -> bool:
     return digits <= len(letters) / 2
 
 
+def header_segments(lines: list[Line]) -> list[Line]:
+    """The top lines split into column segments, left to right, so a letterhead is not
+    glued to an "INVOICE" title or a details block printed on the same baseline."""
+    segments: list[Line] = []
+    for line in lines[:HEADER_LINES]:
+        segments.extend(split_segments(line))
+    return segments
+
+
 def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
-    """The issuer's name and the index of its (last) line, or -1."""
-    top = [(i, line) for i, line in enumerate(lines[:HEADER_LINES]) if line.center_y < 0.5]
+    """The issuer's name and the index of its (last) line in ``lines``, or -1.
+
+    ``lines`` should come from ``header_segments``.
+    """
+    top = [(i, line) for i, line in enumerate(lines) if line.center_y < 0.5]
     names = [(i, line) for i, line in top if is_name_like(line)]
     for i, line in names:
         if COMPANY_SUFFIX.search(squash(line.text)) and not _is_address(line.text):
@@ -90,6 +102,10 @@ def clean_name(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" ,.-:")
 
 
+def _x_overlap(a: BBox, b: BBox) -> float:
+    return min(a[2], b[2]) - max(a[0], b[0])
+
+
 def _is_address(text: str) -> bool:
     return bool(ADDRESS_WORD.search(text)) and (
         bool(POSTCODE.search(text)) or bool(re.search(r"\d", text))
@@ -100,7 +116,9 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     """Consecutive address-looking lines below the name, up to the first contact line."""
     collected: list[Line] = []
     start = after + 1
-    for line in lines[start : start + 8]:
+    name_box = lines[after].bbox
+    column = [line for line in lines[start:] if _x_overlap(line.bbox, name_box) > 0]
+    for line in column[:8]:
         text = line.text.strip()
         s = squash(text)
         if not collected and _REG_NUMBER.match(text.upper()):

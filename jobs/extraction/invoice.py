@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, squash
-from .header import COMPANY_SUFFIX, find_merchant
+from .header import COMPANY_SUFFIX, find_merchant, header_segments
 from .layout import Line
 from .receipt import find_issue_date, find_line_items
 from .totals import find_tax, find_total
@@ -90,7 +90,7 @@ def _vendor(lines: list[Line]) -> Candidate | None:
             name = rest or target.text.strip()
             conf = 0.9 * ocr_factor(target.confidence)
             return Candidate(name, round(conf, 3), [evidence_for(target)])
-    candidate, _ = find_merchant(lines)
+    candidate, _ = find_merchant(header_segments(lines))
     if candidate and not COMPANY_SUFFIX.search(squash(str(candidate.value))):
         # The first name-like line of an invoice is usually the letterhead.
         candidate.confidence = round(min(0.82, candidate.confidence + 0.2), 3)

@@ -44,6 +44,17 @@ class Line:
         return box[3] - box[1]
 
 
+def split_segments(line: Line, gap: float = 0.08) -> list[Line]:
+    """Split a line where words are far apart: side-by-side columns on one baseline."""
+    segments: list[Line] = []
+    for word in line.words:
+        if segments and word.bbox[0] - segments[-1].words[-1].bbox[2] <= gap:
+            segments[-1].words.append(word)
+        else:
+            segments.append(Line(page=line.page, words=[word]))
+    return segments
+
+
 def union_bbox(boxes: list[BBox]) -> BBox:
     if not boxes:
         return (0.0, 0.0, 0.0, 0.0)

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 
 from .fields import Candidate, evidence_for, find_dates, labelled_token, ocr_factor, squash
-from .header import find_address, find_merchant
+from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .totals import find_tax, find_total
 from .values import detect_currency, parse_amounts, parse_times
@@ -28,10 +28,11 @@ _LEADING_QTY = re.compile(r"^(\d{1,3})\s?(?:X|PCS?|UNITS?|@)?\s+(?=[A-Za-z])", r
 
 def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
     fields: dict[str, Candidate] = {}
-    merchant, name_index = find_merchant(lines)
+    header = header_segments(lines)
+    merchant, name_index = find_merchant(header)
     if merchant:
         fields["merchantName"] = merchant
-        address = find_address(lines, name_index)
+        address = find_address(header, name_index)
         if address:
             fields["merchantAddress"] = address
     currency, currency_conf = detect_currency(text)

@@ -55,7 +55,9 @@ def parse_amounts(text: str) -> list[Match]:
             continue
         if m.group(1) or m.group(2):
             value = -value
-        found.append(Match(value, m.start(3), m.end()))
+        # The span starts at the currency sign or minus so labels never keep a stray "£".
+        start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        found.append(Match(value, start, m.end()))
     return found
 
 

@@ -1,0 +1,164 @@
+"""Generators of test documents: invoices as PDF/PNG and hostile files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import pypdfium2 as pdfium
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.pdfgen import canvas
+
+
+@dataclass
+class InvoiceSpec:
+    vendor: str = "Acme Supplies Ltd"
+    vendor_address: tuple[str, ...] = ("12 Harbour Road", "Bristol BS1 4DJ", "United Kingdom")
+    vendor_tax_id: str = "GB123456789"
+    number: str = "INV-2024-0042"
+    issued: str = "15 January 2024"
+    due: str = "14 February 2024"
+    customer: str = "Globex Corporation"
+    currency_symbol: str = "£"
+    items: list[tuple[str, int, str]] = field(
+        default_factory=lambda: [
+            ("Blue widgets", 4, "12.50"),
+            ("Red gadgets", 2, "30.00"),
+            ("Installation service", 1, "95.00"),
+        ]
+    )
+    tax_rate: str = "20"
+
+    @property
+    def subtotal(self) -> str:
+        return f"{sum(q * float(p) for _, q, p in self.items):.2f}"
+
+    @property
+    def tax(self) -> str:
+        return f"{float(self.subtotal) * float(self.tax_rate) / 100:.2f}"
+
+    @property
+    def total(self) -> str:
+        return f"{float(self.subtotal) + float(self.tax):.2f}"
+
+
+def invoice_pdf(
+    spec: InvoiceSpec | None = None, *, password: str | None = None, extra_pages: int = 0
+) -> bytes:
+    """A one-page invoice with a real text layer (optionally encrypted or padded)."""
+    spec = spec or InvoiceSpec()
+    buffer = io.BytesIO()
+    encrypt = StandardEncryption(password, ownerPassword=password + "-owner") if password else None
+    pdf = canvas.Canvas(buffer, pagesize=A4, encrypt=encrypt)
+    _draw_invoice(pdf, spec)
+    for index in range(extra_pages):
+        pdf.showPage()
+        pdf.setFont("Helvetica", 11)
+        pdf.drawString(72, 760, f"Terms and conditions, page {index + 2}")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _draw_invoice(pdf: canvas.Canvas, spec: InvoiceSpec) -> None:
+    sym = spec.currency_symbol
+    pdf.setFont("Helvetica-Bold", 18)
+    pdf.drawString(60, 780, spec.vendor)
+    pdf.setFont("Helvetica", 10)
+    for offset, text in enumerate(spec.vendor_address):
+        pdf.drawString(60, 762 - 13 * offset, text)
+    pdf.drawString(60, 712, f"VAT No: {spec.vendor_tax_id}")
+    pdf.setFont("Helvetica-Bold", 22)
+    pdf.drawString(400, 780, "INVOICE")
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(380, 750, f"Invoice No: {spec.number}")
+    pdf.drawString(380, 736, f"Invoice Date: {spec.issued}")
+    pdf.drawString(380, 722, f"Due Date: {spec.due}")
+    pdf.setFont("Helvetica-Bold", 11)
+    pdf.drawString(60, 670, "Bill To:")
+    pdf.setFont("Helvetica", 11)
+    pdf.drawString(60, 655, spec.customer)
+    y = 600
+    pdf.setFont("Helvetica-Bold", 10)
+    for x, title in ((60, "Description"), (320, "Qty"), (380, "Unit Price"), (480, "Amount")):
+        pdf.drawString(x, y, title)
+    pdf.setFont("Helvetica", 10)
+    for description, qty, price in spec.items:
+        y -= 18
+        amount = f"{qty * float(price):.2f}"
+        pdf.drawString(60, y, description)
+        pdf.drawRightString(340, y, str(qty))
+        pdf.drawRightString(440, y, f"{sym}{price}")
+        pdf.drawRightString(530, y, f"{sym}{amount}")
+    y -= 36
+    rows = (
+        ("Subtotal", spec.subtotal),
+        (f"VAT ({spec.tax_rate}%)", spec.tax),
+        ("Total Due", spec.total),
+    )
+    for label, value in rows:
+        pdf.setFont("Helvetica-Bold" if label == "Total Due" else "Helvetica", 10)
+        pdf.drawString(380, y, label)
+        pdf.drawRightString(530, y, f"{sym}{value}")
+        y -= 16
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(60, 120, "Payment by bank transfer within 30 days. Thank you for your business.")
+
+
+def render_png(pdf_bytes: bytes, *, dpi: int = 150, page: int = 0) -> bytes:
+    """Rasterise one PDF page to PNG: the same document without a text layer."""
+    document = pdfium.PdfDocument(pdf_bytes)
+    try:
+        image = document[page].render(scale=dpi / 72).to_pil().convert("RGB")
+    finally:
+        document.close()
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def scanned_pdf(png_bytes: bytes) -> bytes:
+    """A PDF whose only content is an image (no text layer), like a scanner produces."""
+    from reportlab.lib.utils import ImageReader
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.drawImage(ImageReader(io.BytesIO(png_bytes)), 0, 0, width=A4[0], height=A4[1])
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    body = kind + payload
+    return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def bomb_png(width: int = 12_000, height: int = 12_000) -> bytes:
+    """A tiny PNG that decodes to width*height pixels (1-bit so it is cheap to build)."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def malformed_pdf() -> bytes:
+    """Starts like a PDF, then nothing a parser can use."""
+    return b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\n" + b"\x00garbage" * 200
+
+
+def truncated_jpeg() -> bytes:
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + b"\x00" * 64
+
+
+def unsupported_bytes() -> bytes:
+    return b"PK\x03\x04" + b"this is a zip archive, not a document" * 4
