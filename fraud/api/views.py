@@ -1,0 +1,66 @@
+"""Fraud matches of a submission over the API: list and resolve."""
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fraud.models import FraudMatch
+from fraud.services import fraud_match_resolve
+from steve.api.errors import ApiProblem, field_error
+from steve.api.pagination import keyset_page
+from steve.timefmt import iso
+from submissions.api.serializers import fraud_match_data
+from submissions.api.views import json_body, own_submission, refused
+from submissions.services import Actor, SubmissionActionError
+
+
+def match_item(match: FraudMatch) -> dict:
+    data = fraud_match_data(match)
+    target = match.target_submission
+    data["targetSubmission"] = (
+        {"id": target.pk, "createdAt": iso(target.created_at)} if target else None
+    )
+    data["details"] = match.details
+    return data
+
+
+class FraudMatchListView(APIView):
+    def get(self, request: Request, submission_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        queryset = FraudMatch.objects.filter(submission=submission).select_related(
+            "target_submission"
+        )
+        rows, pagination = keyset_page(
+            queryset,
+            scope=f"fraud-matches:{submission.pk}",
+            params=request.query_params,
+            newest_first=False,
+        )
+        return Response({"data": [match_item(m) for m in rows], "pagination": pagination})
+
+
+class FraudMatchResolveView(APIView):
+    def post(self, request: Request, submission_id: str, match_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
+            raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
+        resolution = json_body(request).get("resolution")
+        if resolution not in FraudMatch.Resolution.values:
+            raise ApiProblem(
+                400,
+                "resolution must be false_positive or confirmed_fraud.",
+                code="INVALID_RESOLUTION",
+                errors=[field_error("resolution", "Use false_positive or confirmed_fraud.")],
+            )
+        try:
+            match = fraud_match_resolve(
+                submission_id=submission.pk,
+                match_id=match_id,
+                resolution=resolution,
+                actor=Actor.for_api_key(request.auth),
+            )
+        except SubmissionActionError as error:
+            raise refused(error) from None
+        return Response(
+            match_item(FraudMatch.objects.select_related("target_submission").get(pk=match.pk))
+        )

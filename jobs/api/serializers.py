@@ -1,0 +1,165 @@
+"""Request validation and response shapes of the session and job endpoints."""
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import FORMAT_MIME, SessionRequest
+from steve.api.errors import field_error, validation_problem
+from steve.models import WorkflowVersion
+from steve.storage import object_location, s3_presign, sign_token, using_s3
+from steve.timefmt import iso
+from submissions.events import result_block
+from webhooks.services import session_delivery_status
+from webhooks.targets import target_error
+
+MAX_METADATA_BYTES = 4096
+MAX_CLIENT_ID = 255
+
+
+def _metadata_errors(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, dict):
+        return [field_error("metadata", "metadata must be an object.", "invalid_type")]
+    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+        return [field_error("metadata", "metadata must be at most 4096 bytes.", "too_large")]
+    return _metadata_shape_errors(value, "metadata", depth=1)
+
+
+def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for key, item in value.items():
+        where = f"{path}.{key}"
+        if isinstance(item, dict):
+            if depth >= 2:
+                errors.append(field_error(where, "metadata nests at most 2 levels.", "too_deep"))
+            else:
+                errors += _metadata_shape_errors(item, where, depth + 1)
+        elif not isinstance(item, (str, int, float, bool)) or item is None:
+            errors.append(
+                field_error(where, "metadata values must be strings, numbers or booleans.")
+            )
+    return errors
+
+
+def _external_user_errors(value: Any) -> list[dict[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict) or set(value) - {"id", "name", "email"}:
+        return [field_error("externalUser", "externalUser is {id, name, email}.", "invalid")]
+    return [
+        field_error(f"externalUser.{key}", f"{key} must be a string.", "invalid_type")
+        for key, item in value.items()
+        if item is not None and not isinstance(item, str)
+    ]
+
+
+def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
+    upload = version.upload
+    count = body.get("fileCount")
+    low, high = int(upload.get("minFiles", 1)), int(upload.get("maxFiles", 1))
+    if not isinstance(count, int) or isinstance(count, bool):
+        return [field_error("fileCount", "fileCount is required and must be a whole number.")]
+    if not low <= count <= high:
+        return [field_error("fileCount", f"fileCount must be between {low} and {high}.", "range")]
+    types = body.get("contentTypes")
+    if not isinstance(types, list) or len(types) != count:
+        return [
+            field_error("contentTypes", "contentTypes must list one MIME type per file.", "invalid")
+        ]
+    allowed = {FORMAT_MIME[f] for f in upload.get("acceptedFormats", []) if f in FORMAT_MIME}
+    return [
+        field_error(
+            f"contentTypes[{i}]", f"{t!r} is not accepted; use one of {sorted(allowed)}.", "format"
+        )
+        for i, t in enumerate(types)
+        if t not in allowed
+    ]
+
+
+def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest:
+    if not isinstance(body, dict):
+        raise validation_problem([field_error("body", "The body must be a JSON object.")])
+    errors = _file_errors(body, version)
+    client_id = body.get("clientSubmissionId")
+    if not isinstance(client_id, str) or not 0 < len(client_id.strip()) <= MAX_CLIENT_ID:
+        errors.append(
+            field_error("clientSubmissionId", "clientSubmissionId is required (1–255 chars).")
+        )
+    if body.get("metadata") is not None:
+        errors += _metadata_errors(body["metadata"])
+    errors += _external_user_errors(body.get("externalUser"))
+    webhook_url = body.get("webhookUrl") or ""
+    if webhook_url and (not isinstance(webhook_url, str) or (why := target_error(webhook_url))):
+        reason = why if isinstance(webhook_url, str) else "webhookUrl must be a string."
+        errors.append(field_error("webhookUrl", reason, "invalid_url"))
+    if errors:
+        raise validation_problem(errors)
+    return SessionRequest(
+        file_count=body["fileCount"],
+        content_types=body["contentTypes"],
+        client_submission_id=client_id.strip(),
+        metadata=body.get("metadata") or {},
+        external_user=body.get("externalUser"),
+        webhook_url=webhook_url,
+    )
+
+
+def upload_url(file: Any) -> str:
+    if using_s3():
+        return s3_presign("PUT", file.storage_key, settings.UPLOAD_URL_TTL)
+    token = sign_token("upload", {"f": file.pk})
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/uploads/{token}"
+
+
+def session_created_data(session: WorkflowSession) -> dict[str, Any]:
+    submission = session.submission
+    files = [f for f in submission.files.order_by("file_index") if f.uploaded_at is None]
+    version = session.workflow_version
+    return {
+        "sessionId": session.pk,
+        "submissionId": submission.pk,
+        "state": session.state,
+        "submissionStatus": submission.status,
+        "workflow": {"slug": version.workflow.slug, "version": version.version},
+        "uploadUrls": [
+            {
+                "fileIndex": f.file_index,
+                "uploadUrl": upload_url(f),
+                "r2Url": object_location(f.storage_key),
+                "contentType": f.declared_content_type,
+                "label": f.label,
+            }
+            for f in files
+        ],
+        "expiresAt": iso(session.expires_at),
+        "uploadUrlsExpireAt": iso(timezone.now() + settings.UPLOAD_URL_TTL),
+    }
+
+
+def job_data(session: WorkflowSession) -> dict[str, Any]:
+    submission = session.submission
+    version = session.workflow_version
+    finished = session.state == SessionState.COMPLETED
+    return {
+        "sessionId": session.pk,
+        "submissionId": submission.pk,
+        "workflow": {"slug": version.workflow.slug, "version": version.version},
+        "companyId": session.company_id,
+        "state": session.state,
+        "submissionStatus": submission.status,
+        "result": result_block(submission) if finished else None,
+        "failedReason": session.failed_reason if session.state == SessionState.FAILED else None,
+        "clientSubmissionId": session.client_submission_id,
+        "metadata": session.metadata,
+        "processedAt": iso(session.processed_at),
+        "webhookDeliveryStatus": session_delivery_status(
+            session_id=session.pk, session_url=session.webhook_url
+        ),
+        "progress": session.progress,
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(session.updated_at),
+        "expiresAt": iso(session.expires_at),
+    }

@@ -1,0 +1,145 @@
+"""Session API: create (with pre-signed uploads), upload (local storage), submit, poll."""
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs.api.serializers import job_data, parse_session_request, session_created_data
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import (
+    SessionError,
+    session_claim_upload,
+    session_create,
+    session_record_upload,
+    session_submit,
+)
+from steve.api.errors import ApiProblem, problem_for_status
+from steve.api.views import company_workflow
+from steve.storage import unsign_token
+from submissions.models import SubmissionFile
+
+UPLOAD_CHUNK = 64 * 1024
+
+
+def as_problem(error: SessionError) -> ApiProblem:
+    slug = {"FILES_MISSING": "files-missing"}.get(error.code)
+    return ApiProblem(error.status, error.message, code=error.code, slug=slug, errors=error.errors)
+
+
+def own_session(request: Request, session_id: str) -> WorkflowSession:
+    """The caller's session; another key's session is a 404 exactly like a missing one."""
+    session = (
+        WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
+        .filter(pk=session_id, api_key=request.auth)
+        .first()
+    )
+    if session is None:
+        raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+    return session
+
+
+class SessionCreateView(APIView):
+    def post(self, request: Request, slug: str) -> Response:
+        workflow = company_workflow(request, slug)
+        version = workflow.latest
+        session_request = parse_session_request(request.data, version)
+        try:
+            session, created = session_create(
+                api_key=request.auth, version=version, request=session_request
+            )
+        except SessionError as error:
+            raise as_problem(error) from None
+        headers = {} if created else {"X-Idempotent-Replay": "true"}
+        status = 201 if created else 200
+        return Response(session_created_data(session), status=status, headers=headers)
+
+
+class SessionSubmitView(APIView):
+    def post(self, request: Request, slug: str, session_id: str) -> Response:
+        session = own_session(request, session_id)
+        if session.workflow_version.workflow.slug != slug:
+            raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+        try:
+            session = session_submit(session_id=session.pk)
+        except SessionError as error:
+            raise as_problem(error) from None
+        session.refresh_from_db()
+        return Response(job_data(session))
+
+
+class JobView(APIView):
+    def get(self, request: Request, session_id: str) -> Response:
+        return Response(job_data(own_session(request, session_id)))
+
+
+def _upload_target(token: str) -> SubmissionFile:
+    try:
+        payload = unsign_token("upload", token, settings.UPLOAD_URL_TTL)
+    except signing.SignatureExpired:
+        raise SessionError(410, "UPLOAD_URL_EXPIRED", "This upload URL has expired.") from None
+    except signing.BadSignature:
+        raise SessionError(403, "UPLOAD_URL_INVALID", "This upload URL is not valid.") from None
+    file = (
+        SubmissionFile.objects.select_related("submission__session__workflow_version")
+        .filter(pk=payload.get("f"))
+        .first()
+    )
+    if file is None:
+        raise SessionError(404, "NOT_FOUND", "The upload target no longer exists.")
+    session = file.submission.session
+    if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
+        raise SessionError(410, "SESSION_NOT_PENDING", "The session no longer accepts uploads.")
+    if file.uploaded_at is not None:
+        raise SessionError(409, "UPLOAD_URL_USED", "This upload URL was already used.")
+    return file
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.")
+    chunks, total = [], 0
+    while chunk := request.read(UPLOAD_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.")
+        chunks.append(chunk)
+    if total == 0:
+        raise SessionError(400, "EMPTY_FILE", "The uploaded file is empty.")
+    return b"".join(chunks)
+
+
+@csrf_exempt
+def upload(request: HttpRequest, token: str) -> HttpResponse:
+    """PUT a file's bytes to a signed upload URL (local storage; S3 takes PUTs itself)."""
+    if request.method != "PUT":
+        response = problem_for_status(request, 405, "Upload with PUT.")
+        response["Allow"] = "PUT"
+        return response
+    try:
+        file = _upload_target(token)
+        version = file.submission.session.workflow_version
+        limit = int(float(version.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
+        data = _read_body(request, limit)
+    except SessionError as error:
+        return problem_for_status(request, error.status, error.message, code=error.code)
+    if not session_claim_upload(file_id=file.pk):
+        return problem_for_status(
+            request, 409, "This upload URL was already used.", code="UPLOAD_URL_USED"
+        )
+    try:
+        if default_storage.exists(file.storage_key):
+            default_storage.delete(file.storage_key)
+        default_storage.save(file.storage_key, ContentFile(data))
+    except Exception:
+        session_record_upload(file_id=file.pk, size=None)
+        raise
+    session_record_upload(file_id=file.pk, size=len(data))
+    return HttpResponse(status=200)

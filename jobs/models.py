@@ -1,0 +1,82 @@
+"""Workflow sessions: the integrator's upload-and-process lifecycle."""
+
+from django.db import models
+from django.db.models import Q
+
+from steve.ids import id_factory
+from steve.models import ApiKey, Company, WorkflowVersion
+from submissions.models import Submission
+
+
+class SessionState(models.TextChoices):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATES = {SessionState.COMPLETED, SessionState.FAILED, SessionState.EXPIRED}
+
+
+class WorkflowSession(models.Model):
+    class Source(models.TextChoices):
+        SESSION = "session"
+        EXTRACTION_JOB = "extraction_job"
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("ses"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="sessions")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="sessions")
+    workflow_version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.PROTECT, related_name="sessions"
+    )
+    submission = models.OneToOneField(Submission, on_delete=models.CASCADE, related_name="session")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.SESSION)
+    state = models.CharField(
+        max_length=20, choices=SessionState.choices, default=SessionState.PENDING
+    )
+    client_submission_id = models.CharField(max_length=255)
+    metadata = models.JSONField(default=dict, blank=True)
+    external_user = models.JSONField(null=True, blank=True)
+    file_count = models.PositiveSmallIntegerField()
+    content_types = models.JSONField(default=list)
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    # Extraction-job options (password, returnText, documentReview, deliveryMode).
+    options = models.JSONField(default=dict, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    failed_reason = models.TextField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_step = models.CharField(max_length=40, blank=True)
+    error_retryable = models.BooleanField(default=False)
+    requeue_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "client_submission_id"], name="session_unique_client_id"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="session_progress_range"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], name="session_pending_expiry", condition=Q(state="pending")
+            ),
+            models.Index(
+                fields=["updated_at"], name="session_submitted", condition=Q(state="submitted")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES

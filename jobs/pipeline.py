@@ -1,0 +1,195 @@
+"""The processing pipeline: files → text → fields → fraud checks → decision.
+
+It orchestrates the other apps' services and changes nothing itself. Each step
+advances the session's progress; any failure ends the session `failed` with a code.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from fraud.services import PageImage, fraud_run_checks
+from jobs.extraction import (
+    REQUIRED_FIELDS,
+    Document,
+    Extraction,
+    ExtractionError,
+    extract_document_isolated,
+)
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import session_complete, session_fail, session_set_progress
+from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
+from submissions.services import submission_finish_processing
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_LOADED = 10
+PROGRESS_EXTRACTED = 75
+PROGRESS_FRAUD = 90
+
+
+@dataclass
+class Merged:
+    """Fields of all files of a submission: each field from the file most sure of it."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    confidences: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, list[dict]] = field(default_factory=dict)
+    pages_text: list[str] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    certainty: float = 1.0
+
+    def add(self, file_index: int, extraction: Extraction) -> None:
+        for name, value in extraction.fields.items():
+            confidence = extraction.field_confidences.get(name, 0.0)
+            if name not in self.fields or confidence > self.confidences.get(name, 0.0):
+                self.fields[name] = value
+                self.confidences[name] = confidence
+                self.evidence[name] = [
+                    {"file": file_index, **box} for box in extraction.evidence.get(name, [])
+                ]
+        self.pages_text.extend(extraction.pages_text)
+        self.summaries.append(extraction.summary)
+        self.certainty = min(self.certainty, extraction.certainty)
+
+
+def review_threshold(session: WorkflowSession) -> int:
+    return int(session.options.get("documentReview") or session.workflow_version.review_threshold)
+
+
+def flagged_fields(kind: str, merged: Merged, threshold: int) -> list[str]:
+    """Required fields that are missing, and any field read with too little confidence."""
+    missing = [name for name in REQUIRED_FIELDS[kind] if merged.fields.get(name) in (None, "")]
+    weak = [
+        name
+        for name, confidence in merged.confidences.items()
+        if confidence * 100 < threshold and name not in missing
+    ]
+    return missing + sorted(weak)
+
+
+def overall_confidence(kind: str, merged: Merged) -> float:
+    required = REQUIRED_FIELDS[kind]
+    values = [merged.confidences.get(name, 0.0) for name in required]
+    return round(sum(values) / len(values), 3) if values else 0.0
+
+
+def fraud_sentence(status: str, count: int) -> str:
+    if status == FraudStatus.CLEAN:
+        return "No fraud signals."
+    noun = "match" if count == 1 else "matches"
+    return f"{count} {status} fraud {noun}; a reviewer must resolve them."
+
+
+def _extract_file(session: WorkflowSession, file: SubmissionFile) -> tuple[Document, Extraction]:
+    with default_storage.open(file.storage_key, "rb") as handle:
+        data = handle.read()
+    return extract_document_isolated(
+        data,
+        kind=session.workflow_version.kind,
+        password=session.options.get("password") or None,
+    )
+
+
+def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
+    files = list(session.submission.files.order_by("file_index"))
+    merged, pages = Merged(), []
+    span = (PROGRESS_EXTRACTED - PROGRESS_LOADED) / max(1, len(files))
+    for position, file in enumerate(files):
+        document, extraction = _extract_file(session, file)
+        SubmissionFile.objects.filter(pk=file.pk).update(page_count=len(document.pages))
+        pages += [PageImage(file_id=file.pk, page=p.index, image=p.image) for p in document.pages]
+        merged.add(file.file_index, extraction)
+        session_set_progress(
+            session_id=session.pk, progress=int(PROGRESS_LOADED + span * (position + 1))
+        )
+    return merged, pages
+
+
+def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tuple[str, list[str]]:
+    flagged = flagged_fields(session.workflow_version.kind, merged, review_threshold(session))
+    if fraud_status != FraudStatus.CLEAN or flagged or not session.workflow_version.auto_approve:
+        return SubmissionStatus.REVIEW, flagged
+    return SubmissionStatus.APPROVED, flagged
+
+
+def run(session_id: str) -> None:
+    session = WorkflowSession.objects.select_related(
+        "workflow_version__workflow", "submission"
+    ).get(pk=session_id)
+    if session.state != SessionState.SUBMITTED:
+        return  # already finished: re-running a session changes nothing
+    if session.submission.status != SubmissionStatus.PROCESSING:
+        return  # cancelled while queued
+    session_set_progress(session_id=session_id, progress=PROGRESS_LOADED)
+    try:
+        merged, pages = _extract_all(session)
+        outcome = fraud_run_checks(
+            submission_id=session.submission_id,
+            pages=pages,
+            fields=merged.fields,
+            text="\n".join(merged.pages_text),
+        )
+        session_set_progress(session_id=session_id, progress=PROGRESS_FRAUD)
+        _finish(session, merged, outcome.status, outcome.match_count)
+    except ExtractionError as exc:
+        session_fail(
+            session_id=session_id,
+            code=exc.code,
+            reason=exc.message,
+            step=exc.step,
+            retryable=exc.retryable,
+        )
+    except Exception:
+        logger.exception("Processing session %s failed", session_id)
+        session_fail(
+            session_id=session_id,
+            code="PROCESSING_ERROR",
+            reason="Steve could not process the document.",
+            step="pipeline",
+            retryable=True,
+        )
+
+
+def _finish(session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int) -> None:
+    to_status, flagged = _decide(session, merged, fraud_status)
+    kind = session.workflow_version.kind
+    confidence = overall_confidence(kind, merged)
+    summary = " ".join([*merged.summaries, fraud_sentence(fraud_status, match_count)])
+    with transaction.atomic():  # the decision and the session's completion stand or fall together
+        _store_decision(session, to_status, flagged, merged, confidence, summary, fraud_status)
+        session_complete(session_id=session.pk)
+
+
+def _store_decision(
+    session: WorkflowSession,
+    to_status: str,
+    flagged: list[str],
+    merged: Merged,
+    confidence: float,
+    summary: str,
+    fraud_status: str,
+) -> None:
+    submission_finish_processing(
+        submission_id=session.submission_id,
+        to_status=to_status,
+        results={
+            "extracted_data": merged.fields,
+            "confidence": confidence,
+            "field_confidences": merged.confidences,
+            "evidence": merged.evidence,
+            "pages_text": merged.pages_text,
+            "certainty": round(merged.certainty, 3),
+            "ai_summary": summary,
+            "review_flagged_fields": flagged,
+        },
+        details={
+            "compliance": confidence,
+            "fraudStatus": fraud_status,
+            "flaggedFields": flagged,
+            "reviewThreshold": review_threshold(session),
+        },
+    )

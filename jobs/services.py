@@ -1,0 +1,352 @@
+"""Session lifecycle: create, upload, submit, progress, complete, fail, expire."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs.extraction import sniff_mime
+from jobs.models import SessionState, WorkflowSession
+from steve.models import ApiKey, WorkflowVersion
+from submissions.events import announce
+from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
+from submissions.services import (
+    Actor,
+    record_event,
+    submission_cancel,
+    submission_fail,
+    submission_start_processing,
+)
+
+FORMAT_MIME = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+}
+SNIFF_BYTES = 64
+HASH_CHUNK = 1024 * 1024
+
+
+class SessionError(Exception):
+    """A refused session operation; the API maps `status` and `code` to a problem."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, errors: list[dict] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    file_count: int
+    content_types: list[str]
+    client_submission_id: str
+    metadata: dict[str, Any]
+    external_user: dict[str, Any] | None
+    webhook_url: str
+    source: str = WorkflowSession.Source.SESSION
+    options: dict[str, Any] | None = None
+
+
+def storage_key(submission: Submission, file_index: int) -> str:
+    return f"submissions/{submission.company_id}/{submission.pk}/{file_index}"
+
+
+def _labels(version: WorkflowVersion, count: int) -> list[str]:
+    labels = list(version.upload.get("fileLabels") or [])
+    return [
+        labels[i] if i < len(labels) else (labels[-1] if labels else "file") for i in range(count)
+    ]
+
+
+def _create(
+    *, api_key: ApiKey, version: WorkflowVersion, request: SessionRequest
+) -> WorkflowSession:
+    company = api_key.company
+    now = timezone.now()
+    submission = Submission.objects.create(
+        company=company,
+        workflow=version.workflow,
+        workflow_version=version,
+        client_submission_id=request.client_submission_id,
+        metadata=request.metadata,
+    )
+    session = WorkflowSession.objects.create(
+        company=company,
+        api_key=api_key,
+        workflow_version=version,
+        submission=submission,
+        source=request.source,
+        client_submission_id=request.client_submission_id,
+        metadata=request.metadata,
+        external_user=request.external_user,
+        file_count=request.file_count,
+        content_types=request.content_types,
+        webhook_url=request.webhook_url,
+        options=request.options or {},
+        expires_at=now + settings.SESSION_TTL,
+    )
+    labels = _labels(version, request.file_count)
+    SubmissionFile.objects.bulk_create(
+        SubmissionFile(
+            submission=submission,
+            file_index=index,
+            label=labels[index],
+            declared_content_type=content_type,
+            storage_key=storage_key(submission, index),
+        )
+        for index, content_type in enumerate(request.content_types)
+    )
+    record_event(
+        submission=submission,
+        type="created",
+        actor=Actor.for_api_key(api_key),
+        to_status=SubmissionStatus.CREATED,
+        details={"sessionId": session.pk},
+    )
+    return session
+
+
+def session_create(
+    *, api_key: ApiKey, version: WorkflowVersion, request: SessionRequest
+) -> tuple[WorkflowSession, bool]:
+    """A new pending session, or the pending one already made for this clientSubmissionId.
+
+    Returns (session, created). Two racing creates meet at the unique constraint: the
+    loser reads the winner's session.
+    """
+    try:
+        with transaction.atomic():
+            return _create(api_key=api_key, version=version, request=request), True
+    except IntegrityError:
+        pass
+    existing = (
+        WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
+        .filter(company=api_key.company, client_submission_id=request.client_submission_id)
+        .first()
+    )
+    if existing is None:  # pragma: no cover - the constraint only fails on a duplicate
+        raise SessionError(409, "CONFLICT", "The session could not be created; try again.")
+    if existing.api_key_id != api_key.pk or existing.state != SessionState.PENDING:
+        raise SessionError(
+            409,
+            "CLIENT_SUBMISSION_ID_IN_USE",
+            f"clientSubmissionId {request.client_submission_id!r} belongs to session "
+            f"{existing.pk if existing.api_key_id == api_key.pk else 'of another key'}"
+            f" which is {existing.state}.",
+        )
+    return existing, False
+
+
+def session_claim_upload(*, file_id: str) -> bool:
+    """Claim a file slot for one upload; an upload URL works once, even when raced."""
+    claimed = SubmissionFile.objects.filter(pk=file_id, uploaded_at__isnull=True).update(
+        uploaded_at=timezone.now()
+    )
+    return claimed == 1
+
+
+def session_record_upload(*, file_id: str, size: int | None) -> None:
+    """Store the size of a claimed upload, or release the claim when storing failed."""
+    if size is None:
+        SubmissionFile.objects.filter(pk=file_id).update(uploaded_at=None)
+    else:
+        SubmissionFile.objects.filter(pk=file_id).update(size=size)
+
+
+def _set_state(session: WorkflowSession, state: str, **fields: Any) -> SubmissionEvent:
+    before = session.state
+    session.state = state
+    for name, value in fields.items():
+        setattr(session, name, value)
+    session.save()
+    return record_event(
+        submission=session.submission,
+        type=f"session_{state}",
+        actor=Actor.system(),
+        from_status=before,
+        to_status=state,
+        details={"sessionId": session.pk},
+    )
+
+
+def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str] | None:
+    """Check one uploaded file; returns a field error, or None when it is acceptable."""
+    field = f"files[{file.file_index}]"
+    if not default_storage.exists(file.storage_key):
+        return None  # absent files are counted against minFiles by the caller
+    size = default_storage.size(file.storage_key)
+    if size == 0:
+        return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
+    max_bytes = int(version.upload.get("maxFileSizeMb", 10) * 1024 * 1024)
+    if size > max_bytes:
+        return {
+            "field": field,
+            "message": f"The file is larger than {version.upload.get('maxFileSizeMb')} MB.",
+            "code": "FILE_TOO_LARGE",
+        }
+    digest = hashlib.sha256()
+    with default_storage.open(file.storage_key, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+        digest.update(head)
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    mime = sniff_mime(head)
+    allowed = {
+        FORMAT_MIME[f] for f in version.upload.get("acceptedFormats", []) if f in FORMAT_MIME
+    }
+    if mime is None or mime not in allowed:
+        return {
+            "field": field,
+            "message": f"The file's content ({mime or 'unknown'}) is not an accepted format.",
+            "code": "UNSUPPORTED_FILE",
+        }
+    file.mime_type = mime
+    file.size = size
+    file.sha256 = digest.hexdigest()
+    file.uploaded_at = file.uploaded_at or timezone.now()
+    return None
+
+
+def _refuse_unless_pending(session: WorkflowSession) -> None:
+    lapsed = session.state == SessionState.PENDING and session.expires_at <= timezone.now()
+    if session.state == SessionState.EXPIRED or lapsed:
+        raise SessionError(410, "SESSION_EXPIRED", "The session expired before it was submitted.")
+    if session.state != SessionState.PENDING:
+        raise SessionError(
+            400,
+            f"SESSION_{session.state.upper()}",
+            f"The session is {session.state}; only a pending session can be submitted.",
+        )
+
+
+def session_submit(*, session_id: str) -> WorkflowSession:
+    """Validate the uploaded files and queue processing once; a second submit is refused."""
+    # A submit after the TTL finalises the expiry the sweep would have made, in its own
+    # transaction, so the refusal below does not roll it back.
+    session_expire(session_id=session_id)
+    with transaction.atomic():
+        session = (
+            WorkflowSession.objects.select_for_update()
+            .select_related("workflow_version", "submission")
+            .get(pk=session_id)
+        )
+        _refuse_unless_pending(session)
+        version = session.workflow_version
+        files = list(session.submission.files.order_by("file_index"))
+        errors = [e for f in files if (e := _inspect_file(f, version))]
+        if errors:
+            raise SessionError(422, "INVALID_FILES", errors[0]["message"], errors=errors)
+        present = [f for f in files if f.mime_type]
+        min_files = int(version.upload.get("minFiles", 1))
+        if len(present) < min_files:
+            raise SessionError(
+                422,
+                "FILES_MISSING",
+                f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
+            )
+        for file in files:
+            if file.mime_type:
+                file.save()
+            else:
+                file.delete()
+        _set_state(session, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
+        submission_start_processing(submission_id=session.submission_id)
+        transaction.on_commit(lambda: _queue_processing(session.pk))
+    return session
+
+
+def _queue_processing(session_id: str) -> None:
+    from jobs.tasks import process_session
+
+    process_session.delay(session_id)
+
+
+def session_set_progress(*, session_id: str, progress: int) -> None:
+    # Progress only moves forward, and only while the session is being processed.
+    WorkflowSession.objects.filter(
+        pk=session_id, state=SessionState.SUBMITTED, progress__lt=progress
+    ).update(progress=progress, updated_at=timezone.now())
+
+
+def session_complete(*, session_id: str) -> WorkflowSession:
+    """Mark a processed session completed and announce it (the submission is already decided)."""
+    with transaction.atomic():
+        session = WorkflowSession.objects.select_for_update().get(pk=session_id)
+        if session.state != SessionState.SUBMITTED:
+            return session
+        event = _set_state(
+            session, SessionState.COMPLETED, progress=100, processed_at=timezone.now()
+        )
+        submission = session.submission
+        announce(submission=submission, event_type="session.completed", event=event)
+        if submission.status == SubmissionStatus.REVIEW:
+            review_event = record_event(
+                submission=submission,
+                type="review_required",
+                actor=Actor.system(),
+                details={"flaggedFields": submission.review_flagged_fields},
+            )
+            announce(
+                submission=submission, event_type="session.review_required", event=review_event
+            )
+    return session
+
+
+def session_fail(
+    *, session_id: str, code: str, reason: str, step: str, retryable: bool
+) -> WorkflowSession:
+    with transaction.atomic():
+        session = WorkflowSession.objects.select_for_update().get(pk=session_id)
+        if session.state != SessionState.SUBMITTED:
+            return session
+        submission_fail(submission_id=session.submission_id, code=code, reason=reason)
+        event = _set_state(
+            session,
+            SessionState.FAILED,
+            processed_at=timezone.now(),
+            failed_reason=reason,
+            error_code=code,
+            error_step=step,
+            error_retryable=retryable,
+        )
+        submission = Submission.objects.get(pk=session.submission_id)
+        announce(submission=submission, event_type="session.failed", event=event)
+    return session
+
+
+def session_expire(*, session_id: str) -> bool:
+    """Expire one pending session past its TTL; False when another sweep got there first."""
+    with transaction.atomic():
+        session = (
+            WorkflowSession.objects.select_for_update(skip_locked=True)
+            .filter(pk=session_id, state=SessionState.PENDING, expires_at__lte=timezone.now())
+            .first()
+        )
+        if session is None:
+            return False
+        event = _set_state(session, SessionState.EXPIRED)
+        announce(submission=session.submission, event_type="session.expired", event=event)
+        submission_cancel(
+            submission_id=session.submission_id,
+            actor=Actor.system(),
+            reason="The session expired before it was submitted.",
+        )
+    return True
+
+
+def sessions_expire_stale(*, limit: int = 500) -> int:
+    """Beat: expire pending sessions past their TTL, bounded per run, safe to run twice."""
+    due = WorkflowSession.objects.filter(
+        state=SessionState.PENDING, expires_at__lte=timezone.now()
+    ).values_list("pk", flat=True)[:limit]
+    return sum(session_expire(session_id=session_id) for session_id in due)

@@ -1,0 +1,22 @@
+"""Celery tasks: thin wrappers that take ids and call one service."""
+
+import logging
+
+from celery import shared_task
+
+from jobs import pipeline
+from jobs.services import sessions_expire_stale
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def process_session(session_id: str) -> None:
+    pipeline.run(session_id)
+
+
+@shared_task
+def expire_sessions() -> int:
+    expired = sessions_expire_stale()
+    logger.info("Expiry sweep expired %d session(s)", expired)
+    return expired

@@ -1,0 +1,100 @@
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from steve.models import ApiKey, Company, IdempotencyKey, Membership, Workflow, WorkflowVersion
+from steve.services import api_key_create, api_key_revoke
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "id", "created_at"]
+    search_fields = ["name", "slug", "id"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "prefix",
+        "company",
+        "environment",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["environment", "company", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "id", "company__slug"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "company",
+        "name",
+        "environment",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["prefix", "created_at", "last_used_at", "revoked_at"]
+        return ["company", "environment", *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = api_key_create(company=obj.company, name=obj.name, environment=obj.environment)
+        obj.pk = created.api_key.pk
+        obj.__dict__.update(created.api_key.__dict__)
+        # The secret exists only now: show it once, it is never stored.
+        messages.warning(
+            request, f"API key created. Copy it now, it will not be shown again: {created.secret}"
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "company", "role"]
+    list_filter = ["role", "company"]
+    search_fields = ["user__username", "company__slug"]
+
+
+class WorkflowVersionInline(admin.StackedInline):
+    model = WorkflowVersion
+    extra = 0
+    can_delete = False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # versions are immutable: publish a new one instead
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "company", "created_at"]
+    list_filter = ["company"]
+    search_fields = ["slug", "name", "id"]
+    inlines = [WorkflowVersionInline]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "api_key", "state", "response_status", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["key"]
+    readonly_fields = [f.name for f in IdempotencyKey._meta.fields]

@@ -1,0 +1,188 @@
+"""RFC 9457 problem details: the one error shape under /api/v1/."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://steve.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# status -> (slug, title, code)
+DEFAULTS: dict[int, tuple[str, str, str]] = {
+    400: ("bad-request", "Bad request", "BAD_REQUEST"),
+    401: ("unauthorized", "Unauthorized", "UNAUTHORIZED"),
+    403: ("forbidden", "Forbidden", "FORBIDDEN"),
+    404: ("not-found", "Not found", "NOT_FOUND"),
+    405: ("method-not-allowed", "Method not allowed", "METHOD_NOT_ALLOWED"),
+    406: ("not-acceptable", "Not acceptable", "NOT_ACCEPTABLE"),
+    409: ("conflict", "Conflict", "CONFLICT"),
+    410: ("gone", "Gone", "GONE"),
+    413: ("payload-too-large", "Payload too large", "PAYLOAD_TOO_LARGE"),
+    415: ("unsupported-media-type", "Unsupported media type", "UNSUPPORTED_MEDIA_TYPE"),
+    422: ("validation-error", "Validation error", "VALIDATION_ERROR"),
+    429: ("rate-limit-exceeded", "Too many requests", "RATE_LIMIT_EXCEEDED"),
+    500: ("internal-error", "Internal server error", "INTERNAL_ERROR"),
+}
+
+
+class ApiProblem(exceptions.APIException):
+    """Raise from any API view: becomes a problem+json response with a stable code."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        default_slug, default_title, default_code = DEFAULTS.get(status, DEFAULTS[400])
+        self.status_code = status
+        self.detail = detail
+        self.code = code or default_code
+        self.slug = slug or default_slug
+        self.title = title or default_title
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def validation_problem(errors: list[dict[str, str]], detail: str | None = None) -> ApiProblem:
+    first = errors[0]
+    return ApiProblem(
+        422,
+        detail or f"{first['field']}: {first['message']}",
+        errors=errors,
+    )
+
+
+def field_error(field: str, message: str, code: str = "invalid") -> dict[str, str]:
+    return {"field": field, "message": message, "code": code}
+
+
+def problem_body(
+    request: HttpRequest | None,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    code: str,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path if request is not None else None,
+        "code": code,
+        "requestId": getattr(request, "request_id", None),
+    }
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(request: HttpRequest | None, problem: ApiProblem) -> Response:
+    body = problem_body(
+        request,
+        status=problem.status_code,
+        slug=problem.slug,
+        title=problem.title,
+        detail=str(problem.detail),
+        code=problem.code,
+        errors=problem.errors,
+        extra=problem.extra,
+    )
+    response = Response(body, status=problem.status_code, headers=problem.headers)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def problem_for_status(
+    request: HttpRequest, status: int, detail: str | None = None, *, code: str | None = None
+) -> JsonResponse:
+    slug, title, default_code = DEFAULTS.get(status, ("error", "Error", "ERROR"))
+    code = code or default_code
+    body = problem_body(
+        request, status=status, slug=slug, title=title, detail=detail or title, code=code
+    )
+    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            out += _flatten_validation(
+                value, f"{prefix}.{name}" if prefix and name else prefix or name
+            )
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, item in enumerate(detail):
+            if isinstance(item, (dict, list)):
+                out += _flatten_validation(item, f"{prefix}[{index}]")
+            else:
+                out += _flatten_validation(item, prefix)
+        return out
+    code = getattr(detail, "code", "invalid") or "invalid"
+    return [field_error(prefix or "body", str(detail), str(code))]
+
+
+def _as_problem(exc: Exception) -> ApiProblem | None:
+    if isinstance(exc, ApiProblem):
+        return exc
+    if isinstance(exc, Http404):
+        return ApiProblem(404, "The requested resource does not exist.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return ApiProblem(403, "You do not have access to this resource.")
+    if isinstance(exc, exceptions.ValidationError):
+        return validation_problem(_flatten_validation(exc.detail), "The request is not valid.")
+    if isinstance(exc, exceptions.ParseError):
+        return ApiProblem(400, str(exc.detail), code="INVALID_JSON")
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return ApiProblem(401, "An API key is required.", code="UNAUTHORIZED")
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return ApiProblem(401, str(exc.detail), code="INVALID_API_KEY")
+    if isinstance(exc, exceptions.PermissionDenied):
+        return ApiProblem(403, str(exc.detail), code=getattr(exc, "problem_code", "FORBIDDEN"))
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return ApiProblem(405, str(exc.detail))
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return ApiProblem(415, str(exc.detail))
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 1)
+        return ApiProblem(429, "Rate limit exceeded.", headers={"Retry-After": str(wait)})
+    if isinstance(exc, exceptions.APIException):
+        return ApiProblem(exc.status_code, str(exc.detail))
+    return None
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    problem = _as_problem(exc)
+    if problem is None:
+        logger.exception("Unhandled API error", exc_info=exc)
+        problem = ApiProblem(500, "Steve could not complete the request.")
+    set_rollback()
+    response = problem_response(request, problem)
+    if problem.status_code == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="steve"'
+    return response

@@ -1,0 +1,51 @@
+"""Workflows: the company's workflow contracts."""
+
+from django.db.models import Max
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from steve.api.errors import ApiProblem
+from steve.api.serializers import workflow_data
+from steve.models import Workflow, WorkflowVersion
+
+
+def company_workflow(request: Request, slug: str) -> Workflow:
+    workflow = Workflow.objects.filter(company=request.user.company, slug=slug).first()
+    if workflow is None:
+        raise ApiProblem(404, f"No workflow {slug!r}.", code="WORKFLOW_NOT_FOUND")
+    return workflow
+
+
+class WorkflowListView(APIView):
+    def get(self, request: Request) -> Response:
+        workflows = Workflow.objects.filter(company=request.user.company).annotate(
+            latest_version=Max("versions__version")
+        )
+        versions = {
+            (v.workflow_id, v.version): v
+            for v in WorkflowVersion.objects.filter(workflow__company=request.user.company)
+        }
+        data = [
+            workflow_data(w, versions[(w.pk, w.latest_version)])
+            for w in workflows
+            if w.latest_version is not None
+        ]
+        return Response({"data": data})
+
+
+class WorkflowDetailView(APIView):
+    def get(self, request: Request, slug: str) -> Response:
+        workflow = company_workflow(request, slug)
+        return Response(workflow_data(workflow, workflow.latest, full=True))
+
+
+class WorkflowVersionView(APIView):
+    def get(self, request: Request, slug: str, version: int) -> Response:
+        workflow = company_workflow(request, slug)
+        found = workflow.versions.filter(version=version).first()
+        if found is None:
+            raise ApiProblem(
+                404, f"Workflow {slug!r} has no version {version}.", code="WORKFLOW_NOT_FOUND"
+            )
+        return Response(workflow_data(workflow, found, full=True))

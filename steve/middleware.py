@@ -1,0 +1,58 @@
+"""Request ids on every request and log line; RFC 9457 bodies for Django's own API errors."""
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+API_PREFIX = "/api/v1/"
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        supplied = request.headers.get("X-Request-Id", "")
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else f"req_{uuid.uuid4().hex}"
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["Request-Id"] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class ApiProblemMiddleware:
+    """Turn Django's HTML error pages under /api/v1/ (404, 405, …) into problem+json."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        content_type = response.get("Content-Type", "")
+        if "json" in content_type:
+            return response
+        from steve.api.errors import problem_for_status
+
+        problem = problem_for_status(request, response.status_code)
+        for header in ("Allow", "Retry-After"):
+            if header in response:
+                problem[header] = response[header]
+        return problem

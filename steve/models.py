@@ -1,0 +1,154 @@
+"""The core every app shares: companies, their API keys and reviewers, and workflows."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from steve.ids import id_factory
+
+
+class Company(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("cmp"), editable=False
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    # Per-company overrides of the API rate limits, e.g. {"read": 600}.
+    rate_limits = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    class Environment(models.TextChoices):
+        PRODUCTION = "production"
+        SANDBOX = "sandbox"
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("key"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    environment = models.CharField(
+        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    # The first characters of the key, so people can tell keys apart; never the secret.
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        REVIEWER = "reviewer"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REVIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "company"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.company} ({self.role})"
+
+
+class Workflow(models.Model):
+    """A named workflow of a company; its behaviour lives in immutable versions."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("wf"), editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="workflows")
+    slug = models.SlugField(max_length=100)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "slug"], name="workflow_unique_slug")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.slug} ({self.company})"
+
+    @property
+    def latest(self) -> "WorkflowVersion":
+        return self.versions.order_by("-version").first()
+
+
+class WorkflowVersion(models.Model):
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt"
+        INVOICE = "invoice"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # {"minFiles", "maxFiles", "acceptedFormats", "fileLabels", "maxFileSizeMb"}
+    upload = models.JSONField()
+    output_schema = models.JSONField()
+    review_threshold = models.PositiveSmallIntegerField(default=80)
+    auto_approve = models.BooleanField(default=False)
+    # Thresholds and switches of the fraud checks; the fraud app reads its own keys.
+    fraud_policy = models.JSONField(default=dict, blank=True)
+    sync_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "version"], name="workflow_version_unique"),
+            models.CheckConstraint(
+                condition=Q(review_threshold__gte=1) & Q(review_threshold__lte=99),
+                name="workflow_version_threshold_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.slug} v{self.version}"
+
+
+class IdempotencyKey(models.Model):
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        DONE = "done"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

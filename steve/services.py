@@ -1,0 +1,83 @@
+"""State changes of the core models: companies, API keys, workflows."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from steve.models import ApiKey, Company, Workflow, WorkflowVersion
+
+API_KEY_PREFIX = "aok_"
+
+
+def api_key_digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def company_get_or_create(*, slug: str, name: str | None = None) -> Company:
+    company, _ = Company.objects.get_or_create(
+        slug=slugify(slug), defaults={"name": name or slug.replace("-", " ").title()}
+    )
+    return company
+
+
+def api_key_create(
+    *, company: Company, name: str, environment: str = ApiKey.Environment.PRODUCTION
+) -> CreatedApiKey:
+    secret = API_KEY_PREFIX + secrets.token_hex(32)
+    api_key = ApiKey.objects.create(
+        company=company,
+        name=name,
+        environment=environment,
+        prefix=secret[:12],
+        digest=api_key_digest(secret),
+    )
+    return CreatedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    # A conditional update keeps the first revocation time when two admins race.
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+VERSIONED_FIELDS = (
+    "kind",
+    "upload",
+    "output_schema",
+    "review_threshold",
+    "auto_approve",
+    "fraud_policy",
+    "sync_url",
+)
+
+
+@transaction.atomic
+def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any) -> WorkflowVersion:
+    """Create the workflow or, when its contract changed, a new immutable version of it."""
+    workflow, _ = Workflow.objects.get_or_create(
+        company=company, slug=slug, defaults={"name": name}
+    )
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if workflow.name != name:
+        workflow.name = name
+        workflow.save(update_fields=["name"])
+    latest = workflow.versions.order_by("-version").first()
+    if latest and all(getattr(latest, f) == contract.get(f, getattr(latest, f)) for f in contract):
+        return latest
+    base = {f: getattr(latest, f) for f in VERSIONED_FIELDS} if latest else {}
+    base.update(contract)
+    return WorkflowVersion.objects.create(
+        workflow=workflow, version=(latest.version + 1) if latest else 1, **base
+    )

@@ -1,0 +1,293 @@
+"""Steve's settings: every value comes from the environment, with embedded defaults.
+
+The defaults run Steve on one machine with nothing else installed: SQLite under
+DATA_DIR, local file storage, local-memory cache and a file-system Celery broker.
+Production sets DATABASE_URL, REDIS_URL and STORAGE=s3.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(name: str, url: str) -> dict:
+    """Parse postgres://user:pass@host:port/db?opt=v or sqlite:///path into Django's form."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if not path or path == "/":
+            raise ImproperlyConfigured(f"{name}: a sqlite URL needs a path, got {url!r}")
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
+    if parsed.scheme in {"postgres", "postgresql"}:
+        if not parsed.path.strip("/"):
+            raise ImproperlyConfigured(f"{name}: a postgres URL needs a database name")
+        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")),
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(f"{name} must start with postgres:// or sqlite:///, got {url!r}")
+
+
+DEBUG = env_bool("DEBUG", False)
+TESTING = env_bool("STEVE_TESTING", False)
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-set-SECRET_KEY-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The public origin used to build absolute upload and download URLs.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_htmx",
+    "template_partials",
+    "steve",
+    "webhooks",
+    "submissions",
+    "fraud",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "steve.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "steve.middleware.ApiProblemMiddleware",
+]
+
+ROOT_URLCONF = "steve.urls"
+WSGI_APPLICATION = "steve.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'steve.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, got {REDIS_URL!r}")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "steve",
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Kombu's file-system transport: a broker that needs no server, shared by the
+    # web process, the worker and beat on one machine.
+    CELERY_BROKER_URL = "filesystem://"
+    _broker_dir = DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "control_folder": str(DATA_DIR / "broker-control"),
+    }
+
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "processing"
+CELERY_TASK_ROUTES = {
+    "webhooks.*": {"queue": "deliveries"},
+    "submissions.tasks.sync_submission": {"queue": "deliveries"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
+    "retry-downstream-sync": {
+        "task": "submissions.tasks.retry_due_syncs",
+        "schedule": timedelta(seconds=30),
+    },
+    "dispatch-due-webhooks": {
+        "task": "webhooks.tasks.dispatch_due_webhooks",
+        "schedule": timedelta(seconds=10),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# Files: local file system by default, S3 (or any S3-compatible store) with STORAGE=s3.
+STORAGE_BACKEND = env_str("STORAGE", "local")
+if STORAGE_BACKEND not in {"local", "s3"}:
+    raise ImproperlyConfigured(f"STORAGE must be 'local' or 's3', got {STORAGE_BACKEND!r}")
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+if STORAGE_BACKEND == "s3":
+    _s3_bucket = env_str("S3_BUCKET")
+    if not _s3_bucket:
+        raise ImproperlyConfigured("S3_BUCKET is required when STORAGE=s3")
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _s3_bucket,
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": env_str("S3_REGION", "us-east-1"),
+            "querystring_expire": 3600,
+            "file_overwrite": True,
+            "default_acl": None,
+            "signature_version": "s3v4",
+            "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/review/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# Uploads arrive by PUT through Steve only with local storage; the limit guards memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 26_214_400, minimum=1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["steve.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "steve.api.errors.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SESSION_TTL = timedelta(minutes=env_int("SESSION_TTL_MINUTES", 30, minimum=1))
+UPLOAD_URL_TTL = timedelta(minutes=env_int("UPLOAD_URL_TTL_MINUTES", 30, minimum=1))
+DOWNLOAD_URL_TTL = timedelta(hours=1)
+STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
+STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
+# Signs the payload Steve posts to a workflow's downstream sync target.
+SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", WEBHOOKS_ALLOW_PRIVATE_TARGETS)
+
+SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "steve.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from steve import views
+
+api_v1 = [
+    path("", include("steve.api.urls")),
+    path("", include("jobs.api.urls")),
+    path("", include("fraud.api.urls")),
+    path("", include("submissions.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("files/<str:token>", views.download, name="download"),
+    path("healthz", views.healthz, name="healthz"),
+]
+
+handler404 = "steve.views.handler404"
+handler500 = "steve.views.handler500"

@@ -1,0 +1,78 @@
+from django.contrib import admin
+
+from submissions.models import Submission, SubmissionEvent, SubmissionFile
+
+
+class SubmissionFileInline(admin.TabularInline):
+    model = SubmissionFile
+    extra = 0
+    can_delete = False
+    fields = ["file_index", "label", "mime_type", "size", "sha256", "page_count", "uploaded_at"]
+    readonly_fields = fields
+
+
+class SubmissionEventInline(admin.TabularInline):
+    model = SubmissionEvent
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+    fields = ["occurred_at", "type", "from_status", "to_status", "actor_label", "details"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # the history is append-only, written by services
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "company",
+        "workflow",
+        "status",
+        "fraud_status",
+        "confidence",
+        "client_submission_id",
+        "created_at",
+    ]
+    list_filter = ["status", "fraud_status", "company", "workflow"]
+    search_fields = ["id", "client_submission_id"]
+    list_select_related = ["company", "workflow"]
+    readonly_fields = [
+        "status",
+        "fraud_status",
+        "fraud_score",
+        "version",
+        "created_at",
+        "updated_at",
+        "decided_at",
+    ]
+    inlines = [SubmissionFileInline, SubmissionEventInline]
+    show_full_result_count = False
+
+
+@admin.register(SubmissionEvent)
+class SubmissionEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "submission",
+        "type",
+        "from_status",
+        "to_status",
+        "actor_label",
+        "occurred_at",
+    ]
+    list_filter = ["type", "actor_type"]
+    search_fields = ["id", "submission__id"]
+    readonly_fields = [f.name for f in SubmissionEvent._meta.fields]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SubmissionFile)
+class SubmissionFileAdmin(admin.ModelAdmin):
+    list_display = ["id", "submission", "file_index", "mime_type", "size", "sha256"]
+    search_fields = ["id", "submission__id", "sha256"]
+    readonly_fields = [f.name for f in SubmissionFile._meta.fields]

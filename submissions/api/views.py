@@ -1,0 +1,136 @@
+"""Submission review over the API (seed 001): list, detail, approve, reject, cancel."""
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.pagination import keyset_page
+from submissions.api.serializers import action_result, detail, list_item
+from submissions.models import FraudStatus, Submission, SubmissionStatus
+from submissions.selectors import company_submission, company_submissions
+from submissions.services import (
+    Actor,
+    SubmissionActionError,
+    submission_approve,
+    submission_cancel,
+    submission_reject,
+)
+
+FILTERS = {
+    "status": ("status", SubmissionStatus.values),
+    "fraudStatus": ("fraud_status", FraudStatus.values),
+}
+
+
+def own_submission(request: Request, submission_id: str) -> Submission:
+    submission = company_submission(request.user.company, submission_id)
+    if submission is None:
+        raise ApiProblem(404, f"No submission {submission_id!r}.", code="SUBMISSION_NOT_FOUND")
+    return submission
+
+
+def refused(error: SubmissionActionError) -> ApiProblem:
+    slug = {
+        "UNRESOLVED_FRAUD_MATCHES": "unresolved-fraud-matches",
+        "SUBMISSION_CHANGED": "conflict",
+        "FRAUD_MATCH_ALREADY_RESOLVED": "conflict",
+    }.get(error.code, "invalid-status-transition")
+    return ApiProblem(
+        409,
+        error.message,
+        code=error.code,
+        slug=slug,
+        extra={"currentStatus": error.current_status},
+    )
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    body = request.data
+    if body in (None, "") or body == {}:
+        return {}
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "The body must be a JSON object.", code="INVALID_BODY")
+    return body
+
+
+class SubmissionListView(APIView):
+    def get(self, request: Request) -> Response:
+        queryset = company_submissions(request.user.company)
+        params = request.query_params
+        for param, (column, allowed) in FILTERS.items():
+            value = params.get(param)
+            if value is None or value == "":
+                continue
+            if value not in allowed:
+                raise ApiProblem(
+                    400,
+                    f"{param} must be one of {', '.join(allowed)}.",
+                    code="INVALID_FILTER",
+                    errors=[field_error(param, f"Unknown value {value!r}.", "invalid_choice")],
+                )
+            queryset = queryset.filter(**{column: value})
+        if params.get("workflow"):
+            queryset = queryset.filter(workflow__slug=params["workflow"])
+        rows, pagination = keyset_page(
+            queryset,
+            scope=f"submissions:{request.user.company.pk}",
+            params=params,
+        )
+        return Response({"data": [list_item(s) for s in rows], "pagination": pagination})
+
+
+class SubmissionDetailView(APIView):
+    def get(self, request: Request, submission_id: str) -> Response:
+        return Response(detail(own_submission(request, submission_id)))
+
+
+class SubmissionApproveView(APIView):
+    def post(self, request: Request, submission_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        try:
+            submission = submission_approve(
+                submission_id=submission.pk, actor=Actor.for_api_key(request.auth)
+            )
+        except SubmissionActionError as error:
+            raise refused(error) from None
+        return Response(action_result(submission))
+
+
+class SubmissionRejectView(APIView):
+    def post(self, request: Request, submission_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        reason = json_body(request).get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ApiProblem(
+                400,
+                "A reason is required to reject a submission.",
+                code="REASON_REQUIRED",
+                errors=[field_error("reason", "reason is required.", "required")],
+            )
+        if len(reason) > 2000:
+            raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
+        try:
+            submission = submission_reject(
+                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+            )
+        except SubmissionActionError as error:
+            raise refused(error) from None
+        return Response(action_result(submission))
+
+
+class SubmissionCancelView(APIView):
+    def post(self, request: Request, submission_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        reason = json_body(request).get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise validation_problem([field_error("reason", "reason must be a string.")])
+        try:
+            submission = submission_cancel(
+                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+            )
+        except SubmissionActionError as error:
+            raise refused(error) from None
+        return Response(action_result(submission))

@@ -1,0 +1,151 @@
+"""Submissions: what an upload session produces, and what reviewers decide on."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from steve.ids import id_factory
+from steve.models import Company, Workflow, WorkflowVersion
+
+
+class SubmissionStatus(models.TextChoices):
+    CREATED = "created"
+    PROCESSING = "processing"
+    REVIEW = "review"
+    APPROVED = "approved"
+    SYNCED = "synced"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class FraudStatus(models.TextChoices):
+    CLEAN = "clean"
+    FLAGGED = "flagged"
+    BLOCKED = "blocked"
+
+
+class Submission(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("sub"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="submissions")
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="submissions")
+    workflow_version = models.ForeignKey(
+        WorkflowVersion, on_delete=models.PROTECT, related_name="submissions"
+    )
+    status = models.CharField(
+        max_length=20, choices=SubmissionStatus.choices, default=SubmissionStatus.CREATED
+    )
+    fraud_status = models.CharField(max_length=20, choices=FraudStatus.choices, null=True)
+    fraud_score = models.FloatField(null=True, blank=True)
+    extracted_data = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    field_confidences = models.JSONField(default=dict, blank=True)
+    # field -> [{"page", "bbox"}]: where each value was read, for the review page.
+    evidence = models.JSONField(default=dict, blank=True)
+    pages_text = models.JSONField(default=list, blank=True)
+    certainty = models.FloatField(null=True, blank=True)
+    ai_summary = models.TextField(blank=True)
+    review_flagged_fields = models.JSONField(default=list, blank=True)
+    failed_reason = models.TextField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    reject_reason = models.TextField(null=True, blank=True)
+    cancel_reason = models.TextField(null=True, blank=True)
+    client_submission_id = models.CharField(max_length=255)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Optimistic concurrency: every change bumps it; a form posted with an older
+    # version is refused instead of silently overwriting someone else's decision.
+    version = models.PositiveIntegerField(default=1)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    sync_attempts = models.PositiveSmallIntegerField(default=0)
+    sync_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    results_purged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "client_submission_id"], name="submission_unique_client_id"
+            )
+        ]
+        indexes = [
+            # Keyset listing, newest first (ids sort by creation time).
+            models.Index(fields=["company", "-id"], name="submission_company_id"),
+            models.Index(fields=["company", "status", "-id"], name="submission_company_status"),
+            models.Index(
+                fields=["company", "workflow", "status", "-id"], name="submission_company_wf"
+            ),
+            models.Index(
+                fields=["sync_next_attempt_at"],
+                name="submission_sync_due",
+                condition=Q(status="approved", sync_next_attempt_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class SubmissionFile(models.Model):
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("file"), editable=False
+    )
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="files")
+    file_index = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=100, blank=True)
+    declared_content_type = models.CharField(max_length=100)
+    mime_type = models.CharField(max_length=100, blank=True)  # sniffed from the bytes
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    storage_key = models.CharField(max_length=500)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    page_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    exif = models.JSONField(default=dict, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission", "file_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "file_index"], name="file_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id}#{self.file_index}"
+
+
+class SubmissionEvent(models.Model):
+    """Append-only history: one row per change of a submission or its session."""
+
+    class ActorType(models.TextChoices):
+        SYSTEM = "system"
+        API_KEY = "api_key"
+        USER = "user"
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("evt"), editable=False
+    )
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=60)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+    actor_type = models.CharField(
+        max_length=20, choices=ActorType.choices, default=ActorType.SYSTEM
+    )
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=200, blank=True)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["submission", "-id"], name="event_submission_id")]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.submission_id}"

@@ -1,0 +1,263 @@
+"""Every change of a submission's status happens here: one transaction, one row lock,
+one event, webhooks through the outbox."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from submissions.events import announce
+from submissions.models import Submission, SubmissionEvent, SubmissionStatus
+
+S = SubmissionStatus
+
+TRANSITIONS: dict[str, set[str]] = {
+    S.CREATED: {S.PROCESSING, S.CANCELLED},
+    S.PROCESSING: {S.REVIEW, S.APPROVED, S.FAILED, S.CANCELLED},
+    S.REVIEW: {S.APPROVED, S.REJECTED, S.CANCELLED},
+    S.APPROVED: {S.SYNCED},
+}
+
+EVENT_TYPES: dict[str, str] = {
+    S.PROCESSING: "processing_started",
+    S.REVIEW: "ready_for_review",
+    S.APPROVED: "approved",
+    S.SYNCED: "synced",
+    S.REJECTED: "rejected",
+    S.CANCELLED: "cancelled",
+    S.FAILED: "failed",
+}
+
+# Status changes integrators hear about as submission.* webhooks; the session.* ones
+# are announced by the pipeline, which knows the session's outcome.
+WEBHOOK_EVENTS: dict[str, str] = {
+    S.APPROVED: "submission.approved",
+    S.SYNCED: "submission.synced",
+    S.REJECTED: "submission.rejected",
+    S.CANCELLED: "submission.cancelled",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str
+    id: str = ""
+    label: str = ""
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(SubmissionEvent.ActorType.SYSTEM, "", "Steve")
+
+    @classmethod
+    def for_api_key(cls, api_key: Any) -> "Actor":
+        return cls(SubmissionEvent.ActorType.API_KEY, api_key.pk, f"API key {api_key.name}")
+
+    @classmethod
+    def for_user(cls, user: Any) -> "Actor":
+        return cls(SubmissionEvent.ActorType.USER, str(user.pk), user.get_username())
+
+
+class SubmissionActionError(Exception):
+    """A refused action; the API maps it to a 409 with `code`, the UI shows `message`."""
+
+    def __init__(self, code: str, message: str, *, current_status: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.current_status = current_status
+
+
+def record_event(
+    *,
+    submission: Submission,
+    type: str,
+    actor: Actor,
+    details: dict[str, Any] | None = None,
+    from_status: str = "",
+    to_status: str = "",
+) -> SubmissionEvent:
+    return SubmissionEvent.objects.create(
+        submission=submission,
+        type=type,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        from_status=from_status,
+        to_status=to_status,
+        details=details or {},
+    )
+
+
+@dataclass
+class Change:
+    to_status: str
+    actor: Actor
+    fields: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    expected_version: int | None = None
+    guard: Callable[[Submission], None] | None = None
+
+
+def _refuse_illegal(submission: Submission, to_status: str) -> None:
+    if to_status not in TRANSITIONS.get(submission.status, set()):
+        raise SubmissionActionError(
+            f"SUBMISSION_IS_{submission.status.upper()}",
+            f"The submission is {submission.status}; it cannot become {to_status}.",
+            current_status=submission.status,
+        )
+
+
+def _refuse_stale(submission: Submission, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != submission.version:
+        raise SubmissionActionError(
+            "SUBMISSION_CHANGED",
+            "The submission changed since you opened it; review its new state.",
+            current_status=submission.status,
+        )
+
+
+def submission_transition(*, submission_id: str, change: Change) -> Submission:
+    """Move a submission to a new status under a row lock; the one place status changes."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        _refuse_stale(submission, change.expected_version)
+        _refuse_illegal(submission, change.to_status)
+        if change.guard:
+            change.guard(submission)
+        from_status = submission.status
+        submission.status = change.to_status
+        for name, value in change.fields.items():
+            setattr(submission, name, value)
+        submission.version += 1
+        submission.save()
+        event = record_event(
+            submission=submission,
+            type=EVENT_TYPES[change.to_status],
+            actor=change.actor,
+            details=change.details,
+            from_status=from_status,
+            to_status=change.to_status,
+        )
+        if change.to_status in WEBHOOK_EVENTS:
+            announce(
+                submission=submission, event_type=WEBHOOK_EVENTS[change.to_status], event=event
+            )
+        if change.to_status == S.APPROVED:
+            _queue_sync(submission)
+    return submission
+
+
+def _queue_sync(submission: Submission) -> None:
+    if not submission.workflow_version.sync_url:
+        return
+    from submissions.tasks import sync_submission
+
+    submission_id = submission.pk
+    transaction.on_commit(lambda: sync_submission.delay(submission_id))
+
+
+def _refuse_unresolved_matches(submission: Submission) -> None:
+    unresolved = submission.fraud_matches.filter(resolution__isnull=True).count()
+    if unresolved:
+        raise SubmissionActionError(
+            "UNRESOLVED_FRAUD_MATCHES",
+            f"{unresolved} fraud match(es) must be resolved before approval.",
+            current_status=submission.status,
+        )
+
+
+def submission_approve(
+    *, submission_id: str, actor: Actor, expected_version: int | None = None
+) -> Submission:
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(
+            S.APPROVED,
+            actor,
+            fields={"decided_at": timezone.now(), "claimed_by": None, "claimed_until": None},
+            expected_version=expected_version,
+            guard=_refuse_unresolved_matches,
+        ),
+    )
+
+
+def submission_reject(
+    *, submission_id: str, actor: Actor, reason: str, expected_version: int | None = None
+) -> Submission:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required to reject a submission.")
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(
+            S.REJECTED,
+            actor,
+            fields={
+                "reject_reason": reason,
+                "decided_at": timezone.now(),
+                "claimed_by": None,
+                "claimed_until": None,
+            },
+            details={"reason": reason},
+            expected_version=expected_version,
+        ),
+    )
+
+
+def submission_cancel(
+    *,
+    submission_id: str,
+    actor: Actor,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Submission:
+    reason = (reason or "").strip() or None
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(
+            S.CANCELLED,
+            actor,
+            fields={"cancel_reason": reason, "claimed_by": None, "claimed_until": None},
+            details={"reason": reason} if reason else {},
+            expected_version=expected_version,
+        ),
+    )
+
+
+def submission_start_processing(*, submission_id: str) -> Submission:
+    return submission_transition(
+        submission_id=submission_id, change=Change(S.PROCESSING, Actor.system())
+    )
+
+
+def submission_finish_processing(
+    *, submission_id: str, to_status: str, results: dict[str, Any], details: dict[str, Any]
+) -> Submission:
+    """Store extraction and fraud results and move to review or approved."""
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(to_status, Actor.system(), fields=results, details=details),
+    )
+
+
+def submission_fail(*, submission_id: str, code: str, reason: str) -> Submission:
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(
+            S.FAILED,
+            Actor.system(),
+            fields={"failed_reason": reason, "error_code": code},
+            details={"code": code, "reason": reason},
+        ),
+    )
+
+
+def submission_mark_synced(*, submission_id: str, details: dict[str, Any]) -> Submission:
+    return submission_transition(
+        submission_id=submission_id,
+        change=Change(
+            S.SYNCED, Actor.system(), fields={"sync_next_attempt_at": None}, details=details
+        ),
+    )

@@ -1,0 +1,78 @@
+"""Fixtures shared by the suite. Tests run against PostgreSQL and Redis (see README)."""
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+
+REPO = Path(__file__).resolve().parents[1]
+SROIE = REPO.parent / "shared" / "datasets" / "sroie-dev"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL features")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(settings, tmp_path_factory) -> Path:
+    """Each test writes files under its own folder, never into the developer's data/."""
+    root = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root)},
+        },
+    }
+    settings.STORAGE_BACKEND = "local"
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    return root
+
+
+@pytest.fixture
+def company(db):
+    return factories.CompanyFactory()
+
+
+@pytest.fixture
+def workflows(company):
+    return factories.default_workflows(company)
+
+
+@pytest.fixture
+def receipt_workflow(workflows):
+    return workflows[0]
+
+
+@pytest.fixture
+def api_key(company):
+    return factories.api_key(company)
+
+
+@pytest.fixture
+def api(api_key) -> APIClient:
+    """An API client authenticated as `api_key` (Bearer)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    return client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def sroie_dir() -> Path:
+    if not SROIE.is_dir():
+        pytest.fail(f"the sroie-dev dataset is expected at {SROIE}")
+    return SROIE
+
+
+@pytest.fixture
+def is_postgres(db) -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,273 @@
+"""Session creation, uploads and submit over HTTP (without the worker)."""
+
+import io
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+from PIL import Image
+from rest_framework.test import APIClient
+
+from jobs.models import SessionState, WorkflowSession
+from submissions.models import SubmissionEvent, SubmissionStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def jpeg_bytes(color: str = "white", size: tuple[int, int] = (60, 80)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def create(api: APIClient, **overrides) -> tuple[int, dict, dict]:
+    body = {
+        "fileCount": 1,
+        "contentTypes": ["image/jpeg"],
+        "clientSubmissionId": "order-1",
+        **overrides,
+    }
+    response = api.post("/api/v1/workflows/receipt-ocr/sessions", body, format="json")
+    return response.status_code, response.json(), response
+
+
+def put(api: APIClient, url: str, data: bytes):
+    path = url.removeprefix("http://testserver")
+    return api.generic("PUT", path, data, content_type="image/jpeg")
+
+
+def test_create_returns_pending_session_with_upload_urls(api, workflows):
+    status, body, _ = create(api, metadata={"orderId": "12345"})
+    assert status == 201
+    assert body["sessionId"].startswith("ses_")
+    assert body["submissionId"].startswith("sub_")
+    assert body["state"] == "pending"
+    assert body["submissionStatus"] == "created"
+    assert body["workflow"] == {"slug": "receipt-ocr", "version": 1}
+    [upload] = body["uploadUrls"]
+    assert upload["fileIndex"] == 0 and upload["label"] == "receipt"
+    assert upload["contentType"] == "image/jpeg"
+    assert upload["uploadUrl"].startswith("http://testserver/api/v1/uploads/")
+    assert body["expiresAt"].endswith("Z") and body["uploadUrlsExpireAt"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"fileCount": 0, "contentTypes": []}, "fileCount"),
+        ({"fileCount": 9, "contentTypes": ["image/jpeg"] * 9}, "fileCount"),
+        ({"fileCount": 2, "contentTypes": ["image/jpeg", "text/plain"]}, "contentTypes[1]"),
+        ({"clientSubmissionId": ""}, "clientSubmissionId"),
+        ({"metadata": {"a": {"b": {"c": 1}}}}, "metadata.a.b"),
+        ({"metadata": {"blob": "x" * 5000}}, "metadata"),
+        ({"metadata": {"list": [1, 2]}}, "metadata.list"),
+        ({"webhookUrl": "http://example.com/hook"}, "webhookUrl"),
+        ({"externalUser": {"id": 5}}, "externalUser.id"),
+    ],
+)
+def test_each_invalid_field_is_a_422_naming_it(api, workflows, settings, overrides, field):
+    settings.WEBHOOKS_ALLOW_HTTP = False
+    status, body, response = create(api, **overrides)
+    assert status == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert body["type"].endswith("/validation-error")
+    assert field in [error["field"] for error in body["errors"]]
+
+
+def test_webhook_url_on_private_network_is_refused(api, workflows, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    for url in [
+        "https://127.0.0.1/h",
+        "https://10.1.2.3/h",
+        "https://svc.internal/h",
+        "https://printer.local/h",
+        "https://[::1]/h",
+    ]:
+        status, body, _ = create(api, webhookUrl=url, clientSubmissionId=url)
+        assert status == 422, url
+        assert body["errors"][0]["field"] == "webhookUrl"
+
+
+def test_same_client_submission_id_returns_the_pending_session(api, workflows):
+    _, first, _ = create(api)
+    status, second, response = create(api)
+    assert status == 200
+    assert response["X-Idempotent-Replay"] == "true"
+    assert second["sessionId"] == first["sessionId"]
+    assert WorkflowSession.objects.count() == 1
+
+
+def test_client_submission_id_of_a_submitted_session_is_a_409(api, workflows):
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    status, problem, _ = create(api)
+    assert status == 409
+    assert problem["code"] == "CLIENT_SUBMISSION_ID_IN_USE"
+    assert body["sessionId"] in problem["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_creates_with_one_client_submission_id_make_one_session(api_key, workflows):
+    results: list[int] = []
+
+    def create_once() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        try:
+            results.append(create(client, clientSubmissionId="race-1")[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create_once) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results).count(201) == 1
+    assert set(results) <= {200, 201}
+    assert WorkflowSession.objects.filter(client_submission_id="race-1").count() == 1
+
+
+def test_upload_then_submit_queues_processing_once(
+    api, workflows, django_capture_on_commit_callbacks
+):
+    _, body, _ = create(api)
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
+    url = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.post(url)
+    assert response.status_code == 200
+    assert response.json()["state"] == "submitted"
+    assert response.json()["submissionStatus"] == "processing"
+    assert len(callbacks) == 1
+    again = api.post(url)
+    assert again.status_code == 400
+    assert again.json()["code"] == "SESSION_SUBMITTED"
+
+
+def test_reused_upload_url_is_refused(api, workflows):
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    assert put(api, url, jpeg_bytes()).status_code == 200
+    second = put(api, url, jpeg_bytes("black"))
+    assert second.status_code == 409
+    assert second.json()["code"] == "UPLOAD_URL_USED"
+
+
+def test_altered_upload_url_is_refused(api, workflows):
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    response = put(api, url[:-3] + ("aaa" if not url.endswith("aaa") else "bbb"), jpeg_bytes())
+    assert response.status_code == 403
+    assert response.json()["code"] == "UPLOAD_URL_INVALID"
+
+
+def test_expired_upload_url_is_refused(api, workflows):
+    _, body, _ = create(api)
+    with override_settings(UPLOAD_URL_TTL=timedelta(seconds=-1)):
+        response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    assert response.status_code == 410
+    assert response.json()["code"] == "UPLOAD_URL_EXPIRED"
+
+
+def test_upload_larger_than_the_workflow_allows_is_refused(api, workflows):
+    _, body, _ = create(api)
+    big = b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024 + 1)
+    response = put(api, body["uploadUrls"][0]["uploadUrl"], big)
+    assert response.status_code == 413
+    assert response.json()["code"] == "FILE_TOO_LARGE"
+
+
+def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], b"%!PS-Adobe-3.0 not an image")
+    response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert response.status_code == 422
+    assert response.json()["errors"][0] == {
+        "field": "files[0]",
+        "message": response.json()["errors"][0]["message"],
+        "code": "UNSUPPORTED_FILE",
+    }
+    assert WorkflowSession.objects.get().state == SessionState.PENDING
+
+
+def test_submit_without_files_is_files_missing(api, workflows):
+    _, body, _ = create(api)
+    response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("/files-missing")
+    assert response.json()["code"] == "FILES_MISSING"
+
+
+def test_empty_upload_is_refused(api, workflows):
+    _, body, _ = create(api)
+    response = put(api, body["uploadUrls"][0]["uploadUrl"], b"")
+    assert response.status_code == 400
+    assert response.json()["code"] == "EMPTY_FILE"
+
+
+def test_submit_after_expiry_is_410_and_expires_the_session(api, workflows):
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    WorkflowSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert response.status_code == 410
+    assert response.json()["code"] == "SESSION_EXPIRED"
+    session = WorkflowSession.objects.get()
+    assert session.state == SessionState.EXPIRED
+    assert session.submission.status == SubmissionStatus.CANCELLED
+
+
+def test_submit_of_another_keys_session_is_404(api, workflows, company):
+    from tests.factories import api_key
+
+    _, body, _ = create(api)
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(company, 'other').secret}")
+    response = other.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert response.status_code == 404
+    assert other.get(f"/api/v1/jobs/{body['sessionId']}").status_code == 404
+
+
+def test_job_poll_shows_the_seed_fields(api, workflows):
+    _, body, _ = create(api, metadata={"orderId": "1"})
+    job = api.get(f"/api/v1/jobs/{body['sessionId']}").json()
+    assert set(job) >= {
+        "sessionId",
+        "submissionId",
+        "workflow",
+        "companyId",
+        "state",
+        "submissionStatus",
+        "result",
+        "failedReason",
+        "clientSubmissionId",
+        "metadata",
+        "processedAt",
+        "webhookDeliveryStatus",
+        "progress",
+        "createdAt",
+        "updatedAt",
+        "expiresAt",
+    }
+    assert job["state"] == "pending" and job["result"] is None
+    assert job["webhookDeliveryStatus"] is None
+    assert job["metadata"] == {"orderId": "1"}
+
+
+def test_every_status_change_writes_one_event(api, workflows):
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    events = list(
+        SubmissionEvent.objects.order_by("id").values_list("type", "from_status", "to_status")
+    )
+    assert events == [
+        ("created", "", "created"),
+        ("session_submitted", "pending", "submitted"),
+        ("processing_started", "created", "processing"),
+    ]

@@ -1,0 +1,118 @@
+"""The webhook outbox. This app knows nothing of the others: callers hand it an event
+name and a JSON payload."""
+
+from django.db import models
+from django.db.models import Q
+
+from steve.ids import id_factory
+from steve.models import Company
+
+
+class WebhookEndpoint(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("we"), editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    # Event types this endpoint receives; empty means every event.
+    events = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    environment = models.CharField(max_length=20, default="production")
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+
+class SessionWebhookSecret(models.Model):
+    """The company's secret for signing deliveries to sessions' own `webhookUrl`."""
+
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, related_name="session_webhook_secret"
+    )
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"session webhook secret of {self.company}"
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("whd"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # Null for deliveries to a session's own webhookUrl.
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    url = models.URLField(max_length=2000)
+    # A plain id, not a foreign key: this app does not know the jobs app.
+    session_id = models.CharField(max_length=40, blank=True, db_index=True)
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=60)
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "endpoint"], name="delivery_unique_endpoint_event"
+            ),
+            models.UniqueConstraint(
+                fields=["event_id", "url"],
+                condition=Q(endpoint__isnull=True),
+                name="delivery_unique_session_event",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.url}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+
+    def __str__(self) -> str:
+        return f"attempt on {self.delivery_id} at {self.attempted_at}"
