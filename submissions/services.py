@@ -3,6 +3,8 @@ one event, webhooks through the outbox."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -261,3 +263,151 @@ def submission_mark_synced(*, submission_id: str, details: dict[str, Any]) -> Su
             S.SYNCED, Actor.system(), fields={"sync_next_attempt_at": None}, details=details
         ),
     )
+
+
+# --- Review UI: claims and corrections -------------------------------------------------
+
+CLAIM_TTL = timedelta(minutes=10)
+
+
+def _locked_in_review(submission_id: str, expected_version: int | None) -> Submission:
+    """The submission, row-locked, refusing a stale version or a decided submission."""
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
+    _refuse_stale(submission, expected_version)
+    if submission.status != S.REVIEW:
+        raise SubmissionActionError(
+            f"SUBMISSION_IS_{submission.status.upper()}",
+            f"The submission is {submission.status}; it is no longer in review.",
+            current_status=submission.status,
+        )
+    return submission
+
+
+def claim_is_live(submission: Submission, *, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return bool(
+        submission.claimed_by_id and submission.claimed_until and submission.claimed_until > now
+    )
+
+
+def submission_claim(*, submission_id: str, user: Any, ttl: timedelta = CLAIM_TTL) -> Submission:
+    """Claim a submission in review for `user`, or renew the user's own claim.
+
+    A live claim of someone else is left alone (claims are advisory: the version check
+    still decides who wins). Taking a free or expired claim is a change of hands: it
+    writes an event and bumps the version, so a reviewer whose claim lapsed and was
+    taken over is told before acting. Renewing one's own claim only moves the deadline.
+    """
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != S.REVIEW:
+            return submission
+        now = timezone.now()
+        if claim_is_live(submission, now=now):
+            if submission.claimed_by_id == user.pk:
+                submission.claimed_until = now + ttl
+                submission.save(update_fields=["claimed_until", "updated_at"])
+            return submission
+        previous = submission.claimed_by.get_username() if submission.claimed_by_id else None
+        submission.claimed_by = user
+        submission.claimed_until = now + ttl
+        submission.version += 1
+        submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
+        details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
+        if previous:
+            details["expiredClaimOf"] = previous
+        record_event(
+            submission=submission, type="claimed", actor=Actor.for_user(user), details=details
+        )
+    return submission
+
+
+def submission_release_claim(*, submission_id: str, user: Any) -> Submission:
+    """Give up one's own claim so the next reviewer can take the submission."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.claimed_by_id != user.pk:
+            return submission
+        submission.claimed_by = None
+        submission.claimed_until = None
+        submission.version += 1
+        submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
+        record_event(submission=submission, type="claim_released", actor=Actor.for_user(user))
+    return submission
+
+
+def _coerce_field_value(schema: dict[str, Any], raw: str) -> Any:
+    """Turn the reviewer's text into the JSON type the workflow's schema expects."""
+    kind = schema.get("type")
+    if kind == "number":
+        try:
+            number = Decimal(raw.replace(",", "").strip())
+        except InvalidOperation:
+            raise ValueError("Enter a number, e.g. 12.50.") from None
+        if not number.is_finite():
+            raise ValueError("Enter a number, e.g. 12.50.")
+        return float(round(number, 2)) if "multipleOf" in schema else float(number)
+    if kind == "integer":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError("Enter a whole number.") from None
+    return raw.strip()
+
+
+def submission_correct_field(
+    *,
+    submission_id: str,
+    field_name: str,
+    raw_value: str,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Submission:
+    """Replace (or clear, with an empty value) one extracted field of a submission in review.
+
+    The value is validated against the workflow version's output schema; the event
+    keeps the old and new value and who changed it. A human-entered value is certain,
+    so its field confidence becomes 1.0.
+    """
+    import jsonschema
+
+    with transaction.atomic():
+        submission = _locked_in_review(submission_id, expected_version)
+        properties = (submission.workflow_version.output_schema or {}).get("properties", {})
+        schema = properties.get(field_name)
+        if schema is None or schema.get("type") in {"array", "object"}:
+            raise ValueError(f"{field_name} is not a field that can be corrected here.")
+        data = dict(submission.extracted_data or {})
+        old = data.get(field_name)
+        if raw_value.strip() == "":
+            new = None
+        else:
+            new = _coerce_field_value(schema, raw_value)
+            try:
+                jsonschema.validate(new, schema, format_checker=jsonschema.FormatChecker())
+            except jsonschema.ValidationError as error:
+                raise ValueError(f"Invalid value for {field_name}: {error.message}.") from None
+        if new == old:
+            return submission
+        if new is None:
+            data.pop(field_name, None)
+        else:
+            data[field_name] = new
+        confidences = dict(submission.field_confidences or {})
+        if new is None:
+            confidences.pop(field_name, None)
+        else:
+            confidences[field_name] = 1.0
+        submission.extracted_data = data
+        submission.field_confidences = confidences
+        submission.version += 1
+        submission.save(
+            update_fields=["extracted_data", "field_confidences", "version", "updated_at"]
+        )
+        record_event(
+            submission=submission,
+            type="field_corrected",
+            actor=actor,
+            details={"field": field_name, "old": old, "new": new},
+        )
+    return submission
