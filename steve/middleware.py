@@ -56,3 +56,35 @@ class ApiProblemMiddleware:
             if header in response:
                 problem[header] = response[header]
         return problem
+
+
+# Scripts and styles only from our own static files: no inline code, no CDN. Images may
+# be data: URIs (SVG charts use none, but browsers' own UI may).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+CSP_PATH_PREFIXES = ("/review/", "/accounts/")
+
+
+class ContentSecurityPolicyMiddleware:
+    """A strict CSP on the review UI's pages. Other surfaces (admin, API docs) keep their
+    own needs; a response that already carries a policy is left alone."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(CSP_PATH_PREFIXES) and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response

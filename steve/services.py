@@ -5,11 +5,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from steve.models import ApiKey, Company, Workflow, WorkflowVersion
+from steve.models import ApiKey, Company, IdempotencyKey, Workflow, WorkflowVersion
 
 API_KEY_PREFIX = "aok_"
 
@@ -81,3 +82,10 @@ def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any)
     return WorkflowVersion.objects.create(
         workflow=workflow, version=(latest.version + 1) if latest else 1, **base
     )
+
+
+def idempotency_keys_purge() -> int:
+    """Delete Idempotency-Key records past their retention (7 days); for the beat."""
+    cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

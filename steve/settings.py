@@ -80,6 +80,8 @@ def database_from_url(name: str, url: str) -> dict:
 DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("STEVE_TESTING", False)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# The embedded defaults keep everything under DATA_DIR; make it on first start.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -100,6 +102,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "steve",
@@ -111,6 +115,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "steve.middleware.RequestIdMiddleware",
+    "steve.api.ratelimit.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,6 +123,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "steve.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "steve.middleware.ApiProblemMiddleware",
 ]
@@ -135,6 +141,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "steve.accounts.review_context",
             ],
         },
     },
@@ -166,6 +173,8 @@ else:
     # web process, the worker and beat on one machine.
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = DATA_DIR / "broker"
+    _broker_dir.mkdir(exist_ok=True)
+    (DATA_DIR / "broker-control").mkdir(exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
@@ -256,6 +265,47 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "steve.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["steve.api.ratelimit.BucketRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# Requests per minute per API key and bucket (STEVE-API.md); a company's
+# Company.rate_limits overrides any of them. `poll` is per polled session/job.
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATE_LIMITS = {
+    "read": env_int("RATE_LIMIT_READ", 300, minimum=1),
+    "session": env_int("RATE_LIMIT_SESSION", 60, minimum=1),
+    "submit": env_int("RATE_LIMIT_SUBMIT", 20, minimum=1),
+    "write": env_int("RATE_LIMIT_WRITE", 120, minimum=1),
+    "webhook_test": env_int("RATE_LIMIT_WEBHOOK_TEST", 10, minimum=1),
+    "poll": env_int("RATE_LIMIT_POLL", 60, minimum=1),
+}
+# Idempotency-Key rows are kept this long; an in-flight row older than the timeout is
+# taken to belong to a crashed request and may be taken over.
+IDEMPOTENCY_KEY_TTL = timedelta(days=env_int("IDEMPOTENCY_KEY_TTL_DAYS", 7, minimum=1))
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT = timedelta(
+    seconds=env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 120, minimum=1)
+)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Steve API",
+    "DESCRIPTION": "Steve's public REST API: workflows, sessions, polling, submission review.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["steve.api.schema.only_public_api"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "steve.api.schema.finish_schema",
+    ],
+    # Served from static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 SESSION_TTL = timedelta(minutes=env_int("SESSION_TTL_MINUTES", 30, minimum=1))
@@ -268,10 +318,18 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", WEBHOOKS_ALLOW_PRIVATE_TARGETS)
+# How long a rotated-out webhook secret keeps signing, and after how many hours of
+# nothing but failed attempts an endpoint is disabled.
+WEBHOOKS_SECRET_GRACE_HOURS = env_int("WEBHOOKS_SECRET_GRACE_HOURS", 24, minimum=0)
+WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = env_int(
+    "WEBHOOKS_DISABLE_AFTER_FAILING_HOURS", 120, minimum=1
+)
 
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# The review UI reads the CSRF token from the page (hx-headers), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

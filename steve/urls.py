@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from steve import views
 
@@ -8,6 +9,7 @@ api_v1 = [
     path("", include("jobs.api.urls")),
     path("", include("fraud.api.urls")),
     path("", include("submissions.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [
@@ -15,6 +17,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("files/<str:token>", views.download, name="download"),
     path("healthz", views.healthz, name="healthz"),
+    # The review UI: fraud's panel first, so its routes win over a submission id.
+    path("review/", include("fraud.urls")),
+    path("review/", include("submissions.urls")),
+    path("accounts/", include("steve.accounts")),
+    path("", RedirectView.as_view(url="/review/", permanent=False)),
 ]
 
 handler404 = "steve.views.handler404"

@@ -21,6 +21,7 @@ from jobs.services import (
     session_submit,
 )
 from steve.api.errors import ApiProblem, problem_for_status
+from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
 from steve.storage import unsign_token
 from submissions.models import SubmissionFile
@@ -46,6 +47,7 @@ def own_session(request: Request, session_id: str) -> WorkflowSession:
 
 
 class SessionCreateView(APIView):
+    @idempotent(scope="sessions")
     def post(self, request: Request, slug: str) -> Response:
         workflow = company_workflow(request, slug)
         version = workflow.latest

@@ -19,8 +19,10 @@ def company_workflow(request: Request, slug: str) -> Workflow:
 
 class WorkflowListView(APIView):
     def get(self, request: Request) -> Response:
-        workflows = Workflow.objects.filter(company=request.user.company).annotate(
-            latest_version=Max("versions__version")
+        workflows = (
+            Workflow.objects.filter(company=request.user.company)
+            .annotate(latest_version=Max("versions__version"))
+            .order_by("slug")
         )
         versions = {
             (v.workflow_id, v.version): v

@@ -1,0 +1,274 @@
+"""Per-API-key rate limits in fixed one-minute windows (STEVE-API.md, "Rate limits").
+
+A request is put in a bucket by its resolved URL name and method, so views need no
+changes: GETs spend `read`, creates `session`, submit `submit`, webhook tests
+`webhook_test` and every other write (review actions, fraud resolution, webhook
+endpoint writes) the shared `write` bucket. Polling one session or extraction job also
+spends that job's own `poll` bucket, so one runaway poller cannot eat the key's whole
+`read` budget.
+
+Counters live in Redis when REDIS_URL is set (one Lua call per request: INCR and, for a
+new window, PEXPIRE, atomically), so every web process shares them; without Redis they
+fall back to the local-memory cache, which is right for the one-process embedded setup.
+The window starts with a bucket's first request and its end comes from Redis' own
+clock (PTTL), so web processes with skewed clocks still agree on it.
+
+The throttle runs after authentication (DRF order), so requests without a valid key
+are never counted against one. The middleware copies the tightest bucket's state to
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds)
+on every counted response, errors included.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
+    from rest_framework.views import APIView
+
+    from steve.api.errors import ApiProblem
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+BUCKETS = ("read", "session", "submit", "write", "webhook_test", "poll")
+# Used when settings.RATE_LIMITS leaves a bucket out.
+DEFAULT_LIMITS = {
+    "read": 300,
+    "session": 60,
+    "submit": 20,
+    "write": 120,
+    "webhook_test": 10,
+    "poll": 60,
+}
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# (url name, method) -> bucket, where the method alone would choose wrongly.
+ROUTE_BUCKETS: dict[tuple[str, str], str] = {
+    ("session-create", "POST"): "session",
+    ("extraction-job-create", "POST"): "session",
+    ("extraction-job-list", "POST"): "session",
+    ("extraction-jobs", "POST"): "session",
+    ("session-submit", "POST"): "submit",
+    ("webhook-test", "POST"): "webhook_test",
+}
+# Polling routes: each also counts against the polled job's own `poll` bucket.
+POLL_ROUTES = frozenset({"job-detail", "extraction-job-detail"})
+
+REQUEST_ATTR = "steve_rate_limit"
+KEY_PREFIX = "steve:rl:"
+
+# INCR the counters and start the window of any that is new; returns count, ms left.
+INCR_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if count == 1 or ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  out[#out + 1] = count
+  out[#out + 1] = ttl
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class BucketState:
+    bucket: str
+    limit: int
+    count: int
+    reset_at: float  # Unix seconds when the window ends
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    def retry_after(self, now: float) -> int:
+        return max(1, math.ceil(self.reset_at - now))
+
+
+def buckets_for(request: HttpRequest) -> list[tuple[str, str]]:
+    """(bucket, scope) pairs the request spends; the scope is what the counter is per."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return []
+    method = request.method or "GET"
+    name = match.url_name or ""
+    default = "read" if method in READ_METHODS else "write"
+    pairs = [(ROUTE_BUCKETS.get((name, method), default), "")]
+    if name in POLL_ROUTES and method in READ_METHODS and match.kwargs:
+        # The job id is the route's only path parameter; its name differs per route.
+        pairs.append(("poll", str(next(iter(match.kwargs.values())))))
+    return pairs
+
+
+def limit_for(bucket: str, company_limits: Any) -> int:
+    """The company's override when it is a positive whole number, else the setting."""
+    if isinstance(company_limits, dict):
+        value = company_limits.get(bucket)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    configured = getattr(settings, "RATE_LIMITS", {}) or {}
+    return int(configured.get(bucket, DEFAULT_LIMITS[bucket]))
+
+
+def counter_key(api_key_id: str, bucket: str, scope: str) -> str:
+    return f"{KEY_PREFIX}{bucket}:{api_key_id}" + (f":{scope}" if scope else "")
+
+
+class _RedisCounter:
+    """One Lua round trip per request, over a client made once per process."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.url = url
+        # Short timeouts: a slow Redis must not stall every API request behind it.
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.script = self.client.register_script(INCR_SCRIPT)
+
+    def incr(self, keys: list[str], window_ms: int) -> list[tuple[int, int]]:
+        raw = self.script(keys=keys, args=[window_ms])
+        return [(int(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+
+
+class _CacheCounter:
+    """The local-memory fallback: add-then-incr with the window end stored beside it."""
+
+    def incr(self, keys: list[str], window_ms: int) -> list[tuple[int, int]]:
+        now = time.time()
+        timeout = window_ms / 1000
+        out = []
+        for key in keys:
+            cache.add(key, 0, timeout=timeout)
+            cache.add(key + ":end", now + timeout, timeout=timeout)
+            end_at = cache.get(key + ":end", now + timeout)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between the calls: a new window
+                cache.set(key, 1, timeout=timeout)
+                count = 1
+            out.append((count, max(0, int((end_at - now) * 1000))))
+        return out
+
+
+_counter_lock = threading.Lock()
+_counter: _RedisCounter | _CacheCounter | None = None
+
+
+def counter() -> _RedisCounter | _CacheCounter:
+    """The process's counter backend, rebuilt if REDIS_URL changed (tests switch it)."""
+    global _counter
+    url = getattr(settings, "REDIS_URL", "")
+    with _counter_lock:
+        current = _counter
+        wanted_redis = bool(url)
+        if (
+            current is None
+            or isinstance(current, _RedisCounter) != wanted_redis
+            or (isinstance(current, _RedisCounter) and current.url != url)
+        ):
+            current = _RedisCounter(url) if wanted_redis else _CacheCounter()
+            _counter = current
+    return current
+
+
+def hit(request: HttpRequest, api_key: Any) -> list[BucketState]:
+    """Count the request in each of its buckets; [] when there is nothing to count."""
+    pairs = buckets_for(request)
+    if not pairs:
+        return []
+    keys = [counter_key(str(api_key.pk), bucket, scope) for bucket, scope in pairs]
+    window_ms = WINDOW_SECONDS * 1000
+    try:
+        results = counter().incr(keys, window_ms)
+    except Exception:
+        # Fail open: losing rate limiting for a moment beats failing every API call.
+        logger.warning("rate limit counter unavailable; request not limited", exc_info=True)
+        return []
+    now = time.time()
+    company_limits = api_key.company.rate_limits
+    return [
+        BucketState(bucket, limit_for(bucket, company_limits), count, now + ttl_ms / 1000)
+        for (bucket, _), (count, ttl_ms) in zip(pairs, results, strict=True)
+    ]
+
+
+def tightest(states: list[BucketState]) -> BucketState:
+    """The state to report: an exceeded bucket first, then the one with least left."""
+    return min(states, key=lambda s: (not s.exceeded, s.remaining, -s.reset_at))
+
+
+def rate_limit_headers(state: BucketState) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(state.limit),
+        "X-RateLimit-Remaining": str(state.remaining),
+        "X-RateLimit-Reset": str(math.ceil(state.reset_at)),
+    }
+
+
+def exceeded_problem(state: BucketState) -> "ApiProblem":
+    # Imported late: errors imports rest_framework.views, which imports this module.
+    from steve.api.errors import ApiProblem
+
+    now = time.time()
+    wait = state.retry_after(now)
+    what = "this job's polling" if state.bucket == "poll" else f"the {state.bucket!r}"
+    return ApiProblem(
+        429,
+        f"Rate limit exceeded for {what} bucket ({state.limit} requests per minute); "
+        f"retry in {wait} s.",
+        headers={"Retry-After": str(wait), **rate_limit_headers(state)},
+        extra={"bucket": state.bucket, "limit": state.limit, "retryAfter": wait},
+    )
+
+
+class BucketRateThrottle(BaseThrottle):
+    """DRF throttle: counts authenticated API requests, refuses with a 429 problem."""
+
+    def allow_request(self, request: Request, view: "APIView") -> bool:
+        if not getattr(settings, "RATE_LIMIT_ENABLED", True) or request.auth is None:
+            return True
+        states = hit(request._request, request.auth)
+        if not states:
+            return True
+        state = tightest(states)
+        # The middleware reads it back to put the headers on whatever response follows.
+        setattr(request._request, REQUEST_ATTR, state)
+        if state.exceeded:
+            raise exceeded_problem(state)
+        return True
+
+
+class RateLimitHeadersMiddleware:
+    """Copy the counted bucket's state to the response, errors included."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        state: BucketState | None = getattr(request, REQUEST_ATTR, None)
+        if state is not None:
+            for name, value in rate_limit_headers(state).items():
+                response[name] = value
+        return response
