@@ -1,0 +1,109 @@
+"""Re-capture transforms for the fraud benchmarks: what a fraudster does to re-use a receipt.
+
+Every transform takes a PIL image and a seeded numpy Generator and returns the bytes of a
+new JPEG file, because a re-used receipt always arrives as a freshly encoded file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from PIL import Image, ImageEnhance
+
+Transform = Callable[[Image.Image, np.random.Generator], bytes]
+
+
+def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _border_colour(image: Image.Image) -> tuple[int, int, int]:
+    """Median colour of the outermost pixels, so rotated corners look like the scan."""
+    rgb = np.asarray(image.convert("RGB"))
+    edge = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    r, g, b = np.median(edge, axis=0).astype(int)
+    return int(r), int(g), int(b)
+
+
+def rotate(image: Image.Image, rng: np.random.Generator, max_deg: float = 3.0) -> Image.Image:
+    angle = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5 * max_deg, max_deg))
+    return image.convert("RGB").rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=_border_colour(image)
+    )
+
+
+def crop(image: Image.Image, rng: np.random.Generator, max_share: float = 0.05) -> Image.Image:
+    """Cut up to max_share of the width and of the height, split at random between sides."""
+    width, height = image.size
+    cut_x = rng.uniform(0.5 * max_share, max_share) * width
+    cut_y = rng.uniform(0.5 * max_share, max_share) * height
+    left = cut_x * rng.uniform()
+    top = cut_y * rng.uniform()
+    box = (round(left), round(top), round(width - (cut_x - left)), round(height - (cut_y - top)))
+    return image.crop(box)
+
+
+def scale(image: Image.Image, factor: float) -> Image.Image:
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def brightness(image: Image.Image, factor: float) -> Image.Image:
+    return ImageEnhance.Brightness(image.convert("RGB")).enhance(factor)
+
+
+def rephotograph(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Phone photo of the printed receipt on a desk: perspective, shading, blur and noise."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    pad_x, pad_y = int(width * 0.15), int(height * 0.08)
+    canvas_w, canvas_h = width + 2 * pad_x, height + 2 * pad_y
+    desk = np.array(rng.uniform(40, 110, size=3), dtype=np.float32)
+    corners = np.array(
+        [
+            [pad_x, pad_y],
+            [pad_x + width, pad_y],
+            [pad_x + width, pad_y + height],
+            [pad_x, pad_y + height],
+        ],
+        dtype=np.float32,
+    )
+    jitter = rng.uniform(-0.04, 0.04, size=(4, 2)) * np.array([width, height])
+    source = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(source, (corners + jitter).astype(np.float32))
+    photo = cv2.warpPerspective(
+        rgb, matrix, (canvas_w, canvas_h), borderMode=cv2.BORDER_CONSTANT, borderValue=desk.tolist()
+    )
+    # Uneven light: a linear gradient from one side of the frame to the other.
+    gx, gy = rng.uniform(-1, 1, size=2)
+    xs = np.linspace(-1, 1, canvas_w)[None, :]
+    ys = np.linspace(-1, 1, canvas_h)[:, None]
+    light = 1.0 + 0.15 * (gx * xs + gy * ys) / max(abs(gx) + abs(gy), 1e-6)
+    photo = photo * light[:, :, None]
+    photo = cv2.GaussianBlur(photo, (3, 3), 0.8)
+    photo = photo + rng.normal(0, 6.0, size=photo.shape)
+    out = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+    return scale(out, rng.uniform(0.6, 0.9))
+
+
+def _jpeg_via(image: Image.Image, quality: int = 90) -> bytes:
+    return encode_jpeg(image, quality)
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "rotate_3deg": lambda im, rng: _jpeg_via(rotate(im, rng)),
+    "crop_5pct": lambda im, rng: _jpeg_via(crop(im, rng)),
+    "scale_50pct": lambda im, rng: _jpeg_via(scale(im, 0.5)),
+    "brightness_+20": lambda im, rng: _jpeg_via(brightness(im, 1.2)),
+    "brightness_-20": lambda im, rng: _jpeg_via(brightness(im, 0.8)),
+    "jpeg_q40": lambda im, rng: encode_jpeg(im, 40),
+    "combined": lambda im, rng: encode_jpeg(
+        brightness(scale(crop(rotate(im, rng, 2.0), rng, 0.03), 0.6), 1.1), 60
+    ),
+    "rephotograph": lambda im, rng: encode_jpeg(rephotograph(im, rng), 75),
+}

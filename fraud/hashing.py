@@ -1,0 +1,288 @@
+"""Document normalisation and perceptual hashes for the visual fraud check.
+
+Plain PDQ on a whole receipt photo is not robust enough: a re-capture rotates, crops and
+re-lights the page, and PDQ squeezes a tall receipt into 64x64, so two receipts of the
+same shop (same header, same layout) land close together. We therefore normalise the page
+first (find the paper, deskew on text lines, crop to the printed content, flatten the
+lighting) and hash the normalised page as a whole plus in overlapping horizontal bands.
+The whole-page hash is what the exact Hamming index searches; the band hashes are checked
+only on the few candidates the index returns, and they are what separates a re-photographed
+receipt (every band close) from another receipt of the same shop (header band close, body
+bands far apart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pdqhash
+from PIL import Image, ImageOps
+
+HASH_BITS = 256
+HASH_BYTES = HASH_BITS // 8
+# Working resolution: large enough to see text lines, small enough to stay fast.
+WORK_MAX_SIDE = 1400
+NORMALISED_WIDTH = 384
+WORK_WIDTH = 640
+INK_LEVEL = 160
+STRONG_INK_LEVEL = 100
+# Overlapping bands as (start, end) fractions of the normalised page height.
+BANDS: tuple[tuple[float, float], ...] = ((0.0, 0.4), (0.3, 0.7), (0.6, 1.0))
+# Deskew search range and step in degrees: re-captures are tilted by a few degrees.
+DESKEW_MAX_DEG = 6.0
+DESKEW_STEP_DEG = 0.25
+
+
+@dataclass(frozen=True)
+class PageHashes:
+    """Perceptual fingerprint of one page (an image, or one rendered PDF page)."""
+
+    pdq: bytes
+    quality: int
+    bands: tuple[bytes, ...]
+    paper: bytes = b""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pdq": self.pdq.hex(),
+            "quality": self.quality,
+            "bands": [band.hex() for band in self.bands],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> PageHashes:
+        bands = data.get("bands") or []
+        assert isinstance(bands, list)
+        return cls(
+            pdq=bytes.fromhex(str(data["pdq"])),
+            quality=int(str(data.get("quality", 0))),
+            bands=tuple(bytes.fromhex(str(band)) for band in bands),
+        )
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def hamming(a: bytes, b: bytes) -> int:
+    """Bit distance between two equally long hashes."""
+    if len(a) != len(b):
+        raise ValueError("hashes differ in length")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def band_distance(a: PageHashes, b: PageHashes) -> int:
+    """Worst band distance: every part of the page must agree for a re-capture."""
+    if not a.bands or len(a.bands) != len(b.bands):
+        return HASH_BITS
+    return max(hamming(x, y) for x, y in zip(a.bands, b.bands, strict=True))
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    """Upright (EXIF orientation applied) 8-bit grayscale, downscaled to the work size."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        # Transparent areas become white paper, not black.
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    scale = WORK_MAX_SIDE / max(gray.shape)
+    if scale < 1.0:
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return gray
+
+
+def _order_corners(points: np.ndarray) -> np.ndarray:
+    """Corners as top-left, top-right, bottom-right, bottom-left."""
+    pts = points.reshape(4, 2).astype(np.float32)
+    by_sum = pts.sum(axis=1)
+    by_diff = np.diff(pts, axis=1).ravel()
+    return np.array(
+        [pts[by_sum.argmin()], pts[by_diff.argmin()], pts[by_sum.argmax()], pts[by_diff.argmax()]],
+        dtype=np.float32,
+    )
+
+
+def find_paper(gray: np.ndarray) -> np.ndarray:
+    """Cut the bright paper out of a darker background (a photo of a receipt on a desk).
+
+    Scans already cropped to the paper have no such background and come back unchanged.
+    """
+    small = cv2.GaussianBlur(gray, (7, 7), 0)
+    _, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Close the text inside the paper so the paper is one solid blob.
+    kernel = np.ones((25, 25), np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return gray
+    contour = max(contours, key=cv2.contourArea)
+    area_share = cv2.contourArea(contour) / float(gray.shape[0] * gray.shape[1])
+    # Too small: not a paper; almost everything: there is no background to remove.
+    if not 0.15 <= area_share <= 0.9:
+        return gray
+    paper_level = float(np.median(gray[mask > 0]))
+    background_level = float(np.median(gray[mask == 0]))
+    if paper_level - background_level < 40:
+        return gray
+    approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
+    if len(approx) == 4 and cv2.isContourConvex(approx):
+        corners = _order_corners(approx)
+    else:
+        corners = _order_corners(cv2.boxPoints(cv2.minAreaRect(contour)))
+    width = int(
+        max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))
+    )
+    height = int(
+        max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1]))
+    )
+    if width < 32 or height < 32:
+        return gray
+    target = np.array(
+        [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32
+    )
+    matrix = cv2.getPerspectiveTransform(corners, target)
+    return cv2.warpPerspective(gray, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+
+
+def flatten_lighting(gray: np.ndarray) -> np.ndarray:
+    """Divide by the paper's own brightness so shading, brightness and contrast drop out."""
+    size = max(31, (min(gray.shape) // 8) | 1)
+    background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
+    background = cv2.GaussianBlur(background, (size, size), 0).astype(np.float32) + 1.0
+    flat = np.clip(gray.astype(np.float32) / background * 255.0, 0, 255)
+    return flat.astype(np.uint8)
+
+
+def ink_mask(gray: np.ndarray) -> np.ndarray:
+    """Printed pixels: clearly darker than the flattened paper."""
+    return gray < INK_LEVEL
+
+
+def estimate_skew(ink: np.ndarray) -> float:
+    """Angle (degrees) that makes the text lines horizontal, by projection-profile sharpness."""
+    ys, xs = np.nonzero(ink)
+    if len(ys) < 200:
+        return 0.0
+    if len(ys) > 60_000:
+        pick = np.random.default_rng(0).choice(len(ys), 60_000, replace=False)
+        ys, xs = ys[pick], xs[pick]
+    ys = ys.astype(np.float32) - ink.shape[0] / 2
+    xs = xs.astype(np.float32) - ink.shape[1] / 2
+    best_angle, best_score = 0.0, -1.0
+    for angle in np.arange(-DESKEW_MAX_DEG, DESKEW_MAX_DEG + 1e-6, DESKEW_STEP_DEG):
+        theta = np.deg2rad(angle)
+        rows = ys * np.cos(theta) + xs * np.sin(theta)
+        profile = np.bincount((rows - rows.min()).astype(np.int64))
+        score = float(np.dot(profile, profile))
+        if score > best_score:
+            best_angle, best_score = float(angle), score
+    return best_angle
+
+
+def rotate(gray: np.ndarray, angle: float) -> np.ndarray:
+    if abs(angle) < 1e-3:
+        return gray
+    height, width = gray.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
+    return cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=(255,))
+
+
+def _edge_cut(dark_share: np.ndarray) -> int:
+    """How many leading lines to drop: up to the last mostly-dark line near the edge."""
+    reach = max(1, len(dark_share) // 12)
+    dark = np.flatnonzero(dark_share[:reach] > 0.5)
+    return int(dark[-1]) + 1 if len(dark) else 0
+
+
+def strip_dark_edges(gray: np.ndarray) -> np.ndarray:
+    """Remove scanner-lid shadows, edge lines and desk strips near the page border.
+
+    A row or column through printed text is still mostly paper, so only real borders go.
+    """
+    dark = gray < 0.6 * float(np.percentile(gray, 90))
+    rows, cols = dark.mean(axis=1), dark.mean(axis=0)
+    top, bottom = _edge_cut(rows), len(rows) - _edge_cut(rows[::-1])
+    left, right = _edge_cut(cols), len(cols) - _edge_cut(cols[::-1])
+    if bottom - top < 32 or right - left < 32:
+        return gray
+    return gray[top:bottom, left:right]
+
+
+def _drop_border_lines(ink: np.ndarray) -> np.ndarray:
+    """Drop long ink structures touching the border: scan edges rotated into the page."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), 8)
+    height, width = ink.shape
+    drop = np.zeros(count, dtype=bool)
+    for label in range(1, count):
+        x, y, w, h, _area = stats[label]
+        touches = x == 0 or y == 0 or x + w >= width or y + h >= height
+        drop[label] = touches and (w > 0.3 * width or h > 0.3 * height)
+    return ink & ~drop[labels]
+
+
+def _dense_span(counts: np.ndarray, share: float) -> tuple[int, int]:
+    """First and last index whose smoothed ink count is a real part of the content."""
+    window = max(3, len(counts) // 100)
+    smooth = np.convolve(counts, np.ones(window) / window, mode="same")
+    threshold = max(1.0, share * float(np.percentile(smooth, 95)))
+    dense = np.flatnonzero(smooth > threshold)
+    if len(dense) == 0:
+        return 0, len(counts)
+    return int(dense[0]), int(dense[-1]) + 1
+
+
+def crop_to_content(gray: np.ndarray) -> np.ndarray:
+    """Crop to the printed area by strong-ink density per row and column.
+
+    Density (not the bounding box of every dark pixel) ignores specks, thin lines left by a
+    rotated scanner edge and faint show-through, which move when a receipt is re-captured.
+    """
+    ink = _drop_border_lines(gray < STRONG_INK_LEVEL)
+    top, bottom = _dense_span(ink.sum(axis=1).astype(np.float64), 0.05)
+    left, right = _dense_span(ink[top:bottom].sum(axis=0).astype(np.float64), 0.05)
+    if bottom - top < 32 or right - left < 32:
+        return gray
+    return gray[top:bottom, left:right]
+
+
+def normalise_page(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Two canonical grayscale views of a page: the upright paper, and its printed block.
+
+    Neither view alone survives every re-capture (a crop that cuts into the print moves the
+    printed block; a wide desk border moves the paper), so both are hashed.
+    """
+    gray = strip_dark_edges(find_paper(to_gray(image)))
+    # One working scale for every page, so the morphology below sees the same text size.
+    height = max(1, round(gray.shape[0] * WORK_WIDTH / gray.shape[1]))
+    gray = cv2.resize(gray, (WORK_WIDTH, height), interpolation=cv2.INTER_AREA)
+    gray = flatten_lighting(gray)
+    gray = rotate(gray, estimate_skew(ink_mask(gray)))
+    return _fixed_width(gray), _fixed_width(crop_to_content(gray))
+
+
+def _fixed_width(gray: np.ndarray) -> np.ndarray:
+    height = max(1, round(gray.shape[0] * NORMALISED_WIDTH / gray.shape[1]))
+    return cv2.resize(gray, (NORMALISED_WIDTH, height), interpolation=cv2.INTER_AREA)
+
+
+def pdq(gray: np.ndarray) -> tuple[bytes, int]:
+    """PDQ hash (32 bytes, big-endian bit order) and its quality (0-100)."""
+    rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    bits, quality = pdqhash.compute(rgb)
+    return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
+
+
+def page_hashes(image: Image.Image) -> PageHashes:
+    paper, content = normalise_page(image)
+    whole, quality = pdq(content)
+    height = content.shape[0]
+    bands = tuple(
+        pdq(content[int(start * height) : max(int(end * height), int(start * height) + 8)])[0]
+        for start, end in BANDS
+    )
+    return PageHashes(pdq=whole, quality=quality, bands=bands, paper=pdq(paper)[0])
