@@ -62,3 +62,126 @@ class FraudMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_type} match {self.id}"
+
+
+class PageFingerprint(models.Model):
+    """Perceptual hash of one normalised page view; the source of truth of the visual index.
+
+    Ids only grow, and per company rows are inserted under the company's advisory lock, so a
+    worker's in-memory index catches up exactly by loading rows with id > last seen id.
+    """
+
+    class Variant(models.TextChoices):
+        CONTENT = "content"  # cropped to the printed block
+        PAPER = "paper"  # the whole upright paper
+
+    id = models.BigAutoField(primary_key=True)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    file_id = models.CharField(max_length=40)
+    page = models.PositiveIntegerField(default=0)
+    variant = models.CharField(max_length=10, choices=Variant.choices)
+    pdq = models.BinaryField(max_length=32)
+    quality = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "variant", "id"], name="fraud_page_fp_scan")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "file_id", "page", "variant"], name="fraud_page_fp_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"PageFingerprint {self.pk}"
+
+
+class TextFingerprint(models.Model):
+    """MinHash signature of a submission's text; LSH band keys find the candidates."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.OneToOneField(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    signature = models.BinaryField()
+    band_keys = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"TextFingerprint {self.pk}"
+
+
+class TextBandKey(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["company", "key"], name="fraud_text_band")]
+
+    def __str__(self) -> str:
+        return f"TextBandKey {self.pk}"
+
+
+class DataFingerprint(models.Model):
+    """Normalised merchant, total and date of a submission, for the data check."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.OneToOneField(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    merchant = models.CharField(max_length=200)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    date = models.DateField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["company", "merchant", "total", "date"], name="fraud_data_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"DataFingerprint {self.pk}"
+
+
+class KnownFraud(models.Model):
+    """A submission whose document a reviewer confirmed as fraud: later matches block."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    sha256s = models.JSONField(default=list)
+    confirmed_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "submission"], name="fraud_known_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"KnownFraud {self.pk}"
+
+
+class FalsePositivePair(models.Model):
+    """Two submissions a reviewer declared unrelated: no check flags this pair again."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # Stored ordered (first > second) so one row covers both directions.
+    first = models.ForeignKey("submissions.Submission", on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey("submissions.Submission", on_delete=models.CASCADE, related_name="+")
+    resolved_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="fraud_fp_pair_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"FalsePositivePair {self.pk}"
