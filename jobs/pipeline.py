@@ -111,7 +111,12 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
 
 def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tuple[str, list[str]]:
     flagged = flagged_fields(session.workflow_version.kind, merged, review_threshold(session))
-    if fraud_status != FraudStatus.CLEAN or flagged or not session.workflow_version.auto_approve:
+    one_shot = session.source == WorkflowSession.Source.EXTRACTION_JOB
+    # A one-shot extraction job has a field gate only when it asked for one
+    # (`documentReview`, seed 003); fraud always sends a submission to review.
+    gated = not one_shot or "documentReview" in session.options
+    auto_approve = one_shot or session.workflow_version.auto_approve
+    if fraud_status != FraudStatus.CLEAN or (gated and flagged) or not auto_approve:
         return SubmissionStatus.REVIEW, flagged
     return SubmissionStatus.APPROVED, flagged
 

@@ -2,15 +2,18 @@
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
+from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
 from submissions.events import announce
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
@@ -19,6 +22,7 @@ from submissions.services import (
     record_event,
     submission_cancel,
     submission_fail,
+    submission_purge_results,
     submission_start_processing,
 )
 
@@ -166,6 +170,9 @@ def session_record_upload(*, file_id: str, size: int | None) -> None:
 def _set_state(session: WorkflowSession, state: str, **fields: Any) -> SubmissionEvent:
     before = session.state
     session.state = state
+    if session.is_terminal:
+        # A PDF password is needed only while processing; it is never kept.
+        session.options.pop("password", None)
     for name, value in fields.items():
         setattr(session, name, value)
     session.save()
@@ -350,3 +357,72 @@ def sessions_expire_stale(*, limit: int = 500) -> int:
         state=SessionState.PENDING, expires_at__lte=timezone.now()
     ).values_list("pk", flat=True)[:limit]
     return sum(session_expire(session_id=session_id) for session_id in due)
+
+
+def extraction_job_create(
+    *,
+    api_key: ApiKey,
+    version: WorkflowVersion,
+    data: bytes,
+    filename: str,
+    options: dict[str, Any],
+) -> WorkflowSession:
+    """A one-shot job (seed 003): a session with its file stored and submitted at once."""
+    mime = sniff_mime(data[:SNIFF_BYTES])
+    allowed = {
+        FORMAT_MIME[f] for f in version.upload.get("acceptedFormats", []) if f in FORMAT_MIME
+    }
+    if mime not in allowed:
+        raise SessionError(
+            400, "UNSUPPORTED_FILE", f"The file's content ({mime or 'unknown'}) is not accepted."
+        )
+    max_bytes = int(float(version.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
+    if len(data) > max_bytes:
+        raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {max_bytes} bytes.")
+    request = SessionRequest(
+        file_count=1,
+        content_types=[mime],
+        client_submission_id=new_id("xj"),
+        metadata={},
+        external_user=None,
+        webhook_url="",
+        source=WorkflowSession.Source.EXTRACTION_JOB,
+        options={**options, "originalName": filename},
+    )
+    with transaction.atomic():
+        session, _ = session_create(api_key=api_key, version=version, request=request)
+        file = session.submission.files.get()
+        default_storage.save(file.storage_key, ContentFile(data))
+        session_claim_upload(file_id=file.pk)
+        session_record_upload(file_id=file.pk, size=len(data))
+        return session_submit(session_id=session.pk)
+
+
+RETAINED_STATUSES = {SubmissionStatus.CREATED, SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW}
+
+
+def retention_purge(*, limit: int = 200) -> int:
+    """Beat: delete file bytes and results older than RETENTION_DAYS, bounded per run.
+
+    Submissions still waiting for processing or review are kept; reads of a purged one
+    return the documented expired stub or 410.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
+    due = list(
+        Submission.objects.filter(created_at__lt=cutoff, results_purged_at__isnull=True)
+        .exclude(status__in=RETAINED_STATUSES)
+        .values_list("pk", "company_id")[:limit]
+    )
+    for submission_id, company_id in due:
+        for key in SubmissionFile.objects.filter(submission_id=submission_id).values_list(
+            "storage_key", flat=True
+        ):
+            default_storage.delete(key)
+        session_id = (
+            WorkflowSession.objects.filter(submission_id=submission_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        default_storage.delete(f"results/{company_id}/{session_id}.json")
+        submission_purge_results(submission_id=submission_id)
+    return len(due)

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from jobs import pipeline
-from jobs.services import sessions_expire_stale
+from jobs.services import retention_purge, sessions_expire_stale
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +20,10 @@ def expire_sessions() -> int:
     expired = sessions_expire_stale()
     logger.info("Expiry sweep expired %d session(s)", expired)
     return expired
+
+
+@shared_task
+def purge_expired_data() -> int:
+    purged = retention_purge()
+    logger.info("Retention purge removed the data of %d submission(s)", purged)
+    return purged

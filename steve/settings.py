@@ -193,6 +193,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
+    "purge-retention": {"task": "jobs.tasks.purge_expired_data", "schedule": timedelta(hours=1)},
     "retry-downstream-sync": {
         "task": "submissions.tasks.retry_due_syncs",
         "schedule": timedelta(seconds=30),
@@ -313,6 +314,8 @@ UPLOAD_URL_TTL = timedelta(minutes=env_int("UPLOAD_URL_TTL_MINUTES", 30, minimum
 DOWNLOAD_URL_TTL = timedelta(hours=1)
 STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
+# Results at or above this size are returned as a pointer to a stored JSON object.
+LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 # Signs the payload Steve posts to a workflow's downstream sync target.
 SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])

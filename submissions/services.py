@@ -411,3 +411,22 @@ def submission_correct_field(
             details={"field": field_name, "old": old, "new": new},
         )
     return submission
+
+
+def submission_purge_results(*, submission_id: str) -> Submission:
+    """Retention: forget extracted results; the caller deletes the file bytes first."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.results_purged_at:
+            return submission
+        now = timezone.now()
+        submission.extracted_data = None
+        submission.field_confidences = {}
+        submission.evidence = {}
+        submission.pages_text = []
+        submission.results_purged_at = now
+        submission.version += 1
+        submission.save()
+        submission.files.update(purged_at=now)
+        record_event(submission=submission, type="results_purged", actor=Actor.system())
+    return submission

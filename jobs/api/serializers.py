@@ -18,6 +18,8 @@ from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
 MAX_CLIENT_ID = 255
+# Seed 000 asks integrators to poll every 5 to 10 seconds.
+POLL_INTERVAL_MS = 5000
 
 
 def _metadata_errors(value: Any) -> list[dict[str, str]]:
@@ -162,4 +164,20 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         "createdAt": iso(session.created_at),
         "updatedAt": iso(session.updated_at),
         "expiresAt": iso(session.expires_at),
+        **_failure_or_retry(session),
     }
+
+
+def _failure_or_retry(session: WorkflowSession) -> dict[str, Any]:
+    """A typed `error` on failure (peers' shape); a polling hint while not terminal."""
+    if session.state == SessionState.FAILED:
+        return {
+            "error": {
+                "code": session.error_code or "PROCESSING_ERROR",
+                "message": session.failed_reason,
+                "details": {"step": session.error_step, "retryable": session.error_retryable},
+            }
+        }
+    if not session.is_terminal:
+        return {"retryAfterMs": POLL_INTERVAL_MS}
+    return {}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.api import views
+from jobs.api import extraction_jobs, views
 
 urlpatterns = [
     path(
@@ -15,4 +15,19 @@ urlpatterns = [
     ),
     path("jobs/<str:session_id>", views.JobView.as_view(), name="job-detail"),
     path("uploads/<str:token>", views.upload, name="upload"),
+    path(
+        "extraction-jobs",
+        extraction_jobs.ExtractionJobCreateView.as_view(),
+        name="extraction-job-create",
+    ),
+    path(
+        "extraction-jobs/<str:job_id>",
+        extraction_jobs.ExtractionJobView.as_view(),
+        name="extraction-job-detail",
+    ),
+    path(
+        "extraction-jobs/<str:job_id>/result",
+        extraction_jobs.ExtractionJobResultView.as_view(),
+        name="extraction-job-result",
+    ),
 ]

@@ -1,5 +1,7 @@
 """Session API: create (with pre-signed uploads), upload (local storage), submit, poll."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
@@ -7,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +23,7 @@ from jobs.services import (
     session_record_upload,
     session_submit,
 )
+from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, problem_for_status
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
@@ -46,6 +50,7 @@ def own_session(request: Request, session_id: str) -> WorkflowSession:
     return session
 
 
+@extend_schema_view(post=api_docs.SESSION_CREATE)
 class SessionCreateView(APIView):
     @idempotent(scope="sessions")
     def post(self, request: Request, slug: str) -> Response:
@@ -63,6 +68,7 @@ class SessionCreateView(APIView):
         return Response(session_created_data(session), status=status, headers=headers)
 
 
+@extend_schema_view(post=api_docs.SESSION_SUBMIT)
 class SessionSubmitView(APIView):
     def post(self, request: Request, slug: str, session_id: str) -> Response:
         session = own_session(request, session_id)
@@ -73,12 +79,21 @@ class SessionSubmitView(APIView):
         except SessionError as error:
             raise as_problem(error) from None
         session.refresh_from_db()
-        return Response(job_data(session))
+        return job_response(session)
 
 
+def job_response(session: WorkflowSession, **kwargs: Any) -> Response:
+    data = job_data(session)
+    response = Response(data, **kwargs)
+    if "retryAfterMs" in data:
+        response["Retry-After"] = str(data["retryAfterMs"] // 1000)
+    return response
+
+
+@extend_schema_view(get=api_docs.JOB_DETAIL)
 class JobView(APIView):
     def get(self, request: Request, session_id: str) -> Response:
-        return Response(job_data(own_session(request, session_id)))
+        return job_response(own_session(request, session_id))
 
 
 def _upload_target(token: str) -> SubmissionFile:

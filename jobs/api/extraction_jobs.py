@@ -1,0 +1,282 @@
+"""The peers' one-shot job API (seed 003), on top of ordinary sessions and submissions.
+
+Responses use the seed's `{"success": …, "job": …}` envelope; errors stay RFC 9457
+problems and carry the seed's `success: false` and `error {code, message}` members too.
+"""
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs.api.views import as_problem
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import SessionError, extraction_job_create
+from steve.api.errors import ApiProblem, field_error
+from steve.api.idempotency import idempotent
+from steve.models import Workflow
+from steve.storage import download_url
+from steve.timefmt import iso
+from submissions.models import SubmissionStatus
+from webhooks.models import WebhookEndpoint
+
+RETRY_AFTER_MS = 5000
+DELIVERY_MODES = {"poll", "webhook"}
+S = SubmissionStatus
+
+
+def peer_problem(status: int, code: str, message: str, **kwargs: Any) -> ApiProblem:
+    extra = {"success": False, "error": {"code": code, "message": message}}
+    return ApiProblem(status, message, code=code, extra=extra, **kwargs)
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "1", "false", "0"}:
+        return value.lower() in {"true", "1"}
+    raise peer_problem(400, "INVALID_REQUEST", f"{name} must be a boolean.")
+
+
+def _file(request: Request) -> tuple[bytes, str]:
+    upload = request.FILES.get("file")
+    if upload is not None:
+        return upload.read(), upload.name or "upload"
+    raw = request.data.get("file")
+    if not isinstance(raw, str) or not raw:
+        raise peer_problem(
+            400, "FILE_REQUIRED", "file is required.", errors=[field_error("file", "Required.")]
+        )
+    try:
+        data = base64.b64decode(raw.split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise peer_problem(400, "INVALID_FILE", "file must be base64-encoded.") from None
+    return data, str(request.data.get("filename") or "upload")
+
+
+def _delivery_mode(data: Any) -> str:
+    mode = data.get("deliveryMode") or data.get("delivery.mode")
+    delivery = data.get("delivery")
+    if mode is None and isinstance(delivery, dict):
+        mode = delivery.get("mode")
+    mode = mode or "poll"
+    if mode not in DELIVERY_MODES:
+        raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
+    return mode
+
+
+def parse_options(request: Request) -> dict[str, Any]:
+    data = request.data
+    if any(key == "options" or key.startswith("options.") for key in data):
+        raise peer_problem(400, "NESTED_OPTIONS_REJECTED", "Nested options.* are not accepted.")
+    options: dict[str, Any] = {"deliveryMode": _delivery_mode(data)}
+    if data.get("documentReview") not in (None, ""):
+        try:
+            review = int(data["documentReview"])
+        except (TypeError, ValueError):
+            review = 0
+        if not 1 <= review <= 99 or str(data["documentReview"]).strip() != str(review):
+            raise peer_problem(
+                400, "INVALID_DOCUMENT_REVIEW", "documentReview must be a whole number 1–99."
+            )
+        options["documentReview"] = review
+    if data.get("returnText") not in (None, ""):
+        options["returnText"] = _bool(data["returnText"], "returnText")
+    if data.get("password"):
+        options["password"] = str(data["password"])
+    return options
+
+
+def _template(request: Request) -> Workflow:
+    name = request.data.get("templateName")
+    if not name:
+        what = "filter" if request.data.get("filterName") else "templateName"
+        raise peer_problem(
+            404 if what == "filter" else 400,
+            "TEMPLATE_NOT_FOUND" if what == "filter" else "TEMPLATE_REQUIRED",
+            "Filters are not available; name a templateName (a workflow slug)."
+            if what == "filter"
+            else "templateName is required.",
+        )
+    workflow = Workflow.objects.filter(company=request.user.company, slug=str(name)).first()
+    if workflow is None:
+        raise peer_problem(404, "TEMPLATE_NOT_FOUND", f"No template {name!r}.")
+    return workflow
+
+
+class ExtractionJobCreateView(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @idempotent(scope="extraction-jobs", replay_status=200)
+    def post(self, request: Request) -> Response:
+        workflow = _template(request)
+        options = parse_options(request)
+        if (
+            options["deliveryMode"] == "webhook"
+            and not WebhookEndpoint.objects.filter(
+                company=request.user.company, enabled=True
+            ).exists()
+        ):
+            raise peer_problem(
+                400, "WEBHOOK_NOT_CONFIGURED", "deliveryMode webhook needs an enabled endpoint."
+            )
+        data, filename = _file(request)
+        try:
+            session = extraction_job_create(
+                api_key=request.auth,
+                version=workflow.latest,
+                data=data,
+                filename=filename,
+                options=options,
+            )
+        except SessionError as error:
+            raise as_problem(error) from None
+        body = {
+            "success": True,
+            "job": {
+                "id": session.pk,
+                "status": "queued",
+                "statusUrl": f"/api/v1/extraction-jobs/{session.pk}",
+                "retryAfterMs": RETRY_AFTER_MS,
+            },
+        }
+        return Response(body, status=202)
+
+
+def own_job(request: Request, job_id: str) -> WorkflowSession:
+    session = (
+        WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
+        .filter(pk=job_id, api_key=request.auth, source=WorkflowSession.Source.EXTRACTION_JOB)
+        .first()
+    )
+    if session is None:
+        raise peer_problem(404, "JOB_NOT_FOUND", f"Job with ID {job_id!r} not found")
+    return session
+
+
+def job_status(session: WorkflowSession) -> str:
+    submission = session.submission
+    if submission.results_purged_at:
+        return "expired"
+    if submission.status == S.CANCELLED:
+        return "canceled"
+    if session.state == SessionState.FAILED or submission.status in {S.FAILED, S.REJECTED}:
+        return "failed"
+    if session.state == SessionState.COMPLETED:
+        return "review_required" if submission.status == S.REVIEW else "completed"
+    return "processing" if session.progress > 5 else "queued"
+
+
+def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
+    submission = session.submission
+    if status in {"queued", "processing"}:
+        fields: dict[str, Any] = {"retryAfterMs": RETRY_AFTER_MS}
+        if status == "processing":
+            fields["progress"] = session.progress
+        return fields
+    if status == "review_required":
+        return {
+            "retryAfterMs": RETRY_AFTER_MS,
+            "resultAvailable": False,
+            "reviewRequiredAt": iso(session.processed_at),
+            "reviewThreshold": session.options.get("documentReview")
+            or session.workflow_version.review_threshold,
+            "reviewFlaggedFieldCount": len(submission.review_flagged_fields),
+        }
+    if status == "completed":
+        return {
+            "completedAt": iso(submission.decided_at or session.processed_at),
+            "resultAvailable": True,
+            "resultUrl": f"/api/v1/extraction-jobs/{session.pk}/result",
+        }
+    if status == "failed":
+        code = submission.error_code or ("REVIEW_REJECTED" if submission.reject_reason else "")
+        message = session.failed_reason or submission.reject_reason or "Processing failed."
+        return {
+            "failedAt": iso(submission.decided_at or session.processed_at),
+            "error": {"message": message, "code": code or "PROCESSING_ERROR"},
+        }
+    if status == "expired":
+        return {"result": {"expired": True, "purgedAt": iso(submission.results_purged_at)}}
+    return {"canceledAt": iso(submission.updated_at)}
+
+
+class ExtractionJobView(APIView):
+    def get(self, request: Request, job_id: str) -> Response:
+        session = own_job(request, job_id)
+        status = job_status(session)
+        job = {
+            "id": session.pk,
+            "status": status,
+            "createdAt": iso(session.created_at),
+            "updatedAt": iso(max(session.updated_at, session.submission.updated_at)),
+            **_status_fields(session, status),
+        }
+        headers = {"Retry-After": str(RETRY_AFTER_MS // 1000)} if "retryAfterMs" in job else {}
+        return Response({"success": True, "job": job}, headers=headers)
+
+
+def result_data(session: WorkflowSession) -> dict[str, Any]:
+    submission = session.submission
+    document: dict[str, Any] = {
+        "documentType": session.workflow_version.kind,
+        "fields": submission.extracted_data,
+        "confidence": submission.confidence,
+        "fieldConfidences": submission.field_confidences,
+        "evidence": submission.evidence,
+        "fraudStatus": submission.fraud_status,
+    }
+    if session.options.get("returnText"):
+        document["text"] = submission.pages_text
+    started = session.submitted_at or session.created_at
+    return {
+        "completionTime": round(((session.processed_at or started) - started).total_seconds(), 1),
+        "originalName": session.options.get("originalName"),
+        "processedPages": sum(f.page_count or 0 for f in submission.files.all()),
+        "documents": [document],
+    }
+
+
+def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict[str, Any]:
+    """Results at or above the limit are stored as JSON and returned as a pointer (seed 002)."""
+    blob = json.dumps(data, separators=(",", ":")).encode()
+    if len(blob) < settings.LARGE_RESULT_BYTES:
+        return data
+    key = f"results/{session.company_id}/{session.pk}.json"
+    if not default_storage.exists(key):
+        default_storage.save(key, ContentFile(blob))
+    return {"is_url": True, "url": download_url(key, filename=f"{session.pk}.json",
+                                                content_type="application/json")}  # fmt: skip
+
+
+class ExtractionJobResultView(APIView):
+    REFUSALS = {
+        "queued": (409, "RESULT_NOT_READY", "The job has not finished yet."),
+        "processing": (409, "RESULT_NOT_READY", "The job has not finished yet."),
+        "review_required": (409, "REVIEW_REQUIRED", "The job is awaiting manual review."),
+        "failed": (409, "JOB_FAILED", "The job failed."),
+        "canceled": (409, "JOB_CANCELED", "The job was canceled."),
+        "expired": (410, "RESULT_EXPIRED", "The stored result is no longer available."),
+    }
+
+    def get(self, request: Request, job_id: str) -> Response:
+        session = own_job(request, job_id)
+        status = job_status(session)
+        if status in self.REFUSALS:
+            code, problem_code, message = self.REFUSALS[status]
+            raise peer_problem(code, problem_code, message)
+        job = {
+            "id": session.pk,
+            "status": status,
+            "completedAt": iso(session.submission.decided_at or session.processed_at),
+        }
+        data = large_result_pointer(session, result_data(session))
+        return Response({"success": True, "job": job, "data": data})

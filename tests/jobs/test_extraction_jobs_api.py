@@ -1,0 +1,193 @@
+"""The one-shot extraction-jobs API of seed 003 (and the job states of seed 002)."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from jobs import pipeline
+from jobs.models import WorkflowSession
+from jobs.services import retention_purge
+from submissions.models import Submission
+from submissions.services import Actor, submission_cancel
+from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/extraction-jobs"
+
+
+def create(api, data: bytes = b"", headers: dict | None = None, **fields):
+    payload = {"file": SimpleUploadedFile("invoice.pdf", data or invoice_pdf()), **fields}
+    return api.post(
+        URL, {"templateName": "invoice", **payload}, format="multipart", **(headers or {})
+    )
+
+
+def run_job(job_id: str) -> None:
+    pipeline.run(job_id)
+
+
+def status_of(api, job_id: str) -> dict:
+    response = api.get(f"{URL}/{job_id}")
+    assert response.status_code == 200, response.content
+    return response.json()["job"]
+
+
+def test_multipart_job_is_queued_then_completed_with_a_result(api, workflows):
+    response = create(api)
+    assert response.status_code == 202
+    job = response.json()["job"]
+    assert response.json()["success"] is True
+    assert job["status"] == "queued" and job["retryAfterMs"] == 5000
+    assert job["statusUrl"] == f"{URL}/{job['id']}"
+    queued = api.get(f"{URL}/{job['id']}")
+    assert queued.json()["job"]["status"] == "queued" and queued["Retry-After"] == "5"
+    assert api.get(f"{URL}/{job['id']}/result").json()["code"] == "RESULT_NOT_READY"
+    run_job(job["id"])
+    done = status_of(api, job["id"])
+    assert done["status"] == "completed" and done["resultAvailable"] is True
+    result = api.get(done["resultUrl"]).json()
+    assert result["job"]["status"] == "completed"
+    document = result["data"]["documents"][0]
+    assert document["fields"]["invoiceNumber"] == "INV-2024-0042"
+    assert document["fields"]["totalAmount"] == 246.0
+    assert result["data"]["originalName"] == "invoice.pdf"
+    assert result["data"]["processedPages"] == 1
+    assert "text" not in document
+
+
+def test_json_base64_job_with_return_text(api, workflows):
+    body = {
+        "templateName": "invoice",
+        "file": base64.b64encode(invoice_pdf()).decode(),
+        "filename": "inv.pdf",
+        "returnText": True,
+    }
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 202
+    job_id = response.json()["job"]["id"]
+    run_job(job_id)
+    data = api.get(f"{URL}/{job_id}/result").json()["data"]
+    assert data["originalName"] == "inv.pdf"
+    assert "INV-2024-0042" in data["documents"][0]["text"][0]
+
+
+def test_document_review_gate_holds_the_result_back(api, workflows):
+    job_id = create(api, documentReview="99").json()["job"]["id"]
+    run_job(job_id)
+    job = status_of(api, job_id)
+    assert job["status"] == "review_required"
+    assert job["reviewThreshold"] == 99
+    assert job["reviewFlaggedFieldCount"] >= 1
+    assert job["resultAvailable"] is False
+    refused = api.get(f"{URL}/{job_id}/result")
+    assert refused.status_code == 409 and refused.json()["code"] == "REVIEW_REQUIRED"
+    assert Submission.objects.get().status == "review"  # the review queue sees it
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"options.returnText": "true"}, "NESTED_OPTIONS_REJECTED"),
+        ({"deliveryMode": "email"}, "INVALID_DELIVERY_MODE"),
+        ({"delivery.mode": "webhook"}, "WEBHOOK_NOT_CONFIGURED"),
+        ({"documentReview": "0"}, "INVALID_DOCUMENT_REVIEW"),
+        ({"documentReview": "100"}, "INVALID_DOCUMENT_REVIEW"),
+        ({"returnText": "maybe"}, "INVALID_REQUEST"),
+    ],
+)
+def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):
+    response = create(api, **fields)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == code
+    assert body["success"] is False and body["error"]["code"] == code
+
+
+def test_unknown_template_is_404(api, workflows):
+    response = api.post(
+        URL, {"templateName": "nope", "file": SimpleUploadedFile("a.pdf", invoice_pdf())}
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "TEMPLATE_NOT_FOUND"
+
+
+def test_unsupported_bytes_are_refused_at_create(api, workflows):
+    response = create(api, data=b"GIF89a not accepted here")
+    assert response.status_code == 400
+    assert response.json()["code"] == "UNSUPPORTED_FILE"
+
+
+def test_encrypted_pdf_needs_its_password(api, workflows):
+    locked = invoice_pdf(password="s3cret")
+    without = create(api, data=locked).json()["job"]["id"]
+    run_job(without)
+    job = status_of(api, without)
+    assert job["status"] == "failed" and job["error"]["code"] == "PASSWORD_REQUIRED"
+    assert api.get(f"{URL}/{without}/result").json()["code"] == "JOB_FAILED"
+    # Another invoice: the same bytes again would be (rightly) flagged as a duplicate.
+    other = invoice_pdf(InvoiceSpec(number="INV-7"), password="s3cret")
+    with_password = create(api, data=other, password="s3cret").json()["job"]["id"]
+    run_job(with_password)
+    assert status_of(api, with_password)["status"] == "completed"
+    assert "password" not in WorkflowSession.objects.get(pk=with_password).options
+
+
+def test_cancelled_submission_reports_canceled(api, workflows):
+    job_id = create(api).json()["job"]["id"]
+    session = WorkflowSession.objects.get(pk=job_id)
+    submission_cancel(submission_id=session.submission_id, actor=Actor.system())
+    assert status_of(api, job_id)["status"] == "canceled"
+    assert api.get(f"{URL}/{job_id}/result").json()["code"] == "JOB_CANCELED"
+
+
+def test_purged_result_is_expired_stub_and_410(api, workflows, settings):
+    job_id = create(api).json()["job"]["id"]
+    run_job(job_id)
+    Submission.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert retention_purge() == 1
+    job = status_of(api, job_id)
+    assert job["status"] == "expired" and job["result"]["expired"] is True
+    gone = api.get(f"{URL}/{job_id}/result")
+    assert gone.status_code == 410 and gone.json()["code"] == "RESULT_EXPIRED"
+    submission = api.get(f"/api/v1/submissions/{Submission.objects.get().pk}").json()
+    assert submission["extractedData"] is None
+    assert submission["files"][0]["downloadUrl"] is None
+
+
+def test_large_result_is_returned_as_a_pointer(api, workflows, settings):
+    settings.LARGE_RESULT_BYTES = 100
+    job_id = create(api).json()["job"]["id"]
+    run_job(job_id)
+    data = api.get(f"{URL}/{job_id}/result").json()["data"]
+    assert data["is_url"] is True
+    stored = api.get(data["url"].removeprefix("http://testserver"))
+    body = b"".join(stored.streaming_content)
+    assert b"INV-2024-0042" in body
+
+
+def test_idempotency_key_replays_the_job(api, workflows):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "inv-1001-upload-1"}
+    pdf = invoice_pdf()
+    first = create(api, data=pdf, headers=headers)
+    replay = create(api, data=pdf, headers=headers)
+    assert first.status_code == 202
+    assert replay.status_code == 200
+    assert replay["X-Idempotent-Replay"] == "true"
+    assert replay.json() == first.json()
+    assert WorkflowSession.objects.count() == 1
+
+
+def test_job_of_another_key_is_404(api, workflows, company):
+    from rest_framework.test import APIClient
+
+    from tests.factories import api_key
+
+    job_id = create(api).json()["job"]["id"]
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"api-key {api_key(company, 'x').secret}")
+    response = other.get(f"{URL}/{job_id}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "JOB_NOT_FOUND"
