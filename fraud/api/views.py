@@ -1,11 +1,13 @@
 """Fraud matches of a submission over the API: list and resolve."""
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
+from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, field_error
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
@@ -24,6 +26,7 @@ def match_item(match: FraudMatch) -> dict:
     return data
 
 
+@extend_schema_view(get=api_docs.FRAUD_MATCH_LIST)
 class FraudMatchListView(APIView):
     def get(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
@@ -39,6 +42,7 @@ class FraudMatchListView(APIView):
         return Response({"data": [match_item(m) for m in rows], "pagination": pagination})
 
 
+@extend_schema_view(post=api_docs.FRAUD_MATCH_RESOLVE)
 class FraudMatchResolveView(APIView):
     def post(self, request: Request, submission_id: str, match_id: str) -> Response:
         submission = own_submission(request, submission_id)

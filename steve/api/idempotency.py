@@ -94,9 +94,7 @@ def request_fingerprint(request: Request, scope: str) -> str:
     The parsed body, because a retried multipart upload carries a new boundary: its
     bytes differ while the request is the same. Key order in JSON does not matter.
     """
-    body = json.dumps(
-        _canonical(request.data), sort_keys=True, separators=(",", ":"), default=str
-    )
+    body = json.dumps(_canonical(request.data), sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256()
     for part in (scope, request.method or "", request.get_full_path(), body):
         digest.update(part.encode())

@@ -226,7 +226,7 @@ def rate_limit_headers(state: BucketState) -> dict[str, str]:
     }
 
 
-def exceeded_problem(state: BucketState) -> "ApiProblem":
+def exceeded_problem(state: BucketState) -> ApiProblem:
     # Imported late: errors imports rest_framework.views, which imports this module.
     from steve.api.errors import ApiProblem
 
@@ -245,7 +245,7 @@ def exceeded_problem(state: BucketState) -> "ApiProblem":
 class BucketRateThrottle(BaseThrottle):
     """DRF throttle: counts authenticated API requests, refuses with a 429 problem."""
 
-    def allow_request(self, request: Request, view: "APIView") -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if not getattr(settings, "RATE_LIMIT_ENABLED", True) or request.auth is None:
             return True
         states = hit(request._request, request.auth)

@@ -1,10 +1,12 @@
 """Workflows: the company's workflow contracts."""
 
 from django.db.models import Max
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem
 from steve.api.serializers import workflow_data
 from steve.models import Workflow, WorkflowVersion
@@ -17,6 +19,7 @@ def company_workflow(request: Request, slug: str) -> Workflow:
     return workflow
 
 
+@extend_schema_view(get=api_docs.WORKFLOW_LIST)
 class WorkflowListView(APIView):
     def get(self, request: Request) -> Response:
         workflows = (
@@ -36,12 +39,14 @@ class WorkflowListView(APIView):
         return Response({"data": data})
 
 
+@extend_schema_view(get=api_docs.WORKFLOW_DETAIL_DOCS)
 class WorkflowDetailView(APIView):
     def get(self, request: Request, slug: str) -> Response:
         workflow = company_workflow(request, slug)
         return Response(workflow_data(workflow, workflow.latest, full=True))
 
 
+@extend_schema_view(get=api_docs.WORKFLOW_VERSION_DOCS)
 class WorkflowVersionView(APIView):
     def get(self, request: Request, slug: str, version: int) -> Response:
         workflow = company_workflow(request, slug)

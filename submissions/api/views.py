@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.api.pagination import keyset_page
 from submissions.api.serializers import action_result, detail, list_item
@@ -56,6 +58,7 @@ def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+@extend_schema_view(get=api_docs.SUBMISSION_LIST)
 class SubmissionListView(APIView):
     def get(self, request: Request) -> Response:
         queryset = company_submissions(request.user.company)
@@ -82,11 +85,13 @@ class SubmissionListView(APIView):
         return Response({"data": [list_item(s) for s in rows], "pagination": pagination})
 
 
+@extend_schema_view(get=api_docs.SUBMISSION_DETAIL_DOCS)
 class SubmissionDetailView(APIView):
     def get(self, request: Request, submission_id: str) -> Response:
         return Response(detail(own_submission(request, submission_id)))
 
 
+@extend_schema_view(post=api_docs.SUBMISSION_APPROVE)
 class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
@@ -99,6 +104,7 @@ class SubmissionApproveView(APIView):
         return Response(action_result(submission))
 
 
+@extend_schema_view(post=api_docs.SUBMISSION_REJECT)
 class SubmissionRejectView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
@@ -121,6 +127,7 @@ class SubmissionRejectView(APIView):
         return Response(action_result(submission))
 
 
+@extend_schema_view(post=api_docs.SUBMISSION_CANCEL)
 class SubmissionCancelView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)

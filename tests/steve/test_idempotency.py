@@ -1,0 +1,260 @@
+"""Idempotency-Key on creates: replay, in flight, reuse, release on failure, races, purge."""
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
+from rest_framework.views import APIView
+
+from jobs.models import WorkflowSession
+from steve.api.auth import ApiClient
+from steve.api.idempotency import idempotent, request_fingerprint
+from steve.models import Company, IdempotencyKey
+from steve.services import idempotency_keys_purge
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/workflows/receipt-ocr/sessions"
+
+
+def body(**overrides) -> dict:
+    return {
+        "fileCount": 1,
+        "contentTypes": ["image/jpeg"],
+        "clientSubmissionId": "idem-1",
+        **overrides,
+    }
+
+
+def create(api: APIClient, key: str | None, payload: dict | None = None, url: str = URL):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    return api.post(url, payload or body(), format="json", **headers)
+
+
+def test_replay_returns_the_stored_status_and_body(api, workflows):
+    first = create(api, "k-1")
+    assert first.status_code == 201 and "X-Idempotent-Replay" not in first
+    time.sleep(0.01)  # a recomputed body would carry a later uploadUrlsExpireAt
+    second = create(api, "k-1")
+    assert second.status_code == 201
+    assert second["X-Idempotent-Replay"] == "true"
+    assert second.json() == first.json()
+    assert WorkflowSession.objects.count() == 1
+    row = IdempotencyKey.objects.get()
+    assert row.state == "done" and row.response_status == 201
+
+
+def test_same_key_with_a_different_body_is_a_422(api, workflows):
+    assert create(api, "k-1").status_code == 201
+    response = create(api, "k-1", body(clientSubmissionId="idem-2"))
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert response.json()["type"].endswith("/idempotency-key-reused")
+    assert WorkflowSession.objects.count() == 1
+
+
+def test_same_key_on_another_path_is_a_422(api, workflows):
+    assert create(api, "k-1").status_code == 201
+    response = create(api, "k-1", url="/api/v1/workflows/invoice/sessions")
+    assert response.status_code == 422
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_json_key_order_does_not_change_the_fingerprint(api, workflows):
+    assert create(api, "k-1").status_code == 201
+    reordered = dict(reversed(list(body().items())))
+    assert create(api, "k-1", reordered)["X-Idempotent-Replay"] == "true"
+
+
+def fingerprint_of(api, workflows_payload: dict) -> str:
+    """The fingerprint the API computes for this body, read back from a finished key."""
+    assert create(api, "probe", workflows_payload).status_code in (200, 201)
+    return IdempotencyKey.objects.get(key="probe").fingerprint
+
+
+def test_same_key_while_the_first_request_runs_is_a_409(api, api_key, workflows):
+    fingerprint = fingerprint_of(api, body())
+    IdempotencyKey.objects.create(api_key=api_key.api_key, key="k-1", fingerprint=fingerprint)
+    response = create(api, "k-1")
+    assert response.status_code == 409
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT"
+    assert response["Retry-After"] == "1"
+
+
+def test_an_abandoned_in_flight_key_is_taken_over(api, api_key, workflows, settings):
+    fingerprint = fingerprint_of(api, body(clientSubmissionId="other"))
+    row = IdempotencyKey.objects.create(api_key=api_key.api_key, key="k-1", fingerprint=fingerprint)
+    old = timezone.now() - settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1)
+    IdempotencyKey.objects.filter(pk=row.pk).update(created_at=old)
+    response = create(api, "k-1", body(clientSubmissionId="other"))
+    assert response.status_code == 200  # the probe made the session: clientSubmissionId
+    assert IdempotencyKey.objects.get(pk=row.pk).state == "done"
+
+
+def test_a_refused_create_releases_the_key_for_a_corrected_request(api, workflows):
+    bad = create(api, "k-1", body(fileCount=0, contentTypes=[]))
+    assert bad.status_code == 422 and bad.json()["code"] == "VALIDATION_ERROR"
+    assert not IdempotencyKey.objects.exists()
+    fixed = create(api, "k-1")
+    assert fixed.status_code == 201 and "X-Idempotent-Replay" not in fixed
+
+
+def test_a_server_error_releases_the_key(api, workflows, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("jobs.api.views.session_create", broken)
+    assert create(api, "k-1").status_code == 500
+    assert not IdempotencyKey.objects.exists()
+    monkeypatch.undo()
+    assert create(api, "k-1").status_code == 201
+
+
+def test_keys_are_scoped_per_api_key(api, company, workflows):
+    assert create(api, "k-1").status_code == 201
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_key(company, 'b').secret}")
+    response = create(other, "k-1", body(clientSubmissionId="idem-other"))
+    assert response.status_code == 201 and "X-Idempotent-Replay" not in response
+
+
+def test_a_key_past_retention_counts_as_new(api, workflows, settings):
+    assert create(api, "k-1").status_code == 201
+    IdempotencyKey.objects.update(
+        created_at=timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(minutes=1)
+    )
+    response = create(api, "k-1", body(clientSubmissionId="idem-2"))
+    assert response.status_code == 201 and "X-Idempotent-Replay" not in response
+
+
+def test_invalid_keys_are_a_400(api, workflows):
+    for key in ("", "x" * 256, "caf\u00e9"):
+        response = create(api, key)
+        assert response.status_code == 400, key
+        assert response.json()["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert not WorkflowSession.objects.exists()
+
+
+def test_without_the_header_nothing_is_stored(api, workflows):
+    assert create(api, None).status_code == 201
+    assert not IdempotencyKey.objects.exists()
+
+
+def test_purge_deletes_keys_older_than_seven_days(api_key):
+    now = timezone.now()
+    for name, age in (("old", timedelta(days=7, minutes=1)), ("new", timedelta(days=6))):
+        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        IdempotencyKey.objects.filter(pk=row.pk).update(created_at=now - age)
+    assert idempotency_keys_purge() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+class SlowCompanyCreate(APIView):
+    """A create with no natural key of its own: only Idempotency-Key stops twins."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @idempotent(scope="test-companies")
+    def post(self, request: Request) -> Response:
+        time.sleep(0.3)  # long enough for the racing requests to overlap
+        company = Company.objects.create(name="Twin", slug=f"twin-{uuid.uuid4().hex[:10]}")
+        return Response({"id": company.pk}, status=201)
+
+
+def call_view(api_key, key: str) -> Response:
+    request = APIRequestFactory().post(
+        "/test/companies", {"name": "Twin"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    force_authenticate(request, user=ApiClient(api_key.api_key), token=api_key.api_key)
+    return SlowCompanyCreate.as_view()(request)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_with_one_key_make_one_resource(api_key):
+    before = Company.objects.count()
+    responses: list[Response] = []
+
+    def post() -> None:
+        try:
+            responses.append(call_view(api_key, "race-1"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Company.objects.count() == before + 1
+    fresh = [r for r in responses if r.status_code == 201 and "X-Idempotent-Replay" not in r]
+    assert len(fresh) == 1
+    assert {r.status_code for r in responses} <= {201, 409}
+    replay = call_view(api_key, "race-1")
+    assert replay["X-Idempotent-Replay"] == "true"
+    assert replay.data == fresh[0].data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_session_creates_with_one_key_make_one_session(api_key, workflows):
+    statuses: list[tuple[int, bool]] = []
+
+    def post() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        try:
+            response = create(client, "race-2", body(clientSubmissionId="race-2"))
+            statuses.append((response.status_code, "X-Idempotent-Replay" in response))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert WorkflowSession.objects.filter(client_submission_id="race-2").count() == 1
+    assert statuses.count((201, False)) == 1
+    assert set(statuses) <= {(201, False), (201, True), (409, False)}
+
+
+def multipart(boundary: str) -> bytes:
+    lines = [
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="templateName"',
+        "",
+        "invoice",
+        f"--{boundary}",
+        'Content-Disposition: form-data; name="file"; filename="a.pdf"',
+        "Content-Type: application/pdf",
+        "",
+        "%PDF-1.4 same bytes",
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+def multipart_request(boundary: str, data: bytes | None = None) -> Request:
+    raw = APIRequestFactory().post(
+        "/api/v1/extraction-jobs",
+        data or multipart(boundary),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    return Request(raw, parsers=[MultiPartParser()])
+
+
+def test_multipart_fingerprint_ignores_the_boundary_but_not_the_file():
+    first = request_fingerprint(multipart_request("aaaa1111"), "jobs")
+    assert request_fingerprint(multipart_request("bbbb2222"), "jobs") == first
+    changed = multipart("cccc3333").replace(b"same bytes", b"other bytes")
+    assert request_fingerprint(multipart_request("cccc3333", changed), "jobs") != first

@@ -1,0 +1,240 @@
+"""Per-key rate limits: buckets, headers, 429 problems, per-session polling, sharing."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from django.db import connection
+from django.urls import ResolverMatch
+from rest_framework.test import APIClient
+
+from steve.api import ratelimit
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SESSION_BODY = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "rl-1"}
+
+
+def limit_company(company, **limits: int) -> None:
+    company.rate_limits = limits
+    company.save(update_fields=["rate_limits"])
+
+
+def client_for(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def new_session(api) -> str:
+    body = {**SESSION_BODY, "clientSubmissionId": f"rl-{uuid.uuid4().hex}"}
+    response = api.post("/api/v1/workflows/receipt-ocr/sessions", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["sessionId"]
+
+
+def test_every_counted_response_carries_the_bucket_headers(api, workflows):
+    before = time.time()
+    response = api.get("/api/v1/workflows")
+    assert response.status_code == 200
+    assert response["X-RateLimit-Limit"] == "300"
+    assert response["X-RateLimit-Remaining"] == "299"
+    assert before + 58 <= int(response["X-RateLimit-Reset"]) <= time.time() + 61
+    assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == "298"
+
+
+def test_error_responses_of_a_known_key_are_counted_and_carry_headers(api, workflows):
+    response = api.get("/api/v1/submissions/sub_missing")
+    assert response.status_code == 404
+    assert response["X-RateLimit-Remaining"] == "299"
+
+
+def test_exhausted_bucket_is_a_429_problem_with_retry_after(api, company, workflows):
+    limit_company(company, read=3)
+    for remaining in ("2", "1", "0"):
+        assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == remaining
+    response = api.get("/api/v1/workflows")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/rate-limit-exceeded")
+    assert body["code"] == "RATE_LIMIT_EXCEEDED"
+    assert body["status"] == 429 and body["bucket"] == "read"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["X-RateLimit-Limit"] == "3"
+    assert response["X-RateLimit-Remaining"] == "0"
+
+
+def test_settings_set_the_defaults_and_a_company_overrides_them(api, company, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "read": 7}
+    assert api.get("/api/v1/workflows")["X-RateLimit-Limit"] == "7"
+    limit_company(company, read=600)
+    assert api.get("/api/v1/workflows")["X-RateLimit-Limit"] == "600"
+
+
+def test_invalid_company_override_falls_back_to_the_setting(api, company):
+    limit_company(company, read="lots")
+    assert api.get("/api/v1/workflows")["X-RateLimit-Limit"] == "300"
+
+
+def test_buckets_are_counted_separately(api, company, workflows):
+    limit_company(company, read=1)
+    assert api.get("/api/v1/workflows").status_code == 200
+    assert api.get("/api/v1/workflows").status_code == 429
+    response = api.post("/api/v1/workflows/receipt-ocr/sessions", SESSION_BODY, format="json")
+    assert response.status_code == 201
+    assert response["X-RateLimit-Limit"] == "60"
+
+
+def test_submit_has_its_own_bucket(api, company, workflows):
+    limit_company(company, submit=1)
+    session_id = new_session(api)
+    url = f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit"
+    first = api.post(url)
+    assert first.status_code == 422 and first["X-RateLimit-Limit"] == "1"
+    assert api.post(url).status_code == 429
+
+
+def test_limits_are_per_api_key(api, company, workflows):
+    limit_company(company, read=1)
+    assert api.get("/api/v1/workflows").status_code == 200
+    assert api.get("/api/v1/workflows").status_code == 429
+    other = client_for(factories.api_key(company, "other").secret)
+    assert other.get("/api/v1/workflows").status_code == 200
+
+
+def test_requests_without_a_valid_key_are_not_counted(api, anon_api, workflows):
+    missing = anon_api.get("/api/v1/workflows")
+    assert missing.status_code == 401 and "X-RateLimit-Limit" not in missing
+    wrong = client_for("aok_" + "0" * 64).get("/api/v1/workflows")
+    assert wrong.status_code == 401 and "X-RateLimit-Limit" not in wrong
+    assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == "299"
+
+
+def test_review_actions_share_the_write_bucket(api, company):
+    limit_company(company, write=3)
+    submission = factories.SubmissionFactory(company=company)
+    base = f"/api/v1/submissions/{submission.pk}"
+    assert api.post(f"{base}/reject", {"reason": "blurry"}, format="json").status_code == 200
+    assert api.post(f"{base}/cancel", {}, format="json").status_code == 409
+    assert api.post(f"{base}/approve").status_code == 409
+    response = api.post(f"{base}/fraud-matches/fm_x/resolve", {"resolution": "false_positive"})
+    assert response.status_code == 429
+    assert response.json()["bucket"] == "write"
+
+
+def test_polling_one_session_has_its_own_limit(api, company, workflows):
+    limit_company(company, poll=2)
+    polled, other = new_session(api), new_session(api)
+    for remaining in ("1", "0"):
+        response = api.get(f"/api/v1/jobs/{polled}")
+        assert response.status_code == 200
+        assert response["X-RateLimit-Limit"] == "2"
+        assert response["X-RateLimit-Remaining"] == remaining
+    refused = api.get(f"/api/v1/jobs/{polled}")
+    assert refused.status_code == 429
+    assert refused.json()["bucket"] == "poll"
+    assert api.get(f"/api/v1/jobs/{other}").status_code == 200
+    assert api.get("/api/v1/workflows").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "kwargs", "expected"),
+    [
+        ("workflow-list", "GET", {}, [("read", "")]),
+        ("session-create", "POST", {"slug": "r"}, [("session", "")]),
+        ("extraction-job-create", "POST", {}, [("session", "")]),
+        ("session-submit", "POST", {"slug": "r", "session_id": "s"}, [("submit", "")]),
+        ("submission-approve", "POST", {"submission_id": "s"}, [("write", "")]),
+        ("fraud-match-resolve", "POST", {"submission_id": "s", "match_id": "m"}, [("write", "")]),
+        ("webhook-endpoint-list", "POST", {}, [("write", "")]),
+        ("webhook-test", "POST", {}, [("webhook_test", "")]),
+        ("job-detail", "GET", {"session_id": "ses_1"}, [("read", ""), ("poll", "ses_1")]),
+        ("extraction-job-detail", "GET", {"job_id": "j1"}, [("read", ""), ("poll", "j1")]),
+    ],
+)
+def test_requests_map_to_buckets_by_url_name_and_method(rf, name, method, kwargs, expected):
+    request = rf.generic(method, "/api/v1/x")
+    request.resolver_match = ResolverMatch(lambda r: None, (), kwargs, url_name=name)
+    assert ratelimit.buckets_for(request) == expected
+
+
+def test_the_window_restarts_after_it_ends(api, company, monkeypatch):
+    monkeypatch.setattr(ratelimit, "WINDOW_SECONDS", 1)
+    limit_company(company, read=1)
+    assert api.get("/api/v1/workflows").status_code == 200
+    assert api.get("/api/v1/workflows").status_code == 429
+    time.sleep(1.1)
+    assert api.get("/api/v1/workflows").status_code == 200
+
+
+def test_without_redis_the_local_cache_counts(api, company, settings):
+    settings.REDIS_URL = ""
+    limit_company(company, read=2)
+    assert [api.get("/api/v1/workflows").status_code for _ in range(3)] == [200, 200, 429]
+    assert isinstance(ratelimit.counter(), ratelimit._CacheCounter)
+
+
+def test_an_unreachable_redis_fails_open(api, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = api.get("/api/v1/workflows")
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response
+
+
+def requires_redis() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("needs REDIS_URL: counters are only shared across processes in Redis")
+    return url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_clients_never_exceed_the_limit(api_key, company):
+    requires_redis()
+    limit_company(company, read=20)
+    statuses: list[int] = []
+
+    def poll() -> None:
+        client = client_for(api_key.secret)
+        try:
+            for _ in range(10):
+                statuses.append(client.get("/api/v1/workflows").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 20
+
+
+CHILD = """
+import django, os
+django.setup()
+from steve.api.ratelimit import counter
+for _ in range(50):
+    print(counter().incr([os.environ["RL_KEY"]], 60000)[0][0])
+"""
+
+
+def test_web_processes_share_one_counter(settings):
+    settings.REDIS_URL = requires_redis()
+    key = f"{ratelimit.KEY_PREFIX}test:{uuid.uuid4().hex}"
+    env = {**os.environ, "RL_KEY": key, "DJANGO_SETTINGS_MODULE": "steve.settings"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, text=True
+    )
+    mine = [ratelimit.counter().incr([key], 60000)[0][0] for _ in range(50)]
+    out, _ = child.communicate(timeout=60)
+    theirs = [int(line) for line in out.split()]
+    assert child.returncode == 0
+    assert sorted(mine + theirs) == list(range(1, 101))

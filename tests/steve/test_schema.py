@@ -1,0 +1,204 @@
+"""The OpenAPI schema at /api/v1/schema and the docs page at /api/docs."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from drf_spectacular.validation import validate_schema
+
+from steve.api.schema import PROBLEM_CODES
+
+pytestmark = pytest.mark.django_db
+
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEED_OPERATIONS = [
+    ("/api/v1/jobs/{session_id}", "get"),
+    ("/api/v1/submissions", "get"),
+    ("/api/v1/submissions/{submission_id}", "get"),
+    ("/api/v1/submissions/{submission_id}/fraud-matches", "get"),
+    ("/api/v1/submissions/{submission_id}/fraud-matches/{match_id}/resolve", "post"),
+    ("/api/v1/submissions/{submission_id}/approve", "post"),
+    ("/api/v1/submissions/{submission_id}/reject", "post"),
+    ("/api/v1/submissions/{submission_id}/cancel", "post"),
+    ("/api/v1/extraction-jobs", "post"),
+    ("/api/v1/extraction-jobs/{job_id}", "get"),
+    ("/api/v1/extraction-jobs/{job_id}/result", "get"),
+    ("/api/v1/workflows", "get"),
+    ("/api/v1/workflows/{slug}", "get"),
+    ("/api/v1/workflows/{slug}/versions/{version}", "get"),
+    ("/api/v1/workflows/{slug}/sessions", "post"),
+    ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post"),
+]
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    from django.test import Client
+
+    with django_db_blocker.unblock():
+        response = Client().get("/api/v1/schema", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def seed_json_blocks(name: str) -> list[dict]:
+    """The JSON objects printed in a seed page (the pages are plain text)."""
+    text = next(SEEDS.glob(f"{name}_*.txt")).read_text()
+    decoder, found, index = json.JSONDecoder(), [], 0
+    while (start := text.find("{", index)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            index = start + 1
+            continue
+        found.append(value)
+        index = end
+    return found
+
+
+def examples_of(operation: dict, status: str) -> list:
+    content = operation["responses"][status]["content"]
+    return [e["value"] for media in content.values() for e in media.get("examples", {}).values()]
+
+
+def request_examples(operation: dict) -> list:
+    content = operation.get("requestBody", {}).get("content", {})
+    return [e["value"] for media in content.values() for e in media.get("examples", {}).values()]
+
+
+def test_schema_is_public_valid_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    validate_schema(schema)
+
+
+def test_every_seed_and_steve_endpoint_is_documented(schema):
+    for path, method in SEED_OPERATIONS:
+        assert method in schema["paths"].get(path, {}), (method, path)
+
+
+def test_seed_response_examples_appear_verbatim(schema):
+    paths = schema["paths"]
+    job = paths["/api/v1/jobs/{session_id}"]["get"]
+    [seed_job] = [b for b in seed_json_blocks("000") if "sessionId" in b]
+    assert seed_job in examples_of(job, "200")
+    seed_001 = seed_json_blocks("001")
+    submission = "/api/v1/submissions/{submission_id}"
+    operations = [
+        paths["/api/v1/submissions"]["get"],
+        paths[submission]["get"],
+        paths[f"{submission}/fraud-matches"]["get"],
+        paths[f"{submission}/fraud-matches/{{match_id}}/resolve"]["post"],
+        paths[f"{submission}/approve"]["post"],
+        paths[f"{submission}/reject"]["post"],
+        paths[f"{submission}/cancel"]["post"],
+    ]
+    documented = [e for op in operations for e in examples_of(op, "200") + request_examples(op)]
+    for block in seed_001:
+        assert block in documented, block
+
+
+def test_seed_extraction_job_examples_appear(schema):
+    seed_003 = [b for b in seed_json_blocks("003") if b.get("success")]
+    paths = schema["paths"]
+    documented = (
+        examples_of(paths["/api/v1/extraction-jobs"]["post"], "202")
+        + examples_of(paths["/api/v1/extraction-jobs/{job_id}"]["get"], "200")
+        + examples_of(paths["/api/v1/extraction-jobs/{job_id}/result"]["get"], "200")
+    )
+    shapes = {json.dumps(sorted(b["job"])) for b in documented}
+    for block in seed_003:
+        assert json.dumps(sorted(block["job"])) in shapes, block
+
+
+def problem_codes(operation: dict) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for status, response in operation["responses"].items():
+        media = response.get("content", {}).get("application/problem+json")
+        if media:
+            out[status] = {e["value"]["code"] for e in media["examples"].values()}
+    return out
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "code"),
+    [
+        ("/api/v1/jobs/{session_id}", "get", "404", "JOB_NOT_FOUND"),
+        ("/api/v1/jobs/{session_id}", "get", "429", "RATE_LIMIT_EXCEEDED"),
+        ("/api/v1/jobs/{session_id}", "get", "401", "INVALID_API_KEY"),
+        ("/api/v1/jobs/{session_id}", "get", "403", "API_KEY_REVOKED"),
+        (
+            "/api/v1/submissions/{submission_id}/approve",
+            "post",
+            "409",
+            "UNRESOLVED_FRAUD_MATCHES",
+        ),
+        ("/api/v1/workflows/{slug}/sessions", "post", "409", "IDEMPOTENCY_KEY_IN_FLIGHT"),
+        ("/api/v1/workflows/{slug}/sessions", "post", "422", "IDEMPOTENCY_KEY_REUSED"),
+        ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post", "422", "FILES_MISSING"),
+        ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "RESULT_NOT_READY"),
+        ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "REVIEW_REQUIRED"),
+        ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "JOB_FAILED"),
+        ("/api/v1/extraction-jobs/{job_id}/result", "get", "410", "RESULT_EXPIRED"),
+    ],
+)
+def test_problem_responses_name_their_codes(schema, path, method, status, code):
+    assert code in problem_codes(schema["paths"][path][method])[status]
+
+
+SEED_CODES = {
+    "JOB_NOT_FOUND",
+    "UNAUTHORIZED",
+    "INVALID_API_KEY",
+    "FORBIDDEN",
+    "RATE_LIMIT_EXCEEDED",
+    "OCR_FAILED",
+    "PROCESSING_ERROR",
+    "RESULT_NOT_READY",
+    "REVIEW_REQUIRED",
+    "JOB_FAILED",
+    "RESULT_EXPIRED",
+}
+
+
+def test_every_code_of_the_seeds_and_the_catalogue_is_described(schema):
+    seeds_text = "".join(path.read_text() for path in SEEDS.glob("*.txt"))
+    description = schema["info"]["description"]
+    for code in SEED_CODES:
+        assert code in seeds_text and code in PROBLEM_CODES, code
+    for code in PROBLEM_CODES:
+        assert f"`{code}`" in description
+
+
+def test_responses_document_request_id_and_rate_limit_headers(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                assert "Request-Id" in headers, (method, path, status)
+                if operation.get("security"):
+                    assert "X-RateLimit-Remaining" in headers, (method, path, status)
+
+
+def test_security_schemes_cover_the_three_key_headers(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["apiKeyHeader"]["name"] == "X-API-Key"
+    assert schemes["apiKeyAuthorization"]["name"] == "Authorization"
+    job = schema["paths"]["/api/v1/jobs/{session_id}"]["get"]
+    assert {"bearerAuth": []} in job["security"] and {"apiKeyHeader": []} in job["security"]
+
+
+def test_schema_needs_no_key_and_is_not_rate_limited(client):
+    response = client.get("/api/v1/schema", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response
+
+
+def test_docs_page_serves_swagger_ui_from_local_static_files(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert not re.search(r"https?://(cdn|unpkg|fonts)\.", html)
+    assert "/api/v1/schema" in html
