@@ -1,21 +1,164 @@
-from django.contrib import admin
+"""Admin for endpoints, deliveries and session secrets.
 
-from webhooks.models import SessionWebhookSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+Secrets are never displayed after the moment they are made: creation and rotation show
+them once in a message. State changes (enable, disable, rotate, redeliver) go through
+the services, so the admin leaves the same notices and logs as the API.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from webhooks.catalogue import EVENT_TYPES
+from webhooks.models import (
+    SessionWebhookSecret,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointNotice,
+)
+from webhooks.services import (
+    EndpointChanges,
+    WebhookError,
+    default_grace,
+    delivery_redeliver,
+    endpoint_redeliver_failed,
+    endpoint_rotate_secret,
+    endpoint_update,
+    new_secret,
+    session_secret_rotate,
+)
+from webhooks.targets import target_error
+
+
+def show_secret_once(request: HttpRequest, owner: str, secret: str) -> None:
+    messages.warning(
+        request, f"Secret of {owner}: {secret} — copy it now, it will not be shown again."
+    )
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(name, name) for name in EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["company", "url", "description", "events", "environment"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if why := target_error(url):
+            raise forms.ValidationError(why)
+        return url
+
+
+class RedeliverSinceForm(forms.Form):
+    since = forms.SplitDateTimeField(
+        widget=admin.widgets.AdminSplitDateTime, help_text="Failed deliveries made since then."
+    )
+
+
+class NoticeInline(admin.TabularInline):
+    model = WebhookEndpointNotice
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "kind", "message"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["url", "company", "enabled", "disabled_reason", "created_at"]
+    form = WebhookEndpointForm
+    list_display = ["url", "company", "enabled", "disabled_reason", "failing_since", "created_at"]
     list_filter = ["enabled", "company"]
     search_fields = ["url", "id"]
-    exclude = ["secret", "previous_secret"]
+    readonly_fields = ["id", "enabled", "disabled_reason", "disabled_at", "failing_since"]
+    inlines = [NoticeInline]
+    actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.secret = new_secret()
+            show_secret_once(request, obj.url, obj.secret)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Rotate secret (old one stays valid for the grace period)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            _, secret = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=default_grace())
+            show_secret_once(request, endpoint.url, secret)
+
+    @admin.action(description="Enable")
+    def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=True))
+
+    @admin.action(description="Disable")
+    def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+
+    @admin.action(description="Redeliver failed deliveries since…")
+    def redeliver_failed_since(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> HttpResponse | None:
+        form = RedeliverSinceForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._redeliver(request, queryset, form.cleaned_data["since"])
+            return None
+        if not form.is_bound:
+            form = RedeliverSinceForm(initial={"since": timezone.now() - timedelta(days=1)})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Redeliver failed deliveries",
+            "endpoints": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/webhooks/redeliver_since.html", context)
+
+    def _redeliver(self, request: HttpRequest, queryset: QuerySet, since: Any) -> None:
+        for endpoint in queryset:
+            try:
+                count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
+            except WebhookError as error:
+                messages.error(request, f"{endpoint.url}: {error.message}")
+                continue
+            messages.success(request, f"{endpoint.url}: {count} delivery(ies) queued again.")
 
 
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    readonly_fields = ["attempted_at", "status_code", "latency_ms", "response_body", "error"]
+    readonly_fields = [
+        "number",
+        "attempted_at",
+        "finished_at",
+        "status_code",
+        "latency_ms",
+        "response_body",
+        "error",
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)
@@ -28,14 +171,44 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "last_status_code",
+        "created_at",
     ]
-    list_filter = ["status", "event_type", "company"]
+    list_filter = ["status", "event_type", "company", "endpoint"]
     search_fields = ["id", "event_id", "session_id", "url"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Redeliver now")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for delivery in queryset:
+            try:
+                delivery_redeliver(delivery_id=delivery.pk)
+            except WebhookError as error:
+                messages.error(request, f"{delivery.pk}: {error.message}")
+        messages.success(request, "Redelivery queued.")
 
 
 @admin.register(SessionWebhookSecret)
 class SessionWebhookSecretAdmin(admin.ModelAdmin):
-    list_display = ["company", "created_at"]
-    exclude = ["secret", "previous_secret"]
+    list_display = ["company", "created_at", "previous_secret_expires_at"]
+    fields = ["company", "created_at", "previous_secret_expires_at"]
+    readonly_fields = ["created_at", "previous_secret_expires_at"]
+    actions = ["rotate_secret"]
+
+    def save_model(
+        self, request: HttpRequest, obj: SessionWebhookSecret, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.secret = new_secret()
+            show_secret_once(request, f"session webhooks of {obj.company}", obj.secret)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Rotate secret (old one stays valid for the grace period)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for owner in queryset:
+            _, secret = session_secret_rotate(company_id=owner.company_id, grace=default_grace())
+            show_secret_once(request, f"session webhooks of {owner.company}", secret)

@@ -1,20 +1,46 @@
-"""Sending one attempt of a delivery and scheduling the next one."""
+"""Sending deliveries: claim an attempt, post it, record the outcome, schedule the next.
 
+An attempt is claimed in a short transaction that takes a lease (locked_until), counts
+the attempt, writes its log row and already schedules the retry. The HTTP request runs
+outside any transaction, and its outcome is recorded in a second short one. So no
+database transaction stays open across a slow receiver, no two workers send one
+delivery at once (the lease outlives the request's deadline), and a worker killed
+mid-request leaves a delivery that beat claims again once the lease has passed.
+"""
+
+import email.utils
 import json
 import random
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.models import WebhookAttempt, WebhookDelivery
-from webhooks.services import session_secret_get_or_create
+from steve.timefmt import iso
+from webhooks.catalogue import TEST_EVENT, test_payload
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import (
+    QUEUE_LEASE,
+    active_secrets,
+    endpoint_disable,
+    endpoint_record_outcome,
+    session_secret_get_or_create,
+)
 from webhooks.signing import signed_headers
+from webhooks.targets import TargetRefused, pinned_session, resolve_checked
 
 TIMEOUT_SECONDS = 15
+TEST_TIMEOUT_SECONDS = 5
+# Longer than any request can take (connect + TIMEOUT + reading a capped body).
+LEASE = timedelta(minutes=2)
 RESPONSE_LOG_LIMIT = 2000
+CLAIM_BATCH = 200
+MAX_CLAIM_BATCHES = 10
 # About three days in all; jitter keeps a recovering receiver from a thundering herd.
 RETRY_SCHEDULE = [
     timedelta(seconds=5),
@@ -27,101 +53,242 @@ RETRY_SCHEDULE = [
     timedelta(hours=20),
     timedelta(hours=24),
 ]
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    body: str
+    error: str
+    latency_ms: int
+    retry_after: timedelta | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def next_attempt_delay(attempts: int, retry_after: timedelta | None = None) -> timedelta | None:
+    """Delay before attempt number attempts+1, or None when the budget is spent."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_SCHEDULE[attempts - 1]
+    delay = base * random.uniform(0.9, 1.1)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110)."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(timedelta(0), when - (now or timezone.now()))
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _read_capped(response: requests.Response, deadline: float) -> str:
+    """At most RESPONSE_LOG_LIMIT bytes of the body, and never past the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=512):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= RESPONSE_LOG_LIMIT or time.monotonic() > deadline:
+            break
+    return b"".join(chunks)[:RESPONSE_LOG_LIMIT].decode("utf-8", errors="replace")
+
+
+def post_signed(
+    *,
+    url: str,
+    secrets: list[str],
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    timeout: float = TIMEOUT_SECONDS,
+) -> Outcome:
+    """One signed POST to a checked, pinned target; never raises for the receiver's faults."""
+    started = time.monotonic()
+    try:
+        target = resolve_checked(url)
+    except TargetRefused as exc:
+        return Outcome(None, "", f"Target refused: {exc}", 0)
+    body = encode_body(payload)
+    headers = signed_headers(
+        secrets=secrets,
+        event_id=event_id,
+        event_type=event_type,
+        timestamp=int(time.time()),
+        body=body,
+    )
+    with pinned_session(target) as session:
+        try:
+            response = session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            )
+            with response:
+                text = _read_capped(response, started + timeout)
+        except requests.RequestException as exc:
+            latency = int((time.monotonic() - started) * 1000)
+            return Outcome(None, "", f"{type(exc).__name__}: {exc}"[:1000], latency)
+    latency = int((time.monotonic() - started) * 1000)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    error = "" if response.ok else f"HTTP {response.status_code}"
+    return Outcome(response.status_code, text, error, latency, retry_after)
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
     owner = delivery.endpoint or session_secret_get_or_create(company_id=delivery.company_id)
-    active = [owner.secret]
-    expires = owner.previous_secret_expires_at
-    if owner.previous_secret and expires and expires > timezone.now():
-        active.append(owner.previous_secret)
-    return active
+    return active_secrets(owner)
 
 
-def next_attempt_delay(attempts: int, retry_after: int | None) -> timedelta | None:
-    """Delay before attempt number attempts+1, or None when the budget is spent."""
-    if attempts > len(RETRY_SCHEDULE):
+def _claimable(now: datetime) -> Q:
+    return Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) & (
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+
+
+def _give_up(delivery: WebhookDelivery, error: str) -> None:
+    delivery.status = WebhookDelivery.Status.FAILED
+    delivery.next_attempt_at = None
+    delivery.locked_until = None
+    delivery.last_error = error
+    delivery.save()
+
+
+def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
+    """Take the lease for one attempt, or None when the delivery is not ours to send now."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint")
+            .filter(_claimable(now), pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return None
+        if delivery.endpoint is not None and not delivery.endpoint.enabled:
+            _give_up(delivery, "The endpoint is disabled.")
+            return None
+        if delivery.attempts >= MAX_ATTEMPTS:  # the last attempt died with its worker
+            _give_up(delivery, "The last attempt was interrupted.")
+            return None
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.locked_until = now + LEASE
+        # Scheduled before sending: should this worker die, the retry is already due then.
+        delay = next_attempt_delay(delivery.attempts)
+        delivery.next_attempt_at = now + delay if delay else delivery.locked_until
+        delivery.save()
+        attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts)
+    return delivery, attempt
+
+
+def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
+    now = timezone.now()
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.locked_until = None
+    if outcome.ok:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        return
+    delay = next_attempt_delay(delivery.attempts, outcome.retry_after)
+    if outcome.status_code == 410 or delay is None:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = now + delay
+
+
+def record(delivery_id: str, attempt: WebhookAttempt, outcome: Outcome) -> None:
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        attempt.finished_at = timezone.now()
+        attempt.status_code = outcome.status_code
+        attempt.latency_ms = outcome.latency_ms
+        attempt.response_body = outcome.body
+        attempt.error = outcome.error
+        attempt.save()
+        # A late answer after our lease passed must not undo a newer attempt's state,
+        # but a 2xx is always true news: the receiver has the event.
+        current = delivery.attempts == attempt.number
+        if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
+            _apply_outcome(delivery, outcome)
+            delivery.save()
+    if delivery.endpoint_id:
+        _endpoint_feedback(delivery.endpoint_id, outcome)
+
+
+def _endpoint_feedback(endpoint_id: str, outcome: Outcome) -> None:
+    if outcome.status_code == 410:
+        endpoint_disable(endpoint_id=endpoint_id, reason="The receiver answered 410 Gone.")
+        return
+    endpoint_record_outcome(endpoint_id=endpoint_id, succeeded=outcome.ok)
+
+
+def deliver(delivery_id: str) -> Outcome | None:
+    """Make one attempt if the delivery is due and unclaimed; safe to run twice."""
+    claimed = claim(delivery_id)
+    if claimed is None:
         return None
-    base = RETRY_SCHEDULE[attempts - 1]
-    delay = base + timedelta(seconds=random.uniform(0, base.total_seconds() * 0.1))
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=min(retry_after, 86_400)))
-    return delay
-
-
-def _retry_after(response: requests.Response | None) -> int | None:
-    if response is None:
-        return None
-    raw = response.headers.get("Retry-After", "")
-    return int(raw) if raw.isdigit() else None
-
-
-def send_attempt(delivery: WebhookDelivery) -> tuple[requests.Response | None, str, int]:
-    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = signed_headers(
+    delivery, attempt = claimed
+    outcome = post_signed(
+        url=delivery.url,
         secrets=signing_secrets(delivery),
         event_id=delivery.event_id,
         event_type=delivery.event_type,
-        timestamp=int(time.time()),
-        body=body,
+        payload=delivery.payload,
     )
-    started = time.monotonic()
-    try:
-        response = requests.post(
-            delivery.url,
-            data=body,
-            headers=headers,
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-        error = ""
-    except requests.RequestException as exc:
-        response, error = None, f"{type(exc).__name__}: {exc}"[:1000]
-    return response, error, int((time.monotonic() - started) * 1000)
+    record(delivery.pk, attempt, outcome)
+    return outcome
 
 
-def deliver(delivery_id: str) -> None:
-    """Make one attempt if the delivery is due; safe to run twice (idempotent)."""
+def claim_due() -> list[str]:
+    """Beat: due deliveries nobody is sending and no queued message covers."""
+    now = timezone.now()
     with transaction.atomic():
-        delivery = (
+        due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
-            .select_related("endpoint")
-            .first()
+            .filter(_claimable(now))
+            .filter(Q(queued_until__isnull=True) | Q(queued_until__lte=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:CLAIM_BATCH]
         )
-        if delivery is None or (
-            delivery.next_attempt_at and delivery.next_attempt_at > timezone.now()
-        ):
-            return
-        response, error, latency = send_attempt(delivery)
-        _record(delivery, response, error, latency)
+        WebhookDelivery.objects.filter(pk__in=due).update(queued_until=now + QUEUE_LEASE)
+    return due
 
 
-def _record(
-    delivery: WebhookDelivery, response: requests.Response | None, error: str, latency: int
-) -> None:
-    status_code = response.status_code if response is not None else None
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        status_code=status_code,
-        latency_ms=latency,
-        response_body=(response.text[:RESPONSE_LOG_LIMIT] if response is not None else ""),
-        error=error,
+def send_test(
+    *, company_id: str, endpoint: WebhookEndpoint | None, url: str, event_id: str
+) -> Outcome:
+    """A test event, sent now with a short timeout, signed as real deliveries would be."""
+    owner = endpoint or session_secret_get_or_create(company_id=company_id)
+    payload = test_payload(
+        event_id=event_id,
+        company_id=company_id,
+        occurred_at=iso(timezone.now()) or "",
     )
-    delivery.attempts += 1
-    delivery.last_status_code = status_code
-    delivery.last_error = error or (
-        "" if status_code and status_code < 300 else f"HTTP {status_code}"
+    return post_signed(
+        url=endpoint.url if endpoint else url,
+        secrets=active_secrets(owner),
+        event_id=event_id,
+        event_type=TEST_EVENT,
+        payload=payload,
+        timeout=TEST_TIMEOUT_SECONDS,
     )
-    if status_code is not None and 200 <= status_code < 300:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = timezone.now()
-        delivery.next_attempt_at = None
-    else:
-        delay = next_attempt_delay(delivery.attempts, _retry_after(response))
-        if delay is None:
-            delivery.status = WebhookDelivery.Status.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delivery.next_attempt_at = timezone.now() + delay
-    delivery.save()

@@ -21,6 +21,8 @@ class WebhookEndpoint(models.Model):
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Start of the current run of failed attempts; cleared by any 2xx.
     failing_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -75,6 +77,12 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Lease of the worker sending an attempt: nobody else sends until it passes, and a
+    # worker killed mid-request leaves the delivery claimable again once it does.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # A task message is already on the queue until then; keeps beat from piling up copies.
+    queued_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -96,7 +104,10 @@ class WebhookDelivery(models.Model):
                 fields=["next_attempt_at"],
                 name="delivery_due",
                 condition=Q(status="pending"),
-            )
+            ),
+            models.Index(
+                fields=["endpoint", "status", "created_at"], name="delivery_endpoint_status"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -104,8 +115,13 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
+    """One HTTP attempt. Written before the request is sent, so an attempt cut short by a
+    dead worker stays visible (finished_at null)."""
+
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
+    number = models.PositiveSmallIntegerField(default=0)
     attempted_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
@@ -116,3 +132,23 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt on {self.delivery_id} at {self.attempted_at}"
+
+
+class WebhookEndpointNotice(models.Model):
+    """Things an admin must see about an endpoint, e.g. why Steve disabled it."""
+
+    class Kind(models.TextChoices):
+        DISABLED = "disabled"
+        ENABLED = "enabled"
+        SECRET_ROTATED = "secret_rotated"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"

@@ -1,18 +1,69 @@
-"""The outbox: deliveries are written in the caller's transaction and sent after commit."""
+"""State changes of the webhooks app: the outbox, endpoints, secrets and redelivery.
 
+Deliveries are written in the caller's transaction and sent after commit, so a
+rolled-back change sends nothing and nothing is sent before the change is visible.
+"""
+
+import base64
+import logging
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
+from steve.models import Company
+from webhooks.catalogue import EVENT_TYPES
+from webhooks.models import (
+    SessionWebhookSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointNotice,
+)
+from webhooks.signing import SECRET_PREFIX
+from webhooks.targets import target_error
 
-SECRET_PREFIX = "whsec_"
+logger = logging.getLogger(__name__)
+
+# A message for the delivery is on the queue until then; beat will not queue another.
+QUEUE_LEASE = timedelta(minutes=2)
+MAX_GRACE_HOURS = 7 * 24
+MAX_URL_LENGTH = 2000
+MAX_DESCRIPTION_LENGTH = 200
+
+
+class WebhookError(Exception):
+    """A refused request; the API maps it to a problem with `status` and `code`."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class EndpointChanges:
+    """Fields to change on an endpoint; None leaves a field as it is."""
+
+    url: str | None = None
+    events: list[str] | None = None
+    description: str | None = None
+    enabled: bool | None = None
 
 
 def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+    # Standard base64, as Standard Webhooks libraries decode the part after `whsec_`.
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def default_grace() -> timedelta:
+    return timedelta(hours=settings.WEBHOOKS_SECRET_GRACE_HOURS)
 
 
 def session_secret_get_or_create(*, company_id: str) -> SessionWebhookSecret:
@@ -20,6 +71,187 @@ def session_secret_get_or_create(*, company_id: str) -> SessionWebhookSecret:
         company_id=company_id, defaults={"secret": new_secret()}
     )
     return secret
+
+
+def active_secrets(owner: WebhookEndpoint | SessionWebhookSecret) -> list[str]:
+    """The secrets that sign right now: the current one, plus the previous during grace."""
+    active = [owner.secret]
+    expires = owner.previous_secret_expires_at
+    if owner.previous_secret and expires and expires > timezone.now():
+        active.append(owner.previous_secret)
+    return active
+
+
+def validated_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise WebhookError(422, "INVALID_URL", "url is required.", field="url")
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise WebhookError(422, "INVALID_URL", "url is longer than 2000 characters.", field="url")
+    if why := target_error(url):
+        raise WebhookError(422, "WEBHOOK_TARGET_REFUSED", why, field="url")
+    return url
+
+
+def validated_events(events: Any) -> list[str]:
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise WebhookError(
+            422, "INVALID_EVENTS", "events must be a list of event types.", field="events"
+        )
+    unknown = sorted(set(events) - set(EVENT_TYPES))
+    if unknown:
+        raise WebhookError(
+            422,
+            "UNKNOWN_EVENT_TYPE",
+            f"Unknown event type(s): {', '.join(unknown)}.",
+            field="events",
+        )
+    return sorted(set(events), key=EVENT_TYPES.index)
+
+
+def validated_description(description: Any) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
+        raise WebhookError(
+            422,
+            "INVALID_DESCRIPTION",
+            "description must be a string of at most 200 characters.",
+            field="description",
+        )
+    return description
+
+
+def endpoint_create(
+    *, company: Company, url: Any, events: Any = None, description: Any = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its secret; the secret is shown to the caller only now."""
+    secret = new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        company=company,
+        url=validated_url(url),
+        events=validated_events(events if events is not None else []),
+        description=validated_description(description),
+        secret=secret,
+    )
+    return endpoint, secret
+
+
+def endpoint_update(*, endpoint_id: str, changes: EndpointChanges) -> WebhookEndpoint:
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        if changes.url is not None:
+            endpoint.url = validated_url(changes.url)
+        if changes.events is not None:
+            endpoint.events = validated_events(changes.events)
+        if changes.description is not None:
+            endpoint.description = validated_description(changes.description)
+        if changes.enabled is True and not endpoint.enabled:
+            _enable(endpoint)
+        elif changes.enabled is False and endpoint.enabled:
+            _disable(endpoint, "Disabled by the integrator.")
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint_id: str) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+
+
+def _rotate(owner: WebhookEndpoint | SessionWebhookSecret, grace: timedelta) -> str:
+    secret = new_secret()
+    # Receivers switch secrets at their own pace: the old one keeps signing for `grace`.
+    if grace > timedelta(0):
+        owner.previous_secret = owner.secret
+        owner.previous_secret_expires_at = timezone.now() + grace
+    else:
+        owner.previous_secret = ""
+        owner.previous_secret_expires_at = None
+    owner.secret = secret
+    owner.save()
+    return secret
+
+
+def validated_grace(hours: Any) -> timedelta:
+    if hours is None:
+        return default_grace()
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_GRACE_HOURS:
+        raise WebhookError(
+            422,
+            "INVALID_GRACE_PERIOD",
+            f"gracePeriodHours must be a whole number from 0 to {MAX_GRACE_HOURS}.",
+            field="gracePeriodHours",
+        )
+    return timedelta(hours=hours)
+
+
+def endpoint_rotate_secret(*, endpoint_id: str, grace: timedelta) -> tuple[WebhookEndpoint, str]:
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        secret = _rotate(endpoint, grace)
+        _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, "The secret was rotated.")
+    return endpoint, secret
+
+
+def session_secret_rotate(*, company_id: str, grace: timedelta) -> tuple[SessionWebhookSecret, str]:
+    """Rotate (or create, the first time) the company's session-webhook secret."""
+    with transaction.atomic():
+        owner = (
+            SessionWebhookSecret.objects.select_for_update().filter(company_id=company_id).first()
+        )
+        if owner is None:
+            secret = new_secret()
+            owner = SessionWebhookSecret.objects.create(company_id=company_id, secret=secret)
+            return owner, secret
+        return owner, _rotate(owner, grace)
+
+
+def _notice(endpoint: WebhookEndpoint, kind: str, message: str) -> None:
+    WebhookEndpointNotice.objects.create(endpoint=endpoint, kind=kind, message=message[:500])
+
+
+def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason[:200]
+    endpoint.disabled_at = timezone.now()
+    _notice(endpoint, WebhookEndpointNotice.Kind.DISABLED, reason)
+    logger.warning("Webhook endpoint %s (%s) disabled: %s", endpoint.pk, endpoint.url, reason)
+
+
+def _enable(endpoint: WebhookEndpoint) -> None:
+    endpoint.enabled = True
+    endpoint.disabled_reason = ""
+    endpoint.disabled_at = None
+    endpoint.failing_since = None
+    _notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, "The endpoint was enabled.")
+
+
+def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        if endpoint.enabled:
+            _disable(endpoint, reason)
+            endpoint.save()
+
+
+def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
+    """Track an endpoint's run of failures and disable it after days of nothing but."""
+    now = timezone.now()
+    if succeeded:
+        WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(
+            failing_since=None
+        )
+        return
+    WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(
+        failing_since=now
+    )
+    window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS)
+    failing_for_long = WebhookEndpoint.objects.filter(
+        pk=endpoint_id, enabled=True, failing_since__lte=now - window
+    ).exists()
+    if failing_for_long:
+        endpoint_disable(
+            endpoint_id=endpoint_id,
+            reason=f"Every delivery failed for more than {window.days or window} day(s).",
+        )
 
 
 def webhook_emit(
@@ -37,53 +269,105 @@ def webhook_emit(
     leaves no delivery behind, and nothing is sent before the change is committed.
     """
     now = timezone.now()
+    common = {
+        "company_id": company_id,
+        "session_id": session_id or "",
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "next_attempt_at": now,
+        # The on-commit dispatch below queues the first attempt; beat only steps in
+        # if that message is lost (e.g. the broker was down at commit).
+        "queued_until": now + QUEUE_LEASE,
+    }
+    endpoints = WebhookEndpoint.objects.filter(company_id=company_id, enabled=True)
     rows = [
-        WebhookDelivery(
-            company_id=company_id,
-            endpoint=endpoint,
-            url=endpoint.url,
-            session_id=session_id or "",
-            event_id=event_id,
-            event_type=event_type,
-            payload=payload,
-            next_attempt_at=now,
-        )
-        for endpoint in WebhookEndpoint.objects.filter(company_id=company_id, enabled=True)
+        WebhookDelivery(endpoint=endpoint, url=endpoint.url, **common)
+        for endpoint in endpoints
         if endpoint.wants(event_type)
     ]
     if session_url:
-        rows.append(
-            WebhookDelivery(
-                company_id=company_id,
-                url=session_url,
-                session_id=session_id or "",
-                event_id=event_id,
-                event_type=event_type,
-                payload=payload,
-                next_attempt_at=now,
-            )
-        )
+        rows.append(WebhookDelivery(url=session_url, **common))
     deliveries = WebhookDelivery.objects.bulk_create(rows)
-    ids = [delivery.pk for delivery in deliveries]
-    if ids:
-        transaction.on_commit(lambda: _dispatch(ids))
+    dispatch_on_commit([delivery.pk for delivery in deliveries])
     return deliveries
+
+
+def dispatch_on_commit(delivery_ids: list[str]) -> None:
+    if delivery_ids:
+        transaction.on_commit(lambda: _dispatch(delivery_ids))
 
 
 def _dispatch(delivery_ids: list[str]) -> None:
     from webhooks.tasks import deliver_webhook
 
     for delivery_id in delivery_ids:
-        deliver_webhook.delay(delivery_id)
+        try:
+            deliver_webhook.delay(delivery_id)
+        except Exception:  # the broker is down: beat queues it once queued_until passes
+            logger.exception("Could not queue webhook delivery %s", delivery_id)
+
+
+def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
+    """Send a delivery again now, with a fresh retry budget (its log is kept)."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .get(pk=delivery_id)
+        )
+        if delivery.endpoint is not None and not delivery.endpoint.enabled:
+            raise WebhookError(
+                409, "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering."
+            )
+        _reset_for_redelivery(delivery)
+        delivery.save()
+        dispatch_on_commit([delivery.pk])
+    return delivery
+
+
+def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
+    now = timezone.now()
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = now
+    delivery.queued_until = now + QUEUE_LEASE
+    delivery.delivered_at = None
+
+
+def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
+    """Redeliver every failed delivery of the endpoint created at or after `since`."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        if not endpoint.enabled:
+            raise WebhookError(
+                409, "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering."
+            )
+        failed = list(
+            WebhookDelivery.objects.select_for_update().filter(
+                endpoint=endpoint, status=WebhookDelivery.Status.FAILED, created_at__gte=since
+            )
+        )
+        for delivery in failed:
+            _reset_for_redelivery(delivery)
+        WebhookDelivery.objects.bulk_update(
+            failed, ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
+        )
+        dispatch_on_commit([delivery.pk for delivery in failed])
+    return len(failed)
 
 
 def session_delivery_status(*, session_id: str, session_url: str) -> str | None:
-    """The seed's webhookDeliveryStatus: null without a URL, else the worst open state."""
+    """The seed's webhookDeliveryStatus for a session's own URL.
+
+    null without a URL; pending while anything is queued or retrying (or before the
+    first event exists); failed when a delivery exhausted its budget; else delivered.
+    """
     if not session_url:
         return None
     statuses = set(
         WebhookDelivery.objects.filter(
-            session_id=session_id, endpoint__isnull=True, url=session_url
+            Q(session_id=session_id) & Q(endpoint__isnull=True) & Q(url=session_url)
         ).values_list("status", flat=True)
     )
     if not statuses or WebhookDelivery.Status.PENDING in statuses:

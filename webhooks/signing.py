@@ -1,21 +1,30 @@
-"""Signatures: Steve's own `X-Webhook-Signature` and the Standard Webhooks headers."""
+"""Signatures: Steve's own `X-Webhook-Signature` and the Standard Webhooks headers.
+
+Both are HMAC-SHA256 keyed with the bytes of the `whsec_` secret (the standard base64
+after the prefix, as Standard Webhooks defines it), and both cover the timestamp:
+  X-Webhook-Signature: sha256=<hex HMAC of "{timestamp}.{body}">
+  webhook-signature:   v1,<base64 HMAC of "{id}.{timestamp}.{body}">
+A captured request therefore cannot be replayed later with a fresh timestamp.
+"""
 
 import base64
+import binascii
 import hashlib
 import hmac
 
-from webhooks.services import SECRET_PREFIX
+SECRET_PREFIX = "whsec_"
+USER_AGENT = "steve-webhook/1.0"
 
 
 def secret_bytes(secret: str) -> bytes:
-    """Standard Webhooks keys are the base64 part of `whsec_…`; ours is url-safe base64."""
     body = secret.removeprefix(SECRET_PREFIX)
-    padded = body + "=" * (-len(body) % 4)
-    return base64.urlsafe_b64decode(padded)
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("A webhook secret is whsec_ followed by standard base64.") from None
 
 
 def steve_signature(secret: str, timestamp: int, body: bytes) -> str:
-    """`sha256=<hex>` over `timestamp.body`, so a replayed body with a new timestamp fails."""
     message = f"{timestamp}.".encode() + body
     return "sha256=" + hmac.new(secret_bytes(secret), message, hashlib.sha256).hexdigest()
 
@@ -29,10 +38,11 @@ def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes
 def signed_headers(
     *, secrets: list[str], event_id: str, event_type: str, timestamp: int, body: bytes
 ) -> dict[str, str]:
-    """Headers for one attempt; during a rotation both secrets sign (space-separated)."""
+    """Headers for one attempt. During a rotation every active secret signs: Steve's
+    signatures are comma-separated, Standard Webhooks' space-separated (its spec)."""
     return {
         "Content-Type": "application/json",
-        "User-Agent": "steve-webhook/1.0",
+        "User-Agent": USER_AGENT,
         "X-Webhook-Id": event_id,
         "X-Webhook-Event": event_type,
         "X-Webhook-Timestamp": str(timestamp),

@@ -1,21 +1,57 @@
-"""Which webhook target URLs Steve will call: public http(s) hosts only (SSRF guard)."""
+"""Which webhook target URLs Steve will call, and how it calls them (SSRF guard).
+
+A target must be http(s) (https unless WEBHOOKS_ALLOW_HTTP), its host is resolved once,
+every resolved address must be public, and the connection is then pinned to the
+checked address: a second DNS answer (rebinding) can never steer the request to an
+internal host. TLS still verifies the certificate for the hostname and sends it as SNI,
+and the Host header names the hostname, because only the TCP connect uses the address.
+"""
 
 import ipaddress
 import socket
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 BLOCKED_SUFFIXES = (".internal", ".local", ".localhost", ".localdomain")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# NAT64 carries an IPv4 address in its last 32 bits; a gateway would forward to it.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class TargetRefused(ValueError):
     pass
 
 
-def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+@dataclass(frozen=True)
+class CheckedTarget:
+    url: str
+    host: str
+    port: int
+    address: str
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and not address_is_public(embedded):
+            return False
     return address.is_global and not (
         address.is_private
         or address.is_loopback
@@ -26,8 +62,7 @@ def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
     )
 
 
-def resolve_checked(url: str) -> tuple[str, int, list[str]]:
-    """(host, port, addresses) of a target after every check; raises TargetRefused."""
+def _check_url_shape(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     allow_http = settings.WEBHOOKS_ALLOW_HTTP
     if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
@@ -37,20 +72,38 @@ def resolve_checked(url: str) -> tuple[str, int, list[str]]:
         raise TargetRefused("The URL has no host.")
     if parts.username or parts.password:
         raise TargetRefused("The URL must not carry credentials.")
-    allow_private = settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS
-    if not allow_private and (host == "localhost" or host.endswith(BLOCKED_SUFFIXES)):
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS and (
+        host == "localhost" or host.endswith(BLOCKED_SUFFIXES)
+    ):
         raise TargetRefused("The host is not a public host.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, OSError):
         raise TargetRefused("The host does not resolve.") from None
-    addresses = sorted({info[4][0] for info in infos})
-    if not allow_private:
+    # Keep the resolver's order (its address preference), without duplicates.
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def resolve_checked(url: str) -> CheckedTarget:
+    """The target after every check, pinned to one checked address; raises TargetRefused."""
+    try:
+        host, port = _check_url_shape(url)
+    except ValueError as exc:  # urlsplit/port parsing of a malformed URL
+        if isinstance(exc, TargetRefused):
+            raise
+        raise TargetRefused("The URL is not valid.") from None
+    addresses = _resolve(host, port)
+    if not addresses:
+        raise TargetRefused("The host does not resolve.")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
         for address in addresses:
             if not address_is_public(ipaddress.ip_address(address.split("%")[0])):
                 raise TargetRefused(f"The host resolves to a non-public address ({address}).")
-    return host, port, addresses
+    return CheckedTarget(url=url, host=host, port=port, address=addresses[0])
 
 
 def target_error(url: str) -> str | None:
@@ -59,6 +112,83 @@ def target_error(url: str) -> str | None:
         resolve_checked(url)
     except TargetRefused as exc:
         return str(exc)
-    except ValueError:
-        return "The URL is not valid."
     return None
+
+
+class _PinnedConnectionMixin:
+    """Connects the socket to `pinned_address`; everything else still uses the hostname."""
+
+    _dns_host: str
+
+    def __init__(self, *args: Any, pinned_address: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pinned_address = pinned_address
+
+    def _new_conn(self) -> socket.socket:
+        # `host` (Host header, SNI, certificate check) derives from _dns_host, so swap it
+        # only around the TCP connect, then restore the hostname before TLS starts.
+        hostname, self._dns_host = self._dns_host, self.pinned_address
+        try:
+            return super()._new_conn()  # type: ignore[misc]
+        finally:
+            self._dns_host = hostname
+
+
+class PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class PinnedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = PinnedHTTPConnection
+
+
+class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = PinnedHTTPSConnection
+
+
+class PinnedAdapter(HTTPAdapter):
+    """A requests adapter whose every connection goes to the checked address."""
+
+    def __init__(self, target: CheckedTarget) -> None:
+        super().__init__(max_retries=0)
+        self.target = target
+        self._pools: list[HTTPConnectionPool] = []
+
+    def get_connection_with_tls_context(
+        self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> HTTPConnectionPool:
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        if host_params["host"].rstrip(".").lower() != self.target.host:
+            raise requests.ConnectionError("The request left the checked host.")
+        if host_params["scheme"] == "https":
+            pool: HTTPConnectionPool = PinnedHTTPSConnectionPool(
+                host_params["host"],
+                host_params["port"],
+                pinned_address=self.target.address,
+                **pool_kwargs,
+            )
+        else:
+            pool = PinnedHTTPConnectionPool(
+                host_params["host"], host_params["port"], pinned_address=self.target.address
+            )
+        self._pools.append(pool)
+        return pool
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
+        super().close()
+
+
+def pinned_session(target: CheckedTarget) -> requests.Session:
+    session = requests.Session()
+    # No proxies from the environment: a proxy would resolve the host itself.
+    session.trust_env = False
+    adapter = PinnedAdapter(target)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

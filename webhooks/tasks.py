@@ -1,28 +1,30 @@
+"""Celery entry points, thin: each parses nothing and calls one function of delivery.py.
+
+Both run on the `deliveries` queue (CELERY_TASK_ROUTES), apart from OCR work.
+"""
+
 from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
 
-from webhooks.delivery import deliver
-from webhooks.models import WebhookDelivery
-
-CLAIM_BATCH = 200
+from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
+from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> None:
+    """One attempt of one delivery; a duplicate message finds nothing to claim."""
     deliver(delivery_id)
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def dispatch_due_webhooks() -> int:
-    """Beat: queue an attempt for every due delivery; long delays live in the database."""
-    with transaction.atomic():
-        due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:CLAIM_BATCH]
-        )
-    for delivery_id in due:
-        deliver_webhook.delay(delivery_id)
-    return len(due)
+    """Beat: queue an attempt for every due delivery. Long delays live in the database
+    (next_attempt_at), never in Celery countdowns, so a restart loses no retry."""
+    queued = 0
+    for _ in range(MAX_CLAIM_BATCHES):
+        due = claim_due()
+        for delivery_id in due:
+            deliver_webhook.delay(delivery_id)
+        queued += len(due)
+        if len(due) < CLAIM_BATCH_SIZE:
+            break
+    return queued

@@ -1,0 +1,36 @@
+"""Small helpers shared by the webhook tests."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from steve.ids import new_id
+from steve.models import Company
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_emit
+
+
+def emit(
+    company: Company, event_type: str = "submission.approved", *, session_url: str = ""
+) -> list[WebhookDelivery]:
+    event_id = new_id("evt")
+    payload = {"eventId": event_id, "eventType": event_type, "companyId": company.pk}
+    with transaction.atomic():
+        return webhook_emit(
+            company_id=company.pk,
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            session_id="ses_test" if session_url else None,
+            session_url=session_url,
+        )
+
+
+def make_due(delivery: WebhookDelivery) -> None:
+    """Move the delivery's next attempt (and any lease) into the past: time passes."""
+    past = timezone.now() - timedelta(seconds=1)
+    WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__isnull=False).update(
+        next_attempt_at=past
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(locked_until=None, queued_until=None)

@@ -1,0 +1,232 @@
+"""The webhook API: endpoints, secrets, deliveries, redelivery and the test event."""
+
+import pytest
+from rest_framework.test import APIClient
+from standardwebhooks.webhooks import Webhook
+
+from tests.webhooks.helpers import emit
+from webhooks.delivery import deliver
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import endpoint_create
+from webhooks.verify import verify_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def foreign_endpoint(other_company, receiver) -> WebhookEndpoint:
+    return endpoint_create(company=other_company, url=receiver.url)[0]
+
+
+def problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == code
+    return body
+
+
+def test_create_shows_the_secret_once_then_never(api, receiver):
+    response = api.post(
+        "/api/v1/webhook-endpoints",
+        {"url": receiver.url, "events": ["session.completed"], "description": "ERP"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["secret"].startswith("whsec_")
+    assert created["events"] == ["session.completed"] and created["enabled"] is True
+    detail = api.get(f"/api/v1/webhook-endpoints/{created['id']}").json()
+    assert "secret" not in detail
+    listing = api.get("/api/v1/webhook-endpoints").json()
+    assert [e["id"] for e in listing["data"]] == [created["id"]]
+    assert "secret" not in listing["data"][0]
+    assert listing["pagination"] == {"hasMore": False, "nextCursor": None}
+
+
+def test_listing_is_paginated_by_cursor(api, company, receiver):
+    ids = [endpoint_create(company=company, url=receiver.url)[0].pk for _ in range(3)]
+    first = api.get("/api/v1/webhook-endpoints?limit=2").json()
+    second = api.get(
+        f"/api/v1/webhook-endpoints?limit=2&cursor={first['pagination']['nextCursor']}"
+    ).json()
+    seen = [e["id"] for e in first["data"] + second["data"]]
+    assert seen == sorted(ids, reverse=True)
+    assert second["pagination"]["hasMore"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({}, "INVALID_URL", "url"),
+        ({"url": "https://10.0.0.1/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
+        ({"url": "ftp://example.com/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
+        ({"url": "https://93.184.215.14/", "events": ["nope"]}, "UNKNOWN_EVENT_TYPE", "events"),
+        ({"url": "https://93.184.215.14/", "events": "all"}, "INVALID_EVENTS", "events"),
+    ],
+)
+def test_create_refusals(api, settings, body, code, field):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    settings.WEBHOOKS_ALLOW_HTTP = False
+    found = problem(api.post("/api/v1/webhook-endpoints", body, format="json"), 422, code)
+    assert found["errors"][0]["field"] == field
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_update_and_delete(api, endpoint):
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    response = api.patch(url, {"events": ["submission.approved"], "enabled": False}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["enabled"] is False
+    assert response.json()["disabledReason"] == "Disabled by the integrator."
+    enabled = api.patch(url, {"enabled": True}, format="json").json()
+    assert enabled["enabled"] is True and enabled["disabledReason"] is None
+    problem(api.patch(url, {"secret": "whsec_x"}, format="json"), 422, "VALIDATION_ERROR")
+    assert api.delete(url).status_code == 204
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_rotation_keeps_both_secrets_valid_for_the_grace_period(
+    api, company, endpoint_with_secret, receiver
+):
+    endpoint, old = endpoint_with_secret
+    response = api.post(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret",
+        {"gracePeriodHours": 2},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    new = response.json()["secret"]
+    assert new != old and response.json()["previousSecretExpiresAt"]
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    request = receiver.requests[0]
+    for secret in (old, new):
+        verify_webhook(secret, request.headers, request.body)
+        Webhook(secret).verify(request.body, request.headers)
+    problem(
+        api.post(
+            f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret",
+            {"gracePeriodHours": 1000},
+            format="json",
+        ),
+        422,
+        "INVALID_GRACE_PERIOD",
+    )
+
+
+def test_session_secret_is_created_then_rotated(api, company):
+    assert api.get("/api/v1/webhook-endpoints/session-secret").json()["exists"] is False
+    first = api.post("/api/v1/webhook-endpoints/session-secret/rotate").json()
+    assert first["secret"].startswith("whsec_") and first["previousSecretExpiresAt"] is None
+    second = api.post("/api/v1/webhook-endpoints/session-secret/rotate").json()
+    assert second["secret"] != first["secret"] and second["previousSecretExpiresAt"]
+    status = api.get("/api/v1/webhook-endpoints/session-secret").json()
+    assert status["exists"] is True and "secret" not in status
+
+
+def test_deliveries_listing_detail_and_redelivery(api, company, endpoint, receiver):
+    receiver.default = 500
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    listing = api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries?status=failed").json()
+    assert [d["id"] for d in listing["data"]] == [delivery.pk]
+    detail = api.get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()
+    assert detail["attemptLog"][0]["statusCode"] == 500
+    assert detail["attemptLog"][0]["responseBody"] == "answer 500"
+    redelivered = api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert redelivered.status_code == 202 and redelivered.json()["status"] == "pending"
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    bulk = api.post(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver",
+        {"since": "2000-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert bulk.status_code == 202 and bulk.json()["redelivered"] == 1
+    problem(
+        api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver", {}, format="json"),
+        422,
+        "VALIDATION_ERROR",
+    )
+    problem(
+        api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries?status=lost"),
+        422,
+        "VALIDATION_ERROR",
+    )
+
+
+def test_redelivery_to_a_disabled_endpoint_is_a_conflict(api, company, endpoint):
+    (delivery,) = emit(company)
+    api.patch(f"/api/v1/webhook-endpoints/{endpoint.pk}", {"enabled": False}, format="json")
+    problem(
+        api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"),
+        409,
+        "WEBHOOK_ENDPOINT_DISABLED",
+    )
+
+
+def test_another_companys_endpoint_and_delivery_are_404(api, other_company, foreign_endpoint):
+    (delivery,) = emit(other_company)
+    base = f"/api/v1/webhook-endpoints/{foreign_endpoint.pk}"
+    for response in (
+        api.get(base),
+        api.patch(base, {"enabled": False}, format="json"),
+        api.delete(base),
+        api.post(f"{base}/rotate-secret"),
+        api.get(f"{base}/deliveries"),
+        api.post(f"{base}/redeliver", {"since": "2000-01-01T00:00:00Z"}, format="json"),
+        api.post("/api/v1/webhooks/test", {"endpointId": foreign_endpoint.pk}, format="json"),
+    ):
+        problem(response, 404, "WEBHOOK_ENDPOINT_NOT_FOUND")
+    for response in (
+        api.get(f"/api/v1/webhook-deliveries/{delivery.pk}"),
+        api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"),
+    ):
+        problem(response, 404, "WEBHOOK_DELIVERY_NOT_FOUND")
+    foreign_endpoint.refresh_from_db()
+    assert foreign_endpoint.enabled
+
+
+def test_test_event_to_an_endpoint_reports_the_outcome(api, endpoint_with_secret, receiver):
+    endpoint, secret = endpoint_with_secret
+    response = api.post("/api/v1/webhooks/test", {"endpointId": endpoint.pk}, format="json")
+    assert response.status_code == 200, response.content
+    outcome = response.json()
+    assert outcome["delivered"] is True and outcome["statusCode"] == 200
+    request = receiver.requests[0]
+    assert request.headers["x-webhook-event"] == "webhook.test"
+    assert verify_webhook(secret, request.headers, request.body)["eventId"] == outcome["eventId"]
+    assert not WebhookDelivery.objects.exists()  # a test is not an event of the outbox
+
+
+def test_test_event_to_a_url_reports_failure_and_timeout(api, receiver):
+    receiver.default = 500
+    failed = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").json()
+    assert failed["delivered"] is False and failed["statusCode"] == 500
+    closed = api.post(
+        "/api/v1/webhooks/test", {"url": "http://127.0.0.1:9/nothing"}, format="json"
+    ).json()
+    assert closed["delivered"] is False and "ConnectionError" in closed["error"]
+
+
+def test_test_event_refusals(api, settings):
+    problem(api.post("/api/v1/webhooks/test", {}, format="json"), 422, "VALIDATION_ERROR")
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    problem(
+        api.post("/api/v1/webhooks/test", {"url": "https://127.0.0.1/"}, format="json"),
+        422,
+        "WEBHOOK_TARGET_REFUSED",
+    )
+
+
+def test_an_api_key_is_required(anon_api: APIClient):
+    problem(anon_api.get("/api/v1/webhook-endpoints"), 401, "UNAUTHORIZED")
+
+
+def test_a_company_endpoint_created_over_the_api_receives_events(api, company, receiver):
+    created = api.post("/api/v1/webhook-endpoints", {"url": receiver.url}, format="json").json()
+    (delivery,) = emit(company, "session.expired")
+    deliver(delivery.pk)
+    request = receiver.requests[0]
+    assert verify_webhook(created["secret"], request.headers, request.body)

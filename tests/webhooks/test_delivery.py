@@ -1,0 +1,226 @@
+"""Delivery against a real HTTP receiver: retries, budget, 410, disabling, redelivery."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.webhooks.helpers import emit, make_due
+from webhooks import delivery as delivery_module
+from webhooks.delivery import (
+    MAX_ATTEMPTS,
+    RETRY_SCHEDULE,
+    claim,
+    deliver,
+    next_attempt_delay,
+    parse_retry_after,
+)
+from webhooks.models import WebhookDelivery, WebhookEndpointNotice
+from webhooks.services import delivery_redeliver, endpoint_redeliver_failed
+from webhooks.tasks import deliver_webhook, dispatch_due_webhooks
+from webhooks.verify import verify_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("failures", [1, 3])
+def test_receiver_failing_n_times_gets_the_event_once_after_n_plus_one_attempts(
+    company, endpoint_with_secret, receiver, failures
+):
+    endpoint, secret = endpoint_with_secret
+    receiver.script = [500] * failures
+    (delivery,) = emit(company)
+    for _ in range(failures + 1):
+        deliver_webhook(delivery.pk)  # the task function itself, as a worker would run it
+        make_due(delivery)
+    deliver_webhook(delivery.pk)  # once delivered, nothing more is sent
+
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.attempts == failures + 1
+    assert len(receiver.requests) == failures + 1
+    assert receiver.processed_ids == [delivery.event_id]
+    ids = {r.headers["x-webhook-id"] for r in receiver.requests}
+    assert ids == {delivery.event_id}  # stable across retries
+    log = list(delivery.log.order_by("number"))
+    assert [a.status_code for a in log] == [500] * failures + [200]
+    assert all(a.finished_at and a.latency_ms is not None for a in log)
+    assert log[0].response_body == "answer 500" and log[0].error == "HTTP 500"
+    for request in receiver.requests:
+        assert verify_webhook(secret, request.headers, request.body)["eventId"] == delivery.event_id
+
+
+def test_headers_of_an_attempt(company, endpoint, receiver):
+    (delivery,) = emit(company, "session.completed")
+    deliver(delivery.pk)
+    headers = receiver.requests[0].headers
+    assert headers["user-agent"] == "steve-webhook/1.0"
+    assert headers["x-webhook-event"] == "session.completed"
+    assert headers["x-webhook-id"] == headers["webhook-id"] == delivery.event_id
+    assert headers["x-webhook-timestamp"] == headers["webhook-timestamp"]
+    assert headers["x-webhook-signature"].startswith("sha256=")
+    assert headers["webhook-signature"].startswith("v1,")
+    assert headers["content-type"] == "application/json"
+
+
+def test_a_failed_attempt_schedules_the_next_one_in_the_database(company, endpoint, receiver):
+    receiver.default = 503
+    (delivery,) = emit(company)
+    before = timezone.now()
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.locked_until is None
+    wait = delivery.next_attempt_at - before
+    assert RETRY_SCHEDULE[0] * 0.9 <= wait <= RETRY_SCHEDULE[0] * 1.1 + timedelta(seconds=2)
+    deliver(delivery.pk)  # not due yet: nothing is sent
+    assert len(receiver.requests) == 1
+
+
+def test_retry_after_is_honoured(company, endpoint, receiver):
+    receiver.default = 429
+    receiver.extra_headers = {"Retry-After": "3600"}
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at - timezone.now() > timedelta(minutes=59)
+
+
+def test_retry_after_as_http_date():
+    now = timezone.now()
+    when = (now + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    parsed = parse_retry_after(when, now)
+    assert timedelta(seconds=118) <= parsed <= timedelta(seconds=121)
+    assert parse_retry_after("soon") is None
+
+
+def test_schedule_spans_about_three_days_then_gives_up():
+    total = sum(RETRY_SCHEDULE, timedelta())
+    assert timedelta(days=3) <= total <= timedelta(days=3.5)
+    delays = [next_attempt_delay(n) for n in range(1, MAX_ATTEMPTS)]
+    assert all(d is not None for d in delays)
+    assert next_attempt_delay(MAX_ATTEMPTS) is None
+    spread = {next_attempt_delay(3) for _ in range(20)}
+    assert len(spread) > 1  # jitter
+
+
+def test_budget_exhausted_marks_the_delivery_failed(company, endpoint, receiver):
+    receiver.default = 500
+    (delivery,) = emit(company)
+    for _ in range(MAX_ATTEMPTS):
+        deliver(delivery.pk)
+        make_due(delivery)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.attempts == MAX_ATTEMPTS == delivery.log.count()
+    assert delivery.next_attempt_at is None
+    deliver(delivery.pk)
+    assert len(receiver.requests) == MAX_ATTEMPTS
+
+
+def test_410_disables_the_endpoint_with_a_visible_notice(company, endpoint, receiver):
+    receiver.default = 410
+    (first,) = emit(company)
+    deliver(first.pk)
+    first.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert first.status == WebhookDelivery.Status.FAILED
+    assert not endpoint.enabled and "410" in endpoint.disabled_reason
+    assert endpoint.notices.filter(kind=WebhookEndpointNotice.Kind.DISABLED).exists()
+    assert emit(company) == []  # a disabled endpoint gets no new deliveries
+
+
+def test_an_endpoint_failing_for_days_is_disabled(company, endpoint, receiver, settings):
+    settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 72
+    receiver.default = 500
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.failing_since is not None
+    endpoint.failing_since = timezone.now() - timedelta(hours=73)
+    endpoint.save()
+    make_due(delivery)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled
+    assert endpoint.notices.get(kind="disabled").message.startswith("Every delivery failed")
+    make_due(delivery)
+    deliver(delivery.pk)  # pending deliveries of a disabled endpoint fail without sending
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert len(receiver.requests) == 2
+
+
+def test_a_success_clears_the_failing_streak(company, endpoint, receiver):
+    receiver.script = [500]
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    make_due(delivery)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_a_claimed_delivery_is_not_sent_by_a_second_worker(company, endpoint, receiver):
+    (delivery,) = emit(company)
+    assert claim(delivery.pk) is not None  # worker one holds the lease, mid-request
+    assert deliver(delivery.pk) is None  # worker two (a duplicate message) sends nothing
+    assert receiver.requests == []
+
+
+def test_an_interrupted_attempt_is_logged_and_retried_after_the_lease(company, endpoint, receiver):
+    (delivery,) = emit(company)
+    claimed = claim(delivery.pk)  # then the worker dies: no outcome is ever recorded
+    assert claimed is not None
+    assert dispatch_due_webhooks() == 0  # lease still held
+    make_due(delivery)  # the lease passes
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    first, second = delivery.log.order_by("number")
+    assert first.finished_at is None and second.status_code == 200
+
+
+def test_beat_claims_due_deliveries_once(company, endpoint, receiver, monkeypatch):
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    deliveries = emit(company) + emit(company)
+    assert dispatch_due_webhooks() == 0  # the on-commit messages still cover them
+    for delivery in deliveries:
+        make_due(delivery)
+    assert dispatch_due_webhooks() == 2
+    assert dispatch_due_webhooks() == 0  # already queued: no pile of duplicates
+    assert sorted(queued) == sorted(d.pk for d in deliveries)
+
+
+def test_redeliver_one_and_all_failed_since(company, endpoint, receiver, monkeypatch):
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", 1)
+    receiver.default = 500
+    old, recent = emit(company), emit(company)
+    WebhookDelivery.objects.filter(pk=old[0].pk).update(
+        created_at=timezone.now() - timedelta(days=3)
+    )
+    for (delivery,) in (old, recent):
+        deliver(delivery.pk)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"failed"}
+    receiver.default = 200
+    assert (
+        endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=timezone.now() - timedelta(days=1))
+        == 1
+    )
+    deliver(recent[0].pk)
+    delivery_redeliver(delivery_id=old[0].pk)
+    deliver(old[0].pk)
+    statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
+    assert statuses == {old[0].pk: "delivered", recent[0].pk: "delivered"}
+    assert WebhookDelivery.objects.get(pk=old[0].pk).log.count() == 2  # the log is kept
+
+
+def test_connection_errors_are_logged(company, endpoint):
+    endpoint.url = "http://127.0.0.1:9/closed"
+    endpoint.save()
+    (delivery,) = emit(company)
+    outcome = deliver(delivery.pk)
+    assert outcome is not None and outcome.status_code is None
+    attempt = delivery.log.get()
+    assert "ConnectionError" in attempt.error

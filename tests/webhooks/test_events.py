@@ -1,0 +1,179 @@
+"""Every catalogued event is written to the outbox by the real code path that announces it,
+in Steve's envelope, for the company's endpoints and the session's own webhookUrl."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from fraud.models import FraudMatch
+from fraud.services import fraud_match_resolve
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import (
+    SessionRequest,
+    session_complete,
+    session_create,
+    session_expire,
+    session_fail,
+)
+from steve.ids import new_id
+from submissions.models import SubmissionStatus
+from submissions.services import (
+    Actor,
+    submission_approve,
+    submission_finish_processing,
+    submission_mark_synced,
+    submission_reject,
+    submission_start_processing,
+)
+from webhooks.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+ENVELOPE = {
+    "eventId",
+    "eventType",
+    "occurredAt",
+    "sessionId",
+    "submissionId",
+    "workflow",
+    "state",
+    "submissionStatus",
+    "companyId",
+    "result",
+    "failedReason",
+    "clientSubmissionId",
+    "metadata",
+}
+SESSION_URL = "https://93.184.215.14/session-hook"
+RESULTS = {
+    "extracted_data": {"merchantName": "Kedai", "totalAmount": 12.5},
+    "confidence": 0.7,
+    "field_confidences": {"merchantName": 0.7},
+}
+
+
+@pytest.fixture
+def session(api_key, receipt_workflow, endpoint) -> WorkflowSession:
+    created, _ = session_create(
+        api_key=api_key.api_key,
+        version=receipt_workflow,
+        request=SessionRequest(
+            file_count=1,
+            content_types=["image/jpeg"],
+            client_submission_id=new_id("client"),
+            metadata={"orderId": "12345"},
+            external_user=None,
+            webhook_url=SESSION_URL,
+        ),
+    )
+    return created
+
+
+def submitted(session: WorkflowSession) -> WorkflowSession:
+    WorkflowSession.objects.filter(pk=session.pk).update(state=SessionState.SUBMITTED)
+    submission_start_processing(submission_id=session.submission_id)
+    return session
+
+
+def reviewed(session: WorkflowSession) -> WorkflowSession:
+    submitted(session)
+    submission_finish_processing(
+        submission_id=session.submission_id,
+        to_status=SubmissionStatus.REVIEW,
+        results=RESULTS,
+        details={},
+    )
+    session_complete(session_id=session.pk)
+    return session
+
+
+def events(session: WorkflowSession) -> dict[str, list[WebhookDelivery]]:
+    found: dict[str, list[WebhookDelivery]] = {}
+    for delivery in WebhookDelivery.objects.filter(session_id=session.pk).order_by("created_at"):
+        found.setdefault(delivery.event_type, []).append(delivery)
+    return found
+
+
+def check_envelope(delivery: WebhookDelivery, session: WorkflowSession) -> None:
+    payload = delivery.payload
+    assert set(payload) == ENVELOPE
+    assert payload["eventId"] == delivery.event_id
+    assert payload["eventType"] == delivery.event_type
+    assert payload["sessionId"] == session.pk
+    assert payload["submissionId"] == session.submission_id
+    assert payload["companyId"] == session.company_id
+    assert payload["metadata"] == {"orderId": "12345"}
+    assert payload["occurredAt"].endswith("Z")
+
+
+def test_completed_with_review_then_approved_and_synced(session, endpoint):
+    reviewed(session)
+    submission_approve(submission_id=session.submission_id, actor=Actor.system())
+    submission_mark_synced(submission_id=session.submission_id, details={})
+    found = events(session)
+    assert set(found) == {
+        "session.completed",
+        "session.review_required",
+        "submission.approved",
+        "submission.synced",
+    }
+    for deliveries in found.values():
+        # one for the endpoint, one for the session's own URL, one event id for both
+        assert {d.endpoint_id for d in deliveries} == {endpoint.pk, None}
+        assert len({d.event_id for d in deliveries}) == 1
+        check_envelope(deliveries[0], session)
+    completed = found["session.completed"][0].payload
+    assert completed["state"] == "completed" and completed["submissionStatus"] == "review"
+    assert completed["result"]["extractedData"]["merchantName"] == "Kedai"
+    assert completed["workflow"]["slug"] == "receipt-ocr"
+
+
+def test_rejected_and_fraud_match_resolved(session):
+    reviewed(session)
+    match = FraudMatch.objects.create(
+        company_id=session.company_id,
+        submission_id=session.submission_id,
+        check_type=FraudMatch.CheckType.DUPLICATE,
+        score=0.9,
+        similarity=0.9,
+    )
+    fraud_match_resolve(
+        submission_id=session.submission_id,
+        match_id=match.pk,
+        resolution=FraudMatch.Resolution.FALSE_POSITIVE,
+        actor=Actor.system(),
+    )
+    submission_reject(submission_id=session.submission_id, actor=Actor.system(), reason="blurry")
+    found = events(session)
+    assert {"submission.fraud_match_resolved", "submission.rejected"} <= set(found)
+    check_envelope(found["submission.rejected"][0], session)
+    assert found["submission.rejected"][0].payload["submissionStatus"] == "rejected"
+
+
+def test_failed(session):
+    submitted(session)
+    session_fail(
+        session_id=session.pk, code="OCR_FAILED", reason="unreadable", step="ocr", retryable=False
+    )
+    (delivery, _) = events(session)["session.failed"]
+    check_envelope(delivery, session)
+    assert delivery.payload["state"] == "failed"
+    assert delivery.payload["failedReason"] == "unreadable"
+
+
+def test_expired_and_cancelled(session):
+    WorkflowSession.objects.filter(pk=session.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert session_expire(session_id=session.pk)
+    found = events(session)
+    assert {"session.expired", "submission.cancelled"} <= set(found)
+    check_envelope(found["session.expired"][0], session)
+
+
+def test_an_endpoint_receives_only_its_subscribed_events(session, endpoint):
+    endpoint.events = ["session.failed"]
+    endpoint.save()
+    reviewed(session)
+    assert all(d.endpoint_id is None for d in WebhookDelivery.objects.filter(session_id=session.pk))

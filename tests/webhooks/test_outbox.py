@@ -1,0 +1,75 @@
+"""The outbox: rows in the caller's transaction, dispatch only after commit, and the
+session's webhookDeliveryStatus as seed 000 defines it."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from steve.ids import new_id
+from tests.webhooks.helpers import emit, make_due
+from webhooks.delivery import deliver
+from webhooks.models import WebhookDelivery
+from webhooks.services import session_delivery_status, session_secret_rotate, webhook_emit
+from webhooks.tasks import deliver_webhook
+from webhooks.verify import verify_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_rolled_back_change_sends_nothing(company, endpoint, receiver, monkeypatch):
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    with pytest.raises(Boom), transaction.atomic():
+        webhook_emit(
+            company_id=company.pk,
+            event_id=new_id("evt"),
+            event_type="submission.approved",
+            payload={"eventType": "submission.approved"},
+            session_url=receiver.url,
+        )
+        raise Boom
+    assert not WebhookDelivery.objects.exists()
+    assert queued == []
+    assert receiver.requests == []
+
+
+def test_a_committed_change_dispatches_after_commit(
+    company, endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        deliveries = emit(company, session_url=receiver.url)
+    assert queued == []  # nothing is sent before the change is committed
+    for callback in callbacks:
+        callback()
+    assert sorted(queued) == sorted(d.pk for d in deliveries)
+    assert len(deliveries) == 2
+
+
+def test_session_delivery_status_follows_the_seed(company, receiver):
+    assert session_delivery_status(session_id="ses_test", session_url="") is None
+    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+    (delivery,) = emit(company, session_url=receiver.url)
+    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+    receiver.script = [500]
+    deliver(delivery.pk)  # failed once, retrying
+    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+    make_due(delivery)
+    deliver(delivery.pk)
+    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "delivered"
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "failed"
+
+
+def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):
+    _, secret = session_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    (delivery,) = emit(company, session_url=receiver.url)
+    deliver(delivery.pk)
+    request = receiver.requests[0]
+    assert verify_webhook(secret, request.headers, request.body)["eventId"] == delivery.event_id

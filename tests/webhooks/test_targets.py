@@ -1,0 +1,145 @@
+"""SSRF: refused ranges, hostnames resolving inside, scheme rules, the pinned connection."""
+
+import socket
+
+import pytest
+
+from tests.webhooks.helpers import emit
+from webhooks.delivery import deliver, post_signed
+from webhooks.services import new_secret
+from webhooks.targets import TargetRefused, resolve_checked, target_error
+
+REFUSED = [
+    "10.1.2.3",  # RFC 1918
+    "172.16.0.1",
+    "192.168.1.1",
+    "127.0.0.1",  # loopback
+    "169.254.169.254",  # link-local (cloud metadata)
+    "224.0.0.1",  # multicast
+    "240.0.0.1",  # reserved
+    "0.0.0.0",
+    "100.64.0.1",  # carrier-grade NAT
+    "[::1]",  # IPv6 loopback
+    "[fd00::1]",  # unique local
+    "[fe80::1]",  # link-local
+    "[ff02::1]",  # multicast
+    "[::ffff:127.0.0.1]",  # IPv4-mapped loopback
+    "[::ffff:10.0.0.1]",  # IPv4-mapped private
+    "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+    "[2002:a00:1::1]",  # 6to4 of 10.0.0.1
+]
+
+
+@pytest.fixture
+def strict(settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    settings.WEBHOOKS_ALLOW_HTTP = False
+
+
+def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> None:
+    """Answer getaddrinfo for the given hostnames; everything else resolves for real."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers[host]
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize("host", REFUSED)
+def test_non_public_addresses_are_refused(strict, host):
+    with pytest.raises(TargetRefused, match="non-public"):
+        resolve_checked(f"https://{host}/hook")
+
+
+def test_a_public_address_is_accepted(strict):
+    target = resolve_checked("https://93.184.215.14:8443/hook")
+    assert (target.address, target.port) == ("93.184.215.14", 8443)
+
+
+def test_a_hostname_resolving_to_loopback_is_refused(strict, monkeypatch):
+    fake_dns(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
+    assert "non-public address (127.0.0.1)" in target_error("https://hooks.example.com/x")
+
+
+def test_every_resolved_address_is_checked(strict, monkeypatch):
+    fake_dns(monkeypatch, {"mixed.example.com": ["93.184.215.14", "10.0.0.5"]})
+    assert "10.0.0.5" in target_error("https://mixed.example.com/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://93.184.215.14/hook", "https"),
+        ("ftp://93.184.215.14/hook", "https"),
+        ("https://user:pw@93.184.215.14/hook", "credentials"),
+        ("https://metadata.internal/hook", "not a public host"),
+        ("https://printer.local/hook", "not a public host"),
+        ("https://localhost/hook", "not a public host"),
+        ("https:///nohost", "no host"),
+        ("https://93.184.215.14:99999/", "not valid"),
+    ],
+)
+def test_url_shape_rules(strict, url, why):
+    assert why in (target_error(url) or "")
+
+
+def test_http_is_allowed_only_by_setting(strict, settings):
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    assert target_error("http://93.184.215.14/hook") is None
+
+
+@pytest.mark.django_db
+def test_delivery_rechecks_the_target_at_every_attempt(company, endpoint, receiver, strict):
+    (delivery,) = emit(company)  # the endpoint was accepted earlier (private targets allowed)
+    outcome = deliver(delivery.pk)
+    assert outcome is not None and outcome.error.startswith("Target refused")
+    assert receiver.requests == []
+    assert "Target refused" in delivery.log.get().error
+
+
+@pytest.mark.django_db
+def test_the_connection_is_pinned_to_the_checked_address(receiver, monkeypatch):
+    """DNS is asked once; the request goes to that address with the hostname as Host."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    calls = {"n": 0}
+    real = socket.getaddrinfo
+
+    def rebinding_dns(host, *args, **kwargs):
+        if host == "hooks.example.com":
+            calls["n"] += 1
+            if calls["n"] > 1:  # a rebinding attacker's second answer
+                raise AssertionError("the hostname was resolved a second time")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    outcome = post_signed(
+        url=f"http://hooks.example.com:{port}/hook",
+        secrets=[new_secret()],
+        event_id="evt_pin",
+        event_type="webhook.test",
+        payload={"eventId": "evt_pin"},
+    )
+    assert outcome.status_code == 200, outcome.error
+    assert calls["n"] == 1
+    assert receiver.requests[0].headers["host"] == f"hooks.example.com:{port}"
+
+
+def test_redirects_are_not_followed(receiver):
+    receiver.default = 302
+    receiver.extra_headers = {"Location": "http://169.254.169.254/latest/meta-data"}
+    outcome = post_signed(
+        url=receiver.url,
+        secrets=[new_secret()],
+        event_id="evt_redirect",
+        event_type="webhook.test",
+        payload={},
+    )
+    assert outcome.status_code == 302 and not outcome.ok
+    assert len(receiver.requests) == 1

@@ -1,0 +1,97 @@
+"""A real Celery worker killed (SIGKILL) in the middle of a delivery: the event still
+arrives, once as far as the receiver's dedup by webhook-id sees, through beat's claim."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from steve.celery import app
+from tests.webhooks.helpers import emit, make_due
+from webhooks.models import WebhookAttempt, WebhookDelivery
+from webhooks.tasks import dispatch_due_webhooks
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def worker_env() -> dict[str, str]:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or 'localhost'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "1"
+    return env
+
+
+@contextmanager
+def deliveries_worker(name: str, log: Path) -> Iterator[subprocess.Popen]:
+    command = [
+        sys.executable, "-m", "celery", "-A", "steve", "worker", "-Q", "deliveries",
+        "-P", "solo", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+        "--without-heartbeat", "-l", "INFO",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=worker_env(), stdout=out, stderr=out)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
+
+
+def test_a_worker_killed_mid_delivery_does_not_lose_the_event(
+    company, endpoint, receiver, tmp_path
+):
+    app.control.purge()  # stale messages of earlier tests
+    receiver.hang_first = True
+    log = tmp_path / "worker.log"
+    (delivery,) = emit(company)  # committed: the first attempt is queued on Redis
+
+    with deliveries_worker("first", log) as first:
+        wait_for(receiver.got_request.is_set, 30, "the first request", log)
+        first.kill()  # SIGKILL mid-request: no acknowledgement, no outcome recorded
+        first.wait(timeout=10)
+    receiver.release.set()
+
+    attempt = WebhookAttempt.objects.get(delivery=delivery)
+    assert attempt.finished_at is None  # the interrupted attempt stays in the log
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
+
+    with deliveries_worker("second", log):
+        make_due(delivery)  # the lease of the dead worker has passed
+        assert dispatch_due_webhooks() == 1  # beat claims it again
+        wait_for(
+            lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered",
+            30,
+            "the redelivery",
+            log,
+        )
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert [a.status_code for a in delivery.log.order_by("number")] == [None, 200]
+    assert len(receiver.requests) == 2
+    assert receiver.processed_ids == [delivery.event_id]

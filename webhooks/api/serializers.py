@@ -1,0 +1,137 @@
+"""Response shapes (camelCase on the wire) and request parsing of the webhook API."""
+
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.timefmt import iso
+from webhooks.delivery import Outcome
+from webhooks.models import SessionWebhookSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.services import EndpointChanges, WebhookError
+
+UPDATABLE = ("url", "events", "description", "enabled")
+
+
+def as_problem(error: WebhookError) -> ApiProblem:
+    errors = [field_error(error.field, error.message, error.code.lower())] if error.field else None
+    return ApiProblem(error.status, error.message, code=error.code, errors=errors)
+
+
+def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": endpoint.pk,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "events": endpoint.events,
+        "enabled": endpoint.enabled,
+        "disabledReason": endpoint.disabled_reason or None,
+        "disabledAt": iso(endpoint.disabled_at),
+        "failingSince": iso(endpoint.failing_since),
+        "previousSecretExpiresAt": _grace_end(endpoint),
+        "createdAt": iso(endpoint.created_at),
+        "updatedAt": iso(endpoint.updated_at),
+    }
+    if secret is not None:
+        data["secret"] = secret
+    return data
+
+
+def _grace_end(owner: WebhookEndpoint | SessionWebhookSecret) -> str | None:
+    return iso(owner.previous_secret_expires_at) if owner.previous_secret else None
+
+
+def session_secret_data(owner: SessionWebhookSecret | None, *, secret: str | None = None) -> dict:
+    data: dict[str, Any] = {
+        "exists": owner is not None,
+        "createdAt": iso(owner.created_at) if owner else None,
+        "previousSecretExpiresAt": _grace_end(owner) if owner else None,
+    }
+    if secret is not None:
+        data["secret"] = secret
+    return data
+
+
+def attempt_data(attempt: WebhookAttempt) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "attemptedAt": iso(attempt.attempted_at),
+        "finishedAt": iso(attempt.finished_at),
+        "statusCode": attempt.status_code,
+        "latencyMs": attempt.latency_ms,
+        "responseBody": attempt.response_body,
+        "error": attempt.error or None,
+    }
+
+
+def delivery_data(delivery: WebhookDelivery, *, with_attempts: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": delivery.pk,
+        "endpointId": delivery.endpoint_id,
+        "url": delivery.url,
+        "sessionId": delivery.session_id or None,
+        "eventId": delivery.event_id,
+        "eventType": delivery.event_type,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "nextAttemptAt": iso(delivery.next_attempt_at),
+        "lastAttemptAt": iso(delivery.last_attempt_at),
+        "lastStatusCode": delivery.last_status_code,
+        "lastError": delivery.last_error or None,
+        "deliveredAt": iso(delivery.delivered_at),
+        "createdAt": iso(delivery.created_at),
+    }
+    if with_attempts:
+        data["payload"] = delivery.payload
+        data["attemptLog"] = [attempt_data(a) for a in delivery.log.order_by("-id")]
+    return data
+
+
+def outcome_data(outcome: Outcome, *, url: str, event_id: str) -> dict[str, Any]:
+    return {
+        "eventId": event_id,
+        "url": url,
+        "delivered": outcome.ok,
+        "statusCode": outcome.status_code,
+        "latencyMs": outcome.latency_ms,
+        "responseBody": outcome.body,
+        "error": outcome.error or None,
+    }
+
+
+def body_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise validation_problem([field_error("body", "The body must be a JSON object.")])
+    return body
+
+
+def parse_changes(body: Any) -> EndpointChanges:
+    body = body_object(body)
+    unknown = sorted(set(body) - set(UPDATABLE))
+    if unknown:
+        raise validation_problem(
+            [
+                field_error(name, "This field cannot be changed.", "unknown_field")
+                for name in unknown
+            ]
+        )
+    enabled = body.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise validation_problem([field_error("enabled", "enabled must be true or false.")])
+    return EndpointChanges(
+        url=body.get("url"),
+        events=body.get("events"),
+        description=body.get("description"),
+        enabled=enabled,
+    )
+
+
+def parse_since(body: Any) -> datetime:
+    raw = body_object(body).get("since")
+    when = parse_datetime(raw) if isinstance(raw, str) else None
+    if when is None or when.tzinfo is None:
+        raise validation_problem(
+            [field_error("since", "since must be an ISO 8601 timestamp with a timezone.")]
+        )
+    return when

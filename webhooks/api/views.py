@@ -1,0 +1,205 @@
+"""The webhook API: endpoints, their secrets and deliveries, and the test event.
+
+Views are thin: parse, call one service, shape the answer. Everything is scoped to the
+caller's company; another company's endpoint or delivery is a 404 like a missing one.
+"""
+
+from datetime import timedelta
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.idempotency import idempotent
+from steve.api.pagination import keyset_page
+from steve.ids import new_id
+from webhooks.api.serializers import (
+    as_problem,
+    body_object,
+    delivery_data,
+    endpoint_data,
+    outcome_data,
+    parse_changes,
+    parse_since,
+    session_secret_data,
+)
+from webhooks.delivery import send_test
+from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
+from webhooks.services import (
+    WebhookError,
+    delivery_redeliver,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_redeliver_failed,
+    endpoint_rotate_secret,
+    endpoint_update,
+    session_secret_rotate,
+    validated_grace,
+    validated_url,
+)
+
+
+def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, company=request.user.company).first()
+    if endpoint is None:
+        raise ApiProblem(
+            404, f"No webhook endpoint {endpoint_id!r}.", code="WEBHOOK_ENDPOINT_NOT_FOUND"
+        )
+    return endpoint
+
+
+def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id, company=request.user.company).first()
+    if delivery is None:
+        raise ApiProblem(
+            404, f"No webhook delivery {delivery_id!r}.", code="WEBHOOK_DELIVERY_NOT_FOUND"
+        )
+    return delivery
+
+
+def grace_from(request: Request) -> timedelta:
+    body = body_object(request.data) if request.data else {}
+    return validated_grace(body.get("gracePeriodHours"))
+
+
+class EndpointListView(APIView):
+    def get(self, request: Request) -> Response:
+        company = request.user.company
+        rows, pagination = keyset_page(
+            WebhookEndpoint.objects.filter(company=company),
+            scope=f"webhook-endpoints:{company.pk}",
+            params=request.query_params,
+        )
+        return Response({"data": [endpoint_data(e) for e in rows], "pagination": pagination})
+
+    @idempotent(scope="webhook-endpoints")
+    def post(self, request: Request) -> Response:
+        body = body_object(request.data)
+        try:
+            endpoint, secret = endpoint_create(
+                company=request.user.company,
+                url=body.get("url"),
+                events=body.get("events"),
+                description=body.get("description", ""),
+            )
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response(endpoint_data(endpoint, secret=secret), status=201)
+
+
+class EndpointDetailView(APIView):
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        return Response(endpoint_data(own_endpoint(request, endpoint_id)))
+
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = own_endpoint(request, endpoint_id)
+        try:
+            endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response(endpoint_data(endpoint))
+
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        endpoint_delete(endpoint_id=own_endpoint(request, endpoint_id).pk)
+        return Response(status=204)
+
+
+class EndpointRotateView(APIView):
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = own_endpoint(request, endpoint_id)
+        try:
+            endpoint, secret = endpoint_rotate_secret(
+                endpoint_id=endpoint.pk, grace=grace_from(request)
+            )
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response(endpoint_data(endpoint, secret=secret))
+
+
+class EndpointRedeliverView(APIView):
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = own_endpoint(request, endpoint_id)
+        since = parse_since(request.data)
+        try:
+            count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response({"endpointId": endpoint.pk, "redelivered": count}, status=202)
+
+
+class EndpointDeliveriesView(APIView):
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = own_endpoint(request, endpoint_id)
+        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
+        status = request.query_params.get("status")
+        if status:
+            if status not in WebhookDelivery.Status.values:
+                raise validation_problem(
+                    [field_error("status", "status must be pending, delivered or failed.")]
+                )
+            deliveries = deliveries.filter(status=status)
+        rows, pagination = keyset_page(
+            deliveries,
+            scope=f"webhook-deliveries:{endpoint.pk}:{status or ''}",
+            params=request.query_params,
+        )
+        return Response({"data": [delivery_data(d) for d in rows], "pagination": pagination})
+
+
+class DeliveryDetailView(APIView):
+    def get(self, request: Request, delivery_id: str) -> Response:
+        return Response(delivery_data(own_delivery(request, delivery_id), with_attempts=True))
+
+
+class DeliveryRedeliverView(APIView):
+    def post(self, request: Request, delivery_id: str) -> Response:
+        delivery = own_delivery(request, delivery_id)
+        try:
+            delivery = delivery_redeliver(delivery_id=delivery.pk)
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response(delivery_data(delivery), status=202)
+
+
+class SessionSecretView(APIView):
+    """Whether the company has a session-webhook secret; the secret itself is never shown."""
+
+    def get(self, request: Request) -> Response:
+        owner = SessionWebhookSecret.objects.filter(company=request.user.company).first()
+        return Response(session_secret_data(owner))
+
+
+class SessionSecretRotateView(APIView):
+    """Create (first call) or rotate the secret that signs deliveries to sessions' webhookUrl."""
+
+    def post(self, request: Request) -> Response:
+        try:
+            owner, secret = session_secret_rotate(
+                company_id=request.user.company.pk, grace=grace_from(request)
+            )
+        except WebhookError as error:
+            raise as_problem(error) from None
+        return Response(session_secret_data(owner, secret=secret))
+
+
+class WebhookTestView(APIView):
+    """Send a test event now (5 s timeout) to one of the company's endpoints or to a URL."""
+
+    def post(self, request: Request) -> Response:
+        body = body_object(request.data)
+        endpoint_id, url = body.get("endpointId"), body.get("url")
+        if bool(endpoint_id) == bool(url):
+            raise validation_problem(
+                [field_error("endpointId", "Give exactly one of endpointId and url.", "required")]
+            )
+        endpoint = own_endpoint(request, str(endpoint_id)) if endpoint_id else None
+        try:
+            target = endpoint.url if endpoint else validated_url(url)
+        except WebhookError as error:
+            raise as_problem(error) from None
+        event_id = new_id("evt")
+        outcome = send_test(
+            company_id=request.user.company.pk, endpoint=endpoint, url=target, event_id=event_id
+        )
+        return Response(outcome_data(outcome, url=target, event_id=event_id))
