@@ -3,6 +3,7 @@
 import base64
 from datetime import timedelta
 
+import jsonschema
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -56,6 +57,8 @@ def test_multipart_job_is_queued_then_completed_with_a_result(api, workflows):
     assert result["data"]["originalName"] == "invoice.pdf"
     assert result["data"]["processedPages"] == 1
     assert "text" not in document
+    schema = api.get("/api/v1/workflows/invoice").json()["outputJsonSchema"]
+    jsonschema.validate(document["fields"], schema)
 
 
 def test_json_base64_job_with_return_text(api, workflows):

@@ -2,6 +2,7 @@
 
 import time
 
+import jsonschema
 import pytest
 import requests
 
@@ -56,6 +57,8 @@ def test_scanned_receipt_goes_from_upload_to_extracted_submission(
         f"{base}/api/v1/submissions/{session['submissionId']}", headers=headers, timeout=10
     ).json()
     data = detail["extractedData"]
+    version = requests.get(f"{base}/api/v1/workflows/receipt-ocr", headers=headers, timeout=10)
+    jsonschema.validate(data, version.json()["outputJsonSchema"])
     assert data["totalAmount"] == 9.0  # the ground truth of 000.json
     assert data["date"] == "2018-12-25"
     assert data["currency"] == "MYR"

@@ -1,0 +1,227 @@
+"""Submission review over the API (seed 001): list, detail, approve, reject, cancel."""
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from fraud.models import FraudMatch
+from submissions.models import Submission, SubmissionEvent
+from tests.factories import SubmissionFactory, SubmissionFileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def in_review(company):
+    return SubmissionFactory(company=company)
+
+
+def flag(submission, target) -> FraudMatch:
+    return FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        target_submission=target,
+        check_type="visual",
+        score=72.5,
+        similarity=0.88,
+    )
+
+
+def test_list_is_company_scoped_newest_first_with_the_seed_shape(api, company):
+    mine = [SubmissionFactory(company=company) for _ in range(3)]
+    SubmissionFactory()  # another company's
+    body = api.get("/api/v1/submissions").json()
+    assert [row["id"] for row in body["data"]] == [s.pk for s in reversed(mine)]
+    assert body["pagination"] == {"hasMore": False, "nextCursor": None}
+    row = body["data"][0]
+    assert set(row) == {
+        "id", "submissionStatus", "fraudStatus", "fraudScore", "workflow", "extractedData",
+        "confidence", "createdAt", "clientSubmissionId",
+    }  # fmt: skip
+    assert row["workflow"] == {"slug": "receipt-ocr", "name": "Receipt OCR", "version": 1}
+
+
+def test_list_pages_with_an_opaque_cursor_and_clamps_limit(api, company):
+    made = [SubmissionFactory(company=company) for _ in range(5)]
+    first = api.get("/api/v1/submissions?limit=2").json()
+    assert first["pagination"]["hasMore"] is True
+    second = api.get(f"/api/v1/submissions?limit=2&cursor={first['pagination']['nextCursor']}")
+    ids = [r["id"] for r in first["data"] + second.json()["data"]]
+    assert ids == [s.pk for s in reversed(made)][:4]
+    assert len(api.get("/api/v1/submissions?limit=0").json()["data"]) == 1
+    assert len(api.get("/api/v1/submissions?limit=1000").json()["data"]) == 5
+
+
+def test_forged_or_foreign_cursor_is_a_400(api, company):
+    SubmissionFactory(company=company)
+    forged = api.get("/api/v1/submissions?cursor=eyJhZnRlciI6InN1Yl96In0:forged")
+    assert forged.status_code == 400 and forged.json()["code"] == "INVALID_CURSOR"
+    from steve.api.pagination import encode_cursor
+
+    foreign = encode_cursor("submissions:cmp_someoneelse", "sub_zzzz")
+    response = api.get(f"/api/v1/submissions?cursor={foreign}")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_CURSOR"
+
+
+def test_list_filters_and_unknown_filter_values(api, company):
+    SubmissionFactory(company=company, status="approved")
+    flagged = SubmissionFactory(company=company, fraud_status="flagged")
+    assert [r["id"] for r in api.get("/api/v1/submissions?fraudStatus=flagged").json()["data"]] == [
+        flagged.pk
+    ]
+    assert len(api.get("/api/v1/submissions?status=approved").json()["data"]) == 1
+    assert len(api.get("/api/v1/submissions?workflow=invoice").json()["data"]) == 0
+    bad = api.get("/api/v1/submissions?status=bogus")
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "status"
+
+
+def test_detail_has_every_seed_field(api, in_review):
+    SubmissionFileFactory(submission=in_review, uploaded_at=in_review.created_at)
+    body = api.get(f"/api/v1/submissions/{in_review.pk}").json()
+    assert set(body) >= {
+        "id", "submissionStatus", "fraudStatus", "fraudScore", "extractedData", "confidence",
+        "fieldConfidences", "certainty", "aiSummary", "failedReason", "rejectReason",
+        "cancelReason", "workflow", "files", "fraudMatches", "events", "clientSubmissionId",
+        "metadata", "createdAt",
+    }  # fmt: skip
+    assert set(body["files"][0]) >= {
+        "id",
+        "fileIndex",
+        "label",
+        "mimeType",
+        "fileSize",
+        "downloadUrl",
+    }
+
+
+def test_approve_from_review_returns_the_seed_shape_and_writes_an_event(api, in_review):
+    response = api.post(f"/api/v1/submissions/{in_review.pk}/approve")
+    assert response.status_code == 200
+    assert response.json() == {
+        "submissionId": in_review.pk,
+        "workflow": {"slug": "receipt-ocr", "version": 1},
+        "submissionStatus": "approved",
+    }
+    event = SubmissionEvent.objects.get(submission=in_review)
+    assert (event.type, event.from_status, event.to_status) == ("approved", "review", "approved")
+    assert event.actor_type == "api_key"
+
+
+def test_approve_is_refused_while_fraud_matches_are_unresolved(api, company, in_review):
+    match = flag(in_review, SubmissionFactory(company=company))
+    refused = api.post(f"/api/v1/submissions/{in_review.pk}/approve")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "UNRESOLVED_FRAUD_MATCHES"
+    assert refused.json()["type"].endswith("/unresolved-fraud-matches")
+    resolved = api.post(
+        f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "false_positive"},
+        format="json",
+    )
+    assert resolved.status_code == 200
+    assert resolved.json()["resolution"] == "false_positive"
+    assert resolved.json()["resolvedAt"] is not None
+    assert api.post(f"/api/v1/submissions/{in_review.pk}/approve").status_code == 200
+
+
+def test_fraud_match_list_and_bad_resolution(api, company, in_review):
+    target = SubmissionFactory(company=company)
+    match = flag(in_review, target)
+    body = api.get(f"/api/v1/submissions/{in_review.pk}/fraud-matches").json()
+    assert body["data"][0]["targetSubmission"]["id"] == target.pk
+    assert body["pagination"]["hasMore"] is False
+    bad = api.post(
+        f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "ignore"},
+        format="json",
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_RESOLUTION"
+    missing = api.post(
+        f"/api/v1/submissions/{in_review.pk}/fraud-matches/fm_nope/resolve",
+        {"resolution": "false_positive"},
+        format="json",
+    )
+    assert missing.status_code == 404
+
+
+def test_confirmed_fraud_rejects_the_submission(api, company, in_review):
+    match = flag(in_review, SubmissionFactory(company=company))
+    api.post(
+        f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "confirmed_fraud"},
+        format="json",
+    )
+    in_review.refresh_from_db()
+    assert in_review.status == "rejected"
+    assert in_review.reject_reason
+
+
+def test_reject_needs_a_reason(api, in_review):
+    missing = api.post(f"/api/v1/submissions/{in_review.pk}/reject", {}, format="json")
+    assert missing.status_code == 400 and missing.json()["code"] == "REASON_REQUIRED"
+    blank = api.post(f"/api/v1/submissions/{in_review.pk}/reject", {"reason": "  "}, format="json")
+    assert blank.status_code == 400
+    ok = api.post(
+        f"/api/v1/submissions/{in_review.pk}/reject",
+        {"reason": "Document is illegible."},
+        format="json",
+    )
+    assert ok.json()["submissionStatus"] == "rejected"
+    assert api.get(f"/api/v1/submissions/{in_review.pk}").json()["rejectReason"] == (
+        "Document is illegible."
+    )
+
+
+def test_cancel_until_approved_and_illegal_transitions_name_the_status(api, company):
+    waiting = SubmissionFactory(company=company)
+    assert api.post(f"/api/v1/submissions/{waiting.pk}/cancel").json()["submissionStatus"] == (
+        "cancelled"
+    )
+    approved = SubmissionFactory(company=company, status="approved")
+    refused = api.post(f"/api/v1/submissions/{approved.pk}/cancel", {"reason": "x"}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "SUBMISSION_IS_APPROVED"
+    assert refused.json()["currentStatus"] == "approved"
+    again = api.post(f"/api/v1/submissions/{waiting.pk}/approve")
+    assert again.json()["code"] == "SUBMISSION_IS_CANCELLED"
+
+
+def test_review_actions_on_another_companys_submission_are_404(api):
+    foreign = SubmissionFactory()
+    for action in ("approve", "cancel"):
+        assert api.post(f"/api/v1/submissions/{foreign.pk}/{action}").status_code == 404
+    assert api.get(f"/api/v1/submissions/{foreign.pk}/fraud-matches").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_actions_exactly_one_succeeds(api_key, company):
+    submission = SubmissionFactory(company=company)
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def act(path: str, body: dict) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        barrier.wait()
+        try:
+            statuses.append(client.post(path, body, format="json").status_code)
+        finally:
+            connection.close()
+
+    base = f"/api/v1/submissions/{submission.pk}"
+    threads = [
+        threading.Thread(target=act, args=(f"{base}/approve", {})),
+        threading.Thread(target=act, args=(f"{base}/reject", {"reason": "duplicate"})),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409]
+    submission.refresh_from_db()
+    assert submission.status in {"approved", "rejected"}
+    assert SubmissionEvent.objects.filter(submission=submission).count() == 1
+    assert Submission.objects.get(pk=submission.pk).version == 2
