@@ -426,3 +426,49 @@ def retention_purge(*, limit: int = 200) -> int:
         default_storage.delete(f"results/{company_id}/{session_id}.json")
         submission_purge_results(submission_id=submission_id)
     return len(due)
+
+
+def session_recover_stuck(*, session_id: str) -> str | None:
+    """Re-queue one session stuck in `submitted`, or fail it once its re-queues are spent.
+
+    Returns "requeued", "failed", or None when it was no longer stuck (another sweep or
+    the worker got there first).
+    """
+    cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
+    with transaction.atomic():
+        session = (
+            WorkflowSession.objects.select_for_update(skip_locked=True)
+            .filter(pk=session_id, state=SessionState.SUBMITTED, updated_at__lt=cutoff)
+            .first()
+        )
+        if session is None:
+            return None
+        if session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
+            session_fail(
+                session_id=session.pk,
+                code="PROCESSING_TIMEOUT",
+                reason="Processing made no progress and was given up.",
+                step="pipeline",
+                retryable=True,
+            )
+            return "failed"
+        session.requeue_count += 1
+        session.save(update_fields=["requeue_count", "updated_at"])
+        record_event(
+            submission=session.submission,
+            type="processing_requeued",
+            actor=Actor.system(),
+            details={"sessionId": session.pk, "requeue": session.requeue_count},
+        )
+        transaction.on_commit(lambda: _queue_processing(session.pk))
+    return "requeued"
+
+
+def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:
+    """Beat: recover sessions with no progress for STUCK_SESSION_MINUTES, bounded per run."""
+    cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
+    due = WorkflowSession.objects.filter(
+        state=SessionState.SUBMITTED, updated_at__lt=cutoff
+    ).values_list("pk", flat=True)[:limit]
+    outcomes = [session_recover_stuck(session_id=session_id) for session_id in due]
+    return {name: outcomes.count(name) for name in ("requeued", "failed")}

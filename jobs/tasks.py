@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from jobs import pipeline
-from jobs.services import retention_purge, sessions_expire_stale
+from jobs.services import retention_purge, sessions_expire_stale, sessions_recover_stuck
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +27,10 @@ def purge_expired_data() -> int:
     purged = retention_purge()
     logger.info("Retention purge removed the data of %d submission(s)", purged)
     return purged
+
+
+@shared_task
+def recover_stuck_sessions() -> dict[str, int]:
+    outcome = sessions_recover_stuck()
+    logger.info("Stuck-session recovery: %s", outcome)
+    return outcome

@@ -193,6 +193,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
+    "recover-stuck-sessions": {
+        "task": "jobs.tasks.recover_stuck_sessions",
+        "schedule": timedelta(minutes=2),
+    },
     "purge-retention": {"task": "jobs.tasks.purge_expired_data", "schedule": timedelta(hours=1)},
     "retry-downstream-sync": {
         "task": "submissions.tasks.retry_due_syncs",

@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -149,6 +150,10 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, ApiProblem):
         return exc
+    if isinstance(exc, RequestDataTooBig):
+        return ApiProblem(413, "The request body is too large.", code="BODY_TOO_LARGE")
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return ApiProblem(400, "The request has too many fields.", code="TOO_MANY_FIELDS")
     if isinstance(exc, Http404):
         return ApiProblem(404, "The requested resource does not exist.")
     if isinstance(exc, DjangoPermissionDenied):

@@ -1,0 +1,58 @@
+"""Beat work of the jobs app: stuck-session recovery; request limits with their codes."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import sessions_recover_stuck
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
+
+pytestmark = pytest.mark.django_db
+
+
+def submitted_session(api) -> WorkflowSession:
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    return WorkflowSession.objects.get(pk=body["sessionId"])
+
+
+def age(session: WorkflowSession, minutes: int) -> None:
+    WorkflowSession.objects.filter(pk=session.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def test_stuck_session_is_requeued_then_failed_with_a_code(
+    api, workflows, settings, django_capture_on_commit_callbacks
+):
+    settings.STUCK_SESSION_MINUTES = 15
+    settings.STUCK_SESSION_MAX_REQUEUES = 1
+    session = submitted_session(api)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0}  # still fresh
+    age(session, 20)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0}
+    assert len(callbacks) == 1
+    age(session, 20)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 1}
+    session.refresh_from_db()
+    assert session.state == SessionState.FAILED
+    assert session.error_code == "PROCESSING_TIMEOUT"
+    assert session.submission.status == "failed"
+    job = api.get(f"/api/v1/jobs/{session.pk}").json()
+    assert job["error"]["code"] == "PROCESSING_TIMEOUT"
+    assert job["error"]["details"] == {"step": "pipeline", "retryable": True}
+
+
+def test_body_larger_than_the_limit_is_413(api, workflows, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post(
+        "/api/v1/workflows/receipt-ocr/sessions",
+        {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "x" * 2000},
+        format="json",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "BODY_TOO_LARGE"
