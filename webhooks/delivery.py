@@ -216,7 +216,12 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
         delivery.next_attempt_at = now + delay
 
 
-def record(delivery_id: str, attempt: WebhookAttempt, outcome: Outcome) -> None:
+def record(
+    delivery_id: str,
+    attempt: WebhookAttempt,
+    outcome: Outcome,
+    endpoint: WebhookEndpoint | None = None,
+) -> None:
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         attempt.finished_at = timezone.now()
@@ -231,15 +236,18 @@ def record(delivery_id: str, attempt: WebhookAttempt, outcome: Outcome) -> None:
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
             delivery.save()
-    if delivery.endpoint_id:
-        _endpoint_feedback(delivery.endpoint_id, outcome)
+    if endpoint is not None:
+        _endpoint_feedback(endpoint, outcome)
 
 
-def _endpoint_feedback(endpoint_id: str, outcome: Outcome) -> None:
+def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
     if outcome.status_code == 410:
-        endpoint_disable(endpoint_id=endpoint_id, reason="The receiver answered 410 Gone.")
+        endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")
         return
-    endpoint_record_outcome(endpoint_id=endpoint_id, succeeded=outcome.ok)
+    # The common case, a success on a healthy endpoint, needs no write.
+    if outcome.ok and endpoint.failing_since is None:
+        return
+    endpoint_record_outcome(endpoint_id=endpoint.pk, succeeded=outcome.ok)
 
 
 def deliver(delivery_id: str) -> Outcome | None:
@@ -255,7 +263,7 @@ def deliver(delivery_id: str) -> Outcome | None:
         event_type=delivery.event_type,
         payload=delivery.payload,
     )
-    record(delivery.pk, attempt, outcome)
+    record(delivery.pk, attempt, outcome, delivery.endpoint)
     return outcome
 
 
