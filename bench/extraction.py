@@ -78,6 +78,7 @@ class CachingEngine:
     def __init__(self, engine: OcrEngine, directory: Path) -> None:
         self.engine = engine
         self.name = engine.name
+        self.upright_confidence = engine.upright_confidence
         self.directory = directory / engine.name
         self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -102,17 +103,21 @@ class Result:
     straight_correct: int = 0
     count: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
 
-def evaluate(engine: OcrEngine, limit: int | None, dataset: Path = DATASET) -> Result:
+def evaluate(
+    engine: OcrEngine, limit: int | None, dataset: Path = DATASET, start: int = 0
+) -> Result:
     result = Result()
-    images = sorted((dataset / "img").glob("*.jpg"))[:limit]
+    images = sorted((dataset / "img").glob("*.jpg"))[start:][:limit]
     for path in images:
         truth = json.loads((dataset / "key" / f"{path.stem}.json").read_text())
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         _, extraction = extract_document(path.read_bytes(), kind="receipt", engine=engine)
         result.seconds += time.perf_counter() - started
+        result.cpu_seconds += cpu_seconds() - cpu_started
         result.count += 1
         _score(result, path.stem, extraction.fields, extraction.field_confidences, truth)
     return result
@@ -138,6 +143,16 @@ def _score(result: Result, stem: str, fields: dict, confs: dict, truth: dict) ->
     if all(confs.get(name, 0.0) >= REVIEW_THRESHOLD for name in REQUIRED):
         result.straight += 1
         result.straight_correct += ok_required
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (tesseract runs as a child).
+
+    With one OCR thread this is the time on one core, and unlike wall-clock time it does
+    not grow when other work shares the machine.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def peak_memory_mb() -> float:
@@ -167,11 +182,12 @@ def print_table(result: Result, engine_name: str, timed: bool) -> bool:
     note = f"({result.straight_correct}/{result.straight} with all required correct)"
     _row("straight-through (required>=0.80)", f"{straight:.1%}", ">= 60%", checks[-1], note)
     if timed:
-        per = result.seconds / n
+        per = result.cpu_seconds / n
         checks.append(per <= 2.0)
-        _row("seconds per receipt (1 core)", f"{per:.2f}", "<= 2.00", checks[-1])
+        _row("CPU seconds per receipt (1 thread)", f"{per:.2f}", "<= 2.00", checks[-1])
+        _row("wall seconds per receipt", f"{result.seconds / n:.2f}", "", None, "(shared host)")
     else:
-        _row("seconds per receipt (1 core)", "n/a", "<= 2.00", None, "(OCR cached)")
+        _row("CPU seconds per receipt (1 thread)", "n/a", "<= 2.00", None, "(OCR cached)")
     _row("peak memory (MB, RSS)", f"{peak_memory_mb():.0f}")
     return all(checks)
 
@@ -179,6 +195,7 @@ def print_table(result: Result, engine_name: str, timed: bool) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--start", type=int, default=0, help="skip the first N receipts")
     parser.add_argument("--engine", default=None, help="rapidocr or tesseract")
     parser.add_argument("--ocr-cache", type=Path, default=None)
     parser.add_argument("--errors", action="store_true", help="list every wrong field")
@@ -187,7 +204,7 @@ def main() -> int:
     engine: OcrEngine = get_engine(args.engine)
     if args.ocr_cache:
         engine = CachingEngine(engine, args.ocr_cache)
-    result = evaluate(engine, args.limit, args.dataset)
+    result = evaluate(engine, args.limit, args.dataset, args.start)
     if args.errors:
         print("\n".join(result.errors))
     met = print_table(result, engine.name, timed=args.ocr_cache is None)

@@ -15,6 +15,7 @@ from .layout import Word, group_lines  # Word lives with the geometry; re-export
 # Scanned pages are rendered at this resolution for OCR; 200 dpi keeps receipt print
 # legible without making detection slow.
 RENDER_DPI = 200
+TEXT_PAGE_DPI = 110
 # A page whose text layer has fewer characters than this is treated as scanned.
 MIN_TEXT_LAYER_CHARS = 8
 PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
@@ -147,14 +148,16 @@ def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int) -> Page
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        scale = RENDER_DPI / 72
+        words = _text_layer_words(page, width, height)
+        text_chars = sum(len(w.text) for w in words)
+        has_text = text_chars >= MIN_TEXT_LAYER_CHARS
+        # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
+        scale = (TEXT_PAGE_DPI if has_text else RENDER_DPI) / 72
         # Huge media boxes are legal PDF; shrink the render instead of refusing the file.
         if width * height * scale * scale > max_pixels:
             scale = (max_pixels / (width * height)) ** 0.5
         image = page.render(scale=scale).to_pil().convert("RGB")
-        words = _text_layer_words(page, width, height)
-        text_chars = sum(len(w.text) for w in words)
-        if text_chars < MIN_TEXT_LAYER_CHARS:
+        if not has_text:
             return Page(index=index, image=image)
         return Page(
             index=index,

@@ -13,6 +13,13 @@ COMPANY_SUFFIX = re.compile(
     r"CORPORATION|COMPANY|LIMITED|LTD|LLC|INC$|PLC|GMBH|SRL|PTYLTD|KEDAI|PERNIAGAAN|"
     r"TRADINGCO|SERVICES|SOLUTIONS|MARKETING|INDUSTRIES|GROUP"
 )
+_SB = re.compile(r"\bS\s?/\s?B\b")
+# Words that name a kind of business or legal form, not the business itself.
+_GENERIC_WORDS = re.compile(
+    r"SDNBHD|SDN|BHD|BERHAD|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|CAFE|HARDWARE|"
+    r"STATIONERY|SUPERMARKET|MART|STORE|SHOP|LIMITED|LTD|COMPANY|CO|PLT|MARKETING|"
+    r"SERVICES|HOLDINGS|ELECTRICAL|BAKERY|PHARMACY|INC|LLC"
+)
 # Lines at the top that are not the issuer's name.
 _NOT_NAME = re.compile(
     r"TAXINVOICE|^INVOICE|RECEIPT|CASHBILL|^BILL|OFFICIAL|WELCOME|^TEL|PHONE|^FAX|^GST|"
@@ -74,7 +81,7 @@ def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
     top = [(i, line) for i, line in enumerate(lines) if line.center_y < 0.5]
     names = [(i, line) for i, line in top if is_name_like(line)]
     for i, line in names:
-        if COMPANY_SUFFIX.search(squash(line.text)) and not _is_address(line.text):
+        if has_company_suffix(line.text) and not _is_address(line.text):
             return _name_candidate(lines, i, suffix=True), i
     for i, line in names:
         if not _is_address(line.text):
@@ -82,18 +89,36 @@ def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
     return None, -1
 
 
+def has_company_suffix(text: str) -> bool:
+    return bool(COMPANY_SUFFIX.search(squash(text)) or _SB.search(text.upper()))
+
+
 def _name_candidate(lines: list[Line], index: int, *, suffix: bool) -> Candidate:
-    line = lines[index]
-    text = clean_name(line.text)
-    used = [line]
-    # "SDN BHD" wrapped onto its own line belongs to the name above it.
-    if suffix and len(squash(text)) <= 8 and index > 0 and is_name_like(lines[index - 1]):
-        used.insert(0, lines[index - 1])
-        text = clean_name(lines[index - 1].text) + " " + text
+    used = [lines[index]]
+    # A name wrapped over two lines: "... HARDWARE &" / "ELECTRICAL", or a line that is
+    # only generic words ("RESTAURANT SDN BHD") under the distinctive part of the name.
+    above = lines[index - 1] if index > 0 else None
+    if above is not None and _continues(above, lines[index]) and is_name_like(above):
+        used.insert(0, above)
+    below = lines[index + 1] if index + 1 < len(lines) else None
+    if below is not None and used[-1].text.rstrip().endswith("&") and is_name_like(below):
+        used.append(below)
+    text = clean_name(" ".join(u.text for u in used))
     base = 0.9 if suffix else 0.6
     ocr = min(u.confidence for u in used)
     confidence = base * ocr_factor(ocr)
     return Candidate(text, round(confidence, 3), [evidence_for(u) for u in used])
+
+
+def _continues(above: Line, line: Line) -> bool:
+    """Whether ``line`` reads as the tail of a name begun on the line ``above``."""
+    adjacent = line.bbox[1] - above.bbox[3] < 1.2 * max(line.height, 1e-6)
+    if not adjacent or _is_address(above.text) or has_company_suffix(above.text):
+        return False
+    if above.text.rstrip().endswith("&"):
+        return True
+    distinctive = _GENERIC_WORDS.sub("", squash(line.text))
+    return len(distinctive) < 4
 
 
 def clean_name(text: str) -> str:

@@ -1,0 +1,213 @@
+"""Extraction package: loading guards, text layers, OCR, field parsing, isolation, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from PIL import Image
+
+from jobs.extraction import (
+    OUTPUT_SCHEMAS,
+    REQUIRED_FIELDS,
+    ExtractionError,
+    extract_document,
+    extract_document_isolated,
+    load_document,
+    sniff_mime,
+)
+from jobs.extraction.ocr import estimate_skew
+from tests.jobs.fixtures_docs import (
+    InvoiceSpec,
+    bomb_png,
+    invoice_pdf,
+    malformed_pdf,
+    render_png,
+    truncated_jpeg,
+    unsupported_bytes,
+)
+
+SROIE = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sroie-dev"
+needs_sroie = pytest.mark.skipif(not SROIE.is_dir(), reason="sroie-dev dataset not present")
+
+
+@pytest.fixture(scope="module")
+def spec() -> InvoiceSpec:
+    return InvoiceSpec()
+
+
+@pytest.fixture(scope="module")
+def pdf_bytes(spec: InvoiceSpec) -> bytes:
+    return invoice_pdf(spec)
+
+
+def validate(kind: str, fields: dict) -> None:
+    validator = jsonschema.Draft202012Validator(
+        OUTPUT_SCHEMAS[kind], format_checker=jsonschema.FormatChecker()
+    )
+    validator.validate(fields)
+
+
+def assert_error(code: str, data: bytes, **kwargs: object) -> ExtractionError:
+    with pytest.raises(ExtractionError) as info:
+        load_document(data, **kwargs)  # type: ignore[arg-type]
+    assert info.value.code == code
+    assert info.value.message
+    return info.value
+
+
+# --- sniffing and hostile input ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "mime"),
+    [
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\nrest", "image/png"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"%PDF-1.4\n", "application/pdf"),
+        (b"\n\n%PDF-1.7\n", "application/pdf"),
+        (b"PK\x03\x04", None),
+        (b"", None),
+        (b"GIF89a", None),
+    ],
+)
+def test_sniff_mime(head: bytes, mime: str | None) -> None:
+    assert sniff_mime(head) == mime
+
+
+def test_unsupported_and_empty_files_are_refused() -> None:
+    assert_error("UNSUPPORTED_FILE", unsupported_bytes())
+    assert_error("UNSUPPORTED_FILE", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    error = assert_error("FILE_TOO_LARGE", bomb_png(12_000, 12_000))
+    assert error.retryable is False
+
+
+def test_malformed_files_are_refused() -> None:
+    assert_error("UNSUPPORTED_FILE", malformed_pdf())
+    assert_error("UNSUPPORTED_FILE", truncated_jpeg())
+
+
+def test_too_many_pages(spec: InvoiceSpec) -> None:
+    data = invoice_pdf(spec, extra_pages=24)
+    assert_error("PAGE_LIMIT_EXCEEDED", data)
+    assert len(load_document(data, max_pages=30).pages) == 25
+
+
+def test_encrypted_pdf_needs_the_right_password(spec: InvoiceSpec) -> None:
+    data = invoice_pdf(spec, password="s3cret")
+    assert_error("PASSWORD_REQUIRED", data)
+    assert_error("PASSWORD_INVALID", data, password="wrong")
+    _, extraction = extract_document(data, kind="invoice", password="s3cret")
+    assert extraction.fields["invoiceNumber"] == spec.number
+
+
+def test_transparent_png_is_flattened_on_white() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(buffer, format="PNG")
+    page = load_document(buffer.getvalue()).pages[0]
+    assert page.image.mode == "RGB"
+    assert page.image.getpixel((5, 5)) == (255, 255, 255)
+
+
+# --- invoices: text layer and the same page as an image ----------------------------------
+
+
+def test_invoice_pdf_text_layer(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
+    document, extraction = extract_document(pdf_bytes, kind="invoice")
+    page = document.pages[0]
+    assert page.has_text_layer and page.image.mode == "RGB"
+    fields = extraction.fields
+    assert fields["invoiceNumber"] == spec.number
+    assert fields["vendorName"] == spec.vendor
+    assert fields["vendorTaxId"] == spec.vendor_tax_id
+    assert fields["customerName"] == spec.customer
+    assert fields["invoiceDate"] == "2024-01-15"
+    assert fields["dueDate"] == "2024-02-14"
+    assert fields["totalAmount"] == float(spec.total)
+    assert fields["taxAmount"] == float(spec.tax)
+    assert fields["currency"] == "GBP"
+    items = fields["lineItems"]
+    assert [i["quantity"] for i in items] == [q for _, q, _ in spec.items]
+    assert items[0]["description"] == "Blue widgets"
+    assert sum(i["amount"] for i in items) == float(spec.subtotal)
+    validate("invoice", fields)
+    for name in REQUIRED_FIELDS["invoice"]:
+        assert extraction.field_confidences[name] >= 0.8
+    total_box = extraction.evidence["totalAmount"][0]
+    assert total_box["page"] == 0
+    x0, y0, x1, y1 = total_box["bbox"]
+    assert 0.5 < x0 < x1 <= 1 and 0.3 < y0 < y1 < 0.6  # right-aligned, under the items
+    assert "Total Due" in extraction.pages_text[0]
+    assert spec.vendor in extraction.summary and "246.00" in extraction.summary
+
+
+def test_invoice_png_is_read_by_ocr(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
+    document, extraction = extract_document(render_png(pdf_bytes), kind="invoice")
+    assert document.mime_type == "image/png"
+    assert document.pages[0].words, "OCR produced no words"
+    fields = extraction.fields
+    assert fields["invoiceNumber"] == spec.number
+    assert fields["totalAmount"] == float(spec.total)
+    assert fields["invoiceDate"] == "2024-01-15"
+    validate("invoice", fields)
+
+
+# --- real receipts ------------------------------------------------------------------------
+
+
+@needs_sroie
+@pytest.mark.parametrize("stem", ["000", "003"])
+def test_sroie_receipt_total_and_date(stem: str) -> None:
+    truth = json.loads((SROIE / "key" / f"{stem}.json").read_text())
+    data = (SROIE / "img" / f"{stem}.jpg").read_bytes()
+    _, extraction = extract_document(data, kind="receipt")
+    fields = extraction.fields
+    assert fields["totalAmount"] == float(truth["total"].replace("RM", ""))
+    day, month, year = truth["date"].split("/")
+    assert fields["date"] == f"{year}-{month}-{day}"
+    assert fields["currency"] == "MYR"
+    validate("receipt", fields)
+    assert set(extraction.field_confidences) == set(fields)
+    assert 0 <= extraction.certainty <= extraction.confidence <= 1 or extraction.certainty <= 1
+
+
+def test_deskew_estimates_rotation() -> None:
+    image = Image.new("RGB", (600, 800), "white")
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    for row in range(40, 760, 24):
+        draw.rectangle((60, row, 540, row + 8), fill="black")
+    assert abs(estimate_skew(image)) < 0.5
+    tilted = image.rotate(4, expand=True, fillcolor="white")
+    assert abs(estimate_skew(tilted) + 4) < 0.6
+
+
+# --- isolation ----------------------------------------------------------------------------
+
+
+def test_isolated_runner_returns_results(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
+    document, extraction = extract_document_isolated(pdf_bytes, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == spec.number
+    assert document.pages[0].image.size[0] > 0
+
+
+def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(malformed_pdf(), kind="invoice")
+    assert info.value.code == "UNSUPPORTED_FILE"
+    # A page that needs more memory than allowed kills the child, not the caller.
+    big = bomb_png(6_000, 6_000)  # 36 MP: under the pixel limit, ~100 MB decoded
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(big, kind="receipt", memory_mb=40)
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(pdf_bytes, kind="invoice", timeout_s=0.001)
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
