@@ -203,7 +203,7 @@ SUBMISSION_SUMMARY = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": {"type": "string", "enum": FRAUD_STATUSES},
+        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
         "fraudScore": nullable({"type": "number"}),
         "workflow": ref("SubmissionWorkflow"),
         "extractedData": nullable(FREE_OBJECT),
@@ -261,7 +261,7 @@ SUBMISSION_DETAIL = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": {"type": "string", "enum": FRAUD_STATUSES},
+        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
         "fraudScore": nullable({"type": "number"}),
         "extractedData": nullable(FREE_OBJECT),
         "confidence": nullable({"type": "number"}),

@@ -1,0 +1,148 @@
+"""Schemathesis against a live server: no 5xx, and every response fits the schema.
+
+Each documented operation (tags of Steve's own and the seeds' endpoints) gets a small
+number of generated requests, sent as the seeded key; an operation with path ids is
+also called with the ids of real seeded rows, so success responses are checked too,
+not only 404s. Bounded: `MAX_EXAMPLES` per operation and `BUDGET_SECONDS` overall.
+"""
+
+import time
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from fraud.models import FraudMatch
+from jobs.services import SessionRequest, session_create
+from tests import factories
+
+pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]
+
+MAX_EXAMPLES = 15
+BUDGET_SECONDS = 110
+REQUEST_TIMEOUT = 10
+DOCUMENTED_TAGS = [
+    "workflows",
+    "sessions",
+    "jobs",
+    "submissions",
+    "review",
+    "fraud",
+    "extraction-jobs",
+]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+_started: list[float] = []
+
+
+@pytest.fixture
+def seeded(db) -> dict[str, str]:
+    """A company with workflows, a key, a pending session and a flagged submission."""
+    company = factories.CompanyFactory()
+    company.rate_limits = {b: 1_000_000 for b in ("read", "session", "submit", "write", "poll")}
+    company.save()
+    versions = factories.default_workflows(company)
+    key = factories.api_key(company)
+    session, _ = session_create(
+        api_key=key.api_key,
+        version=versions[0],
+        request=SessionRequest(
+            file_count=1,
+            content_types=["image/jpeg"],
+            client_submission_id="fuzz-1",
+            metadata={"orderId": "1"},
+            external_user=None,
+            webhook_url="",
+        ),
+    )
+    submission = factories.SubmissionFactory(company=company, fraud_status="flagged")
+    target = factories.SubmissionFactory(company=company, workflow_version=versions[0])
+    match = FraudMatch.objects.create(
+        company=company,
+        submission=submission,
+        target_submission=target,
+        check_type="visual",
+        score=72.5,
+        similarity=0.88,
+    )
+    return {
+        "secret": key.secret,
+        "slug": versions[0].workflow.slug,
+        "version": str(versions[0].version),
+        "session_id": session.pk,
+        "submission_id": submission.pk,
+        "match_id": match.pk,
+    }
+
+
+_schema_cache: dict[str, dict] = {}
+
+
+@pytest.fixture
+def api_schema(live_server, seeded):
+    # Fetched from the live server once: generating it takes seconds, and it is the same
+    # for every operation's test.
+    url = f"{live_server.url}/api/v1/schema?format=json"
+    if url not in _schema_cache:
+        response = requests.get(url, timeout=60)
+        response.raise_for_status()
+        _schema_cache[url] = response.json()
+    return schemathesis.openapi.from_dict(_schema_cache[url])
+
+
+schema = schemathesis.pytest.from_fixture("api_schema").include(tag=DOCUMENTED_TAGS)
+
+
+def within_budget() -> None:
+    if not _started:
+        _started.append(time.monotonic())
+    if time.monotonic() - _started[0] > BUDGET_SECONDS:
+        pytest.fail(f"schemathesis run exceeded its {BUDGET_SECONDS} s budget")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    # Generated cases only: the explicit phases (schema examples, boundary coverage) send
+    # hundreds of requests per operation, beyond a CI-sized budget.
+    phases=[Phase.generate],
+    derandomize=True,
+)
+def test_api_conforms_to_its_schema(case, live_server, seeded, request) -> None:
+    within_budget()
+    headers = {"Authorization": f"Bearer {seeded['secret']}"}
+    with requests.Session() as http:
+        case.call_and_validate(
+            base_url=live_server.url,
+            headers=headers,
+            checks=CHECKS,
+            session=http,
+            timeout=REQUEST_TIMEOUT,
+        )
+        if case.path_parameters:
+            # The same request against real rows, so success bodies are validated too.
+            case.path_parameters = {
+                name: seeded.get(name, value) for name, value in case.path_parameters.items()
+            }
+            case.call_and_validate(
+                base_url=live_server.url,
+                headers=headers,
+                checks=CHECKS,
+                session=http,
+                timeout=REQUEST_TIMEOUT,
+            )
