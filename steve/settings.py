@@ -331,6 +331,8 @@ WEBHOOKS_SECRET_GRACE_HOURS = env_int("WEBHOOKS_SECRET_GRACE_HOURS", 24, minimum
 WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = env_int(
     "WEBHOOKS_DISABLE_AFTER_FAILING_HOURS", 120, minimum=1
 )
+# CA bundle that webhook targets' certificates must chain to; empty: certifi's bundle.
+WEBHOOKS_CA_BUNDLE = env_str("WEBHOOKS_CA_BUNDLE")
 
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

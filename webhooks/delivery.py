@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -137,7 +138,13 @@ def post_signed(
     with pinned_session(target) as session:
         try:
             response = session.post(
-                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                verify=settings.WEBHOOKS_CA_BUNDLE or True,
             )
             with response:
                 text = _read_capped(response, started + timeout)

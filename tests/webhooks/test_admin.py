@@ -1,0 +1,113 @@
+"""Admin: creation shows the secret once, rotate, redeliver failed since…, redeliver one."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from tests.webhooks.helpers import emit
+from webhooks.delivery import deliver
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.verify import verify_webhook
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/webhooks/webhookendpoint/"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    # admin_client makes a superuser; the production hasher costs a second per test here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def shown(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_adding_an_endpoint_shows_its_secret_once(admin_client, company, receiver):
+    response = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "company": company.pk,
+            "url": receiver.url,
+            "description": "ERP",
+            "events": ["session.completed"],
+            "environment": "production",
+            "notices-TOTAL_FORMS": "0",
+            "notices-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == ["session.completed"]
+    assert any(endpoint.secret in m for m in shown(response))
+    page = admin_client.get(f"{CHANGELIST}{endpoint.pk}/change/").content.decode()
+    assert endpoint.secret not in page
+
+
+def test_a_private_url_is_refused_in_the_admin(admin_client, company, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    response = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "company": company.pk,
+            "url": "https://10.0.0.1/hook",
+            "environment": "production",
+            "notices-TOTAL_FORMS": "0",
+            "notices-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200 and b"non-public address" in response.content
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_rotate_action_shows_the_new_secret(admin_client, endpoint_with_secret):
+    endpoint, old = endpoint_with_secret
+    response = admin_client.post(
+        CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}, follow=True
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.secret != old and endpoint.previous_secret == old
+    assert any(endpoint.secret in m for m in shown(response))
+
+
+def test_redeliver_failed_since_asks_for_the_time_then_requeues(
+    admin_client, company, endpoint, receiver
+):
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    selection = {"action": "redeliver_failed_since", "_selected_action": [endpoint.pk]}
+    form = admin_client.post(CHANGELIST, selection)
+    assert form.status_code == 200 and b"Redeliver" in form.content
+    since = timezone.now() - timedelta(hours=1)
+    done = admin_client.post(
+        CHANGELIST,
+        {
+            **selection,
+            "apply": "1",
+            "since_0": since.strftime("%Y-%m-%d"),
+            "since_1": since.strftime("%H:%M:%S"),
+        },
+        follow=True,
+    )
+    assert any("1 delivery(ies) queued again" in m for m in shown(done))
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
+
+
+def test_redeliver_one_delivery_from_the_admin(
+    admin_client, company, endpoint_with_secret, receiver
+):
+    endpoint, secret = endpoint_with_secret
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    admin_client.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [delivery.pk]},
+    )
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
+    page = admin_client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200
+    deliver(delivery.pk)
+    request = receiver.requests[0]
+    assert verify_webhook(secret, request.headers, request.body)
