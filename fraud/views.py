@@ -1,0 +1,137 @@
+"""The review page's fraud panel: each match beside the submission it matched, and the
+reviewer's resolution. The submission page loads the panel with hx-get; without
+JavaScript it is a page of its own."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from fraud.models import FraudMatch
+from fraud.services import fraud_match_resolve
+from steve.accounts import company_required
+from submissions.models import Submission
+from submissions.selectors import company_submission
+from submissions.services import Actor, SubmissionActionError
+
+M = FraudMatch
+
+
+class ResolveForm(forms.Form):
+    version = forms.IntegerField(min_value=1)
+    resolution = forms.ChoiceField(choices=M.Resolution.choices)
+
+
+@dataclass(frozen=True)
+class MatchView:
+    match: FraudMatch
+    own_image: str | None
+    target_image: str | None
+
+
+def _own(request: HttpRequest, submission_id: str) -> Submission:
+    submission = company_submission(request.company, submission_id)
+    if submission is None:
+        raise Http404("No such submission.")
+    return submission
+
+
+def _preview(submission: Submission | None, index: int = 0) -> str | None:
+    """A URL of the image the reviewer compares: an image file, or a PDF's first page."""
+    if submission is None:
+        return None
+    files = list(submission.files.filter(purged_at__isnull=True).order_by("file_index"))
+    file = next((f for f in files if f.file_index == index), files[0] if files else None)
+    if file is None:
+        return None
+    mime = file.mime_type or file.declared_content_type
+    if mime == "application/pdf":
+        return reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+    if mime.startswith("image/"):
+        return reverse("review:file", args=[submission.pk, file.file_index])
+    return None
+
+
+def _panel_context(submission: Submission, *, error: str = "") -> dict[str, Any]:
+    matches = (
+        M.objects.filter(submission=submission)
+        .select_related("target_submission")
+        .order_by(F("resolution").asc(nulls_first=True), "-score", "id")
+    )
+    views = [
+        MatchView(
+            match=m,
+            own_image=_preview(submission, int((m.details or {}).get("fileIndex", 0) or 0)),
+            target_image=_preview(
+                m.target_submission, int((m.details or {}).get("targetFileIndex", 0) or 0)
+            ),
+        )
+        for m in matches
+    ]
+    return {
+        "submission": submission,
+        "matches": views,
+        "unresolved": sum(1 for v in views if v.match.resolution is None),
+        "can_resolve": submission.status == "review",
+        "error": error,
+    }
+
+
+def _render_panel(
+    request: HttpRequest, submission: Submission, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
+    return render(request, template, _panel_context(submission, error=error), status=status)
+
+
+@require_GET
+@company_required
+def panel(request: HttpRequest, submission_id: str) -> HttpResponse:
+    return _render_panel(request, _own(request, submission_id))
+
+
+@require_POST
+@company_required
+def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResponse:
+    submission = _own(request, submission_id)
+    if not M.objects.filter(pk=match_id, submission=submission).exists():
+        raise Http404("No such fraud match.")
+    form = ResolveForm(request.POST)
+    error, status = "", 200
+    if not form.is_valid():
+        error, status = "Pick false positive or confirmed fraud.", 400
+    else:
+        try:
+            fraud_match_resolve(
+                submission_id=submission.pk,
+                match_id=match_id,
+                resolution=form.cleaned_data["resolution"],
+                actor=Actor.for_user(request.user),
+                user=request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except SubmissionActionError as refusal:
+            error, status = refusal.message, 409
+    return _after_resolve(request, submission.pk, error=error, status=status)
+
+
+def _after_resolve(
+    request: HttpRequest, submission_id: str, *, error: str, status: int
+) -> HttpResponse:
+    if not request.htmx:
+        # A plain form post: back to the submission page, which shows the outcome.
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, "Fraud match resolved.")
+        return HttpResponseRedirect(reverse("review:detail", args=[submission_id]), status=303)
+    response = _render_panel(request, _own(request, submission_id), error=error, status=status)
+    # The version changed (or was already newer): the page refreshes its other regions.
+    response["HX-Trigger"] = "fraud-changed"
+    return response

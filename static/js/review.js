@@ -1,0 +1,238 @@
+/* Steve review UI: keyboard shortcuts, queue selection, the file viewer and evidence boxes.
+   Everything is delegated from `document`, so it keeps working after htmx swaps.
+   No inline handlers anywhere: the CSP forbids them. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+  const SELECTED_KEY = "steve.queue.selected";
+
+  /* ---- Queue: a selected row that survives polling ---------------------------------- */
+  function queueRows() { return $$("table[data-queue] tr.row"); }
+
+  function selectRow(row, scroll) {
+    queueRows().forEach((r) => r.classList.toggle("selected", r === row));
+    if (!row) return;
+    sessionStorage.setItem(SELECTED_KEY, row.dataset.id);
+    if (scroll) row.scrollIntoView({ block: "nearest" });
+  }
+
+  function restoreSelection() {
+    const rows = queueRows();
+    if (!rows.length) return;
+    const id = sessionStorage.getItem(SELECTED_KEY);
+    selectRow(rows.find((r) => r.dataset.id === id) || null, false);
+  }
+
+  function moveSelection(step) {
+    const rows = queueRows();
+    if (!rows.length) return false;
+    const current = rows.findIndex((r) => r.classList.contains("selected"));
+    const next = current < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, current + step));
+    selectRow(rows[next], true);
+    return true;
+  }
+
+  function openSelected() {
+    const row = $("table[data-queue] tr.row.selected");
+    const link = row && $("a", row);
+    if (link) link.click();
+  }
+
+  document.addEventListener("click", (event) => {
+    const row = event.target.closest("table[data-queue] tr.row");
+    if (row && !event.target.closest("a, button, input, select")) {
+      selectRow(row, false);
+      const link = $("a", row);
+      if (link) link.click();
+    }
+  });
+
+  // The poll re-reads every row already loaded (up to the last one shown), and skips
+  // its turn while the tab is hidden.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!elt.matches || !elt.matches("[data-queue-poll]")) return;
+    if (document.hidden) { event.preventDefault(); return; }
+    const rows = queueRows();
+    if (rows.length) event.detail.parameters.upto = rows[rows.length - 1].dataset.id;
+  });
+
+  /* ---- File viewer: tabs, zoom, rotation ------------------------------------------------ */
+  const view = { zoom: 1, rotation: 0 };
+
+  function activeFile() { return $(".stage .file:not([hidden])"); }
+
+  function applyView() {
+    const file = activeFile();
+    if (!file) return;
+    $$(".page", file).forEach((page) => {
+      const img = $("img", page);
+      // Zoom is relative to the fitted width, measured before the first zoom step.
+      if (img && view.zoom !== 1 && !img.dataset.fit) img.dataset.fit = img.clientWidth;
+      if (img) img.style.width = view.zoom === 1 ? "" : img.dataset.fit * view.zoom + "px";
+      if (img && view.zoom === 1) delete img.dataset.fit;
+      page.classList.toggle("zoomed", view.zoom !== 1);
+      page.style.transform = view.rotation ? "rotate(" + view.rotation + "deg)" : "";
+    });
+  }
+
+  function showFile(index) {
+    $$(".stage .file").forEach((f) => { f.hidden = f.dataset.file !== String(index); });
+    $$("[data-file-tab]").forEach((t) => {
+      const on = t.dataset.fileTab === String(index);
+      t.classList.toggle("active", on);
+      t.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    applyView();
+  }
+
+  function zoom(how) {
+    if (how === "in") view.zoom = Math.min(4, view.zoom * 1.25);
+    else if (how === "out") view.zoom = Math.max(0.5, view.zoom / 1.25);
+    else { view.zoom = 1; view.rotation = 0; }
+    applyView();
+  }
+
+  function rotate() { view.rotation = (view.rotation + 90) % 360; applyView(); }
+
+  document.addEventListener("click", (event) => {
+    const tab = event.target.closest("[data-file-tab]");
+    if (tab) showFile(tab.dataset.fileTab);
+    const z = event.target.closest("[data-zoom]");
+    if (z) zoom(z.dataset.zoom);
+    if (event.target.closest("[data-rotate]")) rotate();
+    if (event.target.closest("[data-shortcuts-open]")) showShortcuts();
+  });
+
+  /* ---- Evidence: a field's box on the page it was read from ----------------------------- */
+  function clearBoxes() {
+    $$(".stage .box").forEach((b) => b.remove());
+    $$(".fields tr.active").forEach((r) => r.classList.remove("active"));
+  }
+
+  function showEvidence(row, scroll) {
+    clearBoxes();
+    let boxes = [];
+    try { boxes = JSON.parse(row.dataset.evidence || "[]"); } catch (e) { boxes = []; }
+    if (!boxes.length) return;
+    row.classList.add("active");
+    const first = boxes[0];
+    if (activeFile() && activeFile().dataset.file !== String(first.file)) showFile(first.file);
+    boxes.forEach((item, i) => {
+      const page = $('.page[data-file="' + item.file + '"][data-page="' + item.page + '"]');
+      if (!page) return;
+      const [x0, y0, x1, y1] = item.bbox;
+      const box = document.createElement("div");
+      box.className = "box";
+      // CSSOM writes are allowed by the CSP (style attributes in markup are not).
+      box.style.left = x0 * 100 + "%";
+      box.style.top = y0 * 100 + "%";
+      box.style.width = Math.max(0.5, (x1 - x0) * 100) + "%";
+      box.style.height = Math.max(0.5, (y1 - y0) * 100) + "%";
+      page.appendChild(box);
+      if (scroll && i === 0) box.scrollIntoView({ block: "center", inline: "center", behavior: "smooth" });
+    });
+  }
+
+  document.addEventListener("mouseover", (event) => {
+    const row = event.target.closest(".fields tr[data-evidence]");
+    if (row && !row.classList.contains("active")) showEvidence(row, false);
+  });
+  document.addEventListener("focusin", (event) => {
+    const row = event.target.closest(".fields tr[data-evidence]");
+    if (row) showEvidence(row, true);
+    const match = event.target.closest(".match");
+    if (match) focusMatch(match);
+  });
+  document.addEventListener("mouseout", (event) => {
+    const row = event.target.closest(".fields tr[data-evidence]");
+    if (row && !row.contains(event.relatedTarget) && !row.contains(document.activeElement)) clearBoxes();
+  });
+
+  /* ---- Fraud matches: one is "focused" for f / c --------------------------------------- */
+  function focusMatch(match) {
+    $$(".match").forEach((m) => m.classList.toggle("focused", m === match));
+  }
+
+  function focusedMatch() {
+    return $(".match.focused") || $(".match.unresolved") || null;
+  }
+
+  function moveMatch(step) {
+    const matches = $$(".match");
+    if (!matches.length) return;
+    const current = matches.indexOf(focusedMatch());
+    const next = matches[Math.min(matches.length - 1, Math.max(0, current + step))];
+    focusMatch(next);
+    next.scrollIntoView({ block: "nearest" });
+  }
+
+  function resolveFocused(resolution) {
+    const match = focusedMatch();
+    const button = match && $('[data-resolve="' + resolution + '"]', match);
+    if (button) { focusMatch(match); button.click(); }
+  }
+
+  /* ---- Keyboard ------------------------------------------------------------------------- */
+  function showShortcuts() {
+    const dialog = $("#shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  function clickIfEnabled(selector) {
+    const el = $(selector);
+    if (el && !el.disabled) { el.click(); return true; }
+    return false;
+  }
+
+  const keys = {
+    j: () => moveSelection(1) || clickIfEnabled("[data-nav=next]"),
+    k: () => moveSelection(-1) || clickIfEnabled("[data-nav=prev]"),
+    Enter: () => openSelected(),
+    o: () => (activeFile() ? rotate() : openSelected()),
+    a: () => clickIfEnabled("[data-action=approve]"),
+    r: () => { const el = $("#reject-preset"); if (el) el.focus(); },
+    f: () => resolveFocused("false_positive"),
+    c: () => resolveFocused("confirmed_fraud"),
+    n: () => moveMatch(1),
+    p: () => moveMatch(-1),
+    "+": () => zoom("in"),
+    "=": () => zoom("in"),
+    "-": () => zoom("out"),
+    0: () => zoom("reset"),
+    "/": () => { const el = $("#id_q"); if (el) { el.focus(); el.select(); } },
+    "?": () => showShortcuts(),
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable], dialog[open]")) {
+      if (event.key === "Escape" && target.blur) target.blur();
+      return;
+    }
+    const action = keys[event.key];
+    if (!action) return;
+    if (event.key === "Enter" && target.closest && target.closest("a, button")) return;
+    event.preventDefault();
+    action();
+  });
+
+  /* ---- Small conveniences ---------------------------------------------------------------- */
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest("form[data-autosubmit]");
+    if (form) form.requestSubmit();
+  });
+
+  function init() { restoreSelection(); applyView(); }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:afterSettle", (event) => {
+    // A boosted navigation replaced the page: the new files start unzoomed.
+    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; }
+    restoreSelection();
+  });
+  document.addEventListener("htmx:historyRestore", init);
+})();

@@ -1,0 +1,86 @@
+"""Forms of the review UI: the queue's filters and the submission page's actions."""
+
+from typing import Any
+
+from django import forms
+
+from submissions.models import FraudStatus, SubmissionStatus
+
+ALL = "all"
+STATUS_CHOICES = [(ALL, "All statuses"), *SubmissionStatus.choices]
+FRAUD_CHOICES = [("", "Any fraud status"), *FraudStatus.choices]
+
+# The reasons reviewers pick most often; "other" asks for free text.
+REJECT_REASONS = [
+    "Document is illegible and cannot be verified.",
+    "Duplicate of an earlier submission.",
+    "Not a receipt or invoice.",
+    "Amount or date does not match the claim.",
+    "Document appears altered.",
+]
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    workflow = forms.ChoiceField(required=False)
+    fraud = forms.ChoiceField(choices=FRAUD_CHOICES, required=False)
+    q = forms.CharField(required=False, max_length=200, strip=True)
+
+    def __init__(self, *args: Any, workflows: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["workflow"].choices = [("", "All workflows"), *workflows]
+
+    def values(self) -> dict[str, str]:
+        """The filters in effect; invalid values fall back to the defaults."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "status": data.get("status") or SubmissionStatus.REVIEW,
+            "workflow": data.get("workflow") or "",
+            "fraud": data.get("fraud") or "",
+            "q": data.get("q") or "",
+        }
+
+
+class VersionedForm(forms.Form):
+    """Every action carries the version the reviewer saw; the service refuses a stale one."""
+
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class ApproveForm(VersionedForm):
+    pass
+
+
+class RejectForm(VersionedForm):
+    preset = forms.ChoiceField(
+        choices=[("", "Pick a common reason…"), *[(r, r) for r in REJECT_REASONS]],
+        required=False,
+        label="Common reason",
+        widget=forms.Select(attrs={"id": "reject-preset"}),
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        strip=True,
+        label="Reason",
+        widget=forms.Textarea(
+            attrs={"rows": 2, "placeholder": "Or write the reason", "aria-label": "Reject reason"}
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        reason = data.get("reason") or data.get("preset") or ""
+        if not reason:
+            raise forms.ValidationError("A reason is required to reject a submission.")
+        data["final_reason"] = reason
+        return data
+
+
+class CancelForm(VersionedForm):
+    reason = forms.CharField(required=False, max_length=2000, strip=True)
+
+
+class CorrectionForm(VersionedForm):
+    field = forms.CharField(max_length=100)
+    value = forms.CharField(required=False, max_length=2000, strip=False)

@@ -1,0 +1,156 @@
+"""Small formatting helpers and server-side SVG charts for the review UI."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 180
+CHART_PAD = 24
+
+
+@register.filter
+def timesince_delta(now: datetime, then: datetime | None) -> timedelta | None:
+    return now - then if then else None
+
+
+@register.filter
+def short_age(age: timedelta | None) -> str:
+    """ "3d 4h", "5h 12m", "7m": the two largest units are enough to triage by."""
+    if age is None:
+        return "—"
+    minutes = max(0, int(age.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+@register.filter
+def sla_class(age: timedelta | None, sla: timedelta) -> str:
+    """Rows nearing the review SLA stand out before they breach it."""
+    if age is None:
+        return ""
+    if age >= sla:
+        return "sla-breached"
+    if age >= sla * 0.75:
+        return "sla-near"
+    return ""
+
+
+@register.filter
+def merchant(data: Any) -> str:
+    if not isinstance(data, dict):
+        return ""
+    return str(data.get("merchantName") or data.get("vendorName") or "")
+
+
+@register.filter
+def total(data: Any) -> str:
+    if not isinstance(data, dict) or data.get("totalAmount") is None:
+        return ""
+    amount = data["totalAmount"]
+    text = f"{amount:,.2f}" if isinstance(amount, int | float) else str(amount)
+    return f"{text} {data.get('currency') or ''}".strip()
+
+
+@register.filter
+def percent(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:.{digits}f}%"
+
+
+@register.filter
+def event_label(event_type: str) -> str:
+    return event_type.replace("_", " ").capitalize()
+
+
+@register.filter
+def detail_items(details: Any) -> list[tuple[str, str]]:
+    """Event details as short key/value pairs for the timeline."""
+    if not isinstance(details, dict):
+        return []
+    return [(str(k), _detail_text(v)) for k, v in details.items()]
+
+
+def _detail_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %d %H:%M")
+        except ValueError:
+            return value
+    return str(value)
+
+
+@register.inclusion_tag("review/_bar_chart.html")
+def decisions_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stacked bars of approvals and rejections per day, as SVG geometry."""
+    plot_h = CHART_HEIGHT - 2 * CHART_PAD
+    peak = max((d["approved"] + d["rejected"] for d in days), default=0) or 1
+    step = (CHART_WIDTH - 2 * CHART_PAD) / max(len(days), 1)
+    bars = []
+    for i, day in enumerate(days):
+        x = CHART_PAD + i * step + 1
+        approved_h = plot_h * day["approved"] / peak
+        rejected_h = plot_h * day["rejected"] / peak
+        base = CHART_HEIGHT - CHART_PAD
+        bars.append(
+            {
+                "x": round(x, 1),
+                "w": round(max(step - 2, 1), 1),
+                "approved_y": round(base - approved_h, 1),
+                "approved_h": round(approved_h, 1),
+                "rejected_y": round(base - approved_h - rejected_h, 1),
+                "rejected_h": round(rejected_h, 1),
+                "day": day["day"],
+                "approved": day["approved"],
+                "rejected": day["rejected"],
+                "label": i % 5 == 0 or i == len(days) - 1,
+                "label_x": round(x + step / 2, 1),
+            }
+        )
+    return {
+        "bars": bars,
+        "peak": peak,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "pad": CHART_PAD,
+        "top": CHART_PAD,
+        "base": CHART_HEIGHT - CHART_PAD,
+        "label_y": CHART_HEIGHT - 6,
+        "right": CHART_WIDTH - CHART_PAD,
+    }
+
+
+@register.inclusion_tag("review/_hbar_chart.html")
+def depth_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Horizontal bars (queue depth per workflow), as SVG geometry."""
+    label_w, row_h, width = 160, 26, 520
+    peak = max((r["value"] for r in rows), default=0) or 1
+    bars = [
+        {
+            "label": r["label"],
+            "value": r["value"],
+            "y": i * row_h + 4,
+            "text_y": i * row_h + row_h / 2 + 4,
+            "w": round((width - label_w - 50) * r["value"] / peak, 1),
+            "value_x": round(label_w + (width - label_w - 50) * r["value"] / peak + 6, 1),
+        }
+        for i, r in enumerate(rows)
+    ]
+    return {
+        "bars": bars,
+        "label_w": label_w,
+        "bar_h": row_h - 8,
+        "width": width,
+        "height": max(len(rows), 1) * row_h + 8,
+    }

@@ -1,0 +1,200 @@
+"""A reviewer's day in headless Chromium: sign in, triage, resolve fraud, decide."""
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from fraud.models import FraudMatch
+from fraud.services import match_pair
+from submissions.models import Submission, SubmissionStatus
+from tests import factories
+from tests.submissions.test_review_support import receipt_png, stored_file, submission_with_file
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+S = SubmissionStatus
+PASSWORD = "correct-horse-battery"
+RECEIPT = [
+    "TESCO EXTRA",
+    "Cambridge, Newmarket Rd",
+    "",
+    "Milk 2L             1.45",
+    "Bread               1.10",
+    "Coffee beans        6.80",
+    "Olive oil           7.25",
+    "Wine               37.60",
+    "",
+    "",
+    "",
+    "",
+    "TOTAL         GBP  54.20",
+    "",
+    "2026-11-20 14:02",
+]
+
+
+@pytest.fixture
+def team(transactional_db, browser_settings) -> dict[str, Any]:
+    company = factories.CompanyFactory(name="Kedai Group")
+    alice = factories.UserFactory(username="alice", companies=[company])
+    bob = factories.UserFactory(username="bob", companies=[company])
+    return {"company": company, "alice": alice, "bob": bob}
+
+
+def seed_queue(company: Any) -> dict[str, Submission]:
+    """An approved original, a flagged copy of it, and two clean submissions."""
+    original = factories.SubmissionFactory(
+        company=company, status=S.APPROVED, extracted_data={"merchantName": "Tesco Extra"}
+    )
+    stored_file(original, content=receipt_png(RECEIPT))
+    flagged = factories.SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2, "currency": "GBP"},
+        field_confidences={"merchantName": 0.96, "totalAmount": 0.41},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": [0.06, 0.73, 0.86, 0.79]}]},
+        metadata={"orderId": "A-1001"},
+    )
+    stored_file(flagged, content=receipt_png(RECEIPT))
+    match_pair(
+        company_id=company.pk,
+        submission_id=flagged.pk,
+        other_id=original.pk,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=84.0,
+        similarity=0.95,
+    )
+    Submission.objects.filter(pk=flagged.pk).update(fraud_status="flagged", fraud_score=84.0)
+    clean = submission_with_file(company, extracted_data={"merchantName": "Kedai Runcit"})
+    last = submission_with_file(company, extracted_data={"merchantName": "Family Mart"})
+    return {"original": original, "flagged": flagged, "clean": clean, "last": last}
+
+
+def wait_until(page: Any, script: str, timeout: float = 8.0) -> None:
+    """Poll a JS predicate from Python: Playwright's wait_for_function evaluates a string
+    in the page, which our CSP (rightly) refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {script}")
+        time.sleep(0.05)
+
+
+def open_page(chromium: Any, live_server: Any, user: Any) -> tuple[Any, Any, list[str]]:
+    """A fresh browser context, signed in as `user`; collects console errors (CSP, JS)."""
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server.url}/review/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/review/$"))
+    return context, page, errors
+
+
+def test_triage_resolve_and_approve(chromium, live_server, team, screenshots: Path):
+    subs = seed_queue(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    assert page.locator("table[data-queue] tr.row").count() == 3
+    page.screenshot(path=str(screenshots / "queue.png"), full_page=True, caret="initial")
+
+    # Filter in place: the URL keeps the filter, the table shows only flagged rows.
+    page.select_option("#id_fraud", "flagged")
+    page.wait_for_url(re.compile(r"fraud=flagged"))
+    expect(page.locator("table[data-queue] tr.row")).to_have_count(1)
+    page.click(f"text={subs['flagged'].pk}")
+    page.wait_for_url(re.compile(subs["flagged"].pk))
+
+    # The fraud panel arrives by hx-get: the match beside the matched submission's image.
+    match = page.locator(".match.unresolved")
+    match.wait_for()
+    assert match.locator("img").count() == 2
+    wait_until(page, "() => [...document.querySelectorAll('.pair img')].every(i => i.naturalWidth)")
+    assert page.locator("[data-action=approve]").is_disabled()
+    assert "Resolve 1 fraud match" in page.inner_text("#approve-blocked")
+    # Hovering a low-confidence field draws its box on the image.
+    page.hover("tr[data-field=totalAmount] th")
+    assert page.locator(".stage .box").count() == 1
+    page.screenshot(path=str(screenshots / "submission.png"), caret="initial")
+
+    # Keyboard: ? shows help; f resolves the focused match as false positive.
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("f")
+    page.locator(".match .resolution-false_positive").wait_for()
+    # The side column refreshed with the new version: approve is enabled, a approves.
+    expect(page.locator("[data-action=approve]")).to_be_enabled()
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(subs["clean"].pk))
+    assert f"{subs['flagged'].pk} approved." in page.inner_text(".messages")
+    flagged = Submission.objects.get(pk=subs["flagged"].pk)
+    assert flagged.status == S.APPROVED
+    assert flagged.fraud_matches.get().resolution == "false_positive"
+    csp = [e for e in errors if "Content Security Policy" in e or "Refused" in e]
+    print("\n".join(csp))
+    assert not csp
+    context.close()
+
+
+def test_reject_with_reason_and_keyboard_navigation(chromium, live_server, team):
+    subs = seed_queue(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    # j/k move the selection in the queue, Enter opens the selected row.
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("j")
+    selected = page.locator("tr.row.selected")
+    assert selected.get_attribute("data-id") == subs["clean"].pk
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(subs["clean"].pk))
+    # On the page, j/k go to the next/previous submission of the queue.
+    page.keyboard.press("k")
+    page.wait_for_url(re.compile(subs["flagged"].pk))
+    page.keyboard.press("j")
+    page.wait_for_url(re.compile(subs["clean"].pk))
+
+    # Reject without a reason is refused on the page; with one, the next submission opens.
+    page.click("[data-action=reject]")
+    page.locator("[data-refusal]").wait_for()
+    assert "A reason is required" in page.inner_text("[data-refusal]")
+    page.keyboard.press("r")
+    assert page.evaluate("document.activeElement.id") == "reject-preset"
+    page.select_option("#reject-preset", "Not a receipt or invoice.")
+    page.click("[data-action=reject]")
+    page.wait_for_url(re.compile(subs["last"].pk))
+    clean = Submission.objects.get(pk=subs["clean"].pk)
+    assert clean.status == S.REJECTED and clean.reject_reason == "Not a receipt or invoice."
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_two_reviewers_one_wins_the_other_is_told(chromium, live_server, team):
+    submission = submission_with_file(team["company"])
+    first, page_a, _ = open_page(chromium, live_server, team["alice"])
+    second, page_b, _ = open_page(chromium, live_server, team["bob"])
+    url = f"{live_server.url}/review/{submission.pk}/"
+    page_a.goto(url)
+    page_b.goto(url)
+    assert "Claimed by alice" in page_b.inner_text(".claim")
+
+    page_a.click("[data-action=approve]")
+    page_a.wait_for_url(re.compile(r"/review/$"))
+    page_b.click("[data-action=approve]")
+    refusal = page_b.locator("[data-refusal]")
+    refusal.wait_for()
+    assert "changed since you opened it" in refusal.inner_text()
+    assert page_b.locator("[data-status]").get_attribute("data-status") == "approved"
+    assert page_b.locator("[data-action=approve]").count() == 0
+    events = Submission.objects.get(pk=submission.pk).events.filter(type="approved")
+    assert [e.actor_label for e in events] == ["alice"]
+    first.close()
+    second.close()

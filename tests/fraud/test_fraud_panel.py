@@ -1,0 +1,170 @@
+"""The fraud panel partial of the review page and its Resolve buttons."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from fraud.models import FraudMatch
+from fraud.services import match_pair
+from submissions.models import Submission, SubmissionStatus
+from tests import factories
+from tests.submissions.test_review_support import pdf_bytes, stored_file, submission_with_file
+
+pytestmark = pytest.mark.django_db
+S = SubmissionStatus
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def reviewer(company):
+    return factories.UserFactory(companies=[company])
+
+
+@pytest.fixture
+def ui(reviewer) -> Client:
+    client = Client()
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def pair(company) -> tuple[Submission, Submission, FraudMatch]:
+    """An earlier submission (a PDF) and a later one flagged as its visual twin."""
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    stored_file(earlier, content=pdf_bytes(pages=1))
+    later = submission_with_file(company)
+    match = match_pair(
+        company_id=company.pk,
+        submission_id=later.pk,
+        other_id=earlier.pk,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=81.5,
+        similarity=0.93,
+    )
+    Submission.objects.filter(pk=later.pk).update(fraud_status="flagged", fraud_score=81.5)
+    later.refresh_from_db()
+    return later, earlier, match
+
+
+def panel_url(submission: Submission) -> str:
+    return reverse("fraud:panel", args=[submission.pk])
+
+
+def resolve_url(submission: Submission, match: FraudMatch) -> str:
+    return reverse("fraud:resolve", args=[submission.pk, match.pk])
+
+
+def test_panel_shows_each_match_beside_the_matched_image(ui, pair):
+    later, earlier, match = pair
+    response = ui.get(panel_url(later), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html and 'data-fraud-panel data-unresolved="1"' in html
+    assert reverse("review:file", args=[later.pk, 0]) in html
+    assert reverse("review:file_page", args=[earlier.pk, 0, 0]) in html
+    assert "Visual" in html and "81.5" in html and "0.93" in html
+    assert f'data-match="{match.pk}"' in html
+    assert 'data-resolve="false_positive"' in html and 'data-resolve="confirmed_fraud"' in html
+    assert f'name="version" value="{later.version}"' in html
+
+
+def test_without_htmx_the_panel_is_a_page(ui, pair):
+    later, _, _ = pair
+    response = ui.get(panel_url(later))
+    assert b"<html" in response.content and b"Back to" in response.content
+
+
+def test_panel_access_control(ui, pair):
+    later, _, match = pair
+    anonymous = Client()
+    assert anonymous.get(panel_url(later))["Location"].startswith("/accounts/login/")
+    stranger = Client()
+    stranger.force_login(factories.UserFactory(companies=[factories.CompanyFactory()]))
+    assert stranger.get(panel_url(later)).status_code == 404
+    response = stranger.post(
+        resolve_url(later, match), {"version": later.version, "resolution": "false_positive"}
+    )
+    assert response.status_code == 404
+    match.refresh_from_db()
+    assert match.resolution is None
+
+
+def test_resolve_false_positive_in_place(ui, reviewer, pair):
+    later, _, match = pair
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "fraud-changed"
+    assert (
+        b"resolution-false_positive" in response.content
+        and b'data-unresolved="0"' in response.content
+    )
+    match.refresh_from_db()
+    assert match.resolution == "false_positive" and match.resolved_by_user == reviewer
+    later.refresh_from_db()
+    assert later.fraud_status == "clean" and later.status == S.REVIEW
+    event = later.events.get(type="fraud_match_resolved")
+    assert event.actor_label == reviewer.username
+    # The page's Approve button is now enabled.
+    page = ui.get(reverse("review:detail", args=[later.pk])).content.decode()
+    assert 'data-action="approve" disabled' not in page
+
+
+def test_confirmed_fraud_rejects_the_submission(ui, pair):
+    later, _, match = pair
+    response = ui.post(
+        resolve_url(later, match), {"version": later.version, "resolution": "confirmed_fraud"}
+    )
+    assert response.status_code == 303
+    assert response["Location"] == reverse("review:detail", args=[later.pk])
+    later.refresh_from_db()
+    assert later.status == S.REJECTED and later.reject_reason == "Confirmed fraud by a reviewer."
+
+
+def test_stale_resolve_is_refused_and_says_why(ui, pair):
+    later, _, match = pair
+    opened = later.version
+    Submission.objects.filter(pk=later.pk).update(version=opened + 1)
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": opened, "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 409
+    assert b"changed since you opened it" in response.content
+    assert response["HX-Trigger"] == "fraud-changed"
+    match.refresh_from_db()
+    assert match.resolution is None
+
+
+def test_resolving_twice_is_refused(ui, pair):
+    later, _, match = pair
+    ui.post(resolve_url(later, match), {"version": later.version, "resolution": "false_positive"})
+    later.refresh_from_db()
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "confirmed_fraud"},
+        follow=True,
+    )
+    assert b"already resolved as false_positive" in response.content
+    later.refresh_from_db()
+    assert later.status == S.REVIEW
+
+
+def test_a_bad_resolution_is_refused(ui, pair):
+    later, _, match = pair
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "maybe"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400
+    match.refresh_from_db()
+    assert match.resolution is None

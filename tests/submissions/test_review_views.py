@@ -1,0 +1,556 @@
+"""The review UI's pages, partials and actions, through Django's test client."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from fraud.models import FraudMatch
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import Actor, submission_claim
+from tests import factories
+from tests.submissions.test_review_support import (
+    pdf_bytes,
+    png_bytes,
+    stored_file,
+    submission_with_file,
+)
+
+pytestmark = pytest.mark.django_db
+S = SubmissionStatus
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:
+    # PBKDF2's work factor is the slowest thing in these tests; the hasher is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def reviewer(company):
+    return factories.UserFactory(companies=[company])
+
+
+@pytest.fixture
+def ui(reviewer) -> Client:
+    client = Client()
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def waiting(company):
+    return submission_with_file(company)
+
+
+@pytest.fixture
+def foreign():
+    return submission_with_file(factories.CompanyFactory())
+
+
+def detail_url(submission: Submission) -> str:
+    return reverse("review:detail", args=[submission.pk])
+
+
+def action_url(name: str, submission: Submission) -> str:
+    return reverse(f"review:{name}", args=[submission.pk])
+
+
+def flag(submission: Submission, target: Submission) -> FraudMatch:
+    match = FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        target_submission=target,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=81.0,
+        similarity=0.93,
+    )
+    Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged", fraud_score=81.0)
+    return match
+
+
+# --- Access control ------------------------------------------------------------------------
+
+
+def page_urls(submission: Submission) -> list[str]:
+    return [
+        reverse("review:queue"),
+        reverse("review:queue_rows"),
+        reverse("review:stats"),
+        detail_url(submission),
+        reverse("review:file", args=[submission.pk, 0]),
+        reverse("review:file_page", args=[submission.pk, 0, 0]),
+        reverse("fraud:panel", args=[submission.pk]),
+    ]
+
+
+def action_urls(submission: Submission) -> list[str]:
+    names = ["approve", "reject", "cancel", "correct", "claim", "release"]
+    return [action_url(n, submission) for n in names] + [
+        reverse("fraud:resolve", args=[submission.pk, "fm_x"])
+    ]
+
+
+def test_anonymous_is_sent_to_login_everywhere(waiting):
+    client = Client()
+    for url in page_urls(waiting):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+    for url in action_urls(waiting):
+        response = client.post(url, {"version": waiting.version})
+        assert response.status_code == 302, url
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_another_companys_submission_is_404(ui, foreign):
+    for url in page_urls(foreign)[3:]:
+        assert ui.get(url).status_code == 404, url
+    for url in action_urls(foreign):
+        assert ui.post(url, {"version": foreign.version, "reason": "x"}).status_code == 404, url
+    foreign.refresh_from_db()
+    assert foreign.status == S.REVIEW
+    assert foreign.claimed_by is None
+
+
+def test_a_user_without_a_company_is_refused(company):
+    client = Client()
+    client.force_login(factories.UserFactory())
+    response = client.get(reverse("review:queue"))
+    assert response.status_code == 403
+    assert b"not a member of a company" in response.content
+
+
+def test_staff_and_members_switch_company_in_the_session(company, waiting, foreign):
+    user = factories.UserFactory(companies=[company, foreign.company])
+    client = Client()
+    client.force_login(user)
+    assert waiting.pk.encode() in client.get(reverse("review:queue")).content
+    assert client.get(detail_url(foreign)).status_code == 404
+    response = client.post(reverse("accounts:switch_company"), {"company": foreign.company_id})
+    assert response.status_code == 303
+    queue = client.get(reverse("review:queue")).content
+    assert foreign.pk.encode() in queue and waiting.pk.encode() not in queue
+    assert client.get(detail_url(foreign)).status_code == 200
+    # A company the user does not belong to cannot be chosen.
+    other = factories.CompanyFactory()
+    assert client.post(reverse("accounts:switch_company"), {"company": other.pk}).status_code == 404
+
+
+def test_staff_may_switch_to_any_company(foreign):
+    staff = factories.UserFactory(is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    client.post(reverse("accounts:switch_company"), {"company": foreign.company_id})
+    assert client.get(detail_url(foreign)).status_code == 200
+
+
+def test_security_headers_on_review_pages(ui, waiting):
+    response = ui.get(detail_url(waiting))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    # No inline script or handler in the page itself.
+    html = response.content.decode()
+    assert "<script>" not in html and " onclick=" not in html
+    assert 'src="/static/django_htmx/htmx-2.min.js"' in html
+
+
+def test_login_logout_and_password_change(reviewer):
+    client = Client()
+    response = client.get(reverse("accounts:login"))
+    assert response.status_code == 200 and b"Sign in" in response.content
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": reviewer.username, "password": "correct-horse-battery"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/review/"
+    assert client.get(reverse("accounts:password_change")).status_code == 200
+    response = client.post(
+        reverse("accounts:password_change"),
+        {
+            "old_password": "correct-horse-battery",
+            "new_password1": "a-much-longer-passphrase-9",
+            "new_password2": "a-much-longer-passphrase-9",
+        },
+    )
+    assert response.status_code == 302
+    assert client.post(reverse("accounts:logout")).status_code == 302
+    assert client.get(reverse("review:queue")).status_code == 302
+
+
+# --- Queue -----------------------------------------------------------------------------------
+
+
+def test_queue_shows_review_oldest_first_with_counts(ui, company):
+    first = submission_with_file(company)
+    second = submission_with_file(company)
+    approved = submission_with_file(company, status=S.APPROVED)
+    response = ui.get(reverse("review:queue"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.index(first.pk) < html.index(second.pk)
+    assert approved.pk not in html
+    counts = {tab["value"]: tab["count"] for tab in response.context["counts"]}
+    assert counts["review"] == 2 and counts["approved"] == 1 and counts["all"] == 3
+
+
+def test_queue_filters_are_in_the_url(ui, company, workflows):
+    receipt = submission_with_file(company, extracted_data={"merchantName": "Tesco Extra"})
+    invoice = factories.SubmissionFactory(
+        company=company,
+        workflow_version=workflows[1],
+        workflow=workflows[1].workflow,
+        extracted_data={"vendorName": "Acme Supplies"},
+        fraud_status="flagged",
+    )
+    cancelled = submission_with_file(company, status=S.CANCELLED)
+
+    def shown(**params: str) -> set[str]:
+        rows = ui.get(reverse("review:queue"), params).context["rows"]
+        return {s.pk for s in rows}
+
+    assert shown(workflow="invoice") == {invoice.pk}
+    assert shown(fraud="flagged") == {invoice.pk}
+    assert shown(status="cancelled") == {cancelled.pk}
+    assert shown(status="all") == {receipt.pk, invoice.pk, cancelled.pk}
+    assert shown(q="tesco") == {receipt.pk}
+    assert shown(q="acme") == {invoice.pk}
+    assert shown(q=invoice.pk) == {invoice.pk}
+    assert shown(q=receipt.client_submission_id) == {receipt.pk}
+    # An unknown value falls back to the default instead of failing.
+    assert shown(status="bogus") == {receipt.pk, invoice.pk}
+
+
+def row_ids(response) -> list[str]:
+    return re.findall(r'<tr class="row" data-id="([^"]+)"', response.content.decode())
+
+
+def test_rows_partial_pages_by_keyset_and_polls_the_loaded_window(ui, company, monkeypatch):
+    from submissions import views
+
+    monkeypatch.setattr(views, "QUEUE_PAGE", 2)
+    subs = [submission_with_file(company) for _ in range(5)]
+    first = ui.get(reverse("review:queue_rows"))
+    assert row_ids(first) == [s.pk for s in subs[:2]]
+    assert b"Load more" in first.content and b"<html" not in first.content
+    assert b'id="queue-results"' in first.content and b'id="status-tabs"' in first.content
+    more = ui.get(reverse("review:queue_rows"), {"after": subs[1].pk})
+    assert row_ids(more) == [s.pk for s in subs[2:4]]
+    assert b'id="queue-results"' not in more.content
+    # The poll re-reads every loaded row; a decision elsewhere shows in place.
+    Submission.objects.filter(pk=subs[0].pk).update(status=S.APPROVED)
+    poll = ui.get(reverse("review:queue_rows"), {"upto": subs[3].pk})
+    assert row_ids(poll) == [s.pk for s in subs[1:4]]
+    assert b"Load more" in poll.content
+
+
+def test_queue_shows_age_and_who_holds_a_claim(ui, company):
+    old = submission_with_file(company)
+    Submission.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=30))
+    holder = factories.UserFactory(companies=[company], username="alice")
+    submission_claim(submission_id=old.pk, user=holder)
+    html = ui.get(reverse("review:queue")).content.decode()
+    assert "sla-breached" in html and "1d 6h" in html
+    assert 'class="holder"' in html and "alice" in html
+
+
+# --- Submission page -------------------------------------------------------------------------
+
+
+def test_detail_shows_fields_confidence_evidence_and_files(ui, company):
+    submission = submission_with_file(
+        company,
+        extracted_data={"merchantName": "Kedai", "totalAmount": 12.5},
+        field_confidences={"merchantName": 0.97, "totalAmount": 0.42},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": [0.1, 0.8, 0.5, 0.85]}]},
+        metadata={"orderId": "A-1"},
+    )
+    response = ui.get(detail_url(submission))
+    html = response.content.decode()
+    assert response.status_code == 200
+    rows = {f.name: f for f in response.context["fields"]}
+    assert rows["totalAmount"].low and not rows["merchantName"].low
+    assert 'class="field low"' in html
+    assert "[0.1, 0.8, 0.5, 0.85]" in html
+    assert reverse("review:file", args=[submission.pk, 0]) in html
+    assert reverse("fraud:panel", args=[submission.pk]) in html
+    assert "orderId" in html and submission.client_submission_id in html
+
+
+def test_pdf_pages_are_rendered_one_by_one(ui, company):
+    submission = factories.SubmissionFactory(company=company)
+    stored_file(submission, content=pdf_bytes(pages=2))
+    response = ui.get(detail_url(submission))
+    assert len(response.context["files"][0].pages) == 2
+    page = ui.get(reverse("review:file_page", args=[submission.pk, 0, 1]))
+    assert page.status_code == 200 and page["Content-Type"] == "image/png"
+    assert page.content.startswith(b"\x89PNG")
+    assert ui.get(reverse("review:file_page", args=[submission.pk, 0, 2])).status_code == 404
+
+
+def test_file_is_streamed_for_own_company(ui, waiting):
+    response = ui.get(reverse("review:file", args=[waiting.pk, 0]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == png_bytes()
+    assert response["Content-Type"] == "image/png"
+    assert ui.get(reverse("review:file", args=[waiting.pk, 3])).status_code == 404
+
+
+def test_opening_claims_and_others_see_the_holder(ui, reviewer, company, waiting):
+    ui.get(detail_url(waiting))
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer and waiting.claimed_until > timezone.now()
+    assert waiting.events.filter(type="claimed", actor_id=str(reviewer.pk)).count() == 1
+    version = waiting.version
+    # Reopening renews without a new event or version.
+    ui.get(detail_url(waiting))
+    waiting.refresh_from_db()
+    assert waiting.version == version and waiting.events.filter(type="claimed").count() == 1
+
+    other = Client()
+    other.force_login(factories.UserFactory(companies=[company]))
+    html = other.get(detail_url(waiting)).content.decode()
+    assert f"Claimed by <strong>{reviewer.username}</strong>" in html
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer
+
+
+def test_a_stale_claim_is_taken_over(ui, reviewer, company, waiting):
+    first = factories.UserFactory(companies=[company])
+    submission_claim(submission_id=waiting.pk, user=first)
+    Submission.objects.filter(pk=waiting.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    ui.get(detail_url(waiting))
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer
+    event = waiting.events.filter(type="claimed").first()
+    assert event.details["expiredClaimOf"] == first.username
+
+
+def test_release_and_claim_again(ui, reviewer, waiting):
+    ui.get(detail_url(waiting))
+    response = ui.post(action_url("release", waiting))
+    assert response.status_code == 303
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None
+    assert waiting.events.filter(type="claim_released").exists()
+    response = ui.post(action_url("claim", waiting), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Trigger"] == "submission-changed"
+    assert b"You hold this until" in response.content
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer
+
+
+# --- Actions --------------------------------------------------------------------------------
+
+
+def test_approve_opens_the_next_submission(ui, reviewer, company):
+    first = submission_with_file(company)
+    second = submission_with_file(company)
+    ui.get(detail_url(first))
+    first.refresh_from_db()
+    response = ui.post(action_url("approve", first), {"version": first.version})
+    assert response.status_code == 303
+    assert response["Location"] == detail_url(second)
+    first.refresh_from_db()
+    assert first.status == S.APPROVED and first.claimed_by is None
+    event = first.events.get(type="approved")
+    assert event.actor_type == "user" and event.actor_label == reviewer.username
+
+
+def test_after_the_last_one_the_queue_opens(ui, waiting):
+    response = ui.post(action_url("approve", waiting), {"version": waiting.version})
+    assert response["Location"] == reverse("review:queue")
+
+
+def test_next_skips_submissions_someone_else_holds(ui, company):
+    first = submission_with_file(company)
+    held = submission_with_file(company)
+    free = submission_with_file(company)
+    submission_claim(submission_id=held.pk, user=factories.UserFactory(companies=[company]))
+    response = ui.post(action_url("approve", first), {"version": first.version})
+    assert response["Location"] == detail_url(free)
+
+
+def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
+    opened = waiting.version
+    other = factories.UserFactory(companies=[company])
+    from submissions.services import submission_reject
+
+    submission_reject(
+        submission_id=waiting.pk, actor=Actor.for_user(other), reason="Duplicate receipt."
+    )
+    response = ui.post(action_url("approve", waiting), {"version": opened})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "changed since you opened it" in html
+    assert 'data-status="rejected"' in html and "Duplicate receipt." in html
+    waiting.refresh_from_db()
+    assert waiting.status == S.REJECTED
+
+
+def test_a_new_fraud_match_refuses_an_open_page(ui, company):
+    from fraud.services import match_pair
+
+    earlier = submission_with_file(company)
+    waiting = submission_with_file(company)
+    ui.get(detail_url(waiting))
+    waiting.refresh_from_db()
+    opened = waiting.version
+    # The pair is found while checking the earlier one: the later one is refreshed.
+    match_pair(
+        company_id=company.pk,
+        submission_id=earlier.pk,
+        other_id=waiting.pk,
+        check_type="visual",
+        score=77.0,
+        similarity=0.9,
+    )
+    response = ui.post(action_url("approve", waiting), {"version": opened})
+    assert response.status_code == 409
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and waiting.fraud_status == "flagged"
+
+
+def test_unresolved_matches_disable_and_refuse_approval(ui, company, waiting):
+    flag(waiting, submission_with_file(company))
+    response = ui.get(detail_url(waiting))
+    html = response.content.decode()
+    assert 'data-action="approve" disabled' in html
+    assert "Resolve 1 fraud match before approving." in html
+    waiting.refresh_from_db()
+    response = ui.post(action_url("approve", waiting), {"version": waiting.version})
+    assert response.status_code == 409
+    assert "must be resolved before approval" in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_reject_needs_a_reason(ui, waiting):
+    response = ui.post(action_url("reject", waiting), {"version": waiting.version, "reason": " "})
+    assert response.status_code == 422
+    assert "A reason is required" in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_reject_with_a_common_reason_or_text(ui, company):
+    first = submission_with_file(company)
+    second = submission_with_file(company)
+    preset = "Duplicate of an earlier submission."
+    response = ui.post(action_url("reject", first), {"version": first.version, "preset": preset})
+    assert response.status_code == 303
+    first.refresh_from_db()
+    assert first.status == S.REJECTED and first.reject_reason == preset
+    ui.post(
+        action_url("reject", second),
+        {"version": second.version, "preset": preset, "reason": "Total is unreadable."},
+    )
+    second.refresh_from_db()
+    assert second.reject_reason == "Total is unreadable."
+    assert second.events.get(type="rejected").details == {"reason": "Total is unreadable."}
+
+
+def test_cancel_with_optional_reason(ui, waiting):
+    response = ui.post(action_url("cancel", waiting), {"version": waiting.version})
+    assert response.status_code == 303
+    waiting.refresh_from_db()
+    assert waiting.status == S.CANCELLED
+    response = ui.post(action_url("cancel", waiting), {"version": waiting.version})
+    assert response.status_code == 409
+    assert "it cannot become cancelled" in response.content.decode()
+
+
+def test_a_form_without_version_is_refused(ui, waiting):
+    assert ui.post(action_url("approve", waiting), {}).status_code == 400
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+# --- Corrections ----------------------------------------------------------------------------
+
+
+def test_correction_is_an_event_and_shows_in_the_api(ui, reviewer, company, waiting, api):
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": waiting.version, "field": "totalAmount", "value": "13.40"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert response["HX-Trigger"] == "submission-changed"
+    assert b'id="side"' in response.content and b"<html" not in response.content
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 13.4
+    assert waiting.field_confidences["totalAmount"] == 1.0
+    event = waiting.events.get(type="field_corrected")
+    assert event.details == {"field": "totalAmount", "old": 12.5, "new": 13.4}
+    assert event.actor_label == reviewer.username
+    body = api.get(f"/api/v1/submissions/{waiting.pk}").json()
+    assert body["extractedData"]["totalAmount"] == 13.4
+
+
+def test_a_plain_correction_post_goes_back_to_the_page(ui, waiting):
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": waiting.version, "field": "merchantName", "value": "Kedai Baru"},
+    )
+    assert response.status_code == 303 and response["Location"] == detail_url(waiting)
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == "Kedai Baru"
+
+
+def test_invalid_corrections_are_refused(ui, waiting):
+    version = waiting.version
+    bad_number = ui.post(
+        action_url("correct", waiting),
+        {"version": version, "field": "totalAmount", "value": "twelve"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert bad_number.status_code == 422 and b"Enter a number" in bad_number.content
+    bad_date = ui.post(
+        action_url("correct", waiting),
+        {"version": version, "field": "date", "value": "31/02/2026"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert bad_date.status_code == 422
+    unknown = ui.post(
+        action_url("correct", waiting), {"version": version, "field": "lineItems", "value": "x"}
+    )
+    assert unknown.status_code == 422
+    stale = ui.post(
+        action_url("correct", waiting),
+        {"version": version - 1 or 99, "field": "merchantName", "value": "X"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert stale.status_code == 409 and b"changed since you opened it" in stale.content
+    waiting.refresh_from_db()
+    assert waiting.version == version and not waiting.events.filter(type="field_corrected")
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+def test_stats_page_draws_svg_charts(ui, company, reviewer):
+    waiting = submission_with_file(company)
+    Submission.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=5))
+    decided = submission_with_file(company, fraud_status="flagged")
+    from submissions.services import submission_approve
+
+    submission_approve(submission_id=decided.pk, actor=Actor.for_user(reviewer))
+    response = ui.get(reverse("review:stats"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("<svg") == 2 and 'class="bar-approved"' in html
+    assert response.context["waiting"] == 1
+    assert response.context["depth"] == [{"label": "Receipt OCR", "value": 1}]
+    assert response.context["decisions"][-1]["approved"] == 1
+    assert len(response.context["decisions"]) == 30
+    assert response.context["rates"]["fraud_rate"] == 0.5
+    assert "5h 0m" in html
