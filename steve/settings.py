@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.dispatch_due_webhooks",
         "schedule": timedelta(seconds=10),
     },
+    "purge-old-webhook-deliveries": {
+        "task": "webhooks.tasks.purge_old_webhook_deliveries",
+        "schedule": timedelta(hours=1),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -333,6 +337,8 @@ WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = env_int(
 )
 # CA bundle that webhook targets' certificates must chain to; empty: certifi's bundle.
 WEBHOOKS_CA_BUNDLE = env_str("WEBHOOKS_CA_BUNDLE")
+# Finished webhook deliveries and their attempt logs are kept this long.
+WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30, minimum=1)
 
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -194,6 +194,9 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         if delivery.attempts >= MAX_ATTEMPTS:  # the last attempt died with its worker
             _give_up(delivery, "The last attempt was interrupted.")
             return None
+        if delivery.endpoint is not None:
+            # An integrator who fixes the endpoint's URL expects the retries to follow it.
+            delivery.url = delivery.endpoint.url
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.locked_until = now + LEASE
@@ -272,6 +275,17 @@ def deliver(delivery_id: str) -> Outcome | None:
     )
     record(delivery.pk, attempt, outcome, delivery.endpoint)
     return outcome
+
+
+def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
+    """Beat: forget finished deliveries (and their attempt logs) past the retention."""
+    cutoff = timezone.now() - older_than
+    finished = WebhookDelivery.objects.filter(
+        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+        created_at__lt=cutoff,
+    ).values_list("pk", flat=True)[:limit]
+    deleted, _ = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
+    return deleted
 
 
 def claim_due() -> list[str]:

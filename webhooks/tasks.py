@@ -3,10 +3,13 @@
 Both run on the `deliveries` queue (CELERY_TASK_ROUTES), apart from OCR work.
 """
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 
 from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
-from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver
+from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver, deliveries_purge
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -28,3 +31,9 @@ def dispatch_due_webhooks() -> int:
         if len(due) < CLAIM_BATCH_SIZE:
             break
     return queued
+
+
+@shared_task(ignore_result=True)
+def purge_old_webhook_deliveries() -> int:
+    """Beat: delivered and failed deliveries are kept WEBHOOKS_RETENTION_DAYS."""
+    return deliveries_purge(older_than=timedelta(days=settings.WEBHOOKS_RETENTION_DAYS))

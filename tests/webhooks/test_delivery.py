@@ -17,7 +17,7 @@ from webhooks.delivery import (
 )
 from webhooks.models import WebhookDelivery, WebhookEndpointNotice
 from webhooks.services import delivery_redeliver, endpoint_redeliver_failed
-from webhooks.tasks import deliver_webhook, dispatch_due_webhooks
+from webhooks.tasks import deliver_webhook, dispatch_due_webhooks, purge_old_webhook_deliveries
 from webhooks.verify import verify_webhook
 
 pytestmark = pytest.mark.django_db
@@ -224,3 +224,31 @@ def test_connection_errors_are_logged(company, endpoint):
     assert outcome is not None and outcome.status_code is None
     attempt = delivery.log.get()
     assert "ConnectionError" in attempt.error
+
+
+def test_retries_follow_a_corrected_endpoint_url(company, endpoint, receiver):
+    endpoint.url = "http://127.0.0.1:9/typo"
+    endpoint.save()
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    endpoint.url = receiver.url
+    endpoint.save()
+    make_due(delivery)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.url == receiver.url and len(receiver.requests) == 1
+
+
+def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, receiver):
+    old, recent, pending = emit(company), emit(company), emit(company)
+    for (delivery,) in (old, recent):
+        deliver(delivery.pk)
+    WebhookDelivery.objects.filter(pk__in=[old[0].pk, pending[0].pk]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    purge_old_webhook_deliveries()
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {
+        recent[0].pk,
+        pending[0].pk,  # still owed to the receiver: never purged
+    }
