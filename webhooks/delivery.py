@@ -56,6 +56,18 @@ RETRY_SCHEDULE = [
 ]
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
+# What an attempt changes; saving only these never rewrites the (large) payload.
+STATE_FIELDS = [
+    "url",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_status_code",
+    "last_error",
+    "last_attempt_at",
+    "locked_until",
+    "delivered_at",
+]
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,7 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.next_attempt_at = None
     delivery.locked_until = None
     delivery.last_error = error
-    delivery.save()
+    delivery.save(update_fields=STATE_FIELDS)
 
 
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
@@ -203,7 +215,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         # Scheduled before sending: should this worker die, the retry is already due then.
         delay = next_attempt_delay(delivery.attempts)
         delivery.next_attempt_at = now + delay if delay else delivery.locked_until
-        delivery.save()
+        delivery.save(update_fields=STATE_FIELDS)
         attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts)
     return delivery, attempt
 
@@ -239,13 +251,15 @@ def record(
         attempt.latency_ms = outcome.latency_ms
         attempt.response_body = outcome.body
         attempt.error = outcome.error
-        attempt.save()
+        attempt.save(
+            update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"]
+        )
         # A late answer after our lease passed must not undo a newer attempt's state,
         # but a 2xx is always true news: the receiver has the event.
         current = delivery.attempts == attempt.number
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
-            delivery.save()
+            delivery.save(update_fields=STATE_FIELDS)
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
 

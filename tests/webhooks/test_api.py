@@ -230,3 +230,12 @@ def test_a_company_endpoint_created_over_the_api_receives_events(api, company, r
     deliver(delivery.pk)
     request = receiver.requests[0]
     assert verify_webhook(created["secret"], request.headers, request.body)
+
+
+def test_create_honours_an_idempotency_key(api, receiver):
+    body = {"url": receiver.url}
+    first = api.post("/api/v1/webhook-endpoints", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = api.post("/api/v1/webhook-endpoints", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201 and again["X-Idempotent-Replay"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert WebhookEndpoint.objects.count() == 1

@@ -25,7 +25,8 @@ from webhooks.api.serializers import (
     session_secret_data,
 )
 from webhooks.delivery import send_test
-from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.selectors import delivery_of, endpoint_of, session_secret_of
 from webhooks.services import (
     WebhookError,
     delivery_redeliver,
@@ -41,7 +42,7 @@ from webhooks.services import (
 
 
 def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, company=request.user.company).first()
+    endpoint = endpoint_of(company=request.user.company, endpoint_id=endpoint_id)
     if endpoint is None:
         raise ApiProblem(
             404, f"No webhook endpoint {endpoint_id!r}.", code="WEBHOOK_ENDPOINT_NOT_FOUND"
@@ -50,7 +51,7 @@ def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
 
 
 def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id, company=request.user.company).first()
+    delivery = delivery_of(company=request.user.company, delivery_id=delivery_id)
     if delivery is None:
         raise ApiProblem(
             404, f"No webhook delivery {delivery_id!r}.", code="WEBHOOK_DELIVERY_NOT_FOUND"
@@ -166,7 +167,7 @@ class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
     def get(self, request: Request) -> Response:
-        owner = SessionWebhookSecret.objects.filter(company=request.user.company).first()
+        owner = session_secret_of(company=request.user.company)
         return Response(session_secret_data(owner))
 
 
