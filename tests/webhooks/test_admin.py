@@ -9,6 +9,7 @@ from django.utils import timezone
 from tests.webhooks.helpers import emit
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import EndpointChanges, endpoint_update, session_secret_rotate
 from webhooks.verify import verify_webhook
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,21 @@ def test_redeliver_one_delivery_from_the_admin(
     deliver(delivery.pk)
     request = receiver.requests[0]
     assert verify_webhook(secret, request.headers, request.body)
+
+
+def test_admin_pages_render(admin_client, company, endpoint):
+    (delivery,) = emit(company)
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    session_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    pages = [
+        CHANGELIST,
+        f"{CHANGELIST}{endpoint.pk}/change/",
+        "/admin/webhooks/webhookdelivery/",
+        f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
+        "/admin/webhooks/sessionwebhooksecret/",
+        "/admin/webhooks/sessionwebhooksecret/add/",
+    ]
+    for page in pages:
+        assert admin_client.get(page).status_code == 200, page
+    detail = admin_client.get(f"{CHANGELIST}{endpoint.pk}/change/").content.decode()
+    assert "Disabled by the integrator." in detail  # the notice an admin sees
