@@ -18,7 +18,7 @@ from fraud.services import fraud_match_resolve
 from steve.accounts import company_required
 from submissions.models import Submission
 from submissions.selectors import company_submission
-from submissions.services import Actor, SubmissionActionError
+from submissions.services import Actor, SubmissionActionError, submission_claim
 
 M = FraudMatch
 
@@ -118,6 +118,9 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
             )
         except SubmissionActionError as refusal:
             error, status = refusal.message, 409
+        else:
+            # Working on it keeps the claim alive.
+            submission_claim(submission_id=submission.pk, user=request.user)
     return _after_resolve(request, submission.pk, error=error, status=status)
 
 

@@ -8,12 +8,15 @@ scopes its queries to it (and another company's URL is a 404, not a 403).
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
@@ -45,12 +48,26 @@ def current_company(request: HttpRequest) -> Company | None:
     return company
 
 
+def _htmx_login_redirect(request: HttpRequest) -> HttpResponse:
+    """A poll or partial whose session ended: send the whole page to the login form,
+    rather than letting htmx follow a redirect and swap the login page into a region."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    # Only the path and query of the page: never an absolute URL to another host.
+    target = (current.path or request.path) + (f"?{current.query}" if current.query else "")
+    response = HttpResponse(status=204)
+    response["HX-Redirect"] = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target})}"
+    return response
+
+
 def company_required(view: View) -> View:
     """Login required, and a company to work in; the view finds it on request.company."""
 
-    @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            if getattr(request, "htmx", False):
+                return _htmx_login_redirect(request)
+            return redirect_to_login(request.get_full_path())
         company = current_company(request)
         if company is None:
             return render(request, "accounts/no_company.html", status=403)

@@ -473,6 +473,8 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
             field_errors={name: str(error)},
             status=422,
         )
+    # Working on it keeps the claim alive.
+    submission_claim(submission_id=submission.pk, user=request.user)
     return _changed(request, submission.pk, "side")
 
 

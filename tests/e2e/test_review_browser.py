@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from fraud.models import FraudMatch
 from fraud.services import match_pair
 from submissions.models import Submission, SubmissionStatus
+from submissions.services import Actor, submission_approve
 from tests import factories
 from tests.submissions.test_review_support import receipt_png, stored_file, submission_with_file
 
@@ -198,3 +199,21 @@ def test_two_reviewers_one_wins_the_other_is_told(chromium, live_server, team):
     assert [e.actor_label for e in events] == ["alice"]
     first.close()
     second.close()
+
+
+def test_queue_rows_update_in_place_and_keep_the_selection(chromium, live_server, team):
+    first = submission_with_file(team["company"])
+    second = submission_with_file(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", second.pk)
+    page.evaluate("window.scrollTo(0, 0); document.body.dataset.marker = 'same-page'")
+    # Someone else decides the first one; the poll (every 5 s) drops it from the table.
+    submission_approve(submission_id=first.pk, actor=Actor.for_user(team["bob"]))
+    expect(page.locator("table[data-queue] tr.row")).to_have_count(1, timeout=9000)
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", second.pk)
+    expect(page.locator("#status-tabs .tab.active .count")).to_have_text("1")
+    # Updated in place: no navigation happened.
+    assert page.evaluate("document.body.dataset.marker") == "same-page"
+    context.close()

@@ -107,6 +107,16 @@ def test_anonymous_is_sent_to_login_everywhere(waiting):
     assert waiting.status == S.REVIEW
 
 
+def test_an_expired_session_sends_htmx_requests_to_login(waiting):
+    response = Client().get(
+        reverse("review:queue_rows"),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/review/?fraud=flagged",
+    )
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Freview%2F%3Ffraud%3Dflagged"
+
+
 def test_another_companys_submission_is_404(ui, foreign):
     for url in page_urls(foreign)[3:]:
         assert ui.get(url).status_code == 404, url
@@ -281,6 +291,16 @@ def test_detail_shows_fields_confidence_evidence_and_files(ui, company):
     assert reverse("review:file", args=[submission.pk, 0]) in html
     assert reverse("fraud:panel", args=[submission.pk]) in html
     assert "orderId" in html and submission.client_submission_id in html
+
+
+def test_side_partial_refreshes_without_claiming(ui, waiting):
+    response = ui.get(detail_url(waiting), {"part": "side"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="side"') and "<html" not in html
+    assert f'name="version" value="{waiting.version}"' in html
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None
 
 
 def test_pdf_pages_are_rendered_one_by_one(ui, company):
@@ -492,6 +512,7 @@ def test_correction_is_an_event_and_shows_in_the_api(ui, reviewer, company, wait
     event = waiting.events.get(type="field_corrected")
     assert event.details == {"field": "totalAmount", "old": 12.5, "new": 13.4}
     assert event.actor_label == reviewer.username
+    assert waiting.claimed_by == reviewer
     body = api.get(f"/api/v1/submissions/{waiting.pk}").json()
     assert body["extractedData"]["totalAmount"] == 13.4
 
