@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -156,6 +157,11 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
         return ApiProblem(400, "The request has too many fields.", code="TOO_MANY_FIELDS")
     if isinstance(exc, Http404):
         return ApiProblem(404, "The requested resource does not exist.")
+    if isinstance(exc, DataError) and ("NUL" in str(exc) or "\\u0000" in str(exc)):
+        # PostgreSQL cannot store a NUL character: the client's text, not Steve's failure.
+        return ApiProblem(
+            400, "Text must not contain NUL (\\u0000) characters.", code="INVALID_CHARACTERS"
+        )
     if isinstance(exc, DjangoPermissionDenied):
         return ApiProblem(403, "You do not have access to this resource.")
     if isinstance(exc, exceptions.ValidationError):

@@ -373,6 +373,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
 PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "BAD_REQUEST": (400, "The request is malformed."),
     "INVALID_JSON": (400, "The body is not valid JSON."),
+    "INVALID_CHARACTERS": (400, "Text in the path, query or body contains a NUL character."),
+    "TOO_MANY_FIELDS": (400, "The form has too many fields or files."),
     "INVALID_BODY": (400, "The body must be a JSON object."),
     "INVALID_LIMIT": (400, "limit is not a whole number."),
     "INVALID_CURSOR": (400, "The cursor was not issued for this listing."),
@@ -407,6 +409,7 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "SUBMISSION_IS_CANCELLED": (409, "Illegal transition from cancelled."),
     "SUBMISSION_IS_FAILED": (409, "Illegal transition from failed."),
     "SESSION_EXPIRED": (410, "The session expired before it was submitted."),
+    "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
     "VALIDATION_ERROR": (422, "A field is invalid; see errors[]."),
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
@@ -445,11 +448,16 @@ SLUGS = {
 TRANSITION_CODES = [c for c in PROBLEM_CODES if c.startswith("SUBMISSION_IS_")]
 # Answers any authenticated operation can give, whatever it does.
 COMMON_PROBLEMS = {
+    400: ["INVALID_CHARACTERS"],
     401: ["UNAUTHORIZED", "INVALID_API_KEY"],
     403: ["API_KEY_REVOKED"],
     429: ["RATE_LIMIT_EXCEEDED"],
 }
-BODY_PROBLEMS = {400: ["INVALID_JSON"], 415: ["UNSUPPORTED_MEDIA_TYPE"]}
+BODY_PROBLEMS = {
+    400: ["INVALID_JSON"],
+    413: ["BODY_TOO_LARGE"],
+    415: ["UNSUPPORTED_MEDIA_TYPE"],
+}
 
 
 def problem_slug(code: str, status: int) -> str:

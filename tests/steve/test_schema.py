@@ -202,3 +202,23 @@ def test_docs_page_serves_swagger_ui_from_local_static_files(client):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert not re.search(r"https?://(cdn|unpkg|fonts)\.", html)
     assert "/api/v1/schema" in html
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("get", "/api/v1/jobs/ses_a%00b", None),
+        ("get", "/api/v1/submissions/sub_a%00b", None),
+        ("get", "/api/v1/submissions?workflow=a%00b", None),
+        ("post", "/api/v1/workflows/receipt-ocr/sessions", {"clientSubmissionId": "a\u0000b"}),
+        ("post", "/api/v1/workflows/receipt-ocr/sessions", {"metadata": {"k": "\u0000"}}),
+    ],
+)
+def test_nul_characters_are_a_documented_400_not_a_500(api, workflows, method, url, body):
+    """Found by fuzzing: PostgreSQL refuses NUL in text, which used to surface as a 500."""
+    if body is not None:
+        body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "x", **body}
+    response = getattr(api, method)(url, body, format="json") if body else api.get(url)
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_CHARACTERS"
+    assert "INVALID_CHARACTERS" in PROBLEM_CODES

@@ -4,8 +4,13 @@ Each documented operation (tags of Steve's own and the seeds' endpoints) gets a 
 number of generated requests, sent as the seeded key; an operation with path ids is
 also called with the ids of real seeded rows, so success responses are checked too,
 not only 404s. Bounded: `MAX_EXAMPLES` per operation and `BUDGET_SECONDS` overall.
+
+A deeper run, e.g. before a release (schema examples and boundary coverage too):
+    SCHEMATHESIS_MAX_EXAMPLES=100 SCHEMATHESIS_DEEP=1 SCHEMATHESIS_BUDGET=1800 \
+        ./scripts/test tests/steve/test_schemathesis.py
 """
 
+import os
 import time
 
 import pytest
@@ -26,8 +31,15 @@ from tests import factories
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]
 
-MAX_EXAMPLES = 15
-BUDGET_SECONDS = 110
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
+BUDGET_SECONDS = int(os.environ.get("SCHEMATHESIS_BUDGET", "110"))
+# Generated cases only by default: the explicit phases (schema examples, boundary
+# coverage) send hundreds of requests per operation, beyond a CI-sized budget.
+PHASES = (
+    [Phase.explicit, Phase.generate]
+    if os.environ.get("SCHEMATHESIS_DEEP") == "1"
+    else [Phase.generate]
+)
 REQUEST_TIMEOUT = 10
 DOCUMENTED_TAGS = [
     "workflows",
@@ -118,9 +130,7 @@ def within_budget() -> None:
     max_examples=MAX_EXAMPLES,
     deadline=None,
     suppress_health_check=list(HealthCheck),
-    # Generated cases only: the explicit phases (schema examples, boundary coverage) send
-    # hundreds of requests per operation, beyond a CI-sized budget.
-    phases=[Phase.generate],
+    phases=PHASES,
     derandomize=True,
 )
 def test_api_conforms_to_its_schema(case, live_server, seeded, request) -> None:
