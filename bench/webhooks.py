@@ -2,7 +2,7 @@
 Redis and a local HTTP receiver.
 
 Usage: .venv/bin/python bench/webhooks.py [--burst 500] [--paced 200] [--rate 20]
-           [--concurrency 8]
+           [--concurrency 8] [--pool prefork|threads]
 
 Two runs, each a table row:
 - burst: `--burst` events committed in one transaction (a backlog); deliveries per
@@ -101,11 +101,11 @@ class Receiver:
         return Handler
 
 
-def start_worker(concurrency: int) -> subprocess.Popen:
+def start_worker(concurrency: int, pool: str) -> subprocess.Popen:
     app.control.purge()
     command = [
         sys.executable, "-m", "celery", "-A", "steve", "worker", "-Q", "deliveries",
-        "-c", str(concurrency), "-n", "bench@%h", "--without-gossip", "--without-mingle",
+        "-c", str(concurrency), "-P", pool, "-n", "bench@%h", "--without-gossip", "--without-mingle",
         "--without-heartbeat", "-l", "WARNING",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ))
@@ -187,10 +187,11 @@ def main() -> None:
     parser.add_argument("--paced", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork")
     args = parser.parse_args()
     ensure_database()
     receiver = Receiver()
-    worker = start_worker(args.concurrency)
+    worker = start_worker(args.concurrency, args.pool)
     try:
         warmup = fresh_company(receiver, "warmup")
         emit_one(warmup)
@@ -202,11 +203,11 @@ def main() -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    print_table(results, args.concurrency)
+    print_table(results, f"-P {args.pool} -c {args.concurrency}")
 
 
-def print_table(results: dict[str, dict[str, float]], concurrency: int) -> None:
-    print(f"\nwebhook delivery, 1 worker -Q deliveries -c {concurrency}, local receiver (204)")
+def print_table(results: dict[str, dict[str, float]], worker: str) -> None:
+    print(f"\nwebhook delivery, 1 worker -Q deliveries {worker}, local receiver (204)")
     header = f"{'run':<22} {'n':>5} {'attempts':>8} {'deliv/s':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"
     print(header)
     print("-" * len(header))
