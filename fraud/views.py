@@ -33,6 +33,7 @@ class MatchView:
     match: FraudMatch
     own_image: str | None
     target_image: str | None
+    facts: list[str]
 
 
 def _own(request: HttpRequest, submission_id: str) -> Submission:
@@ -42,20 +43,57 @@ def _own(request: HttpRequest, submission_id: str) -> Submission:
     return submission
 
 
-def _preview(submission: Submission | None, index: int = 0) -> str | None:
-    """A URL of the image the reviewer compares: an image file, or a PDF's first page."""
+def _preview(submission: Submission | None, file_id: str | None, page: int) -> str | None:
+    """A URL of the image the reviewer compares: the matched file (an image, or the
+    matched page of a PDF), else the submission's first file."""
     if submission is None:
         return None
     files = list(submission.files.filter(purged_at__isnull=True).order_by("file_index"))
-    file = next((f for f in files if f.file_index == index), files[0] if files else None)
+    file = next((f for f in files if f.pk == file_id), files[0] if files else None)
     if file is None:
         return None
     mime = file.mime_type or file.declared_content_type
     if mime == "application/pdf":
-        return reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        return reverse("review:file_page", args=[submission.pk, file.file_index, page])
     if mime.startswith("image/"):
         return reverse("review:file", args=[submission.pk, file.file_index])
     return None
+
+
+def _where(details: dict[str, Any], side: str) -> tuple[str | None, int]:
+    """(file id, page) the check points at, on this submission or on the matched one."""
+    if side == "target":
+        return details.get("targetFile"), _int(details.get("targetPage"))
+    signals = details.get("signals")
+    if not details.get("file") and isinstance(signals, list) and signals:
+        first = signals[0] if isinstance(signals[0], dict) else {}
+        return first.get("file"), _int(first.get("page"))
+    return details.get("file"), _int(details.get("page"))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+LOCATION_KEYS = {"file", "targetFile", "page", "targetPage"}
+
+
+def _facts(details: dict[str, Any]) -> list[str]:
+    """What the check found, as short phrases (the file/page pointers are shown as images)."""
+    facts: list[str] = []
+    for key, value in details.items():
+        if key in LOCATION_KEYS:
+            continue
+        if key == "signals" and isinstance(value, list):
+            facts += [
+                f"{s.get('signal', 'signal')} (weight {s.get('weight')})"
+                for s in value
+                if isinstance(s, dict)
+            ]
+        elif isinstance(value, str | int | float | bool):
+            text = f"{value[:12]}…" if key == "sha256" and isinstance(value, str) else value
+            facts.append(f"{key}: {text}")
+    return facts
 
 
 def _panel_context(submission: Submission, *, error: str = "") -> dict[str, Any]:
@@ -64,16 +102,17 @@ def _panel_context(submission: Submission, *, error: str = "") -> dict[str, Any]
         .select_related("target_submission")
         .order_by(F("resolution").asc(nulls_first=True), "-score", "id")
     )
-    views = [
-        MatchView(
-            match=m,
-            own_image=_preview(submission, int((m.details or {}).get("fileIndex", 0) or 0)),
-            target_image=_preview(
-                m.target_submission, int((m.details or {}).get("targetFileIndex", 0) or 0)
-            ),
+    views = []
+    for m in matches:
+        details = m.details if isinstance(m.details, dict) else {}
+        views.append(
+            MatchView(
+                match=m,
+                own_image=_preview(submission, *_where(details, "own")),
+                target_image=_preview(m.target_submission, *_where(details, "target")),
+                facts=_facts(details),
+            )
         )
-        for m in matches
-    ]
     return {
         "submission": submission,
         "matches": views,

@@ -168,3 +168,33 @@ def test_a_bad_resolution_is_refused(ui, pair):
     assert response.status_code == 400
     match.refresh_from_db()
     assert match.resolution is None
+
+
+def test_panel_points_at_the_matched_page_and_lists_findings(ui, company):
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    pdf = stored_file(earlier, content=pdf_bytes(pages=3))
+    later = submission_with_file(company)
+    own = later.files.get()
+    FraudMatch.objects.create(
+        company=company,
+        submission=later,
+        target_submission=earlier,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=70.0,
+        similarity=0.8,
+        details={"file": own.pk, "page": 0, "targetFile": pdf.pk, "targetPage": 2, "distance": 18},
+    )
+    FraudMatch.objects.create(
+        company=company,
+        submission=later,
+        target_submission=None,
+        check_type=FraudMatch.CheckType.TAMPERING,
+        score=50.0,
+        similarity=0.5,
+        details={"signals": [{"file": own.pk, "page": 0, "signal": "screenshot", "weight": 50}]},
+    )
+    html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    assert reverse("review:file_page", args=[earlier.pk, 0, 2]) in html
+    assert "distance: 18" in html
+    assert "Found in this document alone" in html and "screenshot (weight 50)" in html
+    assert 'data-unresolved="2"' in html
