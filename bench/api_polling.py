@@ -221,12 +221,65 @@ def summarise(rounds: list[dict]) -> dict[str, float]:
     }
 
 
+def per_call_ms(func: Any, loops: int) -> float:
+    """Median over three runs of the mean time of one call, in ms."""
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(loops):
+            func()
+        runs.append((time.perf_counter() - started) / loops * 1000)
+    return statistics.median(runs)
+
+
+def breakdown(secret: str, session_id: str, loops: int) -> list[tuple[str, float]]:
+    """Where a poll's time goes, in-process (no HTTP): each part timed on its own."""
+    from django.conf import settings
+    from django.test import Client
+
+    from jobs.api.serializers import job_data
+    from jobs.models import WorkflowSession
+    from steve.models import ApiKey
+    from steve.services import api_key_digest
+
+    settings.ROOT_URLCONF = __name__
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    digest = api_key_digest(secret)
+    api_key = ApiKey.objects.get(digest=digest)
+
+    def own_session() -> WorkflowSession:
+        return (
+            WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
+            .filter(pk=session_id, api_key=api_key)
+            .first()
+        )
+
+    session = own_session()
+    parts = [
+        ("whole poll (Django test client)", lambda: client.get(f"/api/v1/jobs/{session_id}")),
+        ("minimal view (Django test client)", lambda: client.get(f"/bench/minimal/{session_id}")),
+        (
+            "API key lookup query",
+            lambda: ApiKey.objects.select_related("company").filter(digest=digest).first(),
+        ),  # fmt: skip
+        ("session query (3 joins, all columns)", own_session),
+        ("job_data() serialisation", lambda: job_data(session)),
+    ]
+    results = [(name, per_call_ms(func, loops)) for name, func in parts]
+    settings.RATE_LIMIT_ENABLED = False
+    without = per_call_ms(lambda: client.get(f"/api/v1/jobs/{session_id}"), loops)
+    settings.RATE_LIMIT_ENABLED = True
+    results.insert(1, ("rate limiting (whole poll minus poll without it)", results[0][1] - without))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per endpoint")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--loops", type=int, default=300, help="calls per breakdown part")
     opts = parser.parse_args()
 
     ensure_database()
@@ -254,6 +307,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     report(results, opts)
+    print(f"\nwhere a poll's time goes (in-process, {opts.loops} calls each, median of 3):")
+    for name, ms in breakdown(secret, session_id, opts.loops):
+        print(f"  {name:50} {ms:7.3f} ms")
 
 
 def report(results: dict[str, list[dict]], opts: Any) -> None:
