@@ -139,7 +139,9 @@ def test_staff_and_members_switch_company_in_the_session(company, waiting, forei
     user = factories.UserFactory(companies=[company, foreign.company])
     client = Client()
     client.force_login(user)
-    assert waiting.pk.encode() in client.get(reverse("review:queue")).content
+    first = client.get(reverse("review:queue")).content.decode()
+    assert waiting.pk in first and 'name="company"' in first
+    assert f'<option value="{foreign.company_id}"' in first
     assert client.get(detail_url(foreign)).status_code == 404
     response = client.post(reverse("accounts:switch_company"), {"company": foreign.company_id})
     assert response.status_code == 303
