@@ -245,7 +245,7 @@ def record(
     endpoint: WebhookEndpoint | None = None,
 ) -> None:
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        delivery = WebhookDelivery.objects.select_for_update().defer("payload").get(pk=delivery_id)
         attempt.finished_at = timezone.now()
         attempt.status_code = outcome.status_code
         attempt.latency_ms = outcome.latency_ms

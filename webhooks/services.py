@@ -34,6 +34,8 @@ QUEUE_LEASE = timedelta(minutes=2)
 MAX_GRACE_HOURS = 7 * 24
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 200
+# What a redelivery resets; saving only these never rewrites the payload.
+REDELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
 
 
 class WebhookError(Exception):
@@ -321,7 +323,7 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
                 409, "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering."
             )
         _reset_for_redelivery(delivery)
-        delivery.save()
+        delivery.save(update_fields=REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk])
     return delivery
 
@@ -350,9 +352,7 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
         )
         for delivery in failed:
             _reset_for_redelivery(delivery)
-        WebhookDelivery.objects.bulk_update(
-            failed, ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
-        )
+        WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk for delivery in failed])
     return len(failed)
 
