@@ -298,8 +298,8 @@ def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
         status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
         created_at__lt=cutoff,
     ).values_list("pk", flat=True)[:limit]
-    deleted, _ = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
-    return deleted
+    _, per_model = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
+    return per_model.get(WebhookDelivery._meta.label, 0)
 
 
 def claim_due() -> list[str]:

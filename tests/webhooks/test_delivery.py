@@ -247,7 +247,7 @@ def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, r
     WebhookDelivery.objects.filter(pk__in=[old[0].pk, pending[0].pk]).update(
         created_at=timezone.now() - timedelta(days=31)
     )
-    purge_old_webhook_deliveries()
+    assert purge_old_webhook_deliveries() == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {
         recent[0].pk,
         pending[0].pk,  # still owed to the receiver: never purged
