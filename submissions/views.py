@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -60,6 +61,7 @@ REVIEW_SLA = timedelta(hours=24)
 EVENT_LIMIT = 100
 PDF_MAX_PAGES = 50
 PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
+PDF_CACHE_SECONDS = 600
 PARTS = {"side"}
 
 
@@ -516,8 +518,9 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
     """The file's bytes, streamed from storage, for the reviewer's own company only."""
     file = _own_file(request, submission_id, index)
     mime = file.mime_type or file.declared_content_type or "application/octet-stream"
-    # Only types the browser renders safely inline; anything else downloads.
-    inline = mime.startswith("image/") and mime != "image/svg+xml" or mime == "application/pdf"
+    # Only raster images show inline (the page views PDFs as rendered PNGs); a PDF or
+    # anything else downloads, so no active content runs under our origin.
+    inline = mime.startswith("image/") and mime != "image/svg+xml"
     response = FileResponse(default_storage.open(file.storage_key, "rb"), content_type=mime)
     response["Content-Disposition"] = "inline" if inline else "attachment"
     return _private(response)
@@ -527,11 +530,21 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
 @company_required
 def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -> HttpResponse:
     """One page of a PDF rendered to PNG, so multi-page PDFs show like images."""
-    import pypdfium2
-
     file = _own_file(request, submission_id, index)
     if (file.mime_type or file.declared_content_type) != "application/pdf":
         raise Http404("Not a PDF.")
+    # Rendering costs far more than the bytes: reviewers flip pages back and forth.
+    key = f"review:pdf-page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}"
+    png = cache.get(key)
+    if png is None:
+        png = _render_pdf_page(file, page)
+        cache.set(key, png, PDF_CACHE_SECONDS)
+    return _private(HttpResponse(png, content_type="image/png"))
+
+
+def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
+    import pypdfium2
+
     with default_storage.open(file.storage_key, "rb") as handle:
         document = pypdfium2.PdfDocument(handle.read())
     try:
@@ -541,8 +554,8 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
     finally:
         document.close()
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return _private(HttpResponse(buffer.getvalue(), content_type="image/png"))
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 # --- Overview ------------------------------------------------------------------------------

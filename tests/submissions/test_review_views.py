@@ -314,6 +314,9 @@ def test_pdf_pages_are_rendered_one_by_one(ui, company):
     assert page.status_code == 200 and page["Content-Type"] == "image/png"
     assert page.content.startswith(b"\x89PNG")
     assert ui.get(reverse("review:file_page", args=[submission.pk, 0, 2])).status_code == 404
+    # The original PDF downloads rather than opening under our origin.
+    original = ui.get(reverse("review:file", args=[submission.pk, 0]))
+    assert original["Content-Disposition"] == "attachment"
 
 
 def test_file_is_streamed_for_own_company(ui, waiting):
