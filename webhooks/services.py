@@ -228,8 +228,8 @@ def _enable(endpoint: WebhookEndpoint) -> None:
 
 def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-        if endpoint.enabled:
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is not None and endpoint.enabled:  # None: deleted meanwhile
             _disable(endpoint, reason)
             endpoint.save()
 
@@ -252,7 +252,10 @@ def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
     if failing_for_long:
         endpoint_disable(
             endpoint_id=endpoint_id,
-            reason=f"Every delivery failed for more than {window.days or window} day(s).",
+            reason=(
+                "Every attempt failed for more than "
+                f"{settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS} hours."
+            ),
         )
 
 

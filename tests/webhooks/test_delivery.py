@@ -143,7 +143,9 @@ def test_an_endpoint_failing_for_days_is_disabled(company, endpoint, receiver, s
     deliver(delivery.pk)
     endpoint.refresh_from_db()
     assert not endpoint.enabled
-    assert endpoint.notices.get(kind="disabled").message.startswith("Every delivery failed")
+    assert endpoint.notices.get(kind="disabled").message == (
+        "Every attempt failed for more than 72 hours."
+    )
     make_due(delivery)
     deliver(delivery.pk)  # pending deliveries of a disabled endpoint fail without sending
     delivery.refresh_from_db()
