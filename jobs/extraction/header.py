@@ -24,10 +24,19 @@ _GENERIC_WORDS = re.compile(
 _NOT_NAME = re.compile(
     r"TAXINVOICE|^INVOICE|RECEIPT|CASHBILL|^BILL|OFFICIAL|WELCOME|^TEL|PHONE|^FAX|^GST|"
     r"^REG|^CO(MPANY)?NO|^ROC|^DATE|^TIME|^CASHIER|^TABLE|^NO$|SIMPLIFIED|^COPY|^ORDER|"
-    r"^EMAIL|^WWW|^HTTP|THANKYOU|^PAGE"
+    r"^EMAIL|^WWW|^HTTP|THANKYOU|^PAGE|SHOPPING|^TQ|^THANK"
 )
+# Legal forms: a line carrying one is almost surely the registered name.
+LEGAL_FORM = re.compile(
+    r"SDNBHD|BHD$|BERHAD|ENTERPRISES?|TRADING|SYARIKAT|PERNIAGAAN|LIMITED|LTD|LLC|INC$|"
+    r"PLC|GMBH|PTYLTD|CORPORATION|COMPANY|\bCO$"
+)
+# OCR variants of "SDN BHD" (Sendirian Berhad) at the end of a name.
+_SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*B[HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$", re.I)
+# An upper-case I between lower-case letters is nearly always a misread l ("WorId").
+_MIXED_I = re.compile(r"(?<=[a-z])I(?=[a-z])|(?<=[a-z])I\b")
 ADDRESS_WORD = re.compile(
-    r"\b(JALAN|JLN|TAMAN|TMN|LORONG|LRG|PERSIARAN|LEBUH|LOT|NO\b|NO\.|BLOK|BLOCK|BATU|"
+    r"\b(JALAN|JLN|JL|TAMAN|TMN|LORONG|LRG|PERSIARAN|LEBUH|LOT|NO\b|NO\.|BLOK|BLOCK|BATU|"
     r"KAMPUNG|KG|BANDAR|PUSAT|PLAZA|ROAD|RD|STREET|ST|AVENUE|AVE|LANE|DRIVE|FLOOR|FLR|"
     r"LEVEL|SUITE|UNIT|BUILDING|KAWASAN|INDUSTRI|SEKSYEN|SECTION|SELANGOR|JOHOR|"
     r"KUALA LUMPUR|PUTRAJAYA|PENANG|PULAU PINANG|PERAK|PAHANG|KEDAH|KELANTAN|MELAKA|"
@@ -42,7 +51,9 @@ _ADDRESS_STOP = re.compile(
 )
 _REG_NUMBER = re.compile(r"^\(?[\s\w.]*?\d{3,}[\s-]*[A-Z]\)?\.?$|^\(?\d{4,}[-\s]?[A-Z]?\)?$")
 _TRAILING_REG = re.compile(
-    r"\s*[\(\[]?\s*(?:CO\.?\s*(?:REG\.?\s*)?NO\.?:?)?\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$"
+    r"\s*[\(\[]?\s*(?:(?:CO(?:MPANY)?\.?\s*)?(?:REG(?:ISTRATION)?\.?\s*)?NO\.?\s*:?)?"
+    r"\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
+    re.I,
 )
 _INLINE_CONTACT = re.compile(r"\s*\b(TEL|FAX|PHONE|H/?P|GST|EMAIL)\b.*$", re.I)
 
@@ -50,7 +61,7 @@ HEADER_LINES = 14
 
 
 def is_name_like(line: Line) -> bool:
-    text = line.text.strip()
+    text = clean_name(line.text)
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 3:
         return False
@@ -58,7 +69,7 @@ def is_name_like(line: Line) -> bool:
     if not any(c.isupper() for c in letters):
         return False
     s = squash(text)
-    if _NOT_NAME.search(s) or _REG_NUMBER.match(text.upper()):
+    if _NOT_NAME.search(s) or _REG_NUMBER.match(line.text.strip().upper()):
         return False
     digits = sum(c.isdigit() for c in text)
     return digits <= len(letters) / 2
@@ -74,40 +85,83 @@ def header_segments(lines: list[Line]) -> list[Line]:
 
 
 def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
-    """The issuer's name and the index of its (last) line in ``lines``, or -1.
+    """The issuer's name and the index of its last line in ``lines``, or -1.
 
     ``lines`` should come from ``header_segments``.
     """
     top = [(i, line) for i, line in enumerate(lines) if line.center_y < 0.5]
-    names = [(i, line) for i, line in top if is_name_like(line)]
-    for i, line in names:
-        if has_company_suffix(line.text) and not _is_address(line.text):
-            return _name_candidate(lines, i, suffix=True), i
-    for i, line in names:
-        if not _is_address(line.text):
-            return _name_candidate(lines, i, suffix=False), i
-    return None, -1
+    names = [(i, line) for i, line in top if is_name_like(line) and not _is_address(line.text)]
+    chosen = next(((i, True) for i, line in names if has_company_suffix(line.text)), None)
+    if chosen is None and names:
+        chosen = (names[0][0], False)
+    if chosen is None:
+        return None, -1
+    index, suffix = chosen
+    earlier = [line for i, line in names if i < index - 1]
+    return _name_candidate(lines, index, suffix=suffix, rivals_above=len(earlier))
 
 
 def has_company_suffix(text: str) -> bool:
+    text = clean_name(text)
     return bool(COMPANY_SUFFIX.search(squash(text)) or _SB.search(text.upper()))
 
 
-def _name_candidate(lines: list[Line], index: int, *, suffix: bool) -> Candidate:
+def _name_candidate(
+    lines: list[Line], index: int, *, suffix: bool, rivals_above: int
+) -> tuple[Candidate, int]:
     used = [lines[index]]
     # A name wrapped over two lines: "... HARDWARE &" / "ELECTRICAL", or a line that is
     # only generic words ("RESTAURANT SDN BHD") under the distinctive part of the name.
     above = lines[index - 1] if index > 0 else None
     if above is not None and _continues(above, lines[index]) and is_name_like(above):
         used.insert(0, above)
+    last = index
     below = lines[index + 1] if index + 1 < len(lines) else None
-    if below is not None and used[-1].text.rstrip().endswith("&") and is_name_like(below):
+    if below is not None and _wraps_to(used[-1], below):
         used.append(below)
-    text = clean_name(" ".join(u.text for u in used))
-    base = 0.9 if suffix else 0.6
-    ocr = min(u.confidence for u in used)
-    confidence = base * ocr_factor(ocr)
-    return Candidate(text, round(confidence, 3), [evidence_for(u) for u in used])
+        last = index + 1
+    text = normalise_name(clean_name(" ".join(u.text for u in used)))
+    confidence = _name_confidence(text, used, suffix=suffix, rivals_above=rivals_above)
+    if below is not None and last == index and _may_continue(used[-1], below):
+        confidence *= 0.85  # an unexplained name-like line right below may belong to it
+    return Candidate(text, round(confidence, 3), [evidence_for(u) for u in used]), last
+
+
+def _wraps_to(line: Line, below: Line) -> bool:
+    joined = line.text.rstrip().endswith("&") or below.text.lstrip().startswith("&")
+    return joined and is_name_like(below) and not _is_address(below.text)
+
+
+def _may_continue(line: Line, below: Line) -> bool:
+    adjacent = below.bbox[1] - line.bbox[3] < 0.6 * max(line.height, 1e-6)
+    similar = abs(below.height - line.height) < 0.25 * max(line.height, 1e-6)
+    return (
+        adjacent
+        and similar
+        and is_name_like(below)
+        and not _is_address(below.text)
+        and not has_company_suffix(line.text)
+    )
+
+
+def _name_confidence(text: str, used: list[Line], *, suffix: bool, rivals_above: int) -> float:
+    if suffix and LEGAL_FORM.search(squash(text)):
+        base = 0.95
+    elif suffix:
+        base = 0.82  # a trade word (CAFE, HARDWARE) may sit under a brand line
+    else:
+        base = 0.55
+    if rivals_above:
+        base *= 0.85  # a name-like line above was passed over
+    # Names must be right to the letter, so OCR doubt weighs more than for numbers.
+    ocr = min(w.confidence for u in used for w in u.words)
+    return base * max(0.3, min(1.0, 1 - 3.0 * (0.97 - ocr)))
+
+
+def normalise_name(text: str) -> str:
+    """Repair OCR slips that are unambiguous in company names."""
+    text = _SDN_BHD.sub("SDN BHD", text)
+    return _MIXED_I.sub("l", text)
 
 
 def _continues(above: Line, line: Line) -> bool:

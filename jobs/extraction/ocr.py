@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+import unicodedata
 from typing import Protocol
 
 import numpy as np
@@ -173,6 +174,9 @@ def _ocr_page(page: Page, engine: OcrEngine) -> None:
     image = deskew(page.image)
     words = engine.recognize(image)
     image, words = _fix_orientation(image, words, engine)
+    # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII.
+    for word in words:
+        word.text = unicodedata.normalize("NFKC", word.text)
     page.image = image
     page.words = words
     page.text = words_to_text(words)
@@ -224,7 +228,7 @@ def _fix_orientation(
 def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:
     """Straighten a slightly rotated scan using the projection profile of its ink."""
     angle = estimate_skew(image, max_angle)
-    if abs(angle) < 0.5:  # resampling a straight scan would only blur it
+    if abs(angle) < 0.3:  # resampling a straight scan would only blur it
         return image
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white")
 
@@ -232,8 +236,8 @@ def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:
 def estimate_skew(image: Image.Image, max_angle: float = 10.0) -> float:
     """Angle (degrees, counter-clockwise) that makes text rows most horizontal."""
     small = image.convert("L")
-    # 500 px is enough to resolve 0.2 degrees over a page and keeps this ~30 ms.
-    scale = 500 / max(small.size)
+    # 800 px resolves 0.2 degrees over a receipt while keeping this well under 0.1 s.
+    scale = 800 / max(small.size)
     if scale < 1:
         small = small.resize((int(small.width * scale), int(small.height * scale)))
     pixels = np.asarray(small, dtype=np.uint8)

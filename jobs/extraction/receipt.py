@@ -5,11 +5,19 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .fields import Candidate, evidence_for, find_dates, labelled_token, ocr_factor, squash
+from .fields import (
+    Candidate,
+    evidence_for,
+    find_dates,
+    labelled_token,
+    ocr_factor,
+    span_confidence,
+    squash,
+)
 from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .totals import find_tax, find_total
-from .values import detect_currency, parse_amounts, parse_times
+from .values import Match, detect_currency, parse_amounts, parse_times
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
 _NOT_ISSUE_DATE = re.compile(r"EXP|VALID|DUE|BEST|USEBY|BIRTH")
@@ -63,30 +71,54 @@ def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
 
 
 def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
-    found = [
-        (m, line, i)
-        for m, line, i in find_dates(lines, day_first=day_first)
-        if not _NOT_ISSUE_DATE.search(squash(line.text[: m.start]))
-    ]
+    """The transaction date: labelled or time-stamped dates beat stray ones."""
+    found = find_dates(lines, day_first=day_first)
     if not found:
         return None
-    labelled = [f for f in found if _DATE_LABEL.search(squash(f[1].text[: f[0].start + 1]))]
-    chosen = labelled[0] if labelled else found[0]
-    match, line, _ = chosen
-    distinct = {m.value for m, _, _ in found}
-    agreeing = sum(1 for m, _, _ in found if m.value == match.value)
-    if len(distinct) == 1:
-        base = 0.97 if (labelled or agreeing > 1) else 0.94
-    else:
-        base = 0.85 if labelled else 0.6
-    # A line also carrying a time is the transaction stamp, not a printed validity date.
-    ocr = min(w.confidence for w in line.words)
-    confidence = base * ocr_factor(ocr)
+    scored = [(_date_score(m, line), m, line) for m, line, _ in found]
+    by_value: dict[object, float] = {}
+    for score, m, _ in scored:
+        by_value[m.value] = max(by_value.get(m.value, -9.0), score) + 0.0
+    counts: dict[object, int] = {}
+    for _, m, _ in scored:
+        counts[m.value] = counts.get(m.value, 0) + 1
+    best_score, match, line = max(
+        scored, key=lambda t: (t[0] + 0.3 * counts[t[1].value], -t[2].center_y)
+    )
+    rivals = [v for value, v in by_value.items() if value != match.value]
+    confidence = _date_confidence(best_score, max(rivals, default=None), counts[match.value])
+    if match.kind == "glued":
+        confidence *= 0.9  # read out of a run of digits: the boundary is a guess
+    confidence *= ocr_factor(span_confidence(line, match.start, match.end))
     return Candidate(
         match.value.isoformat(),  # type: ignore[attr-defined]
         round(confidence, 3),
         [evidence_for(line, match.start, match.end)],
     )
+
+
+def _date_score(match: Match, line: Line) -> float:
+    before = squash(line.text[: match.start])
+    score = 1.0
+    if _NOT_ISSUE_DATE.search(before):
+        score -= 3.0  # expiry, validity or due dates are not the purchase date
+    elif _DATE_LABEL.search(before[-12:]):
+        score += 2.0
+    rest = line.text[: match.start] + " " * (match.end - match.start) + line.text[match.end :]
+    if parse_times(rest):
+        score += 1.5  # a date stamped with a time is the transaction stamp
+    return score
+
+
+def _date_confidence(best: float, rival: float | None, occurrences: int) -> float:
+    if rival is None:
+        return 0.97 if best >= 2.5 or occurrences > 1 else 0.93
+    margin = best - rival
+    if margin >= 1.5:
+        return 0.92
+    if margin >= 0.5:
+        return 0.8
+    return 0.55
 
 
 def _find_time(lines: list[Line]) -> Candidate | None:

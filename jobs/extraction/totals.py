@@ -29,11 +29,15 @@ _STRONG_TOTAL = re.compile(
 _TOTAL = re.compile(r"T[O0]TA?L|TTL|AMOUNT|AMT|NETT?")
 
 
+ROUNDED_WEIGHT = 3.2  # "Rounded total" names the amount paid after cash rounding
+
+
 @dataclass
 class Ledger:
     """Amounts on a receipt sorted by what their labels say they are."""
 
     totals: list[tuple[float, AmountRef, str]] = field(default_factory=list)
+    printed: set[Decimal] = field(default_factory=set)
     subtotals: list[AmountRef] = field(default_factory=list)
     taxes: list[AmountRef] = field(default_factory=list)
     roundings: list[AmountRef] = field(default_factory=list)
@@ -46,7 +50,7 @@ def classify(label: str) -> tuple[str, float]:
     """(kind, weight) of a label; weight ranks how strongly a total label claims the total."""
     s = squash(label)
     if _ROUNDED_TOTAL.search(s):
-        return "total", 3.0
+        return "total", ROUNDED_WEIGHT
     if _SUBTOTAL.search(s):
         return "subtotal", 0.0
     if _ROUNDING.search(s):
@@ -74,6 +78,7 @@ def build_ledger(lines: list[Line]) -> Ledger:
         label, ref = label_and_amount(lines, index)
         if ref is None:
             continue
+        ledger.printed.add(ref.value)
         kind, weight = classify(label)
         if kind == "total":
             ledger.totals.append((weight, ref, label.strip()))
@@ -124,33 +129,40 @@ def _add_labelled(ledger: Ledger, support: dict[Decimal, _Support]) -> None:
         if ref.value <= 0:
             continue
         # A total printed before a non-zero rounding line is the pre-rounding amount.
-        if ref.line_index < last_rounding and weight < 3.0:
-            weight -= 1.0
+        if ref.line_index < last_rounding and weight < ROUNDED_WEIGHT:
+            weight -= 1.5
         support[ref.value].add(f"label:{squash(label)[:20]}", weight, ref)
 
 
 def _add_arithmetic(
     ledger: Ledger, support: dict[Decimal, _Support], item_sum: Decimal | None
 ) -> None:
+    """Totals implied by the receipt's own arithmetic; each is an independent cue.
+
+    A derived amount only counts when it is printed somewhere or already claimed, so a
+    misread component cannot invent a total that appears nowhere on the receipt.
+    """
+
+    def claim(value: Decimal, cue: str, weight: float, *refs: AmountRef) -> None:
+        if value > 0 and (value in ledger.printed or value in support):
+            support[value].add(cue, weight, *refs)
+
     labelled = [ref for _, ref, _ in ledger.totals]
+    roundings = [r for r in ledger.roundings if r.value != 0]
     for tender in ledger.tenders:
         for change in ledger.changes:
-            paid = tender.value - change.value
-            if paid > 0 and change.line_index > tender.line_index:
-                support[paid].add("cash-change", 2.0, tender, change)
+            if change.line_index > tender.line_index:
+                claim(tender.value - change.value, "cash-change", 2.0, tender, change)
         if tender.value in support:
             support[tender.value].add("tender", 1.0, tender)
-    for rounding in ledger.roundings:
-        if rounding.value == 0:
-            continue
+    for rounding in roundings:
         for ref in labelled + ledger.subtotals:
             if ref.line_index < rounding.line_index:
-                support[ref.value + rounding.value].add("rounding", 2.0, ref, rounding)
+                claim(ref.value + rounding.value, "rounding", 2.0, ref, rounding)
+    adjustment = roundings[-1].value if roundings else Decimal(0)
     for sub in ledger.subtotals:
         for tax in ledger.taxes:
-            total = sub.value + tax.value
-            if total in support:
-                support[total].add("subtotal+tax", 1.0, sub, tax)
+            claim(sub.value + tax.value + adjustment, "subtotal+tax", 1.5, sub, tax)
         if sub.value in support:
             support[sub.value].add("subtotal", 0.5, sub)
     if item_sum is not None and item_sum in support:

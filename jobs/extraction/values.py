@@ -19,7 +19,10 @@ MONTHS = {
     "JUL": 7, "AUG": 8, "SEP": 9, "SEPT": 9, "OCT": 10, "NOV": 11, "DEC": 12,
 }  # fmt: skip
 # A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
-_YEAR = r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{4}(?!\d)|\d{2}(?!\d))"
+_YEAR = (
+    r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{2}(?=\d{1,2}\s?[:.]\s?\d{2}(?!\d))"
+    r"|\d{4}(?!\d)|\d{2}(?!\d))"
+)
 _SEP = r"\s?[-/.,\s]?\s?"
 _MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
 DATE_PATTERNS = [
@@ -31,6 +34,8 @@ DATE_PATTERNS = [
     ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _YEAR, re.I)),
     # Dec 25, 2018
     ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _YEAR, re.I)),
+    # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
+    ("glued", re.compile(r"(\d{2})[-/.](\d{2})[-/.](20\d{2})(?!\d{3})")),
 ]  # fmt: skip
 TIME_RE = re.compile(
     r"(?<![\d.:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?[0-5]\d)?\s?([AaPp]\.?[Mm])?(?![\d.:])"
@@ -42,6 +47,7 @@ class Match:
     value: object
     start: int
     end: int
+    kind: str = ""
 
 
 def parse_amounts(text: str) -> list[Match]:
@@ -74,7 +80,7 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
             if date is None or not (dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400)):
                 continue
             taken.append((m.start(), m.end()))
-            found.append(Match(date, m.start(), m.end()))
+            found.append(Match(date, m.start(), m.end(), kind))
     found.sort(key=lambda match: match.start)
     return found
 
@@ -83,7 +89,7 @@ def _build_date(kind: str, groups: tuple[str, ...], day_first: bool) -> dt.date 
     try:
         if kind == "ymd":
             year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
-        elif kind == "dmy":
+        elif kind in ("dmy", "glued"):
             first, second, year = int(groups[0]), int(groups[1]), _year(groups[2])
             # Unambiguous when one part exceeds 12; otherwise follow the locale.
             if first > 12 or (day_first and second <= 12):
