@@ -1,18 +1,44 @@
-"""Fraud checks, scoring and resolution: the services the pipeline, API and UI share."""
+"""Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
+Checks: duplicate (same file bytes), visual (PDQ of normalised pages, exact Hamming index),
+text (MinHash of word shingles), data (merchant + total + date window) and tampering
+(editing software, screenshot-like pages, arithmetic). Lookup and insert run under a
+per-company advisory lock, so two workers checking the same receipt at the same moment
+find each other and write one match row, not zero or two.
+"""
+
+import logging
 import zlib
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from fraud.models import FraudMatch
+from fraud import hashing, normalise, tampering, textsim, visual
+from fraud.models import (
+    DataFingerprint,
+    FalsePositivePair,
+    FraudMatch,
+    KnownFraud,
+    PageFingerprint,
+    TextBandKey,
+    TextFingerprint,
+)
+from fraud.policy import FraudPolicy, combine, data_score, text_score, visual_score
 from submissions.events import announce
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.services import Actor, SubmissionActionError, record_event, submission_reject
 
+logger = logging.getLogger(__name__)
 M = FraudMatch
+# Pages whose PDQ quality is this low are nearly blank: every blank page looks alike.
+MIN_PDQ_QUALITY = 10
+# Texts with fewer shingles are too short to tell two documents apart.
+MIN_TEXT_SHINGLES = 8
 
 
 @dataclass(frozen=True)
@@ -29,6 +55,24 @@ class FraudOutcome:
     status: str
     score: float
     match_count: int
+
+
+@dataclass(frozen=True)
+class HashedPage:
+    file_id: str
+    page: int
+    hashes: hashing.PageHashes
+
+
+@dataclass
+class Finding:
+    """One check's evidence that this submission re-uses another one (or was edited)."""
+
+    check_type: str
+    target_id: str | None
+    score: float
+    similarity: float
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def _lock_company(company_id: str) -> None:
@@ -82,7 +126,60 @@ def match_pair(
     return match
 
 
-def _duplicate_check(submission: Submission) -> None:
+def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
+    """Perceptual hashes of every page: the slow part, done before taking the lock."""
+    hashed = []
+    for page in pages:
+        try:
+            hashes = hashing.page_hashes(page.image)
+        except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
+            logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
+            continue
+        hashed.append(HashedPage(file_id=page.file_id, page=page.page, hashes=hashes))
+    return hashed
+
+
+def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
+    rows = [
+        PageFingerprint(
+            company_id=submission.company_id,
+            submission_id=submission.pk,
+            file_id=page.file_id,
+            page=page.page,
+            variant=variant,
+            pdq=digest,
+            quality=page.hashes.quality,
+        )
+        for page in hashed
+        for variant, digest in _variants(page.hashes)
+    ]
+    # Already recorded early by fraud_record_fingerprints: keep the first rows.
+    PageFingerprint.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _variants(hashes: hashing.PageHashes) -> list[tuple[str, bytes]]:
+    return [
+        (PageFingerprint.Variant.CONTENT, hashes.pdq),
+        (PageFingerprint.Variant.PAPER, hashes.paper),
+    ]
+
+
+def fraud_record_fingerprints(*, submission_id: str, pages: list[PageImage]) -> list[HashedPage]:
+    """Store a submission's page hashes early, before the slow extraction steps.
+
+    Optional: fraud_run_checks stores them too. Recording early narrows the window in which
+    a twin being processed on another worker cannot see this submission yet; correctness
+    does not depend on it (both paths take the company lock).
+    """
+    hashed = hash_pages(pages)
+    submission = Submission.objects.get(pk=submission_id)
+    with transaction.atomic():
+        _lock_company(submission.company_id)
+        _store_pages(submission, hashed)
+    return hashed
+
+
+def _duplicate_findings(submission: Submission) -> list[Finding]:
     digests = [f.sha256 for f in submission.files.all() if f.sha256]
     twins = (
         SubmissionFile.objects.filter(
@@ -91,20 +188,238 @@ def _duplicate_check(submission: Submission) -> None:
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", "sha256")
     )
-    seen: set[str] = set()
+    found: dict[str, Finding] = {}
     for other_id, digest in twins:
-        if other_id in seen:
-            continue
-        seen.add(other_id)
-        match_pair(
-            company_id=submission.company_id,
-            submission_id=submission.pk,
-            other_id=other_id,
-            check_type=M.CheckType.DUPLICATE,
-            score=100.0,
-            similarity=1.0,
-            details={"sha256": digest},
+        found.setdefault(
+            other_id, Finding(M.CheckType.DUPLICATE, other_id, 100.0, 1.0, {"sha256": digest})
         )
+    return list(found.values())
+
+
+def _visual_findings(
+    submission: Submission, hashed: list[HashedPage], policy: FraudPolicy
+) -> list[Finding]:
+    limit = policy.visual_max_distance
+    hits: dict[int, tuple[int, HashedPage, str]] = {}
+    for page in hashed:
+        if page.hashes.quality < MIN_PDQ_QUALITY:
+            continue
+        for variant, digest in _variants(page.hashes):
+            for fingerprint_id, distance in visual.search(
+                submission.company_id, variant, digest, limit
+            ):
+                if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
+                    hits[fingerprint_id] = (distance, page, variant)
+    if not hits:
+        return []
+    rows = (
+        PageFingerprint.objects.filter(id__in=list(hits), company_id=submission.company_id)
+        .exclude(submission_id=submission.pk)
+        .values_list("id", "submission_id", "file_id", "page")
+    )
+    best: dict[str, Finding] = {}
+    for fingerprint_id, target_id, target_file, target_page in rows:
+        distance, page, variant = hits[fingerprint_id]
+        if target_id in best and best[target_id].details["distance"] <= distance:
+            continue
+        best[target_id] = Finding(
+            M.CheckType.VISUAL,
+            target_id,
+            visual_score(distance, policy.visual_strong_distance, limit),
+            round(1.0 - distance / hashing.HASH_BITS, 4),
+            {
+                "distance": distance,
+                "maxDistance": limit,
+                "hash": "pdq",
+                "variant": variant,
+                "file": page.file_id,
+                "page": page.page,
+                "targetFile": target_file,
+                "targetPage": target_page,
+            },
+        )
+    return list(best.values())
+
+
+def _text_findings(submission: Submission, signature: Any, policy: FraudPolicy) -> list[Finding]:
+    keys = textsim.band_keys(signature)
+    candidates = set(
+        TextBandKey.objects.filter(company_id=submission.company_id, key__in=keys)
+        .exclude(submission_id=submission.pk)
+        .values_list("submission_id", flat=True)
+    )
+    found = []
+    for target_id, stored in TextFingerprint.objects.filter(
+        company_id=submission.company_id, submission_id__in=candidates
+    ).values_list("submission_id", "signature"):
+        similarity = textsim.similarity(signature, textsim.from_bytes(bytes(stored)))
+        if similarity >= policy.text_min_similarity:
+            score = text_score(similarity, policy.text_min_similarity)
+            details = {"similarity": similarity, "method": "minhash-word-3-shingles"}
+            found.append(Finding(M.CheckType.TEXT, target_id, score, similarity, details))
+    return found
+
+
+def _store_text(submission: Submission, signature: Any) -> None:
+    keys = textsim.band_keys(signature)
+    TextFingerprint.objects.update_or_create(
+        submission=submission,
+        defaults={
+            "company_id": submission.company_id,
+            "signature": textsim.to_bytes(signature),
+            "band_keys": keys,
+        },
+    )
+    TextBandKey.objects.filter(submission=submission).delete()
+    TextBandKey.objects.bulk_create(
+        TextBandKey(company_id=submission.company_id, submission=submission, key=key)
+        for key in keys
+    )
+
+
+def _data_key(fields: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    merchant = normalise.merchant(fields.get("merchantName") or fields.get("vendorName"))
+    total = normalise.amount(fields.get("totalAmount"))
+    day = normalise.date(fields.get("date") or fields.get("issueDate"))
+    if not merchant or total is None or day is None:
+        return None
+    return merchant, total, day
+
+
+def _data_findings(
+    submission: Submission, key: tuple[str, Any, Any], policy: FraudPolicy
+) -> list[Finding]:
+    merchant, total, day = key
+    window = timedelta(days=policy.data_window_days)
+    rows = (
+        DataFingerprint.objects.filter(
+            company_id=submission.company_id,
+            merchant=merchant,
+            total=total,
+            date__range=(day - window, day + window),
+        )
+        .exclude(submission_id=submission.pk)
+        .values_list("submission_id", "date")
+    )
+    found = []
+    for target_id, target_day in rows:
+        days = abs((target_day - day).days)
+        details = {"merchant": merchant, "total": str(total), "date": day.isoformat()}
+        details |= {"targetDate": target_day.isoformat(), "daysApart": days}
+        score = data_score(days, policy.data_window_days)
+        found.append(Finding(M.CheckType.DATA, target_id, score, 1.0 - days / 366, details))
+    return found
+
+
+def _store_data(submission: Submission, key: tuple[str, Any, Any]) -> None:
+    merchant, total, day = key
+    DataFingerprint.objects.update_or_create(
+        submission=submission,
+        defaults={
+            "company_id": submission.company_id,
+            "merchant": merchant,
+            "total": total,
+            "date": day,
+        },
+    )
+
+
+def _read_file(file: SubmissionFile) -> bytes | None:
+    try:
+        with default_storage.open(file.storage_key, "rb") as handle:
+            return handle.read()
+    except Exception:  # noqa: BLE001 - purged or missing: nothing to inspect
+        return None
+
+
+def _tampering_finding(
+    submission: Submission, fields: dict[str, Any], policy: FraudPolicy
+) -> Finding | None:
+    report = tampering.TamperingReport()
+    files = {f.pk: f for f in submission.files.all()}
+    for file in files.values():
+        data = _read_file(file)
+        if data is None:
+            continue
+        if data[:5] == b"%PDF-":
+            meta = tampering.pdf_metadata(data)
+        else:
+            meta = tampering.image_metadata(data)
+            tampering.check_synthetic(report, data, file.pk)
+        meta |= {f"exif.{k}": str(v) for k, v in (file.exif or {}).items() if k == "Software"}
+        tampering.check_metadata(report, meta, file.pk)
+    tampering.check_arithmetic(report, fields, policy.tampering_arithmetic_score)
+    if not report.signals:
+        return None
+    details = {"signals": report.signals}
+    return Finding(M.CheckType.TAMPERING, None, report.score, report.score / 100.0, details)
+
+
+def _write_matches(submission: Submission, findings: list[Finding], policy: FraudPolicy) -> None:
+    """Store the findings of every pair whose combined evidence reaches the flag threshold.
+
+    Weak findings (a mid-range visual distance, same merchant and total) are kept only when
+    other evidence about the same pair adds up with them.
+    """
+    by_target: dict[str | None, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_target[finding.target_id].append(finding)
+    targets = {t for t in by_target if t}
+    forgiven = _false_positive_partners(submission.pk, targets)
+    known = set(
+        KnownFraud.objects.filter(
+            company_id=submission.company_id, submission_id__in=targets
+        ).values_list("submission_id", flat=True)
+    )
+    for target_id, pair in by_target.items():
+        if target_id is None:
+            for finding in pair:
+                if finding.score >= policy.flag_threshold:
+                    _store_unpaired(submission, finding)
+            continue
+        if target_id in forgiven:
+            continue
+        if target_id not in known and combine([f.score for f in pair]) < policy.flag_threshold:
+            continue
+        for finding in pair:
+            status, score = M.Status.FLAG, finding.score
+            if target_id in known:
+                # Matches a document a reviewer confirmed as fraud: block at once.
+                status, score = M.Status.BLOCK, 100.0
+                finding.details["knownFraud"] = True
+            match_pair(
+                company_id=submission.company_id,
+                submission_id=submission.pk,
+                other_id=target_id,
+                check_type=finding.check_type,
+                score=score,
+                similarity=finding.similarity,
+                status=status,
+                details=finding.details,
+            )
+
+
+def _store_unpaired(submission: Submission, finding: Finding) -> None:
+    M.objects.get_or_create(
+        submission=submission,
+        target_submission=None,
+        check_type=finding.check_type,
+        defaults={
+            "company_id": submission.company_id,
+            "score": finding.score,
+            "similarity": finding.similarity,
+            "details": finding.details,
+        },
+    )
+
+
+def _false_positive_partners(submission_id: str, targets: set[str]) -> set[str]:
+    partners = set()
+    for target in targets:
+        first, second = _ordered_pair(submission_id, target)
+        if FalsePositivePair.objects.filter(first_id=first, second_id=second).exists():
+            partners.add(target)
+    return partners
 
 
 def fraud_run_checks(
@@ -114,26 +429,60 @@ def fraud_run_checks(
 
     `pages`, `fields` and `text` feed the visual, data and text checks.
     """
+    submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
+    policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
+    # The slow parts run before the lock: hashing, MinHash, reading files for metadata.
+    hashed = hash_pages(pages) if policy.visual else []
+    signature = None
+    if policy.text and len(textsim.shingles(text or "")) >= MIN_TEXT_SHINGLES:
+        signature = textsim.minhash(text)
+    data_key = _data_key(fields or {}) if policy.data else None
+    tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
-        submission = Submission.objects.get(pk=submission_id)
         _lock_company(submission.company_id)
-        _duplicate_check(submission)
+        findings = _duplicate_findings(submission)
+        if hashed:
+            # Search first, then store: the index then never holds this transaction's rows.
+            findings += _visual_findings(submission, hashed, policy)
+            _store_pages(submission, hashed)
+        if signature is not None:
+            findings += _text_findings(submission, signature, policy)
+            _store_text(submission, signature)
+        if data_key is not None:
+            findings += _data_findings(submission, data_key, policy)
+            _store_data(submission, data_key)
+        if tampered is not None:
+            findings.append(tampered)
+        _write_matches(submission, findings, policy)
         return _store_outcome(submission_id)
 
 
 def outcome_for(submission_id: str) -> FraudOutcome:
+    """Fraud score and status from the unresolved-or-confirmed matches and the policy.
+
+    Evidence about the same pair (e.g. visual and data) adds up; different pairs do not
+    (the score is the strongest pair). Every stored match is at least a flag; a block
+    match or a score at the block threshold blocks.
+    """
+    submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
+    policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
     matches = list(
         M.objects.filter(submission_id=submission_id).exclude(
             resolution=M.Resolution.FALSE_POSITIVE
         )
     )
-    if any(m.status == M.Status.BLOCK for m in matches):
+    by_pair: dict[str | None, list[float]] = defaultdict(list)
+    for match in matches:
+        by_pair[match.target_submission_id].append(match.score)
+    score = max((combine(scores) for scores in by_pair.values()), default=0.0)
+    if any(m.status == M.Status.BLOCK for m in matches) or (
+        matches and score >= policy.block_threshold
+    ):
         status = FraudStatus.BLOCKED
     elif matches:
         status = FraudStatus.FLAGGED
     else:
         status = FraudStatus.CLEAN
-    score = max((m.score for m in matches), default=0.0)
     return FraudOutcome(status=status, score=round(score, 2), match_count=len(matches))
 
 
@@ -211,14 +560,37 @@ def fraud_match_resolve(
             details={"fraudMatchId": match.pk, "resolution": resolution},
         )
         announce(submission=submission, event_type="submission.fraud_match_resolved", event=event)
+        if resolution == M.Resolution.FALSE_POSITIVE and match.target_submission_id:
+            _remember_false_positive(match, actor)
         if resolution == M.Resolution.CONFIRMED_FRAUD:
+            _remember_fraud(submission, actor)
             _reject_confirmed(submission, actor)
     return match
 
 
+def _remember_false_positive(match: FraudMatch, actor: Actor) -> None:
+    """The reviewer says these two are unrelated: no later run flags the pair again."""
+    first, second = _ordered_pair(match.submission_id, match.target_submission_id)
+    FalsePositivePair.objects.get_or_create(
+        first_id=first,
+        second_id=second,
+        defaults={"company_id": match.company_id, "resolved_by": actor.label},
+    )
+
+
+def _remember_fraud(submission: Submission, actor: Actor) -> None:
+    """The submission's files join the company's known-fraud list: matches to it block."""
+    digests = sorted({f.sha256 for f in submission.files.all() if f.sha256})
+    KnownFraud.objects.get_or_create(
+        company_id=submission.company_id,
+        submission=submission,
+        defaults={"sha256s": digests, "confirmed_by": actor.label},
+    )
+
+
 def _reject_confirmed(submission: Submission, actor: Actor) -> None:
-    policy = submission.workflow_version.fraud_policy or {}
-    if not policy.get("reject_on_confirmed_fraud", True):
+    policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
+    if not policy.reject_on_confirmed_fraud:
         return
     if submission.status != SubmissionStatus.REVIEW:
         return

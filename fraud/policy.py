@@ -1,0 +1,108 @@
+"""The workflow's fraud policy (WorkflowVersion.fraud_policy) with defaults, and scoring.
+
+Keys (all optional; unknown keys are ignored):
+- flag_threshold (50): a check's score from which it writes a match; fraud_score at or above
+  it makes the submission `flagged`.
+- block_threshold (95): fraud_score at or above it makes the submission `blocked`.
+- visual_strong_distance (16): PDQ bit distance (of 256) within which a page match is
+  strong evidence on its own (score 70-90).
+- visual_max_distance (48): up to this distance a page match is weak evidence (score
+  30-45): receipts of one shop share a layout and come this close, so it flags only
+  together with text or data evidence about the same pair.
+- text_min_similarity (0.8): estimated Jaccard of word 3-shingles for a text match.
+- data_window_days (3): dates this far apart still count for the data check. Same
+  merchant + total is weak evidence (45 on the same day, 35 at the window's edge): a
+  canteen sells the same lunch every day.
+- tampering (true), visual/text/data (true): switch a check off.
+- tampering_arithmetic_score (30): weight of line items not adding up to the total.
+- reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "flag_threshold": 50.0,
+    "block_threshold": 95.0,
+    "visual_strong_distance": 16,
+    "visual_max_distance": 48,
+    "text_min_similarity": 0.8,
+    "data_window_days": 3,
+    "visual": True,
+    "text": True,
+    "data": True,
+    "tampering": True,
+    "tampering_arithmetic_score": 30.0,
+    "reject_on_confirmed_fraud": True,
+}
+
+
+@dataclass(frozen=True)
+class FraudPolicy:
+    flag_threshold: float
+    block_threshold: float
+    visual_strong_distance: int
+    visual_max_distance: int
+    text_min_similarity: float
+    data_window_days: int
+    visual: bool
+    text: bool
+    data: bool
+    tampering: bool
+    tampering_arithmetic_score: float
+    reject_on_confirmed_fraud: bool
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> FraudPolicy:
+        merged = {**DEFAULTS, **{k: v for k, v in (raw or {}).items() if k in DEFAULTS}}
+        return cls(
+            flag_threshold=float(merged["flag_threshold"]),
+            block_threshold=float(merged["block_threshold"]),
+            # The index is exact only up to 128 bits (see fraud.index); PDQ matches are far
+            # below that anyway.
+            visual_strong_distance=max(0, int(merged["visual_strong_distance"])),
+            visual_max_distance=max(0, min(int(merged["visual_max_distance"]), 128)),
+            text_min_similarity=float(merged["text_min_similarity"]),
+            data_window_days=max(0, int(merged["data_window_days"])),
+            visual=bool(merged["visual"]),
+            text=bool(merged["text"]),
+            data=bool(merged["data"]),
+            tampering=bool(merged["tampering"]),
+            tampering_arithmetic_score=float(merged["tampering_arithmetic_score"]),
+            reject_on_confirmed_fraud=bool(merged["reject_on_confirmed_fraud"]),
+        )
+
+
+def visual_score(distance: int, strong: int, max_distance: int) -> float:
+    """70-90 within the strong radius, 45 down to 30 in the weak band beyond it.
+
+    Capped below the default block threshold: only identical bytes or a match with known
+    fraud block on their own; a look-alike image goes to a reviewer.
+    """
+    if distance <= strong:
+        return round(90.0 - 20.0 * distance / max(strong, 1), 2)
+    span = max(max_distance - strong, 1)
+    return round(45.0 - 15.0 * min(distance - strong, span) / span, 2)
+
+
+def text_score(similarity: float, min_similarity: float) -> float:
+    """55 at the similarity threshold, 95 for identical text: text alone never blocks."""
+    span = max(1e-6, 1.0 - min_similarity)
+    return round(55.0 + 40.0 * min(1.0, max(0.0, (similarity - min_similarity) / span)), 2)
+
+
+def data_score(days_apart: int, window: int) -> float:
+    """Same merchant and total: 45 on the same day, 35 at the edge of the window."""
+    if window <= 0:
+        return 45.0
+    return round(45.0 - 10.0 * min(days_apart, window) / window, 2)
+
+
+def combine(scores: list[float]) -> float:
+    """Independent evidence about one pair adds up: 1 - prod(1 - s/100), on 0-100."""
+    remaining = 1.0
+    for score in scores:
+        remaining *= 1.0 - max(0.0, min(score, 100.0)) / 100.0
+    return round(100.0 * (1.0 - remaining), 2)

@@ -1,0 +1,171 @@
+"""The checks through fraud_run_checks against PostgreSQL: matches, scores, statuses."""
+
+import pytest
+
+from fraud.models import FraudMatch, PageFingerprint
+from fraud.services import fraud_run_checks
+from tests import factories
+from tests.fraud.helpers import (
+    make_submission,
+    pages_for,
+    recaptured,
+    receipt,
+    refetch,
+    sroie_available,
+)
+
+pytestmark = pytest.mark.django_db
+needs_sroie = pytest.mark.skipif(not sroie_available(), reason="sroie-dev not present")
+M = FraudMatch
+
+FIELDS = {"merchantName": "Kedai Runcit Ah Seng Sdn Bhd", "totalAmount": 42.5, "date": "2024-05-03"}
+TEXT = """KEDAI RUNCIT AH SENG SDN BHD No 12 Jalan Merdeka 50000 Kuala Lumpur
+Invoice 88123 Date 03/05/2024 14:02 Cashier Siti
+2 x Milo 1kg 31.00 1 x Gardenia bread 4.50 3 x Eggs grade A 7.00
+Total 42.50 Cash 50.00 Change 7.50 Thank you please come again"""
+
+
+def run(submission, file=None, image=None, fields=None, text=""):
+    pages = pages_for(file, image) if image is not None else []
+    return fraud_run_checks(
+        submission_id=submission.pk, pages=pages, fields=fields or {}, text=text
+    )
+
+
+def test_exact_duplicate_is_blocked_by_score(company):
+    first, _ = make_submission(company, sha256="a" * 64)
+    second, _ = make_submission(company, sha256="a" * 64)
+    run(first)
+    outcome = run(second)
+    match = M.objects.get(submission=second)
+    assert (match.check_type, match.target_submission_id, match.score) == (
+        "duplicate",
+        first.pk,
+        100,
+    )
+    assert outcome.status == "blocked" and refetch(second).fraud_status == "blocked"
+
+
+def test_clean_submission(company):
+    submission, _ = make_submission(company)
+    outcome = run(submission, fields=FIELDS, text=TEXT)
+    assert (outcome.status, outcome.score, outcome.match_count) == ("clean", 0.0, 0)
+
+
+@needs_sroie
+def test_recaptured_receipt_is_a_visual_match_and_others_are_not(company):
+    original, original_file = make_submission(company)
+    other, other_file = make_submission(company)
+    copy, copy_file = make_submission(company)
+    run(original, original_file, receipt(3))
+    run(other, other_file, receipt(0))
+    run(copy, copy_file, recaptured(3, "jpeg_q40"))
+    found = list(M.objects.filter(submission=copy).values_list("check_type", "details"))
+    assert len(found) == 1, found
+    match = M.objects.get(submission=copy)
+    assert match.check_type == "visual" and match.target_submission_id == original.pk
+    assert match.details["distance"] <= 16 and match.score >= 70
+    assert refetch(copy).fraud_status == "flagged"
+    assert not M.objects.filter(submission=other).exists()
+    assert PageFingerprint.objects.filter(submission=copy).count() == 2  # two views
+
+
+def test_reprinted_text_is_a_text_match(company):
+    first, _ = make_submission(company)
+    second, _ = make_submission(company)
+    run(first, text=TEXT)
+    run(second, text=TEXT.replace("Gardenia", "Gardenla"))  # one OCR slip
+    match = M.objects.get(submission=second)
+    assert match.check_type == "text" and match.similarity >= 0.8
+    assert 55 <= match.score <= 95
+
+
+def test_data_alone_is_weak_but_adds_to_text(company):
+    policy = {"text_min_similarity": 0.5}
+    first, _ = make_submission(company, policy=policy)
+    same_lunch, _ = make_submission(company, policy=policy)
+    run(first, fields=FIELDS)
+    run(same_lunch, fields={**FIELDS, "date": "2024-05-04"})
+    # Same merchant and total a day later: an honest repeat purchase is not flagged.
+    assert refetch(same_lunch).fraud_status == "clean"
+
+    reprint, _ = make_submission(company, policy=policy)
+    edited = TEXT.replace("Siti", "Ali").replace("14:02", "16:40")
+    run(first, text=TEXT)
+    outcome = run(reprint, fields={**FIELDS, "merchantName": "KEDAI RUNCIT AH SENG"}, text=edited)
+    checks = set(M.objects.filter(submission=reprint).values_list("check_type", flat=True))
+    assert {"data", "text"} <= checks
+    assert outcome.status == "flagged" and outcome.score > 55
+
+
+def test_data_window_is_configurable(company):
+    policy = {"data_window_days": 0, "flag_threshold": 40}
+    first, _ = make_submission(company, policy=policy)
+    second, _ = make_submission(company, policy=policy)
+    third, _ = make_submission(company, policy=policy)
+    run(first, fields=FIELDS)
+    run(second, fields={**FIELDS, "date": "2024-05-04"})
+    run(third, fields=FIELDS)
+    assert not M.objects.filter(submission=second).exists()
+    assert M.objects.get(submission=third).check_type == "data"
+
+
+def test_tampering_flag_with_evidence(company):
+    submission, _ = make_submission(company)
+    items = [{"description": "Milo", "quantity": 2, "amount": 31.0}]
+    items += [{"description": "Bread", "quantity": 1, "amount": 4.5}]
+    fields = {**FIELDS, "lineItems": items}
+    policy_low = {"tampering_arithmetic_score": 60}
+    version = submission.workflow_version
+    version.fraud_policy = policy_low
+    version.save(update_fields=["fraud_policy"])
+    outcome = run(submission, fields=fields)
+    match = M.objects.get(submission=submission)
+    assert match.check_type == "tampering" and match.target_submission_id is None
+    assert match.details["signals"][0]["signal"] == "arithmetic_mismatch"
+    assert outcome.status == "flagged"
+
+
+def test_checks_can_be_switched_off(company):
+    policy = {"text": False}
+    first, _ = make_submission(company, policy=policy)
+    second, _ = make_submission(company, policy=policy)
+    run(first, text=TEXT)
+    assert run(second, text=TEXT).status == "clean"
+
+
+def test_company_isolation(company):
+    other_company = factories.CompanyFactory()
+    mine, _ = make_submission(company, sha256="b" * 64)
+    theirs, _ = make_submission(other_company, sha256="b" * 64)
+    run(mine, fields=FIELDS, text=TEXT)
+    outcome = run(theirs, fields=FIELDS, text=TEXT)
+    assert outcome.status == "clean"
+    assert not M.objects.filter(submission=theirs).exists()
+
+
+@needs_sroie
+def test_visual_company_isolation(company):
+    other_company = factories.CompanyFactory()
+    mine, mine_file = make_submission(company)
+    theirs, theirs_file = make_submission(other_company)
+    run(mine, mine_file, receipt(7))
+    assert run(theirs, theirs_file, receipt(7)).status == "clean"
+
+
+def test_block_threshold_from_policy(company):
+    policy = {"block_threshold": 101}
+    first, _ = make_submission(company, sha256="c" * 64, policy=policy)
+    second, _ = make_submission(company, sha256="c" * 64, policy=policy)
+    run(first)
+    outcome = run(second)
+    assert (outcome.status, outcome.score) == ("flagged", 100.0)
+
+
+def test_running_twice_writes_no_second_row(company):
+    first, _ = make_submission(company, sha256="d" * 64)
+    second, _ = make_submission(company, sha256="d" * 64)
+    run(first)
+    run(second)
+    run(second)
+    assert M.objects.filter(submission=second).count() == 1

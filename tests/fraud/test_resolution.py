@@ -1,0 +1,68 @@
+"""Resolution: false positives are remembered, confirmed fraud blocks later uploads."""
+
+import pytest
+
+from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
+from fraud.services import fraud_match_resolve, fraud_run_checks
+from submissions.services import Actor
+from tests.fraud.helpers import make_submission, refetch
+
+pytestmark = pytest.mark.django_db
+M = FraudMatch
+FIELDS = {"merchantName": "Toko Maju", "totalAmount": "19.90", "date": "2024-02-01"}
+
+
+def run(submission, **kwargs):
+    return fraud_run_checks(submission_id=submission.pk, pages=[], fields={}, text="", **kwargs)
+
+
+def resolve(match, resolution):
+    return fraud_match_resolve(
+        submission_id=match.submission_id,
+        match_id=match.pk,
+        resolution=resolution,
+        actor=Actor.system(),
+    )
+
+
+def test_false_positive_is_remembered_for_the_pair(company):
+    first, _ = make_submission(company, sha256="e" * 64)
+    second, _ = make_submission(company, sha256="e" * 64)
+    run(first)
+    run(second)
+    match = M.objects.get(submission=second)
+    resolve(match, M.Resolution.FALSE_POSITIVE)
+    assert refetch(second).fraud_status == "clean"
+    assert FalsePositivePair.objects.filter(first=second, second=first).exists()
+    # A re-run (or another check finding the same pair) does not flag them again.
+    M.objects.filter(pk=match.pk).delete()
+    assert run(second).status == "clean"
+    assert not M.objects.filter(submission=second).exists()
+
+
+def test_confirmed_fraud_rejects_and_blocks_the_next_upload(company):
+    original, _ = make_submission(company, sha256="f" * 64)
+    fraud, _ = make_submission(company, sha256="f" * 64)
+    run(original)
+    run(fraud)
+    resolve(M.objects.get(submission=fraud), M.Resolution.CONFIRMED_FRAUD)
+    fraud = refetch(fraud)
+    assert fraud.status == "rejected" and "fraud" in fraud.reject_reason.lower()
+    assert KnownFraud.objects.filter(company=company, submission=fraud).exists()
+
+    again, _ = make_submission(company, sha256="f" * 64)
+    outcome = run(again)
+    to_fraud = M.objects.get(submission=again, target_submission=fraud)
+    assert to_fraud.status == "block" and to_fraud.details.get("knownFraud") is True
+    assert outcome.status == "blocked"
+
+
+def test_confirmed_fraud_does_not_reject_when_the_workflow_says_so(company):
+    policy = {"reject_on_confirmed_fraud": False}
+    first, _ = make_submission(company, sha256="9" * 64, policy=policy)
+    second, _ = make_submission(company, sha256="9" * 64, policy=policy)
+    run(first)
+    run(second)
+    resolve(M.objects.get(submission=second), M.Resolution.CONFIRMED_FRAUD)
+    assert refetch(second).status == "review"
+    assert KnownFraud.objects.filter(submission=second).exists()
