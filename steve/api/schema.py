@@ -417,6 +417,16 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "INVALID_FILES": (422, "An uploaded file is empty, too large or of a refused type."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
     "INTERNAL_ERROR": (500, "Steve failed; the request can be retried."),
+    # Webhooks
+    "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No such webhook endpoint in your company."),
+    "WEBHOOK_DELIVERY_NOT_FOUND": (404, "No such webhook delivery in your company."),
+    "WEBHOOK_ENDPOINT_DISABLED": (409, "The endpoint is disabled; enable it first."),
+    "INVALID_URL": (422, "The URL is not an absolute https URL."),
+    "WEBHOOK_TARGET_REFUSED": (422, "The URL resolves to a private or loopback address."),
+    "INVALID_EVENTS": (422, "events must be a list of event type names."),
+    "UNKNOWN_EVENT_TYPE": (422, "An event type is not in the catalogue."),
+    "INVALID_DESCRIPTION": (422, "description is too long or not a string."),
+    "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
     # Extraction jobs (seed 003)
     "INVALID_REQUEST": (400, "A field has the wrong type."),
     "FILE_REQUIRED": (400, "file is missing."),
@@ -524,7 +534,7 @@ def docs(
     *,
     tag: str,
     summary: str,
-    response: str,
+    response: str | None,
     status: int = 200,
     description: str = "",
     problems: dict[int, list[str]] | None = None,
@@ -534,7 +544,11 @@ def docs(
     extra_responses: dict[int, Any] | None = None,
 ) -> Any:
     """One operation's extend_schema: success response, examples and problem codes."""
-    responses: dict[Any, Any] = {status: OpenApiResponse(ref(response), description="OK")}
+    responses: dict[Any, Any] = {
+        status: OpenApiResponse(ref(response), description="OK")
+        if response
+        else OpenApiResponse(description="No content")
+    }
     responses.update(extra_responses or {})
     return extend_schema(
         operation_id=operation_id,
@@ -1077,12 +1091,244 @@ EXTRACTION_JOB_RESULT = docs(
         410: ["RESULT_EXPIRED"],
     },
 )
+# ---- webhook endpoints, deliveries and the test event (STEVE-API.md, "Webhooks") ----
+
+WEBHOOK_ENDPOINT = obj(
+    {
+        "id": STRING,
+        "url": {"type": "string", "format": "uri"},
+        "description": STRING,
+        "events": {"type": "array", "items": STRING},
+        "enabled": {"type": "boolean"},
+        "disabledReason": nullable(STRING),
+        "disabledAt": nullable(DATETIME),
+        "failingSince": nullable(DATETIME),
+        "previousSecretExpiresAt": nullable(DATETIME),
+        "createdAt": DATETIME,
+        "updatedAt": DATETIME,
+        "secret": {"type": "string", "description": "whsec_…: only on create and rotation"},
+    },
+    required=["id", "url", "events", "enabled", "createdAt"],
+)
+WEBHOOK_ATTEMPT = obj(
+    {
+        "number": {"type": "integer"},
+        "attemptedAt": nullable(DATETIME),
+        "finishedAt": nullable(DATETIME),
+        "statusCode": nullable({"type": "integer"}),
+        "latencyMs": nullable({"type": "integer"}),
+        "responseBody": nullable(STRING),
+        "error": nullable(STRING),
+    },
+    required=["number"],
+)
+WEBHOOK_DELIVERY = obj(
+    {
+        "id": STRING,
+        "endpointId": nullable(STRING),
+        "url": STRING,
+        "sessionId": nullable(STRING),
+        "eventId": STRING,
+        "eventType": STRING,
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "attempts": {"type": "integer"},
+        "nextAttemptAt": nullable(DATETIME),
+        "lastAttemptAt": nullable(DATETIME),
+        "lastStatusCode": nullable({"type": "integer"}),
+        "lastError": nullable(STRING),
+        "deliveredAt": nullable(DATETIME),
+        "createdAt": DATETIME,
+        "payload": FREE_OBJECT,
+        "attemptLog": {"type": "array", "items": ref("WebhookAttempt")},
+    },
+    required=["id", "eventId", "eventType", "status", "attempts"],
+)
+COMPONENTS.update(
+    {
+        "WebhookEndpoint": WEBHOOK_ENDPOINT,
+        "WebhookEndpointList": listing("WebhookEndpoint"),
+        "WebhookAttempt": WEBHOOK_ATTEMPT,
+        "WebhookDelivery": WEBHOOK_DELIVERY,
+        "WebhookDeliveryList": listing("WebhookDelivery"),
+        "SessionWebhookSecret": obj(
+            {
+                "exists": {"type": "boolean"},
+                "createdAt": nullable(DATETIME),
+                "previousSecretExpiresAt": nullable(DATETIME),
+                "secret": {"type": "string", "description": "Only when just rotated"},
+            },
+            required=["exists", "createdAt", "previousSecretExpiresAt"],
+        ),
+        "Redelivered": obj({"endpointId": STRING, "redelivered": {"type": "integer"}}),
+        "WebhookTestResult": obj(
+            {
+                "eventId": STRING,
+                "url": STRING,
+                "delivered": {"type": "boolean"},
+                "statusCode": nullable({"type": "integer"}),
+                "latencyMs": nullable({"type": "integer"}),
+                "responseBody": nullable(STRING),
+                "error": nullable(STRING),
+            },
+            required=["eventId", "url", "delivered"],
+        ),
+    }
+)
+ENDPOINT_NOT_FOUND = {404: ["WEBHOOK_ENDPOINT_NOT_FOUND"]}
+URL_PROBLEMS = ["VALIDATION_ERROR", "INVALID_URL", "WEBHOOK_TARGET_REFUSED"]
+GRACE_REQUEST = obj({"gracePeriodHours": {"type": "number"}}, required=[])
+PAGE_PARAMS = [
+    OpenApiParameter("cursor", str, description="nextCursor of the previous page"),
+    OpenApiParameter("limit", int, description="Page size, clamped to 1..100"),
+]
+WEBHOOK_DOCS: dict[tuple[str, str], Any] = {
+    ("/api/v1/webhook-endpoints", "GET"): docs(
+        "listWebhookEndpoints",
+        tag="webhooks",
+        summary="The company's webhook endpoints",
+        response="WebhookEndpointList",
+        parameters=PAGE_PARAMS,
+        problems={400: ["INVALID_CURSOR", "INVALID_LIMIT"]},
+    ),
+    ("/api/v1/webhook-endpoints", "POST"): docs(
+        "createWebhookEndpoint",
+        tag="webhooks",
+        summary="Add an endpoint; its whsec_ secret is shown once (bucket: write)",
+        response="WebhookEndpoint",
+        status=201,
+        request=obj(
+            {
+                "url": {"type": "string", "format": "uri"},
+                "events": {"type": "array", "items": STRING},
+                "description": STRING,
+            },
+            required=["url"],
+        ),
+        parameters=[IDEMPOTENCY_PARAM],
+        problems={
+            400: ["INVALID_IDEMPOTENCY_KEY"],
+            409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
+            422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
+            + ["IDEMPOTENCY_KEY_REUSED"],
+        },
+    ),
+    ("/api/v1/webhook-endpoints/session-secret", "GET"): docs(
+        "getSessionWebhookSecret",
+        tag="webhooks",
+        summary="Whether the secret signing deliveries to sessions' webhookUrl exists",
+        response="SessionWebhookSecret",
+    ),
+    ("/api/v1/webhook-endpoints/session-secret/rotate", "POST"): docs(
+        "rotateSessionWebhookSecret",
+        tag="webhooks",
+        summary="Create or rotate the session-webhook secret (bucket: write)",
+        response="SessionWebhookSecret",
+        request=GRACE_REQUEST,
+        problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}", "GET"): docs(
+        "getWebhookEndpoint",
+        tag="webhooks",
+        summary="One webhook endpoint",
+        response="WebhookEndpoint",
+        problems=ENDPOINT_NOT_FOUND,
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}", "PATCH"): docs(
+        "updateWebhookEndpoint",
+        tag="webhooks",
+        summary="Change url, events, description or enabled (bucket: write)",
+        response="WebhookEndpoint",
+        request=obj(
+            {
+                "url": {"type": "string", "format": "uri"},
+                "events": {"type": "array", "items": STRING},
+                "description": STRING,
+                "enabled": {"type": "boolean"},
+            },
+            required=[],
+        ),
+        problems={
+            **ENDPOINT_NOT_FOUND,
+            422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"],
+        },
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}", "DELETE"): docs(
+        "deleteWebhookEndpoint",
+        tag="webhooks",
+        summary="Delete a webhook endpoint (bucket: write)",
+        response=None,
+        status=204,
+        problems=ENDPOINT_NOT_FOUND,
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret", "POST"): docs(
+        "rotateWebhookEndpointSecret",
+        tag="webhooks",
+        summary="New whsec_ secret; the old one verifies during the grace period",
+        response="WebhookEndpoint",
+        request=GRACE_REQUEST,
+        problems={**ENDPOINT_NOT_FOUND, 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}/redeliver", "POST"): docs(
+        "redeliverFailedWebhooks",
+        tag="webhooks",
+        summary="Queue the endpoint's failed deliveries since a time again",
+        response="Redelivered",
+        status=202,
+        request=obj({"since": DATETIME}),
+        problems={
+            **ENDPOINT_NOT_FOUND,
+            409: ["WEBHOOK_ENDPOINT_DISABLED"],
+            422: ["VALIDATION_ERROR"],
+        },
+    ),
+    ("/api/v1/webhook-endpoints/{endpoint_id}/deliveries", "GET"): docs(
+        "listWebhookDeliveries",
+        tag="webhooks",
+        summary="An endpoint's deliveries, newest first",
+        response="WebhookDeliveryList",
+        parameters=[
+            OpenApiParameter("status", str, enum=["pending", "delivered", "failed"]),
+            *PAGE_PARAMS,
+        ],
+        problems={
+            **ENDPOINT_NOT_FOUND,
+            400: ["INVALID_CURSOR", "INVALID_LIMIT"],
+            422: ["VALIDATION_ERROR"],
+        },
+    ),
+    ("/api/v1/webhook-deliveries/{delivery_id}", "GET"): docs(
+        "getWebhookDelivery",
+        tag="webhooks",
+        summary="One delivery with its payload and attempt log",
+        response="WebhookDelivery",
+        problems={404: ["WEBHOOK_DELIVERY_NOT_FOUND"]},
+    ),
+    ("/api/v1/webhook-deliveries/{delivery_id}/redeliver", "POST"): docs(
+        "redeliverWebhook",
+        tag="webhooks",
+        summary="Queue one delivery again",
+        response="WebhookDelivery",
+        status=202,
+        request=None,
+        problems={404: ["WEBHOOK_DELIVERY_NOT_FOUND"], 409: ["WEBHOOK_ENDPOINT_DISABLED"]},
+    ),
+    ("/api/v1/webhooks/test", "POST"): docs(
+        "sendTestWebhook",
+        tag="webhooks",
+        summary="Send a test event now, 5 s timeout (bucket: webhook_test, 10/min)",
+        response="WebhookTestResult",
+        request=obj({"endpointId": STRING, "url": {"type": "string", "format": "uri"}}, []),
+        problems={**ENDPOINT_NOT_FOUND, 422: URL_PROBLEMS},
+    ),
+}
+
 # Operations documented by route, for views this module must not import (the core
 # imports no app): applied to the view class by the pre-processing hook.
 ROUTE_DOCS: dict[tuple[str, str], Any] = {
     ("/api/v1/extraction-jobs", "POST"): EXTRACTION_JOB_CREATE,
     ("/api/v1/extraction-jobs/{job_id}", "GET"): EXTRACTION_JOB_DETAIL,
     ("/api/v1/extraction-jobs/{job_id}/result", "GET"): EXTRACTION_JOB_RESULT,
+    **WEBHOOK_DOCS,
 }
 
 

@@ -29,6 +29,8 @@ SEED_OPERATIONS = [
     ("/api/v1/workflows/{slug}/versions/{version}", "get"),
     ("/api/v1/workflows/{slug}/sessions", "post"),
     ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post"),
+    ("/api/v1/webhooks/test", "post"),
+    ("/api/v1/webhook-endpoints", "post"),
 ]
 
 

@@ -11,6 +11,7 @@ A deeper run, e.g. before a release (schema examples and boundary coverage too):
 """
 
 import os
+import socket
 import time
 
 import pytest
@@ -49,7 +50,7 @@ DOCUMENTED_TAGS = [
     "review",
     "fraud",
     "extraction-jobs",
-]
+]  # not "webhooks": fuzzing them would send test events to generated URLs
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -104,7 +105,22 @@ _schema_cache: dict[str, dict] = {}
 
 
 @pytest.fixture
-def api_schema(live_server, seeded):
+def loopback_dns(monkeypatch):
+    """Every name resolves to 127.0.0.1: a fuzzed webhookUrl must not reach the network.
+
+    Session creation resolves webhookUrl to refuse private targets; a generated host
+    name would otherwise be looked up for real.
+    """
+    resolve = socket.getaddrinfo
+
+    def loopback(host: object, port: object, *args: object, **kwargs: object) -> list:
+        return resolve("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback)
+
+
+@pytest.fixture
+def api_schema(live_server, seeded, loopback_dns):
     # Fetched from the live server once: generating it takes seconds, and it is the same
     # for every operation's test.
     url = f"{live_server.url}/api/v1/schema?format=json"
