@@ -239,3 +239,42 @@ def test_create_honours_an_idempotency_key(api, receiver):
     assert first.status_code == 201 and again["X-Idempotent-Replay"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert WebhookEndpoint.objects.count() == 1
+
+
+ODD_BODIES = [
+    [],
+    "text",
+    5,
+    None,
+    {"url": 5},
+    {"url": "https://[::1"},
+    {"events": [1]},
+    {"events": None},
+    {"description": ["x"]},
+    {"enabled": "yes"},
+    {"since": 5},
+    {"since": "yesterday"},
+    {"gracePeriodHours": "24"},
+    {"gracePeriodHours": True},
+    {"endpointId": 5},
+    {"endpointId": "we_missing", "url": "https://93.184.215.14/"},
+]
+
+
+@pytest.mark.parametrize("body", ODD_BODIES)
+def test_odd_bodies_get_problems_never_500(api, company, endpoint, body):
+    (delivery,) = emit(company)
+    writes = [
+        ("post", "/api/v1/webhook-endpoints"),
+        ("patch", f"/api/v1/webhook-endpoints/{endpoint.pk}"),
+        ("post", f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"),
+        ("post", f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"),
+        ("post", f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"),
+        ("post", "/api/v1/webhook-endpoints/session-secret/rotate"),
+        ("post", "/api/v1/webhooks/test"),
+    ]
+    for method, path in writes:
+        response = getattr(api, method)(path, body, format="json")
+        assert response.status_code < 500, (method, path, response.content)
+        if response.status_code >= 400:
+            assert response["Content-Type"] == "application/problem+json"
