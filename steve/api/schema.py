@@ -179,6 +179,15 @@ JOB = obj(
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
         "expiresAt": DATETIME,
+        "retryAfterMs": {"type": "integer", "description": "Polling hint while not terminal"},
+        "error": obj(
+            {
+                "code": STRING,
+                "message": nullable(STRING),
+                "details": obj({"step": STRING, "retryable": {"type": "boolean"}}, []),
+            },
+            required=["code"],
+        ),
     },
     required=[
         "sessionId",
