@@ -58,7 +58,10 @@ def norm_total(value: object) -> Decimal | None:
 
 
 def norm_date(value: object) -> str | None:
-    dates = parse_dates(str(value), day_first=True)
+    text = str(value).strip()
+    if re.fullmatch(r"(19|20)\d{6}", text):  # compact yyyymmdd
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    dates = parse_dates(text, day_first=True)
     return dates[0].value.isoformat() if dates else None  # type: ignore[attr-defined]
 
 

@@ -24,7 +24,7 @@ _GENERIC_WORDS = re.compile(
 _NOT_NAME = re.compile(
     r"TAXINVOICE|^INVOICE|RECEIPT|CASHBILL|^BILL|OFFICIAL|WELCOME|^TEL|PHONE|^FAX|^GST|"
     r"^REG|^CO(MPANY)?NO|^ROC|^DATE|^TIME|^CASHIER|^TABLE|^NO$|SIMPLIFIED|^COPY|^ORDER|"
-    r"^EMAIL|^WWW|^HTTP|THANKYOU|^PAGE|SHOPPING|^TQ|^THANK"
+    r"^COMPANY|^EMAIL|^WWW|^HTTP|THANKYOU|^PAGE|SHOPPING|^TQ|^THANK"
 )
 # Legal forms: a line carrying one is almost surely the registered name.
 LEGAL_FORM = re.compile(
@@ -33,6 +33,7 @@ LEGAL_FORM = re.compile(
 )
 # OCR variants of "SDN BHD" (Sendirian Berhad) at the end of a name.
 _SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*B[HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$", re.I)
+_ZERO_IN_WORD = re.compile(r"(?<=[A-Z])0(?![0-9])|(?<![0-9A-Z])0(?=[A-Z])")
 # An upper-case I between lower-case letters is nearly always a misread l ("WorId").
 _MIXED_I = re.compile(r"(?<=[a-z])I(?=[a-z])|(?<=[a-z])I\b")
 ADDRESS_WORD = re.compile(
@@ -47,7 +48,7 @@ ADDRESS_WORD = re.compile(
 POSTCODE = re.compile(r"(?<!\d)\d{5}(?!\d)")
 _ADDRESS_STOP = re.compile(
     r"TEL|PHONE|FAX|HP|GST|SST|EMAIL|WWW|HTTP|INVOICE|RECEIPT|CASHIER|DATE|BILL|"
-    r"REGNO|COMPANYNO|CONO|ROC|BUSINESS|OPEN|TAX|MOBILE|WHATSAPP"
+    r"REGNO|COMPANYNO|CONO|ROC|BUSINESS|OPEN|TAX|MOBILE|WHATSAPP|DOC|INV|CASHBILL|ORDER"
 )
 _REG_NUMBER = re.compile(r"^\(?[\s\w.]*?\d{3,}[\s-]*[A-Z]\)?\.?$|^\(?\d{4,}[-\s]?[A-Z]?\)?$")
 _TRAILING_REG = re.compile(
@@ -55,6 +56,20 @@ _TRAILING_REG = re.compile(
     r"\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
     re.I,
 )
+_REG_LINE = re.compile(r"^(COMPANY|CONPANY|COMPANYREG|COREG|CONO|REG|ROC|SITE|BRN|BUSINESSREG)")
+_NUMBERED = re.compile(r"^\s*(?:NO\.?\s*)?\d{1,4}[A-Z]?(?:-\d{1,4}[A-Z]?)*\s*[,.]", re.I)
+_PLACE = re.compile(
+    r"MALAYSIA|SELANGOR|JOHOR|KUALA|LUMPUR|(?<![A-Z])KL(?![A-Z])|PAHANG|PERAK|KEDAH|PENANG|PINANG|MELAKA|"
+    r"SABAH|SARAWAK|KELANTAN|TERENGGANU|NEGERI|SEMBILAN|PUTRAJAYA|DARUL|EHSAN|TAKZIM|"
+    r"WILAYAH|PERSEKUTUAN|SINGAPORE",
+    re.I,
+)
+_TRAILING_PHONE = re.compile(r"[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.\s]*$")
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_AS_LETTER = {"0": ("O", "o"), "1": ("I", "l"), "5": ("S", "s"), "8": ("B", "B")}
+_LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoIl](?=\d)")
+_DIGIT_IN_WORD = re.compile(r"(?<=[A-Za-z])[0158](?=[A-Za-z])")
+_AS_DIGIT = {"O": "0", "o": "0", "I": "1", "l": "1"}
 _INLINE_CONTACT = re.compile(r"\s*\b(TEL|FAX|PHONE|H/?P|GST|EMAIL)\b.*$", re.I)
 
 HEADER_LINES = 14
@@ -161,6 +176,7 @@ def _name_confidence(text: str, used: list[Line], *, suffix: bool, rivals_above:
 def normalise_name(text: str) -> str:
     """Repair OCR slips that are unambiguous in company names."""
     text = _SDN_BHD.sub("SDN BHD", text)
+    text = _ZERO_IN_WORD.sub("O", text)  # "AEON C0. (M) BHD"
     return _MIXED_I.sub("l", text)
 
 
@@ -186,35 +202,59 @@ def _x_overlap(a: BBox, b: BBox) -> float:
 
 
 def _is_address(text: str) -> bool:
-    return bool(ADDRESS_WORD.search(text)) and (
-        bool(POSTCODE.search(text)) or bool(re.search(r"\d", text))
-    )
+    if ADDRESS_WORD.match(text.strip()) or _PLACE.fullmatch(squash(text)):
+        return True  # "TAMAN BERKELEY", "JOHOR": a place, not a business
+    return bool(ADDRESS_WORD.search(text)) and bool(re.search(r"\d", text))
 
 
 def find_address(lines: list[Line], after: int) -> Candidate | None:
-    """Consecutive address-looking lines below the name, up to the first contact line."""
+    """Address lines below the name (or from the top when no name was found).
+
+    Registration and tax-number lines before the address are skipped; a contact line,
+    a vertical gap, or a line after the postcode that is no place name ends it.
+    """
+    column = lines[after + 1 :]
+    if after >= 0:
+        name_box = lines[after].bbox
+        column = [line for line in column if _x_overlap(line.bbox, name_box) > 0]
     collected: list[Line] = []
-    start = after + 1
-    name_box = lines[after].bbox
-    column = [line for line in lines[start:] if _x_overlap(line.bbox, name_box) > 0]
-    for line in column[:8]:
-        text = line.text.strip()
-        s = squash(text)
-        if not collected and _REG_NUMBER.match(text.upper()):
-            continue  # the company registration number sits between name and address
-        if _ADDRESS_STOP.match(s) or (collected and _ADDRESS_STOP.search(s[:6])):
-            break
-        if not collected and not (ADDRESS_WORD.search(text) or POSTCODE.search(text)):
-            if len(collected) == 0 and len(squash(text)) > 0 and line.center_y > 0.35:
+    skipped = 0
+    seen_postcode = False
+    for line in column[:12]:
+        text = fix_ocr_confusions(line.text.strip())
+        if _is_address_stop(text):
+            if collected:
                 break
+            continue  # company / tax registration numbers sit between name and address
+        if not collected:
+            skipped += 0 if _starts_address(text) else 1
+            if skipped > 3 or line.center_y > 0.5:
+                break
+            if _starts_address(text):
+                collected.append(line)
+                seen_postcode = _has_postcode_and_place(text)
             continue
+        gap = line.bbox[1] - collected[-1].bbox[3]
+        if gap > 1.5 * max(collected[-1].height, 1e-6):
+            break
+        if seen_postcode and (not _PLACE.search(text) or re.search(r"\d", text)):
+            break  # after the postcode only a state or country may follow
         collected.append(line)
+        seen_postcode = seen_postcode or _has_postcode_and_place(text)
         if len(collected) >= 5:
             break
     if not collected:
         return None
-    parts = [_INLINE_CONTACT.sub("", line.text).strip() for line in collected]
-    text = re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip()
+    return _address_candidate(collected)
+
+
+def _has_postcode_and_place(text: str) -> bool:
+    return bool(POSTCODE.search(text) and _PLACE.search(text))
+
+
+def _address_candidate(collected: list[Line]) -> Candidate:
+    parts = [_strip_contact(line.text) for line in collected]
+    text = fix_ocr_confusions(re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip())
     has_street = any(ADDRESS_WORD.search(p) for p in parts)
     has_postcode = any(POSTCODE.search(p) for p in parts)
     base = 0.82 if has_street and has_postcode else 0.6
@@ -222,3 +262,40 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     return Candidate(
         text, round(base * ocr_factor(ocr), 3), [evidence_for(line) for line in collected]
     )
+
+
+def _is_address_stop(text: str) -> bool:
+    s = squash(text)
+    return bool(
+        _ADDRESS_STOP.match(s)
+        or _REG_NUMBER.match(text.upper())
+        or _REG_LINE.match(s)
+        or re.match(r"^\(?(GST|SST)", text.upper())
+    )
+
+
+def _starts_address(text: str) -> bool:
+    return bool(ADDRESS_WORD.search(text) or POSTCODE.search(text) or _NUMBERED.match(text))
+
+
+def _strip_contact(text: str) -> str:
+    text = _INLINE_CONTACT.sub("", text)
+    return _TRAILING_PHONE.sub("", text).strip()
+
+
+def fix_ocr_confusions(text: str) -> str:
+    """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300."""
+    return _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
+
+
+def _fix_token(token: str) -> str:
+    token = _LETTER_IN_NUMBER.sub(lambda m: _AS_DIGIT[m.group(0)], token)  # "1l8B" -> "118B"
+    letters = sum(c.isalpha() for c in token)
+    digits = sum(c.isdigit() for c in token)
+    if letters >= 2 and digits:
+        lower = sum(c.islower() for c in token) > letters / 2
+        # A digit between two letters is a misread letter ("L0T1851" -> "LOT1851").
+        token = _DIGIT_IN_WORD.sub(lambda m: _AS_LETTER[m.group(0)][lower], token)
+    if digits >= 2 and letters and all(c in _AS_DIGIT for c in token if c.isalpha()):
+        return "".join(_AS_DIGIT.get(c, c) for c in token)  # "433O0" -> "43300"
+    return token

@@ -40,9 +40,9 @@ def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
     merchant, name_index = find_merchant(header)
     if merchant:
         fields["merchantName"] = merchant
-        address = find_address(header, name_index)
-        if address:
-            fields["merchantAddress"] = address
+    address = find_address(header, name_index)
+    if address:
+        fields["merchantAddress"] = address
     currency, currency_conf = detect_currency(text)
     if currency:
         fields["currency"] = Candidate(currency, round(currency_conf, 3))

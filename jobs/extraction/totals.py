@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .layout import Line
+from .values import parse_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
 _SUBTOTAL = re.compile(r"SUBT|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
@@ -81,6 +82,11 @@ def build_ledger(lines: list[Line]) -> Ledger:
         ledger.printed.add(ref.value)
         kind, weight = classify(label)
         if kind == "total":
+            on_line = [a.value for a in parse_amounts(ref.line.text)]
+            if max(on_line) > ref.value:
+                # A total is never smaller than another amount on its own line; this is
+                # a summary row (amount, tax), so its last number is not the total.
+                weight = min(weight, 1.0)
             ledger.totals.append((weight, ref, label.strip()))
         else:
             getattr(ledger, _BUCKETS[kind]).append(ref)

@@ -20,7 +20,7 @@ MONTHS = {
 }  # fmt: skip
 # A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
 _YEAR = (
-    r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{2}(?=\d{1,2}\s?[:.]\s?\d{2}(?!\d))"
+    r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{2}(?=\d{1,2}\s?[:.]\s?[0-5]\d)"
     r"|\d{4}(?!\d)|\d{2}(?!\d))"
 )
 _SEP = r"\s?[-/.,\s]?\s?"
@@ -76,6 +76,8 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
         for m in pattern.finditer(text):
             if any(m.start() < end and start < m.end() for start, end in taken):
                 continue
+            if kind in ("ymd", "dmy") and not _same_separators(m):
+                continue  # "REG#19-10/03/2018": mixed separators join unrelated numbers
             date = _build_date(kind, m.groups(), day_first)
             if date is None or not (dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400)):
                 continue
@@ -83,6 +85,12 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
             found.append(Match(date, m.start(), m.end(), kind))
     found.sort(key=lambda match: match.start)
     return found
+
+
+def _same_separators(m: re.Match[str]) -> bool:
+    first = m.string[m.end(1) : m.start(2)].strip()
+    second = m.string[m.end(2) : m.start(3)].strip()
+    return first == second
 
 
 def _build_date(kind: str, groups: tuple[str, ...], day_first: bool) -> dt.date | None:
