@@ -33,6 +33,7 @@ STRONG_INK_LEVEL = 100
 # Deskew search range and step in degrees: re-captures are tilted by a few degrees.
 DESKEW_MAX_DEG = 6.0
 DESKEW_STEP_DEG = 0.25
+DESKEW_FINE_STEP_DEG = 0.05
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,11 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
 
 
 def estimate_skew(ink: np.ndarray) -> float:
-    """Angle (degrees) that makes the text lines horizontal, by projection-profile sharpness."""
+    """Angle (degrees) that makes the text lines horizontal, by projection-profile sharpness.
+
+    A coarse scan over the whole range, then a fine one around the best angle: PDQ of a
+    receipt already moves ~10 bits for a quarter of a degree.
+    """
     ys, xs = np.nonzero(ink)
     if len(ys) < 200:
         return 0.0
@@ -167,8 +172,16 @@ def estimate_skew(ink: np.ndarray) -> float:
         ys, xs = ys[pick], xs[pick]
     ys = ys.astype(np.float32) - ink.shape[0] / 2
     xs = xs.astype(np.float32) - ink.shape[1] / 2
+    coarse = np.arange(-DESKEW_MAX_DEG, DESKEW_MAX_DEG + 1e-6, DESKEW_STEP_DEG)
+    best = _sharpest(ys, xs, coarse)
+    fine = np.arange(best - DESKEW_STEP_DEG, best + DESKEW_STEP_DEG + 1e-6, DESKEW_FINE_STEP_DEG)
+    return round(_sharpest(ys, xs, fine), 3)
+
+
+def _sharpest(ys: np.ndarray, xs: np.ndarray, angles: np.ndarray) -> float:
+    """The angle whose row histogram of ink is the most peaked (sum of squares)."""
     best_angle, best_score = 0.0, -1.0
-    for angle in np.arange(-DESKEW_MAX_DEG, DESKEW_MAX_DEG + 1e-6, DESKEW_STEP_DEG):
+    for angle in angles:
         theta = np.deg2rad(angle)
         rows = ys * np.cos(theta) + xs * np.sin(theta)
         profile = np.bincount((rows - rows.min()).astype(np.int64))

@@ -423,33 +423,45 @@ def _false_positive_partners(submission_id: str, targets: set[str]) -> set[str]:
 
 
 def fraud_run_checks(
-    *, submission_id: str, pages: list[PageImage], fields: dict[str, Any], text: str
+    *,
+    submission_id: str,
+    pages: list[PageImage],
+    fields: dict[str, Any],
+    text: str,
+    hashed: list[HashedPage] | None = None,
 ) -> FraudOutcome:
     """Run the checks for one submission and store its fraud score and status.
 
-    `pages`, `fields` and `text` feed the visual, data and text checks.
+    `pages`, `fields` and `text` feed the visual, data and text checks; `hashed` is what
+    fraud_record_fingerprints returned, so the pages are not hashed twice.
     """
     submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
     # The slow parts run before the lock: hashing, MinHash, reading files for metadata.
-    hashed = hash_pages(pages) if policy.visual else []
+    # Fingerprints are stored even when a check is off for this workflow, so submissions
+    # of the company's other workflows can still be matched against this one.
+    if hashed is None:
+        hashed = hash_pages(pages)
     signature = None
-    if policy.text and len(textsim.shingles(text or "")) >= MIN_TEXT_SHINGLES:
+    if len(textsim.shingles(text or "")) >= MIN_TEXT_SHINGLES:
         signature = textsim.minhash(text)
-    data_key = _data_key(fields or {}) if policy.data else None
+    data_key = _data_key(fields or {})
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
         _lock_company(submission.company_id)
         findings = _duplicate_findings(submission)
         if hashed:
-            # Search first, then store: the index then never holds this transaction's rows.
-            findings += _visual_findings(submission, hashed, policy)
+            if policy.visual:
+                # Search first, then store: the index never holds this transaction's rows.
+                findings += _visual_findings(submission, hashed, policy)
             _store_pages(submission, hashed)
         if signature is not None:
-            findings += _text_findings(submission, signature, policy)
+            if policy.text:
+                findings += _text_findings(submission, signature, policy)
             _store_text(submission, signature)
         if data_key is not None:
-            findings += _data_findings(submission, data_key, policy)
+            if policy.data:
+                findings += _data_findings(submission, data_key, policy)
             _store_data(submission, data_key)
         if tampered is not None:
             findings.append(tampered)

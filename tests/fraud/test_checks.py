@@ -3,7 +3,7 @@
 import pytest
 
 from fraud.models import FraudMatch, PageFingerprint
-from fraud.services import fraud_run_checks
+from fraud.services import fraud_record_fingerprints, fraud_run_checks
 from tests import factories
 from tests.fraud.helpers import (
     make_submission,
@@ -169,3 +169,21 @@ def test_running_twice_writes_no_second_row(company):
     run(second)
     run(second)
     assert M.objects.filter(submission=second).count() == 1
+
+
+@needs_sroie
+def test_fingerprints_recorded_early_are_found_by_the_twin(company):
+    first, first_file = make_submission(company)
+    second, second_file = make_submission(company)
+    # Both record before either runs its checks (as two workers mid-extraction would).
+    hashed_first = fraud_record_fingerprints(
+        submission_id=first.pk, pages=pages_for(first_file, receipt(11))
+    )
+    hashed_second = fraud_record_fingerprints(
+        submission_id=second.pk, pages=pages_for(second_file, recaptured(11, "scale_50pct"))
+    )
+    for submission, hashed in ((first, hashed_first), (second, hashed_second)):
+        fraud_run_checks(submission_id=submission.pk, pages=[], fields={}, text="", hashed=hashed)
+    matches = M.objects.filter(submission__in=[first, second])
+    assert [(m.submission_id, m.target_submission_id) for m in matches] == [(second.pk, first.pk)]
+    assert refetch(second).fraud_status == "flagged"

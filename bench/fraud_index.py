@@ -1,0 +1,104 @@
+"""Visual index speed and exactness at 10k / 100k / 1M hashes of one company, on one core.
+
+    .venv/bin/python bench/fraud_index.py [--sizes 10000,100000,1000000] [--queries 300]
+
+Random 256-bit hashes plus, for every query, planted neighbours at known distances (0 to
+the radius and just beyond it); a query must return exactly the planted ones within the
+radius (random hashes are ~128 bits away, never within it). Also: time to add one hash and
+the index's memory. Pin to one core with `taskset -c 0` to be strict about "one core".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fraud.index import HammingIndex, hash_to_words, hashes_to_words  # noqa: E402
+
+RADIUS = 48  # the default policy's visual_max_distance
+
+
+def flip(digest: np.ndarray, bits: int, rng: np.random.Generator) -> np.ndarray:
+    unpacked = np.unpackbits(digest)
+    unpacked[rng.choice(256, bits, replace=False)] ^= 1
+    return np.packbits(unpacked)
+
+
+def run(size: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
+    stored = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
+    query_rows = rng.integers(0, 256, size=(queries, 32), dtype=np.uint8)
+    planted: dict[int, dict[int, int]] = {}
+    distances = [0, 1, RADIUS // 2, RADIUS, RADIUS + 1, RADIUS + 8]
+    slots = rng.choice(size, size=(queries, len(distances)), replace=False)
+    for q in range(queries):
+        planted[q] = {}
+        for slot, bits in zip(slots[q], distances, strict=True):
+            stored[slot] = flip(query_rows[q], bits, rng)
+            planted[q][int(slot)] = bits
+    index = HammingIndex()
+    started = time.perf_counter()
+    index.add(np.arange(size), stored.view(">u8").astype(np.uint64).reshape(-1, 4))
+    bulk_s = time.perf_counter() - started
+
+    latencies, exact = [], 0
+    for q in range(queries):
+        digest = query_rows[q].tobytes()
+        t0 = time.perf_counter()
+        hits = index.search(digest, RADIUS)
+        latencies.append(time.perf_counter() - t0)
+        expected = {k: v for k, v in planted[q].items() if v <= RADIUS}
+        exact += dict(hits) == expected
+    add_times = []
+    for _ in range(200):
+        one = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+        t0 = time.perf_counter()
+        index.add([index.size], hash_to_words(one)[None, :])
+        add_times.append(time.perf_counter() - t0)
+    # New hashes are visible to the very next query.
+    newest = rng.integers(0, 256, 32, dtype=np.uint8).tobytes()
+    index.add([10**12], hashes_to_words([newest]))
+    visible = index.search(newest, 0) == [(10**12, 0)]
+    lat = np.array(latencies) * 1000
+    return {
+        "size": size,
+        "p50": float(np.percentile(lat, 50)),
+        "p99": float(np.percentile(lat, 99)),
+        "max": float(lat.max()),
+        "exact": exact / queries,
+        "add_us": float(np.median(add_times) * 1e6),
+        "bulk_s": bulk_s,
+        "memory_mb": index.memory_bytes / 2**20,
+        "visible": visible,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    rng = np.random.default_rng(42)
+    print(f"radius {RADIUS} bits of 256; planted neighbours at 0, 1, {RADIUS // 2}, {RADIUS}")
+    print(f"(inside) and {RADIUS + 1}, {RADIUS + 8} (outside) for every query")
+    print(
+        "| hashes | p50 ms | p99 ms | max ms | exact results | add one hash | bulk load | memory |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.sizes.split(",")):
+        r = run(size, args.queries, rng)
+        print(
+            f"| {r['size']:,} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.2f} "
+            f"| {r['exact']:.0%} | {r['add_us']:.1f} µs | {r['bulk_s']:.2f} s "
+            f"| {r['memory_mb']:.1f} MiB | "
+        )
+        assert r["visible"], "a new hash must be found by the next query"
+
+
+if __name__ == "__main__":
+    main()
