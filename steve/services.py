@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -17,6 +18,10 @@ API_KEY_PREFIX = "aok_"
 
 def api_key_digest(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_cache_key(digest: str) -> str:
+    return f"apikey:{digest}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     # A conditional update keeps the first revocation time when two admins race.
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db(fields=["revoked_at"])
+    # .update() sends no signal: forget the cached key here, so revocation is immediate.
+    cache.delete(api_key_cache_key(api_key.digest))
     return api_key
 
 

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from jobs.api.serializers import job_data, parse_session_request, session_created_data
 from jobs.models import SessionState, WorkflowSession
+from jobs.selectors import session_for_poll
 from jobs.services import (
     SessionError,
     session_claim_upload,
@@ -93,7 +94,10 @@ def job_response(session: WorkflowSession, **kwargs: Any) -> Response:
 @extend_schema_view(get=api_docs.JOB_DETAIL)
 class JobView(APIView):
     def get(self, request: Request, session_id: str) -> Response:
-        return job_response(own_session(request, session_id))
+        session = session_for_poll(session_id=session_id, api_key_id=request.auth.pk)
+        if session is None:
+            raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+        return job_response(session)
 
 
 def _upload_target(token: str) -> SubmissionFile:

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SteveConfig(AppConfig):
+    name = "steve"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from steve import signals  # noqa: F401 - connects the receivers
