@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "steve.middleware.RequestIdMiddleware",
     "steve.api.ratelimit.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ (htmx, css, the API docs' assets) from gunicorn without a proxy.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
