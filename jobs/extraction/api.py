@@ -127,7 +127,7 @@ def extract_document(
     read_text(document, engine=engine)
     try:
         return document, parse_fields(document, kind=kind)
-    except ExtractionError:
+    except (ExtractionError, MemoryError):
         raise
     except Exception as exc:  # a parser bug must fail the job cleanly, not crash the worker
         raise ExtractionError(

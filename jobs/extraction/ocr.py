@@ -151,8 +151,8 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
     for page in pending:
         try:
             _ocr_page(page, engine)
-        except ExtractionError:
-            raise
+        except (ExtractionError, MemoryError):
+            raise  # out of memory is not a bad scan: let the isolated runner see it
         except Exception as exc:  # an engine crash on one page fails the document cleanly
             raise ExtractionError(
                 "OCR_FAILED",
@@ -182,9 +182,21 @@ def _ocr_page(page: Page, engine: OcrEngine) -> None:
     page.text = words_to_text(words)
 
 
-def _quality(words: list[Word]) -> float:
-    """Confidence-weighted amount of text read: higher means a better orientation."""
-    return sum(w.confidence * len(w.text) for w in words if w.confidence >= 0.5)
+def _quality(words: list[Word], image: Image.Image) -> float:
+    """Confidence-weighted amount of text read along horizontal lines: higher means a
+    better orientation (text read out of vertical boxes does not count)."""
+    width, height = image.size
+    return sum(
+        w.confidence * len(w.text)
+        for w in words
+        if w.confidence >= 0.5 and not _is_tall(w, width, height)
+    )
+
+
+def _is_tall(word: Word, width: int, height: int) -> bool:
+    box_w = (word.bbox[2] - word.bbox[0]) * width
+    box_h = (word.bbox[3] - word.bbox[1]) * height
+    return box_h > 1.5 * box_w and len(word.text) > 1
 
 
 def _mean_confidence(words: list[Word]) -> float:
@@ -196,33 +208,27 @@ def _mean_confidence(words: list[Word]) -> float:
 
 def _looks_sideways(words: list[Word], image: Image.Image) -> bool:
     width, height = image.size
-    tall = 0
-    for w in words:
-        box_w = (w.bbox[2] - w.bbox[0]) * width
-        box_h = (w.bbox[3] - w.bbox[1]) * height
-        tall += box_h > 1.5 * box_w and len(w.text) > 2
-    return tall > max(2, len(words) // 3)
+    tall = sum(_is_tall(w, width, height) for w in words)
+    return tall >= 2 and tall > len(words) // 2
 
 
 def _fix_orientation(
     image: Image.Image, words: list[Word], engine: OcrEngine
 ) -> tuple[Image.Image, list[Word]]:
-    """Re-read the page rotated when it reads badly; keep the best-reading rotation."""
-    if (
-        words
-        and _mean_confidence(words) >= getattr(engine, "upright_confidence", 0.8)
-        and not _looks_sideways(words, image)
-    ):
+    """Re-read a page that is sideways or reads badly in the other three orientations and
+    keep the best read; upright pages (nearly all) pay nothing."""
+    sideways = _looks_sideways(words, image)
+    if words and not sideways and _mean_confidence(words) >= engine.upright_confidence:
         return image, words
-    best_image, best_words, best_quality = image, words, _quality(words)
-    for angle in (180, 90, 270):
+    best = (_quality(words, image), image, words)
+    for angle in (90, 270, 180):
         rotated = image.rotate(angle, expand=True, fillcolor=(255, 255, 255))
         candidate = engine.recognize(rotated)
-        quality = _quality(candidate)
+        quality = _quality(candidate, rotated)
         # A clear margin keeps an upright but faint page from flipping on noise.
-        if quality > best_quality * 1.25:
-            best_image, best_words, best_quality = rotated, candidate, quality
-    return best_image, best_words
+        if quality > best[0] * 1.25:
+            best = (quality, rotated, candidate)
+    return best[1], best[2]
 
 
 def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:

@@ -141,7 +141,9 @@ def parse_times(text: str) -> list[Match]:
 
 # Currency cues, strongest first. Words are matched on token boundaries.
 _CURRENCY_WORDS = [
-    (r"\bMYR\b|\bRM\s?\d|\bRM\b|\bRINGGIT\b", "MYR"),
+    # "RM" is often glued to its label by OCR ("TOTALRM 9.00"), so only the amount after
+    # it is required there.
+    (r"\bMYR\b|RM\s?\d|\bRM\b|RM\s*$|\bRINGGIT\b", "MYR"),
     (r"\bSGD\b|\bS\$", "SGD"),
     (r"\bAUD\b|\bA\$", "AUD"),
     (r"\bCAD\b|\bC\$", "CAD"),
@@ -167,18 +169,24 @@ _LOCALE_HINTS = [
 def detect_currency(text: str) -> tuple[str | None, float]:
     """ISO 4217 code and a confidence: explicit codes/symbols beat tax words and places."""
     upper = text.upper()
+    squashed = re.sub(r"[^A-Z]", "", upper)
     for pattern, code in _CURRENCY_WORDS:
-        hits = len(re.findall(pattern, upper))
+        hits = len(re.findall(pattern, upper, re.M))
         if hits:
             return code, min(0.99, 0.85 + 0.04 * hits)
     for pattern, code in _LOCALE_HINTS:
-        if re.search(pattern, upper):
+        # OCR may drop spaces ("KUALALUMPUR"), so place names are matched squashed too.
+        if re.search(pattern, upper) or re.search(_squashed(pattern), squashed):
             # Malaysian SST/GST wording corroborates the place name.
             bonus = 0.05 if re.search(r"\b(SST|GST)\b", upper) else 0.0
             return code, 0.85 + bonus
     if "$" in upper:
         return "USD", 0.6  # a bare dollar sign is ambiguous between several currencies
     return None, 0.0
+
+
+def _squashed(pattern: str) -> str:
+    return pattern.replace(" ", "").replace(r"\b", "").replace(r"\.?", "")
 
 
 def to_money(value: Decimal) -> float:

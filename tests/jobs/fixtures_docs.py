@@ -162,3 +162,44 @@ def truncated_jpeg() -> bytes:
 
 def unsupported_bytes() -> bytes:
     return b"PK\x03\x04" + b"this is a zip archive, not a document" * 4
+
+
+def receipt_pdf() -> bytes:
+    """A small till receipt (80 x 110 mm) with a text layer."""
+    from reportlab.lib.units import mm
+
+    buffer = io.BytesIO()
+    width, height = 80 * mm, 110 * mm
+    pdf = canvas.Canvas(buffer, pagesize=(width, height))
+    rows = [
+        ("Helvetica-Bold", 11, "KEDAI BUKU MAJU SDN BHD", None),
+        ("Helvetica", 8, "12, JALAN MERDEKA, 50050 KUALA LUMPUR", None),
+        ("Helvetica", 8, "Date: 14/03/2018  10:25", None),
+        ("Helvetica", 9, "Notebook A5", "12.50"),
+        ("Helvetica", 9, "Blue pen x2", "5.40"),
+        ("Helvetica-Bold", 10, "TOTAL RM", "17.90"),
+        ("Helvetica", 9, "CASH", "20.00"),
+        ("Helvetica", 9, "CHANGE", "2.10"),
+    ]
+    y = height - 14 * mm
+    for font, size, text, amount in rows:
+        pdf.setFont(font, size)
+        if amount is None:
+            pdf.drawCentredString(width / 2, y, text)
+        else:
+            pdf.drawString(6 * mm, y, text)
+            pdf.drawRightString(width - 6 * mm, y, amount)
+        y -= 10 * mm
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def rotated_png(png_bytes: bytes, degrees: int) -> bytes:
+    """The same image turned by ``degrees`` counter-clockwise, as a phone photo might be."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png_bytes)).rotate(degrees, expand=True)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

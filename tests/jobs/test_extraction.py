@@ -25,7 +25,9 @@ from tests.jobs.fixtures_docs import (
     bomb_png,
     invoice_pdf,
     malformed_pdf,
+    receipt_pdf,
     render_png,
+    rotated_png,
     truncated_jpeg,
     unsupported_bytes,
 )
@@ -178,6 +180,22 @@ def test_sroie_receipt_total_and_date(stem: str) -> None:
     assert 0 <= extraction.certainty <= extraction.confidence <= 1 or extraction.certainty <= 1
 
 
+@pytest.mark.parametrize("degrees", [90, 180])
+def test_turned_receipt_photo_is_read_upright(degrees: int) -> None:
+    png = rotated_png(render_png(receipt_pdf(), dpi=150), degrees)
+    document, extraction = extract_document(png, kind="receipt")
+    assert extraction.fields["totalAmount"] == 17.9
+    assert extraction.fields["date"] == "2018-03-14"
+    assert extraction.fields["currency"] == "MYR"
+    assert norm(extraction.fields["merchantName"]) == "KEDAIBUKUMAJUSDNBHD"
+    # The page image is stored upright so evidence boxes line up with it.
+    assert document.pages[0].image.height > document.pages[0].image.width
+
+
+def norm(text: str) -> str:
+    return "".join(c for c in text.upper() if c.isalnum())
+
+
 def test_deskew_estimates_rotation() -> None:
     image = Image.new("RGB", (600, 800), "white")
     from PIL import ImageDraw
@@ -211,3 +229,19 @@ def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
     with pytest.raises(ExtractionError) as info:
         extract_document_isolated(pdf_bytes, kind="invoice", timeout_s=0.001)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+def test_extract_command_prints_json(tmp_path: Path, spec: InvoiceSpec, pdf_bytes: bytes) -> None:
+    from django.core.management import call_command
+
+    path = tmp_path / "invoice.pdf"
+    path.write_bytes(pdf_bytes)
+    out = io.StringIO()
+    call_command("extract", str(path), "--workflow", "invoice", "--json", stdout=out)
+    [result] = json.loads(out.getvalue())
+    assert result["fields"]["invoiceNumber"] == spec.number
+    assert result["fieldConfidences"]["totalAmount"] >= 0.8
+    assert result["summary"].startswith("Invoice from")
