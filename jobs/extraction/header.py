@@ -64,9 +64,12 @@ _PLACE = re.compile(
     r"WILAYAH|PERSEKUTUAN|SINGAPORE",
     re.I,
 )
+_STREET_SQUASHED = re.compile(r"JALAN|JLN|TAMAN|LORONG|PERSIARAN|KAWASAN|BANDAR|LEBUH")
+_BRANCH = re.compile(r"^\(.*\)\.?$")
 _TRAILING_PHONE = re.compile(r"[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.\s]*$")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _AS_LETTER = {"0": ("O", "o"), "1": ("I", "l"), "5": ("S", "s"), "8": ("B", "B")}
+_TRAILING_ONE = re.compile(r"(?<=[a-z]{3})1$")
 _LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoIl](?=\d)")
 _DIGIT_IN_WORD = re.compile(r"(?<=[A-Za-z])[0158](?=[A-Za-z])")
 _AS_DIGIT = {"O": "0", "o": "0", "I": "1", "l": "1"}
@@ -237,8 +240,9 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
         gap = line.bbox[1] - collected[-1].bbox[3]
         if gap > 1.5 * max(collected[-1].height, 1e-6):
             break
-        if seen_postcode and (not _PLACE.search(text) or re.search(r"\d", text)):
-            break  # after the postcode only a state or country may follow
+        place_only = _PLACE.search(text) and not re.search(r"\d", text)
+        if seen_postcode and not (place_only or _BRANCH.match(text)):
+            break  # after the postcode only a state, country or "(branch)" may follow
         collected.append(line)
         seen_postcode = seen_postcode or _has_postcode_and_place(text)
         if len(collected) >= 5:
@@ -275,7 +279,12 @@ def _is_address_stop(text: str) -> bool:
 
 
 def _starts_address(text: str) -> bool:
-    return bool(ADDRESS_WORD.search(text) or POSTCODE.search(text) or _NUMBERED.match(text))
+    return bool(
+        ADDRESS_WORD.search(text)
+        or POSTCODE.search(text)
+        or _NUMBERED.match(text)
+        or _STREET_SQUASHED.search(squash(text))  # "NO4JALANPERJIRANAN10"
+    )
 
 
 def _strip_contact(text: str) -> str:
@@ -290,6 +299,7 @@ def fix_ocr_confusions(text: str) -> str:
 
 def _fix_token(token: str) -> str:
     token = _LETTER_IN_NUMBER.sub(lambda m: _AS_DIGIT[m.group(0)], token)  # "1l8B" -> "118B"
+    token = _TRAILING_ONE.sub("l", token)  # "Leve1" -> "Level"
     letters = sum(c.isalpha() for c in token)
     digits = sum(c.isdigit() for c in token)
     if letters >= 2 and digits:
