@@ -246,7 +246,7 @@ def _ocr(data: bytes) -> tuple[str, dict, float]:
 def text_and_fields(ids: list[str], count: int, transforms: list[str]) -> dict[str, float]:
     picked = _ocr_pick(ids, count)
     print(
-        f"\n## Text (MinHash, word 3-shingles) and data from OCR, {len(picked)} receipts: {picked}"
+        f"\n## Text (MinHash, character 5-shingles) and data from OCR, {len(picked)} receipts: {picked}"
     )
     originals, seconds = {}, []
     for i in picked:
@@ -299,7 +299,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="first N receipts only")
     parser.add_argument("--ocr", type=int, default=0, help="receipts to OCR for text/data")
-    parser.add_argument("--ocr-transforms", default="jpeg_q40,rephotograph")
+    parser.add_argument("--ocr-transforms", default="jpeg_q40,crop_5pct,rephotograph")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-visual", action="store_true", help="skip the visual tables")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from fraud.models import FraudMatch
+from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 
 
 @admin.register(FraudMatch)
@@ -29,3 +29,23 @@ class FraudMatchAdmin(admin.ModelAdmin):
         "resolved_by",
         "resolved_at",
     ]
+
+
+@admin.register(KnownFraud)
+class KnownFraudAdmin(admin.ModelAdmin):
+    """The company's known-fraud list: deleting a row lets matching uploads through again."""
+
+    list_display = ["id", "company", "submission", "confirmed_by", "created_at"]
+    list_filter = ["company"]
+    search_fields = ["submission__id"]
+    readonly_fields = ["company", "submission", "sha256s", "confirmed_by", "created_at"]
+
+
+@admin.register(FalsePositivePair)
+class FalsePositivePairAdmin(admin.ModelAdmin):
+    """Pairs a reviewer declared unrelated: deleting a row lets the checks flag them again."""
+
+    list_display = ["id", "company", "first", "second", "resolved_by", "created_at"]
+    list_filter = ["company"]
+    search_fields = ["first__id", "second__id"]
+    readonly_fields = ["company", "first", "second", "resolved_by", "created_at"]

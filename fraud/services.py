@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 M = FraudMatch
 # Pages whose PDQ quality is this low are nearly blank: every blank page looks alike.
 MIN_PDQ_QUALITY = 10
-# Texts with fewer shingles are too short to tell two documents apart.
-MIN_TEXT_SHINGLES = 8
+# Texts with fewer shingles (about 40 characters) are too short to tell documents apart.
+MIN_TEXT_SHINGLES = 40
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _text_findings(submission: Submission, signature: Any, policy: FraudPolicy) 
         similarity = textsim.similarity(signature, textsim.from_bytes(bytes(stored)))
         if similarity >= policy.text_min_similarity:
             score = text_score(similarity, policy.text_min_similarity)
-            details = {"similarity": similarity, "method": "minhash-word-3-shingles"}
+            details = {"similarity": similarity, "method": "minhash-char-5-shingles"}
             found.append(Finding(M.CheckType.TEXT, target_id, score, similarity, details))
     return found
 
