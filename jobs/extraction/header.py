@@ -6,6 +6,7 @@ import re
 
 from .fields import Candidate, evidence_for, ocr_factor, squash
 from .layout import BBox, Line, split_segments
+from .values import parse_amounts
 
 COMPANY_SUFFIX = re.compile(
     r"SDNBHD|SDNBND|SDNBH|BHD$|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|MART|"
@@ -66,7 +67,9 @@ _PLACE = re.compile(
 )
 _STREET_SQUASHED = re.compile(r"JALAN|JLN|TAMAN|LORONG|PERSIARAN|KAWASAN|BANDAR|LEBUH")
 _BRANCH = re.compile(r"^\(.*\)\.?$")
-_TRAILING_PHONE = re.compile(r"[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.\s]*$")
+_TRAILING_PHONE = re.compile(r"[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.,\s]*$")
+_MISREAD_LOT = re.compile(r"^[1lI][0O]T(?=\s?\d)")  # "10T1851-A" is "LOT 1851-A"
+_EMAIL = re.compile(r"\S+@\S+.*$")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _AS_LETTER = {"0": ("O", "o"), "1": ("I", "l"), "5": ("S", "s"), "8": ("B", "B")}
 _TRAILING_ONE = re.compile(r"(?<=[a-z]{3})1$")
@@ -229,6 +232,8 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
             if collected:
                 break
             continue  # company / tax registration numbers sit between name and address
+        if collected and (_is_contact_only(text) or len(parse_amounts(text)) >= 2):
+            break  # a bare phone number, or a row of prices: the address has ended
         if not collected:
             skipped += 0 if _starts_address(text) else 1
             if skipped > 3 or line.center_y > 0.5:
@@ -252,6 +257,10 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     return _address_candidate(collected)
 
 
+def _is_contact_only(text: str) -> bool:
+    return not _strip_contact(text).strip(" ,.;:")
+
+
 def _has_postcode_and_place(text: str) -> bool:
     return bool(POSTCODE.search(text) and _PLACE.search(text))
 
@@ -259,6 +268,7 @@ def _has_postcode_and_place(text: str) -> bool:
 def _address_candidate(collected: list[Line]) -> Candidate:
     parts = [_strip_contact(line.text) for line in collected]
     text = fix_ocr_confusions(re.sub(r"\s+", " ", " ".join(p for p in parts if p)).strip())
+    text = _MISREAD_LOT.sub("LOT", text)
     has_street = any(ADDRESS_WORD.search(p) for p in parts)
     has_postcode = any(POSTCODE.search(p) for p in parts)
     base = 0.82 if has_street and has_postcode else 0.6
@@ -288,13 +298,15 @@ def _starts_address(text: str) -> bool:
 
 
 def _strip_contact(text: str) -> str:
+    text = _EMAIL.sub("", text)
     text = _INLINE_CONTACT.sub("", text)
     return _TRAILING_PHONE.sub("", text).strip()
 
 
 def fix_ocr_confusions(text: str) -> str:
     """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300."""
-    return _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
+    text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
+    return _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
 
 
 def _fix_token(token: str) -> str:
