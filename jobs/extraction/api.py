@@ -21,6 +21,9 @@ KINDS = tuple(REQUIRED_FIELDS)
 
 @dataclass
 class Extraction:
+    """Parsed fields of one document; ``cues`` lists, per field, the evidence kinds that
+    agreed on its value (for the summary and for debugging confidences)."""
+
     kind: str
     fields: dict[str, Any]
     field_confidences: dict[str, float]

@@ -66,7 +66,12 @@ def _looks_us(text: str) -> bool:
 
 
 def _labelled(
-    lines: list[Line], label: re.Pattern[str], value: re.Pattern[str], base: float, *, digit=False
+    lines: list[Line],
+    label: re.Pattern[str],
+    value: re.Pattern[str],
+    base: float,
+    *,
+    digit: bool = False,
 ) -> Candidate | None:
     found = labelled_token(lines, label, value)
     if not found:

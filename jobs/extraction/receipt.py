@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
 
 from .fields import (
@@ -76,16 +77,16 @@ def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
     if not found:
         return None
     scored = [(_date_score(m, line), m, line) for m, line, _ in found]
-    by_value: dict[object, float] = {}
+    best_by_value: dict[object, float] = {}
+    counts: Counter[object] = Counter()
     for score, m, _ in scored:
-        by_value[m.value] = max(by_value.get(m.value, -9.0), score) + 0.0
-    counts: dict[object, int] = {}
-    for _, m, _ in scored:
-        counts[m.value] = counts.get(m.value, 0) + 1
+        best_by_value[m.value] = max(best_by_value.get(m.value, score), score)
+        counts[m.value] += 1
+    # Repeats of a date corroborate it; ties go to the higher (earlier printed) line.
     best_score, match, line = max(
         scored, key=lambda t: (t[0] + 0.3 * counts[t[1].value], -t[2].center_y)
     )
-    rivals = [v for value, v in by_value.items() if value != match.value]
+    rivals = [v for value, v in best_by_value.items() if value != match.value]
     confidence = _date_confidence(best_score, max(rivals, default=None), counts[match.value])
     if match.kind == "glued":
         confidence *= 0.9  # read out of a run of digits: the boundary is a guess
