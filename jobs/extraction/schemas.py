@@ -11,7 +11,9 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
 
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
-_AMOUNT = {"type": "number", "multipleOf": 0.01}
+# Amounts carry two decimals; "multipleOf: 0.01" is not used because binary floats
+# (16.4 / 0.01 = 1639.999...) make validators reject correct values.
+_AMOUNT = {"type": "number", "minimum": 0, "description": "amount with 2 decimals"}
 _SIGNED_AMOUNT = {"type": "number"}
 _TEXT = {"type": "string", "minLength": 1}
 _CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
