@@ -177,7 +177,8 @@ def test_sroie_receipt_total_and_date(stem: str) -> None:
     assert fields["currency"] == "MYR"
     validate("receipt", fields)
     assert set(extraction.field_confidences) == set(fields)
-    assert 0 <= extraction.certainty <= extraction.confidence <= 1 or extraction.certainty <= 1
+    assert 0 <= extraction.certainty <= 1 and 0 <= extraction.confidence <= 1
+    assert extraction.summary.startswith("Receipt from ") and "MYR" in extraction.summary
 
 
 @pytest.mark.parametrize("degrees", [90, 180])
