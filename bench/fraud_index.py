@@ -78,10 +78,87 @@ def run(size: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
     }
 
 
+def run_db(size: int, queries: int, rng: np.random.Generator) -> None:
+    """The same through PostgreSQL: rows in fraud_pagefingerprint, fraud.visual on top.
+
+    Needs DATABASE_URL of a migrated database; creates one throw-away company and deletes it.
+    """
+    import os
+    import uuid
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steve.settings")
+    django.setup()
+    from django.db import connection, transaction
+
+    from fraud import visual
+    from fraud.models import PageFingerprint
+    from tests.factories import CompanyFactory, SubmissionFactory
+
+    company = CompanyFactory(slug=f"bench-{uuid.uuid4().hex[:8]}")
+    submission = SubmissionFactory(company=company)
+    stored = rng.integers(0, 256, size=(size, 32), dtype=np.uint8)
+    started = time.perf_counter()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            "COPY fraud_pagefingerprint (company_id, submission_id, file_id, page, variant, pdq,"
+            " quality, created_at) FROM STDIN"
+        ) as copy,
+    ):
+        for n, row in enumerate(stored):
+            copy.write_row(
+                (company.pk, submission.pk, "f", n, "content", row.tobytes(), 100, "now()")
+            )
+    insert_s = time.perf_counter() - started
+    try:
+        visual.reset()
+        started = time.perf_counter()
+        visual.search(company.pk, "content", stored[0].tobytes(), RADIUS)
+        cold_s = time.perf_counter() - started
+        latencies, exact = [], 0
+        for _ in range(queries):
+            target = stored[rng.integers(size)]
+            probe = flip(target, int(rng.integers(0, RADIUS + 1)), rng).tobytes()
+            t0 = time.perf_counter()
+            hits = visual.search(company.pk, "content", probe, RADIUS)
+            latencies.append(time.perf_counter() - t0)
+            exact += any(d <= RADIUS for _, d in hits)
+        fresh = flip(stored[1], 3, rng).tobytes()
+        with transaction.atomic():
+            row = PageFingerprint.objects.create(
+                company=company, submission=submission, file_id="g", page=0,
+                variant="content", pdq=fresh,
+            )  # fmt: skip
+        t0 = time.perf_counter()
+        seen = (row.pk, 0) in visual.search(company.pk, "content", fresh, 0)
+        fresh_ms = (time.perf_counter() - t0) * 1000
+        lat = np.array(latencies) * 1000
+        print(f"\nPostgreSQL-backed (fraud.visual: catch-up by id + search), {size:,} rows:")
+        print(
+            "| rows | COPY in | cold load | p50 ms | p99 ms | planted found | new row seen by next query |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        print(
+            f"| {size:,} | {insert_s:.1f} s | {cold_s:.1f} s | {np.percentile(lat, 50):.2f} "
+            f"| {np.percentile(lat, 99):.2f} | {exact / queries:.0%} | {seen} ({fresh_ms:.2f} ms) |"
+        )
+        print(f"process index memory: {visual.memory_bytes() / 2**20:.1f} MiB")
+    finally:
+        from steve.models import Workflow
+
+        PageFingerprint.objects.filter(company=company)._raw_delete(connection.alias)
+        submission.delete()
+        Workflow.objects.filter(company=company).delete()
+        company.delete()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--db", type=int, default=0, help="also N rows through PostgreSQL")
     args = parser.parse_args()
     rng = np.random.default_rng(42)
     print(f"radius {RADIUS} bits of 256; planted neighbours at 0, 1, {RADIUS // 2}, {RADIUS}")
@@ -98,6 +175,8 @@ def main() -> None:
             f"| {r['memory_mb']:.1f} MiB | "
         )
         assert r["visible"], "a new hash must be found by the next query"
+    if args.db:
+        run_db(args.db, args.queries, rng)
 
 
 if __name__ == "__main__":
