@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db import transaction
 
 from fraud.services import PageImage, fraud_run_checks
 from jobs.extraction import (
@@ -164,9 +163,13 @@ def _finish(session: WorkflowSession, merged: Merged, fraud_status: str, match_c
     kind = session.workflow_version.kind
     confidence = overall_confidence(kind, merged)
     summary = " ".join([*merged.summaries, fraud_sentence(fraud_status, match_count)])
-    with transaction.atomic():  # the decision and the session's completion stand or fall together
-        _store_decision(session, to_status, flagged, merged, confidence, summary, fraud_status)
-        session_complete(session_id=session.pk)
+    # The decision and the session's completion stand or fall together.
+    session_complete(
+        session_id=session.pk,
+        decide=lambda: _store_decision(
+            session, to_status, flagged, merged, confidence, summary, fraud_status
+        ),
+    )
 
 
 def _store_decision(

@@ -1,6 +1,7 @@
 """Session lifecycle: create, upload, submit, progress, complete, fail, expire."""
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -285,8 +286,15 @@ def session_set_progress(*, session_id: str, progress: int) -> None:
     ).update(progress=progress, updated_at=timezone.now())
 
 
-def session_complete(*, session_id: str) -> WorkflowSession:
-    """Mark a processed session completed and announce it (the submission is already decided)."""
+def session_complete(
+    *, session_id: str, decide: Callable[[], object] | None = None
+) -> WorkflowSession:
+    """Mark a processed session completed, store the decision, and announce both.
+
+    `decide` moves the submission to review or approved inside the same transaction,
+    after the session is completed, so the submission's webhook already says
+    `state: completed`, and session.completed carries the decided status.
+    """
     with transaction.atomic():
         session = WorkflowSession.objects.select_for_update().get(pk=session_id)
         if session.state != SessionState.SUBMITTED:
@@ -294,7 +302,9 @@ def session_complete(*, session_id: str) -> WorkflowSession:
         event = _set_state(
             session, SessionState.COMPLETED, progress=100, processed_at=timezone.now()
         )
-        submission = session.submission
+        if decide is not None:
+            decide()
+        submission = Submission.objects.get(pk=session.submission_id)
         announce(submission=submission, event_type="session.completed", event=event)
         if submission.status == SubmissionStatus.REVIEW:
             review_event = record_event(
