@@ -232,26 +232,20 @@ def _drop_border_lines(ink: np.ndarray) -> np.ndarray:
     return ink & ~drop[labels]
 
 
-def _dense_span(counts: np.ndarray, share: float) -> tuple[int, int]:
-    """First and last index whose smoothed ink count is a real part of the content."""
-    window = max(3, len(counts) // 100)
-    smooth = np.convolve(counts, np.ones(window) / window, mode="same")
-    threshold = max(1.0, share * float(np.percentile(smooth, 95)))
-    dense = np.flatnonzero(smooth > threshold)
-    if len(dense) == 0:
-        return 0, len(counts)
-    return int(dense[0]), int(dense[-1]) + 1
-
-
 def crop_to_content(gray: np.ndarray) -> np.ndarray:
-    """Crop to the printed area by strong-ink density per row and column.
+    """Crop to the printed area: the box of strong print, less 0.5 % outliers per side.
 
-    Density (not the bounding box of every dark pixel) ignores specks, thin lines left by a
-    rotated scanner edge and faint show-through, which move when a receipt is re-captured.
+    Only strong print counts (faint pen marks and show-through come and go with
+    brightness and compression), and border lines are dropped first (scanner edges rotated
+    into the page); the percentiles ignore specks. Measured against a density-profile crop
+    on sroie-dev, this one moved less under crops and re-photographs.
     """
     ink = _drop_border_lines(gray < STRONG_INK_LEVEL)
-    top, bottom = _dense_span(ink.sum(axis=1).astype(np.float64), 0.05)
-    left, right = _dense_span(ink[top:bottom].sum(axis=0).astype(np.float64), 0.05)
+    ys, xs = np.nonzero(ink)
+    if len(ys) < 100:
+        return gray
+    top, bottom = (int(v) for v in np.percentile(ys, [0.5, 99.5]))
+    left, right = (int(v) for v in np.percentile(xs, [0.5, 99.5]))
     if bottom - top < 32 or right - left < 32:
         return gray
     return gray[top:bottom, left:right]
