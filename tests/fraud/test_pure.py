@@ -169,3 +169,18 @@ def test_arithmetic_mismatch():
     fields = {"totalAmount": "7.42", "taxAmount": "0.42", "lineItems": items}
     tampering.check_arithmetic(fine, fields, 30)
     assert not fine.signals
+
+
+def test_pdf_producer_of_an_editor_is_a_signal():
+    def pdf(producer: str) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (200, 300), "white").save(out, format="PDF", producer=producer)
+        return out.getvalue()
+
+    edited = tampering.pdf_metadata(pdf("PDF-XChange Editor 9.5"))
+    report = tampering.TamperingReport()
+    tampering.check_metadata(report, edited, "f")
+    assert report.signals and report.signals[0]["field"] == "pdf.Producer"
+    office = tampering.TamperingReport()
+    tampering.check_metadata(office, tampering.pdf_metadata(pdf("LibreOffice 7.6")), "f")
+    assert not office.signals
