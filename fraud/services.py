@@ -379,7 +379,9 @@ def _write_matches(submission: Submission, findings: list[Finding], policy: Frau
             continue
         if target_id in forgiven:
             continue
-        if target_id not in known and combine([f.score for f in pair]) < policy.flag_threshold:
+        # Known fraud upgrades a match to a block, but weak look-alike evidence (another
+        # receipt of the same shop) must still add up to a flag first.
+        if combine([f.score for f in pair]) < policy.flag_threshold:
             continue
         for finding in pair:
             status, score = M.Status.FLAG, finding.score
