@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -66,6 +67,20 @@ def api(api_key) -> APIClient:
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def reviewer(company):
+    """A signed-up reviewer, member of `company`."""
+    return factories.UserFactory(companies=[company])
+
+
+@pytest.fixture
+def ui(reviewer) -> Client:
+    """A browser-less client signed in as `reviewer`."""
+    client = Client()
+    client.force_login(reviewer)
+    return client
 
 
 @pytest.fixture

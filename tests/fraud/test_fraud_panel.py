@@ -14,23 +14,6 @@ pytestmark = pytest.mark.django_db
 S = SubmissionStatus
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def reviewer(company):
-    return factories.UserFactory(companies=[company])
-
-
-@pytest.fixture
-def ui(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
-
-
 @pytest.fixture
 def pair(company) -> tuple[Submission, Submission, FraudMatch]:
     """An earlier submission (a PDF) and a later one flagged as its visual twin."""

@@ -23,24 +23,6 @@ pytestmark = pytest.mark.django_db
 S = SubmissionStatus
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    # PBKDF2's work factor is the slowest thing in these tests; the hasher is not under test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def reviewer(company):
-    return factories.UserFactory(companies=[company])
-
-
-@pytest.fixture
-def ui(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
-
-
 @pytest.fixture
 def waiting(company):
     return submission_with_file(company)

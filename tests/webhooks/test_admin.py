@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/webhooks/webhookendpoint/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings) -> None:
-    # admin_client makes a superuser; the production hasher costs a second per test here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def shown(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
