@@ -27,12 +27,6 @@ from submissions.services import (
     submission_start_processing,
 )
 
-FORMAT_MIME = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "pdf": "application/pdf",
-}
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024
 
@@ -195,8 +189,7 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
     size = default_storage.size(file.storage_key)
     if size == 0:
         return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
-    max_bytes = int(version.upload.get("maxFileSizeMb", 10) * 1024 * 1024)
-    if size > max_bytes:
+    if size > version.max_file_bytes:
         return {
             "field": field,
             "message": f"The file is larger than {version.upload.get('maxFileSizeMb')} MB.",
@@ -209,10 +202,7 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
     mime = sniff_mime(head)
-    allowed = {
-        FORMAT_MIME[f] for f in version.upload.get("acceptedFormats", []) if f in FORMAT_MIME
-    }
-    if mime is None or mime not in allowed:
+    if mime is None or mime not in version.accepted_mime_types:
         return {
             "field": field,
             "message": f"The file's content ({mime or 'unknown'}) is not an accepted format.",
@@ -379,16 +369,14 @@ def extraction_job_create(
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""
     mime = sniff_mime(data[:SNIFF_BYTES])
-    allowed = {
-        FORMAT_MIME[f] for f in version.upload.get("acceptedFormats", []) if f in FORMAT_MIME
-    }
-    if mime not in allowed:
+    if mime not in version.accepted_mime_types:
         raise SessionError(
             400, "UNSUPPORTED_FILE", f"The file's content ({mime or 'unknown'}) is not accepted."
         )
-    max_bytes = int(float(version.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
-    if len(data) > max_bytes:
-        raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {max_bytes} bytes.")
+    if len(data) > version.max_file_bytes:
+        raise SessionError(
+            413, "FILE_TOO_LARGE", f"The file is larger than {version.max_file_bytes} bytes."
+        )
     request = SessionRequest(
         file_count=1,
         content_types=[mime],

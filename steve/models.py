@@ -100,6 +100,15 @@ class Workflow(models.Model):
         return self.versions.order_by("-version").first()
 
 
+# Upload format names of a workflow's `acceptedFormats` and the MIME type each stands for.
+FORMAT_MIME = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+}
+
+
 class WorkflowVersion(models.Model):
     class Kind(models.TextChoices):
         RECEIPT = "receipt"
@@ -130,6 +139,15 @@ class WorkflowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow.slug} v{self.version}"
+
+    @property
+    def accepted_mime_types(self) -> set[str]:
+        formats = self.upload.get("acceptedFormats", [])
+        return {FORMAT_MIME[name] for name in formats if name in FORMAT_MIME}
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(float(self.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
 
 
 class IdempotencyKey(models.Model):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import FORMAT_MIME, SessionRequest
+from jobs.services import SessionRequest
 from steve.api.errors import field_error, validation_problem
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
@@ -71,7 +71,7 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
         return [
             field_error("contentTypes", "contentTypes must list one MIME type per file.", "invalid")
         ]
-    allowed = {FORMAT_MIME[f] for f in upload.get("acceptedFormats", []) if f in FORMAT_MIME}
+    allowed = version.accepted_mime_types
     return [
         field_error(
             f"contentTypes[{i}]", f"{t!r} is not accepted; use one of {sorted(allowed)}.", "format"

@@ -147,8 +147,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     try:
         file = _upload_target(token)
         version = file.submission.session.workflow_version
-        limit = int(float(version.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
-        data = _read_body(request, limit)
+        data = _read_body(request, version.max_file_bytes)
     except SessionError as error:
         return problem_for_status(request, error.status, error.message, code=error.code)
     if not session_claim_upload(file_id=file.pk):
