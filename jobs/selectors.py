@@ -1,21 +1,25 @@
 """Read queries of the jobs app."""
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
+import psycopg
 from django.db import connection
+from django.db.models import Model
 
 from jobs.models import WorkflowSession
-from steve.models import Workflow, WorkflowVersion
+from steve.models import ApiKey, Company, Workflow, WorkflowVersion
 from submissions.models import Submission
 
 SESSION_COLUMNS = (
     "id", "company_id", "state", "client_submission_id", "metadata", "webhook_url", "progress",
     "processed_at", "failed_reason", "error_code", "error_step", "error_retryable",
-    "created_at", "updated_at", "expires_at",
+    "created_at", "updated_at", "expires_at", "submission_id", "workflow_version_id", "api_key_id",
 )  # fmt: skip
 SUBMISSION_COLUMNS = ("id", "status", "extracted_data", "confidence", "fraud_status")
-JSON_COLUMNS = {"metadata", "extracted_data"}
+M = TypeVar("M", bound=Model)
+JSON_COLUMNS = {"metadata", "extracted_data", "rate_limits"}
 
 
 def _poll_sql() -> str:
@@ -24,12 +28,15 @@ def _poll_sql() -> str:
     version = WorkflowVersion._meta.db_table
     workflow = Workflow._meta.db_table
     columns = [f"s.{c}" for c in SESSION_COLUMNS] + [f"sub.{c}" for c in SUBMISSION_COLUMNS]
+    columns += ["v.version", "v.workflow_id", "w.slug", "k.last_used_at", "c.rate_limits"]
     return (
-        f"SELECT {', '.join(columns)}, v.version, w.slug FROM {session} s "
+        f"SELECT {', '.join(columns)} FROM {session} s "
+        f"JOIN {ApiKey._meta.db_table} k ON k.id = s.api_key_id "
+        f"JOIN {Company._meta.db_table} c ON c.id = k.company_id "
         f"JOIN {submission} sub ON sub.id = s.submission_id "
         f"JOIN {version} v ON v.id = s.workflow_version_id "
         f"JOIN {workflow} w ON w.id = v.workflow_id "
-        "WHERE s.id = %s AND s.api_key_id = %s"
+        "WHERE s.id = %s AND k.digest = %s AND k.revoked_at IS NULL"
     )
 
 
@@ -39,22 +46,66 @@ def _value(name: str, raw: Any) -> Any:
     return raw
 
 
-def session_for_poll(*, session_id: str, api_key_id: str) -> WorkflowSession | None:
-    """The caller's session with what a poll shows, in one hand-written query.
+def _loaded(model: type[M], names: Sequence[str], values: Sequence[Any]) -> M:
+    """A model instance as the ORM loads one: other fields deferred, defaults not run.
 
-    Polling is the hottest read; profiling showed Django compiling the equivalent
-    select_related query cost more than running it, so the SQL is written once here.
+    Building six instances with Model(**fields) cost more than the query itself, most of
+    it in field defaults (new ids, timestamps) for the columns not selected.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_poll_sql(), [session_id, api_key_id])
-        row = cursor.fetchone()
+    data = dict(zip(names, values, strict=True))
+    # from_db takes the values in the model's field order.
+    attnames = [f.attname for f in model._meta.concrete_fields if f.attname in data]
+    return model.from_db("default", attnames, [_value(a, data[a]) for a in attnames])
+
+
+def _fetch_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """One row, from a server-side prepared statement on PostgreSQL.
+
+    Django binds parameters on the client, so PostgreSQL plans every query afresh: for
+    the poll's six-table join planning took 0.7 ms and running it 0.1 ms. A psycopg
+    cursor that binds on the server prepares a statement after a few runs on the
+    (persistent) connection, and PostgreSQL then keeps its generic plan. Django's
+    wrapper around it keeps query logging and error translation.
+    DATABASE_PREPARED_STATEMENTS=0 turns the preparing off.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.close_if_health_check_failed()  # what Django's cursor() does first
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def session_for_poll(*, session_id: str, key_digest: str) -> tuple[WorkflowSession, ApiKey] | None:
+    """The session of the live API key with this digest, and that key, in one query.
+
+    Polling is the hottest read. Profiling showed Django compiling the equivalent
+    select_related query cost more than running it, and authenticating separately cost a
+    cache round trip, so authentication and the read are this one hand-written query.
+    The key comes back with its id, last_used_at and company rate limits only.
+    """
+    row = _fetch_prepared(_poll_sql(), [session_id, key_digest])
     if row is None:
         return None
-    n = len(SESSION_COLUMNS)
-    fields = {c: _value(c, v) for c, v in zip(SESSION_COLUMNS, row[:n], strict=True)}
-    sub = {c: _value(c, v) for c, v in zip(SUBMISSION_COLUMNS, row[n : n + 5], strict=True)}
-    version, slug = row[n + 5 :]
-    session = WorkflowSession(**fields)
-    session.submission = Submission(**sub)
-    session.workflow_version = WorkflowVersion(version=version, workflow=Workflow(slug=slug))
-    return session
+    n, m = len(SESSION_COLUMNS), len(SESSION_COLUMNS) + len(SUBMISSION_COLUMNS)
+    version, workflow_id, slug, last_used_at, rate_limits = row[m:]
+    session = _loaded(WorkflowSession, SESSION_COLUMNS, row[:n])
+    session.submission = _loaded(Submission, SUBMISSION_COLUMNS, row[n:m])
+    session.workflow_version = _loaded(
+        WorkflowVersion,
+        ("id", "version", "workflow_id"),
+        (session.workflow_version_id, version, workflow_id),
+    )
+    session.workflow_version.workflow = _loaded(Workflow, ("id", "slug"), (workflow_id, slug))
+    api_key = _loaded(
+        ApiKey,
+        ("id", "company_id", "digest", "last_used_at"),
+        (session.api_key_id, session.company_id, key_digest, last_used_at),
+    )
+    api_key.company = _loaded(Company, ("id", "rate_limits"), (session.company_id, rate_limits))
+    return session, api_key

@@ -62,7 +62,14 @@ def database_from_url(name: str, url: str) -> dict:
     if parsed.scheme in {"postgres", "postgresql"}:
         if not parsed.path.strip("/"):
             raise ImproperlyConfigured(f"{name}: a postgres URL needs a database name")
-        options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        options: dict[str, object] = {
+            key: values[-1] for key, values in parse_qs(parsed.query).items()
+        }
+        # Django's own cursors bind parameters on the client and never prepare; only the
+        # job poll asks for a prepared statement (jobs.selectors). Turn this off behind a
+        # pooler in transaction mode that cannot keep prepared statements.
+        if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+            options.setdefault("prepare_threshold", 5)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),

@@ -70,10 +70,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="steve"'
 
     @staticmethod
+    def needs_touch(api_key: ApiKey) -> bool:
+        last = api_key.last_used_at
+        return last is None or timezone.now() - last >= LAST_USED_PRECISION
+
+    @staticmethod
     def _touch(api_key: ApiKey) -> None:
-        now = timezone.now()
-        if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_PRECISION:
+        if not ApiKeyAuthentication.needs_touch(api_key):
             return
+        now = timezone.now()
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
         cache.set(api_key_cache_key(api_key.digest), api_key, API_KEY_CACHE_SECONDS)

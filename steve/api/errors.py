@@ -100,8 +100,8 @@ def problem_body(
     return body
 
 
-def problem_response(request: HttpRequest | None, problem: ApiProblem) -> Response:
-    body = problem_body(
+def body_of(request: HttpRequest | None, problem: ApiProblem) -> dict[str, Any]:
+    return problem_body(
         request,
         status=problem.status_code,
         slug=problem.slug,
@@ -111,8 +111,21 @@ def problem_response(request: HttpRequest | None, problem: ApiProblem) -> Respon
         errors=problem.errors,
         extra=problem.extra,
     )
+
+
+def problem_response(request: HttpRequest | None, problem: ApiProblem) -> Response:
+    body = body_of(request, problem)
     response = Response(body, status=problem.status_code, headers=problem.headers)
     response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def problem_json_response(request: HttpRequest, problem: ApiProblem) -> JsonResponse:
+    """problem_response for plain Django views, which have no DRF renderer."""
+    body = body_of(request, problem)
+    response = JsonResponse(body, status=problem.status_code, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in problem.headers.items():
+        response[name] = value
     return response
 
 

@@ -246,17 +246,27 @@ class BucketRateThrottle(BaseThrottle):
     """DRF throttle: counts authenticated API requests, refuses with a 429 problem."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        if not getattr(settings, "RATE_LIMIT_ENABLED", True) or request.auth is None:
+        if request.auth is None:
             return True
-        states = hit(request._request, request.auth)
-        if not states:
-            return True
-        state = tightest(states)
-        # The middleware reads it back to put the headers on whatever response follows.
-        setattr(request._request, REQUEST_ATTR, state)
-        if state.exceeded:
-            raise exceeded_problem(state)
+        problem = count(request._request, request.auth)
+        if problem is not None:
+            raise problem
         return True
+
+
+def count(request: HttpRequest, api_key: Any) -> ApiProblem | None:
+    """Count an authenticated request; the 429 problem when a bucket is exceeded.
+
+    The bucket state is left on the request for RateLimitHeadersMiddleware.
+    """
+    if not getattr(settings, "RATE_LIMIT_ENABLED", True):
+        return None
+    states = hit(request, api_key)
+    if not states:
+        return None
+    state = tightest(states)
+    setattr(request, REQUEST_ATTR, state)
+    return exceeded_problem(state) if state.exceeded else None
 
 
 class RateLimitHeadersMiddleware:

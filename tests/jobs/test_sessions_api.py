@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -12,6 +13,8 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from jobs.models import SessionState, WorkflowSession
+from steve.models import ApiKey
+from steve.services import api_key_cache_key, api_key_revoke
 from submissions.models import SubmissionEvent, SubmissionStatus
 
 pytestmark = pytest.mark.django_db
@@ -231,6 +234,52 @@ def test_submit_of_another_keys_session_is_404(api, workflows, company):
     response = other.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert response.status_code == 404
     assert other.get(f"/api/v1/jobs/{body['sessionId']}").status_code == 404
+
+
+def test_a_poll_of_a_live_key_is_one_query(api, workflows, django_assert_num_queries):
+    _, body, _ = create(api)
+    url = f"/api/v1/jobs/{body['sessionId']}"
+    with django_assert_num_queries(1):  # key, session and rate limits together
+        response = api.get(url)
+    assert response.status_code == 200
+    assert response.json()["sessionId"] == body["sessionId"]
+
+
+def test_a_poll_answers_alike_when_the_key_is_due_its_last_used_update(api, api_key, workflows):
+    """The one-query poll and the general API path give the same response."""
+    _, body, _ = create(api)
+    url = f"/api/v1/jobs/{body['sessionId']}"
+    quick = api.get(url)
+    ApiKey.objects.filter(pk=api_key.api_key.pk).update(last_used_at=None)
+    cache.delete(api_key_cache_key(api_key.api_key.digest))
+    general = api.get(url)
+    assert ApiKey.objects.get(pk=api_key.api_key.pk).last_used_at is not None
+    assert general.content == quick.content
+    for header in ("Content-Type", "Retry-After", "Allow", "X-RateLimit-Limit"):
+        assert general[header] == quick[header], header
+    assert int(general["X-RateLimit-Remaining"]) == int(quick["X-RateLimit-Remaining"]) - 1
+
+
+def test_polling_with_a_revoked_key_is_403_at_once(api, api_key, workflows):
+    _, body, _ = create(api)
+    url = f"/api/v1/jobs/{body['sessionId']}"
+    assert api.get(url).status_code == 200
+    api_key_revoke(api_key=api_key.api_key)
+    response = api.get(url)
+    assert response.status_code == 403
+    assert response.json()["code"] == "API_KEY_REVOKED"
+
+
+def test_the_poll_query_is_a_prepared_statement(api, workflows):
+    _, body, _ = create(api)
+    for _ in range(6):  # psycopg prepares a statement on its fifth run
+        api.get(f"/api/v1/jobs/{body['sessionId']}")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%jobs_workflowsession%k.digest%"],
+        )
+        assert cursor.fetchone()[0] == 1
 
 
 def test_job_poll_shows_the_seed_fields(api, workflows):
