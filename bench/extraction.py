@@ -3,6 +3,10 @@
 Usage: .venv/bin/python bench/extraction.py [--limit N] [--engine rapidocr|tesseract]
            [--ocr-cache DIR] [--errors]
 
+The default engine runs RapidOCR's PP-OCRv4 models on OpenVINO (float32) with one thread;
+CPU seconds are this process's, so other load on the machine inflates them less than wall
+time, but not to zero: compare runs made under similar load.
+
 ``--ocr-cache`` stores OCR output outside the repo so parser changes can be re-scored in
 seconds; timings are then meaningless and printed as such.
 """

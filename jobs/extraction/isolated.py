@@ -3,7 +3,7 @@
 Why fork (not spawn): the OCR model is loaded once in the parent (``get_engine`` caches
 it) and a forked child shares it copy-on-write. Measured on the 2-core dev box: a text
 PDF takes 0.05 s in-process and 0.12 s forked (fork + pickling the result back), while
-a spawned interpreter needs ~0.8 s just to import numpy/onnxruntime and load the model.
+a spawned interpreter needs ~0.8 s just to import numpy and the OCR runtime and load the model.
 ``os.fork`` is used directly because Celery's prefork pool runs tasks in daemonic
 processes, which ``multiprocessing`` refuses to let have children.
 """

@@ -11,6 +11,7 @@ import threading
 import unicodedata
 from typing import Protocol
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -36,31 +37,30 @@ class OcrEngine(Protocol):
 
 
 class RapidOcrEngine:
-    """PP-OCR (ONNX) detection + recognition, bundled with rapidocr-onnxruntime."""
+    """RapidOCR's PP-OCRv4 detection + recognition models, run on OpenVINO (see ppocr)."""
 
     name = "rapidocr"
     upright_confidence = 0.80
 
     def __init__(self, threads: int | None = None) -> None:
-        from rapidocr_onnxruntime import RapidOCR
+        from .ppocr import PpOcr
 
         threads = threads or int(os.environ.get("STEVE_OCR_THREADS", "1"))
-        # The angle classifier is skipped: whole-page orientation is handled below,
-        # and the classifier costs ~15 % of the run for no gain on upright pages.
-        self._ocr = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1, use_cls=False)
-        self._lock = threading.Lock()  # onnxruntime sessions are not shared safely
+        # No angle classifier: whole-page orientation is handled below, and the
+        # classifier cost ~15 % of the run for no gain on upright pages.
+        self._ocr = PpOcr(threads=threads)
+        self._lock = threading.Lock()  # one inference request per model, not shareable
 
     def recognize(self, image: Image.Image) -> list[Word]:
         width, height = image.size
+        pixels = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
         with self._lock:
+            lines = self._ocr(pixels)
+        words: list[Word] = []
+        for quad, raw_text, score, char_boxes in lines:
             # Character boxes come from the CTC alignment at no measurable cost; they let
             # us put back the spaces PP-OCR's recogniser drops ("ABCHOTRADING").
-            result, _ = self._ocr(image, return_word_box=True)
-        words: list[Word] = []
-        for item in result or []:
-            quad, text, score = item[0], str(item[1]), item[2]
-            char_boxes = item[3] if len(item) > 3 else None
-            text = respace(text, char_boxes).strip()
+            text = respace(raw_text, char_boxes).strip()
             if not text:
                 continue
             xs = [p[0] for p in quad]

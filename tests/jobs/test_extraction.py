@@ -197,6 +197,23 @@ def norm(text: str) -> str:
     return "".join(c for c in text.upper() if c.isalnum())
 
 
+def test_rapidocr_reads_a_single_wide_line_with_character_boxes() -> None:
+    from PIL import ImageDraw, ImageFont
+
+    from jobs.extraction.ocr import get_engine
+
+    # 20 px tall and 25 times as wide: the engine pads such strips before detection.
+    image = Image.new("RGB", (500, 20), "white")
+    font = ImageFont.truetype("DejaVuSans.ttf", 14)
+    ImageDraw.Draw(image).text((4, 1), "TOTAL RM 12.50", fill="black", font=font)
+    words = get_engine("rapidocr").recognize(image)
+    assert norm(" ".join(w.text for w in words)) == "TOTALRM1250"
+    for word in words:
+        left, top, right, bottom = word.bbox
+        assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1
+        assert 0.5 <= word.confidence <= 1
+
+
 def test_deskew_estimates_rotation() -> None:
     image = Image.new("RGB", (600, 800), "white")
     from PIL import ImageDraw
@@ -216,6 +233,15 @@ def test_isolated_runner_returns_results(spec: InvoiceSpec, pdf_bytes: bytes) ->
     document, extraction = extract_document_isolated(pdf_bytes, kind="invoice")
     assert extraction.fields["invoiceNumber"] == spec.number
     assert document.pages[0].image.size[0] > 0
+
+
+def test_isolated_runner_reads_scans_with_the_parents_model(
+    spec: InvoiceSpec, pdf_bytes: bytes
+) -> None:
+    # The OCR model is loaded before the fork; its inference must still work in the child.
+    document, extraction = extract_document_isolated(render_png(pdf_bytes), kind="invoice")
+    assert document.pages[0].words
+    assert extraction.fields["invoiceNumber"] == spec.number
 
 
 def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:

@@ -1,0 +1,190 @@
+"""PP-OCRv4 text detection and recognition on OpenVINO.
+
+The models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
+post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. Only
+the runtime differs: OpenVINO runs these models about 40 % faster than onnxruntime on one
+x86 core with identical output (float32 is forced: the bfloat16 that OpenVINO picks by
+itself on CPUs that have it is faster still but loses field accuracy). The steps follow
+RapidOCR's own pipeline (rapidocr_onnxruntime/main.py) without its angle classifier.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import openvino as ov
+from rapidocr_onnxruntime.cal_rec_boxes import CalRecBoxes
+from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess, DetPreProcess
+from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
+from rapidocr_onnxruntime.main import RapidOCR
+from rapidocr_onnxruntime.utils import add_round_letterbox, increase_min_side, reduce_max_side
+
+_SPEC = importlib.util.find_spec("rapidocr_onnxruntime")
+assert _SPEC is not None and _SPEC.origin is not None
+MODEL_DIR = Path(_SPEC.origin).parent / "models"
+DET_MODEL = MODEL_DIR / "ch_PP-OCRv4_det_infer.onnx"
+REC_MODEL = MODEL_DIR / "ch_PP-OCRv4_rec_infer.onnx"
+
+# RapidOCR's defaults (its config.yaml), which the extraction benchmark was tuned with.
+MAX_SIDE_LEN = 2000
+MIN_SIDE_LEN = 30
+MIN_HEIGHT = 30
+WIDTH_HEIGHT_RATIO = 8
+DET_LIMIT_SIDE_LEN = 736
+REC_HEIGHT = 48
+TEXT_SCORE = 0.5
+
+# Lines are read in batches of similar width, each padded to the widest in its batch and
+# to at least REC_MIN_WIDTH. RapidOCR pads to 320 px; most receipt lines are much shorter
+# (median 170 px at 48 px high), and 128 cuts recognition time by ~20 % with field
+# accuracy on sroie-dev unchanged or better. Batches of one avoid padding altogether but
+# were slower and less accurate there.
+REC_MIN_WIDTH = 128
+REC_BATCH = 6
+
+OcrLine = tuple[list[list[float]], str, float, list[list[list[float]]]]
+
+
+class PpOcr:
+    """Detect text lines on a BGR image and read each one."""
+
+    def __init__(self, threads: int = 1) -> None:
+        core = ov.Core()
+        config = {
+            "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": "f32",
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+            # Nearly every page and line batch has a new input shape, so OpenVINO's cache
+            # of per-shape kernels only grows: peak RSS over sroie-dev was 2.2 GB with it
+            # and 1.2 GB without (as with onnxruntime), for ~3 % more CPU.
+            "CPU_RUNTIME_CACHE_CAPACITY": 0,
+        }
+        rec_model = core.read_model(REC_MODEL)
+        characters = rec_model.get_rt_info(["framework", "character"]).astype(str)
+        self._det = core.compile_model(core.read_model(DET_MODEL), "CPU", config)
+        self._rec = core.compile_model(rec_model, "CPU", config)
+        self._det_request = self._det.create_infer_request()
+        self._rec_request = self._rec.create_infer_request()
+        self._det_resize = DetPreProcess(DET_LIMIT_SIDE_LEN, "min")
+        self._db = DBPostProcess(
+            thresh=0.3,
+            box_thresh=0.5,
+            max_candidates=1000,
+            unclip_ratio=1.6,
+            use_dilation=True,
+            score_mode="fast",
+        )
+        self._ctc = CTCLabelDecode(character=characters.splitlines())
+        self._char_boxes = CalRecBoxes()
+
+    def __call__(self, image: np.ndarray) -> list[OcrLine]:
+        """Lines on ``image`` (BGR): box, text, score and one box per character, in
+        ``image`` coordinates; lines scoring below TEXT_SCORE are dropped."""
+        raw_h, raw_w = image.shape[:2]
+        ratio_h = ratio_w = 1.0
+        if max(raw_h, raw_w) > MAX_SIDE_LEN:
+            image, ratio_h, ratio_w = reduce_max_side(image, MAX_SIDE_LEN)
+        if min(image.shape[:2]) < MIN_SIDE_LEN:
+            image, ratio_h, ratio_w = increase_min_side(image, MIN_SIDE_LEN)
+        height, width = image.shape[:2]
+        top = 0
+        if height <= MIN_HEIGHT or width / height > WIDTH_HEIGHT_RATIO:
+            top = abs(max(int(width / WIDTH_HEIGHT_RATIO), MIN_HEIGHT) * 2 - height) // 2
+            image = add_round_letterbox(image, (top, top, 0, 0))
+
+        boxes = self._detect(image)
+        if not boxes:
+            return []
+        crops = [_crop(image, box) for box in boxes]
+        reads = self._recognize(crops)
+        reads = self._char_boxes(crops, boxes, reads)
+
+        def to_original(points: object) -> list[list[float]]:
+            array = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+            array[:, 1] -= top
+            array *= (ratio_w, ratio_h)
+            array = np.clip(array, 0, (raw_w, raw_h))
+            return array.tolist()
+
+        lines: list[OcrLine] = []
+        for box, (text, score, char_boxes, *_) in zip(boxes, reads, strict=True):
+            if score < TEXT_SCORE:
+                continue
+            chars = [np.asarray(to_original(c), dtype=np.int32).tolist() for c in char_boxes]
+            lines.append((to_original(box), text, score, chars))
+        return lines
+
+    def _detect(self, image: np.ndarray) -> list[np.ndarray]:
+        resized = self._det_resize.resize(image)
+        if resized is None:
+            return []
+        self._det_request.infer([_normalize(resized)])
+        pred = self._det_request.get_output_tensor(0).data
+        found, _ = self._db(pred, image.shape[:2])
+        height, width = image.shape[:2]
+        boxes = []
+        for points in found:
+            box = _clockwise(points)
+            box[:, 0] = np.clip(box[:, 0], 0, width - 1).astype(np.int32)
+            box[:, 1] = np.clip(box[:, 1], 0, height - 1).astype(np.int32)
+            if np.linalg.norm(box[0] - box[1]) >= 4 and np.linalg.norm(box[0] - box[3]) >= 4:
+                boxes.append(box)
+        return RapidOCR.sorted_boxes(np.array(boxes)) if boxes else []
+
+    def _recognize(self, crops: list[np.ndarray]) -> list[tuple]:
+        """Read the lines in batches of similar width (each padded to the widest)."""
+        ratios = [crop.shape[1] / crop.shape[0] for crop in crops]
+        order = np.argsort(np.array(ratios))
+        reads: list[tuple] = [()] * len(crops)
+        for start in range(0, len(crops), REC_BATCH):
+            chunk = order[start : start + REC_BATCH]
+            max_wh_ratio = max(REC_MIN_WIDTH / REC_HEIGHT, *(ratios[i] for i in chunk))
+            input_w = int(REC_HEIGHT * max_wh_ratio)
+            batch = np.zeros((len(chunk), 3, REC_HEIGHT, input_w), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                resized_w = max(1, min(math.ceil(REC_HEIGHT * ratios[i]), input_w))
+                resized = cv2.resize(crops[i], (resized_w, REC_HEIGHT))
+                batch[row, :, :, :resized_w] = _normalize(resized)[0]
+            self._rec_request.infer([batch])
+            preds = self._rec_request.get_output_tensor(0).data
+            wh_ratios = [ratios[i] for i in chunk]
+            decoded = self._ctc(preds, True, wh_ratio_list=wh_ratios, max_wh_ratio=max_wh_ratio)
+            for i, read in zip(chunk, decoded, strict=True):
+                reads[i] = read
+        return reads
+
+
+def _normalize(image: np.ndarray) -> np.ndarray:
+    """(x / 255 - 0.5) / 0.5 in one float32 pass, laid out NCHW."""
+    return cv2.dnn.blobFromImage(image, 1 / 127.5, mean=(127.5, 127.5, 127.5))
+
+
+def _clockwise(points: np.ndarray) -> np.ndarray:
+    """Order a quadrilateral's corners top-left, top-right, bottom-right, bottom-left."""
+    by_x = points[np.argsort(points[:, 0]), :]
+    left, right = by_x[:2], by_x[2:]
+    top_left, bottom_left = left[np.argsort(left[:, 1]), :]
+    top_right, bottom_right = right[np.argsort(right[:, 1]), :]
+    return np.array([top_left, top_right, bottom_right, bottom_left], dtype=np.float32)
+
+
+def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The box's contents straightened into an upright rectangle."""
+    width = int(max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3])))
+    height = int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
+    crop = cv2.warpPerspective(
+        image,
+        cv2.getPerspectiveTransform(box, target),
+        (width, height),
+        borderMode=cv2.BORDER_REPLICATE,
+        flags=cv2.INTER_CUBIC,
+    )
+    if crop.shape[0] >= 1.5 * crop.shape[1]:  # a vertical line is read turned
+        crop = np.rot90(crop)
+    return crop
