@@ -1,26 +1,44 @@
-"""Fraud-check quality on sroie-dev: recall on re-captures, false matches between receipts.
+"""Fraud-check quality on sroie-dev: what Steve decides about re-captured receipts.
 
-    .venv/bin/python bench/fraud_quality.py [--limit N] [--ocr N] [--workers 2]
+    DATABASE_URL=postgres://... .venv/bin/python bench/fraud_quality.py \\
+        [--limit N] [--workers 2] [--cached-only]
 
-Visual: every receipt against re-captured copies of itself (bench/fraud_transforms.py) and
-all pairs of distinct receipts (same-merchant pairs reported on their own). Pairs that are
-the same receipt in the data set (identical bytes, or identical ground truth) are left out
-of the false-match counts and listed. Data: ground-truth fields (merchant, total, date).
-Text and fields-from-OCR: jobs.extraction on --ocr receipts (OCR costs ~10 s a page here),
-picked so that same-merchant pairs are among them. Nothing is written anywhere.
+Every receipt and every re-capture of it (bench/fraud_transforms.py: rotation, crop, 50 %
+scale, brightness +-20 %, JPEG q40, a combination, a re-photograph) goes through what the
+pipeline does with a submission:
+
+1. extraction with jobs.extraction (load_document, read_text, parse_fields: the calls
+   extract_document makes), OCR results cached on disk by bench/fraud_ocr_cache.py;
+2. fraud.services.fraud_run_checks with the page images as OCR left them, the joined page
+   text and the parsed fields, under the default workflow's fraud policy, against
+   PostgreSQL (DATABASE_URL of a migrated database), inside one transaction that is rolled
+   back at the end: nothing is written.
+
+The originals are submitted first, one after the other, to one throw-away company: every
+match among them is a false match between distinct receipts (all pairs). Then every copy is
+submitted on its own (savepoint rolled back after each): a match with its original is a
+catch, a match with any other original a false match (copies vs others). Pairs that are
+the same receipt in the data set (identical bytes or identical ground truth) are left out
+of the false-match counts. A check "alone" means its own score reaches the flag threshold;
+"decision" means the pair got any match, i.e. the submission goes to a reviewer because of
+that original. Same-merchant pairs (same ground-truth company or address) are reported on
+their own: they share a layout and most of their text.
+
+--cached-only skips files whose OCR is not cached yet (fill the cache in the background
+with `bench/fraud_ocr_cache.py fill`); the tables say how many receipts they cover.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import itertools
 import json
+import os
 import re
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -34,10 +52,10 @@ sys.path.insert(0, str(REPO / "bench"))
 from fraud_transforms import TRANSFORMS  # noqa: E402
 
 from fraud import hashing, normalise, textsim  # noqa: E402
-from fraud.policy import DEFAULTS  # noqa: E402
 
 DATA = REPO.parent / "shared" / "datasets" / "sroie-dev"
 THRESHOLDS = (16, 24, 31, 40, 48)
+CHECKS = ("visual", "text", "data")
 
 
 def receipt_ids(limit: int | None) -> list[str]:
@@ -49,285 +67,344 @@ def key(receipt_id: str) -> dict[str, str]:
     return json.loads((DATA / "key" / f"{receipt_id}.json").read_text())
 
 
-def merchant_of(receipt_id: str) -> str:
-    return re.sub(r"\s+", " ", key(receipt_id)["company"].strip().upper())
-
-
-def _hash_job(job: tuple[str, str | None]) -> tuple[str, str | None, hashing.PageHashes, float]:
-    receipt_id, transform = job
+def transformed_bytes(receipt_id: str, transform: str) -> bytes:
+    """The re-captured file: deterministic per receipt and transform (seeded)."""
     image = Image.open(DATA / "img" / f"{receipt_id}.jpg")
-    if transform is not None:
-        seed = int(receipt_id) * 100 + sorted(TRANSFORMS).index(transform)
-        data = TRANSFORMS[transform](image, np.random.default_rng(seed))
-        image = Image.open(io.BytesIO(data))
+    seed = int(receipt_id) * 100 + sorted(TRANSFORMS).index(transform)
+    return TRANSFORMS[transform](image, np.random.default_rng(seed))
+
+
+def file_bytes(receipt_id: str, transform: str | None) -> bytes:
+    if transform is None:
+        return (DATA / "img" / f"{receipt_id}.jpg").read_bytes()
+    return transformed_bytes(receipt_id, transform)
+
+
+def _prepare(job: tuple[str, str | None, bool]) -> dict:
+    """Read one file as the pipeline does (OCR from the cache) and hash its pages."""
+    import fraud_ocr_cache
+
+    receipt_id, transform, cached_only = job
+    data = file_bytes(receipt_id, transform)
+    out = {"id": receipt_id, "transform": transform, "sha256": hashlib.sha256(data).hexdigest()}
+    if cached_only and not fraud_ocr_cache.cached(data):
+        return out | {"missing": True}
+    read = fraud_ocr_cache.read(data)
     started = time.perf_counter()
-    hashes = hashing.page_hashes(image)
-    return receipt_id, transform, hashes, time.perf_counter() - started
+    pages = [hashing.page_hashes(image) for image in read.pages]
+    took = (time.perf_counter() - started) / max(1, len(pages))
+    return out | {
+        "text": read.text,
+        "fields": read.fields,
+        "pages": pages,
+        "error": read.error,
+        "ocr_seconds": read.ocr_seconds,
+        "ocr_source": read.ocr_source,
+        "hash_seconds": took,
+    }
 
 
-def visual(ids: list[str], workers: int) -> dict[str, float]:
-    jobs = [(i, None) for i in ids] + [(i, t) for t in TRANSFORMS for i in ids]
-    with Pool(workers) as pool:
-        results = pool.map(_hash_job, jobs, chunksize=4)
-    original = {r[0]: r[2] for r in results if r[1] is None}
-    copies = {(r[0], r[1]): r[2] for r in results if r[1] is not None}
-    hash_seconds = [r[3] for r in results]
+def _same_merchant(a: str, b: str) -> bool:
+    """Same shop by ground truth: the same company name, or the same address."""
+    ka, kb = key(a), key(b)
+    if normalise.merchant(ka["company"]) == normalise.merchant(kb["company"]):
+        return True
+    address = [re.sub(r"[^A-Z0-9]", "", k.get("address", "").upper()) for k in (ka, kb)]
+    return bool(address[0]) and address[0] == address[1]
 
-    same_receipt, same_merchant, other = [], [], []
-    digests = {i: hashlib.sha256((DATA / "img" / f"{i}.jpg").read_bytes()).digest() for i in ids}
+
+def _same_receipt(a: str, b: str, sha: dict[str, str]) -> bool:
+    return sha[a] == sha[b] or key(a) == key(b)
+
+
+class Run:
+    """fraud_run_checks on throw-away submissions of one company, rolled back at the end."""
+
+    def __init__(self) -> None:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steve.settings")
+        import django
+
+        django.setup()
+        from django.db import transaction
+
+        from fraud.models import FraudMatch
+        from fraud.policy import FraudPolicy
+        from fraud.services import HashedPage, fraud_run_checks
+        from tests.factories import CompanyFactory, SubmissionFactory, SubmissionFileFactory
+
+        self.transaction, self.FraudMatch = transaction, FraudMatch
+        self.HashedPage, self.fraud_run_checks = HashedPage, fraud_run_checks
+        self.SubmissionFactory, self.SubmissionFileFactory = (
+            SubmissionFactory,
+            SubmissionFileFactory,
+        )
+        self.CompanyFactory = CompanyFactory
+        self.policy = FraudPolicy.from_json({})
+        self.seconds: list[float] = []
+
+    def start(self) -> None:
+        from jobs.defaults import publish_default_workflows
+
+        self.atomic = self.transaction.atomic()
+        self.atomic.__enter__()
+        self.company = self.CompanyFactory(slug=f"fraud-bench-{os.getpid()}-{time.time_ns()}")
+        self.version = publish_default_workflows(company=self.company)[0]
+        assert self.version.kind == "receipt" and not self.version.fraud_policy
+
+    def stop(self) -> None:
+        self.transaction.set_rollback(True)
+        self.atomic.__exit__(None, None, None)
+
+    def submit(self, item: dict) -> str:
+        submission = self.SubmissionFactory(
+            company=self.company, workflow_version=self.version, workflow=self.version.workflow
+        )
+        file = self.SubmissionFileFactory(submission=submission, sha256=item["sha256"])
+        hashed = [
+            self.HashedPage(file_id=file.pk, page=n, hashes=h) for n, h in enumerate(item["pages"])
+        ]
+        started = time.perf_counter()
+        self.fraud_run_checks(
+            submission_id=submission.pk,
+            pages=[],
+            fields=item["fields"],
+            text=item["text"],
+            hashed=hashed,
+        )
+        self.seconds.append(time.perf_counter() - started)
+        return submission.pk
+
+    def matches(self, submission_id: str) -> list[tuple[str, str, float]]:
+        """(other submission, check type, score) of every pair match of a submission."""
+        from django.db.models import Q
+
+        rows = self.FraudMatch.objects.filter(
+            Q(submission_id=submission_id) | Q(target_submission_id=submission_id),
+            target_submission__isnull=False,
+        ).values_list("submission_id", "target_submission_id", "check_type", "score")
+        return [(t if s == submission_id else s, c, score) for s, t, c, score in rows]
+
+    def copy_matches(self, item: dict) -> list[tuple[str, str, float]]:
+        savepoint = self.transaction.savepoint()
+        try:
+            return self.matches(self.submit(item))
+        finally:
+            self.transaction.savepoint_rollback(savepoint)
+
+
+def _alone(found: list[tuple[str, float]], check: str, flag: float) -> bool:
+    return any(c == check and score >= flag for c, score in found)
+
+
+def evaluate(ids: list[str], items: dict, run: Run) -> None:
+    flag = run.policy.flag_threshold
+    usable = [i for i in ids if "pages" in items[(i, None)] and not items[(i, None)]["error"]]
+    sha = {i: items[(i, None)]["sha256"] for i in ids}
+    run.start()
+    try:
+        submission_of = {i: run.submit(items[(i, None)]) for i in usable}
+        receipt_of = {v: k for k, v in submission_of.items()}
+        # Distinct pairs among the originals.
+        pair_found: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+        for i in usable:
+            for other, check, score in run.matches(submission_of[i]):
+                a, b = sorted((i, receipt_of[other]))
+                if (check, score) not in pair_found[(a, b)]:
+                    pair_found[(a, b)].append((check, score))
+        copies: dict[tuple[str, str], list[tuple[str, str, float]]] = {}
+        for t in TRANSFORMS:
+            for i in usable:
+                item = items.get((i, t))
+                if item is None or "pages" not in item:
+                    continue
+                found = run.copy_matches(item) if not item["error"] else []
+                copies[(i, t)] = [(receipt_of[o], c, s) for o, c, s in found]
+    finally:
+        run.stop()
+    _print_recall(usable, copies, flag)
+    _print_false_matches(usable, sha, pair_found, copies, flag)
+
+
+def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
+    print(f"\n## Re-captures caught (fraud_run_checks, default policy, flag at {flag:g})")
+    print("A check alone: its score reaches the flag threshold. Decision: any match with the")
+    print("original (evidence about the pair adds up, fraud.policy.combine).")
+    print("| transform | receipts | visual | text | data | decision | missed |")
+    print("|---|---|---|---|---|---|---|")
+    for t in TRANSFORMS:
+        done = [i for i in ids if (i, t) in copies]
+        if not done:
+            continue
+        own = {i: [(c, s) for o, c, s in copies[(i, t)] if o == i] for i in done}
+        cells = [f"{np.mean([_alone(own[i], c, flag) for i in done]):.1%}" for c in CHECKS]
+        caught = [bool(own[i]) for i in done]
+        missed = [i for i, hit in zip(done, caught, strict=True) if not hit]
+        print(
+            f"| {t} | {len(done)} | {' | '.join(cells)} | **{np.mean(caught):.1%}** "
+            f"| {', '.join(missed) or '-'} |"
+        )
+
+
+def _print_false_matches(
+    ids: list[str], sha: dict, pair_found: dict, copies: dict, flag: float
+) -> None:
+    groups: dict[str, list[tuple[str, str]]] = {"same merchant": [], "other merchants": []}
+    excluded = []
     for a, b in itertools.combinations(ids, 2):
-        d = hashing.min_distance(original[a], original[b])
-        if digests[a] == digests[b] or key(a) == key(b):
-            same_receipt.append((a, b, d))
-        elif merchant_of(a) == merchant_of(b):
-            same_merchant.append(d)
-        else:
-            other.append(d)
-    # Re-captured copies against every other receipt: many more impostor pairs.
-    duplicates = {(a, b) for a, b, _ in same_receipt} | {(b, a) for a, b, _ in same_receipt}
-    cross = [
-        hashing.min_distance(copies[(i, t)], original[j])
-        for (i, t) in copies
-        for j in ids
-        if j != i and (i, j) not in duplicates
+        if _same_receipt(a, b, sha):
+            excluded.append((a, b))
+            continue
+        groups["same merchant" if _same_merchant(a, b) else "other merchants"].append((a, b))
+    print("\n## False matches between distinct receipts (originals, all pairs)")
+    print("| pairs | count | visual | text | data | decision |")
+    print("|---|---|---|---|---|---|")
+    rows = [("all distinct", groups["same merchant"] + groups["other merchants"]), *groups.items()]
+    for name, pairs in rows:
+        cells = []
+        for check in CHECKS:
+            hits = sum(_alone(pair_found.get(p, []), check, flag) for p in pairs)
+            cells.append(f"{hits / max(1, len(pairs)):.3%} ({hits})")
+        decided = sum(bool(pair_found.get(p)) for p in pairs)
+        print(
+            f"| {name} | {len(pairs)} | {' | '.join(cells)} "
+            f"| **{decided / max(1, len(pairs)):.3%}** ({decided}) |"
+        )
+    flagged = sorted((p, pair_found[p]) for p in pair_found if p not in excluded)
+    print(f"- flagged distinct pairs: {flagged}")
+    print(f"- same receipt twice in the data set (left out): {excluded}")
+
+    cross_pairs, cross = 0, defaultdict(int)
+    cross_examples = []
+    for (i, t), found in copies.items():
+        for j in ids:
+            if j == i or _same_receipt(i, j, sha):
+                continue
+            cross_pairs += 1
+            theirs = [(c, s) for o, c, s in found if o == j]
+            for check in CHECKS:
+                cross[check] += _alone(theirs, check, flag)
+            if theirs:
+                cross["decision"] += 1
+                cross_examples.append((i, t, j, theirs))
+    cells = " | ".join(f"{cross[c] / max(1, cross_pairs):.3%} ({cross[c]})" for c in CHECKS)
+    print(
+        f"| copies vs other originals | {cross_pairs} | {cells} "
+        f"| **{cross['decision'] / max(1, cross_pairs):.3%}** ({cross['decision']}) |"
+    )
+    print(f"- copies matched to another receipt (first 10): {cross_examples[:10]}")
+
+
+def evidence(ids: list[str], items: dict, policy) -> None:
+    """Raw evidence per transform, whatever the policy makes of it."""
+    ok = [i for i in ids if items[(i, None)].get("pages")]
+    print("\n## Evidence between each copy and its original")
+    print(
+        "Visual: smallest PDQ distance over the page views (bits of 256). Text: Jaccard of "
+        "the digit shingles. Data: total and date equal, merchant similar."
+    )
+    header = "| transform | " + " | ".join(f"vis <= {t}" for t in THRESHOLDS)
+    print(header + " | vis median / p95 / max | text median / p5 | text >= strong | data |")
+    print("|" + "---|" * (header.count("|") + 3))
+    for t in TRANSFORMS:
+        done = [i for i in ok if items.get((i, t), {}).get("pages")]
+        if not done:
+            continue
+        dist = np.array(
+            [
+                hashing.min_distance(items[(i, t)]["pages"][0], items[(i, None)]["pages"][0])
+                for i in done
+            ]
+        )
+        sims = np.array(
+            [
+                textsim.similarity(
+                    textsim.shingles(items[(i, t)]["text"]),
+                    textsim.shingles(items[(i, None)]["text"]),
+                )
+                for i in done
+            ]
+        )
+        data = np.mean(
+            [_data_agrees(items[(i, t)]["fields"], items[(i, None)]["fields"]) for i in done]
+        )
+        cells = " | ".join(f"{np.mean(dist <= limit):.1%}" for limit in THRESHOLDS)
+        print(
+            f"| {t} | {cells} | {np.median(dist):.0f} / {np.percentile(dist, 95):.0f} / "
+            f"{dist.max()} | {np.median(sims):.2f} / {np.percentile(sims, 5):.2f} "
+            f"| {np.mean(sims >= policy.text_min_similarity):.1%} | {data:.1%} |"
+        )
+    pairs = [
+        hashing.min_distance(items[(a, None)]["pages"][0], items[(b, None)]["pages"][0])
+        for a, b in itertools.combinations(ok, 2)
+        if items[(a, None)]["sha256"] != items[(b, None)]["sha256"] and key(a) != key(b)
     ]
-    print(f"\n## Visual (PDQ of normalised page, min over content/paper view), {len(ids)} receipts")
-    header = (
-        "| threshold | "
-        + " | ".join(TRANSFORMS)
-        + " | all | FMR pairs | FMR same-merchant | FMR copies-vs-others |"
-    )
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    genuine = {
-        t: np.array([hashing.min_distance(copies[(i, t)], original[i]) for i in ids])
-        for t in TRANSFORMS
-    }
-    pairs = np.array(same_merchant + other)
-    for limit in THRESHOLDS:
-        recalls = [float(np.mean(genuine[t] <= limit)) for t in TRANSFORMS]
-        overall = float(np.mean(np.concatenate(list(genuine.values())) <= limit))
-        fmr = np.mean(pairs <= limit)
-        fmr_same = np.mean(np.array(same_merchant) <= limit) if same_merchant else 0.0
-        fmr_cross = np.mean(np.array(cross) <= limit)
-        cells = " | ".join(f"{r:.1%}" for r in recalls)
-        print(
-            f"| {limit} | {cells} | {overall:.1%} | {fmr:.3%} ({int(np.sum(pairs <= limit))}/{len(pairs)})"
-            f" | {fmr_same:.2%} ({int(np.sum(np.array(same_merchant) <= limit))}/{len(same_merchant)})"
-            f" | {fmr_cross:.3%} ({int(np.sum(np.array(cross) <= limit))}/{len(cross)}) |"
-        )
-    print("\nGenuine distance by transform (median / p95 / max):")
-    for t, d in genuine.items():
-        print(f"- {t}: {np.median(d):.0f} / {np.percentile(d, 95):.0f} / {d.max()}")
-    closest = sorted(same_merchant)[:5]
     print(
-        f"Closest distinct same-merchant pairs: {closest}; closest other pairs: {sorted(other)[:5]}"
+        "- distinct pairs within each visual threshold: "
+        + ", ".join(f"<= {t}: {sum(d <= t for d in pairs)}" for t in THRESHOLDS)
+        + f" (of {len(pairs)})"
     )
-    print(f"Same receipt twice in the data set (excluded): {same_receipt}")
-    _decision_table(ids, genuine, original)
-    qualities = [h.quality for h in original.values()]
-    print(f"PDQ quality of originals: min {min(qualities)}, median {np.median(qualities):.0f}")
-    return {
-        "hash_mean_s": float(np.mean(hash_seconds)),
-        "hash_p95_s": float(np.percentile(hash_seconds, 95)),
-    }
 
 
-def _gt_data_key(receipt_id: str) -> tuple:
-    k = key(receipt_id)
-    return normalise.merchant(k["company"]), normalise.amount(k["total"]), normalise.date(k["date"])
+def _data_agrees(a: dict, b: dict) -> bool:
+    from fraud.services import data_key
 
-
-def _data_agrees(a: str, b: str) -> bool:
-    (ma, ta, da), (mb, tb, db) = _gt_data_key(a), _gt_data_key(b)
-    window = int(DEFAULTS["data_window_days"])
+    ka, kb = data_key(a), data_key(b)
     return (
-        bool(ma)
-        and ma == mb
-        and ta == tb
-        and da is not None
-        and db is not None
-        and abs((da - db).days) <= window
+        ka is not None
+        and kb is not None
+        and ka.total == kb.total
+        and ka.day == kb.day
+        and normalise.merchant_similarity(ka.merchant, kb.merchant) >= 0.5
     )
-
-
-def _decision_table(ids: list[str], genuine: dict[str, np.ndarray], original: dict) -> None:
-    """The default policy's decision: strong visual alone, or weak visual + data agreement."""
-    strong, weak = int(DEFAULTS["visual_strong_distance"]), int(DEFAULTS["visual_max_distance"])
-    print(
-        f"\n## Decision with the default policy (visual <= {strong} alone, or <= {weak} with the same merchant+total+date)"
-    )
-    print(
-        "Re-captures: the copy's fields are assumed read as the original's (ground truth); see the OCR table for how often extraction agrees."
-    )
-    print("| transform | strong visual alone | visual+data (flagged) |")
-    print("|---|---|---|")
-    for t, d in genuine.items():
-        print(f"| {t} | {np.mean(d <= strong):.1%} | {np.mean(d <= weak):.1%} |")
-    flagged, pairs, same_flagged, same_pairs = 0, 0, 0, 0
-    digests = {i: hashlib.sha256((DATA / "img" / f"{i}.jpg").read_bytes()).digest() for i in ids}
-    for a, b in itertools.combinations(ids, 2):
-        if digests[a] == digests[b] or key(a) == key(b):
-            continue
-        d = hashing.min_distance(original[a], original[b])
-        hit = d <= strong or (d <= weak and _data_agrees(a, b))
-        pairs += 1
-        flagged += hit
-        if merchant_of(a) == merchant_of(b):
-            same_pairs += 1
-            same_flagged += hit
-    print(
-        f"- distinct receipts flagged: {flagged}/{pairs} ({flagged / pairs:.3%}); same-merchant: {same_flagged}/{same_pairs}"
-    )
-
-
-def _hash_timing(ids: list[str]) -> dict[str, float]:
-    seconds = [_hash_job((i, None))[3] for i in ids]
-    return {"hash_mean_s": float(np.mean(seconds)), "hash_p95_s": float(np.percentile(seconds, 95))}
-
-
-def data_check_gt(ids: list[str]) -> None:
-    window = int(DEFAULTS["data_window_days"])
-    keys = {}
-    for i in ids:
-        k = key(i)
-        keys[i] = (
-            normalise.merchant(k["company"]),
-            normalise.amount(k["total"]),
-            normalise.date(k["date"]),
-        )
-    usable = [i for i in ids if all(v is not None and v != "" for v in keys[i])]
-    hits = same_merchant_pairs = 0
-    flagged = []
-    for a, b in itertools.combinations(usable, 2):
-        same_bytes = (DATA / "img" / f"{a}.jpg").read_bytes() == (
-            DATA / "img" / f"{b}.jpg"
-        ).read_bytes()
-        if key(a) == key(b) or same_bytes:
-            continue
-        (ma, ta, da), (mb, tb, db) = keys[a], keys[b]
-        if ma == mb:
-            same_merchant_pairs += 1
-        if ma == mb and ta == tb and abs((da - db).days) <= window:
-            hits += 1
-            flagged.append((a, b))
-    total_pairs = len(usable) * (len(usable) - 1) // 2
-    print(f"\n## Data (ground-truth merchant/total/date, window {window} days)")
-    print(
-        f"- fields parse on {len(usable)}/{len(ids)} receipts (recall on an exact re-use with correctly read fields: 100% by construction)"
-    )
-    print(
-        f"- false matches among distinct receipts: {hits}/{total_pairs} pairs ({hits / max(1, total_pairs):.3%}); same-merchant pairs: {same_merchant_pairs}; flagged: {flagged}"
-    )
-
-
-def _ocr_pick(ids: list[str], count: int) -> list[str]:
-    """Half from merchants with several receipts (same-merchant pairs), half the rest."""
-    by_merchant = Counter(merchant_of(i) for i in ids)
-    repeated = [i for i in ids if by_merchant[merchant_of(i)] > 1]
-    repeated.sort(key=lambda i: (-by_merchant[merchant_of(i)], i))
-    chosen = []
-    for merchant in dict.fromkeys(merchant_of(i) for i in repeated):
-        chosen += [i for i in repeated if merchant_of(i) == merchant][:2]
-        if len(chosen) >= count // 2:
-            break
-    rest = [i for i in ids if i not in chosen]
-    return (chosen + rest[: count - len(chosen)])[:count]
-
-
-def _ocr(data: bytes) -> tuple[str, dict, float]:
-    from jobs.extraction import extract_document
-
-    started = time.perf_counter()
-    _, extraction = extract_document(data, kind="receipt")
-    return "\n".join(extraction.pages_text), extraction.fields, time.perf_counter() - started
-
-
-def text_and_fields(ids: list[str], count: int, transforms: list[str]) -> dict[str, float]:
-    picked = _ocr_pick(ids, count)
-    print(
-        f"\n## Text (MinHash, character 5-shingles) and data from OCR, {len(picked)} receipts: {picked}"
-    )
-    originals, seconds = {}, []
-    for i in picked:
-        data = (DATA / "img" / f"{i}.jpg").read_bytes()
-        text, fields, took = _ocr(data)
-        originals[i] = (textsim.minhash(text), fields)
-        seconds.append(took)
-    limit = float(DEFAULTS["text_min_similarity"])
-    print("| transform | text similarity median / min | text recall | data-from-OCR recall |")
-    print("|---|---|---|---|")
-    for t in transforms:
-        sims, data_hits = [], 0
-        for i in picked:
-            image = Image.open(DATA / "img" / f"{i}.jpg")
-            seed = int(i) * 100 + sorted(TRANSFORMS).index(t)
-            text, fields, took = _ocr(TRANSFORMS[t](image, np.random.default_rng(seed)))
-            seconds.append(took)
-            signature = textsim.minhash(text)
-            sims.append(
-                textsim.similarity(signature, originals[i][0]) if signature is not None else 0.0
-            )
-            data_hits += _same_data(fields, originals[i][1])
-        sims_a = np.array(sims)
-        print(
-            f"| {t} | {np.median(sims_a):.2f} / {sims_a.min():.2f} | {np.mean(sims_a >= limit):.0%} | {data_hits / len(picked):.0%} |"
-        )
-    pair_sims, same = [], []
-    for a, b in itertools.combinations(picked, 2):
-        s = textsim.similarity(originals[a][0], originals[b][0])
-        (same if merchant_of(a) == merchant_of(b) else pair_sims).append(s)
-    print(
-        f"- distinct pairs: max similarity {max(pair_sims, default=0):.2f} (other merchants), {max(same, default=0):.2f} (same merchant, {len(same)} pairs); false matches at {limit}: {sum(s >= limit for s in pair_sims + same)}/{len(pair_sims) + len(same)}"
-    )
-    return {"ocr_mean_s": float(np.mean(seconds))}
-
-
-def _same_data(a: dict, b: dict) -> int:
-    def k(f: dict) -> tuple:
-        return (
-            normalise.merchant(f.get("merchantName")),
-            normalise.amount(f.get("totalAmount")),
-            normalise.date(f.get("date")),
-        )
-
-    ka, kb = k(a), k(b)
-    return int(all(ka) and ka == kb)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="first N receipts only")
-    parser.add_argument("--ocr", type=int, default=0, help="receipts to OCR for text/data")
-    parser.add_argument("--ocr-transforms", default="jpeg_q40,crop_5pct,rephotograph")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--no-visual", action="store_true", help="skip the visual tables")
+    parser.add_argument("--workers", type=int, default=2, help="processes reading and hashing")
+    parser.add_argument("--cached-only", action="store_true", help="skip files not OCR'd yet")
     args = parser.parse_args()
-    ids = receipt_ids(args.limit)
     started = time.perf_counter()
-    timing = _hash_timing(ids[:10]) if args.no_visual else visual(ids, args.workers)
-    data_check_gt(ids)
-    if args.ocr:
-        timing |= text_and_fields(ids, args.ocr, args.ocr_transforms.split(","))
-    print("\n## Fraud step share of pipeline time (per one-page receipt)")
-    sample = Image.open(DATA / "img" / f"{ids[0]}.jpg")
-    text = " ".join(key(ids[0]).values()) * 20
-    t0 = time.perf_counter()
-    for _ in range(20):
-        textsim.minhash(text)
-    minhash_s = (time.perf_counter() - t0) / 20
+    ids = receipt_ids(args.limit)
+    jobs = [(i, None, args.cached_only) for i in ids]
+    jobs += [(i, t, args.cached_only) for i in ids for t in TRANSFORMS]
+    with Pool(args.workers) as pool:
+        prepared = pool.map(_prepare, jobs, chunksize=4)
+    items = {(p["id"], p["transform"]): p for p in prepared}
+    read = [p for p in prepared if "pages" in p]
+    missing = len(prepared) - len(read)
+    errors = Counter(p["error"] for p in read if p["error"])
+    print(f"# sroie-dev: {len(ids)} receipts x (original + {len(TRANSFORMS)} re-captures)")
     print(
-        f"- page hashing: mean {timing['hash_mean_s'] * 1000:.0f} ms, p95 {timing['hash_p95_s'] * 1000:.0f} ms; MinHash {minhash_s * 1000:.1f} ms"
+        f"- files read: {len(read)} of {len(prepared)} ({missing} not OCR'd yet, skipped); "
+        f"extraction errors: {dict(errors) or 'none'}"
     )
-    if "ocr_mean_s" in timing:
-        fraud = timing["hash_mean_s"] + minhash_s
-        share = fraud / (fraud + timing["ocr_mean_s"])
-        print(
-            f"- extraction (OCR + parsing): mean {timing['ocr_mean_s']:.1f} s; fraud CPU share {share:.1%} (DB lookups: see bench/fraud_index.py)"
-        )
-    else:
-        print("- run with --ocr N to time extraction and print the share")
-    del sample
+    import fraud_ocr_cache
+
+    versions = Counter(p["ocr_source"] for p in read)
+    current = fraud_ocr_cache.ocr_source_version()
+    print(
+        f"- OCR cache entries by jobs/extraction/ocr.py version: {dict(versions)} "
+        f"(current {current})"
+    )
+    run = Run()
+    evidence(ids, items, run.policy)
+    evaluate(ids, items, run)
+
+    hash_s = [p["hash_seconds"] for p in read if p["pages"]]
+    ocr_s = [p["ocr_seconds"] for p in read]
+    checks_s = run.seconds
+    print("\n## Fraud step share of pipeline time (per one-page receipt)")
+    print(
+        f"- page hashing (4 views): mean {np.mean(hash_s) * 1000:.0f} ms, "
+        f"p95 {np.percentile(hash_s, 95) * 1000:.0f} ms; fraud_run_checks without hashing "
+        f"(PostgreSQL, {len(checks_s)} runs): mean {np.mean(checks_s) * 1000:.0f} ms"
+    )
+    fraud = np.mean(hash_s) + np.mean(checks_s)
+    print(
+        f"- extraction (OCR + parsing, when read): mean {np.mean(ocr_s):.1f} s; fraud share "
+        f"{fraud / (fraud + np.mean(ocr_s)):.1%}"
+    )
     print(f"\n(total bench time {time.perf_counter() - started:.0f} s)")
 
 

@@ -72,8 +72,15 @@ class PageFingerprint(models.Model):
     """
 
     class Variant(models.TextChoices):
-        CONTENT = "content"  # cropped to the printed block
-        PAPER = "paper"  # the whole upright paper
+        # One row per view of fraud.hashing.VIEWS, hashed with the v2 normalisation.
+        PAPER_V2 = "v2-paper"  # the whole upright paper
+        PRINT_V2 = "v2-print"  # the box of the blobs that look like print
+        STRONG_V2 = "v2-strong"  # the box of the strong ink
+        INK_V2 = "v2-ink"  # the box of all ink
+        # v1 views (before the v2 normalisation): no longer searched; recomputed as v2 by
+        # `manage.py fraud_refingerprint --pages`.
+        CONTENT = "content"
+        PAPER = "paper"
 
     id = models.BigAutoField(primary_key=True)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
@@ -100,13 +107,22 @@ class PageFingerprint(models.Model):
 
 
 class TextFingerprint(models.Model):
-    """MinHash signature of a submission's text; LSH band keys find the candidates."""
+    """A submission's text as digit shingles (fraud.textsim): the exact set gives the
+    similarity, a MinHash signature's LSH band keys (TextBandKey) find the candidates.
+
+    Rows of version 1 (MinHash of character shingles, no shingle set) match nothing;
+    `manage.py fraud_refingerprint` recomputes them from Submission.pages_text.
+    """
+
+    VERSION = 2
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     submission = models.OneToOneField(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )
+    version = models.PositiveSmallIntegerField(default=1)
     signature = models.BinaryField()
+    shingles = models.BinaryField(default=b"")
     band_keys = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -129,7 +145,11 @@ class TextBandKey(models.Model):
 
 
 class DataFingerprint(models.Model):
-    """Normalised merchant, total and date of a submission, for the data check."""
+    """Normalised merchant, total, date, time and receipt number, for the data check.
+
+    Looked up by total and date; the merchant is compared by similarity (OCR reads names
+    differently on every capture), time and receipt number only when both sides have one.
+    """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     submission = models.OneToOneField(
@@ -138,10 +158,13 @@ class DataFingerprint(models.Model):
     merchant = models.CharField(max_length=200)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     date = models.DateField()
+    time = models.CharField(max_length=5, blank=True, default="")  # "HH:MM"
+    receipt_number = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [
-            models.Index(fields=["company", "merchant", "total", "date"], name="fraud_data_key")
+            models.Index(fields=["company", "merchant", "total", "date"], name="fraud_data_key"),
+            models.Index(fields=["company", "total", "date"], name="fraud_data_total_date"),
         ]
 
     def __str__(self) -> str:

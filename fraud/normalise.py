@@ -1,4 +1,9 @@
-"""Normalised merchant, amount and date for the data check (pure functions)."""
+"""Normalised merchant, amount, date, time and receipt number for the data check (pure).
+
+OCR reads a merchant name differently on every capture ("BOOK TA.K (TAMAN DAYA)" vs
+"BOOKTA K(TAMANDAYA)"), so names are compared by similarity (character trigrams with the
+spaces removed), not by equality.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,67 @@ def merchant(value: Any) -> str:
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode().lower()
     words = [w for w in re.findall(r"[a-z0-9]+", text) if w not in _LEGAL_FORMS]
     return " ".join(words).upper()[:200]
+
+
+def merchant_similarity(a: str, b: str) -> float:
+    """Jaccard index of the character trigrams of two normalised names, spaces ignored."""
+    left, right = _trigrams(a), _trigrams(b)
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+def _trigrams(name: str) -> set[str]:
+    squashed = re.sub(r"[^A-Z0-9]", "", (name or "").upper())
+    if len(squashed) < 3:
+        return {squashed} if squashed else set()
+    return {squashed[i : i + 3] for i in range(len(squashed) - 2)}
+
+
+def time(value: Any) -> str:
+    """A time of day as "HH:MM" (24 h), or "" when there is none."""
+    if isinstance(value, dt.datetime | dt.time):
+        return f"{value.hour:02d}:{value.minute:02d}"
+    match = re.search(r"(\d{1,2})[:.](\d{2})(?::\d{2})?\s*([ap]\.?m)?", str(value or "").lower())
+    if not match:
+        return ""
+    hour, minute = int(match[1]), int(match[2])
+    if match[3]:
+        hour = hour % 12 + (12 if match[3].startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        return ""
+    return f"{hour:02d}:{minute:02d}"
+
+
+def receipt_number(value: Any) -> str:
+    """Letters and digits of a receipt or invoice number, upper case."""
+    return re.sub(r"[^A-Z0-9]", "", str(value or "").upper())[:64]
+
+
+def numbers_conflict(a: str, b: str) -> bool:
+    """Two receipt numbers that cannot be one number misread by OCR: more edits apart
+    than one per five characters (at least one)."""
+    if not a or not b:
+        return False
+    allowed = max(1, min(len(a), len(b)) // 5)
+    return _edit_distance(a, b, limit=allowed) > allowed
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
 
 
 def amount(value: Any) -> Decimal | None:

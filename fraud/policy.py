@@ -1,19 +1,28 @@
 """The workflow's fraud policy (WorkflowVersion.fraud_policy) with defaults, and scoring.
 
+Evidence about one pair of submissions adds up (combine): a check writes its matches when
+the pair's combined score reaches flag_threshold. Strong evidence flags on its own; weak
+evidence (scores 30-45) needs a second, independent piece about the same pair: any two
+weak pieces combine to at least 51.
+
 Keys (all optional; unknown keys are ignored):
-- flag_threshold (50): a check's score from which it writes a match; fraud_score at or above
-  it makes the submission `flagged`.
+- flag_threshold (50): combined score of a pair from which its matches are written;
+  fraud_score at or above it makes the submission `flagged`.
 - block_threshold (95): fraud_score at or above it makes the submission `blocked`.
-- visual_strong_distance (16): PDQ bit distance (of 256) within which a page match is
-  strong evidence on its own (score 70-90).
+- visual_strong_distance (16): PDQ bit distance (of 256, smallest over the page views)
+  within which a page match is strong evidence on its own (score 70-90).
 - visual_max_distance (48): up to this distance a page match is weak evidence (score
-  30-45): receipts of one shop share a layout and come this close, so it flags only
-  together with text or data evidence about the same pair.
-- text_min_similarity (0.75): estimated Jaccard of character 5-shingles for a text match
-  (same receipt re-scanned: 0.73-1.0 after OCR; other receipts of one shop: up to ~0.67).
-- data_window_days (3): dates this far apart still count for the data check. Same
-  merchant + total is weak evidence (45 on the same day, 35 at the window's edge): a
-  canteen sells the same lunch every day.
+  30-45): receipts of one shop share a layout and come this close.
+- text_min_similarity (0.75): Jaccard of the digit shingles (fraud.textsim) from which
+  text is strong evidence (55-90). Distinct receipts of one shop reach ~0.68.
+- text_weak_similarity (0.6): from here up text is weak evidence (30-45): OCR of a
+  degraded re-capture misreads digits.
+- data_window_days (3): dates this far apart still count for the data check. Same total,
+  a date within the window and a similar merchant name (data_merchant_similarity, 0.5,
+  character trigrams: OCR reads names differently) are weak evidence (45 on the same day,
+  35 at the window's edge): a canteen sells the same lunch every day.
+- data_same_time_score (65): the same total and merchant on the same day at the same
+  minute is strong evidence, unless both receipt numbers were read and differ.
 - tampering (true), visual/text/data (true): switch a check off.
 - tampering_arithmetic_score (30): weight of line items not adding up to the total.
 - reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.
@@ -30,7 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "visual_strong_distance": 16,
     "visual_max_distance": 48,
     "text_min_similarity": 0.75,
+    "text_weak_similarity": 0.6,
     "data_window_days": 3,
+    "data_merchant_similarity": 0.5,
+    "data_same_time_score": 65.0,
     "visual": True,
     "text": True,
     "data": True,
@@ -47,7 +59,10 @@ class FraudPolicy:
     visual_strong_distance: int
     visual_max_distance: int
     text_min_similarity: float
+    text_weak_similarity: float
     data_window_days: int
+    data_merchant_similarity: float
+    data_same_time_score: float
     visual: bool
     text: bool
     data: bool
@@ -66,7 +81,12 @@ class FraudPolicy:
             visual_strong_distance=max(0, int(merged["visual_strong_distance"])),
             visual_max_distance=max(0, min(int(merged["visual_max_distance"]), 128)),
             text_min_similarity=float(merged["text_min_similarity"]),
+            text_weak_similarity=min(
+                float(merged["text_weak_similarity"]), float(merged["text_min_similarity"])
+            ),
             data_window_days=max(0, int(merged["data_window_days"])),
+            data_merchant_similarity=float(merged["data_merchant_similarity"]),
+            data_same_time_score=float(merged["data_same_time_score"]),
             visual=bool(merged["visual"]),
             text=bool(merged["text"]),
             data=bool(merged["data"]),
@@ -88,10 +108,17 @@ def visual_score(distance: int, strong: int, max_distance: int) -> float:
     return round(45.0 - 15.0 * min(distance - strong, span) / span, 2)
 
 
-def text_score(similarity: float, min_similarity: float) -> float:
-    """55 at the similarity threshold, 95 for identical text: text alone never blocks."""
-    span = max(1e-6, 1.0 - min_similarity)
-    return round(55.0 + 40.0 * min(1.0, max(0.0, (similarity - min_similarity) / span)), 2)
+def text_score(similarity: float, min_similarity: float, weak_similarity: float) -> float:
+    """55 at the strong threshold up to 90 for identical text (below the default block
+    threshold: text alone never blocks); 30 at the weak threshold up to 45 below the
+    strong one; 0 below the weak threshold."""
+    if similarity >= min_similarity:
+        span = max(1e-6, 1.0 - min_similarity)
+        return round(55.0 + 35.0 * min(1.0, (similarity - min_similarity) / span), 2)
+    if similarity >= weak_similarity:
+        span = max(1e-6, min_similarity - weak_similarity)
+        return round(30.0 + 15.0 * (similarity - weak_similarity) / span, 2)
+    return 0.0
 
 
 def data_score(days_apart: int, window: int) -> float:

@@ -1,10 +1,15 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
-Checks: duplicate (same file bytes), visual (PDQ of normalised pages, exact Hamming index),
-text (MinHash of word shingles), data (merchant + total + date window) and tampering
-(editing software, screenshot-like pages, arithmetic). Lookup and insert run under a
-per-company advisory lock, so two workers checking the same receipt at the same moment
-find each other and write one match row, not zero or two.
+Checks: duplicate (same file bytes), visual (PDQ of four views of the normalised page, one
+exact Hamming index per view), text (digit shingles of the OCR text: LSH candidates, exact
+Jaccard), data (total + date window + similar merchant; same minute is strong) and
+tampering (editing software, screenshot-like pages, arithmetic). Evidence about one pair
+adds up (fraud.policy): the text similarity is also computed for every submission the
+visual or data check found, so two weak pieces about the same pair are seen together.
+Lookup and insert run under a per-company advisory lock, so two workers checking the same
+receipt at the same moment find each other and write one match row, not zero or two.
+
+bench/fraud_quality.py runs fraud_run_checks itself on sroie-dev re-captures.
 """
 
 import logging
@@ -37,8 +42,6 @@ logger = logging.getLogger(__name__)
 M = FraudMatch
 # Pages whose PDQ quality is this low are nearly blank: every blank page looks alike.
 MIN_PDQ_QUALITY = 10
-# Texts with fewer shingles (about 40 characters) are too short to tell documents apart.
-MIN_TEXT_SHINGLES = 40
 
 
 @dataclass(frozen=True)
@@ -158,10 +161,8 @@ def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
 
 
 def _variants(hashes: hashing.PageHashes) -> list[tuple[str, bytes]]:
-    return [
-        (PageFingerprint.Variant.CONTENT, hashes.pdq),
-        (PageFingerprint.Variant.PAPER, hashes.paper),
-    ]
+    """(PageFingerprint.variant, hash) of every view: "v2-" + the view's name."""
+    return [(f"v2-{name}", digest) for name, digest in hashes.views.items()]
 
 
 def fraud_record_fingerprints(*, submission_id: str, pages: list[PageImage]) -> list[HashedPage]:
@@ -241,32 +242,57 @@ def _visual_findings(
     return list(best.values())
 
 
-def _text_findings(submission: Submission, signature: Any, policy: FraudPolicy) -> list[Finding]:
-    keys = textsim.band_keys(signature)
+@dataclass(frozen=True)
+class TextPrint:
+    """A submission's digit shingles (fraud.textsim) and their MinHash signature."""
+
+    shingles: set[int]
+    signature: Any  # numpy uint32 array
+
+
+def text_print(text: str) -> TextPrint | None:
+    """None for text with too few numbers to tell documents apart."""
+    shingles = textsim.shingles(text or "")
+    if len(shingles) < textsim.MIN_SHINGLES:
+        return None
+    return TextPrint(shingles, textsim.minhash(shingles))
+
+
+def _text_findings(
+    submission: Submission, text: TextPrint, policy: FraudPolicy, also: set[str]
+) -> list[Finding]:
+    """Text similarity to LSH candidates and to the submissions other checks found."""
+    keys = textsim.band_keys(text.signature)
     candidates = set(
         TextBandKey.objects.filter(company_id=submission.company_id, key__in=keys)
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", flat=True)
-    )
+    ) | (also - {submission.pk})
     found = []
     for target_id, stored in TextFingerprint.objects.filter(
-        company_id=submission.company_id, submission_id__in=candidates
-    ).values_list("submission_id", "signature"):
-        similarity = textsim.similarity(signature, textsim.from_bytes(bytes(stored)))
-        if similarity >= policy.text_min_similarity:
-            score = text_score(similarity, policy.text_min_similarity)
-            details = {"similarity": similarity, "method": "minhash-char-5-shingles"}
+        company_id=submission.company_id,
+        submission_id__in=candidates,
+        version=TextFingerprint.VERSION,
+    ).values_list("submission_id", "shingles"):
+        similarity = round(textsim.similarity(text.shingles, textsim.from_bytes(bytes(stored))), 4)
+        score = text_score(similarity, policy.text_min_similarity, policy.text_weak_similarity)
+        if score > 0:
+            details = {"similarity": similarity, "method": "digit-4-shingles-per-line"}
+            if similarity < policy.text_min_similarity:
+                details["weak"] = True
             found.append(Finding(M.CheckType.TEXT, target_id, score, similarity, details))
     return found
 
 
-def _store_text(submission: Submission, signature: Any) -> None:
-    keys = textsim.band_keys(signature)
+def _store_text(submission: Submission, text: TextPrint) -> None:
+    keys = textsim.band_keys(text.signature)
     TextFingerprint.objects.update_or_create(
         submission=submission,
         defaults={
             "company_id": submission.company_id,
-            "signature": textsim.to_bytes(signature),
+            "version": TextFingerprint.VERSION,
+            "signature": textsim.to_bytes(text.signature),
+            "shingles": textsim.to_bytes(text.shingles),
             "band_keys": keys,
         },
     )
@@ -277,49 +303,79 @@ def _store_text(submission: Submission, signature: Any) -> None:
     )
 
 
-def _data_key(fields: dict[str, Any]) -> tuple[str, Any, Any] | None:
+@dataclass(frozen=True)
+class DataKey:
+    merchant: str
+    total: Any  # Decimal
+    day: Any  # datetime.date
+    time: str  # "HH:MM" or ""
+    number: str  # receipt/invoice number or ""
+
+
+def data_key(fields: dict[str, Any]) -> DataKey | None:
+    """The normalised fields of the data check; None without merchant, total and date."""
     merchant = normalise.merchant(fields.get("merchantName") or fields.get("vendorName"))
     total = normalise.amount(fields.get("totalAmount"))
     day = normalise.date(fields.get("date") or fields.get("issueDate"))
     if not merchant or total is None or day is None:
         return None
-    return merchant, total, day
+    number = fields.get("receiptNumber") or fields.get("invoiceNumber")
+    return DataKey(
+        merchant, total, day, normalise.time(fields.get("time")), normalise.receipt_number(number)
+    )
 
 
-def _data_findings(
-    submission: Submission, key: tuple[str, Any, Any], policy: FraudPolicy
-) -> list[Finding]:
-    merchant, total, day = key
+def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) -> list[Finding]:
     window = timedelta(days=policy.data_window_days)
     rows = (
         DataFingerprint.objects.filter(
             company_id=submission.company_id,
-            merchant=merchant,
-            total=total,
-            date__range=(day - window, day + window),
+            total=key.total,
+            date__range=(key.day - window, key.day + window),
         )
         .exclude(submission_id=submission.pk)
-        .values_list("submission_id", "date")
+        .values_list("submission_id", "merchant", "date", "time", "receipt_number")
     )
     found = []
-    for target_id, target_day in rows:
-        days = abs((target_day - day).days)
-        details = {"merchant": merchant, "total": str(total), "date": day.isoformat()}
-        details |= {"targetDate": target_day.isoformat(), "daysApart": days}
-        score = data_score(days, policy.data_window_days)
+    for target_id, merchant, target_day, target_time, target_number in rows:
+        likeness = normalise.merchant_similarity(key.merchant, merchant)
+        if likeness < policy.data_merchant_similarity:
+            continue
+        days = abs((target_day - key.day).days)
+        same_minute = (
+            days == 0
+            and bool(key.time)
+            and key.time == target_time
+            and not normalise.numbers_conflict(key.number, target_number)
+        )
+        details = {
+            "merchant": key.merchant,
+            "targetMerchant": merchant,
+            "merchantSimilarity": round(likeness, 3),
+            "total": str(key.total),
+            "date": key.day.isoformat(),
+            "targetDate": target_day.isoformat(),
+            "daysApart": days,
+        }
+        if same_minute:
+            details["time"] = key.time
+            score = policy.data_same_time_score
+        else:
+            score = data_score(days, policy.data_window_days)
         found.append(Finding(M.CheckType.DATA, target_id, score, 1.0 - days / 366, details))
     return found
 
 
-def _store_data(submission: Submission, key: tuple[str, Any, Any]) -> None:
-    merchant, total, day = key
+def _store_data(submission: Submission, key: DataKey) -> None:
     DataFingerprint.objects.update_or_create(
         submission=submission,
         defaults={
             "company_id": submission.company_id,
-            "merchant": merchant,
-            "total": total,
-            "date": day,
+            "merchant": key.merchant,
+            "total": key.total,
+            "date": key.day,
+            "time": key.time,
+            "receipt_number": key.number,
         },
     )
 
@@ -444,10 +500,8 @@ def fraud_run_checks(
     # of the company's other workflows can still be matched against this one.
     if hashed is None:
         hashed = hash_pages(pages)
-    signature = None
-    if len(textsim.shingles(text or "")) >= MIN_TEXT_SHINGLES:
-        signature = textsim.minhash(text)
-    data_key = _data_key(fields or {})
+    text_fp = text_print(text)
+    key = data_key(fields or {})
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
         _lock_company(submission.company_id)
@@ -457,14 +511,16 @@ def fraud_run_checks(
                 # Search first, then store: the index never holds this transaction's rows.
                 findings += _visual_findings(submission, hashed, policy)
             _store_pages(submission, hashed)
-        if signature is not None:
-            if policy.text:
-                findings += _text_findings(submission, signature, policy)
-            _store_text(submission, signature)
-        if data_key is not None:
+        if key is not None:
             if policy.data:
-                findings += _data_findings(submission, data_key, policy)
-            _store_data(submission, data_key)
+                findings += _data_findings(submission, key, policy)
+            _store_data(submission, key)
+        if text_fp is not None:
+            if policy.text:
+                # Also the pairs the other checks found: weak text adds up with them.
+                others = {f.target_id for f in findings if f.target_id}
+                findings += _text_findings(submission, text_fp, policy, others)
+            _store_text(submission, text_fp)
         if tampered is not None:
             findings.append(tampered)
         _write_matches(submission, findings, policy)

@@ -67,7 +67,7 @@ def test_recaptured_receipt_is_a_visual_match_and_others_are_not(company):
     assert match.details["distance"] <= 16 and match.score >= 70
     assert refetch(copy).fraud_status == "flagged"
     assert not M.objects.filter(submission=other).exists()
-    assert PageFingerprint.objects.filter(submission=copy).count() == 2  # two views
+    assert PageFingerprint.objects.filter(submission=copy).count() == 4  # four views
 
 
 def test_reprinted_text_is_a_text_match(company):
@@ -96,6 +96,52 @@ def test_data_alone_is_weak_but_adds_to_text(company):
     checks = set(M.objects.filter(submission=reprint).values_list("check_type", flat=True))
     assert {"data", "text"} <= checks
     assert outcome.status == "flagged" and outcome.score > 55
+
+
+def test_same_minute_same_total_is_strong_data_evidence(company):
+    first, _ = make_submission(company)
+    twin, _ = make_submission(company)
+    run(first, fields={**FIELDS, "time": "14:02", "receiptNumber": "88123"})
+    # OCR of the re-capture reads the name differently and one digit of the number wrong.
+    copy = {**FIELDS, "merchantName": "KEDAI RUNCIT AHSENG", "time": "2:02 PM"}
+    outcome = run(twin, fields={**copy, "receiptNumber": "88128"})
+    match = M.objects.get(submission=twin)
+    assert (match.check_type, match.score) == ("data", 65.0)
+    assert match.details["time"] == "14:02" and match.details["merchantSimilarity"] > 0.5
+    assert outcome.status == "flagged"
+
+
+def test_same_minute_with_another_receipt_number_stays_weak(company):
+    first, _ = make_submission(company)
+    colleague, _ = make_submission(company)
+    run(first, fields={**FIELDS, "time": "14:02", "receiptNumber": "88123"})
+    # Two colleagues paying the same lunch at the same till in the same minute.
+    outcome = run(colleague, fields={**FIELDS, "time": "14:02", "receiptNumber": "88131"})
+    assert outcome.status == "clean" and not M.objects.filter(submission=colleague).exists()
+
+
+def test_data_needs_a_similar_merchant(company):
+    first, _ = make_submission(company)
+    other_shop, _ = make_submission(company)
+    run(first, fields={**FIELDS, "time": "14:02"})
+    run(other_shop, fields={**FIELDS, "merchantName": "Restoran Wan Sheng", "time": "14:02"})
+    assert not M.objects.filter(submission=other_shop).exists()
+
+
+def test_weak_text_alone_is_not_a_match_but_adds_to_weak_data(company):
+    first, _ = make_submission(company)
+    run(first, fields=FIELDS, text=TEXT)
+    # OCR of a poor re-capture: digits misread (text similarity in the weak band).
+    garbled = TEXT.replace("88123", "8812B").replace("31.00", "31.60")
+    both, _ = make_submission(company)
+    outcome = run(both, fields={**FIELDS, "date": "2024-05-04"}, text=garbled)
+    found = {m.check_type: m for m in M.objects.filter(submission=both)}
+    assert set(found) == {"data", "text"} and found["text"].details["weak"]
+    assert 0.6 <= found["text"].similarity < 0.75
+    assert outcome.status == "flagged"
+    alone, _ = make_submission(company)
+    run(alone, text=garbled)  # same weak text, no data: nothing about the first
+    assert not M.objects.filter(submission=alone, target_submission=first).exists()
 
 
 def test_data_window_is_configurable(company):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from fraud import hashing, normalise, tampering, textsim
 from fraud.index import HammingIndex, hash_to_words, hashes_to_words
+from fraud.policy import FraudPolicy, combine, text_score
 from tests.fraud.helpers import recaptured, receipt, receipt_bytes, sroie_available
 
 needs_sroie = pytest.mark.skipif(not sroie_available(), reason="sroie-dev not present")
@@ -37,6 +38,62 @@ def test_recaptured_receipt_stays_within_threshold(transform):
     original = hashing.page_hashes(receipt(3))
     copy = hashing.page_hashes(recaptured(3, transform, seed=1))
     assert hashing.min_distance(original, copy) <= THRESHOLD
+
+
+@needs_sroie
+@pytest.mark.parametrize("transform", ["rotate_3deg", "rephotograph", "combined"])
+def test_recapture_as_the_pipeline_hands_it_over_stays_close(transform):
+    # After OCR the page is deskewed, with white corners around a photo's dark desk.
+    from jobs.extraction.ocr import deskew
+
+    original = hashing.page_hashes(deskew(receipt(3).convert("RGB")))
+    copy = hashing.page_hashes(deskew(recaptured(3, transform, seed=1).convert("RGB")))
+    assert hashing.min_distance(original, copy) <= THRESHOLD
+
+
+def test_page_hashes_have_every_view_and_distance_is_the_closest():
+    page = _synthetic_receipt()
+    hashes = hashing.page_hashes(page)
+    assert tuple(hashes.views) == hashing.VIEWS
+    assert all(len(d) == hashing.HASH_BYTES for d in hashes.views.values())
+    far = {name: bytes(~np.frombuffer(d, np.uint8)) for name, d in hashes.views.items()}
+    one_close = hashing.PageHashes(views={**far, "ink": hashes.views["ink"]}, quality=100)
+    assert hashing.min_distance(hashes, one_close) == 0
+    assert hashing.min_distance(hashes, hashing.PageHashes(views={}, quality=0)) == 256
+
+
+def _synthetic_receipt(width: int = 300, height: int = 700) -> Image.Image:
+    import cv2
+
+    page = np.full((height, width), 245, np.uint8)
+    rng = np.random.default_rng(3)
+    for row in range(40, height - 40, 22):
+        start = int(rng.integers(20, 60))
+        for word in range(int(rng.integers(2, 6))):
+            x = start + word * 55
+            cv2.rectangle(page, (x, row), (x + int(rng.integers(15, 45)), row + 9), 40, 2)
+    return Image.fromarray(page).convert("RGB")
+
+
+def test_paper_is_cut_out_of_a_desk_even_with_white_fill_around():
+    paper = np.asarray(_synthetic_receipt().convert("L"))
+    frame = np.full((900, 600), 255, np.uint8)  # white fill of an earlier rotation
+    frame[60:840, 60:540] = 70  # the desk
+    frame[100:800, 150:450] = paper
+    cut = hashing.find_paper(frame)
+    assert abs(cut.shape[0] - 700) <= 12 and abs(cut.shape[1] - 300) <= 12
+    assert cut.min() < 100 and np.median(cut) > 200  # print kept, desk gone
+
+
+def test_print_box_ignores_edges_ticks_and_specks():
+    page = np.asarray(_synthetic_receipt().convert("L")).copy()
+    box = hashing.print_box(page)
+    assert box is not None
+    noisy = page.copy()
+    noisy[100:600, 4:6] = 30  # a paper edge near the border
+    noisy[300:318, 285:287] = 30  # a pen tick in the margin
+    noisy[650, 150] = 0  # a speck
+    assert hashing.print_box(noisy) == box
 
 
 @needs_sroie
@@ -99,13 +156,39 @@ BAR WANG RICE PERMAS JAYA Thank You & Come Again"""
 
 
 def test_text_reprint_is_similar_and_other_receipt_is_not():
-    reprint = RECEIPT_TEXT.replace("Vegetable", "Vegetab1e").replace("18:19", "18:19 ")
-    a, b, c = (textsim.minhash(t) for t in (RECEIPT_TEXT, reprint, OTHER_DAY))
-    assert textsim.similarity(a, b) >= 0.8
+    # OCR of a re-capture: words glued, a letter misread, lines in another order.
+    reprint = RECEIPT_TEXT.replace("Vegetable", "Vegetab1e").replace("Total Amount", "TotalAmount")
+    lines = reprint.splitlines()
+    reprint = "\n".join([lines[1], lines[0], *lines[2:]])
+    a, b, c = (textsim.shingles(t) for t in (RECEIPT_TEXT, reprint, OTHER_DAY))
+    assert textsim.similarity(a, b) > 0.9  # only "Vegetab1e" gained a digit
+    # Same shop, same header numbers, other day, time, invoice and amounts.
     assert textsim.similarity(a, c) < 0.5
-    assert set(textsim.band_keys(a)) & set(textsim.band_keys(b))
-    assert textsim.minhash("") is None
-    assert np.array_equal(textsim.from_bytes(textsim.to_bytes(a)), a)
+    sig_a, sig_b = textsim.minhash(a), textsim.minhash(b)
+    assert set(textsim.band_keys(sig_a)) & set(textsim.band_keys(sig_b))
+    assert textsim.minhash(set()) is None
+    assert np.array_equal(textsim.from_bytes(textsim.to_bytes(sig_a)), sig_a)
+    assert textsim.similarity(a, textsim.from_bytes(textsim.to_bytes(a))) == 1.0
+
+
+def test_text_shingles_are_digits_per_line():
+    # Separators drop out ("12:49:00" and "1249:00" agree); shingles never cross lines.
+    assert textsim.shingles("Time 12:49:00") == textsim.shingles("Tirne:1249:00")
+    assert textsim.shingles("12\n34") == textsim.shingles("34\n12")
+    assert textsim.shingles("1234") != textsim.shingles("12\n34")
+    assert len(textsim.shingles("Invoice 88123")) == 2
+    assert textsim.shingles("no numbers here") == set()
+    # A misread digit costs only the shingles around it.
+    a, b = (
+        textsim.shingles("Invoice OR18031202170432"),
+        textsim.shingles("Invoice OR18031202178432"),
+    )
+    assert len(a & b) == len(a) - 4
+
+
+def test_text_short_lines_are_tokens():
+    assert len(textsim.shingles("Qty 2\nTable 12")) == 1  # "2" is too short, "12" a token
+    assert textsim.shingles("Table 12") != textsim.shingles("Table 21")
 
 
 def test_normalise_fields():
@@ -120,6 +203,28 @@ def test_normalise_fields():
     assert normalise.date("19-09-17") == dt.date(2017, 9, 19)
     assert normalise.date("2018-03-19") == dt.date(2018, 3, 19)
     assert normalise.date("31/02/2018") is None
+
+
+def test_normalise_merchant_similarity_time_and_numbers():
+    same = normalise.merchant_similarity(
+        normalise.merchant("BOOKTA_K(TAMANDAYA)SDN BHD"),
+        normalise.merchant("Book Ta .K (Taman Daya) Sdn. Bhd."),
+    )
+    assert same == 1.0
+    misread = normalise.merchant_similarity("UNIHAKKA INTER NATION AL", "UNIHAKKA INTERNATIONAL")
+    assert misread > 0.9
+    assert normalise.merchant_similarity("POPULAR BOOK CO M", "SYARIKAT PERNIAGAAN GIN KEE") < 0.1
+    assert normalise.merchant_similarity("", "ABC") == 0.0
+    assert normalise.time("20:13") == "20:13"
+    assert normalise.time("8:13:39PM") == "20:13"
+    assert normalise.time("12:05 am") == "00:05"
+    assert normalise.time(dt.time(9, 7)) == "09:07"
+    assert normalise.time("25:61") == normalise.time(None) == ""
+    assert normalise.receipt_number("CS 00035863") == "CS00035863"
+    # One or two misread characters are the same number; more is another receipt.
+    assert not normalise.numbers_conflict("CS00035863", "CS00035883")
+    assert normalise.numbers_conflict("CS00035863", "CS00041211")
+    assert not normalise.numbers_conflict("", "CS00041211")
 
 
 def _jpeg_with_software(software: str) -> bytes:
@@ -184,3 +289,17 @@ def test_pdf_producer_of_an_editor_is_a_signal():
     office = tampering.TamperingReport()
     tampering.check_metadata(office, tampering.pdf_metadata(pdf("LibreOffice 7.6")), "f")
     assert not office.signals
+
+
+def test_text_score_bands_and_weak_pieces_add_up_to_a_flag():
+    policy = FraudPolicy.from_json({})
+    strong, weak = policy.text_min_similarity, policy.text_weak_similarity
+    assert (strong, weak) == (0.75, 0.6)
+    assert text_score(1.0, strong, weak) == 90.0  # below the block threshold of 95
+    assert text_score(strong, strong, weak) == 55.0
+    assert text_score(weak, strong, weak) == 30.0
+    assert text_score(weak - 0.01, strong, weak) == 0.0
+    # Any two weak pieces about one pair reach the flag threshold, one alone does not.
+    assert combine([30.0]) < policy.flag_threshold <= combine([30.0, 30.0])
+    # The weak threshold never lies above the strong one.
+    assert FraudPolicy.from_json({"text_weak_similarity": 0.9}).text_weak_similarity == 0.75

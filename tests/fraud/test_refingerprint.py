@@ -1,0 +1,79 @@
+"""Fingerprints stored by older versions: ignored by the checks, recomputed by a command."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+
+from fraud import textsim
+from fraud.models import DataFingerprint, FraudMatch, PageFingerprint, TextFingerprint
+from fraud.services import fraud_run_checks
+from tests.fraud.helpers import (
+    make_submission,
+    pages_for,
+    receipt,
+    receipt_bytes,
+    sroie_available,
+)
+from tests.fraud.test_checks import FIELDS, TEXT
+
+pytestmark = pytest.mark.django_db
+needs_sroie = pytest.mark.skipif(not sroie_available(), reason="sroie-dev not present")
+
+
+def run(submission, pages=(), fields=None, text=""):
+    return fraud_run_checks(
+        submission_id=submission.pk, pages=list(pages), fields=fields or {}, text=text
+    )
+
+
+def _as_version_1(submission):
+    """Rows as the previous version stored them: no shingles, no time, v1 page views."""
+    TextFingerprint.objects.filter(submission=submission).update(version=1, shingles=b"")
+    DataFingerprint.objects.filter(submission=submission).update(time="", receipt_number="")
+    for row in PageFingerprint.objects.filter(submission=submission):
+        if row.variant == "v2-paper":
+            row.variant = "paper"
+            row.save(update_fields=["variant"])
+        elif row.variant == "v2-print":
+            row.variant = "content"
+            row.save(update_fields=["variant"])
+        else:
+            row.delete()
+
+
+@needs_sroie
+def test_old_rows_match_nothing_until_recomputed(company):
+    old, old_file = make_submission(company)
+    fields = {**FIELDS, "time": "14:02", "receiptNumber": "88123"}
+    run(old, pages_for(old_file, receipt(3)), fields=fields, text=TEXT)
+    _as_version_1(old)
+    old.pages_text = [TEXT]
+    old.extracted_data = fields
+    old.save(update_fields=["pages_text", "extracted_data"])
+    default_storage.save(old_file.storage_key, ContentFile(receipt_bytes(3)))
+
+    before, before_file = make_submission(company)
+    run(before, pages_for(before_file, receipt(3)), fields=fields, text=TEXT)
+    assert not FraudMatch.objects.filter(target_submission=old).exists()
+
+    call_command("fraud_refingerprint", "--pages", "--company", company.pk)
+    text = TextFingerprint.objects.get(submission=old)
+    assert text.version == TextFingerprint.VERSION
+    assert set(textsim.from_bytes(bytes(text.shingles)).tolist()) == textsim.shingles(TEXT)
+    data = DataFingerprint.objects.get(submission=old)
+    assert (data.time, data.receipt_number) == ("14:02", "88123")
+    variants = set(PageFingerprint.objects.filter(submission=old).values_list("variant", flat=True))
+    assert variants == {"v2-paper", "v2-print", "v2-strong", "v2-ink"}
+
+    after, after_file = make_submission(company)
+    run(after, pages_for(after_file, receipt(3)), fields=fields, text=TEXT)
+    found = set(
+        FraudMatch.objects.filter(submission=after, target_submission=old).values_list(
+            "check_type", flat=True
+        )
+    )
+    assert found == {"visual", "text", "data"}
+    # Running it again finds nothing left to do.
+    call_command("fraud_refingerprint", "--pages")
+    assert PageFingerprint.objects.filter(submission=old).count() == 4
