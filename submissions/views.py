@@ -287,11 +287,13 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
     return rows
 
 
-def _neighbours(submission: Submission) -> tuple[str | None, str | None]:
-    """Previous and next submission of the review queue around this one (for j/k)."""
-    waiting = company_submissions(submission.company).filter(status=S.REVIEW)
-    before = waiting.filter(id__lt=submission.pk).order_by("-id").values_list("id", flat=True)
-    after = waiting.filter(id__gt=submission.pk).order_by("id").values_list("id", flat=True)
+def _neighbours(
+    request: HttpRequest, submission: Submission, filters: dict[str, str]
+) -> tuple[str | None, str | None]:
+    """Previous and next submission around this one in the queue as filtered (for j/k)."""
+    shown = _filtered(request, filters)
+    before = shown.filter(id__lt=submission.pk).order_by("-id").values_list("id", flat=True)
+    after = shown.filter(id__gt=submission.pk).order_by("id").values_list("id", flat=True)
     return before.first(), after.first()
 
 
@@ -304,7 +306,10 @@ def _detail_context(
     field_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     unresolved = submission.fraud_matches.filter(resolution__isnull=True).count()
-    previous_id, next_id = _neighbours(submission)
+    # The queue's filters travel with the page, so j/k and "next" stay in that queue.
+    filters = _filters(request)
+    previous_id, next_id = _neighbours(request, submission, filters)
+    query = _query(filters)
     line_items = (submission.extracted_data or {}).get("lineItems") or []
     return {
         "submission": submission,
@@ -322,6 +327,8 @@ def _detail_context(
         "metadata": json.dumps(submission.metadata or {}, indent=2, sort_keys=True),
         "previous_id": previous_id,
         "next_id": next_id,
+        "query": query,
+        "qs": f"?{query}" if query else "",
         "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
         "reject_reasons": REJECT_REASONS,
         "error": error,
@@ -355,15 +362,19 @@ def _refused(
 
 
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
-    """The next waiting submission nobody else holds, oldest first; else the queue."""
+    """The next waiting submission nobody else holds, oldest first; else the queue.
+
+    Both stay within the queue's workflow, fraud and search filters.
+    """
+    filters = _filters(request)
+    query = _query(filters)
     now = timezone.now()
     free = Q(claimed_by__isnull=True) | Q(claimed_until__lte=now) | Q(claimed_by=request.user)
-    waiting = company_submissions(request.company).filter(free, status=S.REVIEW).exclude(pk=done.pk)
+    waiting = _filtered(request, {**filters, "status": S.REVIEW}).filter(free).exclude(pk=done.pk)
     following = waiting.filter(id__gt=done.pk).order_by("id").first()
     chosen = following or waiting.order_by("id").first()
-    if chosen is None:
-        return reverse("review:queue")
-    return reverse("review:detail", args=[chosen.pk])
+    url = reverse("review:queue") if chosen is None else reverse("review:detail", args=[chosen.pk])
+    return f"{url}?{query}" if query else url
 
 
 def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpResponse:

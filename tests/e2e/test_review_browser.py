@@ -135,9 +135,12 @@ def test_triage_resolve_and_approve(chromium, live_server, team, screenshots: Pa
     page.locator(".match .resolution-false_positive").wait_for()
     # The side column refreshed with the new version: approve is enabled, a approves.
     expect(page.locator("[data-action=approve]")).to_be_enabled()
+    # The page was opened from the flagged filter; nothing flagged is left, so the
+    # reviewer lands back on that filtered queue, not on an unflagged submission.
     page.keyboard.press("a")
-    page.wait_for_url(re.compile(subs["clean"].pk))
+    page.wait_for_url(re.compile(r"/review/\?fraud=flagged$"))
     assert f"{subs['flagged'].pk} approved." in page.inner_text(".messages")
+    expect(page.locator("table[data-queue] tr.row")).to_have_count(0)
     flagged = Submission.objects.get(pk=subs["flagged"].pk)
     assert flagged.status == S.APPROVED
     assert flagged.fraud_matches.get().resolution == "false_positive"

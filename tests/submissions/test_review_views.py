@@ -386,6 +386,33 @@ def test_next_skips_submissions_someone_else_holds(ui, company):
     assert response["Location"] == detail_url(free)
 
 
+def test_j_k_and_next_stay_within_the_queues_filters(ui, company):
+    flagged_first = submission_with_file(company, fraud_status="flagged")
+    submission_with_file(company)  # clean: outside the filtered queue
+    flagged_last = submission_with_file(company, fraud_status="flagged")
+    queue = ui.get(reverse("review:queue"), {"fraud": "flagged"}).content.decode()
+    assert f'href="{detail_url(flagged_first)}?fraud=flagged"' in queue
+
+    page = ui.get(detail_url(flagged_first), {"fraud": "flagged"})
+    assert page.context["next_id"] == flagged_last.pk
+    assert f'href="{detail_url(flagged_last)}?fraud=flagged"' in page.content.decode()
+    assert f'action="{action_url("approve", flagged_first)}?fraud=flagged"' in (
+        page.content.decode()
+    )
+    response = ui.post(
+        action_url("approve", flagged_first) + "?fraud=flagged",
+        {"version": page.context["version"]},
+    )
+    assert response["Location"] == f"{detail_url(flagged_last)}?fraud=flagged"
+
+
+def test_without_filters_j_k_walk_the_review_queue(ui, company):
+    first, second = submission_with_file(company), submission_with_file(company)
+    submission_with_file(company, status=S.APPROVED)
+    page = ui.get(detail_url(second))
+    assert (page.context["previous_id"], page.context["next_id"]) == (first.pk, None)
+
+
 def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     opened = waiting.version
     other = factories.UserFactory(companies=[company])
