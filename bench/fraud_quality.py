@@ -396,7 +396,7 @@ def main() -> None:
     checks_s = run.seconds
     print("\n## Fraud step share of pipeline time (per one-page receipt)")
     print(
-        f"- page hashing (4 views): mean {np.mean(hash_s) * 1000:.0f} ms, "
+        f"- page hashing ({len(hashing.VIEWS)} views): mean {np.mean(hash_s) * 1000:.0f} ms, "
         f"p95 {np.percentile(hash_s, 95) * 1000:.0f} ms; fraud_run_checks without hashing "
         f"(PostgreSQL, {len(checks_s)} runs): mean {np.mean(checks_s) * 1000:.0f} ms"
     )

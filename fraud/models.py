@@ -77,6 +77,7 @@ class PageFingerprint(models.Model):
         PRINT_V2 = "v2-print"  # the box of the blobs that look like print
         STRONG_V2 = "v2-strong"  # the box of the strong ink
         INK_V2 = "v2-ink"  # the box of all ink
+        DARK_V2 = "v2-dark"  # the box of the darkest pixels
         # v1 views (before the v2 normalisation): no longer searched; recomputed as v2 by
         # `manage.py fraud_refingerprint --pages`.
         CONTENT = "content"
@@ -165,6 +166,7 @@ class DataFingerprint(models.Model):
         indexes = [
             models.Index(fields=["company", "merchant", "total", "date"], name="fraud_data_key"),
             models.Index(fields=["company", "total", "date"], name="fraud_data_total_date"),
+            models.Index(fields=["company", "total", "time"], name="fraud_data_total_time"),
         ]
 
     def __str__(self) -> str:

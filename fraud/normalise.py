@@ -103,6 +103,14 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
+def one_digit_apart(a: dt.date, b: dt.date) -> bool:
+    """Two dates whose ISO forms differ in exactly one digit (one misread by OCR)."""
+    left, right = a.isoformat(), b.isoformat()
+    if len(left) != len(right):
+        return False
+    return sum(x != y for x, y in zip(left, right, strict=True)) == 1
+
+
 def amount(value: Any) -> Decimal | None:
     """A money amount as Decimal with two places; currency prefixes and spaces ignored."""
     if value is None or isinstance(value, bool):

@@ -23,6 +23,8 @@ Keys (all optional; unknown keys are ignored):
   35 at the window's edge): a canteen sells the same lunch every day.
 - data_same_time_score (65): the same total and merchant on the same day at the same
   minute is strong evidence, unless both receipt numbers were read and differ.
+  At the same minute, a date outside the window but one digit away (a misread digit) is
+  weak evidence, scored as at the window's edge.
 - tampering (true), visual/text/data (true): switch a check off.
 - tampering_arithmetic_score (30): weight of line items not adding up to the total.
 - reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.

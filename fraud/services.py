@@ -1,6 +1,6 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
-Checks: duplicate (same file bytes), visual (PDQ of four views of the normalised page, one
+Checks: duplicate (same file bytes), visual (PDQ of five views of the normalised page, one
 exact Hamming index per view), text (digit shingles of the OCR text: LSH candidates, exact
 Jaccard), data (total + date window + similar merchant; same minute is strong) and
 tampering (editing software, screenshot-like pages, arithmetic). Evidence about one pair
@@ -21,6 +21,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from fraud import hashing, normalise, tampering, textsim, visual
@@ -327,43 +328,59 @@ def data_key(fields: dict[str, Any]) -> DataKey | None:
 
 def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) -> list[Finding]:
     window = timedelta(days=policy.data_window_days)
+    near = Q(date__range=(key.day - window, key.day + window))
+    if key.time:  # the same minute on a date OCR may have misread (see _data_finding)
+        near |= Q(time=key.time)
     rows = (
-        DataFingerprint.objects.filter(
-            company_id=submission.company_id,
-            total=key.total,
-            date__range=(key.day - window, key.day + window),
-        )
+        DataFingerprint.objects.filter(near, company_id=submission.company_id, total=key.total)
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", "merchant", "date", "time", "receipt_number")
     )
-    found = []
-    for target_id, merchant, target_day, target_time, target_number in rows:
-        likeness = normalise.merchant_similarity(key.merchant, merchant)
-        if likeness < policy.data_merchant_similarity:
-            continue
-        days = abs((target_day - key.day).days)
-        same_minute = (
-            days == 0
-            and bool(key.time)
-            and key.time == target_time
-            and not normalise.numbers_conflict(key.number, target_number)
-        )
-        details = {
-            "merchant": key.merchant,
-            "targetMerchant": merchant,
-            "merchantSimilarity": round(likeness, 3),
-            "total": str(key.total),
-            "date": key.day.isoformat(),
-            "targetDate": target_day.isoformat(),
-            "daysApart": days,
-        }
-        if same_minute:
-            details["time"] = key.time
-            score = policy.data_same_time_score
-        else:
-            score = data_score(days, policy.data_window_days)
-        found.append(Finding(M.CheckType.DATA, target_id, score, 1.0 - days / 366, details))
-    return found
+    found = [_data_finding(key, row, policy) for row in rows]
+    return [f for f in found if f is not None]
+
+
+def _data_finding(key: DataKey, row: tuple, policy: FraudPolicy) -> Finding | None:
+    """Same total and a similar merchant, on a near date; None when that is not the case.
+
+    The same minute with the receipt numbers not in conflict is strong on the same day,
+    and weak (as at the window's edge) on a date one digit away: OCR misreads a digit of
+    a faded date ("2010-03-20" for "2018-03-20") far more often than a shop sells the
+    same total at the same minute on another date.
+    """
+    target_id, merchant, target_day, target_time, target_number = row
+    likeness = normalise.merchant_similarity(key.merchant, merchant)
+    if likeness < policy.data_merchant_similarity:
+        return None
+    days = abs((target_day - key.day).days)
+    same_minute = (
+        bool(key.time)
+        and key.time == target_time
+        and not normalise.numbers_conflict(key.number, target_number)
+    )
+    misread = days > policy.data_window_days
+    if misread and not (same_minute and normalise.one_digit_apart(key.day, target_day)):
+        return None
+    details = {
+        "merchant": key.merchant,
+        "targetMerchant": merchant,
+        "merchantSimilarity": round(likeness, 3),
+        "total": str(key.total),
+        "date": key.day.isoformat(),
+        "targetDate": target_day.isoformat(),
+        "daysApart": days,
+    }
+    if same_minute:
+        details["time"] = key.time
+    if misread:
+        details["dateMisread"] = True
+        score = data_score(policy.data_window_days, policy.data_window_days)
+    elif same_minute and days == 0:
+        score = policy.data_same_time_score
+    else:
+        score = data_score(days, policy.data_window_days)
+    similarity = max(0.0, 1.0 - days / 366)
+    return Finding(M.CheckType.DATA, target_id, score, similarity, details)
 
 
 def _store_data(submission: Submission, key: DataKey) -> None:

@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                     ("v2-print", "Print V2"),
                     ("v2-strong", "Strong V2"),
                     ("v2-ink", "Ink V2"),
+                    ("v2-dark", "Dark V2"),
                     ("content", "Content"),
                     ("paper", "Paper"),
                 ],
@@ -49,5 +50,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="datafingerprint",
             index=models.Index(fields=["company", "total", "date"], name="fraud_data_total_date"),
+        ),
+        migrations.AddIndex(
+            model_name="datafingerprint",
+            index=models.Index(fields=["company", "total", "time"], name="fraud_data_total_time"),
         ),
     ]

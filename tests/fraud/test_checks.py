@@ -2,6 +2,7 @@
 
 import pytest
 
+from fraud import hashing
 from fraud.models import FraudMatch, PageFingerprint
 from fraud.services import fraud_record_fingerprints, fraud_run_checks
 from tests import factories
@@ -67,7 +68,7 @@ def test_recaptured_receipt_is_a_visual_match_and_others_are_not(company):
     assert match.details["distance"] <= 16 and match.score >= 70
     assert refetch(copy).fraud_status == "flagged"
     assert not M.objects.filter(submission=other).exists()
-    assert PageFingerprint.objects.filter(submission=copy).count() == 4  # four views
+    assert PageFingerprint.objects.filter(submission=copy).count() == len(hashing.VIEWS)
 
 
 def test_reprinted_text_is_a_text_match(company):
@@ -118,6 +119,35 @@ def test_same_minute_with_another_receipt_number_stays_weak(company):
     # Two colleagues paying the same lunch at the same till in the same minute.
     outcome = run(colleague, fields={**FIELDS, "time": "14:02", "receiptNumber": "88131"})
     assert outcome.status == "clean" and not M.objects.filter(submission=colleague).exists()
+
+
+GARBLED = TEXT.replace("88123", "8812B").replace("31.00", "31.60")  # weak text evidence
+
+
+def test_a_misread_date_digit_at_the_same_minute_adds_to_other_weak_evidence(company):
+    first, _ = make_submission(company)
+    run(first, fields={**FIELDS, "time": "14:02"}, text=TEXT)
+    # A faded copy: OCR reads 2024 as 2021; the total, shop and minute agree.
+    faded, _ = make_submission(company)
+    outcome = run(faded, fields={**FIELDS, "date": "2021-05-03", "time": "14:02"}, text=GARBLED)
+    found = {m.check_type: m for m in M.objects.filter(submission=faded)}
+    assert set(found) == {"data", "text"}
+    assert found["data"].details["dateMisread"] and found["data"].score == 35.0
+    assert outcome.status == "flagged"
+
+
+@pytest.mark.parametrize(
+    "date, time",
+    [("2024-08-03", "12:15"), ("2021-08-03", "14:02")],
+    ids=["one-digit-another-minute", "two-digits-same-minute"],
+)
+def test_a_date_outside_the_window_is_no_data_evidence_otherwise(company, date, time):
+    first, _ = make_submission(company)
+    run(first, fields={**FIELDS, "time": "14:02"}, text=TEXT)
+    other, _ = make_submission(company)
+    # Weak text alone writes nothing; any data evidence would add up to a flag.
+    outcome = run(other, fields={**FIELDS, "date": date, "time": time}, text=GARBLED)
+    assert outcome.status == "clean" and not M.objects.filter(submission=other).exists()
 
 
 def test_data_needs_a_similar_merchant(company):

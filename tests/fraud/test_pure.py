@@ -96,6 +96,42 @@ def test_print_box_ignores_edges_ticks_and_specks():
     assert hashing.print_box(noisy) == box
 
 
+def _faint_receipt_with_pen_mark() -> np.ndarray:
+    import cv2
+
+    page = np.full((700, 300), 255, np.uint8)
+    rng = np.random.default_rng(3)
+    for row in range(80, 660, 22):  # faint thermal print
+        start = int(rng.integers(20, 60))
+        for word in range(int(rng.integers(2, 6))):
+            x = start + word * 55
+            cv2.rectangle(page, (x, row), (x + int(rng.integers(15, 45)), row + 9), 190, 2)
+    cv2.putText(page, "4180303", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 3)  # pen
+    return page
+
+
+def test_dark_view_keeps_faded_print_that_a_pen_mark_hides_from_otsu():
+    page = _faint_receipt_with_pen_mark()
+    faded = np.clip(page.astype(np.float32) * 1.2, 0, 255).astype(np.uint8)
+    # Otsu now separates only the pen mark from everything else: the ink box is lost.
+    assert hashing.ink_box(page, hashing._otsu_level(page)) is not None
+    assert hashing.ink_box(faded, hashing._otsu_level(faded)) is None
+    # The darkest pixels are the same pixels in both.
+    box = hashing.ink_box(page, hashing.dark_level(page))
+    assert box is not None and hashing.ink_box(faded, hashing.dark_level(faded)) == box
+
+
+@needs_sroie
+def test_a_faded_recapture_with_pen_marks_stays_close():
+    # Receipt 4 carries a handwritten total and a printed name in black over faint print.
+    from jobs.extraction.ocr import deskew
+
+    original = hashing.page_hashes(deskew(receipt(4).convert("RGB")))
+    copy = hashing.page_hashes(deskew(recaptured(4, "combined", seed=1).convert("RGB")))
+    assert hashing.min_distance(original, copy) <= THRESHOLD
+    assert hashing.hamming(original.views["dark"], copy.views["dark"]) <= THRESHOLD
+
+
 @needs_sroie
 def test_receipts_of_different_merchants_are_far_apart():
     a, b = hashing.page_hashes(receipt(0)), hashing.page_hashes(receipt(5))
@@ -225,6 +261,9 @@ def test_normalise_merchant_similarity_time_and_numbers():
     assert not normalise.numbers_conflict("CS00035863", "CS00035883")
     assert normalise.numbers_conflict("CS00035863", "CS00041211")
     assert not normalise.numbers_conflict("", "CS00041211")
+    assert normalise.one_digit_apart(dt.date(2018, 3, 20), dt.date(2010, 3, 20))
+    assert not normalise.one_digit_apart(dt.date(2018, 3, 20), dt.date(2020, 3, 20))
+    assert not normalise.one_digit_apart(dt.date(2018, 3, 20), dt.date(2018, 3, 20))
 
 
 def _jpeg_with_software(software: str) -> bytes:
