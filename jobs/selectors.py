@@ -68,10 +68,6 @@ def _fetch_prepared(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     wrapper around it keeps query logging and error translation.
     DATABASE_PREPARED_STATEMENTS=0 turns the preparing off.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
     connection.close_if_health_check_failed()  # what Django's cursor() does first
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
@@ -89,6 +85,8 @@ def session_for_poll(*, session_id: str, key_digest: str) -> tuple[WorkflowSessi
     cache round trip, so authentication and the read are this one hand-written query.
     The key comes back with its id, last_used_at and company rate limits only.
     """
+    if connection.vendor != "postgresql":
+        return session_for_poll_orm(session_id=session_id, key_digest=key_digest)
     row = _fetch_prepared(_poll_sql(), [session_id, key_digest])
     if row is None:
         return None
@@ -109,3 +107,21 @@ def session_for_poll(*, session_id: str, key_digest: str) -> tuple[WorkflowSessi
     )
     api_key.company = _loaded(Company, ("id", "rate_limits"), (session.company_id, rate_limits))
     return session, api_key
+
+
+def session_for_poll_orm(
+    *, session_id: str, key_digest: str
+) -> tuple[WorkflowSession, ApiKey] | None:
+    """session_for_poll through the ORM, for databases other than PostgreSQL.
+
+    SQLite (the embedded default) returns dates and decimals of a raw row as text, which
+    only the ORM's converters turn into values; speed matters less there.
+    """
+    session = (
+        WorkflowSession.objects.select_related(
+            "submission", "workflow_version__workflow", "api_key__company"
+        )
+        .filter(pk=session_id, api_key__digest=key_digest, api_key__revoked_at__isnull=True)
+        .first()
+    )
+    return None if session is None else (session, session.api_key)

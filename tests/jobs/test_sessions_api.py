@@ -270,6 +270,23 @@ def test_polling_with_a_revoked_key_is_403_at_once(api, api_key, workflows):
     assert response.json()["code"] == "API_KEY_REVOKED"
 
 
+def test_the_orm_poll_read_answers_like_the_prepared_query(api, api_key, workflows):
+    """SQLite (the embedded default) reads through the ORM; it must show the same job."""
+    from jobs.api.serializers import job_data
+    from jobs.selectors import session_for_poll, session_for_poll_orm
+
+    _, body, _ = create(api, metadata={"orderId": "7"})
+    digest = api_key.api_key.digest
+    fast = session_for_poll(session_id=body["sessionId"], key_digest=digest)
+    orm = session_for_poll_orm(session_id=body["sessionId"], key_digest=digest)
+    assert fast is not None and orm is not None
+    assert job_data(orm[0]) == job_data(fast[0])
+    assert (orm[1].pk, orm[1].last_used_at) == (fast[1].pk, fast[1].last_used_at)
+    assert orm[1].company.rate_limits == fast[1].company.rate_limits
+    api_key_revoke(api_key=api_key.api_key)
+    assert session_for_poll_orm(session_id=body["sessionId"], key_digest=digest) is None
+
+
 def test_the_poll_query_is_a_prepared_statement(api, workflows):
     _, body, _ = create(api)
     for _ in range(6):  # psycopg prepares a statement on its fifth run
