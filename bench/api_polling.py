@@ -5,8 +5,11 @@ Usage: .venv/bin/python bench/api_polling.py [--seconds 4] [--rounds 3] [--worke
 
 Starts gunicorn (sync workers, 127.0.0.1) on this module, which serves Steve's URLs
 plus `/bench/minimal/<id>`: a plain Django view doing the single indexed read a poll
-needs (the session row by primary key) and returning it as JSON. Rounds alternate
-between the two endpoints with the same client load, so drift affects both alike.
+needs (the session row by primary key) and returning it as JSON. A second gunicorn
+serves the same minimal view from a Django with no middleware at all, for scale: the
+target compares against the minimal view in Steve's own stack, which every URL of a
+deployment passes through. Rounds alternate between the endpoints with the same client
+load, so drift affects them alike.
 Prints throughput (median of rounds), latency and the gunicorn workers' CPU per
 request, alone and with the CPU PostgreSQL and Redis spent (all their
 processes on this machine, so other load on them counts too). The real endpoint
@@ -76,6 +79,8 @@ def __getattr__(name: str) -> Any:
     from django.conf import settings
 
     settings.ROOT_URLCONF = __name__
+    if os.environ.get("BENCH_BARE_DJANGO") == "1":  # the floor of Django itself
+        settings.MIDDLEWARE = []
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
@@ -132,7 +137,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, bare: bool = False) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         "bench.api_polling:application",
@@ -145,7 +150,8 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
         "--log-level",
         "warning",
     ]
-    server = subprocess.Popen(command, env=os.environ.copy())
+    env = os.environ.copy() | ({"BENCH_BARE_DJANGO": "1"} if bare else {})
+    server = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -300,28 +306,35 @@ def main() -> None:
 
     ensure_database()
     secret, session_id = seed()
-    port = free_port()
-    server = start_server(port, opts.workers)
+    ports = {"steve": free_port(), "bare": free_port()}
+    servers = {
+        "steve": start_server(ports["steve"], opts.workers),
+        "bare": start_server(ports["bare"], opts.workers, bare=True),
+    }
     headers = {"Authorization": f"Bearer {secret}", "Host": "127.0.0.1"}
-    targets = {
-        "GET /api/v1/jobs/{id} (Steve)": f"/api/v1/jobs/{session_id}",
-        "minimal Django view": f"/bench/minimal/{session_id}",
+    targets = {  # name: (server, path)
+        "GET /api/v1/jobs/{id} (Steve)": ("steve", f"/api/v1/jobs/{session_id}"),
+        "minimal Django view": ("steve", f"/bench/minimal/{session_id}"),
+        "same, no middleware at all": ("bare", f"/bench/minimal/{session_id}"),
     }
     try:
-        for target in targets.values():
-            status, body = get(port, target, headers)
+        for server, target in targets.values():
+            status, body = get(ports[server], target, headers)
             assert status == 200 and session_id.encode() in body, (target, status, body[:200])
-        pids = worker_pids(server.pid)
+        pids = {name: worker_pids(server.pid) for name, server in servers.items()}
         results: dict[str, list[dict]] = {name: [] for name in targets}
         with multiprocessing.Pool(opts.clients) as pool:
-            for target in targets.values():  # warm-up round, not counted
-                run_round(pool, port, target, headers, opts, pids)
+            for server, target in targets.values():  # warm-up round, not counted
+                run_round(pool, ports[server], target, headers, opts, pids[server])
             for _ in range(opts.rounds):
-                for name, target in targets.items():
-                    results[name].append(run_round(pool, port, target, headers, opts, pids))
+                for name, (server, target) in targets.items():
+                    results[name].append(
+                        run_round(pool, ports[server], target, headers, opts, pids[server])
+                    )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
     report(results, opts)
     print(f"\nwhere a poll's time goes (in-process, {opts.loops} calls each, median of 3):")
     for name, ms in breakdown(secret, session_id, opts.loops):
@@ -342,11 +355,16 @@ def report(results: dict[str, list[dict]], opts: Any) -> None:
             f"{name:32} {s['rps']:8.0f} {s['p50']:8.2f} {s['p95']:8.2f} "
             f"{s['cpu']:11.3f} {s['errors']:7d}"
         )
-    steve, floor = summary.values()
+    steve, floor, bare = summary.values()
     ratio = steve["rps"] / floor["rps"]
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(
         f"\nthroughput ratio Steve / minimal: {ratio:.2f}x ({verdict} the {TARGET_RATIO}x target)"
+    )
+    print(
+        f"for scale, Steve / the minimal view in a Django with no middleware at all: "
+        f"{steve['rps'] / bare['rps']:.2f}x (the minimal view above runs in Steve's stack:"
+        f" request ids, security headers, sessions, CSRF, CSP... as every Steve URL does)"
     )
     print(f"application CPU per poll: {steve['cpu']:.3f} ms (minimal view: {floor['cpu']:.3f} ms)")
     print(
