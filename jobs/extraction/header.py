@@ -77,6 +77,28 @@ _LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoIl](?=\d)")
 _DIGIT_IN_WORD = re.compile(r"(?<=[A-Za-z])[0158](?=[A-Za-z])")
 _AS_DIGIT = {"O": "0", "o": "0", "I": "1", "l": "1"}
 _INLINE_CONTACT = re.compile(r"\s*\b(TEL|FAX|PHONE|H/?P|GST|EMAIL)\b.*$", re.I)
+_TRAILING_ZERO = re.compile(r"(?<=[A-Za-z]{3})0$")  # "REK0" is "REKO"
+# Words of Malaysian addresses long enough (5+ letters) that one misread letter in them
+# is recognisable: "Jaian", "Joher", "LUNPUR", "Seksyer", "Perindustian". Not words
+# with a common neighbour: UTARA (north) is one letter from UTAMA ("Damansara Utama").
+ADDRESS_VOCABULARY = (
+    "JALAN", "TAMAN", "LORONG", "PERSIARAN", "KAMPUNG", "BANDAR", "KAWASAN", "INDUSTRI",
+    "PERINDUSTRIAN", "SEKSYEN", "SECTION", "SELANGOR", "JOHOR", "KUALA", "LUMPUR",
+    "PUTRAJAYA", "PENANG", "PULAU", "PINANG", "PAHANG", "KEDAH", "KELANTAN", "MELAKA",
+    "SABAH", "SARAWAK", "NEGERI", "SEMBILAN", "TERENGGANU", "PETALING", "KLANG", "PUCHONG",
+    "CHERAS", "AMPANG", "KAJANG", "SUBANG", "BANGSAR", "MALAYSIA", "WILAYAH",
+    "PERSEKUTUAN", "BAHRU", "DARUL", "EHSAN", "TAKZIM", "KEMBANGAN", "FLOOR", "LEVEL",
+    "BUILDING", "SENTRAL",
+)  # fmt: skip
+# Trade words and legal forms of business names, for the same repair ("ENTERFRISE").
+NAME_VOCABULARY = (
+    "ENTERPRISE", "ENTERPRISES", "TRADING", "STATIONERY", "RESTAURANT", "RESTORAN",
+    "HARDWARE", "SUPERMARKET", "BAKERY", "PHARMACY", "FARMASI", "HOLDINGS", "CORPORATION",
+    "INDUSTRIES", "MARKETING", "SERVICES", "SOLUTIONS", "BERHAD", "PERNIAGAAN",
+    "SYARIKAT", "ELECTRICAL",
+)  # fmt: skip
+# A word: a run of letters, also split where lower case turns upper ("JahorBahru").
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 HEADER_LINES = 14
 
@@ -183,7 +205,8 @@ def normalise_name(text: str) -> str:
     """Repair OCR slips that are unambiguous in company names."""
     text = _SDN_BHD.sub("SDN BHD", text)
     text = _ZERO_IN_WORD.sub("O", text)  # "AEON C0. (M) BHD"
-    return _MIXED_I.sub("l", text)
+    text = _MIXED_I.sub("l", text)
+    return _WORD.sub(lambda m: _fix_known_word(m.group(0), NAME_VOCABULARY), text)
 
 
 def _continues(above: Line, line: Line) -> bool:
@@ -304,14 +327,39 @@ def _strip_contact(text: str) -> str:
 
 
 def fix_ocr_confusions(text: str) -> str:
-    """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300."""
+    """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300;
+    and single misread letters in well-known address words: Jaian -> Jalan."""
     text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
-    return _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
+    text = _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
+    return _WORD.sub(lambda m: _fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
+
+
+def _fix_known_word(word: str, vocabulary: tuple[str, ...]) -> str:
+    """The vocabulary word one misread (or one dropped) letter away, in the word's case."""
+    upper = word.upper()
+    if len(upper) < 5 or upper in vocabulary:
+        return word
+    near = {known for known in vocabulary if _one_slip_apart(upper, known)}
+    if len(near) != 1:
+        return word  # none, or ambiguous
+    known = near.pop()
+    if word.isupper():
+        return known
+    return known.capitalize() if word[0].isupper() else known.lower()
+
+
+def _one_slip_apart(read: str, known: str) -> bool:
+    if len(read) == len(known):
+        return sum(a != b for a, b in zip(read, known, strict=True)) == 1
+    if len(read) == len(known) - 1:  # one letter dropped
+        return any(known[:i] + known[i + 1 :] == read for i in range(len(known)))
+    return False
 
 
 def _fix_token(token: str) -> str:
     token = _LETTER_IN_NUMBER.sub(lambda m: _AS_DIGIT[m.group(0)], token)  # "1l8B" -> "118B"
     token = _TRAILING_ONE.sub("l", token)  # "Leve1" -> "Level"
+    token = _TRAILING_ZERO.sub("o" if token[:-1].islower() else "O", token)
     letters = sum(c.isalpha() for c in token)
     digits = sum(c.isdigit() for c in token)
     if letters >= 2 and digits:

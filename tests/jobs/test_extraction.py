@@ -294,3 +294,30 @@ def test_us_invoice_reads_month_first_dates_and_dollars() -> None:
     # A bare "$" could be several currencies: it must not pass review on its own.
     assert extraction.field_confidences["currency"] < 0.8
     validate("invoice", fields)
+
+
+@pytest.mark.parametrize(
+    "read, fixed",
+    [
+        ("12,JaianTampoi7/4", "12,JalanTampoi7/4"),  # one misread letter, glued words
+        ("81200 JahorBahru,Joher", "81200 JohorBahru,Johor"),
+        ("57100 KUALA LUNPUR", "57100 KUALA LUMPUR"),
+        ("Kawasan Perindustian Tampoi", "Kawasan Perindustrian Tampoi"),  # a dropped letter
+        ("TAMAN REK0 SENTRAL", "TAMAN REKO SENTRAL"),  # a trailing zero after letters
+        ("DAMANSARA UTAMA", "DAMANSARA UTAMA"),  # a real word next to UTARA stays
+        ("BANDAR BARU BATANG KALI", "BANDAR BARU BATANG KALI"),  # short words stay
+        ("L0T 1851-A, Ja1an KPB 6, 433O0", "LOT 1851-A, Jalan KPB 6, 43300"),
+    ],
+)
+def test_address_ocr_slips_are_repaired(read: str, fixed: str) -> None:
+    from jobs.extraction.header import fix_ocr_confusions
+
+    assert fix_ocr_confusions(read) == fixed
+
+
+def test_trade_words_in_names_are_repaired_and_distinctive_words_kept() -> None:
+    from jobs.extraction.header import normalise_name
+
+    assert normalise_name("FY EAGLE ENTERFRISE") == "FY EAGLE ENTERPRISE"
+    assert normalise_name("Teo Heng Statlonery") == "Teo Heng Stationery"
+    assert normalise_name("SHELL ISNI PEIRO TRADING") == "SHELL ISNI PEIRO TRADING"
