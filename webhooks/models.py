@@ -5,10 +5,12 @@ from django.db import models
 from django.db.models import Q
 
 from steve.ids import id_factory
-from steve.models import Company
+from steve.models import ApiKey, Company
 
 
 class WebhookEndpoint(models.Model):
+    Environment = ApiKey.Environment
+
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("we"), editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=2000)
@@ -16,7 +18,10 @@ class WebhookEndpoint(models.Model):
     # Event types this endpoint receives; empty means every event.
     events = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
-    environment = models.CharField(max_length=20, default="production")
+    # Events of sessions opened with an API key of this environment (ApiKey.environment).
+    environment = models.CharField(
+        max_length=20, choices=ApiKey.Environment.choices, default=ApiKey.Environment.PRODUCTION
+    )
     secret = models.CharField(max_length=100)
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)

@@ -123,12 +123,21 @@ def validated_description(description: Any) -> str:
 
 
 def endpoint_create(
-    *, company: Company, url: Any, events: Any = None, description: Any = ""
+    *,
+    company: Company,
+    url: Any,
+    events: Any = None,
+    description: Any = "",
+    environment: str = WebhookEndpoint.Environment.PRODUCTION,
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret; the secret is shown to the caller only now."""
+    """A new endpoint and its secret; the secret is shown to the caller only now.
+
+    It receives the events of its environment's API keys' sessions (webhook_emit).
+    """
     secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
         company=company,
+        environment=environment,
         url=validated_url(url),
         events=validated_events(events if events is not None else []),
         description=validated_description(description),
@@ -267,9 +276,12 @@ def webhook_emit(
     payload: dict[str, Any],
     session_id: str | None = None,
     session_url: str = "",
+    environment: str | None = None,
 ) -> list[WebhookDelivery]:
     """Queue one delivery per subscribed endpoint (and the session's own URL).
 
+    With an `environment` (that of the API key behind the change), only the endpoints of
+    that environment receive it: sandbox traffic never reaches a production receiver.
     Must run inside the transaction of the change it announces: a rolled-back change
     leaves no delivery behind, and nothing is sent before the change is committed.
     """
@@ -286,6 +298,8 @@ def webhook_emit(
         "queued_until": now + QUEUE_LEASE,
     }
     endpoints = WebhookEndpoint.objects.filter(company_id=company_id, enabled=True)
+    if environment is not None:
+        endpoints = endpoints.filter(environment=environment)
     rows = [
         WebhookDelivery(endpoint=endpoint, url=endpoint.url, **common)
         for endpoint in endpoints

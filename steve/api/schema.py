@@ -1109,6 +1109,12 @@ WEBHOOK_ENDPOINT = obj(
         "description": STRING,
         "events": {"type": "array", "items": STRING},
         "enabled": {"type": "boolean"},
+        "environment": {
+            "type": "string",
+            "enum": ["production", "sandbox"],
+            "description": "receives the events of sessions opened with keys of this"
+            " environment: that of the key that created the endpoint",
+        },
         "disabledReason": nullable(STRING),
         "disabledAt": nullable(DATETIME),
         "failingSince": nullable(DATETIME),

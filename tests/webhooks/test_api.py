@@ -232,6 +232,25 @@ def test_a_company_endpoint_created_over_the_api_receives_events(api, company, r
     assert verify_webhook(created["secret"], request.headers, request.body)
 
 
+def test_an_endpoint_takes_the_environment_of_the_key_that_creates_it(api, company, receiver):
+    from rest_framework.test import APIClient
+
+    from steve.services import api_key_create
+
+    assert (
+        api.post("/api/v1/webhook-endpoints", {"url": receiver.url}, format="json").json()[
+            "environment"
+        ]
+        == "production"
+    )
+    sandbox = APIClient()
+    key = api_key_create(company=company, name="sandbox", environment="sandbox")
+    sandbox.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    created = sandbox.post("/api/v1/webhook-endpoints", {"url": receiver.url}, format="json")
+    assert created.json()["environment"] == "sandbox"
+    assert WebhookEndpoint.objects.get(pk=created.json()["id"]).environment == "sandbox"
+
+
 def test_create_honours_an_idempotency_key(api, receiver):
     body = {"url": receiver.url}
     first = api.post("/api/v1/webhook-endpoints", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")

@@ -177,3 +177,30 @@ def test_an_endpoint_receives_only_its_subscribed_events(session, endpoint):
     endpoint.save()
     reviewed(session)
     assert all(d.endpoint_id is None for d in WebhookDelivery.objects.filter(session_id=session.pk))
+
+
+def test_sandbox_and_production_endpoints_receive_only_their_environments_events(
+    company, receipt_workflow, receiver
+):
+    from steve.services import api_key_create
+    from webhooks.services import endpoint_create
+
+    production, _ = endpoint_create(company=company, url=receiver.url)
+    sandbox, _ = endpoint_create(company=company, url=receiver.url, environment="sandbox")
+    for key_environment, expected in (("sandbox", sandbox), ("production", production)):
+        key = api_key_create(company=company, name=key_environment, environment=key_environment)
+        created, _ = session_create(
+            api_key=key.api_key,
+            version=receipt_workflow,
+            request=SessionRequest(
+                file_count=1,
+                content_types=["image/jpeg"],
+                client_submission_id=new_id("client"),
+                metadata={},
+                external_user=None,
+                webhook_url=SESSION_URL,
+            ),
+        )
+        reviewed(created)
+        deliveries = WebhookDelivery.objects.filter(session_id=created.pk)
+        assert {d.endpoint_id for d in deliveries} == {expected.pk, None}  # None: webhookUrl

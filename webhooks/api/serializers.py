@@ -26,6 +26,7 @@ def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> di
         "description": endpoint.description,
         "events": endpoint.events,
         "enabled": endpoint.enabled,
+        "environment": endpoint.environment,
         "disabledReason": endpoint.disabled_reason or None,
         "disabledAt": iso(endpoint.disabled_at),
         "failingSince": iso(endpoint.failing_since),

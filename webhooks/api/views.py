@@ -83,6 +83,7 @@ class EndpointListView(APIView):
                 url=body.get("url"),
                 events=body.get("events"),
                 description=body.get("description", ""),
+                environment=request.auth.environment,  # the creating key's environment
             )
         except WebhookError as error:
             raise as_problem(error) from None
