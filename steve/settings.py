@@ -334,6 +334,8 @@ STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
 # Results at or above this size are returned as a pointer to a stored JSON object.
 LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
+# How long a submission may wait in the review queue before the queue shows it as late.
+REVIEW_SLA = timedelta(hours=env_int("REVIEW_SLA_HOURS", 24, minimum=1))
 # Signs the payload Steve posts to a workflow's downstream sync target.
 SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.files.storage import default_storage
@@ -57,7 +58,6 @@ S = SubmissionStatus
 QUEUE_PAGE = 50
 # A poll refreshes every row the reviewer has loaded, up to this many.
 POLL_WINDOW = 500
-REVIEW_SLA = timedelta(hours=24)
 EVENT_LIMIT = 100
 PDF_MAX_PAGES = 50
 PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
@@ -147,7 +147,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "query": _query(filters),
         "counts": _status_counts(request, filters),
         "now": timezone.now(),
-        "sla": REVIEW_SLA,
+        "sla": settings.REVIEW_SLA,
     }
 
 
@@ -629,7 +629,7 @@ def stats(request: HttpRequest) -> HttpResponse:
         "waiting": sum(row["n"] for row in depth),
         "oldest": oldest,
         "oldest_age": now - oldest.created_at if oldest else None,
-        "sla": REVIEW_SLA,
+        "sla": settings.REVIEW_SLA,
         "decisions": _decisions_per_day(submissions, 30),
         "rates": _rates(submissions, now - timedelta(days=30)),
     }

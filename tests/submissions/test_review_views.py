@@ -589,3 +589,11 @@ def test_stats_page_draws_svg_charts(ui, company, reviewer):
     assert len(response.context["decisions"]) == 30
     assert response.context["rates"]["fraud_rate"] == 0.5
     assert "5h 0m" in html
+
+
+def test_the_review_sla_comes_from_the_settings(ui, company, settings):
+    waiting = submission_with_file(company)
+    Submission.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=5))
+    assert "sla-breached" not in ui.get(reverse("review:queue")).content.decode()
+    settings.REVIEW_SLA = timedelta(hours=4)
+    assert "sla-breached" in ui.get(reverse("review:queue")).content.decode()
