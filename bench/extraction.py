@@ -111,6 +111,8 @@ class Result:
     count: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    with_items: int = 0
+    items_add_up: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -147,6 +149,11 @@ def _score(result: Result, stem: str, fields: dict, confs: dict, truth: dict) ->
             result.errors.append(
                 f"{stem} {name:15} conf={conf:.2f} got={predicted!r} want={truth.get(key)!r}"
             )
+    items = fields.get("lineItems") or []
+    if items:
+        result.with_items += 1
+        amounts = sum(Decimal(str(i["amount"])) for i in items)
+        result.items_add_up += amounts == norm_total(truth.get("total", ""))
     if all(confs.get(name, 0.0) >= REVIEW_THRESHOLD for name in REQUIRED):
         result.straight += 1
         result.straight_correct += ok_required
@@ -188,6 +195,8 @@ def print_table(result: Result, engine_name: str, timed: bool) -> bool:
     checks.append(straight >= 0.60)
     note = f"({result.straight_correct}/{result.straight} with all required correct)"
     _row("straight-through (required>=0.80)", f"{straight:.1%}", ">= 60%", checks[-1], note)
+    note = f"({result.items_add_up} of them add up to the true total)"
+    _row("receipts with line items", f"{result.with_items / n:.1%}", "", None, note)
     if timed:
         per = result.cpu_seconds / n
         checks.append(per <= 2.0)

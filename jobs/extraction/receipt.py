@@ -30,9 +30,11 @@ _RECEIPT_NO_LABEL = re.compile(
 _RECEIPT_NO_VALUE = re.compile(r"\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/]{2,})", re.I)
 _ITEM_HEADER = re.compile(r"QTY|DESC|ITEM|PRICE|AMOUNT|AMT")
 _ITEMS_END = re.compile(r"SUBT|T[O0]TA?L|TTL|GST|SST|TAX|ROUND|CASH|CHANGE|NETT")
-# "Widget 2", "Widget 2 pcs", "Widget 2 x" / "2 x Widget", "2 Widget".
-_TRAILING_QTY = re.compile(r"\s(\d{1,4})\s?(?:X|PCS?|UNITS?|@)?\s*$", re.I)
+# "2 x Widget", "2 Widget".
 _LEADING_QTY = re.compile(r"^(\d{1,3})\s?(?:X|PCS?|UNITS?|@)?\s+(?=[A-Za-z])", re.I)
+# The columns left of the price: "Widget 2", "Widget 2.0", "Widget 2 pcs", "Widget 2 x".
+_COLUMN_TOKEN = re.compile(r"^(?:\d{1,4}(?:[.,]\d{1,3})?[xX]?|[xX@]|PCS?|UNITS?)$", re.I)
+_QUANTITY = re.compile(r"^(\d{1,4}(?:[.,]\d{1,3})?)[xX]?$")
 
 
 def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
@@ -146,7 +148,11 @@ def _find_receipt_number(lines: list[Line]) -> Candidate | None:
 
 
 def find_line_items(lines: list[Line]) -> list[dict]:
-    """Rows between the column header and the first total-ish line that end in an amount."""
+    """Rows between the column header and the first total-ish line that end in an amount.
+
+    A description printed alone on a line belongs to the row below it when that row has
+    no description of its own, else it is the wrapped tail of the row above.
+    """
     start = next(
         (i for i, line in enumerate(lines) if len(_ITEM_HEADER.findall(squash(line.text))) >= 2),
         None,
@@ -154,33 +160,69 @@ def find_line_items(lines: list[Line]) -> list[dict]:
     if start is None:
         return []
     items: list[dict] = []
-    pending_description = ""
+    pending = ""
     for line in lines[start + 1 :]:
-        s = squash(line.text)
-        if _ITEMS_END.search(s):
+        if _ITEMS_END.search(squash(line.text)):
             break
         amounts = parse_amounts(line.text)
         if not amounts:
             if sum(c.isalpha() for c in line.text) >= 3:
-                pending_description = line.text.strip()
+                pending = f"{pending} {line.text.strip()}".strip()
             continue
         head = line.text[: amounts[0].start].strip()
-        description = head if sum(c.isalpha() for c in head) >= 3 else pending_description
-        if not description or amounts[-1].value <= 0:
+        own = sum(c.isalpha() for c in head) >= 3
+        if own and pending and items:
+            _continue_description(items[-1], pending)
+            pending = ""
+        if not (own or pending) or amounts[-1].value <= 0:
             continue
-        items.append(_item(description, head, amounts[-1].value, len(amounts)))
-        pending_description = ""
+        price = amounts[-2].value if len(amounts) >= 2 else None
+        items.append(_item(head, pending, amounts[-1].value, price, own=own))
+        pending = ""
+    if pending and items:
+        _continue_description(items[-1], pending)
     return items
 
 
-def _item(description: str, head: str, amount: Decimal, n_amounts: int) -> dict:
-    quantity = 1.0
-    if head == description:
-        trailing = _TRAILING_QTY.search(head)
-        leading = _LEADING_QTY.match(head)
-        if trailing and trailing.start() > 0:
-            quantity, description = float(trailing.group(1)), head[: trailing.start()]
-        elif leading:
-            quantity, description = float(leading.group(1)), head[leading.end() :]
+def _continue_description(item: dict, tail: str) -> None:
+    item["description"] = re.sub(r"\s+", " ", f"{item['description']} {tail}").strip(" :-")
+
+
+def _item(head: str, pending: str, amount: Decimal, price: Decimal | None, *, own: bool) -> dict:
+    """One row: its own description (`own`), or the line above it (`pending`)."""
+    description, quantity = _split_columns(head, amount, price, named=own)
+    if not own:
+        description = pending
+    elif quantity is None and (leading := _LEADING_QTY.match(description)):
+        quantity, description = float(leading.group(1)), description[leading.end() :]
     clean = re.sub(r"\s+", " ", description).strip(" :-")
-    return {"description": clean, "quantity": quantity, "amount": amount}
+    return {"description": clean, "quantity": quantity or 1.0, "amount": amount}
+
+
+def _split_columns(
+    head: str, amount: Decimal, price: Decimal | None, *, named: bool
+) -> tuple[str, float | None]:
+    """The description and the quantity column of a row's text left of its amounts.
+
+    With `named`, the first word belongs to the description whatever it reads. The
+    quantity is the number column whose product with the unit price is the amount;
+    without a price to check, the first column that reads as a plausible count (up to 99,
+    or a decimal like "2.0" or "0.455"), so a "330" that belongs to "COLA 330" stays in the
+    name. Columns to its right (a misread price) are dropped with it.
+    """
+    tokens = head.split()
+    first = len(tokens)
+    while first > int(named) and _COLUMN_TOKEN.match(tokens[first - 1]):
+        first -= 1
+    candidates = [
+        (i, Decimal(m.group(1).replace(",", ".")))
+        for i in range(first, len(tokens))
+        if (m := _QUANTITY.match(tokens[i]))
+    ]
+    checked = [(i, q) for i, q in candidates if price is not None and q > 0 and q * price == amount]
+    plausible = [(i, q) for i, q in candidates if q > 0 and ("." in str(q) or q <= 99)]
+    chosen = (checked or plausible or [None])[0]
+    if chosen is None:
+        return head, None
+    index, quantity = chosen
+    return " ".join(tokens[:index]), float(quantity)

@@ -321,3 +321,36 @@ def test_trade_words_in_names_are_repaired_and_distinctive_words_kept() -> None:
     assert normalise_name("FY EAGLE ENTERFRISE") == "FY EAGLE ENTERPRISE"
     assert normalise_name("Teo Heng Statlonery") == "Teo Heng Stationery"
     assert normalise_name("SHELL ISNI PEIRO TRADING") == "SHELL ISNI PEIRO TRADING"
+
+
+def _lines(*texts: str) -> list:
+    from jobs.extraction.layout import Line, Word
+
+    step = 1 / (len(texts) + 1)
+    return [
+        Line(page=0, words=[Word(text, (0.05, i * step, 0.95, i * step + step / 2), 0.95)])
+        for i, text in enumerate(texts)
+    ]
+
+
+def test_line_items_take_the_quantity_that_times_the_price_gives_the_amount() -> None:
+    from jobs.extraction.receipt import find_line_items
+
+    items = find_line_items(
+        _lines(
+            "Description Qty Price Amount",
+            "(T02)BRAISED PORK 2.0 7.00 14.00",
+            "RICE WITH PEANUT",  # the wrapped tail of the row above
+            "(T07)ROAST PORK 1.0 1200 12.00",  # the price lost its point: not a quantity
+            "COCA COLA 330 2.50",  # a size, not a count
+            "Milo 1kg",  # a description alone above a row without one
+            "2 x 15.50 31.00",
+            "Total 59.50",
+        )
+    )
+    assert [(i["description"], i["quantity"], str(i["amount"])) for i in items] == [
+        ("(T02)BRAISED PORK RICE WITH PEANUT", 2.0, "14.00"),
+        ("(T07)ROAST PORK", 1.0, "12.00"),
+        ("COCA COLA 330", 1.0, "2.50"),
+        ("Milo 1kg", 2.0, "31.00"),
+    ]
