@@ -81,6 +81,10 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(required=False, max_length=2000, strip=True)
 
 
+class LineItemsForm(VersionedForm):
+    """The version; the rows (description-N, quantity-N, amount-N) are read by the view."""
+
+
 class CorrectionForm(VersionedForm):
     field = forms.CharField(max_length=100)
     value = forms.CharField(required=False, max_length=2000, strip=False)

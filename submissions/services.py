@@ -367,50 +367,115 @@ def submission_correct_field(
 
     The value is validated against the workflow version's output schema; the event
     keeps the old and new value and who changed it. A human-entered value is certain,
-    so its field confidence becomes 1.0.
+    so its field confidence becomes 1.0. Line items have their own service.
     """
-    import jsonschema
-
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version)
-        properties = (submission.workflow_version.output_schema or {}).get("properties", {})
-        schema = properties.get(field_name)
+        schema = _field_schema(submission, field_name)
         if schema is None or schema.get("type") in {"array", "object"}:
             raise ValueError(f"{field_name} is not a field that can be corrected here.")
-        data = dict(submission.extracted_data or {})
-        old = data.get(field_name)
-        if raw_value.strip() == "":
-            new = None
-        else:
-            new = _coerce_field_value(schema, raw_value)
-            try:
-                jsonschema.validate(new, schema, format_checker=jsonschema.FormatChecker())
-            except jsonschema.ValidationError as error:
-                raise ValueError(f"Invalid value for {field_name}: {error.message}.") from None
-        if new == old:
-            return submission
-        if new is None:
-            data.pop(field_name, None)
-        else:
-            data[field_name] = new
-        confidences = dict(submission.field_confidences or {})
-        if new is None:
-            confidences.pop(field_name, None)
-        else:
-            confidences[field_name] = 1.0
-        submission.extracted_data = data
-        submission.field_confidences = confidences
-        submission.version += 1
-        submission.save(
-            update_fields=["extracted_data", "field_confidences", "version", "updated_at"]
-        )
-        record_event(
-            submission=submission,
-            type="field_corrected",
-            actor=actor,
-            details={"field": field_name, "old": old, "new": new},
-        )
+        new = None if raw_value.strip() == "" else _coerce_field_value(schema, raw_value)
+        if new is not None:
+            _validate(new, schema, f"Invalid value for {field_name}")
+        _store_correction(submission, field_name, new, actor)
     return submission
+
+
+@dataclass(frozen=True)
+class LineItemRow:
+    """One row of line items as a reviewer typed it."""
+
+    description: str = ""
+    quantity: str = ""
+    amount: str = ""
+
+    def is_blank(self) -> bool:
+        return not (self.description.strip() or self.quantity.strip() or self.amount.strip())
+
+
+def submission_correct_line_items(
+    *,
+    submission_id: str,
+    rows: list[LineItemRow],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Submission:
+    """Replace the line items of a submission in review with the reviewer's rows.
+
+    A blank row is dropped (that is how a reviewer removes one); every other row needs a
+    description, a quantity above zero and an amount. Stored and recorded like any other
+    correction (old and new list in the event, confidence 1.0); no rows clears the field.
+    """
+    with transaction.atomic():
+        submission = _locked_in_review(submission_id, expected_version)
+        schema = _field_schema(submission, "lineItems")
+        if schema is None or schema.get("type") != "array":
+            raise ValueError("This workflow has no line items.")
+        items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
+        if items:
+            _validate(items, schema, "Invalid line items")
+        _store_correction(submission, "lineItems", items or None, actor)
+    return submission
+
+
+def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
+    description = row.description.strip()
+    if not description:
+        raise ValueError(f"Row {number}: a description is needed.")
+    quantity = _decimal(row.quantity or "1")
+    if quantity is None or quantity <= 0:
+        raise ValueError(f"Row {number}: the quantity must be a number above zero.")
+    amount = _decimal(row.amount)
+    if amount is None:
+        raise ValueError(f"Row {number}: enter the amount as a number, e.g. 12.50.")
+    return {"description": description, "quantity": float(quantity), "amount": float(amount)}
+
+
+def _decimal(raw: str) -> Decimal | None:
+    try:
+        number = Decimal(raw.replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    return round(number, 4) if number.is_finite() else None
+
+
+def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | None:
+    properties = (submission.workflow_version.output_schema or {}).get("properties", {})
+    return properties.get(field_name)
+
+
+def _validate(value: Any, schema: dict[str, Any], what: str) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+    except jsonschema.ValidationError as error:
+        raise ValueError(f"{what}: {error.message}.") from None
+
+
+def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
+    """Write a reviewer's value (None: clear the field) with its event; no change, no event."""
+    data = dict(submission.extracted_data or {})
+    old = data.get(field_name)
+    if new == old:
+        return
+    confidences = dict(submission.field_confidences or {})
+    if new is None:
+        data.pop(field_name, None)
+        confidences.pop(field_name, None)
+    else:
+        data[field_name] = new
+        confidences[field_name] = 1.0
+    submission.extracted_data = data
+    submission.field_confidences = confidences
+    submission.version += 1
+    submission.save(update_fields=["extracted_data", "field_confidences", "version", "updated_at"])
+    record_event(
+        submission=submission,
+        type="field_corrected",
+        actor=actor,
+        details={"field": field_name, "old": old, "new": new},
+    )
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

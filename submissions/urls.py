@@ -14,6 +14,7 @@ urlpatterns = [
     path("<str:submission_id>/reject", views.reject, name="reject"),
     path("<str:submission_id>/cancel", views.cancel, name="cancel"),
     path("<str:submission_id>/correct", views.correct, name="correct"),
+    path("<str:submission_id>/correct-items", views.correct_items, name="correct_items"),
     path("<str:submission_id>/claim", views.claim, name="claim"),
     path("<str:submission_id>/release", views.release, name="release"),
     path("<str:submission_id>/files/<int:index>", views.file_content, name="file"),

@@ -37,6 +37,7 @@ from submissions.forms import (
     ApproveForm,
     CancelForm,
     CorrectionForm,
+    LineItemsForm,
     QueueFilterForm,
     RejectForm,
 )
@@ -44,12 +45,14 @@ from submissions.models import Submission, SubmissionEvent, SubmissionFile, Subm
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
     Actor,
+    LineItemRow,
     SubmissionActionError,
     claim_is_live,
     submission_approve,
     submission_cancel,
     submission_claim,
     submission_correct_field,
+    submission_correct_line_items,
     submission_reject,
     submission_release_claim,
 )
@@ -317,6 +320,8 @@ def _detail_context(
         "files": [_file_view(submission, f) for f in submission.files.order_by("file_index")],
         "fields": _field_rows(submission),
         "line_items": line_items if isinstance(line_items, list) else [],
+        "has_line_items": "lineItems"
+        in ((submission.workflow_version.output_schema or {}).get("properties", {})),
         "threshold": submission.workflow_version.review_threshold,
         "threshold_ratio": submission.workflow_version.review_threshold / 100,
         "unresolved": unresolved,
@@ -489,6 +494,52 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     # Working on it keeps the claim alive.
     submission_claim(submission_id=submission.pk, user=request.user)
     return _changed(request, submission.pk, "side")
+
+
+# A form posts at most this many line-item rows (the page shows the items plus one blank).
+MAX_LINE_ITEM_ROWS = 200
+
+
+@require_POST
+@company_required
+def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = _own(request, submission_id)
+    form = LineItemsForm(request.POST)
+    if not form.is_valid():
+        return _changed(
+            request, submission.pk, "side", error="The form was incomplete.", status=400
+        )
+    try:
+        submission_correct_line_items(
+            submission_id=submission.pk,
+            rows=_line_item_rows(request),
+            actor=Actor.for_user(request.user),
+            expected_version=form.cleaned_data["version"],
+        )
+    except SubmissionActionError as error:
+        return _changed(request, submission.pk, "side", error=error.message, status=409)
+    except ValueError as error:
+        message = str(error)
+        errors = {"lineItems": message}
+        return _changed(
+            request, submission.pk, "side", error=message, field_errors=errors, status=422
+        )
+    submission_claim(submission_id=submission.pk, user=request.user)
+    return _changed(request, submission.pk, "side")
+
+
+def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
+    """The rows of the line-items form: description-N, quantity-N, amount-N."""
+    post = request.POST
+    return [
+        LineItemRow(
+            description=post.get(f"description-{n}", "")[:500],
+            quantity=post.get(f"quantity-{n}", "")[:50],
+            amount=post.get(f"amount-{n}", "")[:50],
+        )
+        for n in range(MAX_LINE_ITEM_ROWS)
+        if f"description-{n}" in post or f"amount-{n}" in post
+    ]
 
 
 @require_POST

@@ -73,6 +73,16 @@ def event_label(event_type: str) -> str:
 
 
 @register.filter
+def corrected_value(value: Any) -> str:
+    """A corrected field's old or new value for the timeline; a list as its row count."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return f"{len(value)} row{'' if len(value) == 1 else 's'}"
+    return str(value)
+
+
+@register.filter
 def detail_items(details: Any) -> list[tuple[str, str]]:
     """Event details as short key/value pairs for the timeline."""
     if not isinstance(details, dict):

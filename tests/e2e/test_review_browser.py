@@ -222,3 +222,32 @@ def test_queue_rows_update_in_place_and_keep_the_selection(chromium, live_server
     # Updated in place: no navigation happened.
     assert page.evaluate("document.body.dataset.marker") == "same-page"
     context.close()
+
+
+def test_a_reviewer_corrects_line_items_in_place(chromium, live_server, team, screenshots: Path):
+    items = [
+        {"description": "Milk 2L", "quantity": 1.0, "amount": 1.45},
+        {"description": "Bread", "quantity": 1.0, "amount": 1.1},
+    ]
+    submission = submission_with_file(
+        team["company"], extracted_data={"merchantName": "Tesco Extra", "lineItems": items}
+    )
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    page.fill("input[name=quantity-0]", "2")
+    page.fill("input[name=amount-0]", "2.90")
+    page.fill("input[name=description-2]", "Coffee beans")
+    page.fill("input[name=amount-2]", "6.80")
+    page.click("[data-action=save-items]")
+    # The side column comes back by htmx with the saved rows and a timeline entry.
+    expect(page.locator("input[name=description-2]")).to_have_value("Coffee beans")
+    expect(page.locator("li[data-event=field_corrected]")).to_contain_text("lineItems")
+    page.screenshot(path=str(screenshots / "line-items.png"), full_page=True, caret="initial")
+    saved = Submission.objects.get(pk=submission.pk).extracted_data["lineItems"]
+    assert saved == [
+        {"description": "Milk 2L", "quantity": 2.0, "amount": 2.9},
+        {"description": "Bread", "quantity": 1.0, "amount": 1.1},
+        {"description": "Coffee beans", "quantity": 1.0, "amount": 6.8},
+    ]
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()

@@ -569,6 +569,90 @@ def test_invalid_corrections_are_refused(ui, waiting):
     assert waiting.version == version and not waiting.events.filter(type="field_corrected")
 
 
+ITEMS = [
+    {"description": "Milo 1kg", "quantity": 2.0, "amount": 31.0},
+    {"description": "Gardenia bread", "quantity": 1.0, "amount": 4.5},
+]
+
+
+def items_post(version: int, rows: list[tuple[str, str, str]]) -> dict[str, object]:
+    data: dict[str, object] = {"version": version}
+    for n, (description, quantity, amount) in enumerate(rows):
+        data |= {f"description-{n}": description, f"quantity-{n}": quantity, f"amount-{n}": amount}
+    return data
+
+
+def test_line_items_are_edited_added_and_removed_as_one_correction(ui, company, api):
+    waiting = submission_with_file(
+        company, extracted_data={"totalAmount": 35.5, "lineItems": ITEMS}
+    )
+    page = ui.get(detail_url(waiting))
+    html = page.content.decode()
+    assert 'name="description-1" value="Gardenia bread"' in html and 'name="description-2"' in html
+    rows = [("Milo 1kg", "2", "31.00"), ("", "", ""), ("Eggs grade A", "", "4.50")]
+    response = ui.post(
+        action_url("correct_items", waiting),
+        items_post(page.context["version"], rows),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and b'id="side"' in response.content
+    waiting.refresh_from_db()
+    expected = [
+        {"description": "Milo 1kg", "quantity": 2.0, "amount": 31.0},
+        {"description": "Eggs grade A", "quantity": 1.0, "amount": 4.5},
+    ]
+    assert waiting.extracted_data["lineItems"] == expected
+    assert waiting.field_confidences["lineItems"] == 1.0
+    event = waiting.events.get(type="field_corrected")
+    assert event.details == {"field": "lineItems", "old": ITEMS, "new": expected}
+    assert "2 rows" in ui.get(detail_url(waiting)).content.decode()  # the timeline entry
+    assert api.get(f"/api/v1/submissions/{waiting.pk}").json()["extractedData"]["lineItems"] == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (("", "1", "3.00"), b"Row 1: a description is needed"),
+        (("Milo", "0", "3.00"), b"Row 1: the quantity must be a number above zero"),
+        (("Milo", "two", "3.00"), b"Row 1: the quantity must be a number above zero"),
+        (("Milo", "1", "three"), b"Row 1: enter the amount as a number"),
+        (("Milo", "1", "NaN"), b"Row 1: enter the amount as a number"),
+    ],
+)
+def test_invalid_line_items_are_refused_and_nothing_changes(ui, company, row, message):
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    version = waiting.version
+    response = ui.post(
+        action_url("correct_items", waiting), items_post(version, [row]), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422 and message in response.content
+    waiting.refresh_from_db()
+    assert waiting.version == version and waiting.extracted_data["lineItems"] == ITEMS
+
+
+def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    rows = [("Milo 1kg", "1", "15.50")]
+    stale = ui.post(
+        action_url("correct_items", waiting),
+        items_post(waiting.version + 1, rows),
+        HTTP_HX_REQUEST="true",
+    )
+    assert stale.status_code == 409
+    approved = submission_with_file(company, status=S.APPROVED, extracted_data={"lineItems": ITEMS})
+    assert 'name="description-0"' not in ui.get(detail_url(approved)).content.decode()
+    decided = ui.post(
+        action_url("correct_items", approved),
+        items_post(approved.version, rows),
+        HTTP_HX_REQUEST="true",
+    )
+    assert decided.status_code == 409
+    approved.refresh_from_db()
+    assert approved.extracted_data["lineItems"] == ITEMS
+
+
 # --- Overview -------------------------------------------------------------------------------
 
 
