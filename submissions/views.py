@@ -7,6 +7,7 @@ polling and partial refreshes) only makes it faster.
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -468,32 +469,20 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
-        return _changed(
-            request, submission.pk, "side", error="The form was incomplete.", status=400
-        )
-    name = form.cleaned_data["field"]
-    try:
-        submission_correct_field(
+        return _incomplete(request, submission)
+    data = form.cleaned_data
+    return _corrected(
+        request,
+        submission,
+        data["field"],
+        lambda actor: submission_correct_field(
             submission_id=submission.pk,
-            field_name=name,
-            raw_value=form.cleaned_data["value"],
-            actor=Actor.for_user(request.user),
-            expected_version=form.cleaned_data["version"],
-        )
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
-    except ValueError as error:
-        return _changed(
-            request,
-            submission.pk,
-            "side",
-            error=str(error),
-            field_errors={name: str(error)},
-            status=422,
-        )
-    # Working on it keeps the claim alive.
-    submission_claim(submission_id=submission.pk, user=request.user)
-    return _changed(request, submission.pk, "side")
+            field_name=data["field"],
+            raw_value=data["value"],
+            actor=actor,
+            expected_version=data["version"],
+        ),
+    )
 
 
 # A form posts at most this many line-item rows (the page shows the items plus one blank).
@@ -506,24 +495,42 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = LineItemsForm(request.POST)
     if not form.is_valid():
-        return _changed(
-            request, submission.pk, "side", error="The form was incomplete.", status=400
-        )
-    try:
-        submission_correct_line_items(
+        return _incomplete(request, submission)
+    return _corrected(
+        request,
+        submission,
+        "lineItems",
+        lambda actor: submission_correct_line_items(
             submission_id=submission.pk,
             rows=_line_item_rows(request),
-            actor=Actor.for_user(request.user),
+            actor=actor,
             expected_version=form.cleaned_data["version"],
-        )
+        ),
+    )
+
+
+def _incomplete(request: HttpRequest, submission: Submission) -> HttpResponse:
+    return _changed(request, submission.pk, "side", error="The form was incomplete.", status=400)
+
+
+def _corrected(
+    request: HttpRequest,
+    submission: Submission,
+    field_name: str,
+    save: Callable[[Actor], Submission],
+) -> HttpResponse:
+    """Run a correction service; the side column, with the refusal when there is one."""
+    try:
+        save(Actor.for_user(request.user))
     except SubmissionActionError as error:
         return _changed(request, submission.pk, "side", error=error.message, status=409)
     except ValueError as error:
         message = str(error)
-        errors = {"lineItems": message}
+        errors = {field_name: message}
         return _changed(
             request, submission.pk, "side", error=message, field_errors=errors, status=422
         )
+    # Working on it keeps the claim alive.
     submission_claim(submission_id=submission.pk, user=request.user)
     return _changed(request, submission.pk, "side")
 
