@@ -53,11 +53,10 @@ RESULTS = {
 }
 
 
-@pytest.fixture
-def session(api_key, receipt_workflow, endpoint) -> WorkflowSession:
+def open_session(api_key, version) -> WorkflowSession:
     created, _ = session_create(
-        api_key=api_key.api_key,
-        version=receipt_workflow,
+        api_key=api_key,
+        version=version,
         request=SessionRequest(
             file_count=1,
             content_types=["image/jpeg"],
@@ -68,6 +67,11 @@ def session(api_key, receipt_workflow, endpoint) -> WorkflowSession:
         ),
     )
     return created
+
+
+@pytest.fixture
+def session(api_key, receipt_workflow, endpoint) -> WorkflowSession:
+    return open_session(api_key.api_key, receipt_workflow)
 
 
 def submitted(session: WorkflowSession) -> WorkflowSession:
@@ -189,18 +193,6 @@ def test_sandbox_and_production_endpoints_receive_only_their_environments_events
     sandbox, _ = endpoint_create(company=company, url=receiver.url, environment="sandbox")
     for key_environment, expected in (("sandbox", sandbox), ("production", production)):
         key = api_key_create(company=company, name=key_environment, environment=key_environment)
-        created, _ = session_create(
-            api_key=key.api_key,
-            version=receipt_workflow,
-            request=SessionRequest(
-                file_count=1,
-                content_types=["image/jpeg"],
-                client_submission_id=new_id("client"),
-                metadata={},
-                external_user=None,
-                webhook_url=SESSION_URL,
-            ),
-        )
-        reviewed(created)
+        created = reviewed(open_session(key.api_key, receipt_workflow))
         deliveries = WebhookDelivery.objects.filter(session_id=created.pk)
         assert {d.endpoint_id for d in deliveries} == {expected.pk, None}  # None: webhookUrl
