@@ -422,6 +422,8 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     description = row.description.strip()
     if not description:
         raise ValueError(f"Row {number}: a description is needed.")
+    if "\x00" in description:  # PostgreSQL cannot store it in JSON
+        raise ValueError(f"Row {number}: the description has a NUL character.")
     quantity = _decimal(row.quantity or "1")
     if quantity is None or quantity <= 0:
         raise ValueError(f"Row {number}: the quantity must be a number above zero.")
