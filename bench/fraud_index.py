@@ -7,8 +7,8 @@ the radius and just beyond it); a query must return exactly the planted ones wit
 radius (random hashes are ~128 bits away, never within it). Also: time to add one hash and
 the index's memory. Pin to one core with `taskset -c 0` to be strict about "one core".
 
-A page has five views (fraud.hashing.VIEWS), each searched in its own index of the
-company's hashes of that view; "page p99" sums five consecutive queries, i.e. the visual
+A page has up to six views (fraud.hashing.VIEWS), each searched in its own index of the
+company's hashes of that view; "page p99" sums six consecutive queries, i.e. the visual
 search of one page when every view index holds the table's number of hashes.
 """
 

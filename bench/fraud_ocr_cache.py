@@ -80,6 +80,7 @@ class Read:
     ocr_seconds: float
     ocr_source: str  # hash of jobs/extraction/ocr.py that made the entry
     error: str | None = None  # ExtractionError code: the pipeline would fail the session
+    words: list[list[Word]] | None = None  # per page: what the text view is hashed from
 
 
 def _path(data: bytes) -> Path:
@@ -173,7 +174,12 @@ def read(data: bytes, *, kind: str = "receipt", refresh: bool = False) -> Read:
     except ExtractionError as exc:
         return Read([], "", {}, entry["seconds"], entry["ocr_source"], exc.code)
     return Read(
-        [p.image for p in document.pages], text, fields, entry["seconds"], entry["ocr_source"]
+        [p.image for p in document.pages],
+        text,
+        fields,
+        entry["seconds"],
+        entry["ocr_source"],
+        words=[p.words for p in document.pages],
     )
 
 

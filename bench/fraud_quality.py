@@ -8,7 +8,8 @@ scale, brightness +-20 %, JPEG q40, a combination, a re-photograph) goes through
 pipeline does with a submission:
 
 1. extraction with jobs.extraction (load_document, read_text, parse_fields: the calls
-   extract_document makes), OCR results cached on disk by bench/fraud_ocr_cache.py;
+   extract_document makes), OCR results cached on disk by bench/fraud_ocr_cache.py; the
+   page hashes get the words OCR read, as in the pipeline (the text view);
 2. fraud.services.fraud_run_checks with the page images as OCR left them, the joined page
    text and the parsed fields, under the default workflow's fraud policy, against
    PostgreSQL (DATABASE_URL of a migrated database), inside one transaction that is rolled
@@ -91,7 +92,8 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
         return out | {"missing": True}
     read = fraud_ocr_cache.read(data)
     started = time.perf_counter()
-    pages = [hashing.page_hashes(image) for image in read.pages]
+    words = read.words or [[] for _ in read.pages]
+    pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
     took = (time.perf_counter() - started) / max(1, len(pages))
     return out | {
         "text": read.text,

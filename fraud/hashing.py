@@ -4,9 +4,11 @@ Plain PDQ on a whole receipt photo is not robust enough: a re-capture rotates, c
 re-lights the page. We therefore normalise the page first (cut the paper out of a desk
 background, strip scanner edges, flatten the lighting, deskew on the text lines) and hash
 five views of it with PDQ: the upright paper and four boxes of its print found in
-different ways (see normalise_page). PDQ moves a lot when a view's box moves a little, and
-each way of finding the box fails on some re-captures, but rarely all at once, so a pair's
-distance is the smallest over the views.
+different ways (see normalise_page); and, when the pipeline knows the words OCR read on
+the page, a sixth: the box of those words (text_view), which no wedge, edge, shadow or
+faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
+finding the box fails on some re-captures, but rarely all at once, so a pair's distance
+is the smallest over the views.
 
 The input is the page as the pipeline hands it over: after OCR, which has already deskewed
 it and may have turned it upright, filling the new corners with white. Bright areas that
@@ -18,14 +20,18 @@ close as 18 bits in some view (sroie-dev), which is why fraud.policy scores a mi
 visual distance as weak evidence that needs text or data agreement on the same pair
 before it flags. Measured with OCR'd pages of every re-capture (bench/fraud_quality.py),
 the smallest view distance stays within 16 bits for 73-100 % of the copies depending on
-the re-capture, and no two distinct receipts come within 16 bits; with the text and data
-checks, 99.3-100 % of the copies are caught per re-capture.
+the re-capture (87-100 % but for re-photographs), and 2 of 11,173 pairs of distinct
+receipts (both of one shop) come within 16 bits; with the text and data checks,
+99.3-100 % of the copies are caught per re-capture.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -50,16 +56,31 @@ DESKEW_STEP_DEG = 0.25
 DESKEW_FINE_STEP_DEG = 0.05
 
 
-# The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-").
-VIEWS = ("paper", "print", "strong", "ink", "dark")
+# The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-"):
+# those found in the image itself, and "text", the box of the words OCR read (text_view).
+IMAGE_VIEWS = ("paper", "print", "strong", "ink", "dark")
+VIEWS = (*IMAGE_VIEWS, "text")
+# Words that set the text view's box: read with this confidence, less outliers per side.
+TEXT_BOX_MIN_CONFIDENCE = 0.8
+TEXT_BOX_TRIM_PERCENT = 2.0
+TEXT_BOX_MIN_WORDS = 5
+
+
+class OcrWord(Protocol):
+    """What the text view needs of a word OCR read (jobs.extraction.Word has it)."""
+
+    text: str
+    bbox: tuple[float, float, float, float]  # normalised (x0, y0, x1, y1) on the page
+    confidence: float
 
 
 @dataclass(frozen=True)
 class PageHashes:
     """Perceptual fingerprint of one page (an image, or one rendered PDF page).
 
-    One 256-bit PDQ hash per view (VIEWS, see normalise_page); PDQ `quality` (of the print
-    view) is low for nearly blank pages, which all look alike.
+    One 256-bit PDQ hash per view (IMAGE_VIEWS, see normalise_page, and "text" when the
+    page's words are known); PDQ `quality` (of the print view) is low for nearly blank
+    pages, which all look alike.
     """
 
     views: dict[str, bytes]
@@ -423,6 +444,52 @@ def pdq(gray: np.ndarray) -> tuple[bytes, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
-def page_hashes(image: Image.Image) -> PageHashes:
+def page_hashes(image: Image.Image, words: Sequence[OcrWord] = ()) -> PageHashes:
+    """The page's hashes; with the words OCR read on `image`, also the text view's."""
     hashed = {name: pdq(view) for name, view in normalise_page(image).items()}
-    return PageHashes(views={n: d for n, (d, _) in hashed.items()}, quality=hashed["print"][1])
+    views = {n: d for n, (d, _) in hashed.items()}
+    box = text_box(words)
+    if box is not None:
+        views["text"] = pdq(text_view(image, box))[0]
+    return PageHashes(views=views, quality=hashed["print"][1])
+
+
+def text_box(words: Sequence[OcrWord]) -> tuple[float, float, float, float] | None:
+    """Box (normalised) of the words OCR read confidently, less outliers per side.
+
+    OCR finds the print however faint, and never reads a desk, a fill wedge, a scanner
+    edge or a shadow, all of which move the image-based boxes; a stray word (a pen
+    note in the margin) is trimmed as an outlier: TEXT_BOX_TRIM_PERCENT of the words per
+    side, and at least one.
+    """
+    boxes = np.array(
+        [w.bbox for w in words if w.confidence >= TEXT_BOX_MIN_CONFIDENCE and len(w.text) >= 2]
+    )
+    if len(boxes) < TEXT_BOX_MIN_WORDS:
+        return None
+    # "higher"/"lower": whole words, and at least the outermost one per side is dropped.
+    low, high = TEXT_BOX_TRIM_PERCENT, 100 - TEXT_BOX_TRIM_PERCENT
+    left, top = (np.percentile(boxes[:, i], low, method="higher") for i in (0, 1))
+    right, bottom = (np.percentile(boxes[:, i], high, method="lower") for i in (2, 3))
+    if right - left < 0.05 or bottom - top < 0.05:
+        return None
+    return float(left), float(top), float(right), float(bottom)
+
+
+def text_view(image: Image.Image, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The page cropped to `box`, at the working width, lighting flattened.
+
+    The image is the one OCR read (already deskewed and upright), so no deskew here.
+    """
+    width, height = image.size
+    left, top, right, bottom = box
+    pixels = (
+        int(left * width),
+        int(top * height),
+        math.ceil(right * width),
+        math.ceil(bottom * height),
+    )
+    gray = np.asarray(image.crop(pixels).convert("L"), dtype=np.uint8)
+    rows = max(1, round(gray.shape[0] * WORK_WIDTH / max(1, gray.shape[1])))
+    gray = cv2.resize(gray, (WORK_WIDTH, rows), interpolation=cv2.INTER_AREA)
+    return _fixed_width(flatten_lighting(gray))

@@ -78,6 +78,7 @@ class PageFingerprint(models.Model):
         STRONG_V2 = "v2-strong"  # the box of the strong ink
         INK_V2 = "v2-ink"  # the box of all ink
         DARK_V2 = "v2-dark"  # the box of the darkest pixels
+        TEXT_V2 = "v2-text"  # the box of the words OCR read
         # v1 views (before the v2 normalisation): no longer searched; recomputed as v2 by
         # `manage.py fraud_refingerprint --pages`.
         CONTENT = "content"

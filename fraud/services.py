@@ -1,7 +1,7 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
-Checks: duplicate (same file bytes), visual (PDQ of five views of the normalised page, one
-exact Hamming index per view), text (digit shingles of the OCR text: LSH candidates, exact
+Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised page, the
+sixth the box of the words OCR read; one exact Hamming index per view), text (digit shingles of the OCR text: LSH candidates, exact
 Jaccard), data (total + date window + similar merchant; same minute is strong) and
 tampering (editing software, screenshot-like pages, arithmetic). Evidence about one pair
 adds up (fraud.policy): the text similarity is also computed for every submission the
@@ -15,6 +15,7 @@ bench/fraud_quality.py runs fraud_run_checks itself on sroie-dev re-captures.
 import logging
 import zlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,11 +48,13 @@ MIN_PDQ_QUALITY = 10
 
 @dataclass(frozen=True)
 class PageImage:
-    """One rendered page of a submission's file, as the pipeline hands it to the checks."""
+    """One rendered page of a submission's file, as the pipeline hands it to the checks:
+    the image OCR read and, when known, the words it read there (for the text view)."""
 
     file_id: str
     page: int
     image: Any  # PIL.Image.Image
+    words: Sequence[hashing.OcrWord] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
     hashed = []
     for page in pages:
         try:
-            hashes = hashing.page_hashes(page.image)
+            hashes = hashing.page_hashes(page.image, page.words)
         except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
             logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
             continue

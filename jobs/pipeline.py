@@ -100,7 +100,10 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
     for position, file in enumerate(files):
         document, extraction = _extract_file(session, file)
         SubmissionFile.objects.filter(pk=file.pk).update(page_count=len(document.pages))
-        pages += [PageImage(file_id=file.pk, page=p.index, image=p.image) for p in document.pages]
+        pages += [
+            PageImage(file_id=file.pk, page=p.index, image=p.image, words=p.words)
+            for p in document.pages
+        ]
         merged.add(file.file_index, extraction)
         session_set_progress(
             session_id=session.pk, progress=int(PROGRESS_LOADED + span * (position + 1))

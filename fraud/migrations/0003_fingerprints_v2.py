@@ -41,6 +41,7 @@ class Migration(migrations.Migration):
                     ("v2-strong", "Strong V2"),
                     ("v2-ink", "Ink V2"),
                     ("v2-dark", "Dark V2"),
+                    ("v2-text", "Text V2"),
                     ("content", "Content"),
                     ("paper", "Paper"),
                 ],

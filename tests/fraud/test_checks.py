@@ -68,7 +68,7 @@ def test_recaptured_receipt_is_a_visual_match_and_others_are_not(company):
     assert match.details["distance"] <= 16 and match.score >= 70
     assert refetch(copy).fraud_status == "flagged"
     assert not M.objects.filter(submission=other).exists()
-    assert PageFingerprint.objects.filter(submission=copy).count() == len(hashing.VIEWS)
+    assert PageFingerprint.objects.filter(submission=copy).count() == len(hashing.IMAGE_VIEWS)
 
 
 def test_reprinted_text_is_a_text_match(company):

@@ -54,7 +54,7 @@ def test_recapture_as_the_pipeline_hands_it_over_stays_close(transform):
 def test_page_hashes_have_every_view_and_distance_is_the_closest():
     page = _synthetic_receipt()
     hashes = hashing.page_hashes(page)
-    assert tuple(hashes.views) == hashing.VIEWS
+    assert tuple(hashes.views) == hashing.IMAGE_VIEWS  # no words: no text view
     assert all(len(d) == hashing.HASH_BYTES for d in hashes.views.values())
     far = {name: bytes(~np.frombuffer(d, np.uint8)) for name, d in hashes.views.items()}
     one_close = hashing.PageHashes(views={**far, "ink": hashes.views["ink"]}, quality=100)
@@ -130,6 +130,52 @@ def test_a_faded_recapture_with_pen_marks_stays_close():
     copy = hashing.page_hashes(deskew(recaptured(4, "combined", seed=1).convert("RGB")))
     assert hashing.min_distance(original, copy) <= THRESHOLD
     assert hashing.hamming(original.views["dark"], copy.views["dark"]) <= THRESHOLD
+
+
+class _Word:
+    def __init__(self, text: str, bbox: tuple[float, float, float, float], confidence: float):
+        self.text, self.bbox, self.confidence = text, bbox, confidence
+
+
+def test_text_box_is_the_confident_words_less_outliers():
+    rows = [_Word("TOTAL", (0.2, 0.1 + i * 0.02, 0.8, 0.11 + i * 0.02), 0.95) for i in range(40)]
+    box = hashing.text_box(rows)
+    # The outermost word per side is always trimmed: here the first and last rows.
+    assert box == (0.2, rows[1].bbox[1], 0.8, rows[-2].bbox[3])
+    # A pen note far out in the margin is trimmed; doubtful words and one-letter reads
+    # never count; too few words say nothing.
+    noted = [*rows, _Word("tan woon", (0.0, 0.0, 0.3, 0.03), 0.9)]
+    assert hashing.text_box(noted) == (0.2, rows[0].bbox[1], 0.8, rows[-2].bbox[3])
+    doubtful = [*rows, _Word("~~~~", (0.0, 0.9, 1.0, 1.0), 0.4), _Word("l", (0.95, 0.95, 1, 1), 1)]
+    assert hashing.text_box(doubtful) == box
+    assert hashing.text_box(rows[:4]) is None
+
+
+def test_words_add_the_text_view():
+    page = _synthetic_receipt()
+    words = [_Word("ITEM", (0.1, 0.06 + i * 0.03, 0.9, 0.08 + i * 0.03), 0.9) for i in range(25)]
+    hashes = hashing.page_hashes(page, words)
+    assert tuple(hashes.views) == hashing.VIEWS
+    assert hashes.views["text"] == hashing.pdq(hashing.text_view(page, hashing.text_box(words)))[0]
+
+
+@needs_sroie
+def test_a_rotated_copy_is_found_by_the_box_of_its_words():
+    # Receipt 68 turned by 3 degrees: the fill wedges and the scan's edge move every
+    # image-found box, but OCR reads the same words in the same place.
+    from jobs.extraction import load_document, read_text
+    from tests.fraud.helpers import TRANSFORMS
+
+    def hashes(data: bytes) -> hashing.PageHashes:
+        document = load_document(data)
+        read_text(document)
+        return hashing.page_hashes(document.pages[0].image, document.pages[0].words)
+
+    original = hashes(receipt_bytes(68))
+    copy = hashes(TRANSFORMS["rotate_3deg"](receipt(68), np.random.default_rng(1)))
+    image_only = min(hashing.hamming(original.views[v], copy.views[v]) for v in hashing.IMAGE_VIEWS)
+    assert image_only > THRESHOLD
+    assert hashing.hamming(original.views["text"], copy.views["text"]) <= 16
 
 
 @needs_sroie

@@ -64,7 +64,7 @@ def test_old_rows_match_nothing_until_recomputed(company):
     data = DataFingerprint.objects.get(submission=old)
     assert (data.time, data.receipt_number) == ("14:02", "88123")
     variants = set(PageFingerprint.objects.filter(submission=old).values_list("variant", flat=True))
-    assert variants == {f"v2-{view}" for view in hashing.VIEWS}
+    assert variants == {f"v2-{view}" for view in hashing.IMAGE_VIEWS}  # files, no OCR
 
     after, after_file = make_submission(company)
     run(after, pages_for(after_file, receipt(3)), fields=fields, text=TEXT)
@@ -76,4 +76,4 @@ def test_old_rows_match_nothing_until_recomputed(company):
     assert found == {"visual", "text", "data"}
     # Running it again finds nothing left to do.
     call_command("fraud_refingerprint", "--pages")
-    assert PageFingerprint.objects.filter(submission=old).count() == len(hashing.VIEWS)
+    assert PageFingerprint.objects.filter(submission=old).count() == len(hashing.IMAGE_VIEWS)

@@ -26,3 +26,17 @@ def test_auto_approved_session_announces_completion_consistently(api, workflows,
     assert payloads["submission.approved"]["state"] == "completed"
     assert payloads["session.completed"]["submissionStatus"] == "approved"
     assert payloads["session.completed"]["result"]["extractedData"]["invoiceNumber"]
+
+
+def test_the_pipeline_hashes_every_page_view_with_the_words_it_read(api, workflows):
+    from fraud import hashing
+    from fraud.models import PageFingerprint
+
+    response = api.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "invoice", "file": SimpleUploadedFile("i.pdf", invoice_pdf())},
+        format="multipart",
+    )
+    pipeline.run(response.json()["job"]["id"])
+    variants = set(PageFingerprint.objects.values_list("variant", flat=True))
+    assert variants == {f"v2-{view}" for view in hashing.VIEWS}  # "v2-text" included
