@@ -463,10 +463,12 @@ def text_box(words: Sequence[OcrWord]) -> tuple[float, float, float, float] | No
     side, and at least one.
     """
     boxes = np.array(
-        [w.bbox for w in words if w.confidence >= TEXT_BOX_MIN_CONFIDENCE and len(w.text) >= 2]
+        [w.bbox for w in words if w.confidence >= TEXT_BOX_MIN_CONFIDENCE and len(w.text) >= 2],
+        dtype=np.float64,
     )
-    if len(boxes) < TEXT_BOX_MIN_WORDS:
+    if len(boxes) < TEXT_BOX_MIN_WORDS or not np.isfinite(boxes).all():
         return None
+    boxes = np.clip(boxes, 0.0, 1.0)  # a PDF's text layer may place words off the page
     # "higher"/"lower": whole words, and at least the outermost one per side is dropped.
     low, high = TEXT_BOX_TRIM_PERCENT, 100 - TEXT_BOX_TRIM_PERCENT
     left, top = (np.percentile(boxes[:, i], low, method="higher") for i in (0, 1))

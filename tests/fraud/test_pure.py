@@ -149,6 +149,8 @@ def test_text_box_is_the_confident_words_less_outliers():
     doubtful = [*rows, _Word("~~~~", (0.0, 0.9, 1.0, 1.0), 0.4), _Word("l", (0.95, 0.95, 1, 1), 1)]
     assert hashing.text_box(doubtful) == box
     assert hashing.text_box(rows[:4]) is None
+    off_page = [_Word("TOTAL", (-0.5, 0.1 + i * 0.05, 1.7, 0.12 + i * 0.05), 0.9) for i in range(9)]
+    assert hashing.text_box(off_page) == pytest.approx((0.0, 0.15, 1.0, 0.47))
 
 
 def test_words_add_the_text_view():
