@@ -1,9 +1,10 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
 Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised page, the
-sixth the box of the words OCR read; one exact Hamming index per view), text (digit shingles of the OCR text: LSH candidates, exact
-Jaccard), data (total + date window + similar merchant; same minute is strong) and
-tampering (editing software, screenshot-like pages, arithmetic). Evidence about one pair
+sixth the box of the words OCR read; one exact Hamming index per view), text (digit
+shingles of the OCR text: LSH candidates, exact Jaccard), data (total + date window +
+similar merchant; same minute is strong) and tampering (editing software,
+screenshot-like pages, arithmetic). Evidence about one pair
 adds up (fraud.policy): the text similarity is also computed for every submission the
 visual or data check found, so two weak pieces about the same pair are seen together.
 Lookup and insert run under a per-company advisory lock, so two workers checking the same
