@@ -391,15 +391,13 @@ def upright_page(image: Image.Image) -> np.ndarray:
     Cut the paper out of any background, strip scanner edges, scale to WORK_WIDTH (so the
     morphology sees one text size), divide out the lighting, deskew on the text lines.
     """
-    gray = strip_dark_edges(find_paper(to_gray(image)))
-    height = max(1, round(gray.shape[0] * WORK_WIDTH / gray.shape[1]))
-    gray = cv2.resize(gray, (WORK_WIDTH, height), interpolation=cv2.INTER_AREA)
+    gray = _to_width(strip_dark_edges(find_paper(to_gray(image))), WORK_WIDTH)
     gray = flatten_lighting(gray)
     return rotate(gray, estimate_skew(ink_mask(gray)))
 
 
 def normalise_page(image: Image.Image) -> dict[str, np.ndarray]:
-    """The canonical grayscale views of a page (VIEWS), each at NORMALISED_WIDTH.
+    """The canonical grayscale views of a page (IMAGE_VIEWS), each at NORMALISED_WIDTH.
 
     - paper: the whole upright paper;
     - print: the box of the blobs that look like print (print_box);
@@ -426,8 +424,13 @@ def normalise_page(image: Image.Image) -> dict[str, np.ndarray]:
 
 
 def _fixed_width(gray: np.ndarray) -> np.ndarray:
-    height = max(1, round(gray.shape[0] * NORMALISED_WIDTH / gray.shape[1]))
-    return cv2.resize(gray, (NORMALISED_WIDTH, height), interpolation=cv2.INTER_AREA)
+    return _to_width(gray, NORMALISED_WIDTH)
+
+
+def _to_width(gray: np.ndarray, width: int) -> np.ndarray:
+    """Scaled to `width` pixels across, the aspect ratio kept."""
+    height = max(1, round(gray.shape[0] * width / max(1, gray.shape[1])))
+    return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def pdq(gray: np.ndarray) -> tuple[bytes, int]:
@@ -492,6 +495,4 @@ def text_view(image: Image.Image, box: tuple[float, float, float, float]) -> np.
         math.ceil(bottom * height),
     )
     gray = np.asarray(image.crop(pixels).convert("L"), dtype=np.uint8)
-    rows = max(1, round(gray.shape[0] * WORK_WIDTH / max(1, gray.shape[1])))
-    gray = cv2.resize(gray, (WORK_WIDTH, rows), interpolation=cv2.INTER_AREA)
-    return _fixed_width(flatten_lighting(gray))
+    return _fixed_width(flatten_lighting(_to_width(gray, WORK_WIDTH)))
