@@ -340,11 +340,8 @@ def _coerce_field_value(schema: dict[str, Any], raw: str) -> Any:
     """Turn the reviewer's text into the JSON type the workflow's schema expects."""
     kind = schema.get("type")
     if kind == "number":
-        try:
-            number = Decimal(raw.replace(",", "").strip())
-        except InvalidOperation:
-            raise ValueError("Enter a number, e.g. 12.50.") from None
-        if not number.is_finite():
+        number = _decimal(raw)
+        if number is None:
             raise ValueError("Enter a number, e.g. 12.50.")
         return float(round(number, 2)) if "multipleOf" in schema else float(number)
     if kind == "integer":
@@ -425,20 +422,25 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
         raise ValueError(f"Row {number}: the description has a NUL character.")
     quantity = _decimal(row.quantity or "1")
-    if quantity is None or quantity <= 0:
+    if quantity is None or round(quantity, 4) <= 0:
         raise ValueError(f"Row {number}: the quantity must be a number above zero.")
     amount = _decimal(row.amount)
     if amount is None:
         raise ValueError(f"Row {number}: enter the amount as a number, e.g. 12.50.")
-    return {"description": description, "quantity": float(quantity), "amount": float(amount)}
+    return {
+        "description": description,
+        "quantity": float(round(quantity, 4)),
+        "amount": float(round(amount, 4)),
+    }
 
 
 def _decimal(raw: str) -> Decimal | None:
+    """A number typed by a reviewer ("1,250.50"); None when it is none or not finite."""
     try:
         number = Decimal(raw.replace(",", "").strip())
     except InvalidOperation:
         return None
-    return round(number, 4) if number.is_finite() else None
+    return number if number.is_finite() else None
 
 
 def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | None:
