@@ -92,7 +92,7 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
         return out | {"missing": True}
     read = fraud_ocr_cache.read(data)
     started = time.perf_counter()
-    words = read.words or [[] for _ in read.pages]
+    words = read.words or []  # None only for a file that failed, which has no pages
     pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
     took = (time.perf_counter() - started) / max(1, len(pages))
     return out | {

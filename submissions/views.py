@@ -259,9 +259,14 @@ def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
     return (0 if name in data else 1, order, name)
 
 
+def _schema_fields(submission: Submission) -> dict[str, Any]:
+    """The fields of the workflow version's output schema, by name."""
+    return (submission.workflow_version.output_schema or {}).get("properties", {})
+
+
 def _field_rows(submission: Submission) -> list[FieldRow]:
     """Every scalar field of the workflow's schema, extracted or not, in schema order."""
-    schema = (submission.workflow_version.output_schema or {}).get("properties", {})
+    schema = _schema_fields(submission)
     data = submission.extracted_data or {}
     confidences = submission.field_confidences or {}
     threshold = submission.workflow_version.review_threshold / 100
@@ -321,8 +326,7 @@ def _detail_context(
         "files": [_file_view(submission, f) for f in submission.files.order_by("file_index")],
         "fields": _field_rows(submission),
         "line_items": line_items if isinstance(line_items, list) else [],
-        "has_line_items": "lineItems"
-        in ((submission.workflow_version.output_schema or {}).get("properties", {})),
+        "has_line_items": "lineItems" in _schema_fields(submission),
         "threshold": submission.workflow_version.review_threshold,
         "threshold_ratio": submission.workflow_version.review_threshold / 100,
         "unresolved": unresolved,
