@@ -124,14 +124,14 @@ def run_db(size: int, queries: int, rng: np.random.Generator) -> None:
     try:
         visual.reset()
         started = time.perf_counter()
-        visual.search(company.pk, "v2-print", stored[0].tobytes(), RADIUS)
+        visual.search(company.pk, "production", "v2-print", stored[0].tobytes(), RADIUS)
         cold_s = time.perf_counter() - started
         latencies, exact = [], 0
         for _ in range(queries):
             target = stored[rng.integers(size)]
             probe = flip(target, int(rng.integers(0, RADIUS + 1)), rng).tobytes()
             t0 = time.perf_counter()
-            hits = visual.search(company.pk, "v2-print", probe, RADIUS)
+            hits = visual.search(company.pk, "production", "v2-print", probe, RADIUS)
             latencies.append(time.perf_counter() - t0)
             exact += any(d <= RADIUS for _, d in hits)
         fresh = flip(stored[1], 3, rng).tobytes()
@@ -141,7 +141,7 @@ def run_db(size: int, queries: int, rng: np.random.Generator) -> None:
                 variant="v2-print", pdq=fresh,
             )  # fmt: skip
         t0 = time.perf_counter()
-        seen = (row.pk, 0) in visual.search(company.pk, "v2-print", fresh, 0)
+        seen = (row.pk, 0) in visual.search(company.pk, "production", "v2-print", fresh, 0)
         fresh_ms = (time.perf_counter() - t0) * 1000
         lat = np.array(latencies) * 1000
         print(f"\nPostgreSQL-backed (fraud.visual: catch-up by id + search), {size:,} rows:")

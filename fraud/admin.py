@@ -15,7 +15,7 @@ class FraudMatchAdmin(admin.ModelAdmin):
         "resolution",
         "resolved_at",
     ]
-    list_filter = ["check_type", "status", "resolution", "company"]
+    list_filter = ["check_type", "status", "resolution", "submission__environment", "company"]
     search_fields = ["id", "submission__id", "target_submission__id"]
     readonly_fields = [
         "submission",
@@ -36,7 +36,7 @@ class KnownFraudAdmin(admin.ModelAdmin):
     """The company's known-fraud list: deleting a row lets matching uploads through again."""
 
     list_display = ["id", "company", "submission", "confirmed_by", "created_at"]
-    list_filter = ["company"]
+    list_filter = ["environment", "company"]
     search_fields = ["submission__id"]
     readonly_fields = ["company", "submission", "sha256s", "confirmed_by", "created_at"]
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from steve.ids import id_factory
-from steve.models import Company
+from steve.models import Company, environment_field
 
 
 class FraudMatch(models.Model):
@@ -86,6 +86,8 @@ class PageFingerprint(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # The submission's: sandbox and production never search each other's rows.
+    environment = environment_field()
     submission = models.ForeignKey(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )
@@ -97,7 +99,11 @@ class PageFingerprint(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["company", "variant", "id"], name="fraud_page_fp_scan")]
+        indexes = [
+            models.Index(
+                fields=["company", "environment", "variant", "id"], name="fraud_page_fp_scan"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["submission", "file_id", "page", "variant"], name="fraud_page_fp_unique"
@@ -134,13 +140,15 @@ class TextFingerprint(models.Model):
 
 class TextBandKey(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # The submission's: sandbox and production never search each other's rows.
+    environment = environment_field()
     submission = models.ForeignKey(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )
     key = models.BigIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["company", "key"], name="fraud_text_band")]
+        indexes = [models.Index(fields=["company", "environment", "key"], name="fraud_text_band")]
 
     def __str__(self) -> str:
         return f"TextBandKey {self.pk}"
@@ -154,6 +162,8 @@ class DataFingerprint(models.Model):
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # The submission's: sandbox and production never search each other's rows.
+    environment = environment_field()
     submission = models.OneToOneField(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )
@@ -165,9 +175,16 @@ class DataFingerprint(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["company", "merchant", "total", "date"], name="fraud_data_key"),
-            models.Index(fields=["company", "total", "date"], name="fraud_data_total_date"),
-            models.Index(fields=["company", "total", "time"], name="fraud_data_total_time"),
+            models.Index(
+                fields=["company", "environment", "merchant", "total", "date"],
+                name="fraud_data_key",
+            ),
+            models.Index(
+                fields=["company", "environment", "total", "date"], name="fraud_data_total_date"
+            ),
+            models.Index(
+                fields=["company", "environment", "total", "time"], name="fraud_data_total_time"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +195,8 @@ class KnownFraud(models.Model):
     """A submission whose document a reviewer confirmed as fraud: later matches block."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # The submission's: sandbox and production never search each other's rows.
+    environment = environment_field()
     submission = models.ForeignKey(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )

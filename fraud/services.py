@@ -9,6 +9,8 @@ adds up (fraud.policy): the text similarity is also computed for every submissio
 visual or data check found, so two weak pieces about the same pair are seen together.
 Lookup and insert run under a per-company advisory lock, so two workers checking the same
 receipt at the same moment find each other and write one match row, not zero or two.
+Every lookup is of the submission's own environment: sandbox submissions are neither found
+by production ones nor find them (docs/environments.md).
 
 bench/fraud_quality.py runs fraud_run_checks itself on sroie-dev re-captures.
 """
@@ -151,6 +153,7 @@ def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
     rows = [
         PageFingerprint(
             company_id=submission.company_id,
+            environment=submission.environment,
             submission_id=submission.pk,
             file_id=page.file_id,
             page=page.page,
@@ -189,7 +192,9 @@ def _duplicate_findings(submission: Submission) -> list[Finding]:
     digests = [f.sha256 for f in submission.files.all() if f.sha256]
     twins = (
         SubmissionFile.objects.filter(
-            sha256__in=digests, submission__company_id=submission.company_id
+            sha256__in=digests,
+            submission__company_id=submission.company_id,
+            submission__environment=submission.environment,
         )
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", "sha256")
@@ -212,14 +217,18 @@ def _visual_findings(
             continue
         for variant, digest in _variants(page.hashes):
             for fingerprint_id, distance in visual.search(
-                submission.company_id, variant, digest, limit
+                submission.company_id, submission.environment, variant, digest, limit
             ):
                 if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
                     hits[fingerprint_id] = (distance, page, variant)
     if not hits:
         return []
     rows = (
-        PageFingerprint.objects.filter(id__in=list(hits), company_id=submission.company_id)
+        PageFingerprint.objects.filter(
+            id__in=list(hits),
+            company_id=submission.company_id,
+            environment=submission.environment,
+        )
         .exclude(submission_id=submission.pk)
         .values_list("id", "submission_id", "file_id", "page")
     )
@@ -269,13 +278,16 @@ def _text_findings(
     """Text similarity to LSH candidates and to the submissions other checks found."""
     keys = textsim.band_keys(text.signature)
     candidates = set(
-        TextBandKey.objects.filter(company_id=submission.company_id, key__in=keys)
+        TextBandKey.objects.filter(
+            company_id=submission.company_id, environment=submission.environment, key__in=keys
+        )
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", flat=True)
     ) | (also - {submission.pk})
     found = []
     for target_id, stored in TextFingerprint.objects.filter(
         company_id=submission.company_id,
+        submission__environment=submission.environment,
         submission_id__in=candidates,
         version=TextFingerprint.VERSION,
     ).values_list("submission_id", "shingles"):
@@ -303,7 +315,12 @@ def _store_text(submission: Submission, text: TextPrint) -> None:
     )
     TextBandKey.objects.filter(submission=submission).delete()
     TextBandKey.objects.bulk_create(
-        TextBandKey(company_id=submission.company_id, submission=submission, key=key)
+        TextBandKey(
+            company_id=submission.company_id,
+            environment=submission.environment,
+            submission=submission,
+            key=key,
+        )
         for key in keys
     )
 
@@ -336,7 +353,12 @@ def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) ->
     if key.time:  # the same minute on a date OCR may have misread (see _data_finding)
         near |= Q(time=key.time)
     rows = (
-        DataFingerprint.objects.filter(near, company_id=submission.company_id, total=key.total)
+        DataFingerprint.objects.filter(
+            near,
+            company_id=submission.company_id,
+            environment=submission.environment,
+            total=key.total,
+        )
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", "merchant", "date", "time", "receipt_number")
     )
@@ -392,6 +414,7 @@ def _store_data(submission: Submission, key: DataKey) -> None:
         submission=submission,
         defaults={
             "company_id": submission.company_id,
+            "environment": submission.environment,
             "merchant": key.merchant,
             "total": key.total,
             "date": key.day,
@@ -445,7 +468,9 @@ def _write_matches(submission: Submission, findings: list[Finding], policy: Frau
     forgiven = _false_positive_partners(submission.pk, targets)
     known = set(
         KnownFraud.objects.filter(
-            company_id=submission.company_id, submission_id__in=targets
+            company_id=submission.company_id,
+            environment=submission.environment,
+            submission_id__in=targets,
         ).values_list("submission_id", flat=True)
     )
     for target_id, pair in by_target.items():
@@ -675,7 +700,11 @@ def _remember_fraud(submission: Submission, actor: Actor) -> None:
     KnownFraud.objects.get_or_create(
         company_id=submission.company_id,
         submission=submission,
-        defaults={"sha256s": digests, "confirmed_by": actor.label},
+        defaults={
+            "environment": submission.environment,
+            "sha256s": digests,
+            "confirmed_by": actor.label,
+        },
     )
 
 

@@ -1,11 +1,12 @@
 """Per-process visual index: PostgreSQL is the source of truth, numpy does the search.
 
-Each worker process keeps one HammingIndex per (company, variant) and, before every query,
+Each worker process keeps one HammingIndex per (company, environment, variant) and, before every query,
 loads the rows with an id above the last one it has seen. Callers hold the company's
 advisory lock (fraud.services), so no other transaction of that company is between
 allocating an id and committing it: every row with a smaller id is already visible, and
 "id > last seen" never skips one. A new hash is therefore found by the very next query in
-any process, and a company's index never holds another company's rows.
+any process, and a company's index never holds another company's rows, nor a sandbox
+index production rows (or the other way round).
 """
 
 from __future__ import annotations
@@ -26,20 +27,23 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_entries: dict[tuple[str, str], _Entry] = {}
+_entries: dict[tuple[str, str, str], _Entry] = {}
 _entries_lock = threading.Lock()
 
 
-def _entry(company_id: str, variant: str) -> _Entry:
+def _entry(company_id: str, environment: str, variant: str) -> _Entry:
     with _entries_lock:
-        return _entries.setdefault((company_id, variant), _Entry())
+        return _entries.setdefault((company_id, environment, variant), _Entry())
 
 
-def _catch_up(entry: _Entry, company_id: str, variant: str) -> None:
+def _catch_up(entry: _Entry, company_id: str, environment: str, variant: str) -> None:
     while True:
         rows = list(
             PageFingerprint.objects.filter(
-                company_id=company_id, variant=variant, id__gt=entry.last_id
+                company_id=company_id,
+                environment=environment,
+                variant=variant,
+                id__gt=entry.last_id,
             )
             .order_by("id")
             .values_list("id", "pdq")[:_LOAD_CHUNK]
@@ -53,12 +57,13 @@ def _catch_up(entry: _Entry, company_id: str, variant: str) -> None:
 
 
 def search(
-    company_id: str, variant: str, digest: bytes, max_distance: int
+    company_id: str, environment: str, variant: str, digest: bytes, max_distance: int
 ) -> list[tuple[int, int]]:
-    """(fingerprint id, distance) of the company's stored pages within max_distance."""
-    entry = _entry(company_id, variant)
+    """(fingerprint id, distance) of the stored pages of the company's environment within
+    max_distance."""
+    entry = _entry(company_id, environment, variant)
     with entry.lock:
-        _catch_up(entry, company_id, variant)
+        _catch_up(entry, company_id, environment, variant)
         return entry.index.search(digest, max_distance)
 
 

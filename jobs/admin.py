@@ -8,6 +8,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "company",
+        "environment",
         "workflow_version",
         "state",
         "progress",
@@ -15,7 +16,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     ]
-    list_filter = ["state", "source", "company"]
+    list_filter = ["environment", "state", "source", "company"]
     search_fields = ["id", "client_submission_id", "submission__id"]
     list_select_related = ["company", "workflow_version__workflow"]
     readonly_fields = [

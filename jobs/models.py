@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from steve.ids import id_factory
-from steve.models import ApiKey, Company, WorkflowVersion
+from steve.models import ApiKey, Company, WorkflowVersion, environment_field
 from submissions.models import Submission
 
 
@@ -29,6 +29,7 @@ class WorkflowSession(models.Model):
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="sessions")
     api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="sessions")
+    environment = environment_field()  # the api_key's, copied so queries need no join
     workflow_version = models.ForeignKey(
         WorkflowVersion, on_delete=models.PROTECT, related_name="sessions"
     )
@@ -61,7 +62,8 @@ class WorkflowSession(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["company", "client_submission_id"], name="session_unique_client_id"
+                fields=["company", "environment", "client_submission_id"],
+                name="session_unique_client_id",
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="session_progress_range"),
         ]

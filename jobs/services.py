@@ -76,12 +76,14 @@ def _create(
         company=company,
         workflow=version.workflow,
         workflow_version=version,
+        environment=api_key.environment,
         client_submission_id=request.client_submission_id,
         metadata=request.metadata,
     )
     session = WorkflowSession.objects.create(
         company=company,
         api_key=api_key,
+        environment=api_key.environment,
         workflow_version=version,
         submission=submission,
         source=request.source,
@@ -130,7 +132,11 @@ def session_create(
         pass
     existing = (
         WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
-        .filter(company=api_key.company, client_submission_id=request.client_submission_id)
+        .filter(
+            company=api_key.company,
+            environment=api_key.environment,
+            client_submission_id=request.client_submission_id,
+        )
         .first()
     )
     if existing is None:  # pragma: no cover - the constraint only fails on a duplicate

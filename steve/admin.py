@@ -1,7 +1,8 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
 
 from steve.models import ApiKey, Company, IdempotencyKey, Membership, Workflow, WorkflowVersion
+from steve.secret_once import ShowsSecretsOnce, remember_secret
 from steve.services import api_key_create, api_key_revoke
 
 
@@ -20,7 +21,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
@@ -56,10 +57,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         created = api_key_create(company=obj.company, name=obj.name, environment=obj.environment)
         obj.pk = created.api_key.pk
         obj.__dict__.update(created.api_key.__dict__)
-        # The secret exists only now: show it once, it is never stored.
-        messages.warning(
-            request, f"API key created. Copy it now, it will not be shown again: {created.secret}"
-        )
+        # The secret exists only now: shown once on the next page, it is never stored.
+        remember_secret(request, f"API key {obj.name} ({obj.environment})", created.secret)
 
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request: HttpRequest, queryset) -> None:
@@ -72,6 +71,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "company", "role"]
     list_filter = ["role", "company"]
+    list_select_related = ["user", "company"]
     search_fields = ["user__username", "company__slug"]
 
 

@@ -25,19 +25,29 @@ class Company(models.Model):
         return self.name
 
 
+class Environment(models.TextChoices):
+    """A tenancy boundary inside a company (docs/environments.md): every object an
+    integrator can reach belongs to the environment of the key that made it."""
+
+    PRODUCTION = "production"
+    SANDBOX = "sandbox"
+
+
+def environment_field() -> models.CharField:
+    return models.CharField(
+        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+
+
 class ApiKey(models.Model):
-    class Environment(models.TextChoices):
-        PRODUCTION = "production"
-        SANDBOX = "sandbox"
+    Environment = Environment
 
     id = models.CharField(
         primary_key=True, max_length=40, default=id_factory("key"), editable=False
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
-    environment = models.CharField(
-        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION
-    )
+    environment = environment_field()
     # The first characters of the key, so people can tell keys apart; never the secret.
     prefix = models.CharField(max_length=16, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
@@ -59,7 +69,10 @@ class ApiKey(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        # What each may do in the review UI: steve.accounts.membership_allows.
+        VIEWER = "viewer"
         REVIEWER = "reviewer"
+        LEAD = "lead"
         ADMIN = "admin"
 
     user = models.ForeignKey(

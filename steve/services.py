@@ -1,6 +1,7 @@
 """State changes of the core models: companies, API keys, workflows."""
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -14,14 +15,45 @@ from django.utils.text import slugify
 from steve.models import ApiKey, Company, IdempotencyKey, Workflow, WorkflowVersion
 
 API_KEY_PREFIX = "aok_"
+logger = logging.getLogger(__name__)
 
 
 def api_key_digest(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
+API_KEY_CACHE_SECONDS = 60
+# A deleted key's cache entry: outlives any request that read the key before.
+API_KEY_GONE = "gone"
+TOMBSTONE_SECONDS = 3600
+
+
 def api_key_cache_key(digest: str) -> str:
     return f"apikey:{digest}"
+
+
+def touch_cache_key(digest: str) -> str:
+    return f"apikey-touched:{digest}"
+
+
+def api_key_cache_overwrite(api_key: ApiKey, *, deleted: bool = False) -> None:
+    """Replace the key's cache entry after a change, rather than delete it.
+
+    Readers only `add` entries (steve.api.auth.cached_api_key), so a reader holding a copy
+    from before the change can never put it back over this one. When the cache is down
+    nothing is cached, and readers go to the database anyway.
+    """
+    key = api_key_cache_key(api_key.digest)
+    try:
+        if deleted:
+            cache.set(key, API_KEY_GONE, TOMBSTONE_SECONDS)
+        elif api_key.is_revoked:
+            # Revoked stays revoked: keep answering 403 without a query for a while.
+            cache.set(key, api_key, TOMBSTONE_SECONDS)
+        else:
+            cache.delete(key)
+    except Exception:  # the cache is down: nothing in it can be served either
+        logger.warning("Could not update the API key cache", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -54,9 +86,9 @@ def api_key_create(
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     # A conditional update keeps the first revocation time when two admins race.
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key.refresh_from_db(fields=["revoked_at"])
-    # .update() sends no signal: forget the cached key here, so revocation is immediate.
-    cache.delete(api_key_cache_key(api_key.digest))
+    api_key = ApiKey.objects.select_related("company").get(pk=api_key.pk)
+    # .update() sends no signal: overwrite the cached key here, so revocation is immediate.
+    api_key_cache_overwrite(api_key)
     return api_key
 
 

@@ -28,6 +28,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "company",
+        "environment",
         "workflow",
         "status",
         "fraud_status",
@@ -35,7 +36,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "client_submission_id",
         "created_at",
     ]
-    list_filter = ["status", "fraud_status", "company", "workflow"]
+    list_filter = ["environment", "status", "fraud_status", "company", "workflow"]
     search_fields = ["id", "client_submission_id"]
     list_select_related = ["company", "workflow"]
     readonly_fields = [

@@ -62,6 +62,6 @@ def announce(*, submission: Submission, event_type: str, event: SubmissionEvent)
         ),
         session_id=session.pk if session else None,
         session_url=session.webhook_url if session else "",
-        # Only the endpoints of the session's key environment (sandbox or production).
-        environment=session.api_key.environment if session else None,
+        # Only the endpoints of the submission's environment (sandbox or production).
+        environment=submission.environment,
     )

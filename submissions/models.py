@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from steve.ids import id_factory
-from steve.models import Company, Workflow, WorkflowVersion
+from steve.models import Company, Workflow, WorkflowVersion, environment_field
 
 
 class SubmissionStatus(models.TextChoices):
@@ -30,6 +30,8 @@ class Submission(models.Model):
         primary_key=True, max_length=40, default=id_factory("sub"), editable=False
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="submissions")
+    # That of the API key whose session made it; files, events and fraud matches follow it.
+    environment = environment_field()
     workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="submissions")
     workflow_version = models.ForeignKey(
         WorkflowVersion, on_delete=models.PROTECT, related_name="submissions"
@@ -72,7 +74,8 @@ class Submission(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["company", "client_submission_id"], name="submission_unique_client_id"
+                fields=["company", "environment", "client_submission_id"],
+                name="submission_unique_client_id",
             )
         ]
         indexes = [

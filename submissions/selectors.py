@@ -6,9 +6,16 @@ from steve.models import Company
 from submissions.models import Submission
 
 
-def company_submissions(company: Company) -> QuerySet[Submission]:
-    return Submission.objects.filter(company=company).select_related("workflow", "workflow_version")
+def company_submissions(company: Company, environment: str | None = None) -> QuerySet[Submission]:
+    """The company's submissions; of one environment when given (an API key always gives
+    its own: another environment's submission is a 404 like another company's)."""
+    queryset = Submission.objects.filter(company=company)
+    if environment is not None:
+        queryset = queryset.filter(environment=environment)
+    return queryset.select_related("workflow", "workflow_version")
 
 
-def company_submission(company: Company, submission_id: str) -> Submission | None:
-    return company_submissions(company).filter(pk=submission_id).first()
+def company_submission(
+    company: Company, submission_id: str, environment: str | None = None
+) -> Submission | None:
+    return company_submissions(company, environment).filter(pk=submission_id).first()

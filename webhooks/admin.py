@@ -1,7 +1,7 @@
 """Admin for endpoints, deliveries and session secrets.
 
 Secrets are never displayed after the moment they are made: creation and rotation show
-them once in a message. State changes (enable, disable, rotate, redeliver) go through
+them once, on the page answering that POST (steve.secret_once), never in a message. State changes (enable, disable, rotate, redeliver) go through
 the services, so the admin leaves the same notices and logs as the API.
 """
 
@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
     SessionWebhookSecret,
@@ -35,12 +36,6 @@ from webhooks.services import (
     session_secret_rotate,
 )
 from webhooks.targets import target_error
-
-
-def show_secret_once(request: HttpRequest, owner: str, secret: str) -> None:
-    messages.warning(
-        request, f"Secret of {owner}: {secret} — copy it now, it will not be shown again."
-    )
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -80,10 +75,10 @@ class NoticeInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "company", "enabled", "disabled_reason", "failing_since", "created_at"]
-    list_filter = ["enabled", "company"]
+    list_filter = ["environment", "enabled", "company"]
     search_fields = ["url", "id"]
     readonly_fields = ["id", "enabled", "disabled_reason", "disabled_at", "failing_since"]
     inlines = [NoticeInline]
@@ -94,14 +89,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     ) -> None:
         if not change:
             obj.secret = new_secret()
-            show_secret_once(request, obj.url, obj.secret)
+            remember_secret(request, obj.url, obj.secret)
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         for endpoint in queryset:
             _, secret = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=default_grace())
-            show_secret_once(request, endpoint.url, secret)
+            remember_secret(request, endpoint.url, secret)
+        return secrets_page(request, next_url=request.get_full_path())
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -173,7 +169,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "last_status_code",
         "created_at",
     ]
-    list_filter = ["status", "event_type", "company", "endpoint"]
+    list_filter = ["environment", "status", "event_type", "company", "endpoint"]
     search_fields = ["id", "event_id", "session_id", "url"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
@@ -193,9 +189,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(SessionWebhookSecret)
-class SessionWebhookSecretAdmin(admin.ModelAdmin):
-    list_display = ["company", "created_at", "previous_secret_expires_at"]
-    fields = ["company", "created_at", "previous_secret_expires_at"]
+class SessionWebhookSecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
+    list_display = ["company", "environment", "created_at", "previous_secret_expires_at"]
+    list_filter = ["environment", "company"]
+    fields = ["company", "environment", "created_at", "previous_secret_expires_at"]
     readonly_fields = ["created_at", "previous_secret_expires_at"]
     actions = ["rotate_secret"]
 
@@ -204,11 +201,14 @@ class SessionWebhookSecretAdmin(admin.ModelAdmin):
     ) -> None:
         if not change:
             obj.secret = new_secret()
-            show_secret_once(request, f"session webhooks of {obj.company}", obj.secret)
+            remember_secret(request, f"session webhooks of {obj.company}", obj.secret)
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
-    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         for owner in queryset:
-            _, secret = session_secret_rotate(company_id=owner.company_id, grace=default_grace())
-            show_secret_once(request, f"session webhooks of {owner.company}", secret)
+            _, secret = session_secret_rotate(
+                company_id=owner.company_id, environment=owner.environment, grace=default_grace()
+            )
+            remember_secret(request, f"session webhooks of {owner.company}", secret)
+        return secrets_page(request, next_url=request.get_full_path())

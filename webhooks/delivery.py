@@ -170,7 +170,9 @@ def post_signed(
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
-    owner = delivery.endpoint or session_secret_get_or_create(company_id=delivery.company_id)
+    owner = delivery.endpoint or session_secret_get_or_create(
+        company_id=delivery.company_id, environment=delivery.environment
+    )
     return active_secrets(owner)
 
 
@@ -318,10 +320,15 @@ def claim_due() -> list[str]:
 
 
 def send_test(
-    *, company_id: str, endpoint: WebhookEndpoint | None, url: str, event_id: str
+    *,
+    company_id: str,
+    environment: str,
+    endpoint: WebhookEndpoint | None,
+    url: str,
+    event_id: str,
 ) -> Outcome:
     """A test event, sent now with a short timeout, signed as real deliveries would be."""
-    owner = endpoint or session_secret_get_or_create(company_id=company_id)
+    owner = endpoint or session_secret_get_or_create(company_id=company_id, environment=environment)
     payload = test_payload(
         event_id=event_id,
         company_id=company_id,

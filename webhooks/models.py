@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from steve.ids import id_factory
-from steve.models import ApiKey, Company
+from steve.models import ApiKey, Company, environment_field
 
 
 class WebhookEndpoint(models.Model):
@@ -19,9 +19,7 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     # Events of sessions opened with an API key of this environment (ApiKey.environment).
-    environment = models.CharField(
-        max_length=20, choices=ApiKey.Environment.choices, default=ApiKey.Environment.PRODUCTION
-    )
+    environment = environment_field()
     secret = models.CharField(max_length=100)
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
@@ -43,18 +41,27 @@ class WebhookEndpoint(models.Model):
 
 
 class SessionWebhookSecret(models.Model):
-    """The company's secret for signing deliveries to sessions' own `webhookUrl`."""
+    """The secret of a company's environment for signing deliveries to sessions' own
+    `webhookUrl`: a sandbox key rotating it leaves production signatures alone."""
 
-    company = models.OneToOneField(
-        Company, on_delete=models.CASCADE, related_name="session_webhook_secret"
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="session_webhook_secrets"
     )
+    environment = environment_field()
     secret = models.CharField(max_length=100)
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "environment"], name="session_secret_unique_environment"
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"session webhook secret of {self.company}"
+        return f"session webhook secret of {self.company} ({self.environment})"
 
 
 class WebhookDelivery(models.Model):
@@ -67,6 +74,7 @@ class WebhookDelivery(models.Model):
         primary_key=True, max_length=40, default=id_factory("whd"), editable=False
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    environment = environment_field()  # that of the event's session (or endpoint)
     # Null for deliveries to a session's own webhookUrl.
     endpoint = models.ForeignKey(
         WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"

@@ -68,9 +68,9 @@ def default_grace() -> timedelta:
     return timedelta(hours=settings.WEBHOOKS_SECRET_GRACE_HOURS)
 
 
-def session_secret_get_or_create(*, company_id: str) -> SessionWebhookSecret:
+def session_secret_get_or_create(*, company_id: str, environment: str) -> SessionWebhookSecret:
     secret, _ = SessionWebhookSecret.objects.get_or_create(
-        company_id=company_id, defaults={"secret": new_secret()}
+        company_id=company_id, environment=environment, defaults={"secret": new_secret()}
     )
     return secret
 
@@ -202,15 +202,21 @@ def endpoint_rotate_secret(*, endpoint_id: str, grace: timedelta) -> tuple[Webho
     return endpoint, secret
 
 
-def session_secret_rotate(*, company_id: str, grace: timedelta) -> tuple[SessionWebhookSecret, str]:
-    """Rotate (or create, the first time) the company's session-webhook secret."""
+def session_secret_rotate(
+    *, company_id: str, environment: str, grace: timedelta
+) -> tuple[SessionWebhookSecret, str]:
+    """Rotate (or create, the first time) the session-webhook secret of one environment."""
     with transaction.atomic():
         owner = (
-            SessionWebhookSecret.objects.select_for_update().filter(company_id=company_id).first()
+            SessionWebhookSecret.objects.select_for_update()
+            .filter(company_id=company_id, environment=environment)
+            .first()
         )
         if owner is None:
             secret = new_secret()
-            owner = SessionWebhookSecret.objects.create(company_id=company_id, secret=secret)
+            owner = SessionWebhookSecret.objects.create(
+                company_id=company_id, environment=environment, secret=secret
+            )
             return owner, secret
         return owner, _rotate(owner, grace)
 
@@ -288,6 +294,7 @@ def webhook_emit(
     now = timezone.now()
     common = {
         "company_id": company_id,
+        "environment": environment or WebhookEndpoint.Environment.PRODUCTION,
         "session_id": session_id or "",
         "event_id": event_id,
         "event_type": event_type,

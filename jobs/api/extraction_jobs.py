@@ -122,7 +122,7 @@ class ExtractionJobCreateView(APIView):
         if (
             options["deliveryMode"] == "webhook"
             and not WebhookEndpoint.objects.filter(
-                company=request.user.company, enabled=True
+                company=request.user.company, environment=request.auth.environment, enabled=True
             ).exists()
         ):
             raise peer_problem(

@@ -1,20 +1,32 @@
 """API key authentication: Bearer, X-API-Key or `Authorization: api-key`."""
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from steve.models import ApiKey
-from steve.services import API_KEY_PREFIX, api_key_cache_key, api_key_digest
+from steve.services import (
+    API_KEY_CACHE_SECONDS,
+    API_KEY_GONE,
+    API_KEY_PREFIX,
+    api_key_cache_key,
+    api_key_digest,
+    touch_cache_key,
+)
+
+logger = logging.getLogger(__name__)
 
 # Writing last_used_at on every request would add a write to every read; a minute's
 # precision is what an operator needs to see which keys are alive.
 LAST_USED_PRECISION = timedelta(minutes=1)
-API_KEY_CACHE_SECONDS = 60
+TOUCH_SECONDS = int(LAST_USED_PRECISION.total_seconds())
 
 
 @dataclass
@@ -76,25 +88,51 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _touch(api_key: ApiKey) -> None:
+        """Record that the key is alive, at most once a minute per key.
+
+        The cached key is never written back: a copy read before a revocation would
+        replace the revoked entry and bring the key back (steve.services.api_key_revoke).
+        The minute's throttle is its own cache entry, added only when absent.
+        """
         if not ApiKeyAuthentication.needs_touch(api_key):
             return
         now = timezone.now()
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-        cache.set(api_key_cache_key(api_key.digest), api_key, API_KEY_CACHE_SECONDS)
+        if cache_call("add", touch_cache_key(api_key.digest), 1, TOUCH_SECONDS) is not False:
+            ApiKey.objects.filter(pk=api_key.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
+            ).update(last_used_at=now)
+        api_key.last_used_at = now  # this request's copy only
+
+
+def cache_call(method: str, *args: Any) -> Any:
+    """A cache operation, or None when the cache is unreachable.
+
+    The cache only saves database queries here: with Redis down, authentication reads
+    the database rather than failing every request with a 500.
+    """
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # redis-py and the backends raise a variety of errors
+        logger.warning("API key cache unavailable for %s", method, exc_info=True)
+        return None
 
 
 def cached_api_key(digest: str) -> ApiKey | None:
     """The key with its company, from the shared cache when possible.
 
     Every API request authenticates, and the lookup was a third of a poll's database
-    time. The cache is shared (Redis) and every change to a key or its company deletes
-    the entry (steve.signals), so a revocation still takes effect on the next request.
+    time. Entries are only ever added when absent (`add`), while a revocation or a
+    deletion overwrites the entry (`set`, steve.services): an entry read from the
+    database before the revocation cannot replace the revoked one afterwards, so a
+    revocation takes effect on the next request in every process.
     """
     key = api_key_cache_key(digest)
-    api_key = cache.get(key)
-    if api_key is None:
-        api_key = ApiKey.objects.select_related("company").filter(digest=digest).first()
-        if api_key is not None:
-            cache.set(key, api_key, API_KEY_CACHE_SECONDS)
+    cached = cache_call("get", key)
+    if cached == API_KEY_GONE:
+        return None
+    if cached is not None:
+        return cached
+    api_key = ApiKey.objects.select_related("company").filter(digest=digest).first()
+    if api_key is not None:
+        cache_call("add", key, api_key, API_KEY_CACHE_SECONDS)
     return api_key

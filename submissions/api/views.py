@@ -28,7 +28,9 @@ FILTERS = {
 
 
 def own_submission(request: Request, submission_id: str) -> Submission:
-    submission = company_submission(request.user.company, submission_id)
+    submission = company_submission(
+        request.user.company, submission_id, environment=request.auth.environment
+    )
     if submission is None:
         raise ApiProblem(404, f"No submission {submission_id!r}.", code="SUBMISSION_NOT_FOUND")
     return submission
@@ -61,7 +63,7 @@ def json_body(request: Request) -> dict[str, Any]:
 @extend_schema_view(get=api_docs.SUBMISSION_LIST)
 class SubmissionListView(APIView):
     def get(self, request: Request) -> Response:
-        queryset = company_submissions(request.user.company)
+        queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
         for param, (column, allowed) in FILTERS.items():
             value = params.get(param)
@@ -79,7 +81,7 @@ class SubmissionListView(APIView):
             queryset = queryset.filter(workflow__slug=params["workflow"])
         rows, pagination = keyset_page(
             queryset,
-            scope=f"submissions:{request.user.company.pk}",
+            scope=f"submissions:{request.user.company.pk}:{request.auth.environment}",
             params=params,
         )
         return Response({"data": [list_item(s) for s in rows], "pagination": pagination})

@@ -6,9 +6,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
+from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
 from webhooks.delivery import deliver
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
 from webhooks.services import EndpointChanges, endpoint_update, session_secret_rotate
 from webhooks.verify import verify_webhook
 
@@ -16,11 +17,9 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/webhooks/webhookendpoint/"
 
 
-def shown(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def test_adding_an_endpoint_shows_its_secret_once(admin_client, company, receiver):
+def test_adding_an_endpoint_shows_its_secret_once_never_in_a_cookie(
+    admin_client, company, receiver
+):
     response = admin_client.post(
         f"{CHANGELIST}add/",
         {
@@ -32,11 +31,10 @@ def test_adding_an_endpoint_shows_its_secret_once(admin_client, company, receive
             "notices-TOTAL_FORMS": "0",
             "notices-INITIAL_FORMS": "0",
         },
-        follow=True,
     )
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.events == ["session.completed"]
-    assert any(endpoint.secret in m for m in shown(response))
+    assert_only_in_the_body(response, endpoint.secret)
     page = admin_client.get(f"{CHANGELIST}{endpoint.pk}/change/").content.decode()
     assert endpoint.secret not in page
 
@@ -57,14 +55,26 @@ def test_a_private_url_is_refused_in_the_admin(admin_client, company, settings):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_rotate_action_shows_the_new_secret(admin_client, endpoint_with_secret):
+def test_rotate_action_shows_the_new_secret_never_in_a_cookie(admin_client, endpoint_with_secret):
     endpoint, old = endpoint_with_secret
     response = admin_client.post(
-        CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}, follow=True
+        CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}
     )
     endpoint.refresh_from_db()
     assert endpoint.secret != old and endpoint.previous_secret == old
-    assert any(endpoint.secret in m for m in shown(response))
+    assert_only_in_the_body(response, endpoint.secret)
+
+
+def test_session_secret_rotate_action_shows_it_once(admin_client, company):
+    session_secret_rotate(company_id=company.pk, environment="sandbox", grace=timedelta(0))
+    owner = SessionWebhookSecret.objects.get(company=company, environment="sandbox")
+    response = admin_client.post(
+        "/admin/webhooks/sessionwebhooksecret/",
+        {"action": "rotate_secret", "_selected_action": [owner.pk]},
+    )
+    owner.refresh_from_db()
+    assert_only_in_the_body(response, owner.secret)
+    assert not SessionWebhookSecret.objects.filter(company=company, environment="production")
 
 
 def test_redeliver_failed_since_asks_for_the_time_then_requeues(
@@ -86,7 +96,7 @@ def test_redeliver_failed_since_asks_for_the_time_then_requeues(
         },
         follow=True,
     )
-    assert any("1 delivery(ies) queued again" in m for m in shown(done))
+    assert any("1 delivery(ies) queued again" in str(m) for m in get_messages(done.wsgi_request))
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
 
 
@@ -111,7 +121,7 @@ def test_redeliver_one_delivery_from_the_admin(
 def test_admin_pages_render(admin_client, company, endpoint):
     (delivery,) = emit(company)
     endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
-    session_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    session_secret_rotate(company_id=company.pk, environment="production", grace=timedelta(0))
     pages = [
         CHANGELIST,
         f"{CHANGELIST}{endpoint.pk}/change/",

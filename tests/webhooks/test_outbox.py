@@ -68,7 +68,9 @@ def test_session_delivery_status_follows_the_seed(company, receiver):
 
 
 def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):
-    _, secret = session_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    _, secret = session_secret_rotate(
+        company_id=company.pk, environment="production", grace=timedelta(0)
+    )
     (delivery,) = emit(company, session_url=receiver.url)
     deliver(delivery.pk)
     request = receiver.requests[0]

@@ -42,7 +42,9 @@ from webhooks.services import (
 
 
 def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = endpoint_of(company=request.user.company, endpoint_id=endpoint_id)
+    endpoint = endpoint_of(
+        company=request.user.company, environment=request.auth.environment, endpoint_id=endpoint_id
+    )
     if endpoint is None:
         raise ApiProblem(
             404, f"No webhook endpoint {endpoint_id!r}.", code="WEBHOOK_ENDPOINT_NOT_FOUND"
@@ -51,7 +53,9 @@ def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
 
 
 def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
-    delivery = delivery_of(company=request.user.company, delivery_id=delivery_id)
+    delivery = delivery_of(
+        company=request.user.company, environment=request.auth.environment, delivery_id=delivery_id
+    )
     if delivery is None:
         raise ApiProblem(
             404, f"No webhook delivery {delivery_id!r}.", code="WEBHOOK_DELIVERY_NOT_FOUND"
@@ -68,8 +72,8 @@ class EndpointListView(APIView):
     def get(self, request: Request) -> Response:
         company = request.user.company
         rows, pagination = keyset_page(
-            WebhookEndpoint.objects.filter(company=company),
-            scope=f"webhook-endpoints:{company.pk}",
+            WebhookEndpoint.objects.filter(company=company, environment=request.auth.environment),
+            scope=f"webhook-endpoints:{company.pk}:{request.auth.environment}",
             params=request.query_params,
         )
         return Response({"data": [endpoint_data(e) for e in rows], "pagination": pagination})
@@ -168,7 +172,9 @@ class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
     def get(self, request: Request) -> Response:
-        owner = session_secret_of(company=request.user.company)
+        owner = session_secret_of(
+            company=request.user.company, environment=request.auth.environment
+        )
         return Response(session_secret_data(owner))
 
 
@@ -178,7 +184,9 @@ class SessionSecretRotateView(APIView):
     def post(self, request: Request) -> Response:
         try:
             owner, secret = session_secret_rotate(
-                company_id=request.user.company.pk, grace=grace_from(request)
+                company_id=request.user.company.pk,
+                environment=request.auth.environment,
+                grace=grace_from(request),
             )
         except WebhookError as error:
             raise as_problem(error) from None
@@ -202,6 +210,10 @@ class WebhookTestView(APIView):
             raise as_problem(error) from None
         event_id = new_id("evt")
         outcome = send_test(
-            company_id=request.user.company.pk, endpoint=endpoint, url=target, event_id=event_id
+            company_id=request.user.company.pk,
+            environment=request.auth.environment,
+            endpoint=endpoint,
+            url=target,
+            event_id=event_id,
         )
         return Response(outcome_data(outcome, url=target, event_id=event_id))
