@@ -37,8 +37,10 @@ def default_workflows(company: Company) -> list[WorkflowVersion]:
     return publish_default_workflows(company=company)
 
 
-def api_key(company: Company, name: str = "test key") -> CreatedApiKey:
-    return api_key_create(company=company, name=name)
+def api_key(
+    company: Company, name: str = "test key", environment: str = "production"
+) -> CreatedApiKey:
+    return api_key_create(company=company, name=name, environment=environment)
 
 
 class SubmissionFactory(factory.django.DjangoModelFactory):

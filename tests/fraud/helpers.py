@@ -46,8 +46,14 @@ def recaptured(number: int, transform: str, seed: int = 0) -> Image.Image:
     return Image.open(io.BytesIO(data))
 
 
-def make_submission(company: Company, *, sha256: str | None = None, policy: dict | None = None):
-    submission = factories.SubmissionFactory(company=company)
+def make_submission(
+    company: Company,
+    *,
+    sha256: str | None = None,
+    policy: dict | None = None,
+    environment: str = "production",
+):
+    submission = factories.SubmissionFactory(company=company, environment=environment)
     if policy is not None:
         version = submission.workflow_version
         version.fraud_policy = policy

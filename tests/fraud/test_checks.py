@@ -220,6 +220,31 @@ def test_company_isolation(company):
     assert not M.objects.filter(submission=theirs).exists()
 
 
+def test_sandbox_and_production_never_match_each_other(company):
+    """Same bytes, fields and text: a match within an environment, none across."""
+    production, _ = make_submission(company, sha256="e" * 64)
+    sandbox, _ = make_submission(company, sha256="e" * 64, environment="sandbox")
+    run(production, fields=FIELDS, text=TEXT)
+    assert run(sandbox, fields=FIELDS, text=TEXT).status == "clean"
+    twin, _ = make_submission(company, sha256="e" * 64)
+    assert run(twin, fields=FIELDS, text=TEXT).status == "blocked"
+    targets = set(M.objects.filter(submission=twin).values_list("target_submission", flat=True))
+    assert targets == {production.pk}
+    assert not M.objects.filter(submission=sandbox).exists()
+
+
+@needs_sroie
+def test_visual_index_is_kept_per_environment(company):
+    production, production_file = make_submission(company)
+    sandbox, sandbox_file = make_submission(company, environment="sandbox")
+    run(production, production_file, receipt(7))
+    assert run(sandbox, sandbox_file, receipt(7)).status == "clean"
+    rows = PageFingerprint.objects.filter(submission=sandbox)
+    assert rows.exists() and set(rows.values_list("environment", flat=True)) == {"sandbox"}
+    twin, twin_file = make_submission(company)
+    assert run(twin, twin_file, receipt(7)).status != "clean"
+
+
 @needs_sroie
 def test_visual_company_isolation(company):
     other_company = factories.CompanyFactory()

@@ -1,11 +1,18 @@
 """API key authentication, scoping and the problem+json error shape."""
 
+import threading
+import time
+from datetime import timedelta
+
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from rest_framework.test import APIClient
 
+from steve.api import auth
 from steve.models import ApiKey
-from steve.services import api_key_digest, api_key_revoke
+from steve.services import api_key_cache_key, api_key_digest, api_key_revoke
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +120,85 @@ def test_workflow_version_contract_has_upload_rules_and_schema(api, workflows):
     assert body["outputJsonSchema"]["properties"]["totalAmount"]
     assert api.get("/api/v1/workflows/receipt-ocr/versions/7").status_code == 404
     assert api.get("/api/v1/workflows/nope").json()["code"] == "WORKFLOW_NOT_FOUND"
+
+
+# --- Revocation under concurrency, and a cache that is down ---------------------------
+
+
+def test_a_stale_touch_cannot_bring_a_revoked_key_back(api, api_key, monkeypatch):
+    """A request that read the key before the revocation touches it after: the old code
+    wrote that copy back over the cleared cache entry and the key worked for a minute."""
+    monkeypatch.setattr(auth, "LAST_USED_PRECISION", timedelta(0))
+    stale = auth.cached_api_key(api_key.api_key.digest)
+    api_key_revoke(api_key=api_key.api_key)
+    auth.ApiKeyAuthentication._touch(stale)
+    assert api.get("/api/v1/workflows").status_code == 403
+
+
+def test_a_database_read_from_before_the_revocation_is_not_cached_after_it(api, api_key):
+    stale = ApiKey.objects.select_related("company").get(pk=api_key.api_key.pk)
+    api_key_revoke(api_key=api_key.api_key)
+    cache.add(api_key_cache_key(stale.digest), stale, 60)  # what a slow reader does last
+    assert api.get("/api/v1/workflows").status_code == 403
+
+
+def race_revocation(created, threads: int = 4) -> tuple[list[int], list[int]]:
+    """Statuses of the requests started before and after the revocation returned."""
+    results: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {created.secret}")
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                results.append((started, client.get("/api/v1/workflows").status_code))
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=hammer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.3)
+    api_key_revoke(api_key=created.api_key)
+    revoked_at = time.monotonic()
+    time.sleep(0.5)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    before = [status for started, status in results if started < revoked_at]
+    after = [status for started, status in results if started > revoked_at]
+    return before, after
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revocation_takes_effect_on_the_next_request_while_requests_race(monkeypatch):
+    """Threads keep calling the API (each request touching the key) while the key is
+    revoked: every request that starts after the revocation returned is refused."""
+    monkeypatch.setattr(auth, "LAST_USED_PRECISION", timedelta(0))
+    company = factories.CompanyFactory()
+    factories.default_workflows(company)
+    for _ in range(3):
+        before, after = race_revocation(factories.api_key(company))
+        assert 200 in before and after, "the threads must have raced the revocation"
+        assert set(after) == {403}
+
+
+def test_authentication_reads_the_database_when_the_cache_is_down(api, api_key, settings):
+    refused = "redis://127.0.0.1:1/0"  # nothing listens there: connection refused
+    settings.REDIS_URL = refused
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": refused,
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with pytest.raises(Exception):  # noqa: B017 - the cache really is unreachable
+        cache.get("anything")
+    ApiKey.objects.filter(pk=api_key.api_key.pk).update(last_used_at=None)
+    assert api.get("/api/v1/workflows").status_code == 200
+    assert ApiKey.objects.get(pk=api_key.api_key.pk).last_used_at is not None
+    api_key_revoke(api_key=api_key.api_key)
+    assert api.get("/api/v1/workflows").status_code == 403
