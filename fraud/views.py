@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
-from steve.accounts import company_required
+from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
 from submissions.models import Submission
 from submissions.selectors import company_submission
 from submissions.services import Actor, SubmissionActionError, submission_claim
@@ -96,7 +96,9 @@ def _facts(details: dict[str, Any]) -> list[str]:
     return facts
 
 
-def _panel_context(submission: Submission, *, error: str = "") -> dict[str, Any]:
+def _panel_context(
+    request: HttpRequest, submission: Submission, *, error: str = ""
+) -> dict[str, Any]:
     matches = (
         M.objects.filter(submission=submission)
         .select_related("target_submission")
@@ -117,7 +119,9 @@ def _panel_context(submission: Submission, *, error: str = "") -> dict[str, Any]
         "submission": submission,
         "matches": views,
         "unresolved": sum(1 for v in views if v.match.resolution is None),
-        "can_resolve": submission.status == "review",
+        "can_resolve": submission.status == "review"
+        and membership_allows(request.user, request.company, Action.DECIDE),
+        "can_confirm": membership_allows(request.user, request.company, Action.CONFIRM_FRAUD),
         "error": error,
     }
 
@@ -126,7 +130,8 @@ def _render_panel(
     request: HttpRequest, submission: Submission, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
-    return render(request, template, _panel_context(submission, error=error), status=status)
+    context = _panel_context(request, submission, error=error)
+    return render(request, template, context, status=status)
 
 
 @require_GET
@@ -136,12 +141,15 @@ def panel(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     if not M.objects.filter(pk=match_id, submission=submission).exists():
         raise Http404("No such fraud match.")
     form = ResolveForm(request.POST)
+    confirming = request.POST.get("resolution") == M.Resolution.CONFIRMED_FRAUD
+    if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
+        return not_allowed(request, Action.CONFIRM_FRAUD)
     error, status = "", 200
     if not form.is_valid():
         error, status = "Pick false positive or confirmed fraud.", 400

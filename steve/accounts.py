@@ -1,11 +1,15 @@
-"""Reviewer sign-in and the company a reviewer works in.
+"""Reviewer sign-in, the company a reviewer works in, and what their role allows.
 
-Reviewers see the companies they are members of; staff may switch to any company.
-The company being worked in is kept in the session, so every review page and partial
-scopes its queries to it (and another company's URL is a 404, not a 403).
+Reviewers see only the companies they are members of, and start in their own;
+superusers may switch to any company (the page says when they are not a member); plain
+staff without a membership see nothing. The company being worked in is kept in the
+session, so every review page and partial scopes its queries to it (and another
+company's URL is a 404, not a 403). What a person may do there is membership_allows'
+answer, from Membership.role.
 """
 
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -21,28 +25,74 @@ from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 
-from steve.models import Company
+from steve.models import Company, Membership
 
 SESSION_COMPANY_KEY = "review_company_id"
 
 View = Callable[..., HttpResponse]
 
 
+class Action(StrEnum):
+    VIEW = "view"  # queue, submission pages, files
+    DECIDE = "decide"  # claim, correct, approve, reject, cancel, mark a false positive
+    CONFIRM_FRAUD = "confirm_fraud"
+    STATS = "stats"
+    RELEASE_OTHERS = "release_others"  # free a submission someone else holds
+
+
+R = Membership.Role
+_LEAD = frozenset(Action)
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    R.VIEWER: frozenset({Action.VIEW}),
+    R.REVIEWER: frozenset({Action.VIEW, Action.DECIDE}),
+    R.LEAD: _LEAD,
+    R.ADMIN: _LEAD,
+}
+
+
+def membership_role(user: Any, company: Company | None) -> str | None:
+    """The user's role in the company; superusers act as leads everywhere."""
+    if company is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return R.LEAD
+    cache = user.__dict__.setdefault("_steve_roles", {})
+    if company.pk not in cache:
+        membership = Membership.objects.filter(user=user, company=company).first()
+        cache[company.pk] = membership.role if membership else None
+    return cache[company.pk]
+
+
+def membership_allows(user: Any, company: Company | None, action: Action) -> bool:
+    """The one permission check of the review UI: may this user do this here?"""
+    role = membership_role(user, company)
+    return role is not None and action in ROLE_ACTIONS.get(role, frozenset())
+
+
 def available_companies(user: Any) -> QuerySet[Company]:
+    """Superusers: every company. Everyone else, staff too: their memberships only."""
     if not user.is_authenticated:
         return Company.objects.none()
-    if user.is_staff:
+    if user.is_superuser:
         return Company.objects.all()
     return Company.objects.filter(memberships__user=user)
 
 
+def home_company(user: Any) -> Company | None:
+    """Where a session starts: the user's own company (their first membership), else,
+    for a superuser without one, the first company by name."""
+    own = Company.objects.filter(memberships__user=user).order_by("memberships__id").first()
+    if own is not None or not user.is_superuser:
+        return own
+    return Company.objects.order_by("name").first()
+
+
 def current_company(request: HttpRequest) -> Company | None:
-    """The company chosen in the session, else the user's first one (then remembered)."""
-    companies = available_companies(request.user)
+    """The company chosen in the session, else the user's own (then remembered)."""
     chosen = request.session.get(SESSION_COMPANY_KEY)
-    company = companies.filter(pk=chosen).first() if chosen else None
+    company = available_companies(request.user).filter(pk=chosen).first() if chosen else None
     if company is None:
-        company = companies.order_by("name").first()
+        company = home_company(request.user)
         if company is not None:
             request.session[SESSION_COMPANY_KEY] = company.pk
     return company
@@ -77,6 +127,26 @@ def company_required(view: View) -> View:
     return wrapper
 
 
+def not_allowed(request: HttpRequest, action: Action) -> HttpResponse:
+    context = {"action": action.value.replace("_", " ")}
+    return render(request, "accounts/not_allowed.html", context, status=403)
+
+
+def allowed(action: Action) -> Callable[[View], View]:
+    """company_required, and a 403 page unless the user's role allows `action` there."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not membership_allows(request.user, request.company, action):
+                return not_allowed(request, action)
+            return view(request, *args, **kwargs)
+
+        return company_required(guarded)
+
+    return decorate
+
+
 @login_required
 @require_POST
 def switch_company(request: HttpRequest) -> HttpResponse:
@@ -97,9 +167,24 @@ def review_context(request: HttpRequest) -> dict[str, Any]:
     def company() -> Company | None:
         return getattr(request, "company", None)
 
+    def can() -> dict[str, bool]:
+        here = getattr(request, "company", None)
+        return {a.value: membership_allows(request.user, here, a) for a in Action}
+
+    def visiting() -> bool:
+        """A superuser looking at a company they are not a member of: said on every page."""
+        here = getattr(request, "company", None)
+        return bool(
+            here is not None
+            and request.user.is_superuser
+            and not Membership.objects.filter(user=request.user, company=here).exists()
+        )
+
     return {
         "review_companies": SimpleLazyObject(companies),
         "review_company": SimpleLazyObject(company),
+        "review_can": SimpleLazyObject(can),
+        "review_visiting": SimpleLazyObject(visiting),
     }
 
 

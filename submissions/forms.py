@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from steve.models import Environment
 from submissions.models import FraudStatus, SubmissionStatus
 
 ALL = "all"
@@ -25,6 +26,7 @@ class QueueFilterForm(forms.Form):
     workflow = forms.ChoiceField(required=False)
     fraud = forms.ChoiceField(choices=FRAUD_CHOICES, required=False)
     q = forms.CharField(required=False, max_length=200, strip=True)
+    environment = forms.ChoiceField(choices=Environment.choices, required=False)
 
     def __init__(self, *args: Any, workflows: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -38,6 +40,7 @@ class QueueFilterForm(forms.Form):
             "workflow": data.get("workflow") or "",
             "fraud": data.get("fraud") or "",
             "q": data.get("q") or "",
+            "environment": data.get("environment") or Environment.PRODUCTION,
         }
 
 

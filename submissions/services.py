@@ -322,11 +322,12 @@ def submission_claim(*, submission_id: str, user: Any, ttl: timedelta = CLAIM_TT
     return submission
 
 
-def submission_release_claim(*, submission_id: str, user: Any) -> Submission:
-    """Give up one's own claim so the next reviewer can take the submission."""
+def submission_release_claim(*, submission_id: str, user: Any, others: bool = False) -> Submission:
+    """Give up one's own claim so the next reviewer can take the submission; with
+    `others` (a lead), free it from whoever holds it."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if submission.claimed_by_id != user.pk:
+        if submission.claimed_by_id is None or (submission.claimed_by_id != user.pk and not others):
             return submission
         submission.claimed_by = None
         submission.claimed_until = None

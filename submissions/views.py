@@ -31,7 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from steve.accounts import company_required
+from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.models import Environment
 from submissions.forms import (
     ALL,
     REJECT_REASONS,
@@ -59,6 +60,8 @@ from submissions.services import (
 )
 
 S = SubmissionStatus
+# Filter values left out of links: the queue shows them when nothing is said.
+DEFAULTS = {"status": S.REVIEW, "environment": Environment.PRODUCTION}
 QUEUE_PAGE = 50
 # A poll refreshes every row the reviewer has loaded, up to this many.
 POLL_WINDOW = 500
@@ -82,7 +85,9 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 
 
 def _filtered(request: HttpRequest, filters: dict[str, str], *, status: bool = True) -> QuerySet:
-    queryset = company_submissions(request.company).select_related("claimed_by")
+    queryset = company_submissions(request.company, filters["environment"]).select_related(
+        "claimed_by"
+    )
     if status and filters["status"] != ALL:
         queryset = queryset.filter(status=filters["status"])
     if filters["workflow"]:
@@ -115,7 +120,7 @@ def _status_counts(request: HttpRequest, filters: dict[str, str]) -> list[dict[s
 def _query(filters: dict[str, str], **overrides: str) -> str:
     params = QueryDict(mutable=True)
     for key, value in {**filters, **overrides}.items():
-        if value and not (key == "status" and value == S.REVIEW):
+        if value and DEFAULTS.get(key) != value:
             params[key] = value
     return params.urlencode()
 
@@ -330,7 +335,9 @@ def _detail_context(
         "threshold": submission.workflow_version.review_threshold,
         "threshold_ratio": submission.workflow_version.review_threshold / 100,
         "unresolved": unresolved,
-        "in_review": submission.status == S.REVIEW,
+        # Viewers see a submission in review without the forms that change it.
+        "in_review": submission.status == S.REVIEW
+        and membership_allows(request.user, request.company, Action.DECIDE),
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
         "events": submission.events.order_by("-id")[:EVENT_LIMIT],
@@ -355,7 +362,9 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
     if part in PARTS:
         # A region refreshing itself after a change elsewhere on the page.
         return render(request, f"review/detail.html#{part}", _detail_context(request, submission))
-    if submission.status == S.REVIEW:
+    if submission.status == S.REVIEW and membership_allows(
+        request.user, request.company, Action.DECIDE
+    ):
         # Opening the page claims it, so the queue tells others someone is on it.
         submission = submission_claim(submission_id=submission.pk, user=request.user)
         submission = _own(request, submission_id)
@@ -393,7 +402,7 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = ApproveForm(request.POST)
@@ -411,7 +420,7 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = RejectForm(request.POST)
@@ -431,7 +440,7 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CancelForm(request.POST)
@@ -468,7 +477,7 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CorrectionForm(request.POST)
@@ -494,7 +503,7 @@ MAX_LINE_ITEM_ROWS = 200
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = LineItemsForm(request.POST)
@@ -554,7 +563,7 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     submission_claim(submission_id=submission.pk, user=request.user)
@@ -562,10 +571,13 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
-    submission_release_claim(submission_id=submission.pk, user=request.user)
+    others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
+    if not others and claim_is_live(submission) and submission.claimed_by_id != request.user.pk:
+        return not_allowed(request, Action.RELEASE_OTHERS)
+    submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
     return _changed(request, submission.pk, "side")
 
 
@@ -677,9 +689,9 @@ def _rates(submissions: QuerySet, since: Any) -> dict[str, float | None]:
 
 
 @require_GET
-@company_required
+@allowed(Action.STATS)
 def stats(request: HttpRequest) -> HttpResponse:
-    submissions = company_submissions(request.company)
+    submissions = company_submissions(request.company, _filters(request)["environment"])
     waiting = submissions.filter(status=S.REVIEW)
     depth = list(
         waiting.values("workflow__name").annotate(n=Count("id")).order_by("-n", "workflow__name")

@@ -33,6 +33,13 @@ class UserFactory(factory.django.DjangoModelFactory):
             Membership.objects.create(user=self, company=company)
 
 
+def member(company: Company, role: str = Membership.Role.REVIEWER, **fields):
+    """A user who is a member of `company` with `role`."""
+    user = UserFactory(**fields)
+    Membership.objects.create(user=user, company=company, role=role)
+    return user
+
+
 def default_workflows(company: Company) -> list[WorkflowVersion]:
     return publish_default_workflows(company=company)
 

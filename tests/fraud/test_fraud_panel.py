@@ -6,12 +6,19 @@ from django.urls import reverse
 
 from fraud.models import FraudMatch
 from fraud.services import match_pair
+from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from tests import factories
 from tests.submissions.test_review_support import pdf_bytes, stored_file, submission_with_file
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
+
+
+@pytest.fixture(autouse=True)
+def _reviewer_is_a_lead(reviewer) -> None:
+    """Confirming fraud is a lead's decision (steve.accounts.ROLE_ACTIONS)."""
+    Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
 
 
 @pytest.fixture
