@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "steve",
     "webhooks",
     "submissions",
@@ -135,7 +136,24 @@ MIDDLEWARE = [
     "steve.middleware.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "steve.middleware.ApiProblemMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes) for /accounts/login/ and /admin/login/: after
+# LOGIN_FAILURE_LIMIT wrong passwords for a username, that username is locked out for
+# LOGIN_LOCKOUT_MINUTES (a 429 page), even with the right password. An admin unlocks it
+# by deleting its "Access attempts" in the admin, or with `manage.py axes_reset_username`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# By username: behind a proxy every client may share one address.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "steve.clientip.client_address"
 
 ROOT_URLCONF = "steve.urls"
 WSGI_APPLICATION = "steve.wsgi.application"
@@ -300,6 +318,12 @@ RATE_LIMITS = {
     "webhook_test": env_int("RATE_LIMIT_WEBHOOK_TEST", 10, minimum=1),
     "poll": env_int("RATE_LIMIT_POLL", 60, minimum=1),
 }
+# Unknown or malformed API keys a client address may send per minute before it gets 429s
+# (answered from the cache alone, so guessing keys costs no database query).
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)
+# Reverse proxies in front of Steve that append to X-Forwarded-For (steve.clientip);
+# 0 trusts no header and takes the socket's address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Idempotency-Key rows are kept this long; an in-flight row older than the timeout is
 # taken to belong to a crashed request and may be taken over.
 IDEMPOTENCY_KEY_TTL = timedelta(days=env_int("IDEMPOTENCY_KEY_TTL_DAYS", 7, minimum=1))
@@ -355,6 +379,17 @@ WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30, minimum=1)
 
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a TLS-terminating proxy (README, "Production settings"). Only set
+# SECURE_PROXY_SSL_HEADER=1 when the proxy always sets X-Forwarded-Proto itself: a
+# client could otherwise claim https.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Health checks come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 X_FRAME_OPTIONS = "DENY"
 # The review UI reads the CSRF token from the page (hx-headers), never from the cookie.
 CSRF_COOKIE_HTTPONLY = True
@@ -364,7 +399,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "steve.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "steve.middleware.RequestIdLogFilter"},
+        "redact_tokens": {"()": "steve.logredact.RedactTokensFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -372,7 +410,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

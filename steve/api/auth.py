@@ -5,12 +5,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from steve.clientip import client_address
 from steve.models import ApiKey
 from steve.services import (
     API_KEY_CACHE_SECONDS,
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 # precision is what an operator needs to see which keys are alive.
 LAST_USED_PRECISION = timedelta(minutes=1)
 TOUCH_SECONDS = int(LAST_USED_PRECISION.total_seconds())
+# Unknown or malformed keys per client address (API_KEY_FAILURE_LIMIT) are counted per minute.
+FAILURE_WINDOW_SECONDS = 60
 
 
 @dataclass
@@ -68,11 +73,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = raw_key_from_headers(request)
         if raw is None:
             return None
+        limited = key_failures_exceeded(request)
         if not raw.startswith(API_KEY_PREFIX) or len(raw) != len(API_KEY_PREFIX) + 64:
-            raise exceptions.AuthenticationFailed("The API key is not valid.")
-        api_key = cached_api_key(api_key_digest(raw))
+            raise invalid_key(request, limited)
+        # A client over its failure limit gets answers from the cache only: guessing keys
+        # costs no database query, while live (cached) keys from its address still work.
+        api_key = cached_api_key(api_key_digest(raw), database=not limited)
         if api_key is None:
-            raise exceptions.AuthenticationFailed("The API key is not valid.")
+            raise invalid_key(request, limited)
         if api_key.is_revoked:
             raise RevokedKey()
         self._touch(api_key)
@@ -117,7 +125,39 @@ def cache_call(method: str, *args: Any) -> Any:
         return None
 
 
-def cached_api_key(digest: str) -> ApiKey | None:
+def failure_cache_key(request: HttpRequest) -> str:
+    return f"apikey-failures:{client_address(request)}"
+
+
+def key_failures_exceeded(request: HttpRequest) -> bool:
+    """Whether this client address sent too many unknown or malformed keys this minute."""
+    failures = cache_call("get", failure_cache_key(request)) or 0
+    return failures >= settings.API_KEY_FAILURE_LIMIT
+
+
+def invalid_key(request: HttpRequest, limited: bool) -> exceptions.APIException:
+    """The error for a key that did not authenticate, counted against the client."""
+    if limited:
+        # Imported here: steve.api.errors imports rest_framework.views, which imports
+        # this module (DEFAULT_AUTHENTICATION_CLASSES) while it is itself being imported.
+        from steve.api.errors import ApiProblem
+
+        return ApiProblem(
+            429,
+            "Too many invalid API keys from this address; try again in a minute.",
+            code="TOO_MANY_INVALID_API_KEYS",
+            headers={"Retry-After": str(FAILURE_WINDOW_SECONDS)},
+        )
+    key = failure_cache_key(request)
+    cache_call("add", key, 0, FAILURE_WINDOW_SECONDS)
+    try:
+        cache.incr(key)
+    except Exception:  # expired in between, or the cache is down: not worth a failure
+        logger.debug("Could not count a failed API key", exc_info=True)
+    return exceptions.AuthenticationFailed("The API key is not valid.")
+
+
+def cached_api_key(digest: str, *, database: bool = True) -> ApiKey | None:
     """The key with its company, from the shared cache when possible.
 
     Every API request authenticates, and the lookup was a third of a poll's database
@@ -130,7 +170,7 @@ def cached_api_key(digest: str) -> ApiKey | None:
     cached = cache_call("get", key)
     if cached == API_KEY_GONE:
         return None
-    if cached is not None:
+    if cached is not None or not database:
         return cached
     api_key = ApiKey.objects.select_related("company").filter(digest=digest).first()
     if api_key is not None:

@@ -1,0 +1,85 @@
+"""Deployment settings: `check --deploy` is clean with the production settings the README
+gives, and compose and scripts/dev do not start in an unsafe way."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHECK_ID = re.compile(r"\((\w+\.[WE]\d+)\)")
+
+# Warnings of `check --deploy` that Steve's production settings leave on purpose.
+ACCEPTED = {
+    "security.W005": "HSTS includeSubDomains is for the domain's owner to decide: other "
+    "services may live on plain HTTP under it (SECURE_HSTS_INCLUDE_SUBDOMAINS=1 opts in).",
+    "security.W021": "HSTS preload is a commitment of the whole domain to the browsers' "
+    "list, not Steve's to make (SECURE_HSTS_PRELOAD=1 opts in).",
+    "axes.W006": "Logins are locked by username, which rotating user agents or cookies "
+    "cannot get around; locking by address would lock everyone out behind a proxy.",
+}
+
+
+def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The README's production settings, with nothing inherited from the test run."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "steve.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://steve.example.com",
+        "PUBLIC_BASE_URL": "https://steve.example.com",
+        "SECURE_PROXY_SSL_HEADER": "1",
+        "SECURE_SSL_REDIRECT": "1",
+        "SECURE_HSTS_SECONDS": "31536000",
+    }
+    env.update(overrides)
+    return env
+
+
+def deploy_check(env: dict[str, str]) -> tuple[int, set[str], str]:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    return result.returncode, set(CHECK_ID.findall(output)), output
+
+
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+    code, found, output = deploy_check(production_env(tmp_path))
+    assert code == 0, output
+    assert found - set(ACCEPTED) == set(), output
+
+
+def test_check_deploy_catches_a_weak_secret_and_missing_https_settings(tmp_path):
+    env = production_env(tmp_path, SECRET_KEY="change-me-in-production", SECURE_SSL_REDIRECT="0")
+    del env["SECURE_HSTS_SECONDS"]
+    _, found, _ = deploy_check(env)
+    assert {"security.W009", "security.W008", "security.W004"} <= found
+
+
+def compose_env() -> dict[str, str]:
+    return yaml.safe_load((REPO / "compose.yaml").read_text())["x-steve"]["environment"]
+
+
+def test_compose_refuses_to_start_without_a_secret_key_and_keeps_cookies_secure():
+    env = compose_env()
+    assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", env["SECRET_KEY"])
+    assert env["SECURE_COOKIES"] == "${SECURE_COOKIES:-1}"
+
+
+def test_scripts_dev_listens_on_loopback_unless_told_otherwise():
+    script = (REPO / "scripts" / "dev").read_text()
+    assert 'BIND="${BIND:-127.0.0.1}"' in script
+    assert "0.0.0.0:" not in script.replace("BIND=0.0.0.0 exposes", "")

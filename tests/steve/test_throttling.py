@@ -1,0 +1,147 @@
+"""Login lock-out (django-axes) and the limit on failed API-key lookups per address."""
+
+import logging
+
+import pytest
+from axes.models import AccessAttempt
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from steve.logredact import RedactingGunicornLogger, RedactTokensFilter, redact
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _clear_failure_counters():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("login_url", "make_user"),
+    [
+        ("/accounts/login/", lambda: factories.UserFactory(username="rita")),
+        ("/admin/login/", lambda: factories.UserFactory(username="rita", is_staff=True)),
+    ],
+)
+def test_login_is_locked_after_n_failures_even_with_the_right_password(
+    settings, login_url, make_user
+):
+    make_user()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        wrong = client.post(login_url, {"username": "rita", "password": "nope"})
+        assert wrong.status_code in {200, 429}
+    right = client.post(login_url, {"username": "rita", "password": PASSWORD})
+    assert right.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_admin_unlocks_a_locked_username(settings, admin_client):
+    factories.UserFactory(username="rita")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "rita", "password": "nope"})
+    attempt = AccessAttempt.objects.get(username="rita")
+    # The admin's "Access attempts" list: deleting the row lifts the lock.
+    assert admin_client.get("/admin/axes/accessattempt/").status_code == 200
+    admin_client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"},
+    )
+    assert not AccessAttempt.objects.exists()
+    again = client.post("/accounts/login/", {"username": "rita", "password": PASSWORD})
+    assert again.status_code == 302 and client.session["_auth_user_id"]
+
+
+def test_a_successful_login_before_the_limit_works(settings):
+    factories.UserFactory(username="rita")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post("/accounts/login/", {"username": "rita", "password": "nope"})
+    assert (
+        client.post("/accounts/login/", {"username": "rita", "password": PASSWORD}).status_code
+        == 302
+    )
+
+
+def unknown(client: APIClient, n: int = 1) -> list[int]:
+    client.credentials(HTTP_AUTHORIZATION="Bearer aok_" + "0" * 64)
+    return [client.get("/api/v1/workflows").status_code for _ in range(n)]
+
+
+def test_unknown_keys_from_one_address_are_limited_without_a_query(settings, api_key, workflows):
+    settings.API_KEY_FAILURE_LIMIT = 3
+    guesser = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert unknown(guesser, 3) == [401, 401, 401]
+    with CaptureQueriesContext(connection) as queries:
+        response = guesser.get("/api/v1/workflows")
+    assert response.status_code == 429
+    assert response.json()["code"] == "TOO_MANY_INVALID_API_KEYS"
+    assert response["Retry-After"] == "60"
+    assert not [q for q in queries.captured_queries if "steve_apikey" in q["sql"]]
+    # Malformed keys count and are refused alike; other addresses are not affected.
+    guesser.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
+    assert guesser.get("/api/v1/workflows").status_code == 429
+    assert unknown(APIClient(REMOTE_ADDR="198.51.100.7")) == [401]
+
+
+def test_a_live_key_keeps_working_from_a_limited_address(settings, api_key, workflows):
+    settings.API_KEY_FAILURE_LIMIT = 2
+    shared = APIClient(REMOTE_ADDR="203.0.113.10")
+    honest = APIClient(REMOTE_ADDR="203.0.113.10")
+    honest.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    assert honest.get("/api/v1/workflows").status_code == 200  # now cached
+    unknown(shared, 2)
+    assert unknown(shared) == [429]
+    assert honest.get("/api/v1/workflows").status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, workflows):
+    settings.API_KEY_FAILURE_LIMIT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
+    one = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.5")
+    other = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.6")
+    assert unknown(one, 2) == [401, 429]
+    assert unknown(other) == [401]
+
+
+# --- Secrets stay out of logs -------------------------------------------------------------
+
+
+def test_upload_and_download_tokens_are_redacted_from_log_lines():
+    line = 'PUT /api/v1/uploads/eyJmIjoiZmlsZV8xIn0:1tX:abc HTTP/1.1" 200 /files/tok.en?x=1'
+    assert redact(line) == 'PUT /api/v1/uploads/[redacted] HTTP/1.1" 200 /files/[redacted]?x=1'
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/files/secret",), None
+    )
+    RedactTokensFilter().filter(record)
+    assert record.getMessage() == "Not Found: /files/[redacted]"
+
+
+def test_gunicorn_access_log_lines_carry_no_token():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    logger = RedactingGunicornLogger(Config())
+    environ = {
+        "REQUEST_METHOD": "PUT",
+        "RAW_URI": "/api/v1/uploads/sekret-token",
+        "PATH_INFO": "/api/v1/uploads/sekret-token",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "",
+        "HTTP_REFERER": "https://x/files/other-sekret",
+    }
+    response = SimpleNamespace(status="200 OK", sent=0, headers=[])
+    request = SimpleNamespace(headers=[("REFERER", "https://x/files/other-sekret")])
+    atoms = logger.atoms(response, request, environ, timedelta(seconds=1))
+    assert "sekret" not in str(atoms)
+    assert atoms["r"] == "PUT /api/v1/uploads/[redacted] HTTP/1.1"
