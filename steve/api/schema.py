@@ -425,6 +425,10 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "FILES_MISSING": (422, "Fewer files uploaded than the workflow's minFiles."),
     "INVALID_FILES": (422, "An uploaded file is empty, too large or of a refused type."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
+    "TOO_MANY_INVALID_API_KEYS": (
+        429,
+        "Too many unknown or malformed API keys from this address this minute.",
+    ),
     "INTERNAL_ERROR": (500, "Steve failed; the request can be retried."),
     # Webhooks
     "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No such webhook endpoint in your company."),
@@ -470,7 +474,7 @@ COMMON_PROBLEMS = {
     400: ["INVALID_CHARACTERS"],
     401: ["UNAUTHORIZED", "INVALID_API_KEY"],
     403: ["API_KEY_REVOKED"],
-    429: ["RATE_LIMIT_EXCEEDED"],
+    429: ["RATE_LIMIT_EXCEEDED", "TOO_MANY_INVALID_API_KEYS"],
 }
 BODY_PROBLEMS = {
     400: ["INVALID_JSON"],
@@ -1475,7 +1479,15 @@ def api_description() -> str:
         "Steve's public REST API: workflows, sessions with pre-signed uploads, polling, "
         "and submission review.\n\n"
         "**Authentication**: `Authorization: Bearer aok_…`, `X-API-Key: aok_…` or "
-        "`Authorization: api-key aok_…`. Missing or unknown key: 401; revoked: 403.\n\n"
+        "`Authorization: api-key aok_…`. Missing or unknown key: 401; revoked: 403. "
+        "An address sending many unknown keys gets 429 `TOO_MANY_INVALID_API_KEYS` for a "
+        "minute.\n\n"
+        "**Environments**: a key is `production` or `sandbox`. Everything it makes belongs "
+        "to its environment (sessions, submissions, their files, events and fraud matches, "
+        "extraction jobs, webhook endpoints and deliveries, the session-webhook secret, "
+        "idempotency keys), and it reads and changes only its own environment's objects: "
+        "another environment's id is a 404, exactly like another company's. Sandbox "
+        "submissions are never compared with production ones by the fraud checks.\n\n"
         "**Errors** are RFC 9457 `application/problem+json` with a stable `code`:\n\n"
         "| code | status | meaning |\n| --- | --- | --- |\n" + rows + "\n\n"
         "**Rate limits** per API key, fixed one-minute windows: `read` 300/min (GETs), "
