@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from django.db import connection
-from django.db.models import Model
+from django.db.models import F, Model
 
 from jobs.models import WorkflowSession
 from steve.models import ApiKey, Company, Workflow, WorkflowVersion
@@ -36,7 +36,10 @@ def _poll_sql() -> str:
         f"JOIN {submission} sub ON sub.id = s.submission_id "
         f"JOIN {version} v ON v.id = s.workflow_version_id "
         f"JOIN {workflow} w ON w.id = v.workflow_id "
+        # The session is the key's own, hence of its environment; said outright all the
+        # same, so the tenancy boundary (docs/environments.md) does not rest on one join.
         "WHERE s.id = %s AND k.digest = %s AND k.revoked_at IS NULL"
+        " AND s.environment = k.environment"
     )
 
 
@@ -121,7 +124,12 @@ def session_for_poll_orm(
         WorkflowSession.objects.select_related(
             "submission", "workflow_version__workflow", "api_key__company"
         )
-        .filter(pk=session_id, api_key__digest=key_digest, api_key__revoked_at__isnull=True)
+        .filter(
+            pk=session_id,
+            api_key__digest=key_digest,
+            api_key__revoked_at__isnull=True,
+            environment=F("api_key__environment"),
+        )
         .first()
     )
     return None if session is None else (session, session.api_key)

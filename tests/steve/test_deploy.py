@@ -13,14 +13,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 CHECK_ID = re.compile(r"\((\w+\.[WE]\d+)\)")
 
-# Warnings of `check --deploy` that Steve's production settings leave on purpose.
+# Warnings of `check --deploy` that Steve's production settings leave on purpose (and
+# settings.SILENCED_SYSTEM_CHECKS, each with its reason there).
 ACCEPTED = {
     "security.W005": "HSTS includeSubDomains is for the domain's owner to decide: other "
     "services may live on plain HTTP under it (SECURE_HSTS_INCLUDE_SUBDOMAINS=1 opts in).",
     "security.W021": "HSTS preload is a commitment of the whole domain to the browsers' "
     "list, not Steve's to make (SECURE_HSTS_PRELOAD=1 opts in).",
-    "axes.W006": "Logins are locked by username, which rotating user agents or cookies "
-    "cannot get around; locking by address would lock everyone out behind a proxy.",
 }
 
 
