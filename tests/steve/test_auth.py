@@ -142,6 +142,14 @@ def test_a_database_read_from_before_the_revocation_is_not_cached_after_it(api, 
     assert api.get("/api/v1/workflows").status_code == 403
 
 
+def test_a_deleted_key_is_refused_at_once_and_a_stale_copy_stays_out(api, api_key):
+    stale = ApiKey.objects.select_related("company").get(pk=api_key.api_key.pk)
+    assert api.get("/api/v1/workflows").status_code == 200  # cached
+    ApiKey.objects.filter(pk=stale.pk).delete()
+    cache.add(api_key_cache_key(stale.digest), stale, 60)
+    assert api.get("/api/v1/workflows").status_code == 401
+
+
 def race_revocation(created, threads: int = 4) -> tuple[list[int], list[int]]:
     """Statuses of the requests started before and after the revocation returned."""
     results: list[tuple[float, int]] = []
