@@ -39,7 +39,7 @@ def touch_cache_key(digest: str) -> str:
 def api_key_cache_overwrite(api_key: ApiKey, *, deleted: bool = False) -> None:
     """Replace the key's cache entry after a change, rather than delete it.
 
-    Readers only `add` entries (steve.api.auth.cached_api_key), so a reader holding a copy
+    Readers only `add` entries (steve.api.auth.api_key_from_database), so a reader holding a copy
     from before the change can never put it back over this one. When the cache is down
     nothing is cached, and readers go to the database anyway.
     """

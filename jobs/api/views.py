@@ -27,7 +27,7 @@ from jobs.services import (
 )
 from steve.api import ratelimit
 from steve.api import schema as api_docs
-from steve.api.auth import ApiKeyAuthentication, key_failures_exceeded, raw_key_from_headers
+from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_limited
 from steve.api.errors import ApiProblem, problem_for_status, problem_json_response
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
@@ -132,7 +132,7 @@ def poll_fast_path(request: HttpRequest, session_id: str) -> HttpResponse | None
     raw = raw_key_from_headers(request)
     if not raw or not raw.startswith(API_KEY_PREFIX):
         return None
-    if key_failures_exceeded(request):  # DRF's path answers without touching the database
+    if recently_limited(request):  # DRF's path answers 429 without touching the database
         return None
     found = session_for_poll(session_id=session_id, key_digest=api_key_digest(raw))
     if found is None:

@@ -1,6 +1,7 @@
 """API key authentication: Bearer, X-API-Key or `Authorization: api-key`."""
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -73,14 +74,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw = raw_key_from_headers(request)
         if raw is None:
             return None
-        limited = key_failures_exceeded(request)
         if not raw.startswith(API_KEY_PREFIX) or len(raw) != len(API_KEY_PREFIX) + 64:
-            raise invalid_key(request, limited)
-        # A client over its failure limit gets answers from the cache only: guessing keys
-        # costs no database query, while live (cached) keys from its address still work.
-        api_key = cached_api_key(api_key_digest(raw), database=not limited)
-        if api_key is None:
-            raise invalid_key(request, limited)
+            raise invalid_key(request, key_failures_exceeded(request))
+        digest = api_key_digest(raw)
+        cached = cache_call("get", api_key_cache_key(digest))
+        api_key = None if cached == API_KEY_GONE else cached
+        if cached is None:
+            # A client over its failure limit gets answers from the cache only: guessing
+            # keys costs no database query, while live (cached) keys still work for it.
+            limited = key_failures_exceeded(request)
+            api_key = None if limited else api_key_from_database(digest)
+            if api_key is None:
+                raise invalid_key(request, limited)
+        if api_key is None:  # deleted
+            raise invalid_key(request, limited=False)
         if api_key.is_revoked:
             raise RevokedKey()
         self._touch(api_key)
@@ -135,6 +142,24 @@ def key_failures_exceeded(request: HttpRequest) -> bool:
     return failures >= settings.API_KEY_FAILURE_LIMIT
 
 
+# Addresses this process answered TOO_MANY_INVALID_API_KEYS, until when (monotonic): the
+# job poll's fast path reads it without a cache round trip, and leaves such clients to
+# the general path, which answers 429 without touching the database.
+_limited_here: dict[str, float] = {}
+_LIMITED_HERE_MAX = 10_000
+
+
+def recently_limited(request: HttpRequest) -> bool:
+    until = _limited_here.get(client_address(request))
+    return until is not None and until > time.monotonic()
+
+
+def _remember_limited(request: HttpRequest) -> None:
+    if len(_limited_here) >= _LIMITED_HERE_MAX:  # many addresses: start over, stay small
+        _limited_here.clear()
+    _limited_here[client_address(request)] = time.monotonic() + FAILURE_WINDOW_SECONDS
+
+
 def invalid_key(request: HttpRequest, limited: bool) -> exceptions.APIException:
     """The error for a key that did not authenticate, counted against the client."""
     if limited:
@@ -142,6 +167,7 @@ def invalid_key(request: HttpRequest, limited: bool) -> exceptions.APIException:
         # this module (DEFAULT_AUTHENTICATION_CLASSES) while it is itself being imported.
         from steve.api.errors import ApiProblem
 
+        _remember_limited(request)
         return ApiProblem(
             429,
             "Too many invalid API keys from this address; try again in a minute.",
@@ -157,22 +183,16 @@ def invalid_key(request: HttpRequest, limited: bool) -> exceptions.APIException:
     return exceptions.AuthenticationFailed("The API key is not valid.")
 
 
-def cached_api_key(digest: str, *, database: bool = True) -> ApiKey | None:
-    """The key with its company, from the shared cache when possible.
+def api_key_from_database(digest: str) -> ApiKey | None:
+    """The key with its company, read from the database and put in the shared cache.
 
     Every API request authenticates, and the lookup was a third of a poll's database
-    time. Entries are only ever added when absent (`add`), while a revocation or a
-    deletion overwrites the entry (`set`, steve.services): an entry read from the
-    database before the revocation cannot replace the revoked one afterwards, so a
-    revocation takes effect on the next request in every process.
+    time, so authenticate() reads the cache first. Entries are only ever added when
+    absent (`add`), while a revocation or a deletion overwrites the entry (`set`,
+    steve.services): a key read here before a revocation cannot replace the revoked
+    entry afterwards, so a revocation takes effect on the next request in every process.
     """
-    key = api_key_cache_key(digest)
-    cached = cache_call("get", key)
-    if cached == API_KEY_GONE:
-        return None
-    if cached is not None or not database:
-        return cached
     api_key = ApiKey.objects.select_related("company").filter(digest=digest).first()
     if api_key is not None:
-        cache_call("add", key, api_key, API_KEY_CACHE_SECONDS)
+        cache_call("add", api_key_cache_key(digest), api_key, API_KEY_CACHE_SECONDS)
     return api_key

@@ -129,7 +129,7 @@ def test_a_stale_touch_cannot_bring_a_revoked_key_back(api, api_key, monkeypatch
     """A request that read the key before the revocation touches it after: the old code
     wrote that copy back over the cleared cache entry and the key worked for a minute."""
     monkeypatch.setattr(auth, "LAST_USED_PRECISION", timedelta(0))
-    stale = auth.cached_api_key(api_key.api_key.digest)
+    stale = auth.api_key_from_database(api_key.api_key.digest)
     api_key_revoke(api_key=api_key.api_key)
     auth.ApiKeyAuthentication._touch(stale)
     assert api.get("/api/v1/workflows").status_code == 403

@@ -9,6 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from steve.api import auth
 from steve.logredact import RedactingGunicornLogger, RedactTokensFilter, redact
 from tests import factories
 
@@ -21,6 +22,7 @@ def _clear_failure_counters():
     from django.core.cache import cache
 
     cache.clear()
+    auth._limited_here.clear()
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,22 @@ def test_unknown_keys_from_one_address_are_limited_without_a_query(settings, api
     guesser.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
     assert guesser.get("/api/v1/workflows").status_code == 429
     assert unknown(APIClient(REMOTE_ADDR="198.51.100.7")) == [401]
+
+
+def test_a_limited_client_polling_jobs_costs_no_database_query(settings, api, workflows):
+    settings.API_KEY_FAILURE_LIMIT = 2
+    session = api.post(
+        "/api/v1/workflows/receipt-ocr/sessions",
+        {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "o-1"},
+        format="json",
+    ).json()["sessionId"]
+    guesser = APIClient(REMOTE_ADDR="203.0.113.11")
+    guesser.credentials(HTTP_AUTHORIZATION="Bearer aok_" + "1" * 64)
+    url = f"/api/v1/jobs/{session}"
+    assert [guesser.get(url).status_code for _ in range(3)] == [401, 401, 429]
+    with CaptureQueriesContext(connection) as queries:
+        assert guesser.get(url).status_code == 429
+    assert queries.captured_queries == []
 
 
 def test_a_live_key_keeps_working_from_a_limited_address(settings, api_key, workflows):
