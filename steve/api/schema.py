@@ -417,6 +417,9 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "SUBMISSION_IS_REJECTED": (409, "Illegal transition from rejected."),
     "SUBMISSION_IS_CANCELLED": (409, "Illegal transition from cancelled."),
     "SUBMISSION_IS_FAILED": (409, "Illegal transition from failed."),
+    "SUBMISSION_CANCELLED": (409, "The session ended because its submission was cancelled."),
+    "SUBMISSION_REJECTED": (409, "The session ended because its submission was rejected."),
+    "SUBMISSION_FAILED": (409, "The session ended because its submission failed."),
     "SESSION_EXPIRED": (410, "The session expired before it was submitted."),
     "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
@@ -779,7 +782,7 @@ SESSION_SUBMIT = docs(
     problems={
         400: ["SESSION_SUBMITTED", "SESSION_COMPLETED", "SESSION_FAILED"],
         404: ["JOB_NOT_FOUND"],
-        409: ["CONFLICT"],
+        409: ["CONFLICT", "SUBMISSION_CANCELLED", "SUBMISSION_REJECTED", "SUBMISSION_FAILED"],
         410: ["SESSION_EXPIRED"],
         422: ["FILES_MISSING", "INVALID_FILES"],
     },
