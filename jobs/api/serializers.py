@@ -18,6 +18,7 @@ from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
 MAX_CLIENT_ID = 255
+MAX_EXTERNAL_USER_CHARS = 256
 # Seed 000 asks integrators to poll every 5 to 10 seconds.
 POLL_INTERVAL_MS = 5000
 
@@ -51,11 +52,15 @@ def _external_user_errors(value: Any) -> list[dict[str, str]]:
         return []
     if not isinstance(value, dict) or set(value) - {"id", "name", "email"}:
         return [field_error("externalUser", "externalUser is {id, name, email}.", "invalid")]
-    return [
-        field_error(f"externalUser.{key}", f"{key} must be a string.", "invalid_type")
-        for key, item in value.items()
-        if item is not None and not isinstance(item, str)
-    ]
+    errors = []
+    for key, item in value.items():
+        where = f"externalUser.{key}"
+        if item is not None and not isinstance(item, str):
+            errors.append(field_error(where, f"{key} must be a string.", "invalid_type"))
+        elif item is not None and len(item) > MAX_EXTERNAL_USER_CHARS:
+            message = f"{key} must be at most {MAX_EXTERNAL_USER_CHARS} characters."
+            errors.append(field_error(where, message, "too_long"))
+    return errors
 
 
 def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
@@ -77,7 +82,7 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
             f"contentTypes[{i}]", f"{t!r} is not accepted; use one of {sorted(allowed)}.", "format"
         )
         for i, t in enumerate(types)
-        if t not in allowed
+        if not isinstance(t, str) or t not in allowed
     ]
 
 

@@ -26,6 +26,7 @@ DEFAULTS: dict[int, tuple[str, str, str]] = {
     406: ("not-acceptable", "Not acceptable", "NOT_ACCEPTABLE"),
     409: ("conflict", "Conflict", "CONFLICT"),
     410: ("gone", "Gone", "GONE"),
+    411: ("length-required", "Length required", "LENGTH_REQUIRED"),
     413: ("payload-too-large", "Payload too large", "PAYLOAD_TOO_LARGE"),
     415: ("unsupported-media-type", "Unsupported media type", "UNSUPPORTED_MEDIA_TYPE"),
     422: ("validation-error", "Validation error", "VALIDATION_ERROR"),
