@@ -177,7 +177,38 @@ def session_create(
             f"{existing.pk if existing.api_key_id == api_key.pk else 'of another key'}"
             f" which is {existing.state}.",
         )
+    if differences := _replay_differences(existing, version, request):
+        raise SessionError(
+            409,
+            "CLIENT_SUBMISSION_ID_CONFLICT",
+            f"clientSubmissionId {request.client_submission_id!r} belongs to session "
+            f"{existing.pk}, created with another "
+            f"{', '.join(d['field'] for d in differences)}.",
+            errors=differences,
+        )
     return existing, False
+
+
+def _replay_differences(
+    existing: WorkflowSession, version: WorkflowVersion, request: SessionRequest
+) -> list[dict[str, str]]:
+    """What a replayed create asks for that the existing session was not made with."""
+    was = existing.workflow_version
+    found = []
+    if was.workflow_id != version.workflow_id:
+        found.append(("workflow", was.workflow.slug, version.workflow.slug))
+    if existing.file_count != request.file_count:
+        found.append(("fileCount", existing.file_count, request.file_count))
+    if list(existing.content_types) != list(request.content_types):
+        found.append(("contentTypes", existing.content_types, request.content_types))
+    return [
+        {
+            "field": name,
+            "message": f"The session was created with {name} {before!r}, not {after!r}.",
+            "code": "conflict",
+        }
+        for name, before, after in found
+    ]
 
 
 def session_claim_upload(*, file_id: str) -> bool:

@@ -181,7 +181,9 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, exceptions.ValidationError):
         return validation_problem(_flatten_validation(exc.detail), "The request is not valid.")
     if isinstance(exc, exceptions.ParseError):
-        return ApiProblem(400, str(exc.detail), code="INVALID_JSON")
+        # steve.api.parsers.BodyRefused says which rule the body broke.
+        code = getattr(exc, "problem_code", "INVALID_JSON")
+        return ApiProblem(400, str(exc.detail), code=code, errors=getattr(exc, "errors", None))
     if isinstance(exc, exceptions.NotAuthenticated):
         return ApiProblem(401, "An API key is required.", code="UNAUTHORIZED")
     if isinstance(exc, exceptions.AuthenticationFailed):

@@ -6,30 +6,40 @@ Checked once, here, so no view meets a RecursionError or a database encode error
 from collections.abc import Mapping
 from typing import Any
 
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
-
-from steve.api.errors import ApiProblem, field_error
 
 # Steve's bodies nest a few levels (metadata allows 2); 32 leaves room and stops bombs.
 MAX_JSON_DEPTH = 32
 
 
-def _too_deep() -> ApiProblem:
-    return ApiProblem(
-        400,
-        f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.",
-        code="JSON_TOO_DEEP",
+class BodyRefused(ParseError):
+    """A parsed body Steve refuses; the error handler answers 400 with `problem_code`.
+
+    (Not an ApiProblem: DRF imports the parser while steve.api.errors is loading.)
+    """
+
+    def __init__(
+        self, detail: str, *, problem_code: str, errors: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.problem_code = problem_code
+        self.errors = errors or []
+
+
+def _too_deep() -> BodyRefused:
+    return BodyRefused(
+        f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.", problem_code="JSON_TOO_DEEP"
     )
 
 
-def _lone_surrogate(path: str) -> ApiProblem:
+def _lone_surrogate(path: str) -> BodyRefused:
     # The path may hold the bad key itself; the answer must be encodable.
     path = path.encode("utf-8", "backslashreplace").decode()
-    return ApiProblem(
-        400,
+    return BodyRefused(
         "Text must be valid Unicode: the body has a lone surrogate (\\ud800-\\udfff).",
-        code="INVALID_UNICODE",
-        errors=[field_error(path or "body", "Not valid Unicode text.", "invalid_unicode")],
+        problem_code="INVALID_UNICODE",
+        errors=[{"field": path or "body", "message": "Not valid Unicode text.", "code": "invalid"}],
     )
 
 

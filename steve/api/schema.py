@@ -407,6 +407,10 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "FRAUD_MATCH_NOT_FOUND": (404, "No such fraud match on this submission."),
     "CONFLICT": (409, "The request conflicts with the resource's state; retry."),
     "CLIENT_SUBMISSION_ID_IN_USE": (409, "clientSubmissionId belongs to a non-pending session."),
+    "CLIENT_SUBMISSION_ID_CONFLICT": (
+        409,
+        "clientSubmissionId belongs to a session made with another workflow or other files.",
+    ),
     "IDEMPOTENCY_KEY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still running."),
     "UNRESOLVED_FRAUD_MATCHES": (409, "Resolve every fraud match before approving."),
     "SUBMISSION_CHANGED": (409, "The submission changed since it was read."),
@@ -770,7 +774,12 @@ SESSION_CREATE = docs(
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY", "INVALID_JSON"],
         404: ["WORKFLOW_NOT_FOUND"],
-        409: ["CLIENT_SUBMISSION_ID_IN_USE", "IDEMPOTENCY_KEY_IN_FLIGHT", "CONFLICT"],
+        409: [
+            "CLIENT_SUBMISSION_ID_IN_USE",
+            "CLIENT_SUBMISSION_ID_CONFLICT",
+            "IDEMPOTENCY_KEY_IN_FLIGHT",
+            "CONFLICT",
+        ],
         415: ["UNSUPPORTED_MEDIA_TYPE"],
         422: ["VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED"],
     },
@@ -1128,7 +1137,16 @@ WEBHOOK_ENDPOINT = obj(
         "previousSecretExpiresAt": nullable(DATETIME),
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
-        "secret": {"type": "string", "description": "whsec_…: only on create and rotation"},
+        "secret": {
+            "type": "string",
+            "nullable": True,
+            "description": "whsec_…: only on create and rotation; null in an Idempotency-Key"
+            " replay, which never shows a secret again",
+        },
+        "secretRedacted": {
+            "type": "boolean",
+            "description": "true in an Idempotency-Key replay whose secret was withheld",
+        },
     },
     required=["id", "url", "events", "enabled", "createdAt"],
 )
