@@ -4,6 +4,7 @@ meet a failing row."""
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from jobs import pipeline
@@ -193,3 +194,15 @@ def test_expiry_sweep_goes_on_after_a_row_that_raises(api_key, receipt_workflow,
     states = dict(WorkflowSession.objects.values_list("pk", "state"))
     assert states.pop(broken) == SessionState.PENDING
     assert set(states.values()) == {SessionState.EXPIRED}
+
+
+def test_a_reviewer_cancelling_in_the_ui_ends_the_pending_session(ui, api, workflows):
+    _, body, _ = create(api)
+    submission = Submission.objects.get(pk=body["submissionId"])
+    response = ui.post(
+        reverse("review:cancel", args=[submission.pk]),
+        {"version": submission.version, "reason": "dup"},
+    )
+    assert response.status_code == 303
+    session = WorkflowSession.objects.get(pk=body["sessionId"])
+    assert (session.state, session.error_code) == (SessionState.FAILED, "SUBMISSION_CANCELLED")
