@@ -1,7 +1,6 @@
 """Session lifecycle: create, upload, submit, progress, complete, fail, expire."""
 
 import hashlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,8 +28,6 @@ from submissions.services import (
     submission_start_processing,
 )
 from submissions.signals import submission_changed, submission_locking
-
-logger = logging.getLogger(__name__)
 
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024

@@ -145,6 +145,9 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list field's item: contentTypes[0]
+                out += _flatten_validation(value, f"{prefix}[{key}]")
+                continue
             name = "" if key == "non_field_errors" else str(key)
             out += _flatten_validation(
                 value, f"{prefix}.{name}" if prefix and name else prefix or name

@@ -120,11 +120,8 @@ def test_redeliver_since_an_impossible_date_is_a_422(api, company, settings):
 def test_external_user_longer_than_256_characters_is_a_422(api, workflows):
     status, body, _ = create(api, externalUser={"id": "u-1", "name": "x" * 257})
     assert status == 422
-    assert body["errors"][0] == {
-        "field": "externalUser.name",
-        "message": "name must be at most 256 characters.",
-        "code": "too_long",
-    }
+    assert body["errors"][0]["field"] == "externalUser.name"
+    assert body["errors"][0]["code"] == "max_length"
     assert create(api, externalUser={"id": "u-1", "name": "x" * 256})[0] == 201
 
 
