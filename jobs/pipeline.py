@@ -19,7 +19,12 @@ from jobs.extraction import (
     extract_document_isolated,
 )
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import session_complete, session_fail, session_set_progress
+from jobs.services import (
+    session_complete,
+    session_fail,
+    session_follow_submission,
+    session_set_progress,
+)
 from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
 from submissions.services import submission_finish_processing
 
@@ -28,6 +33,17 @@ logger = logging.getLogger(__name__)
 PROGRESS_LOADED = 10
 PROGRESS_EXTRACTED = 75
 PROGRESS_FRAUD = 90
+
+
+class Stopped(Exception):
+    """The session ended while it was processed (its submission was cancelled)."""
+
+
+def _step(session_id: str, progress: int) -> None:
+    """Advance progress, or stop here when the session has ended meanwhile."""
+    session_set_progress(session_id=session_id, progress=progress)
+    if not WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).exists():
+        raise Stopped(session_id)
 
 
 @dataclass
@@ -105,9 +121,7 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
             for p in document.pages
         ]
         merged.add(file.file_index, extraction)
-        session_set_progress(
-            session_id=session.pk, progress=int(PROGRESS_LOADED + span * (position + 1))
-        )
+        _step(session.pk, int(PROGRESS_LOADED + span * (position + 1)))
     return merged, pages
 
 
@@ -130,18 +144,23 @@ def run(session_id: str) -> None:
     if session.state != SessionState.SUBMITTED:
         return  # already finished: re-running a session changes nothing
     if session.submission.status != SubmissionStatus.PROCESSING:
-        return  # cancelled while queued
-    session_set_progress(session_id=session_id, progress=PROGRESS_LOADED)
+        # Cancelled while queued: the session ends with its submission.
+        session_follow_submission(session_id=session_id)
+        return
     try:
+        _step(session_id, PROGRESS_LOADED)
         merged, pages = _extract_all(session)
+        _step(session_id, PROGRESS_EXTRACTED)
         outcome = fraud_run_checks(
             submission_id=session.submission_id,
             pages=pages,
             fields=merged.fields,
             text="\n".join(merged.pages_text),
         )
-        session_set_progress(session_id=session_id, progress=PROGRESS_FRAUD)
+        _step(session_id, PROGRESS_FRAUD)
         _finish(session, merged, outcome.status, outcome.match_count)
+    except Stopped:
+        logger.info("Session %s ended while processing; the pipeline stops", session_id)
     except ExtractionError as exc:
         session_fail(
             session_id=session_id,

@@ -16,6 +16,7 @@ from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
+from steve.sweeps import ERRORS, sweep_rows
 from submissions.events import announce
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
 from submissions.services import (
@@ -26,9 +27,39 @@ from submissions.services import (
     submission_purge_results,
     submission_start_processing,
 )
+from submissions.signals import submission_changed, submission_locking
 
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024
+
+St = SessionState
+S = SubmissionStatus
+
+# The session's state machine; _set_state refuses anything else.
+SESSION_TRANSITIONS: dict[str, set[str]] = {
+    St.PENDING: {St.SUBMITTED, St.FAILED, St.EXPIRED},
+    St.SUBMITTED: {St.COMPLETED, St.FAILED},
+}
+
+# Which submission statuses each session state may sit beside. A live session's
+# submission has not been decided; once the session ends, the submission goes on alone
+# (review → approved → synced, or rejected or cancelled).
+SESSION_SUBMISSION_PAIRS: dict[str, set[str]] = {
+    St.PENDING: {S.CREATED},
+    St.SUBMITTED: {S.PROCESSING},
+    St.COMPLETED: {S.REVIEW, S.APPROVED, S.SYNCED, S.REJECTED, S.CANCELLED},
+    St.FAILED: {S.FAILED, S.CANCELLED, S.REJECTED},
+    St.EXPIRED: {S.CANCELLED},
+}
+
+# What a live session becomes when its submission ends before the session does.
+SESSION_ENDED_BY: dict[str, str] = {
+    S.CANCELLED: "SUBMISSION_CANCELLED",
+    S.REJECTED: "SUBMISSION_REJECTED",
+    S.FAILED: "SUBMISSION_FAILED",
+}
+ENDED_CODES = set(SESSION_ENDED_BY.values())
+LIVE_STATES = {St.PENDING, St.SUBMITTED}
 
 
 class SessionError(Exception):
@@ -149,7 +180,38 @@ def session_create(
             f"{existing.pk if existing.api_key_id == api_key.pk else 'of another key'}"
             f" which is {existing.state}.",
         )
+    if differences := _replay_differences(existing, version, request):
+        raise SessionError(
+            409,
+            "CLIENT_SUBMISSION_ID_CONFLICT",
+            f"clientSubmissionId {request.client_submission_id!r} belongs to session "
+            f"{existing.pk}, created with another "
+            f"{', '.join(d['field'] for d in differences)}.",
+            errors=differences,
+        )
     return existing, False
+
+
+def _replay_differences(
+    existing: WorkflowSession, version: WorkflowVersion, request: SessionRequest
+) -> list[dict[str, str]]:
+    """What a replayed create asks for that the existing session was not made with."""
+    was = existing.workflow_version
+    found = []
+    if was.workflow_id != version.workflow_id:
+        found.append(("workflow", was.workflow.slug, version.workflow.slug))
+    if existing.file_count != request.file_count:
+        found.append(("fileCount", existing.file_count, request.file_count))
+    if list(existing.content_types) != list(request.content_types):
+        found.append(("contentTypes", existing.content_types, request.content_types))
+    return [
+        {
+            "field": name,
+            "message": f"The session was created with {name} {before!r}, not {after!r}.",
+            "code": "conflict",
+        }
+        for name, before, after in found
+    ]
 
 
 def session_claim_upload(*, file_id: str) -> bool:
@@ -168,8 +230,18 @@ def session_record_upload(*, file_id: str, size: int | None) -> None:
         SubmissionFile.objects.filter(pk=file_id).update(size=size)
 
 
+def states_agree(session_state: str, submission_status: str) -> bool:
+    return submission_status in SESSION_SUBMISSION_PAIRS.get(session_state, set())
+
+
 def _set_state(session: WorkflowSession, state: str, **fields: Any) -> SubmissionEvent:
     before = session.state
+    if state not in SESSION_TRANSITIONS.get(before, set()):
+        raise SessionError(
+            409,
+            f"SESSION_{before.upper()}",
+            f"The session is {before}; it cannot become {state}.",
+        )
     session.state = state
     if session.is_terminal:
         # A PDF password is needed only while processing; it is never kept.
@@ -225,6 +297,13 @@ def _refuse_unless_pending(session: WorkflowSession) -> None:
     lapsed = session.state == SessionState.PENDING and session.expires_at <= timezone.now()
     if session.state == SessionState.EXPIRED or lapsed:
         raise SessionError(410, "SESSION_EXPIRED", "The session expired before it was submitted.")
+    if session.state == SessionState.FAILED and session.error_code in ENDED_CODES:
+        raise SessionError(
+            409,
+            session.error_code,
+            f"The session ended when its submission was {session.submission.status}; "
+            "create a new session.",
+        )
     if session.state != SessionState.PENDING:
         raise SessionError(
             400,
@@ -236,8 +315,10 @@ def _refuse_unless_pending(session: WorkflowSession) -> None:
 def session_submit(*, session_id: str) -> WorkflowSession:
     """Validate the uploaded files and queue processing once; a second submit is refused."""
     # A submit after the TTL finalises the expiry the sweep would have made, in its own
-    # transaction, so the refusal below does not roll it back.
+    # transaction, so the refusal below does not roll it back; likewise a session whose
+    # submission was cancelled first ends now (rows from before sessions followed).
     session_expire(session_id=session_id)
+    session_follow_submission(session_id=session_id)
     with transaction.atomic():
         session = (
             WorkflowSession.objects.select_for_update()
@@ -319,10 +400,18 @@ def session_fail(
     *, session_id: str, code: str, reason: str, step: str, retryable: bool
 ) -> WorkflowSession:
     with transaction.atomic():
-        session = WorkflowSession.objects.select_for_update().get(pk=session_id)
+        session = (
+            WorkflowSession.objects.select_for_update()
+            .select_related("submission")
+            .get(pk=session_id)
+        )
         if session.state != SessionState.SUBMITTED:
             return session
-        submission_fail(submission_id=session.submission_id, code=code, reason=reason)
+        if session.submission.status != S.PROCESSING:
+            # The submission ended first (cancelled): the session ends with it.
+            _follow(session)
+            return session
+        # The session ends first, so the hook on the submission's failure finds it ended.
         event = _set_state(
             session,
             SessionState.FAILED,
@@ -332,9 +421,74 @@ def session_fail(
             error_step=step,
             error_retryable=retryable,
         )
+        submission_fail(submission_id=session.submission_id, code=code, reason=reason)
         submission = Submission.objects.get(pk=session.submission_id)
         announce(submission=submission, event_type="session.failed", event=event)
     return session
+
+
+def _ended_reason(submission: Submission) -> str:
+    if submission.status == S.CANCELLED:
+        why = f": {submission.cancel_reason}" if submission.cancel_reason else "."
+        return f"The submission was cancelled{why}"
+    if submission.status == S.REJECTED:
+        return f"The submission was rejected: {submission.reject_reason}"
+    return submission.failed_reason or "The submission failed."
+
+
+def _follow(session: WorkflowSession) -> bool:
+    """End a live, locked session whose submission has ended; False when it has not."""
+    submission = Submission.objects.get(pk=session.submission_id)
+    code = SESSION_ENDED_BY.get(submission.status)
+    if code is None or session.state not in LIVE_STATES:
+        return False
+    event = _set_state(
+        session,
+        SessionState.FAILED,
+        processed_at=timezone.now(),
+        failed_reason=_ended_reason(submission),
+        error_code=code,
+        error_step="submission",
+        error_retryable=False,
+    )
+    announce(submission=submission, event_type="session.failed", event=event)
+    return True
+
+
+def session_follow_submission(*, session_id: str) -> bool:
+    """End a live session whose submission was cancelled, rejected or failed first."""
+    with transaction.atomic():
+        session = WorkflowSession.objects.select_for_update().get(pk=session_id)
+        return _follow(session)
+
+
+def _lock_session(sender: object, *, submission_id: str, **kwargs: Any) -> None:
+    # Lock order: a session before its submission, as session_complete/fail take them.
+    list(
+        WorkflowSession.objects.select_for_update()
+        .filter(submission_id=submission_id)
+        .values_list("pk", flat=True)
+    )
+
+
+def _submission_changed(
+    sender: object, *, submission: Submission, to_status: str, **_: Any
+) -> None:
+    if to_status not in SESSION_ENDED_BY:
+        return
+    session = (
+        WorkflowSession.objects.select_for_update()
+        .filter(submission_id=submission.pk, state__in=LIVE_STATES)
+        .first()
+    )
+    if session is not None:
+        _follow(session)
+
+
+def connect_session_to_submission() -> None:
+    """Whatever ends a submission (cancel, reject, failure) ends its live session too."""
+    submission_locking.connect(_lock_session, dispatch_uid="jobs.lock_session")
+    submission_changed.connect(_submission_changed, dispatch_uid="jobs.session_follows")
 
 
 def session_expire(*, session_id: str) -> bool:
@@ -347,6 +501,8 @@ def session_expire(*, session_id: str) -> bool:
         )
         if session is None:
             return False
+        if _follow(session):
+            return False  # its submission was cancelled first: never cancel it twice
         event = _set_state(session, SessionState.EXPIRED)
         announce(submission=session.submission, event_type="session.expired", event=event)
         submission_cancel(
@@ -362,7 +518,8 @@ def sessions_expire_stale(*, limit: int = 500) -> int:
     due = WorkflowSession.objects.filter(
         state=SessionState.PENDING, expires_at__lte=timezone.now()
     ).values_list("pk", flat=True)[:limit]
-    return sum(session_expire(session_id=session_id) for session_id in due)
+    counts = sweep_rows("expire-sessions", list(due), lambda pk: session_expire(session_id=pk))
+    return counts[str(True)]
 
 
 def extraction_job_create(
@@ -417,19 +574,23 @@ def retention_purge(*, limit: int = 200) -> int:
         .exclude(status__in=RETAINED_STATUSES)
         .values_list("pk", "company_id")[:limit]
     )
-    for submission_id, company_id in due:
-        for key in SubmissionFile.objects.filter(submission_id=submission_id).values_list(
-            "storage_key", flat=True
-        ):
-            default_storage.delete(key)
-        session_id = (
-            WorkflowSession.objects.filter(submission_id=submission_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        default_storage.delete(f"results/{company_id}/{session_id}.json")
-        submission_purge_results(submission_id=submission_id)
-    return len(due)
+    counts = sweep_rows("retention-purge", due, lambda row: _purge_one(*row))
+    return counts["purged"]
+
+
+def _purge_one(submission_id: str, company_id: str) -> str:
+    for key in SubmissionFile.objects.filter(submission_id=submission_id).values_list(
+        "storage_key", flat=True
+    ):
+        default_storage.delete(key)
+    session_id = (
+        WorkflowSession.objects.filter(submission_id=submission_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    default_storage.delete(f"results/{company_id}/{session_id}.json")
+    submission_purge_results(submission_id=submission_id)
+    return "purged"
 
 
 def session_recover_stuck(*, session_id: str) -> str | None:
@@ -474,5 +635,7 @@ def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:
     due = WorkflowSession.objects.filter(
         state=SessionState.SUBMITTED, updated_at__lt=cutoff
     ).values_list("pk", flat=True)[:limit]
-    outcomes = [session_recover_stuck(session_id=session_id) for session_id in due]
-    return {name: outcomes.count(name) for name in ("requeued", "failed")}
+    counts = sweep_rows(
+        "recover-stuck-sessions", list(due), lambda pk: session_recover_stuck(session_id=pk)
+    )
+    return {name: counts[name] for name in ("requeued", "failed", ERRORS)}

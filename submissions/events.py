@@ -41,7 +41,8 @@ def envelope(*, submission: Submission, event_type: str, event_id: str, occurred
         "submissionStatus": submission.status,
         "companyId": submission.company_id,
         "result": result_block(submission),
-        "failedReason": submission.failed_reason,
+        # A session ended by its submission (e.g. cancelled) says why in its own reason.
+        "failedReason": (session.failed_reason if session else None) or submission.failed_reason,
         "clientSubmissionId": submission.client_submission_id,
         "metadata": submission.metadata,
     }

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from submissions.events import announce
 from submissions.models import Submission, SubmissionEvent, SubmissionStatus
+from submissions.signals import submission_changed, submission_locking
 
 S = SubmissionStatus
 
@@ -123,6 +124,7 @@ def _refuse_stale(submission: Submission, expected_version: int | None) -> None:
 def submission_transition(*, submission_id: str, change: Change) -> Submission:
     """Move a submission to a new status under a row lock; the one place status changes."""
     with transaction.atomic():
+        submission_locking.send(sender=Submission, submission_id=submission_id)
         submission = Submission.objects.select_for_update().get(pk=submission_id)
         _refuse_stale(submission, change.expected_version)
         _refuse_illegal(submission, change.to_status)
@@ -148,6 +150,12 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
             )
         if change.to_status == S.APPROVED:
             _queue_sync(submission)
+        submission_changed.send(
+            sender=Submission,
+            submission=submission,
+            from_status=from_status,
+            to_status=change.to_status,
+        )
     return submission
 
 

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from steve.sweeps import ERRORS, sweep_rows
 from submissions.sync import due_syncs, submission_sync
 
 
@@ -12,6 +13,5 @@ def sync_submission(submission_id: str) -> None:
 def retry_due_syncs() -> int:
     """Beat: queue the sync attempts whose backoff has passed."""
     due = due_syncs()
-    for submission_id in due:
-        sync_submission.delay(submission_id)
-    return len(due)
+    counts = sweep_rows("retry-syncs", due, sync_submission.delay)
+    return len(due) - counts[ERRORS]

@@ -68,6 +68,9 @@ POLL_WINDOW = 500
 EVENT_LIMIT = 100
 PDF_MAX_PAGES = 50
 PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
+# A huge page (PDF allows 200 x 200 inches) is scaled down to this many pixels: rendered
+# at PDF_SCALE a 9000-pt page would take gigabytes and seconds of the web process.
+PDF_MAX_PIXELS = 16_000_000
 PDF_CACHE_SECONDS = 600
 PARTS = {"side"}
 
@@ -627,6 +630,12 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
     return _private(HttpResponse(png, content_type="image/png"))
 
 
+def pdf_page_scale(width_pt: float, height_pt: float) -> float:
+    """PDF_SCALE, or less so the page renders to at most PDF_MAX_PIXELS."""
+    area = max(width_pt * height_pt, 1.0)
+    return min(PDF_SCALE, (PDF_MAX_PIXELS / area) ** 0.5)
+
+
 def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
     import pypdfium2
 
@@ -635,7 +644,8 @@ def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
     try:
         if not 0 <= page < min(len(document), PDF_MAX_PAGES):
             raise Http404("No such page.")
-        image = document[page].render(scale=PDF_SCALE).to_pil()
+        pdf_page = document[page]
+        image = pdf_page.render(scale=pdf_page_scale(*pdf_page.get_size())).to_pil()
     finally:
         document.close()
     buffer = io.BytesIO()

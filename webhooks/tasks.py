@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
+from steve.sweeps import ERRORS, sweep_rows
 from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
 from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver, deliveries_purge
 
@@ -25,9 +26,9 @@ def dispatch_due_webhooks() -> int:
     queued = 0
     for _ in range(MAX_CLAIM_BATCHES):
         due = claim_due()
-        for delivery_id in due:
-            deliver_webhook.delay(delivery_id)
-        queued += len(due)
+        # A delivery whose message could not be queued is retried once its lease lapses.
+        counts = sweep_rows("dispatch-webhooks", due, deliver_webhook.delay)
+        queued += len(due) - counts[ERRORS]
         if len(due) < CLAIM_BATCH_SIZE:
             break
     return queued

@@ -7,12 +7,13 @@ problems and carry the seed's `success: false` and `error {code, message}` membe
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +23,7 @@ from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionError, extraction_job_create
 from steve.api.errors import ApiProblem, field_error
 from steve.api.idempotency import idempotent
+from steve.api.parsers import BoundedJSONParser
 from steve.models import Workflow
 from steve.storage import download_url
 from steve.timefmt import iso
@@ -63,12 +65,15 @@ def _file(request: Request) -> tuple[bytes, str]:
 
 
 def _delivery_mode(data: Any) -> str:
-    mode = data.get("deliveryMode") or data.get("delivery.mode")
+    mode = data.get("deliveryMode")
+    if mode is None:
+        mode = data.get("delivery.mode")
     delivery = data.get("delivery")
     if mode is None and isinstance(delivery, dict):
         mode = delivery.get("mode")
-    mode = mode or "poll"
-    if mode not in DELIVERY_MODES:
+    if mode is None or mode == "":
+        mode = "poll"
+    if not isinstance(mode, str) or mode not in DELIVERY_MODES:
         raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
     return mode
 
@@ -113,10 +118,12 @@ def _template(request: Request) -> Workflow:
 
 
 class ExtractionJobCreateView(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
     @idempotent(scope="extraction-jobs", replay_status=200)
     def post(self, request: Request) -> Response:
+        if not isinstance(request.data, Mapping):
+            raise peer_problem(400, "INVALID_REQUEST", "The body must be a JSON object.")
         workflow = _template(request)
         options = parse_options(request)
         if (

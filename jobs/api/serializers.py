@@ -5,10 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionRequest
-from steve.api.errors import field_error, validation_problem
+from steve.api.errors import field_error
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
 from steve.timefmt import iso
@@ -18,6 +20,7 @@ from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
 MAX_CLIENT_ID = 255
+MAX_EXTERNAL_USER_CHARS = 256
 # Seed 000 asks integrators to poll every 5 to 10 seconds.
 POLL_INTERVAL_MS = 5000
 
@@ -46,28 +49,83 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
     return errors
 
 
-def _external_user_errors(value: Any) -> list[dict[str, str]]:
-    if value is None:
-        return []
-    if not isinstance(value, dict) or set(value) - {"id", "name", "email"}:
-        return [field_error("externalUser", "externalUser is {id, name, email}.", "invalid")]
-    return [
-        field_error(f"externalUser.{key}", f"{key} must be a string.", "invalid_type")
-        for key, item in value.items()
-        if item is not None and not isinstance(item, str)
-    ]
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField would also take 5 for "5"."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number only (not "2", 2.0 or true)."""
+
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _user_text() -> StrictCharField:
+    return StrictCharField(
+        max_length=MAX_EXTERNAL_USER_CHARS,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+    )
+
+
+class ExternalUserSerializer(serializers.Serializer):
+    id = _user_text()
+    name = _user_text()
+    email = _user_text()
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and set(data) - set(self.fields):
+            raise serializers.ValidationError("externalUser is {id, name, email}.")
+        return dict(super().to_internal_value(data))
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    """The body of POST /workflows/{slug}/sessions; `version` in the context."""
+
+    fileCount = StrictIntegerField()  # noqa: N815 - the wire's names
+    contentTypes = serializers.ListField(child=StrictCharField(max_length=255))  # noqa: N815
+    clientSubmissionId = StrictCharField(max_length=MAX_CLIENT_ID)  # noqa: N815
+    metadata = serializers.JSONField(required=False, allow_null=True)
+    externalUser = ExternalUserSerializer(required=False, allow_null=True)  # noqa: N815
+    webhookUrl = StrictCharField(required=False, allow_null=True, allow_blank=True)  # noqa: N815
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        version: WorkflowVersion = self.context["version"]
+        errors = _file_errors(attrs, version)
+        if attrs.get("metadata") is not None:
+            errors += _metadata_errors(attrs["metadata"])
+        if (url := attrs.get("webhookUrl")) and (why := target_error(url)):
+            errors.append(field_error("webhookUrl", why, "invalid_url"))
+        if errors:
+            by_field: dict[str, list[ErrorDetail]] = {}
+            for error in errors:
+                detail = ErrorDetail(error["message"], code=error["code"])
+                by_field.setdefault(error["field"], []).append(detail)
+            raise serializers.ValidationError(by_field)
+        return attrs
 
 
 def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
     upload = version.upload
-    count = body.get("fileCount")
+    count = body["fileCount"]
     low, high = int(upload.get("minFiles", 1)), int(upload.get("maxFiles", 1))
-    if not isinstance(count, int) or isinstance(count, bool):
-        return [field_error("fileCount", "fileCount is required and must be a whole number.")]
     if not low <= count <= high:
         return [field_error("fileCount", f"fileCount must be between {low} and {high}.", "range")]
-    types = body.get("contentTypes")
-    if not isinstance(types, list) or len(types) != count:
+    types = body["contentTypes"]
+    if len(types) != count:
         return [
             field_error("contentTypes", "contentTypes must list one MIME type per file.", "invalid")
         ]
@@ -82,30 +140,16 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
 
 
 def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest:
-    if not isinstance(body, dict):
-        raise validation_problem([field_error("body", "The body must be a JSON object.")])
-    errors = _file_errors(body, version)
-    client_id = body.get("clientSubmissionId")
-    if not isinstance(client_id, str) or not 0 < len(client_id.strip()) <= MAX_CLIENT_ID:
-        errors.append(
-            field_error("clientSubmissionId", "clientSubmissionId is required (1–255 chars).")
-        )
-    if body.get("metadata") is not None:
-        errors += _metadata_errors(body["metadata"])
-    errors += _external_user_errors(body.get("externalUser"))
-    webhook_url = body.get("webhookUrl") or ""
-    if webhook_url and (not isinstance(webhook_url, str) or (why := target_error(webhook_url))):
-        reason = why if isinstance(webhook_url, str) else "webhookUrl must be a string."
-        errors.append(field_error("webhookUrl", reason, "invalid_url"))
-    if errors:
-        raise validation_problem(errors)
+    serializer = SessionCreateSerializer(data=body, context={"version": version})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
     return SessionRequest(
-        file_count=body["fileCount"],
-        content_types=body["contentTypes"],
-        client_submission_id=client_id.strip(),
-        metadata=body.get("metadata") or {},
-        external_user=body.get("externalUser"),
-        webhook_url=webhook_url,
+        file_count=data["fileCount"],
+        content_types=data["contentTypes"],
+        client_submission_id=data["clientSubmissionId"],
+        metadata=data.get("metadata") or {},
+        external_user=data.get("externalUser"),
+        webhook_url=data.get("webhookUrl") or "",
     )
 
 

@@ -175,6 +175,12 @@ def _upload_target(token: str) -> SubmissionFile:
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:
     declared = request.headers.get("Content-Length", "")
+    if not declared and request.headers.get("Transfer-Encoding"):
+        # A chunked body has no length to check against the limit before reading it (and
+        # WSGI servers may hand the view none of it).
+        raise SessionError(
+            411, "LENGTH_REQUIRED", "Send the file with a Content-Length header, not chunked."
+        )
     if declared.isdigit() and int(declared) > limit:
         raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.")
     chunks, total = [], 0

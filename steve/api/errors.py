@@ -26,6 +26,7 @@ DEFAULTS: dict[int, tuple[str, str, str]] = {
     406: ("not-acceptable", "Not acceptable", "NOT_ACCEPTABLE"),
     409: ("conflict", "Conflict", "CONFLICT"),
     410: ("gone", "Gone", "GONE"),
+    411: ("length-required", "Length required", "LENGTH_REQUIRED"),
     413: ("payload-too-large", "Payload too large", "PAYLOAD_TOO_LARGE"),
     415: ("unsupported-media-type", "Unsupported media type", "UNSUPPORTED_MEDIA_TYPE"),
     422: ("validation-error", "Validation error", "VALIDATION_ERROR"),
@@ -144,6 +145,9 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list field's item: contentTypes[0]
+                out += _flatten_validation(value, f"{prefix}[{key}]")
+                continue
             name = "" if key == "non_field_errors" else str(key)
             out += _flatten_validation(
                 value, f"{prefix}.{name}" if prefix and name else prefix or name
@@ -180,7 +184,9 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, exceptions.ValidationError):
         return validation_problem(_flatten_validation(exc.detail), "The request is not valid.")
     if isinstance(exc, exceptions.ParseError):
-        return ApiProblem(400, str(exc.detail), code="INVALID_JSON")
+        # steve.api.parsers.BodyRefused says which rule the body broke.
+        code = getattr(exc, "problem_code", "INVALID_JSON")
+        return ApiProblem(400, str(exc.detail), code=code, errors=getattr(exc, "errors", None))
     if isinstance(exc, exceptions.NotAuthenticated):
         return ApiProblem(401, "An API key is required.", code="UNAUTHORIZED")
     if isinstance(exc, exceptions.AuthenticationFailed):

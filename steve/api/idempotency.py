@@ -8,7 +8,8 @@ request runs as usual. With it:
   exactly one of two racing requests the owner);
 - when the create succeeds (2xx) its status and JSON body are stored (`done`) and any
   later request with the same key and the same request gets them back, with
-  `X-Idempotent-Replay: true`;
+  `X-Idempotent-Replay: true`; a `secret` in the body is stored (and replayed) as
+  `null` with `secretRedacted: true`: secrets are shown once;
 - the same key while the first request still runs is a 409 `IDEMPOTENCY_KEY_IN_FLIGHT`
   (with `Retry-After`); the same key with a different request (method, path, body) is a
   422 `IDEMPOTENCY_KEY_REUSED`;
@@ -178,11 +179,31 @@ def run_claimed(row: IdempotencyKey, create: Callable[[], Response]) -> Response
         IdempotencyKey.objects.filter(pk=row.pk).update(
             state=IdempotencyKey.State.DONE,
             response_status=response.status_code,
-            response_body=response.data,
+            response_body=redacted(response.data),
         )
     else:
         _delete(row)
     return response
+
+
+SECRET_FIELDS = {"secret"}
+
+
+def redacted(data: Any) -> Any:
+    """The response as stored for replays: a secret is shown once, never kept or replayed.
+
+    Each secret becomes null, and its object says `secretRedacted: true`.
+    """
+    if isinstance(data, list):
+        return [redacted(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out = {key: redacted(value) for key, value in data.items()}
+    for name in SECRET_FIELDS & out.keys():
+        if out[name] is not None:
+            out[name] = None
+            out[f"{name}Redacted"] = True
+    return out
 
 
 def replay(row: IdempotencyKey, replay_status: int | None) -> Response:

@@ -383,6 +383,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "BAD_REQUEST": (400, "The request is malformed."),
     "INVALID_JSON": (400, "The body is not valid JSON."),
     "INVALID_CHARACTERS": (400, "Text in the path, query or body contains a NUL character."),
+    "INVALID_UNICODE": (400, "Text in the JSON body has a lone surrogate (\\ud800-\\udfff)."),
+    "JSON_TOO_DEEP": (400, "The JSON body nests deeper than 32 levels."),
     "TOO_MANY_FIELDS": (400, "The form has too many fields or files."),
     "INVALID_BODY": (400, "The body must be a JSON object."),
     "INVALID_LIMIT": (400, "limit is not a whole number."),
@@ -405,6 +407,10 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "FRAUD_MATCH_NOT_FOUND": (404, "No such fraud match on this submission."),
     "CONFLICT": (409, "The request conflicts with the resource's state; retry."),
     "CLIENT_SUBMISSION_ID_IN_USE": (409, "clientSubmissionId belongs to a non-pending session."),
+    "CLIENT_SUBMISSION_ID_CONFLICT": (
+        409,
+        "clientSubmissionId belongs to a session made with another workflow or other files.",
+    ),
     "IDEMPOTENCY_KEY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still running."),
     "UNRESOLVED_FRAUD_MATCHES": (409, "Resolve every fraud match before approving."),
     "SUBMISSION_CHANGED": (409, "The submission changed since it was read."),
@@ -417,7 +423,12 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "SUBMISSION_IS_REJECTED": (409, "Illegal transition from rejected."),
     "SUBMISSION_IS_CANCELLED": (409, "Illegal transition from cancelled."),
     "SUBMISSION_IS_FAILED": (409, "Illegal transition from failed."),
+    "SUBMISSION_CANCELLED": (409, "The session ended because its submission was cancelled."),
+    "SUBMISSION_REJECTED": (409, "The session ended because its submission was rejected."),
+    "SUBMISSION_FAILED": (409, "The session ended because its submission failed."),
     "SESSION_EXPIRED": (410, "The session expired before it was submitted."),
+    "SESSION_NOT_PENDING": (410, "The session has ended; its upload URLs no longer work."),
+    "LENGTH_REQUIRED": (411, "An upload needs a Content-Length header (no chunked bodies)."),
     "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
     "VALIDATION_ERROR": (422, "A field is invalid; see errors[]."),
@@ -767,7 +778,12 @@ SESSION_CREATE = docs(
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY", "INVALID_JSON"],
         404: ["WORKFLOW_NOT_FOUND"],
-        409: ["CLIENT_SUBMISSION_ID_IN_USE", "IDEMPOTENCY_KEY_IN_FLIGHT", "CONFLICT"],
+        409: [
+            "CLIENT_SUBMISSION_ID_IN_USE",
+            "CLIENT_SUBMISSION_ID_CONFLICT",
+            "IDEMPOTENCY_KEY_IN_FLIGHT",
+            "CONFLICT",
+        ],
         415: ["UNSUPPORTED_MEDIA_TYPE"],
         422: ["VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED"],
     },
@@ -783,7 +799,7 @@ SESSION_SUBMIT = docs(
     problems={
         400: ["SESSION_SUBMITTED", "SESSION_COMPLETED", "SESSION_FAILED"],
         404: ["JOB_NOT_FOUND"],
-        409: ["CONFLICT"],
+        409: ["CONFLICT", "SUBMISSION_CANCELLED", "SUBMISSION_REJECTED", "SUBMISSION_FAILED"],
         410: ["SESSION_EXPIRED"],
         422: ["FILES_MISSING", "INVALID_FILES"],
     },
@@ -1125,7 +1141,16 @@ WEBHOOK_ENDPOINT = obj(
         "previousSecretExpiresAt": nullable(DATETIME),
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
-        "secret": {"type": "string", "description": "whsec_…: only on create and rotation"},
+        "secret": {
+            "type": "string",
+            "nullable": True,
+            "description": "whsec_…: only on create and rotation; null in an Idempotency-Key"
+            " replay, which never shows a secret again",
+        },
+        "secretRedacted": {
+            "type": "boolean",
+            "description": "true in an Idempotency-Key replay whose secret was withheld",
+        },
     },
     required=["id", "url", "events", "enabled", "createdAt"],
 )

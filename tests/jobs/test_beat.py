@@ -31,13 +31,13 @@ def test_stuck_session_is_requeued_then_failed_with_a_code(
     settings.STUCK_SESSION_MINUTES = 15
     settings.STUCK_SESSION_MAX_REQUEUES = 1
     session = submitted_session(api)
-    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0}  # still fresh
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}  # still fresh
     age(session, 20)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0}
+        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
     assert len(callbacks) == 1
     age(session, 20)
-    assert sessions_recover_stuck() == {"requeued": 0, "failed": 1}
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 1, "errors": 0}
     session.refresh_from_db()
     assert session.state == SessionState.FAILED
     assert session.error_code == "PROCESSING_TIMEOUT"

@@ -130,7 +130,10 @@ def parse_changes(body: Any) -> EndpointChanges:
 
 def parse_since(body: Any) -> datetime:
     raw = body_object(body).get("since")
-    when = parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        when = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:  # well formed but no such date, e.g. month 13
+        when = None
     if when is None or when.tzinfo is None:
         raise validation_problem(
             [field_error("since", "since must be an ISO 8601 timestamp with a timezone.")]

@@ -1,0 +1,81 @@
+"""The JSON parser of every API view: bounded depth, and only text PostgreSQL can store.
+
+Checked once, here, so no view meets a RecursionError or a database encode error.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+# Steve's bodies nest a few levels (metadata allows 2); 32 leaves room and stops bombs.
+MAX_JSON_DEPTH = 32
+
+
+class BodyRefused(ParseError):
+    """A parsed body Steve refuses; the error handler answers 400 with `problem_code`.
+
+    (Not an ApiProblem: DRF imports the parser while steve.api.errors is loading.)
+    """
+
+    def __init__(
+        self, detail: str, *, problem_code: str, errors: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.problem_code = problem_code
+        self.errors = errors or []
+
+
+def _too_deep() -> BodyRefused:
+    return BodyRefused(
+        f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.", problem_code="JSON_TOO_DEEP"
+    )
+
+
+def _lone_surrogate(path: str) -> BodyRefused:
+    # The path may hold the bad key itself; the answer must be encodable.
+    path = path.encode("utf-8", "backslashreplace").decode()
+    return BodyRefused(
+        "Text must be valid Unicode: the body has a lone surrogate (\\ud800-\\udfff).",
+        problem_code="INVALID_UNICODE",
+        errors=[{"field": path or "body", "message": "Not valid Unicode text.", "code": "invalid"}],
+    )
+
+
+def _check_text(text: str, path: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _lone_surrogate(path) from None
+
+
+def check_json(data: Any) -> None:
+    """Refuse a parsed body nested too deep or holding a lone surrogate (key or value)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, path)
+            continue
+        if not isinstance(value, (Mapping, list)):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                _check_text(str(key), where)
+                stack.append((item, where, depth + 1))
+        else:
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:  # json's own parser gives up near the recursion limit
+            raise _too_deep() from None
+        check_json(data)
+        return data

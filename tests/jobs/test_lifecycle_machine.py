@@ -1,0 +1,221 @@
+"""A Hypothesis state machine drives random sequences of API actions against the real
+services and checks the lifecycle after every step.
+
+Actions: create (three client ids, two workflows, so replays and conflicts happen),
+upload, submit, cancel, approve, reject, resolve a fraud match, run the pipeline (in
+process, extraction faked so a step takes milliseconds; the fraud checks are real),
+the expiry sweep, and clock jumps (time passing runs beat's sweeps and the workers).
+
+After every step: no 5xx; each session's state and its submission's status agree by
+SESSION_SUBMISSION_PAIRS; the events of each row chain from its first status to its
+current one with no gap and no repeat (one event per change); every session older than
+its TTL is terminal.
+
+Bounded for CI by LIFECYCLE_EXAMPLES (default 20) and LIFECYCLE_STEPS (default 20).
+"""
+
+import io
+import os
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from PIL import Image
+from rest_framework.test import APIClient
+
+from fraud.models import FraudMatch
+from jobs import pipeline
+from jobs.models import TERMINAL_STATES, SessionState, WorkflowSession
+from jobs.services import SESSION_SUBMISSION_PAIRS, sessions_expire_stale, states_agree
+from submissions.models import SubmissionEvent, SubmissionStatus
+from tests import factories
+from tests.jobs.fakes import fake_extract_file
+
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
+STEPS = int(os.environ.get("LIFECYCLE_STEPS", "20"))
+REAL_NOW = timezone.now
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 60), "white").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+class Lifecycle(RuleBasedStateMachine):
+    sessions = Bundle("sessions")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Each example runs in a transaction rolled back at teardown; on_commit work
+        # (the Celery task, webhook sends) never runs: the machine runs the pipeline.
+        self.atomic = transaction.atomic()
+        self.atomic.__enter__()
+        self.offset = timedelta(0)
+        self.clock = mock.patch.object(timezone, "now", lambda: REAL_NOW() + self.offset)
+        self.clock.start()
+        self.extract = mock.patch.object(pipeline, "_extract_file", fake_extract_file)
+        self.extract.start()
+        company = factories.CompanyFactory()
+        factories.default_workflows(company)
+        self.api = APIClient()
+        key = factories.api_key(company)
+        self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+        self.upload_urls: dict[str, str] = {}
+
+    def teardown(self) -> None:
+        self.extract.stop()
+        self.clock.stop()
+        transaction.set_rollback(True)
+        self.atomic.__exit__(None, None, None)
+
+    def call(self, method: str, path: str, body: object = None, **extra: object):
+        response = getattr(self.api, method)(path, body, format="json", **extra)
+        assert response.status_code < 500, (method, path, response.content)
+        return response
+
+    @initialize(target=sessions)
+    def first_session(self) -> str:
+        return self.create_session(workflow="receipt-ocr", client_id="c0")
+
+    @rule(
+        target=sessions,
+        workflow=st.sampled_from(["receipt-ocr", "invoice"]),
+        client_id=st.sampled_from(["c0", "c1", "c2"]),
+    )
+    def create(self, workflow: str, client_id: str) -> str:
+        return self.create_session(workflow=workflow, client_id=client_id)
+
+    def create_session(self, *, workflow: str, client_id: str) -> str:
+        body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": client_id}
+        response = self.call("post", f"/api/v1/workflows/{workflow}/sessions", body)
+        assert response.status_code in {200, 201, 409}, response.content
+        if response.status_code == 409:
+            session = WorkflowSession.objects.filter(client_submission_id=client_id).first()
+            return session.pk
+        data = response.json()
+        for upload in data["uploadUrls"]:
+            self.upload_urls[data["sessionId"]] = upload["uploadUrl"]
+        return data["sessionId"]
+
+    @rule(session_id=sessions)
+    def upload(self, session_id: str) -> None:
+        url = self.upload_urls.get(session_id)
+        if url is None:
+            return
+        path = url.removeprefix("http://testserver")
+        response = self.api.generic("PUT", path, jpeg(), content_type="image/jpeg")
+        assert response.status_code in {200, 409, 410}, response.content
+
+    @rule(session_id=sessions)
+    def submit(self, session_id: str) -> None:
+        session = WorkflowSession.objects.select_related("workflow_version__workflow").get(
+            pk=session_id
+        )
+        slug = session.workflow_version.workflow.slug
+        response = self.call("post", f"/api/v1/workflows/{slug}/sessions/{session_id}/submit")
+        assert response.status_code in {200, 400, 409, 410, 422}, response.content
+
+    def submission_of(self, session_id: str) -> str:
+        return WorkflowSession.objects.values_list("submission_id", flat=True).get(pk=session_id)
+
+    @rule(session_id=sessions)
+    def cancel(self, session_id: str) -> None:
+        path = f"/api/v1/submissions/{self.submission_of(session_id)}/cancel"
+        assert self.call("post", path, {}).status_code in {200, 409}
+
+    @rule(session_id=sessions)
+    def approve(self, session_id: str) -> None:
+        path = f"/api/v1/submissions/{self.submission_of(session_id)}/approve"
+        assert self.call("post", path, {}).status_code in {200, 409}
+
+    @rule(session_id=sessions)
+    def reject(self, session_id: str) -> None:
+        path = f"/api/v1/submissions/{self.submission_of(session_id)}/reject"
+        assert self.call("post", path, {"reason": "blurry"}).status_code in {200, 409}
+
+    @rule(session_id=sessions, resolution=st.sampled_from(FraudMatch.Resolution.values))
+    def resolve(self, session_id: str, resolution: str) -> None:
+        submission_id = self.submission_of(session_id)
+        match = FraudMatch.objects.filter(submission_id=submission_id).first()
+        if match is None:
+            return
+        path = f"/api/v1/submissions/{submission_id}/fraud-matches/{match.pk}/resolve"
+        assert self.call("post", path, {"resolution": resolution}).status_code in {200, 409}
+
+    @rule(session_id=sessions)
+    def run_pipeline(self, session_id: str) -> None:
+        pipeline.run(session_id)
+
+    @rule()
+    def expiry_sweep(self) -> None:
+        sessions_expire_stale()
+
+    @rule(minutes=st.sampled_from([1, 10, 31]))
+    def clock_jump(self, minutes: int) -> None:
+        """Time passes: beat sweeps expired sessions and the workers process the queue."""
+        self.offset += timedelta(minutes=minutes)
+        sessions_expire_stale()
+        for session_id in WorkflowSession.objects.filter(state=SessionState.SUBMITTED).values_list(
+            "pk", flat=True
+        ):
+            pipeline.run(session_id)
+
+    @invariant()
+    def session_and_submission_agree(self) -> None:
+        for state, status in WorkflowSession.objects.values_list("state", "submission__status"):
+            assert states_agree(state, status), (state, status)
+
+    @invariant()
+    def one_event_per_change(self) -> None:
+        for session in WorkflowSession.objects.select_related("submission"):
+            events = SubmissionEvent.objects.filter(submission_id=session.submission_id)
+            session_chain = [SessionState.PENDING]
+            submission_chain = [""]
+            for event in events.order_by("id"):
+                if not event.to_status:
+                    continue  # claims, fraud resolutions: no status change
+                chain = session_chain if event.type.startswith("session_") else submission_chain
+                assert event.from_status == chain[-1], (event.type, chain)
+                chain.append(event.to_status)
+            assert session_chain[-1] == session.state, session_chain
+            assert submission_chain[-1] == session.submission.status, submission_chain
+
+    @invariant()
+    def sessions_past_their_ttl_are_terminal(self) -> None:
+        cutoff = timezone.now() - django_settings.SESSION_TTL
+        old = WorkflowSession.objects.filter(created_at__lt=cutoff)
+        assert not old.exclude(state__in=TERMINAL_STATES).exists()
+
+
+@pytest.mark.django_db
+def test_lifecycle_holds_under_random_api_sequences(settings) -> None:
+    settings.RATE_LIMIT_ENABLED = False
+    run_state_machine_as_test(
+        Lifecycle,
+        settings=hypothesis_settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        ),
+    )
+
+
+def test_the_pairs_table_names_every_submission_status() -> None:
+    assert set().union(*SESSION_SUBMISSION_PAIRS.values()) == set(SubmissionStatus.values)

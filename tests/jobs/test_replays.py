@@ -1,0 +1,63 @@
+"""Replays check what they replay: a clientSubmissionId replay asking for another
+workflow or other files is a 409 naming the difference, and an Idempotency-Key replay
+never shows a secret again."""
+
+import pytest
+
+from tests.jobs.test_sessions_api import create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_replay_with_the_same_request_returns_the_pending_session(api, workflows):
+    _, first, _ = create(api)
+    status, again, _ = create(api)
+    assert status == 200 and again["sessionId"] == first["sessionId"]
+
+
+def test_replay_on_another_workflow_is_a_409_naming_it(api, workflows):
+    create(api)
+    response = api.post(
+        "/api/v1/workflows/invoice/sessions",
+        {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "order-1"},
+        format="json",
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "CLIENT_SUBMISSION_ID_CONFLICT"
+    assert [e["field"] for e in body["errors"]] == ["workflow"]
+    assert "receipt-ocr" in body["errors"][0]["message"]
+
+
+def test_replay_with_another_file_count_is_a_409_naming_it(api, workflows):
+    create(api)
+    status, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/png"])
+    assert status == 409
+    assert body["code"] == "CLIENT_SUBMISSION_ID_CONFLICT"
+    assert [e["field"] for e in body["errors"]] == ["fileCount", "contentTypes"]
+
+
+def test_replay_with_other_content_types_is_a_409_naming_them(api, workflows):
+    create(api)
+    status, body, _ = create(api, contentTypes=["image/png"])
+    assert status == 409
+    assert [e["field"] for e in body["errors"]] == ["contentTypes"]
+
+
+def test_idempotent_replay_of_an_endpoint_create_never_shows_the_secret(api, company, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    request = {"url": "http://127.0.0.1:9/hook"}
+    first = api.post(
+        "/api/v1/webhook-endpoints", request, format="json", HTTP_IDEMPOTENCY_KEY="ep-1"
+    )
+    assert first.status_code == 201
+    assert first.json()["secret"].startswith("whsec_")
+    again = api.post(
+        "/api/v1/webhook-endpoints", request, format="json", HTTP_IDEMPOTENCY_KEY="ep-1"
+    )
+    assert again["X-Idempotent-Replay"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["secret"] is None
+    assert again.json()["secretRedacted"] is True
+    assert "whsec_" not in again.content.decode()

@@ -1,0 +1,163 @@
+"""Every bad input found by fuzzing is a 4xx problem with a code, never a 500."""
+
+import io
+import json
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from submissions.views import PDF_MAX_PIXELS
+from tests import factories
+from tests.jobs.test_sessions_api import create
+from tests.submissions.test_review_support import stored_file
+from webhooks.services import endpoint_create
+
+pytestmark = pytest.mark.django_db
+
+SESSIONS = "/api/v1/workflows/receipt-ocr/sessions"
+
+
+def post_raw(api, path: str, body: str):
+    return api.generic("POST", path, body.encode(), content_type="application/json")
+
+
+def nested(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def session_body(**fields) -> dict:
+    return {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "c-1", **fields}
+
+
+@pytest.mark.parametrize("content_types", [[["image/jpeg"]], [{}]])
+def test_content_types_of_the_wrong_type_are_a_422(api, workflows, content_types):
+    status, body, _ = create(api, contentTypes=content_types)
+    assert status == 422
+    assert body["errors"][0]["field"] == "contentTypes[0]"
+
+
+def test_a_lone_surrogate_in_client_submission_id_is_a_400_invalid_unicode(api, workflows):
+    response = post_raw(api, SESSIONS, json.dumps(session_body(clientSubmissionId="\ud800")))
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_UNICODE"
+    assert response.json()["errors"][0]["field"] == "clientSubmissionId"
+
+
+def test_a_lone_surrogate_in_metadata_is_a_400_invalid_unicode(api, workflows):
+    body = json.dumps(session_body(metadata={"note": "a\udfffb"}))
+    response = post_raw(api, SESSIONS, body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_UNICODE"
+    assert "NUL" not in response.json()["detail"]
+    assert response.json()["errors"][0]["field"] == "metadata.note"
+
+
+def test_a_lone_surrogate_in_a_key_is_a_400(api, workflows):
+    response = post_raw(api, SESSIONS, '{"\\ud800": 1}')
+    assert response.json()["code"] == "INVALID_UNICODE"
+    assert response.json()["errors"][0]["field"] == "\\ud800"
+
+
+def deep_targets(api, company) -> dict[str, str]:
+    submission = factories.SubmissionFactory(company=company, status="review")
+    return {
+        "create session": SESSIONS,
+        "reject": f"/api/v1/submissions/{submission.pk}/reject",
+        "cancel": f"/api/v1/submissions/{submission.pk}/cancel",
+        "webhook endpoints": "/api/v1/webhook-endpoints",
+        "extraction jobs": "/api/v1/extraction-jobs",
+    }
+
+
+@pytest.mark.parametrize(
+    "target", ["create session", "reject", "cancel", "webhook endpoints", "extraction jobs"]
+)
+@pytest.mark.parametrize("levels", [50, 5000, 100_000])
+def test_json_nested_too_deep_is_a_400_on_every_endpoint(api, workflows, company, target, levels):
+    path = deep_targets(api, company)[target]
+    response = post_raw(api, path, nested(levels))
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "JSON_TOO_DEEP"
+
+
+def test_json_within_the_depth_limit_is_parsed(api, workflows):
+    metadata = {"a": {"b": "c"}}
+    status, _, _ = create(api, metadata=metadata)
+    assert status == 201
+
+
+@pytest.mark.parametrize("mode", [{}, {"mode": "poll"}, ["poll"], 7])
+def test_extraction_job_with_a_delivery_mode_not_a_string_is_a_400(api, workflows, mode):
+    response = api.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "receipt-ocr", "deliveryMode": mode},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_DELIVERY_MODE"
+
+
+def test_extraction_job_with_a_top_level_array_is_a_400(api, workflows):
+    response = post_raw(api, "/api/v1/extraction-jobs", '[{"templateName": "receipt-ocr"}]')
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_REQUEST"
+
+
+def test_redeliver_since_an_impossible_date_is_a_422(api, company, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    endpoint, _ = endpoint_create(company=company, url="http://127.0.0.1:9/hook")
+    response = api.post(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver",
+        {"since": "2026-13-25T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "since"
+
+
+def test_external_user_longer_than_256_characters_is_a_422(api, workflows):
+    status, body, _ = create(api, externalUser={"id": "u-1", "name": "x" * 257})
+    assert status == 422
+    assert body["errors"][0]["field"] == "externalUser.name"
+    assert body["errors"][0]["code"] == "max_length"
+    assert create(api, externalUser={"id": "u-1", "name": "x" * 256})[0] == 201
+
+
+def test_chunked_upload_without_content_length_is_a_411(api, workflows):
+    _, body, _ = create(api)
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buffer, "JPEG")
+    response = api.generic(
+        "PUT",
+        path,
+        buffer.getvalue(),
+        content_type="image/jpeg",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    assert response.json()["code"] == "LENGTH_REQUIRED"
+
+
+def huge_page_pdf(points: int) -> bytes:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument.new()
+    document.new_page(points, points)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    document.close()
+    return buffer.getvalue()
+
+
+def test_a_9000_point_pdf_page_renders_under_the_pixel_cap(ui, company):
+    submission = factories.SubmissionFactory(company=company)
+    stored_file(submission, content=huge_page_pdf(9000))
+    response = ui.get(reverse("review:file_page", args=[submission.pk, 0, 0]))
+    assert response.status_code == 200
+    image = Image.open(io.BytesIO(response.content))
+    assert image.width * image.height <= PDF_MAX_PIXELS
+    assert image.width > 3000  # scaled down, not refused
