@@ -213,7 +213,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "dispatch-due-webhooks": {
         "task": "webhooks.tasks.dispatch_due_webhooks",
-        "schedule": timedelta(seconds=10),
+        # The first retry is due ~5 s after a failure (docs/webhooks.md).
+        "schedule": timedelta(seconds=5),
     },
     "purge-old-webhook-deliveries": {
         "task": "webhooks.tasks.purge_old_webhook_deliveries",

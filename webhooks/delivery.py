@@ -66,6 +66,7 @@ STATE_FIELDS = [
     "last_error",
     "last_attempt_at",
     "locked_until",
+    "queued_until",
     "delivered_at",
 ]
 
@@ -212,6 +213,10 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.locked_until = now + LEASE
+        # The message that covered this attempt is consumed: beat may queue the retry as
+        # soon as it is due (the first one ~5 s after a failure), not when the queue lease
+        # taken at emit runs out.
+        delivery.queued_until = None
         # Scheduled before sending: should this worker die, the retry is already due then.
         delay = next_attempt_delay(delivery.attempts)
         delivery.next_attempt_at = now + delay if delay else delivery.locked_until
