@@ -173,6 +173,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "steve",
+            # An unreachable Redis fails fast (a health check, a request) instead of hanging.
+            "OPTIONS": {"socket_connect_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
