@@ -16,6 +16,7 @@ from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
+from steve.services import outbox_put
 from submissions.events import announce
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
 from submissions.services import (
@@ -259,14 +260,19 @@ def session_submit(*, session_id: str) -> WorkflowSession:
                 file.delete()
         _set_state(session, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
         submission_start_processing(submission_id=session.submission_id)
-        transaction.on_commit(lambda: _queue_processing(session.pk))
+        _queue_processing(session.pk)
     return session
 
 
 def _queue_processing(session_id: str) -> None:
+    """Queue the pipeline through the outbox, in the caller's transaction.
+
+    A broker that is down at commit delays processing until the relay gets through;
+    the submit itself is accepted as usual and its session is never stranded.
+    """
     from jobs.tasks import process_session
 
-    process_session.delay(session_id)
+    outbox_put(task=process_session.name, args=[session_id])
 
 
 def session_set_progress(*, session_id: str, progress: int) -> None:
@@ -458,7 +464,7 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             actor=Actor.system(),
             details={"sessionId": session.pk, "requeue": session.requeue_count},
         )
-        transaction.on_commit(lambda: _queue_processing(session.pk))
+        _queue_processing(session.pk)
     return "requeued"
 
 

@@ -193,6 +193,8 @@ else:
     }
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Seconds to wait for the broker to accept a connection before a publish counts as failed.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -200,9 +202,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "processing"
 CELERY_TASK_ROUTES = {
     "webhooks.*": {"queue": "deliveries"},
+    # Light and frequent: never stuck behind OCR work on the processing queue.
+    "steve.tasks.relay_outbox": {"queue": "deliveries"},
     "submissions.tasks.sync_submission": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
     "recover-stuck-sessions": {
         "task": "jobs.tasks.recover_stuck_sessions",
