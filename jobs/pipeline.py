@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from fraud.services import PageImage, fraud_run_checks
@@ -19,7 +20,13 @@ from jobs.extraction import (
     extract_document_isolated,
 )
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import session_complete, session_fail, session_set_progress
+from jobs.services import (
+    session_complete,
+    session_fail,
+    session_heartbeat,
+    session_set_progress,
+    session_start_run,
+)
 from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
 from submissions.services import submission_finish_processing
 
@@ -90,6 +97,8 @@ def _extract_file(session: WorkflowSession, file: SubmissionFile) -> tuple[Docum
         data,
         kind=session.workflow_version.kind,
         password=session.options.get("password") or None,
+        heartbeat=lambda: session_heartbeat(session_id=session.pk),
+        heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
     )
 
 
@@ -131,6 +140,8 @@ def run(session_id: str) -> None:
         return  # already finished: re-running a session changes nothing
     if session.submission.status != SubmissionStatus.PROCESSING:
         return  # cancelled while queued
+    if not session_start_run(session_id=session_id):
+        return  # another worker runs it and is alive (a duplicate or redelivered message)
     session_set_progress(session_id=session_id, progress=PROGRESS_LOADED)
     try:
         merged, pages = _extract_all(session)

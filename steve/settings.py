@@ -167,6 +167,12 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, got {REDIS_URL!r}")
 
+# A task's message stays unacknowledged until it ends (acks_late); Redis hands it to
+# another worker once this passes. Longer than the longest task (process_session's hard
+# limit, 660 s), so a slow job is never run twice by it; a worker killed mid-job is
+# recovered sooner by its session's heartbeat (STUCK_SESSION_HEARTBEAT_SECONDS).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 900, minimum=60)
+
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -178,6 +184,7 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Kombu's file-system transport: a broker that needs no server, shared by the
@@ -211,7 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
     "recover-stuck-sessions": {
         "task": "jobs.tasks.recover_stuck_sessions",
-        "schedule": timedelta(minutes=2),
+        "schedule": timedelta(seconds=15),
     },
     "purge-retention": {"task": "jobs.tasks.purge_expired_data", "schedule": timedelta(hours=1)},
     "retry-downstream-sync": {
@@ -337,7 +344,13 @@ SPECTACULAR_SETTINGS = {
 SESSION_TTL = timedelta(minutes=env_int("SESSION_TTL_MINUTES", 30, minimum=1))
 UPLOAD_URL_TTL = timedelta(minutes=env_int("UPLOAD_URL_TTL_MINUTES", 30, minimum=1))
 DOWNLOAD_URL_TTL = timedelta(hours=1)
+# A queued session no worker took for this long lost its message: it is queued again.
 STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
+# A running session whose worker's heartbeat is older than this died with its worker;
+# with the sweep every 15 s it is re-queued within about 2 minutes of the crash.
+STUCK_SESSION_HEARTBEAT_SECONDS = env_int("STUCK_SESSION_HEARTBEAT_SECONDS", 90, minimum=5)
+# How often a running pipeline renews its heartbeat (well under the threshold above).
+SESSION_HEARTBEAT_EVERY_SECONDS = env_int("SESSION_HEARTBEAT_EVERY_SECONDS", 20, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
 # Results at or above this size are returned as a pointer to a stored JSON object.
 LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
