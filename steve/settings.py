@@ -211,7 +211,6 @@ CELERY_TASK_ROUTES = {
     "webhooks.*": {"queue": "deliveries"},
     # Light and frequent: never stuck behind OCR work on the processing queue.
     "steve.tasks.relay_outbox": {"queue": "deliveries"},
-    "submissions.tasks.sync_submission": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},
@@ -221,10 +220,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=15),
     },
     "purge-retention": {"task": "jobs.tasks.purge_expired_data", "schedule": timedelta(hours=1)},
-    "retry-downstream-sync": {
-        "task": "submissions.tasks.retry_due_syncs",
-        "schedule": timedelta(seconds=30),
-    },
     "dispatch-due-webhooks": {
         "task": "webhooks.tasks.dispatch_due_webhooks",
         # The first retry is due ~5 s after a failure (docs/webhooks.md).
@@ -357,8 +352,6 @@ LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 # How long a submission may wait in the review queue before the queue shows it as late.
 REVIEW_SLA = timedelta(hours=env_int("REVIEW_SLA_HOURS", 24, minimum=1))
-# Signs the payload Steve posts to a workflow's downstream sync target.
-SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", WEBHOOKS_ALLOW_PRIVATE_TARGETS)
 # How long a rotated-out webhook secret keeps signing, and after how many hours of

@@ -31,7 +31,9 @@ from webhooks.services import (
     endpoint_disable,
     endpoint_record_outcome,
     session_secret_get_or_create,
+    sync_secret_get_or_create,
 )
+from webhooks.signals import delivery_attempted
 from webhooks.signing import signed_headers
 from webhooks.targets import TargetRefused, pinned_session, resolve_checked
 
@@ -171,8 +173,11 @@ def post_signed(
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
-    owner = delivery.endpoint or session_secret_get_or_create(company_id=delivery.company_id)
-    return active_secrets(owner)
+    if delivery.endpoint is not None:
+        return active_secrets(delivery.endpoint)
+    if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        return active_secrets(sync_secret_get_or_create(company_id=delivery.company_id))
+    return active_secrets(session_secret_get_or_create(company_id=delivery.company_id))
 
 
 def _claimable(now: datetime) -> Q:
@@ -187,6 +192,7 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.locked_until = None
     delivery.last_error = error
     delivery.save(update_fields=STATE_FIELDS)
+    delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None)
 
 
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
@@ -265,6 +271,7 @@ def record(
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
+            delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
 
