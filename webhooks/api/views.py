@@ -17,16 +17,22 @@ from steve.ids import new_id
 from webhooks.api.serializers import (
     as_problem,
     body_object,
+    company_secret_data,
     delivery_data,
     endpoint_data,
     outcome_data,
     parse_changes,
     parse_since,
-    session_secret_data,
 )
 from webhooks.delivery import send_test
-from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.selectors import delivery_of, endpoint_of, session_secret_of
+from webhooks.models import (
+    CompanySecret,
+    SessionWebhookSecret,
+    SyncSigningSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
     WebhookError,
     delivery_redeliver,
@@ -36,6 +42,7 @@ from webhooks.services import (
     endpoint_rotate_secret,
     endpoint_update,
     session_secret_rotate,
+    sync_secret_rotate,
     validated_grace,
     validated_url,
 )
@@ -167,22 +174,38 @@ class DeliveryRedeliverView(APIView):
 class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
+    model: type[CompanySecret] = SessionWebhookSecret
+
     def get(self, request: Request) -> Response:
-        owner = session_secret_of(company=request.user.company)
-        return Response(session_secret_data(owner))
+        owner = company_secret_of(model=self.model, company=request.user.company)
+        return Response(company_secret_data(owner))
 
 
 class SessionSecretRotateView(APIView):
     """Create (first call) or rotate the secret that signs deliveries to sessions' webhookUrl."""
 
+    rotate = staticmethod(session_secret_rotate)
+
     def post(self, request: Request) -> Response:
         try:
-            owner, secret = session_secret_rotate(
+            owner, secret = self.rotate(
                 company_id=request.user.company.pk, grace=grace_from(request)
             )
         except WebhookError as error:
             raise as_problem(error) from None
-        return Response(session_secret_data(owner, secret=secret))
+        return Response(company_secret_data(owner, secret=secret))
+
+
+class SyncSecretView(SessionSecretView):
+    """Whether the company has a downstream-sync signing secret (never the secret itself)."""
+
+    model = SyncSigningSecret
+
+
+class SyncSecretRotateView(SessionSecretRotateView):
+    """Create (first call) or rotate the secret that signs downstream-sync posts."""
+
+    rotate = staticmethod(sync_secret_rotate)
 
 
 class WebhookTestView(APIView):
