@@ -352,6 +352,10 @@ LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 # How long a submission may wait in the review queue before the queue shows it as late.
 REVIEW_SLA = timedelta(hours=env_int("REVIEW_SLA_HOURS", 24, minimum=1))
+# Memory each worker process may spend on in-memory fraud indexes (fraud.visual), about
+# 50 MiB per view per million pages; the least recently searched companies are dropped
+# beyond it and reloaded from PostgreSQL when next needed.
+FRAUD_INDEX_MEMORY_MB = env_int("FRAUD_INDEX_MEMORY_MB", 512, minimum=1)
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", WEBHOOKS_ALLOW_PRIVATE_TARGETS)
 # How long a rotated-out webhook secret keeps signing, and after how many hours of
