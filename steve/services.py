@@ -27,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "aok_"
 OUTBOX_BATCH = 200
-# One quick retry: a message that cannot be published waits in the outbox for the relay,
-# so a submit never hangs on a dead broker.
-OUTBOX_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 
 def api_key_digest(raw_key: str) -> str:
@@ -148,10 +145,9 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> 
 def _publish(message: OutboxMessage) -> bool:
     try:
         # A signature runs a registered task eagerly under CELERY_TASK_ALWAYS_EAGER
-        # (seed_demo) and sends anything else by name.
-        celery_app.signature(message.task, args=message.args).apply_async(
-            retry=True, retry_policy=OUTBOX_PUBLISH_RETRY
-        )
+        # (seed_demo) and sends anything else by name; a dead broker fails fast
+        # (CELERY_TASK_PUBLISH_RETRY_POLICY) and the row waits for the relay.
+        celery_app.signature(message.task, args=message.args).apply_async()
     except Exception as exc:  # the broker is unreachable: the row waits for the relay
         logger.warning("Could not send %s to the broker: %s", message, exc)
         OutboxMessage.objects.filter(pk=message.pk).update(
