@@ -2,12 +2,14 @@
 (200) and its processing task waits in the outbox until the relay gets it through."""
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection, transaction
 
 from jobs.models import SessionState, WorkflowSession
 from steve.celery import app
@@ -98,3 +100,33 @@ def test_a_rolled_back_submit_leaves_no_task(api, workflows, django_capture_on_c
         response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert response.status_code == 422
     assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_being_relayed_is_skipped_by_a_second_relay():
+    app.control.purge()
+    with transaction.atomic():
+        message = OutboxMessage.objects.create(task="jobs.tasks.process_session", args=["x"])
+    locked, release = threading.Event(), threading.Event()
+
+    def first_relay_holding_the_row() -> None:
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.select_for_update().get(pk=message.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_relay_holding_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert outbox_relay() == 0  # SKIP LOCKED: the other relay is sending it
+        assert queued() == 0
+    finally:
+        release.set()
+        holder.join()
+    assert outbox_relay() == 1
+    assert queued() == 1
+    app.control.purge()
