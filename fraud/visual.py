@@ -7,17 +7,29 @@ allocating an id and committing it: every row with a smaller id is already visib
 "id > last seen" never skips one. A new hash is therefore found by the very next query in
 any process, and a company's index never holds another company's rows, nor a sandbox
 index production rows (or the other way round).
+
+Memory is bounded per process by FRAUD_INDEX_MEMORY_MB: after a search, the indexes used
+least recently (other companies') are dropped until the rest fit; a dropped index is
+loaded again from PostgreSQL the next time its company is searched (bench/fraud_index.py
+--db gives the cold-load time of a large company).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from fraud.index import HammingIndex, hashes_to_words
 from fraud.models import PageFingerprint
 
+logger = logging.getLogger(__name__)
+
 _LOAD_CHUNK = 50_000
+MIB = 2**20
 
 
 @dataclass
@@ -27,13 +39,45 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_entries: dict[tuple[str, str, str], _Entry] = {}
+# Least recently searched first.
+_entries: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
 _entries_lock = threading.Lock()
 
 
 def _entry(company_id: str, environment: str, variant: str) -> _Entry:
+    key = (company_id, environment, variant)
     with _entries_lock:
-        return _entries.setdefault((company_id, environment, variant), _Entry())
+        entry = _entries.get(key)
+        if entry is None:
+            entry = _entries[key] = _Entry()
+        _entries.move_to_end(key)
+        return entry
+
+
+def _evict(*, keep_company: str) -> list[tuple[str, str, str]]:
+    """Drop least-recently-used indexes of other companies until within the budget.
+
+    The company being searched is kept even when it alone is over the budget: its next
+    page would only load it again.
+    """
+    budget = settings.FRAUD_INDEX_MEMORY_MB * MIB
+    evicted: list[tuple[str, str, str]] = []
+    with _entries_lock:
+        total = sum(e.index.memory_bytes for e in _entries.values())
+        for key in list(_entries):
+            if total <= budget:
+                break
+            if key[0] != keep_company:
+                total -= _entries.pop(key).index.memory_bytes
+                evicted.append(key)
+    if evicted:
+        logger.info(
+            "Fraud index: evicted %d index(es) to stay within %d MiB; %.1f MiB kept",
+            len(evicted),
+            settings.FRAUD_INDEX_MEMORY_MB,
+            total / MIB,
+        )
+    return evicted
 
 
 def _catch_up(entry: _Entry, company_id: str, environment: str, variant: str) -> None:
@@ -64,7 +108,15 @@ def search(
     entry = _entry(company_id, environment, variant)
     with entry.lock:
         _catch_up(entry, company_id, environment, variant)
-        return entry.index.search(digest, max_distance)
+        hits = entry.index.search(digest, max_distance)
+    _evict(keep_company=company_id)
+    return hits
+
+
+def cached_companies() -> set[str]:
+    """Companies with at least one index in this process's memory."""
+    with _entries_lock:
+        return {company_id for company_id, _, _ in _entries}
 
 
 def memory_bytes() -> int:

@@ -30,6 +30,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "error_step",
         "failed_reason",
         "requeue_count",
+        "heartbeat_at",
         "created_at",
         "updated_at",
     ]

@@ -55,6 +55,9 @@ class WorkflowSession(models.Model):
     error_step = models.CharField(max_length=40, blank=True)
     error_retryable = models.BooleanField(default=False)
     requeue_count = models.PositiveSmallIntegerField(default=0)
+    # Set when a worker starts the pipeline and renewed while it runs; null while the
+    # session waits on the queue. A stale heartbeat means the worker died mid-job.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +76,11 @@ class WorkflowSession(models.Model):
             ),
             models.Index(
                 fields=["updated_at"], name="session_submitted", condition=Q(state="submitted")
+            ),
+            models.Index(
+                fields=["heartbeat_at"],
+                name="session_running",
+                condition=Q(state="submitted", heartbeat_at__isnull=False),
             ),
         ]
 

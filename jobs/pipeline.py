@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from fraud.services import PageImage, fraud_run_checks
@@ -23,7 +24,9 @@ from jobs.services import (
     session_complete,
     session_fail,
     session_follow_submission,
+    session_heartbeat,
     session_set_progress,
+    session_start_run,
 )
 from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
 from submissions.services import submission_finish_processing
@@ -106,6 +109,8 @@ def _extract_file(session: WorkflowSession, file: SubmissionFile) -> tuple[Docum
         data,
         kind=session.workflow_version.kind,
         password=session.options.get("password") or None,
+        heartbeat=lambda: session_heartbeat(session_id=session.pk),
+        heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
     )
 
 
@@ -147,6 +152,8 @@ def run(session_id: str) -> None:
         # Cancelled while queued: the session ends with its submission.
         session_follow_submission(session_id=session_id)
         return
+    if not session_start_run(session_id=session_id):
+        return  # another worker runs it and is alive (a duplicate or redelivered message)
     try:
         _step(session_id, PROGRESS_LOADED)
         merged, pages = _extract_all(session)

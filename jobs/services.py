@@ -3,19 +3,21 @@
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
+from steve.services import outbox_put
 from steve.sweeps import ERRORS, sweep_rows
 from submissions.events import announce
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
@@ -346,21 +348,53 @@ def session_submit(*, session_id: str) -> WorkflowSession:
                 file.delete()
         _set_state(session, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
         submission_start_processing(submission_id=session.submission_id)
-        transaction.on_commit(lambda: _queue_processing(session.pk))
+        _queue_processing(session.pk)
     return session
 
 
 def _queue_processing(session_id: str) -> None:
+    """Queue the pipeline through the outbox, in the caller's transaction.
+
+    A broker that is down at commit delays processing until the relay gets through;
+    the submit itself is accepted as usual and its session is never stranded.
+    """
     from jobs.tasks import process_session
 
-    process_session.delay(session_id)
+    outbox_put(task=process_session.name, args=[session_id])
 
 
 def session_set_progress(*, session_id: str, progress: int) -> None:
     # Progress only moves forward, and only while the session is being processed.
+    now = timezone.now()
     WorkflowSession.objects.filter(
         pk=session_id, state=SessionState.SUBMITTED, progress__lt=progress
-    ).update(progress=progress, updated_at=timezone.now())
+    ).update(progress=progress, updated_at=now, heartbeat_at=now)
+
+
+def _heartbeat_cutoff() -> datetime:
+    return timezone.now() - timedelta(seconds=settings.STUCK_SESSION_HEARTBEAT_SECONDS)
+
+
+def session_start_run(*, session_id: str) -> bool:
+    """Claim a submitted session for one pipeline run; False when it is not ours to run.
+
+    Refused while another worker's heartbeat is fresh, so a duplicate message (a
+    re-queue racing a slow worker, the broker redelivering after a crash) never runs
+    the pipeline twice at once. A stale heartbeat is a dead worker: taken over.
+    """
+    now = timezone.now()
+    idle = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_heartbeat_cutoff())
+    claimed = WorkflowSession.objects.filter(
+        idle, pk=session_id, state=SessionState.SUBMITTED
+    ).update(heartbeat_at=now, updated_at=now)
+    return claimed == 1
+
+
+def session_heartbeat(*, session_id: str) -> None:
+    """The running worker is alive; called at every step and while a step waits."""
+    WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
+        heartbeat_at=timezone.now()
+    )
 
 
 def session_complete(
@@ -593,17 +627,28 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     return "purged"
 
 
+def _stuck() -> Q:
+    """Submitted sessions that no worker is moving: a running one whose heartbeat stopped
+    (its worker died mid-job; ~90 s), or a queued one no worker took for
+    STUCK_SESSION_MINUTES (its message was lost)."""
+    queued_cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
+    return Q(state=SessionState.SUBMITTED) & (
+        Q(heartbeat_at__lt=_heartbeat_cutoff())
+        | Q(heartbeat_at__isnull=True, updated_at__lt=queued_cutoff)
+    )
+
+
 def session_recover_stuck(*, session_id: str) -> str | None:
-    """Re-queue one session stuck in `submitted`, or fail it once its re-queues are spent.
+    """Re-queue one stuck session (_stuck), or fail it once its re-queues are spent.
 
     Returns "requeued", "failed", or None when it was no longer stuck (another sweep or
-    the worker got there first).
+    the worker got there first). The pipeline's decision is guarded by the session's
+    state (session_complete), so a re-queued session is never decided twice.
     """
-    cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
     with transaction.atomic():
         session = (
             WorkflowSession.objects.select_for_update(skip_locked=True)
-            .filter(pk=session_id, state=SessionState.SUBMITTED, updated_at__lt=cutoff)
+            .filter(_stuck(), pk=session_id)
             .first()
         )
         if session is None:
@@ -618,23 +663,21 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             )
             return "failed"
         session.requeue_count += 1
-        session.save(update_fields=["requeue_count", "updated_at"])
+        session.heartbeat_at = None  # queued again: the next worker claims it afresh
+        session.save(update_fields=["requeue_count", "heartbeat_at", "updated_at"])
         record_event(
             submission=session.submission,
             type="processing_requeued",
             actor=Actor.system(),
             details={"sessionId": session.pk, "requeue": session.requeue_count},
         )
-        transaction.on_commit(lambda: _queue_processing(session.pk))
+        _queue_processing(session.pk)
     return "requeued"
 
 
 def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:
-    """Beat: recover sessions with no progress for STUCK_SESSION_MINUTES, bounded per run."""
-    cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
-    due = WorkflowSession.objects.filter(
-        state=SessionState.SUBMITTED, updated_at__lt=cutoff
-    ).values_list("pk", flat=True)[:limit]
+    """Beat: recover stuck sessions (_stuck), bounded per run."""
+    due = WorkflowSession.objects.filter(_stuck()).values_list("pk", flat=True)[:limit]
     counts = sweep_rows(
         "recover-stuck-sessions", list(due), lambda pk: session_recover_stuck(session_id=pk)
     )

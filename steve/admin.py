@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from steve.models import ApiKey, Company, IdempotencyKey, Membership, Workflow, WorkflowVersion
+from steve.models import (
+    ApiKey,
+    Company,
+    IdempotencyKey,
+    Membership,
+    OutboxMessage,
+    Workflow,
+    WorkflowVersion,
+)
 from steve.secret_once import ShowsSecretsOnce, remember_secret
 from steve.services import api_key_create, api_key_revoke
 
@@ -98,3 +106,15 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["key"]
     readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Tasks waiting for the broker: rows here for long mean the broker is unreachable."""
+
+    list_display = ["task", "args", "attempts", "last_error", "created_at"]
+    list_filter = ["task"]
+    readonly_fields = ["task", "args", "attempts", "last_error", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -183,3 +183,23 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OutboxMessage(models.Model):
+    """A Celery task to send, written in the transaction of the change that needs it.
+
+    So a change and its task are committed together: a broker outage at commit delays the
+    task (the relay sends it once the broker is back) and never loses it.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

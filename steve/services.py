@@ -8,14 +8,25 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from steve.models import ApiKey, Company, IdempotencyKey, Workflow, WorkflowVersion
+from steve.celery import app as celery_app
+from steve.models import (
+    ApiKey,
+    Company,
+    IdempotencyKey,
+    OutboxMessage,
+    Workflow,
+    WorkflowVersion,
+)
+
+logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "aok_"
-logger = logging.getLogger(__name__)
+OUTBOX_BATCH = 200
 
 
 def api_key_digest(raw_key: str) -> str:
@@ -128,3 +139,49 @@ def idempotency_keys_purge() -> int:
     cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def outbox_put(*, task: str, args: list[Any]) -> OutboxMessage:
+    """Queue `task(*args)` with the caller's transaction; sent on commit, or by the relay."""
+    message = OutboxMessage.objects.create(task=task, args=args)
+    transaction.on_commit(lambda: outbox_relay(ids=[message.pk]))
+    return message
+
+
+def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> int:
+    """Send waiting messages, oldest first; returns how many went out. Never raises.
+
+    Rows are locked (SKIP LOCKED) while sent, so the on-commit relay and beat's never send
+    one message twice; a crash between publish and delete sends it again, which the tasks
+    allow (they are idempotent). The first failed publish ends the run: the broker is down.
+    """
+    sent: list[int] = []
+    try:
+        with transaction.atomic():
+            waiting = OutboxMessage.objects.select_for_update(skip_locked=True)
+            if ids is not None:
+                waiting = waiting.filter(pk__in=ids)
+            for message in waiting[:limit]:
+                if not _publish(message):
+                    break
+                sent.append(message.pk)
+            OutboxMessage.objects.filter(pk__in=sent).delete()
+    except DatabaseError:
+        logger.exception("The task outbox could not be relayed; beat tries again")
+        return 0
+    return len(sent)
+
+
+def _publish(message: OutboxMessage) -> bool:
+    try:
+        # A signature runs a registered task eagerly under CELERY_TASK_ALWAYS_EAGER
+        # (seed_demo) and sends anything else by name; a dead broker fails fast
+        # (CELERY_TASK_PUBLISH_RETRY_POLICY) and the row waits for the relay.
+        celery_app.signature(message.task, args=message.args).apply_async()
+    except Exception as exc:  # the broker is unreachable: the row waits for the relay
+        logger.warning("Could not send %s to the broker: %s", message, exc)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
+        )
+        return False
+    return True

@@ -187,6 +187,12 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"REDIS_URL must start with redis://, got {REDIS_URL!r}")
 
+# A task's message stays unacknowledged until it ends (acks_late); Redis hands it to
+# another worker once this passes. Longer than the longest task (process_session's hard
+# limit, 660 s), so a slow job is never run twice by it; a worker killed mid-job is
+# recovered sooner by its session's heartbeat (STUCK_SESSION_HEARTBEAT_SECONDS).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 900, minimum=60)
+
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -198,6 +204,7 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Kombu's file-system transport: a broker that needs no server, shared by the
@@ -213,6 +220,12 @@ else:
     }
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Seconds to wait for the broker to accept a connection before a publish counts as failed.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
+# One quick retry, then give up: every task Steve sends is also kept in the database (the
+# task outbox, webhook deliveries) and sent again by beat, so a request never hangs on a
+# dead broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -220,22 +233,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "processing"
 CELERY_TASK_ROUTES = {
     "webhooks.*": {"queue": "deliveries"},
-    "submissions.tasks.sync_submission": {"queue": "deliveries"},
+    # Light and frequent: never stuck behind OCR work on the processing queue.
+    "steve.tasks.relay_outbox": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},
     "recover-stuck-sessions": {
         "task": "jobs.tasks.recover_stuck_sessions",
-        "schedule": timedelta(minutes=2),
+        "schedule": timedelta(seconds=15),
     },
     "purge-retention": {"task": "jobs.tasks.purge_expired_data", "schedule": timedelta(hours=1)},
-    "retry-downstream-sync": {
-        "task": "submissions.tasks.retry_due_syncs",
-        "schedule": timedelta(seconds=30),
-    },
     "dispatch-due-webhooks": {
         "task": "webhooks.tasks.dispatch_due_webhooks",
-        "schedule": timedelta(seconds=10),
+        # The first retry is due ~5 s after a failure (docs/webhooks.md).
+        "schedule": timedelta(seconds=5),
     },
     "purge-old-webhook-deliveries": {
         "task": "webhooks.tasks.purge_old_webhook_deliveries",
@@ -357,15 +369,23 @@ SPECTACULAR_SETTINGS = {
 SESSION_TTL = timedelta(minutes=env_int("SESSION_TTL_MINUTES", 30, minimum=1))
 UPLOAD_URL_TTL = timedelta(minutes=env_int("UPLOAD_URL_TTL_MINUTES", 30, minimum=1))
 DOWNLOAD_URL_TTL = timedelta(hours=1)
+# A queued session no worker took for this long lost its message: it is queued again.
 STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
+# A running session whose worker's heartbeat is older than this died with its worker;
+# with the sweep every 15 s it is re-queued within about 2 minutes of the crash.
+STUCK_SESSION_HEARTBEAT_SECONDS = env_int("STUCK_SESSION_HEARTBEAT_SECONDS", 90, minimum=5)
+# How often a running pipeline renews its heartbeat (well under the threshold above).
+SESSION_HEARTBEAT_EVERY_SECONDS = env_int("SESSION_HEARTBEAT_EVERY_SECONDS", 20, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
 # Results at or above this size are returned as a pointer to a stored JSON object.
 LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)
 # How long a submission may wait in the review queue before the queue shows it as late.
 REVIEW_SLA = timedelta(hours=env_int("REVIEW_SLA_HOURS", 24, minimum=1))
-# Signs the payload Steve posts to a workflow's downstream sync target.
-SYNC_SIGNING_SECRET = env_str("SYNC_SIGNING_SECRET", "whsec_" + SECRET_KEY.encode().hex()[:43])
+# Memory each worker process may spend on in-memory fraud indexes (fraud.visual), about
+# 50 MiB per view per million pages; the least recently searched companies are dropped
+# beyond it and reloaded from PostgreSQL when next needed.
+FRAUD_INDEX_MEMORY_MB = env_int("FRAUD_INDEX_MEMORY_MB", 512, minimum=1)
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", WEBHOOKS_ALLOW_PRIVATE_TARGETS)
 # How long a rotated-out webhook secret keeps signing, and after how many hours of

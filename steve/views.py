@@ -1,25 +1,63 @@
 """Views of the core: health check, local-storage downloads, API error handlers."""
 
+import logging
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, connection
+from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from steve.api.errors import problem_for_status
+from steve.celery import app
 from steve.middleware import API_PREFIX
 from steve.storage import unsign_token
+
+logger = logging.getLogger(__name__)
+# A health check answers in seconds even when a dependency hangs.
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _cache() -> None:
+    cache.set("healthz", "ok", timeout=10)
+    if cache.get("healthz") != "ok":
+        raise RuntimeError("the cache did not keep a value")
+
+
+def _broker() -> None:
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as broker:
+        broker.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
+
+
+HEALTH_CHECKS: dict[str, Callable[[], None]] = {
+    "database": _database,
+    "cache": _cache,
+    "broker": _broker,
+}
 
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok"})
+    """Each dependency on its own: 200 when all are ok, 503 naming the one that is down."""
+    report: dict[str, str] = {}
+    for name, check in HEALTH_CHECKS.items():
+        try:
+            check()
+            report[name] = "ok"
+        except Exception:  # any failure of a dependency is "down", never a 500
+            logger.warning("Health check: the %s is down", name, exc_info=True)
+            report[name] = "down"
+    healthy = all(state == "ok" for state in report.values())
+    body = {"status": "ok" if healthy else "unavailable", **report}
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 @require_GET

@@ -160,12 +160,9 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
 
 
 def _queue_sync(submission: Submission) -> None:
-    if not submission.workflow_version.sync_url:
-        return
-    from submissions.tasks import sync_submission
+    from submissions.sync import sync_queue  # sync builds on these services
 
-    submission_id = submission.pk
-    transaction.on_commit(lambda: sync_submission.delay(submission_id))
+    sync_queue(submission=submission)
 
 
 def _refuse_unresolved_matches(submission: Submission) -> None:

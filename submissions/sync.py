@@ -1,100 +1,87 @@
-"""Downstream sync: post an approved submission to the workflow's sync target."""
+"""Downstream sync: an approved submission is posted to its workflow's sync_url.
 
-import json
-import random
-import time
-from datetime import timedelta
+Built on the webhook delivery machinery (webhooks.delivery): the post is a delivery row
+written in the approval's transaction, sent by the `deliveries` workers under a lease
+(FOR UPDATE SKIP LOCKED, so two workers never post one submission at once), retried on
+the webhook schedule (5 s, 5 min, 30 min, … ~3 days), refused for private targets, sent
+without proxy variables over a pinned connection, and logged attempt by attempt (admin:
+Webhook deliveries, purpose "sync"). It is signed like a webhook with the company's own
+generated sync secret (SyncSigningSecret), never with anything derived from SECRET_KEY.
+"""
 
-import requests
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
+import logging
 
+from django.dispatch import receiver
+
+from steve.timefmt import iso
 from submissions.api.serializers import detail
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, record_event, submission_mark_synced
-from webhooks.signing import signed_headers
+from webhooks.delivery import Outcome
+from webhooks.models import WebhookDelivery
+from webhooks.services import sync_delivery_queue
+from webhooks.signals import delivery_attempted
 
-SYNC_TIMEOUT_SECONDS = 15
-MAX_SYNC_ATTEMPTS = 8
-BASE_DELAY_SECONDS = 30
+logger = logging.getLogger(__name__)
 
-
-def sync_secret() -> str:
-    return settings.SYNC_SIGNING_SECRET
-
-
-def _post(submission: Submission) -> tuple[int | None, str]:
-    body = json.dumps({"submission": detail(submission)}, separators=(",", ":")).encode()
-    headers = signed_headers(
-        secrets=[sync_secret()],
-        event_id=f"sync_{submission.pk}",
-        event_type="submission.sync",
-        timestamp=int(time.time()),
-        body=body,
-    )
-    try:
-        response = requests.post(
-            submission.workflow_version.sync_url,
-            data=body,
-            headers=headers,
-            timeout=SYNC_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
-    return response.status_code, "" if response.ok else f"HTTP {response.status_code}"
+EVENT_PREFIX = "sync_"
 
 
-def submission_sync(*, submission_id: str) -> None:
-    """One sync attempt; on failure the next one is scheduled with exponential backoff."""
-    submission = Submission.objects.select_related("workflow", "workflow_version").get(
-        pk=submission_id
-    )
-    if submission.status != SubmissionStatus.APPROVED or not submission.workflow_version.sync_url:
+def sync_event_id(submission_id: str) -> str:
+    """The webhook-id of a submission's sync post: the same for every attempt."""
+    return f"{EVENT_PREFIX}{submission_id}"
+
+
+def sync_queue(*, submission: Submission) -> None:
+    """Queue the sync post of a just-approved submission, in the approval's transaction."""
+    url = submission.workflow_version.sync_url
+    if not url:
         return
-    status_code, error = _post(submission)
-    if status_code is not None and 200 <= status_code < 300:
+    sync_delivery_queue(
+        company_id=submission.company_id,
+        event_id=sync_event_id(submission.pk),
+        url=url,
+        payload={"submission": detail(submission)},
+    )
+
+
+@receiver(delivery_attempted, sender=WebhookDelivery, dispatch_uid="submissions.sync")
+def sync_attempted(*, delivery: WebhookDelivery, outcome: Outcome | None, **_: object) -> None:
+    """A sync delivery's attempt was recorded: mark the submission synced, or log why not."""
+    if delivery.purpose != WebhookDelivery.Purpose.SYNC:
+        return
+    submission_id = delivery.event_id.removeprefix(EVENT_PREFIX)
+    submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
+    if submission is None or submission.status != SubmissionStatus.APPROVED:
+        return  # purged, or already synced by an earlier attempt's late answer
+    status_code = outcome.status_code if outcome else None
+    if delivery.status == WebhookDelivery.Status.DELIVERED:
         submission_mark_synced(
             submission_id=submission_id,
-            details={"statusCode": status_code, "attempt": submission.sync_attempts + 1},
+            details={"statusCode": status_code, "attempt": delivery.attempts},
         )
         return
-    _schedule_retry(submission_id, status_code, error)
+    _record_failure(submission, delivery, status_code)
 
 
-def _schedule_retry(submission_id: str, status_code: int | None, error: str) -> None:
-    with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
-        submission.sync_attempts += 1
-        gave_up = submission.sync_attempts >= MAX_SYNC_ATTEMPTS
-        delay = BASE_DELAY_SECONDS * 2 ** (submission.sync_attempts - 1)
-        submission.sync_next_attempt_at = (
-            None if gave_up else timezone.now() + timedelta(seconds=delay * random.uniform(1, 1.2))
-        )
-        submission.save(update_fields=["sync_attempts", "sync_next_attempt_at", "updated_at"])
-        record_event(
-            submission=submission,
-            type="sync_abandoned" if gave_up else "sync_failed",
-            actor=Actor.system(),
-            details={
-                "attempt": submission.sync_attempts,
-                "statusCode": status_code,
-                "error": error,
-                "nextAttemptAt": (
-                    submission.sync_next_attempt_at.isoformat()
-                    if submission.sync_next_attempt_at
-                    else None
-                ),
-            },
-        )
-
-
-def due_syncs(limit: int = 100) -> list[str]:
-    return list(
-        Submission.objects.filter(
-            status=SubmissionStatus.APPROVED, sync_next_attempt_at__lte=timezone.now()
-        )
-        .order_by("sync_next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+def _record_failure(
+    submission: Submission, delivery: WebhookDelivery, status_code: int | None
+) -> None:
+    gave_up = delivery.status == WebhookDelivery.Status.FAILED
+    submission.sync_attempts = delivery.attempts
+    submission.sync_next_attempt_at = None if gave_up else delivery.next_attempt_at
+    submission.save(update_fields=["sync_attempts", "sync_next_attempt_at", "updated_at"])
+    record_event(
+        submission=submission,
+        type="sync_abandoned" if gave_up else "sync_failed",
+        actor=Actor.system(),
+        details={
+            "attempt": delivery.attempts,
+            "statusCode": status_code,
+            "error": delivery.last_error[:500],
+            "nextAttemptAt": iso(submission.sync_next_attempt_at),
+            "deliveryId": delivery.pk,
+        },
     )
+    if gave_up:
+        logger.warning("Downstream sync of %s abandoned: %s", submission.pk, delivery.last_error)

@@ -1,6 +1,7 @@
 """A real HTTP receiver on localhost for tests of outgoing calls (sync, webhooks)."""
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     requests: list[Received] = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering: a slow receiver
 
 
 @contextmanager
@@ -32,6 +34,7 @@ def http_receiver() -> Iterator[Receiver]:
                 Received(self.path, dict(self.headers.items()), self.rfile.read(length))
             )
             status = receiver.statuses.pop(0) if receiver.statuses else 200
+            time.sleep(receiver.delay)
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -1,10 +1,11 @@
-"""Admin for endpoints, deliveries and session secrets.
+"""Admin for endpoints, deliveries (webhooks and downstream syncs) and company secrets.
 
 Secrets are never displayed after the moment they are made: creation and rotation show
 them once, on the page answering that POST (steve.secret_once), never in a message. State changes (enable, disable, rotate, redeliver) go through
 the services, so the admin leaves the same notices and logs as the API.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,9 @@ from django.utils import timezone
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
+    CompanySecret,
     SessionWebhookSecret,
+    SyncSigningSecret,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -34,6 +37,7 @@ from webhooks.services import (
     endpoint_update,
     new_secret,
     session_secret_rotate,
+    sync_secret_rotate,
 )
 from webhooks.targets import target_error
 
@@ -169,7 +173,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "last_status_code",
         "created_at",
     ]
-    list_filter = ["environment", "status", "event_type", "company", "endpoint"]
+    list_filter = ["environment", "purpose", "status", "event_type", "company", "endpoint"]
     search_fields = ["id", "event_id", "session_id", "url"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
@@ -188,27 +192,52 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         messages.success(request, "Redelivery queued.")
 
 
-@admin.register(SessionWebhookSecret)
-class SessionWebhookSecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
-    list_display = ["company", "environment", "created_at", "previous_secret_expires_at"]
-    list_filter = ["environment", "company"]
-    fields = ["company", "environment", "created_at", "previous_secret_expires_at"]
+class CompanySecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
+    """A company's generated secret: shown once when made or rotated, never again."""
+
+    purpose = ""  # what the secret signs, for the page that shows it
+    list_display = ["company", "created_at", "previous_secret_expires_at"]
+    fields = ["company", "created_at", "previous_secret_expires_at"]
     readonly_fields = ["created_at", "previous_secret_expires_at"]
     actions = ["rotate_secret"]
 
-    def save_model(
-        self, request: HttpRequest, obj: SessionWebhookSecret, form: Any, change: bool
-    ) -> None:
+    # The service that rotates (or first creates) this kind of secret.
+    rotate: Callable[..., tuple[CompanySecret, str]]
+
+    def save_model(self, request: HttpRequest, obj: CompanySecret, form: Any, change: bool) -> None:
         if not change:
             obj.secret = new_secret()
-            remember_secret(request, f"session webhooks of {obj.company}", obj.secret)
+            remember_secret(request, f"{self.purpose} of {obj.company}", obj.secret)
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         for owner in queryset:
-            _, secret = session_secret_rotate(
-                company_id=owner.company_id, environment=owner.environment, grace=default_grace()
+            _, secret = self.rotate(
+                company_id=owner.company_id, grace=default_grace(), **self.scope(owner)
             )
-            remember_secret(request, f"session webhooks of {owner.company}", secret)
+            remember_secret(request, f"{self.purpose} of {owner.company}", secret)
         return secrets_page(request, next_url=request.get_full_path())
+
+    def scope(self, owner: CompanySecret) -> dict[str, str]:
+        return {}
+
+
+@admin.register(SessionWebhookSecret)
+class SessionWebhookSecretAdmin(CompanySecretAdmin):
+    purpose = "session webhooks"
+    rotate = staticmethod(session_secret_rotate)
+    list_display = ["company", "environment", "created_at", "previous_secret_expires_at"]
+    list_filter = ["environment", "company"]
+    fields = ["company", "environment", "created_at", "previous_secret_expires_at"]
+
+    def scope(self, owner: CompanySecret) -> dict[str, str]:
+        return {"environment": owner.environment}
+
+
+@admin.register(SyncSigningSecret)
+class SyncSigningSecretAdmin(CompanySecretAdmin):
+    """Signs downstream-sync posts to the company's workflows' sync_url."""
+
+    purpose = "downstream sync"
+    rotate = staticmethod(sync_secret_rotate)

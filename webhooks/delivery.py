@@ -31,7 +31,9 @@ from webhooks.services import (
     endpoint_disable,
     endpoint_record_outcome,
     session_secret_get_or_create,
+    sync_secret_get_or_create,
 )
+from webhooks.signals import delivery_attempted
 from webhooks.signing import signed_headers
 from webhooks.targets import TargetRefused, pinned_session, resolve_checked
 
@@ -66,6 +68,7 @@ STATE_FIELDS = [
     "last_error",
     "last_attempt_at",
     "locked_until",
+    "queued_until",
     "delivered_at",
 ]
 
@@ -170,10 +173,15 @@ def post_signed(
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
-    owner = delivery.endpoint or session_secret_get_or_create(
-        company_id=delivery.company_id, environment=delivery.environment
+    if delivery.endpoint is not None:
+        return active_secrets(delivery.endpoint)
+    if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        return active_secrets(sync_secret_get_or_create(company_id=delivery.company_id))
+    return active_secrets(
+        session_secret_get_or_create(
+            company_id=delivery.company_id, environment=delivery.environment
+        )
     )
-    return active_secrets(owner)
 
 
 def _claimable(now: datetime) -> Q:
@@ -188,6 +196,7 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.locked_until = None
     delivery.last_error = error
     delivery.save(update_fields=STATE_FIELDS)
+    delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None)
 
 
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
@@ -214,6 +223,10 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.locked_until = now + LEASE
+        # The message that covered this attempt is consumed: beat may queue the retry as
+        # soon as it is due (the first one ~5 s after a failure), not when the queue lease
+        # taken at emit runs out.
+        delivery.queued_until = None
         # Scheduled before sending: should this worker die, the retry is already due then.
         delay = next_attempt_delay(delivery.attempts)
         delivery.next_attempt_at = now + delay if delay else delivery.locked_until
@@ -262,6 +275,7 @@ def record(
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
+            delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
 

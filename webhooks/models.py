@@ -40,7 +40,19 @@ class WebhookEndpoint(models.Model):
         return not self.events or event_type in self.events
 
 
-class SessionWebhookSecret(models.Model):
+class CompanySecret(models.Model):
+    """A company's generated `whsec_` secret, rotatable with a grace period."""
+
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class SessionWebhookSecret(CompanySecret):
     """The secret of a company's environment for signing deliveries to sessions' own
     `webhookUrl`: a sandbox key rotating it leaves production signatures alone."""
 
@@ -48,10 +60,6 @@ class SessionWebhookSecret(models.Model):
         Company, on_delete=models.CASCADE, related_name="session_webhook_secrets"
     )
     environment = environment_field()
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -64,11 +72,31 @@ class SessionWebhookSecret(models.Model):
         return f"session webhook secret of {self.company} ({self.environment})"
 
 
+class SyncSigningSecret(CompanySecret):
+    """The company's secret for signing downstream-sync posts to its workflows' sync_url.
+
+    Generated, never derived from SECRET_KEY or shared with another company.
+    """
+
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, related_name="sync_signing_secret"
+    )
+
+    def __str__(self) -> str:
+        return f"sync signing secret of {self.company}"
+
+
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
+
+    class Purpose(models.TextChoices):
+        WEBHOOK = "webhook"
+        # A downstream-sync post of an approved submission (submissions.sync), signed
+        # with the company's SyncSigningSecret; same leases, retries and target checks.
+        SYNC = "sync"
 
     id = models.CharField(
         primary_key=True, max_length=40, default=id_factory("whd"), editable=False
@@ -80,6 +108,7 @@ class WebhookDelivery(models.Model):
         WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     url = models.URLField(max_length=2000)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.WEBHOOK)
     # A plain id, not a foreign key: this app does not know the jobs app.
     session_id = models.CharField(max_length=40, blank=True, db_index=True)
     event_id = models.CharField(max_length=40)

@@ -1,7 +1,7 @@
 """Read queries of the webhooks app: always of one company and one environment."""
 
 from steve.models import Company
-from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
+from webhooks.models import CompanySecret, WebhookDelivery, WebhookEndpoint
 
 
 def endpoint_of(*, company: Company, environment: str, endpoint_id: str) -> WebhookEndpoint | None:
@@ -16,5 +16,8 @@ def delivery_of(*, company: Company, environment: str, delivery_id: str) -> Webh
     ).first()
 
 
-def session_secret_of(*, company: Company, environment: str) -> SessionWebhookSecret | None:
-    return SessionWebhookSecret.objects.filter(company=company, environment=environment).first()
+def company_secret_of(
+    *, model: type[CompanySecret], company: Company, **scope: str
+) -> CompanySecret | None:
+    """The session-webhook secret of an environment, or the company's sync secret."""
+    return model.objects.filter(company=company, **scope).first()

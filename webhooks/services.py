@@ -19,7 +19,9 @@ from django.utils import timezone
 from steve.models import Company
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
+    CompanySecret,
     SessionWebhookSecret,
+    SyncSigningSecret,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEndpointNotice,
@@ -34,6 +36,7 @@ QUEUE_LEASE = timedelta(minutes=2)
 MAX_GRACE_HOURS = 7 * 24
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 200
+SYNC_EVENT = "submission.sync"
 # What a redelivery resets; saving only these never rewrites the payload.
 REDELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
 
@@ -75,7 +78,14 @@ def session_secret_get_or_create(*, company_id: str, environment: str) -> Sessio
     return secret
 
 
-def active_secrets(owner: WebhookEndpoint | SessionWebhookSecret) -> list[str]:
+def sync_secret_get_or_create(*, company_id: str) -> SyncSigningSecret:
+    secret, _ = SyncSigningSecret.objects.get_or_create(
+        company_id=company_id, defaults={"secret": new_secret()}
+    )
+    return secret
+
+
+def active_secrets(owner: WebhookEndpoint | CompanySecret) -> list[str]:
     """The secrets that sign right now: the current one, plus the previous during grace."""
     active = [owner.secret]
     expires = owner.previous_secret_expires_at
@@ -167,7 +177,7 @@ def endpoint_delete(*, endpoint_id: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
 
 
-def _rotate(owner: WebhookEndpoint | SessionWebhookSecret, grace: timedelta) -> str:
+def _rotate(owner: WebhookEndpoint | CompanySecret, grace: timedelta) -> str:
     secret = new_secret()
     # Receivers switch secrets at their own pace: the old one keeps signing for `grace`.
     if grace > timedelta(0):
@@ -202,23 +212,31 @@ def endpoint_rotate_secret(*, endpoint_id: str, grace: timedelta) -> tuple[Webho
     return endpoint, secret
 
 
+def _company_secret_rotate(
+    model: type[CompanySecret], grace: timedelta, **scope: str
+) -> tuple[CompanySecret, str]:
+    """Rotate (or create, the first time) the secret of one owner (company, environment)."""
+    with transaction.atomic():
+        owner = model.objects.select_for_update().filter(**scope).first()
+        if owner is None:
+            secret = new_secret()
+            owner = model.objects.create(**scope, secret=secret)
+            return owner, secret
+        return owner, _rotate(owner, grace)
+
+
 def session_secret_rotate(
     *, company_id: str, environment: str, grace: timedelta
 ) -> tuple[SessionWebhookSecret, str]:
     """Rotate (or create, the first time) the session-webhook secret of one environment."""
-    with transaction.atomic():
-        owner = (
-            SessionWebhookSecret.objects.select_for_update()
-            .filter(company_id=company_id, environment=environment)
-            .first()
-        )
-        if owner is None:
-            secret = new_secret()
-            owner = SessionWebhookSecret.objects.create(
-                company_id=company_id, environment=environment, secret=secret
-            )
-            return owner, secret
-        return owner, _rotate(owner, grace)
+    return _company_secret_rotate(
+        SessionWebhookSecret, grace, company_id=company_id, environment=environment
+    )
+
+
+def sync_secret_rotate(*, company_id: str, grace: timedelta) -> tuple[SyncSigningSecret, str]:
+    """Rotate (or create, the first time) the company's downstream-sync signing secret."""
+    return _company_secret_rotate(SyncSigningSecret, grace, company_id=company_id)
 
 
 def _notice(endpoint: WebhookEndpoint, kind: str, message: str) -> None:
@@ -291,7 +309,6 @@ def webhook_emit(
     Must run inside the transaction of the change it announces: a rolled-back change
     leaves no delivery behind, and nothing is sent before the change is committed.
     """
-    now = timezone.now()
     common = {
         "company_id": company_id,
         "environment": environment or WebhookEndpoint.Environment.PRODUCTION,
@@ -299,10 +316,7 @@ def webhook_emit(
         "event_id": event_id,
         "event_type": event_type,
         "payload": payload,
-        "next_attempt_at": now,
-        # The on-commit dispatch below queues the first attempt; beat only steps in
-        # if that message is lost (e.g. the broker was down at commit).
-        "queued_until": now + QUEUE_LEASE,
+        **_due_now(),
     }
     endpoints = WebhookEndpoint.objects.filter(company_id=company_id, enabled=True)
     if environment is not None:
@@ -317,6 +331,38 @@ def webhook_emit(
     deliveries = WebhookDelivery.objects.bulk_create(rows)
     dispatch_on_commit([delivery.pk for delivery in deliveries])
     return deliveries
+
+
+def _due_now() -> dict[str, datetime]:
+    now = timezone.now()
+    # The on-commit dispatch queues the first attempt; beat only steps in if that
+    # message is lost (e.g. the broker was down at commit).
+    return {"next_attempt_at": now, "queued_until": now + QUEUE_LEASE}
+
+
+def sync_delivery_queue(
+    *, company_id: str, event_id: str, url: str, payload: dict[str, Any]
+) -> WebhookDelivery:
+    """Queue one downstream-sync post, in the caller's transaction; once per event and URL.
+
+    It is sent, leased, retried and logged like any webhook delivery, signed with the
+    company's SyncSigningSecret; the outcome is announced by signals.delivery_attempted.
+    """
+    delivery, created = WebhookDelivery.objects.get_or_create(
+        event_id=event_id,
+        url=url,
+        endpoint=None,
+        defaults={
+            "company_id": company_id,
+            "purpose": WebhookDelivery.Purpose.SYNC,
+            "event_type": SYNC_EVENT,
+            "payload": payload,
+            **_due_now(),
+        },
+    )
+    if created:
+        dispatch_on_commit([delivery.pk])
+    return delivery
 
 
 def dispatch_on_commit(delivery_ids: list[str]) -> None:

@@ -18,6 +18,7 @@ import select
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from .api import Extraction, extract_document
@@ -37,11 +38,15 @@ def extract_document_isolated(
     timeout_s: float = 120,
     memory_mb: int = 2048,
     engine_name: str | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    heartbeat_every: float = 20.0,
 ) -> tuple[Document, Extraction]:
     """``extract_document`` in a child process; crashes and blow-ups become ExtractionError.
 
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
+    ``heartbeat`` is called every ``heartbeat_every`` seconds while the child works, so a
+    long document does not look like a dead worker.
     """
     engine = get_engine(engine_name)  # load before forking so every child shares it
     read_fd, write_fd = os.pipe()
@@ -51,7 +56,9 @@ def extract_document_isolated(
         _child(write_fd, data, kind, password, memory_mb, engine)
     os.close(write_fd)
     try:
-        payload = _read_with_deadline(read_fd, pid, time.monotonic() + timeout_s)
+        payload = _read_with_deadline(
+            read_fd, pid, time.monotonic() + timeout_s, heartbeat, heartbeat_every
+        )
     finally:
         os.close(read_fd)
     return _unpack(payload, pid)
@@ -95,10 +102,21 @@ def _mapped_bytes() -> int:
     return 0
 
 
-def _read_with_deadline(read_fd: int, pid: int, deadline: float) -> bytes:
+def _read_with_deadline(
+    read_fd: int,
+    pid: int,
+    deadline: float,
+    heartbeat: Callable[[], None] | None = None,
+    heartbeat_every: float = 20.0,
+) -> bytes:
     chunks: list[bytes] = []
+    next_beat = time.monotonic() + heartbeat_every
     while True:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        if heartbeat is not None and now >= next_beat:
+            heartbeat()
+            next_beat = now + heartbeat_every
+        remaining = deadline - now
         if remaining <= 0:
             _kill(pid)
             raise ExtractionError(
@@ -107,7 +125,8 @@ def _read_with_deadline(read_fd: int, pid: int, deadline: float) -> bytes:
                 retryable=True,
                 step=STEP_TEXT,
             )
-        ready, _, _ = select.select([read_fd], [], [], remaining)
+        wait = min(remaining, max(0.0, next_beat - now)) if heartbeat else remaining
+        ready, _, _ = select.select([read_fd], [], [], wait)
         if not ready:
             continue
         chunk = os.read(read_fd, _CHUNK)

@@ -1270,6 +1270,20 @@ WEBHOOK_DOCS: dict[tuple[str, str], Any] = {
         request=GRACE_REQUEST,
         problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
     ),
+    ("/api/v1/webhook-endpoints/sync-secret", "GET"): docs(
+        "getSyncSigningSecret",
+        tag="webhooks",
+        summary="Whether the secret signing downstream-sync posts exists",
+        response="SessionWebhookSecret",
+    ),
+    ("/api/v1/webhook-endpoints/sync-secret/rotate", "POST"): docs(
+        "rotateSyncSigningSecret",
+        tag="webhooks",
+        summary="Create or rotate the downstream-sync signing secret (bucket: write)",
+        response="SessionWebhookSecret",
+        request=GRACE_REQUEST,
+        problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    ),
     ("/api/v1/webhook-endpoints/{endpoint_id}", "GET"): docs(
         "getWebhookEndpoint",
         tag="webhooks",

@@ -1,4 +1,4 @@
-"""Beat work of the jobs app: stuck-session recovery; request limits with their codes."""
+"""Beat work of the jobs app: stuck-session recovery by heartbeat; request limits."""
 
 from datetime import timedelta
 
@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import sessions_recover_stuck
+from jobs.services import session_heartbeat, session_start_run, sessions_recover_stuck
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +45,51 @@ def test_stuck_session_is_requeued_then_failed_with_a_code(
     job = api.get(f"/api/v1/jobs/{session.pk}").json()
     assert job["error"]["code"] == "PROCESSING_TIMEOUT"
     assert job["error"]["details"] == {"step": "pipeline", "retryable": True}
+
+
+def beat_age(session: WorkflowSession, seconds: int) -> None:
+    WorkflowSession.objects.filter(pk=session.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_running_session_whose_heartbeat_stopped_is_requeued_after_90_seconds(
+    api, workflows, settings, django_capture_on_commit_callbacks
+):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)  # a worker took it
+    beat_age(session, 60)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}  # alive
+    beat_age(session, 100)  # the worker died mid-job; 15 minutes have not passed
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
+    assert len(callbacks) == 1
+    session.refresh_from_db()
+    assert session.heartbeat_at is None and session.requeue_count == 1
+    assert sessions_recover_stuck() == {
+        "requeued": 0,
+        "failed": 0,
+        "errors": 0,
+    }  # queued, not stuck
+
+
+def test_a_session_waiting_on_a_busy_queue_is_not_requeued(api, workflows, settings):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    age(session, 10)  # no worker took it yet: only a lost message (15 min) is stuck
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}
+
+
+def test_a_second_run_is_refused_while_the_first_worker_is_alive(api, workflows, settings):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)
+    assert not session_start_run(session_id=session.pk)  # a duplicate message
+    session_heartbeat(session_id=session.pk)
+    assert not session_start_run(session_id=session.pk)
+    beat_age(session, 100)
+    assert session_start_run(session_id=session.pk)  # the first worker is dead: take over
 
 
 def test_body_larger_than_the_limit_is_413(api, workflows, settings):

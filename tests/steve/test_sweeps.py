@@ -9,8 +9,7 @@ from django.utils import timezone
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import retention_purge, sessions_recover_stuck
 from steve.sweeps import sweep_rows
-from submissions import tasks as submission_tasks
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import Submission
 from tests import factories
 from tests.jobs.test_lifecycle import open_session
 from webhooks import tasks as webhook_tasks
@@ -85,18 +84,3 @@ def test_webhook_dispatch_goes_on_after_a_delivery_it_cannot_queue(monkeypatch):
     monkeypatch.setattr(webhook_tasks.deliver_webhook, "delay", handle)
     assert webhook_tasks.dispatch_due_webhooks() == 2
     assert seen == ["whd_1", "whd_3"]
-
-
-def test_sync_retries_go_on_after_a_submission_they_cannot_queue(company, monkeypatch):
-    due = [
-        factories.SubmissionFactory(
-            company=company,
-            status=SubmissionStatus.APPROVED,
-            sync_next_attempt_at=timezone.now() - timedelta(minutes=1),
-        ).pk
-        for _ in range(3)
-    ]
-    handle, seen = raising_for(due[0])
-    monkeypatch.setattr(submission_tasks.sync_submission, "delay", handle)
-    assert submission_tasks.retry_due_syncs() == 2
-    assert sorted(seen) == sorted(due[1:])

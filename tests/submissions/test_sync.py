@@ -1,17 +1,24 @@
-"""Approval starts the downstream sync; failures retry with backoff, events for each."""
+"""Approval starts the downstream sync, sent by the webhook delivery machinery: leases,
+the webhook retry schedule, the private-target guard, no proxies, a per-company secret."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from steve.services import workflow_publish
 from submissions.models import Submission, SubmissionEvent
 from submissions.services import Actor, submission_approve
-from submissions.sync import due_syncs, submission_sync
-from tests.factories import SubmissionFactory
+from submissions.sync import sync_event_id, sync_queue
+from tests.factories import CompanyFactory, SubmissionFactory
 from tests.receiver import http_receiver
+from webhooks.delivery import deliver, signing_secrets
+from webhooks.models import WebhookDelivery
+from webhooks.services import sync_secret_get_or_create, sync_secret_rotate
+from webhooks.verify import verify_webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -28,39 +35,124 @@ def with_sync_target(submission: Submission, url: str) -> Submission:
     return submission
 
 
-def test_approval_without_a_target_ends_at_approved(django_capture_on_commit_callbacks):
+def approved_with_target(url: str) -> tuple[Submission, WebhookDelivery]:
+    submission = with_sync_target(SubmissionFactory(), url)
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    return submission, WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+
+
+def event_types(submission: Submission) -> list[str]:
+    events = SubmissionEvent.objects.filter(submission=submission).order_by("id")
+    return list(events.values_list("type", flat=True))
+
+
+def test_approval_without_a_target_ends_at_approved():
     submission = SubmissionFactory()
-    with django_capture_on_commit_callbacks() as callbacks:
-        submission_approve(submission_id=submission.pk, actor=Actor.system())
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
     assert Submission.objects.get(pk=submission.pk).status == "approved"
-    assert not [c for c in callbacks if "sync" in repr(c)]
+    assert not WebhookDelivery.objects.filter(purpose=WebhookDelivery.Purpose.SYNC).exists()
 
 
-def test_sync_retries_with_backoff_then_marks_synced(django_capture_on_commit_callbacks):
+def test_sync_retries_on_the_webhook_schedule_then_marks_synced(
+    django_capture_on_commit_callbacks,
+):
     with http_receiver() as receiver:
         receiver.statuses = [503]
         submission = with_sync_target(SubmissionFactory(), f"{receiver.url}/erp")
+        _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
         with django_capture_on_commit_callbacks() as callbacks:
             submission_approve(submission_id=submission.pk, actor=Actor.system())
-        assert len(callbacks) == 1  # the sync task, queued after commit
-        submission_sync(submission_id=submission.pk)
+        assert len(callbacks) == 1  # the first attempt, queued after commit
+        delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+        assert delivery.url == f"{receiver.url}/erp"
+        assert delivery.event_id == sync_event_id(submission.pk)
+
+        deliver(delivery.pk)
         failed = Submission.objects.get(pk=submission.pk)
         assert failed.status == "approved" and failed.sync_attempts == 1
-        assert failed.sync_next_attempt_at > timezone.now()
-        assert due_syncs() == []
-        Submission.objects.filter(pk=submission.pk).update(
-            sync_next_attempt_at=timezone.now() - timedelta(seconds=1)
+        # The webhook schedule's first retry: ~5 s (±10 %), not the old 30 s.
+        wait = failed.sync_next_attempt_at - timezone.now()
+        assert timedelta(seconds=3) < wait < timedelta(seconds=6)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=1)
         )
-        assert due_syncs() == [submission.pk]
-        submission_sync(submission_id=submission.pk)
+        deliver(delivery.pk)
     synced = Submission.objects.get(pk=submission.pk)
     assert synced.status == "synced"
-    types = list(
-        SubmissionEvent.objects.filter(submission=synced)
-        .order_by("id")
-        .values_list("type", flat=True)
-    )
-    assert types == ["approved", "sync_failed", "synced"]
-    payload = json.loads(receiver.requests[-1].body)
-    assert payload["submission"]["id"] == submission.pk
-    assert receiver.requests[-1].headers["X-Webhook-Signature"].startswith("sha256=")
+    assert event_types(synced) == ["approved", "sync_failed", "synced"]
+    last = receiver.requests[-1]
+    assert json.loads(last.body)["submission"]["id"] == submission.pk
+    assert verify_webhook(secret, last.headers, last.body)["submission"]["id"] == submission.pk
+    log = WebhookDelivery.objects.get(pk=delivery.pk).log.order_by("number")
+    assert [attempt.status_code for attempt in log] == [503, 200]  # the delivery log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_one_sync_post_it_once():
+    with http_receiver() as receiver:
+        receiver.delay = 0.5  # the first post is still in flight when the second worker looks
+        submission, delivery = approved_with_target(f"{receiver.url}/erp")
+        sync_queue(submission=Submission.objects.get(pk=submission.pk))  # queued twice: one row
+        assert WebhookDelivery.objects.filter(purpose=WebhookDelivery.Purpose.SYNC).count() == 1
+        start = threading.Barrier(2)
+
+        def worker() -> None:
+            try:
+                start.wait()
+                deliver(delivery.pk)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(receiver.requests) == 1
+    assert Submission.objects.get(pk=submission.pk).status == "synced"
+    assert event_types(submission).count("synced") == 1
+
+
+def test_sync_to_a_private_target_is_refused(settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    with http_receiver() as receiver:
+        submission, delivery = approved_with_target(f"{receiver.url}/erp")
+        deliver(delivery.pk)
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("Target refused")
+    assert Submission.objects.get(pk=submission.pk).status == "approved"
+    assert event_types(submission) == ["approved", "sync_failed"]
+
+
+def test_sync_ignores_proxy_variables(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with http_receiver() as receiver:
+        submission, delivery = approved_with_target(f"{receiver.url}/erp")
+        deliver(delivery.pk)
+    assert len(receiver.requests) == 1
+    assert Submission.objects.get(pk=submission.pk).status == "synced"
+
+
+def test_sync_secret_is_generated_per_company_and_independent_of_secret_key(settings):
+    first, second = CompanyFactory(), CompanyFactory()
+    secret = sync_secret_get_or_create(company_id=first.pk).secret
+    assert secret.startswith("whsec_")
+    assert secret != sync_secret_get_or_create(company_id=second.pk).secret
+    assert settings.SECRET_KEY.encode().hex()[:16] not in secret
+    delivery = WebhookDelivery(company=first, purpose=WebhookDelivery.Purpose.SYNC)
+    settings.SECRET_KEY = "another-secret-key"
+    assert signing_secrets(delivery) == [secret]  # SECRET_KEY plays no part
+
+
+def test_rotated_sync_secret_keeps_the_old_one_signing_for_the_grace_period():
+    company = CompanyFactory()
+    old = sync_secret_get_or_create(company_id=company.pk).secret
+    _, new = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    delivery = WebhookDelivery(company=company, purpose=WebhookDelivery.Purpose.SYNC)
+    assert signing_secrets(delivery) == [new, old]
+    _, newest = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    assert signing_secrets(delivery) == [newest]

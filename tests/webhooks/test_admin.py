@@ -9,8 +9,18 @@ from django.utils import timezone
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
 from webhooks.delivery import deliver
-from webhooks.models import SessionWebhookSecret, WebhookDelivery, WebhookEndpoint
-from webhooks.services import EndpointChanges, endpoint_update, session_secret_rotate
+from webhooks.models import (
+    SessionWebhookSecret,
+    SyncSigningSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.services import (
+    EndpointChanges,
+    endpoint_update,
+    session_secret_rotate,
+    sync_secret_get_or_create,
+)
 from webhooks.verify import verify_webhook
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +144,20 @@ def test_admin_pages_render(admin_client, company, endpoint):
         assert admin_client.get(page).status_code == 200, page
     detail = admin_client.get(f"{CHANGELIST}{endpoint.pk}/change/").content.decode()
     assert "Disabled by the integrator." in detail  # the notice an admin sees
+
+
+def test_sync_secret_rotate_action_shows_the_new_secret_once_and_keeps_the_old_in_grace(
+    admin_client, company
+):
+    owner = sync_secret_get_or_create(company_id=company.pk)
+    old = owner.secret
+    response = admin_client.post(
+        "/admin/webhooks/syncsigningsecret/",
+        {"action": "rotate_secret", "_selected_action": [owner.pk]},
+    )
+    owner = SyncSigningSecret.objects.get(pk=owner.pk)
+    assert owner.secret != old and owner.previous_secret == old
+    assert owner.previous_secret_expires_at is not None
+    assert_only_in_the_body(response, owner.secret)
+    page = admin_client.get(f"/admin/webhooks/syncsigningsecret/{owner.pk}/change/")
+    assert owner.secret not in page.content.decode()  # never shown again

@@ -115,14 +115,21 @@ def test_rotation_keeps_both_secrets_valid_for_the_grace_period(
     )
 
 
-def test_session_secret_is_created_then_rotated(api, company):
-    assert api.get("/api/v1/webhook-endpoints/session-secret").json()["exists"] is False
-    first = api.post("/api/v1/webhook-endpoints/session-secret/rotate").json()
+@pytest.mark.parametrize("kind", ["session-secret", "sync-secret"])
+def test_company_secret_is_created_then_rotated_and_shown_only_then(api, company, kind):
+    assert api.get(f"/api/v1/webhook-endpoints/{kind}").json()["exists"] is False
+    first = api.post(f"/api/v1/webhook-endpoints/{kind}/rotate").json()
     assert first["secret"].startswith("whsec_") and first["previousSecretExpiresAt"] is None
-    second = api.post("/api/v1/webhook-endpoints/session-secret/rotate").json()
+    second = api.post(f"/api/v1/webhook-endpoints/{kind}/rotate").json()
     assert second["secret"] != first["secret"] and second["previousSecretExpiresAt"]
-    status = api.get("/api/v1/webhook-endpoints/session-secret").json()
+    status = api.get(f"/api/v1/webhook-endpoints/{kind}").json()
     assert status["exists"] is True and "secret" not in status
+
+
+def test_sync_and_session_secrets_are_distinct(api, company):
+    session = api.post("/api/v1/webhook-endpoints/session-secret/rotate").json()["secret"]
+    sync = api.post("/api/v1/webhook-endpoints/sync-secret/rotate").json()["secret"]
+    assert session != sync
 
 
 def test_deliveries_listing_detail_and_redelivery(api, company, endpoint, receiver):
@@ -290,6 +297,7 @@ def test_odd_bodies_get_problems_never_500(api, company, endpoint, body):
         ("post", f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"),
         ("post", f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"),
         ("post", "/api/v1/webhook-endpoints/session-secret/rotate"),
+        ("post", "/api/v1/webhook-endpoints/sync-secret/rotate"),
         ("post", "/api/v1/webhooks/test"),
     ]
     for method, path in writes:

@@ -11,6 +11,7 @@ from webhooks.delivery import (
     MAX_ATTEMPTS,
     RETRY_SCHEDULE,
     claim,
+    claim_due,
     deliver,
     next_attempt_delay,
     parse_retry_after,
@@ -254,3 +255,25 @@ def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, r
         recent[0].pk,
         pending[0].pk,  # still owed to the receiver: never purged
     }
+
+
+def test_first_retry_is_queued_about_five_seconds_after_the_first_failure(
+    company, endpoint, receiver, monkeypatch
+):
+    """docs/webhooks.md promises ~5 s; the lease beat honours must not hold it 2 minutes."""
+    start = timezone.now()
+    clock = {"now": start}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    receiver.script = [500]
+    (delivery,) = emit(company)
+    deliver(delivery.pk)  # the on-commit attempt fails at `start`
+
+    clock["now"] = start + timedelta(seconds=4)
+    assert claim_due() == []  # not yet due: the jittered 5 s have not passed
+    clock["now"] = start + timedelta(seconds=6)
+    assert claim_due() == [delivery.pk]
+    assert claim_due() == []  # queued once: the next beat run does not queue a copy
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.attempts == 2

@@ -8,7 +8,7 @@ from django.utils.dateparse import parse_datetime
 from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.timefmt import iso
 from webhooks.delivery import Outcome
-from webhooks.models import SessionWebhookSecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import EndpointChanges, WebhookError
 
 UPDATABLE = ("url", "events", "description", "enabled")
@@ -39,11 +39,11 @@ def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> di
     return data
 
 
-def _grace_end(owner: WebhookEndpoint | SessionWebhookSecret) -> str | None:
+def _grace_end(owner: WebhookEndpoint | CompanySecret) -> str | None:
     return iso(owner.previous_secret_expires_at) if owner.previous_secret else None
 
 
-def session_secret_data(owner: SessionWebhookSecret | None, *, secret: str | None = None) -> dict:
+def company_secret_data(owner: CompanySecret | None, *, secret: str | None = None) -> dict:
     data: dict[str, Any] = {
         "exists": owner is not None,
         "createdAt": iso(owner.created_at) if owner else None,

@@ -15,6 +15,16 @@ urlpatterns = [
         name="webhook-session-secret-rotate",
     ),
     path(
+        "webhook-endpoints/sync-secret",
+        views.SyncSecretView.as_view(),
+        name="webhook-sync-secret",
+    ),
+    path(
+        "webhook-endpoints/sync-secret/rotate",
+        views.SyncSecretRotateView.as_view(),
+        name="webhook-sync-secret-rotate",
+    ),
+    path(
         "webhook-endpoints/<str:endpoint_id>",
         views.EndpointDetailView.as_view(),
         name="webhook-endpoint-detail",

@@ -17,16 +17,22 @@ from steve.ids import new_id
 from webhooks.api.serializers import (
     as_problem,
     body_object,
+    company_secret_data,
     delivery_data,
     endpoint_data,
     outcome_data,
     parse_changes,
     parse_since,
-    session_secret_data,
 )
 from webhooks.delivery import send_test
-from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.selectors import delivery_of, endpoint_of, session_secret_of
+from webhooks.models import (
+    CompanySecret,
+    SessionWebhookSecret,
+    SyncSigningSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
     WebhookError,
     delivery_redeliver,
@@ -36,6 +42,7 @@ from webhooks.services import (
     endpoint_rotate_secret,
     endpoint_update,
     session_secret_rotate,
+    sync_secret_rotate,
     validated_grace,
     validated_url,
 )
@@ -168,29 +175,59 @@ class DeliveryRedeliverView(APIView):
         return Response(delivery_data(delivery), status=202)
 
 
+def environment_scope(request: Request) -> dict[str, str]:
+    """Session-webhook secrets are one per environment: a sandbox key sees the sandbox's."""
+    return {"environment": request.auth.environment}
+
+
+def company_scope(request: Request) -> dict[str, str]:
+    """The downstream-sync secret is one per company."""
+    return {}
+
+
 class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
+    model: type[CompanySecret] = SessionWebhookSecret
+    scope = staticmethod(environment_scope)
+
     def get(self, request: Request) -> Response:
-        owner = session_secret_of(
-            company=request.user.company, environment=request.auth.environment
+        owner = company_secret_of(
+            model=self.model, company=request.user.company, **self.scope(request)
         )
-        return Response(session_secret_data(owner))
+        return Response(company_secret_data(owner))
 
 
 class SessionSecretRotateView(APIView):
     """Create (first call) or rotate the secret that signs deliveries to sessions' webhookUrl."""
 
+    rotate = staticmethod(session_secret_rotate)
+    scope = staticmethod(environment_scope)
+
     def post(self, request: Request) -> Response:
         try:
-            owner, secret = session_secret_rotate(
+            owner, secret = self.rotate(
                 company_id=request.user.company.pk,
-                environment=request.auth.environment,
                 grace=grace_from(request),
+                **self.scope(request),
             )
         except WebhookError as error:
             raise as_problem(error) from None
-        return Response(session_secret_data(owner, secret=secret))
+        return Response(company_secret_data(owner, secret=secret))
+
+
+class SyncSecretView(SessionSecretView):
+    """Whether the company has a downstream-sync signing secret (never the secret itself)."""
+
+    model = SyncSigningSecret
+    scope = staticmethod(company_scope)
+
+
+class SyncSecretRotateView(SessionSecretRotateView):
+    """Create (first call) or rotate the secret that signs downstream-sync posts."""
+
+    rotate = staticmethod(sync_secret_rotate)
+    scope = staticmethod(company_scope)
 
 
 class WebhookTestView(APIView):

@@ -1,0 +1,132 @@
+"""Submit is accepted or not: with the broker refusing connections, the submit is accepted
+(200) and its processing task waits in the outbox until the relay gets it through."""
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from jobs.models import SessionState, WorkflowSession
+from steve.celery import app
+from steve.models import OutboxMessage
+from steve.services import outbox_relay
+from steve.tasks import relay_outbox
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
+
+pytestmark = pytest.mark.django_db
+
+REFUSING_BROKER = "redis://127.0.0.1:1/0"
+
+
+def _use_broker(url: str | None) -> None:
+    # Celery reads CELERY_BROKER_URL from the environment before its settings; the
+    # producer pools hold connections to the previous broker, so they are dropped.
+    if url is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = url
+    app.amqp._producer_pool = None
+    app._pool = None
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    app.control.purge()
+    _use_broker(REFUSING_BROKER)
+    try:
+        yield
+    finally:
+        _use_broker(None)
+
+
+def queued(queue: str = "processing") -> int:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(queue)
+
+
+def uploaded_session(api) -> str:
+    _, body, _ = create(api)
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
+    return body["sessionId"]
+
+
+def test_submit_with_the_broker_down_is_accepted_and_processing_is_queued_once_it_is_back(
+    api, workflows, broker_down, django_capture_on_commit_callbacks
+):
+    session_id = uploaded_session(api)
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit")
+    assert time.monotonic() - started < 5  # a dead broker does not hang the request
+
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "submitted"
+    assert WorkflowSession.objects.get(pk=session_id).state == SessionState.SUBMITTED
+    (message,) = OutboxMessage.objects.all()
+    assert message.task == "jobs.tasks.process_session" and message.args == [session_id]
+    assert message.attempts == 1 and "127.0.0.1:1" in message.last_error
+    assert relay_outbox() == 0  # beat's relay, still no broker: the message waits
+    assert OutboxMessage.objects.get().attempts == 2
+
+    _use_broker(None)  # the broker is back
+    before = queued()
+    assert relay_outbox() == 1
+    assert not OutboxMessage.objects.exists()
+    assert queued() == before + 1
+    assert outbox_relay() == 0  # sent once
+    app.control.purge()
+
+
+def test_submit_with_the_broker_up_sends_the_task_on_commit(
+    api, workflows, django_capture_on_commit_callbacks
+):
+    app.control.purge()
+    session_id = uploaded_session(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit")
+    assert response.status_code == 200
+    assert not OutboxMessage.objects.exists()
+    assert queued() == 1
+    app.control.purge()
+
+
+def test_a_rolled_back_submit_leaves_no_task(api, workflows, django_capture_on_commit_callbacks):
+    _, body, _ = create(api)  # nothing uploaded: the submit is refused and rolled back
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert response.status_code == 422
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_being_relayed_is_skipped_by_a_second_relay():
+    app.control.purge()
+    with transaction.atomic():
+        message = OutboxMessage.objects.create(task="jobs.tasks.process_session", args=["x"])
+    locked, release = threading.Event(), threading.Event()
+
+    def first_relay_holding_the_row() -> None:
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.select_for_update().get(pk=message.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_relay_holding_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert outbox_relay() == 0  # SKIP LOCKED: the other relay is sending it
+        assert queued() == 0
+    finally:
+        release.set()
+        holder.join()
+    assert outbox_relay() == 1
+    assert queued() == 1
+    app.control.purge()

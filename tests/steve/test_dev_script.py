@@ -1,0 +1,24 @@
+"""scripts/dev must not hoard PostgreSQL connections on a shared server (issue 11, item 10)."""
+
+import shlex
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dev"
+
+
+def _commands() -> list[list[str]]:
+    text = SCRIPT.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [shlex.split(line, comments=True) for line in lines if line and line[0] != "#"]
+
+
+def test_dev_serves_with_gunicorn_and_a_bounded_number_of_workers():
+    servers = [c for c in _commands() if any(word.endswith("gunicorn") for word in c[:1])]
+    assert servers, "scripts/dev starts no gunicorn"
+    assert not [c for c in _commands() if "runserver" in c]
+    assert "--workers" in servers[0]
+
+
+def test_dev_closes_database_connections_after_each_request():
+    exports = [c for c in _commands() if c[:1] == ["export"]]
+    assert ["export", "DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}"] in exports
