@@ -2,7 +2,7 @@
 services and checks the lifecycle after every step.
 
 Actions: create (three client ids, two workflows, so replays and conflicts happen),
-upload, submit, cancel, approve, reject, resolve a fraud match, run the pipeline (in
+upload, submit, upload-submit-and-process in one step, cancel, approve, reject, resolve a fraud match, run the pipeline (in
 process, extraction faked so a step takes milliseconds; the fraud checks are real),
 the expiry sweep, and clock jumps (time passing runs beat's sweeps and the workers).
 
@@ -94,7 +94,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(
         target=sessions,
-        workflow=st.sampled_from(["receipt-ocr", "invoice"]),
+        workflow=st.sampled_from(["receipt-ocr", "receipt-ocr", "invoice"]),
         client_id=st.sampled_from(["c0", "c1", "c2"]),
     )
     def create(self, workflow: str, client_id: str) -> str:
@@ -120,6 +120,13 @@ class Lifecycle(RuleBasedStateMachine):
         path = url.removeprefix("http://testserver")
         response = self.api.generic("PUT", path, jpeg(), content_type="image/jpeg")
         assert response.status_code in {200, 409, 410}, response.content
+
+    @rule(session_id=sessions)
+    def upload_submit_and_process(self, session_id: str) -> None:
+        """The integrator's usual path in one step, so later steps meet decided rows."""
+        self.upload(session_id)
+        self.submit(session_id)
+        self.run_pipeline(session_id)
 
     @rule(session_id=sessions)
     def submit(self, session_id: str) -> None:
@@ -165,7 +172,7 @@ class Lifecycle(RuleBasedStateMachine):
     def expiry_sweep(self) -> None:
         sessions_expire_stale()
 
-    @rule(minutes=st.sampled_from([1, 10, 31]))
+    @rule(minutes=st.sampled_from([1, 1, 10, 31]))
     def clock_jump(self, minutes: int) -> None:
         """Time passes: beat sweeps expired sessions and the workers process the queue."""
         self.offset += timedelta(minutes=minutes)
