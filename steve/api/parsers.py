@@ -1,4 +1,5 @@
-"""The JSON parser of every API view: bounded depth, and only text PostgreSQL can store.
+"""The JSON parser of every API view: bounded depth, and only text PostgreSQL can store
+(no lone surrogates, no NUL).
 
 Checked once, here, so no view meets a RecursionError or a database encode error.
 """
@@ -48,6 +49,12 @@ def _check_text(text: str, path: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise _lone_surrogate(path) from None
+    if "\x00" in text:  # PostgreSQL cannot store it
+        raise BodyRefused(
+            "Text must not contain NUL (\\u0000) characters.",
+            problem_code="INVALID_CHARACTERS",
+            errors=[{"field": path or "body", "message": "Contains NUL.", "code": "invalid"}],
+        )
 
 
 def check_json(data: Any) -> None:

@@ -2,9 +2,10 @@
 services and checks the lifecycle after every step.
 
 Actions: create (three client ids, two workflows, so replays and conflicts happen),
-upload, submit, cancel, approve, reject, resolve a fraud match, run the pipeline (in
-process, extraction faked so a step takes milliseconds; the fraud checks are real),
-the expiry sweep, and clock jumps (time passing runs beat's sweeps and the workers).
+upload, submit, upload-submit-and-process in one step, cancel, approve, reject, flag
+(a fraud match) and resolve it, run the pipeline (in process, extraction faked so a
+step takes milliseconds; the fraud checks are real), the expiry sweep, and clock jumps
+(time passing runs beat's sweeps and the workers).
 
 After every step: no 5xx; each session's state and its submission's status agree by
 SESSION_SUBMISSION_PAIRS; the events of each row chain from its first status to its
@@ -41,7 +42,7 @@ from fraud.models import FraudMatch
 from jobs import pipeline
 from jobs.models import TERMINAL_STATES, SessionState, WorkflowSession
 from jobs.services import SESSION_SUBMISSION_PAIRS, sessions_expire_stale, states_agree
-from submissions.models import SubmissionEvent, SubmissionStatus
+from submissions.models import Submission, SubmissionEvent, SubmissionStatus
 from tests import factories
 from tests.jobs.fakes import fake_extract_file
 
@@ -94,7 +95,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(
         target=sessions,
-        workflow=st.sampled_from(["receipt-ocr", "invoice"]),
+        workflow=st.sampled_from(["receipt-ocr", "receipt-ocr", "invoice"]),
         client_id=st.sampled_from(["c0", "c1", "c2"]),
     )
     def create(self, workflow: str, client_id: str) -> str:
@@ -120,6 +121,13 @@ class Lifecycle(RuleBasedStateMachine):
         path = url.removeprefix("http://testserver")
         response = self.api.generic("PUT", path, jpeg(), content_type="image/jpeg")
         assert response.status_code in {200, 409, 410}, response.content
+
+    @rule(session_id=sessions)
+    def upload_submit_and_process(self, session_id: str) -> None:
+        """The integrator's usual path in one step, so later steps meet decided rows."""
+        self.upload(session_id)
+        self.submit(session_id)
+        self.run_pipeline(session_id)
 
     @rule(session_id=sessions)
     def submit(self, session_id: str) -> None:
@@ -148,10 +156,29 @@ class Lifecycle(RuleBasedStateMachine):
         path = f"/api/v1/submissions/{self.submission_of(session_id)}/reject"
         assert self.call("post", path, {"reason": "blurry"}).status_code in {200, 409}
 
+    @rule(session_id=sessions, target_id=sessions)
+    def flag(self, session_id: str, target_id: str) -> None:
+        """A fraud check's finding on a submission in review (the checks run in the pipeline
+        too, but rarely match the faked extraction), so resolve and approve meet one."""
+        submission = Submission.objects.get(session__pk=session_id)
+        target_submission_id = self.submission_of(target_id)
+        if submission.status != SubmissionStatus.REVIEW or submission.pk == target_submission_id:
+            return
+        FraudMatch.objects.create(
+            company_id=submission.company_id,
+            submission=submission,
+            target_submission_id=target_submission_id,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=90.0,
+            similarity=0.95,
+        )
+
     @rule(session_id=sessions, resolution=st.sampled_from(FraudMatch.Resolution.values))
     def resolve(self, session_id: str, resolution: str) -> None:
         submission_id = self.submission_of(session_id)
-        match = FraudMatch.objects.filter(submission_id=submission_id).first()
+        match = FraudMatch.objects.filter(
+            submission_id=submission_id, resolution__isnull=True
+        ).first()
         if match is None:
             return
         path = f"/api/v1/submissions/{submission_id}/fraud-matches/{match.pk}/resolve"
@@ -165,7 +192,7 @@ class Lifecycle(RuleBasedStateMachine):
     def expiry_sweep(self) -> None:
         sessions_expire_stale()
 
-    @rule(minutes=st.sampled_from([1, 10, 31]))
+    @rule(minutes=st.sampled_from([1, 1, 10, 31]))
     def clock_jump(self, minutes: int) -> None:
         """Time passes: beat sweeps expired sessions and the workers process the queue."""
         self.offset += timedelta(minutes=minutes)
