@@ -8,6 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests import factories
+from tests.openapi import check_test_response
 
 REPO = Path(__file__).resolve().parents[1]
 SROIE = REPO.parent / "shared" / "datasets" / "sroie-dev"
@@ -34,6 +35,23 @@ def _isolated_storage(settings, tmp_path_factory) -> Path:
     # Hashing a password the production way costs ~0.3 s per test user; tests don't need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return root
+
+
+@pytest.fixture(autouse=True)
+def _responses_match_the_schema(monkeypatch) -> None:
+    """Every /api/v1/ answer an APIClient gets must be one the published schema describes.
+
+    Applied to every APIClient (also those a test builds itself), so the schema cannot
+    drift from the views; tests/openapi.py says how, and lists the exceptions.
+    """
+    original = APIClient.request
+
+    def request(self: APIClient, **kwargs):
+        response = original(self, **kwargs)
+        check_test_response(response)
+        return response
+
+    monkeypatch.setattr(APIClient, "request", request)
 
 
 @pytest.fixture

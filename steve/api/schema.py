@@ -35,6 +35,16 @@ def ref(name: str) -> dict[str, str]:
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` or null, spelled so that OpenAPI 3.0 tools honour it.
+
+    3.0 ignores `nullable` beside a `$ref`, so a reference is wrapped in `allOf`; and a
+    nullable enum must list null among its values, or validators and generated clients
+    refuse the null they were promised.
+    """
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    if "enum" in schema and None not in schema["enum"]:
+        return {**schema, "enum": [*schema["enum"], None], "nullable": True}
     return {**schema, "nullable": True}
 
 
@@ -156,7 +166,7 @@ RESULT = obj(
     {
         "extractedData": FREE_OBJECT,
         "confidence": nullable({"type": "number"}),
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
     }
 )
 JOB = obj(
@@ -166,15 +176,13 @@ JOB = obj(
         "workflow": ref("WorkflowRef"),
         "companyId": STRING,
         "state": {"type": "string", "enum": SESSION_STATES},
-        "submissionStatus": nullable({"type": "string", "enum": SUBMISSION_STATUSES}),
+        "submissionStatus": nullable(ref("SubmissionStatus")),
         "result": nullable(ref("JobResult")),
         "failedReason": nullable(STRING),
         "clientSubmissionId": STRING,
         "metadata": FREE_OBJECT,
         "processedAt": nullable(DATETIME),
-        "webhookDeliveryStatus": nullable(
-            {"type": "string", "enum": ["pending", "delivered", "failed"]}
-        ),
+        "webhookDeliveryStatus": nullable(ref("WebhookDeliveryStatus")),
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
@@ -212,7 +220,7 @@ SUBMISSION_SUMMARY = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
         "fraudScore": nullable({"type": "number"}),
         "workflow": ref("SubmissionWorkflow"),
         "extractedData": nullable(FREE_OBJECT),
@@ -240,7 +248,7 @@ FRAUD_MATCH_SUMMARY = obj(
         "score": nullable({"type": "number"}),
         "similarity": nullable({"type": "number"}),
         "status": {"type": "string", "enum": ["flag", "block"]},
-        "resolution": nullable({"type": "string", "enum": ["false_positive", "confirmed_fraud"]}),
+        "resolution": nullable(ref("FraudResolution")),
         "resolvedBy": nullable(STRING),
         "resolvedAt": nullable(DATETIME),
     }
@@ -270,7 +278,7 @@ SUBMISSION_DETAIL = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
         "fraudScore": nullable({"type": "number"}),
         "extractedData": nullable(FREE_OBJECT),
         "confidence": nullable({"type": "number"}),
@@ -355,6 +363,11 @@ def listing(item: str) -> dict[str, Any]:
 
 
 COMPONENTS: dict[str, dict[str, Any]] = {
+    # Nullable enums are named: a generated client then types them `FraudStatus | None`.
+    "FraudStatus": {"type": "string", "enum": FRAUD_STATUSES},
+    "SubmissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+    "WebhookDeliveryStatus": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+    "FraudResolution": {"type": "string", "enum": ["false_positive", "confirmed_fraud"]},
     "Problem": PROBLEM,
     "Pagination": PAGINATION,
     "WorkflowRef": WORKFLOW_REF,
@@ -938,7 +951,7 @@ EXTRACTION_JOB = obj(
         "failedAt": nullable(DATETIME),
         "canceledAt": nullable(DATETIME),
         "error": JOB_ERROR,
-        "result": FREE_OBJECT,
+        "result": ref("ExtractionJobRetentionStub"),
     },
     required=["id", "status"],
 )
@@ -957,6 +970,10 @@ EXTRACTION_RESULT_DATA = {
 }
 COMPONENTS.update(
     {
+        # Named, so a generator does not name it ExtractionJob + Result: that is taken.
+        "ExtractionJobRetentionStub": obj(
+            {"expired": {"type": "boolean", "enum": [True]}, "purgedAt": nullable(DATETIME)}
+        ),
         "ExtractionJob": EXTRACTION_JOB,
         "ExtractionJobEnvelope": obj({"success": {"type": "boolean"}, "job": ref("ExtractionJob")}),
         "ExtractionJobResult": obj(
