@@ -297,6 +297,8 @@ RATE_LIMITS = {
     "write": env_int("RATE_LIMIT_WRITE", 120, minimum=1),
     "webhook_test": env_int("RATE_LIMIT_WEBHOOK_TEST", 10, minimum=1),
     "poll": env_int("RATE_LIMIT_POLL", 60, minimum=1),
+    "upload": env_int("RATE_LIMIT_UPLOAD", 300, minimum=1),
+    "anonymous": env_int("RATE_LIMIT_ANONYMOUS", 120, minimum=1),
 }
 # Idempotency-Key rows are kept this long; an in-flight row older than the timeout is
 # taken to belong to a crashed request and may be taken over.

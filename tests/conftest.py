@@ -1,5 +1,6 @@
 """Fixtures shared by the suite. Tests run against PostgreSQL and Redis (see README)."""
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from steve.api import ratelimit
 from tests import factories
 from tests.openapi import check_test_response
 
@@ -52,6 +54,12 @@ def _responses_match_the_schema(monkeypatch) -> None:
         return response
 
     monkeypatch.setattr(APIClient, "request", request)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters(monkeypatch) -> None:
+    """Each test counts from zero: anonymous requests all come from one test address."""
+    monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"steve:rl:{uuid.uuid4().hex[:12]}:")
 
 
 @pytest.fixture

@@ -113,6 +113,7 @@ def _template(request: Request) -> Workflow:
 
 
 class ExtractionJobCreateView(APIView):
+    throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @idempotent(scope="extraction-jobs", replay_status=200)
@@ -210,6 +211,8 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
 
 
 class ExtractionJobView(APIView):
+    poll_scope_kwarg = "job_id"
+
     def get(self, request: Request, job_id: str) -> Response:
         session = own_job(request, job_id)
         status = job_status(session)
