@@ -187,6 +187,8 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
         return {
             "retryAfterMs": RETRY_AFTER_MS,
             "resultAvailable": False,
+            # The submission to review, through the review API or the review desk.
+            "submissionId": submission.pk,
             "reviewRequiredAt": iso(session.processed_at),
             "reviewThreshold": session.options.get("documentReview")
             or session.workflow_version.review_threshold,

@@ -70,9 +70,9 @@ class SessionCreateView(APIView):
             )
         except SessionError as error:
             raise as_problem(error) from None
+        # A replay answers what the original answered (docs/api.md), marked as one.
         headers = {} if created else {"X-Idempotent-Replay": "true"}
-        status = 201 if created else 200
-        return Response(session_created_data(session), status=status, headers=headers)
+        return Response(session_created_data(session), status=201, headers=headers)
 
 
 @extend_schema_view(post=api_docs.SESSION_SUBMIT)

@@ -402,8 +402,6 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "INVALID_CURSOR": (400, "The cursor was not issued for this listing."),
     "INVALID_FILTER": (400, "A filter has an unknown value."),
     "INVALID_IDEMPOTENCY_KEY": (400, "Idempotency-Key is empty, too long or not ASCII."),
-    "REASON_REQUIRED": (400, "Rejecting needs a reason."),
-    "INVALID_RESOLUTION": (400, "resolution is not false_positive or confirmed_fraud."),
     "SESSION_SUBMITTED": (400, "The session was already submitted."),
     "SESSION_COMPLETED": (400, "The session has completed; it cannot be submitted."),
     "SESSION_FAILED": (400, "The session failed; it cannot be submitted."),
@@ -437,6 +435,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
     "FILES_MISSING": (422, "Fewer files uploaded than the workflow's minFiles."),
     "INVALID_FILES": (422, "An uploaded file is empty, too large or of a refused type."),
+    "REASON_REQUIRED": (422, "Rejecting needs a reason."),
+    "INVALID_RESOLUTION": (422, "resolution is not false_positive or confirmed_fraud."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
     "INTERNAL_ERROR": (500, "Steve failed; the request can be retried."),
     # Webhooks
@@ -465,7 +465,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "JOB_CANCELED": (409, "The job was canceled."),
     "RESULT_EXPIRED": (410, "The job's stored result is no longer available."),
     "FILE_TOO_LARGE": (413, "The file is larger than the workflow allows."),
-    "UNSUPPORTED_FILE": (422, "The file's bytes are not an accepted type."),
+    # Seed 003 answers every refusal of a create's content with 400.
+    "UNSUPPORTED_FILE": (400, "The file's bytes are not an accepted type."),
     # Not HTTP errors: the code of a failed job, in its `error.code` (seeds 003, 004).
     "PROCESSING_ERROR": (200, "Processing failed: a failed job's error.code."),
     "OCR_FAILED": (200, "Text could not be read: a failed job's error.code."),
@@ -759,7 +760,7 @@ SESSION_CREATE = docs(
     summary="Open a workflow session with pre-signed upload URLs",
     description=(
         "201 with a new pending session. A pending session already made for the same "
-        "`clientSubmissionId` is returned with 200 and `X-Idempotent-Replay: true`. "
+        "`clientSubmissionId` is returned as it was, 201 with `X-Idempotent-Replay: true`. "
         "Rate-limit bucket: `session`."
     ),
     response="SessionCreated",
@@ -770,9 +771,6 @@ SESSION_CREATE = docs(
         seed_example("Receipt session", SESSION_CREATE_EXAMPLE, request=True),
         seed_example("Created", SESSION_CREATED_EXAMPLE, status=201),
     ],
-    extra_responses={
-        200: OpenApiResponse(ref("SessionCreated"), description="Existing pending session")
-    },
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY", "INVALID_JSON"],
         404: ["WORKFLOW_NOT_FOUND"],
@@ -855,8 +853,8 @@ SUBMISSION_REJECT = docs(
     ],
     problems={
         **REVIEW_PROBLEMS,
-        400: ["REASON_REQUIRED", "INVALID_BODY", "INVALID_JSON"],
-        422: ["VALIDATION_ERROR"],
+        400: ["INVALID_BODY", "INVALID_JSON"],
+        422: ["REASON_REQUIRED", "VALIDATION_ERROR"],
     },
 )
 SUBMISSION_CANCEL = docs(
@@ -893,7 +891,8 @@ FRAUD_MATCH_RESOLVE = docs(
     request=obj({"resolution": {"type": "string", "enum": ["false_positive", "confirmed_fraud"]}}),
     examples=[seed_example("False positive", {"resolution": "false_positive"}, request=True)],
     problems={
-        400: ["INVALID_RESOLUTION", "INVALID_BODY", "INVALID_JSON"],
+        400: ["INVALID_BODY", "INVALID_JSON"],
+        422: ["INVALID_RESOLUTION"],
         404: ["SUBMISSION_NOT_FOUND", "FRAUD_MATCH_NOT_FOUND"],
         409: ["FRAUD_MATCH_ALREADY_RESOLVED", "SUBMISSION_CHANGED", *TRANSITION_CODES],
     },
@@ -947,6 +946,10 @@ EXTRACTION_JOB = obj(
         "reviewRequiredAt": nullable(DATETIME),
         "reviewThreshold": {"type": "integer"},
         "reviewFlaggedFieldCount": {"type": "integer"},
+        "submissionId": {
+            "type": "string",
+            "description": "On review_required: the submission to review (/api/v1/submissions)",
+        },
         "completedAt": nullable(DATETIME),
         "failedAt": nullable(DATETIME),
         "canceledAt": nullable(DATETIME),
@@ -1066,11 +1069,12 @@ EXTRACTION_JOB_CREATE = docs(
             "INVALID_DOCUMENT_REVIEW",
             "INVALID_REQUEST",
             "WEBHOOK_NOT_CONFIGURED",
+            "UNSUPPORTED_FILE",
         ],
         404: ["TEMPLATE_NOT_FOUND"],
         409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
         413: ["FILE_TOO_LARGE"],
-        422: ["IDEMPOTENCY_KEY_REUSED", "UNSUPPORTED_FILE", "VALIDATION_ERROR"],
+        422: ["IDEMPOTENCY_KEY_REUSED", "VALIDATION_ERROR"],
     },
 )
 EXTRACTION_JOB_DETAIL = docs(

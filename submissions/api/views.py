@@ -111,7 +111,7 @@ class SubmissionRejectView(APIView):
         reason = json_body(request).get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ApiProblem(
-                400,
+                422,  # docs/api.md: a readable body whose content breaks a rule
                 "A reason is required to reject a submission.",
                 code="REASON_REQUIRED",
                 errors=[field_error("reason", "reason is required.", "required")],

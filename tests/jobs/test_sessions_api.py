@@ -97,7 +97,7 @@ def test_webhook_url_on_private_network_is_refused(api, workflows, settings):
 def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     _, first, _ = create(api)
     status, second, response = create(api)
-    assert status == 200
+    assert status == 201
     assert response["X-Idempotent-Replay"] == "true"
     assert second["sessionId"] == first["sessionId"]
     assert WorkflowSession.objects.count() == 1
@@ -115,13 +115,14 @@ def test_client_submission_id_of_a_submitted_session_is_a_409(api, workflows):
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_creates_with_one_client_submission_id_make_one_session(api_key, workflows):
-    results: list[int] = []
+    results: list[tuple[int, bool]] = []
 
     def create_once() -> None:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
         try:
-            results.append(create(client, clientSubmissionId="race-1")[0])
+            status, _, response = create(client, clientSubmissionId="race-1")
+            results.append((status, response.has_header("X-Idempotent-Replay")))
         finally:
             connection.close()
 
@@ -130,8 +131,8 @@ def test_racing_creates_with_one_client_submission_id_make_one_session(api_key, 
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results).count(201) == 1
-    assert set(results) <= {200, 201}
+    assert results.count((201, False)) == 1
+    assert set(results) <= {(201, False), (201, True)}
     assert WorkflowSession.objects.filter(client_submission_id="race-1").count() == 1
 
 
