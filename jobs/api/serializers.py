@@ -13,7 +13,7 @@ from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
 from steve.timefmt import iso
 from submissions.events import result_block
-from webhooks.services import session_delivery_status
+from webhooks.selectors import session_delivery_status
 from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
@@ -158,7 +158,10 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         "metadata": session.metadata,
         "processedAt": iso(session.processed_at),
         "webhookDeliveryStatus": session_delivery_status(
-            session_id=session.pk, session_url=session.webhook_url
+            session_id=session.pk,
+            session_url=session.webhook_url,
+            company_id=session.company_id,
+            api_key_id=session.api_key_id,
         ),
         "progress": session.progress,
         "createdAt": iso(session.created_at),
