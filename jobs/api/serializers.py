@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionRequest
-from steve.api.errors import field_error, validation_problem
+from steve.api.errors import field_error, not_an_object_problem, validation_problem
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
 from steve.timefmt import iso
@@ -83,7 +83,7 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
 
 def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest:
     if not isinstance(body, dict):
-        raise validation_problem([field_error("body", "The body must be a JSON object.")])
+        raise not_an_object_problem()
     errors = _file_errors(body, version)
     client_id = body.get("clientSubmissionId")
     if not isinstance(client_id, str) or not 0 < len(client_id.strip()) <= MAX_CLIENT_ID:

@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 )
 
 from steve.api.errors import DEFAULTS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from steve.api.ratelimit import DEFAULT_LIMITS as RATE_LIMIT_BUCKETS
 
 PROBLEMS_KEY = "x-steve-problems"
 API_PREFIX = "/api/v1/"
@@ -487,7 +488,7 @@ COMMON_PROBLEMS = {
     429: ["RATE_LIMIT_EXCEEDED"],
 }
 BODY_PROBLEMS = {
-    400: ["INVALID_JSON"],
+    400: ["INVALID_JSON", "INVALID_BODY"],
     413: ["BODY_TOO_LARGE"],
     415: ["UNSUPPORTED_MEDIA_TYPE"],
 }
@@ -1413,7 +1414,7 @@ def only_public_api(endpoints: list[tuple]) -> list[tuple]:
 
 
 RATE_LIMIT_HEADERS = {
-    "X-RateLimit-Limit": "Requests allowed in this window for the tightest bucket",
+    "X-RateLimit-Limit": "Requests allowed in this window in the bucket named by X-RateLimit-Bucket",
     "X-RateLimit-Remaining": "Requests left in this window",
     "X-RateLimit-Reset": "Unix time (seconds) when the window ends",
 }
@@ -1425,6 +1426,10 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
     **{
         name: {"description": text, "schema": {"type": "integer"}}
         for name, text in RATE_LIMIT_HEADERS.items()
+    },
+    "X-RateLimit-Bucket": {
+        "description": "The bucket the X-RateLimit-* figures are of (the tighter of two on a poll)",
+        "schema": {"type": "string", "enum": list(RATE_LIMIT_BUCKETS)},
     },
 }
 
@@ -1459,9 +1464,8 @@ def _add_problems(path: str, operation: dict[str, Any]) -> None:
 def _add_headers(operation: dict[str, Any], idempotent: bool) -> None:
     for status, response in operation.get("responses", {}).items():
         headers = response.setdefault("headers", {})
-        for name, spec in HEADER_DOCS.items():
-            if name == "Request-Id" or operation.get("security"):
-                headers.setdefault(name, spec)
+        for name, spec in HEADER_DOCS.items():  # on every response, errors included
+            headers.setdefault(name, spec)
         if idempotent and status in ("200", "201", "202"):
             headers["X-Idempotent-Replay"] = {
                 "description": "`true` when this is the stored response of an earlier create",
@@ -1502,7 +1506,11 @@ def api_description() -> str:
         "**Rate limits** per API key, fixed one-minute windows: `read` 300/min (GETs), "
         "`session` 60/min (session and extraction-job creates), `submit` 20/min, `write` "
         "120/min (review actions, fraud resolution, webhook endpoint writes), "
-        "`webhook_test` 10/min, and 60/min per polled session or job. "
+        "`webhook_test` 10/min, `upload` 300/min (PUTs to upload URLs, paid by the "
+        "session's key), and `poll` 60/min per polled session or job (besides `read`). "
+        "Requests without a valid key spend `anonymous`, 120/min per client address. "
+        "`X-RateLimit-Bucket` names the bucket the figures are of: on a poll, the tighter "
+        "of `read` and `poll`. "
         + AUTH_HEADERS_NOTE
         + " A 429 adds `Retry-After`. Limits can be raised per company.\n\n"
         "**Idempotency**: send `Idempotency-Key` on creates; see the create operations."
