@@ -6,7 +6,9 @@ path, method and status, and its JSON body must validate against the documented
 schema. So a view cannot change its wire shape without its schema changing too.
 
 OpenAPI 3.0 is not JSON Schema: `nullable` is translated to `anyOf [..., null]` before
-validating with jsonschema. `format` is not checked (the schema is prose there).
+validating with jsonschema. Objects are closed (`additionalProperties: false` unless the
+schema says otherwise): a field the schema does not name fails too. `format` is not
+checked (the schema is prose there).
 """
 
 from __future__ import annotations
@@ -137,9 +139,15 @@ def check_response(method: str, path: str, status: int, content_type: str, body:
     validate_body(content[media].get("schema", {}), json.loads(body), where)
 
 
+@functools.cache
+def _validator(schema_json: str) -> Draft4Validator:
+    schema = _nullable_to_json_schema(json.loads(schema_json))
+    return Draft4Validator({"allOf": [schema], "components": _components()})
+
+
 def validate_body(schema: dict[str, Any], data: Any, where: str) -> None:
-    root = {"allOf": [_nullable_to_json_schema(schema)], "components": _components()}
-    errors = sorted(Draft4Validator(root).iter_errors(data), key=lambda e: list(e.path))
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(body)'}: {e.message}" for e in errors]
         raise SchemaMismatch(f"{where}: body does not match the schema\n" + "\n".join(lines[:10]))
