@@ -7,7 +7,8 @@ schema. So a view cannot change its wire shape without its schema changing too.
 
 OpenAPI 3.0 is not JSON Schema: `nullable` is translated to `anyOf [..., null]` before
 validating with jsonschema. Objects are closed (`additionalProperties: false` unless the
-schema says otherwise): a field the schema does not name fails too. `format` is not
+schema says otherwise): a field the schema does not name fails too, and so does a
+problem whose `code` the operation does not document for that status. `format` is not
 checked (the schema is prose there).
 """
 
@@ -136,7 +137,14 @@ def check_response(method: str, path: str, status: int, content_type: str, body:
         return
     if media not in content:
         raise SchemaMismatch(f"{where}: content type {media!r} is not one of {sorted(content)}")
-    validate_body(content[media].get("schema", {}), json.loads(body), where)
+    data = json.loads(body)
+    validate_body(content[media].get("schema", {}), data, where)
+    documented_codes = content[media].get("examples", {})
+    if media == PROBLEM and documented_codes and data.get("code") not in documented_codes:
+        raise SchemaMismatch(
+            f"{where}: problem code {data.get('code')!r} is not documented for this status "
+            f"(documented: {sorted(documented_codes)}); add it to the operation's problems"
+        )
 
 
 @functools.cache

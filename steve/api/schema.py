@@ -1437,12 +1437,13 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
 def _operation_problems(operation: dict[str, Any]) -> dict[int, list[str]]:
     declared = operation.pop(PROBLEMS_KEY, {}) or {}
     problems: dict[int, list[str]] = {int(k): list(v) for k, v in declared.items()}
-    extra = dict(COMMON_PROBLEMS) if operation.get("security") else {}
+    extras = [COMMON_PROBLEMS] if operation.get("security") else []
     if "requestBody" in operation:
-        extra.update(BODY_PROBLEMS)
-    for status, codes in extra.items():
-        problems.setdefault(status, [])
-        problems[status] += [c for c in codes if c not in problems[status]]
+        extras.append(BODY_PROBLEMS)  # added to the common codes, not in their place
+    for extra in extras:
+        for status, codes in extra.items():
+            problems.setdefault(status, [])
+            problems[status] += [c for c in codes if c not in problems[status]]
     problems.setdefault(500, ["INTERNAL_ERROR"])
     return problems
 

@@ -64,6 +64,23 @@ def test_an_undocumented_status_is_refused():
         check_job(pending_job(), status=418)
 
 
+def test_a_problem_code_the_operation_does_not_document_is_refused():
+    problem = {
+        "type": "https://steve.dev/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "x",
+        "instance": "/api/v1/jobs/ses_1",
+        "code": "SUBMISSION_NOT_FOUND",
+        "requestId": "req_1",
+    }
+    body = json.dumps(problem).encode()
+    with pytest.raises(SchemaMismatch, match="'SUBMISSION_NOT_FOUND' is not documented"):
+        check_response("GET", "/api/v1/jobs/ses_1", 404, "application/problem+json", body)
+    body = json.dumps({**problem, "code": "JOB_NOT_FOUND"}).encode()
+    check_response("GET", "/api/v1/jobs/ses_1", 404, "application/problem+json", body)
+
+
 def test_an_unknown_route_may_only_answer_a_404_problem():
     problem = {
         "type": "https://steve.dev/problems/not-found",
