@@ -1,18 +1,20 @@
 # syntax=docker/dockerfile:1
 # One image for every role: `web` (gunicorn), `worker` (Celery) or `beat`.
 
-FROM python:3.11-slim-bookworm AS build
+FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml ./
+# The locked versions (scripts/lock writes requirements.lock from pyproject.toml).
+COPY pyproject.toml requirements.lock ./
 RUN python -m venv /venv && /venv/bin/pip install --upgrade pip \
-    && /venv/bin/pip install .
+    && /venv/bin/pip install -r requirements.lock \
+    && /venv/bin/pip install --no-deps .
 COPY . .
 RUN DEBUG=1 DATA_DIR=/tmp/steve /venv/bin/python manage.py collectstatic --no-input -v 0
 
-FROM python:3.11-slim-bookworm AS runtime
+FROM python:3.11.11-slim-bookworm AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends \
         tesseract-ocr tesseract-ocr-eng libgl1 libglib2.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \

@@ -331,6 +331,8 @@ RATE_LIMITS = {
     "write": env_int("RATE_LIMIT_WRITE", 120, minimum=1),
     "webhook_test": env_int("RATE_LIMIT_WEBHOOK_TEST", 10, minimum=1),
     "poll": env_int("RATE_LIMIT_POLL", 60, minimum=1),
+    "upload": env_int("RATE_LIMIT_UPLOAD", 300, minimum=1),
+    "anonymous": env_int("RATE_LIMIT_ANONYMOUS", 120, minimum=1),
 }
 # Unknown or malformed API keys a client address may send per minute before it gets 429s
 # (answered from the cache alone, so guessing keys costs no database query).

@@ -1,5 +1,6 @@
 """Fixtures shared by the suite. Tests run against PostgreSQL and Redis (see README)."""
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,9 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from steve.api import ratelimit
 from tests import factories
+from tests.openapi import check_test_response
 
 REPO = Path(__file__).resolve().parents[1]
 SROIE = REPO.parent / "shared" / "datasets" / "sroie-dev"
@@ -34,6 +37,29 @@ def _isolated_storage(settings, tmp_path_factory) -> Path:
     # Hashing a password the production way costs ~0.3 s per test user; tests don't need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return root
+
+
+@pytest.fixture(autouse=True)
+def _responses_match_the_schema(monkeypatch) -> None:
+    """Every /api/v1/ answer an APIClient gets must be one the published schema describes.
+
+    Applied to every APIClient (also those a test builds itself), so the schema cannot
+    drift from the views; tests/openapi.py says how, and lists the exceptions.
+    """
+    original = APIClient.request
+
+    def request(self: APIClient, **kwargs):
+        response = original(self, **kwargs)
+        check_test_response(response)
+        return response
+
+    monkeypatch.setattr(APIClient, "request", request)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters(monkeypatch) -> None:
+    """Each test counts from zero: anonymous requests all come from one test address."""
+    monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"steve:rl:{uuid.uuid4().hex[:12]}:")
 
 
 @pytest.fixture

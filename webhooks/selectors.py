@@ -1,6 +1,8 @@
 """Read queries of the webhooks app: always of one company and one environment."""
 
-from steve.models import Company
+from django.db.models import CharField, Q, Subquery, Value
+
+from steve.models import ApiKey, Company
 from webhooks.models import CompanySecret, WebhookDelivery, WebhookEndpoint
 
 
@@ -21,3 +23,47 @@ def company_secret_of(
 ) -> CompanySecret | None:
     """The session-webhook secret of an environment, or the company's sync secret."""
     return model.objects.filter(company=company, **scope).first()
+
+
+CONFIGURED = "configured"  # not a delivery status: an endpoint would receive the events
+
+
+def session_delivery_status(
+    *, session_id: str, session_url: str, company_id: str, api_key_id: str
+) -> str | None:
+    """Seed 000's webhookDeliveryStatus, across every target of the session's events.
+
+    The targets are the company's enabled endpoints of the environment of the session's
+    key (the "configured production webhook") and the session's own webhookUrl. null
+    when there is none; pending while anything is queued or retrying (or before the
+    first event); failed when a delivery exhausted its budget; else delivered.
+    """
+    deliveries = (
+        WebhookDelivery.objects.filter(session_id=session_id)
+        .filter(Q(endpoint__isnull=False) | Q(endpoint__isnull=True, url=session_url))
+        .order_by()  # no Meta ordering column in the DISTINCT and the UNION
+        .values_list("status")
+        .distinct()
+    )
+    environment = ApiKey.objects.filter(pk=api_key_id).values("environment")
+    endpoints = (
+        WebhookEndpoint.objects.filter(
+            company_id=company_id, enabled=True, environment=Subquery(environment)
+        )
+        .order_by()
+        .values_list(Value(CONFIGURED, output_field=CharField()))
+        .distinct()
+    )
+    # One query for both: the poll is the hottest read.
+    statuses = {status for (status,) in deliveries.union(endpoints)}
+    configured = bool(session_url) or CONFIGURED in statuses
+    statuses.discard(CONFIGURED)
+    if not configured and not statuses:
+        return None
+    if not statuses:  # before the first event
+        return WebhookDelivery.Status.PENDING
+    if WebhookDelivery.Status.PENDING in statuses:
+        return WebhookDelivery.Status.PENDING
+    if WebhookDelivery.Status.FAILED in statuses:
+        return WebhookDelivery.Status.FAILED
+    return WebhookDelivery.Status.DELIVERED

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from steve.models import Company
@@ -425,23 +424,3 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
         WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk for delivery in failed])
     return len(failed)
-
-
-def session_delivery_status(*, session_id: str, session_url: str) -> str | None:
-    """The seed's webhookDeliveryStatus for a session's own URL.
-
-    null without a URL; pending while anything is queued or retrying (or before the
-    first event exists); failed when a delivery exhausted its budget; else delivered.
-    """
-    if not session_url:
-        return None
-    statuses = set(
-        WebhookDelivery.objects.filter(
-            Q(session_id=session_id) & Q(endpoint__isnull=True) & Q(url=session_url)
-        ).values_list("status", flat=True)
-    )
-    if not statuses or WebhookDelivery.Status.PENDING in statuses:
-        return WebhookDelivery.Status.PENDING
-    if WebhookDelivery.Status.FAILED in statuses:
-        return WebhookDelivery.Status.FAILED
-    return WebhookDelivery.Status.DELIVERED

@@ -51,7 +51,7 @@ class FraudMatchResolveView(APIView):
         resolution = json_body(request).get("resolution")
         if resolution not in FraudMatch.Resolution.values:
             raise ApiProblem(
-                400,
+                422,  # docs/api.md: a readable body whose content breaks a rule
                 "resolution must be false_positive or confirmed_fraud.",
                 code="INVALID_RESOLUTION",
                 errors=[field_error("resolution", "Use false_positive or confirmed_fraud.")],

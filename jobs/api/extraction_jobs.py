@@ -118,6 +118,7 @@ def _template(request: Request) -> Workflow:
 
 
 class ExtractionJobCreateView(APIView):
+    throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
     @idempotent(scope="extraction-jobs", replay_status=200)
@@ -193,6 +194,8 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
         return {
             "retryAfterMs": RETRY_AFTER_MS,
             "resultAvailable": False,
+            # The submission to review, through the review API or the review desk.
+            "submissionId": submission.pk,
             "reviewRequiredAt": iso(session.processed_at),
             "reviewThreshold": session.options.get("documentReview")
             or session.workflow_version.review_threshold,
@@ -217,6 +220,8 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
 
 
 class ExtractionJobView(APIView):
+    poll_scope_kwarg = "job_id"
+
     def get(self, request: Request, job_id: str) -> Response:
         session = own_job(request, job_id)
         status = job_status(session)

@@ -10,12 +10,12 @@ from rest_framework.exceptions import ErrorDetail
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionRequest
-from steve.api.errors import field_error
+from steve.api.errors import field_error, not_an_object_problem
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
 from steve.timefmt import iso
 from submissions.events import result_block
-from webhooks.services import session_delivery_status
+from webhooks.selectors import session_delivery_status
 from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
@@ -140,6 +140,8 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
 
 
 def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest:
+    if not isinstance(body, dict):
+        raise not_an_object_problem()
     serializer = SessionCreateSerializer(data=body, context={"version": version})
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -202,7 +204,10 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         "metadata": session.metadata,
         "processedAt": iso(session.processed_at),
         "webhookDeliveryStatus": session_delivery_status(
-            session_id=session.pk, session_url=session.webhook_url
+            session_id=session.pk,
+            session_url=session.webhook_url,
+            company_id=session.company_id,
+            api_key_id=session.api_key_id,
         ),
         "progress": session.progress,
         "createdAt": iso(session.created_at),

@@ -57,6 +57,8 @@ def own_session(request: Request, session_id: str) -> WorkflowSession:
 
 @extend_schema_view(post=api_docs.SESSION_CREATE)
 class SessionCreateView(APIView):
+    throttle_scope = "session"
+
     @idempotent(scope="sessions")
     def post(self, request: Request, slug: str) -> Response:
         workflow = company_workflow(request, slug)
@@ -68,13 +70,15 @@ class SessionCreateView(APIView):
             )
         except SessionError as error:
             raise as_problem(error) from None
+        # A replay answers what the original answered (docs/api.md), marked as one.
         headers = {} if created else {"X-Idempotent-Replay": "true"}
-        status = 201 if created else 200
-        return Response(session_created_data(session), status=status, headers=headers)
+        return Response(session_created_data(session), status=201, headers=headers)
 
 
 @extend_schema_view(post=api_docs.SESSION_SUBMIT)
 class SessionSubmitView(APIView):
+    throttle_scope = "submit"
+
     def post(self, request: Request, slug: str, session_id: str) -> Response:
         session = own_session(request, session_id)
         if session.workflow_version.workflow.slug != slug:
@@ -97,6 +101,8 @@ def job_response(session: WorkflowSession, **kwargs: Any) -> Response:
 
 @extend_schema_view(get=api_docs.JOB_DETAIL)
 class JobView(APIView):
+    poll_scope_kwarg = "session_id"
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Integrators poll this every few seconds: the common case (a live key polling
         # its own job) is answered without DRF; everything else, errors included,
@@ -159,7 +165,9 @@ def _upload_target(token: str) -> SubmissionFile:
     except signing.BadSignature:
         raise SessionError(403, "UPLOAD_URL_INVALID", "This upload URL is not valid.") from None
     file = (
-        SubmissionFile.objects.select_related("submission__session__workflow_version")
+        SubmissionFile.objects.select_related(
+            "submission__session__workflow_version", "submission__session__api_key__company"
+        )
         .filter(pk=payload.get("f"))
         .first()
     )
@@ -203,8 +211,14 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         return response
     try:
         file = _upload_target(token)
-        version = file.submission.session.workflow_version
-        data = _read_body(request, version.max_file_bytes)
+    except SessionError as error:  # no key answers for this URL: the anonymous bucket
+        return problem_for_status(request, error.status, error.message, code=error.code)
+    # The session's key pays for its uploads, before the body is read.
+    problem = ratelimit.count(request, file.submission.session.api_key)
+    if problem is not None:
+        return problem_json_response(request, problem)
+    try:
+        data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
     except SessionError as error:
         return problem_for_status(request, error.status, error.message, code=error.code)
     if not session_claim_upload(file_id=file.pk):
@@ -220,3 +234,6 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         raise
     session_record_upload(file_id=file.pk, size=len(data))
     return HttpResponse(status=200)
+
+
+upload.throttle_scope = "upload"  # type: ignore[attr-defined]  # read by steve.api.ratelimit

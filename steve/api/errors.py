@@ -74,6 +74,16 @@ def field_error(field: str, message: str, code: str = "invalid") -> dict[str, st
     return {"field": field, "message": message, "code": code}
 
 
+def not_an_object_problem() -> ApiProblem:
+    """A JSON body that is not an object: no operation can read it (docs/api.md: 400)."""
+    return ApiProblem(
+        400,
+        "The body must be a JSON object.",
+        code="INVALID_BODY",
+        errors=[field_error("body", "The body must be a JSON object.", "invalid_type")],
+    )
+
+
 def problem_body(
     request: HttpRequest | None,
     *,

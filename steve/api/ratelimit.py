@@ -1,11 +1,14 @@
 """Per-API-key rate limits in fixed one-minute windows (STEVE-API.md, "Rate limits").
 
-A request is put in a bucket by its resolved URL name and method, so views need no
-changes: GETs spend `read`, creates `session`, submit `submit`, webhook tests
-`webhook_test` and every other write (review actions, fraud resolution, webhook
-endpoint writes) the shared `write` bucket. Polling one session or extraction job also
-spends that job's own `poll` bucket, so one runaway poller cannot eat the key's whole
-`read` budget.
+Each view declares its bucket, so a renamed or moved route keeps it: reads (GET, HEAD,
+OPTIONS) spend `read`; writes spend the view's `throttle_scope` (`session`, `submit`,
+`webhook_test`, `upload`), else the shared `write` bucket (review actions, fraud
+resolution, webhook endpoint writes). A view with `poll_scope_kwarg` also spends that
+polled session's or job's own `poll` bucket, so one runaway poller cannot eat the
+key's whole `read` budget.
+
+Requests without a valid key (401, 403 for a revoked key, unknown routes, refused
+upload URLs, the schema) are counted per client address in the `anonymous` bucket.
 
 Counters live in Redis when REDIS_URL is set (one Lua call per request: INCR and, for a
 new window, PEXPIRE, atomically), so every web process shares them; without Redis they
@@ -13,10 +16,10 @@ fall back to the local-memory cache, which is right for the one-process embedded
 The window starts with a bucket's first request and its end comes from Redis' own
 clock (PTTL), so web processes with skewed clocks still agree on it.
 
-The throttle runs after authentication (DRF order), so requests without a valid key
-are never counted against one. The middleware copies the tightest bucket's state to
-`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds)
-on every counted response, errors included.
+The throttle runs after authentication (DRF order). The middleware copies the applied
+bucket's state to `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
+(Unix seconds) and `X-RateLimit-Bucket` on every /api/v1/ response, errors included;
+where a request spends two buckets (a poll) it reports the tighter one.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ if TYPE_CHECKING:  # rest_framework.views imports this module through its settin
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
-BUCKETS = ("read", "session", "submit", "write", "webhook_test", "poll")
+BUCKETS = ("read", "session", "submit", "write", "webhook_test", "poll", "upload", "anonymous")
 # Used when settings.RATE_LIMITS leaves a bucket out.
 DEFAULT_LIMITS = {
     "read": 300,
@@ -52,20 +55,15 @@ DEFAULT_LIMITS = {
     "write": 120,
     "webhook_test": 10,
     "poll": 60,
+    "upload": 300,
+    "anonymous": 120,
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# (url name, method) -> bucket, where the method alone would choose wrongly.
-ROUTE_BUCKETS: dict[tuple[str, str], str] = {
-    ("session-create", "POST"): "session",
-    ("extraction-job-create", "POST"): "session",
-    ("extraction-job-list", "POST"): "session",
-    ("extraction-jobs", "POST"): "session",
-    ("session-submit", "POST"): "submit",
-    ("webhook-test", "POST"): "webhook_test",
-}
-# Polling routes: each also counts against the polled job's own `poll` bucket.
-POLL_ROUTES = frozenset({"job-detail", "extraction-job-detail"})
+API_PREFIX = "/api/v1/"
+# Names of the view attributes the buckets are read from (a class or function view).
+SCOPE_ATTR = "throttle_scope"
+POLL_ATTR = "poll_scope_kwarg"
 
 REQUEST_ATTR = "steve_rate_limit"
 KEY_PREFIX = "steve:rl:"
@@ -106,18 +104,28 @@ class BucketState:
         return max(1, math.ceil(self.reset_at - now))
 
 
-def buckets_for(request: HttpRequest) -> list[tuple[str, str]]:
-    """(bucket, scope) pairs the request spends; the scope is what the counter is per."""
+def routed_view(request: HttpRequest) -> Any:
+    """The view the request was routed to: a class for class-based views, else the function."""
     match = getattr(request, "resolver_match", None)
     if match is None:
+        return None
+    return getattr(match.func, "view_class", None) or getattr(match.func, "cls", None) or match.func
+
+
+def buckets_for(request: HttpRequest) -> list[tuple[str, str]]:
+    """(bucket, scope) pairs the request spends; the scope is what the counter is per."""
+    view = routed_view(request)
+    if view is None:
         return []
     method = request.method or "GET"
-    name = match.url_name or ""
-    default = "read" if method in READ_METHODS else "write"
-    pairs = [(ROUTE_BUCKETS.get((name, method), default), "")]
-    if name in POLL_ROUTES and method in READ_METHODS and match.kwargs:
-        # The job id is the route's only path parameter; its name differs per route.
-        pairs.append(("poll", str(next(iter(match.kwargs.values())))))
+    if method in READ_METHODS:
+        pairs = [("read", "")]
+    else:
+        pairs = [(getattr(view, SCOPE_ATTR, None) or "write", "")]
+    poll_kwarg = getattr(view, POLL_ATTR, None)
+    kwargs = request.resolver_match.kwargs
+    if poll_kwarg and method in READ_METHODS and poll_kwarg in kwargs:
+        pairs.append(("poll", str(kwargs[poll_kwarg])))
     return pairs
 
 
@@ -197,7 +205,11 @@ def hit(request: HttpRequest, api_key: Any) -> list[BucketState]:
     pairs = buckets_for(request)
     if not pairs:
         return []
-    keys = [counter_key(str(api_key.pk), bucket, scope) for bucket, scope in pairs]
+    return _spend(str(api_key.pk), pairs, api_key.company.rate_limits)
+
+
+def _spend(owner: str, pairs: list[tuple[str, str]], company_limits: Any) -> list[BucketState]:
+    keys = [counter_key(owner, bucket, scope) for bucket, scope in pairs]
     window_ms = WINDOW_SECONDS * 1000
     try:
         results = counter().incr(keys, window_ms)
@@ -206,7 +218,6 @@ def hit(request: HttpRequest, api_key: Any) -> list[BucketState]:
         logger.warning("rate limit counter unavailable; request not limited", exc_info=True)
         return []
     now = time.time()
-    company_limits = api_key.company.rate_limits
     return [
         BucketState(bucket, limit_for(bucket, company_limits), count, now + ttl_ms / 1000)
         for (bucket, _), (count, ttl_ms) in zip(pairs, results, strict=True)
@@ -223,6 +234,7 @@ def rate_limit_headers(state: BucketState) -> dict[str, str]:
         "X-RateLimit-Limit": str(state.limit),
         "X-RateLimit-Remaining": str(state.remaining),
         "X-RateLimit-Reset": str(math.ceil(state.reset_at)),
+        "X-RateLimit-Bucket": state.bucket,
     }
 
 
@@ -269,8 +281,22 @@ def count(request: HttpRequest, api_key: Any) -> ApiProblem | None:
     return exceeded_problem(state) if state.exceeded else None
 
 
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def count_anonymous(request: HttpRequest) -> BucketState | None:
+    """Count a request that no API key answers for, per client address."""
+    states = _spend("addr:" + client_address(request), [("anonymous", "")], None)
+    return states[0] if states else None
+
+
 class RateLimitHeadersMiddleware:
-    """Copy the counted bucket's state to the response, errors included."""
+    """Put the applied bucket's state on every /api/v1/ response, errors included.
+
+    A request no key was counted for spends the `anonymous` bucket here, after the
+    fact; past its limit an error answer (which changed nothing) becomes the 429.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -278,7 +304,18 @@ class RateLimitHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         state: BucketState | None = getattr(request, REQUEST_ATTR, None)
+        if state is None and self._counts(request):
+            state = count_anonymous(request)
+            if state is not None and state.exceeded and response.status_code >= 400:
+                from steve.api.errors import problem_json_response
+
+                response = problem_json_response(request, exceeded_problem(state))
         if state is not None:
             for name, value in rate_limit_headers(state).items():
                 response[name] = value
         return response
+
+    @staticmethod
+    def _counts(request: HttpRequest) -> bool:
+        enabled = getattr(settings, "RATE_LIMIT_ENABLED", True)
+        return enabled and request.path.startswith(API_PREFIX)

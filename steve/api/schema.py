@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 )
 
 from steve.api.errors import DEFAULTS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from steve.api.ratelimit import DEFAULT_LIMITS as RATE_LIMIT_BUCKETS
 
 PROBLEMS_KEY = "x-steve-problems"
 API_PREFIX = "/api/v1/"
@@ -35,6 +36,16 @@ def ref(name: str) -> dict[str, str]:
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` or null, spelled so that OpenAPI 3.0 tools honour it.
+
+    3.0 ignores `nullable` beside a `$ref`, so a reference is wrapped in `allOf`; and a
+    nullable enum must list null among its values, or validators and generated clients
+    refuse the null they were promised.
+    """
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    if "enum" in schema and None not in schema["enum"]:
+        return {**schema, "enum": [*schema["enum"], None], "nullable": True}
     return {**schema, "nullable": True}
 
 
@@ -156,7 +167,7 @@ RESULT = obj(
     {
         "extractedData": FREE_OBJECT,
         "confidence": nullable({"type": "number"}),
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
     }
 )
 JOB = obj(
@@ -166,15 +177,13 @@ JOB = obj(
         "workflow": ref("WorkflowRef"),
         "companyId": STRING,
         "state": {"type": "string", "enum": SESSION_STATES},
-        "submissionStatus": nullable({"type": "string", "enum": SUBMISSION_STATUSES}),
+        "submissionStatus": nullable(ref("SubmissionStatus")),
         "result": nullable(ref("JobResult")),
         "failedReason": nullable(STRING),
         "clientSubmissionId": STRING,
         "metadata": FREE_OBJECT,
         "processedAt": nullable(DATETIME),
-        "webhookDeliveryStatus": nullable(
-            {"type": "string", "enum": ["pending", "delivered", "failed"]}
-        ),
+        "webhookDeliveryStatus": nullable(ref("WebhookDeliveryStatus")),
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
@@ -212,7 +221,7 @@ SUBMISSION_SUMMARY = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
         "fraudScore": nullable({"type": "number"}),
         "workflow": ref("SubmissionWorkflow"),
         "extractedData": nullable(FREE_OBJECT),
@@ -240,7 +249,7 @@ FRAUD_MATCH_SUMMARY = obj(
         "score": nullable({"type": "number"}),
         "similarity": nullable({"type": "number"}),
         "status": {"type": "string", "enum": ["flag", "block"]},
-        "resolution": nullable({"type": "string", "enum": ["false_positive", "confirmed_fraud"]}),
+        "resolution": nullable(ref("FraudResolution")),
         "resolvedBy": nullable(STRING),
         "resolvedAt": nullable(DATETIME),
     }
@@ -270,7 +279,7 @@ SUBMISSION_DETAIL = obj(
     {
         "id": STRING,
         "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
-        "fraudStatus": nullable({"type": "string", "enum": FRAUD_STATUSES}),
+        "fraudStatus": nullable(ref("FraudStatus")),
         "fraudScore": nullable({"type": "number"}),
         "extractedData": nullable(FREE_OBJECT),
         "confidence": nullable({"type": "number"}),
@@ -355,6 +364,11 @@ def listing(item: str) -> dict[str, Any]:
 
 
 COMPONENTS: dict[str, dict[str, Any]] = {
+    # Nullable enums are named: a generated client then types them `FraudStatus | None`.
+    "FraudStatus": {"type": "string", "enum": FRAUD_STATUSES},
+    "SubmissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+    "WebhookDeliveryStatus": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+    "FraudResolution": {"type": "string", "enum": ["false_positive", "confirmed_fraud"]},
     "Problem": PROBLEM,
     "Pagination": PAGINATION,
     "WorkflowRef": WORKFLOW_REF,
@@ -391,8 +405,6 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "INVALID_CURSOR": (400, "The cursor was not issued for this listing."),
     "INVALID_FILTER": (400, "A filter has an unknown value."),
     "INVALID_IDEMPOTENCY_KEY": (400, "Idempotency-Key is empty, too long or not ASCII."),
-    "REASON_REQUIRED": (400, "Rejecting needs a reason."),
-    "INVALID_RESOLUTION": (400, "resolution is not false_positive or confirmed_fraud."),
     "SESSION_SUBMITTED": (400, "The session was already submitted."),
     "SESSION_COMPLETED": (400, "The session has completed; it cannot be submitted."),
     "SESSION_FAILED": (400, "The session failed; it cannot be submitted."),
@@ -435,6 +447,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
     "FILES_MISSING": (422, "Fewer files uploaded than the workflow's minFiles."),
     "INVALID_FILES": (422, "An uploaded file is empty, too large or of a refused type."),
+    "REASON_REQUIRED": (422, "Rejecting needs a reason."),
+    "INVALID_RESOLUTION": (422, "resolution is not false_positive or confirmed_fraud."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
     "TOO_MANY_INVALID_API_KEYS": (
         429,
@@ -467,7 +481,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "JOB_CANCELED": (409, "The job was canceled."),
     "RESULT_EXPIRED": (410, "The job's stored result is no longer available."),
     "FILE_TOO_LARGE": (413, "The file is larger than the workflow allows."),
-    "UNSUPPORTED_FILE": (422, "The file's bytes are not an accepted type."),
+    # Seed 003 answers every refusal of a create's content with 400.
+    "UNSUPPORTED_FILE": (400, "The file's bytes are not an accepted type."),
     # Not HTTP errors: the code of a failed job, in its `error.code` (seeds 003, 004).
     "PROCESSING_ERROR": (200, "Processing failed: a failed job's error.code."),
     "OCR_FAILED": (200, "Text could not be read: a failed job's error.code."),
@@ -488,7 +503,7 @@ COMMON_PROBLEMS = {
     429: ["RATE_LIMIT_EXCEEDED", "TOO_MANY_INVALID_API_KEYS"],
 }
 BODY_PROBLEMS = {
-    400: ["INVALID_JSON"],
+    400: ["INVALID_JSON", "INVALID_BODY", "INVALID_UNICODE", "JSON_TOO_DEEP"],
     413: ["BODY_TOO_LARGE"],
     415: ["UNSUPPORTED_MEDIA_TYPE"],
 }
@@ -761,7 +776,7 @@ SESSION_CREATE = docs(
     summary="Open a workflow session with pre-signed upload URLs",
     description=(
         "201 with a new pending session. A pending session already made for the same "
-        "`clientSubmissionId` is returned with 200 and `X-Idempotent-Replay: true`. "
+        "`clientSubmissionId` is returned as it was, 201 with `X-Idempotent-Replay: true`. "
         "Rate-limit bucket: `session`."
     ),
     response="SessionCreated",
@@ -772,11 +787,8 @@ SESSION_CREATE = docs(
         seed_example("Receipt session", SESSION_CREATE_EXAMPLE, request=True),
         seed_example("Created", SESSION_CREATED_EXAMPLE, status=201),
     ],
-    extra_responses={
-        200: OpenApiResponse(ref("SessionCreated"), description="Existing pending session")
-    },
     problems={
-        400: ["INVALID_IDEMPOTENCY_KEY", "INVALID_JSON"],
+        400: ["INVALID_IDEMPOTENCY_KEY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
         404: ["WORKFLOW_NOT_FOUND"],
         409: [
             "CLIENT_SUBMISSION_ID_IN_USE",
@@ -862,8 +874,8 @@ SUBMISSION_REJECT = docs(
     ],
     problems={
         **REVIEW_PROBLEMS,
-        400: ["REASON_REQUIRED", "INVALID_BODY", "INVALID_JSON"],
-        422: ["VALIDATION_ERROR"],
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["REASON_REQUIRED", "VALIDATION_ERROR"],
     },
 )
 SUBMISSION_CANCEL = docs(
@@ -878,7 +890,11 @@ SUBMISSION_CANCEL = docs(
         ),
         seed_example("Cancelled", {**SEED_ACTION_RESULT, "submissionStatus": "cancelled"}),
     ],
-    problems={**REVIEW_PROBLEMS, 400: ["INVALID_BODY", "INVALID_JSON"], 422: ["VALIDATION_ERROR"]},
+    problems={
+        **REVIEW_PROBLEMS,
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["VALIDATION_ERROR"],
+    },
 )
 FRAUD_MATCH_LIST = docs(
     "listFraudMatches",
@@ -900,7 +916,8 @@ FRAUD_MATCH_RESOLVE = docs(
     request=obj({"resolution": {"type": "string", "enum": ["false_positive", "confirmed_fraud"]}}),
     examples=[seed_example("False positive", {"resolution": "false_positive"}, request=True)],
     problems={
-        400: ["INVALID_RESOLUTION", "INVALID_BODY", "INVALID_JSON"],
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["INVALID_RESOLUTION"],
         404: ["SUBMISSION_NOT_FOUND", "FRAUD_MATCH_NOT_FOUND"],
         409: ["FRAUD_MATCH_ALREADY_RESOLVED", "SUBMISSION_CHANGED", *TRANSITION_CODES],
     },
@@ -954,11 +971,15 @@ EXTRACTION_JOB = obj(
         "reviewRequiredAt": nullable(DATETIME),
         "reviewThreshold": {"type": "integer"},
         "reviewFlaggedFieldCount": {"type": "integer"},
+        "submissionId": {
+            "type": "string",
+            "description": "On review_required: the submission to review (/api/v1/submissions)",
+        },
         "completedAt": nullable(DATETIME),
         "failedAt": nullable(DATETIME),
         "canceledAt": nullable(DATETIME),
         "error": JOB_ERROR,
-        "result": FREE_OBJECT,
+        "result": ref("ExtractionJobRetentionStub"),
     },
     required=["id", "status"],
 )
@@ -977,6 +998,10 @@ EXTRACTION_RESULT_DATA = {
 }
 COMPONENTS.update(
     {
+        # Named, so a generator does not name it ExtractionJob + Result: that is taken.
+        "ExtractionJobRetentionStub": obj(
+            {"expired": {"type": "boolean", "enum": [True]}, "purgedAt": nullable(DATETIME)}
+        ),
         "ExtractionJob": EXTRACTION_JOB,
         "ExtractionJobEnvelope": obj({"success": {"type": "boolean"}, "job": ref("ExtractionJob")}),
         "ExtractionJobResult": obj(
@@ -1069,11 +1094,12 @@ EXTRACTION_JOB_CREATE = docs(
             "INVALID_DOCUMENT_REVIEW",
             "INVALID_REQUEST",
             "WEBHOOK_NOT_CONFIGURED",
+            "UNSUPPORTED_FILE",
         ],
         404: ["TEMPLATE_NOT_FOUND"],
         409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
         413: ["FILE_TOO_LARGE"],
-        422: ["IDEMPOTENCY_KEY_REUSED", "UNSUPPORTED_FILE", "VALIDATION_ERROR"],
+        422: ["IDEMPOTENCY_KEY_REUSED", "VALIDATION_ERROR"],
     },
 )
 EXTRACTION_JOB_DETAIL = docs(
@@ -1435,7 +1461,7 @@ def only_public_api(endpoints: list[tuple]) -> list[tuple]:
 
 
 RATE_LIMIT_HEADERS = {
-    "X-RateLimit-Limit": "Requests allowed in this window for the tightest bucket",
+    "X-RateLimit-Limit": "Requests allowed in this window in the bucket named by X-RateLimit-Bucket",
     "X-RateLimit-Remaining": "Requests left in this window",
     "X-RateLimit-Reset": "Unix time (seconds) when the window ends",
 }
@@ -1448,18 +1474,23 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
         name: {"description": text, "schema": {"type": "integer"}}
         for name, text in RATE_LIMIT_HEADERS.items()
     },
+    "X-RateLimit-Bucket": {
+        "description": "The bucket the X-RateLimit-* figures are of (the tighter of two on a poll)",
+        "schema": {"type": "string", "enum": list(RATE_LIMIT_BUCKETS)},
+    },
 }
 
 
 def _operation_problems(operation: dict[str, Any]) -> dict[int, list[str]]:
     declared = operation.pop(PROBLEMS_KEY, {}) or {}
     problems: dict[int, list[str]] = {int(k): list(v) for k, v in declared.items()}
-    extra = dict(COMMON_PROBLEMS) if operation.get("security") else {}
+    extras = [COMMON_PROBLEMS] if operation.get("security") else []
     if "requestBody" in operation:
-        extra.update(BODY_PROBLEMS)
-    for status, codes in extra.items():
-        problems.setdefault(status, [])
-        problems[status] += [c for c in codes if c not in problems[status]]
+        extras.append(BODY_PROBLEMS)  # added to the common codes, not in their place
+    for extra in extras:
+        for status, codes in extra.items():
+            problems.setdefault(status, [])
+            problems[status] += [c for c in codes if c not in problems[status]]
     problems.setdefault(500, ["INTERNAL_ERROR"])
     return problems
 
@@ -1481,9 +1512,8 @@ def _add_problems(path: str, operation: dict[str, Any]) -> None:
 def _add_headers(operation: dict[str, Any], idempotent: bool) -> None:
     for status, response in operation.get("responses", {}).items():
         headers = response.setdefault("headers", {})
-        for name, spec in HEADER_DOCS.items():
-            if name == "Request-Id" or operation.get("security"):
-                headers.setdefault(name, spec)
+        for name, spec in HEADER_DOCS.items():  # on every response, errors included
+            headers.setdefault(name, spec)
         if idempotent and status in ("200", "201", "202"):
             headers["X-Idempotent-Replay"] = {
                 "description": "`true` when this is the stored response of an earlier create",
@@ -1532,7 +1562,11 @@ def api_description() -> str:
         "**Rate limits** per API key, fixed one-minute windows: `read` 300/min (GETs), "
         "`session` 60/min (session and extraction-job creates), `submit` 20/min, `write` "
         "120/min (review actions, fraud resolution, webhook endpoint writes), "
-        "`webhook_test` 10/min, and 60/min per polled session or job. "
+        "`webhook_test` 10/min, `upload` 300/min (PUTs to upload URLs, paid by the "
+        "session's key), and `poll` 60/min per polled session or job (besides `read`). "
+        "Requests without a valid key spend `anonymous`, 120/min per client address. "
+        "`X-RateLimit-Bucket` names the bucket the figures are of: on a poll, the tighter "
+        "of `read` and `poll`. "
         + AUTH_HEADERS_NOTE
         + " A 429 adds `Retry-After`. Limits can be raised per company.\n\n"
         "**Idempotency**: send `Idempotency-Key` on creates; see the create operations."

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from steve.api import schema as api_docs
-from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
 from steve.api.pagination import keyset_page
 from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
@@ -56,7 +56,7 @@ def json_body(request: Request) -> dict[str, Any]:
     if body in (None, "") or body == {}:
         return {}
     if not isinstance(body, dict):
-        raise ApiProblem(400, "The body must be a JSON object.", code="INVALID_BODY")
+        raise not_an_object_problem()
     return body
 
 
@@ -113,7 +113,7 @@ class SubmissionRejectView(APIView):
         reason = json_body(request).get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ApiProblem(
-                400,
+                422,  # docs/api.md: a readable body whose content breaks a rule
                 "A reason is required to reject a submission.",
                 code="REASON_REQUIRED",
                 errors=[field_error("reason", "reason is required.", "required")],

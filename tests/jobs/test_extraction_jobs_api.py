@@ -87,7 +87,10 @@ def test_document_review_gate_holds_the_result_back(api, workflows):
     assert job["resultAvailable"] is False
     refused = api.get(f"{URL}/{job_id}/result")
     assert refused.status_code == 409 and refused.json()["code"] == "REVIEW_REQUIRED"
-    assert Submission.objects.get().status == "review"  # the review queue sees it
+    submission = Submission.objects.get()
+    assert submission.status == "review"  # the review queue sees it
+    assert job["submissionId"] == submission.pk  # ... and the integrator knows which one
+    assert api.get(f"/api/v1/submissions/{job['submissionId']}").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_replay_with_the_same_request_returns_the_pending_session(api, workflows):
     _, first, _ = create(api)
     status, again, _ = create(api)
-    assert status == 200 and again["sessionId"] == first["sessionId"]
+    assert status == 201 and again["sessionId"] == first["sessionId"]
 
 
 def test_replay_on_another_workflow_is_a_409_naming_it(api, workflows):

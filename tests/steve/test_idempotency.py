@@ -97,7 +97,8 @@ def test_an_abandoned_in_flight_key_is_taken_over(api, api_key, workflows, setti
     old = timezone.now() - settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1)
     IdempotencyKey.objects.filter(pk=row.pk).update(created_at=old)
     response = create(api, "k-1", body(clientSubmissionId="other"))
-    assert response.status_code == 200  # the probe made the session: clientSubmissionId
+    # The probe made the session: a clientSubmissionId replay, answered as the original.
+    assert response.status_code == 201 and response["X-Idempotent-Replay"] == "true"
     assert IdempotencyKey.objects.get(pk=row.pk).state == "done"
 
 

@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 from django.db import connection
-from django.urls import ResolverMatch
+from django.urls import ResolverMatch, get_resolver, resolve
 from rest_framework.test import APIClient
 
 from steve.api import ratelimit
+from steve.services import api_key_revoke
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -108,12 +109,45 @@ def test_limits_are_per_api_key(api, company, workflows):
     assert other.get("/api/v1/workflows").status_code == 200
 
 
-def test_requests_without_a_valid_key_are_not_counted(api, anon_api, workflows):
+def test_requests_without_a_valid_key_spend_the_anonymous_bucket_not_a_keys(
+    api, anon_api, workflows
+):
     missing = anon_api.get("/api/v1/workflows")
-    assert missing.status_code == 401 and "X-RateLimit-Limit" not in missing
+    assert missing.status_code == 401
+    assert missing["X-RateLimit-Bucket"] == "anonymous" and missing["X-RateLimit-Limit"] == "120"
     wrong = client_for("aok_" + "0" * 64).get("/api/v1/workflows")
-    assert wrong.status_code == 401 and "X-RateLimit-Limit" not in wrong
+    assert wrong.status_code == 401 and wrong["X-RateLimit-Bucket"] == "anonymous"
+    assert int(wrong["X-RateLimit-Remaining"]) == int(missing["X-RateLimit-Remaining"]) - 1
     assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == "299"
+
+
+def test_a_revoked_key_and_an_unknown_route_carry_the_headers(api, api_key, anon_api):
+    unknown = api.get("/api/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown["X-RateLimit-Bucket"] == "anonymous"
+    api_key_revoke(api_key=api_key.api_key)
+    revoked = api.get("/api/v1/workflows")
+    assert revoked.status_code == 403 and revoked["X-RateLimit-Bucket"] == "anonymous"
+
+
+def test_past_the_anonymous_limit_a_refusal_becomes_a_429(anon_api, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "anonymous": 2}
+    assert [anon_api.get("/api/v1/workflows").status_code for _ in range(3)] == [401, 401, 429]
+    refused = anon_api.get("/api/v1/workflows")
+    assert refused.json()["bucket"] == "anonymous" and int(refused["Retry-After"]) >= 1
+
+
+def test_uploads_spend_the_session_keys_upload_bucket(api, company, workflows):
+    limit_company(company, upload=1)
+    body = {**SESSION_BODY, "fileCount": 2, "contentTypes": ["image/jpeg"] * 2}
+    created = api.post("/api/v1/workflows/receipt-ocr/sessions", body, format="json").json()
+    paths = [u["uploadUrl"].removeprefix("http://testserver") for u in created["uploadUrls"]]
+    first = api.generic("PUT", paths[0], b"\xff\xd8\xff" + b"0" * 64, content_type="image/jpeg")
+    assert first.status_code == 200
+    assert first["X-RateLimit-Bucket"] == "upload" and first["X-RateLimit-Remaining"] == "0"
+    second = api.generic("PUT", paths[1], b"\xff\xd8\xff" + b"0" * 64, content_type="image/jpeg")
+    assert second.status_code == 429 and second.json()["bucket"] == "upload"
+    forged = api.generic("PUT", "/api/v1/uploads/forged", b"x", content_type="image/jpeg")
+    assert forged.status_code == 403 and forged["X-RateLimit-Bucket"] == "anonymous"
 
 
 def test_review_actions_share_the_write_bucket(api, company):
@@ -136,6 +170,7 @@ def test_polling_one_session_has_its_own_limit(api, company, workflows):
         assert response.status_code == 200
         assert response["X-RateLimit-Limit"] == "2"
         assert response["X-RateLimit-Remaining"] == remaining
+        assert response["X-RateLimit-Bucket"] == "poll"
     refused = api.get(f"/api/v1/jobs/{polled}")
     assert refused.status_code == 429
     assert refused.json()["bucket"] == "poll"
@@ -144,24 +179,47 @@ def test_polling_one_session_has_its_own_limit(api, company, workflows):
 
 
 @pytest.mark.parametrize(
-    ("name", "method", "kwargs", "expected"),
+    ("method", "path", "expected"),
     [
-        ("workflow-list", "GET", {}, [("read", "")]),
-        ("session-create", "POST", {"slug": "r"}, [("session", "")]),
-        ("extraction-job-create", "POST", {}, [("session", "")]),
-        ("session-submit", "POST", {"slug": "r", "session_id": "s"}, [("submit", "")]),
-        ("submission-approve", "POST", {"submission_id": "s"}, [("write", "")]),
-        ("fraud-match-resolve", "POST", {"submission_id": "s", "match_id": "m"}, [("write", "")]),
-        ("webhook-endpoint-list", "POST", {}, [("write", "")]),
-        ("webhook-test", "POST", {}, [("webhook_test", "")]),
-        ("job-detail", "GET", {"session_id": "ses_1"}, [("read", ""), ("poll", "ses_1")]),
-        ("extraction-job-detail", "GET", {"job_id": "j1"}, [("read", ""), ("poll", "j1")]),
+        ("GET", "/api/v1/workflows", [("read", "")]),
+        ("POST", "/api/v1/workflows/r/sessions", [("session", "")]),
+        ("POST", "/api/v1/extraction-jobs", [("session", "")]),
+        ("POST", "/api/v1/workflows/r/sessions/s/submit", [("submit", "")]),
+        ("POST", "/api/v1/submissions/s/approve", [("write", "")]),
+        ("POST", "/api/v1/submissions/s/fraud-matches/m/resolve", [("write", "")]),
+        ("POST", "/api/v1/webhook-endpoints", [("write", "")]),
+        ("POST", "/api/v1/webhooks/test", [("webhook_test", "")]),
+        ("PUT", "/api/v1/uploads/t", [("upload", "")]),
+        ("GET", "/api/v1/jobs/ses_1", [("read", ""), ("poll", "ses_1")]),
+        ("GET", "/api/v1/extraction-jobs/j1", [("read", ""), ("poll", "j1")]),
     ],
 )
-def test_requests_map_to_buckets_by_url_name_and_method(rf, name, method, kwargs, expected):
-    request = rf.generic(method, "/api/v1/x")
-    request.resolver_match = ResolverMatch(lambda r: None, (), kwargs, url_name=name)
+def test_each_route_spends_the_buckets_its_view_declares(rf, method, path, expected):
+    request = rf.generic(method, path)
+    request.resolver_match = resolve(path)
     assert ratelimit.buckets_for(request) == expected
+
+
+def test_a_renamed_route_keeps_its_views_bucket(rf):
+    match = resolve("/api/v1/workflows/r/sessions/s/submit")
+    request = rf.generic("POST", "/api/v1/elsewhere")
+    request.resolver_match = ResolverMatch(match.func, (), match.kwargs, url_name="renamed")
+    assert ratelimit.buckets_for(request) == [("submit", "")]
+
+
+def test_every_declared_bucket_has_a_limit():
+    declared = set()
+    for pattern in get_resolver("steve.urls").url_patterns:
+        declared |= _scopes(pattern)
+    assert declared and declared <= set(ratelimit.DEFAULT_LIMITS)
+
+
+def _scopes(pattern) -> set[str]:
+    if hasattr(pattern, "url_patterns"):
+        return set().union(*(_scopes(p) for p in pattern.url_patterns))
+    view = getattr(pattern.callback, "view_class", None) or pattern.callback
+    scope = getattr(view, ratelimit.SCOPE_ATTR, None)
+    return {scope} if isinstance(scope, str) else set()
 
 
 def test_the_window_restarts_after_it_ends(api, company, monkeypatch):

@@ -191,10 +191,10 @@ def test_security_schemes_cover_the_three_key_headers(schema):
     assert {"bearerAuth": []} in job["security"] and {"apiKeyHeader": []} in job["security"]
 
 
-def test_schema_needs_no_key_and_is_not_rate_limited(client):
+def test_schema_needs_no_key_and_spends_the_anonymous_bucket(client):
     response = client.get("/api/v1/schema", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
-    assert "X-RateLimit-Limit" not in response
+    assert response["X-RateLimit-Bucket"] == "anonymous"
 
 
 def test_docs_page_serves_swagger_ui_from_local_static_files(client):

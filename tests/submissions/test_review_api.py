@@ -138,7 +138,7 @@ def test_fraud_match_list_and_bad_resolution(api, company, in_review):
         {"resolution": "ignore"},
         format="json",
     )
-    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_RESOLUTION"
+    assert bad.status_code == 422 and bad.json()["code"] == "INVALID_RESOLUTION"
     missing = api.post(
         f"/api/v1/submissions/{in_review.pk}/fraud-matches/fm_nope/resolve",
         {"resolution": "false_positive"},
@@ -161,9 +161,9 @@ def test_confirmed_fraud_rejects_the_submission(api, company, in_review):
 
 def test_reject_needs_a_reason(api, in_review):
     missing = api.post(f"/api/v1/submissions/{in_review.pk}/reject", {}, format="json")
-    assert missing.status_code == 400 and missing.json()["code"] == "REASON_REQUIRED"
+    assert missing.status_code == 422 and missing.json()["code"] == "REASON_REQUIRED"
     blank = api.post(f"/api/v1/submissions/{in_review.pk}/reject", {"reason": "  "}, format="json")
-    assert blank.status_code == 400
+    assert blank.status_code == 422
     ok = api.post(
         f"/api/v1/submissions/{in_review.pk}/reject",
         {"reason": "Document is illegible."},

@@ -10,7 +10,8 @@ from steve.ids import new_id
 from tests.webhooks.helpers import emit, make_due
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
-from webhooks.services import session_delivery_status, session_secret_rotate, webhook_emit
+from webhooks.selectors import session_delivery_status
+from webhooks.services import endpoint_create, session_secret_rotate, webhook_emit
 from webhooks.tasks import deliver_webhook
 from webhooks.verify import verify_webhook
 
@@ -52,19 +53,61 @@ def test_a_committed_change_dispatches_after_commit(
     assert len(deliveries) == 2
 
 
-def test_session_delivery_status_follows_the_seed(company, receiver):
-    assert session_delivery_status(session_id="ses_test", session_url="") is None
-    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+def delivery_status(company, api_key, session_url: str = "") -> str | None:
+    return session_delivery_status(
+        session_id="ses_test",
+        session_url=session_url,
+        company_id=company.pk,
+        api_key_id=api_key.api_key.pk,
+    )
+
+
+def test_session_delivery_status_follows_the_seed(company, api_key, receiver):
+    assert delivery_status(company, api_key) is None
+    assert delivery_status(company, api_key, receiver.url) == "pending"
     (delivery,) = emit(company, session_url=receiver.url)
-    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+    assert delivery_status(company, api_key, receiver.url) == "pending"
     receiver.script = [500]
     deliver(delivery.pk)  # failed once, retrying
-    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "pending"
+    assert delivery_status(company, api_key, receiver.url) == "pending"
     make_due(delivery)
     deliver(delivery.pk)
-    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "delivered"
+    assert delivery_status(company, api_key, receiver.url) == "delivered"
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
-    assert session_delivery_status(session_id="ses_test", session_url=receiver.url) == "failed"
+    assert delivery_status(company, api_key, receiver.url) == "failed"
+
+
+def emit_for_session(company) -> list[WebhookDelivery]:
+    with transaction.atomic():
+        return webhook_emit(
+            company_id=company.pk,
+            event_id=new_id("evt"),
+            event_type="session.completed",
+            payload={"eventType": "session.completed"},
+            session_id="ses_test",
+            environment="production",
+        )
+
+
+def test_a_configured_endpoint_sets_the_status_without_a_session_url(company, api_key, receiver):
+    endpoint_create(company=company, url=receiver.url, environment="sandbox")
+    assert delivery_status(company, api_key) is None  # a sandbox endpoint is not production's
+    endpoint_create(company=company, url=receiver.url)
+    assert delivery_status(company, api_key) == "pending"  # configured, nothing sent yet
+    (delivery,) = emit_for_session(company)
+    deliver(delivery.pk)
+    assert delivery_status(company, api_key) == "delivered"
+
+
+def test_any_failed_target_makes_the_status_failed(company, api_key, receiver):
+    endpoint_create(company=company, url=receiver.url)
+    (to_endpoint,) = emit_for_session(company)
+    deliver(to_endpoint.pk)
+    for delivery in emit(company, session_url=receiver.url):  # the endpoint and the URL
+        deliver(delivery.pk)
+    assert delivery_status(company, api_key, receiver.url) == "delivered"
+    WebhookDelivery.objects.filter(pk=to_endpoint.pk).update(status="failed")
+    assert delivery_status(company, api_key, receiver.url) == "failed"
 
 
 def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):

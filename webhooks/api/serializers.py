@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
 from steve.timefmt import iso
 from webhooks.delivery import Outcome
 from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -103,7 +103,7 @@ def outcome_data(outcome: Outcome, *, url: str, event_id: str) -> dict[str, Any]
 
 def body_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise validation_problem([field_error("body", "The body must be a JSON object.")])
+        raise not_an_object_problem()
     return body
 
 

@@ -233,6 +233,8 @@ class SyncSecretRotateView(SessionSecretRotateView):
 class WebhookTestView(APIView):
     """Send a test event now (5 s timeout) to one of the company's endpoints or to a URL."""
 
+    throttle_scope = "webhook_test"
+
     def post(self, request: Request) -> Response:
         body = body_object(request.data)
         endpoint_id, url = body.get("endpointId"), body.get("url")

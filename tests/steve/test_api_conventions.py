@@ -1,0 +1,221 @@
+"""One test per rule of docs/api.md: status codes, replays, spelling, rate-limit headers."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from fraud.models import FraudMatch
+from jobs import pipeline
+from steve.api.schema import PROBLEM_CODES
+from steve.services import api_key_revoke
+from submissions.models import Submission
+from submissions.services import Actor, submission_cancel
+from tests import factories
+from tests.jobs.fixtures_docs import invoice_pdf
+from tests.openapi import published_schema
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+pytestmark = pytest.mark.django_db
+
+REPO = Path(__file__).resolve().parents[2]
+SESSIONS = "/api/v1/workflows/receipt-ocr/sessions"
+SESSION_BODY = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "c-1"}
+HOOK = {"url": "https://93.184.215.14/hook"}
+
+
+def in_review(company) -> Submission:
+    return factories.SubmissionFactory(company=company)
+
+
+def flag(submission: Submission) -> FraudMatch:
+    target = factories.SubmissionFactory(company=submission.company)
+    return FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        target_submission=target,
+        check_type="visual",
+        score=72.5,
+        similarity=0.88,
+    )
+
+
+# ---- 400: the request cannot be read as the operation's input ----
+
+
+def test_unparseable_json_is_400_invalid_json(api, workflows):
+    response = api.post(SESSIONS, "{", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_JSON"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["session", "reject", "resolve", "webhook endpoint"],
+)
+def test_a_body_that_is_not_a_json_object_is_400_invalid_body(api, company, workflows, target):
+    submission = in_review(company)
+    url = {
+        "session": SESSIONS,
+        "reject": f"/api/v1/submissions/{submission.pk}/reject",
+        "resolve": f"/api/v1/submissions/{submission.pk}/fraud-matches/fm_x/resolve",
+        "webhook endpoint": "/api/v1/webhook-endpoints",
+    }[target]
+    if target == "resolve":
+        url = url.replace("fm_x", flag(submission).pk)
+    response = api.post(url, ["not", "an", "object"], format="json")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_BODY"
+
+
+def test_a_malformed_query_parameter_is_400(api, workflows):
+    response = api.get("/api/v1/submissions?limit=many")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_LIMIT"
+
+
+# ---- 422: a readable JSON object whose content breaks a rule ----
+
+
+def test_a_field_of_the_wrong_json_type_is_422_naming_it(api, workflows):
+    response = api.post(SESSIONS, {**SESSION_BODY, "fileCount": "two"}, format="json")
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["fileCount"]
+
+
+def test_a_missing_or_wrong_reject_reason_is_422(api, company):
+    url = f"/api/v1/submissions/{in_review(company).pk}/reject"
+    for body in ({}, {"reason": 5}, {"reason": "x" * 2001}):
+        response = api.post(url, body, format="json")
+        assert response.status_code == 422, body
+
+
+def test_an_unknown_resolution_is_422(api, company):
+    submission = in_review(company)
+    url = f"/api/v1/submissions/{submission.pk}/fraud-matches/{flag(submission).pk}/resolve"
+    response = api.post(url, {"resolution": "maybe"}, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "INVALID_RESOLUTION"
+
+
+# ---- the seeds' exceptions ----
+
+
+def test_extraction_job_refusals_are_400_as_seed_003_says(api, workflows):
+    unsupported = api.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "invoice", "file": SimpleUploadedFile("a.gif", b"GIF89a nope")},
+        format="multipart",
+    )
+    assert unsupported.status_code == 400 and unsupported.json()["code"] == "UNSUPPORTED_FILE"
+    mode = api.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "invoice", "file": "eA==", "deliveryMode": "email"},
+        format="json",
+    )
+    assert mode.status_code == 400 and mode.json()["code"] == "INVALID_DELIVERY_MODE"
+
+
+def test_every_operation_documents_each_code_under_its_catalogue_status():
+    wrong = []
+    for path, methods in published_schema()["paths"].items():
+        for method, operation in methods.items():
+            for status, response in operation["responses"].items():
+                for media in response.get("content", {}).values():
+                    for code in media.get("examples", {}):
+                        if code in PROBLEM_CODES and str(PROBLEM_CODES[code][0]) != status:
+                            wrong.append((method, path, status, code))
+    assert wrong == []
+
+
+# ---- replays answer what the original answered ----
+
+
+def test_an_idempotency_key_replay_answers_the_original_status(api, workflows):
+    for url, body in ((SESSIONS, SESSION_BODY), ("/api/v1/webhook-endpoints", HOOK)):
+        key = {"HTTP_IDEMPOTENCY_KEY": f"key-for-{url}"}
+        first = api.post(url, body, format="json", **key)
+        replay = api.post(url, body, format="json", **key)
+        assert first.status_code == replay.status_code == 201, url
+        assert replay["X-Idempotent-Replay"] == "true"
+        # A replay never shows a secret again (issue 11): the rest is the original.
+        redacted = {"secret": None, "secretRedacted": True} if "secret" in first.json() else {}
+        assert replay.json() == {**first.json(), **redacted}
+
+
+def test_a_client_submission_id_replay_answers_201_like_the_create(api, workflows):
+    first = api.post(SESSIONS, SESSION_BODY, format="json")
+    replay = api.post(SESSIONS, SESSION_BODY, format="json")
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert "X-Idempotent-Replay" not in first and replay["X-Idempotent-Replay"] == "true"
+
+
+def test_an_extraction_job_replay_is_200_as_seed_003_says(api, workflows):
+    body = {"templateName": "invoice", "file": SimpleUploadedFile("i.pdf", invoice_pdf())}
+    key = {"HTTP_IDEMPOTENCY_KEY": "inv-1"}
+    first = api.post("/api/v1/extraction-jobs", body, format="multipart", **key)
+    body["file"].seek(0)
+    replay = api.post("/api/v1/extraction-jobs", body, format="multipart", **key)
+    assert (first.status_code, replay.status_code) == (202, 200)
+    assert replay["X-Idempotent-Replay"] == "true"
+
+
+# ---- cancelled (seeds 000/001) and canceled (seeds 002/003) ----
+
+
+def test_submissions_say_cancelled_and_extraction_jobs_say_canceled(api, workflows):
+    schemas = published_schema()["components"]["schemas"]
+    assert "cancelled" in schemas["SubmissionStatus"]["enum"]
+    assert "canceled" in schemas["ExtractionJob"]["properties"]["status"]["enum"]
+    body = {"templateName": "invoice", "file": SimpleUploadedFile("i.pdf", invoice_pdf())}
+    job_id = api.post("/api/v1/extraction-jobs", body, format="multipart").json()["job"]["id"]
+    submission = Submission.objects.get(session__pk=job_id)
+    submission_cancel(submission_id=submission.pk, actor=Actor.system(), reason="duplicate")
+    job = api.get(f"/api/v1/extraction-jobs/{job_id}").json()["job"]
+    assert job["status"] == "canceled" and "canceledAt" in job
+    detail = api.get(f"/api/v1/submissions/{submission.pk}").json()
+    assert detail["submissionStatus"] == "cancelled"
+    result = api.get(f"/api/v1/extraction-jobs/{job_id}/result").json()
+    assert result["code"] == "JOB_CANCELED"
+
+
+# ---- X-RateLimit-* on every /api/v1/ response, naming the bucket applied ----
+
+
+def test_every_api_response_carries_the_rate_limit_headers_of_its_bucket(
+    api, anon_api, api_key, company, workflows
+):
+    created = api.post(SESSIONS, SESSION_BODY, format="json")
+    upload = created.json()["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    session_id = created.json()["sessionId"]
+    answers = {
+        "201 create": (created, "session"),
+        "200 read": (api.get("/api/v1/workflows"), "read"),
+        "200 poll": (api.get(f"/api/v1/jobs/{session_id}"), "poll"),
+        "404 known route": (api.get("/api/v1/submissions/sub_nope"), "read"),
+        "405 wrong method": (api.delete("/api/v1/workflows"), "write"),
+        "422 invalid": (api.post(SESSIONS, {}, format="json"), "session"),
+        "200 upload": (api.generic("PUT", upload, b"\xff\xd8\xff" + b"0" * 64), "upload"),
+        "403 bad upload URL": (api.generic("PUT", "/api/v1/uploads/nope", b"x"), "anonymous"),
+        "404 unknown route": (api.get("/api/v1/nope"), "anonymous"),
+        "401 no key": (anon_api.get("/api/v1/workflows"), "anonymous"),
+        "200 schema": (anon_api.get("/api/v1/schema"), "anonymous"),
+    }
+    api_key_revoke(api_key=api_key.api_key)
+    answers["403 revoked key"] = (api.get("/api/v1/workflows"), "anonymous")
+    for name, (response, bucket) in answers.items():
+        assert str(response.status_code) == name.split()[0], name
+        assert response["X-RateLimit-Bucket"] == bucket, name
+        for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+            assert response[header].isdigit(), (name, header)
+
+
+# ---- the docs say what the webhooks carry ----
+
+
+def test_the_docs_say_an_auto_approval_carries_state_completed(api, workflows, company):
+    section = (REPO / "docs" / "webhooks.md").read_text().split("### `submission.approved`")[1]
+    section = section.split("\n### ")[0]
+    assert 'state: "completed"' in section and '"submitted"' not in section
+    WebhookEndpoint.objects.create(company=company, url="https://93.184.215.14/h", secret="x")
+    body = {"templateName": "invoice", "file": SimpleUploadedFile("i.pdf", invoice_pdf())}
+    pipeline.run(api.post("/api/v1/extraction-jobs", body, format="multipart").json()["job"]["id"])
+    approved = WebhookDelivery.objects.get(event_type="submission.approved")
+    assert approved.payload["state"] == re.search(r'state: "(\w+)"', section).group(1)

@@ -1,0 +1,91 @@
+"""How Steve is run: compose, the image, the lock files and CI (no Docker needed here)."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+APP_ROLES = ("web", "worker", "delivery-worker", "beat")
+
+
+def compose() -> dict:
+    return yaml.safe_load((REPO / "compose.yaml").read_text())
+
+
+def services() -> dict:
+    return compose()["services"]
+
+
+def test_one_migrate_service_runs_before_every_app_role():
+    migrate = services()["migrate"]
+    assert migrate["command"] == ["migrate"] and migrate["restart"] == "no"
+    for role in APP_ROLES:
+        assert services()[role]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }, role
+    assert "postgres" in migrate["depends_on"]
+
+
+def test_the_web_role_no_longer_migrates():
+    entrypoint = (REPO / "scripts" / "entrypoint").read_text()
+    web = entrypoint.split("    web)")[1].split(";;")[0]
+    assert "migrate" not in web
+    assert "migrate)" in entrypoint
+
+
+def test_long_running_services_have_health_checks():
+    found = services()
+    assert "/healthz" in " ".join(found["web"]["healthcheck"]["test"])
+    for worker in ("worker", "delivery-worker"):
+        assert "inspect ping" in " ".join(found[worker]["healthcheck"]["test"]), worker
+    assert "pg_isready" in found["postgres"]["healthcheck"]["test"]
+    assert "ping" in found["redis"]["healthcheck"]["test"]
+    assert found["web"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
+def test_every_image_is_pinned():
+    images = [s["image"] for s in services().values() if "image" in s]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    images += re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
+    for image in images:
+        if image == "steve:local":  # built here
+            continue
+        name, _, tag = image.partition(":")
+        assert tag and tag != "latest", image
+        assert re.search(r"\d+\.\d+|RELEASE\.", tag), f"{image}: pin a version, not a line"
+
+
+def locked(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (REPO / name).read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line):
+            pins[re.sub(r"[-_.]+", "-", match[1].split("[")[0].lower())] = match[2]
+    return pins
+
+
+def declared(extra: str | None = None) -> list[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return [re.sub(r"[-_.]+", "-", re.split(r"[\[~=<>!; ]", s)[0].lower()) for s in specs]
+
+
+def test_the_lock_files_pin_every_declared_dependency():
+    """Fails when a package is added to pyproject.toml without re-running scripts/lock."""
+    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+    assert set(declared()) <= set(runtime), set(declared()) - set(runtime)
+    assert set(declared() + declared("dev")) <= set(dev), set(declared("dev")) - set(dev)
+    assert all(dev[name] == version for name, version in runtime.items())
+
+
+def test_the_image_and_setup_install_the_locked_versions():
+    assert "pip install -r requirements.lock" in (REPO / "Dockerfile").read_text()
+    assert "pip install -q -r requirements-dev.lock" in (REPO / "scripts" / "setup").read_text()
+    assert "uv" in (REPO / "scripts" / "lock").read_text()
+
+
+def test_ci_checks_for_missing_migrations_before_the_tests():
+    ci = (REPO / ".ci" / "run").read_text()
+    check = ci.index("makemigrations --check --dry-run")
+    assert ci.index("scripts/setup") < check < ci.index("./scripts/test")
