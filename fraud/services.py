@@ -39,7 +39,13 @@ from fraud.models import (
 from fraud.policy import FraudPolicy, combine, data_score, text_score, visual_score
 from submissions.events import announce
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
-from submissions.services import Actor, SubmissionActionError, record_event, submission_reject
+from submissions.services import (
+    Actor,
+    SubmissionActionError,
+    record_event,
+    refuse_others_claim,
+    submission_reject,
+)
 
 logger = logging.getLogger(__name__)
 M = FraudMatch
@@ -627,6 +633,7 @@ def fraud_match_resolve(
                 "The submission changed since you opened it; review its new state.",
                 current_status=submission.status,
             )
+        refuse_others_claim(submission, actor)
         match = M.objects.select_for_update().get(pk=match_id, submission_id=submission_id)
         if match.resolution:
             raise FraudMatchError(

@@ -9,6 +9,8 @@ from submissions.models import FraudStatus, SubmissionStatus
 ALL = "all"
 STATUS_CHOICES = [(ALL, "All statuses"), *SubmissionStatus.choices]
 FRAUD_CHOICES = [("", "Any fraud status"), *FraudStatus.choices]
+MINE, UNCLAIMED = "mine", "free"
+CLAIM_CHOICES = [("", "Anyone's"), (MINE, "My claims"), (UNCLAIMED, "Unclaimed")]
 
 # The reasons reviewers pick most often; "other" asks for free text.
 REJECT_REASONS = [
@@ -24,6 +26,7 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     workflow = forms.ChoiceField(required=False)
     fraud = forms.ChoiceField(choices=FRAUD_CHOICES, required=False)
+    claims = forms.ChoiceField(choices=CLAIM_CHOICES, required=False)
     q = forms.CharField(required=False, max_length=200, strip=True)
 
     def __init__(self, *args: Any, workflows: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -37,6 +40,7 @@ class QueueFilterForm(forms.Form):
             "status": data.get("status") or SubmissionStatus.REVIEW,
             "workflow": data.get("workflow") or "",
             "fraud": data.get("fraud") or "",
+            "claims": data.get("claims") or "",
             "q": data.get("q") or "",
         }
 

@@ -7,9 +7,11 @@ polling and partial refreshes) only makes it faster.
 
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -23,18 +25,21 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseNotAllowed,
     HttpResponseRedirect,
     QueryDict,
 )
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from steve.accounts import company_required
 from submissions.forms import (
     ALL,
+    MINE,
     REJECT_REASONS,
+    UNCLAIMED,
     ApproveForm,
     CancelForm,
     CorrectionForm,
@@ -49,6 +54,7 @@ from submissions.services import (
     LineItemRow,
     SubmissionActionError,
     claim_is_live,
+    may_release_claim,
     submission_approve,
     submission_cancel,
     submission_claim,
@@ -89,6 +95,12 @@ def _filtered(request: HttpRequest, filters: dict[str, str], *, status: bool = T
         queryset = queryset.filter(workflow__slug=filters["workflow"])
     if filters["fraud"]:
         queryset = queryset.filter(fraud_status=filters["fraud"])
+    if filters["claims"]:
+        live = Q(claimed_by__isnull=False, claimed_until__gt=timezone.now())
+        if filters["claims"] == MINE:
+            queryset = queryset.filter(live, claimed_by=request.user)
+        elif filters["claims"] == UNCLAIMED:
+            queryset = queryset.exclude(live)
     if filters["q"]:
         q = filters["q"]
         queryset = queryset.filter(
@@ -149,6 +161,8 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "has_more": has_more,
         "last_id": rows[-1].pk if rows else request.GET.get("upto", ""),
         "query": _query(filters),
+        # An empty table says whether the filters or the queue itself are empty.
+        "filtered": any(filters[key] for key in ("workflow", "fraud", "claims", "q")),
         "counts": _status_counts(request, filters),
         "now": timezone.now(),
         "sla": settings.REVIEW_SLA,
@@ -191,6 +205,7 @@ class FileView:
 @dataclass(frozen=True)
 class FieldRow:
     name: str
+    label: str
     value: Any
     text: str
     confidence: float | None
@@ -264,6 +279,16 @@ def _schema_fields(submission: Submission) -> dict[str, Any]:
     return (submission.workflow_version.output_schema or {}).get("properties", {})
 
 
+def field_label(name: str, spec: dict[str, Any]) -> str:
+    """What a reviewer reads: the schema's title, else the key de-camelCased
+    ("totalAmount" → "Total amount")."""
+    title = spec.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|_", " ", name).split()
+    return " ".join(words).capitalize() if words else name
+
+
 def _field_rows(submission: Submission) -> list[FieldRow]:
     """Every scalar field of the workflow's schema, extracted or not, in schema order."""
     schema = _schema_fields(submission)
@@ -284,6 +309,7 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
         rows.append(
             FieldRow(
                 name=name,
+                label=field_label(name, spec),
                 value=data.get(name),
                 text=_text(data.get(name)),
                 confidence=confidence,
@@ -333,6 +359,7 @@ def _detail_context(
         "in_review": submission.status == S.REVIEW,
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
+        "may_release": may_release_claim(request.user, submission),
         "events": submission.events.order_by("-id")[:EVENT_LIMIT],
         "metadata": json.dumps(submission.metadata or {}, indent=2, sort_keys=True),
         "previous_id": previous_id,
@@ -355,20 +382,58 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
     if part in PARTS:
         # A region refreshing itself after a change elsewhere on the page.
         return render(request, f"review/detail.html#{part}", _detail_context(request, submission))
-    if submission.status == S.REVIEW:
-        # Opening the page claims it, so the queue tells others someone is on it.
-        submission = submission_claim(submission_id=submission.pk, user=request.user)
-        submission = _own(request, submission_id)
-    return render(request, "review/detail.html", _detail_context(request, submission))
+    # Viewing never claims (no write on GET): "Start review" or the first action does.
+    refusal = _pop_refusal(request, submission.pk)
+    reject_form = None
+    if refusal.get("reason"):
+        initial = {"version": submission.version, "reason": refusal["reason"]}
+        reject_form = RejectForm(initial=initial)
+    context = _detail_context(
+        request, submission, error=refusal.get("message", ""), reject_form=reject_form
+    )
+    return render(request, "review/detail.html", context)
+
+
+REFUSAL_KEY = "review:refusal"
+
+
+def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
+    refusal = request.session.pop(REFUSAL_KEY, None)
+    if not isinstance(refusal, dict) or refusal.get("id") != submission_id:
+        return {}
+    return refusal
+
+
+def _page_url(request: HttpRequest, submission_id: str) -> str:
+    url = reverse("review:detail", args=[submission_id])
+    query = _query(_filters(request))
+    return f"{url}?{query}" if query else url
 
 
 def _refused(
-    request: HttpRequest, submission_id: str, message: str, *, status: int = 409, **extra: Any
+    request: HttpRequest, submission_id: str, message: str, *, reason: str = ""
 ) -> HttpResponse:
-    """Re-read the submission and show its new state with the reason the action failed."""
-    submission = _own(request, submission_id)
-    context = _detail_context(request, submission, error=message, **extra)
-    return render(request, "review/detail.html", context, status=status)
+    """Post/Redirect/Get: back to the page, which shows the new state and why the action
+    failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
+    request.session[REFUSAL_KEY] = {"id": submission_id, "message": message, "reason": reason}
+    return HttpResponseRedirect(_page_url(request, submission_id), status=303)
+
+
+def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST action of the submission page; a GET of its address (a reload, a shared
+    link) opens the page instead of answering 405."""
+
+    @wraps(view)
+    def wrapper(
+        request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        if request.method == "GET":
+            return HttpResponseRedirect(_page_url(request, _own(request, submission_id).pk))
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        return view(request, submission_id, *args, **kwargs)
+
+    return wrapper
 
 
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
@@ -392,13 +457,13 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
     return HttpResponseRedirect(_next_in_queue(request, submission), status=303)
 
 
-@require_POST
 @company_required
+@page_action
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = ApproveForm(request.POST)
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.", status=400)
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
     try:
         submission = submission_approve(
             submission_id=submission.pk,
@@ -410,14 +475,15 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _decided(request, submission, "approved")
 
 
-@require_POST
 @company_required
+@page_action
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = RejectForm(request.POST)
+    typed = request.POST.get("reason", "")[:2000]
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
-        return _refused(request, submission.pk, message, status=422, reject_form=form)
+        return _refused(request, submission.pk, message, reason=typed)
     try:
         submission = submission_reject(
             submission_id=submission.pk,
@@ -426,17 +492,17 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+        return _refused(request, submission.pk, error.message, reason=typed)
     return _decided(request, submission, "rejected")
 
 
-@require_POST
 @company_required
+@page_action
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.", status=400)
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
     try:
         submission = submission_cancel(
             submission_id=submission.pk,
@@ -454,8 +520,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     to refresh (its forms carry the old version); plain posts go back to the page."""
     if not request.htmx:
         if extra.get("error"):
-            return _refused(request, submission_id, extra["error"], status=extra["status"])
-        return HttpResponseRedirect(reverse("review:detail", args=[submission_id]), status=303)
+            return _refused(request, submission_id, extra["error"])
+        return HttpResponseRedirect(_page_url(request, submission_id), status=303)
     submission = _own(request, submission_id)
     context = _detail_context(
         request, submission, error=extra.get("error", ""), field_errors=extra.get("field_errors")
@@ -467,8 +533,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     return response
 
 
-@require_POST
 @company_required
+@page_action
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CorrectionForm(request.POST)
@@ -493,8 +559,8 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
 MAX_LINE_ITEM_ROWS = 200
 
 
-@require_POST
 @company_required
+@page_action
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = LineItemsForm(request.POST)
@@ -534,8 +600,6 @@ def _corrected(
         return _changed(
             request, submission.pk, "side", error=message, field_errors=errors, status=422
         )
-    # Working on it keeps the claim alive.
-    submission_claim(submission_id=submission.pk, user=request.user)
     return _changed(request, submission.pk, "side")
 
 
@@ -553,19 +617,27 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
     ]
 
 
-@require_POST
 @company_required
+@page_action
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
     submission = _own(request, submission_id)
-    submission_claim(submission_id=submission.pk, user=request.user)
+    take_over = request.POST.get("take_over") == "1"
+    try:
+        submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
+    except SubmissionActionError as error:
+        return _changed(request, submission.pk, "side", error=error.message, status=409)
     return _changed(request, submission.pk, "side")
 
 
-@require_POST
 @company_required
+@page_action
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
-    submission_release_claim(submission_id=submission.pk, user=request.user)
+    try:
+        submission_release_claim(submission_id=submission.pk, user=request.user)
+    except SubmissionActionError as error:
+        return _changed(request, submission.pk, "side", error=error.message, status=409)
     return _changed(request, submission.pk, "side")
 
 

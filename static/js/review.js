@@ -176,6 +176,152 @@
     if (button) { focusMatch(match); button.click(); }
   }
 
+  /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
+  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input";
+
+  function markDirty(input) {
+    input.toggleAttribute("data-dirty", input.value !== input.defaultValue);
+    const row = input.closest("tr");
+    if (row) row.classList.toggle("unsaved", !!$("[data-dirty]", row));
+  }
+
+  function dirtyInputs() { return $$(EDITABLE).filter((i) => i.hasAttribute("data-dirty")); }
+
+  function dirtyLabels() {
+    const labels = dirtyInputs().map((input) => {
+      const label = input.closest(".line-items-form") ? null : $("label", input.closest("tr"));
+      return label ? label.textContent.trim() : "Line items";
+    });
+    return Array.from(new Set(labels));
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches(EDITABLE)) markDirty(event.target);
+  });
+
+  // A swap of the side column (a save, a refusal, a refresh after a fraud decision) must not
+  // wipe what the reviewer typed elsewhere, nor the value a refused save carried.
+  let drafts = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || target.id !== "side") return;
+    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const saved = event.detail.xhr && event.detail.xhr.status < 300;
+    drafts = dirtyInputs()
+      .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
+      .map((input) => ({ key: input.id || input.name, value: input.value }));
+  });
+
+  document.addEventListener("htmx:afterSwap", () => {
+    if (!drafts) return;
+    drafts.forEach((draft) => {
+      const input = document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
+      if (input && input.matches(EDITABLE)) { input.value = draft.value; markDirty(input); }
+    });
+    drafts = null;
+  });
+
+  function requestError(event) {
+    const config = event.detail.requestConfig || {};
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const saving = (config.verb || "get").toLowerCase() !== "get";
+    const what = saving ? "Nothing was saved or decided." : "The page could not be loaded.";
+    const kept = dirtyInputs().length ? " What you typed is still on the page, marked unsaved." : "";
+    if (event.type === "htmx:sendError" || !status) {
+      return "Steve cannot be reached right now. " + what + kept + " Please try again when you are back online.";
+    }
+    if (status === 401 || status === 403) {
+      return "Your sign-in may have expired (" + status + "). " + what + kept + " Sign in again in a new tab, then retry.";
+    }
+    return "Sorry, Steve answered with an error (" + status + "). " + what + kept + " Please try again.";
+  }
+
+  function showRequestError(text, source) {
+    const box = $("#request-error");
+    if (!box) return;
+    $("[data-request-error-text]", box).textContent = text;
+    box.dataset.source = source;
+    box.hidden = false;
+  }
+
+  function hideRequestError(source) {
+    const box = $("#request-error");
+    if (box && (!source || box.dataset.source === source)) box.hidden = true;
+  }
+
+  function isPoll(event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    return !!(elt && elt.matches && elt.matches("[data-queue-poll]"));
+  }
+
+  ["htmx:sendError", "htmx:responseError"].forEach((name) => {
+    document.addEventListener(name, (event) => showRequestError(requestError(event), isPoll(event) ? "poll" : "action"));
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful) hideRequestError(isPoll(event) ? "poll" : null);
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-request-error-close]")) hideRequestError(null);
+  });
+
+  // Approving (or leaving the page) with an unsaved correction asks first. Capturing at the
+  // document runs before htmx's own submit handler on the boosted form.
+  let unsavedProceed = null;
+  function askUnsaved(proceed) {
+    const dialog = $("#unsaved-dialog");
+    if (!dialog) { proceed(); return; }
+    $("[data-unsaved-fields]", dialog).textContent = dirtyLabels().join(", ");
+    unsavedProceed = proceed;
+    dialog.showModal();
+    $("[data-unsaved=back]", dialog).focus();
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.matches(".approve-form") || !dirtyInputs().length) return;
+    if (form.dataset.confirmed) { delete form.dataset.confirmed; return; }
+    event.preventDefault();
+    event.stopPropagation();
+    askUnsaved(() => { form.dataset.confirmed = "1"; form.requestSubmit(); });
+  }, true);
+
+  document.addEventListener("click", (event) => {
+    const choice = event.target.closest("[data-unsaved]");
+    if (!choice) return;
+    const dialog = $("#unsaved-dialog");
+    dialog.close();
+    const proceed = unsavedProceed;
+    unsavedProceed = null;
+    if (choice.dataset.unsaved === "approve" && proceed) { proceed(); return; }
+    const first = dirtyInputs()[0];
+    if (first) first.focus();
+  });
+
+  // Enter saved a correction: focus goes back to the page so the next key is a shortcut
+  // (htmx would otherwise put it back into the same field).
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const ok = event.detail.xhr && event.detail.xhr.status < 300;
+    if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form")) {
+      const active = document.activeElement;
+      if (active && active !== document.body && active.blur) active.blur();
+    }
+  });
+
+  /* ---- Fields that need attention ------------------------------------------------------- */
+  let lastAttention = null;
+  function nextAttentionField() {
+    const rows = $$(".fields tr.field");
+    const wanted = rows.filter((r) => r.matches(".low, .flagged, .unsaved") && $("input[name=value]", r));
+    if (!wanted.length) return;
+    const after = rows.findIndex((r) => r.dataset.field === lastAttention);
+    const row = wanted.find((r) => rows.indexOf(r) > after) || wanted[0];
+    lastAttention = row.dataset.field;
+    const input = $("input[name=value]", row);
+    input.focus();
+    input.select();
+  }
+
   /* ---- Keyboard ------------------------------------------------------------------------- */
   function showShortcuts() {
     const dialog = $("#shortcuts");
@@ -194,6 +340,8 @@
     Enter: () => openSelected(),
     o: () => (activeFile() ? rotate() : openSelected()),
     a: () => clickIfEnabled("[data-action=approve]"),
+    s: () => clickIfEnabled("[data-action=start-review]"),
+    e: () => nextAttentionField(),
     r: () => { const el = $("#reject-preset"); if (el) el.focus(); },
     f: () => resolveFocused("false_positive"),
     c: () => resolveFocused("confirmed_fraud"),
@@ -231,7 +379,7 @@
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", (event) => {
     // A boosted navigation replaced the page: the new files start unzoomed.
-    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; }
+    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; lastAttention = null; }
     restoreSelection();
   });
   document.addEventListener("htmx:historyRestore", init);

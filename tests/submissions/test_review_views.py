@@ -309,14 +309,28 @@ def test_file_is_streamed_for_own_company(ui, waiting):
     assert ui.get(reverse("review:file", args=[waiting.pk, 3])).status_code == 404
 
 
-def test_opening_claims_and_others_see_the_holder(ui, reviewer, company, waiting):
-    ui.get(detail_url(waiting))
+def start_review(client: Client, submission: Submission, **data: str):
+    return client.post(action_url("claim", submission), data, HTTP_HX_REQUEST="true")
+
+
+def test_opening_a_submission_does_not_claim_it(ui, waiting):
+    version = waiting.version
+    html = ui.get(detail_url(waiting)).content.decode()
+    assert 'data-action="start-review"' in html and "Nobody is reviewing this yet." in html
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None and waiting.version == version
+    assert not waiting.events.filter(type="claimed").exists()
+
+
+def test_start_review_claims_and_others_see_the_holder(ui, reviewer, company, waiting):
+    response = start_review(ui, waiting)
+    assert response.status_code == 200 and b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer and waiting.claimed_until > timezone.now()
     assert waiting.events.filter(type="claimed", actor_id=str(reviewer.pk)).count() == 1
     version = waiting.version
-    # Reopening renews without a new event or version.
-    ui.get(detail_url(waiting))
+    # Starting again renews without a new event or version.
+    start_review(ui, waiting)
     waiting.refresh_from_db()
     assert waiting.version == version and waiting.events.filter(type="claimed").count() == 1
 
@@ -324,11 +338,52 @@ def test_opening_claims_and_others_see_the_holder(ui, reviewer, company, waiting
     other.force_login(factories.UserFactory(companies=[company]))
     html = other.get(detail_url(waiting)).content.decode()
     assert f"Claimed by <strong>{reviewer.username}</strong>" in html
+    assert 'data-action="take-over"' in html and 'data-action="release-other"' not in html
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
 
 
-def test_a_stale_claim_is_taken_over(ui, reviewer, company, waiting):
+def test_a_claimed_submission_refuses_another_reviewers_decisions(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    waiting.refresh_from_db()
+    other = Client()
+    other.force_login(factories.UserFactory(companies=[company]))
+    version = waiting.version
+    for name, data in [
+        ("approve", {}),
+        ("reject", {"reason": "Blurry."}),
+        ("cancel", {}),
+        ("correct", {"field": "merchantName", "value": "X"}),
+    ]:
+        response = other.post(action_url(name, waiting), {"version": version, **data}, follow=True)
+        assert f"{reviewer.username} is reviewing this submission" in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and waiting.version == version
+    assert not waiting.events.filter(type="field_corrected").exists()
+
+
+def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    bob = factories.UserFactory(companies=[company])
+    other = Client()
+    other.force_login(bob)
+    response = start_review(other, waiting)
+    assert response.status_code == 409 and b"is reviewing this submission" in response.content
+    response = start_review(other, waiting, take_over="1")
+    assert response.status_code == 200 and b"You are reviewing this until" in response.content
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == bob
+    event = waiting.events.get(type="claim_taken_over")
+    assert event.actor_label == bob.username and event.details["takenFrom"] == reviewer.username
+    response = other.post(action_url("approve", waiting), {"version": waiting.version})
+    assert response.status_code == 303
+    waiting.refresh_from_db()
+    assert waiting.status == S.APPROVED
+    # The first reviewer's page is now stale: their approve is refused, nothing changes twice.
+    assert waiting.events.filter(type="approved").count() == 1
+
+
+def test_a_stale_claim_is_taken_without_asking(ui, reviewer, company, waiting):
     first = factories.UserFactory(companies=[company])
     submission_claim(submission_id=waiting.pk, user=first)
     Submission.objects.filter(pk=waiting.pk).update(
@@ -336,23 +391,60 @@ def test_a_stale_claim_is_taken_over(ui, reviewer, company, waiting):
     )
     ui.get(detail_url(waiting))
     waiting.refresh_from_db()
+    assert waiting.claimed_by == first  # viewing takes nothing
+    start_review(ui, waiting)
+    waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
     event = waiting.events.filter(type="claimed").first()
     assert event.details["expiredClaimOf"] == first.username
 
 
 def test_release_and_claim_again(ui, reviewer, waiting):
-    ui.get(detail_url(waiting))
+    start_review(ui, waiting)
     response = ui.post(action_url("release", waiting))
     assert response.status_code == 303
     waiting.refresh_from_db()
     assert waiting.claimed_by is None
     assert waiting.events.filter(type="claim_released").exists()
-    response = ui.post(action_url("claim", waiting), HTTP_HX_REQUEST="true")
+    response = start_review(ui, waiting)
     assert response.status_code == 200 and response["HX-Trigger"] == "submission-changed"
-    assert b"You hold this until" in response.content
+    assert b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
+
+
+def test_only_the_holder_or_a_lead_releases_a_claim(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    peer = Client()
+    peer.force_login(factories.UserFactory(companies=[company]))
+    response = peer.post(action_url("release", waiting), HTTP_HX_REQUEST="true")
+    assert response.status_code == 409 and b"Only the reviewer holding" in response.content
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer
+
+    lead = factories.UserFactory(companies=[company], is_superuser=True)
+    boss = Client()
+    boss.force_login(lead)
+    assert b'data-action="release-other"' in boss.get(detail_url(waiting)).content
+    response = boss.post(action_url("release", waiting), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None
+    event = waiting.events.get(type="claim_released")
+    assert event.actor_label == lead.username
+    assert event.details == {"releasedClaimOf": reviewer.username}
+
+
+def test_my_claims_filter_shows_only_what_i_hold(ui, reviewer, company):
+    mine = submission_with_file(company)
+    theirs = submission_with_file(company)
+    free = submission_with_file(company)
+    submission_claim(submission_id=mine.pk, user=reviewer)
+    submission_claim(submission_id=theirs.pk, user=factories.UserFactory(companies=[company]))
+    shown = ui.get(reverse("review:queue"), {"claims": "mine"}).context["rows"]
+    assert [s.pk for s in shown] == [mine.pk]
+    shown = ui.get(reverse("review:queue"), {"claims": "free"}).context["rows"]
+    assert [s.pk for s in shown] == [free.pk]
 
 
 # --- Actions --------------------------------------------------------------------------------
@@ -413,6 +505,16 @@ def test_without_filters_j_k_walk_the_review_queue(ui, company):
     assert (page.context["previous_id"], page.context["next_id"]) == (first.pk, None)
 
 
+def refused_page(response) -> str:
+    """A refused page action redirects to the page (Post/Redirect/Get), which says why."""
+    assert response.redirect_chain and response.redirect_chain[0][1] == 303
+    assert "/approve" not in response.request["PATH_INFO"]
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "data-refusal" in html
+    return html
+
+
 def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     opened = waiting.version
     other = factories.UserFactory(companies=[company])
@@ -421,9 +523,9 @@ def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     submission_reject(
         submission_id=waiting.pk, actor=Actor.for_user(other), reason="Duplicate receipt."
     )
-    response = ui.post(action_url("approve", waiting), {"version": opened})
-    assert response.status_code == 409
-    html = response.content.decode()
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+    assert response.redirect_chain == [(detail_url(waiting), 303)]
+    html = refused_page(response)
     assert "changed since you opened it" in html
     assert 'data-status="rejected"' in html and "Duplicate receipt." in html
     waiting.refresh_from_db()
@@ -447,8 +549,8 @@ def test_a_new_fraud_match_refuses_an_open_page(ui, company):
         score=77.0,
         similarity=0.9,
     )
-    response = ui.post(action_url("approve", waiting), {"version": opened})
-    assert response.status_code == 409
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+    assert "changed since you opened it" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW and waiting.fraud_status == "flagged"
 
@@ -460,17 +562,17 @@ def test_unresolved_matches_disable_and_refuse_approval(ui, company, waiting):
     assert 'data-action="approve" disabled' in html
     assert "Resolve 1 fraud match before approving." in html
     waiting.refresh_from_db()
-    response = ui.post(action_url("approve", waiting), {"version": waiting.version})
-    assert response.status_code == 409
-    assert "must be resolved before approval" in response.content.decode()
+    response = ui.post(action_url("approve", waiting), {"version": waiting.version}, follow=True)
+    assert "must be resolved before approval" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
 
 def test_reject_needs_a_reason(ui, waiting):
-    response = ui.post(action_url("reject", waiting), {"version": waiting.version, "reason": " "})
-    assert response.status_code == 422
-    assert "A reason is required" in response.content.decode()
+    response = ui.post(
+        action_url("reject", waiting), {"version": waiting.version, "reason": " "}, follow=True
+    )
+    assert "A reason is required" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
@@ -497,15 +599,36 @@ def test_cancel_with_optional_reason(ui, waiting):
     assert response.status_code == 303
     waiting.refresh_from_db()
     assert waiting.status == S.CANCELLED
-    response = ui.post(action_url("cancel", waiting), {"version": waiting.version})
-    assert response.status_code == 409
-    assert "it cannot become cancelled" in response.content.decode()
+    response = ui.post(action_url("cancel", waiting), {"version": waiting.version}, follow=True)
+    assert "it cannot become cancelled" in refused_page(response)
 
 
 def test_a_form_without_version_is_refused(ui, waiting):
-    assert ui.post(action_url("approve", waiting), {}).status_code == 400
+    response = ui.post(action_url("approve", waiting), {}, follow=True)
+    assert "The form was incomplete" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
+
+
+def test_a_refused_reject_keeps_the_typed_reason(ui, company, waiting):
+    stale = waiting.version + 5
+    response = ui.post(
+        action_url("reject", waiting),
+        {"version": stale, "reason": "Total does not match the claim."},
+        follow=True,
+    )
+    assert "Total does not match the claim.</textarea>" in refused_page(response)
+    # The refusal is shown once: a reload shows the page without it.
+    assert "data-refusal" not in ui.get(detail_url(waiting)).content.decode()
+
+
+@pytest.mark.parametrize("name", ["approve", "reject", "cancel", "correct", "claim", "release"])
+def test_a_get_of_an_action_address_opens_the_page(ui, waiting, name):
+    response = ui.get(action_url(name, waiting) + "?fraud=flagged")
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(waiting) + "?fraud=flagged"
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and waiting.claimed_by is None
 
 
 # --- Corrections ----------------------------------------------------------------------------
@@ -556,9 +679,11 @@ def test_invalid_corrections_are_refused(ui, waiting):
     )
     assert bad_date.status_code == 422
     unknown = ui.post(
-        action_url("correct", waiting), {"version": version, "field": "lineItems", "value": "x"}
+        action_url("correct", waiting),
+        {"version": version, "field": "lineItems", "value": "x"},
+        follow=True,
     )
-    assert unknown.status_code == 422
+    assert "not a field that can be corrected" in refused_page(unknown)
     stale = ui.post(
         action_url("correct", waiting),
         {"version": version - 1 or 99, "field": "merchantName", "value": "X"},

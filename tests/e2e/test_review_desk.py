@@ -1,0 +1,166 @@
+"""The review desk's second pass in Chromium: no lost work, explicit claims, the keyboard
+path, and a phone-width page. Screenshots of each state go to artifacts/screenshots/."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import Actor, submission_correct_field
+from tests import factories
+from tests.e2e.test_review_browser import RECEIPT, open_page, wait_until
+from tests.submissions.test_review_support import receipt_png, stored_file
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+S = SubmissionStatus
+
+
+@pytest.fixture
+def team(transactional_db, browser_settings) -> dict[str, Any]:
+    company = factories.CompanyFactory(name="Kedai Group")
+    alice = factories.UserFactory(username="alice", companies=[company])
+    bob = factories.UserFactory(username="bob", companies=[company])
+    return {"company": company, "alice": alice, "bob": bob}
+
+
+def low_total(company: Any) -> Submission:
+    """A receipt whose total was read with low confidence: the field a reviewer fixes."""
+    submission = factories.SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2, "currency": "GBP"},
+        field_confidences={"merchantName": 0.96, "totalAmount": 0.41, "currency": 0.95},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": [0.06, 0.73, 0.86, 0.79]}]},
+    )
+    stored_file(submission, content=receipt_png(RECEIPT))
+    return submission
+
+
+def fraud_panel_loaded(page: Any) -> None:
+    page.locator("[data-fraud-panel]").wait_for()
+
+
+def test_server_down_during_a_correction_and_approve_loses_nothing(
+    chromium, live_server, team, screenshots: Path
+):
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+
+    # The network drops: saving the correction fails visibly, the typed value stays, unsaved.
+    page.route(re.compile(r"/(correct|approve)(\?|$)"), lambda route: route.abort())
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("cannot be reached")
+    expect(banner).to_contain_text("marked unsaved")
+    expect(field).to_have_value("60.00")
+    expect(page.locator("tr[data-field=totalAmount]")).to_have_class(re.compile(r"\bunsaved\b"))
+    page.screenshot(path=str(screenshots / "desk-correction-offline.png"), caret="initial")
+
+    # Approving with that unsaved correction asks first; going ahead while still offline
+    # fails visibly too, and nothing is approved.
+    page.locator("#field-totalAmount").press("Escape")
+    page.keyboard.press("a")
+    dialog = page.locator("#unsaved-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Total amount")
+    page.screenshot(path=str(screenshots / "desk-approve-unsaved.png"), caret="initial")
+    page.click("[data-unsaved=approve]")
+    expect(banner).to_contain_text("Nothing was saved or decided")
+    page.screenshot(path=str(screenshots / "desk-approve-offline.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
+
+    # Meanwhile someone else changes the submission; the network comes back.
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name="merchantName",
+        raw_value="Tesco Extra Cambridge",
+        actor=Actor.system(),
+    )
+    page.unroute(re.compile(r"/(correct|approve)(\?|$)"))
+    # The stale page's save is refused with the new state; the typed value survives.
+    page.locator("#field-totalAmount").press("Enter")
+    refusal = page.locator("[data-refusal]")
+    expect(refusal).to_contain_text("changed since you opened it")
+    expect(page.locator("#field-totalAmount")).to_have_value("60.00")
+    expect(page.locator("#field-merchantName")).to_have_value("Tesco Extra Cambridge")
+    page.screenshot(path=str(screenshots / "desk-reconnect-refused.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+
+    # Saved again on the fresh page; then approve goes through, with the corrected value.
+    page.locator("#field-totalAmount").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    expect(page.locator("tr.unsaved")).to_have_count(0)
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED and done.extracted_data["totalAmount"] == 60.0
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_two_reviewers_and_a_claim(chromium, live_server, team, screenshots: Path):
+    submission = low_total(team["company"])
+    first, alice, _ = open_page(chromium, live_server, team["alice"])
+    second, bob, _ = open_page(chromium, live_server, team["bob"])
+    url = f"{live_server.url}/review/{submission.pk}/"
+    alice.goto(url)
+    bob.goto(url)
+    # Viewing claims nothing; alice starts the review with s.
+    assert Submission.objects.get(pk=submission.pk).claimed_by is None
+    fraud_panel_loaded(alice)
+    alice.keyboard.press("s")
+    expect(alice.locator(".claim")).to_contain_text("You are reviewing this")
+
+    bob.reload()
+    fraud_panel_loaded(bob)
+    expect(bob.locator(".claim")).to_contain_text("Claimed by alice")
+    bob.keyboard.press("a")
+    refusal = bob.locator("[data-refusal]")
+    expect(refusal).to_contain_text("alice is reviewing this submission")
+    assert "/approve" not in bob.url  # Post/Redirect/Get
+    bob.screenshot(path=str(screenshots / "desk-claimed-by-other.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
+
+    # Bob takes it over (recorded); alice's open page is now stale and refused.
+    bob.click("[data-action=take-over]")
+    expect(bob.locator(".claim")).to_contain_text("You are reviewing this")
+    alice.keyboard.press("a")
+    expect(alice.locator("[data-refusal]")).to_contain_text("changed since you opened it")
+    expect(alice.locator(".claim")).to_contain_text("Claimed by bob")
+    bob.keyboard.press("a")
+    bob.wait_for_url(re.compile(r"/review/$"))
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED
+    assert [e.actor_label for e in done.events.filter(type="approved")] == ["bob"]
+    taken = done.events.get(type="claim_taken_over")
+    assert taken.actor_label == "bob" and taken.details["takenFrom"] == "alice"
+    first.close()
+    second.close()
+
+
+def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, screenshots):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    keys = ["e", "6", "0", "Enter"]
+    for key in keys:
+        page.keyboard.press(key)
+    # Enter saved and gave the page back its keys.
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    wait_until(page, "document.activeElement === document.body")
+    page.screenshot(path=str(screenshots / "desk-keyboard-corrected.png"), caret="initial")
+    keys.append("a")
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    assert len(keys) <= 6
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED and done.extracted_data["totalAmount"] == 60.0
+    context.close()
