@@ -7,7 +7,6 @@ polling and partial refreshes) only makes it faster.
 
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,7 +47,7 @@ from submissions.forms import (
     RejectForm,
 )
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
-from submissions.selectors import company_submission, company_submissions
+from submissions.selectors import company_submission, company_submissions, field_label
 from submissions.services import (
     Actor,
     LineItemRow,
@@ -277,16 +276,6 @@ def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
 def _schema_fields(submission: Submission) -> dict[str, Any]:
     """The fields of the workflow version's output schema, by name."""
     return (submission.workflow_version.output_schema or {}).get("properties", {})
-
-
-def field_label(name: str, spec: dict[str, Any]) -> str:
-    """What a reviewer reads: the schema's title, else the key de-camelCased
-    ("totalAmount" → "Total amount")."""
-    title = spec.get("title")
-    if isinstance(title, str) and title.strip():
-        return title.strip()
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|_", " ", name).split()
-    return " ".join(words).capitalize() if words else name
 
 
 def _field_rows(submission: Submission) -> list[FieldRow]:

@@ -344,7 +344,12 @@
     e: () => nextAttentionField(),
     r: () => { const el = $("#reject-preset"); if (el) el.focus(); },
     f: () => resolveFocused("false_positive"),
-    c: () => resolveFocused("confirmed_fraud"),
+    // Confirming fraud asks why: c opens the focused pair's reason, it never decides alone.
+    c: () => {
+      const match = focusedMatch();
+      const reason = match && $("[data-fraud-reason]", match);
+      if (reason) { focusMatch(match); match.open = true; reason.focus(); }
+    },
     n: () => moveMatch(1),
     p: () => moveMatch(-1),
     "+": () => zoom("in"),
@@ -358,6 +363,11 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const target = event.target;
+    if (event.key === "Enter" && target.matches && target.matches("[data-fraud-reason]") && target.value) {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
     if (target.closest && target.closest("input, textarea, select, [contenteditable], dialog[open]")) {
       if (event.key === "Escape" && target.blur) target.blur();
       return;

@@ -132,7 +132,7 @@ def test_triage_resolve_and_approve(chromium, live_server, team, screenshots: Pa
     assert page.locator("#shortcuts").is_visible()
     page.keyboard.press("Escape")
     page.keyboard.press("f")
-    page.locator(".match .resolution-false_positive").wait_for()
+    page.locator(".match .resolution-false_positive").first.wait_for()
     # The side column refreshed with the new version: approve is enabled, a approves.
     expect(page.locator("[data-action=approve]")).to_be_enabled()
     # The page was opened from the flagged filter; nothing flagged is left, so the

@@ -10,7 +10,7 @@ import pytest
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_correct_field
 from tests import factories
-from tests.e2e.test_review_browser import RECEIPT, open_page, wait_until
+from tests.e2e.test_review_browser import RECEIPT, open_page, seed_queue, wait_until
 from tests.submissions.test_review_support import receipt_png, stored_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -163,4 +163,41 @@ def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, 
     assert len(keys) <= 6
     done = Submission.objects.get(pk=submission.pk)
     assert done.status == S.APPROVED and done.extracted_data["totalAmount"] == 60.0
+    context.close()
+
+
+def test_confirming_fraud_asks_for_a_reason(chromium, live_server, team, screenshots: Path):
+    subs = seed_queue(team["company"])
+    flagged = subs["flagged"]
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    card = page.locator(".pair-card.unresolved")
+    card.wait_for()
+    # Beside the document, not above it: the viewer starts at the top of the page.
+    viewer = page.locator(".viewer").bounding_box()
+    panel = page.locator("#fraud-panel").bounding_box()
+    assert viewer["y"] < 120 and panel["x"] > viewer["x"] + viewer["width"] - 1
+    page.screenshot(path=str(screenshots / "desk-fraud-pair.png"), caret="initial")
+
+    # c never decides alone: it opens the pair's reason.
+    page.keyboard.press("c")
+    assert page.evaluate("document.activeElement.matches('[data-fraud-reason]')")
+    assert Submission.objects.get(pk=flagged.pk).status == S.REVIEW
+    page.select_option("[data-fraud-reason]", "Same receipt submitted twice.")
+    page.screenshot(path=str(screenshots / "desk-fraud-reason.png"), caret="initial")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "rejected")
+    done = Submission.objects.get(pk=flagged.pk)
+    assert done.reject_reason == "Same receipt submitted twice."
+    assert done.fraud_matches.get().resolution == "confirmed_fraud"
+    page.screenshot(path=str(screenshots / "desk-fraud-confirmed.png"), caret="initial")
+
+    # The compare view opens in a new tab and claims nothing.
+    with context.expect_page() as opened:
+        page.click("[data-compare]")
+    compare = opened.value
+    compare.wait_for_load_state()
+    assert compare.locator("[data-compare-side]").count() == 2
+    compare.screenshot(path=str(screenshots / "desk-compare.png"), caret="initial")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
