@@ -10,6 +10,14 @@ ALL = "all"
 STATUS_CHOICES = [(ALL, "All statuses"), *SubmissionStatus.choices]
 FRAUD_CHOICES = [("", "Any fraud status"), *FraudStatus.choices]
 MINE, UNCLAIMED = "mine", "free"
+# Queue orders: oldest first by default; the others put what needs a look first.
+SORTS = {
+    "age": "Oldest first",
+    "-age": "Newest first",
+    "confidence": "Lowest confidence first",
+    "amount": "Largest amount first",
+    "fraud": "Highest fraud score first",
+}
 CLAIM_CHOICES = [("", "Anyone's"), (MINE, "My claims"), (UNCLAIMED, "Unclaimed")]
 
 # The reasons reviewers pick most often; "other" asks for free text.
@@ -27,6 +35,7 @@ class QueueFilterForm(forms.Form):
     workflow = forms.ChoiceField(required=False)
     fraud = forms.ChoiceField(choices=FRAUD_CHOICES, required=False)
     claims = forms.ChoiceField(choices=CLAIM_CHOICES, required=False)
+    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     q = forms.CharField(required=False, max_length=200, strip=True)
 
     def __init__(self, *args: Any, workflows: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -41,6 +50,7 @@ class QueueFilterForm(forms.Form):
             "workflow": data.get("workflow") or "",
             "fraud": data.get("fraud") or "",
             "claims": data.get("claims") or "",
+            "sort": data.get("sort") or "",
             "q": data.get("q") or "",
         }
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import (
     FileResponse,
@@ -126,17 +126,32 @@ def _status_counts(request: HttpRequest, filters: dict[str, str]) -> list[dict[s
 def _query(filters: dict[str, str], **overrides: str) -> str:
     params = QueryDict(mutable=True)
     for key, value in {**filters, **overrides}.items():
-        if value and not (key == "status" and value == S.REVIEW):
+        if value and not (key == "status" and value == S.REVIEW) and value != "age":
             params[key] = value
     return params.urlencode()
+
+
+# Other orders than the default read one bounded window (keyset paging follows ids).
+SORTED_WINDOW = 200
+ORDERS = {
+    "-age": [F("id").desc()],
+    "confidence": [F("confidence").asc(nulls_last=True), "id"],
+    "amount": [F("extracted_data__totalAmount").desc(nulls_last=True), "id"],
+    "fraud": [F("fraud_score").desc(nulls_last=True), "id"],
+}
 
 
 def _rows(request: HttpRequest, filters: dict[str, str]) -> tuple[list[Submission], bool]:
     """One window of the queue, oldest first (ids sort by creation time).
 
     `after` continues after a row (keyset, never OFFSET); `upto` re-reads every row up
-    to the last one the page shows, which is what the poll asks for.
+    to the last one the page shows, which is what the poll asks for. Another order
+    shows its first SORTED_WINDOW rows, and says so.
     """
+    if filters["sort"] in ORDERS:
+        ordered = _filtered(request, filters).order_by(*ORDERS[filters["sort"]])
+        rows = list(ordered[: SORTED_WINDOW + 1])
+        return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
     queryset = _filtered(request, filters).order_by("id")
     after, upto = request.GET.get("after"), request.GET.get("upto")
     limit = QUEUE_PAGE
@@ -149,11 +164,55 @@ def _rows(request: HttpRequest, filters: dict[str, str]) -> tuple[list[Submissio
     return rows[:limit], len(rows) > limit
 
 
+def why_in_review(submission: Submission) -> str:
+    """The short answer to "why is this here?" for the queue."""
+    reasons = []
+    if submission.fraud_status in {"flagged", "blocked"}:
+        reasons.append(f"Fraud {submission.fraud_status}")
+    flagged = submission.review_flagged_fields or []
+    if flagged:
+        schema = _schema_fields(submission)
+        labels = [field_label(name, schema.get(name) or {}) for name in flagged[:3]]
+        more = f" +{len(flagged) - 3}" if len(flagged) > 3 else ""
+        reasons.append("Check " + ", ".join(labels) + more)
+    if not reasons and submission.status == S.REVIEW:
+        reasons.append("Manual review")
+    return "; ".join(reasons)
+
+
+def _sla_breaches(request: HttpRequest, filters: dict[str, str]) -> int:
+    """Submissions waiting longer than the SLA, under the queue's other filters."""
+    waiting = _filtered(request, {**filters, "status": S.REVIEW})
+    return waiting.filter(created_at__lte=timezone.now() - settings.REVIEW_SLA).count()
+
+
+def _sort_links(filters: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each sortable column's link; age toggles between oldest and newest first."""
+    current = filters["sort"] or "age"
+    links = {}
+    for column in ["age", "confidence", "amount", "fraud"]:
+        target = ("-age" if current == "age" else "age") if column == "age" else column
+        active = current.lstrip("-") == column
+        direction = "descending" if current in {"-age", "amount", "fraud"} else "ascending"
+        links[column] = {
+            "query": _query(filters, sort=target),
+            "aria": direction if active else "none",
+        }
+    return links
+
+
 def _queue_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows, has_more = _rows(request, filters)
+    for row in rows:
+        row.why = why_in_review(row)
+        row.due = row.created_at + settings.REVIEW_SLA
     form = QueueFilterForm(initial=filters, workflows=_workflow_choices(request))
     return {
+        "sorted": filters["sort"] in ORDERS,
+        "sort_links": _sort_links(filters),
+        "breaches": _sla_breaches(request, filters),
+        "sla_hours": round(settings.REVIEW_SLA.total_seconds() / 3600),
         "filters": filters,
         "form": form,
         "rows": rows,

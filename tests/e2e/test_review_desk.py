@@ -201,3 +201,36 @@ def test_confirming_fraud_asks_for_a_reason(chromium, live_server, team, screens
     compare.screenshot(path=str(screenshots / "desk-compare.png"), caret="initial")
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
+
+
+def page_width(page: Any) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_phone_width_without_horizontal_scroll(chromium, live_server, team, screenshots: Path):
+    subs = seed_queue(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/review/")
+    page.locator("table[data-queue] tr.row").first.wait_for()
+    assert page_width(page) <= 390
+    # The queue reads as cards: every row's submission, age and total are on screen.
+    row = page.locator("table[data-queue] tr.row").first
+    for cell in ["td.age", "td.sub", "td.total"]:
+        box = row.locator(cell).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, cell
+    page.screenshot(path=str(screenshots / "desk-phone-queue.png"), full_page=True, caret="initial")
+
+    page.goto(f"{live_server.url}/review/{subs['flagged'].pk}/")
+    page.locator(".pair-card").wait_for()
+    assert page_width(page) <= 390
+    page.screenshot(
+        path=str(screenshots / "desk-phone-detail.png"), full_page=True, caret="initial"
+    )
+    # A simple decision works there too.
+    page.goto(f"{live_server.url}/review/{subs['clean'].pk}/")
+    assert page_width(page) <= 390
+    page.click("[data-action=approve]")
+    page.wait_for_url(re.compile(subs["last"].pk))
+    assert Submission.objects.get(pk=subs["clean"].pk).status == S.APPROVED
+    context.close()

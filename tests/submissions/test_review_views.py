@@ -808,3 +808,60 @@ def test_the_review_sla_comes_from_the_settings(ui, company, settings):
     assert "sla-breached" not in ui.get(reverse("review:queue")).content.decode()
     settings.REVIEW_SLA = timedelta(hours=4)
     assert "sla-breached" in ui.get(reverse("review:queue")).content.decode()
+
+
+# --- A queue for a working day --------------------------------------------------------------
+
+
+def test_an_empty_search_says_nothing_matches_not_that_the_queue_is_empty(ui, company):
+    submission_with_file(company)
+    html = ui.get(reverse("review:queue"), {"q": "no-such-thing"}).content.decode()
+    assert "No submission matches these filters." in html
+    assert "The review queue is empty." not in html
+    Submission.objects.update(status=S.APPROVED)
+    assert "The review queue is empty." in ui.get(reverse("review:queue")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("", ["a", "b", "c"]),
+        ("-age", ["c", "b", "a"]),
+        ("confidence", ["b", "c", "a"]),
+        ("amount", ["c", "a", "b"]),
+        ("fraud", ["a", "c", "b"]),
+    ],
+)
+def test_queue_columns_sort(ui, company, sort, expected):
+    rows = {
+        "a": submission_with_file(
+            company, confidence=0.9, fraud_score=80.0, extracted_data={"totalAmount": 20.0}
+        ),
+        "b": submission_with_file(
+            company, confidence=0.2, fraud_score=None, extracted_data={"totalAmount": 3.5}
+        ),
+        "c": submission_with_file(
+            company, confidence=0.5, fraud_score=10.0, extracted_data={"totalAmount": 120.0}
+        ),
+    }
+    names = {s.pk: name for name, s in rows.items()}
+    response = ui.get(reverse("review:queue"), {"sort": sort} if sort else {})
+    assert [names[s.pk] for s in response.context["rows"]] == expected
+    # The header links keep the other filters and say which column sorts.
+    html = ui.get(reverse("review:queue"), {"sort": "amount", "fraud": "clean"}).content.decode()
+    assert 'aria-sort="descending"><a href="?fraud=clean&amp;sort=amount"' in html
+
+
+def test_queue_says_why_in_review_and_when_the_sla_is_due(ui, company, settings):
+    settings.REVIEW_SLA = timedelta(hours=24)
+    old = submission_with_file(
+        company, fraud_status="flagged", review_flagged_fields=["totalAmount"]
+    )
+    Submission.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=30))
+    submission_with_file(company, fraud_status="clean")
+    response = ui.get(reverse("review:queue"))
+    whys = [row.why for row in response.context["rows"]]
+    assert whys == ["Fraud flagged; Check Total amount", "Manual review"]
+    html = response.content.decode()
+    assert "1 past the 24h SLA" in html and 'data-breaches="1"' in html
+    assert "overdue" in html
