@@ -186,6 +186,85 @@ def submission_approve(
     )
 
 
+def is_clean_and_confident(submission: Submission) -> bool:
+    """Safe to approve in bulk: in review only because nobody approved it yet."""
+    threshold = submission.workflow_version.review_threshold / 100
+    return (
+        submission.status == S.REVIEW
+        and submission.fraud_status == "clean"
+        and not submission.review_flagged_fields
+        and submission.confidence is not None
+        and submission.confidence >= threshold
+    )
+
+
+def _refuse_unless_clean_and_confident(submission: Submission) -> None:
+    _refuse_unresolved_matches(submission)
+    if not is_clean_and_confident(submission):
+        raise SubmissionActionError(
+            "NOT_CLEAN_AND_CONFIDENT",
+            "Only clean, high-confidence submissions are approved in bulk; open it to review.",
+            current_status=submission.status,
+        )
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    approved: list[str]
+    refused: list[tuple[str, str]]
+
+
+def submission_bulk_approve(*, picks: list[tuple[str, int]], actor: Actor) -> BulkOutcome:
+    """Approve each picked (id, version) on its own: one transaction and one event each;
+    one that changed, or is not clean and confident, is refused and the rest go on."""
+    approved: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for submission_id, version in picks:
+        try:
+            submission_transition(
+                submission_id=submission_id,
+                change=Change(
+                    S.APPROVED,
+                    actor,
+                    fields={
+                        "decided_at": timezone.now(),
+                        "claimed_by": None,
+                        "claimed_until": None,
+                    },
+                    details={"bulk": True},
+                    expected_version=version,
+                    guard=_refuse_unless_clean_and_confident,
+                ),
+            )
+        except SubmissionActionError as error:
+            refused.append((submission_id, error.message))
+        else:
+            approved.append(submission_id)
+    return BulkOutcome(approved=approved, refused=refused)
+
+
+COMMENT_MAX = 2000
+
+
+def submission_comment(*, submission_id: str, actor: Actor, text: str) -> SubmissionEvent:
+    """A reviewer's note on a submission: an event in its timeline and in the API.
+
+    Notes change no state, so they bump no version (nobody's open page goes stale).
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Write something to comment.")
+    if len(text) > COMMENT_MAX:
+        raise ValueError(f"A comment has at most {COMMENT_MAX} characters.")
+    if "\x00" in text:  # PostgreSQL cannot store it in JSON
+        raise ValueError("The comment has a NUL character.")
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        return record_event(
+            submission=submission, type="comment", actor=actor, details={"text": text}
+        )
+
+
 def submission_reject(
     *, submission_id: str, actor: Actor, reason: str, expected_version: int | None = None
 ) -> Submission:

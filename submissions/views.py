@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
+from statistics import median
 from typing import Any
 
 from django.conf import settings
@@ -31,7 +32,7 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from steve.accounts import company_required
 from submissions.forms import (
@@ -53,10 +54,13 @@ from submissions.services import (
     LineItemRow,
     SubmissionActionError,
     claim_is_live,
+    is_clean_and_confident,
     may_release_claim,
     submission_approve,
+    submission_bulk_approve,
     submission_cancel,
     submission_claim,
+    submission_comment,
     submission_correct_field,
     submission_correct_line_items,
     submission_reject,
@@ -206,6 +210,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     rows, has_more = _rows(request, filters)
     for row in rows:
         row.why = why_in_review(row)
+        row.bulk = is_clean_and_confident(row)
         row.due = row.created_at + settings.REVIEW_SLA
     form = QueueFilterForm(initial=filters, workflows=_workflow_choices(request))
     return {
@@ -689,6 +694,57 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _changed(request, submission.pk, "side")
 
 
+@company_required
+@page_action
+def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """A note in the submission's timeline (an event; also in the API)."""
+    submission = _own(request, submission_id)
+    try:
+        submission_comment(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            text=request.POST.get("text", "")[:5000],
+        )
+    except ValueError as error:
+        return _changed(request, submission.pk, "side", error=str(error), status=422)
+    return _changed(request, submission.pk, "side")
+
+
+# A bulk approve handles at most this many picks (the queue's page size is 50).
+BULK_MAX = 100
+
+
+def _picks(request: HttpRequest) -> list[tuple[str, int]]:
+    """The queue's checked rows ("id:version"), limited to the reviewer's company."""
+    parsed: dict[str, int] = {}
+    for raw in request.POST.getlist("pick")[:BULK_MAX]:
+        pk, _, version = raw.partition(":")
+        if version.isdigit():
+            parsed[pk] = int(version)
+    own = set(
+        company_submissions(request.company).filter(pk__in=parsed).values_list("pk", flat=True)
+    )
+    return [(pk, version) for pk, version in parsed.items() if pk in own]
+
+
+@require_POST
+@company_required
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    """Approve the selected clean, high-confidence submissions, one event each; back to
+    the queue (Post/Redirect/Get) with what was approved and what was refused, and why."""
+    outcome = submission_bulk_approve(picks=_picks(request), actor=Actor.for_user(request.user))
+    if outcome.approved:
+        count = len(outcome.approved)
+        messages.success(request, f"Approved {count} submission{'s' if count != 1 else ''}.")
+    for pk, message in outcome.refused:
+        messages.error(request, f"{pk} was not approved: {message}")
+    if not outcome.approved and not outcome.refused:
+        messages.error(request, "Select at least one submission to approve.")
+    query = _query(_filters(request))
+    url = reverse("review:queue")
+    return HttpResponseRedirect(f"{url}?{query}" if query else url, status=303)
+
+
 # --- File bytes ----------------------------------------------------------------------------
 
 
@@ -796,6 +852,51 @@ def _rates(submissions: QuerySet, since: Any) -> dict[str, float | None]:
     }
 
 
+CLAIM_EVENTS = ["claimed", "claim_taken_over"]
+
+
+def _reviewer_figures(submissions: QuerySet, since: Any) -> list[dict[str, Any]]:
+    """Per reviewer: decisions since `since` and the median time from taking the
+    submission (the last claim before the decision) to deciding it."""
+    decisions = list(
+        SubmissionEvent.objects.filter(
+            submission__in=submissions,
+            type__in=["approved", "rejected"],
+            actor_type=SubmissionEvent.ActorType.USER,
+            occurred_at__gte=since,
+        ).values("submission_id", "type", "actor_id", "actor_label", "occurred_at")
+    )
+    claims: dict[tuple[str, str], list[Any]] = {}
+    for row in SubmissionEvent.objects.filter(
+        submission_id__in={d["submission_id"] for d in decisions}, type__in=CLAIM_EVENTS
+    ).values("submission_id", "actor_id", "occurred_at"):
+        claims.setdefault((row["submission_id"], row["actor_id"]), []).append(row["occurred_at"])
+    people: dict[str, dict[str, Any]] = {}
+    for d in decisions:
+        person = people.setdefault(
+            d["actor_id"], {"label": d["actor_label"], "approved": 0, "rejected": 0, "times": []}
+        )
+        person[d["type"]] += 1
+        taken = [
+            t for t in claims.get((d["submission_id"], d["actor_id"]), []) if t <= d["occurred_at"]
+        ]
+        if taken:
+            person["times"].append((d["occurred_at"] - max(taken)).total_seconds())
+    return sorted(
+        (
+            {
+                "label": p["label"],
+                "approved": p["approved"],
+                "rejected": p["rejected"],
+                "decisions": p["approved"] + p["rejected"],
+                "median": timedelta(seconds=median(p["times"])) if p["times"] else None,
+            }
+            for p in people.values()
+        ),
+        key=lambda p: (-p["decisions"], p["label"]),
+    )
+
+
 @require_GET
 @company_required
 def stats(request: HttpRequest) -> HttpResponse:
@@ -814,5 +915,6 @@ def stats(request: HttpRequest) -> HttpResponse:
         "sla": settings.REVIEW_SLA,
         "decisions": _decisions_per_day(submissions, 30),
         "rates": _rates(submissions, now - timedelta(days=30)),
+        "reviewers": _reviewer_figures(submissions, now - timedelta(days=30)),
     }
     return render(request, "review/stats.html", context)

@@ -55,7 +55,8 @@
   document.addEventListener("htmx:configRequest", (event) => {
     const elt = event.detail.elt;
     if (!elt.matches || !elt.matches("[data-queue-poll]")) return;
-    if (document.hidden) { event.preventDefault(); return; }
+    // A hidden tab, or rows picked for bulk approve (a swap would drop the picks), skip a turn.
+    if (document.hidden || $("input[name=pick]:checked")) { event.preventDefault(); return; }
     const rows = queueRows();
     if (rows.length) event.detail.parameters.upto = rows[rows.length - 1].dataset.id;
   });
@@ -177,7 +178,7 @@
   }
 
   /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
-  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input";
+  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea";
 
   function markDirty(input) {
     input.toggleAttribute("data-dirty", input.value !== input.defaultValue);
@@ -189,6 +190,7 @@
 
   function dirtyLabels() {
     const labels = dirtyInputs().map((input) => {
+      if (input.dataset.unsavedLabel) return input.dataset.unsavedLabel;
       const label = input.closest(".line-items-form") ? null : $("label", input.closest("tr"));
       return label ? label.textContent.trim() : "Line items";
     });
@@ -302,7 +304,7 @@
   document.addEventListener("htmx:afterSettle", (event) => {
     const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
     const ok = event.detail.xhr && event.detail.xhr.status < 300;
-    if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form")) {
+    if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form, .comment-form")) {
       const active = document.activeElement;
       if (active && active !== document.body && active.blur) active.blur();
     }

@@ -865,3 +865,96 @@ def test_queue_says_why_in_review_and_when_the_sla_is_due(ui, company, settings)
     html = response.content.decode()
     assert "1 past the 24h SLA" in html and 'data-breaches="1"' in html
     assert "overdue" in html
+
+
+def test_a_comment_is_an_event_in_the_timeline_and_the_api(ui, reviewer, waiting, api):
+    version = waiting.version
+    response = ui.post(
+        action_url("comment", waiting),
+        {"text": "Called the store: the receipt is real."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert b"Called the store: the receipt is real." in response.content
+    waiting.refresh_from_db()
+    assert waiting.version == version  # a note makes nobody's page stale
+    event = waiting.events.get(type="comment")
+    assert event.actor_label == reviewer.username
+    assert event.details == {"text": "Called the store: the receipt is real."}
+    body = api.get(f"/api/v1/submissions/{waiting.pk}").json()
+    assert any(
+        e["type"] == "comment" and e["details"]["text"].startswith("Called") for e in body["events"]
+    )
+
+
+@pytest.mark.parametrize("text", ["   ", "x" * 2001, "a\x00b"])
+def test_an_empty_or_bad_comment_is_refused(ui, waiting, text):
+    response = ui.post(action_url("comment", waiting), {"text": text}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and b"data-refusal" in response.content
+    assert not waiting.events.filter(type="comment").exists()
+
+
+def confident(company, **fields):
+    values = {"fraud_status": "clean", "confidence": 0.97, "review_flagged_fields": [], **fields}
+    return submission_with_file(company, **values)
+
+
+def test_bulk_approve_approves_each_clean_confident_pick_with_its_own_event(ui, reviewer, company):
+    first, second = confident(company), confident(company)
+    low = confident(company, confidence=0.3)
+    flagged = confident(company, fraud_status="flagged")
+    stale = confident(company)
+    html = ui.get(reverse("review:queue")).content.decode()
+    assert f'value="{first.pk}:{first.version}"' in html
+    assert f'value="{low.pk}:' not in html and f'value="{flagged.pk}:' not in html
+    picks = [f"{s.pk}:{s.version}" for s in (first, second, low, flagged)]
+    picks.append(f"{stale.pk}:{stale.version + 1}")
+    response = ui.post(reverse("review:bulk_approve"), {"pick": picks}, follow=True)
+    assert response.redirect_chain == [(reverse("review:queue"), 303)]
+    html = response.content.decode()
+    assert "Approved 2 submissions." in html
+    assert f"{low.pk} was not approved: Only clean, high-confidence" in html
+    assert f"{stale.pk} was not approved: The submission changed" in html
+    for submission in (first, second):
+        submission.refresh_from_db()
+        assert submission.status == S.APPROVED
+        event = submission.events.get(type="approved")
+        assert event.actor_label == reviewer.username and event.details == {"bulk": True}
+    for submission in (low, flagged, stale):
+        submission.refresh_from_db()
+        assert submission.status == S.REVIEW
+
+
+def test_bulk_approve_ignores_another_companys_submissions(ui, foreign):
+    foreign.confidence, foreign.fraud_status = 0.99, "clean"
+    foreign.save()
+    response = ui.post(
+        reverse("review:bulk_approve"), {"pick": [f"{foreign.pk}:{foreign.version}"]}, follow=True
+    )
+    assert "Select at least one submission" in response.content.decode()
+    foreign.refresh_from_db()
+    assert foreign.status == S.REVIEW
+
+
+def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer, company):
+    from submissions.models import SubmissionEvent
+    from submissions.services import submission_approve, submission_reject
+
+    durations = [4, 10, 30]
+    for minutes in durations:
+        submission = submission_with_file(company)
+        submission_claim(submission_id=submission.pk, user=reviewer)
+        SubmissionEvent.objects.filter(submission=submission, type="claimed").update(
+            occurred_at=timezone.now() - timedelta(minutes=minutes)
+        )
+        submission_approve(submission_id=submission.pk, actor=Actor.for_user(reviewer))
+    other = factories.UserFactory(companies=[company])
+    rejected = submission_with_file(company)
+    submission_reject(submission_id=rejected.pk, actor=Actor.for_user(other), reason="Blurry.")
+    response = ui.get(reverse("review:stats"))
+    figures = {r["label"]: r for r in response.context["reviewers"]}
+    mine = figures[reviewer.username]
+    assert (mine["decisions"], mine["approved"], mine["rejected"]) == (3, 3, 0)
+    assert timedelta(minutes=9) < mine["median"] < timedelta(minutes=11)
+    assert figures[other.username]["rejected"] == 1 and figures[other.username]["median"] is None
+    assert f'data-reviewer="{reviewer.username}"' in response.content.decode()
