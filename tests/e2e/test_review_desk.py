@@ -10,7 +10,7 @@ import pytest
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_correct_field
 from tests import factories
-from tests.e2e.test_review_browser import RECEIPT, open_page, seed_queue, wait_until
+from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
 from tests.submissions.test_review_support import receipt_png, stored_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -233,4 +233,35 @@ def test_phone_width_without_horizontal_scroll(chromium, live_server, team, scre
     page.click("[data-action=approve]")
     page.wait_for_url(re.compile(subs["last"].pk))
     assert Submission.objects.get(pk=subs["clean"].pk).status == S.APPROVED
+    context.close()
+
+
+def test_a_workflow_version_is_created_in_the_admin_without_typing_json(
+    chromium, live_server, team, screenshots: Path
+):
+    from django.contrib.auth import get_user_model
+
+    workflow = factories.default_workflows(team["company"])[0].workflow
+    before = workflow.versions.count()
+    get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/steve/workflow/{workflow.pk}/change/")
+    page.click("text=Add a version from a checked form")
+    page.wait_for_url(re.compile(r"/workflowversion/add/"))
+    # Prefilled from the workflow's current version: only a number is typed.
+    assert '"acceptedFormats"' in page.input_value("#id_upload")
+    page.fill("#id_review_threshold", "65")
+    page.screenshot(path=str(screenshots / "desk-admin-version-form.png"), caret="initial")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r"/workflowversion/$"))
+    page.screenshot(path=str(screenshots / "desk-admin-version-saved.png"), caret="initial")
+    latest = workflow.versions.order_by("-version").first()
+    assert workflow.versions.count() == before + 1 and latest.review_threshold == 65
+    assert latest.upload["acceptedFormats"]
     context.close()
