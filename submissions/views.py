@@ -48,6 +48,7 @@ from submissions.forms import (
     RejectForm,
 )
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
+from submissions.pages import as_read, is_identity
 from submissions.selectors import company_submission, company_submissions, field_label
 from submissions.services import (
     Actor,
@@ -263,6 +264,8 @@ class FileView:
     file: SubmissionFile
     kind: str  # image | pdf | unavailable | other
     pages: list[str]
+    # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
+    rendered: list[str]
 
 
 @dataclass(frozen=True)
@@ -291,20 +294,28 @@ def _pdf_page_count(file: SubmissionFile) -> int:
         document.close()
 
 
+def _transform(file: SubmissionFile, page: int) -> Any:
+    transforms = file.page_transforms if isinstance(file.page_transforms, list) else []
+    return transforms[page] if page < len(transforms) else {}
+
+
 def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
     mime = file.mime_type or file.declared_content_type
     if file.purged_at or not default_storage.exists(file.storage_key):
-        return FileView(file, "unavailable", [])
+        return FileView(file, "unavailable", [], [])
     url = reverse("review:file", args=[submission.pk, file.file_index])
-    if mime.startswith("image/"):
-        return FileView(file, "image", [url])
+    if mime.startswith("image/") and mime != "image/svg+xml":
+        rendered = reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        # An upright upload is shown as uploaded; a straightened or turned one as read.
+        shown = url if is_identity(_transform(file, 0)) else rendered
+        return FileView(file, "image", [shown], [rendered])
     if mime == "application/pdf":
         pages = [
             reverse("review:file_page", args=[submission.pk, file.file_index, n])
             for n in range(_pdf_page_count(file))
         ]
-        return FileView(file, "pdf", pages)
-    return FileView(file, "other", [url])
+        return FileView(file, "pdf", pages, pages)
+    return FileView(file, "other", [url], [])
 
 
 def _text(value: Any) -> str:
@@ -775,23 +786,56 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
     return _private(response)
 
 
+ROTATIONS = {"0": 0, "90": 90, "180": 180, "270": 270}
+
+
 @require_GET
 @company_required
 def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -> HttpResponse:
-    """One page of a PDF rendered to PNG, so multi-page PDFs show like images."""
+    """One page as OCR read it (a PDF page rendered, an image straightened and turned),
+    as PNG; `rotate` (90/180/270 clockwise) turns it for the viewer's rotate button."""
     file = _own_file(request, submission_id, index)
-    if (file.mime_type or file.declared_content_type) != "application/pdf":
-        raise Http404("Not a PDF.")
+    mime = file.mime_type or file.declared_content_type
+    if mime != "application/pdf" and not (mime.startswith("image/") and mime != "image/svg+xml"):
+        raise Http404("Not a page.")
+    rotate = ROTATIONS.get(request.GET.get("rotate", "0"), 0)
+    transform = _transform(file, page)
     # Rendering costs far more than the bytes: reviewers flip pages back and forth.
-    key = f"review:pdf-page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}"
+    key = (
+        f"review:page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}:"
+        f"{json.dumps(transform, sort_keys=True)}:{rotate}"
+    )
     png = cache.get(key)
     if png is None:
-        png = _render_pdf_page(file, page)
+        png = _render_page(file, mime, page, transform, rotate)
         cache.set(key, png, PDF_CACHE_SECONDS)
     return _private(HttpResponse(png, content_type="image/png"))
 
 
-def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
+def _render_page(file: SubmissionFile, mime: str, page: int, transform: Any, rotate: int) -> bytes:
+    image = _pdf_page_image(file, page) if mime == "application/pdf" else _image(file, page)
+    image = as_read(image, transform)
+    if rotate:
+        image = image.rotate(-rotate, expand=True)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _image(file: SubmissionFile, page: int) -> Any:
+    from PIL import Image, ImageOps
+
+    if page != 0:
+        raise Http404("An image has one page.")
+    with default_storage.open(file.storage_key, "rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    # As the extraction loaded it: EXIF orientation applied, on white.
+    image = ImageOps.exif_transpose(image) or image
+    return image.convert("RGB")
+
+
+def _pdf_page_image(file: SubmissionFile, page: int) -> Any:
     import pypdfium2
 
     with default_storage.open(file.storage_key, "rb") as handle:
@@ -799,12 +843,9 @@ def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
     try:
         if not 0 <= page < min(len(document), PDF_MAX_PAGES):
             raise Http404("No such page.")
-        image = document[page].render(scale=PDF_SCALE).to_pil()
+        return document[page].render(scale=PDF_SCALE).to_pil()
     finally:
         document.close()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 # --- Overview ------------------------------------------------------------------------------

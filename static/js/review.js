@@ -66,18 +66,38 @@
 
   function activeFile() { return $(".stage .file:not([hidden])"); }
 
+  // Rotation asks the server for the page turned (a real image in the scroll area, so
+  // nothing is clipped); the evidence boxes are turned with it.
+  function pageSource(img) {
+    if (!view.rotation || !img.dataset.rendered) return img.dataset.shown || img.getAttribute("src");
+    return img.dataset.rendered + "?rotate=" + view.rotation;
+  }
+
   function applyView() {
     const file = activeFile();
     if (!file) return;
     $$(".page", file).forEach((page) => {
       const img = $("img", page);
+      if (img && img.getAttribute("src") !== pageSource(img)) {
+        delete img.dataset.fit;
+        img.src = pageSource(img);
+      }
       // Zoom is relative to the fitted width, measured before the first zoom step.
       if (img && view.zoom !== 1 && !img.dataset.fit) img.dataset.fit = img.clientWidth;
       if (img) img.style.width = view.zoom === 1 ? "" : img.dataset.fit * view.zoom + "px";
       if (img && view.zoom === 1) delete img.dataset.fit;
       page.classList.toggle("zoomed", view.zoom !== 1);
-      page.style.transform = view.rotation ? "rotate(" + view.rotation + "deg)" : "";
     });
+    const active = $(".fields tr.active");
+    if (active) showEvidence(active, false);
+  }
+
+  function turnBox(box, rotation) {
+    const [x0, y0, x1, y1] = box;
+    if (rotation === 90) return [1 - y1, x0, 1 - y0, x1];
+    if (rotation === 180) return [1 - x1, 1 - y1, 1 - x0, 1 - y0];
+    if (rotation === 270) return [y0, 1 - x1, y1, 1 - x0];
+    return box;
   }
 
   function showFile(index) {
@@ -125,7 +145,7 @@
     boxes.forEach((item, i) => {
       const page = $('.page[data-file="' + item.file + '"][data-page="' + item.page + '"]');
       if (!page) return;
-      const [x0, y0, x1, y1] = item.bbox;
+      const [x0, y0, x1, y1] = turnBox(item.bbox, view.rotation);
       const box = document.createElement("div");
       box.className = "box";
       // CSSOM writes are allowed by the CSP (style attributes in markup are not).

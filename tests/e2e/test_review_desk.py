@@ -265,3 +265,88 @@ def test_a_workflow_version_is_created_in_the_admin_without_typing_json(
     assert workflow.versions.count() == before + 1 and latest.review_threshold == 65
     assert latest.upload["acceptedFormats"]
     context.close()
+
+
+def rotated_upload(company: Any, angle: int) -> tuple[Submission, list[float]]:
+    """A receipt uploaded turned by `angle` degrees, read by the real OCR as the pipeline
+    reads it: the stored transform and the total's box come from that read."""
+    import io
+
+    from PIL import Image
+
+    from jobs.extraction.document import Page
+    from jobs.extraction.ocr import _ocr_page, get_engine
+
+    upright = Image.open(io.BytesIO(receipt_png(RECEIPT))).convert("RGB")
+    turned = upright.rotate(angle, expand=True, fillcolor="white")
+    buffer = io.BytesIO()
+    turned.save(buffer, format="PNG")
+    page = Page(index=0, image=turned)
+    _ocr_page(page, get_engine())
+    [total] = [w for w in page.words if "54.20" in w.text]
+    submission = factories.SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2},
+        field_confidences={"merchantName": 0.9, "totalAmount": 0.4},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": list(total.bbox)}]},
+    )
+    file = stored_file(submission, content=buffer.getvalue())
+    file.page_transforms = [page.transform]
+    file.save(update_fields=["page_transforms"])
+    return submission, list(total.bbox)
+
+
+def text_under(png: bytes, bbox: list[float]) -> str:
+    """What OCR reads inside the box on the image the reviewer is shown."""
+    import io
+
+    from PIL import Image
+
+    from jobs.extraction.ocr import get_engine
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = image.size
+    crop = image.crop((bbox[0] * w - 4, bbox[1] * h - 4, bbox[2] * w + 4, bbox[3] * h + 4))
+    return " ".join(word.text for word in get_engine().recognize(crop))
+
+
+@pytest.mark.parametrize("angle", [90, 3])
+def test_boxes_of_a_rotated_upload_cover_the_total(
+    chromium, live_server, team, screenshots: Path, angle: int
+):
+    submission, bbox = rotated_upload(team["company"], angle)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    img = page.locator(".stage .page img").first
+    wait_until(page, "document.querySelector('.stage .page img').naturalWidth > 0")
+    # The viewer shows the page as OCR read it, not the raw upload.
+    src = img.get_attribute("src")
+    assert src.endswith("/pages/0.png"), src
+    shown = page.request.get(f"{live_server.url}{src}").body()
+    assert "54.20" in text_under(shown, bbox)
+
+    page.hover("tr[data-field=totalAmount] th")
+    box = page.locator(".stage .box").bounding_box()
+    frame = img.bounding_box()
+    drawn = [
+        (box["x"] - frame["x"]) / frame["width"],
+        (box["y"] - frame["y"]) / frame["height"],
+        (box["x"] + box["width"] - frame["x"]) / frame["width"],
+        (box["y"] + box["height"] - frame["y"]) / frame["height"],
+    ]
+    assert all(abs(a - b) < 0.02 for a, b in zip(drawn, bbox, strict=True)), (drawn, bbox)
+    page.screenshot(path=str(screenshots / f"desk-rotated-{angle}.png"), caret="initial")
+
+    # Rotating turns the image in the scroll area (nothing clipped) and the box with it.
+    page.click("[data-rotate]")
+    wait_until(page, "document.querySelector('.stage .page img').src.includes('rotate=90')")
+    wait_until(page, "document.querySelector('.stage .page img').complete")
+    page.hover("tr[data-field=totalAmount] th")
+    stage = page.locator(".stage").bounding_box()
+    frame = img.bounding_box()
+    assert frame["y"] >= stage["y"] and frame["x"] >= stage["x"] - 1
+    box = page.locator(".stage .box").bounding_box()
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    page.screenshot(path=str(screenshots / f"desk-rotated-{angle}-turned.png"), caret="initial")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()

@@ -1,5 +1,6 @@
 """The review UI's pages, partials and actions, through Django's test client."""
 
+import io
 import re
 from datetime import timedelta
 
@@ -958,3 +959,29 @@ def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer
     assert timedelta(minutes=9) < mine["median"] < timedelta(minutes=11)
     assert figures[other.username]["rejected"] == 1 and figures[other.username]["median"] is None
     assert f'data-reviewer="{reviewer.username}"' in response.content.decode()
+
+
+def test_a_turned_upload_is_shown_as_read_and_turns_on_request(ui, company):
+    from PIL import Image
+
+    turned = submission_with_file(company)
+    file = turned.files.get()
+    file.page_transforms = [{"skew": 0.0, "turn": 90}]
+    file.save(update_fields=["page_transforms"])
+    page_url = reverse("review:file_page", args=[turned.pk, 0, 0])
+    html = ui.get(detail_url(turned)).content.decode()
+    assert f'src="{page_url}"' in html
+
+    def size(url: str, **params: str) -> tuple[int, int]:
+        response = ui.get(url, params)
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+        return Image.open(io.BytesIO(response.content)).size
+
+    assert size(page_url) == (90, 60)  # the 60x90 upload, turned as OCR read it
+    assert size(page_url, rotate="90") == (60, 90)
+    assert size(page_url, rotate="45") == (90, 60)  # only quarter turns
+    assert ui.get(reverse("review:file_page", args=[turned.pk, 0, 1])).status_code == 404
+
+    upright = submission_with_file(company)
+    html = ui.get(detail_url(upright)).content.decode()
+    assert f'src="{reverse("review:file", args=[upright.pk, 0])}"' in html
