@@ -615,7 +615,12 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     submission.extracted_data = data
     submission.field_confidences = confidences
     submission.version += 1
-    submission.save(update_fields=["extracted_data", "field_confidences", "version", "updated_at"])
+    fields = ["extracted_data", "field_confidences", "version", "updated_at"]
+    if field_name == "lineItems" and "lineItems" in (submission.evidence or {}):
+        # Rows were added, removed or reordered: their boxes no longer say which is which.
+        submission.evidence = {k: v for k, v in submission.evidence.items() if k != "lineItems"}
+        fields.append("evidence")
+    submission.save(update_fields=fields)
     record_event(
         submission=submission,
         type="field_corrected",

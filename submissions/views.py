@@ -318,6 +318,40 @@ def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
     return FileView(file, "other", [url], [])
 
 
+@dataclass(frozen=True)
+class ItemRow:
+    description: Any
+    quantity: Any
+    amount: Any
+    evidence: str  # JSON list of boxes, like a field row's
+
+
+def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, Any]]:
+    """Well-formed boxes of one field (or of one line item), for the viewer."""
+    return [
+        {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict)
+        and len(e.get("bbox") or []) == 4
+        and (item is None or e.get("item") == item)
+    ]
+
+
+def _item_rows(submission: Submission) -> list[ItemRow]:
+    items = (submission.extracted_data or {}).get("lineItems") or []
+    boxes = (submission.evidence or {}).get("lineItems")
+    return [
+        ItemRow(
+            description=item.get("description"),
+            quantity=item.get("quantity"),
+            amount=item.get("amount"),
+            evidence=json.dumps(_evidence_boxes(boxes, item=n)),
+        )
+        for n, item in enumerate(items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    ]
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -365,11 +399,7 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
         if spec.get("type") in {"array", "object"}:
             continue
         confidence = confidences.get(name)
-        evidence = [
-            {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
-            for e in (submission.evidence or {}).get(name, [])
-            if isinstance(e, dict) and len(e.get("bbox") or []) == 4
-        ]
+        evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
         rows.append(
             FieldRow(
                 name=name,
@@ -409,13 +439,12 @@ def _detail_context(
     filters = _filters(request)
     previous_id, next_id = _neighbours(request, submission, filters)
     query = _query(filters)
-    line_items = (submission.extracted_data or {}).get("lineItems") or []
     return {
         "submission": submission,
         "version": submission.version,
         "files": [_file_view(submission, f) for f in submission.files.order_by("file_index")],
         "fields": _field_rows(submission),
-        "line_items": line_items if isinstance(line_items, list) else [],
+        "line_items": _item_rows(submission),
         "has_line_items": "lineItems" in _schema_fields(submission),
         "threshold": submission.workflow_version.review_threshold,
         "threshold_ratio": submission.workflow_version.review_threshold / 100,

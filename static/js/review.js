@@ -88,7 +88,7 @@
       if (img && view.zoom === 1) delete img.dataset.fit;
       page.classList.toggle("zoomed", view.zoom !== 1);
     });
-    const active = $(".fields tr.active");
+    const active = $(".side tr.active");
     if (active) showEvidence(active, false);
   }
 
@@ -131,7 +131,7 @@
   /* ---- Evidence: a field's box on the page it was read from ----------------------------- */
   function clearBoxes() {
     $$(".stage .box").forEach((b) => b.remove());
-    $$(".fields tr.active").forEach((r) => r.classList.remove("active"));
+    $$(".side tr.active").forEach((r) => r.classList.remove("active"));
   }
 
   function showEvidence(row, scroll) {
@@ -159,17 +159,17 @@
   }
 
   document.addEventListener("mouseover", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row && !row.classList.contains("active")) showEvidence(row, false);
   });
   document.addEventListener("focusin", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row) showEvidence(row, true);
     const match = event.target.closest(".match");
     if (match) focusMatch(match);
   });
   document.addEventListener("mouseout", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row && !row.contains(event.relatedTarget) && !row.contains(document.activeElement)) clearBoxes();
   });
 
@@ -289,10 +289,17 @@
   // Approving (or leaving the page) with an unsaved correction asks first. Capturing at the
   // document runs before htmx's own submit handler on the boosted form.
   let unsavedProceed = null;
-  function askUnsaved(proceed) {
+  const UNSAVED_TEXT = {
+    approve: ["Approving now approves the stored values without your change.", "Approve without them"],
+    leave: ["Leaving this page drops your change.", "Leave without saving"],
+  };
+  function askUnsaved(proceed, action) {
     const dialog = $("#unsaved-dialog");
     if (!dialog) { proceed(); return; }
+    const [consequence, button] = UNSAVED_TEXT[action || "approve"];
     $("[data-unsaved-fields]", dialog).textContent = dirtyLabels().join(", ");
+    $("[data-unsaved-consequence]", dialog).textContent = consequence;
+    $("[data-unsaved=approve]", dialog).textContent = button;
     unsavedProceed = proceed;
     dialog.showModal();
     $("[data-unsaved=back]", dialog).focus();
@@ -304,8 +311,19 @@
     if (form.dataset.confirmed) { delete form.dataset.confirmed; return; }
     event.preventDefault();
     event.stopPropagation();
-    askUnsaved(() => { form.dataset.confirmed = "1"; form.requestSubmit(); });
+    askUnsaved(() => { form.dataset.confirmed = "1"; form.requestSubmit(); }, "approve");
   }, true);
+
+  // Going to another page (j, k, a link) with unsaved input asks first too.
+  document.addEventListener("htmx:confirm", (event) => {
+    const elt = event.detail.elt;
+    if (!elt || !elt.matches || !elt.matches("a[href]") || !dirtyInputs().length) return;
+    event.preventDefault();
+    askUnsaved(() => event.detail.issueRequest(true), "leave");
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (dirtyInputs().length) event.preventDefault();
+  });
 
   document.addEventListener("click", (event) => {
     const choice = event.target.closest("[data-unsaved]");

@@ -350,3 +350,37 @@ def test_boxes_of_a_rotated_upload_cover_the_total(
     page.screenshot(path=str(screenshots / f"desk-rotated-{angle}-turned.png"), caret="initial")
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
+
+
+def test_leaving_with_an_unsaved_correction_asks_and_line_items_show_their_boxes(
+    chromium, live_server, team, screenshots: Path
+):
+    first = low_total(team["company"])
+    factories.SubmissionFactory(company=team["company"])
+    Submission.objects.filter(pk=first.pk).update(
+        extracted_data={
+            **first.extracted_data,
+            "lineItems": [{"description": "Wine", "quantity": 1.0, "amount": 37.6}],
+        },
+        evidence={
+            **first.evidence,
+            "lineItems": [{"file": 0, "page": 0, "bbox": [0.06, 0.62, 0.6, 0.67], "item": 0}],
+        },
+    )
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{first.pk}/")
+    fraud_panel_loaded(page)
+    page.hover("tr[data-item='0'] td")
+    expect(page.locator(".stage .box")).to_have_count(1)
+    page.screenshot(path=str(screenshots / "desk-line-item-box.png"), caret="initial")
+
+    page.fill("#field-totalAmount", "99.00")
+    page.locator("#field-totalAmount").press("Escape")
+    page.keyboard.press("j")
+    dialog = page.locator("#unsaved-dialog")
+    expect(dialog).to_contain_text("Leaving this page drops your change")
+    page.click("[data-unsaved=back]")
+    expect(page.locator("#field-totalAmount")).to_be_focused()
+    assert first.pk in page.url
+    expect(page.locator("#field-totalAmount")).to_have_value("99.00")
+    context.close()

@@ -1,6 +1,7 @@
 """The review UI's pages, partials and actions, through Django's test client."""
 
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -985,3 +986,26 @@ def test_a_turned_upload_is_shown_as_read_and_turns_on_request(ui, company):
     upright = submission_with_file(company)
     html = ui.get(detail_url(upright)).content.decode()
     assert f'src="{reverse("review:file", args=[upright.pk, 0])}"' in html
+
+
+def test_line_items_carry_their_boxes_until_the_rows_are_corrected(ui, company):
+    boxes = [
+        {"file": 0, "page": 0, "bbox": [0.1, 0.4, 0.9, 0.45], "item": 0},
+        {"file": 0, "page": 0, "bbox": [0.1, 0.46, 0.9, 0.5], "item": 1},
+    ]
+    waiting = submission_with_file(
+        company,
+        extracted_data={"lineItems": ITEMS},
+        evidence={"lineItems": boxes, "totalAmount": [{"page": 0, "bbox": [0, 0.6, 1, 0.7]}]},
+    )
+    page = ui.get(detail_url(waiting))
+    rows = page.context["line_items"]
+    assert [json.loads(r.evidence)[0]["bbox"] for r in rows] == [b["bbox"] for b in boxes]
+    assert "data-evidence=" in page.content.decode()
+    ui.post(
+        action_url("correct_items", waiting),
+        items_post(page.context["version"], [("Gardenia bread", "1", "4.50")]),
+        HTTP_HX_REQUEST="true",
+    )
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.evidence and "totalAmount" in waiting.evidence
