@@ -384,3 +384,56 @@ def test_leaving_with_an_unsaved_correction_asks_and_line_items_show_their_boxes
     assert first.pk in page.url
     expect(page.locator("#field-totalAmount")).to_have_value("99.00")
     context.close()
+
+
+def test_a_mixed_queue_is_cleared_by_keyboard_alone(chromium, live_server, team, screenshots):
+    """Clean, low-confidence and fraud-flagged items in turn: a, e…Enter a, f a."""
+    from fraud.models import FraudMatch
+    from fraud.services import match_pair
+
+    company = team["company"]
+    original = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    kinds = ["clean", "low", "fraud"] * 3
+    queue = []
+    for kind in kinds:
+        if kind == "low":
+            queue.append(low_total(company))
+            continue
+        submission = factories.SubmissionFactory(
+            company=company, extracted_data={"merchantName": "Kedai", "totalAmount": 12.5}
+        )
+        stored_file(submission)
+        if kind == "fraud":
+            match_pair(
+                company_id=company.pk,
+                submission_id=submission.pk,
+                other_id=original.pk,
+                check_type=FraudMatch.CheckType.VISUAL,
+                score=80.0,
+                similarity=0.9,
+            )
+        queue.append(submission)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    for kind, submission in zip(kinds, queue, strict=True):
+        page.wait_for_url(re.compile(submission.pk))
+        fraud_panel_loaded(page)
+        if kind == "low":
+            page.keyboard.press("e")
+            page.keyboard.type("60")
+            page.keyboard.press("Enter")
+            expect(page.locator("li[data-event=field_corrected]").first).to_be_visible()
+        if kind == "fraud":
+            page.keyboard.press("f")
+            expect(page.locator("[data-action=approve]")).to_be_enabled()
+        page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    page.screenshot(path=str(screenshots / "desk-queue-cleared.png"), caret="initial")
+    for kind, submission in zip(kinds, queue, strict=True):
+        done = Submission.objects.get(pk=submission.pk)
+        assert done.status == S.APPROVED, (kind, done.pk)
+        if kind == "low":
+            assert done.extracted_data["totalAmount"] == 60.0  # no correction lost
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
