@@ -42,6 +42,7 @@ from submissions.models import FraudStatus, Submission, SubmissionFile, Submissi
 from submissions.services import (
     Actor,
     SubmissionActionError,
+    hold_for_actor,
     record_event,
     refuse_others_claim,
     submission_reject,
@@ -698,6 +699,8 @@ def fraud_matches_resolve(
             match.resolved_at = now
             match.save()
         _bump_outcome(submission)
+        if submission.status == SubmissionStatus.REVIEW:
+            hold_for_actor(submission, actor)  # resolving is working on it
         for match in matches:
             details = {"fraudMatchId": match.pk, "resolution": resolution}
             if reason:

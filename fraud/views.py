@@ -26,7 +26,7 @@ from fraud.services import (
 from steve.accounts import company_required
 from submissions.models import Submission, SubmissionFile
 from submissions.selectors import company_submission, field_label
-from submissions.services import Actor, SubmissionActionError, submission_claim
+from submissions.services import Actor, SubmissionActionError
 
 M = FraudMatch
 
@@ -266,9 +266,6 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
             )
         except SubmissionActionError as refusal:
             error, status = refusal.message, 409
-        else:
-            # Working on it keeps the claim alive.
-            submission_claim(submission_id=submission.pk, user=request.user)
     return _after_resolve(request, submission.pk, error=error, status=status)
 
 

@@ -400,8 +400,9 @@ def may_release_claim(user: Any, submission: Submission) -> bool:
     return submission.claimed_by_id == user.pk or bool(user.is_superuser)
 
 
-def _hold(submission: Submission, actor: Actor, *, ttl: timedelta = CLAIM_TTL) -> None:
-    """A reviewer's first action claims the submission for them (locked row, same transaction).
+def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLAIM_TTL) -> None:
+    """A reviewer's first action claims the submission for them; call it with the row
+    locked, inside the action's transaction.
 
     A change of hands writes an event and bumps the version; renewing only moves the deadline.
     """
@@ -447,7 +448,7 @@ def submission_claim(
         actor = Actor.for_user(user)
         if not take_over:
             refuse_others_claim(submission, actor)
-        _hold(submission, actor, ttl=ttl)
+        hold_for_actor(submission, actor, ttl=ttl)
     return submission
 
 
@@ -628,7 +629,7 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         details={"field": field_name, "old": old, "new": new},
     )
     # Correcting is working on it: the reviewer now holds the submission.
-    _hold(submission, actor)
+    hold_for_actor(submission, actor)
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

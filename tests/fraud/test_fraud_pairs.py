@@ -102,10 +102,12 @@ def test_confirming_fraud_resolves_the_pair_together_with_the_reason(ui, reviewe
     assert 'data-action="undo-resolution"' not in panel(ui, later)
 
 
-def test_false_positive_for_a_pair_can_be_undone_within_the_window(ui, flagged):
+def test_false_positive_for_a_pair_can_be_undone_within_the_window(ui, reviewer, flagged):
     later = flagged["later"]
     resolve(ui, later, flagged["pair"], resolution="false_positive")
     later.refresh_from_db()
+    # Resolving is working on it: the reviewer now holds the submission.
+    assert later.claimed_by == reviewer and later.events.filter(type="claimed").count() == 1
     assert FalsePositivePair.objects.count() == 1
     assert 'data-action="undo-resolution"' in panel(ui, later)
     version = later.version
