@@ -41,7 +41,14 @@ from fraud.models import (
 from fraud.policy import FraudPolicy, combine, data_score, text_score, visual_score
 from submissions.events import announce
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
-from submissions.services import Actor, SubmissionActionError, record_event, submission_reject
+from submissions.services import (
+    Actor,
+    SubmissionActionError,
+    hold_for_actor,
+    record_event,
+    refuse_others_claim,
+    submission_reject,
+)
 
 logger = logging.getLogger(__name__)
 M = FraudMatch
@@ -642,46 +649,166 @@ def fraud_match_resolve(
     user: Any = None,
     expected_version: int | None = None,
 ) -> FraudMatch:
+    """Resolve one match (the API's unit); the review page resolves a pair's together."""
+    [match] = fraud_matches_resolve(
+        submission_id=submission_id,
+        match_ids=[match_id],
+        resolution=resolution,
+        actor=actor,
+        user=user,
+        expected_version=expected_version,
+    )
+    return match
+
+
+def _locked_for_resolution(
+    submission_id: str, actor: Actor, expected_version: int | None
+) -> Submission:
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
+    if expected_version is not None and expected_version != submission.version:
+        raise FraudMatchError(
+            "SUBMISSION_CHANGED",
+            "The submission changed since you opened it; review its new state.",
+            current_status=submission.status,
+        )
+    refuse_others_claim(submission, actor)
+    return submission
+
+
+def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch]:
+    wanted = set(match_ids)
+    matches = list(M.objects.select_for_update().filter(pk__in=wanted, submission_id=submission_id))
+    if not wanted or len(matches) != len(wanted):
+        raise M.DoesNotExist("No such fraud match.")
+    return sorted(matches, key=lambda m: m.pk)
+
+
+def _bump_outcome(submission: Submission) -> None:
+    outcome = outcome_for(submission.pk)
+    submission.fraud_status = outcome.status
+    submission.fraud_score = outcome.score
+    submission.version += 1
+    submission.save(update_fields=["fraud_status", "fraud_score", "version", "updated_at"])
+
+
+def fraud_matches_resolve(
+    *,
+    submission_id: str,
+    match_ids: list[str],
+    resolution: str,
+    actor: Actor,
+    user: Any = None,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> list[FraudMatch]:
+    """Resolve matches together (one pair's checks): one version step, an event and a
+    webhook per match. Confirmed fraud rejects (by policy) with the reviewer's reason."""
     if resolution not in M.Resolution.values:
         raise ValueError(f"resolution must be one of {', '.join(M.Resolution.values)}")
+    reason = (reason or "").strip()
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if expected_version is not None and expected_version != submission.version:
-            raise FraudMatchError(
-                "SUBMISSION_CHANGED",
-                "The submission changed since you opened it; review its new state.",
-                current_status=submission.status,
-            )
-        match = M.objects.select_for_update().get(pk=match_id, submission_id=submission_id)
-        if match.resolution:
+        submission = _locked_for_resolution(submission_id, actor, expected_version)
+        matches = _locked_matches(submission_id, match_ids)
+        done = next((m for m in matches if m.resolution), None)
+        if done is not None:
             raise FraudMatchError(
                 "FRAUD_MATCH_ALREADY_RESOLVED",
-                f"This match was already resolved as {match.resolution}.",
+                f"This match was already resolved as {done.resolution}.",
                 current_status=submission.status,
             )
-        match.resolution = resolution
-        match.resolved_by = actor.label
-        match.resolved_by_user = user
-        match.resolved_at = timezone.now()
-        match.save()
-        outcome = outcome_for(submission_id)
-        submission.fraud_status = outcome.status
-        submission.fraud_score = outcome.score
-        submission.version += 1
-        submission.save(update_fields=["fraud_status", "fraud_score", "version", "updated_at"])
-        event = record_event(
-            submission=submission,
-            type="fraud_match_resolved",
-            actor=actor,
-            details={"fraudMatchId": match.pk, "resolution": resolution},
-        )
-        announce(submission=submission, event_type="submission.fraud_match_resolved", event=event)
-        if resolution == M.Resolution.FALSE_POSITIVE and match.target_submission_id:
-            _remember_false_positive(match, actor)
+        now = timezone.now()
+        for match in matches:
+            match.resolution = resolution
+            match.resolved_by = actor.label
+            match.resolved_by_user = user
+            match.resolved_at = now
+            match.save()
+        _bump_outcome(submission)
+        if submission.status == SubmissionStatus.REVIEW:
+            hold_for_actor(submission, actor)  # resolving is working on it
+        for match in matches:
+            details = {"fraudMatchId": match.pk, "resolution": resolution}
+            if reason:
+                details["reason"] = reason
+            event = record_event(
+                submission=submission, type="fraud_match_resolved", actor=actor, details=details
+            )
+            announce(
+                submission=submission, event_type="submission.fraud_match_resolved", event=event
+            )
+            if resolution == M.Resolution.FALSE_POSITIVE and match.target_submission_id:
+                _remember_false_positive(match, actor)
         if resolution == M.Resolution.CONFIRMED_FRAUD:
             _remember_fraud(submission, actor)
-            _reject_confirmed(submission, actor)
-    return match
+            _reject_confirmed(submission, actor, reason)
+    return matches
+
+
+# A resolution can be taken back this long after it was made, while still in review.
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+def fraud_resolution_undo(
+    *,
+    submission_id: str,
+    match_ids: list[str],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> list[FraudMatch]:
+    """Take back a recent resolution of these matches (recorded as an event).
+
+    Only while the submission is still in review: a confirmation that rejected it has
+    decided it, and the review page says so before confirming.
+    """
+    with transaction.atomic():
+        submission = _locked_for_resolution(submission_id, actor, expected_version)
+        if submission.status != SubmissionStatus.REVIEW:
+            raise FraudMatchError(
+                f"SUBMISSION_IS_{submission.status.upper()}",
+                f"The submission is {submission.status}; its resolutions can no longer be undone.",
+                current_status=submission.status,
+            )
+        matches = _locked_matches(submission_id, match_ids)
+        since = timezone.now() - UNDO_WINDOW
+        if any(not m.resolution or not m.resolved_at or m.resolved_at < since for m in matches):
+            raise FraudMatchError(
+                "UNDO_WINDOW_PASSED",
+                "Only a resolution made in the last 5 minutes can be undone.",
+                current_status=submission.status,
+            )
+        previous = {m.resolution for m in matches}
+        for match in matches:
+            _forget_resolution(match)
+        _bump_outcome(submission)
+        record_event(
+            submission=submission,
+            type="fraud_resolution_undone",
+            actor=actor,
+            details={"fraudMatchIds": [m.pk for m in matches], "resolution": sorted(previous)},
+        )
+    return matches
+
+
+def _forget_resolution(match: FraudMatch) -> None:
+    """Clear a match's resolution and what it taught the checks, unless another
+    resolution of the same kind still stands for it."""
+    resolution = match.resolution
+    match.resolution = None
+    match.resolved_by = ""
+    match.resolved_by_user = None
+    match.resolved_at = None
+    match.save()
+    siblings = M.objects.filter(submission_id=match.submission_id, resolution=resolution)
+    pair = match.target_submission_id
+    if (
+        resolution == M.Resolution.FALSE_POSITIVE
+        and pair
+        and not siblings.filter(target_submission_id=pair).exists()
+    ):
+        first, second = _ordered_pair(match.submission_id, pair)
+        FalsePositivePair.objects.filter(first_id=first, second_id=second).delete()
+    if resolution == M.Resolution.CONFIRMED_FRAUD and not siblings.exists():
+        KnownFraud.objects.filter(submission_id=match.submission_id).delete()
 
 
 def _remember_false_positive(match: FraudMatch, actor: Actor) -> None:
@@ -708,12 +835,12 @@ def _remember_fraud(submission: Submission, actor: Actor) -> None:
     )
 
 
-def _reject_confirmed(submission: Submission, actor: Actor) -> None:
+def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") -> None:
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
     if not policy.reject_on_confirmed_fraud:
         return
     if submission.status != SubmissionStatus.REVIEW:
         return
     submission_reject(
-        submission_id=submission.pk, actor=actor, reason="Confirmed fraud by a reviewer."
+        submission_id=submission.pk, actor=actor, reason=reason or "Confirmed fraud by a reviewer."
     )

@@ -3,6 +3,7 @@ reviewer's resolution. The submission page loads the panel with hx-get; without
 JavaScript it is a page of its own."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -11,21 +12,67 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from fraud.models import FraudMatch
-from fraud.services import fraud_match_resolve
+from fraud.policy import FraudPolicy
+from fraud.services import (
+    UNDO_WINDOW,
+    fraud_match_resolve,
+    fraud_matches_resolve,
+    fraud_resolution_undo,
+)
 from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
-from submissions.models import Submission
-from submissions.selectors import company_submission
-from submissions.services import Actor, SubmissionActionError, submission_claim
+from submissions.models import Submission, SubmissionFile
+from submissions.selectors import company_submission, field_label
+from submissions.services import Actor, SubmissionActionError
 
 M = FraudMatch
+
+# What reviewers most often give as the reason for confirmed fraud (it becomes the
+# reject reason when the policy rejects on confirmation).
+FRAUD_REASONS = [
+    "Same receipt submitted twice.",
+    "Document was edited (amount, date or merchant changed).",
+    "Receipt belongs to someone else.",
+    "Generated or screenshot document, not an original.",
+]
 
 
 class ResolveForm(forms.Form):
     version = forms.IntegerField(min_value=1)
     resolution = forms.ChoiceField(choices=M.Resolution.choices)
+
+
+class PairForm(forms.Form):
+    """One pair's matches resolved together; confirming fraud needs a reason."""
+
+    version = forms.IntegerField(min_value=1)
+    resolution = forms.ChoiceField(choices=M.Resolution.choices)
+    match = forms.MultipleChoiceField(choices=[])
+    preset = forms.CharField(required=False, max_length=500)
+    reason = forms.CharField(required=False, max_length=2000, strip=True)
+
+    def __init__(self, *args: Any, match_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["match"].choices = [(pk, pk) for pk in match_ids]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["final_reason"] = data.get("reason") or data.get("preset") or ""
+        if data.get("resolution") == M.Resolution.CONFIRMED_FRAUD and not data["final_reason"]:
+            raise forms.ValidationError("Say why this is fraud: pick a reason or write one.")
+        return data
+
+
+class UndoForm(forms.Form):
+    version = forms.IntegerField(min_value=1)
+    match = forms.MultipleChoiceField(choices=[])
+
+    def __init__(self, *args: Any, match_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["match"].choices = [(pk, pk) for pk in match_ids]
 
 
 @dataclass(frozen=True)
@@ -96,6 +143,61 @@ def _facts(details: dict[str, Any]) -> list[str]:
     return facts
 
 
+@dataclass(frozen=True)
+class PairView:
+    """One card: every check that matched this submission with one other (or, for a
+    finding in this document alone, that one check)."""
+
+    key: str
+    target: Submission | None
+    checks: list[MatchView]
+    unresolved_ids: list[str]
+    undo_ids: list[str]
+    undo_until: datetime | None
+
+    @property
+    def top(self) -> MatchView:
+        return self.checks[0]
+
+    @property
+    def score(self) -> float:
+        return max(v.match.score for v in self.checks)
+
+    @property
+    def blocks(self) -> bool:
+        return any(v.match.status == M.Status.BLOCK for v in self.checks)
+
+    @property
+    def resolution(self) -> str | None:
+        found = {v.match.resolution for v in self.checks}
+        return found.pop() if len(found) == 1 else None
+
+
+def _pairs(submission: Submission, views: list[MatchView]) -> list[PairView]:
+    groups: dict[str, list[MatchView]] = {}
+    for view in views:
+        key = view.match.target_submission_id or view.match.pk
+        groups.setdefault(key, []).append(view)
+    since = timezone.now() - UNDO_WINDOW
+    pairs = []
+    for key, checks in groups.items():
+        resolved = [v.match for v in checks if v.match.resolved_at]
+        last = max((m.resolved_at for m in resolved), default=None)
+        recent = [m for m in resolved if last and m.resolved_at == last and last >= since]
+        pairs.append(
+            PairView(
+                key=key,
+                target=checks[0].match.target_submission,
+                checks=checks,
+                unresolved_ids=[v.match.pk for v in checks if v.match.resolution is None],
+                undo_ids=[m.pk for m in recent] if submission.status == "review" else [],
+                undo_until=last + UNDO_WINDOW if recent else None,
+            )
+        )
+    # Undecided pairs first, the strongest first.
+    return sorted(pairs, key=lambda p: (not p.unresolved_ids, -p.score))
+
+
 def _panel_context(
     request: HttpRequest, submission: Submission, *, error: str = ""
 ) -> dict[str, Any]:
@@ -118,12 +220,19 @@ def _panel_context(
     return {
         "submission": submission,
         "matches": views,
+        "pairs": _pairs(submission, views),
         "unresolved": sum(1 for v in views if v.match.resolution is None),
         "can_resolve": submission.status == "review"
         and membership_allows(request.user, request.company, Action.DECIDE),
         "can_confirm": membership_allows(request.user, request.company, Action.CONFIRM_FRAUD),
+        "fraud_reasons": FRAUD_REASONS,
+        "reject_on_confirm": _rejects_on_confirm(submission),
         "error": error,
     }
+
+
+def _rejects_on_confirm(submission: Submission) -> bool:
+    return FraudPolicy.from_json(submission.workflow_version.fraud_policy).reject_on_confirmed_fraud
 
 
 def _render_panel(
@@ -165,10 +274,120 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
             )
         except SubmissionActionError as refusal:
             error, status = refusal.message, 409
-        else:
-            # Working on it keeps the claim alive.
-            submission_claim(submission_id=submission.pk, user=request.user)
     return _after_resolve(request, submission.pk, error=error, status=status)
+
+
+def _match_ids(submission: Submission) -> list[str]:
+    return list(M.objects.filter(submission=submission).values_list("pk", flat=True))
+
+
+@require_POST
+@allowed(Action.DECIDE)
+def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """Resolve one pair's matches together; confirming fraud carries the reviewer's reason."""
+    submission = _own(request, submission_id)
+    confirming = request.POST.get("resolution") == M.Resolution.CONFIRMED_FRAUD
+    if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
+        return not_allowed(request, Action.CONFIRM_FRAUD)
+    form = PairForm(request.POST, match_ids=_match_ids(submission))
+    error, status = "", 200
+    if not form.is_valid():
+        error = " ".join(form.non_field_errors()) or "Pick false positive or confirmed fraud."
+        status = 422
+    else:
+        try:
+            fraud_matches_resolve(
+                submission_id=submission.pk,
+                match_ids=form.cleaned_data["match"],
+                resolution=form.cleaned_data["resolution"],
+                actor=Actor.for_user(request.user),
+                user=request.user,
+                reason=form.cleaned_data["final_reason"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except SubmissionActionError as refusal:
+            error, status = refusal.message, 409
+    return _after_resolve(request, submission.pk, error=error, status=status)
+
+
+@require_POST
+@allowed(Action.DECIDE)
+def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """Take back the last resolution of a pair within the undo window (an event)."""
+    submission = _own(request, submission_id)
+    form = UndoForm(request.POST, match_ids=_match_ids(submission))
+    error, status = "", 200
+    if not form.is_valid():
+        error, status = "The form was incomplete; try again.", 400
+    else:
+        try:
+            fraud_resolution_undo(
+                submission_id=submission.pk,
+                match_ids=form.cleaned_data["match"],
+                actor=Actor.for_user(request.user),
+                expected_version=form.cleaned_data["version"],
+            )
+        except SubmissionActionError as refusal:
+            error, status = refusal.message, 409
+    return _after_resolve(request, submission.pk, error=error, status=status)
+
+
+@dataclass(frozen=True)
+class Side:
+    submission: Submission
+    pages: list[str]
+
+
+def _page_urls(submission: Submission) -> list[str]:
+    """Every page the reviewer can see of a submission's stored files, in order."""
+    urls: list[str] = []
+    files: list[SubmissionFile] = list(
+        submission.files.filter(purged_at__isnull=True).order_by("file_index")
+    )
+    for file in files:
+        mime = file.mime_type or file.declared_content_type
+        if mime == "application/pdf":
+            urls += [
+                reverse("review:file_page", args=[submission.pk, file.file_index, n])
+                for n in range(min(file.page_count or 1, 10))
+            ]
+        elif mime.startswith("image/") and mime != "image/svg+xml":
+            urls.append(reverse("review:file", args=[submission.pk, file.file_index]))
+    return urls
+
+
+def _compared_fields(own: Submission, other: Submission) -> list[dict[str, Any]]:
+    a, b = own.extracted_data or {}, other.extracted_data or {}
+    schema = (own.workflow_version.output_schema or {}).get("properties", {})
+    names = sorted(k for k in {*a, *b} if not isinstance(a.get(k, b.get(k)), list | dict))
+    return [
+        {
+            "label": field_label(n, schema.get(n) or {}),
+            "own": a.get(n),
+            "other": b.get(n),
+            "same": a.get(n) == b.get(n),
+        }
+        for n in names
+    ]
+
+
+@require_GET
+@company_required
+def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpResponse:
+    """The two submissions of a pair side by side: pages and fields. Reading only: it
+    claims nothing, so it can be opened from any page in a new tab."""
+    submission = _own(request, submission_id)
+    target = _own(request, target_id)
+    context = {
+        "submission": submission,
+        "target": target,
+        "sides": [Side(submission, _page_urls(submission)), Side(target, _page_urls(target))],
+        "fields": _compared_fields(submission, target),
+        "checks": M.objects.filter(submission=submission, target_submission=target).order_by(
+            "-score"
+        ),
+    }
+    return render(request, "fraud/compare.html", context)
 
 
 def _after_resolve(

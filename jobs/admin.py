@@ -1,6 +1,18 @@
-from django.contrib import admin
+"""Admin of sessions and of workflow versions (a version's defaults come from the
+extractor kinds, which live here)."""
 
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
+from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
+from steve.services import VERSIONED_FIELDS, workflow_publish
+from steve.workflow_rules import output_schema_errors, upload_rules_errors
 
 
 @admin.register(WorkflowSession)
@@ -35,3 +47,103 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     show_full_result_count = False
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, so an operator reads and edits the defaults, not one line."""
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _json_area(rows: int) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows, "cols": 90, "class": "vLargeTextField"})
+
+
+class WorkflowVersionForm(forms.ModelForm):
+    upload = PrettyJSONField(
+        widget=_json_area(10),
+        help_text="Prefilled with the kind's defaults. Keys: minFiles, maxFiles, acceptedFormats "
+        f"({', '.join(sorted(FORMAT_MIME))}), fileLabels, maxFileSizeMb.",
+    )
+    output_schema = PrettyJSONField(
+        widget=_json_area(18),
+        help_text="JSON Schema of extractedData: an object with named properties. "
+        "Prefilled with the kind's schema.",
+    )
+    fraud_policy = PrettyJSONField(
+        required=False, widget=_json_area(4), help_text="Empty: the default fraud policy."
+    )
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["workflow", *VERSIONED_FIELDS]
+
+    def clean_upload(self) -> Any:
+        upload = self.cleaned_data["upload"]
+        if errors := upload_rules_errors(upload):
+            raise forms.ValidationError(errors)
+        return upload
+
+    def clean_output_schema(self) -> Any:
+        schema = self.cleaned_data["output_schema"]
+        if errors := output_schema_errors(schema):
+            raise forms.ValidationError(errors)
+        return schema
+
+    def clean_fraud_policy(self) -> Any:
+        policy = self.cleaned_data.get("fraud_policy")
+        if policy in (None, ""):
+            return {}
+        if not isinstance(policy, dict):
+            raise forms.ValidationError("The fraud policy is a JSON object (or empty).")
+        return policy
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(admin.ModelAdmin):
+    """New versions from a checked form; existing versions are immutable (view only)."""
+
+    form = WorkflowVersionForm
+    list_display = ["workflow", "version", "kind", "review_threshold", "auto_approve", "created_at"]
+    list_filter = ["kind", "workflow__company"]
+    search_fields = ["workflow__slug", "workflow__name", "id"]
+    list_select_related = ["workflow"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # sessions pin versions
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """The kind's defaults, or the workflow's current version when one is picked."""
+        initial = super().get_changeform_initial_data(request)
+        latest = None
+        if workflow_id := request.GET.get("workflow"):
+            workflow = Workflow.objects.filter(pk=workflow_id).first()
+            latest = workflow.latest if workflow else None
+        kind = request.GET.get("kind")
+        if latest and (not kind or kind == latest.kind):
+            base = {f: getattr(latest, f) for f in VERSIONED_FIELDS}
+        else:
+            base = kind_defaults(kind or WorkflowVersion.Kind.RECEIPT)
+        return {**base, **{k: v for k, v in initial.items() if k in {"workflow"}}}
+
+    def save_model(
+        self, request: HttpRequest, obj: WorkflowVersion, form: Any, change: bool
+    ) -> None:
+        workflow = obj.workflow
+        before = workflow.latest
+        version = workflow_publish(
+            company=workflow.company,
+            slug=workflow.slug,
+            name=workflow.name,
+            **{f: form.cleaned_data[f] for f in VERSIONED_FIELDS},
+        )
+        obj.pk = version.pk
+        obj.__dict__.update(version.__dict__)
+        if before is not None and before.pk == version.pk:
+            messages.info(request, f"Nothing changed: {version} already has these settings.")

@@ -1,5 +1,8 @@
 """The workflows every company starts with: receipts and invoices."""
 
+import copy
+from typing import Any
+
 from jobs.extraction import OUTPUT_SCHEMAS
 from steve.models import Company, WorkflowVersion
 from steve.services import workflow_publish
@@ -48,3 +51,15 @@ def publish_default_workflows(
         )
         for spec in DEFAULT_WORKFLOWS
     ]
+
+
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """A new version's starting point for an extractor kind: its default upload rules
+    and output schema, and the default review threshold."""
+    spec = next((s for s in DEFAULT_WORKFLOWS if s["kind"] == kind), DEFAULT_WORKFLOWS[0])
+    return {
+        "kind": spec["kind"],
+        "upload": copy.deepcopy(spec["upload"]),
+        "output_schema": copy.deepcopy(OUTPUT_SCHEMAS[spec["kind"]]),
+        "review_threshold": 80,
+    }

@@ -120,7 +120,10 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
     span = (PROGRESS_EXTRACTED - PROGRESS_LOADED) / max(1, len(files))
     for position, file in enumerate(files):
         document, extraction = _extract_file(session, file)
-        SubmissionFile.objects.filter(pk=file.pk).update(page_count=len(document.pages))
+        SubmissionFile.objects.filter(pk=file.pk).update(
+            page_count=len(document.pages),
+            page_transforms=[p.transform for p in document.pages],
+        )
         pages += [
             PageImage(file_id=file.pk, page=p.index, image=p.image, words=p.words)
             for p in document.pages

@@ -1,5 +1,9 @@
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from steve.models import (
     ApiKey,
@@ -68,11 +72,24 @@ class ApiKeyAdmin(ShowsSecretsOnce, admin.ModelAdmin):
         # The secret exists only now: shown once on the next page, it is never stored.
         remember_secret(request, f"API key {obj.name} ({obj.environment})", created.secret)
 
-    @admin.action(description="Revoke selected API keys")
-    def revoke(self, request: HttpRequest, queryset) -> None:
-        for api_key in queryset:
-            api_key_revoke(api_key=api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+    @admin.action(description="Revoke selected API keys…")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Asks first; then revokes the keys still active and counts only those."""
+        active = list(queryset.filter(revoked_at__isnull=True))
+        if "confirm" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Revoke API keys?",
+                "active": active,
+                "already": list(queryset.filter(revoked_at__isnull=False)),
+                "queryset": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/steve/apikey/revoke_confirm.html", context)
+        revoked = [key for key in active if api_key_revoke(api_key=key).revoked_at]
+        self.message_user(request, f"Revoked {len(revoked)} key(s).", messages.SUCCESS)
+        return None
 
 
 @admin.register(Membership)
@@ -91,13 +108,24 @@ class WorkflowVersionInline(admin.StackedInline):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # versions are immutable: publish a new one instead
 
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a new version comes from its own checked form (Add workflow version)
+
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "company", "created_at"]
+    list_display = ["slug", "name", "company", "created_at", "new_version"]
     list_filter = ["company"]
     search_fields = ["slug", "name", "id"]
+    readonly_fields = ["new_version"]
     inlines = [WorkflowVersionInline]
+
+    @admin.display(description="New version")
+    def new_version(self, obj: Workflow) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:steve_workflowversion_add") + f"?workflow={obj.pk}"
+        return format_html('<a href="{}">Add a version from a checked form</a>', url)
 
 
 @admin.register(IdempotencyKey)

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from submissions.models import Submission, SubmissionEvent, SubmissionFile
 
@@ -25,6 +28,9 @@ class SubmissionEventInline(admin.TabularInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
+    """Read-only: every change of a submission goes through its services, which write the
+    event and the webhook an edit here would skip (review it at /review/ instead)."""
+
     list_display = [
         "id",
         "company",
@@ -51,6 +57,15 @@ class SubmissionAdmin(admin.ModelAdmin):
     inlines = [SubmissionFileInline, SubmissionEventInline]
     show_full_result_count = False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # submissions come from sessions
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the audit trail stays; retention purges the data
+
 
 @admin.register(SubmissionEvent)
 class SubmissionEventAdmin(admin.ModelAdmin):
@@ -68,8 +83,14 @@ class SubmissionEventAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SubmissionEvent._meta.fields]
     show_full_result_count = False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # events are written by services only
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # append-only
 
 
 @admin.register(SubmissionFile)
@@ -77,3 +98,9 @@ class SubmissionFileAdmin(admin.ModelAdmin):
     list_display = ["id", "submission", "file_index", "mime_type", "size", "sha256"]
     search_fields = ["id", "submission__id", "sha256"]
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

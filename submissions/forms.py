@@ -10,6 +10,16 @@ from submissions.models import FraudStatus, SubmissionStatus
 ALL = "all"
 STATUS_CHOICES = [(ALL, "All statuses"), *SubmissionStatus.choices]
 FRAUD_CHOICES = [("", "Any fraud status"), *FraudStatus.choices]
+MINE, UNCLAIMED = "mine", "free"
+# Queue orders: oldest first by default; the others put what needs a look first.
+SORTS = {
+    "age": "Oldest first",
+    "-age": "Newest first",
+    "confidence": "Lowest confidence first",
+    "amount": "Largest amount first",
+    "fraud": "Highest fraud score first",
+}
+CLAIM_CHOICES = [("", "Anyone's"), (MINE, "My claims"), (UNCLAIMED, "Unclaimed")]
 
 # The reasons reviewers pick most often; "other" asks for free text.
 REJECT_REASONS = [
@@ -25,6 +35,8 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
     workflow = forms.ChoiceField(required=False)
     fraud = forms.ChoiceField(choices=FRAUD_CHOICES, required=False)
+    claims = forms.ChoiceField(choices=CLAIM_CHOICES, required=False)
+    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     q = forms.CharField(required=False, max_length=200, strip=True)
     environment = forms.ChoiceField(choices=Environment.choices, required=False)
 
@@ -39,6 +51,8 @@ class QueueFilterForm(forms.Form):
             "status": data.get("status") or SubmissionStatus.REVIEW,
             "workflow": data.get("workflow") or "",
             "fraud": data.get("fraud") or "",
+            "claims": data.get("claims") or "",
+            "sort": data.get("sort") or "",
             "q": data.get("q") or "",
             "environment": data.get("environment") or Environment.PRODUCTION,
         }

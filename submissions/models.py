@@ -110,6 +110,9 @@ class SubmissionFile(models.Model):
     storage_key = models.CharField(max_length=500)
     uploaded_at = models.DateTimeField(null=True, blank=True)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Per page, how OCR straightened and turned it ({"skew": deg, "turn": 0|90|180|270}):
+    # the review page shows the page as read, where the evidence boxes belong.
+    page_transforms = models.JSONField(default=list, blank=True)
     exif = models.JSONField(default=dict, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
 

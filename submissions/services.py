@@ -128,6 +128,7 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
         submission = Submission.objects.select_for_update().get(pk=submission_id)
         _refuse_stale(submission, change.expected_version)
         _refuse_illegal(submission, change.to_status)
+        refuse_others_claim(submission, change.actor)
         if change.guard:
             change.guard(submission)
         from_status = submission.status
@@ -188,6 +189,85 @@ def submission_approve(
             guard=_refuse_unresolved_matches,
         ),
     )
+
+
+def is_clean_and_confident(submission: Submission) -> bool:
+    """Safe to approve in bulk: in review only because nobody approved it yet."""
+    threshold = submission.workflow_version.review_threshold / 100
+    return (
+        submission.status == S.REVIEW
+        and submission.fraud_status == "clean"
+        and not submission.review_flagged_fields
+        and submission.confidence is not None
+        and submission.confidence >= threshold
+    )
+
+
+def _refuse_unless_clean_and_confident(submission: Submission) -> None:
+    _refuse_unresolved_matches(submission)
+    if not is_clean_and_confident(submission):
+        raise SubmissionActionError(
+            "NOT_CLEAN_AND_CONFIDENT",
+            "Only clean, high-confidence submissions are approved in bulk; open it to review.",
+            current_status=submission.status,
+        )
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    approved: list[str]
+    refused: list[tuple[str, str]]
+
+
+def submission_bulk_approve(*, picks: list[tuple[str, int]], actor: Actor) -> BulkOutcome:
+    """Approve each picked (id, version) on its own: one transaction and one event each;
+    one that changed, or is not clean and confident, is refused and the rest go on."""
+    approved: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for submission_id, version in picks:
+        try:
+            submission_transition(
+                submission_id=submission_id,
+                change=Change(
+                    S.APPROVED,
+                    actor,
+                    fields={
+                        "decided_at": timezone.now(),
+                        "claimed_by": None,
+                        "claimed_until": None,
+                    },
+                    details={"bulk": True},
+                    expected_version=version,
+                    guard=_refuse_unless_clean_and_confident,
+                ),
+            )
+        except SubmissionActionError as error:
+            refused.append((submission_id, error.message))
+        else:
+            approved.append(submission_id)
+    return BulkOutcome(approved=approved, refused=refused)
+
+
+COMMENT_MAX = 2000
+
+
+def submission_comment(*, submission_id: str, actor: Actor, text: str) -> SubmissionEvent:
+    """A reviewer's note on a submission: an event in its timeline and in the API.
+
+    Notes change no state, so they bump no version (nobody's open page goes stale).
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Write something to comment.")
+    if len(text) > COMMENT_MAX:
+        raise ValueError(f"A comment has at most {COMMENT_MAX} characters.")
+    if "\x00" in text:  # PostgreSQL cannot store it in JSON
+        raise ValueError("The comment has a NUL character.")
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        return record_event(
+            submission=submission, type="comment", actor=actor, details={"text": text}
+        )
 
 
 def submission_reject(
@@ -275,8 +355,9 @@ def submission_mark_synced(*, submission_id: str, details: dict[str, Any]) -> Su
 CLAIM_TTL = timedelta(minutes=10)
 
 
-def _locked_in_review(submission_id: str, expected_version: int | None) -> Submission:
-    """The submission, row-locked, refusing a stale version or a decided submission."""
+def _locked_in_review(submission_id: str, expected_version: int | None, actor: Actor) -> Submission:
+    """The submission, row-locked, refusing a stale version, a decided submission or
+    another reviewer's claim; the acting reviewer then holds it."""
     submission = Submission.objects.select_for_update().get(pk=submission_id)
     _refuse_stale(submission, expected_version)
     if submission.status != S.REVIEW:
@@ -285,6 +366,7 @@ def _locked_in_review(submission_id: str, expected_version: int | None) -> Submi
             f"The submission is {submission.status}; it is no longer in review.",
             current_status=submission.status,
         )
+    refuse_others_claim(submission, actor)
     return submission
 
 
@@ -295,50 +377,111 @@ def claim_is_live(submission: Submission, *, now: datetime | None = None) -> boo
     )
 
 
-def submission_claim(*, submission_id: str, user: Any, ttl: timedelta = CLAIM_TTL) -> Submission:
-    """Claim a submission in review for `user`, or renew the user's own claim.
+def _holds(submission: Submission, actor: Actor) -> bool:
+    return (
+        actor.type == SubmissionEvent.ActorType.USER and str(submission.claimed_by_id) == actor.id
+    )
 
-    A live claim of someone else is left alone (claims are advisory: the version check
-    still decides who wins). Taking a free or expired claim is a change of hands: it
-    writes an event and bumps the version, so a reviewer whose claim lapsed and was
-    taken over is told before acting. Renewing one's own claim only moves the deadline.
+
+def refuse_others_claim(submission: Submission, actor: Actor) -> None:
+    """A reviewer may not act on a submission another reviewer holds; they take it over first.
+
+    Claims bind reviewers in the UI only: the API and the system act as before.
+    """
+    if actor.type != SubmissionEvent.ActorType.USER or not claim_is_live(submission):
+        return
+    if _holds(submission, actor):
+        return
+    holder = submission.claimed_by.get_username()
+    raise SubmissionActionError(
+        "SUBMISSION_CLAIMED",
+        f"{holder} is reviewing this submission; take it over to act on it.",
+        current_status=submission.status,
+    )
+
+
+def may_release_claim(user: Any, submission: Submission, *, others: bool = False) -> bool:
+    """Who may release a claim: its holder, or anyone allowed to release others' (a lead)."""
+    return submission.claimed_by_id == user.pk or others
+
+
+def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLAIM_TTL) -> None:
+    """A reviewer's first action claims the submission for them; call it with the row
+    locked, inside the action's transaction.
+
+    A change of hands writes an event and bumps the version; renewing only moves the deadline.
+    """
+    if actor.type != SubmissionEvent.ActorType.USER:
+        return
+    now = timezone.now()
+    if claim_is_live(submission, now=now) and _holds(submission, actor):
+        submission.claimed_until = now + ttl
+        submission.save(update_fields=["claimed_until", "updated_at"])
+        return
+    previous = submission.claimed_by.get_username() if submission.claimed_by_id else None
+    taken = previous is not None and claim_is_live(submission, now=now)
+    submission.claimed_by_id = int(actor.id)
+    submission.claimed_until = now + ttl
+    submission.version += 1
+    submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
+    details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
+    if taken:
+        details["takenFrom"] = previous
+    elif previous:
+        details["expiredClaimOf"] = previous
+    record_event(
+        submission=submission,
+        type="claim_taken_over" if taken else "claimed",
+        actor=actor,
+        details=details,
+    )
+
+
+def submission_claim(
+    *, submission_id: str, user: Any, take_over: bool = False, ttl: timedelta = CLAIM_TTL
+) -> Submission:
+    """Claim a submission in review for `user` ("Start review"), or renew their own claim.
+
+    Another reviewer's live claim is refused unless `take_over`, which is recorded as a
+    `claim_taken_over` event naming the previous holder. A change of hands bumps the
+    version, so the reviewer who lost the claim is told before acting.
     """
     with transaction.atomic():
         submission = Submission.objects.select_for_update().get(pk=submission_id)
         if submission.status != S.REVIEW:
             return submission
-        now = timezone.now()
-        if claim_is_live(submission, now=now):
-            if submission.claimed_by_id == user.pk:
-                submission.claimed_until = now + ttl
-                submission.save(update_fields=["claimed_until", "updated_at"])
-            return submission
-        previous = submission.claimed_by.get_username() if submission.claimed_by_id else None
-        submission.claimed_by = user
-        submission.claimed_until = now + ttl
-        submission.version += 1
-        submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
-        details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
-        if previous:
-            details["expiredClaimOf"] = previous
-        record_event(
-            submission=submission, type="claimed", actor=Actor.for_user(user), details=details
-        )
+        actor = Actor.for_user(user)
+        if not take_over:
+            refuse_others_claim(submission, actor)
+        hold_for_actor(submission, actor, ttl=ttl)
     return submission
 
 
 def submission_release_claim(*, submission_id: str, user: Any, others: bool = False) -> Submission:
-    """Give up one's own claim so the next reviewer can take the submission; with
-    `others` (a lead), free it from whoever holds it."""
+    """Give up a claim so the next reviewer can take the submission: its holder, or with
+    `others` (a lead's right, decided by the caller) whoever holds it."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if submission.claimed_by_id is None or (submission.claimed_by_id != user.pk and not others):
+        if not submission.claimed_by_id:
             return submission
+        if not may_release_claim(user, submission, others=others):
+            raise SubmissionActionError(
+                "CLAIM_NOT_YOURS",
+                "Only the reviewer holding this submission or a lead can release it.",
+                current_status=submission.status,
+            )
+        holder = submission.claimed_by.get_username()
         submission.claimed_by = None
         submission.claimed_until = None
         submission.version += 1
         submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
-        record_event(submission=submission, type="claim_released", actor=Actor.for_user(user))
+        details = {} if holder == user.get_username() else {"releasedClaimOf": holder}
+        record_event(
+            submission=submission,
+            type="claim_released",
+            actor=Actor.for_user(user),
+            details=details,
+        )
     return submission
 
 
@@ -373,7 +516,7 @@ def submission_correct_field(
     so its field confidence becomes 1.0. Line items have their own service.
     """
     with transaction.atomic():
-        submission = _locked_in_review(submission_id, expected_version)
+        submission = _locked_in_review(submission_id, expected_version, actor)
         schema = _field_schema(submission, field_name)
         if schema is None or schema.get("type") in {"array", "object"}:
             raise ValueError(f"{field_name} is not a field that can be corrected here.")
@@ -410,7 +553,7 @@ def submission_correct_line_items(
     correction (old and new list in the event, confidence 1.0); no rows clears the field.
     """
     with transaction.atomic():
-        submission = _locked_in_review(submission_id, expected_version)
+        submission = _locked_in_review(submission_id, expected_version, actor)
         schema = _field_schema(submission, "lineItems")
         if schema is None or schema.get("type") != "array":
             raise ValueError("This workflow has no line items.")
@@ -479,13 +622,20 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     submission.extracted_data = data
     submission.field_confidences = confidences
     submission.version += 1
-    submission.save(update_fields=["extracted_data", "field_confidences", "version", "updated_at"])
+    fields = ["extracted_data", "field_confidences", "version", "updated_at"]
+    if field_name == "lineItems" and "lineItems" in (submission.evidence or {}):
+        # Rows were added, removed or reordered: their boxes no longer say which is which.
+        submission.evidence = {k: v for k, v in submission.evidence.items() if k != "lineItems"}
+        fields.append("evidence")
+    submission.save(update_fields=fields)
     record_event(
         submission=submission,
         type="field_corrected",
         actor=actor,
         details={"field": field_name, "old": old, "new": new},
     )
+    # Correcting is working on it: the reviewer now holds the submission.
+    hold_for_actor(submission, actor)
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

@@ -10,19 +10,22 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import wraps
+from statistics import median
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseNotAllowed,
     HttpResponseRedirect,
     QueryDict,
 )
@@ -35,7 +38,9 @@ from steve.accounts import Action, allowed, company_required, membership_allows,
 from steve.models import Environment
 from submissions.forms import (
     ALL,
+    MINE,
     REJECT_REASONS,
+    UNCLAIMED,
     ApproveForm,
     CancelForm,
     CorrectionForm,
@@ -44,15 +49,20 @@ from submissions.forms import (
     RejectForm,
 )
 from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
-from submissions.selectors import company_submission, company_submissions
+from submissions.pages import as_read, is_identity
+from submissions.selectors import company_submission, company_submissions, field_label
 from submissions.services import (
     Actor,
     LineItemRow,
     SubmissionActionError,
     claim_is_live,
+    is_clean_and_confident,
+    may_release_claim,
     submission_approve,
+    submission_bulk_approve,
     submission_cancel,
     submission_claim,
+    submission_comment,
     submission_correct_field,
     submission_correct_line_items,
     submission_reject,
@@ -61,7 +71,7 @@ from submissions.services import (
 
 S = SubmissionStatus
 # Filter values left out of links: the queue shows them when nothing is said.
-DEFAULTS = {"status": S.REVIEW, "environment": Environment.PRODUCTION}
+DEFAULTS = {"status": S.REVIEW, "environment": Environment.PRODUCTION, "sort": "age"}
 QUEUE_PAGE = 50
 # A poll refreshes every row the reviewer has loaded, up to this many.
 POLL_WINDOW = 500
@@ -97,6 +107,12 @@ def _filtered(request: HttpRequest, filters: dict[str, str], *, status: bool = T
         queryset = queryset.filter(workflow__slug=filters["workflow"])
     if filters["fraud"]:
         queryset = queryset.filter(fraud_status=filters["fraud"])
+    if filters["claims"]:
+        live = Q(claimed_by__isnull=False, claimed_until__gt=timezone.now())
+        if filters["claims"] == MINE:
+            queryset = queryset.filter(live, claimed_by=request.user)
+        elif filters["claims"] == UNCLAIMED:
+            queryset = queryset.exclude(live)
     if filters["q"]:
         q = filters["q"]
         queryset = queryset.filter(
@@ -128,12 +144,27 @@ def _query(filters: dict[str, str], **overrides: str) -> str:
     return params.urlencode()
 
 
+# Other orders than the default read one bounded window (keyset paging follows ids).
+SORTED_WINDOW = 200
+ORDERS = {
+    "-age": [F("id").desc()],
+    "confidence": [F("confidence").asc(nulls_last=True), "id"],
+    "amount": [F("extracted_data__totalAmount").desc(nulls_last=True), "id"],
+    "fraud": [F("fraud_score").desc(nulls_last=True), "id"],
+}
+
+
 def _rows(request: HttpRequest, filters: dict[str, str]) -> tuple[list[Submission], bool]:
     """One window of the queue, oldest first (ids sort by creation time).
 
     `after` continues after a row (keyset, never OFFSET); `upto` re-reads every row up
-    to the last one the page shows, which is what the poll asks for.
+    to the last one the page shows, which is what the poll asks for. Another order
+    shows its first SORTED_WINDOW rows, and says so.
     """
+    if filters["sort"] in ORDERS:
+        ordered = _filtered(request, filters).order_by(*ORDERS[filters["sort"]])
+        rows = list(ordered[: SORTED_WINDOW + 1])
+        return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
     queryset = _filtered(request, filters).order_by("id")
     after, upto = request.GET.get("after"), request.GET.get("upto")
     limit = QUEUE_PAGE
@@ -146,17 +177,64 @@ def _rows(request: HttpRequest, filters: dict[str, str]) -> tuple[list[Submissio
     return rows[:limit], len(rows) > limit
 
 
+def why_in_review(submission: Submission) -> str:
+    """The short answer to "why is this here?" for the queue."""
+    reasons = []
+    if submission.fraud_status in {"flagged", "blocked"}:
+        reasons.append(f"Fraud {submission.fraud_status}")
+    flagged = submission.review_flagged_fields or []
+    if flagged:
+        schema = _schema_fields(submission)
+        labels = [field_label(name, schema.get(name) or {}) for name in flagged[:3]]
+        more = f" +{len(flagged) - 3}" if len(flagged) > 3 else ""
+        reasons.append("Check " + ", ".join(labels) + more)
+    if not reasons and submission.status == S.REVIEW:
+        reasons.append("Manual review")
+    return "; ".join(reasons)
+
+
+def _sla_breaches(request: HttpRequest, filters: dict[str, str]) -> int:
+    """Submissions waiting longer than the SLA, under the queue's other filters."""
+    waiting = _filtered(request, {**filters, "status": S.REVIEW})
+    return waiting.filter(created_at__lte=timezone.now() - settings.REVIEW_SLA).count()
+
+
+def _sort_links(filters: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each sortable column's link; age toggles between oldest and newest first."""
+    current = filters["sort"] or "age"
+    links = {}
+    for column in ["age", "confidence", "amount", "fraud"]:
+        target = ("-age" if current == "age" else "age") if column == "age" else column
+        active = current.lstrip("-") == column
+        direction = "descending" if current in {"-age", "amount", "fraud"} else "ascending"
+        links[column] = {
+            "query": _query(filters, sort=target),
+            "aria": direction if active else "none",
+        }
+    return links
+
+
 def _queue_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows, has_more = _rows(request, filters)
+    for row in rows:
+        row.why = why_in_review(row)
+        row.bulk = is_clean_and_confident(row)
+        row.due = row.created_at + settings.REVIEW_SLA
     form = QueueFilterForm(initial=filters, workflows=_workflow_choices(request))
     return {
+        "sorted": filters["sort"] in ORDERS,
+        "sort_links": _sort_links(filters),
+        "breaches": _sla_breaches(request, filters),
+        "sla_hours": round(settings.REVIEW_SLA.total_seconds() / 3600),
         "filters": filters,
         "form": form,
         "rows": rows,
         "has_more": has_more,
         "last_id": rows[-1].pk if rows else request.GET.get("upto", ""),
         "query": _query(filters),
+        # An empty table says whether the filters or the queue itself are empty.
+        "filtered": any(filters[key] for key in ("workflow", "fraud", "claims", "q")),
         "counts": _status_counts(request, filters),
         "now": timezone.now(),
         "sla": settings.REVIEW_SLA,
@@ -194,11 +272,14 @@ class FileView:
     file: SubmissionFile
     kind: str  # image | pdf | unavailable | other
     pages: list[str]
+    # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
+    rendered: list[str]
 
 
 @dataclass(frozen=True)
 class FieldRow:
     name: str
+    label: str
     value: Any
     text: str
     confidence: float | None
@@ -221,20 +302,62 @@ def _pdf_page_count(file: SubmissionFile) -> int:
         document.close()
 
 
+def _transform(file: SubmissionFile, page: int) -> Any:
+    transforms = file.page_transforms if isinstance(file.page_transforms, list) else []
+    return transforms[page] if page < len(transforms) else {}
+
+
 def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
     mime = file.mime_type or file.declared_content_type
     if file.purged_at or not default_storage.exists(file.storage_key):
-        return FileView(file, "unavailable", [])
+        return FileView(file, "unavailable", [], [])
     url = reverse("review:file", args=[submission.pk, file.file_index])
-    if mime.startswith("image/"):
-        return FileView(file, "image", [url])
+    if mime.startswith("image/") and mime != "image/svg+xml":
+        rendered = reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        # An upright upload is shown as uploaded; a straightened or turned one as read.
+        shown = url if is_identity(_transform(file, 0)) else rendered
+        return FileView(file, "image", [shown], [rendered])
     if mime == "application/pdf":
         pages = [
             reverse("review:file_page", args=[submission.pk, file.file_index, n])
             for n in range(_pdf_page_count(file))
         ]
-        return FileView(file, "pdf", pages)
-    return FileView(file, "other", [url])
+        return FileView(file, "pdf", pages, pages)
+    return FileView(file, "other", [url], [])
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    description: Any
+    quantity: Any
+    amount: Any
+    evidence: str  # JSON list of boxes, like a field row's
+
+
+def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, Any]]:
+    """Well-formed boxes of one field (or of one line item), for the viewer."""
+    return [
+        {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict)
+        and len(e.get("bbox") or []) == 4
+        and (item is None or e.get("item") == item)
+    ]
+
+
+def _item_rows(submission: Submission) -> list[ItemRow]:
+    items = (submission.extracted_data or {}).get("lineItems") or []
+    boxes = (submission.evidence or {}).get("lineItems")
+    return [
+        ItemRow(
+            description=item.get("description"),
+            quantity=item.get("quantity"),
+            amount=item.get("amount"),
+            evidence=json.dumps(_evidence_boxes(boxes, item=n)),
+        )
+        for n, item in enumerate(items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    ]
 
 
 def _text(value: Any) -> str:
@@ -284,14 +407,11 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
         if spec.get("type") in {"array", "object"}:
             continue
         confidence = confidences.get(name)
-        evidence = [
-            {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
-            for e in (submission.evidence or {}).get(name, [])
-            if isinstance(e, dict) and len(e.get("bbox") or []) == 4
-        ]
+        evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
         rows.append(
             FieldRow(
                 name=name,
+                label=field_label(name, spec),
                 value=data.get(name),
                 text=_text(data.get(name)),
                 confidence=confidence,
@@ -327,13 +447,12 @@ def _detail_context(
     filters = _filters(request)
     previous_id, next_id = _neighbours(request, submission, filters)
     query = _query(filters)
-    line_items = (submission.extracted_data or {}).get("lineItems") or []
     return {
         "submission": submission,
         "version": submission.version,
         "files": [_file_view(submission, f) for f in submission.files.order_by("file_index")],
         "fields": _field_rows(submission),
-        "line_items": line_items if isinstance(line_items, list) else [],
+        "line_items": _item_rows(submission),
         "has_line_items": "lineItems" in _schema_fields(submission),
         "threshold": submission.workflow_version.review_threshold,
         "threshold_ratio": submission.workflow_version.review_threshold / 100,
@@ -343,6 +462,11 @@ def _detail_context(
         and membership_allows(request.user, request.company, Action.DECIDE),
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
+        "may_release": may_release_claim(
+            request.user,
+            submission,
+            others=membership_allows(request.user, request.company, Action.RELEASE_OTHERS),
+        ),
         "events": submission.events.order_by("-id")[:EVENT_LIMIT],
         "metadata": json.dumps(submission.metadata or {}, indent=2, sort_keys=True),
         "previous_id": previous_id,
@@ -365,22 +489,58 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
     if part in PARTS:
         # A region refreshing itself after a change elsewhere on the page.
         return render(request, f"review/detail.html#{part}", _detail_context(request, submission))
-    if submission.status == S.REVIEW and membership_allows(
-        request.user, request.company, Action.DECIDE
-    ):
-        # Opening the page claims it, so the queue tells others someone is on it.
-        submission = submission_claim(submission_id=submission.pk, user=request.user)
-        submission = _own(request, submission_id)
-    return render(request, "review/detail.html", _detail_context(request, submission))
+    # Viewing never claims (no write on GET): "Start review" or the first action does.
+    refusal = _pop_refusal(request, submission.pk)
+    reject_form = None
+    if refusal.get("reason"):
+        initial = {"version": submission.version, "reason": refusal["reason"]}
+        reject_form = RejectForm(initial=initial)
+    context = _detail_context(
+        request, submission, error=refusal.get("message", ""), reject_form=reject_form
+    )
+    return render(request, "review/detail.html", context)
+
+
+REFUSAL_KEY = "review:refusal"
+
+
+def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
+    refusal = request.session.pop(REFUSAL_KEY, None)
+    if not isinstance(refusal, dict) or refusal.get("id") != submission_id:
+        return {}
+    return refusal
+
+
+def _page_url(request: HttpRequest, submission_id: str) -> str:
+    url = reverse("review:detail", args=[submission_id])
+    query = _query(_filters(request))
+    return f"{url}?{query}" if query else url
 
 
 def _refused(
-    request: HttpRequest, submission_id: str, message: str, *, status: int = 409, **extra: Any
+    request: HttpRequest, submission_id: str, message: str, *, reason: str = ""
 ) -> HttpResponse:
-    """Re-read the submission and show its new state with the reason the action failed."""
-    submission = _own(request, submission_id)
-    context = _detail_context(request, submission, error=message, **extra)
-    return render(request, "review/detail.html", context, status=status)
+    """Post/Redirect/Get: back to the page, which shows the new state and why the action
+    failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
+    request.session[REFUSAL_KEY] = {"id": submission_id, "message": message, "reason": reason}
+    return HttpResponseRedirect(_page_url(request, submission_id), status=303)
+
+
+def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST action of the submission page; a GET of its address (a reload, a shared
+    link) opens the page instead of answering 405."""
+
+    @wraps(view)
+    def wrapper(
+        request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        if request.method == "GET":
+            return HttpResponseRedirect(_page_url(request, _own(request, submission_id).pk))
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        return view(request, submission_id, *args, **kwargs)
+
+    return wrapper
 
 
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
@@ -404,13 +564,13 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
     return HttpResponseRedirect(_next_in_queue(request, submission), status=303)
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = ApproveForm(request.POST)
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.", status=400)
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
     try:
         submission = submission_approve(
             submission_id=submission.pk,
@@ -422,14 +582,15 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _decided(request, submission, "approved")
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = RejectForm(request.POST)
+    typed = request.POST.get("reason", "")[:2000]
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
-        return _refused(request, submission.pk, message, status=422, reject_form=form)
+        return _refused(request, submission.pk, message, reason=typed)
     try:
         submission = submission_reject(
             submission_id=submission.pk,
@@ -438,17 +599,17 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+        return _refused(request, submission.pk, error.message, reason=typed)
     return _decided(request, submission, "rejected")
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CancelForm(request.POST)
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.", status=400)
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
     try:
         submission = submission_cancel(
             submission_id=submission.pk,
@@ -466,8 +627,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     to refresh (its forms carry the old version); plain posts go back to the page."""
     if not request.htmx:
         if extra.get("error"):
-            return _refused(request, submission_id, extra["error"], status=extra["status"])
-        return HttpResponseRedirect(reverse("review:detail", args=[submission_id]), status=303)
+            return _refused(request, submission_id, extra["error"])
+        return HttpResponseRedirect(_page_url(request, submission_id), status=303)
     submission = _own(request, submission_id)
     context = _detail_context(
         request, submission, error=extra.get("error", ""), field_errors=extra.get("field_errors")
@@ -479,8 +640,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     return response
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = CorrectionForm(request.POST)
@@ -505,8 +666,8 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
 MAX_LINE_ITEM_ROWS = 200
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     form = LineItemsForm(request.POST)
@@ -546,8 +707,6 @@ def _corrected(
         return _changed(
             request, submission.pk, "side", error=message, field_errors=errors, status=422
         )
-    # Working on it keeps the claim alive.
-    submission_claim(submission_id=submission.pk, user=request.user)
     return _changed(request, submission.pk, "side")
 
 
@@ -565,23 +724,82 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
     ]
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
     submission = _own(request, submission_id)
-    submission_claim(submission_id=submission.pk, user=request.user)
+    take_over = request.POST.get("take_over") == "1"
+    try:
+        submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
+    except SubmissionActionError as error:
+        return _changed(request, submission.pk, "side", error=error.message, status=409)
     return _changed(request, submission.pk, "side")
 
 
-@require_POST
 @allowed(Action.DECIDE)
+@page_action
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
     if not others and claim_is_live(submission) and submission.claimed_by_id != request.user.pk:
         return not_allowed(request, Action.RELEASE_OTHERS)
-    submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
+    try:
+        submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
+    except SubmissionActionError as error:
+        return _changed(request, submission.pk, "side", error=error.message, status=409)
     return _changed(request, submission.pk, "side")
+
+
+@company_required
+@page_action
+def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """A note in the submission's timeline (an event; also in the API)."""
+    submission = _own(request, submission_id)
+    try:
+        submission_comment(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            text=request.POST.get("text", "")[:5000],
+        )
+    except ValueError as error:
+        return _changed(request, submission.pk, "side", error=str(error), status=422)
+    return _changed(request, submission.pk, "side")
+
+
+# A bulk approve handles at most this many picks (the queue's page size is 50).
+BULK_MAX = 100
+
+
+def _picks(request: HttpRequest) -> list[tuple[str, int]]:
+    """The queue's checked rows ("id:version"), limited to the reviewer's company."""
+    parsed: dict[str, int] = {}
+    for raw in request.POST.getlist("pick")[:BULK_MAX]:
+        pk, _, version = raw.partition(":")
+        if version.isdigit():
+            parsed[pk] = int(version)
+    own = set(
+        company_submissions(request.company).filter(pk__in=parsed).values_list("pk", flat=True)
+    )
+    return [(pk, version) for pk, version in parsed.items() if pk in own]
+
+
+@require_POST
+@company_required
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    """Approve the selected clean, high-confidence submissions, one event each; back to
+    the queue (Post/Redirect/Get) with what was approved and what was refused, and why."""
+    outcome = submission_bulk_approve(picks=_picks(request), actor=Actor.for_user(request.user))
+    if outcome.approved:
+        count = len(outcome.approved)
+        messages.success(request, f"Approved {count} submission{'s' if count != 1 else ''}.")
+    for pk, message in outcome.refused:
+        messages.error(request, f"{pk} was not approved: {message}")
+    if not outcome.approved and not outcome.refused:
+        messages.error(request, "Select at least one submission to approve.")
+    query = _query(_filters(request))
+    url = reverse("review:queue")
+    return HttpResponseRedirect(f"{url}?{query}" if query else url, status=303)
 
 
 # --- File bytes ----------------------------------------------------------------------------
@@ -614,18 +832,28 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
     return _private(response)
 
 
+ROTATIONS = {"0": 0, "90": 90, "180": 180, "270": 270}
+
+
 @require_GET
 @company_required
 def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -> HttpResponse:
-    """One page of a PDF rendered to PNG, so multi-page PDFs show like images."""
+    """One page as OCR read it (a PDF page rendered, an image straightened and turned),
+    as PNG; `rotate` (90/180/270 clockwise) turns it for the viewer's rotate button."""
     file = _own_file(request, submission_id, index)
-    if (file.mime_type or file.declared_content_type) != "application/pdf":
-        raise Http404("Not a PDF.")
+    mime = file.mime_type or file.declared_content_type
+    if mime != "application/pdf" and not (mime.startswith("image/") and mime != "image/svg+xml"):
+        raise Http404("Not a page.")
+    rotate = ROTATIONS.get(request.GET.get("rotate", "0"), 0)
+    transform = _transform(file, page)
     # Rendering costs far more than the bytes: reviewers flip pages back and forth.
-    key = f"review:pdf-page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}"
+    key = (
+        f"review:page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}:"
+        f"{json.dumps(transform, sort_keys=True)}:{rotate}"
+    )
     png = cache.get(key)
     if png is None:
-        png = _render_pdf_page(file, page)
+        png = _render_page(file, mime, page, transform, rotate)
         cache.set(key, png, PDF_CACHE_SECONDS)
     return _private(HttpResponse(png, content_type="image/png"))
 
@@ -636,7 +864,30 @@ def pdf_page_scale(width_pt: float, height_pt: float) -> float:
     return min(PDF_SCALE, (PDF_MAX_PIXELS / area) ** 0.5)
 
 
-def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
+def _render_page(file: SubmissionFile, mime: str, page: int, transform: Any, rotate: int) -> bytes:
+    image = _pdf_page_image(file, page) if mime == "application/pdf" else _image(file, page)
+    image = as_read(image, transform)
+    if rotate:
+        image = image.rotate(-rotate, expand=True)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _image(file: SubmissionFile, page: int) -> Any:
+    from PIL import Image, ImageOps
+
+    if page != 0:
+        raise Http404("An image has one page.")
+    with default_storage.open(file.storage_key, "rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    # As the extraction loaded it: EXIF orientation applied, on white.
+    image = ImageOps.exif_transpose(image) or image
+    return image.convert("RGB")
+
+
+def _pdf_page_image(file: SubmissionFile, page: int) -> Any:
     import pypdfium2
 
     with default_storage.open(file.storage_key, "rb") as handle:
@@ -645,12 +896,9 @@ def _render_pdf_page(file: SubmissionFile, page: int) -> bytes:
         if not 0 <= page < min(len(document), PDF_MAX_PAGES):
             raise Http404("No such page.")
         pdf_page = document[page]
-        image = pdf_page.render(scale=pdf_page_scale(*pdf_page.get_size())).to_pil()
+        return pdf_page.render(scale=pdf_page_scale(*pdf_page.get_size())).to_pil()
     finally:
         document.close()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 # --- Overview ------------------------------------------------------------------------------
@@ -698,6 +946,51 @@ def _rates(submissions: QuerySet, since: Any) -> dict[str, float | None]:
     }
 
 
+CLAIM_EVENTS = ["claimed", "claim_taken_over"]
+
+
+def _reviewer_figures(submissions: QuerySet, since: Any) -> list[dict[str, Any]]:
+    """Per reviewer: decisions since `since` and the median time from taking the
+    submission (the last claim before the decision) to deciding it."""
+    decisions = list(
+        SubmissionEvent.objects.filter(
+            submission__in=submissions,
+            type__in=["approved", "rejected"],
+            actor_type=SubmissionEvent.ActorType.USER,
+            occurred_at__gte=since,
+        ).values("submission_id", "type", "actor_id", "actor_label", "occurred_at")
+    )
+    claims: dict[tuple[str, str], list[Any]] = {}
+    for row in SubmissionEvent.objects.filter(
+        submission_id__in={d["submission_id"] for d in decisions}, type__in=CLAIM_EVENTS
+    ).values("submission_id", "actor_id", "occurred_at"):
+        claims.setdefault((row["submission_id"], row["actor_id"]), []).append(row["occurred_at"])
+    people: dict[str, dict[str, Any]] = {}
+    for d in decisions:
+        person = people.setdefault(
+            d["actor_id"], {"label": d["actor_label"], "approved": 0, "rejected": 0, "times": []}
+        )
+        person[d["type"]] += 1
+        taken = [
+            t for t in claims.get((d["submission_id"], d["actor_id"]), []) if t <= d["occurred_at"]
+        ]
+        if taken:
+            person["times"].append((d["occurred_at"] - max(taken)).total_seconds())
+    return sorted(
+        (
+            {
+                "label": p["label"],
+                "approved": p["approved"],
+                "rejected": p["rejected"],
+                "decisions": p["approved"] + p["rejected"],
+                "median": timedelta(seconds=median(p["times"])) if p["times"] else None,
+            }
+            for p in people.values()
+        ),
+        key=lambda p: (-p["decisions"], p["label"]),
+    )
+
+
 @require_GET
 @allowed(Action.STATS)
 def stats(request: HttpRequest) -> HttpResponse:
@@ -716,5 +1009,6 @@ def stats(request: HttpRequest) -> HttpResponse:
         "sla": settings.REVIEW_SLA,
         "decisions": _decisions_per_day(submissions, 30),
         "rates": _rates(submissions, now - timedelta(days=30)),
+        "reviewers": _reviewer_figures(submissions, now - timedelta(days=30)),
     }
     return render(request, "review/stats.html", context)

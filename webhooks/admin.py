@@ -174,7 +174,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["environment", "purpose", "status", "event_type", "company", "endpoint"]
-    search_fields = ["id", "event_id", "session_id", "url"]
+    # Support asks "did submission X reach us?" by submission id or their own client id.
+    search_fields = [
+        "id",
+        "event_id",
+        "session_id",
+        "url",
+        "payload__submissionId",
+        "payload__clientSubmissionId",
+    ]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
@@ -28,6 +29,8 @@ class Page:
     words: list[Word] = field(default_factory=list)
     text: str = ""
     has_text_layer: bool = False
+    # How OCR straightened and turned the image before reading (submissions.pages).
+    transform: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

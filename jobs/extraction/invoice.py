@@ -8,7 +8,7 @@ from decimal import Decimal
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, squash
 from .header import COMPANY_SUFFIX, find_merchant, header_segments
 from .layout import Line
-from .receipt import find_issue_date, find_line_items
+from .receipt import find_issue_date, find_line_item_rows, line_items_candidate
 from .totals import find_tax, find_total
 from .values import detect_currency, parse_dates
 
@@ -44,7 +44,8 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]
     _put(fields, "invoiceDate", find_issue_date(issue_lines, day_first=day_first))
     _put(fields, "dueDate", due)
-    items = find_line_items(lines)
+    rows = find_line_item_rows(lines)
+    items = [item for item, _ in rows]
     item_sum = sum((i["amount"] for i in items), Decimal(0)) if items else None
     total = find_total(lines, item_sum)
     _put(fields, "totalAmount", total)
@@ -52,7 +53,7 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
         _put(fields, "taxAmount", find_tax(lines, total.value))  # type: ignore[arg-type]
     if items:
         subtotal_ok = total is not None and item_sum is not None and item_sum <= total.value
-        fields["lineItems"] = Candidate(items, 0.85 if subtotal_ok else 0.55)
+        fields["lineItems"] = line_items_candidate(rows, 0.85 if subtotal_ok else 0.55)
     return fields
 
 

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from submissions.pages import page_transform, straighten, turn
+
 from .document import Document, Page, words_to_text
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word
@@ -221,9 +223,12 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
 
 
 def _ocr_page(page: Page, engine: OcrEngine) -> None:
-    image = deskew(page.image)
+    skew = estimate_skew(page.image)
+    image = straighten(page.image, skew)
     words = engine.recognize(image)
-    image, words = _fix_orientation(image, words, engine)
+    image, words, angle = _fix_orientation(image, words, engine)
+    # The review page redraws the page as read, so the word boxes fall on the words.
+    page.transform = page_transform(skew, angle)
     # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII.
     for word in words:
         word.text = unicodedata.normalize("NFKC", word.text)
@@ -264,29 +269,26 @@ def _looks_sideways(words: list[Word], image: Image.Image) -> bool:
 
 def _fix_orientation(
     image: Image.Image, words: list[Word], engine: OcrEngine
-) -> tuple[Image.Image, list[Word]]:
+) -> tuple[Image.Image, list[Word], int]:
     """Re-read a page that is sideways or reads badly in the other three orientations and
-    keep the best read; upright pages (nearly all) pay nothing."""
+    keep the best read (and the turn that made it); upright pages pay nothing."""
     sideways = _looks_sideways(words, image)
     if words and not sideways and _mean_confidence(words) >= engine.upright_confidence:
-        return image, words
-    best = (_quality(words, image), image, words)
+        return image, words, 0
+    best = (_quality(words, image), image, words, 0)
     for angle in (90, 270, 180):
-        rotated = image.rotate(angle, expand=True, fillcolor=(255, 255, 255))
+        rotated = turn(image, angle)
         candidate = engine.recognize(rotated)
         quality = _quality(candidate, rotated)
         # A clear margin keeps an upright but faint page from flipping on noise.
         if quality > best[0] * 1.25:
-            best = (quality, rotated, candidate)
-    return best[1], best[2]
+            best = (quality, rotated, candidate, angle)
+    return best[1], best[2], best[3]
 
 
 def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:
     """Straighten a slightly rotated scan using the projection profile of its ink."""
-    angle = estimate_skew(image, max_angle)
-    if abs(angle) < 0.3:  # resampling a straight scan would only blur it
-        return image
-    return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    return straighten(image, estimate_skew(image, max_angle))
 
 
 def estimate_skew(image: Image.Image, max_angle: float = 10.0) -> float:

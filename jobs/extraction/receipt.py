@@ -56,7 +56,8 @@ def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
     time = _find_time(lines)
     if time:
         fields["time"] = time
-    items = find_line_items(lines)
+    rows = find_line_item_rows(lines)
+    items = [item for item, _ in rows]
     item_sum = sum((i["amount"] for i in items), Decimal(0)) if items else None
     total = find_total(lines, item_sum)
     if total:
@@ -69,7 +70,7 @@ def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
         fields["receiptNumber"] = number
     if items:
         agrees = total is not None and item_sum == total.value
-        fields["lineItems"] = Candidate(items, 0.9 if agrees else 0.55)
+        fields["lineItems"] = line_items_candidate(rows, 0.9 if agrees else 0.55)
     return fields
 
 
@@ -147,8 +148,20 @@ def _find_receipt_number(lines: list[Line]) -> Candidate | None:
     return Candidate(value, round(conf, 3), [evidence_for(line, start, end)])
 
 
+def line_items_candidate(rows: list[tuple[dict, Line]], confidence: float) -> Candidate:
+    """The items, with each row's box numbered by item so the review page shows where
+    each was read."""
+    boxes = [{**evidence_for(line), "item": n} for n, (_, line) in enumerate(rows)]
+    return Candidate([item for item, _ in rows], confidence, boxes)
+
+
 def find_line_items(lines: list[Line]) -> list[dict]:
-    """Rows between the column header and the first total-ish line that end in an amount.
+    return [item for item, _ in find_line_item_rows(lines)]
+
+
+def find_line_item_rows(lines: list[Line]) -> list[tuple[dict, Line]]:
+    """Rows between the column header and the first total-ish line that end in an amount,
+    each with the line its amount was read from.
 
     A description printed alone on a line belongs to the row below it when that row has
     no description of its own, else it is the wrapped tail of the row above.
@@ -159,7 +172,7 @@ def find_line_items(lines: list[Line]) -> list[dict]:
     )
     if start is None:
         return []
-    items: list[dict] = []
+    items: list[tuple[dict, Line]] = []
     pending = ""
     for line in lines[start + 1 :]:
         if _ITEMS_END.search(squash(line.text)):
@@ -172,15 +185,15 @@ def find_line_items(lines: list[Line]) -> list[dict]:
         head = line.text[: amounts[0].start].strip()
         own = sum(c.isalpha() for c in head) >= 3
         if own and pending and items:
-            _continue_description(items[-1], pending)
+            _continue_description(items[-1][0], pending)
             pending = ""
         if not (own or pending) or amounts[-1].value <= 0:
             continue
         price = amounts[-2].value if len(amounts) >= 2 else None
-        items.append(_item(head, pending, amounts[-1].value, price, own=own))
+        items.append((_item(head, pending, amounts[-1].value, price, own=own), line))
         pending = ""
     if pending and items:
-        _continue_description(items[-1], pending)
+        _continue_description(items[-1][0], pending)
     return items
 
 

@@ -55,7 +55,8 @@
   document.addEventListener("htmx:configRequest", (event) => {
     const elt = event.detail.elt;
     if (!elt.matches || !elt.matches("[data-queue-poll]")) return;
-    if (document.hidden) { event.preventDefault(); return; }
+    // A hidden tab, or rows picked for bulk approve (a swap would drop the picks), skip a turn.
+    if (document.hidden || $("input[name=pick]:checked")) { event.preventDefault(); return; }
     const rows = queueRows();
     if (rows.length) event.detail.parameters.upto = rows[rows.length - 1].dataset.id;
   });
@@ -65,18 +66,38 @@
 
   function activeFile() { return $(".stage .file:not([hidden])"); }
 
+  // Rotation asks the server for the page turned (a real image in the scroll area, so
+  // nothing is clipped); the evidence boxes are turned with it.
+  function pageSource(img) {
+    if (!view.rotation || !img.dataset.rendered) return img.dataset.shown || img.getAttribute("src");
+    return img.dataset.rendered + "?rotate=" + view.rotation;
+  }
+
   function applyView() {
     const file = activeFile();
     if (!file) return;
     $$(".page", file).forEach((page) => {
       const img = $("img", page);
+      if (img && img.getAttribute("src") !== pageSource(img)) {
+        delete img.dataset.fit;
+        img.src = pageSource(img);
+      }
       // Zoom is relative to the fitted width, measured before the first zoom step.
       if (img && view.zoom !== 1 && !img.dataset.fit) img.dataset.fit = img.clientWidth;
       if (img) img.style.width = view.zoom === 1 ? "" : img.dataset.fit * view.zoom + "px";
       if (img && view.zoom === 1) delete img.dataset.fit;
       page.classList.toggle("zoomed", view.zoom !== 1);
-      page.style.transform = view.rotation ? "rotate(" + view.rotation + "deg)" : "";
     });
+    const active = $(".side tr.active");
+    if (active) showEvidence(active, false);
+  }
+
+  function turnBox(box, rotation) {
+    const [x0, y0, x1, y1] = box;
+    if (rotation === 90) return [1 - y1, x0, 1 - y0, x1];
+    if (rotation === 180) return [1 - x1, 1 - y1, 1 - x0, 1 - y0];
+    if (rotation === 270) return [y0, 1 - x1, y1, 1 - x0];
+    return box;
   }
 
   function showFile(index) {
@@ -110,7 +131,7 @@
   /* ---- Evidence: a field's box on the page it was read from ----------------------------- */
   function clearBoxes() {
     $$(".stage .box").forEach((b) => b.remove());
-    $$(".fields tr.active").forEach((r) => r.classList.remove("active"));
+    $$(".side tr.active").forEach((r) => r.classList.remove("active"));
   }
 
   function showEvidence(row, scroll) {
@@ -124,7 +145,7 @@
     boxes.forEach((item, i) => {
       const page = $('.page[data-file="' + item.file + '"][data-page="' + item.page + '"]');
       if (!page) return;
-      const [x0, y0, x1, y1] = item.bbox;
+      const [x0, y0, x1, y1] = turnBox(item.bbox, view.rotation);
       const box = document.createElement("div");
       box.className = "box";
       // CSSOM writes are allowed by the CSP (style attributes in markup are not).
@@ -138,17 +159,17 @@
   }
 
   document.addEventListener("mouseover", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row && !row.classList.contains("active")) showEvidence(row, false);
   });
   document.addEventListener("focusin", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row) showEvidence(row, true);
     const match = event.target.closest(".match");
     if (match) focusMatch(match);
   });
   document.addEventListener("mouseout", (event) => {
-    const row = event.target.closest(".fields tr[data-evidence]");
+    const row = event.target.closest(".side tr[data-evidence]");
     if (row && !row.contains(event.relatedTarget) && !row.contains(document.activeElement)) clearBoxes();
   });
 
@@ -176,6 +197,171 @@
     if (button) { focusMatch(match); button.click(); }
   }
 
+  /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
+  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea";
+
+  function markDirty(input) {
+    input.toggleAttribute("data-dirty", input.value !== input.defaultValue);
+    const row = input.closest("tr");
+    if (row) row.classList.toggle("unsaved", !!$("[data-dirty]", row));
+  }
+
+  function dirtyInputs() { return $$(EDITABLE).filter((i) => i.hasAttribute("data-dirty")); }
+
+  function dirtyLabels() {
+    const labels = dirtyInputs().map((input) => {
+      if (input.dataset.unsavedLabel) return input.dataset.unsavedLabel;
+      const label = input.closest(".line-items-form") ? null : $("label", input.closest("tr"));
+      return label ? label.textContent.trim() : "Line items";
+    });
+    return Array.from(new Set(labels));
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches(EDITABLE)) markDirty(event.target);
+  });
+
+  // A swap of the side column (a save, a refusal, a refresh after a fraud decision) must not
+  // wipe what the reviewer typed elsewhere, nor the value a refused save carried.
+  let drafts = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || target.id !== "side") return;
+    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const saved = event.detail.xhr && event.detail.xhr.status < 300;
+    drafts = dirtyInputs()
+      .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
+      .map((input) => ({ key: input.id || input.name, value: input.value }));
+  });
+
+  document.addEventListener("htmx:afterSwap", () => {
+    if (!drafts) return;
+    drafts.forEach((draft) => {
+      const input = document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
+      if (input && input.matches(EDITABLE)) { input.value = draft.value; markDirty(input); }
+    });
+    drafts = null;
+  });
+
+  function requestError(event) {
+    const config = event.detail.requestConfig || {};
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const saving = (config.verb || "get").toLowerCase() !== "get";
+    const what = saving ? "Nothing was saved or decided." : "The page could not be loaded.";
+    const kept = dirtyInputs().length ? " What you typed is still on the page, marked unsaved." : "";
+    if (event.type === "htmx:sendError" || !status) {
+      return "Steve cannot be reached right now. " + what + kept + " Please try again when you are back online.";
+    }
+    if (status === 401 || status === 403) {
+      return "Your sign-in may have expired (" + status + "). " + what + kept + " Sign in again in a new tab, then retry.";
+    }
+    return "Sorry, Steve answered with an error (" + status + "). " + what + kept + " Please try again.";
+  }
+
+  function showRequestError(text, source) {
+    const box = $("#request-error");
+    if (!box) return;
+    $("[data-request-error-text]", box).textContent = text;
+    box.dataset.source = source;
+    box.hidden = false;
+  }
+
+  function hideRequestError(source) {
+    const box = $("#request-error");
+    if (box && (!source || box.dataset.source === source)) box.hidden = true;
+  }
+
+  function isPoll(event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    return !!(elt && elt.matches && elt.matches("[data-queue-poll]"));
+  }
+
+  ["htmx:sendError", "htmx:responseError"].forEach((name) => {
+    document.addEventListener(name, (event) => showRequestError(requestError(event), isPoll(event) ? "poll" : "action"));
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful) hideRequestError(isPoll(event) ? "poll" : null);
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-request-error-close]")) hideRequestError(null);
+  });
+
+  // Approving (or leaving the page) with an unsaved correction asks first. Capturing at the
+  // document runs before htmx's own submit handler on the boosted form.
+  let unsavedProceed = null;
+  const UNSAVED_TEXT = {
+    approve: ["Approving now approves the stored values without your change.", "Approve without them"],
+    leave: ["Leaving this page drops your change.", "Leave without saving"],
+  };
+  function askUnsaved(proceed, action) {
+    const dialog = $("#unsaved-dialog");
+    if (!dialog) { proceed(); return; }
+    const [consequence, button] = UNSAVED_TEXT[action || "approve"];
+    $("[data-unsaved-fields]", dialog).textContent = dirtyLabels().join(", ");
+    $("[data-unsaved-consequence]", dialog).textContent = consequence;
+    $("[data-unsaved=approve]", dialog).textContent = button;
+    unsavedProceed = proceed;
+    dialog.showModal();
+    $("[data-unsaved=back]", dialog).focus();
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.matches(".approve-form") || !dirtyInputs().length) return;
+    if (form.dataset.confirmed) { delete form.dataset.confirmed; return; }
+    event.preventDefault();
+    event.stopPropagation();
+    askUnsaved(() => { form.dataset.confirmed = "1"; form.requestSubmit(); }, "approve");
+  }, true);
+
+  // Going to another page (j, k, a link) with unsaved input asks first too.
+  document.addEventListener("htmx:confirm", (event) => {
+    const elt = event.detail.elt;
+    if (!elt || !elt.matches || !elt.matches("a[href]") || !dirtyInputs().length) return;
+    event.preventDefault();
+    askUnsaved(() => event.detail.issueRequest(true), "leave");
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (dirtyInputs().length) event.preventDefault();
+  });
+
+  document.addEventListener("click", (event) => {
+    const choice = event.target.closest("[data-unsaved]");
+    if (!choice) return;
+    const dialog = $("#unsaved-dialog");
+    dialog.close();
+    const proceed = unsavedProceed;
+    unsavedProceed = null;
+    if (choice.dataset.unsaved === "approve" && proceed) { proceed(); return; }
+    const first = dirtyInputs()[0];
+    if (first) first.focus();
+  });
+
+  // Enter saved a correction: focus goes back to the page so the next key is a shortcut
+  // (htmx would otherwise put it back into the same field).
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const ok = event.detail.xhr && event.detail.xhr.status < 300;
+    if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form, .comment-form")) {
+      const active = document.activeElement;
+      if (active && active !== document.body && active.blur) active.blur();
+    }
+  });
+
+  /* ---- Fields that need attention ------------------------------------------------------- */
+  let lastAttention = null;
+  function nextAttentionField() {
+    const rows = $$(".fields tr.field");
+    const wanted = rows.filter((r) => r.matches(".low, .flagged, .unsaved") && $("input[name=value]", r));
+    if (!wanted.length) return;
+    const after = rows.findIndex((r) => r.dataset.field === lastAttention);
+    const row = wanted.find((r) => rows.indexOf(r) > after) || wanted[0];
+    lastAttention = row.dataset.field;
+    const input = $("input[name=value]", row);
+    input.focus();
+    input.select();
+  }
+
   /* ---- Keyboard ------------------------------------------------------------------------- */
   function showShortcuts() {
     const dialog = $("#shortcuts");
@@ -194,9 +380,16 @@
     Enter: () => openSelected(),
     o: () => (activeFile() ? rotate() : openSelected()),
     a: () => clickIfEnabled("[data-action=approve]"),
+    s: () => clickIfEnabled("[data-action=start-review]"),
+    e: () => nextAttentionField(),
     r: () => { const el = $("#reject-preset"); if (el) el.focus(); },
     f: () => resolveFocused("false_positive"),
-    c: () => resolveFocused("confirmed_fraud"),
+    // Confirming fraud asks why: c opens the focused pair's reason, it never decides alone.
+    c: () => {
+      const match = focusedMatch();
+      const reason = match && $("[data-fraud-reason]", match);
+      if (reason) { focusMatch(match); match.open = true; reason.focus(); }
+    },
     n: () => moveMatch(1),
     p: () => moveMatch(-1),
     "+": () => zoom("in"),
@@ -210,6 +403,11 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     const target = event.target;
+    if (event.key === "Enter" && target.matches && target.matches("[data-fraud-reason]") && target.value) {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
     if (target.closest && target.closest("input, textarea, select, [contenteditable], dialog[open]")) {
       if (event.key === "Escape" && target.blur) target.blur();
       return;
@@ -231,7 +429,7 @@
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", (event) => {
     // A boosted navigation replaced the page: the new files start unzoomed.
-    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; }
+    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; lastAttention = null; }
     restoreSelection();
   });
   document.addEventListener("htmx:historyRestore", init);

@@ -148,6 +148,11 @@ def test_invoice_pdf_text_layer(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
     assert 0.5 < x0 < x1 <= 1 and 0.3 < y0 < y1 < 0.6  # right-aligned, under the items
     assert "Total Due" in extraction.pages_text[0]
     assert spec.vendor in extraction.summary and "246.00" in extraction.summary
+    # Each line item has its own box, numbered by item, above the total.
+    item_boxes = extraction.evidence["lineItems"]
+    assert [b["item"] for b in item_boxes] == list(range(len(items)))
+    tops = [b["bbox"][1] for b in item_boxes]
+    assert tops == sorted(tops) and tops[-1] < y0
 
 
 def test_invoice_png_is_read_by_ocr(spec: InvoiceSpec, pdf_bytes: bytes) -> None:

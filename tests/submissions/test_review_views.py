@@ -1,5 +1,7 @@
 """The review UI's pages, partials and actions, through Django's test client."""
 
+import io
+import json
 import re
 from datetime import timedelta
 
@@ -311,14 +313,28 @@ def test_file_is_streamed_for_own_company(ui, waiting):
     assert ui.get(reverse("review:file", args=[waiting.pk, 3])).status_code == 404
 
 
-def test_opening_claims_and_others_see_the_holder(ui, reviewer, company, waiting):
-    ui.get(detail_url(waiting))
+def start_review(client: Client, submission: Submission, **data: str):
+    return client.post(action_url("claim", submission), data, HTTP_HX_REQUEST="true")
+
+
+def test_opening_a_submission_does_not_claim_it(ui, waiting):
+    version = waiting.version
+    html = ui.get(detail_url(waiting)).content.decode()
+    assert 'data-action="start-review"' in html and "Nobody is reviewing this yet." in html
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None and waiting.version == version
+    assert not waiting.events.filter(type="claimed").exists()
+
+
+def test_start_review_claims_and_others_see_the_holder(ui, reviewer, company, waiting):
+    response = start_review(ui, waiting)
+    assert response.status_code == 200 and b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer and waiting.claimed_until > timezone.now()
     assert waiting.events.filter(type="claimed", actor_id=str(reviewer.pk)).count() == 1
     version = waiting.version
-    # Reopening renews without a new event or version.
-    ui.get(detail_url(waiting))
+    # Starting again renews without a new event or version.
+    start_review(ui, waiting)
     waiting.refresh_from_db()
     assert waiting.version == version and waiting.events.filter(type="claimed").count() == 1
 
@@ -326,11 +342,52 @@ def test_opening_claims_and_others_see_the_holder(ui, reviewer, company, waiting
     other.force_login(factories.UserFactory(companies=[company]))
     html = other.get(detail_url(waiting)).content.decode()
     assert f"Claimed by <strong>{reviewer.username}</strong>" in html
+    assert 'data-action="take-over"' in html and 'data-action="release-other"' not in html
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
 
 
-def test_a_stale_claim_is_taken_over(ui, reviewer, company, waiting):
+def test_a_claimed_submission_refuses_another_reviewers_decisions(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    waiting.refresh_from_db()
+    other = Client()
+    other.force_login(factories.UserFactory(companies=[company]))
+    version = waiting.version
+    for name, data in [
+        ("approve", {}),
+        ("reject", {"reason": "Blurry."}),
+        ("cancel", {}),
+        ("correct", {"field": "merchantName", "value": "X"}),
+    ]:
+        response = other.post(action_url(name, waiting), {"version": version, **data}, follow=True)
+        assert f"{reviewer.username} is reviewing this submission" in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and waiting.version == version
+    assert not waiting.events.filter(type="field_corrected").exists()
+
+
+def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    bob = factories.UserFactory(companies=[company])
+    other = Client()
+    other.force_login(bob)
+    response = start_review(other, waiting)
+    assert response.status_code == 409 and b"is reviewing this submission" in response.content
+    response = start_review(other, waiting, take_over="1")
+    assert response.status_code == 200 and b"You are reviewing this until" in response.content
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == bob
+    event = waiting.events.get(type="claim_taken_over")
+    assert event.actor_label == bob.username and event.details["takenFrom"] == reviewer.username
+    response = other.post(action_url("approve", waiting), {"version": waiting.version})
+    assert response.status_code == 303
+    waiting.refresh_from_db()
+    assert waiting.status == S.APPROVED
+    # The first reviewer's page is now stale: their approve is refused, nothing changes twice.
+    assert waiting.events.filter(type="approved").count() == 1
+
+
+def test_a_stale_claim_is_taken_without_asking(ui, reviewer, company, waiting):
     first = factories.UserFactory(companies=[company])
     submission_claim(submission_id=waiting.pk, user=first)
     Submission.objects.filter(pk=waiting.pk).update(
@@ -338,23 +395,60 @@ def test_a_stale_claim_is_taken_over(ui, reviewer, company, waiting):
     )
     ui.get(detail_url(waiting))
     waiting.refresh_from_db()
+    assert waiting.claimed_by == first  # viewing takes nothing
+    start_review(ui, waiting)
+    waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
     event = waiting.events.filter(type="claimed").first()
     assert event.details["expiredClaimOf"] == first.username
 
 
 def test_release_and_claim_again(ui, reviewer, waiting):
-    ui.get(detail_url(waiting))
+    start_review(ui, waiting)
     response = ui.post(action_url("release", waiting))
     assert response.status_code == 303
     waiting.refresh_from_db()
     assert waiting.claimed_by is None
     assert waiting.events.filter(type="claim_released").exists()
-    response = ui.post(action_url("claim", waiting), HTTP_HX_REQUEST="true")
+    response = start_review(ui, waiting)
     assert response.status_code == 200 and response["HX-Trigger"] == "submission-changed"
-    assert b"You hold this until" in response.content
+    assert b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
+
+
+def test_only_the_holder_or_a_lead_releases_a_claim(ui, reviewer, company, waiting):
+    start_review(ui, waiting)
+    peer = Client()
+    peer.force_login(factories.UserFactory(companies=[company]))
+    response = peer.post(action_url("release", waiting), HTTP_HX_REQUEST="true")
+    assert response.status_code == 403  # a reviewer's role may not release others' claims
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer
+
+    lead = factories.UserFactory(companies=[company], is_superuser=True)
+    boss = Client()
+    boss.force_login(lead)
+    assert b'data-action="release-other"' in boss.get(detail_url(waiting)).content
+    response = boss.post(action_url("release", waiting), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.claimed_by is None
+    event = waiting.events.get(type="claim_released")
+    assert event.actor_label == lead.username
+    assert event.details == {"releasedClaimOf": reviewer.username}
+
+
+def test_my_claims_filter_shows_only_what_i_hold(ui, reviewer, company):
+    mine = submission_with_file(company)
+    theirs = submission_with_file(company)
+    free = submission_with_file(company)
+    submission_claim(submission_id=mine.pk, user=reviewer)
+    submission_claim(submission_id=theirs.pk, user=factories.UserFactory(companies=[company]))
+    shown = ui.get(reverse("review:queue"), {"claims": "mine"}).context["rows"]
+    assert [s.pk for s in shown] == [mine.pk]
+    shown = ui.get(reverse("review:queue"), {"claims": "free"}).context["rows"]
+    assert [s.pk for s in shown] == [free.pk]
 
 
 # --- Actions --------------------------------------------------------------------------------
@@ -415,6 +509,16 @@ def test_without_filters_j_k_walk_the_review_queue(ui, company):
     assert (page.context["previous_id"], page.context["next_id"]) == (first.pk, None)
 
 
+def refused_page(response) -> str:
+    """A refused page action redirects to the page (Post/Redirect/Get), which says why."""
+    assert response.redirect_chain and response.redirect_chain[0][1] == 303
+    assert "/approve" not in response.request["PATH_INFO"]
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "data-refusal" in html
+    return html
+
+
 def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     opened = waiting.version
     other = factories.UserFactory(companies=[company])
@@ -423,9 +527,9 @@ def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     submission_reject(
         submission_id=waiting.pk, actor=Actor.for_user(other), reason="Duplicate receipt."
     )
-    response = ui.post(action_url("approve", waiting), {"version": opened})
-    assert response.status_code == 409
-    html = response.content.decode()
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+    assert response.redirect_chain == [(detail_url(waiting), 303)]
+    html = refused_page(response)
     assert "changed since you opened it" in html
     assert 'data-status="rejected"' in html and "Duplicate receipt." in html
     waiting.refresh_from_db()
@@ -449,8 +553,8 @@ def test_a_new_fraud_match_refuses_an_open_page(ui, company):
         score=77.0,
         similarity=0.9,
     )
-    response = ui.post(action_url("approve", waiting), {"version": opened})
-    assert response.status_code == 409
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+    assert "changed since you opened it" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW and waiting.fraud_status == "flagged"
 
@@ -462,17 +566,17 @@ def test_unresolved_matches_disable_and_refuse_approval(ui, company, waiting):
     assert 'data-action="approve" disabled' in html
     assert "Resolve 1 fraud match before approving." in html
     waiting.refresh_from_db()
-    response = ui.post(action_url("approve", waiting), {"version": waiting.version})
-    assert response.status_code == 409
-    assert "must be resolved before approval" in response.content.decode()
+    response = ui.post(action_url("approve", waiting), {"version": waiting.version}, follow=True)
+    assert "must be resolved before approval" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
 
 def test_reject_needs_a_reason(ui, waiting):
-    response = ui.post(action_url("reject", waiting), {"version": waiting.version, "reason": " "})
-    assert response.status_code == 422
-    assert "A reason is required" in response.content.decode()
+    response = ui.post(
+        action_url("reject", waiting), {"version": waiting.version, "reason": " "}, follow=True
+    )
+    assert "A reason is required" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
@@ -499,15 +603,36 @@ def test_cancel_with_optional_reason(ui, waiting):
     assert response.status_code == 303
     waiting.refresh_from_db()
     assert waiting.status == S.CANCELLED
-    response = ui.post(action_url("cancel", waiting), {"version": waiting.version})
-    assert response.status_code == 409
-    assert "it cannot become cancelled" in response.content.decode()
+    response = ui.post(action_url("cancel", waiting), {"version": waiting.version}, follow=True)
+    assert "it cannot become cancelled" in refused_page(response)
 
 
 def test_a_form_without_version_is_refused(ui, waiting):
-    assert ui.post(action_url("approve", waiting), {}).status_code == 400
+    response = ui.post(action_url("approve", waiting), {}, follow=True)
+    assert "The form was incomplete" in refused_page(response)
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
+
+
+def test_a_refused_reject_keeps_the_typed_reason(ui, company, waiting):
+    stale = waiting.version + 5
+    response = ui.post(
+        action_url("reject", waiting),
+        {"version": stale, "reason": "Total does not match the claim."},
+        follow=True,
+    )
+    assert "Total does not match the claim.</textarea>" in refused_page(response)
+    # The refusal is shown once: a reload shows the page without it.
+    assert "data-refusal" not in ui.get(detail_url(waiting)).content.decode()
+
+
+@pytest.mark.parametrize("name", ["approve", "reject", "cancel", "correct", "claim", "release"])
+def test_a_get_of_an_action_address_opens_the_page(ui, waiting, name):
+    response = ui.get(action_url(name, waiting) + "?fraud=flagged")
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(waiting) + "?fraud=flagged"
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and waiting.claimed_by is None
 
 
 # --- Corrections ----------------------------------------------------------------------------
@@ -558,9 +683,11 @@ def test_invalid_corrections_are_refused(ui, waiting):
     )
     assert bad_date.status_code == 422
     unknown = ui.post(
-        action_url("correct", waiting), {"version": version, "field": "lineItems", "value": "x"}
+        action_url("correct", waiting),
+        {"version": version, "field": "lineItems", "value": "x"},
+        follow=True,
     )
-    assert unknown.status_code == 422
+    assert "not a field that can be corrected" in refused_page(unknown)
     stale = ui.post(
         action_url("correct", waiting),
         {"version": version - 1 or 99, "field": "merchantName", "value": "X"},
@@ -686,3 +813,204 @@ def test_the_review_sla_comes_from_the_settings(ui, company, settings):
     assert "sla-breached" not in ui.get(reverse("review:queue")).content.decode()
     settings.REVIEW_SLA = timedelta(hours=4)
     assert "sla-breached" in ui.get(reverse("review:queue")).content.decode()
+
+
+# --- A queue for a working day --------------------------------------------------------------
+
+
+def test_an_empty_search_says_nothing_matches_not_that_the_queue_is_empty(ui, company):
+    submission_with_file(company)
+    html = ui.get(reverse("review:queue"), {"q": "no-such-thing"}).content.decode()
+    assert "No submission matches these filters." in html
+    assert "The review queue is empty." not in html
+    Submission.objects.update(status=S.APPROVED)
+    assert "The review queue is empty." in ui.get(reverse("review:queue")).content.decode()
+
+
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("", ["a", "b", "c"]),
+        ("-age", ["c", "b", "a"]),
+        ("confidence", ["b", "c", "a"]),
+        ("amount", ["c", "a", "b"]),
+        ("fraud", ["a", "c", "b"]),
+    ],
+)
+def test_queue_columns_sort(ui, company, sort, expected):
+    rows = {
+        "a": submission_with_file(
+            company, confidence=0.9, fraud_score=80.0, extracted_data={"totalAmount": 20.0}
+        ),
+        "b": submission_with_file(
+            company, confidence=0.2, fraud_score=None, extracted_data={"totalAmount": 3.5}
+        ),
+        "c": submission_with_file(
+            company, confidence=0.5, fraud_score=10.0, extracted_data={"totalAmount": 120.0}
+        ),
+    }
+    names = {s.pk: name for name, s in rows.items()}
+    response = ui.get(reverse("review:queue"), {"sort": sort} if sort else {})
+    assert [names[s.pk] for s in response.context["rows"]] == expected
+    # The header links keep the other filters and say which column sorts.
+    html = ui.get(reverse("review:queue"), {"sort": "amount", "fraud": "clean"}).content.decode()
+    assert 'aria-sort="descending"><a href="?fraud=clean&amp;sort=amount"' in html
+
+
+def test_queue_says_why_in_review_and_when_the_sla_is_due(ui, company, settings):
+    settings.REVIEW_SLA = timedelta(hours=24)
+    old = submission_with_file(
+        company, fraud_status="flagged", review_flagged_fields=["totalAmount"]
+    )
+    Submission.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=30))
+    submission_with_file(company, fraud_status="clean")
+    response = ui.get(reverse("review:queue"))
+    whys = [row.why for row in response.context["rows"]]
+    assert whys == ["Fraud flagged; Check Total amount", "Manual review"]
+    html = response.content.decode()
+    assert "1 past the 24h SLA" in html and 'data-breaches="1"' in html
+    assert "overdue" in html
+
+
+def test_a_comment_is_an_event_in_the_timeline_and_the_api(ui, reviewer, waiting, api):
+    version = waiting.version
+    response = ui.post(
+        action_url("comment", waiting),
+        {"text": "Called the store: the receipt is real."},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert b"Called the store: the receipt is real." in response.content
+    waiting.refresh_from_db()
+    assert waiting.version == version  # a note makes nobody's page stale
+    event = waiting.events.get(type="comment")
+    assert event.actor_label == reviewer.username
+    assert event.details == {"text": "Called the store: the receipt is real."}
+    body = api.get(f"/api/v1/submissions/{waiting.pk}").json()
+    assert any(
+        e["type"] == "comment" and e["details"]["text"].startswith("Called") for e in body["events"]
+    )
+
+
+@pytest.mark.parametrize("text", ["   ", "x" * 2001, "a\x00b"])
+def test_an_empty_or_bad_comment_is_refused(ui, waiting, text):
+    response = ui.post(action_url("comment", waiting), {"text": text}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and b"data-refusal" in response.content
+    assert not waiting.events.filter(type="comment").exists()
+
+
+def confident(company, **fields):
+    values = {"fraud_status": "clean", "confidence": 0.97, "review_flagged_fields": [], **fields}
+    return submission_with_file(company, **values)
+
+
+def test_bulk_approve_approves_each_clean_confident_pick_with_its_own_event(ui, reviewer, company):
+    first, second = confident(company), confident(company)
+    low = confident(company, confidence=0.3)
+    flagged = confident(company, fraud_status="flagged")
+    stale = confident(company)
+    html = ui.get(reverse("review:queue")).content.decode()
+    assert f'value="{first.pk}:{first.version}"' in html
+    assert f'value="{low.pk}:' not in html and f'value="{flagged.pk}:' not in html
+    picks = [f"{s.pk}:{s.version}" for s in (first, second, low, flagged)]
+    picks.append(f"{stale.pk}:{stale.version + 1}")
+    response = ui.post(reverse("review:bulk_approve"), {"pick": picks}, follow=True)
+    assert response.redirect_chain == [(reverse("review:queue"), 303)]
+    html = response.content.decode()
+    assert "Approved 2 submissions." in html
+    assert f"{low.pk} was not approved: Only clean, high-confidence" in html
+    assert f"{stale.pk} was not approved: The submission changed" in html
+    for submission in (first, second):
+        submission.refresh_from_db()
+        assert submission.status == S.APPROVED
+        event = submission.events.get(type="approved")
+        assert event.actor_label == reviewer.username and event.details == {"bulk": True}
+    for submission in (low, flagged, stale):
+        submission.refresh_from_db()
+        assert submission.status == S.REVIEW
+
+
+def test_bulk_approve_ignores_another_companys_submissions(ui, foreign):
+    foreign.confidence, foreign.fraud_status = 0.99, "clean"
+    foreign.save()
+    response = ui.post(
+        reverse("review:bulk_approve"), {"pick": [f"{foreign.pk}:{foreign.version}"]}, follow=True
+    )
+    assert "Select at least one submission" in response.content.decode()
+    foreign.refresh_from_db()
+    assert foreign.status == S.REVIEW
+
+
+def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer, company):
+    from submissions.models import SubmissionEvent
+    from submissions.services import submission_approve, submission_reject
+
+    durations = [4, 10, 30]
+    for minutes in durations:
+        submission = submission_with_file(company)
+        submission_claim(submission_id=submission.pk, user=reviewer)
+        SubmissionEvent.objects.filter(submission=submission, type="claimed").update(
+            occurred_at=timezone.now() - timedelta(minutes=minutes)
+        )
+        submission_approve(submission_id=submission.pk, actor=Actor.for_user(reviewer))
+    other = factories.UserFactory(companies=[company])
+    rejected = submission_with_file(company)
+    submission_reject(submission_id=rejected.pk, actor=Actor.for_user(other), reason="Blurry.")
+    # The overview is a lead's page (steve.accounts).
+    Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
+    response = ui.get(reverse("review:stats"))
+    figures = {r["label"]: r for r in response.context["reviewers"]}
+    mine = figures[reviewer.username]
+    assert (mine["decisions"], mine["approved"], mine["rejected"]) == (3, 3, 0)
+    assert timedelta(minutes=9) < mine["median"] < timedelta(minutes=11)
+    assert figures[other.username]["rejected"] == 1 and figures[other.username]["median"] is None
+    assert f'data-reviewer="{reviewer.username}"' in response.content.decode()
+
+
+def test_a_turned_upload_is_shown_as_read_and_turns_on_request(ui, company):
+    from PIL import Image
+
+    turned = submission_with_file(company)
+    file = turned.files.get()
+    file.page_transforms = [{"skew": 0.0, "turn": 90}]
+    file.save(update_fields=["page_transforms"])
+    page_url = reverse("review:file_page", args=[turned.pk, 0, 0])
+    html = ui.get(detail_url(turned)).content.decode()
+    assert f'src="{page_url}"' in html
+
+    def size(url: str, **params: str) -> tuple[int, int]:
+        response = ui.get(url, params)
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+        return Image.open(io.BytesIO(response.content)).size
+
+    assert size(page_url) == (90, 60)  # the 60x90 upload, turned as OCR read it
+    assert size(page_url, rotate="90") == (60, 90)
+    assert size(page_url, rotate="45") == (90, 60)  # only quarter turns
+    assert ui.get(reverse("review:file_page", args=[turned.pk, 0, 1])).status_code == 404
+
+    upright = submission_with_file(company)
+    html = ui.get(detail_url(upright)).content.decode()
+    assert f'src="{reverse("review:file", args=[upright.pk, 0])}"' in html
+
+
+def test_line_items_carry_their_boxes_until_the_rows_are_corrected(ui, company):
+    boxes = [
+        {"file": 0, "page": 0, "bbox": [0.1, 0.4, 0.9, 0.45], "item": 0},
+        {"file": 0, "page": 0, "bbox": [0.1, 0.46, 0.9, 0.5], "item": 1},
+    ]
+    waiting = submission_with_file(
+        company,
+        extracted_data={"lineItems": ITEMS},
+        evidence={"lineItems": boxes, "totalAmount": [{"page": 0, "bbox": [0, 0.6, 1, 0.7]}]},
+    )
+    page = ui.get(detail_url(waiting))
+    rows = page.context["line_items"]
+    assert [json.loads(r.evidence)[0]["bbox"] for r in rows] == [b["bbox"] for b in boxes]
+    assert "data-evidence=" in page.content.decode()
+    ui.post(
+        action_url("correct_items", waiting),
+        items_post(page.context["version"], [("Gardenia bread", "1", "4.50")]),
+        HTTP_HX_REQUEST="true",
+    )
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.evidence and "totalAmount" in waiting.evidence

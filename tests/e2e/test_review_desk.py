@@ -1,0 +1,439 @@
+"""The review desk's second pass in Chromium: no lost work, explicit claims, the keyboard
+path, and a phone-width page. Screenshots of each state go to artifacts/screenshots/."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import Actor, submission_correct_field
+from tests import factories
+from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
+from tests.submissions.test_review_support import receipt_png, stored_file
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+S = SubmissionStatus
+
+
+@pytest.fixture
+def team(transactional_db, browser_settings) -> dict[str, Any]:
+    company = factories.CompanyFactory(name="Kedai Group")
+    alice = factories.UserFactory(username="alice", companies=[company])
+    bob = factories.UserFactory(username="bob", companies=[company])
+    return {"company": company, "alice": alice, "bob": bob}
+
+
+def low_total(company: Any) -> Submission:
+    """A receipt whose total was read with low confidence: the field a reviewer fixes."""
+    submission = factories.SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2, "currency": "GBP"},
+        field_confidences={"merchantName": 0.96, "totalAmount": 0.41, "currency": 0.95},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": [0.06, 0.73, 0.86, 0.79]}]},
+    )
+    stored_file(submission, content=receipt_png(RECEIPT))
+    return submission
+
+
+def fraud_panel_loaded(page: Any) -> None:
+    page.locator("[data-fraud-panel]").wait_for()
+
+
+def test_server_down_during_a_correction_and_approve_loses_nothing(
+    chromium, live_server, team, screenshots: Path
+):
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+
+    # The network drops: saving the correction fails visibly, the typed value stays, unsaved.
+    page.route(re.compile(r"/(correct|approve)(\?|$)"), lambda route: route.abort())
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("cannot be reached")
+    expect(banner).to_contain_text("marked unsaved")
+    expect(field).to_have_value("60.00")
+    expect(page.locator("tr[data-field=totalAmount]")).to_have_class(re.compile(r"\bunsaved\b"))
+    page.screenshot(path=str(screenshots / "desk-correction-offline.png"), caret="initial")
+
+    # Approving with that unsaved correction asks first; going ahead while still offline
+    # fails visibly too, and nothing is approved.
+    page.locator("#field-totalAmount").press("Escape")
+    page.keyboard.press("a")
+    dialog = page.locator("#unsaved-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Total amount")
+    page.screenshot(path=str(screenshots / "desk-approve-unsaved.png"), caret="initial")
+    page.click("[data-unsaved=approve]")
+    expect(banner).to_contain_text("Nothing was saved or decided")
+    page.screenshot(path=str(screenshots / "desk-approve-offline.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
+
+    # Meanwhile someone else changes the submission; the network comes back.
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name="merchantName",
+        raw_value="Tesco Extra Cambridge",
+        actor=Actor.system(),
+    )
+    page.unroute(re.compile(r"/(correct|approve)(\?|$)"))
+    # The stale page's save is refused with the new state; the typed value survives.
+    page.locator("#field-totalAmount").press("Enter")
+    refusal = page.locator("[data-refusal]")
+    expect(refusal).to_contain_text("changed since you opened it")
+    expect(page.locator("#field-totalAmount")).to_have_value("60.00")
+    expect(page.locator("#field-merchantName")).to_have_value("Tesco Extra Cambridge")
+    page.screenshot(path=str(screenshots / "desk-reconnect-refused.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+
+    # Saved again on the fresh page; then approve goes through, with the corrected value.
+    page.locator("#field-totalAmount").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    expect(page.locator("tr.unsaved")).to_have_count(0)
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED and done.extracted_data["totalAmount"] == 60.0
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_two_reviewers_and_a_claim(chromium, live_server, team, screenshots: Path):
+    submission = low_total(team["company"])
+    first, alice, _ = open_page(chromium, live_server, team["alice"])
+    second, bob, _ = open_page(chromium, live_server, team["bob"])
+    url = f"{live_server.url}/review/{submission.pk}/"
+    alice.goto(url)
+    bob.goto(url)
+    # Viewing claims nothing; alice starts the review with s.
+    assert Submission.objects.get(pk=submission.pk).claimed_by is None
+    fraud_panel_loaded(alice)
+    alice.keyboard.press("s")
+    expect(alice.locator(".claim")).to_contain_text("You are reviewing this")
+
+    bob.reload()
+    fraud_panel_loaded(bob)
+    expect(bob.locator(".claim")).to_contain_text("Claimed by alice")
+    bob.keyboard.press("a")
+    refusal = bob.locator("[data-refusal]")
+    expect(refusal).to_contain_text("alice is reviewing this submission")
+    assert "/approve" not in bob.url  # Post/Redirect/Get
+    bob.screenshot(path=str(screenshots / "desk-claimed-by-other.png"), caret="initial")
+    assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
+
+    # Bob takes it over (recorded); alice's open page is now stale and refused.
+    bob.click("[data-action=take-over]")
+    expect(bob.locator(".claim")).to_contain_text("You are reviewing this")
+    alice.keyboard.press("a")
+    expect(alice.locator("[data-refusal]")).to_contain_text("changed since you opened it")
+    expect(alice.locator(".claim")).to_contain_text("Claimed by bob")
+    bob.keyboard.press("a")
+    bob.wait_for_url(re.compile(r"/review/$"))
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED
+    assert [e.actor_label for e in done.events.filter(type="approved")] == ["bob"]
+    taken = done.events.get(type="claim_taken_over")
+    assert taken.actor_label == "bob" and taken.details["takenFrom"] == "alice"
+    first.close()
+    second.close()
+
+
+def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, screenshots):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    keys = ["e", "6", "0", "Enter"]
+    for key in keys:
+        page.keyboard.press(key)
+    # Enter saved and gave the page back its keys.
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    wait_until(page, "document.activeElement === document.body")
+    page.screenshot(path=str(screenshots / "desk-keyboard-corrected.png"), caret="initial")
+    keys.append("a")
+    page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    assert len(keys) <= 6
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.APPROVED and done.extracted_data["totalAmount"] == 60.0
+    context.close()
+
+
+def test_confirming_fraud_asks_for_a_reason(chromium, live_server, team, screenshots: Path):
+    subs = seed_queue(team["company"])
+    flagged = subs["flagged"]
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    card = page.locator(".pair-card.unresolved")
+    card.wait_for()
+    # Beside the document, not above it: the viewer starts at the top of the page.
+    viewer = page.locator(".viewer").bounding_box()
+    panel = page.locator("#fraud-panel").bounding_box()
+    assert viewer["y"] < 120 and panel["x"] > viewer["x"] + viewer["width"] - 1
+    page.screenshot(path=str(screenshots / "desk-fraud-pair.png"), caret="initial")
+
+    # c never decides alone: it opens the pair's reason.
+    page.keyboard.press("c")
+    assert page.evaluate("document.activeElement.matches('[data-fraud-reason]')")
+    assert Submission.objects.get(pk=flagged.pk).status == S.REVIEW
+    page.select_option("[data-fraud-reason]", "Same receipt submitted twice.")
+    page.screenshot(path=str(screenshots / "desk-fraud-reason.png"), caret="initial")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "rejected")
+    done = Submission.objects.get(pk=flagged.pk)
+    assert done.reject_reason == "Same receipt submitted twice."
+    assert done.fraud_matches.get().resolution == "confirmed_fraud"
+    page.screenshot(path=str(screenshots / "desk-fraud-confirmed.png"), caret="initial")
+
+    # The compare view opens in a new tab and claims nothing.
+    with context.expect_page() as opened:
+        page.click("[data-compare]")
+    compare = opened.value
+    compare.wait_for_load_state()
+    assert compare.locator("[data-compare-side]").count() == 2
+    compare.screenshot(path=str(screenshots / "desk-compare.png"), caret="initial")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def page_width(page: Any) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def test_phone_width_without_horizontal_scroll(chromium, live_server, team, screenshots: Path):
+    subs = seed_queue(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/review/")
+    page.locator("table[data-queue] tr.row").first.wait_for()
+    assert page_width(page) <= 390
+    # The queue reads as cards: every row's submission, age and total are on screen.
+    row = page.locator("table[data-queue] tr.row").first
+    for cell in ["td.age", "td.sub", "td.total"]:
+        box = row.locator(cell).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, cell
+    page.screenshot(path=str(screenshots / "desk-phone-queue.png"), full_page=True, caret="initial")
+
+    page.goto(f"{live_server.url}/review/{subs['flagged'].pk}/")
+    page.locator(".pair-card").wait_for()
+    assert page_width(page) <= 390
+    page.screenshot(
+        path=str(screenshots / "desk-phone-detail.png"), full_page=True, caret="initial"
+    )
+    # A simple decision works there too.
+    page.goto(f"{live_server.url}/review/{subs['clean'].pk}/")
+    assert page_width(page) <= 390
+    page.click("[data-action=approve]")
+    page.wait_for_url(re.compile(subs["last"].pk))
+    assert Submission.objects.get(pk=subs["clean"].pk).status == S.APPROVED
+    context.close()
+
+
+def test_a_workflow_version_is_created_in_the_admin_without_typing_json(
+    chromium, live_server, team, screenshots: Path
+):
+    from django.contrib.auth import get_user_model
+
+    workflow = factories.default_workflows(team["company"])[0].workflow
+    before = workflow.versions.count()
+    get_user_model().objects.create_superuser("ops", "ops@example.com", PASSWORD)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/steve/workflow/{workflow.pk}/change/")
+    page.click("text=Add a version from a checked form")
+    page.wait_for_url(re.compile(r"/workflowversion/add/"))
+    # Prefilled from the workflow's current version: only a number is typed.
+    assert '"acceptedFormats"' in page.input_value("#id_upload")
+    page.fill("#id_review_threshold", "65")
+    page.screenshot(path=str(screenshots / "desk-admin-version-form.png"), caret="initial")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r"/workflowversion/$"))
+    page.screenshot(path=str(screenshots / "desk-admin-version-saved.png"), caret="initial")
+    latest = workflow.versions.order_by("-version").first()
+    assert workflow.versions.count() == before + 1 and latest.review_threshold == 65
+    assert latest.upload["acceptedFormats"]
+    context.close()
+
+
+def rotated_upload(company: Any, angle: int) -> tuple[Submission, list[float]]:
+    """A receipt uploaded turned by `angle` degrees, read by the real OCR as the pipeline
+    reads it: the stored transform and the total's box come from that read."""
+    import io
+
+    from PIL import Image
+
+    from jobs.extraction.document import Page
+    from jobs.extraction.ocr import _ocr_page, get_engine
+
+    upright = Image.open(io.BytesIO(receipt_png(RECEIPT))).convert("RGB")
+    turned = upright.rotate(angle, expand=True, fillcolor="white")
+    buffer = io.BytesIO()
+    turned.save(buffer, format="PNG")
+    page = Page(index=0, image=turned)
+    _ocr_page(page, get_engine())
+    [total] = [w for w in page.words if "54.20" in w.text]
+    submission = factories.SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2},
+        field_confidences={"merchantName": 0.9, "totalAmount": 0.4},
+        evidence={"totalAmount": [{"file": 0, "page": 0, "bbox": list(total.bbox)}]},
+    )
+    file = stored_file(submission, content=buffer.getvalue())
+    file.page_transforms = [page.transform]
+    file.save(update_fields=["page_transforms"])
+    return submission, list(total.bbox)
+
+
+def text_under(png: bytes, bbox: list[float]) -> str:
+    """What OCR reads inside the box on the image the reviewer is shown."""
+    import io
+
+    from PIL import Image
+
+    from jobs.extraction.ocr import get_engine
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    w, h = image.size
+    crop = image.crop((bbox[0] * w - 4, bbox[1] * h - 4, bbox[2] * w + 4, bbox[3] * h + 4))
+    return " ".join(word.text for word in get_engine().recognize(crop))
+
+
+@pytest.mark.parametrize("angle", [90, 3])
+def test_boxes_of_a_rotated_upload_cover_the_total(
+    chromium, live_server, team, screenshots: Path, angle: int
+):
+    submission, bbox = rotated_upload(team["company"], angle)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    img = page.locator(".stage .page img").first
+    wait_until(page, "document.querySelector('.stage .page img').naturalWidth > 0")
+    # The viewer shows the page as OCR read it, not the raw upload.
+    src = img.get_attribute("src")
+    assert src.endswith("/pages/0.png"), src
+    shown = page.request.get(f"{live_server.url}{src}").body()
+    assert "54.20" in text_under(shown, bbox)
+
+    page.hover("tr[data-field=totalAmount] th")
+    box = page.locator(".stage .box").bounding_box()
+    frame = img.bounding_box()
+    drawn = [
+        (box["x"] - frame["x"]) / frame["width"],
+        (box["y"] - frame["y"]) / frame["height"],
+        (box["x"] + box["width"] - frame["x"]) / frame["width"],
+        (box["y"] + box["height"] - frame["y"]) / frame["height"],
+    ]
+    assert all(abs(a - b) < 0.02 for a, b in zip(drawn, bbox, strict=True)), (drawn, bbox)
+    page.screenshot(path=str(screenshots / f"desk-rotated-{angle}.png"), caret="initial")
+
+    # Rotating turns the image in the scroll area (nothing clipped) and the box with it.
+    page.click("[data-rotate]")
+    wait_until(page, "document.querySelector('.stage .page img').src.includes('rotate=90')")
+    wait_until(page, "document.querySelector('.stage .page img').complete")
+    page.hover("tr[data-field=totalAmount] th")
+    stage = page.locator(".stage").bounding_box()
+    frame = img.bounding_box()
+    assert frame["y"] >= stage["y"] and frame["x"] >= stage["x"] - 1
+    box = page.locator(".stage .box").bounding_box()
+    assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    page.screenshot(path=str(screenshots / f"desk-rotated-{angle}-turned.png"), caret="initial")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_leaving_with_an_unsaved_correction_asks_and_line_items_show_their_boxes(
+    chromium, live_server, team, screenshots: Path
+):
+    first = low_total(team["company"])
+    factories.SubmissionFactory(company=team["company"])
+    Submission.objects.filter(pk=first.pk).update(
+        extracted_data={
+            **first.extracted_data,
+            "lineItems": [{"description": "Wine", "quantity": 1.0, "amount": 37.6}],
+        },
+        evidence={
+            **first.evidence,
+            "lineItems": [{"file": 0, "page": 0, "bbox": [0.06, 0.62, 0.6, 0.67], "item": 0}],
+        },
+    )
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{first.pk}/")
+    fraud_panel_loaded(page)
+    page.hover("tr[data-item='0'] td")
+    expect(page.locator(".stage .box")).to_have_count(1)
+    page.screenshot(path=str(screenshots / "desk-line-item-box.png"), caret="initial")
+
+    page.fill("#field-totalAmount", "99.00")
+    page.locator("#field-totalAmount").press("Escape")
+    page.keyboard.press("j")
+    dialog = page.locator("#unsaved-dialog")
+    expect(dialog).to_contain_text("Leaving this page drops your change")
+    page.click("[data-unsaved=back]")
+    expect(page.locator("#field-totalAmount")).to_be_focused()
+    assert first.pk in page.url
+    expect(page.locator("#field-totalAmount")).to_have_value("99.00")
+    context.close()
+
+
+def test_a_mixed_queue_is_cleared_by_keyboard_alone(chromium, live_server, team, screenshots):
+    """Clean, low-confidence and fraud-flagged items in turn: a, e…Enter a, f a."""
+    from fraud.models import FraudMatch
+    from fraud.services import match_pair
+
+    company = team["company"]
+    original = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    kinds = ["clean", "low", "fraud"] * 3
+    queue = []
+    for kind in kinds:
+        if kind == "low":
+            queue.append(low_total(company))
+            continue
+        submission = factories.SubmissionFactory(
+            company=company, extracted_data={"merchantName": "Kedai", "totalAmount": 12.5}
+        )
+        stored_file(submission)
+        if kind == "fraud":
+            match_pair(
+                company_id=company.pk,
+                submission_id=submission.pk,
+                other_id=original.pk,
+                check_type=FraudMatch.CheckType.VISUAL,
+                score=80.0,
+                similarity=0.9,
+            )
+        queue.append(submission)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    for kind, submission in zip(kinds, queue, strict=True):
+        page.wait_for_url(re.compile(submission.pk))
+        fraud_panel_loaded(page)
+        if kind == "low":
+            page.keyboard.press("e")
+            page.keyboard.type("60")
+            page.keyboard.press("Enter")
+            expect(page.locator("li[data-event=field_corrected]").first).to_be_visible()
+        if kind == "fraud":
+            page.keyboard.press("f")
+            expect(page.locator("[data-action=approve]")).to_be_enabled()
+        page.keyboard.press("a")
+    page.wait_for_url(re.compile(r"/review/$"))
+    page.screenshot(path=str(screenshots / "desk-queue-cleared.png"), caret="initial")
+    for kind, submission in zip(kinds, queue, strict=True):
+        done = Submission.objects.get(pk=submission.pk)
+        assert done.status == S.APPROVED, (kind, done.pk)
+        if kind == "low":
+            assert done.extracted_data["totalAmount"] == 60.0  # no correction lost
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()

@@ -1,0 +1,177 @@
+"""The fraud panel by pair: one card per matched submission, confirming with a reason,
+undo within the window, and the side-by-side compare page."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from fraud.models import FalsePositivePair, FraudMatch
+from steve.models import Membership
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import submission_claim
+from tests import factories
+from tests.submissions.test_review_support import submission_with_file
+
+pytestmark = pytest.mark.django_db
+S = SubmissionStatus
+
+
+def check(submission: Submission, target: Submission | None, kind: str, score: float):
+    return FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        target_submission=target,
+        check_type=kind,
+        score=score,
+        similarity=0.9,
+    )
+
+
+@pytest.fixture
+def flagged(company) -> dict:
+    earlier = submission_with_file(
+        company, status=S.APPROVED, extracted_data={"merchantName": "Kedai", "totalAmount": 9.5}
+    )
+    later = submission_with_file(company)
+    visual = check(later, earlier, FraudMatch.CheckType.VISUAL, 84.0)
+    data = check(later, earlier, FraudMatch.CheckType.DATA, 60.0)
+    alone = check(later, None, FraudMatch.CheckType.TAMPERING, 40.0)
+    Submission.objects.filter(pk=later.pk).update(fraud_status="flagged", fraud_score=84.0)
+    later.refresh_from_db()
+    return {"later": later, "earlier": earlier, "pair": [visual, data], "alone": alone}
+
+
+def panel(ui, submission: Submission) -> str:
+    url = reverse("fraud:panel", args=[submission.pk])
+    return ui.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+
+def resolve(ui, submission: Submission, matches: list[FraudMatch], **data: str):
+    post = {"version": submission.version, "match": [m.pk for m in matches], **data}
+    return ui.post(
+        reverse("fraud:resolve_pair", args=[submission.pk]), post, HTTP_HX_REQUEST="true"
+    )
+
+
+def undo(ui, submission: Submission, matches: list[FraudMatch]):
+    post = {"version": submission.version, "match": [m.pk for m in matches]}
+    return ui.post(reverse("fraud:undo", args=[submission.pk]), post, HTTP_HX_REQUEST="true")
+
+
+def test_a_pairs_checks_are_one_card_with_a_row_each(ui, flagged):
+    html = panel(ui, flagged["later"])
+    assert html.count("data-pair=") == 2
+    assert f'data-pair="{flagged["earlier"].pk}"' in html
+    assert f'data-pair="{flagged["alone"].pk}"' in html
+    for match in [*flagged["pair"], flagged["alone"]]:
+        assert f'data-match="{match.pk}"' in html
+    compare = reverse("fraud:compare", args=[flagged["later"].pk, flagged["earlier"].pk])
+    assert f'href="{compare}" target="_blank"' in html
+    assert "3 unresolved of 3 checks, 2 pairs" in html
+
+
+def make_lead(user) -> None:
+    """Confirming fraud is a lead's decision (steve.accounts)."""
+    Membership.objects.filter(user=user).update(role=Membership.Role.LEAD)
+
+
+def test_confirming_fraud_needs_a_reason(ui, reviewer, flagged):
+    make_lead(reviewer)
+    later = flagged["later"]
+    response = resolve(ui, later, flagged["pair"], resolution="confirmed_fraud")
+    assert response.status_code == 422 and b"Say why this is fraud" in response.content
+    later.refresh_from_db()
+    assert later.status == S.REVIEW
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+def test_confirming_fraud_resolves_the_pair_together_with_the_reason(ui, reviewer, flagged):
+    make_lead(reviewer)
+    later = flagged["later"]
+    reason = "Same receipt submitted twice."
+    response = resolve(ui, later, flagged["pair"], resolution="confirmed_fraud", preset=reason)
+    assert response.status_code == 200 and response["HX-Trigger"] == "fraud-changed"
+    for match in flagged["pair"]:
+        match.refresh_from_db()
+        assert match.resolution == "confirmed_fraud" and match.resolved_by_user == reviewer
+    flagged["alone"].refresh_from_db()
+    assert flagged["alone"].resolution is None
+    later.refresh_from_db()
+    assert later.status == S.REJECTED and later.reject_reason == reason
+    events = later.events.filter(type="fraud_match_resolved")
+    assert sorted(e.details["fraudMatchId"] for e in events) == sorted(
+        m.pk for m in flagged["pair"]
+    )
+    assert {e.details["reason"] for e in events} == {reason}
+    # A confirmation that rejected the submission has decided it: no undo is offered.
+    assert 'data-action="undo-resolution"' not in panel(ui, later)
+
+
+def test_false_positive_for_a_pair_can_be_undone_within_the_window(ui, reviewer, flagged):
+    later = flagged["later"]
+    resolve(ui, later, flagged["pair"], resolution="false_positive")
+    later.refresh_from_db()
+    # Resolving is working on it: the reviewer now holds the submission.
+    assert later.claimed_by == reviewer and later.events.filter(type="claimed").count() == 1
+    assert FalsePositivePair.objects.count() == 1
+    assert 'data-action="undo-resolution"' in panel(ui, later)
+    version = later.version
+
+    response = undo(ui, later, flagged["pair"])
+    assert response.status_code == 200
+    later.refresh_from_db()
+    assert later.version == version + 1 and later.fraud_status == "flagged"
+    for match in flagged["pair"]:
+        match.refresh_from_db()
+        assert match.resolution is None and match.resolved_at is None
+    assert not FalsePositivePair.objects.exists()
+    event = later.events.get(type="fraud_resolution_undone")
+    assert event.details["resolution"] == ["false_positive"]
+    # Nothing left to undo.
+    assert undo(ui, later, flagged["pair"]).status_code == 409
+
+
+def test_undo_after_the_window_is_refused(ui, flagged):
+    later = flagged["later"]
+    resolve(ui, later, flagged["pair"], resolution="false_positive")
+    FraudMatch.objects.filter(resolution__isnull=False).update(
+        resolved_at=timezone.now() - timedelta(minutes=6)
+    )
+    later.refresh_from_db()
+    assert 'data-action="undo-resolution"' not in panel(ui, later)
+    response = undo(ui, later, flagged["pair"])
+    assert response.status_code == 409 and b"last 5 minutes" in response.content
+    assert FraudMatch.objects.filter(resolution="false_positive").count() == 2
+
+
+def test_another_reviewers_claim_refuses_a_resolution(ui, company, flagged):
+    later = flagged["later"]
+    submission_claim(submission_id=later.pk, user=factories.UserFactory(companies=[company]))
+    later.refresh_from_db()
+    response = resolve(ui, later, flagged["pair"], resolution="false_positive")
+    assert response.status_code == 409 and b"is reviewing this submission" in response.content
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+def test_compare_shows_both_sides_and_claims_nothing(ui, flagged):
+    later, earlier = flagged["later"], flagged["earlier"]
+    version = later.version
+    response = ui.get(reverse("fraud:compare", args=[later.pk, earlier.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-compare-side="{later.pk}"' in html and f'data-compare-side="{earlier.pk}"' in html
+    assert reverse("review:file", args=[earlier.pk, 0]) in html
+    assert "Merchant name" in html and "Kedai" in html
+    later.refresh_from_db()
+    assert later.version == version and later.claimed_by is None
+    assert not later.events.filter(type="claimed").exists()
+
+
+def test_compare_is_scoped_to_the_reviewers_company(flagged):
+    stranger = Client()
+    stranger.force_login(factories.UserFactory(companies=[factories.CompanyFactory()]))
+    url = reverse("fraud:compare", args=[flagged["later"].pk, flagged["earlier"].pk])
+    assert stranger.get(url).status_code == 404

@@ -1,0 +1,161 @@
+"""Admin changes of the review desk's second pass: checked workflow versions, a
+read-only Submission, no hand-made events, findable deliveries, revoke that asks."""
+
+import html
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from jobs.defaults import kind_defaults
+from steve.models import ApiKey, WorkflowVersion
+from steve.services import api_key_revoke
+from submissions.models import Submission, SubmissionEvent
+from tests import factories
+from webhooks.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+ADD_VERSION = "admin:steve_workflowversion_add"
+
+
+@pytest.fixture
+def operator(client):
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
+    client.force_login(user)
+    return client
+
+
+def version_post(workflow_id: str, **overrides: object) -> dict[str, object]:
+    base = kind_defaults("invoice")
+    data = {
+        "workflow": workflow_id,
+        "kind": base["kind"],
+        "upload": json.dumps(base["upload"]),
+        "output_schema": json.dumps(base["output_schema"]),
+        "review_threshold": "70",
+        "fraud_policy": "",
+        "sync_url": "",
+    }
+    return {**data, **overrides}
+
+
+def test_a_new_version_form_starts_from_the_kinds_defaults(operator, workflows):
+    workflow = workflows[0].workflow
+    page = operator.get(reverse(ADD_VERSION), {"workflow": workflow.pk, "kind": "invoice"})
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert form.initial["upload"] == kind_defaults("invoice")["upload"]
+    assert form.initial["output_schema"]["properties"]
+    assert '"acceptedFormats": [' in html.unescape(page.content.decode())  # indented JSON
+
+
+def test_a_checked_version_is_published_as_the_next_version(operator, workflows):
+    workflow = workflows[0].workflow
+    before = workflow.latest.version
+    response = operator.post(reverse(ADD_VERSION), version_post(workflow.pk))
+    assert response.status_code == 302
+    workflow.refresh_from_db()
+    latest = workflow.versions.order_by("-version").first()
+    assert latest.version == before + 1 and latest.kind == "invoice"
+    assert latest.review_threshold == 70 and latest.fraud_policy == {}
+    assert latest.accepted_mime_types  # it can accept a file
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("upload", {"maxFiles": 2}, "acceptedFormats"),
+        ("upload", {"minFiles": 3, "maxFiles": 2, "acceptedFormats": ["pdf"]}, "minFiles is above"),
+        ("upload", {"minFiles": 1, "maxFiles": 2, "acceptedFormats": ["docx"]}, "docx"),
+        ("upload", {"minFiles": 1, "maxFiles": 2, "acceptedFormats": []}, "should be non-empty"),
+        ("output_schema", {"type": "array"}, "Output schema"),
+        ("output_schema", {"type": "object", "properties": {}}, "Output schema"),
+        ("output_schema", {"type": "object", "properties": {"a": {"type": 5}}}, "not valid"),
+    ],
+)
+def test_an_unusable_version_cannot_be_saved(operator, workflows, field, value, message):
+    workflow = workflows[0].workflow
+    count = WorkflowVersion.objects.count()
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, **{field: json.dumps(value)})
+    )
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors[field])
+    assert WorkflowVersion.objects.count() == count
+
+
+def test_existing_versions_are_view_only(operator, workflows):
+    version = workflows[0]
+    url = reverse("admin:steve_workflowversion_change", args=[version.pk])
+    assert operator.get(url).status_code == 200
+    response = operator.post(url, version_post(version.workflow_id, review_threshold="5"))
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.review_threshold != 5
+
+
+def test_submission_data_is_read_only_in_the_admin(operator, company):
+    submission = factories.SubmissionFactory(company=company, extracted_data={"totalAmount": 5.0})
+    url = reverse("admin:submissions_submission_change", args=[submission.pk])
+    page = operator.get(url)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    response = operator.post(url, {"extracted_data": '{"totalAmount": 999}', "reject_reason": "x"})
+    assert response.status_code == 403
+    submission.refresh_from_db()
+    assert submission.extracted_data == {"totalAmount": 5.0} and not submission.reject_reason
+    assert operator.get(reverse("admin:submissions_submission_add")).status_code == 403
+
+
+def test_submission_events_cannot_be_added_by_hand(operator, company):
+    submission = factories.SubmissionFactory(company=company)
+    assert operator.get(reverse("admin:submissions_submissionevent_add")).status_code == 403
+    response = operator.post(
+        reverse("admin:submissions_submissionevent_add"), {"submission": submission.pk}
+    )
+    assert response.status_code == 403
+    assert not SubmissionEvent.objects.filter(submission=submission).exists()
+    changelist = operator.get(reverse("admin:submissions_submissionevent_changelist"))
+    assert b"Add submission event" not in changelist.content
+
+
+def test_deliveries_are_found_by_submission_and_client_id(operator, company):
+    def delivery(submission_id: str, client_id: str) -> WebhookDelivery:
+        return WebhookDelivery.objects.create(
+            company=company,
+            url="https://example.com/hook",
+            event_id=f"evt_{submission_id}",
+            event_type="submission.approved",
+            payload={"submissionId": submission_id, "clientSubmissionId": client_id},
+        )
+
+    wanted = delivery("sub_wanted", "order-41")
+    other = delivery("sub_other", "order-99")
+    changelist = reverse("admin:webhooks_webhookdelivery_changelist")
+    for query in ["sub_wanted", "order-41"]:
+        html = operator.get(changelist, {"q": query}).content.decode()
+        assert wanted.pk in html and other.pk not in html, query
+
+
+def test_revoke_asks_first_and_counts_only_the_keys_it_revoked(operator, company):
+    active = factories.api_key(company, name="active").api_key
+    old = api_key_revoke(api_key=factories.api_key(company, name="old").api_key)
+    changelist = reverse("admin:steve_apikey_changelist")
+    picked = {"action": "revoke", "_selected_action": [active.pk, old.pk]}
+    confirm = operator.post(changelist, picked)
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert "Revoke these API keys?" in html and f'data-revoke="{active.pk}"' in html
+    assert f'data-revoke="{old.pk}"' not in html and "Already revoked" in html
+    assert ApiKey.objects.get(pk=active.pk).revoked_at is None  # nothing happened yet
+
+    done = operator.post(changelist, {**picked, "confirm": "yes"}, follow=True)
+    assert "Revoked 1 key(s)." in [str(m) for m in done.context["messages"]]
+    assert ApiKey.objects.get(pk=active.pk).revoked_at is not None
+
+
+def test_a_workflow_links_to_a_checked_new_version(operator, workflows):
+    workflow = workflows[0].workflow
+    page = operator.get(reverse("admin:steve_workflow_change", args=[workflow.pk]))
+    assert f"{reverse(ADD_VERSION)}?workflow={workflow.pk}" in page.content.decode()
+    assert Submission.objects.count() == 0
