@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_correct_field
 from tests import factories
@@ -169,6 +170,8 @@ def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, 
 def test_confirming_fraud_asks_for_a_reason(chromium, live_server, team, screenshots: Path):
     subs = seed_queue(team["company"])
     flagged = subs["flagged"]
+    # Confirming fraud is a lead's decision (steve.accounts).
+    Membership.objects.filter(user=team["alice"]).update(role=Membership.Role.LEAD)
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
     card = page.locator(".pair-card.unresolved")

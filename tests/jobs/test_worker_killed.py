@@ -49,11 +49,15 @@ def test_a_worker_killed_mid_job_is_recovered_and_its_session_decided_once(
 
     stalled = session_of(session_id)
     assert stalled.state == SessionState.SUBMITTED
-    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0}  # heartbeat still fresh
+    assert sessions_recover_stuck() == {
+        "requeued": 0,
+        "failed": 0,
+        "errors": 0,
+    }  # heartbeat still fresh
     beat_age(stalled, 91)  # 91 s pass without a heartbeat (not 15 minutes)
 
     with celery_worker(_isolated_storage, name="rescuer"):
-        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0}
+        assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
         wait_for(lambda: session_of(session_id).is_terminal, 120, "the re-queued job")
 
     recovered = session_of(session_id)
