@@ -338,8 +338,10 @@
   });
 
   // Enter saved a correction: focus goes back to the page so the next key is a shortcut
-  // (htmx would otherwise put it back into the same field).
-  document.addEventListener("htmx:afterSettle", (event) => {
+  // (htmx puts it back into the same field during the swap). Done at afterSwap, in the same
+  // task as the swap, so a key pressed as soon as the saved value shows is never typed
+  // into the field.
+  document.addEventListener("htmx:afterSwap", (event) => {
     const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
     const ok = event.detail.xhr && event.detail.xhr.status < 300;
     if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form, .comment-form")) {
