@@ -21,6 +21,7 @@ from jobs.extraction import (
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import session_complete, session_fail, session_set_progress
 from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
+from submissions.selectors import shop_memory
 from submissions.services import submission_finish_processing
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,27 @@ class Merged:
         self.pages_text.extend(extraction.pages_text)
         self.summaries.append(extraction.summary)
         self.certainty = min(self.certainty, extraction.certainty)
+
+
+def recall_shop(company_id: str, merged: Merged) -> None:
+    """Give the merchant fields what reviewers taught Steve about this shop: the memory's
+    value with its own confidence (how often it has been right), or, when the reading
+    agrees with it, the higher of the two. The evidence says how many corrections back it."""
+    recalled = shop_memory(
+        company_id=company_id,
+        text="\n".join(merged.pages_text),
+        read_address=merged.fields.get("merchantAddress"),
+    )
+    for name, recall in recalled.items():
+        confidence = recall.confidence
+        if merged.fields.get(name) == recall.value:
+            confidence = max(confidence, merged.confidences.get(name, 0.0))
+        merged.fields[name] = recall.value
+        merged.confidences[name] = confidence
+        merged.evidence[name] = [
+            *merged.evidence.get(name, []),
+            {"memory": list(recall.memory_ids), "corrections": recall.corrections},
+        ]
 
 
 def review_threshold(session: WorkflowSession) -> int:
@@ -134,6 +156,8 @@ def run(session_id: str) -> None:
     session_set_progress(session_id=session_id, progress=PROGRESS_LOADED)
     try:
         merged, pages = _extract_all(session)
+        if session.workflow_version.kind == "receipt":
+            recall_shop(session.submission.company_id, merged)
         outcome = fraud_run_checks(
             submission_id=session.submission_id,
             pages=pages,

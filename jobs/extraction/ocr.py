@@ -23,6 +23,10 @@ DEFAULT_ENGINE = "rapidocr"
 ENGINE_ENV_VAR = "STEVE_OCR_ENGINE"
 # Tesseract gets one thread so a 2-core worker can run two jobs without contention.
 TESSERACT_TIMEOUT_S = 60
+# PP-OCR reads a page at most this many pixels on its long side anyway, so a bigger page
+# (a 600-dpi A4 scan, a 12-MP phone photo) is scaled down first: deskewing and rotating
+# 35 MP cost more than reading it, and held 100+ MB per copy.
+OCR_MAX_SIDE = 2000
 
 
 class OcrEngine(Protocol):
@@ -220,8 +224,18 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
         )
 
 
+def fit_for_ocr(image: Image.Image, max_side: int = OCR_MAX_SIDE) -> Image.Image:
+    """``image`` scaled down so its long side is at most ``max_side`` pixels."""
+    scale = max_side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # reducing_gap box-filters by an integer factor first: fast and alias-free.
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
 def _ocr_page(page: Page, engine: OcrEngine) -> None:
-    image = deskew(page.image)
+    image = deskew(fit_for_ocr(page.image))
     words = engine.recognize(image)
     image, words = _fix_orientation(image, words, engine)
     # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII.
