@@ -68,6 +68,7 @@ TARGETS = {"totalAmount": 0.95, "date": 0.97, "merchantName": 0.85, "merchantAdd
 REQUIRED = ("merchantName", "date", "totalAmount")
 REVIEW_THRESHOLD = 0.80  # the default workflow's review threshold (80)
 HIGH_CONFIDENCE = 0.90
+UPSCALE_MAX_PIXELS = 36_000_000
 BUCKETS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -186,6 +187,8 @@ def read_receipts(
 
 def _upscaled(data: bytes, factor: float) -> bytes:
     with Image.open(io.BytesIO(data)) as image:
+        # At most 36 MP (a 600-dpi A4 scan is 35), under the 40-MP upload guard.
+        factor = min(factor, (UPSCALE_MAX_PIXELS / (image.width * image.height)) ** 0.5)
         size = (round(image.width * factor), round(image.height * factor))
         big = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
     out = io.BytesIO()
