@@ -8,8 +8,8 @@ which the memory remembers exactly as submissions.services._remember does; a rec
 value the reviewer keeps counts as right once more (as an approval does).
 
 A receipt is "of a shop already seen" when an earlier receipt in the replay has the same
-ground-truth company name: that is the reviewer's view of a repeat, independent of
-whether the memory's keys recognised it.
+ground-truth company name and address (a chain's branches are different shops): the
+reviewer's view of a repeat, independent of whether the memory's keys recognised it.
 """
 
 from __future__ import annotations
@@ -42,9 +42,14 @@ def replay(receipts: list, label: str, model: FieldModel, is_correct: Callable) 
         fields = choose_fields(receipt.rules, receipt.options, receipt.lines, model)
         text = "\n".join(line.text for line in receipt.lines)
         read = {name: fields[name].value if name in fields else None for name in REMEMBERED_FIELDS}
-        keys = shop_keys(text, read["merchantAddress"])  # type: ignore[arg-type]
+        keys = shop_keys(text, read["merchantAddress"], read["merchantName"])  # type: ignore[arg-type]
         rows = [Remembered(k, f, r.value, r.right, r.wrong) for (k, f), r in store.items()]
-        shop = "".join(c for c in str(receipt.truth.get("company", "")).upper() if c.isalnum())
+        shop = "".join(
+            c
+            for key in TRUTH.values()
+            for c in str(receipt.truth.get(key, "")).upper()
+            if c.isalnum()
+        )
         is_repeat = shop in seen
         seen.add(shop)
         repeat += is_repeat

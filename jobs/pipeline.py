@@ -64,6 +64,7 @@ def recall_shop(company_id: str, merged: Merged) -> None:
         company_id=company_id,
         text="\n".join(merged.pages_text),
         read_address=merged.fields.get("merchantAddress"),
+        read_name=merged.fields.get("merchantName"),
     )
     for name, recall in recalled.items():
         confidence = recall.confidence

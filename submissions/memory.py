@@ -3,10 +3,12 @@ remembered value to give a new receipt. No Django here, so the benchmark replays
 
 A reviewer's correction of a merchant name or address is remembered per company under
 every key the receipt's header carries: the company registration number, the GST/SST
-number and the phone number. Branches of a chain share the registration and tax numbers
-but not the address, so an address is only remembered under the phone number and under
-the address as it was read (the same shop's receipts read the same way). A name is
-remembered under all of them.
+number, the phone number, and the name and address as they were read (the same shop's
+receipts read the same way, misreadings included). Branches of a chain share the
+registration and tax numbers and the name, not the address, so an address is only
+remembered under the phone number and the address as read; a name under all of them.
+(Replayed on the data sets, the name key for addresses helped sroie-test and hurt
+sroie-dev, so it is not used for them.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ HEADER_LINES = 20  # identifiers lower down may be the customer's, not the shop'
 _GST = re.compile(r"(?<!\d)(0{2}\d{10})(?!\d)")  # Malaysian GST ids: 12 digits from 00
 _SST = re.compile(r"\b([A-Z]\d{2}[-\s]?\d{4}[-\s]?\d{8})\b")
 _REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
-_PHONE = re.compile(r"(?<![\d-])(0\d{1,2})\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
+_PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
 # Keys that may identify an address: not those a chain's branches share.
 _ADDRESS_KEYS = ("tel:", "addr:")
 
@@ -30,7 +32,9 @@ def normalise(value: object) -> str:
     return re.sub(r"[^0-9A-Z]", "", str(value).upper())
 
 
-def shop_keys(text: str, read_address: str | None = None) -> list[str]:
+def shop_keys(
+    text: str, read_address: str | None = None, read_name: str | None = None
+) -> list[str]:
     """The identifiers of the shop in a receipt's text, most specific first."""
     header = "\n".join(text.splitlines()[:HEADER_LINES]).upper()
     keys = [f"gst:{m}" for m in _GST.findall(header)]
@@ -39,6 +43,8 @@ def shop_keys(text: str, read_address: str | None = None) -> list[str]:
     keys += [f"tel:{''.join(parts)}" for parts in _PHONE.findall(header)]
     if read_address and len(normalise(read_address)) >= 12:
         keys.append(f"addr:{normalise(read_address)[:120]}")
+    if read_name and len(normalise(read_name)) >= 6:
+        keys.append(f"name:{normalise(read_name)[:120]}")
     return list(dict.fromkeys(keys))
 
 

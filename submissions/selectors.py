@@ -15,9 +15,11 @@ def company_submission(company: Company, submission_id: str) -> Submission | Non
     return company_submissions(company).filter(pk=submission_id).first()
 
 
-def shop_memory(*, company_id: str, text: str, read_address: str | None) -> dict[str, Recall]:
+def shop_memory(
+    *, company_id: str, text: str, read_address: str | None, read_name: str | None
+) -> dict[str, Recall]:
     """What this company's reviewers taught Steve about the shop of a receipt, by field."""
-    keys = shop_keys(text, read_address)
+    keys = shop_keys(text, read_address, read_name)
     if not keys:
         return {}
     rows = [

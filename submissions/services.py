@@ -533,8 +533,9 @@ def _remember(submission: Submission, field_name: str, old: Any, new: str) -> No
     under every key its receipt carries; a memory that said otherwise was wrong once."""
     data = submission.extracted_data or {}
     read_address = old if field_name == "merchantAddress" else data.get("merchantAddress")
+    read_name = old if field_name == "merchantName" else data.get("merchantName")
     text = "\n".join(submission.pages_text or [])
-    for key in keys_for(field_name, shop_keys(text, read_address)):
+    for key in keys_for(field_name, shop_keys(text, read_address, read_name)):
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
             company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
         )

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from jobs import pipeline
 from submissions.memory import choose, memory_confidence, shop_keys
 from submissions.models import MerchantMemory, Submission
+from submissions.selectors import shop_memory
 from submissions.services import Actor, merchant_memory_forget, submission_correct_field
 from tests import factories
 from tests.factories import SubmissionFactory
@@ -131,8 +132,11 @@ def test_a_forgotten_memory_is_no_longer_given(api, company, workflows, reviewer
     )
     memory = MerchantMemory.objects.get(company=company, key="gst:000123456789")
     assert (memory.value, memory.times_right) == ("Kedai X Sdn Bhd", 1)
+    receipt = {"company_id": company.pk, "text": "KEDAI X\nGST ID: 000123456789"}
+    recalled = shop_memory(**receipt, read_address=None, read_name=None)
+    assert recalled["merchantName"].value == "Kedai X Sdn Bhd"
     merchant_memory_forget(memory_id=memory.pk)
-    assert not MerchantMemory.objects.filter(company=company).exists()
+    assert shop_memory(**receipt, read_address=None, read_name=None) == {}
 
 
 def test_shop_keys_read_tax_registration_and_phone_numbers_of_the_header():
@@ -150,3 +154,15 @@ def test_an_address_is_not_remembered_under_numbers_a_chains_branches_share():
     keys = ["gst:000987654321", "tel:0355123456"]
     assert choose(rows, "merchantAddress", keys) is None
     assert choose(rows, "merchantName", keys).value == "ABC SDN BHD"
+
+
+def test_the_review_page_says_how_many_corrections_a_recalled_value_comes_from(ui, company):
+    from django.urls import reverse
+
+    recalled = SubmissionFactory(
+        company=company,
+        evidence={"merchantName": [{"memory": ["mem_1"], "corrections": 3}]},
+    )
+    page = ui.get(reverse("review:detail", args=[recalled.pk]))
+    assert page.status_code == 200
+    assert b"from 3 earlier corrections" in page.content
