@@ -208,6 +208,8 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
         except (ExtractionError, MemoryError):
             raise  # out of memory is not a bad scan: let the isolated runner see it
         except Exception as exc:  # an engine crash on one page fails the document cleanly
+            if _out_of_memory(exc):
+                raise MemoryError(str(exc)) from exc
             raise ExtractionError(
                 "OCR_FAILED",
                 "Unable to extract text from the document. The image may be corrupted or "
@@ -232,6 +234,14 @@ def fit_for_ocr(image: Image.Image, max_side: int = OCR_MAX_SIDE) -> Image.Image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     # reducing_gap box-filters by an integer factor first: fast and alias-free.
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+_ALLOCATION_FAILED = ("insufficient memory", "failed to allocate", "bad_alloc", "out of memory")
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """OpenCV and OpenVINO report a failed allocation as their own error, not MemoryError."""
+    return any(words in str(exc).lower() for words in _ALLOCATION_FAILED)
 
 
 def _ocr_page(page: Page, engine: OcrEngine) -> None:

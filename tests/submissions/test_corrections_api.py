@@ -166,3 +166,19 @@ def test_the_review_page_says_how_many_corrections_a_recalled_value_comes_from(u
     page = ui.get(reverse("review:detail", args=[recalled.pk]))
     assert page.status_code == 200
     assert b"from 3 earlier corrections" in page.content
+
+
+def test_approving_a_recalled_value_counts_the_memory_right_once_more(company, reviewer):
+    from submissions.services import submission_approve
+
+    memory = MerchantMemory.objects.create(
+        company=company, key="gst:000123456789", field="merchantName", value="Kedai Runcit"
+    )
+    recalled = SubmissionFactory(
+        company=company,
+        evidence={"merchantName": [{"memory": [memory.pk], "corrections": 1}]},
+    )
+    submission_approve(submission_id=recalled.pk, actor=Actor.for_user(reviewer))
+    memory.refresh_from_db()
+    assert (memory.times_right, memory.times_wrong) == (2, 0)
+    assert memory_confidence(memory.times_right, memory.times_wrong) == 0.75
