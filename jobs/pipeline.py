@@ -28,7 +28,9 @@ from jobs.services import (
     session_set_progress,
     session_start_run,
 )
-from submissions.models import FraudStatus, SubmissionFile, SubmissionStatus
+from steve.models import Environment
+from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
+from submissions.selectors import shop_memory
 from submissions.services import submission_finish_processing
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,33 @@ class Merged:
         self.pages_text.extend(extraction.pages_text)
         self.summaries.append(extraction.summary)
         self.certainty = min(self.certainty, extraction.certainty)
+
+
+def recall_shop(submission: Submission, merged: Merged) -> None:
+    """Give the merchant fields what reviewers taught Steve about this shop: the memory's
+    value with its own confidence (how often it has been right), or, when the reading
+    agrees with it, the higher of the two. The evidence says how many corrections back it.
+
+    Correction memory is production's: a sandbox submission neither teaches nor reads it.
+    """
+    if submission.environment != Environment.PRODUCTION:
+        return
+    recalled = shop_memory(
+        company_id=submission.company_id,
+        text="\n".join(merged.pages_text),
+        read_address=merged.fields.get("merchantAddress"),
+        read_name=merged.fields.get("merchantName"),
+    )
+    for name, recall in recalled.items():
+        confidence = recall.confidence
+        if merged.fields.get(name) == recall.value:
+            confidence = max(confidence, merged.confidences.get(name, 0.0))
+        merged.fields[name] = recall.value
+        merged.confidences[name] = confidence
+        merged.evidence[name] = [
+            *merged.evidence.get(name, []),
+            {"memory": list(recall.memory_ids), "corrections": recall.corrections},
+        ]
 
 
 def review_threshold(session: WorkflowSession) -> int:
@@ -160,6 +189,8 @@ def run(session_id: str) -> None:
     try:
         _step(session_id, PROGRESS_LOADED)
         merged, pages = _extract_all(session)
+        if session.workflow_version.kind == "receipt":
+            recall_shop(session.submission, merged)
         _step(session_id, PROGRESS_EXTRACTED)
         outcome = fraud_run_checks(
             submission_id=session.submission_id,

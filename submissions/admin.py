@@ -3,7 +3,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from submissions.models import Submission, SubmissionEvent, SubmissionFile
+from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
+from submissions.services import merchant_memory_forget
 
 
 class SubmissionFileInline(admin.TabularInline):
@@ -104,3 +105,25 @@ class SubmissionFileAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(MerchantMemory)
+class MerchantMemoryAdmin(admin.ModelAdmin):
+    """What reviewers taught Steve about shops; an admin forgets a wrong one."""
+
+    list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]
+    list_filter = ["field", "company"]
+    search_fields = ["value", "key"]
+    readonly_fields = ["company", "key", "field", "value", "times_right", "times_wrong"]
+    actions = ["forget"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # memories come from corrections
+
+    @admin.action(description="Forget the selected memories")
+    def forget(self, request, queryset) -> None:
+        for memory_id in queryset.values_list("pk", flat=True):
+            merchant_memory_forget(memory_id=memory_id)
+
+    def delete_model(self, request, obj) -> None:
+        merchant_memory_forget(memory_id=obj.pk)

@@ -155,3 +155,32 @@ class SubmissionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} on {self.submission_id}"
+
+
+class MerchantMemory(models.Model):
+    """A merchant name or address a reviewer corrected, remembered for one company under
+    one key that identifies the shop on a receipt (see submissions/memory.py)."""
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("mem"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=160)  # "gst:000123456789", "tel:0312345678", …
+    field = models.CharField(max_length=40)
+    value = models.TextField()
+    # Receipts on which reviewers set or kept this value, and on which they overruled it.
+    times_right = models.PositiveIntegerField(default=1)
+    times_wrong = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "key", "field"], name="merchant_memory_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field} under {self.key}"

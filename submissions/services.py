@@ -8,10 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from steve.models import Environment
 from submissions.events import announce
-from submissions.models import Submission, SubmissionEvent, SubmissionStatus
+from submissions.memory import REMEMBERED_FIELDS, keys_for, shop_keys
+from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionStatus
 from submissions.signals import submission_changed, submission_locking
 
 S = SubmissionStatus
@@ -101,6 +104,7 @@ class Change:
     details: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
     guard: Callable[[Submission], None] | None = None
+    then: Callable[[Submission], None] | None = None  # more writes in the same transaction
 
 
 def _refuse_illegal(submission: Submission, to_status: str) -> None:
@@ -137,6 +141,8 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
             setattr(submission, name, value)
         submission.version += 1
         submission.save()
+        if change.then:
+            change.then(submission)
         event = record_event(
             submission=submission,
             type=EVENT_TYPES[change.to_status],
@@ -187,6 +193,7 @@ def submission_approve(
             fields={"decided_at": timezone.now(), "claimed_by": None, "claimed_until": None},
             expected_version=expected_version,
             guard=_refuse_unresolved_matches,
+            then=_confirm_memories,
         ),
     )
 
@@ -636,6 +643,90 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     )
     # Correcting is working on it: the reviewer now holds the submission.
     hold_for_actor(submission, actor)
+    # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
+    production = submission.environment == Environment.PRODUCTION
+    if production and field_name in REMEMBERED_FIELDS and isinstance(new, str) and new:
+        _remember(submission, field_name, old, new)
+
+
+def submission_correct_fields(
+    *,
+    submission_id: str,
+    values: dict[str, Any],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Submission:
+    """Correct several fields at once (the API's corrections): typed JSON values, each
+    validated against the workflow's output schema, all stored or none. Each changed
+    field writes the review page's own ``field_corrected`` event; null clears a field.
+
+    Raises FieldErrors (every invalid field, by name) before anything is stored.
+    """
+    with transaction.atomic():
+        submission = _locked_in_review(submission_id, expected_version, actor)
+        errors: dict[str, str] = {}
+        for name, value in values.items():
+            schema = _field_schema(submission, name)
+            if schema is None:
+                errors[name] = f"{name} is not a field of this workflow."
+            elif value is not None:
+                try:
+                    _validate(value, schema, "Invalid value")
+                except ValueError as error:
+                    errors[name] = str(error)
+        if errors:
+            raise FieldErrors(errors)
+        for name, value in values.items():
+            _store_correction(submission, name, value, actor)
+    return submission
+
+
+class FieldErrors(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _remember(submission: Submission, field_name: str, old: Any, new: str) -> None:
+    """A reviewer's merchant name or address becomes the company's memory of the shop,
+    under every key its receipt carries; a memory that said otherwise was wrong once."""
+    data = submission.extracted_data or {}
+    read_address = old if field_name == "merchantAddress" else data.get("merchantAddress")
+    read_name = old if field_name == "merchantName" else data.get("merchantName")
+    text = "\n".join(submission.pages_text or [])
+    for key in keys_for(field_name, shop_keys(text, read_address, read_name)):
+        memory, created = MerchantMemory.objects.select_for_update().get_or_create(
+            company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
+        )
+        if created:
+            continue
+        if memory.value == new:
+            memory.times_right += 1
+        else:
+            memory.value, memory.times_right = new, 1
+            memory.times_wrong += 1
+        memory.save(update_fields=["value", "times_right", "times_wrong", "updated_at"])
+
+
+def _confirm_memories(submission: Submission) -> None:
+    """An approval keeps the remembered values it was given: each was right once more."""
+    data = submission.extracted_data or {}
+    for field_name in REMEMBERED_FIELDS:
+        ids = [
+            memory_id
+            for e in (submission.evidence or {}).get(field_name, [])
+            if isinstance(e, dict)
+            for memory_id in e.get("memory", [])
+        ]
+        if ids and data.get(field_name):
+            MerchantMemory.objects.filter(
+                pk__in=ids, company_id=submission.company_id, value=data[field_name]
+            ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
+
+
+def merchant_memory_forget(*, memory_id: str) -> None:
+    """An admin forgets one remembered value (a wrong correction, a shop that changed)."""
+    MerchantMemory.objects.filter(pk=memory_id).delete()
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

@@ -287,6 +287,7 @@ class FieldRow:
     flagged: bool
     evidence: str
     input_type: str
+    remembered: int = 0  # earlier corrections the value was recalled from (0: read)
 
 
 def _pdf_page_count(file: SubmissionFile) -> int:
@@ -419,9 +420,18 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
                 flagged=name in flagged,
                 evidence=json.dumps(evidence),
                 input_type="text",
+                remembered=_remembered(submission, name),
             )
         )
     return rows
+
+
+def _remembered(submission: Submission, name: str) -> int:
+    """How many earlier corrections the correction memory gave this field's value from."""
+    for e in (submission.evidence or {}).get(name, []):
+        if isinstance(e, dict) and "memory" in e:
+            return int(e.get("corrections") or 0)
+    return 0
 
 
 def _neighbours(

@@ -12,7 +12,8 @@ from .fields import Candidate
 from .invoice import parse_invoice
 from .layout import Line, group_lines
 from .ocr import OcrEngine, read_text
-from .receipt import parse_receipt
+from .ranker import FieldModel, Option, load_model
+from .receipt import choose_fields, read_receipt
 from .schemas import REQUIRED_FIELDS
 from .values import to_money
 
@@ -33,6 +34,9 @@ class Extraction:
     certainty: float
     summary: str
     cues: dict[str, list[str]] = field(default_factory=dict)
+    # What the field model ranked, per field (receipts): lets the benchmark re-choose
+    # with a model fitted elsewhere. Not stored with the submission.
+    options: dict[str, list[Option]] = field(default_factory=dict)
 
 
 def document_lines(document: Document) -> list[Line]:
@@ -42,7 +46,7 @@ def document_lines(document: Document) -> list[Line]:
     return lines
 
 
-def parse_fields(document: Document, *, kind: str) -> Extraction:
+def parse_fields(document: Document, *, kind: str, model: FieldModel | None = None) -> Extraction:
     """Parse the workflow's fields from a document whose pages already carry text."""
     if kind not in KINDS:
         raise ExtractionError(
@@ -50,8 +54,12 @@ def parse_fields(document: Document, *, kind: str) -> Extraction:
         )
     lines = document_lines(document)
     text = "\n".join(page.text for page in document.pages)
-    parser = parse_receipt if kind == "receipt" else parse_invoice
-    candidates = parser(lines, text)
+    options: dict[str, list[Option]] = {}
+    if kind == "receipt":
+        rules, options = read_receipt(lines, text)
+        candidates = choose_fields(rules, options, lines, model or load_model())
+    else:
+        candidates = parse_invoice(lines, text)
     fields = {name: _json_value(c.value) for name, c in candidates.items()}
     confidences = {
         name: round(min(1.0, max(0.0, c.confidence)), 3) for name, c in candidates.items()
@@ -68,6 +76,7 @@ def parse_fields(document: Document, *, kind: str) -> Extraction:
         certainty=certainty,
         summary=summarise(kind, fields, candidates),
         cues={name: c.cues for name, c in candidates.items() if c.cues},
+        options=options,
     )
 
 

@@ -19,7 +19,10 @@ RENDER_DPI = 200
 TEXT_PAGE_DPI = 110
 # A page whose text layer has fewer characters than this is treated as scanned.
 MIN_TEXT_LAYER_CHARS = 8
-PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
+PDF_SEARCH_WINDOW = 1024
+# Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
+# pages at 2000 px; the margin keeps downscaling to the filter, not to the decoder).
+DECODE_MIN_SIDE = 2400  # the PDF spec tolerates junk before the %PDF- header
 
 
 @dataclass
@@ -86,6 +89,11 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
                     f"The image is {width}x{height} pixels, more than the {max_pixels} allowed.",
                 )
             image.seek(0)  # first frame of an animated PNG/WebP
+            # A huge JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its DCT
+            # blocks, never below the size OCR reads at: a fraction of the time and memory.
+            if max(width, height) > 2 * DECODE_MIN_SIDE:
+                factor = DECODE_MIN_SIDE / max(width, height)
+                image.draft("RGB", (int(width * factor) + 1, int(height * factor) + 1))
             image.load()
             image = ImageOps.exif_transpose(image) or image
     except ExtractionError:

@@ -25,6 +25,10 @@ DEFAULT_ENGINE = "rapidocr"
 ENGINE_ENV_VAR = "STEVE_OCR_ENGINE"
 # Tesseract gets one thread so a 2-core worker can run two jobs without contention.
 TESSERACT_TIMEOUT_S = 60
+# PP-OCR reads a page at most this many pixels on its long side anyway, so a bigger page
+# (a 600-dpi A4 scan, a 12-MP phone photo) is scaled down first: deskewing and rotating
+# 35 MP cost more than reading it, and held 100+ MB per copy.
+OCR_MAX_SIDE = 2000
 
 
 class OcrEngine(Protocol):
@@ -206,6 +210,8 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
         except (ExtractionError, MemoryError):
             raise  # out of memory is not a bad scan: let the isolated runner see it
         except Exception as exc:  # an engine crash on one page fails the document cleanly
+            if _out_of_memory(exc):
+                raise MemoryError(str(exc)) from exc
             raise ExtractionError(
                 "OCR_FAILED",
                 "Unable to extract text from the document. The image may be corrupted or "
@@ -222,9 +228,28 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
         )
 
 
+def fit_for_ocr(image: Image.Image, max_side: int = OCR_MAX_SIDE) -> Image.Image:
+    """``image`` scaled down so its long side is at most ``max_side`` pixels."""
+    scale = max_side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    # reducing_gap box-filters by an integer factor first: fast and alias-free.
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+_ALLOCATION_FAILED = ("insufficient memory", "failed to allocate", "bad_alloc", "out of memory")
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """OpenCV and OpenVINO report a failed allocation as their own error, not MemoryError."""
+    return any(words in str(exc).lower() for words in _ALLOCATION_FAILED)
+
+
 def _ocr_page(page: Page, engine: OcrEngine) -> None:
-    skew = estimate_skew(page.image)
-    image = straighten(page.image, skew)
+    fitted = fit_for_ocr(page.image)
+    skew = estimate_skew(fitted)
+    image = straighten(fitted, skew)
     words = engine.recognize(image)
     image, words, angle = _fix_orientation(image, words, engine)
     # The review page redraws the page as read, so the word boxes fall on the words.

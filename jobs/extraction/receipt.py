@@ -17,6 +17,8 @@ from .fields import (
 )
 from .header import find_address, find_merchant, header_segments
 from .layout import Line
+from .options import address_options, date_options, merchant_options, total_options
+from .ranker import FieldModel, Option
 from .totals import find_tax, find_total
 from .values import Match, detect_currency, parse_amounts, parse_times
 
@@ -37,7 +39,10 @@ _COLUMN_TOKEN = re.compile(r"^(?:\d{1,4}(?:[.,]\d{1,3})?[xX]?|[xX@]|PCS?|UNITS?)
 _QUANTITY = re.compile(r"^(\d{1,4}(?:[.,]\d{1,3})?)[xX]?$")
 
 
-def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
+def read_receipt(
+    lines: list[Line], text: str
+) -> tuple[dict[str, Candidate], dict[str, list[Option]]]:
+    """The hand rules' fields, and the options the field model ranks for the main four."""
     fields: dict[str, Candidate] = {}
     header = header_segments(lines)
     merchant, name_index = find_merchant(header)
@@ -62,16 +67,46 @@ def parse_receipt(lines: list[Line], text: str) -> dict[str, Candidate]:
     total = find_total(lines, item_sum)
     if total:
         fields["totalAmount"] = total
-        tax = find_tax(lines, total.value)  # type: ignore[arg-type]
-        if tax:
-            fields["taxAmount"] = tax
     number = _find_receipt_number(lines)
     if number:
         fields["receiptNumber"] = number
     if items:
+        fields["lineItems"] = line_items_candidate(rows, 0.55)
+    options = {
+        "totalAmount": total_options(lines, item_sum, total),
+        "date": date_options(lines, day_first=day_first, rule=date, score=_date_score),
+        "merchantName": merchant_options(header, merchant),
+        "merchantAddress": address_options(header, name_index, address),
+    }
+    return fields, options
+
+
+def choose_fields(
+    fields: dict[str, Candidate],
+    options: dict[str, list[Option]],
+    lines: list[Line],
+    model: FieldModel,
+) -> dict[str, Candidate]:
+    """Replace the main fields with the model's choices and calibrated confidences; the
+    tax and the line items' confidence follow the chosen total."""
+    chosen = dict(fields)
+    for name, found in options.items():
+        choice = model.choose(name, found)
+        if choice is None:
+            chosen.pop(name, None)
+            continue
+        option = choice.option
+        chosen[name] = Candidate(option.value, choice.confidence, option.evidence, option.cues)
+    total = chosen.get("totalAmount")
+    tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
+    if tax:
+        chosen["taxAmount"] = tax
+    items = chosen.get("lineItems")
+    if items is not None:
+        item_sum = sum((i["amount"] for i in items.value), Decimal(0))  # type: ignore[attr-defined]
         agrees = total is not None and item_sum == total.value
-        fields["lineItems"] = line_items_candidate(rows, 0.9 if agrees else 0.55)
-    return fields
+        chosen["lineItems"] = Candidate(items.value, 0.9 if agrees else 0.55, items.evidence)
+    return chosen
 
 
 def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:

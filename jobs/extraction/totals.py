@@ -118,15 +118,21 @@ class _Support:
 def find_total(lines: list[Line], item_sum: Decimal | None = None) -> Candidate | None:
     """The amount paid, with a confidence from how many independent cues agree on it."""
     ledger = build_ledger(lines)
-    support: dict[Decimal, _Support] = defaultdict(_Support)
-    _add_labelled(ledger, support)
-    _add_arithmetic(ledger, support, item_sum)
+    support = support_for(ledger, item_sum)
     if not support:
         return _fallback(lines, ledger)
     ranked = sorted(support.items(), key=lambda kv: _score(kv[1], kv[0]), reverse=True)
     value, best = ranked[0]
     runner_up = _score(ranked[1][1], ranked[1][0])[0] if len(ranked) > 1 else None
     return _candidate(value, best, runner_up)
+
+
+def support_for(ledger: Ledger, item_sum: Decimal | None) -> dict[Decimal, _Support]:
+    """Every amount some label or some arithmetic of the receipt claims as the total."""
+    support: dict[Decimal, _Support] = defaultdict(_Support)
+    _add_labelled(ledger, support)
+    _add_arithmetic(ledger, support, item_sum)
+    return support
 
 
 def _add_labelled(ledger: Ledger, support: dict[Decimal, _Support]) -> None:

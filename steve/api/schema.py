@@ -896,6 +896,38 @@ SUBMISSION_CANCEL = docs(
         422: ["VALIDATION_ERROR"],
     },
 )
+SUBMISSION_CORRECT = docs(
+    "correctSubmission",
+    tag="review",
+    summary="Correct extracted fields of a submission in review (bucket: write)",
+    description=(
+        "Each value replaces the field (null clears it) and is validated against the "
+        "workflow version's output schema; a 422 names every invalid field as "
+        "`fields.<name>`, and nothing is stored unless all are valid. Each change is "
+        "recorded as a `field_corrected` event, like a correction on the review page, and "
+        "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "
+        "since (its `version`) is refused with 409 SUBMISSION_CHANGED. A corrected "
+        "`merchantName` or `merchantAddress` is remembered for the shop: the company's "
+        "next receipt from it gets the corrected value."
+    ),
+    response="SubmissionDetail",
+    request=obj(
+        {
+            "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
+            "expectedVersion": {"type": "integer"},
+        },
+        required=["fields"],
+    ),
+    examples=[
+        seed_example(
+            "Correct the merchant",
+            {"fields": {"merchantName": "ABC Trading Sdn Bhd"}, "expectedVersion": 3},
+            request=True,
+        ),
+        seed_example("Corrected", SEED_SUBMISSION_DETAIL),
+    ],
+    problems={**REVIEW_PROBLEMS, 400: ["INVALID_BODY", "INVALID_JSON"], 422: ["VALIDATION_ERROR"]},
+)
 FRAUD_MATCH_LIST = docs(
     "listFraudMatches",
     tag="fraud",

@@ -20,6 +20,11 @@ urlpatterns = [
         name="submission-reject",
     ),
     path(
+        "submissions/<str:submission_id>/corrections",
+        views.SubmissionCorrectionsView.as_view(),
+        name="submission-corrections",
+    ),
+    path(
         "submissions/<str:submission_id>/cancel",
         views.SubmissionCancelView.as_view(),
         name="submission-cancel",

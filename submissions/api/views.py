@@ -15,9 +15,11 @@ from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
     Actor,
+    FieldErrors,
     SubmissionActionError,
     submission_approve,
     submission_cancel,
+    submission_correct_fields,
     submission_reject,
 )
 
@@ -143,3 +145,41 @@ class SubmissionCancelView(APIView):
         except SubmissionActionError as error:
             raise refused(error) from None
         return Response(action_result(submission))
+
+
+@extend_schema_view(post=api_docs.SUBMISSION_CORRECT)
+class SubmissionCorrectionsView(APIView):
+    """Correct extracted fields of a submission in review, as the review page does."""
+
+    def post(self, request: Request, submission_id: str) -> Response:
+        submission = own_submission(request, submission_id)
+        body = json_body(request)
+        values, expected_version = _corrections(body)
+        try:
+            submission = submission_correct_fields(
+                submission_id=submission.pk,
+                values=values,
+                actor=Actor.for_api_key(request.auth),
+                expected_version=expected_version,
+            )
+        except SubmissionActionError as error:
+            raise refused(error) from None
+        except FieldErrors as error:
+            raise validation_problem(
+                [field_error(f"fields.{name}", message) for name, message in error.errors.items()]
+            ) from None
+        return Response(detail(submission))
+
+
+def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+    """The body's fields and optional expectedVersion, or a 422 naming what is wrong."""
+    values = body.get("fields")
+    errors = []
+    if not isinstance(values, dict) or not values:
+        errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
+    expected = body.get("expectedVersion")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+        errors.append(field_error("expectedVersion", "expectedVersion must be an integer."))
+    if errors:
+        raise validation_problem(errors)
+    return values, expected  # type: ignore[return-value]

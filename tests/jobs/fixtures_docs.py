@@ -164,15 +164,16 @@ def unsupported_bytes() -> bytes:
     return b"PK\x03\x04" + b"this is a zip archive, not a document" * 4
 
 
-def receipt_pdf() -> bytes:
-    """A small till receipt (80 x 110 mm) with a text layer."""
+def receipt_pdf(name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = ()) -> bytes:
+    """A small till receipt (80 x 110 mm, longer with ``header`` lines) with a text layer."""
     from reportlab.lib.units import mm
 
     buffer = io.BytesIO()
-    width, height = 80 * mm, 110 * mm
+    width, height = 80 * mm, (110 + 10 * len(header)) * mm
     pdf = canvas.Canvas(buffer, pagesize=(width, height))
     rows = [
-        ("Helvetica-Bold", 11, "KEDAI BUKU MAJU SDN BHD", None),
+        ("Helvetica-Bold", 11, name, None),
+        *[("Helvetica", 8, line, None) for line in header],
         ("Helvetica", 8, "12, JALAN MERDEKA, 50050 KUALA LUMPUR", None),
         ("Helvetica", 8, "Date: 14/03/2018  10:25", None),
         ("Helvetica", 9, "Notebook A5", "12.50"),

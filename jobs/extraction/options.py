@@ -1,0 +1,240 @@
+"""The options the field model ranks: every amount, every date, the lines near the top for
+the merchant and the blocks of lines under it for the address, each with its features.
+
+The hand rules' pick is one option among them, marked by the ``rule_pick`` feature and
+carrying the rule's confidence (``rule_conf``): where the rules are right the model can
+follow them, where they were tuned to one data set it learns how far to trust them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import defaultdict
+from decimal import Decimal
+
+from . import header as h
+from .fields import AmountRef, Candidate, evidence_for, find_dates, span_confidence, squash
+from .layout import Line
+from .ranker import Option
+from .totals import build_ledger, support_for
+from .values import parse_amounts, parse_times
+
+ADDRESS_MAX_LINES = 6
+ADDRESS_STARTS = 8  # blocks may start at any of the first lines under the name
+MERCHANT_MAX_OPTIONS = 12
+
+
+def _median_height(lines: list[Line]) -> float:
+    heights = [line.height for line in lines if line.height > 0]
+    return statistics.median(heights) if heights else 1.0
+
+
+def _mark_rule(options: list[Option], rule: Candidate | None, same: object) -> list[Option]:
+    """Flag the option equal to the rule's pick (adding it when the options lack it)."""
+    if rule is None:
+        return options
+    for option in options:
+        if _key(option.value) == _key(same):
+            option.features["rule_pick"] = 1.0
+            option.features["rule_conf"] = rule.confidence
+            option.evidence = option.evidence or rule.evidence
+            return options
+    return options
+
+
+def _key(value: object) -> str:
+    return re.sub(r"[^0-9A-Z.]", "", str(value).upper())
+
+
+# --- total ------------------------------------------------------------------------------
+
+
+def total_options(
+    lines: list[Line], item_sum: Decimal | None, rule: Candidate | None
+) -> list[Option]:
+    ledger = build_ledger(lines)
+    support = support_for(ledger, item_sum)
+    refs: dict[Decimal, list[AmountRef]] = defaultdict(list)
+    kinds: dict[Decimal, set[str]] = defaultdict(set)
+    buckets = {
+        "total": [r for _, r, _ in ledger.totals],
+        "tender": ledger.tenders,
+        "change": ledger.changes,
+        "subtotal": ledger.subtotals,
+        "tax": ledger.taxes,
+        "other": ledger.others + ledger.roundings,
+    }
+    for kind, bucket in buckets.items():
+        for ref in bucket:
+            if ref.value > 0:
+                refs[ref.value].append(ref)
+                kinds[ref.value].add(kind)
+    values = sorted(refs, reverse=True)
+    median = _median_height(lines)
+    last_total = max((r.line_index for r in buckets["total"]), default=-1)
+    options = []
+    for rank, value in enumerate(values):
+        its = refs[value]
+        s = support.get(value)
+        cues = s.cues if s else set()
+        features = {
+            "label_weight": s.weight if s else 0.0,
+            "cues": float(len(cues)),
+            "cue_cash_change": float("cash-change" in cues),
+            "cue_rounding": float("rounding" in cues),
+            "cue_subtotal_tax": float("subtotal+tax" in cues),
+            "cue_items": float("line-items" in cues),
+            "cue_tender": float("tender" in cues),
+            "is_largest": float(rank == 0),
+            "rank_desc": 1.0 / (1 + rank),
+            "occurrences": math.log1p(len(its)),
+            "y_last": max(r.line.center_y for r in its),
+            "height_rel": max(r.line.height for r in its) / median,
+            "ocr": min(r.ocr_confidence for r in its),
+            "x_right": max(r.line.bbox[2] for r in its),
+            "is_item_sum": float(item_sum is not None and value == item_sum),
+            "below_last_total": float(min(r.line_index for r in its) > last_total >= 0),
+        }
+        for kind in ("tender", "change", "subtotal", "tax", "other"):
+            features[f"in_{kind}"] = float(kind in kinds[value])
+        evidence = [r.evidence for r in its[:3]]
+        options.append(Option(value, features, evidence, sorted(cues)))
+    return _mark_rule(options, rule, rule.value if rule else None)
+
+
+# --- date -------------------------------------------------------------------------------
+
+
+def date_options(
+    lines: list[Line], *, day_first: bool, rule: Candidate | None, score: object
+) -> list[Option]:
+    """``score`` is the rules' date score function (match, line) -> float."""
+    by_value: dict[object, list] = defaultdict(list)
+    for match, line, _ in find_dates(lines, day_first=day_first):
+        by_value[match.value].append((match, line))
+    options = []
+    for value, found in by_value.items():
+        scores = [score(m, line) for m, line in found]  # type: ignore[operator]
+        first_match, first_line = min(found, key=lambda f: f[1].center_y)
+        befores = [squash(line.text[: m.start]) for m, line in found]
+        rests = [line.text[: m.start] + " " + line.text[m.end :] for m, line in found]
+        features = {
+            "score": max(scores),
+            "occurrences": math.log1p(len(found)),
+            "labelled": float(any(re.search(r"DATE|TARIKH|DTE|DT", b[-12:]) for b in befores)),
+            "with_time": float(any(parse_times(r) for r in rests)),
+            "glued": float(all(m.kind == "glued" for m, _ in found)),
+            "y_first": first_line.center_y,
+            "ocr": max(span_confidence(line, m.start, m.end) for m, line in found),
+            "not_issue": float(any(re.search(r"EXP|VALID|DUE|BEST|USEBY", b) for b in befores)),
+        }
+        evidence = [evidence_for(first_line, first_match.start, first_match.end)]
+        options.append(Option(value.isoformat(), features, evidence))  # type: ignore[attr-defined]
+    return _mark_rule(options, rule, rule.value if rule else None)
+
+
+# --- merchant name ----------------------------------------------------------------------
+
+
+def merchant_options(segments: list[Line], rule: Candidate | None) -> list[Option]:
+    top = [(i, s) for i, s in enumerate(segments) if s.center_y < 0.5]
+    median = _median_height([s for _, s in top]) if top else 1.0
+    tallest = max((s.height for _, s in top), default=0.0)
+    name_like = [i for i, s in top if h.is_name_like(s) and not h._is_address(s.text)]
+    spans: list[list[Line]] = []
+    for index, segment in top:
+        if sum(c.isalpha() for c in segment.text) >= 3:
+            spans.append([segment])
+            nxt = segments[index + 1] if index + 1 < len(segments) else None
+            if nxt is not None and h.is_name_like(nxt) and nxt.center_y < 0.5:
+                spans.append([segment, nxt])
+    options: dict[str, Option] = {}
+    for span in spans:
+        text = h.normalise_name(h.clean_name(" ".join(s.text for s in span)))
+        if len(text) < 3 or _key(text) in options:
+            continue
+        first = segments.index(span[0])
+        last = segments.index(span[-1])
+        after = segments[last + 1] if last + 1 < len(segments) else None
+        letters = [c for c in text if c.isalpha()]
+        features = {
+            "name_like": float(all(h.is_name_like(s) for s in span)),
+            "suffix": float(h.has_company_suffix(text)),
+            "legal_form": float(bool(h.LEGAL_FORM.search(squash(text)))),
+            "address_like": float(any(h._is_address(s.text) for s in span)),
+            "order": float(sum(1 for i in name_like if i < first)),
+            "first_name_like": float(bool(name_like) and first == name_like[0]),
+            "y": span[0].center_y,
+            "height_rel": max(s.height for s in span) / median,
+            "tallest": float(max(s.height for s in span) >= 0.95 * tallest),
+            "letters": math.log1p(len(letters)),
+            "digits": sum(c.isdigit() for c in text) / max(1, len(text)),
+            "ocr": min(w.confidence for s in span for w in s.words),
+            "two_lines": float(len(span) > 1),
+            "centred": abs((span[0].bbox[0] + span[0].bbox[2]) / 2 - 0.5),
+            "next_is_address": float(after is not None and h._starts_address(after.text)),
+            "lower_share": sum(c.islower() for c in letters) / max(1, len(letters)),
+        }
+        options[_key(text)] = Option(text, features, [evidence_for(s) for s in span])
+    ranked = sorted(options.values(), key=lambda o: o.features["y"])[:MERCHANT_MAX_OPTIONS]
+    return _mark_rule(ranked, rule, rule.value if rule else None)
+
+
+# --- merchant address -------------------------------------------------------------------
+
+
+def address_options(segments: list[Line], after: int, rule: Candidate | None) -> list[Option]:
+    column = segments[after + 1 :]
+    if after >= 0:
+        name_box = segments[after].bbox
+        column = [s for s in column if h._x_overlap(s.bbox, name_box) > 0]
+    options: dict[str, Option] = {}
+    for start in range(min(ADDRESS_STARTS, len(column))):
+        if column[start].center_y > 0.6:
+            break
+        for length in range(1, ADDRESS_MAX_LINES + 1):
+            block = column[start : start + length]
+            if len(block) < length:
+                break
+            option = _address_option(block, column, start, length)
+            if option is not None and _key(option.value) not in options:
+                options[_key(option.value)] = option
+    return _mark_rule(list(options.values()), rule, rule.value if rule else None)
+
+
+def _address_option(
+    block: list[Line], column: list[Line], start: int, length: int
+) -> Option | None:
+    candidate = h._address_candidate(block)
+    text = str(candidate.value)
+    if sum(c.isalpha() for c in text) < 4:
+        return None
+    fixed = [h.fix_ocr_confusions(s.text.strip()) for s in block]
+    after = column[start + length] if start + length < len(column) else None
+    gaps = [b.bbox[1] - a.bbox[3] for a, b in zip(block, block[1:], strict=False)]
+    unit = max(_median_height(block), 1e-6)
+    next_text = h.fix_ocr_confusions(after.text.strip()) if after is not None else ""
+    features = {
+        "lines": float(length),
+        "starts_address": float(h._starts_address(fixed[0])),
+        "after_name": float(start == 0),
+        "skipped": float(start),
+        "has_stop": float(any(h._is_address_stop(t) for t in fixed)),
+        "has_contact": float(any(h._is_contact_only(t) for t in fixed)),
+        "ends_postcode_place": float(h._has_postcode_and_place(fixed[-1])),
+        "has_postcode": float(any(h.POSTCODE.search(t) for t in fixed)),
+        "postcode_inside": float(any(h.POSTCODE.search(t) for t in fixed[:-1])),
+        "has_street": float(any(h.ADDRESS_WORD.search(t) for t in fixed)),
+        "next_stop": float(after is None or h._is_address_stop(next_text)),
+        "next_place": float(bool(h._PLACE.search(next_text)) and not re.search(r"\d", next_text)),
+        "next_gap": ((after.bbox[1] - block[-1].bbox[3]) / unit) if after is not None else 3.0,
+        "max_gap": max(gaps, default=0.0) / unit,
+        "y": block[0].center_y,
+        "ocr": min(s.confidence for s in block),
+        "has_name": float(any(h.has_company_suffix(t) for t in fixed)),
+        "amounts": float(sum(len(parse_amounts(t)) for t in fixed)),
+        "next_continues": float(after is not None and h._starts_address(next_text)),
+    }
+    return Option(text, features, candidate.evidence)

@@ -1,0 +1,101 @@
+"""Correction memory, the pure part: what identifies a shop on a receipt, and which
+remembered value to give a new receipt. No Django here, so the benchmark replays it too.
+
+A reviewer's correction of a merchant name or address is remembered per company under
+every key the receipt's header carries: the company registration number, the GST/SST
+number, the phone number, and the name and address as they were read (the same shop's
+receipts read the same way, misreadings included). Branches of a chain share the
+registration and tax numbers and the name, not the address, so an address is only
+remembered under the phone number and the address as read; a name under all of them.
+(Replayed on the data sets, the name key for addresses helped sroie-test and hurt
+sroie-dev, so it is not used for them.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+REMEMBERED_FIELDS = ("merchantName", "merchantAddress")
+HEADER_LINES = 20  # identifiers lower down may be the customer's, not the shop's
+
+_GST = re.compile(r"(?<!\d)(0{2}\d{10})(?!\d)")  # Malaysian GST ids: 12 digits from 00
+_SST = re.compile(r"\b([A-Z]\d{2}[-\s]?\d{4}[-\s]?\d{8})\b")
+_REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
+_PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
+# Keys that may identify an address: not those a chain's branches share.
+_ADDRESS_KEYS = ("tel:", "addr:")
+
+
+def normalise(value: object) -> str:
+    return re.sub(r"[^0-9A-Z]", "", str(value).upper())
+
+
+def shop_keys(
+    text: str, read_address: str | None = None, read_name: str | None = None
+) -> list[str]:
+    """The identifiers of the shop in a receipt's text, most specific first."""
+    header = "\n".join(text.splitlines()[:HEADER_LINES]).upper()
+    keys = [f"gst:{m}" for m in _GST.findall(header)]
+    keys += [f"sst:{normalise(m)}" for m in _SST.findall(header)]
+    keys += [f"reg:{number}{letter}" for number, letter in _REG.findall(header)]
+    keys += [f"tel:{''.join(parts)}" for parts in _PHONE.findall(header)]
+    if read_address and len(normalise(read_address)) >= 12:
+        keys.append(f"addr:{normalise(read_address)[:120]}")
+    if read_name and len(normalise(read_name)) >= 6:
+        keys.append(f"name:{normalise(read_name)[:120]}")
+    return list(dict.fromkeys(keys))
+
+
+def keys_for(field: str, keys: Iterable[str]) -> list[str]:
+    if field == "merchantAddress":
+        return [k for k in keys if k.startswith(_ADDRESS_KEYS)]
+    return list(keys)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """One memory row as the chooser sees it."""
+
+    key: str
+    field: str
+    value: str
+    times_right: int
+    times_wrong: int
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Recall:
+    value: str
+    confidence: float
+    corrections: int  # how many earlier receipts back this value
+    memory_ids: tuple[str, ...]
+
+
+def memory_confidence(times_right: int, times_wrong: int) -> float:
+    """How often this memory has been right, shrunk towards 1/2 for few observations
+    (Laplace): one correction gives 0.67, three 0.8, eight 0.9; every time it was
+    overruled by a reviewer counts against it."""
+    return round((times_right + 1) / (times_right + times_wrong + 2), 3)
+
+
+def choose(rows: Iterable[Remembered], field: str, keys: list[str]) -> Recall | None:
+    """The remembered value of ``field`` for a receipt with ``keys``: the value the most
+    earlier corrections back, over the keys that may identify that field."""
+    usable = set(keys_for(field, keys))
+    votes: dict[str, list[Remembered]] = {}
+    for row in rows:
+        if row.field == field and row.key in usable:
+            votes.setdefault(row.value, []).append(row)
+    if not votes:
+        return None
+    value, backing = max(votes.items(), key=lambda kv: sum(r.times_right for r in kv[1]))
+    best = max(backing, key=lambda r: r.times_right)
+    return Recall(
+        value=value,
+        confidence=memory_confidence(best.times_right, best.times_wrong),
+        corrections=best.times_right,
+        memory_ids=tuple(r.id for r in backing if r.id),
+    )

@@ -1,0 +1,184 @@
+"""Corrections over the API, and the correction memory they (and the review page) feed."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from jobs import pipeline
+from submissions.memory import choose, memory_confidence, shop_keys
+from submissions.models import MerchantMemory, Submission
+from submissions.selectors import shop_memory
+from submissions.services import Actor, merchant_memory_forget, submission_correct_field
+from tests import factories
+from tests.factories import SubmissionFactory
+from tests.jobs.fixtures_docs import receipt_pdf
+
+pytestmark = pytest.mark.django_db
+
+SHOP_HEADER = ("GST ID: 000123456789", "TEL: 03-7781 2345")
+
+
+def url(submission) -> str:
+    return f"/api/v1/submissions/{submission.pk}/corrections"
+
+
+def test_a_correction_is_stored_as_the_review_pages_event(api, company):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(
+        url(waiting),
+        {"fields": {"merchantName": "Kedai Baru", "totalAmount": 13.4}, "expectedVersion": 1},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["extractedData"]["merchantName"] == "Kedai Baru"
+    assert body["fieldConfidences"]["totalAmount"] == 1.0
+    assert body["version"] == 3  # one bump per changed field
+    events = {e.details["field"]: e for e in waiting.events.filter(type="field_corrected")}
+    assert events["totalAmount"].details == {"field": "totalAmount", "old": 12.5, "new": 13.4}
+    assert events["merchantName"].actor_type == "api_key"
+
+
+def test_a_stale_expected_version_is_a_409_and_changes_nothing(api, company):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(
+        url(waiting), {"fields": {"merchantName": "X"}, "expectedVersion": 7}, format="json"
+    )
+    assert response.status_code == 409 and response.json()["code"] == "SUBMISSION_CHANGED"
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
+
+
+def test_invalid_fields_are_a_422_per_field_and_nothing_is_stored(api, company):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(
+        url(waiting),
+        {"fields": {"merchantName": "Fine", "totalAmount": "twelve", "colour": "red"}},
+        format="json",
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_ERROR"
+    assert {e["field"] for e in problem["errors"]} == {"fields.totalAmount", "fields.colour"}
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
+    for body in ({}, {"fields": []}, {"fields": {"merchantName": "x"}, "expectedVersion": "1"}):
+        assert api.post(url(waiting), body, format="json").status_code == 422
+
+
+def test_corrections_are_refused_outside_review_and_for_other_companies(api, company):
+    approved = SubmissionFactory(company=company, status="approved")
+    response = api.post(url(approved), {"fields": {"merchantName": "X"}}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "SUBMISSION_IS_APPROVED"
+    foreign = SubmissionFactory()
+    response = api.post(url(foreign), {"fields": {"merchantName": "X"}}, format="json")
+    assert response.status_code == 404
+
+
+def test_the_schema_documents_the_corrections_endpoint(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/submissions/{submission_id}/corrections"]["post"]
+    assert operation["operationId"] == "correctSubmission"
+
+
+# --- correction memory ---------------------------------------------------------------------
+
+
+def process_receipt(client: APIClient, data: bytes) -> Submission:
+    response = client.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "receipt-ocr", "file": SimpleUploadedFile("r.pdf", data)},
+        format="multipart",
+    )
+    assert response.status_code in (200, 201, 202), response.content
+    job_id = response.json()["job"]["id"]
+    pipeline.run(job_id)
+    return Submission.objects.get(session__pk=job_id)
+
+
+def test_a_corrected_merchant_is_given_to_the_next_receipt_of_that_shop_only_in_its_company(
+    api, company, workflows, reviewer
+):
+    first = process_receipt(api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
+    assert first.extracted_data["merchantName"] == "KEDAI BUKU MAJU"
+    Submission.objects.filter(pk=first.pk).update(status="review")
+    submission_correct_field(
+        submission_id=first.pk,
+        field_name="merchantName",
+        raw_value="Kedai Buku Maju Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    second = process_receipt(api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
+    assert second.extracted_data["merchantName"] == "Kedai Buku Maju Sdn Bhd"
+    assert second.field_confidences["merchantName"] == memory_confidence(1, 0)
+    memory = second.evidence["merchantName"][-1]
+    assert memory["corrections"] == 1 and memory["memory"]
+
+    other = factories.CompanyFactory()
+    factories.default_workflows(other)
+    other_api = APIClient()
+    other_api.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_key(other).secret}")
+    theirs = process_receipt(other_api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
+    assert theirs.extracted_data["merchantName"] == "KEDAI BUKU MAJU"
+
+
+def test_a_forgotten_memory_is_no_longer_given(api, company, workflows, reviewer):
+    first = SubmissionFactory(company=company, pages_text=["KEDAI X\nGST ID: 000123456789"])
+    submission_correct_field(
+        submission_id=first.pk,
+        field_name="merchantName",
+        raw_value="Kedai X Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    memory = MerchantMemory.objects.get(company=company, key="gst:000123456789")
+    assert (memory.value, memory.times_right) == ("Kedai X Sdn Bhd", 1)
+    receipt = {"company_id": company.pk, "text": "KEDAI X\nGST ID: 000123456789"}
+    recalled = shop_memory(**receipt, read_address=None, read_name=None)
+    assert recalled["merchantName"].value == "Kedai X Sdn Bhd"
+    merchant_memory_forget(memory_id=memory.pk)
+    assert shop_memory(**receipt, read_address=None, read_name=None) == {}
+
+
+def test_shop_keys_read_tax_registration_and_phone_numbers_of_the_header():
+    text = "ABC SDN BHD (123456-X)\nGST NO: 000987654321\nTEL: 03-5512 3456\nTOTAL 12.00"
+    assert shop_keys(text) == ["gst:000987654321", "reg:123456X", "tel:0355123456"]
+
+
+def test_an_address_is_not_remembered_under_numbers_a_chains_branches_share():
+    from submissions.memory import Remembered
+
+    rows = [
+        Remembered("gst:000987654321", "merchantAddress", "1 Jalan A", 5, 0),
+        Remembered("gst:000987654321", "merchantName", "ABC SDN BHD", 5, 0),
+    ]
+    keys = ["gst:000987654321", "tel:0355123456"]
+    assert choose(rows, "merchantAddress", keys) is None
+    assert choose(rows, "merchantName", keys).value == "ABC SDN BHD"
+
+
+def test_the_review_page_says_how_many_corrections_a_recalled_value_comes_from(ui, company):
+    from django.urls import reverse
+
+    recalled = SubmissionFactory(
+        company=company,
+        evidence={"merchantName": [{"memory": ["mem_1"], "corrections": 3}]},
+    )
+    page = ui.get(reverse("review:detail", args=[recalled.pk]))
+    assert page.status_code == 200
+    assert b"from 3 earlier corrections" in page.content
+
+
+def test_approving_a_recalled_value_counts_the_memory_right_once_more(company, reviewer):
+    from submissions.services import submission_approve
+
+    memory = MerchantMemory.objects.create(
+        company=company, key="gst:000123456789", field="merchantName", value="Kedai Runcit"
+    )
+    recalled = SubmissionFactory(
+        company=company,
+        evidence={"merchantName": [{"memory": [memory.pk], "corrections": 1}]},
+    )
+    submission_approve(submission_id=recalled.pk, actor=Actor.for_user(reviewer))
+    memory.refresh_from_db()
+    assert (memory.times_right, memory.times_wrong) == (2, 0)
+    assert memory_confidence(memory.times_right, memory.times_wrong) == 0.75
