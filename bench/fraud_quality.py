@@ -54,30 +54,59 @@ from fraud_transforms import TRANSFORMS  # noqa: E402
 
 from fraud import hashing, normalise, textsim  # noqa: E402
 
-DATA = REPO.parent / "shared" / "datasets" / "sroie-dev"
+DATASETS = REPO.parent / "shared" / "datasets"
+DATASET_ENV = "STEVE_BENCH_DATASET"  # set by --dataset; inherited by the worker processes
+# Re-captured files, kept so a run does not make them again (the 12 MP one takes seconds).
+RECAPTURE_CACHE = (
+    Path(os.environ.get("STEVE_BENCH_CACHE", Path.home() / ".cache" / "steve-bench")) / "recaptures"
+)
 THRESHOLDS = (16, 24, 31, 40, 48)
 CHECKS = ("visual", "text", "data")
 
 
+def dataset() -> str:
+    return os.environ.get(DATASET_ENV, "sroie-dev")
+
+
+def use_dataset(name: str) -> None:
+    if not (DATASETS / name / "img").is_dir():
+        raise SystemExit(f"no data set {name!r} under {DATASETS}")
+    os.environ[DATASET_ENV] = name
+
+
+def data_dir() -> Path:
+    return DATASETS / dataset()
+
+
 def receipt_ids(limit: int | None) -> list[str]:
-    ids = sorted(p.stem for p in (DATA / "img").glob("*.jpg"))
+    ids = sorted(p.stem for p in (data_dir() / "img").glob("*.jpg"))
     return ids[:limit] if limit else ids
 
 
 def key(receipt_id: str) -> dict[str, str]:
-    return json.loads((DATA / "key" / f"{receipt_id}.json").read_text())
+    return json.loads((data_dir() / "key" / f"{receipt_id}.json").read_text())
 
 
 def transformed_bytes(receipt_id: str, transform: str) -> bytes:
-    """The re-captured file: deterministic per receipt and transform (seeded)."""
-    image = Image.open(DATA / "img" / f"{receipt_id}.jpg")
+    """The re-captured file: deterministic per receipt and transform (seeded), made once
+    per version of bench/fraud_transforms.py and kept on disk."""
+    source = hashlib.sha256((REPO / "bench" / "fraud_transforms.py").read_bytes()).hexdigest()
+    path = RECAPTURE_CACHE / source[:12] / dataset() / transform / f"{receipt_id}.jpg"
+    if path.exists():
+        return path.read_bytes()
+    image = Image.open(data_dir() / "img" / f"{receipt_id}.jpg")
     seed = int(receipt_id) * 100 + sorted(TRANSFORMS).index(transform)
-    return TRANSFORMS[transform](image, np.random.default_rng(seed))
+    data = TRANSFORMS[transform](image, np.random.default_rng(seed))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # atomic: two processes may make the same file
+    return data
 
 
 def file_bytes(receipt_id: str, transform: str | None) -> bytes:
     if transform is None:
-        return (DATA / "img" / f"{receipt_id}.jpg").read_bytes()
+        return (data_dir() / "img" / f"{receipt_id}.jpg").read_bytes()
     return transformed_bytes(receipt_id, transform)
 
 
@@ -362,10 +391,12 @@ def _data_agrees(a: dict, b: dict) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", nargs="?", default="sroie-dev", help="sroie-dev, sroie-test")
     parser.add_argument("--limit", type=int, default=None, help="first N receipts only")
     parser.add_argument("--workers", type=int, default=2, help="processes reading and hashing")
     parser.add_argument("--cached-only", action="store_true", help="skip files not OCR'd yet")
     args = parser.parse_args()
+    use_dataset(args.dataset)
     started = time.perf_counter()
     ids = receipt_ids(args.limit)
     jobs = [(i, None, args.cached_only) for i in ids]
@@ -376,7 +407,7 @@ def main() -> None:
     read = [p for p in prepared if "pages" in p]
     missing = len(prepared) - len(read)
     errors = Counter(p["error"] for p in read if p["error"])
-    print(f"# sroie-dev: {len(ids)} receipts x (original + {len(TRANSFORMS)} re-captures)")
+    print(f"# {dataset()}: {len(ids)} receipts x (original + {len(TRANSFORMS)} re-captures)")
     print(
         f"- files read: {len(read)} of {len(prepared)} ({missing} not OCR'd yet, skipped); "
         f"extraction errors: {dict(errors) or 'none'}"
