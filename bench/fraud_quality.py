@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from fraud_transforms import TRANSFORMS  # noqa: E402
 
-from fraud import hashing, normalise, textsim  # noqa: E402
+from fraud import hashing, local, normalise, textsim  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 DATASET_ENV = "STEVE_BENCH_DATASET"  # set by --dataset; inherited by the worker processes
@@ -61,7 +61,9 @@ RECAPTURE_CACHE = (
     Path(os.environ.get("STEVE_BENCH_CACHE", Path.home() / ".cache" / "steve-bench")) / "recaptures"
 )
 THRESHOLDS = (16, 24, 31, 40, 48)
-CHECKS = ("visual", "text", "data")
+CHECKS = ("visual", "local", "text", "data")
+# Seeds follow every transform's place in this order, whatever --transforms selects.
+SEED_ORDER = sorted(TRANSFORMS)
 
 
 def dataset() -> str:
@@ -95,7 +97,7 @@ def transformed_bytes(receipt_id: str, transform: str) -> bytes:
     if path.exists():
         return path.read_bytes()
     image = Image.open(data_dir() / "img" / f"{receipt_id}.jpg")
-    seed = int(receipt_id) * 100 + sorted(TRANSFORMS).index(transform)
+    seed = int(receipt_id) * 100 + SEED_ORDER.index(transform)
     data = TRANSFORMS[transform](image, np.random.default_rng(seed))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -123,11 +125,16 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     started = time.perf_counter()
     words = read.words or []  # None only for a file that failed, which has no pages
     pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
-    took = (time.perf_counter() - started) / max(1, len(pages))
+    hashed = time.perf_counter()
+    features = [local.local_features(image) for image in read.pages]
+    done = time.perf_counter()
+    took = (hashed - started) / max(1, len(pages))
     return out | {
         "text": read.text,
         "fields": read.fields,
         "pages": pages,
+        "features": features,
+        "features_seconds": (done - hashed) / max(1, len(pages)),
         "error": read.error,
         "ocr_seconds": read.ocr_seconds,
         "ocr_source": read.ocr_source,
@@ -170,7 +177,8 @@ class Run:
             SubmissionFileFactory,
         )
         self.CompanyFactory = CompanyFactory
-        self.policy = FraudPolicy.from_json({})
+        self.policy_json = json.loads(os.environ.get("STEVE_BENCH_POLICY") or "{}")
+        self.policy = FraudPolicy.from_json(self.policy_json)
         self.seconds: list[float] = []
 
     def start(self) -> None:
@@ -181,6 +189,9 @@ class Run:
         self.company = self.CompanyFactory(slug=f"fraud-bench-{os.getpid()}-{time.time_ns()}")
         self.version = publish_default_workflows(company=self.company)[0]
         assert self.version.kind == "receipt" and not self.version.fraud_policy
+        if self.policy_json:  # --policy: the run's policy on the throw-away workflow
+            self.version.fraud_policy = self.policy_json
+            self.version.save(update_fields=["fraud_policy"])
 
     def stop(self) -> None:
         self.transaction.set_rollback(True)
@@ -192,7 +203,8 @@ class Run:
         )
         file = self.SubmissionFileFactory(submission=submission, sha256=item["sha256"])
         hashed = [
-            self.HashedPage(file_id=file.pk, page=n, hashes=h) for n, h in enumerate(item["pages"])
+            self.HashedPage(file_id=file.pk, page=n, hashes=h, features=f)
+            for n, (h, f) in enumerate(zip(item["pages"], item["features"], strict=True))
         ]
         started = time.perf_counter()
         self.fraud_run_checks(
@@ -212,8 +224,14 @@ class Run:
         rows = self.FraudMatch.objects.filter(
             Q(submission_id=submission_id) | Q(target_submission_id=submission_id),
             target_submission__isnull=False,
-        ).values_list("submission_id", "target_submission_id", "check_type", "score")
-        return [(t if s == submission_id else s, c, score) for s, t, c, score in rows]
+        ).values_list("submission_id", "target_submission_id", "check_type", "score", "details")
+        found = []
+        for s, t, c, score, details in rows:
+            other = t if s == submission_id else s
+            found.append((other, c, score))
+            if c == "visual" and "local" in details:  # the keypoint verdict, on its own
+                found.append((other, "local", details["local"]["score"]))
+        return found
 
     def copy_matches(self, item: dict) -> list[tuple[str, str, float]]:
         savepoint = self.transaction.savepoint()
@@ -260,8 +278,8 @@ def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
     print(f"\n## Re-captures caught (fraud_run_checks, default policy, flag at {flag:g})")
     print("A check alone: its score reaches the flag threshold. Decision: any match with the")
     print("original (evidence about the pair adds up, fraud.policy.combine).")
-    print("| transform | receipts | visual | text | data | decision | missed |")
-    print("|---|---|---|---|---|---|---|")
+    print("| transform | receipts | visual | local | text | data | decision | missed |")
+    print("|---|---|---|---|---|---|---|---|")
     for t in TRANSFORMS:
         done = [i for i in ids if (i, t) in copies]
         if not done:
@@ -287,8 +305,8 @@ def _print_false_matches(
             continue
         groups["same merchant" if _same_merchant(a, b) else "other merchants"].append((a, b))
     print("\n## False matches between distinct receipts (originals, all pairs)")
-    print("| pairs | count | visual | text | data | decision |")
-    print("|---|---|---|---|---|---|")
+    print("| pairs | count | visual | local | text | data | decision |")
+    print("|---|---|---|---|---|---|---|")
     rows = [("all distinct", groups["same merchant"] + groups["other merchants"]), *groups.items()]
     for name, pairs in rows:
         cells = []
@@ -395,8 +413,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N receipts only")
     parser.add_argument("--workers", type=int, default=2, help="processes reading and hashing")
     parser.add_argument("--cached-only", action="store_true", help="skip files not OCR'd yet")
+    parser.add_argument("--policy", default="", help='fraud policy JSON, e.g. {"local": false}')
+    parser.add_argument("--transforms", default="", help="comma-separated; default all")
     args = parser.parse_args()
     use_dataset(args.dataset)
+    os.environ["STEVE_BENCH_POLICY"] = args.policy
+    if args.transforms:
+        for name in set(TRANSFORMS) - set(args.transforms.split(",")):
+            del TRANSFORMS[name]
     started = time.perf_counter()
     ids = receipt_ids(args.limit)
     jobs = [(i, None, args.cached_only) for i in ids]
@@ -425,15 +449,18 @@ def main() -> None:
     evaluate(ids, items, run)
 
     hash_s = [p["hash_seconds"] for p in read if p["pages"]]
+    features_s = [p["features_seconds"] for p in read if p["pages"]]
     ocr_s = [p["ocr_seconds"] for p in read]
     checks_s = run.seconds
     print("\n## Fraud step share of pipeline time (per one-page receipt)")
     print(
         f"- page hashing ({len(hashing.VIEWS)} views): mean {np.mean(hash_s) * 1000:.0f} ms, "
-        f"p95 {np.percentile(hash_s, 95) * 1000:.0f} ms; fraud_run_checks without hashing "
-        f"(PostgreSQL, {len(checks_s)} runs): mean {np.mean(checks_s) * 1000:.0f} ms"
+        f"p95 {np.percentile(hash_s, 95) * 1000:.0f} ms; local features mean "
+        f"{np.mean(features_s) * 1000:.0f} ms; fraud_run_checks without hashing "
+        f"(PostgreSQL, local verification included, {len(checks_s)} runs): "
+        f"mean {np.mean(checks_s) * 1000:.0f} ms"
     )
-    fraud = np.mean(hash_s) + np.mean(checks_s)
+    fraud = np.mean(hash_s) + np.mean(features_s) + np.mean(checks_s)
     print(
         f"- extraction (OCR + parsing, when read): mean {np.mean(ocr_s):.1f} s; fraud share "
         f"{fraud / (fraud + np.mean(ocr_s)):.1%}"
