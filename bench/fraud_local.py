@@ -5,7 +5,7 @@
 For each set: the first N receipts and each re-capture of bench/fraud_transforms.py (the
 copies), every pair of distinct receipts of one shop among all the set's receipts (same
 ground-truth company or address, the hard negatives: one template, other numbers), and
-as many random pairs of other shops. Every pair is verified with fraud.local.verify on the
+as many random pairs of other shops (same-shop pairs sampled down to --pairs). Every pair is verified with fraud.local.verify on the
 files as uploaded (no OCR: keypoints are rotation-invariant, so the upright page OCR
 hands over changes little).
 
@@ -56,7 +56,7 @@ def _verdict(a: local.LocalFeatures, b: local.LocalFeatures) -> Verdict:
     return match.inliers, match.coverage, match.changed
 
 
-def measure(dataset: str, limit: int, seed: int = 0) -> dict[str, list[Verdict]]:
+def measure(dataset: str, limit: int, pair_cap: int, seed: int = 0) -> dict[str, list[Verdict]]:
     """Verdicts per kind of pair: each transform's copies, same-shop and other pairs."""
     fq.use_dataset(dataset)
     ids = fq.receipt_ids(None)
@@ -70,7 +70,9 @@ def measure(dataset: str, limit: int, seed: int = 0) -> dict[str, list[Verdict]]
     for a, b in itertools.combinations(ids, 2):
         if keys[a] != keys[b]:  # the same receipt twice in the data set is no distinct pair
             (same if fq._same_merchant(a, b) else others).append((a, b))
-    others = random.Random(seed).sample(others, min(len(others), len(same)))
+    rng = random.Random(seed)
+    same = rng.sample(same, min(len(same), pair_cap))
+    others = rng.sample(others, min(len(others), len(same)))
     for name, pairs in (("same shop", same), ("other shops", others)):
         for a, b in pairs:
             out[name].append(_verdict(originals[b], originals[a]))
@@ -113,11 +115,12 @@ def main() -> None:
     parser.add_argument("--choose", default="sroie-dev")
     parser.add_argument("--report", default="sroie-test")
     parser.add_argument("--limit", type=int, default=30, help="receipts per set with copies")
+    parser.add_argument("--pairs", type=int, default=400, help="same-shop pairs per set, at most")
     args = parser.parse_args()
     started = time.perf_counter()
     policy = FraudPolicy.from_json({})
-    chosen_on = measure(args.choose, args.limit)
-    reported_on = measure(args.report, args.limit)
+    chosen_on = measure(args.choose, args.limit, args.pairs)
+    reported_on = measure(args.report, args.limit, args.pairs)
     limit = choose(chosen_on, policy)
     print(f"# local_max_change chosen on {args.choose}: {limit:.4f}")
     print(f"(reported on {args.report}; the other direction is the same run with the sets swapped)")

@@ -126,3 +126,46 @@ def test_local_features_survive_storage():
     assert np.array_equal(again.descriptors, features.descriptors)
     assert np.array_equal(again.ink, features.ink)
     assert np.abs(again.points - features.points).max() < 1e-4
+
+
+def test_the_panel_draws_the_matched_region_on_both_pages(ui, company):
+    from django.urls import reverse
+
+    from submissions.models import SubmissionStatus
+    from tests import factories
+    from tests.submissions.test_review_support import stored_file, submission_with_file
+
+    earlier = factories.SubmissionFactory(company=company, status=SubmissionStatus.APPROVED)
+    target_file = stored_file(earlier)
+    later = submission_with_file(company)
+    own = later.files.get()
+    region = [[0.1, 0.1], [0.9, 0.12], [0.88, 0.9], [0.12, 0.85]]
+    M.objects.create(
+        company=company,
+        submission=later,
+        target_submission=earlier,
+        check_type=M.CheckType.VISUAL,
+        score=80.0,
+        similarity=0.98,
+        details={
+            "file": own.pk,
+            "page": 0,
+            "targetFile": target_file.pk,
+            "targetPage": 0,
+            "local": {
+                "method": "orb-homography",
+                "inliers": 312,
+                "score": 80.0,
+                "outline": region,
+                "targetOutline": [[0.2, 0.1], [0.8, 0.1], [0.8, 0.95], [0.2, 0.95]],
+                "points": [[0.5, 0.5], ["x", 1]],  # a malformed point is dropped
+                "targetPoints": [[0.4, 0.6]],
+            },
+        },
+    )
+    url = reverse("fraud:panel", args=[later.pk])
+    html = ui.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "data-local-regions" in html and "312 keypoints agree" in html
+    assert 'points="0.1000,0.1000 0.9000,0.1200 0.8800,0.9000 0.1200,0.8500"' in html
+    assert 'points="0.2000,0.1000 0.8000,0.1000 0.8000,0.9500 0.2000,0.9500"' in html
+    assert html.count("<circle") == 2
