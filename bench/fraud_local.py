@@ -65,10 +65,9 @@ def measure(dataset: str, limit: int, pair_cap: int, seed: int = 0) -> dict[str,
     for transform in TRANSFORMS:
         for i in ids[:limit]:
             out[transform].append(_verdict(_features(i, transform), originals[i]))
-    keys = {i: fq.key(i) for i in ids}
     same, others = [], []
     for a, b in itertools.combinations(ids, 2):
-        if keys[a] != keys[b]:  # the same receipt twice in the data set is no distinct pair
+        if not fq.same_key(a, b):  # the same receipt twice in the data set: not distinct
             (same if fq._same_merchant(a, b) else others).append((a, b))
     rng = random.Random(seed)
     same = rng.sample(same, min(len(same), pair_cap))

@@ -122,12 +122,13 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     if cached_only and not fraud_ocr_cache.cached(data):
         return out | {"missing": True}
     read = fraud_ocr_cache.read(data)
-    started = time.perf_counter()
+    # CPU time, not wall: the machine is shared, and OCR's share is measured in CPU too.
+    started = time.process_time()
     words = read.words or []  # None only for a file that failed, which has no pages
     pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
-    hashed = time.perf_counter()
+    hashed = time.process_time()
     features = [local.local_features(image) for image in read.pages]
-    done = time.perf_counter()
+    done = time.process_time()
     took = (hashed - started) / max(1, len(pages))
     return out | {
         "text": read.text,
@@ -151,8 +152,15 @@ def _same_merchant(a: str, b: str) -> bool:
     return bool(address[0]) and address[0] == address[1]
 
 
+def same_key(a: str, b: str) -> bool:
+    """The same ground truth, spaces aside: one receipt twice in the data set (sroie-dev
+    016 and 018 are one image, their addresses typed with and without a space)."""
+    squash = [{k: re.sub(r"\s+", "", v) for k, v in key(i).items()} for i in (a, b)]
+    return squash[0] == squash[1]
+
+
 def _same_receipt(a: str, b: str, sha: dict[str, str]) -> bool:
-    return sha[a] == sha[b] or key(a) == key(b)
+    return sha[a] == sha[b] or same_key(a, b)
 
 
 class Run:
@@ -206,7 +214,7 @@ class Run:
             self.HashedPage(file_id=file.pk, page=n, hashes=h, features=f)
             for n, (h, f) in enumerate(zip(item["pages"], item["features"], strict=True))
         ]
-        started = time.perf_counter()
+        started = time.process_time()
         self.fraud_run_checks(
             submission_id=submission.pk,
             pages=[],
@@ -214,7 +222,7 @@ class Run:
             text=item["text"],
             hashed=hashed,
         )
-        self.seconds.append(time.perf_counter() - started)
+        self.seconds.append(time.process_time() - started)
         return submission.pk
 
     def matches(self, submission_id: str) -> list[tuple[str, str, float]]:
@@ -385,7 +393,7 @@ def evidence(ids: list[str], items: dict, policy) -> None:
     pairs = [
         hashing.min_distance(items[(a, None)]["pages"][0], items[(b, None)]["pages"][0])
         for a, b in itertools.combinations(ok, 2)
-        if items[(a, None)]["sha256"] != items[(b, None)]["sha256"] and key(a) != key(b)
+        if items[(a, None)]["sha256"] != items[(b, None)]["sha256"] and not same_key(a, b)
     ]
     print(
         "- distinct pairs within each visual threshold: "
@@ -407,6 +415,22 @@ def _data_agrees(a: dict, b: dict) -> bool:
     )
 
 
+def _ocr_cpu_seconds(ids: list[str]) -> list[float]:
+    """CPU seconds of extraction as the pipeline runs it, read afresh (not from the cache)."""
+    from jobs.extraction import load_document, parse_fields, read_text
+
+    if ids:  # the first read loads the OCR models: not part of any receipt's time
+        read_text(load_document(file_bytes(ids[0], None)))
+    seconds = []
+    for receipt_id in ids:
+        started = time.process_time()
+        document = load_document(file_bytes(receipt_id, None))
+        read_text(document)
+        parse_fields(document, kind="receipt")
+        seconds.append(time.process_time() - started)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dataset", nargs="?", default="sroie-dev", help="sroie-dev, sroie-test")
@@ -415,6 +439,9 @@ def main() -> None:
     parser.add_argument("--cached-only", action="store_true", help="skip files not OCR'd yet")
     parser.add_argument("--policy", default="", help='fraud policy JSON, e.g. {"local": false}')
     parser.add_argument("--transforms", default="", help="comma-separated; default all")
+    parser.add_argument(
+        "--ocr-sample", type=int, default=5, help="originals OCR'd afresh for the CPU share"
+    )
     args = parser.parse_args()
     use_dataset(args.dataset)
     os.environ["STEVE_BENCH_POLICY"] = args.policy
@@ -448,22 +475,29 @@ def main() -> None:
     evidence(ids, items, run.policy)
     evaluate(ids, items, run)
 
-    hash_s = [p["hash_seconds"] for p in read if p["pages"]]
+    hash_s = [p["hash_seconds"] for p in read if p["pages"]]  # CPU seconds
     features_s = [p["features_seconds"] for p in read if p["pages"]]
     ocr_s = [p["ocr_seconds"] for p in read]
     checks_s = run.seconds
     print("\n## Fraud step share of pipeline time (per one-page receipt)")
     print(
-        f"- page hashing ({len(hashing.VIEWS)} views): mean {np.mean(hash_s) * 1000:.0f} ms, "
+        f"- CPU: page hashing ({len(hashing.VIEWS)} views) mean {np.mean(hash_s) * 1000:.0f} ms, "
         f"p95 {np.percentile(hash_s, 95) * 1000:.0f} ms; local features mean "
         f"{np.mean(features_s) * 1000:.0f} ms; fraud_run_checks without hashing "
         f"(PostgreSQL, local verification included, {len(checks_s)} runs): "
         f"mean {np.mean(checks_s) * 1000:.0f} ms"
     )
     fraud = np.mean(hash_s) + np.mean(features_s) + np.mean(checks_s)
+    ocr_cpu = _ocr_cpu_seconds(ids[: args.ocr_sample]) if args.ocr_sample else []
+    if ocr_cpu:
+        print(
+            f"- extraction CPU (load_document, read_text, parse_fields; {len(ocr_cpu)} originals "
+            f"read afresh): mean {np.mean(ocr_cpu):.2f} s; fraud step {fraud * 1000:.0f} ms CPU; "
+            f"fraud share {fraud / (fraud + np.mean(ocr_cpu)):.1%}"
+        )
     print(
-        f"- extraction (OCR + parsing, when read): mean {np.mean(ocr_s):.1f} s; fraud share "
-        f"{fraud / (fraud + np.mean(ocr_s)):.1%}"
+        f"- extraction wall time when the cache was filled: mean {np.mean(ocr_s):.1f} s "
+        "(the machine's load, not a CPU figure)"
     )
     print(f"\n(total bench time {time.perf_counter() - started:.0f} s)")
 

@@ -191,8 +191,19 @@ def _rounded(points: np.ndarray) -> list[list[float]]:
     return [[round(float(x), 4), round(float(y), 4)] for x, y in points]
 
 
-def verify(own: LocalFeatures, target: LocalFeatures, *, sample: int = 40) -> LocalMatch | None:
-    """Homography between two pages' keypoints; None when too few matches to fit one."""
+def verify(
+    own: LocalFeatures,
+    target: LocalFeatures,
+    *,
+    min_inliers: int = 0,
+    min_coverage: float = 0.0,
+    sample: int = 40,
+) -> LocalMatch | None:
+    """Homography between two pages' keypoints; None when too few matches to fit one.
+
+    The print is compared (ink_disagreement, the costly half) only for pages that align
+    (min_inliers, min_coverage); for others `changed` and `unmatched` are 1.
+    """
     if len(own.points) < MIN_MATCHES or len(target.points) < MIN_MATCHES:
         return None
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -213,7 +224,9 @@ def verify(own: LocalFeatures, target: LocalFeatures, *, sample: int = 40) -> Lo
     own_points = own.points[[m.queryIdx for m in good]][keep]
     target_points = target.points[target_index]
     coverage = _coverage(target.points, np.isin(np.arange(len(target.points)), target_index))
-    changed, unmatched = ink_disagreement(own, target, matrix)
+    changed, unmatched = 1.0, 1.0
+    if inliers >= min_inliers and coverage >= min_coverage:
+        changed, unmatched = ink_disagreement(own, target, matrix)
     step = max(1, inliers // sample)
     return LocalMatch(
         inliers=inliers,

@@ -340,7 +340,7 @@ def _local_findings(
     }
     added = []
     for target_id, pages in stored.items():
-        verdict = _best_verdict(own, pages)
+        verdict = _best_verdict(own, pages, policy)
         if verdict is None:
             continue
         page, target_file, target_page, match = verdict
@@ -373,7 +373,7 @@ def _local_findings(
 
 
 def _best_verdict(
-    own: list[HashedPage], pages: list[tuple[str, int, bytes]]
+    own: list[HashedPage], pages: list[tuple[str, int, bytes]], policy: FraudPolicy
 ) -> tuple[HashedPage, str, int, local.LocalMatch] | None:
     """The best-aligned pair of pages (most inliers) between us and one earlier submission."""
     best = None
@@ -384,7 +384,12 @@ def _best_verdict(
             continue
         for page in own:
             assert page.features is not None
-            match = local.verify(page.features, target)
+            match = local.verify(
+                page.features,
+                target,
+                min_inliers=policy.local_min_inliers,
+                min_coverage=policy.local_min_coverage,
+            )
             if match is not None and (best is None or match.inliers > best[3].inliers):
                 best = (page, file_id, number, match)
     return best
