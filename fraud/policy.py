@@ -30,7 +30,7 @@ Keys (all optional; unknown keys are ignored):
 - reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.
 - local (true): verify candidate pairs with keypoints and a homography (fraud.local):
   the submissions another check found, then the nearest pages by hash within
-  local_candidate_distance (64) bits, at most local_max_candidates (3). A pair whose
+  local_candidate_distance (64) bits, at most local_max_candidates (2). A pair whose
   pages align (local_min_inliers 40, local_min_coverage 0.5) with no character-sized
   window of changed print above local_max_change (0.02) is the same paper: its visual
   score becomes local_score (80), strong on its own.
@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "reject_on_confirmed_fraud": True,
     "local": True,
     "local_candidate_distance": 64,
-    "local_max_candidates": 3,
+    "local_max_candidates": 2,
     "local_min_inliers": 40,
     "local_min_coverage": 0.5,
     "local_max_change": 0.02,
