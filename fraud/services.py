@@ -4,7 +4,11 @@ Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised 
 sixth the box of the words OCR read; one exact Hamming index per view), text (digit
 shingles of the OCR text: LSH candidates, exact Jaccard), data (total + date window +
 similar merchant; same minute is strong) and tampering (editing software,
-screenshot-like pages, arithmetic). Evidence about one pair
+screenshot-like pages, arithmetic). A local-feature stage (fraud.local: ORB keypoints, one
+RANSAC homography, the print compared once aligned) verifies the few candidate pairs the
+hashes, text and data propose, and raises a verified pair's visual score: it catches
+re-photographs PDQ misses, and its matched region is what the review panel draws.
+Evidence about one pair
 adds up (fraud.policy): the text similarity is also computed for every submission the
 visual or data check found, so two weak pieces about the same pair are seen together.
 Lookup and insert run under a per-company advisory lock, so two workers checking the same
