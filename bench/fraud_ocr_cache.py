@@ -1,6 +1,7 @@
 """On-disk cache of OCR results for the fraud benchmark: read every image once, ever.
 
-    .venv/bin/python bench/fraud_ocr_cache.py fill [--limit N] [--transforms a,b] [--reverse]
+    .venv/bin/python bench/fraud_ocr_cache.py fill [--dataset sroie-test] [--limit N]
+        [--transforms a,b] [--reverse]
 
 The pipeline reads a file with jobs.extraction (load_document → read_text → parse_fields;
 extract_document runs exactly these) and hands the fraud checks the pages as OCR left them
@@ -188,7 +189,7 @@ def read(data: bytes, *, kind: str = "receipt", refresh: bool = False) -> Read:
 def fill(
     limit: int | None, transforms: list[str] | None, stale: bool = False, reverse: bool = False
 ) -> None:
-    from fraud_quality import DATA, receipt_ids, transformed_bytes
+    from fraud_quality import file_bytes, receipt_ids
     from fraud_transforms import TRANSFORMS
 
     ids = receipt_ids(limit)
@@ -200,8 +201,7 @@ def fill(
     jobs = [(i, None) for i in ids] + [(i, t) for i in ids for t in names]
     started, done, fresh = time.perf_counter(), 0, 0
     for receipt_id, transform in jobs:
-        original = (DATA / "img" / f"{receipt_id}.jpg").read_bytes()
-        data = original if transform is None else transformed_bytes(receipt_id, transform)
+        data = file_bytes(receipt_id, transform)
         done += 1
         if cached(data, current=stale):
             continue
@@ -219,12 +219,16 @@ def fill(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["fill"])
+    parser.add_argument("--dataset", default="sroie-dev", help="sroie-dev, sroie-test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--transforms", default=None, help="comma-separated; default all")
     parser.add_argument("--stale", action="store_true", help="re-read entries of older OCR")
     parser.add_argument("--reverse", action="store_true", help="last receipts first")
     args = parser.parse_args()
     transforms = args.transforms.split(",") if args.transforms else None
+    from fraud_quality import use_dataset
+
+    use_dataset(args.dataset)
     fill(args.limit, transforms, args.stale, args.reverse)
 
 

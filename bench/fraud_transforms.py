@@ -91,6 +91,93 @@ def rephotograph(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return scale(out, rng.uniform(0.6, 0.9))
 
 
+# A phone's main camera: 12 MP, 4:3, held upright over the receipt.
+PHONE_FRAME = (3024, 4032)
+
+
+def _camera_tilt(width: int, height: int, rng: np.random.Generator, tilt: tuple[float, float]):
+    """Homography of a camera tilted by `tilt` degrees (keystone) about the page's horizontal
+    axis, a few degrees about the vertical one and in the image plane: K R K^-1 with a
+    phone's focal length (about the frame's diagonal)."""
+    pitch = np.deg2rad(float(rng.choice([-1.0, 1.0]) * rng.uniform(*tilt)))
+    yaw = np.deg2rad(rng.uniform(-3.0, 3.0))
+    roll = np.deg2rad(rng.uniform(-3.0, 3.0))
+    focal = float(np.hypot(width, height))
+    k = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]])
+    rx = np.array(
+        [[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]]
+    )
+    ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
+    return k @ rz @ ry @ rx @ np.linalg.inv(k)
+
+
+def _shadow(canvas_w: int, canvas_h: int, rng: np.random.Generator) -> np.ndarray:
+    """A soft-edged shadow (a hand or the phone) over part of the frame: 35-55 % darker."""
+    angle = rng.uniform(0, 2 * np.pi)
+    xs = np.linspace(-1, 1, canvas_w, dtype=np.float32)[None, :]
+    ys = np.linspace(-1, 1, canvas_h, dtype=np.float32)[:, None]
+    side = np.cos(angle) * xs + np.sin(angle) * ys - rng.uniform(-0.3, 0.5)
+    softness = rng.uniform(0.05, 0.2)
+    inside = 1.0 / (1.0 + np.exp(-side / np.float32(softness)))
+    return 1.0 - np.float32(rng.uniform(0.35, 0.55)) * inside
+
+
+def rephotograph_hard(
+    image: Image.Image,
+    rng: np.random.Generator,
+    *,
+    tilt: tuple[float, float] = (5.0, 10.0),
+    shadow: bool = True,
+    blur: float = 1.5,
+    white_balance: bool = True,
+    phone: bool = True,
+) -> Image.Image:
+    """A careless phone photo of the printed receipt: keystone of 5-10 degrees, a shadow
+    across it, defocus blur, another white balance, at a phone camera's 12 MP."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    if blur > 0:  # defocus, on the paper (cheaper than on the 12 MP frame, and the same)
+        rgb = cv2.GaussianBlur(rgb, (0, 0), blur)
+    height, width = rgb.shape[:2]
+    matrix = _camera_tilt(width, height, rng, tilt)
+    source = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
+    warped = cv2.perspectiveTransform(source[None], matrix)[0]
+    # Frame the tilted page with a margin of desk around it, as a phone photo does.
+    low, high = warped.min(axis=0), warped.max(axis=0)
+    span = high - low
+    margin = span * rng.uniform(0.06, 0.15, size=2)
+    frame = span + 2 * margin
+    # At a phone's resolution the page is drawn straight into the 12 MP frame (one warp,
+    # not a warp and a resize).
+    fit = min(PHONE_FRAME[0] / frame[0], PHONE_FRAME[1] / frame[1]) if phone else 1.0
+    canvas_w, canvas_h = (int(v) for v in np.ceil(frame * fit))
+    place = np.array(
+        [[fit, 0, fit * (margin[0] - low[0])], [0, fit, fit * (margin[1] - low[1])], [0, 0, 1]]
+    )
+    desk = rng.uniform(40, 110, size=3)
+    photo = cv2.warpPerspective(
+        rgb,
+        place @ matrix,
+        (canvas_w, canvas_h),
+        flags=cv2.INTER_CUBIC if phone else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=desk.tolist(),
+    )
+    gx, gy = rng.uniform(-1, 1, size=2)
+    xs = np.linspace(-1, 1, canvas_w, dtype=np.float32)[None, :]
+    ys = np.linspace(-1, 1, canvas_h, dtype=np.float32)[:, None]
+    light = 1.0 + 0.15 * (gx * xs + gy * ys) / max(abs(gx) + abs(gy), 1e-6)
+    if shadow:
+        light = light * _shadow(canvas_w, canvas_h, rng)
+    photo *= light.astype(np.float32)[:, :, None]
+    if white_balance:  # warm indoor light or cool daylight
+        warm = rng.uniform() < 0.5
+        gains = np.array((1.12, 1.0, 0.8) if warm else (0.85, 1.0, 1.15))
+        photo *= (gains * rng.uniform(0.95, 1.05, size=3)).astype(np.float32)[None, None, :]
+    photo += rng.standard_normal(size=photo.shape, dtype=np.float32) * 5.0
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+
+
 def _jpeg_via(image: Image.Image, quality: int = 90) -> bytes:
     return encode_jpeg(image, quality)
 
@@ -106,4 +193,12 @@ TRANSFORMS: dict[str, Transform] = {
         brightness(scale(crop(rotate(im, rng, 2.0), rng, 0.03), 0.6), 1.1), 60
     ),
     "rephotograph": lambda im, rng: encode_jpeg(rephotograph(im, rng), 75),
+    # Harder re-photographs, one difficulty at a time and all at once.
+    "rephoto_keystone": lambda im, rng: encode_jpeg(
+        rephotograph_hard(im, rng, shadow=False, blur=0.8, phone=False), 80
+    ),
+    "rephoto_shadow_wb": lambda im, rng: encode_jpeg(
+        rephotograph_hard(im, rng, tilt=(1.0, 4.0), blur=0.8, phone=False), 80
+    ),
+    "rephoto_phone": lambda im, rng: encode_jpeg(rephotograph_hard(im, rng), 85),
 }

@@ -114,6 +114,35 @@ class PageFingerprint(models.Model):
         return f"PageFingerprint {self.pk}"
 
 
+class PageFeatures(models.Model):
+    """ORB keypoints and the print of one page (fraud.local), for the local-feature check.
+
+    Read only for the few candidate pages the hashes, text and data checks point at.
+    """
+
+    VERSION = 1
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+    )
+    file_id = models.CharField(max_length=40)
+    page = models.PositiveIntegerField(default=0)
+    version = models.PositiveSmallIntegerField(default=VERSION)
+    data = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "file_id", "page"], name="fraud_page_features_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"PageFeatures {self.pk}"
+
+
 class TextFingerprint(models.Model):
     """A submission's text as digit shingles (fraud.textsim): the exact set gives the
     similarity, a MinHash signature's LSH band keys (TextBandKey) find the candidates.

@@ -28,12 +28,21 @@ Keys (all optional; unknown keys are ignored):
 - tampering (true), visual/text/data (true): switch a check off.
 - tampering_arithmetic_score (30): weight of line items not adding up to the total.
 - reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.
+- local (true): verify candidate pairs with keypoints and a homography (fraud.local):
+  the submissions another check found, then the nearest pages by hash within
+  local_candidate_distance (64) bits, at most local_max_candidates (2). A pair whose
+  pages align (local_min_inliers 40, local_min_coverage 0.5) with no character-sized
+  window of changed print above local_max_change (0.02) is the same paper: its visual
+  score becomes local_score (80), strong on its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fraud.local import LocalMatch
 
 DEFAULTS: dict[str, Any] = {
     "flag_threshold": 50.0,
@@ -51,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     "tampering": True,
     "tampering_arithmetic_score": 30.0,
     "reject_on_confirmed_fraud": True,
+    "local": True,
+    "local_candidate_distance": 64,
+    "local_max_candidates": 2,
+    "local_min_inliers": 40,
+    "local_min_coverage": 0.5,
+    "local_max_change": 0.02,
+    "local_score": 80.0,
 }
 
 
@@ -71,6 +87,13 @@ class FraudPolicy:
     tampering: bool
     tampering_arithmetic_score: float
     reject_on_confirmed_fraud: bool
+    local: bool
+    local_candidate_distance: int
+    local_max_candidates: int
+    local_min_inliers: int
+    local_min_coverage: float
+    local_max_change: float
+    local_score: float
 
     @classmethod
     def from_json(cls, raw: dict[str, Any] | None) -> FraudPolicy:
@@ -95,6 +118,13 @@ class FraudPolicy:
             tampering=bool(merged["tampering"]),
             tampering_arithmetic_score=float(merged["tampering_arithmetic_score"]),
             reject_on_confirmed_fraud=bool(merged["reject_on_confirmed_fraud"]),
+            local=bool(merged["local"]),
+            local_candidate_distance=max(0, min(int(merged["local_candidate_distance"]), 128)),
+            local_max_candidates=max(0, int(merged["local_max_candidates"])),
+            local_min_inliers=max(4, int(merged["local_min_inliers"])),
+            local_min_coverage=float(merged["local_min_coverage"]),
+            local_max_change=float(merged["local_max_change"]),
+            local_score=float(merged["local_score"]),
         )
 
 
@@ -128,6 +158,20 @@ def data_score(days_apart: int, window: int) -> float:
     if window <= 0:
         return 45.0
     return round(45.0 - 10.0 * min(days_apart, window) / window, 2)
+
+
+def local_score(match: LocalMatch, policy: FraudPolicy) -> float:
+    """policy.local_score when the keypoints verify the same paper, else 0.
+
+    Verified: one homography explains at least local_min_inliers matches spread over at
+    least local_min_coverage of the page, and once aligned no character-sized window
+    changed more than local_max_change (another receipt of the same shop aligns on its
+    template, but its numbers change).
+    """
+    aligned = (
+        match.inliers >= policy.local_min_inliers and match.coverage >= policy.local_min_coverage
+    )
+    return policy.local_score if aligned and match.changed <= policy.local_max_change else 0.0
 
 
 def combine(scores: list[float]) -> float:

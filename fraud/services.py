@@ -4,7 +4,11 @@ Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised 
 sixth the box of the words OCR read; one exact Hamming index per view), text (digit
 shingles of the OCR text: LSH candidates, exact Jaccard), data (total + date window +
 similar merchant; same minute is strong) and tampering (editing software,
-screenshot-like pages, arithmetic). Evidence about one pair
+screenshot-like pages, arithmetic). A local-feature stage (fraud.local: ORB keypoints, one
+RANSAC homography, the print compared once aligned) verifies the few candidate pairs the
+hashes, text and data propose, and raises a verified pair's visual score: it catches
+re-photographs PDQ misses, and its matched region is what the review panel draws.
+Evidence about one pair
 adds up (fraud.policy): the text similarity is also computed for every submission the
 visual or data check found, so two weak pieces about the same pair are seen together.
 Lookup and insert run under a per-company advisory lock, so two workers checking the same
@@ -28,17 +32,25 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fraud import hashing, normalise, tampering, textsim, visual
+from fraud import hashing, local, normalise, tampering, textsim, visual
 from fraud.models import (
     DataFingerprint,
     FalsePositivePair,
     FraudMatch,
     KnownFraud,
+    PageFeatures,
     PageFingerprint,
     TextBandKey,
     TextFingerprint,
 )
-from fraud.policy import FraudPolicy, combine, data_score, text_score, visual_score
+from fraud.policy import (
+    FraudPolicy,
+    combine,
+    data_score,
+    local_score,
+    text_score,
+    visual_score,
+)
 from submissions.events import announce
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.services import (
@@ -54,6 +66,9 @@ logger = logging.getLogger(__name__)
 M = FraudMatch
 # Pages whose PDQ quality is this low are nearly blank: every blank page looks alike.
 MIN_PDQ_QUALITY = 10
+# Local-feature candidates: text this similar, and this many latest of the same total.
+LOCAL_TEXT_FLOOR = 0.2
+LOCAL_SAME_TOTAL = 3
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class HashedPage:
     file_id: str
     page: int
     hashes: hashing.PageHashes
+    features: local.LocalFeatures | None = None  # for the local-feature check
 
 
 @dataclass
@@ -144,15 +160,17 @@ def match_pair(
 
 
 def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
-    """Perceptual hashes of every page: the slow part, done before taking the lock."""
+    """Perceptual hashes and local features of every page: the slow part, done before
+    taking the lock."""
     hashed = []
     for page in pages:
         try:
             hashes = hashing.page_hashes(page.image, page.words)
+            features = local.local_features(page.image)
         except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
             logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
             continue
-        hashed.append(HashedPage(file_id=page.file_id, page=page.page, hashes=hashes))
+        hashed.append(HashedPage(page.file_id, page.page, hashes, features))
     return hashed
 
 
@@ -173,6 +191,18 @@ def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
     ]
     # Already recorded early by fraud_record_fingerprints: keep the first rows.
     PageFingerprint.objects.bulk_create(rows, ignore_conflicts=True)
+    features = [
+        PageFeatures(
+            company_id=submission.company_id,
+            submission_id=submission.pk,
+            file_id=page.file_id,
+            page=page.page,
+            data=page.features.to_bytes(),
+        )
+        for page in hashed
+        if page.features is not None
+    ]
+    PageFeatures.objects.bulk_create(features, ignore_conflicts=True)
 
 
 def _variants(hashes: hashing.PageHashes) -> list[tuple[str, bytes]]:
@@ -214,22 +244,33 @@ def _duplicate_findings(submission: Submission) -> list[Finding]:
     return list(found.values())
 
 
-def _visual_findings(
-    submission: Submission, hashed: list[HashedPage], policy: FraudPolicy
-) -> list[Finding]:
-    limit = policy.visual_max_distance
+@dataclass(frozen=True)
+class VisualHit:
+    """The nearest stored page of another submission, by hash."""
+
+    distance: int
+    page: HashedPage
+    variant: str
+    target_file: str
+    target_page: int
+
+
+def _visual_hits(
+    submission: Submission, hashed: list[HashedPage], radius: int
+) -> dict[str, VisualHit]:
+    """Per earlier submission, its page nearest to one of ours within `radius` bits."""
     hits: dict[int, tuple[int, HashedPage, str]] = {}
     for page in hashed:
         if page.hashes.quality < MIN_PDQ_QUALITY:
             continue
         for variant, digest in _variants(page.hashes):
             for fingerprint_id, distance in visual.search(
-                submission.company_id, submission.environment, variant, digest, limit
+                submission.company_id, submission.environment, variant, digest, radius
             ):
                 if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
                     hits[fingerprint_id] = (distance, page, variant)
     if not hits:
-        return []
+        return {}
     rows = (
         PageFingerprint.objects.filter(
             id__in=list(hits),
@@ -239,28 +280,140 @@ def _visual_findings(
         .exclude(submission_id=submission.pk)
         .values_list("id", "submission_id", "file_id", "page")
     )
-    best: dict[str, Finding] = {}
+    best: dict[str, VisualHit] = {}
     for fingerprint_id, target_id, target_file, target_page in rows:
         distance, page, variant = hits[fingerprint_id]
-        if target_id in best and best[target_id].details["distance"] <= distance:
-            continue
-        best[target_id] = Finding(
+        if target_id not in best or distance < best[target_id].distance:
+            best[target_id] = VisualHit(distance, page, variant, target_file, target_page)
+    return best
+
+
+def _visual_findings(hits: dict[str, VisualHit], policy: FraudPolicy) -> list[Finding]:
+    limit = policy.visual_max_distance
+    return [
+        Finding(
             M.CheckType.VISUAL,
             target_id,
-            visual_score(distance, policy.visual_strong_distance, limit),
-            round(1.0 - distance / hashing.HASH_BITS, 4),
+            visual_score(hit.distance, policy.visual_strong_distance, limit),
+            round(1.0 - hit.distance / hashing.HASH_BITS, 4),
             {
-                "distance": distance,
+                "distance": hit.distance,
                 "maxDistance": limit,
                 "hash": "pdq",
-                "variant": variant,
-                "file": page.file_id,
-                "page": page.page,
-                "targetFile": target_file,
-                "targetPage": target_page,
+                "variant": hit.variant,
+                "file": hit.page.file_id,
+                "page": hit.page.page,
+                "targetFile": hit.target_file,
+                "targetPage": hit.target_page,
             },
         )
-    return list(best.values())
+        for target_id, hit in hits.items()
+        if hit.distance <= limit
+    ]
+
+
+def _local_candidates(
+    hits: dict[str, VisualHit],
+    findings: list[Finding],
+    similarities: dict[str, float],
+    same_total: list[str],
+    policy: FraudPolicy,
+) -> list[str]:
+    """What the local-feature check verifies, at most policy.local_max_candidates: the
+    submissions another check found, then the text's nearest (OCR of a re-photograph
+    misreads digits, but not all), the nearest by hash, and the same total's latest."""
+    found = [f.target_id for f in sorted(findings, key=lambda f: -f.score) if f.target_id]
+    by_text = sorted(
+        (t for t, s in similarities.items() if s >= LOCAL_TEXT_FLOOR),
+        key=lambda t: -similarities[t],
+    )
+    nearest = sorted(hits, key=lambda target: hits[target].distance)
+    ordered = list(dict.fromkeys([*found, *by_text, *nearest, *same_total]))
+    return ordered[: policy.local_max_candidates]
+
+
+def _local_findings(
+    submission: Submission,
+    hashed: list[HashedPage],
+    candidates: list[str],
+    findings: list[Finding],
+    policy: FraudPolicy,
+) -> list[Finding]:
+    """Verify candidate pairs with keypoints and a homography (fraud.local).
+
+    The verdict joins the pair's visual finding (one piece of image evidence, never two:
+    the hash and the keypoints see the same pixels): a verified pair's score is raised to
+    the local score, and the reviewer sees the matched region either way.
+    """
+    own = [page for page in hashed if page.features is not None]
+    if not own or not candidates:
+        return []
+    stored: dict[str, list[tuple[str, int, bytes]]] = defaultdict(list)
+    for target_id, file_id, page, data in PageFeatures.objects.filter(
+        company_id=submission.company_id,
+        submission__environment=submission.environment,
+        submission_id__in=candidates,
+        version=PageFeatures.VERSION,
+    ).values_list("submission_id", "file_id", "page", "data"):
+        stored[target_id].append((file_id, page, bytes(data)))
+    visual_by_target = {
+        f.target_id: f for f in findings if f.check_type == M.CheckType.VISUAL and f.target_id
+    }
+    added = []
+    for target_id, pages in stored.items():
+        verdict = _best_verdict(own, pages, policy)
+        if verdict is None:
+            continue
+        page, target_file, target_page, match = verdict
+        score = local_score(match, policy)
+        details = {**match.details(), "score": score}
+        finding = visual_by_target.get(target_id)
+        if finding is not None:
+            finding.details["local"] = details
+            finding.score = max(finding.score, score)
+            continue
+        if score <= 0:
+            continue
+        added.append(
+            Finding(
+                M.CheckType.VISUAL,
+                target_id,
+                score,
+                round(1.0 - match.changed, 4),
+                {
+                    "method": "orb-homography",
+                    "file": page.file_id,
+                    "page": page.page,
+                    "targetFile": target_file,
+                    "targetPage": target_page,
+                    "local": details,
+                },
+            )
+        )
+    return added
+
+
+def _best_verdict(
+    own: list[HashedPage], pages: list[tuple[str, int, bytes]], policy: FraudPolicy
+) -> tuple[HashedPage, str, int, local.LocalMatch] | None:
+    """The best-aligned pair of pages (most inliers) between us and one earlier submission."""
+    best = None
+    for file_id, number, data in pages:
+        try:
+            target = local.LocalFeatures.from_bytes(data)
+        except (ValueError, zlib.error):
+            continue
+        for page in own:
+            assert page.features is not None
+            match = local.verify(
+                page.features,
+                target,
+                min_inliers=policy.local_min_inliers,
+                min_coverage=policy.local_min_coverage,
+            )
+            if match is not None and (best is None or match.inliers > best[3].inliers):
+                best = (page, file_id, number, match)
+    return best
 
 
 @dataclass(frozen=True)
@@ -279,10 +432,8 @@ def text_print(text: str) -> TextPrint | None:
     return TextPrint(shingles, textsim.minhash(shingles))
 
 
-def _text_findings(
-    submission: Submission, text: TextPrint, policy: FraudPolicy, also: set[str]
-) -> list[Finding]:
-    """Text similarity to LSH candidates and to the submissions other checks found."""
+def _text_similarities(submission: Submission, text: TextPrint, also: set[str]) -> dict[str, float]:
+    """Text similarity to the LSH candidates and to the submissions other checks found."""
     keys = textsim.band_keys(text.signature)
     candidates = set(
         TextBandKey.objects.filter(
@@ -291,14 +442,20 @@ def _text_findings(
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", flat=True)
     ) | (also - {submission.pk})
+    return {
+        target_id: round(textsim.similarity(text.shingles, textsim.from_bytes(bytes(stored))), 4)
+        for target_id, stored in TextFingerprint.objects.filter(
+            company_id=submission.company_id,
+            submission__environment=submission.environment,
+            submission_id__in=candidates,
+            version=TextFingerprint.VERSION,
+        ).values_list("submission_id", "shingles")
+    }
+
+
+def _text_findings(similarities: dict[str, float], policy: FraudPolicy) -> list[Finding]:
     found = []
-    for target_id, stored in TextFingerprint.objects.filter(
-        company_id=submission.company_id,
-        submission__environment=submission.environment,
-        submission_id__in=candidates,
-        version=TextFingerprint.VERSION,
-    ).values_list("submission_id", "shingles"):
-        similarity = round(textsim.similarity(text.shingles, textsim.from_bytes(bytes(stored))), 4)
+    for target_id, similarity in similarities.items():
         score = text_score(similarity, policy.text_min_similarity, policy.text_weak_similarity)
         if score > 0:
             details = {"similarity": similarity, "method": "digit-4-shingles-per-line"}
@@ -431,6 +588,19 @@ def _store_data(submission: Submission, key: DataKey) -> None:
     )
 
 
+def _same_total(submission: Submission, key: DataKey) -> list[str]:
+    """The latest submissions with the same total, whatever their date or merchant (OCR
+    misreads both more often than the total)."""
+    return list(
+        DataFingerprint.objects.filter(
+            company_id=submission.company_id, environment=submission.environment, total=key.total
+        )
+        .exclude(submission_id=submission.pk)
+        .order_by("-id")
+        .values_list("submission_id", flat=True)[:LOCAL_SAME_TOTAL]
+    )
+
+
 def _read_file(file: SubmissionFile) -> bytes | None:
     try:
         with default_storage.open(file.storage_key, "rb") as handle:
@@ -559,21 +729,30 @@ def fraud_run_checks(
     with transaction.atomic():
         _lock_company(submission.company_id)
         findings = _duplicate_findings(submission)
+        hits: dict[str, VisualHit] = {}
         if hashed:
             if policy.visual:
                 # Search first, then store: the index never holds this transaction's rows.
-                findings += _visual_findings(submission, hashed, policy)
+                radius = max(policy.visual_max_distance, policy.local_candidate_distance)
+                hits = _visual_hits(submission, hashed, radius)
+                findings += _visual_findings(hits, policy)
             _store_pages(submission, hashed)
         if key is not None:
             if policy.data:
                 findings += _data_findings(submission, key, policy)
             _store_data(submission, key)
+        similarities: dict[str, float] = {}
         if text_fp is not None:
             if policy.text:
                 # Also the pairs the other checks found: weak text adds up with them.
                 others = {f.target_id for f in findings if f.target_id}
-                findings += _text_findings(submission, text_fp, policy, others)
+                similarities = _text_similarities(submission, text_fp, others)
+                findings += _text_findings(similarities, policy)
             _store_text(submission, text_fp)
+        if policy.visual and policy.local and hashed:
+            same_total = _same_total(submission, key) if key is not None else []
+            candidates = _local_candidates(hits, findings, similarities, same_total, policy)
+            findings += _local_findings(submission, hashed, candidates, findings, policy)
         if tampered is not None:
             findings.append(tampered)
         _write_matches(submission, findings, policy)

@@ -76,11 +76,25 @@ class UndoForm(forms.Form):
 
 
 @dataclass(frozen=True)
+class Regions:
+    """The matched region of a local-feature match on each page, as SVG points in a
+    0-1 viewBox (fraud.local normalises coordinates to the page)."""
+
+    outline: str
+    target_outline: str
+    points: list[tuple[float, float]]
+    target_points: list[tuple[float, float]]
+    inliers: int
+    verified: bool
+
+
+@dataclass(frozen=True)
 class MatchView:
     match: FraudMatch
     own_image: str | None
     target_image: str | None
     facts: list[str]
+    regions: Regions | None = None
 
 
 def _own(request: HttpRequest, submission_id: str) -> Submission:
@@ -198,6 +212,40 @@ def _pairs(submission: Submission, views: list[MatchView]) -> list[PairView]:
     return sorted(pairs, key=lambda p: (not p.unresolved_ids, -p.score))
 
 
+def _svg_points(value: Any) -> list[tuple[float, float]]:
+    """[[x, y], ...] within the page (0-1), anything else dropped: details are data."""
+    points = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, list | tuple) and len(item) == 2:
+            x, y = item
+            if isinstance(x, int | float) and isinstance(y, int | float):
+                points.append((min(1.0, max(0.0, float(x))), min(1.0, max(0.0, float(y)))))
+    return points
+
+
+def _regions(details: dict[str, Any]) -> Regions | None:
+    """What the keypoints matched on both pages, when the match has a local verdict."""
+    found = details.get("local")
+    if not isinstance(found, dict):
+        return None
+    outline, target_outline = (
+        _svg_points(found.get("outline")),
+        _svg_points(found.get("targetOutline")),
+    )
+    if len(outline) < 3 or len(target_outline) < 3:
+        return None
+    inliers = found.get("inliers")
+    score = found.get("score")
+    return Regions(
+        outline=" ".join(f"{x:.4f},{y:.4f}" for x, y in outline),
+        target_outline=" ".join(f"{x:.4f},{y:.4f}" for x, y in target_outline),
+        points=_svg_points(found.get("points")),
+        target_points=_svg_points(found.get("targetPoints")),
+        inliers=inliers if isinstance(inliers, int) else 0,
+        verified=isinstance(score, int | float) and score > 0,
+    )
+
+
 def _panel_context(
     request: HttpRequest, submission: Submission, *, error: str = ""
 ) -> dict[str, Any]:
@@ -215,6 +263,7 @@ def _panel_context(
                 own_image=_preview(submission, *_where(details, "own")),
                 target_image=_preview(m.target_submission, *_where(details, "target")),
                 facts=_facts(details),
+                regions=_regions(details),
             )
         )
     return {

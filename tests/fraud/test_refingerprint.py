@@ -6,7 +6,13 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from fraud import hashing, textsim
-from fraud.models import DataFingerprint, FraudMatch, PageFingerprint, TextFingerprint
+from fraud.models import (
+    DataFingerprint,
+    FraudMatch,
+    PageFeatures,
+    PageFingerprint,
+    TextFingerprint,
+)
 from fraud.services import fraud_run_checks
 from tests.fraud.helpers import (
     make_submission,
@@ -28,7 +34,9 @@ def run(submission, pages=(), fields=None, text=""):
 
 
 def _as_version_1(submission):
-    """Rows as the previous version stored them: no shingles, no time, v1 page views."""
+    """Rows as the previous version stored them: no shingles, no time, v1 page views,
+    no local features."""
+    PageFeatures.objects.filter(submission=submission).delete()
     TextFingerprint.objects.filter(submission=submission).update(version=1, shingles=b"")
     DataFingerprint.objects.filter(submission=submission).update(time="", receipt_number="")
     for row in PageFingerprint.objects.filter(submission=submission):

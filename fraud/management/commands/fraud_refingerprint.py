@@ -10,7 +10,8 @@ submissions are found again:
   re-hashed as the v2 views (fraud.hashing) from their stored files, and the v1 rows
   dropped. The files are opened and deskewed as OCR does (jobs.extraction load_document
   and ocr.deskew), without OCR itself; a page OCR had turned upside down is hashed as
-  uploaded.
+  uploaded. Submissions hashed before the local-feature check (no PageFeatures rows) get
+  their keypoints the same way.
 
 Rows are written under the company's advisory lock, like the checks write them, so the
 per-process visual indexes stay exact. Safe to run again: finished submissions are skipped.
@@ -23,8 +24,9 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.db.models import Q
 
-from fraud.models import DataFingerprint, PageFingerprint, TextFingerprint
+from fraud.models import DataFingerprint, PageFeatures, PageFingerprint, TextFingerprint
 from fraud.services import (
     HashedPage,
     PageImage,
@@ -94,7 +96,12 @@ class Command(BaseCommand):
         from jobs.extraction.ocr import deskew
 
         legacy = PageFingerprint.objects.filter(variant__in=LEGACY_VARIANTS)
-        todo = submissions.filter(pk__in=legacy.values("submission_id")).prefetch_related("files")
+        hashed_pages = PageFingerprint.objects.values("submission_id")
+        with_features = PageFeatures.objects.values("submission_id")
+        todo = submissions.filter(
+            Q(pk__in=legacy.values("submission_id"))
+            | (Q(pk__in=hashed_pages) & ~Q(pk__in=with_features))
+        ).prefetch_related("files")
         done = 0
         for submission in todo.iterator(chunk_size=50):
             pages: list[PageImage] = []
