@@ -139,6 +139,36 @@ def test_a_forgotten_memory_is_no_longer_given(api, company, workflows, reviewer
     assert shop_memory(**receipt, read_address=None, read_name=None) == {}
 
 
+def test_sandbox_corrections_never_enter_the_correction_memory(company, reviewer):
+    text = "KEDAI Y\nGST ID: 000555666777"
+    sandbox = SubmissionFactory(company=company, pages_text=[text], environment="sandbox")
+    submission_correct_field(
+        submission_id=sandbox.pk,
+        field_name="merchantName",
+        raw_value="Kedai Y Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    assert not MerchantMemory.objects.filter(company=company).exists()
+
+
+def test_a_sandbox_receipt_reads_nothing_from_the_correction_memory(company, reviewer):
+    text = "KEDAI Z\nGST ID: 000111222333"
+    production = SubmissionFactory(company=company, pages_text=[text])
+    submission_correct_field(
+        submission_id=production.pk,
+        field_name="merchantName",
+        raw_value="Kedai Z Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    merged = pipeline.Merged(
+        fields={"merchantName": "KEDAI Z"}, confidences={"merchantName": 0.5}, pages_text=[text]
+    )
+    pipeline.recall_shop(SubmissionFactory(company=company, environment="sandbox"), merged)
+    assert merged.fields["merchantName"] == "KEDAI Z"
+    pipeline.recall_shop(SubmissionFactory(company=company), merged)
+    assert merged.fields["merchantName"] == "Kedai Z Sdn Bhd"
+
+
 def test_shop_keys_read_tax_registration_and_phone_numbers_of_the_header():
     text = "ABC SDN BHD (123456-X)\nGST NO: 000987654321\nTEL: 03-5512 3456\nTOTAL 12.00"
     assert shop_keys(text) == ["gst:000987654321", "reg:123456X", "tel:0355123456"]
