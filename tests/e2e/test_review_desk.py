@@ -390,13 +390,13 @@ def test_leaving_with_an_unsaved_correction_asks_and_line_items_show_their_boxes
 
 
 def test_a_mixed_queue_is_cleared_by_keyboard_alone(chromium, live_server, team, screenshots):
-    """Clean, low-confidence and fraud-flagged items in turn: a, e…Enter a, f a."""
+    """25 clean, low-confidence and fraud-flagged items in turn: a, e…Enter a, f a."""
     from fraud.models import FraudMatch
     from fraud.services import match_pair
 
     company = team["company"]
     original = factories.SubmissionFactory(company=company, status=S.APPROVED)
-    kinds = ["clean", "low", "fraud"] * 3
+    kinds = (["clean", "low", "fraud"] * 9)[:25]  # a working stretch: 25 mixed items
     queue = []
     for kind in kinds:
         if kind == "low":
