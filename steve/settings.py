@@ -210,6 +210,8 @@ else:
     # Kombu's file-system transport: a broker that needs no server, shared by the
     # web process, the worker and beat on one machine.
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's own writes a message in place; a worker can read it half-written and stop.
+    CELERY_BROKER_TRANSPORT = "steve.devbroker:Transport"
     _broker_dir = DATA_DIR / "broker"
     _broker_dir.mkdir(exist_ok=True)
     (DATA_DIR / "broker-control").mkdir(exist_ok=True)
