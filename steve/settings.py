@@ -58,7 +58,11 @@ def database_from_url(name: str, url: str) -> dict:
         path = unquote(parsed.path)
         if not path or path == "/":
             raise ImproperlyConfigured(f"{name}: a sqlite URL needs a path, got {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
+        # IMMEDIATE: a transaction takes the write lock when it begins, so a second writer
+        # (the worker beside the web process) waits `timeout` seconds for it; a deferred one
+        # that read first fails at once with "database is locked" (a 500).
+        options = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": options}
     if parsed.scheme in {"postgres", "postgresql"}:
         if not parsed.path.strip("/"):
             raise ImproperlyConfigured(f"{name}: a postgres URL needs a database name")
