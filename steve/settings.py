@@ -58,7 +58,11 @@ def database_from_url(name: str, url: str) -> dict:
         path = unquote(parsed.path)
         if not path or path == "/":
             raise ImproperlyConfigured(f"{name}: a sqlite URL needs a path, got {url!r}")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {"timeout": 20}}
+        # IMMEDIATE: a transaction takes the write lock when it begins, so a second writer
+        # (the worker beside the web process) waits `timeout` seconds for it; a deferred one
+        # that read first fails at once with "database is locked" (a 500).
+        options = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": options}
     if parsed.scheme in {"postgres", "postgresql"}:
         if not parsed.path.strip("/"):
             raise ImproperlyConfigured(f"{name}: a postgres URL needs a database name")
@@ -155,6 +159,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = ["username"]
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
+# The 429 page in Steve's layout, saying how long the lock lasts (axes answers plain text).
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_CLIENT_IP_CALLABLE = "steve.clientip.client_address"
 
 ROOT_URLCONF = "steve.urls"
@@ -210,6 +216,8 @@ else:
     # Kombu's file-system transport: a broker that needs no server, shared by the
     # web process, the worker and beat on one machine.
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's own writes a message in place; a worker can read it half-written and stop.
+    CELERY_BROKER_TRANSPORT = "steve.devbroker:Transport"
     _broker_dir = DATA_DIR / "broker"
     _broker_dir.mkdir(exist_ok=True)
     (DATA_DIR / "broker-control").mkdir(exist_ok=True)

@@ -217,9 +217,10 @@ def _sort_links(filters: dict[str, str]) -> dict[str, dict[str, str]]:
 def _queue_context(request: HttpRequest) -> dict[str, Any]:
     filters = _filters(request)
     rows, has_more = _rows(request, filters)
+    decides = membership_allows(request.user, request.company, Action.DECIDE)
     for row in rows:
         row.why = why_in_review(row)
-        row.bulk = is_clean_and_confident(row)
+        row.bulk = decides and is_clean_and_confident(row)
         row.due = row.created_at + settings.REVIEW_SLA
     form = QueueFilterForm(initial=filters, workflows=_workflow_choices(request))
     return {
@@ -238,6 +239,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "counts": _status_counts(request, filters),
         "now": timezone.now(),
         "sla": settings.REVIEW_SLA,
+        "decides": decides,
     }
 
 
@@ -795,7 +797,7 @@ def _picks(request: HttpRequest) -> list[tuple[str, int]]:
 
 
 @require_POST
-@company_required
+@allowed(Action.DECIDE)
 def bulk_approve(request: HttpRequest) -> HttpResponse:
     """Approve the selected clean, high-confidence submissions, one event each; back to
     the queue (Post/Redirect/Get) with what was approved and what was refused, and why."""

@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs.api.views import as_problem
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionError, extraction_job_create
 from steve.api.errors import ApiProblem, field_error
@@ -146,7 +145,7 @@ class ExtractionJobCreateView(APIView):
                 options=options,
             )
         except SessionError as error:
-            raise as_problem(error) from None
+            raise peer_problem(error.status, error.code, error.message) from None
         body = {
             "success": True,
             "job": {

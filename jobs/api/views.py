@@ -16,9 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.serializers import job_data, parse_session_request, session_created_data
+from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
 from jobs.selectors import session_for_poll
 from jobs.services import (
+    SNIFF_BYTES,
     SessionError,
     session_claim_upload,
     session_create,
@@ -31,6 +33,7 @@ from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_
 from steve.api.errors import ApiProblem, problem_for_status, problem_json_response
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
+from steve.models import WorkflowVersion
 from steve.services import API_KEY_PREFIX, api_key_digest
 from steve.storage import unsign_token
 from submissions.models import SubmissionFile
@@ -202,6 +205,19 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _refuse_unaccepted_type(data: bytes, version: WorkflowVersion) -> None:
+    """Refuse bytes the submit would refuse before the one-use URL is spent on them, so
+    the integrator can PUT the right file to the same URL."""
+    mime = sniff_mime(data[:SNIFF_BYTES])
+    if mime not in version.accepted_mime_types:
+        raise SessionError(
+            400,
+            "UNSUPPORTED_FILE",
+            f"The file's content ({mime or 'unknown'}) is not an accepted format; "
+            "this upload URL can still be used.",
+        )
+
+
 @csrf_exempt
 def upload(request: HttpRequest, token: str) -> HttpResponse:
     """PUT a file's bytes to a signed upload URL (local storage; S3 takes PUTs itself)."""
@@ -219,6 +235,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         return problem_json_response(request, problem)
     try:
         data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
+        _refuse_unaccepted_type(data, file.submission.session.workflow_version)
     except SessionError as error:
         return problem_for_status(request, error.status, error.message, code=error.code)
     if not session_claim_upload(file_id=file.pk):

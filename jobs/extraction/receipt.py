@@ -20,10 +20,11 @@ from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
 from .ranker import FieldModel, Option
 from .totals import find_tax, find_total
-from .values import Match, detect_currency, parse_amounts, parse_times
+from .values import Match, detect_currency, parse_amounts, parse_dates, parse_times
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
 _NOT_ISSUE_DATE = re.compile(r"EXP|VALID|DUE|BEST|USEBY|BIRTH")
+_TIME_LABEL = re.compile(r"TIME|MASA|WAKTU|JAM")
 _RECEIPT_NO_LABEL = re.compile(
     r"(RECEIPT|RCPT|INVOICE|INV|BILL|DOC(?:UMENT)?|TRANS(?:ACTION)?|TXN|SLIP|CHECK|CHK|"
     r"ORDER|REF|SALES|CB|CS|OR)\s*(NO|NUMBER|NUM|#)\b\.?\s*[:#.]?",
@@ -161,15 +162,31 @@ def _date_confidence(best: float, rival: float | None, occurrences: int) -> floa
 
 
 def _find_time(lines: list[Line]) -> Candidate | None:
+    """The printed time: one labelled TIME or stamped beside the date beats the first
+    time-shaped number, which on an item line is often a price ("MINERAL WATER 3 16.05").
+    Ties go to the earliest line."""
+    best: tuple[float, Match, Line] | None = None
     for line in lines:
-        times = parse_times(line.text)
-        if times:
-            match = times[0]
-            conf = 0.85 * ocr_factor(line.confidence)
-            return Candidate(
-                match.value, round(conf, 3), [evidence_for(line, match.start, match.end)]
-            )
-    return None
+        for match in parse_times(line.text):
+            score = _time_score(match, line)
+            if best is None or score > best[0]:
+                best = (score, match, line)
+    if best is None:
+        return None
+    _, match, line = best
+    conf = 0.85 * ocr_factor(line.confidence)
+    return Candidate(match.value, round(conf, 3), [evidence_for(line, match.start, match.end)])
+
+
+def _time_score(match: Match, line: Line) -> float:
+    score = 0.0
+    if _TIME_LABEL.search(squash(line.text[: match.start])[-8:]):
+        score += 2.0
+    if parse_dates(line.text):
+        score += 1.0
+    if ":" not in line.text[match.start : match.end]:
+        score -= 1.0  # "16.05" is more often an amount than a time
+    return score
 
 
 def _find_receipt_number(lines: list[Line]) -> Candidate | None:

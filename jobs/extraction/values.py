@@ -37,8 +37,10 @@ DATE_PATTERNS = [
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
     ("glued", re.compile(r"(\d{2})[-/.](\d{2})[-/.](20\d{2})(?!\d{3})")),
 ]  # fmt: skip
+# Not inside a longer number ("12:34:56" has no time at "34"), but a label glued to the
+# time by OCR ("TIME:14:32") still leaves it readable.
 TIME_RE = re.compile(
-    r"(?<![\d.:])([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?[0-5]\d)?\s?([AaPp]\.?[Mm])?(?![\d.:])"
+    r"(?<![\d.])(?<!\d:)([01]?\d|2[0-3])\s?[:.]\s?([0-5]\d)(?:\s?[:.]\s?[0-5]\d)?\s?([AaPp]\.?[Mm])?(?![\d.:])"
 )
 
 

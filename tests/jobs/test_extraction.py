@@ -359,3 +359,36 @@ def test_line_items_take_the_quantity_that_times_the_price_gives_the_amount() ->
         ("COCA COLA 330", 1.0, "2.50"),
         ("Milo 1kg", 2.0, "31.00"),
     ]
+
+
+def test_receipt_time_is_the_labelled_one_not_a_price_shaped_like_a_time() -> None:
+    from jobs.extraction.receipt import parse_receipt
+
+    # OCR glues the label to the time; an item's price above it reads like "16.05".
+    lines = _lines(
+        "KEDAI RUNCIT MAJU JAYA",
+        "DATE:17/09/2026 TIME:14:32",
+        "MINERAL WATER 3 16.05",
+        "TOTAL (RM) 34.60",
+    )
+    assert parse_receipt(lines, "\n".join(line.text for line in lines))["time"].value == "14:32"
+    # Unlabelled, a colon time still beats a dotted price on an earlier line.
+    lines = _lines("NASI LEMAK 2 6.94", "MINERAL WATER 3 16.05", "17/09/2026 14:32")
+    assert parse_receipt(lines, "\n".join(line.text for line in lines))["time"].value == "14:32"
+
+
+@pytest.mark.parametrize(
+    ("text", "times"),
+    [
+        ("TIME:14:32", ["14:32"]),
+        ("Time 8:01:11 PM", ["20:01"]),
+        ("12:34:56", ["12:34"]),
+        ("10:12:34:56", []),
+    ],
+)
+def test_parse_times_reads_a_glued_label_but_not_the_middle_of_a_number(
+    text: str, times: list[str]
+) -> None:
+    from jobs.extraction.values import parse_times
+
+    assert [m.value for m in parse_times(text)] == times

@@ -112,6 +112,14 @@ def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):
     assert body["success"] is False and body["error"]["code"] == code
 
 
+def test_a_refused_file_answers_in_the_seed_envelope_too(api, workflows):
+    response = create(api, data=b"MZ\x90\x00 not a document")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "UNSUPPORTED_FILE"
+    assert body["success"] is False and body["error"]["code"] == "UNSUPPORTED_FILE"
+
+
 def test_unknown_template_is_404(api, workflows):
     response = api.post(
         URL, {"templateName": "nope", "file": SimpleUploadedFile("a.pdf", invoice_pdf())}

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -15,7 +17,7 @@ from rest_framework.test import APIClient
 from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
 from steve.services import api_key_cache_key, api_key_revoke, touch_cache_key
-from submissions.models import SubmissionEvent, SubmissionStatus
+from submissions.models import SubmissionEvent, SubmissionFile, SubmissionStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -186,9 +188,22 @@ def test_upload_larger_than_the_workflow_allows_is_refused(api, workflows):
     assert response.json()["code"] == "FILE_TOO_LARGE"
 
 
-def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):
+def test_upload_of_bytes_that_are_not_an_accepted_type_leaves_the_url_usable(api, workflows):
     _, body, _ = create(api)
-    put(api, body["uploadUrls"][0]["uploadUrl"], b"%!PS-Adobe-3.0 not an image")
+    url = body["uploadUrls"][0]["uploadUrl"]
+    refused = put(api, url, b"MZ\x90\x00 a Windows executable")
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "UNSUPPORTED_FILE"
+    assert put(api, url, jpeg_bytes()).status_code == 200
+    submit = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submit.status_code == 200
+
+
+def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):
+    # Bytes that reached storage without Steve's upload view (an S3 pre-signed PUT).
+    _, body, _ = create(api)
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"])
+    default_storage.save(file.storage_key, ContentFile(b"%!PS-Adobe-3.0 not an image"))
     response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert response.status_code == 422
     assert response.json()["errors"][0] == {

@@ -180,3 +180,20 @@ def test_the_queue_shows_production_unless_sandbox_is_asked_for(company):
     assert sandbox.pk in chosen and production.pk not in chosen
     page = client.get(reverse("review:detail", args=[sandbox.pk])).content.decode()
     assert 'data-environment="sandbox"' in page
+
+
+@pytest.mark.parametrize(("role", "approves"), [(R.VIEWER, False), (R.REVIEWER, True)])
+def test_bulk_approve_is_a_decision_a_viewer_may_not_make(company, role, approves):
+    submission = submission_with_file(
+        company, fraud_status="clean", confidence=0.97, review_flagged_fields=[]
+    )
+    client = login(factories.member(company, role))
+    queue = client.get(reverse("review:queue")).content.decode()
+    assert ('data-action="bulk-approve"' in queue) is approves
+    before = state(submission)
+    pick = f"{submission.pk}:{submission.version}"
+    response = client.post(reverse("review:bulk_approve"), {"pick": [pick]})
+    if approves:
+        assert response.status_code == 303 and state(submission) != before
+    else:
+        assert response.status_code == 403 and state(submission) == before

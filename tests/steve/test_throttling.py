@@ -45,6 +45,19 @@ def test_login_is_locked_after_n_failures_even_with_the_right_password(
     assert "_auth_user_id" not in client.session
 
 
+def test_a_locked_out_user_gets_a_page_saying_how_long_the_lock_lasts(settings):
+    factories.UserFactory(username="rita")
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        locked = client.post("/accounts/login/", {"username": "rita", "password": "nope"})
+    assert locked.status_code == 429
+    assert locked["Content-Type"].startswith("text/html")
+    page = locked.content.decode()
+    assert "<title>Sign-in locked" in page
+    assert f"Try again in {settings.AXES_COOLOFF_TIME.seconds // 60}m" in page
+    assert 'href="/accounts/login/"' in page
+
+
 def test_an_admin_unlocks_a_locked_username(settings, admin_client):
     factories.UserFactory(username="rita")
     client = Client()

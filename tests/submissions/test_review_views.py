@@ -1014,3 +1014,14 @@ def test_line_items_carry_their_boxes_until_the_rows_are_corrected(ui, company):
     )
     waiting.refresh_from_db()
     assert "lineItems" not in waiting.evidence and "totalAmount" in waiting.evidence
+
+
+def test_a_file_never_uploaded_is_not_called_no_longer_stored(ui, company):
+    # Cancelled before its upload: the slot exists, the bytes never came.
+    never = factories.SubmissionFactory(company=company, status=S.CANCELLED)
+    factories.SubmissionFileFactory(submission=never, uploaded_at=None, mime_type="", size=None)
+    page = ui.get(detail_url(never)).content.decode()
+    assert "This file was never uploaded." in page and "no longer stored" not in page
+    purged = submission_with_file(company)
+    purged.files.update(uploaded_at=timezone.now(), purged_at=timezone.now())
+    assert "This file is no longer stored." in ui.get(detail_url(purged)).content.decode()
