@@ -63,6 +63,9 @@ class PpOcr:
             # of per-shape kernels only grows: peak RSS over sroie-dev was 2.2 GB with it
             # and 1.2 GB without (as with onnxruntime), for ~3 % more CPU.
             "CPU_RUNTIME_CACHE_CAPACITY": 0,
+            # OpenVINO pins its inference thread to a core by default, and every process
+            # picks the same one: two workers side by side then share one core.
+            "ENABLE_CPU_PINNING": False,
         }
         rec_model = core.read_model(REC_MODEL)
         characters = rec_model.get_rt_info(["framework", "character"]).astype(str)
