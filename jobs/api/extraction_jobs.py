@@ -120,6 +120,17 @@ class ExtractionJobCreateView(APIView):
     throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """A body that cannot be read (malformed JSON or multipart, too deep, a lone
+        surrogate) fails in the parser, before the view can answer in the peers' envelope:
+        its problem gets `success` and `error` here, with the parser's own code."""
+        response = super().handle_exception(exc)
+        data = response.data
+        if isinstance(data, dict) and "code" in data and "success" not in data:
+            data["success"] = False
+            data["error"] = {"code": data["code"], "message": data.get("detail", "")}
+        return response
+
     @idempotent(scope="extraction-jobs", replay_status=200)
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, Mapping):

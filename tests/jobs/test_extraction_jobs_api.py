@@ -205,3 +205,18 @@ def test_job_of_another_key_is_404(api, workflows, company):
     response = other.get(f"{URL}/{job_id}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "JOB_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: garbage\r\n"),
+        ("application/json", b'{"templateName": '),
+    ],
+)
+def test_an_unreadable_body_is_answered_in_the_peers_envelope(api, workflows, content_type, body):
+    response = api.generic("POST", URL, body, content_type=content_type)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["success"] is False
+    assert problem["error"] == {"code": problem["code"], "message": problem["detail"]}
