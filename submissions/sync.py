@@ -39,6 +39,7 @@ def sync_queue(*, submission: Submission) -> None:
         return
     sync_delivery_queue(
         company_id=submission.company_id,
+        environment=submission.environment,
         event_id=sync_event_id(submission.pk),
         url=url,
         payload={"submission": detail(submission)},

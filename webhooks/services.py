@@ -340,7 +340,7 @@ def _due_now() -> dict[str, datetime]:
 
 
 def sync_delivery_queue(
-    *, company_id: str, event_id: str, url: str, payload: dict[str, Any]
+    *, company_id: str, environment: str, event_id: str, url: str, payload: dict[str, Any]
 ) -> WebhookDelivery:
     """Queue one downstream-sync post, in the caller's transaction; once per event and URL.
 
@@ -353,6 +353,7 @@ def sync_delivery_queue(
         endpoint=None,
         defaults={
             "company_id": company_id,
+            "environment": environment,
             "purpose": WebhookDelivery.Purpose.SYNC,
             "event_type": SYNC_EVENT,
             "payload": payload,

@@ -53,6 +53,13 @@ def test_approval_without_a_target_ends_at_approved():
     assert not WebhookDelivery.objects.filter(purpose=WebhookDelivery.Purpose.SYNC).exists()
 
 
+def test_a_sandbox_submissions_sync_delivery_belongs_to_the_sandbox():
+    submission = with_sync_target(SubmissionFactory(environment="sandbox"), "https://example.com/")
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+    assert delivery.environment == "sandbox"
+
+
 def test_sync_retries_on_the_webhook_schedule_then_marks_synced(
     django_capture_on_commit_callbacks,
 ):
