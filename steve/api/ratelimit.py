@@ -38,6 +38,8 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from steve.clientip import client_address
+
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
 
@@ -279,10 +281,6 @@ def count(request: HttpRequest, api_key: Any) -> ApiProblem | None:
     state = tightest(states)
     setattr(request, REQUEST_ATTR, state)
     return exceeded_problem(state) if state.exceeded else None
-
-
-def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def count_anonymous(request: HttpRequest) -> BucketState | None:

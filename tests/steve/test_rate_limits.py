@@ -121,6 +121,15 @@ def test_requests_without_a_valid_key_spend_the_anonymous_bucket_not_a_keys(
     assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == "299"
 
 
+def test_behind_a_trusted_proxy_each_client_has_its_own_anonymous_bucket(anon_api, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    first = anon_api.get("/api/v1/workflows", HTTP_X_FORWARDED_FOR="203.0.113.1")
+    again = anon_api.get("/api/v1/workflows", HTTP_X_FORWARDED_FOR="203.0.113.1")
+    other = anon_api.get("/api/v1/workflows", HTTP_X_FORWARDED_FOR="203.0.113.2")
+    assert int(again["X-RateLimit-Remaining"]) == int(first["X-RateLimit-Remaining"]) - 1
+    assert other["X-RateLimit-Remaining"] == first["X-RateLimit-Remaining"]
+
+
 def test_a_revoked_key_and_an_unknown_route_carry_the_headers(api, api_key, anon_api):
     unknown = api.get("/api/v1/nothing-here")
     assert unknown.status_code == 404 and unknown["X-RateLimit-Bucket"] == "anonymous"
