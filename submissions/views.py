@@ -754,7 +754,8 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
     others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
-    if not others and claim_is_live(submission) and submission.claimed_by_id != request.user.pk:
+    # Another's live claim needs the lead's right: a 403 like any action the role lacks.
+    if claim_is_live(submission) and not may_release_claim(request.user, submission, others=others):
         return not_allowed(request, Action.RELEASE_OTHERS)
     try:
         submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
