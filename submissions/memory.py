@@ -25,7 +25,9 @@ _SST = re.compile(r"\b([A-Z]\d{2}[-\s]?\d{4}[-\s]?\d{8})\b")
 _REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
 _PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
 # Keys that may identify an address: not those a chain's branches share.
-_ADDRESS_KEYS = ("tel:", "addr:")
+_ADDRESS_KEYS = ("gst:", "sst:", "reg:", "tel:", "addr:", "name:")
+ADDRESS_SUPPORT = 0.9
+MISREAD_MIN_LENGTH = 5
 
 
 def normalise(value: object) -> str:
@@ -81,17 +83,33 @@ def memory_confidence(times_right: int, times_wrong: int) -> float:
     return round((times_right + 1) / (times_right + times_wrong + 2), 3)
 
 
-def choose(rows: Iterable[Remembered], field: str, keys: list[str]) -> Recall | None:
+def choose(
+    rows: Iterable[Remembered],
+    field: str,
+    keys: list[str],
+    text: str = "",
+    *,
+    min_support: float = ADDRESS_SUPPORT,
+) -> Recall | None:
     """The remembered value of ``field`` for a receipt with ``keys``: the value the most
-    earlier corrections back, over the keys that may identify that field."""
+    earlier corrections back, over the keys that may identify that field. An address
+    must also be printed on this receipt (``support`` at least ``min_support``), and the
+    one printed best wins: that is what tells a chain's branches apart, as they share
+    the name, the registration and the tax numbers (and often the head office address)."""
     usable = set(keys_for(field, keys))
     votes: dict[str, list[Remembered]] = {}
     for row in rows:
         if row.field == field and row.key in usable:
             votes.setdefault(row.value, []).append(row)
+    printed = dict.fromkeys(votes, 1.0)  # a name may be corrected to one not printed
+    if field == "merchantAddress":
+        printed = {value: support(value, text) for value in votes}
+        votes = {v: rows for v, rows in votes.items() if printed[v] >= min_support}
     if not votes:
         return None
-    value, backing = max(votes.items(), key=lambda kv: sum(r.times_right for r in kv[1]))
+    value, backing = max(
+        votes.items(), key=lambda kv: (printed[kv[0]], sum(r.times_right for r in kv[1]))
+    )
     best = max(backing, key=lambda r: r.times_right)
     return Recall(
         value=value,
@@ -99,3 +117,33 @@ def choose(rows: Iterable[Remembered], field: str, keys: list[str]) -> Recall | 
         corrections=best.times_right,
         memory_ids=tuple(r.id for r in backing if r.id),
     )
+
+
+def support(value: str, text: str) -> float:
+    """How much of ``value`` (by characters) is printed in the receipt's header, each
+    word found as it is or with one misread character (OCR's O/0, S/5, I/L/1 folded)."""
+    words = [_fold(w) for w in re.findall(r"[0-9A-Z]+", value.upper())]
+    total = sum(len(w) for w in words)
+    if not total:
+        return 0.0
+    header = _fold("".join(text.splitlines()[:HEADER_LINES]))
+    found = sum(len(w) for w in words if _printed(w, header))
+    return found / total
+
+
+_FOLD = str.maketrans("0QD1IL5Z2B8", "OOOIIISSZBB")
+
+
+def _fold(text: str) -> str:
+    return normalise(text).translate(_FOLD)
+
+
+def _printed(word: str, header: str) -> bool:
+    if word in header:
+        return True
+    if len(word) < MISREAD_MIN_LENGTH:
+        return False
+    one_off = "|".join(
+        f"{re.escape(word[:i])}.{re.escape(word[i + 1 :])}" for i in range(len(word))
+    )
+    return re.search(one_off, header) is not None
