@@ -13,10 +13,15 @@ reviewer's view of a repeat, independent of whether the memory's keys recognised
 Receipts of shops not seen before are scored too: there the memory can only do harm
 (a chain's other branch, a wrong key), so that figure shows false recalls.
 
+The reviewer approves every receipt after correcting it (one by one, not in bulk), so a
+value read right is remembered on approval as production does; the replay is also run
+with corrections alone, the issue's minimum, to show what approvals add.
+
 The one fitted number is how much of a remembered address must be printed on the new
 receipt (``min_support``): it is chosen on one set (the value with the most correct
 addresses over the whole replay, repeats and first receipts alike; ties go to the
-stricter value) and reported on the other, both ways.
+stricter value) and reported on the other, both ways. The shipped value
+(submissions.memory.ADDRESS_SUPPORT) is the one fitted on both sets.
 """
 
 from __future__ import annotations
@@ -26,13 +31,7 @@ from dataclasses import dataclass, field
 
 from jobs.extraction.ranker import FieldModel
 from jobs.extraction.receipt import choose_fields
-from submissions.memory import (
-    REMEMBERED_FIELDS,
-    Remembered,
-    choose,
-    keys_for,
-    shop_keys,
-)
+from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, shop_keys
 
 TRUTH = {"merchantName": "company", "merchantAddress": "address"}
 TARGETS = {"merchantName": 0.97, "merchantAddress": 0.95}
@@ -93,7 +92,9 @@ def read_all(receipts: list, model: FieldModel) -> list[_Read]:
     return out
 
 
-def replay(reads: list[_Read], is_correct: Callable, min_support: float) -> Replay:
+def replay(
+    reads: list[_Read], is_correct: Callable, min_support: float, approvals: bool = True
+) -> Replay:
     store: dict[tuple[str, str], _Row] = {}
     seen: set[str] = set()
     result = Replay()
@@ -122,7 +123,7 @@ def replay(reads: list[_Read], is_correct: Callable, min_support: float) -> Repl
                 bucket = max(b for b in CONFIDENCE_BUCKETS if recall.confidence >= b)
                 result.buckets[bucket][0] += right
                 result.buckets[bucket][1] += 1
-            _review(store, keys_for(name, keys), name, value, truth if truth else None, right)
+            _review(store, keys, name, value, truth, right, recall is not None, approvals)
     return result
 
 
@@ -131,37 +132,62 @@ def _review(
     keys: list[str],
     name: str,
     value: str | None,
-    truth: str | None,
+    truth: str,
     right: bool,
+    recalled: bool,
+    approvals: bool,
 ) -> None:
-    """The reviewer corrects a wrong value to the truth or keeps a right one, and the
-    memory learns as submissions.services does (_remember, _confirm_memories)."""
+    """The reviewer corrects a wrong value to the truth, or approves a right one, and the
+    memory learns as submissions.services does: a correction is remembered (_remember);
+    an approved value the memory gave is right once more (_confirm_memories); with
+    ``approvals``, an approved value read right is remembered like a correction."""
+    if not right:
+        if truth:
+            _teach(store, keys, name, truth)
+    elif recalled:
+        for key in keys:
+            row = store.get((key, name))
+            if row is not None and row.value == value:
+                row.right += 1
+    elif approvals and value:
+        _teach(store, keys, name, value)
+
+
+def _teach(store: dict[tuple[str, str], _Row], keys: list[str], name: str, value: str) -> None:
     for key in keys:
         row = store.get((key, name))
         if row is None:
-            if not right and truth:
-                store[(key, name)] = _Row(truth)
-        elif right and row.value == value:
+            store[(key, name)] = _Row(value)
+        elif row.value == value:
             row.right += 1
-        elif not right and truth:
-            row.value, row.right, row.wrong = truth, 1, row.wrong + 1
+        else:
+            row.value, row.right, row.wrong = value, 1, row.wrong + 1
 
 
-def fit_support(reads: list[_Read], is_correct: Callable) -> float:
-    """The support threshold with the most correct addresses over the whole replay."""
-    scored = [(replay(reads, is_correct, s).correct("merchantAddress"), s) for s in SUPPORT_GRID]
+def fit_support(runs: list[list[_Read]], is_correct: Callable, approvals: bool) -> float:
+    """The support threshold with the most correct addresses over whole replays."""
+    scored = [
+        (sum(replay(r, is_correct, s, approvals).correct("merchantAddress") for r in runs), s)
+        for s in SUPPORT_GRID
+    ]
     best = max(count for count, _ in scored)
     return max(s for count, s in scored if count == best)
 
 
 def report(sets: dict[str, list], models: dict[str, FieldModel], is_correct: Callable) -> None:
-    """Fit the support threshold on each set, replay the other with it, both ways."""
+    """Fit the support threshold on each set, replay the other with it, both ways; as
+    production learns (corrections and single approvals) and from corrections alone."""
     reads = {name: read_all(receipts, models[name]) for name, receipts in sets.items()}
-    for name, own in reads.items():
-        others = [r for other, rs in reads.items() if other != name for r in rs]
-        support = fit_support(others, is_correct) if others else fit_support(own, is_correct)
-        fitted = "the other set" if others else "this set (in-sample)"
-        _print(name, replay(own, is_correct, support), support, fitted)
+    for approvals in (True, False):
+        learns = "corrections + approvals" if approvals else "corrections only"
+        for name, own in reads.items():
+            others = [rs for other, rs in reads.items() if other != name]
+            support = fit_support(others or [own], is_correct, approvals)
+            fitted = "the other set" if others else "this set (in-sample)"
+            result = replay(own, is_correct, support, approvals)
+            _print(f"{name}, {learns}", result, support, fitted)
+    pooled = fit_support(list(reads.values()), is_correct, approvals=True)
+    print(f"\naddress support fitted on {' + '.join(reads)} (the shipped value): {pooled:.2f}")
 
 
 def _print(label: str, result: Replay, support: float, fitted: str) -> None:

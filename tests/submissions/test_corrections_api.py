@@ -281,3 +281,49 @@ def test_approving_a_recalled_value_counts_the_memory_right_once_more(company, r
     memory.refresh_from_db()
     assert (memory.times_right, memory.times_wrong) == (2, 0)
     assert memory_confidence(memory.times_right, memory.times_wrong) == 0.75
+
+
+def test_approving_a_receipt_read_right_remembers_its_merchant_for_the_next_misread(
+    company, reviewer
+):
+    from submissions.services import submission_approve
+
+    text = "KEDAI RUNCIT MAJU\nGST ID: 000444555666"
+    read_right = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI RUNCIT MAJU"}
+    )
+    submission_approve(submission_id=read_right.pk, actor=Actor.for_user(reviewer))
+    memory = MerchantMemory.objects.get(company=company, key="gst:000444555666")
+    assert (memory.field, memory.value, memory.times_right) == (
+        "merchantName",
+        "KEDAI RUNCIT MAJU",
+        1,
+    )
+    misread = shop_memory(
+        company_id=company.pk, text=text.replace("MAJU", "MAJLI"), read_address=None, read_name="X"
+    )
+    assert misread["merchantName"].value == "KEDAI RUNCIT MAJU"
+
+
+def test_an_approval_does_not_count_a_correction_twice_nor_teach_from_the_sandbox(
+    company, reviewer
+):
+    from submissions.services import submission_approve
+
+    text = "KEDAI BESI\nGST ID: 000777888999"
+    corrected = SubmissionFactory(company=company, pages_text=[text])
+    submission_correct_field(
+        submission_id=corrected.pk,
+        field_name="merchantName",
+        raw_value="Kedai Besi Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    submission_approve(submission_id=corrected.pk, actor=Actor.for_user(reviewer))
+    memory = MerchantMemory.objects.get(company=company, key="gst:000777888999")
+    assert (memory.value, memory.times_right) == ("Kedai Besi Sdn Bhd", 1)
+
+    sandbox = SubmissionFactory(
+        company=company, pages_text=["KEDAI PASIR\nGST ID: 000111000111"], environment="sandbox"
+    )
+    submission_approve(submission_id=sandbox.pk, actor=Actor.for_user(reviewer))
+    assert not MerchantMemory.objects.filter(key="gst:000111000111").exists()
