@@ -87,10 +87,10 @@ def choose(
     min_support: float = ADDRESS_SUPPORT,
 ) -> Recall | None:
     """The remembered value of ``field`` for a receipt with ``keys``: the value the most
-    earlier corrections back, over all the keys. An address
-    must also be printed on this receipt (``support`` at least ``min_support``), and the
-    one printed best wins: that is what tells a chain's branches apart, as they share
-    the name, the registration and the tax numbers (and often the head office address)."""
+    earlier corrections back, over all the keys. An address must also be printed on
+    this receipt (``support`` at least ``min_support``), and the one printed best wins:
+    that is what tells a chain's branches apart, as they share the name, the
+    registration and the tax numbers (and often the head office's address)."""
     usable = set(keys)
     votes: dict[str, list[Remembered]] = {}
     for row in rows:
@@ -117,7 +117,7 @@ def choose(
 def support(value: str, text: str) -> float:
     """How much of ``value`` is printed in the receipt's header, by characters: each word
     found as it is or, from MISREAD_MIN_LENGTH characters, with one character misread,
-    lost or added (OCR's O/0, S/5, I/L/1, B/8, Z/2 folded first)."""
+    lost or added (OCR's O/0/Q/D, S/5, I/L/1, B/8, Z/2 folded first)."""
     words = [_fold(w) for w in re.findall(r"[0-9A-Z]+", value.upper())]
     total = sum(len(w) for w in words)
     if not total:
@@ -126,7 +126,7 @@ def support(value: str, text: str) -> float:
     return sum(len(w) for w in words if _printed(w, header)) / total
 
 
-_FOLD = str.maketrans("0QD1IL5Z2B8", "OOOIIISSZBB")
+_FOLD = str.maketrans("0QD1IL52B8", "OOOIIISZBB")  # OCR confusions, each to one letter
 
 
 def _fold(text: str) -> str:
