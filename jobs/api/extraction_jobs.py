@@ -32,7 +32,6 @@ from submissions.models import SubmissionStatus
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
-DELIVERY_MODES = {"poll", "webhook"}
 S = SubmissionStatus
 
 
@@ -74,7 +73,7 @@ def _delivery_mode(data: Any) -> str:
         mode = delivery.get("mode")
     if mode is None or mode == "":
         mode = "poll"
-    if not isinstance(mode, str) or mode not in DELIVERY_MODES:
+    if not isinstance(mode, str) or mode not in api_docs.DELIVERY_MODES:
         raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
     return mode
 

@@ -295,6 +295,8 @@ JOB_STATUSES = [
     "canceled",
     "expired",
 ]
+# How a job's outcome reaches the caller: it polls, or a webhook endpoint is told.
+DELIVERY_MODES = ("poll", "webhook")
 EXTRACTION_FIELDS: dict[str, Any] = {
     "filename": {"type": "string", "description": "For JSON base64 uploads"},
     "templateName": {"type": "string", "description": "The workflow slug"},
@@ -305,7 +307,7 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "documentReview": {"type": "integer", "minimum": 1, "maximum": 99},
     "schemaChunking": {"type": "string", "enum": ["auto", "combined"]},
     "password": STRING,
-    "deliveryMode": {"type": "string", "enum": ["poll", "webhook"], "default": "poll"},
+    "deliveryMode": {"type": "string", "enum": list(DELIVERY_MODES), "default": "poll"},
 }
 EXTRACTION_REQUEST = {
     "multipart/form-data": obj(

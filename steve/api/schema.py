@@ -21,6 +21,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import TextChoices
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
@@ -55,7 +56,7 @@ DATETIME = {"type": "string", "format": "date-time", "example": "2026-03-25T10:0
 FREE_OBJECT = {"type": "object", "additionalProperties": True}
 
 
-def choices(text_choices: Any) -> list[str]:
+def choices(text_choices: type[TextChoices]) -> list[str]:
     """A model's TextChoices as an enum's values, in their declared order."""
     return [c.value for c in text_choices]
 
