@@ -5,9 +5,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
-from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, field_error
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso

@@ -13,11 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionError, extraction_job_create
 from steve.api.errors import ApiProblem, field_error
@@ -30,7 +32,6 @@ from submissions.models import SubmissionStatus
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
-DELIVERY_MODES = {"poll", "webhook"}
 S = SubmissionStatus
 
 
@@ -72,7 +73,7 @@ def _delivery_mode(data: Any) -> str:
         mode = delivery.get("mode")
     if mode is None or mode == "":
         mode = "poll"
-    if not isinstance(mode, str) or mode not in DELIVERY_MODES:
+    if not isinstance(mode, str) or mode not in api_docs.DELIVERY_MODES:
         raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
     return mode
 
@@ -116,6 +117,7 @@ def _template(request: Request) -> Workflow:
     return workflow
 
 
+@extend_schema_view(post=api_docs.EXTRACTION_JOB_CREATE)
 class ExtractionJobCreateView(APIView):
     throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
@@ -229,6 +231,7 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
     return {"canceledAt": iso(submission.updated_at)}
 
 
+@extend_schema_view(get=api_docs.EXTRACTION_JOB_DETAIL)
 class ExtractionJobView(APIView):
     poll_scope_kwarg = "job_id"
 
@@ -279,6 +282,7 @@ def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict
                                                 content_type="application/json")}  # fmt: skip
 
 
+@extend_schema_view(get=api_docs.EXTRACTION_JOB_RESULT)
 class ExtractionJobResultView(APIView):
     REFUSALS = {
         "queued": (409, "RESULT_NOT_READY", "The job has not finished yet."),

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.api import schema as api_docs
 from jobs.api.serializers import job_data, parse_session_request, session_created_data
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
@@ -28,7 +29,6 @@ from jobs.services import (
     session_submit,
 )
 from steve.api import ratelimit
-from steve.api import schema as api_docs
 from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_limited
 from steve.api.errors import ApiProblem, problem_for_status, problem_json_response
 from steve.api.idempotency import idempotent

@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
 from steve.api.pagination import keyset_page
+from submissions.api import schema as api_docs
 from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions

@@ -6,6 +6,7 @@ caller's company; another company's endpoint or delivery is a 404 like a missing
 
 from datetime import timedelta
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +15,7 @@ from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.api.idempotency import idempotent
 from steve.api.pagination import keyset_page
 from steve.ids import new_id
+from webhooks.api import schema as api_docs
 from webhooks.api.serializers import (
     as_problem,
     body_object,
@@ -75,6 +77,7 @@ def grace_from(request: Request) -> timedelta:
     return validated_grace(body.get("gracePeriodHours"))
 
 
+@extend_schema_view(get=api_docs.ENDPOINT_LIST, post=api_docs.ENDPOINT_CREATE)
 class EndpointListView(APIView):
     def get(self, request: Request) -> Response:
         company = request.user.company
@@ -101,6 +104,9 @@ class EndpointListView(APIView):
         return Response(endpoint_data(endpoint, secret=secret), status=201)
 
 
+@extend_schema_view(
+    get=api_docs.ENDPOINT_DETAIL, patch=api_docs.ENDPOINT_UPDATE, delete=api_docs.ENDPOINT_DELETE
+)
 class EndpointDetailView(APIView):
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(endpoint_data(own_endpoint(request, endpoint_id)))
@@ -118,6 +124,7 @@ class EndpointDetailView(APIView):
         return Response(status=204)
 
 
+@extend_schema_view(post=api_docs.ENDPOINT_ROTATE_SECRET)
 class EndpointRotateView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
@@ -130,6 +137,7 @@ class EndpointRotateView(APIView):
         return Response(endpoint_data(endpoint, secret=secret))
 
 
+@extend_schema_view(post=api_docs.ENDPOINT_REDELIVER)
 class EndpointRedeliverView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
@@ -141,6 +149,7 @@ class EndpointRedeliverView(APIView):
         return Response({"endpointId": endpoint.pk, "redelivered": count}, status=202)
 
 
+@extend_schema_view(get=api_docs.ENDPOINT_DELIVERIES)
 class EndpointDeliveriesView(APIView):
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
@@ -160,11 +169,13 @@ class EndpointDeliveriesView(APIView):
         return Response({"data": [delivery_data(d) for d in rows], "pagination": pagination})
 
 
+@extend_schema_view(get=api_docs.DELIVERY_DETAIL)
 class DeliveryDetailView(APIView):
     def get(self, request: Request, delivery_id: str) -> Response:
         return Response(delivery_data(own_delivery(request, delivery_id), with_attempts=True))
 
 
+@extend_schema_view(post=api_docs.DELIVERY_REDELIVER)
 class DeliveryRedeliverView(APIView):
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = own_delivery(request, delivery_id)
@@ -185,6 +196,7 @@ def company_scope(request: Request) -> dict[str, str]:
     return {}
 
 
+@extend_schema_view(get=api_docs.SESSION_SECRET)
 class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
@@ -198,6 +210,7 @@ class SessionSecretView(APIView):
         return Response(company_secret_data(owner))
 
 
+@extend_schema_view(post=api_docs.SESSION_SECRET_ROTATE)
 class SessionSecretRotateView(APIView):
     """Create (first call) or rotate the secret that signs deliveries to sessions' webhookUrl."""
 
@@ -216,6 +229,7 @@ class SessionSecretRotateView(APIView):
         return Response(company_secret_data(owner, secret=secret))
 
 
+@extend_schema_view(get=api_docs.SYNC_SECRET)
 class SyncSecretView(SessionSecretView):
     """Whether the company has a downstream-sync signing secret (never the secret itself)."""
 
@@ -223,6 +237,7 @@ class SyncSecretView(SessionSecretView):
     scope = staticmethod(company_scope)
 
 
+@extend_schema_view(post=api_docs.SYNC_SECRET_ROTATE)
 class SyncSecretRotateView(SessionSecretRotateView):
     """Create (first call) or rotate the secret that signs downstream-sync posts."""
 
@@ -230,6 +245,7 @@ class SyncSecretRotateView(SessionSecretRotateView):
     scope = staticmethod(company_scope)
 
 
+@extend_schema_view(post=api_docs.WEBHOOK_TEST)
 class WebhookTestView(APIView):
     """Send a test event now (5 s timeout) to one of the company's endpoints or to a URL."""
 
