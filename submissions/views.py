@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.errors import ServiceError
 from steve.models import Environment
 from submissions.forms import (
     ALL,
@@ -54,7 +55,6 @@ from submissions.selectors import company_submission, company_submissions, field
 from submissions.services import (
     Actor,
     LineItemRow,
-    SubmissionActionError,
     claim_is_live,
     is_clean_and_confident,
     may_release_claim,
@@ -451,6 +451,7 @@ def _detail_context(
     submission: Submission,
     *,
     error: str = "",
+    error_code: str = "",
     reject_form: RejectForm | None = None,
     field_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -488,6 +489,7 @@ def _detail_context(
         "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
         "reject_reasons": REJECT_REASONS,
         "error": error,
+        "error_code": error_code,  # the code the API answers the same refusal with
         "field_errors": field_errors or {},
         "now": timezone.now(),
     }
@@ -508,7 +510,11 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         initial = {"version": submission.version, "reason": refusal["reason"]}
         reject_form = RejectForm(initial=initial)
     context = _detail_context(
-        request, submission, error=refusal.get("message", ""), reject_form=reject_form
+        request,
+        submission,
+        error=refusal.get("message", ""),
+        error_code=refusal.get("code", ""),
+        reject_form=reject_form,
     )
     return render(request, "review/detail.html", context)
 
@@ -530,12 +536,18 @@ def _page_url(request: HttpRequest, submission_id: str) -> str:
 
 
 def _refused(
-    request: HttpRequest, submission_id: str, message: str, *, reason: str = ""
+    request: HttpRequest, submission_id: str, message: str, *, code: str = "", reason: str = ""
 ) -> HttpResponse:
     """Post/Redirect/Get: back to the page, which shows the new state and why the action
     failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
-    request.session[REFUSAL_KEY] = {"id": submission_id, "message": message, "reason": reason}
+    refusal = {"id": submission_id, "message": message, "code": code, "reason": reason}
+    request.session[REFUSAL_KEY] = refusal
     return HttpResponseRedirect(_page_url(request, submission_id), status=303)
+
+
+def _refusal(error: ServiceError) -> dict[str, Any]:
+    """What a page shows of a service's refusal: the API's message, code and status."""
+    return {"error": error.message, "error_code": error.code, "status": error.status}
 
 
 def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -589,8 +601,8 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
             actor=Actor.for_user(request.user),
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
     return _decided(request, submission, "approved")
 
 
@@ -610,8 +622,8 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             reason=form.cleaned_data["final_reason"],
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message, reason=typed)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code, reason=typed)
     return _decided(request, submission, "rejected")
 
 
@@ -629,8 +641,8 @@ def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
     return _decided(request, submission, "cancelled")
 
 
@@ -639,11 +651,17 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     to refresh (its forms carry the old version); plain posts go back to the page."""
     if not request.htmx:
         if extra.get("error"):
-            return _refused(request, submission_id, extra["error"])
+            return _refused(
+                request, submission_id, extra["error"], code=extra.get("error_code", "")
+            )
         return HttpResponseRedirect(_page_url(request, submission_id), status=303)
     submission = _own(request, submission_id)
     context = _detail_context(
-        request, submission, error=extra.get("error", ""), field_errors=extra.get("field_errors")
+        request,
+        submission,
+        error=extra.get("error", ""),
+        error_code=extra.get("error_code", ""),
+        field_errors=extra.get("field_errors"),
     )
     response = render(
         request, f"review/detail.html#{part}", context, status=extra.get("status", 200)
@@ -711,14 +729,10 @@ def _corrected(
     """Run a correction service; the side column, with the refusal when there is one."""
     try:
         save(Actor.for_user(request.user))
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
-    except ValueError as error:
-        message = str(error)
-        errors = {field_name: message}
-        return _changed(
-            request, submission.pk, "side", error=message, field_errors=errors, status=422
-        )
+    except ServiceError as error:
+        # An invalid value is shown at its field too; a conflict only above the form.
+        errors = {field_name: error.message} if error.status == 422 else None
+        return _changed(request, submission.pk, "side", field_errors=errors, **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -744,8 +758,8 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     take_over = request.POST.get("take_over") == "1"
     try:
         submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -759,8 +773,8 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
         return not_allowed(request, Action.RELEASE_OTHERS)
     try:
         submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -775,8 +789,8 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
             actor=Actor.for_user(request.user),
             text=request.POST.get("text", "")[:5000],
         )
-    except ValueError as error:
-        return _changed(request, submission.pk, "side", error=str(error), status=422)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
