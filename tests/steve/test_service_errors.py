@@ -271,3 +271,18 @@ def test_an_invalid_comment_is_shown_with_its_code(ui, company):
     assert response.status_code == 422
     html = response.content.decode()
     assert 'data-code="VALIDATION_ERROR"' in html and "Write something to comment." in html
+
+
+def test_a_plain_form_post_to_the_fraud_panel_says_the_code_too(api, ui, company):
+    later = submission_with_file(company)
+    match = _flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
+    url = f"/api/v1/submissions/{later.pk}/fraud-matches/{match.pk}/resolve"
+    api.post(url, {"resolution": "false_positive"}, format="json")
+    later.refresh_from_db()
+    page = ui.post(
+        reverse("fraud:resolve", args=[later.pk, match.pk]),
+        {"version": later.version, "resolution": "false_positive"},
+        follow=True,
+    )
+    html = page.content.decode()
+    assert "already resolved as false_positive. (FRAUD_MATCH_ALREADY_RESOLVED)" in html
