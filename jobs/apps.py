@@ -9,3 +9,5 @@ class JobsConfig(AppConfig):
         from jobs.services import connect_session_to_submission
 
         connect_session_to_submission()
+        # Registers its API components and problem codes with the schema's catalogue.
+        from jobs.api import schema  # noqa: F401

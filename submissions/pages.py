@@ -1,15 +1,27 @@
-"""A page as OCR read it: the straightening and quarter turns applied before reading.
+"""A page as OCR read it: the straightening and quarter turns applied before reading,
+and the page rendered that way as PNG for the review page.
 
 Evidence boxes are fractions of that image, so the review page shows it (not the raw
-upload) and the boxes land on the words. Pure Pillow: the extraction child uses it too.
+upload) and the boxes land on the words. Bytes in, bytes out, no Django: the extraction
+child uses the transforms too.
 """
 
+import io
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 # Straightening a scan skewed by less than this would only blur it.
 SKEW_MIN = 0.3
+PDF_MAX_PAGES = 50
+PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
+# A huge page (PDF allows 200 x 200 inches) is scaled down to this many pixels: rendered
+# at PDF_SCALE a 9000-pt page would take gigabytes and seconds of the web process.
+PDF_MAX_PIXELS = 16_000_000
+
+
+class NoSuchPage(LookupError):
+    """The document has no page of that number (the viewer shows at most PDF_MAX_PAGES)."""
 
 
 def straighten(image: Image.Image, skew: float) -> Image.Image:
@@ -41,3 +53,61 @@ def as_read(image: Image.Image, transform: Any) -> Image.Image:
     return turn(
         straighten(image, float(transform.get("skew") or 0)), int(transform.get("turn") or 0)
     )
+
+
+def stored_transform(transforms: Any, page: int) -> Any:
+    """One page's transform from what a SubmissionFile stores (a list, one per page)."""
+    transforms = transforms if isinstance(transforms, list) else []
+    return transforms[page] if page < len(transforms) else {}
+
+
+def pdf_page_count(data: bytes) -> int:
+    """Pages of a PDF the viewer shows (at most PDF_MAX_PAGES)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return min(len(document), PDF_MAX_PAGES)
+    finally:
+        document.close()
+
+
+def pdf_page_scale(width_pt: float, height_pt: float) -> float:
+    """PDF_SCALE, or less so the page renders to at most PDF_MAX_PIXELS."""
+    area = max(width_pt * height_pt, 1.0)
+    return min(PDF_SCALE, (PDF_MAX_PIXELS / area) ** 0.5)
+
+
+def render_png(data: bytes, *, pdf: bool, page: int, transform: Any, rotate: int) -> bytes:
+    """One page of a PDF or image as OCR read it, as PNG, turned `rotate` degrees
+    clockwise on top (the viewer's rotate button). NoSuchPage when there is none."""
+    image = _pdf_page_image(data, page) if pdf else _image(data, page)
+    image = as_read(image, transform)
+    if rotate:
+        image = image.rotate(-rotate, expand=True)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _image(data: bytes, page: int) -> Image.Image:
+    if page != 0:
+        raise NoSuchPage("An image has one page.")
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    # As the extraction loaded it: EXIF orientation applied, on white.
+    image = ImageOps.exif_transpose(image) or image
+    return image.convert("RGB")
+
+
+def _pdf_page_image(data: bytes, page: int) -> Image.Image:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        if not 0 <= page < min(len(document), PDF_MAX_PAGES):
+            raise NoSuchPage("No such page.")
+        pdf_page = document[page]
+        return pdf_page.render(scale=pdf_page_scale(*pdf_page.get_size())).to_pil()
+    finally:
+        document.close()

@@ -1,13 +1,28 @@
-"""Read queries of submissions."""
+"""Read queries of submissions: the API's, the review queue's, the submission page's and
+the overview's."""
 
 import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from statistics import median
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from steve.models import Company
+from submissions.forms import ALL, MINE, UNCLAIMED
 from submissions.memory import REMEMBERED_FIELDS, Recall, Remembered, choose, shop_keys
-from submissions.models import MerchantMemory, Submission
+from submissions.models import (
+    EventType,
+    MerchantMemory,
+    Submission,
+    SubmissionEvent,
+    SubmissionFile,
+    SubmissionStatus,
+)
 
 
 def company_submissions(company: Company, environment: str | None = None) -> QuerySet[Submission]:
@@ -48,3 +63,256 @@ def shop_memory(
     ]
     found = {name: choose(rows, name, keys, text) for name in REMEMBERED_FIELDS}
     return {name: recall for name, recall in found.items() if recall is not None}
+
+
+def schema_fields(submission: Submission) -> dict[str, Any]:
+    """The fields of the workflow version's output schema, by name."""
+    return (submission.workflow_version.output_schema or {}).get("properties", {})
+
+
+def workflow_choices(company: Company) -> list[tuple[str, str]]:
+    """The company's workflows as (slug, name), for the queue's workflow filter."""
+    return [(w.slug, w.name) for w in company.workflows.order_by("name")]
+
+
+# --- The review queue ----------------------------------------------------------------------
+# `filters` are the queue filter form's values (submissions.forms.QueueFilterForm.values).
+
+QUEUE_PAGE = 50
+# A poll refreshes every row the reviewer has loaded, up to this many.
+POLL_WINDOW = 500
+# Other orders than the default read one bounded window (keyset paging follows ids).
+SORTED_WINDOW = 200
+QUEUE_ORDERS = {
+    "-age": [F("id").desc()],
+    "confidence": [F("confidence").asc(nulls_last=True), "id"],
+    "amount": [F("extracted_data__totalAmount").desc(nulls_last=True), "id"],
+    "fraud": [F("fraud_score").desc(nulls_last=True), "id"],
+}
+
+
+def queue_submissions(
+    *, company: Company, user: Any, filters: dict[str, str], status: bool = True
+) -> QuerySet[Submission]:
+    """The company's submissions under the queue's filters (its status tab too, unless
+    `status` is False); `user` is whose claims "mine" means."""
+    queryset = company_submissions(company, filters["environment"]).select_related("claimed_by")
+    if status and filters["status"] != ALL:
+        queryset = queryset.filter(status=filters["status"])
+    if filters["workflow"]:
+        queryset = queryset.filter(workflow__slug=filters["workflow"])
+    if filters["fraud"]:
+        queryset = queryset.filter(fraud_status=filters["fraud"])
+    if filters["claims"]:
+        live = Q(claimed_by__isnull=False, claimed_until__gt=timezone.now())
+        if filters["claims"] == MINE:
+            queryset = queryset.filter(live, claimed_by=user)
+        elif filters["claims"] == UNCLAIMED:
+            queryset = queryset.exclude(live)
+    if filters["q"]:
+        q = filters["q"]
+        queryset = queryset.filter(
+            Q(pk=q)
+            | Q(client_submission_id__icontains=q)
+            | Q(extracted_data__merchantName__icontains=q)
+            | Q(extracted_data__vendorName__icontains=q)
+        )
+    return queryset
+
+
+def queue_status_counts(*, company: Company, user: Any, filters: dict[str, str]) -> dict[str, int]:
+    """How many submissions each status has under the queue's other filters."""
+    queryset = queue_submissions(company=company, user=user, filters=filters, status=False)
+    rows = queryset.values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def queue_window(
+    *, company: Company, user: Any, filters: dict[str, str], after: str = "", upto: str = ""
+) -> tuple[list[Submission], bool]:
+    """One window of the queue, oldest first (ids sort by creation time), and whether
+    more follow.
+
+    `after` continues after a row (keyset, never OFFSET); `upto` re-reads every row up
+    to the last one the page shows, which is what the poll asks for. Another order
+    gives its first SORTED_WINDOW rows.
+    """
+    queryset = queue_submissions(company=company, user=user, filters=filters)
+    if filters["sort"] in QUEUE_ORDERS:
+        rows = list(queryset.order_by(*QUEUE_ORDERS[filters["sort"]])[: SORTED_WINDOW + 1])
+        return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
+    queryset = queryset.order_by("id")
+    limit = QUEUE_PAGE
+    if after:
+        queryset = queryset.filter(id__gt=after)
+    elif upto:
+        # At least the first page, so rows that arrived since still show up.
+        limit = min(POLL_WINDOW, max(QUEUE_PAGE, queryset.filter(id__lte=upto).count()))
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def queue_sla_breaches(*, company: Company, user: Any, filters: dict[str, str]) -> int:
+    """Submissions waiting longer than the SLA, under the queue's other filters."""
+    waiting = queue_submissions(
+        company=company, user=user, filters={**filters, "status": SubmissionStatus.REVIEW}
+    )
+    return waiting.filter(created_at__lte=timezone.now() - settings.REVIEW_SLA).count()
+
+
+def queue_neighbours(
+    *, company: Company, user: Any, filters: dict[str, str], submission_id: str
+) -> tuple[str | None, str | None]:
+    """The ids before and after a submission in the queue as filtered (for j/k)."""
+    shown = queue_submissions(company=company, user=user, filters=filters)
+    before = shown.filter(id__lt=submission_id).order_by("-id").values_list("id", flat=True)
+    after = shown.filter(id__gt=submission_id).order_by("id").values_list("id", flat=True)
+    return before.first(), after.first()
+
+
+def queue_next_waiting(
+    *, company: Company, user: Any, filters: dict[str, str], done_id: str
+) -> Submission | None:
+    """The next waiting submission after `done_id` that nobody else holds, oldest first,
+    wrapping round to the oldest; under the queue's workflow, fraud and search filters."""
+    free = Q(claimed_by__isnull=True) | Q(claimed_until__lte=timezone.now()) | Q(claimed_by=user)
+    waiting = (
+        queue_submissions(
+            company=company, user=user, filters={**filters, "status": SubmissionStatus.REVIEW}
+        )
+        .filter(free)
+        .exclude(pk=done_id)
+    )
+    following = waiting.filter(id__gt=done_id).order_by("id").first()
+    return following or waiting.order_by("id").first()
+
+
+def company_submission_ids(company: Company, ids: Iterable[str]) -> set[str]:
+    """Which of `ids` are the company's submissions."""
+    return set(company_submissions(company).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+# --- One submission ------------------------------------------------------------------------
+
+
+def unresolved_fraud_match_count(submission: Submission) -> int:
+    return submission.fraud_matches.filter(resolution__isnull=True).count()
+
+
+def submission_files(submission: Submission) -> QuerySet[SubmissionFile]:
+    return submission.files.order_by("file_index")
+
+
+def submission_live_file(submission: Submission, index: int) -> SubmissionFile | None:
+    """The submission's file at `index`, unless its bytes were purged."""
+    return submission.files.filter(file_index=index, purged_at__isnull=True).first()
+
+
+def submission_recent_events(submission: Submission, limit: int) -> QuerySet[SubmissionEvent]:
+    """The latest `limit` events, newest first (lazy: a partial that does not show
+    them does not read them)."""
+    return submission.events.order_by("-id")[:limit]
+
+
+# --- The overview --------------------------------------------------------------------------
+
+DECISIONS = [EventType.APPROVED, EventType.REJECTED]
+CLAIM_EVENTS = [EventType.CLAIMED, EventType.CLAIM_TAKEN_OVER]
+
+
+def review_depth(submissions: QuerySet[Submission]) -> list[dict[str, Any]]:
+    """Submissions waiting for review per workflow, deepest first."""
+    waiting = submissions.filter(status=SubmissionStatus.REVIEW)
+    rows = waiting.values("workflow__name").annotate(n=Count("id")).order_by("-n", "workflow__name")
+    return [{"label": row["workflow__name"], "value": row["n"]} for row in rows]
+
+
+def oldest_waiting(submissions: QuerySet[Submission]) -> Submission | None:
+    return submissions.filter(status=SubmissionStatus.REVIEW).order_by("id").first()
+
+
+def decisions_per_day(submissions: QuerySet[Submission], days: int) -> list[dict[str, Any]]:
+    """Approvals and rejections per day over the last `days` days, today included."""
+    today = timezone.now().date()
+    start = today - timedelta(days=days - 1)
+    rows = (
+        SubmissionEvent.objects.filter(
+            submission__in=submissions, type__in=DECISIONS, occurred_at__date__gte=start
+        )
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day", "type")
+        .annotate(n=Count("id"))
+    )
+    counts = {(row["day"], row["type"]): row["n"] for row in rows}
+    return [
+        {
+            "day": day,
+            "approved": counts.get((day, "approved"), 0),
+            "rejected": counts.get((day, "rejected"), 0),
+        }
+        for day in (start + timedelta(days=n) for n in range(days))
+    ]
+
+
+def review_rates(submissions: QuerySet[Submission], since: datetime) -> dict[str, float | None]:
+    """Of the submissions created since `since`: the share fraud checks found suspicious
+    and the share processing approved without a reviewer."""
+    recent = submissions.filter(created_at__gte=since)
+    checked = recent.exclude(fraud_status__isnull=True)
+    suspicious = checked.filter(fraud_status__in=["flagged", "blocked"]).count()
+    finished = SubmissionEvent.objects.filter(
+        submission__in=recent,
+        from_status=SubmissionStatus.PROCESSING,
+        to_status__in=[SubmissionStatus.REVIEW, SubmissionStatus.APPROVED],
+    )
+    processed = finished.count()
+    straight = finished.filter(to_status=SubmissionStatus.APPROVED).count()
+    total_checked = checked.count()
+    return {
+        "fraud_rate": suspicious / total_checked if total_checked else None,
+        "straight_through": straight / processed if processed else None,
+        "checked": total_checked,
+        "processed": processed,
+    }
+
+
+def reviewer_figures(submissions: QuerySet[Submission], since: datetime) -> list[dict[str, Any]]:
+    """Per reviewer: decisions since `since` and the median time from taking the
+    submission (the last claim before the decision) to deciding it."""
+    decisions = list(
+        SubmissionEvent.objects.filter(
+            submission__in=submissions,
+            type__in=DECISIONS,
+            actor_type=SubmissionEvent.ActorType.USER,
+            occurred_at__gte=since,
+        ).values("submission_id", "type", "actor_id", "actor_label", "occurred_at")
+    )
+    claims: dict[tuple[str, str], list[Any]] = {}
+    for row in SubmissionEvent.objects.filter(
+        submission_id__in={d["submission_id"] for d in decisions}, type__in=CLAIM_EVENTS
+    ).values("submission_id", "actor_id", "occurred_at"):
+        claims.setdefault((row["submission_id"], row["actor_id"]), []).append(row["occurred_at"])
+    people: dict[str, dict[str, Any]] = {}
+    for d in decisions:
+        person = people.setdefault(
+            d["actor_id"], {"label": d["actor_label"], "approved": 0, "rejected": 0, "times": []}
+        )
+        person[d["type"]] += 1
+        taken = [
+            t for t in claims.get((d["submission_id"], d["actor_id"]), []) if t <= d["occurred_at"]
+        ]
+        if taken:
+            person["times"].append((d["occurred_at"] - max(taken)).total_seconds())
+    return sorted(
+        (
+            {
+                "label": p["label"],
+                "approved": p["approved"],
+                "rejected": p["rejected"],
+                "decisions": p["approved"] + p["rejected"],
+                "median": timedelta(seconds=median(p["times"])) if p["times"] else None,
+            }
+            for p in people.values()
+        ),
+        key=lambda p: (-p["decisions"], p["label"]),
+    )

@@ -13,13 +13,15 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import SessionError, extraction_job_create
+from jobs.services import extraction_job_create
 from steve.api.errors import ApiProblem, field_error
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
@@ -30,7 +32,6 @@ from submissions.models import SubmissionStatus
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
-DELIVERY_MODES = {"poll", "webhook"}
 S = SubmissionStatus
 
 
@@ -72,7 +73,7 @@ def _delivery_mode(data: Any) -> str:
         mode = delivery.get("mode")
     if mode is None or mode == "":
         mode = "poll"
-    if not isinstance(mode, str) or mode not in DELIVERY_MODES:
+    if not isinstance(mode, str) or mode not in api_docs.DELIVERY_MODES:
         raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
     return mode
 
@@ -116,14 +117,16 @@ def _template(request: Request) -> Workflow:
     return workflow
 
 
+@extend_schema_view(post=api_docs.EXTRACTION_JOB_CREATE)
 class ExtractionJobCreateView(APIView):
     throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
         """A body that cannot be read (malformed JSON or multipart, too deep, a lone
-        surrogate) fails in the parser, before the view can answer in the peers' envelope:
-        its problem gets `success` and `error` here, with the parser's own code."""
+        surrogate) fails in the parser, before the view can answer in the peers' envelope,
+        and a refusal of the job's service (a ServiceError) is mapped by the exception
+        handler: both problems get `success` and `error` here, with their own code."""
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" in data and "success" not in data:
@@ -147,16 +150,13 @@ class ExtractionJobCreateView(APIView):
                 400, "WEBHOOK_NOT_CONFIGURED", "deliveryMode webhook needs an enabled endpoint."
             )
         data, filename = _file(request)
-        try:
-            session = extraction_job_create(
-                api_key=request.auth,
-                version=workflow.latest,
-                data=data,
-                filename=filename,
-                options=options,
-            )
-        except SessionError as error:
-            raise peer_problem(error.status, error.code, error.message) from None
+        session = extraction_job_create(
+            api_key=request.auth,
+            version=workflow.latest,
+            data=data,
+            filename=filename,
+            options=options,
+        )
         body = {
             "success": True,
             "job": {
@@ -229,6 +229,7 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
     return {"canceledAt": iso(submission.updated_at)}
 
 
+@extend_schema_view(get=api_docs.EXTRACTION_JOB_DETAIL)
 class ExtractionJobView(APIView):
     poll_scope_kwarg = "job_id"
 
@@ -279,6 +280,7 @@ def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict
                                                 content_type="application/json")}  # fmt: skip
 
 
+@extend_schema_view(get=api_docs.EXTRACTION_JOB_RESULT)
 class ExtractionJobResultView(APIView):
     REFUSALS = {
         "queued": (409, "RESULT_NOT_READY", "The job has not finished yet."),

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api import schema as api_docs
+from steve.api import workflow_schema as api_docs
 from steve.api.errors import ApiProblem
 from steve.api.serializers import workflow_data
 from steve.models import Workflow, WorkflowVersion

@@ -7,16 +7,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api import schema as api_docs
 from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
 from steve.api.pagination import keyset_page
+from submissions.api import schema as api_docs
 from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
     Actor,
-    FieldErrors,
-    SubmissionActionError,
     submission_approve,
     submission_cancel,
     submission_correct_fields,
@@ -36,21 +34,6 @@ def own_submission(request: Request, submission_id: str) -> Submission:
     if submission is None:
         raise ApiProblem(404, f"No submission {submission_id!r}.", code="SUBMISSION_NOT_FOUND")
     return submission
-
-
-def refused(error: SubmissionActionError) -> ApiProblem:
-    slug = {
-        "UNRESOLVED_FRAUD_MATCHES": "unresolved-fraud-matches",
-        "SUBMISSION_CHANGED": "conflict",
-        "FRAUD_MATCH_ALREADY_RESOLVED": "conflict",
-    }.get(error.code, "invalid-status-transition")
-    return ApiProblem(
-        409,
-        error.message,
-        code=error.code,
-        slug=slug,
-        extra={"currentStatus": error.current_status},
-    )
 
 
 def json_body(request: Request) -> dict[str, Any]:
@@ -99,12 +82,9 @@ class SubmissionDetailView(APIView):
 class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        try:
-            submission = submission_approve(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth)
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_approve(
+            submission_id=submission.pk, actor=Actor.for_api_key(request.auth)
+        )
         return Response(action_result(submission))
 
 
@@ -122,12 +102,9 @@ class SubmissionRejectView(APIView):
             )
         if len(reason) > 2000:
             raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
-        try:
-            submission = submission_reject(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_reject(
+            submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+        )
         return Response(action_result(submission))
 
 
@@ -138,12 +115,9 @@ class SubmissionCancelView(APIView):
         reason = json_body(request).get("reason")
         if reason is not None and not isinstance(reason, str):
             raise validation_problem([field_error("reason", "reason must be a string.")])
-        try:
-            submission = submission_cancel(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_cancel(
+            submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+        )
         return Response(action_result(submission))
 
 
@@ -155,19 +129,12 @@ class SubmissionCorrectionsView(APIView):
         submission = own_submission(request, submission_id)
         body = json_body(request)
         values, expected_version = _corrections(body)
-        try:
-            submission = submission_correct_fields(
-                submission_id=submission.pk,
-                values=values,
-                actor=Actor.for_api_key(request.auth),
-                expected_version=expected_version,
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
-        except FieldErrors as error:
-            raise validation_problem(
-                [field_error(f"fields.{name}", message) for name, message in error.errors.items()]
-            ) from None
+        submission = submission_correct_fields(
+            submission_id=submission.pk,
+            values=values,
+            actor=Actor.for_api_key(request.auth),
+            expected_version=expected_version,
+        )
         return Response(detail(submission))
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from submissions.views import PDF_MAX_PIXELS
+from submissions.pages import PDF_MAX_PIXELS
 from tests import factories
 from tests.jobs.test_sessions_api import create
 from tests.submissions.test_review_support import stored_file

@@ -45,6 +45,23 @@ def test_long_running_services_have_health_checks():
     assert found["web"]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
+def test_only_the_proxy_publishes_the_web_port_so_web_replicas_can_scale():
+    """Replicas publishing a fixed host port would compete for it: `--scale web=2` fails."""
+    found = services()
+    for role in APP_ROLES:
+        assert "ports" not in found[role], role
+    proxy = found["proxy"]
+    assert proxy["ports"] == ["8000:8000"]
+    assert proxy["depends_on"]["web"] == {"condition": "service_healthy"}
+    config = (REPO / proxy["volumes"][0].split(":")[0]).read_text()
+    assert "proxy_pass $web;" in config and "set $web http://web:8000;" in config
+    # The proxy appends the client, so Steve trusts exactly one hop of X-Forwarded-For.
+    assert "$proxy_add_x_forwarded_for" in config
+    assert compose()["x-steve"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    # Upload and download URLs are bearer tokens: only gunicorn logs them, redacted.
+    assert "access_log off;" in config
+
+
 def test_every_image_is_pinned():
     images = [s["image"] for s in services().values() if "image" in s]
     dockerfile = (REPO / "Dockerfile").read_text()

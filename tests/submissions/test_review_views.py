@@ -230,9 +230,9 @@ def row_ids(response) -> list[str]:
 
 
 def test_rows_partial_pages_by_keyset_and_polls_the_loaded_window(ui, company, monkeypatch):
-    from submissions import views
+    from submissions import selectors
 
-    monkeypatch.setattr(views, "QUEUE_PAGE", 2)
+    monkeypatch.setattr(selectors, "QUEUE_PAGE", 2)
     subs = [submission_with_file(company) for _ in range(5)]
     first = ui.get(reverse("review:queue_rows"))
     assert row_ids(first) == [s.pk for s in subs[:2]]

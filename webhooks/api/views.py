@@ -6,6 +6,7 @@ caller's company; another company's endpoint or delivery is a 404 like a missing
 
 from datetime import timedelta
 
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,8 +15,8 @@ from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.api.idempotency import idempotent
 from steve.api.pagination import keyset_page
 from steve.ids import new_id
+from webhooks.api import schema as api_docs
 from webhooks.api.serializers import (
-    as_problem,
     body_object,
     company_secret_data,
     delivery_data,
@@ -34,7 +35,6 @@ from webhooks.models import (
 )
 from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
-    WebhookError,
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -75,6 +75,7 @@ def grace_from(request: Request) -> timedelta:
     return validated_grace(body.get("gracePeriodHours"))
 
 
+@extend_schema_view(get=api_docs.ENDPOINT_LIST, post=api_docs.ENDPOINT_CREATE)
 class EndpointListView(APIView):
     def get(self, request: Request) -> Response:
         company = request.user.company
@@ -88,29 +89,26 @@ class EndpointListView(APIView):
     @idempotent(scope="webhook-endpoints")
     def post(self, request: Request) -> Response:
         body = body_object(request.data)
-        try:
-            endpoint, secret = endpoint_create(
-                company=request.user.company,
-                url=body.get("url"),
-                events=body.get("events"),
-                description=body.get("description", ""),
-                environment=request.auth.environment,  # the creating key's environment
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint, secret = endpoint_create(
+            company=request.user.company,
+            url=body.get("url"),
+            events=body.get("events"),
+            description=body.get("description", ""),
+            environment=request.auth.environment,  # the creating key's environment
+        )
         return Response(endpoint_data(endpoint, secret=secret), status=201)
 
 
+@extend_schema_view(
+    get=api_docs.ENDPOINT_DETAIL, patch=api_docs.ENDPOINT_UPDATE, delete=api_docs.ENDPOINT_DELETE
+)
 class EndpointDetailView(APIView):
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(endpoint_data(own_endpoint(request, endpoint_id)))
 
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
-        try:
-            endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
         return Response(endpoint_data(endpoint))
 
     def delete(self, request: Request, endpoint_id: str) -> Response:
@@ -118,29 +116,26 @@ class EndpointDetailView(APIView):
         return Response(status=204)
 
 
+@extend_schema_view(post=api_docs.ENDPOINT_ROTATE_SECRET)
 class EndpointRotateView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
-        try:
-            endpoint, secret = endpoint_rotate_secret(
-                endpoint_id=endpoint.pk, grace=grace_from(request)
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint, secret = endpoint_rotate_secret(
+            endpoint_id=endpoint.pk, grace=grace_from(request)
+        )
         return Response(endpoint_data(endpoint, secret=secret))
 
 
+@extend_schema_view(post=api_docs.ENDPOINT_REDELIVER)
 class EndpointRedeliverView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         since = parse_since(request.data)
-        try:
-            count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
         return Response({"endpointId": endpoint.pk, "redelivered": count}, status=202)
 
 
+@extend_schema_view(get=api_docs.ENDPOINT_DELIVERIES)
 class EndpointDeliveriesView(APIView):
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
@@ -160,18 +155,17 @@ class EndpointDeliveriesView(APIView):
         return Response({"data": [delivery_data(d) for d in rows], "pagination": pagination})
 
 
+@extend_schema_view(get=api_docs.DELIVERY_DETAIL)
 class DeliveryDetailView(APIView):
     def get(self, request: Request, delivery_id: str) -> Response:
         return Response(delivery_data(own_delivery(request, delivery_id), with_attempts=True))
 
 
+@extend_schema_view(post=api_docs.DELIVERY_REDELIVER)
 class DeliveryRedeliverView(APIView):
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = own_delivery(request, delivery_id)
-        try:
-            delivery = delivery_redeliver(delivery_id=delivery.pk)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        delivery = delivery_redeliver(delivery_id=delivery.pk)
         return Response(delivery_data(delivery), status=202)
 
 
@@ -185,6 +179,7 @@ def company_scope(request: Request) -> dict[str, str]:
     return {}
 
 
+@extend_schema_view(get=api_docs.SESSION_SECRET)
 class SessionSecretView(APIView):
     """Whether the company has a session-webhook secret; the secret itself is never shown."""
 
@@ -198,6 +193,7 @@ class SessionSecretView(APIView):
         return Response(company_secret_data(owner))
 
 
+@extend_schema_view(post=api_docs.SESSION_SECRET_ROTATE)
 class SessionSecretRotateView(APIView):
     """Create (first call) or rotate the secret that signs deliveries to sessions' webhookUrl."""
 
@@ -205,17 +201,15 @@ class SessionSecretRotateView(APIView):
     scope = staticmethod(environment_scope)
 
     def post(self, request: Request) -> Response:
-        try:
-            owner, secret = self.rotate(
-                company_id=request.user.company.pk,
-                grace=grace_from(request),
-                **self.scope(request),
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        owner, secret = self.rotate(
+            company_id=request.user.company.pk,
+            grace=grace_from(request),
+            **self.scope(request),
+        )
         return Response(company_secret_data(owner, secret=secret))
 
 
+@extend_schema_view(get=api_docs.SYNC_SECRET)
 class SyncSecretView(SessionSecretView):
     """Whether the company has a downstream-sync signing secret (never the secret itself)."""
 
@@ -223,6 +217,7 @@ class SyncSecretView(SessionSecretView):
     scope = staticmethod(company_scope)
 
 
+@extend_schema_view(post=api_docs.SYNC_SECRET_ROTATE)
 class SyncSecretRotateView(SessionSecretRotateView):
     """Create (first call) or rotate the secret that signs downstream-sync posts."""
 
@@ -230,6 +225,7 @@ class SyncSecretRotateView(SessionSecretRotateView):
     scope = staticmethod(company_scope)
 
 
+@extend_schema_view(post=api_docs.WEBHOOK_TEST)
 class WebhookTestView(APIView):
     """Send a test event now (5 s timeout) to one of the company's endpoints or to a URL."""
 
@@ -243,10 +239,7 @@ class WebhookTestView(APIView):
                 [field_error("endpointId", "Give exactly one of endpointId and url.", "required")]
             )
         endpoint = own_endpoint(request, str(endpoint_id)) if endpoint_id else None
-        try:
-            target = endpoint.url if endpoint else validated_url(url)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        target = endpoint.url if endpoint else validated_url(url)
         event_id = new_id("evt")
         outcome = send_test(
             company_id=request.user.company.pk,

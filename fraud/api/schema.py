@@ -1,0 +1,109 @@
+"""Fraud matches' API contract (seed 001): wire schemas, problem codes, docs.
+
+Registered with the core's schema registry on import (FraudConfig.ready imports this
+module). `FraudMatchSummary` is also what a submission's detail lists.
+"""
+
+from __future__ import annotations
+
+from fraud.models import FraudMatch
+from steve.api.schema import (
+    DATETIME,
+    FREE_OBJECT,
+    PAGE_PARAMS,
+    STRING,
+    choices,
+    docs,
+    listing,
+    nullable,
+    obj,
+    ref,
+    register_components,
+    register_problems,
+    seed_example,
+)
+from submissions.api.schema import TRANSITION_CODES
+
+RESOLUTIONS = choices(FraudMatch.Resolution)
+FRAUD_MATCH_SUMMARY = obj(
+    {
+        "id": STRING,
+        "checkType": STRING,
+        "score": nullable({"type": "number"}),
+        "similarity": nullable({"type": "number"}),
+        "status": {"type": "string", "enum": choices(FraudMatch.Status)},
+        "resolution": nullable(ref("FraudResolution")),
+        "resolvedBy": nullable(STRING),
+        "resolvedAt": nullable(DATETIME),
+    }
+)
+FRAUD_MATCH = {
+    "allOf": [
+        ref("FraudMatchSummary"),
+        obj(
+            {
+                "targetSubmission": nullable(obj({"id": STRING, "createdAt": DATETIME})),
+                "details": nullable(FREE_OBJECT),
+            },
+            required=["targetSubmission"],
+        ),
+    ]
+}
+register_components(
+    {
+        "FraudResolution": {"type": "string", "enum": RESOLUTIONS},
+        "FraudMatchSummary": FRAUD_MATCH_SUMMARY,
+        "FraudMatch": FRAUD_MATCH,
+        "FraudMatchList": listing("FraudMatch"),
+    }
+)
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "FRAUD_MATCH_NOT_FOUND": (404, "No such fraud match on this submission."),
+    "FRAUD_MATCH_ALREADY_RESOLVED": (409, "The fraud match was already resolved."),
+    "INVALID_RESOLUTION": (422, "resolution is not false_positive or confirmed_fraud."),
+}
+register_problems(PROBLEMS)
+
+SEED_FRAUD_MATCHES = {
+    "data": [
+        {
+            "id": "jx7fm001submissionFraudMatches",
+            "checkType": "visual",
+            "score": 72.5,
+            "similarity": 0.88,
+            "status": "flag",
+            "resolution": None,
+            "resolvedAt": None,
+            "targetSubmission": {
+                "id": "jx7sub200submissions",
+                "createdAt": "2026-03-25T09:43:20.000Z",
+            },
+        }
+    ],
+    "pagination": {"hasMore": False, "nextCursor": None},
+}
+FRAUD_MATCH_LIST = docs(
+    "listFraudMatches",
+    tag="fraud",
+    summary="A submission's fraud matches",
+    response="FraudMatchList",
+    parameters=[
+        *PAGE_PARAMS,
+    ],
+    examples=[seed_example("One visual match", SEED_FRAUD_MATCHES)],
+    problems={404: ["SUBMISSION_NOT_FOUND"], 400: ["INVALID_CURSOR", "INVALID_LIMIT"]},
+)
+FRAUD_MATCH_RESOLVE = docs(
+    "resolveFraudMatch",
+    tag="fraud",
+    summary="Resolve one fraud match (bucket: write)",
+    response="FraudMatch",
+    request=obj({"resolution": {"type": "string", "enum": RESOLUTIONS}}),
+    examples=[seed_example("False positive", {"resolution": "false_positive"}, request=True)],
+    problems={
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["INVALID_RESOLUTION"],
+        404: ["SUBMISSION_NOT_FOUND", "FRAUD_MATCH_NOT_FOUND"],
+        409: ["FRAUD_MATCH_ALREADY_RESOLVED", "SUBMISSION_CHANGED", *TRANSITION_CODES],
+    },
+)

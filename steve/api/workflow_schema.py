@@ -1,0 +1,94 @@
+"""The workflows' API contract (steve.api.views): wire schemas, problem codes, docs.
+
+Workflows are the core app's own objects; sessions (jobs) and submissions refer to
+them through `WorkflowRef` and `SLUG_PARAM`.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter
+
+from steve.api.schema import (
+    DATETIME,
+    FREE_OBJECT,
+    STRING,
+    choices,
+    docs,
+    nullable,
+    obj,
+    ref,
+    register_components,
+    register_problems,
+)
+from steve.models import WorkflowVersion
+
+WORKFLOW_REF = obj({"slug": STRING, "version": {"type": "integer"}})
+UPLOAD_RULES = obj(
+    {
+        "minFiles": {"type": "integer"},
+        "maxFiles": {"type": "integer"},
+        "acceptedFormats": {"type": "array", "items": STRING},
+        "fileLabels": {"type": "array", "items": STRING},
+        "maxFileSizeMb": {"type": "number"},
+    },
+    required=[],
+)
+WORKFLOW = obj(
+    {
+        "id": STRING,
+        "slug": STRING,
+        "name": STRING,
+        "version": {"type": "integer"},
+        "kind": {"type": "string", "enum": choices(WorkflowVersion.Kind)},
+        "upload": UPLOAD_RULES,
+        "reviewThreshold": {"type": "integer", "minimum": 1, "maximum": 99},
+        "autoApprove": {"type": "boolean"},
+        "createdAt": DATETIME,
+    }
+)
+WORKFLOW_DETAIL = {
+    "allOf": [
+        ref("Workflow"),
+        obj(
+            {
+                "outputJsonSchema": {**FREE_OBJECT, "description": "JSON Schema of extractedData"},
+                "outputSchema": {
+                    "type": "object",
+                    "additionalProperties": nullable(STRING),
+                    "description": "Field name to JSON type",
+                },
+            }
+        ),
+    ]
+}
+register_components(
+    {
+        "WorkflowRef": WORKFLOW_REF,
+        "Workflow": WORKFLOW,
+        "WorkflowDetail": WORKFLOW_DETAIL,
+        "WorkflowList": obj({"data": {"type": "array", "items": ref("Workflow")}}),
+    }
+)
+register_problems({"WORKFLOW_NOT_FOUND": (404, "No such workflow (or version) in your company.")})
+
+SLUG_PARAM = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Workflow slug")
+WORKFLOW_LIST = docs(
+    "listWorkflows",
+    tag="workflows",
+    summary="List the company's workflows",
+    response="WorkflowList",
+)
+WORKFLOW_DETAIL_DOCS = docs(
+    "getWorkflow",
+    tag="workflows",
+    summary="One workflow, latest version",
+    response="WorkflowDetail",
+    problems={404: ["WORKFLOW_NOT_FOUND"]},
+)
+WORKFLOW_VERSION_DOCS = docs(
+    "getWorkflowVersion",
+    tag="workflows",
+    summary="An immutable workflow version contract",
+    response="WorkflowDetail",
+    problems={404: ["WORKFLOW_NOT_FOUND"]},
+)

@@ -1,0 +1,336 @@
+"""The submissions' API contract (seed 001): wire schemas, problem codes, docs.
+
+Registered with the core's schema registry on import (SubmissionsConfig.ready imports
+this module). A submission's fraud matches are fraud's components (fraud.api.schema).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter
+
+from steve.api.schema import (
+    DATETIME,
+    FREE_OBJECT,
+    PAGE_PARAMS,
+    STRING,
+    choices,
+    docs,
+    listing,
+    nullable,
+    obj,
+    ref,
+    register_components,
+    register_problems,
+    seed_example,
+)
+from submissions.models import FraudStatus, SubmissionStatus
+
+SUBMISSION_STATUSES = choices(SubmissionStatus)
+FRAUD_STATUSES = choices(FraudStatus)
+SUBMISSION_WORKFLOW = obj(
+    {"id": STRING, "slug": STRING, "name": STRING, "version": {"type": "integer"}},
+    required=["slug", "name", "version"],
+)
+SUBMISSION_SUMMARY = obj(
+    {
+        "id": STRING,
+        "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+        "fraudStatus": nullable(ref("FraudStatus")),
+        "fraudScore": nullable({"type": "number"}),
+        "workflow": ref("SubmissionWorkflow"),
+        "extractedData": nullable(FREE_OBJECT),
+        "confidence": nullable({"type": "number"}),
+        "createdAt": DATETIME,
+        "clientSubmissionId": nullable(STRING),
+    }
+)
+SUBMISSION_FILE = obj(
+    {
+        "id": STRING,
+        "fileIndex": {"type": "integer"},
+        "label": STRING,
+        "mimeType": nullable(STRING),
+        "fileSize": nullable({"type": "integer"}),
+        "pageCount": nullable({"type": "integer"}),
+        "downloadUrl": nullable({"type": "string", "description": "Pre-signed, valid 1 hour"}),
+    },
+    required=["id", "fileIndex", "label", "mimeType", "fileSize", "downloadUrl"],
+)
+EVENT = obj(
+    {
+        "type": STRING,
+        "occurredAt": DATETIME,
+        "details": FREE_OBJECT,
+        "actor": obj({"type": STRING, "label": STRING}),
+    },
+    required=["type", "occurredAt", "details"],
+)
+SUBMISSION_DETAIL = obj(
+    {
+        "id": STRING,
+        "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+        "fraudStatus": nullable(ref("FraudStatus")),
+        "fraudScore": nullable({"type": "number"}),
+        "extractedData": nullable(FREE_OBJECT),
+        "confidence": nullable({"type": "number"}),
+        "fieldConfidences": nullable(
+            {"type": "object", "additionalProperties": nullable({"type": "number"})}
+        ),
+        "certainty": nullable({"type": "number"}),
+        "aiSummary": nullable(STRING),
+        "failedReason": nullable(STRING),
+        "rejectReason": nullable(STRING),
+        "cancelReason": nullable(STRING),
+        "workflow": ref("SubmissionWorkflow"),
+        "files": {"type": "array", "items": ref("SubmissionFile")},
+        "fraudMatches": {"type": "array", "items": ref("FraudMatchSummary")},
+        "events": {"type": "array", "items": ref("SubmissionEvent"), "maxItems": 100},
+        "evidence": nullable(FREE_OBJECT),
+        "clientSubmissionId": nullable(STRING),
+        "metadata": nullable(FREE_OBJECT),
+        "version": {"type": "integer"},
+        "createdAt": DATETIME,
+        "updatedAt": DATETIME,
+    },
+    required=[
+        "id",
+        "submissionStatus",
+        "fraudStatus",
+        "fraudScore",
+        "extractedData",
+        "confidence",
+        "fieldConfidences",
+        "certainty",
+        "aiSummary",
+        "failedReason",
+        "rejectReason",
+        "cancelReason",
+        "workflow",
+        "files",
+        "fraudMatches",
+        "events",
+        "clientSubmissionId",
+        "metadata",
+        "createdAt",
+    ],
+)
+ACTION_RESULT = obj(
+    {
+        "submissionId": STRING,
+        "workflow": ref("WorkflowRef"),
+        "submissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+    }
+)
+register_components(
+    {
+        # Nullable enums are named: a generated client then types them `FraudStatus | None`.
+        "FraudStatus": {"type": "string", "enum": FRAUD_STATUSES},
+        "SubmissionStatus": {"type": "string", "enum": SUBMISSION_STATUSES},
+        "SubmissionWorkflow": SUBMISSION_WORKFLOW,
+        "SubmissionSummary": SUBMISSION_SUMMARY,
+        "SubmissionList": listing("SubmissionSummary"),
+        "SubmissionFile": SUBMISSION_FILE,
+        "SubmissionEvent": EVENT,
+        "SubmissionDetail": SUBMISSION_DETAIL,
+        "ActionResult": ACTION_RESULT,
+    }
+)
+# A review action refused in each status: the services answer SUBMISSION_IS_<STATUS>.
+TRANSITION_PROBLEMS = {
+    f"SUBMISSION_IS_{status.name}": (409, f"Illegal transition from {status.value}.")
+    for status in SubmissionStatus
+}
+TRANSITION_CODES = list(TRANSITION_PROBLEMS)
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "SUBMISSION_NOT_FOUND": (404, "No such submission in your company."),
+    "INVALID_FILTER": (400, "A filter has an unknown value."),
+    "UNRESOLVED_FRAUD_MATCHES": (409, "Resolve every fraud match before approving."),
+    "SUBMISSION_CHANGED": (409, "The submission changed since it was read."),
+    "REASON_REQUIRED": (422, "Rejecting needs a reason."),
+    **TRANSITION_PROBLEMS,
+}
+# The status the refused submission is in, as the refusal's `currentStatus` says.
+IN_REVIEW = {"currentStatus": SubmissionStatus.REVIEW.value}
+register_problems(
+    PROBLEMS,
+    slugs={
+        "UNRESOLVED_FRAUD_MATCHES": "unresolved-fraud-matches",
+        **dict.fromkeys(TRANSITION_CODES, "invalid-status-transition"),
+    },
+    examples=dict.fromkeys([*TRANSITION_CODES, "UNRESOLVED_FRAUD_MATCHES"], IN_REVIEW),
+)
+
+SEED_SUBMISSION_LIST = {
+    "data": [
+        {
+            "id": "jx7sub456submissions",
+            "submissionStatus": "review",
+            "fraudStatus": "flagged",
+            "fraudScore": 72.5,
+            "workflow": {"slug": "receipt-ocr", "name": "Receipt OCR", "version": 3},
+            "extractedData": {"merchantName": "Biedronka", "totalAmount": 123.45},
+            "confidence": 0.96,
+            "createdAt": "2026-03-25T10:00:00.000Z",
+            "clientSubmissionId": "order-1711353600000",
+        }
+    ],
+    "pagination": {"hasMore": False, "nextCursor": None},
+}
+SEED_SUBMISSION_DETAIL = {
+    "id": "jx7sub456submissions",
+    "submissionStatus": "review",
+    "fraudStatus": "flagged",
+    "fraudScore": 72.5,
+    "extractedData": {"merchantName": "Biedronka", "totalAmount": 123.45, "currency": "PLN"},
+    "confidence": 0.96,
+    "fieldConfidences": {"merchantName": 0.99, "totalAmount": 0.95},
+    "certainty": 0.94,
+    "aiSummary": "Receipt from Biedronka with one flagged fraud match.",
+    "failedReason": None,
+    "rejectReason": None,
+    "cancelReason": None,
+    "workflow": {
+        "id": "jx7wf001workflows",
+        "slug": "receipt-ocr",
+        "name": "Receipt OCR",
+        "version": 3,
+    },
+    "files": [
+        {
+            "id": "jx7file001submissionFiles",
+            "fileIndex": 0,
+            "label": "receipt",
+            "mimeType": "image/jpeg",
+            "fileSize": 245120,
+            "downloadUrl": "https://r2.example.com/files/receipt.jpg?X-Amz-Signature=abc123",
+        }
+    ],
+    "fraudMatches": [
+        {
+            "id": "jx7fm001submissionFraudMatches",
+            "checkType": "visual",
+            "score": 72.5,
+            "similarity": 0.88,
+            "status": "flag",
+            "resolution": None,
+            "resolvedBy": None,
+            "resolvedAt": None,
+        }
+    ],
+    "events": [
+        {
+            "type": "ready_for_review",
+            "occurredAt": "2026-03-25T10:01:40.000Z",
+            "details": {"compliance": 0.96, "fraudStatus": "flagged"},
+        }
+    ],
+    "clientSubmissionId": "order-1711353600000",
+    "metadata": {"orderId": "12345"},
+    "createdAt": "2026-03-25T10:00:00.000Z",
+}
+SEED_ACTION_RESULT = {
+    "submissionId": "jx7sub456submissions",
+    "workflow": {"slug": "receipt-ocr", "version": 3},
+    "submissionStatus": "approved",
+}
+REVIEW_PROBLEMS = {404: ["SUBMISSION_NOT_FOUND"], 409: ["SUBMISSION_CHANGED", *TRANSITION_CODES]}
+
+SUBMISSION_LIST = docs(
+    "listSubmissions",
+    tag="submissions",
+    summary="List the company's submissions, newest first",
+    response="SubmissionList",
+    parameters=[
+        OpenApiParameter("workflow", str, description="Filter to one workflow slug"),
+        OpenApiParameter("status", str, enum=SUBMISSION_STATUSES),
+        OpenApiParameter("fraudStatus", str, enum=FRAUD_STATUSES),
+        *PAGE_PARAMS,
+    ],
+    examples=[seed_example("Review queue", SEED_SUBMISSION_LIST)],
+    problems={400: ["INVALID_FILTER", "INVALID_CURSOR", "INVALID_LIMIT"]},
+)
+SUBMISSION_DETAIL_DOCS = docs(
+    "getSubmission",
+    tag="submissions",
+    summary="Submission detail: files, fraud matches, events",
+    response="SubmissionDetail",
+    examples=[seed_example("Flagged submission", SEED_SUBMISSION_DETAIL)],
+    problems={404: ["SUBMISSION_NOT_FOUND"]},
+)
+SUBMISSION_APPROVE = docs(
+    "approveSubmission",
+    tag="review",
+    summary="Approve a submission in review (bucket: write)",
+    response="ActionResult",
+    request=None,
+    examples=[seed_example("Approved", SEED_ACTION_RESULT)],
+    problems={**REVIEW_PROBLEMS, 409: ["UNRESOLVED_FRAUD_MATCHES", *REVIEW_PROBLEMS[409]]},
+)
+SUBMISSION_REJECT = docs(
+    "rejectSubmission",
+    tag="review",
+    summary="Reject a submission; a reason is required (bucket: write)",
+    response="ActionResult",
+    request=obj({"reason": {"type": "string", "maxLength": 2000}}, required=["reason"]),
+    examples=[
+        seed_example(
+            "Reject", {"reason": "Document is illegible and cannot be verified."}, request=True
+        ),
+        seed_example("Rejected", {**SEED_ACTION_RESULT, "submissionStatus": "rejected"}),
+    ],
+    problems={
+        **REVIEW_PROBLEMS,
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["REASON_REQUIRED", "VALIDATION_ERROR"],
+    },
+)
+SUBMISSION_CANCEL = docs(
+    "cancelSubmission",
+    tag="review",
+    summary="Cancel a submission until it is approved (bucket: write)",
+    response="ActionResult",
+    request=obj({"reason": {"type": "string"}}, required=[]),
+    examples=[
+        seed_example(
+            "Cancel", {"reason": "Duplicate submission from the same customer."}, request=True
+        ),
+        seed_example("Cancelled", {**SEED_ACTION_RESULT, "submissionStatus": "cancelled"}),
+    ],
+    problems={
+        **REVIEW_PROBLEMS,
+        400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
+        422: ["VALIDATION_ERROR"],
+    },
+)
+SUBMISSION_CORRECT = docs(
+    "correctSubmission",
+    tag="review",
+    summary="Correct extracted fields of a submission in review (bucket: write)",
+    description=(
+        "Each value replaces the field (null clears it) and is validated against the "
+        "workflow version's output schema; a 422 names every invalid field as "
+        "`fields.<name>`, and nothing is stored unless all are valid. Each change is "
+        "recorded as a `field_corrected` event, like a correction on the review page, and "
+        "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "
+        "since (its `version`) is refused with 409 SUBMISSION_CHANGED. A corrected "
+        "`merchantName` or `merchantAddress` is remembered for the shop: the company's "
+        "next receipt from it gets the corrected value."
+    ),
+    response="SubmissionDetail",
+    request=obj(
+        {
+            "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
+            "expectedVersion": {"type": "integer"},
+        },
+        required=["fields"],
+    ),
+    examples=[
+        seed_example(
+            "Correct the merchant",
+            {"fields": {"merchantName": "ABC Trading Sdn Bhd"}, "expectedVersion": 3},
+            request=True,
+        ),
+        seed_example("Corrected", SEED_SUBMISSION_DETAIL),
+    ],
+    problems={**REVIEW_PROBLEMS, 400: ["INVALID_BODY", "INVALID_JSON"], 422: ["VALIDATION_ERROR"]},
+)

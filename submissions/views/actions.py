@@ -1,0 +1,295 @@
+"""The submission page's POST actions: decide (approve, reject, cancel), correct fields
+and line items, claim and release, comment.
+
+A decision goes on to the next waiting submission; an in-page change gives htmx the side
+column back; a refusal goes back to the page with its reason (Post/Redirect/Get).
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.errors import ServiceError
+from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItemsForm, RejectForm
+from submissions.models import Submission
+from submissions.selectors import queue_next_waiting
+from submissions.services import (
+    Actor,
+    LineItemRow,
+    claim_is_live,
+    may_release_claim,
+    submission_approve,
+    submission_cancel,
+    submission_claim,
+    submission_comment,
+    submission_correct_field,
+    submission_correct_line_items,
+    submission_reject,
+    submission_release_claim,
+)
+from submissions.views.common import own_submission, queue_filters, queue_query
+from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
+
+# A form posts at most this many line-item rows (the page shows the items plus one blank).
+MAX_LINE_ITEM_ROWS = 200
+
+
+def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST action of the submission page; a GET of its address (a reload, a shared
+    link) opens the page instead of answering 405."""
+
+    @wraps(view)
+    def wrapper(
+        request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        if request.method == "GET":
+            return HttpResponseRedirect(
+                page_url(request, own_submission(request, submission_id).pk)
+            )
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        return view(request, submission_id, *args, **kwargs)
+
+    return wrapper
+
+
+def _refused(
+    request: HttpRequest, submission_id: str, message: str, *, code: str = "", reason: str = ""
+) -> HttpResponse:
+    """Post/Redirect/Get: back to the page, which shows the new state and why the action
+    failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
+    refusal = {"id": submission_id, "message": message, "code": code, "reason": reason}
+    request.session[REFUSAL_KEY] = refusal
+    return HttpResponseRedirect(page_url(request, submission_id), status=303)
+
+
+def _refusal(error: ServiceError) -> dict[str, Any]:
+    """What a page shows of a service's refusal: the API's message, code and status."""
+    return {"error": error.message, "error_code": error.code, "status": error.status}
+
+
+def _next_in_queue(request: HttpRequest, done: Submission) -> str:
+    """The next waiting submission nobody else holds, oldest first; else the queue.
+
+    Both stay within the queue's workflow, fraud and search filters.
+    """
+    filters = queue_filters(request)
+    query = queue_query(filters)
+    chosen = queue_next_waiting(
+        company=request.company, user=request.user, filters=filters, done_id=done.pk
+    )
+    url = reverse("review:queue") if chosen is None else reverse("review:detail", args=[chosen.pk])
+    return f"{url}?{query}" if query else url
+
+
+def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpResponse:
+    messages.success(request, f"{submission.pk} {verb}.")
+    return HttpResponseRedirect(_next_in_queue(request, submission), status=303)
+
+
+@allowed(Action.DECIDE)
+@page_action
+def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
+    try:
+        submission = submission_approve(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            expected_version=form.cleaned_data["version"],
+        )
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
+    return _decided(request, submission, "approved")
+
+
+@allowed(Action.DECIDE)
+@page_action
+def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    form = RejectForm(request.POST)
+    typed = request.POST.get("reason", "")[:2000]
+    if not form.is_valid():
+        message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
+        return _refused(request, submission.pk, message, reason=typed)
+    try:
+        submission = submission_reject(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            reason=form.cleaned_data["final_reason"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code, reason=typed)
+    return _decided(request, submission, "rejected")
+
+
+@allowed(Action.DECIDE)
+@page_action
+def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, submission.pk, "The form was incomplete; try again.")
+    try:
+        submission = submission_cancel(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            reason=form.cleaned_data["reason"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
+    return _decided(request, submission, "cancelled")
+
+
+def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) -> HttpResponse:
+    """After an in-page change: htmx gets the side column back and tells the fraud panel
+    to refresh (its forms carry the old version); plain posts go back to the page."""
+    if not request.htmx:
+        if extra.get("error"):
+            return _refused(
+                request, submission_id, extra["error"], code=extra.get("error_code", "")
+            )
+        return HttpResponseRedirect(page_url(request, submission_id), status=303)
+    submission = own_submission(request, submission_id)
+    context = detail_context(
+        request,
+        submission,
+        error=extra.get("error", ""),
+        error_code=extra.get("error_code", ""),
+        field_errors=extra.get("field_errors"),
+    )
+    response = render(
+        request, f"review/detail.html#{part}", context, status=extra.get("status", 200)
+    )
+    response["HX-Trigger"] = "submission-changed"
+    return response
+
+
+@allowed(Action.DECIDE)
+@page_action
+def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        return _incomplete(request, submission)
+    data = form.cleaned_data
+    return _corrected(
+        request,
+        submission,
+        data["field"],
+        lambda actor: submission_correct_field(
+            submission_id=submission.pk,
+            field_name=data["field"],
+            raw_value=data["value"],
+            actor=actor,
+            expected_version=data["version"],
+        ),
+    )
+
+
+@allowed(Action.DECIDE)
+@page_action
+def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    form = LineItemsForm(request.POST)
+    if not form.is_valid():
+        return _incomplete(request, submission)
+    return _corrected(
+        request,
+        submission,
+        "lineItems",
+        lambda actor: submission_correct_line_items(
+            submission_id=submission.pk,
+            rows=_line_item_rows(request),
+            actor=actor,
+            expected_version=form.cleaned_data["version"],
+        ),
+    )
+
+
+def _incomplete(request: HttpRequest, submission: Submission) -> HttpResponse:
+    return _changed(request, submission.pk, "side", error="The form was incomplete.", status=400)
+
+
+def _corrected(
+    request: HttpRequest,
+    submission: Submission,
+    field_name: str,
+    save: Callable[[Actor], Submission],
+) -> HttpResponse:
+    """Run a correction service; the side column, with the refusal when there is one."""
+    try:
+        save(Actor.for_user(request.user))
+    except ServiceError as error:
+        # An invalid value is shown at its field too; a conflict only above the form.
+        errors = {field_name: error.message} if error.status == 422 else None
+        return _changed(request, submission.pk, "side", field_errors=errors, **_refusal(error))
+    return _changed(request, submission.pk, "side")
+
+
+def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
+    """The rows of the line-items form: description-N, quantity-N, amount-N."""
+    post = request.POST
+    return [
+        LineItemRow(
+            description=post.get(f"description-{n}", "")[:500],
+            quantity=post.get(f"quantity-{n}", "")[:50],
+            amount=post.get(f"amount-{n}", "")[:50],
+        )
+        for n in range(MAX_LINE_ITEM_ROWS)
+        if f"description-{n}" in post or f"amount-{n}" in post
+    ]
+
+
+@allowed(Action.DECIDE)
+@page_action
+def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
+    submission = own_submission(request, submission_id)
+    take_over = request.POST.get("take_over") == "1"
+    try:
+        submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
+    return _changed(request, submission.pk, "side")
+
+
+@allowed(Action.DECIDE)
+@page_action
+def release(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
+    # Another's live claim needs the lead's right: a 403 like any action the role lacks.
+    if claim_is_live(submission) and not may_release_claim(request.user, submission, others=others):
+        return not_allowed(request, Action.RELEASE_OTHERS)
+    try:
+        submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
+    return _changed(request, submission.pk, "side")
+
+
+@company_required
+@page_action
+def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
+    """A note in the submission's timeline (an event; also in the API)."""
+    submission = own_submission(request, submission_id)
+    try:
+        submission_comment(
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            text=request.POST.get("text", "")[:5000],
+        )
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
+    return _changed(request, submission.pk, "side")

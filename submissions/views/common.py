@@ -1,0 +1,35 @@
+"""What the review views share: the reviewer's own submission and the queue's filters,
+which travel from the queue to the submission page and back in the query string."""
+
+from django.http import Http404, HttpRequest, QueryDict
+
+from steve.models import Environment
+from submissions.forms import QueueFilterForm
+from submissions.models import Submission, SubmissionStatus
+from submissions.selectors import company_submission, workflow_choices
+
+# Filter values left out of links: the queue shows them when nothing is said.
+DEFAULTS = {"status": SubmissionStatus.REVIEW, "environment": Environment.PRODUCTION, "sort": "age"}
+
+
+def own_submission(request: HttpRequest, submission_id: str) -> Submission:
+    """The submission if it is the reviewer's company's; another's is a 404 like a
+    submission that does not exist."""
+    submission = company_submission(request.company, submission_id)
+    if submission is None:
+        raise Http404("No such submission.")
+    return submission
+
+
+def queue_filters(request: HttpRequest) -> dict[str, str]:
+    form = QueueFilterForm(request.GET or None, workflows=workflow_choices(request.company))
+    return form.values()
+
+
+def queue_query(filters: dict[str, str], **overrides: str) -> str:
+    """The filters as a query string, defaults left out."""
+    params = QueryDict(mutable=True)
+    for key, value in {**filters, **overrides}.items():
+        if value and DEFAULTS.get(key) != value:
+            params[key] = value
+    return params.urlencode()

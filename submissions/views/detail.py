@@ -1,0 +1,273 @@
+"""The submission page: the files as OCR read them, the fields and line items with
+their evidence, the decision forms, the timeline, and j/k to the neighbours in the queue."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from steve.accounts import Action, company_required, membership_allows
+from submissions.forms import REJECT_REASONS, RejectForm
+from submissions.models import Submission, SubmissionFile, SubmissionStatus
+from submissions.pages import PDF_MAX_PAGES, is_identity, pdf_page_count, stored_transform
+from submissions.selectors import (
+    field_label,
+    queue_neighbours,
+    schema_fields,
+    submission_files,
+    submission_recent_events,
+    unresolved_fraud_match_count,
+)
+from submissions.services import claim_is_live, may_release_claim
+from submissions.views.common import own_submission, queue_filters, queue_query
+from submissions.views.files import is_raster
+
+EVENT_LIMIT = 100
+# Regions of the page that refresh themselves (?part=).
+PARTS = {"side"}
+# Where a refused action leaves its message for the page it redirects to.
+REFUSAL_KEY = "review:refusal"
+# Reading order of a receipt or invoice; the schema's own order does not survive jsonb.
+FIELD_ORDER = [
+    "merchantName",
+    "vendorName",
+    "invoiceNumber",
+    "receiptNumber",
+    "date",
+    "invoiceDate",
+    "dueDate",
+    "time",
+    "totalAmount",
+    "taxAmount",
+    "currency",
+]
+
+
+@dataclass(frozen=True)
+class FileView:
+    file: SubmissionFile
+    kind: str  # image | pdf | unavailable | other
+    pages: list[str]
+    # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
+    rendered: list[str]
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    label: str
+    value: Any
+    text: str
+    confidence: float | None
+    low: bool
+    flagged: bool
+    evidence: str
+    input_type: str
+    remembered: int = 0  # earlier corrections the value was recalled from (0: read)
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    description: Any
+    quantity: Any
+    amount: Any
+    evidence: str  # JSON list of boxes, like a field row's
+
+
+def _page_count(file: SubmissionFile) -> int:
+    if file.page_count:
+        return min(file.page_count, PDF_MAX_PAGES)
+    with default_storage.open(file.storage_key, "rb") as handle:
+        return pdf_page_count(handle.read())
+
+
+def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
+    mime = file.mime_type or file.declared_content_type
+    if file.purged_at or not default_storage.exists(file.storage_key):
+        return FileView(file, "unavailable", [], [])
+    url = reverse("review:file", args=[submission.pk, file.file_index])
+    if is_raster(mime):
+        rendered = reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        # An upright upload is shown as uploaded; a straightened or turned one as read.
+        upright = is_identity(stored_transform(file.page_transforms, 0))
+        return FileView(file, "image", [url if upright else rendered], [rendered])
+    if mime == "application/pdf":
+        pages = [
+            reverse("review:file_page", args=[submission.pk, file.file_index, n])
+            for n in range(_page_count(file))
+        ]
+        return FileView(file, "pdf", pages, pages)
+    return FileView(file, "other", [url], [])
+
+
+def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, Any]]:
+    """Well-formed boxes of one field (or of one line item), for the viewer."""
+    return [
+        {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict)
+        and len(e.get("bbox") or []) == 4
+        and (item is None or e.get("item") == item)
+    ]
+
+
+def _item_rows(submission: Submission) -> list[ItemRow]:
+    items = (submission.extracted_data or {}).get("lineItems") or []
+    boxes = (submission.evidence or {}).get("lineItems")
+    return [
+        ItemRow(
+            description=item.get("description"),
+            quantity=item.get("quantity"),
+            amount=item.get("amount"),
+            evidence=json.dumps(_evidence_boxes(boxes, item=n)),
+        )
+        for n, item in enumerate(items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+    ]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
+    """Extracted fields first, then missing ones; each in reading order."""
+    order = FIELD_ORDER.index(name) if name in FIELD_ORDER else len(FIELD_ORDER)
+    return (0 if name in data else 1, order, name)
+
+
+def _field_rows(submission: Submission) -> list[FieldRow]:
+    """Every scalar field of the workflow's schema, extracted or not, in reading order."""
+    schema = schema_fields(submission)
+    data = submission.extracted_data or {}
+    confidences = submission.field_confidences or {}
+    threshold = submission.workflow_version.review_threshold / 100
+    flagged = set(submission.review_flagged_fields or [])
+    rows = []
+    for name, spec in sorted(schema.items(), key=lambda item: _field_rank(item[0], data)):
+        if spec.get("type") in {"array", "object"}:
+            continue
+        confidence = confidences.get(name)
+        evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
+        rows.append(
+            FieldRow(
+                name=name,
+                label=field_label(name, spec),
+                value=data.get(name),
+                text=_text(data.get(name)),
+                confidence=confidence,
+                low=name in data and confidence is not None and confidence < threshold,
+                flagged=name in flagged,
+                evidence=json.dumps(evidence),
+                input_type="text",
+                remembered=_remembered(submission, name),
+            )
+        )
+    return rows
+
+
+def _remembered(submission: Submission, name: str) -> int:
+    """How many earlier corrections the correction memory gave this field's value from."""
+    for e in (submission.evidence or {}).get(name, []):
+        if isinstance(e, dict) and "memory" in e:
+            return int(e.get("corrections") or 0)
+    return 0
+
+
+def detail_context(
+    request: HttpRequest,
+    submission: Submission,
+    *,
+    error: str = "",
+    error_code: str = "",
+    reject_form: RejectForm | None = None,
+    field_errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    # The queue's filters travel with the page, so j/k and "next" stay in that queue.
+    filters = queue_filters(request)
+    previous_id, next_id = queue_neighbours(
+        company=request.company, user=request.user, filters=filters, submission_id=submission.pk
+    )
+    query = queue_query(filters)
+    version = submission.workflow_version
+    return {
+        "submission": submission,
+        "version": submission.version,
+        "files": [_file_view(submission, f) for f in submission_files(submission)],
+        "fields": _field_rows(submission),
+        "line_items": _item_rows(submission),
+        "has_line_items": "lineItems" in schema_fields(submission),
+        "threshold": version.review_threshold,
+        "threshold_ratio": version.review_threshold / 100,
+        "unresolved": unresolved_fraud_match_count(submission),
+        # Viewers see a submission in review without the forms that change it.
+        "in_review": submission.status == SubmissionStatus.REVIEW
+        and membership_allows(request.user, request.company, Action.DECIDE),
+        "claim_live": claim_is_live(submission),
+        "claim_mine": submission.claimed_by_id == request.user.pk,
+        "may_release": may_release_claim(
+            request.user,
+            submission,
+            others=membership_allows(request.user, request.company, Action.RELEASE_OTHERS),
+        ),
+        "events": submission_recent_events(submission, EVENT_LIMIT),
+        "metadata": json.dumps(submission.metadata or {}, indent=2, sort_keys=True),
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "query": query,
+        "qs": f"?{query}" if query else "",
+        "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
+        "reject_reasons": REJECT_REASONS,
+        "error": error,
+        "error_code": error_code,  # the code the API answers the same refusal with
+        "field_errors": field_errors or {},
+        "now": timezone.now(),
+    }
+
+
+def page_url(request: HttpRequest, submission_id: str) -> str:
+    """The submission page's address, with the queue's filters."""
+    url = reverse("review:detail", args=[submission_id])
+    query = queue_query(queue_filters(request))
+    return f"{url}?{query}" if query else url
+
+
+def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
+    refusal = request.session.pop(REFUSAL_KEY, None)
+    if not isinstance(refusal, dict) or refusal.get("id") != submission_id:
+        return {}
+    return refusal
+
+
+@require_GET
+@company_required
+def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
+    submission = own_submission(request, submission_id)
+    part = request.GET.get("part", "")
+    if part in PARTS:
+        # A region refreshing itself after a change elsewhere on the page.
+        return render(request, f"review/detail.html#{part}", detail_context(request, submission))
+    # Viewing never claims (no write on GET): "Start review" or the first action does.
+    refusal = _pop_refusal(request, submission.pk)
+    reject_form = None
+    if refusal.get("reason"):
+        initial = {"version": submission.version, "reason": refusal["reason"]}
+        reject_form = RejectForm(initial=initial)
+    context = detail_context(
+        request,
+        submission,
+        error=refusal.get("message", ""),
+        error_code=refusal.get("code", ""),
+        reject_form=reject_form,
+    )
+    return render(request, "review/detail.html", context)

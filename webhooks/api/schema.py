@@ -1,0 +1,294 @@
+"""Webhooks' API contract (STEVE-API.md, "Webhooks"): wire schemas, problem codes, docs.
+
+Endpoints, deliveries, the company's signing secrets and the test event. Registered
+with the core's schema registry on import (WebhooksConfig.ready imports this module).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter
+
+from steve.api.schema import (
+    DATETIME,
+    FREE_OBJECT,
+    IDEMPOTENCY_PARAM,
+    PAGE_PARAMS,
+    STRING,
+    choices,
+    docs,
+    listing,
+    nullable,
+    obj,
+    ref,
+    register_components,
+    register_problems,
+)
+from steve.models import Environment
+from webhooks.models import WebhookDelivery
+
+DELIVERY_STATUSES = choices(WebhookDelivery.Status)
+WEBHOOK_ENDPOINT = obj(
+    {
+        "id": STRING,
+        "url": {"type": "string", "format": "uri"},
+        "description": STRING,
+        "events": {"type": "array", "items": STRING},
+        "enabled": {"type": "boolean"},
+        "environment": {
+            "type": "string",
+            "enum": choices(Environment),
+            "description": "receives the events of sessions opened with keys of this"
+            " environment: that of the key that created the endpoint",
+        },
+        "disabledReason": nullable(STRING),
+        "disabledAt": nullable(DATETIME),
+        "failingSince": nullable(DATETIME),
+        "previousSecretExpiresAt": nullable(DATETIME),
+        "createdAt": DATETIME,
+        "updatedAt": DATETIME,
+        "secret": {
+            "type": "string",
+            "nullable": True,
+            "description": "whsec_…: only on create and rotation; null in an Idempotency-Key"
+            " replay, which never shows a secret again",
+        },
+        "secretRedacted": {
+            "type": "boolean",
+            "description": "true in an Idempotency-Key replay whose secret was withheld",
+        },
+    },
+    required=["id", "url", "events", "enabled", "createdAt"],
+)
+WEBHOOK_ATTEMPT = obj(
+    {
+        "number": {"type": "integer"},
+        "attemptedAt": nullable(DATETIME),
+        "finishedAt": nullable(DATETIME),
+        "statusCode": nullable({"type": "integer"}),
+        "latencyMs": nullable({"type": "integer"}),
+        "responseBody": nullable(STRING),
+        "error": nullable(STRING),
+    },
+    required=["number"],
+)
+WEBHOOK_DELIVERY = obj(
+    {
+        "id": STRING,
+        "endpointId": nullable(STRING),
+        "url": STRING,
+        "sessionId": nullable(STRING),
+        "eventId": STRING,
+        "eventType": STRING,
+        "status": {"type": "string", "enum": DELIVERY_STATUSES},
+        "attempts": {"type": "integer"},
+        "nextAttemptAt": nullable(DATETIME),
+        "lastAttemptAt": nullable(DATETIME),
+        "lastStatusCode": nullable({"type": "integer"}),
+        "lastError": nullable(STRING),
+        "deliveredAt": nullable(DATETIME),
+        "createdAt": DATETIME,
+        "payload": FREE_OBJECT,
+        "attemptLog": {"type": "array", "items": ref("WebhookAttempt")},
+    },
+    required=["id", "eventId", "eventType", "status", "attempts"],
+)
+register_components(
+    {
+        "WebhookDeliveryStatus": {"type": "string", "enum": DELIVERY_STATUSES},
+        "WebhookEndpoint": WEBHOOK_ENDPOINT,
+        "WebhookEndpointList": listing("WebhookEndpoint"),
+        "WebhookAttempt": WEBHOOK_ATTEMPT,
+        "WebhookDelivery": WEBHOOK_DELIVERY,
+        "WebhookDeliveryList": listing("WebhookDelivery"),
+        "SessionWebhookSecret": obj(
+            {
+                "exists": {"type": "boolean"},
+                "createdAt": nullable(DATETIME),
+                "previousSecretExpiresAt": nullable(DATETIME),
+                "secret": {"type": "string", "description": "Only when just rotated"},
+            },
+            required=["exists", "createdAt", "previousSecretExpiresAt"],
+        ),
+        "Redelivered": obj({"endpointId": STRING, "redelivered": {"type": "integer"}}),
+        "WebhookTestResult": obj(
+            {
+                "eventId": STRING,
+                "url": STRING,
+                "delivered": {"type": "boolean"},
+                "statusCode": nullable({"type": "integer"}),
+                "latencyMs": nullable({"type": "integer"}),
+                "responseBody": nullable(STRING),
+                "error": nullable(STRING),
+            },
+            required=["eventId", "url", "delivered"],
+        ),
+    }
+)
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No such webhook endpoint in your company."),
+    "WEBHOOK_DELIVERY_NOT_FOUND": (404, "No such webhook delivery in your company."),
+    "WEBHOOK_ENDPOINT_DISABLED": (409, "The endpoint is disabled; enable it first."),
+    "INVALID_URL": (422, "The URL is not an absolute https URL."),
+    "WEBHOOK_TARGET_REFUSED": (422, "The URL resolves to a private or loopback address."),
+    "INVALID_EVENTS": (422, "events must be a list of event type names."),
+    "UNKNOWN_EVENT_TYPE": (422, "An event type is not in the catalogue."),
+    "INVALID_DESCRIPTION": (422, "description is too long or not a string."),
+    "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
+}
+register_problems(PROBLEMS)
+
+ENDPOINT_NOT_FOUND = {404: ["WEBHOOK_ENDPOINT_NOT_FOUND"]}
+URL_PROBLEMS = ["VALIDATION_ERROR", "INVALID_URL", "WEBHOOK_TARGET_REFUSED"]
+GRACE_REQUEST = obj({"gracePeriodHours": {"type": "number"}}, required=[])
+ENDPOINT_LIST = docs(
+    "listWebhookEndpoints",
+    tag="webhooks",
+    summary="The company's webhook endpoints",
+    response="WebhookEndpointList",
+    parameters=PAGE_PARAMS,
+    problems={400: ["INVALID_CURSOR", "INVALID_LIMIT"]},
+)
+ENDPOINT_CREATE = docs(
+    "createWebhookEndpoint",
+    tag="webhooks",
+    summary="Add an endpoint; its whsec_ secret is shown once (bucket: write)",
+    response="WebhookEndpoint",
+    status=201,
+    request=obj(
+        {
+            "url": {"type": "string", "format": "uri"},
+            "events": {"type": "array", "items": STRING},
+            "description": STRING,
+        },
+        required=["url"],
+    ),
+    parameters=[IDEMPOTENCY_PARAM],
+    problems={
+        400: ["INVALID_IDEMPOTENCY_KEY"],
+        409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
+        422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
+        + ["IDEMPOTENCY_KEY_REUSED"],
+    },
+)
+SESSION_SECRET = docs(
+    "getSessionWebhookSecret",
+    tag="webhooks",
+    summary="Whether the secret signing deliveries to sessions' webhookUrl exists",
+    response="SessionWebhookSecret",
+)
+SESSION_SECRET_ROTATE = docs(
+    "rotateSessionWebhookSecret",
+    tag="webhooks",
+    summary="Create or rotate the session-webhook secret (bucket: write)",
+    response="SessionWebhookSecret",
+    request=GRACE_REQUEST,
+    problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+)
+SYNC_SECRET = docs(
+    "getSyncSigningSecret",
+    tag="webhooks",
+    summary="Whether the secret signing downstream-sync posts exists",
+    response="SessionWebhookSecret",
+)
+SYNC_SECRET_ROTATE = docs(
+    "rotateSyncSigningSecret",
+    tag="webhooks",
+    summary="Create or rotate the downstream-sync signing secret (bucket: write)",
+    response="SessionWebhookSecret",
+    request=GRACE_REQUEST,
+    problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+)
+ENDPOINT_DETAIL = docs(
+    "getWebhookEndpoint",
+    tag="webhooks",
+    summary="One webhook endpoint",
+    response="WebhookEndpoint",
+    problems=ENDPOINT_NOT_FOUND,
+)
+ENDPOINT_UPDATE = docs(
+    "updateWebhookEndpoint",
+    tag="webhooks",
+    summary="Change url, events, description or enabled (bucket: write)",
+    response="WebhookEndpoint",
+    request=obj(
+        {
+            "url": {"type": "string", "format": "uri"},
+            "events": {"type": "array", "items": STRING},
+            "description": STRING,
+            "enabled": {"type": "boolean"},
+        },
+        required=[],
+    ),
+    problems={
+        **ENDPOINT_NOT_FOUND,
+        422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"],
+    },
+)
+ENDPOINT_DELETE = docs(
+    "deleteWebhookEndpoint",
+    tag="webhooks",
+    summary="Delete a webhook endpoint (bucket: write)",
+    response=None,
+    status=204,
+    problems=ENDPOINT_NOT_FOUND,
+)
+ENDPOINT_ROTATE_SECRET = docs(
+    "rotateWebhookEndpointSecret",
+    tag="webhooks",
+    summary="New whsec_ secret; the old one verifies during the grace period",
+    response="WebhookEndpoint",
+    request=GRACE_REQUEST,
+    problems={**ENDPOINT_NOT_FOUND, 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+)
+ENDPOINT_REDELIVER = docs(
+    "redeliverFailedWebhooks",
+    tag="webhooks",
+    summary="Queue the endpoint's failed deliveries since a time again",
+    response="Redelivered",
+    status=202,
+    request=obj({"since": DATETIME}),
+    problems={
+        **ENDPOINT_NOT_FOUND,
+        409: ["WEBHOOK_ENDPOINT_DISABLED"],
+        422: ["VALIDATION_ERROR"],
+    },
+)
+ENDPOINT_DELIVERIES = docs(
+    "listWebhookDeliveries",
+    tag="webhooks",
+    summary="An endpoint's deliveries, newest first",
+    response="WebhookDeliveryList",
+    parameters=[
+        OpenApiParameter("status", str, enum=DELIVERY_STATUSES),
+        *PAGE_PARAMS,
+    ],
+    problems={
+        **ENDPOINT_NOT_FOUND,
+        400: ["INVALID_CURSOR", "INVALID_LIMIT"],
+        422: ["VALIDATION_ERROR"],
+    },
+)
+DELIVERY_DETAIL = docs(
+    "getWebhookDelivery",
+    tag="webhooks",
+    summary="One delivery with its payload and attempt log",
+    response="WebhookDelivery",
+    problems={404: ["WEBHOOK_DELIVERY_NOT_FOUND"]},
+)
+DELIVERY_REDELIVER = docs(
+    "redeliverWebhook",
+    tag="webhooks",
+    summary="Queue one delivery again",
+    response="WebhookDelivery",
+    status=202,
+    request=None,
+    problems={404: ["WEBHOOK_DELIVERY_NOT_FOUND"], 409: ["WEBHOOK_ENDPOINT_DISABLED"]},
+)
+WEBHOOK_TEST = docs(
+    "sendTestWebhook",
+    tag="webhooks",
+    summary="Send a test event now, 5 s timeout (bucket: webhook_test, 10/min)",
+    response="WebhookTestResult",
+    request=obj({"endpointId": STRING, "url": {"type": "string", "format": "uri"}}, []),
+    problems={**ENDPOINT_NOT_FOUND, 422: URL_PROBLEMS},
+)
