@@ -10,18 +10,33 @@ value the reviewer keeps counts as right once more (as an approval does).
 A receipt is "of a shop already seen" when an earlier receipt in the replay has the same
 ground-truth company name and address (a chain's branches are different shops): the
 reviewer's view of a repeat, independent of whether the memory's keys recognised it.
+Receipts of shops not seen before are scored too: there the memory can only do harm
+(a chain's other branch, a wrong key), so that figure shows false recalls.
+
+The reviewer approves every receipt after correcting it (one by one, not in bulk), so a
+value read right is remembered on approval as production does; the replay is also run
+with corrections alone, the issue's minimum, to show what approvals add.
+
+The one fitted number is how much of a remembered address must be printed on the new
+receipt (``min_support``): it is chosen on one set (the value with the most correct
+addresses over the whole replay, repeats and first receipts alike; ties go to the
+stricter value) and reported on the other, both ways. The shipped value
+(submissions.memory.ADDRESS_SUPPORT) is the one fitted on both sets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobs.extraction.ranker import FieldModel
 from jobs.extraction.receipt import choose_fields
-from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, keys_for, shop_keys
+from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, shop_keys
 
 TRUTH = {"merchantName": "company", "merchantAddress": "address"}
+TARGETS = {"merchantName": 0.97, "merchantAddress": 0.95}
+SUPPORT_GRID = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+CONFIDENCE_BUCKETS = (0.0, 0.7, 0.8, 0.9)
 
 
 @dataclass
@@ -31,52 +46,169 @@ class _Row:
     wrong: int = 0
 
 
-def replay(receipts: list, label: str, model: FieldModel, is_correct: Callable) -> dict:
-    store: dict[tuple[str, str], _Row] = {}
-    seen: set[str] = set()
-    repeat = 0
-    plain = dict.fromkeys(REMEMBERED_FIELDS, 0)
-    remembered = dict.fromkeys(REMEMBERED_FIELDS, 0)
-    recalled = dict.fromkeys(REMEMBERED_FIELDS, 0)
+@dataclass
+class _Read:
+    """One receipt as the memory sees it: its text, what the model read, the truth."""
+
+    text: str
+    read: dict[str, str | None]
+    truth: dict[str, str]
+    shop: str
+
+
+@dataclass
+class Replay:
+    repeat: int = 0
+    first: int = 0
+    plain: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMEMBERED_FIELDS, 0))
+    remembered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMEMBERED_FIELDS, 0))
+    recalled: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMEMBERED_FIELDS, 0))
+    first_plain: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMEMBERED_FIELDS, 0))
+    first_memory: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(REMEMBERED_FIELDS, 0)
+    )
+    # confidence bucket -> [recalled values right, recalled values]
+    buckets: dict[float, list[int]] = field(
+        default_factory=lambda: {b: [0, 0] for b in CONFIDENCE_BUCKETS}
+    )
+
+    def correct(self, name: str) -> int:
+        return self.remembered[name] + self.first_memory[name]
+
+
+def read_all(receipts: list, model: FieldModel) -> list[_Read]:
+    out = []
     for receipt in receipts:
         fields = choose_fields(receipt.rules, receipt.options, receipt.lines, model)
-        text = "\n".join(line.text for line in receipt.lines)
-        read = {name: fields[name].value if name in fields else None for name in REMEMBERED_FIELDS}
-        keys = shop_keys(text, read["merchantAddress"], read["merchantName"])  # type: ignore[arg-type]
-        rows = [Remembered(k, f, r.value, r.right, r.wrong) for (k, f), r in store.items()]
-        shop = "".join(
-            c
-            for key in TRUTH.values()
-            for c in str(receipt.truth.get(key, "")).upper()
-            if c.isalnum()
+        truth = {name: str(receipt.truth.get(key, "")) for name, key in TRUTH.items()}
+        out.append(
+            _Read(
+                text="\n".join(line.text for line in receipt.lines),
+                read={n: str(fields[n].value) if n in fields else None for n in REMEMBERED_FIELDS},
+                truth=truth,
+                shop="".join(c for v in truth.values() for c in v.upper() if c.isalnum()),
+            )
         )
-        is_repeat = shop in seen
-        seen.add(shop)
-        repeat += is_repeat
+    return out
+
+
+def replay(
+    reads: list[_Read], is_correct: Callable, min_support: float, approvals: bool = True
+) -> Replay:
+    store: dict[tuple[str, str], _Row] = {}
+    seen: set[str] = set()
+    result = Replay()
+    for receipt in reads:
+        read = receipt.read
+        keys = shop_keys(receipt.text, read["merchantAddress"], read["merchantName"])
+        rows = [Remembered(k, f, r.value, r.right, r.wrong) for (k, f), r in store.items()]
+        is_repeat = receipt.shop in seen
+        seen.add(receipt.shop)
+        result.repeat += is_repeat
+        result.first += not is_repeat
         for name in REMEMBERED_FIELDS:
-            truth = receipt.truth.get(TRUTH[name], "")
-            recall = choose(rows, name, keys)
+            truth = receipt.truth[name]
+            recall = choose(rows, name, keys, receipt.text, min_support=min_support)
             value = recall.value if recall else read[name]
             right = is_correct(name, value, truth)
+            read_right = is_correct(name, read[name], truth)
             if is_repeat:
-                plain[name] += is_correct(name, read[name], truth)
-                remembered[name] += right
-                recalled[name] += recall is not None
-            for key in keys_for(name, keys):  # the reviewer corrects or keeps the value
-                row = store.get((key, name))
-                if row is None:
-                    if not right:
-                        store[(key, name)] = _Row(str(truth))
-                elif right and row.value == value:
-                    row.right += 1
-                elif not right:
-                    row.value, row.right, row.wrong = str(truth), 1, row.wrong + 1
-    n = max(1, repeat)
-    print(f"\n== correction memory replay: {label}, {len(receipts)} receipts, {repeat} repeats")
-    print(f"{'field':18} {'read':>8} {'+memory':>8} {'target':>8}  recalled")
-    for name, target in (("merchantName", 0.97), ("merchantAddress", 0.95)):
+                result.plain[name] += read_right
+                result.remembered[name] += right
+                result.recalled[name] += recall is not None
+            else:
+                result.first_plain[name] += read_right
+                result.first_memory[name] += right
+            if recall is not None:
+                bucket = max(b for b in CONFIDENCE_BUCKETS if recall.confidence >= b)
+                result.buckets[bucket][0] += right
+                result.buckets[bucket][1] += 1
+            _review(store, keys, name, value, truth, right, recall is not None, approvals)
+    return result
+
+
+def _review(
+    store: dict[tuple[str, str], _Row],
+    keys: list[str],
+    name: str,
+    value: str | None,
+    truth: str,
+    right: bool,
+    recalled: bool,
+    approvals: bool,
+) -> None:
+    """The reviewer corrects a wrong value to the truth, or approves a right one, and the
+    memory learns as submissions.services does: a correction is remembered (_remember);
+    an approved value the memory gave is right once more (_confirm_memories); with
+    ``approvals``, an approved value read right is remembered like a correction."""
+    if not right:
+        if truth:
+            _teach(store, keys, name, truth)
+    elif recalled:
+        for key in keys:
+            row = store.get((key, name))
+            if row is not None and row.value == value:
+                row.right += 1
+    elif approvals and value:
+        _teach(store, keys, name, value)
+
+
+def _teach(store: dict[tuple[str, str], _Row], keys: list[str], name: str, value: str) -> None:
+    for key in keys:
+        row = store.get((key, name))
+        if row is None:
+            store[(key, name)] = _Row(value)
+        elif row.value == value:
+            row.right += 1
+        else:
+            row.value, row.right, row.wrong = value, 1, row.wrong + 1
+
+
+def fit_support(runs: list[list[_Read]], is_correct: Callable, approvals: bool) -> float:
+    """The support threshold with the most correct addresses over whole replays."""
+    scored = [
+        (sum(replay(r, is_correct, s, approvals).correct("merchantAddress") for r in runs), s)
+        for s in SUPPORT_GRID
+    ]
+    best = max(count for count, _ in scored)
+    return max(s for count, s in scored if count == best)
+
+
+def report(sets: dict[str, list], models: dict[str, FieldModel], is_correct: Callable) -> None:
+    """Fit the support threshold on each set, replay the other with it, both ways; as
+    production learns (corrections and single approvals) and from corrections alone."""
+    reads = {name: read_all(receipts, models[name]) for name, receipts in sets.items()}
+    for approvals in (True, False):
+        learns = "corrections + approvals" if approvals else "corrections only"
+        for name, own in reads.items():
+            others = [rs for other, rs in reads.items() if other != name]
+            support = fit_support(others or [own], is_correct, approvals)
+            fitted = "the other set" if others else "this set (in-sample)"
+            result = replay(own, is_correct, support, approvals)
+            _print(f"{name}, {learns}", result, support, fitted)
+    pooled = fit_support(list(reads.values()), is_correct, approvals=True)
+    print(f"\naddress support fitted on {' + '.join(reads)} (the shipped value): {pooled:.2f}")
+
+
+def _print(label: str, result: Replay, support: float, fitted: str) -> None:
+    n, first = max(1, result.repeat), max(1, result.first)
+    print(
+        f"\n== correction memory replay: {label} (field model fitted on the other set), "
+        f"{result.repeat + result.first} receipts, {result.repeat} repeats; "
+        f"address support >= {support:.2f} (fitted on {fitted})"
+    )
+    print(f"{'field':18} {'read':>8} {'+memory':>8} {'target':>8}  recalled  first receipts")
+    for name, target in TARGETS.items():
         print(
-            f"{name:18} {plain[name] / n:8.1%} {remembered[name] / n:8.1%} {f'>= {target:.0%}':>8}"
-            f"  {recalled[name]}/{repeat}"
+            f"{name:18} {result.plain[name] / n:8.1%} {result.remembered[name] / n:8.1%}"
+            f" {f'>= {target:.0%}':>8}  {result.recalled[name]:>3}/{result.repeat:<4}"
+            f"  {result.first_plain[name] / first:.1%} -> {result.first_memory[name] / first:.1%}"
+            f" ({result.first})"
         )
-    return {"repeat": repeat, "plain": plain, "remembered": remembered}
+    print("  recalled values: memory confidence bucket -> observed accuracy")
+    for low, (good, count) in result.buckets.items():
+        high = next((b for b in CONFIDENCE_BUCKETS if b > low), 1.0)
+        shown = f"{good / count:.1%}" if count else "-"
+        print(
+            f"    [{low:.2f}, {high:.2f}{']' if high == 1.0 else ')'}  {shown:>7}  ({good}/{count})"
+        )

@@ -1,14 +1,17 @@
 """Correction memory, the pure part: what identifies a shop on a receipt, and which
 remembered value to give a new receipt. No Django here, so the benchmark replays it too.
 
-A reviewer's correction of a merchant name or address is remembered per company under
-every key the receipt's header carries: the company registration number, the GST/SST
-number, the phone number, and the name and address as they were read (the same shop's
-receipts read the same way, misreadings included). Branches of a chain share the
-registration and tax numbers and the name, not the address, so an address is only
-remembered under the phone number and the address as read; a name under all of them.
-(Replayed on the data sets, the name key for addresses helped sroie-test and hurt
-sroie-dev, so it is not used for them.)
+A merchant name or address a reviewer corrects (or approves as read) is remembered per
+company under every key the receipt's header carries: the company registration number,
+the GST/SST number, the phone number, and the name and address as they were read (the
+same shop's receipts read the same way, misreadings included). Branches of a chain share
+the registration and tax numbers and the name, and often the head office's address too,
+so a remembered address is only given to a receipt that prints it (``support``): the
+branch line or the street of another branch is not on this one. That lets addresses be
+found under every key, so a shop with no phone number is still recognised.
+
+ADDRESS_SUPPORT is fitted by bench/extraction.py --memory (on one set, scored on the
+other, both ways; the shipped value on both sets).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ _GST = re.compile(r"(?<!\d)(0{2}\d{10})(?!\d)")  # Malaysian GST ids: 12 digits 
 _SST = re.compile(r"\b([A-Z]\d{2}[-\s]?\d{4}[-\s]?\d{8})\b")
 _REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
 _PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
-# Keys that may identify an address: not those a chain's branches share.
-_ADDRESS_KEYS = ("tel:", "addr:")
+ADDRESS_SUPPORT = 0.8  # share of a remembered address printed on the receipt (fitted)
+MISREAD_MIN_LENGTH = 5  # shorter words (numbers, "NO", "JLN") must be printed exactly
 
 
 def normalise(value: object) -> str:
@@ -46,12 +49,6 @@ def shop_keys(
     if read_name and len(normalise(read_name)) >= 6:
         keys.append(f"name:{normalise(read_name)[:120]}")
     return list(dict.fromkeys(keys))
-
-
-def keys_for(field: str, keys: Iterable[str]) -> list[str]:
-    if field == "merchantAddress":
-        return [k for k in keys if k.startswith(_ADDRESS_KEYS)]
-    return list(keys)
 
 
 @dataclass(frozen=True)
@@ -81,17 +78,33 @@ def memory_confidence(times_right: int, times_wrong: int) -> float:
     return round((times_right + 1) / (times_right + times_wrong + 2), 3)
 
 
-def choose(rows: Iterable[Remembered], field: str, keys: list[str]) -> Recall | None:
+def choose(
+    rows: Iterable[Remembered],
+    field: str,
+    keys: list[str],
+    text: str = "",
+    *,
+    min_support: float = ADDRESS_SUPPORT,
+) -> Recall | None:
     """The remembered value of ``field`` for a receipt with ``keys``: the value the most
-    earlier corrections back, over the keys that may identify that field."""
-    usable = set(keys_for(field, keys))
+    earlier corrections back, over all the keys. An address must also be printed on
+    this receipt (``support`` at least ``min_support``), and the one printed best wins:
+    that is what tells a chain's branches apart, as they share the name, the
+    registration and the tax numbers (and often the head office's address)."""
+    usable = set(keys)
     votes: dict[str, list[Remembered]] = {}
     for row in rows:
         if row.field == field and row.key in usable:
             votes.setdefault(row.value, []).append(row)
+    printed = dict.fromkeys(votes, 1.0)  # a name may be corrected to one not printed
+    if field == "merchantAddress":
+        printed = {value: support(value, text) for value in votes}
+        votes = {v: rows for v, rows in votes.items() if printed[v] >= min_support}
     if not votes:
         return None
-    value, backing = max(votes.items(), key=lambda kv: sum(r.times_right for r in kv[1]))
+    value, backing = max(
+        votes.items(), key=lambda kv: (printed[kv[0]], sum(r.times_right for r in kv[1]))
+    )
     best = max(backing, key=lambda r: r.times_right)
     return Recall(
         value=value,
@@ -99,3 +112,34 @@ def choose(rows: Iterable[Remembered], field: str, keys: list[str]) -> Recall | 
         corrections=best.times_right,
         memory_ids=tuple(r.id for r in backing if r.id),
     )
+
+
+def support(value: str, text: str) -> float:
+    """How much of ``value`` is printed in the receipt's header, by characters: each word
+    found as it is or, from MISREAD_MIN_LENGTH characters, with one character misread,
+    lost or added (OCR's O/0/Q/D, S/5, I/L/1, B/8, Z/2 folded first)."""
+    words = [_fold(w) for w in re.findall(r"[0-9A-Z]+", value.upper())]
+    total = sum(len(w) for w in words)
+    if not total:
+        return 0.0
+    header = _fold("".join(text.splitlines()[:HEADER_LINES]))
+    return sum(len(w) for w in words if _printed(w, header)) / total
+
+
+_FOLD = str.maketrans("0QD1IL52B8", "OOOIIISZBB")  # OCR confusions, each to one letter
+
+
+def _fold(text: str) -> str:
+    return normalise(text).translate(_FOLD)
+
+
+def _printed(word: str, header: str) -> bool:
+    if word in header:
+        return True
+    if len(word) < MISREAD_MIN_LENGTH:
+        return False
+    near = []
+    for i in range(len(word)):
+        head, tail = re.escape(word[:i]), re.escape(word[i + 1 :])
+        near += [f"{head}.{tail}", f"{head}{tail}", f"{head}.{re.escape(word[i:])}"]
+    return re.search("|".join(near), header) is not None

@@ -61,7 +61,7 @@ def shop_memory(
         Remembered(m.key, m.field, m.value, m.times_right, m.times_wrong, m.pk)
         for m in MerchantMemory.objects.filter(company_id=company_id, key__in=keys)
     ]
-    found = {name: choose(rows, name, keys) for name in REMEMBERED_FIELDS}
+    found = {name: choose(rows, name, keys, text) for name in REMEMBERED_FIELDS}
     return {name: recall for name, recall in found.items() if recall is not None}
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from steve.errors import ServiceError, field_error, invalid
 from steve.models import Environment
 from submissions.events import announce
-from submissions.memory import REMEMBERED_FIELDS, keys_for, shop_keys
+from submissions.memory import REMEMBERED_FIELDS, shop_keys
 from submissions.models import (
     EventType,
     MerchantMemory,
@@ -731,7 +731,7 @@ def _remember(submission: Submission, field_name: str, old: Any, new: str) -> No
     read_address = old if field_name == "merchantAddress" else data.get("merchantAddress")
     read_name = old if field_name == "merchantName" else data.get("merchantName")
     text = "\n".join(submission.pages_text or [])
-    for key in keys_for(field_name, shop_keys(text, read_address, read_name)):
+    for key in shop_keys(text, read_address, read_name):
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
             company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
         )
@@ -746,19 +746,34 @@ def _remember(submission: Submission, field_name: str, old: Any, new: str) -> No
 
 
 def _confirm_memories(submission: Submission) -> None:
-    """An approval keeps the remembered values it was given: each was right once more."""
+    """An approval is a reviewer's word on the merchant fields too: a value the memory gave
+    was right once more, and a value read right (not given, not corrected) is remembered
+    as a correction would be, so the next misread receipt of the shop gets it. (Bulk
+    approval does not come here: nobody looked at those fields.)"""
+    if submission.environment != Environment.PRODUCTION:
+        return
     data = submission.extracted_data or {}
+    corrected = set(
+        submission.events.filter(type=EventType.FIELD_CORRECTED).values_list(
+            "details__field", flat=True
+        )
+    )
     for field_name in REMEMBERED_FIELDS:
+        value = data.get(field_name)
+        if not isinstance(value, str) or not value or field_name in corrected:
+            continue  # a correction was remembered when it was made
         ids = [
             memory_id
             for e in (submission.evidence or {}).get(field_name, [])
             if isinstance(e, dict)
             for memory_id in e.get("memory", [])
         ]
-        if ids and data.get(field_name):
+        if ids:
             MerchantMemory.objects.filter(
-                pk__in=ids, company_id=submission.company_id, value=data[field_name]
+                pk__in=ids, company_id=submission.company_id, value=value
             ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
+        else:
+            _remember(submission, field_name, value, value)
 
 
 def merchant_memory_forget(*, memory_id: str) -> None:

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from jobs import pipeline
-from submissions.memory import choose, memory_confidence, shop_keys
+from submissions.memory import Remembered, choose, memory_confidence, shop_keys
 from submissions.models import MerchantMemory, Submission
 from submissions.selectors import shop_memory
 from submissions.services import Actor, merchant_memory_forget, submission_correct_field
@@ -174,16 +174,85 @@ def test_shop_keys_read_tax_registration_and_phone_numbers_of_the_header():
     assert shop_keys(text) == ["gst:000987654321", "reg:123456X", "tel:0355123456"]
 
 
-def test_an_address_is_not_remembered_under_numbers_a_chains_branches_share():
-    from submissions.memory import Remembered
+CHAIN = "SPEEDY MART SDN BHD (519537-X)\nGST NO: 000181747712"
+BRANCH_A = "LOT 12, JALAN ANGSA,\nTAMAN BERKELEY 41150 KLANG, SELANGOR\n1245-DESA SRI HARTAMAS"
+BRANCH_B = "LOT 12, JALAN ANGSA,\nTAMAN BERKELEY 41150 KLANG, SELANGOR\n1249-TMN PANDAN CAHAYA"
+ADDRESS_A = "LOT 12, JALAN ANGSA, TAMAN BERKELEY 41150 KLANG, SELANGOR 1245-DESA SRI HARTAMAS"
 
+
+def teach_address(company, reviewer, text: str, read: str, corrected: str) -> None:
+    submission = SubmissionFactory(
+        company=company,
+        pages_text=[text],
+        extracted_data={"merchantName": "SPEEDY MART SDN BHD", "merchantAddress": read},
+    )
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name="merchantAddress",
+        raw_value=corrected,
+        actor=Actor.for_user(reviewer),
+    )
+
+
+def test_another_branch_of_a_chain_does_not_get_the_corrected_branchs_address(company, reviewer):
+    # The branches share the name, the registration and the GST number; only the
+    # branch line tells them apart, and branch A's address is not printed on B's receipt.
+    teach_address(company, reviewer, f"{CHAIN}\n{BRANCH_A}", "LOT 12, JALAN ANGSA", ADDRESS_A)
+    assert MerchantMemory.objects.filter(company=company, key="gst:000181747712").exists()
+    branch_b = {"company_id": company.pk, "text": f"{CHAIN}\n{BRANCH_B}"}
+    recalled = shop_memory(**branch_b, read_address="LOT 12, JALAN ANGSA", read_name=None)
+    assert "merchantAddress" not in recalled
+    branch_a = {"company_id": company.pk, "text": f"{CHAIN}\n{BRANCH_A}"}
+    again = shop_memory(**branch_a, read_address="TAMAN BERKELEY 41150", read_name=None)
+    assert again["merchantAddress"].value == ADDRESS_A
+
+
+def test_a_shop_without_phone_or_tax_number_is_recognised_by_its_name_as_read(company, reviewer):
+    text = "RESTORAN WAN SHENG\nNO.2, JALAN TEMENGGUNG 19/9,\nSEKSYEN 9, 43200 CHERAS"
+    address = "NO.2, JALAN TEMENGGUNG 19/9, SEKSYEN 9, 43200 CHERAS"
+    submission = SubmissionFactory(
+        company=company,
+        pages_text=[text],
+        extracted_data={"merchantName": "RESTORAN WAN SHENG", "merchantAddress": "NO.2"},
+    )
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name="merchantAddress",
+        raw_value=address,
+        actor=Actor.for_user(reviewer),
+    )
+    # The next receipt's address is read short again, and one character is misread.
+    misread = text.replace("CHERAS", "CHERA5")
+    recalled = shop_memory(
+        company_id=company.pk,
+        text=misread,
+        read_address="SEKSYEN 9",
+        read_name="RESTORAN WAN SHENG",
+    )
+    assert recalled["merchantAddress"].value == address
+
+
+def test_an_address_is_printed_when_its_words_are_there_with_at_most_one_misread_letter_each():
+    from submissions.memory import support
+
+    text = "KEDAI MAJU\nN0.5, JALAN BESAR,\n45600 BATANG BERJUNTA1 SELANGOR"
+    assert support("NO.5, JALAN BESAR, 45600 BATANG BERJUNTAI, SELANGOR", text) == 1.0
+    assert support("NO.5, JALAN BESAR, 45600 BATANG BERJUNTAI, SELANGOR", "") == 0.0
+    # Two misread letters in one word is another word; a branch suffix is not printed.
+    assert support("BATANG BEKJUNTXI", text) < 0.5
+    assert support("NO.5, JALAN BESAR, 45600 BATANG BERJUNTAI, PERAK DARUL RIDZUAN", text) < 0.8
+
+
+def test_the_address_printed_best_wins_over_more_votes_for_a_branch_not_printed():
+    text = f"{CHAIN}\n{BRANCH_A}"
     rows = [
-        Remembered("gst:000987654321", "merchantAddress", "1 Jalan A", 5, 0),
-        Remembered("gst:000987654321", "merchantName", "ABC SDN BHD", 5, 0),
+        Remembered(
+            "gst:000181747712", "merchantAddress", ADDRESS_A.replace("1245-DESA", "1249-TMN"), 9, 0
+        ),
+        Remembered("tel:0355123456", "merchantAddress", ADDRESS_A, 1, 0),
     ]
-    keys = ["gst:000987654321", "tel:0355123456"]
-    assert choose(rows, "merchantAddress", keys) is None
-    assert choose(rows, "merchantName", keys).value == "ABC SDN BHD"
+    keys = ["gst:000181747712", "tel:0355123456"]
+    assert choose(rows, "merchantAddress", keys, text).value == ADDRESS_A
 
 
 def test_the_review_page_says_how_many_corrections_a_recalled_value_comes_from(ui, company):
@@ -212,3 +281,49 @@ def test_approving_a_recalled_value_counts_the_memory_right_once_more(company, r
     memory.refresh_from_db()
     assert (memory.times_right, memory.times_wrong) == (2, 0)
     assert memory_confidence(memory.times_right, memory.times_wrong) == 0.75
+
+
+def test_approving_a_receipt_read_right_remembers_its_merchant_for_the_next_misread(
+    company, reviewer
+):
+    from submissions.services import submission_approve
+
+    text = "KEDAI RUNCIT MAJU\nGST ID: 000444555666"
+    read_right = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI RUNCIT MAJU"}
+    )
+    submission_approve(submission_id=read_right.pk, actor=Actor.for_user(reviewer))
+    memory = MerchantMemory.objects.get(company=company, key="gst:000444555666")
+    assert (memory.field, memory.value, memory.times_right) == (
+        "merchantName",
+        "KEDAI RUNCIT MAJU",
+        1,
+    )
+    misread = shop_memory(
+        company_id=company.pk, text=text.replace("MAJU", "MAJLI"), read_address=None, read_name="X"
+    )
+    assert misread["merchantName"].value == "KEDAI RUNCIT MAJU"
+
+
+def test_an_approval_does_not_count_a_correction_twice_nor_teach_from_the_sandbox(
+    company, reviewer
+):
+    from submissions.services import submission_approve
+
+    text = "KEDAI BESI\nGST ID: 000777888999"
+    corrected = SubmissionFactory(company=company, pages_text=[text])
+    submission_correct_field(
+        submission_id=corrected.pk,
+        field_name="merchantName",
+        raw_value="Kedai Besi Sdn Bhd",
+        actor=Actor.for_user(reviewer),
+    )
+    submission_approve(submission_id=corrected.pk, actor=Actor.for_user(reviewer))
+    memory = MerchantMemory.objects.get(company=company, key="gst:000777888999")
+    assert (memory.value, memory.times_right) == ("Kedai Besi Sdn Bhd", 1)
+
+    sandbox = SubmissionFactory(
+        company=company, pages_text=["KEDAI PASIR\nGST ID: 000111000111"], environment="sandbox"
+    )
+    submission_approve(submission_id=sandbox.pk, actor=Actor.for_user(reviewer))
+    assert not MerchantMemory.objects.filter(key="gst:000111000111").exists()
