@@ -155,6 +155,17 @@ def test_upload_then_submit_queues_processing_once(
     assert again.json()["code"] == "SESSION_SUBMITTED"
 
 
+def test_a_stored_upload_answers_json_with_what_was_stored_and_its_rate_limit(api, workflows):
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    data = jpeg_bytes()
+    response = put(api, body["uploadUrls"][1]["uploadUrl"], data)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"fileIndex": 1, "size": len(data), "contentType": "image/jpeg"}
+    assert response["X-RateLimit-Bucket"] == "upload"
+    assert int(response["X-RateLimit-Remaining"]) == int(response["X-RateLimit-Limit"]) - 1
+
+
 def test_reused_upload_url_is_refused(api, workflows):
     _, body, _ = create(api)
     url = body["uploadUrls"][0]["uploadUrl"]
