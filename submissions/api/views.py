@@ -99,9 +99,12 @@ class SubmissionDetailView(APIView):
 class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
+        expected_version = _expected_version(json_body(request))
         try:
             submission = submission_approve(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth)
+                submission_id=submission.pk,
+                actor=Actor.for_api_key(request.auth),
+                expected_version=expected_version,
             )
         except SubmissionActionError as error:
             raise refused(error) from None
@@ -112,7 +115,8 @@ class SubmissionApproveView(APIView):
 class SubmissionRejectView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        reason = json_body(request).get("reason")
+        body = json_body(request)
+        reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ApiProblem(
                 422,  # docs/api.md: a readable body whose content breaks a rule
@@ -122,9 +126,13 @@ class SubmissionRejectView(APIView):
             )
         if len(reason) > 2000:
             raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
+        expected_version = _expected_version(body)
         try:
             submission = submission_reject(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+                submission_id=submission.pk,
+                actor=Actor.for_api_key(request.auth),
+                reason=reason,
+                expected_version=expected_version,
             )
         except SubmissionActionError as error:
             raise refused(error) from None
@@ -135,12 +143,17 @@ class SubmissionRejectView(APIView):
 class SubmissionCancelView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        reason = json_body(request).get("reason")
+        body = json_body(request)
+        reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise validation_problem([field_error("reason", "reason must be a string.")])
+        expected_version = _expected_version(body)
         try:
             submission = submission_cancel(
-                submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+                submission_id=submission.pk,
+                actor=Actor.for_api_key(request.auth),
+                reason=reason,
+                expected_version=expected_version,
             )
         except SubmissionActionError as error:
             raise refused(error) from None
@@ -171,15 +184,31 @@ class SubmissionCorrectionsView(APIView):
         return Response(detail(submission))
 
 
+def _version_error(body: dict[str, Any]) -> dict[str, str] | None:
+    expected = body.get("expectedVersion")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+        return field_error("expectedVersion", "expectedVersion must be an integer.")
+    return None
+
+
+def _expected_version(body: dict[str, Any]) -> int | None:
+    """The body's optional expectedVersion: a decision on a submission that changed since
+    the caller read it is refused (409 SUBMISSION_CHANGED), as on the review page."""
+    error = _version_error(body)
+    if error is not None:
+        raise validation_problem([error])
+    return body.get("expectedVersion")
+
+
 def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     """The body's fields and optional expectedVersion, or a 422 naming what is wrong."""
     values = body.get("fields")
     errors = []
     if not isinstance(values, dict) or not values:
         errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
-    expected = body.get("expectedVersion")
-    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-        errors.append(field_error("expectedVersion", "expectedVersion must be an integer."))
+    version_error = _version_error(body)
+    if version_error is not None:
+        errors.append(version_error)
     if errors:
         raise validation_problem(errors)
-    return values, expected  # type: ignore[return-value]
+    return values, body.get("expectedVersion")
