@@ -202,6 +202,15 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         chunks.append(chunk)
     if total == 0:
         raise SessionError(400, "EMPTY_FILE", "The uploaded file is empty.")
+    if declared.isdigit() and total < int(declared):
+        # The client went away mid-upload: storing the part would spend the one-use URL
+        # on a truncated file that only fails later, in processing.
+        raise SessionError(
+            400,
+            "INCOMPLETE_UPLOAD",
+            f"The upload ended after {total} of {declared} bytes; "
+            "this upload URL can still be used.",
+        )
     return b"".join(chunks)
 
 

@@ -233,6 +233,25 @@ def test_submit_without_files_is_files_missing(api, workflows):
     assert response.json()["code"] == "FILES_MISSING"
 
 
+def test_an_upload_cut_short_is_refused_and_leaves_the_url_usable(api, workflows):
+    _, body, _ = create(api)
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    data = jpeg_bytes()
+    # The client declared the whole file, then its connection ended after half of it.
+    cut = api.generic(
+        "PUT",
+        path,
+        data,
+        content_type="image/jpeg",
+        CONTENT_LENGTH=str(len(data)),
+        **{"wsgi.input": io.BytesIO(data[: len(data) // 2])},
+    )
+    assert cut.status_code == 400
+    assert cut.json()["code"] == "INCOMPLETE_UPLOAD"
+    assert SubmissionFile.objects.get().uploaded_at is None
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], data).status_code == 200
+
+
 def test_empty_upload_is_refused(api, workflows):
     _, body, _ = create(api)
     response = put(api, body["uploadUrls"][0]["uploadUrl"], b"")
