@@ -328,7 +328,8 @@ SUBMISSION_CORRECT = docs(
     summary="Correct extracted fields of a submission in review (bucket: write)",
     description=(
         "Each value replaces the field (null clears it) and is validated against the "
-        "workflow version's output schema; a 422 names every invalid field as "
+        "workflow version's output schema (text at most 2000 characters, as on the review "
+        "page); a 422 names every invalid field as "
         "`fields.<name>`, and nothing is stored unless all are valid. Each change is "
         "recorded as a `field_corrected` event, like a correction on the review page, and "
         "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "

@@ -23,6 +23,10 @@ from submissions.services import (
     submission_reject,
 )
 
+# The longest text a correction may carry, as on the review page (CorrectionForm.value):
+# without it the API stored any string the 25 MB body limit let through.
+MAX_CORRECTION_CHARS = 2000
+
 FILTERS = {
     "status": ("status", SubmissionStatus.values),
     "fraudStatus": ("fraud_status", FraudStatus.values),
@@ -206,9 +210,26 @@ def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     errors = []
     if not isinstance(values, dict) or not values:
         errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
+    else:
+        errors += [
+            field_error(f"fields.{name}", f"At most {MAX_CORRECTION_CHARS} characters.", "long")
+            for name, value in values.items()
+            if _longest_text(value) > MAX_CORRECTION_CHARS
+        ]
     version_error = _version_error(body)
     if version_error is not None:
         errors.append(version_error)
     if errors:
         raise validation_problem(errors)
     return values, body.get("expectedVersion")
+
+
+def _longest_text(value: Any) -> int:
+    """The length of the longest string in a corrected value (line items nest them)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return max((_longest_text(item) for item in value), default=0)
+    return 0
