@@ -46,6 +46,7 @@ from django.db import transaction  # noqa: E402
 from steve.celery import app  # noqa: E402
 from steve.ids import new_id  # noqa: E402
 from steve.models import Company  # noqa: E402
+from webhooks.catalogue import WebhookEventType  # noqa: E402
 from webhooks.models import WebhookAttempt, WebhookDelivery  # noqa: E402
 from webhooks.services import endpoint_create, webhook_emit  # noqa: E402
 
@@ -113,12 +114,13 @@ def start_worker(concurrency: int, pool: str) -> subprocess.Popen:
 
 def emit_one(company: Company) -> None:
     event_id = new_id("evt")
+    event_type = WebhookEventType.SESSION_COMPLETED.value
     with transaction.atomic():
         webhook_emit(
             company_id=company.pk,
             event_id=event_id,
-            event_type="session.completed",
-            payload={"eventId": event_id, "eventType": "session.completed", **SAMPLE_PAYLOAD},
+            event_type=event_type,
+            payload={"eventId": event_id, "eventType": event_type, **SAMPLE_PAYLOAD},
         )
 
 

@@ -51,16 +51,27 @@ from fraud.policy import (
     text_score,
     visual_score,
 )
+from steve.errors import ServiceError, invalid
 from submissions.events import announce
-from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
+from submissions.models import (
+    EventType,
+    FraudStatus,
+    Submission,
+    SubmissionFile,
+    SubmissionStatus,
+)
 from submissions.services import (
     Actor,
     SubmissionActionError,
     hold_for_actor,
+    locked_submission,
     record_event,
     refuse_others_claim,
+    save_new_version,
     submission_reject,
+    wrong_status,
 )
+from webhooks.catalogue import WebhookEventType
 
 logger = logging.getLogger(__name__)
 M = FraudMatch
@@ -799,16 +810,15 @@ def _store_outcome(submission_id: str) -> FraudOutcome:
 def fraud_refresh(*, submission_id: str, reason: dict[str, Any]) -> FraudOutcome:
     """Recompute a processed submission's fraud status after its matches changed."""
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = locked_submission(submission_id=submission_id)
         before = submission.fraud_status
         outcome = outcome_for(submission_id)
         submission.fraud_status = outcome.status
         submission.fraud_score = outcome.score
-        submission.version += 1
-        submission.save(update_fields=["fraud_status", "fraud_score", "version", "updated_at"])
+        save_new_version(submission, ["fraud_status", "fraud_score"])
         record_event(
             submission=submission,
-            type="fraud_status_changed",
+            type=EventType.FRAUD_STATUS_CHANGED,
             actor=Actor.system(),
             details={"from": before, "to": outcome.status, **reason},
         )
@@ -816,7 +826,7 @@ def fraud_refresh(*, submission_id: str, reason: dict[str, Any]) -> FraudOutcome
 
 
 class FraudMatchError(SubmissionActionError):
-    pass
+    """A refused resolution of a fraud match (a 409, like any refused action)."""
 
 
 def fraud_match_resolve(
@@ -843,13 +853,7 @@ def fraud_match_resolve(
 def _locked_for_resolution(
     submission_id: str, actor: Actor, expected_version: int | None
 ) -> Submission:
-    submission = Submission.objects.select_for_update().get(pk=submission_id)
-    if expected_version is not None and expected_version != submission.version:
-        raise FraudMatchError(
-            "SUBMISSION_CHANGED",
-            "The submission changed since you opened it; review its new state.",
-            current_status=submission.status,
-        )
+    submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
     refuse_others_claim(submission, actor)
     return submission
 
@@ -858,7 +862,7 @@ def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch
     wanted = set(match_ids)
     matches = list(M.objects.select_for_update().filter(pk__in=wanted, submission_id=submission_id))
     if not wanted or len(matches) != len(wanted):
-        raise M.DoesNotExist("No such fraud match.")
+        raise ServiceError("FRAUD_MATCH_NOT_FOUND", "No such fraud match.", 404)
     return sorted(matches, key=lambda m: m.pk)
 
 
@@ -866,8 +870,7 @@ def _bump_outcome(submission: Submission) -> None:
     outcome = outcome_for(submission.pk)
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
-    submission.version += 1
-    submission.save(update_fields=["fraud_status", "fraud_score", "version", "updated_at"])
+    save_new_version(submission, ["fraud_status", "fraud_score"])
 
 
 def fraud_matches_resolve(
@@ -883,7 +886,11 @@ def fraud_matches_resolve(
     """Resolve matches together (one pair's checks): one version step, an event and a
     webhook per match. Confirmed fraud rejects (by policy) with the reviewer's reason."""
     if resolution not in M.Resolution.values:
-        raise ValueError(f"resolution must be one of {', '.join(M.Resolution.values)}")
+        raise invalid(
+            "resolution",
+            f"resolution must be one of {', '.join(M.Resolution.values)}.",
+            code="INVALID_RESOLUTION",
+        )
     reason = (reason or "").strip()
     with transaction.atomic():
         submission = _locked_for_resolution(submission_id, actor, expected_version)
@@ -910,10 +917,15 @@ def fraud_matches_resolve(
             if reason:
                 details["reason"] = reason
             event = record_event(
-                submission=submission, type="fraud_match_resolved", actor=actor, details=details
+                submission=submission,
+                type=EventType.FRAUD_MATCH_RESOLVED,
+                actor=actor,
+                details=details,
             )
             announce(
-                submission=submission, event_type="submission.fraud_match_resolved", event=event
+                submission=submission,
+                event_type=WebhookEventType.SUBMISSION_FRAUD_MATCH_RESOLVED,
+                event=event,
             )
             if resolution == M.Resolution.FALSE_POSITIVE and match.target_submission_id:
                 _remember_false_positive(match, actor)
@@ -942,10 +954,9 @@ def fraud_resolution_undo(
     with transaction.atomic():
         submission = _locked_for_resolution(submission_id, actor, expected_version)
         if submission.status != SubmissionStatus.REVIEW:
-            raise FraudMatchError(
-                f"SUBMISSION_IS_{submission.status.upper()}",
+            raise wrong_status(
+                submission,
                 f"The submission is {submission.status}; its resolutions can no longer be undone.",
-                current_status=submission.status,
             )
         matches = _locked_matches(submission_id, match_ids)
         since = timezone.now() - UNDO_WINDOW
@@ -961,7 +972,7 @@ def fraud_resolution_undo(
         _bump_outcome(submission)
         record_event(
             submission=submission,
-            type="fraud_resolution_undone",
+            type=EventType.FRAUD_RESOLUTION_UNDONE,
             actor=actor,
             details={"fraudMatchIds": [m.pk for m in matches], "resolution": sorted(previous)},
         )

@@ -24,9 +24,10 @@ from fraud.services import (
     fraud_resolution_undo,
 )
 from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.errors import ServiceError
 from submissions.models import Submission, SubmissionFile
 from submissions.selectors import company_submission, field_label
-from submissions.services import Actor, SubmissionActionError
+from submissions.services import Actor
 
 M = FraudMatch
 
@@ -247,7 +248,7 @@ def _regions(details: dict[str, Any]) -> Regions | None:
 
 
 def _panel_context(
-    request: HttpRequest, submission: Submission, *, error: str = ""
+    request: HttpRequest, submission: Submission, *, error: str = "", error_code: str = ""
 ) -> dict[str, Any]:
     matches = (
         M.objects.filter(submission=submission)
@@ -277,6 +278,7 @@ def _panel_context(
         "fraud_reasons": FRAUD_REASONS,
         "reject_on_confirm": _rejects_on_confirm(submission),
         "error": error,
+        "error_code": error_code,  # the code the API answers the same refusal with
     }
 
 
@@ -285,10 +287,15 @@ def _rejects_on_confirm(submission: Submission) -> bool:
 
 
 def _render_panel(
-    request: HttpRequest, submission: Submission, *, error: str = "", status: int = 200
+    request: HttpRequest,
+    submission: Submission,
+    *,
+    error: str = "",
+    error_code: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
-    context = _panel_context(request, submission, error=error)
+    context = _panel_context(request, submission, error=error, error_code=error_code)
     return render(request, template, context, status=status)
 
 
@@ -308,7 +315,7 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
     confirming = request.POST.get("resolution") == M.Resolution.CONFIRMED_FRAUD
     if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
-    error, status = "", 200
+    error, status, code = "", 200, ""
     if not form.is_valid():
         error, status = "Pick false positive or confirmed fraud.", 400
     else:
@@ -321,9 +328,9 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
                 user=request.user,
                 expected_version=form.cleaned_data["version"],
             )
-        except SubmissionActionError as refusal:
-            error, status = refusal.message, 409
-    return _after_resolve(request, submission.pk, error=error, status=status)
+        except ServiceError as refusal:
+            error, status, code = refusal.message, refusal.status, refusal.code
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
 
 
 def _match_ids(submission: Submission) -> list[str]:
@@ -339,7 +346,7 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
     if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
     form = PairForm(request.POST, match_ids=_match_ids(submission))
-    error, status = "", 200
+    error, status, code = "", 200, ""
     if not form.is_valid():
         error = " ".join(form.non_field_errors()) or "Pick false positive or confirmed fraud."
         status = 422
@@ -354,9 +361,9 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
                 reason=form.cleaned_data["final_reason"],
                 expected_version=form.cleaned_data["version"],
             )
-        except SubmissionActionError as refusal:
-            error, status = refusal.message, 409
-    return _after_resolve(request, submission.pk, error=error, status=status)
+        except ServiceError as refusal:
+            error, status, code = refusal.message, refusal.status, refusal.code
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
 
 
 @require_POST
@@ -365,7 +372,7 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     """Take back the last resolution of a pair within the undo window (an event)."""
     submission = _own(request, submission_id)
     form = UndoForm(request.POST, match_ids=_match_ids(submission))
-    error, status = "", 200
+    error, status, code = "", 200, ""
     if not form.is_valid():
         error, status = "The form was incomplete; try again.", 400
     else:
@@ -376,9 +383,9 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
                 actor=Actor.for_user(request.user),
                 expected_version=form.cleaned_data["version"],
             )
-        except SubmissionActionError as refusal:
-            error, status = refusal.message, 409
-    return _after_resolve(request, submission.pk, error=error, status=status)
+        except ServiceError as refusal:
+            error, status, code = refusal.message, refusal.status, refusal.code
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
 
 
 @dataclass(frozen=True)
@@ -440,16 +447,18 @@ def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpRes
 
 
 def _after_resolve(
-    request: HttpRequest, submission_id: str, *, error: str, status: int
+    request: HttpRequest, submission_id: str, *, error: str, status: int, code: str = ""
 ) -> HttpResponse:
     if not request.htmx:
         # A plain form post: back to the submission page, which shows the outcome.
         if error:
-            messages.error(request, error)
+            messages.error(request, f"{error} ({code})" if code else error)
         else:
             messages.success(request, "Fraud match resolved.")
         return HttpResponseRedirect(reverse("review:detail", args=[submission_id]), status=303)
-    response = _render_panel(request, _own(request, submission_id), error=error, status=status)
+    response = _render_panel(
+        request, _own(request, submission_id), error=error, error_code=code, status=status
+    )
     # The version changed (or was already newer): the page refreshes its other regions.
     response["HX-Trigger"] = "fraud-changed"
     return response

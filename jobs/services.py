@@ -15,12 +15,19 @@ from django.utils import timezone
 
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
+from steve.errors import ServiceError
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
 from steve.services import outbox_put
 from steve.sweeps import ERRORS, sweep_rows
 from submissions.events import announce
-from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
+from submissions.models import (
+    EventType,
+    Submission,
+    SubmissionEvent,
+    SubmissionFile,
+    SubmissionStatus,
+)
 from submissions.services import (
     Actor,
     record_event,
@@ -30,6 +37,7 @@ from submissions.services import (
     submission_start_processing,
 )
 from submissions.signals import submission_changed, submission_locking
+from webhooks.catalogue import WebhookEventType
 
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024
@@ -63,18 +71,17 @@ SESSION_ENDED_BY: dict[str, str] = {
 ENDED_CODES = set(SESSION_ENDED_BY.values())
 LIVE_STATES = {St.PENDING, St.SUBMITTED}
 
+# The submission's event for each state a session moves to.
+SESSION_EVENTS: dict[str, EventType] = {
+    St.SUBMITTED: EventType.SESSION_SUBMITTED,
+    St.COMPLETED: EventType.SESSION_COMPLETED,
+    St.FAILED: EventType.SESSION_FAILED,
+    St.EXPIRED: EventType.SESSION_EXPIRED,
+}
 
-class SessionError(Exception):
-    """A refused session operation; the API maps `status` and `code` to a problem."""
 
-    def __init__(
-        self, status: int, code: str, message: str, *, errors: list[dict] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors or []
+class SessionError(ServiceError):
+    """A refused session operation (steve.errors.ServiceError)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ def _create(
     )
     record_event(
         submission=submission,
-        type="created",
+        type=EventType.CREATED,
         actor=Actor.for_api_key(api_key),
         to_status=SubmissionStatus.CREATED,
         details={"sessionId": session.pk},
@@ -173,22 +180,22 @@ def session_create(
         .first()
     )
     if existing is None:  # pragma: no cover - the constraint only fails on a duplicate
-        raise SessionError(409, "CONFLICT", "The session could not be created; try again.")
+        raise SessionError("CONFLICT", "The session could not be created; try again.", status=409)
     if existing.api_key_id != api_key.pk or existing.state != SessionState.PENDING:
         raise SessionError(
-            409,
             "CLIENT_SUBMISSION_ID_IN_USE",
             f"clientSubmissionId {request.client_submission_id!r} belongs to session "
             f"{existing.pk if existing.api_key_id == api_key.pk else 'of another key'}"
             f" which is {existing.state}.",
+            status=409,
         )
     if differences := _replay_differences(existing, version, request):
         raise SessionError(
-            409,
             "CLIENT_SUBMISSION_ID_CONFLICT",
             f"clientSubmissionId {request.client_submission_id!r} belongs to session "
             f"{existing.pk}, created with another "
             f"{', '.join(d['field'] for d in differences)}.",
+            status=409,
             errors=differences,
         )
     return existing, False
@@ -240,9 +247,9 @@ def _set_state(session: WorkflowSession, state: str, **fields: Any) -> Submissio
     before = session.state
     if state not in SESSION_TRANSITIONS.get(before, set()):
         raise SessionError(
-            409,
             f"SESSION_{before.upper()}",
             f"The session is {before}; it cannot become {state}.",
+            status=409,
         )
     session.state = state
     if session.is_terminal:
@@ -253,7 +260,7 @@ def _set_state(session: WorkflowSession, state: str, **fields: Any) -> Submissio
     session.save()
     return record_event(
         submission=session.submission,
-        type=f"session_{state}",
+        type=SESSION_EVENTS[state],
         actor=Actor.system(),
         from_status=before,
         to_status=state,
@@ -298,19 +305,21 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
 def _refuse_unless_pending(session: WorkflowSession) -> None:
     lapsed = session.state == SessionState.PENDING and session.expires_at <= timezone.now()
     if session.state == SessionState.EXPIRED or lapsed:
-        raise SessionError(410, "SESSION_EXPIRED", "The session expired before it was submitted.")
+        raise SessionError(
+            "SESSION_EXPIRED", "The session expired before it was submitted.", status=410
+        )
     if session.state == SessionState.FAILED and session.error_code in ENDED_CODES:
         raise SessionError(
-            409,
             session.error_code,
             f"The session ended when its submission was {session.submission.status}; "
             "create a new session.",
+            status=409,
         )
     if session.state != SessionState.PENDING:
         raise SessionError(
-            400,
             f"SESSION_{session.state.upper()}",
             f"The session is {session.state}; only a pending session can be submitted.",
+            status=400,
         )
 
 
@@ -332,14 +341,15 @@ def session_submit(*, session_id: str) -> WorkflowSession:
         files = list(session.submission.files.order_by("file_index"))
         errors = [e for f in files if (e := _inspect_file(f, version))]
         if errors:
-            raise SessionError(422, "INVALID_FILES", errors[0]["message"], errors=errors)
+            raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)
         present = [f for f in files if f.mime_type]
         min_files = int(version.upload.get("minFiles", 1))
         if len(present) < min_files:
             raise SessionError(
-                422,
                 "FILES_MISSING",
                 f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
+                status=422,
+                slug="files-missing",
             )
         for file in files:
             if file.mime_type:
@@ -416,16 +426,18 @@ def session_complete(
         if decide is not None:
             decide()
         submission = Submission.objects.get(pk=session.submission_id)
-        announce(submission=submission, event_type="session.completed", event=event)
+        announce(submission=submission, event_type=WebhookEventType.SESSION_COMPLETED, event=event)
         if submission.status == SubmissionStatus.REVIEW:
             review_event = record_event(
                 submission=submission,
-                type="review_required",
+                type=EventType.REVIEW_REQUIRED,
                 actor=Actor.system(),
                 details={"flaggedFields": submission.review_flagged_fields},
             )
             announce(
-                submission=submission, event_type="session.review_required", event=review_event
+                submission=submission,
+                event_type=WebhookEventType.SESSION_REVIEW_REQUIRED,
+                event=review_event,
             )
     return session
 
@@ -457,7 +469,7 @@ def session_fail(
         )
         submission_fail(submission_id=session.submission_id, code=code, reason=reason)
         submission = Submission.objects.get(pk=session.submission_id)
-        announce(submission=submission, event_type="session.failed", event=event)
+        announce(submission=submission, event_type=WebhookEventType.SESSION_FAILED, event=event)
     return session
 
 
@@ -485,7 +497,7 @@ def _follow(session: WorkflowSession) -> bool:
         error_step="submission",
         error_retryable=False,
     )
-    announce(submission=submission, event_type="session.failed", event=event)
+    announce(submission=submission, event_type=WebhookEventType.SESSION_FAILED, event=event)
     return True
 
 
@@ -538,7 +550,9 @@ def session_expire(*, session_id: str) -> bool:
         if _follow(session):
             return False  # its submission was cancelled first: never cancel it twice
         event = _set_state(session, SessionState.EXPIRED)
-        announce(submission=session.submission, event_type="session.expired", event=event)
+        announce(
+            submission=session.submission, event_type=WebhookEventType.SESSION_EXPIRED, event=event
+        )
         submission_cancel(
             submission_id=session.submission_id,
             actor=Actor.system(),
@@ -568,11 +582,13 @@ def extraction_job_create(
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
         raise SessionError(
-            400, "UNSUPPORTED_FILE", f"The file's content ({mime or 'unknown'}) is not accepted."
+            "UNSUPPORTED_FILE",
+            f"The file's content ({mime or 'unknown'}) is not accepted.",
+            status=400,
         )
     if len(data) > version.max_file_bytes:
         raise SessionError(
-            413, "FILE_TOO_LARGE", f"The file is larger than {version.max_file_bytes} bytes."
+            "FILE_TOO_LARGE", f"The file is larger than {version.max_file_bytes} bytes.", status=413
         )
     request = SessionRequest(
         file_count=1,
@@ -667,7 +683,7 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         session.save(update_fields=["requeue_count", "heartbeat_at", "updated_at"])
         record_event(
             submission=session.submission,
-            type="processing_requeued",
+            type=EventType.PROCESSING_REQUEUED,
             actor=Actor.system(),
             details={"sessionId": session.pk, "requeue": session.requeue_count},
         )

@@ -6,6 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from steve.timefmt import iso
 from submissions.models import Submission, SubmissionEvent
+from webhooks.catalogue import WebhookEventType
 from webhooks.services import webhook_emit
 
 
@@ -48,16 +49,22 @@ def envelope(*, submission: Submission, event_type: str, event_id: str, occurred
     }
 
 
-def announce(*, submission: Submission, event_type: str, event: SubmissionEvent) -> None:
-    """Write the webhook deliveries for this event into the outbox, in the caller's transaction."""
+def announce(
+    *, submission: Submission, event_type: WebhookEventType, event: SubmissionEvent
+) -> None:
+    """Write the webhook deliveries for this event into the outbox, in the caller's transaction.
+
+    Only catalogued events are announced: another name raises ValueError here.
+    """
+    event_type = WebhookEventType(event_type)
     session = linked_session(submission)
     webhook_emit(
         company_id=submission.company_id,
         event_id=event.pk,
-        event_type=event_type,
+        event_type=event_type.value,
         payload=envelope(
             submission=submission,
-            event_type=event_type,
+            event_type=event_type.value,
             event_id=event.pk,
             occurred_at=event.occurred_at,
         ),

@@ -126,6 +126,41 @@ class SubmissionFile(models.Model):
         return f"{self.submission_id}#{self.file_index}"
 
 
+class EventType(models.TextChoices):
+    """What a SubmissionEvent records: the one list every app writes and reads (the
+    timeline, the API's `events`, the review stats). The database refuses any other type.
+
+    Webhook event names (`submission.approved`, …) are another contract:
+    webhooks.catalogue.WebhookEventType.
+    """
+
+    CREATED = "created"
+    SESSION_SUBMITTED = "session_submitted"
+    SESSION_COMPLETED = "session_completed"
+    SESSION_FAILED = "session_failed"
+    SESSION_EXPIRED = "session_expired"
+    PROCESSING_STARTED = "processing_started"
+    PROCESSING_REQUEUED = "processing_requeued"
+    READY_FOR_REVIEW = "ready_for_review"
+    REVIEW_REQUIRED = "review_required"
+    APPROVED = "approved"
+    SYNCED = "synced"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    SYNC_FAILED = "sync_failed"
+    SYNC_ABANDONED = "sync_abandoned"
+    COMMENT = "comment"
+    CLAIMED = "claimed"
+    CLAIM_TAKEN_OVER = "claim_taken_over"
+    CLAIM_RELEASED = "claim_released"
+    FIELD_CORRECTED = "field_corrected"
+    RESULTS_PURGED = "results_purged"
+    FRAUD_STATUS_CHANGED = "fraud_status_changed"
+    FRAUD_MATCH_RESOLVED = "fraud_match_resolved"
+    FRAUD_RESOLUTION_UNDONE = "fraud_resolution_undone"
+
+
 class SubmissionEvent(models.Model):
     """Append-only history: one row per change of a submission or its session."""
 
@@ -138,7 +173,7 @@ class SubmissionEvent(models.Model):
         primary_key=True, max_length=40, default=id_factory("evt"), editable=False
     )
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=60)
+    type = models.CharField(max_length=60, choices=EventType.choices)
     occurred_at = models.DateTimeField(auto_now_add=True)
     actor_type = models.CharField(
         max_length=20, choices=ActorType.choices, default=ActorType.SYSTEM
@@ -152,6 +187,9 @@ class SubmissionEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["submission", "-id"], name="event_submission_id")]
+        constraints = [
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_known")
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} on {self.submission_id}"

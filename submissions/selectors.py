@@ -16,6 +16,7 @@ from steve.models import Company
 from submissions.forms import ALL, MINE, UNCLAIMED
 from submissions.memory import REMEMBERED_FIELDS, Recall, Remembered, choose, shop_keys
 from submissions.models import (
+    EventType,
     MerchantMemory,
     Submission,
     SubmissionEvent,
@@ -215,8 +216,8 @@ def submission_recent_events(submission: Submission, limit: int) -> QuerySet[Sub
 
 # --- The overview --------------------------------------------------------------------------
 
-DECISIONS = ["approved", "rejected"]
-CLAIM_EVENTS = ["claimed", "claim_taken_over"]
+DECISIONS = [EventType.APPROVED, EventType.REJECTED]
+CLAIM_EVENTS = [EventType.CLAIMED, EventType.CLAIM_TAKEN_OVER]
 
 
 def review_depth(submissions: QuerySet[Submission]) -> list[dict[str, Any]]:

@@ -11,11 +11,19 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from steve.errors import ServiceError, field_error, invalid
 from steve.models import Environment
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, keys_for, shop_keys
-from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionStatus
+from submissions.models import (
+    EventType,
+    MerchantMemory,
+    Submission,
+    SubmissionEvent,
+    SubmissionStatus,
+)
 from submissions.signals import submission_changed, submission_locking
+from webhooks.catalogue import WebhookEventType
 
 S = SubmissionStatus
 
@@ -26,24 +34,26 @@ TRANSITIONS: dict[str, set[str]] = {
     S.APPROVED: {S.SYNCED},
 }
 
-EVENT_TYPES: dict[str, str] = {
-    S.PROCESSING: "processing_started",
-    S.REVIEW: "ready_for_review",
-    S.APPROVED: "approved",
-    S.SYNCED: "synced",
-    S.REJECTED: "rejected",
-    S.CANCELLED: "cancelled",
-    S.FAILED: "failed",
+EVENT_TYPES: dict[str, EventType] = {
+    S.PROCESSING: EventType.PROCESSING_STARTED,
+    S.REVIEW: EventType.READY_FOR_REVIEW,
+    S.APPROVED: EventType.APPROVED,
+    S.SYNCED: EventType.SYNCED,
+    S.REJECTED: EventType.REJECTED,
+    S.CANCELLED: EventType.CANCELLED,
+    S.FAILED: EventType.FAILED,
 }
 
 # Status changes integrators hear about as submission.* webhooks; the session.* ones
 # are announced by the pipeline, which knows the session's outcome.
-WEBHOOK_EVENTS: dict[str, str] = {
-    S.APPROVED: "submission.approved",
-    S.SYNCED: "submission.synced",
-    S.REJECTED: "submission.rejected",
-    S.CANCELLED: "submission.cancelled",
+WEBHOOK_EVENTS: dict[str, WebhookEventType] = {
+    S.APPROVED: WebhookEventType.SUBMISSION_APPROVED,
+    S.SYNCED: WebhookEventType.SUBMISSION_SYNCED,
+    S.REJECTED: WebhookEventType.SUBMISSION_REJECTED,
+    S.CANCELLED: WebhookEventType.SUBMISSION_CANCELLED,
 }
+# The problem type of a refusal because of the submission's status (docs/api.md).
+TRANSITION_SLUG = "invalid-status-transition"
 
 
 @dataclass(frozen=True)
@@ -65,20 +75,31 @@ class Actor:
         return cls(SubmissionEvent.ActorType.USER, str(user.pk), user.get_username())
 
 
-class SubmissionActionError(Exception):
-    """A refused action; the API maps it to a 409 with `code`, the UI shows `message`."""
+class SubmissionActionError(ServiceError):
+    """A refused action on a submission (steve.errors.ServiceError): a 409 whose problem
+    says the submission's status now."""
 
-    def __init__(self, code: str, message: str, *, current_status: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(
+        self, code: str, message: str, *, current_status: str, slug: str | None = None
+    ) -> None:
+        super().__init__(code, message, 409, slug=slug, extra={"currentStatus": current_status})
         self.current_status = current_status
+
+
+def wrong_status(submission: Submission, message: str) -> SubmissionActionError:
+    """The refusal of an action the submission's status does not allow."""
+    return SubmissionActionError(
+        f"SUBMISSION_IS_{submission.status.upper()}",
+        message,
+        current_status=submission.status,
+        slug=TRANSITION_SLUG,
+    )
 
 
 def record_event(
     *,
     submission: Submission,
-    type: str,
+    type: EventType,
     actor: Actor,
     details: dict[str, Any] | None = None,
     from_status: str = "",
@@ -86,7 +107,7 @@ def record_event(
 ) -> SubmissionEvent:
     return SubmissionEvent.objects.create(
         submission=submission,
-        type=type,
+        type=EventType(type),  # an unknown type fails here, before the database refuses it
         actor_type=actor.type,
         actor_id=actor.id,
         actor_label=actor.label,
@@ -109,28 +130,43 @@ class Change:
 
 def _refuse_illegal(submission: Submission, to_status: str) -> None:
     if to_status not in TRANSITIONS.get(submission.status, set()):
-        raise SubmissionActionError(
-            f"SUBMISSION_IS_{submission.status.upper()}",
-            f"The submission is {submission.status}; it cannot become {to_status}.",
-            current_status=submission.status,
+        raise wrong_status(
+            submission, f"The submission is {submission.status}; it cannot become {to_status}."
         )
 
 
-def _refuse_stale(submission: Submission, expected_version: int | None) -> None:
+def locked_submission(*, submission_id: str, expected_version: int | None = None) -> Submission:
+    """The submission, row-locked until the caller's transaction ends; with an
+    `expected_version` (the one the caller's page or request read), a submission that
+    changed since is refused (409 SUBMISSION_CHANGED): the optimistic lock of every change.
+
+    The version moves when a change is saved (save_new_version), not here: a claim
+    renewal or a correction to the same value changes nothing anyone's page shows.
+    """
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
     if expected_version is not None and expected_version != submission.version:
         raise SubmissionActionError(
             "SUBMISSION_CHANGED",
             "The submission changed since you opened it; review its new state.",
             current_status=submission.status,
         )
+    return submission
+
+
+def save_new_version(submission: Submission, fields: list[str] | None = None) -> None:
+    """Save a locked submission's change under its next version, so every page and
+    request that read the one before is refused as stale; `fields` limits the update."""
+    submission.version += 1
+    submission.save(update_fields=None if fields is None else [*fields, "version", "updated_at"])
 
 
 def submission_transition(*, submission_id: str, change: Change) -> Submission:
     """Move a submission to a new status under a row lock; the one place status changes."""
     with transaction.atomic():
         submission_locking.send(sender=Submission, submission_id=submission_id)
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
-        _refuse_stale(submission, change.expected_version)
+        submission = locked_submission(
+            submission_id=submission_id, expected_version=change.expected_version
+        )
         _refuse_illegal(submission, change.to_status)
         refuse_others_claim(submission, change.actor)
         if change.guard:
@@ -139,8 +175,7 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
         submission.status = change.to_status
         for name, value in change.fields.items():
             setattr(submission, name, value)
-        submission.version += 1
-        submission.save()
+        save_new_version(submission)
         if change.then:
             change.then(submission)
         event = record_event(
@@ -179,6 +214,7 @@ def _refuse_unresolved_matches(submission: Submission) -> None:
             "UNRESOLVED_FRAUD_MATCHES",
             f"{unresolved} fraud match(es) must be resolved before approval.",
             current_status=submission.status,
+            slug="unresolved-fraud-matches",
         )
 
 
@@ -265,15 +301,15 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
     """
     text = (text or "").strip()
     if not text:
-        raise ValueError("Write something to comment.")
+        raise invalid("text", "Write something to comment.", field_code="required")
     if len(text) > COMMENT_MAX:
-        raise ValueError(f"A comment has at most {COMMENT_MAX} characters.")
+        raise invalid("text", f"A comment has at most {COMMENT_MAX} characters.")
     if "\x00" in text:  # PostgreSQL cannot store it in JSON
-        raise ValueError("The comment has a NUL character.")
+        raise invalid("text", "The comment has a NUL character.")
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = locked_submission(submission_id=submission_id)
         return record_event(
-            submission=submission, type="comment", actor=actor, details={"text": text}
+            submission=submission, type=EventType.COMMENT, actor=actor, details={"text": text}
         )
 
 
@@ -282,7 +318,12 @@ def submission_reject(
 ) -> Submission:
     reason = (reason or "").strip()
     if not reason:
-        raise ValueError("A reason is required to reject a submission.")
+        raise invalid(
+            "reason",
+            "A reason is required to reject a submission.",
+            code="REASON_REQUIRED",
+            field_code="required",
+        )
     return submission_transition(
         submission_id=submission_id,
         change=Change(
@@ -365,13 +406,10 @@ CLAIM_TTL = timedelta(minutes=10)
 def _locked_in_review(submission_id: str, expected_version: int | None, actor: Actor) -> Submission:
     """The submission, row-locked, refusing a stale version, a decided submission or
     another reviewer's claim; the acting reviewer then holds it."""
-    submission = Submission.objects.select_for_update().get(pk=submission_id)
-    _refuse_stale(submission, expected_version)
+    submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
     if submission.status != S.REVIEW:
-        raise SubmissionActionError(
-            f"SUBMISSION_IS_{submission.status.upper()}",
-            f"The submission is {submission.status}; it is no longer in review.",
-            current_status=submission.status,
+        raise wrong_status(
+            submission, f"The submission is {submission.status}; it is no longer in review."
         )
     refuse_others_claim(submission, actor)
     return submission
@@ -429,8 +467,7 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
     taken = previous is not None and claim_is_live(submission, now=now)
     submission.claimed_by_id = int(actor.id)
     submission.claimed_until = now + ttl
-    submission.version += 1
-    submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
+    save_new_version(submission, ["claimed_by", "claimed_until"])
     details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
     if taken:
         details["takenFrom"] = previous
@@ -438,7 +475,7 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
         details["expiredClaimOf"] = previous
     record_event(
         submission=submission,
-        type="claim_taken_over" if taken else "claimed",
+        type=EventType.CLAIM_TAKEN_OVER if taken else EventType.CLAIMED,
         actor=actor,
         details=details,
     )
@@ -454,7 +491,7 @@ def submission_claim(
     version, so the reviewer who lost the claim is told before acting.
     """
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = locked_submission(submission_id=submission_id)
         if submission.status != S.REVIEW:
             return submission
         actor = Actor.for_user(user)
@@ -468,7 +505,7 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
     """Give up a claim so the next reviewer can take the submission: its holder, or with
     `others` (a lead's right, decided by the caller) whoever holds it."""
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = locked_submission(submission_id=submission_id)
         if not submission.claimed_by_id:
             return submission
         if not may_release_claim(user, submission, others=others):
@@ -480,31 +517,30 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
         holder = submission.claimed_by.get_username()
         submission.claimed_by = None
         submission.claimed_until = None
-        submission.version += 1
-        submission.save(update_fields=["claimed_by", "claimed_until", "version", "updated_at"])
+        save_new_version(submission, ["claimed_by", "claimed_until"])
         details = {} if holder == user.get_username() else {"releasedClaimOf": holder}
         record_event(
             submission=submission,
-            type="claim_released",
+            type=EventType.CLAIM_RELEASED,
             actor=Actor.for_user(user),
             details=details,
         )
     return submission
 
 
-def _coerce_field_value(schema: dict[str, Any], raw: str) -> Any:
+def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> Any:
     """Turn the reviewer's text into the JSON type the workflow's schema expects."""
     kind = schema.get("type")
     if kind == "number":
         number = _decimal(raw)
         if number is None:
-            raise ValueError("Enter a number, e.g. 12.50.")
+            raise invalid(field_name, "Enter a number, e.g. 12.50.")
         return float(round(number, 2)) if "multipleOf" in schema else float(number)
     if kind == "integer":
         try:
             return int(raw.strip())
         except ValueError:
-            raise ValueError("Enter a whole number.") from None
+            raise invalid(field_name, "Enter a whole number.") from None
     return raw.strip()
 
 
@@ -526,10 +562,12 @@ def submission_correct_field(
         submission = _locked_in_review(submission_id, expected_version, actor)
         schema = _field_schema(submission, field_name)
         if schema is None or schema.get("type") in {"array", "object"}:
-            raise ValueError(f"{field_name} is not a field that can be corrected here.")
-        new = None if raw_value.strip() == "" else _coerce_field_value(schema, raw_value)
+            raise invalid(field_name, f"{field_name} is not a field that can be corrected here.")
+        new = (
+            None if raw_value.strip() == "" else _coerce_field_value(field_name, schema, raw_value)
+        )
         if new is not None:
-            _validate(new, schema, f"Invalid value for {field_name}")
+            _validate(new, schema, field_name, f"Invalid value for {field_name}")
         _store_correction(submission, field_name, new, actor)
     return submission
 
@@ -563,10 +601,10 @@ def submission_correct_line_items(
         submission = _locked_in_review(submission_id, expected_version, actor)
         schema = _field_schema(submission, "lineItems")
         if schema is None or schema.get("type") != "array":
-            raise ValueError("This workflow has no line items.")
+            raise invalid("lineItems", "This workflow has no line items.")
         items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
         if items:
-            _validate(items, schema, "Invalid line items")
+            _validate(items, schema, "lineItems", "Invalid line items")
         _store_correction(submission, "lineItems", items or None, actor)
     return submission
 
@@ -574,15 +612,15 @@ def submission_correct_line_items(
 def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     description = row.description.strip()
     if not description:
-        raise ValueError(f"Row {number}: a description is needed.")
+        raise invalid("lineItems", f"Row {number}: a description is needed.")
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
-        raise ValueError(f"Row {number}: the description has a NUL character.")
+        raise invalid("lineItems", f"Row {number}: the description has a NUL character.")
     quantity = _decimal(row.quantity or "1")
     if quantity is None or round(quantity, 4) <= 0:
-        raise ValueError(f"Row {number}: the quantity must be a number above zero.")
+        raise invalid("lineItems", f"Row {number}: the quantity must be a number above zero.")
     amount = _decimal(row.amount)
     if amount is None:
-        raise ValueError(f"Row {number}: enter the amount as a number, e.g. 12.50.")
+        raise invalid("lineItems", f"Row {number}: enter the amount as a number, e.g. 12.50.")
     return {
         "description": description,
         "quantity": float(round(quantity, 4)),
@@ -604,13 +642,13 @@ def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | N
     return properties.get(field_name)
 
 
-def _validate(value: Any, schema: dict[str, Any], what: str) -> None:
+def _validate(value: Any, schema: dict[str, Any], field_name: str, what: str) -> None:
     import jsonschema
 
     try:
         jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
     except jsonschema.ValidationError as error:
-        raise ValueError(f"{what}: {error.message}.") from None
+        raise invalid(field_name, f"{what}: {error.message}.") from None
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
@@ -628,16 +666,15 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         confidences[field_name] = 1.0
     submission.extracted_data = data
     submission.field_confidences = confidences
-    submission.version += 1
-    fields = ["extracted_data", "field_confidences", "version", "updated_at"]
+    fields = ["extracted_data", "field_confidences"]
     if field_name == "lineItems" and "lineItems" in (submission.evidence or {}):
         # Rows were added, removed or reordered: their boxes no longer say which is which.
         submission.evidence = {k: v for k, v in submission.evidence.items() if k != "lineItems"}
         fields.append("evidence")
-    submission.save(update_fields=fields)
+    save_new_version(submission, fields)
     record_event(
         submission=submission,
-        type="field_corrected",
+        type=EventType.FIELD_CORRECTED,
         actor=actor,
         details={"field": field_name, "old": old, "new": new},
     )
@@ -660,31 +697,31 @@ def submission_correct_fields(
     validated against the workflow's output schema, all stored or none. Each changed
     field writes the review page's own ``field_corrected`` event; null clears a field.
 
-    Raises FieldErrors (every invalid field, by name) before anything is stored.
+    Every invalid field is refused at once (a 422 naming each as fields.<name>) before
+    anything is stored.
     """
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version, actor)
-        errors: dict[str, str] = {}
+        errors: list[dict[str, str]] = []
         for name, value in values.items():
             schema = _field_schema(submission, name)
             if schema is None:
-                errors[name] = f"{name} is not a field of this workflow."
+                errors.append(
+                    field_error(f"fields.{name}", f"{name} is not a field of this workflow.")
+                )
             elif value is not None:
                 try:
-                    _validate(value, schema, "Invalid value")
-                except ValueError as error:
-                    errors[name] = str(error)
+                    _validate(value, schema, name, "Invalid value")
+                except ServiceError as error:
+                    errors.append(field_error(f"fields.{name}", error.message))
         if errors:
-            raise FieldErrors(errors)
+            first = errors[0]
+            raise ServiceError(
+                "VALIDATION_ERROR", f"{first['field']}: {first['message']}", 422, errors
+            )
         for name, value in values.items():
             _store_correction(submission, name, value, actor)
     return submission
-
-
-class FieldErrors(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 def _remember(submission: Submission, field_name: str, old: Any, new: str) -> None:
@@ -732,7 +769,7 @@ def merchant_memory_forget(*, memory_id: str) -> None:
 def submission_purge_results(*, submission_id: str) -> Submission:
     """Retention: forget extracted results; the caller deletes the file bytes first."""
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        submission = locked_submission(submission_id=submission_id)
         if submission.results_purged_at:
             return submission
         now = timezone.now()
@@ -741,8 +778,7 @@ def submission_purge_results(*, submission_id: str) -> Submission:
         submission.evidence = {}
         submission.pages_text = []
         submission.results_purged_at = now
-        submission.version += 1
-        submission.save()
+        save_new_version(submission)
         submission.files.update(purged_at=now)
-        record_event(submission=submission, type="results_purged", actor=Actor.system())
+        record_event(submission=submission, type=EventType.RESULTS_PURGED, actor=Actor.system())
     return submission

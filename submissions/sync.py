@@ -15,7 +15,7 @@ from django.dispatch import receiver
 
 from steve.timefmt import iso
 from submissions.api.serializers import detail
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import EventType, Submission, SubmissionStatus
 from submissions.services import Actor, record_event, submission_mark_synced
 from webhooks.delivery import Outcome
 from webhooks.models import WebhookDelivery
@@ -74,7 +74,7 @@ def _record_failure(
     submission.save(update_fields=["sync_attempts", "sync_next_attempt_at", "updated_at"])
     record_event(
         submission=submission,
-        type="sync_abandoned" if gave_up else "sync_failed",
+        type=EventType.SYNC_ABANDONED if gave_up else EventType.SYNC_FAILED,
         actor=Actor.system(),
         details={
             "attempt": delivery.attempts,

@@ -2,18 +2,28 @@
 
 from typing import Any
 
-EVENT_TYPES: tuple[str, ...] = (
-    "session.completed",
-    "session.failed",
-    "session.review_required",
-    "session.expired",
-    "submission.approved",
-    "submission.synced",
-    "submission.rejected",
-    "submission.cancelled",
-    "submission.fraud_match_resolved",
-)
+from django.db import models
+
+
+class WebhookEventType(models.TextChoices):
+    """The events endpoints subscribe to, by their public names (seeds, docs/webhooks.md):
+    the apps announce these members, never a string of their own."""
+
+    SESSION_COMPLETED = "session.completed"
+    SESSION_FAILED = "session.failed"
+    SESSION_REVIEW_REQUIRED = "session.review_required"
+    SESSION_EXPIRED = "session.expired"
+    SUBMISSION_APPROVED = "submission.approved"
+    SUBMISSION_SYNCED = "submission.synced"
+    SUBMISSION_REJECTED = "submission.rejected"
+    SUBMISSION_CANCELLED = "submission.cancelled"
+    SUBMISSION_FRAUD_MATCH_RESOLVED = "submission.fraud_match_resolved"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)
+# Not subscribable: a test send, and the downstream-sync post (its own signing secret).
 TEST_EVENT = "webhook.test"
+SYNC_EVENT = "submission.sync"
 
 
 def test_payload(*, event_id: str, company_id: str, occurred_at: str) -> dict[str, Any]:

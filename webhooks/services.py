@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from steve.errors import ServiceError, field_error
 from steve.models import Company
-from webhooks.catalogue import EVENT_TYPES
+from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
 from webhooks.models import (
     CompanySecret,
     SessionWebhookSecret,
@@ -35,20 +36,17 @@ QUEUE_LEASE = timedelta(minutes=2)
 MAX_GRACE_HOURS = 7 * 24
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 200
-SYNC_EVENT = "submission.sync"
 # What a redelivery resets; saving only these never rewrites the payload.
 REDELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
 
 
-class WebhookError(Exception):
-    """A refused request; the API maps it to a problem with `status` and `code`."""
+class WebhookError(ServiceError):
+    """A refused webhook request (steve.errors.ServiceError); with `field`, the input
+    that was refused is named in the problem's errors."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+    def __init__(self, code: str, message: str, status: int, *, field: str | None = None) -> None:
+        errors = [field_error(field, message, code.lower())] if field else None
+        super().__init__(code, message, status, errors)
 
 
 @dataclass(frozen=True)
@@ -95,26 +93,26 @@ def active_secrets(owner: WebhookEndpoint | CompanySecret) -> list[str]:
 
 def validated_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
-        raise WebhookError(422, "INVALID_URL", "url is required.", field="url")
+        raise WebhookError("INVALID_URL", "url is required.", 422, field="url")
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
-        raise WebhookError(422, "INVALID_URL", "url is longer than 2000 characters.", field="url")
+        raise WebhookError("INVALID_URL", "url is longer than 2000 characters.", 422, field="url")
     if why := target_error(url):
-        raise WebhookError(422, "WEBHOOK_TARGET_REFUSED", why, field="url")
+        raise WebhookError("WEBHOOK_TARGET_REFUSED", why, 422, field="url")
     return url
 
 
 def validated_events(events: Any) -> list[str]:
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise WebhookError(
-            422, "INVALID_EVENTS", "events must be a list of event types.", field="events"
+            "INVALID_EVENTS", "events must be a list of event types.", 422, field="events"
         )
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown:
         raise WebhookError(
-            422,
             "UNKNOWN_EVENT_TYPE",
             f"Unknown event type(s): {', '.join(unknown)}.",
+            422,
             field="events",
         )
     return sorted(set(events), key=EVENT_TYPES.index)
@@ -123,9 +121,9 @@ def validated_events(events: Any) -> list[str]:
 def validated_description(description: Any) -> str:
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
         raise WebhookError(
-            422,
             "INVALID_DESCRIPTION",
             "description must be a string of at most 200 characters.",
+            422,
             field="description",
         )
     return description
@@ -195,9 +193,9 @@ def validated_grace(hours: Any) -> timedelta:
         return default_grace()
     if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_GRACE_HOURS:
         raise WebhookError(
-            422,
             "INVALID_GRACE_PERIOD",
             f"gracePeriodHours must be a whole number from 0 to {MAX_GRACE_HOURS}.",
+            422,
             field="gracePeriodHours",
         )
     return timedelta(hours=hours)
@@ -390,7 +388,7 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
         )
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             raise WebhookError(
-                409, "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering."
+                "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
             )
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
@@ -413,7 +411,7 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
         if not endpoint.enabled:
             raise WebhookError(
-                409, "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering."
+                "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
             )
         failed = list(
             WebhookDelivery.objects.select_for_update().filter(

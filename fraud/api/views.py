@@ -12,8 +12,8 @@ from steve.api.errors import ApiProblem, field_error
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
-from submissions.api.views import json_body, own_submission, refused
-from submissions.services import Actor, SubmissionActionError
+from submissions.api.views import json_body, own_submission
+from submissions.services import Actor
 
 
 def match_item(match: FraudMatch) -> dict:
@@ -56,15 +56,12 @@ class FraudMatchResolveView(APIView):
                 code="INVALID_RESOLUTION",
                 errors=[field_error("resolution", "Use false_positive or confirmed_fraud.")],
             )
-        try:
-            match = fraud_match_resolve(
-                submission_id=submission.pk,
-                match_id=match_id,
-                resolution=resolution,
-                actor=Actor.for_api_key(request.auth),
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        match = fraud_match_resolve(
+            submission_id=submission.pk,
+            match_id=match_id,
+            resolution=resolution,
+            actor=Actor.for_api_key(request.auth),
+        )
         return Response(
             match_item(FraudMatch.objects.select_related("target_submission").get(pk=match.pk))
         )

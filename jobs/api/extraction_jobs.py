@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import SessionError, extraction_job_create
+from jobs.services import extraction_job_create
 from steve.api.errors import ApiProblem, field_error
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
@@ -124,8 +124,9 @@ class ExtractionJobCreateView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         """A body that cannot be read (malformed JSON or multipart, too deep, a lone
-        surrogate) fails in the parser, before the view can answer in the peers' envelope:
-        its problem gets `success` and `error` here, with the parser's own code."""
+        surrogate) fails in the parser, before the view can answer in the peers' envelope,
+        and a refusal of the job's service (a ServiceError) is mapped by the exception
+        handler: both problems get `success` and `error` here, with their own code."""
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" in data and "success" not in data:
@@ -149,16 +150,13 @@ class ExtractionJobCreateView(APIView):
                 400, "WEBHOOK_NOT_CONFIGURED", "deliveryMode webhook needs an enabled endpoint."
             )
         data, filename = _file(request)
-        try:
-            session = extraction_job_create(
-                api_key=request.auth,
-                version=workflow.latest,
-                data=data,
-                filename=filename,
-                options=options,
-            )
-        except SessionError as error:
-            raise peer_problem(error.status, error.code, error.message) from None
+        session = extraction_job_create(
+            api_key=request.auth,
+            version=workflow.latest,
+            data=data,
+            filename=filename,
+            options=options,
+        )
         body = {
             "success": True,
             "job": {

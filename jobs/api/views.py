@@ -30,7 +30,12 @@ from jobs.services import (
 )
 from steve.api import ratelimit
 from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_limited
-from steve.api.errors import ApiProblem, problem_for_status, problem_json_response
+from steve.api.errors import (
+    ApiProblem,
+    problem_for_status,
+    problem_json_response,
+    service_problem,
+)
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
 from steve.models import WorkflowVersion
@@ -39,11 +44,6 @@ from steve.storage import unsign_token
 from submissions.models import SubmissionFile
 
 UPLOAD_CHUNK = 64 * 1024
-
-
-def as_problem(error: SessionError) -> ApiProblem:
-    slug = {"FILES_MISSING": "files-missing"}.get(error.code)
-    return ApiProblem(error.status, error.message, code=error.code, slug=slug, errors=error.errors)
 
 
 def own_session(request: Request, session_id: str) -> WorkflowSession:
@@ -67,12 +67,9 @@ class SessionCreateView(APIView):
         workflow = company_workflow(request, slug)
         version = workflow.latest
         session_request = parse_session_request(request.data, version)
-        try:
-            session, created = session_create(
-                api_key=request.auth, version=version, request=session_request
-            )
-        except SessionError as error:
-            raise as_problem(error) from None
+        session, created = session_create(
+            api_key=request.auth, version=version, request=session_request
+        )
         # A replay answers what the original answered (docs/api.md), marked as one.
         headers = {} if created else {"X-Idempotent-Replay": "true"}
         return Response(session_created_data(session), status=201, headers=headers)
@@ -86,10 +83,7 @@ class SessionSubmitView(APIView):
         session = own_session(request, session_id)
         if session.workflow_version.workflow.slug != slug:
             raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
-        try:
-            session = session_submit(session_id=session.pk)
-        except SessionError as error:
-            raise as_problem(error) from None
+        session = session_submit(session_id=session.pk)
         session.refresh_from_db()
         return job_response(session)
 
@@ -164,9 +158,13 @@ def _upload_target(token: str) -> SubmissionFile:
     try:
         payload = unsign_token("upload", token, settings.UPLOAD_URL_TTL)
     except signing.SignatureExpired:
-        raise SessionError(410, "UPLOAD_URL_EXPIRED", "This upload URL has expired.") from None
+        raise SessionError(
+            "UPLOAD_URL_EXPIRED", "This upload URL has expired.", status=410
+        ) from None
     except signing.BadSignature:
-        raise SessionError(403, "UPLOAD_URL_INVALID", "This upload URL is not valid.") from None
+        raise SessionError(
+            "UPLOAD_URL_INVALID", "This upload URL is not valid.", status=403
+        ) from None
     file = (
         SubmissionFile.objects.select_related(
             "submission__session__workflow_version", "submission__session__api_key__company"
@@ -175,12 +173,14 @@ def _upload_target(token: str) -> SubmissionFile:
         .first()
     )
     if file is None:
-        raise SessionError(404, "NOT_FOUND", "The upload target no longer exists.")
+        raise SessionError("NOT_FOUND", "The upload target no longer exists.", status=404)
     session = file.submission.session
     if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
-        raise SessionError(410, "SESSION_NOT_PENDING", "The session no longer accepts uploads.")
+        raise SessionError(
+            "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
+        )
     if file.uploaded_at is not None:
-        raise SessionError(409, "UPLOAD_URL_USED", "This upload URL was already used.")
+        raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
     return file
 
 
@@ -190,26 +190,30 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         # A chunked body has no length to check against the limit before reading it (and
         # WSGI servers may hand the view none of it).
         raise SessionError(
-            411, "LENGTH_REQUIRED", "Send the file with a Content-Length header, not chunked."
+            "LENGTH_REQUIRED",
+            "Send the file with a Content-Length header, not chunked.",
+            status=411,
         )
     if declared.isdigit() and int(declared) > limit:
-        raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.")
+        raise SessionError("FILE_TOO_LARGE", f"The file is larger than {limit} bytes.", status=413)
     chunks, total = [], 0
     while chunk := request.read(UPLOAD_CHUNK):
         total += len(chunk)
         if total > limit:
-            raise SessionError(413, "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.")
+            raise SessionError(
+                "FILE_TOO_LARGE", f"The file is larger than {limit} bytes.", status=413
+            )
         chunks.append(chunk)
     if total == 0:
-        raise SessionError(400, "EMPTY_FILE", "The uploaded file is empty.")
+        raise SessionError("EMPTY_FILE", "The uploaded file is empty.", status=400)
     if declared.isdigit() and total < int(declared):
         # The client went away mid-upload: storing the part would spend the one-use URL
         # on a truncated file that only fails later, in processing.
         raise SessionError(
-            400,
             "INCOMPLETE_UPLOAD",
             f"The upload ended after {total} of {declared} bytes; "
             "this upload URL can still be used.",
+            status=400,
         )
     return b"".join(chunks)
 
@@ -220,10 +224,10 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
         raise SessionError(
-            400,
             "UNSUPPORTED_FILE",
             f"The file's content ({mime or 'unknown'}) is not an accepted format; "
             "this upload URL can still be used.",
+            status=400,
         )
     return mime
 
@@ -238,7 +242,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     try:
         file = _upload_target(token)
     except SessionError as error:  # no key answers for this URL: the anonymous bucket
-        return problem_for_status(request, error.status, error.message, code=error.code)
+        return problem_json_response(request, service_problem(error))
     # The session's key pays for its uploads, before the body is read.
     problem = ratelimit.count(request, file.submission.session.api_key)
     if problem is not None:
@@ -247,7 +251,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
         mime = _accepted_type(data, file.submission.session.workflow_version)
     except SessionError as error:
-        return problem_for_status(request, error.status, error.message, code=error.code)
+        return problem_json_response(request, service_problem(error))
     if not session_claim_upload(file_id=file.pk):
         return problem_for_status(
             request, 409, "This upload URL was already used.", code="UPLOAD_URL_USED"

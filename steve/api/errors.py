@@ -11,6 +11,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from steve.errors import ServiceError, field_error
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://steve.dev/problems/"
@@ -68,10 +70,6 @@ def validation_problem(errors: list[dict[str, str]], detail: str | None = None) 
         detail or f"{first['field']}: {first['message']}",
         errors=errors,
     )
-
-
-def field_error(field: str, message: str, code: str = "invalid") -> dict[str, str]:
-    return {"field": field, "message": message, "code": code}
 
 
 def not_an_object_problem() -> ApiProblem:
@@ -175,9 +173,24 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return [field_error(prefix or "body", str(detail), str(code))]
 
 
+def service_problem(error: ServiceError) -> ApiProblem:
+    """The one mapping of a service's refusal to a problem; plain Django views that
+    catch a ServiceError themselves (uploads) answer with it too."""
+    return ApiProblem(
+        error.status,
+        error.message,
+        code=error.code,
+        slug=error.slug,
+        errors=error.errors,
+        extra=error.extra,
+    )
+
+
 def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, ApiProblem):
         return exc
+    if isinstance(exc, ServiceError):
+        return service_problem(exc)
     if isinstance(exc, RequestDataTooBig):
         return ApiProblem(413, "The request body is too large.", code="BODY_TOO_LARGE")
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):

@@ -15,8 +15,6 @@ from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
     Actor,
-    FieldErrors,
-    SubmissionActionError,
     submission_approve,
     submission_cancel,
     submission_correct_fields,
@@ -40,21 +38,6 @@ def own_submission(request: Request, submission_id: str) -> Submission:
     if submission is None:
         raise ApiProblem(404, f"No submission {submission_id!r}.", code="SUBMISSION_NOT_FOUND")
     return submission
-
-
-def refused(error: SubmissionActionError) -> ApiProblem:
-    slug = {
-        "UNRESOLVED_FRAUD_MATCHES": "unresolved-fraud-matches",
-        "SUBMISSION_CHANGED": "conflict",
-        "FRAUD_MATCH_ALREADY_RESOLVED": "conflict",
-    }.get(error.code, "invalid-status-transition")
-    return ApiProblem(
-        409,
-        error.message,
-        code=error.code,
-        slug=slug,
-        extra={"currentStatus": error.current_status},
-    )
 
 
 def json_body(request: Request) -> dict[str, Any]:
@@ -104,14 +87,11 @@ class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         expected_version = _expected_version(json_body(request))
-        try:
-            submission = submission_approve(
-                submission_id=submission.pk,
-                actor=Actor.for_api_key(request.auth),
-                expected_version=expected_version,
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_approve(
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            expected_version=expected_version,
+        )
         return Response(action_result(submission))
 
 
@@ -131,15 +111,12 @@ class SubmissionRejectView(APIView):
         if len(reason) > 2000:
             raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
         expected_version = _expected_version(body)
-        try:
-            submission = submission_reject(
-                submission_id=submission.pk,
-                actor=Actor.for_api_key(request.auth),
-                reason=reason,
-                expected_version=expected_version,
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_reject(
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            reason=reason,
+            expected_version=expected_version,
+        )
         return Response(action_result(submission))
 
 
@@ -152,15 +129,12 @@ class SubmissionCancelView(APIView):
         if reason is not None and not isinstance(reason, str):
             raise validation_problem([field_error("reason", "reason must be a string.")])
         expected_version = _expected_version(body)
-        try:
-            submission = submission_cancel(
-                submission_id=submission.pk,
-                actor=Actor.for_api_key(request.auth),
-                reason=reason,
-                expected_version=expected_version,
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
+        submission = submission_cancel(
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            reason=reason,
+            expected_version=expected_version,
+        )
         return Response(action_result(submission))
 
 
@@ -172,19 +146,12 @@ class SubmissionCorrectionsView(APIView):
         submission = own_submission(request, submission_id)
         body = json_body(request)
         values, expected_version = _corrections(body)
-        try:
-            submission = submission_correct_fields(
-                submission_id=submission.pk,
-                values=values,
-                actor=Actor.for_api_key(request.auth),
-                expected_version=expected_version,
-            )
-        except SubmissionActionError as error:
-            raise refused(error) from None
-        except FieldErrors as error:
-            raise validation_problem(
-                [field_error(f"fields.{name}", message) for name, message in error.errors.items()]
-            ) from None
+        submission = submission_correct_fields(
+            submission_id=submission.pk,
+            values=values,
+            actor=Actor.for_api_key(request.auth),
+            expected_version=expected_version,
+        )
         return Response(detail(submission))
 
 

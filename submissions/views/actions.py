@@ -15,13 +15,13 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.errors import ServiceError
 from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItemsForm, RejectForm
 from submissions.models import Submission
 from submissions.selectors import queue_next_waiting
 from submissions.services import (
     Actor,
     LineItemRow,
-    SubmissionActionError,
     claim_is_live,
     may_release_claim,
     submission_approve,
@@ -60,12 +60,18 @@ def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 def _refused(
-    request: HttpRequest, submission_id: str, message: str, *, reason: str = ""
+    request: HttpRequest, submission_id: str, message: str, *, code: str = "", reason: str = ""
 ) -> HttpResponse:
     """Post/Redirect/Get: back to the page, which shows the new state and why the action
     failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
-    request.session[REFUSAL_KEY] = {"id": submission_id, "message": message, "reason": reason}
+    refusal = {"id": submission_id, "message": message, "code": code, "reason": reason}
+    request.session[REFUSAL_KEY] = refusal
     return HttpResponseRedirect(page_url(request, submission_id), status=303)
+
+
+def _refusal(error: ServiceError) -> dict[str, Any]:
+    """What a page shows of a service's refusal: the API's message, code and status."""
+    return {"error": error.message, "error_code": error.code, "status": error.status}
 
 
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
@@ -100,8 +106,8 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
             actor=Actor.for_user(request.user),
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
     return _decided(request, submission, "approved")
 
 
@@ -121,8 +127,8 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             reason=form.cleaned_data["final_reason"],
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message, reason=typed)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code, reason=typed)
     return _decided(request, submission, "rejected")
 
 
@@ -140,8 +146,8 @@ def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             expected_version=form.cleaned_data["version"],
         )
-    except SubmissionActionError as error:
-        return _refused(request, submission.pk, error.message)
+    except ServiceError as error:
+        return _refused(request, submission.pk, error.message, code=error.code)
     return _decided(request, submission, "cancelled")
 
 
@@ -150,11 +156,17 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     to refresh (its forms carry the old version); plain posts go back to the page."""
     if not request.htmx:
         if extra.get("error"):
-            return _refused(request, submission_id, extra["error"])
+            return _refused(
+                request, submission_id, extra["error"], code=extra.get("error_code", "")
+            )
         return HttpResponseRedirect(page_url(request, submission_id), status=303)
     submission = own_submission(request, submission_id)
     context = detail_context(
-        request, submission, error=extra.get("error", ""), field_errors=extra.get("field_errors")
+        request,
+        submission,
+        error=extra.get("error", ""),
+        error_code=extra.get("error_code", ""),
+        field_errors=extra.get("field_errors"),
     )
     response = render(
         request, f"review/detail.html#{part}", context, status=extra.get("status", 200)
@@ -218,14 +230,10 @@ def _corrected(
     """Run a correction service; the side column, with the refusal when there is one."""
     try:
         save(Actor.for_user(request.user))
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
-    except ValueError as error:
-        message = str(error)
-        errors = {field_name: message}
-        return _changed(
-            request, submission.pk, "side", error=message, field_errors=errors, status=422
-        )
+    except ServiceError as error:
+        # An invalid value is shown at its field too; a conflict only above the form.
+        errors = {field_name: error.message} if error.status == 422 else None
+        return _changed(request, submission.pk, "side", field_errors=errors, **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -251,8 +259,8 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     take_over = request.POST.get("take_over") == "1"
     try:
         submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -266,8 +274,8 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
         return not_allowed(request, Action.RELEASE_OTHERS)
     try:
         submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
-    except SubmissionActionError as error:
-        return _changed(request, submission.pk, "side", error=error.message, status=409)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")
 
 
@@ -282,6 +290,6 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
             actor=Actor.for_user(request.user),
             text=request.POST.get("text", "")[:5000],
         )
-    except ValueError as error:
-        return _changed(request, submission.pk, "side", error=str(error), status=422)
+    except ServiceError as error:
+        return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")

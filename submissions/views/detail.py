@@ -189,6 +189,7 @@ def detail_context(
     submission: Submission,
     *,
     error: str = "",
+    error_code: str = "",
     reject_form: RejectForm | None = None,
     field_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -228,6 +229,7 @@ def detail_context(
         "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
         "reject_reasons": REJECT_REASONS,
         "error": error,
+        "error_code": error_code,  # the code the API answers the same refusal with
         "field_errors": field_errors or {},
         "now": timezone.now(),
     }
@@ -262,6 +264,10 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         initial = {"version": submission.version, "reason": refusal["reason"]}
         reject_form = RejectForm(initial=initial)
     context = detail_context(
-        request, submission, error=refusal.get("message", ""), reject_form=reject_form
+        request,
+        submission,
+        error=refusal.get("message", ""),
+        error_code=refusal.get("code", ""),
+        reject_form=reject_form,
     )
     return render(request, "review/detail.html", context)

@@ -5,18 +5,13 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
+from steve.api.errors import field_error, not_an_object_problem, validation_problem
 from steve.timefmt import iso
 from webhooks.delivery import Outcome
 from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.services import EndpointChanges, WebhookError
+from webhooks.services import EndpointChanges
 
 UPDATABLE = ("url", "events", "description", "enabled")
-
-
-def as_problem(error: WebhookError) -> ApiProblem:
-    errors = [field_error(error.field, error.message, error.code.lower())] if error.field else None
-    return ApiProblem(error.status, error.message, code=error.code, errors=errors)
 
 
 def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:

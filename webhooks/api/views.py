@@ -17,7 +17,6 @@ from steve.api.pagination import keyset_page
 from steve.ids import new_id
 from webhooks.api import schema as api_docs
 from webhooks.api.serializers import (
-    as_problem,
     body_object,
     company_secret_data,
     delivery_data,
@@ -36,7 +35,6 @@ from webhooks.models import (
 )
 from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
-    WebhookError,
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -91,16 +89,13 @@ class EndpointListView(APIView):
     @idempotent(scope="webhook-endpoints")
     def post(self, request: Request) -> Response:
         body = body_object(request.data)
-        try:
-            endpoint, secret = endpoint_create(
-                company=request.user.company,
-                url=body.get("url"),
-                events=body.get("events"),
-                description=body.get("description", ""),
-                environment=request.auth.environment,  # the creating key's environment
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint, secret = endpoint_create(
+            company=request.user.company,
+            url=body.get("url"),
+            events=body.get("events"),
+            description=body.get("description", ""),
+            environment=request.auth.environment,  # the creating key's environment
+        )
         return Response(endpoint_data(endpoint, secret=secret), status=201)
 
 
@@ -113,10 +108,7 @@ class EndpointDetailView(APIView):
 
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
-        try:
-            endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
         return Response(endpoint_data(endpoint))
 
     def delete(self, request: Request, endpoint_id: str) -> Response:
@@ -128,12 +120,9 @@ class EndpointDetailView(APIView):
 class EndpointRotateView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
-        try:
-            endpoint, secret = endpoint_rotate_secret(
-                endpoint_id=endpoint.pk, grace=grace_from(request)
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        endpoint, secret = endpoint_rotate_secret(
+            endpoint_id=endpoint.pk, grace=grace_from(request)
+        )
         return Response(endpoint_data(endpoint, secret=secret))
 
 
@@ -142,10 +131,7 @@ class EndpointRedeliverView(APIView):
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         since = parse_since(request.data)
-        try:
-            count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
         return Response({"endpointId": endpoint.pk, "redelivered": count}, status=202)
 
 
@@ -179,10 +165,7 @@ class DeliveryDetailView(APIView):
 class DeliveryRedeliverView(APIView):
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = own_delivery(request, delivery_id)
-        try:
-            delivery = delivery_redeliver(delivery_id=delivery.pk)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        delivery = delivery_redeliver(delivery_id=delivery.pk)
         return Response(delivery_data(delivery), status=202)
 
 
@@ -218,14 +201,11 @@ class SessionSecretRotateView(APIView):
     scope = staticmethod(environment_scope)
 
     def post(self, request: Request) -> Response:
-        try:
-            owner, secret = self.rotate(
-                company_id=request.user.company.pk,
-                grace=grace_from(request),
-                **self.scope(request),
-            )
-        except WebhookError as error:
-            raise as_problem(error) from None
+        owner, secret = self.rotate(
+            company_id=request.user.company.pk,
+            grace=grace_from(request),
+            **self.scope(request),
+        )
         return Response(company_secret_data(owner, secret=secret))
 
 
@@ -259,10 +239,7 @@ class WebhookTestView(APIView):
                 [field_error("endpointId", "Give exactly one of endpointId and url.", "required")]
             )
         endpoint = own_endpoint(request, str(endpoint_id)) if endpoint_id else None
-        try:
-            target = endpoint.url if endpoint else validated_url(url)
-        except WebhookError as error:
-            raise as_problem(error) from None
+        target = endpoint.url if endpoint else validated_url(url)
         event_id = new_id("evt")
         outcome = send_test(
             company_id=request.user.company.pk,

@@ -1,0 +1,52 @@
+"""The one error a service raises when it refuses a user's request.
+
+Plain Python, so services never depend on the API layer: steve.api.errors maps it to a
+problem (RFC 9457) in one place, and the review desk shows the same code and message.
+Anything else a service raises is a bug, and is answered as one (500).
+"""
+
+from typing import Any
+
+
+def field_error(field: str, message: str, code: str = "invalid") -> dict[str, str]:
+    """One entry of a problem's `errors`: which input was refused, and why."""
+    return {"field": field, "message": message, "code": code}
+
+
+class ServiceError(Exception):
+    """A refused service call: a stable `code`, a `message` for people, the HTTP `status`
+    the API answers with, and the refused inputs (`errors`, field_error entries).
+
+    `slug` names the problem type when it is not the status's own (problem+json `type`);
+    `extra` holds the problem's further members (e.g. a submission's currentStatus).
+    """
+
+    default_status = 409
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        errors: list[dict[str, str]] | None = None,
+        *,
+        slug: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status or self.default_status
+        self.errors = list(errors or [])
+        self.slug = slug
+        self.extra = dict(extra or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.status})"
+
+
+def invalid(
+    field: str, message: str, *, code: str = "VALIDATION_ERROR", field_code: str = "invalid"
+) -> ServiceError:
+    """A 422 refusal of one input: the API's validation problem, the page's field error."""
+    return ServiceError(code, message, 422, [field_error(field, message, field_code)])
