@@ -340,11 +340,10 @@ RATE_LIMITS = {
     "webhook_test": env_int("RATE_LIMIT_WEBHOOK_TEST", 10, minimum=1),
     "poll": env_int("RATE_LIMIT_POLL", 60, minimum=1),
     "upload": env_int("RATE_LIMIT_UPLOAD", 300, minimum=1),
+    # Per client address, not per key: requests no valid key answers for. Also the limit
+    # on unknown API keys; past it they are refused without a database query.
     "anonymous": env_int("RATE_LIMIT_ANONYMOUS", 120, minimum=1),
 }
-# Unknown or malformed API keys a client address may send per minute before it gets 429s
-# (answered from the cache alone, so guessing keys costs no database query).
-API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)
 # Reverse proxies in front of Steve that append to X-Forwarded-For (steve.clientip);
 # 0 trusts no header and takes the socket's address.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)

@@ -62,7 +62,14 @@ SESSION_CREATE_REQUEST = obj(
 UPLOAD_URL = obj(
     {
         "fileIndex": {"type": "integer"},
-        "uploadUrl": {"type": "string", "description": "Pre-signed URL: PUT the file's bytes"},
+        "uploadUrl": {
+            "type": "string",
+            "description": (
+                "Pre-signed URL: PUT the file's bytes. Success is 200, as S3 answers; with "
+                "local storage the body is JSON `{fileIndex, size, contentType}` (the "
+                "sniffed type) and the `upload` bucket's rate-limit headers come with it."
+            ),
+        },
         "r2Url": STRING,
         "contentType": STRING,
         "label": STRING,

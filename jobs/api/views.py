@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_view
@@ -206,12 +206,21 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         chunks.append(chunk)
     if total == 0:
         raise SessionError("EMPTY_FILE", "The uploaded file is empty.", status=400)
+    if declared.isdigit() and total < int(declared):
+        # The client went away mid-upload: storing the part would spend the one-use URL
+        # on a truncated file that only fails later, in processing.
+        raise SessionError(
+            "INCOMPLETE_UPLOAD",
+            f"The upload ended after {total} of {declared} bytes; "
+            "this upload URL can still be used.",
+            status=400,
+        )
     return b"".join(chunks)
 
 
-def _refuse_unaccepted_type(data: bytes, version: WorkflowVersion) -> None:
-    """Refuse bytes the submit would refuse before the one-use URL is spent on them, so
-    the integrator can PUT the right file to the same URL."""
+def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
+    """The bytes' sniffed MIME type; refuses what the submit would refuse before the
+    one-use URL is spent on it, so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
         raise SessionError(
@@ -220,6 +229,7 @@ def _refuse_unaccepted_type(data: bytes, version: WorkflowVersion) -> None:
             "this upload URL can still be used.",
             status=400,
         )
+    return mime
 
 
 @csrf_exempt
@@ -239,7 +249,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         return problem_json_response(request, problem)
     try:
         data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
-        _refuse_unaccepted_type(data, file.submission.session.workflow_version)
+        mime = _accepted_type(data, file.submission.session.workflow_version)
     except SessionError as error:
         return problem_json_response(request, service_problem(error))
     if not session_claim_upload(file_id=file.pk):
@@ -254,7 +264,9 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         session_record_upload(file_id=file.pk, size=None)
         raise
     session_record_upload(file_id=file.pk, size=len(data))
-    return HttpResponse(status=200)
+    # 200, as an S3 pre-signed PUT answers, so one client serves both storages; the
+    # JSON body says what Steve stored, like every other /api/v1/ answer.
+    return JsonResponse({"fileIndex": file.file_index, "size": len(data), "contentType": mime})
 
 
 upload.throttle_scope = "upload"  # type: ignore[attr-defined]  # read by steve.api.ratelimit

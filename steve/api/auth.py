@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest
@@ -14,6 +13,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from steve.api import ratelimit
 from steve.clientip import client_address
 from steve.models import ApiKey
 from steve.services import (
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 # precision is what an operator needs to see which keys are alive.
 LAST_USED_PRECISION = timedelta(minutes=1)
 TOUCH_SECONDS = int(LAST_USED_PRECISION.total_seconds())
-# Unknown or malformed keys per client address (API_KEY_FAILURE_LIMIT) are counted per minute.
-FAILURE_WINDOW_SECONDS = 60
 
 
 @dataclass
@@ -75,19 +73,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if raw is None:
             return None
         if not raw.startswith(API_KEY_PREFIX) or len(raw) != len(API_KEY_PREFIX) + 64:
-            raise invalid_key(request, key_failures_exceeded(request))
+            raise invalid_key()
         digest = api_key_digest(raw)
         cached = cache_call("get", api_key_cache_key(digest))
         api_key = None if cached == API_KEY_GONE else cached
         if cached is None:
-            # A client over its failure limit gets answers from the cache only: guessing
-            # keys costs no database query, while live (cached) keys still work for it.
-            limited = key_failures_exceeded(request)
-            api_key = None if limited else api_key_from_database(digest)
-            if api_key is None:
-                raise invalid_key(request, limited)
-        if api_key is None:  # deleted
-            raise invalid_key(request, limited=False)
+            # An address that spent its `anonymous` bucket (where every refused key is
+            # counted) gets answers from the cache only: guessing keys costs no database
+            # query, while live (cached) keys still work for it.
+            spent = ratelimit.anonymous_spent(request)
+            if spent is not None:
+                raise address_limited(request, spent)
+            api_key = api_key_from_database(digest)
+        if api_key is None:  # unknown, or deleted
+            raise invalid_key()
         if api_key.is_revoked:
             raise RevokedKey()
         self._touch(api_key)
@@ -132,19 +131,9 @@ def cache_call(method: str, *args: Any) -> Any:
         return None
 
 
-def failure_cache_key(request: HttpRequest) -> str:
-    return f"apikey-failures:{client_address(request)}"
-
-
-def key_failures_exceeded(request: HttpRequest) -> bool:
-    """Whether this client address sent too many unknown or malformed keys this minute."""
-    failures = cache_call("get", failure_cache_key(request)) or 0
-    return failures >= settings.API_KEY_FAILURE_LIMIT
-
-
-# Addresses this process answered TOO_MANY_INVALID_API_KEYS, until when (monotonic): the
-# job poll's fast path reads it without a cache round trip, and leaves such clients to
-# the general path, which answers 429 without touching the database.
+# Addresses this process answered 429 for their `anonymous` bucket, until when
+# (monotonic): the job poll's fast path reads it without a cache round trip, and leaves
+# such clients to the general path, which answers 429 without touching the database.
 _limited_here: dict[str, float] = {}
 _LIMITED_HERE_MAX = 10_000
 
@@ -154,32 +143,20 @@ def recently_limited(request: HttpRequest) -> bool:
     return until is not None and until > time.monotonic()
 
 
-def _remember_limited(request: HttpRequest) -> None:
+def _remember_limited(request: HttpRequest, seconds: float) -> None:
     if len(_limited_here) >= _LIMITED_HERE_MAX:  # many addresses: start over, stay small
         _limited_here.clear()
-    _limited_here[client_address(request)] = time.monotonic() + FAILURE_WINDOW_SECONDS
+    _limited_here[client_address(request)] = time.monotonic() + seconds
 
 
-def invalid_key(request: HttpRequest, limited: bool) -> exceptions.APIException:
-    """The error for a key that did not authenticate, counted against the client."""
-    if limited:
-        # Imported here: steve.api.errors imports rest_framework.views, which imports
-        # this module (DEFAULT_AUTHENTICATION_CLASSES) while it is itself being imported.
-        from steve.api.errors import ApiProblem
+def address_limited(request: HttpRequest, spent: ratelimit.BucketState) -> Exception:
+    """The 429 for an address whose `anonymous` bucket is spent, as the bucket answers it."""
+    _remember_limited(request, spent.reset_at - time.time())
+    return ratelimit.exceeded_problem(spent)
 
-        _remember_limited(request)
-        return ApiProblem(
-            429,
-            "Too many invalid API keys from this address; try again in a minute.",
-            code="TOO_MANY_INVALID_API_KEYS",
-            headers={"Retry-After": str(FAILURE_WINDOW_SECONDS)},
-        )
-    key = failure_cache_key(request)
-    cache_call("add", key, 0, FAILURE_WINDOW_SECONDS)
-    try:
-        cache.incr(key)
-    except Exception:  # expired in between, or the cache is down: not worth a failure
-        logger.debug("Could not count a failed API key", exc_info=True)
+
+def invalid_key() -> exceptions.APIException:
+    """A key that did not authenticate; RateLimitHeadersMiddleware counts it per address."""
     return exceptions.AuthenticationFailed("The API key is not valid.")
 
 

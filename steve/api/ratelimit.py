@@ -8,7 +8,10 @@ polled session's or job's own `poll` bucket, so one runaway poller cannot eat th
 key's whole `read` budget.
 
 Requests without a valid key (401, 403 for a revoked key, unknown routes, refused
-upload URLs, the schema) are counted per client address in the `anonymous` bucket.
+upload URLs, the schema) are counted per client address in the `anonymous` bucket. It is
+the only per-address limit: once an address has spent it, authentication refuses that
+address's unknown keys without looking them up (steve.api.auth), so guessing keys costs
+no database query.
 
 Counters live in Redis when REDIS_URL is set (one Lua call per request: INCR and, for a
 new window, PEXPIRE, atomically), so every web process shares them; without Redis they
@@ -160,6 +163,14 @@ class _RedisCounter:
         raw = self.script(keys=keys, args=[window_ms])
         return [(int(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
 
+    def peek(self, key: str) -> tuple[int, int]:
+        """The counter and its ms left, without counting; (0, -1) when there is none."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.pttl(key)
+        count, ttl = pipe.execute()
+        return int(count or 0), int(ttl)
+
 
 class _CacheCounter:
     """The local-memory fallback: add-then-incr with the window end stored beside it."""
@@ -179,6 +190,12 @@ class _CacheCounter:
                 count = 1
             out.append((count, max(0, int((end_at - now) * 1000))))
         return out
+
+    def peek(self, key: str) -> tuple[int, int]:
+        count = cache.get(key, 0)
+        end_at = cache.get(key + ":end")
+        ttl = -1 if end_at is None else max(0, int((end_at - time.time()) * 1000))
+        return int(count), ttl
 
 
 _counter_lock = threading.Lock()
@@ -283,10 +300,33 @@ def count(request: HttpRequest, api_key: Any) -> ApiProblem | None:
     return exceeded_problem(state) if state.exceeded else None
 
 
+def _address_owner(request: HttpRequest) -> str:
+    return "addr:" + client_address(request)
+
+
 def count_anonymous(request: HttpRequest) -> BucketState | None:
     """Count a request that no API key answers for, per client address."""
-    states = _spend("addr:" + client_address(request), [("anonymous", "")], None)
+    states = _spend(_address_owner(request), [("anonymous", "")], None)
     return states[0] if states else None
+
+
+def anonymous_spent(request: HttpRequest) -> BucketState | None:
+    """This address's `anonymous` bucket when it has no request left, else None.
+
+    Read without counting: RateLimitHeadersMiddleware counts the request afterwards.
+    """
+    if not getattr(settings, "RATE_LIMIT_ENABLED", True):
+        return None
+    key = counter_key(_address_owner(request), "anonymous", "")
+    try:
+        count, ttl_ms = counter().peek(key)
+    except Exception:
+        logger.warning("rate limit counter unavailable; address not limited", exc_info=True)
+        return None
+    limit = limit_for("anonymous", None)
+    if count < limit or ttl_ms < 0:
+        return None
+    return BucketState("anonymous", limit, count, time.time() + ttl_ms / 1000)
 
 
 class RateLimitHeadersMiddleware:

@@ -166,10 +166,6 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (422, "A field is invalid; see errors[]."),
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
-    "TOO_MANY_INVALID_API_KEYS": (
-        429,
-        "Too many unknown or malformed API keys from this address this minute.",
-    ),
     "INTERNAL_ERROR": (500, "Steve failed; the request can be retried."),
 }
 register_problems(
@@ -196,7 +192,7 @@ COMMON_PROBLEMS = {
     400: ["INVALID_CHARACTERS"],
     401: ["UNAUTHORIZED", "INVALID_API_KEY"],
     403: ["API_KEY_REVOKED"],
-    429: ["RATE_LIMIT_EXCEEDED", "TOO_MANY_INVALID_API_KEYS"],
+    429: ["RATE_LIMIT_EXCEEDED"],
 }
 BODY_PROBLEMS = {
     400: ["INVALID_JSON", "INVALID_BODY", "INVALID_UNICODE", "JSON_TOO_DEEP"],
@@ -434,8 +430,9 @@ def api_description() -> str:
         "and submission review.\n\n"
         "**Authentication**: `Authorization: Bearer aok_…`, `X-API-Key: aok_…` or "
         "`Authorization: api-key aok_…`. Missing or unknown key: 401; revoked: 403. "
-        "An address sending many unknown keys gets 429 `TOO_MANY_INVALID_API_KEYS` for a "
-        "minute.\n\n"
+        "Requests without a valid key, unknown keys included, spend their address's "
+        "`anonymous` bucket; past it, they get 429 `RATE_LIMIT_EXCEEDED` until the "
+        "window ends.\n\n"
         "**Environments**: a key is `production` or `sandbox`. Everything it makes belongs "
         "to its environment (sessions, submissions, their files, events and fraud matches, "
         "extraction jobs, webhook endpoints and deliveries, the session-webhook secret, "

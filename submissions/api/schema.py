@@ -234,6 +234,14 @@ SEED_ACTION_RESULT = {
     "submissionStatus": "approved",
 }
 REVIEW_PROBLEMS = {404: ["SUBMISSION_NOT_FOUND"], 409: ["SUBMISSION_CHANGED", *TRANSITION_CODES]}
+BODY_PROBLEMS = {400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"]}
+EXPECTED_VERSION = {
+    "type": "integer",
+    "description": (
+        "The submission's `version` as the caller last read it: if it changed since, "
+        "nothing is done and the answer is 409 `SUBMISSION_CHANGED`"
+    ),
+}
 
 SUBMISSION_LIST = docs(
     "listSubmissions",
@@ -261,17 +269,29 @@ SUBMISSION_APPROVE = docs(
     "approveSubmission",
     tag="review",
     summary="Approve a submission in review (bucket: write)",
+    description="The body is optional: `{}` or none approves whatever version is current.",
     response="ActionResult",
-    request=None,
-    examples=[seed_example("Approved", SEED_ACTION_RESULT)],
-    problems={**REVIEW_PROBLEMS, 409: ["UNRESOLVED_FRAUD_MATCHES", *REVIEW_PROBLEMS[409]]},
+    request=obj({"expectedVersion": EXPECTED_VERSION}, required=[]),
+    examples=[
+        seed_example("Approve the version read", {"expectedVersion": 3}, request=True),
+        seed_example("Approved", SEED_ACTION_RESULT),
+    ],
+    problems={
+        **REVIEW_PROBLEMS,
+        **BODY_PROBLEMS,
+        409: ["UNRESOLVED_FRAUD_MATCHES", *REVIEW_PROBLEMS[409]],
+        422: ["VALIDATION_ERROR"],
+    },
 )
 SUBMISSION_REJECT = docs(
     "rejectSubmission",
     tag="review",
     summary="Reject a submission; a reason is required (bucket: write)",
     response="ActionResult",
-    request=obj({"reason": {"type": "string", "maxLength": 2000}}, required=["reason"]),
+    request=obj(
+        {"reason": {"type": "string", "maxLength": 2000}, "expectedVersion": EXPECTED_VERSION},
+        required=["reason"],
+    ),
     examples=[
         seed_example(
             "Reject", {"reason": "Document is illegible and cannot be verified."}, request=True
@@ -289,7 +309,7 @@ SUBMISSION_CANCEL = docs(
     tag="review",
     summary="Cancel a submission until it is approved (bucket: write)",
     response="ActionResult",
-    request=obj({"reason": {"type": "string"}}, required=[]),
+    request=obj({"reason": {"type": "string"}, "expectedVersion": EXPECTED_VERSION}, required=[]),
     examples=[
         seed_example(
             "Cancel", {"reason": "Duplicate submission from the same customer."}, request=True
@@ -308,7 +328,8 @@ SUBMISSION_CORRECT = docs(
     summary="Correct extracted fields of a submission in review (bucket: write)",
     description=(
         "Each value replaces the field (null clears it) and is validated against the "
-        "workflow version's output schema; a 422 names every invalid field as "
+        "workflow version's output schema (text at most 2000 characters, as on the review "
+        "page); a 422 names every invalid field as "
         "`fields.<name>`, and nothing is stored unless all are valid. Each change is "
         "recorded as a `field_corrected` event, like a correction on the review page, and "
         "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "

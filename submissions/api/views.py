@@ -21,6 +21,10 @@ from submissions.services import (
     submission_reject,
 )
 
+# The longest text a correction may carry, as on the review page (CorrectionForm.value):
+# without it the API stored any string the 25 MB body limit let through.
+MAX_CORRECTION_CHARS = 2000
+
 FILTERS = {
     "status": ("status", SubmissionStatus.values),
     "fraudStatus": ("fraud_status", FraudStatus.values),
@@ -82,8 +86,11 @@ class SubmissionDetailView(APIView):
 class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
+        expected_version = _expected_version(json_body(request))
         submission = submission_approve(
-            submission_id=submission.pk, actor=Actor.for_api_key(request.auth)
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            expected_version=expected_version,
         )
         return Response(action_result(submission))
 
@@ -92,7 +99,8 @@ class SubmissionApproveView(APIView):
 class SubmissionRejectView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        reason = json_body(request).get("reason")
+        body = json_body(request)
+        reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise ApiProblem(
                 422,  # docs/api.md: a readable body whose content breaks a rule
@@ -102,8 +110,12 @@ class SubmissionRejectView(APIView):
             )
         if len(reason) > 2000:
             raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
+        expected_version = _expected_version(body)
         submission = submission_reject(
-            submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            reason=reason,
+            expected_version=expected_version,
         )
         return Response(action_result(submission))
 
@@ -112,11 +124,16 @@ class SubmissionRejectView(APIView):
 class SubmissionCancelView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        reason = json_body(request).get("reason")
+        body = json_body(request)
+        reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise validation_problem([field_error("reason", "reason must be a string.")])
+        expected_version = _expected_version(body)
         submission = submission_cancel(
-            submission_id=submission.pk, actor=Actor.for_api_key(request.auth), reason=reason
+            submission_id=submission.pk,
+            actor=Actor.for_api_key(request.auth),
+            reason=reason,
+            expected_version=expected_version,
         )
         return Response(action_result(submission))
 
@@ -138,15 +155,48 @@ class SubmissionCorrectionsView(APIView):
         return Response(detail(submission))
 
 
+def _version_error(body: dict[str, Any]) -> dict[str, str] | None:
+    expected = body.get("expectedVersion")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+        return field_error("expectedVersion", "expectedVersion must be an integer.")
+    return None
+
+
+def _expected_version(body: dict[str, Any]) -> int | None:
+    """The body's optional expectedVersion: a decision on a submission that changed since
+    the caller read it is refused (409 SUBMISSION_CHANGED), as on the review page."""
+    error = _version_error(body)
+    if error is not None:
+        raise validation_problem([error])
+    return body.get("expectedVersion")
+
+
 def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     """The body's fields and optional expectedVersion, or a 422 naming what is wrong."""
     values = body.get("fields")
     errors = []
     if not isinstance(values, dict) or not values:
         errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
-    expected = body.get("expectedVersion")
-    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-        errors.append(field_error("expectedVersion", "expectedVersion must be an integer."))
+    else:
+        errors += [
+            field_error(f"fields.{name}", f"At most {MAX_CORRECTION_CHARS} characters.", "long")
+            for name, value in values.items()
+            if _longest_text(value) > MAX_CORRECTION_CHARS
+        ]
+    version_error = _version_error(body)
+    if version_error is not None:
+        errors.append(version_error)
     if errors:
         raise validation_problem(errors)
-    return values, expected  # type: ignore[return-value]
+    return values, body.get("expectedVersion")
+
+
+def _longest_text(value: Any) -> int:
+    """The length of the longest string in a corrected value (line items nest them)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return max((_longest_text(item) for item in value), default=0)
+    return 0

@@ -155,6 +155,17 @@ def test_upload_then_submit_queues_processing_once(
     assert again.json()["code"] == "SESSION_SUBMITTED"
 
 
+def test_a_stored_upload_answers_json_with_what_was_stored_and_its_rate_limit(api, workflows):
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    data = jpeg_bytes()
+    response = put(api, body["uploadUrls"][1]["uploadUrl"], data)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"fileIndex": 1, "size": len(data), "contentType": "image/jpeg"}
+    assert response["X-RateLimit-Bucket"] == "upload"
+    assert int(response["X-RateLimit-Remaining"]) == int(response["X-RateLimit-Limit"]) - 1
+
+
 def test_reused_upload_url_is_refused(api, workflows):
     _, body, _ = create(api)
     url = body["uploadUrls"][0]["uploadUrl"]
@@ -220,6 +231,25 @@ def test_submit_without_files_is_files_missing(api, workflows):
     assert response.status_code == 422
     assert response.json()["type"].endswith("/files-missing")
     assert response.json()["code"] == "FILES_MISSING"
+
+
+def test_an_upload_cut_short_is_refused_and_leaves_the_url_usable(api, workflows):
+    _, body, _ = create(api)
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    data = jpeg_bytes()
+    # The client declared the whole file, then its connection ended after half of it.
+    cut = api.generic(
+        "PUT",
+        path,
+        data,
+        content_type="image/jpeg",
+        CONTENT_LENGTH=str(len(data)),
+        **{"wsgi.input": io.BytesIO(data[: len(data) // 2])},
+    )
+    assert cut.status_code == 400
+    assert cut.json()["code"] == "INCOMPLETE_UPLOAD"
+    assert SubmissionFile.objects.get().uploaded_at is None
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], data).status_code == 200
 
 
 def test_empty_upload_is_refused(api, workflows):

@@ -19,6 +19,14 @@ def test_dev_serves_with_gunicorn_and_a_bounded_number_of_workers():
     assert "--workers" in servers[0]
 
 
+def test_dev_serves_from_one_process_so_its_memory_cache_is_shared_by_every_request():
+    # Without Redis the key cache and the rate-limit counters live in the process's
+    # memory: with two processes a key revoked in one kept working in the other.
+    [server] = [c for c in _commands() if any(word.endswith("gunicorn") for word in c[:1])]
+    assert server[server.index("--workers") + 1] == "1"
+    assert int(server[server.index("--threads") + 1]) > 1
+
+
 def test_dev_closes_database_connections_after_each_request():
     exports = [c for c in _commands() if c[:1] == ["export"]]
     assert ["export", "DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}"] in exports

@@ -1,4 +1,4 @@
-"""Login lock-out (django-axes) and the limit on failed API-key lookups per address."""
+"""Login lock-out (django-axes) and the per-address limit on unknown API keys."""
 
 import logging
 
@@ -91,15 +91,20 @@ def unknown(client: APIClient, n: int = 1) -> list[int]:
     return [client.get("/api/v1/workflows").status_code for _ in range(n)]
 
 
+def anonymous_limit(settings, limit: int) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "anonymous": limit}
+
+
 def test_unknown_keys_from_one_address_are_limited_without_a_query(settings, api_key, workflows):
-    settings.API_KEY_FAILURE_LIMIT = 3
+    anonymous_limit(settings, 3)
     guesser = APIClient(REMOTE_ADDR="203.0.113.9")
     assert unknown(guesser, 3) == [401, 401, 401]
     with CaptureQueriesContext(connection) as queries:
         response = guesser.get("/api/v1/workflows")
     assert response.status_code == 429
-    assert response.json()["code"] == "TOO_MANY_INVALID_API_KEYS"
-    assert response["Retry-After"] == "60"
+    assert response.json()["code"] == "RATE_LIMIT_EXCEEDED"
+    assert response["X-RateLimit-Bucket"] == "anonymous"
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert not [q for q in queries.captured_queries if "steve_apikey" in q["sql"]]
     # Malformed keys count and are refused alike; other addresses are not affected.
     guesser.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
@@ -107,13 +112,44 @@ def test_unknown_keys_from_one_address_are_limited_without_a_query(settings, api
     assert unknown(APIClient(REMOTE_ADDR="198.51.100.7")) == [401]
 
 
+def test_unknown_keys_and_other_keyless_requests_share_one_per_address_limit(
+    settings, api_key, workflows
+):
+    anonymous_limit(settings, 3)
+    client = APIClient(REMOTE_ADDR="203.0.113.12")
+    assert client.get("/api/v1/no-such-route").status_code == 404
+    assert client.get("/api/v1/workflows").status_code == 401  # no key at all
+    [refused] = unknown(client)
+    assert refused == 401
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/workflows")
+    # The fourth keyless request of the minute: the bucket the headers showed is the
+    # limit, and the unknown key is not looked up.
+    assert response.status_code == 429
+    assert response["X-RateLimit-Bucket"] == "anonymous"
+    assert response["X-RateLimit-Limit"] == "3" and response["X-RateLimit-Remaining"] == "0"
+    assert not [q for q in queries.captured_queries if "steve_apikey" in q["sql"]]
+
+
+def test_unknown_keys_within_the_anonymous_bucket_are_answered_401_with_its_headers(
+    settings, workflows
+):
+    anonymous_limit(settings, 40)
+    client = APIClient(REMOTE_ADDR="203.0.113.13")
+    client.credentials(HTTP_AUTHORIZATION="Bearer aok_" + "2" * 64)
+    answers = [client.get("/api/v1/workflows") for _ in range(30)]
+    assert {answer.status_code for answer in answers} == {401}
+    assert [int(a["X-RateLimit-Remaining"]) for a in answers] == list(range(39, 9, -1))
+    assert {answer["X-RateLimit-Bucket"] for answer in answers} == {"anonymous"}
+
+
 def test_a_limited_client_polling_jobs_costs_no_database_query(settings, api, workflows):
-    settings.API_KEY_FAILURE_LIMIT = 2
     session = api.post(
         "/api/v1/workflows/receipt-ocr/sessions",
         {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "o-1"},
         format="json",
     ).json()["sessionId"]
+    anonymous_limit(settings, 2)
     guesser = APIClient(REMOTE_ADDR="203.0.113.11")
     guesser.credentials(HTTP_AUTHORIZATION="Bearer aok_" + "1" * 64)
     url = f"/api/v1/jobs/{session}"
@@ -124,7 +160,7 @@ def test_a_limited_client_polling_jobs_costs_no_database_query(settings, api, wo
 
 
 def test_a_live_key_keeps_working_from_a_limited_address(settings, api_key, workflows):
-    settings.API_KEY_FAILURE_LIMIT = 2
+    anonymous_limit(settings, 2)
     shared = APIClient(REMOTE_ADDR="203.0.113.10")
     honest = APIClient(REMOTE_ADDR="203.0.113.10")
     honest.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
@@ -135,7 +171,7 @@ def test_a_live_key_keeps_working_from_a_limited_address(settings, api_key, work
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, workflows):
-    settings.API_KEY_FAILURE_LIMIT = 1
+    anonymous_limit(settings, 1)
     settings.TRUSTED_PROXY_COUNT = 1
     one = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.5")
     other = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.6")

@@ -66,6 +66,28 @@ def test_invalid_fields_are_a_422_per_field_and_nothing_is_stored(api, company):
         assert api.post(url(waiting), body, format="json").status_code == 422
 
 
+def test_a_correction_longer_than_the_review_page_allows_is_a_422(api, company):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(
+        url(waiting),
+        {
+            "fields": {
+                "merchantName": "X" * 2001,
+                "lineItems": [{"description": "Y" * 100_000, "amount": 1.0}],
+                "merchantAddress": "Z" * 2000,
+            }
+        },
+        format="json",
+    )
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {
+        "fields.merchantName",
+        "fields.lineItems",
+    }
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
+
+
 def test_corrections_are_refused_outside_review_and_for_other_companies(api, company):
     approved = SubmissionFactory(company=company, status="approved")
     response = api.post(url(approved), {"fields": {"merchantName": "X"}}, format="json")

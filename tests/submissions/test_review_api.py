@@ -110,6 +110,39 @@ def test_approve_from_review_returns_the_seed_shape_and_writes_an_event(api, in_
     assert event.actor_type == "api_key"
 
 
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("approve", {}), ("reject", {"reason": "Illegible."}), ("cancel", {"reason": "Duplicate."})],
+)
+def test_a_decision_on_a_version_the_caller_did_not_read_is_refused(api, in_review, action, body):
+    read = api.get(f"/api/v1/submissions/{in_review.pk}").json()["version"]
+    corrected = api.post(
+        f"/api/v1/submissions/{in_review.pk}/corrections",
+        {"fields": {"merchantName": "Kedai Baru"}, "expectedVersion": read},
+        format="json",
+    )
+    assert corrected.status_code == 200
+    url = f"/api/v1/submissions/{in_review.pk}/{action}"
+    stale = api.post(url, {**body, "expectedVersion": read}, format="json")
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "SUBMISSION_CHANGED"
+    in_review.refresh_from_db()
+    assert in_review.status == "review"
+    current = api.post(url, {**body, "expectedVersion": in_review.version}, format="json")
+    assert current.status_code == 200
+
+
+@pytest.mark.parametrize("version", ["3", True, 1.5])
+def test_a_decision_with_an_expected_version_that_is_no_integer_is_a_422(api, in_review, version):
+    response = api.post(
+        f"/api/v1/submissions/{in_review.pk}/approve", {"expectedVersion": version}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "expectedVersion"
+    in_review.refresh_from_db()
+    assert in_review.status == "review"
+
+
 def test_approve_is_refused_while_fraud_matches_are_unresolved(api, company, in_review):
     match = flag(in_review, SubmissionFactory(company=company))
     refused = api.post(f"/api/v1/submissions/{in_review.pk}/approve")
