@@ -23,6 +23,9 @@ BLOCKED_SUFFIXES = (".internal", ".local", ".localhost", ".localdomain")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # NAT64 carries an IPv4 address in its last 32 bits; a gateway would forward to it.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IETF protocol assignments (RFC 6890): no webhook receiver lives here, though Python 3.11
+# calls some of it global (192.0.0.8, the dummy address).
+IETF_PROTOCOL = ipaddress.ip_network("192.0.0.0/24")
 
 
 class TargetRefused(ValueError):
@@ -52,6 +55,8 @@ def address_is_public(address: IPAddress) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None and not address_is_public(embedded):
             return False
+    if address in IETF_PROTOCOL:
+        return False
     return address.is_global and not (
         address.is_private
         or address.is_loopback

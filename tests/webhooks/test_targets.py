@@ -19,6 +19,7 @@ REFUSED = [
     "240.0.0.1",  # reserved
     "0.0.0.0",
     "100.64.0.1",  # carrier-grade NAT
+    "192.0.0.8",  # IETF protocol assignments: the dummy address Python 3.11 calls global
     "[::1]",  # IPv6 loopback
     "[fd00::1]",  # unique local
     "[fe80::1]",  # link-local
