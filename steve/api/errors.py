@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from steve.errors import ServiceError, field_error
+from steve.logredact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def problem_body(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path if request is not None else None,
+        # An upload URL is a capability: a problem body may be logged by the caller.
+        "instance": redact(request.path) if request is not None else None,
         "code": code,
         "requestId": getattr(request, "request_id", None),
     }

@@ -173,6 +173,8 @@ def test_reused_upload_url_is_refused(api, workflows):
     second = put(api, url, jpeg_bytes("black"))
     assert second.status_code == 409
     assert second.json()["code"] == "UPLOAD_URL_USED"
+    # The URL is a capability: the problem names the route, not the token.
+    assert second.json()["instance"] == "/api/v1/uploads/[redacted]"
 
 
 def test_altered_upload_url_is_refused(api, workflows):
