@@ -10,6 +10,8 @@ RapidOCR's own pipeline (rapidocr_onnxruntime/main.py) without its angle classif
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
 import math
 from pathlib import Path
@@ -48,11 +50,28 @@ REC_BATCH = 6
 
 OcrLine = tuple[list[list[float]], str, float, list[list[list[float]]]]
 
+# glibc serves a freed block up to 32 MB from the heap next time (its mmap threshold
+# rises to the largest block freed), so OpenVINO's per-shape activation buffers pile up
+# in the heap receipt after receipt. A fixed threshold maps every block over 4 MB on its
+# own and returns it on free: peak RSS over 12 sroie-test receipts 827 MB instead of
+# 906-936 MB, for 2-5 % more CPU (1 MB: 820 MB, +11 % CPU).
+MMAP_THRESHOLD = 4 * 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def _fix_mmap_threshold() -> None:
+    """Set glibc's mmap threshold for the process; other C libraries are left alone."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
 
 class PpOcr:
     """Detect text lines on a BGR image and read each one."""
 
     def __init__(self, threads: int = 1) -> None:
+        _fix_mmap_threshold()
         core = ov.Core()
         config = {
             "INFERENCE_NUM_THREADS": threads,
