@@ -125,9 +125,11 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     # CPU time, not wall: the machine is shared, and OCR's share is measured in CPU too.
     started = time.process_time()
     words = read.words or []  # None only for a file that failed, which has no pages
-    pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
+    # As fraud.services.hash_pages: each page decoded once, for the hashes and features.
+    grays = [hashing.page_gray(image) for image in read.pages]
+    pages = [hashing.page_hashes(gray, w) for gray, w in zip(grays, words, strict=True)]
     hashed = time.process_time()
-    features = [local.local_features(image) for image in read.pages]
+    features = [local.local_features(gray) for gray in grays]
     done = time.process_time()
     took = (hashed - started) / max(1, len(pages))
     return out | {

@@ -165,8 +165,9 @@ def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
     hashed = []
     for page in pages:
         try:
-            hashes = hashing.page_hashes(page.image, page.words)
-            features = local.local_features(page.image)
+            gray = hashing.page_gray(page.image)  # decoded once for both
+            hashes = hashing.page_hashes(gray, page.words)
+            features = local.local_features(gray)
         except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
             logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
             continue

@@ -158,7 +158,8 @@ def test_words_add_the_text_view():
     words = [_Word("ITEM", (0.1, 0.06 + i * 0.03, 0.9, 0.08 + i * 0.03), 0.9) for i in range(25)]
     hashes = hashing.page_hashes(page, words)
     assert tuple(hashes.views) == hashing.VIEWS
-    assert hashes.views["text"] == hashing.pdq(hashing.text_view(page, hashing.text_box(words)))[0]
+    view = hashing.text_view(hashing.page_gray(page), hashing.text_box(words))
+    assert hashes.views["text"] == hashing.pdq(view)[0]
 
 
 @needs_sroie
