@@ -256,7 +256,15 @@ def _alone(found: list[tuple[str, float]], check: str, flag: float) -> bool:
 
 
 def evaluate(ids: list[str], items: dict, run: Run) -> None:
+    usable, sha, pair_found, copies = submit_all(ids, items, run)
     flag = run.policy.flag_threshold
+    _print_recall(usable, copies, flag)
+    _print_false_matches(usable, sha, pair_found, copies, flag)
+
+
+def submit_all(ids: list[str], items: dict, run: Run) -> tuple[list[str], dict, dict, dict]:
+    """Originals one after the other, then each copy on its own: (receipts submitted,
+    their file hashes, what each pair of originals got, what each copy matched)."""
     usable = [i for i in ids if "pages" in items[(i, None)] and not items[(i, None)]["error"]]
     sha = {i: items[(i, None)]["sha256"] for i in ids}
     run.start()
@@ -280,8 +288,52 @@ def evaluate(ids: list[str], items: dict, run: Run) -> None:
                 copies[(i, t)] = [(receipt_of[o], c, s) for o, c, s in found]
     finally:
         run.stop()
-    _print_recall(usable, copies, flag)
-    _print_false_matches(usable, sha, pair_found, copies, flag)
+    return usable, sha, pair_found, copies
+
+
+def _without_views(items: dict, dropped: set[str]) -> dict:
+    """The items with the page hashes of the `dropped` views left out."""
+    return {
+        k: item
+        | {
+            "pages": [
+                hashing.PageHashes(
+                    views={v: d for v, d in h.views.items() if v not in dropped}, quality=h.quality
+                )
+                for h in item["pages"]
+            ]
+        }
+        if "pages" in item
+        else item
+        for k, item in items.items()
+    }
+
+
+def ablation(ids: list[str], items: dict, run: Run) -> None:
+    """The whole decision again without each image view in turn: a view whose removal
+    costs no catch and adds no false match adds nothing on this set."""
+    print("\n## Views left out (decision recall per transform; false matches)")
+    names = [t for t in TRANSFORMS]
+    print("| left out | " + " | ".join(names) + " | distinct pairs | copies vs others |")
+    print("|---" * (len(names) + 3) + "|")
+    for dropped in [(), *((v,) for v in hashing.IMAGE_VIEWS)]:
+        usable, sha, pair_found, copies = submit_all(ids, _without_views(items, set(dropped)), run)
+        cells = []
+        for t in names:
+            done = [i for i in usable if (i, t) in copies]
+            caught = sum(any(o == i for o, _, _ in copies[(i, t)]) for i in done)
+            cells.append(f"{caught}/{len(done)}")
+        distinct = [p for p in itertools.combinations(usable, 2) if not _same_receipt(*p, sha)]
+        pairs = sum(bool(pair_found.get(p)) for p in distinct)
+        cross = sum(
+            any(o != i and not _same_receipt(i, o, sha) for o, _, _ in found)
+            for (i, _t), found in copies.items()
+        )
+        print(
+            f"| {', '.join(dropped) or 'none'} | {' | '.join(cells)} "
+            f"| {pairs}/{len(distinct)} | {cross} copies |",
+            flush=True,
+        )
 
 
 def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
@@ -444,6 +496,9 @@ def main() -> None:
     parser.add_argument(
         "--ocr-sample", type=int, default=5, help="originals OCR'd afresh for the CPU share"
     )
+    parser.add_argument(
+        "--ablate", action="store_true", help="decision without each image view in turn"
+    )
     args = parser.parse_args()
     use_dataset(args.dataset)
     os.environ["STEVE_BENCH_POLICY"] = args.policy
@@ -474,6 +529,9 @@ def main() -> None:
         f"(current {current})"
     )
     run = Run()
+    if args.ablate:
+        ablation(ids, items, run)
+        return
     evidence(ids, items, run.policy)
     evaluate(ids, items, run)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -475,14 +475,17 @@ def normalise_page(image: Image.Image | PageGray) -> dict[str, np.ndarray]:
     on sroie-dev, bench/fraud_quality.py).
     """
     page = upright_page(image)
-    views = {
-        "paper": page,
-        "print": _crop(page, print_box(page)),
-        "strong": _crop(page, ink_box(page, STRONG_INK_LEVEL)),
-        "ink": _crop(page, ink_box(page, _otsu_level(page))),
-        "dark": _crop(page, ink_box(page, dark_level(page))),
-    }
-    return {name: _fixed_width(view) for name, view in views.items()}
+    return {name: _fixed_width(_crop(page, _BOXES[name](page))) for name in IMAGE_VIEWS}
+
+
+# How each image view's box is found on the upright page (None: the whole paper).
+_BOXES: dict[str, Callable[[np.ndarray], tuple[int, int, int, int] | None]] = {
+    "paper": lambda page: None,
+    "print": print_box,
+    "strong": lambda page: ink_box(page, STRONG_INK_LEVEL),
+    "ink": lambda page: ink_box(page, _otsu_level(page)),
+    "dark": lambda page: ink_box(page, dark_level(page)),
+}
 
 
 def _fixed_width(gray: np.ndarray) -> np.ndarray:

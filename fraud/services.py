@@ -264,10 +264,11 @@ def _visual_hits(
     for page in hashed:
         if page.hashes.quality < MIN_PDQ_QUALITY:
             continue
-        for variant, digest in _variants(page.hashes):
-            for fingerprint_id, distance in visual.search(
-                submission.company_id, submission.environment, variant, digest, radius
-            ):
+        found = visual.search_views(
+            submission.company_id, submission.environment, dict(_variants(page.hashes)), radius
+        )
+        for variant, matches in found.items():
+            for fingerprint_id, distance in matches:
                 if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
                     hits[fingerprint_id] = (distance, page, variant)
     if not hits:
