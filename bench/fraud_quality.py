@@ -56,6 +56,7 @@ from fraud import hashing, local, normalise, textsim  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 DATASET_ENV = "STEVE_BENCH_DATASET"  # set by --dataset; inherited by the worker processes
+ALL_VIEWS_ENV = "STEVE_BENCH_ALL_VIEWS"  # set by --all-views; inherited likewise
 # Re-captured files, kept so a run does not make them again (the 12 MP one takes seconds).
 RECAPTURE_CACHE = (
     Path(os.environ.get("STEVE_BENCH_CACHE", Path.home() / ".cache" / "steve-bench")) / "recaptures"
@@ -117,6 +118,7 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     import fraud_ocr_cache
 
     receipt_id, transform, cached_only = job
+    all_views = bool(os.environ.get(ALL_VIEWS_ENV))
     data = file_bytes(receipt_id, transform)
     out = {"id": receipt_id, "transform": transform, "sha256": hashlib.sha256(data).hexdigest()}
     if cached_only and not fraud_ocr_cache.cached(data):
@@ -127,7 +129,8 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     words = read.words or []  # None only for a file that failed, which has no pages
     # As fraud.services.hash_pages: each page decoded once, for the hashes and features.
     grays = [hashing.page_gray(image) for image in read.pages]
-    pages = [hashing.page_hashes(gray, w) for gray, w in zip(grays, words, strict=True)]
+    views = (*hashing.IMAGE_VIEWS, *hashing.MEASURED_VIEWS) if all_views else hashing.IMAGE_VIEWS
+    pages = [hashing.page_hashes(g, w, views) for g, w in zip(grays, words, strict=True)]
     hashed = time.process_time()
     features = [local.local_features(gray) for gray in grays]
     done = time.process_time()
@@ -258,7 +261,8 @@ def _alone(found: list[tuple[str, float]], check: str, flag: float) -> bool:
 def evaluate(ids: list[str], items: dict, run: Run) -> None:
     usable, sha, pair_found, copies = submit_all(ids, items, run)
     flag = run.policy.flag_threshold
-    _print_recall(usable, copies, flag)
+    failed = {k: item["error"] for k, item in items.items() if item.get("error")}
+    _print_recall(usable, copies, flag, failed)
     _print_false_matches(usable, sha, pair_found, copies, flag)
 
 
@@ -316,7 +320,11 @@ def ablation(ids: list[str], items: dict, run: Run) -> None:
     names = [t for t in TRANSFORMS]
     print("| left out | " + " | ".join(names) + " | distinct pairs | copies vs others |")
     print("|---" * (len(names) + 3) + "|")
-    for dropped in [(), *((v,) for v in hashing.IMAGE_VIEWS)]:
+    # Each image view on its own, then the costliest boxes (fraud.hashing._BOXES) together.
+    computed = {v for item in items.values() for h in item.get("pages", []) for v in h.views}
+    singles = [(v,) for v in (*hashing.IMAGE_VIEWS, *hashing.MEASURED_VIEWS) if v in computed]
+    together = [("dark", "ink"), ("dark", "ink", "strong"), ("dark", "ink", "strong", "paper")]
+    for dropped in [(), *singles, *together]:
         usable, sha, pair_found, copies = submit_all(ids, _without_views(items, set(dropped)), run)
         cells = []
         for t in names:
@@ -336,10 +344,12 @@ def ablation(ids: list[str], items: dict, run: Run) -> None:
         )
 
 
-def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
+def _print_recall(ids: list[str], copies: dict, flag: float, failed: dict) -> None:
     print(f"\n## Re-captures caught (fraud_run_checks, default policy, flag at {flag:g})")
     print("A check alone: its score reaches the flag threshold. Decision: any match with the")
-    print("original (evidence about the pair adds up, fraud.policy.combine).")
+    print("original (evidence about the pair adds up, fraud.policy.combine). A copy whose")
+    print("extraction failed (missed, with the error code) was never checked: the pipeline")
+    print("fails its session, so it is counted as missed.")
     print("| transform | receipts | visual | local | text | data | decision | missed |")
     print("|---|---|---|---|---|---|---|---|")
     for t in TRANSFORMS:
@@ -349,7 +359,11 @@ def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
         own = {i: [(c, s) for o, c, s in copies[(i, t)] if o == i] for i in done}
         cells = [f"{np.mean([_alone(own[i], c, flag) for i in done]):.1%}" for c in CHECKS]
         caught = [bool(own[i]) for i in done]
-        missed = [i for i, hit in zip(done, caught, strict=True) if not hit]
+        missed = [
+            f"{i} ({failed[(i, t)]})" if (i, t) in failed else i
+            for i, hit in zip(done, caught, strict=True)
+            if not hit
+        ]
         print(
             f"| {t} | {len(done)} | {' | '.join(cells)} | **{np.mean(caught):.1%}** "
             f"| {', '.join(missed) or '-'} |"
@@ -499,9 +513,12 @@ def main() -> None:
     parser.add_argument(
         "--ablate", action="store_true", help="decision without each image view in turn"
     )
+    parser.add_argument("--all-views", action="store_true", help="also hash hashing.MEASURED_VIEWS")
     args = parser.parse_args()
     use_dataset(args.dataset)
     os.environ["STEVE_BENCH_POLICY"] = args.policy
+    if args.all_views:
+        os.environ[ALL_VIEWS_ENV] = "1"
     if args.transforms:
         for name in set(TRANSFORMS) - set(args.transforms.split(",")):
             del TRANSFORMS[name]

@@ -63,7 +63,12 @@ BACKGROUND_FACTOR = 4
 
 # The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-"):
 # those found in the image itself, and "text", the box of the words OCR read (text_view).
-IMAGE_VIEWS = ("paper", "print", "strong", "ink", "dark")
+IMAGE_VIEWS = ("paper", "print")
+# Views whose boxes are known but not computed: with the text view, the keypoint stage and
+# the text and data checks, leaving them out cost no catch and no false match where it was
+# measured (bench/fraud_quality.py --ablate --all-views, bench/RESULTS.md), and their boxes
+# took ~40 ms CPU a page. Rows stored under their names are simply no longer searched.
+MEASURED_VIEWS = ("strong", "ink", "dark")
 VIEWS = (*IMAGE_VIEWS, "text")
 # Words that set the text view's box: read with this confidence, less outliers per side.
 TEXT_BOX_MIN_CONFIDENCE = 0.8
@@ -458,8 +463,11 @@ def upright_page(image: Image.Image | PageGray) -> np.ndarray:
     return rotate(gray, estimate_skew(ink_mask(gray)))
 
 
-def normalise_page(image: Image.Image | PageGray) -> dict[str, np.ndarray]:
-    """The canonical grayscale views of a page (IMAGE_VIEWS), each at NORMALISED_WIDTH.
+def normalise_page(
+    image: Image.Image | PageGray, views: Sequence[str] = IMAGE_VIEWS
+) -> dict[str, np.ndarray]:
+    """The canonical grayscale views of a page (`views`, of IMAGE_VIEWS and
+    MEASURED_VIEWS), each at NORMALISED_WIDTH.
 
     - paper: the whole upright paper;
     - print: the box of the blobs that look like print (print_box);
@@ -475,7 +483,7 @@ def normalise_page(image: Image.Image | PageGray) -> dict[str, np.ndarray]:
     on sroie-dev, bench/fraud_quality.py).
     """
     page = upright_page(image)
-    return {name: _fixed_width(_crop(page, _BOXES[name](page))) for name in IMAGE_VIEWS}
+    return {name: _fixed_width(_crop(page, _BOXES[name](page))) for name in views}
 
 
 # How each image view's box is found on the upright page (None: the whole paper).
@@ -512,10 +520,15 @@ def pdq(gray: np.ndarray) -> tuple[bytes, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
-def page_hashes(image: Image.Image | PageGray, words: Sequence[OcrWord] = ()) -> PageHashes:
-    """The page's hashes; with the words OCR read on `image`, also the text view's."""
+def page_hashes(
+    image: Image.Image | PageGray,
+    words: Sequence[OcrWord] = (),
+    views: Sequence[str] = IMAGE_VIEWS,
+) -> PageHashes:
+    """The page's hashes (the image `views`, "print" always among them for `quality`);
+    with the words OCR read on `image`, also the text view's."""
     page = page_gray(image)
-    hashed = {name: pdq(view) for name, view in normalise_page(page).items()}
+    hashed = {name: pdq(view) for name, view in normalise_page(page, views).items()}
     views = {n: d for n, (d, _) in hashed.items()}
     box = text_box(words)
     if box is not None:
