@@ -320,11 +320,9 @@ def ablation(ids: list[str], items: dict, run: Run) -> None:
     names = [t for t in TRANSFORMS]
     print("| left out | " + " | ".join(names) + " | distinct pairs | copies vs others |")
     print("|---" * (len(names) + 3) + "|")
-    # Each image view on its own, then the costliest boxes (fraud.hashing._BOXES) together.
-    computed = {v for item in items.values() for h in item.get("pages", []) for v in h.views}
-    singles = [(v,) for v in (*hashing.IMAGE_VIEWS, *hashing.MEASURED_VIEWS) if v in computed]
+    # The costliest boxes (fraud.hashing._BOXES) left out together, the dearest first.
     together = [("dark", "ink"), ("dark", "ink", "strong"), ("dark", "ink", "strong", "paper")]
-    for dropped in [(), *singles, *together]:
+    for dropped in [(), *together]:
         usable, sha, pair_found, copies = submit_all(ids, _without_views(items, set(dropped)), run)
         cells = []
         for t in names:
