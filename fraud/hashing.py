@@ -3,10 +3,10 @@
 Plain PDQ on a whole receipt photo is not robust enough: a re-capture rotates, crops and
 re-lights the page. We therefore normalise the page first (cut the paper out of a desk
 background, strip scanner edges, flatten the lighting, deskew on the text lines) and hash
-five views of it with PDQ: the upright paper and four boxes of its print found in
-different ways (see normalise_page); and, when the pipeline knows the words OCR read on
-the page, a sixth: the box of those words (text_view), which no wedge, edge, shadow or
-faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
+three views of it with PDQ (IMAGE_VIEWS): the upright paper and two boxes of its print
+found in different ways (see normalise_page; two more ways, MEASURED_VIEWS, are kept for
+measurement only); and, when the pipeline knows the words OCR read on the page, a fourth:
+the box of those words (text_view), which no wedge, edge, shadow or faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
 finding the box fails on some re-captures, but rarely all at once, so a pair's distance
 is the smallest over the views.
 

@@ -1,7 +1,7 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
-Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised page, the
-sixth the box of the words OCR read; one exact Hamming index per view), text (digit
+Checks: duplicate (same file bytes), visual (PDQ of four views of the normalised page, the
+fourth the box of the words OCR read; one exact Hamming index per view), text (digit
 shingles of the OCR text: LSH candidates, exact Jaccard), data (total + date window +
 similar merchant; same minute is strong) and tampering (editing software,
 screenshot-like pages, arithmetic). A local-feature stage (fraud.local: ORB keypoints, one
