@@ -56,6 +56,7 @@ from fraud import hashing, local, normalise, textsim  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 DATASET_ENV = "STEVE_BENCH_DATASET"  # set by --dataset; inherited by the worker processes
+ALL_VIEWS_ENV = "STEVE_BENCH_ALL_VIEWS"  # set by --all-views; inherited likewise
 # Re-captured files, kept so a run does not make them again (the 12 MP one takes seconds).
 RECAPTURE_CACHE = (
     Path(os.environ.get("STEVE_BENCH_CACHE", Path.home() / ".cache" / "steve-bench")) / "recaptures"
@@ -117,6 +118,7 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     import fraud_ocr_cache
 
     receipt_id, transform, cached_only = job
+    all_views = bool(os.environ.get(ALL_VIEWS_ENV))
     data = file_bytes(receipt_id, transform)
     out = {"id": receipt_id, "transform": transform, "sha256": hashlib.sha256(data).hexdigest()}
     if cached_only and not fraud_ocr_cache.cached(data):
@@ -125,9 +127,12 @@ def _prepare(job: tuple[str, str | None, bool]) -> dict:
     # CPU time, not wall: the machine is shared, and OCR's share is measured in CPU too.
     started = time.process_time()
     words = read.words or []  # None only for a file that failed, which has no pages
-    pages = [hashing.page_hashes(image, w) for image, w in zip(read.pages, words, strict=True)]
+    # As fraud.services.hash_pages: each page decoded once, for the hashes and features.
+    grays = [hashing.page_gray(image) for image in read.pages]
+    views = (*hashing.IMAGE_VIEWS, *hashing.MEASURED_VIEWS) if all_views else hashing.IMAGE_VIEWS
+    pages = [hashing.page_hashes(g, w, views) for g, w in zip(grays, words, strict=True)]
     hashed = time.process_time()
-    features = [local.local_features(image) for image in read.pages]
+    features = [local.local_features(gray) for gray in grays]
     done = time.process_time()
     took = (hashed - started) / max(1, len(pages))
     return out | {
@@ -254,7 +259,16 @@ def _alone(found: list[tuple[str, float]], check: str, flag: float) -> bool:
 
 
 def evaluate(ids: list[str], items: dict, run: Run) -> None:
+    usable, sha, pair_found, copies = submit_all(ids, items, run)
     flag = run.policy.flag_threshold
+    failed = {k: item["error"] for k, item in items.items() if item.get("error")}
+    _print_recall(usable, copies, flag, failed)
+    _print_false_matches(usable, sha, pair_found, copies, flag)
+
+
+def submit_all(ids: list[str], items: dict, run: Run) -> tuple[list[str], dict, dict, dict]:
+    """Originals one after the other, then each copy on its own: (receipts submitted,
+    their file hashes, what each pair of originals got, what each copy matched)."""
     usable = [i for i in ids if "pages" in items[(i, None)] and not items[(i, None)]["error"]]
     sha = {i: items[(i, None)]["sha256"] for i in ids}
     run.start()
@@ -278,14 +292,62 @@ def evaluate(ids: list[str], items: dict, run: Run) -> None:
                 copies[(i, t)] = [(receipt_of[o], c, s) for o, c, s in found]
     finally:
         run.stop()
-    _print_recall(usable, copies, flag)
-    _print_false_matches(usable, sha, pair_found, copies, flag)
+    return usable, sha, pair_found, copies
 
 
-def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
+def _without_views(items: dict, dropped: set[str]) -> dict:
+    """The items with the page hashes of the `dropped` views left out."""
+    return {
+        k: item
+        | {
+            "pages": [
+                hashing.PageHashes(
+                    views={v: d for v, d in h.views.items() if v not in dropped}, quality=h.quality
+                )
+                for h in item["pages"]
+            ]
+        }
+        if "pages" in item
+        else item
+        for k, item in items.items()
+    }
+
+
+def ablation(ids: list[str], items: dict, run: Run) -> None:
+    """The whole decision again without each image view in turn: a view whose removal
+    costs no catch and adds no false match adds nothing on this set."""
+    print("\n## Views left out (decision recall per transform; false matches)")
+    names = [t for t in TRANSFORMS]
+    print("| left out | " + " | ".join(names) + " | distinct pairs | copies vs others |")
+    print("|---" * (len(names) + 3) + "|")
+    # The costliest boxes (fraud.hashing._BOXES) left out together, the dearest first.
+    together = [("dark", "ink"), ("dark", "ink", "strong"), ("dark", "ink", "strong", "paper")]
+    for dropped in [(), *together]:
+        usable, sha, pair_found, copies = submit_all(ids, _without_views(items, set(dropped)), run)
+        cells = []
+        for t in names:
+            done = [i for i in usable if (i, t) in copies]
+            caught = sum(any(o == i for o, _, _ in copies[(i, t)]) for i in done)
+            cells.append(f"{caught}/{len(done)}")
+        distinct = [p for p in itertools.combinations(usable, 2) if not _same_receipt(*p, sha)]
+        pairs = sum(bool(pair_found.get(p)) for p in distinct)
+        cross = sum(
+            any(o != i and not _same_receipt(i, o, sha) for o, _, _ in found)
+            for (i, _t), found in copies.items()
+        )
+        print(
+            f"| {', '.join(dropped) or 'none'} | {' | '.join(cells)} "
+            f"| {pairs}/{len(distinct)} | {cross} copies |",
+            flush=True,
+        )
+
+
+def _print_recall(ids: list[str], copies: dict, flag: float, failed: dict) -> None:
     print(f"\n## Re-captures caught (fraud_run_checks, default policy, flag at {flag:g})")
     print("A check alone: its score reaches the flag threshold. Decision: any match with the")
-    print("original (evidence about the pair adds up, fraud.policy.combine).")
+    print("original (evidence about the pair adds up, fraud.policy.combine). A copy whose")
+    print("extraction failed (missed, with the error code) was never checked: the pipeline")
+    print("fails its session, so it is counted as missed.")
     print("| transform | receipts | visual | local | text | data | decision | missed |")
     print("|---|---|---|---|---|---|---|---|")
     for t in TRANSFORMS:
@@ -295,7 +357,11 @@ def _print_recall(ids: list[str], copies: dict, flag: float) -> None:
         own = {i: [(c, s) for o, c, s in copies[(i, t)] if o == i] for i in done}
         cells = [f"{np.mean([_alone(own[i], c, flag) for i in done]):.1%}" for c in CHECKS]
         caught = [bool(own[i]) for i in done]
-        missed = [i for i, hit in zip(done, caught, strict=True) if not hit]
+        missed = [
+            f"{i} ({failed[(i, t)]})" if (i, t) in failed else i
+            for i, hit in zip(done, caught, strict=True)
+            if not hit
+        ]
         print(
             f"| {t} | {len(done)} | {' | '.join(cells)} | **{np.mean(caught):.1%}** "
             f"| {', '.join(missed) or '-'} |"
@@ -442,9 +508,15 @@ def main() -> None:
     parser.add_argument(
         "--ocr-sample", type=int, default=5, help="originals OCR'd afresh for the CPU share"
     )
+    parser.add_argument(
+        "--ablate", action="store_true", help="decision without each image view in turn"
+    )
+    parser.add_argument("--all-views", action="store_true", help="also hash hashing.MEASURED_VIEWS")
     args = parser.parse_args()
     use_dataset(args.dataset)
     os.environ["STEVE_BENCH_POLICY"] = args.policy
+    if args.all_views:
+        os.environ[ALL_VIEWS_ENV] = "1"
     if args.transforms:
         for name in set(TRANSFORMS) - set(args.transforms.split(",")):
             del TRANSFORMS[name]
@@ -472,6 +544,9 @@ def main() -> None:
         f"(current {current})"
     )
     run = Run()
+    if args.ablate:
+        ablation(ids, items, run)
+        return
     evidence(ids, items, run.policy)
     evaluate(ids, items, run)
 

@@ -3,10 +3,10 @@
 Plain PDQ on a whole receipt photo is not robust enough: a re-capture rotates, crops and
 re-lights the page. We therefore normalise the page first (cut the paper out of a desk
 background, strip scanner edges, flatten the lighting, deskew on the text lines) and hash
-five views of it with PDQ: the upright paper and four boxes of its print found in
-different ways (see normalise_page); and, when the pipeline knows the words OCR read on
-the page, a sixth: the box of those words (text_view), which no wedge, edge, shadow or
-faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
+three views of it with PDQ (IMAGE_VIEWS): the upright paper and two boxes of its print
+found in different ways (see normalise_page; two more ways, MEASURED_VIEWS, are kept for
+measurement only); and, when the pipeline knows the words OCR read on the page, a fourth:
+the box of those words (text_view), which no wedge, edge, shadow or faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
 finding the box fails on some re-captures, but rarely all at once, so a pair's distance
 is the smallest over the views.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +44,9 @@ HASH_BYTES = HASH_BITS // 8
 WORK_MAX_SIDE = 1400
 NORMALISED_WIDTH = 384
 WORK_WIDTH = 640
+# Long side of the flattened page the text view and fraud.local's keypoints are taken from:
+# receipt print stays legible, ORB stays fast.
+FLAT_LONG_SIDE = 1100
 HASH_INPUT_SIDE = 256
 HASH_BLUR_SIGMA = 1.5
 INK_LEVEL = 160
@@ -54,11 +57,18 @@ DARK_SHARE_PERCENT = 2.0
 DESKEW_MAX_DEG = 6.0
 DESKEW_STEP_DEG = 0.25
 DESKEW_FINE_STEP_DEG = 0.05
+# flatten_lighting blurs the paper's brightness at 1/BACKGROUND_FACTOR of the page's size.
+BACKGROUND_FACTOR = 4
 
 
 # The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-"):
 # those found in the image itself, and "text", the box of the words OCR read (text_view).
-IMAGE_VIEWS = ("paper", "print", "strong", "ink", "dark")
+IMAGE_VIEWS = ("paper", "print", "strong")
+# Views whose boxes are known but not computed: with the text view, the keypoint stage and
+# the text and data checks, leaving them out cost no catch and no false match on either
+# data set (bench/fraud_quality.py --ablate --all-views, bench/RESULTS.md), and their boxes
+# took ~25 ms CPU a page. Rows stored under their names are simply no longer searched.
+MEASURED_VIEWS = ("ink", "dark")
 VIEWS = (*IMAGE_VIEWS, "text")
 # Words that set the text view's box: read with this confidence, less outliers per side.
 TEXT_BOX_MIN_CONFIDENCE = 0.8
@@ -155,10 +165,11 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     _, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     kernel = np.ones((25, 25), np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, 4)
+    count, labels = cv2.connectedComponents(mask, connectivity=4)
     if count < 2:
         return gray
-    label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    # Areas by counting labels: OpenCV's full statistics cost several times more.
+    label = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
     paper = (labels == label).astype(np.uint8) * 255
     contours, _ = cv2.findContours(paper, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     contour = max(contours, key=cv2.contourArea)
@@ -210,10 +221,20 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
 
 
 def flatten_lighting(gray: np.ndarray) -> np.ndarray:
-    """Divide by the paper's own brightness so shading, brightness and contrast drop out."""
+    """Divide by the paper's own brightness so shading, brightness and contrast drop out.
+
+    The paper's brightness is the print closed away, then blurred over about an eighth of
+    the page. That blur is smooth, so it is taken at a quarter of the size and scaled back:
+    the same background to a level or two, at a tenth of the CPU of a full-size blur.
+    """
     size = max(31, (min(gray.shape) // 8) | 1)
     background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
-    background = cv2.GaussianBlur(background, (size, size), 0).astype(np.float32) + 1.0
+    height, width = gray.shape
+    small_size = (max(1, width // BACKGROUND_FACTOR), max(1, height // BACKGROUND_FACTOR))
+    small = cv2.resize(background, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    kernel = max(3, (size // BACKGROUND_FACTOR) | 1)
+    small = cv2.GaussianBlur(small, (kernel, kernel), 0)
+    background = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR) + 1.0
     flat = np.clip(gray.astype(np.float32) / background * 255.0, 0, 255)
     return flat.astype(np.uint8)
 
@@ -238,7 +259,9 @@ def estimate_skew(ink: np.ndarray) -> float:
     ys = ys.astype(np.float32) - ink.shape[0] / 2
     xs = xs.astype(np.float32) - ink.shape[1] / 2
     coarse = np.arange(-DESKEW_MAX_DEG, DESKEW_MAX_DEG + 1e-6, DESKEW_STEP_DEG)
-    best = _sharpest(ys, xs, coarse)
+    # The coarse scan only has to land within a step of the best angle, for which every
+    # fourth ink point is plenty; the fine scan uses them all.
+    best = _sharpest(ys[::4], xs[::4], coarse)
     fine = np.arange(best - DESKEW_STEP_DEG, best + DESKEW_STEP_DEG + 1e-6, DESKEW_FINE_STEP_DEG)
     return round(_sharpest(ys, xs, fine), 3)
 
@@ -287,13 +310,27 @@ def strip_dark_edges(gray: np.ndarray) -> np.ndarray:
 
 def _drop_border_lines(ink: np.ndarray) -> np.ndarray:
     """Drop long ink structures touching the border: scan edges rotated into the page."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), 8)
+    # Only structures touching the border can go, so only theirs are measured: OpenCV's
+    # statistics of every glyph on the page cost more than the labelling itself.
+    count, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
     height, width = ink.shape
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]  # label 0 is the background, not a structure
+    if not len(edge):
+        return ink
+    on_edge = np.zeros(count, dtype=bool)
+    on_edge[edge] = True
+    ys, xs = np.nonzero(on_edge[labels])
+    owner = labels[ys, xs]
+    order = np.argsort(owner, kind="stable")
+    owner, ys, xs = owner[order], ys[order], xs[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    w = np.maximum.reduceat(xs, starts) - np.minimum.reduceat(xs, starts) + 1
+    h = np.maximum.reduceat(ys, starts) - np.minimum.reduceat(ys, starts) + 1
     drop = np.zeros(count, dtype=bool)
-    for label in range(1, count):
-        x, y, w, h, _area = stats[label]
-        touches = x == 0 or y == 0 or x + w >= width or y + h >= height
-        drop[label] = touches and (w > 0.3 * width or h > 0.3 * height)
+    drop[owner[starts]] = (w > 0.3 * width) | (h > 0.3 * height)
+    if not drop.any():
+        return ink
     return ink & ~drop[labels]
 
 
@@ -385,19 +422,52 @@ def _crop(gray: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray
     return gray[top:bottom, left:right]
 
 
-def upright_page(image: Image.Image) -> np.ndarray:
+@dataclass(frozen=True)
+class PageGray:
+    """A page decoded once, for every view and for the local features (fraud.local).
+
+    `gray` is the upright 8-bit page, long side at most WORK_MAX_SIDE, that the paper is
+    cut from; `flat` is it at FLAT_LONG_SIDE with the lighting flattened: the text view
+    and the keypoints are taken from it.
+    """
+
+    gray: np.ndarray
+    flat: np.ndarray
+
+
+def page_gray(image: Image.Image | PageGray) -> PageGray:
+    """The page decoded (grayscale, upright, downscaled) once; a PageGray is kept as is."""
+    if isinstance(image, PageGray):
+        return image
+    gray = to_gray(image)
+    return PageGray(gray=gray, flat=flatten_lighting(_to_long_side(gray, FLAT_LONG_SIDE)))
+
+
+def _to_long_side(gray: np.ndarray, side: int) -> np.ndarray:
+    """Scaled so its long side is `side` pixels, the aspect ratio kept."""
+    scale = side / max(gray.shape)
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(gray, size, interpolation=interpolation)
+
+
+def upright_page(image: Image.Image | PageGray) -> np.ndarray:
     """The page as flattened, upright paper at the working width.
 
     Cut the paper out of any background, strip scanner edges, scale to WORK_WIDTH (so the
     morphology sees one text size), divide out the lighting, deskew on the text lines.
     """
-    gray = _to_width(strip_dark_edges(find_paper(to_gray(image))), WORK_WIDTH)
+    gray = image.gray if isinstance(image, PageGray) else to_gray(image)
+    gray = _to_width(strip_dark_edges(find_paper(gray)), WORK_WIDTH)
     gray = flatten_lighting(gray)
     return rotate(gray, estimate_skew(ink_mask(gray)))
 
 
-def normalise_page(image: Image.Image) -> dict[str, np.ndarray]:
-    """The canonical grayscale views of a page (IMAGE_VIEWS), each at NORMALISED_WIDTH.
+def normalise_page(
+    image: Image.Image | PageGray, views: Sequence[str] = IMAGE_VIEWS
+) -> dict[str, np.ndarray]:
+    """The canonical grayscale views of a page (`views`, of IMAGE_VIEWS and
+    MEASURED_VIEWS), each at NORMALISED_WIDTH.
 
     - paper: the whole upright paper;
     - print: the box of the blobs that look like print (print_box);
@@ -413,14 +483,17 @@ def normalise_page(image: Image.Image) -> dict[str, np.ndarray]:
     on sroie-dev, bench/fraud_quality.py).
     """
     page = upright_page(image)
-    views = {
-        "paper": page,
-        "print": _crop(page, print_box(page)),
-        "strong": _crop(page, ink_box(page, STRONG_INK_LEVEL)),
-        "ink": _crop(page, ink_box(page, _otsu_level(page))),
-        "dark": _crop(page, ink_box(page, dark_level(page))),
-    }
-    return {name: _fixed_width(view) for name, view in views.items()}
+    return {name: _fixed_width(_crop(page, _BOXES[name](page))) for name in views}
+
+
+# How each image view's box is found on the upright page (None: the whole paper).
+_BOXES: dict[str, Callable[[np.ndarray], tuple[int, int, int, int] | None]] = {
+    "paper": lambda page: None,
+    "print": print_box,
+    "strong": lambda page: ink_box(page, STRONG_INK_LEVEL),
+    "ink": lambda page: ink_box(page, _otsu_level(page)),
+    "dark": lambda page: ink_box(page, dark_level(page)),
+}
 
 
 def _fixed_width(gray: np.ndarray) -> np.ndarray:
@@ -447,13 +520,19 @@ def pdq(gray: np.ndarray) -> tuple[bytes, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
-def page_hashes(image: Image.Image, words: Sequence[OcrWord] = ()) -> PageHashes:
-    """The page's hashes; with the words OCR read on `image`, also the text view's."""
-    hashed = {name: pdq(view) for name, view in normalise_page(image).items()}
+def page_hashes(
+    image: Image.Image | PageGray,
+    words: Sequence[OcrWord] = (),
+    views: Sequence[str] = IMAGE_VIEWS,
+) -> PageHashes:
+    """The page's hashes (the image `views`, "print" always among them for `quality`);
+    with the words OCR read on `image`, also the text view's."""
+    page = page_gray(image)
+    hashed = {name: pdq(view) for name, view in normalise_page(page, views).items()}
     views = {n: d for n, (d, _) in hashed.items()}
     box = text_box(words)
     if box is not None:
-        views["text"] = pdq(text_view(image, box))[0]
+        views["text"] = pdq(text_view(page, box))[0]
     return PageHashes(views=views, quality=hashed["print"][1])
 
 
@@ -481,18 +560,14 @@ def text_box(words: Sequence[OcrWord]) -> tuple[float, float, float, float] | No
     return float(left), float(top), float(right), float(bottom)
 
 
-def text_view(image: Image.Image, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The page cropped to `box`, at the working width, lighting flattened.
+def text_view(page: PageGray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The flattened page cropped to `box`, at NORMALISED_WIDTH.
 
     The image is the one OCR read (already deskewed and upright), so no deskew here.
     """
-    width, height = image.size
+    height, width = page.flat.shape
     left, top, right, bottom = box
-    pixels = (
-        int(left * width),
-        int(top * height),
-        math.ceil(right * width),
-        math.ceil(bottom * height),
-    )
-    gray = np.asarray(image.crop(pixels).convert("L"), dtype=np.uint8)
-    return _fixed_width(flatten_lighting(_to_width(gray, WORK_WIDTH)))
+    crop = page.flat[
+        int(top * height) : math.ceil(bottom * height), int(left * width) : math.ceil(right * width)
+    ]
+    return _fixed_width(crop)

@@ -25,8 +25,6 @@ from PIL import Image
 
 from fraud import hashing
 
-# Long side of the working image: receipt print stays legible, ORB stays fast.
-WORK_LONG_SIDE = 1100
 MAX_FEATURES = 1500
 # Lowe's ratio test: the best match must be clearly better than the second best.
 RATIO = 0.8
@@ -106,17 +104,10 @@ class LocalMatch:
         }
 
 
-def working_gray(image: Image.Image) -> np.ndarray:
-    """8-bit grayscale at WORK_LONG_SIDE, lighting flattened (shadows and tints drop out)."""
-    gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    scale = WORK_LONG_SIDE / max(gray.shape)
-    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return hashing.flatten_lighting(cv2.resize(gray, size, interpolation=interpolation))
-
-
-def local_features(image: Image.Image) -> LocalFeatures:
-    gray = working_gray(image)
+def local_features(image: Image.Image | hashing.PageGray) -> LocalFeatures:
+    """Keypoints and print of the page's flattened image (hashing.PageGray.flat), which
+    the page hashes were taken from too: decoded and flattened once for both."""
+    gray = hashing.page_gray(image).flat
     orb = cv2.ORB_create(nfeatures=MAX_FEATURES, fastThreshold=12)
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     height, width = gray.shape

@@ -1,7 +1,7 @@
 """Fraud checks, scoring and resolution: the services the pipeline, API and UI share.
 
-Checks: duplicate (same file bytes), visual (PDQ of six views of the normalised page, the
-sixth the box of the words OCR read; one exact Hamming index per view), text (digit
+Checks: duplicate (same file bytes), visual (PDQ of four views of the normalised page, the
+fourth the box of the words OCR read; one exact Hamming index per view), text (digit
 shingles of the OCR text: LSH candidates, exact Jaccard), data (total + date window +
 similar merchant; same minute is strong) and tampering (editing software,
 screenshot-like pages, arithmetic). A local-feature stage (fraud.local: ORB keypoints, one
@@ -176,8 +176,9 @@ def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
     hashed = []
     for page in pages:
         try:
-            hashes = hashing.page_hashes(page.image, page.words)
-            features = local.local_features(page.image)
+            gray = hashing.page_gray(page.image)  # decoded once for both
+            hashes = hashing.page_hashes(gray, page.words)
+            features = local.local_features(gray)
         except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
             logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
             continue
@@ -274,10 +275,11 @@ def _visual_hits(
     for page in hashed:
         if page.hashes.quality < MIN_PDQ_QUALITY:
             continue
-        for variant, digest in _variants(page.hashes):
-            for fingerprint_id, distance in visual.search(
-                submission.company_id, submission.environment, variant, digest, radius
-            ):
+        found = visual.search_views(
+            submission.company_id, submission.environment, dict(_variants(page.hashes)), radius
+        )
+        for variant, matches in found.items():
+            for fingerprint_id, distance in matches:
                 if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
                     hits[fingerprint_id] = (distance, page, variant)
     if not hits:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -80,24 +81,33 @@ def _evict(*, keep_company: str) -> list[tuple[str, str, str]]:
     return evicted
 
 
-def _catch_up(entry: _Entry, company_id: str, environment: str, variant: str) -> None:
+def _catch_up(entries: dict[str, _Entry], company_id: str, environment: str) -> None:
+    """Load the rows of every variant in `entries` above what each has seen: one query for
+    all of a page's views, not one per view."""
     while True:
+        since = min(entry.last_id for entry in entries.values())
         rows = list(
             PageFingerprint.objects.filter(
                 company_id=company_id,
                 environment=environment,
-                variant=variant,
-                id__gt=entry.last_id,
+                variant__in=list(entries),
+                id__gt=since,
             )
             .order_by("id")
-            .values_list("id", "pdq")[:_LOAD_CHUNK]
+            .values_list("id", "variant", "pdq")[:_LOAD_CHUNK]
         )
-        if not rows:
-            return
-        entry.index.add([r[0] for r in rows], hashes_to_words([bytes(r[1]) for r in rows]))
-        entry.last_id = rows[-1][0]
+        by_variant: dict[str, list[tuple[int, bytes]]] = {}
+        for row_id, variant, pdq in rows:
+            if row_id > entries[variant].last_id:
+                by_variant.setdefault(variant, []).append((row_id, bytes(pdq)))
+        for variant, new in by_variant.items():
+            entry = entries[variant]
+            entry.index.add([r[0] for r in new], hashes_to_words([r[1] for r in new]))
+            entry.last_id = new[-1][0]
         if len(rows) < _LOAD_CHUNK:
             return
+        for entry in entries.values():  # a full chunk: every variant has seen up to its end
+            entry.last_id = max(entry.last_id, rows[-1][0])
 
 
 def search(
@@ -105,10 +115,19 @@ def search(
 ) -> list[tuple[int, int]]:
     """(fingerprint id, distance) of the stored pages of the company's environment within
     max_distance."""
-    entry = _entry(company_id, environment, variant)
-    with entry.lock:
-        _catch_up(entry, company_id, environment, variant)
-        hits = entry.index.search(digest, max_distance)
+    return search_views(company_id, environment, {variant: digest}, max_distance)[variant]
+
+
+def search_views(
+    company_id: str, environment: str, digests: dict[str, bytes], max_distance: int
+) -> dict[str, list[tuple[int, int]]]:
+    """search() for several variants (a page's views) at once, caught up in one query."""
+    entries = {variant: _entry(company_id, environment, variant) for variant in sorted(digests)}
+    with ExitStack() as stack:
+        for entry in entries.values():  # sorted by variant: every process locks in one order
+            stack.enter_context(entry.lock)
+        _catch_up(entries, company_id, environment)
+        hits = {v: entries[v].index.search(digests[v], max_distance) for v in entries}
     _evict(keep_company=company_id)
     return hits
 
