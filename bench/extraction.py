@@ -47,6 +47,7 @@ os.environ.setdefault("STEVE_OCR_THREADS", "1")  # the target is seconds on one 
 
 from PIL import Image  # noqa: E402
 
+from bench.extraction_errors import CAUSES, miss_cause  # noqa: E402
 from jobs.extraction import Word, get_engine, load_document, read_text  # noqa: E402
 from jobs.extraction.api import document_lines  # noqa: E402
 from jobs.extraction.fields import Candidate  # noqa: E402
@@ -101,6 +102,13 @@ def is_correct(name: str, predicted: object, truth: object) -> bool:
     if name == "date":
         return str(predicted) == norm_date(truth)
     return norm_text(predicted) == norm_text(truth)
+
+
+def canonical(name: str, value: object) -> str:
+    """A value in the form ``is_correct`` compares (for sorting misses by cause)."""
+    if name == "date":
+        return norm_date(value) or ""
+    return norm_text(value)
 
 
 class CachingEngine:
@@ -205,6 +213,10 @@ class Result:
     straight: int = 0
     straight_correct: int = 0
     errors: list[str] = field(default_factory=list)
+    # field -> cause -> misses (filled with --errors; see bench/extraction_errors.py)
+    causes: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {name: dict.fromkeys(CAUSES, 0) for name in FIELDS}
+    )
 
     @property
     def high(self) -> tuple[int, int]:
@@ -212,19 +224,24 @@ class Result:
         return sum(r[0] for r in rows), sum(r[1] for r in rows)
 
 
-def score(receipts: list[Receipt], model: FieldModel | None, label: str) -> Result:
-    """Score the model's choices (or, with no model, the hand rules' own)."""
+def score(
+    receipts: list[Receipt], model: FieldModel | None, label: str, *, explain: bool = False
+) -> Result:
+    """Score the model's choices (or, with no model, the hand rules' own); with
+    ``explain``, sort every miss by its cause."""
     result = Result(label)
     for receipt in receipts:
         if model is None:
             fields = receipt.rules
         else:
             fields = choose_fields(receipt.rules, receipt.options, receipt.lines, model)
-        _score(result, receipt, fields)
+        _score(result, receipt, fields, explain=explain)
     return result
 
 
-def _score(result: Result, receipt: Receipt, fields: dict[str, Candidate]) -> None:
+def _score(
+    result: Result, receipt: Receipt, fields: dict[str, Candidate], *, explain: bool
+) -> None:
     result.count += 1
     ok_required, sure = True, True
     for name, key in FIELDS.items():
@@ -240,8 +257,19 @@ def _score(result: Result, receipt: Receipt, fields: dict[str, Candidate]) -> No
             ok_required = ok_required and correct
             sure = sure and conf >= REVIEW_THRESHOLD
         if not correct:
+            cause = ""
+            if explain:
+                cause = miss_cause(
+                    name,
+                    receipt.options.get(name, []),
+                    receipt.lines,
+                    receipt.truth.get(key, ""),
+                    is_correct,
+                    canonical,
+                )
+                result.causes[name][cause] += 1
             result.errors.append(
-                f"{receipt.dataset}/{receipt.stem} {name:15} conf={conf:.2f} "
+                f"{receipt.dataset}/{receipt.stem} {name:15} conf={conf:.2f} [{cause}] "
                 f"got={predicted!r} want={receipt.truth.get(key)!r}"
             )
     result.straight += sure
@@ -288,6 +316,15 @@ def print_result(result: Result) -> bool:
             f"    [{low:.2f}, {high:.2f}{']' if high == 1.0 else ')'}  {shown:>7}  ({good}/{count})"
         )
     return all(checks)
+
+
+def print_causes(result: Result) -> None:
+    if not any(any(c.values()) for c in result.causes.values()):
+        return  # pooled results carry no causes
+    print("  misses by cause (bench/extraction_errors.py)")
+    print(f"    {'field':16}" + "".join(f"{cause:>15}" for cause in CAUSES))
+    for name, counts in result.causes.items():
+        print(f"    {name:16}" + "".join(f"{counts[cause]:>15}" for cause in CAUSES))
 
 
 def print_cost(receipts: list[Receipt], timed: bool) -> None:
@@ -350,8 +387,13 @@ def main() -> int:
         if len(sets) != 2:
             parser.error("--cross needs exactly two data sets")
         (a, fit_a), (b, fit_b) = sets.items()
-        results.append(score(fit_b, fit_on(fit_a, a), f"CROSS fitted on {a}, scored on {b}"))
-        results.append(score(fit_a, fit_on(fit_b, b), f"CROSS fitted on {b}, scored on {a}"))
+        explain = args.errors
+        label_ab, label_ba = (
+            f"CROSS fitted on {a}, scored on {b}",
+            f"CROSS fitted on {b}, scored on {a}",
+        )
+        results.append(score(fit_b, fit_on(fit_a, a), label_ab, explain=explain))
+        results.append(score(fit_a, fit_on(fit_b, b), label_ba, explain=explain))
         pooled = Result("CROSS both directions pooled")
         for r in results:
             _merge(pooled, r)
@@ -359,10 +401,11 @@ def main() -> int:
     elif not args.memory:
         for name, receipts in sets.items():
             label = f"{name}, shipped model ({shipped.fitted_on}: in-sample)"
-            results.append(score(receipts, shipped, label))
+            results.append(score(receipts, shipped, label, explain=args.errors))
     if args.rules:
         for name, receipts in sets.items():
-            results.append(score(receipts, None, f"{name}, hand rules alone"))
+            label = f"{name}, hand rules alone"
+            results.append(score(receipts, None, label, explain=args.errors))
     if args.memory:
         from bench.extraction_memory import replay  # Django models: loaded only here
 
@@ -375,6 +418,8 @@ def main() -> int:
         if args.errors:
             print("\n".join(result.errors))
         met = print_result(result) and met
+        if args.errors:
+            print_causes(result)
     print_cost(everything, timed=args.ocr_cache is None)
     return 0 if met else 1
 
@@ -385,6 +430,8 @@ def _merge(into: Result, other: Result) -> None:
     into.straight_correct += other.straight_correct
     for name in FIELDS:
         into.correct[name] += other.correct[name]
+        for cause, misses in other.causes[name].items():
+            into.causes[name][cause] += misses
     for bucket, (good, count) in other.buckets.items():
         into.buckets[bucket][0] += good
         into.buckets[bucket][1] += count
