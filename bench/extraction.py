@@ -50,6 +50,7 @@ from PIL import Image  # noqa: E402
 from bench.extraction_errors import CAUSES, miss_cause  # noqa: E402
 from jobs.extraction import Word, get_engine, load_document, read_text  # noqa: E402
 from jobs.extraction.api import document_lines  # noqa: E402
+from jobs.extraction.errors import ExtractionError  # noqa: E402
 from jobs.extraction.fields import Candidate  # noqa: E402
 from jobs.extraction.fitting import Group, fit_model  # noqa: E402
 from jobs.extraction.layout import Line  # noqa: E402
@@ -111,11 +112,16 @@ def canonical(name: str, value: object) -> str:
     return norm_text(value)
 
 
+class NotCached(LookupError):
+    """--cached-only met an image the cache does not hold: the receipt is skipped."""
+
+
 class CachingEngine:
     """Wraps an engine and memoises its words per image (development only)."""
 
-    def __init__(self, engine: OcrEngine, directory: Path) -> None:
+    def __init__(self, engine: OcrEngine, directory: Path, *, only_cached: bool = False) -> None:
         self.engine = engine
+        self.only_cached = only_cached
         self.name = engine.name
         self.upright_confidence = engine.upright_confidence
         self.directory = directory / engine.name
@@ -127,6 +133,8 @@ class CachingEngine:
         if path.exists():
             rows = json.loads(path.read_text())
             return [Word(r[0], tuple(r[1]), r[2]) for r in rows]  # type: ignore[arg-type]
+        if self.only_cached:
+            raise NotCached(path.name)
         words = self.engine.recognize(image)
         path.write_text(json.dumps([[w.text, list(w.bbox), w.confidence] for w in words]))
         return words
@@ -171,7 +179,12 @@ def read_receipts(
             megapixels = image.width * image.height / 1e6
         started, cpu_started = time.perf_counter(), cpu_seconds()
         document = load_document(data)
-        read_text(document, engine=engine)
+        try:
+            read_text(document, engine=engine)
+        except ExtractionError as exc:
+            if isinstance(exc.__cause__, NotCached):
+                continue  # the OCR wraps the engine's error
+            raise
         lines = document_lines(document)
         text = "\n".join(page.text for page in document.pages)
         rules, options = read_receipt(lines, text)
@@ -360,6 +373,9 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0, help="skip the first N receipts")
     parser.add_argument("--engine", default=None, help="rapidocr or tesseract")
     parser.add_argument("--ocr-cache", type=Path, default=None)
+    parser.add_argument(
+        "--cached-only", action="store_true", help="skip receipts the OCR cache lacks"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="upscale images by this")
     parser.add_argument("--errors", action="store_true", help="list every wrong field")
     args = parser.parse_args()
@@ -368,7 +384,7 @@ def main() -> int:
     )
     engine: OcrEngine = get_engine(args.engine)
     if args.ocr_cache:
-        engine = CachingEngine(engine, args.ocr_cache)
+        engine = CachingEngine(engine, args.ocr_cache, only_cached=args.cached_only)
     sets = {
         name: read_receipts(engine, dataset_path(name), args.limit, args.start, args.scale)
         for name in names
