@@ -55,7 +55,13 @@ from jobs.extraction.fields import Candidate  # noqa: E402
 from jobs.extraction.fitting import Group, fit_model  # noqa: E402
 from jobs.extraction.layout import Line  # noqa: E402
 from jobs.extraction.ocr import OcrEngine  # noqa: E402
-from jobs.extraction.ranker import MODEL_PATH, FieldModel, Option, load_model  # noqa: E402
+from jobs.extraction.ranker import (  # noqa: E402
+    MODEL_PATH,
+    FieldModel,
+    ModelError,
+    Option,
+    load_model,
+)
 from jobs.extraction.receipt import choose_fields, read_receipt  # noqa: E402
 from jobs.extraction.values import parse_dates  # noqa: E402
 
@@ -188,8 +194,8 @@ def read_receipts(
         lines = document_lines(document)
         text = "\n".join(page.text for page in document.pages)
         rules, options = read_receipt(lines, text)
-        if MODEL_PATH.exists():  # timed as production runs it (absent before a first --fit)
-            choose_fields(rules, options, lines, load_model())
+        if (model := _shipped_model()) is not None:  # timed as production runs it
+            choose_fields(rules, options, lines, model)
         receipts.append(
             Receipt(
                 dataset=dataset.name,
@@ -204,6 +210,15 @@ def read_receipts(
             )
         )
     return receipts
+
+
+def _shipped_model() -> FieldModel | None:
+    """The weights file, or None before a first --fit or while the features change (the
+    --cross and --fit figures refit and do not need it)."""
+    try:
+        return load_model()
+    except ModelError:
+        return None
 
 
 def _upscaled(data: bytes, factor: float) -> bytes:
@@ -392,12 +407,13 @@ def main() -> int:
     everything = [r for receipts in sets.values() for r in receipts]
     print(f"engine={engine.name}, scale={args.scale}, sets={', '.join(names)}")
     results: list[Result] = []
+    shipped: FieldModel | None = None
     if args.fit:
         fitted_on = " + ".join(f"{k} ({len(v)})" for k, v in sets.items())
         shipped = fit_on(everything, fitted_on)
         MODEL_PATH.write_text(json.dumps(shipped.to_json(), indent=1) + "\n")
         print(f"wrote {MODEL_PATH.relative_to(ROOT)}, fitted on {fitted_on}")
-    else:
+    elif not args.cross:
         shipped = load_model()
     if args.cross:
         if len(sets) != 2:
@@ -414,7 +430,7 @@ def main() -> int:
         for r in results:
             _merge(pooled, r)
         results.append(pooled)
-    elif not args.memory:
+    elif not args.memory and shipped is not None:
         for name, receipts in sets.items():
             label = f"{name}, shipped model ({shipped.fitted_on}: in-sample)"
             results.append(score(receipts, shipped, label, explain=args.errors))

@@ -37,10 +37,13 @@ _SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*B[HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$
 _ZERO_IN_WORD = re.compile(r"(?<=[A-Z])0(?![0-9])|(?<![0-9A-Z])0(?=[A-Z])")
 # An upper-case I between lower-case letters is nearly always a misread l ("WorId").
 _MIXED_I = re.compile(r"(?<=[a-z])I(?=[a-z])|(?<=[a-z])I\b")
+# Abbreviations end at a word boundary ("ST" is a street, "STATIONERY" is not; "LOT 5",
+# not "LOTUS"); whole words may run into the next one, as OCR often drops the space.
 ADDRESS_WORD = re.compile(
-    r"\b(JALAN|JLN|JL|TAMAN|TMN|LORONG|LRG|PERSIARAN|LEBUH|LOT|NO\b|NO\.|BLOK|BLOCK|BATU|"
-    r"KAMPUNG|KG|BANDAR|PUSAT|PLAZA|ROAD|RD|STREET|ST|AVENUE|AVE|LANE|DRIVE|FLOOR|FLR|"
-    r"LEVEL|SUITE|UNIT|BUILDING|KAWASAN|INDUSTRI|SEKSYEN|SECTION|SELANGOR|JOHOR|"
+    r"\b(?:(?:JLN|JL|TMN|LRG|LOT|NO|BLOK|KG|RD|ST|AVE|FLR|UNIT|LANE)(?![A-Za-z])|NO\.|"
+    r"JALAN|TAMAN|LORONG|PERSIARAN|LEBUH|BLOCK|BATU|"
+    r"KAMPUNG|BANDAR|PUSAT|PLAZA|ROAD|STREET|AVENUE|DRIVE|FLOOR|"
+    r"LEVEL|SUITE|BUILDING|KAWASAN|INDUSTRI|SEKSYEN|SECTION|SELANGOR|JOHOR|"
     r"KUALA LUMPUR|PUTRAJAYA|PENANG|PULAU PINANG|PERAK|PAHANG|KEDAH|KELANTAN|MELAKA|"
     r"SABAH|SARAWAK|NEGERI SEMBILAN|TERENGGANU|PETALING|SHAH ALAM|KLANG|PUCHONG|"
     r"CHERAS|AMPANG|KAJANG|SUBANG|BANGSAR|MALAYSIA|WILAYAH|PERSEKUTUAN)",
@@ -56,6 +59,12 @@ _TRAILING_REG = re.compile(
     r"\s*[\(\[]?\s*(?:(?:CO(?:MPANY)?\.?\s*)?(?:REG(?:ISTRATION)?\.?\s*)?NO\.?\s*:?)?"
     r"\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
     re.I,
+)
+# What follows a closing legal form on the name's line is no part of the name when it
+# holds a number (a registration or branch code: "S/B 273500-U (GK3)") or is a cut-off
+# parenthesis ("S/B (S").
+_AFTER_LEGAL_FORM = re.compile(
+    r"(\b(?:S[DO0]N\.?\s*B[HN]D|S\s?/\s?B|BHD|BERHAD)\.?)(?:\s*\S*\d.*|\s*\([^)]{0,3})$", re.I
 )
 _REG_LINE = re.compile(r"^(COMPANY|CONPANY|COMPANYREG|COREG|CONO|REG|ROC|SITE|BRN|BUSINESSREG)")
 _NUMBERED = re.compile(r"^\s*(?:NO\.?\s*)?\d{1,4}[A-Z]?(?:-\d{1,4}[A-Z]?)*\s*[,.]", re.I)
@@ -221,8 +230,9 @@ def _continues(above: Line, line: Line) -> bool:
 
 
 def clean_name(text: str) -> str:
-    text = _TRAILING_REG.sub("", text.strip())
+    text = _TRAILING_REG.sub("", text.strip().rstrip(" ,.;:"))
     text = _INLINE_CONTACT.sub("", text)
+    text = _AFTER_LEGAL_FORM.sub(r"\1", text)
     return re.sub(r"\s+", " ", text).strip(" ,.-:")
 
 
