@@ -240,6 +240,8 @@ class Result:
     buckets: dict[float, list[int]] = field(default_factory=lambda: {b: [0, 0] for b in BUCKETS})
     straight: int = 0
     straight_correct: int = 0
+    # field -> [right, read] among fields at or above the review threshold
+    sure: dict[str, list[int]] = field(default_factory=lambda: {name: [0, 0] for name in FIELDS})
     errors: list[str] = field(default_factory=list)
     # field -> cause -> misses (filled with --errors; see bench/extraction_errors.py)
     causes: dict[str, dict[str, int]] = field(
@@ -281,6 +283,9 @@ def _score(
         bucket = max(b for b in BUCKETS if conf >= b)
         result.buckets[bucket][0] += correct
         result.buckets[bucket][1] += 1
+        if conf >= REVIEW_THRESHOLD:
+            result.sure[name][0] += correct
+            result.sure[name][1] += 1
         if name in REQUIRED:
             ok_required = ok_required and correct
             sure = sure and conf >= REVIEW_THRESHOLD
@@ -336,6 +341,8 @@ def print_result(result: Result) -> bool:
     checks.append(straight >= 0.55)
     note = f"({result.straight_correct}/{result.straight} with all required correct)"
     _row("straight-through (required>=0.80)", f"{straight:.1%}", ">= 55%", checks[-1], note)
+    sure = ", ".join(f"{name} {r}/{t}" for name, (r, t) in result.sure.items())
+    print(f"  at confidence >= 0.80 (right/read): {sure}")
     print("  reliability: confidence bucket -> observed accuracy (fields)")
     for low, (good, count) in result.buckets.items():
         high = next((b for b in BUCKETS if b > low), 1.0)
@@ -460,6 +467,9 @@ def _merge(into: Result, other: Result) -> None:
     into.count += other.count
     into.straight += other.straight
     into.straight_correct += other.straight_correct
+    for name, (right, read) in other.sure.items():
+        into.sure[name][0] += right
+        into.sure[name][1] += read
     for name in FIELDS:
         into.correct[name] += other.correct[name]
         for cause, misses in other.causes[name].items():
