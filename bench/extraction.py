@@ -3,7 +3,8 @@ set and cross-set (fit on one set, score on the other, both ways).
 
 Usage: .venv/bin/python bench/extraction.py [--dataset sroie-dev|sroie-test|PATH ...]
            [--cross] [--fit] [--memory] [--limit N] [--start N]
-           [--engine rapidocr|tesseract] [--ocr-cache DIR] [--errors] [--scale F]
+           [--engine rapidocr|tesseract] [--ocr-cache DIR [--cached-only]] [--errors]
+           [--scale F]
 
 - default: each data set scored with the shipped field model (jobs/extraction/
   field_model.json). That model was fitted on both sets, so these figures are in-sample.
@@ -21,7 +22,9 @@ The default engine runs RapidOCR's PP-OCRv4 models on OpenVINO (float32) with on
 CPU seconds are this process's (process time), so other load on the machine inflates
 them less than wall time, but not to zero: say under what load a figure was taken.
 ``--ocr-cache`` stores OCR output outside the repo so parser changes can be re-scored in
-seconds; timings are then meaningless and printed as such. ``--scale F`` upscales every
+seconds; timings are then meaningless and printed as such (``--cached-only`` skips the
+receipts the cache lacks instead of reading them). ``--errors`` lists every wrong field
+with its cause (bench/extraction_errors.py) and counts the causes per field. ``--scale F`` upscales every
 image by F before extraction (a stand-in for 600-dpi scans and big phone photos).
 """
 
