@@ -3,7 +3,8 @@ set and cross-set (fit on one set, score on the other, both ways).
 
 Usage: .venv/bin/python bench/extraction.py [--dataset sroie-dev|sroie-test|PATH ...]
            [--cross] [--fit] [--memory] [--limit N] [--start N]
-           [--engine rapidocr|tesseract] [--ocr-cache DIR] [--errors] [--scale F]
+           [--engine rapidocr|tesseract] [--ocr-cache DIR [--cached-only]] [--errors]
+           [--scale F]
 
 - default: each data set scored with the shipped field model (jobs/extraction/
   field_model.json). That model was fitted on both sets, so these figures are in-sample.
@@ -23,7 +24,9 @@ The default engine runs RapidOCR's PP-OCRv4 models on OpenVINO (float32) with on
 CPU seconds are this process's (process time), so other load on the machine inflates
 them less than wall time, but not to zero: say under what load a figure was taken.
 ``--ocr-cache`` stores OCR output outside the repo so parser changes can be re-scored in
-seconds; timings are then meaningless and printed as such. ``--scale F`` upscales every
+seconds; timings are then meaningless and printed as such (``--cached-only`` skips the
+receipts the cache lacks instead of reading them). ``--errors`` lists every wrong field
+with its cause (bench/extraction_errors.py) and counts the causes per field. ``--scale F`` upscales every
 image by F before extraction (a stand-in for 600-dpi scans and big phone photos).
 """
 
@@ -49,13 +52,21 @@ os.environ.setdefault("STEVE_OCR_THREADS", "1")  # the target is seconds on one 
 
 from PIL import Image  # noqa: E402
 
+from bench.extraction_errors import CAUSES, miss_cause  # noqa: E402
 from jobs.extraction import Word, get_engine, load_document, read_text  # noqa: E402
 from jobs.extraction.api import document_lines  # noqa: E402
+from jobs.extraction.errors import ExtractionError  # noqa: E402
 from jobs.extraction.fields import Candidate  # noqa: E402
 from jobs.extraction.fitting import Group, fit_model  # noqa: E402
 from jobs.extraction.layout import Line  # noqa: E402
 from jobs.extraction.ocr import OcrEngine  # noqa: E402
-from jobs.extraction.ranker import MODEL_PATH, FieldModel, Option, load_model  # noqa: E402
+from jobs.extraction.ranker import (  # noqa: E402
+    MODEL_PATH,
+    FieldModel,
+    ModelError,
+    Option,
+    load_model,
+)
 from jobs.extraction.receipt import choose_fields, read_receipt  # noqa: E402
 from jobs.extraction.values import parse_dates  # noqa: E402
 
@@ -105,11 +116,23 @@ def is_correct(name: str, predicted: object, truth: object) -> bool:
     return norm_text(predicted) == norm_text(truth)
 
 
+def canonical(name: str, value: object) -> str:
+    """A value in the form ``is_correct`` compares (for sorting misses by cause)."""
+    if name == "date":
+        return norm_date(value) or ""
+    return norm_text(value)
+
+
+class NotCached(LookupError):
+    """--cached-only met an image the cache does not hold: the receipt is skipped."""
+
+
 class CachingEngine:
     """Wraps an engine and memoises its words per image (development only)."""
 
-    def __init__(self, engine: OcrEngine, directory: Path) -> None:
+    def __init__(self, engine: OcrEngine, directory: Path, *, only_cached: bool = False) -> None:
         self.engine = engine
+        self.only_cached = only_cached
         self.name = engine.name
         self.upright_confidence = engine.upright_confidence
         self.directory = directory / engine.name
@@ -121,6 +144,8 @@ class CachingEngine:
         if path.exists():
             rows = json.loads(path.read_text())
             return [Word(r[0], tuple(r[1]), r[2]) for r in rows]  # type: ignore[arg-type]
+        if self.only_cached:
+            raise NotCached(path.name)
         words = self.engine.recognize(image)
         path.write_text(json.dumps([[w.text, list(w.bbox), w.confidence] for w in words]))
         return words
@@ -165,12 +190,17 @@ def read_receipts(
             megapixels = image.width * image.height / 1e6
         started, cpu_started = time.perf_counter(), cpu_seconds()
         document = load_document(data)
-        read_text(document, engine=engine)
+        try:
+            read_text(document, engine=engine)
+        except ExtractionError as exc:
+            if isinstance(exc.__cause__, NotCached):
+                continue  # the OCR wraps the engine's error
+            raise
         lines = document_lines(document)
         text = "\n".join(page.text for page in document.pages)
         rules, options = read_receipt(lines, text)
-        if MODEL_PATH.exists():  # timed as production runs it (absent before a first --fit)
-            choose_fields(rules, options, lines, load_model())
+        if (model := _shipped_model()) is not None:  # timed as production runs it
+            choose_fields(rules, options, lines, model)
         receipts.append(
             Receipt(
                 dataset=dataset.name,
@@ -185,6 +215,15 @@ def read_receipts(
             )
         )
     return receipts
+
+
+def _shipped_model() -> FieldModel | None:
+    """The weights file, or None before a first --fit or while the features change (the
+    --cross and --fit figures refit and do not need it)."""
+    try:
+        return load_model()
+    except ModelError:
+        return None
 
 
 def _upscaled(data: bytes, factor: float) -> bytes:
@@ -206,7 +245,13 @@ class Result:
     buckets: dict[float, list[int]] = field(default_factory=lambda: {b: [0, 0] for b in BUCKETS})
     straight: int = 0
     straight_correct: int = 0
+    # field -> [right, read] among fields at or above the review threshold
+    sure: dict[str, list[int]] = field(default_factory=lambda: {name: [0, 0] for name in FIELDS})
     errors: list[str] = field(default_factory=list)
+    # field -> cause -> misses (filled with --errors; see bench/extraction_errors.py)
+    causes: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {name: dict.fromkeys(CAUSES, 0) for name in FIELDS}
+    )
 
     @property
     def high(self) -> tuple[int, int]:
@@ -214,19 +259,24 @@ class Result:
         return sum(r[0] for r in rows), sum(r[1] for r in rows)
 
 
-def score(receipts: list[Receipt], model: FieldModel | None, label: str) -> Result:
-    """Score the model's choices (or, with no model, the hand rules' own)."""
+def score(
+    receipts: list[Receipt], model: FieldModel | None, label: str, *, explain: bool = False
+) -> Result:
+    """Score the model's choices (or, with no model, the hand rules' own); with
+    ``explain``, sort every miss by its cause."""
     result = Result(label)
     for receipt in receipts:
         if model is None:
             fields = receipt.rules
         else:
             fields = choose_fields(receipt.rules, receipt.options, receipt.lines, model)
-        _score(result, receipt, fields)
+        _score(result, receipt, fields, explain=explain)
     return result
 
 
-def _score(result: Result, receipt: Receipt, fields: dict[str, Candidate]) -> None:
+def _score(
+    result: Result, receipt: Receipt, fields: dict[str, Candidate], *, explain: bool
+) -> None:
     result.count += 1
     ok_required, sure = True, True
     for name, key in FIELDS.items():
@@ -238,12 +288,26 @@ def _score(result: Result, receipt: Receipt, fields: dict[str, Candidate]) -> No
         bucket = max(b for b in BUCKETS if conf >= b)
         result.buckets[bucket][0] += correct
         result.buckets[bucket][1] += 1
+        if conf >= REVIEW_THRESHOLD:
+            result.sure[name][0] += correct
+            result.sure[name][1] += 1
         if name in REQUIRED:
             ok_required = ok_required and correct
             sure = sure and conf >= REVIEW_THRESHOLD
         if not correct:
+            cause = ""
+            if explain:
+                cause = miss_cause(
+                    name,
+                    receipt.options.get(name, []),
+                    receipt.lines,
+                    receipt.truth.get(key, ""),
+                    is_correct,
+                    canonical,
+                )
+                result.causes[name][cause] += 1
             result.errors.append(
-                f"{receipt.dataset}/{receipt.stem} {name:15} conf={conf:.2f} "
+                f"{receipt.dataset}/{receipt.stem} {name:15} conf={conf:.2f} [{cause}] "
                 f"got={predicted!r} want={receipt.truth.get(key)!r}"
             )
     result.straight += sure
@@ -282,6 +346,8 @@ def print_result(result: Result) -> bool:
     checks.append(straight >= 0.55)
     note = f"({result.straight_correct}/{result.straight} with all required correct)"
     _row("straight-through (required>=0.80)", f"{straight:.1%}", ">= 55%", checks[-1], note)
+    sure = ", ".join(f"{name} {r}/{t}" for name, (r, t) in result.sure.items())
+    print(f"  at confidence >= 0.80 (right/read): {sure}")
     print("  reliability: confidence bucket -> observed accuracy (fields)")
     for low, (good, count) in result.buckets.items():
         high = next((b for b in BUCKETS if b > low), 1.0)
@@ -290,6 +356,15 @@ def print_result(result: Result) -> bool:
             f"    [{low:.2f}, {high:.2f}{']' if high == 1.0 else ')'}  {shown:>7}  ({good}/{count})"
         )
     return all(checks)
+
+
+def print_causes(result: Result) -> None:
+    if not any(any(c.values()) for c in result.causes.values()):
+        return  # pooled results carry no causes
+    print("  misses by cause (bench/extraction_errors.py)")
+    print(f"    {'field':16}" + "".join(f"{cause:>15}" for cause in CAUSES))
+    for name, counts in result.causes.items():
+        print(f"    {name:16}" + "".join(f"{counts[cause]:>15}" for cause in CAUSES))
 
 
 def print_cost(receipts: list[Receipt], timed: bool) -> None:
@@ -325,6 +400,9 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0, help="skip the first N receipts")
     parser.add_argument("--engine", default=None, help="rapidocr or tesseract")
     parser.add_argument("--ocr-cache", type=Path, default=None)
+    parser.add_argument(
+        "--cached-only", action="store_true", help="skip receipts the OCR cache lacks"
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="upscale images by this")
     parser.add_argument("--errors", action="store_true", help="list every wrong field")
     args = parser.parse_args()
@@ -333,7 +411,7 @@ def main() -> int:
     )
     engine: OcrEngine = get_engine(args.engine)
     if args.ocr_cache:
-        engine = CachingEngine(engine, args.ocr_cache)
+        engine = CachingEngine(engine, args.ocr_cache, only_cached=args.cached_only)
     sets = {
         name: read_receipts(engine, dataset_path(name), args.limit, args.start, args.scale)
         for name in names
@@ -341,30 +419,37 @@ def main() -> int:
     everything = [r for receipts in sets.values() for r in receipts]
     print(f"engine={engine.name}, scale={args.scale}, sets={', '.join(names)}")
     results: list[Result] = []
+    shipped: FieldModel | None = None
     if args.fit:
         fitted_on = " + ".join(f"{k} ({len(v)})" for k, v in sets.items())
         shipped = fit_on(everything, fitted_on)
         MODEL_PATH.write_text(json.dumps(shipped.to_json(), indent=1) + "\n")
         print(f"wrote {MODEL_PATH.relative_to(ROOT)}, fitted on {fitted_on}")
-    else:
+    elif not args.cross:
         shipped = load_model()
     if args.cross:
         if len(sets) != 2:
             parser.error("--cross needs exactly two data sets")
         (a, fit_a), (b, fit_b) = sets.items()
-        results.append(score(fit_b, fit_on(fit_a, a), f"CROSS fitted on {a}, scored on {b}"))
-        results.append(score(fit_a, fit_on(fit_b, b), f"CROSS fitted on {b}, scored on {a}"))
+        explain = args.errors
+        label_ab, label_ba = (
+            f"CROSS fitted on {a}, scored on {b}",
+            f"CROSS fitted on {b}, scored on {a}",
+        )
+        results.append(score(fit_b, fit_on(fit_a, a), label_ab, explain=explain))
+        results.append(score(fit_a, fit_on(fit_b, b), label_ba, explain=explain))
         pooled = Result("CROSS both directions pooled")
         for r in results:
             _merge(pooled, r)
         results.append(pooled)
-    elif not args.memory:
+    elif not args.memory and shipped is not None:
         for name, receipts in sets.items():
             label = f"{name}, shipped model ({shipped.fitted_on}: in-sample)"
-            results.append(score(receipts, shipped, label))
+            results.append(score(receipts, shipped, label, explain=args.errors))
     if args.rules:
         for name, receipts in sets.items():
-            results.append(score(receipts, None, f"{name}, hand rules alone"))
+            label = f"{name}, hand rules alone"
+            results.append(score(receipts, None, label, explain=args.errors))
     if args.memory:
         from bench.extraction_memory import report  # Django models: loaded only here
 
@@ -378,6 +463,8 @@ def main() -> int:
         if args.errors:
             print("\n".join(result.errors))
         met = print_result(result) and met
+        if args.errors:
+            print_causes(result)
     print_cost(everything, timed=args.ocr_cache is None)
     return 0 if met else 1
 
@@ -386,8 +473,13 @@ def _merge(into: Result, other: Result) -> None:
     into.count += other.count
     into.straight += other.straight
     into.straight_correct += other.straight_correct
+    for name, (right, read) in other.sure.items():
+        into.sure[name][0] += right
+        into.sure[name][1] += read
     for name in FIELDS:
         into.correct[name] += other.correct[name]
+        for cause, misses in other.causes[name].items():
+            into.causes[name][cause] += misses
     for bucket, (good, count) in other.buckets.items():
         into.buckets[bucket][0] += good
         into.buckets[bucket][1] += count

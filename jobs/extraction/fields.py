@@ -86,6 +86,9 @@ def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | No
     if amounts:
         last = amounts[-1]
         label = line.text[: amounts[0].start]
+        if not squash(label) and len(amounts) > 1:
+            # "80.90 Change: 19.10": the label sits between the amounts, beside its own.
+            label = line.text[amounts[-2].end : last.start]
         return label, AmountRef(last.value, index, line, last.start, last.end)
     if index + 1 < len(lines):
         nxt = lines[index + 1]

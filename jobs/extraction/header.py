@@ -57,6 +57,12 @@ _TRAILING_REG = re.compile(
     r"\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
     re.I,
 )
+# What follows a closing legal form on the name's line is no part of the name when it
+# holds a number (a registration or branch code: "S/B 273500-U (GK3)") or is a cut-off
+# parenthesis ("S/B (S").
+_AFTER_LEGAL_FORM = re.compile(
+    r"(\b(?:S[DO0]N\.?\s*B[HN]D|S\s?/\s?B|BHD|BERHAD)\.?)(?:\s*\S*\d.*|\s*\([^)]{0,3})$", re.I
+)
 _REG_LINE = re.compile(r"^(COMPANY|CONPANY|COMPANYREG|COREG|CONO|REG|ROC|SITE|BRN|BUSINESSREG)")
 _NUMBERED = re.compile(r"^\s*(?:NO\.?\s*)?\d{1,4}[A-Z]?(?:-\d{1,4}[A-Z]?)*\s*[,.]", re.I)
 _PLACE = re.compile(
@@ -221,8 +227,9 @@ def _continues(above: Line, line: Line) -> bool:
 
 
 def clean_name(text: str) -> str:
-    text = _TRAILING_REG.sub("", text.strip())
+    text = _TRAILING_REG.sub("", text.strip().rstrip(" ,.;:"))
     text = _INLINE_CONTACT.sub("", text)
+    text = _AFTER_LEGAL_FORM.sub(r"\1", text)
     return re.sub(r"\s+", " ", text).strip(" ,.-:")
 
 

@@ -15,13 +15,23 @@ from collections import defaultdict
 from decimal import Decimal
 
 from . import header as h
-from .fields import AmountRef, Candidate, evidence_for, find_dates, span_confidence, squash
+from .fields import (
+    AmountRef,
+    Candidate,
+    evidence_for,
+    find_dates,
+    span_confidence,
+    span_words_bbox,
+    squash,
+)
 from .layout import Line
 from .ranker import Option
 from .totals import build_ledger, support_for
 from .values import parse_amounts, parse_times
 
 ADDRESS_MAX_LINES = 6
+# Right edges of amounts this close (share of the page width) are one printed column.
+COLUMN_TOLERANCE = 0.03
 ADDRESS_STARTS = 8  # blocks may start at any of the first lines under the name
 MERCHANT_MAX_OPTIONS = 12
 
@@ -74,11 +84,17 @@ def total_options(
     values = sorted(refs, reverse=True)
     median = _median_height(lines)
     last_total = max((r.line_index for r in buckets["total"]), default=-1)
+    total_lines = sorted({r.line_index for r in buckets["total"]})
+    column = _printed_amounts(lines)
+    lower = [v for v in values if max(r.line.center_y for r in refs[v]) > 0.4]
+    kept = [v for v in lower if not kinds[v] & {"tender", "change"}]
     options = []
     for rank, value in enumerate(values):
         its = refs[value]
         s = support.get(value)
         cues = s.cues if s else set()
+        lowest = max(r.line_index for r in its)
+        totals_below = sum(1 for i in total_lines if i > lowest)
         features = {
             "label_weight": s.weight if s else 0.0,
             "cues": float(len(cues)),
@@ -96,12 +112,43 @@ def total_options(
             "x_right": max(r.line.bbox[2] for r in its),
             "is_item_sum": float(item_sum is not None and value == item_sum),
             "below_last_total": float(min(r.line_index for r in its) > last_total >= 0),
+            "column_sum": float(any(_sums_column_above(r, column) for r in its)),
+            "last_total_line": float("total" in kinds[value] and totals_below == 0),
+            "totals_below": 1.0 / (1 + totals_below),
+            "largest_lower": float(bool(kept) and value == kept[0]),
         }
         for kind in ("tender", "change", "subtotal", "tax", "other"):
             features[f"in_{kind}"] = float(kind in kinds[value])
         evidence = [r.evidence for r in its[:3]]
         options.append(Option(value, features, evidence, sorted(cues)))
     return _mark_rule(options, rule, rule.value if rule else None)
+
+
+def _printed_amounts(lines: list[Line]) -> list[tuple[int, float, Decimal]]:
+    """Every amount on the page, negative ones too: (line index, right edge, value)."""
+    printed = []
+    for index, line in enumerate(lines):
+        for match in parse_amounts(line.text):
+            right = span_words_bbox(line, match.start, match.end)[2]
+            printed.append((index, right, match.value))
+    return printed
+
+
+def _sums_column_above(ref: AmountRef, printed: list[tuple[int, float, Decimal]]) -> bool:
+    """Whether the amount is the sum of the two or more amounts printed right above it
+    in its column: items above a total, subtotal and tax above a total, per-rate totals
+    above the amount payable."""
+    right = span_words_bbox(ref.line, ref.start, ref.end)[2]
+    above = sorted(
+        (p for p in printed if p[0] < ref.line_index and abs(p[1] - right) <= COLUMN_TOLERANCE),
+        key=lambda p: -p[0],
+    )
+    running = Decimal(0)
+    for count, (_, _, value) in enumerate(above, start=1):
+        running += value
+        if count >= 2 and running == ref.value:
+            return True
+    return False
 
 
 # --- date -------------------------------------------------------------------------------
@@ -142,6 +189,7 @@ def merchant_options(segments: list[Line], rule: Candidate | None) -> list[Optio
     top = [(i, s) for i, s in enumerate(segments) if s.center_y < 0.5]
     median = _median_height([s for _, s in top]) if top else 1.0
     tallest = max((s.height for _, s in top), default=0.0)
+    heights = sorted({round(s.height, 4) for _, s in top}, reverse=True)
     name_like = [i for i, s in top if h.is_name_like(s) and not h._is_address(s.text)]
     spans: list[list[Line]] = []
     for index, segment in top:
@@ -152,7 +200,8 @@ def merchant_options(segments: list[Line], rule: Candidate | None) -> list[Optio
                 spans.append([segment, nxt])
     options: dict[str, Option] = {}
     for span in spans:
-        text = h.normalise_name(h.clean_name(" ".join(s.text for s in span)))
+        raw = " ".join(s.text for s in span)
+        text = h.normalise_name(h.clean_name(raw))
         if len(text) < 3 or _key(text) in options:
             continue
         first = segments.index(span[0])
@@ -176,10 +225,28 @@ def merchant_options(segments: list[Line], rule: Candidate | None) -> list[Optio
             "centred": abs((span[0].bbox[0] + span[0].bbox[2]) / 2 - 0.5),
             "next_is_address": float(after is not None and h._starts_address(after.text)),
             "lower_share": sum(c.islower() for c in letters) / max(1, len(letters)),
+            "postcode": float(bool(h.POSTCODE.search(raw))),
+            "place": float(bool(h._PLACE.search(raw))),
+            "with_reg": float(
+                _is_registration(raw) or (after is not None and _is_registration(after.text))
+            ),
+            "height_rank": 1.0 / (1 + _rank(heights, max(s.height for s in span))),
         }
         options[_key(text)] = Option(text, features, [evidence_for(s) for s in span])
     ranked = sorted(options.values(), key=lambda o: o.features["y"])[:MERCHANT_MAX_OPTIONS]
     return _mark_rule(ranked, rule, rule.value if rule else None)
+
+
+def _rank(descending: list[float], value: float) -> int:
+    return sum(1 for v in descending if v > round(value, 4))
+
+
+def _is_registration(text: str) -> bool:
+    """A company registration number, on the name's line or the next ("(123456-X)")."""
+    upper = text.strip().upper()
+    return bool(h._TRAILING_REG.search(upper) or h._REG_NUMBER.match(upper)) or bool(
+        h._REG_LINE.match(squash(text))
+    )
 
 
 # --- merchant address -------------------------------------------------------------------

@@ -28,10 +28,11 @@ MODEL_PATH = Path(__file__).with_name("field_model.json")
 
 FEATURES: dict[str, tuple[str, ...]] = {
     "totalAmount": (
-        "rule_pick", "rule_conf", "label_weight", "cues", "cue_cash_change", "cue_rounding",
+        "label_weight", "cues", "cue_cash_change", "cue_rounding",
         "cue_subtotal_tax", "cue_items", "cue_tender", "is_largest", "rank_desc",
         "occurrences", "in_tender", "in_change", "in_subtotal", "in_tax", "in_other",
         "y_last", "height_rel", "ocr", "x_right", "is_item_sum", "below_last_total",
+        "column_sum", "last_total_line", "totals_below", "largest_lower",
     ),
     "date": (
         "rule_pick", "rule_conf", "score", "occurrences", "labelled", "with_time", "glued",
@@ -40,7 +41,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "merchantName": (
         "rule_pick", "rule_conf", "name_like", "suffix", "legal_form", "address_like",
         "order", "first_name_like", "y", "height_rel", "tallest", "letters", "digits",
-        "ocr", "two_lines", "centred", "next_is_address", "lower_share",
+        "ocr", "two_lines", "centred", "next_is_address", "lower_share", "postcode", "place",
+        "with_reg", "height_rank",
     ),
     "merchantAddress": (
         "rule_pick", "rule_conf", "lines", "starts_address", "after_name", "skipped",

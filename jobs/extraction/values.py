@@ -36,6 +36,9 @@ DATE_PATTERNS = [
     ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _YEAR, re.I)),
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
     ("glued", re.compile(r"(\d{2})[-/.](\d{2})[-/.](20\d{2})(?!\d{3})")),
+    # One separator lost by OCR: "10/072017", "0803/2018" (read as glued: a guessed boundary).
+    ("glued", re.compile(r"(?<!\d)(\d{1,2})[-/.](\d{2})(20\d{2})(?!\d)")),
+    ("glued", re.compile(r"(?<![\d/.-])(\d{2})(\d{2})[-/.](20\d{2})(?!\d)")),
 ]  # fmt: skip
 # Not inside a longer number ("12:34:56" has no time at "34"), but a label glued to the
 # time by OCR ("TIME:14:32") still leaves it readable.

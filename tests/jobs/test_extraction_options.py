@@ -1,0 +1,71 @@
+"""The generic reading the field model ranks: lost separators, labels beside their
+amount, registration numbers after a name, totals that sum the column above them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from jobs.extraction.fields import label_and_amount
+from jobs.extraction.header import clean_name
+from jobs.extraction.layout import Line, Word
+from jobs.extraction.options import total_options
+from jobs.extraction.totals import classify
+from jobs.extraction.values import parse_dates
+
+
+def test_a_date_whose_separator_ocr_lost_is_read_as_a_guessed_boundary():
+    (late,) = parse_dates("EDDIE #01-01 10/072017 18:02")
+    (early,) = parse_dates("CS00010612 Date:0803/2018")
+    assert (late.value, late.kind) == (dt.date(2017, 7, 10), "glued")
+    assert (early.value, early.kind) == (dt.date(2018, 3, 8), "glued")
+
+
+def test_digits_that_are_no_date_stay_unread():
+    assert parse_dates("INV 2018/1234") == []
+    assert parse_dates("NO 12/3456 2018") == []
+
+
+def _line(*cells: tuple[str, float, float], y: float = 0.5) -> Line:
+    return Line(page=0, words=[Word(t, (x0, y, x1, y + 0.02), 0.98) for t, x0, x1 in cells])
+
+
+def test_a_label_between_two_amounts_labels_the_one_beside_it():
+    line = _line(("80.90", 0.2, 0.3), ("Change:", 0.5, 0.65), ("19.10", 0.7, 0.82))
+    label, ref = label_and_amount([line], 0)
+    assert ref is not None and ref.value == Decimal("19.10")
+    assert classify(label)[0] == "change"
+
+
+def test_a_registration_number_or_branch_code_after_the_name_is_dropped():
+    assert clean_name("URBAN IDEA SDN BHD (417940-M),") == "URBAN IDEA SDN BHD"
+    assert clean_name("KING'S CONFECTIONERY S/B 273500-U (GK3)") == "KING'S CONFECTIONERY S/B"
+    assert clean_name("99 SPEED MART S/B (S") == "99 SPEED MART S/B"
+    assert clean_name("ABC SDN. BHD. PJ BRANCH") == "ABC SDN. BHD. PJ BRANCH"  # no number
+
+
+def _row(label: str, amount: str, y: float) -> Line:
+    return _line((label, 0.1, 0.6), (amount, 0.7, 0.82), y=y)
+
+
+def test_the_amount_payable_sums_the_per_rate_totals_above_it_and_is_the_last_total():
+    lines = [
+        _row("Total 6% supplies (Inc. GST):", "16.29", 0.60),
+        _row("Total 0% supplies:", "25.96", 0.65),
+        _row("Total Payable:", "42.25", 0.70),
+    ]
+    options = {o.value: o.features for o in total_options(lines, None, None)}
+    payable = options[Decimal("42.25")]
+    assert payable["column_sum"] == 1.0 and payable["last_total_line"] == 1.0
+    assert options[Decimal("25.96")]["column_sum"] == 0.0
+    assert options[Decimal("25.96")]["last_total_line"] == 0.0
+
+
+def test_an_amount_in_another_column_is_not_part_of_the_sum():
+    lines = [
+        _row("Total A:", "16.29", 0.60),
+        _line(("Total B:", 0.1, 0.3), ("25.96", 0.35, 0.45), y=0.65),  # not right-aligned
+        _row("Total Payable:", "42.25", 0.70),
+    ]
+    options = {o.value: o.features for o in total_options(lines, None, None)}
+    assert options[Decimal("42.25")]["column_sum"] == 0.0
