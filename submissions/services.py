@@ -259,14 +259,14 @@ def _refuse_unless_clean_and_confident(submission: Submission) -> None:
 @dataclass(frozen=True)
 class BulkOutcome:
     approved: list[str]
-    refused: list[tuple[str, str]]
+    refused: list[tuple[str, SubmissionActionError]]  # each with the API's code
 
 
 def submission_bulk_approve(*, picks: list[tuple[str, int]], actor: Actor) -> BulkOutcome:
     """Approve each picked (id, version) on its own: one transaction and one event each;
     one that changed, or is not clean and confident, is refused and the rest go on."""
     approved: list[str] = []
-    refused: list[tuple[str, str]] = []
+    refused: list[tuple[str, SubmissionActionError]] = []
     for submission_id, version in picks:
         try:
             submission_transition(
@@ -285,7 +285,7 @@ def submission_bulk_approve(*, picks: list[tuple[str, int]], actor: Actor) -> Bu
                 ),
             )
         except SubmissionActionError as error:
-            refused.append((submission_id, error.message))
+            refused.append((submission_id, error))
         else:
             approved.append(submission_id)
     return BulkOutcome(approved=approved, refused=refused)

@@ -141,8 +141,8 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
     if outcome.approved:
         count = len(outcome.approved)
         messages.success(request, f"Approved {count} submission{'s' if count != 1 else ''}.")
-    for pk, message in outcome.refused:
-        messages.error(request, f"{pk} was not approved: {message}")
+    for pk, error in outcome.refused:
+        messages.error(request, f"{pk} was not approved: {error.message} ({error.code})")
     if not outcome.approved and not outcome.refused:
         messages.error(request, "Select at least one submission to approve.")
     query = queue_query(queue_filters(request))

@@ -920,6 +920,8 @@ def test_bulk_approve_approves_each_clean_confident_pick_with_its_own_event(ui, 
     assert "Approved 2 submissions." in html
     assert f"{low.pk} was not approved: Only clean, high-confidence" in html
     assert f"{stale.pk} was not approved: The submission changed" in html
+    # The same codes the API answers with, as on the submission page.
+    assert "(SUBMISSION_CHANGED)" in html
     for submission in (first, second):
         submission.refresh_from_db()
         assert submission.status == S.APPROVED
