@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
+from fraud.normalise import edit_distance
 from jobs.extraction.layout import Line, split_segments
 from jobs.extraction.ranker import Option
 
@@ -39,9 +40,10 @@ def miss_cause(
     wants = _wanted(name, truth, canonical)
     allowed = max(1, max((len(w) for w in wants), default=0) // 12)
     values = [_as_read(name, o.value, canonical) for o in options]
-    if min((_edit_distance(w, v) for w in wants for v in values), default=99) <= allowed:
+    closest = (edit_distance(w, v, limit=allowed) for w in wants for v in values)
+    if min(closest, default=99) <= allowed:
         return CAUSES[2]  # the right span is an option, with a character misread
-    if _distance_in_text(name, wants, lines, canonical) <= allowed:
+    if _distance_in_text(name, wants, lines, canonical, allowed) <= allowed:
         return CAUSES[1]
     return CAUSES[3]
 
@@ -63,12 +65,18 @@ def _as_read(name: str, value: object, canonical: Callable[[str, object], str]) 
 
 
 def _distance_in_text(
-    name: str, wants: list[str], lines: list[Line], canonical: Callable[[str, object], str]
+    name: str,
+    wants: list[str],
+    lines: list[Line],
+    canonical: Callable[[str, object], str],
+    allowed: int,
 ) -> int:
-    """How close the OCR text comes to the truth (0: printed exactly as the truth)."""
+    """How close the OCR text comes to the truth (0: printed exactly as the truth); an
+    amount's distance is exact up to ``allowed``, and only known to be larger beyond."""
     if name == "totalAmount":
         haystacks = [_digits(token) for line in lines for token in _numbers(line.text)]
-        return min((_edit_distance(w, h) for w in wants for h in haystacks if w), default=99)
+        distances = (edit_distance(w, h, limit=allowed) for w in wants for h in haystacks if w)
+        return min(distances, default=99)
     if name == "date":
         haystacks = [_digits(_months_as_numbers(line.text)) for line in lines]
     else:
@@ -108,16 +116,6 @@ def _months_as_numbers(text: str) -> str:
     for number, month in enumerate(_MONTHS, start=1):
         upper = re.sub(rf"{month}[A-Z]*", f"{number:02d}", upper)
     return upper
-
-
-def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, start=1):
-        current = [i]
-        for j, cb in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
 
 
 def _substring_distance(needle: str, haystack: str) -> int:

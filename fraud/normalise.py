@@ -83,10 +83,10 @@ def numbers_conflict(a: str, b: str) -> bool:
     if not a or not b:
         return False
     allowed = max(1, min(len(a), len(b)) // 5)
-    return _edit_distance(a, b, limit=allowed) > allowed
+    return edit_distance(a, b, limit=allowed) > allowed
 
 
-def _edit_distance(a: str, b: str, limit: int) -> int:
+def edit_distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance, stopping early once it exceeds `limit`."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
