@@ -6,9 +6,10 @@ background, strip scanner edges, flatten the lighting, deskew on the text lines)
 three views of it with PDQ (IMAGE_VIEWS): the upright paper and two boxes of its print
 found in different ways (see normalise_page; two more ways, MEASURED_VIEWS, are kept for
 measurement only); and, when the pipeline knows the words OCR read on the page, a fourth:
-the box of those words (text_view), which no wedge, edge, shadow or faded print moves. PDQ moves a lot when a view's box moves a little, and each way of
-finding the box fails on some re-captures, but rarely all at once, so a pair's distance
-is the smallest over the views.
+the box of those words (text_view), which no wedge, edge, shadow or faded print moves.
+PDQ moves a lot when a view's box moves a little, and each way of finding the box fails
+on some re-captures, but rarely all at once, so a pair's distance is the smallest over
+the views.
 
 The input is the page as the pipeline hands it over: after OCR, which has already deskewed
 it and may have turned it upright, filling the new corners with white. Bright areas that
@@ -529,11 +530,11 @@ def page_hashes(
     with the words OCR read on `image`, also the text view's."""
     page = page_gray(image)
     hashed = {name: pdq(view) for name, view in normalise_page(page, views).items()}
-    views = {n: d for n, (d, _) in hashed.items()}
+    digests = {name: digest for name, (digest, _) in hashed.items()}
     box = text_box(words)
     if box is not None:
-        views["text"] = pdq(text_view(page, box))[0]
-    return PageHashes(views=views, quality=hashed["print"][1])
+        digests["text"] = pdq(text_view(page, box))[0]
+    return PageHashes(views=digests, quality=hashed["print"][1])
 
 
 def text_box(words: Sequence[OcrWord]) -> tuple[float, float, float, float] | None:

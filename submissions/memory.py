@@ -99,7 +99,7 @@ def choose(
     printed = dict.fromkeys(votes, 1.0)  # a name may be corrected to one not printed
     if field == "merchantAddress":
         printed = {value: support(value, text) for value in votes}
-        votes = {v: rows for v, rows in votes.items() if printed[v] >= min_support}
+        votes = {v: backing for v, backing in votes.items() if printed[v] >= min_support}
     if not votes:
         return None
     value, backing = max(
