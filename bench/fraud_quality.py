@@ -212,7 +212,10 @@ class Run:
 
     def submit(self, item: dict) -> str:
         submission = self.SubmissionFactory(
-            company=self.company, workflow_version=self.version, workflow=self.version.workflow
+            company=self.company,
+            workflow_version=self.version,
+            workflow=self.version.workflow,
+            extracted_data=item["fields"],  # as the pipeline stores them
         )
         file = self.SubmissionFileFactory(submission=submission, sha256=item["sha256"])
         hashed = [

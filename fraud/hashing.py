@@ -60,6 +60,10 @@ DESKEW_STEP_DEG = 0.25
 DESKEW_FINE_STEP_DEG = 0.05
 # flatten_lighting blurs the paper's brightness at 1/BACKGROUND_FACTOR of the page's size.
 BACKGROUND_FACTOR = 4
+# find_paper's edge outline (_edge_sheet) must hold this share of the bright paper region
+# and be at most this many times its size (a shadow hides part of the paper, not most).
+SHEET_HOLDS = 0.95
+SHEET_GROWTH = 2.5
 
 
 # The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-"):
@@ -161,6 +165,9 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     The paper is the largest bright connected region (text closed into it); bright areas
     elsewhere (white fill from an earlier rotation, a second sheet) are not part of it.
     Pixels outside the paper become white, so no background is ever read as print.
+    A shadow over part of the paper darkens it to the desk's level, and the bright region
+    stops at the shadow's edge, often as straight as a sheet's; the paper's own edge does
+    not, so its outline is looked for among the edges first (_edge_sheet).
     """
     small = cv2.GaussianBlur(gray, (7, 7), 0)
     _, mask = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -188,21 +195,20 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     background_level = float(np.median(gray[ring > 0]))
     if paper_level - background_level < 40:
         return gray
-    cleaned = gray.copy()
-    cleaned[filled == 0] = 255
-    approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
-    quad_area = cv2.contourArea(approx)
-    x, y, w, h = cv2.boundingRect(contour)
-    inside_frame = x > 0 and y > 0 and x + w < gray.shape[1] and y + h < gray.shape[0]
-    if not (
-        inside_frame
-        and len(approx) == 4
-        and cv2.isContourConvex(approx)
-        and abs(quad_area / max(cv2.contourArea(contour), 1.0) - 1.0) < 0.05
-    ):
+    sheet = _edge_sheet(small, filled)
+    if sheet is not None:
+        approx, filled = sheet
+    elif not _clean_sheet(contour, gray.shape):
         # Not a clean sheet outline (torn edge, dark scanner strips): no perspective to
         # undo, just the paper's box with the background whited out.
+        x, y, w, h = cv2.boundingRect(contour)
+        cleaned = gray.copy()
+        cleaned[filled == 0] = 255
         return cleaned[y : y + h, x : x + w]
+    else:
+        approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
+    cleaned = gray.copy()
+    cleaned[filled == 0] = 255
     corners = _order_corners(approx)
     width = int(
         max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))
@@ -219,6 +225,53 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     return cv2.warpPerspective(
         cleaned, matrix, (width, height), borderMode=cv2.BORDER_CONSTANT, borderValue=(255,)
     )
+
+
+def _clean_sheet(contour: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """A convex four-cornered outline that fills its polygon and stays inside the frame."""
+    approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
+    x, y, w, h = cv2.boundingRect(contour)
+    inside_frame = x > 0 and y > 0 and x + w < shape[1] and y + h < shape[0]
+    return (
+        inside_frame
+        and len(approx) == 4
+        and cv2.isContourConvex(approx)
+        and abs(cv2.contourArea(approx) / max(cv2.contourArea(contour), 1.0) - 1.0) < 0.05
+    )
+
+
+def _edge_sheet(small: np.ndarray, bright: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The largest convex four-cornered outline among the page's edges that holds the
+    bright paper region (SHEET_HOLDS of it) and is at most SHEET_GROWTH times its size:
+    (its corners, its filled mask), or None.
+
+    Canny on the blurred page sees the paper's sharp edge against the desk, not the soft
+    edge of a shadow; the outline must hold the bright region, so a box printed on the
+    receipt or a second sheet is never taken for the paper.
+    """
+    edges = cv2.dilate(cv2.Canny(small, 20, 60), np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    bright_area = float(np.count_nonzero(bright))
+    best: tuple[float, np.ndarray] | None = None
+    for contour in contours:
+        hull = cv2.convexHull(contour)
+        area = cv2.contourArea(hull)
+        if (
+            area < SHEET_HOLDS * bright_area
+            or area > SHEET_GROWTH * bright_area
+            or area > 0.97 * small.size
+        ):
+            continue
+        approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+        if len(approx) == 4 and (best is None or area > best[0]):
+            best = (area, approx)
+    if best is None:
+        return None
+    filled = np.zeros_like(bright)
+    cv2.fillConvexPoly(filled, best[1].reshape(-1, 2), 255)
+    if np.count_nonzero(filled & bright) < SHEET_HOLDS * bright_area:
+        return None
+    return best[1], filled
 
 
 def flatten_lighting(gray: np.ndarray) -> np.ndarray:

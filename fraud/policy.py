@@ -34,6 +34,11 @@ Keys (all optional; unknown keys are ignored):
   pages align (local_min_inliers 40, local_min_coverage 0.5) with no character-sized
   window of changed print above local_max_change (0.02) is the same paper: its visual
   score becomes local_score (80), strong on its own.
+- visual_other_date (true): a page look-alike whose receipts were read with different
+  dates scores 0, unless the keypoints verified the same paper (local_score): receipts
+  printed on one template look alike (a canteen's lunch, one form on a mostly blank
+  sheet), while a copy keeps its date, and OCR misreading it is rarer than a shop
+  printing two receipts alike (bench/fraud_quality.py, bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "local_min_coverage": 0.5,
     "local_max_change": 0.02,
     "local_score": 80.0,
+    "visual_other_date": True,
 }
 
 
@@ -94,6 +100,7 @@ class FraudPolicy:
     local_min_coverage: float
     local_max_change: float
     local_score: float
+    visual_other_date: bool
 
     @classmethod
     def from_json(cls, raw: dict[str, Any] | None) -> FraudPolicy:
@@ -125,6 +132,7 @@ class FraudPolicy:
             local_min_coverage=float(merged["local_min_coverage"]),
             local_max_change=float(merged["local_max_change"]),
             local_score=float(merged["local_score"]),
+            visual_other_date=bool(merged["visual_other_date"]),
         )
 
 

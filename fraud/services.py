@@ -19,6 +19,7 @@ by production ones nor find them (docs/environments.md).
 bench/fraud_quality.py runs fraud_run_checks itself on sroie-dev re-captures.
 """
 
+import datetime as dt
 import logging
 import zlib
 from collections import defaultdict
@@ -406,6 +407,43 @@ def _local_findings(
     return added
 
 
+def _clear_other_dates(findings: list[Finding], day: dt.date | None) -> None:
+    """A page look-alike (the hash) of a receipt read with another date counts 0, unless
+    the keypoints verified the same paper: receipts printed on one template (a canteen's
+    lunch, one form on a mostly blank sheet) look alike, a copy keeps its date."""
+    if day is None:
+        return
+    alike = [
+        f
+        for f in findings
+        if f.check_type == M.CheckType.VISUAL
+        and f.target_id
+        and f.details.get("local", {}).get("score", 0) <= 0
+    ]
+    days = _receipt_days([f.target_id for f in alike if f.target_id])
+    for finding in alike:
+        other = days.get(finding.target_id or "")
+        if other is not None and other != day:
+            finding.details["otherDate"] = {
+                "date": day.isoformat(),
+                "targetDate": other.isoformat(),
+            }
+            finding.score = 0.0
+
+
+def _receipt_days(submission_ids: list[str]) -> dict[str, dt.date]:
+    """The date each submission was read (or corrected) with, where it has one."""
+    days = {}
+    for submission_id, data in Submission.objects.filter(pk__in=submission_ids).values_list(
+        "pk", "extracted_data"
+    ):
+        data = data or {}
+        day = normalise.date(data.get("date") or data.get("issueDate"))
+        if day is not None:
+            days[submission_id] = day
+    return days
+
+
 def _best_verdict(
     own: list[HashedPage], pages: list[tuple[str, int, bytes]], policy: FraudPolicy
 ) -> tuple[HashedPage, str, int, local.LocalMatch] | None:
@@ -766,6 +804,11 @@ def fraud_run_checks(
             same_total = _same_total(submission, key) if key is not None else []
             candidates = _local_candidates(hits, findings, similarities, same_total, policy)
             findings += _local_findings(submission, hashed, candidates, findings, policy)
+        if policy.visual_other_date:
+            fields = fields or {}
+            _clear_other_dates(
+                findings, normalise.date(fields.get("date") or fields.get("issueDate"))
+            )
         if tampered is not None:
             findings.append(tampered)
         _write_matches(submission, findings, policy)

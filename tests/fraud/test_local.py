@@ -20,6 +20,9 @@ pytestmark = [
 M = FraudMatch
 # Two receipts of one shop (SYARIKAT PERNIAGAAN GIN KEE): one template, other numbers.
 SAME_SHOP = (113, 126)
+# Two receipts of one canteen (UNIHAKKA): the same $8.20 lunch two days apart, printed
+# small on an A4 sheet that is otherwise blank, so even the page hashes come close.
+CANTEEN = ((30, "2018-03-05"), (32, "2018-03-03"))
 
 
 def _bench_transforms():
@@ -120,6 +123,46 @@ def test_distinct_receipts_of_one_shop_are_not_matched_by_the_new_stage(company)
     later, _, _ = submit(company, receipt_bytes(SAME_SHOP[1]))
     for match in M.objects.filter(submission=later, target_submission=earlier):
         assert match.details.get("local", {}).get("score", 0) == 0
+
+
+def _canteen_lunch(company, number: int, day: str, policy: dict | None = None):
+    """A canteen receipt through the checks, read as `day` (the fields are given, not read:
+    the test is about the checks, not OCR)."""
+    submission, file = make_submission(company, policy=policy)
+    fields = {"merchantName": "UNIHAKKA INTERNATIONAL SDN BHD", "totalAmount": 8.2, "date": day}
+    submission.extracted_data = fields  # stored before any later submission is checked
+    submission.save(update_fields=["extracted_data"])
+    document = load_document(receipt_bytes(number))
+    pages = [PageImage(file_id=file.pk, page=0, image=document.pages[0].image)]
+    outcome = fraud_run_checks(submission_id=submission.pk, pages=pages, fields=fields, text="")
+    return submission, outcome
+
+
+def test_a_receipt_on_the_same_template_with_another_date_is_not_flagged(company):
+    (first, first_day), (second, second_day) = CANTEEN
+    earlier, _ = _canteen_lunch(company, first, first_day)
+    later, outcome = _canteen_lunch(company, second, second_day)
+    assert outcome.status == "clean"
+    assert not M.objects.filter(submission=later).exists()
+
+
+def test_the_date_rule_is_what_keeps_another_day_s_lunch_clean(company):
+    (first, first_day), (second, second_day) = CANTEEN
+    policy = {"visual_other_date": False}
+    earlier, _ = _canteen_lunch(company, first, first_day, policy)
+    later, outcome = _canteen_lunch(company, second, second_day, policy)
+    # Without it, the layout's look-alike and the same total two days apart add up.
+    assert outcome.status == "flagged"
+    assert visual_match(later).target_submission_id == earlier.pk
+
+
+def test_the_same_template_on_the_same_date_keeps_its_visual_evidence(company):
+    (first, day), (second, _) = CANTEEN
+    earlier, _ = _canteen_lunch(company, first, day)
+    later, outcome = _canteen_lunch(company, second, day)
+    match = visual_match(later)
+    assert outcome.status == "flagged" and match.score > 0
+    assert "otherDate" not in match.details
 
 
 def test_local_features_survive_storage():

@@ -85,6 +85,20 @@ def test_paper_is_cut_out_of_a_desk_even_with_white_fill_around():
     assert cut.min() < 100 and np.median(cut) > 200  # print kept, desk gone
 
 
+def test_a_shadow_across_the_paper_does_not_cut_it_short():
+    paper = np.asarray(_synthetic_receipt().convert("L"))
+    frame = np.full((900, 600), 70, np.uint8)  # the desk
+    frame[100:800, 150:450] = paper
+    # A soft-edged shadow over the lower part of the photo, paper and desk alike: the
+    # shaded paper is as dark as the lit desk, so brightness alone stops at the shadow.
+    shade = np.ones(900)
+    shade[480:520] = np.linspace(1.0, 0.35, 40)
+    shade[520:] = 0.35
+    frame = (frame * shade[:, None]).astype(np.uint8)
+    cut = hashing.find_paper(frame)
+    assert abs(cut.shape[0] - 700) <= 12 and abs(cut.shape[1] - 300) <= 12
+
+
 def test_print_box_ignores_edges_ticks_and_specks():
     page = np.asarray(_synthetic_receipt().convert("L")).copy()
     box = hashing.print_box(page)
