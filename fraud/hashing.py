@@ -60,7 +60,7 @@ DESKEW_STEP_DEG = 0.25
 DESKEW_FINE_STEP_DEG = 0.05
 # flatten_lighting blurs the paper's brightness at 1/BACKGROUND_FACTOR of the page's size.
 BACKGROUND_FACTOR = 4
-# find_paper's edge outline (_edge_sheet) must hold this share of the bright paper region
+# cut_paper's edge outline (_edge_sheet) must hold this share of the bright paper region
 # and be at most this many times its size (a shadow hides part of the paper, not most).
 SHEET_HOLDS = 0.95
 SHEET_GROWTH = 2.5
@@ -159,8 +159,9 @@ def _order_corners(points: np.ndarray) -> np.ndarray:
     )
 
 
-def find_paper(gray: np.ndarray) -> np.ndarray:
-    """Cut the bright paper out of a darker background (a photo of a receipt on a desk).
+def cut_paper(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Cut the bright paper out of a darker background (a photo of a receipt on a desk):
+    (the paper, whether a sheet's outline was found and its perspective undone).
 
     The paper is the largest bright connected region (text closed into it); bright areas
     elsewhere (white fill from an earlier rotation, a second sheet) are not part of it.
@@ -175,7 +176,7 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     count, labels = cv2.connectedComponents(mask, connectivity=4)
     if count < 2:
-        return gray
+        return gray, False
     # Areas by counting labels: OpenCV's full statistics cost several times more.
     label = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
     paper = (labels == label).astype(np.uint8) * 255
@@ -185,16 +186,16 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
     cv2.drawContours(filled, [contour], -1, 255, thickness=-1)
     area_share = float(np.count_nonzero(filled)) / float(gray.size)
     if not 0.15 <= area_share <= 0.97:
-        return gray
+        return gray, False
     # The paper must stand out from what lies right around it (the desk), whatever lies
     # further out (white fill from an earlier rotation).
     ring = cv2.dilate(filled, np.ones((15, 15), np.uint8)) & ~filled
     if not ring.any():
-        return gray
+        return gray, False
     paper_level = float(np.median(gray[filled > 0]))
     background_level = float(np.median(gray[ring > 0]))
     if paper_level - background_level < 40:
-        return gray
+        return gray, False
     sheet = _edge_sheet(small, filled)
     if sheet is not None:
         approx, filled = sheet
@@ -204,7 +205,7 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
         x, y, w, h = cv2.boundingRect(contour)
         cleaned = gray.copy()
         cleaned[filled == 0] = 255
-        return cleaned[y : y + h, x : x + w]
+        return cleaned[y : y + h, x : x + w], False
     else:
         approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
     cleaned = gray.copy()
@@ -217,14 +218,15 @@ def find_paper(gray: np.ndarray) -> np.ndarray:
         max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1]))
     )
     if width < 32 or height < 32:
-        return gray
+        return gray, False
     target = np.array(
         [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32
     )
     matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(
+    paper = cv2.warpPerspective(
         cleaned, matrix, (width, height), borderMode=cv2.BORDER_CONSTANT, borderValue=(255,)
     )
+    return paper, True
 
 
 def _clean_sheet(contour: np.ndarray, shape: tuple[int, ...]) -> bool:
@@ -241,37 +243,35 @@ def _clean_sheet(contour: np.ndarray, shape: tuple[int, ...]) -> bool:
 
 
 def _edge_sheet(small: np.ndarray, bright: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The largest convex four-cornered outline among the page's edges that holds the
+    """The smallest convex four-cornered outline among the page's edges that holds the
     bright paper region (SHEET_HOLDS of it) and is at most SHEET_GROWTH times its size:
     (its corners, its filled mask), or None.
 
     Canny on the blurred page sees the paper's sharp edge against the desk, not the soft
-    edge of a shadow; the outline must hold the bright region, so a box printed on the
-    receipt or a second sheet is never taken for the paper.
+    edge of a shadow. The outline must hold the bright region, so a box printed on the
+    receipt is never taken for the paper, and the smallest that does is the paper's own,
+    not the desk's edge against a white fill around it.
     """
     edges = cv2.dilate(cv2.Canny(small, 20, 60), np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     bright_area = float(np.count_nonzero(bright))
-    best: tuple[float, np.ndarray] | None = None
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
     for contour in contours:
         hull = cv2.convexHull(contour)
         area = cv2.contourArea(hull)
-        if (
-            area < SHEET_HOLDS * bright_area
-            or area > SHEET_GROWTH * bright_area
-            or area > 0.97 * small.size
-        ):
+        too_small = area < SHEET_HOLDS * bright_area
+        if too_small or area > SHEET_GROWTH * bright_area or area > 0.97 * small.size:
+            continue
+        if best is not None and area >= best[0]:
             continue
         approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-        if len(approx) == 4 and (best is None or area > best[0]):
-            best = (area, approx)
-    if best is None:
-        return None
-    filled = np.zeros_like(bright)
-    cv2.fillConvexPoly(filled, best[1].reshape(-1, 2), 255)
-    if np.count_nonzero(filled & bright) < SHEET_HOLDS * bright_area:
-        return None
-    return best[1], filled
+        if len(approx) != 4:
+            continue
+        filled = np.zeros_like(bright)
+        cv2.fillConvexPoly(filled, approx.reshape(-1, 2), 255)
+        if np.count_nonzero(filled & bright) >= SHEET_HOLDS * bright_area:
+            best = (area, approx, filled)
+    return None if best is None else (best[1], best[2])
 
 
 def flatten_lighting(gray: np.ndarray) -> np.ndarray:
@@ -512,7 +512,9 @@ def upright_page(image: Image.Image | PageGray) -> np.ndarray:
     morphology sees one text size), divide out the lighting, deskew on the text lines.
     """
     gray = image.gray if isinstance(image, PageGray) else to_gray(image)
-    gray = _to_width(strip_dark_edges(find_paper(gray)), WORK_WIDTH)
+    paper, cut = cut_paper(gray)
+    # A sheet cut out along its outline has no scanner strips: dark edges are shadow on it.
+    gray = _to_width(paper if cut else strip_dark_edges(paper), WORK_WIDTH)
     gray = flatten_lighting(gray)
     return rotate(gray, estimate_skew(ink_mask(gray)))
 
