@@ -63,7 +63,11 @@ BACKGROUND_FACTOR = 4
 # cut_paper's edge outline (_edge_sheet) must hold this share of the bright paper region
 # and be at most this many times its size (a shadow hides part of the paper, not most).
 SHEET_HOLDS = 0.95
-SHEET_GROWTH = 2.5
+SHEET_GROWTH = 4.0
+# ... and be this much brighter (median level) in a band of SHEET_BAND pixels just inside
+# its outline than just outside it: a sheet on a desk, not a desk on a white fill.
+SHEET_BAND = 15
+SHEET_CONTRAST = 20
 
 
 # The views hashed per page (names are stored in PageFingerprint.variant, prefixed "v2-"):
@@ -244,34 +248,42 @@ def _clean_sheet(contour: np.ndarray, shape: tuple[int, ...]) -> bool:
 
 def _edge_sheet(small: np.ndarray, bright: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The smallest convex four-cornered outline among the page's edges that holds the
-    bright paper region (SHEET_HOLDS of it) and is at most SHEET_GROWTH times its size:
-    (its corners, its filled mask), or None.
+    bright paper region (SHEET_HOLDS of it), is at most SHEET_GROWTH times its size and is
+    brighter just inside than just outside: (its corners, its filled mask), or None.
 
     Canny on the blurred page sees the paper's sharp edge against the desk, not the soft
     edge of a shadow. The outline must hold the bright region, so a box printed on the
-    receipt is never taken for the paper, and the smallest that does is the paper's own,
-    not the desk's edge against a white fill around it.
+    receipt is never taken for the paper; it must be a bright sheet on a darker ground, so
+    neither the hull of the print (paper on both sides) nor the desk's edge against a white
+    fill around it is; and the smallest is the inner side of the paper's edge line, not
+    the outer side that takes in a rim of desk.
     """
     edges = cv2.dilate(cv2.Canny(small, 20, 60), np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     bright_area = float(np.count_nonzero(bright))
-    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    outlines = []
     for contour in contours:
         hull = cv2.convexHull(contour)
         area = cv2.contourArea(hull)
         too_small = area < SHEET_HOLDS * bright_area
         if too_small or area > SHEET_GROWTH * bright_area or area > 0.97 * small.size:
             continue
-        if best is not None and area >= best[0]:
-            continue
         approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-        if len(approx) != 4:
-            continue
+        if len(approx) == 4:
+            outlines.append((area, approx))
+    for _, approx in sorted(outlines, key=lambda outline: outline[0]):
         filled = np.zeros_like(bright)
         cv2.fillConvexPoly(filled, approx.reshape(-1, 2), 255)
-        if np.count_nonzero(filled & bright) >= SHEET_HOLDS * bright_area:
-            best = (area, approx, filled)
-    return None if best is None else (best[1], best[2])
+        if np.count_nonzero(filled & bright) < SHEET_HOLDS * bright_area:
+            continue
+        band = np.ones((SHEET_BAND, SHEET_BAND), np.uint8)
+        inside = filled & ~cv2.erode(filled, band)
+        outside = cv2.dilate(filled, band) & ~filled
+        if not outside.any():
+            continue
+        if np.median(small[inside > 0]) - np.median(small[outside > 0]) >= SHEET_CONTRAST:
+            return approx, filled
+    return None
 
 
 def flatten_lighting(gray: np.ndarray) -> np.ndarray:
