@@ -152,6 +152,12 @@ def _facts(details: dict[str, Any]) -> list[str]:
                 for s in value
                 if isinstance(s, dict)
             ]
+        elif key == "otherDate" and isinstance(value, dict):
+            # fraud.services._clear_other_dates: the look-alike was not counted.
+            facts.append(
+                f"read with another date ({value.get('date')} vs {value.get('targetDate')}): "
+                "the look-alike is not counted"
+            )
         elif isinstance(value, str | int | float | bool):
             text = f"{value[:12]}…" if key == "sha256" and isinstance(value, str) else value
             facts.append(f"{key}: {text}")

@@ -188,3 +188,27 @@ def test_panel_points_at_the_matched_page_and_lists_findings(ui, company):
     assert "distance: 18" in html
     assert "Found in this document alone" in html and "screenshot (weight 50)" in html
     assert 'data-unresolved="2"' in html
+
+
+def test_panel_says_when_a_look_alike_was_not_counted_for_another_date(ui, company):
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    later = submission_with_file(company)
+    for check_type, score, details in (
+        (
+            FraudMatch.CheckType.VISUAL,
+            0.0,
+            {"otherDate": {"date": "2018-03-05", "targetDate": "2018-03-03"}},
+        ),
+        (FraudMatch.CheckType.TEXT, 60.0, {"similarity": 0.8}),
+    ):
+        FraudMatch.objects.create(
+            company=company,
+            submission=later,
+            target_submission=earlier,
+            check_type=check_type,
+            score=score,
+            similarity=0.8,
+            details=details,
+        )
+    html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    assert "read with another date (2018-03-05 vs 2018-03-03)" in html
