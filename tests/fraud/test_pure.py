@@ -399,7 +399,7 @@ def test_pdf_producer_of_an_editor_is_a_signal():
 def test_text_score_bands_and_weak_pieces_add_up_to_a_flag():
     policy = FraudPolicy.from_json({})
     strong, weak = policy.text_min_similarity, policy.text_weak_similarity
-    assert (strong, weak) == (0.75, 0.6)
+    assert (strong, weak) == (0.75, 0.5)
     assert text_score(1.0, strong, weak) == 90.0  # below the block threshold of 95
     assert text_score(strong, strong, weak) == 55.0
     assert text_score(weak, strong, weak) == 30.0
