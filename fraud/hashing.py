@@ -203,17 +203,15 @@ def cut_paper(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     sheet = _edge_sheet(small, filled)
     if sheet is not None:
         approx, filled = sheet
-    elif not _clean_sheet(contour, gray.shape):
+    else:
+        approx = _sheet_outline(contour, gray.shape)
+    cleaned = gray.copy()
+    cleaned[filled == 0] = 255
+    if approx is None:
         # Not a clean sheet outline (torn edge, dark scanner strips): no perspective to
         # undo, just the paper's box with the background whited out.
         x, y, w, h = cv2.boundingRect(contour)
-        cleaned = gray.copy()
-        cleaned[filled == 0] = 255
         return cleaned[y : y + h, x : x + w], False
-    else:
-        approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
-    cleaned = gray.copy()
-    cleaned[filled == 0] = 255
     corners = _order_corners(approx)
     width = int(
         max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))
@@ -233,17 +231,19 @@ def cut_paper(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     return paper, True
 
 
-def _clean_sheet(contour: np.ndarray, shape: tuple[int, ...]) -> bool:
-    """A convex four-cornered outline that fills its polygon and stays inside the frame."""
+def _sheet_outline(contour: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The contour's four corners when it is a clean sheet (convex, four-cornered, filling
+    its polygon, inside the frame), else None."""
     approx = cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)
     x, y, w, h = cv2.boundingRect(contour)
     inside_frame = x > 0 and y > 0 and x + w < shape[1] and y + h < shape[0]
-    return (
+    clean = (
         inside_frame
         and len(approx) == 4
         and cv2.isContourConvex(approx)
         and abs(cv2.contourArea(approx) / max(cv2.contourArea(contour), 1.0) - 1.0) < 0.05
     )
+    return approx if clean else None
 
 
 def _edge_sheet(small: np.ndarray, bright: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -271,12 +271,12 @@ def _edge_sheet(small: np.ndarray, bright: np.ndarray) -> tuple[np.ndarray, np.n
         approx = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
         if len(approx) == 4:
             outlines.append((area, approx))
+    band = np.ones((SHEET_BAND, SHEET_BAND), np.uint8)
     for _, approx in sorted(outlines, key=lambda outline: outline[0]):
         filled = np.zeros_like(bright)
         cv2.fillConvexPoly(filled, approx.reshape(-1, 2), 255)
         if np.count_nonzero(filled & bright) < SHEET_HOLDS * bright_area:
             continue
-        band = np.ones((SHEET_BAND, SHEET_BAND), np.uint8)
         inside = filled & ~cv2.erode(filled, band)
         outside = cv2.dilate(filled, band) & ~filled
         if not outside.any():
