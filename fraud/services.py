@@ -413,16 +413,16 @@ def _clear_other_dates(findings: list[Finding], day: dt.date | None) -> None:
     lunch, one form on a mostly blank sheet) look alike, a copy keeps its date."""
     if day is None:
         return
-    alike = [
-        f
+    alike = {
+        f.target_id: f
         for f in findings
         if f.check_type == M.CheckType.VISUAL
         and f.target_id
         and f.details.get("local", {}).get("score", 0) <= 0
-    ]
-    days = _receipt_days([f.target_id for f in alike if f.target_id])
-    for finding in alike:
-        other = days.get(finding.target_id or "")
+    }
+    days = _receipt_days(list(alike))
+    for target_id, finding in alike.items():
+        other = days.get(target_id)
         if other is not None and other != day:
             finding.details["otherDate"] = {
                 "date": day.isoformat(),
@@ -437,8 +437,7 @@ def _receipt_days(submission_ids: list[str]) -> dict[str, dt.date]:
     for submission_id, data in Submission.objects.filter(pk__in=submission_ids).values_list(
         "pk", "extracted_data"
     ):
-        data = data or {}
-        day = normalise.date(data.get("date") or data.get("issueDate"))
+        day = receipt_day(data or {})
         if day is not None:
             days[submission_id] = day
     return days
@@ -549,11 +548,16 @@ class DataKey:
     number: str  # receipt/invoice number or ""
 
 
+def receipt_day(fields: dict[str, Any]) -> dt.date | None:
+    """The date a receipt (`date`) or invoice (`issueDate`) was read with, if any."""
+    return normalise.date(fields.get("date") or fields.get("issueDate"))
+
+
 def data_key(fields: dict[str, Any]) -> DataKey | None:
     """The normalised fields of the data check; None without merchant, total and date."""
     merchant = normalise.merchant(fields.get("merchantName") or fields.get("vendorName"))
     total = normalise.amount(fields.get("totalAmount"))
-    day = normalise.date(fields.get("date") or fields.get("issueDate"))
+    day = receipt_day(fields)
     if not merchant or total is None or day is None:
         return None
     number = fields.get("receiptNumber") or fields.get("invoiceNumber")
@@ -805,10 +809,7 @@ def fraud_run_checks(
             candidates = _local_candidates(hits, findings, similarities, same_total, policy)
             findings += _local_findings(submission, hashed, candidates, findings, policy)
         if policy.visual_other_date:
-            fields = fields or {}
-            _clear_other_dates(
-                findings, normalise.date(fields.get("date") or fields.get("issueDate"))
-            )
+            _clear_other_dates(findings, receipt_day(fields or {}))
         if tampered is not None:
             findings.append(tampered)
         _write_matches(submission, findings, policy)
