@@ -11,12 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from fraud.models import FraudMatch
 from steve.api.errors import PROBLEM_BASE, problem_exception_handler
 from steve.errors import ServiceError, field_error, invalid
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import SubmissionStatus
 from tests import factories
-from tests.submissions.test_review_support import submission_with_file
+from tests.submissions.test_review_support import flag, submission_with_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p for p in ROOT.glob("*/services.py") if ".venv" not in p.parts)
@@ -160,7 +159,7 @@ def test_a_submission_refusal_is_its_problem_with_the_current_status(api, compan
 
 def test_a_fraud_refusal_is_its_problem(api, company):
     later = submission_with_file(company)
-    match = _flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
+    match = flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
     url = f"/api/v1/submissions/{later.pk}/fraud-matches/{match.pk}/resolve"
     assert api.post(url, {"resolution": "false_positive"}, format="json").status_code == 200
     response = api.post(url, {"resolution": "confirmed_fraud"}, format="json")
@@ -196,19 +195,6 @@ def test_a_correction_refusal_names_each_invalid_field(api, company):
 # --- The same failure on the review desk ---------------------------------------------------
 
 
-def _flag(submission: Submission, target: Submission) -> FraudMatch:
-    match = FraudMatch.objects.create(
-        company=submission.company,
-        submission=submission,
-        target_submission=target,
-        check_type=FraudMatch.CheckType.VISUAL,
-        score=81.0,
-        similarity=0.93,
-    )
-    Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged", fraud_score=81.0)
-    return match
-
-
 def _shows(html: str, problem: dict) -> bool:
     """The page's refusal carries the API's code and says the API's detail."""
     return f'data-code="{problem["code"]}"' in html and escape(problem["detail"]) in html
@@ -218,7 +204,7 @@ def test_an_approval_refused_for_open_matches_reads_the_same_on_the_desk(api, ui
     api_side = submission_with_file(company)
     desk_side = submission_with_file(company)
     for submission in (api_side, desk_side):
-        _flag(submission, factories.SubmissionFactory(company=company, status=S.APPROVED))
+        flag(submission, factories.SubmissionFactory(company=company, status=S.APPROVED))
     problem = api.post(f"/api/v1/submissions/{api_side.pk}/approve").json()
     assert problem["code"] == "UNRESOLVED_FRAUD_MATCHES"
     page = ui.post(
@@ -249,7 +235,7 @@ def test_a_stale_correction_reads_the_same_on_the_desk(api, ui, company):
 
 def test_a_second_resolution_reads_the_same_in_the_fraud_panel(api, ui, company):
     later = submission_with_file(company)
-    match = _flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
+    match = flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
     url = f"/api/v1/submissions/{later.pk}/fraud-matches/{match.pk}/resolve"
     api.post(url, {"resolution": "false_positive"}, format="json")
     problem = api.post(url, {"resolution": "false_positive"}, format="json").json()
@@ -275,7 +261,7 @@ def test_an_invalid_comment_is_shown_with_its_code(ui, company):
 
 def test_a_plain_form_post_to_the_fraud_panel_says_the_code_too(api, ui, company):
     later = submission_with_file(company)
-    match = _flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
+    match = flag(later, factories.SubmissionFactory(company=company, status=S.APPROVED))
     url = f"/api/v1/submissions/{later.pk}/fraud-matches/{match.pk}/resolve"
     api.post(url, {"resolution": "false_positive"}, format="json")
     later.refresh_from_db()

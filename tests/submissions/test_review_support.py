@@ -1,4 +1,5 @@
-"""Shared helpers of the review UI tests: reviewers, real image/PDF files in storage."""
+"""Shared helpers of the review UI tests: reviewers, real image/PDF files in storage, a
+flagged submission."""
 
 import io
 
@@ -6,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont
 
+from fraud.models import FraudMatch
 from steve.models import Company
 from submissions.models import Submission, SubmissionFile
 from tests import factories
@@ -63,3 +65,16 @@ def submission_with_file(company: Company, **fields: object) -> Submission:
     submission = factories.SubmissionFactory(company=company, **fields)
     stored_file(submission)
     return submission
+
+
+def flag(submission: Submission, target: Submission) -> FraudMatch:
+    match = FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        target_submission=target,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=81.0,
+        similarity=0.93,
+    )
+    Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged", fraud_score=81.0)
+    return match

@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_claim
 from tests import factories
 from tests.submissions.test_review_support import (
+    flag,
     pdf_bytes,
     png_bytes,
     stored_file,
@@ -42,19 +42,6 @@ def detail_url(submission: Submission) -> str:
 
 def action_url(name: str, submission: Submission) -> str:
     return reverse(f"review:{name}", args=[submission.pk])
-
-
-def flag(submission: Submission, target: Submission) -> FraudMatch:
-    match = FraudMatch.objects.create(
-        company=submission.company,
-        submission=submission,
-        target_submission=target,
-        check_type=FraudMatch.CheckType.VISUAL,
-        score=81.0,
-        similarity=0.93,
-    )
-    Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged", fraud_score=81.0)
-    return match
 
 
 # --- Access control ------------------------------------------------------------------------
