@@ -165,6 +165,18 @@ def test_the_same_template_on_the_same_date_keeps_its_visual_evidence(company):
     assert "otherDate" not in match.details
 
 
+def test_a_look_alike_counts_when_a_date_was_not_read(company):
+    # Without a date on one side nothing says "another receipt": the look-alike stands
+    # (a low flag threshold, so the visual evidence alone is written).
+    policy = {"flag_threshold": 30}
+    (first, first_day), (second, _) = CANTEEN
+    earlier, _ = _canteen_lunch(company, first, first_day, policy)
+    later, _ = _canteen_lunch(company, second, "", policy)
+    match = visual_match(later)
+    assert match.target_submission_id == earlier.pk and match.score > 0
+    assert "otherDate" not in match.details
+
+
 def test_local_features_survive_storage():
     features = local.local_features(receipt(5))
     again = local.LocalFeatures.from_bytes(features.to_bytes())
