@@ -242,7 +242,10 @@ class Result:
     label: str
     count: int = 0
     correct: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
-    buckets: dict[float, list[int]] = field(default_factory=lambda: {b: [0, 0] for b in BUCKETS})
+    # bucket -> [right, fields, sum of their confidences]
+    buckets: dict[float, list[float]] = field(
+        default_factory=lambda: {b: [0, 0, 0.0] for b in BUCKETS}
+    )
     straight: int = 0
     straight_correct: int = 0
     # field -> [right, read] among fields at or above the review threshold
@@ -256,7 +259,7 @@ class Result:
     @property
     def high(self) -> tuple[int, int]:
         rows = [v for b, v in self.buckets.items() if b >= HIGH_CONFIDENCE]
-        return sum(r[0] for r in rows), sum(r[1] for r in rows)
+        return int(sum(r[0] for r in rows)), int(sum(r[1] for r in rows))
 
 
 def score(
@@ -288,6 +291,7 @@ def _score(
         bucket = max(b for b in BUCKETS if conf >= b)
         result.buckets[bucket][0] += correct
         result.buckets[bucket][1] += 1
+        result.buckets[bucket][2] += conf
         if conf >= REVIEW_THRESHOLD:
             result.sure[name][0] += correct
             result.sure[name][1] += 1
@@ -348,13 +352,13 @@ def print_result(result: Result) -> bool:
     _row("straight-through (required>=0.80)", f"{straight:.1%}", ">= 55%", checks[-1], note)
     sure = ", ".join(f"{name} {r}/{t}" for name, (r, t) in result.sure.items())
     print(f"  at confidence >= 0.80 (right/read): {sure}")
-    print("  reliability: confidence bucket -> observed accuracy (fields)")
-    for low, (good, count) in result.buckets.items():
+    print("  reliability: confidence bucket -> observed accuracy (fields), mean confidence")
+    for low, (good, count, total) in result.buckets.items():
         high = next((b for b in BUCKETS if b > low), 1.0)
         shown = f"{good / count:.1%}" if count else "-"
-        print(
-            f"    [{low:.2f}, {high:.2f}{']' if high == 1.0 else ')'}  {shown:>7}  ({good}/{count})"
-        )
+        mean = f"{total / count:.3f}" if count else "-"
+        edge = "]" if high == 1.0 else ")"
+        print(f"    [{low:.2f}, {high:.2f}{edge}  {shown:>7}  ({good:.0f}/{count:.0f})  {mean}")
     return all(checks)
 
 
@@ -480,9 +484,9 @@ def _merge(into: Result, other: Result) -> None:
         into.correct[name] += other.correct[name]
         for cause, misses in other.causes[name].items():
             into.causes[name][cause] += misses
-    for bucket, (good, count) in other.buckets.items():
-        into.buckets[bucket][0] += good
-        into.buckets[bucket][1] += count
+    for bucket, row in other.buckets.items():
+        for i, value in enumerate(row):
+            into.buckets[bucket][i] += value
 
 
 if __name__ == "__main__":

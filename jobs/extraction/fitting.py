@@ -11,7 +11,9 @@ import math
 import numpy as np
 
 from .ranker import (
+    BELOW_CLAIM,
     CALIBRATION_INPUTS,
+    CLAIM,
     FEATURES,
     FieldModel,
     FieldWeights,
@@ -27,6 +29,7 @@ STEPS = 200
 FOLDS = 5
 # One-sided 95 % Wilson bound: a calibration step claims no more than its evidence shows.
 Z = 1.645
+Z_BELOW_CLAIM = 1.0  # one-sided 84 %, for steps under CLAIM
 MIN_STEP = 20  # samples per isotonic step at least, so one lucky run cannot claim 0.99
 
 
@@ -139,20 +142,43 @@ def conservative_isotonic(raw: np.ndarray, y: np.ndarray) -> tuple[list[float], 
             merged[-1][1] += block[1]
         else:
             merged.append(list(block))
-    bounds = [wilson_lower(s, n) for s, n, _ in merged]
-    for i in range(len(bounds) - 2, -1, -1):
-        bounds[i] = min(bounds[i], bounds[i + 1])
+    values = [step_value(s, n) for s, n, _ in merged]
+    for i in range(len(values) - 2, -1, -1):
+        values[i] = min(values[i], values[i + 1])
     steps_x = [0.0] + [b[2] for b in merged[1:]]
-    return steps_x, bounds
+    return steps_x, values
 
 
-def wilson_lower(successes: float, n: float) -> float:
+def step_value(successes: float, n: float) -> float:
+    """A step's confidence: its one-sided 95 % Wilson lower bound where that reaches
+    CLAIM, else the milder 84 % bound (Z_BELOW_CLAIM), kept under CLAIM.
+
+    Every step was worth its 95 % bound before, which put whole name steps of the
+    sroie-test fit at 0.79, just below the review threshold, and a small change in what
+    OCR read moved them across it (straight-through on sroie-dev fell from 59 % to
+    37 % when 2 % of the detected boxes moved). The 99 % wanted at >= CLAIM keeps the
+    strict bound; below it the milder one stays under the observed accuracy.
+    """
+    strict = wilson_lower(successes, n)
+    if strict >= CLAIM:
+        return strict
+    return min(wilson_lower(successes, n, z=Z_BELOW_CLAIM), BELOW_CLAIM)
+
+
+def wilson_lower(successes: float, n: float, *, z: float = Z) -> float:
     if n <= 0:
         return 0.0
     p = successes / n
-    centre = p + Z * Z / (2 * n)
-    spread = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n))
-    return max(0.0, (centre - spread) / (1 + Z * Z / n))
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
 
 
-__all__ = ["CALIBRATION_INPUTS", "Group", "conservative_isotonic", "fit_model", "wilson_lower"]
+__all__ = [
+    "CALIBRATION_INPUTS",
+    "Group",
+    "conservative_isotonic",
+    "fit_model",
+    "step_value",
+    "wilson_lower",
+]

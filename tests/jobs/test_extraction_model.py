@@ -7,6 +7,7 @@ import random
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from jobs.extraction import ranker
@@ -120,3 +121,44 @@ def test_no_field_of_a_few_real_receipts_is_wrong_at_confidence_0_9():
                 got = f"{got:.2f}"
             if extraction.field_confidences.get(name, 0.0) >= 0.9:
                 assert norm(got) == expected, (stem, name, got)
+
+
+# --- what a confidence may claim ----------------------------------------------------------
+
+
+def test_a_step_claims_0_9_only_when_its_strict_bound_reaches_it() -> None:
+    from jobs.extraction.fitting import step_value, wilson_lower
+
+    # 498 of 500 right: the strict bound is above 0.9 and is the confidence.
+    assert step_value(498, 500) == wilson_lower(498, 500) >= ranker.CLAIM
+    # 19 of 20 right: 95 % observed, but too little evidence to claim 0.9.
+    assert step_value(19, 20) < ranker.CLAIM
+    # 90 of 100: under the claim the milder bound stands, below what was observed and
+    # above the strict bound that kept such steps out of straight-through.
+    assert wilson_lower(90, 100) < 0.85 < step_value(90, 100) < 0.90
+
+
+def test_isotonic_steps_never_decrease_and_stay_under_the_claim_without_evidence() -> None:
+    from jobs.extraction.fitting import conservative_isotonic
+
+    rng = random.Random(3)
+    raw = [rng.random() for _ in range(400)]
+    right = [rng.random() < 0.5 + 0.45 * x for x in raw]
+    _, values = conservative_isotonic(np.array(raw), np.array(right, dtype=float))
+
+    assert values == sorted(values)
+    assert max(values) <= ranker.BELOW_CLAIM  # no step is right 99 % of the time here
+
+
+def option(*, rule_pick: bool, rule_conf: float = 0.0) -> ranker.Option:
+    return ranker.Option("X", {"rule_pick": float(rule_pick), "rule_conf": rule_conf})
+
+
+def test_the_rules_cap_a_confidence_only_where_it_claims_0_9() -> None:
+    # A name without a legal form (rules: 0.55) keeps the calibrator's 0.85 ...
+    assert ranker.bounded(0.85, option(rule_pick=True, rule_conf=0.55)) == 0.85
+    # ... but reaches 0.9 or more only with the rules' agreement.
+    assert ranker.bounded(0.97, option(rule_pick=True, rule_conf=0.55)) == ranker.BELOW_CLAIM
+    assert ranker.bounded(0.97, option(rule_pick=True, rule_conf=0.95)) == 0.95
+    # A value only the model chose is always reviewed.
+    assert ranker.bounded(0.97, option(rule_pick=False)) == ranker.DISAGREEMENT_CAP
