@@ -36,10 +36,11 @@ Keys (all optional; unknown keys are ignored):
   pages align (local_min_inliers 40, local_min_coverage 0.5) with no character-sized
   window of changed print above local_max_change (0.02) is the same paper: its visual
   score becomes local_score (80), strong on its own.
-- visual_other_date (true): a page look-alike whose receipts were read with different
-  dates scores 0, unless the keypoints verified the same paper (local_score): receipts
-  printed on one template look alike (a canteen's lunch, one form on a mostly blank
-  sheet), while a copy keeps its date, and OCR misreading it is rarer than a shop
+- visual_other_date (true): a page look-alike, or a weak text likeness (below
+  text_min_similarity), whose receipts were read with different dates scores 0, unless
+  the keypoints verified the same paper (local_score): receipts printed on one template
+  look alike and share most of their digits (a canteen's lunch, one form on a mostly
+  blank sheet), while a copy keeps its date, and OCR misreading it is rarer than a shop
   printing two receipts alike (bench/fraud_quality.py, bench/RESULTS.md).
 """
 

@@ -408,21 +408,30 @@ def _local_findings(
 
 
 def _clear_other_dates(findings: list[Finding], day: dt.date | None) -> None:
-    """A page look-alike (the hash) of a receipt read with another date counts 0, unless
-    the keypoints verified the same paper: receipts printed on one template (a canteen's
-    lunch, one form on a mostly blank sheet) look alike, a copy keeps its date."""
+    """A page look-alike (the hash) or a weak text likeness of a receipt read with another
+    date counts 0, unless the keypoints verified the same paper: receipts printed on one
+    template (a canteen's lunch, one form on a mostly blank sheet) look alike and share
+    most of their digits (phone, tax number, prices); a copy keeps its date."""
     if day is None:
         return
-    alike = {
-        f.target_id: f
+    verified = {
+        f.target_id
         for f in findings
-        if f.check_type == M.CheckType.VISUAL
-        and f.target_id
-        and f.details.get("local", {}).get("score", 0) <= 0
+        if f.check_type == M.CheckType.VISUAL and f.details.get("local", {}).get("score", 0) > 0
     }
-    days = _receipt_days(list(alike))
-    for target_id, finding in alike.items():
-        other = days.get(target_id)
+    alike = [
+        f
+        for f in findings
+        if f.target_id
+        and f.target_id not in verified
+        and (
+            f.check_type == M.CheckType.VISUAL
+            or (f.check_type == M.CheckType.TEXT and f.details.get("weak"))
+        )
+    ]
+    days = _receipt_days(list({f.target_id for f in alike}))
+    for finding in alike:
+        other = days.get(finding.target_id)
         if other is not None and other != day:
             finding.details["otherDate"] = {
                 "date": day.isoformat(),

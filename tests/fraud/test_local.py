@@ -125,17 +125,56 @@ def test_distinct_receipts_of_one_shop_are_not_matched_by_the_new_stage(company)
         assert match.details.get("local", {}).get("score", 0) == 0
 
 
-def _canteen_lunch(company, number: int, day: str, policy: dict | None = None):
-    """A canteen receipt through the checks, read as `day` (the fields are given, not read:
-    the test is about the checks, not OCR)."""
+def _canteen_lunch(company, number: int, day: str, policy: dict | None = None, text: str = ""):
+    """A canteen receipt through the checks, read as `day` (the fields and text are given,
+    not read: the test is about the checks, not OCR)."""
     submission, file = make_submission(company, policy=policy)
     fields = {"merchantName": "UNIHAKKA INTERNATIONAL SDN BHD", "totalAmount": 8.2, "date": day}
     submission.extracted_data = fields  # stored before any later submission is checked
     submission.save(update_fields=["extracted_data"])
     document = load_document(receipt_bytes(number))
     pages = [PageImage(file_id=file.pk, page=0, image=document.pages[0].image)]
-    outcome = fraud_run_checks(submission_id=submission.pk, pages=pages, fields=fields, text="")
+    outcome = fraud_run_checks(submission_id=submission.pk, pages=pages, fields=fields, text=text)
     return submission, outcome
+
+
+# What OCR reads of two of the canteen's lunches: the shop's digits (registration, phone,
+# GST number, prices) are shared, the date and receipt number differ. Digit-shingle
+# Jaccard 0.68: weak text evidence (text_weak_similarity 0.5 to text_min_similarity 0.75).
+CANTEEN_LINES = (
+    "UNIHAKKA INTERNATIONAL SDN BHD (867388-U)",
+    "12 JALAN TAMPOI 7/4 81200 JOHOR BAHRU",
+    "TEL 07-3363 703",
+    "GST REG 002116837376",
+    "LUNCH BOX 8.20",
+    "TOTAL 8.20 CASH 10.00 CHANGE 1.80",
+)
+CANTEEN_TEXT = (
+    "\n".join((*CANTEEN_LINES, "DATE 05/03/2018 12:01", "RECEIPT OR18030502170419")),
+    "\n".join((*CANTEEN_LINES, "DATE 03/03/2018 12:09", "RECEIPT OR18030302170533")),
+)
+
+
+def _text_match(submission):
+    return M.objects.filter(submission=submission, check_type="text").first()
+
+
+def test_another_day_s_lunch_with_the_shop_s_digits_is_not_flagged(company):
+    (first, first_day), (second, second_day) = CANTEEN
+    _canteen_lunch(company, first, first_day, text=CANTEEN_TEXT[0])
+    later, outcome = _canteen_lunch(company, second, second_day, text=CANTEEN_TEXT[1])
+    assert outcome.status == "clean"
+    assert not M.objects.filter(submission=later).exists()
+
+
+def test_the_same_day_s_lunch_keeps_its_weak_text_evidence(company):
+    (first, day), (second, _) = CANTEEN
+    _canteen_lunch(company, first, day, text=CANTEEN_TEXT[0])
+    later, outcome = _canteen_lunch(company, second, day, text=CANTEEN_TEXT[1])
+    match = _text_match(later)
+    assert outcome.status == "flagged"
+    assert match is not None and match.score > 0 and match.details.get("weak")
+    assert "otherDate" not in match.details
 
 
 def test_a_receipt_on_the_same_template_with_another_date_is_not_flagged(company):
