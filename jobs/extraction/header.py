@@ -63,6 +63,9 @@ _TRAILING_REG = re.compile(
 _AFTER_LEGAL_FORM = re.compile(
     r"(\b(?:S[DO0]N\.?\s*B[HN]D|S\s?/\s?B|BHD|BERHAD)\.?)(?:\s*\S*\d.*|\s*\([^)]{0,3})$", re.I
 )
+# "GST ID" with the T read as 1, I or 3-for-S ("(GS11D No", "(G3T ID No1"); a unit
+# number such as "G31 & G32" is no such label.
+_MISREAD_GST_ID = re.compile(r"^\(?\s*G[S35]\s?[T1I]\s*[I1]?\s*D\b")
 _REG_LINE = re.compile(r"^(COMPANY|CONPANY|COMPANYREG|COREG|CONO|REG|ROC|SITE|BRN|BUSINESSREG)")
 _NUMBERED = re.compile(r"^\s*(?:NO\.?\s*)?\d{1,4}[A-Z]?(?:-\d{1,4}[A-Z]?)*\s*[,.]", re.I)
 _PLACE = re.compile(
@@ -104,7 +107,7 @@ NAME_VOCABULARY = (
     "SYARIKAT", "ELECTRICAL",
 )  # fmt: skip
 # A word: a run of letters, also split where lower case turns upper ("JahorBahru").
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 HEADER_LINES = 14
 
@@ -212,7 +215,7 @@ def normalise_name(text: str) -> str:
     text = _SDN_BHD.sub("SDN BHD", text)
     text = _ZERO_IN_WORD.sub("O", text)  # "AEON C0. (M) BHD"
     text = _MIXED_I.sub("l", text)
-    return _WORD.sub(lambda m: _fix_known_word(m.group(0), NAME_VOCABULARY), text)
+    return WORD.sub(lambda m: fix_known_word(m.group(0), NAME_VOCABULARY), text)
 
 
 def _continues(above: Line, line: Line) -> bool:
@@ -315,6 +318,7 @@ def _is_address_stop(text: str) -> bool:
         or _REG_NUMBER.match(text.upper())
         or _REG_LINE.match(s)
         or re.match(r"^\(?(GST|SST)", text.upper())
+        or _MISREAD_GST_ID.match(text.upper())
     )
 
 
@@ -338,15 +342,22 @@ def fix_ocr_confusions(text: str) -> str:
     and single misread letters in well-known address words: Jaian -> Jalan."""
     text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
     text = _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
-    return _WORD.sub(lambda m: _fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
+    return WORD.sub(lambda m: fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
 
 
-def _fix_known_word(word: str, vocabulary: tuple[str, ...]) -> str:
-    """The vocabulary word one misread (or one dropped) letter away, in the word's case."""
+def fix_known_word(
+    word: str, vocabulary: tuple[str, ...], *, shortest: int = 5, keep_first: bool = False
+) -> str:
+    """The vocabulary word one misread (or one dropped) letter away, in the word's case;
+    with ``keep_first``, only when the first letter was read right."""
     upper = word.upper()
-    if len(upper) < 5 or upper in vocabulary:
+    if len(upper) < shortest or upper in vocabulary:
         return word
-    near = {known for known in vocabulary if _one_slip_apart(upper, known)}
+    near = {
+        known
+        for known in vocabulary
+        if _one_slip_apart(upper, known) and (not keep_first or upper[0] == known[0])
+    }
     if len(near) != 1:
         return word  # none, or ambiguous
     known = near.pop()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
+from .header import WORD, fix_known_word
 from .layout import Line
 from .values import parse_amounts
 
@@ -28,6 +29,15 @@ _STRONG_TOTAL = re.compile(
     r"BALANCEDUE|TOTALTOPAY|TOTALBILL"
 )
 _TOTAL = re.compile(r"T[O0]TA?L|TTL|AMOUNT|AMT|NETT?")
+# Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
+# the word one slip away. The first letter must be right, so that a line item such as
+# "CAR WASH" is not taken for "CASH"; CHARGE and PAIR are listed to stay as they are
+# ("Service Charge" is no change, "1 PAIR" no payment).
+LABEL_WORDS = (
+    "TOTAL", "SUBTOTAL", "CASH", "PAID", "CHANGE", "ROUNDING", "ROUNDED", "AMOUNT",
+    "PAYABLE", "TENDER", "TENDERED", "BALANCE", "PAYMENT", "GRAND", "ADJUSTMENT",
+    "CHARGE", "PAIR",
+)  # fmt: skip
 
 
 ROUNDED_WEIGHT = 3.2  # "Rounded total" names the amount paid after cash rounding
@@ -49,6 +59,9 @@ class Ledger:
 
 def classify(label: str) -> tuple[str, float]:
     """(kind, weight) of a label; weight ranks how strongly a total label claims the total."""
+    label = WORD.sub(
+        lambda m: fix_known_word(m.group(0), LABEL_WORDS, shortest=4, keep_first=True), label
+    )
     s = squash(label)
     if _ROUNDED_TOTAL.search(s):
         return "total", ROUNDED_WEIGHT

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from jobs.extraction.fields import label_and_amount
-from jobs.extraction.header import clean_name
+from jobs.extraction.header import _is_address_stop, clean_name
 from jobs.extraction.layout import Line, Word
 from jobs.extraction.options import total_options
 from jobs.extraction.totals import classify
@@ -35,6 +35,19 @@ def test_a_label_between_two_amounts_labels_the_one_beside_it():
     label, ref = label_and_amount([line], 0)
     assert ref is not None and ref.value == Decimal("19.10")
     assert classify(label)[0] == "change"
+
+
+def test_a_label_word_misread_by_one_letter_is_read_as_the_word():
+    assert classify("Canh Paid")[0] == "tender"
+    assert classify("Chango")[0] == "change"
+    assert classify("Totai Incl.of G S T") == ("total", 3.0)
+    assert classify("Rcunding Adj")[0] == "rounding"
+
+
+def test_words_one_letter_from_a_label_word_keep_their_meaning():
+    assert classify("Service Charge")[0] == "other"  # not CHANGE
+    assert classify("GLOVES (1PAIR)")[0] == "other"  # not PAID
+    assert classify("CAR WASH")[0] == "other"  # first letter differs from CASH
 
 
 def test_a_registration_number_or_branch_code_after_the_name_is_dropped():
@@ -69,3 +82,9 @@ def test_an_amount_in_another_column_is_not_part_of_the_sum():
     ]
     options = {o.value: o.features for o in total_options(lines, None, None)}
     assert options[Decimal("42.25")]["column_sum"] == 0.0
+
+
+def test_a_misread_gst_id_line_ends_the_address_but_a_unit_number_does_not():
+    assert _is_address_stop("(GS11D No :000306020352)")
+    assert _is_address_stop("(G3T ID No1000306020352)")
+    assert not _is_address_stop("G31 & G32, GRD FLR")
