@@ -80,7 +80,8 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if request.path.startswith(API_PREFIX):
+    # "/api/v1" without its slash is the API's root too: an API client gets a problem.
+    if f"{request.path}/".startswith(API_PREFIX):
         return problem_for_status(request, 404, "The requested resource does not exist.")
     from django.views.defaults import page_not_found
 

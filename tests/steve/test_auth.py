@@ -84,6 +84,8 @@ def test_unknown_api_path_and_wrong_method_are_problems(api):
     assert not_found.status_code == 404
     assert not_found["Content-Type"] == "application/problem+json"
     assert not_found.json()["code"] == "NOT_FOUND"
+    for root in ("/api/v1", "/api/v1/"):
+        assert api.get(root)["Content-Type"] == "application/problem+json", root
     wrong_method = api.delete("/api/v1/workflows")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "METHOD_NOT_ALLOWED"
