@@ -1,6 +1,8 @@
 """Every change of a submission's status happens here: one transaction, one row lock,
 one event, webhooks through the outbox."""
 
+import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +28,8 @@ from submissions.signals import submission_changed, submission_locking
 from webhooks.catalogue import WebhookEventType
 
 S = SubmissionStatus
+# A refused correction lists at most this many invalid fields.
+MAX_FIELD_ERRORS = 50
 
 TRANSITIONS: dict[str, set[str]] = {
     S.CREATED: {S.PROCESSING, S.CANCELLED},
@@ -409,7 +413,7 @@ def _locked_in_review(submission_id: str, expected_version: int | None, actor: A
     submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
     if submission.status != S.REVIEW:
         raise wrong_status(
-            submission, f"The submission is {submission.status}; it is no longer in review."
+            submission, f"The submission is {submission.status}; only one in review can change."
         )
     refuse_others_claim(submission, actor)
     return submission
@@ -645,10 +649,35 @@ def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | N
 def _validate(value: Any, schema: dict[str, Any], field_name: str, what: str) -> None:
     import jsonschema
 
+    if problem := _unstorable(value):
+        raise invalid(field_name, f"{what}: {problem}.")
     try:
         jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
     except jsonschema.ValidationError as error:
         raise invalid(field_name, f"{what}: {error.message}.") from None
+
+
+def _unstorable(value: Any) -> str | None:
+    """What JSON Schema lets through but no reviewer means: text with nothing visible in
+    it, a line break or other control character (a trailing newline passes a ``^…$``
+    pattern in Python), a bidi override (it hides what a name says), and a number too
+    large to be finite (JSON's 1e400 reads as infinity, which no JSON column stores)."""
+    if isinstance(value, str):
+        if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            return "a value cannot be blank (send null to clear a field)"
+        if any(c != "\t" and unicodedata.category(c) == "Cc" or c in _BIDI for c in value):
+            return "the text has a line break, a control or a bidi formatting character"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "the number is too large"
+    elif isinstance(value, dict):
+        return next(filter(None, map(_unstorable, value.values())), None)
+    elif isinstance(value, list):
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
+
+
+# Embeddings, overrides and isolates: they reorder how the text around them is shown.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
@@ -682,8 +711,12 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     hold_for_actor(submission, actor)
     # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
     production = submission.environment == Environment.PRODUCTION
-    if production and field_name in REMEMBERED_FIELDS and isinstance(new, str) and new:
-        _remember(submission, field_name, old, new)
+    if production and field_name in REMEMBERED_FIELDS:
+        read = _as_read(submission, field_name)
+        if old != read and isinstance(old, str):
+            _unteach(submission, field_name, old)  # the reviewer took it back
+        if isinstance(new, str) and new.strip():
+            _remember(submission, field_name, read, new)
 
 
 def submission_correct_fields(
@@ -717,21 +750,56 @@ def submission_correct_fields(
         if errors:
             first = errors[0]
             raise ServiceError(
-                "VALIDATION_ERROR", f"{first['field']}: {first['message']}", 422, errors
+                "VALIDATION_ERROR",
+                f"{first['field']}: {first['message']}",
+                422,
+                errors[:MAX_FIELD_ERRORS],  # a body of 20,000 unknown names gets 50 back
             )
         for name, value in values.items():
-            _store_correction(submission, name, value, actor)
+            _store_correction(submission, name, value if value != [] else None, actor)
     return submission
 
 
-def _remember(submission: Submission, field_name: str, old: Any, new: str) -> None:
+def _as_read(submission: Submission, field_name: str) -> Any:
+    """The field as Steve read it, before any correction: the first correction's old."""
+    first = (
+        submission.events.filter(type=EventType.FIELD_CORRECTED, details__field=field_name)
+        .order_by("id")
+        .first()
+    )
+    if first is not None:
+        return first.details.get("old")
+    return (submission.extracted_data or {}).get(field_name)
+
+
+def _shop_keys_as_read(submission: Submission, field_name: str, read: Any) -> list[str]:
+    """The keys the receipt is known by, from the name and address as Steve read them, so
+    that a second correction of the same field lands on the same memories as the first."""
+    other = "merchantAddress" if field_name == "merchantName" else "merchantName"
+    values = {field_name: read, other: _as_read(submission, other)}
+    text = "\n".join(submission.pages_text or [])
+    return shop_keys(text, values["merchantAddress"], values["merchantName"])
+
+
+def _unteach(submission: Submission, field_name: str, value: str) -> None:
+    """Take back what an earlier correction of this submission taught: the reviewer has
+    replaced or cleared ``value``, so it counts once less (and goes when nothing is left)."""
+    keys = _shop_keys_as_read(submission, field_name, _as_read(submission, field_name))
+    memories = MerchantMemory.objects.select_for_update().filter(
+        company_id=submission.company_id, key__in=keys, field=field_name, value=value
+    )
+    for memory in memories:
+        if memory.times_right > 1:
+            memory.times_right -= 1
+            memory.save(update_fields=["times_right", "updated_at"])
+        else:
+            memory.delete()
+
+
+def _remember(submission: Submission, field_name: str, read: Any, new: str) -> None:
     """A reviewer's merchant name or address becomes the company's memory of the shop,
     under every key its receipt carries; a memory that said otherwise was wrong once."""
-    data = submission.extracted_data or {}
-    read_address = old if field_name == "merchantAddress" else data.get("merchantAddress")
-    read_name = old if field_name == "merchantName" else data.get("merchantName")
-    text = "\n".join(submission.pages_text or [])
-    for key in shop_keys(text, read_address, read_name):
+    for key in _shop_keys_as_read(submission, field_name, read):
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
             company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
         )
@@ -773,7 +841,7 @@ def _confirm_memories(submission: Submission) -> None:
                 pk__in=ids, company_id=submission.company_id, value=value
             ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
         else:
-            _remember(submission, field_name, value, value)
+            _remember(submission, field_name, _as_read(submission, field_name), value)
 
 
 def merchant_memory_forget(*, memory_id: str) -> None:

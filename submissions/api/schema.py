@@ -327,10 +327,13 @@ SUBMISSION_CORRECT = docs(
     tag="review",
     summary="Correct extracted fields of a submission in review (bucket: write)",
     description=(
-        "Each value replaces the field (null clears it) and is validated against the "
-        "workflow version's output schema (text at most 2000 characters, as on the review "
-        "page); a 422 names every invalid field as "
-        "`fields.<name>`, and nothing is stored unless all are valid. Each change is "
+        "Each value replaces the field (null, or an empty `lineItems` list, clears it) "
+        "and is validated against the workflow version's output schema (text at most 2000 "
+        "characters, as on the review page; no blank text, line breaks, control or bidi "
+        "formatting characters; numbers finite); a 422 names every invalid field as "
+        "`fields.<name>` (the first 50), and nothing is stored unless all are valid. "
+        "Correcting a merchant field again takes back what the earlier correction taught "
+        "the shop's memory. Each change is "
         "recorded as a `field_corrected` event, like a correction on the review page, and "
         "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "
         "since (its `version`) is refused with 409 SUBMISSION_CHANGED. A corrected "

@@ -349,3 +349,76 @@ def test_an_approval_does_not_count_a_correction_twice_nor_teach_from_the_sandbo
     )
     submission_approve(submission_id=sandbox.pk, actor=Actor.for_user(reviewer))
     assert not MerchantMemory.objects.filter(key="gst:000111000111").exists()
+
+
+def test_a_correction_the_reviewer_takes_back_is_no_longer_recalled(api, company):
+    text = "UNIHAKKA INTERNATIONAL\nGST ID: 000999888777"
+    waiting = SubmissionFactory(company=company, pages_text=[text])
+    for name in ("TYPO NAME", "Unihakka International Sdn Bhd"):
+        response = api.post(url(waiting), {"fields": {"merchantName": name}}, format="json")
+        assert response.status_code == 200, response.content
+    remembered = set(MerchantMemory.objects.filter(company=company).values_list("value", flat=True))
+    assert remembered == {"Unihakka International Sdn Bhd"}
+    recalled = shop_memory(
+        company_id=company.pk, text=text, read_address=None, read_name="Kedai Runcit"
+    )
+    assert recalled["merchantName"].value == "Unihakka International Sdn Bhd"
+
+
+def test_a_cleared_correction_is_forgotten_and_an_earlier_memory_counts_once_less(api, company):
+    text = "KEDAI W\nGST ID: 000444333222"
+    for value in ("Kedai W Sdn Bhd", "Kedai W Sdn Bhd"):  # two receipts taught it
+        waiting = SubmissionFactory(company=company, pages_text=[text])
+        api.post(url(waiting), {"fields": {"merchantName": value}}, format="json")
+    memory = MerchantMemory.objects.get(company=company, key="gst:000444333222")
+    assert memory.times_right == 2
+    api.post(url(waiting), {"fields": {"merchantName": None}}, format="json")
+    memory.refresh_from_db()
+    assert memory.times_right == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["   ", "\u200b", "\u202eRTL", "12:30\n", "Kedai\rBaru"],
+    ids=["blank", "zero-width", "bidi-override", "trailing-newline", "carriage-return"],
+)
+def test_blank_or_invisible_text_is_a_422_and_is_not_remembered(api, company, value):
+    waiting = SubmissionFactory(company=company, pages_text=["KEDAI V\nGST ID: 000777666555"])
+    response = api.post(url(waiting), {"fields": {"merchantName": value}}, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["field"] == "fields.merchantName"
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
+    assert not MerchantMemory.objects.filter(company=company).exists()
+
+
+def test_a_number_too_large_to_be_finite_is_a_422_not_a_500(api, company):
+    waiting = SubmissionFactory(company=company)
+    for body in (
+        b'{"fields": {"totalAmount": 1e400}}',
+        b'{"fields": {"lineItems": [{"description": "Tea", "quantity": 1e400, "amount": 1}]}}',
+    ):
+        response = api.post(url(waiting), body, content_type="application/json")
+        assert response.status_code == 422, response.content
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 12.5
+
+
+def test_an_empty_list_clears_line_items_as_the_review_page_does(api, company):
+    waiting = SubmissionFactory(company=company)
+    waiting.extracted_data = {
+        **waiting.extracted_data,
+        "lineItems": [{"description": "Tea", "amount": 1.0}],
+    }
+    waiting.save()
+    response = api.post(url(waiting), {"fields": {"lineItems": []}}, format="json")
+    assert response.status_code == 200, response.content
+    assert "lineItems" not in response.json()["extractedData"]
+
+
+def test_a_body_of_thousands_of_unknown_fields_lists_a_bounded_number_of_errors(api, company):
+    waiting = SubmissionFactory(company=company)
+    fields = {f"f{n}": "x" for n in range(5000)}
+    response = api.post(url(waiting), {"fields": fields}, format="json")
+    assert response.status_code == 422
+    assert len(response.json()["errors"]) == 50
