@@ -209,8 +209,12 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, exceptions.ValidationError):
         return validation_problem(_flatten_validation(exc.detail), "The request is not valid.")
     if isinstance(exc, exceptions.ParseError):
-        # steve.api.parsers.BodyRefused says which rule the body broke.
-        code = getattr(exc, "problem_code", "INVALID_JSON")
+        # steve.api.parsers.BodyRefused says which rule the body broke; the JSON
+        # decoder's own words (Python internals, e.g. sys.set_int_max_str_digits) are not
+        # the client's business.
+        code = getattr(exc, "problem_code", None)
+        if code is None:
+            return ApiProblem(400, "The body is not valid JSON.", code="INVALID_JSON")
         return ApiProblem(400, str(exc.detail), code=code, errors=getattr(exc, "errors", None))
     if isinstance(exc, exceptions.NotAuthenticated):
         return ApiProblem(401, "An API key is required.", code="UNAUTHORIZED")

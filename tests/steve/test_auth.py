@@ -107,6 +107,15 @@ def test_malformed_json_is_a_400_problem(api, workflows):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "INVALID_JSON"
+    huge_number = '{"expectedVersion": ' + "9" * 5000 + "}"
+    response = api.generic(
+        "POST",
+        "/api/v1/workflows/receipt-ocr/sessions",
+        huge_number,
+        content_type="application/json",
+    )
+    assert response.json()["code"] == "INVALID_JSON"
+    assert "sys." not in response.json()["detail"]  # no Python internals
 
 
 def test_create_api_key_command_creates_the_company_and_prints_the_key_once(capsys):
