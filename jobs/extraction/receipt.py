@@ -19,7 +19,7 @@ from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
 from .ranker import FieldModel, Option
-from .totals import find_tax, find_total
+from .totals import find_tax, find_total, pays_back
 from .values import Match, detect_currency, parse_amounts, parse_dates, parse_times
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
@@ -38,6 +38,11 @@ _LEADING_QTY = re.compile(r"^(\d{1,3})\s?(?:X|PCS?|UNITS?|@)?\s+(?=[A-Za-z])", r
 # The columns left of the price: "Widget 2", "Widget 2.0", "Widget 2 pcs", "Widget 2 x".
 _COLUMN_TOKEN = re.compile(r"^(?:\d{1,4}(?:[.,]\d{1,3})?[xX]?|[xX@]|PCS?|UNITS?)$", re.I)
 _QUANTITY = re.compile(r"^(\d{1,4}(?:[.,]\d{1,3})?)[xX]?$")
+
+
+# A credit note's total is never the positive amount chosen: under any review threshold
+# (1-99), so a reviewer always sees it.
+CREDIT_NOTE_CONFIDENCE = 0.0
 
 
 def read_receipt(
@@ -99,6 +104,10 @@ def choose_fields(
         option = choice.option
         chosen[name] = Candidate(option.value, choice.confidence, option.evidence, option.cues)
     total = chosen.get("totalAmount")
+    if total is not None and pays_back(lines):
+        # A credit note or refund: the amount payable is negative, which the output
+        # schema (minimum 0) cannot hold, so the amount chosen is not it. Review it.
+        total.confidence = min(total.confidence, CREDIT_NOTE_CONFIDENCE)
     tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
     if tax:
         chosen["taxAmount"] = tax

@@ -106,6 +106,13 @@ def build_ledger(lines: list[Line]) -> Ledger:
     return ledger
 
 
+def pays_back(lines: list[Line]) -> bool:
+    """Whether the last total-labelled amount is negative ("Total Payable: -6.42"): a
+    credit note or a refund."""
+    totals = build_ledger(lines).totals
+    return bool(totals) and max(totals, key=lambda t: t[1].line_index)[1].value < 0
+
+
 _BUCKETS = {
     "subtotal": "subtotals",
     "tax": "taxes",

@@ -88,3 +88,23 @@ def test_a_misread_gst_id_line_ends_the_address_but_a_unit_number_does_not():
     assert _is_address_stop("(GS11D No :000306020352)")
     assert _is_address_stop("(G3T ID No1000306020352)")
     assert not _is_address_stop("G31 & G32, GRD FLR")
+
+
+def _delivery_note(payable: str) -> list[Line]:
+    return [
+        _row("Total 6% supplies (Inc. GST):", "9.92", 0.60),
+        _row("Total 0% supplies:", "-16.34", 0.65),
+        _row("Total Payable:", payable, 0.70),
+    ]
+
+
+def test_a_credit_notes_total_always_goes_to_a_reviewer():
+    from jobs.extraction.ranker import load_model
+    from jobs.extraction.receipt import choose_fields, read_receipt
+
+    model = load_model()
+    for payable, reviewed in (("-6.42", True), ("26.26", False)):
+        lines = _delivery_note(payable)
+        rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
+        total = choose_fields(rules, options, lines, model)["totalAmount"]
+        assert (total.confidence == 0.0) is reviewed, (payable, total)
