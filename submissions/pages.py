@@ -7,8 +7,11 @@ child uses the transforms too.
 """
 
 import io
+import math
+import warnings
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 # Straightening a scan skewed by less than this would only blur it.
@@ -18,6 +21,10 @@ PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
 # A huge page (PDF allows 200 x 200 inches) is scaled down to this many pixels: rendered
 # at PDF_SCALE a 9000-pt page would take gigabytes and seconds of the web process.
 PDF_MAX_PIXELS = 16_000_000
+# An uploaded image is drawn from at most PDF_MAX_PIXELS too (a JPEG decodes reduced for
+# nothing); one that would need more than this to decode at all is not drawn (a 76-KB
+# PNG can declare 20000 x 20000 pixels).
+VIEW_MAX_DECODE = 100_000_000
 
 
 class NoSuchPage(LookupError):
@@ -93,10 +100,43 @@ def render_png(data: bytes, *, pdf: bool, page: int, transform: Any, rotate: int
 def _image(data: bytes, page: int) -> Image.Image:
     if page != 0:
         raise NoSuchPage("An image has one page.")
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    # As the extraction loaded it: EXIF orientation applied, on white.
+    with warnings.catch_warnings():
+        # VIEW_MAX_DECODE is the guard; Pillow's warning would only be noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as error:
+            raise NoSuchPage("The image is too large to show.") from error
+        width, height = image.size
+        if image.format == "JPEG" and width * height > PDF_MAX_PIXELS:
+            scale = (PDF_MAX_PIXELS / (width * height)) ** 0.5
+            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+        if image.size[0] * image.size[1] > VIEW_MAX_DECODE:
+            raise NoSuchPage("The image is too large to show.")
+        image.load()
+    # As the extraction loaded it: EXIF orientation applied, on white. Evidence boxes are
+    # fractions of the page, so a smaller copy shows them in the same places.
     image = ImageOps.exif_transpose(image) or image
+    if image.width * image.height > PDF_MAX_PIXELS:
+        fit = (PDF_MAX_PIXELS / (image.width * image.height)) ** 0.5
+        image = image.resize((int(image.width * fit), int(image.height * fit)))
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB on white: transparency is flattened onto the colour of paper, and 16-bit
+    grey is scaled down (Pillow's convert clips it at 255, so a 16-bit scan turns white)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode.startswith("I"):
+        pixels = np.asarray(image)
+        shift = 8 if pixels.max(initial=0) > 255 else 0
+        image = Image.fromarray(np.clip(pixels >> shift, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
     return image.convert("RGB")
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
+from submissions.pages import to_rgb
+
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
 
@@ -98,7 +100,7 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
         raise ExtractionError(
             "UNSUPPORTED_FILE", "The image is damaged or cannot be decoded."
         ) from exc
-    return _to_rgb(image)
+    return to_rgb(image)
 
 
 def _decode_within(image: Image.Image, max_pixels: int) -> Image.Image:
@@ -130,18 +132,6 @@ def _decode_within(image: Image.Image, max_pixels: int) -> Image.Image:
     fit = (max_pixels / decoded) ** 0.5
     size = (max(1, int(image.size[0] * fit)), max(1, int(image.size[1] * fit)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        # Flatten transparency onto white, the colour of paper, not black.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
 
 
 def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:

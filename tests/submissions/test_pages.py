@@ -2,6 +2,7 @@
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -66,3 +67,28 @@ def test_a_pdf_renders_each_page_and_the_viewer_shows_at_most_the_page_limit():
 )
 def test_a_page_transform_is_read_from_what_the_file_stores(stored, page, expected):
     assert stored_transform(stored, page) == expected
+
+
+def _encoded(image: Image.Image, format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def test_a_16_bit_grey_scan_is_drawn_and_read_as_ink_on_paper_not_white():
+    from jobs.extraction.document import load_document
+
+    pixels = np.full((20, 40), 60000, dtype=np.uint16)  # paper
+    pixels[5:15, 10:30] = 5000  # ink
+    data = _encoded(Image.fromarray(pixels, "I;16"))
+    for page in (rendered(data), load_document(data).pages[0].image):
+        assert page.convert("L").getpixel((20, 10)) < 40
+        assert page.convert("L").getpixel((2, 2)) > 200
+
+
+def test_an_image_too_large_to_decode_is_no_page_and_a_large_one_is_drawn_smaller():
+    bomb = _encoded(Image.new("1", (20_000, 20_000), 1))  # small file, 400 MP
+    with pytest.raises(NoSuchPage):
+        render_png(bomb, pdf=False, page=0, transform={}, rotate=0)
+    photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # 24 MP
+    assert rendered(photo).width * rendered(photo).height <= 16_000_000
