@@ -248,6 +248,10 @@ def _out_of_memory(exc: Exception) -> bool:
 
 def _ocr_page(page: Page, engine: OcrEngine) -> None:
     fitted = fit_for_ocr(page.image)
+    if is_blank(fitted):
+        # Nothing to read; OCR would look for text in all four orientations (~3 s).
+        page.transform, page.words, page.text = page_transform(0.0, 0), [], ""
+        return
     skew = estimate_skew(fitted)
     image = straighten(fitted, skew)
     words = engine.recognize(image)
@@ -309,6 +313,21 @@ def _fix_orientation(
         if quality > best[0] * 1.25:
             best = (quality, rotated, candidate, angle)
     return best[1], best[2], best[3]
+
+
+# A page whose darkest and lightest pixels (0.1 % of each left out, for dust) differ by
+# less than this many grey levels holds no text a reader could see: a blank PDF page, an
+# empty sheet.
+BLANK_CONTRAST = 16
+
+
+def is_blank(image: Image.Image) -> bool:
+    small = image.convert("L")
+    scale = 800 / max(small.size)
+    if scale < 1:
+        small = small.resize((max(1, int(small.width * scale)), max(1, int(small.height * scale))))
+    darkest, lightest = np.percentile(np.asarray(small), (0.1, 99.9))
+    return bool(lightest - darkest < BLANK_CONTRAST)
 
 
 def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:

@@ -231,6 +231,32 @@ def test_deskew_estimates_rotation() -> None:
     assert abs(estimate_skew(tilted) + 4) < 0.6
 
 
+def test_a_blank_page_is_not_sent_to_ocr_and_a_faint_one_is() -> None:
+    from PIL import ImageDraw
+
+    from jobs.extraction import ExtractionError
+    from jobs.extraction.document import Document, Page
+    from jobs.extraction.ocr import read_text
+
+    class Counting:
+        name, upright_confidence, calls = "counting", 0.8, 0
+
+        def recognize(self, image: Image.Image) -> list:
+            self.calls += 1
+            return []
+
+    engine = Counting()
+    blank = Image.new("RGB", (600, 800), (250, 250, 250))
+    with pytest.raises(ExtractionError) as failed:
+        read_text(Document("application/pdf", [Page(0, blank)]), engine=engine)
+    assert failed.value.code == "OCR_FAILED" and engine.calls == 0
+    faint = blank.copy()
+    ImageDraw.Draw(faint).rectangle((60, 100, 540, 110), fill=(200, 200, 200))  # pale ink
+    with pytest.raises(ExtractionError):
+        read_text(Document("application/pdf", [Page(0, faint)]), engine=engine)
+    assert engine.calls == 4  # read, then the three other orientations
+
+
 # --- isolation ----------------------------------------------------------------------------
 
 
