@@ -665,7 +665,7 @@ def _unstorable(value: Any) -> str | None:
     if isinstance(value, str):
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
-        if any(c != "\t" and unicodedata.category(c) == "Cc" or c in _BIDI for c in value):
+        if any((c != "\t" and unicodedata.category(c) == "Cc") or c in _BIDI for c in value):
             return "the text has a line break, a control or a bidi formatting character"
     elif isinstance(value, float) and not math.isfinite(value):
         return "the number is too large"
