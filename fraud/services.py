@@ -238,8 +238,9 @@ def fraud_record_fingerprints(*, submission_id: str, pages: list[PageImage]) -> 
     return hashed
 
 
-def _duplicate_findings(submission: Submission) -> list[Finding]:
-    digests = [f.sha256 for f in submission.files.all() if f.sha256]
+def _duplicate_findings(submission: Submission, policy: FraudPolicy) -> list[Finding]:
+    files = [f for f in submission.files.all() if f.sha256]
+    digests = [f.sha256 for f in files]
     twins = (
         SubmissionFile.objects.filter(
             sha256__in=digests,
@@ -249,11 +250,18 @@ def _duplicate_findings(submission: Submission) -> list[Finding]:
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", "sha256")
     )
-    found: dict[str, Finding] = {}
+    found: dict[str | None, Finding] = {}
     for other_id, digest in twins:
         found.setdefault(
             other_id, Finding(M.CheckType.DUPLICATE, other_id, 100.0, 1.0, {"sha256": digest})
         )
+    # The same file twice in one submission (one receipt claimed twice, or uploaded twice
+    # by mistake): enough to flag it for a reviewer, never to block it on its own.
+    repeated = [d for d in dict.fromkeys(digests) if digests.count(d) > 1]
+    if repeated:
+        indexes = [f.file_index for f in files if f.sha256 == repeated[0]]
+        details = {"sha256": repeated[0], "files": indexes}
+        found[None] = Finding(M.CheckType.DUPLICATE, None, policy.flag_threshold, 1.0, details)
     return list(found.values())
 
 
@@ -792,7 +800,7 @@ def fraud_run_checks(
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
         _lock_company(submission.company_id)
-        findings = _duplicate_findings(submission)
+        findings = _duplicate_findings(submission, policy)
         hits: dict[str, VisualHit] = {}
         if hashed:
             if policy.visual:

@@ -158,6 +158,10 @@ def _facts(details: dict[str, Any]) -> list[str]:
                 f"read with another date ({value.get('date')} vs {value.get('targetDate')}): "
                 "the look-alike is not counted"
             )
+        elif key == "files" and isinstance(value, list):
+            # fraud.services._duplicate_findings: one file uploaded twice in a submission.
+            numbers = " and ".join(str(int(i) + 1) for i in value if isinstance(i, int))
+            facts.append(f"the same file is uploaded as files {numbers}")
         elif isinstance(value, str | int | float | bool):
             text = f"{value[:12]}…" if key == "sha256" and isinstance(value, str) else value
             facts.append(f"{key}: {text}")

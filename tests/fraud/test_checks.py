@@ -288,3 +288,19 @@ def test_fingerprints_recorded_early_are_found_by_the_twin(company):
     matches = M.objects.filter(submission__in=[first, second])
     assert [(m.submission_id, m.target_submission_id) for m in matches] == [(second.pk, first.pk)]
     assert refetch(second).fraud_status == "flagged"
+
+
+def test_the_same_file_twice_in_one_submission_is_flagged_not_blocked(company, ui):
+    from django.urls import reverse
+
+    submission, _ = make_submission(company, sha256="b" * 64)
+    factories.SubmissionFileFactory(submission=submission, sha256="b" * 64, file_index=1)
+    outcome = run(submission)
+    match = M.objects.get(submission=submission)
+    assert (match.check_type, match.target_submission_id) == ("duplicate", None)
+    assert match.details["files"] == [0, 1]
+    assert outcome.status == "flagged"
+    panel = reverse("fraud:panel", args=[submission.pk])
+    html = ui.get(panel, HTTP_HX_REQUEST="true").content.decode()
+    assert "Found in this document alone" in html
+    assert "the same file is uploaded as files 1 and 2" in html
