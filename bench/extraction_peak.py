@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 from pathlib import Path
@@ -25,12 +24,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench.extraction import dataset_path, read_receipts  # noqa: E402
+from bench.extraction import dataset_path, peak_memory_mb, read_receipts  # noqa: E402
 from jobs.extraction.ocr import get_engine  # noqa: E402
-
-
-def peak_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # kB on Linux
 
 
 def resident_mb() -> int:
@@ -45,20 +40,20 @@ def main() -> None:
     engine = get_engine()
     dataset = dataset_path(args.dataset)
     count = len(list((dataset / "img").glob("*.jpg")))
-    sizes, highest = [], 0
+    sizes, highest = [], 0.0
     for index in range(min(count, args.limit or count)):
         (receipt,) = read_receipts(engine, dataset, 1, index)  # dropped after the loop
         sizes.append(receipt.megapixels)
-        if peak_mb() > highest:
-            highest = peak_mb()
+        if peak_memory_mb() > highest:
+            highest = peak_memory_mb()
             print(
                 f"{receipt.stem}: {receipt.megapixels:.2f} MP, resident {resident_mb()} MB, "
-                f"peak {highest} MB",
+                f"peak {highest:.0f} MB",
                 flush=True,
             )
     print(
         f"{args.dataset}: {len(sizes)} receipts, median image {statistics.median(sizes):.2f} MP,"
-        f" peak RSS {highest} MB (target <= 800)"
+        f" peak RSS {highest:.0f} MB (target <= 800)"
     )
 
 

@@ -712,11 +712,12 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
     production = submission.environment == Environment.PRODUCTION
     if production and field_name in REMEMBERED_FIELDS:
-        read = _as_read(submission, field_name)
-        if old != read and isinstance(old, str):
-            _unteach(submission, field_name, old)  # the reviewer took it back
+        read = _read_fields(submission)
+        keys = _shop_keys(submission, read)
+        if old != read[field_name] and isinstance(old, str):
+            _unteach(submission, field_name, keys, old)  # the reviewer took it back
         if isinstance(new, str) and new.strip():
-            _remember(submission, field_name, read, new)
+            _remember(submission, field_name, keys, new)
 
 
 def submission_correct_fields(
@@ -772,19 +773,21 @@ def _as_read(submission: Submission, field_name: str) -> Any:
     return (submission.extracted_data or {}).get(field_name)
 
 
-def _shop_keys_as_read(submission: Submission, field_name: str, read: Any) -> list[str]:
+def _read_fields(submission: Submission) -> dict[str, Any]:
+    """The merchant name and address as Steve read them."""
+    return {name: _as_read(submission, name) for name in REMEMBERED_FIELDS}
+
+
+def _shop_keys(submission: Submission, read: dict[str, Any]) -> list[str]:
     """The keys the receipt is known by, from the name and address as Steve read them, so
     that a second correction of the same field lands on the same memories as the first."""
-    other = "merchantAddress" if field_name == "merchantName" else "merchantName"
-    values = {field_name: read, other: _as_read(submission, other)}
     text = "\n".join(submission.pages_text or [])
-    return shop_keys(text, values["merchantAddress"], values["merchantName"])
+    return shop_keys(text, read["merchantAddress"], read["merchantName"])
 
 
-def _unteach(submission: Submission, field_name: str, value: str) -> None:
+def _unteach(submission: Submission, field_name: str, keys: list[str], value: str) -> None:
     """Take back what an earlier correction of this submission taught: the reviewer has
     replaced or cleared ``value``, so it counts once less (and goes when nothing is left)."""
-    keys = _shop_keys_as_read(submission, field_name, _as_read(submission, field_name))
     memories = MerchantMemory.objects.select_for_update().filter(
         company_id=submission.company_id, key__in=keys, field=field_name, value=value
     )
@@ -796,10 +799,10 @@ def _unteach(submission: Submission, field_name: str, value: str) -> None:
             memory.delete()
 
 
-def _remember(submission: Submission, field_name: str, read: Any, new: str) -> None:
+def _remember(submission: Submission, field_name: str, keys: list[str], new: str) -> None:
     """A reviewer's merchant name or address becomes the company's memory of the shop,
     under every key its receipt carries; a memory that said otherwise was wrong once."""
-    for key in _shop_keys_as_read(submission, field_name, read):
+    for key in keys:
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
             company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
         )
@@ -821,6 +824,7 @@ def _confirm_memories(submission: Submission) -> None:
     if submission.environment != Environment.PRODUCTION:
         return
     data = submission.extracted_data or {}
+    keys: list[str] | None = None  # read only when a value is to be remembered
     corrected = set(
         submission.events.filter(type=EventType.FIELD_CORRECTED).values_list(
             "details__field", flat=True
@@ -841,7 +845,8 @@ def _confirm_memories(submission: Submission) -> None:
                 pk__in=ids, company_id=submission.company_id, value=value
             ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
         else:
-            _remember(submission, field_name, _as_read(submission, field_name), value)
+            keys = keys if keys is not None else _shop_keys(submission, _read_fields(submission))
+            _remember(submission, field_name, keys, value)
 
 
 def merchant_memory_forget(*, memory_id: str) -> None:

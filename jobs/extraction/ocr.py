@@ -322,12 +322,18 @@ BLANK_CONTRAST = 16
 
 
 def is_blank(image: Image.Image) -> bool:
+    darkest, lightest = np.percentile(np.asarray(_small_grey(image)), (0.1, 99.9))
+    return bool(lightest - darkest < BLANK_CONTRAST)
+
+
+def _small_grey(image: Image.Image, side: int = 800) -> Image.Image:
+    """The page in grey, its long side at most ``side`` px: 800 px resolves 0.2 degrees
+    of skew over a receipt while keeping these looks well under 0.1 s."""
     small = image.convert("L")
-    scale = 800 / max(small.size)
+    scale = side / max(small.size)
     if scale < 1:
         small = small.resize((max(1, int(small.width * scale)), max(1, int(small.height * scale))))
-    darkest, lightest = np.percentile(np.asarray(small), (0.1, 99.9))
-    return bool(lightest - darkest < BLANK_CONTRAST)
+    return small
 
 
 def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:
@@ -337,12 +343,7 @@ def deskew(image: Image.Image, max_angle: float = 10.0) -> Image.Image:
 
 def estimate_skew(image: Image.Image, max_angle: float = 10.0) -> float:
     """Angle (degrees, counter-clockwise) that makes text rows most horizontal."""
-    small = image.convert("L")
-    # 800 px resolves 0.2 degrees over a receipt while keeping this well under 0.1 s.
-    scale = 800 / max(small.size)
-    if scale < 1:
-        small = small.resize((int(small.width * scale), int(small.height * scale)))
-    pixels = np.asarray(small, dtype=np.uint8)
+    pixels = np.asarray(_small_grey(image), dtype=np.uint8)
     ink = pixels < _otsu_threshold(pixels)
     if ink.mean() < 0.002:  # blank page: nothing to align
         return 0.0
