@@ -21,10 +21,14 @@ PDF_SCALE = 1.6  # ~115 dpi: readable receipts without multi-megabyte PNGs
 # A huge page (PDF allows 200 x 200 inches) is scaled down to this many pixels: rendered
 # at PDF_SCALE a 9000-pt page would take gigabytes and seconds of the web process.
 PDF_MAX_PIXELS = 16_000_000
-# An uploaded image is drawn from at most PDF_MAX_PIXELS too (a JPEG decodes reduced for
-# nothing); one that would need more than this to decode at all is not drawn (a 76-KB
-# PNG can declare 20000 x 20000 pixels).
-VIEW_MAX_DECODE = 100_000_000
+# What may be decoded at all (about 300 MB as RGB), by the extraction or the review page:
+# a larger image than a pixel budget is scaled down to it, not refused; only one that
+# cannot be decoded within this is (a 76-KB PNG can declare 20000 x 20000 pixels).
+MAX_DECODE_PIXELS = 100_000_000
+
+
+class TooLargeToDecode(Exception):
+    """Even the cheapest decode of an image is over MAX_DECODE_PIXELS."""
 
 
 class NoSuchPage(LookupError):
@@ -101,26 +105,46 @@ def _image(data: bytes, page: int) -> Image.Image:
     if page != 0:
         raise NoSuchPage("An image has one page.")
     with warnings.catch_warnings():
-        # VIEW_MAX_DECODE is the guard; Pillow's warning would only be noise.
+        # MAX_DECODE_PIXELS is the guard; Pillow's warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as error:
+            # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
+            # fractions of the page, so a smaller copy shows them in the same places.
+            image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)
+        except (Image.DecompressionBombError, TooLargeToDecode) as error:
             raise NoSuchPage("The image is too large to show.") from error
-        width, height = image.size
-        if image.format == "JPEG" and width * height > PDF_MAX_PIXELS:
-            scale = (PDF_MAX_PIXELS / (width * height)) ** 0.5
-            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
-        if image.size[0] * image.size[1] > VIEW_MAX_DECODE:
-            raise NoSuchPage("The image is too large to show.")
-        image.load()
-    # As the extraction loaded it: EXIF orientation applied, on white. Evidence boxes are
-    # fractions of the page, so a smaller copy shows them in the same places.
+    # As the extraction loaded it: EXIF orientation applied, on white.
     image = ImageOps.exif_transpose(image) or image
-    if image.width * image.height > PDF_MAX_PIXELS:
-        fit = (PDF_MAX_PIXELS / (image.width * image.height)) ** 0.5
-        image = image.resize((int(image.width * fit), int(image.height * fit)))
     return to_rgb(image)
+
+
+def decode_within(
+    image: Image.Image, max_pixels: int, *, longest_side: int | None = None
+) -> Image.Image:
+    """Decode an opened image at most ``max_pixels`` large: scaled down, never refused,
+    unless even its cheapest decode exceeds MAX_DECODE_PIXELS (TooLargeToDecode).
+
+    The header is read before any pixel is decoded, so bombs stop here cheaply. A JPEG
+    over the budget, or with a side over ``longest_side``, is decoded reduced (draft: 1/2,
+    1/4, 1/8) to no less than that, then resized to the budget.
+    """
+    width, height = image.size
+    scale = min(1.0, (max_pixels / max(1, width * height)) ** 0.5)
+    if longest_side is not None:
+        scale = min(scale, longest_side / max(1, width, height))
+    if scale < 1.0 and image.format == "JPEG":
+        image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+    decoded = image.size[0] * image.size[1]  # draft has set the reduced size, if any
+    if decoded > MAX_DECODE_PIXELS:
+        raise TooLargeToDecode(
+            f"The image is {width}x{height} pixels, more than can be decoded ({MAX_DECODE_PIXELS})."
+        )
+    image.load()
+    if decoded <= max_pixels:
+        return image
+    fit = (max_pixels / decoded) ** 0.5
+    size = (max(1, int(image.size[0] * fit)), max(1, int(image.size[1] * fit)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
-from submissions.pages import to_rgb
+from submissions.pages import TooLargeToDecode, decode_within, to_rgb
 
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
@@ -26,11 +25,6 @@ PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
 # Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
 # pages at 2000 px; the margin keeps downscaling to the filter, not to the decoder).
 DECODE_MIN_SIDE = 2400
-# What may be decoded at all (about 300 MB as RGB). A larger image than the pixel budget
-# is scaled down to it, not refused; only one that cannot be decoded within this is. A
-# JPEG decodes at 1/2, 1/4 or 1/8 of its size for nothing (draft mode), so a 35-MP scan
-# or a 12-MP photo never costs more than its reduced size.
-MAX_DECODE_PIXELS = 100_000_000
 
 
 @dataclass
@@ -90,10 +84,12 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             image.seek(0)  # first frame of an animated PNG/WebP
-            image = _decode_within(image, max_pixels)
+            # OCR and the fraud hashes see the same page at any upload resolution, so a
+            # copy of a receipt at another size is still checked against the original.
+            image = decode_within(image, max_pixels, longest_side=DECODE_MIN_SIDE)
             image = ImageOps.exif_transpose(image) or image
-    except ExtractionError:
-        raise
+    except TooLargeToDecode as exc:
+        raise ExtractionError("FILE_TOO_LARGE", str(exc)) from exc
     except Image.DecompressionBombError as exc:
         raise ExtractionError("FILE_TOO_LARGE", "The image has too many pixels.") from exc
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
@@ -101,37 +97,6 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
             "UNSUPPORTED_FILE", "The image is damaged or cannot be decoded."
         ) from exc
     return to_rgb(image)
-
-
-def _decode_within(image: Image.Image, max_pixels: int) -> Image.Image:
-    """Decode an opened image at most `max_pixels` large: scaled down, never refused,
-    unless even its cheapest decode exceeds MAX_DECODE_PIXELS.
-
-    The header is read before any pixel is decoded, so bombs stop here cheaply. A JPEG
-    over the budget is decoded reduced (draft: 1/2, 1/4, 1/8) to no less than the budget's
-    size, then resized to it; OCR and the fraud hashes see the same page either way, and
-    a copy of a receipt at another resolution is still checked against the original.
-    """
-    width, height = image.size
-    scale = min(1.0, (max_pixels / max(1, width * height)) ** 0.5)
-    # A JPEG also decodes reduced when it is merely large: OCR reads pages at 2000 px, so
-    # a 35-MP scan is read from its 1/2-1/8 decode at a fraction of the time and memory.
-    scale = min(scale, DECODE_MIN_SIDE / max(1, width, height))
-    if scale < 1.0 and image.format == "JPEG":
-        image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
-    decoded = image.size[0] * image.size[1]  # draft has set the reduced size, if any
-    if decoded > MAX_DECODE_PIXELS:
-        raise ExtractionError(
-            "FILE_TOO_LARGE",
-            f"The image is {width}x{height} pixels, more than can be decoded "
-            f"({MAX_DECODE_PIXELS}).",
-        )
-    image.load()
-    if decoded <= max_pixels:
-        return image
-    fit = (max_pixels / decoded) ** 0.5
-    size = (max(1, int(image.size[0] * fit)), max(1, int(image.size[1] * fit)))
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
