@@ -613,6 +613,17 @@ def submission_correct_line_items(
     return submission
 
 
+_QUANTITY_ABOVE_ZERO = "Row {number}: the quantity must be a number above zero."
+
+
+def _check_quantities(items: list[dict[str, Any]]) -> None:
+    """Line items sent as JSON keep the review page's rule: a quantity above zero (the
+    output schemas of older workflow versions allow any number)."""
+    for number, item in enumerate(items, start=1):
+        if round(item["quantity"], 4) <= 0:
+            raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
+
+
 def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     description = row.description.strip()
     if not description:
@@ -621,7 +632,7 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
         raise invalid("lineItems", f"Row {number}: the description has a NUL character.")
     quantity = _decimal(row.quantity or "1")
     if quantity is None or round(quantity, 4) <= 0:
-        raise invalid("lineItems", f"Row {number}: the quantity must be a number above zero.")
+        raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
     amount = _decimal(row.amount)
     if amount is None:
         raise invalid("lineItems", f"Row {number}: enter the amount as a number, e.g. 12.50.")
@@ -746,6 +757,8 @@ def submission_correct_fields(
             elif value is not None:
                 try:
                     _validate(value, schema, name, "Invalid value")
+                    if name == "lineItems":
+                        _check_quantities(value)
                 except ServiceError as error:
                     errors.append(field_error(f"fields.{name}", error.message))
         if errors:

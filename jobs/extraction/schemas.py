@@ -23,7 +23,7 @@ _LINE_ITEMS = {
         "type": "object",
         "properties": {
             "description": _TEXT,
-            "quantity": {"type": "number"},
+            "quantity": {"type": "number", "exclusiveMinimum": 0},
             "amount": _SIGNED_AMOUNT,
         },
         "required": ["description", "quantity", "amount"],

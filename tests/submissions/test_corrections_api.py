@@ -404,6 +404,31 @@ def test_a_number_too_large_to_be_finite_is_a_422_not_a_500(api, company):
     assert waiting.extracted_data["totalAmount"] == 12.5
 
 
+@pytest.mark.parametrize("quantity", [0, -1, 0.00001])
+def test_a_line_item_quantity_not_above_zero_is_a_422_as_on_the_review_page(api, company, quantity):
+    waiting = SubmissionFactory(company=company)
+    item = {"description": "Tea", "quantity": quantity, "amount": 1.0}
+    response = api.post(url(waiting), {"fields": {"lineItems": [item]}}, format="json")
+    assert response.status_code == 422, response.content
+    assert [e["field"] for e in response.json()["errors"]] == ["fields.lineItems"]
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.extracted_data
+
+
+def test_a_workflow_version_whose_schema_allows_any_quantity_still_refuses_a_negative_one(
+    api, company
+):
+    waiting = SubmissionFactory(company=company)
+    version = waiting.workflow_version
+    items = version.output_schema["properties"]["lineItems"]["items"]["properties"]
+    items["quantity"] = {"type": "number"}  # as the schema was before quantities had a minimum
+    version.save()
+    item = {"description": "Tea", "quantity": -2, "amount": -3.0}
+    response = api.post(url(waiting), {"fields": {"lineItems": [item]}}, format="json")
+    assert response.status_code == 422, response.content
+    assert "Row 1: the quantity must be a number above zero." in response.json()["detail"]
+
+
 def test_an_empty_list_clears_line_items_as_the_review_page_does(api, company):
     waiting = SubmissionFactory(company=company)
     waiting.extracted_data = {
