@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
-from steve.models import Environment
+from steve.models import Company, Environment
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
 from submissions.models import (
@@ -147,6 +147,9 @@ def locked_submission(*, submission_id: str, expected_version: int | None = None
     The version moves when a change is saved (save_new_version), not here: a claim
     renewal or a correction to the same value changes nothing anyone's page shows.
     """
+    # Whatever the caller goes on to do (a transition ends the workflow session), the
+    # rows it may change are locked first, in the one order every path takes.
+    submission_locking.send(sender=Submission, submission_id=submission_id)
     submission = Submission.objects.select_for_update().get(pk=submission_id)
     if expected_version is not None and expected_version != submission.version:
         raise SubmissionActionError(
@@ -167,7 +170,6 @@ def save_new_version(submission: Submission, fields: list[str] | None = None) ->
 def submission_transition(*, submission_id: str, change: Change) -> Submission:
     """Move a submission to a new status under a row lock; the one place status changes."""
     with transaction.atomic():
-        submission_locking.send(sender=Submission, submission_id=submission_id)
         submission = locked_submission(
             submission_id=submission_id, expected_version=change.expected_version
         )
@@ -798,9 +800,21 @@ def _shop_keys(submission: Submission, read: dict[str, Any]) -> list[str]:
     return shop_keys(text, read["merchantAddress"], read["merchantName"])
 
 
+def _lock_memories(company_id: Any) -> None:
+    """Take the company's memory lock: corrections of two receipts of one shop touch the
+    same rows under several keys, in orders no sort can make one, and deadlocked."""
+    # NO KEY UPDATE, so inserting rows that point at the company is not held up.
+    list(
+        Company.objects.select_for_update(no_key=True)
+        .filter(pk=company_id)
+        .values_list("pk", flat=True)
+    )
+
+
 def _unteach(submission: Submission, field_name: str, keys: list[str], value: str) -> None:
     """Take back what an earlier correction of this submission taught: the reviewer has
     replaced or cleared ``value``, so it counts once less (and goes when nothing is left)."""
+    _lock_memories(submission.company_id)
     memories = MerchantMemory.objects.select_for_update().filter(
         company_id=submission.company_id, key__in=keys, field=field_name, value=value
     )
@@ -815,6 +829,7 @@ def _unteach(submission: Submission, field_name: str, keys: list[str], value: st
 def _remember(submission: Submission, field_name: str, keys: list[str], new: str) -> None:
     """A reviewer's merchant name or address becomes the company's memory of the shop,
     under every key its receipt carries; a memory that said otherwise was wrong once."""
+    _lock_memories(submission.company_id)
     for key in keys:
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
             company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}

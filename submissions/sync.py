@@ -16,7 +16,12 @@ from django.dispatch import receiver
 from steve.timefmt import iso
 from submissions.api.serializers import detail
 from submissions.models import EventType, Submission, SubmissionStatus
-from submissions.services import Actor, record_event, submission_mark_synced
+from submissions.services import (
+    Actor,
+    locked_submission,
+    record_event,
+    submission_mark_synced,
+)
 from webhooks.delivery import Outcome
 from webhooks.models import WebhookDelivery
 from webhooks.services import sync_delivery_queue
@@ -52,8 +57,11 @@ def sync_attempted(*, delivery: WebhookDelivery, outcome: Outcome | None, **_: o
     if delivery.purpose != WebhookDelivery.Purpose.SYNC:
         return
     submission_id = delivery.event_id.removeprefix(EVENT_PREFIX)
-    submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
-    if submission is None or submission.status != SubmissionStatus.APPROVED:
+    try:  # locked as every path locks it, so marking it synced cannot deadlock
+        submission = locked_submission(submission_id=submission_id)
+    except Submission.DoesNotExist:
+        return  # purged
+    if submission.status != SubmissionStatus.APPROVED:
         return  # purged, or already synced by an earlier attempt's late answer
     status_code = outcome.status_code if outcome else None
     if delivery.status == WebhookDelivery.Status.DELIVERED:

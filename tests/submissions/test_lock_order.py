@@ -1,0 +1,162 @@
+"""Every path locks a workflow session before its submission, and the correction memory
+under one lock per company, so two requests at once wait for each other: none deadlocks
+(a 500 to an integrator doing nothing wrong)."""
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from fraud.models import FraudMatch
+from fraud.services import fraud_matches_resolve
+from jobs.models import SessionState, WorkflowSession
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import Actor
+from tests.factories import SubmissionFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HEADER = "GST ID: 000123456789\nTEL: 03-7781 2345\nKEDAI MAJU\nNO 1 JALAN SATU"
+
+
+def in_review_with_session(api_key) -> Submission:
+    submission = SubmissionFactory(company=api_key.api_key.company)
+    WorkflowSession.objects.create(
+        company=submission.company,
+        api_key=api_key.api_key,
+        environment=api_key.api_key.environment,
+        workflow_version=submission.workflow_version,
+        submission=submission,
+        state=SessionState.SUBMITTED,
+        client_submission_id=f"c-{submission.pk}",
+        file_count=1,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    return submission
+
+
+def run_while_the_session_is_locked(submission: Submission, action: Callable[[], object]) -> bool:
+    """Run ``action`` in another thread while this one holds the submission's session
+    row; True when the submission stayed unlocked meanwhile (the action waits for the
+    session first, as every path must)."""
+    errors: list[BaseException] = []
+
+    def act() -> None:
+        try:
+            action()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        WorkflowSession.objects.select_for_update().get(submission=submission)
+        thread = threading.Thread(target=act)
+        thread.start()
+        time.sleep(0.5)  # the action reaches its first lock
+        try:
+            with transaction.atomic():
+                Submission.objects.select_for_update(nowait=True).get(pk=submission.pk)
+            free = True
+        except DatabaseError:
+            free = False
+    thread.join(timeout=30)
+    assert not errors, errors
+    return free
+
+
+def test_confirming_fraud_takes_the_session_lock_before_the_submission(api_key):
+    submission = in_review_with_session(api_key)
+    match = FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        check_type=FraudMatch.CheckType.DATA,
+        score=90.0,
+        similarity=0.9,
+    )
+
+    def confirm() -> None:
+        fraud_matches_resolve(
+            submission_id=submission.pk,
+            match_ids=[match.pk],
+            resolution="confirmed_fraud",
+            actor=Actor.for_api_key(api_key.api_key),
+        )
+
+    assert run_while_the_session_is_locked(submission, confirm)
+    submission.refresh_from_db()
+    assert submission.status == SubmissionStatus.REJECTED
+
+
+def test_fraud_confirmed_while_approving_rejects_and_refuses_the_approval(api_key):
+    for _ in range(4):
+        submission = in_review_with_session(api_key)
+        match = FraudMatch.objects.create(
+            company=submission.company,
+            submission=submission,
+            check_type=FraudMatch.CheckType.DATA,
+            score=90.0,
+            similarity=0.9,
+        )
+        base = f"/api/v1/submissions/{submission.pk}"
+        statuses = at_once(
+            api_key,
+            [
+                (f"{base}/fraud-matches/{match.pk}/resolve", {"resolution": "confirmed_fraud"}),
+                (f"{base}/approve", {}),
+            ],
+        )
+        assert statuses == [200, 409], statuses
+        submission.refresh_from_db()
+        assert submission.status == SubmissionStatus.REJECTED
+
+
+def test_correcting_two_receipts_of_one_shop_at_once_never_deadlocks(api_key):
+    first, second = (
+        SubmissionFactory(company=api_key.api_key.company, pages_text=[HEADER]) for _ in range(2)
+    )
+    for round_ in range(6):
+        name, address = f"KEDAI MAJU {round_}", f"NO {round_} JALAN SATU"
+        statuses = at_once(
+            api_key,
+            [
+                (
+                    f"/api/v1/submissions/{first.pk}/corrections",
+                    {"fields": {"merchantName": name, "merchantAddress": address}},
+                ),
+                (
+                    f"/api/v1/submissions/{second.pk}/corrections",
+                    {"fields": {"merchantAddress": address, "merchantName": name}},
+                ),
+            ],
+        )
+        assert statuses == [200, 200], statuses
+
+
+def at_once(api_key, requests: list[tuple[str, dict]]) -> list[int]:
+    """POST each request from its own thread at the same moment; the status codes."""
+    statuses: list[int] = [0] * len(requests)
+    barrier = threading.Barrier(len(requests))
+
+    def post(index: int, path: str, body: dict) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        barrier.wait()
+        try:
+            statuses[index] = client.post(path, body, format="json").status_code
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=post, args=(i, path, body))
+        for i, (path, body) in enumerate(requests)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
