@@ -319,11 +319,28 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
         )
 
 
+REASON_MAX = 2000
+
+
+def _checked_reason(reason: str | None) -> str | None:
+    """A reject or cancel reason as stored (None when blank). It is shown in the review
+    page, the API and webhooks, so it keeps a comment's limits: at most REASON_MAX
+    characters, and line breaks but no other control or bidi formatting character."""
+    reason = (reason or "").strip()
+    if not reason:
+        return None
+    if len(reason) > REASON_MAX:
+        raise invalid("reason", f"At most {REASON_MAX} characters.", field_code="long")
+    if any((c not in "\t\n\r" and unicodedata.category(c) == "Cc") or c in _BIDI for c in reason):
+        raise invalid("reason", "The reason has a control or a bidi formatting character.")
+    return reason
+
+
 def submission_reject(
     *, submission_id: str, actor: Actor, reason: str, expected_version: int | None = None
 ) -> Submission:
-    reason = (reason or "").strip()
-    if not reason:
+    reason = _checked_reason(reason)
+    if reason is None:
         raise invalid(
             "reason",
             "A reason is required to reject a submission.",
@@ -354,7 +371,7 @@ def submission_cancel(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Submission:
-    reason = (reason or "").strip() or None
+    reason = _checked_reason(reason)
     return submission_transition(
         submission_id=submission_id,
         change=Change(

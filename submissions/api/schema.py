@@ -309,7 +309,10 @@ SUBMISSION_CANCEL = docs(
     tag="review",
     summary="Cancel a submission until it is approved (bucket: write)",
     response="ActionResult",
-    request=obj({"reason": {"type": "string"}, "expectedVersion": EXPECTED_VERSION}, required=[]),
+    request=obj(
+        {"reason": {"type": "string", "maxLength": 2000}, "expectedVersion": EXPECTED_VERSION},
+        required=[],
+    ),
     examples=[
         seed_example(
             "Cancel", {"reason": "Duplicate submission from the same customer."}, request=True

@@ -108,8 +108,6 @@ class SubmissionRejectView(APIView):
                 code="REASON_REQUIRED",
                 errors=[field_error("reason", "reason is required.", "required")],
             )
-        if len(reason) > 2000:
-            raise validation_problem([field_error("reason", "At most 2000 characters.", "long")])
         expected_version = _expected_version(body)
         submission = submission_reject(
             submission_id=submission.pk,

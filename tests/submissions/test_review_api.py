@@ -208,6 +208,26 @@ def test_reject_needs_a_reason(api, in_review):
     )
 
 
+@pytest.mark.parametrize("action", ["reject", "cancel"])
+@pytest.mark.parametrize("reason", ["x" * 2001, "\u202eevil reason", "bell\u0007 rings", "nul\x00"])
+def test_a_reason_too_long_or_with_control_or_bidi_characters_is_a_422(
+    api, in_review, action, reason
+):
+    response = api.post(
+        f"/api/v1/submissions/{in_review.pk}/{action}", {"reason": reason}, format="json"
+    )
+    assert response.status_code in (400, 422), response.content  # NUL: INVALID_UNICODE
+    assert response.status_code == 400 or response.json()["errors"][0]["field"] == "reason"
+    in_review.refresh_from_db()
+    assert in_review.status == "review"
+
+
+def test_a_reason_keeps_its_line_breaks(api, in_review):
+    reason = "Duplicate of last week's receipt.\nSame shop, same total."
+    api.post(f"/api/v1/submissions/{in_review.pk}/cancel", {"reason": reason}, format="json")
+    assert api.get(f"/api/v1/submissions/{in_review.pk}").json()["cancelReason"] == reason
+
+
 def test_cancel_until_approved_and_illegal_transitions_name_the_status(api, company):
     waiting = SubmissionFactory(company=company)
     assert api.post(f"/api/v1/submissions/{waiting.pk}/cancel").json()["submissionStatus"] == (
