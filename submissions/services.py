@@ -626,6 +626,8 @@ def submission_correct_line_items(
         if schema is None or schema.get("type") != "array":
             raise invalid("lineItems", "This workflow has no line items.")
         items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
+        if len(items) > MAX_LINE_ITEMS:
+            raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
         if items:
             _validate(items, schema, "lineItems", "Invalid line items")
         _store_correction(submission, "lineItems", items or None, actor)
@@ -633,11 +635,15 @@ def submission_correct_line_items(
 
 
 _QUANTITY_ABOVE_ZERO = "Row {number}: the quantity must be a number above zero."
+# A reviewer's list is bounded (every correction event keeps the old and the new list).
+MAX_LINE_ITEMS = 300
 
 
-def _check_quantities(items: list[dict[str, Any]]) -> None:
-    """Line items sent as JSON keep the review page's rule: a quantity above zero (the
-    output schemas of older workflow versions allow any number)."""
+def _check_line_items(items: list[dict[str, Any]]) -> None:
+    """Line items sent as JSON keep the review page's rules: at most MAX_LINE_ITEMS, each
+    with a quantity above zero (older workflow versions' schemas allow any number)."""
+    if len(items) > MAX_LINE_ITEMS:
+        raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
     for number, item in enumerate(items, start=1):
         if round(item["quantity"], 4) <= 0:
             raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
@@ -777,7 +783,7 @@ def submission_correct_fields(
                 try:
                     _validate(value, schema, name, "Invalid value")
                     if name == "lineItems":
-                        _check_quantities(value)
+                        _check_line_items(value)
                 except ServiceError as error:
                     errors.append(field_error(f"fields.{name}", error.message))
         if errors:

@@ -20,6 +20,7 @@ from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItems
 from submissions.models import Submission
 from submissions.selectors import queue_next_waiting
 from submissions.services import (
+    MAX_LINE_ITEMS,
     Actor,
     LineItemRow,
     claim_is_live,
@@ -36,8 +37,10 @@ from submissions.services import (
 from submissions.views.common import own_submission, queue_filters, queue_query
 from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 
-# A form posts at most this many line-item rows (the page shows the items plus one blank).
-MAX_LINE_ITEM_ROWS = 200
+# Rows read from the line-items form: the most the service takes, the page's blank row
+# and one more, so that a longer list is refused with a message, never cut short (three
+# fields a row stays under Django's 1000-field limit).
+MAX_LINE_ITEM_ROWS = MAX_LINE_ITEMS + 2
 
 
 def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

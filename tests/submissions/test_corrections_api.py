@@ -8,7 +8,12 @@ from jobs import pipeline
 from submissions.memory import Remembered, choose, memory_confidence, shop_keys
 from submissions.models import MerchantMemory, Submission
 from submissions.selectors import shop_memory
-from submissions.services import Actor, merchant_memory_forget, submission_correct_field
+from submissions.services import (
+    MAX_LINE_ITEMS,
+    Actor,
+    merchant_memory_forget,
+    submission_correct_field,
+)
 from tests import factories
 from tests.factories import SubmissionFactory
 from tests.jobs.fixtures_docs import receipt_pdf
@@ -427,6 +432,16 @@ def test_a_workflow_version_whose_schema_allows_any_quantity_still_refuses_a_neg
     response = api.post(url(waiting), {"fields": {"lineItems": [item]}}, format="json")
     assert response.status_code == 422, response.content
     assert "Row 1: the quantity must be a number above zero." in response.json()["detail"]
+
+
+def test_more_line_items_than_the_review_page_takes_is_a_422(api, company):
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "Tea", "quantity": 1, "amount": 1.0}] * (MAX_LINE_ITEMS + 1)
+    response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 422, response.content
+    assert "At most 300 line items." in response.json()["detail"]
+    ok = api.post(url(waiting), {"fields": {"lineItems": items[:-1]}}, format="json")
+    assert ok.status_code == 200
 
 
 def test_an_empty_list_clears_line_items_as_the_review_page_does(api, company):

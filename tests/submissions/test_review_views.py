@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
-from submissions.services import Actor, submission_claim
+from submissions.services import MAX_LINE_ITEMS, Actor, submission_claim
 from tests import factories
 from tests.submissions.test_review_support import (
     flag,
@@ -748,6 +748,29 @@ def test_invalid_line_items_are_refused_and_nothing_changes(ui, company, row, me
     assert response.status_code == 422 and message in response.content
     waiting.refresh_from_db()
     assert waiting.version == version and waiting.extracted_data["lineItems"] == ITEMS
+
+
+def test_a_long_list_of_line_items_is_saved_whole_and_one_too_long_is_refused(ui, company):
+    many = [{"description": f"Item {n}", "quantity": 1.0, "amount": 1.5} for n in range(250)]
+    waiting = submission_with_file(company, extracted_data={"lineItems": many})
+    rows = [(item["description"], "1", "1.50") for item in many] + [("Item 250", "1", "2.00")]
+    response = ui.post(
+        action_url("correct_items", waiting),
+        items_post(waiting.version, rows),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    waiting.refresh_from_db()
+    assert len(waiting.extracted_data["lineItems"]) == 251  # none cut off past row 200
+    too_long = [(f"Item {n}", "1", "1.50") for n in range(MAX_LINE_ITEMS + 1)]
+    refused = ui.post(
+        action_url("correct_items", waiting),
+        items_post(waiting.version, too_long),
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422 and b"At most 300 line items" in refused.content
+    waiting.refresh_from_db()
+    assert len(waiting.extracted_data["lineItems"]) == 251
 
 
 def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
