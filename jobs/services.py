@@ -312,8 +312,8 @@ def _refuse_unless_pending(session: WorkflowSession) -> None:
         raise SessionError(
             session.error_code,
             f"The session ended when its submission was {session.submission.status}; "
-            "create a new session.",
-            status=409,
+            "create a new session with a new clientSubmissionId.",
+            status=400,  # STEVE-API.md: submit in the wrong state is a 400
         )
     if session.state != SessionState.PENDING:
         raise SessionError(

@@ -93,7 +93,7 @@ def test_upload_and_submit_after_cancel_are_refused_with_codes(api, workflows):
     assert upload.status_code == 410
     assert upload.json()["code"] == "SESSION_NOT_PENDING"
     refused = submit(api, body)
-    assert refused.status_code == 409
+    assert refused.status_code == 400
     assert refused.json()["code"] == "SUBMISSION_CANCELLED"
 
 
@@ -149,12 +149,12 @@ def test_a_session_left_pending_beside_a_cancelled_submission_is_ended_not_cance
     assert not session_expire(session_id=session.pk)
 
 
-def test_submit_of_a_pending_session_whose_submission_was_cancelled_is_a_409(api, workflows):
+def test_submit_of_a_pending_session_whose_submission_was_cancelled_is_a_400(api, workflows):
     _, body, _ = create(api)
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     Submission.objects.filter(pk=body["submissionId"]).update(status=SubmissionStatus.CANCELLED)
     response = submit(api, body)
-    assert response.status_code == 409
+    assert response.status_code == 400
     assert response.json()["code"] == "SUBMISSION_CANCELLED"
 
 
