@@ -14,6 +14,12 @@ AMOUNT_RE = re.compile(
     r"(?<![\d.,/:])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|[$€£¥])?\s?(-)?"
     r"(\d{1,3}(?:[,\s]\d{3})+|\d+)\s?[.,]\s?(\d{2})(?![\d%/:])"
 )
+# Cents printed without the leading zero (".01", "RM -.10", "CHANGE .00"), as some
+# tills print rounding, change and small prices; the point must follow a space, a minus,
+# a currency or the line start, so "No.12" stays no amount.
+CENTS_RE = re.compile(
+    r"(?:^|(?<=\s))(-)?(?:(?:RM|MYR|USD|EUR|GBP|SGD|[$€£¥])\s?)?(-)?\.(\d{2})(?![\d%/:.,])"
+)
 MONTHS = {
     "JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6,
     "JUL": 7, "AUG": 8, "SEP": 9, "SEPT": 9, "OCT": 10, "NOV": 11, "DEC": 12,
@@ -69,7 +75,12 @@ def parse_amounts(text: str) -> list[Match]:
         # The span starts at the currency sign or minus so labels never keep a stray "£".
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
         found.append(Match(value, start, m.end()))
-    return found
+    for m in CENTS_RE.finditer(text):
+        if not any(m.start() < match.end and match.start < m.end() for match in found):
+            value = Decimal(f"0.{m.group(3)}")
+            negative = m.group(1) or m.group(2)
+            found.append(Match(-value if negative else value, m.start(), m.end()))
+    return sorted(found, key=lambda match: match.start)
 
 
 def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:

@@ -10,8 +10,8 @@ from jobs.extraction.fields import label_and_amount
 from jobs.extraction.header import _is_address_stop, clean_name
 from jobs.extraction.layout import Line, Word
 from jobs.extraction.options import total_options
-from jobs.extraction.totals import classify
-from jobs.extraction.values import parse_dates
+from jobs.extraction.totals import classify, find_total
+from jobs.extraction.values import parse_amounts, parse_dates
 
 
 def test_a_date_whose_separator_ocr_lost_is_read_as_a_guessed_boundary():
@@ -59,6 +59,28 @@ def test_a_registration_number_or_branch_code_after_the_name_is_dropped():
 
 def _row(label: str, amount: str, y: float) -> Line:
     return _line((label, 0.1, 0.6), (amount, 0.7, 0.82), y=y)
+
+
+def test_cents_printed_without_the_leading_zero_are_amounts():
+    def read(text: str) -> list[tuple[str, str]]:
+        return [(str(a.value), text[a.start : a.end]) for a in parse_amounts(text)]
+
+    assert read("Rounding Adjustment RM -.01") == [("-0.01", "RM -.01")]
+    assert read("CHANGE RK .00") == [("0.00", ".00")]
+    assert read("PRICE 1.50 .90") == [("1.50", "1.50"), ("0.90", ".90")]
+    assert read("No.12 Jalan SS2/24") == []  # a point after a letter starts no amount
+
+
+def test_the_rounded_total_wins_when_the_adjustment_is_printed_without_a_zero():
+    lines = [
+        _row("Total Sales (Inclusive GST) RM", "2.11", 0.5),
+        _row("Rounding Adjustment RM", "-.01", 0.55),
+        _row("Rounding RM", "2.10", 0.6),
+        _row("CASH RM", "2.20", 0.65),
+        _row("CHANGE RM", ".10", 0.7),
+    ]
+    total = find_total(lines)
+    assert total is not None and total.value == Decimal("2.10")
 
 
 def test_the_amount_payable_sums_the_per_rate_totals_above_it_and_is_the_last_total():
