@@ -155,7 +155,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode.startswith("I"):
         pixels = np.asarray(image)
         shift = 8 if pixels.max(initial=0) > 255 else 0
-        image = Image.fromarray(np.clip(pixels >> shift, 0, 255).astype(np.uint8), "L")
+        image = Image.fromarray(np.clip(pixels >> shift, 0, 255).astype(np.uint8))  # 2-D uint8: "L"
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
