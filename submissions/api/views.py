@@ -54,6 +54,14 @@ class SubmissionListView(APIView):
     def get(self, request: Request) -> Response:
         queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
+        for param in (*FILTERS, "workflow"):
+            if len(params.getlist(param)) > 1:  # silently using one would hide the others
+                raise ApiProblem(
+                    400,
+                    f"{param} may be given once.",
+                    code="INVALID_FILTER",
+                    errors=[field_error(param, f"{param} may be given once.", "repeated")],
+                )
         for param, (column, allowed) in FILTERS.items():
             value = params.get(param)
             if value is None or value == "":

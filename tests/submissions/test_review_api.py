@@ -78,6 +78,14 @@ def test_list_filters_and_unknown_filter_values(api, company):
     assert bad.json()["errors"][0]["field"] == "status"
 
 
+@pytest.mark.parametrize("query", ["status=review&status=approved", "workflow=a&workflow=b"])
+def test_a_filter_given_twice_is_a_400_not_silently_one_of_them(api, company, query):
+    SubmissionFactory(company=company, status="approved")
+    response = api.get(f"/api/v1/submissions?{query}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_FILTER"
+
+
 def test_detail_has_every_seed_field(api, in_review):
     SubmissionFileFactory(submission=in_review, uploaded_at=in_review.created_at)
     body = api.get(f"/api/v1/submissions/{in_review.pk}").json()
