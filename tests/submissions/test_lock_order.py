@@ -39,6 +39,16 @@ def in_review_with_session(api_key) -> Submission:
     return submission
 
 
+def unresolved_match(submission: Submission) -> FraudMatch:
+    return FraudMatch.objects.create(
+        company=submission.company,
+        submission=submission,
+        check_type=FraudMatch.CheckType.DATA,
+        score=90.0,
+        similarity=0.9,
+    )
+
+
 def run_while_the_session_is_locked(submission: Submission, action: Callable[[], object]) -> bool:
     """Run ``action`` in another thread while this one holds the submission's session
     row; True when the submission stayed unlocked meanwhile (the action waits for the
@@ -71,13 +81,7 @@ def run_while_the_session_is_locked(submission: Submission, action: Callable[[],
 
 def test_confirming_fraud_takes_the_session_lock_before_the_submission(api_key):
     submission = in_review_with_session(api_key)
-    match = FraudMatch.objects.create(
-        company=submission.company,
-        submission=submission,
-        check_type=FraudMatch.CheckType.DATA,
-        score=90.0,
-        similarity=0.9,
-    )
+    match = unresolved_match(submission)
 
     def confirm() -> None:
         fraud_matches_resolve(
@@ -95,13 +99,7 @@ def test_confirming_fraud_takes_the_session_lock_before_the_submission(api_key):
 def test_fraud_confirmed_while_approving_rejects_and_refuses_the_approval(api_key):
     for _ in range(4):
         submission = in_review_with_session(api_key)
-        match = FraudMatch.objects.create(
-            company=submission.company,
-            submission=submission,
-            check_type=FraudMatch.CheckType.DATA,
-            score=90.0,
-            similarity=0.9,
-        )
+        match = unresolved_match(submission)
         base = f"/api/v1/submissions/{submission.pk}"
         statuses = at_once(
             api_key,

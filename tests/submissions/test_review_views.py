@@ -698,6 +698,16 @@ def items_post(version: int, rows: list[tuple[str, str, str]]) -> dict[str, obje
     return data
 
 
+def post_items(ui, submission, rows: list[tuple[str, str, str]], version: int | None = None):
+    """The line-items form posted over HTMX, by default from a page of the current version."""
+    version = submission.version if version is None else version
+    return ui.post(
+        action_url("correct_items", submission),
+        items_post(version, rows),
+        HTTP_HX_REQUEST="true",
+    )
+
+
 def test_line_items_are_edited_added_and_removed_as_one_correction(ui, company, api):
     waiting = submission_with_file(
         company, extracted_data={"totalAmount": 35.5, "lineItems": ITEMS}
@@ -754,20 +764,11 @@ def test_a_long_list_of_line_items_is_saved_whole_and_one_too_long_is_refused(ui
     many = [{"description": f"Item {n}", "quantity": 1.0, "amount": 1.5} for n in range(250)]
     waiting = submission_with_file(company, extracted_data={"lineItems": many})
     rows = [(item["description"], "1", "1.50") for item in many] + [("Item 250", "1", "2.00")]
-    response = ui.post(
-        action_url("correct_items", waiting),
-        items_post(waiting.version, rows),
-        HTTP_HX_REQUEST="true",
-    )
-    assert response.status_code == 200
+    assert post_items(ui, waiting, rows).status_code == 200
     waiting.refresh_from_db()
     assert len(waiting.extracted_data["lineItems"]) == 251  # none cut off past row 200
     too_long = [(f"Item {n}", "1", "1.50") for n in range(MAX_LINE_ITEMS + 1)]
-    refused = ui.post(
-        action_url("correct_items", waiting),
-        items_post(waiting.version, too_long),
-        HTTP_HX_REQUEST="true",
-    )
+    refused = post_items(ui, waiting, too_long)
     assert refused.status_code == 422 and b"At most 300 line items" in refused.content
     waiting.refresh_from_db()
     assert len(waiting.extracted_data["lineItems"]) == 251
@@ -776,20 +777,10 @@ def test_a_long_list_of_line_items_is_saved_whole_and_one_too_long_is_refused(ui
 def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
     waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
     rows = [("Milo 1kg", "1", "15.50")]
-    stale = ui.post(
-        action_url("correct_items", waiting),
-        items_post(waiting.version + 1, rows),
-        HTTP_HX_REQUEST="true",
-    )
-    assert stale.status_code == 409
+    assert post_items(ui, waiting, rows, version=waiting.version + 1).status_code == 409
     approved = submission_with_file(company, status=S.APPROVED, extracted_data={"lineItems": ITEMS})
     assert 'name="description-0"' not in ui.get(detail_url(approved)).content.decode()
-    decided = ui.post(
-        action_url("correct_items", approved),
-        items_post(approved.version, rows),
-        HTTP_HX_REQUEST="true",
-    )
-    assert decided.status_code == 409
+    assert post_items(ui, approved, rows).status_code == 409
     approved.refresh_from_db()
     assert approved.extracted_data["lineItems"] == ITEMS
 
