@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import render
 from django.urls import reverse
 
-from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.accounts import Action, allowed, membership_allows, not_allowed
 from steve.errors import ServiceError
 from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItemsForm, RejectForm
 from submissions.models import Submission
@@ -282,10 +282,10 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _changed(request, submission.pk, "side")
 
 
-@company_required
+@allowed(Action.DECIDE)
 @page_action
 def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
-    """A note in the submission's timeline (an event; also in the API)."""
+    """A note in the submission's timeline (an event; also in the API); viewers only read."""
     submission = own_submission(request, submission_id)
     try:
         submission_comment(

@@ -213,6 +213,7 @@ def detail_context(
         # Viewers see a submission in review without the forms that change it.
         "in_review": submission.status == SubmissionStatus.REVIEW
         and membership_allows(request.user, request.company, Action.DECIDE),
+        "may_comment": membership_allows(request.user, request.company, Action.DECIDE),
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
         "may_release": may_release_claim(

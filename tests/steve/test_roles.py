@@ -44,7 +44,14 @@ def with_match(company, submission: Submission) -> FraudMatch:
 def state(submission: Submission) -> tuple:
     submission.refresh_from_db()
     resolutions = tuple(submission.fraud_matches.values_list("resolution", flat=True))
-    return submission.status, submission.claimed_by_id, submission.extracted_data, resolutions
+    comments = submission.events.filter(type="comment").count()
+    return (
+        submission.status,
+        submission.claimed_by_id,
+        submission.extracted_data,
+        resolutions,
+        comments,
+    )
 
 
 # (name, method, url name, data, setup): setup prepares the submission for the action.
@@ -54,6 +61,7 @@ ACTIONS = {
     "cancel": ("post", "review:cancel", {"reason": "asked"}, None),
     "correct": ("post", "review:correct", {"field": "merchantName", "value": "Shop"}, None),
     "claim": ("post", "review:claim", {}, None),
+    "comment": ("post", "review:comment", {"text": "Looks like a reprint."}, None),
     "release_others": ("post", "review:release", {}, held_by_someone_else),
     "false_positive": ("post", "fraud:resolve", {"resolution": "false_positive"}, with_match),
     "confirm_fraud": ("post", "fraud:resolve", {"resolution": "confirmed_fraud"}, with_match),
@@ -61,7 +69,7 @@ ACTIONS = {
 }
 ALLOWED = {
     R.VIEWER: set(),
-    R.REVIEWER: {"approve", "reject", "cancel", "correct", "claim", "false_positive"},
+    R.REVIEWER: {"approve", "reject", "cancel", "correct", "claim", "comment", "false_positive"},
     R.LEAD: set(ACTIONS),
 }
 
@@ -100,6 +108,7 @@ def test_a_viewer_reads_the_submission_without_claiming_it_or_seeing_forms(compa
     page = client.get(reverse("review:detail", args=[submission.pk])).content.decode()
     assert submission.pk in page and "data-read-only" in page
     assert 'data-action="approve"' not in page and "review:claim" not in page
+    assert 'data-action="comment"' not in page
     panel = client.get(reverse("fraud:panel", args=[submission.pk])).content.decode()
     assert "data-resolve" not in panel
     assert "Overview" not in page
