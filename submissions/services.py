@@ -668,13 +668,19 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     }
 
 
+# No amount or quantity on a receipt or invoice comes near this; larger numbers are typos
+# (and a 30-digit one overflows rounding to 4 places in Decimal's default context).
+TOO_LARGE = Decimal(10) ** 15
+
+
 def _decimal(raw: str) -> Decimal | None:
-    """A number typed by a reviewer ("1,250.50"); None when it is none or not finite."""
+    """A number typed by a reviewer ("1,250.50"); None when it is none, not finite or
+    too large to be an amount."""
     try:
         number = Decimal(raw.replace(",", "").strip())
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    return number if number.is_finite() and abs(number) < TOO_LARGE else None
 
 
 def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | None:
@@ -697,13 +703,13 @@ def _unstorable(value: Any) -> str | None:
     """What JSON Schema lets through but no reviewer means: text with nothing visible in
     it, a line break or other control character (a trailing newline passes a ``^…$``
     pattern in Python), a bidi override (it hides what a name says), and a number too
-    large to be finite (JSON's 1e400 reads as infinity, which no JSON column stores)."""
+    large to be an amount (JSON's 1e400 reads as infinity, which no JSON column stores)."""
     if isinstance(value, str):
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
         if any((c != "\t" and unicodedata.category(c) == "Cc") or c in _BIDI for c in value):
             return "the text has a line break, a control or a bidi formatting character"
-    elif isinstance(value, float) and not math.isfinite(value):
+    elif isinstance(value, int | float) and not (math.isfinite(value) and abs(value) < TOO_LARGE):
         return "the number is too large"
     elif isinstance(value, dict):
         return next(filter(None, map(_unstorable, value.values())), None)

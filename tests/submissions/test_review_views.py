@@ -747,6 +747,8 @@ def test_line_items_are_edited_added_and_removed_as_one_correction(ui, company, 
         (("Milo", "1", "NaN"), b"Row 1: enter the amount as a number"),
         (("Mi\x00lo", "1", "3.00"), b"Row 1: the description has a NUL character"),
         (("Milo", "1\x00", "3.00"), b"Row 1: the quantity must be a number above zero"),
+        (("Milo", "1", "1e30"), b"Row 1: enter the amount as a number"),
+        (("Milo", "9" * 27, "3.00"), b"Row 1: the quantity must be a number above zero"),
     ],
 )
 def test_invalid_line_items_are_refused_and_nothing_changes(ui, company, row, message):
