@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -34,6 +34,23 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True
+
+
+class NulCharacterMiddleware:
+    """A NUL in a page's path or query string is a 400: PostgreSQL cannot compare text
+    holding one, so the lookup it reaches would fail with a 500. (The API answers its own
+    INVALID_CHARACTERS problem for the same input.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if not request.path.startswith(API_PREFIX) and (
+            "\x00" in request.path or "%00" in query or "\x00" in query
+        ):
+            return HttpResponseBadRequest("Text must not contain NUL characters.")
+        return self.get_response(request)
 
 
 class ApiProblemMiddleware:

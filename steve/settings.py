@@ -127,6 +127,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "steve.middleware.RequestIdMiddleware",
+    "steve.middleware.NulCharacterMiddleware",
     "steve.api.ratelimit.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ (htmx, css, the API docs' assets) from gunicorn without a proxy.

@@ -126,7 +126,8 @@ def _picks(request: HttpRequest) -> list[tuple[str, int]]:
     parsed: dict[str, int] = {}
     for raw in request.POST.getlist("pick")[:BULK_MAX]:
         pk, _, version = raw.partition(":")
-        if version.isdigit():
+        # ASCII digits only ("²".isdigit() is true), and ids are printable ASCII.
+        if version.isascii() and version.isdigit() and pk.isascii() and pk.isprintable():
             parsed[pk] = int(version)
     own = company_submission_ids(request.company, parsed)
     return [(pk, version) for pk, version in parsed.items() if pk in own]

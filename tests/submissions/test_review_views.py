@@ -946,6 +946,21 @@ def test_bulk_approve_ignores_another_companys_submissions(ui, foreign):
     assert foreign.status == S.REVIEW
 
 
+def test_bulk_approve_ignores_picks_that_are_no_id_and_version(ui, company):
+    waiting = factories.SubmissionFactory(company=company, confidence=0.99, fraud_status="clean")
+    picks = [f"{waiting.pk}:\u00b2", f"{waiting.pk}\x00:{waiting.version}", "x:\u0661"]
+    response = ui.post(reverse("review:bulk_approve"), {"pick": picks}, follow=True)
+    assert response.status_code == 200
+    assert "Select at least one submission" in response.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+@pytest.mark.parametrize("url", ["/review/?after=%00", "/review/rows?upto=%00", "/review/%00/"])
+def test_a_nul_in_a_page_address_is_a_400_not_a_500(ui, url):
+    assert ui.get(url).status_code == 400
+
+
 def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer, company):
     from submissions.models import SubmissionEvent
     from submissions.services import submission_approve, submission_reject
