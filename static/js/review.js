@@ -231,17 +231,44 @@
     const saved = event.detail.xhr && event.detail.xhr.status < 300;
     drafts = dirtyInputs()
       .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
-      .map((input) => ({ key: input.id || input.name, value: input.value }));
+      .map((input) => ({ key: input.id || input.name, value: input.value, item: itemOf(input) }));
   });
 
   document.addEventListener("htmx:afterSwap", () => {
     if (!drafts) return;
+    let lost = false;
     drafts.forEach((draft) => {
-      const input = document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
+      const input = draft.item
+        ? itemInput(draft.item)
+        : document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
       if (input && input.matches(EDITABLE)) { input.value = draft.value; markDirty(input); }
+      else if (draft.item) lost = true;
     });
     drafts = null;
+    if (lost) {
+      showRequestError("The line items changed while you edited them, so your unsaved line-item edits were not kept. Please make them again on the current rows.", "action");
+    }
   });
+
+  // A line-item edit belongs to its item, not to its row number: if another reviewer
+  // removed a row meanwhile, "amount-1" is the next item's amount. An item is known by the
+  // values its row was drawn with (and which of its equals it is); an item that is gone
+  // takes its edit with it, and the reviewer is told.
+  function rowValues(row) { return $$("input", row).map((i) => i.defaultValue).join("\u0001"); }
+  function itemRows() { return $$("#side .line-items-form tbody tr"); }
+
+  function itemOf(input) {
+    const row = input.closest(".line-items-form") && input.closest("tr");
+    if (!row) return null;
+    const values = rowValues(row);
+    const same = itemRows().filter((r) => rowValues(r) === values);
+    return { values, nth: same.indexOf(row), field: input.name.replace(/-\d+$/, "") };
+  }
+
+  function itemInput(item) {
+    const row = itemRows().filter((r) => rowValues(r) === item.values)[item.nth];
+    return row ? $$("input", row).find((i) => i.name.replace(/-\d+$/, "") === item.field) : null;
+  }
 
   function requestError(event) {
     const config = event.detail.requestConfig || {};

@@ -164,3 +164,15 @@ def depth_chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "width": width,
         "height": max(len(rows), 1) * row_h + 8,
     }
+
+
+@register.filter
+def as_stored(number: Any, places: int = 0) -> str:
+    """A stored number as typed back into a form, without rounding it: at least ``places``
+    decimals, and every further one it has (up to the 4 the review service keeps), so that
+    saving a form nobody touched changes nothing ("1.2345" stays, "1.5" shows "1.50")."""
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        return "" if number is None else str(number)
+    text = f"{number:.4f}".rstrip("0")
+    decimals = len(text.partition(".")[2])
+    return f"{number:.{max(decimals, places)}f}"

@@ -10,7 +10,12 @@ import pytest
 from fraud.models import FraudMatch
 from fraud.services import match_pair
 from submissions.models import Submission, SubmissionStatus
-from submissions.services import Actor, submission_approve
+from submissions.services import (
+    Actor,
+    LineItemRow,
+    submission_approve,
+    submission_correct_line_items,
+)
 from tests import factories
 from tests.submissions.test_review_support import receipt_png, stored_file, submission_with_file
 
@@ -227,4 +232,31 @@ def test_a_reviewer_corrects_line_items_in_place(chromium, live_server, team, sc
         {"description": "Coffee beans", "quantity": 1.0, "amount": 6.8},
     ]
     assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_a_refused_line_item_edit_stays_on_its_item_when_another_reviewer_removed_a_row(
+    chromium, live_server, team
+):
+    items = [
+        {"description": name, "quantity": 1.0, "amount": amount}
+        for name, amount in (("Apple", 1.0), ("Bread", 2.0), ("Cheese", 3.0))
+    ]
+    submission = submission_with_file(team["company"], extracted_data={"lineItems": items})
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    # Meanwhile bob removes Apple: Bread is now row 0 and Cheese row 1.
+    submission_correct_line_items(
+        submission_id=submission.pk,
+        rows=[LineItemRow("Bread", "1", "2.00"), LineItemRow("Cheese", "1", "3.00")],
+        actor=Actor.for_user(team["bob"]),
+    )
+    page.fill("input[name=amount-1]", "20.00")  # Bread's amount on alice's page
+    page.click("[data-action=save-items]")
+    expect(page.locator("[data-refusal]")).to_be_visible()
+    expect(page.locator("input[name=description-0]")).to_have_value("Bread")
+    expect(page.locator("input[name=amount-0]")).to_have_value("20.00")
+    expect(page.locator("input[name=amount-1]")).to_have_value("3.00")  # Cheese untouched
+    stored = Submission.objects.get(pk=submission.pk).extracted_data["lineItems"]
+    assert [i["amount"] for i in stored] == [2.0, 3.0]
     context.close()

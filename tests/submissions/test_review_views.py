@@ -776,6 +776,21 @@ def test_a_long_list_of_line_items_is_saved_whole_and_one_too_long_is_refused(ui
     assert len(waiting.extracted_data["lineItems"]) == 251
 
 
+def test_saving_the_line_items_form_leaves_rows_nobody_touched_exactly_as_stored(ui, company):
+    stored = [{"description": "Beef", "quantity": 0.3335, "amount": 12.3456}, ITEMS[1]]
+    waiting = submission_with_file(company, extracted_data={"lineItems": stored})
+    html = ui.get(detail_url(waiting)).content.decode()
+    shown = [
+        re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("description-0", "quantity-0", "amount-0")
+    ]
+    assert shown == ["Beef", "0.3335", "12.3456"]
+    rows = [tuple(shown), ("Gardenia bread", "1", "4.50"), ("Eggs", "1", "7.20")]
+    assert post_items(ui, waiting, rows).status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["lineItems"][:2] == stored
+
+
 def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
     waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
     rows = [("Milo 1kg", "1", "15.50")]
