@@ -25,6 +25,7 @@ from submissions.services import (
     LineItemRow,
     claim_is_live,
     may_release_claim,
+    refuse_others_claim,
     submission_approve,
     submission_cancel,
     submission_claim,
@@ -272,8 +273,15 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
-    # Another's live claim needs the lead's right: a 403 like any action the role lacks.
     if claim_is_live(submission) and not may_release_claim(request.user, submission, others=others):
+        if request.POST.get("mine"):
+            # Their own claim, released from a page drawn before someone took it over:
+            # a stale page's refusal, naming who holds it now.
+            try:
+                refuse_others_claim(submission, Actor.for_user(request.user))
+            except ServiceError as error:
+                return _changed(request, submission.pk, "side", **_refusal(error))
+        # Another's live claim needs the lead's right: a 403 like any action the role lacks.
         return not_allowed(request, Action.RELEASE_OTHERS)
     try:
         submission_release_claim(submission_id=submission.pk, user=request.user, others=others)

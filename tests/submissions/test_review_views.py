@@ -353,6 +353,21 @@ def test_a_claimed_submission_refuses_another_reviewers_decisions(ui, reviewer, 
     assert not waiting.events.filter(type="field_corrected").exists()
 
 
+def test_releasing_a_claim_someone_took_over_meanwhile_says_who_holds_it(ui, company, waiting):
+    html = start_review(ui, waiting).content.decode()
+    assert 'name="mine"' in html  # the holder's own Release button
+    bob = factories.UserFactory(companies=[company])
+    other = Client()
+    other.force_login(bob)
+    start_review(other, waiting, take_over="1")
+    response = ui.post(action_url("release", waiting), {"mine": "1"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 409, response.content[:300]
+    assert f"{bob.username} is reviewing this submission".encode() in response.content
+    assert b'id="side"' in response.content  # the side column, not a "not allowed" page
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == bob
+
+
 def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company, waiting):
     start_review(ui, waiting)
     bob = factories.UserFactory(companies=[company])
