@@ -45,8 +45,10 @@ class QueueFilterForm(forms.Form):
         self.fields["workflow"].choices = [("", "All workflows"), *workflows]
 
     def values(self) -> dict[str, str]:
-        """The filters in effect; invalid values fall back to the defaults."""
-        data = self.cleaned_data if self.is_valid() else {}
+        """The filters in effect; an invalid value falls back to its default, and the other
+        filters stay as given (a bad ?claims= must not show another queue)."""
+        self.is_valid()  # cleans each field: cleaned_data keeps the valid ones
+        data = getattr(self, "cleaned_data", {})  # none when nothing was given
         return {
             "status": data.get("status") or SubmissionStatus.REVIEW,
             "workflow": data.get("workflow") or "",

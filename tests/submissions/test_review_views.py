@@ -208,8 +208,10 @@ def test_queue_filters_are_in_the_url(ui, company, workflows):
     assert shown(q="acme") == {invoice.pk}
     assert shown(q=invoice.pk) == {invoice.pk}
     assert shown(q=receipt.client_submission_id) == {receipt.pk}
-    # An unknown value falls back to the default instead of failing.
+    # An unknown value falls back to the default instead of failing, and only that one.
     assert shown(status="bogus") == {receipt.pk, invoice.pk}
+    assert shown(status="cancelled", claims="x", sort="bogus") == {cancelled.pk}
+    assert shown(workflow="invoice", q="x" * 201) == {invoice.pk}
 
 
 def row_ids(response) -> list[str]:
