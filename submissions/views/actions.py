@@ -64,11 +64,20 @@ def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 def _refused(
-    request: HttpRequest, submission_id: str, message: str, *, code: str = "", reason: str = ""
+    request: HttpRequest,
+    submission_id: str,
+    message: str,
+    *,
+    code: str = "",
+    reason: str = "",
+    typed: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
 ) -> HttpResponse:
     """Post/Redirect/Get: back to the page, which shows the new state and why the action
-    failed; a typed reject reason comes back with it. The address bar never keeps /approve."""
+    failed; what was typed (a reject reason, a correction, line items) comes back with it,
+    as the htmx path keeps it. The address bar never keeps /approve."""
     refusal = {"id": submission_id, "message": message, "code": code, "reason": reason}
+    refusal |= {"typed": typed or {}, "field_errors": field_errors or {}}
     request.session[REFUSAL_KEY] = refusal
     return HttpResponseRedirect(page_url(request, submission_id), status=303)
 
@@ -161,7 +170,12 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     if not request.htmx:
         if extra.get("error"):
             return _refused(
-                request, submission_id, extra["error"], code=extra.get("error_code", "")
+                request,
+                submission_id,
+                extra["error"],
+                code=extra.get("error_code", ""),
+                typed=extra.get("typed"),
+                field_errors=extra.get("field_errors"),
             )
         return HttpResponseRedirect(page_url(request, submission_id), status=303)
     submission = own_submission(request, submission_id)
@@ -191,6 +205,7 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
         request,
         submission,
         data["field"],
+        {"field": data["field"], "value": data["value"]},
         lambda actor: submission_correct_field(
             submission_id=submission.pk,
             field_name=data["field"],
@@ -208,13 +223,16 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     form = LineItemsForm(request.POST)
     if not form.is_valid():
         return _incomplete(request, submission)
+    rows = _line_item_rows(request)
+    typed = {"rows": [[r.description, r.quantity, r.amount] for r in rows if not r.is_blank()]}
     return _corrected(
         request,
         submission,
         "lineItems",
+        typed,
         lambda actor: submission_correct_line_items(
             submission_id=submission.pk,
-            rows=_line_item_rows(request),
+            rows=rows,
             actor=actor,
             expected_version=form.cleaned_data["version"],
         ),
@@ -229,15 +247,19 @@ def _corrected(
     request: HttpRequest,
     submission: Submission,
     field_name: str,
+    typed: dict[str, Any],
     save: Callable[[Actor], Submission],
 ) -> HttpResponse:
-    """Run a correction service; the side column, with the refusal when there is one."""
+    """Run a correction service; the side column, with the refusal when there is one (and,
+    for a plain form post, what was typed, which htmx keeps in the page itself)."""
     try:
         save(Actor.for_user(request.user))
     except ServiceError as error:
         # An invalid value is shown at its field too; a conflict only above the form.
         errors = {field_name: error.message} if error.status == 422 else None
-        return _changed(request, submission.pk, "side", field_errors=errors, **_refusal(error))
+        return _changed(
+            request, submission.pk, "side", field_errors=errors, typed=typed, **_refusal(error)
+        )
     return _changed(request, submission.pk, "side")
 
 

@@ -2,7 +2,7 @@
 their evidence, the decision forms, the timeline, and j/k to the neighbours in the queue."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -270,5 +270,20 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         error=refusal.get("message", ""),
         error_code=refusal.get("code", ""),
         reject_form=reject_form,
+        field_errors=refusal.get("field_errors"),
     )
+    _show_typed(context, refusal.get("typed") or {})
     return render(request, "review/detail.html", context)
+
+
+def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
+    """Put a refused plain-form correction back in its inputs, as the htmx path does."""
+    if "field" in typed:
+        context["fields"] = [
+            replace(row, text=str(typed.get("value", ""))) if row.name == typed["field"] else row
+            for row in context["fields"]
+        ]
+    if "rows" in typed:
+        context["line_items"] = [
+            ItemRow(description=d, quantity=q, amount=a, evidence="[]") for d, q, a in typed["rows"]
+        ]

@@ -808,6 +808,24 @@ def test_saving_the_line_items_form_leaves_rows_nobody_touched_exactly_as_stored
     assert waiting.extracted_data["lineItems"][:2] == stored
 
 
+def test_a_refused_plain_form_correction_comes_back_with_what_was_typed(ui, company):
+    waiting = submission_with_file(
+        company, extracted_data={"totalAmount": 1000.0, "lineItems": ITEMS}
+    )
+    rows = [("Milo 1kg", "2", "31.00"), ("Wine", "1", "12,5O")]
+    page = ui.post(
+        action_url("correct_items", waiting), items_post(waiting.version, rows), follow=True
+    ).content.decode()
+    assert 'name="description-1" value="Wine"' in page and 'value="12,5O"' in page
+    assert "Row 2: enter the amount as a number" in page
+    field = {"version": waiting.version, "field": "totalAmount", "value": "12,5O"}
+    page = ui.post(action_url("correct", waiting), field, follow=True).content.decode()
+    assert 'id="field-totalAmount" name="value" value="12,5O"' in page
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 1000.0
+    assert waiting.extracted_data["lineItems"] == ITEMS
+
+
 def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
     waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
     rows = [("Milo 1kg", "1", "15.50")]
