@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import render
 from django.urls import reverse
 
-from steve.accounts import Action, allowed, membership_allows, not_allowed
+from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
 from steve.errors import ServiceError
 from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItemsForm, RejectForm
 from submissions.models import Submission
@@ -44,18 +44,21 @@ from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 MAX_LINE_ITEM_ROWS = MAX_LINE_ITEMS + 2
 
 
+@company_required
+def _open_page(request: HttpRequest, submission_id: str) -> HttpResponse:
+    return HttpResponseRedirect(page_url(request, own_submission(request, submission_id).pk))
+
+
 def page_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A POST action of the submission page; a GET of its address (a reload, a shared
-    link) opens the page instead of answering 405."""
+    link) opens the page, for anyone who may view it, instead of answering 405 or 403."""
 
     @wraps(view)
     def wrapper(
         request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
     ) -> HttpResponse:
         if request.method == "GET":
-            return HttpResponseRedirect(
-                page_url(request, own_submission(request, submission_id).pk)
-            )
+            return _open_page(request, submission_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["GET", "POST"])
         return view(request, submission_id, *args, **kwargs)
@@ -106,8 +109,8 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
     return HttpResponseRedirect(_next_in_queue(request, submission), status=303)
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = ApproveForm(request.POST)
@@ -124,8 +127,8 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _decided(request, submission, "approved")
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = RejectForm(request.POST)
@@ -145,8 +148,8 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _decided(request, submission, "rejected")
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CancelForm(request.POST)
@@ -193,8 +196,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     return response
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CorrectionForm(request.POST)
@@ -216,8 +219,8 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     )
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = LineItemsForm(request.POST)
@@ -277,8 +280,8 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
     ]
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
     submission = own_submission(request, submission_id)
@@ -290,8 +293,8 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _changed(request, submission.pk, "side")
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
@@ -312,8 +315,8 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _changed(request, submission.pk, "side")
 
 
-@allowed(Action.DECIDE)
 @page_action
+@allowed(Action.DECIDE)
 def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     """A note in the submission's timeline (an event; also in the API); viewers only read."""
     submission = own_submission(request, submission_id)

@@ -206,3 +206,14 @@ def test_bulk_approve_is_a_decision_a_viewer_may_not_make(company, role, approve
         assert response.status_code == 303 and state(submission) != before
     else:
         assert response.status_code == 403 and state(submission) == before
+
+
+def test_opening_an_action_address_opens_the_page_for_a_viewer_too(company):
+    submission = submission_with_file(company)
+    client = login(factories.member(company, R.VIEWER))
+    response = client.get(reverse("review:approve", args=[submission.pk]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("review:detail", args=[submission.pk]))
+    outsider = login(factories.member(factories.CompanyFactory(), R.LEAD))
+    assert outsider.get(reverse("review:approve", args=[submission.pk])).status_code == 404
+    assert Submission.objects.get(pk=submission.pk).status == "review"
