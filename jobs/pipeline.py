@@ -51,6 +51,13 @@ def _step(session_id: str, progress: int) -> None:
         raise Stopped(session_id)
 
 
+def _beat(session_id: str) -> None:
+    """While a file is read: the worker is alive, and stops reading (the child process is
+    killed) as soon as the session has ended, e.g. when its submission was cancelled."""
+    if not session_heartbeat(session_id=session_id):
+        raise Stopped(session_id)
+
+
 @dataclass
 class Merged:
     """Fields of all files of a submission: each field from the file most sure of it."""
@@ -138,7 +145,7 @@ def _extract_file(session: WorkflowSession, file: SubmissionFile) -> tuple[Docum
         data,
         kind=session.workflow_version.kind,
         password=session.options.get("password") or None,
-        heartbeat=lambda: session_heartbeat(session_id=session.pk),
+        heartbeat=lambda: _beat(session.pk),
         heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
     )
 

@@ -400,10 +400,14 @@ def session_start_run(*, session_id: str) -> bool:
     return claimed == 1
 
 
-def session_heartbeat(*, session_id: str) -> None:
-    """The running worker is alive; called at every step and while a step waits."""
-    WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
-        heartbeat_at=timezone.now()
+def session_heartbeat(*, session_id: str) -> bool:
+    """The running worker is alive; called at every step and while a step waits. False
+    when the session is no longer running (cancelled meanwhile): the worker should stop."""
+    return (
+        WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
+            heartbeat_at=timezone.now()
+        )
+        == 1
     )
 
 

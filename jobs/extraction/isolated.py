@@ -46,7 +46,8 @@ def extract_document_isolated(
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
     ``heartbeat`` is called every ``heartbeat_every`` seconds while the child works, so a
-    long document does not look like a dead worker.
+    long document does not look like a dead worker; if it raises, the child is killed and
+    the exception goes on to the caller.
     """
     engine = get_engine(engine_name)  # load before forking so every child shares it
     read_fd, write_fd = os.pipe()
@@ -114,7 +115,11 @@ def _read_with_deadline(
     while True:
         now = time.monotonic()
         if heartbeat is not None and now >= next_beat:
-            heartbeat()
+            try:
+                heartbeat()
+            except BaseException:
+                _kill(pid)  # the caller stops here (its session ended): so does the child
+                raise
             next_beat = now + heartbeat_every
         remaining = deadline - now
         if remaining <= 0:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from jobs import pipeline
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import session_heartbeat, session_start_run, sessions_recover_stuck
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
@@ -101,3 +102,13 @@ def test_body_larger_than_the_limit_is_413(api, workflows, settings):
     )
     assert response.status_code == 413
     assert response.json()["code"] == "BODY_TOO_LARGE"
+
+
+def test_the_heartbeat_of_a_cancelled_session_stops_its_extraction(api, workflows):
+    session = submitted_session(api)
+    assert session_heartbeat(session_id=session.pk)
+    pipeline._beat(session.pk)  # running: reading goes on
+    api.post(f"/api/v1/submissions/{session.submission_id}/cancel", {}, format="json")
+    assert not session_heartbeat(session_id=session.pk)
+    with pytest.raises(pipeline.Stopped):
+        pipeline._beat(session.pk)

@@ -289,6 +289,28 @@ def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
 
 
+def test_isolated_runner_kills_the_child_when_the_heartbeat_says_stop(
+    pdf_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.extraction import isolated
+
+    killed: list[int] = []
+    kill = isolated._kill
+    monkeypatch.setattr(isolated, "_kill", lambda pid: (killed.append(pid), kill(pid)))
+
+    class Ended(Exception):
+        pass
+
+    def stop() -> None:
+        raise Ended  # as the pipeline's heartbeat does for a cancelled session
+
+    with pytest.raises(Ended):
+        extract_document_isolated(
+            render_png(pdf_bytes), kind="invoice", heartbeat=stop, heartbeat_every=0.0
+        )
+    assert len(killed) == 1
+
+
 # --- CLI ----------------------------------------------------------------------------------
 
 
