@@ -356,7 +356,7 @@ def fix_known_word(
     near = {
         known
         for known in vocabulary
-        if _one_slip_apart(upper, known) and (not keep_first or upper[0] == known[0])
+        if _one_slip_apart(upper, known) and (not keep_first or _same_first(upper, known))
     }
     if len(near) != 1:
         return word  # none, or ambiguous
@@ -364,6 +364,14 @@ def fix_known_word(
     if word.isupper():
         return known
     return known.capitalize() if word[0].isupper() else known.lower()
+
+
+# First letters OCR reads as one another on receipts' thermal print (T/I, O/0, S/5, B/8).
+_FIRST_LOOKALIKES = {("I", "T"), ("0", "O"), ("5", "S"), ("8", "B")}
+
+
+def _same_first(read: str, known: str) -> bool:
+    return read[0] == known[0] or (read[0], known[0]) in _FIRST_LOOKALIKES
 
 
 def _one_slip_apart(read: str, known: str) -> bool:

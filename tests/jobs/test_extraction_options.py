@@ -42,6 +42,7 @@ def test_a_label_word_misread_by_one_letter_is_read_as_the_word():
     assert classify("Chango")[0] == "change"
     assert classify("Totai Incl.of G S T") == ("total", 3.0)
     assert classify("Rcunding Adj")[0] == "rounding"
+    assert classify("IOTAL(INCL GSI)") == ("total", 3.0)  # a T read as I, as thermal print does
 
 
 def test_words_one_letter_from_a_label_word_keep_their_meaning():
