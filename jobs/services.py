@@ -181,12 +181,17 @@ def session_create(
     )
     if existing is None:  # pragma: no cover - the constraint only fails on a duplicate
         raise SessionError("CONFLICT", "The session could not be created; try again.", status=409)
-    if existing.api_key_id != api_key.pk or existing.state != SessionState.PENDING:
+    state = existing.state
+    if state == SessionState.PENDING and existing.expires_at <= timezone.now():
+        # Past its TTL but not yet swept: no replay hands back a session that is dead.
+        session_expire(session_id=existing.pk)
+        state = SessionState.EXPIRED
+    if existing.api_key_id != api_key.pk or state != SessionState.PENDING:
         raise SessionError(
             "CLIENT_SUBMISSION_ID_IN_USE",
             f"clientSubmissionId {request.client_submission_id!r} belongs to session "
             f"{existing.pk if existing.api_key_id == api_key.pk else 'of another key'}"
-            f" which is {existing.state}.",
+            f" which is {state}; a new session needs a new clientSubmissionId.",
             status=409,
         )
     if differences := _replay_differences(existing, version, request):

@@ -115,6 +115,19 @@ def test_client_submission_id_of_a_submitted_session_is_a_409(api, workflows):
     assert body["sessionId"] in problem["detail"]
 
 
+def test_a_replay_naming_a_session_past_its_ttl_is_a_409_not_the_dead_session(api, workflows):
+    _, body, _ = create(api)
+    WorkflowSession.objects.filter(pk=body["sessionId"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )  # lapsed, and the expiry sweep has not run yet
+    status, problem, _ = create(api)
+    assert status == 409
+    assert problem["code"] == "CLIENT_SUBMISSION_ID_IN_USE"
+    assert "which is expired; a new session needs a new clientSubmissionId" in problem["detail"]
+    assert WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.EXPIRED
+    assert create(api, clientSubmissionId="order-1-attempt-2")[0] == 201
+
+
 @pytest.mark.django_db(transaction=True)
 def test_racing_creates_with_one_client_submission_id_make_one_session(api_key, workflows):
     results: list[tuple[int, bool]] = []
