@@ -61,8 +61,12 @@ _TRAILING_REG = re.compile(
 # holds a number (a registration or branch code: "S/B 273500-U (GK3)") or is a cut-off
 # parenthesis ("S/B (S").
 _AFTER_LEGAL_FORM = re.compile(
-    r"(\b(?:S[DO0]N\.?\s*B[HN]D|S\s?/\s?B|BHD|BERHAD)\.?)(?:\s*\S*\d.*|\s*\([^)]{0,3})$", re.I
+    r"(\b(?:S[DO0]N\.?\s*B[HN]D|S\s?/\s?B|5\s?/\s?B|S\s?/\s?8|BHD|BERHAD)\.?)(?:\s*\S*\d.*|\s*\([^)]{0,3})$",
+    re.I,
 )
+# "S/B" (Sendirian Berhad) closing a name, with S read as 5 or B as 8: "MART 5/B", "S/8";
+# one letter misread, not both, so "5/8" stays a size.
+_MISREAD_SB = re.compile(r"(?<=\s)(?:5\s?/\s?B|S\s?/\s?8)$", re.I)
 # "GST ID" with the T read as 1, I or 3-for-S ("(GS11D No", "(G3T ID No1"); a unit
 # number such as "G31 & G32" is no such label.
 _MISREAD_GST_ID = re.compile(r"^\(?\s*G[S35]\s?[T1I]\s*[I1]?\s*D\b")
@@ -233,6 +237,7 @@ def clean_name(text: str) -> str:
     text = _TRAILING_REG.sub("", text.strip().rstrip(" ,.;:"))
     text = _INLINE_CONTACT.sub("", text)
     text = _AFTER_LEGAL_FORM.sub(r"\1", text)
+    text = _MISREAD_SB.sub("S/B", text.strip())
     return re.sub(r"\s+", " ", text).strip(" ,.-:")
 
 

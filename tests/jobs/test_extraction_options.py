@@ -55,6 +55,9 @@ def test_a_registration_number_or_branch_code_after_the_name_is_dropped():
     assert clean_name("URBAN IDEA SDN BHD (417940-M),") == "URBAN IDEA SDN BHD"
     assert clean_name("KING'S CONFECTIONERY S/B 273500-U (GK3)") == "KING'S CONFECTIONERY S/B"
     assert clean_name("99 SPEED MART S/B (S") == "99 SPEED MART S/B"
+    assert clean_name("99 SPEED MART 5/B(S") == "99 SPEED MART S/B"  # S read as 5
+    assert clean_name("99 SPEED MART S/8 (S") == "99 SPEED MART S/B"  # B read as 8
+    assert clean_name("BRASS PIPE 5/8") == "BRASS PIPE 5/8"  # both: a size, not S/B
     assert clean_name("ABC SDN. BHD. PJ BRANCH") == "ABC SDN. BHD. PJ BRANCH"  # no number
 
 
