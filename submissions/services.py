@@ -331,7 +331,7 @@ def _checked_reason(reason: str | None) -> str | None:
         return None
     if len(reason) > REASON_MAX:
         raise invalid("reason", f"At most {REASON_MAX} characters.", field_code="long")
-    if any((c not in "\t\n\r" and unicodedata.category(c) == "Cc") or c in _BIDI for c in reason):
+    if _hides_text(reason, allowed="\t\n\r"):
         raise invalid("reason", "The reason has a control or a bidi formatting character.")
     return reason
 
@@ -626,8 +626,7 @@ def submission_correct_line_items(
         if schema is None or schema.get("type") != "array":
             raise invalid("lineItems", "This workflow has no line items.")
         items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
-        if len(items) > MAX_LINE_ITEMS:
-            raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
+        _check_line_items(items)
         if items:
             _validate(items, schema, "lineItems", "Invalid line items")
         _store_correction(submission, "lineItems", items or None, actor)
@@ -640,8 +639,8 @@ MAX_LINE_ITEMS = 300
 
 
 def _check_line_items(items: list[dict[str, Any]]) -> None:
-    """Line items sent as JSON keep the review page's rules: at most MAX_LINE_ITEMS, each
-    with a quantity above zero (older workflow versions' schemas allow any number)."""
+    """The rules of line items however they come (page or JSON): at most MAX_LINE_ITEMS,
+    each with a quantity above zero (older workflow versions' schemas allow any number)."""
     if len(items) > MAX_LINE_ITEMS:
         raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
     for number, item in enumerate(items, start=1):
@@ -707,7 +706,7 @@ def _unstorable(value: Any) -> str | None:
     if isinstance(value, str):
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
-        if any((c != "\t" and unicodedata.category(c) == "Cc") or c in _BIDI for c in value):
+        if _hides_text(value, allowed="\t"):
             return "the text has a line break, a control or a bidi formatting character"
     elif isinstance(value, int | float) and not (math.isfinite(value) and abs(value) < TOO_LARGE):
         return "the number is too large"
@@ -720,6 +719,12 @@ def _unstorable(value: Any) -> str | None:
 
 # Embeddings, overrides and isolates: they reorder how the text around them is shown.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _hides_text(text: str, *, allowed: str) -> bool:
+    """Whether ``text`` holds a control character other than ``allowed`` or a bidi
+    formatting character: what a page, an API body or a webhook would show wrongly."""
+    return any((c not in allowed and unicodedata.category(c) == "Cc") or c in _BIDI for c in text)
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:

@@ -79,9 +79,14 @@ def _refused(
     """Post/Redirect/Get: back to the page, which shows the new state and why the action
     failed; what was typed (a reject reason, a correction, line items) comes back with it,
     as the htmx path keeps it. The address bar never keeps /approve."""
-    refusal = {"id": submission_id, "message": message, "code": code, "reason": reason}
-    refusal |= {"typed": typed or {}, "field_errors": field_errors or {}}
-    request.session[REFUSAL_KEY] = refusal
+    request.session[REFUSAL_KEY] = {
+        "id": submission_id,
+        "message": message,
+        "code": code,
+        "reason": reason,
+        "typed": typed or {},
+        "field_errors": field_errors or {},
+    }
     return HttpResponseRedirect(page_url(request, submission_id), status=303)
 
 

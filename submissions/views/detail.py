@@ -200,6 +200,7 @@ def detail_context(
     )
     query = queue_query(filters)
     version = submission.workflow_version
+    may_decide = membership_allows(request.user, request.company, Action.DECIDE)
     return {
         "submission": submission,
         "version": submission.version,
@@ -211,9 +212,8 @@ def detail_context(
         "threshold_ratio": version.review_threshold / 100,
         "unresolved": unresolved_fraud_match_count(submission),
         # Viewers see a submission in review without the forms that change it.
-        "in_review": submission.status == SubmissionStatus.REVIEW
-        and membership_allows(request.user, request.company, Action.DECIDE),
-        "may_comment": membership_allows(request.user, request.company, Action.DECIDE),
+        "in_review": submission.status == SubmissionStatus.REVIEW and may_decide,
+        "may_comment": may_decide,
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
         "may_release": may_release_claim(
