@@ -100,14 +100,14 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
     )
     for name, recall in recalled.items():
         confidence = recall.confidence
-        if merged.fields.get(name) == recall.value:
+        read = merged.fields.get(name)
+        if read == recall.value:
             confidence = max(confidence, merged.confidences.get(name, 0.0))
         merged.fields[name] = recall.value
         merged.confidences[name] = confidence
-        merged.evidence[name] = [
-            *merged.evidence.get(name, []),
-            {"memory": list(recall.memory_ids), "corrections": recall.corrections},
-        ]
+        # What was read stays in the evidence: a correction finds the memory by it.
+        memory = {"memory": list(recall.memory_ids), "corrections": recall.corrections}
+        merged.evidence[name] = [*merged.evidence.get(name, []), {**memory, "read": read}]
 
 
 def review_threshold(session: WorkflowSession) -> int:

@@ -114,16 +114,23 @@ class MerchantMemoryAdmin(admin.ModelAdmin):
     list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]
     list_filter = ["field", "company"]
     search_fields = ["value", "key"]
-    readonly_fields = ["company", "key", "field", "value", "times_right", "times_wrong"]
+    readonly_fields = ["company", "key", "field", "value", "times_right", "times_wrong", "previous"]
     actions = ["forget"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # memories come from corrections
 
-    @admin.action(description="Forget the selected memories")
+    @admin.action(description="Forget the selected values (under every key that holds them)")
     def forget(self, request, queryset) -> None:
-        for memory_id in queryset.values_list("pk", flat=True):
+        forgotten = sum(
             merchant_memory_forget(memory_id=memory_id)
+            for memory_id in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
     def delete_model(self, request, obj) -> None:
         merchant_memory_forget(memory_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for memory_id in queryset.values_list("pk", flat=True):
+            merchant_memory_forget(memory_id=memory_id)

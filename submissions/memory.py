@@ -29,6 +29,9 @@ _REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
 _PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
 ADDRESS_SUPPORT = 0.8  # share of a remembered address printed on the receipt (fitted)
 MISREAD_MIN_LENGTH = 5  # shorter words (numbers, "NO", "JLN") must be printed exactly
+# Longer "words" (a run of letters no address has) must be printed exactly too: the
+# one-slip search builds 3 patterns per letter, and a 2000-letter value took 28 s.
+MISREAD_MAX_LENGTH = 40
 
 
 def normalise(value: object) -> str:
@@ -136,7 +139,7 @@ def _fold(text: str) -> str:
 def _printed(word: str, header: str) -> bool:
     if word in header:
         return True
-    if len(word) < MISREAD_MIN_LENGTH:
+    if not MISREAD_MIN_LENGTH <= len(word) <= MISREAD_MAX_LENGTH:
         return False
     near = []
     for i in range(len(word)):

@@ -360,6 +360,7 @@ def submission_reject(
             },
             details={"reason": reason},
             expected_version=expected_version,
+            then=_withdraw_corrections,
         ),
     )
 
@@ -380,6 +381,7 @@ def submission_cancel(
             fields={"cancel_reason": reason, "claimed_by": None, "claimed_until": None},
             details={"reason": reason} if reason else {},
             expected_version=expected_version,
+            then=_withdraw_corrections,
         ),
     )
 
@@ -718,13 +720,21 @@ def _unstorable(value: Any) -> str | None:
 
 
 # Embeddings, overrides and isolates: they reorder how the text around them is shown.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Invisible characters a script needs: the zero-width (non-)joiners of Indic and Arabic.
+_JOINERS = frozenset("\u200c\u200d")
 
 
 def _hides_text(text: str, *, allowed: str) -> bool:
-    """Whether ``text`` holds a control character other than ``allowed`` or a bidi
-    formatting character: what a page, an API body or a webhook would show wrongly."""
-    return any((c not in allowed and unicodedata.category(c) == "Cc") or c in _BIDI for c in text)
+    """Whether ``text`` holds a control character other than ``allowed``, a line or
+    paragraph separator, or an invisible format character (bidi marks and overrides,
+    zero-width spaces, a byte-order mark, a soft hyphen): what a page, an API body or a
+    webhook would show wrongly, or not at all."""
+    return any(_hidden(c) and c not in allowed for c in text)
+
+
+def _hidden(c: str) -> bool:
+    category = unicodedata.category(c)
+    return category in ("Cc", "Zl", "Zp") or (category == "Cf" and c not in _JOINERS)
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
@@ -759,11 +769,11 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
     production = submission.environment == Environment.PRODUCTION
     if production and field_name in REMEMBERED_FIELDS:
-        read = _read_fields(submission)
-        keys = _shop_keys(submission, read)
-        if old != read[field_name] and isinstance(old, str):
-            _unteach(submission, field_name, keys, old)  # the reviewer took it back
-        if isinstance(new, str) and new.strip():
+        shown = _shown(submission, field_name)
+        keys = _shop_keys(submission)
+        if _taught(old, shown):
+            _withdraw(submission, field_name, keys, old)  # the reviewer took it back
+        if _taught(new, shown):
             _remember(submission, field_name, keys, new)
 
 
@@ -810,8 +820,8 @@ def submission_correct_fields(
     return submission
 
 
-def _as_read(submission: Submission, field_name: str) -> Any:
-    """The field as Steve read it, before any correction: the first correction's old."""
+def _shown(submission: Submission, field_name: str) -> Any:
+    """The field as Steve gave it, before any correction: the first correction's old."""
     first = (
         submission.events.filter(type=EventType.FIELD_CORRECTED, details__field=field_name)
         .order_by("id")
@@ -822,15 +832,26 @@ def _as_read(submission: Submission, field_name: str) -> Any:
     return (submission.extracted_data or {}).get(field_name)
 
 
-def _read_fields(submission: Submission) -> dict[str, Any]:
-    """The merchant name and address as Steve read them."""
-    return {name: _as_read(submission, name) for name in REMEMBERED_FIELDS}
+def _taught(value: Any, shown: Any) -> bool:
+    """Whether this submission's ``value`` is in the memory through a correction: a value
+    a reviewer set that differs from what Steve gave (one put back teaches nothing)."""
+    return isinstance(value, str) and bool(value.strip()) and value != shown
 
 
-def _shop_keys(submission: Submission, read: dict[str, Any]) -> list[str]:
-    """The keys the receipt is known by, from the name and address as Steve read them, so
-    that a second correction of the same field lands on the same memories as the first."""
+def _ocr_read(submission: Submission, field_name: str) -> Any:
+    """The field as the reader read it: what the memory replaced, when it gave the value
+    (the keys it recalled by come from that reading, and so must a correction's)."""
+    for evidence in (submission.evidence or {}).get(field_name, []):
+        if isinstance(evidence, dict) and "memory" in evidence and "read" in evidence:
+            return evidence["read"]
+    return _shown(submission, field_name)
+
+
+def _shop_keys(submission: Submission) -> list[str]:
+    """The keys the receipt is known by, from the name and address as read, so that every
+    correction of a receipt lands on the memories its recall used."""
     text = "\n".join(submission.pages_text or [])
+    read = {name: _ocr_read(submission, name) for name in REMEMBERED_FIELDS}
     return shop_keys(text, read["merchantAddress"], read["merchantName"])
 
 
@@ -845,9 +866,10 @@ def _lock_memories(company_id: Any) -> None:
     )
 
 
-def _unteach(submission: Submission, field_name: str, keys: list[str], value: str) -> None:
-    """Take back what an earlier correction of this submission taught: the reviewer has
-    replaced or cleared ``value``, so it counts once less (and goes when nothing is left)."""
+def _withdraw(submission: Submission, field_name: str, keys: list[str], value: str) -> None:
+    """Take back what this submission taught: its reviewer replaced or cleared ``value``, or
+    it was rejected or cancelled. The value counts once less; where it was the last count,
+    what it had overwritten comes back (a typo corrected back, a throwaway receipt)."""
     _lock_memories(submission.company_id)
     memories = MerchantMemory.objects.select_for_update().filter(
         company_id=submission.company_id, key__in=keys, field=field_name, value=value
@@ -855,14 +877,21 @@ def _unteach(submission: Submission, field_name: str, keys: list[str], value: st
     for memory in memories:
         if memory.times_right > 1:
             memory.times_right -= 1
-            memory.save(update_fields=["times_right", "updated_at"])
+        elif memory.previous:
+            memory.value = memory.previous["value"]
+            memory.times_right = memory.previous["times_right"]
+            memory.times_wrong = memory.previous["times_wrong"]
+            memory.previous = None
         else:
             memory.delete()
+            continue
+        memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
 
 
 def _remember(submission: Submission, field_name: str, keys: list[str], new: str) -> None:
     """A reviewer's merchant name or address becomes the company's memory of the shop,
-    under every key its receipt carries; a memory that said otherwise was wrong once."""
+    under every key its receipt carries; a memory that said otherwise was wrong once, and
+    is kept aside so that withdrawing ``new`` brings it back."""
     _lock_memories(submission.company_id)
     for key in keys:
         memory, created = MerchantMemory.objects.select_for_update().get_or_create(
@@ -873,9 +902,28 @@ def _remember(submission: Submission, field_name: str, keys: list[str], new: str
         if memory.value == new:
             memory.times_right += 1
         else:
+            memory.previous = {
+                "value": memory.value,
+                "times_right": memory.times_right,
+                "times_wrong": memory.times_wrong,
+            }
             memory.value, memory.times_right = new, 1
             memory.times_wrong += 1
-        memory.save(update_fields=["value", "times_right", "times_wrong", "updated_at"])
+        memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
+
+
+def _withdraw_corrections(submission: Submission) -> None:
+    """A rejected or cancelled receipt teaches nothing: what its corrections taught the
+    memory is taken back (a throwaway submission cannot plant a shop's name)."""
+    if submission.environment != Environment.PRODUCTION:
+        return
+    data = submission.extracted_data or {}
+    keys: list[str] | None = None
+    for field_name in REMEMBERED_FIELDS:
+        value = data.get(field_name)
+        if _taught(value, _shown(submission, field_name)):
+            keys = keys if keys is not None else _shop_keys(submission)
+            _withdraw(submission, field_name, keys, value)
 
 
 def _confirm_memories(submission: Submission) -> None:
@@ -887,14 +935,13 @@ def _confirm_memories(submission: Submission) -> None:
         return
     data = submission.extracted_data or {}
     keys: list[str] | None = None  # read only when a value is to be remembered
-    corrected = set(
-        submission.events.filter(type=EventType.FIELD_CORRECTED).values_list(
-            "details__field", flat=True
-        )
-    )
     for field_name in REMEMBERED_FIELDS:
         value = data.get(field_name)
-        if not isinstance(value, str) or not value or field_name in corrected:
+        if (
+            not isinstance(value, str)
+            or not value
+            or _taught(value, _shown(submission, field_name))
+        ):
             continue  # a correction was remembered when it was made
         ids = [
             memory_id
@@ -907,13 +954,23 @@ def _confirm_memories(submission: Submission) -> None:
                 pk__in=ids, company_id=submission.company_id, value=value
             ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
         else:
-            keys = keys if keys is not None else _shop_keys(submission, _read_fields(submission))
+            keys = keys if keys is not None else _shop_keys(submission)
             _remember(submission, field_name, keys, value)
 
 
-def merchant_memory_forget(*, memory_id: str) -> None:
-    """An admin forgets one remembered value (a wrong correction, a shop that changed)."""
-    MerchantMemory.objects.filter(pk=memory_id).delete()
+def merchant_memory_forget(*, memory_id: str) -> int:
+    """An admin forgets a remembered value (a wrong correction, a shop that changed): under
+    every key of the company that holds it, as a receipt is recalled by any of its keys
+    and one row left would still give it. Returns how many rows went."""
+    with transaction.atomic():
+        memory = MerchantMemory.objects.filter(pk=memory_id).first()
+        if memory is None:
+            return 0
+        _lock_memories(memory.company_id)
+        deleted, _ = MerchantMemory.objects.filter(
+            company_id=memory.company_id, field=memory.field, value=memory.value
+        ).delete()
+    return deleted
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

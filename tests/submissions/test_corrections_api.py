@@ -384,8 +384,32 @@ def test_a_cleared_correction_is_forgotten_and_an_earlier_memory_counts_once_les
 
 @pytest.mark.parametrize(
     "value",
-    ["   ", "\u200b", "\u202eRTL", "12:30\n", "Kedai\rBaru"],
-    ids=["blank", "zero-width", "bidi-override", "trailing-newline", "carriage-return"],
+    [
+        "   ",
+        "\u200b",
+        "\u202eRTL",
+        "12:30\n",
+        "Kedai\rBaru",
+        "Kedai\u200bBaru",
+        "\u200fKedai",
+        "\u061cKedai",
+        "Kedai\u2028Baru",
+        "\ufeffKedai",
+        "Ked\u00adai",
+    ],
+    ids=[
+        "blank",
+        "zero-width",
+        "bidi-override",
+        "trailing-newline",
+        "carriage-return",
+        "zero-width-inside",
+        "rtl-mark",
+        "arabic-letter-mark",
+        "line-separator",
+        "byte-order-mark",
+        "soft-hyphen",
+    ],
 )
 def test_blank_or_invisible_text_is_a_422_and_is_not_remembered(api, company, value):
     waiting = SubmissionFactory(company=company, pages_text=["KEDAI V\nGST ID: 000777666555"])
@@ -463,3 +487,126 @@ def test_a_body_of_thousands_of_unknown_fields_lists_a_bounded_number_of_errors(
     response = api.post(url(waiting), {"fields": fields}, format="json")
     assert response.status_code == 422
     assert len(response.json()["errors"]) == 50
+
+
+def correct(submission, value: str, reviewer, field: str = "merchantName") -> None:
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name=field,
+        raw_value=value,
+        actor=Actor.for_user(reviewer),
+    )
+
+
+def recalled_receipt(company, text: str, read_name: str):
+    """A receipt processed as the pipeline does: read, then given what the memory recalls."""
+    merged = pipeline.Merged(
+        fields={"merchantName": read_name}, confidences={"merchantName": 0.5}, pages_text=[text]
+    )
+    pipeline.recall_shop(SubmissionFactory(company=company), merged)
+    return SubmissionFactory(
+        company=company,
+        pages_text=[text],
+        extracted_data=merged.fields,
+        field_confidences=merged.confidences,
+        evidence=merged.evidence,
+    )
+
+
+def remembered(company) -> set[tuple[str, str, int, int]]:
+    rows = MerchantMemory.objects.filter(company=company)
+    return set(rows.values_list("key", "value", "times_right", "times_wrong"))
+
+
+def test_correcting_a_value_the_memory_gave_overrules_it_under_every_key_it_came_from(
+    company, reviewer
+):
+    text = "KEDAI BUKU MAJU\nGST ID: 000123456789"
+    correct(
+        SubmissionFactory(
+            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BUKU MAJU"}
+        ),
+        "Kedai Wrong",
+        reviewer,
+    )
+    given = recalled_receipt(company, text, "KEDAI BUKU MAJU")
+    assert given.extracted_data["merchantName"] == "Kedai Wrong"
+    assert given.evidence["merchantName"][-1]["read"] == "KEDAI BUKU MAJU"
+
+    correct(given, "Kedai Buku Maju Sdn Bhd", reviewer)
+    assert {value for _, value, _, _ in remembered(company)} == {"Kedai Buku Maju Sdn Bhd"}
+    after = recalled_receipt(company, text, "KEDAI BUKU MAJU")
+    assert after.extracted_data["merchantName"] == "Kedai Buku Maju Sdn Bhd"
+
+
+def test_a_typo_corrected_back_leaves_the_memory_as_it_was(company, reviewer):
+    text = "UNIHAKKA\nGST ID: 000999888777"
+    for _ in range(2):
+        correct(
+            SubmissionFactory(
+                company=company, pages_text=[text], extracted_data={"merchantName": "UNIHAKKA"}
+            ),
+            "Unihakka Sdn Bhd",
+            reviewer,
+        )
+    before = remembered(company)
+    assert {right for _, _, right, _ in before} == {2}
+
+    given = recalled_receipt(company, text, "UNIHAKKA")
+    correct(given, "OOPS TYPO", reviewer)
+    correct(given, "Unihakka Sdn Bhd", reviewer)
+    assert remembered(company) == before
+
+
+@pytest.mark.parametrize("decision", ["reject", "cancel"])
+def test_a_rejected_or_cancelled_receipt_takes_back_what_its_corrections_taught(
+    company, reviewer, decision
+):
+    from submissions import services
+
+    text = "KEDAI BESI\nGST ID: 000777888999"
+    correct(
+        SubmissionFactory(
+            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BESI"}
+        ),
+        "Kedai Besi Sdn Bhd",
+        reviewer,
+    )
+    before = remembered(company)
+
+    throwaway = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BESI"}
+    )
+    correct(throwaway, "JUNK FROM A THROWAWAY RECEIPT", reviewer)
+    correct(throwaway, "NO. 1, JALAN JUNK 43000", reviewer, field="merchantAddress")
+    assert remembered(company) != before
+    decide = getattr(services, f"submission_{decision}")
+    decide(submission_id=throwaway.pk, actor=Actor.for_user(reviewer), reason="not ours")
+    assert remembered(company) == before
+
+
+def test_forgetting_a_value_forgets_it_under_every_key_that_holds_it(company, reviewer):
+    text = "KEDAI X\nGST ID: 000123456789\nTEL: 03-7781 2345"
+    correct(
+        SubmissionFactory(
+            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI X"}
+        ),
+        "Kedai X Sdn Bhd",
+        reviewer,
+    )
+    other_shop = SubmissionFactory(company=company, pages_text=["KEDAI Y\nGST ID: 000111222333"])
+    correct(other_shop, "Kedai Y Sdn Bhd", reviewer)
+    assert len(remembered(company)) == 5  # gst, tel and name for X; gst and name for Y
+
+    one = MerchantMemory.objects.filter(company=company, value="Kedai X Sdn Bhd").first()
+    assert merchant_memory_forget(memory_id=one.pk) == 3
+    assert {value for _, value, _, _ in remembered(company)} == {"Kedai Y Sdn Bhd"}
+
+
+def test_a_very_long_word_must_be_printed_exactly_to_support_an_address():
+    from submissions.memory import support
+
+    # One letter dropped would pass for a real word; for 2000 letters it is no address
+    # word, and the one-slip search would take half a minute.
+    assert support("A" * 2000, "A" * 1999) == 0.0
+    assert support("A" * 2000, "A" * 2000) == 1.0
