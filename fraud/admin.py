@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 
@@ -30,6 +33,14 @@ class FraudMatchAdmin(admin.ModelAdmin):
         "resolved_at",
     ]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # matches come from the checks
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A match goes by its resolution (the review page or the API), never by deletion:
+        # deleting a blocked submission's open matches let it be approved.
+        return False
+
 
 @admin.register(KnownFraud)
 class KnownFraudAdmin(admin.ModelAdmin):
@@ -40,6 +51,9 @@ class KnownFraudAdmin(admin.ModelAdmin):
     search_fields = ["submission__id"]
     readonly_fields = ["company", "submission", "sha256s", "confirmed_by", "created_at"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from reviewers' resolutions
+
 
 @admin.register(FalsePositivePair)
 class FalsePositivePairAdmin(admin.ModelAdmin):
@@ -49,3 +63,6 @@ class FalsePositivePairAdmin(admin.ModelAdmin):
     list_filter = ["company"]
     search_fields = ["first__id", "second__id"]
     readonly_fields = ["company", "first", "second", "resolved_by", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from reviewers' resolutions

@@ -79,6 +79,30 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def policy_errors(raw: Any) -> list[str]:
+    """What is wrong with a workflow's fraud policy as JSON: unknown keys (a misspelt one
+    would be ignored silently), and values of the wrong type (the string "false" would be
+    read as true, "abc" as a threshold failed every later submission)."""
+    if not isinstance(raw, dict):
+        return ["The fraud policy is a JSON object (or empty)."]
+    errors = []
+    for key, value in raw.items():
+        if key not in DEFAULTS:
+            errors.append(f"{key}: not a policy setting (known: {', '.join(sorted(DEFAULTS))}).")
+            continue
+        default = DEFAULTS[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                errors.append(f"{key}: true or false.")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"{key}: a number.")
+        elif isinstance(default, int) and value != int(value):
+            errors.append(f"{key}: a whole number.")
+        elif not 0 <= value <= 1e6:
+            errors.append(f"{key}: between 0 and 1000000.")
+    return errors
+
+
 @dataclass(frozen=True)
 class FraudPolicy:
     flag_threshold: float

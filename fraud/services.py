@@ -957,6 +957,14 @@ def fraud_matches_resolve(
     reason = (reason or "").strip()
     with transaction.atomic():
         submission = _locked_for_resolution(submission_id, actor, expected_version)
+        if submission.status != SubmissionStatus.REVIEW:
+            # A decided submission's matches stay as they were decided: a false positive
+            # after a confirmation had remembered one pair as both fraud and unrelated.
+            raise wrong_status(
+                submission,
+                f"The submission is {submission.status}; its fraud matches can no longer "
+                "be resolved.",
+            )
         matches = _locked_matches(submission_id, match_ids)
         done = next((m for m in matches if m.resolution), None)
         if done is not None:

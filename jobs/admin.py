@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
@@ -47,6 +48,11 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A session changes through its services only: an edit here had moved one to
+        # another company (its keys then saw it) and skipped every check of the API.
+        return False
 
 
 class PrettyJSONField(forms.JSONField):
@@ -97,8 +103,8 @@ class WorkflowVersionForm(forms.ModelForm):
         policy = self.cleaned_data.get("fraud_policy")
         if policy in (None, ""):
             return {}
-        if not isinstance(policy, dict):
-            raise forms.ValidationError("The fraud policy is a JSON object (or empty).")
+        if errors := policy_errors(policy):
+            raise forms.ValidationError(errors)
         return policy
 
 

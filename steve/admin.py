@@ -135,6 +135,9 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     search_fields = ["key"]
     readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # keys come from requests
+
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):

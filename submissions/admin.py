@@ -106,6 +106,11 @@ class SubmissionFileAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A submission's files are its evidence and the fraud checks' history; retention
+        # purges their bytes through its service.
+        return False
+
 
 @admin.register(MerchantMemory)
 class MerchantMemoryAdmin(admin.ModelAdmin):

@@ -66,3 +66,20 @@ def test_confirmed_fraud_does_not_reject_when_the_workflow_says_so(company):
     resolve(M.objects.get(submission=second), M.Resolution.CONFIRMED_FRAUD)
     assert refetch(second).status == "review"
     assert KnownFraud.objects.filter(submission=second).exists()
+
+
+@pytest.mark.parametrize("decided", ["approved", "rejected", "cancelled"])
+def test_a_decided_submissions_matches_can_no_longer_be_resolved(company, decided):
+    from submissions.services import SubmissionActionError
+
+    first, _ = make_submission(company, sha256="7" * 64)
+    second, _ = make_submission(company, sha256="7" * 64)
+    run(first)
+    run(second)
+    match = M.objects.get(submission=second)
+    type(second).objects.filter(pk=second.pk).update(status=decided)
+    with pytest.raises(SubmissionActionError) as refused:
+        resolve(match, M.Resolution.FALSE_POSITIVE)
+    assert refused.value.code == f"SUBMISSION_IS_{decided.upper()}"
+    assert M.objects.get(pk=match.pk).resolution is None
+    assert not FalsePositivePair.objects.exists()

@@ -159,3 +159,74 @@ def test_a_workflow_links_to_a_checked_new_version(operator, workflows):
     page = operator.get(reverse("admin:steve_workflow_change", args=[workflow.pk]))
     assert f"{reverse(ADD_VERSION)}?workflow={workflow.pk}" in page.content.decode()
     assert Submission.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "policy, message",
+    [
+        ({"flag_threshold": "abc"}, "flag_threshold: a number"),
+        ({"visual": "false"}, "visual: true or false"),
+        ({"flag_treshold": 40}, "flag_treshold: not a policy setting"),
+        ({"local_max_candidates": 2.5}, "a whole number"),
+        ({"block_threshold": -1}, "between 0 and"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_a_fraud_policy_the_checks_cannot_read_is_refused(operator, workflows, policy, message):
+    workflow = workflows[0].workflow
+    count = WorkflowVersion.objects.count()
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, fraud_policy=json.dumps(policy))
+    )
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors["fraud_policy"])
+    assert WorkflowVersion.objects.count() == count
+
+
+def test_a_valid_fraud_policy_is_saved_with_the_version(operator, workflows):
+    workflow = workflows[0].workflow
+    policy = {"flag_threshold": 40, "visual": False, "local_max_change": 0.03}
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, fraud_policy=json.dumps(policy))
+    )
+    assert response.status_code == 302
+    assert workflow.versions.order_by("-version").first().fraud_policy == policy
+
+
+def test_fraud_matches_and_files_cannot_be_deleted_in_the_admin(operator, company):
+    from fraud.models import FraudMatch
+
+    submission = factories.SubmissionFactory(company=company)
+    file = factories.SubmissionFileFactory(submission=submission)
+    match = FraudMatch.objects.create(
+        company=company,
+        submission=submission,
+        check_type="exact",
+        score=100,
+        similarity=1.0,
+        status="block",
+    )
+    for model, obj in (("fraud_fraudmatch", match), ("submissions_submissionfile", file)):
+        url = reverse(f"admin:{model}_delete", args=[obj.pk])
+        assert operator.post(url, {"post": "yes"}).status_code == 403, model
+        changelist = reverse(f"admin:{model}_changelist")
+        operator.post(
+            changelist, {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+        )
+        assert type(obj).objects.filter(pk=obj.pk).exists(), model
+
+
+def test_a_session_cannot_be_edited_in_the_admin(operator, company, api_key, receipt_workflow):
+    from jobs.models import WorkflowSession
+    from jobs.services import SessionRequest, session_create
+
+    other = factories.CompanyFactory()
+    session, _ = session_create(
+        api_key=api_key.api_key,
+        version=receipt_workflow,
+        request=SessionRequest(1, ["image/jpeg"], "admin-edit", {}, None, ""),
+    )
+    url = reverse("admin:jobs_workflowsession_change", args=[session.pk])
+    assert operator.get(url).status_code == 200
+    assert operator.post(url, {"company": other.pk}).status_code == 403
+    assert WorkflowSession.objects.get(pk=session.pk).company_id == company.pk
