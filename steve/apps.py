@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class SteveConfig(AppConfig):
@@ -10,3 +11,10 @@ class SteveConfig(AppConfig):
 
         # Registers its API components and problem codes with the schema's catalogue.
         from steve.api import workflow_schema  # noqa: F401
+
+
+class SteveAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with Steve's site (superusers only), named in INSTALLED_APPS."""
+
+    default = False  # not the steve app's own config
+    default_site = "steve.admin_site.SteveAdminSite"

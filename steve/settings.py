@@ -106,7 +106,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "steve.apps.SteveAdminConfig",  # django.contrib.admin with a superusers-only site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

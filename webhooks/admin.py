@@ -192,12 +192,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Redeliver now")
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued = 0
         for delivery in queryset:
             try:
                 delivery_redeliver(delivery_id=delivery.pk)
             except WebhookError as error:
                 messages.error(request, f"{delivery.pk}: {error.message}")
-        messages.success(request, "Redelivery queued.")
+            else:
+                queued += 1
+        if queued:  # "queued" only for what was, beside each refusal
+            messages.success(request, f"{queued} redelivery(ies) queued.")
 
 
 class CompanySecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):

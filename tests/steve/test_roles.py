@@ -217,3 +217,15 @@ def test_opening_an_action_address_opens_the_page_for_a_viewer_too(company):
     outsider = login(factories.member(factories.CompanyFactory(), R.LEAD))
     assert outsider.get(reverse("review:approve", args=[submission.pk])).status_code == 404
     assert Submission.objects.get(pk=submission.pk).status == "review"
+
+
+def test_a_companys_staff_with_admin_permissions_cannot_open_the_admin(company):
+    from django.contrib.auth.models import Permission
+
+    factories.SubmissionFactory(company=factories.CompanyFactory())
+    staff = factories.member(company, R.LEAD, is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    client = login(staff)
+    for url in ("/admin/", "/admin/submissions/submission/", "/admin/jobs/workflowsession/"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url

@@ -161,3 +161,19 @@ def test_sync_secret_rotate_action_shows_the_new_secret_once_and_keeps_the_old_i
     assert_only_in_the_body(response, owner.secret)
     page = admin_client.get(f"/admin/webhooks/syncsigningsecret/{owner.pk}/change/")
     assert owner.secret not in page.content.decode()  # never shown again
+
+
+def test_redeliver_to_a_disabled_endpoint_says_why_and_claims_nothing_queued(
+    admin_client, company, endpoint
+):
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    response = admin_client.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    said = [str(m) for m in response.context["messages"]]
+    assert said and not any("queued" in m for m in said), said
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"
