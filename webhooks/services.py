@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -91,12 +92,23 @@ def active_secrets(owner: WebhookEndpoint | CompanySecret) -> list[str]:
     return active
 
 
+def _is_absolute_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "https://[::1": an unclosed IPv6 host
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and " " not in url
+
+
 def validated_url(url: Any) -> str:
     if not isinstance(url, str) or not url.strip():
         raise WebhookError("INVALID_URL", "url is required.", 422, field="url")
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise WebhookError("INVALID_URL", "url is longer than 2000 characters.", 422, field="url")
+    if not _is_absolute_web_url(url):
+        # Not a URL at all: not a refused target (which names what a URL may not be).
+        raise WebhookError("INVALID_URL", "url must be an absolute https URL.", 422, field="url")
     if why := target_error(url):
         raise WebhookError("WEBHOOK_TARGET_REFUSED", why, 422, field="url")
     return url

@@ -71,7 +71,9 @@ def _check_url_shape(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     allow_http = settings.WEBHOOKS_ALLOW_HTTP
     if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
-        raise TargetRefused("The URL must use https.")
+        raise TargetRefused(
+            "The URL must use https or http." if allow_http else "The URL must use https."
+        )
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise TargetRefused("The URL has no host.")

@@ -95,9 +95,22 @@ def parse_options(request: Request) -> dict[str, Any]:
         options["documentReview"] = review
     if data.get("returnText") not in (None, ""):
         options["returnText"] = _bool(data["returnText"], "returnText")
+    _check_accepted_options(data)
     if data.get("password"):
         options["password"] = str(data["password"])
     return options
+
+
+def _check_accepted_options(data: Any) -> None:
+    """The peers' options Steve takes but has no use for: it reads each file as one
+    document and its schema in one piece. They are still checked, so a typo is a 400
+    rather than a job run differently than the caller thinks."""
+    for name in ("documentSplitting", "returnDocuments"):
+        if data.get(name) not in (None, ""):
+            _bool(data[name], name)
+    chunking = data.get("schemaChunking")
+    if chunking not in (None, "") and chunking not in api_docs.SCHEMA_CHUNKING:
+        raise peer_problem(400, "INVALID_REQUEST", "schemaChunking must be auto or combined.")
 
 
 def _template(request: Request) -> Workflow:

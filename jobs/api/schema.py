@@ -311,6 +311,7 @@ JOB_STATUSES = [
 ]
 # How a job's outcome reaches the caller: it polls, or a webhook endpoint is told.
 DELIVERY_MODES = ("poll", "webhook")
+SCHEMA_CHUNKING = ("auto", "combined")
 EXTRACTION_FIELDS: dict[str, Any] = {
     "filename": {"type": "string", "description": "For JSON base64 uploads"},
     "templateName": {"type": "string", "description": "The workflow slug"},
@@ -319,7 +320,7 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "returnDocuments": {"type": "boolean"},
     "returnText": {"type": "boolean"},
     "documentReview": {"type": "integer", "minimum": 1, "maximum": 99},
-    "schemaChunking": {"type": "string", "enum": ["auto", "combined"]},
+    "schemaChunking": {"type": "string", "enum": list(SCHEMA_CHUNKING)},
     "password": STRING,
     "deliveryMode": {"type": "string", "enum": list(DELIVERY_MODES), "default": "poll"},
 }

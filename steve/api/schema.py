@@ -151,6 +151,7 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "TOO_MANY_FIELDS": (400, "The form has too many fields or files."),
     "INVALID_BODY": (400, "The body must be a JSON object."),
     "INVALID_LIMIT": (400, "limit is not a whole number."),
+    "INVALID_FILTER": (400, "A filter has an unknown or repeated value."),
     "INVALID_CURSOR": (400, "The cursor was not issued for this listing."),
     "INVALID_IDEMPOTENCY_KEY": (400, "Idempotency-Key is empty, too long or not ASCII."),
     "UNAUTHORIZED": (401, "No API key was sent."),

@@ -143,7 +143,6 @@ TRANSITION_PROBLEMS = {
 TRANSITION_CODES = list(TRANSITION_PROBLEMS)
 PROBLEMS: dict[str, tuple[int, str]] = {
     "SUBMISSION_NOT_FOUND": (404, "No such submission in your company."),
-    "INVALID_FILTER": (400, "A filter has an unknown value."),
     "UNRESOLVED_FRAUD_MATCHES": (409, "Resolve every fraud match before approving."),
     "SUBMISSION_CHANGED": (409, "The submission changed since it was read."),
     "REASON_REQUIRED": (422, "Rejecting needs a reason."),

@@ -102,6 +102,9 @@ def test_document_review_gate_holds_the_result_back(api, workflows):
         ({"documentReview": "0"}, "INVALID_DOCUMENT_REVIEW"),
         ({"documentReview": "100"}, "INVALID_DOCUMENT_REVIEW"),
         ({"returnText": "maybe"}, "INVALID_REQUEST"),
+        ({"schemaChunking": "weird"}, "INVALID_REQUEST"),
+        ({"documentSplitting": "maybe"}, "INVALID_REQUEST"),
+        ({"returnDocuments": "2"}, "INVALID_REQUEST"),
     ],
 )
 def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):

@@ -264,8 +264,7 @@ ENDPOINT_DELIVERIES = docs(
     ],
     problems={
         **ENDPOINT_NOT_FOUND,
-        400: ["INVALID_CURSOR", "INVALID_LIMIT"],
-        422: ["VALIDATION_ERROR"],
+        400: ["INVALID_FILTER", "INVALID_CURSOR", "INVALID_LIMIT"],
     },
 )
 DELIVERY_DETAIL = docs(

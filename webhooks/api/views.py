@@ -142,9 +142,16 @@ class EndpointDeliveriesView(APIView):
         deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
         status = request.query_params.get("status")
         if status:
-            if status not in WebhookDelivery.Status.values:
-                raise validation_problem(
-                    [field_error("status", "status must be pending, delivered or failed.")]
+            if (
+                status not in WebhookDelivery.Status.values
+                or len(request.query_params.getlist("status")) > 1
+            ):
+                message = "status must be one of pending, delivered or failed, given once."
+                raise ApiProblem(
+                    400,
+                    message,
+                    code="INVALID_FILTER",
+                    errors=[field_error("status", message, "invalid_choice")],
                 )
             deliveries = deliveries.filter(status=status)
         rows, pagination = keyset_page(
