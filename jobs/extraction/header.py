@@ -342,9 +342,21 @@ def _strip_contact(text: str) -> str:
     return _TRAILING_PHONE.sub("", text).strip()
 
 
+# A five-digit postcode with a digit or two read as a look-alike letter ("411SO",
+# "520D0", "401sO" glued to the town): at least three real digits, and not a word.
+_MISREAD_POSTCODE = re.compile(r"(?<![0-9A-Za-z])[0-9OoDQSsIlB]{5}(?![0-9a-z])")
+_POSTCODE_DIGIT = str.maketrans("OoDQSsIlB", "000055118")
+
+
+def _postcode(match: re.Match[str]) -> str:
+    read = match.group(0)
+    return read.translate(_POSTCODE_DIGIT) if sum(c.isdigit() for c in read) >= 3 else read
+
+
 def fix_ocr_confusions(text: str) -> str:
     """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300;
     and single misread letters in well-known address words: Jaian -> Jalan."""
+    text = _MISREAD_POSTCODE.sub(_postcode, text)
     text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
     text = _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
     return WORD.sub(lambda m: fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)

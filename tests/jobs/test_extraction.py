@@ -360,6 +360,12 @@ def test_us_invoice_reads_month_first_dates_and_dollars() -> None:
         ("DAMANSARA UTAMA", "DAMANSARA UTAMA"),  # a real word next to UTARA stays
         ("BANDAR BARU BATANG KALI", "BANDAR BARU BATANG KALI"),  # short words stay
         ("L0T 1851-A, Ja1an KPB 6, 433O0", "LOT 1851-A, Jalan KPB 6, 43300"),
+        # A postcode with digits read as look-alike letters, glued to the town or not.
+        ("TAMAN BERKELEY 411SO KLANG", "TAMAN BERKELEY 41150 KLANG"),
+        ("520D0 KUALA LUMPUR", "52000 KUALA LUMPUR"),
+        ("Bukit Jelutong 401sOShah Alam", "Bukit Jelutong 40150Shah Alam"),
+        ("LOT SOS12, JALAN", "LOT SOS12, JALAN"),  # two digits are no postcode
+        ("BLOCK D3 SOLID", "BLOCK D3 SOLID"),  # words stay words
     ],
 )
 def test_address_ocr_slips_are_repaired(read: str, fixed: str) -> None:
