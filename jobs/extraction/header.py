@@ -33,7 +33,8 @@ LEGAL_FORM = re.compile(
     r"PLC|GMBH|PTYLTD|CORPORATION|COMPANY|\bCO$"
 )
 # OCR variants of "SDN BHD" (Sendirian Berhad) at the end of a name.
-_SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*B[HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$", re.I)
+# The B of BHD read as 8, 3 or F ("SDN. 8HD", "SON 3HD", "Sdn fhd").
+_SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*[B83F][HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$", re.I)
 _ZERO_IN_WORD = re.compile(r"(?<=[A-Z])0(?![0-9])|(?<![0-9A-Z])0(?=[A-Z])")
 # An upper-case I between lower-case letters is nearly always a misread l ("WorId").
 _MIXED_I = re.compile(r"(?<=[a-z])I(?=[a-z])|(?<=[a-z])I\b")

@@ -382,6 +382,16 @@ def test_trade_words_in_names_are_repaired_and_distinctive_words_kept() -> None:
     assert normalise_name("SHELL ISNI PEIRO TRADING") == "SHELL ISNI PEIRO TRADING"
 
 
+@pytest.mark.parametrize("read", ["SON 3HD", "SDN. 8HD", "Sdn fhd", "S0N BHD", "SDN BH0"])
+def test_a_closing_sdn_bhd_with_a_look_alike_letter_is_sdn_bhd(read: str) -> None:
+    from jobs.extraction.header import normalise_name
+
+    assert normalise_name(f"SUPER SEVEN CASH & CARRY {read}") == (
+        "SUPER SEVEN CASH & CARRY SDN BHD"
+    )
+    assert normalise_name("BLOCK 3 HD") == "BLOCK 3 HD"  # no SDN before it
+
+
 def _lines(*texts: str) -> list:
     from jobs.extraction.layout import Line, Word
 
