@@ -2,6 +2,7 @@
 one event, webhooks through the outbox."""
 
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
@@ -720,21 +721,37 @@ def _unstorable(value: Any) -> str | None:
 
 
 # Embeddings, overrides and isolates: they reorder how the text around them is shown.
-# Invisible characters a script needs: the zero-width (non-)joiners of Indic and Arabic.
+# Invisible characters a script needs: the zero-width (non-)joiners of Indic and Arabic,
+# taken only next to a letter beyond ASCII.
 _JOINERS = frozenset("\u200c\u200d")
+# Unicode's default-ignorable code points that are not format characters (Cf), and the
+# blank Braille pattern: they show nothing, so a value can hide behind them.
+_BLANK = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
 
 
 def _hides_text(text: str, *, allowed: str) -> bool:
     """Whether ``text`` holds a control character other than ``allowed``, a line or
-    paragraph separator, or an invisible format character (bidi marks and overrides,
-    zero-width spaces, a byte-order mark, a soft hyphen): what a page, an API body or a
-    webhook would show wrongly, or not at all."""
-    return any(_hidden(c) and c not in allowed for c in text)
+    paragraph separator, or an invisible character (bidi marks and overrides, zero-width
+    spaces, a byte-order mark, a soft hyphen, a Hangul filler): what a page, an API body
+    or a webhook would show wrongly, or not at all."""
+    if _BLANK.search(text):
+        return True
+    return any(_hidden(text, i) and c not in allowed for i, c in enumerate(text))
 
 
-def _hidden(c: str) -> bool:
-    category = unicodedata.category(c)
-    return category in ("Cc", "Zl", "Zp") or (category == "Cf" and c not in _JOINERS)
+def _hidden(text: str, i: int) -> bool:
+    category = unicodedata.category(text[i])
+    if category in ("Cc", "Zl", "Zp"):
+        return True
+    if category != "Cf":
+        return False
+    if text[i] in _JOINERS:
+        beside = text[max(0, i - 1) : i] + text[i + 1 : i + 2]
+        return not any(not c.isascii() and c.isalpha() for c in beside)
+    return True
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
@@ -771,10 +788,11 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     if production and field_name in REMEMBERED_FIELDS:
         shown = _shown(submission, field_name)
         keys = _shop_keys(submission)
+        recalled = _recalled_ids(submission, field_name)
         if _taught(old, shown):
-            _withdraw(submission, field_name, keys, old)  # the reviewer took it back
+            _withdraw(submission, field_name, keys, old, recalled)  # the reviewer took it back
         if _taught(new, shown):
-            _remember(submission, field_name, keys, new)
+            _remember(submission, field_name, keys, new, recalled)
 
 
 def submission_correct_fields(
@@ -866,47 +884,98 @@ def _lock_memories(company_id: Any) -> None:
     )
 
 
-def _withdraw(submission: Submission, field_name: str, keys: list[str], value: str) -> None:
-    """Take back what this submission taught: its reviewer replaced or cleared ``value``, or
-    it was rejected or cancelled. The value counts once less; where it was the last count,
-    what it had overwritten comes back (a typo corrected back, a throwaway receipt)."""
+# Values a memory row keeps aside, newest last: what corrections overwrote, to come back
+# when they are withdrawn.
+MAX_PREVIOUS = 5
+
+
+def _recalled_ids(submission: Submission, field_name: str) -> list[str]:
+    """The memory rows that gave this field its value (none when it was read)."""
+    return [
+        memory_id
+        for e in (submission.evidence or {}).get(field_name, [])
+        if isinstance(e, dict)
+        for memory_id in e.get("memory", [])
+    ]
+
+
+def _shop_rows(
+    submission: Submission, field_name: str, keys: list[str], ids: list[str]
+) -> list[MerchantMemory]:
+    """The company's memory rows of this receipt's shop, locked: under its keys, and the
+    rows its recall came from (a receipt read another way has other keys)."""
     _lock_memories(submission.company_id)
-    memories = MerchantMemory.objects.select_for_update().filter(
-        company_id=submission.company_id, key__in=keys, field=field_name, value=value
+    return list(
+        MerchantMemory.objects.select_for_update()
+        .filter(company_id=submission.company_id, field=field_name)
+        .filter(Q(key__in=keys) | Q(pk__in=ids))
     )
-    for memory in memories:
-        if memory.times_right > 1:
-            memory.times_right -= 1
-        elif memory.previous:
-            memory.value = memory.previous["value"]
-            memory.times_right = memory.previous["times_right"]
-            memory.times_wrong = memory.previous["times_wrong"]
-            memory.previous = None
-        else:
-            memory.delete()
+
+
+def _withdraw(
+    submission: Submission, field_name: str, keys: list[str], value: str, ids: list[str]
+) -> None:
+    """Take back what this submission taught: its reviewer replaced or cleared ``value``, or
+    it was rejected or cancelled. The value counts once less, also where a later correction
+    set it aside; where it was the last count, what it had overwritten comes back."""
+    for memory in _shop_rows(submission, field_name, keys, ids):
+        if memory.value == value:
+            if memory.times_right > 1:
+                memory.times_right -= 1
+            elif not _restore_previous(memory):
+                memory.delete()
+                continue
+        elif not _count_aside_once_less(memory, value):
             continue
         memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
 
 
-def _remember(submission: Submission, field_name: str, keys: list[str], new: str) -> None:
+def _restore_previous(memory: MerchantMemory) -> bool:
+    if not memory.previous:
+        return False
+    last = memory.previous[-1]
+    memory.value, memory.times_right = last["value"], last["times_right"]
+    memory.times_wrong = last["times_wrong"]
+    memory.previous = memory.previous[:-1] or None
+    return True
+
+
+def _count_aside_once_less(memory: MerchantMemory, value: str) -> bool:
+    """``value`` set aside by a later correction counts once less (and goes at none)."""
+    aside = list(memory.previous or [])
+    for index in range(len(aside) - 1, -1, -1):
+        if aside[index]["value"] == value:
+            if aside[index]["times_right"] > 1:
+                aside[index] = {**aside[index], "times_right": aside[index]["times_right"] - 1}
+            else:
+                del aside[index]
+            memory.previous = aside or None
+            return True
+    return False
+
+
+def _remember(
+    submission: Submission, field_name: str, keys: list[str], new: str, ids: list[str] | None = None
+) -> None:
     """A reviewer's merchant name or address becomes the company's memory of the shop,
-    under every key its receipt carries; a memory that said otherwise was wrong once, and
-    is kept aside so that withdrawing ``new`` brings it back."""
-    _lock_memories(submission.company_id)
-    for key in keys:
-        memory, created = MerchantMemory.objects.select_for_update().get_or_create(
-            company_id=submission.company_id, key=key, field=field_name, defaults={"value": new}
+    under every key its receipt carries and on the rows its recall came from; a memory
+    that said otherwise was wrong once, and is set aside so that withdrawing ``new``
+    brings it back."""
+    rows = _shop_rows(submission, field_name, keys, ids or [])
+    for key in set(keys) - {memory.key for memory in rows}:
+        MerchantMemory.objects.create(
+            company_id=submission.company_id, key=key, field=field_name, value=new
         )
-        if created:
-            continue
+    for memory in rows:
         if memory.value == new:
             memory.times_right += 1
         else:
-            memory.previous = {
+            aside = {
                 "value": memory.value,
                 "times_right": memory.times_right,
                 "times_wrong": memory.times_wrong,
             }
+            memory.previous = [*(memory.previous or []), aside][-MAX_PREVIOUS:]
             memory.value, memory.times_right = new, 1
             memory.times_wrong += 1
         memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
@@ -923,7 +992,7 @@ def _withdraw_corrections(submission: Submission) -> None:
         value = data.get(field_name)
         if _taught(value, _shown(submission, field_name)):
             keys = keys if keys is not None else _shop_keys(submission)
-            _withdraw(submission, field_name, keys, value)
+            _withdraw(submission, field_name, keys, value, _recalled_ids(submission, field_name))
 
 
 def _confirm_memories(submission: Submission) -> None:
@@ -943,13 +1012,7 @@ def _confirm_memories(submission: Submission) -> None:
             or _taught(value, _shown(submission, field_name))
         ):
             continue  # a correction was remembered when it was made
-        ids = [
-            memory_id
-            for e in (submission.evidence or {}).get(field_name, [])
-            if isinstance(e, dict)
-            for memory_id in e.get("memory", [])
-        ]
-        if ids:
+        if ids := _recalled_ids(submission, field_name):
             MerchantMemory.objects.filter(
                 pk__in=ids, company_id=submission.company_id, value=value
             ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
@@ -960,17 +1023,33 @@ def _confirm_memories(submission: Submission) -> None:
 
 def merchant_memory_forget(*, memory_id: str) -> int:
     """An admin forgets a remembered value (a wrong correction, a shop that changed): under
-    every key of the company that holds it, as a receipt is recalled by any of its keys
-    and one row left would still give it. Returns how many rows went."""
+    every key of the company that holds it, as a receipt is recalled by any of its keys,
+    and where corrections set it aside (a withdrawal would bring it back). A row that held
+    it goes back to what it held before, if anything. Returns how many rows forgot it."""
     with transaction.atomic():
         memory = MerchantMemory.objects.filter(pk=memory_id).first()
         if memory is None:
             return 0
         _lock_memories(memory.company_id)
-        deleted, _ = MerchantMemory.objects.filter(
-            company_id=memory.company_id, field=memory.field, value=memory.value
-        ).delete()
-    return deleted
+        value, forgot = memory.value, 0
+        rows = MerchantMemory.objects.select_for_update().filter(
+            Q(value=value) | Q(previous__isnull=False),
+            company_id=memory.company_id,
+            field=memory.field,
+        )
+        for row in rows:
+            aside = [a for a in row.previous or [] if a["value"] != value]
+            if row.value != value and len(aside) == len(row.previous or []):
+                continue
+            forgot += 1
+            row.previous = aside or None
+            if row.value == value and not _restore_previous(row):
+                row.delete()
+                continue
+            row.save(
+                update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"]
+            )
+    return forgot
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

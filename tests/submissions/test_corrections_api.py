@@ -396,6 +396,11 @@ def test_a_cleared_correction_is_forgotten_and_an_earlier_memory_counts_once_les
         "Kedai\u2028Baru",
         "\ufeffKedai",
         "Ked\u00adai",
+        "GIN\u034fKEE",
+        "\u3164Kedai",
+        "Kedai\u2800",
+        "Ked\ufe0fai",
+        "Kedai\u200dBaru",
     ],
     ids=[
         "blank",
@@ -409,6 +414,11 @@ def test_a_cleared_correction_is_forgotten_and_an_earlier_memory_counts_once_les
         "line-separator",
         "byte-order-mark",
         "soft-hyphen",
+        "grapheme-joiner",
+        "hangul-filler",
+        "braille-blank",
+        "variation-selector",
+        "joiner-between-latin-letters",
     ],
 )
 def test_blank_or_invisible_text_is_a_422_and_is_not_remembered(api, company, value):
@@ -610,3 +620,49 @@ def test_a_very_long_word_must_be_printed_exactly_to_support_an_address():
     # word, and the one-slip search would take half a minute.
     assert support("A" * 2000, "A" * 1999) == 0.0
     assert support("A" * 2000, "A" * 2000) == 1.0
+
+
+@pytest.mark.parametrize("order", ["first-taught-first", "last-taught-first"])
+def test_cancelling_both_teaching_receipts_in_any_order_leaves_nothing_taught(
+    company, reviewer, order
+):
+    from submissions.services import submission_cancel
+
+    text = "GIN KEE\nGST ID: 000123456789"
+    first = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "GIN KEE"}
+    )
+    correct(first, "GIN KEE HARDWARE", reviewer)
+    second = recalled_receipt(company, text, "GIN KEE")
+    correct(second, "GIN KEE SETAPAK", reviewer)
+    both = [first, second] if order == "first-taught-first" else [second, first]
+    for submission in both:
+        submission_cancel(submission_id=submission.pk, actor=Actor.for_user(reviewer))
+    assert remembered(company) == set()
+
+
+def test_a_forgotten_value_does_not_come_back_when_a_correction_over_it_is_withdrawn(
+    company, reviewer
+):
+    from submissions.services import submission_cancel
+
+    text = "GIN KEE\nGST ID: 000123456789"
+    first = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "GIN KEE"}
+    )
+    correct(first, "GIN KEE B", reviewer)
+    other_reading = "GIN KE\nGST ID: 000123456789"
+    later = recalled_receipt(company, other_reading, "GIN KE")
+    correct(later, "GIN KEE C", reviewer)  # sets B aside under the tax number
+    held_b = MerchantMemory.objects.get(company=company, key="name:GINKEE")
+    assert held_b.value == "GIN KEE B"
+    assert merchant_memory_forget(memory_id=held_b.pk) == 2  # its row, and where it was aside
+    submission_cancel(submission_id=later.pk, actor=Actor.for_user(reviewer))
+    assert "GIN KEE B" not in {value for _, value, _, _ in remembered(company)}
+
+
+def test_a_joiner_that_a_script_needs_is_kept(api, company):
+    waiting = SubmissionFactory(company=company, pages_text=["KEDAI V\nGST ID: 000777666555"])
+    name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # Persian, with a ZWNJ
+    response = api.post(url(waiting), {"fields": {"merchantName": name}}, format="json")
+    assert response.status_code == 200, response.content
