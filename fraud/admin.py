@@ -36,6 +36,9 @@ class FraudMatchAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # matches come from the checks
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # resolved on the review page or over the API
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A match goes by its resolution (the review page or the API), never by deletion:
         # deleting a blocked submission's open matches let it be approved.

@@ -96,10 +96,10 @@ def policy_errors(raw: Any) -> list[str]:
                 errors.append(f"{key}: true or false.")
         elif isinstance(value, bool) or not isinstance(value, int | float):
             errors.append(f"{key}: a number.")
+        elif not 0 <= value <= 1e6:  # NaN and infinities fail here too
+            errors.append(f"{key}: between 0 and 1000000.")
         elif isinstance(default, int) and value != int(value):
             errors.append(f"{key}: a whole number.")
-        elif not 0 <= value <= 1e6:
-            errors.append(f"{key}: between 0 and 1000000.")
     return errors
 
 

@@ -54,6 +54,14 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         # another company (its keys then saw it) and skipped every check of the API.
         return False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sessions come from the API
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Its clientSubmissionId stays bound (a replay would be refused for good), and
+        # its submission's history with it; cancel it through the API or the review page.
+        return False
+
 
 class PrettyJSONField(forms.JSONField):
     """JSON shown indented, so an operator reads and edits the defaults, not one line."""

@@ -169,6 +169,8 @@ def test_a_workflow_links_to_a_checked_new_version(operator, workflows):
         ({"flag_treshold": 40}, "flag_treshold: not a policy setting"),
         ({"local_max_candidates": 2.5}, "a whole number"),
         ({"block_threshold": -1}, "between 0 and"),
+        ({"visual_strong_distance": float("nan")}, "between 0 and"),
+        ({"visual_strong_distance": float("inf")}, "between 0 and"),
         ([1, 2], "JSON object"),
     ],
 )
@@ -230,3 +232,7 @@ def test_a_session_cannot_be_edited_in_the_admin(operator, company, api_key, rec
     assert operator.get(url).status_code == 200
     assert operator.post(url, {"company": other.pk}).status_code == 403
     assert WorkflowSession.objects.get(pk=session.pk).company_id == company.pk
+    delete = reverse("admin:jobs_workflowsession_delete", args=[session.pk])
+    assert operator.post(delete, {"post": "yes"}).status_code == 403
+    assert operator.get(reverse("admin:jobs_workflowsession_add")).status_code == 403
+    assert WorkflowSession.objects.filter(pk=session.pk).exists()

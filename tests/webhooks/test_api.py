@@ -62,6 +62,7 @@ def test_listing_is_paginated_by_cursor(api, company, receiver):
         ({"url": "https://10.0.0.1/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
         ({"url": "ftp://example.com/hook"}, "INVALID_URL", "url"),
         ({"url": "not a url"}, "INVALID_URL", "url"),
+        ({"url": "https://example.com:99999/hook"}, "INVALID_URL", "url"),
         ({"url": "http://93.184.215.14/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
         ({"url": "https://93.184.215.14/", "events": ["nope"]}, "UNKNOWN_EVENT_TYPE", "events"),
         ({"url": "https://93.184.215.14/", "events": "all"}, "INVALID_EVENTS", "events"),
@@ -162,6 +163,7 @@ def test_deliveries_listing_detail_and_redelivery(api, company, endpoint, receiv
     # A filter's unknown or repeated value is a 400, as on the submission list.
     problem(api.get(f"{deliveries}?status=lost"), 400, "INVALID_FILTER")
     problem(api.get(f"{deliveries}?status=failed&status=delivered"), 400, "INVALID_FILTER")
+    problem(api.get(f"{deliveries}?status=lost&status="), 400, "INVALID_FILTER")
 
 
 def test_redelivery_to_a_disabled_endpoint_is_a_conflict(api, company, endpoint):

@@ -141,11 +141,9 @@ class EndpointDeliveriesView(APIView):
         endpoint = own_endpoint(request, endpoint_id)
         deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
         status = request.query_params.get("status")
-        if status:
-            if (
-                status not in WebhookDelivery.Status.values
-                or len(request.query_params.getlist("status")) > 1
-            ):
+        given = request.query_params.getlist("status")
+        if len(given) > 1 or status:  # "?status=bogus&status=" had filtered nothing
+            if status not in WebhookDelivery.Status.values or len(given) > 1:
                 message = "status must be one of pending, delivered or failed, given once."
                 raise ApiProblem(
                     400,
