@@ -79,7 +79,8 @@ def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | No
     """The label text of line ``index`` and the amount it labels.
 
     The amount is the rightmost one on the line; a label alone on its line takes the
-    amount of the next line when that line is a bare amount (label above value).
+    bare amount printed on its row (the line above or below), else the next line's bare
+    amount (label above value).
     """
     line = lines[index]
     amounts = parse_amounts(line.text)
@@ -90,13 +91,29 @@ def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | No
             # "80.90 Change: 19.10": the label sits between the amounts, beside its own.
             label = line.text[amounts[-2].end : last.start]
         return label, AmountRef(last.value, index, line, last.start, last.end)
-    if index + 1 < len(lines):
-        nxt = lines[index + 1]
-        nxt_amounts = parse_amounts(nxt.text)
-        if nxt_amounts and len(squash(nxt.text[: nxt_amounts[0].start])) <= 3:
-            last = nxt_amounts[-1]
-            return line.text, AmountRef(last.value, index + 1, nxt, last.start, last.end)
+    beside = [j for j in (index - 1, index + 1) if 0 <= j < len(lines) and _bare(lines[j])]
+    # The bare amount printed on the label's own row (a larger font split them into two
+    # lines: "78.50" / "NET TOTAL" / "100.00" / "CASH"), else the one below the label.
+    same_row = [j for j in beside if _row_overlap(line, lines[j]) > 0.5]
+    chosen = max(same_row, key=lambda j: _row_overlap(line, lines[j]), default=None)
+    if chosen is None and index + 1 in beside:
+        chosen = index + 1
+    if chosen is not None:
+        last = parse_amounts(lines[chosen].text)[-1]
+        return line.text, AmountRef(last.value, chosen, lines[chosen], last.start, last.end)
     return line.text, None
+
+
+def _bare(line: Line) -> bool:
+    """A line that is an amount with at most a currency or a letter or two before it."""
+    amounts = parse_amounts(line.text)
+    return bool(amounts) and len(squash(line.text[: amounts[0].start])) <= 3
+
+
+def _row_overlap(label: Line, other: Line) -> float:
+    """How much of the label's height the other line shares (1: the same row)."""
+    shared = min(label.bbox[3], other.bbox[3]) - max(label.bbox[1], other.bbox[1])
+    return max(0.0, shared) / max(label.height, 1e-6)
 
 
 def find_dates(lines: list[Line], *, day_first: bool) -> list[tuple[Match, Line, int]]:

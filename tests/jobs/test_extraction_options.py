@@ -134,3 +134,29 @@ def test_a_credit_notes_total_always_goes_to_a_reviewer():
         rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
         total = choose_fields(rules, options, lines, model)["totalAmount"]
         assert (total.confidence == 0.0) is reviewed, (payable, total)
+
+
+def _cell(text: str, x0: float, x1: float, top: float, bottom: float) -> Line:
+    return Line(page=0, words=[Word(text, (x0, top, x1, bottom), 0.98)])
+
+
+def test_a_label_split_from_its_larger_amount_labels_the_amount_on_its_row():
+    # The amounts are printed twice as high, so OCR split each row in two lines, the
+    # amount first: 78.50 / NET TOTAL / 100.00 / CASH.
+    lines = [
+        _cell("78.50", 0.78, 0.92, 0.765, 0.793),
+        _cell("NET TOTAL", 0.17, 0.39, 0.781, 0.796),
+        _cell("100.00", 0.76, 0.92, 0.797, 0.824),
+        _cell("CASH", 0.17, 0.28, 0.812, 0.828),
+    ]
+    _, net = label_and_amount(lines, 1)
+    _, cash = label_and_amount(lines, 3)
+    assert (net.value, cash.value) == (Decimal("78.50"), Decimal("100.00"))
+    total = find_total(lines)
+    assert total is not None and total.value == Decimal("78.50")
+
+
+def test_a_label_above_its_amount_still_labels_the_amount_below():
+    lines = [_cell("TOTAL", 0.1, 0.3, 0.70, 0.72), _cell("12.50", 0.7, 0.9, 0.73, 0.75)]
+    _, ref = label_and_amount(lines, 0)
+    assert ref is not None and ref.value == Decimal("12.50")
