@@ -508,6 +508,14 @@ def correct(submission, value: str, reviewer, field: str = "merchantName") -> No
     )
 
 
+def teach(company, reviewer, text: str, *, read: str, value: str) -> None:
+    """A receipt read as ``read`` whose merchant name a reviewer corrects to ``value``."""
+    first = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": read}
+    )
+    correct(first, value, reviewer)
+
+
 def recalled_receipt(company, text: str, read_name: str):
     """A receipt processed as the pipeline does: read, then given what the memory recalls."""
     merged = pipeline.Merged(
@@ -532,13 +540,7 @@ def test_correcting_a_value_the_memory_gave_overrules_it_under_every_key_it_came
     company, reviewer
 ):
     text = "KEDAI BUKU MAJU\nGST ID: 000123456789"
-    correct(
-        SubmissionFactory(
-            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BUKU MAJU"}
-        ),
-        "Kedai Wrong",
-        reviewer,
-    )
+    teach(company, reviewer, text, read="KEDAI BUKU MAJU", value="Kedai Wrong")
     given = recalled_receipt(company, text, "KEDAI BUKU MAJU")
     assert given.extracted_data["merchantName"] == "Kedai Wrong"
     assert given.evidence["merchantName"][-1]["read"] == "KEDAI BUKU MAJU"
@@ -552,13 +554,7 @@ def test_correcting_a_value_the_memory_gave_overrules_it_under_every_key_it_came
 def test_a_typo_corrected_back_leaves_the_memory_as_it_was(company, reviewer):
     text = "UNIHAKKA\nGST ID: 000999888777"
     for _ in range(2):
-        correct(
-            SubmissionFactory(
-                company=company, pages_text=[text], extracted_data={"merchantName": "UNIHAKKA"}
-            ),
-            "Unihakka Sdn Bhd",
-            reviewer,
-        )
+        teach(company, reviewer, text, read="UNIHAKKA", value="Unihakka Sdn Bhd")
     before = remembered(company)
     assert {right for _, _, right, _ in before} == {2}
 
@@ -575,13 +571,7 @@ def test_a_rejected_or_cancelled_receipt_takes_back_what_its_corrections_taught(
     from submissions import services
 
     text = "KEDAI BESI\nGST ID: 000777888999"
-    correct(
-        SubmissionFactory(
-            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BESI"}
-        ),
-        "Kedai Besi Sdn Bhd",
-        reviewer,
-    )
+    teach(company, reviewer, text, read="KEDAI BESI", value="Kedai Besi Sdn Bhd")
     before = remembered(company)
 
     throwaway = SubmissionFactory(
@@ -597,13 +587,7 @@ def test_a_rejected_or_cancelled_receipt_takes_back_what_its_corrections_taught(
 
 def test_forgetting_a_value_forgets_it_under_every_key_that_holds_it(company, reviewer):
     text = "KEDAI X\nGST ID: 000123456789\nTEL: 03-7781 2345"
-    correct(
-        SubmissionFactory(
-            company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI X"}
-        ),
-        "Kedai X Sdn Bhd",
-        reviewer,
-    )
+    teach(company, reviewer, text, read="KEDAI X", value="Kedai X Sdn Bhd")
     other_shop = SubmissionFactory(company=company, pages_text=["KEDAI Y\nGST ID: 000111222333"])
     correct(other_shop, "Kedai Y Sdn Bhd", reviewer)
     assert len(remembered(company)) == 5  # gst, tel and name for X; gst and name for Y
