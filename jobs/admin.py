@@ -14,6 +14,7 @@ from jobs.models import WorkflowSession
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
+from webhooks.targets import target_error
 
 
 @admin.register(WorkflowSession)
@@ -106,6 +107,14 @@ class WorkflowVersionForm(forms.ModelForm):
         if errors := output_schema_errors(schema):
             raise forms.ValidationError(errors)
         return schema
+
+    def clean_sync_url(self) -> str:
+        """Checked as a webhook endpoint's URL is: a target the sync would refuse at every
+        attempt (ftp://, a private address) is refused here, once."""
+        url = self.cleaned_data.get("sync_url") or ""
+        if url and (why := target_error(url)):
+            raise forms.ValidationError(why)
+        return url
 
     def clean_fraud_policy(self) -> Any:
         policy = self.cleaned_data.get("fraud_policy")

@@ -38,6 +38,7 @@ from submissions.services import (
 )
 from submissions.signals import submission_changed, submission_locking
 from webhooks.catalogue import WebhookEventType
+from webhooks.services import deliveries_forget_results
 
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024
@@ -649,6 +650,8 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     )
     default_storage.delete(f"results/{company_id}/{session_id}.json")
     submission_purge_results(submission_id=submission_id)
+    if session_id:
+        deliveries_forget_results(session_id=session_id)
     return "purged"
 
 

@@ -1063,6 +1063,7 @@ def submission_purge_results(*, submission_id: str) -> Submission:
         submission.field_confidences = {}
         submission.evidence = {}
         submission.pages_text = []
+        submission.ai_summary = ""  # it names the merchant, the date and the total
         submission.results_purged_at = now
         save_new_version(submission)
         submission.files.update(purged_at=now)

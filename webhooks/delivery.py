@@ -168,7 +168,9 @@ def post_signed(
             return Outcome(None, "", f"{type(exc).__name__}: {exc}"[:1000], latency)
     latency = int((time.monotonic() - started) * 1000)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    error = "" if response.ok else f"HTTP {response.status_code}"
+    # requests' ``ok`` is true for a 3xx, which is no delivery here (redirects are not
+    # followed), so the log said nothing about why it failed.
+    error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
     return Outcome(response.status_code, text, error, latency, retry_after)
 
 

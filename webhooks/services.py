@@ -403,6 +403,10 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
             raise WebhookError(
                 "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
             )
+        synced = delivery.status == WebhookDelivery.Status.DELIVERED
+        if delivery.purpose == WebhookDelivery.Purpose.SYNC and synced:
+            # An approved submission is posted downstream once.
+            raise WebhookError("SYNC_DELIVERED", "This submission was synced already.", 409)
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk])
@@ -416,6 +420,35 @@ def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
     delivery.next_attempt_at = now
     delivery.queued_until = now + QUEUE_LEASE
     delivery.delivered_at = None
+
+
+# What a purged submission's stored deliveries must no longer carry.
+RESULT_KEYS = frozenset(
+    {"extractedData", "fieldConfidences", "evidence", "aiSummary", "files", "lineItems"}
+)
+
+
+def deliveries_forget_results(*, session_id: str) -> None:
+    """Retention: a purged submission's deliveries keep their envelope and attempt log but
+    not its results, and a sync still waiting is dropped (it would post purged data, or
+    nothing, downstream)."""
+    with transaction.atomic():
+        deliveries = WebhookDelivery.objects.select_for_update().filter(session_id=session_id)
+        waiting = deliveries.filter(purpose=WebhookDelivery.Purpose.SYNC).exclude(
+            status=WebhookDelivery.Status.DELIVERED
+        )
+        waiting.delete()
+        for delivery in deliveries:
+            delivery.payload = _without_results(delivery.payload)
+            delivery.save(update_fields=["payload"])
+
+
+def _without_results(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: None if k in RESULT_KEYS else _without_results(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_results(v) for v in value]
+    return value
 
 
 def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:

@@ -236,3 +236,14 @@ def test_a_session_cannot_be_edited_in_the_admin(operator, company, api_key, rec
     assert operator.post(delete, {"post": "yes"}).status_code == 403
     assert operator.get(reverse("admin:jobs_workflowsession_add")).status_code == 403
     assert WorkflowSession.objects.filter(pk=session.pk).exists()
+
+
+def test_a_sync_url_the_sync_would_refuse_is_refused_when_publishing(operator, workflows):
+    workflow = workflows[0].workflow
+    count = WorkflowVersion.objects.count()
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, sync_url="ftp://93.184.215.14/sync")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["sync_url"]
+    assert WorkflowVersion.objects.count() == count

@@ -163,3 +163,54 @@ def test_rotated_sync_secret_keeps_the_old_one_signing_for_the_grace_period():
     assert signing_secrets(delivery) == [new, old]
     _, newest = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
     assert signing_secrets(delivery) == [newest]
+
+
+def test_a_sync_that_succeeded_is_not_posted_again():
+    from webhooks.services import WebhookError, delivery_redeliver
+
+    _, delivery = approved_with_target("https://example.com/erp")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="delivered")
+    with pytest.raises(WebhookError) as refused:
+        delivery_redeliver(delivery_id=delivery.pk)
+    assert refused.value.code == "SYNC_DELIVERED"
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered"
+
+
+def test_a_redirect_is_logged_as_the_failure_it_is():
+    with http_receiver() as receiver:
+        receiver.statuses = [302]
+        submission = with_sync_target(SubmissionFactory(), f"{receiver.url}/erp")
+        submission_approve(submission_id=submission.pk, actor=Actor.system())
+        delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+        deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and delivery.last_error == "HTTP 302"
+
+
+def test_retention_leaves_no_results_in_deliveries_and_drops_a_waiting_sync():
+    from submissions.services import submission_purge_results
+    from webhooks.services import deliveries_forget_results
+
+    submission = SubmissionFactory(ai_summary="Receipt from KEDAI X for MYR 9.00")
+    result = {"extractedData": {"totalAmount": 9.0}, "confidence": 0.9, "fraudStatus": "clean"}
+    common = {"company": submission.company, "url": "https://example.com/", "session_id": "ses_x"}
+    webhook = WebhookDelivery.objects.create(
+        **common, event_id="evt_1", event_type="session.completed", payload={"result": result}
+    )
+    waiting = WebhookDelivery.objects.create(
+        **common,
+        purpose="sync",
+        event_id="sync_1",
+        event_type="submission.sync",
+        payload={"submission": {"id": submission.pk, "extractedData": {"totalAmount": 9.0}}},
+    )
+    deliveries_forget_results(session_id="ses_x")
+    webhook.refresh_from_db()
+    assert webhook.payload["result"] == {
+        "extractedData": None,
+        "confidence": 0.9,
+        "fraudStatus": "clean",
+    }
+    assert not WebhookDelivery.objects.filter(pk=waiting.pk).exists()
+    purged = submission_purge_results(submission_id=submission.pk)
+    assert purged.ai_summary == "" and purged.extracted_data is None

@@ -128,6 +128,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No such webhook endpoint in your company."),
     "WEBHOOK_DELIVERY_NOT_FOUND": (404, "No such webhook delivery in your company."),
     "WEBHOOK_ENDPOINT_DISABLED": (409, "The endpoint is disabled; enable it first."),
+    "SYNC_DELIVERED": (409, "A downstream sync that succeeded is not posted again."),
     "INVALID_URL": (422, "The URL is not an absolute https URL."),
     "WEBHOOK_TARGET_REFUSED": (422, "The URL resolves to a private or loopback address."),
     "INVALID_EVENTS": (422, "events must be a list of event type names."),
@@ -281,7 +282,10 @@ DELIVERY_REDELIVER = docs(
     response="WebhookDelivery",
     status=202,
     request=None,
-    problems={404: ["WEBHOOK_DELIVERY_NOT_FOUND"], 409: ["WEBHOOK_ENDPOINT_DISABLED"]},
+    problems={
+        404: ["WEBHOOK_DELIVERY_NOT_FOUND"],
+        409: ["WEBHOOK_ENDPOINT_DISABLED", "SYNC_DELIVERED"],
+    },
 )
 WEBHOOK_TEST = docs(
     "sendTestWebhook",
