@@ -37,6 +37,7 @@ from submissions.services import (
     submission_start_processing,
 )
 from submissions.signals import submission_changed, submission_locking
+from submissions.sync import sync_event_id
 from webhooks.catalogue import WebhookEventType
 from webhooks.services import deliveries_forget_results
 
@@ -650,8 +651,8 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     )
     default_storage.delete(f"results/{company_id}/{session_id}.json")
     submission_purge_results(submission_id=submission_id)
-    if session_id:
-        deliveries_forget_results(session_id=session_id)
+    # The session's webhooks carry its id; the downstream sync (no session) its event id.
+    deliveries_forget_results(session_id=session_id, sync_event_id=sync_event_id(submission_id))
     return "purged"
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error
@@ -428,16 +429,16 @@ RESULT_KEYS = frozenset(
 )
 
 
-def deliveries_forget_results(*, session_id: str) -> None:
-    """Retention: a purged submission's deliveries keep their envelope and attempt log but
-    not its results, and a sync still waiting is dropped (it would post purged data, or
-    nothing, downstream)."""
+def deliveries_forget_results(*, session_id: str | None, sync_event_id: str) -> None:
+    """Retention: a purged submission's deliveries (its session's webhooks, its sync post)
+    keep their envelope and attempt log but not its results, and a sync still waiting is
+    dropped (it would post purged data, or nothing, downstream)."""
+    sync = Q(purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id)
     with transaction.atomic():
-        deliveries = WebhookDelivery.objects.select_for_update().filter(session_id=session_id)
-        waiting = deliveries.filter(purpose=WebhookDelivery.Purpose.SYNC).exclude(
-            status=WebhookDelivery.Status.DELIVERED
+        deliveries = WebhookDelivery.objects.select_for_update().filter(
+            sync | Q(session_id=session_id) if session_id else sync
         )
-        waiting.delete()
+        deliveries.filter(sync).exclude(status=WebhookDelivery.Status.DELIVERED).delete()
         for delivery in deliveries:
             delivery.payload = _without_results(delivery.payload)
             delivery.save(update_fields=["payload"])

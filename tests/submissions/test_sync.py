@@ -187,30 +187,43 @@ def test_a_redirect_is_logged_as_the_failure_it_is():
     assert delivery.status == "pending" and delivery.last_error == "HTTP 302"
 
 
-def test_retention_leaves_no_results_in_deliveries_and_drops_a_waiting_sync():
-    from submissions.services import submission_purge_results
+def test_retention_drops_a_waiting_sync_and_blanks_the_results_it_posted():
+    from jobs.services import _purge_one
+
+    waiting, delivery = approved_with_target("https://example.com/erp")
+    Submission.objects.filter(pk=waiting.pk).update(ai_summary="Receipt from KEDAI X, MYR 9")
+    synced = with_sync_target(SubmissionFactory(), "https://example.com/erp")
+    submission_approve(submission_id=synced.pk, actor=Actor.system())
+    posted = WebhookDelivery.objects.get(event_id=sync_event_id(synced.pk))
+    WebhookDelivery.objects.filter(pk=posted.pk).update(status="delivered")
+    for submission in (waiting, synced):
+        _purge_one(submission.pk, submission.company_id)
+
+    # The failed or pending sync would have posted purged data: it is gone.
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    posted.refresh_from_db()
+    assert posted.payload["submission"]["extractedData"] is None
+    purged = Submission.objects.get(pk=waiting.pk)
+    assert purged.ai_summary == "" and purged.extracted_data is None
+
+
+def test_retention_blanks_the_results_in_a_sessions_webhook_payloads():
     from webhooks.services import deliveries_forget_results
 
-    submission = SubmissionFactory(ai_summary="Receipt from KEDAI X for MYR 9.00")
+    company = CompanyFactory()
     result = {"extractedData": {"totalAmount": 9.0}, "confidence": 0.9, "fraudStatus": "clean"}
-    common = {"company": submission.company, "url": "https://example.com/", "session_id": "ses_x"}
     webhook = WebhookDelivery.objects.create(
-        **common, event_id="evt_1", event_type="session.completed", payload={"result": result}
+        company=company,
+        url="https://example.com/",
+        session_id="ses_x",
+        event_id="evt_1",
+        event_type="session.completed",
+        payload={"result": result},
     )
-    waiting = WebhookDelivery.objects.create(
-        **common,
-        purpose="sync",
-        event_id="sync_1",
-        event_type="submission.sync",
-        payload={"submission": {"id": submission.pk, "extractedData": {"totalAmount": 9.0}}},
-    )
-    deliveries_forget_results(session_id="ses_x")
+    deliveries_forget_results(session_id="ses_x", sync_event_id=sync_event_id("sub_x"))
     webhook.refresh_from_db()
     assert webhook.payload["result"] == {
         "extractedData": None,
         "confidence": 0.9,
         "fraudStatus": "clean",
     }
-    assert not WebhookDelivery.objects.filter(pk=waiting.pk).exists()
-    purged = submission_purge_results(submission_id=submission.pk)
-    assert purged.ai_summary == "" and purged.extracted_data is None
