@@ -209,8 +209,9 @@ class MerchantMemory(models.Model):
     # Receipts on which reviewers set or kept this value, and on which they overruled it.
     times_right = models.PositiveIntegerField(default=1)
     times_wrong = models.PositiveIntegerField(default=0)
-    # The value, with its counts, that the last overwriting correction replaced: it comes
-    # back when that correction is withdrawn (corrected back, or its receipt cancelled).
+    # The values, with their counts, that overwriting corrections replaced, newest last (at
+    # most MAX_PREVIOUS): the newest comes back when the value over it is withdrawn
+    # (corrected back, or its receipt rejected or cancelled).
     previous = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

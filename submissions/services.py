@@ -887,6 +887,7 @@ def _lock_memories(company_id: Any) -> None:
 # Values a memory row keeps aside, newest last: what corrections overwrote, to come back
 # when they are withdrawn.
 MAX_PREVIOUS = 5
+_MEMORY_FIELDS = ["value", "times_right", "times_wrong", "previous", "updated_at"]
 
 
 def _recalled_ids(submission: Submission, field_name: str) -> list[str]:
@@ -927,7 +928,7 @@ def _withdraw(
                 continue
         elif not _count_aside_once_less(memory, value):
             continue
-        memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
+        memory.save(update_fields=_MEMORY_FIELDS)
 
 
 def _restore_previous(memory: MerchantMemory) -> bool:
@@ -978,7 +979,7 @@ def _remember(
             memory.previous = [*(memory.previous or []), aside][-MAX_PREVIOUS:]
             memory.value, memory.times_right = new, 1
             memory.times_wrong += 1
-        memory.save(update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"])
+        memory.save(update_fields=_MEMORY_FIELDS)
 
 
 def _withdraw_corrections(submission: Submission) -> None:
@@ -1046,9 +1047,7 @@ def merchant_memory_forget(*, memory_id: str) -> int:
             if row.value == value and not _restore_previous(row):
                 row.delete()
                 continue
-            row.save(
-                update_fields=["value", "times_right", "times_wrong", "previous", "updated_at"]
-            )
+            row.save(update_fields=_MEMORY_FIELDS)
     return forgot
 
 
