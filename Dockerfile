@@ -7,9 +7,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # The locked versions (scripts/lock writes requirements.lock from pyproject.toml).
-COPY pyproject.toml requirements.lock ./
+COPY pyproject.toml requirements.lock requirements-models.txt ./
 RUN python -m venv /venv && /venv/bin/pip install --upgrade pip \
     && /venv/bin/pip install -r requirements.lock \
+    && /venv/bin/pip install --no-deps --require-hashes -r requirements-models.txt \
     && /venv/bin/pip install --no-deps .
 COPY . .
 RUN DEBUG=1 DATA_DIR=/tmp/steve /venv/bin/python manage.py collectstatic --no-input -v 0

@@ -1,10 +1,12 @@
-"""PP-OCRv4 text detection and recognition on OpenVINO.
+"""PP-OCR text detection and recognition on OpenVINO.
 
-The models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
-post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. Only
-the runtime differs: OpenVINO runs these models about 40 % faster than onnxruntime on one
-x86 core with identical output (float32 is forced: the bfloat16 that OpenVINO picks by
-itself on CPUs that have it is faster still but loses field accuracy). The steps follow
+The PP-OCRv4 models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
+post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. The
+header's lines are read by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
+(installed without its dependencies: only the file is used). Only the runtime differs:
+OpenVINO runs these models about 40 % faster than onnxruntime on one x86 core with
+identical output (float32 is forced: the bfloat16 that OpenVINO picks by itself on CPUs
+that have it is faster still but loses field accuracy). The steps follow
 RapidOCR's own pipeline (rapidocr_onnxruntime/main.py) without its angle classifier.
 """
 
@@ -14,6 +16,8 @@ import ctypes
 import ctypes.util
 import importlib.util
 import math
+import re
+import unicodedata
 from pathlib import Path
 
 import cv2
@@ -30,6 +34,9 @@ assert _SPEC is not None and _SPEC.origin is not None
 MODEL_DIR = Path(_SPEC.origin).parent / "models"
 DET_MODEL = MODEL_DIR / "ch_PP-OCRv4_det_infer.onnx"
 REC_MODEL = MODEL_DIR / "ch_PP-OCRv4_rec_infer.onnx"
+_HEAD_SPEC = importlib.util.find_spec("rapidocr")
+assert _HEAD_SPEC is not None and _HEAD_SPEC.origin is not None
+HEAD_MODEL = Path(_HEAD_SPEC.origin).parent / "models" / "PP-OCRv6_rec_small.onnx"
 
 # RapidOCR's defaults (its config.yaml), which the extraction benchmark was tuned with.
 MAX_SIDE_LEN = 2000
@@ -47,6 +54,16 @@ TEXT_SCORE = 0.5
 # were slower and less accurate there.
 REC_MIN_WIDTH = 128
 REC_BATCH = 6
+
+# The first lines of a page (name, address, registration, phone) are read again by
+# PP-OCRv6 small, which reads them better than PP-OCRv4 (spaces, look-alike letters:
+# "Shah Alam" for "ShahiAlain"; the cross-set figures are in bench/RESULTS.md) but costs
+# more per line and runs dates into times ("2016-07-3113:49:10"): a line PP-OCRv4 read
+# as holding a date, a time or an amount keeps that read. Its lines are padded in batches
+# of six as PP-OCRv4's are (unpadded, it read names and addresses worse) but inferred one
+# at a time, and its output layer is cut to ASCII: the two kept its cost in peak memory
+# to +63 MB from +237 MB (20 sroie-test pages; the reads are the same).
+_DATE_TIME_OR_AMOUNT = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}|\d\.\d{2}\b")
 
 # The detector's activations grow with its input (+413 MB for a 2016 x 1120 page), and
 # they set the worker's peak memory. A larger page is read in strips along its long side,
@@ -80,7 +97,7 @@ def _fix_mmap_threshold() -> None:
 class PpOcr:
     """Detect text lines on a BGR image and read each one."""
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, head_lines: int = 12) -> None:
         _fix_mmap_threshold()
         core = ov.Core()
         config = {
@@ -96,12 +113,23 @@ class PpOcr:
             # picks the same one: two workers side by side then share one core.
             "ENABLE_CPU_PINNING": False,
         }
-        rec_model = core.read_model(REC_MODEL)
-        characters = rec_model.get_rt_info(["framework", "character"]).astype(str)
         self._det = core.compile_model(core.read_model(DET_MODEL), "CPU", config)
-        self._rec = core.compile_model(rec_model, "CPU", config)
         self._det_request = self._det.create_infer_request()
-        self._rec_request = self._rec.create_infer_request()
+        self._lines = _Recognizer(core, REC_MODEL, config, batch=REC_BATCH, min_width=REC_MIN_WIDTH)
+        self._head_lines = head_lines
+        self._head = (
+            _Recognizer(
+                core,
+                HEAD_MODEL,
+                config,
+                batch=REC_BATCH,
+                min_width=REC_MIN_WIDTH,
+                rows_apart=True,
+                ascii_only=True,
+            )
+            if head_lines
+            else None
+        )
         self._det_resize = DetPreProcess(DET_LIMIT_SIDE_LEN, "min")
         self._db = DBPostProcess(
             thresh=0.3,
@@ -111,7 +139,6 @@ class PpOcr:
             use_dilation=True,
             score_mode="fast",
         )
-        self._ctc = CTCLabelDecode(character=characters.splitlines())
         self._char_boxes = CalRecBoxes()
 
     def __call__(self, image: np.ndarray) -> list[OcrLine]:
@@ -187,26 +214,115 @@ class PpOcr:
         return pred
 
     def _recognize(self, crops: list[np.ndarray]) -> list[tuple]:
+        """Read every line, then the header's (boxes come top to bottom) again with the
+        header recogniser, but for those holding a date, a time or an amount."""
+        reads = self._lines(crops)
+        if self._head is None:
+            return reads
+        again = [
+            i
+            for i, read in enumerate(reads[: self._head_lines])
+            if not _DATE_TIME_OR_AMOUNT.search(read[0])
+        ]
+        for i, read in zip(again, self._head([crops[i] for i in again]), strict=True):
+            if read[1] >= TEXT_SCORE:
+                reads[i] = read
+        return reads
+
+
+class _Recognizer:
+    """One PP-OCR recognition model and its CTC decoder."""
+
+    def __init__(
+        self,
+        core: ov.Core,
+        path: Path,
+        config: dict,
+        *,
+        batch: int,
+        min_width: int,
+        rows_apart: bool = False,
+        ascii_only: bool = False,
+    ) -> None:
+        model = core.read_model(path)
+        characters = model.get_rt_info(["framework", "character"]).astype(str).splitlines()
+        if ascii_only:
+            characters = _keep_ascii(model, characters)
+        self._request = core.compile_model(model, "CPU", config).create_infer_request()
+        self._ctc = CTCLabelDecode(character=characters)
+        self._batch = batch
+        self._min_width = min_width
+        self._rows_apart = rows_apart
+
+    def __call__(self, crops: list[np.ndarray]) -> list[tuple]:
         """Read the lines in batches of similar width (each padded to the widest)."""
         ratios = [crop.shape[1] / crop.shape[0] for crop in crops]
         order = np.argsort(np.array(ratios))
         reads: list[tuple] = [()] * len(crops)
-        for start in range(0, len(crops), REC_BATCH):
-            chunk = order[start : start + REC_BATCH]
-            max_wh_ratio = max(REC_MIN_WIDTH / REC_HEIGHT, *(ratios[i] for i in chunk))
+        for start in range(0, len(crops), self._batch):
+            chunk = order[start : start + self._batch]
+            max_wh_ratio = max(self._min_width / REC_HEIGHT, *(ratios[i] for i in chunk))
             input_w = int(REC_HEIGHT * max_wh_ratio)
             batch = np.zeros((len(chunk), 3, REC_HEIGHT, input_w), dtype=np.float32)
             for row, i in enumerate(chunk):
                 resized_w = max(1, min(math.ceil(REC_HEIGHT * ratios[i]), input_w))
                 resized = cv2.resize(crops[i], (resized_w, REC_HEIGHT))
                 batch[row, :, :, :resized_w] = _normalize(resized)[0]
-            self._rec_request.infer([batch])
-            preds = self._rec_request.get_output_tensor(0).data
+            preds = self._infer(batch)
             wh_ratios = [ratios[i] for i in chunk]
             decoded = self._ctc(preds, True, wh_ratio_list=wh_ratios, max_wh_ratio=max_wh_ratio)
             for i, read in zip(chunk, decoded, strict=True):
                 reads[i] = read
         return reads
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        """The model's output for ``batch``; with rows_apart, one row at a time: the same
+        output, with one row's activations at a time in memory."""
+        if not self._rows_apart:
+            self._request.infer([batch])
+            return self._request.get_output_tensor(0).data
+        rows = []
+        for row in range(len(batch)):
+            self._request.infer([batch[row : row + 1]])
+            rows.append(self._request.get_output_tensor(0).data.copy())
+        return np.concatenate(rows)
+
+
+def _keep_ascii(model: ov.Model, characters: list[str]) -> list[str]:
+    """Cut the model's output layer to the CTC blank, the characters that are ASCII once
+    NFKC-normalised, and the space; return those characters.
+
+    The layer's outputs for 18,708 characters (mostly CJK) were most of the recogniser's
+    memory for a long line: three float32 buffers of 18,710 x the line's columns / 8."""
+    keep = [0] + [i + 1 for i, c in enumerate(characters) if _is_ascii(c)] + [len(characters) + 1]
+    softmax = model.output(0).get_node().input_value(0).get_node()  # behind the Result
+    node = softmax.input_value(0).get_node()
+    while True:  # back through the bias and any no-op to the weights
+        data = _constant_input(node)
+        if node.get_type_name() in ("MatMul", "Add") and data is not None:
+            index, values = data
+            sliced = ov.op.Constant(np.ascontiguousarray(values[..., keep]))
+            node.input(index).replace_source_output(sliced.output(0))
+        if node.get_type_name() == "MatMul":
+            break
+        node = next(
+            v.get_node() for v in node.input_values() if v.get_node().get_type_name() != "Constant"
+        )
+    model.validate_nodes_and_infer_types()
+    return [characters[i - 1] for i in keep[1:-1]]
+
+
+def _constant_input(node: ov.Node) -> tuple[int, np.ndarray] | None:
+    for index, value in enumerate(node.input_values()):
+        source = value.get_node()
+        if source.get_type_name() == "Constant":
+            return index, source.get_data()
+    return None
+
+
+def _is_ascii(character: str) -> bool:
+    normal = unicodedata.normalize("NFKC", character)
+    return len(normal) == 1 and " " < normal <= "~"
 
 
 def _along(array: np.ndarray, axis: int, start: int, end: int) -> np.ndarray:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from types import SimpleNamespace
 
 import numpy as np
+import openvino as ov
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from jobs.extraction import ppocr
 from tests.jobs.fixtures_docs import receipt_pdf, render_png
@@ -119,3 +121,120 @@ def test_a_large_receipt_reads_the_same_in_strips_as_whole(
 
     assert sorted(strips) == sorted(whole)
     assert any("17.90" in text for text in strips)
+
+
+class FakeRecognizer:
+    """Reads each crop as the text it was given, at the given score; records its calls."""
+
+    def __init__(self, reads: dict[str, tuple[str, float]]) -> None:
+        self.reads = reads
+        self.seen: list[str] = []
+
+    def __call__(self, crops: list[str]) -> list[tuple]:
+        self.seen += crops
+        return [(*self.reads[crop], []) for crop in crops]
+
+
+def two_readers(
+    lines: dict, head: dict, head_lines: int = 12
+) -> tuple[ppocr.PpOcr, FakeRecognizer, FakeRecognizer]:
+    reader = ppocr.PpOcr.__new__(ppocr.PpOcr)  # no models: only who reads what is under test
+    reader._lines, reader._head = FakeRecognizer(lines), FakeRecognizer(head)
+    reader._head_lines = head_lines
+    return reader, reader._lines, reader._head
+
+
+def test_the_headers_lines_are_read_again_by_the_header_recogniser() -> None:
+    reader, lines, head = two_readers(
+        lines={
+            "name": ("KEDAIPAPANSDNBHD", 0.95),
+            "street": ("Lot3,JalanPelabur", 0.93),
+            "total": ("TOTAL 12.50", 0.98),
+        },
+        head={"name": ("KEDAI PAPAN SDN BHD", 0.99), "street": ("Lot 3, Jalan Pelabur", 0.97)},
+        head_lines=2,
+    )
+
+    reads = reader._recognize(["name", "street", "total"])  # type: ignore[list-item]
+
+    assert [read[0] for read in reads] == [
+        "KEDAI PAPAN SDN BHD",
+        "Lot 3, Jalan Pelabur",
+        "TOTAL 12.50",
+    ]
+    assert lines.seen == ["name", "street", "total"]
+    assert head.seen == ["name", "street"]
+
+
+@pytest.mark.parametrize(
+    "line_read",
+    ["Date:27/03/2018 12:16", "Cash Inv No.:7807F716 12:45", "TOTAL 12.50", "RM5.80"],
+)
+def test_a_header_line_holding_a_date_time_or_amount_keeps_the_line_recognisers_read(
+    line_read: str,
+) -> None:
+    reader, lines, head = two_readers(
+        lines={"name": ("BEMEDSDNBHD", 0.9), "line": (line_read, 0.97)},
+        head={"name": ("BEMED SDN BHD", 0.99), "line": ("27032018", 0.99)},
+    )
+
+    reads = reader._recognize(["name", "line"])  # type: ignore[list-item]
+
+    assert [read[0] for read in reads] == ["BEMED SDN BHD", line_read]
+    assert head.seen == ["name"]
+
+
+def test_an_unsure_header_read_keeps_the_line_recognisers_read() -> None:
+    reader, _, _ = two_readers(lines={"a": ("KEDAI", 0.8)}, head={"a": ("KFDAl", 0.31)})
+
+    assert [read[0] for read in reader._recognize(["a"])] == ["KEDAI"]  # type: ignore[list-item]
+
+
+def test_without_a_header_recogniser_the_line_recogniser_reads_every_line() -> None:
+    reader, lines, _ = two_readers(lines={"a": ("TAX INVOICE", 0.99)}, head={})
+    reader._head = None
+
+    assert [read[0] for read in reader._recognize(["a"])] == ["TAX INVOICE"]  # type: ignore[list-item]
+    assert lines.seen == ["a"]
+
+
+def test_turning_the_header_recogniser_off_does_not_load_its_model() -> None:
+    assert ppocr.PpOcr(head_lines=0)._head is None
+
+
+def text_crop(text: str) -> np.ndarray:
+    """A line of dark text on white, as the detector would crop it (BGR)."""
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28)
+    width = int(font.getlength(text)) + 16
+    image = Image.new("RGB", (width, 40), "white")
+    ImageDraw.Draw(image).text((8, 4), text, fill="black", font=font)
+    return np.asarray(image)[:, :, ::-1].copy()
+
+
+def test_the_header_recognisers_output_is_cut_to_ascii_characters() -> None:
+    model = ov.Core().read_model(ppocr.HEAD_MODEL)
+    characters = model.get_rt_info(["framework", "character"]).astype(str).splitlines()
+
+    kept = ppocr._keep_ascii(model, characters)
+
+    assert len(characters) > 18_000
+    assert set("AZaz09,.-/&()#") <= set(kept)
+    assert all(" " < unicodedata.normalize("NFKC", c) <= "~" for c in kept)
+    # The blank, the kept characters and the space, in the decoder's order.
+    assert model.output(0).get_partial_shape()[2].get_length() == len(kept) + 2
+
+
+def test_a_batch_read_one_row_at_a_time_reads_as_the_whole_batch() -> None:
+    crops = [text_crop(t) for t in ("JALAN BESAR", "Lot 3, Jalan Pelabur 23/1,", "TAX INVOICE")]
+    config = {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    whole, apart = (
+        ppocr._Recognizer(
+            ov.Core(), ppocr.HEAD_MODEL, config, batch=6, min_width=128, rows_apart=rows_apart
+        )
+        for rows_apart in (False, True)
+    )
+
+    reads = [read[0] for read in whole(crops)]
+
+    assert [read[0] for read in apart(crops)] == reads
+    assert reads[0] == "JALAN BESAR"
