@@ -34,9 +34,6 @@ assert _SPEC is not None and _SPEC.origin is not None
 MODEL_DIR = Path(_SPEC.origin).parent / "models"
 DET_MODEL = MODEL_DIR / "ch_PP-OCRv4_det_infer.onnx"
 REC_MODEL = MODEL_DIR / "ch_PP-OCRv4_rec_infer.onnx"
-_HEAD_SPEC = importlib.util.find_spec("rapidocr")
-assert _HEAD_SPEC is not None and _HEAD_SPEC.origin is not None
-HEAD_MODEL = Path(_HEAD_SPEC.origin).parent / "models" / "PP-OCRv6_rec_small.onnx"
 
 # RapidOCR's defaults (its config.yaml), which the extraction benchmark was tuned with.
 MAX_SIDE_LEN = 2000
@@ -94,6 +91,19 @@ def _fix_mmap_threshold() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
+def head_model() -> Path:
+    """PP-OCRv6 small's recogniser, from the rapidocr wheel (requirements-models.txt)."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "models" / "PP-OCRv6_rec_small.onnx"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        "PP-OCRv6 small's model is missing: install requirements-models.txt (scripts/setup "
+        "does), or set STEVE_OCR_HEAD_LINES=0 to read every line with PP-OCRv4"
+    )
+
+
 class PpOcr:
     """Detect text lines on a BGR image and read each one."""
 
@@ -120,7 +130,7 @@ class PpOcr:
         self._head = (
             _Recognizer(
                 core,
-                HEAD_MODEL,
+                head_model(),
                 config,
                 batch=REC_BATCH,
                 min_width=REC_MIN_WIDTH,

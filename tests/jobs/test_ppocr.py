@@ -212,7 +212,7 @@ def text_crop(text: str) -> np.ndarray:
 
 
 def test_the_header_recognisers_output_is_cut_to_ascii_characters() -> None:
-    model = ov.Core().read_model(ppocr.HEAD_MODEL)
+    model = ov.Core().read_model(ppocr.head_model())
     characters = model.get_rt_info(["framework", "character"]).astype(str).splitlines()
 
     kept = ppocr._keep_ascii(model, characters)
@@ -229,7 +229,7 @@ def test_a_batch_read_one_row_at_a_time_reads_as_the_whole_batch() -> None:
     config = {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"}
     whole, apart = (
         ppocr._Recognizer(
-            ov.Core(), ppocr.HEAD_MODEL, config, batch=6, min_width=128, rows_apart=rows_apart
+            ov.Core(), ppocr.head_model(), config, batch=6, min_width=128, rows_apart=rows_apart
         )
         for rows_apart in (False, True)
     )
@@ -238,3 +238,18 @@ def test_a_batch_read_one_row_at_a_time_reads_as_the_whole_batch() -> None:
 
     assert [read[0] for read in apart(crops)] == reads
     assert reads[0] == "JALAN BESAR"
+
+
+def test_a_missing_header_model_says_how_to_install_it_or_turn_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    find_spec = ppocr.importlib.util.find_spec
+    monkeypatch.setattr(
+        ppocr.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "rapidocr" else find_spec(name, *args),
+    )
+
+    with pytest.raises(FileNotFoundError, match="STEVE_OCR_HEAD_LINES=0"):
+        ppocr.PpOcr()
+    assert ppocr.PpOcr(head_lines=0)._head is None
