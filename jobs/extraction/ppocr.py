@@ -29,6 +29,8 @@ from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
 from rapidocr_onnxruntime.main import RapidOCR
 from rapidocr_onnxruntime.utils import add_round_letterbox, increase_min_side, reduce_max_side
 
+from .values import parse_dates
+
 _SPEC = importlib.util.find_spec("rapidocr_onnxruntime")
 assert _SPEC is not None and _SPEC.origin is not None
 MODEL_DIR = Path(_SPEC.origin).parent / "models"
@@ -61,6 +63,10 @@ REC_BATCH = 6
 # at a time, and its output layer is cut to ASCII: the two kept its cost in peak memory
 # to +63 MB from +237 MB (20 sroie-test pages; the reads are the same).
 _DATE_TIME_OR_AMOUNT = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}|\d\.\d{2}\b")
+# Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
+# ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
+# date can be read from it ("02/01/1611:41:47AM").
+_DATE_OR_TIME = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}|\bDATE\b", re.I)
 
 # The detector's activations grow with its input (+413 MB for a 2016 x 1120 page), and
 # they set the worker's peak memory. A larger page is read in strips along its long side,
@@ -224,18 +230,24 @@ class PpOcr:
         return pred
 
     def _recognize(self, crops: list[np.ndarray]) -> list[tuple]:
-        """Read every line, then the header's (boxes come top to bottom) again with the
-        header recogniser, but for those holding a date, a time or an amount."""
+        """Read every line, then again with the header recogniser the header's lines (boxes
+        come top to bottom) but those holding a date, a time or an amount, and any line
+        where a date seems lost."""
         reads = self._lines(crops)
         if self._head is None:
             return reads
-        again = [
+        header = {
             i
             for i, read in enumerate(reads[: self._head_lines])
             if not _DATE_TIME_OR_AMOUNT.search(read[0])
-        ]
-        for i, read in zip(again, self._head([crops[i] for i in again]), strict=True):
-            if read[1] >= TEXT_SCORE:
+        }
+        lost_dates = {i for i, read in enumerate(reads) if _lost_date(read[0])} - header
+        # Apart: a batch's lines are padded to its widest, so its other lines read
+        # differently with a date line beside them.
+        for lines in (sorted(header), sorted(lost_dates)):
+            for i, read in zip(lines, self._head([crops[i] for i in lines]), strict=True):
+                if read[1] < TEXT_SCORE or (i in lost_dates and not parse_dates(read[0])):
+                    continue
                 reads[i] = read
         return reads
 
@@ -296,6 +308,10 @@ class _Recognizer:
             self._request.infer([batch[row : row + 1]])
             rows.append(self._request.get_output_tensor(0).data.copy())
         return np.concatenate(rows)
+
+
+def _lost_date(text: str) -> bool:
+    return bool(_DATE_OR_TIME.search(text)) and not parse_dates(text)
 
 
 def _keep_ascii(model: ov.Model, characters: list[str]) -> list[str]:
