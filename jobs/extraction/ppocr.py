@@ -2,7 +2,7 @@
 
 The PP-OCRv4 models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
 post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. The
-header's lines are read by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
+header's lines are read again by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
 (installed without its dependencies: only the file is used). Only the runtime differs:
 OpenVINO runs these models about 40 % faster than onnxruntime on one x86 core with
 identical output (float32 is forced: the bfloat16 that OpenVINO picks by itself on CPUs
@@ -62,11 +62,12 @@ REC_BATCH = 6
 # of six as PP-OCRv4's are (unpadded, it read names and addresses worse) but inferred one
 # at a time, and its output layer is cut to ASCII: the two kept its cost in peak memory
 # to +63 MB from +237 MB (20 sroie-test pages; the reads are the same).
-_DATE_TIME_OR_AMOUNT = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}|\d\.\d{2}\b")
+_DATE_OR_TIME_SHAPE = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}"
+_DATE_TIME_OR_AMOUNT = re.compile(_DATE_OR_TIME_SHAPE + r"|\d\.\d{2}\b")
 # Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
 # ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
 # date can be read from it ("02/01/1611:41:47AM").
-_DATE_OR_TIME = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}|\bDATE\b", re.I)
+_DATE_OR_TIME = re.compile(_DATE_OR_TIME_SHAPE + r"|\bDATE\b", re.I)
 
 # The detector's activations grow with its input (+413 MB for a 2016 x 1120 page), and
 # they set the worker's peak memory. A larger page is read in strips along its long side,

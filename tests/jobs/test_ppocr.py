@@ -128,11 +128,13 @@ class FakeRecognizer:
 
     def __init__(self, reads: dict[str, tuple[str, float]]) -> None:
         self.reads = reads
-        self.seen: list[str] = []
         self.calls: list[list[str]] = []
 
+    @property
+    def seen(self) -> list[str]:
+        return [crop for call in self.calls for crop in call]
+
     def __call__(self, crops: list[str]) -> list[tuple]:
-        self.seen += crops
         self.calls.append(list(crops))
         return [(*self.reads[crop], []) for crop in crops]
 
