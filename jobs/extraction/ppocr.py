@@ -115,6 +115,8 @@ class PpOcr:
     """Detect text lines on a BGR image and read each one."""
 
     def __init__(self, threads: int = 1, head_lines: int = 12) -> None:
+        if head_lines < 0:  # a slice from the end would re-read all but the last lines
+            raise ValueError(f"STEVE_OCR_HEAD_LINES must be 0 or more, not {head_lines}")
         _fix_mmap_threshold()
         core = ov.Core()
         config = {

@@ -315,3 +315,8 @@ def test_lines_whose_date_was_lost_are_read_apart_from_the_headers_lines() -> No
     reader._recognize(["name", "date"])  # type: ignore[list-item]
 
     assert head.calls == [["name"], ["date"]]
+
+
+def test_a_negative_number_of_header_lines_is_refused() -> None:
+    with pytest.raises(ValueError, match="STEVE_OCR_HEAD_LINES must be 0 or more, not -3"):
+        ppocr.PpOcr(head_lines=-3)
