@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import combinations
 
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .header import WORD, fix_known_word
@@ -26,7 +27,7 @@ _INCL = re.compile(r"INCL|INCLUSIVE|INC")
 _STRONG_TOTAL = re.compile(
     r"GRANDTOTAL|NETTT?OTAL|NETTTL|TOTALAMOUNT|TOTALAMT|AMOUNTDUE|TOTALDUE|TOTALPAYABLE|"
     r"AMOUNTPAYABLE|TOTALSALES|NETAMOUNT|NETTAMOUNT|JUMLAH|TOTALRM|TOTALMYR|TOTALINCL|"
-    r"BALANCEDUE|TOTALTOPAY|TOTALBILL"
+    r"BALANCEDUE|TOTALTOPAY|TOTALBILL|TOBEPAID|AMOUNTTOPAY"
 )
 _TOTAL = re.compile(r"T[O0]TA?L|TTL|AMOUNT|AMT|NETT?")
 # Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
@@ -40,6 +41,7 @@ LABEL_WORDS = (
 )  # fmt: skip
 
 
+MAX_SUMMED_TOTALS = 8  # at most 247 subsets of the totals above
 ROUNDED_WEIGHT = 3.2  # "Rounded total" names the amount paid after cash rounding
 
 
@@ -88,9 +90,11 @@ def classify(label: str) -> tuple[str, float]:
 
 def build_ledger(lines: list[Line]) -> Ledger:
     ledger = Ledger()
+    unread: list[int] = []
     for index in range(len(lines)):
         label, ref = label_and_amount(lines, index)
         if ref is None:
+            unread.append(index)
             continue
         ledger.printed.add(ref.value)
         kind, weight = classify(label)
@@ -103,7 +107,28 @@ def build_ledger(lines: list[Line]) -> Ledger:
             ledger.totals.append((weight, ref, label.strip()))
         else:
             getattr(ledger, _BUCKETS[kind]).append(ref)
+    for index in unread:
+        _add_lost_point(ledger, lines, index)
     return ledger
+
+
+# A total whose decimal point OCR lost ("TOTAL RM 7740") or read as a dash ("TOTAL 7-40").
+_LOST_POINT = re.compile(r"(?<![\d.,-])(\d{1,4})[-,]?(\d{2})\s*$")
+
+
+def _add_lost_point(ledger: Ledger, lines: list[Line], index: int) -> None:
+    """Read a total-labelled number without its decimal point as cents, but only when
+    the amount is printed elsewhere on the receipt (the cash, the rounded sum), so a
+    quantity or a code after the label cannot become a total of its own."""
+    line = lines[index]
+    match = _LOST_POINT.search(line.text)
+    if match is None or "%" in line.text:
+        return
+    kind, weight = classify(line.text[: match.start()])
+    value = Decimal(f"{int(match.group(1))}.{match.group(2)}")
+    if kind == "total" and value in ledger.printed:
+        ref = AmountRef(value, index, line, match.start(), match.end())
+        ledger.totals.append((weight - 1.0, ref, line.text[: match.start()].strip()))
 
 
 def pays_back(lines: list[Line]) -> bool:
@@ -199,6 +224,33 @@ def _add_arithmetic(
             support[sub.value].add("subtotal", 0.5, sub)
     if item_sum is not None and item_sum in support:
         support[item_sum].add("line-items", 1.0)
+    for ref, parts in sums_of_totals(ledger.totals):
+        claim(ref.value, "totals-sum", 2.0, ref, *parts)
+
+
+def sums_of_totals(
+    totals: list[tuple[float, AmountRef, str]],
+) -> list[tuple[AmountRef, tuple[AmountRef, ...]]]:
+    """Totals that are the sum of two or more other totals above them: the amount payable
+    of a delivery note that adds up its per-rate totals, some of them negative
+    ("Total 0% supplies: 42.37", "Total 6% supplies (Inc. GST): -3.82", "Total Payable:
+    38.55"). The largest total there is a part, not the sum."""
+    found = []
+    for index, (_, ref, _) in enumerate(totals):
+        above: dict[Decimal, AmountRef] = {}
+        for _, part, _ in totals[:index]:
+            if part.line_index < ref.line_index and part.value != ref.value:
+                above[part.value] = part  # a total printed twice counts once
+        parts = list(above.values())[-MAX_SUMMED_TOTALS:]
+        for size in range(2, len(parts) + 1):
+            match = next(
+                (c for c in combinations(parts, size) if sum(p.value for p in c) == ref.value),
+                None,
+            )
+            if match:
+                found.append((ref, match))
+                break
+    return found
 
 
 def _score(s: _Support, value: Decimal) -> tuple[float, Decimal]:
