@@ -107,6 +107,16 @@ ADDRESS_VOCABULARY = (
     "CHERAS", "AMPANG", "KAJANG", "SUBANG", "BANGSAR", "MALAYSIA", "WILAYAH",
     "PERSEKUTUAN", "BAHRU", "DARUL", "EHSAN", "TAKZIM", "KEMBANGAN", "FLOOR", "LEVEL",
     "BUILDING", "SENTRAL",
+    # Real words one letter from a word above, which the repair must leave alone:
+    # "Pasar Borong" (a wholesale market), "Kampong" (the older spelling of Kampung).
+    "BORONG", "KAMPONG",
+)  # fmt: skip
+# Places of two words: when one word is read right, the other is the place's word if it
+# is one slip away ("Shah Aiam", "Shah Alamn", "Daru! Ehsan").
+PLACE_PHRASES = (
+    ("SHAH", "ALAM"), ("KUALA", "LUMPUR"), ("PETALING", "JAYA"), ("SERI", "KEMBANGAN"),
+    ("SUNGAI", "BULOH"), ("JOHOR", "BAHRU"), ("BATU", "CAVES"), ("DARUL", "EHSAN"),
+    ("DARUL", "TAKZIM"), ("KOTA", "DAMANSARA"), ("BANDAR", "BARU"),
 )  # fmt: skip
 # Trade words and legal forms of business names, for the same repair ("ENTERFRISE").
 NAME_VOCABULARY = (
@@ -364,7 +374,63 @@ def fix_ocr_confusions(text: str) -> str:
     text = _MISREAD_POSTCODE.sub(_postcode, text)
     text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
     text = _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
-    return WORD.sub(lambda m: fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
+    text = _O_IN_UNIT.sub("0", text)  # "NO.1O-G" -> "NO.10-G"
+    text = _SPLIT_WORD.sub(_join_split_word, text)  # "BORON G" -> "BORONG"
+    text = WORD.sub(lambda m: fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
+    return _fix_place_phrases(text)
+
+
+_O_IN_UNIT = re.compile(r"(?<=\d)[Oo](?=-[A-Za-z0-9])")
+_SPLIT_WORD = re.compile(r"\b([A-Za-z]+) (?=([A-Za-z]+)\b)")
+
+
+def _join_split_word(m: re.Match[str]) -> str:
+    """Two pieces of one address word that OCR split with a space ("SELAN GOR"), so that
+    the one-slip repair does not complete the first piece and leave the second."""
+    a, b = m.groups()
+    if (a + b).upper() in ADDRESS_VOCABULARY and a.upper() not in ADDRESS_VOCABULARY:
+        return a  # the space goes; the second piece is kept by the lookahead
+    return m.group(0)
+
+
+def _fix_place_phrases(text: str) -> str:
+    parts = re.split(r"(\s+)", text)  # words at even indices, the spaces between at odd
+    for i in range(0, len(parts) - 2, 2):
+        a, b = parts[i], parts[i + 2]
+        for first, second in PLACE_PHRASES:
+            if _bare(a) == first and _bare(b) != second and _near_word(_bare(b), second):
+                parts[i + 2] = _in_case_of(b, second) + b[len(b.rstrip(",.;:")) :]
+            elif (
+                _bare(b) == second
+                and len(_bare(a)) == len(first)  # "Sri Kembangan" is spelt so too
+                and _bare(a) != first
+                and _near_word(_bare(a), first)
+            ):
+                parts[i] = _in_case_of(a, first) + a[len(a.rstrip(",.;:")) :]
+    return "".join(parts)
+
+
+def _bare(word: str) -> str:
+    """A word without the punctuation after it, upper case ("Alamn," -> "ALAMN")."""
+    return word.rstrip(",.;:").upper()
+
+
+def _near_word(read: str, known: str) -> bool:
+    """One letter misread, dropped or added ("AIAM", "ALA", "ALAMN"; "!" is a read l)."""
+    read = read.replace("!", "L").replace("|", "L")
+    if not read.isalpha():
+        return False
+    return (
+        read == known
+        or _one_slip_apart(read, known)
+        or (len(read) == len(known) + 1 and _one_slip_apart(known, read))
+    )
+
+
+def _in_case_of(word: str, known: str) -> str:
+    if word.isupper() or not any(c.islower() for c in word):
+        return known
+    return known.capitalize() if word[0].isupper() else known.lower()
 
 
 def fix_known_word(

@@ -366,6 +366,21 @@ def test_us_invoice_reads_month_first_dates_and_dollars() -> None:
         ("Bukit Jelutong 401sOShah Alam", "Bukit Jelutong 40150Shah Alam"),
         ("LOT SOS12, JALAN", "LOT SOS12, JALAN"),  # two digits are no postcode
         ("BLOCK D3 SOLID", "BLOCK D3 SOLID"),  # words stay words
+        # Real words one letter from a vocabulary word stay as printed.
+        ("NO.42, PASAR BORONG SELANGOR", "NO.42, PASAR BORONG SELANGOR"),
+        ("Off Kampong Pandan", "Off Kampong Pandan"),
+        # A word split by a space is joined, not completed ("BORONG G").
+        ("PASAR BORON G SELANGOR.", "PASAR BORONG SELANGOR."),
+        ("SHAH ALAM, SELAN GOR", "SHAH ALAM, SELANGOR"),
+        # A unit number's 0 read as O.
+        ("NO.1O-G, GROUND FLOOR", "NO.10-G, GROUND FLOOR"),
+        # A two-word place with one word read right.
+        ("40150 Shah Aiam, Selangor", "40150 Shah Alam, Selangor"),
+        ("40300 Shah Alamn, Selangor.", "40300 Shah Alam, Selangor."),
+        ("SekU9, Shah Ala", "SekU9, Shah Alam"),
+        ("Selangor Daru! Ehsan, Malaysia.", "Selangor Darul Ehsan, Malaysia."),
+        ("43300 SRI KEMBANGAN", "43300 SRI KEMBANGAN"),  # a spelling of its own
+        ("9, JALAN SUBANG JASA 3", "9, JALAN SUBANG JASA 3"),  # a street, not Subang Jaya
     ],
 )
 def test_address_ocr_slips_are_repaired(read: str, fixed: str) -> None:
