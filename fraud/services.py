@@ -134,6 +134,11 @@ def _ordered_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a > b else (b, a)
 
 
+# What a data or date check copies of the receipts into a match: merchants, total, dates
+# and time. A purged submission's results go, and so must these copies of them.
+RESULT_DETAILS = ("merchant", "targetMerchant", "total", "date", "targetDate", "time", "otherDate")
+
+
 def match_pair(
     *,
     company_id: str,
@@ -154,6 +159,10 @@ def match_pair(
     ).exists()
     if exists:
         return None
+    details = details or {}
+    if Submission.objects.filter(pk=earlier, results_purged_at__isnull=False).exists():
+        # The earlier one's results were purged; its fingerprint still finds the pair.
+        details = {k: v for k, v in details.items() if k not in RESULT_DETAILS}
     match = M.objects.create(
         company_id=company_id,
         submission_id=later,
@@ -162,7 +171,7 @@ def match_pair(
         score=score,
         similarity=similarity,
         status=status,
-        details=details or {},
+        details=details,
     )
     if later != submission_id:
         # The pair was found while checking the earlier submission: the later one,
@@ -868,6 +877,24 @@ def _store_outcome(submission_id: str) -> FraudOutcome:
         fraud_status=outcome.status, fraud_score=outcome.score
     )
     return outcome
+
+
+def fraud_matches_forget_results(*, submission_id: str) -> int:
+    """Retention: drop the receipt content from every match of the submission, on either
+    side of the pair; the scores, the check and the resolution stay. Returns how many
+    matches changed."""
+    changed = 0
+    with transaction.atomic():
+        matches = M.objects.select_for_update().filter(
+            Q(submission_id=submission_id) | Q(target_submission_id=submission_id)
+        )
+        for match in matches:
+            kept = {k: v for k, v in match.details.items() if k not in RESULT_DETAILS}
+            if kept != match.details:
+                match.details = kept
+                match.save(update_fields=["details"])
+                changed += 1
+    return changed
 
 
 def fraud_refresh(*, submission_id: str, reason: dict[str, Any]) -> FraudOutcome:
