@@ -91,6 +91,7 @@ SUBMISSION_DETAIL = obj(
         "version": {"type": "integer"},
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
+        "resultsPurgedAt": nullable(DATETIME),
     },
     required=[
         "id",

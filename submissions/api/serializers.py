@@ -103,6 +103,9 @@ def detail(submission: Submission) -> dict[str, Any]:
         "version": submission.version,
         "createdAt": iso(submission.created_at),
         "updatedAt": iso(submission.updated_at),
+        # Retention: when the results and file bytes were deleted (null while kept), so a
+        # client can tell a purged submission's empty fields from ones never read.
+        "resultsPurgedAt": iso(submission.results_purged_at),
     }
 
 

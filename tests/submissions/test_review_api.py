@@ -286,3 +286,16 @@ def test_two_concurrent_actions_exactly_one_succeeds(api_key, company):
     assert submission.status in {"approved", "rejected"}
     assert SubmissionEvent.objects.filter(submission=submission).count() == 1
     assert Submission.objects.get(pk=submission.pk).version == 2
+
+
+def test_a_purged_submission_says_when_its_results_were_purged(api, company):
+    from jobs.services import _purge_one
+
+    kept = SubmissionFactory(company=company, status="approved")
+    purged = SubmissionFactory(company=company, status="approved")
+    _purge_one(purged.pk, company.pk)
+
+    body = api.get(f"/api/v1/submissions/{purged.pk}").json()
+    assert body["resultsPurgedAt"] is not None and body["extractedData"] is None
+    assert "results_purged" in {e["type"] for e in body["events"]}
+    assert api.get(f"/api/v1/submissions/{kept.pk}").json()["resultsPurgedAt"] is None
