@@ -134,9 +134,21 @@ def _ordered_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a > b else (b, a)
 
 
-# What a data or date check copies of the receipts into a match: merchants, total, dates
-# and time. A purged submission's results go, and so must these copies of them.
-RESULT_DETAILS = ("merchant", "targetMerchant", "total", "date", "targetDate", "time", "otherDate")
+# What the checks copy of the receipts into a match, at any depth: merchants, total,
+# dates and time (data and date checks), the sums of a tampering signal. A purged
+# submission's results go, and so must these copies of them.
+RESULT_DETAILS = frozenset(
+    {"merchant", "targetMerchant", "total", "date", "targetDate", "time", "otherDate"}
+    | {"items_sum", "tax"}
+)
+
+
+def _without_results(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_results(v) for k, v in value.items() if k not in RESULT_DETAILS}
+    if isinstance(value, list):
+        return [_without_results(v) for v in value]
+    return value
 
 
 def match_pair(
@@ -162,7 +174,7 @@ def match_pair(
     details = details or {}
     if Submission.objects.filter(pk=earlier, results_purged_at__isnull=False).exists():
         # The earlier one's results were purged; its fingerprint still finds the pair.
-        details = {k: v for k, v in details.items() if k not in RESULT_DETAILS}
+        details = _without_results(details)
     match = M.objects.create(
         company_id=company_id,
         submission_id=later,
@@ -879,17 +891,29 @@ def _store_outcome(submission_id: str) -> FraudOutcome:
     return outcome
 
 
-def fraud_matches_forget_results(*, submission_id: str) -> int:
-    """Retention: drop the receipt content from every match of the submission, on either
-    side of the pair; the scores, the check and the resolution stay. Returns how many
-    matches changed."""
+def fraud_forget_results(*, submission_id: str, company_id: str) -> int:
+    """Retention: drop what the fraud checks keep of a purged submission's content.
+
+    - the receipt content in every match on either side of its pairs (the matches, their
+      scores and resolutions stay);
+    - its pages' local features, whose print bitmap is a readable copy of the page;
+    - its data fingerprint (merchant, total, date, time and receipt number in plain).
+
+    Its page hashes and text shingles stay, so a later upload of the same receipt is
+    still caught. Taken under the company's fraud lock: a check running at the same
+    moment waits for the purge and then finds the submission purged (match_pair).
+    Returns how many matches changed.
+    """
     changed = 0
     with transaction.atomic():
+        _lock_company(company_id)
+        PageFeatures.objects.filter(submission_id=submission_id).delete()
+        DataFingerprint.objects.filter(submission_id=submission_id).delete()
         matches = M.objects.select_for_update().filter(
             Q(submission_id=submission_id) | Q(target_submission_id=submission_id)
         )
         for match in matches:
-            kept = {k: v for k, v in match.details.items() if k not in RESULT_DETAILS}
+            kept = _without_results(match.details)
             if kept != match.details:
                 match.details = kept
                 match.save(update_fields=["details"])

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from fraud.services import fraud_matches_forget_results
+from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
 from steve.errors import ServiceError
@@ -650,10 +650,14 @@ def _purge_one(submission_id: str, company_id: str) -> str:
         .values_list("pk", flat=True)
         .first()
     )
-    default_storage.delete(f"results/{company_id}/{session_id}.json")
+    results = f"results/{company_id}/{session_id}.json"
+    default_storage.delete(results)
+    # A poll of the job's result before this commits writes the file again: delete it
+    # once more when the purge is visible.
+    transaction.on_commit(lambda: default_storage.delete(results))
     # The copies go first: a purge cut short is retried (it is not marked purged yet), so
     # a copy is never left behind a submission already marked purged.
-    fraud_matches_forget_results(submission_id=submission_id)
+    fraud_forget_results(submission_id=submission_id, company_id=company_id)
     # The session's webhooks carry its id; the downstream sync (no session) its event id.
     deliveries_forget_results(session_id=session_id, sync_event_id=sync_event_id(submission_id))
     submission_purge_results(submission_id=submission_id)

@@ -1066,5 +1066,9 @@ def submission_purge_results(*, submission_id: str) -> Submission:
         submission.results_purged_at = now
         save_new_version(submission)
         submission.files.update(purged_at=now)
+        # A correction's event holds the values it replaced and set: keep only the field.
+        for event in submission.events.filter(type=EventType.FIELD_CORRECTED):
+            event.details = {"field": event.details.get("field")}
+            event.save(update_fields=["details"])
         record_event(submission=submission, type=EventType.RESULTS_PURGED, actor=Actor.system())
     return submission

@@ -424,8 +424,10 @@ def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
 
 
 # What a purged submission's stored deliveries must no longer carry.
+# "old" and "new": a correction event's values, in a sync post's events.
 RESULT_KEYS = frozenset(
     {"extractedData", "fieldConfidences", "evidence", "aiSummary", "files", "lineItems"}
+    | {"old", "new"}
 )
 
 

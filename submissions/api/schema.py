@@ -113,6 +113,7 @@ SUBMISSION_DETAIL = obj(
         "clientSubmissionId",
         "metadata",
         "createdAt",
+        "resultsPurgedAt",
     ],
 )
 ACTION_RESULT = obj(

@@ -174,6 +174,32 @@ def test_purged_result_is_expired_stub_and_410(api, workflows, settings):
     assert submission["files"][0]["downloadUrl"] is None
 
 
+def test_a_result_polled_while_the_purge_runs_is_not_left_stored(
+    api, workflows, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from jobs import services
+
+    settings.LARGE_RESULT_BYTES = 100  # the result is stored as a file and pointed to
+    job_id = create(api).json()["job"]["id"]
+    run_job(job_id)
+    session = WorkflowSession.objects.get(pk=job_id)
+    stored = f"results/{session.company_id}/{session.pk}.json"
+    forget = services.fraud_forget_results
+
+    def polled_meanwhile(**kwargs):  # after the file was deleted, before the purge commits
+        assert api.get(f"{URL}/{job_id}/result").json()["data"]["is_url"] is True
+        return forget(**kwargs)
+
+    monkeypatch.setattr(services, "fraud_forget_results", polled_meanwhile)
+    Submission.objects.update(created_at=timezone.now() - timedelta(days=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_purge() == 1
+    assert not default_storage.exists(stored)
+    assert api.get(f"{URL}/{job_id}/result").status_code == 410
+
+
 def test_large_result_is_returned_as_a_pointer(api, workflows, settings):
     settings.LARGE_RESULT_BYTES = 100
     job_id = create(api).json()["job"]["id"]

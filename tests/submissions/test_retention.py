@@ -1,0 +1,50 @@
+"""Retention: a purged submission's corrected values leave its events and sync post."""
+
+import json
+
+import pytest
+
+from jobs.services import _purge_one
+from submissions.services import Actor, submission_approve, submission_correct_fields
+from tests.factories import SubmissionFactory
+from tests.submissions.test_sync import with_sync_target
+from webhooks.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+SECRET = "Zebulon Secret Traders"
+
+
+def corrected_and_approved(submission, reviewer):
+    submission_correct_fields(
+        submission_id=submission.pk,
+        values={"merchantName": SECRET, "totalAmount": 987.65},
+        actor=Actor.for_user(reviewer),
+    )
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    return submission
+
+
+def test_a_purged_submissions_correction_events_keep_the_field_but_not_its_values(
+    api, ui, company, reviewer
+):
+    submission = corrected_and_approved(SubmissionFactory(company=company), reviewer)
+    _purge_one(submission.pk, company.pk)
+
+    body = api.get(f"/api/v1/submissions/{submission.pk}").json()
+    corrected = [e["details"] for e in body["events"] if e["type"] == "field_corrected"]
+    assert sorted(d["field"] for d in corrected) == ["merchantName", "totalAmount"]
+    assert SECRET not in json.dumps(body) and "987.65" not in json.dumps(body)
+    page = ui.get(f"/review/{submission.pk}/").content.decode()
+    assert SECRET not in page and "987.65" not in page
+
+
+def test_a_delivered_sync_post_keeps_no_corrected_value_after_the_purge(company, reviewer):
+    submission = with_sync_target(SubmissionFactory(company=company), "https://example.com/erp")
+    corrected_and_approved(submission, reviewer)
+    WebhookDelivery.objects.filter(purpose="sync").update(status="delivered")
+    assert SECRET in json.dumps(WebhookDelivery.objects.get(purpose="sync").payload)
+
+    _purge_one(submission.pk, company.pk)
+
+    payload = WebhookDelivery.objects.get(purpose="sync").payload
+    assert SECRET not in json.dumps(payload) and "987.65" not in json.dumps(payload)
