@@ -375,12 +375,19 @@ def fix_ocr_confusions(text: str) -> str:
     text = _TOKEN.sub(lambda m: _fix_token(m.group(0)), text)
     text = _MIXED_I.sub("l", text)  # "JaIan" -> "Jalan"
     text = _O_IN_UNIT.sub("0", text)  # "NO.1O-G" -> "NO.10-G"
+    text = _LOT_FIRST.sub(lambda m: m.group(1) + ("Lot" if m.group(2) == "t" else "LOT"), text)
+    text = _FLOOR_ORDINAL.sub(lambda m: _ORDINALS[m.group(1).upper()], text)  # "BRD FLR"
     text = _SPLIT_WORD.sub(_join_split_word, text)  # "BORON G" -> "BORONG"
     text = WORD.sub(lambda m: fix_known_word(m.group(0), ADDRESS_VOCABULARY), text)
     return _fix_place_phrases(text)
 
 
 _O_IN_UNIT = re.compile(r"(?<=\d)[Oo](?=-[A-Za-z0-9])")
+# An address that opens with LOT whose L was read as 1, I or i ("1.OT 1851-A", "iot L1-4").
+_LOT_FIRST = re.compile(r"^([\s(]*)[1Iil|][.,]?[O0o]([Tt])\b")
+# A floor's ordinal with its digit read as a letter ("BRD FLR", "IST FLOOR").
+_FLOOR_ORDINAL = re.compile(r"\b(BRD|IST|lST)(?=\s*(?:FLR|FLOOR|FL\b))", re.I)
+_ORDINALS = {"BRD": "3RD", "IST": "1ST", "LST": "1ST"}
 _SPLIT_WORD = re.compile(r"\b([A-Za-z]+) (?=([A-Za-z]+)\b)")
 
 

@@ -381,6 +381,12 @@ def test_us_invoice_reads_month_first_dates_and_dollars() -> None:
         ("Selangor Daru! Ehsan, Malaysia.", "Selangor Darul Ehsan, Malaysia."),
         ("43300 SRI KEMBANGAN", "43300 SRI KEMBANGAN"),  # a spelling of its own
         ("9, JALAN SUBANG JASA 3", "9, JALAN SUBANG JASA 3"),  # a street, not Subang Jaya
+        # An opening LOT with its L read as 1 or i; a floor's ordinal with a look-alike.
+        ("1.OT 1851-A & 1851-B, JALAN KPB 6", "LOT 1851-A & 1851-B, JALAN KPB 6"),
+        ("iot L1-4 Star Avenue Mall", "Lot L1-4 Star Avenue Mall"),
+        ("IOTA PLAZA", "IOTA PLAZA"),
+        ("BRD FLR, AEON TAMAN MALURI", "3RD FLR, AEON TAMAN MALURI"),
+        ("IST FLOOR, WISMA", "1ST FLOOR, WISMA"),
     ],
 )
 def test_address_ocr_slips_are_repaired(read: str, fixed: str) -> None:
