@@ -38,9 +38,9 @@ from submissions.services import (
     submission_start_processing,
 )
 from submissions.signals import submission_changed, submission_locking
-from submissions.sync import sync_event_id
+from submissions.sync import sync_event_id, sync_payload
 from webhooks.catalogue import WebhookEventType
-from webhooks.services import deliveries_forget_results
+from webhooks.services import deliveries_forget_results, sync_delivery_replace_payload
 
 SNIFF_BYTES = 64
 HASH_CHUNK = 1024 * 1024
@@ -660,7 +660,11 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     fraud_forget_results(submission_id=submission_id, company_id=company_id)
     # The session's webhooks carry its id; the downstream sync (no session) its event id.
     deliveries_forget_results(session_id=session_id, sync_event_id=sync_event_id(submission_id))
-    submission_purge_results(submission_id=submission_id)
+    purged = submission_purge_results(submission_id=submission_id)
+    # A delivered sync post then holds the purged submission in the shape it was sent.
+    sync_delivery_replace_payload(
+        sync_event_id=sync_event_id(submission_id), payload=sync_payload(purged)
+    )
     return "purged"
 
 

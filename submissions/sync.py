@@ -47,8 +47,13 @@ def sync_queue(*, submission: Submission) -> None:
         environment=submission.environment,
         event_id=sync_event_id(submission.pk),
         url=url,
-        payload={"submission": detail(submission)},
+        payload=sync_payload(submission),
     )
+
+
+def sync_payload(submission: Submission) -> dict:
+    """What a sync post sends: the submission as GET /api/v1/submissions/{id} returns it."""
+    return {"submission": detail(submission)}
 
 
 @receiver(delivery_attempted, sender=WebhookDelivery, dispatch_uid="submissions.sync")

@@ -446,6 +446,15 @@ def deliveries_forget_results(*, session_id: str | None, sync_event_id: str) -> 
             delivery.save(update_fields=["payload"])
 
 
+def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]) -> None:
+    """Retention: a delivered sync post keeps the purged submission as it reads now, in
+    the shape the receiver was sent (a redelivery then posts that, not nulls)."""
+    with transaction.atomic():
+        WebhookDelivery.objects.select_for_update().filter(
+            purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id
+        ).update(payload=payload)
+
+
 def _without_results(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: None if k in RESULT_KEYS else _without_results(v) for k, v in value.items()}

@@ -67,10 +67,10 @@ def test_retention_purge_goes_on_after_a_row_that_raises(company, settings, monk
 
     real = services.submission_purge_results
 
-    def purge(*, submission_id: str) -> None:
+    def purge(*, submission_id: str) -> Submission:
         if submission_id == rows[0].pk:
             raise RuntimeError("storage said no")
-        real(submission_id=submission_id)
+        return real(submission_id=submission_id)
 
     monkeypatch.setattr(services, "submission_purge_results", purge)
     assert retention_purge() == 2

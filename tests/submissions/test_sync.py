@@ -203,6 +203,11 @@ def test_retention_drops_a_waiting_sync_and_blanks_the_results_it_posted():
     assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
     posted.refresh_from_db()
     assert posted.payload["submission"]["extractedData"] is None
+    # Still the shape the receiver was sent, should it be redelivered.
+    assert posted.payload["submission"]["resultsPurgedAt"] is not None
+    assert [f["downloadUrl"] for f in posted.payload["submission"]["files"]] == [None] * len(
+        posted.payload["submission"]["files"]
+    )
     purged = Submission.objects.get(pk=waiting.pk)
     assert purged.ai_summary == "" and purged.extracted_data is None
 
