@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .fields import Candidate, evidence_for, ocr_factor, squash
@@ -368,6 +369,8 @@ def _postcode(match: re.Match[str]) -> str:
     return read.translate(_POSTCODE_DIGIT) if sum(c.isdigit() for c in read) >= 3 else read
 
 
+# Pure, and called on the same lines for every address block they are part of.
+@functools.lru_cache(maxsize=4096)
 def fix_ocr_confusions(text: str) -> str:
     """Undo digit/letter swaps inside words: L0T -> LOT, Ja1an -> Jalan, 433O0 -> 43300;
     and single misread letters in well-known address words: Jaian -> Jalan."""
@@ -403,23 +406,28 @@ def _join_split_word(m: re.Match[str]) -> str:
 def _fix_place_phrases(text: str) -> str:
     parts = re.split(r"(\s+)", text)  # words at even indices, the spaces between at odd
     for i in range(0, len(parts) - 2, 2):
-        a, b = parts[i], parts[i + 2]
+        a, b = _bare(parts[i]), _bare(parts[i + 2])
         for first, second in PLACE_PHRASES:
-            if _bare(a) == first and _bare(b) != second and _near_word(_bare(b), second):
-                parts[i + 2] = _in_case_of(b, second) + b[len(b.rstrip(",.;:")) :]
+            if a == first and b != second and _near_word(b, second):
+                parts[i + 2] = _as_known(parts[i + 2], second)
             elif (
-                _bare(b) == second
-                and len(_bare(a)) == len(first)  # "Sri Kembangan" is spelt so too
-                and _bare(a) != first
-                and _near_word(_bare(a), first)
+                b == second
+                and len(a) == len(first)  # "Sri Kembangan" is spelt so too
+                and a != first
+                and _near_word(a, first)
             ):
-                parts[i] = _in_case_of(a, first) + a[len(a.rstrip(",.;:")) :]
+                parts[i] = _as_known(parts[i], first)
     return "".join(parts)
 
 
 def _bare(word: str) -> str:
     """A word without the punctuation after it, upper case ("Alamn," -> "ALAMN")."""
     return word.rstrip(",.;:").upper()
+
+
+def _as_known(word: str, known: str) -> str:
+    """``known`` in the word's case, with the punctuation after the word kept."""
+    return _in_case_of(word, known) + word[len(word.rstrip(",.;:")) :]
 
 
 def _near_word(read: str, known: str) -> bool:
@@ -455,10 +463,7 @@ def fix_known_word(
     }
     if len(near) != 1:
         return word  # none, or ambiguous
-    known = near.pop()
-    if word.isupper():
-        return known
-    return known.capitalize() if word[0].isupper() else known.lower()
+    return _in_case_of(word, near.pop())
 
 
 # First letters OCR reads as one another on receipts' thermal print (T/I, O/0, S/5, B/8).

@@ -26,7 +26,7 @@ from .fields import (
 )
 from .layout import Line
 from .ranker import Option
-from .totals import build_ledger, sums_of_totals, support_for
+from .totals import build_ledger, support_for
 from .values import parse_amounts, parse_times
 
 ADDRESS_MAX_LINES = 6
@@ -83,8 +83,7 @@ def total_options(
                 kinds[ref.value].add(kind)
     # A part of a total printed below it is not the amount paid, however large. (A
     # negative sum is a credit note's, which goes to a reviewer with its options kept.)
-    sums = [(ref, summed) for ref, summed in sums_of_totals(ledger.totals) if ref.value > 0]
-    parts = {p.value for _, summed in sums for p in summed}
+    parts = {p.value for ref, summed in ledger.total_sums if ref.value > 0 for p in summed}
     values = sorted(set(refs) - parts, reverse=True)
     median = _median_height(lines)
     last_total = max((r.line_index for r in buckets["total"]), default=-1)

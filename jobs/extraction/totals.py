@@ -57,6 +57,8 @@ class Ledger:
     tenders: list[AmountRef] = field(default_factory=list)
     changes: list[AmountRef] = field(default_factory=list)
     others: list[AmountRef] = field(default_factory=list)
+    # Totals that are the sum of other totals above them, with those parts (_sums_of_totals)
+    total_sums: list[tuple[AmountRef, tuple[AmountRef, ...]]] = field(default_factory=list)
 
 
 def classify(label: str) -> tuple[str, float]:
@@ -109,6 +111,7 @@ def build_ledger(lines: list[Line]) -> Ledger:
             getattr(ledger, _BUCKETS[kind]).append(ref)
     for index in unread:
         _add_lost_point(ledger, lines, index)
+    ledger.total_sums = _sums_of_totals(ledger.totals)
     return ledger
 
 
@@ -224,11 +227,11 @@ def _add_arithmetic(
             support[sub.value].add("subtotal", 0.5, sub)
     if item_sum is not None and item_sum in support:
         support[item_sum].add("line-items", 1.0)
-    for ref, parts in sums_of_totals(ledger.totals):
+    for ref, parts in ledger.total_sums:
         claim(ref.value, "totals-sum", 2.0, ref, *parts)
 
 
-def sums_of_totals(
+def _sums_of_totals(
     totals: list[tuple[float, AmountRef, str]],
 ) -> list[tuple[AmountRef, tuple[AmountRef, ...]]]:
     """Totals that are the sum of two or more other totals above them: the amount payable
