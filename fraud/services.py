@@ -53,6 +53,7 @@ from fraud.policy import (
     visual_score,
 )
 from steve.errors import ServiceError, invalid
+from steve.jsonkeys import without_keys
 from submissions.events import announce
 from submissions.models import (
     EventType,
@@ -143,14 +144,6 @@ RESULT_DETAILS = frozenset(
 )
 
 
-def _without_results(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_results(v) for k, v in value.items() if k not in RESULT_DETAILS}
-    if isinstance(value, list):
-        return [_without_results(v) for v in value]
-    return value
-
-
 def match_pair(
     *,
     company_id: str,
@@ -174,7 +167,7 @@ def match_pair(
     details = details or {}
     if Submission.objects.filter(pk=earlier, results_purged_at__isnull=False).exists():
         # The earlier one's results were purged; its fingerprint still finds the pair.
-        details = _without_results(details)
+        details = without_keys(details, RESULT_DETAILS)
     match = M.objects.create(
         company_id=company_id,
         submission_id=later,
@@ -891,7 +884,7 @@ def _store_outcome(submission_id: str) -> FraudOutcome:
     return outcome
 
 
-def fraud_forget_results(*, submission_id: str, company_id: str) -> int:
+def fraud_forget_results(*, submission_id: str, company_id: str) -> None:
     """Retention: drop what the fraud checks keep of a purged submission's content.
 
     - the receipt content in every match on either side of its pairs (the matches, their
@@ -902,9 +895,7 @@ def fraud_forget_results(*, submission_id: str, company_id: str) -> int:
     Its page hashes and text shingles stay, so a later upload of the same receipt is
     still caught. Taken under the company's fraud lock: a check running at the same
     moment waits for the purge and then finds the submission purged (match_pair).
-    Returns how many matches changed.
     """
-    changed = 0
     with transaction.atomic():
         _lock_company(company_id)
         PageFeatures.objects.filter(submission_id=submission_id).delete()
@@ -913,12 +904,10 @@ def fraud_forget_results(*, submission_id: str, company_id: str) -> int:
             Q(submission_id=submission_id) | Q(target_submission_id=submission_id)
         )
         for match in matches:
-            kept = _without_results(match.details)
+            kept = without_keys(match.details, RESULT_DETAILS)
             if kept != match.details:
                 match.details = kept
                 match.save(update_fields=["details"])
-                changed += 1
-    return changed
 
 
 def fraud_refresh(*, submission_id: str, reason: dict[str, Any]) -> FraudOutcome:

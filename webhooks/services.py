@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error
+from steve.jsonkeys import without_keys
 from steve.models import Company
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
 from webhooks.models import (
@@ -424,10 +425,8 @@ def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
 
 
 # What a purged submission's stored deliveries must no longer carry.
-# "old" and "new": a correction event's values, in a sync post's events.
 RESULT_KEYS = frozenset(
     {"extractedData", "fieldConfidences", "evidence", "aiSummary", "files", "lineItems"}
-    | {"old", "new"}
 )
 
 
@@ -442,7 +441,7 @@ def deliveries_forget_results(*, session_id: str | None, sync_event_id: str) -> 
         )
         deliveries.filter(sync).exclude(status=WebhookDelivery.Status.DELIVERED).delete()
         for delivery in deliveries:
-            delivery.payload = _without_results(delivery.payload)
+            delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
             delivery.save(update_fields=["payload"])
 
 
@@ -453,14 +452,6 @@ def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]
         WebhookDelivery.objects.select_for_update().filter(
             purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id
         ).update(payload=payload)
-
-
-def _without_results(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: None if k in RESULT_KEYS else _without_results(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_results(v) for v in value]
-    return value
 
 
 def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
