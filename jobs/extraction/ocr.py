@@ -52,8 +52,8 @@ class RapidOcrEngine:
         from .ppocr import PpOcr
 
         threads = threads or int(os.environ.get("STEVE_OCR_THREADS", "1"))
-        # How many of a page's first lines the header recogniser reads again (0: none,
-        # and its model is not loaded): better names and addresses for ~30 % more CPU.
+        # How many of a page's first lines the header recogniser reads instead of the line
+        # recogniser (0: none, and its model is not loaded): better names and addresses.
         head_lines = int(os.environ.get("STEVE_OCR_HEAD_LINES", "12"))
         # No angle classifier: whole-page orientation is handled below, and the
         # classifier cost ~15 % of the run for no gain on upright pages.

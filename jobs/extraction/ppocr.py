@@ -2,7 +2,7 @@
 
 The PP-OCRv4 models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
 post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. The
-header's lines are read again by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
+header's lines are read by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
 (installed without its dependencies: only the file is used). Only the runtime differs:
 OpenVINO runs these models about 40 % faster than onnxruntime on one x86 core with
 identical output (float32 is forced: the bfloat16 that OpenVINO picks by itself on CPUs
@@ -54,16 +54,26 @@ TEXT_SCORE = 0.5
 REC_MIN_WIDTH = 128
 REC_BATCH = 6
 
-# The first lines of a page (name, address, registration, phone) are read again by
-# PP-OCRv6 small, which reads them better than PP-OCRv4 (spaces, look-alike letters:
-# "Shah Alam" for "ShahiAlain"; the cross-set figures are in bench/RESULTS.md) but costs
-# more per line and runs dates into times ("2016-07-3113:49:10"): a line PP-OCRv4 read
-# as holding a date, a time or an amount keeps that read. Its lines are padded in batches
-# of six as PP-OCRv4's are (unpadded, it read names and addresses worse) but inferred one
-# at a time, and its output layer is cut to ASCII: the two kept its cost in peak memory
-# to +63 MB from +237 MB (20 sroie-test pages; the reads are the same).
+# The first lines of a page (name, address, registration, phone) are read by PP-OCRv6
+# small, which reads them better than PP-OCRv4 (spaces, look-alike letters: "Shah Alam"
+# for "ShahiAlain"; the cross-set figures are in bench/RESULTS.md) but runs dates into
+# times ("2016-07-3113:49:10") and drops their separators: a header line it reads as
+# holding a date, a time or an amount is read by PP-OCRv4 too, whose read is kept. Every
+# other line is read by PP-OCRv4 alone (reading the header twice cost ~0.3 CPU-s a page).
+# PP-OCRv6's lines are padded in batches of six as PP-OCRv4's are (unpadded, it read
+# names and addresses worse) but inferred one at a time, and its output layer is cut to
+# ASCII: the two kept its cost in peak memory to +63 MB from +237 MB (20 sroie-test
+# pages; the reads are the same).
 _DATE_OR_TIME_SHAPE = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}"
-_DATE_TIME_OR_AMOUNT = re.compile(_DATE_OR_TIME_SHAPE + r"|\d\.\d{2}\b")
+# PP-OCRv6 small drops a date's separators ("27032018") or misreads one ("21705/2017"):
+# a header line it reads with a DATE label or a run of digits that is a day, a month and
+# a year is read by PP-OCRv4 too.
+_DAY_MONTH_YEAR = r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)?\d{2}(?!\d)"
+# An amount may run into its tax code ("RM14.20s") or lose its first digit ("DPT.05").
+_AMOUNT = r"\d\.\d{2}(?!\d)|[.,]\d{2}(?!\d)\s*\S?\s*$"
+_NEEDS_LINE_READ = re.compile(
+    "|".join((_DATE_OR_TIME_SHAPE, _AMOUNT, r"\bDATE\b", _DAY_MONTH_YEAR)), re.I
+)
 # Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
 # ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
 # date can be read from it ("02/01/1611:41:47AM").
@@ -233,25 +243,28 @@ class PpOcr:
         return pred
 
     def _recognize(self, crops: list[np.ndarray]) -> list[tuple]:
-        """Read every line, then again with the header recogniser the header's lines (boxes
-        come top to bottom) but those holding a date, a time or an amount, and any line
-        where a date seems lost."""
-        reads = self._lines(crops)
+        """Read the header's lines (boxes come top to bottom) with the header recogniser,
+        and with the line recogniser every other line and any header line the header
+        recogniser read as holding a date, a time or an amount. A line whose line read
+        holds no date takes the header recogniser's read if a date reads from that."""
         if self._head is None:
-            return reads
-        header = {
-            i
-            for i, read in enumerate(reads[: self._head_lines])
-            if not _DATE_TIME_OR_AMOUNT.search(read[0])
-        }
-        lost_dates = {i for i, read in enumerate(reads) if _lost_date(read[0])} - header
-        # Apart: a batch's lines are padded to its widest, so its other lines read
-        # differently with a date line beside them.
-        for lines in (sorted(header), sorted(lost_dates)):
-            for i, read in zip(lines, self._head([crops[i] for i in lines]), strict=True):
-                if read[1] < TEXT_SCORE or (i in lost_dates and not parse_dates(read[0])):
-                    continue
+            return self._lines(crops)
+        head = dict(enumerate(self._head(crops[: self._head_lines])))
+        reads: list[tuple] = [()] * len(crops)
+        for i, read in head.items():
+            if read[1] >= TEXT_SCORE and not _NEEDS_LINE_READ.search(read[0]):
                 reads[i] = read
+        rest = [i for i, read in enumerate(reads) if not read]
+        for i, read in zip(rest, self._lines([crops[i] for i in rest]), strict=True):
+            reads[i] = read
+        # Below the header, only lines that look dated are read again, apart: a batch's
+        # lines are padded to its widest, so its other lines read differently beside them.
+        lost = [i for i in rest if i not in head and _lost_date(reads[i][0])]
+        head.update(zip(lost, self._head([crops[i] for i in lost]), strict=True))
+        for i in rest:
+            again = head.get(i)
+            if again and again[1] >= TEXT_SCORE and not parse_dates(reads[i][0]):
+                reads[i] = again if parse_dates(again[0]) else reads[i]
         return reads
 
 

@@ -148,13 +148,9 @@ def two_readers(
     return reader, reader._lines, reader._head
 
 
-def test_the_headers_lines_are_read_again_by_the_header_recogniser() -> None:
+def test_the_headers_lines_are_read_by_the_header_recogniser_alone() -> None:
     reader, lines, head = two_readers(
-        lines={
-            "name": ("KEDAIPAPANSDNBHD", 0.95),
-            "street": ("Lot3,JalanPelabur", 0.93),
-            "total": ("TOTAL 12.50", 0.98),
-        },
+        lines={"total": ("TOTAL 12.50", 0.98)},
         head={"name": ("KEDAI PAPAN SDN BHD", 0.99), "street": ("Lot 3, Jalan Pelabur", 0.97)},
         head_lines=2,
     )
@@ -166,35 +162,53 @@ def test_the_headers_lines_are_read_again_by_the_header_recogniser() -> None:
         "Lot 3, Jalan Pelabur",
         "TOTAL 12.50",
     ]
-    assert lines.seen == ["name", "street", "total"]
     assert head.seen == ["name", "street"]
+    assert lines.seen == ["total"]
 
 
 @pytest.mark.parametrize(
-    "line_read",
-    ["Date:27/03/2018 12:16", "Cash Inv No.:7807F716 12:45", "TOTAL 12.50", "RM5.80"],
+    ("head_read", "line_read"),
+    [
+        ("Date: 27/03/2018 12:16", "Date:27/03/2018 12:16"),
+        ("Cash Inv No.:7807F716 12:45", "Cash Inv No.:7807F716 12:45"),
+        ("TOTAL 12.50", "TOTAL 12.50"),
+        ("RM14.20s", "RM14.20 S"),
+        ("DPT.05", "DP1.05"),
+        ("27032018 No. CS-20242", "27/03/2018 No.CS-20242"),
+        ("RECEIPT #:G300638502 DATE:21705/2017", "RECEIPT #:CS00030502 DATE:21/05/2017"),
+    ],
 )
-def test_a_header_line_holding_a_date_time_or_amount_keeps_the_line_recognisers_read(
-    line_read: str,
+def test_a_header_line_read_as_holding_a_date_time_or_amount_takes_the_line_recognisers_read(
+    head_read: str, line_read: str
 ) -> None:
     reader, lines, head = two_readers(
-        lines={"name": ("BEMEDSDNBHD", 0.9), "line": (line_read, 0.97)},
-        head={"name": ("BEMED SDN BHD", 0.99), "line": ("27032018", 0.99)},
+        lines={"line": (line_read, 0.97)},
+        head={"name": ("BEMED SDN BHD", 0.99), "line": (head_read, 0.99)},
     )
 
     reads = reader._recognize(["name", "line"])  # type: ignore[list-item]
 
     assert [read[0] for read in reads] == ["BEMED SDN BHD", line_read]
-    assert head.seen in (["name"], ["name", "line"])  # a time alone is read again: below
+    assert lines.seen == ["line"]
 
 
-def test_an_amount_line_in_the_header_is_not_read_again() -> None:
-    reader, _, head = two_readers(
-        lines={"total": ("TOTAL 12.50", 0.97)}, head={"total": ("TOTAL 1250", 0.99)}
+@pytest.mark.parametrize("head_read", ["(162761-M)", "GSTID:002139201536", "TEL:012-9719498"])
+def test_registration_and_phone_numbers_are_not_taken_for_dates(head_read: str) -> None:
+    reader, lines, _ = two_readers(lines={}, head={"line": (head_read, 0.99)})
+
+    assert [read[0] for read in reader._recognize(["line"])] == [head_read]  # type: ignore[list-item]
+    assert lines.seen == []
+
+
+def test_a_header_line_whose_date_only_the_header_recogniser_read_takes_that_read() -> None:
+    reader, _, _ = two_readers(
+        lines={"line": ("RECEIPT#:G300638502DATE:21705/2017", 0.9)},
+        head={"line": ("RECEIPT #:CS00030502 DATE:21/05/2017", 0.96)},
     )
 
-    assert [read[0] for read in reader._recognize(["total"])] == ["TOTAL 12.50"]  # type: ignore[list-item]
-    assert head.seen == []
+    reads = reader._recognize(["line"])  # type: ignore[list-item]
+
+    assert reads[0][0] == "RECEIPT #:CS00030502 DATE:21/05/2017"
 
 
 @pytest.mark.parametrize(
@@ -232,10 +246,11 @@ def test_a_line_with_a_date_that_reads_is_not_read_again() -> None:
     assert "date" not in head.seen
 
 
-def test_an_unsure_header_read_keeps_the_line_recognisers_read() -> None:
-    reader, _, _ = two_readers(lines={"a": ("KEDAI", 0.8)}, head={"a": ("KFDAl", 0.31)})
+def test_an_unsure_header_read_is_read_again_by_the_line_recogniser() -> None:
+    reader, lines, _ = two_readers(lines={"a": ("KEDAI", 0.8)}, head={"a": ("KFDAl", 0.31)})
 
     assert [read[0] for read in reader._recognize(["a"])] == ["KEDAI"]  # type: ignore[list-item]
+    assert lines.seen == ["a"]
 
 
 def test_without_a_header_recogniser_the_line_recogniser_reads_every_line() -> None:
