@@ -45,6 +45,12 @@ def test_a_label_word_misread_by_one_letter_is_read_as_the_word():
     assert classify("IOTAL(INCL GSI)") == ("total", 3.0)  # a T read as I, as thermal print does
 
 
+def test_a_total_inclusive_of_tax_with_its_i_read_as_l_is_no_tax_line():
+    assert classify("Total Salos(lnclusivofGST):") == ("total", 2.5)
+    assert classify("Total Sales (lnclusive of GST)") == ("total", 3.0)
+    assert classify("Total GST")[0] == "tax"
+
+
 def test_words_one_letter_from_a_label_word_keep_their_meaning():
     assert classify("Service Charge")[0] == "other"  # not CHANGE
     assert classify("GLOVES (1PAIR)")[0] == "other"  # not PAID
