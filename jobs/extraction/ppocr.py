@@ -59,25 +59,23 @@ REC_BATCH = 6
 # for "ShahiAlain"; the cross-set figures are in bench/RESULTS.md) but runs dates into
 # times ("2016-07-3113:49:10") and drops their separators: a header line it reads as
 # holding a date, a time or an amount is read by PP-OCRv4 too, whose read is kept. Every
-# other line is read by PP-OCRv4 alone (reading the header twice cost ~0.3 CPU-s a page).
+# other line is read by PP-OCRv4 alone (its read of the header cost ~0.2 CPU-s a page).
 # PP-OCRv6's lines are padded in batches of six as PP-OCRv4's are (unpadded, it read
 # names and addresses worse) but inferred one at a time, and its output layer is cut to
 # ASCII: the two kept its cost in peak memory to +63 MB from +237 MB (20 sroie-test
 # pages; the reads are the same).
 _DATE_OR_TIME_SHAPE = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}"
+# Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
+# ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
+# date can be read from it ("02/01/1611:41:47AM").
+_DATE_OR_TIME = re.compile(_DATE_OR_TIME_SHAPE + r"|\bDATE\b", re.I)
 # PP-OCRv6 small drops a date's separators ("27032018") or misreads one ("21705/2017"):
 # a header line it reads with a DATE label or a run of digits that is a day, a month and
 # a year is read by PP-OCRv4 too.
 _DAY_MONTH_YEAR = r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)?\d{2}(?!\d)"
 # An amount may run into its tax code ("RM14.20s") or lose its first digit ("DPT.05").
 _AMOUNT = r"\d\.\d{2}(?!\d)|[.,]\d{2}(?!\d)\s*\S?\s*$"
-_NEEDS_LINE_READ = re.compile(
-    "|".join((_DATE_OR_TIME_SHAPE, _AMOUNT, r"\bDATE\b", _DAY_MONTH_YEAR)), re.I
-)
-# Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
-# ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
-# date can be read from it ("02/01/1611:41:47AM").
-_DATE_OR_TIME = re.compile(_DATE_OR_TIME_SHAPE + r"|\bDATE\b", re.I)
+_NEEDS_LINE_READ = re.compile("|".join((_DATE_OR_TIME.pattern, _AMOUNT, _DAY_MONTH_YEAR)), re.I)
 
 # The detector's activations grow with its input (+413 MB for a 2016 x 1120 page), and
 # they set the worker's peak memory. A larger page is read in strips along its long side,
@@ -263,8 +261,8 @@ class PpOcr:
         head.update(zip(lost, self._head([crops[i] for i in lost]), strict=True))
         for i in rest:
             again = head.get(i)
-            if again and again[1] >= TEXT_SCORE and not parse_dates(reads[i][0]):
-                reads[i] = again if parse_dates(again[0]) else reads[i]
+            if again and _sure_of_a_date(again) and not parse_dates(reads[i][0]):
+                reads[i] = again
         return reads
 
 
@@ -324,6 +322,10 @@ class _Recognizer:
             self._request.infer([batch[row : row + 1]])
             rows.append(self._request.get_output_tensor(0).data.copy())
         return np.concatenate(rows)
+
+
+def _sure_of_a_date(read: tuple) -> bool:
+    return read[1] >= TEXT_SCORE and bool(parse_dates(read[0]))
 
 
 def _lost_date(text: str) -> bool:
