@@ -1,7 +1,8 @@
 """PP-OCR text detection and recognition on OpenVINO.
 
 The PP-OCRv4 models are the ONNX files bundled with rapidocr-onnxruntime; its pre- and
-post-processing (DB box extraction, CTC decoding, character boxes) is reused as is. The
+post-processing (DB box extraction, CTC decoding, character boxes) is reused as is,
+loaded from its files without the package, whose import loads onnxruntime. The
 header's lines are read by PP-OCRv6 small, whose ONNX file comes from the rapidocr wheel
 (installed without its dependencies: only the file is used). Only the runtime differs:
 OpenVINO runs these models about 40 % faster than onnxruntime on one x86 core with
@@ -17,23 +18,41 @@ import ctypes.util
 import importlib.util
 import math
 import re
+import sys
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
 import openvino as ov
-from rapidocr_onnxruntime.cal_rec_boxes import CalRecBoxes
-from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess, DetPreProcess
-from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
-from rapidocr_onnxruntime.main import RapidOCR
-from rapidocr_onnxruntime.utils import add_round_letterbox, increase_min_side, reduce_max_side
 
 from .values import parse_dates
 
-_SPEC = importlib.util.find_spec("rapidocr_onnxruntime")
+_SPEC = importlib.util.find_spec("rapidocr_onnxruntime")  # finds it, runs none of it
 assert _SPEC is not None and _SPEC.origin is not None
-MODEL_DIR = Path(_SPEC.origin).parent / "models"
+_RAPIDOCR_DIR = Path(_SPEC.origin).parent
+MODEL_DIR = _RAPIDOCR_DIR / "models"
+
+
+def _rapidocr_module(relative: str) -> ModuleType:
+    """One of rapidocr-onnxruntime's helper modules, which import only numpy, OpenCV,
+    pyclipper and shapely, run from its file: importing it from its package would run the
+    package's __init__, which loads onnxruntime (24 MB resident in every worker)."""
+    name = "_rapidocr_" + relative.removesuffix(".py").replace("/", "_")
+    spec = importlib.util.spec_from_file_location(name, _RAPIDOCR_DIR / relative)
+    assert spec is not None and spec.loader is not None, relative
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_DET = _rapidocr_module("ch_ppocr_det/utils.py")
+_REC = _rapidocr_module("ch_ppocr_rec/utils.py")
+_BOXES = _rapidocr_module("cal_rec_boxes/main.py")
+_IMAGE = _rapidocr_module("utils/process_img.py")
 DET_MODEL = MODEL_DIR / "ch_PP-OCRv4_det_infer.onnx"
 REC_MODEL = MODEL_DIR / "ch_PP-OCRv4_rec_infer.onnx"
 
@@ -83,7 +102,9 @@ _NEEDS_LINE_READ = re.compile("|".join((_DATE_OR_TIME.pattern, _AMOUNT, _DAY_MON
 # are read but not kept. The strips' maps are not identical to the whole page's (the
 # detector's squeeze-and-excite blocks average over their whole input, so no margin makes
 # them so): 98 % of boxes were the same within 3 px on 60 pages; field accuracy over both
-# sets is in bench/RESULTS.md.
+# sets is in bench/RESULTS.md. Strips of 500,000 pixels took ~170 MB more off the peak
+# over a whole set, but their reads put the calibration's >= 0.9 bucket under 99 % right
+# in both cross-set directions (bench/RESULTS.md, 2026-12-04 19:00 UTC).
 DET_TILE_PIXELS = 1_000_000
 DET_TILE_MARGIN = 64
 
@@ -98,12 +119,25 @@ MMAP_THRESHOLD = 4 * 1024 * 1024
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
-def _fix_mmap_threshold() -> None:
-    """Set glibc's mmap threshold for the process; other C libraries are left alone."""
+def _glibc() -> ctypes.CDLL | None:
+    """The process's C library if it is glibc (it has mallopt), else None."""
     name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(name) if name else None
-    if libc is not None and hasattr(libc, "mallopt"):
+    return libc if libc is not None and hasattr(libc, "mallopt") else None
+
+
+def _fix_mmap_threshold() -> None:
+    """Set glibc's mmap threshold for the process; other C libraries are left alone."""
+    if (libc := _glibc()) is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+def _heap_trimmer() -> Callable[[], object]:
+    """A call that hands the heap's free pages back to the system (glibc's malloc_trim);
+    with another C library, a call that does nothing."""
+    libc = _glibc()
+    trim = getattr(libc, "malloc_trim", None)
+    return (lambda: trim(0)) if trim is not None else (lambda: None)
 
 
 def head_model() -> Path:
@@ -157,8 +191,8 @@ class PpOcr:
             if head_lines
             else None
         )
-        self._det_resize = DetPreProcess(DET_LIMIT_SIDE_LEN, "min")
-        self._db = DBPostProcess(
+        self._det_resize = _DET.DetPreProcess(DET_LIMIT_SIDE_LEN, "min")
+        self._db = _DET.DBPostProcess(
             thresh=0.3,
             box_thresh=0.5,
             max_candidates=1000,
@@ -166,22 +200,30 @@ class PpOcr:
             use_dilation=True,
             score_mode="fast",
         )
-        self._char_boxes = CalRecBoxes()
+        self._char_boxes = _BOXES.CalRecBoxes()
+        self._trim_heap = _heap_trimmer()
 
     def __call__(self, image: np.ndarray) -> list[OcrLine]:
         """Lines on ``image`` (BGR): box, text, score and one box per character, in
         ``image`` coordinates; lines scoring below TEXT_SCORE are dropped."""
+        lines = self._read(image)
+        # The page's buffers are free now, but glibc keeps most of them in its heap, and
+        # the next page's differently sized buffers land beside them.
+        self._trim_heap()
+        return lines
+
+    def _read(self, image: np.ndarray) -> list[OcrLine]:
         raw_h, raw_w = image.shape[:2]
         ratio_h = ratio_w = 1.0
         if max(raw_h, raw_w) > MAX_SIDE_LEN:
-            image, ratio_h, ratio_w = reduce_max_side(image, MAX_SIDE_LEN)
+            image, ratio_h, ratio_w = _IMAGE.reduce_max_side(image, MAX_SIDE_LEN)
         if min(image.shape[:2]) < MIN_SIDE_LEN:
-            image, ratio_h, ratio_w = increase_min_side(image, MIN_SIDE_LEN)
+            image, ratio_h, ratio_w = _IMAGE.increase_min_side(image, MIN_SIDE_LEN)
         height, width = image.shape[:2]
         top = 0
         if height <= MIN_HEIGHT or width / height > WIDTH_HEIGHT_RATIO:
             top = abs(max(int(width / WIDTH_HEIGHT_RATIO), MIN_HEIGHT) * 2 - height) // 2
-            image = add_round_letterbox(image, (top, top, 0, 0))
+            image = _IMAGE.add_round_letterbox(image, (top, top, 0, 0))
 
         boxes = self._detect(image)
         if not boxes:
@@ -218,7 +260,7 @@ class PpOcr:
             box[:, 1] = np.clip(box[:, 1], 0, height - 1).astype(np.int32)
             if np.linalg.norm(box[0] - box[1]) >= 4 and np.linalg.norm(box[0] - box[3]) >= 4:
                 boxes.append(box)
-        return RapidOCR.sorted_boxes(np.array(boxes)) if boxes else []
+        return _reading_order(boxes)
 
     def _probabilities(self, image: np.ndarray) -> np.ndarray:
         """The detector's text map of ``image`` (1 x 1 x height x width), read in
@@ -285,7 +327,7 @@ class _Recognizer:
         if ascii_only:
             characters = _keep_ascii(model, characters)
         self._request = core.compile_model(model, "CPU", config).create_infer_request()
-        self._ctc = CTCLabelDecode(character=characters)
+        self._ctc = _REC.CTCLabelDecode(character=characters)
         self._batch = batch
         self._min_width = min_width
         self._rows_apart = rows_apart
@@ -322,6 +364,20 @@ class _Recognizer:
             self._request.infer([batch[row : row + 1]])
             rows.append(self._request.get_output_tensor(0).data.copy())
         return np.concatenate(rows)
+
+
+def _reading_order(boxes: list[np.ndarray]) -> list[np.ndarray]:
+    """Boxes top to bottom, and left to right within 10 px of height, as RapidOCR orders
+    them (RapidOCR.sorted_boxes): which lines are the header's depends on it."""
+    ordered = sorted(boxes, key=lambda box: (box[0][1], box[0][0]))
+    for i in range(len(ordered) - 1):
+        for j in range(i, -1, -1):
+            after, before = ordered[j + 1][0], ordered[j][0]
+            if abs(after[1] - before[1]) < 10 and after[0] < before[0]:
+                ordered[j], ordered[j + 1] = ordered[j + 1], ordered[j]
+            else:
+                break
+    return ordered
 
 
 def _sure_of_a_date(read: tuple) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import unicodedata
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -50,6 +53,68 @@ def test_no_c_library_found_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(ppocr.ctypes, "CDLL", no_cdll)
 
     ppocr._fix_mmap_threshold()
+
+
+class TrimmingLibc(FakeLibc):
+    def __init__(self) -> None:
+        super().__init__()
+        self.trims: list[int] = []
+
+    def malloc_trim(self, pad: int) -> int:
+        self.trims.append(pad)
+        return 1
+
+
+def test_the_heap_is_trimmed_after_each_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    libc = TrimmingLibc()
+    monkeypatch.setattr(ppocr.ctypes.util, "find_library", lambda name: "libc.so.6")
+    monkeypatch.setattr(ppocr.ctypes, "CDLL", lambda name: libc)
+    reader = ppocr.PpOcr.__new__(ppocr.PpOcr)  # no models: only the page's end is under test
+    reader._trim_heap = ppocr._heap_trimmer()
+    read: list[int] = []
+    reader._read = lambda image: read.append(len(libc.trims)) or []  # type: ignore[method-assign]
+
+    reader(page(64, 64))
+    reader(page(64, 64))
+
+    assert read == [0, 1]  # each page is read before its trim
+    assert libc.trims == [0, 0]
+
+
+def test_a_c_library_without_malloc_trim_is_not_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ppocr.ctypes.util, "find_library", lambda name: "libc.so.6")
+    monkeypatch.setattr(ppocr.ctypes, "CDLL", lambda name: FakeLibc())
+
+    ppocr._heap_trimmer()()  # no AttributeError
+
+
+def test_the_reader_does_not_load_onnxruntime() -> None:
+    # A worker would carry onnxruntime's 24 MB for nothing: OpenVINO runs the models.
+    code = "import sys, jobs.extraction.ppocr; print('onnxruntime' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(ppocr.__file__).parents[2],
+    ).stdout.strip()
+
+    assert loaded == "False"
+
+
+def test_boxes_come_in_rapidocrs_reading_order() -> None:
+    from rapidocr_onnxruntime.main import RapidOCR
+
+    rng = np.random.default_rng(3)
+    corners = rng.integers(0, 400, (60, 1, 2)).astype(np.float32)
+    # Many tops within 10 px of each other: the left-to-right swaps are exercised.
+    corners[::3, 0, 1] = corners[1::3, 0, 1] + rng.integers(-9, 10, 20)
+    boxes = list(np.concatenate([corners] * 4, axis=1))
+
+    ours = ppocr._reading_order(boxes)
+
+    theirs = RapidOCR.sorted_boxes(np.array(boxes))
+    assert [b.tolist() for b in ours] == [b.tolist() for b in theirs]
 
 
 class EchoDetector:
