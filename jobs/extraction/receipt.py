@@ -19,7 +19,7 @@ from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
 from .ranker import FieldModel, Option
-from .totals import find_tax, find_total, pays_back
+from .totals import amount_paid_back, find_tax, find_total
 from .values import Match, detect_currency, parse_amounts, parse_dates, parse_times
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
@@ -40,8 +40,9 @@ _COLUMN_TOKEN = re.compile(r"^(?:\d{1,4}(?:[.,]\d{1,3})?[xX]?|[xX@]|PCS?|UNITS?)
 _QUANTITY = re.compile(r"^(\d{1,4}(?:[.,]\d{1,3})?)[xX]?$")
 
 
-# A credit note's total is never the positive amount chosen: under any review threshold
-# (1-99), so a reviewer always sees it.
+# A credit note's total (negative) is rated nothing: the field model was fitted on no
+# credit note, so no probability can be claimed for it. Under any review threshold
+# (1-99), so a reviewer always confirms it.
 CREDIT_NOTE_CONFIDENCE = 0.0
 
 
@@ -103,11 +104,13 @@ def choose_fields(
             continue
         option = choice.option
         chosen[name] = Candidate(option.value, choice.confidence, option.evidence, option.cues)
+    if (paid_back := amount_paid_back(lines)) is not None:
+        # A credit note or a refund: the amount payable is negative, and no option (all
+        # positive) is it.
+        chosen["totalAmount"] = Candidate(
+            paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
+        )
     total = chosen.get("totalAmount")
-    if total is not None and pays_back(lines):
-        # A credit note or refund: the amount payable is negative, which the output
-        # schema (minimum 0) cannot hold, so the amount chosen is not it. Review it.
-        total.confidence = min(total.confidence, CREDIT_NOTE_CONFIDENCE)
     tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
     if tax:
         chosen["taxAmount"] = tax

@@ -12,9 +12,12 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
 # Amounts carry two decimals; "multipleOf: 0.01" is not used because binary floats
-# (16.4 / 0.01 = 1639.999...) make validators reject correct values.
-_AMOUNT = {"type": "number", "minimum": 0, "description": "amount with 2 decimals"}
-_SIGNED_AMOUNT = {"type": "number"}
+# (16.4 / 0.01 = 1639.999...) make validators reject correct values. A total or a tax is
+# negative on a credit note or a refund ("Total Payable: -6.42").
+_SIGNED_AMOUNT = {
+    "type": "number",
+    "description": "amount with 2 decimals, negative when paid back",
+}
 _TEXT = {"type": "string", "minLength": 1}
 _CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
 _LINE_ITEMS = {
@@ -51,9 +54,9 @@ OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
             "merchantAddress": _TEXT,
             "date": _DATE,
             "time": _TIME,
-            "totalAmount": _AMOUNT,
+            "totalAmount": _SIGNED_AMOUNT,
             "currency": _CURRENCY,
-            "taxAmount": _AMOUNT,
+            "taxAmount": _SIGNED_AMOUNT,
             "receiptNumber": _TEXT,
             "lineItems": _LINE_ITEMS,
         },
@@ -67,9 +70,9 @@ OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
             "customerName": _TEXT,
             "invoiceDate": _DATE,
             "dueDate": _DATE,
-            "totalAmount": _AMOUNT,
+            "totalAmount": _SIGNED_AMOUNT,
             "currency": _CURRENCY,
-            "taxAmount": _AMOUNT,
+            "taxAmount": _SIGNED_AMOUNT,
             "lineItems": _LINE_ITEMS,
         },
     ),

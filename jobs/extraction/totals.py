@@ -135,11 +135,14 @@ def _add_lost_point(ledger: Ledger, lines: list[Line], index: int) -> None:
         ledger.totals.append((weight - 1.0, ref, line.text[: match.start()].strip()))
 
 
-def pays_back(lines: list[Line]) -> bool:
-    """Whether the last total-labelled amount is negative ("Total Payable: -6.42"): a
-    credit note or a refund."""
+def amount_paid_back(lines: list[Line]) -> AmountRef | None:
+    """The last total-labelled amount when it is negative ("Total Payable: -6.42"): the
+    amount a credit note or a refund pays back; else None."""
     totals = build_ledger(lines).totals
-    return bool(totals) and max(totals, key=lambda t: t[1].line_index)[1].value < 0
+    if not totals:
+        return None
+    last = max(totals, key=lambda t: t[1].line_index)[1]
+    return last if last.value < 0 else None
 
 
 _BUCKETS = {

@@ -129,7 +129,7 @@ def _delivery_note(payable: str) -> list[Line]:
     ]
 
 
-def test_a_credit_notes_total_always_goes_to_a_reviewer():
+def test_a_credit_notes_negative_total_is_read_and_always_goes_to_a_reviewer():
     from jobs.extraction.ranker import load_model
     from jobs.extraction.receipt import choose_fields, read_receipt
 
@@ -138,6 +138,7 @@ def test_a_credit_notes_total_always_goes_to_a_reviewer():
         lines = _delivery_note(payable)
         rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
         total = choose_fields(rules, options, lines, model)["totalAmount"]
+        assert total.value == Decimal(payable)
         assert (total.confidence == 0.0) is reviewed, (payable, total)
 
 
