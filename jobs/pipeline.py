@@ -110,6 +110,32 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
         merged.evidence[name] = [*merged.evidence.get(name, []), {**memory, "read": read}]
 
 
+def fit_to_schema(merged: Merged, schema: dict[str, Any]) -> None:
+    """Drop the fields the workflow version's output schema cannot hold: its integrators
+    validate against it. A version published before totals could be negative cannot hold
+    a credit note's total, and an admin may have removed or narrowed a field. What was
+    read stays in the evidence; a required field dropped goes to review as missing."""
+    import jsonschema
+
+    properties = schema.get("properties", {})
+    closed = schema.get("additionalProperties") is False
+    for name, value in list(merged.fields.items()):
+        if name not in properties:
+            problem = "not in the output schema" if closed else None
+        else:
+            validator = jsonschema.Draft202012Validator(
+                properties[name], format_checker=jsonschema.FormatChecker()
+            )
+            problem = next((e.message for e in validator.iter_errors(value)), None)
+        if problem is not None:
+            del merged.fields[name]
+            merged.confidences.pop(name, None)
+            merged.evidence[name] = [
+                *merged.evidence.get(name, []),
+                {"read": value, "schema": problem},
+            ]
+
+
 def review_threshold(session: WorkflowSession) -> int:
     return int(session.options.get("documentReview") or session.workflow_version.review_threshold)
 
@@ -198,6 +224,7 @@ def run(session_id: str) -> None:
         merged, pages = _extract_all(session)
         if session.workflow_version.kind == "receipt":
             recall_shop(session.submission, merged)
+        fit_to_schema(merged, session.workflow_version.output_schema or {})
         _step(session_id, PROGRESS_EXTRACTED)
         outcome = fraud_run_checks(
             submission_id=session.submission_id,

@@ -1,0 +1,80 @@
+"""What the pipeline stores is what the workflow version's output schema can hold:
+credit notes' negative totals, and versions published before totals could be negative."""
+
+import copy
+from functools import partial
+
+import pytest
+
+from jobs import pipeline
+from jobs.models import WorkflowSession
+from submissions.models import SubmissionStatus
+from submissions.services import Actor, submission_correct_field
+from tests.jobs.fakes import fake_extract_file
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
+
+pytestmark = pytest.mark.django_db
+
+
+def _credit_note(session, file):
+    document, extraction = fake_extract_file(session, file)
+    extraction.fields["totalAmount"] = -6.42
+    extraction.evidence["totalAmount"] = [{"page": 0, "bbox": [0.7, 0.75, 0.8, 0.77]}]
+    return document, extraction
+
+
+def _run_credit_note(api, monkeypatch) -> WorkflowSession:
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    monkeypatch.setattr(pipeline, "_extract_file", _credit_note)
+    pipeline.run(body["sessionId"])
+    return WorkflowSession.objects.select_related("submission").get(pk=body["sessionId"])
+
+
+def test_a_credit_notes_negative_total_is_stored_and_a_reviewer_can_correct_to_one(
+    api, workflows, monkeypatch
+):
+    submission = _run_credit_note(api, monkeypatch).submission
+    assert submission.extracted_data["totalAmount"] == -6.42
+    submission.status = SubmissionStatus.REVIEW  # the fake is sure; a reviewer looks anyway
+    submission.save(update_fields=["status"])
+    corrected = submission_correct_field(
+        submission_id=submission.pk,
+        field_name="totalAmount",
+        raw_value="-6.40",
+        actor=Actor.system(),
+    )
+    assert corrected.extracted_data["totalAmount"] == -6.4
+
+
+def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    older = copy.deepcopy(receipt_workflow.output_schema)
+    older["properties"]["totalAmount"] = {"type": "number", "minimum": 0}
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=older)
+    submission = _run_credit_note(api, monkeypatch).submission
+    assert submission.status == SubmissionStatus.REVIEW
+    assert "totalAmount" not in submission.extracted_data
+    assert "totalAmount" not in submission.field_confidences
+    assert "totalAmount" in submission.review_flagged_fields
+    kept = submission.evidence["totalAmount"]
+    assert kept[0]["bbox"] == [0.7, 0.75, 0.8, 0.77]  # where it was read stays shown
+    assert kept[-1]["read"] == -6.42 and "minimum" in kept[-1]["schema"]
+    assert submission.extracted_data["merchantName"] == "Kedai Test"  # the rest is kept
+
+
+def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    narrower = copy.deepcopy(receipt_workflow.output_schema)
+    del narrower["properties"]["merchantName"]
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=narrower)
+    monkeypatch.setattr(pipeline, "_extract_file", partial(fake_extract_file))
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    pipeline.run(body["sessionId"])
+    data = WorkflowSession.objects.get(pk=body["sessionId"]).submission.extracted_data
+    assert "merchantName" not in data and data["totalAmount"] == 12.5
