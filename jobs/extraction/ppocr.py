@@ -82,7 +82,10 @@ REC_BATCH = 6
 # PP-OCRv6's lines are padded in batches of six as PP-OCRv4's are (unpadded, it read
 # names and addresses worse) but inferred one at a time, and its output layer is cut to
 # ASCII: the two kept its cost in peak memory to +63 MB from +237 MB (20 sroie-test
-# pages; the reads are the same).
+# pages; the reads are the same). PP-OCRv4's output layer is cut to ASCII too: on 1,023
+# lines of 20 sroie-test pages two read differently (a middle dot read as "-", a line of
+# Chinese as "##"), for 0.92x its CPU and ~25 MB less peak memory over 30 receipts
+# (~100 MB over a whole set); the cross-set figures are in bench/RESULTS.md.
 _DATE_OR_TIME_SHAPE = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{1,2}:\d{2}"
 # Any line that looks like it holds a date or time but holds no date PP-OCRv4 could read
 # ("Date :02A01/611:41:47AM") is read by PP-OCRv6 small too, whose read is taken when a
@@ -186,7 +189,6 @@ class PpOcr:
                 batch=REC_BATCH,
                 min_width=REC_MIN_WIDTH,
                 rows_apart=True,
-                ascii_only=True,
             )
             if head_lines
             else None
@@ -309,7 +311,8 @@ class PpOcr:
 
 
 class _Recognizer:
-    """One PP-OCR recognition model and its CTC decoder."""
+    """One PP-OCR recognition model, its output layer cut to ASCII (_keep_ascii), and its
+    CTC decoder."""
 
     def __init__(
         self,
@@ -320,12 +323,10 @@ class _Recognizer:
         batch: int,
         min_width: int,
         rows_apart: bool = False,
-        ascii_only: bool = False,
     ) -> None:
         model = core.read_model(path)
         characters = model.get_rt_info(["framework", "character"]).astype(str).splitlines()
-        if ascii_only:
-            characters = _keep_ascii(model, characters)
+        characters = _keep_ascii(model, characters)
         self._request = core.compile_model(model, "CPU", config).create_infer_request()
         self._ctc = _REC.CTCLabelDecode(character=characters)
         self._batch = batch
@@ -390,10 +391,14 @@ def _lost_date(text: str) -> bool:
 
 def _keep_ascii(model: ov.Model, characters: list[str]) -> list[str]:
     """Cut the model's output layer to the CTC blank, the characters that are ASCII once
-    NFKC-normalised, and the space; return those characters.
+    NFKC-normalised, and the space; return those characters. An accented letter is read
+    as a plain one or lost: keeping the Latin letters too ("é", "ł") made both models read
+    accents into plain receipts ("Totäl", "ŚDN BHD"), and the fields at confidence >= 0.9
+    fell under 99 % right (bench/RESULTS.md, 2026-12-04 21:30 UTC).
 
-    The layer's outputs for 18,708 characters (mostly CJK) were most of the recogniser's
-    memory for a long line: three float32 buffers of 18,710 x the line's columns / 8."""
+    The layer's outputs for the other characters (18,708 in PP-OCRv6, 6,623 in PP-OCRv4,
+    mostly CJK) were most of a recogniser's memory for a long line: three float32
+    buffers of that many x the line's columns / 8."""
     keep = [0] + [i + 1 for i, c in enumerate(characters) if _is_ascii(c)] + [len(characters) + 1]
     softmax = model.output(0).get_node().input_value(0).get_node()  # behind the Result
     node = softmax.input_value(0).get_node()

@@ -340,17 +340,29 @@ def text_crop(text: str) -> np.ndarray:
     return np.asarray(image)[:, :, ::-1].copy()
 
 
-def test_the_header_recognisers_output_is_cut_to_ascii_characters() -> None:
-    model = ov.Core().read_model(ppocr.head_model())
+@pytest.mark.parametrize(
+    ("model_path", "size"), [(lambda: ppocr.REC_MODEL, 6_000), (ppocr.head_model, 18_000)]
+)
+def test_each_recognisers_output_is_cut_to_ascii_characters(model_path, size: int) -> None:
+    model = ov.Core().read_model(model_path())
     characters = model.get_rt_info(["framework", "character"]).astype(str).splitlines()
 
     kept = ppocr._keep_ascii(model, characters)
 
-    assert len(characters) > 18_000
+    assert len(characters) > size
     assert set("AZaz09,.-/&()#") <= set(kept)
+    assert {"京", "é"} <= set(characters) and not {"京", "é"} & set(kept)
     assert all(" " < unicodedata.normalize("NFKC", c) <= "~" for c in kept)
     # The blank, the kept characters and the space, in the decoder's order.
     assert model.output(0).get_partial_shape()[2].get_length() == len(kept) + 2
+
+
+def test_both_recognisers_of_the_reader_read_ascii_alone() -> None:
+    reader = ppocr.PpOcr()
+
+    for recognizer in (reader._lines, reader._head):
+        assert "A" in recognizer._ctc.character
+        assert not {"京", "é"} & set(recognizer._ctc.character)
 
 
 def test_a_batch_read_one_row_at_a_time_reads_as_the_whole_batch() -> None:
