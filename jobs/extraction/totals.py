@@ -44,6 +44,7 @@ LABEL_WORDS = (
 
 MAX_SUMMED_TOTALS = 8  # at most 247 subsets of the totals above
 ROUNDED_WEIGHT = 3.2  # "Rounded total" names the amount paid after cash rounding
+PAYABLE_WEIGHT = 3.0  # a strong total label: "Total Payable", "Amount Due", "Grand Total"
 
 
 @dataclass
@@ -81,7 +82,7 @@ def classify(label: str) -> tuple[str, float]:
     if _NOT_MONEY.search(s) and not _STRONG_TOTAL.search(s):
         return "other", 0.0
     if _STRONG_TOTAL.search(s):
-        return "total", 3.0
+        return "total", PAYABLE_WEIGHT
     if _TENDER.search(s):
         return "tender", 0.0
     if re.search(r"T[O0]TA?L|TTL", s):
@@ -136,13 +137,16 @@ def _add_lost_point(ledger: Ledger, lines: list[Line], index: int) -> None:
 
 
 def amount_paid_back(lines: list[Line]) -> AmountRef | None:
-    """The last total-labelled amount when it is negative ("Total Payable: -6.42"): the
-    amount a credit note or a refund pays back; else None."""
-    totals = build_ledger(lines).totals
-    if not totals:
+    """The amount a credit note or a refund pays back ("Total Payable: -6.42"), else None.
+
+    It is the last total-labelled amount, negative, under a label that names the amount
+    payable (a voucher's, a return's or a rebate's "Total ... -5.00" does not), on a
+    receipt where nothing positive was tendered (a sale's cash or card)."""
+    ledger = build_ledger(lines)
+    if not ledger.totals or any(tender.value > 0 for tender in ledger.tenders):
         return None
-    last = max(totals, key=lambda t: t[1].line_index)[1]
-    return last if last.value < 0 else None
+    weight, last, _ = max(ledger.totals, key=lambda t: t[1].line_index)
+    return last if last.value < 0 and weight >= PAYABLE_WEIGHT else None
 
 
 _BUCKETS = {
@@ -303,7 +307,7 @@ def _fallback(lines: list[Line], ledger: Ledger) -> Candidate | None:
 
 def find_tax(lines: list[Line], total: Decimal | None) -> Candidate | None:
     ledger = build_ledger(lines)
-    taxes = [t for t in ledger.taxes if t.value >= 0 and (total is None or t.value < total)]
+    taxes = [t for t in ledger.taxes if _part_of(t.value, total)]
     if not taxes:
         return None
     # The last tax line is usually the summary ("Total GST"), not a per-rate breakdown.
@@ -314,3 +318,11 @@ def find_tax(lines: list[Line], total: Decimal | None) -> Candidate | None:
     return Candidate(
         tax.value, round(confidence * ocr_factor(tax.ocr_confidence), 3), [tax.evidence]
     )
+
+
+def _part_of(tax: Decimal, total: Decimal | None) -> bool:
+    """Whether ``tax`` can be the tax in ``total``: the same sign (a credit note's tax is
+    negative too) and smaller."""
+    if total is None or total >= 0:
+        return tax >= 0 and (total is None or tax < total)
+    return total < tax < 0

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from jobs.extraction.fields import label_and_amount
 from jobs.extraction.header import _is_address_stop, clean_name
 from jobs.extraction.layout import Line, Word
 from jobs.extraction.options import total_options
-from jobs.extraction.totals import classify, find_total
+from jobs.extraction.totals import amount_paid_back, classify, find_total
 from jobs.extraction.values import parse_amounts, parse_dates
 
 
@@ -140,6 +142,57 @@ def test_a_credit_notes_negative_total_is_read_and_always_goes_to_a_reviewer():
         total = choose_fields(rules, options, lines, model)["totalAmount"]
         assert total.value == Decimal(payable)
         assert (total.confidence == 0.0) is reviewed, (payable, total)
+
+
+def _read_total(lines: list[Line]):
+    from jobs.extraction.ranker import load_model
+    from jobs.extraction.receipt import choose_fields, read_receipt
+
+    rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
+    return choose_fields(rules, options, lines, load_model())
+
+
+@pytest.mark.parametrize("label", ["Total Voucher", "Total Returned", "TOTAL DlSCOUNT"])
+def test_a_negative_total_line_below_a_sales_total_is_no_credit_note(label: str):
+    lines = [
+        _row("Item A", "10.00", 0.40),
+        _row("Item B", "18.50", 0.45),
+        _row("TOTAL", "28.50", 0.55),
+        _row(label, "-5.00", 0.60),
+        _row("Cash", "30.00", 0.65),
+        _row("Change", "1.50", 0.70),
+    ]
+    assert _read_total(lines)["totalAmount"].value == Decimal("28.50")
+
+
+def test_an_amount_payable_is_no_credit_note_when_cash_was_tendered():
+    lines = [
+        _row("TOTAL", "28.50", 0.55),
+        _row("Total Amount Saved", "-5.00", 0.60),
+        _row("Cash", "30.00", 0.65),
+    ]
+    assert _read_total(lines)["totalAmount"].value == Decimal("28.50")
+
+
+def test_a_negative_part_printed_below_the_amount_payable_is_no_credit_note():
+    lines = [
+        _row("Total 6% supplies (Inc. GST):", "42.60", 0.60),
+        _row("Total Payable:", "26.26", 0.65),
+        _row("Total 0% supplies:", "-16.34", 0.70),
+    ]
+    assert amount_paid_back(lines) is None
+    assert _read_total(lines)["totalAmount"].value > 0
+
+
+def test_a_credit_notes_tax_is_read_negative_like_its_total():
+    lines = [
+        _row("Total 6% supplies (excl. GST):", "-6.06", 0.55),
+        _row("GST:", "-0.36", 0.60),
+        _row("Total Payable:", "-6.42", 0.70),
+    ]
+    fields = _read_total(lines)
+    assert fields["totalAmount"].value == Decimal("-6.42")
+    assert fields["taxAmount"].value == Decimal("-0.36")
 
 
 def _cell(text: str, x0: float, x1: float, top: float, bottom: float) -> Line:
