@@ -29,6 +29,7 @@ from jobs.services import (
     session_start_run,
 )
 from steve.models import Environment
+from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.selectors import shop_memory
 from submissions.services import submission_finish_processing
@@ -115,34 +116,39 @@ def fit_to_schema(merged: Merged, schema: dict[str, Any]) -> None:
     validate against it. A version published before totals could be negative cannot hold
     a credit note's total, and an admin may have removed or narrowed a field. What was
     read stays in the evidence; a required field dropped goes to review as missing."""
-    import jsonschema
-
     properties = schema.get("properties", {})
     closed = schema.get("additionalProperties") is False
+    dropped = []
     for name, value in list(merged.fields.items()):
         if name not in properties:
-            problem = "not in the output schema" if closed else None
+            refusal = "not in the output schema" if closed else None
         else:
-            validator = jsonschema.Draft202012Validator(
-                properties[name], format_checker=jsonschema.FormatChecker()
-            )
-            problem = next((e.message for e in validator.iter_errors(value)), None)
-        if problem is not None:
+            refusal = schema_refusal(schema, name, value)
+        if refusal is not None:
             del merged.fields[name]
             merged.confidences.pop(name, None)
-            merged.evidence[name] = [
-                *merged.evidence.get(name, []),
-                {"read": value, "schema": problem},
-            ]
+            kept = {"read": value, "schema": refusal}
+            merged.evidence[name] = [*merged.evidence.get(name, []), kept]
+            dropped.append(name)
+    if dropped:  # the files' summaries still tell what was read
+        merged.summaries.append(f"Not stored, refused by the output schema: {', '.join(dropped)}.")
 
 
 def review_threshold(session: WorkflowSession) -> int:
     return int(session.options.get("documentReview") or session.workflow_version.review_threshold)
 
 
-def flagged_fields(kind: str, merged: Merged, threshold: int) -> list[str]:
-    """Required fields that are missing, and any field read with too little confidence."""
-    missing = [name for name in REQUIRED_FIELDS[kind] if merged.fields.get(name) in (None, "")]
+def flagged_fields(
+    kind: str, merged: Merged, threshold: int, properties: dict[str, Any]
+) -> list[str]:
+    """Required fields that are missing, and any field read with too little confidence.
+    A field the version's output schema has no place for (``properties``) is not
+    required of it: no reviewer could fill it in."""
+    missing = [
+        name
+        for name in REQUIRED_FIELDS[kind]
+        if name in properties and merged.fields.get(name) in (None, "")
+    ]
     weak = [
         name
         for name, confidence in merged.confidences.items()
@@ -196,7 +202,9 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
 
 
 def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tuple[str, list[str]]:
-    flagged = flagged_fields(session.workflow_version.kind, merged, review_threshold(session))
+    version = session.workflow_version
+    properties = (version.output_schema or {}).get("properties", {})
+    flagged = flagged_fields(version.kind, merged, review_threshold(session), properties)
     one_shot = session.source == WorkflowSession.Source.EXTRACTION_JOB
     # A one-shot extraction job has a field gate only when it asked for one
     # (`documentReview`, seed 003); fraud always sends a submission to review.

@@ -69,4 +69,33 @@ def output_schema_errors(schema: Any) -> list[str]:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
         return [f"Output schema is not valid JSON Schema: {error.message}"]
+    # The review page and the corrections read each field's own schema (its type, format
+    # and items), so a field must not take them from elsewhere.
+    referring = sorted(name for name, spec in schema["properties"].items() if _refers(spec))
+    if referring:
+        return [f"Output schema: {', '.join(referring)}: a field's schema cannot use $ref."]
     return []
+
+
+def _refers(spec: Any) -> bool:
+    if isinstance(spec, dict):
+        return any(k in ("$ref", "$dynamicRef") or _refers(v) for k, v in spec.items())
+    return isinstance(spec, list) and any(_refers(item) for item in spec)
+
+
+def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
+    """Why the output schema cannot hold ``value`` as its field ``name`` (None: it can).
+
+    The field is checked inside the whole schema, so its references ("$ref":
+    "#/$defs/money") resolve; a reference that resolves nowhere refuses every value."""
+    import jsonschema
+    import referencing.exceptions
+
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    try:
+        for error in validator.iter_errors({name: value}):
+            if list(error.absolute_path)[:1] == [name]:
+                return error.message
+    except referencing.exceptions.Unresolvable as error:
+        return f"the output schema refers to {error.ref!r}, which it does not define"
+    return None

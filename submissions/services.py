@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
 from steve.models import Company, Environment
+from steve.workflow_rules import schema_refusal
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
 from submissions.models import (
@@ -593,7 +594,7 @@ def submission_correct_field(
             None if raw_value.strip() == "" else _coerce_field_value(field_name, schema, raw_value)
         )
         if new is not None:
-            _validate(new, schema, field_name, f"Invalid value for {field_name}")
+            _validate(new, submission, field_name, f"Invalid value for {field_name}")
         _store_correction(submission, field_name, new, actor)
     return submission
 
@@ -631,7 +632,7 @@ def submission_correct_line_items(
         items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
         _check_line_items(items)
         if items:
-            _validate(items, schema, "lineItems", "Invalid line items")
+            _validate(items, submission, "lineItems", "Invalid line items")
         _store_correction(submission, "lineItems", items or None, actor)
     return submission
 
@@ -690,15 +691,12 @@ def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | N
     return properties.get(field_name)
 
 
-def _validate(value: Any, schema: dict[str, Any], field_name: str, what: str) -> None:
-    import jsonschema
-
+def _validate(value: Any, submission: Submission, field_name: str, what: str) -> None:
     if problem := _unstorable(value):
         raise invalid(field_name, f"{what}: {problem}.")
-    try:
-        jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
-    except jsonschema.ValidationError as error:
-        raise invalid(field_name, f"{what}: {error.message}.") from None
+    schema = submission.workflow_version.output_schema or {}
+    if (refusal := schema_refusal(schema, field_name, value)) is not None:
+        raise invalid(field_name, f"{what}: {refusal}.")
 
 
 def _unstorable(value: Any) -> str | None:
@@ -820,7 +818,7 @@ def submission_correct_fields(
                 )
             elif value is not None:
                 try:
-                    _validate(value, schema, name, "Invalid value")
+                    _validate(value, submission, name, "Invalid value")
                     if name == "lineItems":
                         _check_line_items(value)
                 except ServiceError as error:

@@ -63,6 +63,7 @@ def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
     assert kept[0]["bbox"] == [0.7, 0.75, 0.8, 0.77]  # where it was read stays shown
     assert kept[-1]["read"] == -6.42 and "minimum" in kept[-1]["schema"]
     assert submission.extracted_data["merchantName"] == "Kedai Test"  # the rest is kept
+    assert "Not stored, refused by the output schema: totalAmount." in submission.ai_summary
 
 
 def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(
@@ -76,5 +77,35 @@ def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     pipeline.run(body["sessionId"])
-    data = WorkflowSession.objects.get(pk=body["sessionId"]).submission.extracted_data
-    assert "merchantName" not in data and data["totalAmount"] == 12.5
+    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
+    assert "merchantName" not in submission.extracted_data
+    assert submission.extracted_data["totalAmount"] == 12.5
+    # Required of receipts, but this version has no place for it: no reviewer could fill
+    # it in, so it is not flagged as missing.
+    assert "merchantName" not in submission.review_flagged_fields
+
+
+def test_a_field_is_checked_against_what_its_schema_refers_to(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    # The admin refuses $ref in a field (the review page reads each field's own schema),
+    # but a version stored with one must not fail its submissions.
+    schema = copy.deepcopy(receipt_workflow.output_schema)
+    schema["$defs"] = {"money": {"type": "number", "minimum": 0}}
+    schema["properties"]["totalAmount"] = {"$ref": "#/$defs/money"}
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=schema)
+    submission = _run_credit_note(api, monkeypatch).submission
+    assert submission.status == SubmissionStatus.REVIEW
+    assert "totalAmount" not in submission.extracted_data
+    assert "minimum" in submission.evidence["totalAmount"][-1]["schema"]
+
+
+def test_a_reference_the_schema_does_not_define_refuses_the_field_not_the_submission(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    schema = copy.deepcopy(receipt_workflow.output_schema)
+    schema["properties"]["totalAmount"] = {"$ref": "#/$defs/nowhere"}
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=schema)
+    session = _run_credit_note(api, monkeypatch)
+    assert session.state == "completed"
+    assert "nowhere" in session.submission.evidence["totalAmount"][-1]["schema"]

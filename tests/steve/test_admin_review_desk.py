@@ -72,6 +72,15 @@ def test_a_checked_version_is_published_as_the_next_version(operator, workflows)
         ("output_schema", {"type": "array"}, "Output schema"),
         ("output_schema", {"type": "object", "properties": {}}, "Output schema"),
         ("output_schema", {"type": "object", "properties": {"a": {"type": 5}}}, "not valid"),
+        (
+            "output_schema",
+            {
+                "type": "object",
+                "$defs": {"money": {"type": "number"}},
+                "properties": {"total": {"anyOf": [{"$ref": "#/$defs/money"}]}},
+            },
+            "cannot use $ref",
+        ),
     ],
 )
 def test_an_unusable_version_cannot_be_saved(operator, workflows, field, value, message):
