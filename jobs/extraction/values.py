@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 # decimal point as a comma or splits it with a space, so both are accepted.
 AMOUNT_RE = re.compile(
     r"(?<![\d.,/:])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|[$€£¥])?\s?(-)?"
-    r"(\d{1,3}(?:[,\s]\d{3})+|\d+)\s?[.,]\s?(\d{2})(?![\d%/:])"
+    r"(\d{1,3}(?:[,\s]\d{3})+|\d+)\s?[.,]\s?(\d{2})(?:(-)(?![\d.]))?(?![\d%/:])"
 )
 # Cents printed without the leading zero (".01", "RM -.10", "CHANGE .00"), as some
 # tills print rounding, change and small prices; the point must follow a space, a minus,
@@ -70,7 +70,7 @@ def parse_amounts(text: str) -> list[Match]:
             value = Decimal(f"{digits}.{m.group(4)}")
         except InvalidOperation:
             continue
-        if m.group(1) or m.group(2):
+        if m.group(1) or m.group(2) or m.group(5):  # "-6.42", "RM -6.42", "6.42-"
             value = -value
         # The span starts at the currency sign or minus so labels never keep a stray "£".
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())

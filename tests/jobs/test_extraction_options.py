@@ -184,6 +184,17 @@ def test_a_negative_part_printed_below_the_amount_payable_is_no_credit_note():
     assert _read_total(lines)["totalAmount"].value > 0
 
 
+def test_an_amount_with_a_trailing_minus_is_negative():
+    def read(text: str) -> list[tuple[str, str]]:
+        return [(str(a.value), text[a.start : a.end]) for a in parse_amounts(text)]
+
+    assert read("Rounding Adj 0.01-") == [("-0.01", "0.01-")]
+    assert read("DISC 14.00-(30%)") == [("-14.00", "14.00-")]
+    assert read("Happy hour 12.50-13.00") == [("12.50", "12.50"), ("13.00", "13.00")]
+    lines = [_row("Total Payable:", "6.42-", 0.70)]
+    assert _read_total(lines)["totalAmount"].value == Decimal("-6.42")
+
+
 def test_a_credit_notes_tax_is_read_negative_like_its_total():
     lines = [
         _row("Total 6% supplies (excl. GST):", "-6.06", 0.55),
