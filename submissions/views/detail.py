@@ -70,6 +70,7 @@ class FieldRow:
     evidence: str
     input_type: str
     remembered: int = 0  # earlier corrections the value was recalled from (0: read)
+    refused: str = ""  # what was read but not stored: the output schema refused it
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
                 evidence=json.dumps(evidence),
                 input_type="text",
                 remembered=_remembered(submission, name),
+                refused=_refused(submission, name),
             )
         )
     return rows
@@ -182,6 +184,17 @@ def _remembered(submission: Submission, name: str) -> int:
         if isinstance(e, dict) and "memory" in e:
             return int(e.get("corrections") or 0)
     return 0
+
+
+def _refused(submission: Submission, name: str) -> str:
+    """The value read for this field that the workflow's output schema refused, and why
+    (jobs.pipeline.fit_to_schema keeps both in the evidence)."""
+    for e in reversed((submission.evidence or {}).get(name, [])):
+        if isinstance(e, dict) and "schema" in e and "read" in e:
+            read = str(e["read"])
+            read = read if len(read) <= 80 else read[:79] + "…"
+            return f"Read {read}, not stored: {e['schema']}"
+    return ""
 
 
 def detail_context(

@@ -5,6 +5,7 @@ import copy
 from functools import partial
 
 import pytest
+from django.urls import reverse
 
 from jobs import pipeline
 from jobs.models import WorkflowSession
@@ -49,7 +50,7 @@ def test_a_credit_notes_negative_total_is_stored_and_a_reviewer_can_correct_to_o
 
 
 def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
-    api, workflows, receipt_workflow, monkeypatch
+    api, ui, workflows, receipt_workflow, monkeypatch
 ):
     older = copy.deepcopy(receipt_workflow.output_schema)
     older["properties"]["totalAmount"] = {"type": "number", "minimum": 0}
@@ -64,6 +65,8 @@ def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
     assert kept[-1]["read"] == -6.42 and "minimum" in kept[-1]["schema"]
     assert submission.extracted_data["merchantName"] == "Kedai Test"  # the rest is kept
     assert "Not stored, refused by the output schema: totalAmount." in submission.ai_summary
+    page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
+    assert "Read -6.42, not stored: -6.42 is less than the minimum of 0" in page
 
 
 def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(
