@@ -118,7 +118,7 @@ def fit_to_schema(merged: Merged, schema: dict[str, Any]) -> None:
     read stays in the evidence; a required field dropped goes to review as missing."""
     properties = schema.get("properties", {})
     closed = schema.get("additionalProperties") is False
-    dropped = []
+    dropped: list[str] = []
     for name, value in list(merged.fields.items()):
         if name not in properties:
             refusal = "not in the output schema" if closed else None

@@ -1,5 +1,6 @@
 """What makes a workflow version usable: JSON Schemas of its upload rules and of its
-output schema, checked before a version is saved (the admin's form uses them)."""
+output schema, checked before a version is saved (the admin's form uses them), and
+whether a value fits a field of its output schema (the pipeline and corrections)."""
 
 from typing import Any
 
@@ -78,6 +79,7 @@ def output_schema_errors(schema: Any) -> list[str]:
 
 
 def _refers(spec: Any) -> bool:
+    """Whether a field's schema, at any depth, takes part of itself from elsewhere."""
     if isinstance(spec, dict):
         return any(k in ("$ref", "$dynamicRef") or _refers(v) for k, v in spec.items())
     return isinstance(spec, list) and any(_refers(item) for item in spec)
