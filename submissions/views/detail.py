@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, company_required, membership_allows
@@ -191,8 +192,7 @@ def _refused(submission: Submission, name: str) -> str:
     (jobs.pipeline.fit_to_schema keeps both in the evidence)."""
     for e in reversed((submission.evidence or {}).get(name, [])):
         if isinstance(e, dict) and "schema" in e and "read" in e:
-            read = str(e["read"])
-            read = read if len(read) <= 80 else read[:79] + "…"
+            read = Truncator(str(e["read"])).chars(80)
             return f"Read {read}, not stored: {e['schema']}"
     return ""
 
