@@ -5,6 +5,7 @@ advances the session's progress; any failure ends the session `failed` with a co
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,13 +171,17 @@ def fraud_sentence(status: str, count: int) -> str:
     return f"{count} {status} fraud {noun}; a reviewer must resolve them."
 
 
-def _extract_file(session: WorkflowSession, file: SubmissionFile) -> tuple[Document, Extraction]:
+def _extract_file(
+    session: WorkflowSession, file: SubmissionFile, deadline: float
+) -> tuple[Document, Extraction]:
     with default_storage.open(file.storage_key, "rb") as handle:
         data = handle.read()
     return extract_document_isolated(
         data,
         kind=session.workflow_version.kind,
         password=session.options.get("password") or None,
+        page_timeout_s=settings.EXTRACTION_PAGE_SECONDS,
+        deadline=deadline,
         heartbeat=lambda: _beat(session.pk),
         heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
     )
@@ -186,8 +191,9 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
     files = list(session.submission.files.order_by("file_index"))
     merged, pages = Merged(), []
     span = (PROGRESS_EXTRACTED - PROGRESS_LOADED) / max(1, len(files))
+    deadline = time.monotonic() + settings.EXTRACTION_BUDGET_SECONDS  # for all the files
     for position, file in enumerate(files):
-        document, extraction = _extract_file(session, file)
+        document, extraction = _extract_file(session, file, deadline)
         SubmissionFile.objects.filter(pk=file.pk).update(
             page_count=len(document.pages),
             page_transforms=[p.transform for p in document.pages],

@@ -386,6 +386,13 @@ STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
 STUCK_SESSION_HEARTBEAT_SECONDS = env_int("STUCK_SESSION_HEARTBEAT_SECONDS", 90, minimum=5)
 # How often a running pipeline renews its heartbeat (well under the threshold above).
 SESSION_HEARTBEAT_EVERY_SECONDS = env_int("SESSION_HEARTBEAT_EVERY_SECONDS", 20, minimum=1)
+# How long reading one page may take. A dense A4 scan (80 lines of small print) reads in
+# ~17 s on a 2-core EPYC (bench/RESULTS.md) and 2-3x that on slower cores: a long PDF of
+# them needs more than any one limit for the whole file, and one page is never near this.
+EXTRACTION_PAGE_SECONDS = env_int("EXTRACTION_PAGE_SECONDS", 120, minimum=1)
+# How long a session's files may take to read, all together: under process_session's soft
+# time limit (600 s), with time left for the fraud checks and the decision.
+EXTRACTION_BUDGET_SECONDS = env_int("EXTRACTION_BUDGET_SECONDS", 480, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
 # Results at or above this size are returned as a pointer to a stored JSON object.
 LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -133,10 +134,12 @@ def extract_document(
     kind: str,
     password: str | None = None,
     engine: OcrEngine | None = None,
+    on_page: Callable[[], object] | None = None,
 ) -> tuple[Document, Extraction]:
-    """Load, read (text layer or OCR) and parse one file."""
+    """Load, read (text layer or OCR) and parse one file; ``on_page`` is called after
+    each page OCR has read."""
     document = load_document(data, password=password)
-    read_text(document, engine=engine)
+    read_text(document, engine=engine, on_page=on_page)
     try:
         return document, parse_fields(document, kind=kind)
     except (ExtractionError, MemoryError):

@@ -11,6 +11,7 @@ processes, which ``multiprocessing`` refuses to let have children.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import pickle
 import resource
@@ -28,6 +29,10 @@ from .ocr import get_engine
 
 MB = 1024 * 1024
 _CHUNK = 1 << 16
+PAGE_TIMEOUT_S = 120.0  # the default of settings.EXTRACTION_PAGE_SECONDS, which says why
+# The child writes _PAGE_READ after each page it has read, then _RESULT and its result.
+_PAGE_READ = b"."
+_RESULT = b"="
 
 
 def extract_document_isolated(
@@ -35,7 +40,8 @@ def extract_document_isolated(
     *,
     kind: str,
     password: str | None = None,
-    timeout_s: float = 120,
+    page_timeout_s: float = PAGE_TIMEOUT_S,
+    deadline: float | None = None,
     memory_mb: int = 2048,
     engine_name: str | None = None,
     heartbeat: Callable[[], None] | None = None,
@@ -43,11 +49,14 @@ def extract_document_isolated(
 ) -> tuple[Document, Extraction]:
     """``extract_document`` in a child process; crashes and blow-ups become ExtractionError.
 
+    The child has ``page_timeout_s`` from its start, and again from each page it finishes
+    reading, so a long document is read to its end while a page that hangs still fails
+    it; ``deadline`` (a ``time.monotonic()`` value) bounds the whole file.
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
     ``heartbeat`` is called every ``heartbeat_every`` seconds while the child works, so a
     long document does not look like a dead worker; if it raises, the child is killed and
-    the exception goes on to the caller.
+    the exception goes on to the caller, as does any other (Celery's soft time limit).
     """
     engine = get_engine(engine_name)  # load before forking so every child shares it
     read_fd, write_fd = os.pipe()
@@ -57,9 +66,10 @@ def extract_document_isolated(
         _child(write_fd, data, kind, password, memory_mb, engine)
     os.close(write_fd)
     try:
-        payload = _read_with_deadline(
-            read_fd, pid, time.monotonic() + timeout_s, heartbeat, heartbeat_every
-        )
+        payload = _read_result(read_fd, page_timeout_s, deadline, heartbeat, heartbeat_every)
+    except BaseException:
+        _kill(pid)  # never leave it reading on: nobody would wait for its result
+        raise
     finally:
         os.close(read_fd)
     return _unpack(payload, pid)
@@ -74,10 +84,16 @@ def _child(
         limit = _mapped_bytes() + memory_mb * MB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        def page_read() -> None:
+            os.write(write_fd, _PAGE_READ)
+
         try:
             result: tuple[str, Any] = (
                 "ok",
-                extract_document(data, kind=kind, password=password, engine=engine),
+                extract_document(
+                    data, kind=kind, password=password, engine=engine, on_page=page_read
+                ),
             )
         except ExtractionError as exc:
             result = ("error", exc)
@@ -87,7 +103,7 @@ def _child(
             result = ("crash", traceback.format_exc(limit=5))
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(blob)
+            pipe.write(_RESULT + blob)
     except BaseException:
         status = 1
     finally:
@@ -103,47 +119,63 @@ def _mapped_bytes() -> int:
     return 0
 
 
-def _read_with_deadline(
+def _read_result(
     read_fd: int,
-    pid: int,
-    deadline: float,
+    page_timeout_s: float,
+    deadline: float | None,
     heartbeat: Callable[[], None] | None = None,
     heartbeat_every: float = 20.0,
 ) -> bytes:
+    """The child's result, read as it comes; each page it reports renews its time."""
     chunks: list[bytes] = []
-    next_beat = time.monotonic() + heartbeat_every
+    now = time.monotonic()
+    stall_at, next_beat = now + page_timeout_s, now + heartbeat_every
+    deadline = math.inf if deadline is None else deadline
+    in_result = False
     while True:
         now = time.monotonic()
         if heartbeat is not None and now >= next_beat:
-            try:
-                heartbeat()
-            except BaseException:
-                _kill(pid)  # the caller stops here (its session ended): so does the child
-                raise
+            heartbeat()
             next_beat = now + heartbeat_every
-        remaining = deadline - now
-        if remaining <= 0:
-            _kill(pid)
-            raise ExtractionError(
-                "PROCESSING_ERROR",
-                "Document processing timed out.",
-                retryable=True,
-                step=STEP_TEXT,
-            )
-        wait = min(remaining, max(0.0, next_beat - now)) if heartbeat else remaining
-        ready, _, _ = select.select([read_fd], [], [], wait)
+        if now >= min(stall_at, deadline):
+            raise _overdue(page_timeout_s, stalled=now < deadline)
+        wait = min(stall_at, deadline, next_beat if heartbeat else math.inf) - now
+        ready, _, _ = select.select([read_fd], [], [], max(0.0, wait))
         if not ready:
             continue
         chunk = os.read(read_fd, _CHUNK)
         if not chunk:
             return b"".join(chunks)
+        if not in_result:
+            ticks, marker, chunk = chunk.partition(_RESULT)
+            if ticks:  # pages read: the next one has its own time
+                stall_at = time.monotonic() + page_timeout_s
+            in_result = bool(marker)
         chunks.append(chunk)
+
+
+def _overdue(page_timeout_s: float, *, stalled: bool) -> ExtractionError:
+    if stalled:  # something went wrong with one page: another attempt may pass
+        return ExtractionError(
+            "PROCESSING_ERROR",
+            f"Reading a page took longer than {page_timeout_s:.0f} s; processing stopped.",
+            retryable=True,
+            step=STEP_TEXT,
+        )
+    # The files are too long to read in time: they would be again.
+    return ExtractionError(
+        "PROCESSING_ERROR",
+        "The submission's files take longer to read than Steve allows for one submission; "
+        "send their pages in several submissions.",
+        step=STEP_TEXT,
+    )
 
 
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
+    with contextlib.suppress(ChildProcessError):  # already reaped
+        os.waitpid(pid, 0)
 
 
 def _unpack(payload: bytes, pid: int) -> tuple[Document, Extraction]:

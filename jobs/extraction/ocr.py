@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import threading
 import unicodedata
+from collections.abc import Callable
 from typing import Protocol
 
 import cv2
@@ -201,8 +202,14 @@ def _build_engine(name: str) -> OcrEngine:
     raise ValueError(f"unknown OCR engine {name!r}; use 'rapidocr' or 'tesseract'")
 
 
-def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
-    """OCR every page that has no text layer, filling ``words`` and ``text`` in place."""
+def read_text(
+    document: Document,
+    *,
+    engine: OcrEngine | None = None,
+    on_page: Callable[[], object] | None = None,
+) -> None:
+    """OCR every page that has no text layer, filling ``words`` and ``text`` in place;
+    ``on_page`` is called after each page read."""
     pending = [page for page in document.pages if not page.has_text_layer]
     if not pending:
         return
@@ -222,6 +229,8 @@ def read_text(document: Document, *, engine: OcrEngine | None = None) -> None:
                 retryable=True,
                 step=STEP_TEXT,
             ) from exc
+        if on_page is not None:
+            on_page()
     if not any(page.words for page in document.pages):
         raise ExtractionError(
             "OCR_FAILED",

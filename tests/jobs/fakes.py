@@ -7,7 +7,9 @@ from jobs.extraction import Document, Extraction, Page
 FIELDS = {"merchantName": "Kedai Test", "date": "2026-01-02", "totalAmount": 12.5}
 
 
-def fake_extract_file(session, file, *, confidence: float = 0.99) -> tuple[Document, Extraction]:
+def fake_extract_file(
+    session, file, deadline: float | None = None, *, confidence: float = 0.99
+) -> tuple[Document, Extraction]:
     page = Page(index=0, image=Image.new("RGB", (40, 60), "white"))
     extraction = Extraction(
         kind=session.workflow_version.kind,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import jsonschema
@@ -285,7 +288,7 @@ def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
         extract_document_isolated(big, kind="receipt", memory_mb=40)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
     with pytest.raises(ExtractionError) as info:
-        extract_document_isolated(pdf_bytes, kind="invoice", timeout_s=0.001)
+        extract_document_isolated(pdf_bytes, kind="invoice", page_timeout_s=0.001)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
 
 
@@ -309,6 +312,105 @@ def test_isolated_runner_kills_the_child_when_the_heartbeat_says_stop(
             render_png(pdf_bytes), kind="invoice", heartbeat=stop, heartbeat_every=0.0
         )
     assert len(killed) == 1
+
+
+class SlowEngine:
+    """Reads each page in ``seconds`` (the ``stall_on``th page, counted from 1, never)."""
+
+    name, upright_confidence = "slow", 0.8
+
+    def __init__(self, seconds: float, stall_on: int = 0) -> None:
+        self.seconds, self.stall_on, self.calls = seconds, stall_on, 0
+
+    def recognize(self, image: Image.Image) -> list:
+        from jobs.extraction.layout import Word
+
+        self.calls += 1
+        time.sleep(3600 if self.calls == self.stall_on else self.seconds)
+        return [Word(text="KEDAI TEST TOTAL 12.50", bbox=(0.1, 0.1, 0.9, 0.15), confidence=0.99)]
+
+
+def scanned_pdf(pages: int) -> bytes:
+    """A PDF of ``pages`` image-only pages (no text layer: each is sent to OCR)."""
+    from PIL import ImageDraw
+
+    images = []
+    for _ in range(pages):
+        image = Image.new("RGB", (400, 560), "white")
+        ImageDraw.Draw(image).rectangle((40, 40, 360, 60), fill="black")
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def test_a_long_document_is_read_to_its_end_as_long_as_each_page_is_read_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.extraction import isolated
+
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
+    started = time.monotonic()
+    document, _ = extract_document_isolated(scanned_pdf(4), kind="receipt", page_timeout_s=1.0)
+    assert len(document.pages) == 4 and all(page.words for page in document.pages)
+    assert time.monotonic() - started > 1.0  # longer than one page's time, in all
+
+
+def test_a_page_that_hangs_fails_its_file_after_the_page_timeout_and_may_be_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.extraction import isolated
+
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.1, stall_on=3))
+    started = time.monotonic()
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(scanned_pdf(4), kind="receipt", page_timeout_s=1.0)
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
+    assert "page took longer than 1 s" in info.value.message
+    assert time.monotonic() - started < 10
+
+
+def test_files_past_the_submissions_deadline_fail_and_are_not_retryable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.extraction import isolated
+
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(
+            scanned_pdf(6), kind="receipt", page_timeout_s=5, deadline=time.monotonic() + 1
+        )
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
+    assert "longer to read than Steve allows" in info.value.message
+
+
+def test_the_child_is_killed_when_the_task_is_interrupted_while_it_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Celery's soft time limit arrives as an exception raised wherever the parent waits.
+    from jobs.extraction import isolated
+
+    class SoftTimeLimit(Exception):
+        pass
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise SoftTimeLimit
+
+    forked: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(isolated.os, "fork", lambda: forked.append(pid := fork()) or pid)
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(30))
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(SoftTimeLimit):
+            extract_document_isolated(scanned_pdf(1), kind="receipt")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    [child] = [pid for pid in forked if pid]
+    with pytest.raises(ChildProcessError):  # killed and reaped, not left reading
+        os.waitpid(child, os.WNOHANG)
 
 
 # --- CLI ----------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""How long a session's files may take: each page its own time, all files one budget."""
+
+import pytest
+
+from jobs import pipeline
+from jobs.extraction import isolated
+from jobs.models import WorkflowSession
+from tests.jobs.test_extraction import SlowEngine, scanned_pdf
+from tests.jobs.test_sessions_api import create
+
+pytestmark = pytest.mark.django_db
+
+
+def _submit_pdf(api, data: bytes) -> str:
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    assert api.generic("PUT", path, data, content_type="application/pdf").status_code < 300
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    return body["sessionId"]
+
+
+def test_files_that_outlast_the_sessions_budget_fail_it_as_not_retryable(
+    api, workflows, settings, monkeypatch
+):
+    settings.EXTRACTION_BUDGET_SECONDS = 1
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
+    session_id = _submit_pdf(api, scanned_pdf(5))
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert (session.state, session.error_code) == ("failed", "PROCESSING_ERROR")
+    assert session.error_retryable is False
+    body = api.get(f"/api/v1/jobs/{session_id}").json()
+    assert body["error"]["details"] == {"step": "text_extraction", "retryable": False}
+
+
+def test_a_document_longer_than_one_pages_time_is_read_within_the_budget(
+    api, workflows, settings, monkeypatch
+):
+    settings.EXTRACTION_PAGE_SECONDS = 0.6
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.3))
+    session_id = _submit_pdf(api, scanned_pdf(4))
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state != "failed", session.failed_reason
+    assert session.submission.files.get().page_count == 4
