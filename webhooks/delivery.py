@@ -28,6 +28,7 @@ from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     QUEUE_LEASE,
     active_secrets,
+    dispatch_on_commit,
     endpoint_disable,
     endpoint_record_outcome,
     session_secret_get_or_create,
@@ -278,8 +279,21 @@ def record(
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
             delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
+        elif _holds_the_lease(delivery, attempt):
+            # Redelivered while this attempt was in flight: its answer is stale, but the
+            # redelivery must go now, not when the lease runs out.
+            delivery.locked_until = None
+            delivery.save(update_fields=["locked_until"])
+            if delivery.status == WebhookDelivery.Status.PENDING:
+                dispatch_on_commit([delivery.pk])
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
+
+
+def _holds_the_lease(delivery: WebhookDelivery, attempt: WebhookAttempt) -> bool:
+    """Whether the delivery's lease is this attempt's: no later attempt has claimed it."""
+    later = WebhookAttempt.objects.filter(delivery_id=delivery.pk, pk__gt=attempt.pk)
+    return delivery.locked_until is not None and not later.exists()
 
 
 def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:

@@ -10,11 +10,13 @@ from webhooks import delivery as delivery_module
 from webhooks.delivery import (
     MAX_ATTEMPTS,
     RETRY_SCHEDULE,
+    Outcome,
     claim,
     claim_due,
     deliver,
     next_attempt_delay,
     parse_retry_after,
+    record,
 )
 from webhooks.models import WebhookDelivery, WebhookEndpointNotice
 from webhooks.services import delivery_redeliver, endpoint_redeliver_failed
@@ -182,6 +184,41 @@ def test_an_interrupted_attempt_is_logged_and_retried_after_the_lease(company, e
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     first, second = delivery.log.order_by("number")
     assert first.finished_at is None and second.status_code == 200
+
+
+def test_redeliver_now_during_an_attempt_goes_as_soon_as_that_attempt_answers(
+    company, endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    (delivery,) = emit(company)
+    claimed = claim(delivery.pk)  # an attempt is in flight
+    assert claimed is not None
+    _, attempt = claimed
+    delivery_redeliver(delivery_id=delivery.pk)  # an admin clicks "Redeliver now"
+    assert deliver(delivery.pk) is None  # the in-flight attempt holds the lease
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        # The in-flight attempt times out; its answer is stale after the redelivery.
+        record(
+            delivery.pk, attempt, Outcome(status_code=None, body="", error="Timeout", latency_ms=1)
+        )
+    assert queued == [delivery.pk]  # sent again now, not once the 2-minute lease is over
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert [a.status_code for a in delivery.log.order_by("pk")] == [None, 200]
+
+
+def test_a_stale_answer_does_not_free_the_lease_of_a_later_attempt(company, endpoint, receiver):
+    (delivery,) = emit(company)
+    _, first = claim(delivery.pk)
+    make_due(delivery)  # its worker died, the lease passed
+    _, second = claim(delivery.pk)
+    record(delivery.pk, first, Outcome(status_code=500, body="", error="late", latency_ms=1))
+    delivery.refresh_from_db()
+    assert delivery.locked_until is not None  # still the second attempt's
+    assert deliver(delivery.pk) is None
 
 
 def test_beat_claims_due_deliveries_once(company, endpoint, receiver, monkeypatch):
