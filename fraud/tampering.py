@@ -120,6 +120,8 @@ def check_arithmetic(report: TamperingReport, fields: dict[str, Any], weight: fl
         return
     item_sum = sum((a for a in amounts if a is not None), Decimal(0))
     tax = normalise.amount(fields.get("taxAmount")) or Decimal(0)
+    if total < 0 < item_sum:  # a credit note or refund lists what it pays back as positive
+        total, tax = -total, abs(tax)
     tolerance = Decimal("0.05")  # cash rounding
     if abs(item_sum - total) <= tolerance or abs(item_sum + tax - total) <= tolerance:
         return

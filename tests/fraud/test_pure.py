@@ -381,6 +381,17 @@ def test_arithmetic_mismatch():
     assert not fine.signals
 
 
+def test_a_credit_note_whose_items_are_printed_positive_adds_up():
+    items = [{"description": "BREAD RETURNED", "amount": "4.80"}, {"amount": "0.00"}]
+    fields = {"totalAmount": "-5.09", "taxAmount": "-0.29", "lineItems": items}
+    refund = tampering.TamperingReport()
+    tampering.check_arithmetic(refund, fields, 30)
+    assert not refund.signals
+    wrong = tampering.TamperingReport()
+    tampering.check_arithmetic(wrong, {**fields, "totalAmount": "-9.09"}, 30)
+    assert wrong.signals[0]["signal"] == "arithmetic_mismatch"
+
+
 def test_pdf_producer_of_an_editor_is_a_signal():
     def pdf(producer: str) -> bytes:
         out = io.BytesIO()
