@@ -8,6 +8,7 @@ follow them, where they were tuned to one data set it learns how far to trust th
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import statistics
@@ -32,6 +33,10 @@ from .values import parse_amounts, parse_times
 ADDRESS_MAX_LINES = 6
 # Right edges of amounts this close (share of the page width) are one printed column.
 COLUMN_TOLERANCE = 0.03
+# A column sum of more amounts is no receipt's or invoice's; the cap bounds the work on a
+# document of thousands of amounts (20 pages of small print: 17 s without it).
+COLUMN_SUM_MAX_TERMS = 200
+Printed = tuple[int, int, float, Decimal]  # line index, order on the page, right edge, value
 ADDRESS_STARTS = 8  # blocks may start at any of the first lines under the name
 MERCHANT_MAX_OPTIONS = 12
 
@@ -88,7 +93,7 @@ def total_options(
     median = _median_height(lines)
     last_total = max((r.line_index for r in buckets["total"]), default=-1)
     total_lines = sorted({r.line_index for r in buckets["total"]})
-    column = _printed_amounts(lines)
+    column = _printed_columns(lines)
     lower = [v for v in values if max(r.line.center_y for r in refs[v]) > 0.4]
     kept = [v for v in lower if not kinds[v] & {"tender", "change"}]
     options = []
@@ -127,27 +132,34 @@ def total_options(
     return _mark_rule(options, rule, rule.value if rule else None)
 
 
-def _printed_amounts(lines: list[Line]) -> list[tuple[int, float, Decimal]]:
-    """Every amount on the page, negative ones too: (line index, right edge, value)."""
-    printed = []
+def _printed_columns(lines: list[Line]) -> dict[int, list[Printed]]:
+    """Every amount on the page, negative ones too, filed by its right edge in bins of
+    COLUMN_TOLERANCE, each bin in page order: (line index, order, right edge, value)."""
+    columns: dict[int, list[Printed]] = defaultdict(list)
+    order = 0
     for index, line in enumerate(lines):
         for match in parse_amounts(line.text):
             right = span_words_bbox(line, match.start, match.end)[2]
-            printed.append((index, right, match.value))
-    return printed
+            columns[math.floor(right / COLUMN_TOLERANCE)].append((index, order, right, match.value))
+            order += 1
+    return columns
 
 
-def _sums_column_above(ref: AmountRef, printed: list[tuple[int, float, Decimal]]) -> bool:
+def _sums_column_above(ref: AmountRef, columns: dict[int, list[Printed]]) -> bool:
     """Whether the amount is the sum of the two or more amounts printed right above it
     in its column: items above a total, subtotal and tax above a total, per-rate totals
     above the amount payable."""
     right = span_words_bbox(ref.line, ref.start, ref.end)[2]
+    home = math.floor(right / COLUMN_TOLERANCE)
+    near: list[Printed] = []
+    for filed in (columns.get(key, []) for key in range(home - 2, home + 3)):
+        end = bisect.bisect_left(filed, ref.line_index, key=lambda p: p[0])
+        near += filed[max(0, end - COLUMN_SUM_MAX_TERMS) : end]
     above = sorted(
-        (p for p in printed if p[0] < ref.line_index and abs(p[1] - right) <= COLUMN_TOLERANCE),
-        key=lambda p: -p[0],
+        (p for p in near if abs(p[2] - right) <= COLUMN_TOLERANCE), key=lambda p: (-p[0], p[1])
     )
     running = Decimal(0)
-    for count, (_, _, value) in enumerate(above, start=1):
+    for count, (*_, value) in enumerate(above[:COLUMN_SUM_MAX_TERMS], start=1):
         running += value
         if count >= 2 and running == ref.value:
             return True

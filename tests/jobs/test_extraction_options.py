@@ -11,7 +11,7 @@ import pytest
 from jobs.extraction.fields import label_and_amount
 from jobs.extraction.header import _is_address_stop, clean_name
 from jobs.extraction.layout import Line, Word
-from jobs.extraction.options import total_options
+from jobs.extraction.options import COLUMN_SUM_MAX_TERMS, total_options
 from jobs.extraction.totals import amount_paid_back, classify, find_total
 from jobs.extraction.values import parse_amounts, parse_dates
 
@@ -115,6 +115,29 @@ def test_an_amount_in_another_column_is_not_part_of_the_sum():
     ]
     options = {o.value: o.features for o in total_options(lines, None, None)}
     assert options[Decimal("42.25")]["column_sum"] == 0.0
+
+
+def test_amounts_either_side_of_a_column_bins_edge_still_sum_to_the_total():
+    # Right edges 0.599 and 0.628: within COLUMN_TOLERANCE of 0.61, in different bins.
+    lines = [
+        _line(("Item A", 0.1, 0.3), ("16.29", 0.5, 0.599), y=0.60),
+        _line(("Item B", 0.1, 0.3), ("25.96", 0.5, 0.628), y=0.65),
+        _line(("Total:", 0.1, 0.3), ("42.25", 0.5, 0.61), y=0.70),
+    ]
+    options = {o.value: o.features for o in total_options(lines, None, None)}
+    assert options[Decimal("42.25")]["column_sum"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "terms, found", [(COLUMN_SUM_MAX_TERMS, 1.0), (COLUMN_SUM_MAX_TERMS + 1, 0.0)]
+)
+def test_a_column_sum_has_at_most_its_cap_of_terms(terms: int, found: float):
+    # Thousands of amounts in one column (20 dense pages) made every total's check scan
+    # them all; no receipt sums more than the cap.
+    lines = [_row(f"Item {i}", "1.00", 0.1 + i * 0.0001) for i in range(terms)]
+    lines.append(_row("TOTAL", f"{terms}.00", 0.9))
+    options = {o.value: o.features for o in total_options(lines, None, None)}
+    assert options[Decimal(terms)]["column_sum"] == found
 
 
 def test_a_misread_gst_id_line_ends_the_address_but_a_unit_number_does_not():
