@@ -137,8 +137,8 @@ def extract_document(
     on_page: Callable[[], object] | None = None,
 ) -> tuple[Document, Extraction]:
     """Load, read (text layer or OCR) and parse one file; ``on_page`` is called after
-    each page OCR has read."""
-    document = load_document(data, password=password)
+    each page is loaded and after each page OCR has read."""
+    document = load_document(data, password=password, on_page=on_page)
     read_text(document, engine=engine, on_page=on_page)
     try:
         return document, parse_fields(document, kind=kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ RENDER_DPI = 200
 TEXT_PAGE_DPI = 110
 # A page whose text layer has fewer characters than this is treated as scanned.
 MIN_TEXT_LAYER_CHARS = 8
+# A receipt or an invoice holds a few thousand words at most (a dense A4 page ~2,000). A
+# PDF of 20 pages of tiny print (82,000 words in 148 KB) took ~50 s to load and parse.
+MAX_TEXT_WORDS = 50_000
 PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
 # Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
 # pages at 2000 px; the margin keeps downscaling to the filter, not to the decoder).
@@ -63,15 +67,19 @@ def load_document(
     password: str | None = None,
     max_pages: int = 20,
     max_pixels: int = 40_000_000,
+    on_page: Callable[[], object] | None = None,
 ) -> Document:
-    """Open ``data`` as a Document, refusing anything hostile with an ExtractionError."""
+    """Open ``data`` as a Document, refusing anything hostile with an ExtractionError;
+    ``on_page`` is called after each page of a PDF is loaded."""
     mime = sniff_mime(data[:PDF_SEARCH_WINDOW])
     if mime is None:
         raise ExtractionError(
             "UNSUPPORTED_FILE", "The file is not a PDF, JPEG, PNG or WebP document."
         )
     if mime == "application/pdf":
-        pages = _load_pdf(data, password=password, max_pages=max_pages, max_pixels=max_pixels)
+        pages = _load_pdf(
+            data, password=password, max_pages=max_pages, max_pixels=max_pixels, on_page=on_page
+        )
     else:
         pages = [Page(index=0, image=_load_image(data, max_pixels=max_pixels))]
     return Document(mime_type=mime, pages=pages)
@@ -114,7 +122,14 @@ def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
         raise ExtractionError("UNSUPPORTED_FILE", "The PDF is damaged or invalid.") from exc
 
 
-def _load_pdf(data: bytes, *, password: str | None, max_pages: int, max_pixels: int) -> list[Page]:
+def _load_pdf(
+    data: bytes,
+    *,
+    password: str | None,
+    max_pages: int,
+    max_pixels: int,
+    on_page: Callable[[], object] | None = None,
+) -> list[Page]:
     pdf = _open_pdf(data, password)
     try:
         count = len(pdf)
@@ -124,7 +139,20 @@ def _load_pdf(data: bytes, *, password: str | None, max_pages: int, max_pixels: 
             raise ExtractionError(
                 "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
             )
-        return [_load_pdf_page(pdf, index, max_pixels) for index in range(count)]
+        pages: list[Page] = []
+        words = 0
+        for index in range(count):
+            pages.append(_load_pdf_page(pdf, index, max_pixels))
+            words += len(pages[-1].words)
+            if words > MAX_TEXT_WORDS:
+                raise ExtractionError(
+                    "FILE_TOO_LARGE",
+                    f"The PDF holds more than {MAX_TEXT_WORDS:,} words of text, more than "
+                    "any receipt or invoice.",
+                )
+            if on_page is not None:
+                on_page()
+        return pages
     except pdfium.PdfiumError as exc:
         raise ExtractionError(
             "UNSUPPORTED_FILE", "A page of the PDF is damaged.", step=STEP_TEXT

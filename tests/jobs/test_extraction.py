@@ -413,6 +413,34 @@ def test_the_child_is_killed_when_the_task_is_interrupted_while_it_reads(
         os.waitpid(child, os.WNOHANG)
 
 
+def test_a_pdf_with_more_text_than_any_receipt_or_invoice_is_refused(
+    spec: InvoiceSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs.extraction import document as document_module
+
+    pdf = invoice_pdf(spec, extra_pages=2)
+    words = sum(len(page.words) for page in load_document(pdf).pages)
+    monkeypatch.setattr(document_module, "MAX_TEXT_WORDS", words - 1)
+    with pytest.raises(ExtractionError) as info:
+        load_document(pdf)
+    assert (info.value.code, info.value.retryable) == ("FILE_TOO_LARGE", False)
+    assert f"more than {words - 1:,} words" in info.value.message
+
+
+def test_each_page_loaded_and_each_page_ocr_read_renews_the_childs_time(
+    spec: InvoiceSpec,
+) -> None:
+    def ticks(data: bytes) -> int:
+        reported: list[int] = []
+        extract_document(
+            data, kind="receipt", engine=SlowEngine(0), on_page=lambda: reported.append(1)
+        )
+        return len(reported)
+
+    assert ticks(invoice_pdf(spec, extra_pages=2)) == 3  # three pages with a text layer
+    assert ticks(scanned_pdf(2)) == 2 + 2  # two pages loaded, then two read by OCR
+
+
 # --- CLI ----------------------------------------------------------------------------------
 
 
