@@ -11,6 +11,7 @@ processes, which ``multiprocessing`` refuses to let have children.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import pickle
@@ -33,6 +34,7 @@ PAGE_TIMEOUT_S = 120.0  # the default of settings.EXTRACTION_PAGE_SECONDS, which
 # The child writes _PAGE_READ after each page it has read, then _RESULT and its result.
 _PAGE_READ = b"."
 _RESULT = b"="
+_PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
 
 
 def extract_document_isolated(
@@ -60,9 +62,11 @@ def extract_document_isolated(
     """
     engine = get_engine(engine_name)  # load before forking so every child shares it
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_fd)
+        _die_with(parent)
         _child(write_fd, data, kind, password, memory_mb, engine)
     os.close(write_fd)
     try:
@@ -73,6 +77,17 @@ def extract_document_isolated(
     finally:
         os.close(read_fd)
     return _unpack(payload, pid)
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Have Linux kill this child when the worker that forked it dies (killed, out of
+    memory): nobody would read its result, and it would read on for minutes. Where prctl
+    is missing, nothing."""
+    prctl = getattr(ctypes.CDLL(None), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the request took effect
+        os._exit(1)
 
 
 def _child(

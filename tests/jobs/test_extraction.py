@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -411,6 +412,50 @@ def test_the_child_is_killed_when_the_task_is_interrupted_while_it_reads(
     [child] = [pid for pid in forked if pid]
     with pytest.raises(ChildProcessError):  # killed and reaped, not left reading
         os.waitpid(child, os.WNOHANG)
+
+
+def test_the_reading_child_dies_with_a_worker_that_is_killed() -> None:
+    from jobs.extraction import isolated
+
+    pids_read, pids_write = os.pipe()
+    worker = os.fork()
+    if worker == 0:  # pragma: no cover - the worker, killed below
+        fork = os.fork
+
+        def reported_fork() -> int:
+            pid = fork()
+            if pid:
+                os.write(pids_write, f"{pid}\n".encode())
+            return pid
+
+        class Reading(SlowEngine):
+            def recognize(self, image: Image.Image) -> list:
+                os.write(pids_write, b"reading\n")
+                return super().recognize(image)
+
+        isolated.os.fork = reported_fork  # type: ignore[assignment]
+        isolated.get_engine = lambda name: Reading(60)  # type: ignore[assignment]
+        with contextlib.suppress(BaseException):
+            extract_document_isolated(scanned_pdf(1), kind="receipt")
+        os._exit(0)
+    with os.fdopen(pids_read) as told:
+        child = int(told.readline())
+        assert told.readline() == "reading\n"
+    os.kill(worker, signal.SIGKILL)
+    os.waitpid(worker, 0)
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone and not a zombie waiting for a parent that does not reap."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def test_a_pdf_with_more_text_than_any_receipt_or_invoice_is_refused(
