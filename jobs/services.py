@@ -99,6 +99,10 @@ class SessionRequest:
     options: dict[str, Any] | None = None
 
 
+# The error code of a job given up after its worker died too often (it made no progress).
+STUCK_ERROR_CODE = "PROCESSING_TIMEOUT"
+
+
 def storage_key(submission: Submission, file_index: int) -> str:
     return f"submissions/{submission.company_id}/{submission.pk}/{file_index}"
 
@@ -697,7 +701,7 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         if session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
             session_fail(
                 session_id=session.pk,
-                code="PROCESSING_TIMEOUT",
+                code=STUCK_ERROR_CODE,
                 reason="Processing made no progress and was given up.",
                 step="pipeline",
                 retryable=True,

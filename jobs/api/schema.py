@@ -11,7 +11,9 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from jobs.extraction.errors import ERROR_CODES
 from jobs.models import SessionState
+from jobs.services import ENDED_CODES, STUCK_ERROR_CODE
 from steve.api.schema import (
     DATETIME,
     FREE_OBJECT,
@@ -28,6 +30,10 @@ from steve.api.schema import (
 )
 from steve.api.workflow_schema import SLUG_PARAM
 from submissions.models import SubmissionStatus
+
+# A failed job's error.code: the extraction's codes, a job given up, and a session its
+# submission ended (docs/api.md).
+FAILED_JOB_CODES = sorted({*ERROR_CODES, STUCK_ERROR_CODE, *ENDED_CODES})
 
 SESSION_STATES = choices(SessionState)
 SUBMISSION_STATUSES = choices(SubmissionStatus)
@@ -115,7 +121,7 @@ JOB = obj(
         "retryAfterMs": {"type": "integer", "description": "Polling hint while not terminal"},
         "error": obj(
             {
-                "code": STRING,
+                "code": {"type": "string", "enum": FAILED_JOB_CODES},
                 "message": nullable(STRING),
                 "details": obj({"step": STRING, "retryable": {"type": "boolean"}}, []),
             },
@@ -333,7 +339,7 @@ EXTRACTION_REQUEST = {
         required=["file"],
     ),
 }
-JOB_ERROR = obj({"message": STRING, "code": STRING})
+JOB_ERROR = obj({"message": STRING, "code": {"type": "string", "enum": FAILED_JOB_CODES}})
 EXTRACTION_JOB = obj(
     {
         "id": STRING,
