@@ -6,6 +6,7 @@ advances the session's progress; any failure ends the session `failed` with a co
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +173,10 @@ def fraud_sentence(status: str, count: int) -> str:
 
 
 def _extract_file(
-    session: WorkflowSession, file: SubmissionFile, deadline: float
+    session: WorkflowSession,
+    file: SubmissionFile,
+    deadline: float,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[Document, Extraction]:
     with default_storage.open(file.storage_key, "rb") as handle:
         data = handle.read()
@@ -184,7 +188,19 @@ def _extract_file(
         deadline=deadline,
         heartbeat=lambda: _beat(session.pk),
         heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
+        on_progress=on_progress,
     )
+
+
+def _reading_progress(session_id: str, start: float, span: float) -> Callable[[int, int], None]:
+    """Progress while a file is read, over its ``span`` of the bar by pages read: a long
+    document's polling shows its pages being read, not one number for minutes."""
+
+    def report(done: int, total: int) -> None:
+        if done:
+            _step(session_id, int(start + span * done / max(1, total)))
+
+    return report
 
 
 def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
@@ -193,7 +209,8 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[PageImage]]:
     span = (PROGRESS_EXTRACTED - PROGRESS_LOADED) / max(1, len(files))
     deadline = time.monotonic() + settings.EXTRACTION_BUDGET_SECONDS  # for all the files
     for position, file in enumerate(files):
-        document, extraction = _extract_file(session, file, deadline)
+        progress = _reading_progress(session.pk, PROGRESS_LOADED + span * position, span)
+        document, extraction = _extract_file(session, file, deadline, on_progress=progress)
         SubmissionFile.objects.filter(pk=file.pk).update(
             page_count=len(document.pages),
             page_transforms=[p.transform for p in document.pages],

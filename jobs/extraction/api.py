@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .document import Document, load_document
+from .document import Document, Page, load_document
 from .errors import STEP_PARSING, ExtractionError
 from .fields import Candidate
 from .invoice import parse_invoice
@@ -134,12 +134,28 @@ def extract_document(
     kind: str,
     password: str | None = None,
     engine: OcrEngine | None = None,
-    on_page: Callable[[], object] | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[Document, Extraction]:
-    """Load, read (text layer or OCR) and parse one file; ``on_page`` is called after
-    each page is loaded and after each page OCR has read."""
-    document = load_document(data, password=password, on_page=on_page)
-    read_text(document, engine=engine, on_page=on_page)
+    """Load, read (text layer or OCR) and parse one file. ``on_progress`` is called with
+    the pages whose text is read so far and the page count: as each page of a PDF is
+    loaded (a text layer is read then), once loading is done, and after each page OCR
+    reads."""
+    report = on_progress or (lambda done, total: None)
+    read = 0
+
+    def loaded(page: Page, count: int) -> None:
+        nonlocal read
+        read += page.has_text_layer
+        report(read, count)
+
+    def recognised() -> None:
+        nonlocal read
+        read += 1
+        report(read, len(document.pages))
+
+    document = load_document(data, password=password, on_page=loaded)
+    report(read, len(document.pages))
+    read_text(document, engine=engine, on_page=recognised)
     try:
         return document, parse_fields(document, kind=kind)
     except (ExtractionError, MemoryError):

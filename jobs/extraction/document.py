@@ -67,10 +67,10 @@ def load_document(
     password: str | None = None,
     max_pages: int = 20,
     max_pixels: int = 40_000_000,
-    on_page: Callable[[], object] | None = None,
+    on_page: Callable[[Page, int], object] | None = None,
 ) -> Document:
     """Open ``data`` as a Document, refusing anything hostile with an ExtractionError;
-    ``on_page`` is called after each page of a PDF is loaded."""
+    ``on_page`` is called with each page of a PDF as it is loaded, and the page count."""
     mime = sniff_mime(data[:PDF_SEARCH_WINDOW])
     if mime is None:
         raise ExtractionError(
@@ -128,7 +128,7 @@ def _load_pdf(
     password: str | None,
     max_pages: int,
     max_pixels: int,
-    on_page: Callable[[], object] | None = None,
+    on_page: Callable[[Page, int], object] | None = None,
 ) -> list[Page]:
     pdf = _open_pdf(data, password)
     try:
@@ -151,7 +151,7 @@ def _load_pdf(
                     "any receipt or invoice.",
                 )
             if on_page is not None:
-                on_page()
+                on_page(pages[-1], count)
         return pages
     except pdfium.PdfiumError as exc:
         raise ExtractionError(

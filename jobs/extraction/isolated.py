@@ -31,8 +31,9 @@ from .ocr import get_engine
 MB = 1024 * 1024
 _CHUNK = 1 << 16
 PAGE_TIMEOUT_S = 120.0  # the default of settings.EXTRACTION_PAGE_SECONDS, which says why
-# The child writes _PAGE_READ after each page it has read, then _RESULT and its result.
-_PAGE_READ = b"."
+# The child reports its progress as it goes ("3/8." for 3 of 8 pages read), then writes
+# _RESULT and its result.
+_END_OF_REPORT = b"."
 _RESULT = b"="
 _PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
 
@@ -48,14 +49,16 @@ def extract_document_isolated(
     engine_name: str | None = None,
     heartbeat: Callable[[], None] | None = None,
     heartbeat_every: float = 20.0,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[Document, Extraction]:
     """``extract_document`` in a child process; crashes and blow-ups become ExtractionError.
 
-    The child has ``page_timeout_s`` from its start, and again from each page it finishes
-    reading, so a long document is read to its end while a page that hangs still fails
+    The child has ``page_timeout_s`` from its start, and again from each page it loads or
+    reads, so a long document is read to its end while a page that hangs still fails
     it; ``deadline`` (a ``time.monotonic()`` value) bounds the whole file.
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
+    ``on_progress`` is called with the child's reports: pages read so far, page count.
     ``heartbeat`` is called every ``heartbeat_every`` seconds while the child works, so a
     long document does not look like a dead worker; if it raises, the child is killed and
     the exception goes on to the caller, as does any other (Celery's soft time limit).
@@ -70,7 +73,9 @@ def extract_document_isolated(
         _child(write_fd, data, kind, password, memory_mb, engine)
     os.close(write_fd)
     try:
-        payload = _read_result(read_fd, page_timeout_s, deadline, heartbeat, heartbeat_every)
+        payload = _read_result(
+            read_fd, page_timeout_s, deadline, heartbeat, heartbeat_every, on_progress
+        )
     except BaseException:
         _kill(pid)  # never leave it reading on: nobody would wait for its result
         raise
@@ -100,14 +105,14 @@ def _child(
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-        def page_read() -> None:
-            os.write(write_fd, _PAGE_READ)
+        def progress(done: int, total: int) -> None:
+            os.write(write_fd, b"%d/%d" % (done, total) + _END_OF_REPORT)
 
         try:
             result: tuple[str, Any] = (
                 "ok",
                 extract_document(
-                    data, kind=kind, password=password, engine=engine, on_page=page_read
+                    data, kind=kind, password=password, engine=engine, on_progress=progress
                 ),
             )
         except ExtractionError as exc:
@@ -140,9 +145,12 @@ def _read_result(
     deadline: float | None,
     heartbeat: Callable[[], None] | None = None,
     heartbeat_every: float = 20.0,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> bytes:
-    """The child's result, read as it comes; each page it reports renews its time."""
+    """The child's result, read as it comes; each report of its progress renews its time
+    and goes to ``on_progress``."""
     chunks: list[bytes] = []
+    reports = b""
     now = time.monotonic()
     stall_at, next_beat = now + page_timeout_s, now + heartbeat_every
     deadline = math.inf if deadline is None else deadline
@@ -162,9 +170,12 @@ def _read_result(
         if not chunk:
             return b"".join(chunks)
         if not in_result:
-            ticks, marker, chunk = chunk.partition(_RESULT)
-            if ticks:  # pages read: the next one has its own time
+            before, marker, chunk = chunk.partition(_RESULT)
+            *done, reports = (reports + before).split(_END_OF_REPORT)
+            if done:  # a page loaded or read: the next one has its own time
                 stall_at = time.monotonic() + page_timeout_s
+                for report in done if on_progress is not None else ():
+                    on_progress(*map(int, report.split(b"/")))
             in_result = bool(marker)
         chunks.append(chunk)
 

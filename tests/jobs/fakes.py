@@ -8,7 +8,7 @@ FIELDS = {"merchantName": "Kedai Test", "date": "2026-01-02", "totalAmount": 12.
 
 
 def fake_extract_file(
-    session, file, deadline: float | None = None, *, confidence: float = 0.99
+    session, file, deadline: float | None = None, on_progress=None, *, confidence: float = 0.99
 ) -> tuple[Document, Extraction]:
     page = Page(index=0, image=Image.new("RGB", (40, 60), "white"))
     extraction = Extraction(

@@ -472,18 +472,34 @@ def test_a_pdf_with_more_text_than_any_receipt_or_invoice_is_refused(
     assert f"more than {words - 1:,} words" in info.value.message
 
 
-def test_each_page_loaded_and_each_page_ocr_read_renews_the_childs_time(
+def test_progress_is_reported_as_pages_load_and_as_ocr_reads_them(
     spec: InvoiceSpec,
 ) -> None:
-    def ticks(data: bytes) -> int:
-        reported: list[int] = []
+    def reports(data: bytes) -> list[tuple[int, int]]:
+        reported: list[tuple[int, int]] = []
         extract_document(
-            data, kind="receipt", engine=SlowEngine(0), on_page=lambda: reported.append(1)
+            data,
+            kind="receipt",
+            engine=SlowEngine(0),
+            on_progress=lambda done, total: reported.append((done, total)),
         )
-        return len(reported)
+        return reported
 
-    assert ticks(invoice_pdf(spec, extra_pages=2)) == 3  # three pages with a text layer
-    assert ticks(scanned_pdf(2)) == 2 + 2  # two pages loaded, then two read by OCR
+    # Three pages with a text layer: each is read as it loads.
+    assert reports(invoice_pdf(spec, extra_pages=2)) == [(1, 3), (2, 3), (3, 3), (3, 3)]
+    # Two scanned pages: loaded (nothing read yet), then read by OCR one by one.
+    assert reports(scanned_pdf(2)) == [(0, 2), (0, 2), (0, 2), (1, 2), (2, 2)]
+
+
+def test_the_parent_hears_the_childs_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.extraction import isolated
+
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.05))
+    heard: list[tuple[int, int]] = []
+    extract_document_isolated(
+        scanned_pdf(3), kind="receipt", on_progress=lambda *report: heard.append(report)
+    )
+    assert heard == [(0, 3)] * 4 + [(1, 3), (2, 3), (3, 3)]
 
 
 # --- CLI ----------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_cancel_during_processing_stops_the_pipeline_at_its_next_step(api, workf
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     submit(api, body)
 
-    def cancel_midway(session, file, deadline):
+    def cancel_midway(session, file, deadline, on_progress=None):
         found = fake_extract_file(session, file)
         submission_cancel(submission_id=session.submission_id, actor=Actor.system())
         return found

@@ -17,7 +17,7 @@ from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 pytestmark = pytest.mark.django_db
 
 
-def _credit_note(session, file, deadline):
+def _credit_note(session, file, deadline, on_progress=None):
     document, extraction = fake_extract_file(session, file)
     extraction.fields["totalAmount"] = -6.42
     extraction.evidence["totalAmount"] = [{"page": 0, "bbox": [0.7, 0.75, 0.8, 0.77]}]

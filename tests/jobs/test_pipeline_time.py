@@ -43,3 +43,19 @@ def test_a_document_longer_than_one_pages_time_is_read_within_the_budget(
     session = WorkflowSession.objects.get(pk=session_id)
     assert session.state != "failed", session.failed_reason
     assert session.submission.files.get().page_count == 4
+
+
+def test_polling_sees_a_long_documents_pages_being_read(api, workflows, monkeypatch):
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.05))
+    seen: list[int] = []
+    set_progress = pipeline.session_set_progress
+
+    def spy(*, session_id: str, progress: int) -> None:
+        seen.append(progress)
+        set_progress(session_id=session_id, progress=progress)
+
+    monkeypatch.setattr(pipeline, "session_set_progress", spy)
+    pipeline.run(_submit_pdf(api, scanned_pdf(4)))
+    reading = [p for p in seen if pipeline.PROGRESS_LOADED < p < pipeline.PROGRESS_EXTRACTED]
+    assert len(set(reading)) == 3  # pages 1-3 of 4, between loaded and extracted
+    assert seen == sorted(seen)
