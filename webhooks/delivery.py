@@ -273,15 +273,17 @@ def record(
             update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"]
         )
         # A late answer after our lease passed must not undo a newer attempt's state,
-        # but a 2xx is always true news: the receiver has the event.
-        current = delivery.attempts == attempt.number
+        # but a 2xx is always true news: the receiver has the event. Numbers start again
+        # at a redelivery, so the newest attempt is the one no later attempt followed.
+        latest = _is_latest(delivery, attempt)
+        current = latest and delivery.attempts == attempt.number
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
             delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
-        elif _holds_the_lease(delivery, attempt):
+        elif latest and delivery.locked_until is not None:
             # Redelivered while this attempt was in flight: its answer is stale, but the
-            # redelivery must go now, not when the lease runs out.
+            # redelivery must go now, not when this attempt's lease runs out.
             delivery.locked_until = None
             delivery.save(update_fields=["locked_until"])
             if delivery.status == WebhookDelivery.Status.PENDING:
@@ -290,10 +292,9 @@ def record(
         _endpoint_feedback(endpoint, outcome)
 
 
-def _holds_the_lease(delivery: WebhookDelivery, attempt: WebhookAttempt) -> bool:
-    """Whether the delivery's lease is this attempt's: no later attempt has claimed it."""
-    later = WebhookAttempt.objects.filter(delivery_id=delivery.pk, pk__gt=attempt.pk)
-    return delivery.locked_until is not None and not later.exists()
+def _is_latest(delivery: WebhookDelivery, attempt: WebhookAttempt) -> bool:
+    """Whether no later attempt has claimed the delivery since this one."""
+    return not WebhookAttempt.objects.filter(delivery_id=delivery.pk, pk__gt=attempt.pk).exists()
 
 
 def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:

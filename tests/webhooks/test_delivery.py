@@ -221,6 +221,23 @@ def test_a_stale_answer_does_not_free_the_lease_of_a_later_attempt(company, endp
     assert deliver(delivery.pk) is None
 
 
+def test_an_answer_from_before_a_redelivery_does_not_count_for_its_attempt_of_that_number(
+    company, endpoint, receiver
+):
+    (delivery,) = emit(company)
+    _, first = claim(delivery.pk)
+    make_due(delivery)  # the first attempt's worker stalls past its lease
+    delivery_redeliver(delivery_id=delivery.pk)
+    _, second = claim(delivery.pk)  # the redelivery's attempt: number 1 again, in flight
+    assert first.number == second.number == 1
+    record(delivery.pk, first, Outcome(status_code=500, body="", error="late", latency_ms=1))
+    delivery.refresh_from_db()
+    assert delivery.locked_until is not None  # still the redelivery's lease
+    past = timezone.now() - timedelta(seconds=1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=past)
+    assert claim(delivery.pk) is None  # no third attempt while the second is in flight
+
+
 def test_beat_claims_due_deliveries_once(company, endpoint, receiver, monkeypatch):
     queued: list[str] = []
     monkeypatch.setattr(deliver_webhook, "delay", queued.append)
