@@ -120,10 +120,11 @@ def check_arithmetic(report: TamperingReport, fields: dict[str, Any], weight: fl
         return
     item_sum = sum((a for a in amounts if a is not None), Decimal(0))
     tax = normalise.amount(fields.get("taxAmount")) or Decimal(0)
-    if total < 0 < item_sum:  # a credit note or refund lists what it pays back as positive
-        total, tax = -total, abs(tax)
+    # A credit note or a refund lists what it pays back as positive: sizes are compared
+    # (so a total whose sign alone was changed is not caught here).
+    size, tax_size = (-total, abs(tax)) if total < 0 < item_sum else (total, tax)
     tolerance = Decimal("0.05")  # cash rounding
-    if abs(item_sum - total) <= tolerance or abs(item_sum + tax - total) <= tolerance:
+    if abs(item_sum - size) <= tolerance or abs(item_sum + tax_size - size) <= tolerance:
         return
     report.add(
         "arithmetic_mismatch", weight, items_sum=str(item_sum), tax=str(tax), total=str(total)

@@ -390,6 +390,7 @@ def test_a_credit_note_whose_items_are_printed_positive_adds_up():
     wrong = tampering.TamperingReport()
     tampering.check_arithmetic(wrong, {**fields, "totalAmount": "-9.09"}, 30)
     assert wrong.signals[0]["signal"] == "arithmetic_mismatch"
+    assert (wrong.signals[0]["total"], wrong.signals[0]["tax"]) == ("-9.09", "-0.29")  # as read
 
 
 def test_pdf_producer_of_an_editor_is_a_signal():
