@@ -36,6 +36,7 @@ COLUMN_TOLERANCE = 0.03
 # A column sum of more amounts is no receipt's or invoice's; the cap bounds the work on a
 # document of thousands of amounts (20 pages of small print: 17 s without it).
 COLUMN_SUM_MAX_TERMS = 200
+COLUMN_SCAN = 5 * COLUMN_SUM_MAX_TERMS  # amounts of a bin looked at for them, at most
 Printed = tuple[int, int, float, Decimal]  # line index, order on the page, right edge, value
 ADDRESS_STARTS = 8  # blocks may start at any of the first lines under the name
 MERCHANT_MAX_OPTIONS = 12
@@ -154,16 +155,27 @@ def _sums_column_above(ref: AmountRef, columns: dict[int, list[Printed]]) -> boo
     near: list[Printed] = []
     for filed in (columns.get(key, []) for key in range(home - 2, home + 3)):
         end = bisect.bisect_left(filed, ref.line_index, key=lambda p: p[0])
-        near += filed[max(0, end - COLUMN_SUM_MAX_TERMS) : end]
-    above = sorted(
-        (p for p in near if abs(p[2] - right) <= COLUMN_TOLERANCE), key=lambda p: (-p[0], p[1])
-    )
+        near += _nearest_in_column(filed[max(0, end - COLUMN_SCAN) : end], right)
+    above = sorted(near, key=lambda p: (-p[0], p[1]))
     running = Decimal(0)
     for count, (*_, value) in enumerate(above[:COLUMN_SUM_MAX_TERMS], start=1):
         running += value
         if count >= 2 and running == ref.value:
             return True
     return False
+
+
+def _nearest_in_column(filed: list[Printed], right: float) -> list[Printed]:
+    """The last COLUMN_SUM_MAX_TERMS of ``filed`` within COLUMN_TOLERANCE of ``right``:
+    a bin may also hold a neighbouring column's amounts, which must not take their
+    places."""
+    found: list[Printed] = []
+    for printed in reversed(filed):
+        if abs(printed[2] - right) <= COLUMN_TOLERANCE:
+            found.append(printed)
+            if len(found) == COLUMN_SUM_MAX_TERMS:
+                break
+    return found
 
 
 # --- date -------------------------------------------------------------------------------

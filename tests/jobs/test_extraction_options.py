@@ -140,6 +140,18 @@ def test_a_column_sum_has_at_most_its_cap_of_terms(terms: int, found: float):
     assert options[Decimal(terms)]["column_sum"] == found
 
 
+def test_a_neighbouring_column_in_the_same_bin_takes_no_place_in_the_sum():
+    # Prices end at 0.575 and amounts at 0.599: one bin, but only the amounts are within
+    # COLUMN_TOLERANCE of the total's right edge (0.61).
+    lines = [
+        _line(("Item", 0.1, 0.3), ("9.99", 0.5, 0.575), ("1.00", 0.58, 0.599), y=0.1 + i * 0.005)
+        for i in range(150)
+    ]
+    lines.append(_line(("TOTAL", 0.1, 0.3), ("150.00", 0.5, 0.61), y=0.9))
+    options = {o.value: o.features for o in total_options(lines, None, None)}
+    assert options[Decimal("150.00")]["column_sum"] == 1.0
+
+
 def test_a_misread_gst_id_line_ends_the_address_but_a_unit_number_does_not():
     assert _is_address_stop("(GS11D No :000306020352)")
     assert _is_address_stop("(G3T ID No1000306020352)")
