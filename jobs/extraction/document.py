@@ -22,9 +22,14 @@ RENDER_DPI = 200
 TEXT_PAGE_DPI = 110
 # A page whose text layer has fewer characters than this is treated as scanned.
 MIN_TEXT_LAYER_CHARS = 8
-# A receipt or an invoice holds a few thousand words at most (a dense A4 page ~2,000). A
-# PDF of 20 pages of tiny print (82,000 words in 148 KB) took ~50 s to load and parse.
-MAX_TEXT_WORDS = 50_000
+# A receipt or an invoice holds a few thousand words at most: a dense A4 page of 6-pt
+# print ~2,400. Grouping a page's words into lines is slow in Python (~0.3 ms a word, more
+# on long lines), and a 148-KB PDF of 20 pages of tiny print held 82,000 words (~50 s to
+# load and parse), a 1.5-KB one 49,000 on a single page (443 s). So a text layer is read
+# only up to these sizes; past them the file is refused before its words are grouped.
+MAX_TEXT_WORDS = 20_000
+MAX_PAGE_WORDS = 3_000
+MAX_PAGE_CHARS = 60_000
 PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
 # Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
 # pages at 2000 px; the margin keeps downscaling to the filter, not to the decoder).
@@ -142,14 +147,9 @@ def _load_pdf(
         pages: list[Page] = []
         words = 0
         for index in range(count):
-            pages.append(_load_pdf_page(pdf, index, max_pixels))
+            room = min(MAX_PAGE_WORDS, MAX_TEXT_WORDS - words)
+            pages.append(_load_pdf_page(pdf, index, max_pixels, room))
             words += len(pages[-1].words)
-            if words > MAX_TEXT_WORDS:
-                raise ExtractionError(
-                    "FILE_TOO_LARGE",
-                    f"The PDF holds more than {MAX_TEXT_WORDS:,} words of text, more than "
-                    "any receipt or invoice.",
-                )
             if on_page is not None:
                 on_page(pages[-1], count)
         return pages
@@ -161,13 +161,13 @@ def _load_pdf(
         pdf.close()
 
 
-def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int) -> Page:
+def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int, max_words: int) -> Page:
     page = pdf[index]
     try:
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words = _text_layer_words(page, width, height)
+        words = _text_layer_words(page, width, height, max_words)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
@@ -189,10 +189,15 @@ def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int) -> Page
         page.close()
 
 
-def _text_layer_words(page: pdfium.PdfPage, width: float, height: float) -> list[Word]:
-    """Split the page's text layer into whitespace-separated words with normalised boxes."""
+def _text_layer_words(
+    page: pdfium.PdfPage, width: float, height: float, max_words: int
+) -> list[Word]:
+    """Split the page's text layer into whitespace-separated words with normalised boxes;
+    more than ``max_words`` words (or MAX_PAGE_CHARS characters) is too much text."""
     textpage = page.get_textpage()
     try:
+        if textpage.count_chars() > MAX_PAGE_CHARS:
+            raise _too_much_text()
         words: list[Word] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
@@ -200,13 +205,25 @@ def _text_layer_words(page: pdfium.PdfPage, width: float, height: float) -> list
             char = textpage.get_text_range(i, 1)
             if not char or char.isspace() or char == "\x00":
                 _flush_word(chars, boxes, words, width, height)
+                if len(words) > max_words:
+                    raise _too_much_text()
                 continue
             chars.append(char)
             boxes.append(textpage.get_charbox(i))
         _flush_word(chars, boxes, words, width, height)
+        if len(words) > max_words:
+            raise _too_much_text()
         return words
     finally:
         textpage.close()
+
+
+def _too_much_text() -> ExtractionError:
+    return ExtractionError(
+        "FILE_TOO_LARGE",
+        f"The PDF holds more text than any receipt or invoice (at most {MAX_PAGE_WORDS:,} "
+        f"words a page and {MAX_TEXT_WORDS:,} in all are read).",
+    )
 
 
 def _flush_word(

@@ -66,12 +66,19 @@ def union_bbox(boxes: list[BBox]) -> BBox:
     )
 
 
+# Matching a word to a line looks at every word of the line, so a line of thousands of
+# words (a PDF's text layer in 1-pt print) was quadratic; no receipt or invoice prints
+# this many words on a line, and a fuller line takes no more.
+MAX_LINE_WORDS = 150
+
+
 def group_lines(words: list[Word], page: int = 0) -> list[Line]:
     """Group words into lines by vertical overlap; tolerant of a slight residual skew."""
     ordered = sorted(words, key=lambda w: ((w.bbox[1] + w.bbox[3]) / 2, w.bbox[0]))
     lines: list[Line] = []
     for word in ordered:
-        target = _matching_line(lines[-4:], word)
+        open_lines = [line for line in lines[-4:] if len(line.words) < MAX_LINE_WORDS]
+        target = _matching_line(open_lines, word)
         if target is None:
             lines.append(Line(page=page, words=[word]))
         else:
