@@ -189,6 +189,31 @@ def test_a_large_receipt_reads_the_same_in_strips_as_whole(
     assert any("17.90" in text for text in strips)
 
 
+@pytest.mark.parametrize("tilt", [0, 4])
+def test_character_boxes_have_rapidocrs_corners_on_every_line(
+    monkeypatch: pytest.MonkeyPatch, tilt: int
+) -> None:
+    image = Image.open(io.BytesIO(render_png(receipt_pdf(), dpi=200))).convert("RGB")
+    image = image.rotate(tilt, expand=True, fillcolor="white")
+    rapidocr = ppocr._BOXES.CalRecBoxes()
+    ours = ppocr._with_char_boxes
+    compared: list[str] = []
+
+    def both(crop: np.ndarray, box: np.ndarray, read: tuple) -> tuple:
+        before = box.copy()
+        found = ours(crop, box, read)
+        assert np.array_equal(box, before)  # the line keeps its box
+        (_, _, theirs, *_) = rapidocr([crop], [box], [read])[0]
+        corners = [sorted(map(tuple, np.asarray(c).reshape(-1, 2).tolist())) for c in theirs]
+        assert [sorted(map(tuple, c)) for c in found[2]] == corners, read[0]
+        compared.append(read[0])
+        return found
+
+    monkeypatch.setattr(ppocr, "_with_char_boxes", both)
+    ppocr.PpOcr()(np.asarray(image)[:, :, ::-1])
+    assert len(compared) > 10 and any("17.90" in text for text in compared)
+
+
 class FakeRecognizer:
     """Reads each crop as the text it was given, at the given score; records its calls."""
 
