@@ -19,17 +19,22 @@ def _submit_pdf(api, data: bytes) -> str:
     return body["sessionId"]
 
 
+def _run(api, monkeypatch, *, pages: int, seconds_a_page: float) -> WorkflowSession:
+    """Process a scanned PDF of ``pages`` pages, each read in ``seconds_a_page``."""
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(seconds_a_page))
+    session_id = _submit_pdf(api, scanned_pdf(pages))
+    pipeline.run(session_id)
+    return WorkflowSession.objects.get(pk=session_id)
+
+
 def test_files_that_outlast_the_sessions_budget_fail_it_as_not_retryable(
     api, workflows, settings, monkeypatch
 ):
     settings.EXTRACTION_BUDGET_SECONDS = 1
-    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
-    session_id = _submit_pdf(api, scanned_pdf(5))
-    pipeline.run(session_id)
-    session = WorkflowSession.objects.get(pk=session_id)
+    session = _run(api, monkeypatch, pages=5, seconds_a_page=0.4)
     assert (session.state, session.error_code) == ("failed", "PROCESSING_ERROR")
     assert session.error_retryable is False
-    body = api.get(f"/api/v1/jobs/{session_id}").json()
+    body = api.get(f"/api/v1/jobs/{session.pk}").json()
     assert body["error"]["details"] == {"step": "text_extraction", "retryable": False}
 
 
@@ -37,16 +42,12 @@ def test_a_document_longer_than_one_pages_time_is_read_within_the_budget(
     api, workflows, settings, monkeypatch
 ):
     settings.EXTRACTION_PAGE_SECONDS = 0.6
-    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.3))
-    session_id = _submit_pdf(api, scanned_pdf(4))
-    pipeline.run(session_id)
-    session = WorkflowSession.objects.get(pk=session_id)
+    session = _run(api, monkeypatch, pages=4, seconds_a_page=0.3)
     assert session.state != "failed", session.failed_reason
     assert session.submission.files.get().page_count == 4
 
 
 def test_polling_sees_a_long_documents_pages_being_read(api, workflows, monkeypatch):
-    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.05))
     seen: list[int] = []
     set_progress = pipeline.session_set_progress
 
@@ -55,7 +56,7 @@ def test_polling_sees_a_long_documents_pages_being_read(api, workflows, monkeypa
         set_progress(session_id=session_id, progress=progress)
 
     monkeypatch.setattr(pipeline, "session_set_progress", spy)
-    pipeline.run(_submit_pdf(api, scanned_pdf(4)))
+    _run(api, monkeypatch, pages=4, seconds_a_page=0.05)
     reading = [p for p in seen if pipeline.PROGRESS_LOADED < p < pipeline.PROGRESS_EXTRACTED]
     assert len(set(reading)) == 3  # pages 1-3 of 4, between loaded and extracted
     assert seen == sorted(seen)
