@@ -23,6 +23,22 @@ def test_a_date_whose_separator_ocr_lost_is_read_as_a_guessed_boundary():
     assert (early.value, early.kind) == (dt.date(2018, 3, 8), "glued")
 
 
+def test_a_line_of_many_dates_reads_each_once():
+    line = " ".join(f"{1 + j % 28:02d}/{1 + j % 12:02d}/2017" for j in range(150))
+    found = parse_dates(line)
+    assert len(found) == 150
+    assert all(a.end <= b.start for a, b in zip(found, found[1:], strict=False))
+
+
+def test_a_line_of_more_dates_than_any_receipt_prints_offers_none():
+    from jobs.extraction.fields import MAX_DATES_ON_A_LINE, find_dates
+
+    table = " ".join(f"{1 + j:02d}/03/2017" for j in range(MAX_DATES_ON_A_LINE + 1))
+    lines = [_line(("Date: 10/03/2018 11:02", 0.1, 0.5), y=0.1), _line((table, 0.1, 0.9), y=0.5)]
+    found = find_dates(lines, day_first=True)
+    assert [match.value for match, _, _ in found] == [dt.date(2018, 3, 10)]
+
+
 def test_digits_that_are_no_date_stay_unread():
     assert parse_dates("INV 2018/1234") == []
     assert parse_dates("NO 12/3456 2018") == []
