@@ -29,6 +29,7 @@ MIN_TEXT_LAYER_CHARS = 8
 # only up to these sizes; past them the file is refused before its words are grouped.
 MAX_TEXT_WORDS = 20_000
 MAX_PAGE_WORDS = 3_000
+MAX_TEXT_CHARS = 150_000  # each is read with its own call (~24 us)
 MAX_PAGE_CHARS = 60_000
 PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
 # Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
@@ -145,11 +146,13 @@ def _load_pdf(
                 "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
             )
         pages: list[Page] = []
-        words = 0
+        words = chars = 0
         for index in range(count):
             room = min(MAX_PAGE_WORDS, MAX_TEXT_WORDS - words)
-            pages.append(_load_pdf_page(pdf, index, max_pixels, room))
+            chars_room = min(MAX_PAGE_CHARS, MAX_TEXT_CHARS - chars)
+            pages.append(_load_pdf_page(pdf, index, max_pixels, room, chars_room))
             words += len(pages[-1].words)
+            chars += sum(len(word.text) for word in pages[-1].words)
             if on_page is not None:
                 on_page(pages[-1], count)
         return pages
@@ -161,13 +164,15 @@ def _load_pdf(
         pdf.close()
 
 
-def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int, max_words: int) -> Page:
+def _load_pdf_page(
+    pdf: pdfium.PdfDocument, index: int, max_pixels: int, max_words: int, max_chars: int
+) -> Page:
     page = pdf[index]
     try:
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words = _text_layer_words(page, width, height, max_words)
+        words = _text_layer_words(page, width, height, max_words, max_chars)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
@@ -190,14 +195,14 @@ def _load_pdf_page(pdf: pdfium.PdfDocument, index: int, max_pixels: int, max_wor
 
 
 def _text_layer_words(
-    page: pdfium.PdfPage, width: float, height: float, max_words: int
+    page: pdfium.PdfPage, width: float, height: float, max_words: int, max_chars: int
 ) -> list[Word]:
     """Split the page's text layer into whitespace-separated words with normalised boxes;
-    more than ``max_words`` words (or MAX_PAGE_CHARS characters) is too much text."""
+    more than ``max_words`` words or ``max_chars`` characters is too much text."""
     textpage = page.get_textpage()
     try:
-        if textpage.count_chars() > MAX_PAGE_CHARS:
-            raise _too_much_text()
+        if textpage.count_chars() > max_chars:
+            raise _too_much_text(f"{MAX_PAGE_CHARS:,} characters a page")
         words: list[Word] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
@@ -206,23 +211,24 @@ def _text_layer_words(
             if not char or char.isspace() or char == "\x00":
                 _flush_word(chars, boxes, words, width, height)
                 if len(words) > max_words:
-                    raise _too_much_text()
+                    raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
                 continue
             chars.append(char)
             boxes.append(textpage.get_charbox(i))
         _flush_word(chars, boxes, words, width, height)
         if len(words) > max_words:
-            raise _too_much_text()
+            raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
         return words
     finally:
         textpage.close()
 
 
-def _too_much_text() -> ExtractionError:
+def _too_much_text(page_limit: str) -> ExtractionError:
     return ExtractionError(
         "FILE_TOO_LARGE",
-        f"The PDF holds more text than any receipt or invoice (at most {MAX_PAGE_WORDS:,} "
-        f"words a page and {MAX_TEXT_WORDS:,} in all are read).",
+        "The PDF holds more text than any receipt or invoice (at most "
+        f"{page_limit}, {MAX_TEXT_WORDS:,} words and {MAX_TEXT_CHARS:,} characters in all "
+        "are read).",
     )
 
 

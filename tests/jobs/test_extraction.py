@@ -496,6 +496,22 @@ def test_a_page_with_too_many_words_is_refused_before_its_words_are_grouped(
     assert "at most 3,000 words a page" in info.value.message
 
 
+def test_a_page_of_few_but_endless_words_is_refused_for_its_characters() -> None:
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out)
+    pdf.setFont("Helvetica", 0.5)
+    for row in range(20):
+        pdf.drawString(5, 800 - row, "9" * 3001)  # 20 words, 60,020 characters
+    pdf.showPage()
+    pdf.save()
+    with pytest.raises(ExtractionError) as info:
+        load_document(out.getvalue())
+    assert info.value.code == "FILE_TOO_LARGE"
+    assert "60,000 characters a page" in info.value.message
+
+
 def test_a_line_takes_no_more_words_than_any_line_prints() -> None:
     from jobs.extraction import layout
 
