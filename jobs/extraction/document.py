@@ -201,12 +201,13 @@ def _text_layer_words(
     more than ``max_words`` words or ``max_chars`` characters is too much text."""
     textpage = page.get_textpage()
     try:
-        if textpage.count_chars() > max_chars:
+        count = textpage.count_chars()
+        if count > max_chars:
             raise _too_much_text(f"{MAX_PAGE_CHARS:,} characters a page")
         words: list[Word] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
-        for i in range(textpage.count_chars()):
+        for i in range(count):
             char = textpage.get_text_range(i, 1)
             if not char or char.isspace() or char == "\x00":
                 _flush_word(chars, boxes, words, width, height)

@@ -174,7 +174,8 @@ def _read_result(
             *done, reports = (reports + before).split(_END_OF_REPORT)
             if done:  # a page loaded or read: the next one has its own time
                 stall_at = time.monotonic() + page_timeout_s
-                for report in done if on_progress is not None else ():
+            if on_progress is not None:
+                for report in done:
                     on_progress(*map(int, report.split(b"/")))
             in_result = bool(marker)
         chunks.append(chunk)
