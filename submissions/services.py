@@ -1,8 +1,8 @@
 """Every change of a submission's status happens here: one transaction, one row lock,
 one event, webhooks through the outbox."""
 
+import json
 import math
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
 from steve.models import Company, Environment
+from steve.text import hides_text
 from steve.workflow_rules import schema_refusal
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
@@ -312,8 +313,8 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
         raise invalid("text", "Write something to comment.", field_code="required")
     if len(text) > COMMENT_MAX:
         raise invalid("text", f"A comment has at most {COMMENT_MAX} characters.")
-    if "\x00" in text:  # PostgreSQL cannot store it in JSON
-        raise invalid("text", "The comment has a NUL character.")
+    if hides_text(text, allowed="\t\n\r"):  # NUL: PostgreSQL cannot store it in JSON
+        raise invalid("text", "The comment has a control or a bidi formatting character.")
     with transaction.atomic():
         submission = locked_submission(submission_id=submission_id)
         return record_event(
@@ -333,7 +334,7 @@ def _checked_reason(reason: str | None) -> str | None:
         return None
     if len(reason) > REASON_MAX:
         raise invalid("reason", f"At most {REASON_MAX} characters.", field_code="long")
-    if _hides_text(reason, allowed="\t\n\r"):
+    if hides_text(reason, allowed="\t\n\r"):
         raise invalid("reason", "The reason has a control or a bidi formatting character.")
     return reason
 
@@ -707,9 +708,9 @@ def _unstorable(value: Any) -> str | None:
     if isinstance(value, str):
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
-        if _hides_text(value, allowed="\t"):
+        if hides_text(value, allowed="\t"):
             return "the text has a line break, a control or a bidi formatting character"
-    elif isinstance(value, int | float) and not (math.isfinite(value) and abs(value) < TOO_LARGE):
+    elif isinstance(value, int | float) and not _storable_number(value):
         return "the number is too large"
     elif isinstance(value, dict):
         return next(filter(None, map(_unstorable, value.values())), None)
@@ -718,38 +719,29 @@ def _unstorable(value: Any) -> str | None:
     return None
 
 
-# Embeddings, overrides and isolates: they reorder how the text around them is shown.
-# Invisible characters a script needs: the zero-width (non-)joiners of Indic and Arabic,
-# taken only next to a letter beyond ASCII.
-_JOINERS = frozenset("\u200c\u200d")
-# Unicode's default-ignorable code points that are not format characters (Cf), and the
-# blank Braille pattern: they show nothing, so a value can hide behind them.
-_BLANK = re.compile(
-    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
-    "\U000e0100-\U000e01ef]"
-)
+# A correction event keeps the values it replaced and set, but not a large one (300 line
+# items of 2,000 characters are 600 KB): the submission's detail lists 100 events, and
+# 100 such corrections would make it 120 MB.
+EVENT_VALUE_MAX_BYTES = 8192
 
 
-def _hides_text(text: str, *, allowed: str) -> bool:
-    """Whether ``text`` holds a control character other than ``allowed``, a line or
-    paragraph separator, or an invisible character (bidi marks and overrides, zero-width
-    spaces, a byte-order mark, a soft hyphen, a Hangul filler): what a page, an API body
-    or a webhook would show wrongly, or not at all."""
-    if _BLANK.search(text):
-        return True
-    return any(_hidden(text, i) and c not in allowed for i, c in enumerate(text))
+def _correction_details(field_name: str, old: Any, new: Any) -> dict[str, Any]:
+    details: dict[str, Any] = {"field": field_name}
+    for key, value in (("old", old), ("new", new)):
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > EVENT_VALUE_MAX_BYTES:  # a text field's 2,000 characters always fit
+            details.setdefault("omitted", []).append(key)
+        else:
+            details[key] = value
+    return details
 
 
-def _hidden(text: str, i: int) -> bool:
-    category = unicodedata.category(text[i])
-    if category in ("Cc", "Zl", "Zp"):
-        return True
-    if category != "Cf":
+def _storable_number(value: int | float) -> bool:
+    # A JSON integer of 400 digits is a Python int that float() cannot hold: compare
+    # it exactly rather than through math.isfinite.
+    if isinstance(value, float) and not math.isfinite(value):
         return False
-    if text[i] in _JOINERS:
-        beside = text[max(0, i - 1) : i] + text[i + 1 : i + 2]
-        return not any(not c.isascii() and c.isalpha() for c in beside)
-    return True
+    return abs(value) < TOO_LARGE
 
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
@@ -777,7 +769,7 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         submission=submission,
         type=EventType.FIELD_CORRECTED,
         actor=actor,
-        details={"field": field_name, "old": old, "new": new},
+        details=_correction_details(field_name, old, new),
     )
     # Correcting is working on it: the reviewer now holds the submission.
     hold_for_actor(submission, actor)

@@ -13,6 +13,7 @@ from jobs.services import SessionRequest
 from steve.api.errors import field_error, not_an_object_problem
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
+from steve.text import hides_text
 from steve.timefmt import iso
 from submissions.events import result_block
 from webhooks.selectors import session_delivery_status
@@ -23,6 +24,9 @@ MAX_CLIENT_ID = 255
 MAX_EXTERNAL_USER_CHARS = 256
 # Seed 000 asks integrators to poll every 5 to 10 seconds.
 POLL_INTERVAL_MS = 5000
+
+
+HIDDEN_CHARACTER = "metadata must not hold a control or a bidi formatting character."
 
 
 def _metadata_errors(value: Any) -> list[dict[str, str]]:
@@ -37,7 +41,9 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
     errors: list[dict[str, str]] = []
     for key, item in value.items():
         where = f"{path}.{key}"
-        if isinstance(item, dict):
+        if hides_text(key, allowed="") or (isinstance(item, str) and hides_text(item, allowed="")):
+            errors.append(field_error(where, HIDDEN_CHARACTER, "hidden_character"))
+        elif isinstance(item, dict):
             if depth >= 2:
                 errors.append(field_error(where, "metadata nests at most 2 levels.", "too_deep"))
             else:
@@ -50,13 +56,19 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string only: DRF's CharField would also take 5 for "5"."""
+    """A JSON string only (DRF's CharField would also take 5 for "5"), with no control
+    or bidi formatting character: the review page, the API and webhooks show it."""
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "hidden_character": "Must not hold a control or a bidi formatting character.",
+    }
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
+        if hides_text(data, allowed=""):
+            self.fail("hidden_character")
         return super().to_internal_value(data)
 
 

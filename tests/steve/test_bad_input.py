@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from jobs.models import WorkflowSession
 from submissions.pages import PDF_MAX_PIXELS
 from tests import factories
 from tests.jobs.test_sessions_api import create
@@ -51,6 +52,23 @@ def test_a_lone_surrogate_in_metadata_is_a_400_invalid_unicode(api, workflows):
     assert response.json()["code"] == "INVALID_UNICODE"
     assert "NUL" not in response.json()["detail"]
     assert response.json()["errors"][0]["field"] == "metadata.note"
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("clientSubmissionId", {"clientSubmissionId": "order\u202egnp.exe"}),
+        ("externalUser.name", {"externalUser": {"name": "Ann\x07"}}),
+        ("metadata.note", {"metadata": {"note": "zw\u200bsp"}}),
+        ("metadata.order.\u202ekey", {"metadata": {"order": {"\u202ekey": "1"}}}),
+    ],
+)
+def test_a_control_or_bidi_character_in_shown_session_text_is_a_422(api, workflows, field, body):
+    response = post_raw(api, SESSIONS, json.dumps(session_body(**body)))
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert not WorkflowSession.objects.exists()
 
 
 def test_a_lone_surrogate_in_a_key_is_a_400(api, workflows):

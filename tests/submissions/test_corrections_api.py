@@ -437,11 +437,37 @@ def test_a_number_too_large_to_be_finite_is_a_422_not_a_500(api, company):
         b'{"fields": {"totalAmount": 1e400}}',
         b'{"fields": {"totalAmount": 1e30}}',
         b'{"fields": {"lineItems": [{"description": "Tea", "quantity": 1e400, "amount": 1}]}}',
+        # A JSON integer of 400 digits: a Python int that float() cannot hold.
+        b'{"fields": {"totalAmount": 1' + b"0" * 400 + b"}}",
+        b'{"fields": {"lineItems": [{"description": "Tea", "quantity": 1, "amount": 1'
+        + b"0" * 400
+        + b"}]}}",
     ):
         response = api.post(url(waiting), body, content_type="application/json")
         assert response.status_code == 422, response.content
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 12.5
+
+
+def test_a_large_correction_keeps_its_event_small_and_the_detail_bounded(api, company):
+    waiting = SubmissionFactory(company=company)
+    for n in range(3):
+        row = {"quantity": 1, "amount": 1.0}
+        items = [{"description": f"{n}-{i}".ljust(2000, "Y"), **row} for i in range(300)]
+        response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+        assert response.status_code == 200, response.content
+    api.post(url(waiting), {"fields": {"merchantName": "\u5e97" * 2000}}, format="json")
+    events = waiting.events.filter(type="field_corrected").order_by("id")
+    assert [e.details for e in events[:2]] == [
+        {"field": "lineItems", "old": None, "omitted": ["new"]},
+        {"field": "lineItems", "omitted": ["old", "new"]},
+    ]
+    # A text field's largest value is kept: the memory reads what Steve showed from it.
+    assert events.last().details["new"] == "\u5e97" * 2000
+    # The current 600 KB of line items once, not again in every event.
+    assert len(api.get(f"/api/v1/submissions/{waiting.pk}").content) < 700_000
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["lineItems"][0]["description"].startswith("2-0Y")
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 0.00001])

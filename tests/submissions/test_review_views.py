@@ -945,7 +945,9 @@ def test_a_comment_is_an_event_in_the_timeline_and_the_api(ui, reviewer, waiting
     )
 
 
-@pytest.mark.parametrize("text", ["   ", "x" * 2001, "a\x00b"])
+@pytest.mark.parametrize(
+    "text", ["   ", "x" * 2001, "a\x00b", "ok \u202egnp.exe", "line1\x07bell", "zw\u200bsp"]
+)
 def test_an_empty_or_bad_comment_is_refused(ui, waiting, text):
     response = ui.post(action_url("comment", waiting), {"text": text}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422 and b"data-refusal" in response.content
