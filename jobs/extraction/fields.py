@@ -9,6 +9,12 @@ from decimal import Decimal
 from .layout import BBox, Line, union_bbox
 from .values import Match, parse_amounts, parse_dates
 
+# Labels of dates that are not the purchase: expiry (Malay "tarikh luput", "tamat"),
+# validity ("sah sehingga", "valid until"), due, best before, birth, return or exchange by.
+NOT_ISSUE_DATE = re.compile(
+    r"EXP|VALID|DUE|BEST|USEBY|BIRTH|UNTIL|RETURN|EXCHANGE|SEHINGGA|LUPUT|TAMAT"
+)
+
 
 @dataclass
 class Candidate:

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from . import header as h
 from .fields import (
+    NOT_ISSUE_DATE,
     AmountRef,
     Candidate,
     evidence_for,
@@ -28,7 +29,7 @@ from .fields import (
 from .layout import Line
 from .ranker import Option
 from .totals import build_ledger, support_for
-from .values import parse_amounts, parse_times
+from .values import order_unsure, parse_amounts, parse_times
 
 ADDRESS_MAX_LINES = 6
 # Right edges of amounts this close (share of the page width) are one printed column.
@@ -182,9 +183,17 @@ def _nearest_in_column(filed: list[Printed], right: float) -> list[Printed]:
 
 
 def date_options(
-    lines: list[Line], *, day_first: bool, rule: Candidate | None, score: object
+    lines: list[Line],
+    *,
+    day_first: bool,
+    rule: Candidate | None,
+    score: object,
+    order_known: bool = True,
 ) -> list[Option]:
-    """``score`` is the rules' date score function (match, line) -> float."""
+    """``score`` is the rules' date score function (match, line) -> float. An option
+    carries the cue ``not-issue`` when every print of it is labelled as no purchase date
+    (score below 0), ``order-unsure`` when its day and month could be swapped on a receipt
+    that does not tell which comes first."""
     by_value: dict[object, list] = defaultdict(list)
     for match, line, _ in find_dates(lines, day_first=day_first):
         by_value[match.value].append((match, line))
@@ -202,10 +211,14 @@ def date_options(
             "glued": float(all(m.kind == "glued" for m, _ in found)),
             "y_first": first_line.center_y,
             "ocr": max(span_confidence(line, m.start, m.end) for m, line in found),
-            "not_issue": float(any(re.search(r"EXP|VALID|DUE|BEST|USEBY", b) for b in befores)),
+            "not_issue": float(any(NOT_ISSUE_DATE.search(b) for b in befores)),
         }
         evidence = [evidence_for(first_line, first_match.start, first_match.end)]
-        options.append(Option(value.isoformat(), features, evidence))  # type: ignore[attr-defined]
+        cues = ["not-issue"] if max(scores) < 0 else []
+        if not order_known and order_unsure(first_match):
+            cues.append("order-unsure")
+        option = Option(value.isoformat(), features, evidence, cues)  # type: ignore[attr-defined]
+        options.append(option)
     return _mark_rule(options, rule, rule.value if rule else None)
 
 

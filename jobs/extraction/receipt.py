@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from decimal import Decimal
 
 from .fields import (
+    NOT_ISSUE_DATE,
     Candidate,
     evidence_for,
     find_dates,
@@ -20,10 +22,17 @@ from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
 from .ranker import FieldModel, Option
 from .totals import amount_paid_back, find_tax, find_total
-from .values import Match, detect_currency, parse_amounts, parse_dates, parse_times
+from .values import (
+    Match,
+    detect_currency,
+    order_unsure,
+    parse_amounts,
+    parse_dates,
+    parse_times,
+    printed_order,
+)
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
-_NOT_ISSUE_DATE = re.compile(r"EXP|VALID|DUE|BEST|USEBY|BIRTH")
 _TIME_LABEL = re.compile(r"TIME|MASA|WAKTU|JAM")
 _RECEIPT_NO_LABEL = re.compile(
     r"(RECEIPT|RCPT|INVOICE|INV|BILL|DOC(?:UMENT)?|TRANS(?:ACTION)?|TXN|SLIP|CHECK|CHK|"
@@ -61,8 +70,8 @@ def read_receipt(
     currency, currency_conf = detect_currency(text)
     if currency:
         fields["currency"] = Candidate(currency, round(currency_conf, 3))
-    day_first = currency != "USD"
-    date = find_issue_date(lines, day_first=day_first)
+    day_first, order_known = _date_order(text, currency, currency_conf)
+    date = find_issue_date(lines, day_first=day_first, order_known=order_known)
     if date:
         fields["date"] = date
     time = _find_time(lines)
@@ -81,7 +90,9 @@ def read_receipt(
         fields["lineItems"] = line_items_candidate(rows, 0.55)
     options = {
         "totalAmount": total_options(lines, item_sum, total),
-        "date": date_options(lines, day_first=day_first, rule=date, score=_date_score),
+        "date": date_options(
+            lines, day_first=day_first, order_known=order_known, rule=date, score=_date_score
+        ),
         "merchantName": merchant_options(header, merchant),
         "merchantAddress": address_options(header, name_index, address),
     }
@@ -103,7 +114,11 @@ def choose_fields(
             chosen.pop(name, None)
             continue
         option = choice.option
-        chosen[name] = Candidate(option.value, choice.confidence, option.evidence, option.cues)
+        confidence = choice.confidence
+        if {"not-issue", "order-unsure"} & set(option.cues):
+            # The model was fitted on receipts where neither happens: it cannot know.
+            confidence = min(confidence, ORDER_UNSURE_CONFIDENCE)
+        chosen[name] = Candidate(option.value, confidence, option.evidence, option.cues)
     if (paid_back := amount_paid_back(lines)) is not None:
         # A credit note or a refund: the amount payable is negative, and no option (all
         # positive) is it.
@@ -122,7 +137,29 @@ def choose_fields(
     return chosen
 
 
-def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
+# Where a bare number date is printed month first. A currency read from a bare "$" (0.6)
+# tells no country: Australia, Singapore and Canada print day first too.
+MONTH_FIRST_CURRENCIES = frozenset({"USD"})
+SURE_CURRENCY = 0.85
+# A date whose day and month could be swapped, on a receipt that does not tell which
+# comes first, is a guess: reviewed.
+ORDER_UNSURE_CONFIDENCE = 0.5
+
+
+def _date_order(text: str, currency: str | None, confidence: float) -> tuple[bool, bool]:
+    """(day first, whether the receipt tells): a date printed on it that reads one way
+    only (25/12/2026), else a currency named outright, else day first, unsure."""
+    printed = printed_order(text)
+    if printed is not None:
+        return printed, True
+    if currency is not None and confidence >= SURE_CURRENCY:
+        return currency not in MONTH_FIRST_CURRENCIES, True
+    return True, False
+
+
+def find_issue_date(
+    lines: list[Line], *, day_first: bool, order_known: bool = True
+) -> Candidate | None:
     """The transaction date: labelled or time-stamped dates beat stray ones."""
     found = find_dates(lines, day_first=day_first)
     if not found:
@@ -141,6 +178,8 @@ def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
     confidence = _date_confidence(best_score, max(rivals, default=None), counts[match.value])
     if match.kind == "glued":
         confidence *= 0.9  # read out of a run of digits: the boundary is a guess
+    if not order_known and order_unsure(match):
+        confidence = min(confidence, ORDER_UNSURE_CONFIDENCE)
     confidence *= ocr_factor(span_confidence(line, match.start, match.end))
     return Candidate(
         match.value.isoformat(),  # type: ignore[attr-defined]
@@ -152,8 +191,8 @@ def find_issue_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
 def _date_score(match: Match, line: Line) -> float:
     before = squash(line.text[: match.start])
     score = 1.0
-    if _NOT_ISSUE_DATE.search(before):
-        score -= 3.0  # expiry, validity or due dates are not the purchase date
+    if NOT_ISSUE_DATE.search(before) or _in_the_future(match):
+        score -= 3.0  # expiry, validity, due or return-by dates are not the purchase date
     elif _DATE_LABEL.search(before[-12:]):
         score += 2.0
     rest = line.text[: match.start] + " " * (match.end - match.start) + line.text[match.end :]
@@ -162,8 +201,16 @@ def _date_score(match: Match, line: Line) -> float:
     return score
 
 
+def _in_the_future(match: Match) -> bool:
+    """A date days ahead (a voucher's expiry) is no purchase; a day's grace for time zones."""
+    value = match.value
+    return isinstance(value, dt.date) and value > dt.date.today() + dt.timedelta(days=1)
+
+
 def _date_confidence(best: float, rival: float | None, occurrences: int) -> float:
     if rival is None:
+        if best < 0:
+            return 0.5  # the only date is labelled as no purchase date ("VALID UNTIL")
         return 0.97 if best >= 2.5 or occurrences > 1 else 0.93
     margin = best - rival
     if margin >= 1.5:

@@ -24,6 +24,9 @@ CENTS_RE = re.compile(
 MONTHS = {
     "JAN": 1, "FEB": 2, "MAR": 3, "APR": 4, "MAY": 5, "JUN": 6,
     "JUL": 7, "AUG": 8, "SEP": 9, "SEPT": 9, "OCT": 10, "NOV": 11, "DEC": 12,
+    # Malay (Mac, Mei, Ogos, Oktober, Disember) and German (Mär, Mrz, Mai, Okt, Dez)
+    "MAC": 3, "MEI": 5, "OGO": 8, "OKT": 10, "DIS": 12, "MÄR": 3, "MRZ": 3, "MAI": 5,
+    "DEZ": 12,
 }  # fmt: skip
 # A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
 _YEAR = (
@@ -31,7 +34,12 @@ _YEAR = (
     r"|\d{4}(?!\d)|\d{2}(?!\d))"
 )
 _SEP = r"\s?[-/.,\s]?\s?"
-_MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
+# English names take any ending ("DECEMBER", OCR's "DECEMBEF"); the others only their own,
+# so that "2 DISC 10%" is no 2 December 2010.
+_MONTH_NAMES = (
+    r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC|"
+    r"(?:MAC|MEI|OGOS|OKTOBER|OKT|DISEMBER|DIS|MÄRZ|MÄR|MRZ|MAI|DEZEMBER|DEZ)(?![A-Z]))[A-Z]*"
+)
 DATE_PATTERNS = [
     # 2018-12-25, 2018/12/25
     ("ymd", re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})(?!\d)")),
@@ -102,6 +110,28 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
             found.append(Match(date, m.start(), m.end(), kind))
     found.sort(key=lambda match: match.start)
     return found
+
+
+def order_unsure(match: Match) -> bool:
+    """Whether a numeric date read day first could as well be month first (05/12/2026)."""
+    date = match.value
+    numeric = match.kind in ("dmy", "glued") and isinstance(date, dt.date)
+    return numeric and date.day <= 12 and date.day != date.month  # type: ignore[union-attr]
+
+
+def printed_order(text: str) -> bool | None:
+    """True when a numeric date in ``text`` can only be day first (25/12/2026), False when
+    one can only be month first (12/25/2026), None when none tells (or they disagree)."""
+    orders = set()
+    pattern = dict(DATE_PATTERNS)["dmy"]
+    for m in pattern.finditer(text):
+        first, second = int(m.group(1)), int(m.group(2))
+        if (first > 12) == (second > 12) or not _same_separators(m):
+            continue
+        date = _build_date("dmy", m.groups(), day_first=True)
+        if date is not None and dt.date(1990, 1, 1) <= date:
+            orders.add(first > 12)
+    return orders.pop() if len(orders) == 1 else None
 
 
 def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -344,3 +344,71 @@ def test_a_short_street_word_must_end_where_the_word_ends():
     assert not ADDRESS_WORD.search("UNITED LOTUS KGS")
     assert _is_address("LOT 3, JALAN PELABUR 23/1")
     assert ADDRESS_WORD.search("12 ST. MARY RD") and ADDRESS_WORD.search("NO8,JALANLANGKUNING")
+
+
+def _read_date(*rows: tuple[str, float]):
+    from jobs.extraction.ranker import load_model
+    from jobs.extraction.receipt import choose_fields, read_receipt
+
+    lines = [_line((text, 0.1, 0.9), y=y) for text, y in rows]
+    rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
+    return choose_fields(rules, options, lines, load_model()).get("date")
+
+
+@pytest.mark.parametrize(
+    ("shop", "total"),
+    [("BEST MART", "TOTAL $ 7.57"), ("BEST MART", "TOTAL 7.57"), ("SYDNEY CAFE", "TOTAL $7.57")],
+)
+def test_a_date_whose_day_and_month_could_swap_goes_to_review_when_nothing_tells_the_order(
+    shop: str, total: str
+):
+    date = _read_date((shop, 0.05), ("Date: 05/12/2026 14:32", 0.2), (total, 0.6))
+    assert date is not None and date.confidence < 0.8, date
+
+
+@pytest.mark.parametrize(
+    "told",
+    [
+        "TOTAL RM 7.57",  # a currency named outright
+        "TOTAL USD 7.57",
+        "Refund by 25/12/2026",  # another date that reads one way only
+    ],
+)
+def test_a_receipt_that_tells_the_date_order_keeps_the_dates_confidence(told: str):
+    date = _read_date(("BEST MART", 0.05), ("Date: 05/12/2026 14:32", 0.2), (told, 0.6))
+    expected = "2026-05-12" if "USD" in told else "2026-12-05"
+    assert date is not None and date.value == expected and date.confidence >= 0.8, date
+
+
+@pytest.mark.parametrize(
+    "printed", ["SAH SEHINGGA 31/12/2026", "VALID UNTIL 31/12/2026", "RETURN BY 01/04/2027"]
+)
+def test_a_receipts_only_date_labelled_as_no_purchase_date_goes_to_review(printed: str):
+    date = _read_date(("KEDAI RUNCIT SDN BHD", 0.05), ("TOTAL RM 7.57", 0.5), (printed, 0.8))
+    assert date is None or date.confidence < 0.8, date
+
+
+def test_a_date_in_the_future_is_no_purchase_date():
+    ahead = (dt.date.today() + dt.timedelta(days=30)).strftime("%d/%m/%Y")
+    date = _read_date(("KEDAI RUNCIT SDN BHD", 0.05), ("TOTAL RM 7.57", 0.5), (ahead, 0.8))
+    assert date is None or date.confidence < 0.8, date
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("TARIKH: 05 DIS 2026", dt.date(2026, 12, 5)),
+        ("5 Disember 2025", dt.date(2025, 12, 5)),
+        ("17 OGOS 2018", dt.date(2018, 8, 17)),
+        ("1 MEI 2018", dt.date(2018, 5, 1)),
+        ("5. Dez. 2025", dt.date(2025, 12, 5)),
+        ("3 März 2018", dt.date(2018, 3, 3)),
+    ],
+)
+def test_malay_and_german_month_names_are_read(text: str, value: dt.date):
+    assert [d.value for d in parse_dates(text)] == [value]
+
+
+def test_words_that_start_like_a_malay_month_are_no_month():
+    assert parse_dates("2 DISC 10%") == []
+    assert parse_dates("1 MACHINE 18") == []
