@@ -17,12 +17,16 @@ from .values import parse_amounts
 _SUBTOTAL = re.compile(r"SUBT|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
 _ROUNDING = re.compile(r"ROUND|ADJ|PELARASAN")
 _ROUNDED_TOTAL = re.compile(r"ROUNDE?D+TOTAL|TOTALROUNDED|AFTERROUND|TOTALAFTER")
-_CHANGE = re.compile(r"CHANGE|CHANCE|BAKI|BALANCE(?!DUE)|KEMBALI")
+# Labels are matched squashed (OCR runs words together), so a label word can hide inside
+# an item's word: BAKING is no BAKI, CARDIGAN and CARDBOARD no CARD, BOTTLE no TTL, GROSS
+# and ASSTD no SST.
+_CHANGE = re.compile(r"CHANGE|CHANCE|BAKI(?!NG)|BALANCE(?!DUE)|KEMBALI")
 _TENDER = re.compile(
-    r"CASH|TENDER|PAID|PAYMENT|VISA|MASTER|CARD|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|BOOST|GRAB|TNG"
+    r"CASH|TENDER|PAID|PAYMENT|VISA|MASTER|CARD(?!IGAN|BOARD)|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|"
+    r"BOOST|GRAB|TNG"
 )
 _NOT_MONEY = re.compile(r"QTY|QUANTITY|ITEM|UNIT|PCS|DISC|SAVING|POINT|WEIGHT|KG")
-_TAX = re.compile(r"GST|SST|TAX|VAT|CUKAI")
+_TAX = re.compile(r"GST|(?<!GRO)(?<!A)SST(?!D)|TAX|VAT|CUKAI")
 # "Inclusive" with its I read as l ("Total Sales (lnclusive of GST)") is no tax line.
 _INCL = re.compile(r"[IL]NCL|INC")
 _STRONG_TOTAL = re.compile(
@@ -30,7 +34,7 @@ _STRONG_TOTAL = re.compile(
     r"AMOUNTPAYABLE|TOTALSALES|NETAMOUNT|NETTAMOUNT|JUMLAH|TOTALRM|TOTALMYR|TOTALINCL|"
     r"BALANCEDUE|TOTALTOPAY|TOTALBILL|TOBEPAID|AMOUNTTOPAY"
 )
-_TOTAL = re.compile(r"T[O0]TA?L|TTL|AMOUNT|AMT|NETT?")
+_TOTAL = re.compile(r"T[O0]TA?L|TTL(?!E)|AMOUNT|AMT|^NETT?|NETT?(?=T[O0]TA?L|AMOUNT|AMT)")
 # Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
 # the word one slip away. The first letter must be right, so that a line item such as
 # "CAR WASH" is not taken for "CASH"; CHARGE and PAIR are listed to stay as they are
@@ -85,7 +89,7 @@ def classify(label: str) -> tuple[str, float]:
         return "total", PAYABLE_WEIGHT
     if _TENDER.search(s):
         return "tender", 0.0
-    if re.search(r"T[O0]TA?L|TTL", s):
+    if re.search(r"T[O0]TA?L|TTL(?!E)", s):
         return "total", 2.5
     if _TOTAL.search(s):
         return "total", 1.5
@@ -140,13 +144,16 @@ def amount_paid_back(lines: list[Line]) -> AmountRef | None:
     """The amount a credit note or a refund pays back ("Total Payable: -6.42"), else None.
 
     It is the last total-labelled amount, negative, under a label that names the amount
-    payable (a voucher's, a return's or a rebate's "Total ... -5.00" does not), on a
-    receipt where nothing positive was tendered (a sale's cash or card)."""
+    payable (a voucher's, a return's or a rebate's "Total ... -5.00" does not) or on a
+    receipt whose totals are all negative, where nothing positive was tendered (a sale's
+    cash or card)."""
     ledger = build_ledger(lines)
     if not ledger.totals or any(tender.value > 0 for tender in ledger.tenders):
         return None
     weight, last, _ = max(ledger.totals, key=lambda t: t[1].line_index)
-    return last if last.value < 0 and weight >= PAYABLE_WEIGHT else None
+    # A plain "TOTAL" names the amount payable too when no total on the receipt is positive.
+    refund = all(ref.value <= 0 for _, ref, _ in ledger.totals)
+    return last if last.value < 0 and (weight >= PAYABLE_WEIGHT or refund) else None
 
 
 _BUCKETS = {

@@ -79,10 +79,10 @@ def parse_amounts(text: str) -> list[Match]:
             value = Decimal(f"{digits}.{m.group(4)}")
         except InvalidOperation:
             continue
-        if m.group(1) or m.group(2) or m.group(5):  # "-6.42", "RM -6.42", "6.42-"
-            value = -value
         # The span starts at the currency sign or minus so labels never keep a stray "£".
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        if m.group(1) or m.group(2) or m.group(5) or _credit(text, start, m.end()):
+            value = -value  # "-6.42", "RM -6.42", "6.42-", "(6.42)", "6.42CR"
         found.append(Match(value, start, m.end()))
     for m in CENTS_RE.finditer(text):
         if not any(m.start() < match.end and match.start < m.end() for match in found):
@@ -90,6 +90,19 @@ def parse_amounts(text: str) -> list[Match]:
             negative = m.group(1) or m.group(2)
             found.append(Match(-value if negative else value, m.start(), m.end()))
     return sorted(found, key=lambda match: match.start)
+
+
+# An accountant's negative: "(7.57)", "(RM 7.57)"; a credit: "22.39CR", "22.39 CR".
+_OPENS_NEGATIVE = re.compile(r"\(\s?$")
+_CLOSES_NEGATIVE = re.compile(r"\s?\)|\s?CR\b", re.I)
+
+
+def _credit(text: str, start: int, end: int) -> bool:
+    if _CLOSES_NEGATIVE.match(text, end) is None:
+        return False
+    return text[end : end + 3].lstrip().upper().startswith("CR") or bool(
+        _OPENS_NEGATIVE.search(text, 0, start)
+    )
 
 
 def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:

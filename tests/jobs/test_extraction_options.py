@@ -412,3 +412,43 @@ def test_malay_and_german_month_names_are_read(text: str, value: dt.date):
 def test_words_that_start_like_a_malay_month_are_no_month():
     assert parse_dates("2 DISC 10%") == []
     assert parse_dates("1 MACHINE 18") == []
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [
+        ("TASTY BAKING CO", "other"),  # BAKI is Malay change
+        ("WOOL CARDIGAN", "other"),  # CARD is a tender
+        ("CARDBOARD BOX", "other"),
+        ("WATER BOTTLE", "other"),  # TTL is a total
+        ("ASSTD SWEETS", "other"),  # SST is a tax
+        ("INTERNET", "other"),  # NET is a total
+        ("GROSS TOTAL", "total"),
+        ("NETT", "total"),
+        ("Nett Total", "total"),
+        ("BAKI", "change"),
+        ("CREDIT CARD", "tender"),
+        ("SST 6%", "tax"),
+    ],
+)
+def test_a_label_word_hidden_inside_an_item_word_does_not_label_it(label: str, kind: str):
+    assert classify(label)[0] == kind
+
+
+def test_an_accountants_bracket_and_a_trailing_cr_are_negative():
+    def read(text: str) -> list[str]:
+        return [str(a.value) for a in parse_amounts(text)]
+
+    assert read("TOTAL (7.57)") == ["-7.57"]
+    assert read("TOTAL ( RM 7.57 )") == ["-7.57"]
+    assert read("TOTAL 22.39CR") == ["-22.39"]
+    assert read("TOTAL 22.39 CR") == ["-22.39"]
+    assert read("TOTAL 7.57 CREDIT CARD") == ["7.57"]
+    assert read("Nasi lemak (S) 2.50") == ["2.50"]
+
+
+@pytest.mark.parametrize("amount", ["(7.57)", "7.57-", "7.57CR"])
+def test_a_refund_whose_totals_are_all_negative_is_read_negative_and_reviewed(amount: str):
+    lines = [_row("REFUND", "", 0.30), _row("Item A", amount, 0.40), _row("TOTAL", amount, 0.55)]
+    total = _read_total(lines)["totalAmount"]
+    assert (total.value, total.confidence) == (Decimal("-7.57"), 0.0)
