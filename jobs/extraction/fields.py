@@ -10,10 +10,13 @@ from .layout import BBox, Line, union_bbox
 from .values import Match, parse_amounts, parse_dates
 
 # Labels of dates that are not the purchase: expiry (Malay "tarikh luput", "tamat"),
-# validity ("sah sehingga", "valid until"), due, best before, birth, return or exchange by.
+# validity ("sah sehingga", "valid until"), due, best before, birth, return or exchange by;
+# matched in the last NOT_ISSUE_REACH letters before the date, so that a shop's name
+# further left ("KFC EXPRESS", "TAMAN BESTARI") is no label.
 NOT_ISSUE_DATE = re.compile(
-    r"EXP|VALID|DUE|BEST|USEBY|BIRTH|UNTIL|RETURN|EXCHANGE|SEHINGGA|LUPUT|TAMAT"
+    r"EXP(?!RESS)|VALID|DUE|BEST(?!ARI)|USEBY|BIRTH|UNTIL|RETURN|EXCHANGE|SEHINGGA|LUPUT|TAMAT"
 )
+NOT_ISSUE_REACH = 14
 
 
 @dataclass

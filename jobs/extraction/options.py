@@ -18,6 +18,7 @@ from decimal import Decimal
 from . import header as h
 from .fields import (
     NOT_ISSUE_DATE,
+    NOT_ISSUE_REACH,
     AmountRef,
     Candidate,
     evidence_for,
@@ -211,7 +212,7 @@ def date_options(
             "glued": float(all(m.kind == "glued" for m, _ in found)),
             "y_first": first_line.center_y,
             "ocr": max(span_confidence(line, m.start, m.end) for m, line in found),
-            "not_issue": float(any(NOT_ISSUE_DATE.search(b) for b in befores)),
+            "not_issue": float(any(NOT_ISSUE_DATE.search(b[-NOT_ISSUE_REACH:]) for b in befores)),
         }
         evidence = [evidence_for(first_line, first_match.start, first_match.end)]
         cues = ["not-issue"] if max(scores) < 0 else []

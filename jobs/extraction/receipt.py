@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from .fields import (
     NOT_ISSUE_DATE,
+    NOT_ISSUE_REACH,
     Candidate,
     evidence_for,
     find_dates,
@@ -137,9 +138,11 @@ def choose_fields(
     return chosen
 
 
-# Where a bare number date is printed month first. A currency read from a bare "$" (0.6)
-# tells no country: Australia, Singapore and Canada print day first too.
-MONTH_FIRST_CURRENCIES = frozenset({"USD"})
+# How a bare number date is ordered where a currency is named outright: month first in
+# the United States and the Philippines; either way in Canada; day first elsewhere. A
+# currency read from a bare "$" (0.6) names no country: Australia, Singapore and Canada
+# use it too.
+MONTH_FIRST = {"USD": True, "PHP": True, "CAD": None}
 SURE_CURRENCY = 0.85
 # A date whose day and month could be swapped, on a receipt that does not tell which
 # comes first, is a guess: reviewed.
@@ -152,9 +155,10 @@ def _date_order(text: str, currency: str | None, confidence: float) -> tuple[boo
     printed = printed_order(text)
     if printed is not None:
         return printed, True
-    if currency is not None and confidence >= SURE_CURRENCY:
-        return currency not in MONTH_FIRST_CURRENCIES, True
-    return True, False
+    if currency is None or confidence < SURE_CURRENCY:
+        return True, False
+    month_first = MONTH_FIRST.get(currency, False)
+    return not month_first, month_first is not None
 
 
 def find_issue_date(
@@ -191,7 +195,7 @@ def find_issue_date(
 def _date_score(match: Match, line: Line) -> float:
     before = squash(line.text[: match.start])
     score = 1.0
-    if NOT_ISSUE_DATE.search(before) or _in_the_future(match):
+    if NOT_ISSUE_DATE.search(before[-NOT_ISSUE_REACH:]) or _in_the_future(match):
         score -= 3.0  # expiry, validity, due or return-by dates are not the purchase date
     elif _DATE_LABEL.search(before[-12:]):
         score += 2.0

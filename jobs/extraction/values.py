@@ -34,12 +34,10 @@ _YEAR = (
     r"|\d{4}(?!\d)|\d{2}(?!\d))"
 )
 _SEP = r"\s?[-/.,\s]?\s?"
-# English names take any ending ("DECEMBER", OCR's "DECEMBEF"); the others only their own,
-# so that "2 DISC 10%" is no 2 December 2010.
-_MONTH_NAMES = (
-    r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC|"
-    r"(?:MAC|MEI|OGOS|OKTOBER|OKT|DISEMBER|DIS|MÄRZ|MÄR|MRZ|MAI|DEZEMBER|DEZ)(?![A-Z]))[A-Z]*"
-)
+_MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
+# Malay (Mac, Mei, Ogos, Oktober, Disember) and German (März, Mai, Okt, Dez) names are
+# whole words before a four-digit year: "2 MAC 10.90" is an item, no 2 March 2010.
+_OTHER_MONTH_NAMES = r"(MAC|MEI|OGOS|OKTOBER|OKT|DISEMBER|DIS|MÄRZ|MÄR|MRZ|MAI|DEZEMBER|DEZ)"
 DATE_PATTERNS = [
     # 2018-12-25, 2018/12/25
     ("ymd", re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})(?!\d)")),
@@ -47,6 +45,7 @@ DATE_PATTERNS = [
     ("dmy", re.compile(r"(?<!\d)(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?" + _YEAR)),
     # 25 Dec 2018, 25-DEC-18, 25DEC2018
     ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _YEAR, re.I)),
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _OTHER_MONTH_NAMES + r"\.?\s?(\d{4})(?!\d)", re.I)),
     # Dec 25, 2018
     ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _YEAR, re.I)),
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
@@ -81,7 +80,7 @@ def parse_amounts(text: str) -> list[Match]:
             continue
         # The span starts at the currency sign or minus so labels never keep a stray "£".
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
-        if m.group(1) or m.group(2) or m.group(5) or _credit(text, start, m.end()):
+        if m.group(1) or m.group(2) or m.group(5) or _credit(text, m.start(3), m.end()):
             value = -value  # "-6.42", "RM -6.42", "6.42-", "(6.42)", "6.42CR"
         found.append(Match(value, start, m.end()))
     for m in CENTS_RE.finditer(text):
@@ -92,7 +91,8 @@ def parse_amounts(text: str) -> list[Match]:
     return sorted(found, key=lambda match: match.start)
 
 
-# An accountant's negative: "(7.57)", "(RM 7.57)"; a credit: "22.39CR", "22.39 CR".
+# An accountant's negative: "(7.57)", "RM (7.57)"; a credit: "22.39CR", "22.39 CR". A
+# currency inside the brackets is a conversion ("RM 250.00 (USD 60.00)"), no negative.
 _OPENS_NEGATIVE = re.compile(r"\(\s?$")
 _CLOSES_NEGATIVE = re.compile(r"\s?\)|\s?CR\b", re.I)
 
@@ -132,19 +132,26 @@ def order_unsure(match: Match) -> bool:
     return numeric and date.day <= 12 and date.day != date.month  # type: ignore[union-attr]
 
 
-def printed_order(text: str) -> bool | None:
-    """True when a numeric date in ``text`` can only be day first (25/12/2026), False when
-    one can only be month first (12/25/2026), None when none tells (or they disagree)."""
+def printed_order(text: str, today: dt.date | None = None) -> bool | None:
+    """True when a date in ``text`` can only be day first (25/12/2026), False when one
+    can only be month first (12/25/2026), None when none tells (or they disagree). Only
+    dates with a four-digit year count: "3-13-05" (a unit number), "09.13.45" (a time)
+    and "01.23.45" (a phone) read one way only too."""
+    today = today or dt.date.today()
     orders = set()
-    pattern = dict(DATE_PATTERNS)["dmy"]
-    for m in pattern.finditer(text):
+    for m in _ORDER_CUE.finditer(text):
         first, second = int(m.group(1)), int(m.group(2))
         if (first > 12) == (second > 12) or not _same_separators(m):
             continue
         date = _build_date("dmy", m.groups(), day_first=True)
-        if date is not None and dt.date(1990, 1, 1) <= date:
+        if date is not None and dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400):
             orders.add(first > 12)
     return orders.pop() if len(orders) == 1 else None
+
+
+_ORDER_CUE = re.compile(
+    r"(?<![\d.])(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?((?:19|20)\d{2})(?![\d.])"
+)
 
 
 def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:

@@ -423,9 +423,13 @@ def test_words_that_start_like_a_malay_month_are_no_month():
         ("WATER BOTTLE", "other"),  # TTL is a total
         ("ASSTD SWEETS", "other"),  # SST is a tax
         ("INTERNET", "other"),  # NET is a total
+        ("CABINET", "other"),
         ("GROSS TOTAL", "total"),
         ("NETT", "total"),
         ("Nett Total", "total"),
+        ("HARGA NETT", "total"),
+        ("PAYABLE", "total"),
+        ("VOUCHER AMT", "tender"),
         ("BAKI", "change"),
         ("CREDIT CARD", "tender"),
         ("SST 6%", "tax"),
@@ -440,7 +444,9 @@ def test_an_accountants_bracket_and_a_trailing_cr_are_negative():
         return [str(a.value) for a in parse_amounts(text)]
 
     assert read("TOTAL (7.57)") == ["-7.57"]
-    assert read("TOTAL ( RM 7.57 )") == ["-7.57"]
+    assert read("TOTAL RM (7.57)") == ["-7.57"]
+    # A currency inside the brackets is a conversion, not a negative.
+    assert read("TOTAL RM 250.00 (USD 60.00)") == ["250.00", "60.00"]
     assert read("TOTAL 22.39CR") == ["-22.39"]
     assert read("TOTAL 22.39 CR") == ["-22.39"]
     assert read("TOTAL 7.57 CREDIT CARD") == ["7.57"]
@@ -452,3 +458,53 @@ def test_a_refund_whose_totals_are_all_negative_is_read_negative_and_reviewed(am
     lines = [_row("REFUND", "", 0.30), _row("Item A", amount, 0.40), _row("TOTAL", amount, 0.55)]
     total = _read_total(lines)["totalAmount"]
     assert (total.value, total.confidence) == (Decimal("-7.57"), 0.0)
+
+
+def test_a_negative_voucher_above_the_amount_payable_is_no_refund():
+    lines = [
+        _row("ITEM A", "10.00", 0.40),
+        _row("ITEM B", "18.50", 0.45),
+        _row("VOUCHER AMT", "(5.00)", 0.50),
+        _row("PAYABLE", "23.50", 0.55),
+    ]
+    assert _read_total(lines)["totalAmount"].value == Decimal("23.50")
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        "Time 09.13.45",  # a time written with dots
+        "NO. 3-13-05, JALAN PJU 1/42",  # a unit number
+        "TEL: 03.13.22 1234",
+        "POS VER 1.13.20",
+        "REF 25-03-42",
+    ],
+)
+def test_numbers_shaped_like_a_one_way_date_do_not_set_the_date_order(noise: str):
+    date = _read_date(
+        ("BEST MART", 0.05), (noise, 0.1), ("Date: 05/11/2026 14:32", 0.2), ("TOTAL RM 7.57", 0.6)
+    )
+    assert date is not None and date.value == "2026-11-05" and date.confidence >= 0.8, date
+
+
+@pytest.mark.parametrize(("currency", "sure"), [("PHP", True), ("CAD", False), ("SGD", True)])
+def test_a_named_currency_tells_the_order_where_its_country_has_one(currency: str, sure: bool):
+    date = _read_date(
+        ("SARI SARI", 0.05), ("Date: 11/05/2026 14:32", 0.2), (f"TOTAL {currency} 7.57", 0.6)
+    )
+    expected = "2026-11-05" if currency == "PHP" else "2026-05-11"
+    assert date is not None and date.value == expected, date
+    assert (date.confidence >= 0.8) is sure, date
+
+
+@pytest.mark.parametrize("line", ["2 MAC 10.90", "2 DIS 10%", "12.15 DIS 10%", "2 Mai 15.00"])
+def test_an_item_line_with_a_malay_or_german_month_word_is_no_date(line: str):
+    assert parse_dates(line) == []
+
+
+@pytest.mark.parametrize("shop", ["KFC EXPRESS", "TAMAN BESTARI"])
+def test_a_shop_name_left_of_the_date_is_no_expiry_label(shop: str):
+    date = _read_date(
+        ("KEDAI SDN BHD", 0.05), (f"{shop} 05/11/2026 12:45", 0.2), ("TOTAL RM 7.57", 0.6)
+    )
+    assert date is not None and date.value == "2026-11-05" and date.confidence >= 0.8, date
