@@ -14,19 +14,20 @@ from .layout import Line
 from .values import parse_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
-_SUBTOTAL = re.compile(r"SUBT|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
-_ROUNDING = re.compile(r"ROUND|ADJ|PELARASAN")
+_SUBTOTAL = re.compile(r"SUBT(?!U)|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
+_ROUNDING = re.compile(r"(?<!G)ROUND|ADJ(?!AM|AR|UMBO)|PELARASAN")
 _ROUNDED_TOTAL = re.compile(r"ROUNDE?D+TOTAL|TOTALROUNDED|AFTERROUND|TOTALAFTER")
 # Labels are matched squashed (OCR runs words together), so a label word can hide inside
-# an item's word: BAKING is no BAKI, CARDIGAN and CARDBOARD no CARD, BOTTLE no TTL, GROSS
-# and ASSTD no SST.
+# an item's words: BAKING is no BAKI, CASHEW no CASH, CHICKEN TENDERS no TENDER, CARDIGAN
+# no CARD, BOTTLE no TTL, GROSS and ASSTD no SST, TAXI no TAX, GROUND BEEF no ROUND, BREAD
+# JAM no ADJ, SUB TUNA no SUBT, CREAM TEA and HAM TOAST no AMT.
 _CHANGE = re.compile(r"CHANGE|CHANCE|BAKI(?!NG)|BALANCE(?!DUE)|KEMBALI")
 _TENDER = re.compile(
-    r"CASH|TENDER|PAID|PAYMENT|VISA|MASTER|CARD(?!IGAN|BOARD)|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|"
+    r"CASH(?!EW)|TENDER(?!S|LOIN)|PAID|PAYMENT|VISA|MASTER|CARD(?!IGAN|BOARD|AMOM)|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|"
     r"BOOST|GRAB|TNG|VOUCHER|BAUCAR"
 )
-_NOT_MONEY = re.compile(r"QTY|QUANTITY|ITEM|UNIT|PCS|DISC|SAVING|POINT|WEIGHT|KG")
-_TAX = re.compile(r"GST|(?<!GRO)(?<!A)SST(?!D)|TAX|VAT|CUKAI")
+_NOT_MONEY = re.compile(r"QTY|QUANTITY|ITEM|UNIT|PCS|DISC|SAVING|SAVED|POINT|WEIGHT|KG")
+_TAX = re.compile(r"GST|(?<!GRO)(?<!A)SST(?!D)|TAX(?!I)|VAT|CUKAI")
 # "Inclusive" with its I read as l ("Total Sales (lnclusive of GST)") is no tax line.
 _INCL = re.compile(r"[IL]NCL|INC")
 _STRONG_TOTAL = re.compile(
@@ -36,7 +37,10 @@ _STRONG_TOTAL = re.compile(
 )
 # NET is a total at the label's start or end or before TOTAL/AMOUNT ("NETT", "HARGA
 # NETT", "NET AMOUNT"), not inside INTERNET, CABINET or NETBALL.
-_TOTAL = re.compile(r"T[O0]TA?L|TTL(?!E)|AMOUNT|AMT|^NETT?|NETT$|NETT?(?=T[O0]TA?L|AMOUNT|AMT)")
+_TOTAL = re.compile(
+    r"T[O0]TA?L|TTL(?!E)|AMOUNT|^AMT|(?:NETT?|TTL|SALES?)AMT|AMT$|^NETT?|NETT$|"
+    r"NETT?(?=T[O0]TA?L|AMOUNT|AMT)"
+)
 # Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
 # the word one slip away. The first letter must be right, so that a line item such as
 # "CAR WASH" is not taken for "CASH"; CHARGE and PAIR are listed to stay as they are

@@ -428,6 +428,19 @@ def test_words_that_start_like_a_malay_month_are_no_month():
         ("NETT", "total"),
         ("Nett Total", "total"),
         ("HARGA NETT", "total"),
+        ("CASHEW NUT", "other"),  # CASH is a tender
+        ("CHICKEN TENDERS", "other"),
+        ("CARDAMOM", "other"),
+        ("TAXI FARE", "other"),  # TAX is a tax
+        ("GROUND BEEF", "other"),  # ROUND is a rounding
+        ("BREAD JAM", "other"),  # ADJ is a rounding
+        ("SUB TUNA", "other"),  # SUBT is a subtotal
+        ("CREAM TEA", "other"),  # AMT is a total
+        ("HAM TOAST", "other"),
+        ("TOTAL SAVED", "other"),
+        ("TENDERED", "tender"),
+        ("RND ADJ", "rounding"),
+        ("NETT AMT", "total"),
         ("PAYABLE", "total"),
         ("VOUCHER AMT", "tender"),
         ("BAKI", "change"),
