@@ -49,6 +49,7 @@ class FraudMatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "fraud matches"
         ordering = ["-id"]
         constraints = [
             # One row per pair and check, even when two workers find the pair at once.
@@ -133,6 +134,7 @@ class PageFeatures(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "page features"
         constraints = [
             models.UniqueConstraint(
                 fields=["submission", "file_id", "page"], name="fraud_page_features_unique"

@@ -217,6 +217,7 @@ class MerchantMemory(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "merchant memories"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
