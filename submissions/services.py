@@ -736,6 +736,25 @@ def _correction_details(field_name: str, old: Any, new: Any) -> dict[str, Any]:
     return details
 
 
+# The fields the summary names ("Receipt from <name> dated <date> for MYR <total>").
+_SUMMARY_FIELDS = frozenset({"merchantName", "vendorName", "date", "invoiceDate", "totalAmount"})
+
+
+def _summary_with(summary: str, field_name: str, old: Any, new: Any) -> str | None:
+    """The summary with a corrected value in place of the one read, where it names it
+    once as the reader wrote it; None to leave it (a merged summary of several files)."""
+    if field_name not in _SUMMARY_FIELDS or old is None or new is None:
+        return None
+    if field_name == "totalAmount":
+        if not all(isinstance(v, int | float) for v in (old, new)):
+            return None
+        old, new = f" {old:.2f}", f" {new:.2f}"
+    shown, wanted = str(old), str(new)
+    if not shown or summary.count(shown) != 1:
+        return None
+    return summary.replace(shown, wanted)
+
+
 def _storable_number(value: int | float) -> bool:
     # A JSON integer of 400 digits is a Python int that float() cannot hold: compare
     # it exactly rather than through math.isfinite.
@@ -760,6 +779,9 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     submission.extracted_data = data
     submission.field_confidences = confidences
     fields = ["extracted_data", "field_confidences"]
+    if (summary := _summary_with(submission.ai_summary, field_name, old, new)) is not None:
+        submission.ai_summary = summary
+        fields.append("ai_summary")
     if field_name == "lineItems" and "lineItems" in (submission.evidence or {}):
         # Rows were added, removed or reordered: their boxes no longer say which is which.
         submission.evidence = {k: v for k, v in submission.evidence.items() if k != "lineItems"}

@@ -676,3 +676,26 @@ def test_a_joiner_that_a_script_needs_is_kept(api, company):
     name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # Persian, with a ZWNJ
     response = api.post(url(waiting), {"fields": {"merchantName": name}}, format="json")
     assert response.status_code == 200, response.content
+
+
+def test_a_correction_of_a_value_the_summary_names_puts_it_in_the_summary(api, company):
+    summary = "Receipt from KED AI RUNCIT dated 2026-12-01 for MYR 12.50; total read under 2 cues."
+    waiting = SubmissionFactory(company=company, ai_summary=summary)
+    waiting.extracted_data["merchantName"] = "KED AI RUNCIT"
+    waiting.save()
+    fields = {"merchantName": "KEDAI RUNCIT", "totalAmount": 21.5}
+    response = api.post(url(waiting), {"fields": fields}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["aiSummary"] == (
+        "Receipt from KEDAI RUNCIT dated 2026-12-01 for MYR 21.50; total read under 2 cues."
+    )
+
+
+def test_a_summary_that_does_not_name_the_value_once_is_left_as_it_is(api, company):
+    summary = "Receipt from A dated 2026-12-01 for MYR 12.50. Receipt from A for MYR 3.00."
+    waiting = SubmissionFactory(company=company, ai_summary=summary)
+    waiting.extracted_data["merchantName"] = "A"
+    waiting.save()
+    api.post(url(waiting), {"fields": {"merchantName": "B SDN BHD"}}, format="json")
+    waiting.refresh_from_db()
+    assert waiting.ai_summary == summary
