@@ -26,8 +26,9 @@ ITEMS = ["MINERAL WATER", "NASI LEMAK", "TEH TARIK", "NOTEBOOK A5", "PEN BLUE", 
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # A till prints in a monospaced face, and the receipt's columns are laid out for one.
     for folder in FONT_DIRS:
-        for name in ("DejaVuSans.ttf", "LiberationSans-Regular.ttf"):
+        for name in ("DejaVuSansMono.ttf", "LiberationMono-Regular.ttf"):
             if (folder / name).exists():
                 return ImageFont.truetype(str(folder / name), size)
     return ImageFont.load_default(size=size)
@@ -61,6 +62,7 @@ def random_receipt(rng: random.Random, merchant_index: int | None = None) -> Rec
 def receipt_lines(spec: ReceiptSpec) -> list[str]:
     lines = [spec.merchant, spec.address, "", f"RECEIPT NO: {spec.number}"]
     lines.append(f"DATE: {spec.day.strftime('%d/%m/%Y')}  TIME: 14:32")
+    lines.append(f"{'ITEM':<17}{'QTY':>3} {'AMOUNT':>10}")
     lines.append("-" * 32)
     for name, qty, price in spec.items:
         lines.append(f"{name[:18]:<18}{qty:>2} {qty * price:>10.2f}")

@@ -736,3 +736,19 @@ def test_parse_times_reads_a_glued_label_but_not_the_middle_of_a_number(
     from jobs.extraction.values import parse_times
 
     assert [m.value for m in parse_times(text)] == times
+
+
+def test_the_demo_receipts_read_as_they_were_printed() -> None:
+    """The first thing a new user sees: names, dates, totals and items read right."""
+    import random
+
+    from jobs import samples
+
+    rng = random.Random(7)
+    for index in range(4):
+        spec = samples.random_receipt(rng, merchant_index=index)
+        image = samples.jpeg(samples.receipt_image(spec))
+        fields = extract_document(image, kind="receipt")[1].fields
+        assert fields["merchantName"] == spec.merchant
+        assert (fields["date"], fields["totalAmount"]) == (spec.day.isoformat(), float(spec.total))
+        assert len(fields["lineItems"]) == len(spec.items)
