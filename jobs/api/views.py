@@ -223,9 +223,13 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
     one-use URL is spent on it, so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
+        accepted = ", ".join(version.upload.get("acceptedFormats", []))
+        what = mime or "not a format Steve reads"
+        if data.startswith(b"--"):  # curl -F: a multipart form, not the file itself
+            what += "; PUT the file's own bytes, not a form"
         raise SessionError(
             "UNSUPPORTED_FILE",
-            f"The file's content ({mime or 'unknown'}) is not an accepted format; "
+            f"The file's content ({what}) is not an accepted format ({accepted}); "
             "this upload URL can still be used.",
             status=400,
         )

@@ -220,6 +220,9 @@ def test_upload_of_bytes_that_are_not_an_accepted_type_leaves_the_url_usable(api
     refused = put(api, url, b"MZ\x90\x00 a Windows executable")
     assert refused.status_code == 400
     assert refused.json()["code"] == "UNSUPPORTED_FILE"
+    assert "(jpeg, png, webp, pdf)" in refused.json()["detail"]
+    form = put(api, url, b"--boundary\r\nContent-Disposition: form-data; name=file\r\n\r\nx")
+    assert "PUT the file's own bytes, not a form" in form.json()["detail"]
     assert put(api, url, jpeg_bytes()).status_code == 200
     submit = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert submit.status_code == 200
