@@ -98,6 +98,8 @@ def _detail_text(value: Any) -> str:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %d %H:%M")
         except ValueError:
             return value
+    if isinstance(value, list):  # flaggedFields: ["merchantName", "date"]
+        return ", ".join(_detail_text(item) for item in value) or "—"
     return str(value)
 
 

@@ -1097,3 +1097,14 @@ def test_a_file_never_uploaded_is_not_called_no_longer_stored(ui, company):
     purged = submission_with_file(company)
     purged.files.update(uploaded_at=timezone.now(), purged_at=timezone.now())
     assert "This file is no longer stored." in ui.get(detail_url(purged)).content.decode()
+
+
+def test_the_timeline_shows_a_list_in_an_events_details_as_words():
+    from submissions.templatetags.review_tags import detail_items
+
+    details = {"flaggedFields": ["merchantName", "date"], "compliance": 0.81, "none": []}
+    assert detail_items(details) == [
+        ("flaggedFields", "merchantName, date"),
+        ("compliance", "0.81"),
+        ("none", "—"),
+    ]
