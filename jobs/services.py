@@ -280,6 +280,12 @@ def _set_state(session: WorkflowSession, state: str, **fields: Any) -> Submissio
     )
 
 
+def not_accepted_message(mime: str | None, version: WorkflowVersion) -> str:
+    accepted = ", ".join(version.upload.get("acceptedFormats", []))
+    what = mime or "not a format Steve reads"
+    return f"The file's content ({what}) is not an accepted format ({accepted})."
+
+
 def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str] | None:
     """Check one uploaded file; returns a field error, or None when it is acceptable."""
     field = f"files[{file.file_index}]"
@@ -304,7 +310,7 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
     if mime is None or mime not in version.accepted_mime_types:
         return {
             "field": field,
-            "message": f"The file's content ({mime or 'unknown'}) is not an accepted format.",
+            "message": not_accepted_message(mime, version),
             "code": "UNSUPPORTED_FILE",
         }
     file.mime_type = mime
@@ -595,13 +601,11 @@ def extraction_job_create(
     options: dict[str, Any],
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""
+    if not data:
+        raise SessionError("EMPTY_FILE", "The file is empty.", status=400)
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
-        raise SessionError(
-            "UNSUPPORTED_FILE",
-            f"The file's content ({mime or 'unknown'}) is not accepted.",
-            status=400,
-        )
+        raise SessionError("UNSUPPORTED_FILE", not_accepted_message(mime, version), status=400)
     if len(data) > version.max_file_bytes:
         raise SessionError(
             "FILE_TOO_LARGE", f"The file is larger than {version.max_file_bytes} bytes.", status=413

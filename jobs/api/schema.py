@@ -187,6 +187,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "FILE_TOO_LARGE": (413, "The file is larger than the workflow allows."),
     # Seed 003 answers every refusal of a create's content with 400.
     "UNSUPPORTED_FILE": (400, "The file's bytes are not an accepted type."),
+    "EMPTY_FILE": (400, "The file is empty."),
     # Not HTTP errors: the code of a failed job, in its `error.code` (seeds 003, 004).
     "PROCESSING_ERROR": (200, "Processing failed: a failed job's error.code."),
     "OCR_FAILED": (200, "Text could not be read: a failed job's error.code."),
@@ -478,6 +479,7 @@ EXTRACTION_JOB_CREATE = docs(
             "INVALID_REQUEST",
             "WEBHOOK_NOT_CONFIGURED",
             "UNSUPPORTED_FILE",
+            "EMPTY_FILE",
         ],
         404: ["TEMPLATE_NOT_FOUND"],
         409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],

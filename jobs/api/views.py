@@ -23,6 +23,7 @@ from jobs.selectors import session_for_poll
 from jobs.services import (
     SNIFF_BYTES,
     SessionError,
+    not_accepted_message,
     session_claim_upload,
     session_create,
     session_record_upload,
@@ -223,14 +224,10 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
     one-use URL is spent on it, so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
-        accepted = ", ".join(version.upload.get("acceptedFormats", []))
-        what = mime or "not a format Steve reads"
-        if data.startswith(b"--"):  # curl -F: a multipart form, not the file itself
-            what += "; PUT the file's own bytes, not a form"
+        hint = " PUT the file's own bytes, not a form;" if data.startswith(b"--") else ""
         raise SessionError(
             "UNSUPPORTED_FILE",
-            f"The file's content ({what}) is not an accepted format ({accepted}); "
-            "this upload URL can still be used.",
+            f"{not_accepted_message(mime, version)}{hint} this upload URL can still be used.",
             status=400,
         )
     return mime

@@ -135,6 +135,14 @@ def test_unsupported_bytes_are_refused_at_create(api, workflows):
     response = create(api, data=b"GIF89a not accepted here")
     assert response.status_code == 400
     assert response.json()["code"] == "UNSUPPORTED_FILE"
+    assert "(pdf, jpeg, png, webp)" in response.json()["detail"]
+
+
+def test_an_empty_file_is_refused_as_empty_at_create(api, workflows):
+    empty = SimpleUploadedFile("invoice.pdf", b"")
+    response = api.post(URL, {"templateName": "invoice", "file": empty}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["code"] == "EMPTY_FILE"
 
 
 def test_encrypted_pdf_needs_its_password(api, workflows):
