@@ -41,7 +41,10 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
     errors: list[dict[str, str]] = []
     for key, item in value.items():
         where = f"{path}.{key}"
-        if hides_text(key, allowed="") or (isinstance(item, str) and hides_text(item, allowed="")):
+        # A value may run over lines (the review page shows metadata as it is); a key not.
+        if hides_text(key, allowed="") or (
+            isinstance(item, str) and hides_text(item, allowed="\t\n\r")
+        ):
             errors.append(field_error(where, HIDDEN_CHARACTER, "hidden_character"))
         elif isinstance(item, dict):
             if depth >= 2:

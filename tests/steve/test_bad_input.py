@@ -71,6 +71,12 @@ def test_a_control_or_bidi_character_in_shown_session_text_is_a_422(api, workflo
     assert not WorkflowSession.objects.exists()
 
 
+def test_metadata_text_may_run_over_lines(api, workflows):
+    body = session_body(metadata={"note": "Line one\nLine two\tend"})
+    response = post_raw(api, SESSIONS, json.dumps(body))
+    assert response.status_code == 201, response.content
+
+
 def test_a_lone_surrogate_in_a_key_is_a_400(api, workflows):
     response = post_raw(api, SESSIONS, '{"\\ud800": 1}')
     assert response.json()["code"] == "INVALID_UNICODE"
