@@ -20,8 +20,9 @@ _ROUNDED_TOTAL = re.compile(r"ROUNDE?D+TOTAL|TOTALROUNDED|AFTERROUND|TOTALAFTER"
 # Labels are matched squashed (OCR runs words together), so a label word can hide inside
 # an item's words: BAKING is no BAKI, CASHEW no CASH, CHICKEN TENDERS no TENDER, CARDIGAN
 # no CARD, BOTTLE no TTL, GROSS and ASSTD no SST, TAXI no TAX, GROUND BEEF no ROUND, BREAD
-# JAM no ADJ, SUB TUNA no SUBT, CREAM TEA and HAM TOAST no AMT.
-_CHANGE = re.compile(r"CHANGE|CHANCE|BAKI(?!NG)|BALANCE(?!DUE)|KEMBALI")
+# JAM no ADJ, SUB TUNA no SUBT, CREAM TEA and HAM TOAST no AMT. Money paid back (a
+# refund's "REFUND AMOUNT 7.57") is change, not a total.
+_CHANGE = re.compile(r"CHANGE|CHANCE|BAKI(?!NG)|BALANCE(?!DUE)|KEMBALI|(?<!NON)REFUND(?!ABLE)")
 _TENDER = re.compile(
     r"CASH(?!EW)|TENDER(?!S|LOIN)|PAID|PAYMENT|VISA|MASTER|CARD(?!IGAN|BOARD|AMOM)|CREDIT|DEBIT|EFTPOS|TUNAI|AMEX|"
     r"BOOST|GRAB|TNG|VOUCHER|BAUCAR"

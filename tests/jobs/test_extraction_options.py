@@ -521,3 +521,15 @@ def test_a_shop_name_left_of_the_date_is_no_expiry_label(shop: str):
         ("KEDAI SDN BHD", 0.05), (f"{shop} 05/11/2026 12:45", 0.2), ("TOTAL RM 7.57", 0.6)
     )
     assert date is not None and date.value == "2026-11-05" and date.confidence >= 0.8, date
+
+
+def test_a_refund_that_prints_its_refund_amount_positive_is_still_a_refund():
+    lines = [
+        _row("REFUND", "", 0.30),
+        _row("ITEM A", "(7.57)", 0.40),
+        _row("TOTAL", "(7.57)", 0.55),
+        _row("REFUND AMOUNT", "7.57", 0.60),
+    ]
+    total = _read_total(lines)["totalAmount"]
+    assert (total.value, total.confidence) == (Decimal("-7.57"), 0.0)
+    assert classify("GOODS ARE NON REFUNDABLE")[0] == "other"
