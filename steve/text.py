@@ -4,34 +4,61 @@ import re
 import unicodedata
 
 # Embeddings, overrides and isolates: they reorder how the text around them is shown.
-# Invisible characters a script needs: the zero-width (non-)joiners of Indic and Arabic,
-# taken only next to a letter beyond ASCII.
+# Invisible characters a script or an emoji needs are taken where it needs them:
+# - the zero-width (non-)joiners beside a character beyond ASCII that shows (a letter, a
+#   mark such as the virama of Malayalam's chillu, an emoji: "👩‍💻", "क्‍ष");
+# - variation selectors right after a character they style ("❤️", "1️⃣", a kanji's variant);
+# - the tag characters of a subdivision flag, after its black flag ("🏴󠁧󠁢󠁥󠁮󠁧󠁿").
 _JOINERS = frozenset("\u200c\u200d")
+_SELECTOR = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_BLACK_FLAG = "\U0001f3f4"
+_TAGS = re.compile("[\U000e0020-\U000e007f]")
 # Unicode's default-ignorable code points that are not format characters (Cf), and the
 # blank Braille pattern: they show nothing, so a value can hide behind them.
-_BLANK = re.compile(
-    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\ufe00-\ufe0f\uffa0"
-    "\U000e0100-\U000e01ef]"
-)
+_BLANK = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\uffa0]")
 
 
 def hides_text(text: str, *, allowed: str) -> bool:
     """Whether ``text`` holds a control character other than ``allowed``, a line or
     paragraph separator, or an invisible character (bidi marks and overrides, zero-width
-    spaces, a byte-order mark, a soft hyphen, a Hangul filler): what a page, an API body
-    or a webhook would show wrongly, or not at all."""
+    spaces, a byte-order mark, a soft hyphen, a Hangul filler) where no script or emoji
+    needs it: what a page, an API body or a webhook would show wrongly, or not at all."""
     if _BLANK.search(text):
         return True
     return any(_hidden(text, i) and c not in allowed for i, c in enumerate(text))
 
 
 def _hidden(text: str, i: int) -> bool:
-    category = unicodedata.category(text[i])
+    char = text[i]
+    if _SELECTOR.match(char):
+        return i == 0 or not _selects(text[i - 1])
+    if _TAGS.match(char):
+        return not _in_a_flag(text, i)
+    category = unicodedata.category(char)
     if category in ("Cc", "Zl", "Zp"):
         return True
     if category != "Cf":
         return False
-    if text[i] in _JOINERS:
+    if char in _JOINERS:
         beside = text[max(0, i - 1) : i] + text[i + 1 : i + 2]
-        return not any(not c.isascii() and c.isalpha() for c in beside)
+        return not any(not c.isascii() and (_shows(c) or _SELECTOR.match(c)) for c in beside)
     return True
+
+
+def _shows(char: str) -> bool:
+    """A letter, a mark, a number, punctuation or a symbol: not a space, control or format."""
+    return unicodedata.category(char)[0] in "LMNPS"
+
+
+def _selects(char: str) -> bool:
+    """Whether a variation selector after ``char`` changes how it shows: an emoji, a
+    CJK character, a keycap's digit, # or * ("1️⃣"); after a Latin letter it only hides."""
+    return (not char.isascii() and _shows(char)) or char in "0123456789#*"
+
+
+def _in_a_flag(text: str, i: int) -> bool:
+    """Whether the tag character at ``i`` is in a run of tags right after a black flag."""
+    start = i
+    while start > 0 and _TAGS.match(text[start - 1]):
+        start -= 1
+    return start > 0 and text[start - 1] == _BLACK_FLAG

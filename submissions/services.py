@@ -314,7 +314,7 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
     if len(text) > COMMENT_MAX:
         raise invalid("text", f"A comment has at most {COMMENT_MAX} characters.")
     if hides_text(text, allowed="\t\n\r"):  # NUL: PostgreSQL cannot store it in JSON
-        raise invalid("text", "The comment has a control or a bidi formatting character.")
+        raise invalid("text", "The comment has a control, bidi formatting or invisible character.")
     with transaction.atomic():
         submission = locked_submission(submission_id=submission_id)
         return record_event(
@@ -335,7 +335,7 @@ def _checked_reason(reason: str | None) -> str | None:
     if len(reason) > REASON_MAX:
         raise invalid("reason", f"At most {REASON_MAX} characters.", field_code="long")
     if hides_text(reason, allowed="\t\n\r"):
-        raise invalid("reason", "The reason has a control or a bidi formatting character.")
+        raise invalid("reason", "The reason has a control, bidi formatting or invisible character.")
     return reason
 
 
@@ -709,7 +709,7 @@ def _unstorable(value: Any) -> str | None:
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
         if hides_text(value, allowed="\t"):
-            return "the text has a line break, a control or a bidi formatting character"
+            return "the text has a line break or a control, bidi formatting or invisible character"
     elif isinstance(value, int | float) and not _storable_number(value):
         return "the number is too large"
     elif isinstance(value, dict):

@@ -26,7 +26,7 @@ MAX_EXTERNAL_USER_CHARS = 256
 POLL_INTERVAL_MS = 5000
 
 
-HIDDEN_CHARACTER = "metadata must not hold a control or a bidi formatting character."
+HIDDEN_CHARACTER = "metadata must not hold a control, bidi formatting or invisible character."
 
 
 def _metadata_errors(value: Any) -> list[dict[str, str]]:
@@ -64,7 +64,7 @@ class StrictCharField(serializers.CharField):
 
     default_error_messages = {
         "invalid": "Must be a string.",
-        "hidden_character": "Must not hold a control or a bidi formatting character.",
+        "hidden_character": "Must not hold a control, bidi formatting or invisible character.",
     }
 
     def to_internal_value(self, data: Any) -> str:

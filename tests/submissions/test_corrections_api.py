@@ -431,6 +431,28 @@ def test_blank_or_invisible_text_is_a_422_and_is_not_remembered(api, company, va
     assert not MerchantMemory.objects.filter(company=company).exists()
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "CAFE \u2764\ufe0f",  # an emoji's variation selector
+        "1\ufe0f\u20e3 MART",  # a keycap
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467 FAMILY STORE",  # a joined emoji
+        "\U0001f3f3\ufe0f\u200d\U0001f308 BAR",  # a flag built with a joiner
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f PUB",
+        "\u0d05\u0d35\u0d28\u0d4d\u200d STORES",  # Malayalam chillu: a joiner after the virama
+        "\u845b\U000e0100 SHOTEN",  # a kanji's variant
+        "\u0dc1\u0dca\u200d\u0dbb\u0dd3 LANKA",  # Sinhala
+        "\u0645\u0637\u0639\u0645",
+    ],
+)
+def test_real_world_text_with_joiners_and_selectors_is_taken(api, company, value):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(url(waiting), {"fields": {"merchantName": value}}, format="json")
+    assert response.status_code == 200, response.content
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] == value
+
+
 def test_a_number_too_large_to_be_finite_is_a_422_not_a_500(api, company):
     waiting = SubmissionFactory(company=company)
     for body in (
