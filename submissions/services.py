@@ -3,6 +3,7 @@ one event, webhooks through the outbox."""
 
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -736,23 +737,59 @@ def _correction_details(field_name: str, old: Any, new: Any) -> dict[str, Any]:
     return details
 
 
-# The fields the summary names ("Receipt from <name> dated <date> for MYR <total>").
-_SUMMARY_FIELDS = frozenset({"merchantName", "vendorName", "date", "invoiceDate", "totalAmount"})
+# Where the summary names a field, as jobs.extraction.summarise writes it ("Receipt from
+# <name> dated <date> for MYR <total>; total read under 2 cues; missing date."): what
+# follows the phrase, so that a value is replaced only in its own place.
+_PHRASE_END = {
+    "merchantName": r"(?= number | dated | with no readable date)",
+    "vendorName": r"(?= number | dated | with no readable date)",
+    "date": r"(?= for | with no readable total)",
+    "invoiceDate": r"(?= for | with no readable total)",
+    "totalAmount": r"(?=[;.])",
+}
+_FIRST_SENTENCE = re.compile(r"(?:^|\. )\w+ from ")
 
 
-def _summary_with(summary: str, field_name: str, old: Any, new: Any) -> str | None:
-    """The summary with a corrected value in place of the one read, where it names it
-    once as the reader wrote it; None to leave it (a merged summary of several files)."""
-    if field_name not in _SUMMARY_FIELDS or old is None or new is None:
+def _summary_with(summary: str, field_name: str, old: Any, new: Any, currency: str) -> str | None:
+    """The summary with a corrected value in its place, and a field given a value off its
+    "missing" list; None to leave it: the value does not read there as the reader wrote
+    it (one the memory recalled), or the summary covers several files."""
+    if len(_FIRST_SENTENCE.findall(summary)) != 1:
         return None
-    if field_name == "totalAmount":
-        if not all(isinstance(v, int | float) for v in (old, new)):
-            return None
-        old, new = f" {old:.2f}", f" {new:.2f}"
-    shown, wanted = str(old), str(new)
-    if not shown or summary.count(shown) != 1:
+    if field_name not in _PHRASE_END:
+        changed = summary if new is None else _no_longer_missing(summary, field_name)
+        return changed if changed != summary else None
+    shown, wanted = _phrase(field_name, old, currency), _phrase(field_name, new, currency)
+    if shown is None or wanted is None:
         return None
-    return summary.replace(shown, wanted)
+    found = list(re.finditer(re.escape(shown) + _PHRASE_END[field_name], summary))
+    if len(found) != 1:
+        return None
+    at = found[0]
+    changed = summary[: at.start()] + wanted + summary[at.end() :]
+    return changed if new is None else _no_longer_missing(changed, field_name)
+
+
+def _phrase(field_name: str, value: Any, currency: str) -> str | None:
+    if field_name in ("merchantName", "vendorName"):
+        return f" from {value}" if value is not None else " from an unknown issuer"
+    if field_name in ("date", "invoiceDate"):
+        return f" dated {value}" if value is not None else " with no readable date"
+    if value is None:
+        return " with no readable total"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return f" for {currency} {value:.2f}".replace("  ", " ")
+
+
+def _no_longer_missing(summary: str, field_name: str) -> str:
+    """Take a field that now has a value off the summary's "; missing a, b" list."""
+    match = re.search(r"; missing ([\w, ]+)(?=\.)", summary)
+    if match is None:
+        return summary
+    rest = [name for name in match.group(1).split(", ") if name != field_name]
+    listed = f"; missing {', '.join(rest)}" if rest else ""
+    return summary[: match.start()] + listed + summary[match.end() :]
 
 
 def _storable_number(value: int | float) -> bool:
@@ -779,7 +816,9 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     submission.extracted_data = data
     submission.field_confidences = confidences
     fields = ["extracted_data", "field_confidences"]
-    if (summary := _summary_with(submission.ai_summary, field_name, old, new)) is not None:
+    currency = str(data.get("currency") or "")
+    summary = _summary_with(submission.ai_summary, field_name, old, new, currency)
+    if summary is not None:
         submission.ai_summary = summary
         fields.append("ai_summary")
     if field_name == "lineItems" and "lineItems" in (submission.evidence or {}):

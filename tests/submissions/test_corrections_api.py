@@ -713,7 +713,7 @@ def test_a_correction_of_a_value_the_summary_names_puts_it_in_the_summary(api, c
     )
 
 
-def test_a_summary_that_does_not_name_the_value_once_is_left_as_it_is(api, company):
+def test_a_summary_of_several_files_is_left_as_it_is(api, company):
     summary = "Receipt from A dated 2026-12-01 for MYR 12.50. Receipt from A for MYR 3.00."
     waiting = SubmissionFactory(company=company, ai_summary=summary)
     waiting.extracted_data["merchantName"] = "A"
@@ -721,3 +721,51 @@ def test_a_summary_that_does_not_name_the_value_once_is_left_as_it_is(api, compa
     api.post(url(waiting), {"fields": {"merchantName": "B SDN BHD"}}, format="json")
     waiting.refresh_from_db()
     assert waiting.ai_summary == summary
+
+
+def _summary_after(api, company, summary: str, data: dict, *corrections: dict) -> str:
+    waiting = SubmissionFactory(company=company, ai_summary=summary, extracted_data=data)
+    for fields in corrections:
+        response = api.post(url(waiting), {"fields": fields}, format="json")
+        assert response.status_code == 200, response.content
+    waiting.refresh_from_db()
+    return waiting.ai_summary
+
+
+def test_a_name_the_memory_recalled_is_not_patched_into_the_name_the_reader_wrote(api, company):
+    # The summary names the read "GIANT HYPERMARKET SDN BHD"; the memory gave the field
+    # "GIANT HYPERMARKET". Replacing that would write "... KLANG LAMA SDN BHD".
+    summary = "Receipt from GIANT HYPERMARKET SDN BHD dated 2026-01-31 for MYR 48.54."
+    data = {"merchantName": "GIANT HYPERMARKET", "totalAmount": 48.54, "currency": "MYR"}
+    after = _summary_after(
+        api, company, summary, data, {"merchantName": "GIANT HYPERMARKET KLANG LAMA"}
+    )
+    assert after == summary
+
+
+def test_a_cleared_and_refilled_field_reads_right_in_the_summary(api, company):
+    summary = (
+        "Receipt from KEDAI dated 2026-01-19 for MYR 48.54; total read under 2 cues; "
+        "missing merchantAddress."
+    )
+    data = {"merchantName": "KEDAI", "date": "2026-01-19", "totalAmount": 48.54, "currency": "MYR"}
+    after = _summary_after(
+        api,
+        company,
+        summary,
+        data,
+        {"merchantName": None},
+        {"merchantName": "cues"},
+        {"merchantName": "BETTER NAME", "date": None, "totalAmount": None},
+    )
+    assert after == (
+        "Receipt from BETTER NAME with no readable date with no readable total; "
+        "total read under 2 cues; missing merchantAddress."
+    )
+    assert _summary_after(
+        api,
+        company,
+        after,
+        {"merchantName": "BETTER NAME", "currency": "MYR"},
+        {"date": "2026-01-20", "totalAmount": 50, "merchantAddress": "1 JALAN X"},
+    ) == ("Receipt from BETTER NAME dated 2026-01-20 for MYR 50.00; total read under 2 cues.")
