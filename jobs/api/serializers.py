@@ -32,7 +32,9 @@ HIDDEN_CHARACTER = "metadata must not hold a control, bidi formatting or invisib
 def _metadata_errors(value: Any) -> list[dict[str, str]]:
     if not isinstance(value, dict):
         return [field_error("metadata", "metadata must be an object.", "invalid_type")]
-    if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+    # UTF-8 bytes: a character beyond ASCII counts as stored, not as a \uXXXX escape.
+    as_stored = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(as_stored) > MAX_METADATA_BYTES:
         return [field_error("metadata", "metadata must be at most 4096 bytes.", "too_large")]
     return _metadata_shape_errors(value, "metadata", depth=1)
 

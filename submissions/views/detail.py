@@ -235,7 +235,10 @@ def detail_context(
             others=membership_allows(request.user, request.company, Action.RELEASE_OTHERS),
         ),
         "events": submission_recent_events(submission, EVENT_LIMIT),
-        "metadata": json.dumps(submission.metadata or {}, indent=2, sort_keys=True),
+        # As typed: Arabic or emoji, not \uXXXX escapes.
+        "metadata": json.dumps(
+            submission.metadata or {}, indent=2, sort_keys=True, ensure_ascii=False
+        ),
         "previous_id": previous_id,
         "next_id": next_id,
         "query": query,

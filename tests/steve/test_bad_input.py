@@ -71,6 +71,14 @@ def test_a_control_or_bidi_character_in_shown_session_text_is_a_422(api, workflo
     assert not WorkflowSession.objects.exists()
 
 
+def test_metadata_size_counts_a_character_beyond_ascii_as_its_utf8_bytes(api, workflows):
+    # 1,300 CJK characters: 3,900 UTF-8 bytes, under the 4,096 limit (7,800 as escapes).
+    body = session_body(metadata={"note": "\u5e97" * 1300})
+    assert post_raw(api, SESSIONS, json.dumps(body)).status_code == 201
+    body = session_body(clientSubmissionId="order-2", metadata={"note": "\u5e97" * 1400})
+    assert post_raw(api, SESSIONS, json.dumps(body)).status_code == 422
+
+
 def test_metadata_text_may_run_over_lines(api, workflows):
     body = session_body(metadata={"note": "Line one\nLine two\tend"})
     response = post_raw(api, SESSIONS, json.dumps(body))

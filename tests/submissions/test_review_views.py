@@ -1108,3 +1108,11 @@ def test_the_timeline_shows_a_list_in_an_events_details_as_words():
         ("compliance", "0.81"),
         ("none", "—"),
     ]
+
+
+def test_metadata_shows_as_typed_on_the_review_page(ui, waiting):
+    waiting.metadata = {"note": "\u0645\u0631\u062d\u0628\u0627 \u2764\ufe0f"}
+    waiting.save()
+    html = ui.get(detail_url(waiting)).content.decode()
+    assert "\u0645\u0631\u062d\u0628\u0627 \u2764\ufe0f" in html
+    assert "\\u0645" not in html
