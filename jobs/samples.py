@@ -6,6 +6,7 @@ text layer drawn with reportlab. Nothing here is read from a data set.
 
 import io
 import random
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -60,15 +61,17 @@ def random_receipt(rng: random.Random, merchant_index: int | None = None) -> Rec
 
 
 def receipt_lines(spec: ReceiptSpec) -> list[str]:
-    lines = [spec.merchant, spec.address, "", f"RECEIPT NO: {spec.number}"]
+    # A till prints about 32 columns: the address wraps before its postcode.
+    street, town = re.split(r", (?=\d{5} )", spec.address, maxsplit=1)
+    lines = [spec.merchant, f"{street},", town, "", f"RECEIPT NO: {spec.number}"]
     lines.append(f"DATE: {spec.day.strftime('%d/%m/%Y')}  TIME: 14:32")
     lines.append(f"{'ITEM':<17}{'QTY':>3} {'AMOUNT':>10}")
     lines.append("-" * 32)
     for name, qty, price in spec.items:
         lines.append(f"{name[:18]:<18}{qty:>2} {qty * price:>10.2f}")
     lines.append("-" * 32)
-    lines.append(f"{'TOTAL (RM)':<20}{spec.total:>12.2f}")
-    lines.append(f"{'CASH':<20}{(spec.total // 10 + 1) * 10:>12.2f}")
+    lines.append(f"{'TOTAL (RM)':<20}{spec.total:>11.2f}")
+    lines.append(f"{'CASH':<20}{(spec.total // 10 + 1) * 10:>11.2f}")
     lines.append("")
     lines.append("THANK YOU. PLEASE COME AGAIN")
     return lines

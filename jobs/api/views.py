@@ -224,10 +224,10 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
     one-use URL is spent on it, so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
-        hint = " PUT the file's own bytes, not a form;" if data.startswith(b"--") else ""
+        hint = " PUT the file's own bytes, not a form." if data.startswith(b"--") else ""
         raise SessionError(
             "UNSUPPORTED_FILE",
-            f"{not_accepted_message(mime, version)}{hint} this upload URL can still be used.",
+            f"{not_accepted_message(mime, version)}{hint} This upload URL can still be used.",
             status=400,
         )
     return mime
