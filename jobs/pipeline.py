@@ -34,7 +34,7 @@ from steve.models import Environment
 from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.selectors import shop_memory
-from submissions.services import submission_finish_processing
+from submissions.services import submission_finish_processing, summary_with
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,10 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
             confidence = max(confidence, merged.confidences.get(name, 0.0))
         merged.fields[name] = recall.value
         merged.confidences[name] = confidence
+        if len(merged.summaries) == 1:  # the summary names the shop as remembered too
+            currency = str(merged.fields.get("currency") or "")
+            patched = summary_with(merged.summaries[0], name, read, recall.value, currency)
+            merged.summaries[0] = patched or merged.summaries[0]
         # What was read stays in the evidence: a correction finds the memory by it.
         memory = {"memory": list(recall.memory_ids), "corrections": recall.corrections}
         merged.evidence[name] = [*merged.evidence.get(name, []), {**memory, "read": read}]

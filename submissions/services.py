@@ -750,7 +750,7 @@ _PHRASE_END = {
 _FIRST_SENTENCE = re.compile(r"(?:^|\. )\w+ from ")
 
 
-def _summary_with(summary: str, field_name: str, old: Any, new: Any, currency: str) -> str | None:
+def summary_with(summary: str, field_name: str, old: Any, new: Any, currency: str) -> str | None:
     """The summary with a corrected value in its place, and a field given a value off its
     "missing" list; None to leave it: the value does not read there as the reader wrote
     it (one the memory recalled), or the summary covers several files."""
@@ -817,7 +817,7 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     submission.field_confidences = confidences
     fields = ["extracted_data", "field_confidences"]
     currency = str(data.get("currency") or "")
-    summary = _summary_with(submission.ai_summary, field_name, old, new, currency)
+    summary = summary_with(submission.ai_summary, field_name, old, new, currency)
     if summary is not None:
         submission.ai_summary = summary
         fields.append("ai_summary")

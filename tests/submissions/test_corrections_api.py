@@ -137,6 +137,7 @@ def test_a_corrected_merchant_is_given_to_the_next_receipt_of_that_shop_only_in_
     )
     second = process_receipt(api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
     assert second.extracted_data["merchantName"] == "Kedai Buku Maju Sdn Bhd"
+    assert second.ai_summary.startswith("Receipt from Kedai Buku Maju Sdn Bhd dated ")
     assert second.field_confidences["merchantName"] == memory_confidence(1, 0)
     memory = second.evidence["merchantName"][-1]
     assert memory["corrections"] == 1 and memory["memory"]
