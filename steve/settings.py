@@ -453,4 +453,7 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own console handler (DEBUG only) printed each 4xx a second time, bare: its
+    # records go to the root handler alone.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
