@@ -211,7 +211,15 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        # A Redis that accepts connections and never answers (stopped, or cut off by a
+        # network partition) held a submit for 30 s and ended it in a 500: a publish
+        # waits this long for an answer, then the task waits in the outbox. Above the
+        # worker's 1-s blocking read of its queue.
+        "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3, minimum=2),
+        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1),
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Kombu's file-system transport: a broker that needs no server, shared by the

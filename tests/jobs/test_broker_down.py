@@ -130,3 +130,36 @@ def test_a_message_being_relayed_is_skipped_by_a_second_relay():
     assert outbox_relay() == 1
     assert queued() == 1
     app.control.purge()
+
+
+@pytest.fixture
+def broker_hung() -> Iterator[None]:
+    """A broker that accepts connections and never answers (a stopped or cut-off Redis)."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)  # never accepted: the kernel completes connects, nobody answers
+    app.control.purge()
+    _use_broker(f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+    try:
+        yield
+    finally:
+        _use_broker(None)
+        server.close()
+
+
+def test_submit_with_a_broker_that_never_answers_is_accepted_in_seconds(
+    api, workflows, broker_hung, django_capture_on_commit_callbacks
+):
+    session_id = uploaded_session(api)
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit")
+    assert response.status_code == 200, response.content
+    # Two attempts of at most the broker socket timeout (3 s) each, not gunicorn's 30 s.
+    assert time.monotonic() - started < 15
+    (message,) = OutboxMessage.objects.all()
+    assert message.task == "jobs.tasks.process_session" and message.attempts == 1
+    assert "Timeout" in message.last_error, message.last_error
+    assert WorkflowSession.objects.get(pk=session_id).state == SessionState.SUBMITTED
