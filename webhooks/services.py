@@ -386,11 +386,17 @@ def dispatch_on_commit(delivery_ids: list[str]) -> None:
 def _dispatch(delivery_ids: list[str]) -> None:
     from webhooks.tasks import deliver_webhook
 
+    unqueued = []
     for delivery_id in delivery_ids:
         try:
             deliver_webhook.delay(delivery_id)
-        except Exception:  # the broker is down: beat queues it once queued_until passes
+        except Exception:  # the broker is down: beat queues it again
             logger.exception("Could not queue webhook delivery %s", delivery_id)
+            unqueued.append(delivery_id)
+    if unqueued:
+        # No message is on the queue: beat's next pass may queue it, not the lease's end
+        # two minutes away.
+        WebhookDelivery.objects.filter(pk__in=unqueued).update(queued_until=None)
 
 
 def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:

@@ -53,6 +53,22 @@ def test_a_committed_change_dispatches_after_commit(
     assert len(deliveries) == 2
 
 
+def test_a_delivery_the_broker_refused_is_queued_again_on_beats_next_pass(
+    company, endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    from webhooks.delivery import claim_due
+
+    def refused(delivery_id: str) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(deliver_webhook, "delay", refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries = emit(company, session_url=receiver.url)
+    assert all(d.queued_until is None for d in WebhookDelivery.objects.all())
+    # Not after the two-minute queue lease: beat's next pass takes them.
+    assert sorted(claim_due()) == sorted(d.pk for d in deliveries)
+
+
 def delivery_status(company, api_key, session_url: str = "") -> str | None:
     return session_delivery_status(
         session_id="ses_test",
