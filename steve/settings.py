@@ -250,8 +250,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "processing"
 CELERY_TASK_ROUTES = {
     "webhooks.*": {"queue": "deliveries"},
-    # Light and frequent: never stuck behind OCR work on the processing queue.
+    # Light and frequent: never stuck behind OCR work on the processing queue, least of
+    # all the sweep that rescues jobs stuck in it.
     "steve.tasks.relay_outbox": {"queue": "deliveries"},
+    "jobs.tasks.recover_stuck_sessions": {"queue": "deliveries"},
+    "jobs.tasks.expire_sessions": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},

@@ -112,3 +112,11 @@ def test_the_heartbeat_of_a_cancelled_session_stops_its_extraction(api, workflow
     assert not session_heartbeat(session_id=session.pk)
     with pytest.raises(pipeline.Stopped):
         pipeline._beat(session.pk)
+
+
+def test_the_sweeps_that_rescue_jobs_do_not_wait_behind_ocr_work():
+    from steve.celery import app
+
+    for task in ("jobs.tasks.recover_stuck_sessions", "jobs.tasks.expire_sessions"):
+        assert app.amqp.router.route({}, task)["queue"].name == "deliveries", task
+    assert app.amqp.router.route({}, "jobs.tasks.process_session")["queue"].name == "processing"
