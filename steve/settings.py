@@ -200,6 +200,8 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 # recovered sooner by its session's heartbeat (STUCK_SESSION_HEARTBEAT_SECONDS).
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 900, minimum=60)
 
+# Seconds to wait for the broker to accept a connection before a publish counts as failed.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -218,7 +220,7 @@ if REDIS_URL:
         # waits this long for an answer, then the task waits in the outbox. Above the
         # worker's 1-s blocking read of its queue.
         "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3, minimum=2),
-        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1),
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -237,8 +239,6 @@ else:
     }
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Seconds to wait for the broker to accept a connection before a publish counts as failed.
-CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
 # One quick retry, then give up: every task Steve sends is also kept in the database (the
 # task outbox, webhook deliveries) and sent again by beat, so a request never hangs on a
 # dead broker.

@@ -38,8 +38,9 @@ _STRONG_TOTAL = re.compile(
 )
 # NET is a total at the label's start or end or before TOTAL/AMOUNT ("NETT", "HARGA
 # NETT", "NET AMOUNT"), not inside INTERNET, CABINET or NETBALL.
+_TOTAL_WORD = re.compile(r"T[O0]TA?L|TTL(?!E)")
 _TOTAL = re.compile(
-    r"T[O0]TA?L|TTL(?!E)|AMOUNT|^AMT|(?:NETT?|TTL|SALES?)AMT|AMT$|^NETT?|NETT$|"
+    _TOTAL_WORD.pattern + r"|AMOUNT|^AMT|(?:NETT?|TTL|SALES?)AMT|AMT$|^NETT?|NETT$|"
     r"NETT?(?=T[O0]TA?L|AMOUNT|AMT)"
 )
 # Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
@@ -96,7 +97,7 @@ def classify(label: str) -> tuple[str, float]:
         return "total", PAYABLE_WEIGHT
     if _TENDER.search(s):
         return "tender", 0.0
-    if re.search(r"T[O0]TA?L|TTL(?!E)", s):
+    if _TOTAL_WORD.search(s):
         return "total", 2.5
     if _TOTAL.search(s):
         return "total", 1.5

@@ -94,15 +94,15 @@ def parse_amounts(text: str) -> list[Match]:
 # An accountant's negative: "(7.57)", "RM (7.57)"; a credit: "22.39CR", "22.39 CR". A
 # currency inside the brackets is a conversion ("RM 250.00 (USD 60.00)"), no negative.
 _OPENS_NEGATIVE = re.compile(r"\(\s?$")
-_CLOSES_NEGATIVE = re.compile(r"\s?\)|\s?CR\b", re.I)
+_CLOSES_NEGATIVE = re.compile(r"\s?(?:(\))|CR\b)", re.I)
 
 
 def _credit(text: str, start: int, end: int) -> bool:
-    if _CLOSES_NEGATIVE.match(text, end) is None:
+    closes = _CLOSES_NEGATIVE.match(text, end)
+    if closes is None:
         return False
-    return text[end : end + 3].lstrip().upper().startswith("CR") or bool(
-        _OPENS_NEGATIVE.search(text, 0, start)
-    )
+    bracket = closes.group(1) is not None
+    return not bracket or _OPENS_NEGATIVE.search(text, 0, start) is not None
 
 
 def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:
@@ -117,7 +117,7 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
             if kind in ("ymd", "dmy") and not _same_separators(m):
                 continue  # "REG#19-10/03/2018": mixed separators join unrelated numbers
             date = _build_date(kind, m.groups(), day_first)
-            if date is None or not (dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400)):
+            if not _plausible(date, today):
                 continue
             bisect.insort(taken, (m.start(), m.end()))
             found.append(Match(date, m.start(), m.end(), kind))
@@ -143,8 +143,7 @@ def printed_order(text: str, today: dt.date | None = None) -> bool | None:
         first, second = int(m.group(1)), int(m.group(2))
         if (first > 12) == (second > 12) or not _same_separators(m):
             continue
-        date = _build_date("dmy", m.groups(), day_first=True)
-        if date is not None and dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400):
+        if _plausible(_build_date("dmy", m.groups(), day_first=True), today):
             orders.add(first > 12)
     return orders.pop() if len(orders) == 1 else None
 
@@ -152,6 +151,11 @@ def printed_order(text: str, today: dt.date | None = None) -> bool | None:
 _ORDER_CUE = re.compile(
     r"(?<![\d.])(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?((?:19|20)\d{2})(?![\d.])"
 )
+
+
+def _plausible(date: dt.date | None, today: dt.date) -> bool:
+    """A date a receipt may print: none before 1990 or more than 400 days ahead."""
+    return date is not None and dt.date(1990, 1, 1) <= date <= today + dt.timedelta(days=400)
 
 
 def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:
