@@ -770,3 +770,23 @@ def test_a_cleared_and_refilled_field_reads_right_in_the_summary(api, company):
         {"merchantName": "BETTER NAME", "currency": "MYR"},
         {"date": "2026-01-20", "totalAmount": 50, "merchantAddress": "1 JALAN X"},
     ) == ("Receipt from BETTER NAME dated 2026-01-20 for MYR 50.00; total read under 2 cues.")
+
+
+@pytest.mark.parametrize(
+    ("field", "new", "phrase"),
+    [
+        ("merchantName", "KEDAI BARU", "Receipt from KEDAI BARU dated"),
+        ("date", "2026-01-20", "dated 2026-01-20 for"),
+        ("totalAmount", 50, "for MYR 50.00"),
+        ("totalAmount", None, "with no readable total"),
+    ],
+)
+def test_a_correction_patches_the_summary_as_the_reader_writes_it(field, new, phrase):
+    # The patch rebuilds the reader's phrases (jobs.extraction.summarise): this pins the two.
+    from jobs.extraction.api import summarise
+    from submissions.services import summary_with
+
+    fields = {"merchantName": "KEDAI", "date": "2026-01-19", "totalAmount": 48.54}
+    summary = summarise("receipt", {**fields, "currency": "MYR"}, {})
+    patched = summary_with(summary, field, fields[field], new, "MYR")
+    assert patched is not None and phrase in patched, (summary, patched)
