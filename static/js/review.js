@@ -227,7 +227,10 @@
   document.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     if (!target || target.id !== "side") return;
-    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
+    // Only the form that was sent has saved its inputs: a refresh of the whole side column
+    // (after a fraud decision) is sent by #side itself and saved none of them.
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const sent = elt && elt !== target && elt.closest ? elt.closest("form") : null;
     const saved = event.detail.xhr && event.detail.xhr.status < 300;
     drafts = dirtyInputs()
       .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))

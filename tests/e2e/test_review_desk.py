@@ -440,3 +440,26 @@ def test_a_mixed_queue_is_cleared_by_keyboard_alone(chromium, live_server, team,
             assert done.extracted_data["totalAmount"] == 60.0  # no correction lost
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
+
+
+def test_resolving_a_fraud_pair_keeps_the_unsaved_correction_and_comment(
+    chromium, live_server, team
+):
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#comment-text").fill("Checked with the shop.")
+
+    # The decision refreshes the whole side column; what was typed there was not sent.
+    before = page.locator("#side").get_attribute("data-version")
+    page.click("[data-resolve=false_positive]")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(0)
+    expect(page.locator("#side")).not_to_have_attribute("data-version", before)
+    expect(page.locator("#field-merchantName")).to_have_value("Tesco Extra Cambridge")
+    expect(page.locator("#comment-text")).to_have_value("Checked with the shop.")
+    expect(page.locator("tr[data-field=merchantName]")).to_have_class(re.compile(r"\bunsaved\b"))
+    assert Submission.objects.get(pk=flagged.pk).extracted_data["merchantName"] == "Tesco Extra"
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
