@@ -98,6 +98,10 @@ def current_company(request: HttpRequest) -> Company | None:
     return company
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SIGNED_OUT = "Your sign-in has expired. Sign in again, then retry."
+
+
 def _htmx_login_redirect(request: HttpRequest) -> HttpResponse:
     """A poll or partial whose session ended: send the whole page to the login form,
     rather than letting htmx follow a redirect and swap the login page into a region."""
@@ -115,6 +119,10 @@ def company_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
+            if getattr(request, "htmx", False) and request.method not in SAFE_METHODS:
+                # A save or decision from a page whose sign-in ended: sending the page to
+                # the login form would drop what the reviewer typed; the page says why.
+                return HttpResponse(SIGNED_OUT, status=401, content_type="text/plain")
             if getattr(request, "htmx", False):
                 return _htmx_login_redirect(request)
             return redirect_to_login(request.get_full_path())

@@ -463,3 +463,23 @@ def test_resolving_a_fraud_pair_keeps_the_unsaved_correction_and_comment(
     assert Submission.objects.get(pk=flagged.pk).extracted_data["merchantName"] == "Tesco Extra"
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
+
+
+def test_a_save_after_the_sign_in_expired_says_so_and_keeps_the_typed_value(
+    chromium, live_server, team
+):
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    context.clear_cookies(name="sessionid")  # signed out in another tab, or timed out
+
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_contain_text("sign-in may have expired")
+    expect(field).to_have_value("60.00")
+    assert "/review/" in page.url and "login" not in page.url
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+    context.close()

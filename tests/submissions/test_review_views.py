@@ -89,6 +89,21 @@ def test_an_expired_session_sends_htmx_requests_to_login(waiting):
     assert response["HX-Redirect"] == "/accounts/login/?next=%2Freview%2F%3Ffraud%3Dflagged"
 
 
+def test_an_expired_session_refuses_htmx_saves_with_401_and_keeps_the_page(waiting):
+    for url in action_urls(waiting):
+        response = Client().post(
+            url,
+            {"version": waiting.version, "reason": "x"},
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL=f"http://testserver/review/{waiting.pk}/",
+        )
+        # No HX-Redirect: the page stays, with what was typed, and says why (review.js).
+        assert response.status_code == 401, url
+        assert "HX-Redirect" not in response, url
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
 def test_another_companys_submission_is_404(ui, foreign):
     for url in page_urls(foreign)[3:]:
         assert ui.get(url).status_code == 404, url
