@@ -127,15 +127,11 @@ class MerchantMemoryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Forget the selected values (under every key that holds them)")
     def forget(self, request, queryset) -> None:
-        forgotten = sum(
-            merchant_memory_forget(memory_id=memory_id)
-            for memory_id in queryset.values_list("pk", flat=True)
-        )
+        forgotten = merchant_memory_forget(memory_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
     def delete_model(self, request, obj) -> None:
-        merchant_memory_forget(memory_id=obj.pk)
+        merchant_memory_forget(memory_ids=[obj.pk])
 
     def delete_queryset(self, request, queryset) -> None:
-        for memory_id in queryset.values_list("pk", flat=True):
-            merchant_memory_forget(memory_id=memory_id)
+        merchant_memory_forget(memory_ids=queryset.values_list("pk", flat=True))

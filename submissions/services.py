@@ -5,7 +5,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -1073,32 +1073,47 @@ def _confirm_memories(submission: Submission) -> None:
             _remember(submission, field_name, keys, value)
 
 
-def merchant_memory_forget(*, memory_id: str) -> int:
-    """An admin forgets a remembered value (a wrong correction, a shop that changed): under
-    every key of the company that holds it, as a receipt is recalled by any of its keys,
-    and where corrections set it aside (a withdrawal would bring it back). A row that held
-    it goes back to what it held before, if anything. Returns how many rows forgot it."""
+def merchant_memory_forget(*, memory_ids: Iterable[str]) -> int:
+    """An admin forgets remembered values (a wrong correction, a shop that changed): each
+    value the selected rows hold, under every key of the company that holds it, as a
+    receipt is recalled by any of its keys, and where corrections set it aside (a
+    withdrawal would bring it back). A row that held it goes back to what it held before,
+    if anything. Returns how many rows forgot a value.
+
+    The values are taken as selected, before any is forgotten: forgetting one brings back
+    what its rows held before, which must not be forgotten in turn because another of the
+    selected rows held the same value."""
     with transaction.atomic():
-        memory = MerchantMemory.objects.filter(pk=memory_id).first()
-        if memory is None:
-            return 0
-        _lock_memories(memory.company_id)
-        value, forgot = memory.value, 0
-        rows = MerchantMemory.objects.select_for_update().filter(
-            Q(value=value) | Q(previous__isnull=False),
-            company_id=memory.company_id,
-            field=memory.field,
+        selected = sorted(
+            set(
+                MerchantMemory.objects.filter(pk__in=list(memory_ids)).values_list(
+                    "company_id", "field", "value"
+                )
+            )
         )
-        for row in rows:
-            aside = [a for a in row.previous or [] if a["value"] != value]
-            if row.value != value and len(aside) == len(row.previous or []):
-                continue
-            forgot += 1
-            row.previous = aside or None
-            if row.value == value and not _restore_previous(row):
-                row.delete()
-                continue
-            row.save(update_fields=_MEMORY_FIELDS)
+        for company_id in sorted({company_id for company_id, _, _ in selected}):
+            _lock_memories(company_id)
+        return sum(
+            _forget_value(company_id=company_id, field=field, value=value)
+            for company_id, field, value in selected
+        )
+
+
+def _forget_value(*, company_id: Any, field: str, value: str) -> int:
+    forgot = 0
+    rows = MerchantMemory.objects.select_for_update().filter(
+        Q(value=value) | Q(previous__isnull=False), company_id=company_id, field=field
+    )
+    for row in rows:
+        aside = [a for a in row.previous or [] if a["value"] != value]
+        if row.value != value and len(aside) == len(row.previous or []):
+            continue
+        forgot += 1
+        row.previous = aside or None
+        if row.value == value and not _restore_previous(row):
+            row.delete()
+            continue
+        row.save(update_fields=_MEMORY_FIELDS)
     return forgot
 
 

@@ -163,7 +163,7 @@ def test_a_forgotten_memory_is_no_longer_given(api, company, workflows, reviewer
     receipt = {"company_id": company.pk, "text": "KEDAI X\nGST ID: 000123456789"}
     recalled = shop_memory(**receipt, read_address=None, read_name=None)
     assert recalled["merchantName"].value == "Kedai X Sdn Bhd"
-    merchant_memory_forget(memory_id=memory.pk)
+    merchant_memory_forget(memory_ids=[memory.pk])
     assert shop_memory(**receipt, read_address=None, read_name=None) == {}
 
 
@@ -642,7 +642,7 @@ def test_forgetting_a_value_forgets_it_under_every_key_that_holds_it(company, re
     assert len(remembered(company)) == 5  # gst, tel and name for X; gst and name for Y
 
     one = MerchantMemory.objects.filter(company=company, value="Kedai X Sdn Bhd").first()
-    assert merchant_memory_forget(memory_id=one.pk) == 3
+    assert merchant_memory_forget(memory_ids=[one.pk]) == 3
     assert {value for _, value, _, _ in remembered(company)} == {"Kedai Y Sdn Bhd"}
 
 
@@ -689,7 +689,7 @@ def test_a_forgotten_value_does_not_come_back_when_a_correction_over_it_is_withd
     correct(later, "GIN KEE C", reviewer)  # sets B aside under the tax number
     held_b = MerchantMemory.objects.get(company=company, key="name:GINKEE")
     assert held_b.value == "GIN KEE B"
-    assert merchant_memory_forget(memory_id=held_b.pk) == 2  # its row, and where it was aside
+    assert merchant_memory_forget(memory_ids=[held_b.pk]) == 2  # its row, and where it was aside
     submission_cancel(submission_id=later.pk, actor=Actor.for_user(reviewer))
     assert "GIN KEE B" not in {value for _, value, _, _ in remembered(company)}
 
@@ -790,3 +790,33 @@ def test_a_correction_patches_the_summary_as_the_reader_writes_it(field, new, ph
     summary = summarise("receipt", {**fields, "currency": "MYR"}, {})
     patched = summary_with(summary, field, fields[field], new, "MYR")
     assert patched is not None and phrase in patched, (summary, patched)
+
+
+@pytest.mark.parametrize("action", ["forget", "delete_selected"])
+def test_forgetting_every_row_of_a_value_at_once_brings_back_the_value_before_it(
+    client, company, reviewer, action
+):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    text = "GIN KEE\nGST ID: 000123456789\nTEL: 03-7781 2345"
+    teach(company, reviewer, text, read="GIN KEE", value="GIN KEE V1")
+    correct(recalled_receipt(company, text, "GIN KEE"), "GIN KEE V2", reviewer)
+    v2_rows = list(
+        MerchantMemory.objects.filter(company=company, value="GIN KEE V2").values_list(
+            "pk", flat=True
+        )
+    )
+    assert len(v2_rows) == 3  # the tax number, the phone and the name
+
+    operator = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-9876543")
+    client.force_login(operator)
+    response = client.post(
+        reverse("admin:submissions_merchantmemory_changelist"),
+        {"action": action, "_selected_action": v2_rows, "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    # V2 is forgotten once; V1, which the rows held before, is not forgotten with it.
+    assert {value for _, value, _, _ in remembered(company)} == {"GIN KEE V1"}
+    assert len(remembered(company)) == 3
