@@ -163,8 +163,16 @@ def queue_sla_breaches(*, company: Company, user: Any, filters: dict[str, str]) 
 def queue_neighbours(
     *, company: Company, user: Any, filters: dict[str, str], submission_id: str
 ) -> tuple[str | None, str | None]:
-    """The ids before and after a submission in the queue as filtered (for j/k)."""
+    """The ids before and after a submission in the queue as filtered and sorted (for
+    j/k). A sorted queue shows its first SORTED_WINDOW rows; a submission outside them
+    (its confidence changed since) has its neighbours by age."""
     shown = queue_submissions(company=company, user=user, filters=filters)
+    if filters.get("sort") in QUEUE_ORDERS:
+        ordered = shown.order_by(*QUEUE_ORDERS[filters["sort"]])
+        ids = list(ordered.values_list("id", flat=True)[:SORTED_WINDOW])
+        if submission_id in ids:
+            at = ids.index(submission_id)
+            return (ids[at - 1] if at else None), (ids[at + 1] if at + 1 < len(ids) else None)
     before = shown.filter(id__lt=submission_id).order_by("-id").values_list("id", flat=True)
     after = shown.filter(id__gt=submission_id).order_by("id").values_list("id", flat=True)
     return before.first(), after.first()

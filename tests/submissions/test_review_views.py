@@ -1131,3 +1131,24 @@ def test_metadata_shows_as_typed_on_the_review_page(ui, waiting):
     html = ui.get(detail_url(waiting)).content.decode()
     assert "\u0645\u0631\u062d\u0628\u0627 \u2764\ufe0f" in html
     assert "\\u0645" not in html
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [("confidence", ["low", "mid", "high"]), ("-age", ["newest", "middle", "oldest"])],
+)
+def test_previous_and_next_follow_the_queues_sort_order(ui, company, sort, expected):
+    # Created oldest first; the confidences put them in another order.
+    oldest = submission_with_file(company, confidence=0.9)
+    middle = submission_with_file(company, confidence=0.2)
+    newest = submission_with_file(company, confidence=0.5)
+    names = {
+        "confidence": {"low": middle, "mid": newest, "high": oldest},
+        "-age": {"newest": newest, "middle": middle, "oldest": oldest},
+    }[sort]
+    first, second, third = (names[name] for name in expected)
+
+    page = ui.get(detail_url(second), {"sort": sort}).content.decode()
+
+    assert re.search(rf'rel="prev"[^>]*href="/review/{first.pk}/\?sort={re.escape(sort)}"', page)
+    assert re.search(rf'rel="next"[^>]*href="/review/{third.pk}/\?sort={re.escape(sort)}"', page)
