@@ -65,6 +65,7 @@ from submissions.models import (
 from submissions.services import (
     Actor,
     SubmissionActionError,
+    checked_reason,
     hold_for_actor,
     locked_submission,
     record_event,
@@ -994,7 +995,8 @@ def fraud_matches_resolve(
             f"resolution must be one of {', '.join(M.Resolution.values)}.",
             code="INVALID_RESOLUTION",
         )
-    reason = (reason or "").strip()
+    # Shown in the timeline, the API and webhooks, as a reject reason is.
+    reason = checked_reason(reason) or ""
     with transaction.atomic():
         submission = _locked_for_resolution(submission_id, actor, expected_version)
         if submission.status != SubmissionStatus.REVIEW:

@@ -53,11 +53,12 @@ class PairForm(forms.Form):
     resolution = forms.ChoiceField(choices=M.Resolution.choices)
     match = forms.MultipleChoiceField(choices=[])
     preset = forms.CharField(required=False, max_length=500)
-    reason = forms.CharField(required=False, max_length=2000, strip=True)
+    reason = forms.CharField(required=False, strip=True)  # checked by the service
 
     def __init__(self, *args: Any, match_ids: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["match"].choices = [(pk, pk) for pk in match_ids]
+        self.fields["reason"].validators = []
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -287,6 +288,7 @@ def _panel_context(
         "can_confirm": membership_allows(request.user, request.company, Action.CONFIRM_FRAUD),
         "fraud_reasons": FRAUD_REASONS,
         "reject_on_confirm": _rejects_on_confirm(submission),
+        "qs": _query(request),
         "error": error,
         "error_code": error_code,  # the code the API answers the same refusal with
     }
@@ -456,6 +458,14 @@ def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpRes
     return render(request, "fraud/compare.html", context)
 
 
+def _query(request: HttpRequest) -> str:
+    """The submission page's query string (the review queue's filters), passed through
+    the panel's forms and back, so a plain post returns to the same queue."""
+    query = request.GET.copy()
+    query.pop("part", None)
+    return f"?{query.urlencode()}" if query else ""
+
+
 def _after_resolve(
     request: HttpRequest, submission_id: str, *, error: str, status: int, code: str = ""
 ) -> HttpResponse:
@@ -465,7 +475,8 @@ def _after_resolve(
             messages.error(request, f"{error} ({code})" if code else error)
         else:
             messages.success(request, "Fraud match resolved.")
-        return HttpResponseRedirect(reverse("review:detail", args=[submission_id]), status=303)
+        url = reverse("review:detail", args=[submission_id]) + _query(request)
+        return HttpResponseRedirect(url, status=303)
     response = _render_panel(
         request, _own(request, submission_id), error=error, error_code=code, status=status
     )

@@ -105,5 +105,12 @@ class LineItemsForm(VersionedForm):
 
 
 class CorrectionForm(VersionedForm):
+    """The value is checked by the service alone (length, characters, the schema), so a
+    refusal reads as the API's and the typed value is shown back at its field."""
+
     field = forms.CharField(max_length=100)
-    value = forms.CharField(required=False, max_length=2000, strip=False)
+    value = forms.CharField(required=False, strip=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["value"].validators = []  # Django's own refuses NUL with its wording

@@ -326,7 +326,7 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
 REASON_MAX = 2000
 
 
-def _checked_reason(reason: str | None) -> str | None:
+def checked_reason(reason: str | None) -> str | None:
     """A reject or cancel reason as stored (None when blank). It is shown in the review
     page, the API and webhooks, so it keeps a comment's limits: at most REASON_MAX
     characters, and line breaks but no other control or bidi formatting character."""
@@ -343,7 +343,7 @@ def _checked_reason(reason: str | None) -> str | None:
 def submission_reject(
     *, submission_id: str, actor: Actor, reason: str, expected_version: int | None = None
 ) -> Submission:
-    reason = _checked_reason(reason)
+    reason = checked_reason(reason)
     if reason is None:
         raise invalid(
             "reason",
@@ -376,7 +376,7 @@ def submission_cancel(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Submission:
-    reason = _checked_reason(reason)
+    reason = checked_reason(reason)
     return submission_transition(
         submission_id=submission_id,
         change=Change(
@@ -573,6 +573,10 @@ def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> An
     return raw.strip()
 
 
+# The longest text a correction may carry, from the review page or the API.
+CORRECTION_MAX = 2000
+
+
 def submission_correct_field(
     *,
     submission_id: str,
@@ -587,6 +591,8 @@ def submission_correct_field(
     keeps the old and new value and who changed it. A human-entered value is certain,
     so its field confidence becomes 1.0. Line items have their own service.
     """
+    if len(raw_value) > CORRECTION_MAX:
+        raise invalid(field_name, f"At most {CORRECTION_MAX} characters.", field_code="long")
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version, actor)
         schema = _field_schema(submission, field_name)

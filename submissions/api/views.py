@@ -14,16 +14,13 @@ from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
+    CORRECTION_MAX,
     Actor,
     submission_approve,
     submission_cancel,
     submission_correct_fields,
     submission_reject,
 )
-
-# The longest text a correction may carry, as on the review page (CorrectionForm.value):
-# without it the API stored any string the 25 MB body limit let through.
-MAX_CORRECTION_CHARS = 2000
 
 FILTERS = {
     "status": ("status", SubmissionStatus.values),
@@ -185,9 +182,9 @@ def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
         errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
     else:
         errors += [
-            field_error(f"fields.{name}", f"At most {MAX_CORRECTION_CHARS} characters.", "long")
+            field_error(f"fields.{name}", f"At most {CORRECTION_MAX} characters.", "long")
             for name, value in values.items()
-            if _longest_text(value) > MAX_CORRECTION_CHARS
+            if _longest_text(value) > CORRECTION_MAX
         ]
     version_error = _version_error(body)
     if version_error is not None:

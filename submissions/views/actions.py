@@ -168,7 +168,8 @@ def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except ServiceError as error:
-        return _refused(request, submission.pk, error.message, code=error.code)
+        typed = {"cancel_reason": request.POST.get("reason", "")[:5000]}
+        return _refused(request, submission.pk, error.message, code=error.code, typed=typed)
     return _decided(request, submission, "cancelled")
 
 
@@ -325,12 +326,12 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
 def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     """A note in the submission's timeline (an event; also in the API); viewers only read."""
     submission = own_submission(request, submission_id)
+    text = request.POST.get("text", "")[:5000]
     try:
         submission_comment(
-            submission_id=submission.pk,
-            actor=Actor.for_user(request.user),
-            text=request.POST.get("text", "")[:5000],
+            submission_id=submission.pk, actor=Actor.for_user(request.user), text=text
         )
     except ServiceError as error:
-        return _changed(request, submission.pk, "side", **_refusal(error))
+        typed = {"comment": text}
+        return _changed(request, submission.pk, "side", typed=typed, **_refusal(error))
     return _changed(request, submission.pk, "side")

@@ -293,7 +293,9 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
-    """Put a refused plain-form correction back in its inputs, as the htmx path does."""
+    """Put what a refused plain form held back in its inputs, as the htmx path does."""
+    context["typed_comment"] = typed.get("comment", "")
+    context["typed_cancel_reason"] = typed.get("cancel_reason", "")
     if "field" in typed:
         context["fields"] = [
             replace(row, text=str(typed.get("value", ""))) if row.name == typed["field"] else row

@@ -175,3 +175,34 @@ def test_compare_is_scoped_to_the_reviewers_company(flagged):
     stranger.force_login(factories.UserFactory(companies=[factories.CompanyFactory()]))
     url = reverse("fraud:compare", args=[flagged["later"].pk, flagged["earlier"].pk])
     assert stranger.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("resolution", "reason", "message"),
+    [
+        ("confirmed_fraud", "x" * 2001, "At most 2000 characters."),
+        ("false_positive", "same shop \u202egnp.exe", "bidi formatting or invisible character"),
+    ],
+)
+def test_a_reason_is_held_to_a_reject_reasons_limits(
+    ui, reviewer, flagged, resolution, reason, message
+):
+    make_lead(reviewer)
+    response = resolve(ui, flagged["later"], flagged["pair"], resolution=resolution, reason=reason)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert "pick a reason or write one" not in response.content.decode()
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+def test_a_plain_form_resolution_returns_to_the_page_in_the_same_queue(ui, flagged):
+    later = flagged["later"]
+    query = "?fraud=flagged&sort=confidence"
+    page = ui.get(reverse("fraud:panel", args=[later.pk]) + query).content.decode()
+    resolve_url = reverse("fraud:resolve_pair", args=[later.pk])
+    assert f'action="{resolve_url}?fraud=flagged&amp;sort=confidence"' in page
+
+    post = {"version": later.version, "match": [m.pk for m in flagged["pair"]]}
+    response = ui.post(resolve_url + query, {**post, "resolution": "false_positive"})
+    assert response.status_code == 303
+    assert response["Location"] == reverse("review:detail", args=[later.pk]) + query

@@ -1152,3 +1152,51 @@ def test_previous_and_next_follow_the_queues_sort_order(ui, company, sort, expec
 
     assert re.search(rf'rel="prev"[^>]*href="/review/{first.pk}/\?sort={re.escape(sort)}"', page)
     assert re.search(rf'rel="next"[^>]*href="/review/{third.pk}/\?sort={re.escape(sort)}"', page)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("x" * 2001, "At most 2000 characters."),
+        ("Kedai\x00Baru", "control, bidi formatting or invisible character"),
+    ],
+)
+def test_a_refused_correction_reads_as_the_apis_and_keeps_the_typed_value(
+    ui, api, waiting, value, message
+):
+    field = {"version": waiting.version, "field": "merchantName", "value": value}
+    htmx = ui.post(action_url("correct", waiting), field, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 422 and message in htmx.content.decode()
+
+    page = ui.post(action_url("correct", waiting), field, follow=True).content.decode()
+    assert message in page and "The form was incomplete" not in page
+    if "\x00" not in value:  # a NUL is not put back into the page
+        assert f'id="field-merchantName" name="value" value="{value}"' in page
+
+    over_api = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"merchantName": value}},
+        format="json",
+    )
+    assert over_api.status_code in (400, 422)
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["merchantName"] != value
+
+
+def test_a_refused_plain_form_comment_keeps_its_text(ui, waiting):
+    text = "Called the store \u202egnp.exe"
+    page = ui.post(action_url("comment", waiting), {"text": text}, follow=True).content.decode()
+    assert "invisible character" in page
+    assert f">{text}</textarea>" in page
+    assert not waiting.events.filter(type="comment").exists()
+
+
+def test_a_refused_cancel_keeps_its_reason(ui, waiting):
+    reason = "Duplicate from the same customer."
+    stale = {"version": waiting.version + 3, "reason": reason}
+    page = ui.post(action_url("cancel", waiting), stale, follow=True).content.decode()
+    assert "changed since you opened it" in page
+    assert f'name="reason" value="{reason}"' in page
+    assert '<details class="cancel" open>' in page
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
