@@ -30,3 +30,8 @@ def test_dev_serves_from_one_process_so_its_memory_cache_is_shared_by_every_requ
 def test_dev_closes_database_connections_after_each_request():
     exports = [c for c in _commands() if c[:1] == ["export"]]
     assert ["export", "DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}"] in exports
+
+
+def test_dev_uses_the_worker_that_drops_silent_clients():
+    [server] = [c for c in _commands() if any(word.endswith("gunicorn") for word in c[:1])]
+    assert server[server.index("--worker-class") + 1] == "steve.gunicorn_worker.ThreadWorker"
