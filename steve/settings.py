@@ -334,6 +334,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["steve.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "steve.api.negotiation.JsonWhateverAccept",
     "DEFAULT_PARSER_CLASSES": ["steve.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "steve.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,

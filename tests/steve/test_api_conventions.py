@@ -219,3 +219,22 @@ def test_the_docs_say_an_auto_approval_carries_state_completed(api, workflows, c
     pipeline.run(api.post("/api/v1/extraction-jobs", body, format="multipart").json()["job"]["id"])
     approved = WebhookDelivery.objects.get(event_type="submission.approved")
     assert approved.payload["state"] == re.search(r'state: "(\w+)"', section).group(1)
+
+
+@pytest.mark.parametrize("accept", ["application/problem+json", "text/html", "image/png"])
+def test_any_accept_header_gets_the_json_answer_not_406(api, accept):
+    missing = api.get("/api/v1/submissions/sub_nope", HTTP_ACCEPT=accept)
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/problem+json"
+    assert missing.json()["code"] == "SUBMISSION_NOT_FOUND"
+
+    invalid = api.post(
+        "/api/v1/workflows/receipt-ocr/sessions",
+        {"fileCount": "two"},
+        format="json",
+        HTTP_ACCEPT=accept,
+    )
+    assert invalid.status_code in (400, 404, 422) and invalid.json()["code"] != "NOT_ACCEPTABLE"
+
+    listed = api.get("/api/v1/workflows", HTTP_ACCEPT=accept)
+    assert listed.status_code == 200 and listed["Content-Type"] == "application/json"

@@ -1,0 +1,24 @@
+"""Content negotiation for the API: it answers in JSON whatever Accept says.
+
+The API has one representation (JSON; errors as application/problem+json). DRF refused
+any other Accept with 406, so a client asking for `application/problem+json` alone, as
+RFC 9457 suggests for error handling, got 406 on every call, its 404s and 422s hidden
+behind it. RFC 9110 (12.5.1) lets a server disregard an Accept it cannot satisfy.
+"""
+
+from typing import Any
+
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+
+
+class JsonWhateverAccept(DefaultContentNegotiation):
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: Any = None
+    ) -> tuple[BaseRenderer, str]:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
