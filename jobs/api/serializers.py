@@ -175,7 +175,9 @@ def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest
 def upload_url(file: Any) -> str:
     if using_s3():
         return s3_presign("PUT", file.storage_key, settings.UPLOAD_URL_TTL)
-    token = sign_token("upload", {"f": file.pk})
+    # The submission too: a slot left empty at submit is deleted, and its URL must still
+    # say that the session ended rather than that nothing is there.
+    token = sign_token("upload", {"f": file.pk, "s": file.submission_id})
     return f"{settings.PUBLIC_BASE_URL}/api/v1/uploads/{token}"
 
 

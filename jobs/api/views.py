@@ -173,13 +173,16 @@ def _upload_target(token: str) -> SubmissionFile:
         .filter(pk=payload.get("f"))
         .first()
     )
+    ended = SessionError(
+        "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
+    )
     if file is None:
+        if WorkflowSession.objects.filter(submission_id=payload.get("s")).exists():
+            raise ended  # a slot left empty when the session was submitted
         raise SessionError("NOT_FOUND", "The upload target no longer exists.", status=404)
     session = file.submission.session
     if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
-        raise SessionError(
-            "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
-        )
+        raise ended
     if file.uploaded_at is not None:
         raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
     return file

@@ -405,3 +405,17 @@ def test_every_status_change_writes_one_event(api, workflows):
         ("session_submitted", "pending", "submitted"),
         ("processing_started", "created", "processing"),
     ]
+
+
+def test_an_upload_to_a_slot_left_empty_at_submit_says_the_session_ended(api, workflows):
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    first, second = (u["uploadUrl"] for u in body["uploadUrls"])
+    assert put(api, first, jpeg_bytes()).status_code == 200
+    submit = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submit.status_code == 200
+
+    late = put(api, second, jpeg_bytes("black"))
+
+    assert late.status_code == 410
+    assert late.json()["code"] == "SESSION_NOT_PENDING"
+    assert put(api, first, jpeg_bytes("black")).json()["code"] == "SESSION_NOT_PENDING"
