@@ -26,6 +26,7 @@ MAX_EXTERNAL_USER_CHARS = 256
 POLL_INTERVAL_MS = 5000
 
 
+FLOAT_MAX = 10**308
 HIDDEN_CHARACTER = "metadata must not hold a control, bidi formatting or invisible character."
 
 
@@ -57,6 +58,10 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
             errors.append(
                 field_error(where, "metadata values must be strings, numbers or booleans.")
             )
+        elif isinstance(item, int) and abs(item) >= FLOAT_MAX:
+            # 1e400 is refused as JSON already; a 400-digit integer is one too, for every
+            # reader that takes JSON numbers as doubles (it would read Infinity).
+            errors.append(field_error(where, "metadata numbers must be below 1e308.", "too_large"))
     return errors
 
 

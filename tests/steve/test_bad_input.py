@@ -193,3 +193,19 @@ def test_a_9000_point_pdf_page_renders_under_the_pixel_cap(ui, company):
     image = Image.open(io.BytesIO(response.content))
     assert image.width * image.height <= PDF_MAX_PIXELS
     assert image.width > 3000  # scaled down, not refused
+
+
+def test_a_metadata_integer_no_double_can_hold_is_a_422_and_a_large_order_number_is_kept(
+    api, workflows
+):
+    huge = '{"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "o-1", '
+    huge += '"metadata": {"order": {"n": 1' + "0" * 400 + "}}}"
+    response = post_raw(api, SESSIONS, huge)
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0] == {
+        "field": "metadata.order.n",
+        "message": "metadata numbers must be below 1e308.",
+        "code": "too_large",
+    }
+    body = session_body(clientSubmissionId="o-2", metadata={"order": 1234567890123456789012})
+    assert post_raw(api, SESSIONS, json.dumps(body)).status_code == 201
