@@ -20,6 +20,7 @@ from django.utils import timezone
 from steve.errors import ServiceError, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
+from steve.text import hides_text
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
 from webhooks.models import (
     CompanySecret,
@@ -134,10 +135,17 @@ def validated_events(events: Any) -> list[str]:
 
 
 def validated_description(description: Any) -> str:
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
+    """Shown in the admin and the API: a string of at most 200 characters, without a
+    control, bidi formatting or invisible character (as every text people read)."""
+    if (
+        not isinstance(description, str)
+        or len(description) > MAX_DESCRIPTION_LENGTH
+        or hides_text(description, allowed="")
+    ):
         raise WebhookError(
             "INVALID_DESCRIPTION",
-            "description must be a string of at most 200 characters.",
+            "description must be a string of at most 200 characters, without a control, "
+            "bidi formatting or invisible character.",
             422,
             field="description",
         )

@@ -55,6 +55,9 @@ def test_listing_is_paginated_by_cursor(api, company, receiver):
     assert second["pagination"]["hasMore"] is False
 
 
+D = "INVALID_DESCRIPTION"
+
+
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
@@ -66,6 +69,9 @@ def test_listing_is_paginated_by_cursor(api, company, receiver):
         ({"url": "http://93.184.215.14/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
         ({"url": "https://93.184.215.14/", "events": ["nope"]}, "UNKNOWN_EVENT_TYPE", "events"),
         ({"url": "https://93.184.215.14/", "events": "all"}, "INVALID_EVENTS", "events"),
+        ({"url": "https://93.184.215.14/", "description": "x" * 201}, D, "description"),
+        ({"url": "https://93.184.215.14/", "description": "ours\u202eexe"}, D, "description"),
+        ({"url": "https://93.184.215.14/", "description": "zw\u200bsp"}, D, "description"),
     ],
 )
 def test_create_refusals(api, settings, body, code, field):

@@ -133,7 +133,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "WEBHOOK_TARGET_REFUSED": (422, "The URL resolves to a private or loopback address."),
     "INVALID_EVENTS": (422, "events must be a list of event type names."),
     "UNKNOWN_EVENT_TYPE": (422, "An event type is not in the catalogue."),
-    "INVALID_DESCRIPTION": (422, "description is too long or not a string."),
+    "INVALID_DESCRIPTION": (
+        422,
+        "description is not a string, is too long or holds a control or bidi character.",
+    ),
     "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
 }
 register_problems(PROBLEMS)
