@@ -130,22 +130,27 @@ def _template(request: Request) -> Workflow:
     return workflow
 
 
-@extend_schema_view(post=api_docs.EXTRACTION_JOB_CREATE)
-class ExtractionJobCreateView(APIView):
-    throttle_scope = "session"
-    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
+class PeerEnvelopeView(APIView):
+    """An extraction-job view: every problem it answers carries the peers' envelope."""
 
     def handle_exception(self, exc: Exception) -> Response:
-        """A body that cannot be read (malformed JSON or multipart, too deep, a lone
-        surrogate) fails in the parser, before the view can answer in the peers' envelope,
-        and a refusal of the job's service (a ServiceError) is mapped by the exception
-        handler: both problems get `success` and `error` here, with their own code."""
+        """A missing or wrong key (401), a rate limit, a body that cannot be read
+        (malformed JSON or multipart, too deep, a lone surrogate) fail before the view can
+        answer in the peers' envelope, and a refusal of the job's service (a ServiceError)
+        is mapped by the exception handler: all get `success` and `error` here, with their
+        own code."""
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" in data and "success" not in data:
             data["success"] = False
             data["error"] = {"code": data["code"], "message": data.get("detail", "")}
         return response
+
+
+@extend_schema_view(post=api_docs.EXTRACTION_JOB_CREATE)
+class ExtractionJobCreateView(PeerEnvelopeView):
+    throttle_scope = "session"
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
 
     @idempotent(scope="extraction-jobs", replay_status=200)
     def post(self, request: Request) -> Response:
@@ -243,7 +248,7 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
 
 
 @extend_schema_view(get=api_docs.EXTRACTION_JOB_DETAIL)
-class ExtractionJobView(APIView):
+class ExtractionJobView(PeerEnvelopeView):
     poll_scope_kwarg = "job_id"
 
     def get(self, request: Request, job_id: str) -> Response:
@@ -294,7 +299,7 @@ def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict
 
 
 @extend_schema_view(get=api_docs.EXTRACTION_JOB_RESULT)
-class ExtractionJobResultView(APIView):
+class ExtractionJobResultView(PeerEnvelopeView):
     REFUSALS = {
         "queued": (409, "RESULT_NOT_READY", "The job has not finished yet."),
         "processing": (409, "RESULT_NOT_READY", "The job has not finished yet."),

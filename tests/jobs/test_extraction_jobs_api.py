@@ -257,3 +257,14 @@ def test_an_unreadable_body_is_answered_in_the_peers_envelope(api, workflows, co
     problem = response.json()
     assert problem["success"] is False
     assert problem["error"] == {"code": problem["code"], "message": problem["detail"]}
+
+
+@pytest.mark.parametrize("path", ["", "/job_x", "/job_x/result"])
+def test_a_missing_or_wrong_key_is_refused_in_the_peers_envelope(anon_api, path):
+    method = anon_api.post if path == "" else anon_api.get
+    for client_key in (None, "aok_" + "1" * 40):
+        if client_key:
+            anon_api.credentials(HTTP_AUTHORIZATION=f"Bearer {client_key}")
+        body = method(URL + path).json()
+        assert body["status"] == 401 and body["success"] is False
+        assert body["error"] == {"code": body["code"], "message": body["detail"]}
