@@ -2,6 +2,7 @@
 output schema, checked before a version is saved (the admin's form uses them), and
 whether a value fits a field of its output schema (the pipeline and corrections)."""
 
+import json
 from typing import Any
 
 from steve.models import FORMAT_MIME
@@ -97,7 +98,20 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
     try:
         for error in validator.iter_errors({name: value}):
             if list(error.absolute_path)[:1] == [name]:
-                return error.message
+                return _as_json(error.message, error.instance)
     except referencing.exceptions.Unresolvable as error:
         return f"the output schema refers to {error.ref!r}, which it does not define"
     return None
+
+
+def _as_json(message: str, instance: Any) -> str:
+    """jsonschema names the value as Python writes it ("True is not of type 'number'");
+    callers sent JSON (true, null, {"x": 1})."""
+    python = repr(instance)
+    if not message.startswith(python):
+        return message
+    try:
+        written = json.dumps(instance, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return message
+    return written + message[len(python) :]

@@ -71,6 +71,16 @@ def test_invalid_fields_are_a_422_per_field_and_nothing_is_stored(api, company):
         assert api.post(url(waiting), body, format="json").status_code == 422
 
 
+@pytest.mark.parametrize(("value", "written"), [(True, "true"), ({"x": None}, '{"x": null}')])
+def test_a_refused_value_is_named_as_json_not_as_python(api, company, value, written):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(url(waiting), {"fields": {"totalAmount": value}}, format="json")
+    assert response.status_code == 422
+    message = response.json()["errors"][0]["message"]
+    assert f"{written} is not of type" in message
+    assert "True" not in message and "None" not in message
+
+
 def test_a_correction_longer_than_the_review_page_allows_is_a_422(api, company):
     waiting = SubmissionFactory(company=company)
     response = api.post(
