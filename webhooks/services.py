@@ -105,8 +105,10 @@ def _is_absolute_web_url(url: str) -> bool:
 
 
 def validated_url(url: Any) -> str:
-    if not isinstance(url, str) or not url.strip():
+    if url is None or (isinstance(url, str) and not url.strip()):
         raise WebhookError("INVALID_URL", "url is required.", 422, field="url")
+    if not isinstance(url, str):
+        raise WebhookError("INVALID_URL", "url must be a string.", 422, field="url")
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise WebhookError("INVALID_URL", "url is longer than 2000 characters.", 422, field="url")

@@ -82,6 +82,16 @@ def test_create_refusals(api, settings, body, code, field):
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "message"), [(None, "url is required."), (5, "url must be a string.")]
+)
+def test_a_missing_url_and_one_that_is_no_string_are_told_apart(api, url, message):
+    found = problem(
+        api.post("/api/v1/webhook-endpoints", {"url": url}, format="json"), 422, "INVALID_URL"
+    )
+    assert found["errors"][0]["message"] == message
+
+
 def test_update_and_delete(api, endpoint):
     url = f"/api/v1/webhook-endpoints/{endpoint.pk}"
     response = api.patch(url, {"events": ["submission.approved"], "enabled": False}, format="json")
