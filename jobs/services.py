@@ -16,7 +16,7 @@ from django.utils import timezone
 from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
-from steve.errors import ServiceError
+from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
 from steve.services import outbox_put
@@ -368,6 +368,11 @@ def session_submit(*, session_id: str) -> WorkflowSession:
                 f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
                 status=422,
                 slug="files-missing",
+                errors=[
+                    field_error(f"files[{f.file_index}]", "Not uploaded.", "missing")
+                    for f in files
+                    if not f.mime_type
+                ],
             )
         for file in files:
             if file.mime_type:

@@ -249,6 +249,9 @@ def test_submit_without_files_is_files_missing(api, workflows):
     assert response.status_code == 422
     assert response.json()["type"].endswith("/files-missing")
     assert response.json()["code"] == "FILES_MISSING"
+    assert response.json()["errors"] == [
+        {"field": "files[0]", "message": "Not uploaded.", "code": "missing"}
+    ]
 
 
 def test_an_upload_cut_short_is_refused_and_leaves_the_url_usable(api, workflows):
