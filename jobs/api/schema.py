@@ -39,7 +39,11 @@ SESSION_STATES = choices(SessionState)
 SUBMISSION_STATUSES = choices(SubmissionStatus)
 EXTERNAL_USER = {
     "type": "object",
-    "properties": {"id": nullable(STRING), "name": nullable(STRING), "email": nullable(STRING)},
+    "properties": {
+        "id": nullable(STRING),
+        "name": nullable(STRING),
+        "email": nullable({**STRING, "description": "An email address when not empty."}),
+    },
     "additionalProperties": False,
 }
 SESSION_CREATE_REQUEST = obj(

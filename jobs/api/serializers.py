@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import EmailValidator
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -107,6 +108,11 @@ class ExternalUserSerializer(serializers.Serializer):
     id = _user_text()
     name = _user_text()
     email = _user_text()
+
+    def validate_email(self, value: str | None) -> str | None:
+        if value:
+            EmailValidator(message="email must be an email address.")(value)
+        return value
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, dict) and set(data) - set(self.fields):

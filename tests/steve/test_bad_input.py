@@ -209,3 +209,12 @@ def test_a_metadata_integer_no_double_can_hold_is_a_422_and_a_large_order_number
     }
     body = session_body(clientSubmissionId="o-2", metadata={"order": 1234567890123456789012})
     assert post_raw(api, SESSIONS, json.dumps(body)).status_code == 201
+
+
+@pytest.mark.parametrize(("email", "status"), [("not-an-email", 422), ("ann@example.com", 201)])
+def test_an_external_users_email_must_be_an_email_address(api, workflows, email, status):
+    body = session_body(externalUser={"id": "u1", "email": email})
+    response = post_raw(api, SESSIONS, json.dumps(body))
+    assert response.status_code == status, response.content
+    if status == 422:
+        assert response.json()["errors"][0]["field"] == "externalUser.email"
