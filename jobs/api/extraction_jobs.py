@@ -236,15 +236,37 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
             "resultUrl": f"/api/v1/extraction-jobs/{session.pk}/result",
         }
     if status == "failed":
-        code = submission.error_code or ("REVIEW_REJECTED" if submission.reject_reason else "")
-        message = session.failed_reason or submission.reject_reason or "Processing failed."
         return {
             "failedAt": iso(submission.decided_at or session.processed_at),
-            "error": {"message": message, "code": code or "PROCESSING_ERROR"},
+            "error": _job_error(session),
         }
     if status == "expired":
         return {"result": {"expired": True, "purgedAt": iso(submission.results_purged_at)}}
     return {"canceledAt": iso(submission.updated_at)}
+
+
+def _job_error(session: WorkflowSession) -> dict[str, Any]:
+    """The failed session's error, as GET /api/v1/jobs/{id} gives it; a job read and then
+    rejected in review failed at the review; one whose submission failed after it was
+    read (its sync), at the submission."""
+    if session.state == SessionState.FAILED:
+        return {
+            "message": session.failed_reason or "Processing failed.",
+            "code": session.error_code or "PROCESSING_ERROR",
+            "details": {"step": session.error_step, "retryable": session.error_retryable},
+        }
+    submission = session.submission
+    if submission.status == S.REJECTED:
+        return {
+            "message": submission.reject_reason or "The submission was rejected in review.",
+            "code": "SUBMISSION_REJECTED",
+            "details": {"step": "review", "retryable": False},
+        }
+    return {
+        "message": submission.failed_reason or "The submission failed.",
+        "code": "SUBMISSION_FAILED",
+        "details": {"step": "submission", "retryable": False},
+    }
 
 
 @extend_schema_view(get=api_docs.EXTRACTION_JOB_DETAIL)

@@ -344,7 +344,14 @@ EXTRACTION_REQUEST = {
         required=["file"],
     ),
 }
-JOB_ERROR = obj({"message": STRING, "code": {"type": "string", "enum": FAILED_JOB_CODES}})
+JOB_ERROR = obj(
+    {
+        "message": STRING,
+        "code": {"type": "string", "enum": FAILED_JOB_CODES},
+        "details": obj({"step": STRING, "retryable": {"type": "boolean"}}, ["step", "retryable"]),
+    },
+    required=["message", "code", "details"],
+)
 EXTRACTION_JOB = obj(
     {
         "id": STRING,

@@ -93,6 +93,26 @@ def test_document_review_gate_holds_the_result_back(api, workflows):
     assert api.get(f"/api/v1/submissions/{job['submissionId']}").status_code == 200
 
 
+def test_a_job_rejected_in_review_failed_with_submission_rejected(api, workflows):
+    # Every answer is also checked against the published schema (tests/conftest.py).
+    job_id = create(api, documentReview="99").json()["job"]["id"]
+    run_job(job_id)
+    submission_id = status_of(api, job_id)["submissionId"]
+    rejected = api.post(
+        f"/api/v1/submissions/{submission_id}/reject", {"reason": "bad scan"}, format="json"
+    )
+    assert rejected.status_code == 200
+
+    response = api.get(f"{URL}/{job_id}")
+    job = response.json()["job"]
+    assert job["status"] == "failed"
+    assert job["error"] == {
+        "message": "bad scan",
+        "code": "SUBMISSION_REJECTED",
+        "details": {"step": "review", "retryable": False},
+    }
+
+
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
@@ -151,6 +171,9 @@ def test_encrypted_pdf_needs_its_password(api, workflows):
     run_job(without)
     job = status_of(api, without)
     assert job["status"] == "failed" and job["error"]["code"] == "PASSWORD_REQUIRED"
+    # The error reads as GET /api/v1/jobs/{id} gives it (docs/api.md).
+    assert job["error"]["details"] == {"step": "file_validation", "retryable": False}
+    assert api.get(f"/api/v1/jobs/{without}").json()["error"] == job["error"]
     assert api.get(f"{URL}/{without}/result").json()["code"] == "JOB_FAILED"
     # Another invoice: the same bytes again would be (rightly) flagged as a duplicate.
     other = invoice_pdf(InvoiceSpec(number="INV-7"), password="s3cret")
