@@ -38,6 +38,7 @@ from webhooks.services import (
     new_secret,
     session_secret_rotate,
     sync_secret_rotate,
+    validated_description,
 )
 from webhooks.targets import target_error
 
@@ -60,6 +61,13 @@ class WebhookEndpointForm(forms.ModelForm):
         if why := target_error(url):
             raise forms.ValidationError(why)
         return url
+
+    def clean_description(self) -> str:
+        """The API's rules (length, no control or bidi character), from its service."""
+        try:
+            return validated_description(self.cleaned_data.get("description") or "")
+        except WebhookError as error:
+            raise forms.ValidationError(error.message) from None
 
 
 class RedeliverSinceForm(forms.Form):
@@ -88,6 +96,12 @@ class WebhookEndpointAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     inlines = [NoticeInline]
     actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Moving an endpoint (and its deliveries) to another company or environment
+        # crosses a tenancy boundary; the API cannot either.
+        owner = ["company", "environment"] if obj is not None else []
+        return [*self.readonly_fields, *owner]
+
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
     ) -> None:
@@ -107,11 +121,17 @@ class WebhookEndpointAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in queryset:
             endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=True))
+        self.message_user(request, f"Enabled {queryset.count()} endpoint(s).")
 
     @admin.action(description="Disable")
     def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in queryset:
-            endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+            endpoint_update(
+                endpoint_id=endpoint.pk,
+                changes=EndpointChanges(enabled=False),
+                reason="Disabled by Steve's staff.",
+            )
+        self.message_user(request, f"Disabled {queryset.count()} endpoint(s).")
 
     @admin.action(description="Redeliver failed deliveries since…")
     def redeliver_failed_since(
@@ -190,6 +210,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A delivery is at least once and its attempts are the audit log: never deleted
+        # by hand (retention purges old ones).
+        return False
+
     @admin.action(description="Redeliver now")
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         queued = 0
@@ -233,6 +258,11 @@ class CompanySecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
 
     def scope(self, owner: CompanySecret) -> dict[str, str]:
         return {}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A secret belongs to its company (and environment) for good.
+        owner = ["company", "environment"] if obj is not None else []
+        return [*self.readonly_fields, *(f for f in owner if f in self.fields)]
 
 
 @admin.register(SessionWebhookSecret)

@@ -178,7 +178,13 @@ def endpoint_create(
     return endpoint, secret
 
 
-def endpoint_update(*, endpoint_id: str, changes: EndpointChanges) -> WebhookEndpoint:
+def endpoint_update(
+    *,
+    endpoint_id: str,
+    changes: EndpointChanges,
+    reason: str = "Disabled by the integrator.",
+) -> WebhookEndpoint:
+    """Apply `changes`; `reason` is what a disabled endpoint says disabled it."""
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
         if changes.url is not None:
@@ -190,7 +196,7 @@ def endpoint_update(*, endpoint_id: str, changes: EndpointChanges) -> WebhookEnd
         if changes.enabled is True and not endpoint.enabled:
             _enable(endpoint)
         elif changes.enabled is False and endpoint.enabled:
-            _disable(endpoint, "Disabled by the integrator.")
+            _disable(endpoint, reason)
         endpoint.save()
     return endpoint
 

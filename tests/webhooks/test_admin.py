@@ -177,3 +177,49 @@ def test_redeliver_to_a_disabled_endpoint_says_why_and_claims_nothing_queued(
     said = [str(m) for m in response.context["messages"]]
     assert said and not any("queued" in m for m in said), said
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"
+
+
+def change_form(endpoint: WebhookEndpoint, **overrides: object) -> dict:
+    return {
+        "company": endpoint.company_id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "environment": endpoint.environment,
+        "notices-TOTAL_FORMS": "0",
+        "notices-INITIAL_FORMS": "0",
+        **overrides,
+    }
+
+
+def test_the_admin_holds_a_description_to_the_apis_rules(admin_client, endpoint):
+    page = f"{CHANGELIST}{endpoint.pk}/change/"
+    response = admin_client.post(page, change_form(endpoint, description="ERP \u202eexe"))
+    assert response.status_code == 200 and b"bidi formatting" in response.content
+    endpoint.refresh_from_db()
+    assert "\u202e" not in endpoint.description
+
+
+def test_an_endpoint_stays_with_its_company_and_environment(admin_client, endpoint, other_company):
+    page = f"{CHANGELIST}{endpoint.pk}/change/"
+    moved = change_form(endpoint, company=other_company.pk, environment="sandbox")
+    assert admin_client.post(page, moved).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.company_id != other_company.pk and endpoint.environment == "production"
+
+
+def test_deliveries_cannot_be_deleted_in_the_admin(admin_client, endpoint):
+    emit(endpoint.company)
+    delivery = WebhookDelivery.objects.get()
+    page = f"/admin/webhooks/webhookdelivery/{delivery.pk}/delete/"
+    assert admin_client.post(page, {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [delivery.pk], "post": "yes"}
+    admin_client.post("/admin/webhooks/webhookdelivery/", bulk)
+    assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_disabling_in_the_admin_says_so_and_names_staff(admin_client, endpoint):
+    picked = {"action": "disable", "_selected_action": [endpoint.pk]}
+    response = admin_client.post(CHANGELIST, picked, follow=True)
+    assert "Disabled 1 endpoint(s)." in [str(m) for m in get_messages(response.wsgi_request)]
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.disabled_reason == "Disabled by Steve's staff."
