@@ -108,6 +108,13 @@ class WorkflowVersionForm(forms.ModelForm):
             raise forms.ValidationError(errors)
         return schema
 
+    def clean_review_threshold(self) -> int:
+        # The table's constraint says the same, as a database error.
+        value = self.cleaned_data["review_threshold"]
+        if not 1 <= value <= 99:
+            raise forms.ValidationError("A review threshold is a confidence from 1 to 99 (%).")
+        return value
+
     def clean_sync_url(self) -> str:
         """Checked as a webhook endpoint's URL is: a target the sync would refuse at every
         attempt (ftp://, a private address) is refused here, once."""

@@ -1,3 +1,6 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -5,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from steve.api.ratelimit import rate_limit_errors
 from steve.models import (
     ApiKey,
     Company,
@@ -24,8 +28,21 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class CompanyForm(forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = ["name", "slug", "rate_limits"]
+
+    def clean_rate_limits(self) -> Any:
+        limits = self.cleaned_data.get("rate_limits") or {}
+        if errors := rate_limit_errors(limits):
+            raise forms.ValidationError(errors)
+        return limits
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
     list_display = ["name", "slug", "id", "created_at"]
     search_fields = ["name", "slug", "id"]
     prepopulated_fields = {"slug": ["name"]}
@@ -119,6 +136,11 @@ class WorkflowAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "id"]
     readonly_fields = ["new_version"]
     inlines = [WorkflowVersionInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Workflow | None = None) -> list[str]:
+        # Integrators name a workflow by its slug, and its versions and submissions belong
+        # to its company: neither changes once it exists.
+        return [*self.readonly_fields, *(["company", "slug"] if obj is not None else [])]
 
     @admin.display(description="New version")
     def new_version(self, obj: Workflow) -> str:

@@ -134,6 +134,20 @@ def buckets_for(request: HttpRequest) -> list[tuple[str, str]]:
     return pairs
 
 
+def rate_limit_errors(limits: Any) -> list[str]:
+    """What is wrong with a company's overrides (Company.rate_limits), which limit_for
+    would otherwise ignore without a word: an object of bucket -> requests a minute."""
+    if not isinstance(limits, dict):
+        return ['An object of bucket name to requests per minute, e.g. {"read": 600}.']
+    errors = []
+    for bucket, value in limits.items():
+        if bucket not in DEFAULT_LIMITS:
+            errors.append(f"{bucket!r} is no bucket (buckets: {', '.join(DEFAULT_LIMITS)}).")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(f"{bucket}: a whole number of requests per minute, at least 1.")
+    return errors
+
+
 def limit_for(bucket: str, company_limits: Any) -> int:
     """The company's override when it is a positive whole number, else the setting."""
     if isinstance(company_limits, dict):

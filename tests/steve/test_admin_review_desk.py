@@ -256,3 +256,62 @@ def test_a_sync_url_the_sync_would_refuse_is_refused_when_publishing(operator, w
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["sync_url"]
     assert WorkflowVersion.objects.count() == count
+
+
+@pytest.mark.parametrize("threshold", ["0", "150"])
+def test_a_threshold_out_of_range_is_a_field_error_not_a_database_one(
+    operator, workflows, threshold
+):
+    workflow = workflows[0].workflow
+    count = WorkflowVersion.objects.count()
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, review_threshold=threshold)
+    )
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors["review_threshold"])
+    assert "from 1 to 99" in errors and "onstraint" not in errors
+    assert WorkflowVersion.objects.count() == count
+
+
+def test_a_workflow_keeps_its_company_and_slug(operator, workflows):
+    from tests import factories
+
+    workflow = workflows[0].workflow
+    other = factories.CompanyFactory()
+    url = reverse("admin:steve_workflow_change", args=[workflow.pk])
+    posted = {
+        "company": other.pk,
+        "slug": "renamed",
+        "name": workflow.name,
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    operator.post(url, posted)
+    workflow.refresh_from_db()
+    assert workflow.company_id != other.pk and workflow.slug != "renamed"
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ('{"raed": 3}', "is no bucket (buckets: read,"),
+        ('{"read": "5"}', "read: a whole number"),
+        ('{"read": 0}', "read: a whole number"),
+        ("[5]", "An object of bucket name"),
+    ],
+)
+def test_a_companys_rate_limits_are_checked_in_the_admin(operator, company, limits, message):
+    url = reverse("admin:steve_company_change", args=[company.pk])
+    posted = {
+        "name": company.name,
+        "slug": company.slug,
+        "rate_limits": limits,
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    response = operator.post(url, posted)
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors["rate_limits"])
+    operator.post(url, {**posted, "rate_limits": '{"read": 600}'})
+    company.refresh_from_db()
+    assert company.rate_limits == {"read": 600}
