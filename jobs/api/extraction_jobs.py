@@ -188,9 +188,17 @@ class ExtractionJobCreateView(PeerEnvelopeView):
 
 
 def own_job(request: Request, job_id: str) -> WorkflowSession:
+    """A job of the caller's company and environment (seed 003: "job reads are scoped by
+    the caller's environment"), whichever of its keys made it: a replaced key's jobs
+    stay readable. Sessions, by STEVE-API.md, stay with the key that made them."""
     session = (
         WorkflowSession.objects.select_related("submission", "workflow_version__workflow")
-        .filter(pk=job_id, api_key=request.auth, source=WorkflowSession.Source.EXTRACTION_JOB)
+        .filter(
+            pk=job_id,
+            company=request.user.company,
+            environment=request.auth.environment,
+            source=WorkflowSession.Source.EXTRACTION_JOB,
+        )
         .first()
     )
     if session is None:

@@ -254,17 +254,27 @@ def test_idempotency_key_replays_the_job(api, workflows):
     assert WorkflowSession.objects.count() == 1
 
 
-def test_job_of_another_key_is_404(api, workflows, company):
+def test_jobs_are_read_in_the_callers_company_and_environment_not_by_its_key(
+    api, workflows, company
+):
     from rest_framework.test import APIClient
 
-    from tests.factories import api_key
+    from tests.factories import CompanyFactory, api_key
+
+    def client_of(created) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"api-key {created.secret}")
+        return client
 
     job_id = create(api).json()["job"]["id"]
-    other = APIClient()
-    other.credentials(HTTP_AUTHORIZATION=f"api-key {api_key(company, 'x').secret}")
-    response = other.get(f"{URL}/{job_id}")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "JOB_NOT_FOUND"
+    # Seed 003: "job reads are scoped by the caller's environment".
+    same_environment = client_of(api_key(company, "replacement"))
+    assert same_environment.get(f"{URL}/{job_id}").status_code == 200
+    assert same_environment.get(f"{URL}/{job_id}/result").json()["code"] == "RESULT_NOT_READY"
+    for outsider in (api_key(company, "sandbox", "sandbox"), api_key(CompanyFactory())):
+        response = client_of(outsider).get(f"{URL}/{job_id}")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "JOB_NOT_FOUND"
 
 
 @pytest.mark.parametrize(
