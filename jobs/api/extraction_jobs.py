@@ -113,6 +113,29 @@ def _check_accepted_options(data: Any) -> None:
         raise peer_problem(400, "INVALID_REQUEST", "schemaChunking must be auto or combined.")
 
 
+# Fields whose value is text: in a JSON body, a number or a list there is refused rather
+# than read as its Python spelling ("No template ['receipt-ocr']").
+TEXT_FIELDS = ("templateName", "filterName", "file", "filename", "password")
+
+
+def _check_text_fields(request: Request) -> None:
+    uploaded = request.FILES.get("file") is not None
+    wrong = [
+        name
+        for name in TEXT_FIELDS
+        if request.data.get(name) is not None
+        and not isinstance(request.data.get(name), str)
+        and not (name == "file" and uploaded)
+    ]
+    if wrong:
+        raise peer_problem(
+            400,
+            "INVALID_REQUEST",
+            f"{', '.join(wrong)} must be text.",
+            errors=[field_error(name, "Must be a string.", "invalid_type") for name in wrong],
+        )
+
+
 def _template(request: Request) -> Workflow:
     name = request.data.get("templateName")
     if not name:
@@ -155,7 +178,8 @@ class ExtractionJobCreateView(PeerEnvelopeView):
     @idempotent(scope="extraction-jobs", replay_status=200)
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, Mapping):
-            raise peer_problem(400, "INVALID_REQUEST", "The body must be a JSON object.")
+            raise peer_problem(400, "INVALID_BODY", "The body must be a JSON object.")
+        _check_text_fields(request)
         workflow = _template(request)
         options = parse_options(request)
         if (

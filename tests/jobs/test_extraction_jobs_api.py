@@ -301,3 +301,33 @@ def test_a_missing_or_wrong_key_is_refused_in_the_peers_envelope(anon_api, path)
         body = method(URL + path).json()
         assert body["status"] == 401 and body["success"] is False
         assert body["error"] == {"code": body["code"], "message": body["detail"]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "wrong"),
+    [
+        ({"templateName": ["invoice"]}, "templateName"),
+        ({"templateName": 5}, "templateName"),
+        ({"file": 5}, "file"),
+        ({"filename": 5}, "filename"),
+        ({"password": {"p": 1}}, "password"),
+    ],
+)
+def test_a_text_field_of_another_type_is_a_400_naming_it(api, workflows, fields, wrong):
+    body = {
+        "templateName": "invoice",
+        "file": base64.b64encode(invoice_pdf()).decode(),
+        **fields,
+    }
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_REQUEST"
+    assert response.json()["errors"] == [
+        {"field": wrong, "message": "Must be a string.", "code": "invalid_type"}
+    ]
+    assert not WorkflowSession.objects.exists()
+
+
+def test_a_body_that_is_no_object_is_invalid_body(api, workflows):
+    response = api.post(URL, [{"templateName": "invoice"}], format="json")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_BODY"
