@@ -305,16 +305,36 @@ def _render_panel(
     error: str = "",
     error_code: str = "",
     status: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
     context = _panel_context(request, submission, error=error, error_code=error_code)
+    # A refused confirmation's reason goes back into its pair's form.
+    context["typed"] = typed or {}
     return render(request, template, context, status=status)
+
+
+TYPED_KEY = "fraud:typed"
 
 
 @require_GET
 @company_required
 def panel(request: HttpRequest, submission_id: str) -> HttpResponse:
-    return _render_panel(request, _own(request, submission_id))
+    typed = request.session.pop(TYPED_KEY, None)
+    if not isinstance(typed, dict) or typed.get("id") != submission_id:
+        typed = None
+    return _render_panel(request, _own(request, submission_id), typed=typed)
+
+
+def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
+    """The reason a reviewer wrote with a refused decision, and the pair it was for."""
+    matches = request.POST.getlist("match")
+    pair = M.objects.filter(pk__in=matches[:1], submission_id=submission_id).first()
+    return {
+        "id": submission_id,
+        "pair": (pair.target_submission_id or pair.pk) if pair else "",
+        "reason": request.POST.get("reason", "")[:5000],
+    }
 
 
 @require_POST
@@ -469,16 +489,25 @@ def _query(request: HttpRequest) -> str:
 def _after_resolve(
     request: HttpRequest, submission_id: str, *, error: str, status: int, code: str = ""
 ) -> HttpResponse:
+    typed = _typed(request, submission_id) if error else None
     if not request.htmx:
-        # A plain form post: back to the submission page, which shows the outcome.
+        # A plain form post: back to the submission page, which shows the outcome; a
+        # refusal back to the panel's page, with the reason that was written.
         if error:
             messages.error(request, f"{error} ({code})" if code else error)
-        else:
-            messages.success(request, "Fraud match resolved.")
+            request.session[TYPED_KEY] = typed
+            url = reverse("fraud:panel", args=[submission_id]) + _query(request)
+            return HttpResponseRedirect(url, status=303)
+        messages.success(request, "Fraud match resolved.")
         url = reverse("review:detail", args=[submission_id]) + _query(request)
         return HttpResponseRedirect(url, status=303)
     response = _render_panel(
-        request, _own(request, submission_id), error=error, error_code=code, status=status
+        request,
+        _own(request, submission_id),
+        error=error,
+        error_code=code,
+        status=status,
+        typed=typed,
     )
     # The version changed (or was already newer): the page refreshes its other regions.
     response["HX-Trigger"] = "fraud-changed"

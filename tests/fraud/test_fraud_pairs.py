@@ -206,3 +206,27 @@ def test_a_plain_form_resolution_returns_to_the_page_in_the_same_queue(ui, flagg
     response = ui.post(resolve_url + query, {**post, "resolution": "false_positive"})
     assert response.status_code == 303
     assert response["Location"] == reverse("review:detail", args=[later.pk]) + query
+
+
+def test_a_refused_confirmation_keeps_its_reason_in_its_pairs_form(ui, reviewer, flagged):
+    make_lead(reviewer)
+    later = flagged["later"]
+    post = {
+        "version": later.version + 4,  # stale: someone else changed the submission
+        "match": [m.pk for m in flagged["pair"]],
+        "resolution": "confirmed_fraud",
+        "reason": "Same till roll, edited total.",
+    }
+    url = reverse("fraud:resolve_pair", args=[later.pk])
+    htmx = ui.post(url, post, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 409
+    assert 'value="Same till roll, edited total."' in htmx.content.decode()
+
+    plain = ui.post(url + "?fraud=flagged", post)
+    assert plain.status_code == 303
+    assert plain["Location"] == reverse("fraud:panel", args=[later.pk]) + "?fraud=flagged"
+    page = ui.get(plain["Location"]).content.decode()
+    assert 'value="Same till roll, edited total."' in page
+    assert "changed since you opened it" in page
+    assert 'value="Same till roll' not in ui.get(plain["Location"]).content.decode()  # once
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
