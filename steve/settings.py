@@ -44,6 +44,13 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -406,6 +413,11 @@ EXTRACTION_PAGE_SECONDS = env_int("EXTRACTION_PAGE_SECONDS", 120, minimum=1)
 # time limit (600 s), with time left for the fraud checks and the decision.
 EXTRACTION_BUDGET_SECONDS = env_int("EXTRACTION_BUDGET_SECONDS", 480, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
+# The OCR engine (jobs.extraction.ocr), loaded in the worker: checked here, so a typo stops
+# Steve at start instead of failing every job.
+STEVE_OCR_ENGINE = env_choice("STEVE_OCR_ENGINE", "rapidocr", ("rapidocr", "tesseract"))
+STEVE_OCR_THREADS = env_int("STEVE_OCR_THREADS", 1, minimum=1)
+STEVE_OCR_HEAD_LINES = env_int("STEVE_OCR_HEAD_LINES", 12, minimum=0)
 # Results at or above this size are returned as a pointer to a stored JSON object.
 LARGE_RESULT_BYTES = env_int("LARGE_RESULT_BYTES", 5 * 1024 * 1024, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30, minimum=1)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,3 +83,16 @@ def test_scripts_dev_listens_on_loopback_unless_told_otherwise():
     script = (REPO / "scripts" / "dev").read_text()
     assert 'BIND="${BIND:-127.0.0.1}"' in script
     assert "0.0.0.0:" not in script.replace("BIND=0.0.0.0 exposes", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("STEVE_OCR_ENGINE", "foo", "STEVE_OCR_ENGINE must be one of rapidocr, tesseract"),
+        ("STEVE_OCR_THREADS", "abc", "STEVE_OCR_THREADS must be an integer"),
+        ("STEVE_OCR_HEAD_LINES", "-1", "STEVE_OCR_HEAD_LINES must be at least 0"),
+    ],
+)
+def test_a_bad_ocr_setting_stops_steve_at_start_naming_it(tmp_path, name, value, message):
+    code, _, output = deploy_check(production_env(tmp_path, **{name: value}))
+    assert code != 0 and message in output
