@@ -38,7 +38,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from jobs.extraction import (  # noqa: E402
@@ -50,6 +49,7 @@ from jobs.extraction import (  # noqa: E402
     parse_fields,
     read_text,
 )
+from jobs.extraction.ocr import DEFAULT_ENGINE, ENGINE_ENV_VAR  # noqa: E402
 
 CACHE_VERSION = 1
 CACHE_ROOT = Path(os.environ.get("STEVE_BENCH_CACHE", Path.home() / ".cache" / "steve-bench"))
@@ -58,7 +58,7 @@ OCR_SOURCES = [REPO / "jobs" / "extraction" / name for name in ("ocr.py", "ppocr
 
 
 def engine_name() -> str:
-    return settings.STEVE_OCR_ENGINE
+    return (os.environ.get(ENGINE_ENV_VAR) or DEFAULT_ENGINE).strip().lower()
 
 
 def cache_dir() -> Path:

@@ -413,8 +413,9 @@ EXTRACTION_PAGE_SECONDS = env_int("EXTRACTION_PAGE_SECONDS", 120, minimum=1)
 # time limit (600 s), with time left for the fraud checks and the decision.
 EXTRACTION_BUDGET_SECONDS = env_int("EXTRACTION_BUDGET_SECONDS", 480, minimum=1)
 STUCK_SESSION_MAX_REQUEUES = env_int("STUCK_SESSION_MAX_REQUEUES", 3, minimum=0)
-# The OCR engine (jobs.extraction.ocr), loaded in the worker: checked here, so a typo stops
-# Steve at start instead of failing every job.
+# The OCR engine's variables, checked here so a typo stops Steve at start instead of
+# failing every job. jobs.extraction.ocr reads the environment itself: it also runs
+# without Django (bench/, the extract command's engine), with these same defaults.
 STEVE_OCR_ENGINE = env_choice("STEVE_OCR_ENGINE", "rapidocr", ("rapidocr", "tesseract"))
 STEVE_OCR_THREADS = env_int("STEVE_OCR_THREADS", 1, minimum=1)
 STEVE_OCR_HEAD_LINES = env_int("STEVE_OCR_HEAD_LINES", 12, minimum=0)

@@ -14,7 +14,6 @@ from typing import Protocol
 
 import cv2
 import numpy as np
-from django.conf import settings
 from PIL import Image
 
 from submissions.pages import page_transform, straighten, turn
@@ -23,6 +22,8 @@ from .document import Document, Page, words_to_text
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word
 
+DEFAULT_ENGINE = "rapidocr"
+ENGINE_ENV_VAR = "STEVE_OCR_ENGINE"
 # Tesseract gets one thread so a 2-core worker can run two jobs without contention.
 TESSERACT_TIMEOUT_S = 60
 # PP-OCR reads a page at most this many pixels on its long side anyway, so a bigger page
@@ -51,10 +52,10 @@ class RapidOcrEngine:
     def __init__(self, threads: int | None = None) -> None:
         from .ppocr import PpOcr
 
-        threads = threads or settings.STEVE_OCR_THREADS
+        threads = threads or int(os.environ.get("STEVE_OCR_THREADS", "1"))
         # How many of a page's first lines the header recogniser reads instead of the line
         # recogniser (0: none, and its model is not loaded): better names and addresses.
-        head_lines = settings.STEVE_OCR_HEAD_LINES
+        head_lines = int(os.environ.get("STEVE_OCR_HEAD_LINES", "12"))
         # No angle classifier: whole-page orientation is handled below, and the
         # classifier cost ~15 % of the run for no gain on upright pages.
         self._ocr = PpOcr(threads=threads, head_lines=head_lines)
@@ -185,8 +186,8 @@ _ENGINES_LOCK = threading.Lock()
 
 
 def get_engine(name: str | None = None) -> OcrEngine:
-    """The named engine (or the STEVE_OCR_ENGINE setting), loaded once per process."""
-    name = (name or settings.STEVE_OCR_ENGINE).strip().lower()
+    """The named engine (or $STEVE_OCR_ENGINE, or the default), loaded once per process."""
+    name = (name or os.environ.get(ENGINE_ENV_VAR) or DEFAULT_ENGINE).strip().lower()
     with _ENGINES_LOCK:
         if name not in _ENGINES:
             _ENGINES[name] = _build_engine(name)
