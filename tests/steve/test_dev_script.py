@@ -1,7 +1,13 @@
 """scripts/dev must not hoard PostgreSQL connections on a shared server (issue 11, item 10)."""
 
+import fcntl
+import os
 import shlex
+import socket
+import subprocess
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dev"
 
@@ -35,3 +41,36 @@ def test_dev_closes_database_connections_after_each_request():
 def test_dev_uses_the_worker_that_drops_silent_clients():
     [server] = [c for c in _commands() if any(word.endswith("gunicorn") for word in c[:1])]
     assert server[server.index("--worker-class") + 1] == "steve.gunicorn_worker.ThreadWorker"
+
+
+def _run_dev(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_a_second_dev_in_the_same_checkout_stops_before_touching_anything():
+    lock = SCRIPT.parents[1] / "data" / ".dev.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running scripts/dev holds it
+        result = _run_dev({**os.environ, "PORT": "1"})
+    assert result.returncode == 1
+    assert "already running in this checkout" in result.stderr
+    assert "Installing" not in result.stdout + result.stderr  # setup never ran
+
+
+def test_dev_says_when_its_port_is_taken():
+    lock = SCRIPT.parents[1] / "data" / ".dev.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pytest.skip("a scripts/dev is running in this checkout")
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = _run_dev({**os.environ, "PORT": str(port)})
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is in use" in result.stderr
