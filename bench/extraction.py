@@ -173,8 +173,13 @@ class Receipt:
 
 
 def dataset_path(name: str) -> Path:
+    """A data set's folder (with img/ and key/): a path, or a name under DATASETS. A
+    missing one stops the bench: scoring "0 receipts" read as a result."""
     path = Path(name)
-    return path if path.is_dir() else DATASETS / name
+    path = path if path.is_dir() else DATASETS / name
+    if not (path / "img").is_dir():
+        raise SystemExit(f"no data set at {path} (give --dataset a folder holding img/ and key/)")
+    return path
 
 
 def read_receipts(
