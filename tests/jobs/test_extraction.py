@@ -576,7 +576,7 @@ def test_extract_command_prints_json(tmp_path: Path, spec: InvoiceSpec, pdf_byte
     path = tmp_path / "invoice.pdf"
     path.write_bytes(pdf_bytes)
     out = io.StringIO()
-    call_command("extract", str(path), "--workflow", "invoice", "--json", stdout=out)
+    call_command("extract", str(path), "--kind", "invoice", "--json", stdout=out)
     [result] = json.loads(out.getvalue())
     assert result["fields"]["invoiceNumber"] == spec.number
     assert result["fieldConfidences"]["totalAmount"] >= 0.8

@@ -1,4 +1,4 @@
-"""``manage.py extract FILE… --workflow receipt|invoice [--json] [--password P]``.
+"""``manage.py extract FILE… --kind receipt|invoice [--json] [--password P]``.
 
 Runs the same code path as the pipeline (``extract_document``) and needs no database.
 """
@@ -21,7 +21,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
-        parser.add_argument("--workflow", choices=sorted(REQUIRED_FIELDS), default="receipt")
+        # A document kind, not a workflow's slug (the command needs no database).
+        parser.add_argument(
+            "--kind", choices=sorted(REQUIRED_FIELDS), default="receipt", help="document kind"
+        )
         parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
         parser.add_argument("--password", default=None, help="password of encrypted PDFs")
         parser.add_argument("--engine", default=None, help="OCR engine: rapidocr or tesseract")
@@ -29,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         engine = get_engine(options["engine"])
         results = [
-            self._extract(path, options["workflow"], options["password"], engine)
+            self._extract(path, options["kind"], options["password"], engine)
             for path in options["files"]
         ]
         if options["json"]:
