@@ -483,3 +483,31 @@ def test_a_save_after_the_sign_in_expired_says_so_and_keeps_the_typed_value(
     assert "/review/" in page.url and "login" not in page.url
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
     context.close()
+
+
+def test_a_desktop_width_page_fits_with_a_remembered_name_and_every_queue_column(
+    chromium, live_server, team
+):
+    recalled = factories.SubmissionFactory(
+        company=team["company"],
+        extracted_data={"merchantName": "Kedai Runcit Sinar Harapan Sdn Bhd", "totalAmount": 9.5},
+        field_confidences={"merchantName": 0.67, "totalAmount": 0.95},
+        evidence={"merchantName": [{"memory": "name", "corrections": 1}]},
+        client_submission_id="order-2026-12-06-0001",
+    )
+    stored_file(recalled, content=receipt_png(RECEIPT))
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/review/{recalled.pk}/")
+    expect(page.locator(".remembered")).to_contain_text("from 1 earlier correction")
+    assert page_width(page) <= 1400
+    card = page.locator("tr[data-field=merchantName]").bounding_box()
+    label = page.locator(".remembered").bounding_box()
+    assert label["x"] + label["width"] <= card["x"] + card["width"] + 1
+
+    page.goto(f"{live_server.url}/review/")
+    page.locator("table[data-queue] tr.row").first.wait_for()
+    assert page_width(page) <= 1400
+    header = page.locator("table[data-queue] th").last.bounding_box()
+    assert header["x"] + header["width"] <= 1400
+    context.close()
