@@ -326,8 +326,3 @@ def test_a_text_field_of_another_type_is_a_400_naming_it(api, workflows, fields,
         {"field": wrong, "message": "Must be a string.", "code": "invalid_type"}
     ]
     assert not WorkflowSession.objects.exists()
-
-
-def test_a_body_that_is_no_object_is_invalid_body(api, workflows):
-    response = api.post(URL, [{"templateName": "invoice"}], format="json")
-    assert response.status_code == 400 and response.json()["code"] == "INVALID_BODY"

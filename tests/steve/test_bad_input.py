@@ -133,7 +133,7 @@ def test_extraction_job_with_a_delivery_mode_not_a_string_is_a_400(api, workflow
 def test_extraction_job_with_a_top_level_array_is_a_400(api, workflows):
     response = post_raw(api, "/api/v1/extraction-jobs", '[{"templateName": "receipt-ocr"}]')
     assert response.status_code == 400
-    assert response.json()["code"] == "INVALID_REQUEST"
+    assert response.json()["code"] == "INVALID_BODY"  # as everywhere in the API
 
 
 def test_redeliver_since_an_impossible_date_is_a_422(api, company, settings):
