@@ -9,6 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from steve.api import ratelimit
+from steve.broker import broker_answered
 from tests import factories
 from tests.openapi import check_test_response
 
@@ -37,6 +38,13 @@ def _isolated_storage(settings, tmp_path_factory) -> Path:
     # Hashing a password the production way costs ~0.3 s per test user; tests don't need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return root
+
+
+@pytest.fixture(autouse=True)
+def _broker_not_paused() -> None:
+    """A failed publish pauses this process's on-commit publishing (steve.broker): one
+    test's dead broker must not hold back the next test's tasks."""
+    broker_answered()
 
 
 @pytest.fixture(autouse=True)

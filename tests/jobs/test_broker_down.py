@@ -163,3 +163,28 @@ def test_submit_with_a_broker_that_never_answers_is_accepted_in_seconds(
     assert message.task == "jobs.tasks.process_session" and message.attempts == 1
     assert "Timeout" in message.last_error, message.last_error
     assert WorkflowSession.objects.get(pk=session_id).state == SessionState.SUBMITTED
+
+
+def test_many_webhooks_with_a_broker_that_never_answers_wait_for_it_once(
+    api, company, broker_hung, django_capture_on_commit_callbacks
+):
+    from submissions.models import SubmissionStatus
+    from tests.factories import SubmissionFactory
+    from webhooks.models import WebhookDelivery
+    from webhooks.services import endpoint_create
+
+    for n in range(6):
+        endpoint_create(company=company, url=f"https://93.184.215.{n + 10}/hook")
+    waiting = SubmissionFactory(company=company, status=SubmissionStatus.REVIEW)
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/submissions/{waiting.pk}/cancel", {}, format="json")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200, response.content
+    # One broker socket timeout (3 s), not one per delivery (6 x 3 s).
+    assert elapsed < 8, elapsed
+    deliveries = WebhookDelivery.objects.filter(company=company)
+    assert deliveries.count() == 6
+    # Nothing is on the queue: beat's sweep may queue them at once, not in two minutes.
+    assert not deliveries.filter(queued_until__isnull=False).exists()

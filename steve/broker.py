@@ -1,0 +1,29 @@
+"""Publishing to a broker that does not answer: one wait per process, not one per message.
+
+With the broker hung (it takes connections but never answers), each publish waits out
+the transport's socket timeout (CELERY_BROKER_SOCKET_TIMEOUT, 3 s). A review action that
+announced 14 webhook deliveries waited 14 times, 44 s, and the production web worker was
+killed mid-answer although the action had committed. After one failed publish this
+process skips the broker for BROKER_PAUSE_SECONDS; what it did not send waits for beat
+(the task outbox, the deliveries' sweep), as after any failed publish.
+"""
+
+import time
+
+BROKER_PAUSE_SECONDS = 15.0
+
+_paused_until = 0.0
+
+
+def broker_paused() -> bool:
+    return time.monotonic() < _paused_until
+
+
+def broker_failed() -> None:
+    global _paused_until
+    _paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+
+
+def broker_answered() -> None:
+    global _paused_until
+    _paused_until = 0.0
