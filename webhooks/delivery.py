@@ -151,7 +151,8 @@ def post_signed(
         timestamp=int(time.time()),
         body=body,
     )
-    with pinned_session(target) as session:
+    deadline = started + timeout
+    with pinned_session(target, deadline) as session:
         try:
             response = session.post(
                 url,
@@ -163,11 +164,18 @@ def post_signed(
                 verify=settings.WEBHOOKS_CA_BUNDLE or True,
             )
             with response:
-                text = _read_capped(response, started + timeout)
+                text = _read_capped(response, deadline)
         except requests.RequestException as exc:
             latency = int((time.monotonic() - started) * 1000)
-            return Outcome(None, "", f"{type(exc).__name__}: {exc}"[:1000], latency)
+            error = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() >= deadline:  # cut off (webhooks.targets), whatever it says
+                error = f"Timeout: no complete answer within {timeout:g} s ({error})"
+            return Outcome(None, "", error[:1000], latency)
     latency = int((time.monotonic() - started) * 1000)
+    if time.monotonic() >= deadline:
+        # The connection was cut off at the deadline (webhooks.targets), which http.client
+        # can take for the end of the headers: no answer within the time is no delivery.
+        return Outcome(None, "", f"Timeout: no complete answer within {timeout:g} s", latency)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # requests' ``ok`` is true for a 3xx, which is no delivery here (redirects are not
     # followed), so the log said nothing about why it failed.

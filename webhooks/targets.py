@@ -7,8 +7,11 @@ internal host. TLS still verifies the certificate for the hostname and sends it 
 and the Host header names the hostname, because only the TCP connect uses the address.
 """
 
+import contextlib
 import ipaddress
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,22 +126,48 @@ def target_error(url: str) -> str | None:
 
 
 class _PinnedConnectionMixin:
-    """Connects the socket to `pinned_address`; everything else still uses the hostname."""
+    """Connects the socket to `pinned_address`; everything else still uses the hostname.
+
+    With a `deadline` (time.monotonic()), the socket is shut down when it passes: the
+    timeout requests takes bounds each read, so a receiver sending its headers a line at a
+    time held one attempt for minutes, past the delivery's lease (and a second worker
+    sent the same event meanwhile)."""
 
     _dns_host: str
 
-    def __init__(self, *args: Any, pinned_address: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, pinned_address: str, deadline: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.pinned_address = pinned_address
+        self.deadline = deadline
+        self._cut_off: threading.Timer | None = None
 
     def _new_conn(self) -> socket.socket:
         # `host` (Host header, SNI, certificate check) derives from _dns_host, so swap it
         # only around the TCP connect, then restore the hostname before TLS starts.
         hostname, self._dns_host = self._dns_host, self.pinned_address
         try:
-            return super()._new_conn()  # type: ignore[misc]
+            sock = super()._new_conn()  # type: ignore[misc]
         finally:
             self._dns_host = hostname
+        if self.deadline is not None:
+            wait = max(0.0, self.deadline - time.monotonic())
+            self._cut_off = threading.Timer(wait, _shut_down, (sock,))
+            self._cut_off.daemon = True
+            self._cut_off.start()
+        return sock
+
+    def close(self) -> None:
+        if self._cut_off is not None:
+            self._cut_off.cancel()
+        super().close()  # type: ignore[misc]
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """Ends a read blocked in another thread (closing the socket would not)."""
+    with contextlib.suppress(OSError):  # closed already
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
@@ -160,9 +189,10 @@ class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
 class PinnedAdapter(HTTPAdapter):
     """A requests adapter whose every connection goes to the checked address."""
 
-    def __init__(self, target: CheckedTarget) -> None:
+    def __init__(self, target: CheckedTarget, deadline: float | None = None) -> None:
         super().__init__(max_retries=0)
         self.target = target
+        self.deadline = deadline
         self._pools: list[HTTPConnectionPool] = []
 
     def get_connection_with_tls_context(
@@ -176,11 +206,15 @@ class PinnedAdapter(HTTPAdapter):
                 host_params["host"],
                 host_params["port"],
                 pinned_address=self.target.address,
+                deadline=self.deadline,
                 **pool_kwargs,
             )
         else:
             pool = PinnedHTTPConnectionPool(
-                host_params["host"], host_params["port"], pinned_address=self.target.address
+                host_params["host"],
+                host_params["port"],
+                pinned_address=self.target.address,
+                deadline=self.deadline,
             )
         self._pools.append(pool)
         return pool
@@ -191,11 +225,13 @@ class PinnedAdapter(HTTPAdapter):
         super().close()
 
 
-def pinned_session(target: CheckedTarget) -> requests.Session:
+def pinned_session(target: CheckedTarget, deadline: float | None = None) -> requests.Session:
+    """A session whose connections go to the checked address only and, with a deadline
+    (time.monotonic()), end when it passes, whatever the receiver is sending."""
     session = requests.Session()
     # No proxies from the environment: a proxy would resolve the host itself.
     session.trust_env = False
-    adapter = PinnedAdapter(target)
+    adapter = PinnedAdapter(target, deadline)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -1,6 +1,10 @@
 """SSRF: refused ranges, hostnames resolving inside, scheme rules, the pinned connection."""
 
+import contextlib
 import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -144,3 +148,45 @@ def test_redirects_are_not_followed(receiver):
     )
     assert outcome.status_code == 302 and not outcome.ok
     assert len(receiver.requests) == 1
+
+
+@pytest.fixture
+def dripping_receiver() -> Iterator[str]:
+    """Answers 200 at once, then one header line every 0.3 s for 10 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for n in range(33):
+                if stop.wait(0.3):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"X-Drip-{n}: 1\r\n".encode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    stop.set()
+    server.close()
+
+
+def test_an_attempt_ends_at_its_deadline_while_the_headers_drip_in(dripping_receiver):
+    started = time.monotonic()
+    outcome = post_signed(
+        url=dripping_receiver,
+        secrets=[new_secret()],
+        event_id="evt_drip",
+        event_type="webhook.test",
+        payload={},
+        timeout=1.5,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 3, elapsed  # the whole attempt, not each read (10 s of headers)
+    assert outcome.status_code is None and not outcome.ok
+    assert outcome.error.startswith("Timeout: no complete answer within 1.5 s")
