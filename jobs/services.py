@@ -707,7 +707,11 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         )
         if session is None:
             return None
-        if session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
+        # Only a worker that died mid-job (a heartbeat that stopped) spends a re-queue: a
+        # session no worker took yet is waiting behind a backlog or lost its message, and
+        # is queued again without being given up (PROCESSING_TIMEOUT: "died 3 times").
+        died = session.heartbeat_at is not None
+        if died and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
             session_fail(
                 session_id=session.pk,
                 code=STUCK_ERROR_CODE,
@@ -716,14 +720,18 @@ def session_recover_stuck(*, session_id: str) -> str | None:
                 retryable=True,
             )
             return "failed"
-        session.requeue_count += 1
+        session.requeue_count += died
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
         session.save(update_fields=["requeue_count", "heartbeat_at", "updated_at"])
         record_event(
             submission=session.submission,
             type=EventType.PROCESSING_REQUEUED,
             actor=Actor.system(),
-            details={"sessionId": session.pk, "requeue": session.requeue_count},
+            details={
+                "sessionId": session.pk,
+                "requeue": session.requeue_count,
+                "why": "worker_died" if died else "not_started",
+            },
         )
         _queue_processing(session.pk)
     return "requeued"

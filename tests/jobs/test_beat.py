@@ -26,18 +26,38 @@ def age(session: WorkflowSession, minutes: int) -> None:
     )
 
 
-def test_stuck_session_is_requeued_then_failed_with_a_code(
+def test_a_session_no_worker_took_is_queued_again_and_never_given_up(
     api, workflows, settings, django_capture_on_commit_callbacks
 ):
+    # Its message was lost, or it waits behind a backlog or a processing worker that is
+    # down: no worker died on it, so it is not PROCESSING_TIMEOUT (a helper's probe).
     settings.STUCK_SESSION_MINUTES = 15
     settings.STUCK_SESSION_MAX_REQUEUES = 1
     session = submitted_session(api)
     assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}  # still fresh
-    age(session, 20)
-    with django_capture_on_commit_callbacks() as callbacks:
+    for _ in range(3):
+        age(session, 20)
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
+        assert len(callbacks) == 1
+    session.refresh_from_db()
+    assert session.state == SessionState.SUBMITTED and session.requeue_count == 0
+    event = session.submission.events.filter(type="processing_requeued").last()
+    assert event.details["why"] == "not_started"
+
+
+def test_a_session_whose_worker_died_each_time_is_failed_once_its_requeues_are_spent(
+    api, workflows, settings, django_capture_on_commit_callbacks
+):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    settings.STUCK_SESSION_MAX_REQUEUES = 1
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)  # a worker took it, then died
+    beat_age(session, 100)
+    with django_capture_on_commit_callbacks(execute=False):
         assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
-    assert len(callbacks) == 1
-    age(session, 20)
+    assert session_start_run(session_id=session.pk)  # the next worker died too
+    beat_age(session, 100)
     assert sessions_recover_stuck() == {"requeued": 0, "failed": 1, "errors": 0}
     session.refresh_from_db()
     assert session.state == SessionState.FAILED
