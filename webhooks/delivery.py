@@ -210,6 +210,9 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None)
 
 
+INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
+
+
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
     """Take the lease for one attempt, or None when the delivery is not ours to send now."""
     now = timezone.now()
@@ -222,6 +225,9 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         )
         if delivery is None:
             return None
+        if delivery.locked_until is not None:
+            # The lease ran out with no outcome recorded: that attempt's worker died.
+            delivery.log.filter(finished_at__isnull=True).update(finished_at=now, error=INTERRUPTED)
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             _give_up(delivery, "The endpoint is disabled.")
             return None

@@ -33,4 +33,7 @@ def make_due(delivery: WebhookDelivery) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at__isnull=False).update(
         next_attempt_at=past
     )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(locked_until=None, queued_until=None)
+    WebhookDelivery.objects.filter(pk=delivery.pk, locked_until__isnull=False).update(
+        locked_until=past  # a lease held runs out, as it does (not cleared)
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(queued_until=None)
