@@ -13,6 +13,7 @@ import logging
 
 from django.dispatch import receiver
 
+from steve.models import Environment
 from steve.timefmt import iso
 from submissions.api.serializers import detail
 from submissions.models import EventType, Submission, SubmissionStatus
@@ -38,9 +39,12 @@ def sync_event_id(submission_id: str) -> str:
 
 
 def sync_queue(*, submission: Submission) -> None:
-    """Queue the sync post of a just-approved submission, in the approval's transaction."""
+    """Queue the sync post of a just-approved submission, in the approval's transaction.
+
+    Production's only: workflows are shared by both environments, so a sandbox approval
+    would reach the downstream system as a real one (signed with production's secret)."""
     url = submission.workflow_version.sync_url
-    if not url:
+    if not url or submission.environment != Environment.PRODUCTION:
         return
     sync_delivery_queue(
         company_id=submission.company_id,

@@ -53,11 +53,13 @@ def test_approval_without_a_target_ends_at_approved():
     assert not WebhookDelivery.objects.filter(purpose=WebhookDelivery.Purpose.SYNC).exists()
 
 
-def test_a_sandbox_submissions_sync_delivery_belongs_to_the_sandbox():
+def test_a_sandbox_approval_is_never_posted_downstream():
+    # Workflows (and their sync_url) are shared by both environments: a sandbox approval
+    # posted downstream, signed with the company's secret, read as a real one.
     submission = with_sync_target(SubmissionFactory(environment="sandbox"), "https://example.com/")
     submission_approve(submission_id=submission.pk, actor=Actor.system())
-    delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
-    assert delivery.environment == "sandbox"
+    assert Submission.objects.get(pk=submission.pk).status == "approved"
+    assert not WebhookDelivery.objects.filter(purpose=WebhookDelivery.Purpose.SYNC).exists()
 
 
 def test_sync_retries_on_the_webhook_schedule_then_marks_synced(

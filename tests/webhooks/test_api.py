@@ -324,3 +324,25 @@ def test_odd_bodies_get_problems_never_500(api, company, endpoint, body):
         assert response.status_code < 500, (method, path, response.content)
         if response.status_code >= 400:
             assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/webhook-endpoints/sync-secret"),
+        ("post", "/api/v1/webhook-endpoints/sync-secret/rotate"),
+    ],
+)
+def test_a_sandbox_key_neither_reads_nor_rotates_the_sync_secret(company, method, path):
+    from rest_framework.test import APIClient
+
+    from steve.services import api_key_create
+    from webhooks.models import SyncSigningSecret
+
+    sandbox = APIClient()
+    key = api_key_create(company=company, name="sandbox", environment="sandbox")
+    sandbox.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    response = getattr(sandbox, method)(path, {"gracePeriodHours": 0}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "PRODUCTION_KEY_REQUIRED"
+    assert not SyncSigningSecret.objects.exists()

@@ -138,6 +138,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "description is not a string, is too long or holds a control or bidi character.",
     ),
     "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
+    "PRODUCTION_KEY_REQUIRED": (
+        403,
+        "The downstream-sync secret signs production's posts: use a production key.",
+    ),
 }
 register_problems(PROBLEMS)
 
@@ -191,16 +195,17 @@ SESSION_SECRET_ROTATE = docs(
 SYNC_SECRET = docs(
     "getSyncSigningSecret",
     tag="webhooks",
-    summary="Whether the secret signing downstream-sync posts exists",
+    summary="Whether the secret signing downstream-sync posts exists (production keys)",
     response="SessionWebhookSecret",
+    problems={403: ["PRODUCTION_KEY_REQUIRED"]},
 )
 SYNC_SECRET_ROTATE = docs(
     "rotateSyncSigningSecret",
     tag="webhooks",
-    summary="Create or rotate the downstream-sync signing secret (bucket: write)",
+    summary="Create or rotate the downstream-sync signing secret (production keys; bucket: write)",
     response="SessionWebhookSecret",
     request=GRACE_REQUEST,
-    problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    problems={403: ["PRODUCTION_KEY_REQUIRED"], 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
 )
 ENDPOINT_DETAIL = docs(
     "getWebhookEndpoint",

@@ -15,6 +15,7 @@ from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.api.idempotency import idempotent
 from steve.api.pagination import keyset_page
 from steve.ids import new_id
+from steve.models import Environment
 from webhooks.api import schema as api_docs
 from webhooks.api.serializers import (
     body_object,
@@ -180,7 +181,16 @@ def environment_scope(request: Request) -> dict[str, str]:
 
 
 def company_scope(request: Request) -> dict[str, str]:
-    """The downstream-sync secret is one per company."""
+    """The downstream-sync secret is one per company, and production's: sandbox submissions
+    are never posted downstream, and a sandbox key that read or rotated it could sign posts
+    the downstream system takes for production's."""
+    if request.auth.environment != Environment.PRODUCTION:
+        raise ApiProblem(
+            403,
+            "The downstream-sync secret signs production's posts: use a production key.",
+            code="PRODUCTION_KEY_REQUIRED",
+            slug="production-key-required",
+        )
     return {}
 
 
