@@ -25,7 +25,7 @@ from jobs.services import extraction_job_create
 from steve.api.errors import ApiProblem, field_error
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
-from steve.models import Workflow
+from steve.models import Workflow, WorkflowVersion
 from steve.storage import download_url
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
@@ -170,10 +170,33 @@ class PeerEnvelopeView(APIView):
         return response
 
 
+# Room in a create's body beside the file: the other fields and multipart's headers.
+BODY_SLACK = 64 * 1024
+
+
+def _largest_body(request: Request) -> int:
+    """The most a create of this company may send: its workflows' largest file, as base64
+    (a third more), and the other fields."""
+    versions = WorkflowVersion.objects.filter(workflow__company=request.user.company)
+    largest = max((v.max_file_bytes for v in versions.only("upload")), default=0)
+    return largest * 4 // 3 + BODY_SLACK
+
+
 @extend_schema_view(post=api_docs.EXTRACTION_JOB_CREATE)
 class ExtractionJobCreateView(PeerEnvelopeView):
     throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """After the key and the rate limit, before the body is read: a multipart file is
+        spooled to disk whole and then read into memory, so a 1.2-GB post cost the web
+        worker 1 GB before the file's size was checked."""
+        super().initial(request, *args, **kwargs)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > _largest_body(request):
+            raise peer_problem(
+                413, "FILE_TOO_LARGE", "The request is larger than any file allowed."
+            )
 
     @idempotent(scope="extraction-jobs", replay_status=200)
     def post(self, request: Request) -> Response:

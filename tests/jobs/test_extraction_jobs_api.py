@@ -326,3 +326,23 @@ def test_a_text_field_of_another_type_is_a_400_naming_it(api, workflows, fields,
         {"field": wrong, "message": "Must be a string.", "code": "invalid_type"}
     ]
     assert not WorkflowSession.objects.exists()
+
+
+def test_a_post_larger_than_any_allowed_file_is_refused_before_it_is_read(
+    api, workflows, monkeypatch
+):
+    from rest_framework.parsers import MultiPartParser
+
+    from steve.models import WorkflowVersion
+
+    for version in WorkflowVersion.objects.all():
+        version.upload = {**version.upload, "maxFileSizeMb": 0.01}  # 10 KB
+        version.save(update_fields=["upload"])
+
+    def never(*args, **kwargs):
+        raise AssertionError("the body was parsed")
+
+    monkeypatch.setattr(MultiPartParser, "parse", never)
+    response = create(api, data=b"%PDF-1.4 " + b"0" * 100_000)
+    assert response.status_code == 413
+    assert response.json()["code"] == "FILE_TOO_LARGE" and response.json()["success"] is False
