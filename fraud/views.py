@@ -404,6 +404,12 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     """Take back the last resolution of a pair within the undo window (an event)."""
     submission = _own(request, submission_id)
     form = UndoForm(request.POST, match_ids=_match_ids(submission))
+    # Taking back a confirmation is a confirmer's decision too: a reviewer who could not
+    # confirm fraud must not undo a lead's confirmation (and approve what it flagged).
+    undoing = M.objects.filter(submission=submission, pk__in=request.POST.getlist("match"))
+    confirmed = undoing.filter(resolution=M.Resolution.CONFIRMED_FRAUD).exists()
+    if confirmed and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
+        return not_allowed(request, Action.CONFIRM_FRAUD)
     error, status, code = "", 200, ""
     if not form.is_valid():
         error, status = "The form was incomplete; try again.", 400

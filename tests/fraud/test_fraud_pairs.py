@@ -230,3 +230,28 @@ def test_a_refused_confirmation_keeps_its_reason_in_its_pairs_form(ui, reviewer,
     assert "changed since you opened it" in page
     assert 'value="Same till roll' not in ui.get(plain["Location"]).content.decode()  # once
     assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+def test_a_reviewer_cannot_undo_a_leads_confirmation(ui, reviewer, company, flagged):
+    later = flagged["later"]
+    version = later.workflow_version
+    version.fraud_policy = {"reject_on_confirmed_fraud": False}  # it stays in review
+    version.save(update_fields=["fraud_policy"])
+    lead = factories.UserFactory(username="lead", companies=[company])
+    Membership.objects.filter(user=lead).update(role=Membership.Role.LEAD)
+    as_lead = Client()
+    as_lead.force_login(lead)
+    confirmed = resolve(
+        as_lead, later, flagged["pair"], resolution="confirmed_fraud", preset="Same receipt."
+    )
+    assert confirmed.status_code == 200
+    later.refresh_from_db()
+    assert later.status == S.REVIEW
+
+    refused = undo(ui, later, flagged["pair"])  # the reviewer: no confirm-fraud right
+
+    assert refused.status_code == 403
+    assert all(
+        FraudMatch.objects.get(pk=m.pk).resolution == "confirmed_fraud" for m in flagged["pair"]
+    )
+    assert undo(as_lead, later, flagged["pair"]).status_code == 200  # the lead may
