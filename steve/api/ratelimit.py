@@ -74,14 +74,33 @@ REQUEST_ATTR = "steve_rate_limit"
 KEY_PREFIX = "steve:rl:"
 
 # INCR the counters and start the window of any that is new; returns count, ms left.
+# Counts the request in every bucket it touches, or, when one of them is full, in none:
+# a poll refused by its job's `poll` bucket spent the key's `read` allowance too, and one
+# runaway poller then refused every GET of the key. A full bucket reports count = limit +
+# 1 (exceeded); the others report their count unchanged.
 INCR_SCRIPT = """
+local full = false
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    full = true
+  end
+end
 local out = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  local ttl = redis.call('PTTL', key)
-  if count == 1 or ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[1])
-    ttl = tonumber(ARGV[1])
+  local count
+  local ttl
+  if full then
+    count = tonumber(redis.call('GET', key) or '0')
+    if count >= tonumber(ARGV[i + 1]) then count = count + 1 end
+    ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = tonumber(ARGV[1]) end
+  else
+    count = redis.call('INCR', key)
+    ttl = redis.call('PTTL', key)
+    if count == 1 or ttl < 0 then
+      redis.call('PEXPIRE', key, ARGV[1])
+      ttl = tonumber(ARGV[1])
+    end
   end
   out[#out + 1] = count
   out[#out + 1] = ttl
@@ -173,8 +192,8 @@ class _RedisCounter:
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self.script = self.client.register_script(INCR_SCRIPT)
 
-    def incr(self, keys: list[str], window_ms: int) -> list[tuple[int, int]]:
-        raw = self.script(keys=keys, args=[window_ms])
+    def incr(self, keys: list[str], window_ms: int, limits: list[int]) -> list[tuple[int, int]]:
+        raw = self.script(keys=keys, args=[window_ms, *limits])
         return [(int(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
 
     def peek(self, key: str) -> tuple[int, int]:
@@ -189,19 +208,27 @@ class _RedisCounter:
 class _CacheCounter:
     """The local-memory fallback: add-then-incr with the window end stored beside it."""
 
-    def incr(self, keys: list[str], window_ms: int) -> list[tuple[int, int]]:
+    def incr(self, keys: list[str], window_ms: int, limits: list[int]) -> list[tuple[int, int]]:
+        """As INCR_SCRIPT: every bucket counts the request, or, when one is full, none.
+        Not atomic across buckets (one process's memory; the dev server)."""
         now = time.time()
         timeout = window_ms / 1000
-        out = []
         for key in keys:
             cache.add(key, 0, timeout=timeout)
             cache.add(key + ":end", now + timeout, timeout=timeout)
+        counts = [int(cache.get(key, 0)) for key in keys]
+        full = any(count >= limit for count, limit in zip(counts, limits, strict=True))
+        out = []
+        for key, count, limit in zip(keys, counts, limits, strict=True):
             end_at = cache.get(key + ":end", now + timeout)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between the calls: a new window
-                cache.set(key, 1, timeout=timeout)
-                count = 1
+            if full:
+                count = count + 1 if count >= limit else count
+            else:
+                try:
+                    count = cache.incr(key)
+                except ValueError:  # expired between the calls: a new window
+                    cache.set(key, 1, timeout=timeout)
+                    count = 1
             out.append((count, max(0, int((end_at - now) * 1000))))
         return out
 
@@ -243,17 +270,18 @@ def hit(request: HttpRequest, api_key: Any) -> list[BucketState]:
 
 def _spend(owner: str, pairs: list[tuple[str, str]], company_limits: Any) -> list[BucketState]:
     keys = [counter_key(owner, bucket, scope) for bucket, scope in pairs]
+    limits = [limit_for(bucket, company_limits) for bucket, _ in pairs]
     window_ms = WINDOW_SECONDS * 1000
     try:
-        results = counter().incr(keys, window_ms)
+        results = counter().incr(keys, window_ms, limits)
     except Exception:
         # Fail open: losing rate limiting for a moment beats failing every API call.
         logger.warning("rate limit counter unavailable; request not limited", exc_info=True)
         return []
     now = time.time()
     return [
-        BucketState(bucket, limit_for(bucket, company_limits), count, now + ttl_ms / 1000)
-        for (bucket, _), (count, ttl_ms) in zip(pairs, results, strict=True)
+        BucketState(bucket, limit, count, now + ttl_ms / 1000)
+        for (bucket, _), limit, (count, ttl_ms) in zip(pairs, limits, results, strict=True)
     ]
 
 

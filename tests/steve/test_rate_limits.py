@@ -187,6 +187,22 @@ def test_polling_one_session_has_its_own_limit(api, company, workflows):
     assert api.get("/api/v1/workflows").status_code == 200
 
 
+@pytest.mark.parametrize("backend", ["redis", "memory"])
+def test_refused_polls_spend_nothing_of_the_keys_read_allowance(
+    api, company, workflows, settings, backend
+):
+    settings.REDIS_URL = requires_redis() if backend == "redis" else ""
+    limit_company(company, poll=2, read=10)
+    runaway, other = new_session(api), new_session(api)
+    served = [api.get(f"/api/v1/jobs/{runaway}").status_code for _ in range(40)]
+    assert served.count(200) == 2 and served.count(429) == 38
+    # The two served polls spent two reads; the 38 refused ones nothing.
+    reads = [api.get("/api/v1/workflows") for _ in range(8)]
+    assert [r.status_code for r in reads] == [200] * 8
+    assert reads[-1]["X-RateLimit-Remaining"] == "0"
+    assert api.get(f"/api/v1/jobs/{other}").json()["bucket"] == "read"  # now full
+
+
 @pytest.mark.parametrize(
     ("method", "path", "expected"),
     [
@@ -289,7 +305,7 @@ import django, os
 django.setup()
 from steve.api.ratelimit import counter
 for _ in range(50):
-    print(counter().incr([os.environ["RL_KEY"]], 60000)[0][0])
+    print(counter().incr([os.environ["RL_KEY"]], 60000, [1000])[0][0])
 """
 
 
@@ -300,7 +316,7 @@ def test_web_processes_share_one_counter(settings):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, text=True
     )
-    mine = [ratelimit.counter().incr([key], 60000)[0][0] for _ in range(50)]
+    mine = [ratelimit.counter().incr([key], 60000, [1000])[0][0] for _ in range(50)]
     out, _ = child.communicate(timeout=60)
     theirs = [int(line) for line in out.split()]
     assert child.returncode == 0
