@@ -255,13 +255,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "processing"
+# Beat's sweeps have a queue of their own, which every worker consumes whatever its -Q
+# (steve.celery): light and frequent, they were stuck behind OCR on `processing`, then
+# behind slow receivers on `deliveries` (minutes late under a load helper's probe, the
+# sweep that rescues stuck jobs among them).
+CELERY_MAINTENANCE_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
+    "steve.tasks.relay_outbox": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "jobs.tasks.recover_stuck_sessions": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "jobs.tasks.expire_sessions": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "jobs.tasks.purge_expired_data": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "webhooks.tasks.dispatch_due_webhooks": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "webhooks.tasks.purge_old_webhook_deliveries": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.*": {"queue": "deliveries"},
-    # Light and frequent: never stuck behind OCR work on the processing queue, least of
-    # all the sweep that rescues jobs stuck in it.
-    "steve.tasks.relay_outbox": {"queue": "deliveries"},
-    "jobs.tasks.recover_stuck_sessions": {"queue": "deliveries"},
-    "jobs.tasks.expire_sessions": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},

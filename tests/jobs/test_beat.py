@@ -1,8 +1,10 @@
 """Beat work of the jobs app: stuck-session recovery by heartbeat; request limits."""
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from jobs import pipeline
@@ -134,9 +136,42 @@ def test_the_heartbeat_of_a_cancelled_session_stops_its_extraction(api, workflow
         pipeline._beat(session.pk)
 
 
-def test_the_sweeps_that_rescue_jobs_do_not_wait_behind_ocr_work():
+SWEEPS = [
+    "steve.tasks.relay_outbox",
+    "jobs.tasks.recover_stuck_sessions",
+    "jobs.tasks.expire_sessions",
+    "jobs.tasks.purge_expired_data",
+    "webhooks.tasks.dispatch_due_webhooks",
+    "webhooks.tasks.purge_old_webhook_deliveries",
+]
+
+
+def test_the_sweeps_wait_behind_neither_ocr_work_nor_webhook_sends():
     from steve.celery import app
 
-    for task in ("jobs.tasks.recover_stuck_sessions", "jobs.tasks.expire_sessions"):
-        assert app.amqp.router.route({}, task)["queue"].name == "deliveries", task
-    assert app.amqp.router.route({}, "jobs.tasks.process_session")["queue"].name == "processing"
+    def queue(task: str) -> str:
+        return app.amqp.router.route({}, task)["queue"].name
+
+    assert {queue(task) for task in SWEEPS} == {"maintenance"}
+    assert queue("jobs.tasks.process_session") == "processing"
+    assert queue("webhooks.tasks.deliver_webhook") == "deliveries"
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(SWEEPS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_of_another_queue_runs_the_sweeps_too(api, workflows, _isolated_storage):
+    from jobs.tasks import expire_sessions
+    from tests.worker import celery_worker
+
+    _, body, _ = create(api)
+    WorkflowSession.objects.filter(pk=body["sessionId"]).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    with celery_worker(_isolated_storage, queues="processing"):  # no "maintenance" in -Q
+        expire_sessions.delay()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.EXPIRED:
+                break
+            time.sleep(0.2)
+    assert WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.EXPIRED
