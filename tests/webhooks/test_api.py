@@ -236,6 +236,25 @@ def test_test_event_to_a_url_reports_failure_and_timeout(api, receiver):
     assert closed["delivered"] is False and "ConnectionError" in closed["error"]
 
 
+def test_a_company_sends_one_test_event_at_a_time(api, company, receiver):
+    from django.core.cache import cache
+
+    key = f"webhook-test:{company.pk}"
+    cache.add(key, 1, timeout=30)  # another request of the company is sending one
+    try:
+        busy = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
+        problem(busy, 409, "WEBHOOK_TEST_IN_PROGRESS")
+        assert busy["Retry-After"] == "5" and receiver.requests == []
+    finally:
+        cache.delete(key)
+    sent = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
+    assert sent.status_code == 200 and len(receiver.requests) == 1
+    # The lock went with the request: the next test goes too.
+    assert (
+        api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").status_code == 200
+    )
+
+
 def test_test_event_refusals(api, settings):
     problem(api.post("/api/v1/webhooks/test", {}, format="json"), 422, "VALIDATION_ERROR")
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False

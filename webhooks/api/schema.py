@@ -138,6 +138,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "description is not a string, is too long or holds a control or bidi character.",
     ),
     "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
+    "WEBHOOK_TEST_IN_PROGRESS": (409, "A test event of the company is being sent."),
     "PRODUCTION_KEY_REQUIRED": (
         403,
         "The downstream-sync secret signs production's posts: use a production key.",
@@ -298,8 +299,8 @@ DELIVERY_REDELIVER = docs(
 WEBHOOK_TEST = docs(
     "sendTestWebhook",
     tag="webhooks",
-    summary="Send a test event now, 5 s timeout (bucket: webhook_test, 10/min)",
+    summary="Send a test event now, 5 s timeout, one at a time (bucket: webhook_test, 10/min)",
     response="WebhookTestResult",
     request=obj({"endpointId": STRING, "url": {"type": "string", "format": "uri"}}, []),
-    problems={**ENDPOINT_NOT_FOUND, 422: URL_PROBLEMS},
+    problems={**ENDPOINT_NOT_FOUND, 409: ["WEBHOOK_TEST_IN_PROGRESS"], 422: URL_PROBLEMS},
 )
