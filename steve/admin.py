@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from steve.admin_site import FixedOnceCreated
 from steve.api.ratelimit import rate_limit_errors
 from steve.models import (
     ApiKey,
@@ -50,7 +51,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ShowsSecretsOnce, admin.ModelAdmin):
+class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
@@ -63,6 +64,7 @@ class ApiKeyAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     list_filter = ["environment", "company", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "id", "company__slug"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fixed_once_created = ("company", "environment")
     fields = [
         "company",
         "name",
@@ -73,11 +75,6 @@ class ApiKeyAdmin(ShowsSecretsOnce, admin.ModelAdmin):
         "revoked_at",
     ]
     actions = ["revoke"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        if obj is None:
-            return ["prefix", "created_at", "last_used_at", "revoked_at"]
-        return ["company", "environment", *self.readonly_fields]
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
@@ -130,17 +127,15 @@ class WorkflowVersionInline(admin.StackedInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(FixedOnceCreated, admin.ModelAdmin):
     list_display = ["slug", "name", "company", "created_at", "new_version"]
     list_filter = ["company"]
     search_fields = ["slug", "name", "id"]
     readonly_fields = ["new_version"]
+    # Integrators name a workflow by its slug, and its versions and submissions belong
+    # to its company: neither changes once it exists.
+    fixed_once_created = ("company", "slug")
     inlines = [WorkflowVersionInline]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Workflow | None = None) -> list[str]:
-        # Integrators name a workflow by its slug, and its versions and submissions belong
-        # to its company: neither changes once it exists.
-        return [*self.readonly_fields, *(["company", "slug"] if obj is not None else [])]
 
     @admin.display(description="New version")
     def new_version(self, obj: Workflow) -> str:

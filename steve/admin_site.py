@@ -1,5 +1,7 @@
 """The admin site: Steve's operators' tool, across companies."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -11,3 +13,15 @@ class SteveAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+class FixedOnceCreated:
+    """A ModelAdmin mixin: fields set when a row is added and read-only after, such as
+    the company (and environment) a key, an endpoint or a secret belongs to: moving one
+    would cross a tenancy boundary the API never crosses."""
+
+    fixed_once_created: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = self.fixed_once_created if obj is not None else ()
+        return [*super().get_readonly_fields(request, obj), *fixed]  # type: ignore[misc]

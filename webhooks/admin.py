@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from steve.admin_site import FixedOnceCreated
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
@@ -87,20 +88,15 @@ class NoticeInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ShowsSecretsOnce, admin.ModelAdmin):
+class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
     form = WebhookEndpointForm
+    fixed_once_created = ("company", "environment")  # and its deliveries with it
     list_display = ["url", "company", "enabled", "disabled_reason", "failing_since", "created_at"]
     list_filter = ["environment", "enabled", "company"]
     search_fields = ["url", "id"]
     readonly_fields = ["id", "enabled", "disabled_reason", "disabled_at", "failing_since"]
     inlines = [NoticeInline]
     actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Moving an endpoint (and its deliveries) to another company or environment
-        # crosses a tenancy boundary; the API cannot either.
-        owner = ["company", "environment"] if obj is not None else []
-        return [*self.readonly_fields, *owner]
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
@@ -229,13 +225,14 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             messages.success(request, f"{queued} redelivery(ies) queued.")
 
 
-class CompanySecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
+class CompanySecretAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
     """A company's generated secret: shown once when made or rotated, never again."""
 
     purpose = ""  # what the secret signs, for the page that shows it
     list_display = ["company", "created_at", "previous_secret_expires_at"]
     fields = ["company", "created_at", "previous_secret_expires_at"]
     readonly_fields = ["created_at", "previous_secret_expires_at"]
+    fixed_once_created: tuple[str, ...] = ("company",)
     actions = ["rotate_secret"]
 
     # The service that rotates (or first creates) this kind of secret.
@@ -259,11 +256,6 @@ class CompanySecretAdmin(ShowsSecretsOnce, admin.ModelAdmin):
     def scope(self, owner: CompanySecret) -> dict[str, str]:
         return {}
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # A secret belongs to its company (and environment) for good.
-        owner = ["company", "environment"] if obj is not None else []
-        return [*self.readonly_fields, *(f for f in owner if f in self.fields)]
-
 
 @admin.register(SessionWebhookSecret)
 class SessionWebhookSecretAdmin(CompanySecretAdmin):
@@ -272,6 +264,7 @@ class SessionWebhookSecretAdmin(CompanySecretAdmin):
     list_display = ["company", "environment", "created_at", "previous_secret_expires_at"]
     list_filter = ["environment", "company"]
     fields = ["company", "environment", "created_at", "previous_secret_expires_at"]
+    fixed_once_created = ("company", "environment")
 
     def scope(self, owner: CompanySecret) -> dict[str, str]:
         return {"environment": owner.environment}
