@@ -152,6 +152,7 @@ def post_signed(
         body=body,
     )
     deadline = started + timeout
+    timed_out = f"Timeout: no complete answer within {timeout:g} s"
     with pinned_session(target, deadline) as session:
         try:
             response = session.post(
@@ -169,13 +170,13 @@ def post_signed(
             latency = int((time.monotonic() - started) * 1000)
             error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() >= deadline:  # cut off (webhooks.targets), whatever it says
-                error = f"Timeout: no complete answer within {timeout:g} s ({error})"
+                error = f"{timed_out} ({error})"
             return Outcome(None, "", error[:1000], latency)
     latency = int((time.monotonic() - started) * 1000)
     if time.monotonic() >= deadline:
         # The connection was cut off at the deadline (webhooks.targets), which http.client
         # can take for the end of the headers: no answer within the time is no delivery.
-        return Outcome(None, "", f"Timeout: no complete answer within {timeout:g} s", latency)
+        return Outcome(None, "", timed_out, latency)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # requests' ``ok`` is true for a 3xx, which is no delivery here (redirects are not
     # followed), so the log said nothing about why it failed.

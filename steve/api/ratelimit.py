@@ -79,18 +79,18 @@ KEY_PREFIX = "steve:rl:"
 # runaway poller then refused every GET of the key. A full bucket reports count = limit +
 # 1 (exceeded); the others report their count unchanged.
 INCR_SCRIPT = """
+local counts = {}
 local full = false
 for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
-    full = true
-  end
+  counts[i] = tonumber(redis.call('GET', key) or '0')
+  if counts[i] >= tonumber(ARGV[i + 1]) then full = true end
 end
 local out = {}
 for i, key in ipairs(KEYS) do
   local count
   local ttl
   if full then
-    count = tonumber(redis.call('GET', key) or '0')
+    count = counts[i]
     if count >= tonumber(ARGV[i + 1]) then count = count + 1 end
     ttl = redis.call('PTTL', key)
     if ttl < 0 then ttl = tonumber(ARGV[1]) end
