@@ -119,13 +119,11 @@ TEXT_FIELDS = ("templateName", "filterName", "file", "filename", "password")
 
 
 def _check_text_fields(request: Request) -> None:
-    uploaded = request.FILES.get("file") is not None
+    given = {name: request.data.get(name) for name in TEXT_FIELDS}
+    if request.FILES.get("file") is not None:
+        del given["file"]  # a multipart file part, not text
     wrong = [
-        name
-        for name in TEXT_FIELDS
-        if request.data.get(name) is not None
-        and not isinstance(request.data.get(name), str)
-        and not (name == "file" and uploaded)
+        name for name, value in given.items() if value is not None and not isinstance(value, str)
     ]
     if wrong:
         raise peer_problem(
