@@ -52,7 +52,16 @@ class KnownFraudAdmin(admin.ModelAdmin):
     list_display = ["id", "company", "submission", "confirmed_by", "created_at"]
     list_filter = ["environment", "company"]
     search_fields = ["submission__id"]
-    readonly_fields = ["company", "submission", "sha256s", "confirmed_by", "created_at"]
+    # Every field: a row is the reviewers' resolution as made (the environment too: the
+    # checks only block within the submission's own), and deleting it is the one change.
+    readonly_fields = [
+        "company",
+        "environment",
+        "submission",
+        "sha256s",
+        "confirmed_by",
+        "created_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from reviewers' resolutions

@@ -34,7 +34,6 @@ def api_key_digest(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-API_KEY_CACHE_SECONDS = 60
 # A deleted key's cache entry: outlives any request that read the key before.
 API_KEY_GONE = "gone"
 TOMBSTONE_SECONDS = 3600

@@ -245,6 +245,11 @@ else:
         "control_folder": str(DATA_DIR / "broker-control"),
     }
 
+# Seconds an authenticated API key is kept in the cache. Without Redis the cache is each
+# process's own, where a key revoked by another process (the admin's, a shell) would stay
+# live until it lapsed: keys are then read from the database on every request.
+API_KEY_CACHE_SECONDS = 60 if REDIS_URL else 0
+
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # One quick retry, then give up: every task Steve sends is also kept in the database (the
 # task outbox, webhook deliveries) and sent again by beat, so a request never hangs on a

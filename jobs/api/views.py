@@ -183,6 +183,12 @@ def _upload_target(token: str) -> SubmissionFile:
     session = file.submission.session
     if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
         raise ended
+    if session.api_key.is_revoked:
+        # The session's key pays for and owns the upload; revoked, it can never submit,
+        # and the bytes would sit in storage until the session expires.
+        raise SessionError(
+            "API_KEY_REVOKED", "The API key that opened this session has been revoked.", status=403
+        )
     if file.uploaded_at is not None:
         raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
     return file

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest
@@ -17,7 +18,6 @@ from steve.api import ratelimit
 from steve.clientip import client_address
 from steve.models import ApiKey
 from steve.services import (
-    API_KEY_CACHE_SECONDS,
     API_KEY_GONE,
     API_KEY_PREFIX,
     api_key_cache_key,
@@ -170,6 +170,6 @@ def api_key_from_database(digest: str) -> ApiKey | None:
     entry afterwards, so a revocation takes effect on the next request in every process.
     """
     api_key = ApiKey.objects.select_related("company").filter(digest=digest).first()
-    if api_key is not None:
-        cache_call("add", api_key_cache_key(digest), api_key, API_KEY_CACHE_SECONDS)
+    if api_key is not None and settings.API_KEY_CACHE_SECONDS:
+        cache_call("add", api_key_cache_key(digest), api_key, settings.API_KEY_CACHE_SECONDS)
     return api_key

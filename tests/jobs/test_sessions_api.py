@@ -190,6 +190,15 @@ def test_reused_upload_url_is_refused(api, workflows):
     assert second.json()["instance"] == "/api/v1/uploads/[redacted]"
 
 
+def test_an_upload_for_a_session_whose_key_was_revoked_is_refused(api, api_key, workflows):
+    _, body, _ = create(api)
+    api_key_revoke(api_key=api_key.api_key)
+    response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    assert response.status_code == 403
+    assert response.json()["code"] == "API_KEY_REVOKED"
+    assert not SubmissionFile.objects.filter(uploaded_at__isnull=False).exists()
+
+
 def test_altered_upload_url_is_refused(api, workflows):
     _, body, _ = create(api)
     url = body["uploadUrls"][0]["uploadUrl"]

@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from steve.api import auth
@@ -57,6 +58,20 @@ def test_unknown_or_malformed_key_is_401(anon_api, company, value):
 def test_revoked_key_is_403_at_once(api, api_key):
     assert api.get("/api/v1/workflows").status_code == 200
     api_key_revoke(api_key=api_key.api_key)
+    response = api.get("/api/v1/workflows")
+    assert response.status_code == 403
+    assert response.json()["code"] == "API_KEY_REVOKED"
+
+
+def test_a_key_revoked_by_another_process_is_refused_at_once_without_a_shared_cache(
+    api, api_key, settings
+):
+    """Without Redis each process has its own cache, which another process's revocation
+    (the admin's, a shell) never reaches: keys are read from the database every time."""
+    settings.API_KEY_CACHE_SECONDS = 0
+    cache.clear()
+    assert api.get("/api/v1/workflows").status_code == 200
+    ApiKey.objects.filter(pk=api_key.api_key.pk).update(revoked_at=timezone.now())
     response = api.get("/api/v1/workflows")
     assert response.status_code == 403
     assert response.json()["code"] == "API_KEY_REVOKED"

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, django
 django.setup()
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 call_command("migrate", verbosity=0)
@@ -37,6 +38,7 @@ print(json.dumps({
     "polls": [(p.status_code, p.json().get("state")) for p in polls],
     "limit": polls[-1].get("X-RateLimit-Limit"),
     "listing": listing.status_code,
+    "key_cache_seconds": settings.API_KEY_CACHE_SECONDS,
 }))
 """
 
@@ -64,3 +66,5 @@ def test_sessions_and_polls_work_on_sqlite_without_redis(tmp_path: Path) -> None
     assert result["polls"] == [[200, "pending"], [200, "pending"]]
     assert result["limit"] is not None
     assert result["listing"] == 200
+    # Each process's own cache would keep a key revoked elsewhere live: not used for keys.
+    assert result["key_cache_seconds"] == 0
