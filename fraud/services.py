@@ -132,7 +132,7 @@ def _lock_company(company_id: str) -> None:
 
 
 def _ordered_pair(a: str, b: str) -> tuple[str, str]:
-    """The later submission carries the match and points at the earlier one."""
+    """A pair of submissions in one order, however it was found (false-positive rows)."""
     return (a, b) if a > b else (b, a)
 
 
@@ -156,34 +156,56 @@ def match_pair(
     status: str = M.Status.FLAG,
     details: dict[str, Any] | None = None,
 ) -> FraudMatch | None:
-    """Record one match between two submissions; None when the pair already has one."""
-    later, earlier = _ordered_pair(submission_id, other_id)
+    """Record one match found while checking ``submission_id``; None when the pair
+    already has one.
+
+    The match is carried by the one of the two whose decision is still ahead (_carrier)
+    and points at the other.
+    """
+    pair = [submission_id, other_id]
     exists = M.objects.filter(
-        submission_id__in=[later, earlier],
-        target_submission_id__in=[later, earlier],
-        check_type=check_type,
+        submission_id__in=pair, target_submission_id__in=pair, check_type=check_type
     ).exists()
     if exists:
         return None
+    carrier, target = _carrier(checked_id=submission_id, other_id=other_id)
     details = details or {}
-    if Submission.objects.filter(pk=earlier, results_purged_at__isnull=False).exists():
-        # The earlier one's results were purged; its fingerprint still finds the pair.
+    if Submission.objects.filter(pk=target, results_purged_at__isnull=False).exists():
+        # The target's results were purged; its fingerprint still finds the pair.
         details = without_keys(details, RESULT_DETAILS)
     match = M.objects.create(
         company_id=company_id,
-        submission_id=later,
-        target_submission_id=earlier,
+        submission_id=carrier,
+        target_submission_id=target,
         check_type=check_type,
         score=score,
         similarity=similarity,
         status=status,
         details=details,
     )
-    if later != submission_id:
-        # The pair was found while checking the earlier submission: the later one,
-        # already processed, learns of it now.
-        fraud_refresh(submission_id=later, reason={"fraudMatchId": match.pk})
+    if carrier != submission_id:
+        # Still processing: it learns of the pair now, and its decision counts it
+        # (submissions.services.submission_finish_processing reads its status again).
+        fraud_refresh(submission_id=carrier, reason={"fraudMatchId": match.pk})
     return match
+
+
+def _carrier(*, checked_id: str, other_id: str) -> tuple[str, str]:
+    """(carrier, target) of a pair found while checking ``checked_id``.
+
+    The other one carries the match only while it is processing and its own check has
+    not run (no fraud status yet: a twin submitted at about the same time, whose file or
+    early fingerprints were found first): its check will count the match. Otherwise its
+    check ran and it was decided, or is being decided, on it, and the checked one, whose
+    decision is still ahead, carries the match. Ids say when a session was opened, not when it
+    was checked: a session opened first and submitted last must not hang its match on a
+    twin that went through already. The other's row is locked (in the order every path
+    locks it), so its decision waits for this match rather than passing it by.
+    """
+    other = locked_submission(submission_id=other_id)
+    if other.status == SubmissionStatus.PROCESSING and other.fraud_status is None:
+        return other_id, checked_id
+    return checked_id, other_id
 
 
 def hash_pages(pages: list[PageImage]) -> list[HashedPage]:

@@ -23,6 +23,7 @@ from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
 from submissions.models import (
     EventType,
+    FraudStatus,
     MerchantMemory,
     Submission,
     SubmissionEvent,
@@ -399,11 +400,21 @@ def submission_start_processing(*, submission_id: str) -> Submission:
 def submission_finish_processing(
     *, submission_id: str, to_status: str, results: dict[str, Any], details: dict[str, Any]
 ) -> Submission:
-    """Store extraction and fraud results and move to review or approved."""
-    return submission_transition(
-        submission_id=submission_id,
-        change=Change(to_status, Actor.system(), fields=results, details=details),
-    )
+    """Store extraction and fraud results and move to review or approved.
+
+    The fraud status is read again under the row lock: a twin checked after this
+    submission's own check may have matched it since (fraud.services._carrier), and an
+    approval decided on the earlier status goes to review instead.
+    """
+    with transaction.atomic():
+        fraud_status = locked_submission(submission_id=submission_id).fraud_status
+        if to_status == S.APPROVED and fraud_status != FraudStatus.CLEAN:
+            to_status = S.REVIEW
+        details = {**details, "fraudStatus": fraud_status}
+        return submission_transition(
+            submission_id=submission_id,
+            change=Change(to_status, Actor.system(), fields=results, details=details),
+        )
 
 
 def submission_fail(*, submission_id: str, code: str, reason: str) -> Submission:

@@ -53,7 +53,11 @@ def make_submission(
     policy: dict | None = None,
     environment: str = "production",
 ):
-    submission = factories.SubmissionFactory(company=company, environment=environment)
+    # Processing and not checked yet, as the pipeline calls the checks: a twin found in
+    # that state carries the match (fraud.services._carrier).
+    submission = factories.SubmissionFactory(
+        company=company, environment=environment, status="processing", fraud_status=None
+    )
     if policy is not None:
         version = submission.workflow_version
         version.fraud_policy = policy

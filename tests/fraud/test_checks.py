@@ -5,6 +5,8 @@ import pytest
 from fraud import hashing
 from fraud.models import FraudMatch, PageFingerprint
 from fraud.services import fraud_record_fingerprints, fraud_run_checks
+from submissions.models import Submission, SubmissionFile
+from submissions.services import submission_finish_processing
 from tests import factories
 from tests.fraud.helpers import (
     make_submission,
@@ -45,6 +47,25 @@ def test_exact_duplicate_is_blocked_by_score(company):
         100,
     )
     assert outcome.status == "blocked" and refetch(second).fraud_status == "blocked"
+
+
+def test_a_session_opened_first_and_checked_last_carries_the_match_itself(company):
+    """Ids follow when sessions were opened; the check that finds the pair decides whose
+    match it is: the twin that went through first must not be blocked after the fact."""
+    opened_first, first_file = make_submission(company)
+    opened_second, _ = make_submission(company, sha256="b" * 64)
+    assert opened_first.pk < opened_second.pk
+    # opened_second is submitted, checked and approved while opened_first waits unsent
+    # (no digest yet: one is taken at submit); then opened_first is submitted with the
+    # same file and checked.
+    assert run(opened_second).status == "clean"
+    Submission.objects.filter(pk=opened_second.pk).update(status="approved")
+    SubmissionFile.objects.filter(pk=first_file.pk).update(sha256="b" * 64)
+    outcome = run(opened_first)
+    match = M.objects.get()
+    assert (match.submission_id, match.target_submission_id) == (opened_first.pk, opened_second.pk)
+    assert outcome.status == "blocked" and refetch(opened_first).fraud_status == "blocked"
+    assert refetch(opened_second).fraud_status == "clean"
 
 
 def test_clean_submission(company):
@@ -304,3 +325,16 @@ def test_the_same_file_twice_in_one_submission_is_flagged_not_blocked(company, u
     html = ui.get(panel, HTTP_HX_REQUEST="true").content.decode()
     assert "Found in this document alone" in html
     assert "the same file is uploaded as files 1 and 2" in html
+
+
+def test_an_approval_decided_before_a_match_arrived_goes_to_review(company):
+    """The decision reads the fraud status again under the row lock: whatever matched
+    the submission after its own check, a flagged one never goes straight through."""
+    submission, _ = make_submission(company)
+    Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged")
+    submission_finish_processing(
+        submission_id=submission.pk, to_status="approved", results={}, details={}
+    )
+    submission = refetch(submission)
+    assert submission.status == "review"
+    assert submission.events.last().details["fraudStatus"] == "flagged"

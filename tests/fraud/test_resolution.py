@@ -4,6 +4,7 @@ import pytest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 from fraud.services import fraud_match_resolve, fraud_run_checks
+from submissions.models import Submission
 from submissions.services import Actor
 from tests.fraud.helpers import make_submission, refetch
 
@@ -13,7 +14,10 @@ FIELDS = {"merchantName": "Toko Maju", "totalAmount": "19.90", "date": "2024-02-
 
 
 def run(submission, **kwargs):
-    return fraud_run_checks(submission_id=submission.pk, pages=[], fields={}, text="", **kwargs)
+    """The checks, then the decision a flagged submission gets: review."""
+    outcome = fraud_run_checks(submission_id=submission.pk, pages=[], fields={}, text="", **kwargs)
+    Submission.objects.filter(pk=submission.pk).update(status="review")
+    return outcome
 
 
 def resolve(match, resolution):

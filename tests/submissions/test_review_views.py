@@ -556,22 +556,24 @@ def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
 
 
 def test_a_new_fraud_match_refuses_an_open_page(ui, company):
-    from fraud.services import match_pair
+    from fraud.services import fraud_refresh, match_pair
 
     earlier = submission_with_file(company)
     waiting = submission_with_file(company)
     ui.get(detail_url(waiting))
     waiting.refresh_from_db()
     opened = waiting.version
-    # The pair is found while checking the earlier one: the later one is refreshed.
+    # A match recorded for the open submission and its fraud status refreshed (as a
+    # re-run of its checks does): the page's version is stale.
     match_pair(
         company_id=company.pk,
-        submission_id=earlier.pk,
-        other_id=waiting.pk,
+        submission_id=waiting.pk,
+        other_id=earlier.pk,
         check_type="visual",
         score=77.0,
         similarity=0.9,
     )
+    fraud_refresh(submission_id=waiting.pk, reason={})
     response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
     assert "changed since you opened it" in refused_page(response)
     waiting.refresh_from_db()
