@@ -751,7 +751,7 @@ def _write_matches(submission: Submission, findings: list[Finding], policy: Frau
     for finding in findings:
         by_target[finding.target_id].append(finding)
     targets = {t for t in by_target if t}
-    forgiven = _false_positive_partners(submission.pk, targets)
+    forgiven = _false_positive_partners(submission.pk, targets) | _never_decided(targets)
     known = set(
         KnownFraud.objects.filter(
             company_id=submission.company_id,
@@ -800,6 +800,15 @@ def _store_unpaired(submission: Submission, finding: Finding) -> None:
             "similarity": finding.similarity,
             "details": finding.details,
         },
+    )
+
+
+def _never_decided(targets: set[str]) -> set[str]:
+    """Targets that failed or were cancelled: nothing was paid on them, and sending the
+    same files again is how a retryable failure is retried (docs/api.md)."""
+    ended = [SubmissionStatus.FAILED, SubmissionStatus.CANCELLED]
+    return set(
+        Submission.objects.filter(pk__in=targets, status__in=ended).values_list("pk", flat=True)
     )
 
 

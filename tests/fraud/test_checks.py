@@ -338,3 +338,23 @@ def test_an_approval_decided_before_a_match_arrived_goes_to_review(company):
     submission = refetch(submission)
     assert submission.status == "review"
     assert submission.events.last().details["fraudStatus"] == "flagged"
+
+
+@pytest.mark.parametrize("ended", ["failed", "cancelled"])
+def test_sending_the_files_of_a_failed_or_cancelled_submission_again_is_no_duplicate(
+    company, ended
+):
+    first, _ = make_submission(company, sha256="c" * 64)
+    run(first)
+    Submission.objects.filter(pk=first.pk).update(status=ended)
+    again, _ = make_submission(company, sha256="c" * 64)
+    assert run(again).status == "clean"
+    assert not M.objects.exists()
+
+
+def test_sending_a_rejected_submissions_files_again_is_still_a_duplicate(company):
+    first, _ = make_submission(company, sha256="d" * 64)
+    run(first)
+    Submission.objects.filter(pk=first.pk).update(status="rejected")
+    again, _ = make_submission(company, sha256="d" * 64)
+    assert run(again).status == "blocked"
