@@ -235,20 +235,38 @@ def _replay_differences(
     ]
 
 
-def session_claim_upload(*, file_id: str) -> bool:
-    """Claim a file slot for one upload; an upload URL works once, even when raced."""
-    claimed = SubmissionFile.objects.filter(pk=file_id, uploaded_at__isnull=True).update(
-        uploaded_at=timezone.now()
+def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
+    """Store an upload's bytes in its file slot; an upload URL works once, even when raced.
+
+    Taken under the session's lock, after the body was read: a submit, a cancel or an
+    expiry either happens before (the upload is refused, 410 SESSION_NOT_PENDING) or waits
+    for the file to be stored and counted. Checked only before the body was read, a PUT
+    in flight was answered 409 "already used" for a slot the submit had dropped, or 200
+    with its bytes stored in a cancelled session.
+    """
+    ended = SessionError(
+        "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
     )
-    return claimed == 1
-
-
-def session_record_upload(*, file_id: str, size: int | None) -> None:
-    """Store the size of a claimed upload, or release the claim when storing failed."""
-    if size is None:
-        SubmissionFile.objects.filter(pk=file_id).update(uploaded_at=None)
-    else:
-        SubmissionFile.objects.filter(pk=file_id).update(size=size)
+    with transaction.atomic():
+        slot = SubmissionFile.objects.filter(pk=file_id)
+        submission_id = slot.values_list("submission_id", flat=True).first()
+        session = (
+            WorkflowSession.objects.select_for_update().filter(submission_id=submission_id).first()
+        )
+        file = slot.first()  # read under the lock: a submit before it dropped an empty slot
+        if session is None or file is None:
+            raise ended
+        if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
+            raise ended
+        if file.uploaded_at is not None:
+            raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
+        if default_storage.exists(file.storage_key):
+            default_storage.delete(file.storage_key)
+        default_storage.save(file.storage_key, ContentFile(data))
+        file.uploaded_at = timezone.now()
+        file.size = len(data)
+        file.save(update_fields=["uploaded_at", "size"])
+        return file
 
 
 def states_agree(session_state: str, submission_status: str) -> bool:
@@ -628,9 +646,7 @@ def extraction_job_create(
     with transaction.atomic():
         session, _ = session_create(api_key=api_key, version=version, request=request)
         file = session.submission.files.get()
-        default_storage.save(file.storage_key, ContentFile(data))
-        session_claim_upload(file_id=file.pk)
-        session_record_upload(file_id=file.pk, size=len(data))
+        session_store_upload(file_id=file.pk, data=data)
         return session_submit(session_id=session.pk)
 
 

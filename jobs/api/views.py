@@ -4,8 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -24,9 +22,8 @@ from jobs.services import (
     SNIFF_BYTES,
     SessionError,
     not_accepted_message,
-    session_claim_upload,
     session_create,
-    session_record_upload,
+    session_store_upload,
     session_submit,
 )
 from steve.api import ratelimit
@@ -260,20 +257,10 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     try:
         data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
         mime = _accepted_type(data, file.submission.session.workflow_version)
+        # The session may have ended while the body arrived: checked again as it is stored.
+        session_store_upload(file_id=file.pk, data=data)
     except SessionError as error:
         return problem_json_response(request, service_problem(error))
-    if not session_claim_upload(file_id=file.pk):
-        return problem_for_status(
-            request, 409, "This upload URL was already used.", code="UPLOAD_URL_USED"
-        )
-    try:
-        if default_storage.exists(file.storage_key):
-            default_storage.delete(file.storage_key)
-        default_storage.save(file.storage_key, ContentFile(data))
-    except Exception:
-        session_record_upload(file_id=file.pk, size=None)
-        raise
-    session_record_upload(file_id=file.pk, size=len(data))
     # 200, as an S3 pre-signed PUT answers, so one client serves both storages; the
     # JSON body says what Steve stored, like every other /api/v1/ answer.
     return JsonResponse({"fileIndex": file.file_index, "size": len(data), "contentType": mime})

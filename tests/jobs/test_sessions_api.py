@@ -199,6 +199,49 @@ def test_an_upload_for_a_session_whose_key_was_revoked_is_refused(api, api_key, 
     assert not SubmissionFile.objects.filter(uploaded_at__isnull=False).exists()
 
 
+def _while_the_body_arrives(monkeypatch, action) -> None:
+    """Run ``action`` after the upload's body was read and checked, before it is stored."""
+    from jobs.api import views
+
+    accepted = views._accepted_type
+
+    def then_act(data, version):
+        mime = accepted(data, version)
+        action()
+        return mime
+
+    monkeypatch.setattr(views, "_accepted_type", then_act)
+
+
+@pytest.mark.parametrize("ending", ["submitted", "cancelled", "expired"])
+def test_an_upload_in_flight_when_the_session_ends_is_refused_and_stores_nothing(
+    api, workflows, monkeypatch, ending
+):
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    first, second = (u["uploadUrl"] for u in body["uploadUrls"])
+    assert put(api, first, jpeg_bytes()).status_code == 200
+    session = WorkflowSession.objects.get(pk=body["sessionId"])
+
+    def end() -> None:
+        if ending == "submitted":
+            assert (
+                api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session.pk}/submit").status_code
+                == 200
+            )
+        elif ending == "cancelled":
+            url = f"/api/v1/submissions/{session.submission_id}/cancel"
+            assert api.post(url, {}, format="json").status_code == 200
+        else:
+            WorkflowSession.objects.filter(pk=session.pk).update(expires_at=timezone.now())
+
+    _while_the_body_arrives(monkeypatch, end)
+    response = put(api, second, jpeg_bytes("black"))
+    assert response.status_code == 410
+    assert response.json()["code"] == "SESSION_NOT_PENDING"
+    stored = SubmissionFile.objects.filter(submission_id=session.submission_id)
+    assert [f.file_index for f in stored.exclude(uploaded_at=None)] == [0]
+
+
 def test_altered_upload_url_is_refused(api, workflows):
     _, body, _ = create(api)
     url = body["uploadUrls"][0]["uploadUrl"]

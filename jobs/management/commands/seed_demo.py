@@ -5,8 +5,6 @@ import random
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 
 from jobs import samples
@@ -14,9 +12,8 @@ from jobs.defaults import publish_default_workflows
 from jobs.models import WorkflowSession
 from jobs.services import (
     SessionRequest,
-    session_claim_upload,
     session_create,
-    session_record_upload,
+    session_store_upload,
     session_submit,
 )
 from steve.celery import app
@@ -94,7 +91,5 @@ class Command(BaseCommand):
         request = SessionRequest(1, [content_type], client_id, {"source": "demo"}, None, "")
         session, _ = session_create(api_key=api_key, version=version, request=request)
         file = session.submission.files.get()
-        session_claim_upload(file_id=file.pk)
-        default_storage.save(file.storage_key, ContentFile(data))
-        session_record_upload(file_id=file.pk, size=len(data))
+        session_store_upload(file_id=file.pk, data=data)
         session_submit(session_id=session.pk)
