@@ -177,7 +177,11 @@ def _load_pdf_page(
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
         scale = (TEXT_PAGE_DPI if has_text else RENDER_DPI) / 72
-        # Huge media boxes are legal PDF; shrink the render instead of refusing the file.
+        # Huge media boxes are legal PDF (up to 200 x 200 inches); shrink the render
+        # instead of refusing the file. No longer side than an image keeps when decoded:
+        # OCR reads pages at 2,000 px, and a 1-KB PDF of 200-inch pages rendered at
+        # 40 MP each held gigabytes in the worker.
+        scale = min(scale, DECODE_MIN_SIDE / max(width, height))
         if width * height * scale * scale > max_pixels:
             scale = (max_pixels / (width * height)) ** 0.5
         image = page.render(scale=scale).to_pil().convert("RGB")

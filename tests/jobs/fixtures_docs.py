@@ -63,6 +63,19 @@ def invoice_pdf(
     return buffer.getvalue()
 
 
+def huge_page_pdf(pages: int = 3, side_pt: float = 14_400) -> bytes:
+    """A PDF of ``pages`` pages of the largest size PDF allows (200 x 200 inches), each
+    with one line of text: ~1 KB."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(side_pt, side_pt))
+    for index in range(pages):
+        pdf.setFont("Helvetica", 12)
+        pdf.drawString(72, side_pt - 72, f"Page {index + 1}")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
 def _draw_invoice(pdf: canvas.Canvas, spec: InvoiceSpec) -> None:
     sym = spec.currency_symbol
     pdf.setFont("Helvetica-Bold", 18)

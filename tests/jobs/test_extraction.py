@@ -25,9 +25,11 @@ from jobs.extraction import (
 )
 from jobs.extraction.layout import Word
 from jobs.extraction.ocr import estimate_skew
+from tests.jobs import fixtures_docs
 from tests.jobs.fixtures_docs import (
     InvoiceSpec,
     bomb_png,
+    huge_page_pdf,
     invoice_pdf,
     malformed_pdf,
     receipt_pdf,
@@ -263,6 +265,21 @@ def test_a_blank_page_is_not_sent_to_ocr_and_a_faint_one_is() -> None:
 
 
 # --- isolation ----------------------------------------------------------------------------
+
+
+def test_a_pdf_of_the_largest_pages_is_rendered_no_larger_than_an_image_is_decoded() -> None:
+    from jobs.extraction.document import DECODE_MIN_SIDE
+
+    data = huge_page_pdf(pages=3)
+    assert len(data) < 4_000
+    document = load_document(data)
+    assert len(document.pages) == 3
+    assert all(max(page.image.size) <= DECODE_MIN_SIDE for page in document.pages)
+
+
+def test_an_a4_scan_keeps_its_resolution() -> None:
+    document = load_document(fixtures_docs.scanned_pdf(render_png(invoice_pdf(), dpi=200)))
+    assert document.pages[0].image.size == (1654, 2339)  # A4 at 200 dpi
 
 
 def test_isolated_runner_returns_results(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
