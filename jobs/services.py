@@ -244,9 +244,6 @@ def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
     in flight was answered 409 "already used" for a slot the submit had dropped, or 200
     with its bytes stored in a cancelled session.
     """
-    ended = SessionError(
-        "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
-    )
     with transaction.atomic():
         slot = SubmissionFile.objects.filter(pk=file_id)
         submission_id = slot.values_list("submission_id", flat=True).first()
@@ -254,10 +251,11 @@ def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
             WorkflowSession.objects.select_for_update().filter(submission_id=submission_id).first()
         )
         file = slot.first()  # read under the lock: a submit before it dropped an empty slot
-        if session is None or file is None:
-            raise ended
-        if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
-            raise ended
+        ended = session is None or file is None or session.state != SessionState.PENDING
+        if ended or session.expires_at <= timezone.now():
+            raise SessionError(
+                "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
+            )
         if file.uploaded_at is not None:
             raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
         if default_storage.exists(file.storage_key):

@@ -27,6 +27,7 @@ from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
 from steve.models import Workflow, WorkflowVersion
 from steve.storage import download_url
+from steve.text import hides_text
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
 from webhooks.models import WebhookEndpoint
@@ -147,8 +148,17 @@ def _template(request: Request) -> Workflow:
         )
     workflow = Workflow.objects.filter(company=request.user.company, slug=str(name)).first()
     if workflow is None:
-        raise peer_problem(404, "TEMPLATE_NOT_FOUND", f"No template {name!r}.")
+        raise peer_problem(404, "TEMPLATE_NOT_FOUND", f"No template {_shown(name)}.")
     return workflow
+
+
+def _shown(name: object) -> str:
+    """A name the caller sent, fit to repeat back: no longer than any slug, or not at all
+    (a 24-MB name was echoed twice in the 404)."""
+    text = str(name)
+    if len(text) > Workflow._meta.get_field("slug").max_length or hides_text(text, allowed=""):
+        return "of that name"
+    return repr(text)
 
 
 class PeerEnvelopeView(APIView):
@@ -176,7 +186,9 @@ def _largest_body(request: Request) -> int:
     """The most a create of this company may send: its workflows' largest file, as base64
     (a third more), and the other fields."""
     versions = WorkflowVersion.objects.filter(workflow__company=request.user.company)
-    largest = max((v.max_file_bytes for v in versions.only("upload")), default=0)
+    largest = max((v.max_file_bytes for v in versions.only("upload")), default=None)
+    if largest is None:  # nothing to name: the 404 the template lookup would give
+        raise peer_problem(404, "TEMPLATE_NOT_FOUND", "The company has no templates.")
     return largest * 4 // 3 + BODY_SLACK
 
 

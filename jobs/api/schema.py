@@ -491,6 +491,7 @@ EXTRACTION_JOB_CREATE = docs(
             "WEBHOOK_NOT_CONFIGURED",
             "UNSUPPORTED_FILE",
             "EMPTY_FILE",
+            "INVALID_MULTIPART",
         ],
         404: ["TEMPLATE_NOT_FOUND"],
         409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],

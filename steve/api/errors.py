@@ -213,6 +213,14 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
         # decoder's own words (Python internals, e.g. sys.set_int_max_str_digits) are not
         # the client's business.
         code = getattr(exc, "problem_code", None)
+        if code is None and str(exc.detail).startswith("Multipart form parse error"):
+            # DRF's words for a multipart body with no or the wrong boundary; the body
+            # itself is not repeated back.
+            return ApiProblem(
+                400,
+                "The multipart body could not be parsed: check its boundary and parts.",
+                code="INVALID_MULTIPART",
+            )
         if code is None:
             return ApiProblem(400, "The body is not valid JSON.", code="INVALID_JSON")
         return ApiProblem(400, str(exc.detail), code=code, errors=getattr(exc, "errors", None))

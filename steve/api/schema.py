@@ -145,6 +145,7 @@ def register_problems(
 CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "BAD_REQUEST": (400, "The request is malformed."),
     "INVALID_JSON": (400, "The body is not valid JSON."),
+    "INVALID_MULTIPART": (400, "The multipart body could not be parsed."),
     "INVALID_CHARACTERS": (400, "Text in the path, query or body contains a NUL character."),
     "INVALID_UNICODE": (400, "Text in the JSON body has a lone surrogate (\\ud800-\\udfff)."),
     "JSON_TOO_DEEP": (400, "The JSON body nests deeper than 32 levels."),

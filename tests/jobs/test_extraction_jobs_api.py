@@ -346,3 +346,25 @@ def test_a_post_larger_than_any_allowed_file_is_refused_before_it_is_read(
     response = create(api, data=b"%PDF-1.4 " + b"0" * 100_000)
     assert response.status_code == 413
     assert response.json()["code"] == "FILE_TOO_LARGE" and response.json()["success"] is False
+
+
+def test_a_multipart_body_with_no_boundary_is_invalid_multipart_not_json(api, workflows):
+    response = api.generic("POST", URL, b"--x\r\n\r\n", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_MULTIPART"
+
+
+def test_a_long_or_hidden_template_name_is_not_repeated_in_the_404(api, workflows):
+    for name in ("x" * 5000, "inv\u202eoice"):
+        body = {"templateName": name, "file": base64.b64encode(invoice_pdf()).decode()}
+        response = api.post(URL, body, format="json")
+        assert response.status_code == 404
+        assert response.json()["detail"] == "No template of that name."
+    short = api.post(URL, {"templateName": "nope", "file": "AAAA"}, format="json")
+    assert short.json()["detail"] == "No template 'nope'."
+
+
+def test_a_company_with_no_templates_is_told_so_not_that_the_file_is_too_large(api, company):
+    response = create(api, data=invoice_pdf() + b"\n%" + b"0" * 100_000)  # over 64 KB
+    assert response.status_code == 404
+    assert response.json()["code"] == "TEMPLATE_NOT_FOUND"
