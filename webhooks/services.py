@@ -347,19 +347,33 @@ def webhook_emit(
         "payload": payload,
         **_due_now(),
     }
-    endpoints = WebhookEndpoint.objects.filter(company_id=company_id, enabled=True)
+    endpoints = WebhookEndpoint.objects.filter(company_id=company_id)
     if environment is not None:
         endpoints = endpoints.filter(environment=environment)
     rows = [
         WebhookDelivery(endpoint=endpoint, url=endpoint.url, **common)
+        if endpoint.enabled
+        # Kept, failed unsent: "enable, then redeliver failed deliveries since…" brings
+        # a disabled endpoint's events back, those of the time it was off included.
+        else WebhookDelivery(endpoint=endpoint, url=endpoint.url, **_unsent(common))
         for endpoint in endpoints
         if endpoint.wants(event_type)
     ]
     if session_url:
         rows.append(WebhookDelivery(url=session_url, **common))
     deliveries = WebhookDelivery.objects.bulk_create(rows)
-    dispatch_on_commit([delivery.pk for delivery in deliveries])
+    dispatch_on_commit([d.pk for d in deliveries if d.status == WebhookDelivery.Status.PENDING])
     return deliveries
+
+
+def _unsent(common: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **common,
+        "status": WebhookDelivery.Status.FAILED,
+        "next_attempt_at": None,
+        "queued_until": None,
+        "last_error": "The endpoint is disabled.",
+    }
 
 
 def _due_now() -> dict[str, datetime]:

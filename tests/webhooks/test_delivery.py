@@ -18,7 +18,7 @@ from webhooks.delivery import (
     parse_retry_after,
     record,
 )
-from webhooks.models import WebhookDelivery, WebhookEndpointNotice
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEndpointNotice
 from webhooks.services import delivery_redeliver, endpoint_redeliver_failed
 from webhooks.tasks import deliver_webhook, dispatch_due_webhooks, purge_old_webhook_deliveries
 from webhooks.verify import verify_webhook
@@ -130,7 +130,28 @@ def test_410_disables_the_endpoint_with_a_visible_notice(company, endpoint, rece
     assert first.status == WebhookDelivery.Status.FAILED
     assert not endpoint.enabled and "410" in endpoint.disabled_reason
     assert endpoint.notices.filter(kind=WebhookEndpointNotice.Kind.DISABLED).exists()
-    assert emit(company) == []  # a disabled endpoint gets no new deliveries
+    # A disabled endpoint's new events are kept, failed and unsent.
+    (later,) = emit(company)
+    assert (later.status, later.attempts, later.last_error) == (
+        WebhookDelivery.Status.FAILED,
+        0,
+        "The endpoint is disabled.",
+    )
+    assert deliver(later.pk) is None and len(receiver.requests) == 1
+
+
+def test_events_of_the_time_an_endpoint_was_disabled_come_with_the_redelivery(
+    company, endpoint, receiver
+):
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    (missed,) = emit(company)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=True)
+    since = timezone.now() - timedelta(hours=1)
+    assert endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since) == 1
+    deliver(missed.pk)
+    missed.refresh_from_db()
+    assert missed.status == WebhookDelivery.Status.DELIVERED
+    assert len(receiver.requests) == 1
 
 
 def test_an_endpoint_failing_for_days_is_disabled(company, endpoint, receiver, settings):
