@@ -45,6 +45,9 @@ LEASE = timedelta(minutes=2)
 RESPONSE_LOG_LIMIT = 2000
 CLAIM_BATCH = 200
 MAX_CLAIM_BATCHES = 10
+# A failing endpoint has one attempt in flight at a time; its other due deliveries wait
+# this long and are claimed again, without taking a worker for the attempt's timeout.
+FAILING_ENDPOINT_WAIT = timedelta(seconds=10)
 # About three days in all; jitter keeps a recovering receiver from a thundering herd.
 RETRY_SCHEDULE = [
     timedelta(seconds=5),
@@ -214,6 +217,23 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
 INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
 
 
+def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Whether the delivery's endpoint is failing and already has an attempt in flight.
+
+    The deliveries queue is shared by every company: a receiver that never answers held
+    a worker for each of its events' timeouts, and another company's events waited
+    minutes behind them. Checked with the endpoint's row locked, so two workers do not
+    both find it idle; when another holds that lock, it is busy (and nobody waits).
+    """
+    endpoint = delivery.endpoint
+    if endpoint is None or endpoint.failing_since is None:
+        return False
+    if not WebhookEndpoint.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk):
+        return True
+    in_flight = WebhookDelivery.objects.filter(endpoint=endpoint, locked_until__gt=now)
+    return in_flight.exclude(pk=delivery.pk).exists()
+
+
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
     """Take the lease for one attempt, or None when the delivery is not ours to send now."""
     now = timezone.now()
@@ -231,6 +251,11 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             delivery.log.filter(finished_at__isnull=True).update(finished_at=now, error=INTERRUPTED)
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             _give_up(delivery, "The endpoint is disabled.")
+            return None
+        if _failing_and_busy(delivery, now):
+            delivery.next_attempt_at = now + FAILING_ENDPOINT_WAIT
+            delivery.queued_until = None  # beat queues it again when it is due
+            delivery.save(update_fields=STATE_FIELDS)
             return None
         if delivery.attempts >= MAX_ATTEMPTS:  # the last attempt died with its worker
             _give_up(delivery, "The last attempt was interrupted.")

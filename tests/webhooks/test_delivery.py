@@ -154,6 +154,35 @@ def test_events_of_the_time_an_endpoint_was_disabled_come_with_the_redelivery(
     assert len(receiver.requests) == 1
 
 
+def test_a_failing_endpoint_has_one_attempt_in_flight_and_its_others_wait(
+    company, endpoint, receiver
+):
+    """One company's dead receiver must not take every worker of the shared queue."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+    sending, waiting = emit(company)[0], emit(company)[0]
+    WebhookDelivery.objects.filter(pk=sending.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert deliver(waiting.pk) is None
+    waiting.refresh_from_db()
+    assert waiting.attempts == 0 and waiting.queued_until is None
+    wait = waiting.next_attempt_at - timezone.now()
+    assert timedelta(seconds=5) < wait <= timedelta(seconds=10)
+    assert receiver.requests == []
+    # Once nothing is in flight, it is sent.
+    WebhookDelivery.objects.filter(pk=sending.pk).update(locked_until=None)
+    make_due(waiting)
+    assert deliver(waiting.pk) is not None and len(receiver.requests) == 1
+
+
+def test_a_healthy_endpoint_is_sent_to_in_parallel(company, endpoint, receiver):
+    sending, other = emit(company)[0], emit(company)[0]
+    WebhookDelivery.objects.filter(pk=sending.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert deliver(other.pk) is not None and len(receiver.requests) == 1
+
+
 def test_an_endpoint_failing_for_days_is_disabled(company, endpoint, receiver, settings):
     settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 72
     receiver.default = 500
