@@ -296,6 +296,10 @@ def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
             endpoint.save()
 
 
+# Longer than the longest gap between two retries (24 h, +10 % jitter).
+FAILURE_RUN_GAP = timedelta(hours=27)
+
+
 def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
     """Track an endpoint's run of failures and disable it after days of nothing but."""
     now = timezone.now()
@@ -304,9 +308,14 @@ def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
             failing_since=None
         )
         return
-    WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(
+    # A run starts at a failure with no run going, or after a silence longer than any
+    # retry gap (an outage days ago, then no traffic): one failure then must not count
+    # as days of them.
+    quiet = Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=now - FAILURE_RUN_GAP)
+    WebhookEndpoint.objects.filter(Q(failing_since__isnull=True) | quiet, pk=endpoint_id).update(
         failing_since=now
     )
+    WebhookEndpoint.objects.filter(pk=endpoint_id).update(last_failure_at=now)
     window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS)
     failing_for_long = WebhookEndpoint.objects.filter(
         pk=endpoint_id, enabled=True, failing_since__lte=now - window

@@ -183,6 +183,23 @@ def test_a_healthy_endpoint_is_sent_to_in_parallel(company, endpoint, receiver):
     assert deliver(other.pk) is not None and len(receiver.requests) == 1
 
 
+def test_one_failure_after_a_quiet_spell_starts_a_new_run_and_disables_nothing(
+    company, endpoint, receiver
+):
+    """An outage days ago left failing_since set; no traffic since. One failure now is
+    the first of a new run, not the sixth day of the old one."""
+    receiver.default = 503
+    days_ago = timezone.now() - timedelta(days=6)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=days_ago, last_failure_at=days_ago
+    )
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
+    assert endpoint.failing_since > timezone.now() - timedelta(minutes=1)
+
+
 def test_an_endpoint_failing_for_days_is_disabled(company, endpoint, receiver, settings):
     settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 72
     receiver.default = 500
