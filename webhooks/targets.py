@@ -82,11 +82,24 @@ def _check_url_shape(url: str) -> tuple[str, int]:
         raise TargetRefused("The URL has no host.")
     if parts.username or parts.password:
         raise TargetRefused("The URL must not carry credentials.")
+    if not host.isascii():
+        # The checks resolve this text, requests connects to its IDNA form: the two
+        # never agreed, so every attempt would fail. One spelling, checked and used.
+        raise TargetRefused(f"Write the host in its ASCII (punycode) form{_punycode(host)}.")
     if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS and (
         host == "localhost" or host.endswith(BLOCKED_SUFFIXES)
     ):
         raise TargetRefused("The host is not a public host.")
     return host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _punycode(host: str) -> str:
+    """A hint: the host in Python's IDNA 2003 form (requests uses IDNA 2008, which
+    differs for a few letters such as ß)."""
+    try:
+        return f", e.g. {host.encode('idna').decode()}"
+    except UnicodeError:
+        return ""
 
 
 def _resolve(host: str, port: int) -> list[str]:

@@ -72,6 +72,18 @@ def test_a_hostname_resolving_to_loopback_is_refused(strict, monkeypatch):
     assert "non-public address (127.0.0.1)" in target_error("https://hooks.example.com/x")
 
 
+def test_a_host_not_in_ascii_is_refused_with_its_punycode_form(strict, monkeypatch):
+    """The checks resolved the Unicode host while requests connected to its IDNA form,
+    so such an endpoint was accepted and then failed every attempt."""
+    fake_dns(
+        monkeypatch,
+        {"bücher.example": ["93.184.215.14"], "xn--bcher-kva.example": ["93.184.215.14"]},
+    )
+    error = target_error("https://bücher.example/hook")
+    assert error is not None and "xn--bcher-kva.example" in error
+    assert target_error("https://xn--bcher-kva.example/hook") is None
+
+
 def test_every_resolved_address_is_checked(strict, monkeypatch):
     fake_dns(monkeypatch, {"mixed.example.com": ["93.184.215.14", "10.0.0.5"]})
     assert "10.0.0.5" in target_error("https://mixed.example.com/x")
