@@ -7,8 +7,12 @@ child uses the transforms too.
 """
 
 import io
+import json
 import math
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,6 +103,42 @@ def render_png(data: bytes, *, pdf: bool, page: int, transform: Any, rotate: int
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def render_png_apart(
+    data: bytes,
+    *,
+    pdf: bool,
+    page: int,
+    transform: Any,
+    rotate: int,
+    timeout_s: float = 30.0,
+    memory_mb: int | None = None,
+) -> bytes:
+    """render_png, with a PDF drawn in a child process under a memory cap and a timeout
+    (submissions.render_child); an image's decode is bounded here already."""
+    if not pdf:
+        return render_png(data, pdf=False, page=page, transform=transform, rotate=rotate)
+    from submissions import render_child
+
+    memory = memory_mb or render_child.MEMORY_MB
+    command = [sys.executable, "-m", "submissions.render_child", str(page), str(rotate)]
+    try:
+        done = subprocess.run(
+            [*command, str(memory), json.dumps(transform)],
+            input=data,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise NoSuchPage("The page takes too long to draw.") from error
+    if done.returncode == render_child.NO_SUCH_PAGE:
+        raise NoSuchPage(done.stderr.decode(errors="replace") or "No such page.")
+    if done.returncode != 0:
+        raise NoSuchPage("The page could not be drawn within the limits.")
+    return done.stdout
 
 
 def _image(data: bytes, page: int) -> Image.Image:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from steve.accounts import company_required
 from submissions.models import SubmissionFile
-from submissions.pages import PDF_SCALE, NoSuchPage, render_png, stored_transform
+from submissions.pages import PDF_SCALE, NoSuchPage, render_png_apart, stored_transform
 from submissions.selectors import submission_live_file
 from submissions.views.common import own_submission
 
@@ -69,7 +69,7 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
         with default_storage.open(file.storage_key, "rb") as handle:
             data = handle.read()
         try:
-            png = render_png(
+            png = render_png_apart(
                 data, pdf=mime == "application/pdf", page=page, transform=transform, rotate=rotate
             )
         except NoSuchPage as error:

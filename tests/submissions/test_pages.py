@@ -1,6 +1,7 @@
 """Page rendering for the review page, bytes in and PNG out (no database, no storage)."""
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from submissions.pages import (
     NoSuchPage,
     pdf_page_count,
     render_png,
+    render_png_apart,
     stored_transform,
 )
 from tests.submissions.test_review_support import pdf_bytes
@@ -92,3 +94,44 @@ def test_an_image_too_large_to_decode_is_no_page_and_a_large_one_is_drawn_smalle
         render_png(bomb, pdf=False, page=0, transform={}, rotate=0)
     photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # 24 MP
     assert rendered(photo).width * rendered(photo).height <= 16_000_000
+
+
+def content_bomb_pdf(megabytes: int) -> bytes:
+    """One letter-size page whose drawing operators are ``megabytes`` MB of spaces and a
+    line of text, compressed to a small fraction of that."""
+    content = b" " * (megabytes << 20) + b"BT /F1 12 Tf 72 720 Td (Total 9.99) Tj ET"
+    stream = zlib.compress(content, 1)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+
+
+def test_a_pdf_page_drawn_apart_is_the_page_drawn_here():
+    options = {"pdf": True, "page": 1, "transform": {"skew": 0.0, "turn": 90}, "rotate": 90}
+    assert render_png_apart(pdf_bytes(2), **options) == render_png(pdf_bytes(2), **options)
+    with pytest.raises(NoSuchPage, match="No such page"):
+        render_png_apart(pdf_bytes(2), pdf=True, page=5, transform={}, rotate=0)
+
+
+def test_a_pdf_whose_content_costs_more_than_the_cap_is_refused_not_drawn_here():
+    """Its parse would take the web process's memory; the child's cap stops it."""
+    bomb = content_bomb_pdf(256)
+    assert len(bomb) < 2_000_000
+    with pytest.raises(NoSuchPage, match="within the limits"):
+        render_png_apart(bomb, pdf=True, page=0, transform={}, rotate=0, memory_mb=128)

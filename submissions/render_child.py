@@ -1,0 +1,47 @@
+"""Draw one PDF page for the review page in a process of its own, under a memory cap.
+
+    python -m submissions.render_child <page> <rotate> <memory MB> <transform JSON> < pdf > png
+
+A PDF's content can cost gigabytes to parse however small its page renders (a 612-KB
+file holding 600 MB of compressed drawing operators took 1.5 GB of the web process, four
+reviewers at once 6 GB): here it costs a child process, which the cap stops. Exit
+status: 0 with the PNG on stdout, NO_SUCH_PAGE with the reason on stderr, else failed.
+"""
+
+import json
+import resource
+import sys
+
+from submissions.pages import NoSuchPage, render_png
+
+NO_SUCH_PAGE = 3
+# On top of what the interpreter and its libraries map at start: a receipt or an A4
+# page at the review's scale takes well under 100 MB.
+MEMORY_MB = 768
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def main() -> int:
+    page, rotate, memory_mb = (int(arg) for arg in sys.argv[1:4])
+    transform = json.loads(sys.argv[4])
+    limit = _mapped_bytes() + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    data = sys.stdin.buffer.read()
+    try:
+        png = render_png(data, pdf=True, page=page, transform=transform, rotate=rotate)
+    except NoSuchPage as error:
+        sys.stderr.write(str(error))
+        return NO_SUCH_PAGE
+    sys.stdout.buffer.write(png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
