@@ -134,6 +134,27 @@ def test_rotation_keeps_both_secrets_valid_for_the_grace_period(
     )
 
 
+def test_a_retried_rotation_with_its_idempotency_key_does_not_rotate_again(
+    api, endpoint_with_secret
+):
+    """A retry must not rotate a second time: that would end the original secret's grace
+    at once, under a receiver still verifying with it. The replay shows no secret
+    (secrets are shown once)."""
+    endpoint, original = endpoint_with_secret
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"
+    key = {"HTTP_IDEMPOTENCY_KEY": "rotate-2026-12-06"}
+    first = api.post(url, {"gracePeriodHours": 1}, format="json", **key)
+    again = api.post(url, {"gracePeriodHours": 1}, format="json", **key)
+    assert again["X-Idempotent-Replay"] == "true" and again.json()["secretRedacted"] is True
+    endpoint.refresh_from_db()
+    assert (endpoint.secret, endpoint.previous_secret) == (first.json()["secret"], original)
+    for kind in ("session-secret", "sync-secret"):
+        rotate = f"/api/v1/webhook-endpoints/{kind}/rotate"
+        api.post(rotate, {}, format="json", HTTP_IDEMPOTENCY_KEY=f"{kind}-1")
+        again = api.post(rotate, {}, format="json", HTTP_IDEMPOTENCY_KEY=f"{kind}-1")
+        assert again["X-Idempotent-Replay"] == "true"
+
+
 @pytest.mark.parametrize("kind", ["session-secret", "sync-secret"])
 def test_company_secret_is_created_then_rotated_and_shown_only_then(api, company, kind):
     assert api.get(f"/api/v1/webhook-endpoints/{kind}").json()["exists"] is False

@@ -27,6 +27,16 @@ from steve.models import Environment
 from webhooks.models import WebhookDelivery
 
 DELIVERY_STATUSES = choices(WebhookDelivery.Status)
+SHOWN_ONCE = {
+    "type": "string",
+    "nullable": True,
+    "description": "whsec_…: only on create and rotation; null in an Idempotency-Key"
+    " replay, which never shows a secret again",
+}
+SECRET_REDACTED = {
+    "type": "boolean",
+    "description": "true in an Idempotency-Key replay whose secret was withheld",
+}
 WEBHOOK_ENDPOINT = obj(
     {
         "id": STRING,
@@ -46,16 +56,8 @@ WEBHOOK_ENDPOINT = obj(
         "previousSecretExpiresAt": nullable(DATETIME),
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
-        "secret": {
-            "type": "string",
-            "nullable": True,
-            "description": "whsec_…: only on create and rotation; null in an Idempotency-Key"
-            " replay, which never shows a secret again",
-        },
-        "secretRedacted": {
-            "type": "boolean",
-            "description": "true in an Idempotency-Key replay whose secret was withheld",
-        },
+        "secret": SHOWN_ONCE,
+        "secretRedacted": SECRET_REDACTED,
     },
     required=["id", "url", "events", "enabled", "createdAt"],
 )
@@ -105,7 +107,8 @@ register_components(
                 "exists": {"type": "boolean"},
                 "createdAt": nullable(DATETIME),
                 "previousSecretExpiresAt": nullable(DATETIME),
-                "secret": {"type": "string", "description": "Only when just rotated"},
+                "secret": SHOWN_ONCE,
+                "secretRedacted": SECRET_REDACTED,
             },
             required=["exists", "createdAt", "previousSecretExpiresAt"],
         ),

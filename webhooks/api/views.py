@@ -123,6 +123,9 @@ class EndpointDetailView(APIView):
 
 @extend_schema_view(post=api_docs.ENDPOINT_ROTATE_SECRET)
 class EndpointRotateView(APIView):
+    # A retry whose answer was lost must get the same secret, not rotate again (which
+    # would end the original secret's grace at once: one previous secret is kept).
+    @idempotent(scope="secret-rotations")
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         endpoint, secret = endpoint_rotate_secret(
@@ -219,6 +222,7 @@ class SessionSecretRotateView(APIView):
     rotate = staticmethod(session_secret_rotate)
     scope = staticmethod(environment_scope)
 
+    @idempotent(scope="secret-rotations")
     def post(self, request: Request) -> Response:
         owner, secret = self.rotate(
             company_id=request.user.company.pk,
