@@ -167,23 +167,29 @@ def post_signed(
                 stream=True,
                 verify=settings.WEBHOOKS_CA_BUNDLE or True,
             )
-            with response:
-                text = _read_capped(response, deadline)
         except requests.RequestException as exc:
             latency = int((time.monotonic() - started) * 1000)
             error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() >= deadline:  # cut off (webhooks.targets), whatever it says
                 error = f"{timed_out} ({error})"
             return Outcome(None, "", error[:1000], latency)
+        # Whole headers with a 2xx status before the deadline: the receiver took the
+        # event, however slowly its body follows (sending it again is a duplicate).
+        accepted = 200 <= response.status_code < 300 and time.monotonic() < deadline
+        with response:
+            try:
+                text = _read_capped(response, deadline)
+            except requests.RequestException:
+                text = ""
     latency = int((time.monotonic() - started) * 1000)
-    if time.monotonic() >= deadline:
+    if time.monotonic() >= deadline and not accepted:
         # The connection was cut off at the deadline (webhooks.targets), which http.client
         # can take for the end of the headers: no answer within the time is no delivery.
         return Outcome(None, "", timed_out, latency)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # requests' ``ok`` is true for a 3xx, which is no delivery here (redirects are not
     # followed), so the log said nothing about why it failed.
-    error = "" if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    error = "" if accepted else f"HTTP {response.status_code}"
     return Outcome(response.status_code, text, error, latency, retry_after)
 
 

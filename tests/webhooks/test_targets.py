@@ -202,3 +202,43 @@ def test_an_attempt_ends_at_its_deadline_while_the_headers_drip_in(dripping_rece
     assert elapsed < 3, elapsed  # the whole attempt, not each read (10 s of headers)
     assert outcome.status_code is None and not outcome.ok
     assert outcome.error.startswith("Timeout: no complete answer within 1.5 s")
+
+
+@pytest.fixture
+def slow_body_receiver() -> Iterator[str]:
+    """Answers 200 with whole headers at once, then its body a byte every 0.3 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+            for _ in range(40):
+                if stop.wait(0.3):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"x")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    stop.set()
+    server.close()
+
+
+def test_a_2xx_whose_body_comes_slowly_is_delivered_at_the_deadline(slow_body_receiver):
+    """docs/webhooks.md: any 2xx within the timeout counts; it was logged as a timeout
+    and sent again."""
+    outcome = post_signed(
+        url=slow_body_receiver,
+        secrets=[new_secret()],
+        event_id="evt_slow_body",
+        event_type="webhook.test",
+        payload={},
+        timeout=1.5,
+    )
+    assert outcome.ok and outcome.status_code == 200
