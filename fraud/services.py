@@ -145,6 +145,7 @@ RESULT_DETAILS = frozenset(
 )
 
 
+@transaction.atomic  # the checks' transaction, or one of its own (it locks the other)
 def match_pair(
     *,
     company_id: str,
