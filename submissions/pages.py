@@ -105,6 +105,17 @@ def render_png(data: bytes, *, pdf: bool, page: int, transform: Any, rotate: int
     return buffer.getvalue()
 
 
+def mapped_bytes() -> int:
+    """This process's virtual memory size (VmSize), in bytes: what a child capped with
+    RLIMIT_AS already maps before its own work (submissions.render_child, the
+    extraction's jobs.extraction.isolated)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def render_png_apart(
     data: bytes,
     *,

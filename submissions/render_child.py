@@ -12,7 +12,7 @@ import json
 import resource
 import sys
 
-from submissions.pages import NoSuchPage, render_png
+from submissions.pages import NoSuchPage, mapped_bytes, render_png
 
 NO_SUCH_PAGE = 3
 # On top of what the interpreter and its libraries map at start: a receipt or an A4
@@ -20,18 +20,10 @@ NO_SUCH_PAGE = 3
 MEMORY_MB = 768
 
 
-def _mapped_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 def main() -> int:
     page, rotate, memory_mb = (int(arg) for arg in sys.argv[1:4])
     transform = json.loads(sys.argv[4])
-    limit = _mapped_bytes() + memory_mb * 1024 * 1024
+    limit = mapped_bytes() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     data = sys.stdin.buffer.read()
     try:

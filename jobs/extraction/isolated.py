@@ -23,6 +23,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from submissions.pages import mapped_bytes
+
 from .api import Extraction, extract_document
 from .document import Document
 from .errors import STEP_TEXT, ExtractionError
@@ -101,7 +103,7 @@ def _child(
     status = 0
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        limit = _mapped_bytes() + memory_mb * MB
+        limit = mapped_bytes() + memory_mb * MB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
@@ -128,15 +130,6 @@ def _child(
         status = 1
     finally:
         os._exit(status)  # never run the parent's atexit handlers or Celery's cleanup
-
-
-def _mapped_bytes() -> int:
-    """Current virtual memory size of this process (VmSize), in bytes."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def _read_result(

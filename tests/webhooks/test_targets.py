@@ -162,9 +162,10 @@ def test_redirects_are_not_followed(receiver):
     assert len(receiver.requests) == 1
 
 
-@pytest.fixture
-def dripping_receiver() -> Iterator[str]:
-    """Answers 200 at once, then one header line every 0.3 s for 10 s."""
+@contextlib.contextmanager
+def trickling_receiver(first: bytes, then: list[bytes]) -> Iterator[str]:
+    """A raw socket server for one request: answers ``first`` at once, then each of
+    ``then`` 0.3 s apart."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
@@ -174,18 +175,28 @@ def dripping_receiver() -> Iterator[str]:
         conn, _ = server.accept()
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\n")
-            for n in range(33):
+            conn.sendall(first)
+            for piece in then:
                 if stop.wait(0.3):
                     return
                 with contextlib.suppress(OSError):
-                    conn.sendall(f"X-Drip-{n}: 1\r\n".encode())
+                    conn.sendall(piece)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
-    stop.set()
-    server.close()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    finally:
+        stop.set()
+        server.close()
+
+
+@pytest.fixture
+def dripping_receiver() -> Iterator[str]:
+    """Answers 200 at once, then one header line every 0.3 s for 10 s."""
+    drips = [f"X-Drip-{n}: 1\r\n".encode() for n in range(33)]
+    with trickling_receiver(b"HTTP/1.1 200 OK\r\n", drips) as url:
+        yield url
 
 
 def test_an_attempt_ends_at_its_deadline_while_the_headers_drip_in(dripping_receiver):
@@ -207,27 +218,9 @@ def test_an_attempt_ends_at_its_deadline_while_the_headers_drip_in(dripping_rece
 @pytest.fixture
 def slow_body_receiver() -> Iterator[str]:
     """Answers 200 with whole headers at once, then its body a byte every 0.3 s."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    stop = threading.Event()
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
-            for _ in range(40):
-                if stop.wait(0.3):
-                    return
-                with contextlib.suppress(OSError):
-                    conn.sendall(b"x")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
-    stop.set()
-    server.close()
+    headers = b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
+    with trickling_receiver(headers, [b"x"] * 40) as url:
+        yield url
 
 
 def test_a_2xx_whose_body_comes_slowly_is_delivered_at_the_deadline(slow_body_receiver):
