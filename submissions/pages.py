@@ -159,6 +159,7 @@ def _image(data: bytes, page: int) -> Image.Image:
         # MAX_DECODE_PIXELS is the guard; Pillow's warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
+            check_webp_size(data)
             # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)
@@ -167,6 +168,33 @@ def _image(data: bytes, page: int) -> Image.Image:
     # As the extraction loaded it: EXIF orientation applied, on white.
     image = ImageOps.exif_transpose(image) or image
     return to_rgb(image)
+
+
+def check_webp_size(data: bytes) -> None:
+    """Refuse a WebP declaring more than MAX_DECODE_PIXELS, from its header.
+
+    Pillow's WebP decoder allocates the whole frame when the file is opened, before
+    decode_within can look at its size: a 10-KB lossless WebP of 16383 x 16383 pixels
+    then failed as "damaged" under the extraction's memory cap, or took 1 GB without it.
+    """
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+    elif chunk == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        width, height = 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    elif chunk == b"VP8 ":
+        width = int.from_bytes(data[26:28], "little") & 0x3FFF
+        height = int.from_bytes(data[28:30], "little") & 0x3FFF
+    else:
+        return
+    if width * height > MAX_DECODE_PIXELS:
+        raise TooLargeToDecode(
+            f"The image is {width}x{height} pixels, more than can be decoded ({MAX_DECODE_PIXELS})."
+        )
 
 
 def decode_within(

@@ -11,7 +11,7 @@ from typing import Any
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
-from submissions.pages import TooLargeToDecode, decode_within, to_rgb
+from submissions.pages import TooLargeToDecode, check_webp_size, decode_within, to_rgb
 
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
@@ -96,6 +96,7 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             # Our own limit below is the guard; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            check_webp_size(data)
             image = Image.open(io.BytesIO(data))
             image.seek(0)  # first frame of an animated PNG/WebP
             # OCR and the fraud hashes see the same page at any upload resolution, so a

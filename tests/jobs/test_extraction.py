@@ -277,6 +277,29 @@ def test_a_pdf_of_the_largest_pages_is_rendered_no_larger_than_an_image_is_decod
     assert all(max(page.image.size) <= DECODE_MIN_SIDE for page in document.pages)
 
 
+@pytest.mark.parametrize("options", [{"lossless": True}, {"quality": 80}, {"exif": b"Exif"}])
+def test_a_webp_over_the_decode_limit_is_refused_before_pillow_opens_it(
+    monkeypatch, options
+) -> None:
+    """Pillow's WebP decoder takes the whole frame's memory when the file is opened, before
+    its size can be checked: a 10-KB WebP of 16383 x 16383 pixels failed as "damaged" under
+    the reading process's memory cap. Its header says its size first."""
+    from jobs.extraction import document
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), "white").save(buffer, "WEBP", **options)
+    monkeypatch.setattr("submissions.pages.MAX_DECODE_PIXELS", 300 * 200 - 1)
+
+    def never(*args, **kwargs):
+        raise AssertionError("opened by Pillow")
+
+    monkeypatch.setattr(document.Image, "open", never)
+    with pytest.raises(ExtractionError) as refused:
+        load_document(buffer.getvalue())
+    assert refused.value.code == "FILE_TOO_LARGE"
+    assert "300x200" in refused.value.message
+
+
 def test_an_a4_scan_keeps_its_resolution() -> None:
     document = load_document(fixtures_docs.scanned_pdf(render_png(invoice_pdf(), dpi=200)))
     assert document.pages[0].image.size == (1654, 2339)  # A4 at 200 dpi
