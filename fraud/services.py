@@ -847,6 +847,10 @@ def fraud_run_checks(
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
         _lock_company(submission.company_id)
+        if _ended_meanwhile(submission_id):
+            # Cancelled while this waited for the lock or hashed: nothing is flagged on a
+            # submission nobody will decide (the pipeline stops at its next step).
+            return outcome_for(submission_id)
         findings = _duplicate_findings(submission, policy)
         hits: dict[str, VisualHit] = {}
         if hashed:
@@ -878,6 +882,12 @@ def fraud_run_checks(
             findings.append(tampered)
         _write_matches(submission, findings, policy)
         return _store_outcome(submission_id)
+
+
+def _ended_meanwhile(submission_id: str) -> bool:
+    """Cancelled or failed, read under the row lock so a cancel waits for these checks."""
+    ended = (SubmissionStatus.CANCELLED, SubmissionStatus.FAILED)
+    return locked_submission(submission_id=submission_id).status in ended
 
 
 def outcome_for(submission_id: str) -> FraudOutcome:

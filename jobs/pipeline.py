@@ -4,14 +4,17 @@ It orchestrates the other apps' services and changes nothing itself. Each step
 advances the session's progress; any failure ends the session `failed` with a code.
 """
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from fraud.services import PageImage, fraud_run_checks
 from jobs.extraction import (
@@ -48,10 +51,11 @@ class Stopped(Exception):
 
 
 def _step(session_id: str, progress: int) -> None:
-    """Advance progress, or stop here when the session has ended meanwhile."""
+    """Advance progress and renew the heartbeat, or stop here when the session has ended
+    meanwhile. The heartbeat is renewed whatever the progress: a run taken over after a
+    worker died repeats steps below the progress it found."""
     session_set_progress(session_id=session_id, progress=progress)
-    if not WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).exists():
-        raise Stopped(session_id)
+    _beat(session_id)
 
 
 def _beat(session_id: str) -> None:
@@ -59,6 +63,31 @@ def _beat(session_id: str) -> None:
     killed) as soon as the session has ended, e.g. when its submission was cancelled."""
     if not session_heartbeat(session_id=session_id):
         raise Stopped(session_id)
+
+
+@contextlib.contextmanager
+def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
+    """Keep the heartbeat fresh from a thread of its own (its own connection, autocommit)
+    while a step runs in one long transaction: the fraud checks wait for the company's
+    lock, and the step's own writes are seen only at commit. Without it a live worker
+    waiting past STUCK_SESSION_HEARTBEAT_SECONDS was taken for dead, and its session run a
+    second time beside it (three times: failed PROCESSING_TIMEOUT)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(settings.SESSION_HEARTBEAT_EVERY_SECONDS):
+                session_heartbeat(session_id=session_id)
+        finally:
+            connection.close()  # this thread's own
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{session_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 @dataclass
@@ -261,12 +290,13 @@ def run(session_id: str) -> None:
             recall_shop(session.submission, merged)
         fit_to_schema(merged, session.workflow_version.output_schema or {})
         _step(session_id, PROGRESS_EXTRACTED)
-        outcome = fraud_run_checks(
-            submission_id=session.submission_id,
-            pages=pages,
-            fields=merged.fields,
-            text="\n".join(merged.pages_text),
-        )
+        with _heartbeat_meanwhile(session_id):
+            outcome = fraud_run_checks(
+                submission_id=session.submission_id,
+                pages=pages,
+                fields=merged.fields,
+                text="\n".join(merged.pages_text),
+            )
         _step(session_id, PROGRESS_FRAUD)
         _finish(session, merged, outcome.status, outcome.match_count)
     except Stopped:

@@ -358,3 +358,15 @@ def test_sending_a_rejected_submissions_files_again_is_still_a_duplicate(company
     Submission.objects.filter(pk=first.pk).update(status="rejected")
     again, _ = make_submission(company, sha256="d" * 64)
     assert run(again).status == "blocked"
+
+
+def test_a_submission_cancelled_while_its_checks_waited_gets_no_matches(company):
+    """The checks wait for the company's lock; a cancel meanwhile leaves nothing to flag."""
+    first, _ = make_submission(company, sha256="e" * 64)
+    run(first)
+    Submission.objects.filter(pk=first.pk).update(status="review")
+    cancelled, _ = make_submission(company, sha256="e" * 64)
+    Submission.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    assert run(cancelled).status == "clean"
+    assert not M.objects.exists()
+    assert refetch(cancelled).fraud_status is None

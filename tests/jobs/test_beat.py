@@ -115,6 +115,32 @@ def test_a_second_run_is_refused_while_the_first_worker_is_alive(api, workflows,
     assert session_start_run(session_id=session.pk)  # the first worker is dead: take over
 
 
+def test_a_step_below_the_progress_found_still_renews_the_heartbeat(api, workflows, settings):
+    """A run taken over after a worker died repeats steps below the progress it found;
+    they must keep it alive too."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)
+    pipeline._step(session.pk, 75)
+    beat_age(session, 100)
+    pipeline._step(session.pk, 50)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_in_a_long_transaction_keeps_its_heartbeat(api, workflows, settings):
+    """The fraud step runs in one transaction that may wait minutes for the company's
+    lock; its own writes are seen only at commit, so a thread keeps the heartbeat."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.05
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)
+    beat_age(session, 100)
+    with pipeline._heartbeat_meanwhile(session.pk):
+        time.sleep(0.5)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}
+
+
 def test_body_larger_than_the_limit_is_413(api, workflows, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = api.post(
