@@ -210,13 +210,20 @@ CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS",
 # Seconds to wait for the broker to accept a connection before a publish counts as failed.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2, minimum=1)
 if REDIS_URL:
+    from steve import redis_pause
+
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "steve",
             # A dead Redis must fail fast: API auth then reads the database instead.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            "OPTIONS": {
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 0.5,
+                # A Redis that does not answer is waited for once a while, not per call.
+                "connection_class": redis_pause.connection_class(REDIS_URL),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from steve import redis_pause
 from steve.api import ratelimit
 from steve.broker import broker_answered
 from tests import factories
@@ -45,6 +46,13 @@ def _broker_not_paused() -> None:
     """A failed publish pauses this process's on-commit publishing (steve.broker): one
     test's dead broker must not hold back the next test's tasks."""
     broker_answered()
+
+
+@pytest.fixture(autouse=True)
+def _redis_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Likewise a Redis call that timed out pauses this process's Redis calls
+    (steve.redis_pause); each test starts with Redis tried, and leaves no pause behind."""
+    monkeypatch.setattr(redis_pause, "_paused_until", 0.0)
 
 
 @pytest.fixture(autouse=True)

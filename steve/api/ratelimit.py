@@ -187,9 +187,16 @@ class _RedisCounter:
     def __init__(self, url: str) -> None:
         import redis
 
+        from steve import redis_pause
+
         self.url = url
         # Short timeouts: a slow Redis must not stall every API request behind it.
-        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            connection_class=redis_pause.connection_class(url),
+        )
         self.script = self.client.register_script(INCR_SCRIPT)
 
     def incr(self, keys: list[str], window_ms: int, limits: list[int]) -> list[tuple[int, int]]:

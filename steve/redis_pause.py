@@ -1,0 +1,83 @@
+"""Redis that does not answer: one wait per process, not one per call.
+
+With Redis hung (it takes connections but never answers: stopped, or cut off by a
+partition), each cache call waited out its 0.5-s socket timeout, and one API request
+makes about five (its key, the address limit, the request limits): every request took
+~2.5 s. After one call times out or cannot connect, this process fails its Redis calls
+at once for REDIS_PAUSE_SECONDS; callers already treat a failed call as Redis being
+down (authentication reads the database, rate limits let the request through). The
+broker has its own pause (steve.broker).
+"""
+
+import time
+from typing import Any
+
+import redis
+from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
+
+REDIS_PAUSE_SECONDS = 15.0
+
+_paused_until = 0.0
+
+
+def redis_paused() -> bool:
+    return time.monotonic() < _paused_until
+
+
+def redis_failed() -> None:
+    global _paused_until
+    _paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
+
+
+class _Pausing:
+    """A redis-py connection that fails at once while this process pauses Redis."""
+
+    def connect(self) -> None:
+        self._refuse_if_paused()
+        with _noting_failure():
+            super().connect()  # type: ignore[misc]
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self._refuse_if_paused()
+        with _noting_failure():
+            super().send_packed_command(command, check_health)  # type: ignore[misc]
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        with _noting_failure():
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+
+    @staticmethod
+    def _refuse_if_paused() -> None:
+        if redis_paused():
+            raise redis.ConnectionError("Redis did not answer a moment ago; not waiting again.")
+
+
+class _noting_failure:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
+        if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+            redis_failed()
+        return False
+
+
+class PausingConnection(_Pausing, Connection):
+    pass
+
+
+class PausingSSLConnection(_Pausing, SSLConnection):
+    pass
+
+
+class PausingUnixConnection(_Pausing, UnixDomainSocketConnection):
+    pass
+
+
+def connection_class(url: str) -> type[Connection]:
+    """The pausing connection class for a redis://, rediss:// or unix:// URL."""
+    if url.startswith("rediss://"):
+        return PausingSSLConnection
+    if url.startswith("unix://"):
+        return PausingUnixConnection  # type: ignore[return-value]
+    return PausingConnection
