@@ -1,6 +1,7 @@
 """Request validation and response shapes of the session and job endpoints."""
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -183,9 +184,9 @@ def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest
     )
 
 
-def upload_url(file: Any) -> str:
+def upload_url(file: Any, ttl: timedelta) -> str:
     if using_s3():
-        return s3_presign("PUT", file.storage_key, settings.UPLOAD_URL_TTL)
+        return s3_presign("PUT", file.storage_key, ttl)
     # The submission too: a slot left empty at submit is deleted, and its URL must still
     # say that the session ended rather than that nothing is there.
     token = sign_token("upload", {"f": file.pk, "s": file.submission_id})
@@ -196,6 +197,10 @@ def session_created_data(session: WorkflowSession) -> dict[str, Any]:
     submission = session.submission
     files = [f for f in submission.files.order_by("file_index") if f.uploaded_at is None]
     version = session.workflow_version
+    # No longer than the session takes uploads: a replay late in its life was told its
+    # URLs worked for 30 more minutes, and they were refused a few seconds later.
+    now = timezone.now()
+    ttl = max(timedelta(seconds=1), min(settings.UPLOAD_URL_TTL, session.expires_at - now))
     return {
         "sessionId": session.pk,
         "submissionId": submission.pk,
@@ -205,7 +210,7 @@ def session_created_data(session: WorkflowSession) -> dict[str, Any]:
         "uploadUrls": [
             {
                 "fileIndex": f.file_index,
-                "uploadUrl": upload_url(f),
+                "uploadUrl": upload_url(f, ttl),
                 "r2Url": object_location(f.storage_key),
                 "contentType": f.declared_content_type,
                 "label": f.label,
@@ -213,7 +218,7 @@ def session_created_data(session: WorkflowSession) -> dict[str, Any]:
             for f in files
         ],
         "expiresAt": iso(session.expires_at),
-        "uploadUrlsExpireAt": iso(timezone.now() + settings.UPLOAD_URL_TTL),
+        "uploadUrlsExpireAt": iso(now + ttl),
     }
 
 

@@ -105,6 +105,15 @@ def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     assert WorkflowSession.objects.count() == 1
 
 
+def test_a_replay_late_in_a_sessions_life_says_its_urls_end_with_the_session(api, workflows):
+    first_status, body, _ = create(api)
+    ends = timezone.now() + timedelta(seconds=20)
+    WorkflowSession.objects.filter(pk=body["sessionId"]).update(expires_at=ends)
+    _, replay, _ = create(api)
+    assert replay["sessionId"] == body["sessionId"]
+    assert replay["uploadUrlsExpireAt"] <= replay["expiresAt"]
+
+
 def test_client_submission_id_of_a_submitted_session_is_a_409(api, workflows):
     _, body, _ = create(api)
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
