@@ -658,8 +658,12 @@ def retention_purge(*, limit: int = 200) -> int:
     return the documented expired stub or 410.
     """
     cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
+    # Counted from the decision, not the upload: one approved after weeks in review kept
+    # its results (and a sync still retrying) only until the next hourly purge.
+    decided_before = Q(decided_at__lt=cutoff) | Q(decided_at__isnull=True, updated_at__lt=cutoff)
     due = list(
         Submission.objects.filter(created_at__lt=cutoff, results_purged_at__isnull=True)
+        .filter(decided_before)
         .exclude(status__in=RETAINED_STATUSES)
         .values_list("pk", "company_id")[:limit]
     )

@@ -863,6 +863,10 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
             _remember(submission, field_name, keys, new, recalled)
 
 
+def _trimmed(value: Any) -> Any:
+    return value.strip(" ") if isinstance(value, str) else value
+
+
 def submission_correct_fields(
     *,
     submission_id: str,
@@ -877,6 +881,10 @@ def submission_correct_fields(
     Every invalid field is refused at once (a 422 naming each as fields.<name>) before
     anything is stored.
     """
+    # Surrounding spaces go, as the review page trims what is typed: stored with them, a
+    # name taught the memory a value unlike the one OCR reads. Blank text and line
+    # breaks are still refused (null clears a field).
+    values = {name: _trimmed(value) for name, value in values.items()}
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version, actor)
         errors: list[dict[str, str]] = []

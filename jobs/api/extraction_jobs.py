@@ -265,12 +265,13 @@ def own_job(request: Request, job_id: str) -> WorkflowSession:
 
 def job_status(session: WorkflowSession) -> str:
     submission = session.submission
-    if submission.results_purged_at:
-        return "expired"
+    # A job that failed or was cancelled had no output to expire: it stays as it ended.
     if submission.status == S.CANCELLED:
         return "canceled"
     if session.state == SessionState.FAILED or submission.status in {S.FAILED, S.REJECTED}:
         return "failed"
+    if submission.results_purged_at:
+        return "expired"
     if session.state == SessionState.COMPLETED:
         return "review_required" if submission.status == S.REVIEW else "completed"
     return "processing" if session.progress > 5 else "queued"

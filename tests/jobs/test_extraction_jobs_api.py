@@ -194,7 +194,8 @@ def test_cancelled_submission_reports_canceled(api, workflows):
 def test_purged_result_is_expired_stub_and_410(api, workflows, settings):
     job_id = create(api).json()["job"]["id"]
     run_job(job_id)
-    Submission.objects.update(created_at=timezone.now() - timedelta(days=31))
+    long_ago = timezone.now() - timedelta(days=31)
+    Submission.objects.update(created_at=long_ago, updated_at=long_ago)  # decided then
     assert retention_purge() == 1
     job = status_of(api, job_id)
     assert job["status"] == "expired" and job["result"]["expired"] is True
@@ -203,6 +204,17 @@ def test_purged_result_is_expired_stub_and_410(api, workflows, settings):
     submission = api.get(f"/api/v1/submissions/{Submission.objects.get().pk}").json()
     assert submission["extractedData"] is None
     assert submission["files"][0]["downloadUrl"] is None
+
+
+def test_a_cancelled_job_stays_canceled_after_the_purge(api, workflows):
+    job_id = create(api).json()["job"]["id"]
+    submission = Submission.objects.get()
+    submission_cancel(submission_id=submission.pk, actor=Actor.system(), reason="")
+    long_ago = timezone.now() - timedelta(days=31)
+    Submission.objects.update(created_at=long_ago, updated_at=long_ago)
+    assert retention_purge() == 1
+    assert status_of(api, job_id)["status"] == "canceled"
+    assert api.get(f"{URL}/{job_id}/result").json()["code"] == "JOB_CANCELED"
 
 
 def test_a_result_polled_while_the_purge_runs_is_not_left_stored(
@@ -224,7 +236,8 @@ def test_a_result_polled_while_the_purge_runs_is_not_left_stored(
         return forget(**kwargs)
 
     monkeypatch.setattr(services, "fraud_forget_results", polled_meanwhile)
-    Submission.objects.update(created_at=timezone.now() - timedelta(days=31))
+    long_ago = timezone.now() - timedelta(days=31)
+    Submission.objects.update(created_at=long_ago, updated_at=long_ago)
     with django_capture_on_commit_callbacks(execute=True):
         assert retention_purge() == 1
     assert not default_storage.exists(stored)

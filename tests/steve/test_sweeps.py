@@ -62,7 +62,7 @@ def test_retention_purge_goes_on_after_a_row_that_raises(company, settings, monk
     settings.RETENTION_DAYS = 1
     old = timezone.now() - timedelta(days=3)
     rows = [factories.SubmissionFactory(company=company, status="approved") for _ in range(3)]
-    Submission.objects.update(created_at=old)
+    Submission.objects.update(created_at=old, updated_at=old)
     from jobs import services
 
     real = services.submission_purge_results

@@ -44,6 +44,16 @@ def test_a_correction_is_stored_as_the_review_pages_event(api, company):
     assert events["merchantName"].actor_type == "api_key"
 
 
+def test_api_corrections_are_trimmed_as_the_review_page_trims_them(api, company):
+    """Stored with its spaces, a name taught the memory a value unlike the one OCR reads,
+    and every later receipt of the shop got the padded name at lower confidence."""
+    waiting = SubmissionFactory(company=company)
+    fields = {"merchantName": "  POPULAR BOOK CO. (M) SDN BHD  "}
+    response = api.post(url(waiting), {"fields": fields}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["extractedData"]["merchantName"] == "POPULAR BOOK CO. (M) SDN BHD"
+
+
 def test_a_stale_expected_version_is_a_409_and_changes_nothing(api, company):
     waiting = SubmissionFactory(company=company)
     response = api.post(

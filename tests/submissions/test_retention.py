@@ -48,3 +48,25 @@ def test_a_delivered_sync_post_keeps_no_corrected_value_after_the_purge(company,
 
     payload = WebhookDelivery.objects.get(purpose="sync").payload
     assert SECRET not in json.dumps(payload) and "987.65" not in json.dumps(payload)
+
+
+def test_retention_counts_from_the_decision_not_the_upload(company, settings):
+    """One approved after weeks in review keeps its results (and a sync still retrying)
+    for RETENTION_DAYS from its approval, not until the next hourly purge."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.services import retention_purge
+    from submissions.models import Submission
+
+    settings.RETENTION_DAYS = 30
+    long_ago = timezone.now() - timedelta(days=31)
+    fresh, old = SubmissionFactory(company=company), SubmissionFactory(company=company)
+    for submission in (fresh, old):
+        submission_approve(submission_id=submission.pk, actor=Actor.system())
+    Submission.objects.filter(pk__in=[fresh.pk, old.pk]).update(created_at=long_ago)
+    Submission.objects.filter(pk=old.pk).update(decided_at=long_ago, updated_at=long_ago)
+    assert retention_purge() == 1
+    assert Submission.objects.get(pk=fresh.pk).results_purged_at is None
+    assert Submission.objects.get(pk=old.pk).results_purged_at is not None
