@@ -9,6 +9,7 @@ and the Host header names the hostname, because only the TCP connect uses the ad
 
 import contextlib
 import ipaddress
+import queue
 import socket
 import threading
 import time
@@ -102,10 +103,28 @@ def _punycode(host: str) -> str:
         return ""
 
 
+# getaddrinfo has no timeout of its own: a resolver that does not answer held a delivery's
+# worker (or a test webhook's web request) for as long as the system's retries take. The
+# lookup runs in a thread of its own (not a pool, which a forked worker would inherit
+# without its threads) and is given up after this long.
+RESOLVE_TIMEOUT_SECONDS = 5.0
+
+
 def _resolve(host: str, port: int) -> list[str]:
+    answer: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def lookup() -> None:
+        try:
+            answer.put((True, socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
+        except Exception as error:  # handed to the caller, who sorts it out
+            answer.put((False, error))
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError):
+        ok, infos = answer.get(timeout=RESOLVE_TIMEOUT_SECONDS)
+    except queue.Empty:
+        raise TargetRefused("The host did not resolve in time.") from None
+    if not ok:
         raise TargetRefused("The host does not resolve.") from None
     # Keep the resolver's order (its address preference), without duplicates.
     return list(dict.fromkeys(str(info[4][0]) for info in infos))

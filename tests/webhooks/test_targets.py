@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.webhooks.helpers import emit
+from webhooks import targets
 from webhooks.delivery import deliver, post_signed
 from webhooks.services import new_secret
 from webhooks.targets import TargetRefused, resolve_checked, target_error
@@ -82,6 +83,16 @@ def test_a_host_not_in_ascii_is_refused_with_its_punycode_form(strict, monkeypat
     error = target_error("https://bücher.example/hook")
     assert error is not None and "xn--bcher-kva.example" in error
     assert target_error("https://xn--bcher-kva.example/hook") is None
+
+
+def test_a_resolver_that_does_not_answer_is_given_up_on(strict, monkeypatch):
+    """getaddrinfo has no timeout: a hung resolver held a delivery's worker (or a test
+    webhook's request) for the system's whole retry time."""
+    monkeypatch.setattr(targets, "RESOLVE_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(3))
+    started = time.monotonic()
+    assert target_error("https://hooks.example.com/x") == "The host did not resolve in time."
+    assert time.monotonic() - started < 1
 
 
 def test_every_resolved_address_is_checked(strict, monkeypatch):
