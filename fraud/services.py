@@ -21,6 +21,7 @@ bench/fraud_quality.py runs fraud_run_checks itself on sroie-dev re-captures.
 
 import datetime as dt
 import logging
+import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -1012,11 +1013,33 @@ def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch
     return sorted(matches, key=lambda m: m.pk)
 
 
+def fraud_sentence(status: str, count: int) -> str:
+    """The summary's sentence about fraud (jobs.pipeline ends every summary with it)."""
+    if status == FraudStatus.CLEAN:
+        return "No fraud signals."
+    noun = "match" if count == 1 else "matches"
+    return f"{count} {status} fraud {noun}; a reviewer must resolve them."
+
+
+_FRAUD_SENTENCE = re.compile(
+    r"No fraud signals\.|\d+ (?:flagged|blocked) fraud match(?:es)?; a reviewer must resolve them\."
+)
+
+
 def _bump_outcome(submission: Submission) -> None:
+    """The fraud status after a resolution, and the summary's sentence about it: it went
+    on saying "4 blocked fraud matches; a reviewer must resolve them" once they were."""
     outcome = outcome_for(submission.pk)
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
-    save_new_version(submission, ["fraud_status", "fraud_score"])
+    changed = ["fraud_status", "fraud_score"]
+    found = list(_FRAUD_SENTENCE.finditer(submission.ai_summary or ""))
+    if len(found) == 1:
+        at, sentence = found[0], fraud_sentence(outcome.status, outcome.match_count)
+        summary = submission.ai_summary
+        submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
+        changed.append("ai_summary")
+    save_new_version(submission, changed)
 
 
 def fraud_matches_resolve(

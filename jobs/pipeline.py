@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from fraud.services import PageImage, fraud_run_checks
+from fraud.services import PageImage, fraud_run_checks, fraud_sentence
 from jobs.extraction import (
     REQUIRED_FIELDS,
     Document,
@@ -196,13 +196,6 @@ def overall_confidence(kind: str, merged: Merged) -> float:
     required = REQUIRED_FIELDS[kind]
     values = [merged.confidences.get(name, 0.0) for name in required]
     return round(sum(values) / len(values), 3) if values else 0.0
-
-
-def fraud_sentence(status: str, count: int) -> str:
-    if status == FraudStatus.CLEAN:
-        return "No fraud signals."
-    noun = "match" if count == 1 else "matches"
-    return f"{count} {status} fraud {noun}; a reviewer must resolve them."
 
 
 def _extract_file(

@@ -87,3 +87,16 @@ def test_a_decided_submissions_matches_can_no_longer_be_resolved(company, decide
     assert refused.value.code == f"SUBMISSION_IS_{decided.upper()}"
     assert M.objects.get(pk=match.pk).resolution is None
     assert not FalsePositivePair.objects.exists()
+
+
+def test_the_summary_says_what_is_left_once_matches_are_resolved(company):
+    first, _ = make_submission(company, sha256="5" * 64)
+    second, _ = make_submission(company, sha256="5" * 64)
+    run(first)
+    run(second)
+    Submission.objects.filter(pk=second.pk).update(
+        ai_summary="Receipt from Kedai dated 2024-02-01. 1 blocked fraud match; a reviewer "
+        "must resolve them."
+    )
+    resolve(M.objects.get(submission=second), M.Resolution.FALSE_POSITIVE)
+    assert refetch(second).ai_summary == "Receipt from Kedai dated 2024-02-01. No fraud signals."

@@ -82,7 +82,8 @@ class Command(BaseCommand):
             ).exists():
                 continue
             self._run_one(key.api_key, versions[slug], client_id, content_type, data)
-            self.stdout.write(f"  processed {client_id} ({slug})")
+            # Progress on stderr: scripts/dev keeps stdout (the key and login) in data/.
+            self.stderr.write(f"  processed {client_id} ({slug})")
 
     @staticmethod
     def _run_one(
