@@ -842,6 +842,9 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         # Rows were added, removed or reordered: their boxes no longer say which is which.
         submission.evidence = {k: v for k, v in submission.evidence.items() if k != "lineItems"}
         fields.append("evidence")
+    # Correcting is working on it: the reviewer now holds the submission, claimed before
+    # the correction is recorded (the timeline showed the claim after what it caused).
+    hold_for_actor(submission, actor)
     save_new_version(submission, fields)
     record_event(
         submission=submission,
@@ -849,8 +852,6 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         actor=actor,
         details=_correction_details(field_name, old, new),
     )
-    # Correcting is working on it: the reviewer now holds the submission.
-    hold_for_actor(submission, actor)
     # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
     production = submission.environment == Environment.PRODUCTION
     if production and field_name in REMEMBERED_FIELDS:

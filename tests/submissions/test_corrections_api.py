@@ -840,3 +840,15 @@ def test_forgetting_every_row_of_a_value_at_once_brings_back_the_value_before_it
     # V2 is forgotten once; V1, which the rows held before, is not forgotten with it.
     assert {value for _, value, _, _ in remembered(company)} == {"GIN KEE V1"}
     assert len(remembered(company)) == 3
+
+
+def test_a_reviewers_first_correction_claims_before_it_is_recorded(company, reviewer):
+    waiting = SubmissionFactory(company=company)
+    submission_correct_field(
+        submission_id=waiting.pk,
+        field_name="merchantName",
+        raw_value="Kedai Baru",
+        actor=Actor.for_user(reviewer),
+    )
+    types = list(waiting.events.order_by("id").values_list("type", flat=True))
+    assert types[-2:] == ["claimed", "field_corrected"]
