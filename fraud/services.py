@@ -805,13 +805,16 @@ def _store_unpaired(submission: Submission, finding: Finding) -> None:
     )
 
 
+# Ended with nothing decided on them (nothing paid): they match nothing, and a check of
+# one that ended meanwhile flags nothing.
+ENDED_UNDECIDED = (SubmissionStatus.FAILED, SubmissionStatus.CANCELLED)
+
+
 def _never_decided(targets: set[str]) -> set[str]:
-    """Targets that failed or were cancelled: nothing was paid on them, and sending the
-    same files again is how a retryable failure is retried (docs/api.md)."""
-    ended = [SubmissionStatus.FAILED, SubmissionStatus.CANCELLED]
-    return set(
-        Submission.objects.filter(pk__in=targets, status__in=ended).values_list("pk", flat=True)
-    )
+    """Targets that failed or were cancelled: sending the same files again is how a
+    retryable failure is retried (docs/api.md)."""
+    ended = Submission.objects.filter(pk__in=targets, status__in=ENDED_UNDECIDED)
+    return set(ended.values_list("pk", flat=True))
 
 
 def _false_positive_partners(submission_id: str, targets: set[str]) -> set[str]:
@@ -887,8 +890,7 @@ def fraud_run_checks(
 
 def _ended_meanwhile(submission_id: str) -> bool:
     """Cancelled or failed, read under the row lock so a cancel waits for these checks."""
-    ended = (SubmissionStatus.CANCELLED, SubmissionStatus.FAILED)
-    return locked_submission(submission_id=submission_id).status in ended
+    return locked_submission(submission_id=submission_id).status in ENDED_UNDECIDED
 
 
 def outcome_for(submission_id: str) -> FraudOutcome:

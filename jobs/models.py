@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from steve.ids import id_factory
 from steve.models import ApiKey, Company, WorkflowVersion, environment_field
@@ -90,3 +91,8 @@ class WorkflowSession(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def lapsed(self) -> bool:
+        """Pending past its TTL, not yet expired by the sweep: it takes nothing more."""
+        return self.state == SessionState.PENDING and self.expires_at <= timezone.now()

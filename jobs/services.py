@@ -189,7 +189,7 @@ def session_create(
     if existing is None:  # pragma: no cover - the constraint only fails on a duplicate
         raise SessionError("CONFLICT", "The session could not be created; try again.", status=409)
     state = existing.state
-    if state == SessionState.PENDING and existing.expires_at <= timezone.now():
+    if existing.lapsed:
         # Past its TTL but not yet swept: no replay hands back a session that is dead.
         session_expire(session_id=existing.pk)
         state = SessionState.EXPIRED
@@ -251,8 +251,12 @@ def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
             WorkflowSession.objects.select_for_update().filter(submission_id=submission_id).first()
         )
         file = slot.first()  # read under the lock: a submit before it dropped an empty slot
-        ended = session is None or file is None or session.state != SessionState.PENDING
-        if ended or session.expires_at <= timezone.now():
+        if (
+            session is None
+            or file is None
+            or session.state != SessionState.PENDING
+            or session.lapsed
+        ):
             raise SessionError(
                 "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
             )
@@ -337,8 +341,7 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
 
 
 def _refuse_unless_pending(session: WorkflowSession) -> None:
-    lapsed = session.state == SessionState.PENDING and session.expires_at <= timezone.now()
-    if session.state == SessionState.EXPIRED or lapsed:
+    if session.state == SessionState.EXPIRED or session.lapsed:
         raise SessionError(
             "SESSION_EXPIRED", "The session expired before it was submitted.", status=410
         )

@@ -8,22 +8,9 @@ process skips the broker for BROKER_PAUSE_SECONDS; what it did not send waits fo
 (the task outbox, the deliveries' sweep), as after any failed publish.
 """
 
-import time
+from steve.pause import Pause
 
 BROKER_PAUSE_SECONDS = 15.0
 
-_paused_until = 0.0
-
-
-def broker_paused() -> bool:
-    return time.monotonic() < _paused_until
-
-
-def broker_failed() -> None:
-    global _paused_until
-    _paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
-
-
-def broker_answered() -> None:
-    global _paused_until
-    _paused_until = 0.0
+# start() after a failed publish, end() after one that got through.
+broker_pause = Pause(BROKER_PAUSE_SECONDS)

@@ -9,24 +9,16 @@ down (authentication reads the database, rate limits let the request through). T
 broker has its own pause (steve.broker).
 """
 
-import time
 from typing import Any
 
 import redis
 from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
 
+from steve.pause import Pause
+
 REDIS_PAUSE_SECONDS = 15.0
 
-_paused_until = 0.0
-
-
-def redis_paused() -> bool:
-    return time.monotonic() < _paused_until
-
-
-def redis_failed() -> None:
-    global _paused_until
-    _paused_until = time.monotonic() + REDIS_PAUSE_SECONDS
+redis_pause = Pause(REDIS_PAUSE_SECONDS)
 
 
 class _Pausing:
@@ -48,7 +40,7 @@ class _Pausing:
 
     @staticmethod
     def _refuse_if_paused() -> None:
-        if redis_paused():
+        if redis_pause.active():
             raise redis.ConnectionError("Redis did not answer a moment ago; not waiting again.")
 
 
@@ -58,7 +50,7 @@ class _noting_failure:
 
     def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> bool:
         if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
-            redis_failed()
+            redis_pause.start()
         return False
 
 

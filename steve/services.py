@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from steve.broker import broker_answered, broker_failed, broker_paused
+from steve.broker import broker_pause
 from steve.celery import app as celery_app
 from steve.models import (
     ApiKey,
@@ -156,7 +156,7 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> 
     allow (they are idempotent). The first failed publish ends the run: the broker is down.
     """
     sent: list[int] = []
-    if ids is not None and broker_paused():
+    if ids is not None and broker_pause.active():
         return 0  # on commit, a publish failed a moment ago: beat's relay sends them
     try:
         with transaction.atomic():
@@ -185,7 +185,7 @@ def _publish(message: OutboxMessage) -> bool:
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
         )
-        broker_failed()
+        broker_pause.start()
         return False
-    broker_answered()
+    broker_pause.end()
     return True

@@ -1,6 +1,7 @@
 """Fixtures shared by the suite. Tests run against PostgreSQL and Redis (see README)."""
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 
 from steve import redis_pause
 from steve.api import ratelimit
-from steve.broker import broker_answered
+from steve.broker import broker_pause
 from tests import factories
 from tests.openapi import check_test_response
 
@@ -45,14 +46,16 @@ def _isolated_storage(settings, tmp_path_factory) -> Path:
 def _broker_not_paused() -> None:
     """A failed publish pauses this process's on-commit publishing (steve.broker): one
     test's dead broker must not hold back the next test's tasks."""
-    broker_answered()
+    broker_pause.end()
 
 
 @pytest.fixture(autouse=True)
-def _redis_not_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+def _redis_not_paused() -> Iterator[None]:
     """Likewise a Redis call that timed out pauses this process's Redis calls
     (steve.redis_pause); each test starts with Redis tried, and leaves no pause behind."""
-    monkeypatch.setattr(redis_pause, "_paused_until", 0.0)
+    redis_pause.redis_pause.end()
+    yield
+    redis_pause.redis_pause.end()
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,7 @@ from steve.timefmt import iso
 from webhooks.catalogue import TEST_EVENT, test_payload
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
+    ENDPOINT_DISABLED,
     QUEUE_LEASE,
     active_secrets,
     dispatch_on_commit,
@@ -256,7 +257,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             # The lease ran out with no outcome recorded: that attempt's worker died.
             delivery.log.filter(finished_at__isnull=True).update(finished_at=now, error=INTERRUPTED)
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
-            _give_up(delivery, "The endpoint is disabled.")
+            _give_up(delivery, ENDPOINT_DISABLED)
             return None
         if _failing_and_busy(delivery, now):
             delivery.next_attempt_at = now + FAILING_ENDPOINT_WAIT

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from steve.broker import broker_answered, broker_failed, broker_paused
+from steve.broker import broker_pause
 from steve.errors import ServiceError, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
@@ -375,13 +375,16 @@ def webhook_emit(
     return deliveries
 
 
+ENDPOINT_DISABLED = "The endpoint is disabled."
+
+
 def _unsent(common: dict[str, Any]) -> dict[str, Any]:
     return {
         **common,
         "status": WebhookDelivery.Status.FAILED,
         "next_attempt_at": None,
         "queued_until": None,
-        "last_error": "The endpoint is disabled.",
+        "last_error": ENDPOINT_DISABLED,
     }
 
 
@@ -428,17 +431,17 @@ def _dispatch(delivery_ids: list[str]) -> None:
 
     unqueued = []
     for delivery_id in delivery_ids:
-        if broker_paused():  # a publish failed a moment ago: don't wait on it again
+        if broker_pause.active():  # a publish failed a moment ago: don't wait on it again
             unqueued.append(delivery_id)
             continue
         try:
             deliver_webhook.delay(delivery_id)
         except Exception:  # the broker is down: beat queues it again
             logger.exception("Could not queue webhook delivery %s", delivery_id)
-            broker_failed()
+            broker_pause.start()
             unqueued.append(delivery_id)
         else:
-            broker_answered()
+            broker_pause.end()
     if unqueued:
         # No message is on the queue: beat's next pass may queue it, not the lease's end
         # two minutes away.

@@ -5,7 +5,6 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.renderers import JSONRenderer
@@ -178,7 +177,7 @@ def _upload_target(token: str) -> SubmissionFile:
             raise ended  # a slot left empty when the session was submitted
         raise SessionError("NOT_FOUND", "The upload target no longer exists.", status=404)
     session = file.submission.session
-    if session.state != SessionState.PENDING or session.expires_at <= timezone.now():
+    if session.state != SessionState.PENDING or session.lapsed:
         raise ended
     if session.api_key.is_revoked:
         # The session's key pays for and owns the upload; revoked, it can never submit,
