@@ -116,8 +116,9 @@ def choose_fields(
             continue
         option = choice.option
         confidence = choice.confidence
-        if {"not-issue", "order-unsure"} & set(option.cues):
-            # The model was fitted on receipts where neither happens: it cannot know.
+        if DOUBTFUL_DATE_CUES & set(option.cues):
+            # The model was fitted on receipts where these (nearly) never happen: it
+            # cannot know.
             confidence = min(confidence, ORDER_UNSURE_CONFIDENCE)
         chosen[name] = Candidate(option.value, confidence, option.evidence, option.cues)
     if (paid_back := amount_paid_back(lines)) is not None:
@@ -147,6 +148,9 @@ SURE_CURRENCY = 0.85
 # A date whose day and month could be swapped, on a receipt that does not tell which
 # comes first, is a guess: reviewed.
 ORDER_UNSURE_CONFIDENCE = 0.5
+# A date labelled as no purchase date, one whose order is a guess, or one that may have
+# lost its first digit (options.date_options) is reviewed.
+DOUBTFUL_DATE_CUES = frozenset({"not-issue", "order-unsure", "cut-at-edge"})
 
 
 def _date_order(text: str, currency: str | None, confidence: float) -> tuple[bool, bool]:

@@ -533,3 +533,22 @@ def test_a_refund_that_prints_its_refund_amount_positive_is_still_a_refund():
     total = _read_total(lines)["totalAmount"]
     assert (total.value, total.confidence) == (Decimal("-7.57"), 0.0)
     assert classify("GOODS ARE NON REFUNDABLE")[0] == "other"
+
+
+def test_a_date_opening_its_line_with_one_digit_goes_to_a_reviewer():
+    """ "7-04-18 16:28" at a line's start may be 27-04-18 with its first digit cut off at
+    the line box's edge; the same date after a label is read as usual."""
+
+    def date(line: Line):
+        lines = [
+            _line(("KEDAI MAJU SDN BHD", 0.2, 0.8), y=0.05),
+            line,
+            _line(("TOTAL", 0.1, 0.3), ("12.50", 0.7, 0.9), y=0.6),
+        ]
+        return _read_total(lines)["date"]
+
+    cut = date(_line(("7-04-18 16:28 SH01", 0.05, 0.6), y=0.2))
+    labelled = date(_line(("Date: 7-04-18 16:28 SH01", 0.05, 0.6), y=0.2))
+    assert (cut.value, labelled.value) == ("2018-04-07", "2018-04-07")
+    assert "cut-at-edge" in cut.cues and cut.confidence < 0.8
+    assert "cut-at-edge" not in labelled.cues and labelled.confidence >= 0.8
