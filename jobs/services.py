@@ -37,7 +37,7 @@ from submissions.services import (
     submission_purge_results,
     submission_start_processing,
 )
-from submissions.signals import submission_changed, submission_locking
+from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from submissions.sync import sync_event_id, sync_payload
 from webhooks.catalogue import WebhookEventType
 from webhooks.services import deliveries_forget_results, sync_delivery_replace_payload
@@ -577,10 +577,26 @@ def _submission_changed(
         _follow(session)
 
 
+def _expire_overdue(
+    sender: object,
+    *,
+    submission_id: str | None,
+    company_id: str | None,
+    environment: str | None,
+    **_: Any,
+) -> None:
+    if submission_id is not None:
+        sessions_expire_stale(scope=Q(submission_id=submission_id))
+    else:
+        sessions_expire_stale(scope=Q(company_id=company_id, environment=environment))
+
+
 def connect_session_to_submission() -> None:
-    """Whatever ends a submission (cancel, reject, failure) ends its live session too."""
+    """Whatever ends a submission (cancel, reject, failure) ends its live session too;
+    a submission read or cancelled after its session's TTL finds the session expired."""
     submission_locking.connect(_lock_session, dispatch_uid="jobs.lock_session")
     submission_changed.connect(_submission_changed, dispatch_uid="jobs.session_follows")
+    submissions_overdue.connect(_expire_overdue, dispatch_uid="jobs.expire_overdue")
 
 
 def session_expire(*, session_id: str) -> bool:
@@ -607,10 +623,15 @@ def session_expire(*, session_id: str) -> bool:
     return True
 
 
-def sessions_expire_stale(*, limit: int = 500) -> int:
-    """Beat: expire pending sessions past their TTL, bounded per run, safe to run twice."""
+def sessions_expire_stale(*, limit: int = 500, scope: Q | None = None) -> int:
+    """Beat: expire pending sessions past their TTL, bounded per run, safe to run twice.
+
+    With a `scope`, only those: what a read or a cancel is about to meet, when beat is
+    down or behind (the sweep's lag is documented; reporting a dead session as pending,
+    or a cancel ending it failed, is not).
+    """
     due = WorkflowSession.objects.filter(
-        state=SessionState.PENDING, expires_at__lte=timezone.now()
+        scope or Q(), state=SessionState.PENDING, expires_at__lte=timezone.now()
     ).values_list("pk", flat=True)[:limit]
     counts = sweep_rows("expire-sessions", list(due), lambda pk: session_expire(session_id=pk))
     return counts[str(True)]

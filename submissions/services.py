@@ -29,7 +29,7 @@ from submissions.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from submissions.signals import submission_changed, submission_locking
+from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from webhooks.catalogue import WebhookEventType
 
 S = SubmissionStatus
@@ -370,6 +370,23 @@ def submission_reject(
     )
 
 
+def submissions_catch_up(
+    *,
+    submission_id: str | None = None,
+    company_id: str | None = None,
+    environment: str | None = None,
+) -> None:
+    """Make the changes a sweep owes these submissions (one, or a company environment's)
+    before they are read or cancelled: with beat down or behind, a session past its TTL
+    was read as pending, and a cancel ended it failed instead of expired."""
+    submissions_overdue.send(
+        sender=Submission,
+        submission_id=submission_id,
+        company_id=company_id,
+        environment=environment,
+    )
+
+
 def submission_cancel(
     *,
     submission_id: str,
@@ -378,6 +395,9 @@ def submission_cancel(
     expected_version: int | None = None,
 ) -> Submission:
     reason = checked_reason(reason)
+    # Before the cancel's transaction: a session the sweep should have expired is
+    # expired first, and the cancel then answers as after the sweep (409, cancelled).
+    submissions_catch_up(submission_id=submission_id)
     return submission_transition(
         submission_id=submission_id,
         change=Change(

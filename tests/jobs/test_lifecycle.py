@@ -206,3 +206,47 @@ def test_a_reviewer_cancelling_in_the_ui_ends_the_pending_session(ui, api, workf
     assert response.status_code == 303
     session = WorkflowSession.objects.get(pk=body["sessionId"])
     assert (session.state, session.error_code) == (SessionState.FAILED, "SUBMISSION_CANCELLED")
+
+
+def lapse(session_id: str) -> None:
+    """Past its TTL, and the expiry sweep (beat) has not run."""
+    WorkflowSession.objects.filter(pk=session_id).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_cancel_after_the_ttl_expires_the_session_as_the_sweep_would(api, workflows):
+    _, body, _ = create(api, webhookUrl=SESSION_URL)
+    lapse(body["sessionId"])
+    response = cancel(api, body["submissionId"])
+    # What a cancel of a session the sweep had expired answers: its submission is
+    # cancelled already.
+    assert response.status_code == 409
+    assert response.json()["code"] == "SUBMISSION_IS_CANCELLED"
+    assert response.json()["currentStatus"] == "cancelled"
+    session = WorkflowSession.objects.get(pk=body["sessionId"])
+    assert (session.state, session.error_code) == (SessionState.EXPIRED, "")
+    assert event_types(session) == ["created", "session_expired", "cancelled"]
+    assert webhooks(session) == ["session.expired", "submission.cancelled"]
+
+
+def test_cancel_after_the_sweep_expired_the_session_answers_the_same(api, workflows):
+    _, body, _ = create(api, webhookUrl=SESSION_URL)
+    lapse(body["sessionId"])
+    sessions_expire_stale()
+    response = cancel(api, body["submissionId"])
+    assert response.status_code == 409
+    assert response.json()["code"] == "SUBMISSION_IS_CANCELLED"
+    session = WorkflowSession.objects.get(pk=body["sessionId"])
+    assert event_types(session) == ["created", "session_expired", "cancelled"]
+    assert webhooks(session) == ["session.expired", "submission.cancelled"]
+
+
+def test_a_reviewer_cancelling_a_session_past_its_ttl_expires_it(ui, api, workflows):
+    _, body, _ = create(api)
+    lapse(body["sessionId"])
+    submission = Submission.objects.get(pk=body["submissionId"])
+    ui.post(reverse("review:cancel", args=[submission.pk]), {"version": submission.version})
+    session = WorkflowSession.objects.get(pk=body["sessionId"])
+    assert session.state == SessionState.EXPIRED
+    assert event_types(session) == ["created", "session_expired", "cancelled"]
