@@ -22,6 +22,7 @@ from jobs.services import (
     SessionError,
     not_accepted_message,
     session_create,
+    session_expire,
     session_store_upload,
     session_submit,
 )
@@ -108,6 +109,11 @@ class JobView(APIView):
 
     def get(self, request: Request, session_id: str) -> Response:
         found = session_for_poll(session_id=session_id, key_digest=request.auth.digest)
+        if found is not None and found[0].lapsed:
+            # Past its TTL and not swept yet (beat down or behind): expired now, as the
+            # sweep would (event, webhooks), never answered `pending`.
+            session_expire(session_id=session_id)
+            found = session_for_poll(session_id=session_id, key_digest=request.auth.digest)
         if found is None:
             raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
         return job_response(found[0])
@@ -138,8 +144,8 @@ def poll_fast_path(request: HttpRequest, session_id: str) -> HttpResponse | None
     if found is None:
         return None
     session, api_key = found
-    if ApiKeyAuthentication.needs_touch(api_key):
-        return None
+    if ApiKeyAuthentication.needs_touch(api_key) or session.lapsed:
+        return None  # DRF's path touches the key, or expires the lapsed session
     problem = ratelimit.count(request, api_key)
     if problem is not None:
         return problem_json_response(request, problem)

@@ -20,6 +20,7 @@ from submissions.services import (
     submission_cancel,
     submission_correct_fields,
     submission_reject,
+    submissions_catch_up,
 )
 
 FILTERS = {
@@ -49,6 +50,11 @@ def json_body(request: Request) -> dict[str, Any]:
 @extend_schema_view(get=api_docs.SUBMISSION_LIST)
 class SubmissionListView(APIView):
     def get(self, request: Request) -> Response:
+        # Sessions past their TTL are expired first, so no page or filter shows their
+        # submissions `created` while the job poll says `expired` (beat may be behind).
+        submissions_catch_up(
+            company_id=request.user.company.pk, environment=request.auth.environment
+        )
         queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
         for param in (*FILTERS, "workflow"):
@@ -84,7 +90,11 @@ class SubmissionListView(APIView):
 @extend_schema_view(get=api_docs.SUBMISSION_DETAIL_DOCS)
 class SubmissionDetailView(APIView):
     def get(self, request: Request, submission_id: str) -> Response:
-        return Response(detail(own_submission(request, submission_id)))
+        submission = own_submission(request, submission_id)
+        if submission.status == SubmissionStatus.CREATED:  # its session may have lapsed
+            submissions_catch_up(submission_id=submission.pk)
+            submission.refresh_from_db()
+        return Response(detail(submission))
 
 
 @extend_schema_view(post=api_docs.SUBMISSION_APPROVE)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionRequest, session_create, sessions_expire_stale
 from submissions.models import SubmissionEvent, SubmissionStatus
+from webhooks.models import WebhookDelivery
 
 
 def make_sessions(api_key, version, count: int) -> list[WorkflowSession]:
@@ -63,3 +64,69 @@ def test_two_sweeps_at_once_expire_each_session_once(api_key, receipt_workflow):
     assert sum(counts) == 20
     assert WorkflowSession.objects.filter(state=SessionState.EXPIRED).count() == 20
     assert SubmissionEvent.objects.filter(type="session_expired").count() == 20
+
+
+def lapsed_session(api) -> dict:
+    """A session past its TTL that the sweep has not reached (beat is down)."""
+    body = api.post(
+        "/api/v1/workflows/receipt-ocr/sessions",
+        {
+            "fileCount": 1,
+            "contentTypes": ["image/jpeg"],
+            "clientSubmissionId": "order-1",
+            "webhookUrl": "https://93.184.215.14/hook",
+        },
+        format="json",
+    ).json()
+    WorkflowSession.objects.filter(pk=body["sessionId"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    return body
+
+
+def history(session_id: str) -> tuple[list[str], list[str]]:
+    session = WorkflowSession.objects.get(pk=session_id)
+    events = SubmissionEvent.objects.filter(submission_id=session.submission_id).order_by("id")
+    hooks = WebhookDelivery.objects.filter(session_id=session_id).order_by("created_at", "id")
+    return (
+        list(events.values_list("type", flat=True)),
+        list(hooks.values_list("event_type", flat=True)),
+    )
+
+
+EXPIRY = (["created", "session_expired", "cancelled"], ["session.expired", "submission.cancelled"])
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])  # fast path, DRF's
+def test_a_poll_after_the_ttl_expires_the_session_as_the_sweep_would(api, workflows, accept):
+    body = lapsed_session(api)
+    job = api.get(f"/api/v1/jobs/{body['sessionId']}", HTTP_ACCEPT=accept).json()
+    assert (job["state"], job["submissionStatus"]) == ("expired", "cancelled")
+    assert "retryAfterMs" not in job
+    assert history(body["sessionId"]) == EXPIRY
+    assert api.get(f"/api/v1/jobs/{body['sessionId']}").json()["state"] == "expired"
+    assert sessions_expire_stale() == 0
+    assert history(body["sessionId"]) == EXPIRY
+
+
+def test_submission_reads_after_the_ttl_show_the_expiry_as_the_poll_does(api, workflows):
+    body = lapsed_session(api)
+    listed = api.get("/api/v1/submissions").json()["data"]
+    assert [s["submissionStatus"] for s in listed] == ["cancelled"]
+    assert history(body["sessionId"]) == EXPIRY
+    detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
+    assert detail["submissionStatus"] == "cancelled"
+    assert api.get(f"/api/v1/jobs/{body['sessionId']}").json()["state"] == "expired"
+
+
+def test_a_created_filter_finds_no_submission_whose_session_lapsed(api, workflows):
+    lapsed_session(api)
+    assert api.get("/api/v1/submissions", {"status": "created"}).json()["data"] == []
+
+
+def test_the_detail_of_a_submission_whose_session_lapsed_shows_it_cancelled(api, workflows):
+    body = lapsed_session(api)
+    detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
+    assert detail["submissionStatus"] == "cancelled"
+    assert [e["type"] for e in detail["events"]] == ["cancelled", "session_expired", "created"]
+    assert history(body["sessionId"]) == EXPIRY
