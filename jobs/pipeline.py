@@ -10,11 +10,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from fraud.services import PageImage, fraud_run_checks, fraud_sentence
 from jobs.extraction import (
@@ -44,6 +44,17 @@ logger = logging.getLogger(__name__)
 PROGRESS_LOADED = 10
 PROGRESS_EXTRACTED = 75
 PROGRESS_FRAUD = 90
+
+# The database did not answer (PostgreSQL restarting, a dropped connection, a deadlock):
+# the run is tried again after each delay, on a new connection, keeping its claim on the
+# session. Uncaught, the task died and the stuck sweep took the blip for a worker killed
+# mid-job, spending one of STUCK_SESSION_MAX_REQUEUES (PROCESSING_TIMEOUT after three).
+# Together well under STUCK_SESSION_HEARTBEAT_SECONDS (90): the sweep does not take a
+# waiting worker for dead. A database away for longer than all of them is no blip: the
+# error goes on, and the sweep's budget bounds the job as for any death.
+DATABASE_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
+DATABASE_BLIPS = (OperationalError, InterfaceError)
+T = TypeVar("T")
 
 
 class Stopped(Exception):
@@ -77,7 +88,11 @@ def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
     def beat() -> None:
         try:
             while not done.wait(settings.SESSION_HEARTBEAT_EVERY_SECONDS):
-                session_heartbeat(session_id=session_id)
+                try:
+                    session_heartbeat(session_id=session_id)
+                except DATABASE_BLIPS:  # beat again next time, on a new connection
+                    logger.warning("Session %s: a heartbeat did not reach the database", session_id)
+                    connection.close()
         finally:
             connection.close()  # this thread's own
 
@@ -265,17 +280,49 @@ def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tupl
 
 
 def run(session_id: str) -> None:
+    session = _through_blips(session_id, lambda: _claim(session_id))
+    if session is not None:
+        _through_blips(session_id, lambda: _process(session))
+
+
+def _through_blips(session_id: str, work: Callable[[], T]) -> T:
+    """`work`, tried again after each of DATABASE_RETRY_DELAYS while the database does
+    not answer; the last try's error goes on."""
+    for delay in DATABASE_RETRY_DELAYS:
+        try:
+            return work()
+        except DATABASE_BLIPS:
+            logger.warning(
+                "Session %s: the database did not answer; trying again in %s s",
+                session_id,
+                delay,
+                exc_info=True,
+            )
+            connection.close()  # a lost connection is never reused: the next query reconnects
+            time.sleep(delay)
+    return work()
+
+
+def _claim(session_id: str) -> WorkflowSession | None:
+    """The session, claimed for this run; None when there is nothing for it to do."""
     session = WorkflowSession.objects.select_related(
         "workflow_version__workflow", "submission"
     ).get(pk=session_id)
     if session.state != SessionState.SUBMITTED:
-        return  # already finished: re-running a session changes nothing
+        return None  # already finished: re-running a session changes nothing
     if session.submission.status != SubmissionStatus.PROCESSING:
         # Cancelled while queued: the session ends with its submission.
         session_follow_submission(session_id=session_id)
-        return
+        return None
     if not session_start_run(session_id=session_id):
-        return  # another worker runs it and is alive (a duplicate or redelivered message)
+        return None  # another worker runs it and is alive (a duplicate or redelivered message)
+    return session
+
+
+def _process(session: WorkflowSession) -> None:
+    """Run the claimed session's steps and decide it, or fail it with its error's code.
+    A database blip is no error of the job's: it goes to _through_blips."""
+    session_id = session.pk
     try:
         _step(session_id, PROGRESS_LOADED)
         merged, pages = _extract_all(session)
@@ -294,6 +341,8 @@ def run(session_id: str) -> None:
         _finish(session, merged, outcome.status, outcome.match_count)
     except Stopped:
         logger.info("Session %s ended while processing; the pipeline stops", session_id)
+    except DATABASE_BLIPS:
+        raise
     except ExtractionError as exc:
         session_fail(
             session_id=session_id,

@@ -1,0 +1,105 @@
+"""A database blip (PostgreSQL restarting, a dropped connection) while a job runs: the
+job is retried at once, without spending the re-queues meant for workers killed mid-job."""
+
+import time
+
+import psycopg
+import pytest
+from django.db import OperationalError, connection
+
+from jobs import pipeline
+from jobs.models import SessionState, WorkflowSession
+from jobs.services import sessions_recover_stuck
+from submissions.models import SubmissionEvent
+from tests.jobs.fakes import fake_extract_file
+from tests.jobs.test_beat import beat_age
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _reconnect_after():
+    yield
+    connection.close()  # a test that dropped the connection leaves none broken behind
+
+
+def drop_our_connection() -> None:
+    """What a PostgreSQL restart does to this process's connection."""
+    pid = connection.connection.info.backend_pid
+    db = connection.settings_dict
+    conninfo = f"host={db['HOST'] or 'localhost'} port={db['PORT'] or 5432} "
+    conninfo += f"user={db['USER'] or 'postgres'} dbname={db['NAME']}"
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+
+def submitted(api) -> str:
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    return body["sessionId"]
+
+
+def blipping(times: int):
+    """_extract_file that reads the file, then loses the database `times` times."""
+    calls: list[int] = []
+
+    def extract(session, file, deadline, on_progress=None):
+        calls.append(1)
+        found = fake_extract_file(session, file)
+        if len(calls) <= times:
+            drop_our_connection()
+        return found
+
+    return extract, calls
+
+
+def test_a_database_blip_mid_job_is_retried_without_spending_a_requeue(api, workflows, monkeypatch):
+    session_id = submitted(api)
+    extract, calls = blipping(1)
+    monkeypatch.setattr(pipeline, "_extract_file", extract)
+    monkeypatch.setattr(pipeline, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state == SessionState.COMPLETED, session.failed_reason
+    assert (session.requeue_count, len(calls)) == (0, 2)
+    events = SubmissionEvent.objects.filter(submission_id=session.submission_id)
+    assert not events.filter(type="processing_requeued").exists()
+    assert events.filter(type="session_completed").count() == 1
+
+
+def test_a_database_that_stays_away_is_given_up_after_the_retries(api, workflows, monkeypatch):
+    """No loop: after the retries the error goes on, and the stuck sweep's budget (one
+    re-queue per death) bounds the job as for a worker killed mid-job."""
+    session_id = submitted(api)
+    extract, calls = blipping(99)
+    monkeypatch.setattr(pipeline, "_extract_file", extract)
+    monkeypatch.setattr(pipeline, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    with pytest.raises(OperationalError):
+        pipeline.run(session_id)
+    assert len(calls) == 4
+    connection.close()
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state == SessionState.SUBMITTED
+    beat_age(session, 91)
+    assert sessions_recover_stuck()["requeued"] == 1
+    assert WorkflowSession.objects.get(pk=session_id).requeue_count == 1
+
+
+def test_the_heartbeat_thread_beats_on_after_a_database_blip(api, workflows, settings, monkeypatch):
+    settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.01
+    beats: list[str] = []
+
+    def heartbeat(*, session_id: str) -> bool:
+        beats.append(session_id)
+        if len(beats) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return True
+
+    monkeypatch.setattr(pipeline, "session_heartbeat", heartbeat)
+    with pipeline._heartbeat_meanwhile("ses_x"):
+        deadline = time.monotonic() + 5
+        while len(beats) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(beats) >= 3
