@@ -178,7 +178,7 @@ def _publish(message: OutboxMessage) -> bool:
     try:
         # A signature runs a registered task eagerly under CELERY_TASK_ALWAYS_EAGER
         # (seed_demo) and sends anything else by name; a dead broker fails fast
-        # (CELERY_TASK_PUBLISH_RETRY_POLICY) and the row waits for the relay.
+        # (CELERY_TASK_PUBLISH_RETRY) and the row waits for the relay.
         celery_app.signature(message.task, args=message.args).apply_async()
     except Exception as exc:  # the broker is unreachable: the row waits for the relay
         logger.warning("Could not send %s to the broker: %s", message, exc)

@@ -258,10 +258,13 @@ else:
 API_KEY_CACHE_SECONDS = 60 if REDIS_URL else 0
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# One quick retry, then give up: every task Steve sends is also kept in the database (the
-# task outbox, webhook deliveries) and sent again by beat, so a request never hangs on a
-# dead broker.
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# No retry: every task Steve sends is also kept in the database (the task outbox, webhook
+# deliveries) and sent again by beat, so a failed publish delays a task by seconds and
+# loses none. A retry reconnected, and against a Redis that takes connections but never
+# answers (stopped, cut off) each new connection's handshake waited out the socket
+# timeout too: one retry made a publish wait 9 s, not 3. A connection Redis closed (a
+# restart) is replaced by redis-py's pool before it is used, without a retry.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

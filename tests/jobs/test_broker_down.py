@@ -2,9 +2,11 @@
 (200) and its processing task waits in the outbox until the relay gets it through."""
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -48,8 +50,8 @@ def queued(queue: str = "processing") -> int:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen(queue)
 
 
-def uploaded_session(api) -> str:
-    _, body, _ = create(api)
+def uploaded_session(api, client_id: str = "order-1") -> str:
+    _, body, _ = create(api, clientSubmissionId=client_id)
     assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
     return body["sessionId"]
 
@@ -188,3 +190,88 @@ def test_many_webhooks_with_a_broker_that_never_answers_wait_for_it_once(
     assert deliveries.count() == 6
     # Nothing is on the queue: beat's sweep may queue them at once, not in two minutes.
     assert not deliveries.filter(queued_until__isnull=False).exists()
+
+
+class FreezableProxy:
+    """A TCP proxy to the test Redis that stops answering when frozen, as Redis does when
+    stopped with SIGSTOP: connections made before stay open, new ones are completed by the
+    kernel, and nothing is answered."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.frozen = threading.Event()
+        self.closed = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.sockets: list[socket.socket] = [self.server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.getsockname()[1]
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            self.sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set() and not self.closed.is_set():
+                    time.sleep(0.01)  # stopped: the bytes wait in the buffers
+                target.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.closed.set()
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def broker_to_stop() -> Iterator[FreezableProxy]:
+    """The broker behind a proxy that the test can stop answering (frozen.set())."""
+    url = urlparse(settings.CELERY_BROKER_URL)
+    proxy = FreezableProxy((url.hostname or "localhost", url.port or 6379))
+    app.control.purge()
+    _use_broker(f"redis://127.0.0.1:{proxy.port}{url.path}")
+    try:
+        yield proxy
+    finally:
+        _use_broker(None)
+        proxy.close()
+        app.control.purge()
+
+
+def test_a_broker_that_stops_answering_costs_a_publish_one_socket_timeout(
+    api, workflows, broker_to_stop, django_capture_on_commit_callbacks
+):
+    """Redis SIGSTOPped after this process connected to it: the publish waited for its
+    answer, then twice more for a new connection's handshake (9 s)."""
+    warm = uploaded_session(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/v1/workflows/receipt-ocr/sessions/{warm}/submit")
+    assert not OutboxMessage.objects.exists()  # sent: the connection is open and pooled
+    broker_to_stop.frozen.set()
+    session_id = uploaded_session(api, "order-2")
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.content
+    assert elapsed < settings.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] + 1, elapsed
+    (message,) = OutboxMessage.objects.all()  # kept for beat's relay: not lost
+    assert message.args == [session_id] and message.attempts == 1
+    broker_to_stop.frozen.clear()  # the broker answers again
+    assert relay_outbox() == 1
+    assert not OutboxMessage.objects.exists()
