@@ -210,20 +210,23 @@ def _carrier(*, checked_id: str, other_id: str) -> tuple[str, str]:
     return checked_id, other_id
 
 
-def hash_pages(pages: list[PageImage]) -> list[HashedPage]:
+def hash_pages(pages: Sequence[PageImage]) -> list[HashedPage]:
     """Perceptual hashes and local features of every page: the slow part, done before
     taking the lock."""
-    hashed = []
-    for page in pages:
-        try:
-            gray = hashing.page_gray(page.image)  # decoded once for both
-            hashes = hashing.page_hashes(gray, page.words)
-            features = local.local_features(gray)
-        except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
-            logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
-            continue
-        hashed.append(HashedPage(page.file_id, page.page, hashes, features))
-    return hashed
+    return [hashed for page in pages if (hashed := hash_page(page)) is not None]
+
+
+def hash_page(page: PageImage) -> HashedPage | None:
+    """One page's hashes and local features (None when they cannot be taken): all the
+    checks need of its image, which the caller may let go once it has them."""
+    try:
+        gray = hashing.page_gray(page.image)  # decoded once for both
+        hashes = hashing.page_hashes(gray, page.words)
+        features = local.local_features(gray)
+    except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
+        logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
+        return None
+    return HashedPage(page.file_id, page.page, hashes, features)
 
 
 def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
@@ -829,15 +832,16 @@ def _false_positive_partners(submission_id: str, targets: set[str]) -> set[str]:
 def fraud_run_checks(
     *,
     submission_id: str,
-    pages: list[PageImage],
     fields: dict[str, Any],
     text: str,
+    pages: Sequence[PageImage] = (),
     hashed: list[HashedPage] | None = None,
 ) -> FraudOutcome:
     """Run the checks for one submission and store its fraud score and status.
 
-    `pages`, `fields` and `text` feed the visual, data and text checks; `hashed` is what
-    fraud_record_fingerprints returned, so the pages are not hashed twice.
+    `pages` (or `hashed`, their hash_page results, e.g. what fraud_record_fingerprints
+    returned: the pages are not hashed twice), `fields` and `text` feed the visual, data
+    and text checks.
     """
     submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)

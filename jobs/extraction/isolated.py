@@ -21,28 +21,30 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from submissions.pages import mapped_bytes
 
 from .api import Extraction, extract_document
-from .document import Document
+from .document import Page
 from .errors import STEP_TEXT, ExtractionError
 from .ocr import get_engine
 
 MB = 1024 * 1024
 _CHUNK = 1 << 16
 PAGE_TIMEOUT_S = 120.0  # the default of settings.EXTRACTION_PAGE_SECONDS, which says why
-# The child reports its progress as it goes ("3/8." for 3 of 8 pages read), then writes
-# _RESULT and its result.
+# The child reports its progress as it goes ("3/8." for 3 of 8 pages read; a bare "." for
+# a page digested), then writes _RESULT and its result.
 _END_OF_REPORT = b"."
 _RESULT = b"="
 _PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
+T = TypeVar("T")
 
 
 def extract_document_isolated(
     data: bytes,
     *,
+    digest: Callable[[Page], T],
     kind: str,
     password: str | None = None,
     page_timeout_s: float = PAGE_TIMEOUT_S,
@@ -52,11 +54,16 @@ def extract_document_isolated(
     heartbeat: Callable[[], None] | None = None,
     heartbeat_every: float = 20.0,
     on_progress: Callable[[int, int], object] | None = None,
-) -> tuple[Document, Extraction]:
+) -> tuple[list[T], Extraction]:
     """``extract_document`` in a child process; crashes and blow-ups become ExtractionError.
 
-    The child has ``page_timeout_s`` from its start, and again from each page it loads or
-    reads, so a long document is read to its end while a page that hangs still fails
+    What comes back is the extraction and what ``digest``, run in the child on each page
+    once read, makes of that page: only what the caller needs crosses back. A scanned A4
+    page is ~12 MB decoded, and crossing back it is held twice at once (pickled and
+    unpickled).
+
+    The child has ``page_timeout_s`` from its start, and again from each page it loads,
+    reads or digests, so a long document is read to its end while a page that hangs still fails
     it; ``deadline`` (a ``time.monotonic()`` value) bounds the whole file.
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
@@ -72,7 +79,7 @@ def extract_document_isolated(
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_fd)
         _die_with(parent)
-        _child(write_fd, data, kind, password, memory_mb, engine)
+        _child(write_fd, data, digest, kind, password, memory_mb, engine)
     os.close(write_fd)
     try:
         payload = _read_result(
@@ -98,7 +105,13 @@ def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
 
 
 def _child(
-    write_fd: int, data: bytes, kind: str, password: str | None, memory_mb: int, engine: Any
+    write_fd: int,
+    data: bytes,
+    digest: Callable[[Page], Any],
+    kind: str,
+    password: str | None,
+    memory_mb: int,
+    engine: Any,
 ) -> None:  # pragma: no cover - runs in the child
     status = 0
     try:
@@ -110,12 +123,18 @@ def _child(
         def progress(done: int, total: int) -> None:
             os.write(write_fd, b"%d/%d" % (done, total) + _END_OF_REPORT)
 
+        def digested(page: Page) -> Any:
+            value = digest(page)
+            os.write(write_fd, _END_OF_REPORT)  # alive: the next page has its own time
+            return value
+
         try:
+            document, extraction = extract_document(
+                data, kind=kind, password=password, engine=engine, on_progress=progress
+            )
             result: tuple[str, Any] = (
                 "ok",
-                extract_document(
-                    data, kind=kind, password=password, engine=engine, on_progress=progress
-                ),
+                ([digested(page) for page in document.pages], extraction),
             )
         except ExtractionError as exc:
             result = ("error", exc)
@@ -165,10 +184,10 @@ def _read_result(
         if not in_result:
             before, marker, chunk = chunk.partition(_RESULT)
             *done, reports = (reports + before).split(_END_OF_REPORT)
-            if done:  # a page loaded or read: the next one has its own time
+            if done:  # a page loaded, read or digested: the next one has its own time
                 stall_at = time.monotonic() + page_timeout_s
             if on_progress is not None:
-                for report in done:
+                for report in filter(None, done):
                     on_progress(*map(int, report.split(b"/")))
             in_result = bool(marker)
         chunks.append(chunk)
@@ -198,7 +217,7 @@ def _kill(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _unpack(payload: bytes, pid: int) -> tuple[Document, Extraction]:
+def _unpack(payload: bytes, pid: int) -> tuple[list[Any], Extraction]:
     _, status = os.waitpid(pid, 0)
     crashed = ExtractionError(
         "PROCESSING_ERROR",

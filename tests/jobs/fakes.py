@@ -2,14 +2,15 @@
 
 from PIL import Image
 
-from jobs.extraction import Document, Extraction, Page
+from jobs.extraction import Extraction, Page
+from jobs.pipeline import PageRead, _page_read
 
 FIELDS = {"merchantName": "Kedai Test", "date": "2026-01-02", "totalAmount": 12.5}
 
 
 def fake_extract_file(
     session, file, deadline: float | None = None, on_progress=None, *, confidence: float = 0.99
-) -> tuple[Document, Extraction]:
+) -> tuple[list[PageRead], Extraction]:
     page = Page(index=0, image=Image.new("RGB", (40, 60), "white"))
     extraction = Extraction(
         kind=session.workflow_version.kind,
@@ -21,4 +22,4 @@ def fake_extract_file(
         certainty=confidence,
         summary="A test receipt.",
     )
-    return Document(mime_type="image/jpeg", pages=[page]), extraction
+    return [_page_read(file.pk, page)], extraction

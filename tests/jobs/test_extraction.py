@@ -18,6 +18,7 @@ from jobs.extraction import (
     OUTPUT_SCHEMAS,
     REQUIRED_FIELDS,
     ExtractionError,
+    Page,
     extract_document,
     extract_document_isolated,
     load_document,
@@ -41,6 +42,11 @@ from tests.jobs.fixtures_docs import (
 
 SROIE = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sroie-dev"
 needs_sroie = pytest.mark.skipif(not SROIE.is_dir(), reason="sroie-dev dataset not present")
+
+
+def whole(page: Page) -> Page:
+    """Digest for the isolated reader that brings every page back, image and all."""
+    return page
 
 
 @pytest.fixture(scope="module")
@@ -306,31 +312,33 @@ def test_an_a4_scan_keeps_its_resolution() -> None:
 
 
 def test_isolated_runner_returns_results(spec: InvoiceSpec, pdf_bytes: bytes) -> None:
-    document, extraction = extract_document_isolated(pdf_bytes, kind="invoice")
+    pages, extraction = extract_document_isolated(pdf_bytes, digest=whole, kind="invoice")
     assert extraction.fields["invoiceNumber"] == spec.number
-    assert document.pages[0].image.size[0] > 0
+    assert pages[0].image.size[0] > 0
 
 
 def test_isolated_runner_reads_scans_with_the_parents_model(
     spec: InvoiceSpec, pdf_bytes: bytes
 ) -> None:
     # The OCR model is loaded before the fork; its inference must still work in the child.
-    document, extraction = extract_document_isolated(render_png(pdf_bytes), kind="invoice")
-    assert document.pages[0].words
+    pages, extraction = extract_document_isolated(
+        render_png(pdf_bytes), digest=whole, kind="invoice"
+    )
+    assert pages[0].words
     assert extraction.fields["invoiceNumber"] == spec.number
 
 
 def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
     with pytest.raises(ExtractionError) as info:
-        extract_document_isolated(malformed_pdf(), kind="invoice")
+        extract_document_isolated(malformed_pdf(), digest=whole, kind="invoice")
     assert info.value.code == "UNSUPPORTED_FILE"
     # A page that needs more memory than allowed kills the child, not the caller.
     big = bomb_png(6_000, 6_000)  # 36 MP: under the pixel limit, ~100 MB decoded
     with pytest.raises(ExtractionError) as info:
-        extract_document_isolated(big, kind="receipt", memory_mb=40)
+        extract_document_isolated(big, digest=whole, kind="receipt", memory_mb=40)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
     with pytest.raises(ExtractionError) as info:
-        extract_document_isolated(pdf_bytes, kind="invoice", page_timeout_s=0.001)
+        extract_document_isolated(pdf_bytes, digest=whole, kind="invoice", page_timeout_s=0.001)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
 
 
@@ -351,7 +359,11 @@ def test_isolated_runner_kills_the_child_when_the_heartbeat_says_stop(
 
     with pytest.raises(Ended):
         extract_document_isolated(
-            render_png(pdf_bytes), kind="invoice", heartbeat=stop, heartbeat_every=0.0
+            render_png(pdf_bytes),
+            digest=whole,
+            kind="invoice",
+            heartbeat=stop,
+            heartbeat_every=0.0,
         )
     assert len(killed) == 1
 
@@ -393,8 +405,10 @@ def test_a_long_document_is_read_to_its_end_as_long_as_each_page_is_read_in_time
 
     monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
     started = time.monotonic()
-    document, _ = extract_document_isolated(scanned_pdf(4), kind="receipt", page_timeout_s=1.0)
-    assert len(document.pages) == 4 and all(page.words for page in document.pages)
+    pages, _ = extract_document_isolated(
+        scanned_pdf(4), digest=whole, kind="receipt", page_timeout_s=1.0
+    )
+    assert len(pages) == 4 and all(page.words for page in pages)
     assert time.monotonic() - started > 1.0  # longer than one page's time, in all
 
 
@@ -406,7 +420,7 @@ def test_a_page_that_hangs_fails_its_file_after_the_page_timeout_and_may_be_retr
     monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.1, stall_on=3))
     started = time.monotonic()
     with pytest.raises(ExtractionError) as info:
-        extract_document_isolated(scanned_pdf(4), kind="receipt", page_timeout_s=1.0)
+        extract_document_isolated(scanned_pdf(4), digest=whole, kind="receipt", page_timeout_s=1.0)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
     assert "page took longer than 1 s" in info.value.message
     assert time.monotonic() - started < 10
@@ -420,7 +434,11 @@ def test_files_past_the_submissions_deadline_fail_and_are_not_retryable(
     monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.4))
     with pytest.raises(ExtractionError) as info:
         extract_document_isolated(
-            scanned_pdf(6), kind="receipt", page_timeout_s=5, deadline=time.monotonic() + 1
+            scanned_pdf(6),
+            digest=whole,
+            kind="receipt",
+            page_timeout_s=5,
+            deadline=time.monotonic() + 1,
         )
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
     assert "longer to read than Steve allows" in info.value.message
@@ -446,7 +464,7 @@ def test_the_child_is_killed_when_the_task_is_interrupted_while_it_reads(
     signal.setitimer(signal.ITIMER_REAL, 0.5)
     try:
         with pytest.raises(SoftTimeLimit):
-            extract_document_isolated(scanned_pdf(1), kind="receipt")
+            extract_document_isolated(scanned_pdf(1), digest=whole, kind="receipt")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -477,7 +495,7 @@ def test_the_reading_child_dies_with_a_worker_that_is_killed() -> None:
         isolated.os.fork = reported_fork  # type: ignore[assignment]
         isolated.get_engine = lambda name: Reading(60)  # type: ignore[assignment]
         with contextlib.suppress(BaseException):
-            extract_document_isolated(scanned_pdf(1), kind="receipt")
+            extract_document_isolated(scanned_pdf(1), digest=whole, kind="receipt")
         os._exit(0)
     with os.fdopen(pids_read) as told:
         child = int(told.readline())
@@ -596,13 +614,33 @@ def test_progress_is_reported_as_pages_load_and_as_ocr_reads_them(
     assert reports(scanned_pdf(2)) == [(0, 2), (0, 2), (0, 2), (1, 2), (2, 2)]
 
 
+def test_each_page_digested_in_the_child_has_its_own_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobs.extraction import isolated
+
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0))
+
+    def slow_digest(page: Page) -> int:
+        time.sleep(0.4)
+        return page.index
+
+    indexes, _ = extract_document_isolated(
+        scanned_pdf(4), digest=slow_digest, kind="receipt", page_timeout_s=1.0
+    )
+    assert indexes == [0, 1, 2, 3]  # 1.6 s of digests in all, each page within its time
+
+
 def test_the_parent_hears_the_childs_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     from jobs.extraction import isolated
 
     monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.05))
     heard: list[tuple[int, int]] = []
     extract_document_isolated(
-        scanned_pdf(3), kind="receipt", on_progress=lambda *report: heard.append(report)
+        scanned_pdf(3),
+        digest=whole,
+        kind="receipt",
+        on_progress=lambda *report: heard.append(report),
     )
     assert heard == [(0, 3)] * 4 + [(1, 3), (2, 3), (3, 3)]
 

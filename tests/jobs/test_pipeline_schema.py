@@ -18,10 +18,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _credit_note(session, file, deadline, on_progress=None):
-    document, extraction = fake_extract_file(session, file)
+    pages, extraction = fake_extract_file(session, file)
     extraction.fields["totalAmount"] = -6.42
     extraction.evidence["totalAmount"] = [{"page": 0, "bbox": [0.7, 0.75, 0.8, 0.77]}]
-    return document, extraction
+    return pages, extraction
 
 
 def _run_credit_note(api, monkeypatch) -> WorkflowSession:
