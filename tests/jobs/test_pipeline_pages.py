@@ -4,6 +4,7 @@ fraud fingerprints in the process that reads the file, and only those cross back
 import hashlib
 import io
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,11 @@ from reportlab.pdfgen import canvas
 
 from fraud.models import FraudMatch, PageFeatures, PageFingerprint
 from jobs import pipeline
-from jobs.extraction import isolated
+from jobs.extraction import Page, isolated
 from jobs.extraction.layout import Word
 from jobs.models import WorkflowSession
 from submissions.models import SubmissionFile
-from tests.jobs.fixtures_docs import receipt_pdf, render_png
+from tests.jobs.fixtures_docs import invoice_pdf, receipt_pdf, render_png
 from tests.jobs.test_sessions_api import create
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,13 @@ def test_no_page_image_reaches_the_worker_process(api, workflows, monkeypatch):
     assert unpickled == []
     [checks] = handed
     assert not checks.get("pages") and len(checks["hashed"]) == 3
+
+
+def test_what_the_worker_keeps_of_a_page_is_a_small_part_of_its_image():
+    """It keeps every page's fingerprints of a session until its fraud step has run."""
+    scan = Image.open(io.BytesIO(render_png(invoice_pdf(), dpi=200))).convert("RGB")
+    assert scan.size == (1654, 2339)  # a scanned A4 page: 11.6 MB decoded
+    page = Page(index=0, image=scan, words=[])
+    kept = pipeline._page_read("file_1", page)
+    assert kept.hashed is not None and kept.hashed.features is not None
+    assert len(pickle.dumps(kept)) < 250_000
