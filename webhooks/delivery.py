@@ -206,6 +206,11 @@ def signing_secrets(delivery: WebhookDelivery) -> list[str]:
     )
 
 
+def budget_used(delivery: WebhookDelivery) -> int:
+    """Attempts made since the latest redelivery, which gave a fresh retry budget."""
+    return delivery.attempts - delivery.attempts_before_redelivery
+
+
 def _claimable(now: datetime) -> Q:
     return Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now) & (
         Q(locked_until__isnull=True) | Q(locked_until__lte=now)
@@ -264,7 +269,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             delivery.queued_until = None  # beat queues it again when it is due
             delivery.save(update_fields=STATE_FIELDS)
             return None
-        if delivery.attempts >= MAX_ATTEMPTS:  # the last attempt died with its worker
+        if budget_used(delivery) >= MAX_ATTEMPTS:  # the last attempt died with its worker
             _give_up(delivery, "The last attempt was interrupted.")
             return None
         if delivery.endpoint is not None:
@@ -278,7 +283,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         # taken at emit runs out.
         delivery.queued_until = None
         # Scheduled before sending: should this worker die, the retry is already due then.
-        delay = next_attempt_delay(delivery.attempts)
+        delay = next_attempt_delay(budget_used(delivery))
         delivery.next_attempt_at = now + delay if delay else delivery.locked_until
         delivery.save(update_fields=STATE_FIELDS)
         attempt = WebhookAttempt.objects.create(delivery=delivery, number=delivery.attempts)
@@ -295,7 +300,7 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         return
-    delay = next_attempt_delay(delivery.attempts, outcome.retry_after)
+    delay = next_attempt_delay(budget_used(delivery), outcome.retry_after)
     if outcome.status_code == 410 or delay is None:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
@@ -320,10 +325,11 @@ def record(
             update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"]
         )
         # A late answer after our lease passed must not undo a newer attempt's state,
-        # but a 2xx is always true news: the receiver has the event. Numbers start again
-        # at a redelivery, so the newest attempt is the one no later attempt followed.
-        latest = _is_latest(delivery, attempt)
-        current = latest and delivery.attempts == attempt.number
+        # but a 2xx is always true news: the receiver has the event. Numbers never
+        # repeat, so the count names the newest attempt; one made before the latest
+        # redelivery belongs to the budget that redelivery replaced.
+        latest = attempt.number == delivery.attempts
+        current = latest and attempt.number > delivery.attempts_before_redelivery
         if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
@@ -337,11 +343,6 @@ def record(
                 dispatch_on_commit([delivery.pk])
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
-
-
-def _is_latest(delivery: WebhookDelivery, attempt: WebhookAttempt) -> bool:
-    """Whether no later attempt has claimed the delivery since this one."""
-    return not WebhookAttempt.objects.filter(delivery_id=delivery.pk, pk__gt=attempt.pk).exists()
 
 
 def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:

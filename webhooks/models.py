@@ -117,7 +117,11 @@ class WebhookDelivery(models.Model):
     event_type = models.CharField(max_length=60)
     payload = models.JSONField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Every attempt ever made, as many as the attempt log holds; never reset.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The attempts made before the latest redelivery: its fresh retry budget counts from
+    # there, and an answer to one of them is stale.
+    attempts_before_redelivery = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)

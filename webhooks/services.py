@@ -42,7 +42,13 @@ MAX_GRACE_HOURS = 7 * 24
 MAX_URL_LENGTH = 2000
 MAX_DESCRIPTION_LENGTH = 200
 # What a redelivery resets; saving only these never rewrites the payload.
-REDELIVERY_FIELDS = ["status", "attempts", "next_attempt_at", "queued_until", "delivered_at"]
+REDELIVERY_FIELDS = [
+    "status",
+    "attempts_before_redelivery",
+    "next_attempt_at",
+    "queued_until",
+    "delivered_at",
+]
 
 
 class WebhookError(ServiceError):
@@ -473,7 +479,9 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
 def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
     now = timezone.now()
     delivery.status = WebhookDelivery.Status.PENDING
-    delivery.attempts = 0
+    # A fresh budget; the count goes on, so it stays the attempt log's length (an attempt
+    # in flight included).
+    delivery.attempts_before_redelivery = delivery.attempts
     delivery.next_attempt_at = now
     delivery.queued_until = now + QUEUE_LEASE
     delivery.delivered_at = None

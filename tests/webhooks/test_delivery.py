@@ -290,15 +290,15 @@ def test_a_stale_answer_does_not_free_the_lease_of_a_later_attempt(company, endp
     assert deliver(delivery.pk) is None
 
 
-def test_an_answer_from_before_a_redelivery_does_not_count_for_its_attempt_of_that_number(
+def test_an_answer_from_before_a_redelivery_does_not_count_for_the_redelivery(
     company, endpoint, receiver
 ):
     (delivery,) = emit(company)
     _, first = claim(delivery.pk)
     make_due(delivery)  # the first attempt's worker stalls past its lease
     delivery_redeliver(delivery_id=delivery.pk)
-    _, second = claim(delivery.pk)  # the redelivery's attempt: number 1 again, in flight
-    assert first.number == second.number == 1
+    _, second = claim(delivery.pk)  # the redelivery's attempt, in flight
+    assert (first.number, second.number) == (1, 2)  # numbers go on after a redelivery
     record(delivery.pk, first, Outcome(status_code=500, body="", error="late", latency_ms=1))
     delivery.refresh_from_db()
     assert delivery.locked_until is not None  # still the redelivery's lease
@@ -400,3 +400,53 @@ def test_first_retry_is_queued_about_five_seconds_after_the_first_failure(
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.attempts == 2
+
+
+def test_a_redelivery_during_an_attempt_keeps_counting_the_attempt_in_flight(
+    company, endpoint, receiver, api
+):
+    """The count is the attempt log's length: a redelivery mid-attempt read 0 attempts
+    beside a log holding the attempt in flight, then numbered the next one 1 again."""
+    receiver.default = 500
+    (delivery,) = emit(company)
+    deliver(delivery.pk)  # attempt 1 fails
+    make_due(delivery)
+    _, in_flight = claim(delivery.pk)  # attempt 2 is being sent
+    delivery_redeliver(delivery_id=delivery.pk)  # "Redeliver now" meanwhile
+
+    detail = api.get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()
+    assert detail["attempts"] == len(detail["attemptLog"]) == 2
+    record(
+        delivery.pk, in_flight, Outcome(status_code=None, body="", error="Timeout", latency_ms=1)
+    )
+    receiver.default = 200
+    deliver(delivery.pk)  # the redelivery's attempt
+
+    detail = api.get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()
+    assert detail["status"] == "delivered"
+    assert detail["attempts"] == len(detail["attemptLog"]) == 3
+    assert [a["number"] for a in detail["attemptLog"]] == [3, 2, 1]
+
+
+def test_a_redelivery_gives_a_fresh_retry_budget_and_the_count_goes_on(
+    company, endpoint, receiver, monkeypatch
+):
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", 2)
+    receiver.default = 500
+    (delivery,) = emit(company)
+    for _ in range(2):
+        deliver(delivery.pk)
+        make_due(delivery)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 2)
+
+    delivery_redeliver(delivery_id=delivery.pk)
+    deliver(delivery.pk)  # the new budget's first attempt fails: a retry is scheduled
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.PENDING, 3)
+    make_due(delivery)
+    deliver(delivery.pk)  # its second and last
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 4)
+    assert list(delivery.log.order_by("pk").values_list("number", flat=True)) == [1, 2, 3, 4]
+    assert len(receiver.requests) == 4

@@ -1,0 +1,36 @@
+from django.db import migrations, models
+from django.db.models import Count, F
+
+
+def count_every_attempt(apps, schema_editor) -> None:
+    """Deliveries redelivered before: their count restarted at 0 while the log was kept.
+    Count the whole log, number it in order, and start the current budget where the old
+    count did."""
+    delivery_model = apps.get_model("webhooks", "WebhookDelivery")
+    attempt_model = apps.get_model("webhooks", "WebhookAttempt")
+    redelivered = delivery_model.objects.annotate(logged=Count("log")).exclude(logged=F("attempts"))
+    for delivery in redelivered.iterator():
+        attempts = attempt_model.objects.filter(delivery_id=delivery.pk).order_by("pk")
+        for number, attempt in enumerate(attempts, start=1):
+            if attempt.number != number:
+                attempt.number = number
+                attempt.save(update_fields=["number"])
+        delivery_model.objects.filter(pk=delivery.pk).update(
+            attempts=delivery.logged,
+            attempts_before_redelivery=max(delivery.logged - delivery.attempts, 0),
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("webhooks", "0006_endpoint_last_failure_at"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="webhookdelivery",
+            name="attempts_before_redelivery",
+            field=models.PositiveSmallIntegerField(default=0),
+        ),
+        migrations.RunPython(count_every_attempt, migrations.RunPython.noop, elidable=True),
+    ]
