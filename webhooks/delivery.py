@@ -163,7 +163,9 @@ def post_signed(
                 url,
                 data=body,
                 headers=headers,
-                timeout=timeout,
+                # What the lookup left: the connect, not bounded by the cut-off (armed
+                # once connected), took a whole timeout after a slow lookup.
+                timeout=max(deadline - time.monotonic(), 0.01),
                 allow_redirects=False,
                 stream=True,
                 verify=settings.WEBHOOKS_CA_BUNDLE or True,

@@ -1,10 +1,15 @@
 """The webhook API: endpoints, secrets, deliveries, redelivery and the test event."""
 
+import socket
+import time
+from collections.abc import Iterator
+
 import pytest
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
 from tests.webhooks.helpers import emit
+from webhooks import delivery as delivery_module
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_create
@@ -274,6 +279,52 @@ def test_a_company_sends_one_test_event_at_a_time(api, company, receiver):
     assert (
         api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").status_code == 200
     )
+
+
+@pytest.fixture
+def silent_connect() -> Iterator[int]:
+    """A port whose listen queue is full: the kernel drops further SYNs, so a connect
+    waits for its timeout, as to a firewall that drops packets."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        time.sleep(0.2)
+        yield port
+        for filler in fillers:
+            filler.close()
+
+
+def test_a_test_event_ends_at_its_timeout_after_a_slow_lookup_and_a_silent_connect(
+    api, company, silent_connect, monkeypatch
+):
+    """The connect had a timeout of its own after the lookup's: the caller of a test
+    waited up to twice the documented 5 s, told "no complete answer within 5 s"."""
+    real = socket.getaddrinfo
+    lookup_takes = {"seconds": 0.0}
+
+    def lookup(host, port, *args, **kwargs):
+        if host != "receiver.example":
+            return real(host, port, *args, **kwargs)
+        time.sleep(lookup_takes["seconds"])  # a slow resolver, then the answer
+        return real("127.0.0.1", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    url = f"http://receiver.example:{silent_connect}/hook"
+    endpoint, _ = endpoint_create(company=company, url=url)
+    monkeypatch.setattr(delivery_module, "TEST_TIMEOUT_SECONDS", 2)
+    lookup_takes["seconds"] = 1.5
+
+    response = api.post("/api/v1/webhooks/test", {"endpointId": endpoint.pk}, format="json")
+    assert response.status_code == 200
+    outcome = response.json()
+    assert outcome["delivered"] is False and outcome["error"].startswith("Timeout")
+    # Timed from before the lookup to the outcome: 1.5 s + 2 s before.
+    assert outcome["latencyMs"] < 2500
 
 
 def test_test_event_refusals(api, settings):
