@@ -43,6 +43,8 @@ TIMEOUT_SECONDS = 15
 TEST_TIMEOUT_SECONDS = 5
 # Longer than any request can take (connect + TIMEOUT + reading a capped body).
 LEASE = timedelta(minutes=2)
+# The longest beat waits before it queues another copy of a delivery's message.
+MAX_QUEUE_LEASE = timedelta(hours=1)
 RESPONSE_LOG_LIMIT = 2000
 CLAIM_BATCH = 200
 MAX_CLAIM_BATCHES = 10
@@ -385,6 +387,18 @@ def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
     return per_model.get(WebhookDelivery._meta.label, 0)
 
 
+def queue_lease(waited: timedelta) -> timedelta:
+    """How long beat leaves a copy it queues for a delivery due `waited` ago.
+
+    Beat cannot tell a message still on the queue from a lost one. A delivery that has
+    waited that long is behind a backlog at least as old, which a copy queues behind
+    too: so the lease grows with the wait, and a backlog hours long adds a few copies
+    per delivery, not one every QUEUE_LEASE. A lost message is still queued again after
+    QUEUE_LEASE, and after at most MAX_QUEUE_LEASE however long the wait.
+    """
+    return min(max(QUEUE_LEASE, waited), MAX_QUEUE_LEASE)
+
+
 def claim_due() -> list[str]:
     """Beat: due deliveries nobody is sending and no queued message covers."""
     now = timezone.now()
@@ -394,10 +408,14 @@ def claim_due() -> list[str]:
             .filter(_claimable(now))
             .filter(Q(queued_until__isnull=True) | Q(queued_until__lte=now))
             .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:CLAIM_BATCH]
+            .values_list("pk", "next_attempt_at")[:CLAIM_BATCH]
         )
-        WebhookDelivery.objects.filter(pk__in=due).update(queued_until=now + QUEUE_LEASE)
-    return due
+        leased = [
+            WebhookDelivery(pk=pk, queued_until=now + queue_lease(now - due_at))
+            for pk, due_at in due
+        ]
+        WebhookDelivery.objects.bulk_update(leased, ["queued_until"])
+    return [pk for pk, _ in due]
 
 
 def send_test(

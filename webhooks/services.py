@@ -454,6 +454,21 @@ def _dispatch(delivery_ids: list[str]) -> None:
         WebhookDelivery.objects.filter(pk__in=unqueued).update(queued_until=None)
 
 
+def delivery_queue(*, delivery_id: str) -> bool:
+    """Beat: queue a message for a delivery claim_due leased; False when the broker did
+    not take it, and then the lease is dropped, so beat's next pass claims it again (not
+    the lease's end, which can be an hour away for a delivery long overdue)."""
+    from webhooks.tasks import deliver_webhook
+
+    try:
+        deliver_webhook.delay(delivery_id)
+    except Exception:
+        logger.exception("Could not queue webhook delivery %s", delivery_id)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(queued_until=None)
+        return False
+    return True
+
+
 def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again now, with a fresh retry budget (its log is kept)."""
     with transaction.atomic():

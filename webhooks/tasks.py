@@ -1,4 +1,4 @@
-"""Celery entry points, thin: each parses nothing and calls one function of delivery.py.
+"""Celery entry points, thin: each parses nothing and calls the app's functions.
 
 Both run on the `deliveries` queue (CELERY_TASK_ROUTES), apart from OCR work.
 """
@@ -8,9 +8,10 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from steve.sweeps import ERRORS, sweep_rows
+from steve.sweeps import sweep_rows
 from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
 from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver, deliveries_purge
+from webhooks.services import delivery_queue
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -26,10 +27,11 @@ def dispatch_due_webhooks() -> int:
     queued = 0
     for _ in range(MAX_CLAIM_BATCHES):
         due = claim_due()
-        # A delivery whose message could not be queued is retried once its lease lapses.
-        counts = sweep_rows("dispatch-webhooks", due, deliver_webhook.delay)
-        queued += len(due) - counts[ERRORS]
-        if len(due) < CLAIM_BATCH_SIZE:
+        counts = sweep_rows("dispatch-webhooks", due, lambda pk: delivery_queue(delivery_id=pk))
+        queued += counts[str(True)]
+        # What the broker did not take is claimable again: the next pass retries it, not
+        # the next batch of this one.
+        if len(due) < CLAIM_BATCH_SIZE or counts[str(False)]:
             break
     return queued
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from steve.broker import broker_pause
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks.delivery import (
@@ -450,3 +451,52 @@ def test_a_redelivery_gives_a_fresh_retry_budget_and_the_count_goes_on(
     assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.FAILED, 4)
     assert list(delivery.log.order_by("pk").values_list("number", flat=True)) == [1, 2, 3, 4]
     assert len(receiver.requests) == 4
+
+
+def test_beat_copies_a_waiting_delivery_less_often_the_longer_it_waits(
+    company, endpoint, receiver, monkeypatch
+):
+    """A backlog longer than the queue lease: beat cannot tell a message still on the
+    queue from a lost one, and queued a copy every 2 minutes, a backlog's worth of them
+    for every delivery (each a task, about 1 KB of Redis, found claimed or done)."""
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: None)
+    start = timezone.now()
+    clock = {"now": start}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    (delivery,) = emit(company)  # its message waits behind a two-hour backlog
+
+    copies = []
+    for minute in range(1, 121):
+        clock["now"] = start + timedelta(minutes=minute)
+        if claim_due() == [delivery.pk]:
+            copies.append(minute)
+    # A lost message is still queued again after 2 minutes; then after as long as the
+    # delivery has waited, at most an hour.
+    assert copies == [2, 4, 8, 16, 32, 64]
+
+    deliver(delivery.pk)  # a worker reaches one of its messages at last
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert len(receiver.requests) == 1
+
+
+def test_beat_claims_again_on_its_next_pass_what_the_broker_refused(
+    company, endpoint, receiver, monkeypatch
+):
+    """Beat's copy waits out its lease only when the broker took it (the lease may be
+    an hour for a delivery that long overdue)."""
+    (delivery,) = emit(company)
+    make_due(delivery)
+
+    def refuse(delivery_id: str) -> None:
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(deliver_webhook, "delay", refuse)
+    assert dispatch_due_webhooks() == 0
+    delivery.refresh_from_db()
+    assert delivery.queued_until is None
+
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    broker_pause.end()  # the broker is back, the process's pause over
+    assert dispatch_due_webhooks() == 1 and queued == [delivery.pk]
