@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
+from fraud.models import FraudMatch
 from tests import factories
-from tests.e2e.test_review_browser import open_page
+from tests.e2e.test_review_browser import open_page, seed_queue
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -49,4 +50,26 @@ def test_a_save_after_resizing_a_text_box_reports_no_csp_violation(chromium, liv
     expect(page.locator("li[data-event=comment]")).to_have_count(1)
     page.wait_for_timeout(300)  # a violation is reported just after the swap settles
     assert not [m for m in console if "Content Security Policy" in m], console
+    context.close()
+
+
+def test_the_undo_of_a_resolution_shows_beside_its_result(chromium, live_server, team):
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    page.click("[data-resolve=false_positive]")
+
+    # The resolved card folds up; its result and the Undo stay in sight on its summary line.
+    card = page.locator(".pair-card").first
+    expect(card.locator("summary .resolution-false_positive")).to_be_visible()
+    expect(card).not_to_have_attribute("open", "")
+    undo = page.locator("[data-action=undo-resolution]")
+    expect(undo).to_be_visible()
+    result = card.locator("summary .resolution-false_positive").bounding_box()
+    assert abs(undo.bounding_box()["y"] - result["y"]) < result["height"]
+
+    undo.click()
+    expect(page.locator(".pair-card.unresolved")).to_have_count(1)
+    assert FraudMatch.objects.get(submission=flagged).resolution is None
     context.close()
