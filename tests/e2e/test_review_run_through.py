@@ -1,14 +1,20 @@
 """What a browser run-through of the review desk found: a CSP message after a save, an
 Undo out of sight, a queue wider than a laptop and line items too narrow to read."""
 
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from fraud.models import FraudMatch
+from submissions.models import Submission
+from submissions.services import submission_claim
 from tests import factories
 from tests.e2e.test_review_browser import open_page, seed_queue
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
+from tests.submissions.test_review_support import submission_with_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,4 +78,51 @@ def test_the_undo_of_a_resolution_shows_beside_its_result(chromium, live_server,
     undo.click()
     expect(page.locator(".pair-card.unresolved")).to_have_count(1)
     assert FraudMatch.objects.get(submission=flagged).resolution is None
+    context.close()
+
+
+def busy_queue(company: Any, holder: Any) -> Submission:
+    """A queue a real day leaves: old, claimed, blocked, a big total, a UUID client id and
+    a long shop name, and enough rows to need a vertical scrollbar."""
+    for _ in range(24):
+        submission_with_file(company)
+    busy = factories.SubmissionFactory(
+        company=company,
+        extracted_data={
+            "merchantName": "Kedai Runcit Sinar Harapan Sdn Bhd (Cawangan Pudu)",
+            "totalAmount": 12345.67,
+            "currency": "MYR",
+        },
+        fraud_status="blocked",
+        fraud_score=100.0,
+        client_submission_id="3f2b1c9e-8d7a-4b6c-9e1f-2a3b4c5d6e7f",
+    )
+    Submission.objects.filter(pk=busy.pk).update(
+        created_at=timezone.now() - timedelta(days=12, hours=23)
+    )
+    submission_claim(submission_id=busy.pk, user=holder)
+    return busy
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+def test_every_queue_column_fits_a_laptop_window(chromium, live_server, team, width):
+    holder = factories.UserFactory(username="alexandra.vandenberg", companies=[team["company"]])
+    busy = busy_queue(team["company"], holder)
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/review/")
+    page.locator("table[data-queue] tr.row").first.wait_for()
+
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), "the queue scrolls sideways"
+    row = page.locator(f"tr.row[data-id={busy.pk}]")
+    client_id = row.locator("td.client-id")
+    edge = wrap.bounding_box()
+    cell = client_id.bounding_box()
+    assert cell["x"] + cell["width"] <= edge["x"] + edge["width"]
+    # A long id is cut with an ellipsis; the whole of it is in the title.
+    assert client_id.get_attribute("title") == busy.client_submission_id
+    expect(row.locator("td.claimed .holder")).to_have_attribute(
+        "title", re.compile(r"^alexandra\.vandenberg")
+    )
     context.close()
