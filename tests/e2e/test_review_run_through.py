@@ -126,3 +126,23 @@ def test_every_queue_column_fits_a_laptop_window(chromium, live_server, team, wi
         "title", re.compile(r"^alexandra\.vandenberg")
     )
     context.close()
+
+
+def test_line_item_descriptions_get_the_width_of_the_table(chromium, live_server, team):
+    items = [
+        {"description": "Nescafe Gold Blend refill pack 170g", "quantity": 2.0, "amount": 37.8},
+        {"description": "Gardenia bread", "quantity": 1.0, "amount": 4.5},
+    ]
+    submission = submission_with_file(
+        team["company"], extracted_data={"merchantName": "Tesco Extra", "lineItems": items}
+    )
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    table = page.locator("table.line-items").bounding_box()
+    description = page.locator("input[name=description-0]")
+    assert description.bounding_box()["width"] >= table["width"] * 0.55
+    # The whole description is readable in the box, not cut at a few characters.
+    assert description.evaluate("i => i.scrollWidth <= i.clientWidth")
+    assert page.locator("input[name=amount-0]").evaluate("i => i.scrollWidth <= i.clientWidth")
+    context.close()
