@@ -1,6 +1,8 @@
 """Small formatting helpers and server-side SVG charts for the review UI."""
 
+import json
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from typing import Any
 
 from django import template
@@ -80,6 +82,92 @@ def corrected_value(value: Any) -> str:
     if isinstance(value, list):
         return f"{len(value)} row{'' if len(value) == 1 else 's'}"
     return str(value)
+
+
+# A line-item correction names this many row changes in the timeline, then counts the rest.
+ROW_CHANGES_SHOWN = 3
+ROW_TEXT_MAX = 40
+
+
+@register.filter
+def row_changes(details: Any) -> list[str]:
+    """What a correction of a list of rows (line items) changed, for the timeline:
+    "row 2 (Bread): amount 1.10 → 1.20", "row 3 added: Coffee beans, 1 × 6.80",
+    "row 4 removed: Wine". Rows are matched in order, so a row removed from the middle
+    reads as removed, not as every later row changed. Empty when the event does not hold
+    two lists of rows (another field, or a value too large to keep)."""
+    if not isinstance(details, dict) or details.get("omitted"):
+        return []
+    old, new = details.get("old") or [], details.get("new") or []
+    if not _is_rows(old) or not _is_rows(new):
+        return []
+    changes: list[str] = []
+    keys = [_row_key(r) for r in old], [_row_key(r) for r in new]
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for k in range(paired):
+            if changed := _row_changed(j1 + k + 1, old[i1 + k], new[j1 + k]):
+                changes.append(changed)
+        changes += [f"row {i + 1} removed: {_row_text(old[i])}" for i in range(i1 + paired, i2)]
+        changes += [f"row {j + 1} added: {_row_text(new[j])}" for j in range(j1 + paired, j2)]
+    if len(changes) > ROW_CHANGES_SHOWN:
+        rest = len(changes) - ROW_CHANGES_SHOWN
+        changes = [
+            *changes[:ROW_CHANGES_SHOWN],
+            f"and {rest} more change{'' if rest == 1 else 's'}",
+        ]
+    return changes
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(row, dict) for row in value)
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """Rows equal in value have one key: a quantity of 2 is a quantity of 2.0."""
+    numbers = {k: float(v) for k, v in row.items() if type(v) is int}
+    return json.dumps({**row, **numbers}, sort_keys=True, default=str)
+
+
+def _row_fields(row: dict[str, Any]) -> list[str]:
+    known = [k for k in ("description", "quantity", "amount") if k in row]
+    return known + sorted(k for k in row if k not in known)
+
+
+def _row_value(name: str, value: Any) -> str:
+    """A cell as the form shows it (amounts with 2 decimals), long text shortened."""
+    if value is None:
+        return "—"
+    if name in ("quantity", "amount"):
+        return as_stored(value, 2 if name == "amount" else 0)
+    text = str(value)
+    return text if len(text) <= ROW_TEXT_MAX else f"{text[: ROW_TEXT_MAX - 1]}…"
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    """A row as the reviewer saw it: "Coffee beans, 1 × 6.80"."""
+    text = _row_value("description", row.get("description"))
+    if "quantity" in row and "amount" in row:
+        quantity, amount = (_row_value(n, row[n]) for n in ("quantity", "amount"))
+        text += f", {quantity} × {amount}"
+    return text
+
+
+def _row_changed(number: int, old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    names = _row_fields({**old, **new})
+    diffs = [
+        f"{n} {_row_value(n, old.get(n))} → {_row_value(n, new.get(n))}"
+        for n in names
+        if old.get(n) != new.get(n)
+    ]
+    if not diffs:
+        return None
+    # Named by its description unless that is what changed.
+    same_name = old.get("description") == new.get("description")
+    name = f" ({_row_value('description', new.get('description'))})" if same_name else ""
+    return f"row {number}{name}: {', '.join(diffs)}"
 
 
 @register.filter

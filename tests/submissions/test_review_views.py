@@ -765,7 +765,8 @@ def test_line_items_are_edited_added_and_removed_as_one_correction(ui, company, 
     assert waiting.field_confidences["lineItems"] == 1.0
     event = waiting.events.get(type="field_corrected")
     assert event.details == {"field": "lineItems", "old": ITEMS, "new": expected}
-    assert "2 rows" in ui.get(detail_url(waiting)).content.decode()  # the timeline entry
+    timeline = ui.get(detail_url(waiting)).content.decode()
+    assert "row 2: description Gardenia bread → Eggs grade A" in timeline
     assert api.get(f"/api/v1/submissions/{waiting.pk}").json()["extractedData"]["lineItems"] == (
         expected
     )
@@ -841,6 +842,38 @@ def test_a_refused_plain_form_correction_comes_back_with_what_was_typed(ui, comp
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 1000.0
     assert waiting.extracted_data["lineItems"] == ITEMS
+
+
+def row_changes_shown(ui, submission: Submission) -> list[str]:
+    html = ui.get(detail_url(submission)).content.decode()
+    return re.findall(r"<span data-row-changes>([^<]*)</span>", html)
+
+
+def test_a_line_item_correction_says_in_the_timeline_which_rows_changed(ui, company):
+    stored = [
+        {"description": "Milk 2L", "quantity": 1.0, "amount": 1.45},
+        {"description": "Bread", "quantity": 1.0, "amount": 1.1},
+        {"description": "Wine", "quantity": 1.0, "amount": 37.6},
+    ]
+    waiting = submission_with_file(company, extracted_data={"lineItems": stored})
+    # Milk doubled, Bread removed, Wine kept, coffee added.
+    rows = [("Milk 2L", "2", "2.90"), ("", "", ""), ("Wine", "1", "37.60"), ("Coffee", "", "6.8")]
+    assert post_items(ui, waiting, rows).status_code == 200
+    assert row_changes_shown(ui, waiting) == [
+        "row 1 (Milk 2L): quantity 1 → 2, amount 1.45 → 2.90; row 2 removed: Bread, 1 × 1.10; "
+        "row 3 added: Coffee, 1 × 6.80"
+    ]
+
+
+def test_a_line_item_correction_of_many_rows_names_a_few_and_counts_the_rest(ui, company):
+    stored = [{"description": f"Item {n}", "quantity": 1.0, "amount": 1.0} for n in range(6)]
+    waiting = submission_with_file(company, extracted_data={"lineItems": stored})
+    rows = [(f"Item {n}", "1", "2.00") for n in range(6)]
+    assert post_items(ui, waiting, rows).status_code == 200
+    assert row_changes_shown(ui, waiting) == [
+        "row 1 (Item 0): amount 1.00 → 2.00; row 2 (Item 1): amount 1.00 → 2.00; "
+        "row 3 (Item 2): amount 1.00 → 2.00; and 3 more changes"
+    ]
 
 
 def test_line_items_of_a_stale_page_or_a_decided_submission_are_refused(ui, company):
