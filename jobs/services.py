@@ -586,9 +586,9 @@ def _expire_overdue(
     **_: Any,
 ) -> None:
     if submission_id is not None:
-        sessions_expire_stale(scope=Q(submission_id=submission_id))
+        sessions_expire_stale(scope=Q(submission_id=submission_id), wait=True)
     else:
-        sessions_expire_stale(scope=Q(company_id=company_id, environment=environment))
+        sessions_expire_stale(scope=Q(company_id=company_id, environment=environment), wait=True)
 
 
 def connect_session_to_submission() -> None:
@@ -599,11 +599,17 @@ def connect_session_to_submission() -> None:
     submissions_overdue.connect(_expire_overdue, dispatch_uid="jobs.expire_overdue")
 
 
-def session_expire(*, session_id: str) -> bool:
-    """Expire one pending session past its TTL; False when another sweep got there first."""
+def session_expire(*, session_id: str, wait: bool = False) -> bool:
+    """Expire one pending session past its TTL; False when another sweep got there first.
+
+    The sweep skips a session another transaction holds (its next run comes back to it).
+    A poll or a read that meets a lapsed session `wait`s for that transaction instead:
+    skipping, it read the session still pending beside the sweep's expiry in flight and
+    answered `pending` (with retryAfterMs) past expiresAt.
+    """
     with transaction.atomic():
         session = (
-            WorkflowSession.objects.select_for_update(skip_locked=True)
+            WorkflowSession.objects.select_for_update(skip_locked=not wait)
             .filter(pk=session_id, state=SessionState.PENDING, expires_at__lte=timezone.now())
             .first()
         )
@@ -623,17 +629,19 @@ def session_expire(*, session_id: str) -> bool:
     return True
 
 
-def sessions_expire_stale(*, limit: int = 500, scope: Q | None = None) -> int:
+def sessions_expire_stale(*, limit: int = 500, scope: Q | None = None, wait: bool = False) -> int:
     """Beat: expire pending sessions past their TTL, bounded per run, safe to run twice.
 
     With a `scope`, only those: what a read or a cancel is about to meet, when beat is
     down or behind (the sweep's lag is documented; reporting a dead session as pending,
-    or a cancel ending it failed, is not).
+    or a cancel ending it failed, is not); with `wait`, each waits for a session another transaction holds.
     """
     due = WorkflowSession.objects.filter(
         scope or Q(), state=SessionState.PENDING, expires_at__lte=timezone.now()
     ).values_list("pk", flat=True)[:limit]
-    counts = sweep_rows("expire-sessions", list(due), lambda pk: session_expire(session_id=pk))
+    counts = sweep_rows(
+        "expire-sessions", list(due), lambda pk: session_expire(session_id=pk, wait=wait)
+    )
     return counts[str(True)]
 
 

@@ -112,7 +112,7 @@ class JobView(APIView):
         if found is not None and found[0].lapsed:
             # Past its TTL and not swept yet (beat down or behind): expired now, as the
             # sweep would (event, webhooks), never answered `pending`.
-            session_expire(session_id=session_id)
+            session_expire(session_id=session_id, wait=True)
             found = session_for_poll(session_id=session_id, key_digest=request.auth.digest)
         if found is None:
             raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")

@@ -1,14 +1,20 @@
 """The expiry sweep of pending sessions past their TTL."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import SessionRequest, session_create, sessions_expire_stale
+from jobs.services import (
+    SessionRequest,
+    session_create,
+    session_expire,
+    sessions_expire_stale,
+)
 from submissions.models import SubmissionEvent, SubmissionStatus
 from webhooks.models import WebhookDelivery
 
@@ -129,4 +135,46 @@ def test_the_detail_of_a_submission_whose_session_lapsed_shows_it_cancelled(api,
     detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
     assert detail["submissionStatus"] == "cancelled"
     assert [e["type"] for e in detail["events"]] == ["cancelled", "session_expired", "created"]
+    assert history(body["sessionId"]) == EXPIRY
+
+
+def sweep_holding(session_id: str, seconds: float) -> threading.Thread:
+    """The sweep in the middle of expiring the session: its row locked for `seconds`."""
+    locked = threading.Event()
+
+    def sweep() -> None:
+        try:
+            with transaction.atomic():
+                list(WorkflowSession.objects.select_for_update().filter(pk=session_id))
+                locked.set()
+                time.sleep(seconds)
+                session_expire(session_id=session_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    locked.wait(5)
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])  # fast path, DRF's
+def test_a_poll_racing_the_sweep_waits_for_the_expiry_not_answers_pending(api, workflows, accept):
+    body = lapsed_session(api)
+    sweep = sweep_holding(body["sessionId"], 0.5)
+    job = api.get(f"/api/v1/jobs/{body['sessionId']}", HTTP_ACCEPT=accept).json()
+    sweep.join()
+    assert (job["state"], job["submissionStatus"]) == ("expired", "cancelled")
+    assert "retryAfterMs" not in job
+    assert history(body["sessionId"]) == EXPIRY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_read_racing_the_sweep_shows_it_cancelled(api, workflows):
+    body = lapsed_session(api)
+    sweep = sweep_holding(body["sessionId"], 0.5)
+    detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
+    sweep.join()
+    assert detail["submissionStatus"] == "cancelled"
     assert history(body["sessionId"]) == EXPIRY

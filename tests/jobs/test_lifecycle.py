@@ -184,10 +184,10 @@ def test_expiry_sweep_goes_on_after_a_row_that_raises(api_key, receipt_workflow,
     broken = sessions[0].pk
     real = session_expire
 
-    def expire(*, session_id: str) -> bool:
+    def expire(*, session_id: str, wait: bool = False) -> bool:
         if session_id == broken:
             raise RuntimeError("a row that raises")
-        return real(session_id=session_id)
+        return real(session_id=session_id, wait=wait)
 
     monkeypatch.setattr("jobs.services.session_expire", expire)
     assert sessions_expire_stale() == 2
