@@ -577,6 +577,12 @@ def _submission_changed(
         _follow(session)
 
 
+# How many lapsed sessions a submission list read expires before it answers: each is a
+# transaction with its events and webhooks (~25-70 ms), and a company with hundreds lapsed
+# (beat down for hours) held one GET for 40 s. The rest wait for the sweep or later reads.
+READ_CATCH_UP_LIMIT = 20
+
+
 def _expire_overdue(
     sender: object,
     *,
@@ -588,7 +594,8 @@ def _expire_overdue(
     if submission_id is not None:
         sessions_expire_stale(scope=Q(submission_id=submission_id), wait=True)
     else:
-        sessions_expire_stale(scope=Q(company_id=company_id, environment=environment), wait=True)
+        scope = Q(company_id=company_id, environment=environment)
+        sessions_expire_stale(scope=scope, limit=READ_CATCH_UP_LIMIT, wait=True)
 
 
 def connect_session_to_submission() -> None:
@@ -634,11 +641,17 @@ def sessions_expire_stale(*, limit: int = 500, scope: Q | None = None, wait: boo
 
     With a `scope`, only those: what a read or a cancel is about to meet, when beat is
     down or behind (the sweep's lag is documented; reporting a dead session as pending,
-    or a cancel ending it failed, is not); with `wait`, each waits for a session another transaction holds.
+    or a cancel ending it failed, is not); with `wait`, each waits for a session another
+    transaction holds. Newest first: a list read's bounded catch-up (READ_CATCH_UP_LIMIT)
+    covers the submissions its first page shows.
     """
-    due = WorkflowSession.objects.filter(
-        scope or Q(), state=SessionState.PENDING, expires_at__lte=timezone.now()
-    ).values_list("pk", flat=True)[:limit]
+    due = (
+        WorkflowSession.objects.filter(
+            scope or Q(), state=SessionState.PENDING, expires_at__lte=timezone.now()
+        )
+        .order_by("-expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     counts = sweep_rows(
         "expire-sessions", list(due), lambda pk: session_expire(session_id=pk, wait=wait)
     )

@@ -50,8 +50,9 @@ def json_body(request: Request) -> dict[str, Any]:
 @extend_schema_view(get=api_docs.SUBMISSION_LIST)
 class SubmissionListView(APIView):
     def get(self, request: Request) -> Response:
-        # Sessions past their TTL are expired first, so no page or filter shows their
-        # submissions `created` while the job poll says `expired` (beat may be behind).
+        # Sessions past their TTL are expired first (a bounded number, newest first), so
+        # the page does not show their submissions `created` while the job poll says
+        # `expired` (beat may be behind).
         submissions_catch_up(
             company_id=request.user.company.pk, environment=request.auth.environment
         )

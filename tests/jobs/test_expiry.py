@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import (
+    READ_CATCH_UP_LIMIT,
     SessionRequest,
     session_create,
     session_expire,
@@ -178,3 +179,22 @@ def test_a_submission_read_racing_the_sweep_shows_it_cancelled(api, workflows):
     sweep.join()
     assert detail["submissionStatus"] == "cancelled"
     assert history(body["sessionId"]) == EXPIRY
+
+
+@pytest.mark.django_db
+def test_a_list_read_expires_a_bounded_number_of_lapsed_sessions_newest_first(
+    api, api_key, workflows
+):
+    """Hundreds lapsed (beat down for hours) held one GET for 40 s; it expires a few, the
+    ones its first page shows, and leaves the rest to the sweep."""
+    make_sessions(api_key, workflows[0], READ_CATCH_UP_LIMIT + 5)
+    now = timezone.now()
+    for age, session in enumerate(WorkflowSession.objects.order_by("-id")):
+        WorkflowSession.objects.filter(pk=session.pk).update(
+            expires_at=now - timedelta(seconds=age + 1)
+        )
+    listed = api.get("/api/v1/submissions", {"limit": READ_CATCH_UP_LIMIT}).json()["data"]
+    assert {s["submissionStatus"] for s in listed} == {"cancelled"}
+    expired = WorkflowSession.objects.filter(state=SessionState.EXPIRED)
+    assert expired.count() == READ_CATCH_UP_LIMIT
+    assert sessions_expire_stale() == 5
