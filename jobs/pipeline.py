@@ -54,6 +54,10 @@ PROGRESS_FRAUD = 90
 # error goes on, and the sweep's budget bounds the job as for any death.
 DATABASE_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
 DATABASE_BLIPS = (OperationalError, InterfaceError)
+# process_session's soft time limit (jobs.tasks): a run still going then fails
+# PROCESSING_ERROR. A new try after a blip starts over, so it is made only when it can end
+# before then; otherwise the stuck sweep re-queues the job, with a whole limit.
+TIME_LIMIT_SECONDS = 600
 T = TypeVar("T")
 
 
@@ -295,18 +299,25 @@ def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tupl
 
 
 def run(session_id: str) -> None:
-    session = _through_blips(session_id, lambda: _claim(session_id))
+    ends = time.monotonic() + TIME_LIMIT_SECONDS
+    session = _through_blips(session_id, lambda: _claim(session_id), ends)
     if session is not None:
-        _through_blips(session_id, lambda: _process(session))
+        _through_blips(session_id, lambda: _process(session), ends)
 
 
-def _through_blips(session_id: str, work: Callable[[], T]) -> T:
+def _through_blips(session_id: str, work: Callable[[], T], ends: float) -> T:
     """`work`, tried again after each of DATABASE_RETRY_DELAYS while the database does
-    not answer; the last try's error goes on."""
+    not answer; the last try's error goes on, as does one whose new try, taking as long
+    as the failed one, would not end by `ends`. After a long read, a new try ran into the
+    soft time limit, and a blip failed the job instead of having it re-queued."""
     for delay in DATABASE_RETRY_DELAYS:
+        started = time.monotonic()
         try:
             return work()
         except DATABASE_BLIPS:
+            now = time.monotonic()
+            if now + delay + (now - started) > ends:
+                raise
             logger.warning(
                 "Session %s: the database did not answer; trying again in %s s",
                 session_id,

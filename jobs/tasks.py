@@ -10,7 +10,11 @@ from jobs.services import retention_purge, sessions_expire_stale, sessions_recov
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+@shared_task(
+    acks_late=True,
+    soft_time_limit=pipeline.TIME_LIMIT_SECONDS,
+    time_limit=pipeline.TIME_LIMIT_SECONDS + 60,
+)
 def process_session(session_id: str) -> None:
     pipeline.run(session_id)
 

@@ -87,6 +87,32 @@ def test_a_database_that_stays_away_is_given_up_after_the_retries(api, workflows
     assert WorkflowSession.objects.get(pk=session_id).requeue_count == 1
 
 
+def test_a_blip_too_late_for_a_new_try_to_end_in_time_is_left_to_the_sweep(
+    api, workflows, monkeypatch
+):
+    """A new try starts over: after a long read it ran into the task's soft time limit,
+    which failed the job PROCESSING_ERROR. Left to the sweep, it is re-queued with a
+    whole limit (one re-queue)."""
+    session_id = submitted(api)
+    extract, calls = blipping(1)
+
+    def slow_read(session, file, deadline, on_progress=None):
+        time.sleep(0.6)
+        return extract(session, file, deadline, on_progress)
+
+    monkeypatch.setattr(pipeline, "_extract_file", slow_read)
+    monkeypatch.setattr(pipeline, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    monkeypatch.setattr(pipeline, "TIME_LIMIT_SECONDS", 1.0, raising=False)
+    with pytest.raises(OperationalError):
+        pipeline.run(session_id)
+    assert len(calls) == 1
+    connection.close()
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state == SessionState.SUBMITTED
+    beat_age(session, 91)
+    assert sessions_recover_stuck()["requeued"] == 1
+
+
 def test_the_heartbeat_thread_beats_on_after_a_database_blip(api, workflows, settings, monkeypatch):
     settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.01
     beats: list[str] = []
