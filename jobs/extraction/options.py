@@ -227,12 +227,14 @@ def date_options(
 
 
 def _cut_at_edge(match: Match, line: Line) -> bool:
-    """Whether the date opens its line with a one-digit number ("7-04-18 16:28"): the
-    detector's box may have cut a digit off at its edge ("27-04-18"). Over both sroie sets
-    two dates read so, both with a lost digit, both at >= 0.9 from the model, which never
-    saw enough such dates to doubt them."""
+    """Whether the date opens its line with a one-digit day or month before a two-digit
+    one ("7-04-18 16:28", "1/11/16"): the detector's box may have cut a digit off at its
+    edge ("27-04-18", "11/11/16"). A till that pads neither ("7/4/18") or writes the month
+    ("7 April 2018") is left alone. Over both sroie sets two dates read so, both with a
+    lost digit, both at >= 0.9 from the model, which never saw enough such dates to doubt
+    them."""
     return not line.text[: match.start].strip() and bool(
-        re.match(r"\d(?!\d)", line.text[match.start :])
+        re.match(r"\d[-/.]\d{2}(?!\d)", line.text[match.start :])
     )
 
 

@@ -552,3 +552,5 @@ def test_a_date_opening_its_line_with_one_digit_goes_to_a_reviewer():
     assert (cut.value, labelled.value) == ("2018-04-07", "2018-04-07")
     assert "cut-at-edge" in cut.cues and cut.confidence < 0.8
     assert "cut-at-edge" not in labelled.cues and labelled.confidence >= 0.8
+    for unpadded in ("7/4/18 16:28 SH01", "7 April 2018 16:28"):
+        assert "cut-at-edge" not in date(_line((unpadded, 0.05, 0.6), y=0.2)).cues
