@@ -163,6 +163,14 @@ def test_security_headers_on_review_pages(ui, waiting):
     assert 'src="/static/django_htmx/htmx-2.min.js"' in html
 
 
+def test_the_dev_server_loads_htmx_without_django_htmx_debug_script(ui, waiting, settings):
+    # That script replaced the whole page with a 400/403/404/500 answer (scripts/dev).
+    settings.DEBUG = True
+    html = ui.get(detail_url(waiting)).content.decode()
+    assert 'src="/static/django_htmx/htmx-2.min.js"' in html
+    assert "django-htmx.js" not in html
+
+
 def test_login_logout_and_password_change(reviewer):
     client = Client()
     response = client.get(reverse("accounts:login"))
