@@ -20,9 +20,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import render, resolve_url
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_POST
 
 from steve.models import Company, Membership
@@ -133,6 +135,24 @@ def company_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# The response header that hands an open page the current CSRF token (review.js).
+CSRF_RENEWED_HEADER = "X-CSRF-Token"
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's 403, and for an htmx request the current token too (CSRF_FAILURE_VIEW).
+
+    A sign-in rotates the token: a page drawn before the reviewer signed in again (in
+    another tab, as the expired-sign-in banner asks) carries the old one, and every retry
+    was refused, so what it kept could never be saved. Only the page's own scripts read
+    a response header (same origin), so handing the token over gives nothing away.
+    """
+    response = django_csrf_failure(request, reason=reason)
+    if getattr(request, "htmx", False):
+        response[CSRF_RENEWED_HEADER] = get_token(request)
+    return response
 
 
 def not_allowed(request: HttpRequest, action: Action) -> HttpResponse:

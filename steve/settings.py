@@ -478,6 +478,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 X_FRAME_OPTIONS = "DENY"
 # The review UI reads the CSRF token from the page (hx-headers), never from the cookie.
 CSRF_COOKIE_HTTPONLY = True
+# An htmx request refused for a stale token gets the current one back (a sign-in in
+# another tab rotated it), so the page's retry goes through.
+CSRF_FAILURE_VIEW = "steve.accounts.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

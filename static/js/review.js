@@ -273,7 +273,21 @@
     return row ? $$("input", row).find((i) => i.name.replace(/-\d+$/, "") === item.field) : null;
   }
 
-  function requestError(event) {
+  // A sign-in rotates the CSRF token, so a page drawn before the reviewer signed in again
+  // (in another tab, as the banner below asks) is refused; the 403 brings the current
+  // token (steve.accounts.csrf_failure) and every form of the page takes it.
+  function renewCsrfToken(event) {
+    const xhr = event.detail.xhr;
+    const token = xhr && xhr.status === 403 ? xhr.getResponseHeader("X-CSRF-Token") : null;
+    if (!token) return false;
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    headers["X-CSRFToken"] = token;
+    document.body.setAttribute("hx-headers", JSON.stringify(headers));
+    $$("input[name=csrfmiddlewaretoken]").forEach((input) => { input.value = token; });
+    return true;
+  }
+
+  function requestError(event, renewed) {
     const config = event.detail.requestConfig || {};
     const status = event.detail.xhr ? event.detail.xhr.status : 0;
     const saving = (config.verb || "get").toLowerCase() !== "get";
@@ -281,6 +295,9 @@
     const kept = dirtyInputs().length ? " What you typed is still on the page, marked unsaved." : "";
     if (event.type === "htmx:sendError" || !status) {
       return "Steve cannot be reached right now. " + what + kept + " Please try again when you are back online.";
+    }
+    if (renewed) {
+      return "This page was opened before you signed in again, so Steve refused it (403). " + what + kept + " The page now goes with your new sign-in: Try again.";
     }
     if (status === 401 || status === 403) {
       return "Your sign-in may have expired (" + status + "). " + what + kept + " Sign in again in a new tab, then retry.";
@@ -307,7 +324,10 @@
   }
 
   ["htmx:sendError", "htmx:responseError"].forEach((name) => {
-    document.addEventListener(name, (event) => showRequestError(requestError(event), isPoll(event) ? "poll" : "action"));
+    document.addEventListener(name, (event) => {
+      const renewed = renewCsrfToken(event);
+      showRequestError(requestError(event, renewed), isPoll(event) ? "poll" : "action");
+    });
   });
   document.addEventListener("htmx:afterRequest", (event) => {
     if (event.detail.successful) hideRequestError(isPoll(event) ? "poll" : null);

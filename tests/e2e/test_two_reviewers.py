@@ -2,6 +2,7 @@
 the development server (DEBUG) answering as production does: whoever loses is told, and
 nothing typed is lost."""
 
+import re
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from steve.models import Membership
 from submissions.models import Submission
 from tests import factories
-from tests.e2e.test_review_browser import open_page
+from tests.e2e.test_review_browser import PASSWORD, open_page
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -48,4 +49,40 @@ def test_on_the_dev_server_a_refused_save_keeps_the_page_and_what_was_typed(
     expect(field).to_have_value("60.00")
     expect(page.locator("#side")).to_be_visible()
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+    context.close()
+
+
+def sign_in_in_a_new_tab(context: Any, live_server: Any, user: Any) -> None:
+    tab = context.new_page()
+    tab.goto(f"{live_server.url}/accounts/login/")
+    tab.fill("#id_username", user.username)
+    tab.fill("#id_password", PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(re.compile(r"/review/$"))
+    tab.close()
+
+
+def test_after_signing_in_again_in_another_tab_the_kept_correction_saves(
+    chromium, live_server, team
+):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    context.clear_cookies(name="sessionid")  # her sign-in lapsed while she typed
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_contain_text("Sign in again in a new tab, then retry")
+
+    # As the banner says: a sign-in renews the CSRF token the open page was drawn with.
+    sign_in_in_a_new_tab(context, live_server, team["alice"])
+    field.press("Enter")
+    expect(banner).to_contain_text("Try again")
+    expect(field).to_have_value("60.00")
+    field.press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(banner).to_be_hidden()
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
     context.close()

@@ -106,6 +106,35 @@ def test_an_expired_session_refuses_htmx_saves_with_401_and_keeps_the_page(waiti
     assert waiting.status == S.REVIEW
 
 
+def sign_in(client: Client, user) -> None:
+    token = str(client.get(reverse("accounts:login")).context["csrf_token"])
+    form = {"username": user.username, "password": "correct-horse-battery"}
+    response = client.post(reverse("accounts:login"), {**form, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+
+
+def test_a_save_with_the_token_of_a_sign_in_since_renewed_gets_the_current_token(
+    reviewer, waiting, settings
+):
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, reviewer)
+    stale = str(client.get(detail_url(waiting)).context["csrf_token"])
+    del client.cookies[settings.SESSION_COOKIE_NAME]  # her sign-in lapsed
+    sign_in(client, reviewer)  # again, in another tab: a sign-in rotates the token
+    post = {"version": waiting.version, "field": "totalAmount", "value": "60"}
+    answer = client.post(
+        action_url("correct", waiting), post, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=stale
+    )
+    assert answer.status_code == 403
+    renewed = answer["X-CSRF-Token"]
+    # The page's retry, with the token it was handed, goes through; a plain post gets none.
+    retry = client.post(
+        action_url("correct", waiting), post, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=renewed
+    )
+    assert retry.status_code == 200
+    assert "X-CSRF-Token" not in client.post(action_url("correct", waiting), post)
+
+
 def test_another_companys_submission_is_404(ui, foreign):
     for url in page_urls(foreign)[3:]:
         assert ui.get(url).status_code == 404, url
