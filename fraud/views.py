@@ -309,9 +309,19 @@ def _render_panel(
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
     context = _panel_context(request, submission, error=error, error_code=error_code)
-    # A refused confirmation's reason goes back into its pair's form.
+    # A refused confirmation's reason goes back into its pair's form; when that form is
+    # gone (another reviewer resolved the pair meanwhile), the panel shows the reason.
     context["typed"] = typed or {}
+    context["typed_not_kept"] = _reason_without_form(context, typed or {})
     return render(request, template, context, status=status)
+
+
+def _reason_without_form(context: dict[str, Any], typed: dict[str, Any]) -> str:
+    reason = typed.get("reason") or ""
+    has_form = context["can_resolve"] and context["can_confirm"]
+    if has_form and any(p.key == typed.get("pair") and p.unresolved_ids for p in context["pairs"]):
+        return ""
+    return reason
 
 
 TYPED_KEY = "fraud:typed"

@@ -221,35 +221,58 @@
     if (event.target.matches && event.target.matches(EDITABLE)) markDirty(event.target);
   });
 
-  // A swap of the side column (a save, a refusal, a refresh after a fraud decision) must not
-  // wipe what the reviewer typed elsewhere, nor the value a refused save carried.
+  function inputLabel(input) {
+    if (input.dataset.unsavedLabel) return input.dataset.unsavedLabel;
+    if (input.getAttribute("aria-label")) return input.getAttribute("aria-label");
+    const label = input.id ? $('label[for="' + input.id + '"]') : null;
+    return label ? label.textContent.trim() : input.name;
+  }
+
+  // The same submission's page coming back whole: a refused approve, reject or cancel
+  // (Post/Redirect/Get, followed by the boosted form's request).
+  function samePage(xhr) {
+    try { return !!xhr && new URL(xhr.responseURL).pathname === location.pathname; }
+    catch (e) { return false; }
+  }
+
+  // A swap of the side column (a save, a refusal, a refresh after a fraud decision), or of
+  // the whole page after a refused decision, must not wipe what the reviewer typed
+  // elsewhere, nor the value a refused save carried.
   let drafts = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
-    if (!target || target.id !== "side") return;
+    const xhr = event.detail.xhr;
+    if (!target || !(target.id === "side" || (target === document.body && samePage(xhr)))) return;
     // Only the form that was sent has saved its inputs: a refresh of the whole side column
     // (after a fraud decision) is sent by #side itself and saved none of them.
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     const sent = elt && elt !== target && elt.closest ? elt.closest("form") : null;
-    const saved = event.detail.xhr && event.detail.xhr.status < 300;
+    const saved = xhr && xhr.status < 300;
     drafts = dirtyInputs()
       .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
-      .map((input) => ({ key: input.id || input.name, value: input.value, item: itemOf(input) }));
+      .map((input) => ({
+        key: input.id || input.name, value: input.value, item: itemOf(input), label: inputLabel(input),
+      }));
   });
 
   document.addEventListener("htmx:afterSwap", () => {
     if (!drafts) return;
     let lost = false;
+    const gone = [];
     drafts.forEach((draft) => {
       const input = draft.item
         ? itemInput(draft.item)
         : document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
       if (input && input.matches(EDITABLE)) { input.value = draft.value; markDirty(input); }
-      else if (draft.item) lost = true;
+      else if (draft.item && $("#side .line-items-form")) lost = true;
+      // Its form is gone (another reviewer decided the submission): the text is shown, never dropped.
+      else gone.push(draft.label + ": \u201c" + draft.value + "\u201d");
     });
     drafts = null;
-    if (lost) {
-      showRequestError("The line items changed while you edited them, so your unsaved line-item edits were not kept. Please make them again on the current rows.", "action");
+    if (gone.length) {
+      showRequestError("This submission can no longer be edited here, so what you typed was not saved and has no field to go back to: " + gone.join("; ") + ". Copy it from here if you still need it.", "notice");
+    } else if (lost) {
+      showRequestError("The line items changed while you edited them, so your unsaved line-item edits were not kept. Please make them again on the current rows.", "notice");
     }
   });
 
@@ -313,9 +336,12 @@
     box.hidden = false;
   }
 
-  function hideRequestError(source) {
+  // A failure's banner goes with the next success; a notice about what a swap could not
+  // keep (source "notice") stays until it is dismissed: the request that brought it, and
+  // the refreshes it triggers, succeed right after.
+  function hideRequestError(sources) {
     const box = $("#request-error");
-    if (box && (!source || box.dataset.source === source)) box.hidden = true;
+    if (box && (!sources || sources.includes(box.dataset.source))) box.hidden = true;
   }
 
   function isPoll(event) {
@@ -330,7 +356,7 @@
     });
   });
   document.addEventListener("htmx:afterRequest", (event) => {
-    if (event.detail.successful) hideRequestError(isPoll(event) ? "poll" : null);
+    if (event.detail.successful) hideRequestError(isPoll(event) ? ["poll"] : ["poll", "action"]);
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-request-error-close]")) hideRequestError(null);

@@ -288,13 +288,19 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         reject_form=reject_form,
         field_errors=refusal.get("field_errors"),
     )
-    _show_typed(context, refusal.get("typed") or {})
+    typed = {**(refusal.get("typed") or {}), "reject_reason": refusal.get("reason", "")}
+    _show_typed(context, typed)
     return render(request, "review/detail.html", context)
 
 
 def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
-    """Put what a refused plain form held back in its inputs, as the htmx path does."""
+    """Put what a refused plain form held back in its inputs, as the htmx path does; a
+    page without them (another reviewer decided the submission meanwhile) lists it
+    instead, so it is neither lost nor shown as if it were the stored value."""
     context["typed_comment"] = typed.get("comment", "")
+    if not context["in_review"]:
+        context["not_kept"] = _not_kept(context["fields"], typed)
+        return
     context["typed_cancel_reason"] = typed.get("cancel_reason", "")
     if "field" in typed:
         context["fields"] = [
@@ -305,3 +311,19 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
         context["line_items"] = [
             ItemRow(description=d, quantity=q, amount=a, evidence="[]") for d, q, a in typed["rows"]
         ]
+
+
+def _not_kept(fields: list[FieldRow], typed: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of each typed value a refused form carried, for a page that has no
+    input to put it back in."""
+    labels = {row.name: row.label for row in fields}
+    found = [
+        ("Reject reason", typed.get("reject_reason", "")),
+        ("Cancel reason", typed.get("cancel_reason", "")),
+    ]
+    if "field" in typed:
+        found.append((labels.get(typed["field"], typed["field"]), str(typed.get("value", ""))))
+    if typed.get("rows"):
+        rows = "; ".join(f"{d}, {q} × {a}" for d, q, a in typed["rows"])
+        found.append(("Line items", rows))
+    return [(label, text) for label, text in found if text.strip()]

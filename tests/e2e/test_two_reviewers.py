@@ -86,3 +86,60 @@ def test_after_signing_in_again_in_another_tab_the_kept_correction_saves(
     expect(banner).to_be_hidden()
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
     context.close()
+
+
+def two_on_one(chromium, live_server, team) -> tuple[Submission, Any, Any, Any, Any]:
+    """alice and bob, each in a browser of their own, on one submission's page."""
+    submission = low_total(team["company"])
+    first, alice, _ = open_page(chromium, live_server, team["alice"])
+    second, bob, _ = open_page(chromium, live_server, team["bob"])
+    for page in (alice, bob):
+        page.goto(f"{live_server.url}/review/{submission.pk}/")
+        fraud_panel_loaded(page)
+    return submission, first, alice, second, bob
+
+
+def test_a_correction_saved_after_another_reviewer_approved_is_shown_not_dropped(
+    chromium, live_server, team
+):
+    submission, first, alice, second, bob = two_on_one(chromium, live_server, team)
+    bob.locator("#field-totalAmount").fill("77.00")
+    bob.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    alice.keyboard.press("a")
+    alice.wait_for_url(re.compile(r"/review/$"))
+
+    bob.locator("#field-totalAmount").press("Enter")
+    expect(bob.locator("[data-refusal]")).to_contain_text("changed since you opened it")
+    expect(bob.locator("[data-status]")).to_have_attribute("data-status", "approved")
+    # Its fields are gone from the page; what bob typed stays in sight.
+    banner = bob.locator("#request-error")
+    expect(banner).to_contain_text("Total amount: \u201c77.00\u201d")
+    expect(banner).to_contain_text("Merchant name: \u201cTesco Extra Cambridge\u201d")
+    bob.wait_for_timeout(500)  # the fraud panel's refresh succeeds meanwhile
+    expect(banner).to_be_visible()
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.extracted_data["totalAmount"] == 54.2
+    assert [e.type for e in done.events.all()].count("approved") == 1
+    first.close()
+    second.close()
+
+
+def test_a_refused_approve_keeps_the_unsaved_correction_and_comment(chromium, live_server, team):
+    submission, first, alice, second, bob = two_on_one(chromium, live_server, team)
+    alice.keyboard.press("s")
+    expect(alice.locator(".claim")).to_contain_text("You are reviewing this")
+
+    bob.locator("#field-totalAmount").fill("77.00")
+    bob.locator("#comment-text").fill("The till roll is torn.")
+    bob.locator("#comment-text").press("Escape")
+    bob.keyboard.press("a")
+    bob.click("[data-unsaved=approve]")  # approve without them: refused, alice holds it
+    expect(bob.locator("[data-refusal]")).to_be_visible()
+    expect(bob.locator(".claim")).to_contain_text("Claimed by alice")
+    # The refused decision brought the whole page back; what bob typed is still in it.
+    expect(bob.locator("#field-totalAmount")).to_have_value("77.00")
+    expect(bob.locator("tr[data-field=totalAmount]")).to_have_class(re.compile(r"\bunsaved\b"))
+    expect(bob.locator("#comment-text")).to_have_value("The till roll is torn.")
+    assert Submission.objects.get(pk=submission.pk).status == "review"
+    first.close()
+    second.close()

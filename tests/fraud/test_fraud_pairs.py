@@ -232,6 +232,27 @@ def test_a_refused_confirmation_keeps_its_reason_in_its_pairs_form(ui, reviewer,
     assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
 
 
+def test_a_confirmation_refused_after_another_reviewer_resolved_the_pair_shows_its_reason(
+    ui, reviewer, company, flagged
+):
+    make_lead(reviewer)
+    later = flagged["later"]
+    seen = later.version
+    other = factories.member(company)
+    other_ui = Client()
+    other_ui.force_login(other)
+    assert resolve(other_ui, later, flagged["pair"], resolution="false_positive").status_code == 200
+    later.version = seen  # her page was drawn before
+    reason = "Same till roll, edited total."
+    answer = resolve(ui, later, flagged["pair"], resolution="confirmed_fraud", reason=reason)
+    assert answer.status_code == 409
+    html = answer.content.decode()
+    # The pair has no confirm form any more: the reason is shown, not dropped.
+    assert "data-not-kept" in html and reason in html
+    resolved_card = html.split(f'data-pair="{flagged["earlier"].pk}"')[1]  # the last card
+    assert 'name="reason"' not in resolved_card
+
+
 def test_a_reviewer_cannot_undo_a_leads_confirmation(ui, reviewer, company, flagged):
     later = flagged["later"]
     version = later.workflow_version

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
-from submissions.services import MAX_LINE_ITEMS, Actor, submission_claim
+from submissions.services import MAX_LINE_ITEMS, Actor, submission_claim, submission_reject
 from submissions.templatetags.review_tags import row_changes
 from tests import factories
 from tests.submissions.test_review_support import (
@@ -580,8 +580,6 @@ def refused_page(response) -> str:
 def test_stale_version_is_refused_with_the_new_state(ui, company, waiting):
     opened = waiting.version
     other = factories.UserFactory(companies=[company])
-    from submissions.services import submission_reject
-
     submission_reject(
         submission_id=waiting.pk, actor=Actor.for_user(other), reason="Duplicate receipt."
     )
@@ -684,6 +682,29 @@ def test_a_refused_reject_keeps_the_typed_reason(ui, company, waiting):
     assert "Total does not match the claim.</textarea>" in refused_page(response)
     # The refusal is shown once: a reload shows the page without it.
     assert "data-refusal" not in ui.get(detail_url(waiting)).content.decode()
+
+
+def test_what_a_refused_form_carried_for_a_submission_decided_meanwhile_is_listed(
+    ui, company, waiting
+):
+    seen = waiting.version
+    waiting.extracted_data = {"totalAmount": 54.2}
+    waiting.save(update_fields=["extracted_data"])
+    from submissions.services import submission_reject
+
+    submission_reject(submission_id=waiting.pk, actor=Actor.system(), reason="Duplicate.")
+    reject = {"version": seen, "reason": "Total does not match the claim."}
+    page = refused_page(ui.post(action_url("reject", waiting), reject, follow=True))
+    assert "changed since you opened it" in page
+    # No reject form to put it back in: the page lists it rather than dropping it.
+    assert re.search(
+        r"data-not-kept.*Reject reason: <span class=\"typed\">Total does not", page, re.S
+    )
+    correction = {"version": seen, "field": "totalAmount", "value": "60.00"}
+    page = ui.post(action_url("correct", waiting), correction, follow=True).content.decode()
+    assert "data-not-kept" in page and "60.00</span>" in page
+    # ... and never as if it were the stored value.
+    assert re.search(r'<span id="field-totalAmount">54.20</span>', page)
 
 
 @pytest.mark.parametrize("name", ["approve", "reject", "cancel", "correct", "claim", "release"])
