@@ -6,14 +6,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
 
 from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
+from jobs.services import sessions_expire_stale
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
+from submissions.services import CATCH_UP_PER_PAGE
 from webhooks.targets import target_error
 
 
@@ -49,6 +53,17 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     show_full_result_count = False
+
+    # A session past its TTL is expired first (beat may be behind): never listed pending.
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        sessions_expire_stale(limit=CATCH_UP_PER_PAGE)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        sessions_expire_stale(scope=Q(pk=unquote(object_id)))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A session changes through its services only: an edit here had moved one to

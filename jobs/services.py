@@ -577,25 +577,22 @@ def _submission_changed(
         _follow(session)
 
 
-# How many lapsed sessions a submission list read expires before it answers: each is a
-# transaction with its events and webhooks (~25-70 ms), and a company with hundreds lapsed
-# (beat down for hours) held one GET for 40 s. The rest wait for the sweep or later reads.
-READ_CATCH_UP_LIMIT = 20
-
-
 def _expire_overdue(
     sender: object,
     *,
     submission_id: str | None,
     company_id: str | None,
     environment: str | None,
+    limit: int,
     **_: Any,
 ) -> None:
     if submission_id is not None:
-        sessions_expire_stale(scope=Q(submission_id=submission_id), wait=True)
-    else:
+        scope = Q(submission_id=submission_id)
+    elif company_id is not None:
         scope = Q(company_id=company_id, environment=environment)
-        sessions_expire_stale(scope=scope, limit=READ_CATCH_UP_LIMIT, wait=True)
+    else:
+        scope = Q()  # every company's: the admin's lists
+    sessions_expire_stale(scope=scope, limit=limit, wait=True)
 
 
 def connect_session_to_submission() -> None:
@@ -636,13 +633,19 @@ def session_expire(*, session_id: str, wait: bool = False) -> bool:
     return True
 
 
-def sessions_expire_stale(*, limit: int = 500, scope: Q | None = None, wait: bool = False) -> int:
+# The most sessions one sweep run expires.
+EXPIRE_BATCH = 500
+
+
+def sessions_expire_stale(
+    *, limit: int = EXPIRE_BATCH, scope: Q | None = None, wait: bool = False
+) -> int:
     """Beat: expire pending sessions past their TTL, bounded per run, safe to run twice.
 
     With a `scope`, only those: what a read or a cancel is about to meet, when beat is
     down or behind (the sweep's lag is documented; reporting a dead session as pending,
     or a cancel ending it failed, is not); with `wait`, each waits for a session another
-    transaction holds. Newest first: a list read's bounded catch-up (READ_CATCH_UP_LIMIT)
+    transaction holds. Newest first: a read's bounded catch-up (CATCH_UP_PER_PAGE)
     covers the submissions its first page shows.
     """
     due = (

@@ -1,10 +1,11 @@
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.http import HttpRequest, HttpResponse
 
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
-from submissions.services import merchant_memory_forget
+from submissions.services import CATCH_UP_PER_PAGE, merchant_memory_forget, submissions_catch_up
 
 
 class SubmissionFileInline(admin.TabularInline):
@@ -57,6 +58,18 @@ class SubmissionAdmin(admin.ModelAdmin):
     ]
     inlines = [SubmissionFileInline, SubmissionEventInline]
     show_full_result_count = False
+
+    # Sessions past their TTL are expired first (beat may be behind), so no submission the
+    # sweep would have cancelled is listed or shown as created.
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        submissions_catch_up(limit=CATCH_UP_PER_PAGE)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        submissions_catch_up(submission_id=unquote(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # submissions come from sessions

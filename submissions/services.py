@@ -370,20 +370,30 @@ def submission_reject(
     )
 
 
+# A list read (the API's, the review queue and its poll, the admin's) catches up at most
+# this many submissions, newest first, so it stays fast: each is a transaction with its
+# events and webhooks (~25-70 ms), and a company with hundreds lapsed (beat down for hours)
+# held one GET for 40 s. The next read (the queue polls every 5 s) or the sweep does the rest.
+CATCH_UP_PER_PAGE = 20
+
+
 def submissions_catch_up(
     *,
     submission_id: str | None = None,
     company_id: str | None = None,
     environment: str | None = None,
+    limit: int = CATCH_UP_PER_PAGE,
 ) -> None:
-    """Make the changes a sweep owes these submissions (one, or a company environment's)
-    before they are read or cancelled: with beat down or behind, a session past its TTL
-    was read as pending, and a cancel ended it failed instead of expired."""
+    """Make the changes a sweep owes these submissions (one, a company environment's, or
+    with neither every company's) before they are read or cancelled: with beat down or
+    behind, a session past its TTL was read as pending, its submission as created, and a
+    cancel ended it failed instead of expired. `limit` bounds how many."""
     submissions_overdue.send(
         sender=Submission,
         submission_id=submission_id,
         company_id=company_id,
         environment=environment,
+        limit=limit,
     )
 
 

@@ -25,7 +25,7 @@ from submissions.selectors import (
     submission_recent_events,
     unresolved_fraud_match_count,
 )
-from submissions.services import claim_is_live, may_release_claim
+from submissions.services import claim_is_live, may_release_claim, submissions_catch_up
 from submissions.views.common import own_submission, queue_filters, queue_query
 from submissions.views.files import is_raster
 
@@ -270,6 +270,10 @@ def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
 @company_required
 def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
+    if submission.status == SubmissionStatus.CREATED:
+        # Its session may have lapsed with the sweep behind: shown as the API shows it.
+        submissions_catch_up(submission_id=submission.pk)
+        submission.refresh_from_db()
     part = request.GET.get("part", "")
     if part in PARTS:
         # A region refreshing itself after a change elsewhere on the page.

@@ -24,7 +24,13 @@ from submissions.selectors import (
     schema_fields,
     workflow_choices,
 )
-from submissions.services import Actor, is_clean_and_confident, submission_bulk_approve
+from submissions.services import (
+    CATCH_UP_PER_PAGE,
+    Actor,
+    is_clean_and_confident,
+    submission_bulk_approve,
+    submissions_catch_up,
+)
 from submissions.views.common import queue_filters, queue_query
 
 # A bulk approve handles at most this many picks (the queue's page size is 50).
@@ -75,6 +81,11 @@ def _sort_links(filters: dict[str, str]) -> dict[str, dict[str, str]]:
 
 def _queue_context(request: HttpRequest) -> dict[str, Any]:
     filters = queue_filters(request)
+    # Sessions past their TTL are expired first, as the API's list does: the rows and the
+    # counts never show created what the sweep (beat may be behind) would have cancelled.
+    submissions_catch_up(
+        company_id=request.company.pk, environment=filters["environment"], limit=CATCH_UP_PER_PAGE
+    )
     scope = {"company": request.company, "user": request.user, "filters": filters}
     rows, has_more = queue_window(
         **scope, after=request.GET.get("after", ""), upto=request.GET.get("upto", "")

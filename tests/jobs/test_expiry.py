@@ -1,22 +1,25 @@
-"""The expiry sweep of pending sessions past their TTL."""
+"""The expiry sweep of pending sessions past their TTL, and the reads that catch up with it
+when beat is behind: the API's, the review UI's and the admin's."""
 
+import re
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import (
-    READ_CATCH_UP_LIMIT,
     SessionRequest,
     session_create,
     session_expire,
     sessions_expire_stale,
 )
 from submissions.models import SubmissionEvent, SubmissionStatus
+from submissions.services import CATCH_UP_PER_PAGE
 from webhooks.models import WebhookDelivery
 
 
@@ -73,14 +76,14 @@ def test_two_sweeps_at_once_expire_each_session_once(api_key, receipt_workflow):
     assert SubmissionEvent.objects.filter(type="session_expired").count() == 20
 
 
-def lapsed_session(api) -> dict:
+def lapsed_session(api, client_submission_id: str = "order-1") -> dict:
     """A session past its TTL that the sweep has not reached (beat is down)."""
     body = api.post(
         "/api/v1/workflows/receipt-ocr/sessions",
         {
             "fileCount": 1,
             "contentTypes": ["image/jpeg"],
-            "clientSubmissionId": "order-1",
+            "clientSubmissionId": client_submission_id,
             "webhookUrl": "https://93.184.215.14/hook",
         },
         format="json",
@@ -187,14 +190,77 @@ def test_a_list_read_expires_a_bounded_number_of_lapsed_sessions_newest_first(
 ):
     """Hundreds lapsed (beat down for hours) held one GET for 40 s; it expires a few, the
     ones its first page shows, and leaves the rest to the sweep."""
-    make_sessions(api_key, workflows[0], READ_CATCH_UP_LIMIT + 5)
+    make_sessions(api_key, workflows[0], CATCH_UP_PER_PAGE + 5)
     now = timezone.now()
     for age, session in enumerate(WorkflowSession.objects.order_by("-id")):
         WorkflowSession.objects.filter(pk=session.pk).update(
             expires_at=now - timedelta(seconds=age + 1)
         )
-    listed = api.get("/api/v1/submissions", {"limit": READ_CATCH_UP_LIMIT}).json()["data"]
+    listed = api.get("/api/v1/submissions", {"limit": CATCH_UP_PER_PAGE}).json()["data"]
     assert {s["submissionStatus"] for s in listed} == {"cancelled"}
     expired = WorkflowSession.objects.filter(state=SessionState.EXPIRED)
-    assert expired.count() == READ_CATCH_UP_LIMIT
+    assert expired.count() == CATCH_UP_PER_PAGE
     assert sessions_expire_stale() == 5
+
+
+# --- The review UI and the admin: what a reviewer or an admin reads catches up too --------
+
+
+def status_tabs(html: str) -> dict[str, int]:
+    tabs = re.findall(r'class="tab[^"]*"[^>]*>(\w+) <span class="count">(\d+)</span>', html)
+    return {label: int(n) for label, n in tabs}
+
+
+def test_the_review_queue_and_its_counts_show_a_lapsed_sessions_submission_cancelled(
+    api, workflows, ui
+):
+    body = lapsed_session(api)
+    page = ui.get(reverse("review:queue"), {"status": "created"}).content.decode()
+    assert body["submissionId"] not in page
+    assert status_tabs(page)["Created"] == 0 and status_tabs(page)["Cancelled"] == 1
+    assert history(body["sessionId"]) == EXPIRY
+
+
+def test_the_queues_poll_catches_up_too(api, workflows, ui):
+    body = lapsed_session(api)
+    rows = ui.get(reverse("review:queue_rows"), {"status": "created"}, HTTP_HX_REQUEST="true")
+    assert body["submissionId"] not in rows.content.decode()
+    assert history(body["sessionId"]) == EXPIRY
+
+
+def test_the_review_page_of_a_lapsed_sessions_submission_shows_it_cancelled(api, workflows, ui):
+    body = lapsed_session(api)
+    page = ui.get(reverse("review:detail", args=[body["submissionId"]])).content.decode()
+    assert 'data-status="cancelled"' in page
+    assert "The session expired before it was submitted." in page
+    assert history(body["sessionId"]) == EXPIRY
+
+
+def test_a_page_view_catches_up_a_bounded_number_of_lapsed_sessions(api_key, receipt_workflow, ui):
+    make_sessions(api_key, receipt_workflow, CATCH_UP_PER_PAGE + 1)
+    WorkflowSession.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    ui.get(reverse("review:queue"))
+    expired = WorkflowSession.objects.filter(state=SessionState.EXPIRED)
+    assert expired.count() == CATCH_UP_PER_PAGE
+    ui.get(reverse("review:queue"))  # the next view (or poll, or the sweep) does the rest
+    assert expired.count() == CATCH_UP_PER_PAGE + 1
+
+
+def test_the_admin_shows_a_lapsed_sessions_submission_and_session_as_the_sweep_leaves_them(
+    api, workflows, admin_client
+):
+    body = lapsed_session(api)
+    listed = admin_client.get(reverse("admin:submissions_submission_changelist")).content.decode()
+    assert re.findall(r'<td class="field-status">(\w+)</td>', listed) == ["Cancelled"]
+    assert history(body["sessionId"]) == EXPIRY
+    other = lapsed_session(api, "order-2")
+    url = reverse("admin:submissions_submission_change", args=[other["submissionId"]])
+    admin_client.get(url)
+    assert history(other["sessionId"]) == EXPIRY
+    third = lapsed_session(api, "order-3")
+    sessions = admin_client.get(reverse("admin:jobs_workflowsession_changelist")).content
+    assert re.findall(r'<td class="field-state">(\w+)</td>', sessions.decode()) == ["Expired"] * 3
+    assert history(third["sessionId"]) == EXPIRY
+    fourth = lapsed_session(api, "order-4")
+    admin_client.get(reverse("admin:jobs_workflowsession_change", args=[fourth["sessionId"]]))
+    assert history(fourth["sessionId"]) == EXPIRY
