@@ -552,23 +552,46 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
 
 
 def submission_claim(
-    *, submission_id: str, user: Any, take_over: bool = False, ttl: timedelta = CLAIM_TTL
+    *,
+    submission_id: str,
+    user: Any,
+    take_over_from: str | None = None,
+    ttl: timedelta = CLAIM_TTL,
 ) -> Submission:
     """Claim a submission in review for `user` ("Start review"), or renew their own claim.
 
-    Another reviewer's live claim is refused unless `take_over`, which is recorded as a
-    `claim_taken_over` event naming the previous holder. A change of hands bumps the
-    version, so the reviewer who lost the claim is told before acting.
+    Another reviewer's live claim is refused unless it is taken over from the holder the
+    page showed (`take_over_from`, a username), which is recorded as a `claim_taken_over`
+    event naming the previous holder. A change of hands bumps the version, so the
+    reviewer who lost the claim is told before acting.
     """
     with transaction.atomic():
         submission = locked_submission(submission_id=submission_id)
         if submission.status != S.REVIEW:
             return submission
         actor = Actor.for_user(user)
-        if not take_over:
+        if take_over_from is None:
             refuse_others_claim(submission, actor)
+        else:
+            _refuse_changed_holder(submission, actor, expected=take_over_from)
         hold_for_actor(submission, actor, ttl=ttl)
     return submission
+
+
+def _refuse_changed_holder(submission: Submission, actor: Actor, *, expected: str) -> None:
+    """A take-over names the holder the reviewer saw, like an expected version: when two
+    reviewers press it at once, the second must not take the claim from someone they
+    never saw. A claim that lapsed or came back to the actor meanwhile takes nobody's."""
+    if not claim_is_live(submission) or _holds(submission, actor):
+        return
+    holder = submission.claimed_by.get_username()
+    if holder != expected:
+        raise SubmissionActionError(
+            "SUBMISSION_CLAIMED",
+            f"{holder} took this submission over meanwhile and is reviewing it now; "
+            "take it over from them only if you still mean to.",
+            current_status=submission.status,
+        )
 
 
 def submission_release_claim(*, submission_id: str, user: Any, others: bool = False) -> Submission:

@@ -291,9 +291,12 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
     submission = own_submission(request, submission_id)
-    take_over = request.POST.get("take_over") == "1"
+    # A take-over names the holder the page showed; the service refuses it if that changed.
+    take_over_from = request.POST.get("take_over_from", "")[:150] or None
     try:
-        submission_claim(submission_id=submission.pk, user=request.user, take_over=take_over)
+        submission_claim(
+            submission_id=submission.pk, user=request.user, take_over_from=take_over_from
+        )
     except ServiceError as error:
         return _changed(request, submission.pk, "side", **_refusal(error))
     return _changed(request, submission.pk, "side")

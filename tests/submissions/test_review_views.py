@@ -409,13 +409,15 @@ def test_a_claimed_submission_refuses_another_reviewers_decisions(ui, reviewer, 
     assert not waiting.events.filter(type="field_corrected").exists()
 
 
-def test_releasing_a_claim_someone_took_over_meanwhile_says_who_holds_it(ui, company, waiting):
+def test_releasing_a_claim_someone_took_over_meanwhile_says_who_holds_it(
+    ui, reviewer, company, waiting
+):
     html = start_review(ui, waiting).content.decode()
     assert 'name="mine"' in html  # the holder's own Release button
     bob = factories.UserFactory(companies=[company])
     other = Client()
     other.force_login(bob)
-    start_review(other, waiting, take_over="1")
+    start_review(other, waiting, take_over_from=reviewer.username)
     response = ui.post(action_url("release", waiting), {"mine": "1"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 409, response.content[:300]
     assert f"{bob.username} is reviewing this submission".encode() in response.content
@@ -431,7 +433,7 @@ def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company,
     other.force_login(bob)
     response = start_review(other, waiting)
     assert response.status_code == 409 and b"is reviewing this submission" in response.content
-    response = start_review(other, waiting, take_over="1")
+    response = start_review(other, waiting, take_over_from=reviewer.username)
     assert response.status_code == 200 and b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == bob
@@ -443,6 +445,32 @@ def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company,
     assert waiting.status == S.APPROVED
     # The first reviewer's page is now stale: their approve is refused, nothing changes twice.
     assert waiting.events.filter(type="approved").count() == 1
+
+
+def test_a_take_over_of_a_claim_that_changed_hands_meanwhile_is_refused(
+    ui, reviewer, company, waiting
+):
+    start_review(ui, waiting)
+    bob, carol = (factories.UserFactory(companies=[company]) for _ in range(2))
+    bob_client, carol_client = Client(), Client()
+    bob_client.force_login(bob)
+    carol_client.force_login(carol)
+    # Both pages show the reviewer's claim; both press Take over, Bob first.
+    for client in (bob_client, carol_client):
+        assert f'name="take_over_from" value="{reviewer.username}"' in (
+            client.get(detail_url(waiting)).content.decode()
+        )
+    assert start_review(bob_client, waiting, take_over_from=reviewer.username).status_code == 200
+    response = start_review(carol_client, waiting, take_over_from=reviewer.username)
+    assert response.status_code == 409
+    assert f"{bob.username} took this submission over meanwhile".encode() in response.content
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == bob
+    assert waiting.events.filter(type="claim_taken_over").count() == 1
+    # Having now seen Bob's name, Carol may take it from him.
+    assert start_review(carol_client, waiting, take_over_from=bob.username).status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == carol
 
 
 def test_a_stale_claim_is_taken_without_asking(ui, reviewer, company, waiting):
