@@ -322,10 +322,22 @@
     if (renewed) {
       return "This page was opened before you signed in again, so Steve refused it (403). " + what + kept + " The page now goes with your new sign-in: Try again.";
     }
-    if (status === 401 || status === 403) {
-      return "Your sign-in may have expired (" + status + "). " + what + kept + " Sign in again in a new tab, then retry.";
+    if (status === 401) {
+      return "Your sign-in may have expired (401). " + what + kept + " Sign in again in a new tab, then retry.";
+    }
+    if (status === 403) {
+      // Not a CSRF failure (that one renews the token above): the role does not allow it,
+      // e.g. it was lowered meanwhile. The server's not-allowed page says why.
+      return "Not allowed (403): " + refusalReason(event.detail.xhr) + " " + what + kept;
     }
     return "Sorry, Steve answered with an error (" + status + "). " + what + kept + " Please try again.";
+  }
+
+  // The reason a 403 page gives ([data-refusal-reason] in accounts/not_allowed.html).
+  function refusalReason(xhr) {
+    const html = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    const reason = html.querySelector("[data-refusal-reason]");
+    return reason ? reason.textContent.trim() : "Your role here does not allow this action.";
   }
 
   function showRequestError(text, source) {

@@ -52,6 +52,24 @@ def test_on_the_dev_server_a_refused_save_keeps_the_page_and_what_was_typed(
     context.close()
 
 
+def test_a_403_because_the_role_was_lowered_gives_that_reason_not_the_sign_in(
+    chromium, live_server, team
+):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    Membership.objects.filter(user=team["alice"]).update(role=Membership.Role.VIEWER)
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_contain_text("Not allowed (403): Your role in Kedai Group does not allow")
+    expect(banner).not_to_contain_text("sign-in")
+    expect(field).to_have_value("60.00")
+    context.close()
+
+
 def sign_in_in_a_new_tab(context: Any, live_server: Any, user: Any) -> None:
     tab = context.new_page()
     tab.goto(f"{live_server.url}/accounts/login/")
