@@ -128,6 +128,8 @@ def company_required(view: View) -> View:
             if getattr(request, "htmx", False):
                 return _htmx_login_redirect(request)
             return redirect_to_login(request.get_full_path())
+        if request.method not in SAFE_METHODS and drawn_for_another(request):
+            return drawn_for_another_refusal(request)
         company = current_company(request)
         if company is None:
             return render(request, "accounts/no_company.html", status=403)
@@ -139,6 +141,22 @@ def company_required(view: View) -> View:
 
 # The response header that hands an open page the current CSRF token (review.js).
 CSRF_RENEWED_HEADER = "X-CSRF-Token"
+# The request header with the id of the user a page was drawn for (base.html's hx-headers).
+DRAWN_FOR_HEADER = "X-Drawn-For"
+
+
+def drawn_for_another(request: HttpRequest) -> bool:
+    """A page's htmx request after someone else signed in in another tab: it would act as
+    them while the page still shows the old name."""
+    drawn_for = request.headers.get(DRAWN_FOR_HEADER)
+    return drawn_for is not None and drawn_for != str(request.user.pk)
+
+
+def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
+    """A 403 telling the reviewer to reload; it hands over no CSRF token, so no retry from
+    the old page goes through as the new user."""
+    context = {"signed_in_as": request.user.get_username()}
+    return render(request, "accounts/drawn_for_another.html", context, status=403)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -149,6 +167,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     was refused, so what it kept could never be saved. Only the page's own scripts read
     a response header (same origin), so handing the token over gives nothing away.
     """
+    if drawn_for_another(request):
+        return drawn_for_another_refusal(request)
     response = django_csrf_failure(request, reason=reason)
     if getattr(request, "htmx", False):
         response[CSRF_RENEWED_HEADER] = get_token(request)

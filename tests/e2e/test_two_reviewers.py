@@ -106,6 +106,29 @@ def test_after_signing_in_again_in_another_tab_the_kept_correction_saves(
     context.close()
 
 
+def test_a_retry_after_someone_else_signed_in_in_another_tab_is_refused(
+    chromium, live_server, team
+):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    context.clear_cookies(name="sessionid")
+    sign_in_in_a_new_tab(context, live_server, team["bob"])
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    banner = page.locator("#request-error")
+    for _ in range(2):  # the retry too: no token is handed over to act as bob
+        field.press("Enter")
+        expect(banner).to_contain_text("you are now signed in as bob")
+        expect(banner).to_contain_text("reload the page")
+        page.click("[data-request-error-close]")
+    expect(field).to_have_value("60.00")
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+    assert not submission.events.filter(type="field_corrected").exists()
+    context.close()
+
+
 def two_on_one(chromium, live_server, team) -> tuple[Submission, Any, Any, Any, Any]:
     """alice and bob, each in a browser of their own, on one submission's page."""
     submission = low_total(team["company"])

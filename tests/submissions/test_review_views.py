@@ -135,6 +135,33 @@ def test_a_save_with_the_token_of_a_sign_in_since_renewed_gets_the_current_token
     assert "X-CSRF-Token" not in client.post(action_url("correct", waiting), post)
 
 
+def test_a_save_from_a_page_drawn_for_another_user_is_refused_with_a_reload_message(
+    reviewer, company, waiting, settings
+):
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, reviewer)
+    page = client.get(detail_url(waiting))
+    assert f'"X-Drawn-For": "{reviewer.pk}"' in page.content.decode()
+    stale = str(page.context["csrf_token"])
+    bob = factories.UserFactory(companies=[company])
+    del client.cookies[settings.SESSION_COOKIE_NAME]  # signed out, then in another tab
+    sign_in(client, bob)  # as someone else
+    post = {"version": waiting.version, "field": "totalAmount", "value": "60"}
+    drawn_for = {"HTTP_HX_REQUEST": "true", "HTTP_X_DRAWN_FOR": str(reviewer.pk)}
+    answer = client.post(action_url("correct", waiting), post, HTTP_X_CSRFTOKEN=stale, **drawn_for)
+    assert answer.status_code == 403 and "X-CSRF-Token" not in answer
+    assert f"you are now signed in as {bob.username}" in answer.content.decode()
+    assert "reload the page" in answer.content.decode()
+    # Even with a current token, the old page does not act as bob.
+    current = str(client.get(detail_url(waiting)).context["csrf_token"])
+    answer = client.post(
+        action_url("correct", waiting), post, HTTP_X_CSRFTOKEN=current, **drawn_for
+    )
+    assert answer.status_code == 403 and b"reload the page" in answer.content
+    waiting.refresh_from_db()
+    assert not waiting.events.filter(type="field_corrected").exists()
+
+
 def test_another_companys_submission_is_404(ui, foreign):
     for url in page_urls(foreign)[3:]:
         assert ui.get(url).status_code == 404, url
