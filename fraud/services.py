@@ -1011,11 +1011,21 @@ def _locked_for_resolution(
     return submission
 
 
+def fraud_match_not_found() -> ServiceError:
+    """A match that is not (or no longer) on the submission: removed with the other
+    submission of its pair, or never there."""
+    return ServiceError(
+        "FRAUD_MATCH_NOT_FOUND",
+        "This fraud match no longer exists (it may have been removed with the other submission).",
+        404,
+    )
+
+
 def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch]:
     wanted = set(match_ids)
     matches = list(M.objects.select_for_update().filter(pk__in=wanted, submission_id=submission_id))
     if not wanted or len(matches) != len(wanted):
-        raise ServiceError("FRAUD_MATCH_NOT_FOUND", "No such fraud match.", 404)
+        raise fraud_match_not_found()
     return sorted(matches, key=lambda m: m.pk)
 
 

@@ -19,6 +19,7 @@ from fraud.models import FraudMatch
 from fraud.policy import FraudPolicy
 from fraud.services import (
     UNDO_WINDOW,
+    fraud_match_not_found,
     fraud_match_resolve,
     fraud_matches_resolve,
     fraud_resolution_undo,
@@ -379,6 +380,14 @@ def _match_ids(submission: Submission) -> list[str]:
     return list(M.objects.filter(submission=submission).values_list("pk", flat=True))
 
 
+def _gone(request: HttpRequest, submission: Submission) -> ServiceError | None:
+    """The service's FRAUD_MATCH_NOT_FOUND refusal when a match the panel showed no longer
+    exists (it went with the other submission), rather than a misleading form error."""
+    if set(request.POST.getlist("match")) <= set(_match_ids(submission)):
+        return None
+    return fraud_match_not_found()
+
+
 @require_POST
 @allowed(Action.DECIDE)
 def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
@@ -389,7 +398,10 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
         return not_allowed(request, Action.CONFIRM_FRAUD)
     form = PairForm(request.POST, match_ids=_match_ids(submission))
     error, status, code = "", 200, ""
-    if not form.is_valid():
+    gone = _gone(request, submission)
+    if gone:
+        error, status, code = gone.message, gone.status, gone.code
+    elif not form.is_valid():
         error = " ".join(form.non_field_errors()) or "Pick false positive or confirmed fraud."
         status = 422
     else:
@@ -421,7 +433,10 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     if confirmed and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
     error, status, code = "", 200, ""
-    if not form.is_valid():
+    gone = _gone(request, submission)
+    if gone:
+        error, status, code = gone.message, gone.status, gone.code
+    elif not form.is_valid():
         error, status = "The form was incomplete; try again.", 400
     else:
         try:

@@ -235,6 +235,15 @@
     catch (e) { return false; }
   }
 
+  // A 404 that brings its region back with the refusal (a fraud match that no longer
+  // exists: the current panel and why) is swapped like a 409, not left to the banner.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (!xhr || xhr.status !== 404 || !/ data-refusal[ >]/.test(xhr.responseText || "")) return;
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  });
+
   // A swap of the side column (a save, a refusal, a refresh after a fraud decision), or of
   // the whole page after a refused decision, must not wipe what the reviewer typed
   // elsewhere, nor the value a refused save carried.

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_correct_field
@@ -462,6 +463,23 @@ def test_resolving_a_fraud_pair_keeps_the_unsaved_correction_and_comment(
     expect(page.locator("tr[data-field=merchantName]")).to_have_class(re.compile(r"\bunsaved\b"))
     assert Submission.objects.get(pk=flagged.pk).extracted_data["merchantName"] == "Tesco Extra"
     assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_resolving_a_fraud_match_that_no_longer_exists_says_so_in_the_refreshed_panel(
+    chromium, live_server, team
+):
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    FraudMatch.objects.filter(submission=flagged).delete()  # gone with the other submission
+    page.click("[data-resolve=false_positive]")
+    refusal = page.locator("#fraud-panel [data-refusal]")
+    expect(refusal).to_contain_text("This fraud match no longer exists")
+    expect(refusal).to_have_attribute("data-code", "FRAUD_MATCH_NOT_FOUND")
+    expect(page.locator(".pair-card")).to_have_count(0)  # the panel shows what is left
+    expect(page.locator("#request-error")).to_be_hidden()
     context.close()
 
 

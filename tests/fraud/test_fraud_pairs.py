@@ -276,3 +276,15 @@ def test_a_reviewer_cannot_undo_a_leads_confirmation(ui, reviewer, company, flag
         FraudMatch.objects.get(pk=m.pk).resolution == "confirmed_fraud" for m in flagged["pair"]
     )
     assert undo(as_lead, later, flagged["pair"]).status_code == 200  # the lead may
+
+
+def test_resolving_a_match_that_no_longer_exists_says_so_and_shows_the_current_panel(ui, flagged):
+    later, pair = flagged["later"], flagged["pair"]
+    FraudMatch.objects.filter(pk=pair[0].pk).delete()  # gone with the other submission
+    response = resolve(ui, later, pair, resolution="false_positive")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'data-code="FRAUD_MATCH_NOT_FOUND"' in html
+    assert "This fraud match no longer exists" in html
+    assert "data-fraud-panel" in html and f'value="{pair[1].pk}"' in html  # what is left
+    assert not FraudMatch.objects.filter(pk=pair[1].pk, resolution__isnull=False).exists()
