@@ -117,11 +117,12 @@ class WebhookDelivery(models.Model):
     event_type = models.CharField(max_length=60)
     payload = models.JSONField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    # Every attempt ever made, as many as the attempt log holds; never reset.
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # Every attempt ever made, as many as the attempt log holds; never reset. An integer,
+    # not a smallint: redeliveries have no limit, and ~4,000 of a failing one passed 32,767.
+    attempts = models.PositiveIntegerField(default=0)
     # The attempts made before the latest redelivery: its fresh retry budget counts from
     # there, and an answer to one of them is stale.
-    attempts_before_redelivery = models.PositiveSmallIntegerField(default=0)
+    attempts_before_redelivery = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -167,7 +168,7 @@ class WebhookAttempt(models.Model):
     dead worker stays visible (finished_at null)."""
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="log")
-    number = models.PositiveSmallIntegerField(default=0)
+    number = models.PositiveIntegerField(default=0)  # WebhookDelivery.attempts at the time
     attempted_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -500,3 +500,19 @@ def test_beat_claims_again_on_its_next_pass_what_the_broker_refused(
     monkeypatch.setattr(deliver_webhook, "delay", queued.append)
     broker_pause.end()  # the broker is back, the process's pause over
     assert dispatch_due_webhooks() == 1 and queued == [delivery.pk]
+
+
+def test_a_delivery_redelivered_past_thirty_two_thousand_attempts_is_still_sent(
+    company, endpoint, receiver
+):
+    # ~4,000 redeliveries of a failing receiver: beyond a smallint's 32,767.
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=32_767, attempts_before_redelivery=32_760, status="failed"
+    )
+    delivery_redeliver(delivery_id=delivery.pk)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.attempts == 32_768 and delivery.attempts_before_redelivery == 32_767
+    assert delivery.log.get().number == 32_768
