@@ -27,10 +27,23 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Integers, not smallints: redeliveries have no limit, and ~4,000 of a failing
+        # delivery passed 32,767 (the worker's claim failed with a DB error). Rewrites
+        # webhooks_webhookattempt, one row per attempt ever made.
+        migrations.AlterField(
+            model_name="webhookattempt",
+            name="number",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AlterField(
+            model_name="webhookdelivery",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0),
+        ),
         migrations.AddField(
             model_name="webhookdelivery",
             name="attempts_before_redelivery",
-            field=models.PositiveSmallIntegerField(default=0),
+            field=models.PositiveIntegerField(default=0),
         ),
         migrations.RunPython(count_every_attempt, migrations.RunPython.noop, elidable=True),
     ]
