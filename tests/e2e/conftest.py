@@ -3,8 +3,11 @@
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests import factories
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the
 # test body are still synchronous and safe.
@@ -45,3 +48,12 @@ def browser_settings(settings) -> None:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def team(transactional_db, browser_settings) -> dict[str, Any]:
+    """Two reviewers of one company."""
+    company = factories.CompanyFactory(name="Kedai Group")
+    alice = factories.UserFactory(username="alice", companies=[company])
+    bob = factories.UserFactory(username="bob", companies=[company])
+    return {"company": company, "alice": alice, "bob": bob}

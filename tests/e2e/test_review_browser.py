@@ -42,14 +42,6 @@ RECEIPT = [
 ]
 
 
-@pytest.fixture
-def team(transactional_db, browser_settings) -> dict[str, Any]:
-    company = factories.CompanyFactory(name="Kedai Group")
-    alice = factories.UserFactory(username="alice", companies=[company])
-    bob = factories.UserFactory(username="bob", companies=[company])
-    return {"company": company, "alice": alice, "bob": bob}
-
-
 def seed_queue(company: Any) -> dict[str, Submission]:
     """An approved original, a flagged copy of it, and two clean submissions."""
     original = factories.SubmissionFactory(

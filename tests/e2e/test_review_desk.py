@@ -20,14 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 S = SubmissionStatus
 
 
-@pytest.fixture
-def team(transactional_db, browser_settings) -> dict[str, Any]:
-    company = factories.CompanyFactory(name="Kedai Group")
-    alice = factories.UserFactory(username="alice", companies=[company])
-    bob = factories.UserFactory(username="bob", companies=[company])
-    return {"company": company, "alice": alice, "bob": bob}
-
-
 def low_total(company: Any) -> Submission:
     """A receipt whose total was read with low confidence: the field a reviewer fixes."""
     submission = factories.SubmissionFactory(

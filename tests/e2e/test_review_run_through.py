@@ -20,13 +20,6 @@ expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def team(transactional_db, browser_settings) -> dict[str, Any]:
-    company = factories.CompanyFactory(name="Kedai Group")
-    alice = factories.UserFactory(username="alice", companies=[company])
-    return {"company": company, "alice": alice}
-
-
 def drag_corner(page: Any, selector: str, by: int) -> None:
     """Drag a text box's resize grip down, as a reviewer making room to write does."""
     box = page.locator(selector).bounding_box()

@@ -9,20 +9,11 @@ import pytest
 
 from steve.models import Membership
 from submissions.models import Submission
-from tests import factories
 from tests.e2e.test_review_browser import PASSWORD, open_page
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def team(transactional_db, browser_settings) -> dict[str, Any]:
-    company = factories.CompanyFactory(name="Kedai Group")
-    alice = factories.UserFactory(username="alice", companies=[company])
-    bob = factories.UserFactory(username="bob", companies=[company])
-    return {"company": company, "alice": alice, "bob": bob}
 
 
 def test_on_the_dev_server_a_refused_save_keeps_the_page_and_what_was_typed(
