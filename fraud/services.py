@@ -989,6 +989,7 @@ def fraud_match_resolve(
     resolution: str,
     actor: Actor,
     user: Any = None,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> FraudMatch:
     """Resolve one match (the API's unit); the review page resolves a pair's together."""
@@ -998,6 +999,7 @@ def fraud_match_resolve(
         resolution=resolution,
         actor=actor,
         user=user,
+        reason=reason,
         expected_version=expected_version,
     )
     return match
@@ -1225,6 +1227,7 @@ def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") ->
         return
     if submission.status != SubmissionStatus.REVIEW:
         return
-    submission_reject(
-        submission_id=submission.pk, actor=actor, reason=reason or "Confirmed fraud by a reviewer."
-    )
+    # Without a reason (the API's may be left out), say who confirmed it: "a reviewer"
+    # read as if a person had, when an integrator's key did.
+    reason = reason or f"Confirmed fraud by {actor.label}."
+    submission_reject(submission_id=submission.pk, actor=actor, reason=reason)

@@ -98,11 +98,18 @@ FRAUD_MATCH_RESOLVE = docs(
     tag="fraud",
     summary="Resolve one fraud match (bucket: write)",
     response="FraudMatch",
-    request=obj({"resolution": {"type": "string", "enum": RESOLUTIONS}}),
+    request=obj(
+        {
+            "resolution": {"type": "string", "enum": RESOLUTIONS},
+            # Shown with the match and, for confirmed_fraud, as the reject reason.
+            "reason": {"type": "string", "maxLength": 2000},
+        },
+        required=["resolution"],
+    ),
     examples=[seed_example("False positive", {"resolution": "false_positive"}, request=True)],
     problems={
         400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
-        422: ["INVALID_RESOLUTION"],
+        422: ["INVALID_RESOLUTION", "VALIDATION_ERROR"],
         404: ["SUBMISSION_NOT_FOUND", "FRAUD_MATCH_NOT_FOUND"],
         409: ["FRAUD_MATCH_ALREADY_RESOLVED", "SUBMISSION_CHANGED", *TRANSITION_CODES],
     },

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
-from steve.api.errors import ApiProblem, field_error
+from steve.api.errors import ApiProblem, field_error, validation_problem
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
@@ -48,7 +48,8 @@ class FraudMatchResolveView(APIView):
         submission = own_submission(request, submission_id)
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
             raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
-        resolution = json_body(request).get("resolution")
+        body = json_body(request)
+        resolution = body.get("resolution")
         if resolution not in FraudMatch.Resolution.values:
             raise ApiProblem(
                 422,  # docs/api.md: a readable body whose content breaks a rule
@@ -56,11 +57,15 @@ class FraudMatchResolveView(APIView):
                 code="INVALID_RESOLUTION",
                 errors=[field_error("resolution", "Use false_positive or confirmed_fraud.")],
             )
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise validation_problem([field_error("reason", "reason must be a string.")])
         match = fraud_match_resolve(
             submission_id=submission.pk,
             match_id=match_id,
             resolution=resolution,
             actor=Actor.for_api_key(request.auth),
+            reason=reason or "",
         )
         return Response(
             match_item(FraudMatch.objects.select_related("target_submission").get(pk=match.pk))

@@ -107,7 +107,7 @@ def test_resolve_false_positive_in_place(ui, reviewer, pair):
     assert 'data-action="approve" disabled' not in page
 
 
-def test_confirmed_fraud_rejects_the_submission(ui, pair):
+def test_confirmed_fraud_rejects_the_submission(ui, reviewer, pair):
     later, _, match = pair
     response = ui.post(
         resolve_url(later, match), {"version": later.version, "resolution": "confirmed_fraud"}
@@ -115,7 +115,8 @@ def test_confirmed_fraud_rejects_the_submission(ui, pair):
     assert response.status_code == 303
     assert response["Location"] == reverse("review:detail", args=[later.pk])
     later.refresh_from_db()
-    assert later.status == S.REJECTED and later.reject_reason == "Confirmed fraud by a reviewer."
+    assert later.status == S.REJECTED
+    assert later.reject_reason == f"Confirmed fraud by {reviewer.get_username()}."
 
 
 def test_stale_resolve_is_refused_and_says_why(ui, pair):

@@ -299,3 +299,33 @@ def test_a_purged_submission_says_when_its_results_were_purged(api, company):
     assert body["resultsPurgedAt"] is not None and body["extractedData"] is None
     assert "results_purged" in {e["type"] for e in body["events"]}
     assert api.get(f"/api/v1/submissions/{kept.pk}").json()["resultsPurgedAt"] is None
+
+
+def test_an_api_confirmation_rejects_with_its_reason_or_names_the_key(api, api_key, company):
+    reasons = []
+    for body in ({"reason": "Same receipt, total edited."}, {}):
+        submission = SubmissionFactory(company=company)
+        match = flag(submission, SubmissionFactory(company=company))
+        resolved = api.post(
+            f"/api/v1/submissions/{submission.pk}/fraud-matches/{match.pk}/resolve",
+            {"resolution": "confirmed_fraud", **body},
+            format="json",
+        )
+        assert resolved.status_code == 200
+        submission.refresh_from_db()
+        reasons.append((submission.status, submission.reject_reason))
+    assert reasons == [
+        ("rejected", "Same receipt, total edited."),
+        ("rejected", f"Confirmed fraud by API key {api_key.api_key.name}."),
+    ]
+
+
+def test_an_api_confirmation_reason_of_another_type_is_refused(api, company, in_review):
+    match = flag(in_review, SubmissionFactory(company=company))
+    refused = api.post(
+        f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "confirmed_fraud", "reason": 5},
+        format="json",
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "reason"
+    assert FraudMatch.objects.get(pk=match.pk).resolution is None
