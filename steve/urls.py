@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -21,6 +22,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("files/<str:token>", views.download, name="download"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for it on pages that name no icon (the admin's): a 404 in every console.
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
     # The review UI: fraud's panel first, so its routes win over a submission id.
     path("review/", include("fraud.urls")),
     path("review/", include("submissions.urls")),
