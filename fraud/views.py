@@ -352,14 +352,15 @@ def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
 @allowed(Action.DECIDE)
 def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
-    if not M.objects.filter(pk=match_id, submission=submission).exists():
-        raise Http404("No such fraud match.")
     form = ResolveForm(request.POST)
     confirming = request.POST.get("resolution") == M.Resolution.CONFIRMED_FRAUD
     if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
     error, status, code = "", 200, ""
-    if not form.is_valid():
+    if not M.objects.filter(pk=match_id, submission=submission).exists():
+        gone = fraud_match_not_found()  # as resolve_pair says it, in the refreshed panel
+        error, status, code = gone.message, gone.status, gone.code
+    elif not form.is_valid():
         error, status = "Pick false positive or confirmed fraud.", 400
     else:
         try:

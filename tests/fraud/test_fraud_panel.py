@@ -213,3 +213,14 @@ def test_panel_says_when_a_look_alike_was_not_counted_for_another_date(ui, compa
         )
     html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
     assert "read with another date (2018-03-05 vs 2018-03-03)" in html
+
+
+def test_resolving_one_match_that_no_longer_exists_says_so_in_the_panel(ui, pair):
+    later, _, match = pair
+    url = resolve_url(later, match)
+    FraudMatch.objects.filter(pk=match.pk).delete()  # gone with the other submission
+    form = {"version": later.version, "resolution": "false_positive"}
+    response = ui.post(url, form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 404
+    assert b'data-code="FRAUD_MATCH_NOT_FOUND"' in response.content
+    assert b"This fraud match no longer exists" in response.content
