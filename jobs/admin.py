@@ -7,13 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 
 from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
-from jobs.services import sessions_expire_stale
+from jobs.services import session_expire, sessions_expire_stale
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
@@ -62,7 +61,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        sessions_expire_stale(scope=Q(pk=unquote(object_id)))
+        session_expire(session_id=unquote(object_id))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -5,7 +5,7 @@ from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
-from submissions.services import CATCH_UP_PER_PAGE, merchant_memory_forget, submissions_catch_up
+from submissions.services import merchant_memory_forget, submissions_catch_up
 
 
 class SubmissionFileInline(admin.TabularInline):
@@ -62,7 +62,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     # Sessions past their TTL are expired first (beat may be behind), so no submission the
     # sweep would have cancelled is listed or shown as created.
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        submissions_catch_up(limit=CATCH_UP_PER_PAGE)
+        submissions_catch_up()
         return super().changelist_view(request, extra_context)
 
     def change_view(

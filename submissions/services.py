@@ -397,6 +397,15 @@ def submissions_catch_up(
     )
 
 
+def submission_caught_up(*, submission: Submission) -> Submission:
+    """`submission` as a read should show it: a created one's session may have lapsed
+    with the sweep behind (submissions_catch_up), and it is read again."""
+    if submission.status == S.CREATED:
+        submissions_catch_up(submission_id=submission.pk)
+        submission.refresh_from_db()
+    return submission
+
+
 def submission_cancel(
     *,
     submission_id: str,

@@ -16,7 +16,7 @@ submission_changed = Signal()
 
 # Sent before submissions are read or cancelled, outside the change's transaction: with
 # `submission_id`, or with `company_id` and `environment` for all of theirs, or with
-# neither for every company's; `limit` (None: a sweep's batch) bounds how many. A receiver
+# neither for every company's; `limit` bounds how many. A receiver
 # makes now, each in a transaction of its own, the changes time has decided and a sweep
 # has not made yet (jobs: a workflow session past its TTL expires, cancelling its
 # submission), so the read or the cancel meets what the sweep would have left, and a

@@ -18,6 +18,7 @@ from submissions.services import (
     Actor,
     submission_approve,
     submission_cancel,
+    submission_caught_up,
     submission_correct_fields,
     submission_reject,
     submissions_catch_up,
@@ -91,10 +92,7 @@ class SubmissionListView(APIView):
 @extend_schema_view(get=api_docs.SUBMISSION_DETAIL_DOCS)
 class SubmissionDetailView(APIView):
     def get(self, request: Request, submission_id: str) -> Response:
-        submission = own_submission(request, submission_id)
-        if submission.status == SubmissionStatus.CREATED:  # its session may have lapsed
-            submissions_catch_up(submission_id=submission.pk)
-            submission.refresh_from_db()
+        submission = submission_caught_up(submission=own_submission(request, submission_id))
         return Response(detail(submission))
 
 

@@ -25,7 +25,7 @@ from submissions.selectors import (
     submission_recent_events,
     unresolved_fraud_match_count,
 )
-from submissions.services import claim_is_live, may_release_claim, submissions_catch_up
+from submissions.services import claim_is_live, may_release_claim, submission_caught_up
 from submissions.views.common import own_submission, queue_filters, queue_query
 from submissions.views.files import is_raster
 
@@ -269,11 +269,7 @@ def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
 @require_GET
 @company_required
 def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
-    submission = own_submission(request, submission_id)
-    if submission.status == SubmissionStatus.CREATED:
-        # Its session may have lapsed with the sweep behind: shown as the API shows it.
-        submissions_catch_up(submission_id=submission.pk)
-        submission.refresh_from_db()
+    submission = submission_caught_up(submission=own_submission(request, submission_id))
     part = request.GET.get("part", "")
     if part in PARTS:
         # A region refreshing itself after a change elsewhere on the page.

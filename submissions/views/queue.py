@@ -25,7 +25,6 @@ from submissions.selectors import (
     workflow_choices,
 )
 from submissions.services import (
-    CATCH_UP_PER_PAGE,
     Actor,
     is_clean_and_confident,
     submission_bulk_approve,
@@ -83,9 +82,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     filters = queue_filters(request)
     # Sessions past their TTL are expired first, as the API's list does: the rows and the
     # counts never show created what the sweep (beat may be behind) would have cancelled.
-    submissions_catch_up(
-        company_id=request.company.pk, environment=filters["environment"], limit=CATCH_UP_PER_PAGE
-    )
+    submissions_catch_up(company_id=request.company.pk, environment=filters["environment"])
     scope = {"company": request.company, "user": request.user, "filters": filters}
     rows, has_more = queue_window(
         **scope, after=request.GET.get("after", ""), upto=request.GET.get("upto", "")
