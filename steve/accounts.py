@@ -147,9 +147,11 @@ DRAWN_FOR_HEADER = "X-Drawn-For"
 
 def drawn_for_another(request: HttpRequest) -> bool:
     """A page's htmx request after someone else signed in in another tab: it would act as
-    them while the page still shows the old name."""
+    them while the page still shows the old name. Nobody signed in is no one else: that
+    request gets the sign-in answer (401, the kept work) as before."""
     drawn_for = request.headers.get(DRAWN_FOR_HEADER)
-    return drawn_for is not None and drawn_for != str(request.user.pk)
+    signed_in = request.user.is_authenticated
+    return signed_in and drawn_for is not None and drawn_for != str(request.user.pk)
 
 
 def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:

@@ -135,6 +135,19 @@ def test_a_save_with_the_token_of_a_sign_in_since_renewed_gets_the_current_token
     assert "X-CSRF-Token" not in client.post(action_url("correct", waiting), post)
 
 
+def test_a_signed_out_pages_refused_token_is_no_other_user(reviewer, waiting):
+    """Cookies cleared (signed out everywhere): the CSRF refusal hands over a token, as
+    for a signed-in page, and never says "signed in as someone else"."""
+    client = Client(enforce_csrf_checks=True)
+    post = {"version": waiting.version, "field": "totalAmount", "value": "60"}
+    drawn_for = {"HTTP_HX_REQUEST": "true", "HTTP_X_DRAWN_FOR": str(reviewer.pk)}
+    answer = client.post(
+        action_url("correct", waiting), post, HTTP_X_CSRFTOKEN="x" * 64, **drawn_for
+    )
+    assert answer.status_code == 403 and "X-CSRF-Token" in answer
+    assert b"signed in as" not in answer.content
+
+
 def test_a_save_from_a_page_drawn_for_another_user_is_refused_with_a_reload_message(
     reviewer, company, waiting, settings
 ):
