@@ -188,8 +188,9 @@ class TextBandKey(models.Model):
 class DataFingerprint(models.Model):
     """Normalised merchant, total, date, time and receipt number, for the data check.
 
-    Looked up by total and date; the merchant is compared by similarity (OCR reads names
-    differently on every capture), time and receipt number only when both sides have one.
+    Looked up by total and date, or by receipt number; the merchant is compared by
+    similarity (OCR reads names differently on every capture), time and receipt number
+    only when both sides have one.
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
@@ -215,6 +216,12 @@ class DataFingerprint(models.Model):
             ),
             models.Index(
                 fields=["company", "environment", "total", "time"], name="fraud_data_total_time"
+            ),
+            # The same receipt number whatever the total (fraud.services._data_findings).
+            models.Index(
+                fields=["company", "environment", "receipt_number"],
+                name="fraud_data_number",
+                condition=~models.Q(receipt_number=""),
             ),
         ]
 

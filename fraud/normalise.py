@@ -72,9 +72,18 @@ def time(value: Any) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
+DISTINCTIVE_DIGITS = 5
+
+
 def receipt_number(value: Any) -> str:
     """Letters and digits of a receipt or invoice number, upper case."""
     return re.sub(r"[^A-Z0-9]", "", str(value or "").upper())[:64]
+
+
+def distinctive_number(number: str) -> bool:
+    """A (normalised) receipt number long enough to name one receipt of a shop: at least
+    DISTINCTIVE_DIGITS digits. Short ones repeat: a table, a till's daily counter."""
+    return sum(c.isdigit() for c in number) >= DISTINCTIVE_DIGITS
 
 
 def numbers_conflict(a: str, b: str) -> bool:

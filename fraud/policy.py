@@ -27,6 +27,9 @@ Keys (all optional; unknown keys are ignored):
   minute is strong evidence, unless both receipt numbers were read and differ.
   At the same minute, a date outside the window but one digit away (a misread digit) is
   weak evidence, scored as at the window's edge.
+- data_same_number_score (60): a similar merchant with the same receipt number (at least
+  five digits, fraud.normalise.distinctive_number), whatever the dates and totals: an
+  earlier receipt with its date and total edited.
 - tampering (true), visual/text/data (true): switch a check off.
 - tampering_arithmetic_score (30): weight of line items not adding up to the total.
 - reject_on_confirmed_fraud (true): confirming fraud rejects a submission in review.
@@ -62,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "data_window_days": 3,
     "data_merchant_similarity": 0.5,
     "data_same_time_score": 65.0,
+    "data_same_number_score": 60.0,
     "visual": True,
     "text": True,
     "data": True,
@@ -114,6 +118,7 @@ class FraudPolicy:
     data_window_days: int
     data_merchant_similarity: float
     data_same_time_score: float
+    data_same_number_score: float
     visual: bool
     text: bool
     data: bool
@@ -146,6 +151,7 @@ class FraudPolicy:
             data_window_days=max(0, int(merged["data_window_days"])),
             data_merchant_similarity=float(merged["data_merchant_similarity"]),
             data_same_time_score=float(merged["data_same_time_score"]),
+            data_same_number_score=float(merged["data_same_number_score"]),
             visual=bool(merged["visual"]),
             text=bool(merged["text"]),
             data=bool(merged["data"]),

@@ -459,15 +459,17 @@ def _local_findings(
 
 def _clear_other_dates(findings: list[Finding], day: dt.date | None) -> None:
     """A page look-alike (the hash) or a weak text likeness of a receipt read with another
-    date counts 0, unless the keypoints verified the same paper: receipts printed on one
-    template (a canteen's lunch, one form on a mostly blank sheet) look alike and share
-    most of their digits (phone, tax number, prices); a copy keeps its date."""
+    date counts 0, unless the keypoints verified the same paper or both carry the same
+    receipt number: receipts printed on one template (a canteen's lunch, one form on a
+    mostly blank sheet) look alike and share most of their digits (phone, tax number,
+    prices); a copy keeps its date, unless it was edited, and then its number names it."""
     if day is None:
         return
     verified = {
         f.target_id
         for f in findings
-        if f.check_type == M.CheckType.VISUAL and f.details.get("local", {}).get("score", 0) > 0
+        if (f.check_type == M.CheckType.VISUAL and f.details.get("local", {}).get("score", 0) > 0)
+        or (f.check_type == M.CheckType.DATA and "receiptNumber" in f.details)
     }
     alike = [
         f
@@ -630,41 +632,34 @@ def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) ->
     near = Q(date__range=(key.day - window, key.day + window))
     if key.time:  # the same minute on a date OCR may have misread (see _data_finding)
         near |= Q(time=key.time)
+    wanted = Q(near, total=key.total)
+    if normalise.distinctive_number(key.number):
+        # Whatever its date and total: an edited copy keeps what the editor left alone.
+        wanted |= Q(receipt_number=key.number)
     rows = (
         DataFingerprint.objects.filter(
-            near,
-            company_id=submission.company_id,
-            environment=submission.environment,
-            total=key.total,
+            wanted, company_id=submission.company_id, environment=submission.environment
         )
         .exclude(submission_id=submission.pk)
-        .values_list("submission_id", "merchant", "date", "time", "receipt_number")
+        .values_list("submission_id", "merchant", "total", "date", "time", "receipt_number")
     )
     found = [_data_finding(key, row, policy) for row in rows]
     return [f for f in found if f is not None]
 
 
 def _data_finding(key: DataKey, row: tuple, policy: FraudPolicy) -> Finding | None:
-    """Same total and a similar merchant, on a near date; None when that is not the case.
+    """A similar merchant with the same total on a near date, or with the same receipt
+    number; None when neither is the case.
 
-    The same minute with the receipt numbers not in conflict is strong on the same day,
-    and weak (as at the window's edge) on a date one digit away: OCR misreads a digit of
-    a faded date ("2010-03-20" for "2018-03-20") far more often than a shop sells the
-    same total at the same minute on another date.
+    The same distinctive receipt number at one shop names one receipt: strong whatever
+    the date and total say (an earlier receipt with its date and total edited keeps what
+    the editor left alone). See _near_date_score for the same total.
     """
-    target_id, merchant, target_day, target_time, target_number = row
+    target_id, merchant, target_total, target_day, target_time, target_number = row
     likeness = normalise.merchant_similarity(key.merchant, merchant)
     if likeness < policy.data_merchant_similarity:
         return None
     days = abs((target_day - key.day).days)
-    same_minute = (
-        bool(key.time)
-        and key.time == target_time
-        and not normalise.numbers_conflict(key.number, target_number)
-    )
-    misread = days > policy.data_window_days
-    if misread and not (same_minute and normalise.one_digit_apart(key.day, target_day)):
-        return None
     details = {
         "merchant": key.merchant,
         "targetMerchant": merchant,
@@ -674,17 +669,52 @@ def _data_finding(key: DataKey, row: tuple, policy: FraudPolicy) -> Finding | No
         "targetDate": target_day.isoformat(),
         "daysApart": days,
     }
+    score = 0.0
+    if target_total == key.total:
+        score = _near_date_score(key, target_day, target_time, target_number, policy, details)
+    if normalise.distinctive_number(key.number) and key.number == target_number:
+        details["receiptNumber"] = key.number
+        details["targetTotal"] = str(target_total)
+        score = max(score, policy.data_same_number_score)
+    if score <= 0:
+        return None
+    similarity = max(0.0, 1.0 - days / 366)
+    return Finding(M.CheckType.DATA, target_id, score, similarity, details)
+
+
+def _near_date_score(
+    key: DataKey,
+    target_day: dt.date,
+    target_time: str,
+    target_number: str,
+    policy: FraudPolicy,
+    details: dict[str, Any],
+) -> float:
+    """The score of the same total and merchant on the target's date, 0 when too far
+    apart; what decided it goes into `details`.
+
+    The same minute with the receipt numbers not in conflict is strong on the same day,
+    and weak (as at the window's edge) on a date one digit away: OCR misreads a digit of
+    a faded date ("2010-03-20" for "2018-03-20") far more often than a shop sells the
+    same total at the same minute on another date.
+    """
+    days = abs((target_day - key.day).days)
+    same_minute = (
+        bool(key.time)
+        and key.time == target_time
+        and not normalise.numbers_conflict(key.number, target_number)
+    )
+    misread = days > policy.data_window_days
+    if misread and not (same_minute and normalise.one_digit_apart(key.day, target_day)):
+        return 0.0
     if same_minute:
         details["time"] = key.time
     if misread:
         details["dateMisread"] = True
-        score = data_score(policy.data_window_days, policy.data_window_days)
-    elif same_minute and days == 0:
-        score = policy.data_same_time_score
-    else:
-        score = data_score(days, policy.data_window_days)
-    similarity = max(0.0, 1.0 - days / 366)
-    return Finding(M.CheckType.DATA, target_id, score, similarity, details)
+        return data_score(policy.data_window_days, policy.data_window_days)
+    if same_minute and days == 0:
+        return policy.data_same_time_score
+    return data_score(days, policy.data_window_days)
 
 
 def _store_data(submission: Submission, key: DataKey) -> None:

@@ -142,6 +142,60 @@ def test_same_minute_with_another_receipt_number_stays_weak(company):
     assert outcome.status == "clean" and not M.objects.filter(submission=colleague).exists()
 
 
+def edited(image, boxes):
+    """The image with each box painted over and other digits typed in (a forger's edit)."""
+    from PIL import ImageDraw
+
+    copy = image.convert("RGB")
+    draw = ImageDraw.Draw(copy)
+    for left, top, right, bottom in boxes:
+        draw.rectangle([left, top, right, bottom], fill="white")
+        draw.text((left + 2, top + 1), "90.50", fill="black")
+    return copy
+
+
+@needs_sroie
+def test_an_earlier_receipt_with_its_date_and_total_edited_is_flagged_by_its_number(company):
+    first, first_file = make_submission(company)
+    number = "OR18031002160274"
+    run(first, first_file, receipt(33), fields={**FIELDS, "receiptNumber": number}, text=TEXT)
+    # Date and total edited: the page hash is zeroed as another date's look-alike, the
+    # digits' text is only weakly alike, the total differs. The number was left alone.
+    forged, forged_file = make_submission(company)
+    text = TEXT.replace("03/05/2024", "19/06/2024").replace("42.50", "90.50")
+    fields = {**FIELDS, "date": "2024-06-19", "totalAmount": 90.5, "receiptNumber": number}
+    image = edited(receipt(33), [(480, 540, 560, 556), (480, 575, 560, 591)])
+    outcome = run(forged, forged_file, image, fields=fields, text=text)
+    found = {m.check_type: m for m in M.objects.filter(submission=forged)}
+    assert found["data"].target_submission_id == first.pk
+    assert found["data"].details["receiptNumber"] == number
+    assert found["data"].details["targetTotal"] == "42.50" and found["data"].score == 60.0
+    # A look-alike of the same number is no other receipt of the template: it counts.
+    assert "otherDate" not in found["visual"].details and found["visual"].score > 0
+    assert outcome.status in ("flagged", "blocked")
+
+
+def test_the_same_receipt_number_needs_five_digits_and_a_similar_shop(company):
+    first, _ = make_submission(company)
+    run(first, fields={**FIELDS, "receiptNumber": "T-0045"})
+    # A short number repeats: a table, a till's daily counter.
+    short, _ = make_submission(company)
+    later = {**FIELDS, "date": "2024-06-19", "totalAmount": 9.5}
+    assert run(short, fields={**later, "receiptNumber": "T-0045"}).status == "clean"
+    second, _ = make_submission(company)
+    run(second, fields={**FIELDS, "receiptNumber": "INV-2024-00817"})
+    elsewhere, _ = make_submission(company)
+    other_shop = {**later, "merchantName": "Restoran Wan Sheng"}
+    assert run(elsewhere, fields={**other_shop, "receiptNumber": "INV-2024-00817"}).status == (
+        "clean"
+    )
+    edited_copy, _ = make_submission(company)
+    outcome = run(edited_copy, fields={**later, "receiptNumber": "inv 2024/00817"})
+    match = M.objects.get(submission=edited_copy)
+    assert (match.check_type, match.target_submission_id) == ("data", second.pk)
+    assert outcome.status == "flagged"
+
+
 GARBLED = TEXT.replace("88123", "8812B").replace("31.00", "31.60")  # weak text evidence
 
 
