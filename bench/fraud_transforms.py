@@ -202,3 +202,31 @@ TRANSFORMS: dict[str, Transform] = {
     ),
     "rephoto_phone": lambda im, rng: encode_jpeg(rephotograph_hard(im, rng), 85),
 }
+
+
+# An edited copy is not a re-capture: kept out of TRANSFORMS, whose benches measure those.
+DIGIT_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+Box = tuple[float, float, float, float]  # left, top, right, bottom, 0-1 of the page
+
+
+def edit_fields(image: Image.Image, edits: list[tuple[Box, str]]) -> bytes:
+    """A forger's edit of an earlier receipt: each box (e.g. where the date and the total
+    were read) painted over in the paper's colour and `text` typed in its place, in a
+    monospaced font as tall as the box, then saved as a JPEG. Everything else keeps the
+    original's pixels."""
+    from PIL import ImageDraw, ImageFont
+
+    edited = image.convert("RGB")
+    gray = np.asarray(edited.convert("L"))
+    paper = np.asarray(edited)[gray > np.percentile(gray, 75)]
+    colour = tuple(int(v) for v in np.median(paper, axis=0)) if len(paper) else (255, 255, 255)
+    draw = ImageDraw.Draw(edited)
+    for (left, top, right, bottom), text in edits:
+        x0, y0 = left * edited.width, top * edited.height
+        x1, y1 = right * edited.width, bottom * edited.height
+        size = max(8.0, y1 - y0)
+        font = ImageFont.truetype(DIGIT_FONT, round(size * 0.9))
+        width = max(x1 - x0, draw.textlength(text, font=font))
+        draw.rectangle([x0 - 1, y0 - 1, x0 + width + 1, y1 + 1], fill=colour)
+        draw.text((x0, y0), text, fill=(30, 30, 30), font=font)
+    return encode_jpeg(edited, 92)
