@@ -312,6 +312,13 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
         delivery.next_attempt_at = now + delay
 
 
+def _ends_redelivery(delivery: WebhookDelivery, before_redelivery: bool) -> bool:
+    """Whether a 2xx of an attempt ends the delivery: not when the attempt began before
+    the latest redelivery was asked for, which wants an attempt after it; except for a
+    sync post, which is posted downstream once (a redelivery of it is a retry now)."""
+    return not before_redelivery or delivery.purpose == WebhookDelivery.Purpose.SYNC
+
+
 def record(
     delivery_id: str,
     attempt: WebhookAttempt,
@@ -329,22 +336,31 @@ def record(
             update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"]
         )
         # A late answer after our lease passed must not undo a newer attempt's state,
-        # but a 2xx is always true news: the receiver has the event. Numbers never
-        # repeat, so the count names the newest attempt; one made before the latest
-        # redelivery belongs to the budget that redelivery replaced.
+        # but a 2xx is true news: the receiver has the event. Numbers never repeat, so
+        # the count names the newest attempt; one made before the latest redelivery
+        # belongs to the budget that redelivery replaced.
         latest = attempt.number == delivery.attempts
-        current = latest and attempt.number > delivery.attempts_before_redelivery
-        if delivery.status == WebhookDelivery.Status.PENDING and (current or outcome.ok):
+        before_redelivery = attempt.number <= delivery.attempts_before_redelivery
+        current = latest and not before_redelivery
+        if delivery.status == WebhookDelivery.Status.PENDING and (
+            current or (outcome.ok and _ends_redelivery(delivery, before_redelivery))
+        ):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
             delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
         elif latest and delivery.locked_until is not None:
-            # Redelivered while this attempt was in flight: its answer is stale, but the
-            # redelivery must go now, not when this attempt's lease runs out.
+            # Redelivered while this attempt was in flight: the redelivery asked for an
+            # attempt after this one, whatever this one answers (the receiver may have
+            # lost what it got), and it goes now, not when this attempt's lease runs out.
+            # The delivery shows this answer, the latest, and stays pending till then.
             delivery.locked_until = None
-            delivery.save(update_fields=["locked_until"])
+            fields = ["locked_until"]
             if delivery.status == WebhookDelivery.Status.PENDING:
+                delivery.last_status_code = outcome.status_code
+                delivery.last_error = outcome.error
+                fields += ["last_status_code", "last_error"]
                 dispatch_on_commit([delivery.pk])
+            delivery.save(update_fields=fields)
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
 

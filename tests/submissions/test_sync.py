@@ -178,6 +178,26 @@ def test_a_sync_that_succeeded_is_not_posted_again():
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered"
 
 
+def test_a_sync_redelivered_while_its_attempt_is_in_flight_is_posted_once_when_that_succeeds(
+    django_capture_on_commit_callbacks,
+):
+    """Unlike a webhook's (which goes once more after the attempt in flight), a sync's
+    redelivery is a retry now: its attempt's 2xx posted it, and it is posted once."""
+    from webhooks.delivery import Outcome, claim, record
+    from webhooks.services import delivery_redeliver
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    _, attempt = claim(delivery.pk)  # the post is in flight
+    delivery_redeliver(delivery_id=delivery.pk)  # "Redeliver now" meanwhile
+    with django_capture_on_commit_callbacks() as callbacks:
+        record(delivery.pk, attempt, Outcome(status_code=200, body="", error="", latency_ms=1))
+    assert callbacks == []  # nothing more to send
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert Submission.objects.get(pk=submission.pk).status == "synced"
+    assert claim(delivery.pk) is None
+
+
 def test_a_redirect_is_logged_as_the_failure_it_is():
     with http_receiver() as receiver:
         receiver.statuses = [302]

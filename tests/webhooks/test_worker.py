@@ -95,3 +95,46 @@ def test_a_worker_killed_mid_delivery_does_not_lose_the_event(
     assert [a.status_code for a in delivery.log.order_by("number")] == [None, 200]
     assert len(receiver.requests) == 2
     assert receiver.processed_ids == [delivery.event_id]
+
+
+def test_a_redelivery_asked_for_during_a_workers_attempt_is_sent_once_after_its_2xx(
+    company, endpoint, receiver, api, tmp_path
+):
+    """The integrator's receiver lost what the attempt in flight brought it: asked for
+    (twice) while the worker waits for that attempt's answer, the redelivery is sent
+    once after it, though that attempt answered 200."""
+    app.control.purge()
+    receiver.hang_first = True  # the first attempt's 200 waits until the redelivery
+    log = tmp_path / "worker.log"
+    (delivery,) = emit(company)
+
+    with deliveries_worker("redelivery", log):
+        wait_for(receiver.got_request.is_set, 30, "the first request", log)
+        for _ in range(2):
+            assert (
+                api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver").status_code == 202
+            )
+        receiver.release.set()
+        wait_for(
+            lambda: (
+                WebhookDelivery.objects.get(pk=delivery.pk).attempts == 2
+                and WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered"
+            ),
+            30,
+            "the redelivery's attempt",
+            log,
+        )
+        # A later event's message queues behind every copy of the first one's: once it
+        # is delivered, the worker has taken them all.
+        (later,) = emit(company)
+        wait_for(
+            lambda: WebhookDelivery.objects.get(pk=later.pk).status == "delivered",
+            30,
+            "the later event",
+            log,
+        )
+
+    delivery.refresh_from_db()
+    assert [a.status_code for a in delivery.log.order_by("number")] == [200, 200]
+    sent = [r for r in receiver.requests if r.headers["webhook-id"] == delivery.event_id]
+    assert len(sent) == 2

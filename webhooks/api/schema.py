@@ -291,6 +291,11 @@ DELIVERY_REDELIVER = docs(
     "redeliverWebhook",
     tag="webhooks",
     summary="Queue one delivery again",
+    description=(
+        "Sent again now with a fresh retry budget. Asked for while an attempt is in "
+        "flight, one more attempt goes as soon as that one answers, even with a 2xx "
+        "(once, however often it was asked for meanwhile); a sync post's 2xx ends it."
+    ),
     response="WebhookDelivery",
     status=202,
     request=None,
