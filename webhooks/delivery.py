@@ -105,10 +105,16 @@ def next_attempt_delay(attempts: int, retry_after: timedelta | None = None) -> t
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
-    """Retry-After as delta-seconds or an HTTP date (RFC 9110)."""
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110); None for anything else.
+
+    Never raises on what a receiver sends: "²" is a digit to str.isdigit() but no number
+    to int(), and 10**20 seconds is more than a timedelta holds (either one failed the
+    attempt unrecorded, a 2xx included, so the event was sent again and again).
+    """
     value = (value or "").strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        # Capped in integers first: next_attempt_delay caps it anyway.
+        return timedelta(seconds=min(int(value), int(MAX_RETRY_AFTER.total_seconds())))
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

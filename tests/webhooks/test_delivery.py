@@ -90,6 +90,30 @@ def test_retry_after_is_honoured(company, endpoint, receiver):
     assert delivery.next_attempt_at - timezone.now() > timedelta(minutes=59)
 
 
+@pytest.mark.parametrize("retry_after", ["99999999999999999999", "\u00b2"])
+def test_a_retry_after_that_is_no_number_of_seconds_does_not_lose_the_answer(
+    company, endpoint, receiver, retry_after
+):
+    """Too many seconds for a timedelta, or a latin-1 "²" (a digit to str.isdigit()):
+    the attempt raised, unrecorded, and a 200 with such a header was sent again and
+    again until the delivery failed."""
+    receiver.extra_headers = {"Retry-After": retry_after}
+    receiver.script = [503]
+    (delivery,) = emit(company)
+    outcome = deliver(delivery.pk)
+    assert outcome is not None and outcome.status_code == 503
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert delivery.log.get().finished_at is not None
+    assert delivery.next_attempt_at - timezone.now() <= delivery_module.MAX_RETRY_AFTER * 1.1
+    make_due(delivery)
+    deliver(delivery.pk)  # answered 200, with the same header
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 2)
+    make_due(delivery)
+    assert deliver(delivery.pk) is None and len(receiver.requests) == 2
+
+
 def test_retry_after_as_http_date():
     now = timezone.now()
     when = (now + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
