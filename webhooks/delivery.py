@@ -128,6 +128,12 @@ def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def loggable(text: str) -> str:
+    """Text a receiver sent, as the attempt log can hold it: PostgreSQL text holds no
+    NUL, and one (a binary or gzipped body, a header) failed the attempt unrecorded."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _read_capped(response: requests.Response, deadline: float) -> str:
     """At most RESPONSE_LOG_LIMIT bytes of the body, and never past the deadline."""
     chunks: list[bytes] = []
@@ -137,7 +143,7 @@ def _read_capped(response: requests.Response, deadline: float) -> str:
         size += len(chunk)
         if size >= RESPONSE_LOG_LIMIT or time.monotonic() > deadline:
             break
-    return b"".join(chunks)[:RESPONSE_LOG_LIMIT].decode("utf-8", errors="replace")
+    return loggable(b"".join(chunks)[:RESPONSE_LOG_LIMIT].decode("utf-8", errors="replace"))
 
 
 def post_signed(
@@ -183,7 +189,7 @@ def post_signed(
             error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() >= deadline:  # cut off (webhooks.targets), whatever it says
                 error = f"{timed_out} ({error})"
-            return Outcome(None, "", error[:1000], latency)
+            return Outcome(None, "", loggable(error[:1000]), latency)
         # Whole headers with a 2xx status before the deadline: the receiver took the
         # event, however slowly its body follows (sending it again is a duplicate).
         accepted = 200 <= response.status_code < 300 and time.monotonic() < deadline

@@ -34,6 +34,7 @@ class Receiver:
     default: int = 200
     extra_headers: dict[str, str] = field(default_factory=dict)
     hang_first: bool = False
+    body: bytes | None = None  # instead of "answer <status>"
     requests: list[Received] = field(default_factory=list)
     processed_ids: list[str] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -65,8 +66,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 for name, value in receiver.extra_headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Type", "text/plain")
+                body = f"answer {status}".encode() if receiver.body is None else receiver.body
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(f"answer {status}".encode())
+                self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
 

@@ -114,6 +114,22 @@ def test_a_retry_after_that_is_no_number_of_seconds_does_not_lose_the_answer(
     assert deliver(delivery.pk) is None and len(receiver.requests) == 2
 
 
+@pytest.mark.parametrize("status", [200, 503])
+def test_an_answer_with_a_nul_character_is_logged_and_counts(company, endpoint, receiver, status):
+    """PostgreSQL text holds no NUL: the log refused such an answer (a gzip of zeros, a
+    binary body), the attempt was never recorded, and a 200 was sent again and again."""
+    receiver.script = [status]
+    receiver.body = b"ok\x00\x00 done"
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    attempt = delivery.log.get()
+    assert attempt.finished_at is not None and attempt.status_code == status
+    assert attempt.response_body == "ok\ufffd\ufffd done"
+    expected = WebhookDelivery.Status.DELIVERED if status == 200 else WebhookDelivery.Status.PENDING
+    assert (delivery.status, delivery.attempts, delivery.locked_until) == (expected, 1, None)
+
+
 def test_retry_after_as_http_date():
     now = timezone.now()
     when = (now + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
