@@ -320,6 +320,33 @@ def test_redeliver_now_during_an_attempt_goes_as_soon_as_that_attempt_answers(
     assert [a.status_code for a in delivery.log.order_by("pk")] == [None, 200]
 
 
+def test_a_redelivery_owed_after_an_in_flight_2xx_waits_for_beat_when_the_broker_is_down(
+    company, endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
+    (delivery,) = emit(company)
+    _, attempt = claim(delivery.pk)  # an attempt is in flight
+    delivery_redeliver(delivery_id=delivery.pk)
+
+    def refuse(delivery_id: str) -> None:
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr(deliver_webhook, "delay", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        record(delivery.pk, attempt, Outcome(status_code=200, body="", error="", latency_ms=1))
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert (delivery.locked_until, delivery.queued_until) == (None, None)
+
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    broker_pause.end()  # the broker is back
+    assert dispatch_due_webhooks() == 1 and queued == [delivery.pk]  # beat's next pass
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 2)
+    assert len(receiver.requests) == 1  # the redelivery's (the first was never sent here)
+
+
 def test_a_stale_answer_does_not_free_the_lease_of_a_later_attempt(company, endpoint, receiver):
     (delivery,) = emit(company)
     _, first = claim(delivery.pk)
