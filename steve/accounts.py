@@ -24,7 +24,6 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render, resolve_url
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
-from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.http import require_POST
 
 from steve.models import Company, Membership
@@ -161,17 +160,54 @@ def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/drawn_for_another.html", context, status=403)
 
 
+# The form fields whose text a refused plain form post shows back (a correction, a
+# reject, cancel or fraud reason, a comment), so nothing typed is lost with the refusal.
+TYPED_FIELDS = ("value", "reason", "text")
+
+
+def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
+    """What a refused form carried, labelled; none for a post from another site (its
+    Origin or Referer was refused), whose text is not the reviewer's."""
+    if reason.startswith(("Origin checking", "Referer checking")):
+        return []
+    typed = []
+    for name in TYPED_FIELDS:
+        text = request.POST.get(name, "").strip()
+        if text:
+            label = request.POST.get("field", "") if name == "value" else name
+            typed.append((label or name, text))
+    return typed
+
+
+def _page_of(request: HttpRequest) -> str:
+    """The submission page a desk action was posted from, else the queue."""
+    match = request.resolver_match
+    submission_id = match.kwargs.get("submission_id") if match else None
+    if submission_id:
+        return reverse("review:detail", args=[submission_id])
+    return reverse("review:queue")
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """Django's 403, and for an htmx request the current token too (CSRF_FAILURE_VIEW).
+    """A 403 that says what happened, and for an htmx request the current token too
+    (CSRF_FAILURE_VIEW).
 
     A sign-in rotates the token: a page drawn before the reviewer signed in again (in
-    another tab, as the expired-sign-in banner asks) carries the old one, and every retry
-    was refused, so what it kept could never be saved. Only the page's own scripts read
-    a response header (same origin), so handing the token over gives nothing away.
+    another tab, as the expired-sign-in banner asks) carries the old one. The page's
+    htmx request gets the current token in a header and review.js sends it again, once,
+    with it; only the page's own scripts read a response header (same origin), so handing
+    the token over gives nothing away. It is never handed to a page drawn for someone
+    else (drawn_for_another). A plain form post (no JavaScript) gets a page that says
+    nothing was saved, shows what the form carried and leads back to the page.
     """
     if drawn_for_another(request):
         return drawn_for_another_refusal(request)
-    response = django_csrf_failure(request, reason=reason)
+    context = {
+        "typed": _typed_back(request, reason),
+        "back": _page_of(request),
+        "reason": reason,
+    }
+    response = render(request, "accounts/csrf_failure.html", context, status=403)
     if getattr(request, "htmx", False):
         response[CSRF_RENEWED_HEADER] = get_token(request)
     return response

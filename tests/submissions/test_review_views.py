@@ -135,6 +135,44 @@ def test_a_save_with_the_token_of_a_sign_in_since_renewed_gets_the_current_token
     assert "X-CSRF-Token" not in client.post(action_url("correct", waiting), post)
 
 
+def test_a_plain_form_post_with_a_renewed_token_gets_a_page_that_says_so_not_a_bare_403(
+    reviewer, waiting, settings
+):
+    """Without JavaScript the form posts itself: the refusal is a page of the desk that
+    says nothing was saved, shows what the form carried and leads back to the page."""
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, reviewer)
+    stale = str(client.get(detail_url(waiting)).context["csrf_token"])
+    del client.cookies[settings.SESSION_COOKIE_NAME]
+    sign_in(client, reviewer)  # again, in another tab: the token rotates
+    post = {"version": waiting.version, "field": "totalAmount", "value": "60.15"}
+    answer = client.post(action_url("correct", waiting), {**post, "csrfmiddlewaretoken": stale})
+    assert answer.status_code == 403 and "X-CSRF-Token" not in answer
+    text = answer.content.decode()
+    assert "nothing was saved or decided" in text
+    assert f"You are signed in as {reviewer.username}" in text
+    assert 'totalAmount: <span class="typed">60.15</span>' in text
+    assert f'href="{detail_url(waiting)}" data-back' in text
+    assert "CSRF verification failed" not in text  # Django's bare page
+    waiting.refresh_from_db()
+    assert not waiting.events.filter(type="field_corrected").exists()
+
+
+def test_a_refused_post_from_another_site_shows_nothing_it_carried(reviewer, waiting):
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, reviewer)
+    token = str(client.get(detail_url(waiting)).context["csrf_token"])
+    post = {"version": waiting.version, "reason": "Call 0800 FRAUD", "csrfmiddlewaretoken": token}
+    answer = client.post(
+        action_url("reject", waiting), post, HTTP_ORIGIN="https://elsewhere.example"
+    )
+    assert answer.status_code == 403
+    assert b"nothing was saved" in answer.content
+    assert b"0800 FRAUD" not in answer.content
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
 def test_a_signed_out_pages_refused_token_is_no_other_user(reviewer, waiting):
     """Cookies cleared (signed out everywhere): the CSRF refusal hands over a token, as
     for a signed-in page, and never says "signed in as someone else"."""
