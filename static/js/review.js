@@ -307,7 +307,9 @@
 
   // A sign-in rotates the CSRF token, so a page drawn before the reviewer signed in again
   // (in another tab, as the banner below asks) is refused; the 403 brings the current
-  // token (steve.accounts.csrf_failure) and every form of the page takes it.
+  // token (steve.accounts.csrf_failure) and every form of the page takes it. The server
+  // hands it over only while the page's own user (or nobody) is signed in: after someone
+  // else signed in, the refusal says who and carries no token.
   function renewCsrfToken(event) {
     const xhr = event.detail.xhr;
     const token = xhr && xhr.status === 403 ? xhr.getResponseHeader("X-CSRF-Token") : null;
@@ -316,6 +318,27 @@
     headers["X-CSRFToken"] = token;
     document.body.setAttribute("hx-headers", JSON.stringify(headers));
     $$("input[name=csrfmiddlewaretoken]").forEach((input) => { input.value = token; });
+    return true;
+  }
+
+  // The save or decision refused for the old token is then sent again, once, with the new
+  // one: one press saves what was typed. The retry carries RETRY_HEADER, so a retry that is
+  // refused again (the token rotated once more meanwhile) is shown, never sent a third time.
+  const RETRY_HEADER = "X-CSRF-Retry";
+  function retryWithRenewedToken(event) {
+    const config = event.detail.requestConfig || {};
+    const verb = (config.verb || "get").toLowerCase();
+    const elt = config.elt;
+    if (verb === "get" || (config.headers || {})[RETRY_HEADER]) return false;
+    if (!elt || !document.body.contains(elt) || !window.htmx) return false;
+    const headers = {};
+    headers[RETRY_HEADER] = "1";
+    // After htmx has finished with the refused request (the element is free again). The
+    // same element, so the same form values, target, swap and (boosted) history push.
+    window.setTimeout(() => {
+      const retry = window.htmx.ajax(verb, config.path, { source: elt, event: config.triggeringEvent, headers });
+      if (retry && retry.catch) retry.catch(() => {}); // a failure shows its own banner
+    }, 0);
     return true;
   }
 
@@ -373,6 +396,7 @@
   ["htmx:sendError", "htmx:responseError"].forEach((name) => {
     document.addEventListener(name, (event) => {
       const renewed = renewCsrfToken(event);
+      if (renewed && retryWithRenewedToken(event)) return;
       showRequestError(requestError(event, renewed), isPoll(event) ? "poll" : "action");
     });
   });

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from fraud.models import FraudMatch
 from steve.models import Membership
-from submissions.models import Submission
-from tests.e2e.test_review_browser import PASSWORD, open_page
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import submission_claim
+from tests.e2e.test_review_browser import PASSWORD, open_page, seed_queue
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -85,15 +87,128 @@ def test_after_signing_in_again_in_another_tab_the_kept_correction_saves(
     banner = page.locator("#request-error")
     expect(banner).to_contain_text("Sign in again in a new tab, then retry")
 
-    # As the banner says: a sign-in renews the CSRF token the open page was drawn with.
+    # As the banner says: a sign-in renews the CSRF token the open page was drawn with;
+    # the page takes the new one from the refusal and sends the save again, once.
     sign_in_in_a_new_tab(context, live_server, team["alice"])
-    field.press("Enter")
-    expect(banner).to_contain_text("Try again")
-    expect(field).to_have_value("60.00")
     field.press("Enter")
     expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
     expect(banner).to_be_hidden()
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    context.close()
+
+
+def posts_to(page: Any, action: str) -> list[str]:
+    """The URLs of the page's POSTs to a desk action (…/correct, …/fraud/resolve), as sent."""
+    sent: list[str] = []
+    pattern = re.compile(rf"/{action}(\?|$)")
+    page.on(
+        "request",
+        lambda r: sent.append(r.url) if r.method == "POST" and pattern.search(r.url) else None,
+    )
+    return sent
+
+
+def signed_in_again(context: Any, live_server: Any, user: Any) -> None:
+    """The sign-in lapsed and the reviewer signed in again in another tab: the open page's
+    CSRF token is now out of date."""
+    context.clear_cookies(name="sessionid")
+    sign_in_in_a_new_tab(context, live_server, user)
+
+
+def test_one_press_of_save_after_signing_in_again_saves_what_was_typed(chromium, live_server, team):
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    sent = posts_to(page, "correct")
+    signed_in_again(context, live_server, team["alice"])
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    page.locator("tr[data-field=totalAmount] button[type=submit]").click()  # once
+
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("li[data-event=field_corrected]")).to_contain_text("60")
+    expect(field).to_have_value("60.00")
+    expect(page.locator("tr.unsaved")).to_have_count(0)
+    expect(page.locator("#request-error")).to_be_hidden()
+    assert len(sent) == 2  # refused for the old token, then sent again with the new one
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_every_desk_action_goes_through_on_the_first_press_after_signing_in_again(
+    chromium, live_server, team
+):
+    subs = seed_queue(team["company"])
+    flagged, clean = subs["flagged"], subs["clean"]
+    submission_claim(submission_id=flagged.pk, user=team["bob"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    banner = page.locator("#request-error")
+
+    # Take over bob's claim.
+    signed_in_again(context, live_server, team["alice"])
+    page.click("[data-action=take-over]")
+    expect(page.locator(".claim")).to_contain_text("You are reviewing this")
+    expect(banner).to_be_hidden()
+
+    # Resolve the fraud pair.
+    signed_in_again(context, live_server, team["alice"])
+    page.click("[data-resolve=false_positive]")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(0)
+    expect(banner).to_be_hidden()
+
+    # Approve (a boosted form: the whole page goes on to the next submission).
+    signed_in_again(context, live_server, team["alice"])
+    page.keyboard.press("a")
+    page.wait_for_url(lambda url: flagged.pk not in url)
+    expect(banner).to_be_hidden()
+
+    # Start a review, then reject with a reason.
+    page.goto(f"{live_server.url}/review/{clean.pk}/")
+    fraud_panel_loaded(page)
+    signed_in_again(context, live_server, team["alice"])
+    page.keyboard.press("s")
+    expect(page.locator(".claim")).to_contain_text("You are reviewing this")
+    signed_in_again(context, live_server, team["alice"])
+    page.locator("#reject-preset").select_option(index=1)
+    page.click("[data-action=reject]")
+    page.wait_for_url(lambda url: clean.pk not in url)
+    expect(banner).to_be_hidden()
+
+    done = Submission.objects.get(pk=flagged.pk)
+    assert done.status == SubmissionStatus.APPROVED
+    assert [e.actor_label for e in done.events.filter(type="approved")] == ["alice"]
+    assert done.events.filter(type="claim_taken_over").count() == 1
+    assert not FraudMatch.objects.filter(submission=flagged, resolution__isnull=True).exists()
+    rejected = Submission.objects.get(pk=clean.pk)
+    assert rejected.status == SubmissionStatus.REJECTED
+    assert [e.actor_label for e in rejected.events.filter(type="claimed")] == ["alice"]
+    context.close()
+
+
+def test_a_save_refused_again_after_its_retry_is_not_sent_a_third_time(chromium, live_server, team):
+    """The retry is sent once: a token that keeps being refused shows the banner and keeps
+    the typed value, never a loop of requests."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    sent = posts_to(page, "correct")
+    page.route(
+        re.compile(r"/correct(\?|$)"),
+        lambda route: route.fulfill(status=403, body="refused", headers={"X-CSRF-Token": "t" * 64}),
+    )
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    expect(page.locator("#request-error")).to_contain_text("Try again")
+    page.wait_for_timeout(500)  # time for any further retry to go out
+    assert len(sent) == 2
+    expect(field).to_have_value("60.00")
+    expect(page.locator("tr[data-field=totalAmount]")).to_have_class(re.compile(r"\bunsaved\b"))
     context.close()
 
 
@@ -106,14 +221,17 @@ def test_a_retry_after_someone_else_signed_in_in_another_tab_is_refused(
     fraud_panel_loaded(page)
     context.clear_cookies(name="sessionid")
     sign_in_in_a_new_tab(context, live_server, team["bob"])
+    sent = posts_to(page, "correct")
     field = page.locator("#field-totalAmount")
     field.fill("60.00")
     banner = page.locator("#request-error")
-    for _ in range(2):  # the retry too: no token is handed over to act as bob
+    for presses in (1, 2):  # the retry too: no token is handed over to act as bob
         field.press("Enter")
         expect(banner).to_contain_text("you are now signed in as bob")
         expect(banner).to_contain_text("reload the page")
         page.click("[data-request-error-close]")
+        page.wait_for_timeout(300)
+        assert len(sent) == presses  # nothing is sent again on its own
     expect(field).to_have_value("60.00")
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
     assert not submission.events.filter(type="field_corrected").exists()
