@@ -247,10 +247,13 @@
   // A swap of the side column (a save, a refusal, a refresh after a fraud decision), or of
   // the whole page after a refused decision, must not wipe what the reviewer typed
   // elsewhere, nor the value a refused save carried.
+  // Only an answer that is swapped in: the drafts of one that is not (a 403, a 500) were
+  // restored by the next swap anywhere (the fraud panel's), over what was typed since.
   let drafts = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     const xhr = event.detail.xhr;
+    if (!event.detail.shouldSwap) return;
     if (!target || !(target.id === "side" || (target === document.body && samePage(xhr)))) return;
     // Only the form that was sent has saved its inputs: a refresh of the whole side column
     // (after a fraud decision) is sent by #side itself and saved none of them.

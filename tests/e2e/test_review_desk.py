@@ -521,3 +521,26 @@ def test_a_desktop_width_page_fits_with_a_remembered_name_and_every_queue_column
     header = page.locator("table[data-queue] th").last.bounding_box()
     assert header["x"] + header["width"] <= 1400
     context.close()
+
+
+def test_an_edit_made_after_a_failed_save_survives_a_fraud_decision(chromium, live_server, team):
+    """A save that failed (500, 403, offline) swaps nothing; what was typed after it is the
+    latest text, and the next swap (the fraud panel's, the side column's) keeps it."""
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    page.route(re.compile(r"/correct(\?|$)"), lambda route: route.fulfill(status=500, body="x"))
+    field = page.locator("#field-merchantName")
+    field.fill("Tesco Extra Cambridge")
+    field.press("Enter")
+    expect(page.locator("#request-error")).to_contain_text("(500)")
+    field.fill("Tesco Extra Newmarket Rd")  # typed on after the failure
+
+    before = page.locator("#side").get_attribute("data-version")
+    page.click("[data-resolve=false_positive]")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(0)
+    expect(page.locator("#side")).not_to_have_attribute("data-version", before)
+    expect(field).to_have_value("Tesco Extra Newmarket Rd")
+    expect(page.locator("tr[data-field=merchantName]")).to_have_class(re.compile(r"\bunsaved\b"))
+    context.close()
