@@ -235,13 +235,59 @@
     catch (e) { return false; }
   }
 
+  // htmx sends an answer's events to the element that made the request (errors) and to
+  // its target (beforeSwap). Once a swap has replaced them (a second save in flight when
+  // the first answer replaced #side), those events no longer reach the document, so the
+  // handlers below never saw the answer: a refusal was swapped into the detached column,
+  // a failure showed no banner. Both pass them on while detached (attached, they bubble).
+  const ANSWER_EVENTS = ["htmx:beforeSwap", "htmx:responseError", "htmx:sendError"];
+  const answerHandlers = {};
+  function onAnswer(name, handler) {
+    (answerHandlers[name] = answerHandlers[name] || []).push(handler);
+    document.addEventListener(name, handler);
+  }
+  const watched = new WeakSet();
+  function passOnWhileDetached(node) {
+    if (!node || !node.addEventListener || watched.has(node)) return;
+    watched.add(node);
+    ANSWER_EVENTS.forEach((name) => node.addEventListener(name, (e) => {
+      if (e.target !== node || document.body.contains(node)) return;
+      (answerHandlers[name] || []).forEach((handler) => handler(e));
+    }));
+  }
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    passOnWhileDetached(event.detail.elt);
+    passOnWhileDetached(event.detail.target);
+  });
+
   // A 404 that brings its region back with the refusal (a fraud match that no longer
   // exists: the current panel and why) is swapped like a 409, not left to the banner.
-  document.addEventListener("htmx:beforeSwap", (event) => {
+  onAnswer("htmx:beforeSwap", (event) => {
     const xhr = event.detail.xhr;
     if (!xhr || xhr.status !== 404 || !/ data-refusal[ >]/.test(xhr.responseText || "")) return;
     event.detail.shouldSwap = true;
     event.detail.isError = false;
+  });
+
+  // Two saves in flight at once (Enter in one field, then in the next, on a slow network):
+  // the first answer replaces #side, so the second was swapped into the replaced,
+  // detached column and its refusal ("changed since you opened it") never showed; the
+  // field only stayed marked unsaved. An answer for a column that has been replaced goes
+  // to the current one, unless it is older than what the page shows (an answer that
+  // overtook it already includes it).
+  function sideVersion(html) {
+    const side = new DOMParser().parseFromString(html || "", "text/html").getElementById("side");
+    return side ? Number(side.dataset.version) : NaN;
+  }
+
+  onAnswer("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!event.detail.shouldSwap || !target || target.id !== "side" || document.body.contains(target)) return;
+    const live = document.getElementById("side");
+    if (!live) return;
+    const answered = sideVersion(event.detail.serverResponse);
+    if (answered < Number(live.dataset.version)) event.detail.shouldSwap = false;
+    else event.detail.target = live;
   });
 
   // A swap of the side column (a save, a refusal, a refresh after a fraud decision), or of
@@ -250,7 +296,7 @@
   // Only an answer that is swapped in: the drafts of one that is not (a 403, a 500) were
   // restored by the next swap anywhere (the fraud panel's), over what was typed since.
   let drafts = null;
-  document.addEventListener("htmx:beforeSwap", (event) => {
+  onAnswer("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     const xhr = event.detail.xhr;
     if (!event.detail.shouldSwap) return;
@@ -397,7 +443,7 @@
   }
 
   ["htmx:sendError", "htmx:responseError"].forEach((name) => {
-    document.addEventListener(name, (event) => {
+    onAnswer(name, (event) => {
       const renewed = renewCsrfToken(event);
       if (renewed && retryWithRenewedToken(event)) return;
       showRequestError(requestError(event, renewed), isPoll(event) ? "poll" : "action");

@@ -544,3 +544,38 @@ def test_an_edit_made_after_a_failed_save_survives_a_fraud_decision(chromium, li
     expect(field).to_have_value("Tesco Extra Newmarket Rd")
     expect(page.locator("tr[data-field=merchantName]")).to_have_class(re.compile(r"\bunsaved\b"))
     context.close()
+
+
+def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
+    chromium, live_server, team
+):
+    """Enter in one field, then in the next, on a slow network: the first answer replaces
+    the side column while the second is in flight. The second (refused: the version moved)
+    shows its refusal in the current column, with its text kept, instead of vanishing."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    network = context.new_cdp_session(page)
+    slow = {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1}
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", slow)
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    page.wait_for_timeout(300)
+    currency = page.locator("#field-currency")
+    currency.fill("EUR")
+    currency.press("Enter")
+
+    refusal = page.locator("#side [data-refusal]")
+    expect(refusal).to_contain_text("changed since you opened it")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)  # the first
+    expect(currency).to_have_value("EUR")
+    expect(page.locator("tr[data-field=currency]")).to_have_class(re.compile(r"\bunsaved\b"))
+
+    network.send("Network.emulateNetworkConditions", {**slow, "latency": 0})
+    currency.press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
+    saved = Submission.objects.get(pk=submission.pk).extracted_data
+    assert saved["merchantName"] == "Tesco Extra Cambridge" and saved["currency"] == "EUR"
+    context.close()
