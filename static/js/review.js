@@ -491,6 +491,21 @@
     event.preventDefault();
     askUnsaved(() => event.detail.issueRequest(true), "leave");
   });
+  // The browser's Back (or Forward) with unsaved input: htmx swapped the other page in
+  // at once (boosted pages are restored from the server) and the text was gone without a
+  // word. It asks first, as a link does: staying puts this page's address back; leaving
+  // goes back again, this time through.
+  let shownPath = location.pathname + location.search;
+  let leavingThroughHistory = false;
+  ["htmx:pushedIntoHistory", "htmx:replacedInHistory", "htmx:historyRestore"].forEach((name) => {
+    document.addEventListener(name, (event) => { shownPath = event.detail.path || shownPath; });
+  });
+  document.addEventListener("htmx:historyCacheMiss", (event) => {
+    if (leavingThroughHistory || !dirtyInputs().length) { leavingThroughHistory = false; return; }
+    event.preventDefault();
+    history.pushState({ htmx: true }, "", shownPath);
+    askUnsaved(() => { leavingThroughHistory = true; history.back(); }, "leave");
+  });
   window.addEventListener("beforeunload", (event) => {
     if (dirtyInputs().length) event.preventDefault();
   });

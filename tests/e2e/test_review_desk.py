@@ -579,3 +579,36 @@ def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
     saved = Submission.objects.get(pk=submission.pk).extracted_data
     assert saved["merchantName"] == "Tesco Extra Cambridge" and saved["currency"] == "EUR"
     context.close()
+
+
+def test_the_browsers_back_button_with_an_unsaved_correction_asks_first(
+    chromium, live_server, team
+):
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.click(f"tr.row[data-id='{submission.pk}'] a")
+    page.wait_for_url(re.compile(rf"/review/{submission.pk}/$"))
+    fraud_panel_loaded(page)
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Escape")
+
+    page.evaluate("history.back()")
+    dialog = page.locator("#unsaved-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Leaving this page drops your change")
+    page.click("[data-unsaved=back]")  # stay: the page, its address and the text are kept
+    expect(field).to_have_value("60.00")
+    assert page.url.endswith(f"/review/{submission.pk}/")
+    field.press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+
+    # Unsaved again: leaving is one choice away, and goes back to the queue.
+    field.fill("61.00")
+    field.press("Escape")
+    page.evaluate("history.back()")
+    page.click("[data-unsaved=approve]")  # "Leave without saving"
+    page.wait_for_url(re.compile(r"/review/$"))
+    expect(page.locator("table[data-queue] tr.row")).to_have_count(1)
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    context.close()
