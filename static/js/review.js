@@ -273,20 +273,20 @@
   // the first answer replaces #side, so the second was swapped into the replaced,
   // detached column and its refusal ("changed since you opened it") never showed; the
   // field only stayed marked unsaved. An answer for a column that has been replaced goes
-  // to the current one, unless it is older than what the page shows (an answer that
-  // overtook it already includes it).
-  function sideVersion(html) {
-    const side = new DOMParser().parseFromString(html || "", "text/html").getElementById("side");
-    return side ? Number(side.dataset.version) : NaN;
+  // to the current one if it is the same submission's (the reviewer may have gone on to
+  // the next one meanwhile: then it is dropped, as before), unless it is older than what
+  // the page shows (an answer that overtook it already includes it).
+  function answeredSide(html) {
+    return new DOMParser().parseFromString(html || "", "text/html").getElementById("side");
   }
 
   onAnswer("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     if (!event.detail.shouldSwap || !target || target.id !== "side" || document.body.contains(target)) return;
     const live = document.getElementById("side");
-    if (!live) return;
-    const answered = sideVersion(event.detail.serverResponse);
-    if (answered < Number(live.dataset.version)) event.detail.shouldSwap = false;
+    const answered = answeredSide(event.detail.serverResponse);
+    if (!live || !answered || answered.dataset.submission !== live.dataset.submission) return;
+    if (Number(answered.dataset.version) < Number(live.dataset.version)) event.detail.shouldSwap = false;
     else event.detail.target = live;
   });
 

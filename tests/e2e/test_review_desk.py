@@ -2,6 +2,7 @@
 path, and a phone-width page. Screenshots of each state go to artifacts/screenshots/."""
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import Actor, submission_correct_field
+from submissions.views import actions
 from tests import factories
 from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
 from tests.submissions.test_review_support import receipt_png, stored_file
@@ -611,4 +613,34 @@ def test_the_browsers_back_button_with_an_unsaved_correction_asks_first(
     page.wait_for_url(re.compile(r"/review/$"))
     expect(page.locator("table[data-queue] tr.row")).to_have_count(1)
     assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    context.close()
+
+
+def test_a_save_answered_after_going_on_to_the_next_submission_stays_off_its_page(
+    chromium, live_server, team, monkeypatch
+):
+    """A slow save's answer that comes back once the reviewer is on the next submission
+    is not swapped into that page: it belongs to the one they left."""
+    first, second = low_total(team["company"]), low_total(team["company"])
+    correct = actions.submission_correct_field
+
+    def slow_correct(**kwargs: Any) -> Any:
+        time.sleep(2)
+        return correct(**kwargs)
+
+    monkeypatch.setattr(actions, "submission_correct_field", slow_correct)
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{first.pk}/")
+    fraud_panel_loaded(page)
+    page.locator("#field-totalAmount").fill("60.00")
+    page.locator("#field-totalAmount").press("Enter")
+    page.click("[data-nav]")  # on to the other one, while the save is on its way
+    page.click("[data-unsaved=approve]")  # "Leave without saving"
+    page.wait_for_url(re.compile(rf"/review/{second.pk}/$"))
+    wait_until(page, "!!document.querySelector('#fraud-panel [data-fraud-panel]')")
+    page.wait_for_timeout(2500)  # the first one's answer is back
+    assert Submission.objects.get(pk=first.pk).extracted_data["totalAmount"] == 60.0
+    expect(page.locator("#side")).to_have_attribute("data-submission", second.pk)
+    expect(page.locator("#decision-title")).to_have_text(second.pk)
+    expect(page.locator("#field-totalAmount")).to_have_value("54.20")
     context.close()
