@@ -61,8 +61,20 @@ def sync_payload(submission: Submission) -> dict:
 
 
 @receiver(delivery_attempted, sender=WebhookDelivery, dispatch_uid="submissions.sync")
-def sync_attempted(*, delivery: WebhookDelivery, outcome: Outcome | None, **_: object) -> None:
-    """A sync delivery's attempt was recorded: mark the submission synced, or log why not."""
+def sync_attempted(
+    *,
+    delivery: WebhookDelivery,
+    outcome: Outcome | None,
+    attempt: int | None = None,
+    **_: object,
+) -> None:
+    """A sync delivery's attempt was recorded: mark the submission synced, or log why not.
+
+    Sent once per attempt, in the order they answer; an attempt redelivered while in
+    flight is reported on its own, then the redelivery's. So the submission counts every
+    attempt made (`sync_attempts`, the delivery's count) and logs each failure once, under
+    its own number, and `sync_next_attempt_at` is the delivery's next attempt.
+    """
     if delivery.purpose != WebhookDelivery.Purpose.SYNC:
         return
     submission_id = delivery.event_id.removeprefix(EVENT_PREFIX)
@@ -73,17 +85,18 @@ def sync_attempted(*, delivery: WebhookDelivery, outcome: Outcome | None, **_: o
     if submission.status != SubmissionStatus.APPROVED:
         return  # purged, or already synced by an earlier attempt's late answer
     status_code = outcome.status_code if outcome else None
+    number = attempt or delivery.attempts
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         submission_mark_synced(
             submission_id=submission_id,
-            details={"statusCode": status_code, "attempt": delivery.attempts},
+            details={"statusCode": status_code, "attempt": number},
         )
         return
-    _record_failure(submission, delivery, status_code)
+    _record_failure(submission, delivery, status_code, number)
 
 
 def _record_failure(
-    submission: Submission, delivery: WebhookDelivery, status_code: int | None
+    submission: Submission, delivery: WebhookDelivery, status_code: int | None, number: int
 ) -> None:
     gave_up = delivery.status == WebhookDelivery.Status.FAILED
     submission.sync_attempts = delivery.attempts
@@ -94,7 +107,7 @@ def _record_failure(
         type=EventType.SYNC_ABANDONED if gave_up else EventType.SYNC_FAILED,
         actor=Actor.system(),
         details={
-            "attempt": delivery.attempts,
+            "attempt": number,
             "statusCode": status_code,
             "error": delivery.last_error[:500],
             "nextAttemptAt": iso(submission.sync_next_attempt_at),

@@ -239,7 +239,7 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.locked_until = None
     delivery.last_error = error
     delivery.save(update_fields=STATE_FIELDS)
-    delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None)
+    delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None, attempt=None)
 
 
 INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
@@ -359,7 +359,9 @@ def record(
         ):
             _apply_outcome(delivery, outcome)
             delivery.save(update_fields=STATE_FIELDS)
-            delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=outcome)
+            delivery_attempted.send(
+                sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=attempt.number
+            )
         elif latest and delivery.locked_until is not None:
             # Redelivered while this attempt was in flight: the redelivery asked for an
             # attempt after this one, whatever this one answers (the receiver may have
@@ -373,6 +375,16 @@ def record(
                 fields += ["last_status_code", "last_error"]
                 dispatch_on_commit([delivery.pk])
             delivery.save(update_fields=fields)
+            if delivery.status == WebhookDelivery.Status.PENDING:
+                # Still an attempt made and answered: whoever follows the delivery's
+                # attempts (a sync's submission counts them and logs each failure) learns
+                # of it now, not at the redelivery's answer, which reports only its own.
+                delivery_attempted.send(
+                    sender=WebhookDelivery,
+                    delivery=delivery,
+                    outcome=outcome,
+                    attempt=attempt.number,
+                )
     if endpoint is not None:
         _endpoint_feedback(endpoint, outcome)
 

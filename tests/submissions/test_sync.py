@@ -254,3 +254,21 @@ def test_retention_blanks_the_results_in_a_sessions_webhook_payloads():
         "confidence": 0.9,
         "fraudStatus": "clean",
     }
+
+
+def test_a_late_2xx_of_an_attempt_whose_lease_ran_out_is_logged_under_its_own_number():
+    """A worker that outlived its lease (another attempt began meanwhile) got the 2xx:
+    the synced event named the newer attempt, which was still in flight."""
+    from webhooks.delivery import Outcome, claim, record
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    _, first = claim(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1),
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+    _, second = claim(delivery.pk)  # the lease ran out: another worker's attempt
+    record(delivery.pk, first, Outcome(status_code=200, body="", error="", latency_ms=1))
+    synced = SubmissionEvent.objects.get(submission=submission, type="synced")
+    assert synced.details == {"statusCode": 200, "attempt": first.number}
+    assert second.number == first.number + 1

@@ -6,7 +6,13 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from steve.services import workflow_publish
+from submissions.models import Submission, SubmissionEvent
+from submissions.services import Actor, submission_approve
+from submissions.sync import sync_event_id
+from tests.factories import SubmissionFactory
 from tests.webhooks.helpers import emit, make_due
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
@@ -96,3 +102,70 @@ def test_a_redelivery_asked_for_after_the_attempt_answered_is_one_more_attempt(
         deliver(pk)
     assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 2
     assert len(receiver.requests) == 2
+
+
+def approved_with_sync_to(company, url: str):
+    """A production submission approved with its workflow posting to `url`: its sync."""
+    submission = SubmissionFactory(company=company)
+    version = workflow_publish(
+        company=company,
+        slug=submission.workflow.slug,
+        name=submission.workflow.name,
+        sync_url=url,
+    )
+    Submission.objects.filter(pk=submission.pk).update(workflow_version=version)
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get(event_id=sync_event_id(submission.pk))
+    return submission, delivery
+
+
+def sync_state(submission_id: str) -> tuple[int, list[tuple[str, int | None, int | None]]]:
+    submission = Submission.objects.get(pk=submission_id)
+    events = [
+        (event.type, event.details.get("attempt"), event.details.get("statusCode"))
+        for event in SubmissionEvent.objects.filter(submission_id=submission_id).order_by("id")
+        if event.type.startswith("sync")
+    ]
+    return submission.sync_attempts, events
+
+
+def test_a_sync_attempt_that_fails_after_a_redelivery_was_asked_for_is_logged_on_the_submission(
+    company, receiver, api, queued
+):
+    """The sync post's attempt in flight when it was redelivered answered 500: the
+    submission logged nothing for it (no sync_failed, its attempts and next attempt time
+    as before) until the redelivery's attempt answered, and then only that one."""
+    receiver.hang_first = True
+    receiver.script = [500, 503]  # then 200
+    submission, delivery = approved_with_sync_to(company, receiver.url)
+    queued.clear()  # the approval's message: the worker thread below takes it
+    worker = attempt_in_a_worker_thread(delivery.pk)
+    assert receiver.got_request.wait(10), "the sync post never reached the receiver"
+    url = f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver"
+    assert api.post(url).status_code == 202  # "Redeliver now" while the post is in flight
+    queued.clear()  # its message finds the lease taken; the answer queues the attempt
+
+    receiver.release.set()  # the attempt in flight answers 500
+    worker.join(20)
+    assert not worker.is_alive()
+
+    # What a poller and the review timeline read between the two attempts.
+    assert sync_state(submission.pk) == (1, [("sync_failed", 1, 500)])
+    waiting = Submission.objects.get(pk=submission.pk)
+    assert waiting.status == "approved"
+    assert waiting.sync_next_attempt_at <= timezone.now()  # the redelivery goes now
+    assert queued == [delivery.pk]
+
+    deliver(queued.pop())  # the redelivery's attempt: 503
+    assert sync_state(submission.pk) == (2, [("sync_failed", 1, 500), ("sync_failed", 2, 503)])
+    make_due(delivery)
+    deliver(delivery.pk)  # the retry: 200
+    for _ in range(2):
+        make_due(delivery)
+        assert deliver(delivery.pk) is None
+
+    synced = Submission.objects.get(pk=submission.pk)
+    assert synced.status == "synced" and synced.sync_next_attempt_at is None
+    _, events = sync_state(submission.pk)
+    assert events == [("sync_failed", 1, 500), ("sync_failed", 2, 503), ("synced", 3, 200)]
+    assert len(receiver.requests) == 3  # one post per attempt, none after the 2xx
