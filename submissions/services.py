@@ -468,12 +468,14 @@ def submission_fail(*, submission_id: str, code: str, reason: str) -> Submission
     )
 
 
-def submission_mark_synced(*, submission_id: str, details: dict[str, Any]) -> Submission:
+def submission_mark_synced(
+    *, submission_id: str, attempts: int, details: dict[str, Any]
+) -> Submission:
+    """The downstream target took the sync post, at the `attempts`-th attempt made."""
+    fields = {"sync_next_attempt_at": None, "sync_attempts": attempts}
     return submission_transition(
         submission_id=submission_id,
-        change=Change(
-            S.SYNCED, Actor.system(), fields={"sync_next_attempt_at": None}, details=details
-        ),
+        change=Change(S.SYNCED, Actor.system(), fields=fields, details=details),
     )
 
 

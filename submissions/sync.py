@@ -89,6 +89,7 @@ def sync_attempted(
     if delivery.status == WebhookDelivery.Status.DELIVERED:
         submission_mark_synced(
             submission_id=submission_id,
+            attempts=delivery.attempts,
             details={"statusCode": status_code, "attempt": number},
         )
         return

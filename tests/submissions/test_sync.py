@@ -89,6 +89,8 @@ def test_sync_retries_on_the_webhook_schedule_then_marks_synced(
     synced = Submission.objects.get(pk=submission.pk)
     assert synced.status == "synced"
     assert event_types(synced) == ["approved", "sync_failed", "synced"]
+    # Every attempt counts, the one that got through too (it stayed at the failures').
+    assert (synced.sync_attempts, synced.sync_next_attempt_at) == (2, None)
     last = receiver.requests[-1]
     assert json.loads(last.body)["submission"]["id"] == submission.pk
     assert verify_webhook(secret, last.headers, last.body)["submission"]["id"] == submission.pk

@@ -114,7 +114,7 @@ def check_envelope(delivery: WebhookDelivery, session: WorkflowSession) -> None:
 def test_completed_with_review_then_approved_and_synced(session, endpoint):
     reviewed(session)
     submission_approve(submission_id=session.submission_id, actor=Actor.system())
-    submission_mark_synced(submission_id=session.submission_id, details={})
+    submission_mark_synced(submission_id=session.submission_id, attempts=1, details={})
     found = events(session)
     assert set(found) == {
         "session.completed",

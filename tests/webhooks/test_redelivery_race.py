@@ -166,6 +166,7 @@ def test_a_sync_attempt_that_fails_after_a_redelivery_was_asked_for_is_logged_on
 
     synced = Submission.objects.get(pk=submission.pk)
     assert synced.status == "synced" and synced.sync_next_attempt_at is None
+    assert synced.sync_attempts == 3  # the attempt that got through counts too
     _, events = sync_state(submission.pk)
     assert events == [("sync_failed", 1, 500), ("sync_failed", 2, 503), ("synced", 3, 200)]
     assert len(receiver.requests) == 3  # one post per attempt, none after the 2xx
