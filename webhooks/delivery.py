@@ -10,6 +10,7 @@ mid-request leaves a delivery that beat claims again once the lease has passed.
 
 import email.utils
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from webhooks.services import (
 from webhooks.signals import delivery_attempted
 from webhooks.signing import signed_headers
 from webhooks.targets import TargetRefused, pinned_session, resolve_checked
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 15
 TEST_TIMEOUT_SECONDS = 5
@@ -338,7 +341,16 @@ def record(
     endpoint: WebhookEndpoint | None = None,
 ) -> None:
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().defer("payload").get(pk=delivery_id)
+        delivery = (
+            WebhookDelivery.objects.select_for_update().defer("payload").filter(pk=delivery_id)
+        ).first()
+        if delivery is None:
+            # A sync still waiting is dropped with its log by a retention purge (its
+            # submission's results are gone), also while its post is in flight.
+            logger.info(
+                "Delivery %s was dropped during its attempt %s", delivery_id, attempt.number
+            )
+            return
         attempt.finished_at = timezone.now()
         attempt.status_code = outcome.status_code
         attempt.latency_ms = outcome.latency_ms

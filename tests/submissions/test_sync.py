@@ -274,3 +274,23 @@ def test_a_late_2xx_of_an_attempt_whose_lease_ran_out_is_logged_under_its_own_nu
     synced = SubmissionEvent.objects.get(submission=submission, type="synced")
     assert synced.details == {"statusCode": 200, "attempt": first.number}
     assert second.number == first.number + 1
+
+
+@pytest.mark.parametrize("status_code", [200, 500])
+def test_an_attempt_answering_after_the_retention_purge_dropped_its_sync_is_let_go(
+    status_code,
+):
+    """The purge drops a sync still waiting, its attempt log too, while a worker's post
+    may be in flight: recording that answer raised DoesNotExist, a failed task each time."""
+    from jobs.services import _purge_one
+    from webhooks.delivery import Outcome, claim, record
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    _, attempt = claim(delivery.pk)  # the post is in flight
+    _purge_one(submission.pk, submission.company_id)
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    error = "" if status_code == 200 else "HTTP 500"
+    record(delivery.pk, attempt, Outcome(status_code, "", error, 1))  # does not raise
+    purged = Submission.objects.get(pk=submission.pk)
+    assert purged.status == "approved" and purged.results_purged_at is not None
+    assert event_types(purged) == ["approved", "results_purged"]
