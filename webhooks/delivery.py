@@ -366,7 +366,12 @@ def record(
         latest = attempt.number == delivery.attempts
         before_redelivery = attempt.number <= delivery.attempts_before_redelivery
         current = latest and not before_redelivery
-        if delivery.status == WebhookDelivery.Status.PENDING and (
+        # A delivery given up while this attempt was still out (its lease ran out, the
+        # last of the budget) was delivered after all when it answers 2xx: so marked, a
+        # sync is not posted downstream again by a redelivery.
+        pending = delivery.status == WebhookDelivery.Status.PENDING
+        given_up = delivery.status == WebhookDelivery.Status.FAILED
+        if (pending or (given_up and outcome.ok)) and (
             current or (outcome.ok and _ends_redelivery(delivery, before_redelivery))
         ):
             _apply_outcome(delivery, outcome)

@@ -294,3 +294,32 @@ def test_an_attempt_answering_after_the_retention_purge_dropped_its_sync_is_let_
     purged = Submission.objects.get(pk=submission.pk)
     assert purged.status == "approved" and purged.results_purged_at is not None
     assert event_types(purged) == ["approved", "results_purged"]
+
+
+def test_a_2xx_arriving_after_the_sync_was_given_up_marks_it_synced():
+    """The last attempt's worker outlived its lease: beat's next claim gave the sync up
+    (sync_abandoned), then the 2xx came. It was dropped, so the submission stayed
+    approved though the target had it, and a redelivery posted it a second time."""
+    from webhooks.delivery import MAX_ATTEMPTS, Outcome, claim, record
+    from webhooks.services import WebhookError, delivery_redeliver
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    _, last = claim(delivery.pk)  # the last attempt of the budget, in flight
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1),
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert claim(delivery.pk) is None  # its lease ran out: given up as interrupted
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"
+    assert event_types(submission)[-1] == "sync_abandoned"
+
+    record(delivery.pk, last, Outcome(status_code=200, body="", error="", latency_ms=1))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 200)
+    synced = Submission.objects.get(pk=submission.pk)
+    assert synced.status == "synced"
+    assert event_types(synced)[-2:] == ["sync_abandoned", "synced"]
+    with pytest.raises(WebhookError) as refused:
+        delivery_redeliver(delivery_id=delivery.pk)  # not posted a second time
+    assert refused.value.code == "SYNC_DELIVERED"
