@@ -70,10 +70,11 @@ def sync_attempted(
 ) -> None:
     """A sync delivery's attempt was recorded: mark the submission synced, or log why not.
 
-    Sent once per attempt, in the order they answer; an attempt redelivered while in
-    flight is reported on its own, then the redelivery's. So the submission counts every
-    attempt made (`sync_attempts`, the delivery's count) and logs each failure once, under
-    its own number, and `sync_next_attempt_at` is the delivery's next attempt.
+    Sent once per attempt answered, in the order they answer (webhooks.signals); one
+    in flight when the sync was redelivered is reported on its own, before the
+    redelivery's. So the submission counts every attempt made (`sync_attempts`, the
+    delivery's count, never added to), logs each failure once under its own number, and
+    `sync_next_attempt_at` is the delivery's next attempt.
     """
     if delivery.purpose != WebhookDelivery.Purpose.SYNC:
         return
