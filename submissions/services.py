@@ -165,11 +165,76 @@ def locked_submission(*, submission_id: str, expected_version: int | None = None
     return submission
 
 
-def save_new_version(submission: Submission, fields: list[str] | None = None) -> None:
+def save_new_version(
+    submission: Submission,
+    fields: list[str] | None = None,
+    *,
+    corrected: str | None = None,
+    by: Actor | None = None,
+    claim: bool = False,
+) -> None:
     """Save a locked submission's change under its next version, so every page and
-    request that read the one before is refused as stale; `fields` limits the update."""
+    request that read the one before is refused as stale; `fields` limits the update.
+
+    The version also says what it changed, for the review desk's corrections
+    (refuse_stale_correction): the field `corrected` (and `by` whom), a change of the
+    claim's holder (`claim`), or else the submission's state."""
     submission.version += 1
-    submission.save(update_fields=None if fields is None else [*fields, "version", "updated_at"])
+    if corrected is not None:
+        last = {"version": submission.version, "by": actor_key(by) if by else ""}
+        submission.field_versions = {**(submission.field_versions or {}), corrected: last}
+        marks = ["field_versions"]
+    elif claim:
+        submission.claim_version = submission.version
+        marks = ["claim_version"]
+    else:
+        submission.state_version = submission.version
+        marks = ["state_version"]
+    if fields is not None:
+        fields = [*fields, *marks, "version", "updated_at"]
+    submission.save(update_fields=fields)
+
+
+def actor_key(actor: Actor) -> str:
+    """Who made a change, as field_versions keeps it ("user:3", "api_key:…", "system:")."""
+    return f"{actor.type}:{actor.id}"
+
+
+def refuse_stale_correction(
+    submission: Submission, *, field_name: str, page_version: int, actor: Actor
+) -> None:
+    """The review desk's optimistic lock for a correction of `field_name` from a page
+    drawn at `page_version`: refused (409 SUBMISSION_CHANGED) only when what it would
+    overwrite or depends on changed since: that field, corrected by anyone else; the
+    submission's state (status, decision, fraud, purge); or its claim, unless the actor
+    holds it now (their own first save claimed it). Another field's correction, such as
+    the reviewer's own save a moment earlier, does not make it stale.
+
+    A version the submission never had yet is refused too. Call it with the row locked
+    (locked_submission). The API's `expectedVersion` stays strict: any change since is
+    refused there."""
+    last = (submission.field_versions or {}).get(field_name) or {}
+    if last.get("version", 0) > page_version and last.get("by") != actor_key(actor):
+        corrected = (
+            submission.events.filter(type=EventType.FIELD_CORRECTED, details__field=field_name)
+            .order_by("-occurred_at", "-id")
+            .values_list("actor_label", flat=True)
+            .first()
+        )
+        raise SubmissionActionError(
+            "SUBMISSION_CHANGED",
+            f"{field_name} changed since you opened it ({corrected or 'someone'} corrected "
+            "it); review its new value before saving yours.",
+            current_status=submission.status,
+        )
+    own_claim = claim_is_live(submission) and _holds(submission, actor)
+    claim_moved = submission.claim_version > page_version and not own_claim
+    if page_version > submission.version or submission.state_version > page_version or claim_moved:
+        raise SubmissionActionError(
+            "SUBMISSION_CHANGED",
+            "The submission changed since you opened it; review its new state.",
+            current_status=submission.status,
+        )
 
 
 def submission_transition(*, submission_id: str, change: Change) -> Submission:
@@ -484,10 +549,23 @@ def submission_mark_synced(
 CLAIM_TTL = timedelta(minutes=10)
 
 
-def _locked_in_review(submission_id: str, expected_version: int | None, actor: Actor) -> Submission:
-    """The submission, row-locked, refusing a stale version, a decided submission or
-    another reviewer's claim; the acting reviewer then holds it."""
+def _locked_in_review(
+    submission_id: str,
+    expected_version: int | None,
+    actor: Actor,
+    *,
+    page_version: int | None = None,
+    field_name: str = "",
+) -> Submission:
+    """The submission, row-locked, refusing a stale version (`expected_version`: any
+    change since; `page_version`, the review desk's: a change to what a correction of
+    `field_name` overwrites or depends on), a decided submission or another reviewer's
+    claim; the acting reviewer then holds it."""
     submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
+    if page_version is not None:
+        refuse_stale_correction(
+            submission, field_name=field_name, page_version=page_version, actor=actor
+        )
     if submission.status != S.REVIEW:
         raise wrong_status(
             submission, f"The submission is {submission.status}; only one in review can change."
@@ -548,7 +626,7 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
     taken = previous is not None and claim_is_live(submission, now=now)
     submission.claimed_by_id = int(actor.id)
     submission.claimed_until = now + ttl
-    save_new_version(submission, ["claimed_by", "claimed_until"])
+    save_new_version(submission, ["claimed_by", "claimed_until"], claim=True)
     details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
     if taken:
         details["takenFrom"] = previous
@@ -621,7 +699,7 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
         holder = submission.claimed_by.get_username()
         submission.claimed_by = None
         submission.claimed_until = None
-        save_new_version(submission, ["claimed_by", "claimed_until"])
+        save_new_version(submission, ["claimed_by", "claimed_until"], claim=True)
         details = {} if holder == user.get_username() else {"releasedClaimOf": holder}
         record_event(
             submission=submission,
@@ -659,17 +737,27 @@ def submission_correct_field(
     raw_value: str,
     actor: Actor,
     expected_version: int | None = None,
+    page_version: int | None = None,
 ) -> Submission:
     """Replace (or clear, with an empty value) one extracted field of a submission in review.
 
     The value is validated against the workflow version's output schema; the event
     keeps the old and new value and who changed it. A human-entered value is certain,
     so its field confidence becomes 1.0. Line items have their own service.
+
+    `expected_version` refuses any change since; `page_version` (the review desk's) only
+    one to this field, the state or the claim (refuse_stale_correction).
     """
     if len(raw_value) > CORRECTION_MAX:
         raise invalid(field_name, f"At most {CORRECTION_MAX} characters.", field_code="long")
     with transaction.atomic():
-        submission = _locked_in_review(submission_id, expected_version, actor)
+        submission = _locked_in_review(
+            submission_id,
+            expected_version,
+            actor,
+            page_version=page_version,
+            field_name=field_name,
+        )
         schema = _field_schema(submission, field_name)
         if schema is None or schema.get("type") in {"array", "object"}:
             raise invalid(field_name, f"{field_name} is not a field that can be corrected here.")
@@ -700,15 +788,23 @@ def submission_correct_line_items(
     rows: list[LineItemRow],
     actor: Actor,
     expected_version: int | None = None,
+    page_version: int | None = None,
 ) -> Submission:
     """Replace the line items of a submission in review with the reviewer's rows.
 
     A blank row is dropped (that is how a reviewer removes one); every other row needs a
     description, a quantity above zero and an amount. Stored and recorded like any other
     correction (old and new list in the event, confidence 1.0); no rows clears the field.
+    Versions are checked as for submission_correct_field.
     """
     with transaction.atomic():
-        submission = _locked_in_review(submission_id, expected_version, actor)
+        submission = _locked_in_review(
+            submission_id,
+            expected_version,
+            actor,
+            page_version=page_version,
+            field_name="lineItems",
+        )
         schema = _field_schema(submission, "lineItems")
         if schema is None or schema.get("type") != "array":
             raise invalid("lineItems", "This workflow has no line items.")
@@ -909,7 +1005,7 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
     # Correcting is working on it: the reviewer now holds the submission, claimed before
     # the correction is recorded (the timeline showed the claim after what it caused).
     hold_for_actor(submission, actor)
-    save_new_version(submission, fields)
+    save_new_version(submission, fields, corrected=field_name, by=actor)
     record_event(
         submission=submission,
         type=EventType.FIELD_CORRECTED,

@@ -220,7 +220,7 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
             field_name=data["field"],
             raw_value=data["value"],
             actor=actor,
-            expected_version=data["version"],
+            page_version=data["version"],
         ),
     )
 
@@ -243,7 +243,7 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
             submission_id=submission.pk,
             rows=rows,
             actor=actor,
-            expected_version=form.cleaned_data["version"],
+            page_version=form.cleaned_data["version"],
         ),
     )
 

@@ -72,22 +72,22 @@ def test_server_down_during_a_correction_and_approve_loses_nothing(
     page.screenshot(path=str(screenshots / "desk-approve-offline.png"), caret="initial")
     assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
 
-    # Meanwhile someone else changes the submission; the network comes back.
+    # Meanwhile something else corrects the same field; the network comes back.
     submission_correct_field(
         submission_id=submission.pk,
-        field_name="merchantName",
-        raw_value="Tesco Extra Cambridge",
+        field_name="totalAmount",
+        raw_value="55.00",
         actor=Actor.system(),
     )
     page.unroute(re.compile(r"/(correct|approve)(\?|$)"))
     # The stale page's save is refused with the new state; the typed value survives.
     page.locator("#field-totalAmount").press("Enter")
     refusal = page.locator("[data-refusal]")
-    expect(refusal).to_contain_text("changed since you opened it")
+    expect(refusal).to_contain_text("totalAmount changed since you opened it (Steve corrected it)")
     expect(page.locator("#field-totalAmount")).to_have_value("60.00")
-    expect(page.locator("#field-merchantName")).to_have_value("Tesco Extra Cambridge")
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("→ 55.0")
     page.screenshot(path=str(screenshots / "desk-reconnect-refused.png"), caret="initial")
-    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.2
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 55.0
 
     # Saved again on the fresh page; then approve goes through, with the corrected value.
     page.locator("#field-totalAmount").press("Enter")
@@ -548,36 +548,80 @@ def test_an_edit_made_after_a_failed_save_survives_a_fraud_decision(chromium, li
     context.close()
 
 
-def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
+def slow_network(context: Any, page: Any, latency: int = 1500) -> Any:
+    """Every request of the page takes `latency` ms each way (Chromium's throttling)."""
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": latency, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    return network
+
+
+def test_two_quick_saves_of_different_fields_on_a_slow_network_both_land(
     chromium, live_server, team
 ):
-    """Enter in one field, then in the next, on a slow network: the first answer replaces
-    the side column while the second is in flight. The second (refused: the version moved)
-    shows its refusal in the current column, with its text kept, instead of vanishing."""
+    """Enter in one field, then in the next, before the first answer is back: the second
+    save carries the version the page had, and the only change since is the reviewer's
+    own save of another field, so both land and neither field is left unsaved."""
     submission = low_total(team["company"])
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{submission.pk}/")
     fraud_panel_loaded(page)
-    network = context.new_cdp_session(page)
-    slow = {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1}
-    network.send("Network.enable")
-    network.send("Network.emulateNetworkConditions", slow)
+    slow_network(context, page)
     page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
     page.locator("#field-merchantName").press("Enter")
     page.wait_for_timeout(300)
+    date = page.locator("#field-date")
+    date.fill("2026-11-30")
+    date.press("Enter")
+
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
+    expect(page.locator("#side [data-refusal]")).to_have_count(0)
+    expect(page.locator("tr.unsaved")).to_have_count(0)
+    expect(page.locator("#field-merchantName")).to_have_value("Tesco Extra Cambridge")
+    expect(date).to_have_value("2026-11-30")
+    saved = Submission.objects.get(pk=submission.pk)
+    assert saved.extracted_data["merchantName"] == "Tesco Extra Cambridge"
+    assert saved.extracted_data["date"] == "2026-11-30"
+    expect(page.locator("#side")).to_have_attribute("data-version", str(saved.version))
+    context.close()
+
+
+def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
+    chromium, live_server, team
+):
+    """Enter in one field, then in the next, on a slow network, while something else
+    corrects that next field: the first answer replaces the side column while the second
+    is in flight. The second (refused: its field changed) shows its refusal in the
+    current column, with its text kept, instead of vanishing."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    network = slow_network(context, page)
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    submission_correct_field(
+        submission_id=submission.pk, field_name="currency", raw_value="USD", actor=Actor.system()
+    )
     currency = page.locator("#field-currency")
     currency.fill("EUR")
     currency.press("Enter")
 
     refusal = page.locator("#side [data-refusal]")
-    expect(refusal).to_contain_text("changed since you opened it")
-    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)  # the first
+    expect(refusal).to_contain_text("currency changed since you opened it")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)  # the first, USD
     expect(currency).to_have_value("EUR")
     expect(page.locator("tr[data-field=currency]")).to_have_class(re.compile(r"\bunsaved\b"))
 
-    network.send("Network.emulateNetworkConditions", {**slow, "latency": 0})
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     currency.press("Enter")
-    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(3)
     saved = Submission.objects.get(pk=submission.pk).extracted_data
     assert saved["merchantName"] == "Tesco Extra Cambridge" and saved["currency"] == "EUR"
     context.close()

@@ -1,0 +1,211 @@
+"""Corrections at the review desk from a page drawn before other changes: refused as stale
+only when what they overwrite or depend on changed since (that field, corrected by
+someone else; the submission's state; another reviewer's claim), never because the
+reviewer's own save of another field landed first. The API's expectedVersion stays strict."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from fraud.services import fraud_refresh, match_pair
+from submissions.models import Submission, SubmissionStatus
+from submissions.services import (
+    Actor,
+    submission_claim,
+    submission_correct_field,
+    submission_reject,
+    submission_release_claim,
+)
+from tests import factories
+from tests.submissions.test_review_support import submission_with_file
+
+pytestmark = pytest.mark.django_db
+S = SubmissionStatus
+
+
+@pytest.fixture
+def waiting(company):
+    return submission_with_file(company)
+
+
+def correct(client: Client, submission: Submission, version: int, field: str, value: str):
+    """A field's Save on the desk, as htmx sends it, from a page drawn at `version`."""
+    return client.post(
+        reverse("review:correct", args=[submission.pk]),
+        {"version": version, "field": field, "value": value},
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def stored(submission: Submission) -> dict:
+    submission.refresh_from_db()
+    return submission.extracted_data
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_two_quick_saves_of_different_fields_from_one_page_both_land(ui, waiting):
+    opened = waiting.version
+    first = correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju")
+    # Sent before the first answer came back: the page still carries the version it had.
+    second = correct(ui, waiting, opened, "date", "2026-11-30")
+    assert first.status_code == 200 and second.status_code == 200, second.content
+    assert b"data-refusal" not in second.content
+    assert stored(waiting)["merchantName"] == "Kedai Runcit Maju"
+    assert stored(waiting)["date"] == "2026-11-30"
+    corrected = waiting.events.filter(type="field_corrected")
+    assert sorted(e.details["field"] for e in corrected) == ["date", "merchantName"]
+    # The answer shows both, under the newest version.
+    html = second.content.decode()
+    assert f'data-version="{waiting.version}"' in html and 'value="2026-11-30"' in html
+
+
+def test_line_items_saved_right_after_another_field_from_the_same_page_land(ui, company):
+    waiting = submission_with_file(company)
+    opened = waiting.version
+    assert correct(ui, waiting, opened, "totalAmount", "4.50").status_code == 200
+    items = ui.post(
+        reverse("review:correct_items", args=[waiting.pk]),
+        {"version": opened, "description-0": "Bread", "quantity-0": "1", "amount-0": "4.50"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert items.status_code == 200
+    assert stored(waiting)["lineItems"] == [
+        {"description": "Bread", "quantity": 1.0, "amount": 4.5}
+    ]
+    assert stored(waiting)["totalAmount"] == 4.5
+
+
+def test_a_reviewers_second_save_of_the_same_field_in_flight_lands_last(ui, waiting):
+    opened = waiting.version
+    assert correct(ui, waiting, opened, "merchantName", "Kedai").status_code == 200
+    assert correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju").status_code == 200
+    assert stored(waiting)["merchantName"] == "Kedai Runcit Maju"
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [Actor.system(), Actor("api_key", "key_1", "API key ops")],
+    ids=["system", "api"],
+)
+def test_a_field_corrected_by_anyone_else_since_the_page_was_drawn_is_refused(ui, waiting, actor):
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk, field_name="merchantName", raw_value="Kedai Baru", actor=actor
+    )
+    refused = correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju")
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    assert "merchantName changed since you opened it" in html and actor.label in html
+    assert 'data-code="SUBMISSION_CHANGED"' in html
+    assert stored(waiting)["merchantName"] == "Kedai Baru"
+    # Another field of the same page is not stale: nothing it overwrites changed.
+    assert correct(ui, waiting, opened, "totalAmount", "13.00").status_code == 200
+    assert stored(waiting)["totalAmount"] == 13.0
+
+
+def test_two_reviewers_correcting_the_same_field_get_one_winner_and_a_clear_refusal(
+    ui, reviewer, company, waiting
+):
+    other = factories.UserFactory(username="bob", companies=[company])
+    bob = signed_in(other)
+    opened = waiting.version
+    won = correct(bob, waiting, opened, "merchantName", "Kedai Bob")
+    lost = correct(ui, waiting, opened, "merchantName", "Kedai Alice")
+    assert won.status_code == 200 and lost.status_code == 409
+    assert "merchantName changed since you opened it (bob corrected it)" in lost.content.decode()
+    assert stored(waiting)["merchantName"] == "Kedai Bob"
+    # Bob's save claimed the submission: another field from the old page is refused too.
+    assert correct(ui, waiting, opened, "totalAmount", "1.00").status_code == 409
+    assert stored(waiting)["totalAmount"] == 12.5
+
+
+@pytest.mark.parametrize("change", ["rejected", "fraud", "claimed and released"])
+def test_a_change_of_state_or_claim_since_the_page_was_drawn_refuses_any_correction(
+    ui, company, change
+):
+    waiting = submission_with_file(company)
+    opened = waiting.version
+    other = factories.UserFactory(companies=[company])
+    if change == "rejected":
+        submission_reject(submission_id=waiting.pk, actor=Actor.for_user(other), reason="Dup.")
+    elif change == "fraud":
+        earlier = submission_with_file(company)
+        match_pair(
+            company_id=company.pk,
+            submission_id=waiting.pk,
+            other_id=earlier.pk,
+            check_type="visual",
+            score=77.0,
+            similarity=0.9,
+        )
+        fraud_refresh(submission_id=waiting.pk, reason={})
+    else:
+        submission_claim(submission_id=waiting.pk, user=other)
+        submission_release_claim(submission_id=waiting.pk, user=other)
+    refused = correct(ui, waiting, opened, "totalAmount", "99.00")
+    assert refused.status_code == 409
+    assert b"changed since you opened it" in refused.content
+    assert stored(waiting)["totalAmount"] == 12.5
+
+
+def test_a_page_version_the_submission_never_had_is_refused(ui, waiting):
+    assert correct(ui, waiting, waiting.version + 1, "totalAmount", "1.00").status_code == 409
+    assert stored(waiting)["totalAmount"] == 12.5
+
+
+def test_the_apis_expected_version_stays_strict_after_a_change_of_another_field(ui, api, waiting):
+    opened = waiting.version
+    assert correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju").status_code == 200
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"totalAmount": 20.0}, "expectedVersion": opened},
+        format="json",
+    )
+    assert response.status_code == 409 and response.json()["code"] == "SUBMISSION_CHANGED"
+    assert stored(waiting)["totalAmount"] == 12.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewers_saving_the_same_field_at_the_same_moment_get_exactly_one_winner(company):
+    """Both saves wait on the row lock and go on together: the second one in must see
+    the first one's correction, not overwrite it."""
+    waiting = submission_with_file(company)
+    opened = waiting.version
+    users = [factories.UserFactory(companies=[company]) for _ in range(2)]
+    outcomes: dict[str, str] = {}
+
+    def save(user) -> None:
+        try:
+            submission_correct_field(
+                submission_id=waiting.pk,
+                field_name="merchantName",
+                raw_value=f"Kedai {user.username}",
+                actor=Actor.for_user(user),
+                page_version=opened,
+            )
+            outcomes[user.username] = "saved"
+        except Exception as error:  # the refusal is what is checked
+            outcomes[user.username] = getattr(error, "code", repr(error))
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        Submission.objects.select_for_update().get(pk=waiting.pk)
+        threads = [threading.Thread(target=save, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        threads[0].join(0.5)  # both are waiting for the row now
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes.values()) == ["SUBMISSION_CHANGED", "saved"], outcomes
+    [winner] = [name for name, outcome in outcomes.items() if outcome == "saved"]
+    assert stored(waiting)["merchantName"] == f"Kedai {winner}"
+    assert waiting.events.filter(type="field_corrected").count() == 1
