@@ -442,15 +442,77 @@
     return !!(elt && elt.matches && elt.matches("[data-queue-poll]"));
   }
 
+  /* ---- The fraud panel: loaded again by itself after a failed load ---------------------- */
+  // The panel loads once the page is open and after each change; a load that failed (the
+  // server unreachable, an error) left its banner and the panel unloaded until the next
+  // save. It says so above the panel with a Retry (a real link: the panel as a page), and
+  // loads again when the browser is back online and, while the failure is the network's or
+  // the server's, after a growing pause.
+  const PANEL_RETRY_MS = [3000, 6000, 12000, 30000];
+  const panelRetry = { timer: null, attempt: 0 };
+
+  function panelFailedNote() { return $("[data-panel-failed]"); }
+
+  function isPanelLoad(event) {
+    const config = event.detail.requestConfig || {};
+    const panel = document.getElementById("fraud-panel");
+    return !!panel && config.elt === panel && (config.verb || "get").toLowerCase() === "get";
+  }
+
+  function stopPanelRetry() {
+    window.clearTimeout(panelRetry.timer);
+    panelRetry.timer = null;
+  }
+
+  function retryPanel() {
+    stopPanelRetry();
+    const panel = document.getElementById("fraud-panel");
+    const note = panelFailedNote();
+    if (panel && note && !note.hidden && window.htmx) window.htmx.trigger(panel, "panel-retry");
+  }
+
+  function panelFailed(event) {
+    const note = panelFailedNote();
+    if (!note) return;
+    note.hidden = false;
+    stopPanelRetry();
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (event.type !== "htmx:sendError" && status && status < 500) return; // not the network's
+    const delay = PANEL_RETRY_MS[Math.min(panelRetry.attempt, PANEL_RETRY_MS.length - 1)];
+    panelRetry.attempt += 1;
+    panelRetry.timer = window.setTimeout(retryPanel, delay);
+  }
+
+  function panelLoaded() {
+    const note = panelFailedNote();
+    if (note) note.hidden = true;
+    stopPanelRetry();
+    panelRetry.attempt = 0;
+  }
+
+  window.addEventListener("online", retryPanel);
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("[data-panel-retry]") || !window.htmx) return;
+    event.preventDefault();
+    retryPanel();
+  });
+  // Another page (a boosted navigation) has its own panel: this one's retries stop.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target === document.body) { stopPanelRetry(); panelRetry.attempt = 0; }
+  });
+
   ["htmx:sendError", "htmx:responseError"].forEach((name) => {
     onAnswer(name, (event) => {
       const renewed = renewCsrfToken(event);
       if (renewed && retryWithRenewedToken(event)) return;
+      if (isPanelLoad(event)) panelFailed(event);
       showRequestError(requestError(event, renewed), isPoll(event) ? "poll" : "action");
     });
   });
   document.addEventListener("htmx:afterRequest", (event) => {
-    if (event.detail.successful) hideRequestError(isPoll(event) ? ["poll"] : ["poll", "action"]);
+    if (!event.detail.successful) return;
+    if (isPanelLoad(event)) panelLoaded();
+    hideRequestError(isPoll(event) ? ["poll"] : ["poll", "action"]);
   });
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-request-error-close]")) hideRequestError(null);

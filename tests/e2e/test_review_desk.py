@@ -688,3 +688,69 @@ def test_a_save_answered_after_going_on_to_the_next_submission_stays_off_its_pag
     expect(page.locator("#decision-title")).to_have_text(second.pk)
     expect(page.locator("#field-totalAmount")).to_have_value("54.20")
     context.close()
+
+
+def test_a_fraud_panel_that_failed_to_load_loads_again_by_itself(
+    chromium, live_server, team, screenshots: Path
+):
+    """The server cannot be reached as the page opens: the panel says so with a Retry
+    (a real link to the panel), and loads when pressed, when the browser is back online,
+    and after a pause, without waiting for the next save."""
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    down = {"on": True, "requests": 0}
+
+    def panel_request(route: Any) -> None:
+        down["requests"] += 1
+        if down["on"]:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(rf"/review/{flagged.pk}/fraud(\?|$)"), panel_request)
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    note = page.locator("[data-panel-failed]")
+    expect(note).to_be_visible()
+    expect(page.locator("#request-error")).to_contain_text("cannot be reached")
+    retry = note.locator("[data-panel-retry]")
+    expect(retry).to_have_attribute("href", f"/review/{flagged.pk}/fraud")
+    page.screenshot(path=str(screenshots / "desk-fraud-panel-failed.png"), caret="initial")
+
+    # Retry while the server is still out of reach: sent again, and still says so.
+    sent = down["requests"]
+    retry.click()
+    for _ in range(60):
+        if down["requests"] > sent:
+            break
+        page.wait_for_timeout(50)
+    assert down["requests"] > sent
+    expect(note).to_be_visible()
+    assert page.url.endswith(f"/review/{flagged.pk}/")  # the link was not followed
+
+    # The network comes back: the browser's online event loads the panel, well before
+    # the next timed retry (6 s after the last failure).
+    down["on"] = False
+    context.set_offline(True)
+    context.set_offline(False)
+    expect(page.locator(".pair-card.unresolved")).to_be_visible(timeout=4000)
+    expect(note).to_be_hidden()
+    expect(page.locator("#request-error")).to_be_hidden()
+
+    # Down again as the page opens; nothing is pressed: the panel loads after a pause.
+    down["on"] = True
+    page.reload()
+    expect(note).to_be_visible()
+    down["on"] = False
+    expect(page.locator(".pair-card.unresolved")).to_be_visible(timeout=8000)
+    expect(note).to_be_hidden()
+
+    # Pressed, it also loads at once.
+    down["on"] = True
+    page.reload()
+    expect(note).to_be_visible()
+    down["on"] = False
+    retry.click()
+    expect(page.locator(".pair-card.unresolved")).to_be_visible(timeout=2500)
+    expect(note).to_be_hidden()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
