@@ -160,6 +160,14 @@ def _facts(details: dict[str, Any]) -> list[str]:
                 f"read with another date ({value.get('date')} vs {value.get('targetDate')}): "
                 "the look-alike is not counted"
             )
+        elif key == "receiptNumber" and isinstance(value, str):
+            # fraud.services._data_finding: one receipt number, whatever date and total.
+            facts.append(
+                f"the same receipt number {value} (total {details.get('total')} here, "
+                f"{details.get('targetTotal')} on the other)"
+            )
+        elif key == "targetTotal":
+            continue  # said with the receipt number
         elif key == "files" and isinstance(value, list):
             # fraud.services._duplicate_findings: one file uploaded twice in a submission.
             numbers = " and ".join(str(int(i) + 1) for i in value if isinstance(i, int))

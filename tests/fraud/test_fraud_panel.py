@@ -215,6 +215,24 @@ def test_panel_says_when_a_look_alike_was_not_counted_for_another_date(ui, compa
     assert "read with another date (2018-03-05 vs 2018-03-03)" in html
 
 
+def test_panel_names_the_receipt_number_an_edited_copy_shares(ui, company):
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    later = submission_with_file(company)
+    details = {"receiptNumber": "OR18031002160274", "total": "90.50", "targetTotal": "42.50"}
+    FraudMatch.objects.create(
+        company=company,
+        submission=later,
+        target_submission=earlier,
+        check_type=FraudMatch.CheckType.DATA,
+        score=60.0,
+        similarity=0.9,
+        details=details,
+    )
+    html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    assert "the same receipt number OR18031002160274 (total 90.50 here, 42.50 on the other)" in html
+    assert "targetTotal" not in html
+
+
 def test_resolving_one_match_that_no_longer_exists_says_so_in_the_panel(ui, pair):
     later, _, match = pair
     url = resolve_url(later, match)
