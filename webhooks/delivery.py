@@ -5,7 +5,8 @@ the attempt, writes its log row and already schedules the retry. The HTTP reques
 outside any transaction, and its outcome is recorded in a second short one. So no
 database transaction stays open across a slow receiver, no two workers send one
 delivery at once (the lease outlives the request's deadline), and a worker killed
-mid-request leaves a delivery that beat claims again once the lease has passed.
+mid-request leaves an attempt that beat records as interrupted once the lease has
+passed (lapsed_leases), and the retry the claim scheduled.
 """
 
 import email.utils
@@ -265,6 +266,65 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
     return in_flight.exclude(pk=delivery.pk).exists()
 
 
+def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:
+    """The lease ran out with no outcome recorded: the attempt's worker died (or outlived
+    its lease). Recorded once as the failure it is: its log entry closed, the retry kept
+    as the claim scheduled it (due at once when that time has passed; given up after the
+    last of the budget), and announced (delivery_attempted), so a sync's submission logs
+    it and shows the next attempt. Should the answer come after all, record() takes it
+    as a late one.
+    """
+    closed = delivery.log.filter(finished_at__isnull=True).update(
+        finished_at=now, error=INTERRUPTED
+    )
+    outcome = Outcome(status_code=None, body="", error=INTERRUPTED, latency_ms=0)
+    if delivery.attempts <= delivery.attempts_before_redelivery:
+        # Redelivered while this attempt was in flight: the redelivery's attempt is due
+        # already, with its fresh budget (as record() does for an answer in that case).
+        delivery.locked_until = None
+        delivery.last_status_code = None
+        delivery.last_error = INTERRUPTED
+    else:
+        scheduled = delivery.next_attempt_at
+        _apply_outcome(delivery, outcome)
+        if delivery.status == WebhookDelivery.Status.PENDING:
+            delivery.next_attempt_at = scheduled  # by the claim, before sending
+    delivery.save(update_fields=STATE_FIELDS)
+    if closed:
+        delivery_attempted.send(
+            sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=delivery.attempts
+        )
+
+
+def lapsed_leases() -> list[str]:
+    """Beat: pending deliveries whose attempt's lease ran out with no outcome recorded."""
+    return list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, locked_until__lte=timezone.now()
+        )
+        .order_by("locked_until")
+        .values_list("pk", flat=True)[:CLAIM_BATCH]
+    )
+
+
+def delivery_record_interrupted(*, delivery_id: str) -> bool:
+    """Beat: record the attempt whose lease lapsed as interrupted, within seconds of the
+    lapse, not at the retry's claim (hours away later in the schedule). False when it
+    is not lapsed (any more), or another holds the row."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .defer("payload")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, locked_until__lte=now)
+            .first()
+        )
+        if delivery is None:
+            return False
+        _record_interrupted(delivery, now)
+    return True
+
+
 def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
     """Take the lease for one attempt, or None when the delivery is not ours to send now."""
     now = timezone.now()
@@ -278,8 +338,10 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         if delivery is None:
             return None
         if delivery.locked_until is not None:
-            # The lease ran out with no outcome recorded: that attempt's worker died.
-            delivery.log.filter(finished_at__isnull=True).update(finished_at=now, error=INTERRUPTED)
+            # The lease ran out before beat's sweep noticed (lapsed_leases).
+            _record_interrupted(delivery, now)
+            if delivery.status != WebhookDelivery.Status.PENDING:
+                return None  # it was the last attempt of the budget: given up
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             _give_up(delivery, ENDPOINT_DISABLED)
             return None
@@ -288,8 +350,8 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             delivery.queued_until = None  # beat queues it again when it is due
             delivery.save(update_fields=STATE_FIELDS)
             return None
-        if budget_used(delivery) >= MAX_ATTEMPTS:  # the last attempt died with its worker
-            _give_up(delivery, "The last attempt was interrupted.")
+        if budget_used(delivery) >= MAX_ATTEMPTS:  # never claim past the budget
+            _give_up(delivery, "The retry budget is spent.")
             return None
         if delivery.endpoint is not None:
             # An integrator who fixes the endpoint's URL expects the retries to follow it.
@@ -351,6 +413,10 @@ def record(
                 "Delivery %s was dropped during its attempt %s", delivery_id, attempt.number
             )
             return
+        # Closed already as interrupted (its lease ran out, beat's sweep or a claim
+        # recorded it and scheduled the retry): this answer is a late one, never counted
+        # a second time; only a 2xx is news.
+        closed = WebhookAttempt.objects.filter(pk=attempt.pk, finished_at__isnull=False).exists()
         attempt.finished_at = timezone.now()
         attempt.status_code = outcome.status_code
         attempt.latency_ms = outcome.latency_ms
@@ -365,7 +431,7 @@ def record(
         # belongs to the budget that redelivery replaced.
         latest = attempt.number == delivery.attempts
         before_redelivery = attempt.number <= delivery.attempts_before_redelivery
-        current = latest and not before_redelivery
+        current = latest and not before_redelivery and not closed
         # A delivery given up while this attempt was still out (its lease ran out, the
         # last of the budget) was delivered after all when it answers 2xx: so marked, a
         # sync is not posted downstream again by a redelivery.

@@ -10,7 +10,14 @@ from django.conf import settings
 
 from steve.sweeps import sweep_rows
 from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
-from webhooks.delivery import MAX_CLAIM_BATCHES, claim_due, deliver, deliveries_purge
+from webhooks.delivery import (
+    MAX_CLAIM_BATCHES,
+    claim_due,
+    deliver,
+    deliveries_purge,
+    delivery_record_interrupted,
+    lapsed_leases,
+)
 from webhooks.services import delivery_queue
 
 
@@ -23,7 +30,16 @@ def deliver_webhook(delivery_id: str) -> None:
 @shared_task(ignore_result=True)
 def dispatch_due_webhooks() -> int:
     """Beat: queue an attempt for every due delivery. Long delays live in the database
-    (next_attempt_at), never in Celery countdowns, so a restart loses no retry."""
+    (next_attempt_at), never in Celery countdowns, so a restart loses no retry.
+
+    First, an attempt whose lease ran out unanswered (its worker died) is recorded as
+    interrupted and its retry scheduled, so the delivery (and a sync's submission) shows
+    it within seconds, not at the retry, which can be hours away."""
+    sweep_rows(
+        "interrupted-webhooks",
+        lapsed_leases(),
+        lambda pk: delivery_record_interrupted(delivery_id=pk),
+    )
     queued = 0
     for _ in range(MAX_CLAIM_BATCHES):
         due = claim_due()

@@ -323,3 +323,78 @@ def test_a_2xx_arriving_after_the_sync_was_given_up_marks_it_synced():
     with pytest.raises(WebhookError) as refused:
         delivery_redeliver(delivery_id=delivery.pk)  # not posted a second time
     assert refused.value.code == "SYNC_DELIVERED"
+
+
+def sync_failures(submission: Submission) -> list[dict]:
+    events = SubmissionEvent.objects.filter(submission=submission, type="sync_failed")
+    return list(events.order_by("id").values_list("details", flat=True))
+
+
+@pytest.mark.parametrize("late_answer", [500, 200])
+def test_beat_records_a_sync_attempt_whose_lease_lapsed_once_and_schedules_its_retry(
+    monkeypatch, late_answer
+):
+    """The worker of the fourth attempt died mid-post: nothing said so until the next
+    claim, two hours on, while the submission showed a next attempt in the past."""
+    from webhooks.delivery import INTERRUPTED, Outcome, claim, record
+    from webhooks.tasks import deliver_webhook, dispatch_due_webhooks
+
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    submission, delivery = approved_with_target("https://example.com/erp")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=3)
+    _, fourth = claim(delivery.pk)  # then its worker dies: no answer is recorded
+    lapsed = timezone.now() - timedelta(seconds=1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(locked_until=lapsed)
+
+    assert dispatch_due_webhooks() == 0  # beat's next pass: not due again for hours
+    assert queued == []
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.locked_until) == ("pending", 4, None)
+    assert delivery.last_error == INTERRUPTED
+    # The schedule's fourth retry (2 h ±10 %), as the claim scheduled it.
+    wait = delivery.next_attempt_at - timezone.now()
+    assert timedelta(minutes=105) < wait < timedelta(minutes=135)
+    logged = delivery.log.get(number=4)
+    assert logged.finished_at is not None and logged.error == INTERRUPTED
+    pending = Submission.objects.get(pk=submission.pk)
+    assert pending.status == "approved" and pending.sync_attempts == 4
+    assert pending.sync_next_attempt_at == delivery.next_attempt_at
+    (failure,) = sync_failures(submission)
+    assert (failure["attempt"], failure["statusCode"], failure["error"]) == (4, None, INTERRUPTED)
+
+    dispatch_due_webhooks()  # another pass finds nothing more to record
+    error = "" if late_answer == 200 else "HTTP 500"
+    record(delivery.pk, fourth, Outcome(late_answer, "", error, 1))  # the worker's answer, late
+    assert len(sync_failures(submission)) == 1  # never counted a second time
+    delivery.refresh_from_db()
+    after = Submission.objects.get(pk=submission.pk)
+    if late_answer == 200:  # the target has it: synced, not posted again
+        assert (delivery.status, after.status) == ("delivered", "synced")
+        assert event_types(after) == ["approved", "sync_failed", "synced"]
+    else:  # nothing changes: the retry stays as scheduled
+        assert (delivery.status, delivery.attempts) == ("pending", 4)
+        assert after.sync_next_attempt_at == pending.sync_next_attempt_at
+        assert event_types(after) == ["approved", "sync_failed"]
+
+
+def test_a_claim_that_finds_a_lapsed_lease_first_logs_that_attempt_once():
+    """Beat's claim got to the lapsed lease before its sweep: the claim closed the log
+    entry, but the submission never heard of the attempt."""
+    from webhooks.delivery import INTERRUPTED, Outcome, claim, record
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    _, first = claim(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1),
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
+    )
+    _, second = claim(delivery.pk)  # the retry, made now
+    assert second.number == 2
+    (failure,) = sync_failures(submission)
+    assert (failure["attempt"], failure["error"]) == (1, INTERRUPTED)
+    record(delivery.pk, first, Outcome(503, "", "HTTP 503", 1))  # the first one's answer, late
+    assert len(sync_failures(submission)) == 1
+    record(delivery.pk, second, Outcome(500, "", "HTTP 500", 1))
+    assert [f["attempt"] for f in sync_failures(submission)] == [1, 2]
+    assert Submission.objects.get(pk=submission.pk).sync_attempts == 2

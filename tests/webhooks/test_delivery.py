@@ -296,6 +296,52 @@ def test_an_interrupted_attempt_is_logged_and_retried_after_the_lease(company, e
     assert first.status_code is None and second.status_code == 200
 
 
+def test_beat_logs_an_attempt_whose_lease_lapsed_before_its_retry_is_due(
+    company, endpoint, receiver, monkeypatch
+):
+    """The attempt's log entry said it was still running until the retry was claimed,
+    hours later in the schedule."""
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    (delivery,) = emit(company)
+    _, attempt = claim(delivery.pk)  # then the worker dies
+    retry_at = timezone.now() + timedelta(hours=2)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1), next_attempt_at=retry_at
+    )
+    queued.clear()
+    assert dispatch_due_webhooks() == 0 and queued == []  # the retry is not due yet
+    attempt.refresh_from_db()
+    assert attempt.finished_at is not None and attempt.error.startswith("Interrupted")
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
+        "pending",
+        1,
+        retry_at,
+    )
+    assert (delivery.locked_until, delivery.last_error) == (None, attempt.error)
+
+
+def test_beat_sends_a_redelivery_at_once_when_the_attempt_in_flight_lapses(
+    company, endpoint, receiver, monkeypatch
+):
+    queued: list[str] = []
+    monkeypatch.setattr(deliver_webhook, "delay", queued.append)
+    (delivery,) = emit(company)
+    _, attempt = claim(delivery.pk)
+    delivery_redeliver(delivery_id=delivery.pk)  # asked for while the attempt is in flight
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1), queued_until=None
+    )  # then that attempt's worker died
+    queued.clear()
+    assert dispatch_due_webhooks() == 1 and queued == [delivery.pk]
+    attempt.refresh_from_db()
+    assert attempt.error.startswith("Interrupted")
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 2)  # with its fresh budget
+
+
 def test_redeliver_now_during_an_attempt_goes_as_soon_as_that_attempt_answers(
     company, endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
 ):

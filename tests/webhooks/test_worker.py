@@ -7,12 +7,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from steve.celery import app
+from steve.services import workflow_publish
+from submissions.models import Submission, SubmissionEvent
+from submissions.services import Actor, submission_approve
+from tests.factories import SubmissionFactory
 from tests.webhooks.helpers import emit, make_due
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.tasks import dispatch_due_webhooks
@@ -138,3 +144,63 @@ def test_a_redelivery_asked_for_during_a_workers_attempt_is_sent_once_after_its_
     assert [a.status_code for a in delivery.log.order_by("number")] == [200, 200]
     sent = [r for r in receiver.requests if r.headers["webhook-id"] == delivery.event_id]
     assert len(sent) == 2
+
+
+def test_a_sync_post_whose_worker_was_killed_shows_on_the_submission_at_beats_next_pass(
+    company, receiver, tmp_path
+):
+    """Killed mid-post, the attempt said nothing until the retry's claim (hours away later
+    in the schedule): no event, and a next attempt in the past on the submission."""
+    app.control.purge()
+    receiver.hang_first = True
+    log = tmp_path / "worker.log"
+    submission = SubmissionFactory(company=company)
+    version = workflow_publish(
+        company=company,
+        slug=submission.workflow.slug,
+        name=submission.workflow.name,
+        sync_url=receiver.url,
+    )
+    Submission.objects.filter(pk=submission.pk).update(workflow_version=version)
+    submission_approve(submission_id=submission.pk, actor=Actor.system())  # queues the post
+    delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+
+    with deliveries_worker("sync", log) as worker:
+        wait_for(receiver.got_request.is_set, 30, "the sync post", log)
+        worker.kill()  # SIGKILL mid-post
+        worker.wait(timeout=10)
+    receiver.release.set()
+    assert WebhookAttempt.objects.get(delivery=delivery).finished_at is None
+
+    # The lease of the dead worker has passed; its retry is an hour away, as later in
+    # the schedule.
+    retry_at = timezone.now() + timedelta(hours=1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now(), next_attempt_at=retry_at
+    )
+    assert dispatch_due_webhooks() == 0  # beat's next pass: nothing due to send
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.next_attempt_at) == ("pending", retry_at)
+    assert WebhookAttempt.objects.get(delivery=delivery).error.startswith("Interrupted")
+    failed = Submission.objects.get(pk=submission.pk)
+    assert (failed.status, failed.sync_attempts) == ("approved", 1)
+    assert failed.sync_next_attempt_at == delivery.next_attempt_at
+    events = SubmissionEvent.objects.filter(submission=submission).order_by("id")
+    assert list(events.values_list("type", "details__attempt")) == [
+        ("approved", None),
+        ("sync_failed", 1),
+    ]
+
+    with deliveries_worker("sync-retry", log):
+        make_due(delivery)  # the retry is due
+        assert dispatch_due_webhooks() == 1
+        wait_for(
+            lambda: Submission.objects.get(pk=submission.pk).status == "synced",
+            30,
+            "the retry",
+            log,
+        )
+    synced = Submission.objects.get(pk=submission.pk)
+    assert synced.sync_attempts == 2
+    types = SubmissionEvent.objects.filter(submission=submission).values_list("type", flat=True)
+    assert list(types.order_by("id")) == ["approved", "sync_failed", "synced"]
