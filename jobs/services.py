@@ -33,6 +33,7 @@ from submissions.services import (
     Actor,
     record_event,
     submission_cancel,
+    submission_drop_sync,
     submission_fail,
     submission_purge_results,
     submission_start_processing,
@@ -738,7 +739,13 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     # a copy is never left behind a submission already marked purged.
     fraud_forget_results(submission_id=submission_id, company_id=company_id)
     # The session's webhooks carry its id; the downstream sync (no session) its event id.
-    deliveries_forget_results(session_id=session_id, sync_event_id=sync_event_id(submission_id))
+    dropped = deliveries_forget_results(
+        session_id=session_id, sync_event_id=sync_event_id(submission_id)
+    )
+    for unsent in dropped:  # its submission showed a next attempt that will never come
+        submission_drop_sync(
+            submission_id=submission_id, delivery_id=unsent.pk, delivery_status=unsent.status
+        )
     purged = submission_purge_results(submission_id=submission_id)
     # A delivered sync post then holds the purged submission in the shape it was sent.
     sync_delivery_replace_payload(

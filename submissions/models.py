@@ -159,6 +159,7 @@ class EventType(models.TextChoices):
     FAILED = "failed"
     SYNC_FAILED = "sync_failed"
     SYNC_ABANDONED = "sync_abandoned"
+    SYNC_DROPPED = "sync_dropped"
     COMMENT = "comment"
     CLAIMED = "claimed"
     CLAIM_TAKEN_OVER = "claim_taken_over"

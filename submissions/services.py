@@ -544,6 +544,26 @@ def submission_mark_synced(
     )
 
 
+def submission_drop_sync(*, submission_id: str, delivery_id: str, delivery_status: str) -> None:
+    """Retention dropped the submission's sync post before it got through: no attempt
+    follows (nor a redelivery), so none is shown as next, and the timeline says why."""
+    with transaction.atomic():
+        submission = locked_submission(submission_id=submission_id)
+        submission.sync_next_attempt_at = None
+        submission.save(update_fields=["sync_next_attempt_at", "updated_at"])
+        record_event(
+            submission=submission,
+            type=EventType.SYNC_DROPPED,
+            actor=Actor.system(),
+            details={
+                "reason": "retention",
+                "deliveryId": delivery_id,
+                "deliveryStatus": delivery_status,
+                "attempts": submission.sync_attempts,
+            },
+        )
+
+
 # --- Review UI: claims and corrections -------------------------------------------------
 
 CLAIM_TTL = timedelta(minutes=10)

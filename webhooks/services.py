@@ -508,19 +508,25 @@ RESULT_KEYS = frozenset(
 )
 
 
-def deliveries_forget_results(*, session_id: str | None, sync_event_id: str) -> None:
+def deliveries_forget_results(
+    *, session_id: str | None, sync_event_id: str
+) -> list[WebhookDelivery]:
     """Retention: a purged submission's deliveries (its session's webhooks, its sync post)
-    keep their envelope and attempt log but not its results, and a sync still waiting is
-    dropped (it would post purged data, or nothing, downstream)."""
+    keep their envelope and attempt log but not its results, and a sync not delivered
+    (still waiting, or given up) is dropped (it would post purged data, or nothing,
+    downstream). Returns the sync deliveries dropped, as they were."""
     sync = Q(purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id)
     with transaction.atomic():
         deliveries = WebhookDelivery.objects.select_for_update().filter(
             sync | Q(session_id=session_id) if session_id else sync
         )
-        deliveries.filter(sync).exclude(status=WebhookDelivery.Status.DELIVERED).delete()
+        unsent = deliveries.filter(sync).exclude(status=WebhookDelivery.Status.DELIVERED)
+        dropped = list(unsent.defer("payload"))
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in dropped]).delete()
         for delivery in deliveries:
             delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
             delivery.save(update_fields=["payload"])
+    return dropped
 
 
 def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]) -> None:

@@ -293,7 +293,7 @@ def test_an_attempt_answering_after_the_retention_purge_dropped_its_sync_is_let_
     record(delivery.pk, attempt, Outcome(status_code, "", error, 1))  # does not raise
     purged = Submission.objects.get(pk=submission.pk)
     assert purged.status == "approved" and purged.results_purged_at is not None
-    assert event_types(purged) == ["approved", "results_purged"]
+    assert event_types(purged) == ["approved", "sync_dropped", "results_purged"]
 
 
 def test_a_2xx_arriving_after_the_sync_was_given_up_marks_it_synced():
@@ -398,3 +398,46 @@ def test_a_claim_that_finds_a_lapsed_lease_first_logs_that_attempt_once():
     record(delivery.pk, second, Outcome(500, "", "HTTP 500", 1))
     assert [f["attempt"] for f in sync_failures(submission)] == [1, 2]
     assert Submission.objects.get(pk=submission.pk).sync_attempts == 2
+
+
+@pytest.mark.parametrize("given_up", [False, True])
+def test_retention_dropping_an_unsent_sync_says_so_and_shows_no_next_attempt(given_up):
+    """The purge dropped the sync still retrying, and the submission went on showing the
+    next attempt (sync_next_attempt_at) that would never come, with nothing saying why."""
+    from jobs.services import _purge_one
+    from webhooks.delivery import MAX_ATTEMPTS, Outcome, claim, record
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    if given_up:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    _, attempt = claim(delivery.pk)
+    record(delivery.pk, attempt, Outcome(503, "", "HTTP 503", 1))
+    failing = Submission.objects.get(pk=submission.pk)
+    assert (failing.sync_next_attempt_at is None) == given_up
+
+    _purge_one(submission.pk, submission.company_id)
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    purged = Submission.objects.get(pk=submission.pk)
+    assert purged.status == "approved" and purged.sync_next_attempt_at is None
+    assert purged.sync_attempts == failing.sync_attempts
+    failure = "sync_abandoned" if given_up else "sync_failed"
+    assert event_types(purged) == ["approved", failure, "sync_dropped", "results_purged"]
+    dropped = SubmissionEvent.objects.get(submission=submission, type="sync_dropped")
+    assert dropped.details == {
+        "reason": "retention",
+        "deliveryId": delivery.pk,
+        "deliveryStatus": "failed" if given_up else "pending",
+        "attempts": failing.sync_attempts,
+    }
+
+
+def test_retention_of_a_synced_submission_drops_no_sync():
+    from jobs.services import _purge_one
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    with http_receiver() as receiver:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(url=f"{receiver.url}/erp")
+        deliver(delivery.pk)
+    _purge_one(submission.pk, submission.company_id)
+    assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    assert event_types(submission) == ["approved", "synced", "results_purged"]
