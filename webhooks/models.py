@@ -157,6 +157,13 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["endpoint", "status", "created_at"], name="delivery_endpoint_status"
             ),
+            # Beat's sweep of lapsed leases (webhooks.delivery.lapsed_leases), every 5 s:
+            # the few rows with an attempt in flight, not every pending one.
+            models.Index(
+                fields=["locked_until"],
+                name="delivery_leased",
+                condition=Q(locked_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
