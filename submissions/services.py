@@ -29,6 +29,7 @@ from submissions.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
+from submissions.selectors import field_label
 from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from webhooks.catalogue import WebhookEventType
 
@@ -221,9 +222,11 @@ def refuse_stale_correction(
             .values_list("actor_label", flat=True)
             .first()
         )
+        # Named as the desk's page shows it (its label, not the schema's key).
+        label = field_label(field_name, _field_schema(submission, field_name) or {})
         raise SubmissionActionError(
             "SUBMISSION_CHANGED",
-            f"{field_name} changed since you opened it ({corrected or 'someone'} corrected "
+            f"{label} changed since you opened it ({corrected or 'someone'} corrected "
             "it); review its new value before saving yours.",
             current_status=submission.status,
         )

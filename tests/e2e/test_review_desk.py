@@ -83,7 +83,7 @@ def test_server_down_during_a_correction_and_approve_loses_nothing(
     # The stale page's save is refused with the new state; the typed value survives.
     page.locator("#field-totalAmount").press("Enter")
     refusal = page.locator("[data-refusal]")
-    expect(refusal).to_contain_text("totalAmount changed since you opened it (Steve corrected it)")
+    expect(refusal).to_contain_text("Total amount changed since you opened it (Steve corrected it)")
     expect(page.locator("#field-totalAmount")).to_have_value("60.00")
     expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("→ 55.0")
     page.screenshot(path=str(screenshots / "desk-reconnect-refused.png"), caret="initial")
@@ -611,7 +611,7 @@ def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
     currency.press("Enter")
 
     refusal = page.locator("#side [data-refusal]")
-    expect(refusal).to_contain_text("currency changed since you opened it")
+    expect(refusal).to_contain_text("Currency changed since you opened it")
     expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)  # the first, USD
     expect(currency).to_have_value("EUR")
     expect(page.locator("tr[data-field=currency]")).to_have_class(re.compile(r"\bunsaved\b"))

@@ -16,6 +16,7 @@ from submissions.services import (
     Actor,
     submission_claim,
     submission_correct_field,
+    submission_correct_fields,
     submission_reject,
     submission_release_claim,
 )
@@ -103,7 +104,7 @@ def test_a_field_corrected_by_anyone_else_since_the_page_was_drawn_is_refused(ui
     refused = correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju")
     assert refused.status_code == 409
     html = refused.content.decode()
-    assert "merchantName changed since you opened it" in html and actor.label in html
+    assert "Merchant name changed since you opened it" in html and actor.label in html
     assert 'data-code="SUBMISSION_CHANGED"' in html
     assert stored(waiting)["merchantName"] == "Kedai Baru"
     # Another field of the same page is not stale: nothing it overwrites changed.
@@ -120,11 +121,51 @@ def test_two_reviewers_correcting_the_same_field_get_one_winner_and_a_clear_refu
     won = correct(bob, waiting, opened, "merchantName", "Kedai Bob")
     lost = correct(ui, waiting, opened, "merchantName", "Kedai Alice")
     assert won.status_code == 200 and lost.status_code == 409
-    assert "merchantName changed since you opened it (bob corrected it)" in lost.content.decode()
+    assert "Merchant name changed since you opened it (bob corrected it)" in lost.content.decode()
     assert stored(waiting)["merchantName"] == "Kedai Bob"
     # Bob's save claimed the submission: another field from the old page is refused too.
     assert correct(ui, waiting, opened, "totalAmount", "1.00").status_code == 409
     assert stored(waiting)["totalAmount"] == 12.5
+
+
+def test_a_same_field_refusal_names_the_field_as_the_page_labels_it(ui, waiting):
+    """The reviewer reads the schema's title on the page ("Shop"), not its key."""
+    version = waiting.workflow_version
+    schema = dict(version.output_schema)
+    properties = {**schema["properties"]}
+    properties["merchantName"] = {**properties["merchantName"], "title": "Shop"}
+    version.output_schema = {**schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk,
+        field_name="merchantName",
+        raw_value="Kedai Baru",
+        actor=Actor.system(),
+    )
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    assert ">Shop</label>" in page
+    refused = correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju")
+    html = refused.content.decode()
+    assert refused.status_code == 409
+    assert "Shop changed since you opened it (Steve corrected it)" in html
+    assert "merchantName changed" not in html
+
+
+def test_a_refused_line_items_save_is_named_as_the_page_heads_them(ui, waiting):
+    opened = waiting.version
+    submission_correct_fields(
+        submission_id=waiting.pk,
+        values={"lineItems": [{"description": "Tea", "quantity": 1, "amount": 2.5}]},
+        actor=Actor.system(),
+    )
+    refused = ui.post(
+        reverse("review:correct_items", args=[waiting.pk]),
+        {"version": opened, "description-0": "Bread", "quantity-0": "1", "amount-0": "4.50"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 409
+    assert "Line items changed since you opened it (Steve corrected it)" in refused.content.decode()
 
 
 @pytest.mark.parametrize("change", ["rejected", "fraud", "claimed and released"])
