@@ -1074,9 +1074,11 @@ _FRAUD_SENTENCE = re.compile(
 )
 
 
-def _bump_outcome(submission: Submission) -> None:
-    """The fraud status after a resolution, and the summary's sentence about it: it went
-    on saying "4 blocked fraud matches; a reviewer must resolve them" once they were."""
+def _bump_outcome(submission: Submission, actor: Actor) -> None:
+    """The fraud status after `actor`'s resolution or undo, and the summary's sentence
+    about it: it went on saying "4 blocked fraud matches; a reviewer must resolve them"
+    once they were. Saved as that actor's fraud change: it does not make their own
+    correction in flight stale, as anyone else's does (refuse_stale_correction)."""
     outcome = outcome_for(submission.pk)
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
@@ -1087,7 +1089,7 @@ def _bump_outcome(submission: Submission) -> None:
         summary = submission.ai_summary
         submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
         changed.append("ai_summary")
-    save_new_version(submission, changed)
+    save_new_version(submission, changed, fraud_resolved=True, by=actor)
 
 
 def fraud_matches_resolve(
@@ -1135,7 +1137,7 @@ def fraud_matches_resolve(
             match.resolved_by_user = user
             match.resolved_at = now
             match.save()
-        _bump_outcome(submission)
+        _bump_outcome(submission, actor)
         if submission.status == SubmissionStatus.REVIEW:
             hold_for_actor(submission, actor)  # resolving is working on it
         for match in matches:
@@ -1195,7 +1197,7 @@ def fraud_resolution_undo(
         previous = {m.resolution for m in matches}
         for match in matches:
             _forget_resolution(match)
-        _bump_outcome(submission)
+        _bump_outcome(submission, actor)
         record_event(
             submission=submission,
             type=EventType.FRAUD_RESOLUTION_UNDONE,

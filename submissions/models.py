@@ -62,12 +62,15 @@ class Submission(models.Model):
     # What each version changed, for the review desk's corrections, which are refused
     # only when what they overwrite or depend on changed since the page was drawn
     # (services.refuse_stale_correction): the last change of anything but a field or the
-    # claim (status, decision, fraud, purge), the last change of the claim's holder, and
-    # per field the version of its last correction and who made it
-    # ({"merchantName": {"version": 7, "by": "user:3"}}).
+    # claim (status, decision, a recomputed fraud status, purge), the last change of the
+    # claim's holder, per field the version of its last correction and who made it
+    # ({"merchantName": {"version": 7, "by": "user:3"}}), and per actor the version of
+    # their last fraud resolution or undo ({"user:3": 9}): a reviewer's own does not make
+    # their own correction stale, anyone else's does.
     state_version = models.PositiveIntegerField(default=1)
     claim_version = models.PositiveIntegerField(default=1)
     field_versions = models.JSONField(default=dict, blank=True)
+    fraud_versions = models.JSONField(default=dict, blank=True)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

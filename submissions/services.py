@@ -173,18 +173,24 @@ def save_new_version(
     corrected: str | None = None,
     by: Actor | None = None,
     claim: bool = False,
+    fraud_resolved: bool = False,
 ) -> None:
     """Save a locked submission's change under its next version, so every page and
     request that read the one before is refused as stale; `fields` limits the update.
 
     The version also says what it changed, for the review desk's corrections
     (refuse_stale_correction): the field `corrected` (and `by` whom), a change of the
-    claim's holder (`claim`), or else the submission's state."""
+    claim's holder (`claim`), a fraud resolution or its undo `by` someone
+    (`fraud_resolved`), or else the submission's state."""
     submission.version += 1
     if corrected is not None:
         last = {"version": submission.version, "by": actor_key(by) if by else ""}
         submission.field_versions = {**(submission.field_versions or {}), corrected: last}
         marks = ["field_versions"]
+    elif fraud_resolved and by is not None:
+        who = {actor_key(by): submission.version}
+        submission.fraud_versions = {**(submission.fraud_versions or {}), **who}
+        marks = ["fraud_versions"]
     elif claim:
         submission.claim_version = submission.version
         marks = ["claim_version"]
@@ -207,9 +213,11 @@ def refuse_stale_correction(
     """The review desk's optimistic lock for a correction of `field_name` from a page
     drawn at `page_version`: refused (409 SUBMISSION_CHANGED) only when what it would
     overwrite or depends on changed since: that field, corrected by anyone else; the
-    submission's state (status, decision, fraud, purge); or its claim, unless the actor
-    holds it now (their own first save claimed it). Another field's correction, such as
-    the reviewer's own save a moment earlier, does not make it stale.
+    submission's state (status, decision, a recomputed fraud status, purge); a fraud
+    resolution or undo by anyone else (it may change what the reviewer sees); or its
+    claim, unless the actor holds it now (their own first save claimed it). Another
+    field's correction, or the reviewer's own resolution, such as their own save or
+    False positive a moment earlier, does not make it stale.
 
     A version the submission never had yet is refused too. Call it with the row locked
     (locked_submission). The API's `expectedVersion` stays strict: any change since is
@@ -232,7 +240,14 @@ def refuse_stale_correction(
         )
     own_claim = claim_is_live(submission) and _holds(submission, actor)
     claim_moved = submission.claim_version > page_version and not own_claim
-    if page_version > submission.version or submission.state_version > page_version or claim_moved:
+    me = actor_key(actor)
+    fraud_moved = any(
+        version > page_version
+        for who, version in (submission.fraud_versions or {}).items()
+        if who != me
+    )
+    state_moved = submission.state_version > page_version or fraud_moved
+    if page_version > submission.version or state_moved or claim_moved:
         raise SubmissionActionError(
             "SUBMISSION_CHANGED",
             "The submission changed since you opened it; review its new state.",

@@ -10,7 +10,8 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from fraud.services import fraud_refresh, match_pair
+from fraud.models import FraudMatch
+from fraud.services import fraud_matches_resolve, fraud_refresh, match_pair
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import (
     Actor,
@@ -195,6 +196,77 @@ def test_a_change_of_state_or_claim_since_the_page_was_drawn_refuses_any_correct
     assert refused.status_code == 409
     assert b"changed since you opened it" in refused.content
     assert stored(waiting)["totalAmount"] == 12.5
+
+
+def pair_flagged(company) -> tuple[Submission, list[FraudMatch]]:
+    """A submission in review with a flagged pair (a visual and a data match)."""
+    earlier = submission_with_file(company, status=S.APPROVED)
+    waiting = submission_with_file(company)
+    pair = [
+        FraudMatch.objects.create(
+            company=company,
+            submission=waiting,
+            target_submission=earlier,
+            check_type=kind,
+            score=80.0,
+            similarity=0.9,
+        )
+        for kind in (FraudMatch.CheckType.VISUAL, FraudMatch.CheckType.DATA)
+    ]
+    Submission.objects.filter(pk=waiting.pk).update(fraud_status="flagged", fraud_score=80.0)
+    waiting.refresh_from_db()
+    return waiting, pair
+
+
+def fraud_panel_post(client: Client, name: str, submission: Submission, pair, **data: str):
+    """The fraud panel's False positive (fraud:resolve_pair) or Undo (fraud:undo)."""
+    submission.refresh_from_db()
+    post = {"version": submission.version, "match": [m.pk for m in pair], **data}
+    return client.post(reverse(name, args=[submission.pk]), post, HTTP_HX_REQUEST="true")
+
+
+def test_a_reviewers_own_fraud_resolution_or_undo_does_not_make_their_correction_stale(ui, company):
+    """False positive, then a save sent before the side column came back with the new
+    version: the only change since is the reviewer's own resolution. Undo the same."""
+    waiting, pair = pair_flagged(company)
+    opened = waiting.version
+    resolved = fraud_panel_post(
+        ui, "fraud:resolve_pair", waiting, pair, resolution="false_positive"
+    )
+    assert resolved.status_code == 200, resolved.content
+    saved = correct(ui, waiting, opened, "merchantName", "Kedai Runcit Maju")
+    assert saved.status_code == 200, saved.content
+    assert b"data-refusal" not in saved.content
+    assert stored(waiting)["merchantName"] == "Kedai Runcit Maju"
+
+    drawn = waiting.version  # the page as that save's answer drew it
+    undone = fraud_panel_post(ui, "fraud:undo", waiting, pair)
+    assert undone.status_code == 200, undone.content
+    assert waiting.fraud_matches.filter(resolution__isnull=True).count() == 2
+    saved = correct(ui, waiting, drawn, "totalAmount", "13.00")
+    assert saved.status_code == 200, saved.content
+    assert stored(waiting)["totalAmount"] == 13.0
+
+
+def test_a_fraud_resolution_by_anyone_else_still_makes_a_correction_stale(ui, reviewer, company):
+    """An integrator's resolution (the API claims nothing) may change what the reviewer
+    sees: their correction from the page drawn before it is refused."""
+    waiting, pair = pair_flagged(company)
+    opened = waiting.version
+    submission_claim(submission_id=waiting.pk, user=reviewer)
+    waiting.refresh_from_db()
+    drawn = waiting.version
+    fraud_matches_resolve(
+        submission_id=waiting.pk,
+        match_ids=[m.pk for m in pair],
+        resolution="false_positive",
+        actor=Actor("api_key", "key_1", "API key ops"),
+    )
+    refused = correct(ui, waiting, drawn, "merchantName", "Kedai Runcit Maju")
+    assert refused.status_code == 409
+    assert b"The submission changed since you opened it" in refused.content
+    assert stored(waiting)["merchantName"] == "Kedai Runcit"
+    assert correct(ui, waiting, opened, "merchantName", "Kedai Maju").status_code == 409
 
 
 def test_a_page_version_the_submission_never_had_is_refused(ui, waiting):
