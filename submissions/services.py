@@ -221,26 +221,19 @@ def refuse_stale_correction(
 
     A version the submission never had yet is refused too. Call it with the row locked
     (locked_submission). The API's `expectedVersion` stays strict: any change since is
-    refused there."""
-    last = (submission.field_versions or {}).get(field_name) or {}
-    if last.get("version", 0) > page_version and last.get("by") != actor_key(actor):
-        corrected = (
-            submission.events.filter(type=EventType.FIELD_CORRECTED, details__field=field_name)
-            .order_by("-occurred_at", "-id")
-            .values_list("actor_label", flat=True)
-            .first()
-        )
-        # Named as the desk's page shows it (its label, not the schema's key).
-        label = field_label(field_name, _field_schema(submission, field_name) or {})
-        raise SubmissionActionError(
-            "SUBMISSION_CHANGED",
-            f"{label} changed since you opened it ({corrected or 'someone'} corrected "
-            "it); review its new value before saving yours.",
-            current_status=submission.status,
-        )
+    refused there.
+
+    An amount and the currency are read together (read_with_currency): a correction of
+    one is refused too when the other was corrected since by anyone else, naming both."""
+    me = actor_key(actor)
+    versions = submission.field_versions or {}
+    properties = (submission.workflow_version.output_schema or {}).get("properties", {})
+    for name in [field_name, *read_with_currency(properties, field_name)]:
+        last = versions.get(name) or {}
+        if last.get("version", 0) > page_version and last.get("by") != me:
+            raise _field_changed(submission, properties, field_name, changed=name)
     own_claim = claim_is_live(submission) and _holds(submission, actor)
     claim_moved = submission.claim_version > page_version and not own_claim
-    me = actor_key(actor)
     fraud_moved = any(
         version > page_version
         for who, version in (submission.fraud_versions or {}).items()
@@ -253,6 +246,62 @@ def refuse_stale_correction(
             "The submission changed since you opened it; review its new state.",
             current_status=submission.status,
         )
+
+
+def read_with_currency(properties: dict[str, Any], field_name: str) -> list[str]:
+    """The fields a correction of `field_name` is read together with, by currency: for an
+    amount, the schema's `currency`; for `currency`, every amount. An amount is a number
+    field (totalAmount, taxAmount) or a list of rows holding one (the line items'
+    amounts), in a schema that has a `currency` field; the schema keeps no other mark of
+    money, and a number refused once too often costs a second look, not a wrong total."""
+    if "currency" not in properties:
+        return []
+    amounts = [name for name, spec in properties.items() if _holds_a_number(spec)]
+    if field_name == "currency":
+        return amounts
+    return ["currency"] if field_name in amounts else []
+
+
+def _holds_a_number(spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return False
+    kinds = spec.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "number" in kinds:
+        return True
+    rows = spec.get("items") if "array" in kinds else None
+    columns = rows.get("properties") if isinstance(rows, dict) else None
+    return isinstance(columns, dict) and any(_holds_a_number(c) for c in columns.values())
+
+
+def _field_changed(
+    submission: Submission, properties: dict[str, Any], field_name: str, *, changed: str
+) -> SubmissionActionError:
+    """The refusal of a correction of `field_name` because `changed` (that field, or the
+    amount or currency read with it) was corrected since by someone else: named as the
+    desk's page labels them, with who corrected it."""
+    corrected = (
+        submission.events.filter(type=EventType.FIELD_CORRECTED, details__field=changed)
+        .order_by("-occurred_at", "-id")
+        .values_list("actor_label", flat=True)
+        .first()
+    )
+    what = f"{field_label(changed, properties.get(changed) or {})} changed since you opened it"
+    who = f"({corrected or 'someone'} corrected it)"
+    label = field_label(field_name, properties.get(field_name) or {})
+    if changed == field_name:
+        message = f"{what} {who}; review its new value before saving yours."
+    elif changed == "currency":
+        message = (
+            f"{what} {who}, and {label} is an amount in that currency; "
+            "review both before saving yours."
+        )
+    else:
+        message = (
+            f"{what} {who}, and it is an amount in the {label} you are changing; "
+            "review both before saving yours."
+        )
+    return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
 
 
 def submission_transition(*, submission_id: str, change: Change) -> Submission:

@@ -12,9 +12,11 @@ from django.urls import reverse
 
 from fraud.models import FraudMatch
 from fraud.services import fraud_matches_resolve, fraud_refresh, match_pair
+from jobs.extraction.schemas import OUTPUT_SCHEMAS
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import (
     Actor,
+    read_with_currency,
     submission_claim,
     submission_correct_field,
     submission_correct_fields,
@@ -167,6 +169,91 @@ def test_a_refused_line_items_save_is_named_as_the_page_heads_them(ui, waiting):
     )
     assert refused.status_code == 409
     assert "Line items changed since you opened it (Steve corrected it)" in refused.content.decode()
+
+
+API_KEY = Actor("api_key", "key_1", "API key ops")
+
+
+@pytest.mark.parametrize("field", ["totalAmount", "taxAmount"])
+def test_an_amount_corrected_after_someone_else_changed_the_currency_is_refused_naming_both(
+    ui, waiting, field
+):
+    """60.00 typed as ringgit means something else once the currency reads USD."""
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk, field_name="currency", raw_value="USD", actor=API_KEY
+    )
+    refused = correct(ui, waiting, opened, field, "60.00")
+    assert refused.status_code == 409
+    html = refused.content.decode()
+    label = {"totalAmount": "Total amount", "taxAmount": "Tax amount"}[field]
+    assert (
+        f"Currency changed since you opened it (API key ops corrected it), and {label} is "
+        "an amount in that currency; review both before saving yours."
+    ) in html
+    assert 'data-code="SUBMISSION_CHANGED"' in html
+    assert stored(waiting).get(field) != 60.0
+    # A field that is no amount is not read in the currency: it lands.
+    assert correct(ui, waiting, opened, "merchantName", "Kedai Maju").status_code == 200
+
+
+def test_line_items_saved_after_someone_else_changed_the_currency_are_refused(ui, waiting):
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk, field_name="currency", raw_value="USD", actor=Actor.system()
+    )
+    refused = ui.post(
+        reverse("review:correct_items", args=[waiting.pk]),
+        {"version": opened, "description-0": "Bread", "quantity-0": "1", "amount-0": "4.50"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 409
+    assert (
+        "Currency changed since you opened it (Steve corrected it), and Line items is an "
+        "amount in that currency"
+    ) in refused.content.decode()
+    assert "lineItems" not in stored(waiting)
+
+
+def test_a_currency_corrected_after_someone_else_changed_the_total_is_refused_naming_both(
+    ui, waiting
+):
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk, field_name="totalAmount", raw_value="55.00", actor=API_KEY
+    )
+    refused = correct(ui, waiting, opened, "currency", "USD")
+    assert refused.status_code == 409
+    assert (
+        "Total amount changed since you opened it (API key ops corrected it), and it is an "
+        "amount in the Currency you are changing; review both before saving yours."
+    ) in refused.content.decode()
+    assert stored(waiting)["currency"] == "MYR"
+
+
+def test_a_reviewers_own_currency_and_total_from_one_page_both_land(ui, waiting):
+    opened = waiting.version
+    assert correct(ui, waiting, opened, "currency", "USD").status_code == 200
+    assert correct(ui, waiting, opened, "totalAmount", "60.00").status_code == 200
+    assert correct(ui, waiting, opened, "currency", "SGD").status_code == 200
+    assert stored(waiting)["currency"] == "SGD" and stored(waiting)["totalAmount"] == 60.0
+
+
+def test_amounts_are_read_with_the_currency_only_in_a_schema_that_has_one():
+    receipt = OUTPUT_SCHEMAS["receipt"]["properties"]
+    assert sorted(read_with_currency(receipt, "currency")) == [
+        "lineItems",
+        "taxAmount",
+        "totalAmount",
+    ]
+    assert read_with_currency(receipt, "totalAmount") == ["currency"]
+    assert read_with_currency(receipt, "lineItems") == ["currency"]
+    assert read_with_currency(receipt, "merchantName") == []
+    assert read_with_currency(receipt, "date") == []
+    no_currency = {k: v for k, v in receipt.items() if k != "currency"}
+    assert read_with_currency(no_currency, "totalAmount") == []
+    nullable = {"currency": {"type": "string"}, "tip": {"type": ["number", "null"]}}
+    assert read_with_currency(nullable, "tip") == ["currency"]
 
 
 @pytest.mark.parametrize("change", ["rejected", "fraud", "claimed and released"])
