@@ -46,6 +46,12 @@ class FraudMatch(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The submission's version at this match's last resolution or undo, and who made it
+    # ("user:3", as Submission.field_versions keeps it): the review desk's panel refuses a
+    # resolution or undo of a pair only when someone else changed it since the panel was
+    # drawn (fraud.services.refuse_stale_resolution). Empty until one is made.
+    resolution_version = models.PositiveIntegerField(null=True, blank=True)
+    resolution_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

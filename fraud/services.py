@@ -66,12 +66,15 @@ from submissions.models import (
 from submissions.services import (
     Actor,
     SubmissionActionError,
+    actor_key,
     checked_reason,
     hold_for_actor,
     locked_submission,
     record_event,
     refuse_others_claim,
+    refuse_stale_page,
     save_new_version,
+    stale_page_refusal,
     submission_reject,
     wrong_status,
 )
@@ -1021,6 +1024,7 @@ def fraud_match_resolve(
     user: Any = None,
     reason: str = "",
     expected_version: int | None = None,
+    page_version: int | None = None,
 ) -> FraudMatch:
     """Resolve one match (the API's unit); the review page resolves a pair's together."""
     [match] = fraud_matches_resolve(
@@ -1031,16 +1035,66 @@ def fraud_match_resolve(
         user=user,
         reason=reason,
         expected_version=expected_version,
+        page_version=page_version,
     )
     return match
 
 
 def _locked_for_resolution(
-    submission_id: str, actor: Actor, expected_version: int | None
+    submission_id: str,
+    actor: Actor,
+    expected_version: int | None,
+    page_version: int | None,
+    match_ids: list[str],
 ) -> Submission:
+    """The submission, row-locked, refusing a stale version (`expected_version`: any
+    change since; `page_version`, the review desk panel's: a change to what a resolution
+    or undo of `match_ids` depends on) or another reviewer's claim."""
     submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
+    if page_version is not None:
+        refuse_stale_resolution(
+            submission, match_ids=match_ids, page_version=page_version, actor=actor
+        )
     refuse_others_claim(submission, actor)
     return submission
+
+
+def refuse_stale_resolution(
+    submission: Submission, *, match_ids: list[str], page_version: int, actor: Actor
+) -> None:
+    """The review desk panel's optimistic lock for a resolution or undo of `match_ids`
+    from a panel drawn at `page_version`: refused (409 SUBMISSION_CHANGED) only when what
+    it depends on changed since: the state or the claim (refuse_stale_page: status,
+    decision, a fraud status the checks recomputed, purge, the claim changing hands), or
+    that pair (every match with the same matched submission) resolved or undone by anyone
+    else. The reviewer's own corrections and own resolutions of other pairs, sent before
+    the panel came back with the new version, do not make it stale; neither does anyone
+    else's resolution of another pair, which leaves this pair's evidence as it was.
+
+    A resolution made before matches recorded theirs (resolution_version) counts only in
+    Submission.fraud_versions: one by anyone else since that no match accounts for is
+    refused, as before. Call it with the row locked (locked_submission)."""
+    refuse_stale_page(submission, page_version=page_version, actor=actor)
+    me = actor_key(actor)
+    matches = M.objects.filter(submission_id=submission.pk)
+    targets = matches.filter(pk__in=match_ids, target_submission__isnull=False).values(
+        "target_submission_id"
+    )
+    pair = matches.filter(Q(pk__in=match_ids) | Q(target_submission_id__in=targets))
+    if pair.filter(resolution_version__gt=page_version).exclude(resolution_by=me).exists():
+        raise stale_page_refusal(
+            submission,
+            "This pair was resolved or undone by someone else since you opened it; "
+            "review its new state.",
+        )
+    recorded = set(
+        matches.filter(resolution_version__gt=page_version).values_list(
+            "resolution_version", flat=True
+        )
+    )
+    others = (submission.fraud_versions or {}).items()
+    if any(v > page_version and v not in recorded for who, v in others if who != me):
+        raise stale_page_refusal(submission)
 
 
 def fraud_match_not_found() -> ServiceError:
@@ -1074,11 +1128,13 @@ _FRAUD_SENTENCE = re.compile(
 )
 
 
-def _bump_outcome(submission: Submission, actor: Actor) -> None:
-    """The fraud status after `actor`'s resolution or undo, and the summary's sentence
-    about it: it went on saying "4 blocked fraud matches; a reviewer must resolve them"
-    once they were. Saved as that actor's fraud change: it does not make their own
-    correction in flight stale, as anyone else's does (refuse_stale_correction)."""
+def _bump_outcome(submission: Submission, actor: Actor, matches: list[FraudMatch]) -> None:
+    """The fraud status after `actor`'s resolution or undo of `matches`, and the
+    summary's sentence about it: it went on saying "4 blocked fraud matches; a reviewer
+    must resolve them" once they were. Saved as that actor's fraud change, on the
+    submission and on the matches: it does not make their own correction or resolution
+    in flight stale, as anyone else's does (refuse_stale_correction,
+    refuse_stale_resolution)."""
     outcome = outcome_for(submission.pk)
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
@@ -1090,6 +1146,10 @@ def _bump_outcome(submission: Submission, actor: Actor) -> None:
         submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
         changed.append("ai_summary")
     save_new_version(submission, changed, fraud_resolved=True, by=actor)
+    for match in matches:
+        match.resolution_version = submission.version
+        match.resolution_by = actor_key(actor)
+        match.save(update_fields=["resolution_version", "resolution_by"])
 
 
 def fraud_matches_resolve(
@@ -1101,9 +1161,13 @@ def fraud_matches_resolve(
     user: Any = None,
     reason: str = "",
     expected_version: int | None = None,
+    page_version: int | None = None,
 ) -> list[FraudMatch]:
     """Resolve matches together (one pair's checks): one version step, an event and a
-    webhook per match. Confirmed fraud rejects (by policy) with the reviewer's reason."""
+    webhook per match. Confirmed fraud rejects (by policy) with the reviewer's reason.
+
+    `expected_version` refuses any change since; `page_version` (the review desk
+    panel's) only one to what the resolution depends on (refuse_stale_resolution)."""
     if resolution not in M.Resolution.values:
         raise invalid(
             "resolution",
@@ -1113,7 +1177,9 @@ def fraud_matches_resolve(
     # Shown in the timeline, the API and webhooks, as a reject reason is.
     reason = checked_reason(reason) or ""
     with transaction.atomic():
-        submission = _locked_for_resolution(submission_id, actor, expected_version)
+        submission = _locked_for_resolution(
+            submission_id, actor, expected_version, page_version, match_ids
+        )
         if submission.status != SubmissionStatus.REVIEW:
             # A decided submission's matches stay as they were decided: a false positive
             # after a confirmation had remembered one pair as both fraud and unrelated.
@@ -1137,7 +1203,7 @@ def fraud_matches_resolve(
             match.resolved_by_user = user
             match.resolved_at = now
             match.save()
-        _bump_outcome(submission, actor)
+        _bump_outcome(submission, actor, matches)
         if submission.status == SubmissionStatus.REVIEW:
             hold_for_actor(submission, actor)  # resolving is working on it
         for match in matches:
@@ -1173,14 +1239,18 @@ def fraud_resolution_undo(
     match_ids: list[str],
     actor: Actor,
     expected_version: int | None = None,
+    page_version: int | None = None,
 ) -> list[FraudMatch]:
     """Take back a recent resolution of these matches (recorded as an event).
 
     Only while the submission is still in review: a confirmation that rejected it has
-    decided it, and the review page says so before confirming.
+    decided it, and the review page says so before confirming. `expected_version` and
+    `page_version` as for fraud_matches_resolve.
     """
     with transaction.atomic():
-        submission = _locked_for_resolution(submission_id, actor, expected_version)
+        submission = _locked_for_resolution(
+            submission_id, actor, expected_version, page_version, match_ids
+        )
         if submission.status != SubmissionStatus.REVIEW:
             raise wrong_status(
                 submission,
@@ -1197,7 +1267,7 @@ def fraud_resolution_undo(
         previous = {m.resolution for m in matches}
         for match in matches:
             _forget_resolution(match)
-        _bump_outcome(submission, actor)
+        _bump_outcome(submission, actor, matches)
         record_event(
             submission=submission,
             type=EventType.FRAUD_RESOLUTION_UNDONE,

@@ -378,7 +378,7 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
                 resolution=form.cleaned_data["resolution"],
                 actor=Actor.for_user(request.user),
                 user=request.user,
-                expected_version=form.cleaned_data["version"],
+                page_version=form.cleaned_data["version"],
             )
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code
@@ -422,7 +422,7 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
                 actor=Actor.for_user(request.user),
                 user=request.user,
                 reason=form.cleaned_data["final_reason"],
-                expected_version=form.cleaned_data["version"],
+                page_version=form.cleaned_data["version"],
             )
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code
@@ -453,7 +453,7 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
                 submission_id=submission.pk,
                 match_ids=form.cleaned_data["match"],
                 actor=Actor.for_user(request.user),
-                expected_version=form.cleaned_data["version"],
+                page_version=form.cleaned_data["version"],
             )
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code

@@ -232,20 +232,37 @@ def refuse_stale_correction(
         last = versions.get(name) or {}
         if last.get("version", 0) > page_version and last.get("by") != me:
             raise _field_changed(submission, properties, field_name, changed=name)
-    own_claim = claim_is_live(submission) and _holds(submission, actor)
-    claim_moved = submission.claim_version > page_version and not own_claim
     fraud_moved = any(
         version > page_version
         for who, version in (submission.fraud_versions or {}).items()
         if who != me
     )
-    state_moved = submission.state_version > page_version or fraud_moved
+    if fraud_moved:
+        raise stale_page_refusal(submission)
+    refuse_stale_page(submission, page_version=page_version, actor=actor)
+
+
+def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor) -> None:
+    """What every desk action from a page drawn at `page_version` depends on, a
+    correction (refuse_stale_correction) as much as a fraud resolution
+    (fraud.services.refuse_stale_resolution): refused (409 SUBMISSION_CHANGED) when the
+    submission's state changed since (status, decision, a recomputed fraud status, purge),
+    its claim changed hands and the actor does not hold it now (their own first action
+    claimed it), or the page carries a version the submission never had. Call it with
+    the row locked (locked_submission)."""
+    own_claim = claim_is_live(submission) and _holds(submission, actor)
+    claim_moved = submission.claim_version > page_version and not own_claim
+    state_moved = submission.state_version > page_version
     if page_version > submission.version or state_moved or claim_moved:
-        raise SubmissionActionError(
-            "SUBMISSION_CHANGED",
-            "The submission changed since you opened it; review its new state.",
-            current_status=submission.status,
-        )
+        raise stale_page_refusal(submission)
+
+
+def stale_page_refusal(
+    submission: Submission,
+    message: str = "The submission changed since you opened it; review its new state.",
+) -> SubmissionActionError:
+    """The refusal of an action from a page drawn before a change it depends on."""
+    return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
 
 
 def read_with_currency(properties: dict[str, Any], field_name: str) -> list[str]:

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from fraud.models import FraudMatch
-from fraud.services import match_pair
+from fraud.services import fraud_refresh, match_pair
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from tests import factories
@@ -122,7 +122,7 @@ def test_confirmed_fraud_rejects_the_submission(ui, reviewer, pair):
 def test_stale_resolve_is_refused_and_says_why(ui, pair):
     later, _, match = pair
     opened = later.version
-    Submission.objects.filter(pk=later.pk).update(version=opened + 1)
+    fraud_refresh(submission_id=later.pk, reason={})  # the checks recomputed its fraud status
     response = ui.post(
         resolve_url(later, match),
         {"version": opened, "resolution": "false_positive"},
