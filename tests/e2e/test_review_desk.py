@@ -627,6 +627,36 @@ def test_a_save_sent_before_the_previous_answer_came_back_shows_its_refusal(
     context.close()
 
 
+def test_a_correction_then_an_immediate_false_positive_on_a_slow_network_both_land(
+    chromium, live_server, team
+):
+    """Enter in a field, then False positive before the save's answer (and the panel's
+    refresh after it) came back: the panel still carries the version it was drawn at, and
+    the only change since is the reviewer's own correction, so both land."""
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    slow_network(context, page)
+    field = page.locator("#field-merchantName")
+    field.fill("Tesco Extra Cambridge")
+    field.press("Enter")
+    page.wait_for_timeout(300)
+    page.click("[data-resolve=false_positive]")
+
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("li[data-event=fraud_match_resolved]")).to_have_count(1)
+    expect(page.locator(".pair-card.unresolved")).to_have_count(0)
+    expect(page.locator("[data-refusal]")).to_have_count(0)
+    expect(page.locator("tr.unsaved")).to_have_count(0)
+    expect(field).to_have_value("Tesco Extra Cambridge")
+    saved = Submission.objects.get(pk=flagged.pk)
+    assert saved.extracted_data["merchantName"] == "Tesco Extra Cambridge"
+    assert set(saved.fraud_matches.values_list("resolution", flat=True)) == {"false_positive"}
+    expect(page.locator("#side")).to_have_attribute("data-version", str(saved.version))
+    context.close()
+
+
 def test_the_browsers_back_button_with_an_unsaved_correction_asks_first(
     chromium, live_server, team
 ):
