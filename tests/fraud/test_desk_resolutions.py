@@ -20,7 +20,7 @@ from submissions.services import (
     submission_release_claim,
 )
 from tests import factories
-from tests.submissions.test_review_support import submission_with_file
+from tests.submissions.test_review_support import flagged_pairs
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
@@ -32,31 +32,6 @@ INTEGRATOR = Actor("api_key", "key_1", "API key ops")
 def _reviewer_is_a_lead(reviewer) -> None:
     """Confirming fraud is a lead's decision (steve.accounts.ROLE_ACTIONS)."""
     Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
-
-
-def flagged(company, pairs: int = 1) -> tuple[Submission, list[list[FraudMatch]]]:
-    """A submission in review matched with `pairs` earlier ones (a visual and a data check
-    each), as the panel shows them: one card per pair."""
-    waiting = submission_with_file(company)
-    found = []
-    for _ in range(pairs):
-        earlier = submission_with_file(company, status=S.APPROVED)
-        found.append(
-            [
-                M.objects.create(
-                    company=company,
-                    submission=waiting,
-                    target_submission=earlier,
-                    check_type=kind,
-                    score=80.0,
-                    similarity=0.9,
-                )
-                for kind in (M.CheckType.VISUAL, M.CheckType.DATA)
-            ]
-        )
-    Submission.objects.filter(pk=waiting.pk).update(fraud_status="flagged", fraud_score=80.0)
-    waiting.refresh_from_db()
-    return waiting, found
 
 
 def drawn(submission: Submission) -> int:
@@ -106,7 +81,7 @@ def assert_refused(response) -> None:
 def test_a_false_positive_sent_before_the_panel_came_back_from_the_reviewers_own_correction_lands(
     ui, company
 ):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     assert correct(ui, waiting, panel, "merchantName", "Kedai Runcit Maju").status_code == 200
     assert_landed(false_positive(ui, waiting, pair, panel))
@@ -117,7 +92,7 @@ def test_a_false_positive_sent_before_the_panel_came_back_from_the_reviewers_own
 
 
 def test_a_confirmation_after_the_reviewers_own_correction_lands_with_its_reason(ui, company):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     assert correct(ui, waiting, panel, "totalAmount", "13.00").status_code == 200
     confirmed = panel_post(
@@ -137,7 +112,7 @@ def test_a_confirmation_after_the_reviewers_own_correction_lands_with_its_reason
 
 
 def test_an_undo_after_the_reviewers_own_correction_lands(ui, company):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     assert_landed(false_positive(ui, waiting, pair, drawn(waiting)))
     panel = drawn(waiting)  # the panel that shows Undo
     assert correct(ui, waiting, panel, "date", "2026-11-30").status_code == 200
@@ -149,7 +124,7 @@ def test_an_undo_after_the_reviewers_own_correction_lands(ui, company):
 
 def test_the_reviewers_own_resolution_of_another_pair_does_not_make_the_next_stale(ui, company):
     """Two cards: f on the first, then f on the second before the panel came back."""
-    waiting, [first, second] = flagged(company, pairs=2)
+    waiting, [first, second] = flagged_pairs(company, pairs=2)
     panel = drawn(waiting)
     assert_landed(false_positive(ui, waiting, first, panel))
     assert_landed(false_positive(ui, waiting, second, panel))
@@ -158,7 +133,7 @@ def test_the_reviewers_own_resolution_of_another_pair_does_not_make_the_next_sta
 
 
 def test_the_single_match_resolve_after_the_reviewers_own_correction_lands(ui, company):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     assert correct(ui, waiting, panel, "merchantName", "Kedai Runcit Maju").status_code == 200
     response = ui.post(
@@ -172,7 +147,7 @@ def test_the_single_match_resolve_after_the_reviewers_own_correction_lands(ui, c
 
 def test_a_pair_resolved_and_undone_by_anyone_else_since_refuses_the_resolution(ui, company):
     """It looks open again, but someone else decided it and took it back meanwhile."""
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     ids = [m.pk for m in pair]
     fraud_matches_resolve(
@@ -185,7 +160,7 @@ def test_a_pair_resolved_and_undone_by_anyone_else_since_refuses_the_resolution(
 
 
 def test_an_undo_of_a_pair_someone_else_resolved_again_since_is_refused(ui, company):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     ids = [m.pk for m in pair]
     assert_landed(false_positive(ui, waiting, pair, drawn(waiting)))
     panel = drawn(waiting)
@@ -198,7 +173,7 @@ def test_an_undo_of_a_pair_someone_else_resolved_again_since_is_refused(ui, comp
 
 
 def test_another_pair_resolved_by_someone_else_does_not_refuse_this_one(ui, company):
-    waiting, [first, second] = flagged(company, pairs=2)
+    waiting, [first, second] = flagged_pairs(company, pairs=2)
     panel = drawn(waiting)
     fraud_matches_resolve(
         submission_id=waiting.pk,
@@ -213,7 +188,7 @@ def test_another_pair_resolved_by_someone_else_does_not_refuse_this_one(ui, comp
 def test_a_recomputed_fraud_status_a_decision_or_the_claim_moving_refuses_the_resolution(
     ui, reviewer, company
 ):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     fraud_refresh(submission_id=waiting.pk, reason={"reason": "rerun"})  # the checks ran again
     assert_refused(false_positive(ui, waiting, pair, panel))
@@ -233,7 +208,7 @@ def test_a_recomputed_fraud_status_a_decision_or_the_claim_moving_refuses_the_re
 def test_someone_elses_correction_alone_does_not_refuse_the_resolution(ui, company):
     """A resolution does not depend on the extracted fields: an integrator's correction
     (which claims nothing) leaves the panel's decision to the reviewer."""
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     panel = drawn(waiting)
     submission_correct_field(
         submission_id=waiting.pk, field_name="merchantName", raw_value="Maju", actor=INTEGRATOR
@@ -242,7 +217,7 @@ def test_someone_elses_correction_alone_does_not_refuse_the_resolution(ui, compa
 
 
 def test_a_version_the_submission_never_had_is_refused(ui, company):
-    waiting, [pair] = flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     assert_refused(false_positive(ui, waiting, pair, drawn(waiting) + 1))
     assert resolutions(pair) == {None}
 
@@ -251,7 +226,7 @@ def test_a_resolution_by_someone_else_that_no_match_recorded_still_refuses(ui, c
     """Made before matches recorded their resolutions (fraud 0008): only the submission's
     fraud_versions knows someone else resolved something since; which pair it was is
     unknown, so the panel's resolution is refused as before."""
-    waiting, [first, second] = flagged(company, pairs=2)
+    waiting, [first, second] = flagged_pairs(company, pairs=2)
     panel = drawn(waiting)
     fraud_matches_resolve(
         submission_id=waiting.pk,

@@ -10,7 +10,6 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from fraud.models import FraudMatch
 from fraud.services import fraud_matches_resolve, fraud_refresh, match_pair
 from jobs.extraction.schemas import OUTPUT_SCHEMAS
 from submissions.models import Submission, SubmissionStatus
@@ -24,7 +23,7 @@ from submissions.services import (
     submission_release_claim,
 )
 from tests import factories
-from tests.submissions.test_review_support import submission_with_file
+from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
@@ -285,26 +284,6 @@ def test_a_change_of_state_or_claim_since_the_page_was_drawn_refuses_any_correct
     assert stored(waiting)["totalAmount"] == 12.5
 
 
-def pair_flagged(company) -> tuple[Submission, list[FraudMatch]]:
-    """A submission in review with a flagged pair (a visual and a data match)."""
-    earlier = submission_with_file(company, status=S.APPROVED)
-    waiting = submission_with_file(company)
-    pair = [
-        FraudMatch.objects.create(
-            company=company,
-            submission=waiting,
-            target_submission=earlier,
-            check_type=kind,
-            score=80.0,
-            similarity=0.9,
-        )
-        for kind in (FraudMatch.CheckType.VISUAL, FraudMatch.CheckType.DATA)
-    ]
-    Submission.objects.filter(pk=waiting.pk).update(fraud_status="flagged", fraud_score=80.0)
-    waiting.refresh_from_db()
-    return waiting, pair
-
-
 def fraud_panel_post(client: Client, name: str, submission: Submission, pair, **data: str):
     """The fraud panel's False positive (fraud:resolve_pair) or Undo (fraud:undo)."""
     submission.refresh_from_db()
@@ -315,7 +294,7 @@ def fraud_panel_post(client: Client, name: str, submission: Submission, pair, **
 def test_a_reviewers_own_fraud_resolution_or_undo_does_not_make_their_correction_stale(ui, company):
     """False positive, then a save sent before the side column came back with the new
     version: the only change since is the reviewer's own resolution. Undo the same."""
-    waiting, pair = pair_flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     opened = waiting.version
     resolved = fraud_panel_post(
         ui, "fraud:resolve_pair", waiting, pair, resolution="false_positive"
@@ -338,7 +317,7 @@ def test_a_reviewers_own_fraud_resolution_or_undo_does_not_make_their_correction
 def test_a_fraud_resolution_by_anyone_else_still_makes_a_correction_stale(ui, reviewer, company):
     """An integrator's resolution (the API claims nothing) may change what the reviewer
     sees: their correction from the page drawn before it is refused."""
-    waiting, pair = pair_flagged(company)
+    waiting, [pair] = flagged_pairs(company)
     opened = waiting.version
     submission_claim(submission_id=waiting.pk, user=reviewer)
     waiting.refresh_from_db()

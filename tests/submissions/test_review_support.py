@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fraud.models import FraudMatch
 from steve.models import Company
-from submissions.models import Submission, SubmissionFile
+from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from tests import factories
 
 
@@ -78,3 +78,28 @@ def flag(submission: Submission, target: Submission) -> FraudMatch:
     )
     Submission.objects.filter(pk=submission.pk).update(fraud_status="flagged", fraud_score=81.0)
     return match
+
+
+def flagged_pairs(company, pairs: int = 1) -> tuple[Submission, list[list[FraudMatch]]]:
+    """A submission in review matched with `pairs` earlier ones (a visual and a data check
+    each), as the panel shows them: one card per pair."""
+    waiting = submission_with_file(company)
+    found = []
+    for _ in range(pairs):
+        earlier = submission_with_file(company, status=SubmissionStatus.APPROVED)
+        found.append(
+            [
+                FraudMatch.objects.create(
+                    company=company,
+                    submission=waiting,
+                    target_submission=earlier,
+                    check_type=kind,
+                    score=80.0,
+                    similarity=0.9,
+                )
+                for kind in (FraudMatch.CheckType.VISUAL, FraudMatch.CheckType.DATA)
+            ]
+        )
+    Submission.objects.filter(pk=waiting.pk).update(fraud_status="flagged", fraud_score=80.0)
+    waiting.refresh_from_db()
+    return waiting, found
