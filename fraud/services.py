@@ -1146,10 +1146,9 @@ def _bump_outcome(submission: Submission, actor: Actor, matches: list[FraudMatch
         submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
         changed.append("ai_summary")
     save_new_version(submission, changed, fraud_resolved=True, by=actor)
-    for match in matches:
-        match.resolution_version = submission.version
-        match.resolution_by = actor_key(actor)
-        match.save(update_fields=["resolution_version", "resolution_by"])
+    M.objects.filter(pk__in=[m.pk for m in matches]).update(
+        resolution_version=submission.version, resolution_by=actor_key(actor)
+    )
 
 
 def fraud_matches_resolve(
