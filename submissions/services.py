@@ -318,7 +318,7 @@ def _field_changed(
             f"{what} {who}, and it is an amount in the {label} you are changing; "
             "review both before saving yours."
         )
-    return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
+    return stale_page_refusal(submission, message)
 
 
 def submission_transition(*, submission_id: str, change: Change) -> Submission:
