@@ -1346,6 +1346,10 @@ def _confirm_memories(submission: Submission) -> None:
         return
     data = submission.extracted_data or {}
     keys: list[str] | None = None  # read only when a value is to be remembered
+    # The company's memory lock before any memory row, as every other path takes them:
+    # counting a recalled row first and then remembering the other field (which takes
+    # the lock) deadlocked with a correction of the same shop holding the lock.
+    _lock_memories(submission.company_id)
     for field_name in REMEMBERED_FIELDS:
         value = data.get(field_name)
         if (
