@@ -140,12 +140,13 @@ def _ordered_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a > b else (b, a)
 
 
-# What the checks copy of the receipts into a match, at any depth: merchants, total,
-# dates and time (data and date checks), the sums of a tampering signal. A purged
-# submission's results go, and so must these copies of them.
+# What the checks copy of the receipts into a match, at any depth: merchants, totals,
+# dates and time (data and date checks), the receipt number both printed (the data
+# check's same-number finding), the sums of a tampering signal. A purged submission's
+# results go, and so must these copies of them.
 RESULT_DETAILS = frozenset(
-    {"merchant", "targetMerchant", "total", "date", "targetDate", "time", "otherDate"}
-    | {"items_sum", "tax"}
+    {"merchant", "targetMerchant", "total", "targetTotal", "date", "targetDate", "time"}
+    | {"otherDate", "receiptNumber", "items_sum", "tax"}
 )
 
 

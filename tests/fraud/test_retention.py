@@ -56,6 +56,21 @@ def test_purging_either_side_of_a_data_match_drops_the_receipts_content_but_keep
     assert Submission.objects.get(pk=first.pk).results_purged_at is not None
 
 
+def test_a_same_receipt_number_match_loses_the_purged_receipts_number_and_total(company):
+    first, _ = make_submission(company)
+    edited, _ = make_submission(company)
+    run(first, TIMED)
+    run(edited, {**TIMED, "totalAmount": 92.5})  # the total edited, the number left alone
+    match = FraudMatch.objects.get(submission=edited, check_type="data")
+    assert (match.details["receiptNumber"], match.details["targetTotal"]) == ("88123", "42.50")
+
+    purge(first)
+
+    match.refresh_from_db()
+    assert not set(match.details) & RESULT_DETAILS
+    assert "88123" not in str(match.details) and "42.50" not in str(match.details)
+
+
 def test_a_purged_receipts_page_print_and_data_fingerprint_go_and_its_page_hashes_stay(company):
     first, file = make_submission(company)
     run(first, TIMED, pages=[receipt_page(file)])
