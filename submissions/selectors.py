@@ -222,6 +222,18 @@ def submission_recent_events(submission: Submission, limit: int) -> QuerySet[Sub
     return submission.events.order_by("-id")[:limit]
 
 
+def submission_cancelled_at(submission: Submission) -> datetime:
+    """When a cancelled submission was cancelled: its `cancelled` event's time, not its
+    `updated_at`, which the retention purge (and any later save) moves."""
+    at = (
+        submission.events.filter(type=EventType.CANCELLED)
+        .order_by("-occurred_at", "-id")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return at or submission.updated_at
+
+
 # --- The overview --------------------------------------------------------------------------
 
 DECISIONS = [EventType.APPROVED, EventType.REJECTED]

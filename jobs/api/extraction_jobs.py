@@ -30,6 +30,7 @@ from steve.storage import download_url
 from steve.text import hides_text
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
+from submissions.selectors import submission_cancelled_at
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
@@ -308,7 +309,7 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
         }
     if status == "expired":
         return {"result": {"expired": True, "purgedAt": iso(submission.results_purged_at)}}
-    return {"canceledAt": iso(submission.updated_at)}
+    return {"canceledAt": iso(submission_cancelled_at(submission))}
 
 
 def _job_error(session: WorkflowSession) -> dict[str, Any]:

@@ -217,6 +217,19 @@ def test_a_cancelled_job_stays_canceled_after_the_purge(api, workflows):
     assert api.get(f"{URL}/{job_id}/result").json()["code"] == "JOB_CANCELED"
 
 
+def test_a_cancelled_jobs_canceled_at_is_when_it_was_cancelled_not_when_it_was_purged(
+    api, workflows
+):
+    job_id = create(api).json()["job"]["id"]
+    submission = Submission.objects.get()
+    submission_cancel(submission_id=submission.pk, actor=Actor.system(), reason="")
+    canceled_at = status_of(api, job_id)["canceledAt"]
+    long_ago = timezone.now() - timedelta(days=31)
+    Submission.objects.update(created_at=long_ago, updated_at=long_ago)
+    assert retention_purge() == 1  # saves the submission, moving its updated_at
+    assert status_of(api, job_id)["canceledAt"] == canceled_at
+
+
 def test_a_result_polled_while_the_purge_runs_is_not_left_stored(
     api, workflows, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
