@@ -50,7 +50,7 @@ def test_approving_a_recalled_merchant_while_the_shop_is_taught_never_deadlocks(
     with transaction.atomic():
         services._lock_memories(company.pk)
         thread.start()
-        time.sleep(0.5)  # the approval reaches the memory
+        wait_until_another_waits_for_a_lock()  # the approval reached the memory
         services._remember(other, "merchantName", ["gst:000123456789"], "Kedai Runcit Maju")
     thread.join(timeout=30)
 
@@ -62,3 +62,19 @@ def test_approving_a_recalled_merchant_while_the_shop_is_taught_never_deadlocks(
     # The correction went first and set the recalled name aside: the approval counts
     # only a row that still holds the value it confirms.
     assert (memory.value, memory.times_right) == ("Kedai Runcit Maju", 1)
+
+
+def wait_until_another_waits_for_a_lock(timeout: float = 15.0) -> None:
+    """Until another connection to this database waits for a row lock (ours)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # read afresh, not as cached
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the other transaction never waited for a lock")
