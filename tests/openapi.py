@@ -9,7 +9,8 @@ OpenAPI 3.0 is not JSON Schema: `nullable` is translated to `anyOf [..., null]` 
 validating with jsonschema. Objects are closed (`additionalProperties: false` unless the
 schema says otherwise): a field the schema does not name fails too, and so does a
 problem whose `code` the operation does not document for that status. `format` is not
-checked (the schema is prose there).
+checked (the schema is prose there). A header that tells a client what to do next
+(`Retry-After`, `X-Idempotent-Replay`) must be documented for the status it comes with.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft4Validator
@@ -113,8 +115,29 @@ def _skipped(path: str) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in NOT_VALIDATED)
 
 
-def check_response(method: str, path: str, status: int, content_type: str, body: bytes) -> None:
-    """Raise SchemaMismatch unless the schema documents this answer and its JSON body."""
+# Headers that change what a client does next: one sent on a response must be documented
+# for that status, or a client generated from the schema never sees it.
+CONTRACT_HEADERS = ("Retry-After", "X-Idempotent-Replay")
+
+
+def check_headers(documented: dict[str, Any], headers: Mapping[str, str], where: str) -> None:
+    declared = {name.lower() for name in documented.get("headers", {})}
+    sent = {name.lower() for name in headers}
+    for name in CONTRACT_HEADERS:
+        if name.lower() in sent and name.lower() not in declared:
+            raise SchemaMismatch(f"{where}: header {name} is sent but not documented")
+
+
+def check_response(
+    method: str,
+    path: str,
+    status: int,
+    content_type: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Raise SchemaMismatch unless the schema documents this answer, its JSON body and
+    the CONTRACT_HEADERS it carries."""
     if not path.startswith(API_PREFIX) or _skipped(path):
         return
     template = path_template(path)
@@ -129,6 +152,7 @@ def check_response(method: str, path: str, status: int, content_type: str, body:
     documented = operation["responses"].get(str(status))
     if documented is None:
         raise SchemaMismatch(f"{where}: status {status} is not documented for {template}")
+    check_headers(documented, headers or {}, where)
     media = content_type.split(";")[0].strip()
     content = documented.get("content")
     if not content:
@@ -172,4 +196,5 @@ def check_test_response(response: Any) -> None:
         response.status_code,
         response.get("Content-Type", ""),
         response.content,
+        dict(response.headers),
     )

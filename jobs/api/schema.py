@@ -18,6 +18,7 @@ from steve.api.schema import (
     DATETIME,
     FREE_OBJECT,
     IDEMPOTENCY_PARAM,
+    POLL_HINT_HEADER,
     STRING,
     choices,
     docs,
@@ -280,7 +281,7 @@ SESSION_SUBMIT = docs(
     description="Rate-limit bucket: `submit`.",
     response="Job",
     request=None,
-    parameters=[SLUG_PARAM],
+    parameters=[SLUG_PARAM, POLL_HINT_HEADER],
     problems={
         400: [
             "SESSION_SUBMITTED",
@@ -305,6 +306,7 @@ JOB_DETAIL = docs(
         "the key's `read` bucket each session has its own polling limit (`poll`, 60/min)."
     ),
     response="Job",
+    parameters=[POLL_HINT_HEADER],
     examples=[seed_example("Completed, review required", SEED_JOB)],
     problems={404: ["JOB_NOT_FOUND"]},
 )
@@ -505,7 +507,7 @@ EXTRACTION_JOB_DETAIL = docs(
     summary="Poll an extraction job",
     description="Also limited per job (`poll`, 60/min) besides the key's `read` bucket.",
     response="ExtractionJobEnvelope",
-    parameters=[JOB_ID_PARAM],
+    parameters=[JOB_ID_PARAM, POLL_HINT_HEADER],
     examples=[
         seed_example(name, {"success": True, "job": job})
         for name, job in SEED_EXTRACTION_STATUS.items()

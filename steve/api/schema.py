@@ -298,6 +298,19 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
         "422. Failed creates release the key. Keys are per API key, kept 7 days."
     ),
 )
+# Sent on the 200 of a job still running (docs/api.md, "Rate limits"): when to poll
+# again, the body's retryAfterMs in seconds. Declared so that clients generated from the
+# schema can read it; it is a hint, not a refusal.
+POLL_HINT_HEADER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description=(
+        "Seconds until the next poll is worth making (the body's `retryAfterMs` / 1000); "
+        "sent only while the job is not terminal"
+    ),
+)
 PAGE_PARAMS = [
     OpenApiParameter("cursor", str, description="nextCursor of the previous page"),
     OpenApiParameter("limit", int, description="Page size, clamped to 1..100"),

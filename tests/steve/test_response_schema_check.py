@@ -102,3 +102,14 @@ def test_the_api_fixture_runs_the_check(api, monkeypatch):
     monkeypatch.setattr("tests.openapi.check_response", lambda *args: seen.append(args[:3]))
     api.get("/api/v1/workflows")
     assert seen == [("GET", "/api/v1/workflows", 200)]
+
+
+def test_a_contract_header_the_schema_does_not_document_for_the_status_is_refused():
+    body = json.dumps({"data": []}).encode()
+    with pytest.raises(SchemaMismatch, match="X-Idempotent-Replay"):
+        check_response("GET", "/api/v1/workflows", 200, JSON, body, {"X-Idempotent-Replay": "true"})
+
+
+def test_a_running_jobs_retry_after_hint_is_a_documented_header():
+    body = json.dumps(pending_job()).encode()
+    check_response("GET", "/api/v1/jobs/ses_1", 200, JSON, body, {"Retry-After": "5"})

@@ -182,6 +182,38 @@ def test_responses_document_request_id_and_rate_limit_headers(schema):
                     assert "X-RateLimit-Remaining" in headers, (method, path, status)
 
 
+@pytest.mark.parametrize(
+    "path, method",
+    [
+        ("/api/v1/jobs/{session_id}", "get"),
+        ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post"),
+        ("/api/v1/extraction-jobs/{job_id}", "get"),
+    ],
+)
+def test_a_running_jobs_retry_after_is_documented_on_its_200(schema, path, method):
+    # docs/api.md: a job still running sends Retry-After on its 200 (retryAfterMs in s).
+    headers = schema["paths"][path][method]["responses"]["200"]["headers"]
+    assert headers["Retry-After"]["schema"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "/api/v1/webhook-endpoints/session-secret/rotate",
+        "/api/v1/webhook-endpoints/sync-secret/rotate",
+    ],
+)
+def test_secret_rotations_document_the_idempotency_key_they_honour(schema, path):
+    # docs/webhooks.md: send an Idempotency-Key with every rotate; the replay is marked.
+    operation = schema["paths"][path]["post"]
+    assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
+    assert "X-Idempotent-Replay" in operation["responses"]["200"]["headers"]
+    codes = problem_codes(operation)
+    assert "IDEMPOTENCY_KEY_REUSED" in codes["422"]
+    assert "IDEMPOTENCY_KEY_IN_FLIGHT" in codes["409"]
+
+
 def test_security_schemes_cover_the_three_key_headers(schema):
     schemes = schema["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}

@@ -151,6 +151,22 @@ register_problems(PROBLEMS)
 
 ENDPOINT_NOT_FOUND = {404: ["WEBHOOK_ENDPOINT_NOT_FOUND"]}
 URL_PROBLEMS = ["VALIDATION_ERROR", "INVALID_URL", "WEBHOOK_TARGET_REFUSED"]
+IDEMPOTENCY_PROBLEMS = {
+    400: ["INVALID_IDEMPOTENCY_KEY"],
+    409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
+    422: ["IDEMPOTENCY_KEY_REUSED"],
+}
+
+
+def rotation_problems(problems: dict[int, list[str]]) -> dict[int, list[str]]:
+    """A rotation's own codes and the Idempotency-Key's: every rotate honours the key,
+    so that a retry whose answer was lost does not rotate twice (docs/webhooks.md)."""
+    merged = {status: list(codes) for status, codes in problems.items()}
+    for status, codes in IDEMPOTENCY_PROBLEMS.items():
+        merged[status] = merged.get(status, []) + codes
+    return merged
+
+
 GRACE_REQUEST = obj({"gracePeriodHours": {"type": "number"}}, required=[])
 ENDPOINT_LIST = docs(
     "listWebhookEndpoints",
@@ -194,7 +210,8 @@ SESSION_SECRET_ROTATE = docs(
     summary="Create or rotate the session-webhook secret (bucket: write)",
     response="SessionWebhookSecret",
     request=GRACE_REQUEST,
-    problems={422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    parameters=[IDEMPOTENCY_PARAM],
+    problems=rotation_problems({422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}),
 )
 SYNC_SECRET = docs(
     "getSyncSigningSecret",
@@ -209,7 +226,10 @@ SYNC_SECRET_ROTATE = docs(
     summary="Create or rotate the downstream-sync signing secret (production keys; bucket: write)",
     response="SessionWebhookSecret",
     request=GRACE_REQUEST,
-    problems={403: ["PRODUCTION_KEY_REQUIRED"], 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    parameters=[IDEMPOTENCY_PARAM],
+    problems=rotation_problems(
+        {403: ["PRODUCTION_KEY_REQUIRED"], 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}
+    ),
 )
 ENDPOINT_DETAIL = docs(
     "getWebhookEndpoint",
@@ -251,7 +271,10 @@ ENDPOINT_ROTATE_SECRET = docs(
     summary="New whsec_ secret; the old one verifies during the grace period",
     response="WebhookEndpoint",
     request=GRACE_REQUEST,
-    problems={**ENDPOINT_NOT_FOUND, 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]},
+    parameters=[IDEMPOTENCY_PARAM],
+    problems=rotation_problems(
+        {**ENDPOINT_NOT_FOUND, 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}
+    ),
 )
 ENDPOINT_REDELIVER = docs(
     "redeliverFailedWebhooks",
