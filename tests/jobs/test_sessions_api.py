@@ -2,6 +2,7 @@
 
 import io
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -112,6 +113,22 @@ def test_a_replay_late_in_a_sessions_life_says_its_urls_end_with_the_session(api
     _, replay, _ = create(api)
     assert replay["sessionId"] == body["sessionId"]
     assert replay["uploadUrlsExpireAt"] <= replay["expiresAt"]
+
+
+def test_a_replays_fresh_upload_urls_end_with_the_session_under_the_defaults(api, workflows):
+    # docs/api.md, "Replays": upload URLs and sessions both last 30 minutes by default.
+    _, first, _ = create(api)
+    _, replay, _ = create(api)
+    assert first["uploadUrlsExpireAt"] == first["expiresAt"]
+    assert replay["uploadUrlsExpireAt"] == replay["expiresAt"] == first["expiresAt"]
+
+
+@override_settings(UPLOAD_URL_TTL=timedelta(minutes=5))
+def test_a_replay_with_short_lived_upload_urls_says_they_last_longer(api, workflows):
+    _, first, _ = create(api)
+    time.sleep(0.01)  # the expiry is given in milliseconds
+    _, replay, _ = create(api)
+    assert first["uploadUrlsExpireAt"] < replay["uploadUrlsExpireAt"] < replay["expiresAt"]
 
 
 def test_client_submission_id_of_a_submitted_session_is_a_409(api, workflows):
