@@ -113,7 +113,8 @@ SUBMISSION_DETAIL = obj(
         "clientSubmissionId",
         "metadata",
         "createdAt",
-        "resultsPurgedAt",
+        # Not resultsPurgedAt: Steve's addition (always sent, null while kept), like
+        # version and updatedAt, absent from seed 001's example, which must validate.
     ],
 )
 ACTION_RESULT = obj(

@@ -8,6 +8,7 @@ import pytest
 from drf_spectacular.validation import validate_schema
 
 from steve.api.schema import PROBLEM_CODES
+from tests.openapi import SchemaMismatch, validate_body
 
 pytestmark = pytest.mark.django_db
 
@@ -212,6 +213,35 @@ def test_secret_rotations_document_the_idempotency_key_they_honour(schema, path)
     codes = problem_codes(operation)
     assert "IDEMPOTENCY_KEY_REUSED" in codes["422"]
     assert "IDEMPOTENCY_KEY_IN_FLIGHT" in codes["409"]
+
+
+def documented_examples(schema: dict) -> list[tuple[str, dict, object]]:
+    """(where, schema, value) of every response and request example in the document."""
+    found = []
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            bodies = [(s, r.get("content", {})) for s, r in operation["responses"].items()]
+            bodies.append(("request", operation.get("requestBody", {}).get("content", {})))
+            for status, content in bodies:
+                for media in content.values():
+                    for name, example in media.get("examples", {}).items():
+                        where = f"{method.upper()} {path} {status} {name}"
+                        found.append((where, media["schema"], example["value"]))
+    return found
+
+
+def test_every_documented_example_matches_its_own_schema(schema):
+    # A client generator or a mock server reads the examples beside the schemas: the
+    # seeds' examples among them must be valid answers, as every real one is.
+    examples = documented_examples(schema)
+    assert len(examples) > 50
+    mismatches = []
+    for where, part, value in examples:
+        try:
+            validate_body(part, value, where)
+        except SchemaMismatch as mismatch:
+            mismatches.append(str(mismatch))
+    assert not mismatches, "\n".join(mismatches)
 
 
 def test_security_schemes_cover_the_three_key_headers(schema):
