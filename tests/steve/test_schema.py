@@ -215,6 +215,21 @@ def test_secret_rotations_document_the_idempotency_key_they_honour(schema, path)
     assert "IDEMPOTENCY_KEY_IN_FLIGHT" in codes["409"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "/api/v1/webhook-endpoints/session-secret/rotate",
+        "/api/v1/webhook-endpoints/sync-secret/rotate",
+    ],
+)
+def test_a_rotations_grace_period_is_documented_as_whole_hours_0_to_168(schema, path):
+    # The rotations refuse 1.5 (and 2.0) with INVALID_GRACE_PERIOD: a number is not enough.
+    body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    grace = body["schema"]["properties"]["gracePeriodHours"]
+    assert (grace["type"], grace["minimum"], grace["maximum"]) == ("integer", 0, 168)
+
+
 def documented_examples(schema: dict) -> list[tuple[str, dict, object]]:
     """(where, schema, value) of every response and request example in the document."""
     found = []

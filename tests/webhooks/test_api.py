@@ -139,6 +139,21 @@ def test_rotation_keeps_both_secrets_valid_for_the_grace_period(
     )
 
 
+@pytest.mark.parametrize("grace", [1.5, 2.0, -1, 169])
+def test_a_grace_period_that_is_not_whole_hours_0_to_168_is_refused(
+    api, endpoint_with_secret, grace
+):
+    # The schema says integer 0..168 (tests/steve/test_schema.py); the secret stays put.
+    endpoint, _ = endpoint_with_secret
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"
+    body = problem(
+        api.post(url, {"gracePeriodHours": grace}, format="json"), 422, "INVALID_GRACE_PERIOD"
+    )
+    assert body["errors"][0]["field"] == "gracePeriodHours"
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret == ""
+
+
 def test_a_retried_rotation_with_its_idempotency_key_does_not_rotate_again(
     api, endpoint_with_secret
 ):

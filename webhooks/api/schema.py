@@ -167,7 +167,19 @@ def rotation_problems(problems: dict[int, list[str]]) -> dict[int, list[str]]:
     return merged
 
 
-GRACE_REQUEST = obj({"gracePeriodHours": {"type": "number"}}, required=[])
+# Whole hours, as validated_grace takes them: 1.5 and 2.0 are refused INVALID_GRACE_PERIOD.
+GRACE_REQUEST = obj(
+    {
+        "gracePeriodHours": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 168,
+            "default": 24,
+            "description": "How long the previous secret keeps signing; 0 ends it at once",
+        }
+    },
+    required=[],
+)
 ENDPOINT_LIST = docs(
     "listWebhookEndpoints",
     tag="webhooks",
