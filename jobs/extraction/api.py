@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from .document import Document, Page, load_document
+from .document import Document, Page, open_document
 from .errors import STEP_PARSING, ExtractionError
 from .fields import Candidate
 from .invoice import parse_invoice
-from .layout import Line, group_lines
-from .ocr import OcrEngine, read_text
+from .layout import Line, Word, group_lines
+from .ocr import OcrEngine, get_engine, no_text_found, read_page
 from .ranker import FieldModel, Option, load_model
 from .receipt import choose_fields, read_receipt
 from .schemas import REQUIRED_FIELDS
 from .values import to_money
 
 KINDS = tuple(REQUIRED_FIELDS)
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,21 +41,41 @@ class Extraction:
     options: dict[str, list[Option]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PageText:
+    """What parsing needs of a page once it is read: its words and text, not its image."""
+
+    index: int
+    words: list[Word]
+    text: str
+
+
 def document_lines(document: Document) -> list[Line]:
+    return pages_lines(document.pages)
+
+
+def pages_lines(pages: Sequence[Page | PageText]) -> list[Line]:
     lines: list[Line] = []
-    for page in document.pages:
+    for page in pages:
         lines.extend(group_lines(page.words, page.index))
     return lines
 
 
 def parse_fields(document: Document, *, kind: str, model: FieldModel | None = None) -> Extraction:
     """Parse the workflow's fields from a document whose pages already carry text."""
+    return parse_pages(document.pages, kind=kind, model=model)
+
+
+def parse_pages(
+    pages: Sequence[Page | PageText], *, kind: str, model: FieldModel | None = None
+) -> Extraction:
+    """Parse the workflow's fields from the text of a document's pages, in order."""
     if kind not in KINDS:
         raise ExtractionError(
             "PROCESSING_ERROR", f"Unknown extractor kind {kind!r}.", step=STEP_PARSING
         )
-    lines = document_lines(document)
-    text = "\n".join(page.text for page in document.pages)
+    lines = pages_lines(pages)
+    text = "\n".join(page.text for page in pages)
     options: dict[str, list[Option]] = {}
     if kind == "receipt":
         rules, options = read_receipt(lines, text)
@@ -72,7 +93,7 @@ def parse_fields(document: Document, *, kind: str, model: FieldModel | None = No
         fields=fields,
         field_confidences=confidences,
         evidence=evidence,
-        pages_text=[page.text for page in document.pages],
+        pages_text=[page.text for page in pages],
         confidence=overall,
         certainty=certainty,
         summary=summarise(kind, fields, candidates),
@@ -136,28 +157,69 @@ def extract_document(
     engine: OcrEngine | None = None,
     on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[Document, Extraction]:
-    """Load, read (text layer or OCR) and parse one file. ``on_progress`` is called with
-    the pages whose text is read so far and the page count: as each page of a PDF is
-    loaded (a text layer is read then), once loading is done, and after each page OCR
-    reads."""
+    """Load, read (text layer or OCR) and parse one file, keeping all its pages and their
+    images (the CLI and the benchmarks); ``on_progress`` as for ``extract_pages``."""
+    mime_type, pages, extraction = _extract(
+        data, digest=_whole, kind=kind, password=password, engine=engine, on_progress=on_progress
+    )
+    return Document(mime_type=mime_type, pages=pages), extraction
+
+
+def extract_pages(
+    data: bytes,
+    *,
+    digest: Callable[[Page], T],
+    kind: str,
+    password: str | None = None,
+    engine: OcrEngine | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
+) -> tuple[list[T], Extraction]:
+    """Load, read and parse one file, keeping of each page only what ``digest`` makes of
+    it. Each page is rendered when its turn comes, read, digested and let go before the
+    next: a long PDF holds one page image at a time, not all of them (a 20-page scan took
+    711-737 MB when every page was rendered before the first was read).
+
+    ``on_progress`` is called with the pages whose text is read so far and the page
+    count: as each page is loaded (a text layer is read then) and after OCR reads one."""
+    _, digested, extraction = _extract(
+        data, digest=digest, kind=kind, password=password, engine=engine, on_progress=on_progress
+    )
+    return digested, extraction
+
+
+def _whole(page: Page) -> Page:
+    return page
+
+
+def _extract(
+    data: bytes,
+    *,
+    digest: Callable[[Page], T],
+    kind: str,
+    password: str | None,
+    engine: OcrEngine | None,
+    on_progress: Callable[[int, int], object] | None,
+) -> tuple[str, list[T], Extraction]:
     report = on_progress or (lambda done, total: None)
+    digested: list[T] = []
+    texts: list[PageText] = []
     read = 0
-
-    def loaded(page: Page, count: int) -> None:
-        nonlocal read
-        read += page.has_text_layer
-        report(read, count)
-
-    def recognised() -> None:
-        nonlocal read
-        read += 1
-        report(read, len(document.pages))
-
-    document = load_document(data, password=password, on_page=loaded)
-    report(read, len(document.pages))
-    read_text(document, engine=engine, on_page=recognised)
+    with open_document(data, password=password) as source:
+        for page in source.pages:
+            read += page.has_text_layer
+            report(read, source.page_count)
+            if not page.has_text_layer:
+                engine = engine or get_engine()
+                read_page(page, engine)
+                read += 1
+                report(read, source.page_count)
+            digested.append(digest(page))
+            texts.append(PageText(index=page.index, words=page.words, text=page.text))
+            del page  # let go of its image before the next page is rendered
+    if not any(text.words for text in texts):
+        raise no_text_found()
     try:
-        return document, parse_fields(document, kind=kind)
+        return source.mime_type, digested, parse_pages(texts, kind=kind)
     except (ExtractionError, MemoryError):
         raise
     except Exception as exc:  # a parser bug must fail the job cleanly, not crash the worker

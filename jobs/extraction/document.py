@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,10 @@ PDF_SEARCH_WINDOW = 1024  # the PDF spec tolerates junk before the %PDF- header
 # Large JPEGs are decoded at a reduced scale that keeps at least this long side (OCR reads
 # pages at 2000 px; the margin keeps downscaling to the filter, not to the decoder).
 DECODE_MIN_SIDE = 2400
+# A receipt or an invoice is a few pages (docs/api.md: PAGE_LIMIT_EXCEEDED past this).
+MAX_PDF_PAGES = 20
+# A PDF page is rendered, and an image decoded, at no more pixels than this.
+MAX_PAGE_PIXELS = 40_000_000
 
 
 @dataclass
@@ -67,28 +72,68 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
-def load_document(
+@dataclass
+class PageSource:
+    """An opened file whose pages are loaded one at a time, as ``pages`` is iterated: a
+    page's image is rendered only when its turn comes (see ``open_document``)."""
+
+    mime_type: str
+    page_count: int
+    pages: Iterator[Page]
+
+
+@contextlib.contextmanager
+def open_document(
     data: bytes,
     *,
     password: str | None = None,
-    max_pages: int = 20,
-    max_pixels: int = 40_000_000,
-    on_page: Callable[[Page, int], object] | None = None,
-) -> Document:
-    """Open ``data`` as a Document, refusing anything hostile with an ExtractionError;
-    ``on_page`` is called with each page of a PDF as it is loaded, and the page count."""
+    max_pages: int = MAX_PDF_PAGES,
+    max_pixels: int = MAX_PAGE_PIXELS,
+) -> Iterator[PageSource]:
+    """Open ``data``, refusing anything hostile with an ExtractionError, and load its pages
+    lazily. Rendering them all up front held every page image of a 20-page scan at once
+    (711-737 MB in the reading process); a caller that lets go of each page before taking
+    the next holds one."""
     mime = sniff_mime(data[:PDF_SEARCH_WINDOW])
     if mime is None:
         raise ExtractionError(
             "UNSUPPORTED_FILE", "The file is not a PDF, JPEG, PNG or WebP document."
         )
-    if mime == "application/pdf":
-        pages = _load_pdf(
-            data, password=password, max_pages=max_pages, max_pixels=max_pixels, on_page=on_page
-        )
-    else:
-        pages = [Page(index=0, image=_load_image(data, max_pixels=max_pixels))]
-    return Document(mime_type=mime, pages=pages)
+    if mime != "application/pdf":
+        yield PageSource(mime, 1, _image_pages(data, max_pixels))
+        return
+    pdf = _open_pdf(data, password)
+    try:
+        count = _pdf_page_count(pdf, max_pages)
+        yield PageSource(mime, count, _pdf_pages(pdf, count, max_pixels))
+    finally:
+        pdf.close()
+
+
+def load_document(
+    data: bytes,
+    *,
+    password: str | None = None,
+    max_pages: int = MAX_PDF_PAGES,
+    max_pixels: int = MAX_PAGE_PIXELS,
+    on_page: Callable[[Page, int], object] | None = None,
+) -> Document:
+    """Open ``data`` as a Document holding all its pages, refusing anything hostile with an
+    ExtractionError; ``on_page`` is called with each page of a PDF as it is loaded, and
+    the page count."""
+    with open_document(
+        data, password=password, max_pages=max_pages, max_pixels=max_pixels
+    ) as source:
+        pages: list[Page] = []
+        for page in source.pages:
+            pages.append(page)
+            if on_page is not None and source.mime_type == "application/pdf":
+                on_page(page, source.page_count)
+        return Document(mime_type=source.mime_type, pages=pages)
+
+
+def _image_pages(data: bytes, max_pixels: int) -> Iterator[Page]:
+    yield Page(index=0, image=_load_image(data, max_pixels=max_pixels))
 
 
 def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
@@ -129,40 +174,41 @@ def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
         raise ExtractionError("UNSUPPORTED_FILE", "The PDF is damaged or invalid.") from exc
 
 
-def _load_pdf(
-    data: bytes,
-    *,
-    password: str | None,
-    max_pages: int,
-    max_pixels: int,
-    on_page: Callable[[Page, int], object] | None = None,
-) -> list[Page]:
-    pdf = _open_pdf(data, password)
+def _pdf_page_count(pdf: pdfium.PdfDocument, max_pages: int) -> int:
     try:
         count = len(pdf)
-        if count == 0:
-            raise ExtractionError("UNSUPPORTED_FILE", "The PDF has no pages.")
-        if count > max_pages:
-            raise ExtractionError(
-                "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
-            )
-        pages: list[Page] = []
-        words = chars = 0
-        for index in range(count):
-            room = min(MAX_PAGE_WORDS, MAX_TEXT_WORDS - words)
-            chars_room = min(MAX_PAGE_CHARS, MAX_TEXT_CHARS - chars)
-            pages.append(_load_pdf_page(pdf, index, max_pixels, room, chars_room))
-            words += len(pages[-1].words)
-            chars += sum(len(word.text) for word in pages[-1].words)
-            if on_page is not None:
-                on_page(pages[-1], count)
-        return pages
     except pdfium.PdfiumError as exc:
+        raise _damaged_page() from exc
+    if count == 0:
+        raise ExtractionError("UNSUPPORTED_FILE", "The PDF has no pages.")
+    if count > max_pages:
         raise ExtractionError(
-            "UNSUPPORTED_FILE", "A page of the PDF is damaged.", step=STEP_TEXT
-        ) from exc
-    finally:
-        pdf.close()
+            "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
+        )
+    return count
+
+
+def _pdf_pages(pdf: pdfium.PdfDocument, count: int, max_pixels: int) -> Iterator[Page]:
+    """Each page of ``pdf`` as it is loaded; the text read so far counts against the
+    whole file's limits."""
+    words = chars = 0
+    for index in range(count):
+        room = min(MAX_PAGE_WORDS, MAX_TEXT_WORDS - words)
+        chars_room = min(MAX_PAGE_CHARS, MAX_TEXT_CHARS - chars)
+        try:
+            page = _load_pdf_page(pdf, index, max_pixels, room, chars_room)
+        except pdfium.PdfiumError as exc:
+            raise _damaged_page() from exc
+        words += len(page.words)
+        chars += sum(len(word.text) for word in page.words)
+        yield page
+        # Let go of this page before the next is rendered: the caller keeps it as long as
+        # it needs it, and holding it here would keep two page images alive, not one.
+        del page
+
+
+def _damaged_page() -> ExtractionError:
+    return ExtractionError("UNSUPPORTED_FILE", "A page of the PDF is damaged.", step=STEP_TEXT)
 
 
 def _load_pdf_page(

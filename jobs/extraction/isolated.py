@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from submissions.pages import mapped_bytes
 
-from .api import Extraction, extract_document
+from .api import Extraction, extract_pages
 from .document import Page
 from .errors import STEP_TEXT, ExtractionError
 from .ocr import get_engine
@@ -55,12 +55,13 @@ def extract_document_isolated(
     heartbeat_every: float = 20.0,
     on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[list[T], Extraction]:
-    """``extract_document`` in a child process; crashes and blow-ups become ExtractionError.
+    """``extract_pages`` in a child process; crashes and blow-ups become ExtractionError.
 
     What comes back is the extraction and what ``digest``, run in the child on each page
     once read, makes of that page: only what the caller needs crosses back. A scanned A4
     page is ~12 MB decoded, and crossing back it is held twice at once (pickled and
-    unpickled).
+    unpickled). The child holds one page image at a time: each page is rendered when its
+    turn comes and let go once digested.
 
     The child has ``page_timeout_s`` from its start, and again from each page it loads,
     reads or digests, so a long document is read to its end while a page that hangs still fails
@@ -129,12 +130,17 @@ def _child(
             return value
 
         try:
-            document, extraction = extract_document(
-                data, kind=kind, password=password, engine=engine, on_progress=progress
-            )
+            # One page at a time: each is digested and let go before the next is rendered.
             result: tuple[str, Any] = (
                 "ok",
-                ([digested(page) for page in document.pages], extraction),
+                extract_pages(
+                    data,
+                    digest=digested,
+                    kind=kind,
+                    password=password,
+                    engine=engine,
+                    on_progress=progress,
+                ),
             )
         except ExtractionError as exc:
             result = ("error", exc)

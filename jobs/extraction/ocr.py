@@ -215,29 +215,38 @@ def read_text(
         return
     engine = engine or get_engine()
     for page in pending:
-        try:
-            _ocr_page(page, engine)
-        except (ExtractionError, MemoryError):
-            raise  # out of memory is not a bad scan: let the isolated runner see it
-        except Exception as exc:  # an engine crash on one page fails the document cleanly
-            if _out_of_memory(exc):
-                raise MemoryError(str(exc)) from exc
-            raise ExtractionError(
-                "OCR_FAILED",
-                "Unable to extract text from the document. The image may be corrupted or "
-                "too low quality.",
-                retryable=True,
-                step=STEP_TEXT,
-            ) from exc
+        read_page(page, engine)
         if on_page is not None:
             on_page()
     if not any(page.words for page in document.pages):
+        raise no_text_found()
+
+
+def read_page(page: Page, engine: OcrEngine) -> None:
+    """OCR one page that has no text layer, filling its ``words`` and ``text`` in place."""
+    try:
+        _ocr_page(page, engine)
+    except (ExtractionError, MemoryError):
+        raise  # out of memory is not a bad scan: let the isolated runner see it
+    except Exception as exc:  # an engine crash on one page fails the document cleanly
+        if _out_of_memory(exc):
+            raise MemoryError(str(exc)) from exc
         raise ExtractionError(
             "OCR_FAILED",
-            "No text was found in the document. The image may be blank or too low quality.",
-            retryable=False,
+            "Unable to extract text from the document. The image may be corrupted or "
+            "too low quality.",
+            retryable=True,
             step=STEP_TEXT,
-        )
+        ) from exc
+
+
+def no_text_found() -> ExtractionError:
+    return ExtractionError(
+        "OCR_FAILED",
+        "No text was found in the document. The image may be blank or too low quality.",
+        retryable=False,
+        step=STEP_TEXT,
+    )
 
 
 def fit_for_ocr(image: Image.Image, max_side: int = OCR_MAX_SIDE) -> Image.Image:
