@@ -19,6 +19,7 @@ from steve.text import hides_text
 from steve.timefmt import iso
 from submissions.events import result_block
 from webhooks.selectors import session_delivery_status
+from webhooks.services import MAX_URL_LENGTH
 from webhooks.targets import target_error
 
 MAX_METADATA_BYTES = 4096
@@ -129,7 +130,10 @@ class SessionCreateSerializer(serializers.Serializer):
     clientSubmissionId = StrictCharField(max_length=MAX_CLIENT_ID)  # noqa: N815
     metadata = serializers.JSONField(required=False, allow_null=True)
     externalUser = ExternalUserSerializer(required=False, allow_null=True)  # noqa: N815
-    webhookUrl = StrictCharField(required=False, allow_null=True, allow_blank=True)  # noqa: N815
+    # An endpoint's limit, which is also the column's: a longer URL failed its INSERT (500).
+    webhookUrl = StrictCharField(  # noqa: N815
+        max_length=MAX_URL_LENGTH, required=False, allow_null=True, allow_blank=True
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         version: WorkflowVersion = self.context["version"]

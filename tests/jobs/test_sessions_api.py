@@ -97,6 +97,14 @@ def test_webhook_url_on_private_network_is_refused(api, workflows, settings):
         assert body["errors"][0]["field"] == "webhookUrl"
 
 
+def test_a_webhook_url_longer_than_an_endpoints_is_a_422_not_a_500(api, workflows):
+    # The column holds 2000 characters: a longer URL reached the INSERT and failed there.
+    status, body, _ = create(api, webhookUrl="https://93.184.215.14/" + "a" * 2000)
+    assert status == 422
+    assert [error["field"] for error in body["errors"]] == ["webhookUrl"]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     _, first, _ = create(api)
     status, second, response = create(api)
