@@ -63,7 +63,14 @@ def _file(request: Request) -> tuple[bytes, str]:
         data = base64.b64decode(raw.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError):
         raise peer_problem(400, "INVALID_FILE", "file must be base64-encoded.") from None
-    return data, str(request.data.get("filename") or "upload")
+    filename = str(request.data.get("filename") or "upload")
+    if len(filename) > api_docs.MAX_FILENAME:
+        # Kept in the job's options and repeated in every result: a 3-MB name was stored.
+        message = f"filename is longer than {api_docs.MAX_FILENAME} characters."
+        raise peer_problem(
+            400, "INVALID_REQUEST", message, errors=[field_error("filename", message, "max_length")]
+        )
+    return data, filename
 
 
 def _delivery_mode(data: Any) -> str:

@@ -325,8 +325,14 @@ JOB_STATUSES = [
 # How a job's outcome reaches the caller: it polls, or a webhook endpoint is told.
 DELIVERY_MODES = ("poll", "webhook")
 SCHEMA_CHUNKING = ("auto", "combined")
+# A multipart file's name is cut to this by Django (UploadedFile); a JSON one is held to it.
+MAX_FILENAME = 255
 EXTRACTION_FIELDS: dict[str, Any] = {
-    "filename": {"type": "string", "description": "For JSON base64 uploads"},
+    "filename": {
+        "type": "string",
+        "maxLength": MAX_FILENAME,
+        "description": "For JSON base64 uploads",
+    },
     "templateName": {"type": "string", "description": "The workflow slug"},
     "filterName": STRING,
     "documentSplitting": {"type": "boolean"},

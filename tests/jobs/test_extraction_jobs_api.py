@@ -354,6 +354,19 @@ def test_a_text_field_of_another_type_is_a_400_naming_it(api, workflows, fields,
     assert not WorkflowSession.objects.exists()
 
 
+def test_a_json_filename_longer_than_a_multipart_one_is_a_400_and_not_stored(api, workflows):
+    body = {
+        "templateName": "invoice",
+        "file": base64.b64encode(invoice_pdf()).decode(),
+        "filename": "x" * 256 + ".pdf",
+    }
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_REQUEST"
+    assert [e["field"] for e in response.json()["errors"]] == ["filename"]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_a_post_larger_than_any_allowed_file_is_refused_before_it_is_read(
     api, workflows, monkeypatch
 ):
