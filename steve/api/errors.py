@@ -8,6 +8,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -249,6 +250,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         logger.exception("Unhandled API error", exc_info=exc)
         problem = ApiProblem(500, "Steve could not complete the request.")
     set_rollback()
+    if request is not None:
+        # A problem is JSON whatever the view renders: the schema view's YAML renderer
+        # wrote its 405 as YAML under application/problem+json.
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
     response = problem_response(request, problem)
     if problem.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="steve"'

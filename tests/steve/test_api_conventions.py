@@ -238,3 +238,25 @@ def test_any_accept_header_gets_the_json_answer_not_406(api, accept):
 
     listed = api.get("/api/v1/workflows", HTTP_ACCEPT=accept)
     assert listed.status_code == 200 and listed["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("value", ["xml", "csv", "api"])
+def test_a_format_query_parameter_is_ignored_not_a_404(api, company, value):
+    # DRF read ?format= as a renderer's name and answered 404 NOT_FOUND when none had
+    # it: a caller who sent format=csv was told the submission did not exist.
+    submission = in_review(company)
+    listed = api.get(f"/api/v1/workflows?format={value}")
+    assert listed.status_code == 200 and listed["Content-Type"] == "application/json"
+    read = api.get(f"/api/v1/submissions/{submission.pk}?format={value}")
+    assert read.status_code == 200 and read.json()["id"] == submission.pk
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json", "application/vnd.oai.openapi"])
+def test_a_problem_from_the_schema_endpoint_is_compact_json_too(anon_api, accept):
+    # The schema view renders YAML (or indented JSON): its 405 was YAML labelled
+    # application/problem+json.
+    response = anon_api.post("/api/v1/schema", HTTP_ACCEPT=accept)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.content.startswith(b'{"type":')
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
