@@ -87,6 +87,19 @@ def test_create_refusals(api, settings, body, code, field):
     assert not WebhookEndpoint.objects.exists()
 
 
+def test_a_create_with_a_misspelt_field_is_a_422_not_an_endpoint_for_every_event(api):
+    # `event` for `events` was dropped, and no events means every event: the endpoint
+    # was made and took all of them. An update already refused an unknown field.
+    body = {"url": "https://93.184.215.14/", "event": ["submission.approved"]}
+    found = problem(
+        api.post("/api/v1/webhook-endpoints", body, format="json"), 422, "VALIDATION_ERROR"
+    )
+    assert found["errors"] == [
+        {"field": "event", "message": "Not a field of a webhook endpoint.", "code": "unknown_field"}
+    ]
+    assert not WebhookEndpoint.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("url", "message"), [(None, "url is required."), (5, "url must be a string.")]
 )

@@ -194,20 +194,23 @@ ENDPOINT_CREATE = docs(
     summary="Add an endpoint; its whsec_ secret is shown once (bucket: write)",
     response="WebhookEndpoint",
     status=201,
-    request=obj(
-        {
-            "url": {"type": "string", "format": "uri"},
-            "events": {"type": "array", "items": STRING},
-            "description": STRING,
-        },
-        required=["url"],
-    ),
+    request={  # another field is refused (unknown_field), as an update's is
+        **obj(
+            {
+                "url": {"type": "string", "format": "uri"},
+                "events": {"type": "array", "items": STRING},
+                "description": STRING,
+            },
+            required=["url"],
+        ),
+        "additionalProperties": False,
+    },
     parameters=[IDEMPOTENCY_PARAM],
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY"],
         409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
         422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
-        + ["IDEMPOTENCY_KEY_REUSED"],
+        + ["VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED"],
     },
 )
 SESSION_SECRET = docs(
@@ -266,7 +269,8 @@ ENDPOINT_UPDATE = docs(
     ),
     problems={
         **ENDPOINT_NOT_FOUND,
-        422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"],
+        422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
+        + ["VALIDATION_ERROR"],
     },
 )
 ENDPOINT_DELETE = docs(

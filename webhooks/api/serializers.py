@@ -12,6 +12,7 @@ from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, Webh
 from webhooks.services import EndpointChanges
 
 UPDATABLE = ("url", "events", "description", "enabled")
+CREATABLE = ("url", "events", "description")
 
 
 def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:
@@ -99,6 +100,21 @@ def outcome_data(outcome: Outcome, *, url: str, event_id: str) -> dict[str, Any]
 def body_object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise not_an_object_problem()
+    return body
+
+
+def parse_create(body: Any) -> dict[str, Any]:
+    """A create's fields. One it does not know is refused, as an update's is: a misspelt
+    `event` was dropped, and an endpoint with no events takes every event."""
+    body = body_object(body)
+    unknown = sorted(set(body) - set(CREATABLE))
+    if unknown:
+        raise validation_problem(
+            [
+                field_error(name, "Not a field of a webhook endpoint.", "unknown_field")
+                for name in unknown
+            ]
+        )
     return body
 
 

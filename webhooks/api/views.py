@@ -28,6 +28,7 @@ from webhooks.api.serializers import (
     endpoint_data,
     outcome_data,
     parse_changes,
+    parse_create,
     parse_since,
 )
 from webhooks.delivery import TEST_TIMEOUT_SECONDS, send_test
@@ -93,7 +94,7 @@ class EndpointListView(APIView):
 
     @idempotent(scope="webhook-endpoints")
     def post(self, request: Request) -> Response:
-        body = body_object(request.data)
+        body = parse_create(request.data)
         endpoint, secret = endpoint_create(
             company=request.user.company,
             url=body.get("url"),
