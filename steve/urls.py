@@ -31,5 +31,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/review/", permanent=False)),
 ]
 
+handler400 = "steve.views.handler400"
 handler404 = "steve.views.handler404"
 handler500 = "steve.views.handler500"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import DisallowedHost
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
@@ -77,6 +78,20 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{payload.get("n") or "file"}"'
     response["Cache-Control"] = "private, max-age=0, no-store"
     return response
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # What Django refuses before any view (a Host it does not serve, a malformed header):
+    # its HTML page reached API clients, past ApiProblemMiddleware.
+    if f"{request.path}/".startswith(API_PREFIX):
+        if isinstance(exception, DisallowedHost):
+            return problem_for_status(
+                request, 400, "Steve does not serve this Host.", code="INVALID_HOST"
+            )
+        return problem_for_status(request, 400, "The request is malformed.")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

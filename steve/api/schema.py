@@ -147,6 +147,7 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "INVALID_JSON": (400, "The body is not valid JSON."),
     "INVALID_MULTIPART": (400, "The multipart body could not be parsed."),
     "INVALID_CHARACTERS": (400, "Text in the path, query or body contains a NUL character."),
+    "INVALID_HOST": (400, "The Host header names no host Steve serves (ALLOWED_HOSTS)."),
     "INVALID_UNICODE": (400, "Text in the JSON body has a lone surrogate (\\ud800-\\udfff)."),
     "JSON_TOO_DEEP": (400, "The JSON body nests deeper than 32 levels."),
     "TOO_MANY_FIELDS": (400, "The form has too many fields or files."),
@@ -191,7 +192,7 @@ register_problems(
 )
 # Answers any authenticated operation can give, whatever it does.
 COMMON_PROBLEMS = {
-    400: ["INVALID_CHARACTERS"],
+    400: ["INVALID_CHARACTERS", "INVALID_HOST"],
     401: ["UNAUTHORIZED", "INVALID_API_KEY"],
     403: ["API_KEY_REVOKED"],
     429: ["RATE_LIMIT_EXCEEDED"],

@@ -260,3 +260,13 @@ def test_a_problem_from_the_schema_endpoint_is_compact_json_too(anon_api, accept
     assert response["Content-Type"] == "application/problem+json"
     assert response.content.startswith(b'{"type":')
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_a_host_steve_does_not_serve_is_a_400_problem_under_the_api(api, settings):
+    # Django refuses it before any view, with its HTML "Bad Request (400)" page.
+    settings.ALLOWED_HOSTS = ["steve.example"]
+    response = api.get("/api/v1/workflows", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "INVALID_HOST"
+    assert response.json()["requestId"] == response["Request-Id"]
