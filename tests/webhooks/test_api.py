@@ -100,6 +100,16 @@ def test_a_create_with_a_misspelt_field_is_a_422_not_an_endpoint_for_every_event
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.parametrize("body", [False, 0, ""])
+def test_a_rotation_whose_body_is_no_object_is_a_400_and_the_secret_stays(api, endpoint, body):
+    # A falsy body was read as no body: `false` rotated the secret with the default grace.
+    secret = endpoint.secret
+    path = f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"
+    problem(api.post(path, body, format="json"), 400, "INVALID_BODY")
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret and not endpoint.previous_secret
+
+
 @pytest.mark.parametrize(
     ("url", "message"), [(None, "url is required."), (5, "url must be a string.")]
 )

@@ -77,8 +77,8 @@ def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
 
 
 def grace_from(request: Request) -> timedelta:
-    body = body_object(request.data) if request.data else {}
-    return validated_grace(body.get("gracePeriodHours"))
+    # No body reads as {}; a falsy one (false, 0, "") is no object, not "no body".
+    return validated_grace(body_object(request.data).get("gracePeriodHours"))
 
 
 @extend_schema_view(get=api_docs.ENDPOINT_LIST, post=api_docs.ENDPOINT_CREATE)
