@@ -154,7 +154,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     list_display = ["workflow", "version", "kind", "review_threshold", "auto_approve", "created_at"]
     list_filter = ["kind", "workflow__company"]
     search_fields = ["workflow__slug", "workflow__name", "id"]
-    list_select_related = ["workflow"]
+    list_select_related = ["workflow__company"]  # a workflow is shown with its company
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
+from steve.models import Workflow
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
 from submissions.services import merchant_memory_forget, submissions_catch_up
 
@@ -28,6 +29,15 @@ class SubmissionEventInline(admin.TabularInline):
         return False  # the history is append-only, written by services
 
 
+class WorkflowListFilter(admin.RelatedFieldListFilter):
+    """A workflow is named with its company (Workflow.__str__): read with the workflows,
+    not once per choice."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        workflows = Workflow.objects.select_related("company").order_by("company__name", "slug")
+        return [(workflow.pk, str(workflow)) for workflow in workflows]
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
     """Read-only: every change of a submission goes through its services, which write the
@@ -44,9 +54,16 @@ class SubmissionAdmin(admin.ModelAdmin):
         "client_submission_id",
         "created_at",
     ]
-    list_filter = ["environment", "status", "fraud_status", "company", "workflow"]
+    list_filter = [
+        "environment",
+        "status",
+        "fraud_status",
+        "company",
+        ("workflow", WorkflowListFilter),
+    ]
     search_fields = ["id", "client_submission_id"]
-    list_select_related = ["company", "workflow"]
+    # A workflow's name shows its company's: selected with it, not read once per row.
+    list_select_related = ["company", "workflow__company"]
     readonly_fields = [
         "status",
         "fraud_status",

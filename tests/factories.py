@@ -3,10 +3,11 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from fraud.models import FraudMatch
 from jobs.defaults import publish_default_workflows
 from steve.models import Company, Membership, WorkflowVersion
 from steve.services import CreatedApiKey, api_key_create
-from submissions.models import Submission, SubmissionFile, SubmissionStatus
+from submissions.models import Submission, SubmissionEvent, SubmissionFile, SubmissionStatus
 
 
 class CompanyFactory(factory.django.DjangoModelFactory):
@@ -82,3 +83,35 @@ class SubmissionFileFactory(factory.django.DjangoModelFactory):
     size = 100
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
     storage_key = factory.LazyAttribute(lambda f: f"submissions/x/{f.submission.pk}/0")
+
+
+def many_submissions(count: int, companies: int = 20) -> list[Submission]:
+    """`count` submissions spread over `companies` companies (and their workflows), each
+    with a file, an event and a fraud match on the one before: the admin's lists at scale.
+    Rows are inserted in bulk, as thousands through the services would take minutes."""
+    versions = [default_workflows(CompanyFactory())[0] for _ in range(companies)]
+    in_turn = [versions[n % companies] for n in range(count)]
+    submissions = Submission.objects.bulk_create(
+        SubmissionFactory.build(
+            company=version.workflow.company, workflow_version=version, workflow=version.workflow
+        )
+        for version in in_turn
+    )
+    SubmissionFile.objects.bulk_create(
+        SubmissionFileFactory.build(submission=submission) for submission in submissions
+    )
+    SubmissionEvent.objects.bulk_create(
+        SubmissionEvent(submission=submission, type="created") for submission in submissions
+    )
+    FraudMatch.objects.bulk_create(
+        FraudMatch(
+            company=first.company,
+            submission=first,
+            target_submission=second,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=1.0,
+            similarity=1.0,
+        )
+        for first, second in zip(submissions, submissions[companies:], strict=False)
+    )
+    return submissions

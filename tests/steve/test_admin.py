@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from steve.models import ApiKey
 from steve.services import api_key_digest
-from tests.factories import SubmissionFactory
+from tests.factories import CompanyFactory, SubmissionFactory, default_workflows
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +53,14 @@ def test_api_key_created_in_the_admin_is_shown_once_never_in_a_cookie(operator, 
     assert key.digest == api_key_digest(secret)
     again = operator.get(reverse("admin:steve_apikey_change", args=[key.pk]))
     assert secret not in again.content.decode()
+
+
+def test_the_workflow_version_list_takes_a_bounded_number_of_queries(
+    operator, django_assert_max_num_queries
+):
+    for _ in range(30):
+        default_workflows(CompanyFactory())
+    # A version is named by its workflow, and a workflow with its company: was a query a row.
+    with django_assert_max_num_queries(15):
+        page = operator.get(reverse("admin:steve_workflowversion_changelist"))
+    assert page.status_code == 200
