@@ -162,6 +162,12 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # sessions pin versions
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Each workflow is offered by its name, which shows its company's: read with it.
+        if db_field.name == "workflow":
+            kwargs["queryset"] = Workflow.objects.select_related("company")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """The kind's defaults, or the workflow's current version when one is picked."""
         initial = super().get_changeform_initial_data(request)

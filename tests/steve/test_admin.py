@@ -64,3 +64,14 @@ def test_the_workflow_version_list_takes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(15):
         page = operator.get(reverse("admin:steve_workflowversion_changelist"))
     assert page.status_code == 200
+
+
+def test_the_add_version_page_takes_a_bounded_number_of_queries(
+    operator, django_assert_max_num_queries
+):
+    for _ in range(30):
+        default_workflows(CompanyFactory())
+    # Every workflow is a choice, named with its company: was a query per workflow.
+    with django_assert_max_num_queries(15):
+        page = operator.get(reverse("admin:steve_workflowversion_add"))
+    assert page.status_code == 200
