@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
+from steve.admin_site import SavesEditedFieldsOnly
 
 
 @admin.register(FraudMatch)
@@ -56,7 +57,7 @@ class FraudMatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnownFraud)
-class KnownFraudAdmin(admin.ModelAdmin):
+class KnownFraudAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """The company's known-fraud list: deleting a row lets matching uploads through again."""
 
     list_display = ["id", "company", "submission", "confirmed_by", "created_at"]
@@ -78,7 +79,7 @@ class KnownFraudAdmin(admin.ModelAdmin):
 
 
 @admin.register(FalsePositivePair)
-class FalsePositivePairAdmin(admin.ModelAdmin):
+class FalsePositivePairAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """Pairs a reviewer declared unrelated: deleting a row lets the checks flag them again."""
 
     list_display = ["id", "company", "first", "second", "resolved_by", "created_at"]

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from steve.admin_site import FixedOnceCreated
+from steve.admin_site import FixedOnceCreated, SavesEditedFieldsOnly
 from steve.api.ratelimit import rate_limit_errors
 from steve.models import (
     ApiKey,
@@ -42,7 +42,7 @@ class CompanyForm(forms.ModelForm):
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     form = CompanyForm
     list_display = ["name", "slug", "id", "created_at"]
     search_fields = ["name", "slug", "id"]
@@ -51,7 +51,7 @@ class CompanyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
+class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = [
         "name",
         "prefix",
@@ -107,7 +107,7 @@ class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = ["user", "company", "role"]
     list_filter = ["role", "company"]
     list_select_related = ["user", "company"]
@@ -127,7 +127,7 @@ class WorkflowVersionInline(admin.StackedInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(FixedOnceCreated, admin.ModelAdmin):
+class WorkflowAdmin(FixedOnceCreated, SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = ["slug", "name", "company", "created_at", "new_version"]
     list_filter = ["company"]
     search_fields = ["slug", "name", "id"]
@@ -146,7 +146,7 @@ class WorkflowAdmin(FixedOnceCreated, admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = ["key", "api_key", "state", "response_status", "created_at"]
     list_filter = ["state"]
     search_fields = ["key"]
@@ -157,7 +157,7 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """Tasks waiting for the broker: rows here for long mean the broker is unreachable."""
 
     list_display = ["task", "args", "attempts", "last_error", "created_at"]

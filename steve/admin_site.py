@@ -25,3 +25,19 @@ class FixedOnceCreated:
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fixed = self.fixed_once_created if obj is not None else ()
         return [*super().get_readonly_fields(request, obj), *fixed]  # type: ignore[misc]
+
+
+class SavesEditedFieldsOnly:
+    """A ModelAdmin mixin: saving a change writes only the fields the operator edited.
+
+    The admin reads the row when the form is posted and a plain save writes every column
+    back, read-only ones too: a key revoked, a secret rotated or a memory counted by
+    someone else in the meantime was undone by an operator renaming the key."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+            return
+        columns = {field.name for field in obj._meta.concrete_fields}
+        if edited := [name for name in form.changed_data if name in columns]:
+            obj.save(update_fields=edited)

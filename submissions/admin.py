@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
+from steve.admin_site import SavesEditedFieldsOnly
 from steve.models import Workflow
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
 from submissions.services import merchant_memory_forget, submissions_catch_up
@@ -143,7 +144,7 @@ class SubmissionFileAdmin(admin.ModelAdmin):
 
 
 @admin.register(MerchantMemory)
-class MerchantMemoryAdmin(admin.ModelAdmin):
+class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """What reviewers taught Steve about shops; an admin forgets a wrong one."""
 
     list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from steve.admin_site import FixedOnceCreated
+from steve.admin_site import FixedOnceCreated, SavesEditedFieldsOnly
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
@@ -42,6 +42,9 @@ from webhooks.services import (
     validated_description,
 )
 from webhooks.targets import target_error
+
+# What an endpoint's change page edits (its company and environment are fixed).
+EDITABLE = ("url", "events", "description")
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -101,9 +104,20 @@ class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin)
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
     ) -> None:
-        if not change:
-            obj.secret = new_secret()
-            remember_secret(request, obj.url, obj.secret)
+        if change:
+            # Through the API's service, on the row as it is now (locked): a plain save
+            # wrote back every column as read, undoing a rotation or a disabling made
+            # meanwhile.
+            edited = {
+                name: form.cleaned_data[name] for name in EDITABLE if name in form.changed_data
+            }
+            if edited:
+                obj.__dict__.update(
+                    endpoint_update(endpoint_id=obj.pk, changes=EndpointChanges(**edited)).__dict__
+                )
+            return
+        obj.secret = new_secret()
+        remember_secret(request, obj.url, obj.secret)
         super().save_model(request, obj, form, change)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
@@ -178,7 +192,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "event_type",
@@ -225,7 +239,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             messages.success(request, f"{queued} redelivery(ies) queued.")
 
 
-class CompanySecretAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
+class CompanySecretAdmin(
+    FixedOnceCreated, ShowsSecretsOnce, SavesEditedFieldsOnly, admin.ModelAdmin
+):
     """A company's generated secret: shown once when made or rotated, never again."""
 
     purpose = ""  # what the secret signs, for the page that shows it

@@ -5,9 +5,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from steve.admin import ApiKeyAdmin
 from steve.models import ApiKey
-from steve.services import api_key_digest
-from tests.factories import CompanyFactory, SubmissionFactory, default_workflows
+from steve.services import api_key_digest, api_key_revoke
+from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +76,24 @@ def test_the_add_version_page_takes_a_bounded_number_of_queries(
     with django_assert_max_num_queries(15):
         page = operator.get(reverse("admin:steve_workflowversion_add"))
     assert page.status_code == 200
+
+
+def test_renaming_a_key_in_the_admin_keeps_a_revocation_made_meanwhile(
+    operator, company, monkeypatch
+):
+    key = api_key(company).api_key
+    posted = ApiKeyAdmin.save_form
+
+    def revoked_by_another_operator_meanwhile(admin_, request, form, change):
+        api_key_revoke(api_key=ApiKey.objects.get(pk=key.pk))
+        return posted(admin_, request, form, change)
+
+    # The rename's form holds the key as read before the revocation: a plain save wrote
+    # that back, and the revoked key worked again.
+    monkeypatch.setattr(ApiKeyAdmin, "save_form", revoked_by_another_operator_meanwhile)
+    response = operator.post(
+        reverse("admin:steve_apikey_change", args=[key.pk]), {"name": "renamed"}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "renamed" and key.revoked_at is not None

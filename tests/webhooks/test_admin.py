@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
+from webhooks.admin import WebhookEndpointAdmin
 from webhooks.delivery import deliver
 from webhooks.models import (
     SessionWebhookSecret,
@@ -17,6 +18,7 @@ from webhooks.models import (
 )
 from webhooks.services import (
     EndpointChanges,
+    endpoint_rotate_secret,
     endpoint_update,
     session_secret_rotate,
     sync_secret_get_or_create,
@@ -223,3 +225,20 @@ def test_disabling_in_the_admin_says_so_and_names_staff(admin_client, endpoint):
     assert "Disabled 1 endpoint(s)." in [str(m) for m in get_messages(response.wsgi_request)]
     endpoint.refresh_from_db()
     assert not endpoint.enabled and endpoint.disabled_reason == "Disabled by Steve's staff."
+
+
+def test_editing_an_endpoint_keeps_a_secret_rotated_meanwhile(admin_client, endpoint, monkeypatch):
+    posted = WebhookEndpointAdmin.save_form
+    rotated = {}
+
+    def rotated_by_another_operator_meanwhile(admin_, request, form, change):
+        _, rotated["secret"] = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+        return posted(admin_, request, form, change)
+
+    # The edit's form holds the endpoint as read before the rotation: a plain save wrote
+    # the old secret back, and receivers holding the new one refused every delivery.
+    monkeypatch.setattr(WebhookEndpointAdmin, "save_form", rotated_by_another_operator_meanwhile)
+    page = f"{CHANGELIST}{endpoint.pk}/change/"
+    assert admin_client.post(page, change_form(endpoint, description="ERP")).status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.description == "ERP" and endpoint.secret == rotated["secret"]
