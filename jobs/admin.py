@@ -13,6 +13,7 @@ from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
 from jobs.services import session_expire, sessions_expire_stale
+from steve.admin_site import CheckedJSONField
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
@@ -78,7 +79,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         return False
 
 
-class PrettyJSONField(forms.JSONField):
+class PrettyJSONField(CheckedJSONField):
     """JSON shown indented, so an operator reads and edits the defaults, not one line."""
 
     def prepare_value(self, value: Any) -> str:

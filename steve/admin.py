@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from steve.admin_site import FixedOnceCreated, SavesEditedFieldsOnly
+from steve.admin_site import CheckedJSONField, FixedOnceCreated, SavesEditedFieldsOnly
 from steve.api.ratelimit import rate_limit_errors
 from steve.models import (
     ApiKey,
@@ -30,6 +30,8 @@ class MembershipInline(admin.TabularInline):
 
 
 class CompanyForm(forms.ModelForm):
+    rate_limits = CheckedJSONField(required=False)
+
     class Meta:
         model = Company
         fields = ["name", "slug", "rate_limits"]

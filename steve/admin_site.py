@@ -2,8 +2,13 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
+
+from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
 
 
 class SteveAdminSite(admin.AdminSite):
@@ -41,3 +46,33 @@ class SavesEditedFieldsOnly:
         columns = {field.name for field in obj._meta.concrete_fields}
         if edited := [name for name in form.changed_data if name in columns]:
             obj.save(update_fields=edited)
+
+
+class CheckedJSONField(forms.JSONField):
+    """An admin form's JSON, held to the API's body rules (steve.api.parsers): nested too
+    deep, a NUL or a lone surrogate is the form's error, where it had been a 500 (json's
+    RecursionError, or PostgreSQL refusing the text)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(
+                f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.", code="too_deep"
+            ) from None
+        try:
+            check_json(converted)
+        except BodyRefused as refused:
+            raise ValidationError(str(refused.detail), code=refused.problem_code) from None
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # The form shown again with its error holds the refused text as typed: decoded,
+        # a lone surrogate could not even be written into the page.
+        try:
+            bound = super().bound_data(data, initial)
+            if not isinstance(bound, InvalidJSONInput):
+                check_json(bound)
+        except (RecursionError, BodyRefused):
+            return InvalidJSONInput(data)
+        return bound

@@ -97,3 +97,18 @@ def test_renaming_a_key_in_the_admin_keeps_a_revocation_made_meanwhile(
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.name == "renamed" and key.revoked_at is not None
+
+
+def test_rate_limits_nested_too_deep_are_the_forms_error_not_a_500(operator, company):
+    response = operator.post(
+        reverse("admin:steve_company_change", args=[company.pk]),
+        {
+            "name": company.name,
+            "slug": company.slug,
+            "rate_limits": "[" * 5000 + "]" * 5000,
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "nests deeper than 32 levels" in response.content.decode()
