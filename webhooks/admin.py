@@ -129,19 +129,33 @@ class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin)
 
     @admin.action(description="Enable")
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for endpoint in queryset:
-            endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=True))
-        self.message_user(request, f"Enabled {queryset.count()} endpoint(s).")
+        self._switch(request, queryset, enabled=True)
 
     @admin.action(description="Disable")
     def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._switch(request, queryset, enabled=False)
+
+    def _switch(self, request: HttpRequest, queryset: QuerySet, *, enabled: bool) -> None:
+        """Counts only the endpoints this switched, and says which were so already (they
+        keep their state: a disabled one its reason)."""
+        switched, already = 0, []
         for endpoint in queryset:
+            if endpoint.enabled == enabled:
+                already.append(endpoint.url)
+                continue
             endpoint_update(
                 endpoint_id=endpoint.pk,
-                changes=EndpointChanges(enabled=False),
+                changes=EndpointChanges(enabled=enabled),
                 reason="Disabled by Steve's staff.",
             )
-        self.message_user(request, f"Disabled {queryset.count()} endpoint(s).")
+            switched += 1
+        done = "Enabled" if enabled else "Disabled"
+        self.message_user(request, f"{done} {switched} endpoint(s).")
+        if already:
+            state = "enabled" if enabled else "disabled"
+            self.message_user(
+                request, f"Already {state}, left as they were: {', '.join(already)}.", messages.INFO
+            )
 
     @admin.action(description="Redeliver failed deliveries since…")
     def redeliver_failed_since(

@@ -18,6 +18,7 @@ from webhooks.models import (
 )
 from webhooks.services import (
     EndpointChanges,
+    endpoint_create,
     endpoint_rotate_secret,
     endpoint_update,
     session_secret_rotate,
@@ -242,3 +243,20 @@ def test_editing_an_endpoint_keeps_a_secret_rotated_meanwhile(admin_client, endp
     assert admin_client.post(page, change_form(endpoint, description="ERP")).status_code == 302
     endpoint.refresh_from_db()
     assert endpoint.description == "ERP" and endpoint.secret == rotated["secret"]
+
+
+def test_enabling_counts_only_the_endpoints_it_enabled_and_names_the_others(
+    admin_client, endpoint, company
+):
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    running, _ = endpoint_create(company=company, url=f"{endpoint.url.rstrip('/')}/running")
+    picked = {"action": "enable", "_selected_action": [endpoint.pk, running.pk]}
+    response = admin_client.post(CHANGELIST, picked, follow=True)
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    # Was "Enabled 2 endpoint(s).": one of them had never been disabled.
+    assert said == [
+        "Enabled 1 endpoint(s).",
+        f"Already enabled, left as they were: {running.url}.",
+    ]
+    endpoint.refresh_from_db()
+    assert endpoint.enabled
