@@ -139,6 +139,15 @@ class WorkflowAdmin(FixedOnceCreated, SavesEditedFieldsOnly, admin.ModelAdmin):
     fixed_once_created = ("company", "slug")
     inlines = [WorkflowVersionInline]
 
+    def response_add(self, request: HttpRequest, obj: Workflow, *args: Any) -> HttpResponse:
+        self.message_user(
+            request,
+            f"{obj.slug} has no version yet: the API finds it once one is published "
+            "(Add a version from a checked form, on its page).",
+            messages.WARNING,
+        )
+        return super().response_add(request, obj, *args)
+
     @admin.display(description="New version")
     def new_version(self, obj: Workflow) -> str:
         if not obj.pk:

@@ -154,7 +154,10 @@ def _template(request: Request) -> Workflow:
             if what == "filter"
             else "templateName is required.",
         )
-    workflow = Workflow.objects.filter(company=request.user.company, slug=str(name)).first()
+    # Not one added in the admin whose first version is not published yet (its latest is None).
+    workflow = Workflow.objects.filter(
+        company=request.user.company, slug=str(name), versions__isnull=False
+    ).first()
     if workflow is None:
         raise peer_problem(404, "TEMPLATE_NOT_FOUND", f"No template {_shown(name)}.")
     return workflow

@@ -13,7 +13,10 @@ from steve.models import Workflow, WorkflowVersion
 
 
 def company_workflow(request: Request, slug: str) -> Workflow:
-    workflow = Workflow.objects.filter(company=request.user.company, slug=slug).first()
+    # One added in the admin has no version until one is published: not listed, not found.
+    workflow = Workflow.objects.filter(
+        company=request.user.company, slug=slug, versions__isnull=False
+    ).first()
     if workflow is None:
         raise ApiProblem(404, f"No workflow {slug!r}.", code="WORKFLOW_NOT_FOUND")
     return workflow

@@ -112,3 +112,29 @@ def test_rate_limits_nested_too_deep_are_the_forms_error_not_a_500(operator, com
     )
     assert response.status_code == 200
     assert "nests deeper than 32 levels" in response.content.decode()
+
+
+def test_a_workflow_added_in_the_admin_is_not_found_by_the_api_until_it_has_a_version(
+    operator, company, api
+):
+    added = operator.post(
+        reverse("admin:steve_workflow_add"),
+        {
+            "company": company.pk,
+            "slug": "bare",
+            "name": "Bare",
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    assert "has no version yet" in added.content.decode()
+    default_workflows(company)  # the company has templates: "bare" is looked up by name
+    session = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "a-1"}
+    # Each read the workflow's latest version, None, and answered 500.
+    answers = [
+        api.get("/api/v1/workflows/bare"),
+        api.post("/api/v1/workflows/bare/sessions", session, format="json"),
+        api.post("/api/v1/extraction-jobs", {"templateName": "bare"}, format="json"),
+    ]
+    assert [answer.status_code for answer in answers] == [404, 404, 404]
