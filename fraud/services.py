@@ -1241,7 +1241,8 @@ def fraud_resolution_undo(
     expected_version: int | None = None,
     page_version: int | None = None,
 ) -> list[FraudMatch]:
-    """Take back a recent resolution of these matches (recorded as an event).
+    """Take back a recent resolution of these matches (recorded as an event and
+    announced as `submission.fraud_resolution_undone`).
 
     Only while the submission is still in review: a confirmation that rejected it has
     decided it, and the review page says so before confirming. `expected_version` and
@@ -1268,11 +1269,17 @@ def fraud_resolution_undo(
         for match in matches:
             _forget_resolution(match)
         _bump_outcome(submission, actor, matches)
-        record_event(
+        event = record_event(
             submission=submission,
             type=EventType.FRAUD_RESOLUTION_UNDONE,
             actor=actor,
             details={"fraudMatchIds": [m.pk for m in matches], "resolution": sorted(previous)},
+        )
+        # Whoever heard "resolved" must hear it was taken back (one event for the pair).
+        announce(
+            submission=submission,
+            event_type=WebhookEventType.SUBMISSION_FRAUD_RESOLUTION_UNDONE,
+            event=event,
         )
     return matches
 

@@ -18,6 +18,8 @@ class WebhookEventType(models.TextChoices):
     SUBMISSION_REJECTED = "submission.rejected"
     SUBMISSION_CANCELLED = "submission.cancelled"
     SUBMISSION_FRAUD_MATCH_RESOLVED = "submission.fraud_match_resolved"
+    # Steve's own: takes back a fraud_match_resolved an integrator may have acted on.
+    SUBMISSION_FRAUD_RESOLUTION_UNDONE = "submission.fraud_resolution_undone"
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)

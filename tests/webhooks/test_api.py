@@ -475,3 +475,15 @@ def test_a_sandbox_key_neither_reads_nor_rotates_the_sync_secret(company, method
     assert response.status_code == 403
     assert response.json()["code"] == "PRODUCTION_KEY_REQUIRED"
     assert not SyncSigningSecret.objects.exists()
+
+
+def test_an_endpoint_can_subscribe_to_the_undo_the_schema_names(api, receiver):
+    events = ["submission.fraud_match_resolved", "submission.fraud_resolution_undone"]
+    response = api.post(
+        "/api/v1/webhook-endpoints", {"url": receiver.url, "events": events}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["events"] == events
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+    endpoint = schema["components"]["schemas"]["WebhookEndpoint"]["properties"]["events"]
+    assert "submission.fraud_resolution_undone" in endpoint["items"]["enum"]

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from fraud.models import FraudMatch
-from fraud.services import fraud_match_resolve
+from fraud.services import fraud_match_resolve, fraud_matches_resolve, fraud_resolution_undo
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import (
     SessionRequest,
@@ -17,7 +17,7 @@ from jobs.services import (
     session_fail,
 )
 from steve.ids import new_id
-from submissions.models import SubmissionStatus
+from submissions.models import EventType, Submission, SubmissionStatus
 from submissions.services import (
     Actor,
     submission_approve,
@@ -27,6 +27,7 @@ from submissions.services import (
     submission_start_processing,
 )
 from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +154,54 @@ def test_rejected_and_fraud_match_resolved(session):
     assert {"submission.fraud_match_resolved", "submission.rejected"} <= set(found)
     check_envelope(found["submission.rejected"][0], session)
     assert found["submission.rejected"][0].payload["submissionStatus"] == "rejected"
+
+
+def resolved_then_undone(session: WorkflowSession) -> None:
+    reviewed(session)
+    match = FraudMatch.objects.create(
+        company_id=session.company_id,
+        submission_id=session.submission_id,
+        check_type=FraudMatch.CheckType.DUPLICATE,
+        score=0.9,
+        similarity=0.9,
+    )
+    ids = [match.pk]
+    actor = Actor.system()
+    fraud_matches_resolve(
+        submission_id=session.submission_id, match_ids=ids, resolution="false_positive", actor=actor
+    )
+    fraud_resolution_undo(submission_id=session.submission_id, match_ids=ids, actor=actor)
+
+
+def test_undoing_a_fraud_resolution_is_announced_like_the_resolution(session, endpoint):
+    resolved_then_undone(session)
+    undone = events(session)["submission.fraud_resolution_undone"]
+    assert {d.endpoint_id for d in undone} == {endpoint.pk, None}
+    event = Submission.objects.get(pk=session.submission_id).events.get(
+        type=EventType.FRAUD_RESOLUTION_UNDONE
+    )
+    assert {d.event_id for d in undone} == {event.pk}
+    check_envelope(undone[0], session)
+    submission = Submission.objects.get(pk=session.submission_id)
+    assert undone[0].payload["result"]["fraudStatus"] == submission.fraud_status
+    assert undone[0].payload["submissionStatus"] == "review"
+
+
+def test_an_endpoint_gets_the_undo_only_if_it_takes_every_event_or_named_it(session, endpoint):
+    def subscribed(*names: str):
+        return endpoint_create(company=endpoint.company, url=endpoint.url, events=list(names))[0]
+
+    resolved_only = subscribed("submission.fraud_match_resolved")
+    undo_named = subscribed("submission.fraud_match_resolved", "submission.fraud_resolution_undone")
+    resolved_then_undone(session)
+    found = events(session)
+    # A list of types is what the integrator asked for: a new type is never pushed on it.
+    assert {d.endpoint_id for d in found["submission.fraud_resolution_undone"]} == {
+        endpoint.pk,
+        undo_named.pk,
+        None,
+    }
+    assert resolved_only.pk in {d.endpoint_id for d in found["submission.fraud_match_resolved"]}
 
 
 def test_failed(session):

@@ -24,9 +24,16 @@ from steve.api.schema import (
     register_problems,
 )
 from steve.models import Environment
+from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import WebhookDelivery
 
 DELIVERY_STATUSES = choices(WebhookDelivery.Status)
+EVENTS = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(EVENT_TYPES)},
+    "description": "empty: every event type, those Steve adds later included; otherwise"
+    " only these (a type added later is not sent until it is listed)",
+}
 SHOWN_ONCE = {
     "type": "string",
     "nullable": True,
@@ -42,7 +49,7 @@ WEBHOOK_ENDPOINT = obj(
         "id": STRING,
         "url": {"type": "string", "format": "uri"},
         "description": STRING,
-        "events": {"type": "array", "items": STRING},
+        "events": EVENTS,
         "enabled": {"type": "boolean"},
         "environment": {
             "type": "string",
@@ -198,7 +205,7 @@ ENDPOINT_CREATE = docs(
         **obj(
             {
                 "url": {"type": "string", "format": "uri"},
-                "events": {"type": "array", "items": STRING},
+                "events": EVENTS,
                 "description": STRING,
             },
             required=["url"],
@@ -261,7 +268,7 @@ ENDPOINT_UPDATE = docs(
     request=obj(
         {
             "url": {"type": "string", "format": "uri"},
-            "events": {"type": "array", "items": STRING},
+            "events": EVENTS,
             "description": STRING,
             "enabled": {"type": "boolean"},
         },
