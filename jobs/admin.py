@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
+from jobs.selectors import session_last_beat
 from jobs.services import session_expire, sessions_expire_stale
 from steve.admin_site import CheckedJSONField
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
@@ -49,10 +50,16 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "failed_reason",
         "requeue_count",
         "heartbeat_at",
+        "last_beat",
         "created_at",
         "updated_at",
     ]
     show_full_result_count = False
+
+    @admin.display(description="last beat")
+    def last_beat(self, session: WorkflowSession) -> Any:
+        # Beats while a step runs live in a row of their own (SessionHeartbeat).
+        return session_last_beat(session_id=session.pk)
 
     # A session past its TTL is expired first (beat may be behind): never listed pending.
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:

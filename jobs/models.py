@@ -96,3 +96,29 @@ class WorkflowSession(models.Model):
     def lapsed(self) -> bool:
         """Pending past its TTL, not yet expired by the sweep: it takes nothing more."""
         return self.state == SessionState.PENDING and self.expires_at <= timezone.now()
+
+
+class SessionHeartbeat(models.Model):
+    """A running session's heartbeat, in a row of its own that no step ever locks.
+
+    A step holds its session's row lock for as long as it runs (the fraud checks take it
+    with the submission's, `submission_locking`), and beside another session's (a twin's).
+    A heartbeat written to the session row waited behind that lock and came through
+    stale: the stuck sweep then re-queued the live job, and a duplicate message claimed
+    it, a second run beside the first. The liveness of a run is the fresher of this and
+    the session's `heartbeat_at` (the claim and each step).
+    """
+
+    # No database constraint: its check (FOR KEY SHARE on the session row) waits behind
+    # the session's FOR UPDATE lock, which is what this row is kept apart from.
+    session = models.OneToOneField(
+        WorkflowSession,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        db_constraint=False,
+        related_name="beat",
+    )
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.session_id} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

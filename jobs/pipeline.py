@@ -86,7 +86,8 @@ def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
     while a step runs in one long transaction: the fraud checks wait for the company's
     lock, and the step's own writes are seen only at commit. Without it a live worker
     waiting past STUCK_SESSION_HEARTBEAT_SECONDS was taken for dead, and its session run a
-    second time beside it (three times: failed PROCESSING_TIMEOUT)."""
+    second time beside it (three times: failed PROCESSING_TIMEOUT). The beats never wait
+    for the session's row lock, which the fraud checks hold (SessionHeartbeat)."""
     done = threading.Event()
 
     def beat() -> None:

@@ -8,7 +8,7 @@ import psycopg
 from django.db import connection
 from django.db.models import F, Model
 
-from jobs.models import WorkflowSession
+from jobs.models import SessionHeartbeat, WorkflowSession
 from steve.models import ApiKey, Company, Workflow, WorkflowVersion
 from submissions.models import Submission
 
@@ -133,3 +133,12 @@ def session_for_poll_orm(
         .first()
     )
     return None if session is None else (session, session.api_key)
+
+
+def session_last_beat(*, session_id: str) -> Any:
+    """When the session's worker last beat (SessionHeartbeat), or None."""
+    return (
+        SessionHeartbeat.objects.filter(session_id=session_id)
+        .values_list("beat_at", flat=True)
+        .first()
+    )

@@ -10,12 +10,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
-from jobs.models import SessionState, WorkflowSession
+from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
@@ -428,6 +428,14 @@ def _heartbeat_cutoff() -> datetime:
     return timezone.now() - timedelta(seconds=settings.STUCK_SESSION_HEARTBEAT_SECONDS)
 
 
+def _beating() -> Exists:
+    """Its worker beat within STUCK_SESSION_HEARTBEAT_SECONDS (SessionHeartbeat)."""
+    fresh = SessionHeartbeat.objects.filter(
+        session_id=OuterRef("pk"), beat_at__gte=_heartbeat_cutoff()
+    )
+    return Exists(fresh)
+
+
 def session_start_run(*, session_id: str) -> bool:
     """Claim a submitted session for one pipeline run; False when it is not ours to run.
 
@@ -438,20 +446,27 @@ def session_start_run(*, session_id: str) -> bool:
     now = timezone.now()
     idle = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_heartbeat_cutoff())
     claimed = WorkflowSession.objects.filter(
-        idle, pk=session_id, state=SessionState.SUBMITTED
+        idle, ~_beating(), pk=session_id, state=SessionState.SUBMITTED
     ).update(heartbeat_at=now, updated_at=now)
     return claimed == 1
 
 
 def session_heartbeat(*, session_id: str) -> bool:
     """The running worker is alive; called at every step and while a step waits. False
-    when the session is no longer running (cancelled meanwhile): the worker should stop."""
-    return (
-        WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
-            heartbeat_at=timezone.now()
-        )
-        == 1
+    when the session is no longer running (cancelled meanwhile): the worker should stop.
+
+    Neither the read nor the write waits for the session's row lock, which the worker's
+    own step may hold for minutes (SessionHeartbeat)."""
+    running = WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED)
+    if not running.exists():
+        return False
+    SessionHeartbeat.objects.bulk_create(
+        [SessionHeartbeat(session_id=session_id, beat_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["session"],
+        update_fields=["beat_at"],
     )
+    return True
 
 
 def session_complete(
@@ -759,9 +774,13 @@ def _stuck() -> Q:
     (its worker died mid-job; ~90 s), or a queued one no worker took for
     STUCK_SESSION_MINUTES (its message was lost)."""
     queued_cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
-    return Q(state=SessionState.SUBMITTED) & (
-        Q(heartbeat_at__lt=_heartbeat_cutoff())
-        | Q(heartbeat_at__isnull=True, updated_at__lt=queued_cutoff)
+    return (
+        Q(state=SessionState.SUBMITTED)
+        & ~_beating()
+        & (
+            Q(heartbeat_at__lt=_heartbeat_cutoff())
+            | Q(heartbeat_at__isnull=True, updated_at__lt=queued_cutoff)
+        )
     )
 
 

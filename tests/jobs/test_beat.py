@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
+from fraud import services as fraud_services
 from jobs import pipeline
-from jobs.models import SessionState, WorkflowSession
+from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.services import session_heartbeat, session_start_run, sessions_recover_stuck
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
@@ -72,9 +74,10 @@ def test_a_session_whose_worker_died_each_time_is_failed_once_its_requeues_are_s
 
 
 def beat_age(session: WorkflowSession, seconds: int) -> None:
-    WorkflowSession.objects.filter(pk=session.pk).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=seconds)
-    )
+    """`seconds` pass without a heartbeat: the claim's and steps', and the beats'."""
+    then = timezone.now() - timedelta(seconds=seconds)
+    WorkflowSession.objects.filter(pk=session.pk).update(heartbeat_at=then)
+    SessionHeartbeat.objects.filter(session_id=session.pk).update(beat_at=then)
 
 
 def test_a_running_session_whose_heartbeat_stopped_is_requeued_after_90_seconds(
@@ -147,6 +150,85 @@ def test_a_worker_in_a_long_transaction_keeps_its_heartbeat(settings, monkeypatc
     count = len(beats)
     time.sleep(0.2)
     assert len(beats) == count  # stopped with the step
+
+
+IDLE_SWEEP = {"requeued": 0, "failed": 0, "errors": 0}
+
+
+def test_beats_keep_a_run_alive_and_a_worker_that_stopped_beating_is_still_requeued(
+    api, workflows, settings
+):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)
+    beat_age(session, 100)
+    assert session_heartbeat(session_id=session.pk)  # a beat during a long step
+    assert sessions_recover_stuck() == IDLE_SWEEP
+    assert not session_start_run(session_id=session.pk)
+    beat_age(session, 91)  # then the worker died: its beats stopped too
+    assert sessions_recover_stuck()["requeued"] == 1
+
+
+def long_fraud_check(session: WorkflowSession, monkeypatch, meanwhile) -> dict:
+    """The pipeline's fraud step, its checks holding the session's row lock (taken with
+    the submission's) for 2.5 s, past a 1 s heartbeat threshold, while `meanwhile` runs on
+    another connection 1.5 s in; then the beat's sweep, before the pipeline's next step."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 1
+    settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.1
+    assert session_start_run(session_id=session.pk)
+    checks = fraud_services._duplicate_findings
+
+    def slow_checks(*args, **kwargs):
+        time.sleep(2.5)
+        return checks(*args, **kwargs)
+
+    monkeypatch.setattr(fraud_services, "_duplicate_findings", slow_checks)
+    seen: dict = {}
+
+    def other_connection() -> None:
+        try:
+            time.sleep(1.5)
+            seen["sweep while held"] = sessions_recover_stuck()
+            meanwhile(seen)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_connection)
+    other.start()
+    with pipeline._heartbeat_meanwhile(session.pk):
+        fraud_services.fraud_run_checks(
+            submission_id=session.submission_id, fields={}, text="", hashed=[]
+        )
+        other.join()
+        seen["sweep after"] = sessions_recover_stuck()
+    session.refresh_from_db()
+    assert session.state == SessionState.SUBMITTED
+    assert not session.submission.events.filter(type="processing_requeued").exists()
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_fraud_check_holding_its_session_lock_is_not_taken_for_a_dead_worker(
+    api, workflows, monkeypatch
+):
+    session = submitted_session(api)
+    seen = long_fraud_check(session, monkeypatch, lambda seen: None)
+    assert seen == {"sweep while held": IDLE_SWEEP, "sweep after": IDLE_SWEEP}
+    assert session.requeue_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_message_does_not_run_a_job_whose_fraud_check_holds_the_lock(
+    api, workflows, monkeypatch
+):
+    session = submitted_session(api)
+
+    def duplicate_message(seen: dict) -> None:
+        # Waits for the session's row lock, then finds its worker alive.
+        seen["second run claimed"] = session_start_run(session_id=session.pk)
+
+    seen = long_fraud_check(session, monkeypatch, duplicate_message)
+    assert seen["second run claimed"] is False
 
 
 def test_body_larger_than_the_limit_is_413(api, workflows, settings):
