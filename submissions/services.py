@@ -941,6 +941,10 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
         raise invalid("lineItems", f"Row {number}: a description is needed.")
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
         raise invalid("lineItems", f"Row {number}: the description has a NUL character.")
+    if len(description) > CORRECTION_MAX:
+        raise invalid(
+            "lineItems", f"Row {number}: the description is at most {CORRECTION_MAX} characters."
+        )
     quantity = _decimal(row.quantity or "1")
     if quantity is None or round(quantity, 4) <= 0:
         raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))

@@ -20,6 +20,7 @@ from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItems
 from submissions.models import Submission
 from submissions.selectors import queue_next_waiting
 from submissions.services import (
+    CORRECTION_MAX,
     MAX_LINE_ITEMS,
     Actor,
     LineItemRow,
@@ -273,11 +274,15 @@ def _corrected(
 
 
 def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
-    """The rows of the line-items form: description-N, quantity-N, amount-N."""
+    """The rows of the line-items form: description-N, quantity-N, amount-N.
+
+    A description is read up to one character past the service's limit, so that a longer
+    one is refused with a message; cut to fit, it was stored shortened without a word
+    (every row is sent back on each save, so one amount's fix cut all long rows)."""
     post = request.POST
     return [
         LineItemRow(
-            description=post.get(f"description-{n}", "")[:500],
+            description=post.get(f"description-{n}", "")[: CORRECTION_MAX + 1],
             quantity=post.get(f"quantity-{n}", "")[:50],
             amount=post.get(f"amount-{n}", "")[:50],
         )

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
-from submissions.services import MAX_LINE_ITEMS, Actor, submission_claim, submission_reject
+from submissions.services import (
+    CORRECTION_MAX,
+    MAX_LINE_ITEMS,
+    Actor,
+    submission_claim,
+    submission_reject,
+)
 from submissions.templatetags.review_tags import row_changes
 from tests import factories
 from tests.submissions.test_review_support import (
@@ -975,6 +981,29 @@ def test_a_long_list_of_line_items_is_saved_whole_and_one_too_long_is_refused(ui
     assert refused.status_code == 422 and b"At most 300 line items" in refused.content
     waiting.refresh_from_db()
     assert len(waiting.extracted_data["lineItems"]) == 251
+
+
+def test_saving_line_items_keeps_descriptions_of_2000_characters_whole(ui, company):
+    long = [{"description": f"{n} " + "x" * 1997, "quantity": 1.0, "amount": 1.5} for n in range(3)]
+    waiting = submission_with_file(company, extracted_data={"lineItems": long})
+    # The reviewer fixes one amount; every description goes back as the page showed it.
+    rows = [(item["description"], "1", "1.50") for item in long]
+    rows[1] = (rows[1][0], "1", "2.50")
+    assert post_items(ui, waiting, rows).status_code == 200
+    waiting.refresh_from_db()
+    saved = waiting.extracted_data["lineItems"]
+    assert [item["description"] for item in saved] == [item["description"] for item in long]
+    assert saved[1]["amount"] == 2.5
+
+
+def test_a_line_item_description_over_the_limit_is_refused_not_cut_short(ui, company):
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    version = waiting.version
+    refused = post_items(ui, waiting, [("y" * (CORRECTION_MAX + 1), "1", "3.00")])
+    assert refused.status_code == 422
+    assert b"Row 1: the description is at most 2000 characters" in refused.content
+    waiting.refresh_from_db()
+    assert waiting.version == version and waiting.extracted_data["lineItems"] == ITEMS
 
 
 def test_saving_the_line_items_form_leaves_rows_nobody_touched_exactly_as_stored(ui, company):
