@@ -11,7 +11,7 @@ import pytest
 from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
-from submissions.services import Actor, submission_correct_field
+from submissions.services import Actor, submission_comment, submission_correct_field
 from submissions.views import actions
 from tests import factories
 from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
@@ -783,4 +783,36 @@ def test_a_fraud_panel_that_failed_to_load_loads_again_by_itself(
     expect(page.locator(".pair-card.unresolved")).to_be_visible(timeout=2500)
     expect(note).to_be_hidden()
     assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+@pytest.mark.parametrize("width", [360, 640])  # a phone; a 1280-px window at 200 % zoom
+def test_long_unbroken_values_wrap_instead_of_widening_the_page(chromium, live_server, team, width):
+    """A 2,000-character value with no space (a merchant name, a line item, a comment, the
+    timeline's old → new) made the side column as wide as the value: 22,000 px."""
+    long = "W" * 1500
+    submission = factories.SubmissionFactory(
+        company=team["company"],
+        extracted_data={
+            "merchantName": "M" * 1500,
+            "totalAmount": 10.0,
+            "lineItems": [{"description": "D" * 2000, "quantity": 1.0, "amount": 1.5}],
+        },
+        metadata={"note": "N" * 2000},
+    )
+    actor = Actor.for_user(team["alice"])
+    submission_correct_field(
+        submission_id=submission.pk, field_name="merchantName", raw_value=long, actor=actor
+    )
+    submission_comment(submission_id=submission.pk, actor=actor, text="C" * 2000)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": width, "height": 800})
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    assert page.evaluate(fits), page.evaluate("document.documentElement.scrollWidth")
+    Submission.objects.filter(pk=submission.pk).update(status=S.REJECTED, reject_reason="R" * 2000)
+    page.goto(f"{live_server.url}/review/{submission.pk}/")  # read only: values as text
+    expect(page.locator(".decided")).to_contain_text("Rejected")
+    assert page.evaluate(fits), page.evaluate("document.documentElement.scrollWidth")
+    assert errors == []
     context.close()
