@@ -584,17 +584,57 @@
     if (first) first.focus();
   });
 
-  // Enter saved a correction: focus goes back to the page so the next key is a shortcut
-  // (htmx puts it back into the same field during the swap). Done at afterSwap, in the same
-  // task as the swap, so a key pressed as soon as the saved value shows is never typed
-  // into the field.
+  // Focus after the side column (or, for a refused decision, the page) was swapped: it
+  // stays where the reviewer was, so the next key is a shortcut and Tab goes on from there.
+  // Enter saved a correction: focus goes to that field's Save button, not the field (htmx
+  // puts it back into the same field during the swap), in the same task as the swap, so a
+  // key pressed as soon as the saved value shows is never typed into the field. A claim,
+  // release or comment lost focus with its replaced button, and a refused decision with
+  // the page: Tab then started again at the top of the page (the brand, the file viewer).
+  const REVIEW_FORMS = "form.correct, .line-items-form, .comment-form";
+
+  function sentFieldName(form) {
+    const field = $("input[name=field]", form);
+    return field ? field.value : null;
+  }
+
+  // The new page's counterpart of the form that was sent: its submit button.
+  function counterpartButton(sent) {
+    let form = null;
+    if (sent.matches("form.correct")) {
+      const name = sentFieldName(sent);
+      form = $$("#side form.correct").find((f) => sentFieldName(f) === name) || null;
+    } else if (sent.matches(".line-items-form")) form = $("#side .line-items-form");
+    else if (sent.matches(".comment-form")) form = $("#side .comment-form");
+    else if (sent.closest("[data-claim]")) return $("#side [data-claim] button");
+    return form ? $("button[type=submit]", form) : null;
+  }
+
+  function restingPlace(sent, ok) {
+    const button = sent && sent.matches ? counterpartButton(sent) : null;
+    if (button && !button.disabled) return button;
+    const refusal = ok ? null : $("[data-refusal]");
+    if (refusal) refusal.setAttribute("tabindex", "-1");
+    return refusal;
+  }
+
   document.addEventListener("htmx:afterSwap", (event) => {
-    const sent = event.detail.requestConfig && event.detail.requestConfig.elt;
-    const ok = event.detail.xhr && event.detail.xhr.status < 300;
-    if (ok && sent && sent.matches && sent.matches("form.correct, .line-items-form, .comment-form")) {
-      const active = document.activeElement;
-      if (active && active !== document.body && active.blur) active.blur();
-    }
+    const target = event.detail.target;
+    const xhr = event.detail.xhr;
+    const whole = target === document.body && samePage(xhr);
+    if (!target || !(target.id === "side" || whole)) return;
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const sent = elt && elt.closest ? elt.closest("form") : null;
+    // A refused decision comes back as the page (a 200 after the redirect) with its refusal.
+    const ok = !!xhr && xhr.status < 300 && !$("[data-refusal]");
+    const active = document.activeElement;
+    const lost = !active || active === document.body || !document.body.contains(active);
+    const saved = ok && sent && sent.matches(REVIEW_FORMS);
+    if (!lost && !saved) return; // e.g. a refused correction: htmx kept the field focused
+    const place = restingPlace(sent, ok);
+    if (place) place.focus({ preventScroll: !!saved });
+    // Not focusable (a field's Save shows only while its row has focus): out of the field.
+    if (saved && document.activeElement !== place && active && active.blur) active.blur();
   });
 
   /* ---- Fields that need attention ------------------------------------------------------- */

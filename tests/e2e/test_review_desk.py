@@ -149,9 +149,9 @@ def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, 
     keys = ["e", "6", "0", "Enter"]
     for key in keys:
         page.keyboard.press(key)
-    # Enter saved and gave the page back its keys.
+    # Enter saved and gave the page back its keys (focus is on the field's Save, not in it).
     expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
-    wait_until(page, "document.activeElement === document.body")
+    expect(page.locator("tr[data-field=totalAmount] button[type=submit]")).to_be_focused()
     page.screenshot(path=str(screenshots / "desk-keyboard-corrected.png"), caret="initial")
     keys.append("a")
     page.keyboard.press("a")
@@ -814,5 +814,44 @@ def test_long_unbroken_values_wrap_instead_of_widening_the_page(chromium, live_s
     page.goto(f"{live_server.url}/review/{submission.pk}/")  # read only: values as text
     expect(page.locator(".decided")).to_contain_text("Rejected")
     assert page.evaluate(fits), page.evaluate("document.documentElement.scrollWidth")
+    assert errors == []
+    context.close()
+
+
+def test_focus_stays_where_the_reviewer_was_after_each_swap(chromium, live_server, team):
+    """Keyboard only: a claim, a saved field and a refused approve each replace the
+    column; focus went to the page itself, so Tab started again at the top."""
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    page.focus("[data-action=start-review]")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-claim=mine] button")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-action=approve]")).to_be_focused()
+
+    page.keyboard.press("e")
+    page.keyboard.type("60.00")
+    page.keyboard.press("Enter")
+    expect(page.locator("tr[data-field=totalAmount] button[type=submit]")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#field-currency")).to_be_focused()
+    page.keyboard.press("Escape")
+
+    # Changed since the page was drawn: the approve is refused, and focus is on why.
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name="currency",
+        raw_value="EUR",
+        actor=Actor.for_user(team["alice"]),
+    )
+    page.focus("[data-action=approve]")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-refusal]")).to_be_focused()
+    expect(page.locator("[data-refusal]")).to_contain_text("changed since you opened it")
+    page.keyboard.press("Tab")
+    expect(page.locator("[data-claim=mine] button")).to_be_focused()
+    assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
     assert errors == []
     context.close()
