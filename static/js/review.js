@@ -714,11 +714,21 @@
     if (form) form.requestSubmit();
   });
 
-  function init() { restoreSelection(); applyView(); }
+  // The page shows every file (without script there are no tabs to switch them); here one
+  // at a time, the active tab's.
+  function showActiveFile() {
+    const tab = $("[data-file-tab].active") || $("[data-file-tab]");
+    if (tab) showFile(tab.dataset.fileTab);
+  }
+
+  function init() { restoreSelection(); showActiveFile(); applyView(); }
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSettle", (event) => {
     // A boosted navigation replaced the page: the new files start unzoomed.
-    if (event.detail.target === document.body) { view.zoom = 1; view.rotation = 0; lastAttention = null; }
+    if (event.detail.target === document.body) {
+      view.zoom = 1; view.rotation = 0; lastAttention = null;
+      showActiveFile();
+    }
     restoreSelection();
   });
   document.addEventListener("htmx:historyRestore", init);

@@ -855,3 +855,34 @@ def test_focus_stays_where_the_reviewer_was_after_each_swap(chromium, live_serve
     assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
     assert errors == []
     context.close()
+
+
+def test_without_javascript_every_file_of_a_submission_is_shown(chromium, live_server, team):
+    """The file tabs switch files in script: without it the second file stayed hidden,
+    and the tabs, zoom and help buttons did nothing."""
+    submission = factories.SubmissionFactory(company=team["company"])
+    stored_file(submission, index=0, content=receipt_png(RECEIPT))
+    stored_file(submission, index=1, content=receipt_png(["SECOND PAGE"]))
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.goto(f"{live_server.url}/review/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    expect(page.locator(".stage .file[data-file='1'] img")).to_be_visible()
+    expect(page.locator(".stage .file[data-file='0'] img")).to_be_visible()
+    for dead in ("[data-file-tab='1']", "[data-zoom=in]", "[data-rotate]", "[data-shortcuts-open]"):
+        expect(page.locator(dead)).to_be_hidden()
+    context.close()
+
+    # With script, one file at a time, switched by its tab.
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    expect(page.locator(".stage .file[data-file='1']")).to_be_hidden()
+    page.click("[data-file-tab='1']")
+    expect(page.locator(".stage .file[data-file='1'] img")).to_be_visible()
+    expect(page.locator(".stage .file[data-file='0']")).to_be_hidden()
+    assert errors == []
+    context.close()
