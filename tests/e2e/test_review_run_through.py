@@ -139,3 +139,33 @@ def test_line_item_descriptions_get_the_width_of_the_table(chromium, live_server
     assert description.evaluate("i => i.scrollWidth <= i.clientWidth")
     assert page.locator("input[name=amount-0]").evaluate("i => i.scrollWidth <= i.clientWidth")
     context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1400])
+def test_a_2000_character_merchant_name_takes_a_few_lines_of_the_queue(
+    chromium, live_server, team, width
+):
+    """On a phone the whole name wrapped: one row 2,400 px tall pushed the rest of the
+    queue out of sight; on a laptop a name with no space ran under the next columns."""
+    long = factories.SubmissionFactory(
+        company=team["company"], extracted_data={"merchantName": "M" * 2000}
+    )
+    words = factories.SubmissionFactory(
+        company=team["company"], extracted_data={"merchantName": "Kedai Runcit " * 150}
+    )
+    short = factories.SubmissionFactory(
+        company=team["company"], extracted_data={"merchantName": "Kedai"}
+    )
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(f"{live_server.url}/review/")
+    one_line = page.locator(f"tr.row[data-id={short.pk}]").bounding_box()["height"]
+    for submission in (long, words):
+        row = page.locator(f"tr.row[data-id={submission.pk}]")
+        assert row.bounding_box()["height"] <= one_line + 60  # two more lines at most
+        name = row.locator("td.merchant")
+        # Cut to a few lines, whole in its title; never wider than its cell.
+        assert name.get_attribute("title") == submission.extracted_data["merchantName"]
+        assert name.evaluate("td => td.querySelector('.name').scrollWidth <= td.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
