@@ -61,7 +61,12 @@ SESSION_CREATE_REQUEST = obj(
             "maxLength": 255,
             "description": "Your id; a pending session already made for it is returned",
         },
-        "webhookUrl": {"type": "string", "format": "uri", "description": "HTTPS, public host"},
+        "webhookUrl": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2000,
+            "description": "HTTPS, public host",
+        },
         "metadata": {
             **FREE_OBJECT,
             "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
@@ -70,6 +75,7 @@ SESSION_CREATE_REQUEST = obj(
     },
     required=["fileCount", "contentTypes", "clientSubmissionId"],
 )
+SESSION_CREATE_REQUEST["additionalProperties"] = False  # another field is unknown_field
 UPLOAD_URL = obj(
     {
         "fileIndex": {"type": "integer"},

@@ -135,6 +135,18 @@ class SessionCreateSerializer(serializers.Serializer):
         max_length=MAX_URL_LENGTH, required=False, allow_null=True, allow_blank=True
     )
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # A misspelt field (`webhookURL`) was dropped, and the session made without it;
+        # externalUser already refused a key it does not know.
+        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError(
+                {
+                    name: [ErrorDetail("Not a field of a session.", code="unknown_field")]
+                    for name in unknown
+                }
+            )
+        return dict(super().to_internal_value(data))
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         version: WorkflowVersion = self.context["version"]
         errors = _file_errors(attrs, version)

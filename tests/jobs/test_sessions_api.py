@@ -105,6 +105,14 @@ def test_a_webhook_url_longer_than_an_endpoints_is_a_422_not_a_500(api, workflow
     assert not WorkflowSession.objects.exists()
 
 
+def test_a_misspelt_field_is_a_422_not_a_session_without_it(api, workflows):
+    # `webhookURL` was dropped: the session was made and its events went nowhere.
+    status, body, _ = create(api, webhookURL="https://93.184.215.14/hook")
+    assert status == 422
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("webhookURL", "unknown_field")]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     _, first, _ = create(api)
     status, second, response = create(api)
