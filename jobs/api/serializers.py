@@ -138,44 +138,73 @@ class SessionCreateSerializer(serializers.Serializer):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # A misspelt field (`webhookURL`) was dropped, and the session made without it;
         # externalUser already refused a key it does not know.
-        if isinstance(data, dict) and (unknown := sorted(set(data) - set(self.fields))):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        strangers = {
+            name: [ErrorDetail("Not a field of a session.", code="unknown_field")]
+            for name in unknown
+        }
+        try:
+            attrs = super().to_internal_value(data)
+        except serializers.ValidationError as refused:
+            if not isinstance(data, dict) or not isinstance(refused.detail, dict):
+                raise
+            # validate() runs only once every field was read: the workflow's checks of
+            # the members that were read run now, so one answer names every invalid one.
+            read = {k: v for k, v in data.items() if k in self.fields and k not in refused.detail}
+            errors = _content_errors(read, self.context["version"])
             raise serializers.ValidationError(
-                {
-                    name: [ErrorDetail("Not a field of a session.", code="unknown_field")]
-                    for name in unknown
-                }
-            )
-        return dict(super().to_internal_value(data))
+                {**refused.detail, **_by_field(errors), **strangers}
+            ) from None
+        if strangers:
+            errors = _content_errors(dict(attrs), self.context["version"])
+            raise serializers.ValidationError({**_by_field(errors), **strangers})
+        return dict(attrs)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        version: WorkflowVersion = self.context["version"]
-        errors = _file_errors(attrs, version)
-        if attrs.get("metadata") is not None:
-            errors += _metadata_errors(attrs["metadata"])
-        if (url := attrs.get("webhookUrl")) and (why := target_error(url)):
-            errors.append(field_error("webhookUrl", why, "invalid_url"))
-        if errors:
-            by_field: dict[str, list[ErrorDetail]] = {}
-            for error in errors:
-                detail = ErrorDetail(error["message"], code=error["code"])
-                by_field.setdefault(error["field"], []).append(detail)
-            raise serializers.ValidationError(by_field)
+        if errors := _content_errors(attrs, self.context["version"]):
+            raise serializers.ValidationError(_by_field(errors))
         return attrs
 
 
+def _content_errors(body: dict[str, Any], version: WorkflowVersion) -> list[dict[str, str]]:
+    """The workflow's rules for the members in `body` (each of the right JSON type)."""
+    errors = _file_errors(body, version)
+    if body.get("metadata") is not None:
+        errors += _metadata_errors(body["metadata"])
+    if (url := body.get("webhookUrl")) and (why := target_error(url)):
+        errors.append(field_error("webhookUrl", why, "invalid_url"))
+    return errors
+
+
+def _by_field(errors: list[dict[str, str]]) -> dict[str, list[ErrorDetail]]:
+    by_field: dict[str, list[ErrorDetail]] = {}
+    for error in errors:
+        by_field.setdefault(error["field"], []).append(
+            ErrorDetail(error["message"], code=error["code"])
+        )
+    return by_field
+
+
 def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
+    """fileCount's range and each contentTypes entry; one does not hide the other."""
     upload = version.upload
-    count = body["fileCount"]
+    errors = []
+    count = body.get("fileCount")
     low, high = int(upload.get("minFiles", 1)), int(upload.get("maxFiles", 1))
-    if not low <= count <= high:
-        return [field_error("fileCount", f"fileCount must be between {low} and {high}.", "range")]
-    types = body["contentTypes"]
-    if len(types) != count:
-        return [
+    if count is not None and not low <= count <= high:
+        errors.append(
+            field_error("fileCount", f"fileCount must be between {low} and {high}.", "range")
+        )
+        count = None  # no count to hold contentTypes' length against
+    types = body.get("contentTypes")
+    if types is None:
+        return errors
+    if count is not None and len(types) != count:
+        errors.append(
             field_error("contentTypes", "contentTypes must list one MIME type per file.", "invalid")
-        ]
+        )
     allowed = version.accepted_mime_types
-    return [
+    return errors + [
         field_error(
             f"contentTypes[{i}]", f"{t!r} is not accepted; use one of {sorted(allowed)}.", "format"
         )

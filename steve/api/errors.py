@@ -1,6 +1,8 @@
 """RFC 9457 problem details: the one error shape under /api/v1/."""
 
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -12,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from steve.errors import ServiceError, field_error
+from steve.errors import ServiceError, field_error, one_per_field
 from steve.logredact import redact
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,16 @@ def validation_problem(errors: list[dict[str, str]], detail: str | None = None) 
     )
 
 
+def problem_of_all(refusals: Sequence[ApiProblem | ServiceError]) -> ApiProblem:
+    """One problem naming every refused input of a request (steve.errors.refusal_of_all
+    for the API's own checks): the first refusal's status, code, type and detail, with
+    the errors of all of them."""
+    problems = [r if isinstance(r, ApiProblem) else service_problem(r) for r in refusals]
+    first = problems[0]
+    first.errors = one_per_field([error for problem in problems for error in problem.errors])
+    return first
+
+
 def not_an_object_problem() -> ApiProblem:
     """A JSON body that is not an object: no operation can read it (docs/api.md: 400)."""
     return ApiProblem(
@@ -106,10 +118,34 @@ def problem_body(
         "requestId": getattr(request, "request_id", None),
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = in_request_order(request, one_per_field(errors))
     if extra:
         body.update(extra)
     return body
+
+
+MEMBER = re.compile(r"[^.\[]*")  # "contentTypes" of "contentTypes[1]", "fields" of "fields.total"
+
+
+def in_request_order(request: HttpRequest | None, errors: list[dict[str, str]]) -> list:
+    """`errors` in the order their members came in the request (the body's keys, then
+    the query's), so a caller reads them beside what it sent; a member it did not send
+    (a missing required one) comes after, in the order Steve checked. Errors of one
+    member keep the order they were found in (contentTypes[0] before contentTypes[1])."""
+    if request is None or len(errors) < 2:
+        return errors
+    try:
+        body = getattr(request, "data", None)  # DRF's parsed body; a plain view has none
+    except Exception:  # a body that could not be parsed has no member order to follow
+        body = None
+    sent = [*(body if isinstance(body, dict) else ()), *request.GET]
+    rank = {member: index for index, member in reversed(list(enumerate(sent)))}
+
+    def position(error: dict[str, str]) -> int:
+        member = MEMBER.match(error["field"]).group()  # type: ignore[union-attr]
+        return rank.get(member, len(rank))
+
+    return sorted(errors, key=position)
 
 
 def body_of(request: HttpRequest | None, problem: ApiProblem) -> dict[str, Any]:
