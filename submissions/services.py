@@ -1156,31 +1156,47 @@ def submission_correct_fields(
     values = {name: _trimmed(value) for name, value in values.items()}
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version, actor)
-        errors: list[dict[str, str]] = []
-        for name, value in values.items():
-            schema = _field_schema(submission, name)
-            if schema is None:
-                errors.append(
-                    field_error(f"fields.{name}", f"{name} is not a field of this workflow.")
-                )
-            elif value is not None:
-                try:
-                    _validate(value, submission, name, "Invalid value")
-                    if name == "lineItems":
-                        _check_line_items(value)
-                except ServiceError as error:
-                    errors.append(field_error(f"fields.{name}", error.message))
-        if errors:
+        if errors := correction_errors(submission=submission, values=values):
             first = errors[0]
             raise ServiceError(
-                "VALIDATION_ERROR",
-                f"{first['field']}: {first['message']}",
-                422,
-                errors[:MAX_FIELD_ERRORS],  # a body of 20,000 unknown names gets 50 back
+                "VALIDATION_ERROR", f"{first['field']}: {first['message']}", 422, errors
             )
         for name, value in values.items():
             _store_correction(submission, name, value if value != [] else None, actor)
     return submission
+
+
+def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list[dict[str, str]]:
+    """Each refused field of a corrections body as fields.<name>, in the body's order:
+    too long, not a field of the workflow, or not a value its output schema takes."""
+    errors: list[dict[str, str]] = []
+    for name, raw in values.items():
+        where, value = f"fields.{name}", _trimmed(raw)
+        if _longest_text(value) > CORRECTION_MAX:
+            errors.append(field_error(where, f"At most {CORRECTION_MAX} characters.", "long"))
+        elif _field_schema(submission, name) is None:
+            errors.append(
+                field_error(where, f"{name} is not a field of this workflow.", "unknown_field")
+            )
+        elif value is not None:
+            try:
+                _validate(value, submission, name, "Invalid value")
+                if name == "lineItems":
+                    _check_line_items(value)
+            except ServiceError as error:
+                errors.append(field_error(where, error.message))
+    return errors[:MAX_FIELD_ERRORS]  # a body of 20,000 unknown names gets 50 back
+
+
+def _longest_text(value: Any) -> int:
+    """The length of the longest string in a corrected value (line items nest them)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return max((_longest_text(item) for item in value), default=0)
+    return 0
 
 
 def _shown(submission: Submission, field_name: str) -> Any:

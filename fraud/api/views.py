@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
-from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.errors import ApiProblem, field_error, problem_of_all, validation_problem
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
@@ -49,17 +49,26 @@ class FraudMatchResolveView(APIView):
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
             raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
         body = json_body(request)
-        resolution = body.get("resolution")
+        resolution, reason = body.get("resolution"), body.get("reason")
+        problems = []
         if resolution not in FraudMatch.Resolution.values:
-            raise ApiProblem(
-                422,  # docs/api.md: a readable body whose content breaks a rule
-                "resolution must be false_positive or confirmed_fraud.",
-                code="INVALID_RESOLUTION",
-                errors=[field_error("resolution", "Use false_positive or confirmed_fraud.")],
+            problems.append(
+                ApiProblem(
+                    422,  # docs/api.md: a readable body whose content breaks a rule
+                    "resolution must be false_positive or confirmed_fraud.",
+                    code="INVALID_RESOLUTION",
+                    errors=[
+                        field_error(
+                            "resolution", "Use false_positive or confirmed_fraud.", "invalid_choice"
+                        )
+                    ],
+                )
             )
-        reason = body.get("reason")
+        # No reason, null or absent, is the same: the schema says so (nullable).
         if reason is not None and not isinstance(reason, str):
-            raise validation_problem([field_error("reason", "reason must be a string.")])
+            problems.append(validation_problem([field_error("reason", "reason must be a string.")]))
+        if problems:
+            raise problem_of_all(problems)
         match = fraud_match_resolve(
             submission_id=submission.pk,
             match_id=match_id,

@@ -11,7 +11,7 @@ from django.core import signing
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from steve.api.errors import ApiProblem
+from steve.api.errors import ApiProblem, field_error, problem_of_all
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -24,7 +24,10 @@ def parse_limit(params: QueryDict, default: int = DEFAULT_LIMIT) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiProblem(400, "limit must be a whole number.", code="INVALID_LIMIT") from None
+        message = "limit must be a whole number."
+        raise ApiProblem(
+            400, message, code="INVALID_LIMIT", errors=[field_error("limit", message, "invalid")]
+        ) from None
     return max(1, min(MAX_LIMIT, value))
 
 
@@ -36,27 +39,49 @@ def encode_cursor(scope: str, last_id: str) -> str:
     return _signer(scope).sign_object({"after": last_id}, compress=False)
 
 
+def _cursor_problem() -> ApiProblem:
+    message = "The cursor is not valid for this listing."
+    return ApiProblem(
+        400, message, code="INVALID_CURSOR", errors=[field_error("cursor", message, "invalid")]
+    )
+
+
 def decode_cursor(scope: str, cursor: str) -> str:
     try:
         payload = _signer(scope).unsign_object(cursor)
     except (signing.BadSignature, ValueError, TypeError):
-        raise ApiProblem(
-            400, "The cursor is not valid for this listing.", code="INVALID_CURSOR"
-        ) from None
+        raise _cursor_problem() from None
     after = payload.get("after") if isinstance(payload, dict) else None
     if not isinstance(after, str):
-        raise ApiProblem(400, "The cursor is not valid for this listing.", code="INVALID_CURSOR")
+        raise _cursor_problem()
     return after
+
+
+def page_param_problems(params: QueryDict, *, scope: str) -> list[ApiProblem]:
+    """The refusals of a listing's limit and cursor, both checked, so that a listing
+    refuses them in one answer with its own parameters' (problem_of_all)."""
+    problems = []
+    for check in (lambda: parse_limit(params), lambda: _cursor_after(params, scope)):
+        try:
+            check()
+        except ApiProblem as problem:
+            problems.append(problem)
+    return problems
+
+
+def _cursor_after(params: QueryDict, scope: str) -> str | None:
+    cursor = params.get("cursor")
+    return decode_cursor(scope, cursor) if cursor else None
 
 
 def keyset_page(
     queryset: QuerySet, *, scope: str, params: QueryDict, newest_first: bool = True
 ) -> tuple[list[Any], dict[str, Any]]:
     """One page ordered by id (ids sort by creation time) and its pagination block."""
+    if problems := page_param_problems(params, scope=scope):
+        raise problem_of_all(problems)
     limit = parse_limit(params)
-    cursor = params.get("cursor")
-    if cursor:
-        after = decode_cursor(scope, cursor)
+    if after := _cursor_after(params, scope):
         queryset = queryset.filter(id__lt=after) if newest_first else queryset.filter(id__gt=after)
     queryset = queryset.order_by("-id" if newest_first else "id")
     rows = list(queryset[: limit + 1])

@@ -2,20 +2,27 @@
 
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api.errors import ApiProblem, field_error, not_an_object_problem, validation_problem
-from steve.api.pagination import keyset_page
+from steve.api.errors import (
+    ApiProblem,
+    field_error,
+    not_an_object_problem,
+    problem_of_all,
+    validation_problem,
+)
+from steve.api.pagination import keyset_page, page_param_problems
 from submissions.api import schema as api_docs
 from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
-    CORRECTION_MAX,
     Actor,
+    correction_errors,
     submission_approve,
     submission_cancel,
     submission_caught_up,
@@ -59,34 +66,47 @@ class SubmissionListView(APIView):
         )
         queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
-        for param in (*FILTERS, "workflow"):
-            if len(params.getlist(param)) > 1:  # silently using one would hide the others
-                raise ApiProblem(
-                    400,
-                    f"{param} may be given once.",
-                    code="INVALID_FILTER",
-                    errors=[field_error(param, f"{param} may be given once.", "repeated")],
-                )
+        problems = [
+            problem for param in (*FILTERS, "workflow") if (problem := _repeated(params, param))
+        ]
         for param, (column, allowed) in FILTERS.items():
             value = params.get(param)
-            if value is None or value == "":
+            if value is None or value == "" or param in {p.errors[0]["field"] for p in problems}:
                 continue
             if value not in allowed:
-                raise ApiProblem(
-                    400,
-                    f"{param} must be one of {', '.join(allowed)}.",
-                    code="INVALID_FILTER",
-                    errors=[field_error(param, f"Unknown value {value!r}.", "invalid_choice")],
+                problems.append(
+                    ApiProblem(
+                        400,
+                        f"{param} must be one of {', '.join(allowed)}.",
+                        code="INVALID_FILTER",
+                        errors=[field_error(param, f"Unknown value {value!r}.", "invalid_choice")],
+                    )
                 )
             queryset = queryset.filter(**{column: value})
         if params.get("workflow"):
             queryset = queryset.filter(workflow__slug=params["workflow"])
+        # The page's own parameters are refused in the same answer as the filters.
+        problems += page_param_problems(
+            params, scope=f"submissions:{request.user.company.pk}:{request.auth.environment}"
+        )
+        if problems:
+            raise problem_of_all(problems)
         rows, pagination = keyset_page(
             queryset,
             scope=f"submissions:{request.user.company.pk}:{request.auth.environment}",
             params=params,
         )
         return Response({"data": [list_item(s) for s in rows], "pagination": pagination})
+
+
+def _repeated(params: QueryDict, param: str) -> ApiProblem | None:
+    if len(params.getlist(param)) <= 1:
+        return None
+    # Silently using one would hide the others.
+    message = f"{param} may be given once."
+    return ApiProblem(
+        400, message, code="INVALID_FILTER", errors=[field_error(param, message, "repeated")]
+    )
 
 
 @extend_schema_view(get=api_docs.SUBMISSION_DETAIL_DOCS)
@@ -100,7 +120,10 @@ class SubmissionDetailView(APIView):
 class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        expected_version = _expected_version(json_body(request))
+        errors: list[dict[str, str]] = []
+        expected_version = _expected_version(json_body(request), errors)
+        if errors:
+            raise validation_problem(errors)
         submission = submission_approve(
             submission_id=submission.pk,
             actor=Actor.for_api_key(request.auth),
@@ -115,14 +138,10 @@ class SubmissionRejectView(APIView):
         submission = own_submission(request, submission_id)
         body = json_body(request)
         reason = body.get("reason")
-        if not isinstance(reason, str) or not reason.strip():
-            raise ApiProblem(
-                422,  # docs/api.md: a readable body whose content breaks a rule
-                "A reason is required to reject a submission.",
-                code="REASON_REQUIRED",
-                errors=[field_error("reason", "reason is required.", "required")],
-            )
-        expected_version = _expected_version(body)
+        errors = [] if isinstance(reason, str) and reason.strip() else [_reason_error(reason)]
+        expected_version = _expected_version(body, errors)
+        if errors:
+            raise _reject_problem(errors)
         submission = submission_reject(
             submission_id=submission.pk,
             actor=Actor.for_api_key(request.auth),
@@ -138,9 +157,10 @@ class SubmissionCancelView(APIView):
         submission = own_submission(request, submission_id)
         body = json_body(request)
         reason = body.get("reason")
-        if reason is not None and not isinstance(reason, str):
-            raise validation_problem([field_error("reason", "reason must be a string.")])
-        expected_version = _expected_version(body)
+        errors = [] if reason is None or isinstance(reason, str) else [_reason_error(reason)]
+        expected_version = _expected_version(body, errors)
+        if errors:
+            raise validation_problem(errors)
         submission = submission_cancel(
             submission_id=submission.pk,
             actor=Actor.for_api_key(request.auth),
@@ -157,7 +177,7 @@ class SubmissionCorrectionsView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         body = json_body(request)
-        values, expected_version = _corrections(body)
+        values, expected_version = _corrections(body, submission)
         submission = submission_correct_fields(
             submission_id=submission.pk,
             values=values,
@@ -167,48 +187,46 @@ class SubmissionCorrectionsView(APIView):
         return Response(detail(submission))
 
 
-def _version_error(body: dict[str, Any]) -> dict[str, str] | None:
+def _reject_problem(errors: list[dict[str, str]]) -> ApiProblem:
+    if errors[0]["field"] != "reason":
+        return validation_problem(errors)
+    # A refused reason keeps its own code, whatever else the body got wrong.
+    return ApiProblem(
+        422,  # docs/api.md: a readable body whose content breaks a rule
+        "A reason is required to reject a submission.",
+        code="REASON_REQUIRED",
+        errors=errors,
+    )
+
+
+def _reason_error(reason: object) -> dict[str, str]:
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        return field_error("reason", "reason is required.", "required")
+    return field_error("reason", "reason must be a string.")
+
+
+def _expected_version(body: dict[str, Any], errors: list[dict[str, str]]) -> int | None:
+    """The body's optional expectedVersion (null is the same as absent): a decision on a
+    submission that changed since the caller read it is refused (409 SUBMISSION_CHANGED),
+    as on the review page. A wrong one is added to `errors`, beside the body's others."""
     expected = body.get("expectedVersion")
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-        return field_error("expectedVersion", "expectedVersion must be an integer.")
-    return None
+        errors.append(field_error("expectedVersion", "expectedVersion must be an integer."))
+        return None
+    return expected
 
 
-def _expected_version(body: dict[str, Any]) -> int | None:
-    """The body's optional expectedVersion: a decision on a submission that changed since
-    the caller read it is refused (409 SUBMISSION_CHANGED), as on the review page."""
-    error = _version_error(body)
-    if error is not None:
-        raise validation_problem([error])
-    return body.get("expectedVersion")
-
-
-def _corrections(body: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
+def _corrections(body: dict[str, Any], submission: Submission) -> tuple[dict[str, Any], int | None]:
     """The body's fields and optional expectedVersion, or a 422 naming what is wrong."""
     values = body.get("fields")
-    errors = []
+    errors: list[dict[str, str]] = []
+    expected_version = _expected_version(body, errors)
     if not isinstance(values, dict) or not values:
-        errors.append(field_error("fields", "fields must be a non-empty object.", "required"))
-    else:
-        errors += [
-            field_error(f"fields.{name}", f"At most {CORRECTION_MAX} characters.", "long")
-            for name, value in values.items()
-            if _longest_text(value) > CORRECTION_MAX
-        ]
-    version_error = _version_error(body)
-    if version_error is not None:
-        errors.append(version_error)
+        errors.insert(0, field_error("fields", "fields must be a non-empty object.", "required"))
+    elif errors:
+        # The service checks the fields as it stores them; refused now for expectedVersion,
+        # the answer still names every invalid field.
+        errors[:0] = correction_errors(submission=submission, values=values)
     if errors:
         raise validation_problem(errors)
-    return values, body.get("expectedVersion")
-
-
-def _longest_text(value: Any) -> int:
-    """The length of the longest string in a corrected value (line items nest them)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return max((_longest_text(item) for item in value), default=0)
-    return 0
+    return values, expected_version

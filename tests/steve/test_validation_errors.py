@@ -3,6 +3,7 @@ them (docs/api.md "Validation errors"), and keeps the top-level code it always h
 
 import pytest
 
+from fraud.models import FraudMatch
 from jobs.models import WorkflowSession
 from tests.factories import SubmissionFactory
 from webhooks.models import WebhookEndpoint
@@ -68,3 +69,96 @@ def test_session_create_checks_the_workflow_rules_of_members_beside_a_wrongly_ty
         ("contentTypes[1]", "format"),
         ("fileCount", "invalid"),
     ]
+
+
+def test_reject_names_a_wrong_reason_and_expected_version_under_reason_required(api, submission):
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/reject",
+        {"reason": 5, "expectedVersion": "3"},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "REASON_REQUIRED",
+        [("reason", "invalid"), ("expectedVersion", "invalid")],
+    )
+
+
+def test_cancel_names_a_wrong_reason_and_expected_version_together(api, submission):
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/cancel",
+        {"expectedVersion": True, "reason": 5},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "VALIDATION_ERROR",
+        [("expectedVersion", "invalid"), ("reason", "invalid")],
+    )
+
+
+def test_corrections_name_every_bad_field_beside_a_bad_expected_version(api, submission):
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/corrections",
+        {
+            "fields": {"merchantName": 5, "total": "9" * 2001, "bogus": "1"},
+            "expectedVersion": "x",
+        },
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "VALIDATION_ERROR",
+        [
+            ("fields.merchantName", "invalid"),
+            ("fields.total", "long"),
+            ("fields.bogus", "unknown_field"),
+            ("expectedVersion", "invalid"),
+        ],
+    )
+
+
+def test_fraud_resolve_names_a_bad_resolution_and_reason_under_invalid_resolution(
+    api, company, submission
+):
+    match = FraudMatch.objects.create(
+        company=company,
+        submission=submission,
+        target_submission=SubmissionFactory(company=company),
+        check_type="visual",
+        score=72.5,
+        similarity=0.88,
+    )
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "maybe", "reason": 5},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "INVALID_RESOLUTION",
+        [("resolution", "invalid_choice"), ("reason", "invalid")],
+    )
+
+
+def test_submission_list_names_every_bad_filter_and_page_parameter(api, company):
+    response = api.get("/api/v1/submissions?limit=ten&status=x&fraudStatus=y&cursor=forged")
+    assert refused(response) == (
+        400,
+        "INVALID_FILTER",
+        [
+            ("limit", "invalid"),
+            ("status", "invalid_choice"),
+            ("fraudStatus", "invalid_choice"),
+            ("cursor", "invalid"),
+        ],
+    )
+
+
+def test_a_listing_names_a_bad_limit_and_a_bad_cursor_together(api, submission):
+    response = api.get(f"/api/v1/submissions/{submission.pk}/fraud-matches?cursor=x&limit=y")
+    assert refused(response) == (
+        400,
+        "INVALID_LIMIT",
+        [("cursor", "invalid"), ("limit", "invalid")],
+    )
