@@ -7,6 +7,7 @@ rolled-back change sends nothing and nothing is sent before the change is visibl
 import base64
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from steve.broker import broker_pause
-from steve.errors import ServiceError, field_error
+from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
 from steve.text import hides_text
@@ -55,19 +56,28 @@ class WebhookError(ServiceError):
     """A refused webhook request (steve.errors.ServiceError); with `field`, the input
     that was refused is named in the problem's errors."""
 
-    def __init__(self, code: str, message: str, status: int, *, field: str | None = None) -> None:
-        errors = [field_error(field, message, code.lower())] if field else None
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        *,
+        field: str | None = None,
+        field_code: str | None = None,
+    ) -> None:
+        errors = [field_error(field, message, field_code or code.lower())] if field else None
         super().__init__(code, message, status, errors)
 
 
 @dataclass(frozen=True)
 class EndpointChanges:
-    """Fields to change on an endpoint; None leaves a field as it is."""
+    """Fields to change on an endpoint, as sent (endpoint_update validates them); None
+    leaves a field as it is."""
 
-    url: str | None = None
-    events: list[str] | None = None
-    description: str | None = None
-    enabled: bool | None = None
+    url: Any = None
+    events: Any = None
+    description: Any = None
+    enabled: Any = None
 
 
 def new_secret() -> str:
@@ -128,7 +138,7 @@ def validated_url(url: Any) -> str:
 
 
 def validated_events(events: Any) -> list[str]:
-    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+    if not isinstance(events, list | tuple) or not all(isinstance(e, str) for e in events):
         raise WebhookError(
             "INVALID_EVENTS", "events must be a list of event types.", 422, field="events"
         )
@@ -165,22 +175,26 @@ def endpoint_create(
     *,
     company: Company,
     url: Any,
-    events: Any = None,
+    events: Any = (),
     description: Any = "",
     environment: str = WebhookEndpoint.Environment.PRODUCTION,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret; the secret is shown to the caller only now.
 
-    It receives the events of its environment's API keys' sessions (webhook_emit).
+    It receives the events of its environment's API keys' sessions (webhook_emit). A
+    refusal names every refused input (null included: events and description are not
+    nullable), with the first one's code.
     """
+    fields = all_checked(
+        {
+            "url": lambda: validated_url(url),
+            "events": lambda: validated_events(events),
+            "description": lambda: validated_description(description),
+        }
+    )
     secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
-        company=company,
-        environment=environment,
-        url=validated_url(url),
-        events=validated_events(events if events is not None else []),
-        description=validated_description(description),
-        secret=secret,
+        company=company, environment=environment, secret=secret, **fields
     )
     return endpoint, secret
 
@@ -194,18 +208,40 @@ def endpoint_update(
     """Apply `changes`; `reason` is what a disabled endpoint says disabled it."""
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-        if changes.url is not None:
-            endpoint.url = validated_url(changes.url)
-        if changes.events is not None:
-            endpoint.events = validated_events(changes.events)
-        if changes.description is not None:
-            endpoint.description = validated_description(changes.description)
-        if changes.enabled is True and not endpoint.enabled:
+        fields = validated_changes(changes)
+        enabled = fields.pop("enabled", None)
+        for name, value in fields.items():
+            setattr(endpoint, name, value)
+        if enabled is True and not endpoint.enabled:
             _enable(endpoint)
-        elif changes.enabled is False and endpoint.enabled:
+        elif enabled is False and endpoint.enabled:
             _disable(endpoint, reason)
         endpoint.save()
     return endpoint
+
+
+def validated_changes(changes: EndpointChanges) -> dict[str, Any]:
+    """The changes given (not None), validated; one refusal names every refused one.
+    enabled is checked first: its code (VALIDATION_ERROR) led before the others'."""
+    checks: dict[str, Callable[[], Any]] = {
+        "enabled": lambda: validated_enabled(changes.enabled),
+        "url": lambda: validated_url(changes.url),
+        "events": lambda: validated_events(changes.events),
+        "description": lambda: validated_description(changes.description),
+    }
+    return all_checked({k: v for k, v in checks.items() if getattr(changes, k) is not None})
+
+
+def validated_enabled(enabled: Any) -> bool:
+    if not isinstance(enabled, bool):
+        raise WebhookError(
+            "VALIDATION_ERROR",
+            "enabled must be true or false.",
+            422,
+            field="enabled",
+            field_code="invalid",
+        )
+    return enabled
 
 
 def endpoint_delete(*, endpoint_id: str) -> None:
@@ -227,8 +263,8 @@ def _rotate(owner: WebhookEndpoint | CompanySecret, grace: timedelta) -> str:
 
 
 def validated_grace(hours: Any) -> timedelta:
-    if hours is None:
-        return default_grace()
+    """Whole hours; null is refused (it could mean no grace as well as the default):
+    a caller who wants the default leaves gracePeriodHours out (default_grace)."""
     if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_GRACE_HOURS:
         raise WebhookError(
             "INVALID_GRACE_PERIOD",

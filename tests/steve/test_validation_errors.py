@@ -162,3 +162,83 @@ def test_a_listing_names_a_bad_limit_and_a_bad_cursor_together(api, submission):
         "INVALID_LIMIT",
         [("cursor", "invalid"), ("limit", "invalid")],
     )
+
+
+def test_deliveries_name_a_bad_status_filter_and_limit_together(api, endpoint):
+    response = api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries?status=x&limit=y")
+    assert refused(response) == (
+        400,
+        "INVALID_FILTER",
+        [("status", "invalid_choice"), ("limit", "invalid")],
+    )
+
+
+def test_endpoint_create_names_a_bad_url_events_and_description_together(api, company):
+    response = api.post(
+        "/api/v1/webhook-endpoints",
+        {"description": 5, "url": "ftp://example.com/hook", "events": ["nope"]},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "INVALID_URL",
+        [
+            ("description", "invalid_description"),
+            ("url", "invalid_url"),
+            ("events", "unknown_event_type"),
+        ],
+    )
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_endpoint_create_refuses_null_events(api, company):
+    response = api.post(
+        "/api/v1/webhook-endpoints", {"url": LOCAL_URL, "events": None}, format="json"
+    )
+    assert refused(response) == (422, "INVALID_EVENTS", [("events", "invalid_events")])
+
+
+def test_endpoint_update_names_every_bad_member_and_changes_nothing(api, endpoint):
+    response = api.patch(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}",
+        {"url": "ftp://example.com/hook", "events": 5, "enabled": "yes", "colour": "red"},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "VALIDATION_ERROR",
+        [
+            ("url", "invalid_url"),
+            ("events", "invalid_events"),
+            ("enabled", "invalid"),
+            ("colour", "unknown_field"),
+        ],
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.url == LOCAL_URL
+
+
+def test_endpoint_update_refuses_null_rather_than_keeping_or_clearing(api, endpoint):
+    response = api.patch(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}",
+        {"description": None, "enabled": None},
+        format="json",
+    )
+    assert refused(response) == (
+        422,
+        "VALIDATION_ERROR",
+        [("description", "null"), ("enabled", "null")],
+    )
+
+
+def test_rotation_refuses_a_null_grace_period_and_defaults_a_missing_one(api, endpoint):
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"
+    before = WebhookEndpoint.objects.get(pk=endpoint.pk).secret
+    response = api.post(url, {"gracePeriodHours": None}, format="json")
+    assert refused(response) == (
+        422,
+        "INVALID_GRACE_PERIOD",
+        [("gracePeriodHours", "invalid_grace_period")],
+    )
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == before
+    assert api.post(url, {}, format="json").json()["previousSecretExpiresAt"] is not None

@@ -5,11 +5,18 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from steve.api.errors import field_error, not_an_object_problem, validation_problem
+from steve.api.errors import (
+    ApiProblem,
+    field_error,
+    not_an_object_problem,
+    problem_of_all,
+    validation_problem,
+)
+from steve.errors import ServiceError
 from steve.timefmt import iso
 from webhooks.delivery import Outcome
 from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.services import EndpointChanges
+from webhooks.services import EndpointChanges, validated_changes
 
 UPDATABLE = ("url", "events", "description", "enabled")
 CREATABLE = ("url", "events", "description")
@@ -119,24 +126,28 @@ def parse_create(body: Any) -> dict[str, Any]:
 
 
 def parse_changes(body: Any) -> EndpointChanges:
+    """The PATCH's changes, as sent; endpoint_update validates their values. Unknown
+    members and null (leave as is, or clear? neither: the schema's members are not
+    nullable) are refused here, with every refused value in the same answer."""
     body = body_object(body)
-    unknown = sorted(set(body) - set(UPDATABLE))
-    if unknown:
-        raise validation_problem(
-            [
-                field_error(name, "This field cannot be changed.", "unknown_field")
-                for name in unknown
-            ]
-        )
-    enabled = body.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise validation_problem([field_error("enabled", "enabled must be true or false.")])
-    return EndpointChanges(
-        url=body.get("url"),
-        events=body.get("events"),
-        description=body.get("description"),
-        enabled=enabled,
-    )
+    errors = [
+        field_error(name, "This field cannot be changed.", "unknown_field")
+        for name in body
+        if name not in UPDATABLE
+    ] + [
+        field_error(name, f"{name} may not be null; leave it out to keep it.", "null")
+        for name in UPDATABLE
+        if name in body and body[name] is None
+    ]
+    changes = EndpointChanges(**{name: body.get(name) for name in UPDATABLE})
+    if errors:
+        refusals: list[ApiProblem | ServiceError] = [validation_problem(errors)]
+        try:
+            validated_changes(changes)
+        except ServiceError as refused:
+            refusals.append(refused)
+        raise problem_of_all(refusals)
+    return changes
 
 
 def parse_since(body: Any) -> datetime:

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api.errors import ApiProblem, field_error, validation_problem
+from steve.api.errors import ApiProblem, field_error, problem_of_all, validation_problem
 from steve.api.idempotency import idempotent
-from steve.api.pagination import keyset_page
+from steve.api.pagination import keyset_page, page_param_problems
 from steve.ids import new_id
 from steve.models import Environment
 from webhooks.api import schema as api_docs
@@ -41,6 +41,7 @@ from webhooks.models import (
 )
 from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
+    default_grace,
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -78,7 +79,10 @@ def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
 
 def grace_from(request: Request) -> timedelta:
     # No body reads as {}; a falsy one (false, 0, "") is no object, not "no body".
-    return validated_grace(body_object(request.data).get("gracePeriodHours"))
+    body = body_object(request.data)
+    if "gracePeriodHours" not in body:
+        return default_grace()
+    return validated_grace(body["gracePeriodHours"])  # null is refused, not the default
 
 
 @extend_schema_view(get=api_docs.ENDPOINT_LIST, post=api_docs.ENDPOINT_CREATE)
@@ -98,7 +102,7 @@ class EndpointListView(APIView):
         endpoint, secret = endpoint_create(
             company=request.user.company,
             url=body.get("url"),
-            events=body.get("events"),
+            events=body.get("events", []),  # null is refused, as any other non-list
             description=body.get("description", ""),
             environment=request.auth.environment,  # the creating key's environment
         )
@@ -151,19 +155,27 @@ class EndpointDeliveriesView(APIView):
         deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
         status = request.query_params.get("status")
         given = request.query_params.getlist("status")
+        scope = f"webhook-deliveries:{endpoint.pk}:{status or ''}"
+        problems = []
         if len(given) > 1 or status:  # "?status=bogus&status=" had filtered nothing
             if status not in WebhookDelivery.Status.values or len(given) > 1:
                 message = "status must be one of pending, delivered or failed, given once."
-                raise ApiProblem(
-                    400,
-                    message,
-                    code="INVALID_FILTER",
-                    errors=[field_error("status", message, "invalid_choice")],
+                problems.append(
+                    ApiProblem(
+                        400,
+                        message,
+                        code="INVALID_FILTER",
+                        errors=[field_error("status", message, "invalid_choice")],
+                    )
                 )
             deliveries = deliveries.filter(status=status)
+        # Refused with the filter in one answer: the page's own parameters.
+        problems += page_param_problems(request.query_params, scope=scope)
+        if problems:
+            raise problem_of_all(problems)
         rows, pagination = keyset_page(
             deliveries,
-            scope=f"webhook-deliveries:{endpoint.pk}:{status or ''}",
+            scope=scope,
             params=request.query_params,
         )
         return Response({"data": [delivery_data(d) for d in rows], "pagination": pagination})
