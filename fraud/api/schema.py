@@ -99,7 +99,12 @@ FRAUD_MATCH_RESOLVE = docs(
         {
             "resolution": {"type": "string", "enum": RESOLUTIONS},
             # Shown with the match and, for confirmed_fraud, as the reject reason.
-            "reason": {"type": "string", "maxLength": 2000},
+            "reason": {
+                "type": "string",
+                "maxLength": 2000,
+                "nullable": True,
+                "description": "Optional; null is the same as leaving it out (no reason)",
+            },
         },
         required=["resolution"],
     ),

@@ -61,17 +61,22 @@ SESSION_CREATE_REQUEST = obj(
             "maxLength": 255,
             "description": "Your id; a pending session already made for it is returned",
         },
-        "webhookUrl": {
-            "type": "string",
-            "format": "uri",
-            "maxLength": 2000,
-            "description": "HTTPS, public host",
-        },
-        "metadata": {
-            **FREE_OBJECT,
-            "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
-        },
-        "externalUser": EXTERNAL_USER,
+        # Optional members: null is the same as leaving them out.
+        "webhookUrl": nullable(
+            {
+                "type": "string",
+                "format": "uri",
+                "maxLength": 2000,
+                "description": "HTTPS, public host",
+            }
+        ),
+        "metadata": nullable(
+            {
+                **FREE_OBJECT,
+                "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
+            }
+        ),
+        "externalUser": nullable(EXTERNAL_USER),
     },
     required=["fileCount", "contentTypes", "clientSubmissionId"],
 )

@@ -239,9 +239,11 @@ REVIEW_PROBLEMS = {404: ["SUBMISSION_NOT_FOUND"], 409: ["SUBMISSION_CHANGED", *T
 BODY_PROBLEMS = {400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"]}
 EXPECTED_VERSION = {
     "type": "integer",
+    "nullable": True,
     "description": (
         "The submission's `version` as the caller last read it: if it changed since, "
-        "nothing is done and the answer is 409 `SUBMISSION_CHANGED`"
+        "nothing is done and the answer is 409 `SUBMISSION_CHANGED`. null is the same "
+        "as leaving it out"
     ),
 }
 
@@ -312,7 +314,15 @@ SUBMISSION_CANCEL = docs(
     summary="Cancel a submission until it is approved (bucket: write)",
     response="ActionResult",
     request=obj(
-        {"reason": {"type": "string", "maxLength": 2000}, "expectedVersion": EXPECTED_VERSION},
+        {
+            "reason": {
+                "type": "string",
+                "maxLength": 2000,
+                "nullable": True,
+                "description": "Optional; null is the same as leaving it out (no reason)",
+            },
+            "expectedVersion": EXPECTED_VERSION,
+        },
         required=[],
     ),
     examples=[
@@ -349,7 +359,7 @@ SUBMISSION_CORRECT = docs(
     request=obj(
         {
             "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
-            "expectedVersion": {"type": "integer"},
+            "expectedVersion": EXPECTED_VERSION,
         },
         required=["fields"],
     ),

@@ -71,6 +71,12 @@ def test_session_create_checks_the_workflow_rules_of_members_beside_a_wrongly_ty
     ]
 
 
+def test_session_create_takes_null_optional_members_as_left_out(api, workflows):
+    body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "c"}
+    nulls = {"metadata": None, "externalUser": None, "webhookUrl": None}
+    assert api.post(SESSIONS, {**body, **nulls}, format="json").status_code == 201
+
+
 def test_reject_names_a_wrong_reason_and_expected_version_under_reason_required(api, submission):
     response = api.post(
         f"/api/v1/submissions/{submission.pk}/reject",
@@ -95,6 +101,18 @@ def test_cancel_names_a_wrong_reason_and_expected_version_together(api, submissi
         "VALIDATION_ERROR",
         [("expectedVersion", "invalid"), ("reason", "invalid")],
     )
+
+
+def test_cancel_and_approve_take_null_reason_and_expected_version_as_left_out(api, company):
+    cancelled, approved = SubmissionFactory(company=company), SubmissionFactory(company=company)
+    nulls = {"reason": None, "expectedVersion": None}
+    response = api.post(f"/api/v1/submissions/{cancelled.pk}/cancel", nulls, format="json")
+    assert response.json()["submissionStatus"] == "cancelled"
+    cancelled.refresh_from_db()
+    assert not cancelled.cancel_reason
+    body = {"expectedVersion": None}
+    response = api.post(f"/api/v1/submissions/{approved.pk}/approve", body, format="json")
+    assert response.status_code == 200, response.content
 
 
 def test_corrections_name_every_bad_field_beside_a_bad_expected_version(api, submission):

@@ -355,6 +355,10 @@ WEBHOOK_TEST = docs(
     tag="webhooks",
     summary="Send a test event now, 5 s timeout, one at a time (bucket: webhook_test, 10/min)",
     response="WebhookTestResult",
-    request=obj({"endpointId": STRING, "url": {"type": "string", "format": "uri"}}, []),
+    # Exactly one of the two; the other left out or null.
+    request=obj(
+        {"endpointId": nullable(STRING), "url": nullable({"type": "string", "format": "uri"})},
+        [],
+    ),
     problems={**ENDPOINT_NOT_FOUND, 409: ["WEBHOOK_TEST_IN_PROGRESS"], 422: URL_PROBLEMS},
 )
