@@ -66,37 +66,35 @@ class SubmissionListView(APIView):
         )
         queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
-        problems = [
-            problem for param in (*FILTERS, "workflow") if (problem := _repeated(params, param))
-        ]
-        for param, (column, allowed) in FILTERS.items():
-            value = params.get(param)
-            if value is None or value == "" or param in {p.errors[0]["field"] for p in problems}:
-                continue
-            if value not in allowed:
-                problems.append(
-                    ApiProblem(
-                        400,
-                        f"{param} must be one of {', '.join(allowed)}.",
-                        code="INVALID_FILTER",
-                        errors=[field_error(param, f"Unknown value {value!r}.", "invalid_choice")],
-                    )
-                )
-            queryset = queryset.filter(**{column: value})
+        scope = f"submissions:{request.user.company.pk}:{request.auth.environment}"
+        # The filters and the page's own parameters are refused in one answer.
+        if problems := _filter_problems(params) + page_param_problems(params, scope=scope):
+            raise problem_of_all(problems)
+        for param, (column, _) in FILTERS.items():
+            if value := params.get(param):
+                queryset = queryset.filter(**{column: value})
         if params.get("workflow"):
             queryset = queryset.filter(workflow__slug=params["workflow"])
-        # The page's own parameters are refused in the same answer as the filters.
-        problems += page_param_problems(
-            params, scope=f"submissions:{request.user.company.pk}:{request.auth.environment}"
-        )
-        if problems:
-            raise problem_of_all(problems)
-        rows, pagination = keyset_page(
-            queryset,
-            scope=f"submissions:{request.user.company.pk}:{request.auth.environment}",
-            params=params,
-        )
+        rows, pagination = keyset_page(queryset, scope=scope, params=params)
         return Response({"data": [list_item(s) for s in rows], "pagination": pagination})
+
+
+def _filter_problems(params: QueryDict) -> list[ApiProblem]:
+    """Each filter given more than once or with an unknown value (a filter refused as
+    repeated is not refused again for its value: one_per_field)."""
+    problems = [p for param in (*FILTERS, "workflow") if (p := _repeated(params, param))]
+    for param, (_, allowed) in FILTERS.items():
+        value = params.get(param)
+        if value and value not in allowed:
+            problems.append(
+                ApiProblem(
+                    400,
+                    f"{param} must be one of {', '.join(allowed)}.",
+                    code="INVALID_FILTER",
+                    errors=[field_error(param, f"Unknown value {value!r}.", "invalid_choice")],
+                )
+            )
+    return problems
 
 
 def _repeated(params: QueryDict, param: str) -> ApiProblem | None:
