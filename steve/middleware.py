@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.cache import add_never_cache_headers
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -104,4 +105,20 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if request.path.startswith(CSP_PATH_PREFIXES) and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+
+
+class PrivatePagesMiddleware:
+    """The review UI's pages show receipts, amounts and names: no cache may keep them. A
+    page without a Cache-Control of its own (a view that chose one, such as a file's,
+    keeps it) is marked no-store and private, so neither a shared proxy nor the browser's
+    cache (or its back button, after a sign-out on a shared computer) shows it again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(CSP_PATH_PREFIXES) and "Cache-Control" not in response:
+            add_never_cache_headers(response)
         return response

@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "steve.middleware.ContentSecurityPolicyMiddleware",
+    "steve.middleware.PrivatePagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "steve.middleware.ApiProblemMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its 429 page.

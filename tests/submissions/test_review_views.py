@@ -276,6 +276,29 @@ def test_security_headers_on_review_pages(ui, waiting):
     assert 'src="/static/django_htmx/htmx-2.min.js"' in html
 
 
+def test_review_pages_with_personal_data_are_kept_by_no_cache(company, waiting):
+    lead = factories.member(company, role=Membership.Role.LEAD)
+    client = Client()
+    client.force_login(lead)
+    urls = [
+        reverse("review:queue"),
+        reverse("review:queue_rows"),
+        reverse("review:stats"),
+        detail_url(waiting),
+        reverse("fraud:panel", args=[waiting.pk]),
+        reverse("fraud:compare", args=[waiting.pk, waiting.pk]),
+        reverse("accounts:password_change"),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        cache_control = response["Cache-Control"]
+        assert "no-store" in cache_control and "private" in cache_control, url
+    # A file chose its own (private: only the reviewer's browser keeps it).
+    file = client.get(reverse("review:file", args=[waiting.pk, 0]))
+    assert file["Cache-Control"].startswith("private")
+
+
 def test_the_dev_server_loads_htmx_without_django_htmx_debug_script(ui, waiting, settings):
     # That script replaced the whole page with a 400/403/404/500 answer (scripts/dev).
     settings.DEBUG = True
