@@ -163,11 +163,15 @@ def _image(data: bytes, page: int) -> Image.Image:
             # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)
+            # As the extraction loaded it: EXIF orientation applied, on white.
+            image = ImageOps.exif_transpose(image) or image
+            return to_rgb(image)
         except (Image.DecompressionBombError, TooLargeToDecode) as error:
             raise NoSuchPage("The image is too large to show.") from error
-    # As the extraction loaded it: EXIF orientation applied, on white.
-    image = ImageOps.exif_transpose(image) or image
-    return to_rgb(image)
+        except (OSError, ValueError, SyntaxError) as error:
+            # Bytes that only start like an image (a damaged or polyglot upload: its
+            # submission failed extraction for the same reason) were a 500 here.
+            raise NoSuchPage("The image is damaged or cannot be decoded.") from error
 
 
 def check_webp_size(data: bytes) -> None:

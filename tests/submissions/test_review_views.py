@@ -463,6 +463,21 @@ def test_file_is_streamed_for_own_company(ui, waiting):
     assert ui.get(reverse("review:file", args=[waiting.pk, 3])).status_code == 404
 
 
+def test_a_polyglot_upload_that_failed_extraction_is_shown_without_running_or_a_500(ui, company):
+    # JPEG magic bytes, then HTML: sniffed as a JPEG, undecodable, so its submission failed.
+    polyglot = b"\xff\xd8\xff\xe0<html><script>alert(document.cookie)</script></html>"
+    submission = factories.SubmissionFactory(company=company, status=S.FAILED)
+    stored_file(submission, content=polyglot, mime="image/jpeg")
+    assert ui.get(detail_url(submission)).status_code == 200
+    page = ui.get(reverse("review:file_page", args=[submission.pk, 0, 0]))
+    assert page.status_code == 404
+    original = ui.get(reverse("review:file", args=[submission.pk, 0]))
+    # The bytes as the image they claim to be, never sniffed into a page that runs.
+    assert original["Content-Type"] == "image/jpeg"
+    assert original["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in original["Content-Security-Policy"]
+
+
 def start_review(client: Client, submission: Submission, **data: str):
     return client.post(action_url("claim", submission), data, HTTP_HX_REQUEST="true")
 
