@@ -14,9 +14,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django import forms
 from django.conf import settings
+from django.contrib.auth import user_login_failed
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -274,6 +277,38 @@ def review_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """A wrong old password counts as a failed sign-in of that username (django-axes):
+    the form was an oracle that tried passwords without limit for whoever held a signed-in
+    session (a borrowed browser, a stolen cookie). Once locked, no old password is tried."""
+
+    def __init__(self, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        from axes.handlers.proxy import AxesProxyHandler
+
+        credentials = {"username": self.user.get_username()}
+        if AxesProxyHandler.is_locked(self.request, credentials):
+            minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+            raise forms.ValidationError(
+                f"Too many wrong passwords: try again in {minutes} minutes.", code="locked"
+            )
+        try:
+            return super().clean_old_password()
+        except forms.ValidationError:
+            user_login_failed.send(sender=__name__, credentials=credentials, request=self.request)
+            raise
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
 app_name = "accounts"
 urlpatterns = [
     path(
@@ -284,7 +319,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
-        auth_views.PasswordChangeView.as_view(success_url="/accounts/password/done/"),
+        PasswordChangeView.as_view(success_url="/accounts/password/done/"),
         name="password_change",
     ),
     path(

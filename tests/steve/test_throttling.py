@@ -212,3 +212,23 @@ def test_gunicorn_access_log_lines_carry_no_token():
     atoms = logger.atoms(response, request, environ, timedelta(seconds=1))
     assert "sekret" not in str(atoms)
     assert atoms["r"] == "PUT /api/v1/uploads/[redacted] HTTP/1.1"
+
+
+def test_wrong_old_passwords_on_the_password_form_lock_the_username(settings):
+    # Whoever holds a signed-in session must not try passwords there without limit.
+    user = factories.UserFactory(username="rita")
+    client = Client()
+    client.force_login(user)
+    new = {
+        "new_password1": "a-much-longer-passphrase-9",
+        "new_password2": "a-much-longer-passphrase-9",
+    }
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/password/", {"old_password": f"guess-{n}", **new})
+    right = client.post("/accounts/password/", {"old_password": PASSWORD, **new})
+    assert right.status_code == 200 and "Too many wrong passwords" in right.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)  # unchanged
+    # The same lock as the sign-in forms': the username cannot sign in either.
+    login = Client().post("/accounts/login/", {"username": "rita", "password": PASSWORD})
+    assert login.status_code == 429
