@@ -1,11 +1,17 @@
 """Pre-signed URLs for stored files: S3 presigning, or signed URLs Steve serves itself."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
+from django.utils.http import content_disposition_header
+
+# What a download's name may not carry: control characters (a CR/LF split the header, a
+# 500), quotes and backslashes (which ended the quoted name early) and path separators.
+UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"\\/]')
 
 
 def using_s3() -> bool:
@@ -16,10 +22,20 @@ def s3_client() -> Any:
     return default_storage.connection.meta.client
 
 
-def s3_presign(method: str, key: str, ttl: timedelta, content_type: str | None = None) -> str:
+def s3_presign(
+    method: str,
+    key: str,
+    ttl: timedelta,
+    content_type: str | None = None,
+    *,
+    response_headers: dict[str, str] | None = None,
+) -> str:
+    """`response_headers` (a GET's ResponseContentType, ResponseContentDisposition) are
+    signed into the URL: S3 answers with them whatever the object was stored with."""
     params: dict[str, Any] = {"Bucket": default_storage.bucket_name, "Key": key}
     if content_type:
         params["ContentType"] = content_type
+    params.update(response_headers or {})
     operation = {"PUT": "put_object", "GET": "get_object"}[method]
     return s3_client().generate_presigned_url(
         operation, Params=params, ExpiresIn=int(ttl.total_seconds())
@@ -43,9 +59,27 @@ def unsign_token(purpose: str, token: str, ttl: timedelta) -> dict[str, Any]:
     return signer.unsign_object(token, max_age=ttl)
 
 
+def download_filename(name: str) -> str:
+    """The name a browser saves a download as: the file's label (a workflow's fileLabels,
+    free text) with what could break the header or name a path replaced by "_"."""
+    safe = UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip(" .")
+    return safe or "file"
+
+
+def download_disposition(name: str) -> str:
+    return content_disposition_header(True, download_filename(name))
+
+
 def download_url(key: str, *, filename: str = "", content_type: str = "") -> str:
-    """A URL valid for settings.DOWNLOAD_URL_TTL that returns the file's bytes."""
+    """A URL valid for settings.DOWNLOAD_URL_TTL that returns the file's bytes, as an
+    attachment of the type Steve sniffed from them."""
     if using_s3():
-        return s3_presign("GET", key, settings.DOWNLOAD_URL_TTL)
+        # The upload's PUT sets the object's Content-Type, whatever the bytes: a JPEG
+        # polyglot PUT as text/html was served as a page that runs from the bucket.
+        headers = {
+            "ResponseContentType": content_type or "application/octet-stream",
+            "ResponseContentDisposition": download_disposition(filename),
+        }
+        return s3_presign("GET", key, settings.DOWNLOAD_URL_TTL, response_headers=headers)
     token = sign_token("download", {"k": key, "n": filename, "t": content_type})
     return f"{settings.PUBLIC_BASE_URL}/files/{token}"

@@ -1,7 +1,6 @@
 """Views of the core: health check, local-storage downloads, API error handlers."""
 
 import logging
-import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,20 +10,16 @@ from django.core.exceptions import DisallowedHost
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from steve.api.errors import problem_for_status
 from steve.celery import app
 from steve.middleware import API_PREFIX
-from steve.storage import unsign_token
+from steve.storage import download_disposition, unsign_token
 
 logger = logging.getLogger(__name__)
 # A health check answers in seconds even when a dependency hangs.
 BROKER_TIMEOUT_SECONDS = 2
-# What a download's name may not carry: control characters (a CR/LF split the header, a
-# 500), quotes and backslashes (which ended the quoted name early) and path separators.
-UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"\\/]')
 
 
 def _database() -> None:
@@ -80,18 +75,9 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
         return problem_for_status(request, 404, "The file is no longer stored.")
     content_type = payload.get("t") or "application/octet-stream"
     response = FileResponse(default_storage.open(key, "rb"), content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(
-        True, download_filename(payload.get("n") or "")
-    )
+    response["Content-Disposition"] = download_disposition(payload.get("n") or "")
     response["Cache-Control"] = "private, max-age=0, no-store"
     return response
-
-
-def download_filename(name: str) -> str:
-    """The name a browser saves a download as: the file's label (a workflow's fileLabels,
-    free text) with what could break the header or name a path replaced by "_"."""
-    safe = UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip(" .")
-    return safe or "file"
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -3,8 +3,10 @@
 import boto3
 import pytest
 import requests
+from django.core.files.storage import default_storage
 from moto.server import ThreadedMotoServer
 
+from steve.storage import download_url
 from submissions.models import SubmissionFile
 from tests.jobs.test_sessions_api import create, jpeg_bytes
 
@@ -67,3 +69,17 @@ def test_presigned_put_at_upload_and_presigned_get_at_download(api, workflows, s
     url = detail["files"][0]["downloadUrl"]
     assert url.startswith(s3_storage) and "X-Amz-Expires=3600" in url
     assert requests.get(url, timeout=10).content == receipt
+
+
+def test_a_download_is_served_as_the_sniffed_type_whatever_the_upload_claimed(s3_storage):
+    # A JPEG/HTML polyglot PUT with Content-Type text/html: S3 keeps the PUT's type.
+    polyglot = b"\xff\xd8\xff\xe0<html><script>alert(document.domain)</script></html>"
+    key = "submissions/x/sub_1/0"
+    default_storage.connection.meta.client.put_object(
+        Bucket=default_storage.bucket_name, Key=key, Body=polyglot, ContentType="text/html"
+    )
+    url = download_url(key, filename='receipt"\r\n-0.jpg', content_type="image/jpeg")
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == polyglot
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="receipt___-0.jpg"'
