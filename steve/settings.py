@@ -463,6 +463,9 @@ WEBHOOKS_CA_BUNDLE = env_str("WEBHOOKS_CA_BUNDLE")
 # Finished webhook deliveries and their attempt logs are kept this long.
 WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30, minimum=1)
 
+# A reviewer's sign-in lasts a working day, not Django's two weeks: the desk shows
+# receipts and names, and is often used on shared computers.
+SESSION_COOKIE_AGE = env_int("SIGN_IN_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_SECURE = not DEBUG and env_bool("SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Behind a TLS-terminating proxy (README, "Production settings"). Only set

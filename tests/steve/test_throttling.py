@@ -1,12 +1,15 @@
 """Login lock-out (django-axes) and the per-address limit on unknown API keys."""
 
 import logging
+from datetime import timedelta
+from unittest import mock
 
 import pytest
 from axes.models import AccessAttempt
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from steve.api import auth
@@ -232,3 +235,16 @@ def test_wrong_old_passwords_on_the_password_form_lock_the_username(settings):
     # The same lock as the sign-in forms': the username cannot sign in either.
     login = Client().post("/accounts/login/", {"username": "rita", "password": PASSWORD})
     assert login.status_code == 429
+
+
+def test_a_sign_in_lasts_a_working_day_not_two_weeks(settings):
+    factories.member(factories.CompanyFactory(), username="rita")
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "rita", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 3600
+    assert client.get("/review/").status_code == 200
+    # Thirteen hours later the same cookie no longer signs anyone in.
+    later = timezone.now() + timedelta(hours=13)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert client.get("/review/").status_code == 302
