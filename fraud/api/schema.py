@@ -13,6 +13,7 @@ from steve.api.schema import (
     PAGE_PARAMS,
     STRING,
     choices,
+    closed,
     docs,
     listing,
     nullable,
@@ -95,18 +96,20 @@ FRAUD_MATCH_RESOLVE = docs(
     tag="fraud",
     summary="Resolve one fraud match (bucket: write)",
     response="FraudMatch",
-    request=obj(
-        {
-            "resolution": {"type": "string", "enum": RESOLUTIONS},
-            # Shown with the match and, for confirmed_fraud, as the reject reason.
-            "reason": {
-                "type": "string",
-                "maxLength": 2000,
-                "nullable": True,
-                "description": "Optional; null is the same as leaving it out (no reason)",
+    request=closed(
+        obj(
+            {
+                "resolution": {"type": "string", "enum": RESOLUTIONS},
+                # Shown with the match and, for confirmed_fraud, as the reject reason.
+                "reason": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "nullable": True,
+                    "description": "Optional; null is the same as leaving it out (no reason)",
+                },
             },
-        },
-        required=["resolution"],
+            required=["resolution"],
+        )
     ),
     examples=[seed_example("False positive", {"resolution": "false_positive"}, request=True)],
     problems={

@@ -48,7 +48,7 @@ class FraudMatchResolveView(APIView):
         submission = own_submission(request, submission_id)
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
             raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
-        body = json_body(request)
+        body = json_body(request, known=("resolution", "reason"))
         resolution, reason = body.get("resolution"), body.get("reason")
         problems = []
         if resolution not in FraudMatch.Resolution.values:

@@ -2,7 +2,7 @@
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -84,6 +84,27 @@ def problem_of_all(refusals: Sequence[ApiProblem | ServiceError]) -> ApiProblem:
     first = problems[0]
     first.errors = one_per_field([error for problem in problems for error in problem.errors])
     return first
+
+
+# A body of thousands of members it does not know gets this many errors back, not one each.
+MAX_UNKNOWN_MEMBER_ERRORS = 50
+
+
+def refuse_unknown_members(
+    body: dict[str, Any], known: Iterable[str], *, message: str = "Not a field of this request."
+) -> None:
+    """Refuse a member the operation does not read (422, `unknown_field`) rather than
+    drop it: `{"fields": {...}}` sent to approve was approved without the corrections
+    the integrator believed they had made, and a misspelt `event` made an endpoint
+    that takes every event."""
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise validation_problem(
+            [
+                field_error(name, message, "unknown_field")
+                for name in unknown[:MAX_UNKNOWN_MEMBER_ERRORS]
+            ]
+        )
 
 
 def not_an_object_problem() -> ApiProblem:

@@ -69,6 +69,11 @@ def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[s
     return schema
 
 
+def closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """A request body that refuses a member it does not list (422 `unknown_field`)."""
+    return {**schema, "additionalProperties": False}
+
+
 PAGINATION = obj({"hasMore": {"type": "boolean"}, "nextCursor": nullable(STRING)})
 PROBLEM = obj(
     {

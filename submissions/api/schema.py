@@ -14,6 +14,7 @@ from steve.api.schema import (
     PAGE_PARAMS,
     STRING,
     choices,
+    closed,
     docs,
     listing,
     nullable,
@@ -275,7 +276,7 @@ SUBMISSION_APPROVE = docs(
     summary="Approve a submission in review (bucket: write)",
     description="The body is optional: `{}` or none approves whatever version is current.",
     response="ActionResult",
-    request=obj({"expectedVersion": EXPECTED_VERSION}, required=[]),
+    request=closed(obj({"expectedVersion": EXPECTED_VERSION}, required=[])),
     examples=[
         seed_example("Approve the version read", {"expectedVersion": 3}, request=True),
         seed_example("Approved", SEED_ACTION_RESULT),
@@ -292,9 +293,11 @@ SUBMISSION_REJECT = docs(
     tag="review",
     summary="Reject a submission; a reason is required (bucket: write)",
     response="ActionResult",
-    request=obj(
-        {"reason": {"type": "string", "maxLength": 2000}, "expectedVersion": EXPECTED_VERSION},
-        required=["reason"],
+    request=closed(
+        obj(
+            {"reason": {"type": "string", "maxLength": 2000}, "expectedVersion": EXPECTED_VERSION},
+            required=["reason"],
+        )
     ),
     examples=[
         seed_example(
@@ -313,17 +316,19 @@ SUBMISSION_CANCEL = docs(
     tag="review",
     summary="Cancel a submission until it is approved (bucket: write)",
     response="ActionResult",
-    request=obj(
-        {
-            "reason": {
-                "type": "string",
-                "maxLength": 2000,
-                "nullable": True,
-                "description": "Optional; null is the same as leaving it out (no reason)",
+    request=closed(
+        obj(
+            {
+                "reason": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "nullable": True,
+                    "description": "Optional; null is the same as leaving it out (no reason)",
+                },
+                "expectedVersion": EXPECTED_VERSION,
             },
-            "expectedVersion": EXPECTED_VERSION,
-        },
-        required=[],
+            required=[],
+        )
     ),
     examples=[
         seed_example(
@@ -356,12 +361,14 @@ SUBMISSION_CORRECT = docs(
         "next receipt from it gets the corrected value."
     ),
     response="SubmissionDetail",
-    request=obj(
-        {
-            "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
-            "expectedVersion": EXPECTED_VERSION,
-        },
-        required=["fields"],
+    request=closed(
+        obj(
+            {
+                "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
+                "expectedVersion": EXPECTED_VERSION,
+            },
+            required=["fields"],
+        )
     ),
     examples=[
         seed_example(

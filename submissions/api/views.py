@@ -13,6 +13,7 @@ from steve.api.errors import (
     field_error,
     not_an_object_problem,
     problem_of_all,
+    refuse_unknown_members,
     validation_problem,
 )
 from steve.api.pagination import keyset_page, page_param_problems
@@ -46,12 +47,14 @@ def own_submission(request: Request, submission_id: str) -> Submission:
     return submission
 
 
-def json_body(request: Request) -> dict[str, Any]:
+def json_body(request: Request, *, known: tuple[str, ...]) -> dict[str, Any]:
+    """The body's object (none reads as {}), refusing a member not in `known`."""
     body = request.data
     if body in (None, "") or body == {}:
         return {}
     if not isinstance(body, dict):
         raise not_an_object_problem()
+    refuse_unknown_members(body, known)
     return body
 
 
@@ -119,7 +122,7 @@ class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         errors: list[dict[str, str]] = []
-        expected_version = _expected_version(json_body(request), errors)
+        expected_version = _expected_version(json_body(request, known=("expectedVersion",)), errors)
         if errors:
             raise validation_problem(errors)
         submission = submission_approve(
@@ -134,7 +137,7 @@ class SubmissionApproveView(APIView):
 class SubmissionRejectView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        body = json_body(request)
+        body = json_body(request, known=("reason", "expectedVersion"))
         reason = body.get("reason")
         errors = [] if isinstance(reason, str) and reason.strip() else [_reason_error(reason)]
         expected_version = _expected_version(body, errors)
@@ -153,7 +156,7 @@ class SubmissionRejectView(APIView):
 class SubmissionCancelView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        body = json_body(request)
+        body = json_body(request, known=("reason", "expectedVersion"))
         reason = body.get("reason")
         errors = [] if reason is None or isinstance(reason, str) else [_reason_error(reason)]
         expected_version = _expected_version(body, errors)
@@ -174,7 +177,7 @@ class SubmissionCorrectionsView(APIView):
 
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
-        body = json_body(request)
+        body = json_body(request, known=("fields", "expectedVersion"))
         values, expected_version = _corrections(body, submission)
         submission = submission_correct_fields(
             submission_id=submission.pk,

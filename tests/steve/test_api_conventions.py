@@ -95,6 +95,103 @@ def test_an_unknown_resolution_is_422(api, company):
     assert response.status_code == 422 and response.json()["code"] == "INVALID_RESOLUTION"
 
 
+def unknown_member_target(api, company, target: str) -> tuple[str, dict]:
+    """A write call's URL and a body it would accept, for `target`."""
+    submission = in_review(company)
+    review = f"/api/v1/submissions/{submission.pk}"
+    if target in ("endpoint rotate", "endpoint redeliver"):
+        endpoint_id = api.post("/api/v1/webhook-endpoints", HOOK, format="json").json()["id"]
+        action = "rotate-secret" if target == "endpoint rotate" else "redeliver"
+        body = {} if action == "rotate-secret" else {"since": "2026-01-01T00:00:00Z"}
+        return f"/api/v1/webhook-endpoints/{endpoint_id}/{action}", body
+    return {
+        "approve": (f"{review}/approve", {}),
+        "reject": (f"{review}/reject", {"reason": "Illegible."}),
+        "cancel": (f"{review}/cancel", {}),
+        "corrections": (f"{review}/corrections", {"fields": {"merchantName": "X"}}),
+        "resolve": (
+            f"{review}/fraud-matches/{flag(submission).pk}/resolve",
+            {"resolution": "false_positive"},
+        ),
+        "webhook test": ("/api/v1/webhooks/test", {"url": HOOK["url"]}),
+        "session secret rotate": ("/api/v1/webhook-endpoints/session-secret/rotate", {}),
+    }[target]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "approve",
+        "reject",
+        "cancel",
+        "corrections",
+        "resolve",
+        "webhook test",
+        "session secret rotate",
+        "endpoint rotate",
+        "endpoint redeliver",
+    ],
+)
+def test_a_write_call_refuses_a_member_it_does_not_read(api, company, workflows, target):
+    url, body = unknown_member_target(api, company, target)
+    response = api.post(url, {**body, "expectedVersoin": 1}, format="json")
+    assert response.status_code == 422, response.content
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_ERROR"
+    assert problem["errors"] == [
+        {
+            "field": "expectedVersoin",
+            "message": "Not a field of this request.",
+            "code": "unknown_field",
+        }
+    ]
+
+
+def test_approve_with_corrections_in_its_body_is_refused_and_approves_nothing(api, company):
+    """The integrator believed they corrected the merchant before approving."""
+    submission = in_review(company)
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/approve",
+        {"fields": {"merchantName": "X"}},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("fields", "unknown_field")
+    ]
+    submission.refresh_from_db()
+    assert submission.status == "review"
+    assert submission.extracted_data["merchantName"] == "Kedai Runcit"
+
+
+def test_a_body_of_thousands_of_unknown_members_lists_a_bounded_number(api, company):
+    url = f"/api/v1/submissions/{in_review(company).pk}/cancel"
+    response = api.post(url, {f"m{n}": 1 for n in range(5000)}, format="json")
+    assert response.status_code == 422 and len(response.json()["errors"]) == 50
+
+
+def test_every_json_request_body_in_the_schema_is_closed():
+    """Each refuses a member it does not list, so the schema says so (seed 003's
+    extraction jobs excepted: the peers' API is the contract there)."""
+    open_bodies = [
+        f"{method} {path}"
+        for path, operations in published_schema()["paths"].items()
+        for method, operation in operations.items()
+        if not path.startswith("/api/v1/extraction-jobs")
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
+        and _body_schema(operation).get("additionalProperties") is not False
+    ]
+    assert open_bodies == []
+
+
+def _body_schema(operation: dict) -> dict:
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return published_schema()["components"]["schemas"][name]
+    return schema
+
+
 # ---- the seeds' exceptions ----
 
 

@@ -74,7 +74,10 @@ def test_invalid_fields_are_a_422_per_field_and_nothing_is_stored(api, company):
     assert response.status_code == 422
     problem = response.json()
     assert problem["code"] == "VALIDATION_ERROR"
-    assert {e["field"] for e in problem["errors"]} == {"fields.totalAmount", "fields.colour"}
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {
+        ("fields.totalAmount", "invalid"),
+        ("fields.colour", "unknown_field"),
+    }
     waiting.refresh_from_db()
     assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
     for body in ({}, {"fields": []}, {"fields": {"merchantName": "x"}, "expectedVersion": "1"}):

@@ -15,6 +15,7 @@ from steve.api.schema import (
     PAGE_PARAMS,
     STRING,
     choices,
+    closed,
     docs,
     listing,
     nullable,
@@ -175,17 +176,19 @@ def rotation_problems(problems: dict[int, list[str]]) -> dict[int, list[str]]:
 
 
 # Whole hours, as validated_grace takes them: 1.5 and 2.0 are refused INVALID_GRACE_PERIOD.
-GRACE_REQUEST = obj(
-    {
-        "gracePeriodHours": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 168,
-            "default": 24,
-            "description": "How long the previous secret keeps signing; 0 ends it at once",
-        }
-    },
-    required=[],
+GRACE_REQUEST = closed(
+    obj(
+        {
+            "gracePeriodHours": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 168,
+                "default": 24,
+                "description": "How long the previous secret keeps signing; 0 ends it at once",
+            }
+        },
+        required=[],
+    )
 )
 ENDPOINT_LIST = docs(
     "listWebhookEndpoints",
@@ -201,17 +204,16 @@ ENDPOINT_CREATE = docs(
     summary="Add an endpoint; its whsec_ secret is shown once (bucket: write)",
     response="WebhookEndpoint",
     status=201,
-    request={  # another field is refused (unknown_field), as an update's is
-        **obj(
+    request=closed(  # another field is refused (unknown_field), as an update's is
+        obj(
             {
                 "url": {"type": "string", "format": "uri"},
                 "events": EVENTS,
                 "description": STRING,
             },
             required=["url"],
-        ),
-        "additionalProperties": False,
-    },
+        )
+    ),
     parameters=[IDEMPOTENCY_PARAM],
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY"],
@@ -265,14 +267,16 @@ ENDPOINT_UPDATE = docs(
     tag="webhooks",
     summary="Change url, events, description or enabled (bucket: write)",
     response="WebhookEndpoint",
-    request=obj(
-        {
-            "url": {"type": "string", "format": "uri"},
-            "events": EVENTS,
-            "description": STRING,
-            "enabled": {"type": "boolean"},
-        },
-        required=[],
+    request=closed(
+        obj(
+            {
+                "url": {"type": "string", "format": "uri"},
+                "events": EVENTS,
+                "description": STRING,
+                "enabled": {"type": "boolean"},
+            },
+            required=[],
+        )
     ),
     problems={
         **ENDPOINT_NOT_FOUND,
@@ -305,7 +309,7 @@ ENDPOINT_REDELIVER = docs(
     summary="Queue the endpoint's failed deliveries since a time again",
     response="Redelivered",
     status=202,
-    request=obj({"since": DATETIME}),
+    request=closed(obj({"since": DATETIME})),
     problems={
         **ENDPOINT_NOT_FOUND,
         409: ["WEBHOOK_ENDPOINT_DISABLED"],
@@ -356,9 +360,11 @@ WEBHOOK_TEST = docs(
     summary="Send a test event now, 5 s timeout, one at a time (bucket: webhook_test, 10/min)",
     response="WebhookTestResult",
     # Exactly one of the two; the other left out or null.
-    request=obj(
-        {"endpointId": nullable(STRING), "url": nullable({"type": "string", "format": "uri"})},
-        [],
+    request=closed(
+        obj(
+            {"endpointId": nullable(STRING), "url": nullable({"type": "string", "format": "uri"})},
+            [],
+        )
     ),
     problems={**ENDPOINT_NOT_FOUND, 409: ["WEBHOOK_TEST_IN_PROGRESS"], 422: URL_PROBLEMS},
 )

@@ -10,6 +10,7 @@ from steve.api.errors import (
     field_error,
     not_an_object_problem,
     problem_of_all,
+    refuse_unknown_members,
     validation_problem,
 )
 from steve.errors import ServiceError
@@ -114,14 +115,7 @@ def parse_create(body: Any) -> dict[str, Any]:
     """A create's fields. One it does not know is refused, as an update's is: a misspelt
     `event` was dropped, and an endpoint with no events takes every event."""
     body = body_object(body)
-    unknown = sorted(set(body) - set(CREATABLE))
-    if unknown:
-        raise validation_problem(
-            [
-                field_error(name, "Not a field of a webhook endpoint.", "unknown_field")
-                for name in unknown
-            ]
-        )
+    refuse_unknown_members(body, CREATABLE, message="Not a field of a webhook endpoint.")
     return body
 
 
@@ -151,7 +145,9 @@ def parse_changes(body: Any) -> EndpointChanges:
 
 
 def parse_since(body: Any) -> datetime:
-    raw = body_object(body).get("since")
+    body = body_object(body)
+    refuse_unknown_members(body, ("since",))
+    raw = body.get("since")
     try:
         when = parse_datetime(raw) if isinstance(raw, str) else None
     except ValueError:  # well formed but no such date, e.g. month 13

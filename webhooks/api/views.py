@@ -15,7 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from steve.api.errors import ApiProblem, field_error, problem_of_all, validation_problem
+from steve.api.errors import (
+    ApiProblem,
+    field_error,
+    problem_of_all,
+    refuse_unknown_members,
+    validation_problem,
+)
 from steve.api.idempotency import idempotent
 from steve.api.pagination import keyset_page, page_param_problems
 from steve.ids import new_id
@@ -80,6 +86,7 @@ def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
 def grace_from(request: Request) -> timedelta:
     # No body reads as {}; a falsy one (false, 0, "") is no object, not "no body".
     body = body_object(request.data)
+    refuse_unknown_members(body, ("gracePeriodHours",))
     if "gracePeriodHours" not in body:
         return default_grace()
     return validated_grace(body["gracePeriodHours"])  # null is refused, not the default
@@ -269,6 +276,7 @@ class WebhookTestView(APIView):
 
     def post(self, request: Request) -> Response:
         body = body_object(request.data)
+        refuse_unknown_members(body, ("endpointId", "url"))
         endpoint_id, url = body.get("endpointId"), body.get("url")
         if bool(endpoint_id) == bool(url):
             raise validation_problem(
