@@ -1,5 +1,6 @@
 """Session API: create (with pre-signed uploads), upload (local storage), submit, poll."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -196,8 +197,22 @@ def _upload_target(token: str) -> SubmissionFile:
     return file
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes:
+def _declared_length(request: HttpRequest) -> str:
+    """The Content-Length as sent: digits, or "" when none. Django reads a malformed one
+    (-1, abc) as 0 and read nothing, so the upload was refused as EMPTY_FILE."""
     declared = request.headers.get("Content-Length", "")
+    if declared and not re.fullmatch(r"[0-9]+", declared):
+        raise SessionError(
+            "INVALID_CONTENT_LENGTH",
+            "Content-Length must be the file's size in bytes, a whole number "
+            "(e.g. Content-Length: 245120). This upload URL can still be used.",
+            status=400,
+        )
+    return declared
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    declared = _declared_length(request)
     if not declared and request.headers.get("Transfer-Encoding"):
         # A chunked body has no length to check against the limit before reading it (and
         # WSGI servers may hand the view none of it).

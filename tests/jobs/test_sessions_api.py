@@ -367,6 +367,26 @@ def test_an_upload_cut_short_is_refused_and_leaves_the_url_usable(api, workflows
     assert put(api, body["uploadUrls"][0]["uploadUrl"], data).status_code == 200
 
 
+@pytest.mark.parametrize("declared", ["-1", "abc", "1.5", "\u00b2"])
+def test_a_malformed_content_length_is_named_and_leaves_the_url_usable(api, workflows, declared):
+    """It was answered EMPTY_FILE (Django reads it as 0), though the file was not empty."""
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    data = jpeg_bytes()
+    response = api.generic(
+        "PUT",
+        url.removeprefix("http://testserver"),
+        data,
+        content_type="image/jpeg",
+        CONTENT_LENGTH=declared,
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_CONTENT_LENGTH"
+    assert "Content-Length" in response.json()["detail"]
+    assert SubmissionFile.objects.get().uploaded_at is None
+    assert put(api, url, data).status_code == 200
+
+
 def test_empty_upload_is_refused(api, workflows):
     _, body, _ = create(api)
     response = put(api, body["uploadUrls"][0]["uploadUrl"], b"")
