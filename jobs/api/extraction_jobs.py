@@ -7,6 +7,7 @@ problems and carry the seed's `success: false` and `error {code, message}` membe
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -214,7 +215,15 @@ class ExtractionJobCreateView(PeerEnvelopeView):
         worker 1 GB before the file's size was checked."""
         super().initial(request, *args, **kwargs)
         declared = request.META.get("CONTENT_LENGTH") or ""
-        if declared.isdigit() and int(declared) > _largest_body(request):
+        if declared and not re.fullmatch(r"[0-9]+", declared):
+            # Read as 0, the body was no body: "templateName is missing" named the wrong
+            # thing, and a latin-1 digit (a superscript two) passed isdigit into int(): 500.
+            raise peer_problem(
+                400,
+                "INVALID_REQUEST",
+                "Content-Length must be the body's size in bytes, a whole number.",
+            )
+        if declared and int(declared) > _largest_body(request):
             raise peer_problem(
                 413, "FILE_TOO_LARGE", "The request is larger than any file allowed."
             )

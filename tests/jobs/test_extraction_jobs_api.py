@@ -135,6 +135,15 @@ def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):
     assert body["success"] is False and body["error"]["code"] == code
 
 
+@pytest.mark.parametrize("declared", ["-1", "abc", "\u00b2"])
+def test_a_malformed_content_length_is_400_invalid_request_naming_it(api, workflows, declared):
+    response = create(api, headers={"CONTENT_LENGTH": declared})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "INVALID_REQUEST" and "Content-Length" in body["detail"]
+    assert body["success"] is False and body["error"]["code"] == "INVALID_REQUEST"
+
+
 def test_a_refused_file_answers_in_the_seed_envelope_too(api, workflows):
     response = create(api, data=b"MZ\x90\x00 not a document")
     assert response.status_code == 400
