@@ -927,12 +927,23 @@ MAX_LINE_ITEMS = 300
 
 def _check_line_items(items: list[dict[str, Any]]) -> None:
     """The rules of line items however they come (page or JSON): at most MAX_LINE_ITEMS,
-    each with a quantity above zero (older workflow versions' schemas allow any number)."""
+    each with a description of at most CORRECTION_MAX characters (no schema limits it)
+    and a quantity above zero (older workflow versions' schemas allow any number)."""
     if len(items) > MAX_LINE_ITEMS:
         raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
     for number, item in enumerate(items, start=1):
+        _check_description(number, item.get("description"))
         if round(item["quantity"], 4) <= 0:
             raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
+
+
+def _check_description(number: int, description: Any) -> None:
+    if isinstance(description, str) and len(description) > CORRECTION_MAX:
+        raise invalid(
+            "lineItems",
+            f"Row {number}: the description is at most {CORRECTION_MAX} characters.",
+            field_code="long",
+        )
 
 
 def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
@@ -941,10 +952,7 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
         raise invalid("lineItems", f"Row {number}: a description is needed.")
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
         raise invalid("lineItems", f"Row {number}: the description has a NUL character.")
-    if len(description) > CORRECTION_MAX:
-        raise invalid(
-            "lineItems", f"Row {number}: the description is at most {CORRECTION_MAX} characters."
-        )
+    _check_description(number, description)
     quantity = _decimal(row.quantity or "1")
     if quantity is None or round(quantity, 4) <= 0:
         raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
@@ -1132,6 +1140,35 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
             _remember(submission, field_name, keys, new, recalled)
 
 
+def _check_correction(value: Any, submission: Submission, field_name: str) -> None:
+    """The review page's rules for one typed JSON value: its text at most CORRECTION_MAX
+    characters (a line item's description names its row, as the page does), valid for
+    the schema."""
+    rows = field_name == "lineItems"
+    if not rows:
+        _refuse_long_text(value, field_name)
+    _validate(value, submission, field_name, "Invalid value")
+    if rows:
+        _check_line_items(value)
+        _refuse_long_text(value, field_name)  # a row's other text (a workflow's own members)
+
+
+def _refuse_long_text(value: Any, field_name: str) -> None:
+    if _longest_text(value) > CORRECTION_MAX:
+        raise invalid(field_name, f"At most {CORRECTION_MAX} characters.", field_code="long")
+
+
+def _longest_text(value: Any) -> int:
+    """The length of the longest string in a value (an object's or a list's nest them)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return max((_longest_text(item) for item in value), default=0)
+    return 0
+
+
 def _trimmed(value: Any) -> Any:
     return value.strip(" ") if isinstance(value, str) else value
 
@@ -1168,35 +1205,21 @@ def submission_correct_fields(
 
 def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list[dict[str, str]]:
     """Each refused field of a corrections body as fields.<name>, in the body's order:
-    too long, not a field of the workflow, or not a value its output schema takes."""
+    not a field of the workflow, too long, or not a value its output schema takes."""
     errors: list[dict[str, str]] = []
     for name, raw in values.items():
         where, value = f"fields.{name}", _trimmed(raw)
-        if _longest_text(value) > CORRECTION_MAX:
-            errors.append(field_error(where, f"At most {CORRECTION_MAX} characters.", "long"))
-        elif _field_schema(submission, name) is None:
+        if _field_schema(submission, name) is None:
             errors.append(
                 field_error(where, f"{name} is not a field of this workflow.", "unknown_field")
             )
         elif value is not None:
             try:
-                _validate(value, submission, name, "Invalid value")
-                if name == "lineItems":
-                    _check_line_items(value)
+                _check_correction(value, submission, name)
             except ServiceError as error:
-                errors.append(field_error(where, error.message))
+                code = error.errors[0]["code"] if error.errors else "invalid"
+                errors.append(field_error(where, error.message, code))
     return errors[:MAX_FIELD_ERRORS]  # a body of 20,000 unknown names gets 50 back
-
-
-def _longest_text(value: Any) -> int:
-    """The length of the longest string in a corrected value (line items nest them)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return max((_longest_text(item) for item in value), default=0)
-    return 0
 
 
 def _shown(submission: Submission, field_name: str) -> Any:

@@ -25,6 +25,7 @@ from steve.api.schema import (
     seed_example,
 )
 from submissions.models import FraudStatus, SubmissionStatus
+from submissions.services import CORRECTION_MAX, MAX_LINE_ITEMS
 
 SUBMISSION_STATUSES = choices(SubmissionStatus)
 FRAUD_STATUSES = choices(FraudStatus)
@@ -342,6 +343,20 @@ SUBMISSION_CANCEL = docs(
         422: ["VALIDATION_ERROR"],
     },
 )
+# The service's rules (submissions.services) for the one nested field a client sends.
+LINE_ITEMS_CORRECTION = {
+    "type": "array",
+    "maxItems": MAX_LINE_ITEMS,
+    "items": {
+        "type": "object",
+        "properties": {
+            "description": {"type": "string", "minLength": 1, "maxLength": CORRECTION_MAX},
+            "quantity": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+            "amount": {"type": "number"},
+        },
+        "required": ["description", "quantity", "amount"],
+    },
+}
 SUBMISSION_CORRECT = docs(
     "correctSubmission",
     tag="review",
@@ -349,7 +364,8 @@ SUBMISSION_CORRECT = docs(
     description=(
         "Each value replaces the field (null, or an empty `lineItems` list, clears it) "
         "and is validated against the workflow version's output schema (text at most 2000 "
-        "characters, as on the review page; no blank text, line breaks, control or bidi "
+        "characters, as on the review page, a line item's description too, the 422 naming "
+        "its row; no blank text, line breaks, control or bidi "
         "formatting characters; numbers finite); a 422 names every invalid field as "
         "`fields.<name>` (the first 50), and nothing is stored unless all are valid. "
         "Correcting a merchant field again takes back what the earlier correction taught "
@@ -364,7 +380,12 @@ SUBMISSION_CORRECT = docs(
     request=closed(
         obj(
             {
-                "fields": {"type": "object", "additionalProperties": True, "minProperties": 1},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "minProperties": 1,
+                    "properties": {"lineItems": nullable(LINE_ITEMS_CORRECTION)},
+                },
                 "expectedVersion": EXPECTED_VERSION,
             },
             required=["fields"],

@@ -5,14 +5,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from jobs import pipeline
+from steve.errors import ServiceError
 from submissions.memory import Remembered, choose, memory_confidence, shop_keys
 from submissions.models import MerchantMemory, Submission
 from submissions.selectors import shop_memory
 from submissions.services import (
+    CORRECTION_MAX,
     MAX_LINE_ITEMS,
     Actor,
+    LineItemRow,
     merchant_memory_forget,
     submission_correct_field,
+    submission_correct_fields,
+    submission_correct_line_items,
 )
 from tests import factories
 from tests.factories import SubmissionFactory
@@ -116,6 +121,41 @@ def test_a_correction_longer_than_the_review_page_allows_is_a_422(api, company):
     assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
 
 
+def test_the_correction_service_refuses_a_long_line_item_description_as_the_desk_does(
+    company, reviewer
+):
+    """The limit lived in the API view only: the service stored any length."""
+    waiting = SubmissionFactory(company=company)
+    long = "y" * (CORRECTION_MAX + 1)
+    with pytest.raises(ServiceError) as typed:
+        submission_correct_fields(
+            submission_id=waiting.pk,
+            values={"lineItems": [{"description": long, "quantity": 1, "amount": 3.0}]},
+            actor=Actor.for_user(reviewer),
+        )
+    with pytest.raises(ServiceError) as on_the_desk:
+        submission_correct_line_items(
+            submission_id=waiting.pk,
+            rows=[LineItemRow(description=long, quantity="1", amount="3.00")],
+            actor=Actor.for_user(reviewer),
+        )
+    desk_message = on_the_desk.value.message
+    assert desk_message == "Row 1: the description is at most 2000 characters."
+    assert typed.value.errors == [
+        {"field": "fields.lineItems", "message": desk_message, "code": "long"}
+    ]
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.extracted_data
+
+
+def test_a_line_item_description_of_the_limit_is_stored_over_the_api(api, company):
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "y" * CORRECTION_MAX, "quantity": 1, "amount": 3.0}]
+    response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["extractedData"]["lineItems"] == items
+
+
 def test_corrections_are_refused_outside_review_and_for_other_companies(api, company):
     approved = SubmissionFactory(company=company, status="approved")
     response = api.post(url(approved), {"fields": {"merchantName": "X"}}, format="json")
@@ -129,6 +169,15 @@ def test_the_schema_documents_the_corrections_endpoint(api):
     schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
     operation = schema["paths"]["/api/v1/submissions/{submission_id}/corrections"]["post"]
     assert operation["operationId"] == "correctSubmission"
+
+
+def test_the_schema_gives_the_services_limits_for_line_items(api):
+    schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/submissions/{submission_id}/corrections"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    items = body["properties"]["fields"]["properties"]["lineItems"]
+    assert items["maxItems"] == MAX_LINE_ITEMS
+    assert items["items"]["properties"]["description"]["maxLength"] == CORRECTION_MAX
 
 
 # --- correction memory ---------------------------------------------------------------------
