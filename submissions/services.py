@@ -959,11 +959,8 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
     amount = _decimal(row.amount)
     if amount is None:
         raise invalid("lineItems", f"Row {number}: enter the amount as a number, e.g. 12.50.")
-    return {
-        "description": description,
-        "quantity": float(round(quantity, 4)),
-        "amount": float(round(amount, 4)),
-    }
+    # Not rounded: more than MAX_DECIMALS places is refused (_unstorable), as over the API.
+    return {"description": description, "quantity": float(quantity), "amount": float(amount)}
 
 
 # No amount or quantity on a receipt or invoice comes near this; larger numbers are typos
@@ -1006,6 +1003,8 @@ def _unstorable(value: Any) -> str | None:
             return "the text has a line break or a control, bidi formatting or invisible character"
     elif isinstance(value, int | float) and not _storable_number(value):
         return "the number is too large"
+    elif isinstance(value, float) and _decimal_places(value) > MAX_DECIMALS:
+        return f"the number has more than {MAX_DECIMALS} decimal places"
     elif isinstance(value, dict):
         return next(filter(None, map(_unstorable, value.values())), None)
     elif isinstance(value, list):
@@ -1085,6 +1084,29 @@ def _no_longer_missing(summary: str, field_name: str) -> str:
     return summary[: match.start()] + listed + summary[match.end() :]
 
 
+# Decimal places a corrected number may have: enough for every currency's minor unit (3
+# for KWD, BHD, OMR) and unit prices (fuel per litre), and what the page shows back. More
+# is a typo or a binary float's tail (0.30000000000000004, 1e-321), stored as if read.
+MAX_DECIMALS = 4
+
+
+def _decimal_places(value: float) -> int:
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _without_negative_zero(value: Any) -> Any:
+    """-0.0 as 0.0, however deep: a correction of -0 is nothing paid back, and it showed
+    as "-0.00" on the page and in webhooks."""
+    if isinstance(value, float) and value == 0:
+        return 0.0
+    if isinstance(value, dict):
+        return {key: _without_negative_zero(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_negative_zero(item) for item in value]
+    return value
+
+
 def _storable_number(value: int | float) -> bool:
     # A JSON integer of 400 digits is a Python int that float() cannot hold: compare
     # it exactly rather than through math.isfinite.
@@ -1095,6 +1117,7 @@ def _storable_number(value: int | float) -> bool:
 
 def _store_correction(submission: Submission, field_name: str, new: Any, actor: Actor) -> None:
     """Write a reviewer's value (None: clear the field) with its event; no change, no event."""
+    new = _without_negative_zero(new)
     data = dict(submission.extracted_data or {})
     old = data.get(field_name)
     if new == old:

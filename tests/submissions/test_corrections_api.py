@@ -1,5 +1,7 @@
 """Corrections over the API, and the correction memory they (and the review page) feed."""
 
+import math
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
@@ -154,6 +156,72 @@ def test_a_line_item_description_of_the_limit_is_stored_over_the_api(api, compan
     response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["extractedData"]["lineItems"] == items
+
+
+@pytest.mark.parametrize("amount", [12.34567, 1e-321, 0.30000000000000004])
+def test_an_amount_with_more_than_four_decimals_is_refused_over_the_api(api, company, amount):
+    """Stored as sent, a float's tail or a subnormal (1e-321) read as a real amount."""
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "Tea", "quantity": 1, "amount": amount}]
+    response = api.post(
+        url(waiting), {"fields": {"totalAmount": amount, "lineItems": items}}, format="json"
+    )
+    assert response.status_code == 422
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(errors) == {"fields.totalAmount", "fields.lineItems"}
+    assert all("more than 4 decimal places" in message for message in errors.values())
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 12.5
+
+
+@pytest.mark.parametrize("typed", ["12.34567", "1e-321"])
+def test_the_desk_refuses_an_amount_with_more_than_four_decimals_as_the_api_does(
+    company, reviewer, typed
+):
+    """The desk kept every decimal of a total and rounded a line item's to four."""
+    waiting = SubmissionFactory(company=company)
+    with pytest.raises(ServiceError, match="more than 4 decimal places"):
+        correct(waiting, typed, reviewer, field="totalAmount")
+    with pytest.raises(ServiceError, match="more than 4 decimal places"):
+        submission_correct_line_items(
+            submission_id=waiting.pk,
+            rows=[LineItemRow(description="Tea", quantity="1", amount=typed)],
+            actor=Actor.for_user(reviewer),
+        )
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 12.5
+    assert "lineItems" not in waiting.extracted_data
+
+
+def test_negative_zero_is_stored_as_zero_and_a_credit_notes_total_stays_negative(
+    api, company, reviewer
+):
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "Refund", "quantity": 1, "amount": -0.0}]
+    fields = {"totalAmount": -0.0, "taxAmount": -6.42, "lineItems": items}
+    response = api.post(url(waiting), {"fields": fields}, format="json")
+    assert response.status_code == 200, response.content
+    assert b"-0.0" not in response.content
+    waiting.refresh_from_db()
+    stored = waiting.extracted_data
+    assert math.copysign(1, stored["totalAmount"]) == 1
+    assert math.copysign(1, stored["lineItems"][0]["amount"]) == 1
+    assert stored["taxAmount"] == -6.42
+    correct(waiting, "-0", reviewer, field="taxAmount")  # typed on the desk
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["taxAmount"] == 0
+    assert math.copysign(1, waiting.extracted_data["taxAmount"]) == 1
+
+
+def test_four_decimals_are_kept_exactly_by_the_desk_and_the_api(api, company, reviewer):
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "Diesel", "quantity": 40.125, "amount": 2.1575}]
+    response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 200, response.content
+    correct(waiting, "1,234.567", reviewer, field="totalAmount")
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["lineItems"] == items
+    assert waiting.extracted_data["totalAmount"] == 1234.567
 
 
 def test_corrections_are_refused_outside_review_and_for_other_companies(api, company):
