@@ -1228,11 +1228,14 @@ def submission_correct_fields(
 
 def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list[dict[str, str]]:
     """Each refused field of a corrections body as fields.<name>, in the body's order:
-    not a field of the workflow, too long, or not a value its output schema takes."""
+    too long, not a field of the workflow, or not a value its output schema takes."""
     errors: list[dict[str, str]] = []
     for name, raw in values.items():
         where, value = f"fields.{name}", _trimmed(raw)
-        if _field_schema(submission, name) is None:
+        # Too long is said first, of any name; line items name the row (_check_correction).
+        if name != "lineItems" and _longest_text(value) > CORRECTION_MAX:
+            errors.append(field_error(where, f"At most {CORRECTION_MAX} characters.", "long"))
+        elif _field_schema(submission, name) is None:
             errors.append(
                 field_error(where, f"{name} is not a field of this workflow.", "unknown_field")
             )
