@@ -134,10 +134,17 @@ def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any)
     )
 
 
-def idempotency_keys_purge() -> int:
-    """Delete Idempotency-Key records past their retention (7 days); for the beat."""
+IDEMPOTENCY_PURGE_BATCH = 5000
+
+
+def idempotency_keys_purge(*, limit: int = IDEMPOTENCY_PURGE_BATCH) -> int:
+    """Beat: delete Idempotency-Key records past their retention (IDEMPOTENCY_KEY_TTL),
+    oldest first and bounded per run (a backlog goes over the next runs). Safe to run
+    twice at once: a row the other run deleted first is simply not counted again."""
     cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
-    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    expired = IdempotencyKey.objects.filter(created_at__lt=cutoff).order_by("created_at")
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    deleted, _ = IdempotencyKey.objects.filter(pk__in=ids).delete()
     return deleted
 
 

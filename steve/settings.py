@@ -283,6 +283,7 @@ CELERY_TASK_ROUTES = {
     "jobs.tasks.purge_expired_data": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.tasks.dispatch_due_webhooks": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.tasks.purge_old_webhook_deliveries": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "steve.tasks.purge_idempotency_keys": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.*": {"queue": "deliveries"},
 }
 CELERY_BEAT_SCHEDULE = {
@@ -300,6 +301,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-old-webhook-deliveries": {
         "task": "webhooks.tasks.purge_old_webhook_deliveries",
+        "schedule": timedelta(hours=1),
+    },
+    "purge-idempotency-keys": {
+        "task": "steve.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
 }

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from steve.services import outbox_relay
+from steve.services import idempotency_keys_purge, outbox_relay
 
 logger = logging.getLogger(__name__)
 
@@ -16,3 +16,12 @@ def relay_outbox() -> int:
     if sent:
         logger.info("Outbox relay sent %d task(s)", sent)
     return sent
+
+
+@shared_task(ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Beat: Idempotency-Key records (and the responses they replay) past their TTL."""
+    purged = idempotency_keys_purge()
+    if purged:
+        logger.info("Idempotency-Key purge removed %d key(s)", purged)
+    return purged

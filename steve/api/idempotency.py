@@ -16,8 +16,8 @@ request runs as usual. With it:
 - a create that fails (4xx, 5xx or an exception) releases the key: nothing was made,
   and the client must be able to retry, whether with the same request after a server
   error or with a corrected one after a validation error;
-- keys are per API key and kept `IDEMPOTENCY_KEY_TTL` (7 days; `idempotency_keys_purge`
-  in steve.services deletes older ones, and an older row still present counts as
+- keys are per API key and kept `IDEMPOTENCY_KEY_TTL` (7 days; beat's hourly
+  `purge_idempotency_keys` deletes older ones, and an older row still present counts as
   absent); an `in_flight` row older than `IDEMPOTENCY_IN_FLIGHT_TIMEOUT` is taken to be
   left by a crashed process and may be claimed again.
 """

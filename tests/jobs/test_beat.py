@@ -259,6 +259,7 @@ SWEEPS = [
     "jobs.tasks.purge_expired_data",
     "webhooks.tasks.dispatch_due_webhooks",
     "webhooks.tasks.purge_old_webhook_deliveries",
+    "steve.tasks.purge_idempotency_keys",
 ]
 
 

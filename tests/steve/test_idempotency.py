@@ -160,6 +160,31 @@ def test_purge_deletes_keys_older_than_seven_days(api_key):
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
 
 
+def test_beat_purges_idempotency_keys_past_their_retention(api_key, settings):
+    """idempotency_keys_purge had no task and no beat entry: keys (with the response
+    bodies they replay) piled up forever."""
+    from steve.celery import app
+
+    now = timezone.now()
+    for name, age in (("old", timedelta(days=7, minutes=1)), ("new", timedelta(days=6))):
+        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        IdempotencyKey.objects.filter(pk=row.pk).update(created_at=now - age)
+    app.loader.import_default_modules()  # the apps' tasks, as a worker finds them
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        app.tasks[entry["task"]].apply().get()
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_the_purge_is_bounded_per_run_and_the_next_run_takes_the_rest(api_key, settings):
+    old = timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(minutes=1)
+    for name in ("a", "b", "c"):
+        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        IdempotencyKey.objects.filter(pk=row.pk).update(created_at=old)
+    assert idempotency_keys_purge(limit=2) == 2
+    assert idempotency_keys_purge(limit=2) == 1
+    assert not IdempotencyKey.objects.exists()
+
+
 class SlowCompanyCreate(APIView):
     """A create with no natural key of its own: only Idempotency-Key stops twins."""
 
