@@ -332,9 +332,16 @@ def _through_blips(session_id: str, work: Callable[[], T], ends: float) -> T:
 
 def _claim(session_id: str) -> WorkflowSession | None:
     """The session, claimed for this run; None when there is nothing for it to do."""
-    session = WorkflowSession.objects.select_related(
-        "workflow_version__workflow", "submission"
-    ).get(pk=session_id)
+    session = (
+        WorkflowSession.objects.select_related("workflow_version__workflow", "submission")
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None:
+        # Deleted with its company while its message waited (or a message from another
+        # database): there is nothing to run, and every copy of it raised before.
+        logger.warning("Session %s no longer exists; its processing message is dropped", session_id)
+        return None
     if session.state != SessionState.SUBMITTED:
         return None  # already finished: re-running a session changes nothing
     if session.submission.status != SubmissionStatus.PROCESSING:
