@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -79,6 +80,14 @@ def _responses_match_the_schema(monkeypatch) -> None:
 def _fresh_rate_limit_counters(monkeypatch) -> None:
     """Each test counts from zero: anonymous requests all come from one test address."""
     monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"steve:rl:{uuid.uuid4().hex[:12]}:")
+
+
+@pytest.fixture
+def operator(client):
+    """The test client signed in as a superuser: Steve's admin is for superusers only."""
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

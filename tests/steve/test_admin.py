@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from steve.admin import ApiKeyAdmin
@@ -12,13 +11,6 @@ from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
-    client.force_login(user)
-    return client
 
 
 def test_every_registered_model_has_working_list_and_add_pages(operator, company):

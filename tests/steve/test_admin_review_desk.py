@@ -5,7 +5,6 @@ import html
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from jobs.defaults import kind_defaults
@@ -17,13 +16,6 @@ from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 ADD_VERSION = "admin:steve_workflowversion_add"
-
-
-@pytest.fixture
-def operator(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
-    client.force_login(user)
-    return client
 
 
 def version_post(workflow_id: str, **overrides: object) -> dict[str, object]:

@@ -1,19 +1,11 @@
 """The admin's submission pages stay cheap at scale: a bounded number of queries."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests.factories import many_submissions
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator(client):
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456")
-    client.force_login(user)
-    return client
 
 
 def test_the_submission_list_takes_a_bounded_number_of_queries_at_1000_submissions(
