@@ -8,6 +8,7 @@ and the Host header names the hostname, because only the TCP connect uses the ad
 """
 
 import contextlib
+import http.client
 import ipaddress
 import queue
 import socket
@@ -157,6 +158,45 @@ def target_error(url: str) -> str | None:
     return None
 
 
+class HeadersCutOff(http.client.HTTPException):
+    pass
+
+
+class _LineWatch:
+    """The response's stream while its head is read: notes a line that the end of the
+    stream cut short (http.client takes the end of the stream for the end of the
+    headers)."""
+
+    def __init__(self, fp: Any) -> None:
+        self.fp = fp
+        self.cut = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.fp.readline(limit)
+        if not line.endswith(b"\n"):
+            self.cut = True
+        return line
+
+
+class CompleteHeadersResponse(http.client.HTTPResponse):
+    """A response whose headers ended with their blank line, or an error.
+
+    A receiver that closed the connection after "HTTP/1.1 200 OK" was taken for one that
+    answered 200: the delivery was marked delivered though the receiver died while
+    answering (maybe before storing the event), and the event never came again."""
+
+    def begin(self) -> None:
+        stream, watch = self.fp, _LineWatch(self.fp)
+        self.fp = watch
+        try:
+            super().begin()
+        finally:
+            if self.fp is watch:
+                self.fp = stream
+        if watch.cut:
+            raise HeadersCutOff("The connection ended before the end of the headers.")
+
+
 class _PinnedConnectionMixin:
     """Connects the socket to `pinned_address`; everything else still uses the hostname.
 
@@ -166,6 +206,7 @@ class _PinnedConnectionMixin:
     sent the same event meanwhile)."""
 
     _dns_host: str
+    response_class = CompleteHeadersResponse
 
     def __init__(
         self, *args: Any, pinned_address: str, deadline: float | None = None, **kwargs: Any

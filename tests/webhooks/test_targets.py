@@ -246,3 +246,24 @@ def test_a_2xx_whose_body_comes_slowly_is_delivered_at_the_deadline(slow_body_re
         timeout=1.5,
     )
     assert outcome.ok and outcome.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"],
+    ids=["after-the-status-line", "inside-a-header"],
+)
+def test_a_2xx_cut_off_in_its_headers_is_no_delivery(answer):
+    """A receiver that dies mid-headers never finished answering (it may have died before
+    storing the event): that was logged as delivered, and the event never came again."""
+    with trickling_receiver(answer, []) as url:
+        outcome = post_signed(
+            url=url,
+            secrets=[new_secret()],
+            event_id="evt_cut",
+            event_type="webhook.test",
+            payload={},
+            timeout=5,
+        )
+    assert not outcome.ok and outcome.status_code is None
+    assert "The connection ended before the end of the headers." in outcome.error
