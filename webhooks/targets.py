@@ -177,13 +177,30 @@ class _LineWatch:
             self.cut = True
         return line
 
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (close() when nothing at all was answered) is the stream's.
+        return getattr(self.fp, name)
+
 
 class CompleteHeadersResponse(http.client.HTTPResponse):
     """A response whose headers ended with their blank line, or an error.
 
     A receiver that closed the connection after "HTTP/1.1 200 OK" was taken for one that
     answered 200: the delivery was marked delivered though the receiver died while
-    answering (maybe before storing the event), and the event never came again."""
+    answering (maybe before storing the event), and the event never came again.
+
+    Interim answers (102 Processing, 103 Early Hints, …) are skipped up to the final one,
+    as RFC 9110 asks: http.client skips only 100, so a 2xx after a 103 was logged as a
+    failed "HTTP 103" and the event sent again. 101 stays final: Steve never asks for an
+    upgrade. Endless interim answers end at the attempt's deadline like any other.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()  # type: ignore[misc]
+        while http.client.PROCESSING <= status < 200:
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+        return version, status, reason
 
     def begin(self) -> None:
         stream, watch = self.fp, _LineWatch(self.fp)

@@ -248,6 +248,20 @@ def test_a_2xx_whose_body_comes_slowly_is_delivered_at_the_deadline(slow_body_re
     assert outcome.ok and outcome.status_code == 200
 
 
+def test_a_receiver_closing_without_any_answer_is_a_logged_failure():
+    with trickling_receiver(b"", []) as url:
+        outcome = post_signed(
+            url=url,
+            secrets=[new_secret()],
+            event_id="evt_silent",
+            event_type="webhook.test",
+            payload={},
+            timeout=5,
+        )
+    assert not outcome.ok and outcome.status_code is None
+    assert "Remote end closed connection without response" in outcome.error
+
+
 @pytest.mark.parametrize(
     "answer",
     [b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/pl"],
@@ -267,3 +281,24 @@ def test_a_2xx_cut_off_in_its_headers_is_no_delivery(answer):
         )
     assert not outcome.ok and outcome.status_code is None
     assert "The connection ended before the end of the headers." in outcome.error
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [b"HTTP/1.1 102 Processing\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"],
+    ids=["102", "103"],
+)
+def test_an_interim_1xx_before_the_2xx_is_skipped(interim):
+    """RFC 9110 15.2: a 1xx is interim and the final answer follows. http.client skips
+    only 100, so a 2xx after a 102 or 103 was logged as a failure and sent again."""
+    with trickling_receiver(interim, [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]) as url:
+        outcome = post_signed(
+            url=url,
+            secrets=[new_secret()],
+            event_id="evt_interim",
+            event_type="webhook.test",
+            payload={},
+            timeout=5,
+        )
+    assert outcome.ok and outcome.status_code == 200
+    assert outcome.body == "ok"
