@@ -78,3 +78,13 @@ def test_dev_says_when_its_port_is_taken():
         result = _run_dev({**os.environ, "PORT": str(port)})
     assert result.returncode == 1
     assert f"Port {port} on 127.0.0.1 is in use" in result.stderr
+
+
+def test_dev_prints_the_review_link_at_the_address_it_answers_to():
+    # With BIND=0.0.0.0 and ALLOWED_HOSTS naming the machine's address (as the README
+    # says), the printed http://localhost:PORT/review/ answered 400 Bad Request.
+    links = [c for c in _commands() if c[:1] == ["echo"] and "/review/" in " ".join(c)]
+    assert links
+    for words in links:
+        assert "$PUBLIC_BASE_URL/review/" in " ".join(words)
+        assert "localhost" not in " ".join(words)
