@@ -88,3 +88,15 @@ def test_dev_prints_the_review_link_at_the_address_it_answers_to():
     for words in links:
         assert "$PUBLIC_BASE_URL/review/" in " ".join(words)
         assert "localhost" not in " ".join(words)
+
+
+def test_dev_keeps_the_demo_credentials_and_beat_schedule_under_data_dir():
+    # With DATA_DIR elsewhere (a new, empty database) scripts/dev found
+    # data/demo-credentials.txt, skipped seeding and printed credentials the new
+    # database did not hold.
+    words = [word for command in _commands() for word in command]
+    assert ["export", "DATA_DIR=${DATA_DIR:-data}"] in _commands()
+    assert "credentials=$DATA_DIR/demo-credentials.txt" in words
+    beat = next(c for c in _commands() if "beat" in c)
+    assert beat[beat.index("-s") + 1] == "$DATA_DIR/celerybeat-schedule"
+    assert not [word for word in words if word.startswith("data/") and ".dev.lock" not in word]
