@@ -64,7 +64,7 @@ def test_a_second_dev_in_the_same_checkout_stops_before_touching_anything():
     assert "Installing" not in result.stdout + result.stderr  # setup never ran
 
 
-def test_dev_says_when_its_port_is_taken():
+def _skip_if_a_dev_runs_here() -> None:
     lock = SCRIPT.parents[1] / "data" / ".dev.lock"
     lock.parent.mkdir(exist_ok=True)
     with lock.open("w") as probe:
@@ -73,6 +73,10 @@ def test_dev_says_when_its_port_is_taken():
         except BlockingIOError:
             pytest.skip("a scripts/dev is running in this checkout")
         fcntl.flock(probe, fcntl.LOCK_UN)
+
+
+def test_dev_says_when_its_port_is_taken():
+    _skip_if_a_dev_runs_here()
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = _run_dev({**os.environ, "PORT": str(port)})
@@ -100,3 +104,23 @@ def test_dev_keeps_the_demo_credentials_and_beat_schedule_under_data_dir():
     beat = next(c for c in _commands() if "beat" in c)
     assert beat[beat.index("-s") + 1] == "$DATA_DIR/celerybeat-schedule"
     assert not [word for word in words if word.startswith("data/") and ".dev.lock" not in word]
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "-1"])
+def test_dev_names_a_port_that_is_no_port_number(port: str):
+    # "PORT=abc" was reported as "Port abc on 127.0.0.1 is in use".
+    _skip_if_a_dev_runs_here()
+    result = _run_dev({**os.environ, "PORT": port})
+    assert result.returncode == 1
+    assert f"PORT must be a port number from 1 to 65535, got '{port}'." in result.stderr
+    assert "in use" not in result.stderr
+
+
+def test_dev_names_an_address_it_cannot_listen_on():
+    _skip_if_a_dev_runs_here()
+    with socket.create_server(("127.0.0.1", 0)) as free:
+        port = free.getsockname()[1]
+    result = _run_dev({**os.environ, "PORT": str(port), "BIND": "nonsense.invalid"})
+    assert result.returncode == 1
+    assert f"Cannot listen on BIND=nonsense.invalid, PORT={port}: " in result.stderr
+    assert "in use" not in result.stderr
