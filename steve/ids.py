@@ -2,10 +2,12 @@
 
 An id is the prefix, an underscore and 26 Crockford base32 characters: 48 bits of
 milliseconds since the epoch followed by 80 random bits (the ULID layout), so ids
-made later sort later and keyset pagination can order by id alone.
+made later sort later and keyset pagination can order by id alone. Within a process,
+ids made in the same millisecond still sort in the order they were made.
 """
 
 import secrets
+import threading
 import time
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -19,9 +21,33 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+RANDOM_BITS = 80
+_last = (0, 0)  # the millisecond and random part of the last id made now
+_lock = threading.Lock()
+
+
 def new_id(prefix: str, *, at_ms: int | None = None) -> str:
-    millis = int(time.time() * 1000) if at_ms is None else at_ms
-    return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
+    if at_ms is not None:
+        return f"{prefix}_{_encode(at_ms, 10)}{_encode(secrets.randbits(RANDOM_BITS), 16)}"
+    millis, random = _monotonic(int(time.time() * 1000))
+    return f"{prefix}_{_encode(millis, 10)}{_encode(random, 16)}"
+
+
+def _monotonic(millis: int) -> tuple[int, int]:
+    """ULID's monotonic rule: within one millisecond (or if the clock steps back) the
+    next id is the last one plus one, so ids a process makes in turn sort in turn. With
+    a fresh random part each time, two events of one transaction made in the same
+    millisecond (a claim, then the correction it enables) listed in either order."""
+    global _last
+    with _lock:
+        last_millis, last_random = _last
+        if millis > last_millis:
+            _last = (millis, secrets.randbits(RANDOM_BITS))
+        elif last_random + 1 < 1 << RANDOM_BITS:
+            _last = (last_millis, last_random + 1)
+        else:  # the random part ran out within one millisecond: borrow the next one
+            _last = (last_millis + 1, secrets.randbits(RANDOM_BITS))
+        return _last
 
 
 def id_factory(prefix: str):
