@@ -311,6 +311,69 @@ def _duplicate_findings(submission: Submission, policy: FraudPolicy) -> list[Fin
     return list(found.values())
 
 
+def _repeated_page_finding(
+    submission: Submission, hashed: list[HashedPage], policy: FraudPolicy
+) -> Finding | None:
+    """The same page in two files of this submission: one receipt sent twice as different
+    bytes (a JPEG and its PNG, a photo and a PDF of it), which the same-bytes check and
+    the search of earlier submissions both miss. Like the same file twice, it flags for a
+    reviewer and never blocks on its own.
+
+    Receipts printed on one template hash as close as a copy, and the files of one
+    submission share its fields, so no date can tell them apart: with the local check on,
+    only pages the keypoints verify as the same paper count (nearest by hash first, at
+    most policy.local_max_candidates pairs); without it, a strong visual distance.
+    """
+    pairs = _page_pairs_across_files(hashed, policy.local_candidate_distance)
+    for distance, page, other in pairs[: policy.local_max_candidates]:
+        details: dict[str, Any] = {"distance": distance, "maxDistance": policy.visual_max_distance}
+        if policy.local and page.features is not None and other.features is not None:
+            match = local.verify(
+                other.features,
+                page.features,
+                min_inliers=policy.local_min_inliers,
+                min_coverage=policy.local_min_coverage,
+            )
+            score = local_score(match, policy) if match is not None else 0.0
+            if score <= 0:
+                continue
+            details["local"] = {**match.details(), "score": score}
+        elif policy.local or distance > policy.visual_strong_distance:
+            continue
+        indexes = dict(submission.files.values_list("pk", "file_index"))
+        details |= {
+            "files": sorted({indexes.get(page.file_id), indexes.get(other.file_id)} - {None}),
+            "file": other.file_id,
+            "page": other.page,
+            "targetFile": page.file_id,
+            "targetPage": page.page,
+        }
+        similarity = round(1.0 - distance / hashing.HASH_BITS, 4)
+        return Finding(M.CheckType.VISUAL, None, policy.flag_threshold, similarity, details)
+    return None
+
+
+def _page_pairs_across_files(
+    hashed: list[HashedPage], radius: int
+) -> list[tuple[int, HashedPage, HashedPage]]:
+    """(distance, earlier page, later page) of pages of different files within `radius`
+    bits (the smallest over the views both have), nearest first; blank pages left out."""
+    pages = [p for p in hashed if p.hashes.quality >= MIN_PDQ_QUALITY]
+    pairs = []
+    for position, page in enumerate(pages):
+        for other in pages[position + 1 :]:
+            if other.file_id == page.file_id:
+                continue
+            shared = page.hashes.views.keys() & other.hashes.views.keys()
+            distance = min(
+                (hashing.hamming(page.hashes.views[v], other.hashes.views[v]) for v in shared),
+                default=hashing.HASH_BITS,
+            )
+            if distance <= radius:
+                pairs.append((distance, page, other))
+    return sorted(pairs, key=lambda pair: pair[0])
+
+
 @dataclass(frozen=True)
 class VisualHit:
     """The nearest stored page of another submission, by hash."""
@@ -901,6 +964,9 @@ def fraud_run_checks(
                 radius = max(policy.visual_max_distance, policy.local_candidate_distance)
                 hits = _visual_hits(submission, hashed, radius)
                 findings += _visual_findings(hits, policy)
+                repeated = _repeated_page_finding(submission, hashed, policy)
+                if repeated is not None:
+                    findings.append(repeated)
             _store_pages(submission, hashed)
         if key is not None:
             if policy.data:

@@ -124,6 +124,16 @@ def _preview(submission: Submission | None, file_id: str | None, page: int) -> s
     return None
 
 
+def _target_of(
+    submission: Submission, match: FraudMatch, details: dict[str, Any]
+) -> Submission | None:
+    """Where the match's target page is: the matched submission, or this one when the
+    match found one page in two of its own files (fraud.services._repeated_page_finding)."""
+    if match.target_submission is None and details.get("targetFile"):
+        return submission
+    return match.target_submission
+
+
 def _where(details: dict[str, Any], side: str) -> tuple[str | None, int]:
     """(file id, page) the check points at, on this submission or on the matched one."""
     if side == "target":
@@ -169,9 +179,11 @@ def _facts(details: dict[str, Any]) -> list[str]:
         elif key == "targetTotal":
             continue  # said with the receipt number
         elif key == "files" and isinstance(value, list):
-            # fraud.services._duplicate_findings: one file uploaded twice in a submission.
+            # fraud.services._duplicate_findings: one file uploaded twice in a submission;
+            # _repeated_page_finding: one page in two of its files, as different bytes.
             numbers = " and ".join(str(int(i) + 1) for i in value if isinstance(i, int))
-            facts.append(f"the same file is uploaded as files {numbers}")
+            what = "file is uploaded as" if "sha256" in details else "page is in"
+            facts.append(f"the same {what} files {numbers}")
         elif isinstance(value, str | int | float | bool):
             text = f"{value[:12]}…" if key == "sha256" and isinstance(value, str) else value
             facts.append(f"{key}: {text}")
@@ -282,7 +294,9 @@ def _panel_context(
             MatchView(
                 match=m,
                 own_image=_preview(submission, *_where(details, "own")),
-                target_image=_preview(m.target_submission, *_where(details, "target")),
+                target_image=_preview(
+                    _target_of(submission, m, details), *_where(details, "target")
+                ),
                 facts=_facts(details),
                 regions=_regions(details),
             )
