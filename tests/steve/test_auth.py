@@ -239,3 +239,33 @@ def test_authentication_reads_the_database_when_the_cache_is_down(api, api_key, 
     assert ApiKey.objects.get(pk=api_key.api_key.pk).last_used_at is not None
     api_key_revoke(api_key=api_key.api_key)
     assert api.get("/api/v1/workflows").status_code == 403
+
+
+def _unreachable(*args, **kwargs):
+    raise ConnectionError("Redis is unreachable")
+
+
+def test_a_key_revoked_while_redis_was_unreachable_is_refused_when_it_comes_back(
+    api, api_key, monkeypatch
+):
+    """Redis missed the revocation (unreachable), then came back with its data: the old
+    code served the cached, still-live key for API_KEY_CACHE_SECONDS after it."""
+    assert api.get("/api/v1/workflows").status_code == 200  # the live key is now cached
+    with monkeypatch.context() as down:
+        for method in ("set", "delete", "delete_many"):
+            down.setattr(cache, method, _unreachable)
+        api_key_revoke(api_key=api_key.api_key)
+    assert cache.get(api_key_cache_key(api_key.api_key.digest)).revoked_at is None  # stale
+    response = api.get("/api/v1/workflows")
+    assert response.status_code == 403
+    assert response.json()["code"] == "API_KEY_REVOKED"
+
+
+def test_a_key_deleted_while_redis_was_unreachable_is_refused_when_it_comes_back(
+    api, api_key, monkeypatch
+):
+    assert api.get("/api/v1/workflows").status_code == 200
+    with monkeypatch.context() as down:
+        down.setattr(cache, "set", _unreachable)
+        ApiKey.objects.filter(pk=api_key.api_key.pk).delete()
+    assert api.get("/api/v1/workflows").status_code == 401
