@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
+from steve import redis_pause
 from steve.broker import broker_pause
 from steve.celery import app as celery_app
 from steve.models import (
@@ -64,7 +65,7 @@ def api_key_cache_overwrite(api_key: ApiKey, *, deleted: bool = False) -> None:
         else:
             cache.delete(key)
     except Exception:  # the cache is down: nothing in it can be served either
-        logger.warning("Could not update the API key cache", exc_info=True)
+        redis_pause.log_failure(logger, "Could not update the API key cache")
 
 
 @dataclass(frozen=True)

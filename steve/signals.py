@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from steve import redis_pause
 from steve.models import ApiKey, Company
 from steve.services import api_key_cache_key, api_key_cache_overwrite
 
@@ -32,4 +33,4 @@ def forget_company_keys(sender: type, instance: Company, **kwargs: Any) -> None:
     try:
         cache.delete_many([api_key_cache_key(digest) for digest in digests])
     except Exception:  # the cache is down: nothing in it can be served either
-        logger.warning("Could not update the API key cache", exc_info=True)
+        redis_pause.log_failure(logger, "Could not update the API key cache")

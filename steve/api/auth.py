@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from steve import redis_pause
 from steve.api import ratelimit
 from steve.clientip import client_address
 from steve.models import ApiKey
@@ -131,7 +132,7 @@ def cache_call(method: str, *args: Any) -> Any:
     try:
         return getattr(cache, method)(*args)
     except Exception:  # redis-py and the backends raise a variety of errors
-        logger.warning("API key cache unavailable for %s", method, exc_info=True)
+        redis_pause.log_failure(logger, "API key cache unavailable for %s", method)
         return None
 
 

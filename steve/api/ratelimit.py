@@ -41,6 +41,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from steve import redis_pause
 from steve.clientip import client_address
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
@@ -187,8 +188,6 @@ class _RedisCounter:
     def __init__(self, url: str) -> None:
         import redis
 
-        from steve import redis_pause
-
         self.url = url
         # Short timeouts: a slow Redis must not stall every API request behind it.
         self.client = redis.Redis.from_url(
@@ -283,7 +282,7 @@ def _spend(owner: str, pairs: list[tuple[str, str]], company_limits: Any) -> lis
         results = counter().incr(keys, window_ms, limits)
     except Exception:
         # Fail open: losing rate limiting for a moment beats failing every API call.
-        logger.warning("rate limit counter unavailable; request not limited", exc_info=True)
+        redis_pause.log_failure(logger, "rate limit counter unavailable; request not limited")
         return []
     now = time.time()
     return [
@@ -370,7 +369,7 @@ def anonymous_spent(request: HttpRequest) -> BucketState | None:
     try:
         count, ttl_ms = counter().peek(key)
     except Exception:
-        logger.warning("rate limit counter unavailable; address not limited", exc_info=True)
+        redis_pause.log_failure(logger, "rate limit counter unavailable; address not limited")
         return None
     limit = limit_for("anonymous", None)
     if count < limit or ttl_ms < 0:

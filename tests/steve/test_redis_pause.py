@@ -72,3 +72,37 @@ def test_the_cache_and_the_rate_limits_use_pausing_connections(settings):
     counter = ratelimit._RedisCounter(settings.REDIS_URL)
     pool = counter.client.connection_pool
     assert issubclass(pool.connection_class, redis_pause._Pausing)
+
+
+@pytest.mark.django_db
+def test_an_outage_logs_one_traceback_per_pause_not_several_per_request(settings, caplog):
+    """With Redis down every API request made ~5 cache and counter calls, each logged
+    as a warning with its traceback: an outage flooded the logs. The call that finds
+    Redis down is logged; the ones refused during the pause that follows only at DEBUG."""
+    from rest_framework.test import APIClient
+
+    from tests import factories
+
+    refused = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.REDIS_URL = refused
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": refused,
+            "OPTIONS": {"connection_class": redis_pause.connection_class(refused)},
+        }
+    }
+    company = factories.CompanyFactory()
+    factories.default_workflows(company)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_key(company).secret}")
+    redis_pause.redis_pause.end()  # creating the key found Redis down already
+    caplog.clear()
+    try:
+        with caplog.at_level("WARNING"):
+            for _ in range(3):
+                assert client.get("/api/v1/workflows").status_code == 200
+    finally:
+        redis_pause.redis_pause.end()
+    with_traceback = [r for r in caplog.records if r.exc_info]
+    assert len(with_traceback) == 1, [r.getMessage() for r in with_traceback]
