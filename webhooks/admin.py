@@ -123,7 +123,11 @@ class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin)
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         for endpoint in queryset:
-            _, secret = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=default_grace())
+            try:
+                _, secret = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=default_grace())
+            except WebhookError as error:  # deleted since the list was read
+                messages.error(request, f"{endpoint.url}: {error.message}")
+                continue
             remember_secret(request, endpoint.url, secret)
         return secrets_page(request, next_url=request.get_full_path())
 
@@ -143,11 +147,15 @@ class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin)
             if endpoint.enabled == enabled:
                 already.append(endpoint.url)
                 continue
-            endpoint_update(
-                endpoint_id=endpoint.pk,
-                changes=EndpointChanges(enabled=enabled),
-                reason="Disabled by Steve's staff.",
-            )
+            try:
+                endpoint_update(
+                    endpoint_id=endpoint.pk,
+                    changes=EndpointChanges(enabled=enabled),
+                    reason="Disabled by Steve's staff.",
+                )
+            except WebhookError as error:  # deleted since the list was read
+                messages.error(request, f"{endpoint.url}: {error.message}")
+                continue
             switched += 1
         done = "Enabled" if enabled else "Disabled"
         self.message_user(request, f"{done} {switched} endpoint(s).")

@@ -199,6 +199,17 @@ def endpoint_create(
     return endpoint, secret
 
 
+def _locked_endpoint(endpoint_id: str) -> WebhookEndpoint:
+    """The endpoint, locked for the change. Deleted since the caller read it (another
+    operator, the API), it is a refusal the caller reports, not a 500."""
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise WebhookError(
+            "WEBHOOK_ENDPOINT_NOT_FOUND", "This endpoint no longer exists (deleted).", 404
+        )
+    return endpoint
+
+
 def endpoint_update(
     *,
     endpoint_id: str,
@@ -207,7 +218,7 @@ def endpoint_update(
 ) -> WebhookEndpoint:
     """Apply `changes`; `reason` is what a disabled endpoint says disabled it."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = _locked_endpoint(endpoint_id)
         fields = validated_changes(changes)
         enabled = fields.pop("enabled", None)
         for name, value in fields.items():
@@ -277,7 +288,7 @@ def validated_grace(hours: Any) -> timedelta:
 
 def endpoint_rotate_secret(*, endpoint_id: str, grace: timedelta) -> tuple[WebhookEndpoint, str]:
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = _locked_endpoint(endpoint_id)
         secret = _rotate(endpoint, grace)
         _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, "The secret was rotated.")
     return endpoint, secret
@@ -577,7 +588,7 @@ def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]
 def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
     """Redeliver every failed delivery of the endpoint created at or after `since`."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint = _locked_endpoint(endpoint_id)
         if not endpoint.enabled:
             raise WebhookError(
                 "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
+from webhooks import admin as webhooks_admin
 from webhooks.admin import WebhookEndpointAdmin
 from webhooks.delivery import deliver
 from webhooks.models import (
@@ -260,3 +261,55 @@ def test_enabling_counts_only_the_endpoints_it_enabled_and_names_the_others(
     ]
     endpoint.refresh_from_db()
     assert endpoint.enabled
+
+
+@pytest.mark.parametrize("action", ["enable", "disable"])
+def test_an_endpoint_deleted_meanwhile_is_reported_per_row_not_a_500(
+    admin_client, endpoint, receiver, monkeypatch, action
+):
+    # Disabled first, so that Enable has something to switch too.
+    gone = endpoint_create(company=endpoint.company, url=receiver.url, events=[])[0]
+    if action == "enable":
+        for each in (endpoint, gone):
+            endpoint_update(endpoint_id=each.pk, changes=EndpointChanges(enabled=False))
+    switch = webhooks_admin.endpoint_update
+
+    def deleted_by_another_operator_meanwhile(*, endpoint_id, **kwargs):
+        # The action read its rows; the other operator deletes one before it is switched.
+        if endpoint_id == gone.pk:
+            WebhookEndpoint.objects.filter(pk=gone.pk).delete()
+        return switch(endpoint_id=endpoint_id, **kwargs)
+
+    monkeypatch.setattr(webhooks_admin, "endpoint_update", deleted_by_another_operator_meanwhile)
+    picked = {"action": action, "_selected_action": [endpoint.pk, gone.pk]}
+    response = admin_client.post(CHANGELIST, picked, follow=True)
+    assert response.status_code == 200
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert f"{action.capitalize()}d 1 endpoint(s)." in said
+    assert any(gone.url in m and "no longer exists" in m for m in said), said
+    endpoint.refresh_from_db()
+    assert endpoint.enabled is (action == "enable")
+
+
+def test_rotating_an_endpoint_deleted_meanwhile_reports_it_and_rotates_the_others(
+    admin_client, endpoint, receiver, monkeypatch
+):
+    gone = endpoint_create(company=endpoint.company, url=f"{receiver.url}gone", events=[])[0]
+    rotate = webhooks_admin.endpoint_rotate_secret
+
+    def deleted_by_another_operator_meanwhile(*, endpoint_id, **kwargs):
+        if endpoint_id == gone.pk:
+            WebhookEndpoint.objects.filter(pk=gone.pk).delete()
+        return rotate(endpoint_id=endpoint_id, **kwargs)
+
+    monkeypatch.setattr(
+        webhooks_admin, "endpoint_rotate_secret", deleted_by_another_operator_meanwhile
+    )
+    before = endpoint.secret
+    picked = {"action": "rotate_secret", "_selected_action": [endpoint.pk, gone.pk]}
+    response = admin_client.post(CHANGELIST, picked)
+    assert response.status_code == 200
+    endpoint.refresh_from_db()
+    assert endpoint.secret != before and endpoint.secret in response.content.decode()
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any(gone.url in m and "no longer exists" in m for m in said), said
