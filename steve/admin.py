@@ -156,24 +156,36 @@ class WorkflowAdmin(FixedOnceCreated, SavesEditedFieldsOnly, admin.ModelAdmin):
         return format_html('<a href="{}">Add a version from a checked form</a>', url)
 
 
-@admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
-    list_display = ["key", "api_key", "state", "response_status", "created_at"]
-    list_filter = ["state"]
-    search_fields = ["key"]
-    readonly_fields = [f.name for f in IdempotencyKey._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # keys come from requests
-
-
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
-    """Tasks waiting for the broker: rows here for long mean the broker is unreachable."""
-
-    list_display = ["task", "args", "attempts", "last_error", "created_at"]
-    list_filter = ["task"]
-    readonly_fields = ["task", "args", "attempts", "last_error", "created_at"]
+class ReadOnlyMachineryAdmin(admin.ModelAdmin):
+    """Rows the API and the workers keep for themselves, shown to explain what they do and
+    purged by their own sweeps: never added, changed or deleted by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyMachineryAdmin):
+    """Keys of the POSTs the API answered: deleting one let a retry of that POST run twice.
+    Expired keys are purged by beat, and a request that died in flight is taken over by
+    its retry after IDEMPOTENCY_IN_FLIGHT_TIMEOUT, so there is nothing to clear by hand."""
+
+    list_display = ["key", "api_key", "state", "response_status", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["key"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyMachineryAdmin):
+    """Tasks waiting for the broker: rows here for long mean the broker is unreachable.
+    Deleting one dropped its task (a submission then never processed): the relay sends
+    and removes each once the broker answers."""
+
+    list_display = ["task", "args", "attempts", "last_error", "created_at"]
+    list_filter = ["task"]

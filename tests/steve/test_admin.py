@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from steve.admin import ApiKeyAdmin
-from steve.models import ApiKey
+from steve.models import ApiKey, IdempotencyKey, OutboxMessage
 from steve.services import api_key_digest, api_key_revoke
 from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
@@ -130,3 +130,36 @@ def test_a_workflow_added_in_the_admin_is_not_found_by_the_api_until_it_has_a_ve
         api.post("/api/v1/extraction-jobs", {"templateName": "bare"}, format="json"),
     ]
     assert [answer.status_code for answer in answers] == [404, 404, 404]
+
+
+def queued_task_and_used_idempotency_key(company) -> tuple[OutboxMessage, IdempotencyKey]:
+    message = OutboxMessage.objects.create(task="jobs.tasks.process_session", args=["s_1"])
+    used = IdempotencyKey.objects.create(
+        api_key=api_key(company).api_key,
+        key="retry-me",
+        fingerprint="f" * 64,
+        state=IdempotencyKey.State.DONE,
+        response_status=201,
+        response_body={"id": "s_1"},
+    )
+    return message, used
+
+
+@pytest.mark.parametrize("model", [OutboxMessage, IdempotencyKey])
+def test_outbox_messages_and_idempotency_keys_cannot_be_deleted_or_changed_in_the_admin(
+    operator, company, model
+):
+    # Deleting a queued task dropped it until the sweep; deleting a used key let a retried
+    # POST run twice. Both are the machinery's rows: purged by their own sweeps only.
+    message, used = queued_task_and_used_idempotency_key(company)
+    row = message if model is OutboxMessage else used
+    meta = model._meta
+    page = reverse(f"admin:{meta.app_label}_{meta.model_name}_delete", args=[row.pk])
+    assert operator.post(page, {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"}
+    operator.post(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"), bulk)
+    assert model.objects.filter(pk=row.pk).exists()
+    change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[row.pk])
+    assert operator.post(change, {"args": "[]", "state": "in_flight"}).status_code == 403
+    shown = operator.get(change)
+    assert shown.status_code == 200 and b'name="_save"' not in shown.content
