@@ -8,7 +8,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from steve.admin_site import CheckedJSONField, FixedOnceCreated, SavesEditedFieldsOnly
+from steve.admin_site import (
+    CheckedJSONField,
+    ExplainsRefusedDeletion,
+    FixedOnceCreated,
+    SavesEditedFieldsOnly,
+)
 from steve.api.ratelimit import rate_limit_errors
 from steve.models import (
     ApiKey,
@@ -44,7 +49,7 @@ class CompanyForm(forms.ModelForm):
 
 
 @admin.register(Company)
-class CompanyAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
+class CompanyAdmin(ExplainsRefusedDeletion, SavesEditedFieldsOnly, admin.ModelAdmin):
     form = CompanyForm
     list_display = ["name", "slug", "id", "created_at"]
     search_fields = ["name", "slug", "id"]
@@ -53,7 +58,13 @@ class CompanyAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, SavesEditedFieldsOnly, admin.ModelAdmin):
+class ApiKeyAdmin(
+    ExplainsRefusedDeletion,
+    FixedOnceCreated,
+    ShowsSecretsOnce,
+    SavesEditedFieldsOnly,
+    admin.ModelAdmin,
+):
     list_display = [
         "name",
         "prefix",
@@ -77,6 +88,7 @@ class ApiKeyAdmin(FixedOnceCreated, ShowsSecretsOnce, SavesEditedFieldsOnly, adm
         "revoked_at",
     ]
     actions = ["revoke"]
+    deletion_advice = "Revoke it instead: it stops working and its history stays."
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
@@ -129,7 +141,9 @@ class WorkflowVersionInline(admin.StackedInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(FixedOnceCreated, SavesEditedFieldsOnly, admin.ModelAdmin):
+class WorkflowAdmin(
+    ExplainsRefusedDeletion, FixedOnceCreated, SavesEditedFieldsOnly, admin.ModelAdmin
+):
     list_display = ["slug", "name", "company", "created_at", "new_version"]
     list_filter = ["company"]
     search_fields = ["slug", "name", "id"]

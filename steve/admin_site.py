@@ -1,10 +1,13 @@
 """The admin site: Steve's operators' tool, across companies."""
 
+from collections import Counter
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import NestedObjects
 from django.core.exceptions import ValidationError
+from django.db import models, router
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
 
@@ -30,6 +33,83 @@ class FixedOnceCreated:
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fixed = self.fixed_once_created if obj is not None else ()
         return [*super().get_readonly_fields(request, obj), *fixed]  # type: ignore[misc]
+
+
+class ExplainsRefusedDeletion:
+    """A ModelAdmin mixin: a deletion refused for the rows that depend on the object says
+    so plainly ("This workflow has 12 submissions; it cannot be deleted.").
+
+    Django refused it by telling the operator (a superuser: every operator is one) that
+    their account lacked the permission to delete submissions, versions or deliveries; no
+    account has it, as Steve keeps those for the record. The refusal stays: the reasons
+    take the place of Django's list of protected objects, and with that list set the
+    delete view and the "delete selected" action delete nothing.
+    """
+
+    delete_confirmation_template = "admin/explained_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/explained_delete_selected_confirmation.html"
+    # What to do instead, said after the reason (an API key is revoked, for instance).
+    deletion_advice = ""
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        objs = list(objs)
+        refusals = [(obj, kept) for obj in objs if (kept := self.kept_dependents(obj, request))]
+        if not refusals:
+            return super().get_deleted_objects(objs, request)  # type: ignore[misc]
+        reasons = [self.refusal(obj, kept, alone=len(objs) == 1) for obj, kept in refusals]
+        return [], {}, set(), reasons
+
+    def kept_dependents(self, obj: models.Model, request: HttpRequest) -> Counter:
+        """The rows that stop `obj` being deleted, by model: the topmost only (a kept
+        submission's own events and files go without saying)."""
+        collector = NestedObjects(using=router.db_for_write(obj.__class__), origin=[obj])
+        collector.collect([obj])
+        kept: list[models.Model] = []
+        covered: set[models.Model] = set()
+        self._walk(collector.nested(), request, obj, kept=kept, covered=covered)
+        # What a PROTECT key refused, unless it is one of the kept rows or theirs.
+        kept += [protected for protected in collector.protected if protected not in covered]
+        return Counter(row.__class__ for row in kept)
+
+    def _walk(
+        self,
+        nested: list[Any],
+        request: HttpRequest,
+        origin: models.Model,
+        *,
+        kept: list[models.Model],
+        covered: set[models.Model],
+        under_kept: bool = False,
+    ) -> None:
+        """Django's nested list (a row, then the list of its own rows): the rows that may
+        not be deleted go to `kept`, unless a row above them is kept already; they and
+        every row under them go to `covered`."""
+        last_kept = False
+        for item in nested:
+            if isinstance(item, list):
+                inside = under_kept or last_kept
+                self._walk(item, request, origin, kept=kept, covered=covered, under_kept=inside)
+                continue
+            last_kept = not under_kept and item != origin and not self._may_delete(item, request)
+            if last_kept:
+                kept.append(item)
+            if under_kept or last_kept:
+                covered.add(item)
+
+    def _may_delete(self, obj: models.Model, request: HttpRequest) -> bool:
+        model_admin = self.admin_site._registry.get(obj.__class__)  # type: ignore[attr-defined]
+        return model_admin is None or model_admin.has_delete_permission(request, obj)
+
+    def refusal(self, obj: models.Model, kept: Counter, *, alone: bool) -> str:
+        counts = [
+            f"{n} {model._meta.verbose_name if n == 1 else model._meta.verbose_name_plural}"
+            for model, n in sorted(kept.items(), key=lambda item: -item[1])
+        ]
+        listed = counts[0] if len(counts) == 1 else f"{', '.join(counts[:-1])} and {counts[-1]}"
+        if not alone:
+            return f"{obj} has {listed}."
+        reason = f"This {obj._meta.verbose_name} has {listed}; it cannot be deleted."
+        return f"{reason} {self.deletion_advice}".strip()
 
 
 class SavesEditedFieldsOnly:

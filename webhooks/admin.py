@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from steve.admin_site import FixedOnceCreated, SavesEditedFieldsOnly
+from steve.admin_site import ExplainsRefusedDeletion, FixedOnceCreated, SavesEditedFieldsOnly
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
@@ -91,7 +91,9 @@ class NoticeInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin):
+class WebhookEndpointAdmin(
+    ExplainsRefusedDeletion, FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin
+):
     form = WebhookEndpointForm
     fixed_once_created = ("company", "environment")  # and its deliveries with it
     list_display = ["url", "company", "enabled", "disabled_reason", "failing_since", "created_at"]
@@ -100,6 +102,7 @@ class WebhookEndpointAdmin(FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin)
     readonly_fields = ["id", "enabled", "disabled_reason", "disabled_at", "failing_since"]
     inlines = [NoticeInline]
     actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
+    deletion_advice = "Disable it instead: nothing more is sent to it and its log stays."
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool

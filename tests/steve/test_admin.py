@@ -1,11 +1,15 @@
 """The admin works for an operator: every model's pages render; keys are shown once."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
+from jobs.models import SessionState, WorkflowSession
 from steve.admin import ApiKeyAdmin
-from steve.models import ApiKey, IdempotencyKey, OutboxMessage
+from steve.models import ApiKey, Company, IdempotencyKey, OutboxMessage, Workflow
 from steve.services import api_key_digest, api_key_revoke
 from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
@@ -163,3 +167,66 @@ def test_outbox_messages_and_idempotency_keys_cannot_be_deleted_or_changed_in_th
     assert operator.post(change, {"args": "[]", "state": "in_flight"}).status_code == 403
     shown = operator.get(change)
     assert shown.status_code == 200 and b'name="_save"' not in shown.content
+
+
+def refusal_shown(page) -> str:
+    assert page.status_code == 200
+    body = page.content.decode()
+    # A superuser was told their account lacked a permission nobody has.
+    assert "permission" not in body
+    return " ".join(body.split())
+
+
+def test_deleting_a_workflow_with_submissions_says_why_and_deletes_nothing(operator, company):
+    workflow = SubmissionFactory(company=company).workflow
+    page = reverse("admin:steve_workflow_delete", args=[workflow.pk])
+    said = refusal_shown(operator.get(page))
+    assert "This workflow has 1 workflow version and 1 submission; it cannot be deleted." in said
+    refusal_shown(operator.post(page, {"post": "yes"}))
+    assert Workflow.objects.filter(pk=workflow.pk).exists()
+
+
+def test_a_workflow_created_by_mistake_without_versions_can_be_deleted(operator, company):
+    mistake = Workflow.objects.create(company=company, slug="oops", name="Oops")
+    page = reverse("admin:steve_workflow_delete", args=[mistake.pk])
+    assert operator.post(page, {"post": "yes"}).status_code == 302
+    assert not Workflow.objects.filter(pk=mistake.pk).exists()
+
+
+def test_deleting_a_company_with_submissions_says_why_and_deletes_nothing(operator, company):
+    SubmissionFactory(company=company)
+    page = reverse("admin:steve_company_delete", args=[company.pk])
+    said = refusal_shown(operator.post(page, {"post": "yes"}))
+    # Counted at the top: the submission's own events and files go without saying.
+    assert "This company has 2 workflow versions and 1 submission; it cannot be deleted." in said
+    assert Company.objects.filter(pk=company.pk).exists()
+
+
+def test_deleting_selected_workflows_names_each_one_kept_and_deletes_none(operator, company):
+    kept = SubmissionFactory(company=company).workflow
+    mistake = Workflow.objects.create(company=company, slug="oops", name="Oops")
+    bulk = {"action": "delete_selected", "_selected_action": [kept.pk, mistake.pk], "post": "yes"}
+    said = refusal_shown(operator.post(reverse("admin:steve_workflow_changelist"), bulk))
+    assert f"{kept} has 1 workflow version and 1 submission." in said
+    assert str(mistake) not in said
+    assert Workflow.objects.filter(pk__in=[kept.pk, mistake.pk]).count() == 2
+
+
+def test_deleting_an_api_key_that_opened_sessions_says_to_revoke_it(operator, company):
+    key = api_key(company).api_key
+    submission = SubmissionFactory(company=company)
+    WorkflowSession.objects.create(
+        company=company,
+        api_key=key,
+        environment=key.environment,
+        workflow_version=submission.workflow_version,
+        submission=submission,
+        state=SessionState.SUBMITTED,
+        client_submission_id="c-1",
+        file_count=1,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    page = reverse("admin:steve_apikey_delete", args=[key.pk])
+    said = refusal_shown(operator.post(page, {"post": "yes"}))
+    assert "This API key has 1 workflow session; it cannot be deleted. Revoke it instead" in said
+    assert ApiKey.objects.filter(pk=key.pk).exists()

@@ -313,3 +313,17 @@ def test_rotating_an_endpoint_deleted_meanwhile_reports_it_and_rotates_the_other
     assert endpoint.secret != before and endpoint.secret in response.content.decode()
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(gone.url in m and "no longer exists" in m for m in said), said
+
+
+def test_deleting_an_endpoint_with_deliveries_says_to_disable_it(admin_client, endpoint, receiver):
+    emit(endpoint.company)
+    unused = endpoint_create(company=endpoint.company, url=f"{receiver.url}unused", events=[])[0]
+    WebhookDelivery.objects.filter(endpoint=unused).delete()  # never sent anything
+    page = admin_client.post(f"{CHANGELIST}{endpoint.pk}/delete/", {"post": "yes"})
+    said = " ".join(page.content.decode().split())
+    assert page.status_code == 200 and "permission" not in said
+    assert "This webhook endpoint has 1 webhook delivery; it cannot be deleted." in said
+    assert "Disable it instead" in said
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    gone = admin_client.post(f"{CHANGELIST}{unused.pk}/delete/", {"post": "yes"})
+    assert gone.status_code == 302 and not WebhookEndpoint.objects.filter(pk=unused.pk).exists()
