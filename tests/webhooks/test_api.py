@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.webhooks.helpers import emit
 from webhooks import delivery as delivery_module
+from webhooks.api import views as views_module
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_create
@@ -487,3 +488,17 @@ def test_an_endpoint_can_subscribe_to_the_undo_the_schema_names(api, receiver):
     schema = api.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()
     endpoint = schema["components"]["schemas"]["WebhookEndpoint"]["properties"]["events"]
     assert "submission.fraud_resolution_undone" in endpoint["items"]["enum"]
+
+
+def test_an_endpoint_deleted_while_a_patch_is_read_is_a_404_not_a_500(api, endpoint, monkeypatch):
+    found = views_module.own_endpoint
+
+    def deleted_meanwhile(request, endpoint_id):
+        # Read by this request, then deleted by another before the change locks it.
+        row = found(request, endpoint_id)
+        WebhookEndpoint.objects.filter(pk=row.pk).delete()
+        return row
+
+    monkeypatch.setattr(views_module, "own_endpoint", deleted_meanwhile)
+    base = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    problem(api.patch(base, {"enabled": False}, format="json"), 404, "WEBHOOK_ENDPOINT_NOT_FOUND")
