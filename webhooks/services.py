@@ -115,10 +115,15 @@ def active_secrets(owner: WebhookEndpoint | CompanySecret) -> list[str]:
 def _is_absolute_web_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is no number or out of range
+        port = parts.port  # raises on a port that is no number or out of range
     except ValueError:  # "https://[::1": an unclosed IPv6 host; ":99999", ":abc"
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and " " not in url
+    return (
+        parts.scheme.lower() in ("http", "https")
+        and bool(parts.netloc)
+        and " " not in url
+        and port != 0  # no receiver's port (urlsplit allows it)
+    )
 
 
 def validated_url(url: Any) -> str:

@@ -92,6 +92,10 @@ def _check_url_shape(url: str) -> tuple[str, int]:
         host == "localhost" or host.endswith(BLOCKED_SUFFIXES)
     ):
         raise TargetRefused("The host is not a public host.")
+    # Port 0 is no port a receiver listens on, yet `port or default` took it for the
+    # default: a URL naming one port and called at another. urlsplit allows 0..65535.
+    if parts.port == 0:
+        raise ValueError("port 0")
     return host, parts.port or (443 if parts.scheme == "https" else 80)
 
 

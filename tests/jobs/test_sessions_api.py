@@ -71,6 +71,7 @@ def test_create_returns_pending_session_with_upload_urls(api, workflows):
         ({"metadata": {"blob": "x" * 5000}}, "metadata"),
         ({"metadata": {"list": [1, 2]}}, "metadata.list"),
         ({"webhookUrl": "http://example.com/hook"}, "webhookUrl"),
+        ({"webhookUrl": "https://93.184.215.14:0/hook"}, "webhookUrl"),
         ({"externalUser": {"id": 5}}, "externalUser.id"),
     ],
 )

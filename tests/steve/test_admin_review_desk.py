@@ -239,12 +239,11 @@ def test_a_session_cannot_be_edited_in_the_admin(operator, company, api_key, rec
     assert WorkflowSession.objects.filter(pk=session.pk).exists()
 
 
-def test_a_sync_url_the_sync_would_refuse_is_refused_when_publishing(operator, workflows):
+@pytest.mark.parametrize("url", ["ftp://93.184.215.14/sync", "https://93.184.215.14:0/sync"])
+def test_a_sync_url_the_sync_would_refuse_is_refused_when_publishing(operator, workflows, url):
     workflow = workflows[0].workflow
     count = WorkflowVersion.objects.count()
-    response = operator.post(
-        reverse(ADD_VERSION), version_post(workflow.pk, sync_url="ftp://93.184.215.14/sync")
-    )
+    response = operator.post(reverse(ADD_VERSION), version_post(workflow.pk, sync_url=url))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["sync_url"]
     assert WorkflowVersion.objects.count() == count

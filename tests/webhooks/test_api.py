@@ -72,6 +72,7 @@ D = "INVALID_DESCRIPTION"
         ({"url": "ftp://example.com/hook"}, "INVALID_URL", "url"),
         ({"url": "not a url"}, "INVALID_URL", "url"),
         ({"url": "https://example.com:99999/hook"}, "INVALID_URL", "url"),
+        ({"url": "https://93.184.215.14:0/hook"}, "INVALID_URL", "url"),
         ({"url": "http://93.184.215.14/hook"}, "WEBHOOK_TARGET_REFUSED", "url"),
         ({"url": "https://93.184.215.14/", "events": ["nope"]}, "UNKNOWN_EVENT_TYPE", "events"),
         ({"url": "https://93.184.215.14/", "events": "all"}, "INVALID_EVENTS", "events"),
@@ -374,6 +375,14 @@ def test_test_event_refusals(api, settings):
         422,
         "WEBHOOK_TARGET_REFUSED",
     )
+
+
+def test_a_url_with_port_zero_is_an_invalid_url_on_update_and_test_event(api, endpoint):
+    url = "https://93.184.215.14:0/hook"
+    path = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    problem(api.patch(path, {"url": url}, format="json"), 422, "INVALID_URL")
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).url == endpoint.url
+    problem(api.post("/api/v1/webhooks/test", {"url": url}, format="json"), 422, "INVALID_URL")
 
 
 def test_an_api_key_is_required(anon_api: APIClient):

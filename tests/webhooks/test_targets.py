@@ -117,6 +117,13 @@ def test_url_shape_rules(strict, url, why):
     assert why in (target_error(url) or "")
 
 
+def test_port_zero_is_refused_not_taken_for_the_default_port(strict):
+    """`parts.port or 443` took :0 for the default port: the URL was accepted, though no
+    receiver listens on port 0 and what it names is not what Steve would call."""
+    assert target_error("https://93.184.215.14:0/hook") == "The URL is not valid."
+    assert target_error("https://93.184.215.14:00/hook") == "The URL is not valid."
+
+
 def test_http_is_allowed_only_by_setting(strict, settings):
     settings.WEBHOOKS_ALLOW_HTTP = True
     assert target_error("http://93.184.215.14/hook") is None
