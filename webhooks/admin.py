@@ -208,6 +208,7 @@ class WebhookAttemptInline(admin.TabularInline):
         "finished_at",
         "status_code",
         "latency_ms",
+        "address",
         "response_body",
         "error",
     ]

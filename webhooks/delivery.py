@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import requests
 from django.conf import settings
@@ -39,7 +39,7 @@ from webhooks.services import (
 )
 from webhooks.signals import delivery_attempted
 from webhooks.signing import signed_headers
-from webhooks.targets import TargetRefused, pinned_session, resolve_checked
+from webhooks.targets import PinnedAdapter, TargetRefused, pinned_session, resolve_checked
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ class Outcome:
     error: str
     latency_ms: int
     retry_after: timedelta | None = None
+    # The resolved address that took the connection ("" when none did).
+    address: str = ""
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,7 @@ def post_signed(
     deadline = started + timeout
     timed_out = f"Timeout: no complete answer within {timeout:g} s"
     with pinned_session(target, deadline) as session:
+        adapter = cast(PinnedAdapter, session.get_adapter(url))  # mounted for http(s)
         try:
             response = session.post(
                 url,
@@ -193,7 +196,7 @@ def post_signed(
             error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() >= deadline:  # cut off (webhooks.targets), whatever it says
                 error = f"{timed_out} ({error})"
-            return Outcome(None, "", loggable(error[:1000]), latency)
+            return Outcome(None, "", loggable(error[:1000]), latency, address=adapter.address)
         # Whole headers with a 2xx status before the deadline: the receiver took the
         # event, however slowly its body follows (sending it again is a duplicate).
         accepted = 200 <= response.status_code < 300 and time.monotonic() < deadline
@@ -206,12 +209,12 @@ def post_signed(
     if time.monotonic() >= deadline and not accepted:
         # The connection was cut off at the deadline (webhooks.targets), which http.client
         # can take for the end of the headers: no answer within the time is no delivery.
-        return Outcome(None, "", timed_out, latency)
+        return Outcome(None, "", timed_out, latency, address=adapter.address)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     # requests' ``ok`` is true for a 3xx, which is no delivery here (redirects are not
     # followed), so the log said nothing about why it failed.
     error = "" if accepted else f"HTTP {response.status_code}"
-    return Outcome(response.status_code, text, error, latency, retry_after)
+    return Outcome(response.status_code, text, error, latency, retry_after, adapter.address)
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
@@ -422,8 +425,16 @@ def record(
         attempt.latency_ms = outcome.latency_ms
         attempt.response_body = outcome.body
         attempt.error = outcome.error
+        attempt.address = outcome.address
         attempt.save(
-            update_fields=["finished_at", "status_code", "latency_ms", "response_body", "error"]
+            update_fields=[
+                "finished_at",
+                "status_code",
+                "latency_ms",
+                "response_body",
+                "error",
+                "address",
+            ]
         )
         # A late answer after our lease passed must not undo a newer attempt's state,
         # but a 2xx is true news: the receiver has the event. Numbers never repeat, so

@@ -182,6 +182,9 @@ class WebhookAttempt(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # The receiver's resolved address that took the connection (a host can have several,
+    # tried in turn); blank when none did.
+    address = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-attempted_at"]

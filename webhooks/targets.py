@@ -2,8 +2,8 @@
 
 A target must be http(s) (https unless WEBHOOKS_ALLOW_HTTP), its host is resolved once,
 every resolved address must be public, and the connection is then pinned to the
-checked address: a second DNS answer (rebinding) can never steer the request to an
-internal host. TLS still verifies the certificate for the hostname and sends it as SNI,
+checked addresses, tried in the resolver's order: a second DNS answer (rebinding) can
+never steer the request to an internal host. TLS still verifies the certificate for the hostname and sends it as SNI,
 and the Host header names the hostname, because only the TCP connect uses the address.
 """
 
@@ -14,6 +14,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 BLOCKED_SUFFIXES = (".internal", ".local", ".localhost", ".localdomain")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -42,7 +44,12 @@ class CheckedTarget:
     url: str
     host: str
     port: int
-    address: str
+    # Every address the host resolved to, each checked, in the resolver's order.
+    addresses: tuple[str, ...]
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -136,7 +143,7 @@ def _resolve(host: str, port: int) -> list[str]:
 
 
 def resolve_checked(url: str) -> CheckedTarget:
-    """The target after every check, pinned to one checked address; raises TargetRefused."""
+    """The target after every check, pinned to its checked addresses; raises TargetRefused."""
     try:
         host, port = _check_url_shape(url)
     except ValueError as exc:  # urlsplit/port parsing of a malformed URL
@@ -150,7 +157,7 @@ def resolve_checked(url: str) -> CheckedTarget:
         for address in addresses:
             if not address_is_public(ipaddress.ip_address(address.split("%")[0])):
                 raise TargetRefused(f"The host resolves to a non-public address ({address}).")
-    return CheckedTarget(url=url, host=host, port=port, address=addresses[0])
+    return CheckedTarget(url=url, host=host, port=port, addresses=tuple(addresses))
 
 
 def target_error(url: str) -> str | None:
@@ -219,7 +226,13 @@ class CompleteHeadersResponse(http.client.HTTPResponse):
 
 
 class _PinnedConnectionMixin:
-    """Connects the socket to `pinned_address`; everything else still uses the hostname.
+    """Connects the socket to the first of `pinned_addresses` that takes the connection;
+    everything else still uses the hostname.
+
+    Only the first address was tried: a host with an IPv6 address this network cannot
+    reach (common) failed every attempt though its IPv4 address answered. Each address
+    gets an even share of the time left, so one that never answers leaves the others
+    theirs; `on_connect` is told which address took the connection.
 
     With a `deadline` (time.monotonic()), the socket is shut down when it passes: the
     timeout requests takes bounds each read, so a receiver sending its headers a line at a
@@ -229,28 +242,72 @@ class _PinnedConnectionMixin:
     _dns_host: str
     response_class = CompleteHeadersResponse
 
+    timeout: Any
+
     def __init__(
-        self, *args: Any, pinned_address: str, deadline: float | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        pinned_addresses: tuple[str, ...],
+        deadline: float | None = None,
+        on_connect: Callable[[str], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.pinned_address = pinned_address
+        self.pinned_addresses = pinned_addresses
         self.deadline = deadline
+        self.on_connect = on_connect
         self._cut_off: threading.Timer | None = None
 
     def _new_conn(self) -> socket.socket:
+        timeout, failures = self.timeout, []
+        for index, address in enumerate(self.pinned_addresses):
+            try:
+                left = len(self.pinned_addresses) - index
+                sock = self._connect_to(address, self._share(timeout, left))
+            except ConnectTimeoutError as error:  # NewConnectionError is one too
+                failures.append((address, error))
+                continue
+            finally:
+                self.timeout = timeout
+            if isinstance(timeout, int | float):
+                # The TLS handshake and the request keep the timeout they were given.
+                sock.settimeout(timeout)
+            if self.on_connect is not None:
+                self.on_connect(address)
+            self._arm_cut_off(sock)
+            return sock
+        if not failures:
+            raise NewConnectionError(self, "The host has no address.")
+        last = failures[-1][1]
+        if len(failures) == 1:
+            raise last
+        tried = "; ".join(f"{address}: {error}" for address, error in failures)
+        raise type(last)(self, f"No address took the connection ({tried})") from last
+
+    def _share(self, timeout: Any, left: int) -> Any:
+        """The connect timeout of the next address: an even share of what is left."""
+        if not isinstance(timeout, int | float):
+            return timeout  # no timeout to share
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+        return max(timeout / left, 0.01)
+
+    def _connect_to(self, address: str, timeout: Any) -> socket.socket:
         # `host` (Host header, SNI, certificate check) derives from _dns_host, so swap it
         # only around the TCP connect, then restore the hostname before TLS starts.
-        hostname, self._dns_host = self._dns_host, self.pinned_address
+        hostname, self._dns_host = self._dns_host, address
+        self.timeout = timeout
         try:
-            sock = super()._new_conn()  # type: ignore[misc]
+            return super()._new_conn()  # type: ignore[misc]
         finally:
             self._dns_host = hostname
+
+    def _arm_cut_off(self, sock: socket.socket) -> None:
         if self.deadline is not None:
             wait = max(0.0, self.deadline - time.monotonic())
             self._cut_off = threading.Timer(wait, _shut_down, (sock,))
             self._cut_off.daemon = True
             self._cut_off.start()
-        return sock
 
     def close(self) -> None:
         if self._cut_off is not None:
@@ -281,13 +338,18 @@ class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 class PinnedAdapter(HTTPAdapter):
-    """A requests adapter whose every connection goes to the checked address."""
+    """A requests adapter whose every connection goes to one of the checked addresses;
+    `address` is the one that took the latest connection ("" before any did)."""
 
     def __init__(self, target: CheckedTarget, deadline: float | None = None) -> None:
         super().__init__(max_retries=0)
         self.target = target
         self.deadline = deadline
+        self.address = ""
         self._pools: list[HTTPConnectionPool] = []
+
+    def _connected(self, address: str) -> None:
+        self.address = address
 
     def get_connection_with_tls_context(
         self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
@@ -299,16 +361,18 @@ class PinnedAdapter(HTTPAdapter):
             pool: HTTPConnectionPool = PinnedHTTPSConnectionPool(
                 host_params["host"],
                 host_params["port"],
-                pinned_address=self.target.address,
+                pinned_addresses=self.target.addresses,
                 deadline=self.deadline,
+                on_connect=self._connected,
                 **pool_kwargs,
             )
         else:
             pool = PinnedHTTPConnectionPool(
                 host_params["host"],
                 host_params["port"],
-                pinned_address=self.target.address,
+                pinned_addresses=self.target.addresses,
                 deadline=self.deadline,
+                on_connect=self._connected,
             )
         self._pools.append(pool)
         return pool
@@ -320,7 +384,7 @@ class PinnedAdapter(HTTPAdapter):
 
 
 def pinned_session(target: CheckedTarget, deadline: float | None = None) -> requests.Session:
-    """A session whose connections go to the checked address only and, with a deadline
+    """A session whose connections go to the checked addresses only and, with a deadline
     (time.monotonic()), end when it passes, whatever the receiver is sending."""
     session = requests.Session()
     # No proxies from the environment: a proxy would resolve the host itself.

@@ -7,11 +7,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from urllib3.util import connection as urllib3_connection
 
 from tests.webhooks.helpers import emit
 from webhooks import targets
-from webhooks.delivery import deliver, post_signed
-from webhooks.services import new_secret
+from webhooks.api.serializers import attempt_data
+from webhooks.delivery import Outcome, deliver, post_signed
+from webhooks.services import endpoint_create, new_secret
 from webhooks.targets import TargetRefused, resolve_checked, target_error
 
 REFUSED = [
@@ -164,6 +166,85 @@ def test_the_connection_is_pinned_to_the_checked_address(receiver, monkeypatch):
     assert outcome.status_code == 200, outcome.error
     assert calls["n"] == 1
     assert receiver.requests[0].headers["host"] == f"hooks.example.com:{port}"
+
+
+def _post(url: str, timeout: float = 15) -> Outcome:
+    return post_signed(
+        url=url,
+        secrets=[new_secret()],
+        event_id="evt_addresses",
+        event_type="webhook.test",
+        payload={"eventId": "evt_addresses"},
+        timeout=timeout,
+    )
+
+
+def _port(receiver) -> int:
+    return int(receiver.url.split(":")[2].split("/")[0])
+
+
+def test_an_unreachable_first_address_falls_back_to_the_next(receiver, monkeypatch):
+    """Only the first address was tried: an IPv6 address this host cannot reach (here
+    ::1, where nothing listens) failed the attempt though the IPv4 one answers."""
+    lookups = []
+    fake_dns(monkeypatch, {"dual.example.com": ["::1", "127.0.0.1"]})
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: lookups.append(host) or resolve(host, *a, **k)
+    )
+    outcome = _post(f"http://dual.example.com:{_port(receiver)}/hook")
+    assert outcome.status_code == 200, outcome.error
+    assert outcome.address == "127.0.0.1"
+    # Still pinned: the hostname resolved once; the connects looked up only the checked
+    # addresses (as literals, no DNS).
+    assert lookups[0] == "dual.example.com" and set(lookups[1:]) == {"::1", "127.0.0.1"}
+    assert receiver.requests[0].headers["host"] == f"dual.example.com:{_port(receiver)}"
+
+
+def test_an_address_that_never_answers_leaves_the_next_its_share_of_the_deadline(
+    receiver, monkeypatch
+):
+    """An address that swallows the connect (a black-holed IPv6 route) took the whole
+    timeout, and the attempt failed without trying the address that answers."""
+    fake_dns(monkeypatch, {"dual.example.com": ["2001:db8::1", "127.0.0.1"]})
+    connect = urllib3_connection.create_connection
+    given: dict[str, float] = {}
+
+    def black_hole(address, timeout, *args, **kwargs):
+        given[address[0]] = timeout
+        if address[0] == "2001:db8::1":
+            time.sleep(timeout)
+            raise TimeoutError("timed out")
+        return connect(address, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3_connection, "create_connection", black_hole)
+    started = time.monotonic()
+    outcome = _post(f"http://dual.example.com:{_port(receiver)}/hook", timeout=2)
+    assert outcome.status_code == 200, outcome.error
+    assert outcome.address == "127.0.0.1"
+    assert given["2001:db8::1"] <= 1.01  # half of the 2 s: the other address's share is left
+    assert time.monotonic() - started < 2
+
+
+def test_when_no_address_answers_the_error_names_each(monkeypatch):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, not listening: refused
+        fake_dns(monkeypatch, {"dual.example.com": ["::1", "127.0.0.1"]})
+        outcome = _post(f"http://dual.example.com:{port}/hook")
+    assert outcome.status_code is None and outcome.address == ""
+    assert "::1:" in outcome.error and "127.0.0.1:" in outcome.error
+
+
+@pytest.mark.django_db
+def test_the_attempt_log_records_the_address_that_answered(company, receiver, monkeypatch):
+    fake_dns(monkeypatch, {"dual.example.com": ["::1", "127.0.0.1"]})
+    endpoint_create(company=company, url=f"http://dual.example.com:{_port(receiver)}/hook")
+    (delivery,) = emit(company)
+    assert deliver(delivery.pk).ok
+    attempt = delivery.log.get()
+    assert attempt.address == "127.0.0.1"
+    assert attempt_data(attempt)["address"] == "127.0.0.1"
 
 
 def test_redirects_are_not_followed(receiver):

@@ -78,6 +78,7 @@ WEBHOOK_ATTEMPT = obj(
         "latencyMs": nullable({"type": "integer"}),
         "responseBody": nullable(STRING),
         "error": nullable(STRING),
+        "address": nullable(STRING),
     },
     required=["number"],
 )
@@ -130,6 +131,7 @@ register_components(
                 "latencyMs": nullable({"type": "integer"}),
                 "responseBody": nullable(STRING),
                 "error": nullable(STRING),
+                "address": nullable(STRING),
             },
             required=["eventId", "url", "delivered"],
         ),

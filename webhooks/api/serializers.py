@@ -67,6 +67,7 @@ def attempt_data(attempt: WebhookAttempt) -> dict[str, Any]:
         "latencyMs": attempt.latency_ms,
         "responseBody": attempt.response_body,
         "error": attempt.error or None,
+        "address": attempt.address or None,
     }
 
 
@@ -102,6 +103,7 @@ def outcome_data(outcome: Outcome, *, url: str, event_id: str) -> dict[str, Any]
         "latencyMs": outcome.latency_ms,
         "responseBody": outcome.body,
         "error": outcome.error or None,
+        "address": outcome.address or None,
     }
 
 
