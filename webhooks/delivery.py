@@ -33,6 +33,7 @@ from webhooks.services import (
     active_secrets,
     dispatch_on_commit,
     endpoint_disable,
+    endpoint_record_interrupted,
     endpoint_record_outcome,
     session_secret_get_or_create,
     sync_secret_get_or_create,
@@ -297,6 +298,8 @@ def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:
         delivery_attempted.send(
             sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=delivery.attempts
         )
+        if delivery.endpoint_id is not None:
+            endpoint_record_interrupted(endpoint_id=delivery.endpoint_id)
 
 
 def lapsed_leases() -> list[str]:

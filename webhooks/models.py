@@ -27,7 +27,8 @@ class WebhookEndpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Start of the current run of failed attempts; cleared by any 2xx.
     failing_since = models.DateTimeField(null=True, blank=True)
-    # The run's latest failure: a run with a longer silence than any retry gap is over.
+    # The run's latest failure (or interrupted attempt, which keeps a run going without
+    # counting): a run with a longer silence than any retry gap is over.
     last_failure_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

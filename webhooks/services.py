@@ -388,6 +388,19 @@ def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
         )
 
 
+def endpoint_record_interrupted(*, endpoint_id: str) -> None:
+    """An attempt whose worker died (delivery.INTERRUPTED) tells nothing of the receiver:
+    a dying worker is Steve's fault. So it neither starts a run of failures nor ends one,
+    and never disables the endpoint. It is no silence either: left out, the failures
+    either side of it could be further apart than FAILURE_RUN_GAP, and the second began
+    a new run, as if the receiver had worked meanwhile. So a run going on is kept going.
+    """
+    now = timezone.now()
+    WebhookEndpoint.objects.filter(
+        pk=endpoint_id, failing_since__isnull=False, last_failure_at__gte=now - FAILURE_RUN_GAP
+    ).update(last_failure_at=now)
+
+
 def webhook_emit(
     *,
     company_id: str,

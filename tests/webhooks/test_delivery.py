@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from steve.broker import broker_pause
@@ -272,6 +273,65 @@ def test_a_success_clears_the_failing_streak(company, endpoint, receiver):
     deliver(delivery.pk)
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
+
+
+def _interrupt(delivery: WebhookDelivery) -> None:
+    """An attempt whose worker dies mid-request, recorded by beat once its lease lapses."""
+    assert claim(delivery.pk) is not None
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        locked_until=timezone.now() - timedelta(seconds=1)
+    )
+    dispatch_due_webhooks()
+    assert delivery.log.get(number=1).error.startswith("Interrupted")
+
+
+def test_an_interrupted_attempt_neither_starts_nor_ends_a_failing_run(
+    company, endpoint, monkeypatch, settings
+):
+    """A dying worker is Steve's fault, not the receiver's: it is no failure of the
+    endpoint (no run starts, none long enough disables it) and no success either."""
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: None)
+    (healthy,) = emit(company)
+    _interrupt(healthy)
+    endpoint.refresh_from_db()
+    assert (endpoint.failing_since, endpoint.last_failure_at) == (None, None)
+
+    settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 24
+    since = timezone.now() - timedelta(hours=48)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=since, last_failure_at=timezone.now() - timedelta(hours=1)
+    )
+    (failing,) = emit(company)
+    _interrupt(failing)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.failing_since == since
+
+
+def test_an_interrupted_attempt_does_not_split_a_failing_run_in_two(
+    company, endpoint, receiver, monkeypatch, settings
+):
+    """Retries 20 h and 24 h apart: with the attempt between two failures interrupted,
+    they were 44 h apart, longer than FAILURE_RUN_GAP, so the second began a new run;
+    an endpoint failing for days was never disabled as long as workers died now and then."""
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: None)
+    settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 72
+    since = timezone.now() - timedelta(hours=56)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=since, last_failure_at=timezone.now() - timedelta(hours=20)
+    )
+    (delivery,) = emit(company)
+    _interrupt(delivery)
+    # The next retry fails, 24 h after the interrupted attempt.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=F("failing_since") - timedelta(hours=24),
+        last_failure_at=F("last_failure_at") - timedelta(hours=24),
+    )
+    receiver.default = 503
+    make_due(delivery)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since == since - timedelta(hours=24)
+    assert not endpoint.enabled  # 80 h of nothing but failures (and an interruption)
 
 
 def test_a_claimed_delivery_is_not_sent_by_a_second_worker(company, endpoint, receiver):
