@@ -827,7 +827,7 @@ def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> An
             return int(raw.strip())
         except ValueError:
             raise invalid(field_name, "Enter a whole number.") from None
-    return raw.strip()
+    return trimmed(raw)
 
 
 # The longest text a correction may carry, from the review page or the API.
@@ -947,7 +947,7 @@ def _check_description(number: int, description: Any) -> None:
 
 
 def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
-    description = row.description.strip()
+    description = trimmed(row.description)
     if not description:
         raise invalid("lineItems", f"Row {number}: a description is needed.")
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
@@ -1192,8 +1192,24 @@ def _longest_text(value: Any) -> int:
     return 0
 
 
-def _trimmed(value: Any) -> Any:
-    return value.strip(" ") if isinstance(value, str) else value
+# What surrounds a typed value without meaning anything: spaces of any width (U+00A0,
+# U+3000, ...) and tabs (a paste from a spreadsheet). A line break is not padding: it is
+# refused wherever it is (_unstorable), on the desk as over the API.
+_PADDING = "\t" + "".join(c for c in map(chr, range(0x3001)) if unicodedata.category(c) == "Zs")
+
+
+def trimmed(value: Any) -> Any:
+    """A correction's text without its surrounding padding, however deep it is (a line
+    item's description, a workflow's own members of an object): the one rule of the desk
+    and the API. Stored with it, a value differed from the same value typed elsewhere, and
+    a padded name taught the memory a value unlike the one OCR reads."""
+    if isinstance(value, str):
+        return value.strip(_PADDING)
+    if isinstance(value, list):
+        return [trimmed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: trimmed(item) for key, item in value.items()}
+    return value
 
 
 def submission_correct_fields(
@@ -1210,10 +1226,9 @@ def submission_correct_fields(
     Every invalid field is refused at once (a 422 naming each as fields.<name>) before
     anything is stored.
     """
-    # Surrounding spaces go, as the review page trims what is typed: stored with them, a
-    # name taught the memory a value unlike the one OCR reads. Blank text and line
-    # breaks are still refused (null clears a field).
-    values = {name: _trimmed(value) for name, value in values.items()}
+    # Padding goes, as on the review desk (trimmed); blank text and line breaks are still
+    # refused (null clears a field).
+    values = {name: trimmed(value) for name, value in values.items()}
     with transaction.atomic():
         submission = _locked_in_review(submission_id, expected_version, actor)
         if errors := correction_errors(submission=submission, values=values):
@@ -1231,7 +1246,7 @@ def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list
     too long, not a field of the workflow, or not a value its output schema takes."""
     errors: list[dict[str, str]] = []
     for name, raw in values.items():
-        where, value = f"fields.{name}", _trimmed(raw)
+        where, value = f"fields.{name}", trimmed(raw)
         # Too long is said first, of any name; line items name the row (_check_correction).
         if name != "lineItems" and _longest_text(value) > CORRECTION_MAX:
             errors.append(field_error(where, f"At most {CORRECTION_MAX} characters.", "long"))

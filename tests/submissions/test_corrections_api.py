@@ -61,6 +61,45 @@ def test_api_corrections_are_trimmed_as_the_review_page_trims_them(api, company)
     assert response.json()["extractedData"]["merchantName"] == "POPULAR BOOK CO. (M) SDN BHD"
 
 
+def test_line_item_descriptions_are_trimmed_over_the_api_as_on_the_desk(api, company, reviewer):
+    """Only top-level strings were trimmed over the API: a row's description kept its
+    padding, while the desk stored the same row without it."""
+    over_api, on_desk = SubmissionFactory(company=company), SubmissionFactory(company=company)
+    padded = "\u00a0 Nasi lemak\t "
+    items = [{"description": padded, "quantity": 2, "amount": 9.0}]
+    response = api.post(url(over_api), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 200, response.content
+    submission_correct_line_items(
+        submission_id=on_desk.pk,
+        rows=[LineItemRow(description=padded, quantity="2", amount="9.00")],
+        actor=Actor.for_user(reviewer),
+    )
+    over_api.refresh_from_db()
+    on_desk.refresh_from_db()
+    expected = [{"description": "Nasi lemak", "quantity": 2, "amount": 9.0}]
+    assert over_api.extracted_data["lineItems"] == on_desk.extracted_data["lineItems"] == expected
+
+
+def test_a_line_break_around_a_description_is_refused_on_the_desk_as_over_the_api(
+    api, company, reviewer
+):
+    waiting = SubmissionFactory(company=company)
+    items = [{"description": "Nasi lemak\n", "quantity": 1, "amount": 9.0}]
+    response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 422
+    with pytest.raises(ServiceError) as on_desk:
+        submission_correct_line_items(
+            submission_id=waiting.pk,
+            rows=[LineItemRow(description="Nasi lemak\n", quantity="1", amount="9.00")],
+            actor=Actor.for_user(reviewer),
+        )
+    reason = "the text has a line break or a control, bidi formatting or invisible character."
+    assert on_desk.value.message.endswith(reason)
+    assert response.json()["errors"][0]["message"].endswith(reason)
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.extracted_data
+
+
 def test_a_stale_expected_version_is_a_409_and_changes_nothing(api, company):
     waiting = SubmissionFactory(company=company)
     response = api.post(
