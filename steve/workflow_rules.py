@@ -3,6 +3,10 @@ output schema, checked before a version is saved (the admin's form uses them), a
 whether a value fits a field of its output schema (the pipeline and corrections)."""
 
 import json
+from collections.abc import Iterator
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
 from typing import Any
 
 from steve.models import FORMAT_MIME
@@ -94,7 +98,7 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
     import jsonschema
     import referencing.exceptions
 
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator = _exact_validator()(schema, format_checker=jsonschema.FormatChecker())
     try:
         for error in validator.iter_errors({name: value}):
             if list(error.absolute_path)[:1] == [name]:
@@ -102,6 +106,29 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
     except referencing.exceptions.Unresolvable as error:
         return f"the output schema refers to {error.ref!r}, which it does not define"
     return None
+
+
+@cache
+def _exact_validator() -> Any:
+    """Draft 2020-12 with multipleOf checked on the numbers as written: jsonschema divides
+    binary floats, so 19.99 was "not a multiple of 0.01" (1998.9999…) and a correct total
+    was refused over the API, on the desk and in the pipeline alike."""
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"multipleOf": _multiple_of}
+    )
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    import jsonschema
+
+    if not validator.is_type(instance, "number"):
+        return
+    # repr is the shortest text that reads back as the float: the number as it was written.
+    quotient = Fraction(Decimal(repr(instance))) / Fraction(Decimal(repr(divisor)))
+    if quotient.denominator != 1:
+        yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
 def _as_json(message: str, instance: Any) -> str:

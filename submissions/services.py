@@ -821,7 +821,9 @@ def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> An
         number = _decimal(raw)
         if number is None:
             raise invalid(field_name, "Enter a number, e.g. 12.50.")
-        return float(round(number, 2)) if "multipleOf" in schema else float(number)
+        # Never rounded (a multipleOf once rounded to 2 places here): a value the schema
+        # refuses is refused with the API's reason, as with too many decimal places.
+        return float(number)
     if kind == "integer":
         try:
             return int(raw.strip())

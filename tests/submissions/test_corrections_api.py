@@ -1,5 +1,6 @@
 """Corrections over the API, and the correction memory they (and the review page) feed."""
 
+import copy
 import math
 
 import pytest
@@ -230,6 +231,32 @@ def test_the_desk_refuses_an_amount_with_more_than_four_decimals_as_the_api_does
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 12.5
     assert "lineItems" not in waiting.extracted_data
+
+
+def test_a_multiple_of_cents_is_checked_alike_on_the_desk_and_over_the_api(api, company, reviewer):
+    """Under "multipleOf": 0.01 the desk rounded 12.345 to 12.35 where the API refused
+    it, and both refused 19.99 (jsonschema divides binary floats: 1998.9999...)."""
+    waiting = SubmissionFactory(company=company)
+    version = waiting.workflow_version
+    schema = copy.deepcopy(version.output_schema)  # not the shared default's own dict
+    schema["properties"]["totalAmount"] = {"type": "number", "multipleOf": 0.01}
+    version.output_schema = schema
+    version.save()
+    reason = "12.345 is not a multiple of 0.01."
+    over_api = api.post(url(waiting), {"fields": {"totalAmount": 12.345}}, format="json")
+    assert over_api.status_code == 422
+    assert over_api.json()["errors"][0]["message"].endswith(reason)
+    with pytest.raises(ServiceError) as on_desk:
+        correct(waiting, "12.345", reviewer, field="totalAmount")
+    assert on_desk.value.message.endswith(reason)
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 12.5
+
+    response = api.post(url(waiting), {"fields": {"totalAmount": 19.99}}, format="json")
+    assert response.status_code == 200, response.content
+    correct(waiting, "0.07", reviewer, field="totalAmount")
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 0.07
 
 
 def test_negative_zero_is_stored_as_zero_and_a_credit_notes_total_stays_negative(
