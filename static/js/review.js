@@ -637,6 +637,35 @@
     if (saved && document.activeElement !== place && active && active.blur) active.blur();
   });
 
+  // A decision in the fraud panel (False positive, Confirm fraud, Undo) replaces the panel,
+  // and focus fell to the page: Tab started again at the top, f and c acted on no card the
+  // reviewer could see. It goes to the next pair still to decide (its first button: the
+  // panel lists them first), else to the decided pair's summary (its result and Undo), and
+  // to the refusal when there is one. Focus the reviewer moved elsewhere meanwhile stays.
+  function panelRestingPlace(pairKey) {
+    const refusal = $("#fraud-panel [data-refusal]");
+    if (refusal) { refusal.setAttribute("tabindex", "-1"); return refusal; }
+    const next = $("#fraud-panel .pair-card.unresolved .resolve button");
+    if (next) return next;
+    const decided = $$("#fraud-panel .pair-card").find((card) => card.dataset.pair === pairKey);
+    if (decided) return $("summary", decided);
+    const title = $("#fraud-title");
+    if (title) title.setAttribute("tabindex", "-1");
+    return title;
+  }
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || target.id !== "fraud-panel") return;
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const card = elt && elt.closest ? elt.closest("[data-pair]") : null;
+    if (!card) return; // the panel's own load or refresh: no decision was made in it
+    const active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) return;
+    const place = panelRestingPlace(card.dataset.pair);
+    if (place) place.focus();
+  });
+
   /* ---- Fields that need attention ------------------------------------------------------- */
   let lastAttention = null;
   function nextAttentionField() {

@@ -15,7 +15,7 @@ from submissions.services import Actor, submission_comment, submission_correct_f
 from submissions.views import actions
 from tests import factories
 from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
-from tests.submissions.test_review_support import receipt_png, stored_file
+from tests.submissions.test_review_support import flagged_pairs, receipt_png, stored_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -853,6 +853,32 @@ def test_focus_stays_where_the_reviewer_was_after_each_swap(chromium, live_serve
     page.keyboard.press("Tab")
     expect(page.locator("[data-claim=mine] button")).to_be_focused()
     assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
+    assert errors == []
+    context.close()
+
+
+def test_after_a_fraud_decision_focus_goes_to_the_next_pair_then_the_decided_ones_summary(
+    chromium, live_server, team
+):
+    """The decided card was replaced and focus fell to the page: Tab started again at the
+    top, and the next pair was out of the keyboard's reach."""
+    flagged, _ = flagged_pairs(team["company"], pairs=2)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(2)
+    page.focus("[data-resolve=false_positive]")
+    page.keyboard.press("Enter")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(1)
+    expect(page.locator(".pair-card.unresolved [data-resolve=false_positive]")).to_be_focused()
+
+    last = page.locator(".pair-card.unresolved").get_attribute("data-pair")
+    page.keyboard.press("Enter")
+    expect(page.locator(".pair-card.unresolved")).to_have_count(0)
+    expect(page.locator(f".pair-card[data-pair={last}] summary")).to_be_focused()
+    page.keyboard.press("Tab")  # on to the decided pair's Undo
+    expect(
+        page.locator(f".pair-card[data-pair={last}] [data-action=undo-resolution]")
+    ).to_be_focused()
     assert errors == []
     context.close()
 
