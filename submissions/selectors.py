@@ -181,18 +181,29 @@ def queue_neighbours(
 def queue_next_waiting(
     *, company: Company, user: Any, filters: dict[str, str], done_id: str
 ) -> Submission | None:
-    """The next waiting submission after `done_id` that nobody else holds, oldest first,
-    wrapping round to the oldest; under the queue's workflow, fraud and search filters."""
+    """The next waiting submission after `done_id` that nobody else holds, in the queue's
+    order (its sort, as j/k walk it; else oldest first), wrapping round to the first;
+    under the queue's workflow, fraud and search filters."""
     free = Q(claimed_by__isnull=True) | Q(claimed_until__lte=timezone.now()) | Q(claimed_by=user)
-    waiting = (
-        queue_submissions(
-            company=company, user=user, filters={**filters, "status": SubmissionStatus.REVIEW}
+    waiting = Q(status=SubmissionStatus.REVIEW) & free
+    listed = queue_submissions(company=company, user=user, filters=filters, status=False)
+    if filters.get("sort") in QUEUE_ORDERS:
+        # The decided submission is no longer waiting, but its place in the order is
+        # where the reviewer was: the next one is the first waiting after it.
+        order = QUEUE_ORDERS[filters["sort"]]
+        ids = list(
+            listed.filter(waiting | Q(pk=done_id))
+            .order_by(*order)
+            .values_list("id", flat=True)[:SORTED_WINDOW]
         )
-        .filter(free)
-        .exclude(pk=done_id)
-    )
-    following = waiting.filter(id__gt=done_id).order_by("id").first()
-    return following or waiting.order_by("id").first()
+        if done_id in ids:
+            at = ids.index(done_id)
+            chosen = next(iter(ids[at + 1 :] or ids[:at]), None)
+            return listed.filter(pk=chosen).first() if chosen else None
+        return listed.filter(waiting).exclude(pk=done_id).order_by(*order).first()
+    others = listed.filter(waiting).exclude(pk=done_id)
+    following = others.filter(id__gt=done_id).order_by("id").first()
+    return following or others.order_by("id").first()
 
 
 def company_submission_ids(company: Company, ids: Iterable[str]) -> set[str]:

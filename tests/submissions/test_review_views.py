@@ -710,6 +710,32 @@ def test_j_k_and_next_stay_within_the_queues_filters(ui, company):
     assert response["Location"] == f"{detail_url(flagged_last)}?fraud=flagged"
 
 
+@pytest.mark.parametrize(("sort", "expected"), [("confidence", "d"), ("-age", "a")])
+def test_approve_goes_on_to_the_next_submission_in_the_queues_sort_order(
+    ui, company, sort, expected
+):
+    """The next one was the next by age whatever the sort: not the page's own Next."""
+    made = {
+        name: submission_with_file(company, confidence=confidence)
+        for name, confidence in (("a", 0.5), ("b", 0.9), ("c", 0.2), ("d", 0.7))
+    }
+    # By confidence: c, a, d, b; newest first: d, c, b, a. Approving b or a from there.
+    done = made["a"] if sort == "confidence" else made["b"]
+    page = ui.get(detail_url(done), {"sort": sort})
+    assert page.context["next_id"] == made["d" if sort == "confidence" else "a"].pk
+    response = ui.post(
+        action_url("approve", done) + f"?sort={sort}", {"version": page.context["version"]}
+    )
+    assert response["Location"] == f"{detail_url(made[expected])}?sort={sort}"
+
+
+def test_approving_the_last_of_a_sorted_queue_wraps_round_to_its_first(ui, company):
+    # By confidence: low, middle, high; by age the one after high is middle.
+    low, high, _middle = (submission_with_file(company, confidence=c) for c in (0.1, 0.8, 0.5))
+    response = ui.post(action_url("approve", high) + "?sort=confidence", {"version": 1})
+    assert response["Location"] == f"{detail_url(low)}?sort=confidence"
+
+
 def test_without_filters_j_k_walk_the_review_queue(ui, company):
     first, second = submission_with_file(company), submission_with_file(company)
     submission_with_file(company, status=S.APPROVED)
