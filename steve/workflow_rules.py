@@ -126,8 +126,11 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> It
     if not validator.is_type(instance, "number"):
         return
     # repr is the shortest text that reads back as the float: the number as it was written.
-    quotient = Fraction(Decimal(repr(instance))) / Fraction(Decimal(repr(divisor)))
-    if quotient.denominator != 1:
+    written = Decimal(repr(instance))
+    if (
+        not written.is_finite()
+        or (Fraction(written) / Fraction(Decimal(repr(divisor)))).denominator != 1
+    ):
         yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 

@@ -49,6 +49,28 @@ def test_a_credit_notes_negative_total_is_stored_and_a_reviewer_can_correct_to_o
     assert corrected.extracted_data["totalAmount"] == -6.4
 
 
+def test_a_total_in_cents_is_kept_under_a_schema_asking_for_a_multiple_of_cents(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    """jsonschema divides binary floats: 19.99 was "not a multiple of 0.01" and dropped."""
+    cents = copy.deepcopy(receipt_workflow.output_schema)
+    cents["properties"]["totalAmount"] = {"type": "number", "multipleOf": 0.01}
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=cents)
+
+    def read_19_99(session, file, deadline, on_progress=None):
+        pages, extraction = fake_extract_file(session, file)
+        extraction.fields["totalAmount"] = 19.99
+        return pages, extraction
+
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    monkeypatch.setattr(pipeline, "_extract_file", read_19_99)
+    pipeline.run(body["sessionId"])
+    session = WorkflowSession.objects.select_related("submission").get(pk=body["sessionId"])
+    assert session.submission.extracted_data["totalAmount"] == 19.99
+
+
 def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
     api, ui, workflows, receipt_workflow, monkeypatch
 ):
