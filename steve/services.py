@@ -1,5 +1,6 @@
 """State changes of the core models: companies, API keys, workflows."""
 
+import copy
 import hashlib
 import logging
 import secrets
@@ -129,7 +130,9 @@ def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any)
     if latest and all(getattr(latest, f) == contract.get(f, getattr(latest, f)) for f in contract):
         return latest
     base = {f: getattr(latest, f) for f in VERSIONED_FIELDS} if latest else {}
-    base.update(contract)
+    # A copy: the version must not share its schema and rules with the caller's dicts
+    # (the default workflows' module constants), or a change to one changes the other.
+    base.update(copy.deepcopy(contract))
     return WorkflowVersion.objects.create(
         workflow=workflow, version=(latest.version + 1) if latest else 1, **base
     )
