@@ -242,6 +242,14 @@ if REDIS_URL:
         # worker's 1-s blocking read of its queue.
         "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3, minimum=2),
         "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+        # TCP keepalive (kombu's `socket_keepalive` transport option): a connection that
+        # a network cut or a NAT's idle reaper dropped without a word is found dead by the
+        # kernel; the worker's queue poll waits on the socket in its event loop, not on a
+        # read with a timeout, and would otherwise wait on the dead one. kombu's
+        # `health_check_interval` (25 s, its default) already pings idle connections.
+        # Not `retry_on_timeout`: a publish would wait twice the socket timeout, and a
+        # push that reached Redis before the timeout would be pushed twice.
+        "socket_keepalive": True,
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -278,6 +286,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Not cancelled on a lost broker connection (Celery's default, said explicitly since
+# Celery 6 is to flip it): a running pipeline keeps its session's claim and heartbeat,
+# and a redelivered message finds the session taken; cancelling would count each blip
+# as a worker death towards STUCK_SESSION_MAX_REQUEUES.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_DEFAULT_QUEUE = "processing"
 # Beat's sweeps have a queue of their own, which every worker consumes whatever its -Q
 # (steve.celery): light and frequent, they were stuck behind OCR on `processing`, then
