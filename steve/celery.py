@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, task_postrun, task_received, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steve.settings")
 
@@ -19,3 +19,29 @@ def consume_maintenance(sender: str, instance: Any, **kwargs: Any) -> None:
     from django.conf import settings
 
     instance.app.amqp.queues.select_add(settings.CELERY_MAINTENANCE_QUEUE)
+
+
+# Liveness (steve.liveness): what the worker's health check reads to tell a worker that
+# still consumes from one that only answers pings.
+@worker_ready.connect
+def record_ready(sender: Any, **kwargs: Any) -> None:
+    from steve.liveness import liveness_record
+
+    liveness_record(node=sender.hostname)
+
+
+@task_received.connect
+def record_received(sender: Any, request: Any, **kwargs: Any) -> None:
+    """The consumer took a message off a queue: the one thing a stuck worker stops doing."""
+    from steve.liveness import liveness_record
+
+    liveness_record(node=request.hostname)
+
+
+@task_postrun.connect
+def record_finished(sender: Any, task: Any, **kwargs: Any) -> None:
+    """A slot freed: a worker busy with long tasks is not stuck until a freed slot idles."""
+    from steve.liveness import liveness_record
+
+    if task.request.hostname:
+        liveness_record(node=task.request.hostname)

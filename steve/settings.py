@@ -307,6 +307,13 @@ CELERY_TASK_ROUTES = {
     "steve.tasks.purge_idempotency_keys": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.*": {"queue": "deliveries"},
 }
+# Each worker also consumes a queue of its own (`<node>.dq`), where the liveness check
+# (`manage.py worker_liveness`, steve.liveness) sends its probe: no other worker takes it.
+CELERY_WORKER_DIRECT = True
+# A worker that did not take the liveness probe and has received or finished no task for
+# this long no longer consumes: the check fails. Longer than the longest task
+# (process_session's hard limit, 660 s): a worker whose every slot runs one is busy.
+WORKER_STALE_MINUTES = env_int("WORKER_STALE_MINUTES", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},

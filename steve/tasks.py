@@ -25,3 +25,9 @@ def purge_idempotency_keys() -> int:
     if purged:
         logger.info("Idempotency-Key purge removed %d key(s)", purged)
     return purged
+
+
+@shared_task(ignore_result=True)
+def ping_worker() -> None:
+    """`manage.py worker_liveness`'s probe, sent to one worker's own queue: its receipt
+    alone (steve.celery's task_received handler) shows the worker still consumes."""
