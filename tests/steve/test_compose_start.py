@@ -3,7 +3,7 @@
 No container engine here (nor in CI), so this runs the same commands compose runs, through
 the image's entrypoint, as processes on this host: the one-shot `migrate` against a fresh
 PostgreSQL database, then two `web` (gunicorn) and two `worker` (Celery) processes started
-at once. Each must pass its compose health check (`/healthz` 200, `celery inspect ping`)
+at once. Each must pass its compose health check (`/healthz` 200; the workers' own)
 and the migrations must have run exactly once, by `migrate`. What differs from compose:
 local file storage instead of MinIO, and WEB_BIND / the Celery node name standing in for
 each container's own network address and host name.
@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 
@@ -140,10 +141,24 @@ def healthz(port: int) -> int:
         return 0
 
 
-def pings(node: str, env: dict[str, str]) -> bool:
-    """The workers' compose health check, aimed at one node."""
-    command = ["celery", "-A", "steve", "inspect", "ping", "-d", node, "--timeout", "10"]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, timeout=60)
+def worker_health_check() -> str:
+    """compose.yaml's worker health check, as the container's shell runs it."""
+    test = yaml.safe_load((REPO / "compose.yaml").read_text())["x-worker-health"]["test"]
+    assert test[0] == "CMD-SHELL"
+    return test[1].replace("$$", "$")
+
+
+def healthy(node: str, env: dict[str, str]) -> bool:
+    """The workers' compose health check, aimed at one node: `celery@$HOSTNAME`."""
+    prefix, host = node.split("@")
+    assert prefix == "celery"
+    result = subprocess.run(
+        ["sh", "-c", worker_health_check()],
+        cwd=REPO,
+        env={**env, "HOSTNAME": host},
+        capture_output=True,
+        timeout=60,
+    )
     return result.returncode == 0
 
 
@@ -173,7 +188,7 @@ def test_compose_up_with_two_web_and_two_workers_migrates_once(tmp_path):
 
         ports = [free_port(), free_port()]
         host = socket.gethostname()
-        nodes = [f"compose-worker{n}-{os.getpid()}@{host}" for n in (1, 2)]
+        nodes = [f"celery@compose-worker{n}-{os.getpid()}.{host}" for n in (1, 2)]
         web = [ENTRYPOINT, "web"]
         worker = [ENTRYPOINT, "worker", "processing"]
         commands = [
@@ -189,7 +204,7 @@ def test_compose_up_with_two_web_and_two_workers_migrates_once(tmp_path):
             for port in ports:
                 wait_until(lambda port=port: healthz(port) == 200, f"web on {port}", deadline)
             for node in nodes:
-                wait_until(lambda node=node: pings(node, env), node, deadline)
+                wait_until(lambda node=node: healthy(node, env), node, deadline)
             after_start = applied_migrations(database)
 
     # Every migration on disk ran, once, in the one `migrate` run; nothing since.

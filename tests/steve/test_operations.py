@@ -39,7 +39,8 @@ def test_long_running_services_have_health_checks():
     found = services()
     assert "/healthz" in " ".join(found["web"]["healthcheck"]["test"])
     for worker in ("worker", "delivery-worker"):
-        assert "inspect ping" in " ".join(found[worker]["healthcheck"]["test"]), worker
+        check = " ".join(found[worker]["healthcheck"]["test"])
+        assert "inspect ping" in check and "manage.py worker_liveness" in check, worker
     assert "pg_isready" in found["postgres"]["healthcheck"]["test"]
     assert "ping" in found["redis"]["healthcheck"]["test"]
     assert found["web"]["depends_on"]["redis"] == {"condition": "service_healthy"}
