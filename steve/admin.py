@@ -12,6 +12,7 @@ from steve.admin_site import (
     CheckedJSONField,
     ExplainsRefusedDeletion,
     FixedOnceCreated,
+    ReadOnlyAdmin,
     SavesEditedFieldsOnly,
 )
 from steve.api.ratelimit import rate_limit_errors
@@ -170,22 +171,8 @@ class WorkflowAdmin(
         return format_html('<a href="{}">Add a version from a checked form</a>', url)
 
 
-class ReadOnlyMachineryAdmin(admin.ModelAdmin):
-    """Rows the API and the workers keep for themselves, shown to explain what they do and
-    purged by their own sweeps: never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyMachineryAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
     """Keys of the POSTs the API answered: deleting one let a retry of that POST run twice.
     Expired keys are purged by beat, and a request that died in flight is taken over by
     its retry after IDEMPOTENCY_IN_FLIGHT_TIMEOUT, so there is nothing to clear by hand."""
@@ -196,7 +183,7 @@ class IdempotencyKeyAdmin(ReadOnlyMachineryAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyMachineryAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     """Tasks waiting for the broker: rows here for long mean the broker is unreachable.
     Deleting one dropped its task (a submission then never processed): the relay sends
     and removes each once the broker answers."""

@@ -23,6 +23,20 @@ class SteveAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_superuser
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows Steve writes for itself (events, files, the API's and workers' machinery):
+    shown to explain what happened, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class FixedOnceCreated:
     """A ModelAdmin mixin: fields set when a row is added and read-only after, such as
     the company (and environment) a key, an endpoint or a secret belongs to: moving one

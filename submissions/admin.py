@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
-from steve.admin_site import SavesEditedFieldsOnly
+from steve.admin_site import ReadOnlyAdmin, SavesEditedFieldsOnly
 from steve.models import Workflow
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
 from submissions.services import merchant_memory_forget, submissions_catch_up
@@ -100,7 +100,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubmissionEvent)
-class SubmissionEventAdmin(admin.ModelAdmin):
+class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
     list_display = [
         "id",
         "submission",
@@ -115,32 +115,15 @@ class SubmissionEventAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SubmissionEvent._meta.fields]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # events are written by services only
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # append-only
-
 
 @admin.register(SubmissionFile)
-class SubmissionFileAdmin(admin.ModelAdmin):
+class SubmissionFileAdmin(ReadOnlyAdmin):
+    """A submission's files are its evidence and the fraud checks' history; retention
+    purges their bytes through its service."""
+
     list_display = ["id", "submission", "file_index", "mime_type", "size", "sha256"]
     search_fields = ["id", "submission__id", "sha256"]
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A submission's files are its evidence and the fraud checks' history; retention
-        # purges their bytes through its service.
-        return False
 
 
 @admin.register(MerchantMemory)
