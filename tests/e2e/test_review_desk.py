@@ -818,6 +818,31 @@ def test_long_unbroken_values_wrap_instead_of_widening_the_page(chromium, live_s
     context.close()
 
 
+def test_a_swapped_in_form_works_before_the_next_key_is_read(chromium, live_server, team):
+    """htmx wired up swapped-in forms 20 ms after the swap (its settle delay): a key pressed
+    in between (a fast keyboard user, a loaded machine) posted the plain form instead, and
+    the page was left for the no-JavaScript one. Looked at once the swap's task is done:
+    the claim's new column must be wired up by then."""
+    submission = low_total(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterSwap", (event) => {
+            if (event.detail.target.id !== "side") return;
+            queueMicrotask(() => {
+                const forms = [...document.querySelectorAll("#side form.correct")];
+                window.wired = forms.length > 0 && forms.every((f) => "htmx-internal-data" in f);
+            });
+        }, { once: true })"""
+    )
+    page.click("[data-action=start-review]")
+    expect(page.locator("[data-claim=mine] button")).to_be_visible()
+    assert page.evaluate("() => window.wired") is True
+    assert errors == []
+    context.close()
+
+
 def test_focus_stays_where_the_reviewer_was_after_each_swap(chromium, live_server, team):
     """Keyboard only: a claim, a saved field and a refused approve each replace the
     column; focus went to the page itself, so Tab started again at the top."""
