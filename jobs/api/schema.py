@@ -21,6 +21,7 @@ from steve.api.schema import (
     POLL_HINT_HEADER,
     STRING,
     choices,
+    closed,
     docs,
     nullable,
     obj,
@@ -47,40 +48,44 @@ EXTERNAL_USER = {
     },
     "additionalProperties": False,
 }
-SESSION_CREATE_REQUEST = obj(
-    {
-        "fileCount": {"type": "integer", "description": "Within the workflow's minFiles..maxFiles"},
-        "contentTypes": {
-            "type": "array",
-            "items": STRING,
-            "description": "One MIME type per file, each in acceptedFormats",
-        },
-        "clientSubmissionId": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
-            "description": "Your id; a pending session already made for it is returned",
-        },
-        # Optional members: null is the same as leaving them out.
-        "webhookUrl": nullable(
-            {
+SESSION_CREATE_REQUEST = closed(  # another field is refused (unknown_field)
+    obj(
+        {
+            "fileCount": {
+                "type": "integer",
+                "description": "Within the workflow's minFiles..maxFiles",
+            },
+            "contentTypes": {
+                "type": "array",
+                "items": STRING,
+                "description": "One MIME type per file, each in acceptedFormats",
+            },
+            "clientSubmissionId": {
                 "type": "string",
-                "format": "uri",
-                "maxLength": 2000,
-                "description": "HTTPS, public host",
-            }
-        ),
-        "metadata": nullable(
-            {
-                **FREE_OBJECT,
-                "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
-            }
-        ),
-        "externalUser": nullable(EXTERNAL_USER),
-    },
-    required=["fileCount", "contentTypes", "clientSubmissionId"],
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Your id; a pending session already made for it is returned",
+            },
+            # Optional members: null is the same as leaving them out.
+            "webhookUrl": nullable(
+                {
+                    "type": "string",
+                    "format": "uri",
+                    "maxLength": 2000,
+                    "description": "HTTPS, public host",
+                }
+            ),
+            "metadata": nullable(
+                {
+                    **FREE_OBJECT,
+                    "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
+                }
+            ),
+            "externalUser": nullable(EXTERNAL_USER),
+        },
+        required=["fileCount", "contentTypes", "clientSubmissionId"],
+    )
 )
-SESSION_CREATE_REQUEST["additionalProperties"] = False  # another field is unknown_field
 UPLOAD_URL = obj(
     {
         "fileIndex": {"type": "integer"},

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import SessionRequest
-from steve.api.errors import field_error, not_an_object_problem
+from steve.api.errors import field_error, not_an_object_problem, unknown_member_errors
 from steve.models import WorkflowVersion
 from steve.storage import object_location, s3_presign, sign_token, using_s3
 from steve.text import hides_text
@@ -138,11 +138,11 @@ class SessionCreateSerializer(serializers.Serializer):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # A misspelt field (`webhookURL`) was dropped, and the session made without it;
         # externalUser already refused a key it does not know.
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
-        strangers = {
-            name: [ErrorDetail("Not a field of a session.", code="unknown_field")]
-            for name in unknown
-        }
+        strangers = (
+            _by_field(unknown_member_errors(data, self.fields, "Not a field of a session."))
+            if isinstance(data, dict)
+            else {}
+        )
         try:
             attrs = super().to_internal_value(data)
         except serializers.ValidationError as refused:

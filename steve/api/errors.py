@@ -90,6 +90,17 @@ def problem_of_all(refusals: Sequence[ApiProblem | ServiceError]) -> ApiProblem:
 MAX_UNKNOWN_MEMBER_ERRORS = 50
 
 
+def unknown_member_errors(
+    body: dict[str, Any], known: Iterable[str], message: str = "Not a field of this request."
+) -> list[dict[str, str]]:
+    """An `unknown_field` error for each member of `body` not in `known` (at most
+    MAX_UNKNOWN_MEMBER_ERRORS)."""
+    unknown = sorted(set(body) - set(known))
+    return [
+        field_error(name, message, "unknown_field") for name in unknown[:MAX_UNKNOWN_MEMBER_ERRORS]
+    ]
+
+
 def refuse_unknown_members(
     body: dict[str, Any], known: Iterable[str], *, message: str = "Not a field of this request."
 ) -> None:
@@ -97,14 +108,8 @@ def refuse_unknown_members(
     drop it: `{"fields": {...}}` sent to approve was approved without the corrections
     the integrator believed they had made, and a misspelt `event` made an endpoint
     that takes every event."""
-    unknown = sorted(set(body) - set(known))
-    if unknown:
-        raise validation_problem(
-            [
-                field_error(name, message, "unknown_field")
-                for name in unknown[:MAX_UNKNOWN_MEMBER_ERRORS]
-            ]
-        )
+    if errors := unknown_member_errors(body, known, message):
+        raise validation_problem(errors)
 
 
 def not_an_object_problem() -> ApiProblem:

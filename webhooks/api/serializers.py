@@ -11,6 +11,7 @@ from steve.api.errors import (
     not_an_object_problem,
     problem_of_all,
     refuse_unknown_members,
+    unknown_member_errors,
     validation_problem,
 )
 from steve.errors import ServiceError
@@ -126,11 +127,7 @@ def parse_changes(body: Any) -> EndpointChanges:
     members and null (leave as is, or clear? neither: the schema's members are not
     nullable) are refused here, with every refused value in the same answer."""
     body = body_object(body)
-    errors = [
-        field_error(name, "This field cannot be changed.", "unknown_field")
-        for name in body
-        if name not in UPDATABLE
-    ] + [
+    errors = unknown_member_errors(body, UPDATABLE, "This field cannot be changed.") + [
         field_error(name, f"{name} may not be null; leave it out to keep it.", "null")
         for name in UPDATABLE
         if name in body and body[name] is None
