@@ -1249,19 +1249,19 @@ def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list
     errors: list[dict[str, str]] = []
     for name, raw in values.items():
         where, value = f"fields.{name}", trimmed(raw)
-        # Too long is said first, of any name; line items name the row (_check_correction).
-        if name != "lineItems" and _longest_text(value) > CORRECTION_MAX:
-            errors.append(field_error(where, f"At most {CORRECTION_MAX} characters.", "long"))
-        elif _field_schema(submission, name) is None:
-            errors.append(
-                field_error(where, f"{name} is not a field of this workflow.", "unknown_field")
-            )
-        elif value is not None:
-            try:
+        try:
+            # Too long is said first, of any name; line items name the row (_check_correction).
+            if name != "lineItems":
+                _refuse_long_text(value, name)
+            if _field_schema(submission, name) is None:
+                errors.append(
+                    field_error(where, f"{name} is not a field of this workflow.", "unknown_field")
+                )
+            elif value is not None:
                 _check_correction(value, submission, name)
-            except ServiceError as error:
-                code = error.errors[0]["code"] if error.errors else "invalid"
-                errors.append(field_error(where, error.message, code))
+        except ServiceError as error:
+            code = error.errors[0]["code"] if error.errors else "invalid"
+            errors.append(field_error(where, error.message, code))
     return errors[:MAX_FIELD_ERRORS]  # a body of 20,000 unknown names gets 50 back
 
 
