@@ -134,15 +134,19 @@ def test_completed_with_review_then_approved_and_synced(session, endpoint):
     assert completed["workflow"]["slug"] == "receipt-ocr"
 
 
-def test_rejected_and_fraud_match_resolved(session):
-    reviewed(session)
-    match = FraudMatch.objects.create(
+def duplicate_match(session: WorkflowSession) -> FraudMatch:
+    return FraudMatch.objects.create(
         company_id=session.company_id,
         submission_id=session.submission_id,
         check_type=FraudMatch.CheckType.DUPLICATE,
         score=0.9,
         similarity=0.9,
     )
+
+
+def test_rejected_and_fraud_match_resolved(session):
+    reviewed(session)
+    match = duplicate_match(session)
     fraud_match_resolve(
         submission_id=session.submission_id,
         match_id=match.pk,
@@ -158,13 +162,7 @@ def test_rejected_and_fraud_match_resolved(session):
 
 def resolved_then_undone(session: WorkflowSession) -> None:
     reviewed(session)
-    match = FraudMatch.objects.create(
-        company_id=session.company_id,
-        submission_id=session.submission_id,
-        check_type=FraudMatch.CheckType.DUPLICATE,
-        score=0.9,
-        similarity=0.9,
-    )
+    match = duplicate_match(session)
     ids = [match.pk]
     actor = Actor.system()
     fraud_matches_resolve(
