@@ -23,7 +23,7 @@ from steve.api.schema import (
     register_problems,
     seed_example,
 )
-from submissions.api.schema import TRANSITION_CODES
+from submissions.api.schema import EXPECTED_VERSION, TRANSITION_CODES
 
 RESOLUTIONS = choices(FraudMatch.Resolution)
 MATCH_FIELDS = {
@@ -107,6 +107,7 @@ FRAUD_MATCH_RESOLVE = docs(
                     "nullable": True,
                     "description": "Optional; null is the same as leaving it out (no reason)",
                 },
+                "expectedVersion": EXPECTED_VERSION,
             },
             required=["resolution"],
         )

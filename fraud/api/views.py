@@ -12,7 +12,7 @@ from steve.api.errors import ApiProblem, field_error, problem_of_all, validation
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
-from submissions.api.views import json_body, own_submission
+from submissions.api.views import body_expected_version, json_body, own_submission
 from submissions.services import Actor
 
 
@@ -48,7 +48,7 @@ class FraudMatchResolveView(APIView):
         submission = own_submission(request, submission_id)
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
             raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
-        body = json_body(request, known=("resolution", "reason"))
+        body = json_body(request, known=("resolution", "reason", "expectedVersion"))
         resolution, reason = body.get("resolution"), body.get("reason")
         problems = []
         if resolution not in FraudMatch.Resolution.values:
@@ -67,6 +67,12 @@ class FraudMatchResolveView(APIView):
         # No reason, null or absent, is the same: the schema says so (nullable).
         if reason is not None and not isinstance(reason, str):
             problems.append(validation_problem([field_error("reason", "reason must be a string.")]))
+        # Confirming fraud rejects: a caller that must not overrule a change made since it
+        # read the submission (a reviewer's, another integrator's) says which version it read.
+        version_errors: list[dict[str, str]] = []
+        expected_version = body_expected_version(body, version_errors)
+        if version_errors:
+            problems.append(validation_problem(version_errors))
         if problems:
             raise problem_of_all(problems)
         match = fraud_match_resolve(
@@ -75,6 +81,7 @@ class FraudMatchResolveView(APIView):
             resolution=resolution,
             actor=Actor.for_api_key(request.auth),
             reason=reason or "",
+            expected_version=expected_version,
         )
         return Response(
             match_item(FraudMatch.objects.select_related("target_submission").get(pk=match.pk))

@@ -122,7 +122,9 @@ class SubmissionApproveView(APIView):
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         errors: list[dict[str, str]] = []
-        expected_version = _expected_version(json_body(request, known=("expectedVersion",)), errors)
+        expected_version = body_expected_version(
+            json_body(request, known=("expectedVersion",)), errors
+        )
         if errors:
             raise validation_problem(errors)
         submission = submission_approve(
@@ -140,7 +142,7 @@ class SubmissionRejectView(APIView):
         body = json_body(request, known=("reason", "expectedVersion"))
         reason = body.get("reason")
         errors = [] if isinstance(reason, str) and reason.strip() else [_reason_error(reason)]
-        expected_version = _expected_version(body, errors)
+        expected_version = body_expected_version(body, errors)
         if errors:
             raise _reject_problem(errors)
         submission = submission_reject(
@@ -159,7 +161,7 @@ class SubmissionCancelView(APIView):
         body = json_body(request, known=("reason", "expectedVersion"))
         reason = body.get("reason")
         errors = [] if reason is None or isinstance(reason, str) else [_reason_error(reason)]
-        expected_version = _expected_version(body, errors)
+        expected_version = body_expected_version(body, errors)
         if errors:
             raise validation_problem(errors)
         submission = submission_cancel(
@@ -206,7 +208,7 @@ def _reason_error(reason: object) -> dict[str, str]:
     return field_error("reason", "reason must be a string.")
 
 
-def _expected_version(body: dict[str, Any], errors: list[dict[str, str]]) -> int | None:
+def body_expected_version(body: dict[str, Any], errors: list[dict[str, str]]) -> int | None:
     """The body's optional expectedVersion (null is the same as absent): a decision on a
     submission that changed since the caller read it is refused (409 SUBMISSION_CHANGED),
     as on the review page. A wrong one is added to `errors`, beside the body's others."""
@@ -221,7 +223,7 @@ def _corrections(body: dict[str, Any], submission: Submission) -> tuple[dict[str
     """The body's fields and optional expectedVersion, or a 422 naming what is wrong."""
     values = body.get("fields")
     errors: list[dict[str, str]] = []
-    expected_version = _expected_version(body, errors)
+    expected_version = body_expected_version(body, errors)
     if not isinstance(values, dict) or not values:
         errors.insert(0, field_error("fields", "fields must be a non-empty object.", "required"))
     elif errors:

@@ -329,3 +329,33 @@ def test_an_api_confirmation_reason_of_another_type_is_refused(api, company, in_
     )
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "reason"
     assert FraudMatch.objects.get(pk=match.pk).resolution is None
+
+
+@pytest.mark.parametrize("resolution", ["false_positive", "confirmed_fraud"])
+def test_a_resolution_on_a_version_the_caller_did_not_read_is_refused(
+    api, company, in_review, resolution
+):
+    # Confirming fraud rejects: an integrator that must not overrule what changed since it
+    # read the submission sends expectedVersion, as for approve, reject and corrections.
+    match = flag(in_review, SubmissionFactory(company=company))
+    read = api.get(f"/api/v1/submissions/{in_review.pk}").json()["version"]
+    corrected = api.post(
+        f"/api/v1/submissions/{in_review.pk}/corrections",
+        {"fields": {"merchantName": "Kedai Baru"}, "expectedVersion": read},
+        format="json",
+    )
+    assert corrected.status_code == 200
+    url = f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve"
+    stale = api.post(url, {"resolution": resolution, "expectedVersion": read}, format="json")
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "SUBMISSION_CHANGED"
+    match.refresh_from_db()
+    in_review.refresh_from_db()
+    assert (match.resolution, in_review.status) == (None, "review")
+    bad = api.post(url, {"resolution": resolution, "expectedVersion": "3"}, format="json")
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "expectedVersion"
+    body = {"resolution": resolution, "expectedVersion": in_review.version}
+    current = api.post(url, body, format="json")
+    assert current.status_code == 200
+    assert current.json()["resolution"] == resolution
