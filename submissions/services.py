@@ -378,6 +378,18 @@ def _refuse_unresolved_matches(submission: Submission) -> None:
         )
 
 
+def _refuse_unless_reviewable(submission: Submission) -> None:
+    """A person approves only a submission in review (DESIGN, seed 001). One still
+    processing has no extraction or fraud result yet, so no match to block it; only the
+    pipeline approves it (submission_finish_processing), when nothing needs review."""
+    if submission.status != S.REVIEW:
+        raise wrong_status(
+            submission,
+            f"The submission is {submission.status}; only one in review can be approved.",
+        )
+    _refuse_unresolved_matches(submission)
+
+
 def submission_approve(
     *, submission_id: str, actor: Actor, expected_version: int | None = None
 ) -> Submission:
@@ -388,7 +400,7 @@ def submission_approve(
             actor,
             fields={"decided_at": timezone.now(), "claimed_by": None, "claimed_until": None},
             expected_version=expected_version,
-            guard=_refuse_unresolved_matches,
+            guard=_refuse_unless_reviewable,
             then=_confirm_memories,
         ),
     )

@@ -359,3 +359,18 @@ def test_a_resolution_on_a_version_the_caller_did_not_read_is_refused(
     current = api.post(url, body, format="json")
     assert current.status_code == 200
     assert current.json()["resolution"] == resolution
+
+
+def test_approve_is_refused_while_the_submission_is_still_processing(api, company):
+    # Seed 001: approve "a submission that is currently in review". One still processing
+    # has no extraction or fraud result yet (no match to block it); only the pipeline
+    # approves it, when its checks found nothing to review.
+    processing = SubmissionFactory(company=company, status="processing", fraud_status=None)
+    refused = api.post(f"/api/v1/submissions/{processing.pk}/approve")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "SUBMISSION_IS_PROCESSING"
+    assert refused.json()["currentStatus"] == "processing"
+    assert refused.json()["type"].endswith("/invalid-status-transition")
+    processing.refresh_from_db()
+    assert processing.status == "processing"
+    assert not processing.events.exists()
