@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from fraud.models import FraudMatch
 from submissions.models import Submission, SubmissionEvent
+from tests import factories
 from tests.factories import SubmissionFactory, SubmissionFileFactory
 
 pytestmark = pytest.mark.django_db
@@ -374,3 +375,23 @@ def test_approve_is_refused_while_the_submission_is_still_processing(api, compan
     processing.refresh_from_db()
     assert processing.status == "processing"
     assert not processing.events.exists()
+
+
+def test_a_confirmation_without_a_reason_is_not_refused_over_its_keys_name(company):
+    # The reject reason Steve writes for it names the key; a name an admin typed with a
+    # bidi override must not make the reason the caller never sent "invalid" (422).
+    key = factories.api_key(company, name="ci\u202eyek")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    submission = SubmissionFactory(company=company)
+    match = flag(submission, SubmissionFactory(company=company))
+    resolved = client.post(
+        f"/api/v1/submissions/{submission.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "confirmed_fraud"},
+        format="json",
+    )
+    assert resolved.status_code == 200, resolved.content
+    submission.refresh_from_db()
+    assert submission.status == "rejected"
+    assert submission.reject_reason.startswith("Confirmed fraud")
+    assert "\u202e" not in submission.reject_reason
