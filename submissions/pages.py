@@ -77,10 +77,15 @@ def stored_transform(transforms: Any, page: int) -> Any:
 
 
 def pdf_page_count(data: bytes) -> int:
-    """Pages of a PDF the viewer shows (at most PDF_MAX_PAGES)."""
+    """Pages of a PDF the viewer shows (at most PDF_MAX_PAGES); none when it cannot be
+    opened. A PDF whose extraction failed (encrypted, damaged) is counted here, and its
+    PdfiumError was a 500 on the review page: the reviewer can still download it."""
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(data)
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError:
+        return 0
     try:
         return min(len(document), PDF_MAX_PAGES)
     finally:

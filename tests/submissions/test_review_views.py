@@ -478,6 +478,27 @@ def test_a_polyglot_upload_that_failed_extraction_is_shown_without_running_or_a_
     assert "script-src 'self'" in original["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize("hostile", ["encrypted", "damaged"])
+def test_a_failed_pdf_that_cannot_be_opened_is_offered_as_a_download_not_a_500(
+    ui, company, hostile
+):
+    """Its pages were never counted (extraction failed PASSWORD_REQUIRED or
+    UNSUPPORTED_FILE), and counting them in the web process raised PdfiumError."""
+    from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf, malformed_pdf
+
+    content = {
+        "encrypted": lambda: invoice_pdf(InvoiceSpec(), password="s3cret"),
+        "damaged": malformed_pdf,
+    }[hostile]()
+    submission = factories.SubmissionFactory(company=company, status=S.FAILED)
+    stored_file(submission, content=content)
+    response = ui.get(detail_url(submission))
+    assert response.status_code == 200
+    assert response.context["files"][0].pages == []
+    assert reverse("review:file", args=[submission.pk, 0]) in response.content.decode()
+    assert ui.get(reverse("review:file_page", args=[submission.pk, 0, 0])).status_code == 404
+
+
 def start_review(client: Client, submission: Submission, **data: str):
     return client.post(action_url("claim", submission), data, HTTP_HX_REQUEST="true")
 
