@@ -1,0 +1,336 @@
+"""The worst files an integrator can upload: each ends in a clear state with a stable
+code, quickly, without harming the worker or what is already stored.
+
+Every file is built here from bytes (Pillow for real images, hand-written PDF objects);
+none is larger than a few MB, and none is read past its first pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import time
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from jobs import pipeline
+from jobs.extraction import ExtractionError, isolated, load_document
+from jobs.extraction.document import DECODE_MIN_SIDE
+from jobs.models import SessionState, WorkflowSession
+from submissions.models import SubmissionFile, SubmissionStatus
+from tests.jobs.fixtures_docs import InvoiceSpec, _png_chunk, invoice_pdf, receipt_pdf
+from tests.jobs.test_pipeline_pages import FixedEngine
+from tests.jobs.test_sessions_api import create
+
+# --- builders ---------------------------------------------------------------------------
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A 60-byte PNG whose header declares ``width`` x ``height`` pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", b"x\x9c\x03\x00\x00\x00\x00\x01")
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header (SOF0) says ``width`` x ``height``."""
+    data = bytearray(encoded(Image.new("RGB", (16, 16), "white"), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def webp_declaring(width: int, height: int) -> bytes:
+    """An extended WebP (VP8X) whose canvas is ``width`` x ``height``."""
+    data = bytearray(encoded(Image.new("RGB", (16, 16), "white"), "WEBP", exif=b"Exif"))
+    assert data[12:16] == b"VP8X"
+    data[24:27] = (width - 1).to_bytes(3, "little")
+    data[27:30] = (height - 1).to_bytes(3, "little")
+    return bytes(data)
+
+
+def raw_pdf(objects: list[bytes]) -> bytes:
+    """A PDF of ``objects`` (object 1 the catalog) with a correct cross-reference table."""
+    out, offsets = b"%PDF-1.7\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    return out + trailer % (len(objects) + 1, xref)
+
+
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+LETTER = b"/MediaBox [0 0 612 792]"
+
+
+def pdf_of_pages(count: int) -> bytes:
+    kids = b" ".join(b"%d 0 R" % (n + 3) for n in range(count))
+    pages = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count)
+    return raw_pdf([CATALOG, pages, *[b"<< /Type /Page /Parent 2 0 R %s >>" % LETTER] * count])
+
+
+def pdf_nested_objects(depth: int) -> bytes:
+    """One page carrying an array and a dictionary nested ``depth`` levels deep."""
+    nested = b"/Deep " + b"[" * depth + b"]" * depth + b" /Deeper " + b"<< /A " * depth
+    page = b"<< /Type /Page /Parent 2 0 R %s %s%s >>" % (LETTER, nested, b">>" * depth)
+    return raw_pdf([CATALOG, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", page])
+
+
+def pdf_nested_page_tree(depth: int) -> bytes:
+    """A page tree ``depth`` levels of /Pages deep before its one page."""
+    levels = [b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % (n + 3) for n in range(depth)]
+    return raw_pdf([CATALOG, *levels, b"<< /Type /Page %s >>" % LETTER])
+
+
+def pdf_with_jpeg(jpeg: bytes, width: int, height: int) -> bytes:
+    """One letter page filled by ``jpeg``, declared ``width`` x ``height``."""
+    draw = b"q 612 0 0 792 0 0 cm /Im0 Do Q"
+    image = (
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+        b"/BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream"
+    ) % (width, height, len(jpeg), jpeg)
+    return raw_pdf(
+        [
+            CATALOG,
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R %s /Resources << /XObject << /Im0 5 0 R >> >> "
+            b"/Contents 4 0 R >>" % LETTER,
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(draw), draw),
+            image,
+        ]
+    )
+
+
+def load_error(data: bytes, **kwargs: object) -> ExtractionError:
+    with pytest.raises(ExtractionError) as refused:
+        load_document(data, **kwargs)  # type: ignore[arg-type]
+    return refused.value
+
+
+# --- decompression bombs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("declaring", [png_declaring, jpeg_declaring, webp_declaring])
+def test_an_image_declaring_50000_by_50000_pixels_is_refused_before_it_is_decoded(declaring):
+    data = declaring(50_000, 50_000)
+    assert len(data) < 1_000
+    started = time.monotonic()
+    error = load_error(data)
+    assert (error.code, error.retryable) == ("FILE_TOO_LARGE", False)
+    assert time.monotonic() - started < 1
+
+
+def test_a_pdf_of_10000_pages_is_refused_before_any_page_is_read():
+    data = pdf_of_pages(10_000)
+    started = time.monotonic()
+    error = load_error(data)
+    assert error.code == "PAGE_LIMIT_EXCEEDED"
+    assert "10000 pages" in error.message
+    assert time.monotonic() - started < 2
+
+
+def test_a_pdf_embedding_a_40_megapixel_jpeg_renders_its_page_at_the_usual_size():
+    # Low quality keeps it ~0.6 MB to build and ~0.5 s for PDFium to decode.
+    photo = encoded(Image.new("RGB", (8_000, 5_000), "white"), "JPEG", quality=10)
+    document = load_document(pdf_with_jpeg(photo, 8_000, 5_000))
+    assert document.pages[0].image.size == (1700, 2200)  # letter at 200 dpi
+
+
+def test_a_pdf_whose_jpeg_declares_50000_by_50000_pixels_is_rendered_from_what_it_holds():
+    document = load_document(pdf_with_jpeg(jpeg_declaring(50_000, 50_000), 50_000, 50_000))
+    assert max(document.pages[0].image.size) <= DECODE_MIN_SIDE
+
+
+# --- damaged, nested and misnamed files -------------------------------------------------
+
+
+def test_deeply_nested_pdf_objects_are_read_as_the_page_they_are():
+    document = load_document(pdf_nested_objects(5_000))
+    assert len(document.pages) == 1
+
+
+def test_a_page_tree_nested_thousands_deep_is_a_damaged_pdf():
+    error = load_error(pdf_nested_page_tree(3_000))
+    assert error.code == "UNSUPPORTED_FILE"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(encoded(Image.new("RGB", (64, 64)), "PNG")[:60], id="truncated-png"),
+        pytest.param(encoded(Image.new("RGB", (64, 64)), "WEBP")[:40], id="truncated-webp"),
+        pytest.param(invoice_pdf(InvoiceSpec())[:900], id="truncated-pdf"),
+        pytest.param(b"", id="zero-bytes"),
+        pytest.param(b"<html><script>alert(1)</script></html>", id="html"),
+        pytest.param(
+            b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', id="svg"
+        ),
+        pytest.param(
+            encoded(
+                Image.new("L", (64, 64)),
+                "TIFF",
+                save_all=True,
+                append_images=[Image.new("L", (64, 64))],
+            ),
+            id="multi-page-tiff",
+        ),
+        pytest.param(
+            encoded(
+                Image.new("P", (64, 64)),
+                "GIF",
+                save_all=True,
+                append_images=[Image.new("P", (64, 64))],
+            ),
+            id="animated-gif",
+        ),
+        # Steve does not claim HEIC: an iPhone photo's ISO-BMFF header is not sniffed.
+        pytest.param(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", id="heic"),
+    ],
+)
+def test_damaged_empty_and_unsupported_files_are_unsupported_file(data):
+    error = load_error(data)
+    assert (error.code, error.retryable) == ("UNSUPPORTED_FILE", False)
+
+
+def test_a_pdf_locked_only_against_editing_opens_without_a_password():
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, encrypt=_owner_only())
+    pdf.drawString(72, 720, "INVOICE INV-1 TOTAL 10.00")
+    pdf.showPage()
+    pdf.save()
+    assert load_document(buffer.getvalue()).pages[0].has_text_layer
+
+
+def _owner_only():  # type: ignore[no-untyped-def]
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    return StandardEncryption("", ownerPassword="owner", canPrint=1, canModify=0)
+
+
+# --- images Steve reads -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "pixel"),
+    [
+        pytest.param(encoded(Image.new("CMYK", (64, 64), (0, 0, 0, 0)), "JPEG"), 255, id="cmyk"),
+        pytest.param(encoded(Image.new("I;16", (64, 64), 0x8000), "PNG"), 128, id="16-bit-grey"),
+    ],
+)
+def test_cmyk_and_16_bit_images_are_read_as_8_bit_rgb_with_their_tones(data, pixel):
+    image = load_document(data).pages[0].image
+    assert image.mode == "RGB"
+    assert all(abs(channel - pixel) <= 2 for channel in image.getpixel((10, 10)))
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
+def test_an_animated_image_is_read_from_its_first_frame(fmt):
+    frames = [Image.new("RGB", (50, 50), colour) for colour in ("white", "black", "red")]
+    data = encoded(frames[0], fmt, save_all=True, append_images=frames[1:])
+    document = load_document(data)
+    assert len(document.pages) == 1
+    assert document.pages[0].image.getpixel((25, 25)) == (255, 255, 255)
+
+
+def test_a_photo_turned_by_its_exif_orientation_is_read_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was held turned: view it turned 90 degrees clockwise
+    data = encoded(Image.new("RGB", (40, 20), "white"), "JPEG", exif=exif.tobytes())
+    assert load_document(data).pages[0].image.size == (20, 40)
+
+
+# --- through the worker -------------------------------------------------------------------
+
+
+def submit(api, data: bytes, client_id: str, content_type: str = "image/jpeg") -> str:
+    _, body, _ = create(api, contentTypes=[content_type], clientSubmissionId=client_id)
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    put = api.generic("PUT", path, data, content_type=content_type)
+    assert put.status_code == 200, put.content
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submitted.status_code == 200, submitted.content
+    return body["sessionId"]
+
+
+HOSTILE = {
+    "FILE_TOO_LARGE": lambda: png_declaring(50_000, 50_000),
+    "PAGE_LIMIT_EXCEEDED": lambda: pdf_of_pages(10_000),
+    "PASSWORD_REQUIRED": lambda: invoice_pdf(InvoiceSpec(), password="s3cret"),
+    "UNSUPPORTED_FILE": lambda: pdf_nested_page_tree(3_000),
+}
+
+
+def stored_bytes(session_id: str) -> bytes:
+    file = WorkflowSession.objects.get(pk=session_id).submission.files.get()
+    with default_storage.open(file.storage_key, "rb") as handle:
+        return handle.read()
+
+
+@pytest.mark.django_db
+def test_hostile_files_fail_their_sessions_with_their_codes_and_the_worker_goes_on(
+    api, workflows, monkeypatch
+):
+    """One worker, one after the other (~1 s each with the fixed OCR): a processed
+    submission before them, and a good file read after them."""
+    monkeypatch.setattr(isolated, "get_engine", lambda name: FixedEngine())
+    earlier = submit(api, receipt_pdf(), "before", "application/pdf")
+    pipeline.run(earlier)
+    before = WorkflowSession.objects.select_related("submission").get(pk=earlier)
+    kept = hashlib.sha256(stored_bytes(earlier)).hexdigest()
+
+    for code, build in HOSTILE.items():
+        data = build()
+        hostile = submit(api, data, f"hostile-{code}")
+        pipeline.run(hostile)
+        session = WorkflowSession.objects.select_related("submission").get(pk=hostile)
+        assert (session.state, session.error_code) == (SessionState.FAILED, code)
+        assert session.submission.status == SubmissionStatus.FAILED
+        # The upload stays as it came, for the reviewer to open.
+        assert stored_bytes(hostile) == data
+
+    # What was stored before is untouched, and the next file is read as usual.
+    after = WorkflowSession.objects.select_related("submission").get(pk=earlier)
+    assert (after.state, after.submission.status) == (before.state, before.submission.status)
+    assert hashlib.sha256(stored_bytes(earlier)).hexdigest() == kept
+    good = submit(api, receipt_pdf(), "after", "application/pdf")
+    pipeline.run(good)
+    assert WorkflowSession.objects.get(pk=good).state == SessionState.COMPLETED
+
+
+# --- uploads whose name or declared type lies ---------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_upload_is_typed_by_its_bytes_not_by_the_type_it_was_declared_as(api, workflows):
+    _, body, _ = create(api, contentTypes=["image/jpeg"], clientSubmissionId="lies")
+    path = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    script = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+    refused = api.generic("PUT", path, script, content_type="image/png")
+    assert (refused.status_code, refused.json()["code"]) == (400, "UNSUPPORTED_FILE")
+    empty = api.generic("PUT", path, b"", content_type="image/jpeg")
+    assert (empty.status_code, empty.json()["code"]) == (400, "EMPTY_FILE")
+    # A PDF named receipt.jpg is stored, and later served, as the PDF it is.
+    stored = api.generic("PUT", path, receipt_pdf(), content_type="image/jpeg")
+    assert stored.json()["contentType"] == "application/pdf"
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submitted.status_code == 200
+    assert SubmissionFile.objects.get().mime_type == "application/pdf"
