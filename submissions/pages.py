@@ -131,17 +131,17 @@ def render_png_apart(
     timeout_s: float = 30.0,
     memory_mb: int | None = None,
 ) -> bytes:
-    """render_png, with a PDF drawn in a child process under a memory cap and a timeout
-    (submissions.render_child); an image's decode is bounded here already."""
-    if not pdf:
-        return render_png(data, pdf=False, page=page, transform=transform, rotate=rotate)
+    """render_png, drawn in a child process under a memory cap and a timeout
+    (submissions.render_child). An image too: MAX_DECODE_PIXELS bounds its decode, but
+    at ~1 GB and seconds of the web process for each reviewer who turns it."""
     from submissions import render_child
 
     memory = memory_mb or render_child.MEMORY_MB
     command = [sys.executable, "-m", "submissions.render_child", str(page), str(rotate)]
+    kind = "pdf" if pdf else "image"
     try:
         done = subprocess.run(
-            [*command, str(memory), json.dumps(transform)],
+            [*command, str(memory), json.dumps(transform), kind],
             input=data,
             capture_output=True,
             timeout=timeout_s,

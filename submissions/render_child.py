@@ -1,11 +1,14 @@
-"""Draw one PDF page for the review page in a process of its own, under a memory cap.
+"""Draw one page for the review page in a process of its own, under a memory cap.
 
-    python -m submissions.render_child <page> <rotate> <memory MB> <transform JSON> < pdf > png
+    python -m submissions.render_child <page> <rotate> <memory MB> <transform JSON> \
+        [pdf|image] < file > png
 
 A PDF's content can cost gigabytes to parse however small its page renders (a 612-KB
 file holding 600 MB of compressed drawing operators took 1.5 GB of the web process, four
-reviewers at once 6 GB): here it costs a child process, which the cap stops. Exit
-status: 0 with the PNG on stdout, NO_SUCH_PAGE with the reason on stderr, else failed.
+reviewers at once 6 GB): here it costs a child process, which the cap stops. An image
+too: a 400-KB PNG of 100 MP, which extraction reads, took ~1 GB and 16 s to decode.
+Exit status: 0 with the PNG on stdout, NO_SUCH_PAGE with the reason on stderr, else
+failed.
 """
 
 import json
@@ -23,11 +26,12 @@ MEMORY_MB = 768
 def main() -> int:
     page, rotate, memory_mb = (int(arg) for arg in sys.argv[1:4])
     transform = json.loads(sys.argv[4])
+    pdf = sys.argv[5:6] != ["image"]
     limit = mapped_bytes() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     data = sys.stdin.buffer.read()
     try:
-        png = render_png(data, pdf=True, page=page, transform=transform, rotate=rotate)
+        png = render_png(data, pdf=pdf, page=page, transform=transform, rotate=rotate)
     except NoSuchPage as error:
         sys.stderr.write(str(error))
         return NO_SUCH_PAGE

@@ -135,3 +135,32 @@ def test_a_pdf_whose_content_costs_more_than_the_cap_is_refused_not_drawn_here()
     assert len(bomb) < 2_000_000
     with pytest.raises(NoSuchPage, match="within the limits"):
         render_png_apart(bomb, pdf=True, page=0, transform={}, rotate=0, memory_mb=128)
+
+
+def test_an_image_whose_decode_costs_more_than_the_cap_is_refused_not_drawn_here():
+    """A 400-KB PNG of 100 MP, within what extraction decodes, took ~1 GB and 16 s of the
+    web process each time a reviewer turned it; the child's cap stops it as it stops a
+    PDF's (here 9 MP, ~36 MB decoded, against a 16-MB cap)."""
+    from tests.jobs.fixtures_docs import _png_chunk
+
+    side = 3000
+    rows = (b"\x00" + b"\xff" * side * 4) * side  # filter 0, white RGBA
+    header = side.to_bytes(4, "big") * 2 + bytes([8, 6, 0, 0, 0])
+    data = b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(rows, 1)),
+            _png_chunk(b"IEND", b""),
+        ]
+    )
+    with pytest.raises(NoSuchPage, match="within the limits"):
+        render_png_apart(data, pdf=False, page=0, transform={}, rotate=90, memory_mb=16)
+
+
+def test_an_image_drawn_apart_is_the_image_drawn_here():
+    options = {"pdf": False, "page": 0, "transform": {"skew": 0.0, "turn": 90}, "rotate": 90}
+    data = png(40, 30, marker=(3, 4))
+    assert render_png_apart(data, **options) == render_png(data, **options)
+    with pytest.raises(NoSuchPage, match="one page"):
+        render_png_apart(data, pdf=False, page=1, transform={}, rotate=0)
