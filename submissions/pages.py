@@ -132,9 +132,13 @@ def render_png_apart(
     memory_mb: int | None = None,
 ) -> bytes:
     """render_png, drawn in a child process under a memory cap and a timeout
-    (submissions.render_child). An image too: MAX_DECODE_PIXELS bounds its decode, but
-    at ~1 GB and seconds of the web process for each reviewer who turns it."""
+    (submissions.render_child). A large image too: MAX_DECODE_PIXELS bounds its decode,
+    but at ~1 GB and seconds of the web process for each reviewer who turns it; an image
+    cheap to decode is drawn here, sparing the child's start (~0.7 s)."""
     from submissions import render_child
+
+    if not pdf and _cheap_to_decode(data):
+        return render_png(data, pdf=False, page=page, transform=transform, rotate=rotate)
 
     memory = memory_mb or render_child.MEMORY_MB
     command = [sys.executable, "-m", "submissions.render_child", str(page), str(rotate)]
@@ -155,6 +159,20 @@ def render_png_apart(
     if done.returncode != 0:
         raise NoSuchPage("The page could not be drawn within the limits.")
     return done.stdout
+
+
+def _cheap_to_decode(data: bytes) -> bool:
+    """Whether the image's header promises a decode within PDF_MAX_PIXELS (a JPEG larger
+    than that is decoded reduced, at a fraction of its size)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            check_webp_size(data)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                return image.format == "JPEG" or width * height <= PDF_MAX_PIXELS
+    except (Image.DecompressionBombError, TooLargeToDecode, OSError, ValueError, SyntaxError):
+        return False  # the child refuses it, as _image would here
 
 
 def _image(data: bytes, page: int) -> Image.Image:

@@ -140,10 +140,10 @@ def test_a_pdf_whose_content_costs_more_than_the_cap_is_refused_not_drawn_here()
 def test_an_image_whose_decode_costs_more_than_the_cap_is_refused_not_drawn_here():
     """A 400-KB PNG of 100 MP, within what extraction decodes, took ~1 GB and 16 s of the
     web process each time a reviewer turned it; the child's cap stops it as it stops a
-    PDF's (here 9 MP, ~36 MB decoded, against a 16-MB cap)."""
+    PDF's (here 17.6 MP, over what is drawn here, ~70 MB decoded against a 16-MB cap)."""
     from tests.jobs.fixtures_docs import _png_chunk
 
-    side = 3000
+    side = 4200
     rows = (b"\x00" + b"\xff" * side * 4) * side  # filter 0, white RGBA
     header = side.to_bytes(4, "big") * 2 + bytes([8, 6, 0, 0, 0])
     data = b"".join(
@@ -158,9 +158,21 @@ def test_an_image_whose_decode_costs_more_than_the_cap_is_refused_not_drawn_here
         render_png_apart(data, pdf=False, page=0, transform={}, rotate=90, memory_mb=16)
 
 
-def test_an_image_drawn_apart_is_the_image_drawn_here():
+def test_an_image_drawn_apart_is_the_image_drawn_here(monkeypatch):
+    monkeypatch.setattr("submissions.pages._cheap_to_decode", lambda data: False)
     options = {"pdf": False, "page": 0, "transform": {"skew": 0.0, "turn": 90}, "rotate": 90}
     data = png(40, 30, marker=(3, 4))
     assert render_png_apart(data, **options) == render_png(data, **options)
     with pytest.raises(NoSuchPage, match="one page"):
         render_png_apart(data, pdf=False, page=1, transform={}, rotate=0)
+
+
+def test_an_image_cheap_to_decode_is_drawn_without_starting_a_child(monkeypatch):
+    def no_child(*args, **kwargs):
+        raise AssertionError("a child process was started")
+
+    monkeypatch.setattr("submissions.pages.subprocess.run", no_child)
+    options = {"pdf": False, "page": 0, "transform": {}, "rotate": 0}
+    assert render_png_apart(png(40, 30), **options) == render_png(png(40, 30), **options)
+    photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # decoded reduced
+    assert render_png_apart(photo, **options) == render_png(photo, **options)
