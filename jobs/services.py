@@ -20,6 +20,7 @@ from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, WorkflowVersion
 from steve.services import outbox_put
+from steve.storage import s3_client, using_s3
 from steve.sweeps import ERRORS, sweep_rows
 from submissions.events import announce
 from submissions.models import (
@@ -341,6 +342,47 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
     return None
 
 
+SEALED_SUFFIX = ".submitted"
+
+
+def _seal_uploads(files: list[SubmissionFile]) -> list[str]:
+    """With S3, each uploaded object copied to a key no upload URL names, which Steve
+    reads from the submit on; returns the keys the URLs write to.
+
+    An S3 pre-signed PUT works until it expires, as often as it is sent, whatever became
+    of the session or its key (Steve answers the local-storage PUT itself, and refuses it
+    once the session is submitted): whoever held the URL replaced a receipt after its
+    extraction and fraud checks, and reviewers and downloads saw the replacement. The
+    copy is made before the file is checked, so what is hashed is what is kept.
+    """
+    if not using_s3():
+        return []
+    uploaded = []
+    for file in files:
+        if not default_storage.exists(file.storage_key):
+            continue
+        sealed = f"{file.storage_key}{SEALED_SUFFIX}"
+        s3_client().copy_object(
+            Bucket=default_storage.bucket_name,
+            Key=sealed,
+            CopySource={"Bucket": default_storage.bucket_name, "Key": file.storage_key},
+        )
+        uploaded.append(file.storage_key)
+        file.storage_key = sealed
+    return uploaded
+
+
+def _drop_sealed(files: list[SubmissionFile]) -> None:
+    """A refused submit keeps the uploads (its rollback restores their keys): the copies
+    go, so none is left behind a session that then expires."""
+    _delete_stored([f.storage_key for f in files if f.storage_key.endswith(SEALED_SUFFIX)])
+
+
+def _delete_stored(keys: list[str]) -> None:
+    for key in keys:
+        default_storage.delete(key)
+
+
 def _refuse_unless_pending(session: WorkflowSession) -> None:
     if session.state == SessionState.EXPIRED or session.lapsed:
         raise SessionError(
@@ -377,12 +419,15 @@ def session_submit(*, session_id: str) -> WorkflowSession:
         _refuse_unless_pending(session)
         version = session.workflow_version
         files = list(session.submission.files.order_by("file_index"))
+        uploaded = _seal_uploads(files)
         errors = [e for f in files if (e := _inspect_file(f, version))]
         if errors:
+            _drop_sealed(files)
             raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)
         present = [f for f in files if f.mime_type]
         min_files = int(version.upload.get("minFiles", 1))
         if len(present) < min_files:
+            _drop_sealed(files)
             raise SessionError(
                 "FILES_MISSING",
                 f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
@@ -400,6 +445,8 @@ def session_submit(*, session_id: str) -> WorkflowSession:
             else:
                 file.delete()
         _set_state(session, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
+        if uploaded:  # only once the submit holds: a refused one is retried from them
+            transaction.on_commit(lambda: _delete_stored(uploaded))
         submission_start_processing(submission_id=session.submission_id)
         _queue_processing(session.pk)
     return session
@@ -740,6 +787,8 @@ def _purge_one(submission_id: str, company_id: str) -> str:
         "storage_key", flat=True
     ):
         default_storage.delete(key)
+        if key.endswith(SEALED_SUFFIX):  # and what its upload URL wrote after the submit
+            default_storage.delete(key.removesuffix(SEALED_SUFFIX))
     session_id = (
         WorkflowSession.objects.filter(submission_id=submission_id)
         .values_list("pk", flat=True)

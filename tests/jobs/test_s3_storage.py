@@ -1,13 +1,18 @@
 """The S3 path for real, against a local S3-compatible server (moto in server mode)."""
 
+import hashlib
+from datetime import timedelta
+
 import boto3
 import pytest
 import requests
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from jobs.services import retention_purge
 from steve.storage import download_url
-from submissions.models import SubmissionFile
+from submissions.models import Submission, SubmissionFile
 from tests.jobs.test_sessions_api import create, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +88,70 @@ def test_a_download_is_served_as_the_sniffed_type_whatever_the_upload_claimed(s3
     assert response.status_code == 200 and response.content == polyglot
     assert response.headers["Content-Type"] == "image/jpeg"
     assert response.headers["Content-Disposition"] == 'attachment; filename="receipt___-0.jpg"'
+
+
+def test_an_upload_url_used_again_after_submit_changes_no_byte_steve_checked(
+    api, workflows, s3_storage
+):
+    """An S3 pre-signed PUT works until it expires, as often as it is sent: whoever held
+    the URL replaced the receipt after its extraction and fraud checks (and after the key
+    that opened the session was revoked), and reviewers and downloads got the new bytes.
+    Steve reads, from the submit on, a copy no URL was handed out for."""
+    status, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    receipt = jpeg_bytes()
+    assert requests.put(url, data=receipt, timeout=10).status_code == 200
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submitted.status_code == 200, submitted.json()
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"])
+
+    swapped = jpeg_bytes("black")
+    requests.put(url, data=swapped, timeout=10)  # S3 takes it: the URL has not expired
+
+    file.refresh_from_db()
+    with default_storage.open(file.storage_key, "rb") as handle:
+        assert handle.read() == receipt
+    assert hashlib.sha256(receipt).hexdigest() == file.sha256
+    detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
+    assert requests.get(detail["files"][0]["downloadUrl"], timeout=10).content == receipt
+
+
+def test_the_retention_purge_also_deletes_what_an_upload_url_wrote_after_submit(
+    api, workflows, s3_storage, settings
+):
+    """A client that PUT its receipt again after the submit (a retry after a timeout) left
+    it at the key the URL names, which Steve no longer reads: the purge deletes it too."""
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    assert requests.put(url, data=jpeg_bytes(), timeout=10).status_code == 200
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submitted.status_code == 200
+    assert requests.put(url, data=jpeg_bytes(), timeout=10).status_code == 200
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"])
+    settings.RETENTION_DAYS = 30
+    long_ago = timezone.now() - timedelta(days=31)
+    Submission.objects.filter(pk=body["submissionId"]).update(
+        status="approved", created_at=long_ago, decided_at=long_ago, updated_at=long_ago
+    )
+    assert retention_purge() == 1
+    bucket = default_storage.connection.meta.client.list_objects_v2(
+        Bucket=default_storage.bucket_name, Prefix=file.storage_key.rsplit("/", 1)[0]
+    )
+    assert bucket.get("KeyCount") == 0, [o["Key"] for o in bucket["Contents"]]
+
+
+def test_a_submit_refused_for_its_file_is_retried_after_a_new_put(api, workflows, s3_storage):
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    submit = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    assert requests.put(url, data=b"not an image", timeout=10).status_code == 200
+    refused = api.post(submit)
+    assert refused.status_code == 422 and refused.json()["code"] == "INVALID_FILES"
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"])
+    assert not default_storage.exists(f"{file.storage_key}.submitted")  # no copy left
+    receipt = jpeg_bytes()
+    assert requests.put(url, data=receipt, timeout=10).status_code == 200
+    assert api.post(submit).status_code == 200
+    file.refresh_from_db()
+    with default_storage.open(file.storage_key, "rb") as handle:
+        assert handle.read() == receipt
