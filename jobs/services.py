@@ -106,7 +106,12 @@ STUCK_ERROR_CODE = "PROCESSING_TIMEOUT"
 
 
 def storage_key(submission: Submission, file_index: int) -> str:
-    return f"submissions/{submission.company_id}/{submission.pk}/{file_index}"
+    return upload_key(submission.company_id, submission.pk, file_index)
+
+
+def upload_key(company_id: str, submission_id: str, file_index: int) -> str:
+    """Where a file slot's upload URL writes (and, until the submit, where it is read)."""
+    return f"submissions/{company_id}/{submission_id}/{file_index}"
 
 
 def _labels(version: WorkflowVersion, count: int) -> list[str]:
@@ -787,13 +792,15 @@ def _purge_one(submission_id: str, company_id: str) -> str:
         "storage_key", flat=True
     ):
         default_storage.delete(key)
-        if key.endswith(SEALED_SUFFIX):  # and what its upload URL wrote after the submit
-            default_storage.delete(key.removesuffix(SEALED_SUFFIX))
-    session_id = (
+    session_id, slots = (
         WorkflowSession.objects.filter(submission_id=submission_id)
-        .values_list("pk", flat=True)
+        .values_list("pk", "file_count")
         .first()
-    )
+    ) or (None, 0)
+    # What an S3 upload URL wrote after the submit (_seal_uploads), a slot the submit
+    # dropped as empty included: never read, and deleted with the rest.
+    for index in range(slots):
+        default_storage.delete(upload_key(company_id, submission_id, index))
     results = f"results/{company_id}/{session_id}.json"
     default_storage.delete(results)
     # A poll of the job's result before this commits writes the file again: delete it

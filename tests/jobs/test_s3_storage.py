@@ -116,17 +116,19 @@ def test_an_upload_url_used_again_after_submit_changes_no_byte_steve_checked(
     assert requests.get(detail["files"][0]["downloadUrl"], timeout=10).content == receipt
 
 
-def test_the_retention_purge_also_deletes_what_an_upload_url_wrote_after_submit(
+def test_the_retention_purge_also_deletes_what_upload_urls_wrote_after_submit(
     api, workflows, s3_storage, settings
 ):
-    """A client that PUT its receipt again after the submit (a retry after a timeout) left
-    it at the key the URL names, which Steve no longer reads: the purge deletes it too."""
-    _, body, _ = create(api)
-    url = body["uploadUrls"][0]["uploadUrl"]
-    assert requests.put(url, data=jpeg_bytes(), timeout=10).status_code == 200
+    """A client that PUT its receipt again after the submit (a retry after a timeout), or
+    into a slot the submit dropped as empty, left bytes at keys Steve no longer reads: the
+    purge deletes them with the rest."""
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    first, second = (u["uploadUrl"] for u in body["uploadUrls"])
+    assert requests.put(first, data=jpeg_bytes(), timeout=10).status_code == 200
     submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert submitted.status_code == 200
-    assert requests.put(url, data=jpeg_bytes(), timeout=10).status_code == 200
+    for url in (first, second):
+        assert requests.put(url, data=jpeg_bytes(), timeout=10).status_code == 200
     file = SubmissionFile.objects.get(submission_id=body["submissionId"])
     settings.RETENTION_DAYS = 30
     long_ago = timezone.now() - timedelta(days=31)
