@@ -76,6 +76,9 @@ def address_is_public(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
+        # fec0::/10, deprecated but still routed inside the networks that use it:
+        # is_global (and is_private) leave it out.
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
 
 

@@ -30,6 +30,7 @@ REFUSED = [
     "[::1]",  # IPv6 loopback
     "[fd00::1]",  # unique local
     "[fe80::1]",  # link-local
+    "[fec0::1]",  # site-local (deprecated, still private in scope)
     "[ff02::1]",  # multicast
     "[::ffff:127.0.0.1]",  # IPv4-mapped loopback
     "[::ffff:10.0.0.1]",  # IPv4-mapped private
@@ -95,6 +96,14 @@ def test_a_resolver_that_does_not_answer_is_given_up_on(strict, monkeypatch):
     started = time.monotonic()
     assert target_error("https://hooks.example.com/x") == "The host did not resolve in time."
     assert time.monotonic() - started < 1
+
+
+def test_a_hostname_resolving_to_a_site_local_address_is_refused(strict, monkeypatch):
+    # fec0::/10, deprecated (RFC 3879) but still routed inside networks that use it;
+    # Python's is_global takes it for public.
+    fake_dns(monkeypatch, {"hooks.example.com": ["fec0::1"]})
+    with pytest.raises(TargetRefused, match="non-public"):
+        resolve_checked("https://hooks.example.com/hook")
 
 
 def test_every_resolved_address_is_checked(strict, monkeypatch):
