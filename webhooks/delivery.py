@@ -377,7 +377,8 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
     return delivery, attempt
 
 
-def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
+def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome, *, gone_stops: bool = True) -> None:
+    """`gone_stops`: whether a 410 ends the delivery (not from a URL left meanwhile)."""
     now = timezone.now()
     delivery.last_status_code = outcome.status_code
     delivery.last_error = outcome.error
@@ -388,11 +389,21 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome) -> None:
         delivery.next_attempt_at = None
         return
     delay = next_attempt_delay(budget_used(delivery), outcome.retry_after)
-    if outcome.status_code == 410 or delay is None:
+    if (outcome.status_code == 410 and gone_stops) or delay is None:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
     else:
         delivery.next_attempt_at = now + delay
+
+
+def _went_to_current_url(delivery: WebhookDelivery) -> bool:
+    """Whether the attempt went to its endpoint's URL as it is now. The integrator may
+    move the endpoint while an attempt to the old URL is in flight, often because that
+    receiver is retired: its answer (a 410 above all) says nothing of the new one, so it
+    neither fails the event for good nor disables or marks the endpoint failing."""
+    if delivery.endpoint_id is None:
+        return True
+    return WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, url=delivery.url).exists()
 
 
 def _ends_redelivery(delivery: WebhookDelivery, before_redelivery: bool) -> bool:
@@ -446,6 +457,7 @@ def record(
         latest = attempt.number == delivery.attempts
         before_redelivery = attempt.number <= delivery.attempts_before_redelivery
         current = latest and not before_redelivery and not closed
+        to_current_url = _went_to_current_url(delivery)
         # A delivery given up while this attempt was still out (its lease ran out, the
         # last of the budget) was delivered after all when it answers 2xx: so marked, a
         # sync is not posted downstream again by a redelivery.
@@ -454,7 +466,7 @@ def record(
         if (pending or (given_up and outcome.ok)) and (
             current or (outcome.ok and _ends_redelivery(delivery, before_redelivery))
         ):
-            _apply_outcome(delivery, outcome)
+            _apply_outcome(delivery, outcome, gone_stops=to_current_url)
             delivery.save(update_fields=STATE_FIELDS)
             delivery_attempted.send(
                 sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=attempt.number
@@ -482,7 +494,7 @@ def record(
                     outcome=outcome,
                     attempt=attempt.number,
                 )
-    if endpoint is not None:
+    if endpoint is not None and to_current_url:
         _endpoint_feedback(endpoint, outcome)
 
 

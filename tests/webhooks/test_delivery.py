@@ -21,7 +21,12 @@ from webhooks.delivery import (
     record,
 )
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEndpointNotice
-from webhooks.services import delivery_redeliver, endpoint_redeliver_failed
+from webhooks.services import (
+    EndpointChanges,
+    delivery_redeliver,
+    endpoint_redeliver_failed,
+    endpoint_update,
+)
 from webhooks.tasks import deliver_webhook, dispatch_due_webhooks, purge_old_webhook_deliveries
 from webhooks.verify import verify_webhook
 
@@ -161,6 +166,39 @@ def test_budget_exhausted_marks_the_delivery_failed(company, endpoint, receiver)
     assert delivery.next_attempt_at is None
     deliver(delivery.pk)
     assert len(receiver.requests) == MAX_ATTEMPTS
+
+
+def test_a_410_from_the_url_an_endpoint_moved_away_from_mid_attempt_stops_nothing(
+    company, endpoint, receiver, other_receiver
+):
+    """The integrator retired the old receiver (it answers 410) and moved the endpoint to
+    a new one while an attempt to the old URL was in flight: that 410 failed the event
+    for good and disabled the endpoint, so the new receiver never got it."""
+    receiver.default = 410
+    (delivery,) = emit(company)
+    claimed = claim(delivery.pk)
+    assert claimed is not None
+    in_flight, attempt = claimed
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(url=other_receiver.url))
+    outcome = delivery_module.post_signed(
+        url=in_flight.url,
+        secrets=delivery_module.signing_secrets(in_flight),
+        event_id=in_flight.event_id,
+        event_type=in_flight.event_type,
+        payload=in_flight.payload,
+    )
+    assert outcome.status_code == 410  # the old receiver's answer
+    record(delivery.pk, attempt, outcome, in_flight.endpoint)
+
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.disabled_reason == ""
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    make_due(delivery)
+    deliver(delivery.pk)  # the retry goes to the endpoint's current URL
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert len(other_receiver.requests) == 1
 
 
 def test_410_disables_the_endpoint_with_a_visible_notice(company, endpoint, receiver):
