@@ -729,6 +729,24 @@ def sessions_expire_stale(
     return counts[str(True)]
 
 
+def extraction_job_file_type(*, version: WorkflowVersion, data: bytes) -> str:
+    """The job file's MIME type, or the refusal of the file (its `errors` name `file`, so
+    the API lists it beside the create's other refused members)."""
+
+    def refused(code: str, message: str, field_code: str, status: int = 400) -> SessionError:
+        return SessionError(code, message, status, [field_error("file", message, field_code)])
+
+    if not data:
+        raise refused("EMPTY_FILE", "The file is empty.", "empty")
+    mime = sniff_mime(data[:SNIFF_BYTES])
+    if mime not in version.accepted_mime_types:
+        raise refused("UNSUPPORTED_FILE", not_accepted_message(mime, version), "unsupported")
+    if len(data) > version.max_file_bytes:
+        message = f"The file is larger than {version.max_file_bytes} bytes."
+        raise refused("FILE_TOO_LARGE", message, "too_large", 413)
+    return mime
+
+
 def extraction_job_create(
     *,
     api_key: ApiKey,
@@ -738,15 +756,7 @@ def extraction_job_create(
     options: dict[str, Any],
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""
-    if not data:
-        raise SessionError("EMPTY_FILE", "The file is empty.", status=400)
-    mime = sniff_mime(data[:SNIFF_BYTES])
-    if mime not in version.accepted_mime_types:
-        raise SessionError("UNSUPPORTED_FILE", not_accepted_message(mime, version), status=400)
-    if len(data) > version.max_file_bytes:
-        raise SessionError(
-            "FILE_TOO_LARGE", f"The file is larger than {version.max_file_bytes} bytes.", status=413
-        )
+    mime = extraction_job_file_type(version=version, data=data)
     request = SessionRequest(
         file_count=1,
         content_types=[mime],

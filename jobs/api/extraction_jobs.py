@@ -8,8 +8,9 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,10 +23,11 @@ from rest_framework.views import APIView
 
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import extraction_job_create
-from steve.api.errors import ApiProblem, field_error
+from jobs.services import extraction_job_create, extraction_job_file_type
+from steve.api.errors import ApiProblem, field_error, problem_of_all
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
+from steve.errors import ServiceError
 from steve.models import Workflow, WorkflowVersion
 from steve.storage import download_url
 from steve.text import hides_text
@@ -43,12 +45,24 @@ def peer_problem(status: int, code: str, message: str, **kwargs: Any) -> ApiProb
     return ApiProblem(status, message, code=code, extra=extra, **kwargs)
 
 
+def member_refused(
+    field: str, code: str, message: str, field_code: str = "invalid", status: int = 400
+) -> ApiProblem:
+    """A refused member of a create: the peers' code on top, the member in `errors`, so
+    problem_of_all lists it beside the create's other refused members."""
+    return peer_problem(status, code, message, errors=[field_error(field, message, field_code)])
+
+
+T = TypeVar("T")
+Checked = Callable[[Callable[[], T]], T | None]
+
+
 def _bool(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in {"true", "1", "false", "0"}:
         return value.lower() in {"true", "1"}
-    raise peer_problem(400, "INVALID_REQUEST", f"{name} must be a boolean.")
+    raise member_refused(name, "INVALID_REQUEST", f"{name} must be a boolean.")
 
 
 def _file(request: Request) -> tuple[bytes, str]:
@@ -57,70 +71,103 @@ def _file(request: Request) -> tuple[bytes, str]:
         return upload.read(), upload.name or "upload"
     raw = request.data.get("file")
     if not isinstance(raw, str) or not raw:
-        raise peer_problem(
-            400, "FILE_REQUIRED", "file is required.", errors=[field_error("file", "Required.")]
-        )
+        raise member_refused("file", "FILE_REQUIRED", "file is required.", "required")
     try:
         data = base64.b64decode(raw.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError):
-        raise peer_problem(400, "INVALID_FILE", "file must be base64-encoded.") from None
+        raise member_refused("file", "INVALID_FILE", "file must be base64-encoded.") from None
+    return data, _filename(request)
+
+
+def _filename(request: Request) -> str:
     filename = str(request.data.get("filename") or "upload")
     if len(filename) > api_docs.MAX_FILENAME:
         # Kept in the job's options and repeated in every result: a 3-MB name was stored.
         message = f"filename is longer than {api_docs.MAX_FILENAME} characters."
-        raise peer_problem(
-            400, "INVALID_REQUEST", message, errors=[field_error("filename", message, "max_length")]
-        )
-    return data, filename
+        raise member_refused("filename", "INVALID_REQUEST", message, "max_length")
+    return filename
 
 
 def _delivery_mode(data: Any) -> str:
-    mode = data.get("deliveryMode")
+    field, mode = "deliveryMode", data.get("deliveryMode")
     if mode is None:
-        mode = data.get("delivery.mode")
+        field, mode = "delivery.mode", data.get("delivery.mode")
     delivery = data.get("delivery")
     if mode is None and isinstance(delivery, dict):
         mode = delivery.get("mode")
     if mode is None or mode == "":
         mode = "poll"
     if not isinstance(mode, str) or mode not in api_docs.DELIVERY_MODES:
-        raise peer_problem(400, "INVALID_DELIVERY_MODE", "deliveryMode must be poll or webhook.")
+        message = "deliveryMode must be poll or webhook."
+        raise member_refused(field, "INVALID_DELIVERY_MODE", message, "invalid_choice")
     return mode
 
 
-def parse_options(request: Request) -> dict[str, Any]:
+def _refuse_nested_options(data: Any) -> None:
+    if nested := [key for key in data if key == "options" or key.startswith("options.")]:
+        message = "Nested options.* are not accepted."
+        raise peer_problem(
+            400,
+            "NESTED_OPTIONS_REJECTED",
+            message,
+            errors=[field_error(key, message, "unknown_field") for key in nested],
+        )
+
+
+def _document_review(data: Any) -> int | None:
+    if data.get("documentReview") in (None, ""):
+        return None
+    try:
+        review = int(data["documentReview"])
+    except (TypeError, ValueError):
+        review = 0
+    if not 1 <= review <= 99 or str(data["documentReview"]).strip() != str(review):
+        message = "documentReview must be a whole number 1–99."
+        raise member_refused("documentReview", "INVALID_DOCUMENT_REVIEW", message, "range")
+    return review
+
+
+def _webhook_configured(request: Request) -> None:
+    if not WebhookEndpoint.objects.filter(
+        company=request.user.company, environment=request.auth.environment, enabled=True
+    ).exists():
+        field = "deliveryMode" if "deliveryMode" in request.data else "delivery.mode"
+        message = "deliveryMode webhook needs an enabled endpoint."
+        raise member_refused(field, "WEBHOOK_NOT_CONFIGURED", message, "not_configured")
+
+
+def parse_options(request: Request, checked: Checked) -> dict[str, Any]:
     data = request.data
-    if any(key == "options" or key.startswith("options.") for key in data):
-        raise peer_problem(400, "NESTED_OPTIONS_REJECTED", "Nested options.* are not accepted.")
-    options: dict[str, Any] = {"deliveryMode": _delivery_mode(data)}
-    if data.get("documentReview") not in (None, ""):
-        try:
-            review = int(data["documentReview"])
-        except (TypeError, ValueError):
-            review = 0
-        if not 1 <= review <= 99 or str(data["documentReview"]).strip() != str(review):
-            raise peer_problem(
-                400, "INVALID_DOCUMENT_REVIEW", "documentReview must be a whole number 1–99."
-            )
+    checked(lambda: _refuse_nested_options(data))
+    mode = checked(lambda: _delivery_mode(data))
+    options: dict[str, Any] = {"deliveryMode": mode}
+    if (review := checked(lambda: _document_review(data))) is not None:
         options["documentReview"] = review
     if data.get("returnText") not in (None, ""):
-        options["returnText"] = _bool(data["returnText"], "returnText")
-    _check_accepted_options(data)
+        options["returnText"] = checked(lambda: _bool(data["returnText"], "returnText"))
+    _check_accepted_options(data, checked)
+    if mode == "webhook":
+        checked(lambda: _webhook_configured(request))
     if data.get("password"):
         options["password"] = str(data["password"])
     return options
 
 
-def _check_accepted_options(data: Any) -> None:
+def _check_accepted_options(data: Any, checked: Checked) -> None:
     """The peers' options Steve takes but has no use for: it reads each file as one
     document and its schema in one piece. They are still checked, so a typo is a 400
     rather than a job run differently than the caller thinks."""
     for name in ("documentSplitting", "returnDocuments"):
         if data.get(name) not in (None, ""):
-            _bool(data[name], name)
+            checked(lambda name=name: _bool(data[name], name))
+    checked(lambda: _schema_chunking(data))
+
+
+def _schema_chunking(data: Any) -> None:
     chunking = data.get("schemaChunking")
     if chunking not in (None, "") and chunking not in api_docs.SCHEMA_CHUNKING:
-        raise peer_problem(400, "INVALID_REQUEST", "schemaChunking must be auto or combined.")
+        message = "schemaChunking must be auto or combined."
+        raise member_refused("schemaChunking", "INVALID_REQUEST", message, "invalid_choice")
 
 
 # Fields whose value is text: in a JSON body, a number or a list there is refused rather
@@ -147,21 +194,53 @@ def _check_text_fields(request: Request) -> None:
 def _template(request: Request) -> Workflow:
     name = request.data.get("templateName")
     if not name:
-        what = "filter" if request.data.get("filterName") else "templateName"
-        raise peer_problem(
-            404 if what == "filter" else 400,
-            "TEMPLATE_NOT_FOUND" if what == "filter" else "TEMPLATE_REQUIRED",
-            "Filters are not available; name a templateName (a workflow slug)."
-            if what == "filter"
-            else "templateName is required.",
-        )
+        if request.data.get("filterName"):
+            message = "Filters are not available; name a templateName (a workflow slug)."
+            raise member_refused("filterName", "TEMPLATE_NOT_FOUND", message, "not_found", 404)
+        message = "templateName is required."
+        raise member_refused("templateName", "TEMPLATE_REQUIRED", message, "required")
     # Not one added in the admin whose first version is not published yet (its latest is None).
     workflow = Workflow.objects.filter(
         company=request.user.company, slug=str(name), versions__isnull=False
     ).first()
     if workflow is None:
-        raise peer_problem(404, "TEMPLATE_NOT_FOUND", f"No template {_shown(name)}.")
+        message = f"No template {_shown(name)}."
+        raise member_refused("templateName", "TEMPLATE_NOT_FOUND", message, "not_found", 404)
     return workflow
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    workflow: Workflow
+    options: dict[str, Any]
+    data: bytes
+    filename: str
+
+
+def parse_job(request: Request) -> JobRequest:
+    """The create's template, options and file, every member checked: one refused does
+    not hide another (docs/api.md "Validation errors"). The problem lists them all under
+    the first check's status and code, what it answered when it named only that one."""
+    refusals: list[ApiProblem | ServiceError] = []
+
+    def checked(check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except (ApiProblem, ServiceError) as refused:
+            refusals.append(refused)
+            return None
+
+    checked(lambda: _check_text_fields(request))
+    workflow = checked(lambda: _template(request))
+    options = parse_options(request, checked)
+    upload = checked(lambda: _file(request))
+    if workflow is not None and upload is not None:
+        version = workflow.latest
+        checked(lambda: extraction_job_file_type(version=version, data=upload[0]))
+    if refusals:
+        raise problem_of_all(refusals)
+    assert workflow is not None and upload is not None  # else refused above
+    return JobRequest(workflow=workflow, options=options, data=upload[0], filename=upload[1])
 
 
 def _shown(name: object) -> str:
@@ -232,25 +311,13 @@ class ExtractionJobCreateView(PeerEnvelopeView):
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, Mapping):
             raise peer_problem(400, "INVALID_BODY", "The body must be a JSON object.")
-        _check_text_fields(request)
-        workflow = _template(request)
-        options = parse_options(request)
-        if (
-            options["deliveryMode"] == "webhook"
-            and not WebhookEndpoint.objects.filter(
-                company=request.user.company, environment=request.auth.environment, enabled=True
-            ).exists()
-        ):
-            raise peer_problem(
-                400, "WEBHOOK_NOT_CONFIGURED", "deliveryMode webhook needs an enabled endpoint."
-            )
-        data, filename = _file(request)
+        job = parse_job(request)
         session = extraction_job_create(
             api_key=request.auth,
-            version=workflow.latest,
-            data=data,
-            filename=filename,
-            options=options,
+            version=job.workflow.latest,
+            data=job.data,
+            filename=job.filename,
+            options=job.options,
         )
         body = {
             "success": True,

@@ -416,3 +416,66 @@ def test_a_company_with_no_templates_is_told_so_not_that_the_file_is_too_large(a
     response = create(api, data=invoice_pdf() + b"\n%" + b"0" * 100_000)  # over 64 KB
     assert response.status_code == 404
     assert response.json()["code"] == "TEMPLATE_NOT_FOUND"
+
+
+def refused(response) -> tuple[int, str, list[tuple[str, str]]]:
+    body = response.json()
+    return response.status_code, body["code"], [(e["field"], e["code"]) for e in body["errors"]]
+
+
+def test_a_create_names_every_invalid_member_in_request_order(api, workflows):
+    # docs/api.md "Validation errors": every member once, the first check's code on top.
+    response = create(
+        api,
+        returnText="maybe",
+        schemaChunking="weird",
+        deliveryMode="email",
+        documentReview="0",
+        documentSplitting="maybe",
+    )
+    status, code, errors = refused(response)
+    assert (status, code) == (400, "INVALID_DELIVERY_MODE")
+    assert [field for field, _ in errors] == [
+        "returnText",
+        "schemaChunking",
+        "deliveryMode",
+        "documentReview",
+        "documentSplitting",
+    ]
+    body = response.json()
+    assert body["success"] is False and body["error"]["code"] == "INVALID_DELIVERY_MODE"
+    assert not WorkflowSession.objects.exists()
+
+
+def test_a_json_create_names_a_wrong_type_an_unknown_template_and_bad_options_together(
+    api, workflows
+):
+    body = {
+        "deliveryMode": "fax",
+        "templateName": "nope",
+        "filename": 5,
+        "file": base64.b64encode(invoice_pdf()).decode(),
+        "options.returnText": "true",
+    }
+    status, code, errors = refused(api.post(URL, body, format="json"))
+    assert (status, code) == (400, "INVALID_REQUEST")
+    assert errors == [
+        ("deliveryMode", "invalid_choice"),
+        ("templateName", "not_found"),
+        ("filename", "invalid_type"),
+        ("options.returnText", "unknown_field"),
+    ]
+
+
+def test_a_create_names_a_bad_file_beside_a_bad_option(api, workflows):
+    gif = SimpleUploadedFile("a.gif", b"GIF89a no")
+    body = {"templateName": "invoice", "returnText": "maybe", "file": gif}
+    status, code, errors = refused(api.post(URL, body, format="multipart"))
+    assert (status, code) == (400, "INVALID_REQUEST")
+    assert errors == [("returnText", "invalid"), ("file", "unsupported")]
+    missing = api.post(URL, {"templateName": "invoice", "returnText": "maybe"}, format="json")
+    assert refused(missing) == (
+        400,
+        "INVALID_REQUEST",
+        [("returnText", "invalid"), ("file", "required")],  # one not sent comes last
+    )
