@@ -122,6 +122,18 @@ def not_an_object_problem() -> ApiProblem:
     )
 
 
+def refuse_chunked_body(request: HttpRequest) -> None:
+    """A body sent chunked, with no Content-Length, is handed to Django as empty by the
+    WSGI server: refused (411) rather than answered as a body with no members ("fileCount,
+    contentTypes, clientSubmissionId are required" to a caller who sent all three)."""
+    if not request.META.get("CONTENT_LENGTH") and request.headers.get("Transfer-Encoding"):
+        raise ApiProblem(
+            411,
+            "Send the request with a Content-Length header, not chunked.",
+            code="LENGTH_REQUIRED",
+        )
+
+
 def problem_body(
     request: HttpRequest | None,
     *,

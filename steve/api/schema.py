@@ -168,7 +168,10 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "The resource does not exist."),
     "CONFLICT": (409, "The request conflicts with the resource's state; retry."),
     "IDEMPOTENCY_KEY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still running."),
-    "LENGTH_REQUIRED": (411, "An upload needs a Content-Length header (no chunked bodies)."),
+    "LENGTH_REQUIRED": (
+        411,
+        "An upload or an extraction-job create needs a Content-Length header (no chunked bodies).",
+    ),
     "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
     "VALIDATION_ERROR": (422, "A field is invalid; see errors[]."),

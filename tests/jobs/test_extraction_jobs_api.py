@@ -479,3 +479,23 @@ def test_a_create_names_a_bad_file_beside_a_bad_option(api, workflows):
         "INVALID_REQUEST",
         [("returnText", "invalid"), ("file", "required")],  # one not sent comes last
     )
+
+
+@pytest.mark.parametrize("format_", ["multipart", "json"])
+def test_a_chunked_create_is_411_length_required_not_a_missing_template(api, workflows, format_):
+    # The server hands a body without Content-Length to Django as empty: the caller who
+    # sent templateName and file was told both were missing.
+    body = {"templateName": "invoice", "file": base64.b64encode(invoice_pdf()).decode()}
+    request = api._encode_data(body, format=format_)
+    response = api.generic(
+        "POST",
+        URL,
+        request[0],
+        content_type=request[1],
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    problem = response.json()
+    assert problem["code"] == "LENGTH_REQUIRED" and problem["error"]["code"] == "LENGTH_REQUIRED"
+    assert not WorkflowSession.objects.exists()

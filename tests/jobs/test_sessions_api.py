@@ -114,6 +114,22 @@ def test_a_misspelt_field_is_a_422_not_a_session_without_it(api, workflows):
     assert not WorkflowSession.objects.exists()
 
 
+def test_a_chunked_create_is_411_length_required_not_three_missing_fields(api, workflows):
+    # The server hands a body without Content-Length to Django as empty: the caller who
+    # sent fileCount, contentTypes and clientSubmissionId was told all three were missing.
+    response = api.generic(
+        "POST",
+        "/api/v1/workflows/receipt-ocr/sessions",
+        b'{"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "c-1"}',
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    assert response.json()["code"] == "LENGTH_REQUIRED"
+    assert not WorkflowSession.objects.exists()
+
+
 def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     _, first, _ = create(api)
     status, second, response = create(api)
