@@ -180,6 +180,8 @@ def in_request_order(request: HttpRequest | None, errors: list[dict[str, str]]) 
     rank = {member: index for index, member in reversed(list(enumerate(sent)))}
 
     def position(error: dict[str, str]) -> int:
+        if error["field"] in rank:  # a form's dotted name (`delivery.mode`) is one member
+            return rank[error["field"]]
         member = MEMBER.match(error["field"]).group()  # type: ignore[union-attr]
         return rank.get(member, len(rank))
 

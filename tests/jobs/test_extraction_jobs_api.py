@@ -499,3 +499,12 @@ def test_a_chunked_create_is_411_length_required_not_a_missing_template(api, wor
     problem = response.json()
     assert problem["code"] == "LENGTH_REQUIRED" and problem["error"]["code"] == "LENGTH_REQUIRED"
     assert not WorkflowSession.objects.exists()
+
+
+def test_a_dotted_form_field_is_listed_where_it_was_sent(api, workflows):
+    # A form's `options.returnText` or `delivery.mode` is one member, not `options`.
+    pdf = SimpleUploadedFile("invoice.pdf", invoice_pdf())
+    body = {"options.returnText": "true", "templateName": "invoice", "documentReview": "0"}
+    status, code, errors = refused(api.post(URL, {**body, "file": pdf}, format="multipart"))
+    assert (status, code) == (400, "NESTED_OPTIONS_REJECTED")
+    assert [field for field, _ in errors] == ["options.returnText", "documentReview"]
