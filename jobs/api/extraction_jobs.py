@@ -72,8 +72,10 @@ def _file(request: Request) -> tuple[bytes, str]:
     raw = request.data.get("file")
     if not isinstance(raw, str) or not raw:
         raise member_refused("file", "FILE_REQUIRED", "file is required.", "required")
+    # Line breaks are dropped: `base64 FILE` (coreutils) and MIME wrap at 76 columns.
+    encoded = re.sub(r"[\r\n\t ]", "", raw.split(",", 1)[-1])
     try:
-        data = base64.b64decode(raw.split(",", 1)[-1], validate=True)
+        data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise member_refused("file", "INVALID_FILE", "file must be base64-encoded.") from None
     return data, _filename(request)

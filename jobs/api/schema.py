@@ -360,12 +360,13 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "password": STRING,
     "deliveryMode": {"type": "string", "enum": list(DELIVERY_MODES), "default": "poll"},
 }
+BASE64_FILE = "Base64 file bytes; line breaks (as `base64 FILE` wraps them) are ignored"
 EXTRACTION_REQUEST = {
     "multipart/form-data": obj(
         {"file": {"type": "string", "format": "binary"}, **EXTRACTION_FIELDS}, required=["file"]
     ),
     "application/json": obj(
-        {"file": {"type": "string", "description": "Base64 file bytes"}, **EXTRACTION_FIELDS},
+        {"file": {"type": "string", "description": BASE64_FILE}, **EXTRACTION_FIELDS},
         required=["file"],
     ),
 }

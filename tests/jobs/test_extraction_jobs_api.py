@@ -508,3 +508,15 @@ def test_a_dotted_form_field_is_listed_where_it_was_sent(api, workflows):
     status, code, errors = refused(api.post(URL, {**body, "file": pdf}, format="multipart"))
     assert (status, code) == (400, "NESTED_OPTIONS_REJECTED")
     assert [field for field, _ in errors] == ["options.returnText", "documentReview"]
+
+
+def test_a_json_file_in_wrapped_base64_lines_is_read(api, workflows):
+    # `base64 invoice.pdf` (GNU coreutils) and Python's encodebytes wrap at 76 columns.
+    pdf = invoice_pdf()
+    wrapped = base64.encodebytes(pdf).decode()
+    assert "\n" in wrapped
+    body = {"templateName": "invoice", "file": wrapped, "filename": "inv.pdf"}
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 202, response.content
+    stored = Submission.objects.get().files.get()
+    assert stored.size == len(pdf)
