@@ -313,6 +313,14 @@ def not_accepted_message(mime: str | None, version: WorkflowVersion) -> str:
     return f"The file's content ({what}) is not an accepted format ({accepted})."
 
 
+def _too_large(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str]:
+    return {
+        "field": f"files[{file.file_index}]",
+        "message": f"The file is larger than {version.upload.get('maxFileSizeMb')} MB.",
+        "code": "FILE_TOO_LARGE",
+    }
+
+
 def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str] | None:
     """Check one uploaded file; returns a field error, or None when it is acceptable."""
     field = f"files[{file.file_index}]"
@@ -322,11 +330,7 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
     if size == 0:
         return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
     if size > version.max_file_bytes:
-        return {
-            "field": field,
-            "message": f"The file is larger than {version.upload.get('maxFileSizeMb')} MB.",
-            "code": "FILE_TOO_LARGE",
-        }
+        return _too_large(file, version)
     digest = hashlib.sha256()
     with default_storage.open(file.storage_key, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
@@ -350,21 +354,29 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
 SEALED_SUFFIX = ".submitted"
 
 
-def _seal_uploads(files: list[SubmissionFile]) -> list[str]:
+def _seal_uploads(
+    files: list[SubmissionFile], version: WorkflowVersion
+) -> tuple[list[str], dict[int, dict[str, str]]]:
     """With S3, each uploaded object copied to a key no upload URL names, which Steve
-    reads from the submit on; returns the keys the URLs write to.
+    reads from the submit on; returns the keys the URLs write to, and the refusals of
+    objects too large to keep (by file index).
 
     An S3 pre-signed PUT works until it expires, as often as it is sent, whatever became
     of the session or its key (Steve answers the local-storage PUT itself, and refuses it
     once the session is submitted): whoever held the URL replaced a receipt after its
     extraction and fraud checks, and reviewers and downloads saw the replacement. The
-    copy is made before the file is checked, so what is hashed is what is kept.
+    copy is made before the file is checked, so what is hashed is what is kept. One too
+    large is refused uncopied (S3 takes a PUT of any size; copy_object none over 5 GB),
+    here, so a smaller PUT in the meantime cannot pass the checks unsealed.
     """
     if not using_s3():
-        return []
-    uploaded = []
+        return [], {}
+    uploaded, too_large = [], {}
     for file in files:
         if not default_storage.exists(file.storage_key):
+            continue
+        if default_storage.size(file.storage_key) > version.max_file_bytes:
+            too_large[file.file_index] = _too_large(file, version)
             continue
         sealed = f"{file.storage_key}{SEALED_SUFFIX}"
         s3_client().copy_object(
@@ -374,7 +386,7 @@ def _seal_uploads(files: list[SubmissionFile]) -> list[str]:
         )
         uploaded.append(file.storage_key)
         file.storage_key = sealed
-    return uploaded
+    return uploaded, too_large
 
 
 def _drop_sealed(files: list[SubmissionFile]) -> None:
@@ -424,8 +436,10 @@ def session_submit(*, session_id: str) -> WorkflowSession:
         _refuse_unless_pending(session)
         version = session.workflow_version
         files = list(session.submission.files.order_by("file_index"))
-        uploaded = _seal_uploads(files)
-        errors = [e for f in files if (e := _inspect_file(f, version))]
+        uploaded, too_large = _seal_uploads(files, version)
+        errors = [
+            e for f in files if (e := too_large.get(f.file_index) or _inspect_file(f, version))
+        ]
         if errors:
             _drop_sealed(files)
             raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)

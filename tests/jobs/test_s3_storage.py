@@ -157,3 +157,19 @@ def test_a_submit_refused_for_its_file_is_retried_after_a_new_put(api, workflows
     file.refresh_from_db()
     with default_storage.open(file.storage_key, "rb") as handle:
         assert handle.read() == receipt
+
+
+def test_an_s3_upload_over_the_size_limit_is_refused_at_submit_without_being_copied(
+    api, workflows, s3_storage
+):
+    # S3 takes a PUT of any size: a copy of a file the submit then refuses was waste, and
+    # copy_object refuses any over 5 GB (a 500 instead of the 422 FILE_TOO_LARGE).
+    _, body, _ = create(api)
+    key = body["uploadUrls"][0]["r2Url"].removeprefix("s3://steve-test/")
+    too_big = jpeg_bytes() + b"\0" * (10 * 1024 * 1024)
+    assert requests.put(body["uploadUrls"][0]["uploadUrl"], data=too_big, timeout=30).ok
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submitted.status_code == 422
+    assert [e["code"] for e in submitted.json()["errors"]] == ["FILE_TOO_LARGE"]
+    assert not default_storage.exists(key + ".submitted")
+    assert default_storage.exists(key)
