@@ -122,11 +122,27 @@ class ExternalUserSerializer(serializers.Serializer):
         return dict(super().to_internal_value(data))
 
 
+class ShortListField(serializers.ListField):
+    """A ListField whose max_length is held before its entries are read: DRF validates
+    every entry first, and 100,000 of them held a web worker for 15-20 s (answering one
+    error per entry) before the length was checked."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, list) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class SessionCreateSerializer(serializers.Serializer):
     """The body of POST /workflows/{slug}/sessions; `version` in the context."""
 
     fileCount = StrictIntegerField()  # noqa: N815 - the wire's names
-    contentTypes = serializers.ListField(child=StrictCharField(max_length=255))  # noqa: N815
+    contentTypes = ShortListField(  # noqa: N815
+        child=StrictCharField(max_length=255),
+        error_messages={
+            "max_length": "contentTypes must list one MIME type per file, at most {max_length}."
+        },
+    )
     clientSubmissionId = StrictCharField(max_length=MAX_CLIENT_ID)  # noqa: N815
     metadata = serializers.JSONField(required=False, allow_null=True)
     externalUser = ExternalUserSerializer(required=False, allow_null=True)  # noqa: N815
@@ -134,6 +150,12 @@ class SessionCreateSerializer(serializers.Serializer):
     webhookUrl = StrictCharField(  # noqa: N815
         max_length=MAX_URL_LENGTH, required=False, allow_null=True, allow_blank=True
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No more types than the workflow takes files (ShortListField).
+        upload = self.context["version"].upload
+        self.fields["contentTypes"].max_length = int(upload.get("maxFiles", 1))
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # A misspelt field (`webhookURL`) was dropped, and the session made without it;
