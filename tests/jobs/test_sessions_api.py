@@ -15,6 +15,7 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
+from jobs import services
 from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
 from steve.services import api_key_cache_key, api_key_revoke, touch_cache_key
@@ -239,6 +240,40 @@ def test_upload_then_submit_queues_processing_once(
     again = api.post(url)
     assert again.status_code == 400
     assert again.json()["code"] == "SESSION_SUBMITTED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submits_at_once_submit_once_and_the_other_is_a_400(
+    api, api_key, workflows, monkeypatch
+):
+    # Each submit dwells on the file check, so both are inside submit together.
+    inspect = services._inspect_file
+    monkeypatch.setattr(services, "_inspect_file", lambda *a: time.sleep(0.3) or inspect(*a))
+    _, body, _ = create(api)
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
+    url = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    start = threading.Barrier(2)
+    answers: list[tuple[int, str]] = []
+
+    def submit_once() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        try:
+            start.wait()
+            response = client.post(url)
+            answers.append((response.status_code, response.json().get("code", "")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [(200, ""), (400, "SESSION_SUBMITTED")]
+    events = SubmissionEvent.objects.filter(submission_id=body["submissionId"])
+    assert events.filter(type="session_submitted").count() == 1
+    assert events.filter(type="processing_started").count() == 1
 
 
 def test_a_stored_upload_answers_json_with_what_was_stored_and_its_rate_limit(api, workflows):
