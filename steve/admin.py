@@ -16,6 +16,7 @@ from steve.admin_site import (
     SavesEditedFieldsOnly,
 )
 from steve.api.ratelimit import rate_limit_errors
+from steve.errors import ServiceError
 from steve.models import (
     ApiKey,
     Company,
@@ -26,7 +27,7 @@ from steve.models import (
     WorkflowVersion,
 )
 from steve.secret_once import ShowsSecretsOnce, remember_secret
-from steve.services import api_key_create, api_key_revoke
+from steve.services import api_key_create, api_key_revoke, checked_api_key_name
 
 
 class MembershipInline(admin.TabularInline):
@@ -58,6 +59,19 @@ class CompanyAdmin(ExplainsRefusedDeletion, SavesEditedFieldsOnly, admin.ModelAd
     inlines = [MembershipInline]
 
 
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["company", "name", "environment"]
+
+    def clean_name(self) -> str:
+        """The service's rules for a name, on adding a key and on renaming one."""
+        try:
+            return checked_api_key_name(self.cleaned_data.get("name") or "")
+        except ServiceError as error:
+            raise forms.ValidationError(error.message) from None
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(
     ExplainsRefusedDeletion,
@@ -66,6 +80,7 @@ class ApiKeyAdmin(
     SavesEditedFieldsOnly,
     admin.ModelAdmin,
 ):
+    form = ApiKeyForm
     list_display = [
         "name",
         "prefix",

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from steve import redis_pause
 from steve.broker import broker_pause
 from steve.celery import app as celery_app
+from steve.errors import invalid
 from steve.models import (
     ApiKey,
     Company,
@@ -25,6 +26,7 @@ from steve.models import (
     Workflow,
     WorkflowVersion,
 )
+from steve.text import hides_text
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +84,27 @@ def company_get_or_create(*, slug: str, name: str | None = None) -> Company:
     return company
 
 
+API_KEY_NAME_MAX = ApiKey._meta.get_field("name").max_length
+
+
+def checked_api_key_name(name: str) -> str:
+    """A key's name as stored: it is shown as who acted (an event's actor, a fraud match's
+    resolvedBy, a reject reason), so, as every text people read, it has no control, bidi
+    formatting or invisible character that could reorder it or pass it off as another's."""
+    name = (name or "").strip()
+    if not name:
+        raise invalid("name", "Name the key.", field_code="required")
+    if len(name) > API_KEY_NAME_MAX:
+        raise invalid("name", f"At most {API_KEY_NAME_MAX} characters.", field_code="long")
+    if hides_text(name, allowed=""):
+        raise invalid("name", "The name has a control, bidi formatting or invisible character.")
+    return name
+
+
 def api_key_create(
     *, company: Company, name: str, environment: str = ApiKey.Environment.PRODUCTION
 ) -> CreatedApiKey:
+    name = checked_api_key_name(name)
     secret = API_KEY_PREFIX + secrets.token_hex(32)
     api_key = ApiKey.objects.create(
         company=company,

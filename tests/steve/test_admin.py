@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from steve.admin import ApiKeyAdmin
+from steve.errors import ServiceError
 from steve.models import ApiKey, Company, IdempotencyKey, OutboxMessage, Workflow
 from steve.services import api_key_digest, api_key_revoke
 from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
@@ -230,3 +231,42 @@ def test_deleting_an_api_key_that_opened_sessions_says_to_revoke_it(operator, co
     said = refusal_shown(operator.post(page, {"post": "yes"}))
     assert "This API key has 1 workflow session; it cannot be deleted. Revoke it instead" in said
     assert ApiKey.objects.filter(pk=key.pk).exists()
+
+
+HIDING_NAMES = ["ci\u202eyek", "ci\u200bkey", "\u2066ops\u2069", "ops\x1b[2K", "ops\u3164"]
+
+
+@pytest.mark.parametrize("name", HIDING_NAMES)
+def test_an_api_key_name_with_a_control_bidi_or_invisible_character_is_refused(company, name):
+    # The name is shown as who acted (resolvedBy, event actors): one that reorders or
+    # hides text could pass for another key or a person.
+    with pytest.raises(ServiceError) as refused:
+        api_key(company, name=name)
+    assert refused.value.errors[0]["field"] == "name"
+    assert not ApiKey.objects.filter(company=company).exists()
+
+
+def test_an_api_key_name_an_emoji_needs_a_joiner_in_is_taken(company):
+    assert api_key(company, name="ci \U0001f469\u200d\U0001f4bb").api_key.pk
+
+
+@pytest.mark.parametrize("name", HIDING_NAMES)
+def test_the_admin_refuses_a_hiding_api_key_name_as_a_form_error(operator, company, name):
+    response = operator.post(
+        reverse("admin:steve_apikey_add"),
+        {"company": company.pk, "name": name, "environment": "production"},
+    )
+    assert response.status_code == 200
+    assert "bidi formatting or invisible character" in response.content.decode()
+    assert not ApiKey.objects.filter(company=company).exists()
+
+
+def test_the_admin_refuses_renaming_a_key_to_a_hiding_name(operator, company):
+    key = api_key(company, name="ci").api_key
+    response = operator.post(
+        reverse("admin:steve_apikey_change", args=[key.pk]), {"name": "c\u202ei"}
+    )
+    assert response.status_code == 200
+    assert "bidi formatting or invisible character" in response.content.decode()
+    key.refresh_from_db()
+    assert key.name == "ci"
