@@ -62,3 +62,13 @@ def _in_a_flag(text: str, i: int) -> bool:
     while start > 0 and _TAGS.match(text[start - 1]):
         start -= 1
     return start > 0 and text[start - 1] == _BLACK_FLAG
+
+
+def shown(text: str) -> str:
+    """``text`` with each character hides_text refuses written out as its code point
+    ("[U+202E]"): for a name stored before it was checked, so it shows what it holds
+    rather than reordering or hiding the text around it."""
+    return "".join(
+        f"[U+{ord(c):04X}]" if _BLANK.match(c) or _hidden(text, i) else c
+        for i, c in enumerate(text)
+    )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
 from steve.models import Company, Environment
-from steve.text import hides_text
+from steve.text import hides_text, shown
 from steve.workflow_rules import schema_refusal
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
@@ -78,7 +78,9 @@ class Actor:
 
     @classmethod
     def for_api_key(cls, api_key: Any) -> "Actor":
-        return cls(SubmissionEvent.ActorType.API_KEY, api_key.pk, f"API key {api_key.name}")
+        # A name from before names were checked (checked_api_key_name) may hide text.
+        label = f"API key {shown(api_key.name)}"
+        return cls(SubmissionEvent.ActorType.API_KEY, api_key.pk, label)
 
     @classmethod
     def for_user(cls, user: Any) -> "Actor":

@@ -402,3 +402,24 @@ def legacy_key(company, name: str):
     key = factories.api_key(company, name="legacy")
     type(key.api_key).objects.filter(pk=key.api_key.pk).update(name=name)
     return key
+
+
+def test_a_key_named_before_names_were_checked_is_shown_without_its_hidden_characters(
+    company,
+):
+    # resolvedBy and the event's actor are read as who acted: an override in the name
+    # reversed how they show, so the hidden character is written out instead.
+    key = legacy_key(company, "ci\u202eyek")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    submission = SubmissionFactory(company=company)
+    match = flag(submission, SubmissionFactory(company=company))
+    resolved = client.post(
+        f"/api/v1/submissions/{submission.pk}/fraud-matches/{match.pk}/resolve",
+        {"resolution": "false_positive", "reason": "another shop"},
+        format="json",
+    )
+    assert resolved.status_code == 200, resolved.content
+    assert resolved.json()["resolvedBy"] == "API key ci[U+202E]yek"
+    events = client.get(f"/api/v1/submissions/{submission.pk}").json()["events"]
+    assert {event["actor"]["label"] for event in events} >= {"API key ci[U+202E]yek"}
