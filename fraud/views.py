@@ -43,22 +43,16 @@ FRAUD_REASONS = [
 
 
 class ResolveForm(forms.Form):
-    version = forms.IntegerField(min_value=1)
-    resolution = forms.ChoiceField(choices=M.Resolution.choices)
-
-
-class PairForm(forms.Form):
-    """One pair's matches resolved together; confirming fraud needs a reason."""
+    """One match resolved (the pair form's matches, together): confirming fraud needs a
+    reason, picked or written, on both desk paths; it becomes the reject reason."""
 
     version = forms.IntegerField(min_value=1)
     resolution = forms.ChoiceField(choices=M.Resolution.choices)
-    match = forms.MultipleChoiceField(choices=[])
     preset = forms.CharField(required=False, max_length=500)
     reason = forms.CharField(required=False, strip=True)  # checked by the service
 
-    def __init__(self, *args: Any, match_ids: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["match"].choices = [(pk, pk) for pk in match_ids]
         self.fields["reason"].validators = []
 
     def clean(self) -> dict[str, Any]:
@@ -67,6 +61,14 @@ class PairForm(forms.Form):
         if data.get("resolution") == M.Resolution.CONFIRMED_FRAUD and not data["final_reason"]:
             raise forms.ValidationError("Say why this is fraud: pick a reason or write one.")
         return data
+
+
+class PairForm(ResolveForm):
+    match = forms.MultipleChoiceField(choices=[])
+
+    def __init__(self, *args: Any, match_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["match"].choices = [(pk, pk) for pk in match_ids]
 
 
 class UndoForm(forms.Form):
@@ -383,7 +385,10 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
         gone = fraud_match_not_found()  # as resolve_pair says it, in the refreshed panel
         error, status, code = gone.message, gone.status, gone.code
     elif not form.is_valid():
-        error, status = "Pick false positive or confirmed fraud.", 400
+        # A missing reason is the pair form's 422; a missing or unknown resolution a 400.
+        reasons = form.non_field_errors()
+        error = " ".join(reasons) or "Pick false positive or confirmed fraud."
+        status = 422 if reasons else 400
     else:
         try:
             fraud_match_resolve(
@@ -392,6 +397,7 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
                 resolution=form.cleaned_data["resolution"],
                 actor=Actor.for_user(request.user),
                 user=request.user,
+                reason=form.cleaned_data["final_reason"],
                 page_version=form.cleaned_data["version"],
             )
         except ServiceError as refusal:

@@ -107,16 +107,46 @@ def test_resolve_false_positive_in_place(ui, reviewer, pair):
     assert 'data-action="approve" disabled' not in page
 
 
-def test_confirmed_fraud_rejects_the_submission(ui, reviewer, pair):
+def test_confirmed_fraud_rejects_the_submission_with_the_reviewers_reason(ui, reviewer, pair):
     later, _, match = pair
     response = ui.post(
-        resolve_url(later, match), {"version": later.version, "resolution": "confirmed_fraud"}
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "confirmed_fraud", "reason": "Edited total."},
     )
     assert response.status_code == 303
     assert response["Location"] == reverse("review:detail", args=[later.pk])
     later.refresh_from_db()
     assert later.status == S.REJECTED
-    assert later.reject_reason == f"Confirmed fraud by {reviewer.get_username()}."
+    assert later.reject_reason == "Edited total."
+
+
+def test_confirmed_fraud_takes_a_picked_reason_as_the_pair_form_does(ui, pair):
+    later, _, match = pair
+    reason = "Same receipt submitted twice."
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "confirmed_fraud", "preset": reason},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    later.refresh_from_db()
+    assert later.status == S.REJECTED and later.reject_reason == reason
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_confirming_fraud_on_one_match_needs_a_reason_as_the_pair_form_does(ui, pair, reason):
+    # The pair form refused a reasonless confirmation; this path rejected the submission
+    # with a generated "Confirmed fraud by <reviewer>." nobody wrote.
+    later, _, match = pair
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "confirmed_fraud", "reason": reason},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422 and b"Say why this is fraud" in response.content
+    later.refresh_from_db()
+    match.refresh_from_db()
+    assert later.status == S.REVIEW and match.resolution is None
 
 
 def test_stale_resolve_is_refused_and_says_why(ui, pair):
@@ -141,7 +171,7 @@ def test_resolving_twice_is_refused(ui, pair):
     later.refresh_from_db()
     response = ui.post(
         resolve_url(later, match),
-        {"version": later.version, "resolution": "confirmed_fraud"},
+        {"version": later.version, "resolution": "confirmed_fraud", "reason": "Edited total."},
         follow=True,
     )
     assert b"already resolved as false_positive" in response.content
