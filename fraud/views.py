@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from fraud.models import FraudMatch
 from fraud.policy import FraudPolicy
@@ -29,6 +29,7 @@ from steve.errors import ServiceError
 from submissions.models import Submission, SubmissionFile
 from submissions.selectors import company_submission, field_label
 from submissions.services import Actor
+from submissions.views.common import post_or_open
 
 M = FraudMatch
 
@@ -372,7 +373,20 @@ def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
     }
 
 
-@require_POST
+def _query(request: HttpRequest) -> str:
+    """The submission page's query string (the review queue's filters), passed through
+    the panel's forms and back, so a plain post returns to the same queue."""
+    query = request.GET.copy()
+    query.pop("part", None)
+    return f"?{query.urlencode()}" if query else ""
+
+
+def _panel_url(request: HttpRequest, submission_id: str, **_: str) -> str:
+    """The panel's own page: where a reviewer without JavaScript resolves fraud."""
+    return reverse("fraud:panel", args=[submission_id]) + _query(request)
+
+
+@post_or_open(_panel_url)
 @allowed(Action.DECIDE)
 def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResponse:
     submission = _own(request, submission_id)
@@ -417,7 +431,7 @@ def _gone(request: HttpRequest, submission: Submission) -> ServiceError | None:
     return fraud_match_not_found()
 
 
-@require_POST
+@post_or_open(_panel_url)
 @allowed(Action.DECIDE)
 def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
     """Resolve one pair's matches together; confirming fraud carries the reviewer's reason."""
@@ -449,7 +463,7 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
     return _after_resolve(request, submission.pk, error=error, status=status, code=code)
 
 
-@require_POST
+@post_or_open(_panel_url)
 @allowed(Action.DECIDE)
 def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     """Take back the last resolution of a pair within the undo window (an event)."""
@@ -538,14 +552,6 @@ def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpRes
     return render(request, "fraud/compare.html", context)
 
 
-def _query(request: HttpRequest) -> str:
-    """The submission page's query string (the review queue's filters), passed through
-    the panel's forms and back, so a plain post returns to the same queue."""
-    query = request.GET.copy()
-    query.pop("part", None)
-    return f"?{query.urlencode()}" if query else ""
-
-
 def _after_resolve(
     request: HttpRequest, submission_id: str, *, error: str, status: int, code: str = ""
 ) -> HttpResponse:
@@ -556,8 +562,7 @@ def _after_resolve(
         if error:
             messages.error(request, f"{error} ({code})" if code else error)
             request.session[TYPED_KEY] = typed
-            url = reverse("fraud:panel", args=[submission_id]) + _query(request)
-            return HttpResponseRedirect(url, status=303)
+            return HttpResponseRedirect(_panel_url(request, submission_id), status=303)
         messages.success(request, "Fraud match resolved.")
         url = reverse("review:detail", args=[submission_id]) + _query(request)
         return HttpResponseRedirect(url, status=303)

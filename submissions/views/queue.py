@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, allowed, company_required, membership_allows
 from submissions.forms import ALL, QueueFilterForm
@@ -30,7 +30,7 @@ from submissions.services import (
     submission_bulk_approve,
     submissions_catch_up,
 )
-from submissions.views.common import queue_filters, queue_query
+from submissions.views.common import post_or_open, queue_filters, queue_query
 
 # A bulk approve handles at most this many picks (the queue's page size is 50).
 BULK_MAX = 100
@@ -141,7 +141,14 @@ def _picks(request: HttpRequest) -> list[tuple[str, int]]:
     return [(pk, version) for pk, version in parsed.items() if pk in own]
 
 
-@require_POST
+def _queue_url(request: HttpRequest) -> str:
+    """The queue with this request's filters (the queue itself checks them)."""
+    query = request.GET.urlencode()
+    url = reverse("review:queue")
+    return f"{url}?{query}" if query else url
+
+
+@post_or_open(_queue_url)
 @allowed(Action.DECIDE)
 def bulk_approve(request: HttpRequest) -> HttpResponse:
     """Approve the selected clean, high-confidence submissions, one event each; back to

@@ -5,6 +5,7 @@ import json
 import re
 import time
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.test import Client
@@ -83,6 +84,34 @@ def test_anonymous_is_sent_to_login_everywhere(waiting):
     for url in action_urls(waiting):
         response = client.post(url, {"version": waiting.version})
         assert response.status_code == 302, url
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_signing_in_again_after_a_plain_post_lands_on_the_page_not_a_405(waiting, reviewer):
+    """Without JavaScript a form posted after the sign-in expired goes to the login form,
+    whose `next` is the form's address; signing in then GETs it. Every form of the desk
+    must answer that GET with the page the form was on (filters kept), not "405"."""
+    posted = [
+        *(f"{url}?q=tesco" for url in action_urls(waiting)),
+        reverse("fraud:resolve_pair", args=[waiting.pk]) + "?q=tesco",
+        reverse("fraud:undo", args=[waiting.pk]) + "?q=tesco",
+        reverse("review:bulk_approve") + "?q=tesco",
+    ]
+    for url in posted:
+        client = Client()
+        login = client.post(url, {"version": waiting.version})
+        assert login.status_code == 302, url
+        next_url = login["Location"].split("next=", 1)[1]
+        client.force_login(reviewer)
+        landed = client.get(unquote(next_url), follow=True)
+        assert landed.status_code == 200, url
+        page = detail_url(waiting)
+        if "bulk" in url:
+            page = reverse("review:queue")
+        elif "/fraud/" in url:  # the panel's own page: where the plain forms are
+            page = reverse("fraud:panel", args=[waiting.pk])
+        assert landed.redirect_chain[-1][0] == f"{page}?q=tesco", url
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
