@@ -1,6 +1,7 @@
 """Small formatting helpers and server-side SVG charts for the review UI."""
 
 import json
+import unicodedata
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from typing import Any
@@ -164,7 +165,21 @@ def _row_value(name: str, value: Any) -> str:
     if name in ("quantity", "amount"):
         return as_stored(value, 2 if name == "amount" else 0)
     text = str(value)
-    return text if len(text) <= ROW_TEXT_MAX else f"{text[: ROW_TEXT_MAX - 1]}…"
+    return _isolated(text if len(text) <= ROW_TEXT_MAX else f"{text[: ROW_TEXT_MAX - 1]}…")
+
+
+# Bidi classes that make text run right to left, or steer the text around it.
+_BIDI_STEERING = {"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"}
+
+
+def _isolated(text: str) -> str:
+    """Typed text that would run right to left (Arabic, Hebrew) or carries bidi controls,
+    set apart with Unicode's first-strong isolate: in a row change's one line it took the
+    numbers and arrow beside it into its run ("6.80 × 1 ,خبز", the new name before the
+    old). Other text is left as it was."""
+    if any(unicodedata.bidirectional(char) in _BIDI_STEERING for char in text):
+        return f"\u2068{text}\u2069"
+    return text
 
 
 def _row_text(row: dict[str, Any]) -> str:

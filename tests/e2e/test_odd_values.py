@@ -1,0 +1,70 @@
+"""Odd values on the review desk: right-to-left text in what the timeline says changed."""
+
+from typing import Any
+
+import pytest
+
+from submissions.services import (
+    Actor,
+    LineItemRow,
+    submission_correct_line_items,
+)
+from tests.e2e.test_review_browser import open_page
+from tests.submissions.test_review_support import submission_with_file
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BREAD = "خبز"  # Arabic: the row as added
+CAKE = "كعك"  # and as it was renamed
+
+# The left edge of the first occurrence of `text` inside the element, as drawn.
+LEFT_OF = """([element, text]) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(text);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + text.length);
+    return range.getBoundingClientRect().left;
+  }
+  return null;
+}"""
+
+
+def left_of(page: Any, selector: str, text: str) -> float:
+    left = page.locator(selector).evaluate(
+        "(element, text) => (" + LEFT_OF + ")([element, text])", text
+    )
+    assert left is not None, f"{text!r} is not in {selector}"
+    return left
+
+
+def test_right_to_left_values_in_the_timeline_read_in_the_order_they_changed(
+    chromium, live_server, team
+):
+    """A row change is one line of text: an added row named in Arabic took its quantity
+    and amount into the name's right-to-left run and was drawn "6.80 × 1 ,خبز"; a
+    renamed one drew the new name first, so the arrow read from the new name to the old."""
+    submission = submission_with_file(
+        team["company"], extracted_data={"merchantName": "مطعم الأمل", "lineItems": []}
+    )
+    for name in (BREAD, CAKE):
+        submission_correct_line_items(
+            submission_id=submission.pk,
+            rows=[LineItemRow(description=name, quantity="1", amount="6.80")],
+            actor=Actor.for_user(team["alice"]),
+        )
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+
+    added = "li[data-event=field_corrected]:has-text('added') [data-row-changes]"
+    expect(page.locator(added)).to_be_visible()
+    assert left_of(page, added, BREAD) < left_of(page, added, "1 ×") < left_of(page, added, "6.80")
+    # A renamed row: the old name, the arrow, then the new one.
+    renamed = "li[data-event=field_corrected]:has-text('description') [data-row-changes]"
+    assert (
+        left_of(page, renamed, BREAD) < left_of(page, renamed, "→") < left_of(page, renamed, CAKE)
+    )
+    context.close()
