@@ -1,5 +1,7 @@
-"""Odd values on the review desk: right-to-left text in what the timeline says changed."""
+"""Odd receipts on the review desk: right-to-left text in what the timeline says changed,
+and a receipt of many files."""
 
+import re
 from typing import Any
 
 import pytest
@@ -9,8 +11,9 @@ from submissions.services import (
     LineItemRow,
     submission_correct_line_items,
 )
-from tests.e2e.test_review_browser import open_page
-from tests.submissions.test_review_support import submission_with_file
+from tests import factories
+from tests.e2e.test_review_browser import open_page, wait_until
+from tests.submissions.test_review_support import pdf_bytes, stored_file, submission_with_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,5 +69,29 @@ def test_right_to_left_values_in_the_timeline_read_in_the_order_they_changed(
     renamed = "li[data-event=field_corrected]:has-text('description') [data-row-changes]"
     assert (
         left_of(page, renamed, BREAD) < left_of(page, renamed, "→") < left_of(page, renamed, CAKE)
+    )
+    context.close()
+
+
+def test_a_receipt_of_many_files_loads_only_the_shown_files_pages(chromium, live_server, team):
+    """The first page of every file was fetched on opening, hidden files too: a dozen
+    PDFs rendered server-side before the page finished loading (7 s here), for files the
+    reviewer may never open. The others load when their tab is opened."""
+    submission = factories.SubmissionFactory(company=team["company"])
+    for index in range(6):
+        stored_file(submission, index=index, content=pdf_bytes(3))
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(f"{live_server.url}/review/{submission.pk}/")  # waits for the load event
+    files = {m[1] for url in fetched if (m := re.search(r"/files/(\d+)/pages/", url))}
+    assert files == {"0"}, fetched
+
+    page.click("[data-file-tab='4']")
+    first = page.locator(".page[data-file='4'][data-page='0'] img")
+    expect(first).to_be_visible()
+    wait_until(
+        page,
+        "(() => { const i = document.querySelector(\".page[data-file='4'] img\"); return i.complete && i.naturalWidth > 0; })()",
     )
     context.close()
