@@ -24,12 +24,18 @@ from fraud.services import (
     fraud_matches_resolve,
     fraud_resolution_undo,
 )
-from steve.accounts import Action, allowed, company_required, membership_allows, not_allowed
+from steve.accounts import (
+    Action,
+    allowed,
+    company_required,
+    membership_allows,
+    not_allowed,
+    post_or_open,
+)
 from steve.errors import ServiceError
 from submissions.models import Submission, SubmissionFile
 from submissions.selectors import company_submission, field_label
 from submissions.services import Actor
-from submissions.views.common import post_or_open
 
 M = FraudMatch
 

@@ -22,12 +22,11 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render, resolve_url
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
-from django.views.decorators.http import require_POST
 
 from steve.models import Company, Membership
 
@@ -236,8 +235,29 @@ def allowed(action: Action) -> Callable[[View], View]:
     return decorate
 
 
+def post_or_open(page: Callable[..., str]) -> Callable[[View], View]:
+    """A form's POST action whose address, fetched by GET, opens `page(request, *args)`.
+
+    Without JavaScript a form posted after the sign-in expired goes to the login form with
+    its own address as `next`; signing in again then GETs it, and a 405 there lost the
+    reviewer's place. The page it opens is where the form was, with the queue's filters."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "GET":
+                return HttpResponseRedirect(page(request, *args, **kwargs))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["GET", "POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @login_required
-@require_POST
+@post_or_open(lambda request: reverse("review:queue"))
 def switch_company(request: HttpRequest) -> HttpResponse:
     company = available_companies(request.user).filter(pk=request.POST.get("company")).first()
     if company is None:

@@ -1,18 +1,7 @@
 """What the review views share: the reviewer's own submission and the queue's filters,
 which travel from the queue to the submission page and back in the query string."""
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseNotAllowed,
-    HttpResponseRedirect,
-    QueryDict,
-)
+from django.http import Http404, HttpRequest, QueryDict
 
 from steve.models import Environment
 from submissions.forms import QueueFilterForm
@@ -44,27 +33,3 @@ def queue_query(filters: dict[str, str], **overrides: str) -> str:
         if value and DEFAULTS.get(key) != value:
             params[key] = value
     return params.urlencode()
-
-
-View = Callable[..., HttpResponse]
-
-
-def post_or_open(page: Callable[..., str]) -> Callable[[View], View]:
-    """A form's POST action whose address, fetched by GET, opens `page(request, *args)`.
-
-    Without JavaScript a form posted after the sign-in expired goes to the login form with
-    its own address as `next`; signing in again then GETs it, and a 405 there lost the
-    reviewer's place. The page it opens is where the form was, with the queue's filters."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method == "GET":
-                return HttpResponseRedirect(page(request, *args, **kwargs))
-            if request.method != "POST":
-                return HttpResponseNotAllowed(["GET", "POST"])
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate

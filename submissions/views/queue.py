@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from steve.accounts import Action, allowed, company_required, membership_allows
+from steve.accounts import Action, allowed, company_required, membership_allows, post_or_open
 from submissions.forms import ALL, QueueFilterForm
 from submissions.models import Submission, SubmissionStatus
 from submissions.selectors import (
@@ -30,7 +30,7 @@ from submissions.services import (
     submission_bulk_approve,
     submissions_catch_up,
 )
-from submissions.views.common import post_or_open, queue_filters, queue_query
+from submissions.views.common import queue_filters, queue_query
 
 # A bulk approve handles at most this many picks (the queue's page size is 50).
 BULK_MAX = 100
