@@ -114,6 +114,9 @@ class HashedPage:
     page: int
     hashes: hashing.PageHashes
     features: local.LocalFeatures | None = None  # for the local-feature check
+    # Digit shingles (fraud.textsim) of the words OCR read on the page, one line a word:
+    # what tells two pages of one document apart when they share its template.
+    digits: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -231,7 +234,8 @@ def hash_page(page: PageImage) -> HashedPage | None:
     except Exception:  # noqa: BLE001 - one odd page must not stop the other checks
         logger.exception("Could not hash page %s of file %s", page.page, page.file_id)
         return None
-    return HashedPage(page.file_id, page.page, hashes, features)
+    digits = frozenset(textsim.shingles("\n".join(word.text for word in page.words)))
+    return HashedPage(page.file_id, page.page, hashes, features, digits)
 
 
 def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
@@ -315,19 +319,24 @@ def _duplicate_findings(submission: Submission, policy: FraudPolicy) -> list[Fin
 def _repeated_page_finding(
     submission: Submission, hashed: list[HashedPage], policy: FraudPolicy
 ) -> Finding | None:
-    """The same page in two files of this submission: one receipt sent twice as different
-    bytes (a JPEG and its PNG, a photo and a PDF of it), which the same-bytes check and
-    the search of earlier submissions both miss. Like the same file twice, it flags for a
-    reviewer and never blocks on its own.
+    """The same page twice in this submission: in two files (one receipt sent twice as
+    different bytes: a JPEG and its PNG, a photo and a PDF of it) or as two pages of one
+    file (a PDF with the receipt on page 1 and again on page 3), which the same-bytes check
+    and the search of earlier submissions both miss. Like the same file twice, it flags
+    for a reviewer and never blocks on its own.
 
     Receipts printed on one template hash as close as a copy, and the files of one
     submission share its fields, so no date can tell them apart: with the local check on,
     only pages the keypoints verify as the same paper count (nearest by hash first, at
     most policy.local_max_candidates pairs); without it, a strong visual distance.
     """
-    pairs = _page_pairs_across_files(hashed, policy.local_candidate_distance)
+    pairs = _page_pairs(hashed, policy.local_candidate_distance, same_file=policy.local)
     for distance, page, other in pairs[: policy.local_max_candidates]:
         details: dict[str, Any] = {"distance": distance, "maxDistance": policy.visual_max_distance}
+        if page.file_id == other.file_id:
+            if _other_numbers(page, other, policy):
+                continue
+            details["pages"] = [page.page, other.page]
         if policy.local and page.features is not None and other.features is not None:
             match = local.verify(
                 other.features,
@@ -354,16 +363,27 @@ def _repeated_page_finding(
     return None
 
 
-def _page_pairs_across_files(
-    hashed: list[HashedPage], radius: int
+def _other_numbers(page: HashedPage, other: HashedPage, policy: FraudPolicy) -> bool:
+    """Whether OCR read other numbers on the two pages: the next page of a statement or
+    a form aligns with the first on its template, and the keypoints do not see a page
+    number or an item number change, but its digits do."""
+    if min(len(page.digits), len(other.digits)) < textsim.MIN_SHINGLES:
+        return False  # too few numbers read to tell
+    return textsim.similarity(set(page.digits), set(other.digits)) < policy.text_min_similarity
+
+
+def _page_pairs(
+    hashed: list[HashedPage], radius: int, *, same_file: bool
 ) -> list[tuple[int, HashedPage, HashedPage]]:
-    """(distance, earlier page, later page) of pages of different files within `radius`
-    bits (the smallest over the views both have), nearest first; blank pages left out."""
+    """(distance, earlier page, later page) of pages within `radius` bits (the smallest
+    over the views both have), nearest first; blank pages left out. Two pages of one file
+    only when `same_file`: the pages of one document share its template, so only the
+    keypoints, not a hash distance, can tell a repeated page from the next one."""
     pages = [p for p in hashed if p.hashes.quality >= MIN_PDQ_QUALITY]
     pairs = []
     for position, page in enumerate(pages):
         for other in pages[position + 1 :]:
-            if other.file_id == page.file_id:
+            if other.file_id == page.file_id and (not same_file or other.page == page.page):
                 continue
             shared = page.hashes.views.keys() & other.hashes.views.keys()
             distance = min(

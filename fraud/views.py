@@ -191,6 +191,12 @@ def _facts(details: dict[str, Any]) -> list[str]:
             # fraud.services._duplicate_findings: one file uploaded twice in a submission;
             # _repeated_page_finding: one page in two of its files, as different bytes.
             numbers = " and ".join(str(int(i) + 1) for i in value if isinstance(i, int))
+            pages = details.get("pages")
+            if isinstance(pages, list) and len(value) == 1:
+                # One page twice in one file (a PDF): which pages of it.
+                where = " and ".join(str(int(p) + 1) for p in pages if isinstance(p, int))
+                facts.append(f"the same page is pages {where} of file {numbers}")
+                continue
             what = "file is uploaded as" if "sha256" in details else "page is in"
             facts.append(f"the same {what} files {numbers}")
         elif isinstance(value, str | int | float | bool):

@@ -77,3 +77,33 @@ def test_two_receipts_of_one_shop_in_one_submission_are_no_match(company):
     )
     assert not FraudMatch.objects.filter(submission=submission).exists()
     assert outcome.status == "clean"
+
+
+def check_one_file(company, pages: list[Image.Image]):
+    """One file of several pages (a PDF), as the pipeline hands its rendered pages over."""
+    submission, file = make_submission(company)
+    rendered = [PageImage(file_id=file.pk, page=n, image=image) for n, image in enumerate(pages)]
+    outcome = fraud_run_checks(submission_id=submission.pk, pages=rendered, fields={}, text="")
+    return submission, outcome
+
+
+def test_the_same_receipt_as_two_pages_of_one_file_is_flagged(company, ui):
+    """A PDF with the receipt on page 1 and again on page 3 (another receipt between) is
+    one receipt claimed twice, as much as two files are."""
+    receipt = till_receipt(40512, "42.50")
+    pages = [receipt, till_receipt(40977, "38.15"), reencoded(receipt)]
+    submission, outcome = check_one_file(company, pages)
+    match = FraudMatch.objects.get(submission=submission)
+    assert (match.check_type, match.target_submission_id) == ("visual", None)
+    assert (match.details["files"], match.details["pages"]) == ([0], [0, 2])
+    assert match.details["local"]["score"] > 0
+    assert (outcome.status, outcome.score) == ("flagged", 50.0)
+    html = ui.get(reverse("fraud:panel", args=[submission.pk]), HTTP_HX_REQUEST="true")
+    assert "the same page is pages 1 and 3 of file 1" in html.content.decode()
+
+
+def test_pages_of_one_shop_in_one_file_are_no_match(company):
+    pages = [till_receipt(40512, "42.50"), reencoded(till_receipt(40977, "38.15"))]
+    submission, outcome = check_one_file(company, pages)
+    assert not FraudMatch.objects.filter(submission=submission).exists()
+    assert outcome.status == "clean"
