@@ -631,25 +631,37 @@ def text_print(text: str) -> TextPrint | None:
     return TextPrint(shingles, textsim.minhash(shingles))
 
 
-def _text_similarities(submission: Submission, text: TextPrint, also: set[str]) -> dict[str, float]:
-    """Text similarity to the LSH candidates and to the submissions other checks found."""
-    keys = textsim.band_keys(text.signature)
+def _text_similarities(
+    submission: Submission, text: TextPrint, also: set[str], pages: Sequence[TextPrint] = ()
+) -> dict[str, float]:
+    """Text similarity to the LSH candidates and to the submissions other checks found:
+    of the whole text, or of one of its `pages` if that is closer. Pages of made-up
+    numbers behind an earlier receipt dilute the whole text's Jaccard below any threshold,
+    but not its own page's."""
+    prints = [text, *pages]
+    keys = {key for p in prints for key in textsim.band_keys(p.signature)}
     candidates = set(
         TextBandKey.objects.filter(
-            company_id=submission.company_id, environment=submission.environment, key__in=keys
+            company_id=submission.company_id,
+            environment=submission.environment,
+            key__in=list(keys),
         )
         .exclude(submission_id=submission.pk)
         .values_list("submission_id", flat=True)
     ) | (also - {submission.pk})
-    return {
-        target_id: round(textsim.similarity(text.shingles, textsim.from_bytes(bytes(stored))), 4)
-        for target_id, stored in TextFingerprint.objects.filter(
-            company_id=submission.company_id,
-            submission__environment=submission.environment,
-            submission_id__in=candidates,
-            version=TextFingerprint.VERSION,
-        ).values_list("submission_id", "shingles")
-    }
+    stored = TextFingerprint.objects.filter(
+        company_id=submission.company_id,
+        submission__environment=submission.environment,
+        submission_id__in=candidates,
+        version=TextFingerprint.VERSION,
+    ).values_list("submission_id", "shingles")
+    similarities = {}
+    for target_id, data in stored:
+        other = set(textsim.from_bytes(bytes(data)).tolist())
+        similarities[target_id] = round(
+            max(textsim.similarity(p.shingles, other) for p in prints), 4
+        )
+    return similarities
 
 
 def _text_findings(similarities: dict[str, float], policy: FraudPolicy) -> list[Finding]:
@@ -954,12 +966,14 @@ def fraud_run_checks(
     text: str,
     pages: Sequence[PageImage] = (),
     hashed: list[HashedPage] | None = None,
+    page_texts: Sequence[str] = (),
 ) -> FraudOutcome:
     """Run the checks for one submission and store its fraud score and status.
 
     `pages` (or `hashed`, their hash_page results, e.g. what fraud_record_fingerprints
     returned: the pages are not hashed twice), `fields` and `text` feed the visual, data
-    and text checks.
+    and text checks; `page_texts` (the text of each page, of which `text` is the join)
+    lets the text check compare each page on its own too.
     """
     submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
@@ -969,6 +983,8 @@ def fraud_run_checks(
     if hashed is None:
         hashed = hash_pages(pages)
     text_fp = text_print(text)
+    # One page's own print only when there are several: a single page's is text_fp.
+    page_fps = [p for t in page_texts if (p := text_print(t))] if len(page_texts) > 1 else []
     key = data_key(fields or {})
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
@@ -998,7 +1014,7 @@ def fraud_run_checks(
             if policy.text:
                 # Also the pairs the other checks found: weak text adds up with them.
                 others = {f.target_id for f in findings if f.target_id}
-                similarities = _text_similarities(submission, text_fp, others)
+                similarities = _text_similarities(submission, text_fp, others, page_fps)
                 findings += _text_findings(similarities, policy)
             _store_text(submission, text_fp)
         if policy.visual and policy.local and hashed:

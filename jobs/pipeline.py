@@ -370,6 +370,7 @@ def _process(session: WorkflowSession) -> None:
                 hashed=hashed,
                 fields=merged.fields,
                 text="\n".join(merged.pages_text),
+                page_texts=merged.pages_text,
             )
         _step(session_id, PROGRESS_FRAUD)
         _finish(session, merged, outcome.status, outcome.match_count)

@@ -1,5 +1,7 @@
 """The checks through fraud_run_checks against PostgreSQL: matches, scores, statuses."""
 
+import random
+
 import pytest
 
 from fraud import hashing
@@ -100,6 +102,37 @@ def test_reprinted_text_is_a_text_match(company):
     match = M.objects.get(submission=second)
     assert match.check_type == "text" and match.similarity >= 0.8
     assert 55 <= match.score <= 95
+
+
+def padding_page(seed: int) -> str:
+    """A page of made-up numbers, as a forger adds behind a receipt to dilute its text."""
+    rng = random.Random(seed)
+    return "\n".join(" ".join(f"{rng.randrange(10**6):06d}" for _ in range(5)) for _ in range(30))
+
+
+def test_a_receipt_padded_with_pages_of_numbers_is_still_a_text_match(company):
+    """The receipt's page alone is compared too: padding pages dilute the joined text."""
+    first, _ = make_submission(company)
+    padded, _ = make_submission(company)
+    run(first, text=TEXT)
+    pages = [padding_page(1), TEXT, padding_page(2), padding_page(3)]
+    outcome = fraud_run_checks(
+        submission_id=padded.pk, fields={}, text="\n".join(pages), page_texts=pages
+    )
+    match = M.objects.get(submission=padded)
+    assert (match.check_type, match.target_submission_id) == ("text", first.pk)
+    assert match.similarity == 1.0 and outcome.status == "flagged"
+
+
+def test_padding_pages_of_other_numbers_are_no_text_match(company):
+    first, _ = make_submission(company)
+    padded, _ = make_submission(company)
+    run(first, text=TEXT)
+    pages = [padding_page(1), padding_page(2)]
+    outcome = fraud_run_checks(
+        submission_id=padded.pk, fields={}, text="\n".join(pages), page_texts=pages
+    )
+    assert not M.objects.filter(submission=padded).exists() and outcome.status == "clean"
 
 
 def test_data_alone_is_weak_but_adds_to_text(company):
