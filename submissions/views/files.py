@@ -2,17 +2,22 @@
 OCR read it (submissions.pages renders; this module reads storage and caches)."""
 
 import json
+import logging
+from typing import Any
 
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from steve import redis_pause
 from steve.accounts import company_required
 from submissions.models import SubmissionFile
 from submissions.pages import PDF_SCALE, NoSuchPage, render_png_apart, stored_transform
 from submissions.selectors import submission_live_file
 from submissions.views.common import own_submission
+
+logger = logging.getLogger(__name__)
 
 PDF_CACHE_SECONDS = 600
 ROTATIONS = {"0": 0, "90": 90, "180": 180, "270": 270}
@@ -64,7 +69,7 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
         f"review:page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}:"
         f"{json.dumps(transform, sort_keys=True)}:{rotate}"
     )
-    png = cache.get(key)
+    png = _cache_call("get", key)
     if png is None:
         with default_storage.open(file.storage_key, "rb") as handle:
             data = handle.read()
@@ -74,5 +79,15 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
             )
         except NoSuchPage as error:
             raise Http404(str(error)) from error
-        cache.set(key, png, PDF_CACHE_SECONDS)
+        _cache_call("set", key, png, PDF_CACHE_SECONDS)
     return _private(HttpResponse(png, content_type="image/png"))
+
+
+def _cache_call(method: str, *args: Any) -> Any:
+    """A cache call, or None with Redis unreachable: the cache only saves a render, and
+    a page image that was a 500 while Redis was down is now rendered each time."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # redis-py raises ConnectionError, TimeoutError, RedisPaused
+        redis_pause.log_failure(logger, "Page render cache unavailable for %s", method)
+        return None
