@@ -38,6 +38,7 @@ DEFAULTS: dict[int, tuple[str, str, str]] = {
     422: ("validation-error", "Validation error", "VALIDATION_ERROR"),
     429: ("rate-limit-exceeded", "Too many requests", "RATE_LIMIT_EXCEEDED"),
     500: ("internal-error", "Internal server error", "INTERNAL_ERROR"),
+    503: ("service-unavailable", "Service unavailable", "SERVICE_UNAVAILABLE"),
 }
 
 

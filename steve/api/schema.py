@@ -407,7 +407,7 @@ def _add_problems(path: str, operation: dict[str, Any]) -> None:
             "description": described,
             "content": problem_content(codes, path),
         }
-        if status in (409, 429):
+        if status in (409, 429, 503):
             responses[str(status)]["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}
             }

@@ -152,12 +152,16 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     ),
     "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
     "WEBHOOK_TEST_IN_PROGRESS": (409, "A test event of the company is being sent."),
+    "WEBHOOK_TEST_UNAVAILABLE": (
+        503,
+        "Redis, which holds the one-at-a-time lock and the rate limit, is unreachable.",
+    ),
     "PRODUCTION_KEY_REQUIRED": (
         403,
         "The downstream-sync secret signs production's posts: use a production key.",
     ),
 }
-register_problems(PROBLEMS)
+register_problems(PROBLEMS, slugs={"WEBHOOK_TEST_UNAVAILABLE": "webhook-test-unavailable"})
 
 ENDPOINT_NOT_FOUND = {404: ["WEBHOOK_ENDPOINT_NOT_FOUND"]}
 URL_PROBLEMS = ["VALIDATION_ERROR", "INVALID_URL", "WEBHOOK_TARGET_REFUSED"]
@@ -368,5 +372,10 @@ WEBHOOK_TEST = docs(
             [],
         )
     ),
-    problems={**ENDPOINT_NOT_FOUND, 409: ["WEBHOOK_TEST_IN_PROGRESS"], 422: URL_PROBLEMS},
+    problems={
+        **ENDPOINT_NOT_FOUND,
+        409: ["WEBHOOK_TEST_IN_PROGRESS"],
+        422: URL_PROBLEMS,
+        503: ["WEBHOOK_TEST_UNAVAILABLE"],
+    },
 )
