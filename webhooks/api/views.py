@@ -304,14 +304,14 @@ class WebhookTestView(APIView):
 def one_test_at_a_time(company_id: str) -> Iterator[None]:
     """A test is sent while its request waits (up to 5 s): three at once held all three
     sync web workers of a deployment, and every other company's calls waited (a load
-    helper's probe). A company sends one at a time; without the cache it is not limited."""
+    helper's probe). A company sends one at a time; without the cache, none is sent."""
     key = f"webhook-test:{company_id}"
     try:
         free = cache.add(key, 1, timeout=TEST_TIMEOUT_SECONDS + 5)
     except Exception:
         # Closed, not open as the rate limits are: with Redis down this limit and the
-        # webhook_test bucket both let every test through, and a burst of them held
-        # every web worker. A test changes nothing; it can wait for Redis.
+        # webhook_test bucket both would let every test through, and a burst of them
+        # could hold every web worker. A test changes nothing; it can wait for Redis.
         redis_pause.log_failure(logger, "Webhook test lock unavailable; test refused")
         raise ApiProblem(
             503,
