@@ -8,9 +8,22 @@ process skips the broker for BROKER_PAUSE_SECONDS; what it did not send waits fo
 (the task outbox, the deliveries' sweep), as after any failed publish.
 """
 
+import kombu.exceptions
+import redis
+
 from steve.pause import Pause
 
 BROKER_PAUSE_SECONDS = 15.0
 
 # start() after a failed publish, end() after one that got through.
 broker_pause = Pause(BROKER_PAUSE_SECONDS)
+
+# What a publish raises when the broker cannot be reached (refused, timed out, reset):
+# kombu wraps the transport's connection errors in OperationalError; the others are
+# those that get through unwrapped. Anything else is the message's own failure.
+BROKER_UNREACHABLE = (
+    kombu.exceptions.OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OSError,
+)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from steve.broker import broker_pause
+from steve.broker import BROKER_UNREACHABLE, broker_pause
 from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
@@ -522,16 +522,26 @@ def _dispatch(delivery_ids: list[str]) -> None:
 def delivery_queue(*, delivery_id: str) -> bool:
     """Beat: queue a message for a delivery claim_due leased; False when the broker did
     not take it, and then the lease is dropped, so beat's next pass claims it again (not
-    the lease's end, which can be an hour away for a delivery long overdue)."""
+    the lease's end, which can be an hour away for a delivery long overdue). A broker
+    that cannot be reached starts the broker pause, which ends beat's pass."""
     from webhooks.tasks import deliver_webhook
 
     try:
         deliver_webhook.delay(delivery_id)
-    except Exception:
+    except Exception as error:
         logger.exception("Could not queue webhook delivery %s", delivery_id)
-        WebhookDelivery.objects.filter(pk=delivery_id).update(queued_until=None)
+        deliveries_unqueue(delivery_ids=[delivery_id])
+        if isinstance(error, BROKER_UNREACHABLE):
+            broker_pause.start()
         return False
+    broker_pause.end()
     return True
+
+
+def deliveries_unqueue(*, delivery_ids: list[str]) -> None:
+    """Beat: drop the leases of claimed deliveries it sent no message for, so its next
+    pass claims them again."""
+    WebhookDelivery.objects.filter(pk__in=delivery_ids).update(queued_until=None)
 
 
 def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:

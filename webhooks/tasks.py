@@ -3,11 +3,13 @@
 Both run on the `deliveries` queue (CELERY_TASK_ROUTES), apart from OCR work.
 """
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 
+from steve.broker import broker_pause
 from steve.sweeps import sweep_rows
 from webhooks.delivery import CLAIM_BATCH as CLAIM_BATCH_SIZE
 from webhooks.delivery import (
@@ -18,7 +20,7 @@ from webhooks.delivery import (
     delivery_record_interrupted,
     lapsed_leases,
 )
-from webhooks.services import delivery_queue
+from webhooks.services import deliveries_unqueue, delivery_queue
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -42,14 +44,33 @@ def dispatch_due_webhooks() -> int:
     )
     queued = 0
     for _ in range(MAX_CLAIM_BATCHES):
+        if broker_pause.active():
+            break  # a publish failed a moment ago: nothing is claimed until the pause ends
         due = claim_due()
-        counts = sweep_rows("dispatch-webhooks", due, lambda pk: delivery_queue(delivery_id=pk))
+        counts = sweep_rows(
+            "dispatch-webhooks",
+            _while_broker_answers(due),
+            lambda pk: delivery_queue(delivery_id=pk),
+        )
         queued += counts[str(True)]
+        # Rows left when the broker stopped answering are claimable again at once.
+        deliveries_unqueue(delivery_ids=due[counts.total() :])
         # What the broker did not take is claimable again: the next pass retries it, not
         # the next batch of this one.
         if len(due) < CLAIM_BATCH_SIZE or counts[str(False)]:
             break
     return queued
+
+
+def _while_broker_answers(delivery_ids: list[str]) -> Iterator[str]:
+    """The ids up to the first the broker could not be reached for (it starts the
+    pause): with the broker hung, each of the batch's 200 waited out the socket timeout,
+    holding a maintenance worker ~10 minutes. A delivery that fails for a reason of its
+    own does not stop the rest."""
+    for delivery_id in delivery_ids:
+        if broker_pause.active():
+            return
+        yield delivery_id
 
 
 @shared_task(ignore_result=True)

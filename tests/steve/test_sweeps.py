@@ -1,18 +1,29 @@
 """Every beat sweep handles its rows one by one: a row that raises is logged, counted
-and skipped, and the rest are still handled."""
+and skipped, and the rest are still handled. The webhook dispatch stops at the broker,
+though: when it cannot be reached, every other row would wait for it too."""
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import retention_purge, sessions_recover_stuck
+from steve.broker import broker_pause
 from steve.sweeps import sweep_rows
 from submissions.models import Submission
 from tests import factories
+from tests.jobs.test_broker_down import _use_broker
 from tests.jobs.test_lifecycle import open_session
+from tests.webhooks.helpers import emit, make_due
 from webhooks import tasks as webhook_tasks
+from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +95,108 @@ def test_webhook_dispatch_goes_on_after_a_delivery_it_cannot_queue(monkeypatch):
     monkeypatch.setattr(webhook_tasks.deliver_webhook, "delay", handle)
     assert webhook_tasks.dispatch_due_webhooks() == 2
     assert seen == ["whd_1", "whd_3"]
+    assert not broker_pause.active()  # the row's own failure, not the broker's
+
+
+class SilentServer:
+    """Takes TCP connections and never answers: a broker stopped or cut off."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.clients: list[socket.socket] = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.getsockname()[1]
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                self.clients.append(self.server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.closed.set()
+        for sock in [self.server, *self.clients]:
+            sock.close()
+
+
+def closed_port() -> int:
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now: connections are refused
+    return port
+
+
+@pytest.fixture(params=["refusing", "silent"])
+def unreachable_broker(request) -> Iterator[None]:
+    silent = SilentServer() if request.param == "silent" else None
+    _use_broker(f"redis://127.0.0.1:{silent.port if silent else closed_port()}/0")
+    try:
+        yield
+    finally:
+        _use_broker(None)
+        if silent:
+            silent.close()
+
+
+@pytest.fixture
+def publishes(monkeypatch) -> list[str]:
+    """The deliveries beat tried to publish, through the real broker connection."""
+    tried: list[str] = []
+    real = webhook_tasks.deliver_webhook.delay
+
+    def delay(delivery_id: str) -> object:
+        tried.append(delivery_id)
+        return real(delivery_id)
+
+    monkeypatch.setattr(webhook_tasks.deliver_webhook, "delay", delay)
+    return tried
+
+
+def due_deliveries(company, count: int) -> list[WebhookDelivery]:
+    for n in range(count):
+        endpoint_create(company=company, url=f"https://93.184.215.{n + 10}/hook")
+    deliveries = emit(company)
+    for delivery in deliveries:
+        make_due(delivery)
+    return deliveries
+
+
+def test_webhook_dispatch_stops_at_the_first_delivery_the_broker_does_not_answer(
+    company, unreachable_broker, publishes
+):
+    """Each due delivery waited out the broker's timeout: a batch of 200 held a
+    maintenance worker for ~10 minutes."""
+    deliveries = due_deliveries(company, 5)
+    started = time.monotonic()
+    assert webhook_tasks.dispatch_due_webhooks() == 0
+    elapsed = time.monotonic() - started
+
+    assert len(publishes) == 1  # one wait for the broker, not one per delivery
+    assert elapsed < settings.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] + 1.5, elapsed
+    # None is left leased: beat's next pass claims them all again.
+    pending = WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries])
+    assert pending.count() == 5
+    assert not pending.filter(queued_until__isnull=False).exists()
+    assert broker_pause.active()
+
+
+def test_webhook_dispatch_waits_out_the_broker_pause(company, publishes):
+    """A publish failed a moment ago in this process: the pass does not try again yet,
+    and leases nothing, so the first pass after the pause queues them all."""
+    deliveries = due_deliveries(company, 3)
+    broker_pause.start()
+    assert webhook_tasks.dispatch_due_webhooks() == 0
+    assert publishes == []
+    assert not WebhookDelivery.objects.filter(queued_until__isnull=False).exists()
+
+    broker_pause.end()
+    assert webhook_tasks.dispatch_due_webhooks() == 3
+    assert sorted(publishes) == sorted(d.pk for d in deliveries)
