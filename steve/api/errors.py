@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://steve.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Plain Django views answer with JsonResponse, whose json.dumps puts spaces after ","
+# and ":"; DRF's renderer does not. One compact form for every problem (docs/api.md).
+COMPACT_JSON = {"separators": (",", ":")}
 
 # status -> (slug, title, code)
 DEFAULTS: dict[int, tuple[str, str, str]] = {
@@ -212,7 +215,12 @@ def problem_response(request: HttpRequest | None, problem: ApiProblem) -> Respon
 def problem_json_response(request: HttpRequest, problem: ApiProblem) -> JsonResponse:
     """problem_response for plain Django views, which have no DRF renderer."""
     body = body_of(request, problem)
-    response = JsonResponse(body, status=problem.status_code, content_type=PROBLEM_CONTENT_TYPE)
+    response = JsonResponse(
+        body,
+        status=problem.status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+        json_dumps_params=COMPACT_JSON,
+    )
     for name, value in problem.headers.items():
         response[name] = value
     return response
@@ -226,7 +234,9 @@ def problem_for_status(
     body = problem_body(
         request, status=status, slug=slug, title=title, detail=detail or title, code=code
     )
-    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    return JsonResponse(
+        body, status=status, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params=COMPACT_JSON
+    )
 
 
 def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:

@@ -359,6 +359,19 @@ def test_a_problem_from_the_schema_endpoint_is_compact_json_too(anon_api, accept
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
 
 
+def test_a_problem_from_a_plain_django_view_is_compact_json_too(anon_api):
+    # An unknown route (such as /api/v1/ itself) and an upload URL Steve did not sign
+    # are answered outside DRF: Django's JsonResponse wrote {"type": "...", "title": ...}
+    # with spaces, unlike every other problem.
+    unknown = anon_api.get("/api/v1/")
+    upload = anon_api.put("/api/v1/uploads/not-a-token", b"x", content_type="image/jpeg")
+    assert (unknown.json()["code"], upload.json()["code"]) == ("NOT_FOUND", "UPLOAD_URL_INVALID")
+    for response in (unknown, upload):
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.content.startswith(b'{"type":"')
+        assert b'", "' not in response.content
+
+
 def test_a_host_steve_does_not_serve_is_a_400_problem_under_the_api(api, settings):
     # Django refuses it before any view, with its HTML "Bad Request (400)" page.
     settings.ALLOWED_HOSTS = ["steve.example"]
