@@ -94,6 +94,26 @@ def test_dev_prints_the_review_link_at_the_address_it_answers_to():
         assert "localhost" not in " ".join(words)
 
 
+def _printed_paths() -> list[str]:
+    echoed = [word for c in _commands() if c[:1] == ["echo"] for word in " ".join(c[1:]).split()]
+    paths = []
+    for word in echoed:
+        path = word.removeprefix("$PUBLIC_BASE_URL").rstrip(".,;:)")
+        if path.startswith("/"):
+            paths.append(path)
+    return paths
+
+
+@pytest.mark.django_db
+def test_every_address_dev_prints_is_one_steve_serves(client):
+    # It printed "API: http://localhost:8000/api/v1/", which answers 404 NOT_FOUND: a
+    # new user's first click on the API was an error.
+    paths = _printed_paths()
+    assert "/review/" in paths and "/admin/" in paths
+    for path in paths:
+        assert client.get(path).status_code in (200, 302), path
+
+
 def test_dev_keeps_the_demo_credentials_and_beat_schedule_under_data_dir():
     # With DATA_DIR elsewhere (a new, empty database) scripts/dev found
     # data/demo-credentials.txt, skipped seeding and printed credentials the new
