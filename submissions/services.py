@@ -18,6 +18,7 @@ from django.utils import timezone
 from steve.errors import ServiceError, field_error, invalid
 from steve.models import Company, Environment
 from steve.text import hides_text, shown
+from steve.timefmt import iso
 from steve.workflow_rules import schema_refusal
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, shop_keys
@@ -745,7 +746,7 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
     submission.claimed_by_id = int(actor.id)
     submission.claimed_until = now + ttl
     save_new_version(submission, ["claimed_by", "claimed_until"], claim=True)
-    details: dict[str, Any] = {"claimedUntil": submission.claimed_until.isoformat()}
+    details: dict[str, Any] = {"claimedUntil": iso(submission.claimed_until)}
     if taken:
         details["takenFrom"] = previous
     elif previous:

@@ -564,6 +564,16 @@ def test_start_review_claims_and_others_see_the_holder(ui, reviewer, company, wa
     assert waiting.claimed_by == reviewer
 
 
+def test_a_claims_deadline_reads_in_the_apis_one_timestamp_format(ui, api, waiting):
+    # The claimed event's claimedUntil was Python's isoformat ("...T14:52:03.680084+00:00")
+    # while every other timestamp of the API reads "...T14:52:03.680Z" (DESIGN.md).
+    start_review(ui, waiting)
+    events = api.get(f"/api/v1/submissions/{waiting.pk}").json()["events"]
+    [claimed] = [event for event in events if event["type"] == "claimed"]
+    until = claimed["details"]["claimedUntil"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", until), until
+
+
 def test_a_claimed_submission_refuses_another_reviewers_decisions(ui, reviewer, company, waiting):
     start_review(ui, waiting)
     waiting.refresh_from_db()
