@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from steve.api import auth
-from steve.models import ApiKey
+from steve.models import ApiKey, Company
 from steve.services import api_key_cache_key, api_key_digest, api_key_revoke
 from tests import factories
 
@@ -134,10 +134,21 @@ def test_malformed_json_is_a_400_problem(api, workflows):
 
 
 def test_create_api_key_command_creates_the_company_and_prints_the_key_once(capsys):
-    call_command("create_api_key", "--company", "acme", "--name", "ci")
+    call_command("create_api_key", "--company", "acme", "--name", "ci", "--create-company")
     secret = capsys.readouterr().out.strip()
     key = ApiKey.objects.get(digest=api_key_digest(secret))
     assert key.company.slug == "acme" and key.name == "ci"
+
+
+def test_create_api_key_refuses_a_slug_no_company_has_unless_told_to_create_it(capsys):
+    factories.CompanyFactory(slug="acme")
+    with pytest.raises(CommandError, match="acme"):
+        call_command("create_api_key", "--company", "acmee", "--name", "ci")
+    assert not Company.objects.filter(slug="acmee").exists()
+    assert not ApiKey.objects.exists()
+    call_command("create_api_key", "--company", "acme", "--name", "ci")
+    key = ApiKey.objects.get(digest=api_key_digest(capsys.readouterr().out.strip()))
+    assert key.company.slug == "acme"
 
 
 def test_workflow_version_contract_has_upload_rules_and_schema(api, workflows):
