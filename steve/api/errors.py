@@ -321,7 +321,7 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
     if isinstance(exc, exceptions.MethodNotAllowed):
         return ApiProblem(405, str(exc.detail))
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return ApiProblem(415, str(exc.detail))
+        return ApiProblem(415, str(exc.detail))  # the handler names what the call reads
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
         return ApiProblem(429, "Rate limit exceeded.", headers={"Retry-After": str(wait)})
@@ -330,9 +330,21 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
     return None
 
 
+def _unsupported_media_type(request: Any, view: Any) -> ApiProblem:
+    """DRF's "Unsupported media type ... in request." told a caller what was wrong, not
+    what to send: the detail names the types this call reads."""
+    accepted = ", ".join(parser.media_type for parser in view.get_parsers())
+    sent = (getattr(request, "content_type", "") or "none").split(";")[0].strip()[:100]
+    return ApiProblem(
+        415, f"The body's Content-Type ({sent}) is not one this call reads: send {accepted}."
+    )
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     problem = _as_problem(exc)
+    if isinstance(exc, exceptions.UnsupportedMediaType) and context.get("view") is not None:
+        problem = _unsupported_media_type(request, context["view"])
     if problem is None:
         logger.exception("Unhandled API error", exc_info=exc)
         problem = ApiProblem(500, "Steve could not complete the request.")

@@ -67,6 +67,19 @@ def test_a_body_that_is_not_a_json_object_is_400_invalid_body(api, company, work
     assert response.status_code == 400 and response.json()["code"] == "INVALID_BODY"
 
 
+def test_a_body_of_a_type_the_call_does_not_read_is_415_naming_what_it_reads(api, workflows):
+    refused = api.generic(
+        "POST",
+        "/api/v1/workflows/receipt-ocr/sessions",
+        "fileCount=1",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert refused.status_code == 415
+    assert refused.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "send application/json" in refused.json()["detail"]
+    assert "application/x-www-form-urlencoded" in refused.json()["detail"]
+
+
 def test_a_malformed_query_parameter_is_400(api, workflows):
     response = api.get("/api/v1/submissions?limit=many")
     assert response.status_code == 400 and response.json()["code"] == "INVALID_LIMIT"
