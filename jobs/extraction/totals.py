@@ -335,9 +335,17 @@ def find_tax(lines: list[Line], total: Decimal | None) -> Candidate | None:
     )
 
 
+# The largest share of a total any sales tax takes: 27 % VAT (the highest there is) is
+# 21 % of the price it is included in. A larger "tax" is the amount it was charged on
+# (a tax summary's first column, whose tax OCR did not read as an amount).
+TAX_SHARE_MAX = Decimal("0.3")
+
+
 def _part_of(tax: Decimal, total: Decimal | None) -> bool:
     """Whether ``tax`` can be the tax in ``total``: the same sign (a credit note's tax is
-    negative too) and smaller."""
-    if total is None or total >= 0:
-        return tax >= 0 and (total is None or tax < total)
-    return total < tax < 0
+    negative too) and at most TAX_SHARE_MAX of it."""
+    if total is None:
+        return tax >= 0
+    if total >= 0:
+        return 0 <= tax <= total * TAX_SHARE_MAX
+    return total * TAX_SHARE_MAX <= tax < 0

@@ -554,3 +554,20 @@ def test_a_date_opening_its_line_with_one_digit_goes_to_a_reviewer():
     assert "cut-at-edge" not in labelled.cues and labelled.confidence >= 0.8
     for unpadded in ("7/4/18 16:28 SH01", "7 April 2018 16:28"):
         assert "cut-at-edge" not in date(_line((unpadded, 0.05, 0.6), y=0.2)).cues
+
+
+def test_a_tax_summary_rows_taxable_amount_is_no_tax():
+    # The last line naming GST is the summary table's row, whose tax OCR read without its
+    # point: its one amount is what the tax was charged on (6.51 of a 6.90 total), a
+    # share no tax rate makes.
+    lines = [
+        _row("Vegetable", "2.20", 0.40),
+        _row("Total Amount:", "$6.90", 0.45),
+        _row("GST @6%:", "$0.39", 0.48),
+        _row("Nett Total:", "$6.90", 0.51),
+        _row("CASH", "$6.90", 0.55),
+        _line(("SR = GST @6%", 0.1, 0.3), ("6.51", 0.45, 0.52), ("035", 0.7, 0.76), y=0.62),
+    ]
+    fields = _read_total(lines)
+    assert fields["totalAmount"].value == Decimal("6.90")
+    assert fields["taxAmount"].value == Decimal("0.39")
