@@ -743,21 +743,21 @@ def sessions_expire_stale(
     return counts[str(True)]
 
 
+def _file_refused(code: str, message: str, field_code: str, status: int = 400) -> SessionError:
+    return SessionError(code, message, status, [field_error("file", message, field_code)])
+
+
 def extraction_job_file_type(*, version: WorkflowVersion, data: bytes) -> str:
     """The job file's MIME type, or the refusal of the file (its `errors` name `file`, so
     the API lists it beside the create's other refused members)."""
-
-    def refused(code: str, message: str, field_code: str, status: int = 400) -> SessionError:
-        return SessionError(code, message, status, [field_error("file", message, field_code)])
-
     if not data:
-        raise refused("EMPTY_FILE", "The file is empty.", "empty")
+        raise _file_refused("EMPTY_FILE", "The file is empty.", "empty")
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
-        raise refused("UNSUPPORTED_FILE", not_accepted_message(mime, version), "unsupported")
+        raise _file_refused("UNSUPPORTED_FILE", not_accepted_message(mime, version), "unsupported")
     if len(data) > version.max_file_bytes:
         message = f"The file is larger than {version.max_file_bytes} bytes."
-        raise refused("FILE_TOO_LARGE", message, "too_large", 413)
+        raise _file_refused("FILE_TOO_LARGE", message, "too_large", 413)
     return mime
 
 
