@@ -400,7 +400,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["steve.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "steve.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["steve.api.ratelimit.BucketRateThrottle"],
+    # The rate limit, then the 411 of a chunked write body (steve.api.chunked).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "steve.api.ratelimit.BucketRateThrottle",
+        "steve.api.chunked.RefuseChunkedBody",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import extraction_job_create, extraction_job_file_type
-from steve.api.errors import ApiProblem, field_error, problem_of_all, refuse_chunked_body
+from steve.api.errors import ApiProblem, field_error, problem_of_all
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
 from steve.errors import ServiceError
@@ -294,8 +294,7 @@ class ExtractionJobCreateView(PeerEnvelopeView):
         """After the key and the rate limit, before the body is read: a multipart file is
         spooled to disk whole and then read into memory, so a 1.2-GB post cost the web
         worker 1 GB before the file's size was checked."""
-        super().initial(request, *args, **kwargs)
-        refuse_chunked_body(request)
+        super().initial(request, *args, **kwargs)  # a chunked body is refused there (411)
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared and not re.fullmatch(r"[0-9]+", declared):
             # Read as 0, the body was no body: "templateName is missing" named the wrong

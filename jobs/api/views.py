@@ -33,7 +33,6 @@ from steve.api.errors import (
     ApiProblem,
     problem_for_status,
     problem_json_response,
-    refuse_chunked_body,
     service_problem,
 )
 from steve.api.idempotency import idempotent
@@ -61,10 +60,6 @@ def own_session(request: Request, session_id: str) -> WorkflowSession:
 @extend_schema_view(post=api_docs.SESSION_CREATE)
 class SessionCreateView(APIView):
     throttle_scope = "session"
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # the key and the rate limit first
-        refuse_chunked_body(request)
 
     @idempotent(scope="sessions")
     def post(self, request: Request, slug: str) -> Response:

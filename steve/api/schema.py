@@ -12,7 +12,7 @@ codes of the API's own plumbing (auth, parsing, idempotency, rate limits), and t
 `finish_schema`, the post-processing hook, adds the registered components, turns each
 operation's codes (`x-steve-problems`) into `application/problem+json` responses with
 one example per code, adds the responses every authenticated operation can give (401,
-403, 429) and the headers every response carries (`Request-Id`, `X-RateLimit-*`).
+403, 429; 411 to every write) and the headers every response carries (`Request-Id`, `X-RateLimit-*`).
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still running."),
     "LENGTH_REQUIRED": (
         411,
-        "An upload or an extraction-job create needs a Content-Length header (no chunked bodies).",
+        "A write call or an upload needs a Content-Length header (no chunked bodies).",
     ),
     "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
@@ -205,6 +205,9 @@ COMMON_PROBLEMS = {
     403: ["API_KEY_REVOKED"],
     429: ["RATE_LIMIT_EXCEEDED"],
 }
+# Every write call refuses a body sent chunked, whether or not it reads one (steve.api.chunked).
+WRITE_PROBLEMS = {411: ["LENGTH_REQUIRED"]}
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 BODY_PROBLEMS = {
     400: ["INVALID_JSON", "INVALID_BODY", "INVALID_UNICODE", "JSON_TOO_DEEP"],
     413: ["BODY_TOO_LARGE"],
@@ -385,10 +388,12 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
 }
 
 
-def _operation_problems(operation: dict[str, Any]) -> dict[int, list[str]]:
+def _operation_problems(method: str, operation: dict[str, Any]) -> dict[int, list[str]]:
     declared = operation.pop(PROBLEMS_KEY, {}) or {}
     problems: dict[int, list[str]] = {int(k): list(v) for k, v in declared.items()}
     extras = [COMMON_PROBLEMS] if operation.get("security") else []
+    if operation.get("security") and method in WRITE_METHODS:
+        extras.append(WRITE_PROBLEMS)
     if "requestBody" in operation:
         extras.append(BODY_PROBLEMS)  # added to the common codes, not in their place
     for extra in extras:
@@ -399,9 +404,9 @@ def _operation_problems(operation: dict[str, Any]) -> dict[int, list[str]]:
     return problems
 
 
-def _add_problems(path: str, operation: dict[str, Any]) -> None:
+def _add_problems(path: str, method: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    for status, codes in sorted(_operation_problems(operation).items()):
+    for status, codes in sorted(_operation_problems(method, operation).items()):
         described = "; ".join(f"`{c}`: {PROBLEM_CODES[c][1]}" for c in codes)
         responses[str(status)] = {
             "description": described,
@@ -434,11 +439,11 @@ def finish_schema(result: dict[str, Any], generator: Any, request: Any, public: 
     """Add components, problem responses and headers; see the module docstring."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(copy.deepcopy(COMPONENTS))
     for path, methods in result.get("paths", {}).items():
-        for operation in methods.values():
+        for method, operation in methods.items():
             _fix_security(operation)
             params = operation.get("parameters", [])
             idempotent = any(p.get("name") == "Idempotency-Key" for p in params)
-            _add_problems(path, operation)
+            _add_problems(path, method, operation)
             _add_headers(operation, idempotent)
     result["info"]["description"] = api_description()
     return result
