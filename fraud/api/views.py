@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
-from steve.api.errors import ApiProblem, field_error, problem_of_all, validation_problem
+from steve.api.errors import ApiProblem, field_error, problem_of_all, shown, validation_problem
 from steve.api.pagination import keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
@@ -47,7 +47,9 @@ class FraudMatchResolveView(APIView):
     def post(self, request: Request, submission_id: str, match_id: str) -> Response:
         submission = own_submission(request, submission_id)
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():
-            raise ApiProblem(404, f"No fraud match {match_id!r}.", code="FRAUD_MATCH_NOT_FOUND")
+            raise ApiProblem(
+                404, f"No fraud match {shown(match_id)}.", code="FRAUD_MATCH_NOT_FOUND"
+            )
         body = json_body(request, known=("resolution", "reason", "expectedVersion"))
         resolution, reason = body.get("resolution"), body.get("reason")
         problems = []

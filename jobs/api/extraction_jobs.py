@@ -24,13 +24,13 @@ from rest_framework.views import APIView
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import extraction_job_create, extraction_job_file_type
-from steve.api.errors import ApiProblem, field_error, problem_of_all
+from steve.api.errors import ApiProblem, field_error, problem_of_all, shown
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
+from steve.api.views import SLUG_MAX_LENGTH
 from steve.errors import ServiceError
 from steve.models import Workflow, WorkflowVersion
 from steve.storage import download_url
-from steve.text import hides_text
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
 from submissions.selectors import submission_cancelled_at
@@ -206,7 +206,9 @@ def _template(request: Request) -> Workflow:
         company=request.user.company, slug=str(name), versions__isnull=False
     ).first()
     if workflow is None:
-        message = f"No template {_shown(name)}."
+        message = (
+            f"No template {shown(name, otherwise='of that name', max_length=SLUG_MAX_LENGTH)}."
+        )
         raise member_refused("templateName", "TEMPLATE_NOT_FOUND", message, "not_found", 404)
     return workflow
 
@@ -243,15 +245,6 @@ def parse_job(request: Request) -> JobRequest:
         raise problem_of_all(refusals)
     assert workflow is not None and upload is not None  # else refused above
     return JobRequest(workflow=workflow, options=options, data=upload[0], filename=upload[1])
-
-
-def _shown(name: object) -> str:
-    """A name the caller sent, fit to repeat back: no longer than any slug, or not at all
-    (a 24-MB name was echoed twice in the 404)."""
-    text = str(name)
-    if len(text) > Workflow._meta.get_field("slug").max_length or hides_text(text, allowed=""):
-        return "of that name"
-    return repr(text)
 
 
 class PeerEnvelopeView(APIView):
@@ -348,7 +341,9 @@ def own_job(request: Request, job_id: str) -> WorkflowSession:
         .first()
     )
     if session is None:
-        raise peer_problem(404, "JOB_NOT_FOUND", f"Job with ID {job_id!r} not found")
+        raise peer_problem(
+            404, "JOB_NOT_FOUND", f"Job {shown(job_id, otherwise='with that ID')} not found"
+        )
     return session
 
 

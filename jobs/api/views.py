@@ -34,6 +34,7 @@ from steve.api.errors import (
     problem_for_status,
     problem_json_response,
     service_problem,
+    shown,
 )
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
@@ -53,7 +54,7 @@ def own_session(request: Request, session_id: str) -> WorkflowSession:
         .first()
     )
     if session is None:
-        raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+        raise ApiProblem(404, f"No session {shown(session_id)}.", code="JOB_NOT_FOUND")
     return session
 
 
@@ -81,7 +82,7 @@ class SessionSubmitView(APIView):
     def post(self, request: Request, slug: str, session_id: str) -> Response:
         session = own_session(request, session_id)
         if session.workflow_version.workflow.slug != slug:
-            raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+            raise ApiProblem(404, f"No session {shown(session_id)}.", code="JOB_NOT_FOUND")
         session = session_submit(session_id=session.pk)
         session.refresh_from_db()
         return job_response(session)
@@ -116,7 +117,7 @@ class JobView(APIView):
             session_expire(session_id=session_id, wait=True)
             found = session_for_poll(session_id=session_id, key_digest=request.auth.digest)
         if found is None:
-            raise ApiProblem(404, f"No session {session_id!r}.", code="JOB_NOT_FOUND")
+            raise ApiProblem(404, f"No session {shown(session_id)}.", code="JOB_NOT_FOUND")
         return job_response(found[0])
 
 

@@ -16,6 +16,7 @@ from rest_framework.views import set_rollback
 
 from steve.errors import ServiceError, field_error, one_per_field
 from steve.logredact import redact
+from steve.text import hides_text
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,32 @@ def refuse_chunked_body(request: HttpRequest) -> None:
         )
 
 
+# Every id Steve makes fits its column (`max_length=40`, steve.ids); a slug fits 100.
+ID_MAX_LENGTH = 40
+SEGMENT_MAX_LENGTH = 100
+
+
+def shown(
+    value: object, *, otherwise: str = "with that id", max_length: int = ID_MAX_LENGTH
+) -> str:
+    """An id or a name the caller sent, quoted, fit to repeat in a problem; `otherwise`
+    ("with that id") when it is longer than any Steve has or would show wrongly (a bidi
+    override, a zero-width space): a 3-KB id came back three times in one 404."""
+    text = str(value)
+    return repr(text) if _showable(text, max_length) else otherwise
+
+
+def _showable(text: str, max_length: int) -> bool:
+    return len(text) <= max_length and not hides_text(text, allowed="")
+
+
+def shown_path(path: str) -> str:
+    """The request's path for `instance`: its upload token redacted, and a segment no id
+    or slug could be (as `shown` judges) replaced by "…"."""
+    segments = redact(path).split("/")
+    return "/".join(s if _showable(s, SEGMENT_MAX_LENGTH) else "…" for s in segments)
+
+
 def problem_body(
     request: HttpRequest | None,
     *,
@@ -155,7 +182,7 @@ def problem_body(
         "status": status,
         "detail": detail,
         # An upload URL is a capability: a problem body may be logged by the caller.
-        "instance": redact(request.path) if request is not None else None,
+        "instance": shown_path(request.path) if request is not None else None,
         "code": code,
         "requestId": getattr(request, "request_id", None),
     }

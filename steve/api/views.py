@@ -7,9 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from steve.api import workflow_schema as api_docs
-from steve.api.errors import ApiProblem
+from steve.api.errors import ApiProblem, shown
 from steve.api.serializers import workflow_data
 from steve.models import Workflow, WorkflowVersion
+
+# A workflow's slug (an extraction job's templateName) is repeated back no longer than this.
+SLUG_MAX_LENGTH = Workflow._meta.get_field("slug").max_length
 
 
 def company_workflow(request: Request, slug: str) -> Workflow:
@@ -18,7 +21,11 @@ def company_workflow(request: Request, slug: str) -> Workflow:
         company=request.user.company, slug=slug, versions__isnull=False
     ).first()
     if workflow is None:
-        raise ApiProblem(404, f"No workflow {slug!r}.", code="WORKFLOW_NOT_FOUND")
+        raise ApiProblem(
+            404,
+            f"No workflow {shown(slug, otherwise='of that name', max_length=SLUG_MAX_LENGTH)}.",
+            code="WORKFLOW_NOT_FOUND",
+        )
     return workflow
 
 
@@ -56,6 +63,8 @@ class WorkflowVersionView(APIView):
         found = workflow.versions.filter(version=version).first()
         if found is None:
             raise ApiProblem(
-                404, f"Workflow {slug!r} has no version {version}.", code="WORKFLOW_NOT_FOUND"
+                404,
+                f"Workflow {shown(slug, max_length=SLUG_MAX_LENGTH)} has no version {version}.",
+                code="WORKFLOW_NOT_FOUND",
             )
         return Response(workflow_data(workflow, found, full=True))

@@ -14,6 +14,7 @@ from steve.api.errors import (
     not_an_object_problem,
     problem_of_all,
     refuse_unknown_members,
+    shown,
     validation_problem,
 )
 from steve.api.pagination import keyset_page, page_param_problems
@@ -43,7 +44,7 @@ def own_submission(request: Request, submission_id: str) -> Submission:
         request.user.company, submission_id, environment=request.auth.environment
     )
     if submission is None:
-        raise ApiProblem(404, f"No submission {submission_id!r}.", code="SUBMISSION_NOT_FOUND")
+        raise ApiProblem(404, f"No submission {shown(submission_id)}.", code="SUBMISSION_NOT_FOUND")
     return submission
 
 

@@ -22,6 +22,7 @@ from steve.api.errors import (
     field_error,
     problem_of_all,
     refuse_unknown_members,
+    shown,
     validation_problem,
 )
 from steve.api.idempotency import idempotent
@@ -71,7 +72,7 @@ def own_endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
     )
     if endpoint is None:
         raise ApiProblem(
-            404, f"No webhook endpoint {endpoint_id!r}.", code="WEBHOOK_ENDPOINT_NOT_FOUND"
+            404, f"No webhook endpoint {shown(endpoint_id)}.", code="WEBHOOK_ENDPOINT_NOT_FOUND"
         )
     return endpoint
 
@@ -82,7 +83,7 @@ def own_delivery(request: Request, delivery_id: str) -> WebhookDelivery:
     )
     if delivery is None:
         raise ApiProblem(
-            404, f"No webhook delivery {delivery_id!r}.", code="WEBHOOK_DELIVERY_NOT_FOUND"
+            404, f"No webhook delivery {shown(delivery_id)}.", code="WEBHOOK_DELIVERY_NOT_FOUND"
         )
     return delivery
 
