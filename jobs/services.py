@@ -766,7 +766,7 @@ def extraction_job_create(
     api_key: ApiKey,
     version: WorkflowVersion,
     data: bytes,
-    filename: str,
+    filename: str | None,
     options: dict[str, Any],
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""

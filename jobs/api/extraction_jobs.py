@@ -65,10 +65,10 @@ def _bool(value: Any, name: str) -> bool:
     raise member_refused(name, "INVALID_REQUEST", f"{name} must be a boolean.")
 
 
-def _file(request: Request) -> tuple[bytes, str]:
+def _file(request: Request) -> tuple[bytes, str | None]:
     upload = request.FILES.get("file")
     if upload is not None:
-        return upload.read(), upload.name or "upload"
+        return upload.read(), upload.name or None
     raw = request.data.get("file")
     if not isinstance(raw, str) or not raw:
         raise member_refused("file", "FILE_REQUIRED", "file is required.", "required")
@@ -81,8 +81,13 @@ def _file(request: Request) -> tuple[bytes, str]:
     return data, _filename(request)
 
 
-def _filename(request: Request) -> str:
-    filename = str(request.data.get("filename") or "upload")
+def _filename(request: Request) -> str | None:
+    """The name the caller gave, or None: "upload", a name it never sent, was reported as
+    the job's originalName."""
+    sent = request.data.get("filename")
+    if not sent:
+        return None
+    filename = str(sent)
     if len(filename) > api_docs.MAX_FILENAME:
         # Kept in the job's options and repeated in every result: a 3-MB name was stored.
         message = f"filename is longer than {api_docs.MAX_FILENAME} characters."
@@ -218,7 +223,7 @@ class JobRequest:
     workflow: Workflow
     options: dict[str, Any]
     data: bytes
-    filename: str
+    filename: str | None
 
 
 def parse_job(request: Request) -> JobRequest:

@@ -77,6 +77,16 @@ def test_json_base64_job_with_return_text(api, workflows):
     assert "INV-2024-0042" in data["documents"][0]["text"][0]
 
 
+def test_a_json_job_sent_without_a_filename_reports_no_original_name(api, workflows):
+    # It reported "upload", a name the caller never sent (seed 003: data *may* include it).
+    body = {"templateName": "invoice", "file": base64.b64encode(invoice_pdf()).decode()}
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 202, response.content
+    job_id = response.json()["job"]["id"]
+    run_job(job_id)
+    assert api.get(f"{URL}/{job_id}/result").json()["data"]["originalName"] is None
+
+
 def test_document_review_gate_holds_the_result_back(api, workflows):
     job_id = create(api, documentReview="99").json()["job"]["id"]
     run_job(job_id)
