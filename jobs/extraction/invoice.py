@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .fields import Candidate, evidence_for, labelled_token, ocr_factor, squash
+from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
 from .header import COMPANY_SUFFIX, find_merchant, header_segments
-from .layout import Line
+from .layout import BBox, Line, split_segments
 from .receipt import find_issue_date, find_line_item_rows, line_items_candidate
 from .totals import find_tax, find_total
-from .values import detect_currency, parse_dates
+from .values import Match, detect_currency, parse_amounts, parse_dates
 
 _INVOICE_NO_LABEL = re.compile(
     r"(?:INVOICE|INV|BILL)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?|\bINVOICE\s*(?=[:#])[:#]", re.I
@@ -28,6 +28,16 @@ _CUSTOMER_LABEL = re.compile(
 _CUSTOMER_VALUE = re.compile(r"\s*[:.]?\s*([A-Za-z][^\n]{1,80})")
 _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
 _FROM_LABEL = re.compile(r"^\s*(?:FROM|VENDOR|SUPPLIER|SELLER)\s*[:.]?\s*", re.I)
+# Labels of the parties an invoice is addressed to: their names are never the vendor's.
+_PARTY_LABEL = re.compile(
+    r"^\s*(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|SHIP(?:PED)?\s*TO|DELIVER(?:Y|ED)?\s*TO|"
+    r"CUSTOMER(?:\s*NAME)?|CLIENT|ATTN|ATTENTION)\b\s*[:.]?",
+    re.I,
+)
+# A party's block under its label: at most this many lines, each closer below the one
+# above than this many of its heights.
+PARTY_BLOCK_LINES = 6
+PARTY_BLOCK_GAP = 1.5
 
 
 def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
@@ -86,21 +96,80 @@ def _labelled(
 
 
 def _vendor(lines: list[Line]) -> Candidate | None:
-    for index, line in enumerate(lines):
-        m = _FROM_LABEL.match(line.text)
-        if not m:
-            continue
-        rest = line.text[m.end() :].strip()
-        target = line if rest else (lines[index + 1] if index + 1 < len(lines) else None)
-        if target is not None:
-            name = rest or target.text.strip()
-            conf = 0.9 * ocr_factor(target.confidence)
-            return Candidate(name, round(conf, 3), [evidence_for(target)])
-    candidate, _ = find_merchant(header_segments(lines))
+    # Per column segment, not per line: a "From:" block often shares its row with a
+    # "Customer:" or "Bill to" block, and a line reading "Customer: X  From: Y" never
+    # started with the label.
+    segments = [segment for line in lines for segment in split_segments(line)]
+    labelled = _labelled_vendor(segments)
+    if labelled is not None:
+        return labelled
+    # The customer's block (often a legal name with a suffix, printed near the top) is
+    # the party billed, never the issuer: find_merchant took it at 0.8-0.95.
+    candidate, _ = find_merchant(_without_party_blocks(header_segments(lines)))
     if candidate and not COMPANY_SUFFIX.search(squash(str(candidate.value))):
         # The first name-like line of an invoice is usually the letterhead.
         candidate.confidence = round(min(0.82, candidate.confidence + 0.2), 3)
     return candidate
+
+
+def _labelled_vendor(segments: list[Line]) -> Candidate | None:
+    for index, segment in enumerate(segments):
+        m = _FROM_LABEL.match(segment.text)
+        if not m:
+            continue
+        rest = segment.text[m.end() :].strip()
+        target = segment if rest else _below(segments, index)
+        if target is None:
+            continue
+        name = rest or target.text.strip()
+        if sum(c.isalpha() for c in name) < 3 or parse_dates(name):
+            continue  # "From 1 March" is a period, no party
+        conf = 0.9 * ocr_factor(target.confidence)
+        return Candidate(name, round(conf, 3), [evidence_for(target)])
+    return None
+
+
+def _below(segments: list[Line], index: int) -> Line | None:
+    """The first segment under ``segments[index]`` in its column, on the next row."""
+    label = segments[index]
+    for other in segments[index + 1 :]:
+        if other.center_y <= label.bbox[3]:
+            continue  # the rest of the label's own row
+        if _overlaps(label.bbox, other.bbox):
+            return other
+        if other.bbox[1] - label.bbox[3] > PARTY_BLOCK_GAP * max(label.height, 1e-6):
+            return None
+    return None
+
+
+def _without_party_blocks(segments: list[Line]) -> list[Line]:
+    """``segments`` less those of a party the invoice is addressed to: the labelled
+    segment, and when the label stands alone the block under it in its column."""
+    dropped: set[int] = set()
+    for index, segment in enumerate(segments):
+        m = _PARTY_LABEL.match(segment.text)
+        if not m:
+            continue
+        dropped.add(index)
+        if sum(c.isalpha() for c in segment.text[m.end() :]) >= 3:
+            continue  # "Customer: Initech GmbH": the name is on the label's segment
+        last = segment
+        taken = 0
+        for other_index in range(index + 1, len(segments)):
+            other = segments[other_index]
+            if other.center_y <= segment.bbox[3] or not _overlaps(segment.bbox, other.bbox):
+                continue
+            if other.bbox[1] - last.bbox[3] > PARTY_BLOCK_GAP * max(last.height, 1e-6):
+                break
+            dropped.add(other_index)
+            last, taken = other, taken + 1
+            if taken == PARTY_BLOCK_LINES:
+                break
+    return [segment for index, segment in enumerate(segments) if index not in dropped]
+
+
+def _overlaps(a: BBox, b: BBox) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0])
 
 
 def _due_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
@@ -108,18 +177,26 @@ def _due_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
         m = re.search(r"DUE|PAYMENT\s*DUE|PAY\s*BY", line.text, re.I)
         if not m:
             continue
-        for candidate_line in (line, *lines[index + 1 : index + 2]):
-            segment = (
-                candidate_line.text[m.end() :] if candidate_line is line else candidate_line.text
-            )
-            offset = m.end() if candidate_line is line else 0
-            dates = parse_dates(segment, day_first=day_first)
-            if dates:
-                d = dates[0]
-                conf = 0.9 * ocr_factor(candidate_line.confidence)
-                return Candidate(
-                    d.value.isoformat(),  # type: ignore[attr-defined]
-                    round(conf, 3),
-                    [evidence_for(candidate_line, offset + d.start, offset + d.end)],
-                )
+        rest = line.text[m.end() :]
+        dates = parse_dates(rest, day_first=day_first)
+        if dates:
+            return _due_candidate(line, dates[0], offset=m.end())
+        if parse_amounts(rest):
+            continue  # "Balance due: 1,440.00" labels an amount, not a date
+        if index + 1 < len(lines):
+            # A heading over a row of values ("Invoice Date | Due Date"): the due date is
+            # the one under the label, not the row's first (the invoice date).
+            label = span_words_bbox(line, m.start(), m.end())
+            below = lines[index + 1]
+            for d in parse_dates(below.text, day_first=day_first):
+                if _overlaps(label, span_words_bbox(below, d.start, d.end)):
+                    return _due_candidate(below, d)
     return None
+
+
+def _due_candidate(line: Line, date: Match, *, offset: int = 0) -> Candidate:
+    return Candidate(
+        date.value.isoformat(),  # type: ignore[attr-defined]
+        round(0.9 * ocr_factor(line.confidence), 3),
+        [evidence_for(line, offset + date.start, offset + date.end)],
+    )

@@ -683,6 +683,108 @@ def test_us_invoice_reads_month_first_dates_and_dollars() -> None:
     validate("invoice", fields)
 
 
+def _drawn_pdf(rows: list[tuple[float, float, str, int]]) -> bytes:
+    """A one-page A4 PDF with a text layer: (x, y from the top, text, font size)."""
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(595, 842))
+    for x, y, text, size in rows:
+        pdf.setFont("Helvetica-Bold" if size > 12 else "Helvetica", size)
+        pdf.drawString(x, 842 - y, text)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+_INVOICE_BODY = [
+    (50, 400, "Description", 10),
+    (300, 400, "Qty", 10),
+    (480, 400, "Amount", 10),
+    (50, 416, "Consulting hours", 10),
+    (300, 416, "2", 10),
+    (480, 416, "1,200.00", 10),
+    (330, 440, "Subtotal", 10),
+    (480, 440, "1,200.00", 10),
+    (330, 456, "VAT 20%", 10),
+    (480, 456, "240.00", 10),
+    (330, 476, "Total", 12),
+    (480, 476, "£1,440.00", 12),
+]
+
+
+def test_a_due_date_under_its_column_heading_is_not_the_invoice_date_beside_it() -> None:
+    # "Invoice No. | Invoice Date | Due Date" over one row of values: the due date is the
+    # one under "Due Date", not the row's first date (read at 0.9 before).
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Brightline Consulting", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No.", 10),
+            (200, 160, "Invoice Date", 10),
+            (350, 160, "Due Date", 10),
+            (50, 174, "INV-20417", 10),
+            (200, 174, "04/03/2026", 10),
+            (350, 174, "03/04/2026", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["dueDate"] == "2026-04-03"
+
+
+def test_a_balance_due_amount_label_gives_no_due_date_from_the_line_below() -> None:
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Brightline Consulting", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (350, 160, "Balance Due: £1,440.00", 10),
+            (50, 174, "Invoice Date: 04/03/2026", 10),
+            (50, 188, "Terms: Net 30", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields.get("dueDate") != "2026-03-04"
+
+
+def test_an_invoices_vendor_is_the_party_from_not_the_customer_beside_it() -> None:
+    # "Customer: Initech GmbH" and "From: Bluewater Marine Supply" share a row: the
+    # customer's legal form made it the vendor at 0.95.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Customer: Initech GmbH", 9),
+            (350, 60, "From: Bluewater Marine Supply", 9),
+            (350, 72, "VAT No: GB123456789", 9),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 04/03/2026", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorName"] == "Bluewater Marine Supply"
+
+
+def test_a_bill_to_block_is_not_taken_for_the_vendor_in_the_letterhead() -> None:
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Bill to:", 10),
+            (50, 74, "Cyberdyne Ltd", 10),
+            (50, 88, "1 Market Street", 10),
+            (300, 62, "Marlow & Finch", 22),
+            (300, 78, "45 Quay Road, Leeds LS1 4AA", 9),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 04/03/2026", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorName"] == "Marlow & Finch"
+
+
 @pytest.mark.parametrize(
     "read, fixed",
     [
