@@ -10,7 +10,7 @@ from .header import COMPANY_SUFFIX, find_merchant, header_segments
 from .layout import BBox, Line, split_segments
 from .receipt import find_issue_date, find_line_item_rows, line_items_candidate
 from .totals import find_tax, find_total
-from .values import Match, detect_currency, parse_amounts, parse_dates
+from .values import Match, detect_currency, parse_amounts, parse_dates, printed_order
 
 _INVOICE_NO_LABEL = re.compile(
     r"(?:INVOICE|INV|BILL)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?|\bINVOICE\s*(?=[:#])[:#]", re.I
@@ -45,7 +45,12 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     currency, currency_conf = detect_currency(text)
     if currency:
         fields["currency"] = Candidate(currency, round(currency_conf, 3))
-    day_first = currency not in ("USD", None) or not _looks_us(text)
+    # A date that reads one way only (06/21/2026) tells how the invoice's others read
+    # (08/05/2026 beside it is 5 August); else the currency guesses.
+    printed = printed_order(text)
+    day_first = (
+        printed if printed is not None else currency not in ("USD", None) or not _looks_us(text)
+    )
     _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
     _put(fields, "vendorName", _vendor(lines))
     _put(fields, "vendorTaxId", _labelled(lines, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))

@@ -785,6 +785,24 @@ def test_a_bill_to_block_is_not_taken_for_the_vendor_in_the_letterhead() -> None
     assert extraction.fields["vendorName"] == "Marlow & Finch"
 
 
+def test_an_invoice_whose_dates_read_one_way_only_reads_all_its_dates_that_way() -> None:
+    # "06/21/2026" can only be month first, so "08/05/2026" beside it is 5 August; read
+    # day first (no "$" printed) it was 8 May at 0.9.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Brightline Consulting", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 06/21/2026", 10),
+            (50, 188, "Due Date: 08/05/2026", 10),
+            *[(x, y, text.replace("£", "USD "), size) for x, y, text, size in _INVOICE_BODY],
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    assert (fields["invoiceDate"], fields["dueDate"]) == ("2026-06-21", "2026-08-05")
+
+
 @pytest.mark.parametrize(
     "read, fixed",
     [
