@@ -54,7 +54,7 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
     _put(fields, "vendorName", _vendor(lines))
     _put(fields, "vendorTaxId", _labelled(lines, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
-    _put(fields, "customerName", _labelled(lines, _CUSTOMER_LABEL, _CUSTOMER_VALUE, 0.8))
+    _put(fields, "customerName", _customer(lines))
     due = _due_date(lines, day_first=day_first)
     issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]
     _put(fields, "invoiceDate", find_issue_date(issue_lines, day_first=day_first))
@@ -98,6 +98,31 @@ def _labelled(
         return None
     conf = base * ocr_factor(line.confidence)
     return Candidate(token, round(conf, 3), [evidence_for(line, start, end)])
+
+
+def _customer(lines: list[Line]) -> Candidate | None:
+    """The name after a "Bill to" label in its own column segment, or under a label that
+    stands alone: a "Bill To | Ship To" heading row gave "Ship To", and a name sharing its
+    row with another column was read with that column's text."""
+    segments = [segment for line in lines for segment in split_segments(line)]
+    for index, segment in enumerate(segments):
+        m = _CUSTOMER_LABEL.search(segment.text)
+        if not m:
+            continue
+        rest = segment.text[m.end() :]
+        if rest.strip(" :#.-"):
+            target, start = segment, m.end()
+        elif (below := _below(segments, index)) is not None:
+            target, rest, start = below, below.text, 0
+        else:
+            continue
+        v = _CUSTOMER_VALUE.search(rest)
+        if v:
+            name = v.group(1).strip()
+            span = (start + v.start(1), start + v.start(1) + len(name))
+            conf = 0.8 * ocr_factor(target.confidence)
+            return Candidate(name, round(conf, 3), [evidence_for(target, *span)])
+    return None
 
 
 def _vendor(lines: list[Line]) -> Candidate | None:

@@ -803,6 +803,26 @@ def test_an_invoice_whose_dates_read_one_way_only_reads_all_its_dates_that_way()
     assert (fields["invoiceDate"], fields["dueDate"]) == ("2026-06-21", "2026-08-05")
 
 
+def test_an_invoices_customer_is_read_in_its_own_column() -> None:
+    # "Bill To" beside "Ship To" gave the customer "Ship To"; a name beside another
+    # column's text was read with it ("Cyberdyne Ltd 45 Quay Road, Leeds").
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Marlow & Finch", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 04/03/2026", 10),
+            (50, 200, "Bill To", 10),
+            (320, 200, "Ship To", 10),
+            (50, 214, "Cyberdyne Ltd", 10),
+            (320, 214, "45 Quay Road, Leeds LS1 4AA", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["customerName"] == "Cyberdyne Ltd"
+
+
 @pytest.mark.parametrize(
     "read, fixed",
     [
