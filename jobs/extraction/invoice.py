@@ -26,6 +26,9 @@ _CUSTOMER_LABEL = re.compile(
     r"\b(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT)\b\s*[:.]?", re.I
 )
 _CUSTOMER_VALUE = re.compile(r"\s*[:.]?\s*([A-Za-z][^\n]{1,80})")
+_INVOICE_DATE_LABEL = re.compile(
+    r"\b(?:INVOICE|INV|BILL(?:ING)?|ISSUE)\.?\s*DATE\b|\bDATE\s*OF\s*(?:INVOICE|ISSUE)\b", re.I
+)
 _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
 _FROM_LABEL = re.compile(r"^\s*(?:FROM|VENDOR|SUPPLIER|SELLER)\s*[:.]?\s*", re.I)
 # Labels of the parties an invoice is addressed to: their names are never the vendor's.
@@ -57,6 +60,10 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     _put(fields, "customerName", _customer(lines))
     due = _due_date(lines, day_first=day_first)
     issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]
+    # "Invoice Date: ..." names the field outright; an order, delivery or service date
+    # printed above it, labelled DATE as well, tied with it and won by being higher.
+    named = [line for line in issue_lines if _names_invoice_date(line, day_first=day_first)]
+    issue_lines = named or issue_lines
     _put(fields, "invoiceDate", find_issue_date(issue_lines, day_first=day_first))
     _put(fields, "dueDate", due)
     rows = find_line_item_rows(lines)
@@ -70,6 +77,11 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
         subtotal_ok = total is not None and item_sum is not None and item_sum <= total.value
         fields["lineItems"] = line_items_candidate(rows, 0.85 if subtotal_ok else 0.55)
     return fields
+
+
+def _names_invoice_date(line: Line, *, day_first: bool) -> bool:
+    m = _INVOICE_DATE_LABEL.search(line.text)
+    return m is not None and bool(parse_dates(line.text[m.end() :], day_first=day_first))
 
 
 def _put(fields: dict[str, Candidate], name: str, candidate: Candidate | None) -> None:

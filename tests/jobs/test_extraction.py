@@ -823,6 +823,22 @@ def test_an_invoices_customer_is_read_in_its_own_column() -> None:
     assert extraction.fields["customerName"] == "Cyberdyne Ltd"
 
 
+def test_the_date_labelled_invoice_date_beats_an_order_date_printed_above_it() -> None:
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Marlow & Finch", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Order Date: 27/02/2026", 10),
+            (50, 188, "Invoice Date: 04/03/2026", 10),
+            (50, 202, "Delivery Date: 06/03/2026", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceDate"] == "2026-03-04"
+
+
 @pytest.mark.parametrize(
     "read, fixed",
     [
