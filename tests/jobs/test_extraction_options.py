@@ -571,3 +571,21 @@ def test_a_tax_summary_rows_taxable_amount_is_no_tax():
     fields = _read_total(lines)
     assert fields["totalAmount"].value == Decimal("6.90")
     assert fields["taxAmount"].value == Decimal("0.39")
+
+
+def test_amounts_grouped_by_points_before_a_decimal_comma_are_read():
+    def read(text: str) -> list[str]:
+        return [str(a.value) for a in parse_amounts(text)]
+
+    assert read("Gesamtbetrag 1.234,56 EUR") == ["1234.56"]
+    assert read("Total EUR 12.345.678,90") == ["12345678.90"]
+    # Points group thousands only before a decimal comma: a quantity stays no amount.
+    assert read("Menge 1.500 Summe 3,00") == ["3.00"]
+    assert read("TOTAL 1,234.56") == ["1234.56"]
+
+
+def test_swiss_francs_and_other_codes_name_their_currency():
+    from jobs.extraction.values import detect_currency
+
+    assert detect_currency("Total CHF 12.50")[0] == "CHF"
+    assert detect_currency("Amount HK$ 88.00")[0] == "HKD"
