@@ -5,6 +5,7 @@ import json
 import math
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1479,37 +1480,41 @@ def merchant_memory_forget(*, memory_ids: Iterable[str]) -> int:
     what its rows held before, which must not be forgotten in turn because another of the
     selected rows held the same value."""
     with transaction.atomic():
-        selected = sorted(
-            set(
-                MerchantMemory.objects.filter(pk__in=list(memory_ids)).values_list(
-                    "company_id", "field", "value"
-                )
-            )
-        )
-        for company_id in sorted({company_id for company_id, _, _ in selected}):
+        selected: dict[tuple[Any, str], set[str]] = defaultdict(set)
+        rows = MerchantMemory.objects.filter(pk__in=list(memory_ids))
+        for company_id, field, value in rows.values_list("company_id", "field", "value"):
+            selected[company_id, field].add(value)
+        for company_id in sorted({company_id for company_id, _ in selected}):
             _lock_memories(company_id)
         return sum(
-            _forget_value(company_id=company_id, field=field, value=value)
-            for company_id, field, value in selected
+            _forget_values(company_id=company_id, field=field, values=values)
+            for (company_id, field), values in sorted(selected.items())
         )
 
 
-def _forget_value(*, company_id: Any, field: str, value: str) -> int:
-    forgot = 0
+def _forget_values(*, company_id: Any, field: str, values: set[str]) -> int:
+    """Forget `values` of one field in one read and a few writes: one read and one write
+    per value and row took minutes for thousands of selected rows."""
     rows = MerchantMemory.objects.select_for_update().filter(
-        Q(value=value) | Q(previous__isnull=False), company_id=company_id, field=field
+        Q(value__in=values) | Q(previous__isnull=False), company_id=company_id, field=field
     )
+    changed: list[MerchantMemory] = []
+    gone: list[str] = []
+    now = timezone.now()
     for row in rows:
-        aside = [a for a in row.previous or [] if a["value"] != value]
-        if row.value != value and len(aside) == len(row.previous or []):
+        aside = [a for a in row.previous or [] if a["value"] not in values]
+        if row.value not in values and len(aside) == len(row.previous or []):
             continue
-        forgot += 1
         row.previous = aside or None
-        if row.value == value and not _restore_previous(row):
-            row.delete()
+        # What comes back was set aside before, never one of the values forgotten.
+        if row.value in values and not _restore_previous(row):
+            gone.append(row.pk)
             continue
-        row.save(update_fields=_MEMORY_FIELDS)
-    return forgot
+        row.updated_at = now  # bulk_update does not set auto_now fields
+        changed.append(row)
+    MerchantMemory.objects.filter(pk__in=gone).delete()
+    MerchantMemory.objects.bulk_update(changed, _MEMORY_FIELDS, batch_size=500)
+    return len(gone) + len(changed)
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:
