@@ -550,8 +550,13 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("endpoint")
-            .get(pk=delivery_id)
+            .filter(pk=delivery_id)
+            .first()
         )
+        if delivery is None:  # purged by retention since the caller read it
+            raise WebhookError(
+                "WEBHOOK_DELIVERY_NOT_FOUND", "This delivery no longer exists (purged).", 404
+            )
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             raise WebhookError(
                 "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409

@@ -327,3 +327,26 @@ def test_deleting_an_endpoint_with_deliveries_says_to_disable_it(admin_client, e
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
     gone = admin_client.post(f"{CHANGELIST}{unused.pk}/delete/", {"post": "yes"})
     assert gone.status_code == 302 and not WebhookEndpoint.objects.filter(pk=unused.pk).exists()
+
+
+def test_a_delivery_purged_meanwhile_is_reported_and_the_others_are_redelivered(
+    admin_client, company, endpoint, monkeypatch
+):
+    kept, gone = emit(company)[0], emit(company)[0]
+    WebhookDelivery.objects.filter(pk__in=[kept.pk, gone.pk]).update(status="failed")
+    redeliver = webhooks_admin.delivery_redeliver
+
+    def purged_meanwhile(*, delivery_id):
+        # The action read its rows; retention deletes one before it is redelivered.
+        if delivery_id == gone.pk:
+            WebhookDelivery.objects.filter(pk=gone.pk).delete()
+        return redeliver(delivery_id=delivery_id)
+
+    monkeypatch.setattr(webhooks_admin, "delivery_redeliver", purged_meanwhile)
+    picked = {"action": "redeliver", "_selected_action": [kept.pk, gone.pk]}
+    response = admin_client.post("/admin/webhooks/webhookdelivery/", picked, follow=True)
+    assert response.status_code == 200  # was a 500: the service's .get() raised
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "1 redelivery(ies) queued." in said
+    assert any(gone.pk in m and "no longer exists" in m for m in said), said
+    assert WebhookDelivery.objects.get(pk=kept.pk).status == "pending"
