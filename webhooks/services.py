@@ -557,18 +557,59 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
             raise WebhookError(
                 "WEBHOOK_DELIVERY_NOT_FOUND", "This delivery no longer exists (purged).", 404
             )
-        if delivery.endpoint is not None and not delivery.endpoint.enabled:
-            raise WebhookError(
-                "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
-            )
-        synced = delivery.status == WebhookDelivery.Status.DELIVERED
-        if delivery.purpose == WebhookDelivery.Purpose.SYNC and synced:
-            # An approved submission is posted downstream once.
-            raise WebhookError("SYNC_DELIVERED", "This submission was synced already.", 409)
+        if refusal := _redelivery_refusal(delivery):
+            raise refusal
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk])
     return delivery
+
+
+def _redelivery_refusal(delivery: WebhookDelivery) -> WebhookError | None:
+    if delivery.endpoint is not None and not delivery.endpoint.enabled:
+        return WebhookError(
+            "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
+        )
+    synced = delivery.status == WebhookDelivery.Status.DELIVERED
+    if delivery.purpose == WebhookDelivery.Purpose.SYNC and synced:
+        # An approved submission is posted downstream once.
+        return WebhookError("SYNC_DELIVERED", "This submission was synced already.", 409)
+    return None
+
+
+@dataclass(frozen=True)
+class Redelivered:
+    """What deliveries_redeliver queued, and the others by the reason each was refused."""
+
+    queued: list[str]
+    refused: dict[str, list[str]]
+
+
+def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
+    """delivery_redeliver for many deliveries at once (the admin's action): one read and
+    a few writes for all of them, where one transaction each took about 10 ms a delivery
+    (a request for 5,000 outlived the web server's timeout, stopped part way)."""
+    with transaction.atomic():
+        found = list(
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .defer("payload")
+            .filter(pk__in=delivery_ids)
+            .order_by("pk")  # every caller locks them in one order
+        )
+        refused: dict[str, list[str]] = {}
+        queued: list[WebhookDelivery] = []
+        for delivery in found:
+            if refusal := _redelivery_refusal(delivery):
+                refused.setdefault(refusal.message, []).append(delivery.pk)
+                continue
+            _reset_for_redelivery(delivery)
+            queued.append(delivery)
+        WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
+        dispatch_on_commit([delivery.pk for delivery in queued])
+    if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
+        refused["This delivery no longer exists (purged)."] = gone
+    return Redelivered(queued=[delivery.pk for delivery in queued], refused=refused)
 
 
 def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
