@@ -118,8 +118,12 @@ class ApiKeyAdmin(
 
     @admin.action(description="Revoke selected API keys…")
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        """Asks first; then revokes the keys still active and counts only those."""
-        active = list(queryset.filter(revoked_at__isnull=True))
+        """Asks first; then revokes the keys it listed that are still active, and counts
+        only those (a key made or selected after the question is not revoked with them)."""
+        active = queryset.filter(revoked_at__isnull=True)
+        if "confirm" in request.POST and "keys" in request.POST:
+            active = active.filter(pk__in=request.POST["keys"].split(","))
+        active = list(active)
         if "confirm" not in request.POST:
             context = {
                 **self.admin_site.each_context(request),
