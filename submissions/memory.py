@@ -32,6 +32,7 @@ MISREAD_MIN_LENGTH = 5  # shorter words (numbers, "NO", "JLN") must be printed e
 # Longer "words" (a run of letters no address has) must be printed exactly too: the
 # one-slip search builds 3 patterns per letter, and a 2000-letter value took 28 s.
 MISREAD_MAX_LENGTH = 40
+NEIGHBOUR = 3  # letters of the next (or previous) word a short word must be printed beside
 
 
 def normalise(value: object) -> str:
@@ -126,7 +127,24 @@ def support(value: str, text: str) -> float:
     if not total:
         return 0.0
     header = _fold("".join(text.splitlines()[:HEADER_LINES]))
-    return sum(len(w) for w in words if _printed(w, header)) / total
+    printed = [
+        _printed(w, header) if len(w) >= MISREAD_MIN_LENGTH else _beside(words, i, header)
+        for i, w in enumerate(words)
+    ]
+    return sum(len(w) for w, found in zip(words, printed, strict=True) if found) / total
+
+
+def _beside(words: list[str], index: int, header: str) -> bool:
+    """A short word (a house number, "NO", "SS") is printed where it is in the address:
+    next to its neighbour's nearest letters. Alone it is found in any header (a branch's
+    "12" in the tax number or the date of another branch's receipt), and that gave one
+    branch of a chain another's address at the memory's full confidence."""
+    word = words[index]
+    if len(words) == 1:
+        return word in header
+    before = words[index - 1][-NEIGHBOUR:] + word if index else None
+    after = word + words[index + 1][:NEIGHBOUR] if index + 1 < len(words) else None
+    return any(pair is not None and pair in header for pair in (before, after))
 
 
 _FOLD = str.maketrans("0QD1IL52B8", "OOOIIISZBB")  # OCR confusions, each to one letter
