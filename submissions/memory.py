@@ -94,7 +94,8 @@ def choose(
     earlier corrections back, over all the keys. An address must also be printed on
     this receipt (``support`` at least ``min_support``), and the one printed best wins:
     that is what tells a chain's branches apart, as they share the name, the
-    registration and the tax numbers (and often the head office's address)."""
+    registration and the tax numbers (and often the head office's address). The other
+    values the keys remember count against the chosen one's confidence."""
     usable = set(keys)
     votes: dict[str, list[Remembered]] = {}
     for row in rows:
@@ -110,9 +111,13 @@ def choose(
         votes.items(), key=lambda kv: (printed[kv[0]], sum(r.times_right for r in kv[1]))
     )
     best = max(backing, key=lambda r: r.times_right)
+    # Another value remembered under this receipt's keys says this one was wrong for the
+    # receipts that taught it (a renamed shop whose new name reached only some keys): the
+    # most-backed value alone went past the review gate with the old name.
+    dissent = sum(max(r.times_right for r in rows) for v, rows in votes.items() if v != value)
     return Recall(
         value=value,
-        confidence=memory_confidence(best.times_right, best.times_wrong),
+        confidence=memory_confidence(best.times_right, best.times_wrong + dissent),
         corrections=best.times_right,
         memory_ids=tuple(r.id for r in backing if r.id),
     )

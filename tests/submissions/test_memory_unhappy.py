@@ -2,6 +2,7 @@
 
 import pytest
 
+from jobs import pipeline
 from steve.models import WorkflowVersion
 from submissions.memory import support
 from submissions.models import MerchantMemory
@@ -52,3 +53,42 @@ def test_a_chains_branch_never_gets_another_branchs_address_straight_through(com
         company_id=company.pk, text=branch_a, read_address="JALAN SS", read_name="SPEEDY MART"
     )
     assert again["merchantAddress"].value == address_a
+
+
+def recall(company, text: str, read_name: str):
+    """What the pipeline gives a receipt's name, as recall_shop does."""
+    merged = pipeline.Merged(
+        fields={"merchantName": read_name}, confidences={"merchantName": 0.5}, pages_text=[text]
+    )
+    pipeline.recall_shop(SubmissionFactory(company=company), merged)
+    return merged
+
+
+RENAMED = "KEDAI BARU\nGST ID: 000123456789\nTEL: 03-7781 2345"
+
+
+def test_a_renamed_shops_next_receipt_goes_to_review_when_its_keys_disagree(company, reviewer):
+    # Three receipts taught the old name under the tax number, the phone and the name.
+    for _ in range(3):
+        old = "KEDAI LAMA\nGST ID: 000123456789\nTEL: 03-7781 2345"
+        taught = SubmissionFactory(
+            company=company, pages_text=[old], extracted_data={"merchantName": "KEDAI LAMA"}
+        )
+        correct(taught, "Kedai Lama Sdn Bhd", reviewer)
+    # The shop is renamed; its first receipt's phone number is unreadable, and the memory
+    # gives it the old name, which the reviewer corrects.
+    unreadable_phone = RENAMED.replace("03-7781 2345", "03-77")
+    merged = recall(company, unreadable_phone, "KEDAI BARU")
+    assert merged.fields["merchantName"] == "Kedai Lama Sdn Bhd"
+    first = SubmissionFactory(
+        company=company,
+        pages_text=[unreadable_phone],
+        extracted_data=merged.fields,
+        field_confidences=merged.confidences,
+        evidence=merged.evidence,
+    )
+    correct(first, "Kedai Baru Sdn Bhd", reviewer)
+    # The next receipt reads its phone: that key still says the old name, the tax number
+    # says it was overruled. Whichever is given, it is not given past the review gate.
+    after = recall(company, RENAMED, "KEDAI BARU")
+    assert after.confidences["merchantName"] * 100 < DEFAULT_THRESHOLD
