@@ -36,7 +36,7 @@ from jobs.services import (
 from steve.models import Environment
 from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
-from submissions.selectors import shop_memory
+from submissions.selectors import memory_still_holds, shop_memory
 from submissions.services import submission_finish_processing, summary_with
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,29 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
         # What was read stays in the evidence: a correction finds the memory by it.
         memory = {"memory": list(recall.memory_ids), "corrections": recall.corrections}
         merged.evidence[name] = [*merged.evidence.get(name, []), {**memory, "read": read}]
+
+
+def drop_forgotten_recalls(merged: Merged) -> None:
+    """Take back a recalled value an admin forgot while the receipt was processed (the
+    fraud checks take seconds): it went out as remembered, even straight through. What
+    was read comes back, with no confidence to stand on, so the field is reviewed."""
+    for name, evidence in list(merged.evidence.items()):
+        recall = next((e for e in evidence if isinstance(e, dict) and "memory" in e), None)
+        if recall is None or name not in merged.fields:
+            continue
+        if memory_still_holds(memory_ids=recall["memory"], value=merged.fields[name]):
+            continue
+        given, read = merged.fields[name], recall.get("read")
+        merged.evidence[name] = [e for e in evidence if e is not recall]
+        merged.confidences[name] = 0.0
+        if read is None:
+            del merged.fields[name]
+        else:
+            merged.fields[name] = read
+        if len(merged.summaries) == 1:  # it named the shop as remembered
+            currency = str(merged.fields.get("currency") or "")
+            patched = summary_with(merged.summaries[0], name, given, read, currency)
+            merged.summaries[0] = patched or merged.summaries[0]
 
 
 def fit_to_schema(merged: Merged, schema: dict[str, Any]) -> None:
@@ -398,6 +421,7 @@ def _process(session: WorkflowSession) -> None:
 
 
 def _finish(session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int) -> None:
+    drop_forgotten_recalls(merged)
     to_status, flagged = _decide(session, merged, fraud_status)
     kind = session.workflow_version.kind
     confidence = overall_confidence(kind, merged)

@@ -65,6 +65,12 @@ def shop_memory(
     return {name: recall for name, recall in found.items() if recall is not None}
 
 
+def memory_still_holds(*, memory_ids: Iterable[str], value: object) -> bool:
+    """Whether any of these memory rows still holds ``value`` (an admin may have
+    forgotten it since it was recalled)."""
+    return MerchantMemory.objects.filter(pk__in=list(memory_ids), value=value).exists()
+
+
 def schema_fields(submission: Submission) -> dict[str, Any]:
     """The fields of the workflow version's output schema, by name."""
     return (submission.workflow_version.output_schema or {}).get("properties", {})

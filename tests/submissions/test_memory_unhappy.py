@@ -5,9 +5,9 @@ import pytest
 from jobs import pipeline
 from steve.models import WorkflowVersion
 from submissions.memory import support
-from submissions.models import MerchantMemory
+from submissions.models import MerchantMemory, Submission
 from submissions.selectors import shop_memory
-from submissions.services import Actor, submission_correct_field
+from submissions.services import Actor, merchant_memory_forget, submission_correct_field
 from tests.factories import SubmissionFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +92,28 @@ def test_a_renamed_shops_next_receipt_goes_to_review_when_its_keys_disagree(comp
     # says it was overruled. Whichever is given, it is not given past the review gate.
     after = recall(company, RENAMED, "KEDAI BARU")
     assert after.confidences["merchantName"] * 100 < DEFAULT_THRESHOLD
+
+
+def test_a_memory_forgotten_while_its_shops_receipt_is_processed_is_not_given_to_it(
+    api, company, workflows, reviewer, monkeypatch
+):
+    from tests.jobs.fixtures_docs import receipt_pdf
+    from tests.submissions.test_corrections_api import SHOP_HEADER, process_receipt
+
+    first = process_receipt(api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
+    Submission.objects.filter(pk=first.pk).update(status="review")
+    correct(first, "Kedai Wrong Name", reviewer)
+    checks = pipeline.fraud_run_checks
+
+    def forgotten_meanwhile(**kwargs):
+        # An admin forgets the wrong name after the memory gave it to this receipt.
+        ids = MerchantMemory.objects.filter(company=company).values_list("pk", flat=True)
+        merchant_memory_forget(memory_ids=list(ids))
+        return checks(**kwargs)
+
+    monkeypatch.setattr(pipeline, "fraud_run_checks", forgotten_meanwhile)
+    second = process_receipt(api, receipt_pdf("KEDAI BUKU MAJU", SHOP_HEADER))
+    assert second.extracted_data["merchantName"] == "KEDAI BUKU MAJU"
+    assert not any("memory" in e for e in second.evidence["merchantName"])
+    assert "merchantName" in second.review_flagged_fields
+    assert second.ai_summary.startswith("Receipt from KEDAI BUKU MAJU dated ")
