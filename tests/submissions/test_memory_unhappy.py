@@ -117,3 +117,23 @@ def test_a_memory_forgotten_while_its_shops_receipt_is_processed_is_not_given_to
     assert not any("memory" in e for e in second.evidence["merchantName"])
     assert "merchantName" in second.review_flagged_fields
     assert second.ai_summary.startswith("Receipt from KEDAI BUKU MAJU dated ")
+
+
+def test_the_retention_purge_keeps_the_companys_memory_of_the_shop(company, reviewer):
+    """docs/api.md "Retention": the correction memory stays (an admin forgets a value);
+    only the purged submission's own copies of its results go."""
+    from jobs.services import _purge_one
+    from submissions.services import submission_approve
+
+    text = "KEDAI BESI\nGST ID: 000777888999"
+    taught = SubmissionFactory(
+        company=company, pages_text=[text], extracted_data={"merchantName": "KEDAI BESI"}
+    )
+    correct(taught, "Kedai Besi Sdn Bhd", reviewer)
+    submission_approve(submission_id=taught.pk, actor=Actor.for_user(reviewer))
+    _purge_one(taught.pk, company.pk)
+
+    taught.refresh_from_db()
+    assert taught.results_purged_at is not None and taught.extracted_data is None
+    recalled = shop_memory(company_id=company.pk, text=text, read_address=None, read_name="X")
+    assert recalled["merchantName"].value == "Kedai Besi Sdn Bhd"
