@@ -14,6 +14,7 @@ from steve.admin_site import (
     FixedOnceCreated,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    log_changes,
 )
 from steve.api.ratelimit import rate_limit_errors
 from steve.errors import ServiceError
@@ -27,7 +28,7 @@ from steve.models import (
     WorkflowVersion,
 )
 from steve.secret_once import ShowsSecretsOnce, remember_secret
-from steve.services import api_key_create, api_key_revoke, checked_api_key_name
+from steve.services import api_key_create, api_keys_revoke, checked_api_key_name
 
 
 class MembershipInline(admin.TabularInline):
@@ -119,7 +120,8 @@ class ApiKeyAdmin(
     @admin.action(description="Revoke selected API keys…")
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Asks first; then revokes the keys it listed that are still active, and counts
-        only those (a key made or selected after the question is not revoked with them)."""
+        and logs only those it revoked (a key made or selected after the question is not
+        revoked with them; one another operator revoked meanwhile is theirs)."""
         active = queryset.filter(revoked_at__isnull=True)
         if "confirm" in request.POST and "keys" in request.POST:
             active = active.filter(pk__in=request.POST["keys"].split(","))
@@ -135,7 +137,8 @@ class ApiKeyAdmin(
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "admin/steve/apikey/revoke_confirm.html", context)
-        revoked = [key for key in active if api_key_revoke(api_key=key).revoked_at]
+        revoked = api_keys_revoke(api_keys=active)
+        log_changes(request, revoked, "Revoked.")
         self.message_user(request, f"Revoked {len(revoked)} key(s).", messages.SUCCESS)
         return None
 

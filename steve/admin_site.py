@@ -1,11 +1,14 @@
 """The admin site: Steve's operators' tool, across companies."""
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import NestedObjects
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models, router
 from django.forms.fields import InvalidJSONInput
@@ -21,6 +24,29 @@ class SteveAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+
+def log_changes(
+    request: HttpRequest,
+    objects: Iterable[models.Model],
+    message: str | Callable[[Any], str],
+) -> None:
+    """An admin action's history: one LogEntry per object it changed, under the operator
+    who ran it (its actions wrote none, so who revoked, switched or forgot what could not
+    be told). Written in one query, as an action may change thousands of rows; `objects`
+    are given as read before the change (a row the change deletes is still named)."""
+    entries = [
+        LogEntry(
+            user_id=request.user.pk,
+            content_type_id=ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
+            object_id=str(obj.pk),
+            object_repr=str(obj)[:200],
+            action_flag=CHANGE,
+            change_message=message(obj) if callable(message) else message,
+        )
+        for obj in objects
+    ]
+    LogEntry.objects.bulk_create(entries, batch_size=1000)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

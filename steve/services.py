@@ -117,12 +117,24 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    return _revoke(api_key.pk)[0]
+
+
+def api_keys_revoke(*, api_keys: list[ApiKey]) -> list[ApiKey]:
+    """Revoke `api_keys`; returns those this call revoked, not those another operator
+    revoked meanwhile (the admin counted and logged them as its own)."""
+    revoked = [_revoke(api_key.pk) for api_key in api_keys]
+    return [api_key for api_key, by_this_call in revoked if by_this_call]
+
+
+def _revoke(api_key_id: Any) -> tuple[ApiKey, bool]:
     # A conditional update keeps the first revocation time when two admins race.
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key = ApiKey.objects.select_related("company").get(pk=api_key.pk)
+    active = ApiKey.objects.filter(pk=api_key_id, revoked_at__isnull=True)
+    by_this_call = active.update(revoked_at=timezone.now()) == 1
+    api_key = ApiKey.objects.select_related("company").get(pk=api_key_id)
     # .update() sends no signal: overwrite the cached key here, so revocation is immediate.
     api_key_cache_overwrite(api_key)
-    return api_key
+    return api_key, by_this_call
 
 
 VERSIONED_FIELDS = (

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
@@ -299,3 +301,44 @@ def test_revoking_every_key_asks_once_in_bounded_queries_and_revokes_only_those_
     assert not ApiKey.objects.filter(revoked_at__isnull=True).exclude(pk=late.pk).exists()
     assert ApiKey.objects.get(pk=late.pk).revoked_at is None
     assert "Revoked 1200 key(s)." in [str(m) for m in done.context["messages"]]
+
+
+def _revoke_question(operator, keys: list[ApiKey]) -> dict[str, list[str]]:
+    """Ask to revoke `keys`; returns what the question page posts on Yes."""
+    changelist = reverse("admin:steve_apikey_changelist")
+    asked = operator.post(
+        changelist, {"action": "revoke", "_selected_action": [key.pk for key in keys]}
+    )
+    assert asked.status_code == 200
+    form = asked.content.decode().split('<form method="post">')[1].split("</form>")[0]
+    posted: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        posted.setdefault(name, []).append(value)
+    return posted
+
+
+def test_revoking_keys_in_the_admin_logs_each_one_under_the_operator_who_did(operator, company):
+    keys = [api_key(company, name=f"k{i}").api_key for i in range(2)]
+    posted = _revoke_question(operator, keys)
+    operator.post(reverse("admin:steve_apikey_changelist"), {**posted, "confirm": "yes"})
+    # No entry was written: the admin's history did not say who revoked a key.
+    entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(ApiKey))
+    assert sorted((e.object_id, e.user.username, e.action_flag) for e in entries) == sorted(
+        (str(key.pk), "ops", CHANGE) for key in keys
+    )
+    assert {e.get_change_message() for e in entries} == {"Revoked."}
+
+
+def test_revoke_counts_and_logs_only_the_keys_it_revoked_not_those_revoked_meanwhile(
+    operator, company
+):
+    mine, theirs = (api_key(company, name=name).api_key for name in ("mine", "theirs"))
+    posted = _revoke_question(operator, [mine, theirs])
+    # Another operator revokes one of them between the question and the answer.
+    api_key_revoke(api_key=ApiKey.objects.get(pk=theirs.pk))
+    done = operator.post(
+        reverse("admin:steve_apikey_changelist"), {**posted, "confirm": "yes"}, follow=True
+    )
+    # Was "Revoked 2 key(s).": the key revoked by the other operator counted as this one's.
+    assert "Revoked 1 key(s)." in [str(m) for m in done.context["messages"]]
+    assert list(LogEntry.objects.values_list("object_id", flat=True)) == [str(mine.pk)]
