@@ -16,8 +16,14 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from steve.admin_site import ExplainsRefusedDeletion, FixedOnceCreated, SavesEditedFieldsOnly
+from steve.admin_site import (
+    ExplainsRefusedDeletion,
+    FixedOnceCreated,
+    SavesEditedFieldsOnly,
+    log_changes,
+)
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
+from submissions.services import Actor
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
     CompanySecret,
@@ -127,12 +133,16 @@ class WebhookEndpointAdmin(
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        actor = Actor.for_user(request.user)
         for endpoint in queryset:
             try:
-                _, secret = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=default_grace())
+                _, secret = endpoint_rotate_secret(
+                    endpoint_id=endpoint.pk, grace=default_grace(), actor=actor
+                )
             except WebhookError as error:  # deleted since the list was read
                 messages.error(request, f"{endpoint.url}: {error.message}")
                 continue
+            self.log_change(request, endpoint, "Rotated the secret.")
             remember_secret(request, endpoint.url, secret)
         return secrets_page(request, next_url=request.get_full_path())
 
@@ -148,6 +158,7 @@ class WebhookEndpointAdmin(
         """Counts only the endpoints this switched, and says which were so already (they
         keep their state: a disabled one its reason)."""
         switched, already = 0, []
+        actor = Actor.for_user(request.user)
         for endpoint in queryset:
             if endpoint.enabled == enabled:
                 already.append(endpoint.url)
@@ -156,11 +167,13 @@ class WebhookEndpointAdmin(
                 endpoint_update(
                     endpoint_id=endpoint.pk,
                     changes=EndpointChanges(enabled=enabled),
-                    reason="Disabled by Steve's staff.",
+                    reason="Disabled in Steve's admin.",
+                    actor=actor,
                 )
             except WebhookError as error:  # deleted since the list was read
                 messages.error(request, f"{endpoint.url}: {error.message}")
                 continue
+            self.log_change(request, endpoint, "Enabled." if enabled else "Disabled.")
             switched += 1
         done = "Enabled" if enabled else "Disabled"
         self.message_user(request, f"{done} {switched} endpoint(s).")
@@ -197,6 +210,7 @@ class WebhookEndpointAdmin(
             except WebhookError as error:
                 messages.error(request, f"{endpoint.url}: {error.message}")
                 continue
+            self.log_change(request, endpoint, f"Queued again {count} failed delivery(ies).")
             messages.success(request, f"{endpoint.url}: {count} delivery(ies) queued again.")
 
 
@@ -257,6 +271,8 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         # One service call for all: one per delivery outlived the request at thousands.
         done = deliveries_redeliver(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        queued = WebhookDelivery.objects.filter(pk__in=done.queued).only("pk", "event_type", "url")
+        log_changes(request, queued, "Queued for redelivery.")
         if done.queued:  # "queued" only for what was, beside each refusal
             messages.success(request, f"{len(done.queued)} redelivery(ies) queued.")
         for reason, ids in done.refused.items():
@@ -291,6 +307,7 @@ class CompanySecretAdmin(
             _, secret = self.rotate(
                 company_id=owner.company_id, grace=default_grace(), **self.scope(owner)
             )
+            self.log_change(request, owner, "Rotated the secret.")
             remember_secret(request, f"{self.purpose} of {owner.company}", secret)
         return secrets_page(request, next_url=request.get_full_path())
 

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from steve.broker import BROKER_UNREACHABLE, broker_pause
 from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
-from steve.text import hides_text
+from steve.text import hides_text, shown
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
 from webhooks.models import (
     CompanySecret,
@@ -34,6 +34,9 @@ from webhooks.models import (
 )
 from webhooks.signing import SECRET_PREFIX
 from webhooks.targets import target_error
+
+if TYPE_CHECKING:  # submissions.services imports this module (through submissions.events)
+    from submissions.services import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -220,8 +223,10 @@ def endpoint_update(
     endpoint_id: str,
     changes: EndpointChanges,
     reason: str = "Disabled by the integrator.",
+    actor: "Actor | None" = None,
 ) -> WebhookEndpoint:
-    """Apply `changes`; `reason` is what a disabled endpoint says disabled it."""
+    """Apply `changes`; `reason` is what a disabled endpoint says disabled it, and the
+    notices name `actor` (a staff user, from the admin) when given."""
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint_id)
         fields = validated_changes(changes)
@@ -229,9 +234,9 @@ def endpoint_update(
         for name, value in fields.items():
             setattr(endpoint, name, value)
         if enabled is True and not endpoint.enabled:
-            _enable(endpoint)
+            _enable(endpoint, actor)
         elif enabled is False and endpoint.enabled:
-            _disable(endpoint, reason)
+            _disable(endpoint, f"{reason.rstrip('.')}{_by(actor)}." if actor else reason)
         endpoint.save()
     return endpoint
 
@@ -291,11 +296,14 @@ def validated_grace(hours: Any) -> timedelta:
     return timedelta(hours=hours)
 
 
-def endpoint_rotate_secret(*, endpoint_id: str, grace: timedelta) -> tuple[WebhookEndpoint, str]:
+def endpoint_rotate_secret(
+    *, endpoint_id: str, grace: timedelta, actor: "Actor | None" = None
+) -> tuple[WebhookEndpoint, str]:
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint_id)
         secret = _rotate(endpoint, grace)
-        _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, "The secret was rotated.")
+        rotated = f"The secret was rotated{_by(actor)}."
+        _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, rotated)
     return endpoint, secret
 
 
@@ -326,6 +334,11 @@ def sync_secret_rotate(*, company_id: str, grace: timedelta) -> tuple[SyncSignin
     return _company_secret_rotate(SyncSigningSecret, grace, company_id=company_id)
 
 
+def _by(actor: "Actor | None") -> str:
+    """Who did it, for a notice: an operator reading one asks which of the staff."""
+    return f" by {shown(actor.label)}" if actor else ""
+
+
 def _notice(endpoint: WebhookEndpoint, kind: str, message: str) -> None:
     WebhookEndpointNotice.objects.create(endpoint=endpoint, kind=kind, message=message[:500])
 
@@ -338,12 +351,12 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     logger.warning("Webhook endpoint %s (%s) disabled: %s", endpoint.pk, endpoint.url, reason)
 
 
-def _enable(endpoint: WebhookEndpoint) -> None:
+def _enable(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> None:
     endpoint.enabled = True
     endpoint.disabled_reason = ""
     endpoint.disabled_at = None
     endpoint.failing_since = None
-    _notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, "The endpoint was enabled.")
+    _notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, f"The endpoint was enabled{_by(actor)}.")
 
 
 def endpoint_disable(*, endpoint_id: str, reason: str) -> None:

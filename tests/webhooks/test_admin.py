@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
@@ -226,7 +227,9 @@ def test_disabling_in_the_admin_says_so_and_names_staff(admin_client, endpoint):
     response = admin_client.post(CHANGELIST, picked, follow=True)
     assert "Disabled 1 endpoint(s)." in [str(m) for m in get_messages(response.wsgi_request)]
     endpoint.refresh_from_db()
-    assert not endpoint.enabled and endpoint.disabled_reason == "Disabled by Steve's staff."
+    assert (
+        not endpoint.enabled and endpoint.disabled_reason == "Disabled in Steve's admin by admin."
+    )
 
 
 def test_editing_an_endpoint_keeps_a_secret_rotated_meanwhile(admin_client, endpoint, monkeypatch):
@@ -372,3 +375,76 @@ def test_redelivering_thousands_of_deliveries_takes_a_bounded_number_of_queries(
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert said == ["301 redelivery(ies) queued."]
+    assert LogEntry.objects.filter(object_id__startswith="whd_").count() == 301
+
+
+def _logged(model) -> list[tuple[str, str, int, str]]:
+    """The admin's history of `model`'s rows: (object, who, flag, what)."""
+    entries = LogEntry.objects.filter(content_type__model=model._meta.model_name)
+    return sorted(
+        (e.object_id, e.user.username, e.action_flag, e.get_change_message()) for e in entries
+    )
+
+
+@pytest.mark.parametrize(("action", "said"), [("enable", "enabled"), ("disable", "disabled")])
+def test_switching_an_endpoint_in_the_admin_logs_and_notices_the_operator(
+    admin_client, endpoint, action, said
+):
+    if action == "enable":
+        endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    admin_client.post(CHANGELIST, {"action": action, "_selected_action": [endpoint.pk]})
+    # Was no entry, and a notice that named no one ("Disabled by Steve's staff.").
+    assert _logged(WebhookEndpoint) == [(endpoint.pk, "admin", CHANGE, f"{said.capitalize()}.")]
+    notice = endpoint.notices.order_by("-created_at", "-pk").first()
+    assert notice.kind == said and notice.message.endswith(" by admin.")
+
+
+def test_rotating_an_endpoints_secret_in_the_admin_logs_and_notices_the_operator(
+    admin_client, endpoint
+):
+    admin_client.post(CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]})
+    assert _logged(WebhookEndpoint) == [(endpoint.pk, "admin", CHANGE, "Rotated the secret.")]
+    assert endpoint.notices.get().message == "The secret was rotated by admin."
+
+
+def test_rotating_a_session_secret_in_the_admin_logs_the_operator(admin_client, company):
+    owner, _ = session_secret_rotate(
+        company_id=company.pk, environment="sandbox", grace=timedelta(0)
+    )
+    admin_client.post(
+        "/admin/webhooks/sessionwebhooksecret/",
+        {"action": "rotate_secret", "_selected_action": [owner.pk]},
+    )
+    assert _logged(SessionWebhookSecret) == [
+        (str(owner.pk), "admin", CHANGE, "Rotated the secret.")
+    ]
+
+
+def test_redelivering_failed_since_in_the_admin_logs_the_operator(admin_client, company, endpoint):
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    since = timezone.now() - timedelta(hours=1)
+    admin_client.post(
+        CHANGELIST,
+        {
+            "action": "redeliver_failed_since",
+            "_selected_action": [endpoint.pk],
+            "apply": "1",
+            "since_0": since.strftime("%Y-%m-%d"),
+            "since_1": since.strftime("%H:%M:%S"),
+        },
+    )
+    assert _logged(WebhookEndpoint) == [
+        (endpoint.pk, "admin", CHANGE, "Queued again 1 failed delivery(ies).")
+    ]
+
+
+def test_redelivering_in_the_admin_logs_each_delivery_queued_not_those_refused(
+    admin_client, company, endpoint
+):
+    queued, delivered = emit(company)[0], emit(company)[0]
+    WebhookDelivery.objects.filter(pk=queued.pk).update(status="failed")
+    WebhookDelivery.objects.filter(pk=delivered.pk).update(status="delivered", purpose="sync")
+    picked = {"action": "redeliver", "_selected_action": [queued.pk, delivered.pk]}
+    admin_client.post("/admin/webhooks/webhookdelivery/", picked)
+    assert _logged(WebhookDelivery) == [(queued.pk, "admin", CHANGE, "Queued for redelivery.")]
