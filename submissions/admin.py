@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.http import HttpRequest, HttpResponse
 
-from steve.admin_site import ReadOnlyAdmin, SavesEditedFieldsOnly
+from steve.admin_site import ReadOnlyAdmin, SavesEditedFieldsOnly, log_changes
 from steve.models import Workflow
+from steve.text import shown
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
 from submissions.services import merchant_memory_forget, submissions_catch_up
 
@@ -141,7 +142,10 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
 
     @admin.action(description="Forget the selected values (under every key that holds them)")
     def forget(self, request, queryset) -> None:
-        forgotten = merchant_memory_forget(memory_ids=queryset.values_list("pk", flat=True))
+        # Read before they are forgotten: a forgotten row is deleted, or holds another value.
+        selected = list(queryset.only("pk", "key", "field", "value"))
+        forgotten = merchant_memory_forget(memory_ids=[row.pk for row in selected])
+        log_changes(request, selected, lambda row: f"Forgot its value {shown(row.value)}.")
         self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
     def delete_model(self, request, obj) -> None:

@@ -1,6 +1,7 @@
 """The admin's submission pages stay cheap at scale: a bounded number of queries."""
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
 from submissions.models import MerchantMemory
@@ -66,3 +67,22 @@ def test_forgetting_thousands_of_memories_at_once_takes_a_bounded_number_of_quer
         f"OLD {i}" for i in range(0, 500, 5)
     )
     assert not MerchantMemory.objects.filter(previous__isnull=False).exists()
+    assert LogEntry.objects.filter(user__username="ops", action_flag=CHANGE).count() == 500
+
+
+def test_forgetting_memories_in_the_admin_logs_each_selected_row_under_the_operator(
+    operator, company
+):
+    kept, forgotten = (
+        MerchantMemory.objects.create(company=company, key=f"tel:{i}", field="total", value=v)
+        for i, v in enumerate(["12.00", "9.99"])
+    )
+    operator.post(
+        reverse("admin:submissions_merchantmemory_changelist"),
+        {"action": "forget", "_selected_action": [forgotten.pk]},
+    )
+    # No entry was written: who forgot what a reviewer had taught could not be told.
+    entries = [(e.object_id, e.user.username, e.object_repr) for e in LogEntry.objects.all()]
+    assert entries == [(str(forgotten.pk), "ops", str(forgotten))]
+    assert LogEntry.objects.get().get_change_message() == "Forgot its value 9.99."
+    assert MerchantMemory.objects.filter(pk=kept.pk).exists()
