@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
+from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
 from steve.models import ApiKey, Company, IdempotencyKey, OutboxMessage, Workflow
@@ -330,15 +331,26 @@ def test_revoking_keys_in_the_admin_logs_each_one_under_the_operator_who_did(ope
 
 
 def test_revoke_counts_and_logs_only_the_keys_it_revoked_not_those_revoked_meanwhile(
-    operator, company
+    operator, company, monkeypatch
 ):
-    mine, theirs = (api_key(company, name=name).api_key for name in ("mine", "theirs"))
-    posted = _revoke_question(operator, [mine, theirs])
-    # Another operator revokes one of them between the question and the answer.
-    api_key_revoke(api_key=ApiKey.objects.get(pk=theirs.pk))
+    keys = [api_key(company, name=name).api_key for name in ("one", "two")]
+    posted = _revoke_question(operator, keys)
+    overwrite, first = steve_services.api_key_cache_overwrite, []
+
+    def another_operator_revokes_the_other_key_meanwhile(key: ApiKey) -> None:
+        # Once this action revoked its first key, another operator revokes the other.
+        if not first:
+            first.append(key.pk)
+            others = ApiKey.objects.filter(pk__in=[k.pk for k in keys]).exclude(pk=key.pk)
+            others.update(revoked_at=timezone.now())
+        overwrite(key)
+
+    monkeypatch.setattr(
+        steve_services, "api_key_cache_overwrite", another_operator_revokes_the_other_key_meanwhile
+    )
     done = operator.post(
         reverse("admin:steve_apikey_changelist"), {**posted, "confirm": "yes"}, follow=True
     )
-    # Was "Revoked 2 key(s).": the key revoked by the other operator counted as this one's.
+    # Was "Revoked 2 key(s).": the key the other operator revoked counted as this one's.
     assert "Revoked 1 key(s)." in [str(m) for m in done.context["messages"]]
-    assert list(LogEntry.objects.values_list("object_id", flat=True)) == [str(mine.pk)]
+    assert list(LogEntry.objects.values_list("object_id", flat=True)) == [str(first[0])]
