@@ -526,12 +526,21 @@ def deliver(delivery_id: str) -> Outcome | None:
 
 
 def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
-    """Beat: forget finished deliveries (and their attempt logs) past the retention."""
+    """Beat: forget finished deliveries (and their attempt logs) past the retention.
+
+    Not a sync post given up: it stays redeliverable until its submission's retention
+    purge drops it with a `sync_dropped` event (deliveries_forget_results). Forgotten
+    here first, the submission stayed `approved` for good, with nothing saying why.
+    """
     cutoff = timezone.now() - older_than
-    finished = WebhookDelivery.objects.filter(
-        status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
-        created_at__lt=cutoff,
-    ).values_list("pk", flat=True)[:limit]
+    finished = (
+        WebhookDelivery.objects.filter(
+            status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+            created_at__lt=cutoff,
+        )
+        .exclude(purpose=WebhookDelivery.Purpose.SYNC, status=WebhookDelivery.Status.FAILED)
+        .values_list("pk", flat=True)[:limit]
+    )
     _, per_model = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
     return per_model.get(WebhookDelivery._meta.label, 0)
 

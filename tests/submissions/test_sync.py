@@ -441,3 +441,35 @@ def test_retention_of_a_synced_submission_drops_no_sync():
     _purge_one(submission.pk, submission.company_id)
     assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
     assert event_types(submission) == ["approved", "synced", "results_purged"]
+
+
+def test_a_given_up_sync_outlives_the_webhook_log_purge_until_its_submissions_retention():
+    """The hourly purge of old deliveries (WEBHOOKS_RETENTION_DAYS) deleted a sync given
+    up, first when its sweep ran before the submission's: the operator could no longer
+    resend it, and the retention purge then found nothing to drop, so the submission
+    stayed `approved` for good with no `sync_dropped` event saying why."""
+    from jobs.services import _purge_one
+    from webhooks.delivery import MAX_ATTEMPTS, Outcome, claim, deliveries_purge, record
+
+    submission, delivery = approved_with_target("https://example.com/erp")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    _, last = claim(delivery.pk)
+    record(delivery.pk, last, Outcome(503, "", "HTTP 503", 1))
+    assert event_types(submission)[-1] == "sync_abandoned"
+    old = timezone.now() - timedelta(days=31)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=old)
+
+    assert deliveries_purge(older_than=timedelta(days=30)) == 0
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"  # still resendable
+    _purge_one(submission.pk, submission.company_id)
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    assert event_types(submission)[-2:] == ["sync_dropped", "results_purged"]
+
+
+def test_the_webhook_log_purge_still_forgets_old_delivered_syncs():
+    from webhooks.delivery import deliveries_purge
+
+    _, delivery = approved_with_target("https://example.com/erp")
+    old = timezone.now() - timedelta(days=31)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="delivered", created_at=old)
+    assert deliveries_purge(older_than=timedelta(days=30)) == 1
