@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import requests
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -262,12 +262,39 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
     both find it idle; when another holds that lock, it is busy (and nobody waits).
     """
     endpoint = delivery.endpoint
-    if endpoint is None or endpoint.failing_since is None:
+    if endpoint is None:
+        return delivery.purpose == WebhookDelivery.Purpose.SYNC and _sync_target_failing_and_busy(
+            delivery, now
+        )
+    if endpoint.failing_since is None:
         return False
     if not WebhookEndpoint.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk):
         return True
     in_flight = WebhookDelivery.objects.filter(endpoint=endpoint, locked_until__gt=now)
     return in_flight.exclude(pk=delivery.pk).exists()
+
+
+def _sync_target_failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
+    """_failing_and_busy for a sync post: its target (a workflow's sync_url) takes every
+    approval of the company, with no endpoint row to say it is failing. It is failing
+    when this post's last attempt failed, or an attempt in flight to it follows a failed
+    one (`last_error` is that of the latest answer). A retry checks with a lock on the
+    target held, so two workers do not both find it idle; a first attempt to a target
+    with no failure in flight goes at once (the first wave, as for an endpoint).
+    """
+    in_flight = WebhookDelivery.objects.filter(
+        purpose=WebhookDelivery.Purpose.SYNC,
+        company_id=delivery.company_id,
+        url=delivery.url,
+        locked_until__gt=now,
+    ).exclude(pk=delivery.pk)
+    if not delivery.last_error:
+        return in_flight.exclude(last_error="").exists()
+    with connection.cursor() as cursor:  # released when the claim's transaction ends
+        key = f"sync-target:{delivery.company_id}:{delivery.url}"
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+        (locked,) = cursor.fetchone()
+    return not locked or in_flight.exists()
 
 
 def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:

@@ -473,3 +473,100 @@ def test_the_webhook_log_purge_still_forgets_old_delivered_syncs():
     old = timezone.now() - timedelta(days=31)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="delivered", created_at=old)
     assert deliveries_purge(older_than=timedelta(days=30)) == 1
+
+
+def sync_of(submission: Submission) -> WebhookDelivery:
+    return WebhookDelivery.objects.get(event_id=sync_event_id(submission.pk))
+
+
+def failing_sync_in_flight(url: str) -> Submission:
+    """An approved submission whose sync failed once and whose retry is in flight now."""
+    from webhooks.delivery import Outcome, claim, record
+
+    submission = with_sync_target(SubmissionFactory(), url)
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    delivery = sync_of(submission)
+    _, first = claim(delivery.pk)
+    record(delivery.pk, first, Outcome(503, "", "HTTP 503", 1))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert claim(delivery.pk) is not None  # the retry, in flight
+    return submission
+
+
+@pytest.mark.parametrize("retrying", [False, True])
+def test_a_failing_sync_target_has_one_attempt_in_flight_and_the_others_wait(retrying):
+    """A sync target that times out held a worker of the shared deliveries queue for 15 s
+    per approval and per retry (only webhook endpoints had the failing-receiver limit), so
+    a burst of approvals to a dead target queued every company's webhooks behind it."""
+    from webhooks.delivery import claim
+
+    url = "https://example.com/erp"
+    first = failing_sync_in_flight(url)
+    other = SubmissionFactory(company=first.company)
+    other = with_sync_target(other, url)
+    submission_approve(submission_id=other.pk, actor=Actor.system())
+    waiting = sync_of(other)
+    if retrying:  # its own first attempt failed too (the other's was in flight)
+        WebhookDelivery.objects.filter(pk=waiting.pk).update(
+            attempts=1, last_status_code=503, last_error="HTTP 503"
+        )
+        waiting.refresh_from_db()
+
+    assert claim(waiting.pk) is None
+    held = WebhookDelivery.objects.get(pk=waiting.pk)
+    assert held.attempts == waiting.attempts and held.queued_until is None  # none counted
+    wait = held.next_attempt_at - timezone.now()
+    assert timedelta(seconds=5) < wait <= timedelta(seconds=10)
+    # Once nothing is in flight to that target, it is sent.
+    WebhookDelivery.objects.filter(pk=sync_of(first).pk).update(locked_until=None)
+    WebhookDelivery.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
+    assert claim(waiting.pk) is not None
+
+
+def test_a_healthy_sync_target_and_another_companys_are_sent_to_in_parallel():
+    from webhooks.delivery import claim
+
+    url = "https://example.com/erp"
+    first = with_sync_target(SubmissionFactory(), url)
+    submission_approve(submission_id=first.pk, actor=Actor.system())
+    assert claim(sync_of(first).pk) is not None  # in flight, nothing failed
+    same = with_sync_target(SubmissionFactory(company=first.company), url)
+    submission_approve(submission_id=same.pk, actor=Actor.system())
+    assert claim(sync_of(same).pk) is not None
+
+    failing_sync_in_flight("https://example.org/erp")
+    elsewhere = with_sync_target(SubmissionFactory(), "https://example.org/erp")
+    submission_approve(submission_id=elsewhere.pk, actor=Actor.system())
+    assert claim(sync_of(elsewhere).pk) is not None  # another company's target
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_retrying_syncs_to_one_failing_target_send_one_at_a_time():
+    from webhooks.delivery import claim
+
+    url = "https://example.com/erp"
+    company = CompanyFactory()
+    deliveries = []
+    for _ in range(2):
+        submission = with_sync_target(SubmissionFactory(company=company), url)
+        submission_approve(submission_id=submission.pk, actor=Actor.system())
+        deliveries.append(sync_of(submission))
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        attempts=1, last_status_code=503, last_error="HTTP 503"
+    )
+    start = threading.Barrier(2)
+    claimed: list[bool] = []
+
+    def worker(delivery_id: str) -> None:
+        try:
+            start.wait()
+            claimed.append(claim(delivery_id) is not None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(d.pk,)) for d in deliveries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == [False, True]
