@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from fraud.policy import policy_errors
@@ -16,7 +17,7 @@ from jobs.selectors import session_last_beat
 from jobs.services import session_expire, sessions_expire_stale
 from steve.admin_site import CheckedJSONField
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
-from steve.services import VERSIONED_FIELDS, workflow_publish
+from steve.services import VERSIONED_FIELDS, workflow_publish, workflow_version_number
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
 from submissions.services import CATCH_UP_PER_PAGE
 from webhooks.targets import target_error
@@ -113,10 +114,40 @@ class WorkflowVersionForm(forms.ModelForm):
     fraud_policy = PrettyJSONField(
         required=False, widget=_json_area(4), help_text="Empty: the default fraud policy."
     )
+    # "<workflow id>:<version>" the form was filled from (0: the workflow had none).
+    based_on = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = WorkflowVersion
         fields = ["workflow", *VERSIONED_FIELDS]
+
+    def based_on_version(self) -> int | None:
+        """The version of the chosen workflow this form was filled from (None: it was
+        filled from a kind's defaults, or from another workflow's version)."""
+        workflow = self.cleaned_data.get("workflow")
+        pk, _, number = (self.cleaned_data.get("based_on") or "").rpartition(":")
+        if workflow is None or pk != workflow.pk or not number.isdigit():
+            return None
+        return int(number)
+
+    def clean(self) -> dict[str, Any]:
+        """Refuses a form filled from a version that is no longer the latest: its unchanged
+        fields would undo what was published since (two admins editing at once)."""
+        cleaned = super().clean()
+        based_on = self.based_on_version()
+        if based_on is None:
+            return cleaned
+        workflows = Workflow.objects.filter(pk=cleaned["workflow"].pk)
+        if transaction.get_connection().in_atomic_block:
+            # The admin saves in the same transaction: no publish gets in before ours.
+            workflows = workflows.select_for_update()
+        now = workflow_version_number(workflows.get())
+        if now != based_on:
+            raise forms.ValidationError(
+                f"{cleaned['workflow'].slug} changed since this form was opened from "
+                f"v{based_on}: v{now} is now the latest. Open the form again to start from it."
+            )
+        return cleaned
 
     def clean_upload(self) -> Any:
         upload = self.cleaned_data["upload"]
@@ -179,7 +210,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """The kind's defaults, or the workflow's current version when one is picked."""
         initial = super().get_changeform_initial_data(request)
-        latest = None
+        workflow = latest = None
         if workflow_id := request.GET.get("workflow"):
             workflow = Workflow.objects.filter(pk=workflow_id).first()
             latest = workflow.latest if workflow else None
@@ -188,6 +219,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
             base = {f: getattr(latest, f) for f in VERSIONED_FIELDS}
         else:
             base = kind_defaults(kind or WorkflowVersion.Kind.RECEIPT)
+        if workflow is not None:  # what was current when the form opened, kind changed or not
+            base["based_on"] = f"{workflow.pk}:{latest.version if latest else 0}"
         return {**base, **{k: v for k, v in initial.items() if k in {"workflow"}}}
 
     def save_model(
@@ -199,6 +232,7 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
             company=workflow.company,
             slug=workflow.slug,
             name=workflow.name,
+            based_on=form.based_on_version(),
             **{f: form.cleaned_data[f] for f in VERSIONED_FIELDS},
         )
         obj.pk = version.pk

@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from steve import redis_pause
 from steve.broker import broker_pause
 from steve.celery import app as celery_app
-from steve.errors import invalid
+from steve.errors import ServiceError, invalid
 from steve.models import (
     ApiKey,
     Company,
@@ -148,13 +148,29 @@ VERSIONED_FIELDS = (
 )
 
 
+class WorkflowChanged(ServiceError):
+    """A version was published from a copy of one that is no longer the latest."""
+
+
 @transaction.atomic
-def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any) -> WorkflowVersion:
-    """Create the workflow or, when its contract changed, a new immutable version of it."""
+def workflow_publish(
+    *, company: Company, slug: str, name: str, based_on: int | None = None, **contract: Any
+) -> WorkflowVersion:
+    """Create the workflow or, when its contract changed, a new immutable version of it.
+
+    `based_on` is the version the caller's contract was copied from (0: the workflow had
+    none): when another was published since, it is refused, since its unchanged fields
+    would silently undo that publish's edits."""
     workflow, _ = Workflow.objects.get_or_create(
         company=company, slug=slug, defaults={"name": name}
     )
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    if based_on is not None and (now := workflow_version_number(workflow)) != based_on:
+        raise WorkflowChanged(
+            "WORKFLOW_VERSION_CHANGED",
+            f"{slug} changed since this version was copied from v{based_on}: it is now at "
+            f"v{now}. Start again from v{now}.",
+        )
     if workflow.name != name:
         workflow.name = name
         workflow.save(update_fields=["name"])
@@ -168,6 +184,12 @@ def workflow_publish(*, company: Company, slug: str, name: str, **contract: Any)
     return WorkflowVersion.objects.create(
         workflow=workflow, version=(latest.version + 1) if latest else 1, **base
     )
+
+
+def workflow_version_number(workflow: Workflow) -> int:
+    """The workflow's latest version number; 0 while it has none."""
+    latest = workflow.versions.order_by("-version").values_list("version", flat=True).first()
+    return latest or 0
 
 
 IDEMPOTENCY_PURGE_BATCH = 5000

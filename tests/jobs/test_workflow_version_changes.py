@@ -1,0 +1,88 @@
+"""Workflow versions changed while they are in use: two admins publishing at once."""
+
+import json
+from typing import Any
+
+import pytest
+from django import forms
+from django.urls import reverse
+
+from steve.models import WorkflowVersion
+from steve.services import WorkflowChanged, workflow_publish
+
+pytestmark = pytest.mark.django_db
+ADD_VERSION = "admin:steve_workflowversion_add"
+
+
+def as_posted(form: forms.Form) -> dict[str, Any]:
+    """What a browser posts back for the form as it was shown (hidden fields included)."""
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if isinstance(field, forms.JSONField):
+            value = field.prepare_value(value)
+        if isinstance(field, forms.BooleanField):
+            if value:
+                data[name] = "on"
+            continue
+        if value is not None:
+            data[name] = value
+    return data
+
+
+def opened_form(operator: Any, workflow_id: str) -> dict[str, Any]:
+    page = operator.get(reverse(ADD_VERSION), {"workflow": workflow_id})
+    assert page.status_code == 200
+    return as_posted(page.context["adminform"].form)
+
+
+def test_a_version_published_from_a_form_opened_before_another_publish_is_refused(
+    operator, receipt_workflow
+):
+    """Two admins open the form on v1; the second to save would have published v1's
+    schema over the first's edit (v3 silently undoing v2)."""
+    workflow = receipt_workflow.workflow
+    first, second = opened_form(operator, workflow.pk), opened_form(operator, workflow.pk)
+    schema = json.loads(first["output_schema"])
+    schema["required"] = sorted(schema["properties"])[:1]
+    first["output_schema"] = json.dumps(schema)
+    assert operator.post(reverse(ADD_VERSION), first).status_code == 302
+    second["review_threshold"] = "42"
+
+    response = operator.post(reverse(ADD_VERSION), second)
+
+    assert response.status_code == 200
+    assert "changed since" in str(response.context["adminform"].form.non_field_errors())
+    latest = workflow.versions.order_by("-version").first()
+    assert latest.version == receipt_workflow.version + 1
+    assert latest.output_schema["required"] == schema["required"]
+
+
+def test_a_form_opened_on_the_latest_version_still_publishes(operator, receipt_workflow):
+    workflow = receipt_workflow.workflow
+    posted = opened_form(operator, workflow.pk)
+    posted["review_threshold"] = "42"
+    assert operator.post(reverse(ADD_VERSION), posted).status_code == 302
+    latest = WorkflowVersion.objects.filter(workflow=workflow).order_by("-version").first()
+    assert (latest.version, latest.review_threshold) == (receipt_workflow.version + 1, 42)
+
+
+def test_publishing_from_a_stale_version_is_refused_by_the_service(receipt_workflow):
+    workflow = receipt_workflow.workflow
+    first = workflow_publish(
+        company=workflow.company,
+        slug=workflow.slug,
+        name=workflow.name,
+        based_on=receipt_workflow.version,
+        review_threshold=41,
+    )
+    with pytest.raises(WorkflowChanged) as refused:
+        workflow_publish(
+            company=workflow.company,
+            slug=workflow.slug,
+            name=workflow.name,
+            based_on=receipt_workflow.version,
+            review_threshold=42,
+        )
+    assert refused.value.code == "WORKFLOW_VERSION_CHANGED"
+    assert workflow.versions.order_by("-version").first() == first
