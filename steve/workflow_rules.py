@@ -80,7 +80,86 @@ def output_schema_errors(schema: Any) -> list[str]:
     referring = sorted(name for name, spec in schema["properties"].items() if _refers(spec))
     if referring:
         return [f"Output schema: {', '.join(referring)}: a field's schema cannot use $ref."]
+    # Such a field was dropped from every extraction and refused at every correction: a
+    # required one stayed missing for good.
+    empty = sorted(name for name, spec in schema["properties"].items() if _holds_nothing(spec))
+    if empty:
+        return [f"Output schema: {', '.join(empty)}: no value fits this field's schema."]
     return []
+
+
+# JSON Schema's types as disjoint sets: "number" is the integers and the fractions.
+ALL_TYPES = frozenset({"null", "boolean", "object", "array", "string", "integer", "fraction"})
+# A type's lower and upper bounds (and their exclusive forms), which cross only when
+# the field holds nothing but that type.
+NUMBER_BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+BOUNDS = {
+    frozenset({"integer", "fraction"}): NUMBER_BOUNDS,
+    frozenset({"integer"}): NUMBER_BOUNDS,
+    frozenset({"fraction"}): NUMBER_BOUNDS,
+    frozenset({"string"}): ("minLength", None, "maxLength", None),
+    frozenset({"array"}): ("minItems", None, "maxItems", None),
+    frozenset({"object"}): ("minProperties", None, "maxProperties", None),
+}
+
+
+def _holds_nothing(spec: Any) -> bool:
+    """Whether no value can fit this (valid, $ref-free) field schema, by the plain ways
+    one is written so: false, not {}, no type left, an enum none of whose members fits,
+    bounds that cross, or a combination that leaves nothing. Not every such schema."""
+    if spec is False:
+        return True
+    if not isinstance(spec, dict):
+        return False
+    if spec.get("not") is True or spec.get("not") == {}:
+        return True
+    types = _types(spec)
+    if not types or any(_holds_nothing(part) for part in spec.get("allOf", [])):
+        return True
+    if any(
+        key in spec and not any(_fits_some(part, types) for part in spec[key])
+        for key in ("anyOf", "oneOf")
+    ):
+        return True
+    candidates = [spec["const"]] if "const" in spec else spec.get("enum")
+    if candidates is not None:
+        validator = _exact_validator()(spec)
+        return not any(validator.is_valid(candidate) for candidate in candidates)
+    return _bounds_cross(spec, types)
+
+
+def _fits_some(part: Any, types: frozenset[str]) -> bool:
+    """Whether a branch of anyOf/oneOf holds a value of one of the field's types."""
+    if isinstance(part, dict) and not types & _types(part):
+        return False
+    return not _holds_nothing(part)
+
+
+def _types(spec: dict[str, Any]) -> frozenset[str]:
+    """The types a value may have under this schema's `type` and its allOf's."""
+    allowed = ALL_TYPES
+    for part in [spec, *(p for p in spec.get("allOf", []) if isinstance(p, dict))]:
+        named = part.get("type")
+        if named is None:
+            continue
+        names = {named} if isinstance(named, str) else set(named)
+        if "number" in names:
+            names |= {"integer", "fraction"}
+        allowed = allowed & names
+    return allowed
+
+
+def _bounds_cross(spec: dict[str, Any], types: frozenset[str]) -> bool:
+    if types not in BOUNDS:
+        return False
+    low_key, low_open_key, high_key, high_open_key = BOUNDS[types]
+    lows = [(spec[k], k == low_open_key) for k in (low_key, low_open_key) if k and k in spec]
+    highs = [(spec[k], k == high_open_key) for k in (high_key, high_open_key) if k and k in spec]
+    return any(
+        low > high or (low == high and (low_open or high_open))
+        for low, low_open in lows
+        for high, high_open in highs
+    )
 
 
 def _refers(spec: Any) -> bool:

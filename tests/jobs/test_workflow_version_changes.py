@@ -86,3 +86,57 @@ def test_publishing_from_a_stale_version_is_refused_by_the_service(receipt_workf
         )
     assert refused.value.code == "WORKFLOW_VERSION_CHANGED"
     assert workflow.versions.order_by("-version").first() == first
+
+
+def schema_with(total: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"totalAmount": total, "merchantName": {"type": "string"}},
+        "required": ["totalAmount"],
+    }
+
+
+@pytest.mark.parametrize(
+    "total",
+    [
+        {"not": {}},
+        {"type": "number", "enum": []},
+        {"type": "number", "enum": ["12.50", "3"]},
+        {"type": "string", "const": 5},
+        {"type": "number", "minimum": 10, "maximum": 1},
+        {"type": "number", "exclusiveMinimum": 5, "maximum": 5},
+        {"type": "string", "minLength": 5, "maxLength": 2},
+        {"allOf": [{"type": "number"}, {"type": "string"}]},
+        {"type": "integer", "anyOf": [{"type": "string"}, {"not": True}]},
+    ],
+)
+def test_a_field_no_value_can_fit_is_refused_when_publishing(operator, receipt_workflow, total):
+    """Published, every extraction dropped the field and every correction of it was
+    refused: a required field stayed missing for good."""
+    workflow = receipt_workflow.workflow
+    posted = opened_form(operator, workflow.pk)
+    posted["output_schema"] = json.dumps(schema_with(total))
+
+    response = operator.post(reverse(ADD_VERSION), posted)
+
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors["output_schema"])
+    assert "totalAmount" in errors and "no value" in errors
+    assert workflow.versions.count() == 1
+
+
+@pytest.mark.parametrize(
+    "total",
+    [
+        {"type": ["number", "null"], "minimum": 10, "maximum": 1},  # null still fits
+        {"type": "number", "minimum": 5, "maximum": 5},
+        {"type": "number", "enum": ["x", 3]},
+        {"anyOf": [{"type": "string"}, {"not": {}}]},
+    ],
+)
+def test_a_narrow_field_that_some_value_fits_is_published(operator, receipt_workflow, total):
+    workflow = receipt_workflow.workflow
+    posted = opened_form(operator, workflow.pk)
+    posted["output_schema"] = json.dumps(schema_with(total))
+    assert operator.post(reverse(ADD_VERSION), posted).status_code == 302
+    assert workflow.versions.count() == 2
