@@ -8,7 +8,7 @@ import psycopg
 from django.db import connection
 from django.db.models import F, Model
 
-from jobs.models import SessionHeartbeat, WorkflowSession
+from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.models import ApiKey, Company, Workflow, WorkflowVersion
 from submissions.models import Submission
 
@@ -142,3 +142,29 @@ def session_last_beat(*, session_id: str) -> Any:
         .values_list("beat_at", flat=True)
         .first()
     )
+
+
+def replayed_session_version(
+    *, api_key: ApiKey, workflow: Workflow, client_submission_id: Any
+) -> WorkflowVersion | None:
+    """The version of the caller's pending session on this workflow that a create naming
+    `client_submission_id` replays (None: the create makes a new session).
+
+    A replay is checked by the rules that session was opened under: by the latest
+    version's, a stricter publish since turned the retry of a working session into a 422.
+    """
+    if not isinstance(client_submission_id, str) or "\x00" in client_submission_id:
+        return None
+    session = (
+        WorkflowSession.objects.select_related("workflow_version__workflow")
+        .filter(
+            company_id=api_key.company_id,
+            environment=api_key.environment,
+            client_submission_id=client_submission_id,
+            api_key=api_key,
+            workflow_version__workflow=workflow,
+            state=SessionState.PENDING,
+        )
+        .first()
+    )
+    return session.workflow_version if session else None

@@ -17,7 +17,7 @@ from jobs.api import schema as api_docs
 from jobs.api.serializers import job_data, parse_session_request, session_created_data
 from jobs.extraction import sniff_mime
 from jobs.models import SessionState, WorkflowSession
-from jobs.selectors import session_for_poll
+from jobs.selectors import replayed_session_version, session_for_poll
 from jobs.services import (
     SNIFF_BYTES,
     SessionError,
@@ -65,7 +65,14 @@ class SessionCreateView(APIView):
     @idempotent(scope="sessions")
     def post(self, request: Request, slug: str) -> Response:
         workflow = company_workflow(request, slug)
-        version = workflow.latest
+        named = request.data.get("clientSubmissionId") if isinstance(request.data, dict) else None
+        # A replay keeps its session's version, and is checked by that version's rules.
+        version = (
+            replayed_session_version(
+                api_key=request.auth, workflow=workflow, client_submission_id=named
+            )
+            or workflow.latest
+        )
         session_request = parse_session_request(request.data, version)
         session, created = session_create(
             api_key=request.auth, version=version, request=session_request

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from steve.models import WorkflowVersion
 from steve.services import WorkflowChanged, workflow_publish
+from tests.jobs.test_sessions_api import create
 
 pytestmark = pytest.mark.django_db
 ADD_VERSION = "admin:steve_workflowversion_add"
@@ -140,3 +141,49 @@ def test_a_narrow_field_that_some_value_fits_is_published(operator, receipt_work
     posted["output_schema"] = json.dumps(schema_with(total))
     assert operator.post(reverse(ADD_VERSION), posted).status_code == 302
     assert workflow.versions.count() == 2
+
+
+def publish_stricter(version: WorkflowVersion) -> WorkflowVersion:
+    """A next version taking only three PNGs of at most 1 KB each."""
+    workflow = version.workflow
+    upload = {**version.upload, "minFiles": 3, "maxFiles": 3, "acceptedFormats": ["png"]}
+    upload["maxFileSizeMb"] = 0.001
+    return workflow_publish(
+        company=workflow.company, slug=workflow.slug, name=workflow.name, upload=upload
+    )
+
+
+def test_a_replayed_create_of_a_session_opened_before_a_stricter_version_returns_it(
+    api, receipt_workflow
+):
+    """STEVE-API.md: a pending session's clientSubmissionId returns that session. Checked
+    against the latest version's rules, the retry was a 422 (fileCount, contentTypes) for
+    a session that exists, works and keeps the version it was opened on."""
+    first, body, _ = create(api, clientSubmissionId="order-7")
+    assert first == 201
+    publish_stricter(receipt_workflow)
+
+    again, replayed, response = create(api, clientSubmissionId="order-7")
+
+    assert again == 201, replayed
+    assert response["X-Idempotent-Replay"] == "true"
+    assert replayed["sessionId"] == body["sessionId"]
+    assert replayed["workflow"] == {"slug": "receipt-ocr", "version": receipt_workflow.version}
+
+
+def test_a_replay_that_differs_from_the_older_sessions_create_is_still_a_conflict(
+    api, receipt_workflow
+):
+    create(api, clientSubmissionId="order-8")
+    publish_stricter(receipt_workflow)
+    status, body, _ = create(
+        api, clientSubmissionId="order-8", fileCount=2, contentTypes=["image/jpeg"] * 2
+    )
+    assert status == 409 and body["code"] == "CLIENT_SUBMISSION_ID_CONFLICT"
+
+
+def test_a_new_session_after_a_stricter_publish_takes_the_new_rules(api, receipt_workflow):
+    publish_stricter(receipt_workflow)
+    status, body, _ = create(api, clientSubmissionId="order-9")
+    assert status == 422
+    assert {e["field"] for e in body["errors"]} == {"fileCount", "contentTypes[0]"}
