@@ -216,16 +216,17 @@ def review_threshold(session: WorkflowSession) -> int:
     return int(session.options.get("documentReview") or session.workflow_version.review_threshold)
 
 
-def flagged_fields(
-    kind: str, merged: Merged, threshold: int, properties: dict[str, Any]
-) -> list[str]:
+def flagged_fields(kind: str, merged: Merged, threshold: int, schema: dict[str, Any]) -> list[str]:
     """Required fields that are missing, and any field read with too little confidence.
-    A field the version's output schema has no place for (``properties``) is not
-    required of it: no reviewer could fill it in."""
+
+    Required are the kind's own fields and those the version's output schema requires
+    (an admin may add one: extractedData without it fails the integrator's validation).
+    A field the schema has no place for (``properties``) is not required of it: no
+    reviewer could fill it in."""
+    properties = schema.get("properties", {})
+    required = dict.fromkeys([*REQUIRED_FIELDS[kind], *(schema.get("required") or [])])
     missing = [
-        name
-        for name in REQUIRED_FIELDS[kind]
-        if name in properties and merged.fields.get(name) in (None, "")
+        name for name in required if name in properties and merged.fields.get(name) in (None, "")
     ]
     weak = [
         name
@@ -310,8 +311,8 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
 
 def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tuple[str, list[str]]:
     version = session.workflow_version
-    properties = (version.output_schema or {}).get("properties", {})
-    flagged = flagged_fields(version.kind, merged, review_threshold(session), properties)
+    schema = version.output_schema or {}
+    flagged = flagged_fields(version.kind, merged, review_threshold(session), schema)
     one_shot = session.source == WorkflowSession.Source.EXTRACTION_JOB
     # A one-shot extraction job has a field gate only when it asked for one
     # (`documentReview`, seed 003); fraud always sends a submission to review.

@@ -134,3 +134,42 @@ def test_a_reference_the_schema_does_not_define_refuses_the_field_not_the_submis
     session = _run_credit_note(api, monkeypatch)
     assert session.state == "completed"
     assert "nowhere" in session.submission.evidence["totalAmount"][-1]["schema"]
+
+
+@pytest.mark.parametrize("auto_approve", [True, False])
+def test_a_field_the_versions_schema_requires_that_was_not_read_is_flagged_as_missing(
+    api, workflows, receipt_workflow, monkeypatch, auto_approve
+):
+    """An admin published receiptNumber as required: a receipt read without it was
+    auto-approved (only the kind's own required fields were checked), its extractedData
+    invalid against the outputJsonSchema the integrator validates with."""
+    schema = copy.deepcopy(receipt_workflow.output_schema)
+    schema["required"] = ["receiptNumber", "totalAmount"]
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(
+        output_schema=schema, auto_approve=auto_approve
+    )
+    monkeypatch.setattr(pipeline, "_extract_file", partial(fake_extract_file))
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    pipeline.run(body["sessionId"])
+    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
+    assert submission.status == SubmissionStatus.REVIEW
+    assert submission.review_flagged_fields == ["receiptNumber"]
+
+
+def test_a_receipt_with_every_field_the_schema_requires_is_still_auto_approved(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    schema = copy.deepcopy(receipt_workflow.output_schema)
+    schema["required"] = ["merchantName", "totalAmount"]
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(
+        output_schema=schema, auto_approve=True
+    )
+    monkeypatch.setattr(pipeline, "_extract_file", partial(fake_extract_file))
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    pipeline.run(body["sessionId"])
+    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
+    assert submission.status == SubmissionStatus.APPROVED
