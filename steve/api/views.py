@@ -1,6 +1,6 @@
 """Workflows: the company's workflow contracts."""
 
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,20 +32,19 @@ def company_workflow(request: Request, slug: str) -> Workflow:
 @extend_schema_view(get=api_docs.WORKFLOW_LIST)
 class WorkflowListView(APIView):
     def get(self, request: Request) -> Response:
-        workflows = (
+        # Only each workflow's latest version, without its output schema (the list shows
+        # none): every version ever published, schemas and all, was read to list them.
+        latest = WorkflowVersion.objects.filter(workflow=OuterRef("pk")).order_by("-version")
+        workflows = list(
             Workflow.objects.filter(company=request.user.company)
-            .annotate(latest_version=Max("versions__version"))
+            .annotate(latest_id=Subquery(latest.values("pk")[:1]))
+            .filter(latest_id__isnull=False)
             .order_by("slug")
         )
-        versions = {
-            (v.workflow_id, v.version): v
-            for v in WorkflowVersion.objects.filter(workflow__company=request.user.company)
-        }
-        data = [
-            workflow_data(w, versions[(w.pk, w.latest_version)])
-            for w in workflows
-            if w.latest_version is not None
-        ]
+        versions = WorkflowVersion.objects.defer("output_schema", "fraud_policy").in_bulk(
+            [w.latest_id for w in workflows]
+        )
+        data = [workflow_data(w, versions[w.latest_id]) for w in workflows]
         return Response({"data": data})
 
 
