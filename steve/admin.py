@@ -151,10 +151,25 @@ class MembershipAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     search_fields = ["user__username", "company__slug"]
 
 
-class WorkflowVersionInline(admin.StackedInline):
+class WorkflowVersionInline(admin.TabularInline):
+    """A workflow's versions in brief, each linked to its own page: every version's
+    whole output schema and rules inline made a page of megabytes (one version's
+    schema may be large, and versions only accumulate)."""
+
     model = WorkflowVersion
     extra = 0
     can_delete = False
+    fields = ["contract", "kind", "review_threshold", "auto_approve", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="version")
+    def contract(self, obj: WorkflowVersion) -> str:
+        url = reverse("admin:steve_workflowversion_change", args=[obj.pk])
+        return format_html('<a href="{}">v{}</a>', url, obj.version)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        versions = super().get_queryset(request).select_related("workflow")
+        return versions.defer("output_schema", "upload", "fraud_policy")
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # versions are immutable: publish a new one instead

@@ -1,5 +1,6 @@
 """The admin works for an operator: every model's pages render; keys are shown once."""
 
+import copy
 import re
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
 from steve.models import ApiKey, Company, IdempotencyKey, OutboxMessage, Workflow
-from steve.services import api_key_digest, api_key_revoke
+from steve.services import api_key_digest, api_key_revoke, workflow_publish
 from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
 
@@ -354,3 +355,20 @@ def test_revoke_counts_and_logs_only_the_keys_it_revoked_not_those_revoked_meanw
     # Was "Revoked 2 key(s).": the key the other operator revoked counted as this one's.
     assert "Revoked 1 key(s)." in [str(m) for m in done.context["messages"]]
     assert list(LogEntry.objects.values_list("object_id", flat=True)) == [str(first[0])]
+
+
+def test_a_workflows_page_lists_its_versions_without_their_schemas(operator, receipt_workflow):
+    """Each version's whole output schema and upload rules were shown inline: ten
+    versions of a 1-MB schema made an 11-MB page. Each is a link to its own page."""
+    workflow = receipt_workflow.workflow
+    schema = copy.deepcopy(receipt_workflow.output_schema)
+    schema["properties"]["merchantName"]["description"] = "a-very-long-field-note " * 50
+    version = workflow_publish(
+        company=workflow.company, slug=workflow.slug, name=workflow.name, output_schema=schema
+    )
+    page = operator.get(reverse("admin:steve_workflow_change", args=[workflow.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "a-very-long-field-note" not in html
+    for shown in (receipt_workflow, version):
+        assert reverse("admin:steve_workflowversion_change", args=[shown.pk]) in html
