@@ -570,24 +570,23 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
             raise WebhookError(
                 "WEBHOOK_DELIVERY_NOT_FOUND", "This delivery no longer exists (purged).", 404
             )
-        if refusal := _redelivery_refusal(delivery):
-            raise refusal
+        _check_redelivery(delivery)
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
         dispatch_on_commit([delivery.pk])
     return delivery
 
 
-def _redelivery_refusal(delivery: WebhookDelivery) -> WebhookError | None:
+def _check_redelivery(delivery: WebhookDelivery) -> None:
+    """Refuse (WebhookError) a delivery that may not be sent again."""
     if delivery.endpoint is not None and not delivery.endpoint.enabled:
-        return WebhookError(
+        raise WebhookError(
             "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
         )
     synced = delivery.status == WebhookDelivery.Status.DELIVERED
     if delivery.purpose == WebhookDelivery.Purpose.SYNC and synced:
         # An approved submission is posted downstream once.
-        return WebhookError("SYNC_DELIVERED", "This submission was synced already.", 409)
-    return None
+        raise WebhookError("SYNC_DELIVERED", "This submission was synced already.", 409)
 
 
 @dataclass(frozen=True)
@@ -613,7 +612,9 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
         refused: dict[str, list[str]] = {}
         queued: list[WebhookDelivery] = []
         for delivery in found:
-            if refusal := _redelivery_refusal(delivery):
+            try:
+                _check_redelivery(delivery)
+            except WebhookError as refusal:
                 refused.setdefault(refusal.message, []).append(delivery.pk)
                 continue
             _reset_for_redelivery(delivery)

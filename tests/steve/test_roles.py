@@ -64,7 +64,12 @@ ACTIONS = {
     "comment": ("post", "review:comment", {"text": "Looks like a reprint."}, None),
     "release_others": ("post", "review:release", {}, held_by_someone_else),
     "false_positive": ("post", "fraud:resolve", {"resolution": "false_positive"}, with_match),
-    "confirm_fraud": ("post", "fraud:resolve", {"resolution": "confirmed_fraud"}, with_match),
+    "confirm_fraud": (
+        "post",
+        "fraud:resolve",
+        {"resolution": "confirmed_fraud", "reason": "Same receipt submitted twice."},
+        with_match,
+    ),
     "stats": ("get", "review:stats", {}, None),
 }
 ALLOWED = {
