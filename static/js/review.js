@@ -101,7 +101,10 @@
   }
 
   function showFile(index) {
-    $$(".stage .file").forEach((f) => { f.hidden = f.dataset.file !== String(index); });
+    $$(".stage .file").forEach((f) => {
+      f.classList.remove("js-hidden"); // the page's first layout; `hidden` decides from here
+      f.hidden = f.dataset.file !== String(index);
+    });
     $$("[data-file-tab]").forEach((t) => {
       const on = t.dataset.fileTab === String(index);
       t.classList.toggle("active", on);
