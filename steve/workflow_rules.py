@@ -31,6 +31,10 @@ UPLOAD_RULES_SCHEMA: dict[str, Any] = {
     },
 }
 
+# An output schema is read at every submit and review and served whole by getWorkflow:
+# the admin's form took up to the request body limit (25 MB). The default ones are ~1 KB.
+MAX_OUTPUT_SCHEMA_KB = 256
+
 # An output schema must describe an object of named fields (what the review page shows).
 OUTPUT_SCHEMA_SHAPE: dict[str, Any] = {
     "type": "object",
@@ -68,6 +72,13 @@ def output_schema_errors(schema: Any) -> list[str]:
     """Why this is not a usable JSON Schema of extracted data (empty: it is)."""
     import jsonschema
 
+    # First: checking a schema of many megabytes as JSON Schema takes seconds.
+    size = len(json.dumps(schema, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_OUTPUT_SCHEMA_KB * 1024:
+        return [
+            f"Output schema: {size / 1024:,.0f} KB of JSON, above the {MAX_OUTPUT_SCHEMA_KB} KB "
+            "an output schema may have (it is read at every submit and review)."
+        ]
     errors = _messages(OUTPUT_SCHEMA_SHAPE, schema, "Output schema")
     if errors:
         return errors

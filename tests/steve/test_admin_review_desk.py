@@ -10,6 +10,7 @@ from django.urls import reverse
 from jobs.defaults import kind_defaults
 from steve.models import ApiKey, WorkflowVersion
 from steve.services import api_key_revoke
+from steve.workflow_rules import output_schema_errors
 from submissions.models import Submission, SubmissionEvent
 from tests import factories
 from webhooks.models import WebhookDelivery
@@ -84,6 +85,37 @@ def test_an_unusable_version_cannot_be_saved(operator, workflows, field, value, 
     assert response.status_code == 200
     assert message in str(response.context["adminform"].form.errors[field])
     assert WorkflowVersion.objects.count() == count
+
+
+def test_an_output_schema_above_256_kb_of_json_cannot_be_saved(operator, workflows):
+    """The schema is read at every submit and review and served whole by getWorkflow:
+    the form took up to 25 MB of it (the request body limit)."""
+    workflow = workflows[0].workflow
+    count = WorkflowVersion.objects.count()
+    schema = {**kind_defaults("invoice")["output_schema"], "description": "x" * 300_000}
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, output_schema=json.dumps(schema))
+    )
+    assert response.status_code == 200
+    assert "256 KB" in str(response.context["adminform"].form.errors["output_schema"])
+    assert WorkflowVersion.objects.count() == count
+
+
+def test_an_output_schema_under_the_size_limit_is_saved(operator, workflows):
+    workflow = workflows[0].workflow
+    schema = {**kind_defaults("invoice")["output_schema"], "description": "x" * 200_000}
+    response = operator.post(
+        reverse(ADD_VERSION), version_post(workflow.pk, output_schema=json.dumps(schema))
+    )
+    assert response.status_code == 302
+    assert workflow.versions.order_by("-version").first().output_schema == schema
+
+
+def test_the_default_output_schemas_are_far_below_the_size_limit():
+    for kind in ("receipt", "invoice"):
+        schema = kind_defaults(kind)["output_schema"]
+        assert len(json.dumps(schema, separators=(",", ":")).encode()) < 256 * 1024 // 20
+        assert output_schema_errors(schema) == []
 
 
 def test_existing_versions_are_view_only(operator, workflows):
