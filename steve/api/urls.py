@@ -10,4 +10,7 @@ urlpatterns = [
         views.WorkflowVersionView.as_view(),
         name="workflow-version",
     ),
+    # Last, so only what the routes above refuse: answered with their documented 404.
+    path("workflows/<str:slug>", views.WorkflowPathNotFoundView.as_view()),
+    path("workflows/<str:slug>/versions/<str:version>", views.WorkflowPathNotFoundView.as_view()),
 ]

@@ -1,7 +1,10 @@
 """Workflows: the company's workflow contracts."""
 
+import re
+
 from django.db.models import OuterRef, Subquery
-from drf_spectacular.utils import extend_schema_view
+from django.urls.converters import SlugConverter
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,12 +24,25 @@ def company_workflow(request: Request, slug: str) -> Workflow:
         company=request.user.company, slug=slug, versions__isnull=False
     ).first()
     if workflow is None:
-        raise ApiProblem(
-            404,
-            f"No workflow {shown(slug, otherwise='of that name', max_length=SLUG_MAX_LENGTH)}.",
-            code="WORKFLOW_NOT_FOUND",
-        )
+        raise workflow_not_found(slug)
     return workflow
+
+
+def workflow_not_found(slug: str) -> ApiProblem:
+    return ApiProblem(
+        404,
+        f"No workflow {shown(slug, otherwise='of that name', max_length=SLUG_MAX_LENGTH)}.",
+        code="WORKFLOW_NOT_FOUND",
+    )
+
+
+def version_not_found(slug: str, version: str) -> ApiProblem:
+    """`version` as it is to be shown."""
+    return ApiProblem(
+        404,
+        f"Workflow {shown(slug, max_length=SLUG_MAX_LENGTH)} has no version {version}.",
+        code="WORKFLOW_NOT_FOUND",
+    )
 
 
 @extend_schema_view(get=api_docs.WORKFLOW_LIST)
@@ -61,9 +77,21 @@ class WorkflowVersionView(APIView):
         workflow = company_workflow(request, slug)
         found = workflow.versions.filter(version=version).first()
         if found is None:
-            raise ApiProblem(
-                404,
-                f"Workflow {shown(slug, max_length=SLUG_MAX_LENGTH)} has no version {version}.",
-                code="WORKFLOW_NOT_FOUND",
-            )
+            raise version_not_found(slug, str(version))
         return Response(workflow_data(workflow, found, full=True))
+
+
+SLUG = re.compile(SlugConverter.regex)
+
+
+@extend_schema(exclude=True)  # not an operation: getWorkflow's and getWorkflowVersion's paths
+class WorkflowPathNotFoundView(APIView):
+    """A workflow path the real routes' converters refuse (versions/latest, versions/-1,
+    a slug with a character no slug has): the router's generic NOT_FOUND was a code
+    those operations do not document; this answers theirs, after the same key check."""
+
+    def get(self, request: Request, slug: str, version: str | None = None) -> Response:
+        if not SLUG.fullmatch(slug):
+            raise workflow_not_found(slug)  # no such slug can exist: not looked up
+        company_workflow(request, slug)
+        raise version_not_found(slug, shown(version, otherwise="of that number"))

@@ -35,3 +35,30 @@ def test_the_workflow_list_reads_no_versions_output_schema(api, receipt_workflow
     assert listed == {w.workflow.slug: (4 if w == receipt_workflow else 1) for w in workflows}
     reads = [q["sql"] for q in queries.captured_queries if "output_schema" in q["sql"]]
     assert not reads
+
+
+# The real routes' converters take no such slug or version: these were the router's
+# generic NOT_FOUND, a code getWorkflow and getWorkflowVersion do not document.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workflows/receipt-ocr/versions/-1",
+        "/api/v1/workflows/receipt-ocr/versions/latest",
+        "/api/v1/workflows/sub-\u202eevil",
+        "/api/v1/workflows/sub-\u202eevil/versions/1",
+        "/api/v1/workflows/sub-\u202eevil/versions/latest",
+        "/api/v1/workflows/nul%00slug",
+    ],
+)
+def test_a_workflow_path_its_routes_refuse_answers_the_documented_404(api, workflows, path):
+    response = api.get(path)
+    assert response.status_code == 404, response.content
+    problem = response.json()
+    assert problem["code"] == "WORKFLOW_NOT_FOUND"
+    assert "\u202e" not in problem["detail"] and "\u202e" not in problem["instance"]
+    assert "\x00" not in problem["detail"]
+
+
+def test_a_workflow_path_its_routes_refuse_still_needs_a_key(client, workflows):
+    response = client.get("/api/v1/workflows/receipt-ocr/versions/latest")
+    assert response.status_code == 401
