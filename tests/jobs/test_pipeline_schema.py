@@ -143,8 +143,27 @@ def test_a_field_the_versions_schema_requires_that_was_not_read_is_flagged_as_mi
     """An admin published receiptNumber as required: a receipt read without it was
     auto-approved (only the kind's own required fields were checked), its extractedData
     invalid against the outputJsonSchema the integrator validates with."""
+    submission = _processed_requiring(
+        api, receipt_workflow, monkeypatch, ["receiptNumber", "totalAmount"], auto_approve
+    )
+    assert submission.status == SubmissionStatus.REVIEW
+    assert submission.review_flagged_fields == ["receiptNumber"]
+
+
+def test_a_receipt_with_every_field_the_schema_requires_is_still_auto_approved(
+    api, workflows, receipt_workflow, monkeypatch
+):
+    submission = _processed_requiring(
+        api, receipt_workflow, monkeypatch, ["merchantName", "totalAmount"], True
+    )
+    assert submission.status == SubmissionStatus.APPROVED
+
+
+def _processed_requiring(api, receipt_workflow, monkeypatch, required, auto_approve):
+    """A receipt run through the pipeline (fake extraction) under a version whose output
+    schema requires ``required``."""
     schema = copy.deepcopy(receipt_workflow.output_schema)
-    schema["required"] = ["receiptNumber", "totalAmount"]
+    schema["required"] = required
     type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(
         output_schema=schema, auto_approve=auto_approve
     )
@@ -153,23 +172,4 @@ def test_a_field_the_versions_schema_requires_that_was_not_read_is_flagged_as_mi
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     pipeline.run(body["sessionId"])
-    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
-    assert submission.status == SubmissionStatus.REVIEW
-    assert submission.review_flagged_fields == ["receiptNumber"]
-
-
-def test_a_receipt_with_every_field_the_schema_requires_is_still_auto_approved(
-    api, workflows, receipt_workflow, monkeypatch
-):
-    schema = copy.deepcopy(receipt_workflow.output_schema)
-    schema["required"] = ["merchantName", "totalAmount"]
-    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(
-        output_schema=schema, auto_approve=True
-    )
-    monkeypatch.setattr(pipeline, "_extract_file", partial(fake_extract_file))
-    _, body, _ = create(api)
-    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
-    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
-    pipeline.run(body["sessionId"])
-    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
-    assert submission.status == SubmissionStatus.APPROVED
+    return WorkflowSession.objects.get(pk=body["sessionId"]).submission

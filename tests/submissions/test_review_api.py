@@ -119,18 +119,24 @@ def test_approve_from_review_returns_the_seed_shape_and_writes_an_event(api, in_
     assert event.actor_type == "api_key"
 
 
+def _read_then_corrected(api, submission) -> int:
+    """The version a caller read, made stale by a correction since; returns it."""
+    read = api.get(f"/api/v1/submissions/{submission.pk}").json()["version"]
+    corrected = api.post(
+        f"/api/v1/submissions/{submission.pk}/corrections",
+        {"fields": {"merchantName": "Kedai Baru"}, "expectedVersion": read},
+        format="json",
+    )
+    assert corrected.status_code == 200
+    return read
+
+
 @pytest.mark.parametrize(
     ("action", "body"),
     [("approve", {}), ("reject", {"reason": "Illegible."}), ("cancel", {"reason": "Duplicate."})],
 )
 def test_a_decision_on_a_version_the_caller_did_not_read_is_refused(api, in_review, action, body):
-    read = api.get(f"/api/v1/submissions/{in_review.pk}").json()["version"]
-    corrected = api.post(
-        f"/api/v1/submissions/{in_review.pk}/corrections",
-        {"fields": {"merchantName": "Kedai Baru"}, "expectedVersion": read},
-        format="json",
-    )
-    assert corrected.status_code == 200
+    read = _read_then_corrected(api, in_review)
     url = f"/api/v1/submissions/{in_review.pk}/{action}"
     stale = api.post(url, {**body, "expectedVersion": read}, format="json")
     assert stale.status_code == 409
@@ -339,13 +345,7 @@ def test_a_resolution_on_a_version_the_caller_did_not_read_is_refused(
     # Confirming fraud rejects: an integrator that must not overrule what changed since it
     # read the submission sends expectedVersion, as for approve, reject and corrections.
     match = flag(in_review, SubmissionFactory(company=company))
-    read = api.get(f"/api/v1/submissions/{in_review.pk}").json()["version"]
-    corrected = api.post(
-        f"/api/v1/submissions/{in_review.pk}/corrections",
-        {"fields": {"merchantName": "Kedai Baru"}, "expectedVersion": read},
-        format="json",
-    )
-    assert corrected.status_code == 200
+    read = _read_then_corrected(api, in_review)
     url = f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve"
     stale = api.post(url, {"resolution": resolution, "expectedVersion": read}, format="json")
     assert stale.status_code == 409
