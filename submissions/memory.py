@@ -12,6 +12,13 @@ found under every key, so a shop with no phone number is still recognised.
 
 ADDRESS_SUPPORT is fitted by bench/extraction.py --memory (on one set, scored on the
 other, both ways; the shipped value on both sets).
+
+A remembered name may be one the receipt does not print (a reviewer may correct to the
+legal name), so it is still given; but unless it is printed whole (``name_printed``),
+it goes to review: a chain's branches share the registration number and often the head
+office's address, and "MR. D.I.Y. SDN BHD" went straight through on the receipt of
+"MR. D.I.Y. (KUCHAI) SDN BHD" (every word of it is printed there, not as one run).
+NAME_PRINTED was fitted on sroie-dev and on sroie-test alike (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ MISREAD_MIN_LENGTH = 5  # shorter words (numbers, "NO", "JLN") must be printed e
 # Longer "words" (a run of letters no address has) must be printed exactly too: the
 # one-slip search builds 3 patterns per letter, and a 2000-letter value took 28 s.
 MISREAD_MAX_LENGTH = 40
+NAME_PRINTED = 0.95  # share of a remembered name printed as one run, else review (fitted)
+UNPRINTED_NAME_CONFIDENCE = 0.79  # below the default review threshold (80)
+NAME_MAX_LENGTH = 120  # the edit search is len(name) x len(header) steps
 NEIGHBOUR = 3  # letters of the next (or previous) word a short word must be printed beside
 
 
@@ -115,9 +125,12 @@ def choose(
     # receipts that taught it (a renamed shop whose new name reached only some keys): the
     # most-backed value alone went past the review gate with the old name.
     dissent = sum(max(r.times_right for r in rows) for v, rows in votes.items() if v != value)
+    confidence = memory_confidence(best.times_right, best.times_wrong + dissent)
+    if field == "merchantName" and name_printed(value, text) < NAME_PRINTED:
+        confidence = min(confidence, UNPRINTED_NAME_CONFIDENCE)
     return Recall(
         value=value,
-        confidence=memory_confidence(best.times_right, best.times_wrong + dissent),
+        confidence=confidence,
         corrections=best.times_right,
         memory_ids=tuple(r.id for r in backing if r.id),
     )
@@ -137,6 +150,29 @@ def support(value: str, text: str) -> float:
         for i, w in enumerate(words)
     ]
     return sum(len(w) for w, found in zip(words, printed, strict=True) if found) / total
+
+
+def name_printed(value: str, text: str) -> float:
+    """How much of ``value`` is printed as one run in the receipt's header: 1 less the
+    fewest characters misread, lost or added (after folding OCR's confusions) to find it
+    there, over its length. Word by word (``support``) a branch's name prints its
+    chain's: "MR. D.I.Y. (KUCHAI) SDN BHD" has every word of "MR. D.I.Y. SDN BHD"."""
+    name = _fold(value)
+    if not name or len(name) > NAME_MAX_LENGTH:
+        return 0.0
+    header = _fold("".join(text.splitlines()[:HEADER_LINES]))
+    # Edit distance of the name to its best-matching stretch of the header: the match
+    # may start and end anywhere in the header (row 0 is all zeros, the minimum over
+    # the last row's cells).
+    edits = list(range(len(name) + 1))
+    fewest = edits[-1]
+    for char in header:
+        row = [0]
+        for i, letter in enumerate(name, 1):
+            row.append(min(edits[i] + 1, row[i - 1] + 1, edits[i - 1] + (letter != char)))
+        edits = row
+        fewest = min(fewest, row[-1])
+    return 1 - fewest / len(name)
 
 
 def _beside(words: list[str], index: int, header: str) -> bool:

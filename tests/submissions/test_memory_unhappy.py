@@ -55,6 +55,30 @@ def test_a_chains_branch_never_gets_another_branchs_address_straight_through(com
     assert again["merchantAddress"].value == address_a
 
 
+def test_a_chains_branch_never_gets_another_branchs_name_straight_through(company, reviewer):
+    # The branches share the registration number and print the head office's address.
+    office = "Co-Reg: 860671-D\nLOT 1851-A & 1851-B, JALAN KPB 6,\n43300 SERI KEMBANGAN"
+    branch_a = f"MR. D.I.Y. SDN BH0\n{office}\nTEL: 03-8961 0001"
+    for _ in range(3):  # three corrections: 0.8, the default review threshold
+        receipt = SubmissionFactory(
+            company=company,
+            pages_text=[branch_a],
+            extracted_data={"merchantName": "MR. D.I.Y. SDN BH0"},
+        )
+        correct(receipt, "MR. D.I.Y. SDN BHD", reviewer)
+    again = shop_memory(
+        company_id=company.pk, text=branch_a, read_address=None, read_name="MR. D.I.Y. SDN BH0"
+    )
+    assert again["merchantName"].confidence * 100 >= DEFAULT_THRESHOLD
+    kuchai = "MR. D.I.Y. (KUCHAI) SDN BHD"
+    branch_b = f"{kuchai}\n{office}\nTEL: 03-7971 0002"
+    recalled = shop_memory(
+        company_id=company.pk, text=branch_b, read_address=None, read_name=kuchai
+    )
+    name = recalled.get("merchantName")
+    assert name is None or name.confidence * 100 < DEFAULT_THRESHOLD
+
+
 def recall(company, text: str, read_name: str):
     """What the pipeline gives a receipt's name, as recall_shop does."""
     merged = pipeline.Merged(
