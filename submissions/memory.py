@@ -152,6 +152,9 @@ def support(value: str, text: str) -> float:
     return sum(len(w) for w, found in zip(words, printed, strict=True) if found) / total
 
 
+NAME_HEADER_CHARS = 3000
+
+
 def name_printed(value: str, text: str) -> float:
     """How much of ``value`` is printed as one run in the receipt's header: 1 less the
     fewest characters misread, lost or added (after folding OCR's confusions) to find it
@@ -160,7 +163,10 @@ def name_printed(value: str, text: str) -> float:
     name = _fold(value)
     if not name or len(name) > NAME_MAX_LENGTH:
         return 0.0
-    header = _fold("".join(text.splitlines()[:HEADER_LINES]))
+    # At most NAME_HEADER_CHARS: the search costs name × header steps in Python, and a
+    # PDF's text layer can print 20 lines of thousands of characters (a receipt's header
+    # is under a thousand).
+    header = _fold("".join(text.splitlines()[:HEADER_LINES]))[:NAME_HEADER_CHARS]
     # Edit distance of the name to its best-matching stretch of the header: the match
     # may start and end anywhere in the header (row 0 is all zeros, the minimum over
     # the last row's cells).
