@@ -2,6 +2,7 @@
 nothing listening (connection refused), or a listener that takes connections and never
 answers (a Redis stopped with SIGSTOP, or cut off by a partition)."""
 
+import contextlib
 import socket
 from collections.abc import Iterator
 
@@ -12,16 +13,28 @@ from steve import redis_pause
 REFUSED = "redis://127.0.0.1:1/0"  # nothing listens there
 
 
+@contextlib.contextmanager
+def silent_redis() -> Iterator[str]:
+    """The URL of a listener that is never accepted from: the kernel completes connects
+    (its backlog) and nobody answers, as a Redis stopped with SIGSTOP or cut off."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    try:
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    finally:
+        server.close()
+
+
 @pytest.fixture(params=["refused", "frozen"])
 def redis_down(request, settings) -> Iterator[str]:
     """Point the cache and the rate limits at a dead Redis, as settings.py would."""
-    server = None
-    url = REFUSED
-    if request.param == "frozen":
-        server = socket.socket()
-        server.bind(("127.0.0.1", 0))
-        server.listen(64)  # never accepted: the kernel completes connects, nobody answers
-        url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(silent_redis()) if request.param == "frozen" else REFUSED
+        yield from _cache_at(url, request.param, settings)
+
+
+def _cache_at(url: str, param: str, settings) -> Iterator[str]:
     settings.REDIS_URL = url
     settings.CACHES = {
         "default": {
@@ -37,8 +50,6 @@ def redis_down(request, settings) -> Iterator[str]:
     }
     redis_pause.redis_pause.end()
     try:
-        yield request.param
+        yield param
     finally:
         redis_pause.redis_pause.end()
-        if server is not None:
-            server.close()

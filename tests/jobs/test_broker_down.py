@@ -18,6 +18,7 @@ from steve.celery import app
 from steve.models import OutboxMessage
 from steve.services import outbox_relay
 from steve.tasks import relay_outbox
+from tests import redis_down
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
@@ -137,18 +138,13 @@ def test_a_message_being_relayed_is_skipped_by_a_second_relay():
 @pytest.fixture
 def broker_hung() -> Iterator[None]:
     """A broker that accepts connections and never answers (a stopped or cut-off Redis)."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)  # never accepted: the kernel completes connects, nobody answers
-    app.control.purge()
-    _use_broker(f"redis://127.0.0.1:{server.getsockname()[1]}/0")
-    try:
-        yield
-    finally:
-        _use_broker(None)
-        server.close()
+    with redis_down.silent_redis() as url:
+        app.control.purge()
+        _use_broker(url)
+        try:
+            yield
+        finally:
+            _use_broker(None)
 
 
 def test_submit_with_a_broker_that_never_answers_is_accepted_in_seconds(

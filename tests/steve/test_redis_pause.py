@@ -1,24 +1,19 @@
 """A Redis that takes connections and never answers costs a process one wait, not one
 per call (steve.redis_pause)."""
 
-import socket
 import time
 
 import pytest
 from django.core.cache.backends.redis import RedisCache
 
 from steve import redis_pause
+from tests import redis_down
 
 
 @pytest.fixture
 def silent_redis():
-    """A listener that accepts connections (the kernel's backlog) and never answers: a
-    Redis stopped with SIGSTOP, or cut off."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    server.close()
+    with redis_down.silent_redis() as url:
+        yield url
 
 
 def _cache(url: str) -> RedisCache:

@@ -2,8 +2,7 @@
 and skipped, and the rest are still handled. The webhook dispatch stops at the broker,
 though: when it cannot be reached, every other row would wait for it too."""
 
-import socket
-import threading
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,9 +16,10 @@ from jobs.services import retention_purge, sessions_recover_stuck
 from steve.broker import broker_pause
 from steve.sweeps import sweep_rows
 from submissions.models import Submission
-from tests import factories
+from tests import factories, redis_down
 from tests.jobs.test_broker_down import _use_broker
 from tests.jobs.test_lifecycle import open_session
+from tests.redis_down import REFUSED
 from tests.webhooks.helpers import emit, make_due
 from webhooks import tasks as webhook_tasks
 from webhooks.models import WebhookDelivery
@@ -98,52 +98,15 @@ def test_webhook_dispatch_goes_on_after_a_delivery_it_cannot_queue(monkeypatch):
     assert not broker_pause.active()  # the row's own failure, not the broker's
 
 
-class SilentServer:
-    """Takes TCP connections and never answers: a broker stopped or cut off."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.clients: list[socket.socket] = []
-        self.closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server.getsockname()[1]
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                self.clients.append(self.server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.closed.set()
-        for sock in [self.server, *self.clients]:
-            sock.close()
-
-
-def closed_port() -> int:
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connections are refused
-    return port
-
-
 @pytest.fixture(params=["refusing", "silent"])
 def unreachable_broker(request) -> Iterator[None]:
-    silent = SilentServer() if request.param == "silent" else None
-    _use_broker(f"redis://127.0.0.1:{silent.port if silent else closed_port()}/0")
-    try:
-        yield
-    finally:
-        _use_broker(None)
-        if silent:
-            silent.close()
+    with contextlib.ExitStack() as stack:
+        silent = request.param == "silent"
+        _use_broker(stack.enter_context(redis_down.silent_redis()) if silent else REFUSED)
+        try:
+            yield
+        finally:
+            _use_broker(None)
 
 
 @pytest.fixture
