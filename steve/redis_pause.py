@@ -61,6 +61,19 @@ class _Pausing:
             raise RedisPaused("Redis did not answer a moment ago; not waiting again.")
 
 
+def cache_call(method: str, *args: Any, log: logging.Logger, what: str) -> Any:
+    """A Django cache operation, or None when Redis cannot be reached: for a cache that
+    only saves work (the API key lookup, a rendered page), an outage costs that work
+    again, not a 500. ``what`` names the cache in ``log``."""
+    from django.core.cache import cache
+
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # redis-py and the backends raise a variety of errors
+        log_failure(log, "%s cache unavailable for %s", what, method)
+        return None
+
+
 class _noting_failure:
     def __enter__(self) -> None:
         return None

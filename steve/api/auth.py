@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest
@@ -124,16 +123,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def cache_call(method: str, *args: Any) -> Any:
-    """A cache operation, or None when the cache is unreachable.
-
-    The cache only saves database queries here: with Redis down, authentication reads
-    the database rather than failing every request with a 500.
-    """
-    try:
-        return getattr(cache, method)(*args)
-    except Exception:  # redis-py and the backends raise a variety of errors
-        redis_pause.log_failure(logger, "API key cache unavailable for %s", method)
-        return None
+    """The key cache only saves database queries: with Redis down, authentication reads
+    the database rather than failing every request with a 500."""
+    return redis_pause.cache_call(method, *args, log=logger, what="API key")
 
 
 # Addresses this process answered 429 for their `anonymous` bucket, until when

@@ -5,7 +5,6 @@ import json
 import logging
 from typing import Any
 
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -84,10 +83,6 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
 
 
 def _cache_call(method: str, *args: Any) -> Any:
-    """A cache call, or None with Redis unreachable: the cache only saves a render, and
-    a page image that was a 500 while Redis was down is now rendered each time."""
-    try:
-        return getattr(cache, method)(*args)
-    except Exception:  # redis-py raises ConnectionError, TimeoutError, RedisPaused
-        redis_pause.log_failure(logger, "Page render cache unavailable for %s", method)
-        return None
+    """The cache only saves a render: a page image that was a 500 while Redis was down
+    is rendered each time instead."""
+    return redis_pause.cache_call(method, *args, log=logger, what="Page render")
