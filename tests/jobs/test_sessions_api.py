@@ -20,6 +20,7 @@ from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
 from steve.services import api_key_cache_key, api_key_revoke, touch_cache_key
 from submissions.models import SubmissionEvent, SubmissionFile, SubmissionStatus
+from tests.submissions.test_lock_order import responses_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -252,24 +253,8 @@ def test_two_submits_at_once_submit_once_and_the_other_is_a_400(
     _, body, _ = create(api)
     assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
     url = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
-    start = threading.Barrier(2)
-    answers: list[tuple[int, str]] = []
-
-    def submit_once() -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
-        try:
-            start.wait()
-            response = client.post(url)
-            answers.append((response.status_code, response.json().get("code", "")))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit_once) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = responses_at_once(api_key, [(url, {}), (url, {})])
+    answers = [(r.status_code, r.json().get("code", "")) for r in responses]
     assert sorted(answers) == [(200, ""), (400, "SESSION_SUBMITTED")]
     events = SubmissionEvent.objects.filter(submission_id=body["submissionId"])
     assert events.filter(type="session_submitted").count() == 1

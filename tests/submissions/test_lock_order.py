@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -137,7 +138,12 @@ def test_correcting_two_receipts_of_one_shop_at_once_never_deadlocks(api_key):
 
 def at_once(api_key, requests: list[tuple[str, dict]]) -> list[int]:
     """POST each request from its own thread at the same moment; the status codes."""
-    statuses: list[int] = [0] * len(requests)
+    return [response.status_code for response in responses_at_once(api_key, requests)]
+
+
+def responses_at_once(api_key, requests: list[tuple[str, dict]]) -> list[Any]:
+    """POST each request from its own thread at the same moment; the responses."""
+    responses: list[Any] = [None] * len(requests)
     barrier = threading.Barrier(len(requests))
 
     def post(index: int, path: str, body: dict) -> None:
@@ -145,7 +151,7 @@ def at_once(api_key, requests: list[tuple[str, dict]]) -> list[int]:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
         barrier.wait()
         try:
-            statuses[index] = client.post(path, body, format="json").status_code
+            responses[index] = client.post(path, body, format="json")
         finally:
             connection.close()
 
@@ -157,4 +163,4 @@ def at_once(api_key, requests: list[tuple[str, dict]]) -> list[int]:
         thread.start()
     for thread in threads:
         thread.join()
-    return statuses
+    return responses
