@@ -557,6 +557,10 @@ def deliveries_unqueue(*, delivery_ids: list[str]) -> None:
     WebhookDelivery.objects.filter(pk__in=delivery_ids).update(queued_until=None)
 
 
+# A delivery retention purged after the caller read it (its redelivery is refused).
+PURGED = "This delivery no longer exists (purged)."
+
+
 def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
     """Send a delivery again now, with a fresh retry budget (its log is kept)."""
     with transaction.atomic():
@@ -567,9 +571,7 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
             .first()
         )
         if delivery is None:  # purged by retention since the caller read it
-            raise WebhookError(
-                "WEBHOOK_DELIVERY_NOT_FOUND", "This delivery no longer exists (purged).", 404
-            )
+            raise WebhookError("WEBHOOK_DELIVERY_NOT_FOUND", PURGED, 404)
         _check_redelivery(delivery)
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
@@ -622,7 +624,7 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
         WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
         dispatch_on_commit([delivery.pk for delivery in queued])
     if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
-        refused["This delivery no longer exists (purged)."] = gone
+        refused[PURGED] = gone
     return Redelivered(queued=[delivery.pk for delivery in queued], refused=refused)
 
 
