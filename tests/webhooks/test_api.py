@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
+from tests import factories
 from tests.webhooks.helpers import emit
 from webhooks import delivery as delivery_module
 from webhooks.api import views as views_module
@@ -305,7 +306,7 @@ def test_test_event_to_a_url_reports_failure_and_timeout(api, receiver):
 def test_a_company_sends_one_test_event_at_a_time(api, company, receiver):
     from django.core.cache import cache
 
-    key = f"webhook-test:{company.pk}"
+    key = f"webhook-test:{company.pk}:production"
     cache.add(key, 1, timeout=30)  # another request of the company is sending one
     try:
         busy = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
@@ -319,6 +320,30 @@ def test_a_company_sends_one_test_event_at_a_time(api, company, receiver):
     assert (
         api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").status_code == 200
     )
+
+
+def test_a_sandbox_test_event_being_sent_holds_back_no_production_test(
+    api, company, receiver, monkeypatch
+):
+    """Environments are a tenancy boundary as strict as companies' (docs/environments.md):
+    a sandbox key testing a slow receiver must not refuse production's tests meanwhile."""
+    sandbox = APIClient()
+    sandbox.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {factories.api_key(company, 'ci', 'sandbox').secret}"
+    )
+    send_test = views_module.send_test
+    during: list = []
+
+    def sandbox_test_in_flight(**kwargs):
+        if kwargs["environment"] == "sandbox":  # production tests while the sandbox's is sent
+            during.append(api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json"))
+        return send_test(**kwargs)
+
+    monkeypatch.setattr(views_module, "send_test", sandbox_test_in_flight)
+    sent = sandbox.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
+    assert sent.status_code == 200, sent.content
+    assert during[0].status_code == 200, during[0].content
+    assert len(receiver.requests) == 2
 
 
 @pytest.fixture

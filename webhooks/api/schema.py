@@ -151,7 +151,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "description is not a string, is too long or holds a control or bidi character.",
     ),
     "INVALID_GRACE_PERIOD": (422, "gracePeriodHours is out of range."),
-    "WEBHOOK_TEST_IN_PROGRESS": (409, "A test event of the company is being sent."),
+    "WEBHOOK_TEST_IN_PROGRESS": (409, "A test event of the company's environment is being sent."),
     "WEBHOOK_TEST_UNAVAILABLE": (
         503,
         "Redis, which holds the one-at-a-time lock and the rate limit, is unreachable.",

@@ -290,7 +290,7 @@ class WebhookTestView(APIView):
         endpoint = own_endpoint(request, str(endpoint_id)) if endpoint_id else None
         target = endpoint.url if endpoint else validated_url(url)
         event_id = new_id("evt")
-        with one_test_at_a_time(request.user.company.pk):
+        with one_test_at_a_time(request.user.company.pk, request.auth.environment):
             outcome = send_test(
                 company_id=request.user.company.pk,
                 environment=request.auth.environment,
@@ -302,11 +302,13 @@ class WebhookTestView(APIView):
 
 
 @contextmanager
-def one_test_at_a_time(company_id: str) -> Iterator[None]:
+def one_test_at_a_time(company_id: str, environment: str) -> Iterator[None]:
     """A test is sent while its request waits (up to 5 s): three at once held all three
     sync web workers of a deployment, and every other company's calls waited (a load
-    helper's probe). A company sends one at a time; without the cache, none is sent."""
-    key = f"webhook-test:{company_id}"
+    helper's probe). A company's environment sends one at a time, so a sandbox testing a
+    slow receiver never refuses production's tests (docs/environments.md); without the
+    cache, none is sent."""
+    key = f"webhook-test:{company_id}:{environment}"
     try:
         free = cache.add(key, 1, timeout=TEST_TIMEOUT_SECONDS + 5)
     except Exception:
@@ -325,7 +327,7 @@ def one_test_at_a_time(company_id: str) -> Iterator[None]:
     if not free:
         raise ApiProblem(
             409,
-            "A test event of your company is being sent; try again in a few seconds.",
+            "A test event of this environment is being sent; try again in a few seconds.",
             code="WEBHOOK_TEST_IN_PROGRESS",
             slug="webhook-test-in-progress",
             headers={"Retry-After": "5"},
