@@ -11,7 +11,12 @@ from tests.webhooks.helpers import emit, make_due
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import session_delivery_status
-from webhooks.services import endpoint_create, session_secret_rotate, webhook_emit
+from webhooks.services import (
+    endpoint_create,
+    endpoint_disable,
+    session_secret_rotate,
+    webhook_emit,
+)
 from webhooks.tasks import deliver_webhook
 from webhooks.verify import verify_webhook
 
@@ -124,6 +129,22 @@ def test_any_failed_target_makes_the_status_failed(company, api_key, receiver):
     assert delivery_status(company, api_key, receiver.url) == "delivered"
     WebhookDelivery.objects.filter(pk=to_endpoint.pk).update(status="failed")
     assert delivery_status(company, api_key, receiver.url) == "failed"
+
+
+def test_a_disabled_endpoints_unsent_copy_is_not_a_failed_delivery(company, api_key, receiver):
+    """Seed 000: webhookDeliveryStatus `failed` is "Delivery exhausted its retry budget",
+    null "No webhook URL was configured". A disabled endpoint's copy of each event is kept
+    failed unsent (for a later redelivery): nothing was tried, and the endpoint is no
+    target, yet a poll said `failed` beside a delivered one, or alone."""
+    off, _ = endpoint_create(company=company, url=receiver.url)
+    endpoint_disable(endpoint_id=off.pk, reason="Paused by the integrator.")
+    (unsent,) = emit_for_session(company)
+    assert unsent.status == "failed" and unsent.attempts == 0
+    assert delivery_status(company, api_key) is None
+    endpoint_create(company=company, url=receiver.url)
+    to_enabled = [d for d in emit_for_session(company) if d.status == "pending"]
+    deliver(to_enabled[0].pk)
+    assert delivery_status(company, api_key) == "delivered"
 
 
 def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):
