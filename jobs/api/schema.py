@@ -359,13 +359,36 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "password": STRING,
     "deliveryMode": {"type": "string", "enum": list(DELIVERY_MODES), "default": "poll"},
 }
+# Seed 003's compatibility members: taken, so documented, but not for new clients.
+DELIVERY_MODE_ALIAS = {
+    "type": "string",
+    "enum": list(DELIVERY_MODES),
+    "deprecated": True,
+    "description": "Compatibility alias for deliveryMode, which wins when both are sent",
+}
+RETURN_BOUNDING_BOXES = {
+    "type": "boolean",
+    "deprecated": True,
+    "description": "Deprecated and ignored; new clients should omit it",
+}
 BASE64_FILE = "Base64 file bytes; line breaks (as `base64 FILE` wraps them) are ignored"
 EXTRACTION_REQUEST = {
     "multipart/form-data": obj(
-        {"file": {"type": "string", "format": "binary"}, **EXTRACTION_FIELDS}, required=["file"]
+        {
+            "file": {"type": "string", "format": "binary"},
+            **EXTRACTION_FIELDS,
+            "delivery.mode": DELIVERY_MODE_ALIAS,
+            "returnBoundingBoxes": RETURN_BOUNDING_BOXES,
+        },
+        required=["file"],
     ),
     "application/json": obj(
-        {"file": {"type": "string", "description": BASE64_FILE}, **EXTRACTION_FIELDS},
+        {
+            "file": {"type": "string", "description": BASE64_FILE},
+            **EXTRACTION_FIELDS,
+            "delivery": {**obj({"mode": DELIVERY_MODE_ALIAS}, required=[]), "deprecated": True},
+            "returnBoundingBoxes": RETURN_BOUNDING_BOXES,
+        },
         required=["file"],
     ),
 }

@@ -70,6 +70,20 @@ def request_examples(operation: dict) -> list:
     return [e["value"] for media in content.values() for e in media.get("examples", {}).values()]
 
 
+def test_the_job_create_documents_seed_003s_delivery_alias_and_ignored_bounding_boxes(schema):
+    """Seed 003: "delivery.mode is accepted as a compatibility alias for deliveryMode";
+    "returnBoundingBoxes is deprecated and ignored". Steve takes both; its schema named
+    neither, so a generated client could send neither."""
+    content = schema["paths"]["/api/v1/extraction-jobs"]["post"]["requestBody"]["content"]
+    modes = ["poll", "webhook"]
+    form = content["multipart/form-data"]["schema"]["properties"]
+    assert form["delivery.mode"]["enum"] == modes
+    body = content["application/json"]["schema"]["properties"]
+    assert body["delivery"]["properties"]["mode"]["enum"] == modes
+    for fields in (form, body):
+        assert fields["returnBoundingBoxes"]["deprecated"] is True
+
+
 def test_schema_is_public_valid_openapi_3(schema):
     assert schema["openapi"].startswith("3.")
     validate_schema(schema)
