@@ -29,7 +29,7 @@ CONFIGURED = "configured"  # not a delivery status: an endpoint would receive th
 
 
 def session_delivery_status(
-    *, session_id: str, session_url: str, company_id: str, api_key_id: str
+    *, session_id: str, session_url: str, company_id: str, api_key_id: str, ended: bool
 ) -> str | None:
     """Seed 000's webhookDeliveryStatus, across every target of the session's events.
 
@@ -38,6 +38,11 @@ def session_delivery_status(
     when there is none; pending while anything is queued or retrying (or before the
     first event); failed when a delivery exhausted its budget (one never tried, as a
     disabled endpoint's, did not); else delivered.
+
+    "Before the first event" ends with the session (`ended`): its ending is announced in
+    the transaction that ends it, so a target with no delivery by then (an endpoint that
+    wants other events, or was added later) is told nothing of it, and `pending` would
+    promise a delivery that never comes. Only the deliveries made speak then.
     """
     deliveries = (
         WebhookDelivery.objects.filter(session_id=session_id)
@@ -59,8 +64,8 @@ def session_delivery_status(
         .distinct()
     )
     # One query for both: the poll is the hottest read.
-    statuses = {status for (status,) in deliveries.union(endpoints)}
-    configured = bool(session_url) or CONFIGURED in statuses
+    statuses = {status for (status,) in (deliveries if ended else deliveries.union(endpoints))}
+    configured = not ended and (bool(session_url) or CONFIGURED in statuses)
     statuses.discard(CONFIGURED)
     if not configured and not statuses:
         return None

@@ -310,6 +310,7 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
             session_url=session.webhook_url,
             company_id=session.company_id,
             api_key_id=session.api_key_id,
+            ended=session.is_terminal,
         ),
         "progress": session.progress,
         "createdAt": iso(session.created_at),

@@ -6,7 +6,10 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
+from jobs import pipeline
 from steve.ids import new_id
+from tests.jobs.fakes import fake_extract_file
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 from tests.webhooks.helpers import emit, make_due
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
@@ -80,6 +83,7 @@ def delivery_status(company, api_key, session_url: str = "") -> str | None:
         session_url=session_url,
         company_id=company.pk,
         api_key_id=api_key.api_key.pk,
+        ended=False,
     )
 
 
@@ -145,6 +149,29 @@ def test_a_disabled_endpoints_unsent_copy_is_not_a_failed_delivery(company, api_
     to_enabled = [d for d in emit_for_session(company) if d.status == "pending"]
     deliver(to_enabled[0].pk)
     assert delivery_status(company, api_key) == "delivered"
+
+
+def poll_completed_session(api, monkeypatch) -> str:
+    monkeypatch.setattr(pipeline, "_extract_file", fake_extract_file)
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    pipeline.run(body["sessionId"])
+    return f"/api/v1/jobs/{body['sessionId']}"
+
+
+def test_an_ended_session_no_delivery_will_come_for_is_not_pending(
+    api, workflows, company, receiver, monkeypatch
+):
+    """Seed 000: `pending` is "Delivery is queued or retrying". An endpoint subscribed only
+    to failures, or created after the session ended, never gets this session's ending, yet
+    the poll said `pending` forever, and a client waiting for it waited for nothing."""
+    endpoint_create(company=company, url=receiver.url, events=["session.failed"])
+    url = poll_completed_session(api, monkeypatch)
+    assert not WebhookDelivery.objects.exists()
+    assert api.get(url).json()["webhookDeliveryStatus"] is None
+    endpoint_create(company=company, url=receiver.url)
+    assert api.get(url).json()["webhookDeliveryStatus"] is None
 
 
 def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):
