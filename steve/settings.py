@@ -422,6 +422,8 @@ RATE_LIMITS = {
     # Per client address, not per key: requests no valid key answers for. Also the limit
     # on unknown API keys; past it they are refused without a database query.
     "anonymous": env_int("RATE_LIMIT_ANONYMOUS", 120, minimum=1),
+    # Per revoked key: its 403s, which must not spend its address's `anonymous` bucket.
+    "revoked": env_int("RATE_LIMIT_REVOKED", 120, minimum=1),
 }
 # Reverse proxies in front of Steve that append to X-Forwarded-For (steve.clientip);
 # 0 trusts no header and takes the socket's address.

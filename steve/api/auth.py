@@ -82,7 +82,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if isinstance(api_key, ApiKey) and not api_key.is_revoked:
             api_key = still_live(api_key)
         if cached is None:
-            # An address that spent its `anonymous` bucket (where every refused key is
+            # An address that spent its `anonymous` bucket (where every unknown key is
             # counted) gets answers from the cache only: guessing keys costs no database
             # query, while live (cached) keys still work for it.
             spent = ratelimit.anonymous_spent(request)
@@ -92,7 +92,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if api_key is None:  # unknown, or deleted
             raise invalid_key()
         if api_key.is_revoked:
-            raise RevokedKey()
+            raise revoked(request._request, api_key)
         self._touch(api_key)
         return ApiClient(api_key), api_key
 
@@ -150,6 +150,19 @@ def address_limited(request: HttpRequest, spent: ratelimit.BucketState) -> Excep
     """The 429 for an address whose `anonymous` bucket is spent, as the bucket answers it."""
     _remember_limited(request, spent.reset_at - time.time())
     return ratelimit.exceeded_problem(spent)
+
+
+def revoked(request: HttpRequest, api_key: ApiKey) -> Exception:
+    """The 403 for a revoked key, or the 429 once that key's own `revoked` bucket is spent.
+
+    Counted against the key, not its address: in the address's `anonymous` bucket, a
+    stale revoked key left in a CI job spent it, and every live key from the same
+    address that was not cached got 429 without being looked up.
+    """
+    state = ratelimit.count_revoked(request, api_key)
+    if state is not None and state.exceeded:
+        return ratelimit.exceeded_problem(state)
+    return RevokedKey()
 
 
 def invalid_key() -> exceptions.APIException:

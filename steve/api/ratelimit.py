@@ -7,11 +7,13 @@ resolution, webhook endpoint writes). A view with `poll_scope_kwarg` also spends
 polled session's or job's own `poll` bucket, so one runaway poller cannot eat the
 key's whole `read` budget.
 
-Requests without a valid key (401, 403 for a revoked key, unknown routes, refused
-upload URLs, the schema) are counted per client address in the `anonymous` bucket. It is
-the only per-address limit: once an address has spent it, authentication refuses that
-address's unknown keys without looking them up (steve.api.auth), so guessing keys costs
-no database query.
+Requests without a valid key (401, unknown routes, refused upload URLs, the schema) are
+counted per client address in the `anonymous` bucket. It is the only per-address limit:
+once an address has spent it, authentication refuses that address's unknown keys without
+looking them up (steve.api.auth), so guessing keys costs no database query. A revoked
+key is a key Steve knows: its 403s spend that key's own `revoked` bucket, so a stale
+revoked key cannot spend its address's `anonymous` bucket and lock out the live keys
+sent from the same address.
 
 Counters live in Redis when REDIS_URL is set (one Lua call per request: INCR and, for a
 new window, PEXPIRE, atomically), so every web process shares them; without Redis they
@@ -52,7 +54,17 @@ if TYPE_CHECKING:  # rest_framework.views imports this module through its settin
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
-BUCKETS = ("read", "session", "submit", "write", "webhook_test", "poll", "upload", "anonymous")
+BUCKETS = (
+    "read",
+    "session",
+    "submit",
+    "write",
+    "webhook_test",
+    "poll",
+    "upload",
+    "anonymous",
+    "revoked",
+)
 # Used when settings.RATE_LIMITS leaves a bucket out.
 DEFAULT_LIMITS = {
     "read": 300,
@@ -63,6 +75,7 @@ DEFAULT_LIMITS = {
     "poll": 60,
     "upload": 300,
     "anonymous": 120,
+    "revoked": 120,
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -346,6 +359,21 @@ def count(request: HttpRequest, api_key: Any) -> ApiProblem | None:
     state = tightest(states)
     setattr(request, REQUEST_ATTR, state)
     return exceeded_problem(state) if state.exceeded else None
+
+
+def count_revoked(request: HttpRequest, api_key: Any) -> BucketState | None:
+    """Count a revoked key's refusal in that key's own `revoked` bucket.
+
+    The bucket state is left on the request for RateLimitHeadersMiddleware, which then
+    does not count the request against the address's `anonymous` bucket.
+    """
+    if not getattr(settings, "RATE_LIMIT_ENABLED", True):
+        return None
+    states = _spend(str(api_key.pk), [("revoked", "")], api_key.company.rate_limits)
+    if not states:
+        return None
+    setattr(request, REQUEST_ATTR, states[0])
+    return states[0]
 
 
 def _address_owner(request: HttpRequest) -> str:

@@ -309,7 +309,7 @@ def test_every_api_response_carries_the_rate_limit_headers_of_its_bucket(
         "200 schema": (anon_api.get("/api/v1/schema"), "anonymous"),
     }
     api_key_revoke(api_key=api_key.api_key)
-    answers["403 revoked key"] = (api.get("/api/v1/workflows"), "anonymous")
+    answers["403 revoked key"] = (api.get("/api/v1/workflows"), "revoked")
     for name, (response, bucket) in answers.items():
         assert str(response.status_code) == name.split()[0], name
         assert response["X-RateLimit-Bucket"] == bucket, name

@@ -222,7 +222,7 @@ def test_revocation_takes_effect_on_the_next_request_while_requests_race(monkeyp
     """Threads keep calling the API (each request touching the key) while the key is
     revoked: every request that starts after the revocation returned is refused."""
     monkeypatch.setattr(auth, "LAST_USED_PRECISION", timedelta(0))
-    # Refused keys count against the per-address `anonymous` bucket; this test is about
+    # A revoked key's refusals count against its `revoked` bucket; this test is about
     # revocation, not that limit.
     settings.RATE_LIMIT_ENABLED = False
     company = factories.CompanyFactory()

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from steve.api import auth
 from steve.logredact import RedactingGunicornLogger, RedactTokensFilter, redact
+from steve.services import api_key_revoke
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -171,6 +172,37 @@ def test_a_live_key_keeps_working_from_a_limited_address(settings, api_key, work
     unknown(shared, 2)
     assert unknown(shared) == [429]
     assert honest.get("/api/v1/workflows").status_code == 200
+
+
+def revoked_limit(settings, limit: int) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "revoked": limit}
+
+
+def test_a_revoked_key_does_not_lock_out_live_keys_from_its_address(settings, company, workflows):
+    """A stale revoked sandbox key left in a CI job spent the address's `anonymous`
+    bucket, and every production key from the same egress address whose cache entry had
+    lapsed got 429 without being looked up. A revoked key is a key Steve knows: its
+    refusals spend its own `revoked` bucket."""
+    anonymous_limit(settings, 3)
+    revoked_limit(settings, 3)
+    stale = factories.api_key(company, "ci sandbox", environment="sandbox")
+    api_key_revoke(api_key=stale.api_key)
+    ci = APIClient(REMOTE_ADDR="203.0.113.20")
+    ci.credentials(HTTP_AUTHORIZATION=f"Bearer {stale.secret}")
+    answers = [ci.get("/api/v1/workflows") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [403, 403, 403, 429]
+    assert {answer["X-RateLimit-Bucket"] for answer in answers} == {"revoked"}
+    assert answers[-1].json()["bucket"] == "revoked"
+    # Known as revoked in the cache: hammering with it costs no key lookup.
+    with CaptureQueriesContext(connection) as queries:
+        assert ci.get("/api/v1/workflows").status_code == 429
+    assert not [q for q in queries.captured_queries if "steve_apikey" in q["sql"]]
+    # A production key never used before (not cached) from the same address works, and
+    # the address's `anonymous` bucket is untouched.
+    production = APIClient(REMOTE_ADDR="203.0.113.20")
+    production.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_key(company, 'prod').secret}")
+    assert production.get("/api/v1/workflows").status_code == 200
+    assert unknown(APIClient(REMOTE_ADDR="203.0.113.20")) == [401]
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings, workflows):
