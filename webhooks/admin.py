@@ -23,11 +23,14 @@ from steve.admin_site import (
     log_changes,
 )
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
+from steve.text import shown
 from submissions.services import Actor
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import (
     CompanySecret,
     SessionWebhookSecret,
+    SessionWebhookTarget,
+    SessionWebhookTargetNotice,
     SyncSigningSecret,
     WebhookAttempt,
     WebhookDelivery,
@@ -44,6 +47,7 @@ from webhooks.services import (
     endpoint_update,
     new_secret,
     session_secret_rotate,
+    session_target_resume,
     sync_secret_rotate,
     validated_description,
 )
@@ -245,7 +249,15 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "last_status_code",
         "created_at",
     ]
-    list_filter = ["environment", "purpose", "status", "event_type", "company", "endpoint"]
+    list_filter = [
+        "environment",
+        "purpose",
+        "status",
+        "event_type",
+        "company",
+        "endpoint",
+        "session_target",
+    ]
     # Support asks "did submission X reach us?" by submission id or their own client id.
     search_fields = [
         "id",
@@ -278,6 +290,37 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         for reason, ids in done.refused.items():
             named = ", ".join(ids[:MAX_NAMED]) + (" and others" if len(ids) > MAX_NAMED else "")
             messages.error(request, f"{len(ids)} not redelivered: {reason} ({named})")
+
+
+class TargetNoticeInline(NoticeInline):
+    model = SessionWebhookTargetNotice
+
+
+@admin.register(SessionWebhookTarget)
+class SessionWebhookTargetAdmin(admin.ModelAdmin):
+    """The hosts of sessions' own webhookUrl: which are failing, which Steve suspended."""
+
+    list_display = ["origin", "company", "failing_since", "suspended_at", "suspended_reason"]
+    list_filter = [("suspended_at", admin.EmptyFieldListFilter), "company"]
+    search_fields = ["origin"]
+    readonly_fields = [f.name for f in SessionWebhookTarget._meta.fields]
+    inlines = [TargetNoticeInline]
+    actions = ["resume"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Resume deliveries")
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Sends new events again; those failed while suspended are redelivered from the
+        deliveries' list (filter by this target)."""
+        resumed = 0
+        why = f"by {shown(Actor.for_user(request.user).label)}"
+        for target in queryset:
+            if session_target_resume(target_id=target.pk, why=why):
+                self.log_change(request, target, "Resumed deliveries.")
+                resumed += 1
+        self.message_user(request, f"Resumed {resumed} suspended target(s).")
 
 
 class CompanySecretAdmin(

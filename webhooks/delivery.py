@@ -26,16 +26,25 @@ from django.utils import timezone
 
 from steve.timefmt import iso
 from webhooks.catalogue import TEST_EVENT, test_payload
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import (
+    SessionWebhookTarget,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from webhooks.services import (
     ENDPOINT_DISABLED,
     QUEUE_LEASE,
+    TARGET_SUSPENDED,
     active_secrets,
     dispatch_on_commit,
     endpoint_disable,
     endpoint_record_interrupted,
     endpoint_record_outcome,
     session_secret_get_or_create,
+    session_target_get_or_create,
+    session_target_record_interrupted,
+    session_target_record_outcome,
     sync_secret_get_or_create,
 )
 from webhooks.signals import delivery_attempted
@@ -73,6 +82,7 @@ MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
 # What an attempt changes; saving only these never rewrites the (large) payload.
 STATE_FIELDS = [
     "url",
+    "session_target",
     "status",
     "attempts",
     "next_attempt_at",
@@ -254,24 +264,41 @@ INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
 
 
 def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
-    """Whether the delivery's endpoint is failing and already has an attempt in flight.
+    """Whether the delivery's endpoint (or session target) is failing and already has an
+    attempt in flight.
 
     The deliveries queue is shared by every company: a receiver that never answers held
     a worker for each of its events' timeouts, and another company's events waited
     minutes behind them. Checked with the endpoint's row locked, so two workers do not
     both find it idle; when another holds that lock, it is busy (and nobody waits).
     """
-    endpoint = delivery.endpoint
-    if endpoint is None:
+    owner: WebhookEndpoint | SessionWebhookTarget | None = (
+        delivery.endpoint or delivery.session_target
+    )
+    if owner is None:
         return delivery.purpose == WebhookDelivery.Purpose.SYNC and _sync_target_failing_and_busy(
             delivery, now
         )
-    if endpoint.failing_since is None:
+    if owner.failing_since is None:
         return False
-    if not WebhookEndpoint.objects.select_for_update(skip_locked=True).filter(pk=endpoint.pk):
+    if not type(owner).objects.select_for_update(skip_locked=True).filter(pk=owner.pk):
         return True
-    in_flight = WebhookDelivery.objects.filter(endpoint=endpoint, locked_until__gt=now)
+    of_owner = {"endpoint": owner} if delivery.endpoint else {"session_target": owner}
+    in_flight = WebhookDelivery.objects.filter(**of_owner, locked_until__gt=now)
     return in_flight.exclude(pk=delivery.pk).exists()
+
+
+def _session_target(delivery: WebhookDelivery) -> SessionWebhookTarget | None:
+    """The target of a delivery to a session's webhookUrl (set on one queued before
+    session targets were)."""
+    session_url = (
+        delivery.endpoint_id is None and delivery.purpose == WebhookDelivery.Purpose.WEBHOOK
+    )
+    if session_url and delivery.session_target is None:
+        delivery.session_target = session_target_get_or_create(
+            company_id=delivery.company_id, url=delivery.url
+        )
+    return delivery.session_target
 
 
 def _sync_target_failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
@@ -327,6 +354,8 @@ def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:
         )
         if delivery.endpoint_id is not None:
             endpoint_record_interrupted(endpoint_id=delivery.endpoint_id)
+        elif delivery.session_target_id is not None:
+            session_target_record_interrupted(target_id=delivery.session_target_id)
 
 
 def lapsed_leases() -> list[str]:
@@ -364,7 +393,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint")
+            .select_related("endpoint", "session_target")
             .filter(_claimable(now), pk=delivery_id)
             .first()
         )
@@ -377,6 +406,10 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
                 return None  # it was the last attempt of the budget: given up
         if delivery.endpoint is not None and not delivery.endpoint.enabled:
             _give_up(delivery, ENDPOINT_DISABLED)
+            return None
+        target = _session_target(delivery)
+        if target is not None and target.suspended_at is not None:
+            _give_up(delivery, TARGET_SUSPENDED)
             return None
         if _failing_and_busy(delivery, now):
             delivery.next_attempt_at = now + FAILING_ENDPOINT_WAIT
@@ -523,6 +556,9 @@ def record(
                 )
     if endpoint is not None and to_current_url:
         _endpoint_feedback(endpoint, outcome)
+    elif delivery.session_target_id is not None and outcome.status_code != 410:
+        # A 410 is that one session's URL saying "stop", not the host failing.
+        session_target_record_outcome(target_id=delivery.session_target_id, succeeded=outcome.ok)
 
 
 def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:

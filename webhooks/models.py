@@ -89,6 +89,62 @@ class SyncSigningSecret(CompanySecret):
         return f"sync signing secret of {self.company}"
 
 
+class SessionWebhookTarget(models.Model):
+    """Where a company's sessions' own `webhookUrl` deliveries go: one row per scheme,
+    host and port. Thousands of sessions can point at one host, and with no endpoint row
+    a dead one was retried for every session for days, unnoticed; this row carries the
+    same failing run as an endpoint, and suspends the host's deliveries after it."""
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("wht"), editable=False
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="session_webhook_targets"
+    )
+    # "https://hooks.example.com:443": lowercased, with the port the scheme implies.
+    origin = models.CharField(max_length=2000)  # as long as a URL may be
+    # As WebhookEndpoint's: the current run of failed attempts, cleared by any 2xx.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "origin"], name="session_target_unique_origin"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.origin
+
+
+class SessionWebhookTargetNotice(models.Model):
+    """What an admin must see about a session target: why Steve suspended it, who
+    resumed it."""
+
+    class Kind(models.TextChoices):
+        SUSPENDED = "suspended"
+        RESUMED = "resumed"
+
+    target = models.ForeignKey(
+        SessionWebhookTarget, on_delete=models.CASCADE, related_name="notices"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -111,6 +167,14 @@ class WebhookDelivery(models.Model):
         WebhookEndpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     url = models.URLField(max_length=2000)
+    # The host of a delivery to a session's own webhookUrl (null for the others).
+    session_target = models.ForeignKey(
+        SessionWebhookTarget,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.WEBHOOK)
     # A plain id, not a foreign key: this app does not know the jobs app.
     session_id = models.CharField(max_length=40, blank=True, db_index=True)

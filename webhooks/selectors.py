@@ -36,8 +36,8 @@ def session_delivery_status(
     The targets are the company's enabled endpoints of the environment of the session's
     key (the "configured production webhook") and the session's own webhookUrl. null
     when there is none; pending while anything is queued or retrying (or before the
-    first event); failed when a delivery exhausted its budget (one never tried, as a
-    disabled endpoint's, did not); else delivered.
+    first event); failed when a delivery exhausted its budget (a disabled endpoint's,
+    never tried, does not count) or the webhookUrl's host is suspended; else delivered.
 
     "Before the first event" ends with the session (`ended`): its ending is announced in
     the transaction that ends it, so a target with no delivery by then (an endpoint that
@@ -48,8 +48,10 @@ def session_delivery_status(
         WebhookDelivery.objects.filter(session_id=session_id)
         .filter(Q(endpoint__isnull=False) | Q(endpoint__isnull=True, url=session_url))
         # A disabled endpoint's copy is kept failed but never sent (webhook_emit): it spent
-        # no retry budget, which is what `failed` says (seed 000).
-        .exclude(status=WebhookDelivery.Status.FAILED, attempts=0)
+        # no retry budget, which is what `failed` says (seed 000), and a disabled endpoint
+        # is no target. The webhookUrl stays one while its host is suspended, so its unsent
+        # copy says failed (redeliver it).
+        .exclude(status=WebhookDelivery.Status.FAILED, attempts=0, endpoint__isnull=False)
         .order_by()  # no Meta ordering column in the DISTINCT and the UNION
         .values_list("status")
         .distinct()

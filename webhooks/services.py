@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from steve.broker import BROKER_UNREACHABLE, broker_pause
@@ -27,6 +27,8 @@ from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
 from webhooks.models import (
     CompanySecret,
     SessionWebhookSecret,
+    SessionWebhookTarget,
+    SessionWebhookTargetNotice,
     SyncSigningSecret,
     WebhookDelivery,
     WebhookEndpoint,
@@ -371,6 +373,28 @@ def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
 FAILURE_RUN_GAP = timedelta(hours=27)
 
 
+def _failing_run_continues(owners: QuerySet, now: datetime) -> None:
+    """Count a failure in the run of an endpoint or session target (`owners`, its row).
+
+    A run starts at a failure with no run going, or after a silence longer than any
+    retry gap (an outage days ago, then no traffic): one failure then must not count as
+    days of them.
+    """
+    quiet = Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=now - FAILURE_RUN_GAP)
+    owners.filter(Q(failing_since__isnull=True) | quiet).update(failing_since=now)
+    owners.update(last_failure_at=now)
+
+
+def _failing_window() -> timedelta:
+    return timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS)
+
+
+def _failed_for_long() -> str:
+    return (
+        f"Every attempt failed for more than {settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS} hours."
+    )
+
+
 def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
     """Track an endpoint's run of failures and disable it after days of nothing but."""
     now = timezone.now()
@@ -379,26 +403,18 @@ def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
             failing_since=None
         )
         return
-    # A run starts at a failure with no run going, or after a silence longer than any
-    # retry gap (an outage days ago, then no traffic): one failure then must not count
-    # as days of them.
-    quiet = Q(last_failure_at__isnull=True) | Q(last_failure_at__lt=now - FAILURE_RUN_GAP)
-    WebhookEndpoint.objects.filter(Q(failing_since__isnull=True) | quiet, pk=endpoint_id).update(
-        failing_since=now
-    )
-    WebhookEndpoint.objects.filter(pk=endpoint_id).update(last_failure_at=now)
-    window = timedelta(hours=settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS)
+    _failing_run_continues(WebhookEndpoint.objects.filter(pk=endpoint_id), now)
     failing_for_long = WebhookEndpoint.objects.filter(
-        pk=endpoint_id, enabled=True, failing_since__lte=now - window
+        pk=endpoint_id, enabled=True, failing_since__lte=now - _failing_window()
     ).exists()
     if failing_for_long:
-        endpoint_disable(
-            endpoint_id=endpoint_id,
-            reason=(
-                "Every attempt failed for more than "
-                f"{settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS} hours."
-            ),
-        )
+        endpoint_disable(endpoint_id=endpoint_id, reason=_failed_for_long())
+
+
+def _interrupted_keeps_run_going(owners: QuerySet, now: datetime) -> None:
+    owners.filter(failing_since__isnull=False, last_failure_at__gte=now - FAILURE_RUN_GAP).update(
+        last_failure_at=now
+    )
 
 
 def endpoint_record_interrupted(*, endpoint_id: str) -> None:
@@ -408,10 +424,99 @@ def endpoint_record_interrupted(*, endpoint_id: str) -> None:
     either side of it could be further apart than FAILURE_RUN_GAP, and the second began
     a new run, as if the receiver had worked meanwhile. So a run going on is kept going.
     """
+    _interrupted_keeps_run_going(WebhookEndpoint.objects.filter(pk=endpoint_id), timezone.now())
+
+
+# The last_error of a delivery to a session's webhookUrl not sent because its host is
+# suspended (session_target_suspend).
+TARGET_SUSPENDED = (
+    "Not sent: deliveries to this host are suspended after every attempt failed for days."
+    " Redeliver it once the receiver works again."
+)
+
+
+def session_target_origin(url: str) -> str:
+    """ "https://Hooks.Example.com/a?b" → "https://hooks.example.com:443": the receiver
+    a session URL reaches, whatever its path (one per session, often)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{parts.port or (443 if scheme == 'https' else 80)}"
+
+
+def session_target_get_or_create(*, company_id: str, url: str) -> SessionWebhookTarget:
+    target, _ = SessionWebhookTarget.objects.get_or_create(
+        company_id=company_id, origin=session_target_origin(url)
+    )
+    return target
+
+
+def _target_notice(target: SessionWebhookTarget, kind: str, message: str) -> None:
+    SessionWebhookTargetNotice.objects.create(target=target, kind=kind, message=message[:500])
+
+
+def session_target_suspend(*, target_id: str, reason: str) -> None:
+    """Stop sending to a session target: its pending deliveries and new events fail
+    unsent (TARGET_SUSPENDED) until a delivery to it is redelivered, a late 2xx comes
+    in, or an admin resumes it."""
+    with transaction.atomic():
+        target = SessionWebhookTarget.objects.select_for_update().filter(pk=target_id).first()
+        if target is None or target.suspended_at is not None:
+            return
+        target.suspended_at = timezone.now()
+        target.suspended_reason = reason[:200]
+        target.save(update_fields=["suspended_at", "suspended_reason", "updated_at"])
+        _target_notice(
+            target,
+            SessionWebhookTargetNotice.Kind.SUSPENDED,
+            f"{reason} Deliveries to sessions' webhookUrl on {target.origin} are not sent"
+            " until it is resumed.",
+        )
+    logger.warning("Session webhook target %s (%s) suspended: %s", target.pk, target.origin, reason)
+
+
+def session_target_resume(*, target_id: str, why: str) -> bool:
+    """Send to a suspended session target again, with a fresh failing run; False when it
+    was not suspended (or is gone). `why` ends the notice: "by Ann (staff)"."""
+    with transaction.atomic():
+        target = SessionWebhookTarget.objects.select_for_update().filter(pk=target_id).first()
+        if target is None or target.suspended_at is None:
+            return False
+        target.suspended_at = None
+        target.suspended_reason = ""
+        target.failing_since = None
+        target.last_failure_at = None
+        target.save()
+        _target_notice(
+            target, SessionWebhookTargetNotice.Kind.RESUMED, f"Deliveries resumed {why}."
+        )
+    logger.info("Session webhook target %s (%s) resumed %s", target.pk, target.origin, why)
+    return True
+
+
+def session_target_record_outcome(*, target_id: str, succeeded: bool) -> None:
+    """A session target's run of failures, as an endpoint's; days of nothing but
+    suspend it, and a 2xx (an answer that came late) resumes it."""
     now = timezone.now()
-    WebhookEndpoint.objects.filter(
-        pk=endpoint_id, failing_since__isnull=False, last_failure_at__gte=now - FAILURE_RUN_GAP
-    ).update(last_failure_at=now)
+    targets = SessionWebhookTarget.objects.filter(pk=target_id)
+    if succeeded:
+        targets.filter(failing_since__isnull=False).update(failing_since=None)
+        if targets.filter(suspended_at__isnull=False).exists():
+            session_target_resume(target_id=target_id, why="because a delivery to it succeeded")
+        return
+    _failing_run_continues(targets, now)
+    failing_for_long = targets.filter(
+        suspended_at__isnull=True, failing_since__lte=now - _failing_window()
+    ).exists()
+    if failing_for_long:
+        session_target_suspend(target_id=target_id, reason=_failed_for_long())
+
+
+def session_target_record_interrupted(*, target_id: str) -> None:
+    """endpoint_record_interrupted for a session target."""
+    _interrupted_keeps_run_going(SessionWebhookTarget.objects.filter(pk=target_id), timezone.now())
 
 
 def webhook_emit(
@@ -453,7 +558,9 @@ def webhook_emit(
         if endpoint.wants(event_type)
     ]
     if session_url:
-        rows.append(WebhookDelivery(url=session_url, **common))
+        target = session_target_get_or_create(company_id=company_id, url=session_url)
+        fields = _unsent(common, TARGET_SUSPENDED) if target.suspended_at else common
+        rows.append(WebhookDelivery(url=session_url, session_target=target, **fields))
     deliveries = WebhookDelivery.objects.bulk_create(rows)
     dispatch_on_commit([d.pk for d in deliveries if d.status == WebhookDelivery.Status.PENDING])
     return deliveries
@@ -462,13 +569,13 @@ def webhook_emit(
 ENDPOINT_DISABLED = "The endpoint is disabled."
 
 
-def _unsent(common: dict[str, Any]) -> dict[str, Any]:
+def _unsent(common: dict[str, Any], error: str = ENDPOINT_DISABLED) -> dict[str, Any]:
     return {
         **common,
         "status": WebhookDelivery.Status.FAILED,
         "next_attempt_at": None,
         "queued_until": None,
-        "last_error": ENDPOINT_DISABLED,
+        "last_error": error,
     }
 
 
@@ -575,8 +682,17 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
         _check_redelivery(delivery)
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
+        _resume_targets([delivery])
         dispatch_on_commit([delivery.pk])
     return delivery
+
+
+def _resume_targets(deliveries: list[WebhookDelivery]) -> None:
+    """A redelivery to a suspended session target is the integrator's word that its
+    receiver works again (they have no other switch): the target is resumed, so the
+    redelivery is sent, and a new run of failures would suspend it again."""
+    for target_id in sorted({d.session_target_id for d in deliveries if d.session_target_id}):
+        session_target_resume(target_id=target_id, why="by a redelivery")
 
 
 def _check_redelivery(delivery: WebhookDelivery) -> None:
@@ -622,6 +738,7 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
             _reset_for_redelivery(delivery)
             queued.append(delivery)
         WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
+        _resume_targets(queued)
         dispatch_on_commit([delivery.pk for delivery in queued])
     if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
         refused[PURGED] = gone

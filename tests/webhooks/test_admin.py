@@ -14,6 +14,7 @@ from webhooks.admin import WebhookEndpointAdmin
 from webhooks.delivery import deliver
 from webhooks.models import (
     SessionWebhookSecret,
+    SessionWebhookTarget,
     SyncSigningSecret,
     WebhookDelivery,
     WebhookEndpoint,
@@ -24,6 +25,7 @@ from webhooks.services import (
     endpoint_rotate_secret,
     endpoint_update,
     session_secret_rotate,
+    session_target_suspend,
     sync_secret_get_or_create,
 )
 from webhooks.verify import verify_webhook
@@ -448,3 +450,21 @@ def test_redelivering_in_the_admin_logs_each_delivery_queued_not_those_refused(
     picked = {"action": "redeliver", "_selected_action": [queued.pk, delivered.pk]}
     admin_client.post("/admin/webhooks/webhookdelivery/", picked)
     assert _logged(WebhookDelivery) == [(queued.pk, "admin", CHANGE, "Queued for redelivery.")]
+
+
+def test_a_suspended_session_target_is_listed_and_resumed_in_the_admin(
+    admin_client, company, receiver
+):
+    (delivery,) = emit(company, session_url=receiver.url)
+    session_target_suspend(target_id=delivery.session_target_id, reason="Down for days.")
+    changelist = "/admin/webhooks/sessionwebhooktarget/"
+    listed = admin_client.get(changelist, {"suspended_at__isempty": "0"})
+    assert "Down for days." in listed.content.decode()
+    picked = {"action": "resume", "_selected_action": [delivery.session_target_id]}
+    response = admin_client.post(changelist, picked, follow=True)
+    assert "Resumed 1 suspended target(s)." in [str(m) for m in get_messages(response.wsgi_request)]
+    target = SessionWebhookTarget.objects.get(pk=delivery.session_target_id)
+    assert target.suspended_at is None
+    assert target.notices.get(kind="resumed").message == "Deliveries resumed by admin."
+    page = admin_client.get(f"{changelist}{target.pk}/change/")
+    assert page.status_code == 200 and "Down for days." in page.content.decode()

@@ -20,12 +20,20 @@ from webhooks.delivery import (
     parse_retry_after,
     record,
 )
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEndpointNotice
+from webhooks.models import (
+    SessionWebhookTarget,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointNotice,
+)
 from webhooks.services import (
+    TARGET_SUSPENDED,
     EndpointChanges,
     delivery_redeliver,
     endpoint_redeliver_failed,
     endpoint_update,
+    session_target_origin,
+    session_target_suspend,
 )
 from webhooks.tasks import deliver_webhook, dispatch_due_webhooks, purge_old_webhook_deliveries
 from webhooks.verify import verify_webhook
@@ -727,3 +735,112 @@ def test_a_delivery_redelivered_past_thirty_two_thousand_attempts_is_still_sent(
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.attempts == 32_768 and delivery.attempts_before_redelivery == 32_767
     assert delivery.log.get().number == 32_768
+
+
+def _session_target(company, url: str) -> SessionWebhookTarget:
+    return SessionWebhookTarget.objects.get(company=company, origin=session_target_origin(url))
+
+
+def test_a_session_url_host_failing_for_days_is_suspended_with_a_notice(
+    company, receiver, settings
+):
+    """Thousands of sessions can point at one dead host, with no endpoint to disable:
+    its deliveries were retried for every session, for days, and nobody was told."""
+    settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 72
+    receiver.default = 500
+    (delivery,) = emit(company, session_url=f"{receiver.url}/ses_1")
+    deliver(delivery.pk)
+    target = _session_target(company, receiver.url)
+    assert target.failing_since is not None and target.suspended_at is None
+    SessionWebhookTarget.objects.filter(pk=target.pk).update(
+        failing_since=timezone.now() - timedelta(hours=73)
+    )
+    make_due(delivery)
+    deliver(delivery.pk)
+    target.refresh_from_db()
+    assert target.suspended_at is not None
+    assert target.suspended_reason == "Every attempt failed for more than 72 hours."
+    assert target.notices.get(kind="suspended").message.startswith(target.suspended_reason)
+    # Its pending deliveries end at their next claim, unsent; new events are kept unsent.
+    make_due(delivery)
+    assert deliver(delivery.pk) is None
+    delivery.refresh_from_db()
+    (later,) = emit(company, session_url=f"{receiver.url}/ses_2")
+    for unsent in (delivery, later):
+        assert (unsent.status, unsent.last_error) == (
+            WebhookDelivery.Status.FAILED,
+            TARGET_SUSPENDED,
+        )
+    assert later.attempts == 0 and deliver(later.pk) is None
+    assert len(receiver.requests) == 2
+
+
+def test_a_failing_session_url_host_has_one_attempt_in_flight_and_its_others_wait(
+    company, receiver
+):
+    """A host that never answers took a worker for each session's delivery, 15 s each."""
+    sending = emit(company, session_url=f"{receiver.url}?session=1")[0]
+    waiting = emit(company, session_url=f"{receiver.url}?session=2")[0]
+    SessionWebhookTarget.objects.filter(pk=sending.session_target_id).update(
+        failing_since=timezone.now()
+    )
+    assert waiting.session_target_id == sending.session_target_id
+    WebhookDelivery.objects.filter(pk=sending.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert deliver(waiting.pk) is None
+    waiting.refresh_from_db()
+    assert waiting.attempts == 0 and waiting.queued_until is None
+    assert receiver.requests == []
+    WebhookDelivery.objects.filter(pk=sending.pk).update(locked_until=None)
+    make_due(waiting)
+    assert deliver(waiting.pk) is not None and len(receiver.requests) == 1
+
+
+def test_a_redelivery_resumes_a_suspended_session_url_host(company, receiver):
+    (first,) = emit(company, session_url=receiver.url)
+    session_target_suspend(target_id=first.session_target_id, reason="Down for days.")
+    (missed,) = emit(company, session_url=receiver.url)
+    assert missed.status == WebhookDelivery.Status.FAILED
+    delivery_redeliver(delivery_id=missed.pk)
+    target = _session_target(company, receiver.url)
+    assert target.suspended_at is None and target.failing_since is None
+    assert target.notices.get(kind="resumed").message == "Deliveries resumed by a redelivery."
+    deliver(missed.pk)
+    make_due(first)
+    deliver(first.pk)  # pending when the host was suspended: sent, now it is resumed
+    for delivery in (missed, first):
+        delivery.refresh_from_db()
+        assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert len(receiver.requests) == 2
+
+
+def test_one_session_urls_410_says_nothing_of_its_host(company, receiver):
+    receiver.default = 410
+    (delivery,) = emit(company, session_url=receiver.url)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert _session_target(company, receiver.url).failing_since is None
+
+
+def test_a_session_url_with_the_longest_host_a_url_may_have_is_queued(company):
+    """The target row keeps the host as long as the URL allows: a shorter column failed
+    the emit, and with it the session's change."""
+    url = f"https://{'a' * 1950}.example/hook"
+    (delivery,) = emit(company, session_url=url)
+    assert delivery.session_target.origin == f"https://{'a' * 1950}.example:443"
+
+
+def test_a_2xx_from_an_attempt_out_when_its_host_was_suspended_resumes_the_host(company, receiver):
+    (delivery,) = emit(company, session_url=receiver.url)
+    _, attempt = claim(delivery.pk)
+    session_target_suspend(target_id=delivery.session_target_id, reason="Down for days.")
+    record(delivery.pk, attempt, Outcome(200, "ok", "", 5))
+    target = _session_target(company, receiver.url)
+    assert target.suspended_at is None
+    assert target.notices.get(kind="resumed").message == (
+        "Deliveries resumed because a delivery to it succeeded."
+    )
+    (later,) = emit(company, session_url=receiver.url)
+    assert later.status == WebhookDelivery.Status.PENDING
