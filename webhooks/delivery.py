@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -65,6 +65,13 @@ MAX_CLAIM_BATCHES = 10
 # A failing endpoint has one attempt in flight at a time; its other due deliveries wait
 # this long and are claimed again, without taking a worker for the attempt's timeout.
 FAILING_ENDPOINT_WAIT = timedelta(seconds=10)
+# The database did not answer when an attempt's answer was to be recorded (PostgreSQL
+# restarting, a dropped connection): recorded again on a new connection after each
+# delay, well within the lease. Lost, the answer (a 2xx too) was taken for an interrupted
+# attempt once the lease passed, and the event sent again: a webhook twice, or a sync
+# posted downstream twice. A database away for longer is no blip: the error goes on.
+DATABASE_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
+DATABASE_BLIPS = (OperationalError, InterfaceError)
 # About three days in all; jitter keeps a recovering receiver from a thundering herd.
 RETRY_SCHEDULE = [
     timedelta(seconds=5),
@@ -584,8 +591,31 @@ def deliver(delivery_id: str) -> Outcome | None:
         event_type=delivery.event_type,
         payload=delivery.payload,
     )
-    record(delivery.pk, attempt, outcome, delivery.endpoint)
+    _record_through_blips(delivery, attempt, outcome)
     return outcome
+
+
+def _record_through_blips(
+    delivery: WebhookDelivery, attempt: WebhookAttempt, outcome: Outcome
+) -> None:
+    """record(), tried again while the database does not answer (DATABASE_RETRY_DELAYS).
+    Recording again is safe: a blip rolls the transaction back, and an answer that was
+    recorded after all (the commit went through, its reply was lost) is a late one."""
+    for delay in DATABASE_RETRY_DELAYS:
+        try:
+            record(delivery.pk, attempt, outcome, delivery.endpoint)
+            return
+        except DATABASE_BLIPS:
+            logger.warning(
+                "Delivery %s: the database did not answer attempt %s's outcome; again in %s s",
+                delivery.pk,
+                attempt.number,
+                delay,
+                exc_info=True,
+            )
+            connection.close()  # a lost connection is never reused: the next query reconnects
+            time.sleep(delay)
+    record(delivery.pk, attempt, outcome, delivery.endpoint)
 
 
 def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:

@@ -3,10 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from steve.broker import broker_pause
+from tests.jobs.test_database_blip import drop_our_connection
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks.delivery import (
@@ -400,6 +402,35 @@ def test_an_interrupted_attempt_is_logged_and_retried_after_the_lease(company, e
     # The log says what happened to the first attempt, not that it is still running.
     assert first.finished_at is not None and first.error.startswith("Interrupted")
     assert first.status_code is None and second.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # the test drops its own connection
+def test_an_answer_that_meets_a_database_blip_is_recorded_and_not_sent_again(
+    company, endpoint, receiver, monkeypatch
+):
+    """PostgreSQL restarting while the receiver answers: the answer is recorded on a new
+    connection. Lost, the 200 was taken for an interrupted attempt once the lease passed,
+    and the event was sent a second time."""
+    post = delivery_module.post_signed
+
+    def post_then_blip(**kwargs):
+        outcome = post(**kwargs)
+        drop_our_connection()
+        return outcome
+
+    monkeypatch.setattr(delivery_module, "post_signed", post_then_blip)
+    monkeypatch.setattr(delivery_module, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    (delivery,) = emit(company)
+    try:
+        deliver_webhook(delivery.pk)
+    finally:
+        connection.close()
+    make_due(delivery)
+    assert dispatch_due_webhooks() == 0
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
+    assert [a.status_code for a in delivery.log.all()] == [200]
+    assert len(receiver.requests) == 1
 
 
 def test_beat_logs_an_attempt_whose_lease_lapsed_before_its_retry_is_due(
