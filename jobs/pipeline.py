@@ -10,11 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
 
 from fraud.services import HashedPage, PageImage, fraud_run_checks, fraud_sentence, hash_page
 from jobs.extraction import (
@@ -325,7 +327,8 @@ def _decide(session: WorkflowSession, merged: Merged, fraud_status: str) -> tupl
 
 def run(session_id: str) -> None:
     ends = time.monotonic() + TIME_LIMIT_SECONDS
-    session = _through_blips(session_id, lambda: _claim(session_id), ends)
+    claimed_at = timezone.now()  # the claim's stamp: every try of this run claims with it
+    session = _through_blips(session_id, lambda: _claim(session_id, claimed_at), ends)
     if session is not None:
         _through_blips(session_id, lambda: _process(session), ends)
 
@@ -354,7 +357,7 @@ def _through_blips(session_id: str, work: Callable[[], T], ends: float) -> T:
     return work()
 
 
-def _claim(session_id: str) -> WorkflowSession | None:
+def _claim(session_id: str, claimed_at: datetime) -> WorkflowSession | None:
     """The session, claimed for this run; None when there is nothing for it to do."""
     session = (
         WorkflowSession.objects.select_related("workflow_version__workflow", "submission")
@@ -372,7 +375,7 @@ def _claim(session_id: str) -> WorkflowSession | None:
         # Cancelled while queued: the session ends with its submission.
         session_follow_submission(session_id=session_id)
         return None
-    if not session_start_run(session_id=session_id):
+    if not session_start_run(session_id=session_id, at=claimed_at):
         return None  # another worker runs it and is alive (a duplicate or redelivered message)
     return session
 

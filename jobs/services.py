@@ -502,15 +502,22 @@ def _beating() -> Exists:
     return Exists(fresh)
 
 
-def session_start_run(*, session_id: str) -> bool:
+def session_start_run(*, session_id: str, at: datetime | None = None) -> bool:
     """Claim a submitted session for one pipeline run; False when it is not ours to run.
 
     Refused while another worker's heartbeat is fresh, so a duplicate message (a
     re-queue racing a slow worker, the broker redelivering after a crash) never runs
     the pipeline twice at once. A stale heartbeat is a dead worker: taken over.
+
+    `at` stamps the claim (heartbeat_at): a run trying again after a database blip that
+    lost the answer of its committed claim finds its own claim by the stamp. It took it
+    for another worker's and gave the job up, to the stuck sweep ~90 s later, spending a
+    re-queue as for a dead worker.
     """
-    now = timezone.now()
+    now = at or timezone.now()
     idle = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_heartbeat_cutoff())
+    if at is not None:
+        idle |= Q(heartbeat_at=at)
     claimed = WorkflowSession.objects.filter(
         idle, ~_beating(), pk=session_id, state=SessionState.SUBMITTED
     ).update(heartbeat_at=now, updated_at=now)

@@ -69,6 +69,32 @@ def test_a_database_blip_mid_job_is_retried_without_spending_a_requeue(api, work
     assert events.filter(type="session_completed").count() == 1
 
 
+def test_a_claim_whose_answer_a_blip_lost_is_still_this_runs(api, workflows, monkeypatch):
+    """The claim committed and the connection dropped before its answer came back: the
+    new try found the session claimed (by itself) and gave the job up, which then waited
+    ~90 s for the stuck sweep and spent a re-queue, as if its worker had died."""
+    session_id = submitted(api)
+    start_run = pipeline.session_start_run
+    lost: list[bool] = []
+
+    def claim_then_blip(*, session_id: str, **kwargs) -> bool:
+        claimed = start_run(session_id=session_id, **kwargs)
+        if not lost:
+            lost.append(claimed)
+            drop_our_connection()
+            raise OperationalError("server closed the connection unexpectedly")
+        return claimed
+
+    monkeypatch.setattr(pipeline, "session_start_run", claim_then_blip)
+    monkeypatch.setattr(pipeline, "_extract_file", blipping(0)[0])
+    monkeypatch.setattr(pipeline, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert lost == [True]
+    assert session.state == SessionState.COMPLETED, session.failed_reason
+    assert session.requeue_count == 0
+
+
 def test_a_database_that_stays_away_is_given_up_after_the_retries(api, workflows, monkeypatch):
     """No loop: after the retries the error goes on, and the stuck sweep's budget (one
     re-queue per death) bounds the job as for a worker killed mid-job."""
