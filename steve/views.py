@@ -1,6 +1,7 @@
 """Views of the core: health check, local-storage downloads, API error handlers."""
 
 import logging
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
@@ -12,7 +13,12 @@ from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from steve.api.errors import problem_for_status
+from steve.api.errors import (
+    DATABASE_UNAVAILABLE,
+    database_unavailable_problem,
+    problem_for_status,
+    problem_json_response,
+)
 from steve.celery import app
 from steve.middleware import API_PREFIX
 from steve.storage import download_disposition, unsign_token
@@ -105,6 +111,9 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
+        # Django calls this while it handles the view's exception.
+        if isinstance(error := sys.exception(), DATABASE_UNAVAILABLE):
+            return problem_json_response(request, database_unavailable_problem(error))
         return problem_for_status(request, 500, "Steve could not complete the request.")
     from django.views.defaults import server_error
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -70,6 +70,24 @@ class ApiProblem(exceptions.APIException):
         self.errors = errors or []
         self.headers = headers or {}
         self.extra = extra or {}
+
+
+# The database did not answer: PostgreSQL restarting, all the connections it allows
+# taken ("too many clients"), this process's connection dropped, a deadlock or a
+# statement timeout. Neither the caller's fault nor a bug: a 503 the caller retries, not
+# a 500. The next request reconnects (CONN_HEALTH_CHECKS).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_problem(exc: BaseException) -> ApiProblem:
+    logger.warning("The database did not answer: %s", exc)
+    return ApiProblem(
+        503,
+        "The database did not answer; try again shortly.",
+        code="DATABASE_UNAVAILABLE",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def validation_problem(errors: list[dict[str, str]], detail: str | None = None) -> ApiProblem:
@@ -319,6 +337,8 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
         return ApiProblem(
             400, "Text must not contain NUL (\\u0000) characters.", code="INVALID_CHARACTERS"
         )
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return database_unavailable_problem(exc)
     if isinstance(exc, DjangoPermissionDenied):
         return ApiProblem(403, "You do not have access to this resource.")
     if isinstance(exc, exceptions.ValidationError):

@@ -178,6 +178,10 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
     "RATE_LIMIT_EXCEEDED": (429, "A rate-limit bucket is exhausted; see Retry-After."),
     "INTERNAL_ERROR": (500, "Steve failed; the request can be retried."),
+    "DATABASE_UNAVAILABLE": (
+        503,
+        "The database did not answer (restarting, or out of connections); see Retry-After.",
+    ),
 }
 register_problems(
     CORE_PROBLEMS,
@@ -401,6 +405,8 @@ def _operation_problems(method: str, operation: dict[str, Any]) -> dict[int, lis
             problems.setdefault(status, [])
             problems[status] += [c for c in codes if c not in problems[status]]
     problems.setdefault(500, ["INTERNAL_ERROR"])
+    problems.setdefault(503, [])
+    problems[503] += [c for c in ["DATABASE_UNAVAILABLE"] if c not in problems[503]]
     return problems
 
 
