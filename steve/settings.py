@@ -81,6 +81,10 @@ def database_from_url(name: str, url: str) -> dict:
         # pooler in transaction mode that cannot keep prepared statements.
         if env_bool("DATABASE_PREPARED_STATEMENTS", True):
             options.setdefault("prepare_threshold", 5)
+        # A PostgreSQL that takes connections but never answers (frozen, its host cut off)
+        # held each connect for good: gunicorn killed the worker after 30 s with its HTML
+        # 500, every web worker in turn. Given up on, the request is a 503 problem.
+        options.setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=2))
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),
