@@ -32,13 +32,13 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from steve.api.errors import ApiProblem
+from steve.api.errors import DATABASE_UNAVAILABLE, ApiProblem
 from steve.models import ApiKey, IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -157,6 +157,21 @@ def _delete(row: IdempotencyKey) -> None:
     IdempotencyKey.objects.filter(pk=row.pk, created_at=row.created_at).delete()
 
 
+def _release(row: IdempotencyKey) -> None:
+    """The failed create's key, freed for the retry. When the create lost the database
+    (PostgreSQL restarting), its connection is of no use: the key stayed in flight for
+    IDEMPOTENCY_IN_FLIGHT_TIMEOUT and the retry the 503 asks for was a 409. A new
+    connection frees it when the database already answers again (a restart's dropped
+    connections); one still down leaves it to that timeout, as before."""
+    try:
+        _delete(row)
+    except DATABASE_UNAVAILABLE:
+        if connection.in_atomic_block:  # the caller's transaction: not ours to drop
+            raise
+        connection.close()
+        _delete(row)
+
+
 def _take_over(row: IdempotencyKey) -> bool:
     """Claim an in-flight row whose request died; one of several racing takers wins."""
     now = timezone.now()
@@ -173,7 +188,7 @@ def run_claimed(row: IdempotencyKey, create: Callable[[], Response]) -> Response
     try:
         response = create()
     except BaseException:
-        _delete(row)
+        _release(row)
         raise
     if 200 <= response.status_code < 300 and hasattr(response, "data"):
         IdempotencyKey.objects.filter(pk=row.pk).update(

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -20,6 +20,7 @@ from steve.api.idempotency import idempotent, request_fingerprint
 from steve.models import Company, IdempotencyKey
 from steve.services import idempotency_keys_purge
 from tests import factories
+from tests.jobs.test_database_blip import drop_our_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +119,22 @@ def test_a_server_error_releases_the_key(api, workflows, monkeypatch):
     assert create(api, "k-1").status_code == 500
     assert not IdempotencyKey.objects.exists()
     monkeypatch.undo()
+    assert create(api, "k-1").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_mid_create_releases_the_key_for_the_retry(api, workflows, monkeypatch):
+    # PostgreSQL restarted while the create ran: releasing the key on the lost connection
+    # failed too, and the retry the 503 asks for was a 409 IDEMPOTENCY_KEY_IN_FLIGHT for
+    # IDEMPOTENCY_IN_FLIGHT_TIMEOUT, though nothing was in flight.
+    def lost(**kwargs):
+        drop_our_connection()
+        return WorkflowSession.objects.first()
+
+    monkeypatch.setattr("jobs.api.views.session_create", lost)
+    assert create(api, "k-1").status_code == 503
+    monkeypatch.undo()
+    close_old_connections()  # as the server does after each request
     assert create(api, "k-1").status_code == 201
 
 
