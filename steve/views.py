@@ -14,6 +14,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from steve.api.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE,
     database_unavailable_problem,
     problem_for_status,
@@ -109,12 +110,23 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
     return page_not_found(request, exception)
 
 
+# Plain HTML with nothing to look up: the database is what failed.
+DATABASE_UNAVAILABLE_PAGE = (
+    "<!doctype html><title>Steve is unavailable</title><h1>Steve is unavailable</h1>"
+    "<p>The database did not answer. Try again in a few seconds.</p>"
+)
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while it handles the view's exception.
+    error = sys.exception()
     if request.path.startswith(API_PREFIX):
-        # Django calls this while it handles the view's exception.
-        if isinstance(error := sys.exception(), DATABASE_UNAVAILABLE):
+        if isinstance(error, DATABASE_UNAVAILABLE):
             return problem_json_response(request, database_unavailable_problem(error))
         return problem_for_status(request, 500, "Steve could not complete the request.")
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        retry_after = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+        return HttpResponse(DATABASE_UNAVAILABLE_PAGE, status=503, headers=retry_after)
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -74,3 +74,16 @@ def test_a_database_that_takes_connections_but_never_answers_is_given_up_on_in_s
         thread.join(15)
         assert not thread.is_alive(), "the connect is still waiting"
     assert errors
+
+
+def test_a_review_page_is_a_503_asking_to_reload_while_the_database_does_not_answer(ui):
+    # It was Django's bare "Server Error (500)": a reviewer could not tell a restart
+    # from a fault to report.
+    ui.raise_request_exception = False
+    drop_our_connection()
+
+    response = ui.get("/review/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "try again" in response.content.decode().lower()
