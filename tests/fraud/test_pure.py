@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from fraud import hashing, normalise, tampering, textsim
 from fraud.index import HammingIndex, hash_to_words, hashes_to_words
 from fraud.policy import FraudPolicy, combine, text_score
 from tests.fraud.helpers import recaptured, receipt, receipt_bytes, sroie_available
+from tests.jobs.fixtures_docs import _png_chunk
 
 needs_sroie = pytest.mark.skipif(not sroie_available(), reason="sroie-dev not present")
 THRESHOLD = 31
@@ -350,6 +351,35 @@ def test_editing_software_in_exif_is_a_signal():
     clean = tampering.TamperingReport()
     tampering.check_metadata(clean, tampering.image_metadata(_jpeg_with_software("iOS 17.1")), "f")
     assert not clean.signals
+
+
+def _png_with_metadata_after_its_pixels(width: int, height: int) -> bytes:
+    """A PNG whose Software text and EXIF come after its pixel data, as the PNG spec
+    allows: Pillow finds them only by decoding the whole image."""
+    exif = Image.Exif()
+    exif[305] = "GIMP 2.10.36"
+    data = _png(Image.new("L", (width, height), 255))
+    end = data.rindex(b"IEND") - 4
+    chunks = [(b"tEXt", b"Software\x00paint.net 5.0"), (b"eXIf", exif.tobytes())]
+    return data[:end] + b"".join(_png_chunk(kind, body) for kind, body in chunks) + data[end:]
+
+
+def test_an_images_metadata_is_read_without_decoding_its_pixels(monkeypatch):
+    # The fraud checks run in the worker itself, not in the extraction's capped child: a
+    # 300-KB PNG of 10000 x 10000 pixels was decoded there (~400 MB, ~2 s) to find them.
+    data = _png_with_metadata_after_its_pixels(3_000, 3_000)
+
+    def decoded(image):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoded)
+    assert tampering.image_metadata(data) == {
+        "exif.Software": "GIMP 2.10.36",
+        "png.Software": "paint.net 5.0",
+    }
+    report = tampering.TamperingReport()
+    tampering.check_synthetic(report, data, "f")
+    assert not report.signals
 
 
 def _png(image: Image.Image) -> bytes:
