@@ -861,7 +861,7 @@ def _tampering_finding(
         data = _read_file(file)
         if data is None:
             continue
-        if data[:5] == b"%PDF-":
+        if file.mime_type == "application/pdf":  # sniffed: %PDF- may follow a few bytes
             meta = tampering.pdf_metadata(data)
         else:
             meta = tampering.image_metadata(data)

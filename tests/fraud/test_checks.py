@@ -1,8 +1,12 @@
 """The checks through fraud_run_checks against PostgreSQL: matches, scores, statuses."""
 
+import io
 import random
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
 
 from fraud import hashing
 from fraud.models import FraudMatch, PageFingerprint
@@ -308,6 +312,20 @@ def test_tampering_flag_with_evidence(company):
     assert match.check_type == "tampering" and match.target_submission_id is None
     assert match.details["signals"][0]["signal"] == "arithmetic_mismatch"
     assert outcome.status == "flagged"
+
+
+def test_a_pdf_with_bytes_before_its_header_is_checked_for_its_producer(company):
+    # Readers, and Steve's sniffing, find %PDF- within its first KB: a few bytes before it
+    # kept the file from being read as a PDF here, and an editor's name went unseen.
+    submission, file = make_submission(company)
+    edited = io.BytesIO()
+    Image.new("RGB", (200, 300), "white").save(edited, "PDF", producer="PDF-XChange Editor")
+    default_storage.save(file.storage_key, ContentFile(b"\r\n" + edited.getvalue()))
+    SubmissionFile.objects.filter(pk=file.pk).update(mime_type="application/pdf")
+    assert run(submission).status == "flagged"
+    match = M.objects.get(submission=submission)
+    assert match.check_type == "tampering"
+    assert match.details["signals"][0]["field"] == "pdf.Producer"
 
 
 def test_checks_can_be_switched_off(company):
