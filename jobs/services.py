@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
+from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
@@ -44,7 +45,8 @@ from submissions.sync import sync_event_id, sync_payload
 from webhooks.catalogue import WebhookEventType
 from webhooks.services import deliveries_forget_results, sync_delivery_replace_payload
 
-SNIFF_BYTES = 64
+# As much as the extraction sniffs: a PDF's %PDF- may follow a few hundred bytes.
+SNIFF_BYTES = PDF_SEARCH_WINDOW
 HASH_CHUNK = 1024 * 1024
 
 St = SessionState

@@ -7,6 +7,7 @@ none is larger than a few MB, and none is read past its first pages.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import struct
@@ -334,3 +335,24 @@ def test_an_upload_is_typed_by_its_bytes_not_by_the_type_it_was_declared_as(api,
     submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert submitted.status_code == 200
     assert SubmissionFile.objects.get().mime_type == "application/pdf"
+
+
+@pytest.mark.django_db
+def test_a_pdf_after_a_few_hundred_bytes_of_junk_is_taken_as_the_extraction_reads_it(
+    api, workflows, monkeypatch
+):
+    # PDF readers, and the extraction, find %PDF- within the first KB (a mail's headers
+    # or a generator's banner before it): the upload looked at 64 bytes and refused it.
+    monkeypatch.setattr(isolated, "get_engine", lambda name: FixedEngine())
+    data = b"%" + b"=" * 300 + b"\r\n" + receipt_pdf()
+    assert load_document(data).mime_type == "application/pdf"
+    session_id = submit(api, data, "banner", "application/pdf")
+    pipeline.run(session_id)
+    assert WorkflowSession.objects.get(pk=session_id).state == SessionState.COMPLETED
+    assert SubmissionFile.objects.get().mime_type == "application/pdf"
+    job = api.post(
+        "/api/v1/extraction-jobs",
+        {"templateName": "invoice", "file": base64.b64encode(data).decode()},
+        format="json",
+    )
+    assert job.status_code == 202, job.content
