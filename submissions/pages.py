@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image
 
 # Straightening a scan skewed by less than this would only blur it.
 SKEW_MIN = 0.3
@@ -187,7 +187,7 @@ def _image(data: bytes, page: int) -> Image.Image:
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)
             # As the extraction loaded it: EXIF orientation applied, on white.
-            image = ImageOps.exif_transpose(image) or image
+            image = upright(image)
             return to_rgb(image)
         except (Image.DecompressionBombError, TooLargeToDecode) as error:
             raise NoSuchPage("The image is too large to show.") from error
@@ -251,6 +251,32 @@ def decode_within(
     fit = (max_pixels / decoded) ** 0.5
     size = (max(1, int(image.size[0] * fit)), max(1, int(image.size[1] * fit)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+
+
+# How to turn a photo upright for each EXIF orientation (Pillow's ImageOps.exif_transpose).
+EXIF_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The photo turned as its EXIF orientation says. Not exif_transpose: it also writes
+    back the EXIF it keeps, and a tag holding text where numbers belong made that a
+    struct.error (a 500 on the review page, a crash of the extraction)."""
+    turn = EXIF_TURNS.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+    if turn is None:
+        return image
+    turned = image.transpose(turn)
+    # Turned once: no orientation left for a later reader (fraud.hashing) to apply again.
+    for key in ("exif", "xmp", "XML:com.adobe.xmp", "Raw profile type exif"):
+        turned.info.pop(key, None)
+    return turned
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

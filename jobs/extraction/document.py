@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageOps
+from PIL import Image
 
-from submissions.pages import TooLargeToDecode, check_webp_size, decode_within, to_rgb
+from submissions.pages import (
+    TooLargeToDecode,
+    check_webp_size,
+    decode_within,
+    to_rgb,
+    upright,
+)
 
 from .errors import STEP_TEXT, ExtractionError
 from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
@@ -147,7 +153,7 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
             # OCR and the fraud hashes see the same page at any upload resolution, so a
             # copy of a receipt at another size is still checked against the original.
             image = decode_within(image, max_pixels, longest_side=DECODE_MIN_SIDE)
-            image = ImageOps.exif_transpose(image) or image
+            image = upright(image)
     except TooLargeToDecode as exc:
         raise ExtractionError("FILE_TOO_LARGE", str(exc)) from exc
     except Image.DecompressionBombError as exc:

@@ -17,6 +17,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from fraud import hashing
 from jobs import pipeline
 from jobs.extraction import ExtractionError, isolated, load_document
 from jobs.extraction.document import DECODE_MIN_SIDE
@@ -256,7 +257,28 @@ def test_a_photo_turned_by_its_exif_orientation_is_read_upright():
     exif = Image.Exif()
     exif[0x0112] = 6  # the camera was held turned: view it turned 90 degrees clockwise
     data = encoded(Image.new("RGB", (40, 20), "white"), "JPEG", exif=exif.tobytes())
-    assert load_document(data).pages[0].image.size == (20, 40)
+    page = load_document(data).pages[0].image
+    assert page.size == (20, 40)
+    assert hashing.to_gray(page).shape == (40, 20)  # the fraud hashes do not turn it again
+
+
+def jpeg_with_text_in_a_numeric_exif_tag() -> bytes:
+    """A 40 x 20 photo to be viewed turned (EXIF orientation 6) whose Software tag was
+    renumbered StripByteCounts, a tag of numbers: Pillow reads it, and fails to write it
+    back (struct.error) when it drops the orientation from the EXIF it keeps."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x0131] = "Camera 1.0"
+    tag = b"\x01\x31\x00\x02"  # Software, ASCII (big-endian, as Pillow writes EXIF)
+    renumbered = exif.tobytes().replace(tag, b"\x01\x17\x00\x02")
+    return encoded(Image.new("RGB", (40, 20), "white"), "JPEG", exif=renumbered)
+
+
+def test_a_photo_whose_exif_has_text_in_a_tag_of_numbers_is_still_read_upright():
+    # It was a crash in the extraction's child: PROCESSING_ERROR for a readable photo.
+    page = load_document(jpeg_with_text_in_a_numeric_exif_tag()).pages[0].image
+    assert page.size == (20, 40)
+    assert hashing.to_gray(page).shape == (40, 20)
 
 
 # --- through the worker -------------------------------------------------------------------

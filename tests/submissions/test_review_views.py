@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
@@ -507,6 +508,16 @@ def test_a_polyglot_upload_that_failed_extraction_is_shown_without_running_or_a_
     assert original["Content-Type"] == "image/jpeg"
     assert original["X-Content-Type-Options"] == "nosniff"
     assert "script-src 'self'" in original["Content-Security-Policy"]
+
+
+def test_a_photo_whose_exif_has_text_in_a_tag_of_numbers_is_shown_upright_not_a_500(ui, company):
+    from tests.jobs.test_hostile_files import jpeg_with_text_in_a_numeric_exif_tag
+
+    submission = factories.SubmissionFactory(company=company)
+    stored_file(submission, content=jpeg_with_text_in_a_numeric_exif_tag(), mime="image/jpeg")
+    page = ui.get(reverse("review:file_page", args=[submission.pk, 0, 0]))
+    assert page.status_code == 200
+    assert Image.open(io.BytesIO(page.content)).size == (20, 40)
 
 
 @pytest.mark.parametrize("hostile", ["encrypted", "damaged"])
