@@ -66,6 +66,18 @@
 
   function activeFile() { return $(".stage .file:not([hidden])"); }
 
+  // A page image drawn (or failed) gives up the placeholder room steve.css keeps for it,
+  // so that pages further down stay out of view, and unloaded, until scrolled to. Load
+  // events do not bubble: caught on the way down. Pages drawn before this ran are marked
+  // at once.
+  function markPageDrawn(img) {
+    if (img && img.matches && img.matches(".page img")) img.setAttribute("data-loaded", "");
+  }
+  ["load", "error"].forEach((name) => {
+    document.addEventListener(name, (event) => markPageDrawn(event.target), true);
+  });
+  $$(".page img").filter((img) => img.complete && img.naturalWidth).forEach(markPageDrawn);
+
   // Rotation asks the server for the page turned (a real image in the scroll area, so
   // nothing is clipped); the evidence boxes are turned with it.
   function pageSource(img) {

@@ -1,5 +1,5 @@
 """Odd receipts on the review desk: right-to-left text in what the timeline says changed,
-and a receipt of many files."""
+a receipt of many files, and a PDF of many pages."""
 
 import re
 from typing import Any
@@ -94,4 +94,27 @@ def test_a_receipt_of_many_files_loads_only_the_shown_files_pages(chromium, live
         page,
         "(() => { const i = document.querySelector(\".page[data-file='4'] img\"); return i.complete && i.naturalWidth > 0; })()",
     )
+    context.close()
+
+
+def test_a_pdf_of_30_pages_loads_only_the_pages_in_view(chromium, live_server, team):
+    """A page not yet drawn had no height, so every lazy page counted as in view: opening
+    a 30-page PDF rendered all 30 at once (a process each), and the reviewer's first save
+    waited seconds behind them. The pages further down load when scrolled to."""
+    submission = factories.SubmissionFactory(company=team["company"])
+    stored_file(submission, content=pdf_bytes(30))
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.goto(f"{live_server.url}/review/{submission.pk}/")  # waits for the load event
+    page.locator("[data-fraud-panel]").wait_for()
+    drawn = "(() => { const i = document.querySelector(\".page[data-page='0'] img\"); return i.complete && i.naturalWidth > 0; })()"
+    wait_until(page, drawn)
+    pages = {m[1] for url in fetched if (m := re.search(r"/pages/(\d+)\.png", url))}
+    assert "0" in pages and len(pages) <= 4, sorted(pages, key=int)
+
+    last = page.locator(".page[data-page='29'] img")
+    with page.expect_request(re.compile(r"/pages/29\.png")):
+        last.scroll_into_view_if_needed()
+    wait_until(page, drawn.replace("'0'", "'29'"))
     context.close()
