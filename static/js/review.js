@@ -26,10 +26,32 @@
     selectRow(rows.find((r) => r.dataset.id === id) || null, false);
   }
 
+  // j on the last row shown loads the next rows (as Load more does) and goes on to the
+  // first of them: it stopped at row 50 of a longer queue, which only the mouse could pass.
+  let selectAfter = null;
+
+  function loadMoreAndMove(rows) {
+    const more = $("#load-more-row a");
+    if (!more) return false;
+    selectAfter = rows[rows.length - 1].dataset.id;
+    more.click();
+    return true;
+  }
+
+  function selectLoaded() {
+    if (!selectAfter) return;
+    const rows = queueRows();
+    const last = rows.findIndex((r) => r.dataset.id === selectAfter);
+    if (last < 0 || last === rows.length - 1) return;
+    selectAfter = null;
+    selectRow(rows[last + 1], true);
+  }
+
   function moveSelection(step) {
     const rows = queueRows();
     if (!rows.length) return false;
     const current = rows.findIndex((r) => r.classList.contains("selected"));
+    if (step > 0 && current === rows.length - 1 && loadMoreAndMove(rows)) return true;
     const next = current < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, current + step));
     selectRow(rows[next], true);
     return true;
@@ -774,6 +796,13 @@
       showActiveFile();
     }
     restoreSelection();
+    selectLoaded();
+  });
+  // A failed load moves nothing later (its banner says why).
+  ["htmx:sendError", "htmx:responseError"].forEach((name) => {
+    document.addEventListener(name, (event) => {
+      if (event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("#load-more-row")) selectAfter = null;
+    });
   });
   document.addEventListener("htmx:historyRestore", init);
 })();

@@ -180,6 +180,33 @@ def test_reject_with_reason_and_keyboard_navigation(chromium, live_server, team)
     context.close()
 
 
+def test_j_on_the_last_row_shown_loads_the_next_rows_and_goes_on(chromium, live_server, team):
+    """j stopped at row 50 of a longer queue: the next rows came only with the mouse."""
+    version = factories.default_workflows(team["company"])[0]
+    Submission.objects.bulk_create(
+        factories.SubmissionFactory.build(
+            company=team["company"], workflow_version=version, workflow=version.workflow
+        )
+        for _ in range(60)
+    )
+    ids = sorted(Submission.objects.values_list("pk", flat=True))
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    rows = page.locator("table[data-queue] tr.row")
+    expect(rows).to_have_count(50)
+    for _ in range(50):
+        page.keyboard.press("j")
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[49])
+
+    page.keyboard.press("j")
+    expect(rows).to_have_count(60)
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[50])
+    page.keyboard.press("j")
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[51])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(ids[51]))
+    context.close()
+
+
 def test_queue_rows_update_in_place_and_keep_the_selection(chromium, live_server, team):
     first = submission_with_file(team["company"])
     second = submission_with_file(team["company"])
