@@ -125,7 +125,13 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
     """The rows partial: polled for in-place updates and fetched by "Load more"."""
     context = _queue_context(request)
     if request.GET.get("after"):
-        return render(request, "review/queue.html#rows", {**context, "appending": True})
+        response = render(request, "review/queue.html#rows", {**context, "appending": True})
+        if context["rows"]:
+            # The address says how far the reviewer has loaded: Back from a submission
+            # opened further down (or a reload) showed the first 50 again, its row gone.
+            query = queue_query(context["filters"], upto=context["last_id"])
+            response["HX-Replace-Url"] = f"{reverse('review:queue')}?{query}"
+        return response
     return render(request, "review/queue.html#results", context)
 
 

@@ -180,16 +180,21 @@ def test_reject_with_reason_and_keyboard_navigation(chromium, live_server, team)
     context.close()
 
 
-def test_j_on_the_last_row_shown_loads_the_next_rows_and_goes_on(chromium, live_server, team):
-    """j stopped at row 50 of a longer queue: the next rows came only with the mouse."""
-    version = factories.default_workflows(team["company"])[0]
+def sixty_waiting(company: Any) -> list[str]:
+    """More than the queue's first 50 rows; their ids in the queue's order."""
+    version = factories.default_workflows(company)[0]
     Submission.objects.bulk_create(
         factories.SubmissionFactory.build(
-            company=team["company"], workflow_version=version, workflow=version.workflow
+            company=company, workflow_version=version, workflow=version.workflow
         )
         for _ in range(60)
     )
-    ids = sorted(Submission.objects.values_list("pk", flat=True))
+    return sorted(Submission.objects.values_list("pk", flat=True))
+
+
+def test_j_on_the_last_row_shown_loads_the_next_rows_and_goes_on(chromium, live_server, team):
+    """j stopped at row 50 of a longer queue: the next rows came only with the mouse."""
+    ids = sixty_waiting(team["company"])
     context, page, _ = open_page(chromium, live_server, team["alice"])
     rows = page.locator("table[data-queue] tr.row")
     expect(rows).to_have_count(50)
@@ -204,6 +209,28 @@ def test_j_on_the_last_row_shown_loads_the_next_rows_and_goes_on(chromium, live_
     expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[51])
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(ids[51]))
+    context.close()
+
+
+def test_back_from_a_submission_below_the_first_50_finds_it_loaded_and_selected(
+    chromium, live_server, team
+):
+    """Back (or a reload) showed the first 50 rows again: the row the reviewer had opened
+    was gone from the page, and so was their place in the queue."""
+    ids = sixty_waiting(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.click("#load-more-row a")
+    rows = page.locator("table[data-queue] tr.row")
+    expect(rows).to_have_count(60)
+    page.click(f"tr.row[data-id={ids[55]}] td.workflow")
+    page.wait_for_url(re.compile(ids[55]))
+    page.locator("[data-fraud-panel]").wait_for()
+
+    page.go_back()
+    expect(rows).to_have_count(60)
+    expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[55])
+    page.reload()
+    expect(rows).to_have_count(60)
     context.close()
 
 
