@@ -1,5 +1,6 @@
 """Pre-signed URLs for stored files: S3 presigning, or signed URLs Steve serves itself."""
 
+import math
 import re
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from django.utils.http import content_disposition_header
 # What a download's name may not carry: control characters (a CR/LF split the header, a
 # 500), quotes and backslashes (which ended the quoted name early) and path separators.
 UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"\\/]')
+# How coarse signing.TimestampSigner's stamps (and S3's X-Amz-Date) are.
+STAMP_RESOLUTION = timedelta(seconds=1)
 
 
 def using_s3() -> bool:
@@ -37,9 +40,10 @@ def s3_presign(
         params["ContentType"] = content_type
     params.update(response_headers or {})
     operation = {"PUT": "put_object", "GET": "get_object"}[method]
-    return s3_client().generate_presigned_url(
-        operation, Params=params, ExpiresIn=int(ttl.total_seconds())
-    )
+    # X-Amz-Date is floored to the second, like Steve's own stamps, and a TTL ending with
+    # the session has a fraction: rounded up, the URL lasts at least `ttl` from now.
+    expires_in = math.ceil((ttl + STAMP_RESOLUTION).total_seconds())
+    return s3_client().generate_presigned_url(operation, Params=params, ExpiresIn=expires_in)
 
 
 def object_location(key: str) -> str:
@@ -54,9 +58,13 @@ def sign_token(purpose: str, payload: dict[str, Any]) -> str:
 
 
 def unsign_token(purpose: str, token: str, ttl: timedelta) -> dict[str, Any]:
-    """The payload of a token Steve signed; raises signing.SignatureExpired / BadSignature."""
+    """The payload of a token Steve signed; raises signing.SignatureExpired / BadSignature.
+
+    The signer stamps whole seconds (floored): counted from the stamp alone, a token
+    signed at 10.9 s died at 10 s + ttl, up to a second before the expiry announced
+    with it (uploadUrlsExpireAt), so a PUT in that second was refused as expired."""
     signer = signing.TimestampSigner(salt=f"steve.{purpose}")
-    return signer.unsign_object(token, max_age=ttl)
+    return signer.unsign_object(token, max_age=ttl + STAMP_RESOLUTION)
 
 
 def download_filename(name: str) -> str:

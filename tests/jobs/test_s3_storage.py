@@ -1,7 +1,9 @@
 """The S3 path for real, against a local S3-compatible server (moto in server mode)."""
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -72,8 +74,24 @@ def test_presigned_put_at_upload_and_presigned_get_at_download(api, workflows, s
     assert submitted.status_code == 200, submitted.json()
     detail = api.get(f"/api/v1/submissions/{body['submissionId']}").json()
     url = detail["files"][0]["downloadUrl"]
-    assert url.startswith(s3_storage) and "X-Amz-Expires=3600" in url
+    assert url.startswith(s3_storage) and "X-Amz-Expires=3601" in url
     assert requests.get(url, timeout=10).content == receipt
+
+
+def test_a_presigned_put_lasts_until_the_expiry_the_create_announced(api, workflows, s3_storage):
+    # X-Amz-Date is whole seconds (floored) and X-Amz-Expires was the TTL truncated: a
+    # URL made at .9 s stopped up to 2 s before the uploadUrlsExpireAt announced with it.
+    at = lambda: datetime.fromtimestamp(1_800_000_000.9, UTC)  # noqa: E731
+    signing_clock = lambda remove_tzinfo=True: at().replace(tzinfo=None)  # noqa: E731
+    with (
+        mock.patch.object(timezone, "now", at),
+        mock.patch("botocore.auth.get_current_datetime", signing_clock),
+    ):
+        _, body, _ = create(api)
+    query = parse_qs(urlsplit(body["uploadUrls"][0]["uploadUrl"]).query)
+    signed = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    lasts_until = signed + timedelta(seconds=int(query["X-Amz-Expires"][0]))
+    assert lasts_until >= datetime.fromisoformat(body["uploadUrlsExpireAt"])
 
 
 def test_a_download_is_served_as_the_sniffed_type_whatever_the_upload_claimed(s3_storage):

@@ -3,7 +3,8 @@
 import io
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -349,6 +350,19 @@ def test_expired_upload_url_is_refused(api, workflows):
         response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     assert response.status_code == 410
     assert response.json()["code"] == "UPLOAD_URL_EXPIRED"
+
+
+def test_an_upload_url_works_until_the_expiry_the_create_announced(api, workflows):
+    # Signed stamps are whole seconds: a URL made at .9 s died up to a second before its
+    # uploadUrlsExpireAt, and a PUT in that second was refused as expired.
+    clock = [1_800_000_000.9]
+    at = lambda: datetime.fromtimestamp(clock[0], UTC)  # noqa: E731
+    with mock.patch.object(timezone, "now", at), mock.patch("time.time", lambda: clock[0]):
+        _, body, _ = create(api)
+        announced = datetime.fromisoformat(body["uploadUrlsExpireAt"])
+        clock[0] = (announced - timedelta(milliseconds=300)).timestamp()
+        response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    assert response.status_code == 200, response.json()
 
 
 def test_upload_larger_than_the_workflow_allows_is_refused(api, workflows):
