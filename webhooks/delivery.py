@@ -626,8 +626,12 @@ def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
     here first, the submission stayed `approved` for good, with nothing saying why.
     """
     cutoff = timezone.now() - older_than
+    # Counted from the last attempt too: a delivery redelivered late in its retention was
+    # purged within the hour, its record and log gone just after the resend.
+    quiet = Q(last_attempt_at__lt=cutoff) | Q(last_attempt_at__isnull=True)
     finished = (
         WebhookDelivery.objects.filter(
+            quiet,
             status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
             created_at__lt=cutoff,
         )

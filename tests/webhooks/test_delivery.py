@@ -621,14 +621,38 @@ def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, r
     old, recent, pending = emit(company), emit(company), emit(company)
     for (delivery,) in (old, recent):
         deliver(delivery.pk)
+    long_ago = timezone.now() - timedelta(days=31)
     WebhookDelivery.objects.filter(pk__in=[old[0].pk, pending[0].pk]).update(
-        created_at=timezone.now() - timedelta(days=31)
+        created_at=long_ago, last_attempt_at=long_ago
     )
     assert purge_old_webhook_deliveries() == 1
     assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {
         recent[0].pk,
         pending[0].pk,  # still owed to the receiver: never purged
     }
+
+
+def test_a_delivery_redelivered_late_in_its_retention_is_kept_from_its_last_attempt(
+    company, endpoint, receiver, monkeypatch
+):
+    """Counted from the event, a delivery redelivered on day 29 was purged within the
+    hour: its record and attempt log vanished from the listing just after the resend the
+    operator made, and resending it again was refused as purged."""
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", 1)
+    receiver.default = 500
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - timedelta(days=31),
+        last_attempt_at=timezone.now() - timedelta(days=31),
+    )
+    receiver.default = 200
+    delivery_redeliver(delivery_id=delivery.pk)
+    deliver(delivery.pk)
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "delivered"
+
+    assert purge_old_webhook_deliveries() == 0
+    assert WebhookDelivery.objects.get(pk=delivery.pk).log.count() == 2
 
 
 def test_first_retry_is_queued_about_five_seconds_after_the_first_failure(
