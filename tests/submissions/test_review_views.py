@@ -621,6 +621,19 @@ def test_releasing_a_claim_someone_took_over_meanwhile_says_who_holds_it(
     assert waiting.claimed_by == bob
 
 
+def test_a_claims_end_is_shown_as_a_utc_time(ui, reviewer, company, waiting):
+    # Times on the desk are UTC (TIME_ZONE); a bare "until 09:40" read as local time
+    # told a reviewer in UTC+8 their claim had hours left when it ended in minutes.
+    start_review(ui, waiting)
+    waiting.refresh_from_db()
+    until = f"{waiting.claimed_until:%H:%M} UTC"
+    assert f"You are reviewing this until {until}." in ui.get(detail_url(waiting)).content.decode()
+    other = Client()
+    other.force_login(factories.UserFactory(companies=[company]))
+    html = other.get(detail_url(waiting)).content.decode()
+    assert f"Claimed by <strong>{reviewer.username}</strong> until {until} " in html
+
+
 def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company, waiting):
     start_review(ui, waiting)
     bob = factories.UserFactory(companies=[company])
