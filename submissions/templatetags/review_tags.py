@@ -1,6 +1,7 @@
 """Small formatting helpers and server-side SVG charts for the review UI."""
 
 import json
+import re
 import unicodedata
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -214,13 +215,19 @@ def detail_items(details: Any) -> list[tuple[str, str]]:
     return [(str(k), _detail_text(v)) for k, v in details.items()]
 
 
+# The one timestamp format Steve writes (steve.timefmt.iso), e.g. a claim's claimedUntil.
+STEVE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
 def _detail_text(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
+        if not STEVE_TIMESTAMP.fullmatch(value):
+            return value  # a name or a reason, whatever fromisoformat would make of it
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %d %H:%M")
-        except ValueError:
+        except ValueError:  # the shape without the calendar: "2026-13-45T…"
             return value
     if isinstance(value, list):  # flaggedFields: ["merchantName", "date"]
         return ", ".join(_detail_text(item) for item in value) or "—"

@@ -1522,6 +1522,23 @@ def test_the_timeline_shows_a_list_in_an_events_details_as_words():
     ]
 
 
+def test_the_timeline_shows_as_a_time_only_what_steve_wrote_as_one():
+    # Any text Python's fromisoformat reads was shown as a time: a reviewer named
+    # "20240115" took a claim "from Jan 15 00:00", a reason "2024-01-15" became a time.
+    from submissions.templatetags.review_tags import detail_items
+
+    details = {
+        "claimedUntil": "2026-03-05T10:30:00.000Z",
+        "takenFrom": "20240115",
+        "reason": "2024-01-15",
+    }
+    assert detail_items(details) == [
+        ("claimedUntil", "Mar 05 10:30"),
+        ("takenFrom", "20240115"),
+        ("reason", "2024-01-15"),
+    ]
+
+
 def test_metadata_shows_as_typed_on_the_review_page(ui, waiting):
     waiting.metadata = {"note": "\u0645\u0631\u062d\u0628\u0627 \u2764\ufe0f"}
     waiting.save()
