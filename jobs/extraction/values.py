@@ -31,10 +31,13 @@ MONTHS = {
     "DEZ": 12,
 }  # fmt: skip
 # A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
-_YEAR = (
-    r"(\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{2}(?=\d{1,2}\s?[:.]\s?[0-5]\d)"
-    r"|\d{4}(?!\d)|\d{2}(?!\d))"
+_FULL_OR_GLUED_YEAR = (
+    r"\d{4}(?=\d{1,2}\s?[:.]\s?\d{2})|\d{2}(?=\d{1,2}\s?[:.]\s?[0-5]\d)|\d{4}(?!\d)"
 )
+_YEAR = rf"({_FULL_OR_GLUED_YEAR}|\d{{2}}(?!\d))"
+# After a day and a month name, two digits that start a time are the hour of a date
+# printed without its year ("05 JAN 10:30", "JAN 05 10.30"), not the year 2010.
+_NAMED_YEAR = rf"({_FULL_OR_GLUED_YEAR}|\d{{2}}(?![\d:]|\.[0-5]\d))"
 _SEP = r"\s?[-/.,\s]?\s?"
 _MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
 # Malay (Mac, Mei, Ogos, Oktober, Disember) and German (März, Mai, Okt, Dez) names are
@@ -46,10 +49,10 @@ DATE_PATTERNS = [
     # 25/12/2018, 25-12-18, 25.12.2018
     ("dmy", re.compile(r"(?<!\d)(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?" + _YEAR)),
     # 25 Dec 2018, 25-DEC-18, 25DEC2018
-    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _YEAR, re.I)),
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _NAMED_YEAR, re.I)),
     ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _OTHER_MONTH_NAMES + r"\.?\s?(\d{4})(?!\d)", re.I)),
     # Dec 25, 2018
-    ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _YEAR, re.I)),
+    ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _NAMED_YEAR, re.I)),
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
     ("glued", re.compile(r"(\d{2})[-/.](\d{2})[-/.](20\d{2})(?!\d{3})")),
     # One separator lost by OCR: "10/072017", "0803/2018" (read as glued: a guessed boundary).
@@ -187,7 +190,7 @@ def _build_date(kind: str, groups: tuple[str, ...], day_first: bool) -> dt.date 
         elif kind == "dMy":
             day, month, year = int(groups[0]), MONTHS[_month_key(groups[1])], _year(groups[2])
         else:
-            month, day, year = MONTHS[_month_key(groups[0])], int(groups[1]), int(groups[2])
+            month, day, year = MONTHS[_month_key(groups[0])], int(groups[1]), _year(groups[2])
         return dt.date(year, month, day)
     except (ValueError, KeyError):
         return None

@@ -409,6 +409,19 @@ def test_malay_and_german_month_names_are_read(text: str, value: dt.date):
     assert [d.value for d in parse_dates(text)] == [value]
 
 
+def test_a_month_first_date_with_a_two_digit_year_is_read():
+    # The year was taken as printed: "Dec 25, 18" was the year 18, dropped as implausible.
+    assert [d.value for d in parse_dates("Dec 25, 18")] == [dt.date(2018, 12, 25)]
+    assert [d.value for d in parse_dates("FEB 29 24")] == [dt.date(2024, 2, 29)]
+
+
+def test_a_time_after_a_day_and_month_is_no_two_digit_year():
+    # "05 JAN 10:30" prints no year: 10 is the hour, not 2010.
+    assert parse_dates("05 JAN 10:30") == []
+    assert parse_dates("JAN 05 10:30") == [] and parse_dates("05 JAN 10.30AM") == []
+    assert [d.value for d in parse_dates("25 DEC 18 10:30")] == [dt.date(2018, 12, 25)]
+
+
 def test_words_that_start_like_a_malay_month_are_no_month():
     assert parse_dates("2 DISC 10%") == []
     assert parse_dates("1 MACHINE 18") == []
