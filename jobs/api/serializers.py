@@ -266,8 +266,10 @@ def session_created_data(session: WorkflowSession) -> dict[str, Any]:
     version = session.workflow_version
     # No longer than the session takes uploads: a replay late in its life was told its
     # URLs worked for 30 more minutes, and they were refused a few seconds later.
+    # Not padded to a second: that said a replay in the session's last second had URLs
+    # that outlived it (a presigned URL lasts at least a second anyway, s3_presign).
     now = timezone.now()
-    ttl = max(timedelta(seconds=1), min(settings.UPLOAD_URL_TTL, session.expires_at - now))
+    ttl = max(timedelta(0), min(settings.UPLOAD_URL_TTL, session.expires_at - now))
     return {
         "sessionId": session.pk,
         "submissionId": submission.pk,

@@ -165,6 +165,16 @@ def test_a_replay_late_in_a_sessions_life_says_its_urls_end_with_the_session(api
     assert replay["uploadUrlsExpireAt"] <= replay["expiresAt"]
 
 
+def test_a_replay_in_a_sessions_last_second_says_its_urls_end_with_the_session(api, workflows):
+    clock = [datetime(2027, 1, 15, 8, 0, tzinfo=UTC)]
+    with mock.patch.object(timezone, "now", lambda: clock[0]):
+        _, body, _ = create(api)
+        clock[0] = datetime.fromisoformat(body["expiresAt"]) - timedelta(milliseconds=400)
+        _, replay, _ = create(api)
+    assert replay["sessionId"] == body["sessionId"]
+    assert replay["uploadUrlsExpireAt"] == replay["expiresAt"]
+
+
 def test_a_replays_fresh_upload_urls_end_with_the_session_under_the_defaults(api, workflows):
     # docs/api.md, "Replays": upload URLs and sessions both last 30 minutes by default.
     _, first, _ = create(api)
