@@ -356,7 +356,7 @@ def test_altered_upload_url_is_refused(api, workflows):
 
 def test_expired_upload_url_is_refused(api, workflows):
     _, body, _ = create(api)
-    with override_settings(UPLOAD_URL_TTL=timedelta(seconds=-1)):
+    with override_settings(UPLOAD_URL_TTL=timedelta(seconds=-2)):
         response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
     assert response.status_code == 410
     assert response.json()["code"] == "UPLOAD_URL_EXPIRED"
