@@ -11,10 +11,11 @@ from decimal import Decimal, InvalidOperation
 # Amounts: optional currency, thousands separators, exactly two decimals (receipts print
 # cents; integers are too easily quantities, codes or phone digits). OCR often reads the
 # decimal point as a comma or splits it with a space, so both are accepted; thousands
-# grouped by points only before a decimal comma ("1.234,56", as most of Europe prints).
+# grouped by points only before a decimal comma ("1.234,56", as most of Europe prints),
+# or by apostrophes ("1'234.56", as Switzerland prints: "64'831.32" was read as 831.32).
 AMOUNT_RE = re.compile(
-    r"(?<![\d.,/:])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|[$€£¥])?\s?(-)?"
-    r"(\d{1,3}(?:[,\s]\d{3})+|\d{1,3}(?:\.\d{3})+(?=,\d{2})|\d+)\s?[.,]\s?(\d{2})"
+    r"(?<![\d.,/:])(?<!\d['’])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|[$€£¥])?\s?(-)?"
+    r"(\d{1,3}(?:[,\s'’]\d{3})+|\d{1,3}(?:\.\d{3})+(?=,\d{2})|\d+)\s?[.,]\s?(\d{2})"
     r"(?:(-)(?![\d.]))?(?![\d%/:])"
 )
 # Cents printed without the leading zero (".01", "RM -.10", "CHANGE .00"), as some
@@ -78,7 +79,7 @@ def parse_amounts(text: str) -> list[Match]:
     """Every money-looking number in ``text``, as Decimal, with its character span."""
     found = []
     for m in AMOUNT_RE.finditer(text):
-        digits = re.sub(r"[,.\s]", "", m.group(3))
+        digits = re.sub(r"[,.\s'’]", "", m.group(3))
         try:
             value = Decimal(f"{digits}.{m.group(4)}")
         except InvalidOperation:

@@ -839,6 +839,30 @@ def test_the_date_labelled_invoice_date_beats_an_order_date_printed_above_it() -
     assert extraction.fields["invoiceDate"] == "2026-03-04"
 
 
+def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
+    # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
+    # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Alpenblick Treuhand AG", 22),
+            (50, 130, "RECHNUNG", 16),
+            (50, 160, "Invoice No: RE-3310", 10),
+            (50, 174, "Invoice Date: 04.03.2026", 10),
+            (50, 400, "Beratung", 10),
+            (480, 400, "54'026.10", 10),
+            (330, 440, "Subtotal", 10),
+            (480, 440, "54'026.10 CHF", 10),
+            (330, 456, "VAT 20%", 10),
+            (480, 456, "10'805.22 CHF", 10),
+            (330, 476, "Invoice total", 12),
+            (480, 476, "64'831.32 CHF", 12),
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    assert (fields["totalAmount"], fields["taxAmount"]) == (64831.32, 10805.22)
+
+
 @pytest.mark.parametrize(
     "read, fixed",
     [
