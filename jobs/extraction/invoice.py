@@ -12,8 +12,13 @@ from .receipt import find_issue_date, find_line_item_rows, line_items_candidate
 from .totals import find_tax, find_total
 from .values import Match, detect_currency, parse_amounts, parse_dates, printed_order
 
+# A credit note's own number is the document's number; the invoice it credits
+# ("Original invoice: INV-8367") is a reference, never it.
 _INVOICE_NO_LABEL = re.compile(
-    r"(?:INVOICE|INV|BILL)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?|\bINVOICE\s*(?=[:#])[:#]", re.I
+    r"(?<!ORIGINAL\s)(?<!ORIGINAL)(?:"
+    r"(?:INVOICE|INV\.?|BILL|CREDIT\s*NOTE|CREDIT\s*MEMO)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?"
+    r"|\b(?:INVOICE|CREDIT\s*NOTE)\s*(?=[:#])[:#])",
+    re.I,
 )
 _TOKEN = re.compile(r"\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])", re.I)
 _TAX_ID_LABEL = re.compile(

@@ -839,6 +839,33 @@ def test_the_date_labelled_invoice_date_beats_an_order_date_printed_above_it() -
     assert extraction.fields["invoiceDate"] == "2026-03-04"
 
 
+@pytest.mark.parametrize(
+    "label, reference",
+    [
+        ("Credit Note No:", "Original invoice: INV-20311"),
+        ("Credit note number:", "Original Invoice No: INV-20311"),
+        ("Inv. No.", "Order No: PO-20311"),
+    ],
+)
+def test_a_documents_number_is_read_under_its_own_label_not_a_reference(
+    label: str, reference: str
+) -> None:
+    # A credit note's number was not labelled, so the invoice it credits was read as its
+    # number at 0.93; "Inv. No." was no label at all.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Marlow & Finch Ltd", 22),
+            (50, 130, "CREDIT NOTE", 16),
+            (50, 160, f"{label} CN-4471", 10),
+            (50, 174, "Date: 04/03/2026", 10),
+            (50, 188, reference, 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == "CN-4471"
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
