@@ -8,9 +8,15 @@ from decimal import Decimal
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
 from .header import COMPANY_SUFFIX, find_merchant, header_segments
 from .layout import BBox, Line, split_segments
-from .receipt import find_issue_date, find_line_item_rows, line_items_candidate
+from .receipt import (
+    ORDER_UNSURE_CONFIDENCE,
+    date_order,
+    find_issue_date,
+    find_line_item_rows,
+    line_items_candidate,
+)
 from .totals import find_tax, find_total
-from .values import Match, detect_currency, parse_amounts, parse_dates, printed_order
+from .values import Match, detect_currency, order_unsure, parse_amounts, parse_dates
 
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
@@ -54,22 +60,24 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     if currency:
         fields["currency"] = Candidate(currency, round(currency_conf, 3))
     # A date that reads one way only (06/21/2026) tells how the invoice's others read
-    # (08/05/2026 beside it is 5 August); else the currency guesses.
-    printed = printed_order(text)
-    day_first = (
-        printed if printed is not None else currency not in ("USD", None) or not _looks_us(text)
-    )
+    # (08/05/2026 beside it is 5 August); else a currency named outright ("USD 1,234.56"
+    # was read day first for want of a "$"); else a bare "$" guesses month first, and a
+    # date whose day and month could swap is then a guess, reviewed as on a receipt.
+    day_first, order_known = date_order(text, currency, currency_conf)
+    if not order_known and _looks_us(text):
+        day_first = False
     _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
     _put(fields, "vendorName", _vendor(lines))
     _put(fields, "vendorTaxId", _labelled(lines, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
     _put(fields, "customerName", _customer(lines))
-    due = _due_date(lines, day_first=day_first)
+    due = _due_date(lines, day_first=day_first, order_known=order_known)
     issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]
     # "Invoice Date: ..." names the field outright; an order, delivery or service date
     # printed above it, labelled DATE as well, tied with it and won by being higher.
     named = [line for line in issue_lines if _names_invoice_date(line, day_first=day_first)]
     issue_lines = named or issue_lines
-    _put(fields, "invoiceDate", find_issue_date(issue_lines, day_first=day_first))
+    issued = find_issue_date(issue_lines, day_first=day_first, order_known=order_known)
+    _put(fields, "invoiceDate", issued)
     _put(fields, "dueDate", due)
     rows = find_line_item_rows(lines)
     items = [item for item, _ in rows]
@@ -219,7 +227,7 @@ def _overlaps(a: BBox, b: BBox) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0])
 
 
-def _due_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
+def _due_date(lines: list[Line], *, day_first: bool, order_known: bool) -> Candidate | None:
     for index, line in enumerate(lines):
         m = re.search(r"DUE|PAYMENT\s*DUE|PAY\s*BY", line.text, re.I)
         if not m:
@@ -227,7 +235,7 @@ def _due_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
         rest = line.text[m.end() :]
         dates = parse_dates(rest, day_first=day_first)
         if dates:
-            return _due_candidate(line, dates[0], offset=m.end())
+            return _due_candidate(line, dates[0], order_known, offset=m.end())
         if parse_amounts(rest):
             continue  # "Balance due: 1,440.00" labels an amount, not a date
         if index + 1 < len(lines):
@@ -237,13 +245,16 @@ def _due_date(lines: list[Line], *, day_first: bool) -> Candidate | None:
             below = lines[index + 1]
             for d in parse_dates(below.text, day_first=day_first):
                 if _overlaps(label, span_words_bbox(below, d.start, d.end)):
-                    return _due_candidate(below, d)
+                    return _due_candidate(below, d, order_known)
     return None
 
 
-def _due_candidate(line: Line, date: Match, *, offset: int = 0) -> Candidate:
+def _due_candidate(line: Line, date: Match, order_known: bool, *, offset: int = 0) -> Candidate:
+    confidence = 0.9
+    if not order_known and order_unsure(date):
+        confidence = ORDER_UNSURE_CONFIDENCE
     return Candidate(
         date.value.isoformat(),  # type: ignore[attr-defined]
-        round(0.9 * ocr_factor(line.confidence), 3),
+        round(confidence * ocr_factor(line.confidence), 3),
         [evidence_for(line, offset + date.start, offset + date.end)],
     )

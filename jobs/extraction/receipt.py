@@ -71,7 +71,7 @@ def read_receipt(
     currency, currency_conf = detect_currency(text)
     if currency:
         fields["currency"] = Candidate(currency, round(currency_conf, 3))
-    day_first, order_known = _date_order(text, currency, currency_conf)
+    day_first, order_known = date_order(text, currency, currency_conf)
     date = find_issue_date(lines, day_first=day_first, order_known=order_known)
     if date:
         fields["date"] = date
@@ -153,7 +153,7 @@ ORDER_UNSURE_CONFIDENCE = 0.5
 DOUBTFUL_DATE_CUES = frozenset({"not-issue", "order-unsure", "cut-at-edge"})
 
 
-def _date_order(text: str, currency: str | None, confidence: float) -> tuple[bool, bool]:
+def date_order(text: str, currency: str | None, confidence: float) -> tuple[bool, bool]:
     """(day first, whether the receipt tells): a date printed on it that reads one way
     only (25/12/2026), else a currency named outright, else day first, unsure."""
     printed = printed_order(text)

@@ -866,6 +866,42 @@ def test_a_documents_number_is_read_under_its_own_label_not_a_reference(
     assert extraction.fields["invoiceNumber"] == "CN-4471"
 
 
+def test_an_invoice_in_us_dollars_named_by_code_reads_its_dates_month_first() -> None:
+    # "USD 1,440.00" with no "$" printed: its dates were read day first at 0.97.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Redwood Analytics LLC", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 03/06/2026", 10),
+            (50, 188, "Due Date: 04/05/2026", 10),
+            *[(x, y, text.replace("£", "USD "), size) for x, y, text, size in _INVOICE_BODY],
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    assert (fields["invoiceDate"], fields["dueDate"]) == ("2026-03-06", "2026-04-05")
+
+
+def test_an_invoice_whose_date_order_is_a_guess_has_its_dates_reviewed() -> None:
+    # A bare "$" is Australian, Canadian or Singaporean as well: 03/06/2026 may be 3 June,
+    # and was read as 6 March at 0.97, the due date at 0.9.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Koala Freight Pty Ltd", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 03/06/2026", 10),
+            (50, 188, "Due Date: 04/05/2026", 10),
+            *[(x, y, text.replace("£", "$"), size) for x, y, text, size in _INVOICE_BODY],
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    confidences = extraction.field_confidences
+    assert confidences["invoiceDate"] <= 0.5
+    assert confidences["dueDate"] <= 0.5
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
