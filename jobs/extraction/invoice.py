@@ -68,7 +68,10 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
         day_first = False
     _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
     _put(fields, "vendorName", _vendor(lines))
-    _put(fields, "vendorTaxId", _labelled(lines, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
+    # Per column segment: "VAT No: DE404697807" beside a bill-to block's "Springfield"
+    # was read as "DE404697807 Springfield".
+    segments = [segment for line in lines for segment in split_segments(line)]
+    _put(fields, "vendorTaxId", _labelled(segments, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
     _put(fields, "customerName", _customer(lines))
     due = _due_date(lines, day_first=day_first, order_known=order_known)
     issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]

@@ -902,6 +902,27 @@ def test_an_invoice_whose_date_order_is_a_guess_has_its_dates_reviewed() -> None
     assert confidences["dueDate"] <= 0.5
 
 
+def test_an_invoices_tax_id_is_read_in_its_own_column() -> None:
+    # The vendor's block on the left, the customer's on the right: the tax ID took the
+    # town beside it ("DE404697807 Springfield").
+    pdf = _drawn_pdf(
+        [
+            (50, 50, "Nordwind Logistik GmbH", 16),
+            (340, 50, "Bill To:", 9),
+            (50, 64, "Hafenstrasse 12", 9),
+            (340, 64, "Globex Corporation", 9),
+            (50, 78, "VAT No: DE404697807", 9),
+            (340, 78, "Springfield", 9),
+            (50, 200, "INVOICE", 16),
+            (340, 190, "Invoice No: INV-20417", 9),
+            (340, 204, "Invoice Date: 04/03/2026", 9),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorTaxId"] == "DE404697807"
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
