@@ -9,13 +9,14 @@ from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_wo
 from .header import COMPANY_SUFFIX, find_merchant, header_segments
 from .layout import BBox, Line, split_segments
 from .receipt import (
+    CREDIT_NOTE_CONFIDENCE,
     ORDER_UNSURE_CONFIDENCE,
     date_order,
     find_issue_date,
     find_line_item_rows,
     line_items_candidate,
 )
-from .totals import find_tax, find_total
+from .totals import amount_paid_back, find_tax, find_total
 from .values import Match, detect_currency, order_unsure, parse_amounts, parse_dates
 
 # A credit note's own number is the document's number; the invoice it credits
@@ -86,6 +87,13 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     items = [item for item, _ in rows]
     item_sum = sum((i["amount"] for i in items), Decimal(0)) if items else None
     total = find_total(lines, item_sum)
+    if (paid_back := amount_paid_back(lines)) is not None:
+        # A credit note: its total is negative, and find_total reads positive amounts only
+        # (a credit note's total was missing, or a line's amount at 0.4). Reviewed, as a
+        # receipt's refund is.
+        total = Candidate(
+            paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
+        )
     _put(fields, "totalAmount", total)
     if total:
         _put(fields, "taxAmount", find_tax(lines, total.value))  # type: ignore[arg-type]

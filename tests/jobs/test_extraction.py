@@ -923,6 +923,34 @@ def test_an_invoices_tax_id_is_read_in_its_own_column() -> None:
     assert extraction.fields["vendorTaxId"] == "DE404697807"
 
 
+def test_a_credit_notes_negative_total_and_tax_are_read_and_reviewed() -> None:
+    # Its total was missing (find_total reads positive amounts only), or a line's amount
+    # was taken for it.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Marlow & Finch Ltd", 22),
+            (50, 130, "CREDIT NOTE", 16),
+            (50, 160, "Credit Note No: CN-4471", 10),
+            (50, 174, "Date: 14/03/2026", 10),
+            (50, 400, "Returned widgets", 10),
+            (480, 400, "-1,200.00", 10),
+            (50, 416, "Restocking fee", 10),
+            (480, 416, "85.69", 10),
+            (330, 440, "Subtotal", 10),
+            (480, 440, "-1,114.31", 10),
+            (330, 456, "VAT 20%", 10),
+            (480, 456, "-222.86", 10),
+            (330, 476, "Total", 12),
+            (480, 476, "-1,337.17", 12),
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    assert (fields["totalAmount"], fields["taxAmount"]) == (-1337.17, -222.86)
+    assert extraction.field_confidences["totalAmount"] < 0.5
+    validate("invoice", fields)
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
