@@ -43,10 +43,13 @@ _INVOICE_DATE_LABEL = re.compile(
 )
 _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
 _FROM_LABEL = re.compile(r"^\s*(?:FROM|VENDOR|SUPPLIER|SELLER)\s*[:.]?\s*", re.I)
-# Labels of the parties an invoice is addressed to: their names are never the vendor's.
+# Labels of the parties an invoice is addressed to, and of where its payment goes (a
+# lockbox or a factor, "Remit to: Lockbox Services LLC"): their names are never the
+# vendor's.
 _PARTY_LABEL = re.compile(
     r"^\s*(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|SHIP(?:PED)?\s*TO|DELIVER(?:Y|ED)?\s*TO|"
-    r"CUSTOMER(?:\s*NAME)?|CLIENT|ATTN|ATTENTION)\b\s*[:.]?",
+    r"CUSTOMER(?:\s*NAME)?|CLIENT|ATTN|ATTENTION|REMIT(?:TANCE)?(?:\s*(?:TO|ADDRESS))?|"
+    r"(?:MAKE\s*)?(?:CHEQUES?|CHECKS?|PAYMENTS?)?\s*PAYABLE\s*TO|PAY\s*TO)\b\s*[:.]?",
     re.I,
 )
 # A party's block under its label: at most this many lines, each closer below the one

@@ -951,6 +951,28 @@ def test_a_credit_notes_negative_total_and_tax_are_read_and_reviewed() -> None:
     validate("invoice", fields)
 
 
+@pytest.mark.parametrize("label", ["Remit to:", "Make cheques payable to:"])
+def test_where_an_invoices_payment_goes_is_not_taken_for_the_vendor(label: str) -> None:
+    # A lockbox's legal form outranked the letterhead: "Lockbox Services LLC" was the
+    # vendor at 0.81.
+    pdf = _drawn_pdf(
+        [
+            (50, 40, "Lumen Studio", 18),
+            (50, 54, "12 King Street", 9),
+            (50, 68, "London EC1A 1BB", 9),
+            (340, 190, "Invoice No: INV-20417", 9),
+            (340, 204, "Invoice Date: 04/03/2026", 9),
+            (50, 200, "INVOICE", 16),
+            (50, 232, label, 9),
+            (50, 246, "Lockbox Services LLC", 9),
+            (50, 260, "PO Box 4410, Chicago IL 60680", 9),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorName"] == "Lumen Studio"
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
