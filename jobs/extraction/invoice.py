@@ -17,7 +17,14 @@ from .receipt import (
     line_items_candidate,
 )
 from .totals import amount_paid_back, find_tax, find_total
-from .values import Match, detect_currency, order_unsure, parse_amounts, parse_dates
+from .values import (
+    Match,
+    detect_currency,
+    order_unsure,
+    parse_amounts,
+    parse_dates,
+    printed_order,
+)
 
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
@@ -43,6 +50,8 @@ _INVOICE_DATE_LABEL = re.compile(
 )
 _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
 _FROM_LABEL = re.compile(r"^\s*(?:FROM|VENDOR|SUPPLIER|SELLER)\s*[:.]?\s*", re.I)
+# A numeric date printed with points (04.03.2026), as continental Europe prints.
+_DOTTED_DATE = re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}(?![\d.])")
 # Labels of the parties an invoice is addressed to, and of where its payment goes (a
 # lockbox or a factor, "Remit to: Lockbox Services LLC"): their names are never the
 # vendor's.
@@ -70,6 +79,10 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     day_first, order_known = date_order(text, currency, currency_conf)
     if not order_known and _looks_us(text):
         day_first = False
+    if not day_first and printed_order(text) is None and _DOTTED_DATE.search(text):
+        # Dollars name the month first, but dotted dates are European style: a German
+        # vendor billing in USD printed 02.04.2026 for 2 April, read as 4 February at 0.97.
+        order_known = False
     _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
     _put(fields, "vendorName", _vendor(lines))
     # Per column segment: "VAT No: DE404697807" beside a bill-to block's "Springfield"

@@ -973,6 +973,25 @@ def test_where_an_invoices_payment_goes_is_not_taken_for_the_vendor(label: str) 
     assert extraction.fields["vendorName"] == "Lumen Studio"
 
 
+def test_dotted_dates_on_a_dollar_invoice_are_reviewed_not_read_month_first() -> None:
+    # A German vendor billing in USD prints 02.04.2026 for 2 April: read month first as
+    # the dollar says, it was 4 February at 0.97.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Tessera Bau GmbH", 22),
+            (50, 130, "RECHNUNG / INVOICE", 16),
+            (50, 160, "Invoice No: RE-20417", 10),
+            (50, 174, "Invoice Date: 02.04.2026", 10),
+            (50, 188, "Due Date: 02.05.2026", 10),
+            *[(x, y, text.replace("£", "USD "), size) for x, y, text, size in _INVOICE_BODY],
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    confidences = extraction.field_confidences
+    assert confidences["invoiceDate"] <= 0.5
+    assert confidences["dueDate"] <= 0.5
+
+
 def test_amounts_grouped_by_apostrophes_are_read_whole() -> None:
     # Swiss invoices group thousands with an apostrophe: "64'831.32" was read as 831.32,
     # and taken for the total at 0.95 (a subtotal and a tax of the same cut agreed).
