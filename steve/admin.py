@@ -31,10 +31,27 @@ from steve.secret_once import ShowsSecretsOnce, remember_secret
 from steve.services import api_key_create, api_keys_revoke, checked_api_key_name
 
 
+class MembershipInlineForm(forms.ModelForm):
+    """A member's row names its user, fixed once added (a membership is that user's in
+    this company): the autocomplete widget read its user again for every row."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            user = self.fields["user"]
+            user.disabled = True
+            user.widget = forms.Select(choices=[(self.instance.user_id, str(self.instance.user))])
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipInlineForm
     extra = 0
-    autocomplete_fields = ["user"]
+    autocomplete_fields = ["user"]  # for the rows added
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Each row is named with its user and company (Membership.__str__): read with it.
+        return super().get_queryset(request).select_related("user", "company")
 
 
 class CompanyForm(forms.ModelForm):

@@ -15,9 +15,16 @@ from jobs.models import SessionState, WorkflowSession
 from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
-from steve.models import ApiKey, Company, IdempotencyKey, OutboxMessage, Workflow
+from steve.models import ApiKey, Company, IdempotencyKey, Membership, OutboxMessage, Workflow
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
-from tests.factories import CompanyFactory, SubmissionFactory, api_key, default_workflows
+from tests.factories import (
+    CompanyFactory,
+    SubmissionFactory,
+    UserFactory,
+    api_key,
+    default_workflows,
+    member,
+)
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
 
 pytestmark = pytest.mark.django_db
@@ -372,3 +379,39 @@ def test_a_workflows_page_lists_its_versions_without_their_schemas(operator, rec
     assert "a-very-long-field-note" not in html
     for shown in (receipt_workflow, version):
         assert reverse("admin:steve_workflowversion_change", args=[shown.pk]) in html
+
+
+def test_a_companys_page_takes_a_bounded_number_of_queries_at_200_members(
+    operator, company, django_assert_max_num_queries
+):
+    members = [member(company) for _ in range(200)]
+    # Each membership read its user twice (its name, its autocomplete choice) and its
+    # company once: three queries a member, 600 on the page of a company of 200 reviewers.
+    with django_assert_max_num_queries(15):
+        page = operator.get(reverse("admin:steve_company_change", args=[company.pk]))
+    assert page.status_code == 200
+    assert all(user.username in page.content.decode() for user in members)
+
+
+def test_a_members_role_is_changed_on_the_companys_page_and_the_user_stays(operator, company):
+    user = member(company)
+    membership = Membership.objects.get(user=user, company=company)
+    other = UserFactory()
+    response = operator.post(
+        reverse("admin:steve_company_change", args=[company.pk]),
+        {
+            "name": company.name,
+            "slug": company.slug,
+            "rate_limits": "{}",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-0-id": membership.pk,
+            "memberships-0-company": company.pk,
+            "memberships-0-user": other.pk,
+            "memberships-0-role": Membership.Role.LEAD,
+        },
+    )
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    # A membership is a user's in a company: shown by name, not re-pointed to someone else.
+    assert (membership.user_id, membership.role) == (user.pk, Membership.Role.LEAD)
