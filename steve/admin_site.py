@@ -1,20 +1,26 @@
 """The admin site: Steve's operators' tool, across companies."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.admin.utils import NestedObjects
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, router
+from django.db import models
+from django.db.models import Q
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
 
 from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
+
+# How deep a refused deletion's relations are followed (company, workflow, version, …).
+MAX_CASCADE_DEPTH = 8
 
 
 class SteveAdminSite(admin.AdminSite):
@@ -101,44 +107,59 @@ class ExplainsRefusedDeletion:
 
     def kept_dependents(self, obj: models.Model, request: HttpRequest) -> Counter:
         """The rows that stop `obj` being deleted, by model: the topmost only (a kept
-        submission's own events and files go without saying)."""
-        collector = NestedObjects(using=router.db_for_write(obj.__class__), origin=[obj])
-        collector.collect([obj])
-        kept: list[models.Model] = []
-        covered: set[models.Model] = set()
-        self._walk(collector.nested(), request, obj, kept=kept, covered=covered)
-        # What a PROTECT key refused, unless it is one of the kept rows or theirs.
-        kept += [protected for protected in collector.protected if protected not in covered]
-        return Counter(row.__class__ for row in kept)
+        submission's own events and files go without saying).
 
-    def _walk(
+        Counted by the relations a deletion would follow, a count per model: collecting
+        the rows themselves read every one of them, all their columns (a company's every
+        submission, event and fingerprint), only to say it could not be deleted. Every
+        PROTECT key points at a model whose rows are kept anyway (submissions, sessions)."""
+        reached: dict[type[models.Model], list[models.QuerySet]] = defaultdict(list)
+        self._reach(obj.__class__._base_manager.filter(pk=obj.pk), request, reached=reached)
+        kept = Counter()
+        for model, querysets in reached.items():
+            rows = model._base_manager.filter(reduce(or_, (Q(pk__in=qs) for qs in querysets)))
+            if n := self._uncovered(rows, reached).count():
+                kept[model] = n
+        return kept
+
+    def _reach(
         self,
-        nested: list[Any],
+        rows: models.QuerySet,
         request: HttpRequest,
-        origin: models.Model,
         *,
-        kept: list[models.Model],
-        covered: set[models.Model],
-        under_kept: bool = False,
+        reached: dict[type[models.Model], list[models.QuerySet]],
+        depth: int = 0,
     ) -> None:
-        """Django's nested list (a row, then the list of its own rows): the rows that may
-        not be deleted go to `kept`, unless a row above them is kept already; they and
-        every row under them go to `covered`."""
-        last_kept = False
-        for item in nested:
-            if isinstance(item, list):
-                inside = under_kept or last_kept
-                self._walk(item, request, origin, kept=kept, covered=covered, under_kept=inside)
-                continue
-            last_kept = not under_kept and item != origin and not self._may_delete(item, request)
-            if last_kept:
-                kept.append(item)
-            if under_kept or last_kept:
-                covered.add(item)
+        """Follows the deletion of `rows` down to the rows that may not be deleted, which
+        go to `reached` (their own rows are theirs, not followed)."""
+        for relation in get_candidate_relations_to_delete(rows.model._meta):
+            on_delete = relation.field.remote_field.on_delete
+            if on_delete not in (models.CASCADE, models.PROTECT, models.RESTRICT):
+                continue  # SET_NULL and the like: the row stays
+            model = relation.related_model
+            related = model._base_manager.filter(**{f"{relation.field.name}__in": rows})
+            if on_delete is not models.CASCADE or not self._may_delete(model, request):
+                reached[model].append(related.values("pk"))
+            elif depth < MAX_CASCADE_DEPTH:
+                self._reach(related, request, reached=reached, depth=depth + 1)
 
-    def _may_delete(self, obj: models.Model, request: HttpRequest) -> bool:
-        model_admin = self.admin_site._registry.get(obj.__class__)  # type: ignore[attr-defined]
-        return model_admin is None or model_admin.has_delete_permission(request, obj)
+    @staticmethod
+    def _uncovered(
+        rows: models.QuerySet, reached: dict[type[models.Model], list[models.QuerySet]]
+    ) -> models.QuerySet:
+        """`rows` less those that go with a kept row of another model (a kept submission's
+        fraud matches, reached from the company too)."""
+        for field in rows.model._meta.concrete_fields:
+            parent = field.related_model if field.is_relation else None
+            cascades = field.is_relation and field.remote_field.on_delete is models.CASCADE
+            if cascades and parent in reached and parent is not rows.model:
+                parents = reduce(or_, (Q(pk__in=qs) for qs in reached[parent]))
+                rows = rows.exclude(**{f"{field.name}__in": parent._base_manager.filter(parents)})
+        return rows
+
+    def _may_delete(self, model: type[models.Model], request: HttpRequest) -> bool:
+        model_admin = self.admin_site._registry.get(model)  # type: ignore[attr-defined]
+        return model_admin is None or model_admin.has_delete_permission(request)
 
     def refusal(self, obj: models.Model, kept: Counter, *, alone: bool) -> str:
         counts = [

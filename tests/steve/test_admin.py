@@ -2,27 +2,32 @@
 
 import copy
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.db.models.signals import post_init
 from django.urls import reverse
 from django.utils import timezone
 
+from fraud.models import FraudMatch
 from jobs.models import SessionState, WorkflowSession
 from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
 from steve.models import ApiKey, Company, IdempotencyKey, Membership, OutboxMessage, Workflow
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
+from submissions.models import Submission, SubmissionEvent
 from tests.factories import (
     CompanyFactory,
     SubmissionFactory,
     UserFactory,
     api_key,
     default_workflows,
+    many_submissions,
     member,
 )
 from tests.secret_checks import assert_only_in_the_body, shown_secrets
@@ -213,6 +218,25 @@ def test_deleting_a_company_with_submissions_says_why_and_deletes_nothing(operat
     # Counted at the top: the submission's own events and files go without saying.
     assert "This company has 2 workflow versions and 1 submission; it cannot be deleted." in said
     assert Company.objects.filter(pk=company.pk).exists()
+
+
+def test_refusing_to_delete_a_company_of_thousands_of_submissions_reads_none_of_them(operator):
+    company = many_submissions(2000, companies=1)[0].company
+    read = Counter()
+
+    def count(sender: type, **kwargs: object) -> None:
+        read[sender] += 1
+
+    # The refusal was counted by collecting every row a deletion would reach, all their
+    # columns: the company's submissions, their events, files, matches and fingerprints,
+    # millions of rows in one request for a real company, to say "it cannot be deleted".
+    post_init.connect(count)
+    try:
+        said = refusal_shown(operator.get(reverse("admin:steve_company_delete", args=[company.pk])))
+    finally:
+        post_init.disconnect(count)
+    assert "This company has 2000 submissions and 2 workflow versions; it cannot be" in said
+    assert read[Submission] == read[SubmissionEvent] == read[FraudMatch] == 0
 
 
 def test_deleting_selected_workflows_names_each_one_kept_and_deletes_none(operator, company):
