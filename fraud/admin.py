@@ -23,6 +23,7 @@ class FraudMatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["check_type", "status", "resolution", "submission__environment", "company"]
     search_fields = ["id", "submission__id", "target_submission__id"]
+    show_full_result_count = False  # counted once a page, as the submissions are
     readonly_fields = [
         "submission",
         "target_submission",

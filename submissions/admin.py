@@ -125,6 +125,7 @@ class SubmissionFileAdmin(ReadOnlyAdmin):
     list_display = ["id", "submission", "file_index", "mime_type", "size", "sha256"]
     search_fields = ["id", "submission__id", "sha256"]
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
+    show_full_result_count = False  # counted once a page, as the submissions are
 
 
 @admin.register(MerchantMemory)

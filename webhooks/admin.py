@@ -25,7 +25,7 @@ from steve.admin_site import (
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from steve.text import shown
 from submissions.services import Actor
-from webhooks.catalogue import EVENT_TYPES
+from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, TEST_EVENT
 from webhooks.models import (
     CompanySecret,
     SessionWebhookSecret,
@@ -237,6 +237,20 @@ class WebhookAttemptInline(admin.TabularInline):
         return False
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    """The event types from the catalogue: listed from the deliveries, every page load
+    read the event type of every delivery ever made."""
+
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in (*EVENT_TYPES, TEST_EVENT, SYNC_EVENT)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = [
@@ -253,7 +267,7 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "environment",
         "purpose",
         "status",
-        "event_type",
+        EventTypeFilter,
         "company",
         "endpoint",
         "session_target",
@@ -270,6 +284,8 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
+    # One delivery per event and endpoint: the largest table, counted once a page.
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

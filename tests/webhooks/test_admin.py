@@ -5,8 +5,12 @@ from datetime import timedelta
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories import many_submissions
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
 from webhooks import admin as webhooks_admin
@@ -468,3 +472,41 @@ def test_a_suspended_session_target_is_listed_and_resumed_in_the_admin(
     assert target.notices.get(kind="resumed").message == "Deliveries resumed by admin."
     page = admin_client.get(f"{changelist}{target.pk}/change/")
     assert page.status_code == 200 and "Down for days." in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["webhooks_webhookdelivery", "submissions_submissionfile", "fraud_fraudmatch"],
+)
+def test_a_list_of_a_table_that_grows_with_traffic_reads_it_once_for_its_count(admin_client, table):
+    # More rows than a page holds: a single page is read whole, without a LIMIT.
+    submissions = many_submissions(150, companies=2)
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            company=s.company,
+            url="https://hooks.example.com/steve",
+            event_id=f"evt_{s.pk}",
+            event_type="submission.approved",
+            payload={"submissionId": s.pk},
+        )
+        for s in submissions
+    )
+    # Every page counted the whole table twice (the page's count, then the unfiltered
+    # total beside a search), and the delivery list read every delivery's event type
+    # for its filter: three scans of the largest tables on each page load.
+    with CaptureQueriesContext(connection) as done:
+        page = admin_client.get(reverse(f"admin:{table}_changelist"))
+    assert page.status_code == 200
+    scans = [q["sql"] for q in done if f'FROM "{table}"' in q["sql"] and "LIMIT" not in q["sql"]]
+    assert len(scans) == 1, scans
+
+
+def test_the_delivery_list_filters_by_each_event_type_of_the_catalogue(
+    admin_client, company, endpoint
+):
+    (delivery,) = emit(company)
+    other = "webhook.test" if delivery.event_type != "webhook.test" else "submission.sync"
+    listed = reverse("admin:webhooks_webhookdelivery_changelist")
+    page = admin_client.get(listed, {"event_type": delivery.event_type}).content.decode()
+    assert delivery.pk in page and f"?event_type={other}" in page
+    assert delivery.pk not in admin_client.get(listed, {"event_type": other}).content.decode()
