@@ -373,6 +373,11 @@ class CompanySecretAdmin(
     def scope(self, owner: CompanySecret) -> dict[str, str]:
         return {}
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The next post would sign with a new secret nobody was shown, and no grace for
+        # the old one: every receiver's check fails. Rotate it instead.
+        return False
+
 
 @admin.register(SessionWebhookSecret)
 class SessionWebhookSecretAdmin(CompanySecretAdmin):

@@ -510,3 +510,19 @@ def test_the_delivery_list_filters_by_each_event_type_of_the_catalogue(
     page = admin_client.get(listed, {"event_type": delivery.event_type}).content.decode()
     assert delivery.pk in page and f"?event_type={other}" in page
     assert delivery.pk not in admin_client.get(listed, {"event_type": other}).content.decode()
+
+
+def test_a_companys_signing_secrets_cannot_be_deleted_in_the_admin(admin_client, company):
+    # Deleting one made the next webhook or sync mint a new secret that nobody was shown,
+    # with no grace for the old: every receiver's signature check failed from then on.
+    session = session_secret_rotate(
+        company_id=company.pk, environment="production", grace=timedelta(0)
+    )[0]
+    sync = sync_secret_get_or_create(company_id=company.pk)
+    for owner in (session, sync):
+        page = f"/admin/webhooks/{owner._meta.model_name}/{owner.pk}/delete/"
+        assert admin_client.post(page, {"post": "yes"}).status_code == 403
+        bulk = {"action": "delete_selected", "_selected_action": [owner.pk], "post": "yes"}
+        admin_client.post(f"/admin/webhooks/{owner._meta.model_name}/", bulk)
+        kept = type(owner).objects.get(pk=owner.pk)
+        assert kept.secret == owner.secret
