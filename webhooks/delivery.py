@@ -21,7 +21,7 @@ from typing import Any, cast
 import requests
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from steve.timefmt import iso
@@ -62,8 +62,10 @@ MAX_QUEUE_LEASE = timedelta(hours=1)
 RESPONSE_LOG_LIMIT = 2000
 CLAIM_BATCH = 200
 MAX_CLAIM_BATCHES = 10
-# A failing endpoint has one attempt in flight at a time; its other due deliveries wait
-# this long and are claimed again, without taking a worker for the attempt's timeout.
+# A failing endpoint has one attempt in flight at a time; a message for one of its other
+# due deliveries that reaches a worker meanwhile puts it back this long, without taking
+# a worker for the attempt's timeout (beat queues none of them while it is busy:
+# _waiting_on_failing_owner).
 FAILING_ENDPOINT_WAIT = timedelta(seconds=10)
 # The database did not answer when an attempt's answer was to be recorded (PostgreSQL
 # restarting, a dropped connection): recorded again on a new connection after each
@@ -654,14 +656,56 @@ def queue_lease(waited: timedelta) -> timedelta:
     return min(max(QUEUE_LEASE, waited), MAX_QUEUE_LEASE)
 
 
+def _ahead_or_in_flight(now: datetime, same_owner: Q) -> Exists:
+    """Whether another pending delivery of the same owner is in flight, or due before
+    this one (the delivery due first goes first)."""
+    ahead = Q(next_attempt_at__lt=OuterRef("next_attempt_at")) | Q(
+        next_attempt_at=OuterRef("next_attempt_at"), pk__lt=OuterRef("pk")
+    )
+    others = WebhookDelivery.objects.filter(same_owner, status=WebhookDelivery.Status.PENDING)
+    return Exists(others.exclude(pk=OuterRef("pk")).filter(Q(locked_until__gt=now) | ahead))
+
+
+def _waiting_on_failing_owner(now: datetime) -> Q:
+    """Due deliveries that claim() would refuse (_failing_and_busy), and all but the first
+    due of a failing owner with nothing in flight: its one attempt at a time. Queued,
+    each took a message and a claim and was pushed back FAILING_ENDPOINT_WAIT, so 2,000
+    waiting behind one dead receiver were 2,000 no-op messages every ~10 s, ahead of
+    every other company's deliveries on the shared queue."""
+    endpoint = Q(endpoint__failing_since__isnull=False) & _ahead_or_in_flight(
+        now, Q(endpoint=OuterRef("endpoint"))
+    )
+    host = Q(session_target__failing_since__isnull=False) & _ahead_or_in_flight(
+        now, Q(session_target=OuterRef("session_target"))
+    )
+    # A sync target has no row that says it is failing (_sync_target_failing_and_busy):
+    # a post follows a failure when its last attempt failed.
+    sync_target = Q(
+        purpose=WebhookDelivery.Purpose.SYNC,
+        company_id=OuterRef("company_id"),
+        url=OuterRef("url"),
+    )
+    sync_in_flight = WebhookDelivery.objects.filter(
+        sync_target, status=WebhookDelivery.Status.PENDING, locked_until__gt=now
+    ).exclude(pk=OuterRef("pk"))
+    failed = ~Q(last_error="")
+    sync = Q(purpose=WebhookDelivery.Purpose.SYNC) & (
+        Exists(sync_in_flight.filter(failed))
+        | (failed & (Exists(sync_in_flight) | _ahead_or_in_flight(now, sync_target & failed)))
+    )
+    return endpoint | host | sync
+
+
 def claim_due() -> list[str]:
-    """Beat: due deliveries nobody is sending and no queued message covers."""
+    """Beat: due deliveries nobody is sending, no queued message covers and no failing
+    receiver holds back (_waiting_on_failing_owner)."""
     now = timezone.now()
     with transaction.atomic():
         due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(_claimable(now))
             .filter(Q(queued_until__isnull=True) | Q(queued_until__lte=now))
+            .exclude(_waiting_on_failing_owner(now))
             .order_by("next_attempt_at")
             .values_list("pk", "next_attempt_at")[:CLAIM_BATCH]
         )

@@ -1,6 +1,7 @@
 """Delivery against a real HTTP receiver: retries, budget, 410, disabling, redelivery."""
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -8,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from steve.broker import broker_pause
+from steve.ids import new_id
 from tests.jobs.test_database_blip import drop_our_connection
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
@@ -32,6 +34,7 @@ from webhooks.services import (
     TARGET_SUSPENDED,
     EndpointChanges,
     delivery_redeliver,
+    endpoint_create,
     endpoint_redeliver_failed,
     endpoint_update,
     session_target_origin,
@@ -263,6 +266,56 @@ def test_a_failing_endpoint_has_one_attempt_in_flight_and_its_others_wait(
     WebhookDelivery.objects.filter(pk=sending.pk).update(locked_until=None)
     make_due(waiting)
     assert deliver(waiting.pk) is not None and len(receiver.requests) == 1
+
+
+def _waiting(company, endpoint: WebhookEndpoint, count: int, due) -> list[WebhookDelivery]:
+    rows = []
+    for _ in range(count):
+        event_id = new_id("evt")
+        rows.append(
+            WebhookDelivery(
+                company=company,
+                endpoint=endpoint,
+                url=endpoint.url,
+                event_id=event_id,
+                event_type="submission.approved",
+                payload={"eventId": event_id},
+                next_attempt_at=due,
+            )
+        )
+    return WebhookDelivery.objects.bulk_create(rows)
+
+
+def test_beat_queues_one_message_for_a_failing_endpoints_waiting_deliveries(
+    company, endpoint, other_company, receiver
+):
+    """2,000 deliveries waiting behind a dead receiver were each queued, claimed, refused
+    and pushed back 10 s: 2,000 no-op messages every ~10 s ahead of every other
+    company's deliveries on the shared queue. Now none while its attempt is in flight,
+    then the one due first; another company's due deliveries are queued as before."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+    minute_ago = timezone.now() - timedelta(minutes=1)
+    first, *waiting = _waiting(company, endpoint, 2000, minute_ago)
+    WebhookDelivery.objects.filter(pk=first.pk).update(
+        next_attempt_at=minute_ago - timedelta(seconds=1)
+    )
+    sending = _waiting(company, endpoint, 1, minute_ago)[0]
+    WebhookDelivery.objects.filter(pk=sending.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=1)
+    )
+    other, _ = endpoint_create(company=other_company, url=f"{receiver.url}/other")
+    others = {d.pk for d in _waiting(other_company, other, 10, timezone.now())}
+    queued: list[str] = []
+    with mock.patch("webhooks.tasks.deliver_webhook.delay", side_effect=queued.append):
+        dispatch_due_webhooks()
+        assert set(queued) == others
+        WebhookDelivery.objects.filter(pk=sending.pk).update(locked_until=None)
+        queued.clear()
+        dispatch_due_webhooks()
+        assert queued == [first.pk]  # its one attempt at a time, the one due first
+        queued.clear()
+        dispatch_due_webhooks()  # its message is on the queue: nothing more
+        assert queued == []
 
 
 def test_a_healthy_endpoint_is_sent_to_in_parallel(company, endpoint, receiver):
