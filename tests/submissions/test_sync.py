@@ -554,6 +554,30 @@ def test_a_failing_sync_target_has_one_attempt_in_flight_and_the_others_wait(ret
     assert claim(waiting.pk) is not None
 
 
+def test_beat_queues_a_failing_sync_targets_waiting_posts_one_at_a_time():
+    """Each sync post waiting on a dead target was queued, refused and pushed back 10 s
+    again and again: a burst of approvals made a no-op message per post every ~10 s."""
+    from webhooks.delivery import claim_due
+
+    url = "https://example.com/erp"
+    first = failing_sync_in_flight(url)
+    waiting = []
+    for seconds in (3, 2, 1):
+        other = with_sync_target(SubmissionFactory(company=first.company), url)
+        submission_approve(submission_id=other.pk, actor=Actor.system())
+        WebhookDelivery.objects.filter(pk=sync_of(other).pk).update(
+            attempts=1,
+            last_error="HTTP 503",
+            next_attempt_at=timezone.now() - timedelta(seconds=seconds),
+            queued_until=None,
+        )
+        waiting.append(sync_of(other).pk)
+    assert claim_due() == []  # the retry in flight holds them all
+    WebhookDelivery.objects.filter(pk=sync_of(first).pk).update(locked_until=None)
+    assert claim_due() == [waiting[0]]  # then one, the one due first
+    assert claim_due() == []
+
+
 def test_a_healthy_sync_target_and_another_companys_are_sent_to_in_parallel():
     from webhooks.delivery import claim
 
