@@ -905,6 +905,27 @@ def test_a_failing_session_url_host_has_one_attempt_in_flight_and_its_others_wai
     assert deliver(waiting.pk) is not None and len(receiver.requests) == 1
 
 
+def test_beat_queues_a_failing_session_url_hosts_waiting_deliveries_one_at_a_time(
+    company, receiver
+):
+    sending = emit(company, session_url=f"{receiver.url}?session=0")[0]
+    SessionWebhookTarget.objects.filter(pk=sending.session_target_id).update(
+        failing_since=timezone.now()
+    )
+    WebhookDelivery.objects.filter(pk=sending.pk).update(
+        locked_until=timezone.now() + timedelta(minutes=1)
+    )
+    waiting = [emit(company, session_url=f"{receiver.url}?session={n}")[0] for n in (1, 2, 3)]
+    for seconds, delivery in zip((3, 2, 1), waiting, strict=True):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=timezone.now() - timedelta(seconds=seconds), queued_until=None
+        )
+    assert claim_due() == []
+    WebhookDelivery.objects.filter(pk=sending.pk).update(locked_until=None)
+    assert claim_due() == [waiting[0].pk]
+    assert claim_due() == []
+
+
 def test_a_redelivery_resumes_a_suspended_session_url_host(company, receiver):
     (first,) = emit(company, session_url=receiver.url)
     session_target_suspend(target_id=first.session_target_id, reason="Down for days.")
