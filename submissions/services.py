@@ -734,11 +734,13 @@ def hold_for_actor(submission: Submission, actor: Actor, *, ttl: timedelta = CLA
     locked, inside the action's transaction.
 
     A change of hands writes an event and bumps the version; renewing only moves the deadline.
+    A holder whose claim lapsed renews it too: nobody held it since (a take-over or a
+    release changes the holder), so it is theirs to go on with, not an expired claim taken.
     """
     if actor.type != SubmissionEvent.ActorType.USER:
         return
     now = timezone.now()
-    if claim_is_live(submission, now=now) and _holds(submission, actor):
+    if _holds(submission, actor):
         submission.claimed_until = now + ttl
         submission.save(update_fields=["claimed_until", "updated_at"])
         return

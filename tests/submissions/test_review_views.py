@@ -697,6 +697,31 @@ def test_a_stale_claim_is_taken_without_asking(ui, reviewer, company, waiting):
     assert event.details["expiredClaimOf"] == first.username
 
 
+def test_a_reviewer_whose_own_claim_lapsed_renews_it_instead_of_taking_an_expired_claim(
+    ui, reviewer, waiting
+):
+    # Nobody held it since (a take-over or a release changes the holder), so acting again
+    # after a pause is the renewal it would have been a second earlier: no `claimed` event
+    # naming the reviewer as the expired holder, and the handling time still counts from
+    # when they started.
+    start_review(ui, waiting)
+    Submission.objects.filter(pk=waiting.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    waiting.refresh_from_db()
+    version = waiting.version
+    response = ui.post(
+        action_url("correct", waiting),
+        {"field": "merchantName", "value": "Acme", "version": version},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == reviewer and waiting.claimed_until > timezone.now()
+    claims = waiting.events.filter(type__in=["claimed", "claim_taken_over"])
+    assert [e.details.get("expiredClaimOf") for e in claims] == [None]
+
+
 def test_release_and_claim_again(ui, reviewer, waiting):
     start_review(ui, waiting)
     response = ui.post(action_url("release", waiting))
