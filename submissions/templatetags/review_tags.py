@@ -226,7 +226,9 @@ def _detail_text(value: Any) -> str:
         if not STEVE_TIMESTAMP.fullmatch(value):
             return value  # a name or a reason, whatever fromisoformat would make of it
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%b %d %H:%M")
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime(
+                "%Y-%m-%d %H:%M UTC"
+            )
         except ValueError:  # the shape without the calendar: "2026-13-45T…"
             return value
     if isinstance(value, list):  # flaggedFields: ["merchantName", "date"]

@@ -147,6 +147,20 @@ def test_undo_after_the_window_is_refused(ui, flagged):
     assert FraudMatch.objects.filter(resolution="false_positive").count() == 2
 
 
+def test_a_resolutions_time_and_its_undo_window_are_shown_as_utc_with_the_day(ui, flagged):
+    # "reviewer0 09:40" under a resolution told neither the day nor the zone: one made
+    # days ago read as this morning, and a reviewer east of UTC read it hours off.
+    later = flagged["later"]
+    resolve(ui, later, flagged["pair"], resolution="false_positive")
+    match = FraudMatch.objects.get(pk=flagged["pair"][0].pk)
+    later.refresh_from_db()
+    html = panel(ui, later)
+    assert f"{match.resolved_by} {match.resolved_at:%Y-%m-%d %H:%M} UTC</span>" in html
+    until = match.resolved_at + timedelta(minutes=5)
+    assert f"until {until:%H:%M} UTC</span>" in html
+    assert f"you can undo until {until:%H:%M} UTC." in html
+
+
 def test_another_reviewers_claim_refuses_a_resolution(ui, company, flagged):
     later = flagged["later"]
     submission_claim(submission_id=later.pk, user=factories.UserFactory(companies=[company]))

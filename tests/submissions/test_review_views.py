@@ -634,6 +634,20 @@ def test_a_claims_end_is_shown_as_a_utc_time(ui, reviewer, company, waiting):
     assert f"Claimed by <strong>{reviewer.username}</strong> until {until} " in html
 
 
+def test_the_timeline_and_the_queue_say_their_times_are_utc(ui, waiting):
+    # The timeline's "Dec 6 09:40:12" and the queue's due "Dec 6 11:40" were UTC (TIME_ZONE)
+    # without saying so, beside a claim's end and a decision that did.
+    start_review(ui, waiting)
+    event = waiting.events.get(type="claimed")
+    html = ui.get(detail_url(waiting)).content.decode()
+    assert f">{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC</time>" in html
+    until = waiting.events.get(type="claimed").details["claimedUntil"]
+    assert f"claimedUntil: {until[:10]} {until[11:16]} UTC" in html
+    queue = ui.get(reverse("review:queue")).content.decode()
+    due = re.search(r'<td class="due[^"]*" data-label="Due"><time [^>]*>([^<]*)</time>', queue)
+    assert due and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", due.group(1)), due
+
+
 def test_taking_over_a_claim_is_recorded_and_then_allowed(ui, reviewer, company, waiting):
     start_review(ui, waiting)
     bob = factories.UserFactory(companies=[company])
@@ -1295,6 +1309,8 @@ def test_stats_page_draws_svg_charts(ui, company, reviewer):
     assert len(response.context["decisions"]) == 30
     assert response.context["rates"]["fraud_rate"] == 0.5
     assert "5h 0m" in html
+    # A decision at 01:00 in UTC+8 is counted on the UTC day before: the chart says so.
+    assert 'Decisions per day <small class="muted">(UTC days)</small>' in html
 
 
 def test_the_review_sla_comes_from_the_settings(ui, company, settings):
@@ -1558,7 +1574,7 @@ def test_the_timeline_shows_as_a_time_only_what_steve_wrote_as_one():
         "reason": "2024-01-15",
     }
     assert detail_items(details) == [
-        ("claimedUntil", "Mar 05 10:30"),
+        ("claimedUntil", "2026-03-05 10:30 UTC"),
         ("takenFrom", "20240115"),
         ("reason", "2024-01-15"),
     ]
