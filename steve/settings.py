@@ -392,6 +392,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
+# A date and time the admin shows says it is UTC, as the review desk's do.
+FORMAT_MODULE_PATH = ["steve.formats"]
 
 # Uploads arrive by PUT through Steve only with local storage; the limit guards memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 26_214_400, minimum=1024)

@@ -187,6 +187,20 @@ def test_revoke_asks_first_and_counts_only_the_keys_it_revoked(operator, company
     assert ApiKey.objects.get(pk=active.pk).revoked_at is not None
 
 
+def test_the_admins_times_say_they_are_utc(operator, company):
+    # Columns read "Dec. 6, 2026, 9:40 a.m." and a revoked key "2026-12-06 09:40": UTC
+    # (TIME_ZONE) both, saying neither, beside the review desk's "… UTC".
+    submission = factories.SubmissionFactory(company=company)
+    changelist = operator.get(reverse("admin:submissions_submission_changelist"))
+    assert f"{submission.created_at:%Y-%m-%d %H:%M:%S} UTC" in changelist.content.decode()
+    page = operator.get(reverse("admin:submissions_submission_change", args=[submission.pk]))
+    assert f"{submission.created_at:%Y-%m-%d %H:%M:%S} UTC" in page.content.decode()
+    old = api_key_revoke(api_key=factories.api_key(company, name="old").api_key)
+    picked = {"action": "revoke", "_selected_action": [old.pk]}
+    confirm = operator.post(reverse("admin:steve_apikey_changelist"), picked)
+    assert f"revoked {old.revoked_at:%Y-%m-%d %H:%M} UTC" in confirm.content.decode()
+
+
 def test_a_workflow_links_to_a_checked_new_version(operator, workflows):
     workflow = workflows[0].workflow
     page = operator.get(reverse("admin:steve_workflow_change", args=[workflow.pk]))
