@@ -88,7 +88,8 @@ class WebhookEndpointForm(forms.ModelForm):
 
 class RedeliverSinceForm(forms.Form):
     since = forms.SplitDateTimeField(
-        widget=admin.widgets.AdminSplitDateTime, help_text="Failed deliveries made since then."
+        widget=admin.widgets.AdminSplitDateTime,
+        help_text="Failed deliveries made since then, in UTC.",
     )
 
 

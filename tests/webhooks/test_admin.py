@@ -106,6 +106,9 @@ def test_redeliver_failed_since_asks_for_the_time_then_requeues(
     selection = {"action": "redeliver_failed_since", "_selected_action": [endpoint.pk]}
     form = admin_client.post(CHANGELIST, selection)
     assert form.status_code == 200 and b"Redeliver" in form.content
+    # The time is read in TIME_ZONE (UTC): an operator typing their own clock's time
+    # would redeliver hours more or fewer than they meant.
+    assert b"Failed deliveries made since then, in UTC." in form.content
     since = timezone.now() - timedelta(hours=1)
     done = admin_client.post(
         CHANGELIST,
