@@ -196,12 +196,21 @@ class SubmissionEvent(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The one-time token of the page form that posted a comment: the same form sent again
+    # (its answer was lost on the way back) is that comment, not a second one. Not in the
+    # API's or webhooks' view of the event.
+    form_token = models.CharField(max_length=36, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["submission", "-id"], name="event_submission_id")]
         constraints = [
-            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_known")
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_known"),
+            models.UniqueConstraint(
+                fields=["submission", "form_token"],
+                condition=~Q(form_token=""),
+                name="event_form_token_once",
+            ),
         ]
 
     def __str__(self) -> str:

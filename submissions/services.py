@@ -5,6 +5,7 @@ import json
 import math
 import re
 import unicodedata
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ def record_event(
     details: dict[str, Any] | None = None,
     from_status: str = "",
     to_status: str = "",
+    form_token: str = "",
 ) -> SubmissionEvent:
     return SubmissionEvent.objects.create(
         submission=submission,
@@ -128,6 +130,7 @@ def record_event(
         from_status=from_status,
         to_status=to_status,
         details=details or {},
+        form_token=form_token,
     )
 
 
@@ -470,11 +473,17 @@ def submission_bulk_approve(*, picks: list[tuple[str, int]], actor: Actor) -> Bu
 COMMENT_MAX = 2000
 
 
-def submission_comment(*, submission_id: str, actor: Actor, text: str) -> SubmissionEvent:
+def submission_comment(
+    *, submission_id: str, actor: Actor, text: str, form_token: str = ""
+) -> SubmissionEvent:
     """A reviewer's note on a submission: an event in its timeline and in the API.
 
-    Notes change no state, so they bump no version (nobody's open page goes stale).
+    Notes change no state, so they bump no version (nobody's open page goes stale), and
+    a retry is not refused as stale: the page form's one-time token makes the same form
+    sent again (its answer was lost) that comment, not a second one. With its text
+    changed meanwhile it is a new note, kept without the token.
     """
+    token = _form_token(form_token)
     text = (text or "").strip()
     if not text:
         raise invalid("text", "Write something to comment.", field_code="required")
@@ -483,10 +492,32 @@ def submission_comment(*, submission_id: str, actor: Actor, text: str) -> Submis
     if hides_text(text, allowed="\t\n\r"):  # NUL: PostgreSQL cannot store it in JSON
         raise invalid("text", "The comment has a control, bidi formatting or invisible character.")
     with transaction.atomic():
+        # The lock makes two sends of one form at once wait for each other: the second
+        # finds the first's comment.
         submission = locked_submission(submission_id=submission_id)
+        if token:
+            sent = submission.events.filter(type=EventType.COMMENT, form_token=token).first()
+            if sent is not None:
+                if sent.details.get("text") == text:
+                    return sent
+                token = ""  # the text was changed before it was sent again: a new note
         return record_event(
-            submission=submission, type=EventType.COMMENT, actor=actor, details={"text": text}
+            submission=submission,
+            type=EventType.COMMENT,
+            actor=actor,
+            details={"text": text},
+            form_token=token,
         )
+
+
+def _form_token(token: str) -> str:
+    """A page form's one-time token as stored (a uuid), or "" for a client that sends none."""
+    if not token:
+        return ""
+    try:
+        return str(uuid.UUID(token))
+    except (ValueError, AttributeError):
+        raise invalid("form_token", "This form is damaged: reload the page.") from None
 
 
 REASON_MAX = 2000

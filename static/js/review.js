@@ -347,6 +347,7 @@
       .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
       .map((input) => ({
         key: input.id || input.name, value: input.value, item: itemOf(input), label: inputLabel(input),
+        token: formToken(input),
       }));
   });
 
@@ -358,7 +359,11 @@
       const input = draft.item
         ? itemInput(draft.item)
         : document.getElementById(draft.key) || $('#side input[name="' + draft.key + '"]');
-      if (input && input.matches(EDITABLE)) { input.value = draft.value; markDirty(input); }
+      if (input && input.matches(EDITABLE)) {
+        input.value = draft.value;
+        markDirty(input);
+        keepFormToken(input, draft.token);
+      }
       else if (draft.item && $("#side .line-items-form")) lost = true;
       // Its form is gone (another reviewer decided the submission): the text is shown, never dropped.
       else gone.push(draft.label + ": \u201c" + draft.value + "\u201d");
@@ -370,6 +375,19 @@
       showRequestError("The line items changed while you edited them, so your unsaved line-item edits were not kept. Please make them again on the current rows.", "notice");
     }
   });
+
+  // A comment sent whose answer was lost may be stored: the text it keeps goes on with its
+  // form's one-time token, so sending it again after another save redrew the column is
+  // still that comment, not a second one (submission_comment).
+  function formToken(input) {
+    const token = input.form ? input.form.querySelector("input[name=form_token]") : null;
+    return token ? token.value : null;
+  }
+
+  function keepFormToken(input, value) {
+    const token = input.form ? input.form.querySelector("input[name=form_token]") : null;
+    if (token && value) token.value = value;
+  }
 
   // A line-item edit belongs to its item, not to its row number: if another reviewer
   // removed a row meanwhile, "amount-1" is the next item's amount. An item is known by the

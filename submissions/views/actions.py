@@ -337,7 +337,10 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     text = request.POST.get("text", "")[:5000]
     try:
         submission_comment(
-            submission_id=submission.pk, actor=Actor.for_user(request.user), text=text
+            submission_id=submission.pk,
+            actor=Actor.for_user(request.user),
+            text=text,
+            form_token=request.POST.get("form_token", "")[:100],
         )
     except ServiceError as error:
         typed = {"comment": text}

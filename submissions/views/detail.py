@@ -2,6 +2,7 @@
 their evidence, the decision forms, the timeline, and j/k to the neighbours in the queue."""
 
 import json
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -227,6 +228,8 @@ def detail_context(
         # Viewers see a submission in review without the forms that change it.
         "in_review": submission.status == SubmissionStatus.REVIEW and may_decide,
         "may_comment": may_decide,
+        # One per drawn comment form: the same form sent twice is one comment.
+        "form_token": uuid.uuid4(),
         "claim_live": claim_is_live(submission),
         "claim_mine": submission.claimed_by_id == request.user.pk,
         "may_release": may_release_claim(

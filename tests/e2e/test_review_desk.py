@@ -101,6 +101,46 @@ def test_server_down_during_a_correction_and_approve_loses_nothing(
     context.close()
 
 
+def test_a_comment_whose_answer_was_lost_is_stored_once_when_sent_again(
+    chromium, live_server, team
+):
+    """The comment reaches the server and is stored, but its answer is lost: the page keeps
+    the text marked unsaved; Comment pressed again, even after another save redrew the
+    column, is answered as saved without a second comment."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+
+    def answer_lost(route: Any) -> None:
+        route.fetch()  # done on the server ...
+        route.abort()  # ... but the page never hears back
+
+    comment_url = re.compile(r"/comment(\?|$)")
+    page.route(comment_url, answer_lost)
+    page.locator("#comment-text").fill("Called the shop: the receipt is real.")
+    page.click("[data-action=comment]")
+    banner = page.locator("#request-error")
+    expect(banner).to_contain_text("cannot be reached")
+    expect(page.locator("#comment-text")).to_have_value("Called the shop: the receipt is real.")
+    assert submission.events.filter(type="comment").count() == 1
+    page.unroute(comment_url)
+
+    # Another save redraws the side column; the comment's text stays, with its form.
+    page.locator("#field-totalAmount").fill("60.00")
+    page.locator("#field-totalAmount").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("#comment-text")).to_have_value("Called the shop: the receipt is real.")
+
+    page.click("[data-action=comment]")
+    expect(page.locator("#comment-text")).to_have_value("")
+    expect(page.locator("li[data-event=comment]")).to_have_count(1)
+    assert [e.details["text"] for e in submission.events.filter(type="comment")] == [
+        "Called the shop: the receipt is real."
+    ]
+    context.close()
+
+
 def test_two_reviewers_and_a_claim(chromium, live_server, team, screenshots: Path):
     submission = low_total(team["company"])
     first, alice, _ = open_page(chromium, live_server, team["alice"])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -141,17 +142,26 @@ def at_once(api_key, requests: list[tuple[str, dict]]) -> list[int]:
     return [response.status_code for response in responses_at_once(api_key, requests)]
 
 
-def responses_at_once(api_key, requests: list[tuple[str, dict]]) -> list[Any]:
-    """POST each request from its own thread at the same moment; the responses."""
+def responses_at_once(
+    api_key, requests: list[tuple[str, dict]], *, signed_in: Any = None
+) -> list[Any]:
+    """POST each request from its own thread at the same moment; the responses. With
+    `signed_in` (a user), as that user's page forms do, else as JSON with the API key."""
     responses: list[Any] = [None] * len(requests)
     barrier = threading.Barrier(len(requests))
 
     def post(index: int, path: str, body: dict) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+        client = Client() if signed_in else APIClient()
+        if signed_in:
+            client.force_login(signed_in)
+        else:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
         barrier.wait()
         try:
-            responses[index] = client.post(path, body, format="json")
+            if signed_in:
+                responses[index] = client.post(path, body, HTTP_HX_REQUEST="true")
+            else:
+                responses[index] = client.post(path, body, format="json")
         finally:
             connection.close()
 

@@ -24,6 +24,7 @@ from submissions.services import (
 )
 from submissions.templatetags.review_tags import row_changes
 from tests import factories
+from tests.submissions.test_lock_order import responses_at_once
 from tests.submissions.test_review_support import (
     flag,
     pdf_bytes,
@@ -1396,6 +1397,52 @@ def test_a_comment_is_an_event_in_the_timeline_and_the_api(ui, reviewer, waiting
     assert any(
         e["type"] == "comment" and e["details"]["text"].startswith("Called") for e in body["events"]
     )
+
+
+def form_token(page: str) -> str:
+    """The one-time token of the comment form drawn on a page."""
+    return re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain-form"])
+def test_a_comment_form_sent_again_after_its_answer_was_lost_is_one_comment(ui, waiting, api, htmx):
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    sent = {"text": "Called the store.", "form_token": form_token(page)}
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    first = ui.post(action_url("comment", waiting), sent, **headers)
+    again = ui.post(action_url("comment", waiting), sent, **headers)
+    assert first.status_code == again.status_code == (200 if htmx else 303)
+    assert [e.details for e in waiting.events.filter(type="comment")] == [
+        {"text": "Called the store."}
+    ]
+    # The answer draws a new form: the next comment is a new one.
+    drawn = again if htmx else ui.get(again["Location"])
+    assert form_token(drawn.content.decode()) != sent["form_token"]
+    # Its text changed before it was sent again: a note of its own, never dropped.
+    ui.post(action_url("comment", waiting), {**sent, "text": "And the bank."}, **headers)
+    events = api.get(f"/api/v1/submissions/{waiting.pk}").json()["events"]
+    texts = [e["details"]["text"] for e in events if e["type"] == "comment"]
+    assert texts == ["And the bank.", "Called the store."]
+    assert sent["form_token"] not in json.dumps(events)  # the page's, not the API's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_comment_form_sent_twice_at_once_is_one_comment(reviewer, waiting):
+    sent = {"text": "Called the store.", "form_token": "0f1e2d3c-4b5a-4678-9abc-def012345678"}
+    responses = responses_at_once(
+        None, [(action_url("comment", waiting), sent)] * 2, signed_in=reviewer
+    )
+    assert [r.status_code for r in responses] == [200, 200]
+    assert waiting.events.filter(type="comment").count() == 1
+
+
+def test_a_comment_form_with_a_damaged_token_is_refused_and_keeps_its_text(ui, waiting):
+    sent = {"text": "Called the store.", "form_token": "not-a-token"}
+    htmx = ui.post(action_url("comment", waiting), sent, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 422 and b"reload the page" in htmx.content
+    page = ui.post(action_url("comment", waiting), sent, follow=True).content.decode()
+    assert "reload the page" in page and ">Called the store.</textarea>" in page
+    assert not waiting.events.filter(type="comment").exists()
 
 
 @pytest.mark.parametrize(
