@@ -453,7 +453,14 @@
     const what = saving ? "Nothing was saved or decided." : "The page could not be loaded.";
     const kept = dirtyInputs().length ? " What you typed is still on the page, marked unsaved." : "";
     if (event.type === "htmx:sendError" || !status) {
-      return "Steve cannot be reached right now. " + what + kept + " Please try again when you are back online.";
+      // No answer is not "nothing happened": the request may have been done and only its
+      // answer lost. A repeat is safe: a stale correction or decision is refused, a
+      // comment's form sent again is the same comment.
+      const unknown = saving
+        ? "Its answer did not arrive, so this page cannot tell whether your change was saved."
+        : what;
+      const safe = saving ? " Trying again is safe: nothing is saved or decided twice." : "";
+      return "Steve cannot be reached right now. " + unknown + kept + safe + " Please try again when you are back online.";
     }
     if (renewed) {
       return "This page was opened before you signed in again, so Steve refused it (403). " + what + kept + " The page now goes with your new sign-in: Try again.";

@@ -68,7 +68,10 @@ def test_server_down_during_a_correction_and_approve_loses_nothing(
     expect(dialog).to_contain_text("Total amount")
     page.screenshot(path=str(screenshots / "desk-approve-unsaved.png"), caret="initial")
     page.click("[data-unsaved=approve]")
-    expect(banner).to_contain_text("Nothing was saved or decided")
+    # No answer is not "nothing happened": the banner says so, and that a retry is safe.
+    expect(banner).to_contain_text("cannot tell whether your change was saved")
+    expect(banner).to_contain_text("Trying again is safe")
+    expect(banner).not_to_contain_text("Nothing was saved")
     page.screenshot(path=str(screenshots / "desk-approve-offline.png"), caret="initial")
     assert Submission.objects.get(pk=submission.pk).status == S.REVIEW
 
@@ -121,7 +124,7 @@ def test_a_comment_whose_answer_was_lost_is_stored_once_when_sent_again(
     page.locator("#comment-text").fill("Called the shop: the receipt is real.")
     page.click("[data-action=comment]")
     banner = page.locator("#request-error")
-    expect(banner).to_contain_text("cannot be reached")
+    expect(banner).to_contain_text("cannot tell whether your change was saved")
     expect(page.locator("#comment-text")).to_have_value("Called the shop: the receipt is real.")
     assert submission.events.filter(type="comment").count() == 1
     page.unroute(comment_url)
