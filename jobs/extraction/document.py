@@ -46,6 +46,11 @@ DECODE_MIN_SIDE = 2400
 MAX_PDF_PAGES = 20
 # A PDF page is rendered, and an image decoded, at no more pixels than this.
 MAX_PAGE_PIXELS = 40_000_000
+# A scanned page's drawing is rendered, not its page box, when it leaves this share of the
+# box's width or height blank; a page of more objects than this is rendered whole (a scan
+# is one image, and reading the bounds of thousands of objects costs more than it saves).
+BLANK_MARGIN_SHARE = 0.05
+MAX_CONTENT_OBJECTS = 200
 
 
 @dataclass
@@ -230,6 +235,12 @@ def _load_pdf_page(
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
         scale = (TEXT_PAGE_DPI if has_text else RENDER_DPI) / 72
+        crop = (0.0, 0.0, 0.0, 0.0)
+        drawn = None if has_text else _drawn_content(page)
+        if drawn is not None:
+            crop, native = drawn
+            width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
+            scale = max(scale, native)
         # Huge media boxes are legal PDF (up to 200 x 200 inches); shrink the render
         # instead of refusing the file. No longer side than an image keeps when decoded:
         # OCR reads pages at 2,000 px, and a 1-KB PDF of 200-inch pages rendered at
@@ -237,7 +248,7 @@ def _load_pdf_page(
         scale = min(scale, DECODE_MIN_SIDE / max(width, height))
         if width * height * scale * scale > max_pixels:
             scale = (max_pixels / (width * height)) ** 0.5
-        image = page.render(scale=scale).to_pil().convert("RGB")
+        image = page.render(scale=scale, crop=crop).to_pil().convert("RGB")
         if not has_text:
             return Page(index=index, image=image)
         return Page(
@@ -249,6 +260,40 @@ def _load_pdf_page(
         )
     finally:
         page.close()
+
+
+def _drawn_content(
+    page: pdfium.PdfPage,
+) -> tuple[tuple[float, float, float, float], float] | None:
+    """For a scanned page whose drawing leaves wide blank margins (a receipt's image
+    placed on an A4 or a 30-inch page): what to crop off each side (left, bottom, right,
+    top, in points) to render only the drawing, and the scale at which its images keep
+    their own resolution; None when the drawing fills the page (a scanner's PDF).
+
+    Rendered whole, such a page shows the image as a small part of the page, at whatever
+    resolution the page box leaves it: OCR cannot read it, and the fraud checks hash the
+    blank page around it, so the receipt already sent as a JPEG is not recognised.
+    """
+    if page.get_rotation() or pdfium.raw.FPDFPage_CountObjects(page) > MAX_CONTENT_OBJECTS:
+        return None
+    left, bottom, right, top = page.get_bbox()
+    boxes, native = [], 0.0
+    for obj in page.get_objects(max_depth=1):
+        x0, y0, x1, y1 = obj.get_pos()
+        boxes.append((max(x0, left), max(y0, bottom), min(x1, right), min(y1, top)))
+        if isinstance(obj, pdfium.PdfImage) and x1 > x0 and y1 > y0:
+            native = max(native, max(obj.get_size()) / max(x1 - x0, y1 - y0))
+    if not boxes:
+        return None
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    blank_x = 1 - (x1 - x0) / (right - left)
+    blank_y = 1 - (y1 - y0) / (top - bottom)
+    if max(blank_x, blank_y) < BLANK_MARGIN_SHARE:
+        return None
+    return (x0 - left, y0 - bottom, right - x1, top - y1), native
 
 
 def _text_layer_words(
