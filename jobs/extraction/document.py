@@ -278,11 +278,16 @@ def _drawn_content(
         return None
     left, bottom, right, top = page.get_bbox()
     boxes, native = [], 0.0
-    for obj in page.get_objects(max_depth=1):
-        x0, y0, x1, y1 = obj.get_pos()
-        boxes.append((max(x0, left), max(y0, bottom), min(x1, right), min(y1, top)))
-        if isinstance(obj, pdfium.PdfImage) and x1 > x0 and y1 > y0:
-            native = max(native, max(obj.get_size()) / max(x1 - x0, y1 - y0))
+    try:
+        for obj in page.get_objects(max_depth=1):
+            x0, y0, x1, y1 = obj.get_pos()
+            if x1 <= x0 and y1 <= y0:
+                continue  # draws nothing (an empty path at the origin)
+            boxes.append((max(x0, left), max(y0, bottom), min(x1, right), min(y1, top)))
+            if isinstance(obj, pdfium.PdfImage) and x1 > x0 and y1 > y0:
+                native = max(native, max(obj.get_size()) / max(x1 - x0, y1 - y0))
+    except pdfium.PdfiumError:
+        return None  # an object without bounds: the page is rendered whole, as it was
     if not boxes:
         return None
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)

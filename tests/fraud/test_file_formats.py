@@ -33,6 +33,7 @@ def pdf_with_image(
     size = picture.getSize()
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=page)
+    pdf.rect(0, 0, 0, 0, stroke=0, fill=1)  # an empty path at the origin draws nothing
     pdf.drawImage(picture, *at, width=width, height=width * size[1] / size[0])
     pdf.showPage()
     pdf.save()
