@@ -17,8 +17,8 @@ Usage: .venv/bin/python bench/extraction.py [--dataset sroie-dev|sroie-test|PATH
 - ``--memory``: replays each set in file order with a reviewer correcting every wrong
   merchant name and address from the ground truth, through the correction memory's
   matching (submissions/memory.py), and reports accuracy on receipts of shops seen before
-  (and on first receipts, where a recall can only be false). The memory's one fitted
-  threshold is fitted on the other set (bench/extraction_memory.py).
+  (and on first receipts, where a recall can only be false). The memory's two fitted
+  thresholds are fitted on the other set (bench/extraction_memory.py).
 
 The default engine runs RapidOCR's PP-OCRv4 models on OpenVINO (float32) with one thread.
 CPU seconds are this process's (process time), so other load on the machine inflates

@@ -17,11 +17,16 @@ The reviewer approves every receipt after correcting it (one by one, not in bulk
 value read right is remembered on approval as production does; the replay is also run
 with corrections alone, the issue's minimum, to show what approvals add.
 
-The one fitted number is how much of a remembered address must be printed on the new
-receipt (``min_support``): it is chosen on one set (the value with the most correct
-addresses over the whole replay, repeats and first receipts alike; ties go to the
-stricter value) and reported on the other, both ways. The shipped value
-(submissions.memory.ADDRESS_SUPPORT) is the one fitted on both sets.
+Two numbers are fitted, each on one set and reported on the other, both ways; the
+shipped values are the ones fitted on both sets:
+- how much of a remembered address must be printed on the new receipt (``min_support``,
+  submissions.memory.ADDRESS_SUPPORT): the value with the most correct addresses over
+  the whole replay, repeats and first receipts alike; ties go to the stricter value;
+- how much of a remembered name must be printed as one run (``name_printed_min``,
+  submissions.memory.NAME_PRINTED): fitted the same way with the threshold as a filter
+  (a name printed less is not recalled; the most correct names, ties to the stricter),
+  then replayed as production uses it, as a cap that sends such a name to review (a
+  name corrected to a legal name the receipt does not print is still worth giving).
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from dataclasses import dataclass, field
 
 from jobs.extraction.ranker import FieldModel
 from jobs.extraction.receipt import choose_fields
-from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, shop_keys
+from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, name_printed, shop_keys
 
 TRUTH = {"merchantName": "company", "merchantAddress": "address"}
 TARGETS = {"merchantName": 0.97, "merchantAddress": 0.95}
 SUPPORT_GRID = (0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+NAME_GRID = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+REVIEW_AT = 0.8  # the default review threshold: a value under it is reviewed
 CONFIDENCE_BUCKETS = (0.0, 0.7, 0.8, 0.9)
 
 
@@ -71,6 +78,8 @@ class Replay:
     buckets: dict[float, list[int]] = field(
         default_factory=lambda: {b: [0, 0] for b in CONFIDENCE_BUCKETS}
     )
+    # names recalled past the review gate: [right, recalled]
+    names_unreviewed: list[int] = field(default_factory=lambda: [0, 0])
 
     def correct(self, name: str) -> int:
         return self.remembered[name] + self.first_memory[name]
@@ -92,8 +101,15 @@ def read_all(receipts: list, model: FieldModel) -> list[_Read]:
     return out
 
 
+@dataclass(frozen=True)
+class Policy:
+    min_support: float
+    name_printed_min: float
+    name_as_filter: bool = False  # fitting only: drop, rather than cap, an unprinted name
+
+
 def replay(
-    reads: list[_Read], is_correct: Callable, min_support: float, approvals: bool = True
+    reads: list[_Read], is_correct: Callable, policy: Policy, approvals: bool = True
 ) -> Replay:
     store: dict[tuple[str, str], _Row] = {}
     seen: set[str] = set()
@@ -108,7 +124,7 @@ def replay(
         result.first += not is_repeat
         for name in REMEMBERED_FIELDS:
             truth = receipt.truth[name]
-            recall = choose(rows, name, keys, receipt.text, min_support=min_support)
+            recall = _recall(rows, name, keys, receipt.text, policy)
             value = recall.value if recall else read[name]
             right = is_correct(name, value, truth)
             read_right = is_correct(name, read[name], truth)
@@ -123,8 +139,30 @@ def replay(
                 bucket = max(b for b in CONFIDENCE_BUCKETS if recall.confidence >= b)
                 result.buckets[bucket][0] += right
                 result.buckets[bucket][1] += 1
+                if name == "merchantName" and recall.confidence >= REVIEW_AT:
+                    result.names_unreviewed[0] += right
+                    result.names_unreviewed[1] += 1
             _review(store, keys, name, value, truth, right, recall is not None, approvals)
     return result
+
+
+def _recall(rows: list[Remembered], name: str, keys: list[str], text: str, policy: Policy):
+    recall = choose(
+        rows,
+        name,
+        keys,
+        text,
+        min_support=policy.min_support,
+        name_printed_min=policy.name_printed_min,
+    )
+    if (
+        policy.name_as_filter
+        and recall is not None
+        and name == "merchantName"
+        and name_printed(recall.value, text) < policy.name_printed_min
+    ):
+        return None
+    return recall
 
 
 def _review(
@@ -164,38 +202,62 @@ def _teach(store: dict[tuple[str, str], _Row], keys: list[str], name: str, value
             row.value, row.right, row.wrong = value, 1, row.wrong + 1
 
 
-def fit_support(runs: list[list[_Read]], is_correct: Callable, approvals: bool) -> float:
-    """The support threshold with the most correct addresses over whole replays."""
+def fit(runs: list[list[_Read]], is_correct: Callable, approvals: bool) -> Policy:
+    """The address support, then the name threshold (as a filter), each the value with
+    the most correct values of its field over whole replays; ties to the stricter."""
+    support = _best(
+        runs,
+        is_correct,
+        approvals,
+        "merchantAddress",
+        [Policy(s, 0.0) for s in SUPPORT_GRID],  # names play no part in addresses
+    ).min_support
+    name = _best(
+        runs,
+        is_correct,
+        approvals,
+        "merchantName",
+        [Policy(support, n, name_as_filter=True) for n in NAME_GRID],
+    ).name_printed_min
+    return Policy(support, name)
+
+
+def _best(
+    runs: list[list[_Read]], is_correct: Callable, approvals: bool, name: str, grid: list[Policy]
+) -> Policy:
     scored = [
-        (sum(replay(r, is_correct, s, approvals).correct("merchantAddress") for r in runs), s)
-        for s in SUPPORT_GRID
+        (sum(replay(r, is_correct, p, approvals).correct(name) for r in runs), p) for p in grid
     ]
     best = max(count for count, _ in scored)
-    return max(s for count, s in scored if count == best)
+    return scored[max(i for i, (count, _) in enumerate(scored) if count == best)][1]
 
 
 def report(sets: dict[str, list], models: dict[str, FieldModel], is_correct: Callable) -> None:
-    """Fit the support threshold on each set, replay the other with it, both ways; as
-    production learns (corrections and single approvals) and from corrections alone."""
+    """Fit the memory's thresholds on each set, replay the other with them, both ways;
+    as production learns (corrections and single approvals) and from corrections alone."""
     reads = {name: read_all(receipts, models[name]) for name, receipts in sets.items()}
     for approvals in (True, False):
         learns = "corrections + approvals" if approvals else "corrections only"
         for name, own in reads.items():
             others = [rs for other, rs in reads.items() if other != name]
-            support = fit_support(others or [own], is_correct, approvals)
+            policy = fit(others or [own], is_correct, approvals)
             fitted = "the other set" if others else "this set (in-sample)"
-            result = replay(own, is_correct, support, approvals)
-            _print(f"{name}, {learns}", result, support, fitted)
-    pooled = fit_support(list(reads.values()), is_correct, approvals=True)
-    print(f"\naddress support fitted on {' + '.join(reads)} (the shipped value): {pooled:.2f}")
+            result = replay(own, is_correct, policy, approvals)
+            _print(f"{name}, {learns}", result, policy, fitted)
+    pooled = fit(list(reads.values()), is_correct, approvals=True)
+    print(
+        f"\nfitted on {' + '.join(reads)} (the shipped values): address support "
+        f"{pooled.min_support:.2f}, name printed {pooled.name_printed_min:.2f}"
+    )
 
 
-def _print(label: str, result: Replay, support: float, fitted: str) -> None:
+def _print(label: str, result: Replay, policy: Policy, fitted: str) -> None:
     n, first = max(1, result.repeat), max(1, result.first)
     print(
         f"\n== correction memory replay: {label} (field model fitted on the other set), "
         f"{result.repeat + result.first} receipts, {result.repeat} repeats; "
-        f"address support >= {support:.2f} (fitted on {fitted})"
+        f"address support >= {policy.min_support:.2f}, name printed >= "
+        f"{policy.name_printed_min:.2f} (fitted on {fitted})"
     )
     print(f"{'field':18} {'read':>8} {'+memory':>8} {'target':>8}  recalled  first receipts")
     for name, target in TARGETS.items():
@@ -205,6 +267,10 @@ def _print(label: str, result: Replay, support: float, fitted: str) -> None:
             f"  {result.first_plain[name] / first:.1%} -> {result.first_memory[name] / first:.1%}"
             f" ({result.first})"
         )
+    right, recalled = result.names_unreviewed
+    print(
+        f"  names recalled at >= {REVIEW_AT:.2f} (past the review gate): {right}/{recalled} right"
+    )
     print("  recalled values: memory confidence bucket -> observed accuracy")
     for low, (good, count) in result.buckets.items():
         high = next((b for b in CONFIDENCE_BUCKETS if b > low), 1.0)

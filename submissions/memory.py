@@ -18,7 +18,7 @@ legal name), so it is still given; but unless it is printed whole (``name_printe
 it goes to review: a chain's branches share the registration number and often the head
 office's address, and "MR. D.I.Y. SDN BHD" went straight through on the receipt of
 "MR. D.I.Y. (KUCHAI) SDN BHD" (every word of it is printed there, not as one run).
-NAME_PRINTED was fitted on sroie-dev and on sroie-test alike (bench/RESULTS.md).
+NAME_PRINTED is fitted by bench/extraction.py --memory too, the same way.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def choose(
     text: str = "",
     *,
     min_support: float = ADDRESS_SUPPORT,
+    name_printed_min: float = NAME_PRINTED,
 ) -> Recall | None:
     """The remembered value of ``field`` for a receipt with ``keys``: the value the most
     earlier corrections back, over all the keys. An address must also be printed on
@@ -126,7 +127,7 @@ def choose(
     # most-backed value alone went past the review gate with the old name.
     dissent = sum(max(r.times_right for r in rows) for v, rows in votes.items() if v != value)
     confidence = memory_confidence(best.times_right, best.times_wrong + dissent)
-    if field == "merchantName" and name_printed(value, text) < NAME_PRINTED:
+    if field == "merchantName" and name_printed(value, text) < name_printed_min:
         confidence = min(confidence, UNPRINTED_NAME_CONFIDENCE)
     return Recall(
         value=value,
