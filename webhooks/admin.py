@@ -109,10 +109,25 @@ class WebhookEndpointAdmin(
 ):
     form = WebhookEndpointForm
     fixed_once_created = ("company", "environment")  # and its deliveries with it
-    list_display = ["url", "company", "enabled", "disabled_reason", "failing_since", "created_at"]
+    list_display = [
+        "url",
+        "company",
+        "enabled",
+        "disabled_reason",
+        "failing_since",
+        "held_until",
+        "created_at",
+    ]
     list_filter = ["environment", "enabled", "company"]
     search_fields = ["url", "id"]
-    readonly_fields = ["id", "enabled", "disabled_reason", "disabled_at", "failing_since"]
+    readonly_fields = [
+        "id",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "held_until",
+    ]
     inlines = [NoticeInline]
     actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
     deletion_advice = "Disable it instead: nothing more is sent to it and its log stays."
@@ -317,7 +332,14 @@ class TargetNoticeInline(NoticeInline):
 class SessionWebhookTargetAdmin(admin.ModelAdmin):
     """The hosts of sessions' own webhookUrl: which are failing, which Steve suspended."""
 
-    list_display = ["origin", "company", "failing_since", "suspended_at", "suspended_reason"]
+    list_display = [
+        "origin",
+        "company",
+        "failing_since",
+        "held_until",
+        "suspended_at",
+        "suspended_reason",
+    ]
     list_filter = [("suspended_at", admin.EmptyFieldListFilter), "company"]
     search_fields = ["origin"]
     readonly_fields = [f.name for f in SessionWebhookTarget._meta.fields]

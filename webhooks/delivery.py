@@ -21,7 +21,8 @@ from typing import Any, cast
 import requests
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from steve.timefmt import iso
@@ -297,6 +298,35 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
     return in_flight.exclude(pk=delivery.pk).exists()
 
 
+def _held(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Whether the delivery's endpoint (or session host) asked, with a Retry-After, that
+    nothing be sent to it before a time still to come (_hold_owner)."""
+    owner = delivery.endpoint or delivery.session_target
+    return owner is not None and owner.held_until is not None and owner.held_until > now
+
+
+def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: bool) -> None:
+    """A receiver's answer about itself, recorded with the answer: a Retry-After holds
+    every delivery of its endpoint (or session host) till then, not only the one that
+    got it (the others went at the next beat pass, however long it asked for); a 2xx
+    ends the hold, and so does a redelivery (webhooks.services._lift_holds). Not an endpoint's old URL, which says nothing of the new one; a
+    sync target has no row to hold (docs/webhooks.md)."""
+    if outcome.status_code == 410:  # one URL saying "stop" (an endpoint's is disabled)
+        return
+    if delivery.endpoint_id is not None and to_current_url:
+        owners: QuerySet = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+    elif delivery.session_target_id is not None:
+        owners = SessionWebhookTarget.objects.filter(pk=delivery.session_target_id)
+    else:
+        return
+    if outcome.ok:
+        owners.filter(held_until__isnull=False).update(held_until=None)
+    elif outcome.retry_after:
+        until = timezone.now() + min(outcome.retry_after, MAX_RETRY_AFTER)
+        # Never shortened by another answer of the same moment (attempts in parallel).
+        owners.update(held_until=Greatest(F("held_until"), until))
+
+
 def _session_target(delivery: WebhookDelivery) -> SessionWebhookTarget | None:
     """The target of a delivery to a session's webhookUrl (set on one queued before
     session targets were)."""
@@ -420,6 +450,11 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
         if target is not None and target.suspended_at is not None:
             _give_up(delivery, TARGET_SUSPENDED)
             return None
+        if _held(delivery, now):
+            # Left due, as it was: when the hold ends, the one due first goes first.
+            delivery.queued_until = None  # beat queues it again once the hold ends
+            delivery.save(update_fields=STATE_FIELDS)
+            return None
         if _failing_and_busy(delivery, now):
             delivery.next_attempt_at = now + FAILING_ENDPOINT_WAIT
             delivery.queued_until = None  # beat queues it again when it is due
@@ -527,6 +562,7 @@ def record(
         before_redelivery = attempt.number <= delivery.attempts_before_redelivery
         current = latest and not before_redelivery and not closed
         to_current_url = _went_to_current_url(delivery)
+        _hold_owner(delivery, outcome, to_current_url=to_current_url)
         # A delivery given up while this attempt was still out (its lease ran out, the
         # last of the budget) was delivered after all when it answers 2xx: so marked, a
         # sync is not posted downstream again by a redelivery.
@@ -697,14 +733,17 @@ def _waiting_on_failing_owner(now: datetime) -> Q:
 
 
 def claim_due() -> list[str]:
-    """Beat: due deliveries nobody is sending, no queued message covers and no failing
-    receiver holds back (_waiting_on_failing_owner)."""
+    """Beat: due deliveries nobody is sending, no queued message covers, no receiver's
+    Retry-After holds (_held) and no failing receiver holds back
+    (_waiting_on_failing_owner)."""
     now = timezone.now()
+    held = Q(endpoint__held_until__gt=now) | Q(session_target__held_until__gt=now)
     with transaction.atomic():
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(_claimable(now))
             .filter(Q(queued_until__isnull=True) | Q(queued_until__lte=now))
+            .exclude(held)
             .exclude(_waiting_on_failing_owner(now))
             .order_by("next_attempt_at")
             .values_list("pk", "next_attempt_at")[:CLAIM_BATCH]

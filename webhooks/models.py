@@ -30,6 +30,9 @@ class WebhookEndpoint(models.Model):
     # The run's latest failure (or interrupted attempt, which keeps a run going without
     # counting): a run with a longer silence than any retry gap is over.
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # The receiver's Retry-After (capped): none of its deliveries is attempted before
+    # then (webhooks.delivery._held); cleared by a 2xx or a redelivery.
+    held_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,6 +111,8 @@ class SessionWebhookTarget(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.CharField(max_length=200, blank=True)
+    # As WebhookEndpoint's: the host's Retry-After holds all of its deliveries.
+    held_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

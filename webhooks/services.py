@@ -683,6 +683,7 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
         _resume_targets([delivery])
+        _lift_holds([delivery])
         dispatch_on_commit([delivery.pk])
     return delivery
 
@@ -693,6 +694,21 @@ def _resume_targets(deliveries: list[WebhookDelivery]) -> None:
     redelivery is sent, and a new run of failures would suspend it again."""
     for target_id in sorted({d.session_target_id for d in deliveries if d.session_target_id}):
         session_target_resume(target_id=target_id, why="by a redelivery")
+
+
+def _lift_holds(deliveries: list[WebhookDelivery]) -> None:
+    """A redelivery goes now, whatever Retry-After its receiver gave (the hold of its
+    endpoint or session host, webhooks.delivery._hold_owner): someone asked for it by
+    hand, their word that the receiver takes events again. Should it still be busy, its
+    answer holds the receiver again."""
+    endpoints = sorted({d.endpoint_id for d in deliveries if d.endpoint_id})
+    targets = sorted({d.session_target_id for d in deliveries if d.session_target_id})
+    WebhookEndpoint.objects.filter(pk__in=endpoints, held_until__isnull=False).update(
+        held_until=None
+    )
+    SessionWebhookTarget.objects.filter(pk__in=targets, held_until__isnull=False).update(
+        held_until=None
+    )
 
 
 def _check_redelivery(delivery: WebhookDelivery) -> None:
@@ -739,6 +755,7 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
             queued.append(delivery)
         WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
         _resume_targets(queued)
+        _lift_holds(queued)
         dispatch_on_commit([delivery.pk for delivery in queued])
     if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
         refused[PURGED] = gone
@@ -808,5 +825,6 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
         for delivery in failed:
             _reset_for_redelivery(delivery)
         WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)
+        _lift_holds(failed)
         dispatch_on_commit([delivery.pk for delivery in failed])
     return len(failed)

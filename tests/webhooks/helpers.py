@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from steve.ids import new_id
 from steve.models import Company
-from webhooks.models import WebhookDelivery
+from webhooks.models import SessionWebhookTarget, WebhookDelivery, WebhookEndpoint
 from webhooks.services import webhook_emit
 
 
@@ -37,3 +38,7 @@ def make_due(delivery: WebhookDelivery) -> None:
         locked_until=past  # a lease held runs out, as it does (not cleared)
     )
     WebhookDelivery.objects.filter(pk=delivery.pk).update(queued_until=None)
+    # Its receiver's Retry-After ends no later than its own next attempt.
+    owner = Q(deliveries=delivery.pk, held_until__isnull=False)
+    WebhookEndpoint.objects.filter(owner).update(held_until=past)
+    SessionWebhookTarget.objects.filter(owner).update(held_until=past)

@@ -477,6 +477,24 @@ def test_a_suspended_session_target_is_listed_and_resumed_in_the_admin(
     assert page.status_code == 200 and "Down for days." in page.content.decode()
 
 
+def test_the_lists_of_endpoints_and_session_targets_show_a_receivers_retry_after_hold(
+    admin_client, company, endpoint, receiver
+):
+    receiver.script = [429, 429]
+    receiver.extra_headers = {"Retry-After": "600"}
+    for delivery in emit(company, session_url=receiver.url):  # to the endpoint and the URL
+        deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    target = SessionWebhookTarget.objects.get(company=company)
+    for changelist, owner in (
+        (CHANGELIST, endpoint),
+        ("/admin/webhooks/sessionwebhooktarget/", target),
+    ):
+        page = admin_client.get(changelist).content.decode()
+        assert "Held until" in page
+        assert owner.held_until.strftime("%Y-%m-%d %H:%M:%S UTC") in page
+
+
 @pytest.mark.parametrize(
     "table",
     ["webhooks_webhookdelivery", "submissions_submissionfile", "fraud_fraudmatch"],

@@ -109,6 +109,63 @@ def test_retry_after_is_honoured(company, endpoint, receiver):
     assert delivery.next_attempt_at - timezone.now() > timedelta(minutes=59)
 
 
+def _held_by_a_retry_after(company, receiver, monkeypatch, session_url: str = "") -> None:
+    """Three deliveries to one receiver; the first to go is answered 429 with
+    Retry-After: 600. The other two, due already, went at the next beat pass (≤ 5 s)
+    and every few seconds after, however long the receiver asked for."""
+    start = timezone.now()
+    clock = {"now": start}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    receiver.script = [429]
+    receiver.extra_headers = {"Retry-After": "600"}
+    urls = [f"{session_url}?session={n}" if session_url else "" for n in range(3)]
+    asked, first, second = (emit(company, session_url=url)[0] for url in urls)
+    for seconds, delivery in ((2, first), (1, second)):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=start - timedelta(seconds=seconds), queued_until=None
+        )
+    deliver(asked.pk)
+    for seconds in (5, 60, 599):
+        clock["now"] = start + timedelta(seconds=seconds)
+        assert claim_due() == []
+        assert deliver(second.pk) is None  # a message queued before the answer
+    assert len(receiver.requests) == 1
+    clock["now"] = start + timedelta(seconds=601)
+    assert claim_due() == [first.pk]  # failing now: one at a time, the one due first
+    deliver(first.pk)  # answered 200: the receiver takes events again
+    assert claim_due() == [second.pk, asked.pk]
+    assert len(receiver.requests) == 2
+
+
+def test_a_retry_after_holds_the_endpoints_other_deliveries_till_then(
+    company, endpoint, receiver, monkeypatch
+):
+    _held_by_a_retry_after(company, receiver, monkeypatch)
+    endpoint.refresh_from_db()
+    assert endpoint.held_until is None  # cleared by the 2xx
+
+
+def test_a_retry_after_holds_the_session_url_hosts_other_deliveries_till_then(
+    company, receiver, monkeypatch
+):
+    _held_by_a_retry_after(company, receiver, monkeypatch, session_url=receiver.url)
+    assert _session_target(company, receiver.url).held_until is None
+
+
+def test_a_redelivery_goes_now_whatever_retry_after_its_receiver_gave(company, endpoint, receiver):
+    """An operator's "Redeliver now" is their word that the receiver takes events again."""
+    receiver.script = [429]
+    receiver.extra_headers = {"Retry-After": "600"}
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.held_until > timezone.now() + timedelta(seconds=590)
+    delivery_redeliver(delivery_id=delivery.pk)
+    assert deliver(delivery.pk) is not None
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+
+
 @pytest.mark.parametrize("retry_after", ["99999999999999999999", "\u00b2"])
 def test_a_retry_after_that_is_no_number_of_seconds_does_not_lose_the_answer(
     company, endpoint, receiver, retry_after
