@@ -233,6 +233,9 @@ def endpoint_update(
         endpoint = _locked_endpoint(endpoint_id)
         fields = validated_changes(changes)
         enabled = fields.pop("enabled", None)
+        if fields.get("url", endpoint.url) != endpoint.url:
+            # A Retry-After was the old receiver's (webhooks.delivery._hold_owner).
+            endpoint.held_until = None
         for name, value in fields.items():
             setattr(endpoint, name, value)
         if enabled is True and not endpoint.enabled:

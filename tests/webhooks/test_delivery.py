@@ -727,6 +727,20 @@ def test_retries_follow_a_corrected_endpoint_url(company, endpoint, receiver):
     assert delivery.url == receiver.url and len(receiver.requests) == 1
 
 
+def test_moving_an_endpoint_ends_the_old_receivers_retry_after_hold(
+    company, endpoint, receiver, other_receiver
+):
+    """The Retry-After was the old receiver's: it said nothing of the new one, whose
+    deliveries waited for it (up to 24 h)."""
+    receiver.script = [429]
+    receiver.extra_headers = {"Retry-After": "600"}
+    (asked,) = emit(company)
+    deliver(asked.pk)
+    (later,) = emit(company)
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(url=other_receiver.url))
+    assert deliver(later.pk) is not None and len(other_receiver.requests) == 1
+
+
 def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, receiver):
     old, recent, pending = emit(company), emit(company), emit(company)
     for (delivery,) in (old, recent):
