@@ -3,14 +3,16 @@ services and checks the lifecycle after every step.
 
 Actions: create (three client ids, two workflows, so replays and conflicts happen),
 upload, submit, upload-submit-and-process in one step, cancel, approve, reject, flag
-(a fraud match) and resolve it, run the pipeline (in process, extraction faked so a
+(a fraud match) and resolve it, a reviewer's claim (which binds reviewers, not the API),
+corrections with a current, stale or no expectedVersion, run the pipeline (in process, extraction faked so a
 step takes milliseconds; the fraud checks are real), the expiry sweep, and clock jumps
 (time passing runs beat's sweeps and the workers).
 
 After every step: no 5xx; each session's state and its submission's status agree by
 SESSION_SUBMISSION_PAIRS; the events of each row chain from its first status to its
-current one with no gap and no repeat (one event per change); every session older than
-its TTL is terminal.
+current one with no gap and no repeat (one event per change); every event integrators
+hear about has exactly one delivery to the subscribed endpoint, and no delivery lacks its
+event; only a submission in review is claimed; every session older than its TTL is terminal.
 
 Bounded for CI by LIFECYCLE_EXAMPLES (default 20) and LIFECYCLE_STEPS (default 20).
 """
@@ -42,13 +44,29 @@ from fraud.models import FraudMatch
 from jobs import pipeline
 from jobs.models import TERMINAL_STATES, SessionState, WorkflowSession
 from jobs.services import SESSION_SUBMISSION_PAIRS, sessions_expire_stale, states_agree
-from submissions.models import Submission, SubmissionEvent, SubmissionStatus
+from submissions.models import EventType, Submission, SubmissionEvent, SubmissionStatus
+from submissions.services import submission_claim
 from tests import factories
 from tests.jobs.fakes import fake_extract_file
+from webhooks.catalogue import WebhookEventType
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "20"))
 STEPS = int(os.environ.get("LIFECYCLE_STEPS", "20"))
 REAL_NOW = timezone.now
+# The events integrators hear about, by the webhook each announces (docs/webhooks.md).
+WEBHOOK_OF_EVENT = {
+    EventType.SESSION_COMPLETED: WebhookEventType.SESSION_COMPLETED,
+    EventType.SESSION_FAILED: WebhookEventType.SESSION_FAILED,
+    EventType.SESSION_EXPIRED: WebhookEventType.SESSION_EXPIRED,
+    EventType.REVIEW_REQUIRED: WebhookEventType.SESSION_REVIEW_REQUIRED,
+    EventType.APPROVED: WebhookEventType.SUBMISSION_APPROVED,
+    EventType.SYNCED: WebhookEventType.SUBMISSION_SYNCED,
+    EventType.REJECTED: WebhookEventType.SUBMISSION_REJECTED,
+    EventType.CANCELLED: WebhookEventType.SUBMISSION_CANCELLED,
+    EventType.FRAUD_MATCH_RESOLVED: WebhookEventType.SUBMISSION_FRAUD_MATCH_RESOLVED,
+    EventType.FRAUD_RESOLUTION_UNDONE: WebhookEventType.SUBMISSION_FRAUD_RESOLUTION_UNDONE,
+}
 
 
 def jpeg() -> bytes:
@@ -77,6 +95,10 @@ class Lifecycle(RuleBasedStateMachine):
         key = factories.api_key(company)
         self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
         self.upload_urls: dict[str, str] = {}
+        self.reviewer = factories.member(company)
+        self.endpoint = WebhookEndpoint.objects.create(
+            company=company, url="https://hooks.example.com/steve", events=[]
+        )
 
     def teardown(self) -> None:
         self.extract.stop()
@@ -164,13 +186,12 @@ class Lifecycle(RuleBasedStateMachine):
         target_submission_id = self.submission_of(target_id)
         if submission.status != SubmissionStatus.REVIEW or submission.pk == target_submission_id:
             return
-        FraudMatch.objects.create(
-            company_id=submission.company_id,
+        # The pipeline's real checks may have stored this very pair already.
+        FraudMatch.objects.get_or_create(
             submission=submission,
             target_submission_id=target_submission_id,
             check_type=FraudMatch.CheckType.DUPLICATE,
-            score=90.0,
-            similarity=0.95,
+            defaults={"company_id": submission.company_id, "score": 90.0, "similarity": 0.95},
         )
 
     @rule(session_id=sessions, resolution=st.sampled_from(FraudMatch.Resolution.values))
@@ -183,6 +204,29 @@ class Lifecycle(RuleBasedStateMachine):
             return
         path = f"/api/v1/submissions/{submission_id}/fraud-matches/{match.pk}/resolve"
         assert self.call("post", path, {"resolution": resolution}).status_code in {200, 409}
+
+    @rule(session_id=sessions)
+    def claim(self, session_id: str) -> None:
+        """A reviewer opens it on the review desk: the API's actions go on regardless."""
+        submission_claim(submission_id=self.submission_of(session_id), user=self.reviewer)
+
+    @rule(
+        session_id=sessions,
+        staleness=st.sampled_from([None, 0, 1]),
+        total=st.sampled_from([9.99, 12.5, None]),
+    )
+    def correct(self, session_id: str, staleness: int | None, total: float | None) -> None:
+        submission = Submission.objects.get(session__pk=session_id)
+        body: dict[str, object] = {"fields": {"totalAmount": total}}
+        if staleness is not None:
+            body["expectedVersion"] = submission.version - staleness
+        path = f"/api/v1/submissions/{submission.pk}/corrections"
+        response = self.call("post", path, body)
+        assert response.status_code in {200, 409}, response.content
+        if staleness == 1:
+            # A stale expectedVersion is refused and changes nothing.
+            assert response.status_code == 409, response.content
+            assert Submission.objects.get(pk=submission.pk).version == submission.version
 
     @rule(session_id=sessions)
     def run_pipeline(self, session_id: str) -> None:
@@ -221,6 +265,27 @@ class Lifecycle(RuleBasedStateMachine):
                 chain.append(event.to_status)
             assert session_chain[-1] == session.state, session_chain
             assert submission_chain[-1] == session.submission.status, submission_chain
+
+    @invariant()
+    def one_delivery_per_announced_event(self) -> None:
+        announced = {
+            (pk, WEBHOOK_OF_EVENT[type_])
+            for pk, type_ in SubmissionEvent.objects.filter(type__in=WEBHOOK_OF_EVENT).values_list(
+                "pk", "type"
+            )
+        }
+        delivered = list(
+            WebhookDelivery.objects.filter(endpoint=self.endpoint).values_list(
+                "event_id", "event_type"
+            )
+        )
+        assert len(delivered) == len(set(delivered)), delivered
+        assert set(delivered) == announced, set(delivered) ^ announced
+
+    @invariant()
+    def only_a_submission_in_review_is_claimed(self) -> None:
+        claimed = Submission.objects.filter(claimed_by__isnull=False)
+        assert not claimed.exclude(status=SubmissionStatus.REVIEW).exists()
 
     @invariant()
     def sessions_past_their_ttl_are_terminal(self) -> None:
