@@ -17,7 +17,7 @@ SESSION_COLUMNS = (
     "processed_at", "failed_reason", "error_code", "error_step", "error_retryable",
     "created_at", "updated_at", "expires_at", "submission_id", "workflow_version_id", "api_key_id",
 )  # fmt: skip
-SUBMISSION_COLUMNS = ("id", "status", "extracted_data", "confidence", "fraud_status")
+SUBMISSION_COLUMNS = ("id", "status", "extracted_data", "confidence", "fraud_status", "updated_at")
 M = TypeVar("M", bound=Model)
 JSON_COLUMNS = {"metadata", "extracted_data", "rate_limits"}
 

@@ -316,7 +316,9 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         ),
         "progress": session.progress,
         "createdAt": iso(session.created_at),
-        "updatedAt": iso(session.updated_at),
+        # The submission's changes (an approval in review) are the job's too, as the
+        # extraction-job poll counts them.
+        "updatedAt": iso(max(session.updated_at, submission.updated_at)),
         "expiresAt": iso(session.expires_at),
         **_failure_or_retry(session),
     }

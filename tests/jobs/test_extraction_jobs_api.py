@@ -2,6 +2,7 @@
 
 import base64
 from datetime import timedelta
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -530,3 +531,19 @@ def test_a_json_file_in_wrapped_base64_lines_is_read(api, workflows):
     assert response.status_code == 202, response.content
     stored = Submission.objects.get().files.get()
     assert stored.size == len(pdf)
+
+
+def test_the_job_polls_updated_at_moves_when_its_submission_is_approved(api, workflows):
+    # A poller that watches updatedAt must see the approval (submissionStatus changes):
+    # it moved with the session alone, which review never touches.
+    job_id = create(api, documentReview="99").json()["job"]["id"]
+    run_job(job_id)
+    submission_id = status_of(api, job_id)["submissionId"]
+    before = api.get(f"/api/v1/jobs/{job_id}").json()
+    later = timezone.now() + timedelta(minutes=5)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        approved = api.post(f"/api/v1/submissions/{submission_id}/approve", {}, format="json")
+    assert approved.status_code == 200
+    after = api.get(f"/api/v1/jobs/{job_id}").json()
+    assert after["submissionStatus"] == "approved"
+    assert after["updatedAt"] > before["updatedAt"]
