@@ -15,6 +15,8 @@ from PIL import Image
 from submissions.pages import (
     TooLargeToDecode,
     check_webp_size,
+    content_crop,
+    cut,
     decode_within,
     to_rgb,
     upright,
@@ -144,10 +146,20 @@ def load_document(
 
 
 def _image_pages(data: bytes, max_pixels: int) -> Iterator[Page]:
-    yield Page(index=0, image=_load_image(data, max_pixels=max_pixels))
+    image = _load_image(data, max_pixels=max_pixels, longest_side=DECODE_MIN_SIDE)
+    crop = content_crop(image)
+    if crop is None:
+        yield Page(index=0, image=image)
+        return
+    # A receipt on a large blank canvas is cut from the image decoded at full size, not
+    # from the scaled-down one, so it keeps its own resolution; the review page cuts the
+    # upload the same way (submissions.pages.as_read), so evidence boxes fall on the words.
+    del image
+    whole = _load_image(data, max_pixels=max_pixels, longest_side=None)
+    yield Page(index=0, image=cut(whole, crop), transform={"crop": crop})
 
 
-def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
+def _load_image(data: bytes, *, max_pixels: int, longest_side: int | None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Our own limit below is the guard; Pillow's warning would only be noise.
@@ -157,7 +169,7 @@ def _load_image(data: bytes, *, max_pixels: int) -> Image.Image:
             image.seek(0)  # first frame of an animated PNG/WebP
             # OCR and the fraud hashes see the same page at any upload resolution, so a
             # copy of a receipt at another size is still checked against the original.
-            image = decode_within(image, max_pixels, longest_side=DECODE_MIN_SIDE)
+            image = decode_within(image, max_pixels, longest_side=longest_side)
             image = upright(image)
     except TooLargeToDecode as exc:
         raise ExtractionError("FILE_TOO_LARGE", str(exc)) from exc

@@ -271,14 +271,14 @@ def _ocr_page(page: Page, engine: OcrEngine) -> None:
     fitted = fit_for_ocr(page.image)
     if is_blank(fitted):
         # Nothing to read; OCR would look for text in all four orientations (~3 s).
-        page.transform, page.words, page.text = page_transform(0.0, 0), [], ""
+        page.transform, page.words, page.text = {**page.transform, **page_transform(0.0, 0)}, [], ""
         return
     skew = estimate_skew(fitted)
     image = straighten(fitted, skew)
     words = engine.recognize(image)
     image, words, angle = _fix_orientation(image, words, engine)
     # The review page redraws the page as read, so the word boxes fall on the words.
-    page.transform = page_transform(skew, angle)
+    page.transform = {**page.transform, **page_transform(skew, angle)}  # keeps a crop
     # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII.
     for word in words:
         word.text = unicodedata.normalize("NFKC", word.text)

@@ -82,3 +82,32 @@ def test_another_receipt_of_the_shop_on_a_pdf_page_is_no_match(company):
     copy = checked(company, other, day="2024-05-22")
     assert not FraudMatch.objects.filter(submission=copy).exists()
     assert refetch(copy).fraud_status == "clean"
+
+
+def on_canvas(receipt: Image.Image, times: int, at: tuple[int, int]) -> bytes:
+    """`receipt` pasted at `at` on a white canvas `times` its width and height, as JPEG."""
+    page = Image.new("L", (receipt.width * times, receipt.height * times), 255)
+    page.paste(receipt, at)
+    return jpeg(page)
+
+
+def test_a_receipt_pasted_on_a_canvas_seven_times_its_size_is_a_visual_match(company):
+    """The page is cut to its content before it is scaled down: scaled whole to the
+    2,400-pixel limit, the receipt was a few hundred pixels in a blank page, OCR read
+    nothing of it and the fraud checks did not recognise the JPEG sent before."""
+    receipt = till_receipt(40512, "42.50")
+    original = checked(company, jpeg(receipt))
+    copy = checked(company, on_canvas(receipt, 7, at=(2900, 4100)))
+    match = FraudMatch.objects.get(submission=copy)
+    assert (match.check_type, match.target_submission_id) == ("visual", original.pk)
+    assert refetch(copy).fraud_status == "flagged"
+
+
+def test_another_receipt_of_the_shop_on_a_large_canvas_is_no_match(company):
+    """Cut to its content it looks like the shop's other receipts as much as a JPEG of it
+    does: a look-alike of another date, not the same paper."""
+    checked(company, jpeg(till_receipt(40512, "42.50")))
+    other = on_canvas(till_receipt(40977, "38.15"), 7, at=(600, 900))
+    copy = checked(company, other, day="2024-05-22")
+    assert not FraudMatch.objects.filter(submission=copy).exists()
+    assert refetch(copy).fraud_status == "clean"

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jobs.extraction import load_document
 from submissions.pages import (
     PDF_MAX_PAGES,
     NoSuchPage,
+    is_identity,
     pdf_page_count,
     render_png,
     render_png_apart,
@@ -176,3 +178,19 @@ def test_an_image_cheap_to_decode_is_drawn_without_starting_a_child(monkeypatch)
     assert render_png_apart(png(40, 30), **options) == render_png(png(40, 30), **options)
     photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # decoded reduced
     assert render_png_apart(photo, **options) == render_png(photo, **options)
+
+
+def test_a_receipt_cut_from_a_large_canvas_is_drawn_as_ocr_read_it():
+    """The extraction cuts a receipt pasted on a large blank canvas to its content; the
+    page stores the cut, and the review page draws the upload cut the same way (not as
+    uploaded), so the evidence boxes, fractions of the page OCR read, fall on the words."""
+    canvas = Image.new("RGB", (4200, 7000), "white")
+    canvas.paste(Image.new("RGB", (600, 1000), "black"), (3000, 1200))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    (page,) = load_document(buffer.getvalue()).pages
+    assert 600 < page.image.width < 750 and 1000 < page.image.height < 1200
+    assert not is_identity(page.transform)
+    drawn = rendered(buffer.getvalue(), transform=page.transform)
+    assert abs(drawn.width / drawn.height - page.image.width / page.image.height) < 0.01
+    assert drawn.getpixel((drawn.width // 2, drawn.height // 2)) == (0, 0, 0)
