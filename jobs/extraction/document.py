@@ -247,10 +247,13 @@ def _load_pdf_page(
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
         scale = (TEXT_PAGE_DPI if has_text else RENDER_DPI) / 72
-        crop = (0.0, 0.0, 0.0, 0.0)
+        crop, transform = (0.0, 0.0, 0.0, 0.0), {}
         drawn = None if has_text else _drawn_content(page)
         if drawn is not None:
             crop, native = drawn
+            # The review page draws the whole page and cuts it the same way, so the
+            # evidence boxes (fractions of the page OCR read) fall on the words.
+            transform = {"crop": _crop_fractions(crop, width, height)}
             width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
             scale = max(scale, native)
         # Huge media boxes are legal PDF (up to 200 x 200 inches); shrink the render
@@ -262,7 +265,7 @@ def _load_pdf_page(
             scale = (max_pixels / (width * height)) ** 0.5
         image = page.render(scale=scale, crop=crop).to_pil().convert("RGB")
         if not has_text:
-            return Page(index=index, image=image)
+            return Page(index=index, image=image, transform=transform)
         return Page(
             index=index,
             image=image,
@@ -311,6 +314,17 @@ def _drawn_content(
     if max(blank_x, blank_y) < BLANK_MARGIN_SHARE:
         return None
     return (x0 - left, y0 - bottom, right - x1, top - y1), native
+
+
+def _crop_fractions(
+    crop: tuple[float, float, float, float], width: float, height: float
+) -> list[float]:
+    """What _drawn_content crops off each side (left, bottom, right, top, in points from
+    the page's edges), as the part kept: fractions [left, top, right, bottom] of the page
+    from its top left, as submissions.pages.cut takes them."""
+    left, bottom, right, top = crop
+    kept = (left / width, top / height, 1 - right / width, 1 - bottom / height)
+    return [round(side, 4) for side in kept]
 
 
 def _text_layer_words(

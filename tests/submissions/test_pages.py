@@ -17,6 +17,7 @@ from submissions.pages import (
     render_png_apart,
     stored_transform,
 )
+from tests.fraud.test_file_formats import jpeg, pdf_with_image
 from tests.submissions.test_review_support import pdf_bytes
 
 
@@ -194,3 +195,16 @@ def test_a_receipt_cut_from_a_large_canvas_is_drawn_as_ocr_read_it():
     drawn = rendered(buffer.getvalue(), transform=page.transform)
     assert abs(drawn.width / drawn.height - page.image.width / page.image.height) < 0.01
     assert drawn.getpixel((drawn.width // 2, drawn.height // 2)) == (0, 0, 0)
+
+
+def test_a_scanned_pdf_page_rendered_to_its_drawing_is_drawn_as_ocr_read_it():
+    """The extraction renders a receipt's image placed on an A4 page to the image, not to
+    the page box; the review page drew the whole A4 page, so the evidence boxes, fractions
+    of the page OCR read, landed on blank paper far from the words."""
+    receipt = Image.new("RGB", (600, 1000), "black")
+    data = pdf_with_image(jpeg(receipt), page=(595, 842), at=(40, 400), width=155)
+    (page,) = load_document(data).pages
+    assert abs(page.image.width / page.image.height - 0.6) < 0.01
+    drawn = rendered(data, pdf=True, transform=page.transform)
+    assert abs(drawn.width / drawn.height - 0.6) < 0.01
+    assert drawn.getpixel((drawn.width // 2, drawn.height // 2))[:3] == (0, 0, 0)
