@@ -34,6 +34,7 @@ from steve.accounts import (
 )
 from steve.errors import ServiceError
 from submissions.models import Submission, SubmissionFile
+from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label
 from submissions.services import Actor
 
@@ -129,8 +130,16 @@ def _preview(submission: Submission | None, file_id: str | None, page: int) -> s
     if mime == "application/pdf":
         return reverse("review:file_page", args=[submission.pk, file.file_index, page])
     if mime.startswith("image/"):
-        return reverse("review:file", args=[submission.pk, file.file_index])
+        return _image_url(submission, file)
     return None
+
+
+def _image_url(submission: Submission, file: SubmissionFile) -> str:
+    """An image as the checks saw it: as uploaded, or drawn cut, straightened or turned
+    as OCR read it, so the matched regions (fractions of that page) fall on the receipt."""
+    if is_identity(stored_transform(file.page_transforms, 0)):
+        return reverse("review:file", args=[submission.pk, file.file_index])
+    return reverse("review:file_page", args=[submission.pk, file.file_index, 0])
 
 
 def _target_of(
@@ -526,7 +535,7 @@ def _page_urls(submission: Submission) -> list[str]:
                 for n in range(min(file.page_count or 1, 10))
             ]
         elif mime.startswith("image/") and mime != "image/svg+xml":
-            urls.append(reverse("review:file", args=[submission.pk, file.file_index]))
+            urls.append(_image_url(submission, file))
     return urls
 
 

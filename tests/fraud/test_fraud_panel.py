@@ -272,3 +272,23 @@ def test_resolving_one_match_that_no_longer_exists_says_so_in_the_panel(ui, pair
     assert response.status_code == 404
     assert b'data-code="FRAUD_MATCH_NOT_FOUND"' in response.content
     assert b"This fraud match no longer exists" in response.content
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [{"crop": [0.6, 0.5, 0.8, 0.7], "skew": 0.0, "turn": 0}, {"skew": 0.0, "turn": 90}],
+    ids=["cut", "turned"],
+)
+def test_panel_shows_an_image_as_the_checks_saw_it(ui, pair, transform):
+    """A receipt on a large blank canvas is cut to its content before it is read
+    (docs/fraud.md); the panel showed the upload whole, the receipt a speck in it, with the
+    matched regions (fractions of the page as read) drawn over blank canvas, and a turned
+    page's regions off its print."""
+    later, earlier, match = pair
+    file = later.files.get()
+    file.page_transforms = [transform]
+    file.save(update_fields=["page_transforms"])
+    for url in (panel_url(later), reverse("fraud:compare", args=[later.pk, earlier.pk])):
+        html = ui.get(url).content.decode()
+        assert reverse("review:file_page", args=[later.pk, 0, 0]) in html
+        assert f'"{reverse("review:file", args=[later.pk, 0])}"' not in html
