@@ -25,7 +25,9 @@ from tests.jobs.test_sessions_api import create
 pytestmark = pytest.mark.django_db
 
 # What the pipeline stored for the two sessions of run_both (stored_results), recorded at
-# 085d72e, whose worker held every page image and hashed the pages itself.
+# 085d72e, whose worker held every page image and hashed the pages itself; re-recorded
+# when a scanned PDF page came to be rendered to its drawing (its crop, fingerprints and
+# features changed; every field, confidence and match stayed).
 RECORDED = Path(__file__).parent / "data" / "pipeline_pages_recorded.json"
 
 LINES = [
