@@ -96,3 +96,46 @@ def test_scripts_dev_listens_on_loopback_unless_told_otherwise():
 def test_a_bad_ocr_setting_stops_steve_at_start_naming_it(tmp_path, name, value, message):
     code, _, output = deploy_check(production_env(tmp_path, **{name: value}))
     assert code != 0 and message in output
+
+
+def nginx_directives() -> dict[str, str]:
+    """deploy/nginx.conf's `name value;` lines (its server block is flat)."""
+    text = re.sub(r"#.*", "", (REPO / "deploy" / "nginx.conf").read_text())
+    return dict(re.findall(r"^\s*(\w+)\s+([^;{}]+);", text, flags=re.MULTILINE))
+
+
+def nginx_seconds(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(s|m)?", value).groups()
+    return int(number) * (60 if unit == "m" else 1)
+
+
+def test_only_the_proxy_takes_connections_and_it_hands_web_whole_requests():
+    # web's sync workers each hold one request until it is answered: three clients
+    # trickling a request held them all (scripts/entrypoint, 3 workers), so every client
+    # reaches web through nginx, which reads requests and answers whole.
+    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    assert "ports" not in services["web"] and services["proxy"]["ports"] == ["8000:8000"]
+    directives = nginx_directives()
+    assert directives.get("proxy_request_buffering", "on") == "on"
+    assert directives.get("proxy_buffering", "on") == "on"
+
+
+def test_the_proxy_drops_a_stalled_client_within_seconds():
+    # nginx's default is a minute for each: connections of clients that stopped sending
+    # (or trickle headers) stayed open six times as long, eating its connection slots.
+    directives = nginx_directives()
+    assert nginx_seconds(directives["client_header_timeout"]) <= 10
+    assert nginx_seconds(directives["client_body_timeout"]) <= 20
+    assert nginx_seconds(directives["send_timeout"]) <= 20
+    assert directives["reset_timedout_connection"] == "on"
+
+
+def test_the_proxy_takes_the_largest_body_steve_accepts_and_no_more():
+    from jobs.api.extraction_jobs import BODY_SLACK
+    from steve.workflow_rules import UPLOAD_RULES_SCHEMA
+
+    largest_file = UPLOAD_RULES_SCHEMA["properties"]["maxFileSizeMb"]["maximum"] * 1024 * 1024
+    largest_create = largest_file * 4 // 3 + BODY_SLACK  # the file as base64
+    limit = re.fullmatch(r"(\d+)m", nginx_directives()["client_max_body_size"])
+    assert limit is not None
+    assert largest_create <= int(limit.group(1)) * 1024 * 1024 <= largest_create * 1.1
