@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from steve import redis_pause
-from steve.broker import broker_pause
+from steve.broker import BROKER_UNREACHABLE, broker_pause
 from steve.celery import app as celery_app
 from steve.errors import ServiceError, invalid
 from steve.models import (
@@ -218,7 +218,9 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> 
 
     Rows are locked (SKIP LOCKED) while sent, so the on-commit relay and beat's never send
     one message twice; a crash between publish and delete sends it again, which the tasks
-    allow (they are idempotent). The first failed publish ends the run: the broker is down.
+    allow (they are idempotent). A broker that cannot be reached ends the run at its first
+    failed publish; a message refused for its own sake waits (attempts, last_error) and
+    the others go on.
     """
     sent: list[int] = []
     if ids is not None and broker_pause.active():
@@ -229,9 +231,10 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> 
             if ids is not None:
                 waiting = waiting.filter(pk__in=ids)
             for message in waiting[:limit]:
-                if not _publish(message):
-                    break
-                sent.append(message.pk)
+                if _publish(message):
+                    sent.append(message.pk)
+                elif broker_pause.active():
+                    break  # the broker is down: the rest wait for beat's next run
             OutboxMessage.objects.filter(pk__in=sent).delete()
     except DatabaseError:
         logger.exception("The task outbox could not be relayed; beat tries again")
@@ -245,12 +248,16 @@ def _publish(message: OutboxMessage) -> bool:
         # (seed_demo) and sends anything else by name; a dead broker fails fast
         # (CELERY_TASK_PUBLISH_RETRY) and the row waits for the relay.
         celery_app.signature(message.task, args=message.args).apply_async()
-    except Exception as exc:  # the broker is unreachable: the row waits for the relay
+    except Exception as exc:  # the row waits for the relay
         logger.warning("Could not send %s to the broker: %s", message, exc)
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
         )
-        broker_pause.start()
+        # Only an unreachable broker pauses publishing: a message refused for its own
+        # sake (one written by a release whose task took other arguments) stopped every
+        # run at the same oldest row, and its pause every publish, webhooks' too, for good.
+        if isinstance(exc, BROKER_UNREACHABLE):
+            broker_pause.start()
         return False
     broker_pause.end()
     return True

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from jobs.models import SessionState, WorkflowSession
+from jobs.tasks import process_session
+from steve.broker import broker_pause
 from steve.celery import app
 from steve.models import OutboxMessage
 from steve.services import outbox_relay
@@ -103,6 +105,23 @@ def test_a_rolled_back_submit_leaves_no_task(api, workflows, django_capture_on_c
         response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert response.status_code == 422
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_message_the_broker_cannot_take_holds_up_neither_the_others_nor_the_broker():
+    """A message refused for its own sake (here one written by a release whose task took
+    other arguments) is no broker outage: it stopped every relay run at the same oldest
+    row for good, and its pause held back every publish (webhooks too) meanwhile."""
+    app.control.purge()
+    task = process_session.name  # registered, as on the worker that runs beat's relay
+    stale = OutboxMessage.objects.create(task=task, args=[])
+    waiting = OutboxMessage.objects.create(task=task, args=["x"])
+    assert relay_outbox() == 1
+    assert queued() == 1
+    assert not OutboxMessage.objects.filter(pk=waiting.pk).exists()
+    stale.refresh_from_db()
+    assert stale.attempts == 1 and stale.last_error.startswith("TypeError")
+    assert not broker_pause.active()
+    app.control.purge()
 
 
 @pytest.mark.django_db(transaction=True)
