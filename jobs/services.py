@@ -842,6 +842,11 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     # The copies go first: a purge cut short is retried (it is not marked purged yet), so
     # a copy is never left behind a submission already marked purged.
     fraud_forget_results(submission_id=submission_id, company_id=company_id)
+    # Under the company's fraud lock, held to the end of this row's transaction: a second
+    # run that listed the submission too (two beats, or a run still going at the next
+    # tick) finds it purged by the first here, and counts it no second time.
+    if Submission.objects.filter(pk=submission_id, results_purged_at__isnull=False).exists():
+        return "already purged"
     # The session's webhooks carry its id; the downstream sync (no session) its event id.
     dropped = deliveries_forget_results(
         session_id=session_id, sync_event_id=sync_event_id(submission_id)

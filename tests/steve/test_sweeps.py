@@ -3,19 +3,21 @@ and skipped, and the rest are still handled. The webhook dispatch stops at the b
 though: when it cannot be reached, every other row would wait for it too."""
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
 from jobs.services import retention_purge, sessions_recover_stuck
 from steve.broker import broker_pause
 from steve.sweeps import sweep_rows
-from submissions.models import Submission
+from submissions.models import Submission, SubmissionEvent
 from tests import factories, redis_down
 from tests.jobs.test_broker_down import _use_broker
 from tests.jobs.test_lifecycle import open_session
@@ -87,6 +89,41 @@ def test_retention_purge_goes_on_after_a_row_that_raises(company, settings, monk
     assert retention_purge() == 2
     purged = Submission.objects.filter(results_purged_at__isnull=False)
     assert set(purged.values_list("pk", flat=True)) == {rows[1].pk, rows[2].pk}
+
+
+def twice_at_once(sweep: Callable[[], object]) -> list[object]:
+    """Run `sweep` on two connections at the same moment, as two beats (or a run still
+    going at the next tick) do; what each returned."""
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = sweep()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_retention_purges_at_once_count_each_submission_once(company, settings):
+    """Both listed the same due submissions: the run that came second to one purged
+    nothing, yet counted it, so the purge logged twice what it removed."""
+    settings.RETENTION_DAYS = 1
+    old = timezone.now() - timedelta(days=3)
+    for _ in range(10):
+        factories.SubmissionFactory(company=company, status="approved")
+    Submission.objects.update(created_at=old, updated_at=old)
+    assert sum(twice_at_once(retention_purge)) == 10
+    assert Submission.objects.filter(results_purged_at__isnull=True).count() == 0
+    assert SubmissionEvent.objects.filter(type="results_purged").count() == 10
 
 
 def test_webhook_dispatch_goes_on_after_a_delivery_it_cannot_queue(monkeypatch):
