@@ -667,16 +667,22 @@ def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
     # Counted from the last attempt too: a delivery redelivered late in its retention was
     # purged within the hour, its record and log gone just after the resend.
     quiet = Q(last_attempt_at__lt=cutoff) | Q(last_attempt_at__isnull=True)
-    finished = (
-        WebhookDelivery.objects.filter(
-            quiet,
-            status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
-            created_at__lt=cutoff,
+    with transaction.atomic():
+        # Locked from the listing to the delete: listed, then deleted by id, a delivery
+        # redelivered in between was deleted pending, its accepted resend never made. Now
+        # one redelivered first is skipped (or no longer finished), and one redelivered
+        # after is refused as purged. A second purge at once skips what this one holds.
+        finished = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                quiet,
+                status__in=[WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED],
+                created_at__lt=cutoff,
+            )
+            .exclude(purpose=WebhookDelivery.Purpose.SYNC, status=WebhookDelivery.Status.FAILED)
+            .values_list("pk", flat=True)[:limit]
         )
-        .exclude(purpose=WebhookDelivery.Purpose.SYNC, status=WebhookDelivery.Status.FAILED)
-        .values_list("pk", flat=True)[:limit]
-    )
-    _, per_model = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
+        _, per_model = WebhookDelivery.objects.filter(pk__in=list(finished)).delete()
     return per_model.get(WebhookDelivery._meta.label, 0)
 
 

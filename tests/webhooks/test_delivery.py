@@ -1,5 +1,6 @@
 """Delivery against a real HTTP receiver: retries, budget, 410, disabling, redelivery."""
 
+import threading
 from datetime import timedelta
 from unittest import mock
 
@@ -33,6 +34,7 @@ from webhooks.models import (
 from webhooks.services import (
     TARGET_SUSPENDED,
     EndpointChanges,
+    WebhookError,
     delivery_redeliver,
     endpoint_create,
     endpoint_redeliver_failed,
@@ -777,6 +779,50 @@ def test_a_delivery_redelivered_late_in_its_retention_is_kept_from_its_last_atte
 
     assert purge_old_webhook_deliveries() == 0
     assert WebhookDelivery.objects.get(pk=delivery.pk).log.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the redelivery runs on a connection of its own
+def test_a_delivery_redelivered_while_the_purge_runs_is_either_kept_or_refused(
+    company, endpoint, receiver, monkeypatch
+):
+    """The purge listed the finished deliveries, then deleted them by id: one an operator
+    redelivered in between was deleted pending, after its redelivery had been accepted,
+    and the resend never went."""
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: None)
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    long_ago = timezone.now() - timedelta(days=31)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        created_at=long_ago, last_attempt_at=long_ago
+    )
+    outcome: dict[str, object] = {}
+
+    def redeliver() -> None:
+        try:
+            delivery_redeliver(delivery_id=delivery.pk)
+            outcome["redelivered"] = True
+        except WebhookError as error:
+            outcome["refused"] = error.code
+        finally:
+            connection.close()
+
+    operator = threading.Thread(target=redeliver)
+
+    def redeliver_once_listed(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if operator.ident is None and "webhooks_webhookdelivery" in sql:  # listed: not yet started
+            operator.start()
+            operator.join(timeout=2)  # longer only while the purge holds the row
+        return result
+
+    with connection.execute_wrapper(redeliver_once_listed):
+        purged = purge_old_webhook_deliveries()
+    operator.join()
+    kept = WebhookDelivery.objects.filter(pk=delivery.pk).first()
+    if kept is None:
+        assert (purged, outcome) == (1, {"refused": "WEBHOOK_DELIVERY_NOT_FOUND"})
+    else:
+        assert (purged, outcome, kept.status) == (0, {"redelivered": True}, "pending")
 
 
 def test_first_retry_is_queued_about_five_seconds_after_the_first_failure(
