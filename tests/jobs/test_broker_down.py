@@ -182,6 +182,18 @@ def test_submit_with_a_broker_that_never_answers_is_accepted_in_seconds(
     assert WorkflowSession.objects.get(pk=session_id).state == SessionState.SUBMITTED
 
 
+def test_beats_relay_waits_for_a_broker_that_never_answers_once_not_once_per_message(
+    broker_hung,
+):
+    for n in range(3):
+        OutboxMessage.objects.create(task=process_session.name, args=[f"ses_{n}"])
+    started = time.monotonic()
+    assert relay_outbox() == 0
+    assert time.monotonic() - started < 5  # one socket timeout (3 s), not three
+    assert list(OutboxMessage.objects.values_list("attempts", flat=True)) == [1, 0, 0]
+    assert broker_pause.active()
+
+
 def test_many_webhooks_with_a_broker_that_never_answers_wait_for_it_once(
     api, company, broker_hung, django_capture_on_commit_callbacks
 ):
