@@ -214,7 +214,8 @@ def outbox_put(*, task: str, args: list[Any]) -> OutboxMessage:
 
 
 def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> int:
-    """Send waiting messages, oldest first; returns how many went out. Never raises.
+    """Send waiting messages, the least tried and then the oldest first; returns how many
+    went out. Never raises.
 
     Rows are locked (SKIP LOCKED) while sent, so the on-commit relay and beat's never send
     one message twice; a crash between publish and delete sends it again, which the tasks
@@ -227,7 +228,11 @@ def outbox_relay(*, ids: list[int] | None = None, limit: int = OUTBOX_BATCH) -> 
         return 0  # on commit, a publish failed a moment ago: beat's relay sends them
     try:
         with transaction.atomic():
-            waiting = OutboxMessage.objects.select_for_update(skip_locked=True)
+            # The least tried first, then the oldest: a message the broker keeps refusing
+            # goes behind the others, so a batch of them never fills every run.
+            waiting = OutboxMessage.objects.select_for_update(skip_locked=True).order_by(
+                "attempts", "id"
+            )
             if ids is not None:
                 waiting = waiting.filter(pk__in=ids)
             for message in waiting[:limit]:

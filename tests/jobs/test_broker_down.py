@@ -124,6 +124,18 @@ def test_a_message_the_broker_cannot_take_holds_up_neither_the_others_nor_the_br
     app.control.purge()
 
 
+def test_a_batch_of_messages_the_broker_cannot_take_does_not_hold_up_newer_ones():
+    """Oldest first, a full batch of such messages was all each run ever tried."""
+    app.control.purge()
+    for _ in range(2):
+        OutboxMessage.objects.create(task=process_session.name, args=[])
+    waiting = OutboxMessage.objects.create(task=process_session.name, args=["x"])
+    sent = [outbox_relay(limit=2) for _ in range(2)]
+    assert sent == [0, 1]
+    assert not OutboxMessage.objects.filter(pk=waiting.pk).exists()
+    app.control.purge()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_message_being_relayed_is_skipped_by_a_second_relay():
     app.control.purge()
