@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from steve import redis_pause
+from steve import ids, redis_pause
 from steve.api import ratelimit
 from steve.broker import broker_pause
 from tests import factories
@@ -48,6 +48,16 @@ def _broker_not_paused() -> None:
     """A failed publish pauses this process's on-commit publishing (steve.broker): one
     test's dead broker must not hold back the next test's tasks."""
     broker_pause.end()
+
+
+@pytest.fixture(autouse=True)
+def _id_clock_restored() -> Iterator[None]:
+    """Ids are monotonic per process (steve.ids): a test that moves time.time into the
+    future leaves every later id of this process there, and a real worker's events (made
+    at the real time) then sorted before the test server's older ones."""
+    saved = ids._last
+    yield
+    ids._last = saved
 
 
 @pytest.fixture(autouse=True)
