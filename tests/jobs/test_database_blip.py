@@ -14,6 +14,7 @@ from submissions.models import SubmissionEvent
 from tests.jobs.fakes import fake_extract_file
 from tests.jobs.test_beat import beat_age
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
+from webhooks import delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,6 +33,20 @@ def drop_our_connection() -> None:
     conninfo += f"user={db['USER'] or 'postgres'} dbname={db['NAME']}"
     with psycopg.connect(conninfo, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+
+def blip_after_each_answer(monkeypatch) -> None:
+    """A receiver's answer arrives, then PostgreSQL restarts before it is recorded; the
+    deliveries' retries on a new connection come at once."""
+    post = delivery.post_signed
+
+    def post_then_blip(**kwargs):
+        outcome = post(**kwargs)
+        drop_our_connection()
+        return outcome
+
+    monkeypatch.setattr(delivery, "post_signed", post_then_blip)
+    monkeypatch.setattr(delivery, "DATABASE_RETRY_DELAYS", (0, 0, 0))
 
 
 def submitted(api) -> str:

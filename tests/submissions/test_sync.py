@@ -14,9 +14,8 @@ from submissions.models import Submission, SubmissionEvent
 from submissions.services import Actor, submission_approve
 from submissions.sync import sync_event_id, sync_queue
 from tests.factories import CompanyFactory, SubmissionFactory
-from tests.jobs.test_database_blip import drop_our_connection
+from tests.jobs.test_database_blip import blip_after_each_answer
 from tests.receiver import http_receiver
-from webhooks import delivery as delivery_module
 from webhooks.delivery import deliver, signing_secrets
 from webhooks.models import WebhookDelivery
 from webhooks.services import sync_secret_get_or_create, sync_secret_rotate
@@ -104,15 +103,7 @@ def test_sync_retries_on_the_webhook_schedule_then_marks_synced(
 def test_a_sync_answer_that_meets_a_database_blip_marks_it_synced_and_posts_once(monkeypatch):
     """PostgreSQL restarting while the target answers: lost, the 200 was taken for an
     interrupted attempt after the lease, and the submission posted downstream twice."""
-    post = delivery_module.post_signed
-
-    def post_then_blip(**kwargs):
-        outcome = post(**kwargs)
-        drop_our_connection()
-        return outcome
-
-    monkeypatch.setattr(delivery_module, "post_signed", post_then_blip)
-    monkeypatch.setattr(delivery_module, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    blip_after_each_answer(monkeypatch)
     with http_receiver() as receiver:
         submission, delivery = approved_with_target(f"{receiver.url}/erp")
         try:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from steve.broker import broker_pause
 from steve.ids import new_id
-from tests.jobs.test_database_blip import drop_our_connection
+from tests.jobs.test_database_blip import blip_after_each_answer
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks.delivery import (
@@ -523,15 +523,7 @@ def test_an_answer_that_meets_a_database_blip_is_recorded_and_not_sent_again(
     """PostgreSQL restarting while the receiver answers: the answer is recorded on a new
     connection. Lost, the 200 was taken for an interrupted attempt once the lease passed,
     and the event was sent a second time."""
-    post = delivery_module.post_signed
-
-    def post_then_blip(**kwargs):
-        outcome = post(**kwargs)
-        drop_our_connection()
-        return outcome
-
-    monkeypatch.setattr(delivery_module, "post_signed", post_then_blip)
-    monkeypatch.setattr(delivery_module, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    blip_after_each_answer(monkeypatch)
     (delivery,) = emit(company)
     try:
         deliver_webhook(delivery.pk)
