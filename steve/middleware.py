@@ -91,12 +91,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-CSP_PATH_PREFIXES = ("/review/", "/accounts/")
+REVIEW_UI_PREFIXES = ("/review/", "/accounts/")
+# The admin too: it shows superusers what outsiders wrote (OCR'd values, metadata, a
+# receiver's error body), and Django's admin runs no inline script or style.
+CSP_PATH_PREFIXES = (*REVIEW_UI_PREFIXES, "/admin/")
 
 
 class ContentSecurityPolicyMiddleware:
-    """A strict CSP on the review UI's pages. Other surfaces (admin, API docs) keep their
-    own needs; a response that already carries a policy is left alone."""
+    """A strict CSP on the review UI's and the admin's pages. The API docs (Swagger UI's
+    inline start-up script) keep their own needs; a response that already carries a
+    policy is left alone."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -119,6 +123,6 @@ class PrivatePagesMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(CSP_PATH_PREFIXES) and "Cache-Control" not in response:
+        if request.path.startswith(REVIEW_UI_PREFIXES) and "Cache-Control" not in response:
             add_never_cache_headers(response)
         return response

@@ -18,6 +18,7 @@ from jobs.models import SessionState, WorkflowSession
 from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
+from steve.middleware import CONTENT_SECURITY_POLICY
 from steve.models import ApiKey, Company, IdempotencyKey, Membership, OutboxMessage, Workflow
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
 from submissions.models import Submission, SubmissionEvent
@@ -439,3 +440,19 @@ def test_a_members_role_is_changed_on_the_companys_page_and_the_user_stays(opera
     membership.refresh_from_db()
     # A membership is a user's in a company: shown by name, not re-pointed to someone else.
     assert (membership.user_id, membership.role) == (user.pk, Membership.Role.LEAD)
+
+
+def test_admin_pages_carry_the_review_desks_content_security_policy(operator, company):
+    """The admin shows what outsiders wrote (OCR'd values, metadata, a receiver's error
+    body) to superusers: a slip in its escaping must not run a script there either."""
+    submission = SubmissionFactory(company=company)
+    urls = [
+        reverse("admin:index"),
+        reverse("admin:submissions_submission_changelist"),
+        reverse("admin:submissions_submission_change", args=[submission.pk]),
+        reverse("admin:webhooks_webhookendpoint_add"),
+    ]
+    for url in urls:
+        response = operator.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, url

@@ -1,0 +1,60 @@
+"""The admin in a browser, under the same Content-Security-Policy as the review desk."""
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import NoReverseMatch, reverse
+
+from tests import factories
+from tests.e2e.test_review_browser import PASSWORD
+from tests.submissions.test_review_support import submission_with_file
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def admin_pages(user: Any) -> list[str]:
+    """Every registered model's list, add form (where one may add) and first object's
+    change form."""
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    urls = [reverse("admin:index")]
+    for model, model_admin in admin.site._registry.items():
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls.append(reverse(f"{prefix}_changelist"))
+        if model_admin.has_add_permission(request):
+            urls.append(reverse(f"{prefix}_add"))
+        first = model._default_manager.first()
+        if first is not None:
+            try:
+                urls.append(reverse(f"{prefix}_change", args=[first.pk]))
+            except NoReverseMatch:
+                continue
+    return urls
+
+
+def test_every_admin_page_runs_under_the_content_security_policy(chromium, live_server, team):
+    submission_with_file(team["company"])
+    root = factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    for url in admin_pages(root):
+        response = page.goto(live_server.url + url)
+        assert response is not None and response.status == 200, url
+        assert "script-src 'self'" in response.headers["content-security-policy"], url
+        # The date and time pickers build their widgets in script.
+        for shortcut in page.locator(".datetimeshortcuts a").all():
+            shortcut.click()
+    context.close()
+    assert not errors
