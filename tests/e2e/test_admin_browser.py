@@ -6,10 +6,14 @@ import pytest
 from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from tests import factories
 from tests.e2e.test_review_browser import PASSWORD
 from tests.submissions.test_review_support import submission_with_file
+from webhooks.models import WebhookEndpoint
+
+expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,8 +57,37 @@ def test_every_admin_page_runs_under_the_content_security_policy(chromium, live_
         response = page.goto(live_server.url + url)
         assert response is not None and response.status == 200, url
         assert "script-src 'self'" in response.headers["content-security-policy"], url
-        # The date and time pickers build their widgets in script.
+        # Any date and time pickers build their widgets in script.
         for shortcut in page.locator(".datetimeshortcuts a").all():
             shortcut.click()
+    context.close()
+    assert not errors
+
+
+def test_the_redeliver_since_page_has_working_date_and_time_pickers(chromium, live_server, team):
+    WebhookEndpoint.objects.create(company=team["company"], url="https://e.example/", secret="x")
+    factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(f"{live_server.url}/admin/webhooks/webhookendpoint/")
+    page.locator("input.action-select").first.check()
+    page.select_option("select[name=action]", "redeliver_failed_since")
+    page.click("button[name=index]")
+    expect(page.locator("input[name=apply]")).to_be_visible()
+    # The pickers' script needs the admin's translation catalogue and core.js first; the
+    # shortcut fills in the server's date.
+    page.locator(".datetimeshortcuts a", has_text="Today").click()
+    expect(page.locator("input[name=since_0]")).to_have_value(timezone.localdate().isoformat())
+    page.locator(".datetimeshortcuts a", has_text="Now").click()
+    expect(page.locator("input[name=since_1]")).not_to_have_value("")
     context.close()
     assert not errors
