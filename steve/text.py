@@ -72,3 +72,13 @@ def shown(text: str) -> str:
         f"[U+{ord(c):04X}]" if _BLANK.match(c) or _hidden(text, i) else c
         for i, c in enumerate(text)
     )
+
+
+def without_hidden(text: str) -> str:
+    """``text`` without the characters hides_text refuses: for a name Steve keeps but did
+    not choose (an upload's), where refusing the name would refuse the file. Taken away
+    until none is left: without a hidden character, a joiner may have nothing beside it
+    that needs it."""
+    while hides_text(text, allowed=""):
+        text = "".join(c for i, c in enumerate(text) if not (_BLANK.match(c) or _hidden(text, i)))
+    return text

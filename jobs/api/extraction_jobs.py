@@ -31,6 +31,7 @@ from steve.api.views import SLUG_MAX_LENGTH
 from steve.errors import ServiceError
 from steve.models import Workflow, WorkflowVersion
 from steve.storage import download_url
+from steve.text import without_hidden
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
 from submissions.selectors import submission_cancelled_at
@@ -68,7 +69,7 @@ def _bool(value: Any, name: str) -> bool:
 def _file(request: Request) -> tuple[bytes, str | None]:
     upload = request.FILES.get("file")
     if upload is not None:
-        return upload.read(), upload.name or None
+        return upload.read(), original_name(upload.name or "")
     raw = request.data.get("file")
     if not isinstance(raw, str) or not raw:
         raise member_refused("file", "FILE_REQUIRED", "file is required.", "required")
@@ -92,7 +93,22 @@ def _filename(request: Request) -> str | None:
         # Kept in the job's options and repeated in every result: a 3-MB name was stored.
         message = f"filename is longer than {api_docs.MAX_FILENAME} characters."
         raise member_refused("filename", "INVALID_REQUEST", message, "max_length")
-    return filename
+    if (name := original_name(filename)) is None:
+        message = (
+            "filename names no file: nothing is left of it without folders and hidden characters."
+        )
+        raise member_refused("filename", "INVALID_REQUEST", message, "invalid")
+    return name
+
+
+def original_name(sent: str) -> str | None:
+    """A file's name as the job keeps it (its originalName), however it was sent, or None
+    if nothing is left. Django gives a multipart file its name's last part without
+    control or format characters; a JSON filename was kept whole ("../../etc/passwd",
+    "invoice\u202efdp.exe", shown reversed as "invoiceexe.pdf"). Both now go through
+    this one rule, which also takes the blank characters Django leaves ("\u3164")."""
+    name = without_hidden(re.split(r"[/\\]", sent)[-1])
+    return None if name.strip() in {"", ".", ".."} else name
 
 
 def _delivery_mode(data: Any) -> str:

@@ -347,7 +347,10 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "filename": {
         "type": "string",
         "maxLength": MAX_FILENAME,
-        "description": "For JSON base64 uploads",
+        "description": (
+            "For JSON base64 uploads. Kept as the job's originalName: its last part after"
+            " any / or \\, without control, bidi formatting or invisible characters."
+        ),
     },
     "templateName": {"type": "string", "description": "The workflow slug"},
     "filterName": STRING,

@@ -387,6 +387,66 @@ def test_a_json_filename_longer_than_a_multipart_one_is_a_400_and_not_stored(api
     assert not WorkflowSession.objects.exists()
 
 
+def multipart_named(name: str) -> bytes:
+    """A create as a browser or curl sends it, the file's name as given (the test client
+    would take os.path.basename of it first)."""
+    parts = [
+        b'--b\r\nContent-Disposition: form-data; name="templateName"\r\n\r\ninvoice\r\n',
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="'
+        + name.replace("\\", "\\\\").encode()
+        + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+        + invoice_pdf()
+        + b"\r\n--b--\r\n",
+    ]
+    return b"".join(parts)
+
+
+def original_name_of(response) -> str | None:
+    assert response.status_code == 202, response.content
+    return WorkflowSession.objects.get(pk=response.json()["job"]["id"]).options["originalName"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\inv.pdf", "inv.pdf"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),  # shown as "invoiceexe.pdf"
+        ("in\u200bvoice\u2066.pdf\u2069", "invoice.pdf"),
+        ("invoice\x07.pdf", "invoice.pdf"),
+        ("inv\ufe0f\u200d.pdf", "inv.pdf"),  # the joiner stood beside the selector only
+        ("invoice\u2800\u3164.pdf", "invoice.pdf"),  # blank, yet printable to Django
+        ("re\u00e7u \U0001f469\u200d\U0001f4bb.pdf", "re\u00e7u \U0001f469\u200d\U0001f4bb.pdf"),
+    ],
+)
+def test_a_json_and_a_multipart_upload_keep_the_same_clean_original_name(
+    api, workflows, sent, kept
+):
+    body = {"templateName": "invoice", "file": base64.b64encode(invoice_pdf()).decode()}
+    as_json = api.post(URL, {**body, "filename": sent}, format="json")
+    assert original_name_of(as_json) == kept
+    if "\u200d" not in sent:  # Django drops a joiner even where an emoji needs it
+        multipart = multipart_named(sent)
+        as_multipart = api.generic(
+            "POST", URL, multipart, content_type="multipart/form-data; boundary=b"
+        )
+        assert original_name_of(as_multipart) == kept
+
+
+@pytest.mark.parametrize("sent", ["..", "../", "C:\\x\\", "\u202e", "a/\u200b\u2800"])
+def test_a_json_filename_that_names_no_file_is_a_400_and_not_stored(api, workflows, sent):
+    body = {
+        "templateName": "invoice",
+        "file": base64.b64encode(invoice_pdf()).decode(),
+        "filename": sent,
+    }
+    response = api.post(URL, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "INVALID_REQUEST"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("filename", "invalid")]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_a_post_larger_than_any_allowed_file_is_refused_before_it_is_read(
     api, workflows, monkeypatch
 ):
