@@ -10,6 +10,8 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils.http import content_disposition_header
 
+from steve.text import without_hidden
+
 # What a download's name may not carry: control characters (a CR/LF split the header, a
 # 500), quotes and backslashes (which ended the quoted name early) and path separators.
 UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"\\/]')
@@ -69,8 +71,10 @@ def unsign_token(purpose: str, token: str, ttl: timedelta) -> dict[str, Any]:
 
 def download_filename(name: str) -> str:
     """The name a browser saves a download as: the file's label (a workflow's fileLabels,
-    free text) with what could break the header or name a path replaced by "_"."""
-    safe = UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip(" .")
+    free text) with what could break the header or name a path replaced by "_", and
+    without a bidi override or invisible character: after a U+202E the rest of the name,
+    its extension too, is shown reversed in the browser's download bar."""
+    safe = without_hidden(UNSAFE_FILENAME_CHARACTERS.sub("_", name)).strip(" .")
     return safe or "file"
 
 

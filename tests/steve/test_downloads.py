@@ -49,6 +49,13 @@ def test_a_non_ascii_label_keeps_its_name_in_the_encoded_form(company):
     assert disposition == "attachment; filename*=utf-8''re%C3%A7u-0.png"
 
 
+def test_a_label_with_a_bidi_override_or_an_invisible_character_downloads_without_it(company):
+    # After U+202E a browser shows the rest of the name reversed, its extension too.
+    file = uploaded_file(company, label="re\u00e7u\u202e\u200bfdp")
+    disposition = Client().get(download_path(file))["Content-Disposition"]
+    assert disposition == "attachment; filename*=utf-8''re%C3%A7ufdp-0.png"
+
+
 def test_a_tampered_download_url_is_refused_and_an_old_one_has_expired(company, settings):
     path = download_path(uploaded_file(company))
     token = path.rsplit("/", 1)[1]
