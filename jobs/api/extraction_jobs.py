@@ -473,7 +473,8 @@ def result_data(session: WorkflowSession) -> dict[str, Any]:
     started = session.submitted_at or session.created_at
     return {
         "completionTime": round(((session.processed_at or started) - started).total_seconds(), 1),
-        "originalName": session.options.get("originalName"),
+        # One stored before the name was cleaned (a JSON filename was kept as sent).
+        "originalName": original_name(session.options.get("originalName") or ""),
         "processedPages": sum(f.page_count or 0 for f in submission.files.all()),
         "documents": [document],
     }

@@ -433,6 +433,15 @@ def test_a_json_and_a_multipart_upload_keep_the_same_clean_original_name(
         assert original_name_of(as_multipart) == kept
 
 
+def test_a_name_stored_before_it_was_cleaned_is_reported_clean(api, workflows):
+    job_id = create(api).json()["job"]["id"]
+    session = WorkflowSession.objects.get(pk=job_id)
+    session.options["originalName"] = "../../x/invoice\u202efdp.exe"
+    session.save(update_fields=["options"])
+    run_job(job_id)
+    assert api.get(f"{URL}/{job_id}/result").json()["data"]["originalName"] == "invoicefdp.exe"
+
+
 @pytest.mark.parametrize("sent", ["..", "../", "C:\\x\\", "\u202e", "a/\u200b\u2800"])
 def test_a_json_filename_that_names_no_file_is_a_400_and_not_stored(api, workflows, sent):
     body = {
