@@ -61,9 +61,14 @@ class FraudMatchAdmin(admin.ModelAdmin):
 class KnownFraudAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """The company's known-fraud list: deleting a row lets matching uploads through again."""
 
-    list_display = ["id", "company", "submission", "confirmed_by", "created_at"]
+    # The submission by id, read from the row: listed as an object, every required
+    # foreign key was joined (the submission with its stored results, its workflow, its
+    # version), for a page the more costly the more submissions there are.
+    list_display = ["id", "company", "submission_shown", "confirmed_by", "created_at"]
+    list_select_related = ["company"]
     list_filter = ["environment", "company"]
     search_fields = ["submission__id"]
+    show_full_result_count = False  # one count a page: the list grows with resolutions
     # Every field: a row is the reviewers' resolution as made (the environment too: the
     # checks only block within the submission's own), and deleting it is the one change.
     readonly_fields = [
@@ -75,6 +80,10 @@ class KnownFraudAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "created_at",
     ]
 
+    @admin.display(description="submission", ordering="submission_id")
+    def submission_shown(self, row: KnownFraud) -> str:
+        return row.submission_id
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from reviewers' resolutions
 
@@ -83,10 +92,21 @@ class KnownFraudAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
 class FalsePositivePairAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """Pairs a reviewer declared unrelated: deleting a row lets the checks flag them again."""
 
-    list_display = ["id", "company", "first", "second", "resolved_by", "created_at"]
+    # The submissions by id, as on the known-fraud list (both were joined, whole).
+    list_display = ["id", "company", "first_shown", "second_shown", "resolved_by", "created_at"]
+    list_select_related = ["company"]
     list_filter = ["company"]
     search_fields = ["first__id", "second__id"]
+    show_full_result_count = False  # one count a page: the list grows with resolutions
     readonly_fields = ["company", "first", "second", "resolved_by", "created_at"]
+
+    @admin.display(description="first", ordering="first_id")
+    def first_shown(self, pair: FalsePositivePair) -> str:
+        return pair.first_id
+
+    @admin.display(description="second", ordering="second_id")
+    def second_shown(self, pair: FalsePositivePair) -> str:
+        return pair.second_id
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from reviewers' resolutions
