@@ -2,11 +2,13 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from steve.admin_site import ReadOnlyAdmin, SavesEditedFieldsOnly, log_changes
 from steve.models import Workflow
 from steve.text import shown
+from submissions.memory import REMEMBERED_FIELDS
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
 from submissions.services import merchant_memory_forget, submissions_catch_up
 
@@ -128,12 +130,26 @@ class SubmissionFileAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # counted once a page, as the submissions are
 
 
+class RememberedFieldFilter(admin.SimpleListFilter):
+    """The fields memory remembers: listed from the rows, every page load read the field
+    of every memory row (one per shop key and field, and growing with corrections)."""
+
+    title = "field"
+    parameter_name = "field"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in REMEMBERED_FIELDS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(field=self.value()) if self.value() else queryset
+
+
 @admin.register(MerchantMemory)
 class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """What reviewers taught Steve about shops; an admin forgets a wrong one."""
 
     list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]
-    list_filter = ["field", "company"]
+    list_filter = [RememberedFieldFilter, "company"]
     search_fields = ["value", "key"]
     readonly_fields = ["company", "key", "field", "value", "times_right", "times_wrong", "previous"]
     actions = ["forget"]
