@@ -17,6 +17,7 @@ from steve.admin_site import (
     log_changes,
 )
 from steve.api.ratelimit import rate_limit_errors
+from steve.celery import app as celery_app
 from steve.errors import ServiceError
 from steve.models import (
     ApiKey,
@@ -236,6 +237,23 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     search_fields = ["key"]
 
 
+class OutboxTaskFilter(admin.SimpleListFilter):
+    """The tasks Steve registers (any of them can wait in the outbox): listed from the
+    rows, every page load read the task of every waiting message, and the outbox is
+    largest exactly when the broker is down and an operator is looking at it."""
+
+    title = "task"
+    parameter_name = "task"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        celery_app.loader.import_default_modules()  # the apps' tasks modules, as a worker
+        names = sorted(name for name in celery_app.tasks if not name.startswith("celery."))
+        return [(name, name) for name in names]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(task=self.value()) if self.value() else queryset
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
     """Tasks waiting for the broker: rows here for long mean the broker is unreachable.
@@ -243,4 +261,4 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     and removes each once the broker answers."""
 
     list_display = ["task", "args", "attempts", "last_error", "created_at"]
-    list_filter = ["task"]
+    list_filter = [OutboxTaskFilter]
