@@ -12,13 +12,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from steve.admin_site import (
     ExplainsRefusedDeletion,
     FixedOnceCreated,
+    ReadOnlyAdmin,
     SavesEditedFieldsOnly,
     log_changes,
 )
@@ -57,6 +61,9 @@ from webhooks.targets import target_error
 EDITABLE = ("url", "events", "description")
 # The deliveries a refusal names at most, in a message of the Redeliver action.
 MAX_NAMED = 10
+# The rows an endpoint's notices or a delivery's attempts show on its page, the newest;
+# the rest are on their own list, linked from the page.
+INLINE_ROWS = 20
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -93,8 +100,36 @@ class RedeliverSinceForm(forms.Form):
     )
 
 
+class NewestRows(BaseInlineFormSet):
+    """The newest INLINE_ROWS rows only: shown whole, a delivery retried thousands of
+    times (or an endpoint disabled and enabled as often) made a page of megabytes that
+    took seconds to read and draw."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_newest"):
+            self._newest = super().get_queryset()[:INLINE_ROWS]
+        return self._newest
+
+
+def all_rows_link(model: type, field: str, owner: Any, what: str) -> str:
+    """The link from an owner's page to its rows' own list, past the newest shown."""
+    if owner is None or owner.pk is None:
+        return "—"
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    return format_html(
+        'The newest {} are below: <a href="{}?{}={}">all {}</a>.',
+        INLINE_ROWS,
+        url,
+        field,
+        owner.pk,
+        what,
+    )
+
+
 class NoticeInline(admin.TabularInline):
     model = WebhookEndpointNotice
+    formset = NewestRows
     extra = 0
     can_delete = False
     readonly_fields = ["created_at", "kind", "message"]
@@ -127,10 +162,15 @@ class WebhookEndpointAdmin(
         "disabled_at",
         "failing_since",
         "held_until",
+        "all_notices",
     ]
     inlines = [NoticeInline]
     actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
     deletion_advice = "Disable it instead: nothing more is sent to it and its log stays."
+
+    @admin.display(description="notices")
+    def all_notices(self, obj: WebhookEndpoint | None) -> str:
+        return all_rows_link(WebhookEndpointNotice, "endpoint", obj, "notices")
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
@@ -236,6 +276,7 @@ class WebhookEndpointAdmin(
 
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
+    formset = NewestRows
     extra = 0
     can_delete = False
     readonly_fields = [
@@ -297,11 +338,15 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "payload__submissionId",
         "payload__clientSubmissionId",
     ]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    readonly_fields = [*(f.name for f in WebhookDelivery._meta.fields), "all_attempts"]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
     # One delivery per event and endpoint: the largest table, counted once a page.
     show_full_result_count = False
+
+    @admin.display(description="attempts made")
+    def all_attempts(self, obj: WebhookDelivery) -> str:
+        return all_rows_link(WebhookAttempt, "delivery", obj, "attempts")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -342,9 +387,13 @@ class SessionWebhookTargetAdmin(admin.ModelAdmin):
     ]
     list_filter = [("suspended_at", admin.EmptyFieldListFilter), "company"]
     search_fields = ["origin"]
-    readonly_fields = [f.name for f in SessionWebhookTarget._meta.fields]
+    readonly_fields = [*(f.name for f in SessionWebhookTarget._meta.fields), "all_notices"]
     inlines = [TargetNoticeInline]
     actions = ["resume"]
+
+    @admin.display(description="notices")
+    def all_notices(self, obj: SessionWebhookTarget) -> str:
+        return all_rows_link(SessionWebhookTargetNotice, "target", obj, "notices")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -360,6 +409,50 @@ class SessionWebhookTargetAdmin(admin.ModelAdmin):
                 self.log_change(request, target, "Resumed deliveries.")
                 resumed += 1
         self.message_user(request, f"Resumed {resumed} suspended target(s).")
+
+
+class LogAdmin(ReadOnlyAdmin):
+    """The rows a page shows only the newest of (INLINE_ROWS), listed whole, newest first
+    by id (the tables only grow, and the id is indexed), one count a page."""
+
+    ordering = ["-id"]
+    show_full_result_count = False
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(LogAdmin):
+    list_display = [
+        "attempted_at",
+        "delivery_shown",
+        "number",
+        "finished_at",
+        "status_code",
+        "latency_ms",
+        "address",
+        "error",
+    ]
+    search_fields = ["delivery__id"]
+    readonly_fields = [f.name for f in WebhookAttempt._meta.fields]
+
+    @admin.display(description="delivery", ordering="delivery_id")
+    def delivery_shown(self, attempt: WebhookAttempt) -> str:
+        return attempt.delivery_id  # by id, from the row: the delivery is not read
+
+
+@admin.register(WebhookEndpointNotice)
+class WebhookEndpointNoticeAdmin(LogAdmin):
+    list_display = ["created_at", "endpoint", "kind", "message"]
+    list_select_related = ["endpoint"]
+    list_filter = ["kind"]
+    readonly_fields = ["endpoint", "kind", "message", "created_at"]
+
+
+@admin.register(SessionWebhookTargetNotice)
+class SessionWebhookTargetNoticeAdmin(LogAdmin):
+    list_display = ["created_at", "target", "kind", "message"]
+    list_select_related = ["target"]
+    list_filter = ["kind"]
+    readonly_fields = ["target", "kind", "message", "created_at"]
 
 
 class CompanySecretAdmin(

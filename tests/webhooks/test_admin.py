@@ -1,5 +1,6 @@
 """Admin: creation shows the secret once, rotate, redeliver failed since…, redeliver one."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -19,9 +20,12 @@ from webhooks.delivery import deliver
 from webhooks.models import (
     SessionWebhookSecret,
     SessionWebhookTarget,
+    SessionWebhookTargetNotice,
     SyncSigningSecret,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookEndpointNotice,
 )
 from webhooks.services import (
     EndpointChanges,
@@ -547,3 +551,43 @@ def test_a_companys_signing_secrets_cannot_be_deleted_in_the_admin(admin_client,
         admin_client.post(f"/admin/webhooks/{owner._meta.model_name}/", bulk)
         kept = type(owner).objects.get(pk=owner.pk)
         assert kept.secret == owner.secret
+
+
+def _rows_and_rest(admin_client, page: str, prefix: str) -> tuple[int, list[str]]:
+    """How many rows of the inline `prefix` a change page draws, and its link to the rest."""
+    shown = admin_client.get(page).content.decode()
+    rest = re.findall(r'are below: <a href="([^"]+)">', shown)
+    return len(re.findall(rf'<tr [^>]*id="{prefix}-\d+"', shown)), rest
+
+
+def test_a_page_shows_the_newest_attempts_and_notices_and_links_to_the_rest(
+    admin_client, company, endpoint, receiver
+):
+    (delivery,) = emit(company)
+    to_session = next(d for d in emit(company, session_url=receiver.url) if d.session_target_id)
+    session_target_suspend(target_id=to_session.session_target_id, reason="Down for days.")
+    target = SessionWebhookTarget.objects.get(pk=to_session.session_target_id)
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(delivery=delivery, number=n, response_body="busy " * 400) for n in range(300)
+    )
+    WebhookEndpointNotice.objects.bulk_create(
+        WebhookEndpointNotice(endpoint=endpoint, kind="disabled", message=f"notice {n}")
+        for n in range(300)
+    )
+    SessionWebhookTargetNotice.objects.bulk_create(
+        SessionWebhookTargetNotice(target=target, kind="suspended", message=f"notice {n}")
+        for n in range(300)
+    )
+    # Every row was drawn on its owner's page: a delivery retried thousands of times
+    # made a page of megabytes that took seconds, and the newest rows were lost in it.
+    for page, prefix, rows in (
+        (f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/", "log", delivery.log),
+        (f"{CHANGELIST}{endpoint.pk}/change/", "notices", endpoint.notices),
+        (f"/admin/webhooks/sessionwebhooktarget/{target.pk}/change/", "notices", target.notices),
+    ):
+        drawn, links = _rows_and_rest(admin_client, page, prefix)
+        assert drawn == 20, (page, drawn)
+        (rest,) = links
+        listed = admin_client.get(rest)
+        assert listed.status_code == 200, rest
+        assert listed.context["cl"].result_count == rows.count(), rest
