@@ -262,3 +262,4 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
     list_display = ["task", "args", "attempts", "last_error", "created_at"]
     list_filter = [OutboxTaskFilter]
+    show_full_result_count = False  # one count a page: thousands wait while the broker is down

@@ -151,6 +151,7 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]
     list_filter = [RememberedFieldFilter, "company"]
     search_fields = ["value", "key"]
+    show_full_result_count = False  # one count a page: a row per shop key and field
     readonly_fields = ["company", "key", "field", "value", "times_right", "times_wrong", "previous"]
     actions = ["forget"]
 
