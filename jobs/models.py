@@ -59,6 +59,10 @@ class WorkflowSession(models.Model):
     # Set when a worker starts the pipeline and renewed while it runs; null while the
     # session waits on the queue. A stale heartbeat means the worker died mid-job.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry or the stuck sweep last raised on it (a session is due to one of
+    # them at a time): such sessions are listed after the others, so a batch of them
+    # never fills every run.
+    sweep_failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

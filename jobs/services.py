@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from fraud.services import fraud_forget_results
@@ -728,6 +728,11 @@ def session_expire(*, session_id: str, wait: bool = False) -> bool:
 EXPIRE_BATCH = 500
 
 
+def _session_sweep_failed(session_id: str) -> None:
+    # Not updated_at: that is the session's updatedAt, and the wait _stuck counts.
+    WorkflowSession.objects.filter(pk=session_id).update(sweep_failed_at=timezone.now())
+
+
 def sessions_expire_stale(
     *, limit: int = EXPIRE_BATCH, scope: Q | None = None, wait: bool = False
 ) -> int:
@@ -737,17 +742,21 @@ def sessions_expire_stale(
     down or behind (the sweep's lag is documented; reporting a dead session as pending,
     or a cancel ending it failed, is not); with `wait`, each waits for a session another
     transaction holds. Newest first: a read's bounded catch-up (CATCH_UP_PER_PAGE)
-    covers the submissions its first page shows.
+    covers the submissions its first page shows; those it raised on before last.
     """
     due = (
         WorkflowSession.objects.filter(
             scope or Q(), state=SessionState.PENDING, expires_at__lte=timezone.now()
         )
-        .order_by("-expires_at")
+        # Those it raised on last: a batch of them never fills every run.
+        .order_by(F("sweep_failed_at").asc(nulls_first=True), "-expires_at")
         .values_list("pk", flat=True)[:limit]
     )
     counts = sweep_rows(
-        "expire-sessions", list(due), lambda pk: session_expire(session_id=pk, wait=wait)
+        "expire-sessions",
+        list(due),
+        lambda pk: session_expire(session_id=pk, wait=wait),
+        failed=_session_sweep_failed,
     )
     return counts[str(True)]
 
@@ -814,10 +823,16 @@ def retention_purge(*, limit: int = 200) -> int:
         Submission.objects.filter(created_at__lt=cutoff, results_purged_at__isnull=True)
         .filter(decided_before)
         .exclude(status__in=RETAINED_STATUSES)
+        # Those the purge raised on last: a batch of them never fills every run.
+        .order_by(F("purge_failed_at").asc(nulls_first=True), "created_at")
         .values_list("pk", "company_id")[:limit]
     )
-    counts = sweep_rows("retention-purge", due, lambda row: _purge_one(*row))
+    counts = sweep_rows("retention-purge", due, lambda row: _purge_one(*row), failed=_purge_failed)
     return counts["purged"]
+
+
+def _purge_failed(row: tuple[str, str]) -> None:
+    Submission.objects.filter(pk=row[0]).update(purge_failed_at=timezone.now())
 
 
 def _purge_one(submission_id: str, company_id: str) -> str:
@@ -908,7 +923,10 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             return "failed"
         session.requeue_count += died
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
-        session.save(update_fields=["requeue_count", "heartbeat_at", "updated_at"])
+        session.sweep_failed_at = None
+        session.save(
+            update_fields=["requeue_count", "heartbeat_at", "sweep_failed_at", "updated_at"]
+        )
         record_event(
             submission=session.submission,
             type=EventType.PROCESSING_REQUEUED,
@@ -924,9 +942,17 @@ def session_recover_stuck(*, session_id: str) -> str | None:
 
 
 def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:
-    """Beat: recover stuck sessions (_stuck), bounded per run."""
-    due = WorkflowSession.objects.filter(_stuck()).values_list("pk", flat=True)[:limit]
+    """Beat: recover stuck sessions (_stuck), bounded per run; those it raised on last."""
+    due = (
+        WorkflowSession.objects.filter(_stuck())
+        # A batch of sessions that raise never fills every run: the rest are reached.
+        .order_by(F("sweep_failed_at").asc(nulls_first=True), "updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     counts = sweep_rows(
-        "recover-stuck-sessions", list(due), lambda pk: session_recover_stuck(session_id=pk)
+        "recover-stuck-sessions",
+        list(due),
+        lambda pk: session_recover_stuck(session_id=pk),
+        failed=_session_sweep_failed,
     )
     return {name: counts[name] for name in ("requeued", "failed", ERRORS)}

@@ -79,6 +79,9 @@ class Submission(models.Model):
     sync_attempts = models.PositiveSmallIntegerField(default=0)
     sync_next_attempt_at = models.DateTimeField(null=True, blank=True)
     results_purged_at = models.DateTimeField(null=True, blank=True)
+    # When the retention purge last raised on it: such submissions are listed after the
+    # others (retention_purge), so a batch of them never fills every run.
+    purge_failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

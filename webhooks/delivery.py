@@ -398,7 +398,8 @@ def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:
 
 
 def lapsed_leases() -> list[str]:
-    """Beat: pending deliveries whose attempt's lease ran out with no outcome recorded."""
+    """Beat: pending deliveries whose attempt's lease ran out with no outcome recorded,
+    the longest lapsed first (lapse_failed moves one that raised behind the others)."""
     return list(
         WebhookDelivery.objects.filter(
             status=WebhookDelivery.Status.PENDING, locked_until__lte=timezone.now()
@@ -406,6 +407,15 @@ def lapsed_leases() -> list[str]:
         .order_by("locked_until")
         .values_list("pk", flat=True)[:CLAIM_BATCH]
     )
+
+
+def lapse_failed(delivery_id: str) -> None:
+    """Recording the lapsed lease raised: the lease is taken to have lapsed now, so it
+    stays lapsed and is listed after those that lapsed before. Left in place, a full
+    batch of them (the longest lapsed) was all that every beat pass tried to record."""
+    WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, locked_until__lte=timezone.now()
+    ).update(locked_until=timezone.now())
 
 
 def delivery_record_interrupted(*, delivery_id: str) -> bool:

@@ -18,6 +18,7 @@ from webhooks.delivery import (
     deliver,
     deliveries_purge,
     delivery_record_interrupted,
+    lapse_failed,
     lapsed_leases,
 )
 from webhooks.services import deliveries_unqueue, delivery_queue
@@ -41,6 +42,7 @@ def dispatch_due_webhooks() -> int:
         "interrupted-webhooks",
         lapsed_leases(),
         lambda pk: delivery_record_interrupted(delivery_id=pk),
+        failed=lapse_failed,
     )
     queued = 0
     for _ in range(MAX_CLAIM_BATCHES):

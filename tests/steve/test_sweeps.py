@@ -14,12 +14,13 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import retention_purge, sessions_recover_stuck
+from jobs.services import retention_purge, sessions_expire_stale, sessions_recover_stuck
 from steve.broker import broker_pause
 from steve.sweeps import sweep_rows
 from submissions.models import Submission, SubmissionEvent
 from tests import factories, redis_down
 from tests.jobs.test_broker_down import _use_broker
+from tests.jobs.test_expiry import make_sessions
 from tests.jobs.test_lifecycle import open_session
 from tests.redis_down import REFUSED
 from tests.webhooks.helpers import emit, make_due
@@ -40,6 +41,22 @@ def raising_for(bad: str, real=None):
         return real(row_id, **kwargs) if real else None
 
     return handle, seen
+
+
+def first_rows_raise(count: int, real: Callable[..., object], key: str) -> Callable[..., object]:
+    """`real`, but the first `count` rows it meets (by their keyword `key`) raise, every
+    run: a full batch of poison rows, whichever the sweep lists first."""
+    poison: list[str] = []
+
+    def handle(**kwargs: str) -> object:
+        row_id = kwargs[key]
+        if row_id not in poison and len(poison) < count:
+            poison.append(row_id)
+        if row_id in poison:
+            raise RuntimeError("a row that raises")
+        return real(**kwargs)
+
+    return handle
 
 
 def test_sweep_rows_counts_a_failing_row_and_goes_on(caplog):
@@ -89,6 +106,76 @@ def test_retention_purge_goes_on_after_a_row_that_raises(company, settings, monk
     assert retention_purge() == 2
     purged = Submission.objects.filter(results_purged_at__isnull=False)
     assert set(purged.values_list("pk", flat=True)) == {rows[1].pk, rows[2].pk}
+
+
+def test_stuck_recovery_reaches_a_session_beyond_a_full_batch_that_raises(
+    api_key, receipt_workflow, monkeypatch
+):
+    """The batch had no set order and a session that raised stayed stuck: a full batch
+    of them was all that every run ever tried, and the sessions beyond it waited for good."""
+    for i in range(3):
+        open_session(api_key, receipt_workflow, f"stuck-{i}")
+    WorkflowSession.objects.update(
+        state=SessionState.SUBMITTED, updated_at=timezone.now() - timedelta(hours=1)
+    )
+    from jobs import services
+
+    recover = first_rows_raise(2, services.session_recover_stuck, "session_id")
+    monkeypatch.setattr(services, "session_recover_stuck", recover)
+    runs = [sessions_recover_stuck(limit=2) for _ in range(2)]
+    assert [run["requeued"] for run in runs] == [0, 1]
+    assert SubmissionEvent.objects.filter(type="processing_requeued").count() == 1
+
+
+def test_expiry_reaches_a_session_beyond_a_full_batch_that_raises(
+    api_key, receipt_workflow, monkeypatch
+):
+    """Newest lapse first, and a session that raised stayed pending in its place: the
+    sessions that lapsed before a full batch of them were never expired by beat."""
+    make_sessions(api_key, receipt_workflow, 3)
+    WorkflowSession.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    from jobs import services
+
+    expire = first_rows_raise(2, services.session_expire, "session_id")
+    monkeypatch.setattr(services, "session_expire", expire)
+    assert [sessions_expire_stale(limit=2) for _ in range(2)] == [0, 1]
+    assert WorkflowSession.objects.filter(state=SessionState.EXPIRED).count() == 1
+
+
+def test_retention_purge_reaches_a_submission_beyond_a_full_batch_that_raises(
+    company, settings, monkeypatch
+):
+    settings.RETENTION_DAYS = 1
+    old = timezone.now() - timedelta(days=3)
+    for _ in range(3):
+        factories.SubmissionFactory(company=company, status="approved")
+    Submission.objects.update(created_at=old, updated_at=old)
+    from jobs import services
+
+    purge = first_rows_raise(2, services.submission_purge_results, "submission_id")
+    monkeypatch.setattr(services, "submission_purge_results", purge)
+    assert [retention_purge(limit=2) for _ in range(2)] == [0, 1]
+    assert Submission.objects.filter(results_purged_at__isnull=False).count() == 1
+
+
+def test_interrupted_attempts_reach_a_lease_beyond_a_full_batch_that_raises(company, monkeypatch):
+    """Oldest lapse first, and one that raised stayed the oldest: a full batch of them
+    was all that every beat pass tried to record."""
+    from webhooks import delivery as webhook_delivery
+
+    deliveries = due_deliveries(company, 3)
+    for age, delivery in zip((30, 20, 10), deliveries, strict=True):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            locked_until=timezone.now() - timedelta(seconds=age)
+        )
+    record = first_rows_raise(2, webhook_tasks.delivery_record_interrupted, "delivery_id")
+    monkeypatch.setattr(webhook_delivery, "CLAIM_BATCH", 2)
+    monkeypatch.setattr(webhook_tasks, "delivery_record_interrupted", record)
+    monkeypatch.setattr(webhook_tasks, "claim_due", list)
+    for _ in range(2):
+        webhook_tasks.dispatch_due_webhooks()
+    recorded = WebhookDelivery.objects.filter(last_error__startswith="Interrupted")
+    assert list(recorded.values_list("pk", flat=True)) == [deliveries[2].pk]
 
 
 def twice_at_once(sweep: Callable[[], object]) -> list[object]:
