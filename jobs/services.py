@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 
 from fraud.services import fraud_forget_results
@@ -878,18 +878,39 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     return "purged"
 
 
+# The longest a session no worker took waits before it is queued again.
+MAX_REQUEUE_WAIT = timedelta(hours=1)
+
+
 def _stuck() -> Q:
     """Submitted sessions that no worker is moving: a running one whose heartbeat stopped
-    (its worker died mid-job; ~90 s), or a queued one no worker took for
-    STUCK_SESSION_MINUTES (its message was lost)."""
-    queued_cutoff = timezone.now() - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
+    (its worker died mid-job; ~90 s), or a queued one no worker took (_queued_too_long)."""
     return (
         Q(state=SessionState.SUBMITTED)
         & ~_beating()
-        & (
-            Q(heartbeat_at__lt=_heartbeat_cutoff())
-            | Q(heartbeat_at__isnull=True, updated_at__lt=queued_cutoff)
-        )
+        & (Q(heartbeat_at__lt=_heartbeat_cutoff()) | _queued_too_long())
+    )
+
+
+def _queued_too_long() -> Q:
+    """A session no worker took since its latest message was queued (updated_at) longer
+    than it had waited then (since submitted_at), or STUCK_SESSION_MINUTES at least:
+    MAX_REQUEUE_WAIT at most.
+
+    Beat cannot tell a message still on the queue from a lost one. One that has waited
+    that long is behind a backlog at least as old, which a copy queues behind too: every
+    STUCK_SESSION_MINUTES, a 4-hour backlog was ~16 copies of each session's message, all
+    but one no-ops, on the queue the backlog is. As webhooks.delivery.queue_lease does.
+    """
+    now = timezone.now()
+    at_least = now - timedelta(minutes=settings.STUCK_SESSION_MINUTES)
+    # Queued for as long as it had waited when it was: now - updated_at >= updated_at -
+    # submitted_at.
+    waited_as_long = Q(submitted_at__isnull=True) | Q(
+        submitted_at__gte=F("updated_at") - (Value(now, DateTimeField()) - F("updated_at"))
+    )
+    return Q(heartbeat_at__isnull=True, updated_at__lt=at_least) & (
+        waited_as_long | Q(updated_at__lt=now - MAX_REQUEUE_WAIT)
     )
 
 

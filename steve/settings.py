@@ -465,7 +465,8 @@ SPECTACULAR_SETTINGS = {
 SESSION_TTL = timedelta(minutes=env_int("SESSION_TTL_MINUTES", 30, minimum=1))
 UPLOAD_URL_TTL = timedelta(minutes=env_int("UPLOAD_URL_TTL_MINUTES", 30, minimum=1))
 DOWNLOAD_URL_TTL = timedelta(hours=1)
-# A queued session no worker took for this long lost its message: it is queued again.
+# A queued session no worker took for this long lost its message: it is queued again
+# (later copies wait longer, up to an hour: jobs.services._queued_too_long).
 STUCK_SESSION_MINUTES = env_int("STUCK_SESSION_MINUTES", 15, minimum=1)
 # A running session whose worker's heartbeat is older than this died with its worker;
 # with the sweep every 15 s it is re-queued within about 2 minutes of the crash.

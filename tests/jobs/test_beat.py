@@ -51,6 +51,34 @@ def test_a_session_no_worker_took_is_queued_again_and_never_given_up(
     assert event.details["why"] == "not_started"
 
 
+def test_a_session_waiting_behind_a_backlog_is_queued_again_less_often_the_longer_it_waits(
+    api, workflows, settings
+):
+    """Every STUCK_SESSION_MINUTES, however long it had waited: a 4-hour backlog put ~16
+    copies of each session's message on the processing queue, all but one no-ops, each
+    queued behind that backlog too. The wait between copies grows with the session's wait
+    (as a webhook delivery's queue lease), and a lost message is queued again within an
+    hour at most."""
+    settings.STUCK_SESSION_MINUTES = 15
+    session = submitted_session(api)
+    now = timezone.now()
+
+    def waited(submitted: int, queued: int) -> int:
+        """Minutes ago it was submitted and its latest copy queued: the sweep's re-queues."""
+        WorkflowSession.objects.filter(pk=session.pk).update(
+            submitted_at=now - timedelta(minutes=submitted),
+            updated_at=now - timedelta(minutes=queued),
+        )
+        return sessions_recover_stuck()["requeued"]
+
+    assert waited(submitted=16, queued=16) == 1  # its first copy: after 15 minutes
+    assert waited(submitted=120, queued=20) == 0  # queued after 100 minutes of waiting
+    assert waited(submitted=120, queued=59) == 0
+    assert waited(submitted=120, queued=61) == 1  # within the hour, however long the wait
+    assert waited(submitted=50, queued=26) == 1  # queued after 24 minutes: 24 is enough
+    assert waited(submitted=50, queued=24) == 0
+
+
 def test_a_session_whose_worker_died_each_time_is_failed_once_its_requeues_are_spent(
     api, workflows, settings, django_capture_on_commit_callbacks
 ):
