@@ -452,14 +452,15 @@
     const saving = (config.verb || "get").toLowerCase() !== "get";
     const what = saving ? "Nothing was saved or decided." : "The page could not be loaded.";
     const kept = dirtyInputs().length ? " What you typed is still on the page, marked unsaved." : "";
+    // No answer, or a server error (5xx), is not "nothing happened": the request may have
+    // been done and only its answer lost or failed (a proxy timing out after the commit).
+    // A repeat is safe: a stale correction or decision is refused, a comment's form sent
+    // again is the same comment.
+    const safe = saving ? " Trying again is safe: nothing is saved or decided twice." : "";
     if (event.type === "htmx:sendError" || !status) {
-      // No answer is not "nothing happened": the request may have been done and only its
-      // answer lost. A repeat is safe: a stale correction or decision is refused, a
-      // comment's form sent again is the same comment.
       const unknown = saving
         ? "Its answer did not arrive, so this page cannot tell whether your change was saved."
         : what;
-      const safe = saving ? " Trying again is safe: nothing is saved or decided twice." : "";
       return "Steve cannot be reached right now. " + unknown + kept + safe + " Please try again when you are back online.";
     }
     if (renewed) {
@@ -472,6 +473,9 @@
       // Not a CSRF failure (that one renews the token above): the role does not allow it,
       // e.g. it was lowered meanwhile. The server's not-allowed page says why.
       return "Not allowed (403): " + refusalReason(event.detail.xhr) + " " + what + kept;
+    }
+    if (status >= 500 && saving) {
+      return "Sorry, Steve answered with an error (" + status + "), so this page cannot tell whether your change was saved." + kept + safe + " Please try again.";
     }
     return "Sorry, Steve answered with an error (" + status + "). " + what + kept + " Please try again.";
   }

@@ -144,6 +144,29 @@ def test_a_comment_whose_answer_was_lost_is_stored_once_when_sent_again(
     context.close()
 
 
+def test_a_server_error_after_a_save_does_not_say_nothing_was_saved(chromium, live_server, team):
+    """A 5xx may come after the service committed (a proxy timing out, a failure while the
+    answer was drawn): the banner must not claim nothing was saved."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+
+    def done_then_500(route: Any) -> None:
+        route.fetch()  # done on the server ...
+        route.fulfill(status=500, body="x")  # ... but the page is told it failed
+
+    page.route(re.compile(r"/correct(\?|$)"), done_then_500)
+    page.locator("#field-totalAmount").fill("60.00")
+    page.locator("#field-totalAmount").press("Enter")
+    banner = page.locator("#request-error")
+    expect(banner).to_contain_text("(500)")
+    expect(banner).to_contain_text("cannot tell whether your change was saved")
+    expect(banner).not_to_contain_text("Nothing was saved")
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    context.close()
+
+
 def test_two_reviewers_and_a_claim(chromium, live_server, team, screenshots: Path):
     submission = low_total(team["company"])
     first, alice, _ = open_page(chromium, live_server, team["alice"])
