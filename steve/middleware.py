@@ -93,14 +93,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 REVIEW_UI_PREFIXES = ("/review/", "/accounts/")
 # The admin too: it shows superusers what outsiders wrote (OCR'd values, metadata, a
-# receiver's error body), and Django's admin runs no inline script or style.
-CSP_PATH_PREFIXES = (*REVIEW_UI_PREFIXES, "/admin/")
+# receiver's error body), and Django's admin runs no inline script or style. The API docs
+# (Swagger UI) load their start-up script and styles from URLs of ours, and fetch the
+# schema and try-it-out calls from this origin.
+CSP_PATH_PREFIXES = (*REVIEW_UI_PREFIXES, "/admin/", "/api/docs")
 
 
 class ContentSecurityPolicyMiddleware:
-    """A strict CSP on the review UI's and the admin's pages. The API docs (Swagger UI's
-    inline start-up script) keep their own needs; a response that already carries a
-    policy is left alone."""
+    """A strict CSP on the review UI's, the admin's and the API docs' pages; a response
+    that already carries a policy is left alone."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

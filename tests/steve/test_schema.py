@@ -8,6 +8,7 @@ import pytest
 from drf_spectacular.validation import validate_schema
 
 from steve.api.schema import PROBLEM_CODES
+from steve.middleware import CONTENT_SECURITY_POLICY
 from tests.openapi import SchemaMismatch, validate_body
 
 pytestmark = pytest.mark.django_db
@@ -333,7 +334,24 @@ def test_docs_page_serves_swagger_ui_from_local_static_files(client):
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert not re.search(r"https?://(cdn|unpkg|fonts)\.", html)
-    assert "/api/v1/schema" in html
+
+
+def test_docs_page_runs_no_inline_code_under_the_desks_csp(client):
+    """The docs page had no policy at all, because Swagger UI's start-up script and a
+    style were inline; they now come from URLs, so the desk's strict policy holds."""
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    html = response.content.decode()
+    assert "<style" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    script = re.search(r'<script src="(/api/docs\?[^"]*)"', html)
+    assert script is not None
+    start_up = client.get(script.group(1).replace("&amp;", "&"))
+    assert start_up.status_code == 200
+    assert start_up["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle(" in start_up.content.decode()
+    assert "/api/v1/schema" in start_up.content.decode()
 
 
 @pytest.mark.parametrize(
