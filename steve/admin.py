@@ -12,8 +12,10 @@ from steve.admin_site import (
     CheckedJSONField,
     ExplainsRefusedDeletion,
     FixedOnceCreated,
+    NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    all_rows_link,
     log_changes,
 )
 from steve.api.ratelimit import rate_limit_errors
@@ -175,6 +177,7 @@ class WorkflowVersionInline(admin.TabularInline):
     schema may be large, and versions only accumulate)."""
 
     model = WorkflowVersion
+    formset = NewestRows  # the newest only: versions only accumulate
     extra = 0
     can_delete = False
     fields = ["contract", "kind", "review_threshold", "auto_approve", "created_at"]
@@ -203,7 +206,7 @@ class WorkflowAdmin(
     list_display = ["slug", "name", "company", "created_at", "new_version"]
     list_filter = ["company"]
     search_fields = ["slug", "name", "id"]
-    readonly_fields = ["new_version"]
+    readonly_fields = ["new_version", "all_versions"]
     # Integrators name a workflow by its slug, and its versions and submissions belong
     # to its company: neither changes once it exists.
     fixed_once_created = ("company", "slug")
@@ -217,6 +220,10 @@ class WorkflowAdmin(
             messages.WARNING,
         )
         return super().response_add(request, obj, *args)
+
+    @admin.display(description="versions")
+    def all_versions(self, obj: Workflow | None) -> str:
+        return all_rows_link(WorkflowVersion, "workflow", obj, "versions")
 
     @admin.display(description="New version")
     def new_version(self, obj: Workflow) -> str:

@@ -12,15 +12,22 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
 
 # How deep a refused deletion's relations are followed (company, workflow, version, …).
 MAX_CASCADE_DEPTH = 8
+# The rows of a log inline (a delivery's attempts, a submission's events, a workflow's
+# versions, …) its owner's page shows, the newest; the rest are on their own list,
+# linked from the page.
+INLINE_ROWS = 20
 
 
 class SteveAdminSite(admin.AdminSite):
@@ -217,3 +224,31 @@ class CheckedJSONField(forms.JSONField):
         except (RecursionError, BodyRefused):
             return InvalidJSONInput(data)
         return bound
+
+
+class NewestRows(BaseInlineFormSet):
+    """The newest INLINE_ROWS rows only (the inline's ordering is newest first): shown
+    whole, a delivery retried thousands of times (or an endpoint disabled and enabled as
+    often, a submission's events, a workflow's versions) made a page of megabytes that
+    took seconds to read and draw."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_newest"):
+            self._newest = super().get_queryset()[:INLINE_ROWS]
+        return self._newest
+
+
+def all_rows_link(model: type, field: str, owner: Any, what: str) -> str:
+    """The link from an owner's page to its rows' own list, past the newest shown."""
+    if owner is None or owner.pk is None:
+        return "—"
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    return format_html(
+        'The newest {} are below: <a href="{}?{}={}">all {}</a>.',
+        INLINE_ROWS,
+        url,
+        field,
+        owner.pk,
+        what,
+    )

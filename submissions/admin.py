@@ -5,7 +5,13 @@ from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from steve.admin_site import ReadOnlyAdmin, SavesEditedFieldsOnly, log_changes
+from steve.admin_site import (
+    NewestRows,
+    ReadOnlyAdmin,
+    SavesEditedFieldsOnly,
+    all_rows_link,
+    log_changes,
+)
 from steve.models import Workflow
 from steve.text import shown
 from submissions.memory import REMEMBERED_FIELDS
@@ -23,6 +29,7 @@ class SubmissionFileInline(admin.TabularInline):
 
 class SubmissionEventInline(admin.TabularInline):
     model = SubmissionEvent
+    formset = NewestRows  # the newest only: a submission may have thousands of events
     extra = 0
     can_delete = False
     ordering = ["-id"]
@@ -76,9 +83,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "decided_at",
+        "all_events",
     ]
     inlines = [SubmissionFileInline, SubmissionEventInline]
     show_full_result_count = False
+
+    @admin.display(description="events")
+    def all_events(self, obj: Submission | None) -> str:
+        return all_rows_link(SubmissionEvent, "submission", obj, "events")
 
     # Sessions past their TTL are expired first (beat may be behind), so no submission the
     # sweep would have cancelled is listed or shown as created.

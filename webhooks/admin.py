@@ -12,18 +12,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from steve.admin_site import (
     ExplainsRefusedDeletion,
     FixedOnceCreated,
+    NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    all_rows_link,
     log_changes,
 )
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
@@ -61,9 +60,6 @@ from webhooks.targets import target_error
 EDITABLE = ("url", "events", "description")
 # The deliveries a refusal names at most, in a message of the Redeliver action.
 MAX_NAMED = 10
-# The rows an endpoint's notices or a delivery's attempts show on its page, the newest;
-# the rest are on their own list, linked from the page.
-INLINE_ROWS = 20
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -97,33 +93,6 @@ class RedeliverSinceForm(forms.Form):
     since = forms.SplitDateTimeField(
         widget=admin.widgets.AdminSplitDateTime,
         help_text="Failed deliveries made since then, in UTC.",
-    )
-
-
-class NewestRows(BaseInlineFormSet):
-    """The newest INLINE_ROWS rows only: shown whole, a delivery retried thousands of
-    times (or an endpoint disabled and enabled as often) made a page of megabytes that
-    took seconds to read and draw."""
-
-    def get_queryset(self) -> QuerySet:
-        if not hasattr(self, "_newest"):
-            self._newest = super().get_queryset()[:INLINE_ROWS]
-        return self._newest
-
-
-def all_rows_link(model: type, field: str, owner: Any, what: str) -> str:
-    """The link from an owner's page to its rows' own list, past the newest shown."""
-    if owner is None or owner.pk is None:
-        return "—"
-    meta = model._meta
-    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
-    return format_html(
-        'The newest {} are below: <a href="{}?{}={}">all {}</a>.',
-        INLINE_ROWS,
-        url,
-        field,
-        owner.pk,
-        what,
     )
 
 

@@ -21,7 +21,15 @@ from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
 from steve.errors import ServiceError
 from steve.middleware import CONTENT_SECURITY_POLICY
-from steve.models import ApiKey, Company, IdempotencyKey, Membership, OutboxMessage, Workflow
+from steve.models import (
+    ApiKey,
+    Company,
+    IdempotencyKey,
+    Membership,
+    OutboxMessage,
+    Workflow,
+    WorkflowVersion,
+)
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
 from submissions.models import Submission, SubmissionEvent
 from tests.factories import (
@@ -406,6 +414,66 @@ def test_a_workflows_page_lists_its_versions_without_their_schemas(operator, rec
     assert "a-very-long-field-note" not in html
     for shown in (receipt_workflow, version):
         assert reverse("admin:steve_workflowversion_change", args=[shown.pk]) in html
+
+
+def _rows_and_rest(operator, page: str, prefix: str) -> tuple[int, list[str]]:
+    """How many rows of the inline `prefix` a change page draws, and its link to the rest."""
+    shown = operator.get(page).content.decode()
+    rest = re.findall(r'are below: <a href="([^"]+)">', shown)
+    return len(re.findall(rf'<tr [^>]*id="{prefix}-\d+"', shown)), rest
+
+
+def test_a_submissions_and_a_workflows_pages_show_the_newest_20_and_link_to_the_rest(
+    operator, receipt_workflow
+):
+    """Every event of a submission and every version of a workflow was drawn inline: a
+    submission with thousands of events, or a workflow republished hundreds of times,
+    made a page of megabytes with the newest rows lost in it."""
+    workflow = receipt_workflow.workflow
+    submission = SubmissionFactory(company=workflow.company, workflow=workflow)
+    SubmissionEvent.objects.bulk_create(
+        SubmissionEvent(submission=submission, type="comment", details={"text": f"note {n}"})
+        for n in range(300)
+    )
+    WorkflowVersion.objects.bulk_create(
+        WorkflowVersion(
+            workflow=workflow,
+            version=receipt_workflow.version + n,
+            kind=receipt_workflow.kind,
+            upload=receipt_workflow.upload,
+            output_schema=receipt_workflow.output_schema,
+        )
+        for n in range(1, 301)
+    )
+    newest = workflow.versions.order_by("-version").first()
+    for page, prefix, rows in (
+        (
+            reverse("admin:submissions_submission_change", args=[submission.pk]),
+            "events",
+            submission.events,
+        ),
+        (reverse("admin:steve_workflow_change", args=[workflow.pk]), "versions", workflow.versions),
+    ):
+        drawn, links = _rows_and_rest(operator, page, prefix)
+        assert drawn == 20, (page, drawn)
+        (rest,) = links
+        listed = operator.get(rest)
+        assert listed.status_code == 200, rest
+        assert listed.context["cl"].result_count == rows.count(), rest
+    shown = operator.get(reverse("admin:steve_workflow_change", args=[workflow.pk]))
+    assert reverse("admin:steve_workflowversion_change", args=[newest.pk]) in shown.content.decode()
+    # The page's form, sent as drawn (20 view-only version rows), still saves the workflow.
+    url = reverse("admin:steve_workflow_change", args=[workflow.pk])
+    posted = {
+        "company": workflow.company_id,
+        "slug": workflow.slug,
+        "name": "Receipts (renamed)",
+        "versions-TOTAL_FORMS": "20",
+        "versions-INITIAL_FORMS": "20",
+    }
+    assert operator.post(url, posted).status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.name == "Receipts (renamed)"
 
 
 def test_a_companys_page_takes_a_bounded_number_of_queries_at_200_members(
