@@ -43,6 +43,8 @@ DEFAULTS: dict[int, tuple[str, str, str]] = {
     429: ("rate-limit-exceeded", "Too many requests", "RATE_LIMIT_EXCEEDED"),
     500: ("internal-error", "Internal server error", "INTERNAL_ERROR"),
     503: ("service-unavailable", "Service unavailable", "SERVICE_UNAVAILABLE"),
+    # Only the proxy answers it (deploy/nginx.conf): web did not answer in time.
+    504: ("upstream-timeout", "Gateway timeout", "UPSTREAM_TIMEOUT"),
 }
 
 

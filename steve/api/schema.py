@@ -182,6 +182,16 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
         503,
         "The database did not answer (restarting, or out of connections); see Retry-After.",
     ),
+    # The proxy's own answers (deploy/nginx.conf), to any operation: no operation lists them.
+    "SERVICE_UNAVAILABLE": (
+        503,
+        "From the proxy: no web process answered (Steve restarting); see Retry-After.",
+    ),
+    "UPSTREAM_TIMEOUT": (
+        504,
+        "From the proxy: Steve did not answer in time and may have carried the request out; "
+        "see Retry-After, and send a create again with the same Idempotency-Key.",
+    ),
 }
 register_problems(
     CORE_PROBLEMS,

@@ -1,6 +1,7 @@
 """Deployment settings: `check --deploy` is clean with the production settings the README
 gives, and compose and scripts/dev do not start in an unsafe way."""
 
+import json
 import os
 import re
 import secrets
@@ -139,3 +140,152 @@ def test_the_proxy_takes_the_largest_body_steve_accepts_and_no_more():
     limit = re.fullmatch(r"(\d+)m", nginx_directives()["client_max_body_size"])
     assert limit is not None
     assert largest_create <= int(limit.group(1)) * 1024 * 1024 <= largest_create * 1.1
+
+
+NGINX_TOKEN = re.compile(r"#[^\n]*|'([^']*)'|\"([^\"]*)\"|([{};])|([^\s{};'\"]+)")
+Directive = tuple[str, list[str], list]  # name, arguments, the block's directives (or [])
+
+
+def nginx_config() -> list[Directive]:
+    """deploy/nginx.conf as nested directives: enough of nginx's grammar for this file
+    (quoted strings, comments, blocks), where nginx_directives reads flat lines."""
+    tokens = []
+    for match in NGINX_TOKEN.finditer((REPO / "deploy" / "nginx.conf").read_text()):
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        if quoted is not None:
+            tokens.append(("word", quoted))
+        elif match.group(3):
+            tokens.append((match.group(3), match.group(3)))
+        elif match.group(4):
+            tokens.append(("word", match.group(4)))
+    block, rest = _nginx_block(tokens)
+    assert rest == []
+    return block
+
+
+def _nginx_block(tokens: list) -> tuple[list[Directive], list]:
+    block: list[Directive] = []
+    while tokens and tokens[0][0] != "}":
+        words = []
+        while tokens[0][0] == "word":
+            words.append(tokens.pop(0)[1])
+        end = tokens.pop(0)[0]
+        children: list[Directive] = []
+        if end == "{":
+            children, tokens = _nginx_block(tokens)
+            tokens = tokens[1:]  # its "}"
+        block.append((words[0], words[1:], children))
+    return block, tokens
+
+
+def nginx_find(block: list[Directive], name: str, *args: str) -> list[Directive]:
+    return [d for d in block if d[0] == name and tuple(d[1][: len(args)]) == args]
+
+
+def nginx_error_pages(block: list[Directive]) -> dict[int, tuple[int | None, str]]:
+    """status -> (the status it is answered with, if `=NNN` changes it; the page)."""
+    pages = {}
+    for _, args, _ in nginx_find(block, "error_page"):
+        *statuses, page = args
+        changed = int(statuses.pop()[1:]) if statuses[-1].startswith("=") else None
+        pages.update({int(status): (changed, page) for status in statuses})
+    return pages
+
+
+def nginx_map_lookup(config: list[Directive], variable: str, uri: str) -> str:
+    """What `map $uri <variable>` gives for `uri`: an exact entry, else the first regex
+    that matches, else the default (nginx's order)."""
+    (_, _, entries), *_ = nginx_find(config, "map", "$uri", variable)
+    values = {key: args[0] for key, args, _ in entries}  # `key value;` lines
+    if uri in values:
+        return values[uri]
+    for key, value in values.items():
+        if key.startswith("~") and re.search(key[1:], uri):
+            return value
+    return values["default"]
+
+
+# What nginx answers itself (not Steve) and what an /api/ client must get instead of its
+# HTML page: the status the page is answered with, and its code per request path.
+PROXY_PROBLEMS = {
+    400: (400, {"/api/v1/sessions": "BAD_REQUEST"}),
+    413: (
+        413,
+        {
+            "/api/v1/uploads/tok": "FILE_TOO_LARGE",
+            "/api/v1/extraction-jobs": "FILE_TOO_LARGE",
+            "/api/v1/sessions": "BODY_TOO_LARGE",
+            "/api/v1/webhooks/endpoints": "BODY_TOO_LARGE",
+        },
+    ),
+    502: (503, {"/api/v1/sessions": "SERVICE_UNAVAILABLE"}),
+    503: (503, {"/api/v1/sessions": "SERVICE_UNAVAILABLE"}),
+    504: (504, {"/api/v1/sessions": "UPSTREAM_TIMEOUT"}),
+}
+
+
+def proxy_server() -> tuple[list[Directive], list[Directive]]:
+    config = nginx_config()
+    ((_, _, server),) = nginx_find(config, "server")
+    return config, server
+
+
+def page_location(server: list[Directive], page: str) -> list[Directive]:
+    selector = (page,) if page.startswith("@") else ("=", page)
+    ((_, _, location),) = nginx_find(server, "location", *selector)
+    return location
+
+
+@pytest.mark.parametrize("status", sorted(PROXY_PROBLEMS))
+def test_the_proxys_own_errors_under_api_are_problems_with_steves_codes(status):
+    # nginx's HTML page broke every client that parses problems, on the worst day: a
+    # deploy (502 while web restarts), or a body over client_max_body_size (413).
+    from steve.api.errors import DEFAULTS, PROBLEM_BASE
+    from steve.api.schema import PROBLEM_CODES, problem_slug
+
+    config, server = proxy_server()
+    ((_, _, api),) = nginx_find(server, "location", "/api/")
+    answered, codes = PROXY_PROBLEMS[status]
+    changed, page = nginx_error_pages(api)[status]
+    location = page_location(server, page)
+    assert nginx_find(location, "default_type") == [
+        ("default_type", ["application/problem+json"], [])
+    ]
+    ((_, (returned, text), _),) = nginx_find(location, "return")
+    # A page keeps the status it handles unless `=NNN` changes it: `return 503` in the page
+    # of a 502 still answered 502.
+    assert (changed or status) == int(returned) == answered
+    if answered in (503, 504):
+        ((_, (_, seconds, always), _),) = nginx_find(location, "add_header", "Retry-After")
+        assert int(seconds) > 0 and always == "always"
+    for uri, code in codes.items():
+        body = json.loads(nginx_map_lookup(config, text, uri) if text.startswith("$") else text)
+        assert body["code"] == code and PROBLEM_CODES[code][0] == body["status"] == answered
+        assert body["type"] == PROBLEM_BASE + problem_slug(code, answered)
+        assert body["title"] == DEFAULTS[answered][1] and body["detail"]
+        # A path may hold an upload URL's token: never repeated.
+        assert body["instance"] is None and body["requestId"] is None
+        if uri == "/api/v1/extraction-jobs":  # seed 003: the peers' envelope too
+            assert body["success"] is False and body["error"]["code"] == code
+
+
+def test_the_review_desk_keeps_nginxs_pages_and_steves_own_errors_pass_through():
+    _, server = proxy_server()
+    ((_, _, root),) = nginx_find(server, "location", "/")
+    assert nginx_error_pages(root) == {}
+    # Steve's own 400s, 413s and 503 DATABASE_UNAVAILABLE reach the client as it wrote them.
+    text = re.sub(r"#.*", "", (REPO / "deploy" / "nginx.conf").read_text())
+    assert "proxy_intercept_errors" not in text
+
+
+def test_a_request_refused_before_its_location_gets_a_problem_only_under_api():
+    # A malformed header is refused before any location is chosen: the server's page. A
+    # named location there made a request line nginx could not read a 500 (no URI).
+    _, server = proxy_server()
+    changed, page = nginx_error_pages(server)[400]
+    assert changed is None and page.startswith("/")
+    location = page_location(server, page)
+    assert nginx_find(location, "internal")
+    ((_, condition, fallback),) = nginx_find(location, "if")
+    assert condition == ["($request_uri", "!~", "^/api/)"]
+    assert fallback == [("return", ["400"], [])]  # nginx's own page, no body
