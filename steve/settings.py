@@ -85,6 +85,7 @@ def database_from_url(name: str, url: str) -> dict:
         # held each connect for good: gunicorn killed the worker after 30 s with its HTML
         # 500, every web worker in turn. Given up on, the request is a 503 problem.
         options.setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=2))
+        options.update(_dead_peer_options(options))
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),
@@ -97,6 +98,40 @@ def database_from_url(name: str, url: str) -> dict:
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(f"{name} must start with postgres:// or sqlite:///, got {url!r}")
+
+
+def _dead_peer_options(options: dict[str, object]) -> dict[str, object]:
+    """TCP keepalive on both ends of a PostgreSQL connection, and a limit on a transaction
+    left idle.
+
+    A worker machine that vanished (power lost, network cut) inside the fraud checks'
+    transaction kept the company's advisory lock until PostgreSQL's kernel gave up on the
+    connection, two hours by default: every other fraud check of that company waited
+    behind it and failed at the task's 600-s limit. Probed after DATABASE_KEEPALIVE_SECONDS
+    of silence, then every 10 s, a silent peer is dropped after 6 missed probes (and data
+    it never acknowledges after as long: `tcp_user_timeout`), and its transaction with its
+    locks is rolled back. The server-side settings travel in libpq's `options`; one in
+    DATABASE_URL's query comes after them, and wins.
+    """
+    idle = env_int("DATABASE_KEEPALIVE_SECONDS", 60, minimum=0)
+    idle_in_transaction = env_int("DATABASE_IDLE_IN_TRANSACTION_SECONDS", 900, minimum=0)
+    server: list[str] = []
+    client: dict[str, object] = {}
+    if idle:
+        interval, count = 10, 6
+        client = {"keepalives": 1, "keepalives_idle": idle}
+        client |= {"keepalives_interval": interval, "keepalives_count": count}
+        server += [f"tcp_keepalives_idle={idle}", f"tcp_keepalives_interval={interval}"]
+        server += [f"tcp_keepalives_count={count}"]
+        server.append(f"tcp_user_timeout={(idle + interval * count) * 1000}")
+    if idle_in_transaction:
+        # A backstop for a client alive but stuck: no transaction of Steve's waits this
+        # long between two statements (a task is killed at 660 s, a web request at 30 s).
+        server.append(f"idle_in_transaction_session_timeout={idle_in_transaction * 1000}")
+    if server:
+        given = str(options.get("options", ""))
+        client["options"] = " ".join([*(f"-c {setting}" for setting in server), given]).strip()
+    return {key: value for key, value in client.items() if key not in options or key == "options"}
 
 
 DEBUG = env_bool("DEBUG", False)

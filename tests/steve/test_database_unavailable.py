@@ -3,11 +3,12 @@ connection it allows taken, a connection dropped mid-request): an API call is re
 with a 503 problem that says when to try again, not a 500 that reads as Steve's bug."""
 
 import threading
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.db.utils import ConnectionHandler
 
 from steve.settings import database_from_url
@@ -87,3 +88,69 @@ def test_a_review_page_is_a_503_asking_to_reload_while_the_database_does_not_ans
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert "try again" in response.content.decode().lower()
+
+
+def _server_setting(cursor: Any, name: str) -> str:
+    # pg_settings in its base unit (seconds, milliseconds), not SHOW's "1min".
+    cursor.execute("SELECT setting FROM pg_settings WHERE name = %s", [name])
+    return cursor.fetchone()[0]
+
+
+def test_postgresql_drops_a_connection_whose_client_vanished_within_minutes() -> None:
+    # A worker machine lost (power, network) inside the fraud checks' transaction kept the
+    # company's advisory lock for the kernel's two hours: every other fraud check of that
+    # company waited behind it and failed at the task's 600-s limit.
+    with connection.cursor() as cursor:
+        assert _server_setting(cursor, "tcp_keepalives_idle") == "60"
+        assert _server_setting(cursor, "tcp_keepalives_interval") == "10"
+        assert _server_setting(cursor, "tcp_keepalives_count") == "6"
+        assert _server_setting(cursor, "tcp_user_timeout") == "120000"
+        assert _server_setting(cursor, "idle_in_transaction_session_timeout") == "900000"
+
+
+def test_a_transaction_left_idle_past_the_limit_is_ended_and_its_lock_freed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_IDLE_IN_TRANSACTION_SECONDS", "1")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}"
+    config = database_from_url("DATABASE_URL", f"{url}:{db['PORT'] or 5432}/{db['NAME']}")
+    stuck = ConnectionHandler({"default": config})["default"]
+    stuck.set_autocommit(False)
+    with stuck.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(27)")
+    time.sleep(2.5)  # the client stops talking, its transaction open
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(27)")
+        assert cursor.fetchone() == (True,), "the idle transaction still holds its lock"
+        cursor.execute("SELECT pg_advisory_unlock(27)")
+    with (
+        pytest.raises(DatabaseError, match="idle-in-transaction timeout"),
+        stuck.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 1")
+    # The next request starts on a new connection (CONN_HEALTH_CHECKS).
+    stuck.close_if_unusable_or_obsolete()
+    with stuck.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+    stuck.close()
+
+
+def test_database_urls_options_win_and_zero_sends_no_server_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}"
+    url += f":{db['PORT'] or 5432}/{db['NAME']}"
+    own = database_from_url("DATABASE_URL", f"{url}?options=-c%20tcp_keepalives_idle%3D30")
+    other = ConnectionHandler({"default": own})["default"]
+    with other.cursor() as cursor:
+        assert _server_setting(cursor, "tcp_keepalives_idle") == "30"
+        assert _server_setting(cursor, "idle_in_transaction_session_timeout") == "900000"
+    other.close()
+    # A pooler that refuses libpq's `options` (PgBouncer) is reached with none.
+    monkeypatch.setenv("DATABASE_KEEPALIVE_SECONDS", "0")
+    monkeypatch.setenv("DATABASE_IDLE_IN_TRANSACTION_SECONDS", "0")
+    assert "options" not in database_from_url("DATABASE_URL", url)["OPTIONS"]
