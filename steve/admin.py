@@ -1,7 +1,9 @@
 from typing import Any
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -270,3 +272,23 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["task", "args", "attempts", "last_error", "created_at"]
     list_filter = [OutboxTaskFilter]
     show_full_result_count = False  # one count a page: thousands wait while the broker is down
+
+
+class RefusesUnreadableFilters:
+    """A list filtered by a value its field cannot take (`?ip_address__exact=abc`, a
+    date_hierarchy year past datetime's) gets the admin's "invalid filter" notice:
+    Django turns only some of these into IncorrectLookupParameters, the rest were 500s."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_changelist_instance(request)  # type: ignore[misc]
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+# django-axes' lists (login throttling: operators unlock users there) filter by address
+# and by date; each keeps its own admin, only refusing such values.
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    _admin = type(admin.site._registry[_model])
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(_admin.__name__, (RefusesUnreadableFilters, _admin), {}))

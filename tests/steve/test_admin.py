@@ -546,3 +546,15 @@ def test_the_outbox_list_offers_the_registered_tasks_without_reading_every_messa
     assert "?task=webhooks.tasks.deliver_webhook" in shown
     chosen = operator.get(listed, {"task": "jobs.tasks.process_session"})
     assert chosen.context["cl"].result_count == 300
+
+
+@pytest.mark.parametrize("model", ["accessattempt", "accesslog", "accessfailurelog"])
+@pytest.mark.parametrize(
+    "query", ["ip_address__exact=not-an-address", "attempt_time__year=99999999999999999999"]
+)
+def test_a_login_throttling_list_with_a_filter_value_it_cannot_read_says_so_not_a_500(
+    operator, model, query
+):
+    response = operator.get(f"/admin/axes/{model}/?{query}")
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")  # the admin's "invalid filter" notice
