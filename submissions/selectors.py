@@ -152,8 +152,10 @@ def queue_window(
     if after:
         queryset = queryset.filter(id__gt=after)
     elif upto:
-        # At least the first page, so rows that arrived since still show up.
-        limit = min(POLL_WINDOW, max(QUEUE_PAGE, queryset.filter(id__lte=upto).count()))
+        # At least the first page, so rows that arrived since still show up; counted no
+        # further than the window (an `upto` past every id counted the whole queue).
+        loaded = queryset.filter(id__lte=upto)[:POLL_WINDOW].count()
+        limit = min(POLL_WINDOW, max(QUEUE_PAGE, loaded))
     rows = list(queryset[: limit + 1])
     return rows[:limit], len(rows) > limit
 

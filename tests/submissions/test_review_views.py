@@ -431,6 +431,24 @@ def test_rows_partial_pages_by_keyset_and_polls_the_loaded_window(ui, company, m
     assert b"Load more" in poll.content
 
 
+def test_a_poll_up_to_an_id_past_every_row_counts_no_further_than_the_poll_window(
+    ui, company, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from submissions import selectors
+
+    monkeypatch.setattr(selectors, "POLL_WINDOW", 3)
+    subs = [submission_with_file(company) for _ in range(5)]
+    # "upto=zzz" is past every id: the count read the company's whole queue on each poll.
+    with CaptureQueriesContext(connection) as queries:
+        poll = ui.get(reverse("review:queue_rows"), {"upto": "z" * 10_000})
+    assert row_ids(poll) == [s.pk for s in subs[:3]]
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"] and '"id" <=' in q["sql"]]
+    assert counts and all("LIMIT 3" in sql for sql in counts)
+
+
 def test_queue_shows_age_and_who_holds_a_claim(ui, company):
     old = submission_with_file(company)
     Submission.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=30))
