@@ -1531,6 +1531,58 @@ def test_a_nul_in_a_page_address_is_a_400_not_a_500(ui, url):
     assert ui.get(url).status_code == 400
 
 
+HOSTILE_QUERIES = [
+    "status=",
+    "status=review&status=nonsense",
+    "status=%E2%80%AE%FF",
+    "sort=-fraud",
+    "sort=" + "x" * 10_000,
+    "q=" + "x" * 10_000,
+    "q=%ED%A0%80",
+    "workflow=wf_nope&fraud=maybe&claims=theirs",
+    "environment=staging",
+    "after=-1",
+    "after=" + "z" * 10_000,
+    "upto=1e9",
+    "upto=" + "z" * 10_000,
+    "page=-1&page=1e9",
+    "part=nonsense",
+    "rotate=45",
+    "rotate=90&rotate=-90",
+]
+
+
+def desk_urls(own: Submission, other: Submission) -> list[str]:
+    return [
+        reverse("review:queue"),
+        reverse("review:queue_rows"),
+        detail_url(own),
+        reverse("review:file_page", args=[own.pk, 0, 0]),
+        reverse("fraud:panel", args=[own.pk]),
+        reverse("fraud:compare", args=[own.pk, other.pk]),
+    ]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES, ids=lambda q: q[:40])
+def test_a_hostile_query_string_is_ignored_in_bounded_queries_never_a_500_nor_another_company(
+    ui, company, query
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    own = submission_with_file(company)
+    other = submission_with_file(factories.CompanyFactory())
+    for url in desk_urls(own, other):
+        with CaptureQueriesContext(connection) as plain:
+            expected = ui.get(url).status_code
+        with CaptureQueriesContext(connection) as hostile:
+            response = ui.get(f"{url}?{query}&upto={other.pk}")
+        assert response.status_code in {expected, 400}, url
+        # Its id is in the address (echoed back in links); nothing of its own shows.
+        assert other.client_submission_id.encode() not in response.content, url
+        assert len(hostile) <= len(plain) + 1, url  # +1: a filter's own lookup
+
+
 def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer, company):
     from submissions.models import SubmissionEvent
     from submissions.services import submission_approve, submission_reject
