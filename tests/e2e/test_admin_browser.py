@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from tests import factories
-from tests.e2e.test_review_browser import PASSWORD
+from tests.e2e.test_review_browser import PASSWORD, page_with_errors
 from tests.submissions.test_review_support import submission_with_file
 from webhooks.models import WebhookEndpoint
 
@@ -41,13 +41,7 @@ def admin_pages(user: Any) -> list[str]:
 def test_every_admin_page_runs_under_the_content_security_policy(chromium, live_server, team):
     submission_with_file(team["company"])
     root = factories.UserFactory(username="root", is_staff=True, is_superuser=True)
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on(
-        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    context, page, errors = page_with_errors(chromium)
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
@@ -67,12 +61,7 @@ def test_every_admin_page_runs_under_the_content_security_policy(chromium, live_
 def test_the_redeliver_since_page_has_working_date_and_time_pickers(chromium, live_server, team):
     WebhookEndpoint.objects.create(company=team["company"], url="https://e.example/", secret="x")
     factories.UserFactory(username="root", is_staff=True, is_superuser=True)
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(8000)
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = page_with_errors(chromium)
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", "root")
     page.fill("#id_password", PASSWORD)
@@ -96,11 +85,7 @@ def test_the_redeliver_since_page_has_working_date_and_time_pickers(chromium, li
 def test_the_api_docs_page_draws_swagger_ui_under_its_content_security_policy(
     chromium, live_server
 ):
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = page_with_errors(chromium)
     response = page.goto(f"{live_server.url}/api/docs")
     assert response is not None and response.status == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]

@@ -80,14 +80,23 @@ def wait_until(page: Any, script: str, timeout: float = 8.0) -> None:
         time.sleep(0.05)
 
 
-def open_page(chromium: Any, live_server: Any, user: Any) -> tuple[Any, Any, list[str]]:
-    """A fresh browser context, signed in as `user`; collects console errors (CSP, JS)."""
+def page_with_errors(chromium: Any) -> tuple[Any, Any, list[str]]:
+    """A page in a fresh browser context, and the console errors it logs (CSP, JS), each
+    with the address it was on."""
     context = chromium.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(8000)
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    return context, page, errors
+
+
+def open_page(chromium: Any, live_server: Any, user: Any) -> tuple[Any, Any, list[str]]:
+    """A fresh browser context, signed in as `user`; collects console errors (CSP, JS)."""
+    context, page, errors = page_with_errors(chromium)
     page.goto(f"{live_server.url}/review/")
     assert "/accounts/login/" in page.url
     page.fill("#id_username", user.username)
