@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.utils import timezone
 
 from fraud.services import HashedPage, PageImage, fraud_run_checks, fraud_sentence, hash_page
@@ -35,6 +35,7 @@ from jobs.services import (
     session_set_progress,
     session_start_run,
 )
+from steve.blips import DATABASE_BLIPS, through_blips
 from steve.models import Environment
 from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
@@ -55,7 +56,6 @@ PROGRESS_FRAUD = 90
 # waiting worker for dead. A database away for longer than all of them is no blip: the
 # error goes on, and the sweep's budget bounds the job as for any death.
 DATABASE_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
-DATABASE_BLIPS = (OperationalError, InterfaceError)
 # process_session's soft time limit (jobs.tasks): a run still going then fails
 # PROCESSING_ERROR. A new try after a blip starts over, so it is made only when it can end
 # before then; otherwise the stuck sweep re-queues the job, with a whole limit.
@@ -334,27 +334,12 @@ def run(session_id: str) -> None:
 
 
 def _through_blips(session_id: str, work: Callable[[], T], ends: float) -> T:
-    """`work`, tried again after each of DATABASE_RETRY_DELAYS while the database does
-    not answer; the last try's error goes on, as does one whose new try, taking as long
-    as the failed one, would not end by `ends`. After a long read, a new try ran into the
-    soft time limit, and a blip failed the job instead of having it re-queued."""
-    for delay in DATABASE_RETRY_DELAYS:
-        started = time.monotonic()
-        try:
-            return work()
-        except DATABASE_BLIPS:
-            now = time.monotonic()
-            if now + delay + (now - started) > ends:
-                raise
-            logger.warning(
-                "Session %s: the database did not answer; trying again in %s s",
-                session_id,
-                delay,
-                exc_info=True,
-            )
-            connection.close()  # a lost connection is never reused: the next query reconnects
-            time.sleep(delay)
-    return work()
+    """`work` through database blips (steve.blips). A new try that would not end by
+    `ends` is not made: after a long read, it ran into the soft time limit, and a blip
+    failed the job instead of having it re-queued."""
+    return through_blips(
+        work, delays=DATABASE_RETRY_DELAYS, what=f"Session {session_id}", ends=ends
+    )
 
 
 def _claim(session_id: str, claimed_at: datetime) -> WorkflowSession | None:

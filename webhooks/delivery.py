@@ -20,11 +20,12 @@ from typing import Any, cast
 
 import requests
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from steve.blips import through_blips
 from steve.timefmt import iso
 from webhooks.catalogue import TEST_EVENT, test_payload
 from webhooks.models import (
@@ -74,7 +75,6 @@ FAILING_ENDPOINT_WAIT = timedelta(seconds=10)
 # attempt once the lease passed, and the event sent again: a webhook twice, or a sync
 # posted downstream twice. A database away for longer is no blip: the error goes on.
 DATABASE_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 16)
-DATABASE_BLIPS = (OperationalError, InterfaceError)
 # About three days in all; jitter keeps a recovering receiver from a thundering herd.
 RETRY_SCHEDULE = [
     timedelta(seconds=5),
@@ -649,21 +649,11 @@ def _record_through_blips(
     """record(), tried again while the database does not answer (DATABASE_RETRY_DELAYS).
     Recording again is safe: a blip rolls the transaction back, and an answer that was
     recorded after all (the commit went through, its reply was lost) is a late one."""
-    for delay in DATABASE_RETRY_DELAYS:
-        try:
-            record(delivery.pk, attempt, outcome, delivery.endpoint)
-            return
-        except DATABASE_BLIPS:
-            logger.warning(
-                "Delivery %s: the database did not answer attempt %s's outcome; again in %s s",
-                delivery.pk,
-                attempt.number,
-                delay,
-                exc_info=True,
-            )
-            connection.close()  # a lost connection is never reused: the next query reconnects
-            time.sleep(delay)
-    record(delivery.pk, attempt, outcome, delivery.endpoint)
+    through_blips(
+        lambda: record(delivery.pk, attempt, outcome, delivery.endpoint),
+        delays=DATABASE_RETRY_DELAYS,
+        what=f"Delivery {delivery.pk}, recording attempt {attempt.number}'s outcome",
+    )
 
 
 def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:

@@ -7,13 +7,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from steve.blips import DATABASE_BLIPS
 from steve.errors import ServiceError, field_error, one_per_field
 from steve.logredact import redact
 from steve.text import hides_text
@@ -78,7 +79,7 @@ class ApiProblem(exceptions.APIException):
 # taken ("too many clients"), this process's connection dropped, a deadlock or a
 # statement timeout. Neither the caller's fault nor a bug: a 503 the caller retries, not
 # a 500. The next request reconnects (CONN_HEALTH_CHECKS).
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE = DATABASE_BLIPS
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
