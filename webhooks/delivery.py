@@ -309,8 +309,9 @@ def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: 
     """A receiver's answer about itself, recorded with the answer: a Retry-After holds
     every delivery of its endpoint (or session host) till then, not only the one that
     got it (the others went at the next beat pass, however long it asked for); a 2xx
-    ends the hold, and so does a redelivery (webhooks.services._lift_holds). Not an endpoint's old URL, which says nothing of the new one; a
-    sync target has no row to hold (docs/webhooks.md)."""
+    ends the hold, and so does a redelivery (webhooks.services._receivers_take_events_again).
+    Not an endpoint's old URL, which says nothing of the new one; a sync target has no
+    row to hold (docs/webhooks.md)."""
     if outcome.status_code == 410:  # one URL saying "stop" (an endpoint's is disabled)
         return
     if delivery.endpoint_id is not None and to_current_url:

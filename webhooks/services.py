@@ -685,27 +685,21 @@ def delivery_redeliver(*, delivery_id: str) -> WebhookDelivery:
         _check_redelivery(delivery)
         _reset_for_redelivery(delivery)
         delivery.save(update_fields=REDELIVERY_FIELDS)
-        _resume_targets([delivery])
-        _lift_holds([delivery])
+        _receivers_take_events_again([delivery])
         dispatch_on_commit([delivery.pk])
     return delivery
 
 
-def _resume_targets(deliveries: list[WebhookDelivery]) -> None:
-    """A redelivery to a suspended session target is the integrator's word that its
-    receiver works again (they have no other switch): the target is resumed, so the
-    redelivery is sent, and a new run of failures would suspend it again."""
-    for target_id in sorted({d.session_target_id for d in deliveries if d.session_target_id}):
-        session_target_resume(target_id=target_id, why="by a redelivery")
-
-
-def _lift_holds(deliveries: list[WebhookDelivery]) -> None:
-    """A redelivery goes now, whatever Retry-After its receiver gave (the hold of its
-    endpoint or session host, webhooks.delivery._hold_owner): someone asked for it by
-    hand, their word that the receiver takes events again. Should it still be busy, its
-    answer holds the receiver again."""
-    endpoints = sorted({d.endpoint_id for d in deliveries if d.endpoint_id})
+def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
+    """A redelivery is someone's word, by hand, that its receiver takes events again (an
+    integrator has no other switch): a suspended session target is resumed, so the
+    redelivery is sent (a new run of failures would suspend it again), and the Retry-After
+    hold of its endpoint or session host (webhooks.delivery._hold_owner) is lifted, so it
+    goes now (should the receiver still be busy, its answer holds it again)."""
     targets = sorted({d.session_target_id for d in deliveries if d.session_target_id})
+    for target_id in targets:
+        session_target_resume(target_id=target_id, why="by a redelivery")
+    endpoints = sorted({d.endpoint_id for d in deliveries if d.endpoint_id})
     WebhookEndpoint.objects.filter(pk__in=endpoints, held_until__isnull=False).update(
         held_until=None
     )
@@ -757,8 +751,7 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
             _reset_for_redelivery(delivery)
             queued.append(delivery)
         WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
-        _resume_targets(queued)
-        _lift_holds(queued)
+        _receivers_take_events_again(queued)
         dispatch_on_commit([delivery.pk for delivery in queued])
     if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
         refused[PURGED] = gone
@@ -828,6 +821,6 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
         for delivery in failed:
             _reset_for_redelivery(delivery)
         WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)
-        _lift_holds(failed)
+        _receivers_take_events_again(failed)
         dispatch_on_commit([delivery.pk for delivery in failed])
     return len(failed)
