@@ -869,10 +869,10 @@ def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> An
     if kind == "number":
         number = _decimal(raw)
         if number is None:
-            raise invalid(field_name, "Enter a number, e.g. 12.50.")
+            raise invalid(field_name, f"Enter a number, e.g. 12.50{_number_hint(raw)}.")
         # Never rounded (a multipleOf once rounded to 2 places here): a value the schema
         # refuses is refused with the API's reason, as with too many decimal places.
-        return float(number)
+        return _exact_float(number, field_name, what=f"Invalid value for {field_name}")
     if kind == "integer":
         try:
             return int(raw.strip())
@@ -1009,9 +1009,16 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
         raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
     amount = _decimal(row.amount)
     if amount is None:
-        raise invalid("lineItems", f"Row {number}: enter the amount as a number, e.g. 12.50.")
+        raise invalid(
+            "lineItems",
+            f"Row {number}: enter the amount as a number, e.g. 12.50{_number_hint(row.amount)}.",
+        )
     # Not rounded: more than MAX_DECIMALS places is refused (_unstorable), as over the API.
-    return {"description": description, "quantity": float(quantity), "amount": float(amount)}
+    return {
+        "description": description,
+        "quantity": _exact_float(quantity, "lineItems", what=f"Row {number}"),
+        "amount": _exact_float(amount, "lineItems", what=f"Row {number}"),
+    }
 
 
 # No amount or quantity on a receipt or invoice comes near this; larger numbers are typos
@@ -1019,14 +1026,38 @@ def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
 TOO_LARGE = Decimal(10) ** 15
 
 
+# A comma groups thousands, three digits each, before any decimal point: "12,50" typed
+# with a decimal comma was read as 1250 (every comma was dropped), a hundred times the
+# total, and "1_250" (Decimal takes underscores) the same way.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+SEPARATOR_HINT = " (a comma only separates thousands, as in 1,250.50)"
+
+
 def _decimal(raw: str) -> Decimal | None:
-    """A number typed by a reviewer ("1,250.50"); None when it is none, not finite or
-    too large to be an amount."""
+    """A number typed by a reviewer ("1,250.50"); None when it is none, not finite, too
+    large to be an amount, or has a comma that is no thousands separator."""
+    text = raw.strip()
+    if "_" in text or ("," in text and not _THOUSANDS.fullmatch(text)):
+        return None
     try:
-        number = Decimal(raw.replace(",", "").strip())
+        number = Decimal(text.replace(",", ""))
     except InvalidOperation:
         return None
     return number if number.is_finite() and abs(number) < TOO_LARGE else None
+
+
+def _number_hint(raw: str) -> str:
+    """What a refused number's message adds when a separator was the trouble."""
+    return SEPARATOR_HINT if "," in raw or "_" in raw else ""
+
+
+def _exact_float(number: Decimal, field_name: str, *, what: str) -> float:
+    """The number as stored (a JSON float), refused when that would change it: a float
+    keeps about 15 significant digits, and 99999999999999.9999 became 100000000000000."""
+    value = float(number)
+    if Decimal(repr(value)) != number:
+        raise invalid(field_name, f"{what}: the number has more digits than can be kept exactly.")
+    return value
 
 
 def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | None:

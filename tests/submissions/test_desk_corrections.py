@@ -388,3 +388,57 @@ def test_two_reviewers_saving_the_same_field_at_the_same_moment_get_exactly_one_
     [winner] = [name for name, outcome in outcomes.items() if outcome == "saved"]
     assert stored(waiting)["merchantName"] == f"Kedai {winner}"
     assert waiting.events.filter(type="field_corrected").count() == 1
+
+
+# --- Numbers as typed ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["12,50", "1,2,3", "1,25", "12,500,0", "1_250", "12_50"])
+def test_a_decimal_comma_or_a_stray_separator_is_refused_not_read_as_a_larger_number(
+    ui, waiting, typed
+):
+    """A comma groups thousands (1,250.50); "12,50" typed with a decimal comma was stored
+    as 1250 without a word, a hundred times the receipt's total."""
+    response = correct(ui, waiting, waiting.version, "totalAmount", typed)
+    assert response.status_code == 422
+    assert "a comma only separates thousands, as in 1,250.50" in response.content.decode()
+    assert stored(waiting)["totalAmount"] == 12.5
+
+
+@pytest.mark.parametrize(
+    "typed, kept", [("1,250.50", 1250.5), ("12,345,678", 12345678.0), ("-1,000", -1000.0)]
+)
+def test_thousands_separated_by_commas_are_read_as_typed(ui, waiting, typed, kept):
+    assert correct(ui, waiting, waiting.version, "totalAmount", typed).status_code == 200
+    assert stored(waiting)["totalAmount"] == kept
+
+
+def test_a_line_items_amount_with_a_decimal_comma_is_refused_naming_its_row(ui, waiting):
+    response = ui.post(
+        reverse("review:correct_items", args=[waiting.pk]),
+        {"version": waiting.version, "description-0": "Milo", "quantity-0": "1,5", "amount-0": "3"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert "Row 1: the quantity must be a number above zero" in response.content.decode()
+    response = ui.post(
+        reverse("review:correct_items", args=[waiting.pk]),
+        {"version": waiting.version, "description-0": "Milo", "amount-0": "12,50"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert "Row 1: enter the amount as a number" in response.content.decode()
+    assert "lineItems" not in stored(waiting)
+
+
+def test_a_number_with_more_digits_than_are_kept_is_refused_not_rounded(ui, waiting):
+    """A stored number keeps about 15 significant digits: 99999999999999.9999 was stored
+    as 100000000000000 (the docs: "never rounded")."""
+    response = correct(ui, waiting, waiting.version, "totalAmount", "99999999999999.9999")
+    assert response.status_code == 422
+    assert "more digits than can be kept exactly" in response.content.decode()
+    assert stored(waiting)["totalAmount"] == 12.5
+    assert (
+        correct(ui, waiting, waiting.version, "totalAmount", "123456789012.3456").status_code == 200
+    )
+    assert stored(waiting)["totalAmount"] == 123456789012.3456
