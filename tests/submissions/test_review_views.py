@@ -1353,6 +1353,17 @@ def test_an_empty_search_says_nothing_matches_not_that_the_queue_is_empty(ui, co
 
 
 @pytest.mark.parametrize(
+    "status, says",
+    [("all", "There are no submissions yet."), ("approved", "No submission is approved.")],
+)
+def test_an_empty_status_tab_says_what_it_lacks_in_words(ui, company, status, says):
+    """The All tab of a company with nothing yet read "No submission is all."."""
+    html = ui.get(reverse("review:queue"), {"status": status}).content.decode()
+    assert says in html
+    assert "is all." not in html
+
+
+@pytest.mark.parametrize(
     "sort, expected",
     [
         ("", ["a", "b", "c"]),
