@@ -21,6 +21,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     requests: list[Received] = field(default_factory=list)
     delay: float = 0.0  # seconds before answering: a slow receiver
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
 
 
 @contextmanager
@@ -36,6 +37,8 @@ def http_receiver() -> Iterator[Receiver]:
             status = receiver.statuses.pop(0) if receiver.statuses else 200
             time.sleep(receiver.delay)
             self.send_response(status)
+            for name, value in receiver.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")

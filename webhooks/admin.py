@@ -14,7 +14,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from steve.admin_site import (
     ExplainsRefusedDeletion,
@@ -35,6 +38,7 @@ from webhooks.models import (
     SessionWebhookTarget,
     SessionWebhookTargetNotice,
     SyncSigningSecret,
+    SyncTarget,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -378,6 +382,33 @@ class SessionWebhookTargetAdmin(admin.ModelAdmin):
                 self.log_change(request, target, "Resumed deliveries.")
                 resumed += 1
         self.message_user(request, f"Resumed {resumed} suspended target(s).")
+
+
+@admin.register(SyncTarget)
+class SyncTargetAdmin(ReadOnlyAdmin):
+    """The downstream-sync targets (workflows' sync_url) that answered a Retry-After:
+    while `held_until` is to come none of their posts is sent. A hold ends at its time,
+    at a 2xx, or at "Redeliver now" on one of the target's sync deliveries."""
+
+    list_display = ["url", "company", "held_until", "updated_at", "posts"]
+    list_filter = ["company"]
+    list_select_related = ["company"]
+    search_fields = ["url"]
+    readonly_fields = [*(f.name for f in SyncTarget._meta.fields), "posts"]
+
+    @admin.display(description="posts")
+    def posts(self, target: SyncTarget) -> str:
+        """Its sync deliveries still waiting, where "Redeliver now" ends the hold."""
+        query = urlencode(
+            {
+                "purpose__exact": WebhookDelivery.Purpose.SYNC,
+                "status__exact": WebhookDelivery.Status.PENDING,
+                "company__id__exact": target.company_id,
+                "q": target.url,
+            }
+        )
+        url = reverse("admin:webhooks_webhookdelivery_changelist")
+        return format_html('<a href="{}?{}">pending posts</a>', url, query)
 
 
 class LogAdmin(ReadOnlyAdmin):

@@ -30,6 +30,7 @@ from steve.timefmt import iso
 from webhooks.catalogue import TEST_EVENT, test_payload
 from webhooks.models import (
     SessionWebhookTarget,
+    SyncTarget,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -299,25 +300,40 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
 
 
 def _held(delivery: WebhookDelivery, now: datetime) -> bool:
-    """Whether the delivery's endpoint (or session host) asked, with a Retry-After, that
-    nothing be sent to it before a time still to come (_hold_owner)."""
+    """Whether the delivery's endpoint (or session host, or sync target) asked, with a
+    Retry-After, that nothing be sent to it before a time still to come (_hold_owner)."""
+    if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        return _sync_target_of(delivery).filter(held_until__gt=now).exists()
     owner = delivery.endpoint or delivery.session_target
     return owner is not None and owner.held_until is not None and owner.held_until > now
 
 
+def _sync_target_of(delivery: WebhookDelivery) -> QuerySet[SyncTarget]:
+    """The row of a sync post's target, if it has one (written at its first Retry-After):
+    the company's posts to that URL, as _sync_target_failing_and_busy counts them."""
+    return SyncTarget.objects.filter(company_id=delivery.company_id, url=delivery.url)
+
+
 def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: bool) -> None:
     """A receiver's answer about itself, recorded with the answer: a Retry-After holds
-    every delivery of its endpoint (or session host) till then, not only the one that
-    got it (the others went at the next beat pass, however long it asked for); a 2xx
-    ends the hold, and so does a redelivery (webhooks.services._receivers_take_events_again).
-    Not an endpoint's old URL, which says nothing of the new one; a sync target has no
-    row to hold (docs/webhooks.md)."""
+    every delivery of its endpoint (or session host, or sync target) till then, not only
+    the one that got it (the others went at the next beat pass, however long it asked
+    for); a 2xx ends the hold, and so does a redelivery
+    (webhooks.services._receivers_take_events_again). Not an endpoint's old URL, which
+    says nothing of the new one. A sync target's row is written at its first
+    Retry-After (a 2xx of one with none has no hold to end)."""
     if outcome.status_code == 410:  # one URL saying "stop" (an endpoint's is disabled)
         return
     if delivery.endpoint_id is not None and to_current_url:
         owners: QuerySet = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
     elif delivery.session_target_id is not None:
         owners = SessionWebhookTarget.objects.filter(pk=delivery.session_target_id)
+    elif delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        owners = _sync_target_of(delivery)
+        if outcome.retry_after and not outcome.ok:
+            # Inserted or left as it is, also when another answer inserts it meanwhile.
+            row = SyncTarget(company_id=delivery.company_id, url=delivery.url)
+            SyncTarget.objects.bulk_create([row], ignore_conflicts=True)
     else:
         return
     if outcome.ok:
@@ -345,9 +361,12 @@ def _sync_target_failing_and_busy(delivery: WebhookDelivery, now: datetime) -> b
     """_failing_and_busy for a sync post: its target (a workflow's sync_url) takes every
     approval of the company, with no endpoint row to say it is failing. It is failing
     when this post's last attempt failed, or an attempt in flight to it follows a failed
-    one (`last_error` is that of the latest answer). A retry checks with a lock on the
-    target held, so two workers do not both find it idle; a first attempt to a target
-    with no failure in flight goes at once (the first wave, as for an endpoint).
+    one (`last_error` is that of the latest answer), or its Retry-After hold has had no
+    2xx since (`held_until` stays set when it passes, as an endpoint's failing run stays
+    after its Retry-After: the posts held meanwhile go one at a time, not all at once to
+    a target just back from maintenance). A retry checks with a lock on the target held,
+    so two workers do not both find it idle; a first attempt to a target with no failure
+    in flight goes at once (the first wave, as for an endpoint).
     """
     in_flight = WebhookDelivery.objects.filter(
         purpose=WebhookDelivery.Purpose.SYNC,
@@ -355,7 +374,8 @@ def _sync_target_failing_and_busy(delivery: WebhookDelivery, now: datetime) -> b
         url=delivery.url,
         locked_until__gt=now,
     ).exclude(pk=delivery.pk)
-    if not delivery.last_error:
+    asked_to_wait = _sync_target_of(delivery).filter(held_until__isnull=False).exists()
+    if not delivery.last_error and not asked_to_wait:
         return in_flight.exclude(last_error="").exists()
     with connection.cursor() as cursor:  # released when the claim's transaction ends
         key = f"sync-target:{delivery.company_id}:{delivery.url}"
@@ -721,8 +741,9 @@ def _waiting_on_failing_owner(now: datetime) -> Q:
     host = Q(session_target__failing_since__isnull=False) & _ahead_or_in_flight(
         now, Q(session_target=OuterRef("session_target"))
     )
-    # A sync target has no row that says it is failing (_sync_target_failing_and_busy):
-    # a post follows a failure when its last attempt failed.
+    # A sync target has no failing run of its own (_sync_target_failing_and_busy): a post
+    # follows a failure when its last attempt failed, or when its target's Retry-After
+    # has had no 2xx since (then all of its posts do, as an endpoint's).
     sync_target = Q(
         purpose=WebhookDelivery.Purpose.SYNC,
         company_id=OuterRef("company_id"),
@@ -732,9 +753,15 @@ def _waiting_on_failing_owner(now: datetime) -> Q:
         sync_target, status=WebhookDelivery.Status.PENDING, locked_until__gt=now
     ).exclude(pk=OuterRef("pk"))
     failed = ~Q(last_error="")
+    asked_to_wait = Exists(
+        SyncTarget.objects.filter(
+            company_id=OuterRef("company_id"), url=OuterRef("url"), held_until__isnull=False
+        )
+    )
     sync = Q(purpose=WebhookDelivery.Purpose.SYNC) & (
         Exists(sync_in_flight.filter(failed))
         | (failed & (Exists(sync_in_flight) | _ahead_or_in_flight(now, sync_target & failed)))
+        | (asked_to_wait & (Exists(sync_in_flight) | _ahead_or_in_flight(now, sync_target)))
     )
     return endpoint | host | sync
 
@@ -744,7 +771,14 @@ def claim_due() -> list[str]:
     Retry-After holds (_held) and no failing receiver holds back
     (_waiting_on_failing_owner)."""
     now = timezone.now()
-    held = Q(endpoint__held_until__gt=now) | Q(session_target__held_until__gt=now)
+    held_sync_target = SyncTarget.objects.filter(
+        company_id=OuterRef("company_id"), url=OuterRef("url"), held_until__gt=now
+    )
+    held = (
+        Q(endpoint__held_until__gt=now)
+        | Q(session_target__held_until__gt=now)
+        | (Q(purpose=WebhookDelivery.Purpose.SYNC) & Q(Exists(held_sync_target)))
+    )
     with transaction.atomic():
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))

@@ -150,6 +150,35 @@ class SessionWebhookTargetNotice(models.Model):
         return f"{self.kind}: {self.message}"
 
 
+class SyncTarget(models.Model):
+    """A company's downstream-sync target (a workflow's sync_url), held by its
+    Retry-After as an endpoint or session host is (`held_until`). Written the first time
+    the target answers with one: every approval's post goes to that one URL, and with no
+    row holding them the others went on being posted throughout an ERP's maintenance.
+    Identified as the failing-target limit identifies it (company and URL), so a
+    workflow published with another sync_url posts to a target with no hold."""
+
+    id = models.CharField(
+        primary_key=True, max_length=40, default=id_factory("wst"), editable=False
+    )
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="sync_targets")
+    url = models.URLField(max_length=2000)
+    # The target's Retry-After (capped): none of its posts is attempted before then;
+    # cleared by a 2xx or a redelivery of one of its posts.
+    held_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "url"], name="sync_target_unique_url")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"

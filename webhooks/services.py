@@ -30,6 +30,7 @@ from webhooks.models import (
     SessionWebhookTarget,
     SessionWebhookTargetNotice,
     SyncSigningSecret,
+    SyncTarget,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEndpointNotice,
@@ -694,8 +695,11 @@ def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
     """A redelivery is someone's word, by hand, that its receiver takes events again (an
     integrator has no other switch): a suspended session target is resumed, so the
     redelivery is sent (a new run of failures would suspend it again), and the Retry-After
-    hold of its endpoint or session host (webhooks.delivery._hold_owner) is lifted, so it
-    goes now (should the receiver still be busy, its answer holds it again)."""
+    hold of its endpoint, session host or sync target (webhooks.delivery._hold_owner) is
+    lifted, so it goes now (should the receiver still be busy, its answer holds it
+    again). For a sync post this is the admin's "sync again": its target's hold ends now
+    (`held_until` set to now, not cleared: till a 2xx its posts go one at a time, as a
+    failing endpoint's do, webhooks.delivery._sync_target_failing_and_busy)."""
     targets = sorted({d.session_target_id for d in deliveries if d.session_target_id})
     for target_id in targets:
         session_target_resume(target_id=target_id, why="by a redelivery")
@@ -706,6 +710,15 @@ def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
     SessionWebhookTarget.objects.filter(pk__in=targets, held_until__isnull=False).update(
         held_until=None
     )
+    sync_targets = {
+        (d.company_id, d.url) for d in deliveries if d.purpose == WebhookDelivery.Purpose.SYNC
+    }
+    if sync_targets:
+        of_posts = Q()
+        for company_id, url in sorted(sync_targets):
+            of_posts |= Q(company_id=company_id, url=url)
+        now = timezone.now()
+        SyncTarget.objects.filter(of_posts, held_until__gt=now).update(held_until=now)
 
 
 def _check_redelivery(delivery: WebhookDelivery) -> None:

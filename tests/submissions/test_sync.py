@@ -616,3 +616,94 @@ def test_two_workers_retrying_syncs_to_one_failing_target_send_one_at_a_time():
     for thread in threads:
         thread.join()
     assert sorted(claimed) == [False, True]
+
+
+def test_a_sync_targets_retry_after_holds_its_other_posts_till_then(monkeypatch):
+    """An ERP in maintenance answers 503 with Retry-After: 600. Only the post that got
+    the answer waited: every other approval's post went at once, and each retry of
+    theirs at its own schedule, so the target was hammered for the whole ten minutes."""
+    from webhooks.delivery import claim_due
+
+    start = timezone.now()
+    clock = {"now": start}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    with http_receiver() as receiver:
+        receiver.statuses = [503]
+        receiver.headers = {"Retry-After": "600"}
+        url = f"{receiver.url}/erp"
+        asked, delivery = approved_with_target(url)
+        deliver(delivery.pk)
+        other = with_sync_target(SubmissionFactory(company=asked.company), url)
+        submission_approve(submission_id=other.pk, actor=Actor.system())
+        waiting = sync_of(other)
+        for seconds in (5, 60, 599):
+            clock["now"] = start + timedelta(seconds=seconds)
+            assert claim_due() == []
+            assert deliver(waiting.pk) is None  # its message, queued at the approval
+        assert len(receiver.requests) == 1
+        clock["now"] = start + timedelta(seconds=601)
+        # One at a time till the target answers 2xx (not the whole backlog at once to a
+        # target just back), the one due first (its approval) first.
+        assert claim_due() == [waiting.pk]
+        deliver(waiting.pk)  # 200: the target takes posts again
+        assert claim_due() == [delivery.pk]
+    assert Submission.objects.get(pk=other.pk).status == "synced"
+    assert len(receiver.requests) == 2
+
+
+def held_sync_target(receiver, monkeypatch) -> tuple[Submission, Submission, dict]:
+    """A submission whose post the target answered 503 + Retry-After: 600, and another
+    approved since, held; the clock stands still till the test moves it."""
+    clock = {"now": timezone.now()}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    receiver.statuses = [503]
+    receiver.headers = {"Retry-After": "600"}
+    asked, delivery = approved_with_target(f"{receiver.url}/erp")
+    deliver(delivery.pk)
+    other = with_sync_target(SubmissionFactory(company=asked.company), f"{receiver.url}/erp")
+    submission_approve(submission_id=other.pk, actor=Actor.system())
+    receiver.headers = {}
+    return asked, other, clock
+
+
+def test_sync_again_ends_its_targets_hold_and_the_held_posts_follow_its_2xx(monkeypatch):
+    """The admin's "sync again" (Redeliver now on the sync delivery) is their word that
+    the target takes posts again, as for an endpoint: it goes at once."""
+    from webhooks.delivery import claim_due
+    from webhooks.models import SyncTarget
+    from webhooks.services import delivery_redeliver
+
+    with http_receiver() as receiver:
+        asked, other, clock = held_sync_target(receiver, monkeypatch)
+        clock["now"] += timedelta(seconds=10)
+        assert deliver(sync_of(other).pk) is None  # held
+        delivery_redeliver(delivery_id=sync_of(asked).pk)
+        target = SyncTarget.objects.get(company=asked.company)
+        assert target.held_until == clock["now"]  # ended now: not held, still failing
+        assert deliver(sync_of(asked).pk).status_code == 200  # its message, at commit
+        target.refresh_from_db()
+        assert target.held_until is None  # the 2xx: the target is well again
+        assert claim_due() == [sync_of(other).pk]
+        deliver(sync_of(other).pk)
+    assert [s.status for s in Submission.objects.filter(pk__in=[asked.pk, other.pk])] == [
+        "synced",
+        "synced",
+    ]
+    assert len(receiver.requests) == 3
+
+
+def test_a_workflow_moved_to_another_sync_url_posts_there_unheld(monkeypatch):
+    """The hold is the old target's: a version published with another sync_url posts
+    the approvals made under it at once, while the old one's posts keep their hold."""
+    from webhooks.delivery import claim_due
+
+    with http_receiver() as receiver, http_receiver() as moved:
+        asked, other, clock = held_sync_target(receiver, monkeypatch)
+        elsewhere = with_sync_target(SubmissionFactory(company=asked.company), f"{moved.url}/erp")
+        submission_approve(submission_id=elsewhere.pk, actor=Actor.system())
+        clock["now"] += timedelta(seconds=10)
+        assert deliver(sync_of(elsewhere).pk).status_code == 200
+        assert deliver(sync_of(other).pk) is None  # still the old target's hold
+        assert claim_due() == []
+    assert Submission.objects.get(pk=elsewhere.pk).status == "synced"
+    assert len(moved.requests) == 1 and len(receiver.requests) == 1

@@ -22,6 +22,7 @@ from webhooks.models import (
     SessionWebhookTarget,
     SessionWebhookTargetNotice,
     SyncSigningSecret,
+    SyncTarget,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -591,3 +592,24 @@ def test_a_page_shows_the_newest_attempts_and_notices_and_links_to_the_rest(
         listed = admin_client.get(rest)
         assert listed.status_code == 200, rest
         assert listed.context["cl"].result_count == rows.count(), rest
+
+
+def test_the_list_of_sync_targets_shows_a_targets_retry_after_hold_and_its_pending_posts(
+    admin_client, receiver
+):
+    """A sync target's Retry-After holds every approval's post: the operator sees till
+    when, and reaches the posts whose "Redeliver now" ends it."""
+    from tests.submissions.test_sync import approved_with_target
+
+    receiver.script = [503]
+    receiver.extra_headers = {"Retry-After": "600"}
+    submission, delivery = approved_with_target(receiver.url)
+    deliver(delivery.pk)
+    target = SyncTarget.objects.get(company=submission.company, url=receiver.url)
+    page = admin_client.get("/admin/webhooks/synctarget/").content.decode()
+    assert "Held until" in page
+    assert target.held_until.strftime("%Y-%m-%d %H:%M:%S UTC") in page
+    (link,) = re.findall(r'href="([^"]*webhookdelivery/\?[^"]*)">pending posts', page)
+    posts = admin_client.get(link.replace("&amp;", "&")).content.decode()
+    assert delivery.pk in posts
+    assert admin_client.get(f"/admin/webhooks/synctarget/{target.pk}/change/").status_code == 200
