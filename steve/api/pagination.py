@@ -17,7 +17,17 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
+def _given_once(params: QueryDict, param: str, code: str) -> None:
+    """A page parameter sent more than once is refused, as a repeated filter is: the
+    QueryDict's get() took the last one, so "limit=2&limit=50" read 50 rows and a second,
+    empty cursor the first page again, neither what the caller built."""
+    if len(params.getlist(param)) > 1:
+        message = f"{param} may be given once."
+        raise ApiProblem(400, message, code=code, errors=[field_error(param, message, "repeated")])
+
+
 def parse_limit(params: QueryDict, default: int = DEFAULT_LIMIT) -> int:
+    _given_once(params, "limit", "INVALID_LIMIT")
     raw = params.get("limit")
     if raw in (None, ""):
         return default
@@ -70,6 +80,7 @@ def page_param_problems(params: QueryDict, *, scope: str) -> list[ApiProblem]:
 
 
 def _cursor_after(params: QueryDict, scope: str) -> str | None:
+    _given_once(params, "cursor", "INVALID_CURSOR")
     cursor = params.get("cursor")
     return decode_cursor(scope, cursor) if cursor else None
 

@@ -87,6 +87,31 @@ def test_a_filter_given_twice_is_a_400_not_silently_one_of_them(api, company, qu
     assert response.json()["code"] == "INVALID_FILTER"
 
 
+def test_a_page_parameter_given_twice_is_a_400_not_silently_the_last(api, company):
+    # The filters refuse a repeat; limit and cursor took the last one given, so a client
+    # that built "limit=2&limit=50" or appended a second cursor read a page it never asked
+    # for (here 5 rows for limit=2, or the first page again for an empty second cursor).
+    for _ in range(5):
+        SubmissionFactory(company=company)
+    cursor = api.get("/api/v1/submissions?limit=2").json()["pagination"]["nextCursor"]
+    for query, code in [
+        ("limit=2&limit=50", "INVALID_LIMIT"),
+        ("limit=2&limit=", "INVALID_LIMIT"),
+        (f"cursor={cursor}&cursor={cursor}", "INVALID_CURSOR"),
+        (f"cursor={cursor}&cursor=", "INVALID_CURSOR"),
+    ]:
+        response = api.get(f"/api/v1/submissions?{query}")
+        assert response.status_code == 400, query
+        body = response.json()
+        assert body["code"] == code
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [
+            (query.split("=")[0], "repeated")
+        ]
+    # The same rule on every keyset listing (one helper): a webhook endpoint list.
+    response = api.get("/api/v1/webhook-endpoints?limit=1&limit=2")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_LIMIT"
+
+
 def test_detail_has_every_seed_field(api, in_review):
     SubmissionFileFactory(submission=in_review, uploaded_at=in_review.created_at)
     body = api.get(f"/api/v1/submissions/{in_review.pk}").json()
