@@ -112,17 +112,32 @@ def original_name(sent: str) -> str | None:
 
 
 def _delivery_mode(data: Any) -> str:
-    field, mode = "deliveryMode", data.get("deliveryMode")
-    if mode is None:
-        field, mode = "delivery.mode", data.get("delivery.mode")
+    """deliveryMode, or its alias delivery.mode (a form's flat member or a JSON object's).
+
+    An alias Steve would not follow is refused rather than passed over: a `delivery` that
+    is no object ("delivery": "webhook") was ignored, and two spellings that disagree were
+    settled for deliveryMode; either way the job polled while its caller waited for a
+    webhook."""
     delivery = data.get("delivery")
-    if mode is None and isinstance(delivery, dict):
-        mode = delivery.get("mode")
-    if mode is None or mode == "":
-        mode = "poll"
+    if delivery is not None and not isinstance(delivery, dict):
+        message = 'delivery must be an object such as {"mode": "webhook"}, or send deliveryMode.'
+        raise member_refused("delivery", "INVALID_DELIVERY_MODE", message, "invalid")
+    sent = [
+        (field, mode)
+        for field, mode in (
+            ("deliveryMode", data.get("deliveryMode")),
+            ("delivery.mode", data.get("delivery.mode")),
+            ("delivery.mode", (delivery or {}).get("mode")),
+        )
+        if mode not in (None, "")
+    ]
+    field, mode = sent[0] if sent else ("deliveryMode", "poll")
     if not isinstance(mode, str) or mode not in api_docs.DELIVERY_MODES:
         message = "deliveryMode must be poll or webhook."
         raise member_refused(field, "INVALID_DELIVERY_MODE", message, "invalid_choice")
+    if other := next(((f, m) for f, m in sent[1:] if m != mode), None):
+        message = f"{other[0]} does not agree with {field}; send one of them."
+        raise member_refused(other[0], "INVALID_DELIVERY_MODE", message, "conflict")
     return mode
 
 

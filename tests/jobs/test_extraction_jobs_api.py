@@ -146,6 +146,39 @@ def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):
     assert body["success"] is False and body["error"]["code"] == code
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        # Not the alias's object: it was ignored, and the job polled.
+        ({"delivery": "webhook"}, "delivery"),
+        ({"delivery": ["webhook"]}, "delivery"),
+        # Both spellings, disagreeing: deliveryMode won without a word.
+        ({"deliveryMode": "poll", "delivery": {"mode": "webhook"}}, "delivery.mode"),
+        ({"deliveryMode": "webhook", "delivery.mode": "poll"}, "delivery.mode"),
+    ],
+)
+def test_a_delivery_alias_steve_would_not_follow_is_a_400_and_makes_no_job(
+    api, workflows, fields, field
+):
+    body = {"templateName": "invoice", "file": base64.b64encode(invoice_pdf()).decode()}
+    response = api.post(URL, {**body, **fields}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_DELIVERY_MODE"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not WorkflowSession.objects.exists()
+
+
+def test_a_delivery_alias_agreeing_with_delivery_mode_is_taken(api, workflows):
+    body = {"templateName": "invoice", "file": base64.b64encode(invoice_pdf()).decode()}
+    for fields in (
+        {"delivery": {"mode": "poll"}},
+        {"deliveryMode": "poll", "delivery": {"mode": "poll"}},
+        {"deliveryMode": "poll", "delivery.mode": "poll"},
+        {"delivery": None},
+    ):
+        assert api.post(URL, {**body, **fields}, format="json").status_code == 202, fields
+
+
 @pytest.mark.parametrize("declared", ["-1", "abc", "\u00b2"])
 def test_a_malformed_content_length_is_400_invalid_request_naming_it(api, workflows, declared):
     response = create(api, headers={"CONTENT_LENGTH": declared})
