@@ -78,7 +78,10 @@ SESSION_CREATE_REQUEST = closed(  # another field is refused (unknown_field)
             "metadata": nullable(
                 {
                     **FREE_OBJECT,
-                    "description": "At most 4096 bytes, 2 levels; leaves string/number/boolean",
+                    "description": (
+                        "At most 4096 bytes as stored (compact UTF-8 JSON, numbers written "
+                        "out in full), 2 levels; leaves string/number/boolean"
+                    ),
                 }
             ),
             "externalUser": nullable(EXTERNAL_USER),

@@ -211,6 +211,34 @@ def test_a_metadata_integer_no_double_can_hold_is_a_422_and_a_large_order_number
     assert post_raw(api, SESSIONS, json.dumps(body)).status_code == 201
 
 
+def test_metadata_numbers_count_at_the_size_they_are_stored_and_served(api, workflows):
+    # PostgreSQL keeps a JSON number as a decimal written out in full: 1e308 is read back
+    # as 309 digits, 1e-300 as 302 characters. Counted as sent, 40 of them (about 500
+    # bytes) passed the 4096-byte limit and were stored, served and sent in every webhook
+    # as 12 KB.
+    many = {f"k{index}": 1e308 if index % 2 else 1e-300 for index in range(40)}
+    body = session_body(clientSubmissionId="m-1", metadata=many)
+    assert len(json.dumps(many, separators=(",", ":"))) < 4096
+    response = post_raw(api, SESSIONS, json.dumps(body))
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"] == [
+        {
+            "field": "metadata",
+            "message": "metadata must be at most 4096 bytes.",
+            "code": "too_large",
+        }
+    ]
+    assert not WorkflowSession.objects.exists()
+    # A few such numbers still fit, and what is served stays within the limit.
+    body = session_body(clientSubmissionId="m-2", metadata={"big": 1e308, "small": 1e-300})
+    created = post_raw(api, SESSIONS, json.dumps(body))
+    assert created.status_code == 201, created.content
+    served = api.get(f"/api/v1/submissions/{created.json()['submissionId']}").json()["metadata"]
+    # The same numbers, read as doubles (a JSON reader's): served written out in full.
+    assert {key: float(value) for key, value in served.items()} == {"big": 1e308, "small": 1e-300}
+    assert len(json.dumps(served, separators=(",", ":")).encode()) <= 4096
+
+
 @pytest.mark.parametrize(("email", "status"), [("not-an-email", 422), ("ann@example.com", 201)])
 def test_an_external_users_email_must_be_an_email_address(api, workflows, email, status):
     body = session_body(externalUser={"id": "u1", "email": email})
