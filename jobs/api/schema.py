@@ -11,6 +11,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from jobs.api.serializers import MAX_EXTERNAL_USER_CHARS
 from jobs.extraction.errors import ERROR_CODES
 from jobs.models import SessionState
 from jobs.services import ENDED_CODES, STUCK_ERROR_CODE
@@ -39,12 +40,13 @@ FAILED_JOB_CODES = sorted({*ERROR_CODES, STUCK_ERROR_CODE, *ENDED_CODES})
 
 SESSION_STATES = choices(SessionState)
 SUBMISSION_STATUSES = choices(SubmissionStatus)
+USER_TEXT = {**STRING, "maxLength": MAX_EXTERNAL_USER_CHARS}
 EXTERNAL_USER = {
     "type": "object",
     "properties": {
-        "id": nullable(STRING),
-        "name": nullable(STRING),
-        "email": nullable({**STRING, "description": "An email address when not empty."}),
+        "id": nullable(USER_TEXT),
+        "name": nullable(USER_TEXT),
+        "email": nullable({**USER_TEXT, "description": "An email address when not empty."}),
     },
     "additionalProperties": False,
 }

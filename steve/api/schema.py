@@ -26,6 +26,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from steve.api.errors import DEFAULTS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from steve.api.idempotency import MAX_KEY_LENGTH
 from steve.api.ratelimit import DEFAULT_LIMITS as RATE_LIMIT_BUCKETS
 
 PROBLEMS_KEY = "x-steve-problems"
@@ -315,10 +316,12 @@ def docs(
 
 IDEMPOTENCY_PARAM = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # What steve.api.idempotency.valid_key takes (else 400 INVALID_IDEMPOTENCY_KEY).
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
+        f"1-{MAX_KEY_LENGTH} printable ASCII characters. "
         "Makes the create safe to retry: a replay returns the first response with "
         "`X-Idempotent-Replay: true`. Same key in flight: 409; with a different request: "
         "422. Failed creates release the key. Keys are per API key, kept 7 days."

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,122 @@ def test_a_request_member_is_nullable_exactly_where_the_api_takes_null(
     if "$ref" in body:
         body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
     assert body["properties"][member].get("nullable", False) is nullable
+
+
+def email_of_length(length: int) -> str:
+    """A valid address of exactly `length` characters: a 64-character local part, then
+    63-character domain labels (the most EmailValidator takes of each)."""
+    domain_length = length - 65
+    labels = []
+    while domain_length - sum(len(label) + 1 for label in labels) > 63 + 4:
+        labels.append("d" * 63)
+    labels.append("e" * (domain_length - sum(len(label) + 1 for label in labels) - 4))
+    return "a" * 64 + "@" + ".".join(labels) + ".com"
+
+
+LOCAL_URL = "http://127.0.0.1:9/"  # tests allow private targets; nothing listens there
+
+
+def url_of_length(length: int) -> str:
+    return LOCAL_URL + "u" * (length - len(LOCAL_URL))
+
+
+def session_with_external_user(member: str) -> Callable:
+    def send(api, endpoint, value: str):
+        body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": value[:9]}
+        body["externalUser"] = {member: value}
+        return api.post(SESSIONS, body, format="json")
+
+    return send
+
+
+def session_with_idempotency_key(api, endpoint, value: str):
+    body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "c"}
+    return api.post(SESSIONS, body, format="json", HTTP_IDEMPOTENCY_KEY=value)
+
+
+def endpoint_create_with(member: str) -> Callable:
+    def send(api, endpoint, value: str):
+        body = {"url": LOCAL_URL, member: value}
+        return api.post("/api/v1/webhook-endpoints", body, format="json")
+
+    return send
+
+
+def endpoint_update_with(member: str) -> Callable:
+    def send(api, endpoint, value: str):
+        url = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+        return api.patch(url, {member: value}, format="json")
+
+    return send
+
+
+def send_test_event(api, endpoint, value: str):
+    return api.post("/api/v1/webhooks/test", {"url": value}, format="json")
+
+
+SESSIONS = "/api/v1/workflows/receipt-ocr/sessions"
+SESSION_CREATE = ("/api/v1/workflows/{slug}/sessions", "post")
+ENDPOINT_CREATE = ("/api/v1/webhook-endpoints", "post")
+ENDPOINT_UPDATE = ("/api/v1/webhook-endpoints/{endpoint_id}", "patch")
+
+
+@pytest.mark.parametrize(
+    ("operation", "member", "limit", "value_of_length", "send"),
+    [
+        (SESSION_CREATE, "externalUser.id", 256, "x".__mul__, session_with_external_user("id")),
+        (
+            SESSION_CREATE,
+            "externalUser.name",
+            256,
+            "x".__mul__,
+            session_with_external_user("name"),
+        ),
+        (
+            SESSION_CREATE,
+            "externalUser.email",
+            256,
+            email_of_length,
+            session_with_external_user("email"),
+        ),
+        (SESSION_CREATE, "Idempotency-Key", 255, "k".__mul__, session_with_idempotency_key),
+        (ENDPOINT_CREATE, "url", 2000, url_of_length, endpoint_create_with("url")),
+        (ENDPOINT_CREATE, "description", 200, "d".__mul__, endpoint_create_with("description")),
+        (ENDPOINT_UPDATE, "url", 2000, url_of_length, endpoint_update_with("url")),
+        (ENDPOINT_UPDATE, "description", 200, "d".__mul__, endpoint_update_with("description")),
+        (("/api/v1/webhooks/test", "post"), "url", 2000, url_of_length, send_test_event),
+    ],
+)
+def test_a_request_members_length_limit_is_the_one_the_schema_documents(
+    schema, api, workflows, company, operation, member, limit, value_of_length, send
+):
+    # A client generated from the schema checks maxLength before sending; without it, a
+    # 257-character externalUser.name or a 201-character description was only found out
+    # by the 422 (or, for the Idempotency-Key, the 400).
+    from webhooks.services import endpoint_create
+
+    path, method = operation
+    assert documented_max_length(schema, path, method, member) == limit
+    endpoint = endpoint_create(company=company, url=LOCAL_URL)[0]
+    assert len(value_of_length(limit)) == limit
+    taken = send(api, endpoint, value_of_length(limit))
+    assert taken.status_code in (200, 201), taken.json()
+    refused = send(api, endpoint, value_of_length(limit + 1)).json()
+    assert refused["status"] in (400, 422)
+    assert [e["field"] for e in refused.get("errors", [])] in ([member], [])
+
+
+def documented_max_length(schema: dict, path: str, method: str, member: str) -> int | None:
+    operation = schema["paths"][path][method]
+    if member[0].isupper():  # a header
+        (parameter,) = [p for p in operation["parameters"] if p["name"] == member]
+        return parameter["schema"].get("maxLength")
+    part = operation["requestBody"]["content"]["application/json"]["schema"]
+    for name in member.split("."):
+        if "$ref" in part:
+            part = schema["components"]["schemas"][part["$ref"].rsplit("/", 1)[1]]
+        part = part["properties"][name]
+    return part.get("maxLength")
 
 
 def documented_examples(schema: dict) -> list[tuple[str, dict, object]]:

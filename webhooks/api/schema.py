@@ -27,6 +27,7 @@ from steve.api.schema import (
 from steve.models import Environment
 from webhooks.catalogue import EVENT_TYPES
 from webhooks.models import WebhookDelivery
+from webhooks.services import MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH
 
 DELIVERY_STATUSES = choices(WebhookDelivery.Status)
 EVENTS = {
@@ -35,6 +36,9 @@ EVENTS = {
     "description": "empty: every event type, those Steve adds later included; otherwise"
     " only these (a type added later is not sent until it is listed)",
 }
+# The limits the service holds (webhooks.services), so a generated client knows them.
+URL = {"type": "string", "format": "uri", "maxLength": MAX_URL_LENGTH}
+DESCRIPTION = {**STRING, "maxLength": MAX_DESCRIPTION_LENGTH}
 SHOWN_ONCE = {
     "type": "string",
     "nullable": True,
@@ -213,9 +217,9 @@ ENDPOINT_CREATE = docs(
     request=closed(  # another field is refused (unknown_field), as an update's is
         obj(
             {
-                "url": {"type": "string", "format": "uri"},
+                "url": URL,
                 "events": EVENTS,
-                "description": STRING,
+                "description": DESCRIPTION,
             },
             required=["url"],
         )
@@ -276,9 +280,9 @@ ENDPOINT_UPDATE = docs(
     request=closed(
         obj(
             {
-                "url": {"type": "string", "format": "uri"},
+                "url": URL,
                 "events": EVENTS,
-                "description": STRING,
+                "description": DESCRIPTION,
                 "enabled": {"type": "boolean"},
             },
             required=[],
@@ -368,7 +372,7 @@ WEBHOOK_TEST = docs(
     # Exactly one of the two; the other left out or null.
     request=closed(
         obj(
-            {"endpointId": nullable(STRING), "url": nullable({"type": "string", "format": "uri"})},
+            {"endpointId": nullable(STRING), "url": nullable(URL)},
             [],
         )
     ),
