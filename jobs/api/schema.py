@@ -66,7 +66,10 @@ SESSION_CREATE_REQUEST = closed(  # another field is refused (unknown_field)
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 255,
-                "description": "Your id; a pending session already made for it is returned",
+                "description": (
+                    "Your id, kept exactly as sent (not only spaces); a pending session "
+                    "already made for it is returned"
+                ),
             },
             # Optional members: null is the same as leaving them out.
             "webhookUrl": nullable(

@@ -164,7 +164,12 @@ class SessionCreateSerializer(serializers.Serializer):
             "max_length": "contentTypes must list one MIME type per file, at most {max_length}."
         },
     )
-    clientSubmissionId = StrictCharField(max_length=MAX_CLIENT_ID)  # noqa: N815
+    # Kept as sent, surrounding spaces included: it is the caller's key, echoed in the
+    # poll and the webhooks and matched for replays (it was trimmed, so " order-7 " came
+    # back as "order-7" and replayed that key's session).
+    clientSubmissionId = StrictCharField(  # noqa: N815
+        max_length=MAX_CLIENT_ID, trim_whitespace=False
+    )
     metadata = serializers.JSONField(required=False, allow_null=True)
     externalUser = ExternalUserSerializer(required=False, allow_null=True)  # noqa: N815
     # An endpoint's limit, which is also the column's: a longer URL failed its INSERT (500).
@@ -202,6 +207,13 @@ class SessionCreateSerializer(serializers.Serializer):
             errors = _content_errors(dict(attrs), self.context["version"])
             raise serializers.ValidationError({**_by_field(errors), **strangers})
         return dict(attrs)
+
+    def validate_clientSubmissionId(self, value: str) -> str:  # noqa: N802
+        if not value.strip():  # spaces alone name nothing, as "" does
+            raise serializers.ValidationError(
+                self.fields["clientSubmissionId"].error_messages["blank"], code="blank"
+            )
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if errors := _content_errors(attrs, self.context["version"]):

@@ -156,6 +156,29 @@ def test_same_client_submission_id_returns_the_pending_session(api, workflows):
     assert WorkflowSession.objects.count() == 1
 
 
+def test_a_client_submission_id_is_kept_exactly_as_the_caller_sent_it(api, workflows):
+    # Seed 001: "the caller-supplied idempotency key"; docs/webhooks.md: "as you sent
+    # them". It was trimmed: the poll and the webhooks echoed "order-7" for " order-7 ",
+    # which the caller's own lookup by its key did not find, and " order-7 " replayed the
+    # session of "order-7", another key.
+    status, padded, _ = create(api, clientSubmissionId=" order-7 ")
+    assert status == 201
+    job = api.get(f"/api/v1/jobs/{padded['sessionId']}").json()
+    assert job["clientSubmissionId"] == " order-7 "
+    status, plain, response = create(api, clientSubmissionId="order-7")
+    assert status == 201 and "X-Idempotent-Replay" not in response
+    assert plain["sessionId"] != padded["sessionId"]
+    replay = create(api, clientSubmissionId=" order-7 ")[1]
+    assert replay["sessionId"] == padded["sessionId"]
+
+
+def test_a_client_submission_id_of_only_spaces_is_refused_as_blank(api, workflows):
+    status, body, _ = create(api, clientSubmissionId="   ")
+    assert status == 422
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("clientSubmissionId", "blank")]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_a_replay_late_in_a_sessions_life_says_its_urls_end_with_the_session(api, workflows):
     first_status, body, _ = create(api)
     ends = timezone.now() + timedelta(seconds=20)
