@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -397,7 +398,20 @@ def job_status(session: WorkflowSession) -> str:
     return "processing" if session.progress > 5 else "queued"
 
 
-def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
+def _status_at(session: WorkflowSession, status: str) -> datetime | None:
+    """When the job reached its status (its completedAt, failedAt, canceledAt or
+    reviewRequiredAt); None while it is queued or processing, or once expired."""
+    submission = session.submission
+    if status in {"completed", "failed"}:
+        return submission.decided_at or session.processed_at
+    if status == "review_required":
+        return session.processed_at
+    if status == "canceled":
+        return submission_cancelled_at(submission)
+    return None
+
+
+def _status_fields(session: WorkflowSession, status: str, at: datetime | None) -> dict[str, Any]:
     submission = session.submission
     if status in {"queued", "processing"}:
         fields: dict[str, Any] = {"retryAfterMs": RETRY_AFTER_MS}
@@ -410,25 +424,25 @@ def _status_fields(session: WorkflowSession, status: str) -> dict[str, Any]:
             "resultAvailable": False,
             # The submission to review, through the review API or the review desk.
             "submissionId": submission.pk,
-            "reviewRequiredAt": iso(session.processed_at),
+            "reviewRequiredAt": iso(at),
             "reviewThreshold": session.options.get("documentReview")
             or session.workflow_version.review_threshold,
             "reviewFlaggedFieldCount": len(submission.review_flagged_fields),
         }
     if status == "completed":
         return {
-            "completedAt": iso(submission.decided_at or session.processed_at),
+            "completedAt": iso(at),
             "resultAvailable": True,
             "resultUrl": f"/api/v1/extraction-jobs/{session.pk}/result",
         }
     if status == "failed":
         return {
-            "failedAt": iso(submission.decided_at or session.processed_at),
+            "failedAt": iso(at),
             "error": _job_error(session),
         }
     if status == "expired":
         return {"result": {"expired": True, "purgedAt": iso(submission.results_purged_at)}}
-    return {"canceledAt": iso(submission_cancelled_at(submission))}
+    return {"canceledAt": iso(at)}
 
 
 def _job_error(session: WorkflowSession) -> dict[str, Any]:
@@ -462,12 +476,17 @@ class ExtractionJobView(PeerEnvelopeView):
     def get(self, request: Request, job_id: str) -> Response:
         session = own_job(request, job_id)
         status = job_status(session)
+        at = _status_at(session, status)
+        # The last status update (seeds 002-004) is never before the status's own time:
+        # a cancel's event is recorded after the submission's save, and its canceledAt
+        # came out later than updatedAt.
+        changed = [session.updated_at, session.submission.updated_at, *([at] if at else [])]
         job = {
             "id": session.pk,
             "status": status,
             "createdAt": iso(session.created_at),
-            "updatedAt": iso(max(session.updated_at, session.submission.updated_at)),
-            **_status_fields(session, status),
+            "updatedAt": iso(max(changed)),
+            **_status_fields(session, status, at),
         }
         headers = {"Retry-After": str(RETRY_AFTER_MS // 1000)} if "retryAfterMs" in job else {}
         return Response({"success": True, "job": job}, headers=headers)

@@ -649,3 +649,24 @@ def test_the_job_polls_updated_at_moves_when_its_submission_is_approved(api, wor
     after = api.get(f"/api/v1/jobs/{job_id}").json()
     assert after["submissionStatus"] == "approved"
     assert after["updatedAt"] > before["updatedAt"]
+
+
+def test_a_canceled_jobs_updated_at_is_not_before_its_canceled_at(api, workflows):
+    # Seeds 002-004: updatedAt is the last status update. A job cancelled in review
+    # answered an updatedAt (its submission's save) before its canceledAt (the cancel
+    # event, recorded after the save in the same transaction).
+    job_id = create(api, documentReview="99").json()["job"]["id"]
+    run_job(job_id)
+    submission_id = status_of(api, job_id)["submissionId"]
+    clock = [timezone.now()]
+
+    def ticking() -> timezone.datetime:
+        clock[0] += timedelta(milliseconds=50)
+        return clock[0]
+
+    with mock.patch("django.utils.timezone.now", ticking):
+        cancelled = api.post(f"/api/v1/submissions/{submission_id}/cancel", {}, format="json")
+    assert cancelled.status_code == 200
+    job = status_of(api, job_id)
+    assert job["status"] == "canceled"
+    assert job["updatedAt"] >= job["canceledAt"]
