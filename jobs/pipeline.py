@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from fraud.services import HashedPage, PageImage, fraud_run_checks, fraud_sentence, hash_page
@@ -35,7 +35,7 @@ from jobs.services import (
     session_set_progress,
     session_start_run,
 )
-from steve.blips import DATABASE_BLIPS, through_blips
+from steve.blips import is_database_blip, through_blips
 from steve.models import Environment
 from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
@@ -97,7 +97,10 @@ def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
             while not done.wait(settings.SESSION_HEARTBEAT_EVERY_SECONDS):
                 try:
                     session_heartbeat(session_id=session_id)
-                except DATABASE_BLIPS:  # beat again next time, on a new connection
+                except DatabaseError as error:
+                    if not is_database_blip(error):
+                        raise
+                    # Beat again next time, on a new connection.
                     logger.warning("Session %s: a heartbeat did not reach the database", session_id)
                     connection.close()
         finally:
@@ -388,8 +391,6 @@ def _process(session: WorkflowSession) -> None:
         _finish(session, merged, outcome.status, outcome.match_count)
     except Stopped:
         logger.info("Session %s ended while processing; the pipeline stops", session_id)
-    except DATABASE_BLIPS:
-        raise
     except ExtractionError as exc:
         session_fail(
             session_id=session_id,
@@ -398,7 +399,9 @@ def _process(session: WorkflowSession) -> None:
             step=exc.step,
             retryable=exc.retryable,
         )
-    except Exception:
+    except Exception as exc:
+        if is_database_blip(exc):
+            raise
         logger.exception("Processing session %s failed", session_id)
         session_fail(
             session_id=session_id,

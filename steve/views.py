@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET
 
 from steve.api.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
-    DATABASE_UNAVAILABLE,
     database_unavailable_problem,
     problem_for_status,
     problem_json_response,
 )
+from steve.blips import is_database_blip
 from steve.celery import app
 from steve.middleware import API_PREFIX
 from steve.storage import download_disposition, unsign_token
@@ -121,10 +121,10 @@ def handler500(request: HttpRequest) -> HttpResponse:
     # Django calls this while it handles the view's exception.
     error = sys.exception()
     if request.path.startswith(API_PREFIX):
-        if isinstance(error, DATABASE_UNAVAILABLE):
+        if error is not None and is_database_blip(error):
             return problem_json_response(request, database_unavailable_problem(error))
         return problem_for_status(request, 500, "Steve could not complete the request.")
-    if isinstance(error, DATABASE_UNAVAILABLE):
+    if error is not None and is_database_blip(error):
         retry_after = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
         return HttpResponse(DATABASE_UNAVAILABLE_PAGE, status=503, headers=retry_after)
     from django.views.defaults import server_error

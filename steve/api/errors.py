@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from steve.blips import DATABASE_BLIPS
+from steve.blips import is_database_blip
 from steve.errors import ServiceError, field_error, one_per_field
 from steve.logredact import redact
 from steve.text import hides_text
@@ -76,10 +76,10 @@ class ApiProblem(exceptions.APIException):
 
 
 # The database did not answer: PostgreSQL restarting, all the connections it allows
-# taken ("too many clients"), this process's connection dropped, a deadlock or a
-# statement timeout. Neither the caller's fault nor a bug: a 503 the caller retries, not
-# a 500. The next request reconnects (CONN_HEALTH_CHECKS).
-DATABASE_UNAVAILABLE = DATABASE_BLIPS
+# taken ("too many clients"), this process's connection dropped or its session ended
+# (a transaction left idle too long), a deadlock or a statement timeout
+# (steve.blips.is_database_blip). Neither the caller's fault nor a bug: a 503 the caller
+# retries, not a 500. The next request reconnects (CONN_HEALTH_CHECKS).
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
@@ -340,7 +340,7 @@ def _as_problem(exc: Exception) -> ApiProblem | None:
         return ApiProblem(
             400, "Text must not contain NUL (\\u0000) characters.", code="INVALID_CHARACTERS"
         )
-    if isinstance(exc, DATABASE_UNAVAILABLE):
+    if is_database_blip(exc):
         return database_unavailable_problem(exc)
     if isinstance(exc, DjangoPermissionDenied):
         return ApiProblem(403, "You do not have access to this resource.")

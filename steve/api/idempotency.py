@@ -32,13 +32,14 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import QueryDict
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from steve.api.errors import DATABASE_UNAVAILABLE, ApiProblem
+from steve.api.errors import ApiProblem
+from steve.blips import is_database_blip
 from steve.models import ApiKey, IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -165,8 +166,9 @@ def _release(row: IdempotencyKey) -> None:
     connections); one still down leaves it to that timeout, as before."""
     try:
         _delete(row)
-    except DATABASE_UNAVAILABLE:
-        if connection.in_atomic_block:  # the caller's transaction: not ours to drop
+    except DatabaseError as error:
+        # The caller's transaction is not ours to drop.
+        if not is_database_blip(error) or connection.in_atomic_block:
             raise
         connection.close()
         _delete(row)

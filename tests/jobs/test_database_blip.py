@@ -1,7 +1,10 @@
 """A database blip (PostgreSQL restarting, a dropped connection) while a job runs: the
 job is retried at once, without spending the re-queues meant for workers killed mid-job."""
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -33,6 +36,41 @@ def drop_our_connection() -> None:
     conninfo += f"user={db['USER'] or 'postgres'} dbname={db['NAME']}"
     with psycopg.connect(conninfo, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+
+class QuietMidTransaction:
+    """This thread's connection falls quiet inside a transaction for longer than
+    PostgreSQL's idle_in_transaction_session_timeout (made tiny on it): PostgreSQL ends
+    the session, and the transaction's next statement, or its commit, is refused
+    (SQLSTATE 25P03). Once per arm(), after the first statement of the next transaction."""
+
+    def __init__(self) -> None:
+        self.armed = 0
+        self.after: list[str] = []  # the statement after which each session was ended
+
+    def arm(self, times: int = 1) -> None:
+        self.armed += times
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        if self.armed and connection.in_atomic_block:
+            self.armed -= 1
+            self.after.append(sql)
+            with connection.connection.cursor() as cursor:  # psycopg's own: not wrapped
+                cursor.execute("SET idle_in_transaction_session_timeout = 50")
+            time.sleep(0.3)
+        return result
+
+
+@contextlib.contextmanager
+def quiet_mid_transaction(times: int = 1) -> Iterator[QuietMidTransaction]:
+    """The next `times` transactions of this thread are ended by PostgreSQL midway."""
+    quiet = QuietMidTransaction()
+    quiet.arm(times)
+    with connection.execute_wrapper(quiet):
+        yield quiet
 
 
 def blip_after_each_answer(monkeypatch) -> None:
@@ -170,3 +208,57 @@ def test_the_heartbeat_thread_beats_on_after_a_database_blip(api, workflows, set
         while len(beats) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
     assert len(beats) >= 3
+
+
+def test_a_job_whose_transaction_postgresql_ended_is_retried_as_a_blip(api, workflows, monkeypatch):
+    """A transaction left idle past DATABASE_IDLE_IN_TRANSACTION_SECONDS is ended by
+    PostgreSQL with SQLSTATE 25P03, an InternalError, not an OperationalError: the job
+    failed PROCESSING_ERROR instead of being tried again like any other blip."""
+    session_id = submitted(api)
+    read = blipping(0)[0]
+    calls: list[int] = []
+
+    def read_then_fall_quiet(session, file, deadline, on_progress=None):
+        calls.append(1)
+        if len(calls) == 1:
+            quiet.arm()  # the next transaction (a heartbeat's) is ended midway
+        return read(session, file, deadline, on_progress)
+
+    monkeypatch.setattr(pipeline, "_extract_file", read_then_fall_quiet)
+    monkeypatch.setattr(pipeline, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    with quiet_mid_transaction(times=0) as quiet:
+        pipeline.run(session_id)
+    assert len(quiet.after) == 1
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state == SessionState.COMPLETED, session.failed_reason
+    assert (session.requeue_count, len(calls)) == (0, 2)
+    events = SubmissionEvent.objects.filter(submission_id=session.submission_id)
+    assert events.filter(type="session_completed").count() == 1
+
+
+def test_the_heartbeat_thread_beats_on_after_postgresql_ended_its_transaction(
+    api, workflows, settings, monkeypatch
+):
+    # A 25P03 ended the thread: the live worker stopped beating while its fraud checks
+    # ran, and the stuck sweep took it for dead and ran its session a second time.
+    session_id = submitted(api)
+    settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.01
+    beat = pipeline.session_heartbeat
+    beats: list[bool] = []
+
+    def heartbeat(*, session_id: str) -> bool:
+        if beats:
+            beats.append(beat(session_id=session_id))
+            return beats[-1]
+        with quiet_mid_transaction() as quiet:  # this thread's own connection
+            try:
+                return beat(session_id=session_id)
+            finally:
+                beats.append(bool(quiet.after))
+
+    monkeypatch.setattr(pipeline, "session_heartbeat", heartbeat)
+    with pipeline._heartbeat_meanwhile(session_id):
+        deadline = time.monotonic() + 5
+        while len(beats) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert beats[:3] == [True, True, True]

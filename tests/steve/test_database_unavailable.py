@@ -10,9 +10,13 @@ from urllib.parse import urlparse
 import pytest
 from django.db import DatabaseError, OperationalError, connection
 from django.db.utils import ConnectionHandler
+from django.urls import reverse
 
+from steve.models import ApiKey
 from steve.settings import database_from_url
-from tests.jobs.test_database_blip import drop_our_connection
+from submissions.models import Submission, SubmissionStatus
+from tests import factories
+from tests.jobs.test_database_blip import drop_our_connection, quiet_mid_transaction
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 from tests.redis_down import silent_redis
 
@@ -51,6 +55,59 @@ def test_an_api_call_is_a_503_problem_while_the_database_does_not_answer(api, wo
     problem = response.json()
     assert problem["code"] == "DATABASE_UNAVAILABLE"
     assert problem["type"].endswith("/service-unavailable")
+
+
+@pytest.mark.parametrize("call", ["create", "upload"])
+def test_an_api_write_whose_transaction_postgresql_ended_is_a_503_that_wrote_nothing(
+    api, workflows, call
+):
+    # A transaction idle past DATABASE_IDLE_IN_TRANSACTION_SECONDS is ended with SQLSTATE
+    # 25P03, an InternalError: the caller got a 500 INTERNAL_ERROR, which says "our bug",
+    # not "try again".
+    run = _calls(api)[call]
+    submissions = Submission.objects.count()
+    api.raise_request_exception = False
+
+    with quiet_mid_transaction() as quiet:
+        response = run()
+
+    assert quiet.after, "no transaction was ended"
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["code"] == "DATABASE_UNAVAILABLE"
+    assert Submission.objects.count() == submissions  # PostgreSQL rolled it all back
+    # The retry the 503 asks for, on a new connection, is carried out once.
+    assert run().status_code in (200, 201)
+    assert Submission.objects.count() == submissions + (call == "create")
+
+
+def test_a_review_action_whose_transaction_postgresql_ended_is_the_503_page(ui, company):
+    waiting = factories.SubmissionFactory(company=company)
+    ui.raise_request_exception = False
+    action = reverse("review:approve", args=[waiting.pk])
+
+    with quiet_mid_transaction() as quiet:
+        response = ui.post(action, {"version": waiting.version})
+
+    assert quiet.after, "no transaction was ended"
+    assert response.status_code == 503
+    assert "try again" in response.content.decode().lower()
+    waiting.refresh_from_db()
+    assert waiting.status == SubmissionStatus.REVIEW
+
+
+def test_an_admin_save_whose_transaction_postgresql_ended_is_the_503_page(operator, company):
+    key = factories.api_key(company).api_key
+    operator.raise_request_exception = False
+    page = reverse("admin:steve_apikey_change", args=[key.pk])
+
+    with quiet_mid_transaction() as quiet:
+        response = operator.post(page, {"name": "renamed"})
+
+    assert quiet.after, "no transaction was ended"
+    assert response.status_code == 503
+    assert "try again" in response.content.decode().lower()
+    assert ApiKey.objects.get(pk=key.pk).name == key.name
 
 
 def test_a_database_that_takes_connections_but_never_answers_is_given_up_on_in_seconds(

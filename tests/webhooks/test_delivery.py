@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from steve.broker import broker_pause
 from steve.ids import new_id
-from tests.jobs.test_database_blip import blip_after_each_answer
+from tests.jobs.test_database_blip import blip_after_each_answer, quiet_mid_transaction
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks.delivery import (
@@ -529,6 +529,37 @@ def test_an_answer_that_meets_a_database_blip_is_recorded_and_not_sent_again(
         deliver_webhook(delivery.pk)
     finally:
         connection.close()
+    make_due(delivery)
+    assert dispatch_due_webhooks() == 0
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.DELIVERED, 1)
+    assert [a.status_code for a in delivery.log.all()] == [200]
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL ends the test's own session
+def test_an_answer_whose_recording_postgresql_ended_is_recorded_on_a_new_try(
+    company, endpoint, receiver, monkeypatch
+):
+    """The recording's transaction ended by PostgreSQL (idle in transaction, 25P03, an
+    InternalError): the 200 was lost like a blip's, and the event sent a second time once
+    the lease passed."""
+    post = delivery_module.post_signed
+
+    def post_then_fall_quiet(**kwargs):
+        outcome = post(**kwargs)
+        quiet.arm()  # the recording's transaction is ended midway
+        return outcome
+
+    monkeypatch.setattr(delivery_module, "post_signed", post_then_fall_quiet)
+    monkeypatch.setattr(delivery_module, "DATABASE_RETRY_DELAYS", (0, 0, 0))
+    (delivery,) = emit(company)
+    try:
+        with quiet_mid_transaction(times=0) as quiet:
+            deliver_webhook(delivery.pk)
+    finally:
+        connection.close()
+    assert len(quiet.after) == 1
     make_due(delivery)
     assert dispatch_due_webhooks() == 0
     delivery.refresh_from_db()
