@@ -236,6 +236,10 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Seconds a statement of a web request may run before PostgreSQL cancels it: under
+# gunicorn's 30-s timeout (steve.gunicorn_conf), so the caller gets a 503 rather than a
+# killed worker's HTML 500. The web process only (steve.webdb); 0 = no limit.
+WEB_STATEMENT_TIMEOUT_SECONDS = env_int("WEB_STATEMENT_TIMEOUT_SECONDS", 25, minimum=0)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # models.W047: SQLite cannot make fraud_match_unique_pair (nulls not distinct), so
     # Django skips it and warned on every scripts/dev start. Not needed there: SQLite's
