@@ -4,7 +4,7 @@ from pathlib import Path
 from queue import Empty
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Queue
 
 from steve import devbroker
 
@@ -19,6 +19,11 @@ def connection(folder: Path, transport: str) -> Connection:
             "control_folder": str(folder / "control"),
         },
     )
+
+
+def kombu_message(body: str) -> dict[str, object]:
+    """A message as kombu's virtual transports keep it (what the worker can consume)."""
+    return {"body": body, "headers": {}, "properties": {"delivery_tag": "t1", "delivery_info": {}}}
 
 
 def test_a_worker_polling_while_a_message_is_written_never_reads_it_half_written(
@@ -39,6 +44,58 @@ def test_a_worker_polling_while_a_message_is_written_never_reads_it_half_written
             return real_dumps(payload)
 
         monkeypatch.setattr(devbroker, "dumps", dumps_while_a_worker_polls)
-        writer.default_channel._put("processing", {"sessionId": "ses_1"})
+        writer.default_channel._put("processing", kombu_message("ses_1"))
         assert seen == ["empty"]
-        assert worker.default_channel._get("processing") == {"sessionId": "ses_1"}
+        assert worker.default_channel._get("processing") == kombu_message("ses_1")
+
+
+GARBAGE = {
+    "not_json": b"not json at all",
+    "empty": b"",
+    "invalid_utf8": b"\xff\xfe\x00garbage",
+    "json_list": b"[1, 2, 3]",
+    "json_without_properties": b'{"body": "x"}',
+    "properties_without_delivery_tag": b'{"body": "", "properties": {}}',
+}
+
+
+@pytest.mark.parametrize("content", GARBAGE.values(), ids=GARBAGE.keys())
+def test_a_file_in_the_broker_folder_that_is_no_message_is_set_aside_and_the_next_delivered(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One such file (a stray copy, a disk that filled mid-write, anything a user drops in
+    # data/broker) stopped the worker with "Unrecoverable error: JSONDecodeError", and
+    # scripts/dev with it; the next start read the next one and stopped again.
+    (tmp_path / "control").mkdir()
+    (tmp_path / "0_garbage.processing.msg").write_bytes(content)
+    (tmp_path / "1_folder.processing.msg").mkdir()
+    received: list[object] = []
+    transport = "steve.devbroker:Transport"
+    with connection(tmp_path, transport) as broker:
+        # Straight to the queue (the default exchange): kombu keeps the file-system
+        # transport's exchange bindings in one state per process, not per folder.
+        queue = Queue("processing", no_declare=True)
+        with broker.Producer() as producer:
+            producer.publish({"sessionId": "ses_1"}, exchange="", routing_key="processing")
+        # The worker's own path: the event loop polls the folder and hands each message
+        # to its consumer.
+        with broker.Consumer(queue, callbacks=[lambda body, message: received.append(body)]):
+            broker.drain_events(timeout=2)
+    assert received == [{"sessionId": "ses_1"}]
+    rejected = tmp_path / "rejected"
+    assert (rejected / "0_garbage.processing.msg").read_bytes() == content
+    assert "0_garbage.processing.msg" in caplog.text
+    assert not (tmp_path / "0_garbage.processing.msg").exists()
+
+
+def test_a_file_no_message_named_as_one_set_aside_before_is_set_aside_beside_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "control").mkdir()
+    (tmp_path / "rejected" / "0_x.processing.msg").mkdir(parents=True)
+    (tmp_path / "rejected" / "0_x.processing.msg" / "inside").write_text("a folder")
+    (tmp_path / "0_x.processing.msg").write_text("not json")
+    with connection(tmp_path, "steve.devbroker:Transport") as worker, pytest.raises(Empty):
+        worker.default_channel._get("processing")
+    [beside] = (tmp_path / "rejected").glob("0_x.processing.msg.*")
+    assert beside.read_text() == "not json"
