@@ -6,6 +6,7 @@ Production sets DATABASE_URL, REDIS_URL and STORAGE=s3.
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -136,9 +137,30 @@ def _dead_peer_options(options: dict[str, object]) -> dict[str, object]:
 
 DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("STEVE_TESTING", False)
+
+
+def data_dir_folder(path: Path, *, probe: bool) -> Path:
+    """`path` (DATA_DIR or a folder in it), made if missing; with `probe`, a file is
+    written there first, so a folder Steve cannot write to is named here, at start, and
+    not by a worker that dies at its first message or a beat that cannot keep its
+    schedule."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if probe:
+            with tempfile.TemporaryFile(dir=path):
+                pass
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"DATA_DIR must be a folder Steve can write to, got {str(DATA_DIR)!r}: "
+            f"{error.strerror or error} ({path})"
+        ) from None
+    return path
+
+
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-# The embedded defaults keep everything under DATA_DIR; make it on first start.
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The embedded defaults keep everything under DATA_DIR; make it on first start. Not
+# probed: with PostgreSQL, Redis and S3 nothing is written there, and it may be read-only.
+data_dir_folder(DATA_DIR, probe=False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -303,9 +325,9 @@ else:
     CELERY_BROKER_URL = "filesystem://localhost//"
     # Kombu's own writes a message in place; a worker can read it half-written and stop.
     CELERY_BROKER_TRANSPORT = "steve.devbroker:Transport"
-    _broker_dir = DATA_DIR / "broker"
-    _broker_dir.mkdir(exist_ok=True)
-    (DATA_DIR / "broker-control").mkdir(exist_ok=True)
+    # Every process writes there (a publish, a worker's queue bindings).
+    _broker_dir = data_dir_folder(DATA_DIR / "broker", probe=True)
+    data_dir_folder(DATA_DIR / "broker-control", probe=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -117,3 +119,36 @@ def test_the_file_system_broker_names_its_host_so_kombu_logs_no_warning(tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "localhost"
     assert "No hostname was supplied" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "data_dir",
+    [
+        # Exists, and nobody (root included) can write in it: a folder mounted read-only,
+        # or one owned by another user.
+        "/proc/self",
+        # Cannot be made.
+        "/proc/self/steve-data",
+    ],
+)
+def test_a_data_dir_steve_cannot_write_to_stops_it_at_start_naming_data_dir(
+    tmp_path: Path, data_dir: str
+) -> None:
+    # A read-only DATA_DIR stopped scripts/dev with a traceback ending in "OSError: [Errno
+    # 30] Read-only file system: '…/broker'"; one that held an earlier run's folders got as
+    # far as "Steve is running", then the worker died ("Unrecoverable error:
+    # UnboundLocalError") and beat printed hundreds of lines of "^" before all stopped.
+    env = _embedded_env(tmp_path) | {"DATA_DIR": data_dir}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: DATA_DIR ")
+    assert "/proc/" in last
