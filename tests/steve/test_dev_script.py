@@ -4,8 +4,10 @@ import contextlib
 import fcntl
 import os
 import shlex
+import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,33 @@ def test_a_second_dev_in_the_same_checkout_stops_before_touching_anything():
     assert result.returncode == 1
     assert "already running in this checkout" in result.stderr
     assert "Installing" not in result.stdout + result.stderr  # setup never ran
+
+
+def test_a_second_dev_names_the_processes_of_the_first_so_they_can_be_stopped():
+    # After a `kill -9` of scripts/dev its web server, worker and beat ran on without it,
+    # holding the lock: the next start said "stop it first (Ctrl-C)", with no terminal
+    # left to press it in and nothing saying which processes those were.
+    _skip_if_a_dev_runs_here()
+    lock = SCRIPT.parents[1] / "data" / ".dev.lock"
+    # As the orphans do: a process that holds the lock and a child that inherited it.
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"], start_new_session=True)
+    try:
+        for _ in range(50):
+            with lock.open("a") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    break
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            time.sleep(0.1)
+        result = _run_dev({**os.environ, "PORT": "1"})
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # the sleep too, which holds the lock
+        holder.wait()
+    assert result.returncode == 1
+    assert "already running in this checkout" in result.stderr
+    # The top process only: its child goes with it.
+    assert f"kill -TERM {holder.pid})" in result.stderr
 
 
 def _skip_if_a_dev_runs_here() -> None:
