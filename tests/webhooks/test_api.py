@@ -3,6 +3,7 @@
 import socket
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from rest_framework.test import APIClient
@@ -247,6 +248,39 @@ def test_deliveries_listing_detail_and_redelivery(api, company, endpoint, receiv
     problem(api.get(f"{deliveries}?status=lost"), 400, "INVALID_FILTER")
     problem(api.get(f"{deliveries}?status=failed&status=delivered"), 400, "INVALID_FILTER")
     problem(api.get(f"{deliveries}?status=lost&status="), 400, "INVALID_FILTER")
+
+
+def moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_the_documented_recovery_of_a_disabled_endpoint_gets_back_every_event_it_missed(
+    api, company, endpoint, receiver
+):
+    """docs/webhooks.md: read failingSince/disabledAt before enabling (enabling clears
+    both) and redeliver since some minutes before them. Exactly those timestamps miss
+    the delivery that began the failing (created with its event, before its failure)."""
+    base = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    receiver.script = [500]
+    (first,) = emit(company)
+    deliver(first.pk)
+    assert first.created_at < moment(api.get(base).json()["failingSince"])
+    receiver.script = [410]
+    (gone,) = emit(company)
+    deliver(gone.pk)
+    WebhookDelivery.objects.filter(pk=first.pk).update(status="failed")  # its budget ran out
+    (while_off,) = emit(company)  # kept failed, never sent
+    before_enabling = api.get(base).json()
+    assert gone.created_at < moment(before_enabling["disabledAt"])
+    enabled = api.patch(base, {"enabled": True}, format="json").json()
+    assert enabled["failingSince"] is None and enabled["disabledAt"] is None
+    since = (moment(before_enabling["failingSince"]) - timedelta(minutes=5)).isoformat()
+    answer = api.post(f"{base}/redeliver", {"since": since}, format="json").json()
+    assert answer["redelivered"] == 3
+    receiver.default = 204
+    for delivery in (first, gone, while_off):
+        deliver(delivery.pk)
+    assert {first.event_id, gone.event_id, while_off.event_id} <= set(receiver.processed_ids)
 
 
 def test_redelivery_to_a_disabled_endpoint_is_a_conflict(api, company, endpoint):
