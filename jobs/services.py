@@ -4,6 +4,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -225,7 +226,14 @@ def session_create(
 def _replay_differences(
     existing: WorkflowSession, version: WorkflowVersion, request: SessionRequest
 ) -> list[dict[str, str]]:
-    """What a replayed create asks for that the existing session was not made with."""
+    """What a replayed create asks for that the existing session was not made with.
+
+    Every member counts, as for an Idempotency-Key (a different body is refused): a
+    replay that moved its webhookUrl, or changed metadata or externalUser, was answered
+    with the first session and its new values dropped, so its caller believed them in
+    force. A member left out, null or empty is the same as its default, key order does
+    not matter, and a number is compared by value as PostgreSQL stores it (1e308 comes
+    back as 309 digits), never with a boolean (Python's True == 1)."""
     was = existing.workflow_version
     found = []
     if was.workflow_id != version.workflow_id:
@@ -234,14 +242,53 @@ def _replay_differences(
         found.append(("fileCount", existing.file_count, request.file_count))
     if list(existing.content_types) != list(request.content_types):
         found.append(("contentTypes", existing.content_types, request.content_types))
-    return [
-        {
-            "field": name,
-            "message": f"The session was created with {name} {before!r}, not {after!r}.",
-            "code": "conflict",
-        }
+    errors = [
+        field_error(
+            name, f"The session was created with {name} {before!r}, not {after!r}.", "conflict"
+        )
         for name, before, after in found
     ]
+    # Not echoed: metadata may be 4 KB, and each side's text is the caller's own anyway.
+    if _json_value(existing.metadata or {}) != _json_value(request.metadata or {}):
+        errors.append(
+            field_error("metadata", "The session was created with other metadata.", "conflict")
+        )
+    if _user(existing.external_user) != _user(request.external_user):
+        errors.append(
+            field_error(
+                "externalUser", "The session was created with another externalUser.", "conflict"
+            )
+        )
+    if (existing.webhook_url or "") != (request.webhook_url or ""):
+        was_url = (
+            f"webhookUrl {existing.webhook_url!r}" if existing.webhook_url else "no webhookUrl"
+        )
+        message = f"The session was created with {was_url}."
+        errors.append(field_error("webhookUrl", message, "conflict"))
+    return errors
+
+
+def _user(value: dict[str, Any] | None) -> Any:
+    """externalUser without its null members: {"id": "u1", "name": null} is {"id": "u1"},
+    and {} is no user."""
+    kept = {key: item for key, item in (value or {}).items() if item is not None}
+    return _json_value(kept) if kept else None
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON value in a form that compares by meaning: numbers as Decimals (1 == 1.0,
+    and a float equals the digits PostgreSQL wrote it out in), booleans kept apart."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return (type(value).__name__, value)
+    if isinstance(value, int):
+        return ("number", Decimal(value))
+    if isinstance(value, float):
+        return ("number", Decimal(repr(value)))
+    if isinstance(value, dict):
+        return ("object", {str(key): _json_value(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return ("array", [_json_value(item) for item in value])
+    return value
 
 
 def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:

@@ -189,7 +189,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "CLIENT_SUBMISSION_ID_IN_USE": (409, "clientSubmissionId belongs to a non-pending session."),
     "CLIENT_SUBMISSION_ID_CONFLICT": (
         409,
-        "clientSubmissionId belongs to a session made with another workflow or other files.",
+        "clientSubmissionId belongs to a pending session made with another request: "
+        "`errors[]` names each member that differs.",
     ),
     "SUBMISSION_CANCELLED": (400, "The session ended because its submission was cancelled."),
     "SUBMISSION_REJECTED": (400, "The session ended because its submission was rejected."),
@@ -274,7 +275,11 @@ SESSION_CREATE = docs(
     summary="Open a workflow session with pre-signed upload URLs",
     description=(
         "201 with a new pending session. A pending session already made for the same "
-        "`clientSubmissionId` is returned as it was, 201 with `X-Idempotent-Replay: true`. "
+        "`clientSubmissionId` with the same request is returned as it was, 201 with "
+        "`X-Idempotent-Replay: true`; with another workflow, `fileCount`, `contentTypes`, "
+        "`metadata`, `externalUser` or `webhookUrl` it is 409 "
+        "`CLIENT_SUBMISSION_ID_CONFLICT` (a member left out, null or empty is its default; "
+        "key order does not matter). "
         "Rate-limit bucket: `session`."
     ),
     response="SessionCreated",

@@ -333,6 +333,18 @@ def test_idempotency_key_replays_the_job(api, workflows):
     assert WorkflowSession.objects.count() == 1
 
 
+def test_a_jobs_client_submission_id_is_steves_own_never_its_idempotency_key(api, workflows):
+    """docs/api.md, Replays: an Idempotency-Key is forgotten after 7 days and may then name
+    a new job, while a clientSubmissionId stays bound for good, so the key is not it."""
+    key = "inv-1001-upload-1"
+    first = create(api, headers={"HTTP_IDEMPOTENCY_KEY": key}).json()["job"]["id"]
+    second = create(api).json()["job"]["id"]
+    submissions = [WorkflowSession.objects.get(pk=job).submission_id for job in (first, second)]
+    ids = [api.get(f"/api/v1/submissions/{s}").json()["clientSubmissionId"] for s in submissions]
+    assert all(made.startswith("xj_") and len(made) == 29 for made in ids)
+    assert key not in ids and ids[0] != ids[1]
+
+
 def test_jobs_are_read_in_the_callers_company_and_environment_not_by_its_key(
     api, workflows, company
 ):
