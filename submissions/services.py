@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
+from steve.jsonnumbers import InexactFloat
 from steve.models import Company, Environment
 from steve.text import hides_text, shown
 from steve.timefmt import iso
@@ -1051,12 +1052,17 @@ def _number_hint(raw: str) -> str:
     return SEPARATOR_HINT if "," in raw or "_" in raw else ""
 
 
+# One refusal for a number a stored float would change, typed on the desk or sent as JSON.
+INEXACT = "the number has more digits than can be kept exactly"
+INEXACT_CODE = "inexact_number"
+
+
 def _exact_float(number: Decimal, field_name: str, *, what: str) -> float:
     """The number as stored (a JSON float), refused when that would change it: a float
     keeps about 15 significant digits, and 99999999999999.9999 became 100000000000000."""
     value = float(number)
     if Decimal(repr(value)) != number:
-        raise invalid(field_name, f"{what}: the number has more digits than can be kept exactly.")
+        raise invalid(field_name, f"{what}: {INEXACT}.", field_code=INEXACT_CODE)
     return value
 
 
@@ -1067,7 +1073,8 @@ def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | N
 
 def _validate(value: Any, submission: Submission, field_name: str, what: str) -> None:
     if problem := _unstorable(value):
-        raise invalid(field_name, f"{what}: {problem}.")
+        code = INEXACT_CODE if problem == INEXACT else "invalid"
+        raise invalid(field_name, f"{what}: {problem}.", field_code=code)
     schema = submission.workflow_version.output_schema or {}
     if (refusal := schema_refusal(schema, field_name, value)) is not None:
         raise invalid(field_name, f"{what}: {refusal}.")
@@ -1085,6 +1092,10 @@ def _unstorable(value: Any) -> str | None:
             return "the text has a line break or a control, bidi formatting or invisible character"
     elif isinstance(value, int | float) and not _storable_number(value):
         return "the number is too large"
+    elif isinstance(value, InexactFloat):
+        # Read by the API's ExactNumbersJSONParser: the float is not the number sent
+        # (12345678901234.56789 read as ...234.568, which even passed the decimals rule).
+        return INEXACT
     elif isinstance(value, float) and _decimal_places(value) > MAX_DECIMALS:
         return f"the number has more than {MAX_DECIMALS} decimal places"
     elif isinstance(value, dict):

@@ -1,14 +1,20 @@
 """The JSON parser of every API view: bounded depth, and only text PostgreSQL can store
 (no lone surrogates, no NUL).
 
-Checked once, here, so no view meets a RecursionError or a database encode error.
+Checked once, here, so no view meets a RecursionError or a database encode error. A view
+whose numbers are amounts (corrections) takes ExactNumbersJSONParser, which also marks a
+number a float cannot hold exactly.
 """
 
-from collections.abc import Mapping
+import codecs
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils import json
+
+from steve.jsonnumbers import exact_float
 
 # Steve's bodies nest a few levels (metadata allows 2); 32 leaves room and stops bombs.
 MAX_JSON_DEPTH = 32
@@ -79,10 +85,35 @@ def check_json(data: Any) -> None:
 
 
 class BoundedJSONParser(JSONParser):
+    # json's own float unless a view's parser says otherwise (ExactNumbersJSONParser).
+    parse_float: Callable[[str], float] | None = None
+
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = self._load(stream, parser_context or {})
         except RecursionError:  # json's own parser gives up near the recursion limit
             raise _too_deep() from None
         check_json(data)
         return data
+
+    def _load(self, stream: Any, parser_context: dict[str, Any]) -> Any:
+        if self.parse_float is None:
+            return super().parse(stream, None, parser_context)
+        # DRF's JSONParser.parse with a parse_float: it has no hook for one.
+        decoded = codecs.getreader(get_encoding(parser_context))(stream)
+        try:
+            return json.load(
+                decoded,
+                parse_constant=json.strict_constant if self.strict else None,
+                parse_float=self.parse_float,
+            )
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class ExactNumbersJSONParser(BoundedJSONParser):
+    """For bodies whose numbers are stored as amounts (corrections): a number a float
+    cannot hold exactly is marked (steve.jsonnumbers), so the service refuses it instead
+    of storing the rounded float. Only views that set it pay for the check."""
+
+    parse_float = staticmethod(exact_float)

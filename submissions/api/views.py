@@ -18,6 +18,7 @@ from steve.api.errors import (
     validation_problem,
 )
 from steve.api.pagination import keyset_page, page_param_problems
+from steve.api.parsers import ExactNumbersJSONParser
 from submissions.api import schema as api_docs
 from submissions.api.serializers import action_result, detail, list_item
 from submissions.models import FraudStatus, Submission, SubmissionStatus
@@ -177,6 +178,10 @@ class SubmissionCancelView(APIView):
 @extend_schema_view(post=api_docs.SUBMISSION_CORRECT)
 class SubmissionCorrectionsView(APIView):
     """Correct extracted fields of a submission in review, as the review page does."""
+
+    # Numbers read exactly: a float's rounding (99999999999999.9999 read as 1e14) is
+    # refused by the service as on the desk, never stored as another amount.
+    parser_classes = [ExactNumbersJSONParser]
 
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)

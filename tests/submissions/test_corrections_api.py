@@ -233,6 +233,63 @@ def test_the_desk_refuses_an_amount_with_more_than_four_decimals_as_the_api_does
     assert "lineItems" not in waiting.extracted_data
 
 
+@pytest.mark.parametrize(
+    "written", ["99999999999999.9999", "12345678901234.56789", "1.00000000000000001"]
+)
+def test_a_number_with_more_digits_than_are_kept_is_refused_over_the_api_as_on_the_desk(
+    api, company, reviewer, written
+):
+    """The body was read into floats before any check: 99999999999999.9999 was stored as
+    100000000000000, and 12345678901234.56789 (five decimals) as 12345678901234.568, which
+    passed the four-decimals rule. The desk refuses them (docs/review.md)."""
+    waiting = SubmissionFactory(company=company)
+    row = f'{{"description": "Tea", "quantity": 1, "amount": {written}}}'
+    body = f'{{"fields": {{"totalAmount": {written}, "lineItems": [{row}]}}}}'
+    response = api.post(url(waiting), body.encode(), content_type="application/json")
+    assert response.status_code == 422, response.content
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_ERROR"
+    errors = {e["field"]: e for e in problem["errors"]}
+    assert set(errors) == {"fields.totalAmount", "fields.lineItems"}
+    for error in errors.values():
+        assert error["code"] == "inexact_number"
+        assert "more digits than can be kept exactly" in error["message"]
+    with pytest.raises(ServiceError) as on_desk:
+        correct(waiting, written, reviewer, field="totalAmount")
+    assert on_desk.value.errors[0]["code"] == "inexact_number"
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 12.5
+    assert "lineItems" not in waiting.extracted_data
+
+
+def test_a_number_written_with_zeros_or_an_exponent_is_kept_over_the_api(api, company):
+    """Only digits a stored number cannot keep are refused, not another way of writing it."""
+    waiting = SubmissionFactory(company=company)
+    body = b'{"fields": {"totalAmount": 123456789012.34560, "taxAmount": 6.42e1}}'
+    response = api.post(url(waiting), body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["totalAmount"] == 123456789012.3456
+    assert waiting.extracted_data["taxAmount"] == 64.2
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b'{"fields": {"totalAmount": NaN}}', "INVALID_JSON"),
+        (b'{"fields": {"totalAmount": 1.5', "INVALID_JSON"),
+        (b'{"fields": {"merchantName": "\\ud800"}}', "INVALID_UNICODE"),
+    ],
+)
+def test_the_exact_number_parser_refuses_an_unreadable_body_as_every_endpoint_does(
+    api, company, body, code
+):
+    waiting = SubmissionFactory(company=company)
+    response = api.post(url(waiting), body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
+
+
 def test_a_multiple_of_cents_is_checked_alike_on_the_desk_and_over_the_api(api, company, reviewer):
     """Under "multipleOf": 0.01 the desk rounded 12.345 to 12.35 where the API refused
     it, and both refused 19.99 (jsonschema divides binary floats: 1998.9999...)."""

@@ -1,0 +1,28 @@
+"""JSON numbers read exactly where a changed digit matters (corrections of amounts).
+
+Python reads a JSON number with a point or an exponent as a float, which keeps about 15
+significant digits: 99999999999999.9999 reads as 100000000000000.0 and
+1.00000000000000001 as 1.0, before any check sees what was sent. A parser given
+`exact_float` keeps each such number as its float, marked when the float is not the
+number written, so the service refuses it rather than storing another number.
+"""
+
+from decimal import Decimal
+
+
+class InexactFloat(float):
+    """A JSON number a float cannot hold exactly, as the float it reads as (it stores and
+    compares as that float); `written` is the number as the JSON text had it."""
+
+    written: str
+
+
+def exact_float(text: str) -> float:
+    """`json.loads`' `parse_float`: the number, marked InexactFloat when the float is not
+    the decimal written (trailing zeros and exponents are the same number: 12.50, 1.25e1)."""
+    value = float(text)
+    if Decimal(repr(value)) == Decimal(text):
+        return value
+    marked = InexactFloat(value)
+    marked.written = text
+    return marked
