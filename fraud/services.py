@@ -269,8 +269,13 @@ def _store_pages(submission: Submission, hashed: list[HashedPage]) -> None:
 
 
 def _variants(hashes: hashing.PageHashes) -> list[tuple[str, bytes]]:
-    """(PageFingerprint.variant, hash) of every view: "v2-" + the view's name."""
-    return [(f"v2-{name}", digest) for name, digest in hashes.views.items()]
+    """(PageFingerprint.variant, hash) of every view."""
+    return [(_variant(name), digest) for name, digest in hashes.views.items()]
+
+
+def _variant(view: str) -> str:
+    """The PageFingerprint.variant of a view: "v2-" + its name."""
+    return f"v2-{view}"
 
 
 def fraud_record_fingerprints(*, submission_id: str, pages: list[PageImage]) -> list[HashedPage]:
@@ -403,23 +408,33 @@ class VisualHit:
     variant: str
     target_file: str
     target_page: int
+    mirrored: str | None = None  # hashing.MIRRORS: our page, mirrored back this way
 
 
 def _visual_hits(
     submission: Submission, hashed: list[HashedPage], radius: int
 ) -> dict[str, VisualHit]:
-    """Per earlier submission, its page nearest to one of ours within `radius` bits."""
-    hits: dict[int, tuple[int, HashedPage, str]] = {}
+    """Per earlier submission, its page nearest to one of ours within `radius` bits: ours
+    as it is, or mirrored back (hashing.MIRRORS) when it may have been sent mirrored. The
+    stored pages are upright or mirrored alike, so either way round a mirror is found."""
+    hits: dict[int, tuple[int, HashedPage, str, str | None]] = {}
     for page in hashed:
         if page.hashes.quality < MIN_PDQ_QUALITY:
             continue
-        found = visual.search_views(
-            submission.company_id, submission.environment, dict(_variants(page.hashes)), radius
-        )
-        for variant, matches in found.items():
-            for fingerprint_id, distance in matches:
-                if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
-                    hits[fingerprint_id] = (distance, page, variant)
+        # Per variant, its hashes and which mirror each is (None, as it is, comes first:
+        # at the same distance, the page is no mirror).
+        queries: dict[str, list[bytes]] = defaultdict(list)
+        mirrors: dict[str, list[str | None]] = defaultdict(list)
+        for mirror, views in [(None, page.hashes.views), *page.hashes.mirrored.items()]:
+            for name, digest in views.items():
+                queries[_variant(name)].append(digest)
+                mirrors[_variant(name)].append(mirror)
+        found = visual.search_many(submission.company_id, submission.environment, queries, radius)
+        for variant, per_hash in found.items():
+            for mirror, matches in zip(mirrors[variant], per_hash, strict=True):
+                for fingerprint_id, distance in matches:
+                    if fingerprint_id not in hits or distance < hits[fingerprint_id][0]:
+                        hits[fingerprint_id] = (distance, page, variant, mirror)
     if not hits:
         return {}
     rows = (
@@ -433,9 +448,9 @@ def _visual_hits(
     )
     best: dict[str, VisualHit] = {}
     for fingerprint_id, target_id, target_file, target_page in rows:
-        distance, page, variant = hits[fingerprint_id]
+        distance, page, variant, mirror = hits[fingerprint_id]
         if target_id not in best or distance < best[target_id].distance:
-            best[target_id] = VisualHit(distance, page, variant, target_file, target_page)
+            best[target_id] = VisualHit(distance, page, variant, target_file, target_page, mirror)
     return best
 
 
@@ -452,6 +467,7 @@ def _visual_findings(hits: dict[str, VisualHit], policy: FraudPolicy) -> list[Fi
                 "maxDistance": limit,
                 "hash": "pdq",
                 "variant": hit.variant,
+                **({"mirrored": hit.mirrored} if hit.mirrored else {}),
                 "file": hit.page.file_id,
                 "page": hit.page.page,
                 "targetFile": hit.target_file,

@@ -194,6 +194,9 @@ def _facts(details: dict[str, Any]) -> list[str]:
                 f"the same receipt number {value} (total {details.get('total')} here, "
                 f"{details.get('targetTotal')} on the other)"
             )
+        elif key == "mirrored" and isinstance(value, str):
+            # fraud.services._visual_hits: this page is the other one mirrored.
+            facts.append(f"the same page mirrored ({value})")
         elif key == "targetTotal":
             continue  # said with the receipt number
         elif key == "files" and isinstance(value, list):

@@ -122,12 +122,25 @@ def search_views(
     company_id: str, environment: str, digests: dict[str, bytes], max_distance: int
 ) -> dict[str, list[tuple[int, int]]]:
     """search() for several variants (a page's views) at once, caught up in one query."""
-    entries = {variant: _entry(company_id, environment, variant) for variant in sorted(digests)}
+    queries = {variant: [digest] for variant, digest in digests.items()}
+    found = search_many(company_id, environment, queries, max_distance)
+    return {variant: hits[0] for variant, hits in found.items()}
+
+
+def search_many(
+    company_id: str, environment: str, queries: dict[str, list[bytes]], max_distance: int
+) -> dict[str, list[list[tuple[int, int]]]]:
+    """search_views() for several hashes per variant (a page's views, and the same views
+    mirrored), caught up in one query: per variant, the hits of each of its hashes."""
+    entries = {variant: _entry(company_id, environment, variant) for variant in sorted(queries)}
     with ExitStack() as stack:
         for entry in entries.values():  # sorted by variant: every process locks in one order
             stack.enter_context(entry.lock)
         _catch_up(entries, company_id, environment)
-        hits = {v: entries[v].index.search(digests[v], max_distance) for v in entries}
+        hits = {
+            v: [entries[v].index.search(digest, max_distance) for digest in queries[v]]
+            for v in entries
+        }
     _evict(keep_company=company_id)
     return hits
 

@@ -1,50 +1,16 @@
 """One receipt sent twice in one submission as different files: a page of one file is
 the same paper as a page of another, whatever their bytes."""
 
-import io
-
 import pytest
 from django.urls import reverse
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from fraud.models import FraudMatch
 from fraud.services import PageImage, fraud_run_checks
 from tests import factories
-from tests.fraud.helpers import make_submission, refetch
+from tests.fraud.helpers import make_submission, reencoded, refetch, till_receipt
 
 pytestmark = pytest.mark.django_db
-
-
-def till_receipt(number: int, total: str) -> Image.Image:
-    """A till receipt of one shop: the same header and items, this receipt's number,
-    date and total."""
-    image = Image.new("L", (620, 1100), 255)
-    draw = ImageDraw.Draw(image)
-    big, small = ImageFont.load_default(size=30), ImageFont.load_default(size=22)
-    draw.text((120, 40), "KEDAI RUNCIT AH SENG", font=big, fill=0)
-    draw.text((110, 90), "NO 12 JALAN SATU, 50000 KL", font=small, fill=0)
-    draw.text(
-        (40, 160), f"Receipt {number:08d}   {number % 28 + 1:02d}/05/2024", font=small, fill=0
-    )
-    items = ["MILO 1KG", "GARDENIA BREAD", "EGGS GRADE A", "SUGAR 2KG", "COOKING OIL", "RICE 5KG"]
-    for row, item in enumerate(items):
-        y = 230 + row * 60
-        draw.text((40, y), f"{row + 1} x {item}", font=small, fill=0)
-        draw.text((480, y), f"{(row + 3) * 1.75 + number % 7:.2f}", font=small, fill=0)
-    draw.text((40, 650), "TOTAL", font=big, fill=0)
-    draw.text((440, 650), total, font=big, fill=0)
-    draw.text((40, 720), f"CASH 100.00  CHANGE {number % 50}.10", font=small, fill=0)
-    draw.text((150, 820), "THANK YOU, PLEASE COME AGAIN", font=small, fill=0)
-    for bar in range(40):  # a barcode: texture the keypoints hold on to
-        draw.rectangle((120 + bar * 9, 900, 120 + bar * 9 + (bar * number) % 5 + 1, 980), fill=0)
-    return image
-
-
-def reencoded(image: Image.Image) -> Image.Image:
-    """The same receipt as another file: scaled and saved as a JPEG."""
-    out = io.BytesIO()
-    image.resize((image.width * 9 // 10, image.height * 9 // 10)).save(out, "JPEG", quality=80)
-    return Image.open(io.BytesIO(out.getvalue()))
 
 
 def check_two_files(company, first: Image.Image, second: Image.Image):
