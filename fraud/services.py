@@ -565,13 +565,16 @@ def _clear_other_dates(findings: list[Finding], day: dt.date | None) -> None:
     date counts 0, unless the keypoints verified the same paper or both carry the same
     receipt number: receipts printed on one template (a canteen's lunch, one form on a
     mostly blank sheet) look alike and share most of their digits (phone, tax number,
-    prices); a copy keeps its date, unless it was edited, and then its number names it."""
+    prices); a copy keeps its date, unless it was edited, and then its number names it.
+    Nor does a date count against a pair found mirrored (hashing.MIRRORS): one of the two
+    was read off mirrored print, and a date OCR reads there is junk."""
     if day is None:
         return
     verified = {
         f.target_id
         for f in findings
         if (f.check_type == M.CheckType.VISUAL and f.details.get("local", {}).get("score", 0) > 0)
+        or (f.check_type == M.CheckType.VISUAL and "mirrored" in f.details)
         or (f.check_type == M.CheckType.DATA and "receiptNumber" in f.details)
     }
     alike = [
