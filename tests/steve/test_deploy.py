@@ -289,3 +289,11 @@ def test_a_request_refused_before_its_location_gets_a_problem_only_under_api():
     ((_, condition, fallback),) = nginx_find(location, "if")
     assert condition == ["($request_uri", "!~", "^/api/)"]
     assert fallback == [("return", ["400"], [])]  # nginx's own page, no body
+
+
+def test_the_proxy_names_no_version_of_itself():
+    # nginx's default `server_tokens on` put "Server: nginx/1.27.3" on every response
+    # (it replaces web's own header) and the version under each of its own error pages,
+    # which the review desk and the admin keep: which CVEs apply, told to anyone asking.
+    _, server = proxy_server()
+    assert nginx_find(server, "server_tokens") == [("server_tokens", ["off"], [])]
