@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models.signals import post_init
@@ -558,3 +559,18 @@ def test_a_login_throttling_list_with_a_filter_value_it_cannot_read_says_so_not_
     response = operator.get(f"/admin/axes/{model}/?{query}")
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")  # the admin's "invalid filter" notice
+
+
+def test_a_superuser_changes_their_own_password_in_the_admin_and_stays_signed_in(operator):
+    # The admin's form is the desk's throttled one; the right old password still works.
+    page = reverse("admin:password_change")
+    assert operator.get(page).status_code == 200
+    new = "a-much-longer-passphrase-9"
+    answer = operator.post(
+        page, {"old_password": "pw-ops-123456", "new_password1": new, "new_password2": new}
+    )
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("admin:password_change_done")
+    ops = get_user_model().objects.get(username="ops")
+    assert ops.check_password(new)
+    assert operator.get(reverse("admin:index")).status_code == 200

@@ -249,9 +249,21 @@ def test_gunicorn_access_log_lines_carry_no_token():
     assert atoms["r"] == "PUT /api/v1/uploads/[redacted] HTTP/1.1"
 
 
-def test_wrong_old_passwords_on_the_password_form_lock_the_username(settings):
+@pytest.mark.parametrize(
+    ("form_url", "make_user"),
+    [
+        ("/accounts/password/", lambda: factories.UserFactory(username="rita")),
+        # The admin's own form: a superuser's session, the one most worth stealing, tried
+        # old passwords there without limit while the desk's form was locked.
+        (
+            "/admin/password_change/",
+            lambda: factories.UserFactory(username="rita", is_staff=True, is_superuser=True),
+        ),
+    ],
+)
+def test_wrong_old_passwords_on_the_password_form_lock_the_username(settings, form_url, make_user):
     # Whoever holds a signed-in session must not try passwords there without limit.
-    user = factories.UserFactory(username="rita")
+    user = make_user()
     client = Client()
     client.force_login(user)
     new = {
@@ -259,8 +271,8 @@ def test_wrong_old_passwords_on_the_password_form_lock_the_username(settings):
         "new_password2": "a-much-longer-passphrase-9",
     }
     for n in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/accounts/password/", {"old_password": f"guess-{n}", **new})
-    right = client.post("/accounts/password/", {"old_password": PASSWORD, **new})
+        client.post(form_url, {"old_password": f"guess-{n}", **new})
+    right = client.post(form_url, {"old_password": PASSWORD, **new})
     assert right.status_code == 200 and "Too many wrong passwords" in right.content.decode()
     user.refresh_from_db()
     assert user.check_password(PASSWORD)  # unchanged
