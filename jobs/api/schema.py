@@ -60,7 +60,11 @@ SESSION_CREATE_REQUEST = closed(  # another field is refused (unknown_field)
             "contentTypes": {
                 "type": "array",
                 "items": STRING,
-                "description": "One MIME type per file, each in acceptedFormats",
+                "description": (
+                    "One MIME type per file, each in acceptedFormats; any case (answered in "
+                    "lower case), without parameters (`image/jpeg; charset=binary`: 422 "
+                    "`parameters`)"
+                ),
             },
             "clientSubmissionId": {
                 "type": "string",

@@ -215,6 +215,11 @@ class SessionCreateSerializer(serializers.Serializer):
             )
         return value
 
+    def validate_contentTypes(self, value: list[str]) -> list[str]:  # noqa: N802
+        # Stored and echoed in one spelling, so a replay in another case is the same
+        # request (_content_type_error refuses what is not a type the workflow takes).
+        return [content_type.lower() for content_type in value]
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if errors := _content_errors(attrs, self.context["version"]):
             raise serializers.ValidationError(_by_field(errors))
@@ -258,14 +263,28 @@ def _file_errors(body: dict, version: WorkflowVersion) -> list[dict[str, str]]:
         errors.append(
             field_error("contentTypes", "contentTypes must list one MIME type per file.", "invalid")
         )
-    allowed = version.accepted_mime_types
     return errors + [
-        field_error(
-            f"contentTypes[{i}]", f"{t!r} is not accepted; use one of {sorted(allowed)}.", "format"
-        )
+        error
         for i, t in enumerate(types)
-        if t not in allowed
+        if (error := _content_type_error(f"contentTypes[{i}]", t, version)) is not None
     ]
+
+
+def _content_type_error(field: str, sent: str, version: WorkflowVersion) -> dict[str, str] | None:
+    """MIME types are case-insensitive (RFC 9110 8.3.1), so "IMAGE/JPEG" is image/jpeg. A
+    parameter is refused rather than dropped: no accepted type takes one, and the type is
+    echoed back as the upload URL's contentType, which must be what the caller sent."""
+    allowed = sorted(version.accepted_mime_types)
+    bare, has_parameters, _ = sent.partition(";")
+    if has_parameters:
+        return field_error(
+            field,
+            f"{sent!r} has parameters; send the MIME type alone, e.g. {bare.strip().lower()!r}.",
+            "parameters",
+        )
+    if sent.lower() not in allowed:
+        return field_error(field, f"{sent!r} is not accepted; use one of {allowed}.", "format")
+    return None
 
 
 def parse_session_request(body: Any, version: WorkflowVersion) -> SessionRequest:

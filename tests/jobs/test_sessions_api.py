@@ -101,6 +101,38 @@ def test_a_content_types_list_longer_than_max_files_is_one_error_not_one_per_ent
     assert not WorkflowSession.objects.exists()
 
 
+def test_content_types_are_case_insensitive_and_stored_in_lower_case(api, workflows):
+    # MIME types are case-insensitive (RFC 9110 8.3.1): "IMAGE/JPEG" was refused as
+    # "not accepted" while the message listed 'image/jpeg' as accepted.
+    status, body, _ = create(api, fileCount=2, contentTypes=["IMAGE/JPEG", "Image/Png"])
+    assert status == 201, body
+    assert [u["contentType"] for u in body["uploadUrls"]] == ["image/jpeg", "image/png"]
+    session = WorkflowSession.objects.get()
+    assert session.content_types == ["image/jpeg", "image/png"]
+    assert sorted(session.submission.files.values_list("declared_content_type", flat=True)) == [
+        "image/jpeg",
+        "image/png",
+    ]
+    # The same session asked for in the canonical spelling is a replay, not a conflict.
+    status, again, response = create(api, fileCount=2, contentTypes=["image/jpeg", "image/png"])
+    assert status == 201 and response["X-Idempotent-Replay"] == "true"
+    assert again["sessionId"] == body["sessionId"]
+
+
+def test_a_content_type_with_parameters_is_refused_naming_the_bare_type(api, workflows):
+    status, body, _ = create(
+        api, fileCount=2, contentTypes=["image/jpeg; charset=binary", "IMAGE/PNG;q=1"]
+    )
+    assert status == 422
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [
+        ("contentTypes[0]", "parameters"),
+        ("contentTypes[1]", "parameters"),
+    ]
+    assert "'image/jpeg'" in body["errors"][0]["message"]
+    assert "'image/png'" in body["errors"][1]["message"]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_webhook_url_on_private_network_is_refused(api, workflows, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
     for url in [
