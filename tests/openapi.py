@@ -117,7 +117,7 @@ def _skipped(path: str) -> bool:
 
 # Headers that change what a client does next: one sent on a response must be documented
 # for that status, or a client generated from the schema never sees it.
-CONTRACT_HEADERS = ("Retry-After", "X-Idempotent-Replay")
+CONTRACT_HEADERS = ("Retry-After", "X-Idempotent-Replay", "Location")
 
 
 def check_headers(documented: dict[str, Any], headers: Mapping[str, str], where: str) -> None:

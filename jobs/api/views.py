@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.renderers import JSONRenderer
@@ -77,8 +78,11 @@ class SessionCreateView(APIView):
         session, created = session_create(
             api_key=request.auth, version=version, request=session_request
         )
-        # A replay answers what the original answered (docs/api.md), marked as one.
-        headers = {} if created else {"X-Idempotent-Replay": "true"}
+        # A 201 names what it made (RFC 9110 10.2.2): the session is read at its poll. A
+        # replay answers what the original answered (docs/api.md), marked as one.
+        headers = {"Location": reverse("job-detail", kwargs={"session_id": session.pk})}
+        if not created:
+            headers["X-Idempotent-Replay"] = "true"
         return Response(session_created_data(session), status=201, headers=headers)
 
 

@@ -6,7 +6,7 @@ request runs as usual. With it:
 - the first request claims the key (an `in_flight` IdempotencyKey row, committed at
   once so that concurrent requests see it: the unique (api_key, key) constraint makes
   exactly one of two racing requests the owner);
-- when the create succeeds (2xx) its status and JSON body are stored (`done`) and any
+- when the create succeeds (2xx) its status, JSON body and `Location` are stored (`done`) and any
   later request with the same key and the same request gets them back, with
   `X-Idempotent-Replay: true`; a `secret` in the body is stored (and replayed) as
   `null` with `secretRedacted: true`: secrets are shown once;
@@ -197,6 +197,7 @@ def run_claimed(row: IdempotencyKey, create: Callable[[], Response]) -> Response
             state=IdempotencyKey.State.DONE,
             response_status=response.status_code,
             response_body=redacted(response.data),
+            response_location=response.get("Location", ""),
         )
     else:
         _delete(row)
@@ -224,11 +225,10 @@ def redacted(data: Any) -> Any:
 
 
 def replay(row: IdempotencyKey, replay_status: int | None) -> Response:
-    return Response(
-        row.response_body,
-        status=replay_status or row.response_status,
-        headers={REPLAY_HEADER: "true"},
-    )
+    headers = {REPLAY_HEADER: "true"}
+    if row.response_location:  # where the first answer said the resource is
+        headers["Location"] = row.response_location
+    return Response(row.response_body, status=replay_status or row.response_status, headers=headers)
 
 
 def in_flight_problem() -> ApiProblem:

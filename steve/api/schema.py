@@ -442,6 +442,13 @@ def _add_headers(operation: dict[str, Any], idempotent: bool) -> None:
         headers = response.setdefault("headers", {})
         for name, spec in HEADER_DOCS.items():  # on every response, errors included
             headers.setdefault(name, spec)
+        if status == "201":  # RFC 9110 10.2.2: a create names the resource it made
+            headers["Location"] = {
+                "description": (
+                    "The path of the resource made (its GET), also on a replay of the create"
+                ),
+                "schema": {"type": "string", "format": "uri-reference"},
+            }
         if idempotent and status in ("200", "201", "202"):
             headers["X-Idempotent-Replay"] = {
                 "description": "`true` when this is the stored response of an earlier create",

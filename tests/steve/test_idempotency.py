@@ -54,6 +54,16 @@ def test_replay_returns_the_stored_status_and_body(api, workflows):
     assert row.state == "done" and row.response_status == 201
 
 
+def test_a_201_create_says_where_its_resource_is_and_its_replays_say_it_too(api, workflows):
+    # RFC 9110 10.2.2: a 201 names the resource it made; the session's is its poll.
+    first = create(api, "k-loc")
+    location = f"/api/v1/jobs/{first.json()['sessionId']}"
+    assert first["Location"] == location
+    assert api.get(location).status_code == 200
+    assert create(api, "k-loc")["Location"] == location  # Idempotency-Key replay
+    assert create(api, None)["Location"] == location  # clientSubmissionId replay
+
+
 def test_same_key_with_a_different_body_is_a_422(api, workflows):
     assert create(api, "k-1").status_code == 201
     response = create(api, "k-1", body(clientSubmissionId="idem-2"))

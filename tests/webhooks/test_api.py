@@ -482,6 +482,10 @@ def test_create_honours_an_idempotency_key(api, receiver):
     assert first.status_code == 201 and again["X-Idempotent-Replay"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert WebhookEndpoint.objects.count() == 1
+    # Where the endpoint is (RFC 9110 10.2.2), on the first answer and on its replay.
+    location = f"/api/v1/webhook-endpoints/{first.json()['id']}"
+    assert first["Location"] == again["Location"] == location
+    assert api.get(location).status_code == 200
 
 
 ODD_BODIES = [

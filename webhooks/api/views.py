@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -118,7 +119,11 @@ class EndpointListView(APIView):
             description=body.get("description", ""),
             environment=request.auth.environment,  # the creating key's environment
         )
-        return Response(endpoint_data(endpoint, secret=secret), status=201)
+        # A 201 names what it made (RFC 9110 10.2.2).
+        location = reverse("webhook-endpoint-detail", kwargs={"endpoint_id": endpoint.pk})
+        return Response(
+            endpoint_data(endpoint, secret=secret), status=201, headers={"Location": location}
+        )
 
 
 @extend_schema_view(
