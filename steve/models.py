@@ -173,7 +173,9 @@ class IdempotencyKey(models.Model):
     fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=20, choices=State.choices, default=State.IN_FLIGHT)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The JSON as first rendered, as text: jsonb reorders an object's keys, and a replay
+    # must be the first answer's very bytes (steve.api.idempotency.replay).
+    response_body = models.TextField(null=True, blank=True)
     # A 201's Location (the resource the create made), sent again with the replay.
     response_location = models.CharField(max_length=2000, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -6,9 +6,9 @@ request runs as usual. With it:
 - the first request claims the key (an `in_flight` IdempotencyKey row, committed at
   once so that concurrent requests see it: the unique (api_key, key) constraint makes
   exactly one of two racing requests the owner);
-- when the create succeeds (2xx) its status, JSON body and `Location` are stored (`done`) and any
-  later request with the same key and the same request gets them back, with
-  `X-Idempotent-Replay: true`; a `secret` in the body is stored (and replayed) as
+- when the create succeeds (2xx) its status, JSON body (as text, so that the replay is
+  the same bytes) and `Location` are stored (`done`) and any later request with the
+  same key and the same request gets them back, with `X-Idempotent-Replay: true`; a `secret` in the body is stored (and replayed) as
   `null` with `secretRedacted: true`: secrets are shown once;
 - the same key while the first request still runs is a 409 `IDEMPOTENCY_KEY_IN_FLIGHT`
   (with `Retry-After`); the same key with a different request (method, path, body) is a
@@ -37,6 +37,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder as DrfJSONEncoder
 
 from steve.api.errors import ApiProblem
 from steve.blips import is_database_blip
@@ -196,7 +197,7 @@ def run_claimed(row: IdempotencyKey, create: Callable[[], Response]) -> Response
         IdempotencyKey.objects.filter(pk=row.pk).update(
             state=IdempotencyKey.State.DONE,
             response_status=response.status_code,
-            response_body=redacted(response.data),
+            response_body=stored_body(response.data),
             response_location=response.get("Location", ""),
         )
     else:
@@ -224,11 +225,20 @@ def redacted(data: Any) -> Any:
     return out
 
 
+def stored_body(data: Any) -> str:
+    """The body kept for replays, as JSON text in the order the answer had it: stored as
+    jsonb, an object's keys came back shortest first, and the replay reordered them."""
+    return json.dumps(redacted(data), cls=DrfJSONEncoder, ensure_ascii=False)
+
+
 def replay(row: IdempotencyKey, replay_status: int | None) -> Response:
     headers = {REPLAY_HEADER: "true"}
     if row.response_location:  # where the first answer said the resource is
         headers["Location"] = row.response_location
-    return Response(row.response_body, status=replay_status or row.response_status, headers=headers)
+    # Parsed into dicts that keep the stored order, the body renders to the first
+    # answer's bytes (a secret aside, redacted).
+    body = None if row.response_body is None else json.loads(row.response_body)
+    return Response(body, status=replay_status or row.response_status, headers=headers)
 
 
 def in_flight_problem() -> ApiProblem:

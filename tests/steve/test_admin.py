@@ -174,7 +174,7 @@ def queued_task_and_used_idempotency_key(company) -> tuple[OutboxMessage, Idempo
         fingerprint="f" * 64,
         state=IdempotencyKey.State.DONE,
         response_status=201,
-        response_body={"id": "s_1"},
+        response_body='{"id": "s_1"}',
     )
     return message, used
 
