@@ -142,6 +142,9 @@ def check_response(
         return
     template = path_template(path)
     where = f"{method} {path} -> {status}"
+    if method == "OPTIONS" and template:
+        check_options(template, status, body, headers or {}, where)
+        return
     operation = published_schema()["paths"][template].get(method.lower()) if template else None
     if operation is None:
         # An unknown route or method: only a 404 / 405 problem is a right answer.
@@ -169,6 +172,24 @@ def check_response(
             f"{where}: problem code {data.get('code')!r} is not documented for this status "
             f"(documented: {sorted(documented_codes)}); add it to the operation's problems"
         )
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "trace")
+
+
+def check_options(
+    template: str, status: int, body: bytes, headers: Mapping[str, str], where: str
+) -> None:
+    """OPTIONS on a documented path (the API description): 204, no body, and an `Allow`
+    naming exactly the methods the schema documents there, with HEAD beside GET."""
+    if status != 204 or body:
+        raise SchemaMismatch(f"{where}: OPTIONS answers 204 without a body, got {body[:200]!r}")
+    documented = {m.upper() for m in published_schema()["paths"][template] if m in HTTP_METHODS}
+    if "GET" in documented:
+        documented.add("HEAD")
+    allow = {m.strip() for m in dict(headers).get("Allow", "").split(",") if m.strip()}
+    if allow != documented | {"OPTIONS"}:
+        raise SchemaMismatch(f"{where}: Allow {sorted(allow)}, documented {sorted(documented)}")
 
 
 @functools.cache

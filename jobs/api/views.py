@@ -299,3 +299,5 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
 
 
 upload.throttle_scope = "upload"  # type: ignore[attr-defined]  # read by steve.api.ratelimit
+# What OPTIONS answers in `Allow` (steve.api.options), as a class view's methods say.
+upload.http_method_names = ["put"]  # type: ignore[attr-defined]

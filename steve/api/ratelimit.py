@@ -1,14 +1,15 @@
 """Per-API-key rate limits in fixed one-minute windows (STEVE-API.md, "Rate limits").
 
-Each view declares its bucket, so a renamed or moved route keeps it: reads (GET, HEAD,
-OPTIONS) spend `read`; writes spend the view's `throttle_scope` (`session`, `submit`,
+Each view declares its bucket, so a renamed or moved route keeps it: reads (GET, HEAD)
+spend `read`; writes spend the view's `throttle_scope` (`session`, `submit`,
 `webhook_test`, `upload`), else the shared `write` bucket (review actions, fraud
 resolution, webhook endpoint writes). A view with `poll_scope_kwarg` also spends that
 polled session's or job's own `poll` bucket, so one runaway poller cannot eat the
 key's whole `read` budget.
 
-Requests without a valid key (401, unknown routes, refused upload URLs, the schema) are
-counted per client address in the `anonymous` bucket. It is the only per-address limit:
+OPTIONS spends nothing (steve.api.options answers it: which methods a route takes is
+no work and no secret). Requests without a valid key (401, unknown routes, refused
+upload URLs, the schema) are counted per client address in the `anonymous` bucket. It is the only per-address limit:
 once an address has spent it, authentication refuses that address's unknown keys without
 looking them up (steve.api.auth), so guessing keys costs no database query. A revoked
 key is a key Steve knows: its 403s spend that key's own `revoked` bucket, so a stale
@@ -77,7 +78,8 @@ DEFAULT_LIMITS = {
     "anonymous": 120,
     "revoked": 120,
 }
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+FREE_METHODS = frozenset({"OPTIONS"})  # counted in no bucket (steve.api.options)
 
 API_PREFIX = "/api/v1/"
 # Names of the view attributes the buckets are read from (a class or function view).
@@ -156,6 +158,8 @@ def buckets_for(request: HttpRequest) -> list[tuple[str, str]]:
     if view is None:
         return []
     method = request.method or "GET"
+    if method in FREE_METHODS:
+        return []
     if method in READ_METHODS:
         pairs = [("read", "")]
     else:
@@ -432,4 +436,6 @@ class RateLimitHeadersMiddleware:
     @staticmethod
     def _counts(request: HttpRequest) -> bool:
         enabled = getattr(settings, "RATE_LIMIT_ENABLED", True)
-        return enabled and request.path.startswith(API_PREFIX)
+        return (
+            enabled and request.path.startswith(API_PREFIX) and request.method not in FREE_METHODS
+        )

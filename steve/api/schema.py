@@ -508,5 +508,9 @@ def api_description() -> str:
         "of `read` and `poll`. "
         + AUTH_HEADERS_NOTE
         + " A 429 adds `Retry-After`. Limits can be raised per company.\n\n"
+        "**OPTIONS** on any path answers 204 with no body and an `Allow` header (the "
+        "methods documented here for the path, `HEAD` beside `GET`); it needs no key and "
+        "spends no bucket, so it carries no `X-RateLimit-*` headers. No CORS headers are "
+        "sent: the API is for servers, not browsers of another origin.\n\n"
         "**Idempotency**: send `Idempotency-Key` on creates; see the create operations."
     )

@@ -189,6 +189,29 @@ def test_polling_one_session_has_its_own_limit(api, company, workflows):
     assert api.get("/api/v1/workflows").status_code == 200
 
 
+def test_options_answers_allow_without_a_body_and_spends_no_allowance(api, company, workflows):
+    # OPTIONS answered 200 with DRF's metadata (the view's name, description, parsers and
+    # renderers), which the schema does not describe, and spent the key's `read` and the
+    # job's own `poll` allowance: a client probing a route used up its polls.
+    limit_company(company, poll=2, read=5, session=1)
+    polled = new_session(api)
+    for path, allowed in [
+        (f"/api/v1/jobs/{polled}", "GET, HEAD, OPTIONS"),
+        ("/api/v1/workflows/receipt-ocr/sessions", "POST, OPTIONS"),
+        ("/api/v1/webhook-endpoints/we_x", "GET, PATCH, DELETE, HEAD, OPTIONS"),
+    ]:
+        for _ in range(3):
+            response = api.options(path)
+            assert response.status_code == 204, (path, response.content)
+            assert response.content == b""
+            assert response["Allow"] == allowed
+            assert "X-RateLimit-Bucket" not in response  # nothing was counted
+    for remaining in ("1", "0"):  # the job's two polls are both left
+        assert api.get(f"/api/v1/jobs/{polled}")["X-RateLimit-Remaining"] == remaining
+    assert api.get("/api/v1/workflows")["X-RateLimit-Remaining"] == "2"  # 5 - 3 GETs
+    assert APIClient().options("/api/v1/workflows").status_code == 204  # no key to spend
+
+
 @pytest.mark.parametrize("backend", ["redis", "memory"])
 def test_refused_polls_spend_nothing_of_the_keys_read_allowance(
     api, company, workflows, settings, backend
@@ -219,6 +242,8 @@ def test_refused_polls_spend_nothing_of_the_keys_read_allowance(
         ("PUT", "/api/v1/uploads/t", [("upload", "")]),
         ("GET", "/api/v1/jobs/ses_1", [("read", ""), ("poll", "ses_1")]),
         ("GET", "/api/v1/extraction-jobs/j1", [("read", ""), ("poll", "j1")]),
+        ("OPTIONS", "/api/v1/jobs/ses_1", []),
+        ("OPTIONS", "/api/v1/workflows/r/sessions", []),
     ],
 )
 def test_each_route_spends_the_buckets_its_view_declares(rf, method, path, expected):
