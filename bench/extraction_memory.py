@@ -36,7 +36,14 @@ from dataclasses import dataclass, field
 
 from jobs.extraction.ranker import FieldModel
 from jobs.extraction.receipt import choose_fields
-from submissions.memory import REMEMBERED_FIELDS, Remembered, choose, name_printed, shop_keys
+from submissions.memory import (
+    REMEMBERED_FIELDS,
+    Remembered,
+    choose,
+    name_printed,
+    same_value,
+    shop_keys,
+)
 
 TRUTH = {"merchantName": "company", "merchantAddress": "address"}
 TARGETS = {"merchantName": 0.97, "merchantAddress": 0.95}
@@ -185,7 +192,7 @@ def _review(
     elif recalled:
         for key in keys:
             row = store.get((key, name))
-            if row is not None and row.value == value:
+            if row is not None and same_value(row.value, value):
                 row.right += 1
     elif approvals and value:
         _teach(store, keys, name, value)
@@ -196,8 +203,8 @@ def _teach(store: dict[tuple[str, str], _Row], keys: list[str], name: str, value
         row = store.get((key, name))
         if row is None:
             store[(key, name)] = _Row(value)
-        elif row.value == value:
-            row.right += 1
+        elif same_value(row.value, value):
+            row.value, row.right = value, row.right + 1
         else:
             row.value, row.right, row.wrong = value, 1, row.wrong + 1
 

@@ -49,6 +49,19 @@ def normalise(value: object) -> str:
     return re.sub(r"[^0-9A-Z]", "", str(value).upper())
 
 
+def same_value(a: str, b: str) -> bool:
+    """Whether two remembered values are one, but for case and spaces: a reviewer who
+    writes "UNIHAKKA SDN BHD" where the memory holds "Unihakka Sdn Bhd" confirms the
+    shop's name (each was counted as the other overruled: three receipts' support fell
+    to one right and one wrong)."""
+    return spelling(a) == spelling(b)
+
+
+def spelling(value: str) -> str:
+    """A value without its case and spaces: what ``same_value`` compares."""
+    return "".join(value.split()).casefold()
+
+
 def shop_keys(
     text: str, read_address: str | None = None, read_name: str | None = None
 ) -> list[str]:
@@ -108,10 +121,13 @@ def choose(
     registration and the tax numbers (and often the head office's address). The other
     values the keys remember count against the chosen one's confidence."""
     usable = set(keys)
-    votes: dict[str, list[Remembered]] = {}
+    # One vote per value but for case and spaces (same_value), under the spelling its
+    # most-backed row holds: keys taught by other receipts may spell it otherwise.
+    spelt: dict[str, list[Remembered]] = {}
     for row in rows:
         if row.field == field and row.key in usable:
-            votes.setdefault(row.value, []).append(row)
+            spelt.setdefault(spelling(row.value), []).append(row)
+    votes = {max(same, key=lambda r: r.times_right).value: same for same in spelt.values()}
     printed = dict.fromkeys(votes, 1.0)  # a name may be corrected to one not printed
     if field == "merchantAddress":
         printed = {value: support(value, text) for value in votes}

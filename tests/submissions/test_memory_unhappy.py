@@ -161,3 +161,78 @@ def test_the_retention_purge_keeps_the_companys_memory_of_the_shop(company, revi
     assert taught.results_purged_at is not None and taught.extracted_data is None
     recalled = shop_memory(company_id=company.pk, text=text, read_address=None, read_name="X")
     assert recalled["merchantName"].value == "Kedai Besi Sdn Bhd"
+
+
+UNIHAKKA = "UNIHAKKA SDN BHD\nGST ID: 000999888777\nTEL: 03-7781 2345"
+
+
+def taught_three_times(company, reviewer, value: str = "Unihakka Sdn Bhd") -> None:
+    for _ in range(3):
+        read = SubmissionFactory(
+            company=company, pages_text=[UNIHAKKA], extracted_data={"merchantName": "UNIHAKA"}
+        )
+        correct(read, value, reviewer)
+
+
+def recalled_receipt(company):
+    merged = recall(company, UNIHAKKA, "UNIHAKA")
+    return SubmissionFactory(
+        company=company,
+        pages_text=[UNIHAKKA],
+        extracted_data=merged.fields,
+        field_confidences=merged.confidences,
+        evidence=merged.evidence,
+    )
+
+
+def test_a_correction_that_only_changes_case_or_spaces_confirms_the_remembered_name(
+    company, reviewer
+):
+    taught_three_times(company, reviewer)
+    correct(recalled_receipt(company), "UNIHAKKA  SDN BHD", reviewer)
+    rows = MerchantMemory.objects.filter(company=company)
+    assert {(m.value, m.times_right, m.times_wrong) for m in rows} == {("UNIHAKKA  SDN BHD", 4, 0)}
+    # The next receipt gets the reviewer's spelling, as well supported as before.
+    assert recall(company, UNIHAKKA, "UNIHAKA").confidences["merchantName"] * 100 >= (
+        DEFAULT_THRESHOLD
+    )
+
+
+def test_a_name_spelt_otherwise_under_another_key_is_no_dissent():
+    from submissions.memory import Remembered, choose, memory_confidence
+
+    rows = [
+        Remembered("gst:000999888777", "merchantName", "Unihakka Sdn Bhd", 3, 0),
+        Remembered("name:UNIHAKA", "merchantName", "UNIHAKKA SDN BHD", 1, 0),
+    ]
+    chosen = choose(rows, "merchantName", ["gst:000999888777", "name:UNIHAKA"], UNIHAKKA)
+    assert (chosen.value, chosen.confidence) == ("Unihakka Sdn Bhd", memory_confidence(3, 0))
+
+
+@pytest.mark.parametrize("taken_back", ["corrected", "cancelled"])
+def test_a_typo_fixed_on_another_receipt_before_it_is_taken_back_leaves_the_names_support(
+    company, reviewer, taken_back
+):
+    from submissions.services import submission_cancel
+
+    taught_three_times(company, reviewer)
+    typo = recalled_receipt(company)
+    correct(typo, "Unihaka Sdn Bhd", reviewer)
+    # Meanwhile the typo is given to another receipt of the shop, at 0.5, whose reviewer
+    # puts the name back; then the typo's reviewer takes it back too.
+    meanwhile = recalled_receipt(company)
+    assert meanwhile.extracted_data["merchantName"] == "Unihaka Sdn Bhd"
+    correct(meanwhile, "Unihakka Sdn Bhd", reviewer)
+    if taken_back == "corrected":
+        correct(typo, "Unihakka Sdn Bhd", reviewer)
+    else:
+        submission_cancel(submission_id=typo.pk, actor=Actor.for_user(reviewer))
+
+    rows = MerchantMemory.objects.filter(company=company)
+    # As if the typo had never been: three corrections and one more reviewer's word (it
+    # left the name at one right and two wrong, 0.4, its three corrections kept aside).
+    assert [(m.value, m.times_right, m.times_wrong, m.previous) for m in rows] == [
+        ("Unihakka Sdn Bhd", 4, 0, None)
+    ] * 3  # the tax number, the phone and the name
+    after = recall(company, UNIHAKKA, "UNIHAKA")
+    assert after.confidences["merchantName"] * 100 >= DEFAULT_THRESHOLD
