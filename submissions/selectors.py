@@ -71,6 +71,21 @@ def memory_still_holds(*, memory_ids: Iterable[str], value: object) -> bool:
     return MerchantMemory.objects.filter(pk__in=list(memory_ids), value=value).exists()
 
 
+def values_as_given(submission: Submission) -> dict[str, Any]:
+    """The corrected fields of a submission as Steve gave them: each one's first
+    correction's old value (absent where the event left it out for its size)."""
+    given: dict[str, Any] = {}
+    corrections = submission.events.filter(type=EventType.FIELD_CORRECTED).order_by("id")
+    for details in corrections.values_list("details", flat=True):
+        field = details.get("field") if isinstance(details, dict) else None
+        if isinstance(field, str) and field not in given:
+            given[field] = details.get("old", _OMITTED)
+    return given
+
+
+_OMITTED = object()  # never equal to a value
+
+
 def schema_fields(submission: Submission) -> dict[str, Any]:
     """The fields of the workflow version's output schema, by name."""
     return (submission.workflow_version.output_schema or {}).get("properties", {})

@@ -25,6 +25,7 @@ from submissions.selectors import (
     submission_files,
     submission_recent_events,
     unresolved_fraud_match_count,
+    values_as_given,
 )
 from submissions.services import claim_is_live, may_release_claim, submission_caught_up
 from submissions.views.common import own_submission, queue_filters, queue_query
@@ -156,6 +157,8 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
     confidences = submission.field_confidences or {}
     threshold = submission.workflow_version.review_threshold / 100
     flagged = set(submission.review_flagged_fields or [])
+    recalled = any(_remembered(submission, name, {}) for name in submission.evidence or {})
+    given = values_as_given(submission) if recalled else {}  # one query, only when needed
     rows = []
     for name, spec in sorted(schema.items(), key=lambda item: _field_rank(item[0], data)):
         if spec.get("type") in {"array", "object"}:
@@ -173,15 +176,19 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
                 flagged=name in flagged,
                 evidence=json.dumps(evidence),
                 input_type="text",
-                remembered=_remembered(submission, name),
+                remembered=_remembered(submission, name, given),
                 refused=_refused(submission, name),
             )
         )
     return rows
 
 
-def _remembered(submission: Submission, name: str) -> int:
-    """How many earlier corrections the correction memory gave this field's value from."""
+def _remembered(submission: Submission, name: str, given: dict[str, Any]) -> int:
+    """How many earlier corrections the correction memory gave this field's value from;
+    none once a reviewer replaced that value (``given``: values_as_given): the page said
+    "from 3 earlier corrections" beside the reviewer's own value, or a cleared field."""
+    if name in given and (submission.extracted_data or {}).get(name) != given[name]:
+        return 0
     for e in (submission.evidence or {}).get(name, []):
         if isinstance(e, dict) and "memory" in e:
             return int(e.get("corrections") or 0)

@@ -236,3 +236,36 @@ def test_a_typo_fixed_on_another_receipt_before_it_is_taken_back_leaves_the_name
     ] * 3  # the tax number, the phone and the name
     after = recall(company, UNIHAKKA, "UNIHAKA")
     assert after.confidences["merchantName"] * 100 >= DEFAULT_THRESHOLD
+
+
+@pytest.mark.parametrize("corrected", ["Kedai Baru Sdn Bhd", None])
+def test_the_review_page_no_longer_says_a_value_the_reviewer_replaced_came_from_memory(
+    ui, company, reviewer, corrected
+):
+    from django.urls import reverse
+
+    from submissions.services import submission_correct_fields
+
+    given = SubmissionFactory(
+        company=company,
+        extracted_data={"merchantName": "Kedai Lama Sdn Bhd", "totalAmount": 12.5},
+        evidence={"merchantName": [{"memory": ["mem_1"], "corrections": 3, "read": "KEDAI"}]},
+    )
+    page = ui.get(reverse("review:detail", args=[given.pk]))
+    assert b"from 3 earlier corrections" in page.content
+    submission_correct_fields(
+        submission_id=given.pk,
+        values={"merchantName": corrected},
+        actor=Actor.for_user(reviewer),
+    )
+    # The reviewer's own value (or none) is not what the memory gave.
+    page = ui.get(reverse("review:detail", args=[given.pk]))
+    assert b"earlier correction" not in page.content
+    # Put back as given, it is the memory's value again.
+    submission_correct_fields(
+        submission_id=given.pk,
+        values={"merchantName": "Kedai Lama Sdn Bhd"},
+        actor=Actor.for_user(reviewer),
+    )
+    page = ui.get(reverse("review:detail", args=[given.pk]))
+    assert b"from 3 earlier corrections" in page.content
