@@ -45,6 +45,10 @@ HASH_BYTES = HASH_BITS // 8
 WORK_MAX_SIDE = 1400
 NORMALISED_WIDTH = 384
 WORK_WIDTH = 640
+# A page at most this many times taller than wide is scaled to the working widths; a
+# taller one (a 20 x 20,000-px strip: 640 x 896,000 pixels, 2-9 GB for the lighting's
+# float copy) is scaled narrower. The longest till receipt is a twentieth as wide as long.
+MAX_ASPECT = 40
 # Long side of the flattened page the text view and fraud.local's keypoints are taken from:
 # receipt print stays legible, ORB stays fast.
 FLAT_LONG_SIDE = 1100
@@ -616,9 +620,11 @@ def _fixed_width(gray: np.ndarray) -> np.ndarray:
 
 
 def _to_width(gray: np.ndarray, width: int) -> np.ndarray:
-    """Scaled to `width` pixels across, the aspect ratio kept."""
-    height = max(1, round(gray.shape[0] * width / max(1, gray.shape[1])))
-    return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+    """Scaled to `width` pixels across, the aspect ratio kept; a page more than
+    MAX_ASPECT times taller than wide only to MAX_ASPECT times `width` down."""
+    scale = min(width / max(1, gray.shape[1]), width * MAX_ASPECT / max(1, gray.shape[0]))
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
 def pdq(gray: np.ndarray) -> tuple[bytes, int]:

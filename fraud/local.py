@@ -26,6 +26,8 @@ from PIL import Image
 from fraud import hashing
 
 MAX_FEATURES = 1500
+# ORB's keypoints keep their 31-px patch (its edgeThreshold) within the page.
+ORB_MIN_SIDE = 2 * 31 + 1
 # Lowe's ratio test: the best match must be clearly better than the second best.
 RATIO = 0.8
 # RANSAC reprojection error, in working pixels of the earlier page.
@@ -115,10 +117,16 @@ def local_features(image: Image.Image | hashing.PageGray) -> LocalFeatures:
     """Keypoints and print of the page's flattened image (hashing.PageGray.flat), which
     the page hashes were taken from too: decoded and flattened once for both."""
     gray = hashing.page_gray(image).flat
-    orb = cv2.ORB_create(nfeatures=MAX_FEATURES, fastThreshold=12)
-    keypoints, descriptors = orb.detectAndCompute(gray, None)
     height, width = gray.shape
     ink = np.packbits(gray < hashing._otsu_level(gray))
+    if min(height, width) < ORB_MIN_SIDE:
+        # No keypoint fits (each keeps its patch on the page), and ORB's smaller scales
+        # of a page a few pixels wide are 0 pixels: OpenCV raised, and the page lost its
+        # hashes too.
+        keypoints, descriptors = (), None
+    else:
+        orb = cv2.ORB_create(nfeatures=MAX_FEATURES, fastThreshold=12)
+        keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None or not keypoints:
         empty = np.empty((0, 2), np.float32)
         return LocalFeatures(width, height, empty, np.empty((0, 32), np.uint8), ink)

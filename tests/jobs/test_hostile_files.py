@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from fraud import hashing
+from fraud.services import PageImage, hash_page
 from jobs import pipeline
 from jobs.extraction import ExtractionError, isolated, load_document
 from jobs.extraction.document import DECODE_MIN_SIDE
@@ -279,6 +280,33 @@ def test_a_photo_whose_exif_has_text_in_a_tag_of_numbers_is_still_read_upright()
     page = load_document(jpeg_with_text_in_a_numeric_exif_tag()).pages[0].image
     assert page.size == (20, 40)
     assert hashing.to_gray(page).shape == (40, 20)
+
+
+def striped(width: int, height: int) -> Image.Image:
+    """A ``width`` x ``height`` page of black and white bands 7 px apart."""
+    image = Image.new("RGB", (width, height), "white")
+    for y in range(0, height, 14):
+        image.paste((0, 0, 0), (0, y, width, min(height, y + 7)))
+    return image
+
+
+@pytest.mark.parametrize("size", [(1, 20_000), (20, 20_000), (100, 20_000)])
+def test_a_page_hundreds_of_times_taller_than_wide_is_fingerprinted_in_little_memory(
+    size, monkeypatch
+):
+    # The fraud hashes scaled a page to their working width (640 px) whatever its height:
+    # a 20 x 20,000 strip (a 1-KB PNG that OCR finds blank, so does not turn) became
+    # 640 x 896,000 pixels, 2-9 GB and ~30 s; under the reading process's memory cap it
+    # lost its fingerprints, and a 100 x 20,000 one kept them at 1.2 GB and 25 s. Hashed
+    # where the pipeline hashes it: in the reading process, under a cap.
+    monkeypatch.setattr(isolated, "get_engine", lambda name: FixedEngine())
+    page = PageImage(file_id="file", page=0, image=striped(*size), words=[])
+    started = time.monotonic()
+    fingerprinted, _ = isolated.extract_document_isolated(
+        receipt_pdf(), digest=lambda _: hash_page(page) is not None, kind="receipt", memory_mb=768
+    )
+    assert fingerprinted == [True]
+    assert time.monotonic() - started < 10
 
 
 # --- through the worker -------------------------------------------------------------------
