@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,9 @@ from submissions.pages import (
     content_crop,
     cut,
     decode_within,
+    page_transform,
     to_rgb,
+    turn,
     upright,
 )
 
@@ -242,7 +246,7 @@ def _load_pdf_page(
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words = _text_layer_words(page, width, height, max_words, max_chars)
+        words, text_turn = _text_layer_words(page, max_words, max_chars)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
@@ -266,12 +270,17 @@ def _load_pdf_page(
         image = page.render(scale=scale, crop=crop).to_pil().convert("RGB")
         if not has_text:
             return Page(index=index, image=image, transform=transform)
+        if text_turn:
+            # The words are boxed on the page turned so its text reads upright; the image
+            # and the review page (its stored turn) show it so too.
+            image, transform = turn(image, text_turn), page_transform(0.0, text_turn)
         return Page(
             index=index,
             image=image,
             words=words,
             text=words_to_text(words),
             has_text_layer=True,
+            transform=transform,
         )
     finally:
         page.close()
@@ -328,33 +337,77 @@ def _crop_fractions(
 
 
 def _text_layer_words(
-    page: pdfium.PdfPage, width: float, height: float, max_words: int, max_chars: int
-) -> list[Word]:
-    """Split the page's text layer into whitespace-separated words with normalised boxes;
-    more than ``max_words`` words or ``max_chars`` characters is too much text."""
+    page: pdfium.PdfPage, max_words: int, max_chars: int
+) -> tuple[list[Word], int]:
+    """Split the page's text layer into whitespace-separated words, boxed on the page as
+    read: turned so its text runs upright, whatever /Rotate shows it as and however it was
+    drawn. Also that turn, counter-clockwise from the page as displayed (0, 90, 180, 270).
+    More than ``max_words`` words or ``max_chars`` characters is too much text.
+
+    Characters are boxed in the PDF's own space, which neither /Rotate nor the media box's
+    origin moves: divided by the displayed page's size, a page shown sideways read its
+    words in columns ("TOTAL 14/03/2018 SDN BHD") and every evidence box missed its word.
+    """
     textpage = page.get_textpage()
     try:
         count = textpage.count_chars()
         if count > max_chars:
             raise _too_much_text(f"{MAX_PAGE_CHARS:,} characters a page")
-        words: list[Word] = []
+        words: list[tuple[str, tuple[float, float, float, float]]] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
+        # Each character's direction, in quarter turns clockwise in the PDF's space.
+        quarters: Counter[int] = Counter()
         for i in range(count):
             char = textpage.get_text_range(i, 1)
             if not char or char.isspace() or char == "\x00":
-                _flush_word(chars, boxes, words, width, height)
+                _flush_word(chars, boxes, words)
                 if len(words) > max_words:
                     raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
                 continue
             chars.append(char)
             boxes.append(textpage.get_charbox(i))
-        _flush_word(chars, boxes, words, width, height)
+            angle = pdfium.raw.FPDFText_GetCharAngle(textpage, i)
+            quarters[round(math.degrees(max(angle, 0.0)) / 90) % 4] += 1
+        _flush_word(chars, boxes, words)
         if len(words) > max_words:
             raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
-        return words
     finally:
         textpage.close()
+    # Text running a quarter turn clockwise (downwards) is read turned back by as much.
+    text_quarter = quarters.most_common(1)[0][0] if quarters else 0
+    left, bottom, right, top = page.get_bbox()  # the displayed box (crop box), PDF space
+    width, height = max(right - left, 1e-6), max(top - bottom, 1e-6)
+    read = [
+        Word(
+            text=text,
+            # PDF space has its origin bottom-left; our boxes are top-left like images.
+            bbox=_turn_box(
+                (
+                    _clamp((x0 - left) / width),
+                    _clamp(1 - (y1 - bottom) / height),
+                    _clamp((x1 - left) / width),
+                    _clamp(1 - (y0 - bottom) / height),
+                ),
+                90 * text_quarter,
+            ),
+            confidence=1.0,
+        )
+        for text, (x0, y0, x1, y1) in words
+    ]
+    # /Rotate turns the display clockwise: the turn from it to the upright text.
+    return read, (page.get_rotation() + 90 * text_quarter) % 360
+
+
+def _turn_box(
+    box: tuple[float, float, float, float], angle: int
+) -> tuple[float, float, float, float]:
+    """``box`` (fractions of a page, from its top left) on the page turned ``angle``
+    degrees counter-clockwise, as submissions.pages.turn turns an image."""
+    x0, y0, x1, y1 = box
+    for _ in range(angle // 90 % 4):
+        x0, y0, x1, y1 = y0, 1 - x1, y1, 1 - x0
+    return x0, y0, x1, y1
 
 
 def _too_much_text(page_limit: str) -> ExtractionError:
@@ -369,24 +422,19 @@ def _too_much_text(page_limit: str) -> ExtractionError:
 def _flush_word(
     chars: list[str],
     boxes: list[tuple[float, float, float, float]],
-    out: list[Word],
-    width: float,
-    height: float,
+    out: list[tuple[str, tuple[float, float, float, float]]],
 ) -> None:
+    """The characters so far as a word, and the box around them (left, bottom, right,
+    top, in the PDF's space)."""
     if not chars:
         return
-    left = min(b[0] for b in boxes)
-    bottom = min(b[1] for b in boxes)
-    right = max(b[2] for b in boxes)
-    top = max(b[3] for b in boxes)
-    # PDF space has its origin bottom-left; our boxes are top-left like images.
-    bbox = (
-        _clamp(left / width),
-        _clamp(1 - top / height),
-        _clamp(right / width),
-        _clamp(1 - bottom / height),
+    box = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
     )
-    out.append(Word(text="".join(chars), bbox=bbox, confidence=1.0))
+    out.append(("".join(chars), box))
     chars.clear()
     boxes.clear()
 

@@ -24,6 +24,7 @@ from jobs.extraction import ExtractionError, isolated, load_document
 from jobs.extraction.document import DECODE_MIN_SIDE
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionFile, SubmissionStatus
+from submissions.pages import render_png
 from tests.jobs.fixtures_docs import InvoiceSpec, _png_chunk, invoice_pdf, receipt_pdf
 from tests.jobs.test_pipeline_pages import FixedEngine
 from tests.jobs.test_sessions_api import create
@@ -229,6 +230,91 @@ def _owner_only():  # type: ignore[no-untyped-def]
     return StandardEncryption("", ownerPassword="owner", canPrint=1, canModify=0)
 
 
+def pdf_of_text(matrix: bytes, *, rotate: int, media_box: bytes = b"0 0 595 842") -> bytes:
+    """One page of receipt lines in Helvetica, laid out from the text matrix ``matrix``
+    (its lines advance along the matrix's second axis), the page turned ``/Rotate``."""
+    lines = [b"KEDAI BUKU MAJU SDN BHD", b"Date: 14/03/2018 10:25", b"TOTAL RM 17.90"]
+    a, b, c, d, x, y = (float(n) for n in matrix.split())
+    shows = b" ".join(
+        b"%g %g %g %g %g %g Tm (%s) Tj" % (a, b, c, d, x - 24 * n * c, y - 24 * n * d, line)
+        for n, line in enumerate(lines)
+    )
+    content = b"BT /F1 14 Tf %s ET" % shows
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Rotate %d /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>"
+    ) % (media_box, rotate)
+    return raw_pdf(
+        [
+            CATALOG,
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            page,
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+def ink_share(image: Image.Image, bbox: tuple[float, float, float, float]) -> float:
+    """How much of ``bbox`` (fractions of ``image``) is dark: a word's box on its word."""
+    width, height = image.size
+    box = image.convert("L").crop(
+        (
+            int(bbox[0] * width),
+            int(bbox[1] * height),
+            int(bbox[2] * width) + 1,
+            int(bbox[3] * height) + 1,
+        )
+    )
+    return sum(1 for level in box.getdata() if level < 128) / (box.width * box.height)
+
+
+UPRIGHT = b"1 0 0 1 72 760"  # text along the page's x axis
+TURNED = b"0 1 -1 0 72 72"  # text going up the page (a landscape layout on portrait paper)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "rotate", "media_box"),
+    [
+        pytest.param(UPRIGHT, 0, b"0 0 595 842", id="upright"),
+        pytest.param(UPRIGHT, 90, b"0 0 595 842", id="rotate-90"),
+        pytest.param(UPRIGHT, 180, b"0 0 595 842", id="rotate-180"),
+        pytest.param(UPRIGHT, 270, b"0 0 595 842", id="rotate-270"),
+        # A scanner's landscape page: drawn turned, /Rotate shows it upright.
+        pytest.param(TURNED, 90, b"0 0 595 842", id="drawn-turned-shown-upright"),
+        pytest.param(TURNED, 0, b"0 0 595 842", id="drawn-turned"),
+        pytest.param(b"1 0 0 1 272 960", 0, b"200 200 795 1042", id="media-box-off-origin"),
+    ],
+)
+def test_a_text_layer_is_read_in_its_lines_and_its_words_boxed_on_the_page_as_read(
+    matrix, rotate, media_box
+):
+    # /Rotate turned the page's display, not its text: the words' boxes were taken along
+    # the unturned page and divided by the turned one's size, so a page shown sideways
+    # read "TOTAL 14/03/2018 SDN BHD" and every evidence box missed its word.
+    page = load_document(pdf_of_text(matrix, rotate=rotate, media_box=media_box)).pages[0]
+    assert page.text.splitlines() == [
+        "KEDAI BUKU MAJU SDN BHD",
+        "Date: 14/03/2018 10:25",
+        "TOTAL RM 17.90",
+    ]
+    # The page image is the page as read (upright), and the review page draws it so.
+    drawn = Image.open(
+        io.BytesIO(
+            render_png(
+                pdf_of_text(matrix, rotate=rotate, media_box=media_box),
+                pdf=True,
+                page=0,
+                transform=page.transform,
+                rotate=0,
+            )
+        )
+    )
+    for word in page.words:
+        assert ink_share(page.image, word.bbox) > 0.1, word
+        assert ink_share(drawn, word.bbox) > 0.1, word
+
+
 # --- images Steve reads -------------------------------------------------------------------
 
 
@@ -365,6 +451,21 @@ def test_hostile_files_fail_their_sessions_with_their_codes_and_the_worker_goes_
     good = submit(api, receipt_pdf(), "after", "application/pdf")
     pipeline.run(good)
     assert WorkflowSession.objects.get(pk=good).state == SessionState.COMPLETED
+
+
+@pytest.mark.django_db
+def test_a_receipt_pdf_shown_sideways_is_read_and_stored_with_its_turn(api, workflows):
+    # Its text layer was read in columns: the shop was "KEDAI BUKU 17.90 SDN", and every
+    # evidence box a line of no height along the page's top edge.
+    session_id = submit(api, pdf_of_text(UPRIGHT, rotate=90), "sideways", "application/pdf")
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.select_related("submission").get(pk=session_id)
+    assert session.state == SessionState.COMPLETED
+    read = session.submission.extracted_data
+    assert (read["merchantName"], read["totalAmount"]) == ("KEDAI BUKU MAJU SDN BHD", 17.9)
+    (box,) = [e["bbox"] for e in session.submission.evidence["totalAmount"] if "bbox" in e]
+    assert box[3] - box[1] > 0.005
+    assert session.submission.files.get().page_transforms == [{"skew": 0.0, "turn": 90}]
 
 
 # --- uploads whose name or declared type lies ---------------------------------------------
