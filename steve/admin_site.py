@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
@@ -116,12 +116,36 @@ class ExplainsRefusedDeletion:
     deletion_advice = ""
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
-        objs = list(objs)
+        objs = self._locked_if_confirmed(list(objs), request)
         refusals = [(obj, kept) for obj in objs if (kept := self.kept_dependents(obj, request))]
         if not refusals:
             return super().get_deleted_objects(objs, request)  # type: ignore[misc]
         reasons = [self.refusal(obj, kept, alone=len(objs) == 1) for obj, kept in refusals]
         return [], {}, set(), reasons
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        """The "delete selected" action runs in one transaction, as the delete view
+        does, so the rows stay locked from the count of their dependents to their
+        deletion (_locked_if_confirmed)."""
+        if "delete_selected" not in request.POST.getlist("action"):
+            return super().response_action(request, queryset)  # type: ignore[misc]
+        with transaction.atomic():
+            return super().response_action(request, queryset)  # type: ignore[misc]
+
+    @staticmethod
+    def _locked_if_confirmed(objs: list[models.Model], request: HttpRequest) -> list:
+        """On the confirmed deletion, `objs` locked (FOR UPDATE, until it commits) before
+        their dependents are counted: a row the running system adds meanwhile (an event's
+        delivery to an endpoint, holding it FOR KEY SHARE) is then either counted, and
+        the deletion refused, or made after it, against no endpoint. Unlocked, one made
+        between the count and the commit failed the deletion on its foreign key (a 500)
+        or the change that made it."""
+        confirmed = request.method == "POST" and request.POST.get("post")
+        if not objs or not confirmed or not transaction.get_connection().in_atomic_block:
+            return objs
+        model = objs[0].__class__
+        locked = model._base_manager.select_for_update().filter(pk__in=[o.pk for o in objs])
+        return list(locked.order_by("pk"))  # one order: two deletions never deadlock
 
     def kept_dependents(self, obj: models.Model, request: HttpRequest) -> Counter:
         """The rows that stop `obj` being deleted, by model: the topmost only (a kept

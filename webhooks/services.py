@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -212,8 +212,11 @@ def endpoint_create(
 
 def _locked_endpoint(endpoint_id: str) -> WebhookEndpoint:
     """The endpoint, locked for the change. Deleted since the caller read it (another
-    operator, the API), it is a refusal the caller reports, not a 500."""
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+    operator, the API), it is a refusal the caller reports, not a 500.
+
+    A no-key lock: a change of its columns need not wait for the events being emitted
+    to it (webhook_emit holds its rows FOR KEY SHARE), only a deletion does."""
+    endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk=endpoint_id).first()
     if endpoint is None:
         raise WebhookError(
             "WEBHOOK_ENDPOINT_NOT_FOUND", "This endpoint no longer exists (deleted).", 404
@@ -272,7 +275,18 @@ def validated_enabled(enabled: Any) -> bool:
 
 
 def endpoint_delete(*, endpoint_id: str) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+    """Delete the endpoint and its deliveries, those of events being emitted to it too.
+
+    Locked first, then deleted: an event emitted meanwhile (webhook_emit holds its
+    endpoints FOR KEY SHARE) is either committed before, and its delivery goes with the
+    endpoint, or waits and finds the endpoint gone. Deleted unlocked, the deliveries were
+    collected before the emitting change committed its own, and one of the two failed
+    on the foreign key: the deletion a 500, or the change that emitted (a decision, a
+    pipeline step) rolled back."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is not None:  # None: deleted meanwhile, as asked
+            endpoint.delete()
 
 
 def _rotate(owner: WebhookEndpoint | CompanySecret, grace: timedelta) -> str:
@@ -558,7 +572,7 @@ def webhook_emit(
         # Kept, failed unsent: "enable, then redeliver failed deliveries since…" brings
         # a disabled endpoint's events back, those of the time it was off included.
         else WebhookDelivery(endpoint=endpoint, url=endpoint.url, **_unsent(common))
-        for endpoint in endpoints
+        for endpoint in _kept_while_emitting(endpoints)
         if endpoint.wants(event_type)
     ]
     if session_url:
@@ -568,6 +582,20 @@ def webhook_emit(
     deliveries = WebhookDelivery.objects.bulk_create(rows)
     dispatch_on_commit([d.pk for d in deliveries if d.status == WebhookDelivery.Status.PENDING])
     return deliveries
+
+
+def _kept_while_emitting(endpoints: QuerySet) -> list[WebhookEndpoint]:
+    """The endpoints, each held FOR KEY SHARE until the emitting change commits: a
+    deletion (endpoint_delete, the admin's) waits for it, and one already under way is
+    waited for and its endpoint skipped. Read plainly, an endpoint deleted before the
+    change committed failed the change's commit on its delivery's foreign key.
+
+    KEY SHARE waits for no change of an endpoint's columns (enabling, rotating), and
+    emits do not wait for one another."""
+    if connection.vendor != "postgresql":  # SQLite (dev) writes one transaction at a time
+        return list(endpoints)
+    sql, params = endpoints.query.sql_with_params()
+    return list(WebhookEndpoint.objects.raw(f"{sql} FOR KEY SHARE", params))
 
 
 ENDPOINT_DISABLED = "The endpoint is disabled."
