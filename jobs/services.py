@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
-from steve.models import ApiKey, WorkflowVersion
+from steve.models import ApiKey, Company, WorkflowVersion
 from steve.services import outbox_put
 from steve.storage import s3_client, using_s3
 from steve.sweeps import ERRORS, sweep_rows
@@ -124,9 +124,38 @@ def _labels(version: WorkflowVersion, count: int) -> list[str]:
     ]
 
 
+# Held FOR KEY SHARE by a session being made: its company's row, then its key's (the
+# order a company's deletion locks and deletes them in).
+_HOLD_COMPANY_SQL = f"SELECT id FROM {Company._meta.db_table} WHERE id = %s FOR KEY SHARE"
+_HOLD_KEY_SQL = f"SELECT id FROM {ApiKey._meta.db_table} WHERE id = %s FOR KEY SHARE"
+
+
+def _hold_api_key(api_key: ApiKey) -> None:
+    """Keep the key and its company until the session made with them commits, or refuse
+    the key as not valid when the admin deleted it meanwhile.
+
+    The admin deletes a key (or a company) that nothing depends on, after locking it and
+    counting what does (steve.admin_site.ExplainsRefusedDeletion): a session made
+    between the count and the commit, by a request authenticated just before, was lost
+    to a foreign-key error (the client got 409 "try again", or a 500), or broke the
+    deletion. Held, the deletion waits and then counts the session (and refuses), or
+    comes first and the key no longer exists."""
+    if connection.vendor != "postgresql":  # SQLite (dev) writes one transaction at a time
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLD_COMPANY_SQL, [api_key.company_id])
+        held = cursor.fetchone() is not None
+        if held:
+            cursor.execute(_HOLD_KEY_SQL, [api_key.pk])
+            held = cursor.fetchone() is not None
+    if not held:
+        raise SessionError("INVALID_API_KEY", "The API key is not valid.", status=401)
+
+
 def _create(
     *, api_key: ApiKey, version: WorkflowVersion, request: SessionRequest
 ) -> WorkflowSession:
+    _hold_api_key(api_key)
     company = api_key.company
     now = timezone.now()
     submission = Submission.objects.create(

@@ -1,66 +1,15 @@
 """An endpoint deleted (the admin, the API) while an event for it is being emitted: the
 emitting change (a decision, a pipeline step) and the deletion both end cleanly."""
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from django.db import connection, transaction
 
+from tests.commit_order import in_thread, open_transaction
 from tests.webhooks.helpers import emit
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_create, endpoint_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHANGELIST = "/admin/webhooks/webhookendpoint/"
-
-
-@contextmanager
-def open_transaction(change: Callable[[], Any]) -> Iterator[dict[str, Any]]:
-    """`change` in another connection's transaction, held open until the block ends,
-    then committed; yields what happened to it ("error" once committed, if it raised)."""
-    outcome: dict[str, Any] = {}
-    done, release = threading.Event(), threading.Event()
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                outcome["made"] = change()
-                done.set()
-                release.wait(10)
-        except Exception as error:
-            outcome["error"] = error
-        finally:
-            done.set()
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert done.wait(10)
-    try:
-        yield outcome
-    finally:
-        release.set()
-        thread.join(10)
-
-
-def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """`call` in another connection, started now; its answer or error lands in the dict."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["answer"] = call()
-        except Exception as error:
-            outcome["error"] = error
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
 
 
 @pytest.fixture
