@@ -10,6 +10,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.cache import add_never_cache_headers
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The company whose API key (or upload URL) made the request: what a support engineer
+# asked about "ACME's 429s" searches the log for.
+company_var: contextvars.ContextVar[str] = contextvars.ContextVar("company", default="-")
 _VALID_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 API_PREFIX = "/api/v1/"
 
@@ -22,18 +25,35 @@ class RequestIdMiddleware:
         supplied = request.headers.get("X-Request-Id", "")
         request_id = supplied if _VALID_REQUEST_ID.match(supplied) else f"req_{uuid.uuid4().hex}"
         request.request_id = request_id
+        request.log_company = "-"
         token = request_id_var.set(request_id)
+        company_token = company_var.set("-")
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
+            company_var.reset(company_token)
         response["Request-Id"] = request_id
         return response
 
 
+def log_company(request: HttpRequest, company_id: str) -> None:
+    """Name `company_id` on the request's log lines from now on (those Django writes
+    once the response is made included)."""
+    request.log_company = company_id
+    company_var.set(company_id)
+
+
 class RequestIdLogFilter(logging.Filter):
+    """Adds `request_id` and `company` to every record. Django logs a 4xx or 5xx answer
+    (django.request's "Gone: /api/v1/…") after the middleware has returned: that record
+    carries its request, whose ids are read from it, else the line showed "-" and the
+    support engineer holding a problem's requestId could not find it."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or request_id_var.get()
+        record.company = getattr(request, "log_company", None) or company_var.get()
         return True
 
 

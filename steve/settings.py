@@ -605,7 +605,9 @@ LOGGING = {
         "redact_tokens": {"()": "steve.logredact.RedactTokensFilter"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(company)s] %(message)s"
+        }
     },
     "handlers": {
         "console": {

@@ -39,6 +39,7 @@ from steve.api.errors import (
 )
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
+from steve.middleware import log_company
 from steve.models import WorkflowVersion
 from steve.services import API_KEY_PREFIX, api_key_digest
 from steve.storage import unsign_token
@@ -282,6 +283,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         file = _upload_target(token)
     except SessionError as error:  # no key answers for this URL: the anonymous bucket
         return problem_json_response(request, service_problem(error))
+    log_company(request, file.submission.company_id)
     # The session's key pays for its uploads, before the body is read.
     problem = ratelimit.count(request, file.submission.session.api_key)
     if problem is not None:

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from steve import redis_pause
 from steve.api import ratelimit
 from steve.clientip import client_address
+from steve.middleware import log_company
 from steve.models import ApiKey
 from steve.services import (
     API_KEY_GONE,
@@ -91,6 +92,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             api_key = api_key_from_database(digest)
         if api_key is None:  # unknown, or deleted
             raise invalid_key()
+        log_company(request._request, api_key.company_id)
         if api_key.is_revoked:
             raise revoked(request._request, api_key)
         self._touch(api_key)
