@@ -1,6 +1,7 @@
 """Session lifecycle: create, upload, submit, progress, complete, fail, expire."""
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ from submissions.signals import submission_changed, submission_locking, submissi
 from submissions.sync import sync_event_id, sync_payload
 from webhooks.catalogue import WebhookEventType
 from webhooks.services import deliveries_forget_results, sync_delivery_replace_payload
+
+logger = logging.getLogger(__name__)
 
 # As much as the extraction sniffs: a PDF's %PDF- may follow a few hundred bytes.
 SNIFF_BYTES = PDF_SEARCH_WINDOW
@@ -683,6 +686,20 @@ def session_fail(
         submission_fail(submission_id=session.submission_id, code=code, reason=reason)
         submission = Submission.objects.get(pk=session.submission_id)
         announce(submission=submission, event_type=WebhookEventType.SESSION_FAILED, event=event)
+    # A retryable failure is Steve's (a crash, a time limit, workers dying on it): an
+    # operator's warning. Any other is the document's, which its integrator is told of.
+    # `reason` is Steve's own sentence, never text read from the document.
+    logger.log(
+        logging.WARNING if retryable else logging.INFO,
+        "Company %s: session %s (submission %s) failed at step %s: %s%s: %s",
+        session.company_id,
+        session.pk,
+        session.submission_id,
+        step,
+        code,
+        " (retryable)" if retryable else "",
+        reason,
+    )
     return session
 
 
@@ -1009,6 +1026,7 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         # session no worker took yet is waiting behind a backlog or lost its message, and
         # is queued again without being given up (PROCESSING_TIMEOUT: "died 3 times").
         died = session.heartbeat_at is not None
+        waited = timezone.now() - session.updated_at  # since its latest message was queued
         if died and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
             session_fail(
                 session_id=session.pk,
@@ -1035,6 +1053,27 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             },
         )
         _queue_processing(session.pk)
+    if died:
+        logger.warning(
+            "Company %s: session %s (submission %s): its worker died mid-job (no heartbeat"
+            " for over %d s); re-queued (%d of %d)",
+            session.company_id,
+            session.pk,
+            session.submission_id,
+            settings.STUCK_SESSION_HEARTBEAT_SECONDS,
+            session.requeue_count,
+            settings.STUCK_SESSION_MAX_REQUEUES,
+        )
+    else:
+        logger.warning(
+            "Company %s: session %s (submission %s): no worker took it in the %d min since"
+            " it was queued (a backlog, the processing workers down, or its message lost);"
+            " queued again",
+            session.company_id,
+            session.pk,
+            session.submission_id,
+            waited.total_seconds() // 60,
+        )
     return "requeued"
 
 
