@@ -23,7 +23,7 @@ from submissions.services import (
     record_event,
     submission_mark_synced,
 )
-from webhooks.delivery import Outcome
+from webhooks.delivery import Outcome, budget_used, error_kind
 from webhooks.models import WebhookDelivery
 from webhooks.services import sync_delivery_queue
 from webhooks.signals import delivery_attempted
@@ -117,4 +117,13 @@ def _record_failure(
         },
     )
     if gave_up:
-        logger.warning("Downstream sync of %s abandoned: %s", submission.pk, delivery.last_error)
+        # The error's kind, not its text: requests names the target URL's path and query.
+        logger.warning(
+            "Company %s: downstream sync of submission %s abandoned after %d attempt(s), the"
+            " last one %s (delivery %s); redeliver it once the target is fixed",
+            submission.company_id,
+            submission.pk,
+            budget_used(delivery),
+            error_kind(status_code, delivery.last_error),
+            delivery.pk,
+        )

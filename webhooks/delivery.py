@@ -268,10 +268,70 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.locked_until = None
     delivery.last_error = error
     delivery.save(update_fields=STATE_FIELDS)
-    delivery_attempted.send(sender=WebhookDelivery, delivery=delivery, outcome=None, attempt=None)
+    _announce(delivery, None, None)
 
 
+BUDGET_SPENT = "The retry budget is spent."
 INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
+
+
+def error_kind(status_code: int | None, error: str) -> str:
+    """What went wrong, for a log line: the status, or the error's kind ("ConnectionError",
+    "Timeout", "Target refused", "Interrupted"). Never its text: requests names the URL's
+    path and query there, often the receiver's credential (a ?token=, a Slack hook)."""
+    if status_code is not None:
+        return f"HTTP {status_code}"
+    return error.split(":", 1)[0] or "no answer"
+
+
+def _to_whom(delivery: WebhookDelivery) -> str:
+    if delivery.endpoint_id:
+        return f"endpoint {delivery.endpoint_id}"
+    if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        return "the downstream sync target"
+    return f"session target {delivery.session_target_id}"
+
+
+def _announce(delivery: WebhookDelivery, outcome: Outcome | None, attempt: int | None) -> None:
+    """delivery_attempted, and the attempt's log line: a failed attempt at INFO (a retry
+    follows), a delivery given up after its last attempt as a WARNING. One given up unsent
+    (its endpoint disabled, its host suspended) is not logged: that was, once; nor a
+    downstream sync given up, which submissions.sync logs naming its submission."""
+    delivery_attempted.send(
+        sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=attempt
+    )
+    if outcome is not None and outcome.ok:
+        return
+    spent = outcome is not None or delivery.last_error == BUDGET_SPENT
+    sync = delivery.purpose == WebhookDelivery.Purpose.SYNC
+    if delivery.status == WebhookDelivery.Status.FAILED and spent and not sync:
+        logger.warning(
+            "Company %s: %s delivery %s (%s %s) to %s failed for good after %d attempt(s)%s;"
+            " redeliver it once the receiver is fixed",
+            delivery.company_id,
+            delivery.purpose,
+            delivery.pk,
+            delivery.event_type,
+            delivery.event_id,
+            _to_whom(delivery),
+            budget_used(delivery),
+            f", the last one {error_kind(outcome.status_code, outcome.error)}"
+            if outcome is not None
+            else "",
+        )
+    elif outcome is not None and delivery.status == WebhookDelivery.Status.PENDING:
+        logger.info(
+            "Company %s: %s delivery %s (%s %s) to %s: attempt %s failed (%s); next at %s",
+            delivery.company_id,
+            delivery.purpose,
+            delivery.pk,
+            delivery.event_type,
+            delivery.event_id,
+            _to_whom(delivery),
+            attempt,
+            error_kind(outcome.status_code, outcome.error),
+            delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else "once free",
+        )
 
 
 def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
@@ -409,9 +469,7 @@ def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:
             delivery.next_attempt_at = scheduled  # by the claim, before sending
     delivery.save(update_fields=STATE_FIELDS)
     if closed:
-        delivery_attempted.send(
-            sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=delivery.attempts
-        )
+        _announce(delivery, outcome, delivery.attempts)
         if delivery.endpoint_id is not None:
             endpoint_record_interrupted(endpoint_id=delivery.endpoint_id)
         elif delivery.session_target_id is not None:
@@ -492,7 +550,7 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             delivery.save(update_fields=STATE_FIELDS)
             return None
         if budget_used(delivery) >= MAX_ATTEMPTS:  # never claim past the budget
-            _give_up(delivery, "The retry budget is spent.")
+            _give_up(delivery, BUDGET_SPENT)
             return None
         if delivery.endpoint is not None:
             # An integrator who fixes the endpoint's URL expects the retries to follow it.
@@ -604,9 +662,7 @@ def record(
         ):
             _apply_outcome(delivery, outcome, gone_stops=to_current_url)
             delivery.save(update_fields=STATE_FIELDS)
-            delivery_attempted.send(
-                sender=WebhookDelivery, delivery=delivery, outcome=outcome, attempt=attempt.number
-            )
+            _announce(delivery, outcome, attempt.number)
         elif latest and delivery.locked_until is not None:
             # Redelivered while this attempt was in flight: the redelivery asked for an
             # attempt after this one, whatever this one answers (the receiver may have
@@ -624,12 +680,7 @@ def record(
                 # Still an attempt made and answered: whoever follows the delivery's
                 # attempts (a sync's submission counts them and logs each failure) learns
                 # of it now, not at the redelivery's answer, which reports only its own.
-                delivery_attempted.send(
-                    sender=WebhookDelivery,
-                    delivery=delivery,
-                    outcome=outcome,
-                    attempt=attempt.number,
-                )
+                _announce(delivery, outcome, attempt.number)
     if endpoint is not None and to_current_url:
         _endpoint_feedback(endpoint, outcome)
     elif delivery.session_target_id is not None and outcome.status_code != 410:

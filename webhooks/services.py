@@ -368,7 +368,15 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     endpoint.disabled_reason = reason[:200]
     endpoint.disabled_at = timezone.now()
     _notice(endpoint, WebhookEndpointNotice.Kind.DISABLED, reason)
-    logger.warning("Webhook endpoint %s (%s) disabled: %s", endpoint.pk, endpoint.url, reason)
+    # Its origin, not its URL: a receiver's URL is often its credential (a ?token=, a
+    # Slack or Teams hook), and the log is read by more people than the admin is.
+    logger.warning(
+        "Company %s: webhook endpoint %s (%s) disabled: %s",
+        endpoint.company_id,
+        endpoint.pk,
+        session_target_origin(endpoint.url),
+        reason,
+    )
 
 
 def _enable(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> None:
@@ -492,7 +500,13 @@ def session_target_suspend(*, target_id: str, reason: str) -> None:
             f"{reason} Deliveries to sessions' webhookUrl on {target.origin} are not sent"
             " until it is resumed.",
         )
-    logger.warning("Session webhook target %s (%s) suspended: %s", target.pk, target.origin, reason)
+    logger.warning(
+        "Company %s: session webhook target %s (%s) suspended: %s",
+        target.company_id,
+        target.pk,
+        target.origin,
+        reason,
+    )
 
 
 def session_target_resume(*, target_id: str, why: str) -> bool:
