@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
@@ -33,11 +34,29 @@ MAX_DECODE_PIXELS = 100_000_000
 # CONTENT_MARGIN of the content's longer side) covers less than this share of it is cut to
 # its content before it is scaled down: a receipt pasted on a blank canvas 7 times its size
 # was a few hundred pixels when read, and neither OCR nor the fraud checks knew it. The
-# 413 SROIE receipt scans: smallest share 0.87, median 1.0 (docs/fraud.md).
+# 413 SROIE receipt scans: median share 0.98; two small tickets alone on specked A4
+# scans are cut (0.04, 0.09), the next is 0.12 (docs/fraud.md).
 CONTENT_MIN_SHARE = 0.1
 CONTENT_MARGIN = 0.05
-BLANK_TOLERANCE = 24  # grey levels from the edges' colour still blank (JPEG noise)
+BLANK_TOLERANCE = 24  # grey levels from the border's colour still blank (JPEG noise)
 CONTENT_PROBE_SIDE = 1000  # the content is looked for in a copy this long, for speed
+CONTENT_BORDER_BAND = 0.02  # the blank colour is the median of a band this wide
+# What counts as the content (content_box), as shares of the probe's long side or of the
+# content found so far: print closer than CONTENT_JOIN is one blob; a blob no longer than
+# CONTENT_MAX_ASPECT times its width and inked over CONTENT_MIN_DENSITY of its box is
+# compact (a receipt's print, not a line or a frame); compact blobs within CONTENT_REACH of
+# the heaviest and weighing CONTENT_SPECK of it (ink pixels) join it (a logo above a
+# receipt's print); one left out that weighs CONTENT_RIVAL of the content is a second
+# thing on the page, and then all ink counts.
+CONTENT_JOIN = 0.01
+CONTENT_MAX_ASPECT = 15
+CONTENT_MIN_DENSITY = 0.02
+CONTENT_REACH = 0.25
+CONTENT_SPECK = 0.02
+CONTENT_RIVAL = 0.2
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom
 
 
 class TooLargeToDecode(Exception):
@@ -90,27 +109,117 @@ def content_crop(image: Image.Image) -> list[float] | None:
     right, bottom] of its width and height, when that is less than CONTENT_MIN_SHARE of
     the page (a receipt pasted on a large blank canvas); None for any other page.
 
-    Blank is the colour of the page's edges, so a grey canvas is blank too. A stray mark
-    far from the receipt stretches the content back over the page (docs/fraud.md).
+    Blank is the colour of the page's border band, so a grey canvas is blank too. The
+    content is the main mass of print (content_box), not every mark: a dot in a corner, a
+    frame, a page number or scanner specks far from the receipt left the receipt a few
+    hundred pixels of a page read whole.
     """
     probe = image.convert("L")
     probe.thumbnail((CONTENT_PROBE_SIDE, CONTENT_PROBE_SIDE))
     gray = np.asarray(probe, dtype=np.int16)
-    edges = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    ink = np.abs(gray - int(np.median(edges))) > BLANK_TOLERANCE
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
+    ink = np.abs(gray - _blank_level(gray)) > BLANK_TOLERANCE
+    box = content_box(ink)
+    if box is None:
         return None  # a blank page: nothing to cut to
     height, width = gray.shape
-    margin = CONTENT_MARGIN * max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0])
-    left, right = max(0.0, cols[0] - margin), min(width, cols[-1] + 1 + margin)
-    top, bottom = max(0.0, rows[0] - margin), min(height, rows[-1] + 1 + margin)
+    left, top, right, bottom = box
+    margin = CONTENT_MARGIN * max(right - left, bottom - top)
+    left, right = max(0.0, left - margin), min(width, right + margin)
+    top, bottom = max(0.0, top - margin), min(height, bottom + margin)
     if (right - left) * (bottom - top) >= CONTENT_MIN_SHARE * width * height:
         return None
     return [
         round(float(side), 4)
         for side in (left / width, top / height, right / width, bottom / height)
     ]
+
+
+def _blank_level(gray: np.ndarray) -> int:
+    """The grey level of the page's border band: a frame drawn along the very edge is a
+    sliver of the band, where it was all of the outermost pixels (and then the blank
+    canvas inside it counted as content)."""
+    band = max(1, round(CONTENT_BORDER_BAND * min(gray.shape)))
+    border = np.concatenate(
+        [gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(), gray[:, -band:].ravel()]
+    )
+    return int(np.median(border))
+
+
+def content_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom, in pixels, exclusive) of the page's content in
+    the mask `ink`; None when it holds no ink.
+
+    The content is main_mass of the compact blobs of print (print joined across
+    CONTENT_JOIN of the page, weighed by its ink): the marks left out are strays (a dot, a
+    page number, specks) or lines (a frame, a rule, a fold), which are not compact. When
+    there is no such main mass (two receipts on one canvas, print spread over the page,
+    only lines) it is the box of all ink, as a page with one receipt and nothing else.
+    """
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return None
+    every = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    join = max(3, round(CONTENT_JOIN * max(ink.shape)))
+    joined = cv2.dilate(ink.astype(np.uint8), np.ones((join, join), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    mass = np.bincount(labels[ink], minlength=count)
+    blobs: list[tuple[float, Box]] = []
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        # A line's box is long and thin, a frame's is the page with little ink in it.
+        if compact(w, h) and mass[label] >= CONTENT_MIN_DENSITY * w * h:
+            blobs.append((float(mass[label]), (x, y, x + w, y + h)))
+    box = main_mass(blobs)
+    if box is None:
+        return every
+    # The dilation widened each blob by half the join on every side.
+    half = join // 2
+    return (
+        max(every[0], int(box[0]) + half),
+        max(every[1], int(box[1]) + half),
+        min(every[2], int(box[2]) - half),
+        min(every[3], int(box[3]) - half),
+    )
+
+
+def compact(width: float, height: float) -> bool:
+    """Whether a box could hold a receipt's print: not a line's long thin box."""
+    return max(width, height) <= CONTENT_MAX_ASPECT * min(width, height)
+
+
+def main_mass(blobs: list[tuple[float, Box]]) -> Box | None:
+    """The box of the heaviest of `blobs` (weight, box: left, top, right, bottom, or in
+    PDF points left, bottom, right, top) and of every blob joined to it, through blobs CONTENT_REACH of the box apart or closer,
+    weighing CONTENT_SPECK of the heaviest or more; None when there are none, or when a
+    blob left out weighs CONTENT_RIVAL of the joined ones (a second thing on the page)."""
+    if not blobs:
+        return None
+    blobs = sorted(blobs, key=lambda blob: blob[0], reverse=True)
+    weight, box = blobs[0]
+    # Specks never join: grown through them, a trail of scanner specks carried the box
+    # across the page.
+    rest = [blob for blob in blobs[1:] if blob[0] < CONTENT_SPECK * weight]
+    near = [blob for blob in blobs[1:] if blob[0] >= CONTENT_SPECK * weight]
+    grown = True
+    while grown:
+        grown = False
+        reach = CONTENT_REACH * max(box[2] - box[0], box[3] - box[1])
+        for blob in list(near):
+            if _gap(box, blob[1]) <= reach:
+                box, weight, grown = _union(box, blob[1]), weight + blob[0], True
+                near.remove(blob)
+    if any(other >= CONTENT_RIVAL * weight for other, _ in rest + near):
+        return None
+    return box
+
+
+def _gap(a: Box, b: Box) -> float:
+    """The distance between two boxes along the axis they are furthest apart on."""
+    return max(a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3], 0)
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def cut(image: Image.Image, crop: list[float]) -> Image.Image:

@@ -17,9 +17,11 @@ from PIL import Image
 from submissions.pages import (
     TooLargeToDecode,
     check_webp_size,
+    compact,
     content_crop,
     cut,
     decode_within,
+    main_mass,
     page_transform,
     to_rgb,
     turn,
@@ -249,41 +251,98 @@ def _load_pdf_page(
         words, text_turn = _text_layer_words(page, max_words, max_chars)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
-        # Text-layer pages are rendered only for hashing and display, so a lower DPI does.
-        scale = (TEXT_PAGE_DPI if has_text else RENDER_DPI) / 72
-        crop, transform = (0.0, 0.0, 0.0, 0.0), {}
-        drawn = None if has_text else _drawn_content(page)
+        if has_text:
+            # Rendered only for hashing and display, so a lower DPI does.
+            image = _render(page, (0.0, 0.0, 0.0, 0.0), TEXT_PAGE_DPI / 72, max_pixels)
+            transform = {}
+            if text_turn:
+                # The words are boxed on the page turned so its text reads upright; the
+                # image and the review page (its stored turn) show it so too.
+                image, transform = turn(image, text_turn), page_transform(0.0, text_turn)
+            return Page(
+                index=index,
+                image=image,
+                words=words,
+                text=words_to_text(words),
+                has_text_layer=True,
+                transform=transform,
+            )
+        crop, scale = (0.0, 0.0, 0.0, 0.0), RENDER_DPI / 72
+        drawn = _drawn_content(page)
         if drawn is not None:
             crop, native = drawn
-            # The review page draws the whole page and cuts it the same way, so the
-            # evidence boxes (fractions of the page OCR read) fall on the words.
-            transform = {"crop": _crop_fractions(crop, width, height)}
-            width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
             scale = max(scale, native)
-        # Huge media boxes are legal PDF (up to 200 x 200 inches); shrink the render
-        # instead of refusing the file. No longer side than an image keeps when decoded:
-        # OCR reads pages at 2,000 px, and a 1-KB PDF of 200-inch pages rendered at
-        # 40 MP each held gigabytes in the worker.
-        scale = min(scale, DECODE_MIN_SIDE / max(width, height))
-        if width * height * scale * scale > max_pixels:
-            scale = (max_pixels / (width * height)) ** 0.5
-        image = page.render(scale=scale, crop=crop).to_pil().convert("RGB")
-        if not has_text:
-            return Page(index=index, image=image, transform=transform)
-        if text_turn:
-            # The words are boxed on the page turned so its text reads upright; the image
-            # and the review page (its stored turn) show it so too.
-            image, transform = turn(image, text_turn), page_transform(0.0, text_turn)
+        image = _render(page, crop, scale, max_pixels)
+        # What the drawing's bounds cannot tell, the rendered page can: a receipt with a
+        # page number or a dot far from it, a page turned by /Rotate, a receipt scanned
+        # small on a full sheet. Read whole, the receipt was a few hundred pixels.
+        inner = content_crop(image)
+        if inner is not None:
+            crop = _narrowed(crop, inner, width, height)
+            scale = max(scale, _image_scale(page))
+            del image  # one page image at a time in the reading child, not two
+            image = _render(page, crop, scale, max_pixels)
+        if not any(crop):
+            return Page(index=index, image=image)
+        # The review page draws the whole page and cuts it the same way, so the evidence
+        # boxes (fractions of the page OCR read) fall on the words.
         return Page(
-            index=index,
-            image=image,
-            words=words,
-            text=words_to_text(words),
-            has_text_layer=True,
-            transform=transform,
+            index=index, image=image, transform={"crop": _crop_fractions(crop, width, height)}
         )
     finally:
         page.close()
+
+
+def _render(
+    page: pdfium.PdfPage, crop: tuple[float, float, float, float], scale: float, max_pixels: int
+) -> Image.Image:
+    """The page, less `crop` (points off its left, bottom, right and top as shown, after
+    /Rotate), at `scale` or less.
+
+    Huge media boxes are legal PDF (up to 200 x 200 inches); the render is shrunk instead
+    of the file refused. No longer side than an image keeps when decoded: OCR reads pages
+    at 2,000 px, and a 1-KB PDF of 200-inch pages rendered at 40 MP each held gigabytes in
+    the worker.
+    """
+    width, height = page.get_size()
+    width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
+    scale = min(scale, DECODE_MIN_SIDE / max(width, height))
+    if width * height * scale * scale > max_pixels:
+        scale = (max_pixels / (width * height)) ** 0.5
+    return page.render(scale=scale, crop=crop).to_pil().convert("RGB")
+
+
+def _narrowed(
+    crop: tuple[float, float, float, float], inner: list[float], width: float, height: float
+) -> tuple[float, float, float, float]:
+    """`crop` (points off each side of a `width` x `height` page: left, bottom, right,
+    top) narrowed to `inner`, fractions [left, top, right, bottom] of what it kept."""
+    kept_w, kept_h = width - crop[0] - crop[2], height - crop[1] - crop[3]
+    left, top, right, bottom = inner
+    return (
+        crop[0] + left * kept_w,
+        crop[1] + (1 - bottom) * kept_h,
+        crop[2] + (1 - right) * kept_w,
+        crop[3] + top * kept_h,
+    )
+
+
+def _image_scale(page: pdfium.PdfPage) -> float:
+    """The scale (pixels a point) at which the page's largest-resolution image keeps its
+    own pixels; 0 when it holds none or more objects than are worth reading."""
+    if pdfium.raw.FPDFPage_CountObjects(page) > MAX_CONTENT_OBJECTS:
+        return 0.0
+    native = 0.0
+    try:
+        for obj in page.get_objects(max_depth=1):
+            if not isinstance(obj, pdfium.PdfImage):
+                continue
+            x0, y0, x1, y1 = obj.get_pos()
+            if x1 > x0 and y1 > y0:
+                native = max(native, max(obj.get_size()) / max(x1 - x0, y1 - y0))
+    except pdfium.PdfiumError:
+        return 0.0
+    return native
 
 
 def _drawn_content(
@@ -301,28 +360,38 @@ def _drawn_content(
     if page.get_rotation() or pdfium.raw.FPDFPage_CountObjects(page) > MAX_CONTENT_OBJECTS:
         return None
     left, bottom, right, top = page.get_bbox()
-    boxes, native = [], 0.0
+    boxes = []
     try:
         for obj in page.get_objects(max_depth=1):
             x0, y0, x1, y1 = obj.get_pos()
             if x1 <= x0 and y1 <= y0:
                 continue  # draws nothing (an empty path at the origin)
             boxes.append((max(x0, left), max(y0, bottom), min(x1, right), min(y1, top)))
-            if isinstance(obj, pdfium.PdfImage) and x1 > x0 and y1 > y0:
-                native = max(native, max(obj.get_size()) / max(x1 - x0, y1 - y0))
     except pdfium.PdfiumError:
         return None  # an object without bounds: the page is rendered whole, as it was
     if not boxes:
         return None
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    # The drawing is its main mass, as on a rendered page (content_box): a folio, a dot or
+    # a rule far from the receipt's image stretched the bounds over the page.
+    x0, y0, x1, y1 = main_mass(
+        [
+            ((x1 - x0) * (y1 - y0), (x0, y0, x1, y1))
+            for x0, y0, x1, y1 in boxes
+            if compact(x1 - x0, y1 - y0)
+        ]
+    ) or (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
     if x1 - x0 < 1 or y1 - y0 < 1:
         return None
     blank_x = 1 - (x1 - x0) / (right - left)
     blank_y = 1 - (y1 - y0) / (top - bottom)
     if max(blank_x, blank_y) < BLANK_MARGIN_SHARE:
         return None
-    return (x0 - left, y0 - bottom, right - x1, top - y1), native
+    return (x0 - left, y0 - bottom, right - x1, top - y1), _image_scale(page)
 
 
 def _crop_fractions(

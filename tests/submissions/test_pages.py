@@ -5,19 +5,20 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from jobs.extraction import load_document
 from submissions.pages import (
     PDF_MAX_PAGES,
     NoSuchPage,
+    content_crop,
     is_identity,
     pdf_page_count,
     render_png,
     render_png_apart,
     stored_transform,
 )
-from tests.fraud.test_file_formats import jpeg, pdf_with_image
+from tests.fraud.test_file_formats import jpeg, pdf_page, pdf_with_image
 from tests.submissions.test_review_support import pdf_bytes
 
 
@@ -208,3 +209,46 @@ def test_a_scanned_pdf_page_rendered_to_its_drawing_is_drawn_as_ocr_read_it():
     drawn = rendered(data, pdf=True, transform=page.transform)
     assert abs(drawn.width / drawn.height - 0.6) < 0.01
     assert drawn.getpixel((drawn.width // 2, drawn.height // 2))[:3] == (0, 0, 0)
+
+
+def test_a_receipt_on_a_huge_pdf_page_turned_by_rotate_is_drawn_as_ocr_read_it():
+    """The extraction cuts the page as shown (after /Rotate) to its content; the review
+    page draws the shown page cut by the same fractions, so the boxes fall on the words."""
+    receipt = Image.new("RGB", (600, 1000), "black")
+    data = pdf_page(jpeg(receipt), page=(2880, 2160), at=(900, 300), width=500, rotate=90)
+    (page,) = load_document(data).pages
+    assert abs(page.image.width / page.image.height - 0.6) < 0.05
+    drawn = rendered(data, pdf=True, transform=page.transform)
+    assert abs(drawn.width / drawn.height - page.image.width / page.image.height) < 0.02
+    assert drawn.getpixel((drawn.width // 2, drawn.height // 2))[:3] == (0, 0, 0)
+
+
+def canvas_with(*blocks: tuple[int, int, int, int]) -> Image.Image:
+    """A white 4,000 x 6,000 canvas with black boxes (left, top, right, bottom) on it."""
+    canvas = Image.new("L", (4000, 6000), 255)
+    for block in blocks:
+        canvas.paste(0, block)
+    return canvas
+
+
+def test_two_receipts_far_apart_on_a_canvas_are_both_kept():
+    """A second receipt is no stray mark: cut to the heavier one, the other would be read
+    by nobody."""
+    crop = content_crop(canvas_with((400, 400, 700, 900), (1100, 1300, 1400, 1800)))
+    assert crop is not None
+    left, top, right, bottom = crop
+    assert left < 0.1 and top < 0.066 and right > 0.35 and bottom > 0.3
+
+
+def test_a_receipt_and_a_stray_dot_are_cut_to_the_receipt():
+    crop = content_crop(canvas_with((2000, 3000, 2500, 3800), (3950, 5950, 3970, 5970)))
+    assert crop is not None
+    left, top, right, bottom = crop
+    assert 0.48 < left < 0.5 and 0.49 < top < 0.5 and 0.62 < right < 0.64
+    assert 0.63 < bottom < 0.65
+
+
+def test_a_page_of_only_a_frame_is_not_cut():
+    canvas = Image.new("L", (4000, 6000), 255)
+    ImageDraw.Draw(canvas).rectangle((300, 300, 3700, 5700), outline=0, width=6)
+    assert content_crop(canvas) is None
