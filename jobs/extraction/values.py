@@ -30,6 +30,10 @@ MONTHS = {
     # Malay (Mac, Mei, Ogos, Oktober, Disember) and German (Mär, Mrz, Mai, Okt, Dez)
     "MAC": 3, "MEI": 5, "OGO": 8, "OKT": 10, "DIS": 12, "MÄR": 3, "MRZ": 3, "MAI": 5,
     "DEZ": 12,
+    # French (févr., avr., juin, juil., août, déc.), Dutch (maart, mrt) and Spanish (enero,
+    # abril, agosto, diciembre); their other months begin as the English names do.
+    "FÉV": 2, "FEV": 2, "AVR": 4, "JUIN": 6, "JUIL": 7, "AOÛ": 8, "AOU": 8, "DÉC": 12,
+    "MAA": 3, "MRT": 3, "ENE": 1, "ABR": 4, "AGO": 8, "DIC": 12,
 }  # fmt: skip
 # A 4-digit year may run straight into a time when OCR drops the space ("20188:13").
 _FULL_OR_GLUED_YEAR = (
@@ -41,19 +45,29 @@ _YEAR = rf"({_FULL_OR_GLUED_YEAR}|\d{{2}}(?!\d))"
 _NAMED_YEAR = rf"({_FULL_OR_GLUED_YEAR}|\d{{2}}(?![\d:]|\.[0-5]\d))"
 _SEP = r"\s?[-/.,\s]?\s?"
 _MONTH_NAMES = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEPT?|OCT|NOV|DEC)[A-Z]*"
-# Malay (Mac, Mei, Ogos, Oktober, Disember) and German (März, Mai, Okt, Dez) names are
-# whole words before a four-digit year: "2 MAC 10.90" is an item, no 2 March 2010.
-_OTHER_MONTH_NAMES = r"(MAC|MEI|OGOS|OKTOBER|OKT|DISEMBER|DIS|MÄRZ|MÄR|MRZ|MAI|DEZEMBER|DEZ)"
+# Malay (Mac, Mei, Ogos, Oktober, Disember), German (März, Mai, Okt, Dez), French,
+# Dutch and Spanish names are whole words before a four-digit year: "2 MAC 10.90" is an
+# item, no 2 March 2010.
+_OTHER_MONTH_NAMES = (
+    r"(MAC|MEI|OGOS|OKTOBER|OKT|DISEMBER|DIS|MÄRZ|MÄR|MRZ|MAI|DEZEMBER|DEZ|"
+    r"FÉVRIER|FÉVR|FÉV|FEVRIER|FEVR|AVRIL|AVR|JUIN|JUILLET|JUIL|AOÛT|AOUT|DÉCEMBRE|DÉC|"
+    r"MAART|MRT|ENERO|ENE|ABRIL|ABR|AGOSTO|AGO|DICIEMBRE|DIC)"
+)
+# A day printed as an ordinal: "25th Feb 2026", "1er mars 2026" (read before as "Feb 20"
+# of (20)26).
+_ORDINAL = r"(?:ST|ND|RD|TH|ER)?"
 DATE_PATTERNS = [
     # 2018-12-25, 2018/12/25
     ("ymd", re.compile(r"(?<!\d)(20\d{2}|19\d{2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})(?!\d)")),
     # 25/12/2018, 25-12-18, 25.12.2018
     ("dmy", re.compile(r"(?<!\d)(\d{1,2})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?" + _YEAR)),
     # 25 Dec 2018, 25-DEC-18, 25DEC2018
-    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _MONTH_NAMES + _SEP + _NAMED_YEAR, re.I)),
-    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _SEP + _OTHER_MONTH_NAMES + r"\.?\s?(\d{4})(?!\d)", re.I)),
-    # Dec 25, 2018
-    ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _NAMED_YEAR, re.I)),
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _ORDINAL + _SEP + _MONTH_NAMES + _SEP + _NAMED_YEAR, re.I)),
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _ORDINAL + _SEP + _OTHER_MONTH_NAMES + r"\.?\s?(\d{4})(?!\d)", re.I)),
+    # 6 de diciembre de 2026 (Spanish); the word is checked against MONTHS
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})\s+DE\s+([A-ZÀ-Ý]{3,10})\.?\s+DE\s+(\d{4})(?!\d)", re.I)),
+    # Dec 25, 2018; never "Feb 2026", a month and its year (read as 20 Feb (20)26)
+    ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(?!(?:19|20)\d{2}(?!\d))(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _NAMED_YEAR, re.I)),
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").
     ("glued", re.compile(r"(\d{2})[-/.](\d{2})[-/.](20\d{2})(?!\d{3})")),
     # One separator lost by OCR: "10/072017", "0803/2018" (read as glued: a guessed boundary).
@@ -86,7 +100,8 @@ def parse_amounts(text: str) -> list[Match]:
             continue
         # The span starts at the currency sign or minus so labels never keep a stray "£".
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
-        if m.group(1) or m.group(2) or m.group(5) or _credit(text, m.start(3), m.end()):
+        first = not found  # no amount before it on the line
+        if m.group(1) or m.group(2) or m.group(5) or _credit(text, m.start(3), m.end(), first):
             value = -value  # "-6.42", "RM -6.42", "6.42-", "(6.42)", "6.42CR"
         found.append(Match(value, start, m.end()))
     for m in CENTS_RE.finditer(text):
@@ -98,17 +113,22 @@ def parse_amounts(text: str) -> list[Match]:
 
 
 # An accountant's negative: "(7.57)", "RM (7.57)"; a credit: "22.39CR", "22.39 CR". A
-# currency inside the brackets is a conversion ("RM 250.00 (USD 60.00)"), no negative.
+# currency inside the brackets is a conversion ("RM 250.00 (USD 60.00)"), no negative,
+# unless it is a sign and the amount the line's first: "($772.08)", "(£1,083.00)" are
+# how US and UK accounts print a credit memo's amounts.
 _OPENS_NEGATIVE = re.compile(r"\(\s?$")
+_OPENS_SIGNED_NEGATIVE = re.compile(r"\(\s?[$€£]\s?$")
 _CLOSES_NEGATIVE = re.compile(r"\s?(?:(\))|CR\b)", re.I)
 
 
-def _credit(text: str, start: int, end: int) -> bool:
+def _credit(text: str, start: int, end: int, first: bool) -> bool:
     closes = _CLOSES_NEGATIVE.match(text, end)
     if closes is None:
         return False
     bracket = closes.group(1) is not None
-    return not bracket or _OPENS_NEGATIVE.search(text, 0, start) is not None
+    if not bracket or _OPENS_NEGATIVE.search(text, 0, start) is not None:
+        return True
+    return first and _OPENS_SIGNED_NEGATIVE.search(text, 0, start) is not None
 
 
 def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:
@@ -199,6 +219,8 @@ def _build_date(kind: str, groups: tuple[str, ...], day_first: bool) -> dt.date 
 
 def _month_key(token: str) -> str:
     token = token.upper()
+    if token.startswith("JUI"):
+        return token[:4]  # French JUIN (June) and JUIL (July)
     return "SEPT" if token.startswith("SEPT") else token[:3]
 
 

@@ -602,3 +602,56 @@ def test_swiss_francs_and_other_codes_name_their_currency():
 
     assert detect_currency("Total CHF 12.50")[0] == "CHF"
     assert detect_currency("Amount HK$ 88.00")[0] == "HKD"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Tax point: 25th Feb 2026", dt.date(2026, 2, 25)),
+        ("Date: 1st March 2026", dt.date(2026, 3, 1)),
+        ("Due: 22nd Dec 2025", dt.date(2025, 12, 22)),
+    ],
+)
+def test_a_day_printed_as_an_ordinal_is_the_day(text: str, value: dt.date):
+    # "25th Feb 2026" was read as "Feb 20" of (20)26: 20 February, at 0.97.
+    assert [d.value for d in parse_dates(text)] == [value]
+
+
+def test_a_month_and_a_four_digit_year_is_no_date():
+    # "Feb 2026" names a month (a service period), not 20 February (20)26.
+    assert parse_dates("Service period: Feb 2026") == []
+    assert parse_dates("DEC 2018") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Date de facture : 31 août 2025", dt.date(2025, 8, 31)),
+        ("6 déc. 2026", dt.date(2026, 12, 6)),
+        ("12 févr. 2026", dt.date(2026, 2, 12)),
+        ("3 juin 2026", dt.date(2026, 6, 3)),
+        ("14 juillet 2026", dt.date(2026, 7, 14)),
+        ("2 avril 2026", dt.date(2026, 4, 2)),
+        ("Fecha: 6 de diciembre de 2026", dt.date(2026, 12, 6)),
+        ("15 de enero de 2026", dt.date(2026, 1, 15)),
+        ("9 agosto 2025", dt.date(2025, 8, 9)),
+        ("6 maart 2026", dt.date(2026, 3, 6)),
+        ("6 mrt. 2026", dt.date(2026, 3, 6)),
+    ],
+)
+def test_french_spanish_and_dutch_month_names_are_read(text: str, value: dt.date):
+    assert [d.value for d in parse_dates(text)] == [value]
+
+
+def test_a_bracketed_amount_with_its_currency_sign_is_negative():
+    # An accountant's negative printed with its sign inside the brackets ("($772.08)",
+    # "(£1,083.00)") was read positive: a credit memo's total and tax at 0.95. A bracketed
+    # amount after another on its line is still a conversion, no negative.
+    def read(text: str) -> list[str]:
+        return [str(a.value) for a in parse_amounts(text)]
+
+    assert read("Sales Tax (8.875%) ($772.08)") == ["-772.08"]
+    assert read("Total (£15,478.44)") == ["-15478.44"]
+    assert read("Total (-€ 1.234,56)") == ["-1234.56"]
+    assert read("TOTAL RM 250.00 ($60.00)") == ["250.00", "60.00"]
+    assert read("TOTAL RM 250.00 (USD 60.00)") == ["250.00", "60.00"]
