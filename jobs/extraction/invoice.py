@@ -28,27 +28,51 @@ from .values import (
 
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
+# German, French, Dutch and Spanish invoices and credit notes name their numbers so
+# ("Rechnungsnummer", "Facture n°", "Factuurnr.", "Nº factura", "Avoir n°"); a bare
+# "Numéro"/"Número" only with a colon after it, and never the credited invoice's ("zu
+# Rechnung Nr.").
 _INVOICE_NO_LABEL = re.compile(
-    r"(?<!ORIGINAL\s)(?<!ORIGINAL)(?:"
+    r"(?<!ORIGINAL\s)(?<!ORIGINAL)(?<!ZU\s)(?:"
     r"(?:INVOICE|INV\.?|BILL|CREDIT\s*NOTE|CREDIT\s*MEMO)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?"
-    r"|\b(?:INVOICE|CREDIT\s*NOTE)\s*(?=[:#])[:#])",
+    r"|\b(?:INVOICE|CREDIT\s*NOTE)\s*(?=[:#])[:#]"
+    r"|\b(?:(?:RECHNUNGS?|GUTSCHRIFTS?)\s*-?\s*(?:NUMMER|NR\b\.?)"
+    r"|(?:FACTURE|AVOIR|FACTURA)\s*N(?:[°º]|O\b)\.?|N[°º]\s*(?:DE\s+)?(?:FACTURE|FACTURA|RECTIFICATIVA)"
+    r"|N[°º]\s*D['’]\s*AVOIR|(?:FACTUUR|CREDITNOTA)\s*(?:NUMMER|NR\b\.?)"
+    r"|N[ÚUÉE]M[ÉE]RO\s*(?:DE\s+FACTUR[EA]\b|(?=:)))\s*[:#.]?)",
     re.I,
 )
 _TOKEN = re.compile(r"\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])", re.I)
 _TAX_ID_LABEL = re.compile(
     r"\b(?:VAT\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID)?|TAX\s*(?:ID|NO|NUMBER|REG)|TIN|EIN|ABN|"
-    r"GST\s*(?:REG\.?|ID|NO)\S*|SST\s*(?:REG\.?|ID|NO)\S*|UST-?IDNR)\b\.?\s*[:#.]?",
+    r"GST\s*(?:REG\.?|ID|NO)\S*|SST\s*(?:REG\.?|ID|NO)\S*|UST-?IDNR|"
+    r"N[°º]\s*(?:DE\s+)?TVA(?:\s*INTRACOM\w*)?|BTW-?\s*(?:NUMMER|NR|ID)|NIF|CIF)\b\.?\s*[:#.]?",
     re.I,
 )
 _TAX_ID_VALUE = re.compile(r"\s*[:#.]?\s*([A-Z]{0,3}[\s-]?\d[\dA-Z\- ]{4,20}[\dA-Z])", re.I)
 _CUSTOMER_LABEL = re.compile(
-    r"\b(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENT)\b\s*[:.]?", re.I
+    r"\b(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|CUSTOMER(?:\s*NAME)?|CLIENTE?|"
+    r"RECHNUNGSEMPF[ÄA]NGER|KUNDE|FACTUR[ÉE]\s+[ÀA]|KLANT|FACTUUR\s+AAN|FACTURAR\s+A)(?!\w)"
+    r"\s*[:.]?",
+    re.I,
 )
 _CUSTOMER_VALUE = re.compile(r"\s*[:.]?\s*([A-Za-z][^\n]{1,80})")
 _INVOICE_DATE_LABEL = re.compile(
-    r"\b(?:INVOICE|INV|BILL(?:ING)?|ISSUE)\.?\s*DATE\b|\bDATE\s*OF\s*(?:INVOICE|ISSUE)\b", re.I
+    r"\b(?:INVOICE|INV|BILL(?:ING)?|ISSUE)\.?\s*DATE\b|\bDATE\s*OF\s*(?:INVOICE|ISSUE)\b|"
+    r"\b(?:RECHNUNGS|GUTSCHRIFTS|FACTUUR)DATUM\b|\bDATE\s+(?:DE\s+(?:LA\s+)?FACTURE|"
+    r"D['’]\s*[ÉE]MISSION)\b|\bFECHA\s+(?:DE\s+)?(?:FACTURA|EMISI[ÓO]N|EXPEDICI[ÓO]N)\b",
+    re.I,
 )
 _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
+# The due date's label in German, French, Dutch and Spanish ("Fällig am", "Zahlbar bis",
+# "Date d'échéance", "Vervaldatum", "Te betalen vóór", "Vencimiento"): such a date, labelled
+# DATE as well, was taken for the invoice date.
+_DUE_WORDS = (
+    r"F[ÄA]LLIG(?:KEITS\w*)?|ZAHLBAR\s+BIS|[ÉE]CH[ÉE]ANCE|(?:R[ÉE]GLER|PAYABLE)\s+AVANT|"
+    r"VERVAL\w*|BETALEN\s+V[OÓ]{2}R|VENCIMIENTO|PAGAR\s+ANTES\s+DE"
+)
+_DUE = re.compile(r"DUE|PAYMENT\s*DUE|PAY\s*BY|" + _DUE_WORDS, re.I)
+_DUE_ABROAD = re.compile(_DUE_WORDS, re.I)
 _FROM_LABEL = re.compile(r"^\s*(?:FROM|VENDOR|SUPPLIER|SELLER)\s*[:.]?\s*", re.I)
 # A numeric date printed with points (04.03.2026), as continental Europe prints.
 _DOTTED_DATE = re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}(?![\d.])")
@@ -57,7 +81,8 @@ _DOTTED_DATE = re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}(?![\d.])"
 # vendor's.
 _PARTY_LABEL = re.compile(
     r"^\s*(?:BILL(?:ED)?\s*TO|INVOICE\s*TO|SOLD\s*TO|SHIP(?:PED)?\s*TO|DELIVER(?:Y|ED)?\s*TO|"
-    r"CUSTOMER(?:\s*NAME)?|CLIENT|ATTN|ATTENTION|REMIT(?:TANCE)?(?:\s*(?:TO|ADDRESS))?|"
+    r"CUSTOMER(?:\s*NAME)?|CLIENTE?|ATTN|ATTENTION|REMIT(?:TANCE)?(?:\s*(?:TO|ADDRESS))?|"
+    r"RECHNUNGSEMPF[ÄA]NGER|KUNDE|FACTUR[ÉE]\s+[ÀA]|KLANT|FACTUUR\s+AAN|FACTURAR\s+A|"
     r"(?:MAKE\s*)?(?:CHEQUES?|CHECKS?|PAYMENTS?)?\s*PAYABLE\s*TO|PAY\s*TO)\b\s*[:.]?",
     re.I,
 )
@@ -91,7 +116,7 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     _put(fields, "vendorTaxId", _labelled(segments, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
     _put(fields, "customerName", _customer(lines))
     due = _due_date(lines, day_first=day_first, order_known=order_known)
-    issue_lines = [line for line in lines if not _DUE_LABEL.search(squash(line.text))]
+    issue_lines = [line for line in lines if not _is_due_line(line)]
     # "Invoice Date: ..." names the field outright; an order, delivery or service date
     # printed above it, labelled DATE as well, tied with it and won by being higher.
     named = [line for line in issue_lines if _names_invoice_date(line, day_first=day_first)]
@@ -102,8 +127,8 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     rows = find_line_item_rows(lines)
     items = [item for item, _ in rows]
     item_sum = sum((i["amount"] for i in items), Decimal(0)) if items else None
-    total = find_total(lines, item_sum)
-    if (paid_back := amount_paid_back(lines)) is not None:
+    total = find_total(lines, item_sum, invoice=True)
+    if (paid_back := amount_paid_back(lines, invoice=True)) is not None:
         # A credit note: its total is negative, and find_total reads positive amounts only
         # (a credit note's total was missing, or a line's amount at 0.4). Reviewed, as a
         # receipt's refund is.
@@ -112,11 +137,15 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
         )
     _put(fields, "totalAmount", total)
     if total:
-        _put(fields, "taxAmount", find_tax(lines, total.value))  # type: ignore[arg-type]
+        _put(fields, "taxAmount", find_tax(lines, total.value, invoice=True))  # type: ignore[arg-type]
     if items:
         subtotal_ok = total is not None and item_sum is not None and item_sum <= total.value
         fields["lineItems"] = line_items_candidate(rows, 0.85 if subtotal_ok else 0.55)
     return fields
+
+
+def _is_due_line(line: Line) -> bool:
+    return bool(_DUE_LABEL.search(squash(line.text)) or _DUE_ABROAD.search(line.text))
 
 
 def _names_invoice_date(line: Line, *, day_first: bool) -> bool:
@@ -256,7 +285,7 @@ def _overlaps(a: BBox, b: BBox) -> bool:
 
 def _due_date(lines: list[Line], *, day_first: bool, order_known: bool) -> Candidate | None:
     for index, line in enumerate(lines):
-        m = re.search(r"DUE|PAYMENT\s*DUE|PAY\s*BY", line.text, re.I)
+        m = _DUE.search(line.text)
         if not m:
             continue
         rest = line.text[m.end() :]

@@ -43,6 +43,26 @@ _TOTAL = re.compile(
     _TOTAL_WORD.pattern + r"|AMOUNT|^AMT|(?:NETT?|TTL|SALES?)AMT|AMT$|^NETT?|NETT$|"
     r"NETT?(?=T[O0]TA?L|AMOUNT|AMT)"
 )
+# An invoice's own labels in German, French, Dutch and Spanish, and what "Balance" and
+# "Net" mean on one, checked before the receipt's (invoices only: a receipt's "NETT" is
+# its total, and its "BALANCE" the change). "Total HT", "Nettobetrag" and "Base imponible"
+# are before tax; "Gesamtbetrag", "Total TTC", "Te betalen", "Total factura" the amount
+# due; "MwSt", "TVA", "BTW" and "IVA" the tax. "Total credit" is a credit note's total,
+# not a payment by credit.
+_INVOICE_SUBTOTAL = re.compile(
+    r"(?:TOTAL|MONTANT|SOUSTOTAL)HT$|HORSTAXES?|ZWISCHENSUMME|NETTOBETRAG|NETTOSUMME|"
+    r"SUMMENETTO|BASEIMPONIBLE|EXCL|EXKL|^NETT?O?(?:AMOUNT|TOTAL|VALUE)?$"
+)
+_INVOICE_TOTAL = re.compile(
+    r"GESAMTBETRAG|RECHNUNGSBETRAG|ENDBETRAG|ZUZAHLEN|GESAMTSUMME|BRUTTOBETRAG|SUMMEBRUTTO|"
+    r"GUTSCHRIFTSBETRAG|TTC$|NETAPAYER|RESTEAPAYER|TOTALAPAYER|MONTANTDELAVOIR|^TOTAAL|"
+    r"TEBETALEN|TECREDITEREN|TOTALAPAGAR|IMPORTETOTAL|TOTALFACTURA|IMPORTEAABONAR|"
+    r"TOTALCREDIT|CREDITTOTAL|^BALANCE(?:DUE)?(?:USD|EUR|GBP)?$|^GESAMT$|^SUMME$"
+)
+_INVOICE_TAX = re.compile(
+    r"^(?:ZZGL|ZUZGL|DARIN|ENTHALTENE?)?(?:MWST|UST)|MEHRWERTSTEUER|UMSATZSTEUER|^TVA|^BTW|"
+    r"^IVA|^IGIC"
+)
 # Label words that OCR misreads by one letter ("Canh Paid", "Chango", "Totai"): read as
 # the word one slip away. The first letter must be right, so that a line item such as
 # "CAR WASH" is not taken for "CASH"; CHARGE and PAIR are listed to stay as they are
@@ -75,12 +95,20 @@ class Ledger:
     total_sums: list[tuple[AmountRef, tuple[AmountRef, ...]]] = field(default_factory=list)
 
 
-def classify(label: str) -> tuple[str, float]:
-    """(kind, weight) of a label; weight ranks how strongly a total label claims the total."""
+def classify(label: str, *, invoice: bool = False) -> tuple[str, float]:
+    """(kind, weight) of a label; weight ranks how strongly a total label claims the total.
+    ``invoice`` reads an invoice's labels too (``_INVOICE_TOTAL``)."""
     label = WORD.sub(
         lambda m: fix_known_word(m.group(0), LABEL_WORDS, shortest=4, keep_first=True), label
     )
     s = squash(label)
+    if invoice:
+        if _INVOICE_SUBTOTAL.search(s):
+            return "subtotal", 0.0
+        if _INVOICE_TOTAL.search(s):
+            return "total", PAYABLE_WEIGHT
+        if _INVOICE_TAX.search(s):
+            return "tax", 0.0
     if _ROUNDED_TOTAL.search(s):
         return "total", ROUNDED_WEIGHT
     if _SUBTOTAL.search(s):
@@ -104,7 +132,7 @@ def classify(label: str) -> tuple[str, float]:
     return "other", 0.0
 
 
-def build_ledger(lines: list[Line]) -> Ledger:
+def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
     ledger = Ledger()
     unread: list[int] = []
     for index in range(len(lines)):
@@ -113,7 +141,7 @@ def build_ledger(lines: list[Line]) -> Ledger:
             unread.append(index)
             continue
         ledger.printed.add(ref.value)
-        kind, weight = classify(label)
+        kind, weight = classify(label, invoice=invoice)
         if kind == "total":
             on_line = [a.value for a in parse_amounts(ref.line.text)]
             if max(on_line) > ref.value:
@@ -124,7 +152,7 @@ def build_ledger(lines: list[Line]) -> Ledger:
         else:
             getattr(ledger, _BUCKETS[kind]).append(ref)
     for index in unread:
-        _add_lost_point(ledger, lines, index)
+        _add_lost_point(ledger, lines, index, invoice=invoice)
     ledger.total_sums = _sums_of_totals(ledger.totals)
     return ledger
 
@@ -133,7 +161,7 @@ def build_ledger(lines: list[Line]) -> Ledger:
 _LOST_POINT = re.compile(r"(?<![\d.,-])(\d{1,4})[-,]?(\d{2})\s*$")
 
 
-def _add_lost_point(ledger: Ledger, lines: list[Line], index: int) -> None:
+def _add_lost_point(ledger: Ledger, lines: list[Line], index: int, *, invoice: bool) -> None:
     """Read a total-labelled number without its decimal point as cents, but only when
     the amount is printed elsewhere on the receipt (the cash, the rounded sum), so a
     quantity or a code after the label cannot become a total of its own."""
@@ -141,21 +169,21 @@ def _add_lost_point(ledger: Ledger, lines: list[Line], index: int) -> None:
     match = _LOST_POINT.search(line.text)
     if match is None or "%" in line.text:
         return
-    kind, weight = classify(line.text[: match.start()])
+    kind, weight = classify(line.text[: match.start()], invoice=invoice)
     value = Decimal(f"{int(match.group(1))}.{match.group(2)}")
     if kind == "total" and value in ledger.printed:
         ref = AmountRef(value, index, line, match.start(), match.end())
         ledger.totals.append((weight - 1.0, ref, line.text[: match.start()].strip()))
 
 
-def amount_paid_back(lines: list[Line]) -> AmountRef | None:
+def amount_paid_back(lines: list[Line], *, invoice: bool = False) -> AmountRef | None:
     """The amount a credit note or a refund pays back ("Total Payable: -6.42"), else None.
 
     It is the last total-labelled amount, negative, under a label that names the amount
     payable (a voucher's, a return's or a rebate's "Total ... -5.00" does not) or on a
     receipt whose totals are all negative, where nothing positive was tendered (a sale's
     cash or card)."""
-    ledger = build_ledger(lines)
+    ledger = build_ledger(lines, invoice=invoice)
     if not ledger.totals or any(tender.value > 0 for tender in ledger.tenders):
         return None
     weight, last, _ = max(ledger.totals, key=lambda t: t[1].line_index)
@@ -186,9 +214,11 @@ class _Support:
         self.refs.extend(refs)
 
 
-def find_total(lines: list[Line], item_sum: Decimal | None = None) -> Candidate | None:
+def find_total(
+    lines: list[Line], item_sum: Decimal | None = None, *, invoice: bool = False
+) -> Candidate | None:
     """The amount paid, with a confidence from how many independent cues agree on it."""
-    ledger = build_ledger(lines)
+    ledger = build_ledger(lines, invoice=invoice)
     support = support_for(ledger, item_sum)
     if not support:
         return _fallback(lines, ledger)
@@ -320,8 +350,10 @@ def _fallback(lines: list[Line], ledger: Ledger) -> Candidate | None:
     return Candidate(ref.value, 0.4, [ref.evidence], ["largest-amount"])
 
 
-def find_tax(lines: list[Line], total: Decimal | None) -> Candidate | None:
-    ledger = build_ledger(lines)
+def find_tax(
+    lines: list[Line], total: Decimal | None, *, invoice: bool = False
+) -> Candidate | None:
+    ledger = build_ledger(lines, invoice=invoice)
     taxes = [t for t in ledger.taxes if _part_of(t.value, total)]
     if not taxes:
         return None

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -1164,3 +1165,107 @@ def test_the_demo_receipts_read_as_they_were_printed() -> None:
         assert fields["merchantAddress"].replace(",", "") == spec.address.replace(",", "")
         assert (fields["date"], fields["totalAmount"]) == (spec.day.isoformat(), float(spec.total))
         assert len(fields["lineItems"]) == len(spec.items)
+
+
+def _european_invoice(
+    header: list[tuple[float, float, str, int]], totals: list[tuple[str, str]]
+) -> bytes:
+    rows = [
+        (50, 400, "Description", 10),
+        (480, 400, "Amount", 10),
+        (50, 416, "Consulting", 10),
+        (480, 416, totals[0][1], 10),
+    ]
+    for offset, (label, amount) in enumerate(totals):
+        rows += [(330, 440 + 16 * offset, label, 10), (480, 440 + 16 * offset, amount, 10)]
+    return _drawn_pdf(header + rows)
+
+
+@pytest.mark.parametrize(
+    ("totals", "total", "tax"),
+    [
+        (
+            [
+                ("Nettobetrag", "1.200,00 €"),
+                ("MwSt. 19 %", "228,00 €"),
+                ("Gesamtbetrag", "1.428,00 €"),
+            ],
+            1428.00,
+            228.00,
+        ),
+        (
+            [("Total HT", "1 200,00 €"), ("TVA 20 %", "240,00 €"), ("Total TTC", "1 440,00 €")],
+            1440.00,
+            240.00,
+        ),
+        (
+            [("Subtotaal", "€ 1.200,00"), ("BTW 21%", "€ 252,00"), ("Te betalen", "€ 1.452,00")],
+            1452.00,
+            252.00,
+        ),
+        (
+            [
+                ("Base imponible", "1.200,00 €"),
+                ("IVA 21%", "252,00 €"),
+                ("Total factura", "1.452,00 €"),
+            ],
+            1452.00,
+            252.00,
+        ),
+    ],
+)
+def test_a_european_invoices_total_and_tax_are_read_under_their_own_labels(
+    totals: list[tuple[str, str]], total: float, tax: float
+) -> None:
+    # "Gesamtbetrag", "Total TTC" named no total and "MwSt", "TVA", "BTW", "IVA" no tax:
+    # the largest amount was taken at 0.4 and no tax was read; "Total HT" (before tax)
+    # was a total.
+    pdf = _european_invoice([(50, 60, "Atelier Nord", 18)], totals)
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    assert (fields["totalAmount"], fields.get("taxAmount")) == (total, tax)
+    assert extraction.field_confidences["totalAmount"] >= 0.9
+
+
+def test_a_credit_notes_total_credit_is_its_total() -> None:
+    # "Total credit -£1,440.00" was read as a payment by credit (a tender): no total.
+    pdf = _european_invoice(
+        [(50, 60, "Kestrel Print", 18), (50, 120, "CREDIT NOTE", 16)],
+        [("Subtotal", "-£1,200.00"), ("VAT @ 20%", "-£240.00"), ("Total credit", "-£1,440.00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["totalAmount"] == -1440.00
+    assert extraction.field_confidences["totalAmount"] < 0.5  # reviewed, as credit notes are
+
+
+@pytest.mark.parametrize(
+    ("number_label", "issue_label", "issued", "due_label", "due"),
+    [
+        ("Numéro :", "Date de facture :", "31/08/2025", "Date d'échéance :", "30/09/2025"),
+        ("Rechnungsnummer:", "Rechnungsdatum:", "06.11.2026", "Fällig am:", "20.11.2026"),
+        ("Factuurnummer:", "Factuurdatum:", "06-11-2026", "Vervaldatum:", "06-12-2026"),
+        ("Nº factura:", "Fecha de emisión:", "06/11/2026", "Vencimiento:", "06/12/2026"),
+    ],
+)
+def test_a_european_invoices_number_and_dates_are_read_under_their_own_labels(
+    number_label: str, issue_label: str, issued: str, due_label: str, due: str
+) -> None:
+    # "Date d'échéance : 30/09/2025" (the due date, labelled DATE) beat "Date de facture :
+    # 31/08/2025", whose DATE was too far from the date to count: the due date was the
+    # invoice date at 0.92; numbers and due dates under these labels were not read.
+    pdf = _european_invoice(
+        [
+            (50, 60, "Atelier Nord", 18),
+            (340, 100, f"{number_label} 642138", 9),
+            (340, 114, f"{issue_label} {issued}", 9),
+            (340, 128, f"{due_label} {due}", 9),
+        ],
+        [("Total", "1.440,00 €")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    fields = extraction.fields
+    day, month, year = re.split(r"[./-]", issued)
+    assert fields["invoiceDate"] == f"{year}-{month}-{day}"
+    day, month, year = re.split(r"[./-]", due)
+    assert fields.get("dueDate") == f"{year}-{month}-{day}"
+    assert fields.get("invoiceNumber") == "642138"
