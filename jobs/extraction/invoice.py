@@ -30,16 +30,16 @@ from .values import (
 # ("Original invoice: INV-8367") is a reference, never it.
 # German, French, Dutch and Spanish invoices and credit notes name their numbers so
 # ("Rechnungsnummer", "Facture n°", "Factuurnr.", "Nº factura", "Avoir n°"); a bare
-# "Numéro"/"Número" only with a colon after it, and never the credited invoice's ("zu
-# Rechnung Nr.").
+# "Numéro"/"Número" only with a colon after it or as a column's heading, and never the
+# credited invoice's ("zu Rechnung Nr.").
 _INVOICE_NO_LABEL = re.compile(
     r"(?<!ORIGINAL\s)(?<!ORIGINAL)(?<!ZU\s)(?:"
-    r"(?:INVOICE|INV\.?|BILL|CREDIT\s*NOTE|CREDIT\s*MEMO)\s*(?:NO|NUMBER|NUM|#|ID)\b\.?\s*[:#.]?"
+    r"(?:INVOICE|INV\.?|BILL|CREDIT\s*NOTE|CREDIT\s*MEMO)\s*(?:(?:NO|NUMBER|NUM|ID|REF)\b|#)\.?\s*[:#.]?"
     r"|\b(?:INVOICE|CREDIT\s*NOTE)\s*(?=[:#])[:#]"
     r"|\b(?:(?:RECHNUNGS?|GUTSCHRIFTS?)\s*-?\s*(?:NUMMER|NR\b\.?)"
     r"|(?:FACTURE|AVOIR|FACTURA)\s*N(?:[°º]|O\b)\.?|N[°º]\s*(?:DE\s+)?(?:FACTURE|FACTURA|RECTIFICATIVA)"
     r"|N[°º]\s*D['’]\s*AVOIR|(?:FACTUUR|CREDITNOTA)\s*(?:NUMMER|NR\b\.?)"
-    r"|N[ÚUÉE]M[ÉE]RO\s*(?:DE\s+FACTUR[EA]\b|(?=:)))\s*[:#.]?)",
+    r"|N[ÚUÉE]M[ÉE]RO\s*(?:DE\s+FACTUR[EA]\b|(?=:|$)))\s*[:#.]?)",
     re.I,
 )
 _TOKEN = re.compile(r"\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])", re.I)
@@ -84,6 +84,13 @@ _PARTY_LABEL = re.compile(
     r"CUSTOMER(?:\s*NAME)?|CLIENTE?|ATTN|ATTENTION|REMIT(?:TANCE)?(?:\s*(?:TO|ADDRESS))?|"
     r"RECHNUNGSEMPF[ÄA]NGER|KUNDE|FACTUR[ÉE]\s+[ÀA]|KLANT|FACTUUR\s+AAN|FACTURAR\s+A|"
     r"(?:MAKE\s*)?(?:CHEQUES?|CHECKS?|PAYMENTS?)?\s*PAYABLE\s*TO|PAY\s*TO)\b\s*[:.]?",
+    re.I,
+)
+# A document's title, in a letterhead's place or beside it ("FACTUUR", "RECHNUNG
+# 2026/0412", "CREDIT NOTE"): no issuer's name.
+_TITLE = re.compile(
+    r"^\s*(?:TAX\s+|PRO\s*-?\s*FORMA\s+)?(?:INVOICE|RECHNUNG|FACTURE|FACTUUR|FACTURA|"
+    r"GUTSCHRIFT|AVOIR|CREDITNOTA|CREDIT\s*(?:NOTE|MEMO))\b",
     re.I,
 )
 # A party's block under its label: at most this many lines, each closer below the one
@@ -171,14 +178,37 @@ def _labelled(
     digit: bool = False,
 ) -> Candidate | None:
     found = labelled_token(lines, label, value)
+    if found is None or (digit and not any(c.isdigit() for c in found[0])):
+        # "Invoice No Invoice Date Due Date": the next heading is no number.
+        found = _token_under_heading(lines, label, value, digit=digit)
     if not found:
         return None
     token, line, start, end = found
     token = token.strip()
-    if digit and not any(c.isdigit() for c in token):
-        return None
     conf = base * ocr_factor(line.confidence)
     return Candidate(token, round(conf, 3), [evidence_for(line, start, end)])
+
+
+def _token_under_heading(
+    lines: list[Line], label: re.Pattern[str], value: re.Pattern[str], *, digit: bool
+) -> tuple[str, Line, int, int] | None:
+    """The value under a heading that stands alone in its column segment: "Invoice No |
+    Invoice Date | Due Date" over a row of values, where the heading row's next word is
+    the next heading."""
+    segments = [segment for line in lines for segment in split_segments(line)]
+    for index, segment in enumerate(segments):
+        m = label.search(segment.text)
+        if m is None or segment.text[m.end() :].strip(" :#.-"):
+            continue
+        below = _below(segments, index)
+        if below is None:
+            continue
+        text = below.text.strip()
+        v = value.match(text)
+        if v and (not digit or any(c.isdigit() for c in v.group(1))):
+            offset = len(below.text) - len(below.text.lstrip())
+            return v.group(1), below, offset + v.start(1), offset + v.end(1)
+    return None
 
 
 def _customer(lines: list[Line]) -> Candidate | None:
@@ -216,7 +246,8 @@ def _vendor(lines: list[Line]) -> Candidate | None:
         return labelled
     # The customer's block (often a legal name with a suffix, printed near the top) is
     # the party billed, never the issuer: find_merchant took it at 0.8-0.95.
-    candidate, _ = find_merchant(_without_party_blocks(header_segments(lines)))
+    segments = [s for s in header_segments(lines) if not _TITLE.match(s.text)]
+    candidate, _ = find_merchant(_without_party_blocks(segments))
     if candidate and not COMPANY_SUFFIX.search(squash(str(candidate.value))):
         # The first name-like line of an invoice is usually the letterhead.
         candidate.confidence = round(min(0.82, candidate.confidence + 0.2), 3)

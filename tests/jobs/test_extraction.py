@@ -1269,3 +1269,51 @@ def test_a_european_invoices_number_and_dates_are_read_under_their_own_labels(
     day, month, year = re.split(r"[./-]", due)
     assert fields.get("dueDate") == f"{year}-{month}-{day}"
     assert fields.get("invoiceNumber") == "642138"
+
+
+def test_an_invoice_number_under_its_column_heading_is_read() -> None:
+    # "Invoice No | Invoice Date | Due Date" over one row of values: the number under its
+    # heading was not read (the heading row's next word, "Invoice", has no digit).
+    pdf = _european_invoice(
+        [
+            (50, 60, "Kestrel Print", 18),
+            (50, 240, "Invoice No", 9),
+            (200, 240, "Invoice Date", 9),
+            (350, 240, "Due Date", 9),
+            (50, 253, "INV-22159", 9),
+            (200, 253, "06/11/2026", 9),
+            (350, 253, "06/12/2026", 9),
+        ],
+        [("Total", "£1,440.00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == "INV-22159"
+
+
+@pytest.mark.parametrize("title", ["RECHNUNG", "FACTURE", "FACTUUR", "FACTURA", "CREDIT NOTE"])
+def test_an_invoices_title_is_never_its_vendor(title: str) -> None:
+    # The vendor's block on the right under a logo-less letterhead: the title on the
+    # left ("FACTUUR") was taken for the vendor at 0.75.
+    pdf = _european_invoice(
+        [
+            (50, 60, title, 22),
+            (400, 60, "Jansen Advies", 14),
+            (400, 76, "Stationsweg 19", 9),
+            (400, 88, "3511 ED Utrecht", 9),
+        ],
+        [("Total", "1.440,00 €")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields.get("vendorName") == "Jansen Advies"
+
+
+@pytest.mark.parametrize("label", ["Credit Memo # ", "Invoice Ref: ", "Numéro : "])
+def test_an_invoice_number_is_read_after_a_spaced_hash_or_a_reference_label(label: str) -> None:
+    # "Credit Memo # 728467" (the hash then a space), "Invoice Ref:" and "Numéro :" named
+    # no number.
+    pdf = _european_invoice(
+        [(50, 60, "Blue Harbor", 18), (340, 100, f"{label}728467", 9)],
+        [("Total", "$1,440.00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == "728467"
