@@ -134,11 +134,18 @@ class WebhookEndpointAdmin(
         "disabled_reason",
         "disabled_at",
         "failing_since",
+        "last_succeeded_at",
         "held_until",
         "all_notices",
     ]
     inlines = [NoticeInline]
-    actions = ["rotate_secret", "redeliver_failed_since", "enable", "disable"]
+    actions = [
+        "rotate_secret",
+        "redeliver_failed_since_last_success",
+        "redeliver_failed_since",
+        "enable",
+        "disable",
+    ]
     deletion_advice = "Disable it instead: nothing more is sent to it and its log stays."
 
     @admin.display(description="notices")
@@ -235,6 +242,12 @@ class WebhookEndpointAdmin(
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/webhooks/redeliver_since.html", context)
+
+    @admin.action(description="Redeliver what failed since its last success")
+    def redeliver_failed_since_last_success(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """The recovery of a re-enabled endpoint, with no time to choose (the failing
+        run's start was cleared by enabling it)."""
+        self._redeliver(request, queryset, None)
 
     def _redeliver(self, request: HttpRequest, queryset: QuerySet, since: Any) -> None:
         for endpoint in queryset:

@@ -38,6 +38,7 @@ from webhooks.models import (
 from webhooks.services import (
     ENDPOINT_DISABLED,
     QUEUE_LEASE,
+    SUCCESS_RECORDED_EVERY,
     TARGET_SUSPENDED,
     active_secrets,
     dispatch_on_commit,
@@ -103,6 +104,7 @@ STATE_FIELDS = [
     "locked_until",
     "queued_until",
     "delivered_at",
+    "failed_at",
 ]
 
 
@@ -264,6 +266,7 @@ def _claimable(now: datetime) -> Q:
 
 def _give_up(delivery: WebhookDelivery, error: str) -> None:
     delivery.status = WebhookDelivery.Status.FAILED
+    delivery.failed_at = timezone.now()
     delivery.next_attempt_at = None
     delivery.locked_until = None
     delivery.last_error = error
@@ -579,11 +582,13 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome, *, gone_stops: b
     if outcome.ok:
         delivery.status = WebhookDelivery.Status.DELIVERED
         delivery.delivered_at = now
+        delivery.failed_at = None  # a late 2xx of one given up
         delivery.next_attempt_at = None
         return
     delay = next_attempt_delay(budget_used(delivery), outcome.retry_after)
     if (outcome.status_code == 410 and gone_stops) or delay is None:
         delivery.status = WebhookDelivery.Status.FAILED
+        delivery.failed_at = now
         delivery.next_attempt_at = None
     else:
         delivery.next_attempt_at = now + delay
@@ -682,20 +687,29 @@ def record(
                 # of it now, not at the redelivery's answer, which reports only its own.
                 _announce(delivery, outcome, attempt.number)
     if endpoint is not None and to_current_url:
-        _endpoint_feedback(endpoint, outcome)
+        _endpoint_feedback(endpoint, outcome, attempt.attempted_at)
     elif delivery.session_target_id is not None and outcome.status_code != 410:
         # A 410 is that one session's URL saying "stop", not the host failing.
         session_target_record_outcome(target_id=delivery.session_target_id, succeeded=outcome.ok)
 
 
-def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome) -> None:
+def _endpoint_feedback(endpoint: WebhookEndpoint, outcome: Outcome, attempted_at: datetime) -> None:
+    """`attempted_at`: when the attempt began (a success's time is that: the receiver
+    worked then, whatever failed while it was out stays a failure since it worked)."""
     if outcome.status_code == 410:
         endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")
         return
-    # The common case, a success on a healthy endpoint, needs no write.
-    if outcome.ok and endpoint.failing_since is None:
+    # The common case, a success on a healthy endpoint, needs no write but the time of
+    # its success once a minute (the endpoint as claimed: at worst one more write).
+    recorded = endpoint.last_succeeded_at
+    if (
+        outcome.ok
+        and endpoint.failing_since is None
+        and recorded is not None
+        and recorded > attempted_at - SUCCESS_RECORDED_EVERY
+    ):
         return
-    endpoint_record_outcome(endpoint_id=endpoint.pk, succeeded=outcome.ok)
+    endpoint_record_outcome(endpoint_id=endpoint.pk, succeeded=outcome.ok, at=attempted_at)
 
 
 def deliver(delivery_id: str) -> Outcome | None:

@@ -33,6 +33,10 @@ class WebhookEndpoint(models.Model):
     # The receiver's Retry-After (capped): none of its deliveries is attempted before
     # then (webhooks.delivery._held); cleared by a 2xx or a redelivery.
     held_until = models.DateTimeField(null=True, blank=True)
+    # Its latest 2xx, written at most once a minute (so up to a minute early, never
+    # late): kept through disabling and enabling, it bounds "redeliver what failed
+    # since the endpoint last worked" (services.endpoint_redeliver_failed).
+    last_succeeded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -232,6 +236,10 @@ class WebhookDelivery(models.Model):
     # A task message is already on the queue until then; keeps beat from piling up copies.
     queued_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When it became failed (given up, a 410, kept unsent); null unless failed (and for
+    # rows failed before it was recorded). A recovery selects on it, not on created_at:
+    # an event older than the endpoint's last success can fail in the outage after it.
+    failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

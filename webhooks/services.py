@@ -55,6 +55,7 @@ REDELIVERY_FIELDS = [
     "next_attempt_at",
     "queued_until",
     "delivered_at",
+    "failed_at",
 ]
 
 
@@ -421,12 +422,21 @@ def _failed_for_long() -> str:
     )
 
 
-def endpoint_record_outcome(*, endpoint_id: str, succeeded: bool) -> None:
-    """Track an endpoint's run of failures and disable it after days of nothing but."""
+# How stale an endpoint's last_succeeded_at may be: a write per 2xx would lock the
+# endpoint's row for every event of a busy one; a minute early only redelivers more.
+SUCCESS_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def endpoint_record_outcome(
+    *, endpoint_id: str, succeeded: bool, at: datetime | None = None
+) -> None:
+    """Track an endpoint's run of failures and disable it after days of nothing but; a
+    success ends the run and is the endpoint's last success, `at` the time its attempt
+    began (now when not given)."""
     now = timezone.now()
     if succeeded:
-        WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(
-            failing_since=None
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(
+            failing_since=None, last_succeeded_at=at or now
         )
         return
     _failing_run_continues(WebhookEndpoint.objects.filter(pk=endpoint_id), now)
@@ -583,8 +593,9 @@ def webhook_emit(
     rows = [
         WebhookDelivery(endpoint=endpoint, url=endpoint.url, **common)
         if endpoint.enabled
-        # Kept, failed unsent: "enable, then redeliver failed deliveries since…" brings
-        # a disabled endpoint's events back, those of the time it was off included.
+        # Kept, failed unsent: "enable, then redeliver what failed since it last
+        # worked" brings a disabled endpoint's events back, those of the time it was
+        # off included.
         else WebhookDelivery(endpoint=endpoint, url=endpoint.url, **_unsent(common))
         for endpoint in _kept_while_emitting(endpoints)
         if endpoint.wants(event_type)
@@ -622,6 +633,7 @@ def _unsent(common: dict[str, Any], error: str = ENDPOINT_DISABLED) -> dict[str,
         "next_attempt_at": None,
         "queued_until": None,
         "last_error": error,
+        "failed_at": timezone.now(),
     }
 
 
@@ -822,6 +834,7 @@ def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
     delivery.next_attempt_at = now
     delivery.queued_until = now + QUEUE_LEASE
     delivery.delivered_at = None
+    delivery.failed_at = None
 
 
 # What a purged submission's stored deliveries must no longer carry.
@@ -860,19 +873,35 @@ def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]
         ).update(payload=payload)
 
 
-def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime) -> int:
-    """Redeliver every failed delivery of the endpoint created at or after `since`."""
+def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime | None = None) -> int:
+    """Redeliver every failed delivery of the endpoint created at or after `since`; with
+    no `since`, every one that failed after the endpoint last succeeded (all of them
+    when it never did): what an outage cost, and nothing the receiver had worked after.
+
+    The recovery of a disabled endpoint, with no time to choose: enabling clears
+    failingSince and disabledAt, and a `since` compares with the events' times, while
+    what an outage cost is decided by when each delivery failed. The delivery whose
+    failure began the run was created before it; an event older than the last success
+    can fail in the outage (its retries hours apart). Both were left out.
+    """
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint_id)
         if not endpoint.enabled:
             raise WebhookError(
                 "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
             )
-        failed = list(
-            WebhookDelivery.objects.select_for_update().filter(
-                endpoint=endpoint, status=WebhookDelivery.Status.FAILED, created_at__gte=since
-            )
+        failed_ones = WebhookDelivery.objects.select_for_update().filter(
+            endpoint=endpoint, status=WebhookDelivery.Status.FAILED
         )
+        if since is not None:
+            failed_ones = failed_ones.filter(created_at__gte=since)
+        elif endpoint.last_succeeded_at is not None:
+            # The success is its attempt's start: a failure recorded while that attempt
+            # was out is after it. A failure not timed (before failed_at was) is kept.
+            failed_ones = failed_ones.filter(
+                Q(failed_at__gte=endpoint.last_succeeded_at) | Q(failed_at__isnull=True)
+            )
+        failed = list(failed_ones)
         for delivery in failed:
             _reset_for_redelivery(delivery)
         WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)

@@ -129,6 +129,32 @@ def test_redeliver_failed_since_asks_for_the_time_then_requeues(
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
 
 
+def test_redeliver_what_failed_since_the_last_success_needs_no_time(
+    admin_client, company, endpoint, receiver
+):
+    # The operator re-enabling an endpoint had to guess a time "some minutes before the
+    # failing began", which enabling had just cleared from the endpoint.
+    receiver.script = [500]
+    (before,) = emit(company)
+    deliver(before.pk)
+    WebhookDelivery.objects.filter(pk=before.pk).update(status="failed")  # no failed_at: kept
+    (worked,) = emit(company)
+    deliver(worked.pk)
+    receiver.script = [410]
+    (gone,) = emit(company)
+    deliver(gone.pk)
+    (while_off,) = emit(company)
+    selection = {"_selected_action": [endpoint.pk]}
+    admin_client.post(CHANGELIST, {**selection, "action": "enable"})
+    done = admin_client.post(
+        CHANGELIST, {**selection, "action": "redeliver_failed_since_last_success"}, follow=True
+    )
+    said = [str(m) for m in get_messages(done.wsgi_request)]
+    assert any("3 delivery(ies) queued again" in m for m in said), said
+    pending = WebhookDelivery.objects.filter(status="pending").values_list("pk", flat=True)
+    assert set(pending) == {before.pk, gone.pk, while_off.pk}
+
+
 def test_redeliver_one_delivery_from_the_admin(
     admin_client, company, endpoint_with_secret, receiver
 ):

@@ -9,11 +9,12 @@ import pytest
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
+from steve.timefmt import iso
 from tests import factories
-from tests.webhooks.helpers import emit
+from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks.api import views as views_module
-from webhooks.delivery import deliver
+from webhooks.delivery import MAX_ATTEMPTS, deliver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_create
 from webhooks.verify import verify_webhook
@@ -238,8 +239,12 @@ def test_deliveries_listing_detail_and_redelivery(api, company, endpoint, receiv
         format="json",
     )
     assert bulk.status_code == 202 and bulk.json()["redelivered"] == 1
+    # since left out asks for what failed since the endpoint last succeeded (below);
+    # null is refused: it could mean that as well as "since ever".
     problem(
-        api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver", {}, format="json"),
+        api.post(
+            f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver", {"since": None}, format="json"
+        ),
         422,
         "VALIDATION_ERROR",
     )
@@ -281,6 +286,83 @@ def test_the_documented_recovery_of_a_disabled_endpoint_gets_back_every_event_it
     for delivery in (first, gone, while_off):
         deliver(delivery.pk)
     assert {first.event_id, gone.event_id, while_off.event_id} <= set(receiver.processed_ids)
+
+
+def _last_attempt_fails(delivery: WebhookDelivery) -> None:
+    """The delivery's next attempt is the last of its budget (three days of retries)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    make_due(delivery)
+    deliver(delivery.pk)
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"
+
+
+def test_enable_then_redeliver_without_a_time_gets_back_what_failed_since_the_last_success(
+    api, company, endpoint, receiver
+):
+    """The recovery needs no timestamp: read nothing before enabling, pass no `since`.
+    Before, `{}` was refused, and any `since` compared with the events' times, which
+    missed an event older than the endpoint's last success whose retries failed in the
+    outage; a time early enough for it sent again failures the integrator had dealt with."""
+    base = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    receiver.script = [500]
+    (dealt_with,) = emit(company)
+    _last_attempt_fails(dealt_with)  # failed while the receiver then worked again
+    receiver.script = [500]
+    (straggler,) = emit(company)
+    deliver(straggler.pk)  # retrying, hours apart
+    (worked,) = emit(company)
+    deliver(worked.pk)  # the endpoint's last success
+    receiver.script = [500]
+    _last_attempt_fails(straggler)  # its retries ran into the outage
+    receiver.script = [500, 410]
+    (first,) = emit(company)
+    deliver(first.pk)
+    (gone,) = emit(company)
+    deliver(gone.pk)  # the endpoint is disabled
+    make_due(first)
+    deliver(first.pk)  # failed unsent: its endpoint is disabled
+    (while_off,) = emit(company)  # kept failed, never sent
+    enabled = api.patch(base, {"enabled": True}, format="json").json()
+    assert enabled["lastSucceededAt"] == iso(worked.log.get().attempted_at)
+    answer = api.post(f"{base}/redeliver")
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["redelivered"] == 4
+    missed = {straggler.pk, first.pk, gone.pk, while_off.pk}
+    pending = WebhookDelivery.objects.filter(status="pending")
+    assert set(pending.values_list("pk", flat=True)) == missed
+    receiver.default = 204
+    for delivery_id in missed:
+        deliver(delivery_id)
+    assert WebhookDelivery.objects.get(pk=dealt_with.pk).status == "failed"  # not sent again
+    assert {d.event_id for d in (straggler, first, gone, while_off)} <= set(receiver.processed_ids)
+
+
+def test_an_endpoint_that_never_succeeded_gets_every_failed_delivery_back(
+    api, company, endpoint, receiver
+):
+    receiver.script = [500]
+    (failed,) = emit(company)
+    _last_attempt_fails(failed)
+    api.patch(f"/api/v1/webhook-endpoints/{endpoint.pk}", {"enabled": False}, format="json")
+    (while_off,) = emit(company)
+    detail = api.patch(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}", {"enabled": True}, format="json"
+    ).json()
+    assert detail["lastSucceededAt"] is None
+    answer = api.post(f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver", {}, format="json")
+    assert answer.json()["redelivered"] == 2
+
+
+def test_a_delivery_shows_when_it_failed(api, company, endpoint, receiver):
+    receiver.script = [410]
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    detail = api.get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()
+    assert detail["status"] == "failed"
+    assert moment(detail["failedAt"]) >= moment(detail["lastAttemptAt"])
+    api.patch(f"/api/v1/webhook-endpoints/{endpoint.pk}", {"enabled": True}, format="json")
+    api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert api.get(f"/api/v1/webhook-deliveries/{delivery.pk}").json()["failedAt"] is None
 
 
 def test_redelivery_to_a_disabled_endpoint_is_a_conflict(api, company, endpoint):

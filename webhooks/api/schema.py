@@ -65,6 +65,12 @@ WEBHOOK_ENDPOINT = obj(
         "disabledReason": nullable(STRING),
         "disabledAt": nullable(DATETIME),
         "failingSince": nullable(DATETIME),
+        "lastSucceededAt": {
+            **nullable(DATETIME),
+            "description": "when the latest attempt answered 2xx began (recorded once a"
+            " minute: up to a minute early); kept through disabling and enabling. A"
+            " redelivery with no `since` sends what failed after it",
+        },
         "previousSecretExpiresAt": nullable(DATETIME),
         "createdAt": DATETIME,
         "updatedAt": DATETIME,
@@ -101,6 +107,11 @@ WEBHOOK_DELIVERY = obj(
         "lastStatusCode": nullable({"type": "integer"}),
         "lastError": nullable(STRING),
         "deliveredAt": nullable(DATETIME),
+        "failedAt": {
+            **nullable(DATETIME),
+            "description": "when it failed (given up, a 410, or kept unsent while its"
+            " endpoint was disabled); null unless failed",
+        },
         "createdAt": DATETIME,
         "payload": FREE_OBJECT,
         "attemptLog": {"type": "array", "items": ref("WebhookAttempt")},
@@ -316,10 +327,24 @@ ENDPOINT_ROTATE_SECRET = docs(
 ENDPOINT_REDELIVER = docs(
     "redeliverFailedWebhooks",
     tag="webhooks",
-    summary="Queue the endpoint's failed deliveries since a time again",
+    summary="Queue the endpoint's failed deliveries again: since a time, or since it"
+    " last succeeded",
     response="Redelivered",
     status=202,
-    request=closed(obj({"since": DATETIME})),
+    request=closed(
+        obj(
+            {
+                "since": {
+                    **DATETIME,
+                    "description": "the failed deliveries created (their event) at or"
+                    " after this time. Left out (or no body): every delivery that failed"
+                    " after the endpoint last succeeded (`lastSucceededAt`; all failed"
+                    " ones when it never did), the recovery of a disabled endpoint",
+                }
+            },
+            required=[],
+        )
+    ),
     problems={
         **ENDPOINT_NOT_FOUND,
         409: ["WEBHOOK_ENDPOINT_DISABLED"],

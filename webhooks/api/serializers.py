@@ -35,6 +35,7 @@ def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> di
         "disabledReason": endpoint.disabled_reason or None,
         "disabledAt": iso(endpoint.disabled_at),
         "failingSince": iso(endpoint.failing_since),
+        "lastSucceededAt": iso(endpoint.last_succeeded_at),
         "previousSecretExpiresAt": _grace_end(endpoint),
         "createdAt": iso(endpoint.created_at),
         "updatedAt": iso(endpoint.updated_at),
@@ -87,6 +88,7 @@ def delivery_data(delivery: WebhookDelivery, *, with_attempts: bool = False) -> 
         "lastStatusCode": delivery.last_status_code,
         "lastError": delivery.last_error or None,
         "deliveredAt": iso(delivery.delivered_at),
+        "failedAt": iso(delivery.failed_at),
         "createdAt": iso(delivery.created_at),
     }
     if with_attempts:
@@ -143,10 +145,14 @@ def parse_changes(body: Any) -> EndpointChanges:
     return changes
 
 
-def parse_since(body: Any) -> datetime:
+def parse_since(body: Any) -> datetime | None:
+    """A redelivery's `since`; None when left out (no body too): what failed since the
+    endpoint last succeeded. null is refused: "since ever" or "left out"?"""
     body = body_object(body)
     refuse_unknown_members(body, ("since",))
-    raw = body.get("since")
+    if "since" not in body:
+        return None
+    raw = body["since"]
     try:
         when = parse_datetime(raw) if isinstance(raw, str) else None
     except ValueError:  # well formed but no such date, e.g. month 13
