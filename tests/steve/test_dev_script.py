@@ -3,6 +3,7 @@
 import contextlib
 import fcntl
 import os
+import re
 import shlex
 import signal
 import socket
@@ -173,3 +174,58 @@ def test_dev_names_an_address_it_cannot_listen_on():
     assert result.returncode == 1
     assert f"Cannot listen on BIND=nonsense.invalid, PORT={port}: " in result.stderr
     assert "in use" not in result.stderr
+
+
+def _shell_function(name: str) -> str:
+    found = re.search(rf"^{name}\(\) \{{\n.*?^\}}\n", SCRIPT.read_text(), re.M | re.S)
+    assert found, f"scripts/dev defines no {name}"
+    return found.group(0)
+
+
+def _first_to_end_with(children: dict[str, str], *, then: str = "") -> subprocess.CompletedProcess:
+    """scripts/dev's own stop, traps and first_to_end, run on stand-ins for its
+    processes (`children`: name → shell command; `then`, run in the background beside
+    them): the whole start (migrate, seed, a worker) takes minutes."""
+    traps = "".join(line + "\n" for line in SCRIPT.read_text().splitlines() if line[:5] == "trap ")
+    started = "".join(
+        f"{command} & pids+=($!); names+=({shlex.quote(name)})\n"
+        for name, command in children.items()
+    )
+    harness = (
+        "set -euo pipefail\npids=(); names=()\n"
+        f"{_shell_function('stop')}{traps}{_shell_function('first_to_end')}{started}"
+        f'echo "pids ${{pids[*]}}"\n{then}\nfirst_to_end\n'
+    )
+    return subprocess.run(["bash", "-c", harness], capture_output=True, text=True, timeout=30)
+
+
+def test_dev_says_which_process_ended_and_how_when_it_stops_the_others():
+    # When one of them ended, scripts/dev stopped the others with no line saying which
+    # one it was, nor whether it exited or was killed (the OOM killer's SIGKILL).
+    killed = _first_to_end_with({"worker": "sleep 20", "beat": "sh -c 'kill -KILL $$'"})
+    beat_pid = killed.stdout.split()[2]
+    assert killed.returncode == 128 + signal.SIGKILL
+    assert (
+        f"scripts/dev: the beat (pid {beat_pid}) was killed by SIGKILL; stopping the others."
+        in killed.stderr
+    )
+    # Ended before scripts/dev began to wait (gunicorn failing at once): `wait -n` missed
+    # it and waited for another to end.
+    started = time.monotonic()
+    exited = _first_to_end_with({"web server": "sh -c 'exit 3'", "beat": "sleep 20"})
+    web_pid = exited.stdout.split()[1]
+    assert exited.returncode == 3
+    assert (
+        f"scripts/dev: the web server (pid {web_pid}) exited with status 3; stopping the"
+        " others." in exited.stderr
+    )
+    assert time.monotonic() - started < 10
+
+
+def test_dev_told_to_stop_stops_them_all_and_reports_none_as_ended():
+    # Ctrl-C or a TERM runs stop, which ends them all: that one ended then is no news.
+    told = _first_to_end_with(
+        {"worker": "sleep 20", "beat": "sleep 20"}, then="(sleep 1; kill -TERM $$) &"
+    )
+    assert told.returncode == 128 + signal.SIGTERM
+    assert "scripts/dev: the" not in told.stderr, told.stderr
