@@ -166,7 +166,7 @@ def match_pair(
     details: dict[str, Any] | None = None,
 ) -> FraudMatch | None:
     """Record one match found while checking ``submission_id``; None when the pair
-    already has one.
+    already has one, or the other has failed or was cancelled.
 
     The match is carried by the one of the two whose decision is still ahead (_carrier)
     and points at the other.
@@ -177,7 +177,10 @@ def match_pair(
     ).exists()
     if exists:
         return None
-    carrier, target = _carrier(checked_id=submission_id, other_id=other_id)
+    paired = _carrier(checked_id=submission_id, other_id=other_id)
+    if paired is None:
+        return None
+    carrier, target = paired
     details = details or {}
     if Submission.objects.filter(pk=target, results_purged_at__isnull=False).exists():
         # The target's results were purged; its fingerprint still finds the pair.
@@ -199,8 +202,9 @@ def match_pair(
     return match
 
 
-def _carrier(*, checked_id: str, other_id: str) -> tuple[str, str]:
-    """(carrier, target) of a pair found while checking ``checked_id``.
+def _carrier(*, checked_id: str, other_id: str) -> tuple[str, str] | None:
+    """(carrier, target) of a pair found while checking ``checked_id``; None when the
+    other failed or was cancelled, read under its row lock.
 
     The other one carries the match only while it is processing and its own check has
     not run (no fraud status yet: a twin submitted at about the same time, whose file or
@@ -212,6 +216,11 @@ def _carrier(*, checked_id: str, other_id: str) -> tuple[str, str]:
     locks it), so its decision waits for this match rather than passing it by.
     """
     other = locked_submission(submission_id=other_id)
+    if other.status in ENDED_UNDECIDED:
+        # It ended after the checks read it (_never_decided, no lock): its cancel was in
+        # flight, and this waited for its row. A match on it flagged the receipt where a
+        # cancel a moment earlier left it clean; an ended submission is matched by nobody.
+        return None
     if other.status == SubmissionStatus.PROCESSING and other.fraud_status is None:
         return other_id, checked_id
     return checked_id, other_id
