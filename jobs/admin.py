@@ -50,6 +50,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "error_step",
         "failed_reason",
         "requeue_count",
+        "interrupted_by",
         "heartbeat_at",
         "last_beat",
         "created_at",

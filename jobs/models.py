@@ -59,6 +59,11 @@ class WorkflowSession(models.Model):
     # Set when a worker starts the pipeline and renewed while it runs; null while the
     # session waits on the queue. A stale heartbeat means the worker died mid-job.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How its last run ended without an outcome, when its worker lived to see it: the
+    # process reading a file killed from outside (its signal, e.g. SIGKILL from the
+    # kernel's out-of-memory killer). Empty for a worker that died with the run. The stuck
+    # sweep re-queues it as either, says which, and gives it up saying so; cleared then.
+    interrupted_by = models.CharField(max_length=40, blank=True)
     # When the expiry or the stuck sweep last raised on it (a session is due to one of
     # them at a time): such sessions are listed after the others, so a batch of them
     # never fills every run.

@@ -24,6 +24,7 @@ from jobs.extraction import (
     Extraction,
     ExtractionError,
     Page,
+    ReadingKilled,
     extract_document_isolated,
 )
 from jobs.models import SessionState, WorkflowSession
@@ -32,6 +33,7 @@ from jobs.services import (
     session_fail,
     session_follow_submission,
     session_heartbeat,
+    session_interrupt,
     session_set_progress,
     session_start_run,
 )
@@ -391,6 +393,12 @@ def _process(session: WorkflowSession) -> None:
         _finish(session, merged, outcome.status, outcome.match_count)
     except Stopped:
         logger.info("Session %s ended while processing; the pipeline stops", session_id)
+    except ReadingKilled as exc:
+        # Most often the kernel's out-of-memory killer, which picks the largest process: a
+        # file that reads fine on another try was failed for good. Tried again as after a
+        # worker killed mid-job (the stuck sweep), within the same limit.
+        logger.warning("Session %s: %s The job will be re-queued.", session_id, exc)
+        session_interrupt(session_id=session_id, by=exc.signal_name)
     except ExtractionError as exc:
         session_fail(
             session_id=session_id,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.extraction.document import PDF_SEARCH_WINDOW
+from jobs.extraction.errors import STEP_TEXT
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
@@ -623,6 +624,21 @@ def session_heartbeat(*, session_id: str) -> bool:
     return True
 
 
+def session_interrupt(*, session_id: str, by: str) -> bool:
+    """The run ends without an outcome, and the job is to be tried again: the process
+    reading a file was killed from outside (`by`, its signal), which says nothing of the
+    file. The session stays submitted, as after a worker killed mid-job, and the stuck
+    sweep re-queues it once its heartbeat is STUCK_SESSION_HEARTBEAT_SECONDS old (a machine
+    short of memory has a moment to recover), spending one of STUCK_SESSION_MAX_REQUEUES.
+    False when the session no longer runs (cancelled meanwhile)."""
+    return (
+        WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
+            interrupted_by=by[:40], updated_at=timezone.now()
+        )
+        == 1
+    )
+
+
 def session_complete(
     *, session_id: str, decide: Callable[[], object] | None = None
 ) -> WorkflowSession:
@@ -1027,20 +1043,39 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         # is queued again without being given up (PROCESSING_TIMEOUT: "died 3 times").
         died = session.heartbeat_at is not None
         waited = timezone.now() - session.updated_at  # since its latest message was queued
+        # Its worker lived, but the process reading a file was killed from outside (most
+        # often the out-of-memory killer): a death all the same, and it says which.
+        killed = session.interrupted_by if died else ""
         if died and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
-            session_fail(
-                session_id=session.pk,
-                code=STUCK_ERROR_CODE,
-                reason="Processing made no progress and was given up.",
-                step="pipeline",
-                retryable=True,
-            )
+            if killed:
+                session_fail(
+                    session_id=session.pk,
+                    code="PROCESSING_ERROR",
+                    reason=_killed_reason(session),
+                    step=STEP_TEXT,
+                    retryable=True,
+                )
+            else:
+                session_fail(
+                    session_id=session.pk,
+                    code=STUCK_ERROR_CODE,
+                    reason="Processing made no progress and was given up.",
+                    step="pipeline",
+                    retryable=True,
+                )
             return "failed"
         session.requeue_count += died
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
         session.sweep_failed_at = None
+        session.interrupted_by = ""  # the next try ends its own way
         session.save(
-            update_fields=["requeue_count", "heartbeat_at", "sweep_failed_at", "updated_at"]
+            update_fields=[
+                "requeue_count",
+                "heartbeat_at",
+                "sweep_failed_at",
+                "interrupted_by",
+                "updated_at",
+            ]
         )
         record_event(
             submission=session.submission,
@@ -1049,11 +1084,22 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             details={
                 "sessionId": session.pk,
                 "requeue": session.requeue_count,
-                "why": "worker_died" if died else "not_started",
+                "why": "reading_killed" if killed else "worker_died" if died else "not_started",
             },
         )
         _queue_processing(session.pk)
-    if died:
+    if killed:
+        logger.warning(
+            "Company %s: session %s (submission %s): the process reading its files was"
+            " killed from outside (%s); re-queued (%d of %d)",
+            session.company_id,
+            session.pk,
+            session.submission_id,
+            killed,
+            session.requeue_count,
+            settings.STUCK_SESSION_MAX_REQUEUES,
+        )
+    elif died:
         logger.warning(
             "Company %s: session %s (submission %s): its worker died mid-job (no heartbeat"
             " for over %d s); re-queued (%d of %d)",
@@ -1075,6 +1121,23 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             waited.total_seconds() // 60,
         )
     return "requeued"
+
+
+def _killed_reason(session: WorkflowSession) -> str:
+    """Why a job whose reading process was killed on its last try is given up: how often,
+    and what most often does it, for the integrator and the operator alike."""
+    earlier = SubmissionEvent.objects.filter(
+        submission_id=session.submission_id,
+        type=EventType.PROCESSING_REQUEUED,
+        details__sessionId=session.pk,
+        details__why="reading_killed",
+    ).count()
+    return (
+        f"The process reading the files was killed from outside ({session.interrupted_by}, "
+        "most often the out-of-memory killer of a worker machine short of memory) on "
+        f"{earlier + 1} of {session.requeue_count + 1} tries; processing was given up. "
+        "Submitting the files again later may succeed."
+    )
 
 
 def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:

@@ -6,7 +6,7 @@ Pure Python (no Django): the pipeline, the CLI and the benchmark all call
 
 from .api import Extraction, extract_document, parse_fields
 from .document import Document, Page, Word, load_document, sniff_mime
-from .errors import ExtractionError
+from .errors import ExtractionError, ReadingKilled
 from .isolated import extract_document_isolated
 from .ocr import OcrEngine, get_engine, read_text
 from .schemas import OUTPUT_SCHEMAS, REQUIRED_FIELDS
@@ -19,6 +19,7 @@ __all__ = [
     "ExtractionError",
     "OcrEngine",
     "Page",
+    "ReadingKilled",
     "Word",
     "extract_document",
     "extract_document_isolated",

@@ -45,3 +45,15 @@ class ExtractionError(Exception):
 
 def _rebuild(code: str, message: str, retryable: bool, step: str) -> ExtractionError:
     return ExtractionError(code, message, retryable=retryable, step=step)
+
+
+class ReadingKilled(Exception):
+    """The process reading a file was killed from outside before it had a result: by the
+    kernel's out-of-memory killer when the machine ran short (the reading process is the
+    largest on a worker, so the one it picks), or by an operator or a stopping service.
+    It says nothing of the file, unlike a crash or the process's own memory cap
+    (ExtractionError): the job is tried again."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"The process reading the file was killed from outside ({signal_name}).")
+        self.signal_name = signal_name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import math
 import os
 import pickle
@@ -27,8 +28,10 @@ from submissions.pages import mapped_bytes
 
 from .api import Extraction, extract_pages
 from .document import Page
-from .errors import STEP_TEXT, ExtractionError
+from .errors import STEP_TEXT, ExtractionError, ReadingKilled
 from .ocr import get_engine
+
+logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 _CHUNK = 1 << 16
@@ -38,6 +41,10 @@ PAGE_TIMEOUT_S = 120.0  # the default of settings.EXTRACTION_PAGE_SECONDS, which
 _END_OF_REPORT = b"."
 _RESULT = b"="
 _PR_SET_PDEATHSIG = 1  # Linux's prctl option: a signal for this process when its parent dies
+# Signals the child never brings on itself: the kernel's out-of-memory killer (SIGKILL), an
+# operator, a service manager stopping the worker (SIGTERM). Its own memory cap (RLIMIT_AS)
+# fails an allocation instead (MemoryError, or a crash in native code: SIGSEGV, SIGABRT).
+_FROM_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM})
 T = TypeVar("T")
 
 
@@ -55,7 +62,8 @@ def extract_document_isolated(
     heartbeat_every: float = 20.0,
     on_progress: Callable[[int, int], object] | None = None,
 ) -> tuple[list[T], Extraction]:
-    """``extract_pages`` in a child process; crashes and blow-ups become ExtractionError.
+    """``extract_pages`` in a child process; crashes and blow-ups become ExtractionError,
+    and the child killed from outside (not the file's fault: tried again) ReadingKilled.
 
     What comes back is the extraction and what ``digest``, run in the child on each page
     once read, makes of that page: only what the caller needs crosses back. A scanned A4
@@ -91,7 +99,7 @@ def extract_document_isolated(
         raise
     finally:
         os.close(read_fd)
-    return _unpack(payload, pid)
+    return _unpack(payload, pid, memory_mb)
 
 
 def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
@@ -145,9 +153,9 @@ def _child(
         except ExtractionError as exc:
             result = ("error", exc)
         except MemoryError:
-            result = ("crash", "out of memory")
-        except BaseException:
-            result = ("crash", traceback.format_exc(limit=5))
+            result = ("memory", None)  # past its own cap: the file's need, not the machine's
+        except BaseException as exc:
+            result = ("crash", (type(exc).__name__, traceback.format_exc(limit=5)))
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(_RESULT + blob)
@@ -223,23 +231,41 @@ def _kill(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _unpack(payload: bytes, pid: int) -> tuple[list[Any], Extraction]:
+def _unpack(payload: bytes, pid: int, memory_mb: int) -> tuple[list[Any], Extraction]:
     _, status = os.waitpid(pid, 0)
-    crashed = ExtractionError(
-        "PROCESSING_ERROR",
-        "Document processing failed.",
-        retryable=False,
-        step=STEP_TEXT,
-    )
-    if not payload:
-        # Killed by a signal or the kernel (segfault, memory limit) before reporting.
-        raise crashed
     try:
         outcome, value = pickle.loads(payload)
-    except Exception as exc:
-        raise crashed from exc
+    except Exception:  # nothing, or cut short: the child died before its result was out
+        outcome, value = None, None
     if outcome == "ok":
         return value
     if outcome == "error":
         raise value
-    raise crashed
+    if outcome == "memory":
+        raise _failed(
+            "Reading the file needed more memory than Steve allows for reading one file "
+            f"({memory_mb} MB); processing stopped."
+        )
+    if outcome == "crash":
+        name, trace = value
+        logger.warning("The process reading a file crashed:\n%s", trace)
+        raise _failed(f"Document processing failed: the process reading the file crashed ({name}).")
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:  # a real-time signal: no name
+            name = f"signal {signum}"
+        if signum in _FROM_OUTSIDE:
+            raise ReadingKilled(name)
+        # A segfault or an abort: in native code reading this file, or an allocation its
+        # memory cap refused there.
+        raise _failed(f"Document processing failed: the process reading the file crashed ({name}).")
+    raise _failed(
+        "Document processing failed: the process reading the file ended without a result."
+    )
+
+
+def _failed(message: str) -> ExtractionError:
+    """The file's own fault: the same file would fail the same way again."""
+    return ExtractionError("PROCESSING_ERROR", message, retryable=False, step=STEP_TEXT)

@@ -509,6 +509,78 @@ def test_the_reading_child_dies_with_a_worker_that_is_killed() -> None:
     assert not _alive(child)
 
 
+def _forks_recorded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the reading children ``extract_document_isolated`` forks from here."""
+    from jobs.extraction import isolated
+
+    forked: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(isolated.os, "fork", lambda: forked.append(pid := fork()) or pid)
+    return forked
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_reading_child_killed_from_outside_is_told_apart_from_the_files_faults(
+    monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """The kernel's OOM killer picks the largest process, the reading child, when the
+    machine runs short; an operator or a stopping service sends it SIGKILL or SIGTERM.
+    Neither says anything of the file: it was failed for good (retryable: false)."""
+    from jobs.extraction import ReadingKilled, isolated
+
+    forked = _forks_recorded(monkeypatch)
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(30))
+
+    def kill_once_loaded(done: int, total: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(forked[0], signum)  # from outside, while it reads the page
+
+    started = time.monotonic()
+    with pytest.raises(ReadingKilled) as info:
+        extract_document_isolated(
+            scanned_pdf(1), digest=whole, kind="receipt", on_progress=kill_once_loaded
+        )
+    assert info.value.signal_name == signal.Signals(signum).name
+    assert time.monotonic() - started < 10  # not the page's 30 s
+    with pytest.raises(ChildProcessError):  # reaped
+        os.waitpid(forked[0], os.WNOHANG)
+
+
+def _segfault(page: Page) -> Page:
+    import ctypes
+
+    ctypes.string_at(0)  # a crash in native code reading this file
+    return page
+
+
+def _raise(page: Page) -> Page:
+    raise RuntimeError("a bug met on this file")
+
+
+@pytest.mark.parametrize(
+    ("digest", "says"),
+    [(_segfault, "crashed (SIGSEGV)"), (_raise, "crashed (RuntimeError)")],
+)
+def test_a_reading_child_that_crashes_on_its_own_fails_the_file_for_good(digest, says: str) -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(scanned_pdf(1), digest=digest, kind="receipt")
+    assert (info.value.code, info.value.retryable, info.value.step) == (
+        "PROCESSING_ERROR",
+        False,
+        "text_extraction",
+    )
+    assert says in info.value.message
+    assert "a bug met" not in info.value.message  # no traceback goes to the integrator
+
+
+def test_a_file_that_needs_more_than_the_childs_memory_cap_fails_for_good_and_says_so() -> None:
+    big = bomb_png(6_000, 6_000)  # 36 MP: under the pixel limit, ~100 MB decoded
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(big, digest=whole, kind="receipt", memory_mb=40)
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
+    assert "more memory than Steve allows for reading one file (40 MB)" in info.value.message
+
+
 def _alive(pid: int) -> bool:
     """Running, not gone and not a zombie waiting for a parent that does not reap."""
     try:
