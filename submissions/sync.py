@@ -23,6 +23,7 @@ from submissions.services import (
     record_event,
     submission_mark_synced,
 )
+from webhooks.catalogue import SYNC_EVENT
 from webhooks.delivery import Outcome, budget_used, error_kind
 from webhooks.models import WebhookDelivery
 from webhooks.services import sync_delivery_queue
@@ -56,8 +57,19 @@ def sync_queue(*, submission: Submission) -> None:
 
 
 def sync_payload(submission: Submission) -> dict:
-    """What a sync post sends: the submission as GET /api/v1/submissions/{id} returns it."""
-    return {"submission": detail(submission)}
+    """What a sync post sends: the submission as GET /api/v1/submissions/{id} returns it,
+    under the post's own id and type, as a webhook's envelope carries them.
+
+    The id is the receiver's idempotency key: in the body, both signatures cover it (the
+    X-Webhook-Id header is not covered by X-Webhook-Signature), and it is the same for
+    every attempt and redelivery (the stored payload is what each sends). A submission
+    is approved once (approved only becomes synced), so one id is one approval.
+    """
+    return {
+        "eventId": sync_event_id(submission.pk),
+        "eventType": SYNC_EVENT,
+        "submission": detail(submission),
+    }
 
 
 @receiver(delivery_attempted, sender=WebhookDelivery, dispatch_uid="submissions.sync")

@@ -251,6 +251,7 @@ def test_retention_drops_a_waiting_sync_and_blanks_the_results_it_posted():
     assert posted.payload["submission"]["extractedData"] is None
     # Still the shape the receiver was sent, should it be redelivered.
     assert posted.payload["submission"]["resultsPurgedAt"] is not None
+    assert posted.payload["eventId"] == sync_event_id(synced.pk)  # its idempotency key
     assert [f["downloadUrl"] for f in posted.payload["submission"]["files"]] == [None] * len(
         posted.payload["submission"]["files"]
     )
@@ -707,3 +708,63 @@ def test_a_workflow_moved_to_another_sync_url_posts_there_unheld(monkeypatch):
         assert claim_due() == []
     assert Submission.objects.get(pk=elsewhere.pk).status == "synced"
     assert len(moved.requests) == 1 and len(receiver.requests) == 1
+
+
+def test_a_sync_post_names_itself_in_its_signed_body_the_same_on_every_attempt():
+    """A sync post's only id was the X-Webhook-Id header, which Steve's own signature
+    (timestamp.body) does not cover, and its body, `{"submission": …}`, had none: the
+    docs' receiver, de-duplicating by the body's eventId, raised KeyError on every sync
+    post and Steve retried it for three days. It carries its id and type, as a
+    webhook's envelope does: signed, and the same for every attempt and redelivery."""
+    from webhooks.services import delivery_redeliver
+
+    with http_receiver() as receiver:
+        receiver.statuses = [503]
+        submission = with_sync_target(SubmissionFactory(), f"{receiver.url}/erp")
+        _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+        submission_approve(submission_id=submission.pk, actor=Actor.system())
+        delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
+        deliver(delivery.pk)  # 503
+        delivery_redeliver(delivery_id=delivery.pk)  # "sync again", at once
+        deliver(delivery.pk)  # 200
+    assert Submission.objects.get(pk=submission.pk).status == "synced"
+    first, second = receiver.requests
+    assert first.body == second.body
+    for request in (first, second):
+        body = verify_webhook(secret, request.headers, request.body)
+        assert body["eventId"] == sync_event_id(submission.pk)
+        assert body["eventId"] == request.headers["X-Webhook-Id"] == request.headers["webhook-id"]
+        assert body["eventType"] == "submission.sync" == request.headers["X-Webhook-Event"]
+        assert body["submission"]["id"] == submission.pk
+    other = with_sync_target(SubmissionFactory(company=submission.company), f"{receiver.url}/erp")
+    submission_approve(submission_id=other.pk, actor=Actor.system())
+    assert sync_of(other).payload["eventId"] != sync_of(submission).payload["eventId"]
+
+
+def test_sync_posts_queued_before_they_carried_their_id_get_it_on_upgrade():
+    """A sync still retrying when Steve is upgraded posts its stored body again: without
+    the migration, that old body had no eventId for the receiver to de-duplicate by."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("webhooks.migrations.0014_sync_posts_carry_their_event_id")
+    _, delivery = approved_with_target("https://example.com/erp")
+    old = {"submission": delivery.payload["submission"]}
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(payload=old)
+    webhook = WebhookDelivery.objects.create(
+        company=delivery.company,
+        url="https://example.com/hook",
+        event_id="evt_1",
+        event_type="submission.approved",
+        payload={"submissionId": "sub_1"},
+    )
+    migration.name_each_sync_post(apps, None)
+    delivery.refresh_from_db()
+    assert delivery.payload == {
+        "eventId": delivery.event_id,
+        "eventType": "submission.sync",
+        "submission": old["submission"],
+    }
+    webhook.refresh_from_db()
+    assert webhook.payload == {"submissionId": "sub_1"}  # a webhook's envelope is its own
