@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Value
@@ -24,7 +23,14 @@ from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, Company, WorkflowVersion
 from steve.services import outbox_put
-from steve.storage import s3_client, using_s3
+from steve.storage import (
+    StorageUnavailable,
+    forget_stored,
+    s3_client,
+    storage_answering,
+    store,
+    using_s3,
+)
 from steve.sweeps import ERRORS, sweep_rows
 from submissions.events import announce
 from submissions.models import (
@@ -351,9 +357,9 @@ def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
             )
         if file.uploaded_at is not None:
             raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
-        if default_storage.exists(file.storage_key):
-            default_storage.delete(file.storage_key)
-        default_storage.save(file.storage_key, ContentFile(data))
+        # Refused by the disk or S3: StorageUnavailable (a 503), nothing stored, and the
+        # rollback leaves the slot not uploaded, so the same URL can be sent again.
+        store(key=file.storage_key, data=data)
         file.uploaded_at = timezone.now()
         file.size = len(data)
         file.save(update_fields=["uploaded_at", "size"])
@@ -406,19 +412,20 @@ def _too_large(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str]
 def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str] | None:
     """Check one uploaded file; returns a field error, or None when it is acceptable."""
     field = f"files[{file.file_index}]"
-    if not default_storage.exists(file.storage_key):
-        return None  # absent files are counted against minFiles by the caller
-    size = default_storage.size(file.storage_key)
-    if size == 0:
-        return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
-    if size > version.max_file_bytes:
-        return _too_large(file, version)
-    digest = hashlib.sha256()
-    with default_storage.open(file.storage_key, "rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-        digest.update(head)
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+    with storage_answering(f"a read of {file.storage_key}"):
+        if not default_storage.exists(file.storage_key):
+            return None  # absent files are counted against minFiles by the caller
+        size = default_storage.size(file.storage_key)
+        if size == 0:
+            return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
+        if size > version.max_file_bytes:
+            return _too_large(file, version)
+        digest = hashlib.sha256()
+        with default_storage.open(file.storage_key, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+            digest.update(head)
+            while chunk := handle.read(HASH_CHUNK):
+                digest.update(chunk)
     mime = sniff_mime(head)
     if mime is None or mime not in version.accepted_mime_types:
         return {
@@ -454,20 +461,27 @@ def _seal_uploads(
     if not using_s3():
         return [], {}
     uploaded, too_large = [], {}
-    for file in files:
-        if not default_storage.exists(file.storage_key):
-            continue
-        if default_storage.size(file.storage_key) > version.max_file_bytes:
-            too_large[file.file_index] = _too_large(file, version)
-            continue
-        sealed = f"{file.storage_key}{SEALED_SUFFIX}"
-        s3_client().copy_object(
-            Bucket=default_storage.bucket_name,
-            Key=sealed,
-            CopySource={"Bucket": default_storage.bucket_name, "Key": file.storage_key},
-        )
-        uploaded.append(file.storage_key)
-        file.storage_key = sealed
+    try:
+        with storage_answering("the copy of a session's uploads"):
+            for file in files:
+                if not default_storage.exists(file.storage_key):
+                    continue
+                if default_storage.size(file.storage_key) > version.max_file_bytes:
+                    too_large[file.file_index] = _too_large(file, version)
+                    continue
+                sealed = f"{file.storage_key}{SEALED_SUFFIX}"
+                s3_client().copy_object(
+                    Bucket=default_storage.bucket_name,
+                    Key=sealed,
+                    CopySource={"Bucket": default_storage.bucket_name, "Key": file.storage_key},
+                )
+                uploaded.append(file.storage_key)
+                file.storage_key = sealed
+    except StorageUnavailable:
+        # The submit is refused (a 503) and tried again from the uploads: the copies
+        # made before S3 stopped answering go, as far as it lets them.
+        forget_stored([f.storage_key for f in files if f.storage_key.endswith(SEALED_SUFFIX)])
+        raise
     return uploaded, too_large
 
 

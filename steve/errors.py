@@ -31,7 +31,8 @@ class ServiceError(Exception):
     the API answers with, and the refused inputs (`errors`, field_error entries).
 
     `slug` names the problem type when it is not the status's own (problem+json `type`);
-    `extra` holds the problem's further members (e.g. a submission's currentStatus).
+    `extra` holds the problem's further members (e.g. a submission's currentStatus);
+    `retry_after` (seconds) is the API's `Retry-After`, for a refusal that passes.
     """
 
     default_status = 409
@@ -45,6 +46,7 @@ class ServiceError(Exception):
         *,
         slug: str | None = None,
         extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -53,6 +55,7 @@ class ServiceError(Exception):
         self.errors = list(errors or [])
         self.slug = slug
         self.extra = dict(extra or {})
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, {self.status})"

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -410,6 +411,16 @@ STORAGE_BACKEND = env_str("STORAGE", "local")
 if STORAGE_BACKEND not in {"local", "s3"}:
     raise ImproperlyConfigured(f"STORAGE must be 'local' or 's3', got {STORAGE_BACKEND!r}")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+# botocore's own defaults wait 60 s to connect and 60 s for each answer, over 4 retries:
+# an S3 that stopped answering held a request until gunicorn killed its worker (30 s)
+# and the caller got the proxy's 504. Given up within the web's time limit, it is a 503
+# STORAGE_UNAVAILABLE from Steve (steve.storage).
+S3_CLIENT_CONFIG = BotoConfig(
+    connect_timeout=3,
+    read_timeout=8,
+    retries={"total_max_attempts": 2, "mode": "standard"},
+    signature_version="s3v4",
+)
 if STORAGE_BACKEND == "s3":
     _s3_bucket = env_str("S3_BUCKET")
     if not _s3_bucket:
@@ -425,8 +436,11 @@ if STORAGE_BACKEND == "s3":
             "querystring_expire": 3600,
             "file_overwrite": True,
             "default_acl": None,
-            "signature_version": "s3v4",
-            "addressing_style": env_str("S3_ADDRESSING_STYLE", "path"),
+            # With a client_config, django-storages reads the signature version and
+            # addressing style from it alone.
+            "client_config": S3_CLIENT_CONFIG.merge(
+                BotoConfig(s3={"addressing_style": env_str("S3_ADDRESSING_STYLE", "path")})
+            ),
         },
     }
 else:

@@ -1,22 +1,99 @@
 """Pre-signed URLs for stored files: S3 presigning, or signed URLs Steve serves itself."""
 
+import logging
 import math
+import os
 import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.http import content_disposition_header
 
+from steve.errors import ServiceError
 from steve.text import without_hidden
+
+logger = logging.getLogger(__name__)
 
 # What a download's name may not carry: control characters (a CR/LF split the header, a
 # 500), quotes and backslashes (which ended the quoted name early) and path separators.
 UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f"\\/]')
 # How coarse signing.TimestampSigner's stamps (and S3's X-Amz-Date) are.
 STAMP_RESOLUTION = timedelta(seconds=1)
+
+
+# What the disk or S3 raise when they refuse or do not answer: a full disk (ENOSPC), a
+# quota, a read-only or failing file system; S3 throttling (SlowDown), failing (5xx),
+# refusing (AccessDenied) or out of reach (a connection refused, a timeout). boto3's
+# upload wraps S3's answer in S3UploadFailedError (a Boto3Error).
+STORAGE_FAILURES = (OSError, BotoCoreError, ClientError, Boto3Error)
+# Long enough for S3 to stop throttling, or an operator to be paged about a full disk.
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+
+class StorageUnavailable(ServiceError):
+    """The disk or S3 refused or did not answer: Steve's side, and temporary. The API
+    answers 503 STORAGE_UNAVAILABLE with Retry-After; what the call would have made was
+    not made, so the same call can be sent again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "STORAGE_UNAVAILABLE",
+            "Steve's file storage did not answer; send the request again shortly.",
+            503,
+            slug="storage-unavailable",
+            retry_after=STORAGE_RETRY_AFTER_SECONDS,
+        )
+
+
+@contextmanager
+def storage_answering(what: str) -> Iterator[None]:
+    """The storage calls in the block; their refusal raises StorageUnavailable, logged
+    (ERROR, the storage's own error, `what` naming the key: never a token) so the
+    operator sees the disk or S3 failing, not a 500's traceback blamed on the code."""
+    try:
+        yield
+    except STORAGE_FAILURES as error:
+        logger.error("Storage refused %s: %s", what, error)
+        raise StorageUnavailable() from error
+
+
+def store(*, key: str, data: bytes) -> None:
+    """`data` stored at `key` whole (replacing what was there), or nothing stored: the
+    storage refusing raises StorageUnavailable.
+
+    On a disk, the bytes go to a name of their own and are renamed to `key` once all
+    written: a disk filling mid-write left the first part of a file at `key`, which a
+    result poll then served as the result, and a submit read as the upload. An S3 PUT is
+    whole or nothing already."""
+    with storage_answering(f"a write of {key}"):
+        if using_s3():
+            default_storage.save(key, ContentFile(data))
+            return
+        partial = f"{key}.{secrets.token_hex(8)}.partial"
+        try:
+            partial = default_storage.save(partial, ContentFile(data))
+            os.replace(default_storage.path(partial), default_storage.path(key))
+        except BaseException:
+            with suppress(OSError):  # the refusal is what the caller is told, not this
+                default_storage.delete(partial)
+            raise
+
+
+def forget_stored(keys: list[str]) -> None:
+    """Delete `keys`, as far as the storage lets: cleaning up after its refusal, a
+    second refusal must not hide the first."""
+    for key in keys:
+        with suppress(*STORAGE_FAILURES):
+            default_storage.delete(key)
 
 
 def using_s3() -> bool:

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -31,7 +30,7 @@ from steve.api.parsers import BoundedJSONParser
 from steve.api.views import SLUG_MAX_LENGTH
 from steve.errors import ServiceError
 from steve.models import Workflow, WorkflowVersion
-from steve.storage import download_url
+from steve.storage import download_url, storage_answering, store
 from steve.text import without_hidden
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
@@ -520,8 +519,10 @@ def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict
     if len(blob) < settings.LARGE_RESULT_BYTES:
         return data
     key = f"results/{session.company_id}/{session.pk}.json"
-    if not default_storage.exists(key):
-        default_storage.save(key, ContentFile(blob))
+    with storage_answering(f"a read of {key}"):
+        stored = default_storage.exists(key)
+    if not stored:
+        store(key=key, data=blob)  # whole or not at all: a poll never finds a part of it
     return {"is_url": True, "url": download_url(key, filename=f"{session.pk}.json",
                                                 content_type="application/json")}  # fmt: skip
 

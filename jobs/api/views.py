@@ -42,7 +42,7 @@ from steve.api.views import company_workflow
 from steve.middleware import log_company
 from steve.models import WorkflowVersion
 from steve.services import API_KEY_PREFIX, api_key_digest
-from steve.storage import unsign_token
+from steve.storage import StorageUnavailable, unsign_token
 from submissions.models import SubmissionFile
 
 UPLOAD_CHUNK = 64 * 1024
@@ -293,7 +293,7 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
         mime = _accepted_type(data, file.submission.session.workflow_version)
         # The session may have ended while the body arrived: checked again as it is stored.
         session_store_upload(file_id=file.pk, data=data)
-    except SessionError as error:
+    except (SessionError, StorageUnavailable) as error:
         return problem_json_response(request, service_problem(error))
     # 200, as an S3 pre-signed PUT answers, so one client serves both storages; the
     # JSON body says what Steve stored, like every other /api/v1/ answer.

@@ -321,6 +321,7 @@ def service_problem(error: ServiceError) -> ApiProblem:
         slug=error.slug,
         errors=error.errors,
         extra=error.extra,
+        headers={"Retry-After": str(error.retry_after)} if error.retry_after else None,
     )
 
 

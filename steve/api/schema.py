@@ -183,6 +183,11 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
         503,
         "The database did not answer (restarting, or out of connections); see Retry-After.",
     ),
+    "STORAGE_UNAVAILABLE": (
+        503,
+        "The disk or S3 refused or did not answer a write Steve made for the request "
+        "(nothing was stored); see Retry-After.",
+    ),
     # The proxy's own answers (deploy/nginx.conf), to any operation: no operation lists them.
     "SERVICE_UNAVAILABLE": (
         503,
@@ -199,6 +204,7 @@ register_problems(
     slugs={
         "IDEMPOTENCY_KEY_IN_FLIGHT": "idempotency-key-in-flight",
         "IDEMPOTENCY_KEY_REUSED": "idempotency-key-reused",
+        "STORAGE_UNAVAILABLE": "storage-unavailable",
     },
     examples={
         "VALIDATION_ERROR": {

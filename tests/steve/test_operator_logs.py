@@ -81,12 +81,16 @@ def test_a_storage_that_refuses_a_write_is_an_error_under_the_uploads_request_an
     api.raise_request_exception = False
     caplog.set_level(logging.WARNING)
     response = put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
-    assert response.status_code == 500
-    (line,) = lines(caplog, "django.request")
-    assert line.levelname == "ERROR" and "No space left on device" in line.exc_text
-    written = console(line)
-    assert f"[{response.json()['requestId']} {api_key.api_key.company_id}]" in written
-    assert "/api/v1/uploads/[redacted]" in written  # the URL's token is a capability
+    assert response.status_code == 503  # STORAGE_UNAVAILABLE: tests/jobs/test_storage_refused.py
+    (line,) = lines(caplog, "steve.storage")
+    assert line.levelname == "ERROR" and "No space left on device" in line.getMessage()
+    # The key names the company and the submission; the URL's token is a capability.
+    company = api_key.api_key.company_id
+    assert f"submissions/{company}/{body['submissionId']}/0" in line.getMessage()
+    # Stamped as it was written, under the request (console() after it has ended shows "-").
+    assert (line.request_id, line.company) == (response.json()["requestId"], company)
+    (request_line,) = lines(caplog, "django.request")
+    assert "Service Unavailable: /api/v1/uploads/[redacted]" in console(request_line)
 
 
 def test_the_access_log_line_ends_with_the_request_id_steve_answered():
