@@ -22,19 +22,22 @@ def process_session(session_id: str) -> None:
 @shared_task
 def expire_sessions() -> int:
     expired = sessions_expire_stale()
-    logger.info("Expiry sweep expired %d session(s)", expired)
+    if expired:  # every minute: a line only when it did something
+        logger.info("Expiry sweep expired %d session(s)", expired)
     return expired
 
 
 @shared_task
 def purge_expired_data() -> int:
     purged = retention_purge()
-    logger.info("Retention purge removed the data of %d submission(s)", purged)
+    if purged:
+        logger.info("Retention purge removed the data of %d submission(s)", purged)
     return purged
 
 
 @shared_task
 def recover_stuck_sessions() -> dict[str, int]:
     outcome = sessions_recover_stuck()
-    logger.info("Stuck-session recovery: %s", outcome)
+    if any(outcome.values()):  # every 15 s: a line only when it did something
+        logger.info("Stuck-session recovery: %s", outcome)
     return outcome

@@ -8,6 +8,9 @@ process skips the broker for BROKER_PAUSE_SECONDS; what it did not send waits fo
 (the task outbox, the deliveries' sweep), as after any failed publish.
 """
 
+import time
+from collections.abc import Callable
+
 import kombu.exceptions
 import redis
 
@@ -27,3 +30,44 @@ BROKER_UNREACHABLE = (
     redis.TimeoutError,
     OSError,
 )
+
+
+# How often a broker outage is logged again while it lasts, after its first line: beat's
+# relay tries every 5 s, and a line each time buried everything else in the log.
+OUTAGE_REMINDER_SECONDS = 300.0
+
+
+class Outage:
+    """Process-local: whether publishing has been failing (the broker unreachable), since
+    when, and when that was last logged. `failed()` after each unreachable publish says
+    whether to log it ("started", "ongoing" when a reminder is due, or None); `ended()`
+    after one that got through says for how long it had failed (None when it had not)."""
+
+    def __init__(self, remind_every: float) -> None:
+        self.remind_every = remind_every
+        self.clock: Callable[[], float] = time.monotonic
+        self.since: float | None = None
+        self._logged = 0.0
+
+    def failed(self) -> str | None:
+        now = self.clock()
+        if self.since is None:
+            self.since = self._logged = now
+            return "started"
+        if now - self._logged >= self.remind_every:
+            self._logged = now
+            return "ongoing"
+        return None
+
+    def lasted(self) -> float:
+        return self.clock() - self.since if self.since is not None else 0.0
+
+    def ended(self) -> float | None:
+        if self.since is None:
+            return None
+        lasted = self.lasted()
+        self.since = None
+        return lasted
+
+
+broker_outage = Outage(OUTAGE_REMINDER_SECONDS)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from steve import redis_pause
-from steve.broker import BROKER_UNREACHABLE, broker_pause
+from steve.broker import BROKER_UNREACHABLE, OUTAGE_REMINDER_SECONDS, broker_outage, broker_pause
 from steve.celery import app as celery_app
 from steve.errors import ServiceError, invalid
 from steve.models import (
@@ -254,7 +254,6 @@ def _publish(message: OutboxMessage) -> bool:
         # (CELERY_TASK_PUBLISH_RETRY) and the row waits for the relay.
         celery_app.signature(message.task, args=message.args).apply_async()
     except Exception as exc:  # the row waits for the relay
-        logger.warning("Could not send %s to the broker: %s", message, exc)
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
         )
@@ -263,6 +262,41 @@ def _publish(message: OutboxMessage) -> bool:
         # run at the same oldest row, and its pause every publish, webhooks' too, for good.
         if isinstance(exc, BROKER_UNREACHABLE):
             broker_pause.start()
+            _log_outage(message, exc)
+        else:
+            logger.warning("Could not send %s to the broker: %s", message, exc)
         return False
     broker_pause.end()
+    if (lasted := broker_outage.ended()) is not None:
+        logger.info(
+            "The broker answers again after %d s; the outbox's waiting tasks are sent", lasted
+        )
     return True
+
+
+def _log_outage(message: OutboxMessage, exc: Exception) -> None:
+    """The broker unreachable: logged when this process first finds it so, with how many
+    tasks wait, then every OUTAGE_REMINDER_SECONDS while it lasts (beat's relay finds it
+    every 5 s); the rest at DEBUG."""
+    when = broker_outage.failed()
+    if when is None:
+        logger.debug("Could not send %s to the broker: %s", message, exc)
+        return
+    waiting = OutboxMessage.objects.count()
+    if when == "started":
+        logger.warning(
+            "Could not send %s to the broker: %s; %d task(s) wait in the outbox until it "
+            "answers (logged again every %d min while it does not)",
+            message,
+            exc,
+            waiting,
+            OUTAGE_REMINDER_SECONDS // 60,
+        )
+    else:
+        logger.warning(
+            "The broker is still unreachable after %d min: %d task(s) wait in the outbox; "
+            "the last try: %s",
+            broker_outage.lasted() // 60,
+            waiting,
+            exc,
+        )

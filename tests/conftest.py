@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from steve import ids, redis_pause
 from steve.api import ratelimit
-from steve.broker import broker_pause
+from steve.broker import broker_outage, broker_pause
 from tests import factories
 from tests.openapi import check_test_response
 
@@ -46,8 +46,10 @@ def _isolated_storage(settings, tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _broker_not_paused() -> None:
     """A failed publish pauses this process's on-commit publishing (steve.broker): one
-    test's dead broker must not hold back the next test's tasks."""
+    test's dead broker must not hold back the next test's tasks, nor its outage be the
+    next test's, already logged."""
     broker_pause.end()
+    broker_outage.ended()
 
 
 @pytest.fixture(autouse=True)
