@@ -1,0 +1,164 @@
+"""What a screen reader hears on the review desk, read from the markup: every control has a
+name in words, and what the page shows beside an input (its error, its confidence, a flag)
+is that input's description, not only a colour or a neighbouring paragraph."""
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests import factories
+from tests.submissions.test_review_support import flag, submission_with_file
+from tests.submissions.test_review_views import ITEMS, post_items
+
+pytestmark = pytest.mark.django_db
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list["Node | str"] = field(default_factory=list)
+
+    def text(self) -> str:
+        parts = [c if isinstance(c, str) else c.text() for c in self.children]
+        return " ".join(" ".join(parts).split())
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            if isinstance(child, Node):
+                yield from child.walk()
+
+
+class Tree(HTMLParser):
+    """Just enough of a DOM to follow ids and read text (the stdlib has no other)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+    def by_id(self, ident: str) -> Node:
+        found = [n for n in self.root.walk() if n.attrs.get("id") == ident]
+        assert len(found) == 1, f"{len(found)} elements with id {ident!r}"
+        return found[0]
+
+    def all(self, tag: str) -> list[Node]:
+        return [n for n in self.root.walk() if n.tag == tag]
+
+    def description(self, node: Node) -> str:
+        """The text a screen reader reads after the control's name (aria-describedby)."""
+        ids = node.attrs.get("aria-describedby", "").split()
+        return " ".join(self.by_id(i).text() for i in ids)
+
+
+def page(response) -> Tree:
+    return Tree(response.content.decode())
+
+
+def detail(ui: Client, submission) -> Tree:
+    response = ui.get(reverse("review:detail", args=[submission.pk]))
+    assert response.status_code == 200
+    return page(response)
+
+
+def test_a_refused_correction_is_the_description_of_its_input(ui, company):
+    waiting = submission_with_file(company)
+    refused = ui.post(
+        reverse("review:correct", args=[waiting.pk]),
+        {"version": waiting.version, "field": "totalAmount", "value": "twelve"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422
+    tree = page(refused)
+    field_input = tree.by_id("field-totalAmount")
+    assert field_input.attrs.get("aria-invalid") == "true"
+    assert "Enter a number" in tree.description(field_input)
+
+
+def test_low_confidence_and_a_flag_are_said_in_words_and_describe_their_input(ui, company):
+    """A low confidence was only amber and bold, a flagged field only a red label: a screen
+    reader read "41%" and nothing about the threshold, and nothing at all about the flag."""
+    waiting = submission_with_file(
+        company,
+        extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2, "currency": "GBP"},
+        field_confidences={"merchantName": 0.96, "totalAmount": 0.41, "currency": 0.95},
+        review_flagged_fields=["merchantName"],
+    )
+    tree = detail(ui, waiting)
+    total = tree.description(tree.by_id("field-totalAmount"))
+    assert "41%" in total and "low confidence" in total
+    merchant = tree.description(tree.by_id("field-merchantName"))
+    assert "96%" in merchant and "flagged for review" in merchant
+    assert "low confidence" not in merchant
+    currency = tree.description(tree.by_id("field-currency"))
+    assert "95%" in currency and "low" not in currency and "flagged" not in currency
+    # The words are on the page for everyone, not only for a screen reader.
+    assert "low confidence" in tree.by_id("field-totalAmount-conf").text()
+
+
+def name_of(button: Node) -> str:
+    return button.attrs.get("aria-label") or button.text()
+
+
+def test_every_button_on_the_review_pages_has_a_name_in_words(ui, company):
+    """The viewer's zoom and rotate buttons were named "−", "+" and "⟳" (their title is a
+    description, not the name), the header's help button "?"."""
+    waiting = submission_with_file(company)
+    flag(waiting, submission_with_file(company, status="approved"))
+    pages = [
+        detail(ui, waiting),
+        page(ui.get(reverse("review:queue"))),
+        page(ui.get(reverse("fraud:panel", args=[waiting.pk]))),
+    ]
+    nameless = [
+        name_of(b)
+        for tree in pages
+        for b in tree.all("button")
+        if not re.search(r"[A-Za-z]{2}", name_of(b))
+    ]
+    assert nameless == []
+
+
+def test_a_refused_line_items_save_describes_the_button_focus_returns_to(ui, company):
+    """After a refused save focus is on Save line items (docs/review.md, Keyboard): the
+    refusal is read there."""
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    refused = post_items(ui, waiting, [("Milo", "two", "3.00")])
+    assert refused.status_code == 422
+    tree = page(refused)
+    save = next(b for b in tree.all("button") if b.attrs.get("data-action") == "save-items")
+    assert "Row 1: the quantity must be a number above zero" in tree.description(save)
+
+
+def test_a_failed_sign_in_describes_both_inputs_with_why(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    factories.UserFactory(username="rita")
+    wrong = Client().post(reverse("accounts:login"), {"username": "rita", "password": "nope"})
+    tree = page(wrong)
+    for ident in ("id_username", "id_password"):
+        control = tree.by_id(ident)
+        assert control.attrs.get("aria-invalid") == "true"
+        assert "correct username and password" in tree.description(control)
