@@ -12,11 +12,17 @@
   /* ---- Queue: a selected row that survives polling ---------------------------------- */
   function queueRows() { return $$("table[data-queue] tr.row"); }
 
+  // Moved by the keyboard (j, k, past Load more), focus goes with the selection to the
+  // row's link: a highlight alone was silent to a screen reader, and Tab went on from the
+  // top of the page. Restoring the selection after a poll or Back moves no focus.
   function selectRow(row, scroll) {
     queueRows().forEach((r) => r.classList.toggle("selected", r === row));
     if (!row) return;
     sessionStorage.setItem(SELECTED_KEY, row.dataset.id);
-    if (scroll) row.scrollIntoView({ block: "nearest" });
+    if (!scroll) return;
+    row.scrollIntoView({ block: "nearest" });
+    const link = $("td.sub a", row);
+    if (link) link.focus({ preventScroll: true });
   }
 
   function restoreSelection() {
@@ -62,6 +68,33 @@
     const link = row && $("a", row);
     if (link) link.click();
   }
+
+  // Load more itself is replaced by the rows it loads: focus went with it to the page.
+  // Pressed (Enter or a click), it goes on to the first of them, as j past the end does.
+  document.addEventListener("click", (event) => {
+    const more = event.target.closest("#load-more-row a");
+    const rows = queueRows();
+    if (more && rows.length && !selectAfter) selectAfter = rows[rows.length - 1].dataset.id;
+  }, true);
+
+  // A row the reviewer was on that the poll dropped (decided by someone else meanwhile):
+  // focus goes to the row now in its place, not to the page.
+  let pollFocusIndex = -1;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (!isPoll(event)) return;
+    const active = document.activeElement;
+    const row = active && active.closest ? active.closest("table[data-queue] tr.row") : null;
+    pollFocusIndex = row ? queueRows().indexOf(row) : -1;
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (pollFocusIndex < 0) return;
+    const index = pollFocusIndex;
+    pollFocusIndex = -1;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const rows = queueRows();
+    const row = rows[Math.min(index, rows.length - 1)];
+    if (row) selectRow(row, true);
+  });
 
   document.addEventListener("click", (event) => {
     const row = event.target.closest("table[data-queue] tr.row");
@@ -730,6 +763,21 @@
     if (active && active !== document.body && document.body.contains(active)) return;
     const place = panelRestingPlace(card.dataset.pair);
     if (place) place.focus();
+  });
+
+  // A boosted page change (a link, j/k, a decision going on to the next submission) swaps
+  // the whole body, and focus fell to the page: a screen reader said nothing of the new
+  // page, neither "… approved." nor which submission opened. It goes to the page's message
+  // when there is one, else to its heading; Tab goes on from there. Focus that a handler
+  // above placed (a refused decision's refusal) or that htmx kept by id (a queue tab) stays.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target !== document.body) return;
+    const active = document.activeElement;
+    if (active && active !== document.body && document.body.contains(active)) return;
+    const place = $("body > .messages") || $("main h1");
+    if (!place) return;
+    place.setAttribute("tabindex", "-1");
+    place.focus();
   });
 
   /* ---- Fields that need attention ------------------------------------------------------- */
