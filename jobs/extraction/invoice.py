@@ -26,6 +26,10 @@ from .values import (
     printed_order,
 )
 
+# "N°" and "Nº" as OCR reads them: PP-OCRv4's alphabet has no "°" (and NFKC makes "º" an
+# "o"), so a scan's "N° de facture" comes out "No de facture", "N. de facture" or
+# "N de facture".
+_NUMERO = r"(?:N[°º]|\bN(?:O\b\.?|\.|(?=\s)))"
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
 # German, French, Dutch and Spanish invoices and credit notes name their numbers so
@@ -37,16 +41,26 @@ _INVOICE_NO_LABEL = re.compile(
     r"(?:INVOICE|INV\.?|BILL|CREDIT\s*NOTE|CREDIT\s*MEMO)\s*(?:(?:NO|NUMBER|NUM|ID|REF)\b|#)\.?\s*[:#.]?"
     r"|\b(?:INVOICE|CREDIT\s*NOTE)\s*(?=[:#])[:#]"
     r"|\b(?:(?:RECHNUNGS?|GUTSCHRIFTS?)\s*-?\s*(?:NUMMER|NR\b\.?)"
-    r"|(?:FACTURE|AVOIR|FACTURA)\s*N(?:[°º]|O\b)\.?|N[°º]\s*(?:DE\s+)?(?:FACTURE|FACTURA|RECTIFICATIVA)"
-    r"|N[°º]\s*D['’]\s*AVOIR|(?:FACTUUR|CREDITNOTA)\s*(?:NUMMER|NR\b\.?)"
+    r"|(?:FACTURE|AVOIR|FACTURA)\s*N(?:[°º]|O\b|\b)\.?|"
+    + _NUMERO
+    + r"\s*(?:DE\s*)?(?:FACTURE|FACTURA|RECTIFICATIVA)"
+    r"|" + _NUMERO + r"\s*D['’]\s*AVOIR|(?:FACTUUR|CREDITNOTA)\s*(?:NUMMER|NR\b\.?)"
     r"|N[ÚUÉE]M[ÉE]RO\s*(?:DE\s+FACTUR[EA]\b|(?=:|$)))\s*[:#.]?)",
     re.I,
 )
-_TOKEN = re.compile(r"\s*[:#.]?\s*([A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])", re.I)
+# An invoice number, with one or two capitals before a space that OCR may have put there:
+# RapidOCR's respacing splits proportional capitals ("R E-2026-9703", "IN V-47499"), and
+# the token after the space alone was the number at 0.93.
+_TOKEN = re.compile(
+    r"\s*[:#.]?\s*((?:(?-i:[A-Z]{1,2}) (?=[A-Z0-9]))?[A-Z0-9][A-Z0-9\-/_.]{1,30}[A-Z0-9])", re.I
+)
+# A number joined over such a space is a guess (the space may be printed): reviewed.
+SPLIT_NUMBER_FACTOR = 0.85
 _TAX_ID_LABEL = re.compile(
     r"\b(?:VAT\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID)?|TAX\s*(?:ID|NO|NUMBER|REG)|TIN|EIN|ABN|"
     r"GST\s*(?:REG\.?|ID|NO)\S*|SST\s*(?:REG\.?|ID|NO)\S*|UST-?IDNR|"
-    r"N[°º]\s*(?:DE\s+)?TVA(?:\s*INTRACOM\w*)?|BTW-?\s*(?:NUMMER|NR|ID)|NIF|CIF)\b\.?\s*[:#.]?",
+    + _NUMERO
+    + r"\s*(?:DE\s*)?TVA(?:\s*INTRACOM\w*)?|BTW-?\s*(?:NUMMER|NR|ID)|NIF|CIF)\b\.?\s*[:#.]?",
     re.I,
 )
 _TAX_ID_VALUE = re.compile(r"\s*[:#.]?\s*([A-Z]{0,3}[\s-]?\d[\dA-Z\- ]{4,20}[\dA-Z])", re.I)
@@ -69,7 +83,7 @@ _DUE_LABEL = re.compile(r"DUE|PAYMENTTERMS|PAYBY")
 # DATE as well, was taken for the invoice date.
 _DUE_WORDS = (
     r"F[ÄA]LLIG(?:KEITS\w*)?|ZAHLBAR\s+BIS|[ÉE]CH[ÉE]ANCE|(?:R[ÉE]GLER|PAYABLE)\s+AVANT|"
-    r"VERVAL\w*|BETALEN\s+V[OÓ]{2}R|VENCIMIENTO|PAGAR\s+ANTES\s+DE"
+    r"VERVAL\w*|BETALEN\s*V[OÓ]{2}R|VENCIMIENTO|PAGAR\s*ANTES\s*DE"
 )
 _DUE = re.compile(r"DUE|PAYMENT\s*DUE|PAY\s*BY|" + _DUE_WORDS, re.I)
 _DUE_ABROAD = re.compile(_DUE_WORDS, re.I)
@@ -86,6 +100,17 @@ _PARTY_LABEL = re.compile(
     r"(?:MAKE\s*)?(?:CHEQUES?|CHECKS?|PAYMENTS?)?\s*PAYABLE\s*TO|PAY\s*TO)\b\s*[:.]?",
     re.I,
 )
+# Countries of VAT numbers and IBANs whose currency is all but certain: the euro area
+# ("EL" is Greece's VAT prefix) and the United Kingdom ("XI": Northern Ireland's VAT).
+_EURO_AREA = (
+    "AT", "BE", "CY", "DE", "EE", "EL", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PT", "SI", "SK",
+)  # fmt: skip
+_COUNTRY_CURRENCY = {**dict.fromkeys(_EURO_AREA, "EUR"), "GB": "GBP", "XI": "GBP"}
+_VAT_COUNTRY = re.compile(r"([A-Z]{2})[\s-]?[0-9]")
+# "IBAN DE89 3704 ...", also with OCR's spaces gone ("IBANFR7630006...").
+_IBAN_COUNTRY = re.compile(r"IBAN\s*:?\s*([A-Z]{2})\s?\d{2}")
+COUNTRY_CURRENCY_CONFIDENCE = 0.7
 # A document's title, in a letterhead's place or beside it ("FACTUUR", "RECHNUNG
 # 2026/0412", "CREDIT NOTE"): no issuer's name.
 _TITLE = re.compile(
@@ -115,12 +140,14 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
         # Dollars name the month first, but dotted dates are European style: a German
         # vendor billing in USD printed 02.04.2026 for 2 April, read as 4 February at 0.97.
         order_known = False
-    _put(fields, "invoiceNumber", _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True))
+    _put(fields, "invoiceNumber", _invoice_number(lines))
     _put(fields, "vendorName", _vendor(lines))
     # Per column segment: "VAT No: DE404697807" beside a bill-to block's "Springfield"
     # was read as "DE404697807 Springfield".
     segments = [segment for line in lines for segment in split_segments(line)]
     _put(fields, "vendorTaxId", _labelled(segments, _TAX_ID_LABEL, _TAX_ID_VALUE, 0.85, digit=True))
+    if "currency" not in fields:
+        _put(fields, "currency", _currency_of_country(fields.get("vendorTaxId"), text))
     _put(fields, "customerName", _customer(lines))
     due = _due_date(lines, day_first=day_first, order_known=order_known)
     issue_lines = [line for line in lines if not _is_due_line(line)]
@@ -151,6 +178,21 @@ def parse_invoice(lines: list[Line], text: str) -> dict[str, Candidate]:
     return fields
 
 
+def _currency_of_country(tax_id: Candidate | None, text: str) -> Candidate | None:
+    """The currency of the country a VAT number ("DE811234567", "GB987654321") or an IBAN
+    names, when no currency was read: PP-OCRv4 reads no "€" or "£", so a scanned euro or
+    pound invoice's amounts come out bare. A country's currency is a guess (a German
+    vendor may bill in dollars), so it stays under SURE_CURRENCY: reviewed, and no
+    evidence for the order of the invoice's dates."""
+    countries = set(_IBAN_COUNTRY.findall(text.upper()))
+    if tax_id is not None and (m := _VAT_COUNTRY.match(str(tax_id.value).upper())):
+        countries.add(m.group(1))
+    currencies = {_COUNTRY_CURRENCY.get(country) for country in countries}
+    if len(currencies) != 1 or None in currencies:
+        return None  # none named, one outside the list, or two that disagree
+    return Candidate(currencies.pop(), COUNTRY_CURRENCY_CONFIDENCE)
+
+
 def _is_due_line(line: Line) -> bool:
     return bool(_DUE_LABEL.search(squash(line.text)) or _DUE_ABROAD.search(line.text))
 
@@ -167,6 +209,14 @@ def _put(fields: dict[str, Candidate], name: str, candidate: Candidate | None) -
 
 def _looks_us(text: str) -> bool:
     return "$" in text and not re.search(r"S\$|A\$|C\$|NZ\$", text)
+
+
+def _invoice_number(lines: list[Line]) -> Candidate | None:
+    found = _labelled(lines, _INVOICE_NO_LABEL, _TOKEN, 0.93, digit=True)
+    if found is not None and " " in str(found.value):
+        found.value = str(found.value).replace(" ", "")
+        found.confidence = round(found.confidence * SPLIT_NUMBER_FACTOR, 3)
+    return found
 
 
 def _labelled(

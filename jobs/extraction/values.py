@@ -64,8 +64,9 @@ DATE_PATTERNS = [
     # 25 Dec 2018, 25-DEC-18, 25DEC2018
     ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _ORDINAL + _SEP + _MONTH_NAMES + _SEP + _NAMED_YEAR, re.I)),
     ("dMy", re.compile(r"(?<!\d)(\d{1,2})" + _ORDINAL + _SEP + _OTHER_MONTH_NAMES + r"\.?\s?(\d{4})(?!\d)", re.I)),
-    # 6 de diciembre de 2026 (Spanish); the word is checked against MONTHS
-    ("dMy", re.compile(r"(?<!\d)(\d{1,2})\s+DE\s+([A-ZÀ-Ý]{3,10})\.?\s+DE\s+(\d{4})(?!\d)", re.I)),
+    # 6 de diciembre de 2026 (Spanish), also as OCR reads it without spaces ("2deabrilde2026");
+    # the word is checked against MONTHS
+    ("dMy", re.compile(r"(?<!\d)(\d{1,2})\s*DE\s*([A-ZÀ-Ý]{3,10}?)\.?\s*DE\s*(\d{4})(?!\d)", re.I)),
     # Dec 25, 2018; never "Feb 2026", a month and its year (read as 20 Feb (20)26)
     ("Mdy", re.compile(r"\b" + _MONTH_NAMES + r"\s?(?!(?:19|20)\d{2}(?!\d))(\d{1,2})(?:st|nd|rd|th)?,?\s?" + _NAMED_YEAR, re.I)),
     # A dd/mm/yyyy date glued to a preceding number ("Order No. 1000219" + "11/03/2018").

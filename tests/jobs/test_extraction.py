@@ -1389,3 +1389,110 @@ def test_an_invoice_number_is_read_after_a_spaced_hash_or_a_reference_label(labe
     )
     _, extraction = extract_document(pdf, kind="invoice")
     assert extraction.fields["invoiceNumber"] == "728467"
+
+
+# What OCR makes of a scanned invoice, drawn as a text layer so the parser sees the same
+# text: PP-OCRv4 reads no "€", "£" or "°" (its alphabet is cut to ASCII), drops spaces
+# between words and puts one between proportional capitals ("R E-2026-9703").
+
+
+@pytest.mark.parametrize(
+    ("rows", "number"),
+    [
+        ([(340, 100, "Invoice No: R E-2026-9703", 9)], "RE-2026-9703"),
+        ([(340, 100, "Factuurnr.: IN V-47499", 9)], "INV-47499"),
+        ([(50, 240, "Rechnung Nr.", 9), (50, 253, "R E-2026-9468", 9)], "RE-2026-9468"),
+    ],
+)
+def test_an_invoice_number_ocr_split_after_its_first_capitals_is_read_whole_and_reviewed(
+    rows: list[tuple[float, float, str, int]], number: str
+) -> None:
+    # The letters before the space were dropped: "E-2026-9703" and "V-47499" at 0.93.
+    pdf = _european_invoice([(50, 60, "Atelier Nord", 18), *rows], [("Total", "1.440,00")])
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == number
+    # Whether that space was printed or put there by OCR is a guess: a person checks it.
+    assert extraction.field_confidences["invoiceNumber"] < 0.9
+
+
+@pytest.mark.parametrize(
+    ("number_label", "tax_label"),
+    [("No de facture :", "No TVA intracom. :"), ("No factura:", "N TVA intracom. :")],
+)
+def test_french_and_spanish_labels_whose_degree_sign_ocr_read_as_o_still_name_their_values(
+    number_label: str, tax_label: str
+) -> None:
+    # "N°"/"Nº" comes out of OCR as "No" (or "N"): the invoice number and the vendor's
+    # VAT number under these labels were not read.
+    pdf = _european_invoice(
+        [
+            (50, 60, "Atelier Nord", 18),
+            (50, 80, f"{tax_label} FR17345678912", 9),
+            (340, 100, f"{number_label} 2026/8711", 9),
+        ],
+        [("Total TTC", "1 440,00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields.get("invoiceNumber") == "2026/8711"
+    assert extraction.fields.get("vendorTaxId") == "FR17345678912"
+
+
+@pytest.mark.parametrize(
+    ("issue", "due", "issued", "due_on"),
+    [
+        ("Factuurdatum: 25-07-2025", "Tebetalenvoor: 08-08-2025", "2025-07-25", "2025-08-08"),
+        ("Fecha de emision: 2deabrilde2026", "Fecha devencimiento:12de abril de2026", "2026-04-02", "2026-04-12"),
+    ],
+)  # fmt: skip
+def test_invoice_dates_are_read_where_ocr_dropped_the_spaces_of_their_labels(
+    issue: str, due: str, issued: str, due_on: str
+) -> None:
+    # "Te betalen vóór" and "2 de abril de 2026" read without their spaces named no due
+    # date, or no date at all.
+    pdf = _european_invoice(
+        [(50, 60, "Atelier Nord", 18), (340, 100, issue, 9), (340, 114, due, 9)],
+        [("Total", "1.440,00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert (extraction.fields.get("invoiceDate"), extraction.fields.get("dueDate")) == (
+        issued,
+        due_on,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "currency"),
+    [
+        ("USt-IdNr.: DE 811234567", "EUR"),
+        ("BTW-nummer: NL853746291B01", "EUR"),
+        ("VAT Reg No: GB987654321", "GBP"),
+        ("IBANFR7630006000011234567890189-BIC AGRIFRPP", "EUR"),
+        ("EIN: 94-3127845", None),
+    ],
+)
+def test_an_invoices_currency_is_guessed_from_its_vat_number_or_iban_when_no_sign_is_read(
+    line: str, currency: str | None
+) -> None:
+    # A scan's "1.440,00 €" and "£1,440.00" come out of OCR as bare amounts: no currency
+    # was read on any euro or pound scan.
+    pdf = _european_invoice(
+        [(50, 60, "Atelier Nord", 18), (50, 80, line, 9)], [("Total", "1.440,00")]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields.get("currency") == currency
+    if currency:
+        # A country's currency, not one printed: a person checks it.
+        assert extraction.field_confidences["currency"] < 0.85
+
+
+def test_a_vat_number_and_an_iban_of_different_currencies_name_none() -> None:
+    pdf = _european_invoice(
+        [
+            (50, 60, "Atelier Nord", 18),
+            (50, 80, "VAT Reg No: GB987654321", 9),
+            (50, 92, "IBAN DE89 3704 0044 0532 0130 00", 9),
+        ],
+        [("Total", "1,440.00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert "currency" not in extraction.fields
