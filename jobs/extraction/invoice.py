@@ -57,7 +57,9 @@ _TOKEN = re.compile(
 # A number joined over such a space is a guess (the space may be printed): reviewed.
 SPLIT_NUMBER_FACTOR = 0.85
 _TAX_ID_LABEL = re.compile(
-    r"\b(?:VAT\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID)?|TAX\s*(?:ID|NO|NUMBER|REG)|TIN|EIN|ABN|"
+    r"\b(?:VAT\s*(?:REG\.?\s*)?(?:NO|NUMBER|ID)?|TAX\s*(?:ID|NO|NUMBER|REG)|TIN|EIN|"
+    # Not right after a number: a Dutch IBAN's bank code, "NL91 ABNA", set apart by OCR.
+    r"(?<!\d\s)(?<!\d)ABN|"
     r"GST\s*(?:REG\.?|ID|NO)\S*|SST\s*(?:REG\.?|ID|NO)\S*|UST-?IDNR|"
     + _NUMERO
     + r"\s*(?:DE\s*)?TVA(?:\s*INTRACOM\w*)?|BTW-?\s*(?:NUMMER|NR|ID)|NIF|CIF)\b\.?\s*[:#.]?",

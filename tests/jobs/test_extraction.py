@@ -1496,3 +1496,14 @@ def test_a_vat_number_and_an_iban_of_different_currencies_name_none() -> None:
     )
     _, extraction = extract_document(pdf, kind="invoice")
     assert "currency" not in extraction.fields
+
+
+def test_a_dutch_ibans_bank_code_split_by_ocr_is_no_tax_id_label() -> None:
+    # "IBAN NL91 ABNA 0417 1643 00" read as "IBAN NL91 ABN A 0417164300": "ABN" (an
+    # Australian Business Number's label) gave the vendor's tax id "A 0417164300t" at 0.85.
+    pdf = _european_invoice(
+        [(50, 60, "Jansen Advies", 18), (50, 780, "IBAN NL91 ABN A 0417164300t.n.V.", 7)],
+        [("Totaal", "1.440,00")],
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert "vendorTaxId" not in extraction.fields
