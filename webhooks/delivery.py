@@ -345,6 +345,9 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
     a worker for each of its events' timeouts, and another company's events waited
     minutes behind them. Checked with the endpoint's row locked, so two workers do not
     both find it idle; when another holds that lock, it is busy (and nobody waits).
+    A no-key lock: webhook_emit holds its endpoints FOR KEY SHARE until the emitting
+    change commits, and FOR UPDATE found a busy company's failing endpoint "locked"
+    whenever an event for it was being emitted, so its retry was pushed back unsent.
     """
     owner: WebhookEndpoint | SessionWebhookTarget | None = (
         delivery.endpoint or delivery.session_target
@@ -355,7 +358,8 @@ def _failing_and_busy(delivery: WebhookDelivery, now: datetime) -> bool:
         )
     if owner.failing_since is None:
         return False
-    if not type(owner).objects.select_for_update(skip_locked=True).filter(pk=owner.pk):
+    locked = type(owner).objects.select_for_update(skip_locked=True, no_key=True)
+    if not locked.filter(pk=owner.pk):
         return True
     of_owner = {"endpoint": owner} if delivery.endpoint else {"session_target": owner}
     in_flight = WebhookDelivery.objects.filter(**of_owner, locked_until__gt=now)

@@ -389,8 +389,12 @@ def _enable(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> None:
 
 
 def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
+    """A no-key lock (as _locked_endpoint's): the delivery worker recording a 410 or days
+    of failures need not wait for the events being emitted to the endpoint."""
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        endpoint = (
+            WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk=endpoint_id).first()
+        )
         if endpoint is not None and endpoint.enabled:  # None: deleted meanwhile
             _disable(endpoint, reason)
             endpoint.save()
