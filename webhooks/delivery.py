@@ -788,14 +788,22 @@ def queue_lease(waited: timedelta) -> timedelta:
     return min(max(QUEUE_LEASE, waited), MAX_QUEUE_LEASE)
 
 
-def _ahead_or_in_flight(now: datetime, same_owner: Q) -> Exists:
+def _ahead_or_in_flight(now: datetime, same_owner: Q) -> Q:
     """Whether another pending delivery of the same owner is in flight, or due before
-    this one (the delivery due first goes first)."""
-    ahead = Q(next_attempt_at__lt=OuterRef("next_attempt_at")) | Q(
-        next_attempt_at=OuterRef("next_attempt_at"), pk__lt=OuterRef("pk")
+    this one (the delivery due first goes first).
+
+    Two EXISTS, not one over an OR: with the OR PostgreSQL ORed bitmaps of every
+    pending row due earlier, for each due row, so a sync target's backlog of 30,000
+    held posts cost beat's selection 40 s every 5 s. Apart, "due before" is an index
+    scan in due order (delivery_sync_due for a sync target) that stops at its first row."""
+    others = WebhookDelivery.objects.filter(
+        same_owner, status=WebhookDelivery.Status.PENDING
+    ).exclude(pk=OuterRef("pk"))
+    in_flight = others.filter(locked_until__gt=now)
+    ahead = others.filter(next_attempt_at__lte=OuterRef("next_attempt_at")).filter(
+        Q(next_attempt_at__lt=OuterRef("next_attempt_at")) | Q(pk__lt=OuterRef("pk"))
     )
-    others = WebhookDelivery.objects.filter(same_owner, status=WebhookDelivery.Status.PENDING)
-    return Exists(others.exclude(pk=OuterRef("pk")).filter(Q(locked_until__gt=now) | ahead))
+    return Q(Exists(in_flight)) | Q(Exists(ahead))
 
 
 def _waiting_on_failing_owner(now: datetime) -> Q:
@@ -838,7 +846,12 @@ def _waiting_on_failing_owner(now: datetime) -> Q:
 def claim_due() -> list[str]:
     """Beat: due deliveries nobody is sending, no queued message covers, no receiver's
     Retry-After holds (_held) and no failing receiver holds back
-    (_waiting_on_failing_owner)."""
+    (_waiting_on_failing_owner).
+
+    Without JIT: its dozen subqueries over a table of a few hundred thousand rows are
+    estimated far above jit_above_cost, and compiling them took PostgreSQL 0.8-1.6 s of
+    CPU on each pass, every 5 s (measured with 355,000 deliveries, 55,000 of them
+    pending), for a selection that ran in 0.1-0.3 s."""
     now = timezone.now()
     held_sync_target = SyncTarget.objects.filter(
         company_id=OuterRef("company_id"), url=OuterRef("url"), held_until__gt=now
@@ -849,6 +862,9 @@ def claim_due() -> list[str]:
         | (Q(purpose=WebhookDelivery.Purpose.SYNC) & Q(Exists(held_sync_target)))
     )
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         due = list(
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(_claimable(now))

@@ -264,6 +264,15 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["endpoint", "status", "created_at"], name="delivery_endpoint_status"
             ),
+            # Beat's selection asks of each due sync post whether another post to its
+            # target is due before it (webhooks.delivery._waiting_on_failing_owner): a
+            # company's pending posts in due order, read to the first (the target's URL,
+            # up to 2,000 characters, is left to the filter).
+            models.Index(
+                fields=["company", "next_attempt_at"],
+                name="delivery_sync_due",
+                condition=Q(status="pending", purpose="sync"),
+            ),
             # Beat's sweep of lapsed leases (webhooks.delivery.lapsed_leases), every 5 s:
             # the few rows with an attempt in flight, not every pending one.
             models.Index(
