@@ -135,9 +135,12 @@ def _labels(version: WorkflowVersion, count: int) -> list[str]:
 
 
 # Held FOR KEY SHARE by a session being made: its company's row, then its key's (the
-# order a company's deletion locks and deletes them in).
-_HOLD_COMPANY_SQL = f"SELECT id FROM {Company._meta.db_table} WHERE id = %s FOR KEY SHARE"
-_HOLD_KEY_SQL = f"SELECT id FROM {ApiKey._meta.db_table} WHERE id = %s FOR KEY SHARE"
+# order a company's deletion locks and deletes them in), in one round trip: the two
+# sub-selects are evaluated, and lock, in the order they are written.
+_HOLD_SQL = (
+    f"SELECT (SELECT id FROM {Company._meta.db_table} WHERE id = %s FOR KEY SHARE),"
+    f" (SELECT id FROM {ApiKey._meta.db_table} WHERE id = %s FOR KEY SHARE)"
+)
 
 
 def _hold_api_key(api_key: ApiKey) -> None:
@@ -153,12 +156,9 @@ def _hold_api_key(api_key: ApiKey) -> None:
     if connection.vendor != "postgresql":  # SQLite (dev) writes one transaction at a time
         return
     with connection.cursor() as cursor:
-        cursor.execute(_HOLD_COMPANY_SQL, [api_key.company_id])
-        held = cursor.fetchone() is not None
-        if held:
-            cursor.execute(_HOLD_KEY_SQL, [api_key.pk])
-            held = cursor.fetchone() is not None
-    if not held:
+        cursor.execute(_HOLD_SQL, [api_key.company_id, api_key.pk])
+        company, key = cursor.fetchone()
+    if company is None or key is None:
         raise SessionError("INVALID_API_KEY", "The API key is not valid.", status=401)
 
 

@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
@@ -556,6 +557,17 @@ def test_a_poll_of_a_live_key_is_one_query(api, workflows, django_assert_num_que
         response = api.get(url)
     assert response.status_code == 200
     assert response.json()["sessionId"] == body["sessionId"]
+
+
+def test_a_session_create_holds_its_company_and_key_in_one_round_trip(api, workflows):
+    # Both rows are held FOR KEY SHARE against an admin's deletion (_hold_api_key): two
+    # statements were two round trips more on every create and clientSubmissionId replay.
+    create(api, clientSubmissionId="first")  # the key is read and cached
+    with CaptureQueriesContext(connection) as queries:
+        status, _, _ = create(api, clientSubmissionId="second")
+    assert status == 201
+    assert len([q for q in queries if "FOR KEY SHARE" in q["sql"]]) == 1
+    assert len(queries) == 12
 
 
 def test_a_poll_answers_alike_when_the_key_is_due_its_last_used_update(api, api_key, workflows):
