@@ -124,13 +124,21 @@ def fill(company, template_id: str, rows: int) -> None:
     print(f"inserted {rows - have:,} submissions in {time.monotonic() - started:.0f} s")
 
 
+# The bench's key is a production one; a cursor is signed for its company and environment.
+ENVIRONMENT = "production"
+
+
+def cursor_scope(company) -> str:
+    return f"submissions:{company.pk}:{ENVIRONMENT}"
+
+
 def cursor_at(company, depth: int, **filters: str) -> str:
     from steve.api.pagination import encode_cursor
     from submissions.models import Submission
 
     queryset = Submission.objects.filter(company=company, **filters).order_by("-id")
     after = queryset.values_list("id", flat=True)[depth - 1]
-    return encode_cursor(f"submissions:{company.pk}", after)
+    return encode_cursor(cursor_scope(company), after)
 
 
 def time_requests(cases: dict[str, str], secret: str, iterations: int) -> dict[str, list[float]]:
@@ -177,8 +185,8 @@ def explain_deep(company, cursor: str) -> None:
     from steve.api.pagination import decode_cursor
     from submissions.selectors import company_submissions
 
-    after = decode_cursor(f"submissions:{company.pk}", cursor)
-    queryset = company_submissions(company).filter(id__lt=after).order_by("-id")[:21]
+    after = decode_cursor(cursor_scope(company), cursor)
+    queryset = company_submissions(company, ENVIRONMENT).filter(id__lt=after).order_by("-id")[:21]
     print("\nplan of the deep page's query:")
     print(queryset.explain(analyze=True, buffers=True))
 
