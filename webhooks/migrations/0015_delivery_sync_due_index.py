@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("steve", "0005_idempotencykey_response_body_text"),
-        ("webhooks", "0013_endpoint_last_succeeded_delivery_failed_at"),
+        ("webhooks", "0014_sync_posts_carry_their_event_id"),
     ]
 
     operations = [
