@@ -16,15 +16,21 @@ from steve.celery import app
 REPO = Path(__file__).resolve().parents[1]
 
 
-def worker_env(media_root: Path) -> dict[str, str]:
+def database_url() -> str:
+    """The URL of the test database, for a process the test starts (it would otherwise
+    connect to DATABASE_URL's own database, which need not exist in CI)."""
     db = connection.settings_dict
+    return (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or 'localhost'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def worker_env(media_root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": (
-                f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or 'localhost'}:"
-                f"{db['PORT'] or 5432}/{db['NAME']}"
-            ),
+            "DATABASE_URL": database_url(),
             "MEDIA_ROOT": str(media_root),
             "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
             "DJANGO_SETTINGS_MODULE": "steve.settings",

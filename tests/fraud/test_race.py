@@ -16,14 +16,7 @@ from submissions.services import Actor, submission_cancel
 from tests import factories
 from tests.commit_order import in_thread, open_transaction
 from tests.fraud.helpers import REPO, make_submission, sroie_available
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    host = db.get("HOST") or "localhost"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
+from tests.worker import database_url
 
 
 @pytest.mark.skipif(not sroie_available(), reason="sroie-dev not present")
@@ -36,7 +29,7 @@ def test_two_processes_same_receipt_one_match():
     second, second_file = make_submission(company)
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "steve.settings",
     }
     start = time.time() + 6.0  # both processes are set up and waiting by then

@@ -16,6 +16,7 @@ from django.db.backends.signals import connection_created
 import submissions.api.views as submission_views
 from steve import gunicorn_conf
 from steve.webdb import limit_web_statements
+from tests.worker import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +33,12 @@ def _statement_timeout_in(preamble: str, **env: str) -> str:
     `preamble`, as gunicorn's worker imports steve.wsgi and Celery's worker does not."""
     run = subprocess.run(
         [sys.executable, "-c", preamble + SHOW],
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "steve.settings", **env},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "steve.settings",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
