@@ -16,6 +16,13 @@ def _short(text: str) -> bool:
     return len(text) <= 16 and "." in text and "e" not in text and "E" not in text
 
 
+def as_float(number: Decimal) -> float | None:
+    """The float that is `number`, or None when no float is (storing it would change
+    it): the one check of the desk's typed numbers and of JSON's."""
+    value = float(number)
+    return value if Decimal(repr(value)) == number else None
+
+
 class InexactFloat(float):
     """A JSON number a float cannot hold exactly, as the float it reads as (it stores and
     compares as that float); `written` is the number as the JSON text had it."""
@@ -29,7 +36,7 @@ def exact_float(text: str) -> float:
     value = float(text)
     # Amounts as written (12.50) need no Decimals: building two per number made parsing
     # a body of a few MB of numbers eleven times as long as json's own floats.
-    if _short(text) or Decimal(repr(value)) == Decimal(text):
+    if _short(text) or as_float(Decimal(text)) is not None:
         return value
     marked = InexactFloat(value)
     marked.written = text

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
-from steve.jsonnumbers import InexactFloat
+from steve.jsonnumbers import InexactFloat, as_float
 from steve.models import Company, Environment
 from steve.text import hides_text, shown
 from steve.timefmt import iso
@@ -1060,8 +1060,8 @@ INEXACT_CODE = "inexact_number"
 def _exact_float(number: Decimal, field_name: str, *, what: str) -> float:
     """The number as stored (a JSON float), refused when that would change it: a float
     keeps about 15 significant digits, and 99999999999999.9999 became 100000000000000."""
-    value = float(number)
-    if Decimal(repr(value)) != number:
+    value = as_float(number)
+    if value is None:
         raise invalid(field_name, f"{what}: {INEXACT}.", field_code=INEXACT_CODE)
     return value
 
