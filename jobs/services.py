@@ -480,7 +480,7 @@ def _seal_uploads(
     except StorageUnavailable:
         # The submit is refused (a 503) and tried again from the uploads: the copies
         # made before S3 stopped answering go, as far as it lets them.
-        forget_stored([f.storage_key for f in files if f.storage_key.endswith(SEALED_SUFFIX)])
+        forget_stored(_sealed_keys(files))
         raise
     return uploaded, too_large
 
@@ -488,7 +488,13 @@ def _seal_uploads(
 def _drop_sealed(files: list[SubmissionFile]) -> None:
     """A refused submit keeps the uploads (its rollback restores their keys): the copies
     go, so none is left behind a session that then expires."""
-    _delete_stored([f.storage_key for f in files if f.storage_key.endswith(SEALED_SUFFIX)])
+    _delete_stored(_sealed_keys(files))
+
+
+def _sealed_keys(files: list[SubmissionFile]) -> list[str]:
+    """The copies _seal_uploads made of `files` (their keys point at them until the
+    transaction that made them is rolled back)."""
+    return [f.storage_key for f in files if f.storage_key.endswith(SEALED_SUFFIX)]
 
 
 def _delete_stored(keys: list[str]) -> None:
