@@ -17,7 +17,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
-API_PREFIX = "/api/v1/"
+from steve.middleware import API_PREFIX
 
 
 def allowed_methods(path: str) -> list[str] | None:

@@ -46,6 +46,7 @@ from rest_framework.throttling import BaseThrottle
 
 from steve import redis_pause
 from steve.clientip import client_address
+from steve.middleware import API_PREFIX
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
@@ -81,7 +82,6 @@ DEFAULT_LIMITS = {
 READ_METHODS = frozenset({"GET", "HEAD"})
 FREE_METHODS = frozenset({"OPTIONS"})  # counted in no bucket (steve.api.options)
 
-API_PREFIX = "/api/v1/"
 # Names of the view attributes the buckets are read from (a class or function view).
 SCOPE_ATTR = "throttle_scope"
 POLL_ATTR = "poll_scope_kwarg"

@@ -28,9 +28,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from steve.api.errors import DEFAULTS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from steve.api.idempotency import MAX_KEY_LENGTH
 from steve.api.ratelimit import DEFAULT_LIMITS as RATE_LIMIT_BUCKETS
+from steve.middleware import API_PREFIX
 
 PROBLEMS_KEY = "x-steve-problems"
-API_PREFIX = "/api/v1/"
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}, {"apiKeyAuthorization": []}]
 
 
