@@ -190,8 +190,10 @@ def service_pids() -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def get(port: int, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(
+    port: int, target: str, headers: dict[str, str], timeout: float = 10
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", target, headers=headers)
         response = conn.getresponse()
@@ -319,7 +321,8 @@ def main() -> None:
     }
     try:
         for server, target in targets.values():
-            status, body = get(ports[server], target, headers)
+            # A worker's first request loads the app: slow on a loaded machine.
+            status, body = get(ports[server], target, headers, timeout=120)
             assert status == 200 and session_id.encode() in body, (target, status, body[:200])
         pids = {name: worker_pids(server.pid) for name, server in servers.items()}
         results: dict[str, list[dict]] = {name: [] for name in targets}

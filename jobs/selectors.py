@@ -11,6 +11,7 @@ from django.db.models import F, Model
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.models import ApiKey, Company, Workflow, WorkflowVersion
 from submissions.models import Submission
+from webhooks.selectors import delivery_status_of, poll_delivery_columns
 
 SESSION_COLUMNS = (
     "id", "company_id", "state", "client_submission_id", "metadata", "webhook_url", "progress",
@@ -29,6 +30,7 @@ def _poll_sql() -> str:
     workflow = Workflow._meta.db_table
     columns = [f"s.{c}" for c in SESSION_COLUMNS] + [f"sub.{c}" for c in SUBMISSION_COLUMNS]
     columns += ["v.version", "v.workflow_id", "w.slug", "k.last_used_at", "c.rate_limits"]
+    columns.append(poll_delivery_columns(session="s", key="k"))
     return (
         f"SELECT {', '.join(columns)} FROM {session} s "
         f"JOIN {ApiKey._meta.db_table} k ON k.id = s.api_key_id "
@@ -85,7 +87,8 @@ def session_for_poll(*, session_id: str, key_digest: str) -> tuple[WorkflowSessi
 
     Polling is the hottest read. Profiling showed Django compiling the equivalent
     select_related query cost more than running it, and authenticating separately cost a
-    cache round trip, so authentication and the read are this one hand-written query.
+    cache round trip, so authentication and the read are this one hand-written query,
+    webhookDeliveryStatus's inputs included (`session.webhook_delivery_status`).
     The key comes back with its id, last_used_at and company rate limits only.
     """
     if connection.vendor != "postgresql":
@@ -94,8 +97,15 @@ def session_for_poll(*, session_id: str, key_digest: str) -> tuple[WorkflowSessi
     if row is None:
         return None
     n, m = len(SESSION_COLUMNS), len(SESSION_COLUMNS) + len(SUBMISSION_COLUMNS)
-    version, workflow_id, slug, last_used_at, rate_limits = row[m:]
+    version, workflow_id, slug, last_used_at, rate_limits, statuses, endpoint = row[m:]
     session = _loaded(WorkflowSession, SESSION_COLUMNS, row[:n])
+    # As an ORM annotation would: job_data reads it instead of querying again.
+    session.webhook_delivery_status = delivery_status_of(
+        statuses=set(statuses),
+        endpoint_configured=endpoint,
+        session_url=session.webhook_url,
+        ended=session.is_terminal,
+    )
     session.submission = _loaded(Submission, SUBMISSION_COLUMNS, row[n:m])
     session.workflow_version = _loaded(
         WorkflowVersion,

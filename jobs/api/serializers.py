@@ -359,13 +359,7 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         "clientSubmissionId": session.client_submission_id,
         "metadata": session.metadata,
         "processedAt": iso(session.processed_at),
-        "webhookDeliveryStatus": session_delivery_status(
-            session_id=session.pk,
-            session_url=session.webhook_url,
-            company_id=session.company_id,
-            api_key_id=session.api_key_id,
-            ended=session.is_terminal,
-        ),
+        "webhookDeliveryStatus": _delivery_status(session),
         "progress": session.progress,
         "createdAt": iso(session.created_at),
         # The submission's changes (an approval in review) are the job's too, as the
@@ -374,6 +368,18 @@ def job_data(session: WorkflowSession) -> dict[str, Any]:
         "expiresAt": iso(session.expires_at),
         **_failure_or_retry(session),
     }
+
+
+def _delivery_status(session: WorkflowSession) -> str | None:
+    if hasattr(session, "webhook_delivery_status"):  # read with the poll (session_for_poll)
+        return session.webhook_delivery_status
+    return session_delivery_status(
+        session_id=session.pk,
+        session_url=session.webhook_url,
+        company_id=session.company_id,
+        api_key_id=session.api_key_id,
+        ended=session.is_terminal,
+    )
 
 
 def _failure_or_retry(session: WorkflowSession) -> dict[str, Any]:

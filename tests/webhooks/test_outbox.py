@@ -4,16 +4,21 @@ session's webhookDeliveryStatus as seed 000 defines it."""
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from jobs import pipeline
 from steve.ids import new_id
+from steve.models import ApiKey
 from tests.jobs.fakes import fake_extract_file
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 from tests.webhooks.helpers import emit, make_due
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
-from webhooks.selectors import session_delivery_status
+from webhooks.selectors import (
+    delivery_status_of,
+    poll_delivery_columns,
+    session_delivery_status,
+)
 from webhooks.services import (
     endpoint_create,
     endpoint_disable,
@@ -78,12 +83,29 @@ def test_a_delivery_the_broker_refused_is_queued_again_on_beats_next_pass(
 
 
 def delivery_status(company, api_key, session_url: str = "") -> str | None:
-    return session_delivery_status(
+    """The ORM read, checked against the job poll's hand-written SQL for the same inputs."""
+    orm = session_delivery_status(
         session_id="ses_test",
         session_url=session_url,
         company_id=company.pk,
         api_key_id=api_key.api_key.pk,
         ended=False,
+    )
+    assert polled_delivery_status(company, api_key, session_url) == orm
+    return orm
+
+
+def polled_delivery_status(company, api_key, session_url: str) -> str | None:
+    sql = (
+        f"SELECT {poll_delivery_columns(session='s', key='k')}"
+        " FROM (SELECT %s AS id, %s AS webhook_url, %s AS company_id) s,"
+        f" (SELECT environment FROM {ApiKey._meta.db_table} WHERE id = %s) k"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["ses_test", session_url, company.pk, api_key.api_key.pk])
+        statuses, endpoint = cursor.fetchone()
+    return delivery_status_of(
+        statuses=set(statuses), endpoint_configured=endpoint, session_url=session_url, ended=False
     )
 
 
