@@ -1068,21 +1068,11 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         killed = session.interrupted_by if died else ""
         if died and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
             if killed:
-                session_fail(
-                    session_id=session.pk,
-                    code="PROCESSING_ERROR",
-                    reason=_killed_reason(session),
-                    step=STEP_TEXT,
-                    retryable=True,
-                )
+                code, reason, step = "PROCESSING_ERROR", _killed_reason(session), STEP_TEXT
             else:
-                session_fail(
-                    session_id=session.pk,
-                    code=STUCK_ERROR_CODE,
-                    reason="Processing made no progress and was given up.",
-                    step="pipeline",
-                    retryable=True,
-                )
+                code, reason = STUCK_ERROR_CODE, "Processing made no progress and was given up."
+                step = "pipeline"
+            session_fail(session_id=session.pk, code=code, reason=reason, step=step, retryable=True)
             return "failed"
         session.requeue_count += died
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
@@ -1108,6 +1098,11 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             },
         )
         _queue_processing(session.pk)
+    _log_requeue(session, killed=killed, died=died, waited=waited)
+    return "requeued"
+
+
+def _log_requeue(session: WorkflowSession, *, killed: str, died: bool, waited: timedelta) -> None:
     if killed:
         logger.warning(
             "Company %s: session %s (submission %s): the process reading its files was"
@@ -1140,7 +1135,6 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             session.submission_id,
             waited.total_seconds() // 60,
         )
-    return "requeued"
 
 
 def _killed_reason(session: WorkflowSession) -> str:
