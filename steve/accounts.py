@@ -28,6 +28,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import path, reverse
 from django.utils.functional import SimpleLazyObject
 
+from steve.loginlimit import refused_if_limited
 from steve.models import Company, Membership
 
 SESSION_COMPANY_KEY = "review_company_id"
@@ -333,13 +334,13 @@ app_name = "accounts"
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        refused_if_limited(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
-        PasswordChangeView.as_view(success_url="/accounts/password/done/"),
+        refused_if_limited(PasswordChangeView.as_view(success_url="/accounts/password/done/")),
         name="password_change",
     ),
     path(

@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from steve.accounts import PasswordChangeView
 from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
+from steve.loginlimit import refused_if_limited
 
 # How deep a refused deletion's relations are followed (company, workflow, version, …).
 MAX_CASCADE_DEPTH = 8
@@ -39,6 +40,12 @@ class SteveAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
 
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Refused, as the desk's, while the address has too many failed sign-ins."""
+        return refused_if_limited(super().login)(request, extra_context)
+
     def password_change(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -47,7 +54,7 @@ class SteveAdminSite(admin.AdminSite):
         session (the page drew the desk's form already; a post made by hand went here)."""
         request.current_app = self.name
         done = reverse("admin:password_change_done", current_app=self.name)
-        return PasswordChangeView.as_view(success_url=done)(request)
+        return refused_if_limited(PasswordChangeView.as_view(success_url=done))(request)
 
 
 def log_changes(

@@ -235,6 +235,12 @@ AXES_RESET_ON_SUCCESS = True
 # The 429 page in Steve's layout, saying how long the lock lasts (axes answers plain text).
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_CLIENT_IP_CALLABLE = "steve.clientip.client_address"
+# Password spraying (a few passwords against many usernames) stays under the username
+# lock for every one of them: an address with this many failed sign-ins, whatever the
+# usernames, is refused (429) until LOGIN_ADDRESS_WINDOW_MINUTES after its first one
+# (steve.loginlimit). Higher than LOGIN_FAILURE_LIMIT: an office behind one NAT shares it.
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
+LOGIN_ADDRESS_WINDOW_MINUTES = env_int("LOGIN_ADDRESS_WINDOW_MINUTES", 15, minimum=1)
 
 ROOT_URLCONF = "steve.urls"
 WSGI_APPLICATION = "steve.wsgi.application"

@@ -9,7 +9,7 @@ key's whole `read` budget.
 
 OPTIONS spends nothing (steve.api.options answers it: which methods a route takes is
 no work and no secret). Requests without a valid key (401, unknown routes, refused
-upload URLs, the schema) are counted per client address in the `anonymous` bucket. It is the only per-address limit:
+upload URLs, the schema) are counted per client address in the `anonymous` bucket. It is the API's only per-address limit (failed sign-ins have theirs: steve.loginlimit):
 once an address has spent it, authentication refuses that address's unknown keys without
 looking them up (steve.api.auth), so guessing keys costs no database query. A revoked
 key is a key Steve knows: its 403s spend that key's own `revoked` bucket, so a stale
