@@ -1,0 +1,182 @@
+"""An integrator's receiver written from docs/webhooks.md alone (not Steve's verify.py),
+against Steve's real posts: every promise the delivery contract makes to the receiving
+side, checked the way that side sees it."""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from submissions.services import Actor, submission_approve
+from tests.factories import SubmissionFactory
+from tests.webhooks.conftest import Received
+from webhooks.catalogue import EVENT_TYPES, TEST_EVENT
+from webhooks.delivery import deliver
+from webhooks.models import WebhookDelivery
+from webhooks.services import (
+    endpoint_create,
+    endpoint_rotate_secret,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DOC = (REPO / "docs" / "webhooks.md").read_text()
+TOLERANCE = 300  # "receivers must refuse timestamps more than 5 minutes from their clock"
+
+pytestmark = pytest.mark.django_db
+
+
+def key_of(secret: str) -> bytes:
+    """ "the key is the base64-decoded part after `whsec_`"."""
+    assert secret.startswith("whsec_")
+    return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+
+
+def steve_signatures(request: Received) -> list[str]:
+    """ "several comma-separated `sha256=…` values" during a rotation."""
+    return [value.strip() for value in request.headers["x-webhook-signature"].split(",")]
+
+
+def standard_signatures(request: Received) -> list[str]:
+    """ "several space-separated `v1,…` values" during a rotation."""
+    return request.headers["webhook-signature"].split(" ")
+
+
+def signed_by(secret: str, request: Received) -> bool:
+    """Both signatures, computed from the docs' formulas on the raw body bytes: Steve's
+    `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">` and Standard Webhooks'
+    `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`. Each must match, or neither."""
+    headers, body = request.headers, request.body
+    key = key_of(secret)
+    timestamp = headers["x-webhook-timestamp"].encode()
+    steve = hmac.new(key, timestamp + b"." + body, hashlib.sha256).hexdigest()
+    message = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    standard = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+    steve_ok = f"sha256={steve}" in steve_signatures(request)
+    standard_ok = f"v1,{standard}" in standard_signatures(request)
+    assert steve_ok == standard_ok, "one signature verifies and the other does not"
+    return steve_ok
+
+
+def accepted(secrets: list[str], request: Received, seen: set[str]) -> dict | None:
+    """The docs' receiver: fresh, signed by one of the secrets, deduplicated by the body's
+    eventId; the parsed body the first time, None for a duplicate."""
+    assert abs(time.time() - int(request.headers["x-webhook-timestamp"])) <= TOLERANCE
+    assert request.headers["x-webhook-timestamp"] == request.headers["webhook-timestamp"]
+    assert any(signed_by(secret, request) for secret in secrets), "no signature matches"
+    event = json.loads(request.body)
+    if event["eventId"] in seen:
+        return None
+    seen.add(event["eventId"])
+    return event
+
+
+def documented_envelope() -> set[str]:
+    """The fields of the catalogue's envelope table."""
+    table = DOC.split("## Event catalogue", 1)[1].split("###", 1)[0]
+    return {
+        name
+        for cell in re.findall(r"^\| (`[^|]+`) \|", table, re.M)
+        for name in re.findall(r"`([^`]+)`", cell)
+    }
+
+
+def test_a_receiver_written_from_the_docs_verifies_a_real_event_byte_for_byte(company, receiver):
+    """A real approval's webhook, with text outside ASCII in the body (sent as UTF-8, not
+    escaped): both signatures verify over the raw bytes with the key the docs describe,
+    the ids agree, and the envelope has exactly the documented fields."""
+    _, secret = endpoint_create(company=company, url=receiver.url)
+    submission = SubmissionFactory(company=company, metadata={"shop": "Żabka — Łódź ✓"})
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    (delivery,) = WebhookDelivery.objects.filter(event_type="submission.approved")
+    deliver(delivery.pk)
+
+    (request,) = receiver.requests
+    assert "Żabka — Łódź ✓".encode() in request.body  # the raw bytes are what is signed
+    event = accepted([secret], request, set())
+    assert event is not None
+    assert event["eventId"] == request.headers["x-webhook-id"] == request.headers["webhook-id"]
+    assert event["eventId"] == delivery.event_id and event["eventId"].startswith("evt_")
+    assert event["eventType"] == request.headers["x-webhook-event"] == "submission.approved"
+    assert set(event) == documented_envelope()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["occurredAt"])
+    assert request.headers["user-agent"] == "steve-webhook/1.0"
+    assert request.headers["content-type"] == "application/json"
+    # Another secret, or the body changed by one byte, is refused.
+    other = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    assert not signed_by(other, request)
+    tampered = Received(
+        headers=request.headers, body=request.body.replace(b"approved", b"rejected")
+    )
+    assert not signed_by(secret, tampered)
+
+
+def test_during_a_rotation_each_active_secret_signs_and_after_it_only_the_new_one(
+    company, receiver
+):
+    """ "During a secret rotation every active secret signs … one match is enough", and
+    "rotating again ends the first one's grace at once"."""
+    endpoint, old = endpoint_create(company=company, url=receiver.url)
+    _, new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=24))
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    during = receiver.requests
+    deliver(WebhookDelivery.objects.get().pk)
+    (request,) = during
+    assert len(steve_signatures(request)) == len(standard_signatures(request)) == 2
+    assert signed_by(old, request) and signed_by(new, request)
+
+    _, newest = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+    receiver.requests = []
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    deliver(WebhookDelivery.objects.get(status=WebhookDelivery.Status.PENDING).pk)
+    (after,) = receiver.requests
+    assert len(steve_signatures(after)) == len(standard_signatures(after)) == 1
+    assert signed_by(newest, after)
+    assert not signed_by(new, after) and not signed_by(old, after)
+
+
+def test_every_attempt_of_a_retried_event_is_fresh_signed_and_deduplicated_to_one(
+    company, receiver
+):
+    """At least once: the same eventId on every attempt, each attempt signed anew (its own
+    timestamp within the tolerance), and a receiver deduplicating by it does the work once."""
+    _, secret = endpoint_create(company=company, url=receiver.url)
+    receiver.script = [500, 503]
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get()
+    for _ in range(3):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
+        deliver(delivery.pk)
+    seen: set[str] = set()
+    done = [accepted([secret], request, seen) for request in receiver.requests]
+    assert len(done) == 3 and done[0] is not None and done[1:] == [None, None]
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+
+
+def test_a_huge_2xx_answer_is_delivered_without_reading_it_all(company, receiver):
+    """A receiver answering 200 with a 50-MB body: delivered, promptly, its first 2,000
+    characters logged; Steve stops reading there."""
+    endpoint_create(company=company, url=receiver.url)
+    receiver.body = b"x" * 50_000_000
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get()
+    started = time.monotonic()
+    outcome = deliver(delivery.pk)
+    assert outcome is not None and outcome.ok
+    assert time.monotonic() - started < 5
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+    assert delivery.log.get().response_body == "x" * 2000
+
+
+def test_the_docs_catalogue_has_a_heading_for_no_type_steve_does_not_send():
+    """The catalogue's headings are Steve's types and the test event, no other: the sync
+    post is described under Downstream sync, not as a subscribable event."""
+    headings = set(re.findall(r"^### `([a-z_.]+)`$", DOC, re.M))
+    assert headings == {*EVENT_TYPES, TEST_EVENT}
