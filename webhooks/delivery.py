@@ -165,15 +165,20 @@ def loggable(text: str) -> str:
 
 
 def _read_capped(response: requests.Response, deadline: float) -> str:
-    """At most RESPONSE_LOG_LIMIT bytes of the body, and never past the deadline."""
+    """The first RESPONSE_LOG_LIMIT characters of the body (the docs' "first 2,000
+    characters of your answer"), never past the deadline. Read as up to four bytes a
+    character, UTF-8's most: cut at 2,000 bytes, an answer in Polish or Thai kept half
+    as many characters or fewer, its last one often a broken half."""
     chunks: list[bytes] = []
     size = 0
+    cap = RESPONSE_LOG_LIMIT * 4
     for chunk in response.iter_content(chunk_size=512):
         chunks.append(chunk)
         size += len(chunk)
-        if size >= RESPONSE_LOG_LIMIT or time.monotonic() > deadline:
+        if size >= cap or time.monotonic() > deadline:
             break
-    return loggable(b"".join(chunks)[:RESPONSE_LOG_LIMIT].decode("utf-8", errors="replace"))
+    text = b"".join(chunks)[:cap].decode("utf-8", errors="replace")
+    return loggable(text[:RESPONSE_LOG_LIMIT])
 
 
 def post_signed(

@@ -159,6 +159,19 @@ def test_every_attempt_of_a_retried_event_is_fresh_signed_and_deduplicated_to_on
     assert delivery.status == WebhookDelivery.Status.DELIVERED
 
 
+def test_the_attempt_log_keeps_the_first_2000_characters_of_an_answer(company, receiver):
+    """docs: "the first 2,000 characters of your answer". Two-byte characters were cut
+    at 2,000 bytes: 1,000 characters, the last one possibly half a character."""
+    endpoint_create(company=company, url=receiver.url)
+    receiver.default = 500
+    receiver.body = ("ł" * 2500).encode()
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get()
+    deliver(delivery.pk)
+    (attempt,) = delivery.log.all()
+    assert attempt.response_body == "ł" * 2000
+
+
 def test_a_huge_2xx_answer_is_delivered_without_reading_it_all(company, receiver):
     """A receiver answering 200 with a 50-MB body: delivered, promptly, its first 2,000
     characters logged; Steve stops reading there."""
