@@ -23,7 +23,7 @@ from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
 from steve.text import hides_text, shown
-from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT
+from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, WebhookEventType
 from webhooks.models import (
     CompanySecret,
     SessionWebhookSecret,
@@ -156,9 +156,17 @@ def validated_events(events: Any) -> list[str]:
         )
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown:
+        # The sync post's eventType is one letter from the event announcing it: say which
+        # one an endpoint can have, as "unknown" alone leaves the integrator guessing.
+        hint = (
+            f" {SYNC_EVENT} is the post to a workflow's sync_url, not an event; an endpoint"
+            f" hears of a sync with {WebhookEventType.SUBMISSION_SYNCED.value}."
+            if SYNC_EVENT in unknown
+            else ""
+        )
         raise WebhookError(
             "UNKNOWN_EVENT_TYPE",
-            f"Unknown event type(s): {', '.join(unknown)}.",
+            f"Unknown event type(s): {', '.join(unknown)}.{hint}",
             422,
             field="events",
         )

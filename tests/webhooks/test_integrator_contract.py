@@ -15,13 +15,16 @@ import pytest
 
 from submissions.services import Actor, submission_approve
 from tests.factories import SubmissionFactory
+from tests.submissions.test_sync import with_sync_target
 from tests.webhooks.conftest import Received
-from webhooks.catalogue import EVENT_TYPES, TEST_EVENT
+from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, TEST_EVENT
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
+    WebhookError,
     endpoint_create,
     endpoint_rotate_secret,
+    sync_secret_rotate,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,6 +189,41 @@ def test_a_huge_2xx_answer_is_delivered_without_reading_it_all(company, receiver
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.DELIVERED
     assert delivery.log.get().response_body == "x" * 2000
+
+
+def test_the_sync_post_and_the_synced_event_are_two_messages_with_two_names(receiver):
+    """`submission.sync` is the post to a workflow's sync_url ({eventId, eventType,
+    submission}); `submission.synced` the webhook (Steve's envelope) saying it got through.
+    Not a spelling slip: two shapes, two names, so one receiver taking both can tell them
+    apart by eventType. The post is no catalogue event, and an endpoint asking for it is
+    refused, pointing at the event it meant."""
+    submission = with_sync_target(SubmissionFactory(), receiver.url)
+    company = submission.company
+    _, sync_secret = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    _, endpoint_secret = endpoint_create(company=company, url=receiver.url)
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    for purpose in (WebhookDelivery.Purpose.SYNC, WebhookDelivery.Purpose.WEBHOOK):
+        for delivery in WebhookDelivery.objects.filter(purpose=purpose):
+            deliver(delivery.pk)
+    synced = WebhookDelivery.objects.get(event_type="submission.synced")
+    deliver(synced.pk)
+
+    seen: set[str] = set()
+    bodies = {
+        request.headers["x-webhook-event"]: accepted([endpoint_secret, sync_secret], request, seen)
+        for request in receiver.requests
+    }
+    assert set(bodies) == {"submission.approved", SYNC_EVENT, "submission.synced"}
+    assert set(bodies[SYNC_EVENT]) == {"eventId", "eventType", "submission"}
+    assert bodies[SYNC_EVENT]["eventId"] == f"sync_{submission.pk}"
+    assert set(bodies["submission.synced"]) == documented_envelope()
+    assert bodies["submission.synced"]["submissionStatus"] == "synced"
+
+    assert SYNC_EVENT not in EVENT_TYPES and TEST_EVENT not in EVENT_TYPES
+    with pytest.raises(WebhookError) as refused:
+        endpoint_create(company=company, url=receiver.url, events=[SYNC_EVENT])
+    assert refused.value.code == "UNKNOWN_EVENT_TYPE"
+    assert "submission.synced" in refused.value.message
 
 
 def test_the_docs_catalogue_has_a_heading_for_no_type_steve_does_not_send():
