@@ -448,3 +448,32 @@ def test_a_key_named_before_names_were_checked_is_shown_without_its_hidden_chara
     assert resolved.json()["resolvedBy"] == "API key ci[U+202E]yek"
     events = client.get(f"/api/v1/submissions/{submission.pk}").json()["events"]
     assert {event["actor"]["label"] for event in events} >= {"API key ci[U+202E]yek"}
+
+
+def test_paging_while_submissions_are_created_and_decided_lists_each_existing_one_once(
+    api, company
+):
+    """A polling client walking the list with its cursor while Steve keeps writing: the
+    rows there when it began come once each, in order, whatever is created or decided
+    between its pages (a submission keeps its place when its status changes; a new one
+    sorts before the cursor and waits for the next walk). docs/api.md, Jobs and reviews."""
+    existing = [SubmissionFactory(company=company) for _ in range(7)]
+    seen: list[str] = []
+    decided: set[str] = set()
+    url = "/api/v1/submissions?limit=2"
+    while url:
+        body = api.get(url).json()
+        seen += [row["id"] for row in body["data"]]
+        SubmissionFactory(company=company)  # created meanwhile
+        # Decided meanwhile: the oldest not listed yet, and one already listed.
+        for listed in (False, True):
+            for submission in existing:
+                if (submission.pk in seen) == listed and submission.pk not in decided:
+                    approved = api.post(f"/api/v1/submissions/{submission.pk}/approve")
+                    assert approved.status_code == 200, approved.content
+                    decided.add(submission.pk)
+                    break
+        cursor = body["pagination"]["nextCursor"]
+        url = f"/api/v1/submissions?limit=2&cursor={cursor}" if cursor else ""
+    assert seen == [s.pk for s in reversed(existing)]
+    assert len(decided) == 6  # 2 before the pages that list them, 4 after
