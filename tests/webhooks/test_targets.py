@@ -414,3 +414,29 @@ def test_an_interim_1xx_before_the_2xx_is_skipped(interim):
         )
     assert outcome.ok and outcome.status_code == 200
     assert outcome.body == "ok"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Field-%d: 1\r\n" % n for n in range(101)),
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 65536 + b"\r\n",
+    ],
+    ids=["101-fields", "a-64-KiB-line"],
+)
+def test_a_2xx_with_headers_past_the_documented_limits_is_a_failure_sent_again(answer):
+    """docs/webhooks.md: headers of more than 100 fields, or a line longer than 64 KiB,
+    are not read as an answer (http.client's limits, which keep a receiver from making a
+    worker hold its headers in memory): the attempt fails and the event comes again."""
+    with trickling_receiver(answer + b"Content-Length: 2\r\n\r\nok", []) as url:
+        outcome = post_signed(
+            url=url,
+            secrets=[new_secret()],
+            event_id="evt_many_headers",
+            event_type="webhook.test",
+            payload={},
+            timeout=5,
+        )
+    assert not outcome.ok and outcome.status_code is None
+    assert outcome.error.startswith("ConnectionError: ")
+    assert "got more than" in outcome.error
