@@ -243,6 +243,22 @@
     if (row && !row.contains(event.relatedTarget) && !row.contains(document.activeElement)) clearBoxes();
   });
 
+  /* ---- Document text: a field's "read on page 1, line 4" goes to that line ------------ */
+  // The text is a closed <details> (long documents): open it, mark the line and move focus
+  // there, so a screen reader reads the line (and which fields were read on it) at once.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-read-at]");
+    const target = link && document.getElementById(link.dataset.readAt);
+    if (!target) return;
+    event.preventDefault();
+    const details = target.closest("details");
+    if (details) details.open = true;
+    $$(".doc-text .current").forEach((l) => l.classList.remove("current"));
+    target.classList.add("current");
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "center" });
+  });
+
   /* ---- Fraud matches: one is "focused" for f / c --------------------------------------- */
   function focusMatch(match) {
     $$(".match").forEach((m) => m.classList.toggle("focused", m === match));

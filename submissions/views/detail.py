@@ -29,6 +29,7 @@ from submissions.selectors import (
 )
 from submissions.services import claim_is_live, may_release_claim, submission_caught_up
 from submissions.views.common import own_submission, queue_filters, queue_query
+from submissions.views.document_text import DocumentText, ReadAt, document_text, read_at
 from submissions.views.files import is_raster
 
 EVENT_LIMIT = 100
@@ -74,6 +75,8 @@ class FieldRow:
     input_type: str
     remembered: int = 0  # earlier corrections the value was recalled from (0: read)
     refused: str = ""  # what was read but not stored: the output schema refused it
+    # Where the value was read in the document's text ("Document text" on the page).
+    read_at: tuple[ReadAt, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, 
     """Well-formed boxes of one field (or of one line item), for the viewer."""
     return [
         {"file": e.get("file", 0), "page": e.get("page", 0), "bbox": e["bbox"]}
+        # The line of its page's text it was read on, where extraction recorded it.
+        | ({"line": e["line"]} if isinstance(e.get("line"), int) else {})
         for e in (entries if isinstance(entries, list) else [])
         if isinstance(e, dict)
         and len(e.get("bbox") or []) == 4
@@ -121,19 +126,25 @@ def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, 
     ]
 
 
-def _item_rows(submission: Submission) -> list[ItemRow]:
+def _item_rows(submission: Submission, text: DocumentText, *, several_files: bool) -> list[ItemRow]:
     items = (submission.extracted_data or {}).get("lineItems") or []
     boxes = (submission.evidence or {}).get("lineItems")
-    return [
-        ItemRow(
-            description=item.get("description"),
-            quantity=item.get("quantity"),
-            amount=item.get("amount"),
-            evidence=json.dumps(_evidence_boxes(boxes, item=n)),
+    rows = []
+    for n, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            continue
+        evidence = _evidence_boxes(boxes, item=n)
+        # Marks the row's line in the document's text; the row itself links nowhere.
+        read_at(text, evidence, label=f"Line item {n + 1}", several_files=several_files)
+        rows.append(
+            ItemRow(
+                description=item.get("description"),
+                quantity=item.get("quantity"),
+                amount=item.get("amount"),
+                evidence=json.dumps(evidence),
+            )
         )
-        for n, item in enumerate(items if isinstance(items, list) else [])
-        if isinstance(item, dict)
-    ]
+    return rows
 
 
 def _text(value: Any) -> str:
@@ -150,7 +161,9 @@ def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
     return (0 if name in data else 1, order, name)
 
 
-def _field_rows(submission: Submission) -> list[FieldRow]:
+def _field_rows(
+    submission: Submission, text: DocumentText, *, several_files: bool
+) -> list[FieldRow]:
     """Every scalar field of the workflow's schema, extracted or not, in reading order."""
     schema = schema_fields(submission)
     data = submission.extracted_data or {}
@@ -165,10 +178,11 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
             continue
         confidence = confidences.get(name)
         evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
+        label = field_label(name, spec)
         rows.append(
             FieldRow(
                 name=name,
-                label=field_label(name, spec),
+                label=label,
                 value=data.get(name),
                 text=_text(data.get(name)),
                 confidence=confidence,
@@ -178,6 +192,7 @@ def _field_rows(submission: Submission) -> list[FieldRow]:
                 input_type="text",
                 remembered=_remembered(submission, name, given),
                 refused=_refused(submission, name),
+                read_at=tuple(read_at(text, evidence, label=label, several_files=several_files)),
             )
         )
     return rows
@@ -222,12 +237,17 @@ def detail_context(
     query = queue_query(filters)
     version = submission.workflow_version
     may_decide = membership_allows(request.user, request.company, Action.DECIDE)
+    files = list(submission_files(submission))
+    text = document_text(submission, files)
+    several = len(files) > 1
     return {
         "submission": submission,
         "version": submission.version,
-        "files": [_file_view(submission, f) for f in submission_files(submission)],
-        "fields": _field_rows(submission),
-        "line_items": _item_rows(submission),
+        "files": [_file_view(submission, f) for f in files],
+        # Before the rows, which mark the lines their values were read on.
+        "document_text": text,
+        "fields": _field_rows(submission, text, several_files=several),
+        "line_items": _item_rows(submission, text, several_files=several),
         "has_line_items": "lineItems" in schema_fields(submission),
         "threshold": version.review_threshold,
         "threshold_ratio": version.review_threshold / 100,
