@@ -87,6 +87,7 @@ def parse_pages(
         name: round(min(1.0, max(0.0, c.confidence)), 3) for name, c in candidates.items()
     }
     evidence = {name: c.evidence for name, c in candidates.items() if c.evidence}
+    _number_lines(evidence, lines)
     overall, certainty = _overall(kind, confidences)
     return Extraction(
         kind=kind,
@@ -100,6 +101,32 @@ def parse_pages(
         cues={name: c.cues for name, c in candidates.items() if c.cues},
         options=options,
     )
+
+
+def _number_lines(evidence: dict[str, list[dict]], lines: list[Line]) -> None:
+    """Give each evidence box the index of the line it lies on in its page's text
+    (``"line"``; the page's text is those lines joined by newlines, words_to_text), so the
+    review page's "Document text" can point at it: a box is the words of one line, or
+    some of them, so the line holding it is the one it overlaps most."""
+    by_page: dict[int, list[Line]] = {}
+    for line in lines:
+        by_page.setdefault(line.page, []).append(line)
+    for boxes in evidence.values():
+        for box in boxes:
+            page_lines = by_page.get(box.get("page", -1), [])
+            overlaps = [_overlap(box["bbox"], line.bbox) for line in page_lines]
+            if overlaps and max(overlaps) > 0:
+                box["line"] = overlaps.index(max(overlaps))
+
+
+def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection of two boxes, by area; a box of no height or width (a line of dots
+    read flat) counts by the length it shares."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width < 0 or height < 0:
+        return 0.0
+    return width * height or max(width, height) * 1e-9
 
 
 def _json_value(value: object) -> Any:
