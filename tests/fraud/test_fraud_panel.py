@@ -104,7 +104,7 @@ def test_resolve_false_positive_in_place(ui, reviewer, pair):
     assert event.actor_label == reviewer.username
     # The page's Approve button is now enabled.
     page = ui.get(reverse("review:detail", args=[later.pk])).content.decode()
-    assert 'data-action="approve" disabled' not in page
+    assert 'data-action="approve" aria-disabled' not in page
 
 
 def test_confirmed_fraud_rejects_the_submission_with_the_reviewers_reason(ui, reviewer, pair):

@@ -941,7 +941,7 @@ def test_unresolved_matches_disable_and_refuse_approval(ui, company, waiting):
     flag(waiting, submission_with_file(company))
     response = ui.get(detail_url(waiting))
     html = response.content.decode()
-    assert 'data-action="approve" disabled' in html
+    assert 'data-action="approve" aria-disabled="true"' in html
     assert "Resolve 1 fraud match before approving." in html
     waiting.refresh_from_db()
     response = ui.post(action_url("approve", waiting), {"version": waiting.version}, follow=True)

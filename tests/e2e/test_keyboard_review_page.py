@@ -1,0 +1,161 @@
+"""The submission page with the keyboard alone: Tab reaches every field, correction,
+decision and fraud resolution, focus is always visible, refusals are alerts, and the
+document's text is reachable from the field read on it."""
+
+import re
+from typing import Any
+
+import pytest
+
+from submissions.models import Submission
+from tests.e2e.test_review_browser import open_page
+from tests.submissions.test_review_support import flagged_pairs
+
+expect = pytest.importorskip("playwright.sync_api").expect
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# What the focused element is, and whether its focus can be seen: an outline or a ring.
+FOCUS = """(() => {
+  const a = document.activeElement;
+  if (!a || a === document.body) return null;
+  const s = getComputedStyle(a);
+  const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+  const name = a.getAttribute("aria-label") || (a.labels && a.labels[0] && a.labels[0].textContent)
+    || a.textContent || a.getAttribute("placeholder") || "";
+  return {key: a.id || a.dataset.action || a.dataset.resolve || name.replace(/\\s+/g, " ").trim(),
+          tag: a.tagName.toLowerCase(), ring: ring, shown: a.getClientRects().length > 0,
+          disabled: a.getAttribute("aria-disabled") || ""};
+})()"""
+
+FIELDS = ["merchantName", "totalAmount", "currency"]
+
+
+def focused(page: Any) -> dict[str, Any] | None:
+    return page.evaluate(FOCUS)
+
+
+def tab_stops(page: Any, limit: int = 150) -> list[dict[str, Any]]:
+    """Every stop of one round of Tab from the top of the page."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    stops: list[dict[str, Any]] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stop = focused(page)
+        if stop is None or (stops and stop == stops[0]):
+            break
+        stops.append(stop)
+    return stops
+
+
+@pytest.fixture
+def flagged(team) -> Submission:
+    waiting, _ = flagged_pairs(team["company"], pairs=1)
+    Submission.objects.filter(pk=waiting.pk).update(
+        extracted_data={
+            "merchantName": "Kedai <b>Maju</b>",
+            "totalAmount": 12.5,
+            "currency": "MYR",
+        },
+        pages_text=["KEDAI <script>window.owned=1</script> {{ x }}\nDate: 14/03/2018\nTOTAL 12.50"],
+        evidence={
+            "totalAmount": [{"file": 0, "page": 0, "bbox": [0.1, 0.6, 0.9, 0.63], "line": 2}]
+        },
+    )
+    return waiting
+
+
+def test_tab_reaches_every_control_of_the_page_and_each_shows_its_focus(
+    chromium, live_server, team, flagged
+):
+    """Approve was `disabled` while a fraud match was open: Tab skipped it and `a` did
+    nothing, so a keyboard or screen-reader user found no Approve and never heard why."""
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator("[data-resolve=false_positive]")).to_be_visible()
+    stops = tab_stops(page)
+    keys = [s["key"] for s in stops]
+    for name in FIELDS:
+        assert f"field-{name}" in keys
+    assert keys.count("Save") == len([k for k in keys if k.startswith("field-")])
+    for control in [
+        "Skip to the decision",
+        "Document text · 3 lines as read",
+        "Total amount read on page 1, line 3",
+        "false_positive",
+        "start-review",
+        "reject-preset",
+        "id_reason",
+        "reject",
+        "Cancel submission…",
+        "approve",
+        "comment-text",
+    ]:
+        assert control in keys, control
+    approve = next(s for s in stops if s["key"] == "approve")
+    assert approve["disabled"] == "true"
+    assert page.locator("[data-action=approve]").get_attribute("aria-describedby") == (
+        "approve-blocked"
+    )
+    unseen = [s["key"] for s in stops if not (s["ring"] and s["shown"])]
+    assert unseen == [], "focused but not visibly: " + ", ".join(unseen)
+    assert page.evaluate("window.owned") is None  # the document's text ran nothing
+    assert [e for e in errors if "status of 4" not in e] == []
+    context.close()
+
+
+def test_the_page_is_worked_through_with_the_keyboard_and_refusals_are_alerts(
+    chromium, live_server, team, flagged
+):
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator("[data-resolve=false_positive]")).to_be_visible()
+
+    # The skip link goes past the viewer and the fraud panel to the decision.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "Skip to the decision"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "start-review"
+
+    # `a` while a match is open: refused, said as an alert, and focus is on it.
+    page.keyboard.press("a")
+    refusal = page.locator("[data-refusal][role=alert]")
+    expect(refusal).to_contain_text("must be resolved before approval")
+    assert page.evaluate("document.activeElement.hasAttribute('data-refusal')")
+
+    # A refused correction: an alert, and the input's own description.
+    page.locator("#field-totalAmount").focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("twelve")
+    page.keyboard.press("Enter")
+    expect(page.locator("[role=alert]", has_text="Enter a number")).to_be_visible()
+    field = page.locator("#field-totalAmount")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    assert "field-totalAmount-error" in (field.get_attribute("aria-describedby") or "")
+
+    # Where the total was read: the link opens the text and puts focus on the line.
+    link = page.locator("a[data-read-at]", has_text="line 3")
+    link.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.getElementById('doc-text').open")
+    assert focused(page)["key"] == "text-0-0-2"
+    expect(page.locator("#text-0-0-2")).to_have_text(re.compile(r"TOTAL 12\.50\s+Total amount"))
+    expect(page.locator("#text-0-0-0")).to_contain_text("<script>window.owned=1</script> {{ x }}")
+
+    # The pair resolved with the keyboard, then Approve is no longer blocked and decides.
+    page.locator("[data-resolve=false_positive]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-action=approve]")).not_to_have_attribute("aria-disabled", "true")
+    page.locator("[data-action=approve]").focus()
+    page.keyboard.press("Enter")
+    # The refused "twelve" is still in its input, unsaved: the page asks, by keyboard too.
+    expect(page.locator("#unsaved-dialog")).to_be_visible()
+    assert focused(page)["key"] == "Go back and save"
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "Approve without them"
+    page.keyboard.press("Enter")
+    expect(page.locator(".messages")).to_contain_text(f"{flagged.pk} approved.")
+    flagged.refresh_from_db()
+    assert flagged.status == "approved"
+    context.close()
