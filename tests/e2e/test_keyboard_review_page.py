@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from fraud.models import FraudMatch
+from steve.models import Membership
 from submissions.models import Submission
+from tests import factories
 from tests.e2e.test_review_browser import open_page
 from tests.submissions.test_review_support import flagged_pairs
 
@@ -158,4 +161,38 @@ def test_the_page_is_worked_through_with_the_keyboard_and_refusals_are_alerts(
     expect(page.locator(".messages")).to_contain_text(f"{flagged.pk} approved.")
     flagged.refresh_from_db()
     assert flagged.status == "approved"
+    context.close()
+
+
+def test_a_lead_confirms_fraud_with_the_keyboard_and_a_refusal_is_an_alert_with_focus(
+    chromium, live_server, team, flagged
+):
+    lead = factories.member(team["company"], role=Membership.Role.LEAD, username="lena")
+    context, page, _ = open_page(chromium, live_server, lead)
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator("[data-resolve=false_positive]")).to_be_visible()
+    page.locator("[data-resolve=false_positive]").focus()
+
+    # c opens the pair's reason; Tab goes on to the written reason, then Confirm fraud.
+    page.keyboard.press("c")
+    assert focused(page)["key"].startswith("fraud-reason-")
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "Fraud reason"
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "confirmed_fraud"
+    page.keyboard.press("Enter")  # without a reason: refused
+    refusal = page.locator("#fraud-panel [data-refusal][role=alert]")
+    expect(refusal).to_be_visible()
+    assert page.evaluate("document.activeElement.hasAttribute('data-refusal')")
+
+    page.keyboard.press("c")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Same receipt sent twice")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#fraud-panel .resolution-confirmed_fraud").first).to_be_visible()
+    resolutions = set(
+        FraudMatch.objects.filter(submission=flagged).values_list("resolution", flat=True)
+    )
+    assert resolutions == {"confirmed_fraud"}
     context.close()

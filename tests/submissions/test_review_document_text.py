@@ -137,3 +137,13 @@ def test_pages_whose_file_is_unknown_are_only_numbered_never_given_to_the_wrong_
 def test_a_submission_without_stored_text_has_no_document_text_section(ui, company):
     tree = detail(ui, submission_with_file(company))
     assert not [n for n in tree.root.walk() if "data-doc-text" in n.attrs]
+
+
+def test_a_line_item_read_on_a_line_names_its_row(ui, company):
+    waiting = submission_with_file(
+        company,
+        pages_text=[RECEIPT],
+        extracted_data={"lineItems": [{"description": "Notebook", "quantity": 1, "amount": 12.5}]},
+        evidence={"lineItems": [{"page": 0, "bbox": [0.1, 0.4, 0.9, 0.43], "item": 0, "line": 2}]},
+    )
+    assert detail(ui, waiting).by_id("text-0-0-2").text() == "Notebook 12.50 Line item 1"
