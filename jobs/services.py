@@ -102,6 +102,20 @@ class SessionError(ServiceError):
     """A refused session operation (steve.errors.ServiceError)."""
 
 
+def upload_url_used(file: SubmissionFile) -> SessionError:
+    """The refusal of an upload URL that already holds a file: its size, so a wrong or
+    cut-off file is recognised, and the way on. A URL takes one file, and replaying the
+    session's clientSubmissionId answers this same session, so "already used" alone left an
+    integrator who sent the wrong file with no next step."""
+    return SessionError(
+        "UPLOAD_URL_USED",
+        f"This upload URL was already used: it takes one file, and a file of {file.size} "
+        "bytes is stored for it. To send a different file, open a new session with a new "
+        "clientSubmissionId; this one, if not submitted, expires by itself.",
+        status=409,
+    )
+
+
 @dataclass(frozen=True)
 class SessionRequest:
     file_count: int
@@ -356,7 +370,7 @@ def session_store_upload(*, file_id: str, data: bytes) -> SubmissionFile:
                 "SESSION_NOT_PENDING", "The session no longer accepts uploads.", status=410
             )
         if file.uploaded_at is not None:
-            raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
+            raise upload_url_used(file)
         # Refused by the disk or S3: StorageUnavailable (a 503), nothing stored, and the
         # rollback leaves the slot not uploaded, so the same URL can be sent again.
         store(key=file.storage_key, data=data)

@@ -27,6 +27,7 @@ from jobs.services import (
     session_expire,
     session_store_upload,
     session_submit,
+    upload_url_used,
 )
 from steve.api import ratelimit
 from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_limited
@@ -206,7 +207,7 @@ def _upload_target(token: str) -> SubmissionFile:
             "API_KEY_REVOKED", "The API key that opened this session has been revoked.", status=403
         )
     if file.uploaded_at is not None:
-        raise SessionError("UPLOAD_URL_USED", "This upload URL was already used.", status=409)
+        raise upload_url_used(file)
     return file
 
 

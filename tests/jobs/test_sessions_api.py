@@ -350,6 +350,19 @@ def test_reused_upload_url_is_refused(api, workflows):
     assert second.json()["instance"] == "/api/v1/uploads/[redacted]"
 
 
+def test_a_reused_upload_url_says_what_is_stored_and_how_to_send_another_file(api, workflows):
+    # The careless walkthrough: the wrong file (or a cut-off copy) went first. "Already
+    # used" alone left the integrator stuck; the refusal names what the URL holds and the
+    # way on, since a replay of the same clientSubmissionId answers this very session.
+    _, body, _ = create(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    first = jpeg_bytes()
+    assert put(api, url, first).status_code == 200
+    detail = put(api, url, jpeg_bytes("black")).json()["detail"]
+    assert f"a file of {len(first)} bytes is stored" in detail
+    assert "new session with a new clientSubmissionId" in detail
+
+
 def test_an_upload_for_a_session_whose_key_was_revoked_is_refused(api, api_key, workflows):
     _, body, _ = create(api)
     api_key_revoke(api_key=api_key.api_key)
