@@ -8,6 +8,7 @@ child uses the transforms too.
 
 import io
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import ExifTags, Image
+
+logger = logging.getLogger(__name__)
 
 # Straightening a scan skewed by less than this would only blur it.
 SKEW_MIN = 0.3
@@ -261,7 +264,21 @@ def stored_transform(transforms: Any, page: int) -> Any:
 def pdf_page_count(data: bytes) -> int:
     """Pages of a PDF the viewer shows (at most PDF_MAX_PAGES); none when it cannot be
     opened. A PDF whose extraction failed (encrypted, damaged) is counted here, and its
-    PdfiumError was a 500 on the review page: the reviewer can still download it."""
+    PdfiumError was a 500 on the review page: the reviewer can still download it.
+
+    Counted in a capped child (submissions.capped), not in the web process: a catalog
+    kept in a compressed object stream is inflated whole to open the file, and a 2-MB
+    PDF's (whose extraction failed past its own cap) took 2.2 GB of the web process."""
+    from submissions.capped import CappedReadFailed, run_capped
+
+    try:
+        return run_capped(lambda: _pdf_page_count(data))
+    except CappedReadFailed as error:
+        logger.warning("A PDF's pages were not counted within the limits: %s", error)
+        return 0
+
+
+def _pdf_page_count(data: bytes) -> int:
     import pypdfium2
 
     try:

@@ -12,19 +12,20 @@ import hashlib
 import io
 import struct
 import time
+import zlib
 
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from fraud import hashing
+from fraud import hashing, tampering
 from fraud.services import PageImage, hash_page
 from jobs import pipeline
 from jobs.extraction import ExtractionError, isolated, load_document
 from jobs.extraction.document import DECODE_MIN_SIDE
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionFile, SubmissionStatus
-from submissions.pages import render_png
+from submissions.pages import pdf_page_count, render_png
 from tests.jobs.fixtures_docs import InvoiceSpec, _png_chunk, invoice_pdf, receipt_pdf
 from tests.jobs.test_pipeline_pages import FixedEngine
 from tests.jobs.test_sessions_api import create
@@ -507,3 +508,64 @@ def test_a_pdf_after_a_few_hundred_bytes_of_junk_is_taken_as_the_extraction_read
         format="json",
     )
     assert job.status_code == 202, job.content
+
+
+# --- reads beside the extraction ------------------------------------------------------------
+
+
+def pdf_inflating_to(megabytes: int, *, catalog_inside: bool = False) -> bytes:
+    """One blank letter page, its document information (and its catalog, if
+    ``catalog_inside``) kept in a compressed object stream padded to ``megabytes`` MB
+    inflated: the file is ~1 KB a MB. Cross-referenced by an xref stream, as PDF 1.5 has
+    to for objects kept in a stream."""
+    info, catalog = b"<< /Producer (Adobe Photoshop 25.0) >>", CATALOG
+    inside = [(1, catalog), (6, info)] if catalog_inside else [(6, info)]
+    header, body = b"", b""
+    for number, text in inside:
+        header += b"%d %d " % (number, len(body))
+        body += text + b" "
+    packer = zlib.compressobj(9)
+    padding = b" " * (1 << 20)
+    packed = packer.compress(header + body)
+    packed += b"".join(packer.compress(padding) for _ in range(megabytes)) + packer.flush()
+    out, offsets = b"%PDF-1.7\n", {}
+    loose = {
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R %s >>" % LETTER,
+        4: b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\n"
+        b"stream\n%s\nendstream" % (len(inside), len(header), len(packed), packed),
+    }
+    if not catalog_inside:
+        loose[1] = catalog
+    for number, text in sorted(loose.items()):
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, text)
+    xref = len(out)
+    in_stream = {number: index for index, (number, _) in enumerate(inside)}
+    rows = b"\x00" + struct.pack(">IH", 0, 0xFFFF)
+    for number in range(1, 6 + 1):
+        if number in in_stream:
+            rows += b"\x02" + struct.pack(">IH", 4, in_stream[number])
+        else:
+            rows += b"\x01" + struct.pack(">IH", offsets.get(number, xref), 0)
+    out += (
+        b"5 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Info 6 0 R /Length %d >>\n"
+        b"stream\n%s\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % (len(rows), rows, xref)
+    )
+    return out
+
+
+def test_a_pdf_whose_information_inflates_past_the_cap_is_not_read_by_the_worker():
+    # The fraud check reads a PDF's producer in the worker itself, after the extraction,
+    # which never opens the document information: a 2-MB PDF whose information sat in a
+    # stream inflating to 2 GB took 2.2 GB of the worker (a 10-MB one, 10 GB: the kernel
+    # killed the worker, the job was re-queued and killed it again).
+    assert tampering.pdf_metadata(pdf_inflating_to(0)) == {"pdf.Producer": "Adobe Photoshop 25.0"}
+    assert tampering.pdf_metadata(pdf_inflating_to(384)) == {}
+
+
+def test_a_pdf_whose_catalog_inflates_past_the_cap_is_counted_as_no_pages_by_the_review():
+    # Its extraction fails (PROCESSING_ERROR, its reading process past its cap), so the
+    # review page counts its pages itself, in the web process: 2.2 GB for a 2-MB file.
+    assert pdf_page_count(pdf_inflating_to(0, catalog_inside=True)) == 1
+    assert pdf_page_count(pdf_inflating_to(384, catalog_inside=True)) == 0
