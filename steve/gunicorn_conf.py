@@ -4,7 +4,7 @@ Only what Steve needs from every deployment; bind address, workers and the like 
 the command line.
 """
 
-# Access log lines without upload/download tokens (steve.logredact).
+# Access and error log lines without upload/download tokens (steve.logredact).
 logger_class = "steve.logredact.RedactingGunicornLogger"
 accesslog = "-"
 

@@ -2,8 +2,9 @@
 
 Upload URLs (/api/v1/uploads/<token>) and download URLs (/files/<token>) are
 capabilities: whoever reads one in a log can use it until it expires. gunicorn's access
-log (RedactingGunicornLogger, via steve/gunicorn_conf.py) and Django's own log records
-(RedactTokensFilter, on every handler in settings.LOGGING) show them as [redacted].
+and error logs (RedactingGunicornLogger, via steve/gunicorn_conf.py) and Django's own log
+records (RedactTokensFilter, on every handler in settings.LOGGING) show them as
+[redacted].
 """
 
 import logging
@@ -38,7 +39,14 @@ class RedactTokensFilter(logging.Filter):
 
 
 class RedactingGunicornLogger(GunicornLogger):
-    """gunicorn's access log with tokens redacted from every field."""
+    """gunicorn's access log with tokens redacted from every field, and its error log's
+    lines too: a worker killed at its timeout mid-upload (a Content-Length larger than
+    the body sent) is logged "Error handling request <path>", the upload URL's token in
+    clear."""
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__(cfg)
+        self.error_log.addFilter(RedactTokensFilter())
 
     def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)

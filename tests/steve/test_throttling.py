@@ -292,3 +292,20 @@ def test_a_sign_in_lasts_a_working_day_not_two_weeks(settings):
     later = timezone.now() + timedelta(hours=13)
     with mock.patch("django.utils.timezone.now", return_value=later):
         assert client.get("/review/").status_code == 302
+
+
+def test_gunicorn_error_log_lines_carry_no_token(capsys):
+    # A PUT whose body never came in full (a Content-Length larger than what was sent)
+    # held the worker until its timeout, and gunicorn logged "Error handling request
+    # /api/v1/uploads/<token>" with the token, a usable upload URL, in clear.
+    from gunicorn.config import Config
+
+    logger = RedactingGunicornLogger(Config())
+    try:
+        raise SystemExit(1)
+    except SystemExit:
+        logger.exception("Error handling request %s", "/api/v1/uploads/sekret-token")
+    logger.error("Invalid request from ip=%s: %s", "127.0.0.1", "/files/other-sekret")
+    written = capsys.readouterr().err
+    assert "/api/v1/uploads/[redacted]" in written and "/files/[redacted]" in written
+    assert "sekret" not in written
