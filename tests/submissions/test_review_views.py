@@ -539,17 +539,21 @@ def test_a_photo_whose_exif_has_text_in_a_tag_of_numbers_is_shown_upright_not_a_
     assert Image.open(io.BytesIO(page.content)).size == (20, 40)
 
 
-@pytest.mark.parametrize("hostile", ["encrypted", "damaged"])
+@pytest.mark.parametrize("hostile", ["encrypted", "damaged", "inflating"])
 def test_a_failed_pdf_that_cannot_be_opened_is_offered_as_a_download_not_a_500(
     ui, company, hostile
 ):
-    """Its pages were never counted (extraction failed PASSWORD_REQUIRED or
-    UNSUPPORTED_FILE), and counting them in the web process raised PdfiumError."""
+    """Its pages were never counted (extraction failed PASSWORD_REQUIRED,
+    UNSUPPORTED_FILE or PROCESSING_ERROR past its memory cap), and counting them in the
+    web process raised PdfiumError, or took what the catalog inflates to (384 MB here;
+    2.2 GB for a 2-MB file): counted in a capped child, it is not opened at all."""
     from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf, malformed_pdf
+    from tests.jobs.test_hostile_files import pdf_inflating_to
 
     content = {
         "encrypted": lambda: invoice_pdf(InvoiceSpec(), password="s3cret"),
         "damaged": malformed_pdf,
+        "inflating": lambda: pdf_inflating_to(384, catalog_inside=True),
     }[hostile]()
     submission = factories.SubmissionFactory(company=company, status=S.FAILED)
     stored_file(submission, content=content)
