@@ -366,12 +366,13 @@ class SessionWebhookTargetAdmin(admin.ModelAdmin):
     list_display = [
         "origin",
         "company",
+        "environment",
         "failing_since",
         "held_until",
         "suspended_at",
         "suspended_reason",
     ]
-    list_filter = [("suspended_at", admin.EmptyFieldListFilter), "company"]
+    list_filter = [("suspended_at", admin.EmptyFieldListFilter), "environment", "company"]
     search_fields = ["origin"]
     readonly_fields = [*(f.name for f in SessionWebhookTarget._meta.fields), "all_notices"]
     inlines = [TargetNoticeInline]

@@ -424,7 +424,7 @@ def _session_target(delivery: WebhookDelivery) -> SessionWebhookTarget | None:
     )
     if session_url and delivery.session_target is None:
         delivery.session_target = session_target_get_or_create(
-            company_id=delivery.company_id, url=delivery.url
+            company_id=delivery.company_id, environment=delivery.environment, url=delivery.url
         )
     return delivery.session_target
 

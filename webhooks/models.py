@@ -108,6 +108,11 @@ class SessionWebhookTarget(models.Model):
     company = models.ForeignKey(
         Company, on_delete=models.CASCADE, related_name="session_webhook_targets"
     )
+    # That of the sessions whose deliveries it carries: one row per environment, so a
+    # sandbox's failures (signed with the sandbox's secret, which a production receiver
+    # refuses) never suspend or hold production's deliveries, nor does a sandbox key's
+    # redelivery resume them (docs/environments.md).
+    environment = environment_field()
     # "https://hooks.example.com:443": lowercased, with the port the scheme implies.
     origin = models.CharField(max_length=2000)  # as long as a URL may be
     # As WebhookEndpoint's: the current run of failed attempts, cleared by any 2xx.
@@ -124,7 +129,7 @@ class SessionWebhookTarget(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["company", "origin"], name="session_target_unique_origin"
+                fields=["company", "environment", "origin"], name="session_target_unique_origin"
             )
         ]
 

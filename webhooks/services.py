@@ -494,9 +494,13 @@ def session_target_origin(url: str) -> str:
     return f"{scheme}://{host}:{parts.port or (443 if scheme == 'https' else 80)}"
 
 
-def session_target_get_or_create(*, company_id: str, url: str) -> SessionWebhookTarget:
+def session_target_get_or_create(
+    *, company_id: str, environment: str, url: str
+) -> SessionWebhookTarget:
+    """The target of the environment's sessions on `url`'s host: environments are a
+    tenancy boundary, so each has its own failing run, suspension and hold."""
     target, _ = SessionWebhookTarget.objects.get_or_create(
-        company_id=company_id, origin=session_target_origin(url)
+        company_id=company_id, environment=environment, origin=session_target_origin(url)
     )
     return target
 
@@ -613,7 +617,9 @@ def webhook_emit(
         if endpoint.wants(event_type)
     ]
     if session_url:
-        target = session_target_get_or_create(company_id=company_id, url=session_url)
+        target = session_target_get_or_create(
+            company_id=company_id, environment=common["environment"], url=session_url
+        )
         fields = _unsent(common, TARGET_SUSPENDED) if target.suspended_at else common
         rows.append(WebhookDelivery(url=session_url, session_target=target, **fields))
     deliveries = WebhookDelivery.objects.bulk_create(rows)

@@ -12,14 +12,17 @@ or a 200, never a 500, no other code or message, nothing of A's in it; and A's d
 be as it was. Lists, filters and cursors must show the caller none of A's rows.
 """
 
+import importlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from fraud.models import FraudMatch
@@ -35,10 +38,15 @@ from tests.jobs.fixtures_docs import invoice_pdf
 from tests.jobs.test_sessions_api import jpeg_bytes, put
 from webhooks.models import (
     SessionWebhookSecret,
+    SessionWebhookTarget,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from webhooks.services import webhook_emit
+from webhooks.services import (
+    session_target_record_outcome,
+    session_target_suspend,
+    webhook_emit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -586,3 +594,72 @@ def test_idempotency_keys_are_the_callers_own(world):
         assert other.status_code == 201 and "X-Idempotent-Replay" not in other
         assert other.json()["id"] != made.json()["id"]
     assert IdempotencyKey.objects.filter(key="same").count() == 4
+
+
+def session_url_delivery(company: Company, environment: str, url: str) -> WebhookDelivery:
+    """A failed delivery of an event of an `environment` session to its own webhookUrl."""
+    with transaction.atomic():
+        emitted = webhook_emit(
+            company_id=company.pk,
+            event_id=new_id("evt"),
+            event_type="session.completed",
+            payload={},
+            session_id=new_id("ses"),
+            session_url=url,
+            environment=environment,
+        )
+    (delivery,) = [d for d in emitted if d.endpoint_id is None]
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=3)
+    return delivery
+
+
+def test_a_sandbox_redelivery_leaves_the_production_host_suspended_and_held(world):
+    """Deliveries to sessions' webhookUrl are suspended per host after days of failures,
+    and held by its Retry-After: production's host was one row with the sandbox's, so a
+    sandbox key redelivering its own delivery resumed production's suspended host (and
+    lifted its hold), and sandbox failures (signed with the sandbox secret, which the
+    production receiver refuses) suspended production's deliveries to it."""
+    company = world["a"].company
+    url = "http://127.0.0.1:9/a-receiver"
+    production = session_url_delivery(company, PRODUCTION, url)
+    session_target_suspend(target_id=production.session_target_id, reason="Down for days.")
+    SessionWebhookTarget.objects.filter(pk=production.session_target_id).update(
+        held_until=timezone.now() + timedelta(hours=1)
+    )
+    sandbox = session_url_delivery(company, SANDBOX, url)
+    before = SessionWebhookTarget.objects.filter(pk=production.session_target_id).values().get()
+    sandbox_key = world["a"].client(SANDBOX)
+    redelivered = sandbox_key.post(f"/api/v1/webhook-deliveries/{sandbox.pk}/redeliver")
+    assert redelivered.status_code == 202, redelivered.content
+    after = SessionWebhookTarget.objects.filter(pk=production.session_target_id).values().get()
+    assert after == before
+    # The sandbox's failures run on its own row, and suspend only the sandbox's host.
+    assert sandbox.session_target_id != production.session_target_id
+    session_target_record_outcome(target_id=sandbox.session_target_id, succeeded=False)
+    assert SessionWebhookTarget.objects.get(pk=production.session_target_id).last_failure_at is None
+
+
+def test_the_migration_moves_sandbox_deliveries_to_a_sandbox_twin_of_their_host(world):
+    """Before targets had an environment, one row carried both environments' deliveries:
+    the migration leaves it production's and gives the sandbox's their own copy of it."""
+    from django.apps import apps
+
+    migration = importlib.import_module("webhooks.migrations.0016_session_targets_per_environment")
+    company = world["a"].company
+    url = "http://127.0.0.1:9/a-receiver"
+    production = session_url_delivery(company, PRODUCTION, url)
+    sandbox = session_url_delivery(company, SANDBOX, url)
+    session_target_suspend(target_id=production.session_target_id, reason="Down for days.")
+    shared = SessionWebhookTarget.objects.get(pk=production.session_target_id)
+    WebhookDelivery.objects.filter(pk=sandbox.pk).update(session_target=shared)
+    SessionWebhookTarget.objects.filter(environment=SANDBOX).delete()
+    migration.split_sandbox_deliveries(apps, None)
+    sandbox.refresh_from_db()
+    twin = sandbox.session_target
+    assert twin.pk != shared.pk
+    assert (twin.environment, twin.origin, twin.suspended_at) == (
+        SANDBOX,
+        shared.origin,
+        shared.suspended_at,
+    )
+    assert WebhookDelivery.objects.get(pk=production.pk).session_target_id == shared.pk
