@@ -22,6 +22,13 @@ class FraudMatch(models.Model):
     class Resolution(models.TextChoices):
         FALSE_POSITIVE = "false_positive"
         CONFIRMED_FRAUD = "confirmed_fraud"
+        # Steve's, never a reviewer's: the matched submission failed or was cancelled
+        # after the match was found, so it was never a claim (fraud.services
+        # fraud_matches_withdraw). Closes the match like a resolution, counts for nothing.
+        WITHDRAWN = "withdrawn"
+
+    # What a reviewer (page or API) may resolve a match as.
+    REVIEWER_RESOLUTIONS = (Resolution.FALSE_POSITIVE, Resolution.CONFIRMED_FRAUD)
 
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("fm"), editable=False)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -78,6 +79,7 @@ from submissions.services import (
     submission_reject,
     wrong_status,
 )
+from submissions.signals import submission_changed
 from webhooks.catalogue import WebhookEventType
 
 logger = logging.getLogger(__name__)
@@ -966,7 +968,8 @@ def _store_unpaired(submission: Submission, finding: Finding) -> None:
 
 
 # Ended with nothing decided on them (nothing paid): they match nothing, and a check of
-# one that ended meanwhile flags nothing.
+# one that ended meanwhile flags nothing; a match found on one before it ended is
+# withdrawn (fraud_matches_withdraw). A rejected one was a claim, refused: it still is.
 ENDED_UNDECIDED = (SubmissionStatus.FAILED, SubmissionStatus.CANCELLED)
 
 
@@ -1062,7 +1065,8 @@ def _ended_meanwhile(submission_id: str) -> bool:
 
 
 def outcome_for(submission_id: str) -> FraudOutcome:
-    """Fraud score and status from the unresolved-or-confirmed matches and the policy.
+    """Fraud score and status from the unresolved-or-confirmed matches and the policy
+    (a false positive or a withdrawn match counts for nothing).
 
     Evidence about the same pair (e.g. visual and data) adds up; different pairs do not
     (the score is the strongest pair). Every stored match is at least a flag; a block
@@ -1072,7 +1076,7 @@ def outcome_for(submission_id: str) -> FraudOutcome:
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
     matches = list(
         M.objects.filter(submission_id=submission_id).exclude(
-            resolution=M.Resolution.FALSE_POSITIVE
+            resolution__in=[M.Resolution.FALSE_POSITIVE, M.Resolution.WITHDRAWN]
         )
     )
     by_pair: dict[str | None, list[float]] = defaultdict(list)
@@ -1246,6 +1250,18 @@ def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch
     return sorted(matches, key=lambda m: m.pk)
 
 
+def _refuse_withdrawn(submission: Submission, matches: list[FraudMatch]) -> None:
+    """A withdrawn match is closed by Steve: there is nothing to resolve, and nothing a
+    reviewer made to undo (a cancel that withdrew it while they looked, say)."""
+    if any(m.resolution == M.Resolution.WITHDRAWN for m in matches):
+        raise FraudMatchError(
+            "FRAUD_MATCH_WITHDRAWN",
+            "This match was withdrawn: the submission it matched was cancelled or failed, "
+            "so it was never a claim. There is nothing to resolve.",
+            current_status=submission.status,
+        )
+
+
 def fraud_sentence(status: str, count: int) -> str:
     """The summary's sentence about fraud (jobs.pipeline ends every summary with it)."""
     if status == FraudStatus.CLEAN:
@@ -1298,10 +1314,11 @@ def fraud_matches_resolve(
 
     `expected_version` refuses any change since; `page_version` (the review desk
     panel's) only one to what the resolution depends on (refuse_stale_resolution)."""
-    if resolution not in M.Resolution.values:
+    if resolution not in M.REVIEWER_RESOLUTIONS:
+        # `withdrawn` is Steve's alone: it says the other submission was never a claim.
         raise invalid(
             "resolution",
-            f"resolution must be one of {', '.join(M.Resolution.values)}.",
+            f"resolution must be one of {', '.join(M.REVIEWER_RESOLUTIONS)}.",
             code="INVALID_RESOLUTION",
         )
     # Shown in the timeline, the API and webhooks, as a reject reason is.
@@ -1319,6 +1336,7 @@ def fraud_matches_resolve(
                 "be resolved.",
             )
         matches = _locked_matches(submission_id, match_ids)
+        _refuse_withdrawn(submission, matches)
         done = next((m for m in matches if m.resolution), None)
         if done is not None:
             raise FraudMatchError(
@@ -1388,6 +1406,7 @@ def fraud_resolution_undo(
                 f"The submission is {submission.status}; its resolutions can no longer be undone.",
             )
         matches = _locked_matches(submission_id, match_ids)
+        _refuse_withdrawn(submission, matches)
         since = timezone.now() - UNDO_WINDOW
         if any(not m.resolution or not m.resolved_at or m.resolved_at < since for m in matches):
             raise FraudMatchError(
@@ -1472,3 +1491,98 @@ def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") ->
     # the reason is never refused over a name the caller did not choose.
     reason = reason or f"Confirmed fraud by {actor.label}."
     submission_reject(submission_id=submission.pk, actor=actor, reason=reason)
+
+
+# A match is withdrawn only while its submission's decision is ahead or waits for a
+# reviewer; one approved, rejected or cancelled keeps its matches as they were decided.
+WITHDRAWABLE = (SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW)
+
+
+def fraud_matches_withdraw(*, submission_id: str, target_id: str) -> list[FraudMatch]:
+    """Withdraw the open matches of `submission_id` against `target_id`, which failed or
+    was cancelled after they were found: it was never a claim (ENDED_UNDECIDED), so
+    nothing is duplicated. They close as `withdrawn` (by Steve), the fraud status and the
+    summary's sentence are recomputed as after a reviewer's last resolution
+    (_bump_outcome: a submission with nothing left stays in review, clean, for a
+    reviewer to approve), with one event for the pair, announced as
+    `submission.fraud_match_withdrawn`.
+
+    Matches a reviewer resolved stay as resolved; a decided submission is left alone.
+    Read again under the submission's row lock, so it is a no-op when a resolution got
+    there first, and a resolution that waited for it is refused (_refuse_withdrawn)."""
+    with transaction.atomic():
+        submission = locked_submission(submission_id=submission_id)
+        target_status = (
+            Submission.objects.filter(pk=target_id).values_list("status", flat=True).first()
+        )
+        if submission.status not in WITHDRAWABLE or target_status not in ENDED_UNDECIDED:
+            return []
+        matches = list(
+            M.objects.select_for_update()
+            .filter(submission_id=submission_id, target_submission_id=target_id)
+            .filter(resolution__isnull=True)
+            .order_by("pk")
+        )
+        if not matches:
+            return []
+        actor, now = Actor.system(), timezone.now()
+        for match in matches:
+            match.resolution = M.Resolution.WITHDRAWN
+            match.resolved_by = actor.label
+            match.resolved_by_user = None
+            match.resolved_at = now
+            match.save()
+        _bump_outcome(submission, actor, matches)
+        event = record_event(
+            submission=submission,
+            type=EventType.FRAUD_MATCH_WITHDRAWN,
+            actor=actor,
+            details={
+                "fraudMatchIds": [m.pk for m in matches],
+                "targetSubmissionId": target_id,
+                "targetStatus": target_status,
+            },
+        )
+        announce(
+            submission=submission,
+            event_type=WebhookEventType.SUBMISSION_FRAUD_MATCH_WITHDRAWN,
+            event=event,
+        )
+    return matches
+
+
+def _withdraw_matches_against(
+    sender: object, *, submission: Submission, to_status: str, **_: Any
+) -> None:
+    """`submission` just failed or was cancelled: once that commits, the open matches
+    found against it are withdrawn from the submissions that carry them, each in a
+    transaction of its own (fraud_matches_withdraw).
+
+    Not in the transition's transaction: it holds this submission's row (and its
+    session's), and locking a carrier from there deadlocks with what holds the carrier
+    and waits for this row: the carrier's running checks (fraud._carrier locks the
+    other), a reviewer's false positive on it (the remembered pair's foreign key waits
+    for this row). After the commit it waits for them and then reads what they left: a
+    match resolved meanwhile stays resolved. Robust: a failure there is logged, and the
+    change, committed by then, still answers."""
+    if to_status not in ENDED_UNDECIDED:
+        return
+    carriers = (
+        M.objects.filter(
+            target_submission_id=submission.pk,
+            resolution__isnull=True,
+            submission__status__in=WITHDRAWABLE,
+        )
+        .values_list("submission_id", flat=True)
+        .distinct()
+        .order_by("submission_id")
+    )
+    for carrier in carriers:
+        withdraw = partial(fraud_matches_withdraw, submission_id=carrier, target_id=submission.pk)
+        transaction.on_commit(withdraw, robust=True)
+
+
+def connect_matches_to_submissions() -> None:
+    """Whatever fails or cancels a submission (a cancel by API, page or admin, the
+    expiry of its session, a processing failure) withdraws the matches against it."""
+    submission_changed.connect(_withdraw_matches_against, dispatch_uid="fraud.withdraw_matches")

@@ -55,7 +55,9 @@ class ResolveForm(forms.Form):
     reason, picked or written, on both desk paths; it becomes the reject reason."""
 
     version = forms.IntegerField(min_value=1)
-    resolution = forms.ChoiceField(choices=M.Resolution.choices)
+    resolution = forms.ChoiceField(
+        choices=[(r.value, r.label) for r in M.REVIEWER_RESOLUTIONS]  # `withdrawn` is Steve's
+    )
     preset = forms.CharField(required=False, max_length=500)
     reason = forms.CharField(required=False, strip=True)  # checked by the service
 
@@ -246,6 +248,11 @@ class PairView:
         found = {v.match.resolution for v in self.checks}
         return found.pop() if len(found) == 1 else None
 
+    @property
+    def withdrawn(self) -> bool:
+        """Closed by Steve: the matched submission failed or was cancelled."""
+        return any(v.match.resolution == M.Resolution.WITHDRAWN for v in self.checks)
+
 
 def _pairs(submission: Submission, views: list[MatchView]) -> list[PairView]:
     groups: dict[str, list[MatchView]] = {}
@@ -255,7 +262,12 @@ def _pairs(submission: Submission, views: list[MatchView]) -> list[PairView]:
     since = timezone.now() - UNDO_WINDOW
     pairs = []
     for key, checks in groups.items():
-        resolved = [v.match for v in checks if v.match.resolved_at]
+        # A withdrawal is Steve's, not a reviewer's to undo.
+        resolved = [
+            v.match
+            for v in checks
+            if v.match.resolved_at and v.match.resolution != M.Resolution.WITHDRAWN
+        ]
         last = max((m.resolved_at for m in resolved), default=None)
         recent = [m for m in resolved if last and m.resolved_at == last and last >= since]
         pairs.append(

@@ -175,6 +175,7 @@ class EventType(models.TextChoices):
     FRAUD_STATUS_CHANGED = "fraud_status_changed"
     FRAUD_MATCH_RESOLVED = "fraud_match_resolved"
     FRAUD_RESOLUTION_UNDONE = "fraud_resolution_undone"
+    FRAUD_MATCH_WITHDRAWN = "fraud_match_withdrawn"
 
 
 class SubmissionEvent(models.Model):

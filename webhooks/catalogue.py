@@ -20,6 +20,9 @@ class WebhookEventType(models.TextChoices):
     SUBMISSION_FRAUD_MATCH_RESOLVED = "submission.fraud_match_resolved"
     # Steve's own: takes back a fraud_match_resolved an integrator may have acted on.
     SUBMISSION_FRAUD_RESOLUTION_UNDONE = "submission.fraud_resolution_undone"
+    # Steve's own: a match closed by Steve because the submission it matched failed or
+    # was cancelled (never a claim); the submission's fraud status is recomputed.
+    SUBMISSION_FRAUD_MATCH_WITHDRAWN = "submission.fraud_match_withdrawn"
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)

@@ -25,7 +25,10 @@ from steve.api.schema import (
 )
 from submissions.api.schema import EXPECTED_VERSION, TRANSITION_CODES
 
+# What a match may read as (`withdrawn` is Steve's: the other submission failed or was
+# cancelled, never a claim); what a reviewer may resolve one as.
 RESOLUTIONS = choices(FraudMatch.Resolution)
+REVIEWER_RESOLUTIONS = [str(r) for r in FraudMatch.REVIEWER_RESOLUTIONS]
 MATCH_FIELDS = {
     "id": STRING,
     "checkType": STRING,
@@ -42,7 +45,19 @@ FRAUD_MATCH_SUMMARY = obj(MATCH_FIELDS)
 FRAUD_MATCH = obj(
     {
         **MATCH_FIELDS,
-        "targetSubmission": nullable(obj({"id": STRING, "createdAt": DATETIME})),
+        "targetSubmission": nullable(
+            obj(
+                {
+                    "id": STRING,
+                    "createdAt": DATETIME,
+                    "submissionStatus": {
+                        "type": "string",
+                        "description": "cancelled or failed: the match was withdrawn",
+                    },
+                },
+                required=["id", "createdAt"],  # the seed's example has no status
+            )
+        ),
         "details": nullable(FREE_OBJECT),
     },
     required=[*(name for name in MATCH_FIELDS if name != "resolvedBy"), "targetSubmission"],
@@ -58,6 +73,10 @@ register_components(
 PROBLEMS: dict[str, tuple[int, str]] = {
     "FRAUD_MATCH_NOT_FOUND": (404, "No such fraud match on this submission."),
     "FRAUD_MATCH_ALREADY_RESOLVED": (409, "The fraud match was already resolved."),
+    "FRAUD_MATCH_WITHDRAWN": (
+        409,
+        "The fraud match was withdrawn: the submission it matched failed or was cancelled.",
+    ),
     "INVALID_RESOLUTION": (422, "resolution is not false_positive or confirmed_fraud."),
 }
 register_problems(PROBLEMS)
@@ -99,7 +118,7 @@ FRAUD_MATCH_RESOLVE = docs(
     request=closed(
         obj(
             {
-                "resolution": {"type": "string", "enum": RESOLUTIONS},
+                "resolution": {"type": "string", "enum": REVIEWER_RESOLUTIONS},
                 # Shown with the match and, for confirmed_fraud, as the reject reason.
                 "reason": {
                     "type": "string",
@@ -117,6 +136,11 @@ FRAUD_MATCH_RESOLVE = docs(
         400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"],
         422: ["INVALID_RESOLUTION", "VALIDATION_ERROR"],
         404: ["SUBMISSION_NOT_FOUND", "FRAUD_MATCH_NOT_FOUND"],
-        409: ["FRAUD_MATCH_ALREADY_RESOLVED", "SUBMISSION_CHANGED", *TRANSITION_CODES],
+        409: [
+            "FRAUD_MATCH_ALREADY_RESOLVED",
+            "FRAUD_MATCH_WITHDRAWN",
+            "SUBMISSION_CHANGED",
+            *TRANSITION_CODES,
+        ],
     },
 )

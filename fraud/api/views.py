@@ -19,8 +19,11 @@ from submissions.services import Actor
 def match_item(match: FraudMatch) -> dict:
     data = fraud_match_data(match)
     target = match.target_submission
+    # Its status says when the match was withdrawn because it failed or was cancelled.
     data["targetSubmission"] = (
-        {"id": target.pk, "createdAt": iso(target.created_at)} if target else None
+        {"id": target.pk, "createdAt": iso(target.created_at), "submissionStatus": target.status}
+        if target
+        else None
     )
     data["details"] = match.details
     return data
@@ -53,7 +56,7 @@ class FraudMatchResolveView(APIView):
         body = json_body(request, known=("resolution", "reason", "expectedVersion"))
         resolution, reason = body.get("resolution"), body.get("reason")
         problems = []
-        if resolution not in FraudMatch.Resolution.values:
+        if resolution not in FraudMatch.REVIEWER_RESOLUTIONS:  # `withdrawn` is Steve's
             problems.append(
                 ApiProblem(
                     422,  # docs/api.md: a readable body whose content breaks a rule

@@ -56,4 +56,5 @@ def test_the_webhook_catalogue_keeps_its_public_names():
         "submission.cancelled",
         "submission.fraud_match_resolved",
         "submission.fraud_resolution_undone",
+        "submission.fraud_match_withdrawn",
     )

@@ -21,6 +21,7 @@ from submissions.models import EventType, Submission, SubmissionStatus
 from submissions.services import (
     Actor,
     submission_approve,
+    submission_cancel,
     submission_finish_processing,
     submission_mark_synced,
     submission_reject,
@@ -200,6 +201,34 @@ def test_an_endpoint_gets_the_undo_only_if_it_takes_every_event_or_named_it(sess
         None,
     }
     assert resolved_only.pk in {d.endpoint_id for d in found["submission.fraud_match_resolved"]}
+
+
+def test_a_withdrawn_match_is_announced_on_the_submission_that_carried_it(
+    session, endpoint, api_key, receipt_workflow, django_capture_on_commit_callbacks
+):
+    reviewed(session)
+    other = submitted(open_session(api_key.api_key, receipt_workflow))
+    match = FraudMatch.objects.create(
+        company_id=session.company_id,
+        submission_id=session.submission_id,
+        target_submission_id=other.submission_id,
+        check_type=FraudMatch.CheckType.DUPLICATE,
+        score=100.0,
+        similarity=1.0,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_cancel(submission_id=other.submission_id, actor=Actor.system())
+
+    withdrawn = events(session)["submission.fraud_match_withdrawn"]
+    assert {d.endpoint_id for d in withdrawn} == {endpoint.pk, None}
+    event = Submission.objects.get(pk=session.submission_id).events.get(
+        type=EventType.FRAUD_MATCH_WITHDRAWN
+    )
+    assert {d.event_id for d in withdrawn} == {event.pk}
+    assert event.details["fraudMatchIds"] == [match.pk]
+    check_envelope(withdrawn[0], session)
+    assert withdrawn[0].payload["submissionStatus"] == "review"
+    assert withdrawn[0].payload["result"]["fraudStatus"] == "clean"
 
 
 def test_failed(session):
