@@ -190,9 +190,7 @@ def service_pids() -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
-def get(
-    port: int, target: str, headers: dict[str, str], timeout: float = 10
-) -> tuple[int, bytes]:
+def get(port: int, target: str, headers: dict[str, str], timeout: float = 10) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", target, headers=headers)
