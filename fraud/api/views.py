@@ -9,7 +9,7 @@ from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
 from steve.api.errors import ApiProblem, field_error, problem_of_all, shown, validation_problem
-from steve.api.pagination import keyset_page
+from steve.api.pagination import PAGE_QUERY, keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
 from submissions.api.views import body_expected_version, json_body, own_submission
@@ -31,6 +31,8 @@ def match_item(match: FraudMatch) -> dict:
 
 @extend_schema_view(get=api_docs.FRAUD_MATCH_LIST)
 class FraudMatchListView(APIView):
+    accepted_query_params = {"get": PAGE_QUERY}  # any other is refused (steve.api.query)
+
     def get(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         queryset = FraudMatch.objects.filter(submission=submission).select_related(
@@ -40,6 +42,7 @@ class FraudMatchListView(APIView):
             queryset,
             scope=f"fraud-matches:{submission.pk}",
             params=request.query_params,
+            accepted=self.accepted_query_params["get"],
             newest_first=False,
         )
         return Response({"data": [match_item(m) for m in rows], "pagination": pagination})

@@ -142,11 +142,13 @@ def poll_fast_path(request: HttpRequest, session_id: str) -> HttpResponse | None
 
     Same checks as the DRF path: a live key (the query joins it by digest), its rate
     limits, the JSON renderer's output. A missing session, a bad or revoked key, an
-    unusual Accept header, a NUL in the id or a key whose last_used_at is due an update
-    fall through.
+    unusual Accept header, a query string, a NUL in the id or a key whose last_used_at is
+    due an update fall through.
     """
     accept = request.headers.get("Accept", "*/*")
     if request.method != "GET" or not ("json" in accept or "*/*" in accept):
+        return None
+    if request.GET:  # the poll takes none: DRF's path refuses it (steve.api.query)
         return None
     if "\x00" in session_id:  # PostgreSQL refuses it; DRF's path answers with a 400
         return None

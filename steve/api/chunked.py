@@ -5,7 +5,7 @@ had sent nothing ("reason is required"), or carried out without what it sent (a 
 a secret rotation with its `gracePeriodHours` dropped). Uploads to pre-signed local URLs
 are plain Django views and answer 411 their own way (jobs.api.views).
 
-It is the last of DRF's DEFAULT_THROTTLE_CLASSES: the one step every APIView runs after
+It is one of DRF's DEFAULT_THROTTLE_CLASSES, after the rate limit: a step every APIView runs after
 the key, the permissions and the rate limit (so a chunked call without a key is still a
 401, past its bucket still a 429), and before the view reads a byte.
 """

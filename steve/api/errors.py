@@ -8,10 +8,11 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import DataError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from steve.blips import is_database_blip
@@ -136,6 +137,39 @@ def refuse_unknown_members(
     that takes every event."""
     if errors := unknown_member_errors(body, known, message):
         raise validation_problem(errors)
+
+
+# Names quoted in an unknown-parameter problem's detail; errors[] names them all (up to
+# MAX_UNKNOWN_MEMBER_ERRORS).
+DETAIL_PARAM_NAMES = 5
+
+
+def unknown_param_problems(params: QueryDict, accepted: Sequence[str]) -> list[ApiProblem]:
+    """A 400 INVALID_PARAMETER naming each query parameter of `params` not in `accepted`
+    (an `unknown_field` error each, in the order sent), or none: `?since=` on a listing
+    answered 200 with every row, and the client believed it was filtering. `format` is
+    taken everywhere, disregarded as Accept is (steve.api.negotiation)."""
+    known = {*accepted, api_settings.URL_FORMAT_OVERRIDE}
+    unknown = [name for name in params if name not in known]
+    if not unknown:
+        return []
+    takes = f"it takes {', '.join(accepted)}." if accepted else "it takes no query parameters."
+    message = f"Not a query parameter of this operation; {takes}"
+    names = ", ".join(shown(n, otherwise="…") for n in unknown[:DETAIL_PARAM_NAMES])
+    if len(unknown) > DETAIL_PARAM_NAMES:
+        names += f" and {len(unknown) - DETAIL_PARAM_NAMES} more"
+    verb = "is not a query parameter" if len(unknown) == 1 else "are not query parameters"
+    return [
+        ApiProblem(
+            400,
+            f"{names} {verb} of this operation; {takes}",
+            code="INVALID_PARAMETER",
+            errors=[
+                field_error(name, message, "unknown_field")
+                for name in unknown[:MAX_UNKNOWN_MEMBER_ERRORS]
+            ],
+        )
+    ]
 
 
 def not_an_object_problem() -> ApiProblem:

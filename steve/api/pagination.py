@@ -5,16 +5,19 @@ company and the listing, so a forged cursor, or one taken from another company's
 listing, is refused instead of reading rows it should not.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from steve.api.errors import ApiProblem, field_error, problem_of_all
+from steve.api.errors import ApiProblem, field_error, problem_of_all, unknown_param_problems
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# The query parameters every listing takes (its view's accepted_query_params names them).
+PAGE_QUERY = ("cursor", "limit")
 
 
 def _given_once(params: QueryDict, param: str, code: str) -> None:
@@ -67,16 +70,20 @@ def decode_cursor(scope: str, cursor: str) -> str:
     return after
 
 
-def page_param_problems(params: QueryDict, *, scope: str) -> list[ApiProblem]:
-    """The refusals of a listing's limit and cursor, both checked, so that a listing
-    refuses them in one answer with its own parameters' (problem_of_all)."""
+def page_param_problems(
+    params: QueryDict, *, scope: str, accepted: Sequence[str]
+) -> list[ApiProblem]:
+    """The refusals of a listing's limit and cursor, both checked, and of any parameter
+    not in `accepted` (all the listing takes, its filters too: steve.api.query), so that
+    a listing refuses them in one answer with its own parameters' (problem_of_all). The
+    unknown ones come last: a bad filter or limit keeps the top-level code it had."""
     problems = []
     for check in (lambda: parse_limit(params), lambda: _cursor_after(params, scope)):
         try:
             check()
         except ApiProblem as problem:
             problems.append(problem)
-    return problems
+    return problems + unknown_param_problems(params, accepted)
 
 
 def _cursor_after(params: QueryDict, scope: str) -> str | None:
@@ -86,10 +93,16 @@ def _cursor_after(params: QueryDict, scope: str) -> str | None:
 
 
 def keyset_page(
-    queryset: QuerySet, *, scope: str, params: QueryDict, newest_first: bool = True
+    queryset: QuerySet,
+    *,
+    scope: str,
+    params: QueryDict,
+    accepted: Sequence[str],
+    newest_first: bool = True,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """One page ordered by id (ids sort by creation time) and its pagination block."""
-    if problems := page_param_problems(params, scope=scope):
+    """One page ordered by id (ids sort by creation time) and its pagination block;
+    `accepted` as for page_param_problems."""
+    if problems := page_param_problems(params, scope=scope, accepted=accepted):
         raise problem_of_all(problems)
     limit = parse_limit(params)
     if after := _cursor_after(params, scope):

@@ -160,6 +160,11 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
     "INVALID_BODY": (400, "The body must be a JSON object."),
     "INVALID_LIMIT": (400, "limit is not a whole number."),
     "INVALID_FILTER": (400, "A filter has an unknown or repeated value."),
+    "INVALID_PARAMETER": (
+        400,
+        "A query parameter the operation does not take; errors[] names each (unknown_field) "
+        "and the ones it takes.",
+    ),
     "INVALID_CURSOR": (400, "The cursor was not issued for this listing."),
     "INVALID_IDEMPOTENCY_KEY": (400, "Idempotency-Key is empty, too long or not ASCII."),
     "UNAUTHORIZED": (401, "No API key was sent."),
@@ -221,7 +226,7 @@ register_problems(
 )
 # Answers any authenticated operation can give, whatever it does.
 COMMON_PROBLEMS = {
-    400: ["INVALID_CHARACTERS", "INVALID_HOST"],
+    400: ["INVALID_CHARACTERS", "INVALID_HOST", "INVALID_PARAMETER"],  # steve.api.query
     401: ["UNAUTHORIZED", "INVALID_API_KEY"],
     403: ["API_KEY_REVOKED"],
     429: ["RATE_LIMIT_EXCEEDED"],

@@ -17,7 +17,7 @@ from steve.api.errors import (
     shown,
     validation_problem,
 )
-from steve.api.pagination import keyset_page, page_param_problems
+from steve.api.pagination import PAGE_QUERY, keyset_page, page_param_problems
 from steve.api.parsers import ExactNumbersJSONParser
 from submissions.api import schema as api_docs
 from submissions.api.serializers import action_result, detail, list_item
@@ -62,6 +62,9 @@ def json_body(request: Request, *, known: tuple[str, ...]) -> dict[str, Any]:
 
 @extend_schema_view(get=api_docs.SUBMISSION_LIST)
 class SubmissionListView(APIView):
+    # The seed's (001) filters and the page's own; any other is refused (steve.api.query).
+    accepted_query_params = {"get": ("workflow", "status", "fraudStatus", *PAGE_QUERY)}
+
     def get(self, request: Request) -> Response:
         # Sessions past their TTL are expired first (a bounded number, newest first), so
         # the page does not show their submissions `created` while the job poll says
@@ -72,15 +75,17 @@ class SubmissionListView(APIView):
         queryset = company_submissions(request.user.company, request.auth.environment)
         params = request.query_params
         scope = f"submissions:{request.user.company.pk}:{request.auth.environment}"
-        # The filters and the page's own parameters are refused in one answer.
-        if problems := _filter_problems(params) + page_param_problems(params, scope=scope):
+        # The filters, the page's own parameters and unknown ones are refused in one answer.
+        accepted = self.accepted_query_params["get"]
+        page_problems = page_param_problems(params, scope=scope, accepted=accepted)
+        if problems := _filter_problems(params) + page_problems:
             raise problem_of_all(problems)
         for param, (column, _) in FILTERS.items():
             if value := params.get(param):
                 queryset = queryset.filter(**{column: value})
         if params.get("workflow"):
             queryset = queryset.filter(workflow__slug=params["workflow"])
-        rows, pagination = keyset_page(queryset, scope=scope, params=params)
+        rows, pagination = keyset_page(queryset, scope=scope, params=params, accepted=accepted)
         return Response({"data": [list_item(s) for s in rows], "pagination": pagination})
 
 

@@ -27,7 +27,7 @@ from steve.api.errors import (
     validation_problem,
 )
 from steve.api.idempotency import idempotent
-from steve.api.pagination import keyset_page, page_param_problems
+from steve.api.pagination import PAGE_QUERY, keyset_page, page_param_problems
 from steve.ids import new_id
 from steve.models import Environment
 from webhooks.api import schema as api_docs
@@ -100,12 +100,16 @@ def grace_from(request: Request) -> timedelta:
 
 @extend_schema_view(get=api_docs.ENDPOINT_LIST, post=api_docs.ENDPOINT_CREATE)
 class EndpointListView(APIView):
+    # The create takes none: its members are the body's (steve.api.query).
+    accepted_query_params = {"get": PAGE_QUERY}
+
     def get(self, request: Request) -> Response:
         company = request.user.company
         rows, pagination = keyset_page(
             WebhookEndpoint.objects.filter(company=company, environment=request.auth.environment),
             scope=f"webhook-endpoints:{company.pk}:{request.auth.environment}",
             params=request.query_params,
+            accepted=self.accepted_query_params["get"],
         )
         return Response({"data": [endpoint_data(e) for e in rows], "pagination": pagination})
 
@@ -167,6 +171,8 @@ class EndpointRedeliverView(APIView):
 
 @extend_schema_view(get=api_docs.ENDPOINT_DELIVERIES)
 class EndpointDeliveriesView(APIView):
+    accepted_query_params = {"get": ("status", *PAGE_QUERY)}  # steve.api.query
+
     def get(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
@@ -186,14 +192,13 @@ class EndpointDeliveriesView(APIView):
                     )
                 )
             deliveries = deliveries.filter(status=status)
-        # Refused with the filter in one answer: the page's own parameters.
-        problems += page_param_problems(request.query_params, scope=scope)
+        # Refused with the filter in one answer: the page's own parameters, unknown ones.
+        accepted = self.accepted_query_params["get"]
+        problems += page_param_problems(request.query_params, scope=scope, accepted=accepted)
         if problems:
             raise problem_of_all(problems)
         rows, pagination = keyset_page(
-            deliveries,
-            scope=scope,
-            params=request.query_params,
+            deliveries, scope=scope, params=request.query_params, accepted=accepted
         )
         return Response({"data": [delivery_data(d) for d in rows], "pagination": pagination})
 
