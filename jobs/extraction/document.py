@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -503,7 +504,9 @@ def _flush_word(
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
-    out.append(("".join(chars), box))
+    # Composed (NFC): a PDF may draw "e" and U+0301 as two glyphs, a name that looks like
+    # the "é" a person types and compares unequal to it (corrections, the vendor memory).
+    out.append((unicodedata.normalize("NFC", "".join(chars)), box))
     chars.clear()
     boxes.clear()
 
