@@ -48,6 +48,7 @@ class PageText:
     index: int
     words: list[Word]
     text: str
+    has_text_layer: bool = False
 
 
 def document_lines(document: Document) -> list[Line]:
@@ -81,7 +82,8 @@ def parse_pages(
         rules, options = read_receipt(lines, text)
         candidates = choose_fields(rules, options, lines, model or load_model())
     else:
-        candidates = parse_invoice(lines, text)
+        ocr_pages = {page.index for page in pages if not page.has_text_layer}
+        candidates = parse_invoice(lines, text, ocr_pages=ocr_pages)
     fields = {name: _json_value(c.value) for name, c in candidates.items()}
     confidences = {
         name: round(min(1.0, max(0.0, c.confidence)), 3) for name, c in candidates.items()
@@ -241,7 +243,14 @@ def _extract(
                 read += 1
                 report(read, source.page_count)
             digested.append(digest(page))
-            texts.append(PageText(index=page.index, words=page.words, text=page.text))
+            texts.append(
+                PageText(
+                    index=page.index,
+                    words=page.words,
+                    text=page.text,
+                    has_text_layer=page.has_text_layer,
+                )
+            )
             del page  # let go of its image before the next page is rendered
     if not any(text.words for text in texts):
         raise no_text_found()

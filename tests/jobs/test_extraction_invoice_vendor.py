@@ -13,11 +13,13 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from jobs.extraction import extract_document
-from tests.jobs.test_extraction import _INVOICE_BODY
+from tests.jobs.fixtures_docs import render_png
+from tests.jobs.test_extraction import _INVOICE_BODY, _drawn_pdf
 
 # A font that draws a combining accent as its own glyph, so the text layer holds "e" and
 # U+0301 apart, as PDFs made by some tools do.
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+REVIEW_GATE = 0.8  # the default workflow version's review threshold (80)
 
 _DETAILS = [
     (50, 130, "INVOICE", 16),
@@ -25,6 +27,44 @@ _DETAILS = [
     (50, 174, "Invoice Date: 04/03/2026", 10),
     *_INVOICE_BODY,
 ]
+
+
+def _letterhead(name: str, size: int = 22) -> bytes:
+    return _drawn_pdf(
+        [(50, 60, name, size), (50, 86, "12 Harbour Road, Bristol BS1 4DJ", 9), *_DETAILS]
+    )
+
+
+LEGAL_FORMS = [
+    "ACME S.A.R.L.",
+    "DUPONT SARL",
+    "Kraftwerk GmbH",
+    "Ferrari S.p.A.",
+    "Jansen B.V.",
+    "Nowak Sp. z o.o.",
+    "Siemens AG",
+    "Acme Widgets Ltd.",
+    "Initech LLC",
+    "Globex Inc.",
+]
+
+
+@pytest.mark.parametrize("name", LEGAL_FORMS)
+def test_a_vendors_legal_form_is_kept_as_printed_from_a_text_layer(name: str) -> None:
+    # The closing point of "S.A.R.L.", "S.p.A.", "B.V.", "Ltd." was cut off with the
+    # line's trailing punctuation: "Ferrari S.p.A", no name as printed.
+    _, extraction = extract_document(_letterhead(name), kind="invoice")
+    assert extraction.fields["vendorName"] == name
+
+
+@pytest.mark.parametrize("name", [n for n in LEGAL_FORMS if n != "ACME S.A.R.L."])
+def test_a_vendors_legal_form_is_kept_as_printed_through_ocr(name: str) -> None:
+    # OCR put spaces into capitals beside a dotted form ("A CM E S.A.R.L."): the dots'
+    # narrow pitch made every gap between capitals look like a space.
+    pdf = _letterhead(name)
+    document, extraction = extract_document(render_png(pdf, dpi=200), kind="invoice")
+    assert not document.pages[0].has_text_layer
+    assert extraction.fields["vendorName"] == name
 
 
 @pytest.mark.skipif(not DEJAVU.is_file(), reason="DejaVu Sans is not installed")
@@ -44,3 +84,66 @@ def test_a_text_layers_accented_letters_are_read_composed() -> None:
     _, extraction = extract_document(out.getvalue(), kind="invoice")
     assert extraction.fields["vendorName"] == "Société Générale GmbH"  # NFC, as typed
     assert unicodedata.is_normalized("NFC", extraction.pages_text[0])
+
+
+def test_a_text_layer_keeps_a_vendors_accents_at_full_confidence() -> None:
+    _, extraction = extract_document(_letterhead("Bäckerei Müller GmbH"), kind="invoice")
+    assert extraction.fields["vendorName"] == "Bäckerei Müller GmbH"
+    assert extraction.field_confidences["vendorName"] >= 0.95
+
+
+def test_an_ocr_read_vendor_name_never_claims_to_be_exact_to_the_letter() -> None:
+    # The recogniser's alphabet is ASCII: "Bäckerei Müller GmbH" reads "Backerei Muller
+    # GmbH", and was given 0.95, the confidence of a name right to the letter.
+    pdf = _letterhead("Bäckerei Müller GmbH")
+    _, extraction = extract_document(render_png(pdf, dpi=200), kind="invoice")
+    # What it makes of "ä" and "ü" varies ("Backerei Muller", "Backerei Mller"); the
+    # name is read, but never as exact.
+    assert extraction.fields["vendorName"].startswith("Backerei M")
+    assert extraction.field_confidences["vendorName"] < 0.95
+
+
+ADDRESSES = [
+    ("12 Harbour Road", "Bristol BS1 4DJ", "United Kingdom"),
+    ("500 Main Street, Suite 200", "Austin, TX 78701"),
+    ("Hauptstraße 5", "10115 Berlin"),
+    ("Stationsweg 19", "3511 ED Utrecht"),
+    ("10 rue de la Paix", "75002 Paris", "France"),
+    ("Calle Mayor 12", "28013 Madrid"),
+    ("Via Roma 1", "20121 Milano"),
+    ("Unit 4, Riverside Trading Estate", "Leeds LS1 4AA"),
+    ("PO Box 1234", "Wellington 6140"),
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES, ids=lambda a: a[0])
+def test_a_vendor_whose_name_is_only_in_its_logo_is_no_address(address: tuple[str, ...]) -> None:
+    # No name is printed over the address (it is in the logo): the address's first or
+    # second line ("Bristol BS1 4DJ", "Hauptstraße 5") was the vendor at 0.75, or a
+    # table's heading ("Description") below it.
+    rows = [(50, 86 + 12 * i, text, 9) for i, text in enumerate(address)]
+    _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
+    vendor = extraction.fields.get("vendorName")
+    if vendor is not None:
+        assert not any(vendor in line or line in vendor for line in address)
+        assert extraction.field_confidences["vendorName"] < REVIEW_GATE
+
+
+def test_a_logo_only_vendors_address_is_not_its_name_through_ocr() -> None:
+    rows = [(50, 86, "Hauptstraße 5", 9), (50, 98, "10115 Berlin", 9)]
+    pdf = _drawn_pdf([*rows, *_DETAILS])
+    _, extraction = extract_document(render_png(pdf, dpi=200), kind="invoice")
+    vendor = extraction.fields.get("vendorName")
+    if vendor is not None:
+        assert "Haupt" not in vendor and "Berlin" not in vendor
+        assert extraction.field_confidences["vendorName"] < REVIEW_GATE
+
+
+def test_a_printed_name_over_its_address_is_still_the_vendor() -> None:
+    rows = [
+        (50, 60, "Jansen Advies", 18),
+        (50, 86, "Stationsweg 19", 9),
+        (50, 98, "3511 ED Utrecht", 9),
+    ]
+    _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
+    assert extraction.fields["vendorName"] == "Jansen Advies"
