@@ -123,10 +123,10 @@ _TITLE = re.compile(
     re.I,
 )
 # Where an invoice is sent from, printed under a letterhead whose name may be only a logo:
-# beside the receipts' streets and numbers (header.is_address), a European street by its
-# word ("Hauptstraße 5", OCR's "HauptstraBe 5", "Stationsweg 19", "10 rue de la Paix", "Calle Mayor 12"), a post
-# box, and a postcode with its town ("Bristol BS1 4DJ", "Austin, TX 78701", "10115
-# Berlin", "3511 ED Utrecht").
+# beside the receipts' streets and numbers (header._is_address), a European street by its
+# word ("Hauptstraße 5", OCR's "HauptstraBe 5", "Stationsweg 19", "10 rue de la Paix",
+# "Calle Mayor 12"), a post box, and a postcode with its town ("Bristol BS1 4DJ",
+# "Austin, TX 78701", "10115 Berlin", "3511 ED Utrecht").
 _STREET_SUFFIX = re.compile(
     r"\w(?:STRA(?:SS|ß|B)E|STR\.|WEG|GASSE|PLATZ|ALLEE|DAMM|LAAN|STRAAT|PLEIN|GRACHT|KADE|"
     r"SINGEL|DIJK)\s*\d",
@@ -369,7 +369,8 @@ def _is_address(text: str) -> bool:
         or _STREET_SUFFIX.search(text)
         or _STREET_WORD.search(text)
         or _POST_BOX.search(text)
-        or _POSTCODE_TOWN.search(text.strip())
+        # A name may open with a year ("2020 Vision Ltd"); a town has no legal form.
+        or (_POSTCODE_TOWN.search(text.strip()) and not header.LEGAL_FORM.search(squash(text)))
     )
 
 
