@@ -13,6 +13,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from jobs.extraction import extract_document
+from jobs.extraction.ocr import respace
 from tests.jobs.fixtures_docs import render_png
 from tests.jobs.test_extraction import _INVOICE_BODY, _drawn_pdf
 
@@ -57,7 +58,7 @@ def test_a_vendors_legal_form_is_kept_as_printed_from_a_text_layer(name: str) ->
     assert extraction.fields["vendorName"] == name
 
 
-@pytest.mark.parametrize("name", [n for n in LEGAL_FORMS if n != "ACME S.A.R.L."])
+@pytest.mark.parametrize("name", LEGAL_FORMS)
 def test_a_vendors_legal_form_is_kept_as_printed_through_ocr(name: str) -> None:
     # OCR put spaces into capitals beside a dotted form ("A CM E S.A.R.L."): the dots'
     # narrow pitch made every gap between capitals look like a space.
@@ -148,3 +149,29 @@ def test_a_printed_name_over_its_address_is_still_the_vendor(name: str) -> None:
     ]
     _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
     assert extraction.fields["vendorName"] == name
+
+
+def _char_boxes(widths: list[float]) -> list[list[list[float]]]:
+    """Character boxes side by side, each as wide as given, as the recogniser aligns them."""
+    boxes, x = [], 0.0
+    for width in widths:
+        boxes.append([[x, 0.0], [x + width, 0.0], [x + width, 10.0], [x, 10.0]])
+        x += width
+    return boxes
+
+
+def test_respacing_leaves_the_capitals_of_a_proportional_name_beside_its_points_together() -> None:
+    # Points are narrow in a proportional font: their pitch took the median, and every
+    # gap between capitals was more than 1.45 of it ("A CM E S.A.R.L.").
+    text = "ACME S.A.R.L."
+    widths = {"M": 17.0, ".": 5.0, " ": 6.0}
+    assert respace(text, _char_boxes([widths.get(c, 14.0) for c in text])) == text
+
+
+def test_respacing_still_puts_back_a_monospaced_lines_dropped_space() -> None:
+    # A receipt printer's cells: the space PP-OCR dropped between two words is an empty
+    # cell, as wide as a character ("ABCHO" + cell + "TRADING").
+    widths = [10.0] * 4 + [20.0, 10.0] + [10.0] * 6
+    boxes = _char_boxes(widths)
+    boxes[4][1][0] = boxes[4][2][0] = boxes[4][0][0] + 10.0  # "O" one cell wide, then blank
+    assert respace("ABCHOTRADING", boxes) == "ABCHO TRADING"
