@@ -42,7 +42,11 @@ from steve.models import Environment
 from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.selectors import memory_still_holds, shop_memory
-from submissions.services import submission_finish_processing, summary_with
+from submissions.services import (
+    merchant_memory_hold,
+    submission_finish_processing,
+    summary_with,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,12 +177,17 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
         merged.evidence[name] = [*merged.evidence.get(name, []), {**memory, "read": read}]
 
 
+def _recall_of(evidence: list[Any]) -> dict[str, Any] | None:
+    """The memory's entry in a field's evidence (recall_shop), if the memory gave it."""
+    return next((e for e in evidence if isinstance(e, dict) and "memory" in e), None)
+
+
 def drop_forgotten_recalls(merged: Merged) -> None:
     """Take back a recalled value an admin forgot while the receipt was processed (the
     fraud checks take seconds): it went out as remembered, even straight through. What
     was read comes back, with no confidence to stand on, so the field is reviewed."""
     for name, evidence in list(merged.evidence.items()):
-        recall = next((e for e in evidence if isinstance(e, dict) and "memory" in e), None)
+        recall = _recall_of(evidence)
         if recall is None or name not in merged.fields:
             continue
         if memory_still_holds(memory_ids=recall["memory"], value=merged.fields[name]):
@@ -421,18 +430,28 @@ def _process(session: WorkflowSession) -> None:
 
 
 def _finish(session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int) -> None:
+    # The decision and the session's completion stand or fall together.
+    session_complete(
+        session_id=session.pk,
+        decide=lambda: _decide_and_store(session, merged, fraud_status, match_count),
+    )
+
+
+def _decide_and_store(
+    session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int
+) -> None:
+    """Decide on the receipt and store it, in the session's completing transaction. A
+    value the memory gave is checked under the memory's hold: checked before it, a
+    forget that committed in between (or was under way) left the receipt citing a
+    forgotten value, even straight through."""
+    if any(_recall_of(evidence) for evidence in merged.evidence.values()):
+        merchant_memory_hold(submission_id=session.submission_id)
     drop_forgotten_recalls(merged)
     to_status, flagged = _decide(session, merged, fraud_status)
     kind = session.workflow_version.kind
     confidence = overall_confidence(kind, merged)
     summary = " ".join([*merged.summaries, fraud_sentence(fraud_status, match_count)])
-    # The decision and the session's completion stand or fall together.
-    session_complete(
-        session_id=session.pk,
-        decide=lambda: _store_decision(
-            session, to_status, flagged, merged, confidence, summary, fraud_status
-        ),
-    )
+    _store_decision(session, to_status, flagged, merged, confidence, summary, fraud_status)
 
 
 def _store_decision(

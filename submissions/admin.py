@@ -174,12 +174,18 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     def forget(self, request, queryset) -> None:
         # Read before they are forgotten: a forgotten row is deleted, or holds another value.
         selected = list(queryset.only("pk", "key", "field", "value"))
-        forgotten = merchant_memory_forget(memory_ids=[row.pk for row in selected])
+        # The values as read here, which the log names: not read again by the service
+        # after a reviewer's correction of the shop set one aside (docs/review.md).
+        forgotten = merchant_memory_forget(
+            memory_ids=[row.pk for row in selected],
+            values={row.pk: row.value for row in selected},
+        )
         log_changes(request, selected, lambda row: f"Forgot its value {shown(row.value)}.")
         self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
     def delete_model(self, request, obj) -> None:
-        merchant_memory_forget(memory_ids=[obj.pk])
+        merchant_memory_forget(memory_ids=[obj.pk], values={obj.pk: obj.value})
 
     def delete_queryset(self, request, queryset) -> None:
-        merchant_memory_forget(memory_ids=queryset.values_list("pk", flat=True))
+        values = dict(queryset.values_list("pk", "value"))
+        merchant_memory_forget(memory_ids=list(values), values=values)

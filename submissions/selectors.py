@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from steve.models import Company
 from submissions.forms import ALL, MINE, UNCLAIMED
-from submissions.memory import REMEMBERED_FIELDS, Recall, Remembered, choose, shop_keys
+from submissions.memory import (
+    REMEMBERED_FIELDS,
+    Recall,
+    Remembered,
+    choose,
+    same_value,
+    shop_keys,
+)
 from submissions.models import (
     EventType,
     MerchantMemory,
@@ -65,10 +72,31 @@ def shop_memory(
     return {name: recall for name, recall in found.items() if recall is not None}
 
 
+HELD, SET_ASIDE, FORGOTTEN = "held", "set_aside", "forgotten"
+
+
+def memory_standing(*, memory_ids: Iterable[str], value: object) -> str:
+    """Where a recalled ``value`` stands in the memory rows that gave it: still ``HELD``
+    (in any spelling: another reviewer may have changed only its case or spaces since),
+    ``SET_ASIDE`` by a later correction of the shop (it comes back if that is taken
+    back), or ``FORGOTTEN`` (an admin forgot it: neither held nor kept aside)."""
+    if not isinstance(value, str):
+        return FORGOTTEN
+    rows = MerchantMemory.objects.filter(pk__in=list(memory_ids)).values_list("value", "previous")
+    standing = FORGOTTEN
+    for held, aside in rows:
+        if same_value(held, value):
+            return HELD
+        if any(isinstance(a, dict) and same_value(str(a.get("value")), value) for a in aside or []):
+            standing = SET_ASIDE
+    return standing
+
+
 def memory_still_holds(*, memory_ids: Iterable[str], value: object) -> bool:
     """Whether any of these memory rows still holds ``value`` (an admin may have
-    forgotten it since it was recalled)."""
-    return MerchantMemory.objects.filter(pk__in=list(memory_ids), value=value).exists()
+    forgotten it since it was recalled, or a reviewer set it aside); a respelling of
+    it by another reviewer (same_value) still holds it: it is the same name."""
+    return memory_standing(memory_ids=memory_ids, value=value) == HELD
 
 
 def values_as_given(submission: Submission) -> dict[str, Any]:

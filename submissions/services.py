@@ -7,14 +7,14 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
@@ -1402,6 +1402,26 @@ def _lock_memories(company_id: Any) -> None:
     )
 
 
+def merchant_memory_hold(*, submission_id: str) -> None:
+    """Hold the correction memory of this submission's company as it is until the
+    caller's transaction ends: the worker storing a receipt the memory gave a value
+    checks, under it, that the value is still remembered. A forget (or a correction)
+    under way is waited for, and one that starts waits for the receipt to be stored, so
+    the receipt never goes out citing a value that was forgotten as it was stored.
+
+    The submission's row first (its session's before it: locked_submission), then the
+    company's, as corrections take them. FOR SHARE: workers storing receipts of one
+    company do not wait for each other, only for the memory's writers (_lock_memories,
+    FOR NO KEY UPDATE, which FOR SHARE conflicts with)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("merchant_memory_hold holds until the caller's transaction ends")
+    company_id = locked_submission(submission_id=submission_id).company_id
+    table, pk = Company._meta.db_table, Company._meta.pk.column
+    with transaction.get_connection().cursor() as cursor:
+        # Django's select_for_update has no FOR SHARE.
+        cursor.execute(f'SELECT 1 FROM "{table}" WHERE "{pk}" = %s FOR SHARE', [company_id])
+
+
 # Values a memory row keeps aside, newest last: what corrections overwrote, to come back
 # when they are withdrawn.
 MAX_PREVIOUS = 5
@@ -1569,34 +1589,69 @@ def _confirm_memories(submission: Submission) -> None:
         ):
             continue  # a correction was remembered when it was made
         if ids := _recalled_ids(submission, field_name):
-            MerchantMemory.objects.filter(
-                pk__in=ids, company_id=submission.company_id, value=value
-            ).update(times_right=F("times_right") + 1, updated_at=timezone.now())
+            _count_recalled_once_more(submission, ids, value)
         else:
             keys = keys if keys is not None else _shop_keys(submission)
             _remember(submission, field_name, keys, value)
 
 
-def merchant_memory_forget(*, memory_ids: Iterable[str]) -> int:
+def _count_recalled_once_more(submission: Submission, ids: list[str], value: str) -> None:
+    """The approved value counts once more on the rows that gave it: where a row holds it
+    in any spelling (another reviewer may have respelled it since: an exact match lost
+    the approval), or else where a later correction of the shop set it aside, so that
+    it comes back with this count when that correction is taken back. A value an admin
+    forgot since is neither: the approval teaches nothing (docs/review.md)."""
+    rows = MerchantMemory.objects.select_for_update().filter(
+        pk__in=ids, company_id=submission.company_id
+    )
+    for memory in rows:
+        if same_value(memory.value, value):
+            memory.times_right += 1
+        elif not _count_aside_once_more(memory, value):
+            continue
+        memory.save(update_fields=_MEMORY_FIELDS)
+
+
+def _count_aside_once_more(memory: MerchantMemory, value: str) -> bool:
+    """``value`` set aside by a later correction counts once more (_count_aside_once_less
+    undone)."""
+    aside = list(memory.previous or [])
+    for index in range(len(aside) - 1, -1, -1):
+        if same_value(aside[index]["value"], value):
+            aside[index] = {**aside[index], "times_right": aside[index]["times_right"] + 1}
+            memory.previous = aside
+            return True
+    return False
+
+
+def merchant_memory_forget(
+    *, memory_ids: Iterable[str], values: Mapping[str, str] | None = None
+) -> int:
     """An admin forgets remembered values (a wrong correction, a shop that changed): each
     value the selected rows hold, under every key of the company that holds it, as a
     receipt is recalled by any of its keys, and where corrections set it aside (a
     withdrawal would bring it back). A row that held it goes back to what it held before,
     if anything. Returns how many rows forgot a value.
 
+    ``values`` (by row id) are the values the admin chose to forget, as the admin read
+    them: a correction of the shop that lands in between sets one aside, and reading the
+    rows again forgot the correction's value instead and brought back the very value
+    chosen to go. Without them, the values the rows hold under the company's memory lock.
+
     The values are taken as selected, before any is forgotten: forgetting one brings back
     what its rows held before, which must not be forgotten in turn because another of the
     selected rows held the same value."""
+    memory_ids = list(memory_ids)
     with transaction.atomic():
-        selected: dict[tuple[Any, str], set[str]] = defaultdict(set)
-        rows = MerchantMemory.objects.filter(pk__in=list(memory_ids))
-        for company_id, field, value in rows.values_list("company_id", "field", "value"):
-            selected[company_id, field].add(value)
-        for company_id in sorted({company_id for company_id, _ in selected}):
+        rows = MerchantMemory.objects.filter(pk__in=memory_ids)
+        for company_id in sorted(set(rows.values_list("company_id", flat=True))):
             _lock_memories(company_id)
+        selected: dict[tuple[Any, str], set[str]] = defaultdict(set)
+        for pk, company_id, field, value in rows.values_list("pk", "company_id", "field", "value"):
+            selected[company_id, field].add(values.get(pk, value) if values else value)
         return sum(
-            _forget_values(company_id=company_id, field=field, values=values)
-            for (company_id, field), values in sorted(selected.items())
+            _forget_values(company_id=company_id, field=field, values=values_of)
+            for (company_id, field), values_of in sorted(selected.items())
         )
 
 

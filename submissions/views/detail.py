@@ -19,7 +19,10 @@ from submissions.forms import REJECT_REASONS, RejectForm
 from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import PDF_MAX_PAGES, is_identity, pdf_page_count, stored_transform
 from submissions.selectors import (
+    FORGOTTEN,
+    HELD,
     field_label,
+    memory_standing,
     queue_neighbours,
     schema_fields,
     submission_files,
@@ -74,6 +77,8 @@ class FieldRow:
     evidence: str
     input_type: str
     remembered: int = 0  # earlier corrections the value was recalled from (0: read)
+    # Why a value the memory gave no longer stands there (forgotten, or overruled since).
+    memory_gone: str = ""
     refused: str = ""  # what was read but not stored: the output schema refused it
     # Where the value was read in the document's text ("Document text" on the page).
     read_at: tuple[ReadAt, ...] = ()
@@ -179,6 +184,7 @@ def _field_rows(
         confidence = confidences.get(name)
         evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
         label = field_label(name, spec)
+        remembered, memory_gone = _recall_standing(submission, name, given)
         rows.append(
             FieldRow(
                 name=name,
@@ -190,7 +196,8 @@ def _field_rows(
                 flagged=name in flagged,
                 evidence=json.dumps(evidence),
                 input_type="text",
-                remembered=_remembered(submission, name, given),
+                remembered=remembered,
+                memory_gone=memory_gone,
                 refused=_refused(submission, name),
                 read_at=tuple(read_at(text, evidence, label=label, several_files=several_files)),
             )
@@ -208,6 +215,28 @@ def _remembered(submission: Submission, name: str, given: dict[str, Any]) -> int
         if isinstance(e, dict) and "memory" in e:
             return int(e.get("corrections") or 0)
     return 0
+
+
+def _recall_standing(submission: Submission, name: str, given: dict[str, Any]) -> tuple[int, str]:
+    """ "From N earlier corrections" only while the memory still holds the value it gave
+    (one query, for a recalled field only); else why it no longer does: an admin forgot
+    it, or a later correction of the shop overruled it. The page said "from 3 earlier
+    corrections" of a value forgotten as wrong."""
+    remembered = _remembered(submission, name, given)
+    if not remembered:
+        return 0, ""
+    ids = [
+        memory_id
+        for e in (submission.evidence or {}).get(name, [])
+        if isinstance(e, dict)
+        for memory_id in e.get("memory", [])
+    ]
+    standing = memory_standing(memory_ids=ids, value=(submission.extracted_data or {}).get(name))
+    if standing == HELD:
+        return remembered, ""
+    if standing == FORGOTTEN:
+        return 0, "remembered value since forgotten by an admin"
+    return 0, "remembered value since overruled by a later correction"
 
 
 def _refused(submission: Submission, name: str) -> str:

@@ -551,9 +551,13 @@ def test_the_address_printed_best_wins_over_more_votes_for_a_branch_not_printed(
 def test_the_review_page_says_how_many_corrections_a_recalled_value_comes_from(ui, company):
     from django.urls import reverse
 
+    memory = MerchantMemory.objects.create(
+        company=company, key="gst:000123456789", field="merchantName", value="Kedai Runcit"
+    )
     recalled = SubmissionFactory(
         company=company,
-        evidence={"merchantName": [{"memory": ["mem_1"], "corrections": 3}]},
+        extracted_data={"merchantName": "Kedai Runcit"},
+        evidence={"merchantName": [{"memory": [memory.pk], "corrections": 3}]},
     )
     page = ui.get(reverse("review:detail", args=[recalled.pk]))
     assert page.status_code == 200

@@ -246,10 +246,13 @@ def test_the_review_page_no_longer_says_a_value_the_reviewer_replaced_came_from_
 
     from submissions.services import submission_correct_fields
 
+    memory = MerchantMemory.objects.create(
+        company=company, key="gst:000123456789", field="merchantName", value="Kedai Lama Sdn Bhd"
+    )
     given = SubmissionFactory(
         company=company,
         extracted_data={"merchantName": "Kedai Lama Sdn Bhd", "totalAmount": 12.5},
-        evidence={"merchantName": [{"memory": ["mem_1"], "corrections": 3, "read": "KEDAI"}]},
+        evidence={"merchantName": [{"memory": [memory.pk], "corrections": 3, "read": "KEDAI"}]},
     )
     page = ui.get(reverse("review:detail", args=[given.pk]))
     assert b"from 3 earlier corrections" in page.content
