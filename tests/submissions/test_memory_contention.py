@@ -331,3 +331,49 @@ def test_a_correction_taken_back_then_approved_teaches_the_value_read_once(compa
     assert {(m.value, m.times_right, m.times_wrong, m.previous) for m in rows} == {
         ("KEDAI MAJU", 1, 0, None)
     }
+
+
+def test_the_desk_and_the_api_correcting_one_shop_at_once_both_land_and_no_count_is_lost(
+    ui, api, company, workflows, reviewer
+):
+    taught(company, reviewer, "Kedai Maju")  # the shop is known: its rows get overwritten
+    receipts = [
+        SubmissionFactory(
+            company=company, pages_text=[TEXT], extracted_data={"merchantName": "KEDAI MAJU"}
+        )
+        for _ in range(2)
+    ]
+    answers: dict[str, int] = {}
+
+    def on_the_desk() -> None:
+        answers["desk"] = ui.post(
+            reverse("review:correct", args=[receipts[0].pk]),
+            {
+                "version": receipts[0].version,
+                "field": "merchantName",
+                "value": "Kedai Maju Sdn Bhd",
+            },
+            HTTP_HX_REQUEST="true",
+        ).status_code
+
+    def over_the_api() -> None:
+        answers["api"] = api.post(
+            f"/api/v1/submissions/{receipts[1].pk}/corrections",
+            {"fields": {"merchantName": "Kedai Maju Enterprise"}},
+            format="json",
+        ).status_code
+
+    assert not in_threads(on_the_desk, over_the_api)
+    assert answers == {"desk": 200, "api": 200}
+    rows = list(MerchantMemory.objects.filter(company=company))
+    assert len(rows) == 3  # the tax number, the phone and the name as read
+    # Whichever saved last holds every key, doubted by the other; the other is set aside
+    # with its count over the first name, itself set aside with its own: nothing lost.
+    (last,) = {row.value for row in rows}
+    (first,) = {"Kedai Maju Sdn Bhd", "Kedai Maju Enterprise"} - {last}
+    for row in rows:
+        assert (row.times_right, row.times_wrong) == (1, 2)
+        assert row.previous == [
+            {"value": "Kedai Maju", "times_right": 1, "times_wrong": 0},
+            {"value": first, "times_right": 1, "times_wrong": 1},
+        ]
