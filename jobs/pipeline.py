@@ -18,7 +18,14 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from fraud.services import HashedPage, PageImage, fraud_run_checks, fraud_sentence, hash_page
+from fraud.services import (
+    HashedPage,
+    PageImage,
+    fraud_run_checks,
+    fraud_sentence,
+    hash_page,
+    outcome_for,
+)
 from jobs.extraction import (
     REQUIRED_FIELDS,
     Extraction,
@@ -43,6 +50,7 @@ from steve.workflow_rules import schema_refusal
 from submissions.models import FraudStatus, Submission, SubmissionFile, SubmissionStatus
 from submissions.selectors import memory_still_holds, shop_memory
 from submissions.services import (
+    locked_submission,
     merchant_memory_hold,
     submission_finish_processing,
     summary_with,
@@ -399,7 +407,7 @@ def _process(session: WorkflowSession) -> None:
                 page_texts=merged.pages_text,
             )
         _step(session_id, PROGRESS_FRAUD)
-        _finish(session, merged, outcome.status, outcome.match_count)
+        _finish(session, merged, outcome.status)
     except Stopped:
         logger.info("Session %s ended while processing; the pipeline stops", session_id)
     except ReadingKilled as exc:
@@ -429,17 +437,15 @@ def _process(session: WorkflowSession) -> None:
         )
 
 
-def _finish(session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int) -> None:
+def _finish(session: WorkflowSession, merged: Merged, fraud_status: str) -> None:
     # The decision and the session's completion stand or fall together.
     session_complete(
         session_id=session.pk,
-        decide=lambda: _decide_and_store(session, merged, fraud_status, match_count),
+        decide=lambda: _decide_and_store(session, merged, fraud_status),
     )
 
 
-def _decide_and_store(
-    session: WorkflowSession, merged: Merged, fraud_status: str, match_count: int
-) -> None:
+def _decide_and_store(session: WorkflowSession, merged: Merged, fraud_status: str) -> None:
     """Decide on the receipt and store it, in the session's completing transaction. A
     value the memory gave is checked under the memory's hold: checked before it, a
     forget that committed in between (or was under way) left the receipt citing a
@@ -450,8 +456,7 @@ def _decide_and_store(
     to_status, flagged = _decide(session, merged, fraud_status)
     kind = session.workflow_version.kind
     confidence = overall_confidence(kind, merged)
-    summary = " ".join([*merged.summaries, fraud_sentence(fraud_status, match_count)])
-    _store_decision(session, to_status, flagged, merged, confidence, summary, fraud_status)
+    _store_decision(session, to_status, flagged, merged, confidence, fraud_status)
 
 
 def _store_decision(
@@ -460,9 +465,17 @@ def _store_decision(
     flagged: list[str],
     merged: Merged,
     confidence: float,
-    summary: str,
     fraud_status: str,
 ) -> None:
+    """The decision, with the summary's sentence about fraud read from the matches as
+    they are now, under the row lock the decision keeps: between the checks and here, a
+    match may have been withdrawn (the submission it matched was cancelled or failed) or
+    a twin checked meanwhile may have matched this one, and the fraud status the
+    decision stores (submission_finish_processing) changed with them. Built from the
+    checks' outcome, the summary said "1 blocked fraud match" of a clean submission."""
+    locked_submission(submission_id=session.submission_id)
+    fraud = outcome_for(session.submission_id)
+    summary = " ".join([*merged.summaries, fraud_sentence(fraud.status, fraud.match_count)])
     submission_finish_processing(
         submission_id=session.submission_id,
         to_status=to_status,
