@@ -24,10 +24,9 @@ import logging
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -1578,8 +1577,20 @@ def _withdraw_matches_against(
         .order_by("submission_id")
     )
     for carrier in carriers:
-        withdraw = partial(fraud_matches_withdraw, submission_id=carrier, target_id=submission.pk)
-        transaction.on_commit(withdraw, robust=True)
+        transaction.on_commit(_withdrawal(carrier, submission.pk), robust=True)
+
+
+def _withdrawal(carrier: str, target_id: str) -> Callable[[], object]:
+    """The on-commit withdrawal of `carrier`'s matches against `target_id`: a function,
+    not a functools.partial, because Django logs a robust callback that raised by its
+    __qualname__, which a partial has not; the log line raised AttributeError out of the
+    committed cancel (a 500 for a cancel that stood) and dropped the callbacks queued
+    after it, the other carriers' withdrawals among them."""
+
+    def withdraw_matches_after_commit() -> object:
+        return fraud_matches_withdraw(submission_id=carrier, target_id=target_id)
+
+    return withdraw_matches_after_commit
 
 
 def connect_matches_to_submissions() -> None:

@@ -11,6 +11,7 @@ from functools import partial
 import pytest
 from django.db import connection, transaction
 
+from fraud import services as fraud_services
 from fraud.models import FraudMatch
 from fraud.services import (
     FraudMatchError,
@@ -238,6 +239,37 @@ def _wait_for_a_lock() -> None:
 def postgres(db) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_withdrawal_that_raises_on_commit_neither_fails_the_cancel_nor_stops_the_others(
+    postgres, monkeypatch, caplog
+):
+    """Robust on-commit callbacks are logged by name (__qualname__): a functools.partial
+    has none, so the log line itself raised AttributeError out of the committed cancel
+    (a 500 for a cancel that stood) and dropped the callbacks queued after it."""
+    company = factories.CompanyFactory()
+    earlier, first, _ = duplicate_pair(company, "9" * 64)
+    second, _ = make_submission(company, sha256="9" * 64)
+    second = checked(second)
+    assert M.objects.filter(target_submission=earlier, resolution__isnull=True).count() == 2
+    real = fraud_services.fraud_matches_withdraw
+    carriers = sorted([first.pk, second.pk])
+
+    def raises_on_the_first(*, submission_id: str, target_id: str) -> list[FraudMatch]:
+        if submission_id == carriers[0]:
+            raise RuntimeError("the database went away")
+        return real(submission_id=submission_id, target_id=target_id)
+
+    monkeypatch.setattr(fraud_services, "fraud_matches_withdraw", raises_on_the_first)
+    submission_cancel(submission_id=earlier.pk, actor=Actor.system())  # commits; no raise
+
+    assert refetch(earlier).status == "cancelled"
+    assert M.objects.get(submission_id=carriers[0], target_submission=earlier).resolution is None
+    assert M.objects.get(submission_id=carriers[1], target_submission=earlier).resolution == (
+        WITHDRAWN
+    )
+    assert "the database went away" in caplog.text
 
 
 @pytest.mark.django_db(transaction=True)
