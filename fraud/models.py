@@ -59,6 +59,10 @@ class FraudMatch(models.Model):
     # drawn (fraud.services.refuse_stale_resolution). Empty until one is made.
     resolution_version = models.PositiveIntegerField(null=True, blank=True)
     resolution_by = models.CharField(max_length=200, blank=True)
+    # When beat's withdrawal sweep last raised on this match's pair
+    # (fraud.services.fraud_matches_withdraw_missed lists such pairs last, so a batch of
+    # them never keeps the others waiting).
+    withdraw_failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

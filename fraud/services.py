@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from fraud import hashing, local, normalise, tampering, textsim, visual
@@ -55,6 +55,7 @@ from fraud.policy import (
 )
 from steve.errors import ServiceError, invalid
 from steve.jsonkeys import without_keys
+from steve.sweeps import sweep_rows
 from submissions.events import announce
 from submissions.models import (
     EventType,
@@ -1550,6 +1551,49 @@ def fraud_matches_withdraw(*, submission_id: str, target_id: str) -> list[FraudM
     return matches
 
 
+# The most pairs one run of beat's withdrawal sweep withdraws.
+WITHDRAW_BATCH = 200
+
+
+def fraud_matches_withdraw_missed(*, limit: int = WITHDRAW_BATCH) -> int:
+    """Beat: withdraw the open matches the end of their matched submission left open,
+    bounded per run, safe to run twice (or beside the commit's own withdrawal); returns
+    how many pairs it withdrew.
+
+    The commit's withdrawal (_withdraw_matches_against) runs after the cancel or failure
+    commits, in a transaction of its own: a process killed in between, or a withdrawal
+    that raised (robust, only logged), left the carrier waiting in review, blocked, for a
+    duplicate of nothing, for good. This finds such pairs (an open match, its target
+    failed or cancelled, its carrier still processing or in review) and runs each through
+    fraud_matches_withdraw, which reads them again under the carrier's row lock: a pair
+    withdrawn or resolved meanwhile is left as it is. Oldest first; those it raised on
+    last (a batch of them never fills every run)."""
+    due = (
+        M.objects.filter(
+            resolution__isnull=True,
+            target_submission__status__in=ENDED_UNDECIDED,
+            submission__status__in=WITHDRAWABLE,
+        )
+        .values("submission_id", "target_submission_id")
+        .annotate(failed_at=Max("withdraw_failed_at"), first=Min("pk"))
+        .order_by(F("failed_at").asc(nulls_first=True), "first")
+        .values_list("submission_id", "target_submission_id")[:limit]
+    )
+    counts = sweep_rows(
+        "withdraw-fraud-matches",
+        list(due),
+        lambda pair: bool(fraud_matches_withdraw(submission_id=pair[0], target_id=pair[1])),
+        failed=_withdraw_failed,
+    )
+    return counts[str(True)]
+
+
+def _withdraw_failed(pair: tuple[str, str]) -> None:
+    M.objects.filter(
+        submission_id=pair[0], target_submission_id=pair[1], resolution__isnull=True
+    ).update(withdraw_failed_at=timezone.now())
+
+
 def _withdraw_matches_against(
     sender: object, *, submission: Submission, to_status: str, **_: Any
 ) -> None:
@@ -1563,7 +1607,8 @@ def _withdraw_matches_against(
     other), a reviewer's false positive on it (the remembered pair's foreign key waits
     for this row). After the commit it waits for them and then reads what they left: a
     match resolved meanwhile stays resolved. Robust: a failure there is logged, and the
-    change, committed by then, still answers."""
+    change, committed by then, still answers; beat's sweep (fraud_matches_withdraw_missed)
+    withdraws what a failure, or a process killed before this ran, left open."""
     if to_status not in ENDED_UNDECIDED:
         return
     carriers = (

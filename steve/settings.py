@@ -379,6 +379,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.dispatch_due_webhooks": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.tasks.purge_old_webhook_deliveries": {"queue": CELERY_MAINTENANCE_QUEUE},
     "steve.tasks.purge_idempotency_keys": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "fraud.tasks.withdraw_missed_fraud_matches": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.*": {"queue": "deliveries"},
 }
 # Each worker also consumes a queue of its own (`<node>.dq`), where the liveness check
@@ -408,6 +409,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "steve.tasks.purge_idempotency_keys",
         "schedule": timedelta(hours=1),
+    },
+    # What a cancel's or failure's own withdrawal left open (a process killed between
+    # the two commits, a withdrawal that raised): docs/fraud.md.
+    "withdraw-fraud-matches": {
+        "task": "fraud.tasks.withdraw_missed_fraud_matches",
+        "schedule": timedelta(minutes=1),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -5,6 +5,7 @@ in review, flagged or blocked, for a duplicate of nothing.
 The withdrawal follows the cancel's commit (fraud._withdraw_matches_against): the tests
 without real transactions run what was queued on commit themselves (ended())."""
 
+import logging
 import time
 from functools import partial
 
@@ -18,9 +19,11 @@ from fraud.services import (
     _lock_company,
     fraud_match_resolve,
     fraud_matches_withdraw,
+    fraud_matches_withdraw_missed,
     fraud_resolution_undo,
     fraud_run_checks,
 )
+from fraud.tasks import withdraw_missed_fraud_matches
 from submissions.models import EventType, Submission
 from submissions.services import (
     Actor,
@@ -57,6 +60,16 @@ def duplicate_pair(company, digest: str = "a" * 64) -> tuple[Submission, Submiss
     match = M.objects.get(submission=later, target_submission=earlier)
     assert later.fraud_status == "blocked"
     return earlier, later, match
+
+
+def failing_pair(company, digest: str) -> tuple[Submission, Submission, FraudMatch]:
+    """A later submission in review, blocked by a duplicate of one still processing
+    (checked, a later step still ahead of it: it may yet fail)."""
+    earlier, _ = make_submission(company, sha256=digest)
+    later, _ = make_submission(company, sha256=digest)
+    earlier = checked(earlier, status="processing")
+    later = checked(later)
+    return earlier, later, M.objects.get(submission=later, target_submission=earlier)
 
 
 @pytest.fixture
@@ -216,6 +229,115 @@ def test_nobody_resolves_a_match_as_withdrawn(company):
     assert M.objects.get(pk=match.pk).resolution is None
 
 
+# --- What the commit's withdrawal missed: beat's sweep ------------------------------------
+
+
+def test_a_withdrawal_lost_with_its_process_is_made_by_the_sweep(company):
+    """The process died between the cancel's commit and its on-commit withdrawal: the
+    callback never ran (no capture executes it here), and the match stayed open."""
+    earlier, later, match = duplicate_pair(company)
+    submission_cancel(submission_id=earlier.pk, actor=Actor.system(), reason="sent twice")
+    assert M.objects.get(pk=match.pk).resolution is None  # what the crash left
+
+    assert fraud_matches_withdraw_missed() == 1
+
+    match.refresh_from_db()
+    assert (match.resolution, match.resolved_by) == (WITHDRAWN, "Steve")
+    later = refetch(later)
+    assert (later.status, later.fraud_status) == ("review", "clean")
+    [event] = withdrawals(later)
+    assert event.details["targetStatus"] == "cancelled"
+    # Once is enough: the next runs find nothing and record nothing.
+    assert fraud_matches_withdraw_missed() == 0
+    assert len(withdrawals(later)) == 1
+
+
+def test_a_withdrawal_that_raised_after_the_commit_is_made_by_the_sweep(
+    company, monkeypatch, django_capture_on_commit_callbacks
+):
+    earlier, later, match = failing_pair(company, "e" * 64)
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(fraud_services, "fraud_matches_withdraw", broken)
+    with django_capture_on_commit_callbacks(execute=True):  # robust: logged, not raised
+        submission_fail(submission_id=earlier.pk, code="OCR_FAILED", reason="unread")
+    assert M.objects.get(pk=match.pk).resolution is None
+    monkeypatch.undo()
+
+    assert fraud_matches_withdraw_missed() == 1
+    assert M.objects.get(pk=match.pk).resolution == WITHDRAWN
+    assert withdrawals(later)[0].details["targetStatus"] == "failed"
+
+
+def test_the_sweep_leaves_what_was_decided_and_what_still_stands(company):
+    # A rejected one still stands as a claim; a decided carrier keeps its matches; a
+    # match a reviewer resolved before the cancel stays as resolved.
+    rejected, carrier_of_rejected, against_rejected = duplicate_pair(company, "1" * 64)
+    submission_reject(submission_id=rejected.pk, actor=Actor.system(), reason="blurry")
+    cancelled, approved, against_cancelled = duplicate_pair(company, "2" * 64)
+    resolve(against_cancelled)
+    submission_approve(submission_id=approved.pk, actor=Actor.system())
+    Submission.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    gone, waiting, resolved = duplicate_pair(company, "3" * 64)
+    resolve(resolved)
+    Submission.objects.filter(pk=gone.pk).update(status="failed")
+
+    assert fraud_matches_withdraw_missed() == 0
+    assert M.objects.get(pk=against_rejected.pk).resolution is None
+    assert M.objects.get(pk=against_cancelled.pk).resolution == M.Resolution.FALSE_POSITIVE
+    assert M.objects.get(pk=resolved.pk).resolution == M.Resolution.FALSE_POSITIVE
+    assert not M.objects.filter(resolution=WITHDRAWN).exists()
+
+
+def test_the_sweep_is_bounded_per_run_and_the_next_run_takes_the_rest(company):
+    pairs = [duplicate_pair(company, digest * 64) for digest in "456"]
+    for earlier, _, _ in pairs:
+        Submission.objects.filter(pk=earlier.pk).update(status="cancelled")  # no callback
+
+    assert fraud_matches_withdraw_missed(limit=2) == 2
+    assert fraud_matches_withdraw_missed(limit=2) == 1
+    assert fraud_matches_withdraw_missed(limit=2) == 0
+    assert set(M.objects.values_list("resolution", flat=True)) == {WITHDRAWN}
+
+
+def test_a_pair_the_sweep_raised_on_is_listed_after_the_others(company, monkeypatch, caplog):
+    """One that raises every run (a batch of them) never keeps the others waiting."""
+    (first, stuck, _), (second, fine, _) = (duplicate_pair(company, d * 64) for d in "78")
+    for earlier in (first, second):
+        Submission.objects.filter(pk=earlier.pk).update(status="cancelled")
+    real = fraud_services.fraud_matches_withdraw
+
+    def raises_on_stuck(*, submission_id: str, target_id: str) -> list[FraudMatch]:
+        if submission_id == stuck.pk:
+            raise RuntimeError("corrupt")
+        return real(submission_id=submission_id, target_id=target_id)
+
+    monkeypatch.setattr(fraud_services, "fraud_matches_withdraw", raises_on_stuck)
+    # The stuck pair is the older: listed first until it raised once, then last.
+    assert fraud_matches_withdraw_missed(limit=1) == 0
+    assert fraud_matches_withdraw_missed(limit=1) == 1
+    assert not withdrawals(stuck) and len(withdrawals(fine)) == 1
+    assert "withdraw-fraud-matches: row" in caplog.text
+
+
+def test_the_sweep_is_quiet_when_there_is_nothing_to_do(company, caplog):
+    earlier, later, match = duplicate_pair(company)
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name.startswith(("fraud", "steve"))]
+
+    with caplog.at_level(logging.INFO):
+        assert withdraw_missed_fraud_matches.apply().get() == 0
+        assert lines() == []
+        Submission.objects.filter(pk=earlier.pk).update(status="cancelled")
+        assert withdraw_missed_fraud_matches.apply().get() == 1
+    assert lines() == [
+        "Withdrawal sweep withdrew the fraud matches of 1 pair(s) their commit left open"
+    ]
+
+
 # --- Races, on real PostgreSQL row locks -------------------------------------------------
 
 
@@ -270,6 +392,9 @@ def test_a_withdrawal_that_raises_on_commit_neither_fails_the_cancel_nor_stops_t
         WITHDRAWN
     )
     assert "the database went away" in caplog.text
+    monkeypatch.undo()
+    assert fraud_matches_withdraw_missed() == 1  # beat's sweep makes the one that raised
+    assert not M.objects.filter(target_submission=earlier, resolution__isnull=True).exists()
 
 
 @pytest.mark.django_db(transaction=True)
