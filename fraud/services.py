@@ -1202,7 +1202,8 @@ def refuse_stale_resolution(
     it depends on changed since: the state or the claim (refuse_stale_page: status,
     decision, a fraud status the checks recomputed, purge, the claim changing hands), or
     that pair (every match with the same matched submission) resolved or undone by anyone
-    else. The reviewer's own corrections and own resolutions of other pairs, sent before
+    else; withdrawn by Steve, it is refused as withdrawn (FRAUD_MATCH_WITHDRAWN, saying
+    the matched submission was cancelled or failed), not as someone else's change. The reviewer's own corrections and own resolutions of other pairs, sent before
     the panel came back with the new version, do not make it stale; neither does anyone
     else's resolution of another pair, which leaves this pair's evidence as it was.
 
@@ -1216,7 +1217,12 @@ def refuse_stale_resolution(
         "target_submission_id"
     )
     pair = matches.filter(Q(pk__in=match_ids) | Q(target_submission_id__in=targets))
-    if pair.filter(resolution_version__gt=page_version).exclude(resolution_by=me).exists():
+    changed = pair.filter(resolution_version__gt=page_version).exclude(resolution_by=me)
+    withdrawn = changed.filter(resolution=M.Resolution.WITHDRAWN).first()
+    if withdrawn is not None:
+        # Steve's, not another reviewer's: the panel says why nothing is left to resolve.
+        raise withdrawn_refusal(submission, withdrawn)
+    if changed.exists():
         raise stale_page_refusal(
             submission,
             "This pair was resolved or undone by someone else since you opened it; "
@@ -1253,13 +1259,29 @@ def _locked_matches(submission_id: str, match_ids: list[str]) -> list[FraudMatch
 def _refuse_withdrawn(submission: Submission, matches: list[FraudMatch]) -> None:
     """A withdrawn match is closed by Steve: there is nothing to resolve, and nothing a
     reviewer made to undo (a cancel that withdrew it while they looked, say)."""
-    if any(m.resolution == M.Resolution.WITHDRAWN for m in matches):
-        raise FraudMatchError(
-            "FRAUD_MATCH_WITHDRAWN",
-            "This match was withdrawn: the submission it matched was cancelled or failed, "
-            "so it was never a claim. There is nothing to resolve.",
-            current_status=submission.status,
-        )
+    withdrawn = next((m for m in matches if m.resolution == M.Resolution.WITHDRAWN), None)
+    if withdrawn is not None:
+        raise withdrawn_refusal(submission, withdrawn)
+
+
+def withdrawn_refusal(submission: Submission, match: FraudMatch) -> FraudMatchError:
+    """The refusal of a resolution or undo of a match Steve withdrew, saying why: the
+    submission it matched was cancelled or failed (which of them) after it was found."""
+    ended = (
+        Submission.objects.filter(pk=match.target_submission_id)
+        .values_list("status", flat=True)
+        .first()
+    )
+    what = {
+        SubmissionStatus.CANCELLED: "was cancelled",
+        SubmissionStatus.FAILED: "failed",
+    }.get(ended, "failed or was cancelled")
+    return FraudMatchError(
+        "FRAUD_MATCH_WITHDRAWN",
+        f"This match was withdrawn by Steve: the submission it matched {what} after it "
+        "was found, so it was never a claim. There is nothing to resolve or undo.",
+        current_status=submission.status,
+    )
 
 
 def fraud_sentence(status: str, count: int) -> str:

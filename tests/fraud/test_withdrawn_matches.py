@@ -520,3 +520,46 @@ def test_the_review_page_shows_a_withdrawn_pair_with_nothing_to_resolve(ui, comp
     assert "data-withdrawn" in html and "was cancelled" in html
     assert 'data-resolve="false_positive"' not in html
     assert 'data-action="undo-resolution"' not in html
+
+
+def test_a_resolution_from_a_panel_drawn_before_the_withdrawal_says_why_it_is_refused(
+    ui, company, ended
+):
+    """Not "resolved or undone by someone else": Steve withdrew it, and the reviewer
+    learns that the matched submission was cancelled (or failed)."""
+    from django.urls import reverse
+
+    earlier, later, match = duplicate_pair(company)
+    drawn_at = refetch(later).version
+    ended(earlier, reason="sent twice")
+
+    response = ui.post(
+        reverse("fraud:resolve_pair", args=[later.pk]),
+        {"version": drawn_at, "match": [match.pk], "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert response.status_code == 409, html
+    assert 'data-code="FRAUD_MATCH_WITHDRAWN"' in html
+    assert "someone else" not in html
+    assert "withdrawn by Steve: the submission it matched was cancelled" in html
+    assert "data-withdrawn" in html  # the panel, drawn again, shows the pair withdrawn
+    assert M.objects.get(pk=match.pk).resolution == WITHDRAWN
+
+
+def test_a_panel_drawn_before_a_failure_withdrew_the_pair_names_the_failure(ui, company, ended):
+    from django.urls import reverse
+
+    earlier, later, match = failing_pair(company, "f" * 64)
+    drawn_at = refetch(later).version
+    ended(earlier, failed=True)
+
+    response = ui.post(
+        reverse("fraud:resolve_pair", args=[later.pk]),
+        {"version": drawn_at, "match": [match.pk], "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert response.status_code == 409 and 'data-code="FRAUD_MATCH_WITHDRAWN"' in html
+    assert "the submission it matched was failed" not in html  # it reads naturally
+    assert "the submission it matched failed after" in html and "someone else" not in html
