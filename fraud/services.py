@@ -65,6 +65,8 @@ from submissions.models import (
     SubmissionStatus,
 )
 from submissions.services import (
+    RESOLVE_FRAUD,
+    UNDO_RESOLUTION,
     Actor,
     SubmissionActionError,
     actor_key,
@@ -1352,11 +1354,7 @@ def fraud_matches_resolve(
         if submission.status != SubmissionStatus.REVIEW:
             # A decided submission's matches stay as they were decided: a false positive
             # after a confirmation had remembered one pair as both fraud and unrelated.
-            raise wrong_status(
-                submission,
-                f"The submission is {submission.status}; its fraud matches can no longer "
-                "be resolved.",
-            )
+            raise wrong_status(submission, RESOLVE_FRAUD)
         matches = _locked_matches(submission_id, match_ids)
         _refuse_withdrawn(submission, matches)
         done = next((m for m in matches if m.resolution), None)
@@ -1423,10 +1421,7 @@ def fraud_resolution_undo(
             submission_id, actor, expected_version, page_version, match_ids
         )
         if submission.status != SubmissionStatus.REVIEW:
-            raise wrong_status(
-                submission,
-                f"The submission is {submission.status}; its resolutions can no longer be undone.",
-            )
+            raise wrong_status(submission, UNDO_RESOLUTION)
         matches = _locked_matches(submission_id, match_ids)
         _refuse_withdrawn(submission, matches)
         since = timezone.now() - UNDO_WINDOW

@@ -102,11 +102,67 @@ class SubmissionActionError(ServiceError):
         self.current_status = current_status
 
 
-def wrong_status(submission: Submission, message: str) -> SubmissionActionError:
-    """The refusal of an action the submission's status does not allow."""
+# A submission in each status, as a refusal names it: "review" or "processing" is no
+# adjective, so "A review submission cannot be changed" would not read.
+STATUS_NOUNS: dict[str, str] = {
+    S.CREATED: "a submission still waiting for its files",
+    S.PROCESSING: "a submission still being processed",
+    S.REVIEW: "a submission in review",
+    S.APPROVED: "an approved submission",
+    S.SYNCED: "a synced submission",
+    S.REJECTED: "a rejected submission",
+    S.CANCELLED: "a cancelled submission",
+    S.FAILED: "a failed submission",
+}
+# What "The submission is already …" says of a status the action would move it to.
+ALREADY: dict[str, str] = {
+    S.PROCESSING: "being processed",
+    S.REVIEW: "in review",
+    S.APPROVED: "approved",
+    S.SYNCED: "synced",
+    S.REJECTED: "rejected",
+    S.CANCELLED: "cancelled",
+    S.FAILED: "failed",
+}
+# Refused actions that keep the status: a correction or claim, and fraud resolutions.
+CHANGE = "change"
+RESOLVE_FRAUD = "resolve_fraud"
+UNDO_RESOLUTION = "undo_resolution"
+# Each refused action (a status it would move to, or one of the above), said of the
+# submission's status ({submission}, a STATUS_NOUNS entry).
+REFUSED_ACTIONS: dict[str, str] = {
+    S.PROCESSING: "{submission} cannot start processing.",
+    S.REVIEW: "{submission} cannot go to review.",
+    S.APPROVED: "{submission} cannot be approved.",
+    S.SYNCED: "{submission} cannot be synced.",
+    S.REJECTED: "{submission} cannot be rejected.",
+    S.CANCELLED: "{submission} cannot be cancelled.",
+    S.FAILED: "{submission} cannot be marked failed.",
+    CHANGE: "{submission} cannot be changed.",
+    RESOLVE_FRAUD: "The fraud matches of {submission} cannot be resolved.",
+    UNDO_RESOLUTION: "The fraud match resolutions of {submission} cannot be undone.",
+}
+
+
+def status_refusal(status: str, action: str) -> str:
+    """Why a submission in `status` refuses `action` (a REFUSED_ACTIONS key), as a
+    sentence: "The submission is already approved." when the action would leave it where
+    it is (a synced one was approved too), else "An approved submission cannot be
+    rejected."; an unknown action is a KeyError, not a vaguer message."""
+    template = REFUSED_ACTIONS[action]
+    if action == status or (status == S.SYNCED and action == S.APPROVED):
+        already = ALREADY[action] + (" and synced" if status != action else "")
+        return f"The submission is already {already}."
+    sentence = template.format(submission=STATUS_NOUNS[status])
+    return sentence[0].upper() + sentence[1:]
+
+
+def wrong_status(submission: Submission, action: str) -> SubmissionActionError:
+    """The refusal of an `action` (a REFUSED_ACTIONS key) the submission's status does
+    not allow: a 409 SUBMISSION_IS_<STATUS> saying so (status_refusal)."""
     return SubmissionActionError(
         f"SUBMISSION_IS_{submission.status.upper()}",
-        message,
+        status_refusal(submission.status, action),
         current_status=submission.status,
         slug=TRANSITION_SLUG,
     )
@@ -148,9 +204,7 @@ class Change:
 
 def _refuse_illegal(submission: Submission, to_status: str) -> None:
     if to_status not in TRANSITIONS.get(submission.status, set()):
-        raise wrong_status(
-            submission, f"The submission is {submission.status}; it cannot become {to_status}."
-        )
+        raise wrong_status(submission, to_status)
 
 
 def locked_submission(*, submission_id: str, expected_version: int | None = None) -> Submission:
@@ -391,10 +445,7 @@ def _refuse_unless_reviewable(submission: Submission) -> None:
     processing has no extraction or fraud result yet, so no match to block it; only the
     pipeline approves it (submission_finish_processing), when nothing needs review."""
     if submission.status != S.REVIEW:
-        raise wrong_status(
-            submission,
-            f"The submission is {submission.status}; only one in review can be approved.",
-        )
+        raise wrong_status(submission, S.APPROVED)
     _refuse_unresolved_matches(submission)
 
 
@@ -719,9 +770,7 @@ def _locked_in_review(
             submission, field_name=field_name, page_version=page_version, actor=actor
         )
     if submission.status != S.REVIEW:
-        raise wrong_status(
-            submission, f"The submission is {submission.status}; only one in review can change."
-        )
+        raise wrong_status(submission, CHANGE)
     refuse_others_claim(submission, actor)
     return submission
 

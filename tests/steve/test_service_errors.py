@@ -154,7 +154,7 @@ def test_a_submission_refusal_is_its_problem_with_the_current_status(api, compan
     assert response.status_code == 409
     assert problem["type"] == PROBLEM_BASE + "invalid-status-transition"
     assert (problem["code"], problem["currentStatus"]) == ("SUBMISSION_IS_CANCELLED", "cancelled")
-    assert problem["detail"] == "The submission is cancelled; it cannot become approved."
+    assert problem["detail"] == "A cancelled submission cannot be approved."
 
 
 def test_a_fraud_refusal_is_its_problem(api, company):

@@ -986,7 +986,7 @@ def test_cancel_with_optional_reason(ui, waiting):
     waiting.refresh_from_db()
     assert waiting.status == S.CANCELLED
     response = ui.post(action_url("cancel", waiting), {"version": waiting.version}, follow=True)
-    assert "it cannot become cancelled" in refused_page(response)
+    assert "The submission is already cancelled." in refused_page(response)
 
 
 def test_a_form_without_version_is_refused(ui, waiting):
