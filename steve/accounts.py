@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import user_login_failed
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -330,6 +331,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return {**super().get_form_kwargs(), "request": self.request}
 
 
+class LogoutView(auth_views.LogoutView):
+    """Signs out and says so on the sign-in page it lands on, which alone read like an
+    expired session or a sign-out that had not happened. A message, not a flag in the
+    address: a link can carry a flag, and LogoutView already refuses a `next` off Steve."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        # After the sign-out: it flushed the session, and the message goes with the new one.
+        messages.success(request, "You are signed out.")
+        return response
+
+
 app_name = "accounts"
 urlpatterns = [
     path(
@@ -337,7 +350,7 @@ urlpatterns = [
         refused_if_limited(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path(
         "password/",
         refused_if_limited(PasswordChangeView.as_view(success_url="/accounts/password/done/")),
