@@ -58,8 +58,9 @@ class Command(BaseCommand):
         self._submissions(key, versions, random.Random(seed))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         # Steve stores only its digest; scripts/dev keeps this output in data/.
-        self.stdout.write(f"  API key: {key.secret}")
-        self.stdout.write(f"  Reviewer login:       demo / {password}   (also an admin)")
+        # One block, its values in one column (the README quotes it).
+        self.stdout.write(f"  API key:        {key.secret}")
+        self.stdout.write(f"  Reviewer login: demo / {password} (also an admin)")
 
     def _reviewer(self, company) -> str:
         password = secrets.token_urlsafe(9)
