@@ -103,3 +103,28 @@ def test_load_more_pressed_goes_on_to_the_first_row_it_loaded(chromium, live_ser
     expect(page.locator("tr.row.selected")).to_have_attribute("data-id", ids[50])
     assert focused(page) == f"row {ids[50]} a {ids[50]}"
     context.close()
+
+
+def test_the_queue_skip_link_puts_focus_on_the_list_and_the_poll_keeps_it(
+    chromium, live_server, team
+):
+    """The first Tab on the queue is Skip to the list (as the submission page's skip links);
+    focus lands on the list, visibly, stays through the poll's redraw, and j goes on to
+    the first row."""
+    first = submission_with_file(team["company"])
+    second = submission_with_file(team["company"])
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.keyboard.press("Tab")
+    assert focused(page) == "a Skip to the list"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "queue-list"
+    outline = "getComputedStyle(document.activeElement).outlineStyle"
+    assert page.evaluate(outline) != "none"
+    # Someone else decides one: the poll redraws the list, and focus is on it still.
+    submission_approve(submission_id=second.pk, actor=Actor.for_user(team["bob"]))
+    expect(page.locator("table[data-queue] tr.row")).to_have_count(1, timeout=9000)
+    assert page.evaluate("document.activeElement.id") == "queue-list"
+    page.keyboard.press("j")
+    assert focused(page) == f"row {first.pk} a {first.pk}"
+    assert [e for e in errors if "status of 4" not in e] == []
+    context.close()

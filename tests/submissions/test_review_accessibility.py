@@ -162,3 +162,21 @@ def test_a_failed_sign_in_describes_both_inputs_with_why(settings):
         control = tree.by_id(ident)
         assert control.attrs.get("aria-invalid") == "true"
         assert "correct username and password" in tree.description(control)
+
+
+def test_the_queue_skips_to_the_list_which_its_poll_keeps(ui, company):
+    """Before the queue's first row come the header, six filters, the status tabs, bulk
+    approve and four sort links: twenty Tabs and more. A skip link goes to the list, as
+    the submission page's go to the decision and the fields."""
+    waiting = submission_with_file(company)
+    tree = page(ui.get(reverse("review:queue")))
+    first_link = tree.all("a")[0]
+    assert (first_link.text(), first_link.attrs["href"]) == ("Skip to the list", "#queue-list")
+    listing = tree.by_id("queue-list")
+    # Focusable, so the skip puts focus on it (its name said) and the poll's redraw, which
+    # restores focus by id, keeps it there; a fragment that was not lost it within 5 s.
+    assert (listing.tag, listing.attrs.get("tabindex")) == ("table", "-1")
+    assert listing.attrs.get("aria-label") == "Submissions"
+    assert waiting.pk in listing.text()
+    polled = page(ui.get(reverse("review:queue_rows"), HTTP_HX_REQUEST="true"))
+    assert polled.by_id("queue-list").attrs.get("tabindex") == "-1"
