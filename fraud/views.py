@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -33,7 +34,7 @@ from steve.accounts import (
     post_or_open,
 )
 from steve.errors import ServiceError
-from submissions.models import Submission, SubmissionFile
+from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label
 from submissions.services import Actor
@@ -368,9 +369,11 @@ def _render_panel(
     error_code: str = "",
     status: int = 200,
     typed: dict[str, Any] | None = None,
+    outcome: str = "",
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
     context = _panel_context(request, submission, error=error, error_code=error_code)
+    context["outcome"] = outcome  # what a decision just made did, for the live region
     # A refused confirmation's reason goes back into its pair's form; when that form is
     # gone (another reviewer resolved the pair meanwhile), the panel shows the reason.
     context["typed"] = typed or {}
@@ -430,7 +433,7 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
     confirming = request.POST.get("resolution") == M.Resolution.CONFIRMED_FRAUD
     if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
-    error, status, code = "", 200, ""
+    error, status, code, done = "", 200, "", ""
     if not M.objects.filter(pk=match_id, submission=submission).exists():
         gone = fraud_match_not_found()  # as resolve_pair says it, in the refreshed panel
         error, status, code = gone.message, gone.status, gone.code
@@ -450,9 +453,10 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
                 reason=form.cleaned_data["final_reason"],
                 page_version=form.cleaned_data["version"],
             )
+            done = RESOLVED_SAYS[form.cleaned_data["resolution"]]
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code
-    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code, done=done)
 
 
 def _match_ids(submission: Submission) -> list[str]:
@@ -476,7 +480,7 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
     if confirming and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
     form = PairForm(request.POST, match_ids=_match_ids(submission))
-    error, status, code = "", 200, ""
+    error, status, code, done = "", 200, "", ""
     gone = _gone(request, submission)
     if gone:
         error, status, code = gone.message, gone.status, gone.code
@@ -494,9 +498,10 @@ def resolve_pair(request: HttpRequest, submission_id: str) -> HttpResponse:
                 reason=form.cleaned_data["final_reason"],
                 page_version=form.cleaned_data["version"],
             )
+            done = RESOLVED_SAYS[form.cleaned_data["resolution"]]
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code
-    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code, done=done)
 
 
 @post_or_open(_panel_url)
@@ -511,7 +516,7 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     confirmed = undoing.filter(resolution=M.Resolution.CONFIRMED_FRAUD).exists()
     if confirmed and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)
-    error, status, code = "", 200, ""
+    error, status, code, done = "", 200, "", ""
     gone = _gone(request, submission)
     if gone:
         error, status, code = gone.message, gone.status, gone.code
@@ -525,9 +530,10 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
                 actor=Actor.for_user(request.user),
                 page_version=form.cleaned_data["version"],
             )
+            done = "Resolution undone."
         except ServiceError as refusal:
             error, status, code = refusal.message, refusal.status, refusal.code
-    return _after_resolve(request, submission.pk, error=error, status=status, code=code)
+    return _after_resolve(request, submission.pk, error=error, status=status, code=code, done=done)
 
 
 @dataclass(frozen=True)
@@ -588,10 +594,40 @@ def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpRes
     return render(request, "fraud/compare.html", context)
 
 
+# What a decision in the panel did, said first in its outcome (_outcome).
+RESOLVED_SAYS: dict[str, str] = {
+    M.Resolution.FALSE_POSITIVE: "Marked false positive.",
+    M.Resolution.CONFIRMED_FRAUD: "Confirmed fraud.",
+}
+
+
+def _outcome(submission: Submission, done: str) -> str:
+    """What a decision did (`done`) and what it leaves: the pairs still to decide, or the
+    submission's new status when the decision decided it (a confirmation that rejects)."""
+    if submission.status != SubmissionStatus.REVIEW:
+        return f"{done} The submission is {submission.status}."
+    open_matches = M.objects.filter(submission=submission, resolution__isnull=True)
+    # A pair is a matched submission's checks, or one finding in the document alone (_pairs).
+    left = len({target or pk for pk, target in open_matches.values_list("pk", "target_submission")})
+    if not left:
+        return f"{done} No pairs left to decide."
+    return f"{done} {left} pair{pluralize(left)} left to decide."
+
+
 def _after_resolve(
-    request: HttpRequest, submission_id: str, *, error: str, status: int, code: str = ""
+    request: HttpRequest,
+    submission_id: str,
+    *,
+    error: str,
+    status: int,
+    code: str = "",
+    done: str = "",
 ) -> HttpResponse:
+    """The panel after a decision in it: refused (`error`, `code`), or done (`done` says
+    what), said in the page's live region, where focus (on the next pair) says nothing."""
     typed = _typed(request, submission_id) if error else None
+    submission = _own(request, submission_id)
+    outcome = "" if error else _outcome(submission, done)
     if not request.htmx:
         # A plain form post: back to the submission page, which shows the outcome; a
         # refusal back to the panel's page, with the reason that was written.
@@ -599,16 +635,17 @@ def _after_resolve(
             messages.error(request, f"{error} ({code})" if code else error)
             request.session[TYPED_KEY] = typed
             return HttpResponseRedirect(_panel_url(request, submission_id), status=303)
-        messages.success(request, "Fraud match resolved.")
+        messages.success(request, outcome)
         url = reverse("review:detail", args=[submission_id]) + _query(request)
         return HttpResponseRedirect(url, status=303)
     response = _render_panel(
         request,
-        _own(request, submission_id),
+        submission,
         error=error,
         error_code=code,
         status=status,
         typed=typed,
+        outcome=outcome,
     )
     # The version changed (or was already newer): the page refreshes its other regions.
     response["HX-Trigger"] = "fraud-changed"

@@ -790,7 +790,7 @@
     if (event.detail.target !== document.body) return;
     const active = document.activeElement;
     if (active && active !== document.body && document.body.contains(active)) return;
-    const place = $("body > .messages") || $("main h1");
+    const place = $("body > .messages:not(:empty)") || $("main h1");
     if (!place) return;
     place.setAttribute("tabindex", "-1");
     place.focus();

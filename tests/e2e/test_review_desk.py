@@ -952,20 +952,27 @@ def test_after_a_fraud_decision_focus_goes_to_the_next_pair_then_the_decided_one
     chromium, live_server, team
 ):
     """The decided card was replaced and focus fell to the page: Tab started again at the
-    top, and the next pair was out of the keyboard's reach."""
+    top, and the next pair was out of the keyboard's reach. What each decision did is said
+    in the page's live region, the one already there (focus alone said nothing of it)."""
     flagged, _ = flagged_pairs(team["company"], pairs=2)
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
     expect(page.locator(".pair-card.unresolved")).to_have_count(2)
+    page.evaluate("document.getElementById('messages').dataset.before = 'here'")
     page.focus("[data-resolve=false_positive]")
     page.keyboard.press("Enter")
     expect(page.locator(".pair-card.unresolved")).to_have_count(1)
     expect(page.locator(".pair-card.unresolved [data-resolve=false_positive]")).to_be_focused()
+    live = page.locator("#messages[role=status]")
+    expect(live).to_have_text("Marked false positive. 1 pair left to decide.")
 
     last = page.locator(".pair-card.unresolved").get_attribute("data-pair")
     page.keyboard.press("Enter")
     expect(page.locator(".pair-card.unresolved")).to_have_count(0)
     expect(page.locator(f".pair-card[data-pair={last}] summary")).to_be_focused()
+    expect(live).to_have_text("Marked false positive. No pairs left to decide.")
+    # The same region, filled, not replaced: a screen reader watches the one it knows.
+    assert page.evaluate("document.getElementById('messages').dataset.before") == "here"
     page.keyboard.press("Tab")  # on to the decided pair's Undo
     expect(
         page.locator(f".pair-card[data-pair={last}] [data-action=undo-resolution]")

@@ -11,7 +11,7 @@ def test_signing_out_says_so_on_the_sign_in_page(ui):
     response = ui.post(reverse("accounts:logout"), follow=True)
     assert response.redirect_chain == [(reverse("accounts:login"), 302)]
     html = response.content.decode()
-    assert '<div class="messages" role="status">' in html
+    assert '<div class="messages" id="messages" role="status">' in html
     assert SIGNED_OUT in html
     # Said once: the sign-in page read again is a plain sign-in page.
     assert SIGNED_OUT not in ui.get(reverse("accounts:login")).content.decode()
