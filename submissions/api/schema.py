@@ -46,6 +46,60 @@ SUBMISSION_SUMMARY = obj(
         "clientSubmissionId": nullable(STRING),
     }
 )
+# Where each value was read (docs/api.md, "A submission's evidence"); written by
+# extraction (jobs.extraction.fields.evidence_for, api._number_lines, receipt's line
+# items) and the pipeline (jobs.pipeline: file, memory recalls, schema refusals). Open:
+# the members listed are the ones known, and an entry may carry more later.
+INDEX = {"type": "integer", "minimum": 0}
+EVIDENCE_ENTRY = {
+    "type": "object",
+    "description": "A box where the value was read (file, page, bbox, line; item for a line "
+    "item), a remembered value (memory, corrections, read), or a value the output schema "
+    "refused (read, schema).",
+    "properties": {
+        "file": {**INDEX, "description": "The fileIndex of the file it was read in."},
+        "page": {**INDEX, "description": "The page of that file, from 0."},
+        "bbox": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 4,
+            "maxItems": 4,
+            "description": "[x0, y0, x1, y1]: fractions of the page as read, from its "
+            "top-left corner.",
+        },
+        "line": {
+            **INDEX,
+            "description": "The line of that page's text the box lies on, from 0; absent "
+            "where none was found or the reading predates it.",
+        },
+        "item": {**INDEX, "description": "lineItems only: the index of the row's item."},
+        "memory": {
+            "type": "array",
+            "items": STRING,
+            "description": "The correction memories that gave the value.",
+        },
+        "corrections": {
+            **INDEX,
+            "description": "How many reviewers' corrections back the remembered value.",
+        },
+        "read": {
+            "nullable": True,
+            "description": "The value read from the document, where a memory replaced it "
+            "(null when none was read) or the output schema refused it.",
+        },
+        "schema": {
+            "type": "string",
+            "description": "Why the workflow version's output schema refused the value read.",
+        },
+    },
+    "additionalProperties": True,
+}
+EVIDENCE = {
+    "type": "object",
+    "description": "By field name (as in extractedData; lineItems for the items), where "
+    "its value came from; {} once the results are purged.",
+    "additionalProperties": {"type": "array", "items": ref("EvidenceEntry")},
+}
 SUBMISSION_FILE = obj(
     {
         "id": STRING,
@@ -87,7 +141,7 @@ SUBMISSION_DETAIL = obj(
         "files": {"type": "array", "items": ref("SubmissionFile")},
         "fraudMatches": {"type": "array", "items": ref("FraudMatchSummary")},
         "events": {"type": "array", "items": ref("SubmissionEvent"), "maxItems": 100},
-        "evidence": nullable(FREE_OBJECT),
+        "evidence": nullable(ref("Evidence")),
         "clientSubmissionId": nullable(STRING),
         "metadata": nullable(FREE_OBJECT),
         "version": {"type": "integer"},
@@ -135,6 +189,8 @@ register_components(
         "SubmissionSummary": SUBMISSION_SUMMARY,
         "SubmissionList": listing("SubmissionSummary"),
         "SubmissionFile": SUBMISSION_FILE,
+        "Evidence": EVIDENCE,
+        "EvidenceEntry": EVIDENCE_ENTRY,
         "SubmissionEvent": EVENT,
         "SubmissionDetail": SUBMISSION_DETAIL,
         "ActionResult": ACTION_RESULT,
