@@ -153,30 +153,46 @@ def load_document(
 
 
 def _image_pages(data: bytes, max_pixels: int) -> Iterator[Page]:
-    image = _load_image(data, max_pixels=max_pixels, longest_side=DECODE_MIN_SIDE)
+    image, reduced = _load_image(data, max_pixels=max_pixels, longest_side=DECODE_MIN_SIDE)
     crop = content_crop(image)
     if crop is None:
-        yield Page(index=0, image=image)
+        page = Page(index=0, image=image)
+        # OCR replaces the page's image with the one it read: the decode held here stayed
+        # alive until the page was done (140 MB for a 35-MP scan).
+        del image
+        yield page
         return
     # A receipt on a large blank canvas is cut from the image decoded at full size, not
     # from the scaled-down one, so it keeps its own resolution; the review page cuts the
     # upload the same way (submissions.pages.as_read), so evidence boxes fall on the words.
-    del image
-    whole = _load_image(data, max_pixels=max_pixels, longest_side=None)
-    yield Page(index=0, image=cut(whole, crop), transform={"crop": crop})
+    # Only a JPEG has a reduced decode: any other image already is at full size (within
+    # the pixel budget), and decoding it again doubled the time of a 99-MP PNG canvas.
+    if reduced:
+        del image  # one decode held at a time, not two
+        image, _ = _load_image(data, max_pixels=max_pixels, longest_side=None)
+    page = Page(index=0, image=cut(image, crop), transform={"crop": crop})
+    del image  # not held by this generator while OCR reads the page: 160 MB at 40 MP
+    yield page
 
 
-def _load_image(data: bytes, *, max_pixels: int, longest_side: int | None) -> Image.Image:
+def _load_image(
+    data: bytes, *, max_pixels: int, longest_side: int | None
+) -> tuple[Image.Image, bool]:
+    """The image decoded within ``max_pixels`` (and ``longest_side``, where a reduced
+    decode allows), and whether it was decoded reduced: smaller than at full size."""
     try:
         with warnings.catch_warnings():
             # Our own limit below is the guard; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
-            image = Image.open(io.BytesIO(data))
-            image.seek(0)  # first frame of an animated PNG/WebP
+            opened = Image.open(io.BytesIO(data))
+            opened.seek(0)  # first frame of an animated PNG/WebP
+            size = opened.size
             # OCR and the fraud hashes see the same page at any upload resolution, so a
             # copy of a receipt at another size is still checked against the original.
-            image = decode_within(image, max_pixels, longest_side=longest_side)
+            image = decode_within(opened, max_pixels, longest_side=longest_side)
+            reduced = opened.size != size  # draft set a reduced scale
+            del opened  # the full decode, once scaled down to the budget
             image = upright(image)
     except TooLargeToDecode as exc:
         raise ExtractionError("FILE_TOO_LARGE", str(exc)) from exc
@@ -186,7 +202,7 @@ def _load_image(data: bytes, *, max_pixels: int, longest_side: int | None) -> Im
         raise ExtractionError(
             "UNSUPPORTED_FILE", "The image is damaged or cannot be decoded."
         ) from exc
-    return to_rgb(image)
+    return to_rgb(image), reduced
 
 
 def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
