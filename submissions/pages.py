@@ -431,7 +431,8 @@ def decode_within(
 
     The header is read before any pixel is decoded, so bombs stop here cheaply. A JPEG
     over the budget, or with a side over ``longest_side``, is decoded reduced (draft: 1/2,
-    1/4, 1/8) to no less than that, then resized to the budget.
+    1/4, 1/8) to no less than that, then resized to the budget. An image resized is
+    closed: its full decode is let go.
     """
     width, height = image.size
     scale = min(1.0, (max_pixels / max(1, width * height)) ** 0.5)
@@ -449,7 +450,29 @@ def decode_within(
         return image
     fit = (max_pixels / decoded) ** 0.5
     size = (max(1, int(image.size[0] * fit)), max(1, int(image.size[1] * fit)))
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return _scaled_down(image, size)
+
+
+def _scaled_down(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image.resize(size, LANCZOS, reducing_gap=2.0)``, pixel for pixel, and ``image``
+    closed (its pixels let go) as soon as it is no longer needed.
+
+    Pillow's one call holds the decode, its rows narrowed and the result at once: a 99-MP
+    PNG (396 MB as RGB) scaled to 40 MP took ~800 MB. It narrows the rows first, then
+    shortens the columns, rounding to 8 bits in between; doing the same in two calls lets
+    the decode go after the first, saving the result's size (160 MB). Where Pillow would
+    reduce first (a factor of 2 or more past the gap) or works on premultiplied alpha, the
+    one call stays."""
+    gap = 2.0
+    reduces = image.width / size[0] / gap >= 2 or image.height / size[1] / gap >= 2
+    if reduces or image.mode not in ("RGB", "L"):
+        scaled = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
+    else:
+        narrowed = image.resize((size[0], image.height), Image.Resampling.LANCZOS)
+        image.close()
+        scaled = narrowed.resize(size, Image.Resampling.LANCZOS)
+    image.close()
+    return scaled
 
 
 # How to turn a photo upright for each EXIF orientation (Pillow's ImageOps.exif_transpose).

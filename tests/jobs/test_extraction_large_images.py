@@ -11,7 +11,7 @@ from PIL import Image
 
 from jobs.extraction import document
 from jobs.extraction.document import open_document
-from submissions.pages import content_crop, cut
+from submissions.pages import content_crop, cut, decode_within
 
 
 def encoded(image: Image.Image, format: str) -> bytes:
@@ -80,3 +80,25 @@ def test_the_page_of_a_png_scaled_down_to_the_pixel_budget_is_the_image_read_bef
     crop = content_crop(whole)
     assert page.transform == {"crop": crop}
     assert np.array_equal(np.asarray(page.image), np.asarray(cut(whole, crop)))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_an_image_scaled_down_to_the_budget_is_pillows_lanczos_pixel_for_pixel(mode):
+    """decode_within scales down in two passes, letting go of the full decode between
+    them (a 99-MP PNG held it, Pillow's intermediate and the result at once: ~800 MB);
+    the pixels are those of Pillow's one call."""
+    noise = np.random.default_rng(13).integers(0, 256, (1500, 2100, len(mode)), np.uint8)
+    image = Image.fromarray(noise.squeeze(), mode)
+    expected = image.resize((1300, 928), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    scaled = decode_within(Image.open(io.BytesIO(encoded(image, "PNG"))), 1300 * 929)
+    assert scaled.size == expected.size and scaled.mode == mode
+    assert np.array_equal(np.asarray(scaled), np.asarray(expected))
+
+
+def test_scaling_down_closes_the_full_decode_and_keeps_an_image_within_budget_as_is():
+    small = Image.open(io.BytesIO(encoded(canvas((1000, 800)), "PNG")))
+    assert decode_within(small, 800_000) is small
+    large = Image.open(io.BytesIO(encoded(canvas((2000, 1600)), "PNG")))
+    assert decode_within(large, 800_000).size == (1000, 800)
+    with pytest.raises(ValueError, match="closed image"):
+        np.asarray(large)
