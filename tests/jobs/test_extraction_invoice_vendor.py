@@ -175,3 +175,14 @@ def test_respacing_still_puts_back_a_monospaced_lines_dropped_space() -> None:
     boxes = _char_boxes(widths)
     boxes[4][1][0] = boxes[4][2][0] = boxes[4][0][0] + 10.0  # "O" one cell wide, then blank
     assert respace("ABCHOTRADING", boxes) == "ABCHO TRADING"
+
+
+def test_respacing_a_receipts_dotted_line_never_splits_more_than_before() -> None:
+    # "LOT P.T. 2811, JALAN ANGSA,": the capitals' pitch alone was the narrower one on
+    # this line and split "JALAN" ("JAL AN", the one line of both SROIE sets it changed);
+    # the wider of the two pitches is taken, so points can only join capitals.
+    text = "LOT P.T. 2811, JALAN"
+    wide = {".": 16.0, ",": 16.0, " ": 16.0, "P": 16.0, "T": 16.0}
+    widths = [wide.get(c, 10.0) for c in text]
+    widths[text.index("JALAN") + 2] = 20.0  # a broad "L", as the recogniser may align it
+    assert respace(text, _char_boxes(widths)) == text
