@@ -1528,12 +1528,9 @@ def _restore_previous(memory: MerchantMemory) -> bool:
     return True
 
 
-def _rejoin(memory: MerchantMemory) -> None:
-    """Join a value with itself where what had come between went (withdrawn, forgotten):
-    its counts add up, and the overrulings of what went are no more. A typo that another
-    reviewer corrected before its own reviewer took it back left the shop's name of three
-    corrections at one right and two wrong (0.4), its three kept aside under itself."""
-    held = [
+def _history(memory: MerchantMemory) -> list[dict[str, Any]]:
+    """The values a row held, oldest first, ending with the one it holds."""
+    return [
         *(memory.previous or []),
         {
             "value": memory.value,
@@ -1541,10 +1538,47 @@ def _rejoin(memory: MerchantMemory) -> None:
             "times_wrong": memory.times_wrong,
         },
     ]
+
+
+def _drop(memory: MerchantMemory, gone: Callable[[int, dict[str, Any]], bool]) -> bool:
+    """Take the values that went (forgotten, or withdrawn to no count) out of a row's
+    history, with their overrulings: a row's wrongs add up along it (a correction takes
+    the count of the value it overrules, plus one), so every value after one that went
+    was overruled once less, as if it had never been taught. A correction saved just
+    before the forget of the value it overruled stayed doubted (0.5, not 0.67), which a
+    correction saved just after was not. The wrongs of the values that stay are kept.
+    Then _rejoin. False when nothing is left (the caller deletes the row)."""
+    kept: list[dict[str, Any]] = []
+    went = 0
+    for index, entry in enumerate(_history(memory)):
+        if gone(index, entry):
+            went += 1
+            continue
+        # max: rows an earlier rule left, or written by hand, may not add up.
+        kept.append({**entry, "times_wrong": max(0, entry["times_wrong"] - went)})
+    if not kept:
+        return False
+    *aside, last = kept
+    memory.value, memory.times_right = last["value"], last["times_right"]
+    memory.times_wrong = last["times_wrong"]
+    memory.previous = aside or None
+    _rejoin(memory)
+    return True
+
+
+def _rejoin(memory: MerchantMemory) -> None:
+    """Join a value with itself where what had come between went (withdrawn, forgotten):
+    its counts add up, and the overrulings of what went are no more. A typo that another
+    reviewer corrected before its own reviewer took it back left the shop's name of three
+    corrections at one right and two wrong (0.4), its three kept aside under itself. The
+    values after the joined one lose the overruling the join undid (_drop's rule)."""
     joined: list[dict[str, Any]] = []
-    for entry in held:
+    undone = 0
+    for entry in _history(memory):
+        entry = {**entry, "times_wrong": max(0, entry["times_wrong"] - undone)}
         if joined and same_value(joined[-1]["value"], entry["value"]):
             before = joined.pop()
+            undone += max(0, entry["times_wrong"] - before["times_wrong"])
             # The later spelling, as often wrong as before what came between.
             entry = {
                 **entry,
@@ -1565,10 +1599,10 @@ def _count_aside_once_less(memory: MerchantMemory, value: str) -> bool:
         if same_value(aside[index]["value"], value):
             if aside[index]["times_right"] > 1:
                 aside[index] = {**aside[index], "times_right": aside[index]["times_right"] - 1}
-            else:
-                del aside[index]
-            memory.previous = aside or None
-            _rejoin(memory)
+                memory.previous = aside
+                _rejoin(memory)
+            else:  # the row still holds a value: some of its history stays
+                _drop(memory, lambda at, _entry, index=index: at == index)
             return True
     return False
 
@@ -1714,15 +1748,12 @@ def _forget_values(*, company_id: Any, field: str, values: set[str]) -> int:
     gone: list[str] = []
     now = timezone.now()
     for row in rows:
-        aside = [a for a in row.previous or [] if a["value"] not in values]
-        if row.value not in values and len(aside) == len(row.previous or []):
+        if not any(entry["value"] in values for entry in _history(row)):
             continue
-        row.previous = aside or None
         # What comes back was set aside before, never one of the values forgotten.
-        if row.value in values and not _restore_previous(row):
+        if not _drop(row, lambda _at, entry: entry["value"] in values):
             gone.append(row.pk)
             continue
-        _rejoin(row)
         row.updated_at = now  # bulk_update does not set auto_now fields
         changed.append(row)
     MerchantMemory.objects.filter(pk__in=gone).delete()

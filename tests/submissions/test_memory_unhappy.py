@@ -272,3 +272,24 @@ def test_the_review_page_no_longer_says_a_value_the_reviewer_replaced_came_from_
     )
     page = ui.get(reverse("review:detail", args=[given.pk]))
     assert b"from 3 earlier corrections" in page.content
+
+
+def test_a_first_correction_taken_back_after_another_overruled_it_leaves_that_one_undoubted(
+    company, reviewer
+):
+    from submissions.services import submission_cancel
+
+    first = SubmissionFactory(
+        company=company, pages_text=[CHAIN], extracted_data={"merchantName": "SPEEDY"}
+    )
+    correct(first, "Speedy Typo", reviewer)
+    other = SubmissionFactory(
+        company=company, pages_text=[CHAIN], extracted_data={"merchantName": "SPEEDY"}
+    )
+    correct(other, "Speedy Mart Sdn Bhd", reviewer)  # overrules the typo: doubted once
+    submission_cancel(submission_id=first.pk, actor=Actor.for_user(reviewer))
+    rows = MerchantMemory.objects.filter(company=company)
+    # As if the typo had never been taught: its overruling goes with it.
+    assert {(m.value, m.times_right, m.times_wrong, m.previous) for m in rows} == {
+        ("Speedy Mart Sdn Bhd", 1, 0, None)
+    }
