@@ -37,6 +37,7 @@ from steve.api.errors import (
     problem_json_response,
     service_problem,
     shown,
+    unknown_param_problems,
 )
 from steve.api.idempotency import idempotent
 from steve.api.views import company_workflow
@@ -291,6 +292,12 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     problem = ratelimit.count(request, file.submission.session.api_key)
     if problem is not None:
         return problem_json_response(request, problem)
+    # Not a DRF view, so steve.api.query does not refuse for it. The URL takes no query,
+    # as an S3 pre-signed PUT takes none added (SigV4 signs its whole query): one that
+    # stored the file here while the same client failed on S3 hid the mistake until
+    # production. Refused before the body is read, so the one-use URL stays usable.
+    if problems := unknown_param_problems(request.GET, ()):
+        return problem_json_response(request, problems[0])
     try:
         data = _read_body(request, file.submission.session.workflow_version.max_file_bytes)
         mime = _accepted_type(data, file.submission.session.workflow_version)

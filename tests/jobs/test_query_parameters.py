@@ -1,14 +1,16 @@
-"""A query parameter the session, poll and extraction-job calls do not take is refused,
-never ignored (docs/api.md "Query parameters"); the poll's fast path answers it as DRF's
-path does."""
+"""A query parameter the session, poll, upload and extraction-job calls do not take is
+refused, never ignored (docs/api.md "Query parameters"); the poll's fast path answers it
+as DRF's path does."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from jobs.models import WorkflowSession
+from submissions.models import SubmissionFile
 from tests.jobs.fixtures_docs import invoice_pdf
 from tests.jobs.test_extraction_jobs_api import create as create_job
 from tests.jobs.test_sessions_api import create as create_session
+from tests.jobs.test_sessions_api import jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +87,27 @@ def test_extraction_job_calls_refuse_an_unknown_parameter_in_the_peers_envelope(
         assert body["code"] == "INVALID_PARAMETER"
         assert body["success"] is False and body["error"]["code"] == "INVALID_PARAMETER"
         assert body["errors"][0]["field"] == "includeText"
+
+
+def test_an_upload_given_a_query_parameter_stores_nothing_and_its_url_stays_usable(api, workflows):
+    # A URL Steve handed out takes no query, as an S3 pre-signed one (SigV4 signs its
+    # whole query) takes none added: a client appending one would work here, fail on S3.
+    _, body, _ = create_session(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    response = put(api, f"{url}?partNumber=1", jpeg_bytes())
+    assert unknown_param(response) == (
+        "INVALID_PARAMETER",
+        [("partNumber", TAKES_NONE, "unknown_field")],
+    )
+    assert response["Content-Type"] == "application/problem+json"
+    assert "X-RateLimit-Remaining" in response  # the session key's upload bucket
+    assert SubmissionFile.objects.get().uploaded_at is None
+    # ?format is disregarded there too, as on every /api/v1/ operation.
+    assert put(api, f"{url}?format=json", jpeg_bytes()).status_code == 200
+
+
+def test_an_upload_url_refused_as_such_says_so_before_its_query_is_looked_at(api, workflows):
+    _, body, _ = create_session(api)
+    url = body["uploadUrls"][0]["uploadUrl"]
+    assert put(api, url, jpeg_bytes()).status_code == 200
+    assert put(api, f"{url}?x=1", jpeg_bytes()).json()["code"] == "UPLOAD_URL_USED"
