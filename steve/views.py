@@ -1,4 +1,5 @@
-"""Views of the core: health check, local-storage downloads, API error handlers."""
+"""Views of the core: health check, local-storage downloads, the OpenAPI schema, API error
+handlers."""
 
 import logging
 import sys
@@ -12,13 +13,19 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from steve.api.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
     database_unavailable_problem,
     problem_for_status,
     problem_json_response,
+    unknown_param_problems,
 )
+from steve.api.query import accepted_params
 from steve.blips import is_database_blip
 from steve.celery import app
 from steve.middleware import API_PREFIX
@@ -94,6 +101,29 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     response["Content-Disposition"] = download_disposition(payload.get("n") or "")
     response["Cache-Control"] = "private, max-age=0, no-store"
     return response
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema (/api/v1/schema), refusing a query parameter it does not take
+    as every /api/v1/ operation does (steve.api.query), but for drf-spectacular's `lang`:
+    its docs page (/api/docs) passes its own ?lang on to the schema's URL, which was
+    refused, and the page loaded no schema. With USE_I18N off the schema has one
+    language, so `lang` changes nothing, as `format` and Accept pick no other content.
+    Not spectacular's `version`: Steve does no DRF versioning (the API's version is its
+    path), so it only relabelled the one schema ("1.0.0 (2)"), and a client asking for
+    another version's schema was given this one as if it were that."""
+
+    accepted_query_params = {"get": ("lang",)}
+
+    # Not in its own paths (SERVE_INCLUDE_SCHEMA is off): the override lost the parent's
+    # exclusion, and the schema documented itself.
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        # accepted_query_params tells steve.api.query to leave the refusal to the view.
+        accepted = accepted_params(self, request.method or "GET")
+        if problems := unknown_param_problems(request.query_params, accepted):
+            raise problems[0]
+        return super().get(request, *args, **kwargs)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -471,6 +471,40 @@ def test_docs_page_runs_no_inline_code_under_the_desks_csp(client):
     assert "/api/v1/schema" in start_up.content.decode()
 
 
+def test_the_docs_page_opened_with_a_language_loads_its_schema(client, schema):
+    # drf-spectacular's docs page passes its ?lang on to the schema's URL, which refused it.
+    page = client.get("/api/docs?lang=de").content.decode()
+    script = re.search(r'<script src="(/api/docs\?[^"]*)"', page).group(1).replace("&amp;", "&")
+    start_up = client.get(script).content.decode()
+    schema_url = json.loads(re.search(r'"/api/v1/schema\?[^"]*"', start_up).group())
+    assert "lang=de" in schema_url
+    response = client.get(schema_url, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content
+    # One language: the schema is the same whatever ?lang says (USE_I18N is off).
+    assert json.loads(response.content) == schema
+    assert "/api/v1/schema" not in schema["paths"]  # the schema's own view is no operation
+
+
+@pytest.mark.parametrize("query", ["bogus=1", "lang=de&bogus=1", "version=2"])
+def test_the_schema_refuses_a_parameter_other_than_lang_and_format(client, query):
+    # ?version only relabelled the one schema "1.0.0 (2)": the API's version is its path.
+    response = client.get(f"/api/v1/schema?{query}", HTTP_ACCEPT="application/json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    refused = query.rpartition("&")[2].partition("=")[0]
+    assert (body["code"], body["errors"]) == (
+        "INVALID_PARAMETER",
+        [
+            {
+                "field": refused,
+                "message": "Not a query parameter of this operation; it takes lang.",
+                "code": "unknown_field",
+            }
+        ],
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "url", "body"),
     [
