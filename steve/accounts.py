@@ -169,10 +169,15 @@ def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
 TYPED_FIELDS = ("value", "reason", "text")
 
 
+def _from_another_site(reason: str) -> bool:
+    """Refused for its Origin or Referer: another site's page sent it, not one of ours."""
+    return reason.startswith(("Origin checking", "Referer checking"))
+
+
 def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
-    """What a refused form carried, labelled; none for a post from another site (its
-    Origin or Referer was refused), whose text is not the reviewer's."""
-    if reason.startswith(("Origin checking", "Referer checking")):
+    """What a refused form carried, labelled; none for a post from another site, whose
+    text is not the reviewer's."""
+    if _from_another_site(reason):
         return []
     typed = []
     for name in TYPED_FIELDS:
@@ -201,8 +206,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     htmx request gets the current token in a header and review.js sends it again, once,
     with it; only the page's own scripts read a response header (same origin), so handing
     the token over gives nothing away. It is never handed to a page drawn for someone
-    else (drawn_for_another). A plain form post (no JavaScript) gets a page that says
-    nothing was saved, shows what the form carried and leads back to the page.
+    else (drawn_for_another), nor to a request from another site (refused for its Origin
+    or Referer, whatever token it carried): the desk's own page is never refused for
+    those, so such a request is answered as a plain one. A plain form post (no
+    JavaScript) gets a page that says nothing was saved, shows what the form carried and
+    leads back to the page.
     """
     if drawn_for_another(request):
         return drawn_for_another_refusal(request)
@@ -212,7 +220,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         "reason": reason,
     }
     response = render(request, "accounts/csrf_failure.html", context, status=403)
-    if getattr(request, "htmx", False):
+    if getattr(request, "htmx", False) and not _from_another_site(reason):
         response[CSRF_RENEWED_HEADER] = get_token(request)
     return response
 

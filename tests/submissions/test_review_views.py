@@ -212,6 +212,34 @@ def test_a_refused_post_from_another_site_shows_nothing_it_carried(reviewer, wai
     assert waiting.status == S.REVIEW
 
 
+def test_an_htmx_post_from_another_site_is_refused_as_a_plain_one_without_a_token(
+    reviewer, waiting
+):
+    """The current token is handed to the desk's own page, whose token a sign-in in
+    another tab rotated; a request another site's page sent (refused for its Origin or
+    Referer, whatever token it carried) is no such page, and is handed none."""
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, reviewer)
+    token = str(client.get(detail_url(waiting)).context["csrf_token"])
+    post = {"version": waiting.version, "field": "totalAmount", "value": "60"}
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_X_DRAWN_FOR": str(reviewer.pk)}
+    for sent in (token, "x" * 64):
+        answer = client.post(
+            action_url("correct", waiting),
+            post,
+            HTTP_X_CSRFTOKEN=sent,
+            HTTP_ORIGIN="https://elsewhere.example",
+            **htmx,
+        )
+        assert answer.status_code == 403 and "X-CSRF-Token" not in answer
+        assert b"nothing was saved" in answer.content
+    # The same page's own stale token is still handed the current one.
+    answer = client.post(action_url("correct", waiting), post, HTTP_X_CSRFTOKEN="x" * 64, **htmx)
+    assert answer.status_code == 403 and "X-CSRF-Token" in answer
+    waiting.refresh_from_db()
+    assert not waiting.events.filter(type="field_corrected").exists()
+
+
 def test_a_signed_out_pages_refused_token_is_no_other_user(reviewer, waiting):
     """Cookies cleared (signed out everywhere): the CSRF refusal hands over a token, as
     for a signed-in page, and never says "signed in as someone else"."""
