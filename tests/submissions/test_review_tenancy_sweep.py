@@ -608,3 +608,39 @@ def test_the_admin_shows_company_staff_nothing_of_any_company(world):
             assert not any(secret in body_of(foreign) for secret in A_SECRETS), route
             assert framed_by_nobody(foreign), route
     assert snapshot() == before
+
+
+def test_forgetting_a_companys_memory_leaves_another_companys_same_shop_untouched(world, operator):
+    """An operator forgets a value under every key of the company that holds it: never in
+    another company, though its reviewers taught the same shop the same value (and set
+    it aside under another key, where a forget also reaches)."""
+    shared = {"field": "merchantName", "value": "Kedai Shared"}
+    a_row = MerchantMemory.objects.create(company=world.a, key="gst:shared", **shared)
+    MerchantMemory.objects.create(company=world.a, key="tel:0312", **shared)
+    b_rows = [
+        MerchantMemory.objects.create(company=world.b, key="gst:shared", **shared),
+        MerchantMemory.objects.create(company=world.b, key="tel:0312", **shared),
+        MerchantMemory.objects.create(
+            company=world.b,
+            key="reg:0001",
+            field="merchantName",
+            value="Kedai Later",
+            previous=[{"value": "Kedai Shared", "times_right": 2, "times_wrong": 0}],
+        ),
+    ]
+    b_before = list(
+        MerchantMemory.objects.filter(company=world.b)
+        .order_by("pk")
+        .values_list("pk", "key", "value", "previous", "times_right", "times_wrong")
+    )
+    response = operator.post(
+        "/admin/submissions/merchantmemory/", {"action": "forget", "_selected_action": [a_row.pk]}
+    )
+    assert response.status_code == 302
+    assert not MerchantMemory.objects.filter(company=world.a, value="Kedai Shared").exists()
+    b_after = list(
+        MerchantMemory.objects.filter(company=world.b)
+        .order_by("pk")
+        .values_list("pk", "key", "value", "previous", "times_right", "times_wrong")
+    )
+    assert b_after == b_before and len(b_after) == len(b_rows)
