@@ -1462,8 +1462,9 @@ def merchant_memory_hold(*, submission_id: str) -> None:
     company's, as corrections take them. FOR SHARE: workers storing receipts of one
     company do not wait for each other, only for the memory's writers (_lock_memories,
     FOR NO KEY UPDATE, which FOR SHARE conflicts with)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("merchant_memory_hold holds until the caller's transaction ends")
+    # A caller's bug, not a refusal a user can meet (which services raise as ServiceError):
+    # outside a transaction the hold would end as soon as it was taken.
+    assert transaction.get_connection().in_atomic_block, "call within the storing transaction"
     company_id = locked_submission(submission_id=submission_id).company_id
     table, pk = Company._meta.db_table, Company._meta.pk.column
     with transaction.get_connection().cursor() as cursor:

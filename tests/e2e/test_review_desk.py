@@ -10,7 +10,7 @@ import pytest
 
 from fraud.models import FraudMatch
 from steve.models import Membership
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import MerchantMemory, Submission, SubmissionStatus
 from submissions.services import Actor, submission_comment, submission_correct_field
 from submissions.views import actions
 from tests import factories
@@ -566,11 +566,15 @@ def test_a_save_after_the_sign_in_expired_says_so_and_keeps_the_typed_value(
 def test_a_desktop_width_page_fits_with_a_remembered_name_and_every_queue_column(
     chromium, live_server, team
 ):
+    name = "Kedai Runcit Sinar Harapan Sdn Bhd"
+    memory = MerchantMemory.objects.create(
+        company=team["company"], key="gst:000123456789", field="merchantName", value=name
+    )
     recalled = factories.SubmissionFactory(
         company=team["company"],
-        extracted_data={"merchantName": "Kedai Runcit Sinar Harapan Sdn Bhd", "totalAmount": 9.5},
+        extracted_data={"merchantName": name, "totalAmount": 9.5},
         field_confidences={"merchantName": 0.67, "totalAmount": 0.95},
-        evidence={"merchantName": [{"memory": "name", "corrections": 1}]},
+        evidence={"merchantName": [{"memory": [memory.pk], "corrections": 1}]},
         client_submission_id="order-2026-12-06-0001",
     )
     stored_file(recalled, content=receipt_png(RECEIPT))
