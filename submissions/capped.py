@@ -11,6 +11,7 @@ child, which the cap stops, not the worker or the web process.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
 import resource
@@ -69,6 +70,9 @@ def _child(write_fd: int, work: Callable[[], object], memory_mb: int) -> None:  
     status = 0
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # pdfium aborts when the cap refuses it memory: an end the parent reports, so no
+        # "Fatal Python error" dump of the parent's stack in its log (pytest, -X faulthandler).
+        faulthandler.disable()
         limit = mapped_bytes() + memory_mb * MB
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
