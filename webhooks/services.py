@@ -247,8 +247,12 @@ def endpoint_update(
         fields = validated_changes(changes)
         enabled = fields.pop("enabled", None)
         if fields.get("url", endpoint.url) != endpoint.url:
-            # A Retry-After was the old receiver's (webhooks.delivery._hold_owner).
+            # A Retry-After was the old receiver's (webhooks.delivery._hold_owner), and so
+            # was its run of failures: kept, the new receiver's first failure disabled the
+            # endpoint for days it was never tried, and its deliveries went one at a time.
             endpoint.held_until = None
+            endpoint.failing_since = None
+            endpoint.last_failure_at = None
         for name, value in fields.items():
             setattr(endpoint, name, value)
         if enabled is True and not endpoint.enabled:

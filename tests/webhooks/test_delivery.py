@@ -766,6 +766,31 @@ def test_moving_an_endpoint_ends_the_old_receivers_retry_after_hold(
     assert deliver(later.pk) is not None and len(other_receiver.requests) == 1
 
 
+def test_moving_an_endpoint_starts_a_new_run_of_failures_at_its_new_receiver(
+    company, endpoint, receiver, other_receiver, settings
+):
+    """The old receiver's days of failures say nothing of the new one: the new one's
+    first failure (a 503 while it is being deployed) disabled the endpoint for "every
+    attempt failed for more than 120 hours", after one attempt to it."""
+    settings.WEBHOOKS_DISABLE_AFTER_FAILING_HOURS = 120
+    receiver.default = 500
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    # Its last failure came with 119 hours of them; the next retry is hours away.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=timezone.now() - timedelta(hours=121),
+        last_failure_at=timezone.now() - timedelta(hours=2),
+    )
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(url=other_receiver.url))
+    other_receiver.script = [503]
+    make_due(delivery)
+    deliver(delivery.pk)
+    endpoint.refresh_from_db()
+    assert len(other_receiver.requests) == 1
+    assert endpoint.enabled and endpoint.disabled_reason == ""
+    assert endpoint.failing_since is not None  # the new receiver's run, begun now
+
+
 def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, receiver):
     old, recent, pending = emit(company), emit(company), emit(company)
     for (delivery,) in (old, recent):
