@@ -143,6 +143,25 @@ def test_during_a_rotation_each_active_secret_signs_and_after_it_only_the_new_on
     assert not signed_by(new, after) and not signed_by(old, after)
 
 
+def test_a_retry_pending_at_a_rotation_is_signed_with_the_secrets_active_when_it_is_sent(
+    company, receiver
+):
+    """docs: "every attempt is signed when it is sent, with the secrets active then". An
+    event from before a rotation with no grace is not signed with the dropped secret."""
+    endpoint, old = endpoint_create(company=company, url=receiver.url)
+    receiver.script = [500]
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get()
+    deliver(delivery.pk)
+    _, new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
+    deliver(delivery.pk)
+    first, retry = receiver.requests
+    assert signed_by(old, first) and not signed_by(new, first)
+    assert signed_by(new, retry) and not signed_by(old, retry)
+    assert len(steve_signatures(retry)) == len(standard_signatures(retry)) == 1
+
+
 def test_every_attempt_of_a_retried_event_is_fresh_signed_and_deduplicated_to_one(
     company, receiver
 ):
