@@ -1,5 +1,5 @@
-"""The JSON parser of every API view: bounded depth, and only text PostgreSQL can store
-(no lone surrogates, no NUL).
+"""The JSON parser of every API view: bounded depth, only text PostgreSQL can store
+(no lone surrogates, no NUL), and no object naming a member twice.
 
 Checked once, here, so no view meets a RecursionError or a database encode error. A view
 whose numbers are amounts (corrections) takes ExactNumbersJSONParser, which also marks a
@@ -63,8 +63,47 @@ def _check_text(text: str, path: str) -> None:
         )
 
 
+class _Repeated(dict[str, Any]):
+    """An object of the body that named a member more than once (`repeated` lists which).
+
+    json keeps the last value of a repeated name, so `"expectedVersion": 1, ...,
+    "expectedVersion": null` read as no version, and a proxy or log that keeps the first
+    sees another body than Steve: refused (as a query parameter given twice is), never
+    silently one of them. Only ever built to be refused by check_json, which knows where
+    the object is in the body.
+    """
+
+    repeated: list[str]
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) == len(pairs):
+        return members
+    repeated, seen = _Repeated(members), set()
+    repeated.repeated = []
+    for key, _ in pairs:
+        if key in seen:
+            repeated.repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def _repeated_member(path: str, key: str) -> BodyRefused:
+    where = f"{path}.{key}" if path else key
+    where = where.encode("utf-8", "backslashreplace").decode()  # as _lone_surrogate
+    return BodyRefused(
+        "The body is not valid JSON: an object names a member more than once.",
+        problem_code="INVALID_JSON",
+        errors=[
+            {"field": where, "message": "The member is given more than once.", "code": "repeated"}
+        ],
+    )
+
+
 def check_json(data: Any) -> None:
-    """Refuse a parsed body nested too deep or holding a lone surrogate (key or value)."""
+    """Refuse a parsed body nested too deep, holding a lone surrogate (key or value) or
+    an object that names a member twice."""
     stack: list[tuple[Any, str, int]] = [(data, "", 0)]
     while stack:
         value, path, depth = stack.pop()
@@ -75,6 +114,8 @@ def check_json(data: Any) -> None:
             continue
         if depth >= MAX_JSON_DEPTH:
             raise _too_deep()
+        if isinstance(value, _Repeated):
+            raise _repeated_member(path, value.repeated[0])
         if isinstance(value, Mapping):
             for key, item in value.items():
                 where = f"{path}.{key}" if path else str(key)
@@ -97,15 +138,14 @@ class BoundedJSONParser(JSONParser):
         return data
 
     def _load(self, stream: Any, parser_context: dict[str, Any]) -> Any:
-        if self.parse_float is None:
-            return super().parse(stream, None, parser_context)
-        # DRF's JSONParser.parse with a parse_float: it has no hook for one.
+        # DRF's JSONParser.parse with hooks it has none for: the members' and parse_float.
         decoded = codecs.getreader(get_encoding(parser_context))(stream)
         try:
             return json.load(
                 decoded,
                 parse_constant=json.strict_constant if self.strict else None,
                 parse_float=self.parse_float,
+                object_pairs_hook=_members,
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -116,6 +116,43 @@ def test_json_nested_too_deep_is_a_400_on_every_endpoint(api, workflows, company
     assert response.json()["code"] == "JSON_TOO_DEEP"
 
 
+def test_a_member_given_twice_is_a_400_and_the_stale_version_check_is_not_bypassed(api, company):
+    """json kept the last of two same-named members: `"expectedVersion": 1, ...,
+    "expectedVersion": null` read as no version at all, and the correction was stored over
+    a submission changed since the caller read it (which reader of the body sees which
+    value is anyone's guess, so neither is chosen)."""
+    submission = factories.SubmissionFactory(company=company, status="review", version=3)
+    body = '{"fields": {"merchantName": "Other"}, "expectedVersion": 1, "expectedVersion": null}'
+    response = post_raw(api, f"/api/v1/submissions/{submission.pk}/corrections", body)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "INVALID_JSON"
+    assert response.json()["errors"] == [
+        {
+            "field": "expectedVersion",
+            "message": "The member is given more than once.",
+            "code": "repeated",
+        }
+    ]
+    submission.refresh_from_db()
+    assert submission.extracted_data["merchantName"] == "Kedai Runcit"
+    assert submission.version == 3
+
+
+@pytest.mark.parametrize("target", ["create session", "reject", "corrections", "extraction jobs"])
+def test_a_repeated_member_is_named_where_it_is_on_every_endpoint(api, workflows, company, target):
+    path = deep_targets(api, company)[target]
+    response = post_raw(api, path, '{"metadata": {"a": {"orderId": "1", "orderId": "2"}}}')
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "INVALID_JSON"
+    assert [e["field"] for e in response.json()["errors"]] == ["metadata.a.orderId"]
+    assert not WorkflowSession.objects.exists()
+
+
+def test_the_same_name_in_sibling_objects_is_not_a_repeat(api, workflows):
+    status, body, _ = create(api, metadata={"a": {"id": "1"}, "b": {"id": "2"}})
+    assert status == 201, body
+
+
 def test_json_within_the_depth_limit_is_parsed(api, workflows):
     metadata = {"a": {"b": "c"}}
     status, _, _ = create(api, metadata=metadata)
