@@ -7,7 +7,7 @@ from operator import or_
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -16,12 +16,13 @@ from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
 from steve.accounts import PasswordChangeView
 from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
+from steve.errors import ServiceError
 from steve.loginlimit import refused_if_limited
 
 # How deep a refused deletion's relations are followed (company, workflow, version, …).
@@ -220,6 +221,32 @@ class ExplainsRefusedDeletion:
             return f"{obj} has {listed}."
         reason = f"This {obj._meta.verbose_name} has {listed}; it cannot be deleted."
         return f"{reason} {self.deletion_advice}".strip()
+
+
+class ShowsRefusedSaves:
+    """A ModelAdmin mixin: a service refusing a save the form let through (a ServiceError
+    raised by save_model) is the operator's error message on the form's page again, not
+    a 500.
+
+    The form checks what it can; the service checks again as it saves, and some of it
+    can change in between (a URL's host resolved by the form no longer does). The admin
+    saves in one transaction, which the refusal rolls back: nothing of the save is kept.
+    """
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context
+            )
+        except ServiceError as refusal:
+            messages.error(request, refusal.message)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class SavesEditedFieldsOnly:

@@ -1,7 +1,7 @@
 """Admin for endpoints, deliveries (webhooks and downstream syncs) and company secrets.
 
 Secrets are never displayed after the moment they are made: creation and rotation show
-them once, on the page answering that POST (steve.secret_once), never in a message. State changes (enable, disable, rotate, redeliver) go through
+them once, on the page answering that POST (steve.secret_once), never in a message. State changes (add, enable, disable, rotate, redeliver) go through
 the services, so the admin leaves the same notices and logs as the API.
 """
 
@@ -25,6 +25,7 @@ from steve.admin_site import (
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    ShowsRefusedSaves,
     all_rows_link,
     log_changes,
 )
@@ -49,10 +50,10 @@ from webhooks.services import (
     WebhookError,
     default_grace,
     deliveries_redeliver,
+    endpoint_create,
     endpoint_redeliver_failed,
     endpoint_rotate_secret,
     endpoint_update,
-    new_secret,
     session_secret_rotate,
     session_target_resume,
     sync_secret_rotate,
@@ -113,7 +114,11 @@ class NoticeInline(admin.TabularInline):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(
-    ExplainsRefusedDeletion, FixedOnceCreated, ShowsSecretsOnce, admin.ModelAdmin
+    ExplainsRefusedDeletion,
+    FixedOnceCreated,
+    ShowsSecretsOnce,
+    ShowsRefusedSaves,
+    admin.ModelAdmin,
 ):
     form = WebhookEndpointForm
     fixed_once_created = ("company", "environment")  # and its deliveries with it
@@ -167,9 +172,18 @@ class WebhookEndpointAdmin(
                     endpoint_update(endpoint_id=obj.pk, changes=EndpointChanges(**edited)).__dict__
                 )
             return
-        obj.secret = new_secret()
-        remember_secret(request, obj.url, obj.secret)
-        super().save_model(request, obj, form, change)
+        # Through the API's create, which checks the URL again as it saves (the form's
+        # check and the save are apart) and stores the events as the API does (each once,
+        # in the catalogue's order); a refusal is ShowsRefusedSaves' message.
+        endpoint, secret = endpoint_create(
+            company=obj.company,
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            description=form.cleaned_data["description"],
+            environment=obj.environment,
+        )
+        obj.__dict__.update(endpoint.__dict__)
+        remember_secret(request, endpoint.url, secret)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -485,10 +499,17 @@ class CompanySecretAdmin(
     rotate: Callable[..., tuple[CompanySecret, str]]
 
     def save_model(self, request: HttpRequest, obj: CompanySecret, form: Any, change: bool) -> None:
-        if not change:
-            obj.secret = new_secret()
-            remember_secret(request, f"{self.purpose} of {obj.company}", obj.secret)
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the API's create-or-rotate: a delivery makes a secret lazily (never
+        # shown to anyone) and can do so after the form found none, which a plain save
+        # then failed on (a 500); the service rotates it into the one shown here.
+        owner, secret = self.rotate(
+            company_id=obj.company_id, grace=default_grace(), **self.scope(obj)
+        )
+        obj.__dict__.update(owner.__dict__)
+        remember_secret(request, f"{self.purpose} of {owner.company}", secret)
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

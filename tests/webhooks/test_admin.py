@@ -33,6 +33,7 @@ from webhooks.services import (
     endpoint_create,
     endpoint_rotate_secret,
     endpoint_update,
+    session_secret_get_or_create,
     session_secret_rotate,
     session_target_suspend,
     sync_secret_get_or_create,
@@ -639,3 +640,77 @@ def test_the_list_of_sync_targets_shows_a_targets_retry_after_hold_and_its_pendi
     posts = admin_client.get(link.replace("&amp;", "&")).content.decode()
     assert delivery.pk in posts
     assert admin_client.get(f"/admin/webhooks/synctarget/{target.pk}/change/").status_code == 200
+
+
+def _add_form(company, url: str, **overrides: object) -> dict:
+    return {
+        "company": company.pk,
+        "url": url,
+        "description": "",
+        "environment": "production",
+        "notices-TOTAL_FORMS": "0",
+        "notices-INITIAL_FORMS": "0",
+        **overrides,
+    }
+
+
+def test_an_endpoint_added_in_the_admin_lists_its_events_as_the_apis_do(
+    admin_client, company, receiver
+):
+    # Saved directly, the admin stored the ticked types as posted (a repeat included):
+    # the API's create stores each once, in the catalogue's order, which its reads show.
+    posted = ["submission.approved", "session.completed", "submission.approved"]
+    response = admin_client.post(
+        f"{CHANGELIST}add/", _add_form(company, receiver.url, events=posted)
+    )
+    assert response.status_code == 200  # the page showing the secret
+    made, _ = endpoint_create(company=company, url=f"{receiver.url}/api", events=posted)
+    added = WebhookEndpoint.objects.exclude(pk=made.pk).get()
+    assert added.events == made.events == ["session.completed", "submission.approved"]
+
+
+def test_an_endpoint_the_service_refuses_at_the_save_is_a_message_not_a_500(
+    admin_client, company, receiver, monkeypatch
+):
+    # The form resolved the host; by the save it no longer resolves (the service checks
+    # the target again, as the API's create does): saved directly, the endpoint was made.
+    monkeypatch.setattr("webhooks.services.target_error", lambda url: "The host does not resolve.")
+    response = admin_client.post(f"{CHANGELIST}add/", _add_form(company, receiver.url), follow=True)
+    assert response.status_code == 200
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said == ["The host does not resolve."]
+    assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("model_admin", "page", "extra"),
+    [
+        (
+            webhooks_admin.SessionWebhookSecretAdmin,
+            "sessionwebhooksecret",
+            {"environment": "production"},
+        ),
+        (webhooks_admin.SyncSigningSecretAdmin, "syncsigningsecret", {}),
+    ],
+)
+def test_adding_a_secret_a_delivery_made_meanwhile_rotates_it_not_a_500(
+    admin_client, company, monkeypatch, model_admin, page, extra
+):
+    posted = model_admin.save_form
+
+    def made_by_a_delivery_meanwhile(admin_, request, form, change):
+        # Steve makes one lazily at a delivery's signing (never shown to anyone); the
+        # form had checked there was none. Saved directly, the add failed on the unique
+        # constraint; through the API's service it is rotated into one the admin shows.
+        if model_admin is webhooks_admin.SyncSigningSecretAdmin:
+            sync_secret_get_or_create(company_id=company.pk)
+        else:
+            session_secret_get_or_create(company_id=company.pk, **extra)
+        return posted(admin_, request, form, change)
+
+    monkeypatch.setattr(model_admin, "save_form", made_by_a_delivery_meanwhile)
+    response = admin_client.post(f"/admin/webhooks/{page}/add/", {"company": company.pk, **extra})
+    assert response.status_code == 200
+    model = SyncSigningSecret if page == "syncsigningsecret" else SessionWebhookSecret
+    owner = model.objects.get(company=company)
+    assert_only_in_the_body(response, owner.secret)
