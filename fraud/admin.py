@@ -1,10 +1,13 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
+from fraud.services import false_positive_pairs_remove, known_frauds_remove
 from steve.admin_site import SavesEditedFieldsOnly
+from submissions.services import Actor
 
 
 @admin.register(FraudMatch)
@@ -87,6 +90,18 @@ class KnownFraudAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from reviewers' resolutions
 
+    # Deleting (one or the selected) goes through the service, which records it on each
+    # submission's timeline: deleted directly, nobody could tell who had let its copies
+    # through again.
+    def delete_model(self, request: HttpRequest, obj: KnownFraud) -> None:
+        known_frauds_remove(known_fraud_ids=[obj.pk], actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        known_frauds_remove(
+            known_fraud_ids=list(queryset.values_list("pk", flat=True)),
+            actor=Actor.for_user(request.user),
+        )
+
 
 @admin.register(FalsePositivePair)
 class FalsePositivePairAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
@@ -110,3 +125,13 @@ class FalsePositivePairAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from reviewers' resolutions
+
+    # As the known-fraud list's: through the service, on both submissions' timelines.
+    def delete_model(self, request: HttpRequest, obj: FalsePositivePair) -> None:
+        false_positive_pairs_remove(pair_ids=[obj.pk], actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        false_positive_pairs_remove(
+            pair_ids=list(queryset.values_list("pk", flat=True)),
+            actor=Actor.for_user(request.user),
+        )

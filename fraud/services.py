@@ -1496,6 +1496,58 @@ def _remember_fraud(submission: Submission, actor: Actor) -> None:
     )
 
 
+def known_frauds_remove(*, known_fraud_ids: Sequence[int], actor: Actor) -> list[KnownFraud]:
+    """Take submissions off the company's known-fraud list (the admin's deletion): a later
+    upload matching one of their files is no longer blocked at once, only scored as any
+    other. Every change of what the checks do with a submission is on its timeline: each
+    is a `known_fraud_removed` event by `actor` (not announced: the match keeps the
+    resolution its reviewer made). Rows removed meanwhile (by another operator, an undo)
+    are skipped; returns those this removed."""
+    with transaction.atomic():
+        rows = list(
+            KnownFraud.objects.select_for_update(of=("self",))
+            .select_related("submission")
+            .filter(pk__in=known_fraud_ids)
+            .order_by("pk")  # every caller locks them in one order
+        )
+        for row in rows:
+            record_event(
+                submission=row.submission,
+                type=EventType.KNOWN_FRAUD_REMOVED,
+                actor=actor,
+                details={"confirmedBy": row.confirmed_by},
+            )
+        KnownFraud.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return rows
+
+
+def false_positive_pairs_remove(
+    *, pair_ids: Sequence[int], actor: Actor
+) -> list[FalsePositivePair]:
+    """Forget pairs a reviewer declared unrelated (the admin's deletion): the checks may
+    flag them again. Recorded on both submissions' timelines as `false_positive_removed`
+    events by `actor`, naming the other submission (not announced, as
+    known_frauds_remove). Pairs removed meanwhile are skipped; returns those this
+    removed."""
+    with transaction.atomic():
+        pairs = list(
+            FalsePositivePair.objects.select_for_update(of=("self",))
+            .select_related("first", "second")
+            .filter(pk__in=pair_ids)
+            .order_by("pk")
+        )
+        for pair in pairs:
+            for this, other in ((pair.first, pair.second), (pair.second, pair.first)):
+                record_event(
+                    submission=this,
+                    type=EventType.FALSE_POSITIVE_REMOVED,
+                    actor=actor,
+                    details={"otherSubmissionId": other.pk, "resolvedBy": pair.resolved_by},
+                )
+        FalsePositivePair.objects.filter(pk__in=[pair.pk for pair in pairs]).delete()
+    return pairs
+
+
 def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") -> None:
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
     if not policy.reject_on_confirmed_fraud:

@@ -176,6 +176,10 @@ class EventType(models.TextChoices):
     FRAUD_MATCH_RESOLVED = "fraud_match_resolved"
     FRAUD_RESOLUTION_UNDONE = "fraud_resolution_undone"
     FRAUD_MATCH_WITHDRAWN = "fraud_match_withdrawn"
+    # An admin took a submission off the known-fraud list, or forgot a pair a reviewer
+    # declared unrelated (fraud.services): what the checks do with it changed.
+    KNOWN_FRAUD_REMOVED = "known_fraud_removed"
+    FALSE_POSITIVE_REMOVED = "false_positive_removed"
 
 
 class SubmissionEvent(models.Model):

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from fraud.models import FalsePositivePair, KnownFraud
+from submissions.models import SubmissionEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +56,71 @@ def test_the_resolution_lists_read_no_submission_and_count_once(admin_client, ta
     assert not [sql for sql in read if "submissions_submission" in sql]
     assert len([sql for sql in read if "LIMIT" not in sql]) == 1, read
     assert sum(submission.pk in page.content.decode() for submission in submissions) >= 100
+
+
+def _known_fraud(company=None) -> KnownFraud:
+    submission = factories.SubmissionFactory(**({"company": company} if company else {}))
+    return KnownFraud.objects.create(
+        company=submission.company,
+        environment=submission.environment,
+        submission=submission,
+        confirmed_by="Ann",
+    )
+
+
+def _false_positive(company=None) -> FalsePositivePair:
+    first = factories.SubmissionFactory(**({"company": company} if company else {}))
+    second = factories.SubmissionFactory(company=first.company)
+    return FalsePositivePair.objects.create(
+        company=first.company, first=first, second=second, resolved_by="Ann"
+    )
+
+
+def _removals(submission_id: str, type_: str) -> list[tuple[str, dict]]:
+    events = SubmissionEvent.objects.filter(submission_id=submission_id, type=type_)
+    return list(events.values_list("actor_label", "details"))
+
+
+def test_deleting_a_known_fraud_row_in_the_admin_is_on_its_submissions_timeline(admin_client):
+    # Deleted directly, the row went with no trace on the submission: its uploads' twins
+    # were no longer blocked at once, and nobody could tell who had decided that.
+    row = _known_fraud()
+    page = reverse("admin:fraud_knownfraud_delete", args=[row.pk])
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    assert not KnownFraud.objects.exists()
+    assert _removals(row.submission_id, "known_fraud_removed") == [
+        ("admin", {"confirmedBy": "Ann"})
+    ]
+
+
+def test_deleting_known_fraud_rows_in_bulk_records_each_on_its_submission(admin_client):
+    rows = [_known_fraud(), _known_fraud()]
+    bulk = {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"}
+    assert admin_client.post(reverse("admin:fraud_knownfraud_changelist"), bulk).status_code == 302
+    assert not KnownFraud.objects.exists()
+    for row in rows:
+        assert _removals(row.submission_id, "known_fraud_removed") == [
+            ("admin", {"confirmedBy": "Ann"})
+        ]
+
+
+def test_deleting_a_false_positive_pair_in_the_admin_is_on_both_timelines(admin_client):
+    pair = _false_positive()
+    page = reverse("admin:fraud_falsepositivepair_delete", args=[pair.pk])
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    assert not FalsePositivePair.objects.exists()
+    for this, other in ((pair.first_id, pair.second_id), (pair.second_id, pair.first_id)):
+        assert _removals(this, "false_positive_removed") == [
+            ("admin", {"otherSubmissionId": other, "resolvedBy": "Ann"})
+        ]
+
+
+def test_deleting_false_positive_pairs_in_bulk_records_each_on_both_timelines(admin_client):
+    pairs = [_false_positive(), _false_positive()]
+    bulk = {"action": "delete_selected", "_selected_action": [p.pk for p in pairs], "post": "yes"}
+    listed = reverse("admin:fraud_falsepositivepair_changelist")
+    assert admin_client.post(listed, bulk).status_code == 302
+    assert not FalsePositivePair.objects.exists()
+    for pair in pairs:
+        for this in (pair.first_id, pair.second_id):
+            assert len(_removals(this, "false_positive_removed")) == 1
