@@ -306,6 +306,41 @@ def test_events_of_the_time_an_endpoint_was_disabled_come_with_the_redelivery(
     assert len(receiver.requests) == 1
 
 
+def test_an_event_type_an_endpoint_stops_subscribing_to_keeps_its_retries_and_redeliveries(
+    company, receiver, monkeypatch
+):
+    """docs/webhooks.md: the subscription decides which events get a delivery when they
+    happen; a delivery made before the change is still retried, and "redeliver what
+    failed since its last success" sends it again, though new events of that type no
+    longer reach the endpoint."""
+    endpoint, _ = endpoint_create(
+        company=company, url=receiver.url, events=["submission.approved", "submission.rejected"]
+    )
+    receiver.script = [500]
+    (retried,) = emit(company, "submission.approved")
+    deliver(retried.pk)  # fails: a retry is scheduled
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", 1)
+    receiver.script = [500]
+    (given_up,) = emit(company, "submission.approved")
+    deliver(given_up.pk)  # fails with no attempt left
+    endpoint_update(
+        endpoint_id=endpoint.pk, changes=EndpointChanges(events=["submission.rejected"])
+    )
+
+    assert emit(company, "submission.approved") == []  # new events of the type: none
+    assert endpoint_redeliver_failed(endpoint_id=endpoint.pk) == 1  # the endpoint never worked
+    deliver(given_up.pk)
+    given_up.refresh_from_db()
+    assert given_up.status == WebhookDelivery.Status.DELIVERED
+    monkeypatch.setattr(delivery_module, "MAX_ATTEMPTS", MAX_ATTEMPTS)
+    make_due(retried)
+    deliver(retried.pk)
+    retried.refresh_from_db()
+    assert retried.status == WebhookDelivery.Status.DELIVERED
+    sent = [r.json["eventType"] for r in receiver.requests]
+    assert sent == ["submission.approved"] * 4  # two failures, then each delivered
+
+
 def test_a_failing_endpoint_has_one_attempt_in_flight_and_its_others_wait(
     company, endpoint, receiver
 ):
