@@ -118,6 +118,20 @@ def _htmx_login_redirect(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _signed_out_post(request: HttpRequest) -> HttpResponse:
+    """A plain form post (no JavaScript) after the sign-in ended: a 401 page that says
+    nothing was saved or decided and shows what the form carried, as a refused CSRF check
+    does. Redirected to the login form, the reviewer signed in again and landed on the
+    page showing the stored value: the typed correction or reason was gone without a word.
+    Signing in from here leads back through the form's address (post_or_open), filters
+    kept. The CSRF check has passed, so the text is the reviewer's own."""
+    context = {
+        "typed": _typed_back(request, ""),
+        "sign_in": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}",
+    }
+    return render(request, "accounts/signed_out.html", context, status=401)
+
+
 def company_required(view: View) -> View:
     """Login required, and a company to work in; the view finds it on request.company."""
 
@@ -130,6 +144,8 @@ def company_required(view: View) -> View:
                 return HttpResponse(SIGNED_OUT, status=401, content_type="text/plain")
             if getattr(request, "htmx", False):
                 return _htmx_login_redirect(request)
+            if request.method not in SAFE_METHODS:
+                return _signed_out_post(request)
             return redirect_to_login(request.get_full_path())
         if request.method not in SAFE_METHODS and drawn_for_another(request):
             return drawn_for_another_refusal(request)

@@ -84,16 +84,20 @@ def test_anonymous_is_sent_to_login_everywhere(waiting):
         assert response.status_code == 302, url
         assert response["Location"].startswith("/accounts/login/?next="), url
     for url in action_urls(waiting):
+        # A form posted: a 401 page saying nothing was saved, with the sign-in link
+        # (tests/submissions/test_signed_out_plain_posts.py).
         response = client.post(url, {"version": waiting.version})
-        assert response.status_code == 302, url
+        assert response.status_code == 401, url
+        assert response.context["sign_in"].startswith("/accounts/login/?next="), url
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
 
 
 def test_signing_in_again_after_a_plain_post_lands_on_the_page_not_a_405(waiting, reviewer):
-    """Without JavaScript a form posted after the sign-in expired goes to the login form,
-    whose `next` is the form's address; signing in then GETs it. Every form of the desk
-    must answer that GET with the page the form was on (filters kept), not "405"."""
+    """Without JavaScript a form posted after the sign-in expired leads to the login form
+    (a redirect, or the 401 page's link), whose `next` is the form's address; signing in
+    then GETs it. Every form of the desk must answer that GET with the page the form was
+    on (filters kept), not "405"."""
     posted = [
         *(f"{url}?q=tesco" for url in action_urls(waiting)),
         reverse("fraud:resolve_pair", args=[waiting.pk]) + "?q=tesco",
@@ -104,8 +108,9 @@ def test_signing_in_again_after_a_plain_post_lands_on_the_page_not_a_405(waiting
     for url in posted:
         client = Client()
         login = client.post(url, {"version": waiting.version})
-        assert login.status_code == 302, url
-        next_url = login["Location"].split("next=", 1)[1]
+        assert login.status_code in (302, 401), url
+        link = login["Location"] if login.status_code == 302 else login.context["sign_in"]
+        next_url = link.split("next=", 1)[1]
         client.force_login(reviewer)
         landed = client.get(unquote(next_url), follow=True)
         assert landed.status_code == 200, url

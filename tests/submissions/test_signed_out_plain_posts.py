@@ -1,0 +1,72 @@
+"""A desk form posted without JavaScript after the reviewer's sign-in ended.
+
+The htmx path keeps the page and what was typed (a 401 the page explains); a plain post
+was redirected to the login form and, once signed in again, landed on the page showing
+the stored value: the typed correction, reason or comment was gone without a word.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+
+from submissions.models import SubmissionStatus
+from tests.submissions.test_review_support import submission_with_file
+
+pytestmark = pytest.mark.django_db
+
+TYPED = "Tesco Extra ‮ﺕﺴﻜﻭ‬ 🧾"
+
+
+@pytest.fixture
+def waiting(company):
+    return submission_with_file(company)
+
+
+def expired(client: Client) -> Client:
+    """The reviewer's session ends on the server (its age passed); the browser keeps its
+    cookies (the CSRF cookie outlives the session) and the page it had open."""
+    Session.objects.all().delete()
+    return client
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [
+        ("correct", {"field": "merchantName", "value": TYPED}),
+        ("reject", {"reason": TYPED}),
+        ("comment", {"text": TYPED, "form_token": "t1"}),
+        ("cancel", {"reason": TYPED}),
+    ],
+)
+def test_a_plain_post_after_the_sign_in_ended_shows_what_was_typed_and_saves_nothing(
+    ui, waiting, action, form
+):
+    client = expired(ui)
+    url = reverse(f"review:{action}", args=[waiting.pk]) + "?q=tesco"
+    response = client.post(url, {"version": waiting.version, **form})
+
+    assert response.status_code == 401
+    page = response.content.decode()
+    assert "nothing was saved" in page.lower()
+    assert TYPED in page
+    # Signing in again leads back to where the form was, filters kept.
+    link = response.context["sign_in"]
+    assert urlsplit(link).path == reverse("accounts:login")
+    assert parse_qs(urlsplit(link).query)["next"] == [url]
+    assert f'href="{link.replace("&", "&amp;")}"' in page
+    waiting.refresh_from_db()
+    assert waiting.status == SubmissionStatus.REVIEW
+    assert waiting.events.filter(type__in=["comment", "field_corrected"]).count() == 0
+
+
+def test_a_plain_approve_after_the_sign_in_ended_says_it_was_not_approved(ui, waiting):
+    response = expired(ui).post(
+        reverse("review:approve", args=[waiting.pk]), {"version": waiting.version}
+    )
+    assert response.status_code == 401
+    assert "nothing was saved or decided" in response.content.decode().lower()
+    waiting.refresh_from_db()
+    assert waiting.status == SubmissionStatus.REVIEW
