@@ -3,6 +3,7 @@ output schema, checked before a version is saved (the admin's form uses them), a
 whether a value fits a field of its output schema (the pipeline and corrections)."""
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -192,9 +193,37 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
     try:
         for error in validator.iter_errors({name: value}):
             if list(error.absolute_path)[:1] == [name]:
-                return _as_json(error.message, error.instance)
+                return _readable(error) or _as_json(error.message, error.instance)
     except referencing.exceptions.Unresolvable as error:
         return f"the output schema refers to {error.ref!r}, which it does not define"
+    return None
+
+
+# The forms the built-in output schemas write dates, times and currencies in
+# (jobs/extraction/schemas.py), said in words: refused with jsonschema's own ("is not a
+# 'date'", "does not match '^([01]\\d|2[0-3]):[0-5]\\d$'"), a reviewer who typed a date day
+# first, as receipts print it, was told neither the form it takes nor what was wrong.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+AS_DATE = "is not a date as YYYY-MM-DD, e.g. 2024-02-29"
+PATTERN_WORDS = {
+    r"^\d{4}-\d{2}-\d{2}$": AS_DATE,
+    r"^([01]\d|2[0-3]):[0-5]\d$": "is not a time as HH:MM (24-hour), e.g. 21:30",
+    "^[A-Z]{3}$": "is not a currency as its three-letter code in capitals, e.g. MYR",
+}
+
+
+def _readable(error: Any) -> str | None:
+    """A refusal in words for a date's format or one of PATTERN_WORDS; None for others."""
+    instance = error.instance
+    if not isinstance(instance, str):
+        return None
+    written = json.dumps(instance, ensure_ascii=False)
+    if error.validator == "format" and error.validator_value == "date":
+        if ISO_DATE.fullmatch(instance):
+            return f"{written} is not a day of the calendar"
+        return f"{written} {AS_DATE}"
+    if error.validator == "pattern" and error.validator_value in PATTERN_WORDS:
+        return f"{written} {PATTERN_WORDS[error.validator_value]}"
     return None
 
 

@@ -442,3 +442,62 @@ def test_a_number_with_more_digits_than_are_kept_is_refused_not_rounded(ui, wait
         correct(ui, waiting, waiting.version, "totalAmount", "123456789012.3456").status_code == 200
     )
     assert stored(waiting)["totalAmount"] == 123456789012.3456
+
+
+# --- Dates and times as typed --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, said",
+    [
+        # Day first, as printed on a receipt: the page says the form it takes.
+        ("31/02/2024", "is not a date as YYYY-MM-DD, e.g. 2024-02-29"),
+        ("02/03/2024", "is not a date as YYYY-MM-DD, e.g. 2024-02-29"),
+        ("2024-2-9", "is not a date as YYYY-MM-DD, e.g. 2024-02-29"),
+        # The right form, but no such day.
+        ("2024-02-31", "2024-02-31&quot; is not a day of the calendar"),
+        ("2023-02-29", "2023-02-29&quot; is not a day of the calendar"),
+    ],
+)
+def test_a_date_not_written_as_the_field_takes_it_is_refused_saying_how_to_write_it(
+    ui, waiting, typed, said
+):
+    """Refused with jsonschema's words ("31/02/2024" is not a 'date'), the reviewer was
+    told neither the form a date takes nor that February has no 31st."""
+    response = correct(ui, waiting, waiting.version, "date", typed)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert said in page
+    assert "is not a &#x27;date&#x27;" not in page
+    assert "date" not in stored(waiting)
+
+
+@pytest.mark.parametrize(
+    "field, typed, said",
+    [
+        ("time", "9.30pm", "is not a time as HH:MM (24-hour), e.g. 21:30"),
+        ("currency", "myr", "is not a currency as its three-letter code in capitals, e.g. MYR"),
+    ],
+)
+def test_a_time_or_currency_not_written_as_the_field_takes_it_is_refused_saying_how(
+    ui, waiting, field, typed, said
+):
+    """Refused with the schema's pattern (does not match '^([01]\\d|2[0-3]):[0-5]\\d$'),
+    the reviewer had to read a regular expression."""
+    before = stored(waiting).get(field)
+    response = correct(ui, waiting, waiting.version, field, typed)
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert said in page
+    assert "does not match &#x27;" not in page
+    assert stored(waiting).get(field) == before
+
+
+def test_the_api_refuses_an_impossible_date_with_the_same_words(api, waiting):
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"date": "2024-02-31"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert '\\"2024-02-31\\" is not a day of the calendar' in response.content.decode()
