@@ -77,9 +77,10 @@ class RejectForm(VersionedForm):
         label="Common reason",
         widget=forms.Select(attrs={"id": "reject-preset"}),
     )
+    # No max_length: rendered as the box's maxlength, a browser cut a longer pasted
+    # reason to fit without a word; the service's limit refuses it, saying so.
     reason = forms.CharField(
         required=False,
-        max_length=2000,
         strip=True,
         label="Reason",
         widget=forms.Textarea(
@@ -97,7 +98,9 @@ class RejectForm(VersionedForm):
 
 
 class CancelForm(VersionedForm):
-    reason = forms.CharField(required=False, max_length=2000, strip=True)
+    # No max_length: the service's limit refuses a longer reason saying so (as the API
+    # does), and the page keeps it; the form's answered "incomplete" and dropped it.
+    reason = forms.CharField(required=False, strip=True)
 
 
 class LineItemsForm(VersionedForm):

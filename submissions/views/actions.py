@@ -138,7 +138,7 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = RejectForm(request.POST)
-    typed = request.POST.get("reason", "")[:2000]
+    typed = request.POST.get("reason", "")[:5000]
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
         return _refused(request, submission.pk, message, reason=typed)
@@ -159,8 +159,9 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CancelForm(request.POST)
+    typed = {"cancel_reason": request.POST.get("reason", "")[:5000]}
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.")
+        return _refused(request, submission.pk, "The form was incomplete; try again.", typed=typed)
     try:
         submission = submission_cancel(
             submission_id=submission.pk,
@@ -169,7 +170,6 @@ def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except ServiceError as error:
-        typed = {"cancel_reason": request.POST.get("reason", "")[:5000]}
         return _refused(request, submission.pk, error.message, code=error.code, typed=typed)
     return _decided(request, submission, "cancelled")
 

@@ -1820,3 +1820,54 @@ def test_a_refused_cancel_keeps_its_reason(ui, waiting):
     assert '<details class="cancel" open>' in page
     waiting.refresh_from_db()
     assert waiting.status == S.REVIEW
+
+
+def test_a_cancel_reason_over_the_limit_is_refused_saying_so_and_kept(ui, waiting):
+    """The form's own limit answered "The form was incomplete; try again." and dropped the
+    reason: a pasted 2,001-character reason was gone, with a message that did not say why
+    (the page's input has no maxlength; the service's limit, as the API's, says so)."""
+    reason = "Duplicate of an order the customer sent twice. " * 43  # 2,021 characters
+    response = ui.post(
+        action_url("cancel", waiting), {"version": waiting.version, "reason": reason}, follow=True
+    )
+    page = refused_page(response)
+    assert "At most 2000 characters." in page
+    assert "The form was incomplete" not in page
+    assert f'name="reason" value="{reason}"' in page
+    assert '<details class="cancel" open>' in page
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_a_reject_reason_over_the_limit_is_refused_saying_so_and_kept_whole(ui, waiting):
+    """The reason's box had maxlength="2000" (the form's limit): a browser cuts a longer
+    pasted reason to fit without a word, and it was stored cut. The service's limit
+    refuses it instead, saying so, and the page shows it back whole."""
+    page = ui.get(detail_url(waiting)).content.decode()
+    box = re.search(r"<textarea[^>]*name=\"reason\"[^>]*>", page)
+    assert box and "maxlength" not in box.group(0)
+
+    reason = " ".join(["The total was changed by hand after printing, see the stamp."] * 34)
+    response = ui.post(
+        action_url("reject", waiting), {"version": waiting.version, "reason": reason}, follow=True
+    )
+    refused = refused_page(response)
+    assert "At most 2000 characters." in refused
+    assert f"\n{reason}</textarea>" in refused
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_a_comment_over_the_limit_is_refused_saying_so_not_cut_by_the_browser(ui, waiting):
+    """The comment box had maxlength="2000": a longer pasted comment was cut to fit
+    without a word and saved cut. The service refuses it, saying so, and keeps it."""
+    page = ui.get(detail_url(waiting)).content.decode()
+    box = re.search(r"<textarea[^>]*name=\"text\"[^>]*>", page)
+    assert box and "maxlength" not in box.group(0)
+
+    text = " ".join(["Called the shop: the manager says this receipt was reprinted."] * 33)
+    form = {"text": text, "form_token": "5f0c5d7e-8a4b-4a43-9d3c-1d2b3c4d5e6f"}
+    refused = refused_page(ui.post(action_url("comment", waiting), form, follow=True))
+    assert "A comment has at most 2000 characters." in refused
+    assert f">{text}</textarea>" in refused
+    assert not waiting.events.filter(type="comment").exists()
