@@ -181,8 +181,10 @@ def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
 
 
 # The form fields whose text a refused plain form post shows back (a correction, a
-# reject, cancel or fraud reason, a comment), so nothing typed is lost with the refusal.
+# reject, cancel or fraud reason, a comment; line items by _typed_rows), so nothing
+# typed is lost with the refusal.
 TYPED_FIELDS = ("value", "reason", "text")
+LINE_ITEM_PARTS = ("description", "quantity", "amount")
 
 
 def _from_another_site(reason: str) -> bool:
@@ -201,7 +203,25 @@ def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
         if text:
             label = request.POST.get("field", "") if name == "value" else name
             typed.append((label or name, text))
+    if rows := _typed_rows(request):
+        typed.append(("Line items", rows))
     return typed
+
+
+def _typed_rows(request: HttpRequest) -> str:
+    """The line-items form's rows (description-N, quantity-N, amount-N) as the page lists
+    them ("Milk, 2 × 1.45; Bread, 1 × 1.10"), blank rows left out: a table of edits was
+    the one thing the form carried that the refusal did not show."""
+    rows = []
+    n = 0
+    # Django's limit on a request's fields (1000) bounds the rows a form can carry.
+    while f"description-{n}" in request.POST or f"amount-{n}" in request.POST:
+        row = [request.POST.get(f"{part}-{n}", "").strip() for part in LINE_ITEM_PARTS]
+        if any(row):
+            description, quantity, amount = row
+            rows.append(f"{description}, {quantity} × {amount}")
+        n += 1
+    return "; ".join(rows)
 
 
 def _page_of(request: HttpRequest) -> str:

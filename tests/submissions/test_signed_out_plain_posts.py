@@ -70,3 +70,39 @@ def test_a_plain_approve_after_the_sign_in_ended_says_it_was_not_approved(ui, wa
     assert "nothing was saved or decided" in response.content.decode().lower()
     waiting.refresh_from_db()
     assert waiting.status == SubmissionStatus.REVIEW
+
+
+ROWS = {
+    "description-0": "Milk 2L",
+    "quantity-0": "2",
+    "amount-0": "1.45",
+    "description-1": "خبز 🍞",
+    "quantity-1": "1",
+    "amount-1": "1,234.5O",
+    "description-2": "",
+    "quantity-2": "",
+    "amount-2": "",
+}
+SHOWN = 'Line items: <span class="typed">Milk 2L, 2 × 1.45; خبز 🍞, 1 × 1,234.5O</span>'
+
+
+def test_line_items_posted_after_the_sign_in_ended_are_shown_back(ui, waiting):
+    """The refusal pages showed a correction's value, a reason and a comment, but not the
+    rows of the line-items form: a table of edits was gone without a word."""
+    url = reverse("review:correct_items", args=[waiting.pk])
+    response = expired(ui).post(url, {"version": waiting.version, **ROWS})
+    assert response.status_code == 401
+    assert SHOWN in response.content.decode()
+
+
+def test_line_items_refused_for_a_renewed_token_are_shown_back(reviewer, waiting, settings):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+    stale = str(client.get(reverse("review:detail", args=[waiting.pk])).context["csrf_token"])
+    client.cookies.pop(settings.CSRF_COOKIE_NAME)
+    client.force_login(reviewer)
+    client.get(reverse("review:detail", args=[waiting.pk]))  # a new token
+    url = reverse("review:correct_items", args=[waiting.pk])
+    response = client.post(url, {"version": waiting.version, **ROWS, "csrfmiddlewaretoken": stale})
+    assert response.status_code == 403
+    assert SHOWN in response.content.decode()
