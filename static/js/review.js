@@ -616,6 +616,22 @@
     if (event.detail.target === document.body) { stopPanelRetry(); panelRetry.attempt = 0; }
   });
 
+  // A request the server answers with HX-Redirect is one whose sign-in ended
+  // (accounts._htmx_login_redirect): a poll, or the fraud panel loading by itself. htmx
+  // then sent the whole page to the login form, and with unsaved input the browser's own
+  // "Leave site?" prompt was all that stood between the reviewer and losing it. With
+  // unsaved input the page stays and says why, as a save refused with 401 does.
+  document.addEventListener("htmx:beforeOnLoad", (event) => {
+    const xhr = event.detail.xhr;
+    if (!xhr || !xhr.getResponseHeader("HX-Redirect") || !dirtyInputs().length) return;
+    event.preventDefault();
+    if (isPanelLoad(event)) panelFailed(event);
+    showRequestError(
+      "Your sign-in has expired, so this page could not be loaded. What you typed is still on the page, marked unsaved. Sign in again in a new tab, then save it.",
+      isPoll(event) ? "poll" : "action",
+    );
+  });
+
   ["htmx:sendError", "htmx:responseError"].forEach((name) => {
     onAnswer(name, (event) => {
       const renewed = renewCsrfToken(event);

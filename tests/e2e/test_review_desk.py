@@ -790,6 +790,35 @@ def test_a_save_answered_after_going_on_to_the_next_submission_stays_off_its_pag
     context.close()
 
 
+def test_a_panel_load_after_the_sign_in_expired_keeps_the_page_and_what_was_typed(
+    chromium, live_server, team
+):
+    """The fraud panel loads again by itself after a failure; if the sign-in ended
+    meanwhile, the server answers with a redirect to the login form, which took the whole
+    page there, unsaved correction and all."""
+    flagged = seed_queue(team["company"])["flagged"]
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    down = {"on": True}
+    page.route(
+        re.compile(rf"/review/{flagged.pk}/fraud(\?|$)"),
+        lambda route: route.abort() if down["on"] else route.continue_(),
+    )
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    note = page.locator("[data-panel-failed]")
+    expect(note).to_be_visible()
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")  # typed, not saved
+    context.clear_cookies(name="sessionid")  # signed out in another tab, or timed out
+    down["on"] = False
+
+    note.locator("[data-panel-retry]").click()
+    expect(page.locator("#request-error")).to_contain_text("sign-in has expired")
+    assert page.url.endswith(f"/review/{flagged.pk}/")
+    expect(field).to_have_value("60.00")
+    expect(note).to_be_visible()  # the panel is still not loaded, and says so
+    context.close()
+
+
 def test_a_fraud_panel_that_failed_to_load_loads_again_by_itself(
     chromium, live_server, team, screenshots: Path
 ):
