@@ -11,7 +11,7 @@ from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission
 from tests import factories
-from tests.e2e.test_review_browser import open_page
+from tests.e2e.test_review_browser import open_page, wait_until
 from tests.submissions.test_review_support import flagged_pairs
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -125,7 +125,8 @@ def test_the_page_is_worked_through_with_the_keyboard_and_refusals_are_alerts(
     page.keyboard.press("a")
     refusal = page.locator("[data-refusal][role=alert]")
     expect(refusal).to_contain_text("must be resolved before approval")
-    assert page.evaluate("document.activeElement.hasAttribute('data-refusal')")
+    # Focus moves once the swap has settled, which may be after the alert shows.
+    wait_until(page, "document.activeElement.hasAttribute('data-refusal')")
 
     # A refused correction: an alert, and the input's own description.
     page.locator("#field-totalAmount").focus()
@@ -183,7 +184,8 @@ def test_a_lead_confirms_fraud_with_the_keyboard_and_a_refusal_is_an_alert_with_
     page.keyboard.press("Enter")  # without a reason: refused
     refusal = page.locator("#fraud-panel [data-refusal][role=alert]")
     expect(refusal).to_be_visible()
-    assert page.evaluate("document.activeElement.hasAttribute('data-refusal')")
+    # Focus moves once the swap has settled, which may be after the alert shows.
+    wait_until(page, "document.activeElement.hasAttribute('data-refusal')")
 
     page.keyboard.press("c")
     page.keyboard.press("Tab")
