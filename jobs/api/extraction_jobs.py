@@ -514,8 +514,13 @@ def result_data(session: WorkflowSession) -> dict[str, Any]:
 
 
 def large_result_pointer(session: WorkflowSession, data: dict[str, Any]) -> dict[str, Any]:
-    """Results at or above the limit are stored as JSON and returned as a pointer (seed 002)."""
-    blob = json.dumps(data, separators=(",", ":")).encode()
+    """Results at or above the limit are stored as JSON and returned as a pointer (seed 002).
+
+    Measured as the answer sends it, compact UTF-8: with its letters escaped ("\\u00e9",
+    six bytes for two or three) a result in another alphabet was pointed to at a third or
+    half of the limit.
+    """
+    blob = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     if len(blob) < settings.LARGE_RESULT_BYTES:
         return data
     key = f"results/{session.company_id}/{session.pk}.json"

@@ -1,6 +1,7 @@
 """The one-shot extraction-jobs API of seed 003 (and the job states of seed 002)."""
 
 import base64
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -682,3 +683,24 @@ def test_a_canceled_jobs_updated_at_is_not_before_its_canceled_at(api, workflows
     job = status_of(api, job_id)
     assert job["status"] == "canceled"
     assert job["updatedAt"] >= job["canceledAt"]
+
+
+def test_a_result_is_pointed_to_by_its_size_as_served_not_with_its_letters_escaped(
+    api, workflows, settings
+):
+    """Seed 002: a pointer "at or above 5 MB" of output. The answer is UTF-8 ("é" two
+    bytes); the size was taken of JSON with every non-ASCII letter escaped ("\\u00e9",
+    six), so a result in Greek or Thai was pointed to at a third or half of the limit."""
+    job_id = create(api).json()["job"]["id"]
+    run_job(job_id)
+    Submission.objects.update(extracted_data={"vendorName": "Bäckerei Müller ééé " * 500})
+    settings.LARGE_RESULT_BYTES = 10**9
+    inline = api.get(f"{URL}/{job_id}/result")
+    data = inline.json()["data"]
+    assert "is_url" not in data
+    envelope = json.dumps({**inline.json(), "data": None}, separators=(",", ":")).encode()
+    served = len(inline.content) - len(envelope) + len(b"null")
+    settings.LARGE_RESULT_BYTES = served + 1
+    assert "is_url" not in api.get(f"{URL}/{job_id}/result").json()["data"]
+    settings.LARGE_RESULT_BYTES = served
+    assert api.get(f"{URL}/{job_id}/result").json()["data"]["is_url"] is True
