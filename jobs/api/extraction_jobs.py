@@ -229,12 +229,19 @@ def _check_text_fields(request: Request) -> None:
         )
 
 
-def _template(request: Request) -> Workflow:
+def _refuse_filter(request: Request) -> None:
+    """Seed 003's filterName scopes the extraction; Steve has no filters, so any is not
+    found (404). Beside a templateName it was dropped, and the job ran unfiltered."""
+    if request.data.get("filterName"):
+        message = "Filters are not available; send a templateName (a workflow slug) alone."
+        raise member_refused("filterName", "TEMPLATE_NOT_FOUND", message, "not_found", 404)
+
+
+def _template(request: Request) -> Workflow | None:
     name = request.data.get("templateName")
     if not name:
         if request.data.get("filterName"):
-            message = "Filters are not available; name a templateName (a workflow slug)."
-            raise member_refused("filterName", "TEMPLATE_NOT_FOUND", message, "not_found", 404)
+            return None  # seed 003: required unless filterName is sent; that one is refused
         message = "templateName is required."
         raise member_refused("templateName", "TEMPLATE_REQUIRED", message, "required")
     # Not one added in the admin whose first version is not published yet (its latest is None).
@@ -272,6 +279,7 @@ def parse_job(request: Request) -> JobRequest:
 
     checked(lambda: _check_text_fields(request))
     workflow = checked(lambda: _template(request))
+    checked(lambda: _refuse_filter(request))
     options = parse_options(request, checked)
     upload = checked(lambda: _file(request))
     if workflow is not None and upload is not None:

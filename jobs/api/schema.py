@@ -371,7 +371,10 @@ EXTRACTION_FIELDS: dict[str, Any] = {
         ),
     },
     "templateName": {"type": "string", "description": "The workflow slug"},
-    "filterName": STRING,
+    "filterName": {
+        "type": "string",
+        "description": "Steve has no filters: any value is a 404 TEMPLATE_NOT_FOUND",
+    },
     "documentSplitting": {"type": "boolean"},
     "returnDocuments": {"type": "boolean"},
     "returnText": {"type": "boolean"},

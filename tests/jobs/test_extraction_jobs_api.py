@@ -205,6 +205,20 @@ def test_unknown_template_is_404(api, workflows):
     assert response.json()["code"] == "TEMPLATE_NOT_FOUND"
 
 
+@pytest.mark.parametrize("template", [{}, {"templateName": "invoice"}])
+def test_a_filter_name_is_404_with_or_without_a_template_and_makes_no_job(api, workflows, template):
+    """Seed 003: a filterName scopes the extraction, and a filter Steve does not have is
+    a 404. Alone it was; beside a templateName it was dropped without a word, and the job
+    ran unfiltered while its caller believed otherwise."""
+    body = {"file": base64.b64encode(invoice_pdf()).decode(), "filterName": "vendor-x"}
+    response = api.post(URL, {**body, **template}, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "TEMPLATE_NOT_FOUND"
+    assert response.json()["error"]["code"] == "TEMPLATE_NOT_FOUND"
+    assert [error["field"] for error in response.json()["errors"]] == ["filterName"]
+    assert not WorkflowSession.objects.exists()
+
+
 def test_unsupported_bytes_are_refused_at_create(api, workflows):
     response = create(api, data=b"GIF89a not accepted here")
     assert response.status_code == 400
