@@ -162,6 +162,17 @@ def test_an_image_whose_decode_costs_more_than_the_cap_is_refused_not_drawn_here
         render_png_apart(data, pdf=False, page=0, transform={}, rotate=90, memory_mb=16)
 
 
+def test_a_progressive_jpeg_over_what_is_drawn_here_is_drawn_in_the_capped_child():
+    """A baseline JPEG is decoded reduced, a fraction of its size; a progressive one
+    keeps every scan's coefficients at full size whatever the reduction: a 1-MB
+    progressive JPEG of 13300 x 13300 pixels took ~680 MB of the web process, uncapped.
+    Here 17.6 MP (over what is drawn here) against a 16-MB cap."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4200, 4200), "white").save(buffer, "JPEG", progressive=True)
+    with pytest.raises(NoSuchPage, match="within the limits"):
+        render_png_apart(buffer.getvalue(), pdf=False, page=0, transform={}, rotate=0, memory_mb=16)
+
+
 def test_an_image_drawn_apart_is_the_image_drawn_here(monkeypatch):
     monkeypatch.setattr("submissions.pages._cheap_to_decode", lambda data: False)
     options = {"pdf": False, "page": 0, "transform": {"skew": 0.0, "turn": 90}, "rotate": 90}
@@ -180,6 +191,14 @@ def test_an_image_cheap_to_decode_is_drawn_without_starting_a_child(monkeypatch)
     assert render_png_apart(png(40, 30), **options) == render_png(png(40, 30), **options)
     photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # decoded reduced
     assert render_png_apart(photo, **options) == render_png(photo, **options)
+    # Bytes like a scan's header in its EXIF (a thumbnail's, a maker note's) are not one.
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x927C] = b"\xff\xd8\xff\xda" + bytes(40)
+    buffer = io.BytesIO()
+    Image.new("RGB", (6000, 4000), "white").save(buffer, "JPEG", exif=exif)
+    tagged = buffer.getvalue()
+    assert tagged.count(b"\xff\xda") == 2
+    assert render_png_apart(tagged, **options) == render_png(tagged, **options)
 
 
 def test_a_receipt_cut_from_a_large_canvas_is_drawn_as_ocr_read_it():
