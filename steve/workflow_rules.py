@@ -27,7 +27,12 @@ UPLOAD_RULES_SCHEMA: dict[str, Any] = {
             "uniqueItems": True,
             "items": {"enum": sorted(FORMAT_MIME)},
         },
-        "fileLabels": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        # A file's label is stored in 100 characters (SubmissionFile.label): a longer one
+        # made every session of the version a 500.
+        "fileLabels": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
         "maxFileSizeMb": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
     },
 }
