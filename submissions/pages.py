@@ -361,26 +361,29 @@ def render_png_apart(
 
 
 def _cheap_to_decode(data: bytes) -> bool:
-    """Whether the image's header promises a decode within PDF_MAX_PIXELS (a JPEG larger
-    than that is decoded reduced, at a fraction of its size, if it is one scan)."""
+    """Whether the image's header promises a decode within PDF_MAX_PIXELS and a time
+    bounded by its size: a JPEG of one scan (a larger one is decoded reduced, at a
+    fraction of its size), or another format within PDF_MAX_PIXELS."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
             with Image.open(io.BytesIO(data)) as image:
+                if image.format == "JPEG":
+                    return _one_scan(image, data)
                 width, height = image.size
-                if width * height <= PDF_MAX_PIXELS:
-                    return True
-                return image.format == "JPEG" and _one_scan(image, data)
+                return width * height <= PDF_MAX_PIXELS
     except (Image.DecompressionBombError, TooLargeToDecode, OSError, ValueError, SyntaxError):
         return False  # the child refuses it, as _image would here
 
 
 def _one_scan(image: Image.Image, data: bytes) -> bool:
     """Whether a JPEG's pixels are one sequential scan, which libjpeg decodes reduced row
-    by row. A progressive JPEG, or one whose components come in scans of their own, keeps
-    every coefficient of the whole image at full size until its last scan, whatever the
-    reduction: a 1-MB progressive JPEG of 13300 x 13300 took ~680 MB of the web process.
+    by row, in one pass. A progressive JPEG, or one whose components come in scans of
+    their own, keeps every coefficient of the whole image at full size until its last
+    scan, whatever the reduction (a 1-MB progressive JPEG of 13300 x 13300 took ~680 MB
+    of the web process), and each scan is a pass over all of them: a scan can be a dozen
+    bytes, so a 240-KB JPEG of one megapixel and 20,000 scans took ~18 s of its CPU.
     A scan's entropy-coded bytes never hold FF DA (an FF in them is followed by 00 or a
     restart marker), so another scan's header after the first one's is another scan (or
     bytes after the image's end: drawn in the child too, which costs only time)."""

@@ -1,6 +1,7 @@
 """Page rendering for the review page, bytes in and PNG out (no database, no storage)."""
 
 import io
+import time
 import zlib
 
 import numpy as np
@@ -171,6 +172,29 @@ def test_a_progressive_jpeg_over_what_is_drawn_here_is_drawn_in_the_capped_child
     Image.new("RGB", (4200, 4200), "white").save(buffer, "JPEG", progressive=True)
     with pytest.raises(NoSuchPage, match="within the limits"):
         render_png_apart(buffer.getvalue(), pdf=False, page=0, transform={}, rotate=0, memory_mb=16)
+
+
+def jpeg_of_scans(copies: int) -> bytes:
+    """A progressive JPEG of 1000 x 1000 white pixels whose last scan is sent ``copies``
+    times more: ~12 bytes each (a run of empty blocks), each one more pass over every
+    block of the image for the decoder."""
+    buffer = io.BytesIO()
+    Image.new("L", (1000, 1000), "white").save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    last = data.rindex(b"\xff\xda")
+    return data[:-2] + data[last:-2] * copies + data[-2:]
+
+
+def test_a_jpeg_of_thousands_of_scans_is_drawn_in_the_child_and_stopped_by_its_timeout():
+    """A 240-KB progressive JPEG of one megapixel and 20,000 scans took ~18 s of the web
+    process's CPU, with no timeout (10 MB of scans: minutes), each time its page was
+    asked for: a progressive JPEG of any size is drawn in the child, as a PDF is."""
+    data = jpeg_of_scans(20_000)
+    assert len(data) < 300_000
+    started = time.monotonic()
+    with pytest.raises(NoSuchPage, match="too long"):
+        render_png_apart(data, pdf=False, page=0, transform={}, rotate=0, timeout_s=3)
+    assert time.monotonic() - started < 10
 
 
 def test_an_image_drawn_apart_is_the_image_drawn_here(monkeypatch):
