@@ -33,6 +33,8 @@ PDF_MAX_PIXELS = 16_000_000
 # a larger image than a pixel budget is scaled down to it, not refused; only one that
 # cannot be decoded within this is (a 76-KB PNG can declare 20000 x 20000 pixels).
 MAX_DECODE_PIXELS = 100_000_000
+# A camera's or an encoder's progressive JPEG is drawn in at most a few dozen scans.
+MAX_JPEG_SCANS = 100
 # An image whose content (what differs from the colour of its edges, with a margin of
 # CONTENT_MARGIN of the content's longer side) covers less than this share of it is cut to
 # its content before it is scaled down: a receipt pasted on a blank canvas 7 times its size
@@ -383,32 +385,49 @@ def _one_scan(image: Image.Image, data: bytes) -> bool:
     their own, keeps every coefficient of the whole image at full size until its last
     scan, whatever the reduction (a 1-MB progressive JPEG of 13300 x 13300 took ~680 MB
     of the web process), and each scan is a pass over all of them: a scan can be a dozen
-    bytes, so a 240-KB JPEG of one megapixel and 20,000 scans took ~18 s of its CPU.
-    A scan's entropy-coded bytes never hold FF DA (an FF in them is followed by 00 or a
-    restart marker), so another scan's header after the first one's is another scan (or
-    bytes after the image's end: drawn in the child too, which costs only time)."""
-    if image.info.get("progressive"):
-        return False
-    first_scan = _first_scan_header(data)
-    return first_scan is not None and b"\xff\xda" not in data[first_scan + 2 :]
+    bytes, so a 240-KB JPEG of one megapixel and 20,000 scans took ~18 s of its CPU."""
+    return not image.info.get("progressive") and jpeg_scan_count(data) == 1
 
 
-def _first_scan_header(data: bytes) -> int | None:
-    """Where a JPEG's first scan header (FF DA) is, found by stepping over the segments
-    before it by their lengths: an EXIF thumbnail in an APP1 segment is a JPEG with scans
-    of its own."""
-    position = 2  # past SOI
-    while position + 4 <= len(data):
+def jpeg_scan_count(data: bytes) -> int:
+    """How many scans a JPEG's image holds, found by stepping over its segments by their
+    lengths (an EXIF thumbnail in an APP1 segment is a JPEG with scans of its own) and
+    over each scan's entropy-coded bytes (in which an FF is followed by 00 or a restart
+    marker), up to the image's end (EOI; bytes after it are not the image's)."""
+    position, scans = 2, 0  # past SOI
+    while position + 2 <= len(data):
         if data[position] != 0xFF:
-            return None
+            return scans  # damaged: Pillow says so when it decodes
         marker = data[position + 1]
         if marker == 0xFF:  # fill bytes may pad before a marker
             position += 1
             continue
-        if marker == 0xDA:
-            return position
+        if marker == 0xD9:
+            return scans
         position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-    return None
+        if marker != 0xDA:
+            continue
+        scans += 1
+        while (position := data.find(b"\xff", position)) != -1 and position + 1 < len(data):
+            follower = data[position + 1]
+            if follower != 0x00 and not 0xD0 <= follower <= 0xD7:
+                break
+            position += 2
+        if position == -1:
+            return scans
+    return scans
+
+
+def check_jpeg_scans(data: bytes) -> None:
+    """Refuse a JPEG of more than MAX_JPEG_SCANS scans before it is decoded: each scan is
+    a pass over the whole image (see _one_scan), and a 240-KB file of 20,000 took ~18 s of
+    CPU, ten MB of them minutes, in whichever process decoded it."""
+    if not data.startswith(b"\xff\xd8\xff"):
+        return
+    if (scans := jpeg_scan_count(data)) > MAX_JPEG_SCANS:
+        raise TooLargeToDecode(
+            f"The JPEG is drawn in {scans} scans, more than can be decoded ({MAX_JPEG_SCANS})."
+        )
 
 
 def _image(data: bytes, page: int) -> Image.Image:
@@ -419,6 +438,7 @@ def _image(data: bytes, page: int) -> Image.Image:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             check_webp_size(data)
+            check_jpeg_scans(data)
             # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from submissions.pages import (
     TooLargeToDecode,
+    check_jpeg_scans,
     check_webp_size,
     compact,
     content_crop,
@@ -185,6 +186,7 @@ def _load_image(
             # Our own limit below is the guard; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
+            check_jpeg_scans(data)
             opened = Image.open(io.BytesIO(data))
             opened.seek(0)  # first frame of an animated PNG/WebP
             size = opened.size

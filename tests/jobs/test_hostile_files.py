@@ -29,6 +29,7 @@ from submissions.pages import pdf_page_count, render_png
 from tests.jobs.fixtures_docs import InvoiceSpec, _png_chunk, invoice_pdf, receipt_pdf
 from tests.jobs.test_pipeline_pages import FixedEngine
 from tests.jobs.test_sessions_api import create
+from tests.submissions.test_pages import jpeg_of_scans
 
 # --- builders ---------------------------------------------------------------------------
 
@@ -139,6 +140,20 @@ def test_an_image_declaring_50000_by_50000_pixels_is_refused_before_it_is_decode
     error = load_error(data)
     assert (error.code, error.retryable) == ("FILE_TOO_LARGE", False)
     assert time.monotonic() - started < 1
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded():
+    # Each scan is a pass over the whole image: 20,000 dozen-byte scans of one megapixel
+    # took ~18 s of the reading process (10 MB of them past its 120 s for a page, failed
+    # PROCESSING_ERROR "retryable" however often it was sent again).
+    data = jpeg_of_scans(20_000)
+    started = time.monotonic()
+    error = load_error(data)
+    assert (error.code, error.retryable) == ("FILE_TOO_LARGE", False)
+    assert "20006 scans" in error.message
+    assert time.monotonic() - started < 2
+    # A progressive JPEG as encoders make it (a handful of scans) is read as before.
+    assert load_document(jpeg_of_scans(0)).pages[0].image.size == (1000, 1000)
 
 
 def test_a_pdf_of_10000_pages_is_refused_before_any_page_is_read():
