@@ -35,6 +35,8 @@ PDF_MAX_PIXELS = 16_000_000
 MAX_DECODE_PIXELS = 100_000_000
 # A camera's or an encoder's progressive JPEG is drawn in at most a few dozen scans.
 MAX_JPEG_SCANS = 100
+# Its segments: tables, markers and metadata (a depth map's extended XMP: a hundred or so).
+MAX_JPEG_SEGMENTS = 2_000
 # An image whose content (what differs from the colour of its edges, with a margin of
 # CONTENT_MARGIN of the content's longer side) covers less than this share of it is cut to
 # its content before it is scaled down: a receipt pasted on a blank canvas 7 times its size
@@ -370,6 +372,7 @@ def _cheap_to_decode(data: bytes) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
+            check_jpeg_scans(data)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format == "JPEG":
                     return _one_scan(image, data)
@@ -390,22 +393,31 @@ def _one_scan(image: Image.Image, data: bytes) -> bool:
 
 
 def jpeg_scan_count(data: bytes) -> int:
-    """How many scans a JPEG's image holds, found by stepping over its segments by their
-    lengths (an EXIF thumbnail in an APP1 segment is a JPEG with scans of its own) and
-    over each scan's entropy-coded bytes (in which an FF is followed by 00 or a restart
-    marker), up to the image's end (EOI; bytes after it are not the image's)."""
-    position, scans = 2, 0  # past SOI
+    """How many scans a JPEG's image holds (see _jpeg_layout)."""
+    return _jpeg_layout(data)[1]
+
+
+def _jpeg_layout(data: bytes, limit: int | None = None) -> tuple[int, int]:
+    """How many segments (but scans) and scans a JPEG's image holds, found by stepping
+    over its segments by their lengths (an EXIF thumbnail in an APP1 segment is a JPEG
+    with scans of its own) and over each scan's entropy-coded bytes (in which an FF is
+    followed by 00 or a restart marker), up to the image's end (EOI; bytes after it are
+    not the image's), or until either count is over `limit`."""
+    position, segments, scans = 2, 0, 0  # past SOI
     while position + 2 <= len(data):
         if data[position] != 0xFF:
-            return scans  # damaged: Pillow says so when it decodes
+            break  # damaged: Pillow says so when it decodes
         marker = data[position + 1]
         if marker == 0xFF:  # fill bytes may pad before a marker
             position += 1
             continue
         if marker == 0xD9:
-            return scans
+            break
+        if limit is not None and max(segments, scans) > limit:
+            break
         position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
         if marker != 0xDA:
+            segments += 1
             continue
         scans += 1
         while (position := data.find(b"\xff", position)) != -1 and position + 1 < len(data):
@@ -414,19 +426,26 @@ def jpeg_scan_count(data: bytes) -> int:
                 break
             position += 2
         if position == -1:
-            return scans
-    return scans
+            break
+    return segments, scans
 
 
 def check_jpeg_scans(data: bytes) -> None:
-    """Refuse a JPEG of more than MAX_JPEG_SCANS scans before it is decoded: each scan is
-    a pass over the whole image (see _one_scan), and a 240-KB file of 20,000 took ~18 s of
-    CPU, ten MB of them minutes, in whichever process decoded it."""
+    """Refuse, before it is opened, a JPEG of more than MAX_JPEG_SCANS scans, each a pass
+    over the whole image (see _one_scan: a 240-KB file of 20,000 took ~18 s of CPU, ten
+    MB of them minutes), or of more than MAX_JPEG_SEGMENTS segments, which Pillow keeps
+    as it opens the file (2.5 million empty comments, 10 MB, took ~5 s and ~180-300 MB),
+    in whichever process would read it."""
     if not data.startswith(b"\xff\xd8\xff"):
         return
-    if (scans := jpeg_scan_count(data)) > MAX_JPEG_SCANS:
+    segments, scans = _jpeg_layout(data, MAX_JPEG_SEGMENTS)
+    if segments > MAX_JPEG_SEGMENTS:
         raise TooLargeToDecode(
-            f"The JPEG is drawn in {scans} scans, more than can be decoded ({MAX_JPEG_SCANS})."
+            f"The JPEG holds more than {MAX_JPEG_SEGMENTS} segments, more than can be read."
+        )
+    if scans > MAX_JPEG_SCANS:
+        raise TooLargeToDecode(
+            f"The JPEG is drawn in more than {MAX_JPEG_SCANS} scans, more than can be decoded."
         )
 
 

@@ -199,6 +199,16 @@ def test_a_jpeg_of_thousands_of_scans_is_refused_not_drawn_here():
     assert time.monotonic() - started < 8
 
 
+def test_a_jpeg_of_a_million_empty_segments_is_refused_without_opening_it_here(monkeypatch):
+    opened = []
+    monkeypatch.setattr("submissions.pages.Image.open", lambda *a, **k: opened.append(a))
+    plain = _encoded(Image.new("RGB", (64, 64), "white"), "JPEG")
+    data = plain[:2] + b"\xff\xfe\x00\x02" * 1_000_000 + plain[2:]
+    with pytest.raises(NoSuchPage, match="within the limits|too large"):
+        render_png_apart(data, pdf=False, page=0, transform={}, rotate=0)
+    assert opened == []
+
+
 def test_a_jpegs_scans_are_counted_in_its_image_only():
     assert jpeg_scan_count(_encoded(Image.new("RGB", (64, 64), "white"), "JPEG")) == 1
     assert jpeg_scan_count(jpeg_of_scans(0)) == 6  # libjpeg's progression for grey
