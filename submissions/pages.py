@@ -37,6 +37,9 @@ MAX_DECODE_PIXELS = 100_000_000
 MAX_JPEG_SCANS = 100
 # Its segments: tables, markers and metadata (a depth map's extended XMP: a hundred or so).
 MAX_JPEG_SEGMENTS = 2_000
+# A PNG's chunks: a 100-MB one in libpng's 8-KB IDAT chunks has 12,800; an animated one two
+# a frame.
+MAX_PNG_CHUNKS = 30_000
 # An image whose content (what differs from the colour of its edges, with a margin of
 # CONTENT_MARGIN of the content's longer side) covers less than this share of it is cut to
 # its content before it is scaled down: a receipt pasted on a blank canvas 7 times its size
@@ -373,6 +376,7 @@ def _cheap_to_decode(data: bytes) -> bool:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
             check_jpeg_scans(data)
+            check_png_chunks(data)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format == "JPEG":
                     return _one_scan(image, data)
@@ -449,6 +453,23 @@ def check_jpeg_scans(data: bytes) -> None:
         )
 
 
+def check_png_chunks(data: bytes) -> None:
+    """Refuse, before it is opened, a PNG of more than MAX_PNG_CHUNKS chunks: Pillow reads
+    one chunk at a time in Python, and 800,000 empty ones (10 MB) took ~4 s of whichever
+    process opened it. Its chunks are stepped over by their lengths, stopping at the
+    limit."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return
+    position, chunks = 8, 0
+    while position + 8 <= len(data) and data[position + 4 : position + 8] != b"IEND":
+        chunks += 1
+        if chunks > MAX_PNG_CHUNKS:
+            raise TooLargeToDecode(
+                f"The PNG holds more than {MAX_PNG_CHUNKS} chunks, more than can be read."
+            )
+        position += 12 + int.from_bytes(data[position : position + 4], "big")
+
+
 def _image(data: bytes, page: int) -> Image.Image:
     if page != 0:
         raise NoSuchPage("An image has one page.")
@@ -458,6 +479,7 @@ def _image(data: bytes, page: int) -> Image.Image:
         try:
             check_webp_size(data)
             check_jpeg_scans(data)
+            check_png_chunks(data)
             # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)

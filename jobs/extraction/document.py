@@ -18,6 +18,7 @@ from PIL import Image
 from submissions.pages import (
     TooLargeToDecode,
     check_jpeg_scans,
+    check_png_chunks,
     check_webp_size,
     compact,
     content_crop,
@@ -187,6 +188,7 @@ def _load_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             check_webp_size(data)
             check_jpeg_scans(data)
+            check_png_chunks(data)
             opened = Image.open(io.BytesIO(data))
             opened.seek(0)  # first frame of an animated PNG/WebP
             size = opened.size

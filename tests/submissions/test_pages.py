@@ -209,6 +209,18 @@ def test_a_jpeg_of_a_million_empty_segments_is_refused_without_opening_it_here(m
     assert opened == []
 
 
+def test_a_png_of_hundreds_of_thousands_of_chunks_is_refused_without_opening_it_here(
+    monkeypatch,
+):
+    from tests.jobs.test_hostile_files import png_of_chunks
+
+    opened = []
+    monkeypatch.setattr("submissions.pages.Image.open", lambda *a, **k: opened.append(a))
+    with pytest.raises(NoSuchPage, match="within the limits|too large"):
+        render_png_apart(png_of_chunks(200_000), pdf=False, page=0, transform={}, rotate=0)
+    assert opened == []
+
+
 def test_a_jpegs_scans_are_counted_in_its_image_only():
     assert jpeg_scan_count(_encoded(Image.new("RGB", (64, 64), "white"), "JPEG")) == 1
     assert jpeg_scan_count(jpeg_of_scans(0)) == 6  # libjpeg's progression for grey
