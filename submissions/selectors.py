@@ -273,6 +273,18 @@ def submission_files(submission: Submission) -> QuerySet[SubmissionFile]:
     return submission.files.order_by("file_index")
 
 
+def live_files_by_submission(submission_ids: Iterable[str]) -> dict[str, list[SubmissionFile]]:
+    """Each submission's files whose bytes were not purged, in file order: one query for a
+    page that shows the files of many submissions (the fraud panel's matched ones)."""
+    found: dict[str, list[SubmissionFile]] = {}
+    files = SubmissionFile.objects.filter(
+        submission_id__in=set(submission_ids), purged_at__isnull=True
+    ).order_by("submission_id", "file_index")
+    for file in files:
+        found.setdefault(file.submission_id, []).append(file)
+    return found
+
+
 def submission_live_file(submission: Submission, index: int) -> SubmissionFile | None:
     """The submission's file at `index`, unless its bytes were purged."""
     return submission.files.filter(file_index=index, purged_at__isnull=True).first()

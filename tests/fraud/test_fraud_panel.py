@@ -292,3 +292,30 @@ def test_panel_shows_an_image_as_the_checks_saw_it(ui, pair, transform):
         html = ui.get(url).content.decode()
         assert reverse("review:file_page", args=[later.pk, 0, 0]) in html
         assert f'"{reverse("review:file", args=[later.pk, 0])}"' not in html
+
+
+def test_the_panel_takes_as_many_queries_for_30_matched_submissions_as_for_one(ui, pair, company):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    later, _, _ = pair
+    ui.get(panel_url(later), HTTP_HX_REQUEST="true")  # the session's first-request writes
+    with CaptureQueriesContext(connection) as one:
+        assert ui.get(panel_url(later), HTTP_HX_REQUEST="true").status_code == 200
+    for _ in range(29):
+        other = submission_with_file(company)
+        match_pair(
+            company_id=company.pk,
+            submission_id=later.pk,
+            other_id=other.pk,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=90.0,
+            similarity=1.0,
+        )
+    # Each card read this submission's files and its matched submission's files: two
+    # queries a match, 607 for a submission matched 300 times (1.5 s).
+    with CaptureQueriesContext(connection) as many:
+        response = ui.get(panel_url(later), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response.content.decode().count('data-resolve="false_positive"') >= 30
+    assert len(many) == len(one), [q["sql"] for q in many]
