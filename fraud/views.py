@@ -325,8 +325,34 @@ def _regions(details: dict[str, Any]) -> Regions | None:
     )
 
 
+# Pair cards drawn at once (about 4 kB each, with their forms): a submission matched with
+# 300 others made a 1.2 MB panel. "Show more" asks for this many more (?pairs=).
+PAIRS_SHOWN = 50
+
+
+def _pairs_asked(request: HttpRequest) -> int:
+    """How many pairs the reviewer asked to see: ?pairs=N (a "Show more" link), else the
+    first page; anything but a positive whole number is the first page."""
+    asked = request.GET.get("pairs", "")
+    if not asked.isdigit() or len(asked) > 6 or int(asked) < 1:
+        return PAIRS_SHOWN
+    return int(asked)
+
+
+def _more_url(request: HttpRequest, submission: Submission, pairs: int) -> str:
+    query = request.GET.copy()
+    query.pop("part", None)
+    query["pairs"] = str(pairs)
+    return f"{reverse('fraud:panel', args=[submission.pk])}?{query.urlencode()}"
+
+
 def _panel_context(
-    request: HttpRequest, submission: Submission, *, error: str = "", error_code: str = ""
+    request: HttpRequest,
+    submission: Submission,
+    *,
+    error: str = "",
+    error_code: str = "",
+    keep_pair: str = "",
 ) -> dict[str, Any]:
     matches = (
         M.objects.filter(submission=submission)
@@ -353,10 +379,22 @@ def _panel_context(
                 regions=_regions(details),
             )
         )
+    pairs = _pairs(submission, views)
+    asked = _pairs_asked(request)
+    # Past the first page, still the pairs a reviewer is acting on: one resolved just now
+    # (sorted after the undecided ones) with its Undo, the one a refused reason is for.
+    shown = [
+        p
+        for n, p in enumerate(pairs)
+        if n < asked or p.undo_ids or (keep_pair and p.key == keep_pair)
+    ]
     return {
         "submission": submission,
-        "matches": views,
-        "pairs": _pairs(submission, views),
+        "matches": views,  # the counts are of every match and pair, shown or not
+        "pair_count": len(pairs),
+        "pairs": shown,
+        "hidden_pairs": len(pairs) - len(shown),
+        "more_url": _more_url(request, submission, asked + PAIRS_SHOWN),
         "unresolved": sum(1 for v in views if v.match.resolution is None),
         "can_resolve": submission.status == "review"
         and membership_allows(request.user, request.company, Action.DECIDE),
@@ -384,7 +422,13 @@ def _render_panel(
     outcome: str = "",
 ) -> HttpResponse:
     template = "fraud/panel.html#panel" if request.htmx else "fraud/panel.html"
-    context = _panel_context(request, submission, error=error, error_code=error_code)
+    context = _panel_context(
+        request,
+        submission,
+        error=error,
+        error_code=error_code,
+        keep_pair=str((typed or {}).get("pair") or ""),
+    )
     context["outcome"] = outcome  # what a decision just made did, for the live region
     # A refused confirmation's reason goes back into its pair's form; when that form is
     # gone (another reviewer resolved the pair meanwhile), the panel shows the reason.

@@ -319,3 +319,68 @@ def test_the_panel_takes_as_many_queries_for_30_matched_submissions_as_for_one(u
     assert response.status_code == 200
     assert response.content.decode().count('data-resolve="false_positive"') >= 30
     assert len(many) == len(one), [q["sql"] for q in many]
+
+
+def test_a_submission_matched_with_hundreds_shows_a_page_of_pairs_and_a_way_to_the_rest(
+    ui, pair, company, monkeypatch
+):
+    from fraud import views
+
+    monkeypatch.setattr(views, "PAIRS_SHOWN", 3)
+    later, earlier, _ = pair
+    others = [submission_with_file(company) for _ in range(6)]
+    for n, other in enumerate(others):
+        match_pair(
+            company_id=company.pk,
+            submission_id=later.pk,
+            other_id=other.pk,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=90.0 - n,
+            similarity=1.0,
+        )
+    # Every pair was a card with its forms, about 4 kB each: 300 matched submissions
+    # made a 1.2 MB panel on the review page.
+    html = ui.get(panel_url(later), {"status": "review"}, HTTP_HX_REQUEST="true").content.decode()
+    assert html.count('class="match pair-card') == 3
+    assert all(f'data-pair="{o.pk}"' in html for o in others[:3])
+    assert f'data-pair="{others[3].pk}"' not in html
+    assert "7 unresolved of 7 checks, 7 pairs" in html  # the counts are of them all
+    assert "4 more pairs not shown" in html
+    more = f"{panel_url(later)}?status=review&amp;pairs=6"
+    assert f'href="{more}"' in html and f'hx-get="{more}"' in html
+    html = ui.get(panel_url(later), {"status": "review", "pairs": "6"}).content.decode()
+    assert html.count('class="match pair-card') == 6 and "1 more pair not shown" in html
+    assert f'href="{panel_url(later)}?status=review&amp;pairs=9"' in html
+    assert "hx-get" not in html.split("data-more-pairs")[1].split("</p>")[0]  # a page
+    for bad in ("x", "-1", "0", "9" * 40):
+        response = ui.get(panel_url(later), {"pairs": bad}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        assert response.content.decode().count('class="match pair-card') == 3
+
+
+def test_a_pair_resolved_just_now_stays_on_the_panel_to_undo_past_the_first_page(
+    ui, pair, company, monkeypatch
+):
+    from fraud import views
+
+    monkeypatch.setattr(views, "PAIRS_SHOWN", 2)
+    later, earlier, match = pair
+    for n in range(3):
+        match_pair(
+            company_id=company.pk,
+            submission_id=later.pk,
+            other_id=submission_with_file(company).pk,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=95.0 - n,
+            similarity=1.0,
+        )
+    later.refresh_from_db()
+    response = ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    # Resolved pairs go after the undecided ones, past the first page: its Undo with it.
+    assert f'data-pair="{earlier.pk}"' in html and 'data-action="undo-resolution"' in html
+    assert html.count('class="match pair-card') == 3 and "1 more pair not shown" in html
