@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from steve.broker import BROKER_UNREACHABLE, broker_pause
@@ -831,15 +831,16 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
         )
         refused: dict[str, list[str]] = {}
         queued: list[WebhookDelivery] = []
+        now = timezone.now()
         for delivery in found:
             try:
                 _check_redelivery(delivery)
             except WebhookError as refusal:
                 refused.setdefault(refusal.message, []).append(delivery.pk)
                 continue
-            _reset_for_redelivery(delivery)
+            _reset_for_redelivery(delivery, now)
             queued.append(delivery)
-        WebhookDelivery.objects.bulk_update(queued, REDELIVERY_FIELDS, batch_size=500)
+        _mark_redelivered(queued)
         _receivers_take_events_again(queued)
         dispatch_on_commit([delivery.pk for delivery in queued])
     if gone := sorted(set(delivery_ids) - {delivery.pk for delivery in found}):
@@ -847,8 +848,35 @@ def deliveries_redeliver(*, delivery_ids: list[str]) -> Redelivered:
     return Redelivered(queued=[delivery.pk for delivery in queued], refused=refused)
 
 
-def _reset_for_redelivery(delivery: WebhookDelivery) -> None:
-    now = timezone.now()
+# Ids per UPDATE of _mark_redelivered: one statement's parameters stay well under
+# PostgreSQL's 65,535 whatever an admin selects.
+REDELIVERY_WRITE_BATCH = 10_000
+
+
+def _mark_redelivered(deliveries: list[WebhookDelivery]) -> None:
+    """Write _reset_for_redelivery's values (the same for every row but the attempts
+    counted, read from the row) in one UPDATE per batch: bulk_update wrote a CASE of every
+    delivery per column, whose compiling and running grew with the square of the rows
+    (10.5 s for 2,901 deliveries, 103 s for 9,901, past the web server's timeout)."""
+    if not deliveries:
+        return
+    first = deliveries[0]
+    values = {
+        "status": WebhookDelivery.Status.PENDING,
+        "attempts_before_redelivery": F("attempts"),
+        "next_attempt_at": first.next_attempt_at,
+        "queued_until": first.queued_until,
+        "delivered_at": None,
+        "failed_at": None,
+    }
+    ids = [delivery.pk for delivery in deliveries]
+    for start in range(0, len(ids), REDELIVERY_WRITE_BATCH):
+        batch = ids[start : start + REDELIVERY_WRITE_BATCH]
+        WebhookDelivery.objects.filter(pk__in=batch).update(**values)
+
+
+def _reset_for_redelivery(delivery: WebhookDelivery, now: datetime | None = None) -> None:
+    now = now or timezone.now()
     delivery.status = WebhookDelivery.Status.PENDING
     # A fresh budget; the count goes on, so it stays the attempt log's length (an attempt
     # in flight included).
@@ -924,9 +952,10 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime | None = None
                 Q(failed_at__gte=endpoint.last_succeeded_at) | Q(failed_at__isnull=True)
             )
         failed = list(failed_ones)
+        now = timezone.now()
         for delivery in failed:
-            _reset_for_redelivery(delivery)
-        WebhookDelivery.objects.bulk_update(failed, REDELIVERY_FIELDS)
+            _reset_for_redelivery(delivery, now)
+        _mark_redelivered(failed)
         _receivers_take_events_again(failed)
         dispatch_on_commit([delivery.pk for delivery in failed])
     return len(failed)
