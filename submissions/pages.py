@@ -374,31 +374,34 @@ def _cheap_to_decode(data: bytes) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            check_webp_size(data)
-            check_jpeg_scans(data)
-            check_png_chunks(data)
+            scans = check_before_open(data)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format == "JPEG":
-                    return _one_scan(image, data)
+                    return _one_scan(image, scans)
                 width, height = image.size
                 return width * height <= PDF_MAX_PIXELS
     except (Image.DecompressionBombError, TooLargeToDecode, OSError, ValueError, SyntaxError):
         return False  # the child refuses it, as _image would here
 
 
-def _one_scan(image: Image.Image, data: bytes) -> bool:
+def _one_scan(image: Image.Image, scans: int) -> bool:
     """Whether a JPEG's pixels are one sequential scan, which libjpeg decodes reduced row
     by row, in one pass. A progressive JPEG, or one whose components come in scans of
     their own, keeps every coefficient of the whole image at full size until its last
     scan, whatever the reduction (a 1-MB progressive JPEG of 13300 x 13300 took ~680 MB
     of the web process), and each scan is a pass over all of them: a scan can be a dozen
     bytes, so a 240-KB JPEG of one megapixel and 20,000 scans took ~18 s of its CPU."""
-    return not image.info.get("progressive") and jpeg_scan_count(data) == 1
+    return not image.info.get("progressive") and scans == 1
 
 
-def jpeg_scan_count(data: bytes) -> int:
-    """How many scans a JPEG's image holds (see _jpeg_layout)."""
-    return _jpeg_layout(data)[1]
+def check_before_open(data: bytes) -> int:
+    """Refuse an upload whose structure alone would cost the process that opens it too
+    much (a WebP's declared size, a JPEG's scans and segments, a PNG's chunks); every
+    place that opens an upload's image calls this first. Returns the JPEG's scan count
+    (0 for other formats), which decides how it can be decoded (_one_scan)."""
+    check_webp_size(data)
+    check_png_chunks(data)
+    return check_jpeg_scans(data)
 
 
 def _jpeg_layout(data: bytes, limit: int | None = None) -> tuple[int, int]:
@@ -434,14 +437,15 @@ def _jpeg_layout(data: bytes, limit: int | None = None) -> tuple[int, int]:
     return segments, scans
 
 
-def check_jpeg_scans(data: bytes) -> None:
+def check_jpeg_scans(data: bytes) -> int:
     """Refuse, before it is opened, a JPEG of more than MAX_JPEG_SCANS scans, each a pass
     over the whole image (see _one_scan: a 240-KB file of 20,000 took ~18 s of CPU, ten
     MB of them minutes), or of more than MAX_JPEG_SEGMENTS segments, which Pillow keeps
     as it opens the file (2.5 million empty comments, 10 MB, took ~5 s and ~180-300 MB),
-    in whichever process would read it."""
+    in whichever process would read it. Returns how many scans the JPEG's image holds
+    (see _jpeg_layout), 0 when it is no JPEG."""
     if not data.startswith(b"\xff\xd8\xff"):
-        return
+        return 0
     segments, scans = _jpeg_layout(data, MAX_JPEG_SEGMENTS)
     if segments > MAX_JPEG_SEGMENTS:
         raise TooLargeToDecode(
@@ -451,6 +455,7 @@ def check_jpeg_scans(data: bytes) -> None:
         raise TooLargeToDecode(
             f"The JPEG is drawn in more than {MAX_JPEG_SCANS} scans, more than can be decoded."
         )
+    return scans
 
 
 def check_png_chunks(data: bytes) -> None:
@@ -477,9 +482,7 @@ def _image(data: bytes, page: int) -> Image.Image:
         # MAX_DECODE_PIXELS is the guard; Pillow's warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            check_webp_size(data)
-            check_jpeg_scans(data)
-            check_png_chunks(data)
+            check_before_open(data)
             # Shown at screen size, drawn from at most PDF_MAX_PIXELS. Evidence boxes are
             # fractions of the page, so a smaller copy shows them in the same places.
             image = decode_within(Image.open(io.BytesIO(data)), PDF_MAX_PIXELS)

@@ -17,9 +17,7 @@ from PIL import Image
 
 from submissions.pages import (
     TooLargeToDecode,
-    check_jpeg_scans,
-    check_png_chunks,
-    check_webp_size,
+    check_before_open,
     compact,
     content_crop,
     cut,
@@ -186,9 +184,7 @@ def _load_image(
         with warnings.catch_warnings():
             # Our own limit below is the guard; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            check_webp_size(data)
-            check_jpeg_scans(data)
-            check_png_chunks(data)
+            check_before_open(data)
             opened = Image.open(io.BytesIO(data))
             opened.seek(0)  # first frame of an animated PNG/WebP
             size = opened.size

@@ -12,9 +12,9 @@ from jobs.extraction import load_document
 from submissions.pages import (
     PDF_MAX_PAGES,
     NoSuchPage,
+    check_jpeg_scans,
     content_crop,
     is_identity,
-    jpeg_scan_count,
     pdf_page_count,
     render_png,
     render_png_apart,
@@ -222,15 +222,15 @@ def test_a_png_of_hundreds_of_thousands_of_chunks_is_refused_without_opening_it_
 
 
 def test_a_jpegs_scans_are_counted_in_its_image_only():
-    assert jpeg_scan_count(_encoded(Image.new("RGB", (64, 64), "white"), "JPEG")) == 1
-    assert jpeg_scan_count(jpeg_of_scans(0)) == 6  # libjpeg's progression for grey
-    assert jpeg_scan_count(jpeg_of_scans(50)) == 56
+    assert check_jpeg_scans(_encoded(Image.new("RGB", (64, 64), "white"), "JPEG")) == 1
+    assert check_jpeg_scans(jpeg_of_scans(0)) == 6  # libjpeg's progression for grey
+    assert check_jpeg_scans(jpeg_of_scans(50)) == 56
     # Bytes like a scan's header in its EXIF, or after its end (a polyglot's), are not one.
     exif = Image.Exif()
     exif.get_ifd(0x8769)[0x927C] = b"\xff\xd8\xff\xda" + bytes(40)
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), "white").save(buffer, "JPEG", exif=exif)
-    assert jpeg_scan_count(buffer.getvalue() + b"\xff\xda" * 200) == 1
+    assert check_jpeg_scans(buffer.getvalue() + b"\xff\xda" * 200) == 1
 
 
 def test_an_image_drawn_apart_is_the_image_drawn_here(monkeypatch):
