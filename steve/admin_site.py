@@ -7,16 +7,16 @@ from operator import or_
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -223,14 +223,24 @@ class ExplainsRefusedDeletion:
         return f"{reason} {self.deletion_advice}".strip()
 
 
+# Where a refused save's ServiceError waits, on the request, for the form drawn again.
+REFUSED_SAVE_ATTRIBUTE = "_steve_refused_save"
+
+
 class ShowsRefusedSaves:
     """A ModelAdmin mixin: a service refusing a save the form let through (a ServiceError
-    raised by save_model) is the operator's error message on the form's page again, not
-    a 500.
+    raised by save_model or save_related) is the form's error, as a validation error
+    is: the page is drawn again with what the operator typed and the refusal on it (on
+    the field the service names, when the form has it), not a 500.
 
     The form checks what it can; the service checks again as it saves, and some of it
-    can change in between (a URL's host resolved by the form no longer does). The admin
-    saves in one transaction, which the refusal rolls back: nothing of the save is kept.
+    can change in between (a URL's host resolved by the form no longer does). Django
+    validates the form before the save and offers no hook between the save and the
+    page, so the refused post is answered by a second pass over it: the same form,
+    bound to the same post, with the refusal added to its errors, which Django draws as
+    it draws any invalid form (no save is tried). Both passes are one transaction, in
+    which Django's own (a savepoint) holds the save: the refusal rolls back all of it.
+    It had been a message over the page read again, which lost every value typed.
     """
 
     def changeform_view(
@@ -240,13 +250,46 @@ class ShowsRefusedSaves:
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        try:
-            return super().changeform_view(  # type: ignore[misc]
-                request, object_id, form_url, extra_context
-            )
-        except ServiceError as refusal:
-            messages.error(request, refusal.message)
-            return HttpResponseRedirect(request.get_full_path())
+        view = super().changeform_view  # type: ignore[misc]
+        if request.method != "POST":
+            return view(request, object_id, form_url, extra_context)
+        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
+            try:
+                return view(request, object_id, form_url, extra_context)
+            except ServiceError as refusal:
+                setattr(request, REFUSED_SAVE_ATTRIBUTE, refusal)
+                return view(request, object_id, form_url, extra_context)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.BaseForm]:
+        form = super().get_form(request, obj, change, **kwargs)  # type: ignore[misc]
+        refusal = getattr(request, REFUSED_SAVE_ATTRIBUTE, None)
+        return form if refusal is None else refused_form(form, refusal)
+
+
+def refused_form(form: type[forms.BaseForm], refusal: ServiceError) -> type[forms.BaseForm]:
+    """`form`, refused by `refusal` after its own checks: never valid, never saved."""
+
+    class Refused(form):  # type: ignore[valid-type,misc]
+        def full_clean(self) -> None:
+            super().full_clean()
+            if self.is_bound:
+                add_refusal(self, refusal)
+
+    Refused.__name__ = Refused.__qualname__ = form.__name__
+    Refused.__module__ = form.__module__
+    return Refused
+
+
+def add_refusal(form: forms.BaseForm, refusal: ServiceError) -> None:
+    """The refusal's errors on the fields of `form` they name; its message above the
+    form when it names none of them (or a field the form does not edit)."""
+    named = [error for error in refusal.errors if error.get("field") in form.fields]
+    for error in named:
+        form.add_error(error["field"], error["message"])
+    if not named:
+        form.add_error(None, refusal.message)
 
 
 class SavesEditedFieldsOnly:

@@ -174,7 +174,7 @@ class WebhookEndpointAdmin(
             return
         # Through the API's create, which checks the URL again as it saves (the form's
         # check and the save are apart) and stores the events as the API does (each once,
-        # in the catalogue's order); a refusal is ShowsRefusedSaves' message.
+        # in the catalogue's order); a refusal is the form's error (ShowsRefusedSaves).
         endpoint, secret = endpoint_create(
             company=obj.company,
             url=form.cleaned_data["url"],

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from steve.errors import ServiceError
 from tests.factories import many_submissions
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
@@ -669,16 +670,74 @@ def test_an_endpoint_added_in_the_admin_lists_its_events_as_the_apis_do(
     assert added.events == made.events == ["session.completed", "submission.approved"]
 
 
-def test_an_endpoint_the_service_refuses_at_the_save_is_a_message_not_a_500(
+def _typed(page: str, name: str) -> list[str]:
+    """The values the page's inputs named `name` hold (the ticked ones, for boxes)."""
+    inputs = re.findall(rf"<input[^>]*name=\"{name}\"[^>]*>", page)
+    shown = [tag for tag in inputs if 'type="checkbox"' not in tag or "checked" in tag]
+    return [re.search(r'value="([^"]*)"', tag).group(1) for tag in shown]
+
+
+def _refused_page(response) -> str:
+    """A refused save's answer: the form again, its error said as a validation one's."""
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not [str(m) for m in get_messages(response.wsgi_request)]  # said once, on the form
+    return response.content.decode()
+
+
+def test_an_endpoint_the_service_refuses_at_the_add_is_the_form_again_as_typed(
     admin_client, company, receiver, monkeypatch
 ):
     # The form resolved the host; by the save it no longer resolves (the service checks
-    # the target again, as the API's create does): saved directly, the endpoint was made.
+    # the target again, as the API's create does). The refusal was a message over an
+    # empty add form: the URL, events and description typed were lost.
     monkeypatch.setattr("webhooks.services.target_error", lambda url: "The host does not resolve.")
-    response = admin_client.post(f"{CHANGELIST}add/", _add_form(company, receiver.url), follow=True)
-    assert response.status_code == 200
-    said = [str(m) for m in get_messages(response.wsgi_request)]
-    assert said == ["The host does not resolve."]
+    typed = _add_form(
+        company, f"{receiver.url}/erp", description="ERP", events=["session.completed"]
+    )
+    page = _refused_page(admin_client.post(f"{CHANGELIST}add/", typed))
+    assert "The host does not resolve." in page
+    assert _typed(page, "url") == [f"{receiver.url}/erp"]
+    assert _typed(page, "description") == ["ERP"]
+    assert _typed(page, "events") == ["session.completed"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_an_endpoint_change_the_service_refuses_is_the_form_again_as_typed(
+    admin_client, endpoint, receiver, monkeypatch
+):
+    # It was a message over the change form as stored: the edits were lost.
+    before = (endpoint.url, endpoint.description, endpoint.events)
+    monkeypatch.setattr("webhooks.services.target_error", lambda url: "The host does not resolve.")
+    typed = {
+        "url": f"{receiver.url}/moved",
+        "description": "Moved",
+        "events": ["submission.approved"],
+        "notices-TOTAL_FORMS": "0",
+        "notices-INITIAL_FORMS": "0",
+    }
+    page = _refused_page(admin_client.post(f"{CHANGELIST}{endpoint.pk}/change/", typed))
+    assert "The host does not resolve." in page
+    assert _typed(page, "url") == [f"{receiver.url}/moved"]
+    assert _typed(page, "description") == ["Moved"]
+    assert _typed(page, "events") == ["submission.approved"]
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.description, endpoint.events) == before
+
+
+def test_a_save_refused_after_it_wrote_keeps_nothing_of_it(
+    admin_client, company, receiver, monkeypatch
+):
+    # A service may write before it refuses (or the admin save call two): the refusal
+    # rolls back all of the save, as the form's page is drawn again.
+    def refused_once_written(admin_, request, obj, form, change):
+        endpoint_create(company=company, url=f"{receiver.url}/written")
+        raise ServiceError("REFUSED", "Refused after writing.")
+
+    monkeypatch.setattr(WebhookEndpointAdmin, "save_model", refused_once_written)
+    page = _refused_page(admin_client.post(f"{CHANGELIST}add/", _add_form(company, receiver.url)))
+    assert "Refused after writing." in page
+    assert _typed(page, "url") == [receiver.url]
     assert not WebhookEndpoint.objects.exists()
 
 
