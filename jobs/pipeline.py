@@ -301,6 +301,8 @@ def _extract_file(
         heartbeat=lambda: _beat(session.pk),
         heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
         on_progress=on_progress,
+        what=f"Company {session.company_id}: session {session.pk} "
+        f"(submission {session.submission_id}), file {file.file_index}",
     )
 
 

@@ -61,6 +61,7 @@ def extract_document_isolated(
     heartbeat: Callable[[], None] | None = None,
     heartbeat_every: float = 20.0,
     on_progress: Callable[[int, int], object] | None = None,
+    what: str = "A file",
 ) -> tuple[list[T], Extraction]:
     """``extract_pages`` in a child process; crashes and blow-ups become ExtractionError,
     and the child killed from outside (not the file's fault: tried again) ReadingKilled.
@@ -73,33 +74,67 @@ def extract_document_isolated(
 
     The child has ``page_timeout_s`` from its start, and again from each page it loads,
     reads or digests, so a long document is read to its end while a page that hangs still fails
-    it; ``deadline`` (a ``time.monotonic()`` value) bounds the whole file.
+    it; ``deadline`` (a ``time.monotonic()`` value) bounds the whole file, both readings
+    included. A page that stalls is read once more, by a fresh child: the first stall may
+    have been the machine's (loaded, swapping). One that stalls again is the file's: it
+    fails for good, or a file that always stalls would be retried by its integrator forever.
     ``memory_mb`` is the address space the child may add on top of what the parent has
     already mapped (the shared model and libraries), enforced with RLIMIT_AS.
     ``on_progress`` is called with the child's reports: pages read so far, page count.
+    ``what`` names the file in the warning written when a page stalls.
     ``heartbeat`` is called every ``heartbeat_every`` seconds while the child works, so a
     long document does not look like a dead worker; if it raises, the child is killed and
     the exception goes on to the caller, as does any other (Celery's soft time limit).
     """
     engine = get_engine(engine_name)  # load before forking so every child shares it
+
+    def work(write_fd: int) -> None:  # pragma: no cover - runs in the child
+        _child(write_fd, data, digest, kind, password, memory_mb, engine)
+
+    def wait(read_fd: int) -> bytes:
+        return _read_result(
+            read_fd, page_timeout_s, deadline, heartbeat, heartbeat_every, on_progress
+        )
+
+    try:
+        return _unpack(*_in_child(work, wait), memory_mb)
+    except _Stalled:
+        logger.warning(
+            "%s: a page took longer than %.0f s to read; the file is read again by a fresh process",
+            what,
+            page_timeout_s,
+        )
+    try:  # within the same deadline: the task's time limits hold for both readings
+        return _unpack(*_in_child(work, wait), memory_mb)
+    except _Stalled:
+        raise _failed(
+            f"A page took longer than {page_timeout_s:.0f} s to read, twice; "
+            "processing stopped: the page cannot be read in time."
+        ) from None
+
+
+class _Stalled(Exception):
+    """A page went past its time before the deadline: the reading is tried once more."""
+
+
+def _in_child(work: Callable[[int], None], wait: Callable[[int], bytes]) -> tuple[bytes, int]:
+    """Fork a child that runs ``work`` (writing to a pipe, then exiting) and ``wait`` for
+    what it writes: that and the child's pid, still to be reaped."""
     read_fd, write_fd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_fd)
         _die_with(parent)
-        _child(write_fd, data, digest, kind, password, memory_mb, engine)
+        work(write_fd)
     os.close(write_fd)
     try:
-        payload = _read_result(
-            read_fd, page_timeout_s, deadline, heartbeat, heartbeat_every, on_progress
-        )
+        return wait(read_fd), pid
     except BaseException:
         _kill(pid)  # never leave it reading on: nobody would wait for its result
         raise
     finally:
         os.close(read_fd)
-    return _unpack(payload, pid, memory_mb)
 
 
 def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
@@ -174,7 +209,8 @@ def _read_result(
     on_progress: Callable[[int, int], object] | None = None,
 ) -> bytes:
     """The child's result, read as it comes; each report of its progress renews its time
-    and goes to ``on_progress``."""
+    and goes to ``on_progress``. Past ``deadline``, the file fails; past a page's time
+    before it, _Stalled."""
     chunks: list[bytes] = []
     reports = b""
     now = time.monotonic()
@@ -186,8 +222,10 @@ def _read_result(
         if heartbeat is not None and now >= next_beat:
             heartbeat()
             next_beat = now + heartbeat_every
-        if now >= min(stall_at, deadline):
-            raise _overdue(page_timeout_s, stalled=now < deadline)
+        if now >= deadline:
+            raise _over_budget()
+        if now >= stall_at:
+            raise _Stalled
         wait = min(stall_at, deadline, next_beat if heartbeat else math.inf) - now
         ready, _, _ = select.select([read_fd], [], [], max(0.0, wait))
         if not ready:
@@ -207,15 +245,8 @@ def _read_result(
         chunks.append(chunk)
 
 
-def _overdue(page_timeout_s: float, *, stalled: bool) -> ExtractionError:
-    if stalled:  # something went wrong with one page: another attempt may pass
-        return ExtractionError(
-            "PROCESSING_ERROR",
-            f"Reading a page took longer than {page_timeout_s:.0f} s; processing stopped.",
-            retryable=True,
-            step=STEP_TEXT,
-        )
-    # The files are too long to read in time: they would be again.
+def _over_budget() -> ExtractionError:
+    """The files are too long to read in time: they would be again."""
     return ExtractionError(
         "PROCESSING_ERROR",
         "The submission's files take longer to read than Steve allows for one submission; "

@@ -338,9 +338,9 @@ def test_isolated_runner_survives_hostile_files(pdf_bytes: bytes) -> None:
     with pytest.raises(ExtractionError) as info:
         extract_document_isolated(big, digest=whole, kind="receipt", memory_mb=40)
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
-    with pytest.raises(ExtractionError) as info:
+    with pytest.raises(ExtractionError) as info:  # never read in time, in two children
         extract_document_isolated(pdf_bytes, digest=whole, kind="invoice", page_timeout_s=0.001)
-    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
 
 
 def test_isolated_runner_kills_the_child_when_the_heartbeat_says_stop(
@@ -381,8 +381,26 @@ class SlowEngine:
         from jobs.extraction.layout import Word
 
         self.calls += 1
-        time.sleep(3600 if self.calls == self.stall_on else self.seconds)
+        time.sleep(3600 if self.stalls() else self.seconds)
         return [Word(text="KEDAI TEST TOTAL 12.50", bbox=(0.1, 0.1, 0.9, 0.15), confidence=0.99)]
+
+    def stalls(self) -> bool:
+        return self.calls == self.stall_on
+
+
+class StallsOnce(SlowEngine):
+    """A SlowEngine whose ``stall_on``th page stalls in the first reading process only (a
+    loaded machine): the first to stall leaves ``marker``, which every process sees."""
+
+    def __init__(self, seconds: float, stall_on: int, marker: Path) -> None:
+        super().__init__(seconds, stall_on)
+        self.marker = marker
+
+    def stalls(self) -> bool:
+        if not super().stalls() or self.marker.exists():
+            return False
+        self.marker.touch()
+        return True
 
 
 def scanned_pdf(pages: int) -> bytes:
@@ -413,18 +431,68 @@ def test_a_long_document_is_read_to_its_end_as_long_as_each_page_is_read_in_time
     assert time.monotonic() - started > 1.0  # longer than one page's time, in all
 
 
-def test_a_page_that_hangs_fails_its_file_after_the_page_timeout_and_may_be_retried(
+def test_a_page_that_hangs_in_two_reading_processes_fails_its_file_for_good(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Retrying it would hang the same way: the integrator is not told to (retryable).
     from jobs.extraction import isolated
 
+    forked = _forks_recorded(monkeypatch)
     monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.1, stall_on=3))
     started = time.monotonic()
     with pytest.raises(ExtractionError) as info:
         extract_document_isolated(scanned_pdf(4), digest=whole, kind="receipt", page_timeout_s=1.0)
-    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", True)
-    assert "page took longer than 1 s" in info.value.message
-    assert time.monotonic() - started < 10
+    assert (info.value.code, info.value.retryable, info.value.step) == (
+        "PROCESSING_ERROR",
+        False,
+        "text_extraction",
+    )
+    assert "page took longer than 1 s to read, twice" in info.value.message
+    assert len([pid for pid in forked if pid]) == 2
+    assert time.monotonic() - started < 10  # each child stopped after its page's time
+    for child in forked:
+        with pytest.raises(ChildProcessError):  # killed and reaped, not left sleeping
+            os.waitpid(child, os.WNOHANG)
+
+
+def test_a_page_that_stalls_once_is_read_by_a_fresh_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The first stall may be the machine's (loaded), not the file's: the file is read.
+    from jobs.extraction import isolated
+
+    forked = _forks_recorded(monkeypatch)
+    engine = StallsOnce(0.1, stall_on=3, marker=tmp_path / "stalled")
+    monkeypatch.setattr(isolated, "get_engine", lambda name: engine)
+    pages, _ = extract_document_isolated(
+        scanned_pdf(4), digest=whole, kind="receipt", page_timeout_s=1.0
+    )
+    assert len(pages) == 4 and all(page.words for page in pages)
+    assert (tmp_path / "stalled").exists()  # it did stall, in the first process
+    assert len([pid for pid in forked if pid]) == 2
+
+
+def test_a_second_try_after_a_stall_stays_within_the_files_deadline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The second process has what is left of the deadline, not a deadline of its own:
+    # the job stays within its task's time limit.
+    from jobs.extraction import isolated
+
+    engine = StallsOnce(0.4, stall_on=1, marker=tmp_path / "stalled")
+    monkeypatch.setattr(isolated, "get_engine", lambda name: engine)
+    started = time.monotonic()
+    with pytest.raises(ExtractionError) as info:
+        extract_document_isolated(
+            scanned_pdf(6),
+            digest=whole,
+            kind="receipt",
+            page_timeout_s=1.0,
+            deadline=started + 2.0,
+        )
+    assert time.monotonic() - started < 2.5
+    assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
+    assert "longer to read than Steve allows" in info.value.message
 
 
 def test_files_past_the_submissions_deadline_fail_and_are_not_retryable(

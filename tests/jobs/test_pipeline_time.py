@@ -1,11 +1,13 @@
 """How long a session's files may take: each page its own time, all files one budget."""
 
+import logging
+
 import pytest
 
 from jobs import pipeline
 from jobs.extraction import isolated
 from jobs.models import WorkflowSession
-from tests.jobs.test_extraction import SlowEngine, scanned_pdf
+from tests.jobs.test_extraction import SlowEngine, StallsOnce, scanned_pdf
 from tests.jobs.test_sessions_api import create
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,36 @@ def test_polling_sees_a_long_documents_pages_being_read(api, workflows, monkeypa
     reading = [p for p in seen if pipeline.PROGRESS_LOADED < p < pipeline.PROGRESS_EXTRACTED]
     assert len(set(reading)) == 3  # pages 1-3 of 4, between loaded and extracted
     assert seen == sorted(seen)
+
+
+def test_a_page_that_never_reads_in_time_fails_the_job_as_not_retryable(
+    api, workflows, settings, monkeypatch
+):
+    # Read twice (a fresh process the second time), it stalls both times: the file's fault.
+    settings.EXTRACTION_PAGE_SECONDS = 1
+    monkeypatch.setattr(isolated, "get_engine", lambda name: SlowEngine(0.05, stall_on=2))
+    session_id = _submit_pdf(api, scanned_pdf(3))
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert (session.state, session.error_code) == ("failed", "PROCESSING_ERROR")
+    assert session.error_retryable is False
+    body = api.get(f"/api/v1/jobs/{session.pk}").json()
+    assert body["error"]["details"] == {"step": "text_extraction", "retryable": False}
+    assert "twice" in body["error"]["message"]
+
+
+def test_a_page_that_stalls_once_does_not_fail_the_job(
+    api, workflows, settings, monkeypatch, tmp_path, caplog
+):
+    settings.EXTRACTION_PAGE_SECONDS = 1
+    engine = StallsOnce(0.05, stall_on=2, marker=tmp_path / "stalled")
+    monkeypatch.setattr(isolated, "get_engine", lambda name: engine)
+    session_id = _submit_pdf(api, scanned_pdf(3))
+    with caplog.at_level(logging.WARNING, logger="jobs.extraction.isolated"):
+        pipeline.run(session_id)
+    session = WorkflowSession.objects.get(pk=session_id)
+    assert session.state != "failed", session.failed_reason
+    assert session.submission.files.get().page_count == 3
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "jobs.extraction.isolated"]
+    assert f"session {session_id} (submission {session.submission_id}), file 0" in warning
+    assert "read again by a fresh process" in warning
