@@ -38,6 +38,7 @@ from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label, live_files_by_submission
 from submissions.services import Actor
+from submissions.views.common import fraud_pairs_asked
 
 M = FraudMatch
 
@@ -333,10 +334,7 @@ PAIRS_SHOWN = 50
 def _pairs_asked(request: HttpRequest) -> int:
     """How many pairs the reviewer asked to see: ?pairs=N (a "Show more" link), else the
     first page; anything but a positive whole number is the first page."""
-    asked = request.GET.get("pairs", "")
-    if not asked.isdigit() or len(asked) > 6 or int(asked) < 1:
-        return PAIRS_SHOWN
-    return int(asked)
+    return fraud_pairs_asked(request) or PAIRS_SHOWN
 
 
 def _more_url(request: HttpRequest, submission: Submission, pairs: int) -> str:

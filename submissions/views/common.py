@@ -26,6 +26,16 @@ def queue_filters(request: HttpRequest) -> dict[str, str]:
     return form.values()
 
 
+def fraud_pairs_asked(request: HttpRequest) -> int | None:
+    """How many fraud pairs the reviewer asked the panel to draw (?pairs=N, its "Show
+    more" link): a positive whole number of at most 6 digits, else None (the panel's first
+    page). The bound keeps a hostile ?pairs=10**40 from being read as a count at all."""
+    asked = request.GET.get("pairs", "")
+    if not asked.isdigit() or len(asked) > 6 or int(asked) < 1:
+        return None
+    return int(asked)
+
+
 def queue_query(filters: dict[str, str], **overrides: str) -> str:
     """The filters as a query string, defaults left out."""
     params = QueryDict(mutable=True)

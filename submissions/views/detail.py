@@ -31,7 +31,12 @@ from submissions.selectors import (
     values_as_given,
 )
 from submissions.services import claim_is_live, may_release_claim, submission_caught_up
-from submissions.views.common import own_submission, queue_filters, queue_query
+from submissions.views.common import (
+    fraud_pairs_asked,
+    own_submission,
+    queue_filters,
+    queue_query,
+)
 from submissions.views.document_text import DocumentText, ReadAt, document_text, read_at
 from submissions.views.files import is_raster
 
@@ -302,6 +307,7 @@ def detail_context(
         "next_id": next_id,
         "query": query,
         "qs": f"?{query}" if query else "",
+        "panel_qs": _panel_query(request, filters),
         "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
         "reject_reasons": REJECT_REASONS,
         "error": error,
@@ -309,6 +315,16 @@ def detail_context(
         "field_errors": field_errors or {},
         "now": timezone.now(),
     }
+
+
+def _panel_query(request: HttpRequest, filters: dict[str, str]) -> str:
+    """The fraud panel's query: the queue's filters and the pairs the reviewer had drawn
+    (?pairs=, which a plain resolve in the panel brings back here), so its link and load
+    open where they were, not at the first page. Only this page's own links carry it: the
+    neighbours' panels start at their first page."""
+    asked = fraud_pairs_asked(request)
+    query = queue_query(filters, pairs=str(asked) if asked else "")
+    return f"?{query}" if query else ""
 
 
 def page_url(request: HttpRequest, submission_id: str) -> str:

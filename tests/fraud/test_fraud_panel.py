@@ -1,5 +1,7 @@
 """The fraud panel partial of the review page and its Resolve buttons."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -384,3 +386,75 @@ def test_a_pair_resolved_just_now_stays_on_the_panel_to_undo_past_the_first_page
     # Resolved pairs go after the undecided ones, past the first page: its Undo with it.
     assert f'data-pair="{earlier.pk}"' in html and 'data-action="undo-resolution"' in html
     assert html.count('class="match pair-card') == 3 and "1 more pair not shown" in html
+
+
+def matched_with(company, submission: Submission, count: int) -> list[Submission]:
+    """`count` more submissions matched with `submission`, the strongest first."""
+    others = [submission_with_file(company) for _ in range(count)]
+    for n, other in enumerate(others):
+        match_pair(
+            company_id=company.pk,
+            submission_id=submission.pk,
+            other_id=other.pk,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=95.0 - n,
+            similarity=1.0,
+        )
+    submission.refresh_from_db()
+    return others
+
+
+def false_positive_form(html: str, target: Submission, *, attribute: str) -> tuple[str, dict]:
+    """The address (`action` or `hx-post`) and fields of a pair card's False positive form."""
+    card = html.split(f'data-pair="{target.pk}"')[1].split("</details>")[0]
+    form = card.split('<form method="post"')[1].split("</form>")[0]
+    address = re.search(rf'{attribute}="([^"]+)"', form).group(1).replace("&amp;", "&")
+    fields = dict(re.findall(r'name="(version|resolution)" value="([^"]*)"', form))
+    fields["match"] = re.findall(r'name="match" value="([^"]+)"', form)
+    return address, fields
+
+
+def test_a_resolve_from_the_panel_keeps_the_pairs_shown_on_htmx(ui, pair, company, monkeypatch):
+    """A reviewer working past the first page ("Show more", ?pairs=) who resolves a pair
+    gets the panel back with as many pairs as they had, not its first page."""
+    from fraud import views
+
+    monkeypatch.setattr(views, "PAIRS_SHOWN", 2)
+    later, _, _ = pair
+    others = matched_with(company, later, 6)
+    html = ui.get(panel_url(later), {"pairs": "4"}, HTTP_HX_REQUEST="true").content.decode()
+    address, fields = false_positive_form(html, others[3], attribute="hx-post")
+    response = ui.post(address, fields, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-action="undo-resolution"' in html
+    # The four undecided pairs it had, and the one just resolved (with its Undo).
+    assert html.count('class="match pair-card') == 5 and "2 more pairs not shown" in html
+    address, fields = false_positive_form(html, others[4], attribute="hx-post")
+    assert "pairs=4" in address  # and the next decision keeps them too
+
+
+def test_a_plain_resolve_leads_back_to_the_pairs_shown(ui, pair, company, monkeypatch):
+    """Without JavaScript a resolve goes back to the submission page, whose link to the
+    panel opened its first page again: the reviewer at pair 120 started over."""
+    from fraud import views
+
+    monkeypatch.setattr(views, "PAIRS_SHOWN", 2)
+    later, _, _ = pair
+    others = matched_with(company, later, 6)
+    html = ui.get(panel_url(later), {"status": "review", "pairs": "4"}).content.decode()
+    address, fields = false_positive_form(html, others[3], attribute="action")
+    response = ui.post(address, fields)
+    assert response.status_code == 303
+    page = ui.get(response["Location"]).content.decode()
+    link = f"{panel_url(later)}?pairs=4"
+    assert f'href="{link}"' in page and f'hx-get="{link}"' in page
+    html = ui.get(link).content.decode()
+    assert html.count('class="match pair-card') == 5 and "2 more pairs not shown" in html
+
+
+@pytest.mark.parametrize("asked", ["x", "0", "-3", "9" * 7])
+def test_the_submission_page_leaves_out_a_pairs_count_the_panel_would_not_take(ui, pair, asked):
+    later, _, _ = pair
+    page = ui.get(reverse("review:detail", args=[later.pk]), {"pairs": asked}).content.decode()
+    assert "pairs=" not in page
+    assert f'hx-get="{panel_url(later)}"' in page
