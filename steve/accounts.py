@@ -184,6 +184,10 @@ def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
 # reject, cancel or fraud reason, a comment; line items by _typed_rows), so nothing
 # typed is lost with the refusal.
 TYPED_FIELDS = ("value", "reason", "text")
+# A correction form sends the label its page shows for the field (the schema's title, or
+# its key spelt out) beside the key: a signed-out post has no company to look the
+# workflow up in, and the reviewer knows the field by that label, not by its API name.
+LABEL_MAX = 200
 LINE_ITEM_PARTS = ("description", "quantity", "amount")
 
 
@@ -201,11 +205,17 @@ def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
     for name in TYPED_FIELDS:
         text = request.POST.get(name, "").strip()
         if text:
-            label = request.POST.get("field", "") if name == "value" else name
+            label = _value_label(request) if name == "value" else name
             typed.append((label or name, text))
     if rows := _typed_rows(request):
         typed.append(("Line items", rows))
     return typed
+
+
+def _value_label(request: HttpRequest) -> str:
+    """The corrected field as the page labelled it; its key from a page drawn without."""
+    label = request.POST.get("label", "").strip()[:LABEL_MAX]
+    return label or request.POST.get("field", "")
 
 
 def _typed_rows(request: HttpRequest) -> str:

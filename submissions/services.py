@@ -913,8 +913,9 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
     return submission
 
 
-def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> Any:
-    """Turn the reviewer's text into the JSON type the workflow's schema expects."""
+def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str, *, label: str) -> Any:
+    """Turn the reviewer's text into the JSON type the workflow's schema expects; a
+    refusal names the field by `label`, as the page shows it."""
     kind = schema.get("type")
     if kind == "number":
         number = _decimal(raw)
@@ -922,7 +923,7 @@ def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str) -> An
             raise invalid(field_name, f"Enter a number, e.g. 12.50{_number_hint(raw)}.")
         # Never rounded (a multipleOf once rounded to 2 places here): a value the schema
         # refuses is refused with the API's reason, as with too many decimal places.
-        return _exact_float(number, field_name, what=f"Invalid value for {field_name}")
+        return _exact_float(number, field_name, what=f"Invalid value for {label}")
     if kind == "integer":
         try:
             return int(raw.strip())
@@ -964,13 +965,18 @@ def submission_correct_field(
             field_name=field_name,
         )
         schema = _field_schema(submission, field_name)
+        # The desk's refusals name the field as its page labels it (the API's corrections,
+        # submission_correct_fields, keep the key their callers send).
+        label = field_label(field_name, schema or {})
         if schema is None or schema.get("type") in {"array", "object"}:
-            raise invalid(field_name, f"{field_name} is not a field that can be corrected here.")
+            raise invalid(field_name, f"{label} is not a field that can be corrected here.")
         new = (
-            None if raw_value.strip() == "" else _coerce_field_value(field_name, schema, raw_value)
+            None
+            if raw_value.strip() == ""
+            else _coerce_field_value(field_name, schema, raw_value, label=label)
         )
         if new is not None:
-            _validate(new, submission, field_name, f"Invalid value for {field_name}")
+            _validate(new, submission, field_name, f"Invalid value for {label}")
         _store_correction(submission, field_name, new, actor)
     return submission
 

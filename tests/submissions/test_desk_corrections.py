@@ -501,3 +501,58 @@ def test_the_api_refuses_an_impossible_date_with_the_same_words(api, waiting):
     )
     assert response.status_code == 422, response.content
     assert '\\"2024-02-31\\" is not a day of the calendar' in response.content.decode()
+
+
+# --- Fields named as the page labels them ---------------------------------------------------
+
+
+def titled(submission: Submission, field: str, title: str) -> None:
+    """Give `field` a title in the submission's output schema (the page's label for it)."""
+    version = submission.workflow_version
+    schema = dict(version.output_schema)
+    properties = {**schema["properties"]}
+    properties[field] = {**properties[field], "title": title}
+    version.output_schema = {**schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+
+
+def test_a_refused_value_names_the_field_as_the_page_labels_it(ui, waiting):
+    """The page labels a field by its schema's title ("Receipt date"), else by its key
+    spelt out ("Total amount"); its refusal said "Invalid value for date", a name the
+    reviewer reads nowhere on the page."""
+    titled(waiting, "date", "Receipt date")
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    assert ">Receipt date</label>" in page and ">Total amount</label>" in page
+    refused = correct(ui, waiting, waiting.version, "date", "31/02/2024")
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert "Invalid value for Receipt date: &quot;31/02/2024&quot; is not a date" in html
+    assert "for date" not in html
+    html = correct(ui, waiting, waiting.version, "totalAmount", "1.23456").content.decode()
+    assert "Invalid value for Total amount: the number has more than 4 decimal places" in html
+    assert "totalAmount" not in html.split("data-refusal")[1].split("</p>")[0]
+    html = correct(ui, waiting, waiting.version, "lineItems", "x").content.decode()
+    assert "Line items is not a field that can be corrected here." in html
+    # A plain post's page says the same at the field.
+    response = ui.post(
+        reverse("review:correct", args=[waiting.pk]),
+        {"version": waiting.version, "field": "date", "value": "31/02/2024"},
+        follow=True,
+    )
+    assert "Invalid value for Receipt date:" in response.content.decode()
+    assert "date" not in stored(waiting)
+
+
+def test_the_apis_corrections_still_name_a_refused_field_by_its_api_name(api, waiting):
+    """API callers know fields by their keys: the problem details keep them."""
+    titled(waiting, "date", "Receipt date")
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"date": "31/02/2024", "colour": "red"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    body = response.content.decode()
+    assert "Receipt date" not in body
+    assert [e["field"] for e in response.json()["errors"]] == ["fields.date", "fields.colour"]
+    assert "colour is not a field of this workflow." in body

@@ -5,6 +5,7 @@ was redirected to the login form and, once signed in again, landed on the page s
 the stored value: the typed correction, reason or comment was gone without a word.
 """
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -106,3 +107,30 @@ def test_line_items_refused_for_a_renewed_token_are_shown_back(reviewer, waiting
     response = client.post(url, {"version": waiting.version, **ROWS, "csrfmiddlewaretoken": stale})
     assert response.status_code == 403
     assert SHOWN in response.content.decode()
+
+
+def correction_form(page: str, field: str) -> dict[str, str]:
+    """The hidden fields of a field's correction form, as the page drew them."""
+    marker = f'name="field" value="{field}"'
+    before, after = page.split(marker, 1)
+    form = before.rsplit("<form", 1)[1] + marker + after.split("</form>", 1)[0]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+
+
+def test_a_correction_shown_back_is_named_as_the_page_labels_the_field(ui, waiting):
+    """The page labels merchantName by the schema's title ("Shop name"); the refusal pages
+    listed the typed value as "merchantName: …", a name the reviewer never read there."""
+    version = waiting.workflow_version
+    properties = {**version.output_schema["properties"]}
+    properties["merchantName"] = {**properties["merchantName"], "title": "Shop name"}
+    version.output_schema = {**version.output_schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    form = correction_form(page, "merchantName")
+    response = expired(ui).post(
+        reverse("review:correct", args=[waiting.pk]), {**form, "value": TYPED}
+    )
+    assert response.status_code == 401
+    shown = response.content.decode()
+    assert f'Shop name: <span class="typed">{TYPED}</span>' in shown
+    assert "merchantName" not in shown.split("data-not-kept")[1]
