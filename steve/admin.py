@@ -241,8 +241,16 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     Expired keys are purged by beat, and a request that died in flight is taken over by
     its retry after IDEMPOTENCY_IN_FLIGHT_TIMEOUT, so there is nothing to clear by hand."""
 
-    list_display = ["key", "api_key", "state", "response_status", "created_at"]
-    list_filter = ["state"]
+    list_display = [
+        "key",
+        "company",
+        "environment",
+        "api_key",
+        "state",
+        "response_status",
+        "created_at",
+    ]
+    list_filter = ["state", "environment"]
     search_fields = ["key"]
 
 

@@ -164,11 +164,25 @@ class WorkflowVersion(models.Model):
 
 
 class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` of a company's environment (steve.api.idempotency): what it
+    protects belongs to them, so every key of theirs replays it (a retry through the key
+    rotated in makes no twin) and no other company's or environment's does."""
+
     class State(models.TextChoices):
         IN_FLIGHT = "in_flight"
         DONE = "done"
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_keys")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="idempotency_keys")
+    environment = environment_field()
+    # The API key of the first request, for the admin. Not the scope: deleting that key
+    # must not drop the company's records mid-TTL and let a retry through another run twice.
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="idempotency_keys",
+    )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=20, choices=State.choices, default=State.IN_FLIGHT)
@@ -182,7 +196,9 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_unique_key")
+            models.UniqueConstraint(
+                fields=["company", "environment", "key"], name="idempotency_unique_key"
+            )
         ]
 
     def __str__(self) -> str:

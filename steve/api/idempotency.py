@@ -4,8 +4,8 @@ Apply `@idempotent(scope=...)` to a DRF view's create method. Without the header
 request runs as usual. With it:
 
 - the first request claims the key (an `in_flight` IdempotencyKey row, committed at
-  once so that concurrent requests see it: the unique (api_key, key) constraint makes
-  exactly one of two racing requests the owner);
+  once so that concurrent requests see it: the unique (company, environment, key)
+  constraint makes exactly one of two racing requests the owner);
 - when the create succeeds (2xx) its status, JSON body (as text, so that the replay is
   the same bytes) and `Location` are stored (`done`) and any later request with the
   same key and the same request gets them back, with `X-Idempotent-Replay: true`; a `secret` in the body is stored (and replayed) as
@@ -16,10 +16,14 @@ request runs as usual. With it:
 - a create that fails (4xx, 5xx or an exception) releases the key: nothing was made,
   and the client must be able to retry, whether with the same request after a server
   error or with a corrected one after a validation error;
-- keys are per API key and kept `IDEMPOTENCY_KEY_TTL` (7 days; beat's hourly
-  `purge_idempotency_keys` deletes older ones, and an older row still present counts as
-  absent); an `in_flight` row older than `IDEMPOTENCY_IN_FLIGHT_TIMEOUT` is taken to be
-  left by a crashed process and may be claimed again.
+- keys are per company and environment, as what they protect is: every API key of the
+  company in that environment shares them (a retry through the key rotated in replays
+  what the old key made, never makes a twin), another company's or environment's never
+  does; deleting the API key that made one keeps it;
+- keys are kept `IDEMPOTENCY_KEY_TTL` (7 days; beat's hourly `purge_idempotency_keys`
+  deletes older ones, and an older row still present counts as absent); an `in_flight`
+  row older than `IDEMPOTENCY_IN_FLIGHT_TIMEOUT` is taken to be left by a crashed process
+  and may be claimed again.
 """
 
 from __future__ import annotations
@@ -126,17 +130,21 @@ def _file_digest(upload: UploadedFile) -> str:
 
 
 def claim(api_key: ApiKey, key: str, fingerprint: str) -> IdempotencyKey:
-    """The caller's own new in-flight row, or the finished row to replay; else a problem."""
+    """The caller's own new in-flight row, or the finished row to replay; else a problem.
+
+    The key is looked up in the API key's company and environment, not the API key's own.
+    """
+    scope = {"company_id": api_key.company_id, "environment": api_key.environment, "key": key}
     for _ in range(CLAIM_ATTEMPTS):
         try:
             # Its own transaction, committed now: racing requests must see the claim.
             with transaction.atomic():
                 return IdempotencyKey.objects.create(
-                    api_key=api_key, key=key, fingerprint=fingerprint
+                    **scope, api_key=api_key, fingerprint=fingerprint
                 )
         except IntegrityError:
             pass
-        existing = IdempotencyKey.objects.filter(api_key=api_key, key=key).first()
+        existing = IdempotencyKey.objects.filter(**scope).first()
         if existing is None:
             continue  # released by a failed first request since our insert: try again
         if _expired(existing):

@@ -169,6 +169,7 @@ def test_a_workflow_added_in_the_admin_is_not_found_by_the_api_until_it_has_a_ve
 def queued_task_and_used_idempotency_key(company) -> tuple[OutboxMessage, IdempotencyKey]:
     message = OutboxMessage.objects.create(task="jobs.tasks.process_session", args=["s_1"])
     used = IdempotencyKey.objects.create(
+        company=company,
         api_key=api_key(company).api_key,
         key="retry-me",
         fingerprint="f" * 64,

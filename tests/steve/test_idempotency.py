@@ -96,6 +96,18 @@ def test_json_key_order_does_not_change_the_fingerprint(api, workflows):
     assert create(api, "k-1", reordered)["X-Idempotent-Replay"] == "true"
 
 
+def idempotency_row(created_key, key: str, fingerprint: str) -> IdempotencyKey:
+    """An in-flight row of `key`, claimed through `created_key`."""
+    api_key = created_key.api_key
+    return IdempotencyKey.objects.create(
+        api_key=api_key,
+        company_id=api_key.company_id,
+        environment=api_key.environment,
+        key=key,
+        fingerprint=fingerprint,
+    )
+
+
 def fingerprint_of(api, workflows_payload: dict) -> str:
     """The fingerprint the API computes for this body, read back from a finished key."""
     assert create(api, "probe", workflows_payload).status_code in (200, 201)
@@ -104,7 +116,7 @@ def fingerprint_of(api, workflows_payload: dict) -> str:
 
 def test_same_key_while_the_first_request_runs_is_a_409(api, api_key, workflows):
     fingerprint = fingerprint_of(api, body())
-    IdempotencyKey.objects.create(api_key=api_key.api_key, key="k-1", fingerprint=fingerprint)
+    idempotency_row(api_key, "k-1", fingerprint)
     response = create(api, "k-1")
     assert response.status_code == 409
     assert response.json()["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT"
@@ -113,7 +125,7 @@ def test_same_key_while_the_first_request_runs_is_a_409(api, api_key, workflows)
 
 def test_an_abandoned_in_flight_key_is_taken_over(api, api_key, workflows, settings):
     fingerprint = fingerprint_of(api, body(clientSubmissionId="other"))
-    row = IdempotencyKey.objects.create(api_key=api_key.api_key, key="k-1", fingerprint=fingerprint)
+    row = idempotency_row(api_key, "k-1", fingerprint)
     old = timezone.now() - settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT - timedelta(seconds=1)
     IdempotencyKey.objects.filter(pk=row.pk).update(created_at=old)
     response = create(api, "k-1", body(clientSubmissionId="other"))
@@ -157,12 +169,84 @@ def test_a_connection_lost_mid_create_releases_the_key_for_the_retry(api, workfl
     assert create(api, "k-1").status_code == 201
 
 
-def test_keys_are_scoped_per_api_key(api, company, workflows):
+def client_of(created_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {created_key.secret}")
+    return client
+
+
+def test_a_rotated_in_key_of_the_company_replays_the_first_result(api, company, workflows):
+    # Rotating keys, an integrator retries through the new key: per API key, the retry
+    # made a twin of the session the old key had made.
+    first = create(api, "k-1")
+    assert first.status_code == 201
+    rotated = client_of(factories.api_key(company, "rotated in"))
+    replayed = create(rotated, "k-1")
+    assert replayed.status_code == 201 and replayed["X-Idempotent-Replay"] == "true"
+    assert replayed.content == first.content
+    assert replayed["Location"] == first["Location"]
+    assert WorkflowSession.objects.count() == 1
+    assert IdempotencyKey.objects.count() == 1
+
+
+def test_a_key_reused_for_another_body_through_another_api_key_is_a_422(api, company, workflows):
     assert create(api, "k-1").status_code == 201
-    other = APIClient()
-    other.credentials(HTTP_AUTHORIZATION=f"Bearer {factories.api_key(company, 'b').secret}")
-    response = create(other, "k-1", body(clientSubmissionId="idem-other"))
-    assert response.status_code == 201 and "X-Idempotent-Replay" not in response
+    rotated = client_of(factories.api_key(company, "rotated in"))
+    response = create(rotated, "k-1", body(clientSubmissionId="idem-2"))
+    assert response.status_code == 422
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert WorkflowSession.objects.count() == 1
+
+
+def test_a_key_in_flight_through_another_api_key_of_the_company_is_a_409(
+    api, api_key, company, workflows
+):
+    fingerprint = fingerprint_of(api, body())
+    idempotency_row(api_key, "k-1", fingerprint)  # the old key's create still runs
+    response = create(client_of(factories.api_key(company, "rotated in")), "k-1")
+    assert response.status_code == 409
+    assert response.json()["code"] == "IDEMPOTENCY_KEY_IN_FLIGHT"
+
+
+def test_another_companys_key_is_independent(api, workflows):
+    other = factories.CompanyFactory()
+    factories.default_workflows(other)
+    first = create(api, "k-1")
+    theirs = create(client_of(factories.api_key(other)), "k-1")
+    assert theirs.status_code == 201 and "X-Idempotent-Replay" not in theirs
+    assert theirs.json()["sessionId"] != first.json()["sessionId"]
+    assert WorkflowSession.objects.count() == 2
+
+
+def test_the_companys_sandbox_is_independent_of_production(api, company, workflows):
+    first = create(api, "k-1")
+    sandbox = client_of(factories.api_key(company, "sandbox", environment="sandbox"))
+    theirs = create(sandbox, "k-1")
+    assert theirs.status_code == 201 and "X-Idempotent-Replay" not in theirs
+    assert theirs.json()["sessionId"] != first.json()["sessionId"]
+    assert WorkflowSession.objects.count() == 2
+    assert create(sandbox, "k-1")["X-Idempotent-Replay"] == "true"  # its own, kept apart
+
+
+def test_a_create_retried_through_another_key_of_the_company_makes_no_twin(company):
+    before = Company.objects.count()
+    created = call_view(factories.api_key(company, "old"), "k-twin")
+    replay = call_view(factories.api_key(company, "new"), "k-twin")
+    assert replay["X-Idempotent-Replay"] == "true" and replay.data == created.data
+    assert Company.objects.count() == before + 1
+
+
+def test_deleting_the_api_key_keeps_the_companys_keys_for_their_ttl(company):
+    # An API key with no sessions may be deleted in the admin: its idempotency records
+    # still protect the company's creates (the replay goes through another key).
+    first = factories.api_key(company, "retired")
+    created = call_view(first, "k-del")
+    assert created.status_code == 201
+    first.api_key.delete()
+    row = IdempotencyKey.objects.get(key="k-del")
+    assert row.api_key is None and row.company == company
+    replay = call_view(factories.api_key(company, "rotated in"), "k-del")
+    assert replay["X-Idempotent-Replay"] == "true" and replay.data == created.data
 
 
 def test_a_key_past_retention_counts_as_new(api, workflows, settings):
@@ -190,7 +274,7 @@ def test_without_the_header_nothing_is_stored(api, workflows):
 def test_purge_deletes_keys_older_than_seven_days(api_key):
     now = timezone.now()
     for name, age in (("old", timedelta(days=7, minutes=1)), ("new", timedelta(days=6))):
-        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        row = idempotency_row(api_key, name, "f")
         IdempotencyKey.objects.filter(pk=row.pk).update(created_at=now - age)
     assert idempotency_keys_purge() == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]
@@ -203,7 +287,7 @@ def test_beat_purges_idempotency_keys_past_their_retention(api_key, settings):
 
     now = timezone.now()
     for name, age in (("old", timedelta(days=7, minutes=1)), ("new", timedelta(days=6))):
-        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        row = idempotency_row(api_key, name, "f")
         IdempotencyKey.objects.filter(pk=row.pk).update(created_at=now - age)
     app.loader.import_default_modules()  # the apps' tasks, as a worker finds them
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
@@ -214,7 +298,7 @@ def test_beat_purges_idempotency_keys_past_their_retention(api_key, settings):
 def test_the_purge_is_bounded_per_run_and_the_next_run_takes_the_rest(api_key, settings):
     old = timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(minutes=1)
     for name in ("a", "b", "c"):
-        row = IdempotencyKey.objects.create(api_key=api_key.api_key, key=name, fingerprint="f")
+        row = idempotency_row(api_key, name, "f")
         IdempotencyKey.objects.filter(pk=row.pk).update(created_at=old)
     assert idempotency_keys_purge(limit=2) == 2
     assert idempotency_keys_purge(limit=2) == 1
