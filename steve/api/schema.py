@@ -335,7 +335,8 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
         f"1-{MAX_KEY_LENGTH} printable ASCII characters. "
         "Makes the create safe to retry: a replay returns the first response with "
         "`X-Idempotent-Replay: true`. Same key in flight: 409; with a different request: "
-        "422. Failed creates release the key. Keys are per API key, kept 7 days."
+        "422. Failed creates release the key. Keys are per company and environment "
+        "(shared by its API keys), kept 7 days."
     ),
 )
 # Sent on the 200 of a job still running (docs/api.md, "Rate limits"): when to poll
