@@ -42,6 +42,8 @@ from submissions.models import (
 )
 from submissions.services import (
     Actor,
+    SubmissionActionError,
+    checked_reason,
     record_event,
     submission_cancel,
     submission_drop_sync,
@@ -947,6 +949,43 @@ def extraction_job_create(
         file = session.submission.files.get()
         session_store_upload(file_id=file.pk, data=data)
         return session_submit(session_id=session.pk)
+
+
+def extraction_job_cancel(
+    *, session_id: str, actor: Actor, reason: str | None = None
+) -> WorkflowSession:
+    """Cancel an extraction job: its submission's cancel, nothing else, so the job records
+    and announces what a submission cancel does (`cancelled`, submission.cancelled, and
+    a live session's session.failed, whose heartbeat then stops the worker reading it).
+
+    Allowed while the submission cancel is (a queued, processing or review_required
+    job); a job that has ended is refused (409) with the code of the status it answers.
+    A refused reason is a 400, as seed 003 answers every refusal of a request's content.
+    """
+    try:
+        reason = checked_reason(reason)
+    except ServiceError as refused:
+        raise SessionError("INVALID_REQUEST", refused.message, 400, refused.errors) from None
+    session = WorkflowSession.objects.get(pk=session_id)
+    try:
+        submission_cancel(submission_id=session.submission_id, actor=actor, reason=reason)
+    except SubmissionActionError:  # its status's refusal: no expected version is given
+        raise _job_not_cancelable(Submission.objects.get(pk=session.submission_id)) from None
+    session.refresh_from_db()
+    return session
+
+
+def _job_not_cancelable(submission: Submission) -> SessionError:
+    """The refusal of a cancel of a job that has ended, by the status the job answers
+    (jobs.api.extraction_jobs.job_status): a failed or canceled job keeps its status
+    after the purge; a completed one's becomes expired."""
+    if submission.status == S.CANCELLED:
+        return SessionError("JOB_CANCELED", "The job was already canceled.", 409)
+    if submission.status in {S.FAILED, S.REJECTED}:
+        return SessionError("JOB_FAILED", "The job failed; it cannot be canceled.", 409)
+    if submission.results_purged_at:
+        return SessionError("JOB_EXPIRED", "The job has expired; it cannot be canceled.", 409)
+    return SessionError("JOB_COMPLETED", "The job has completed; it cannot be canceled.", 409)
 
 
 RETAINED_STATUSES = {SubmissionStatus.CREATED, SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW}

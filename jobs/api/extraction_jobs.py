@@ -23,8 +23,18 @@ from rest_framework.views import APIView
 
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
-from jobs.services import extraction_job_create, extraction_job_file_type
-from steve.api.errors import ApiProblem, field_error, problem_of_all, shown
+from jobs.services import (
+    extraction_job_cancel,
+    extraction_job_create,
+    extraction_job_file_type,
+)
+from steve.api.errors import (
+    ApiProblem,
+    field_error,
+    problem_of_all,
+    shown,
+    unknown_member_errors,
+)
 from steve.api.idempotency import idempotent
 from steve.api.parsers import BoundedJSONParser
 from steve.api.views import SLUG_MAX_LENGTH
@@ -35,6 +45,7 @@ from steve.text import without_hidden
 from steve.timefmt import iso
 from submissions.models import SubmissionStatus
 from submissions.selectors import submission_cancelled_at
+from submissions.services import Actor
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
@@ -476,27 +487,67 @@ def _job_error(session: WorkflowSession) -> dict[str, Any]:
     }
 
 
+def job_answer(session: WorkflowSession) -> Response:
+    """The job as its poll answers it: a cancel answers the job it canceled the same way."""
+    status = job_status(session)
+    at = _status_at(session, status)
+    # The last status update (seeds 002-004) is never before the status's own time:
+    # a cancel's event is recorded after the submission's save, and its canceledAt
+    # came out later than updatedAt.
+    changed = [session.updated_at, session.submission.updated_at, *([at] if at else [])]
+    job = {
+        "id": session.pk,
+        "status": status,
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(max(changed)),
+        **_status_fields(session, status, at),
+    }
+    headers = {"Retry-After": str(RETRY_AFTER_MS // 1000)} if "retryAfterMs" in job else {}
+    return Response({"success": True, "job": job}, headers=headers)
+
+
 @extend_schema_view(get=api_docs.EXTRACTION_JOB_DETAIL)
 class ExtractionJobView(PeerEnvelopeView):
     poll_scope_kwarg = "job_id"
 
     def get(self, request: Request, job_id: str) -> Response:
+        return job_answer(own_job(request, job_id))
+
+
+def _cancel_reason(request: Request) -> str | None:
+    """The body's optional reason (no body, `{}` or null: none). A member the cancel does
+    not read is refused, as the other writes' are, so a misspelt `reasn` is not dropped;
+    the reason's own limits are the submission cancel's (the service checks them)."""
+    body = request.data
+    if body in (None, "") or body == {}:
+        return None
+    if not isinstance(body, dict):
+        raise peer_problem(400, "INVALID_BODY", "The body must be a JSON object.")
+    if errors := unknown_member_errors(body, ("reason",)):
+        raise peer_problem(
+            400, "INVALID_REQUEST", "The body has members the cancel does not read.", errors=errors
+        )
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        message = "reason must be a string."
+        raise member_refused("reason", "INVALID_REQUEST", message, "invalid_type")
+    return reason
+
+
+@extend_schema_view(post=api_docs.EXTRACTION_JOB_CANCEL)
+class ExtractionJobCancelView(PeerEnvelopeView):
+    """Steve's extension of seed 003: the cancel its users have no other way to make (a
+    job's submissionId is shown only once it waits for review). A write: the `write`
+    bucket, and no Idempotency-Key, which only creates take; a repeated cancel is a
+    409 JOB_CANCELED, so a retry after a lost answer still says how the job ended."""
+
+    def post(self, request: Request, job_id: str) -> Response:
         session = own_job(request, job_id)
-        status = job_status(session)
-        at = _status_at(session, status)
-        # The last status update (seeds 002-004) is never before the status's own time:
-        # a cancel's event is recorded after the submission's save, and its canceledAt
-        # came out later than updatedAt.
-        changed = [session.updated_at, session.submission.updated_at, *([at] if at else [])]
-        job = {
-            "id": session.pk,
-            "status": status,
-            "createdAt": iso(session.created_at),
-            "updatedAt": iso(max(changed)),
-            **_status_fields(session, status, at),
-        }
-        headers = {"Retry-After": str(RETRY_AFTER_MS // 1000)} if "retryAfterMs" in job else {}
-        return Response({"success": True, "job": job}, headers=headers)
+        reason = _cancel_reason(request)
+        extraction_job_cancel(
+            session_id=session.pk, actor=Actor.for_api_key(request.auth), reason=reason
+        )
+        return job_answer(own_job(request, job_id))  # with its submission as now canceled
 
 
 def result_data(session: WorkflowSession) -> dict[str, Any]:

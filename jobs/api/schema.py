@@ -33,6 +33,7 @@ from steve.api.schema import (
 )
 from steve.api.workflow_schema import SLUG_PARAM
 from submissions.models import SubmissionStatus
+from submissions.services import REASON_MAX
 
 # A failed job's error.code: the extraction's codes, a job given up, and a session its
 # submission ended (docs/api.md).
@@ -217,6 +218,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "REVIEW_REQUIRED": (409, "The job is awaiting manual review."),
     "JOB_FAILED": (409, "The job failed."),
     "JOB_CANCELED": (409, "The job was canceled."),
+    "JOB_COMPLETED": (409, "The job has completed; it cannot be canceled."),
+    "JOB_EXPIRED": (409, "The job has expired (its result was purged); it cannot be canceled."),
     "RESULT_EXPIRED": (410, "The job's stored result is no longer available."),
     "FILE_TOO_LARGE": (413, "The file is larger than the workflow allows."),
     # Seed 003 answers every refusal of a create's content with 400.
@@ -617,5 +620,57 @@ EXTRACTION_JOB_RESULT = docs(
         409: ["RESULT_NOT_READY", "REVIEW_REQUIRED", "JOB_FAILED", "JOB_CANCELED"],
         410: ["RESULT_EXPIRED"],
         503: ["STORAGE_UNAVAILABLE"],
+    },
+)
+EXTRACTION_JOB_CANCEL = docs(
+    "cancelExtractionJob",
+    tag="extraction-jobs",
+    summary="Cancel a queued, processing or review_required extraction job (bucket: write)",
+    description=(
+        "Steve's extension: the seeds name no cancel call. It cancels the job's "
+        "submission as `POST /api/v1/submissions/{submissionId}/cancel` does, with the "
+        "same events and webhooks (`submission.cancelled`, and `session.failed` for a job "
+        "still queued or processing, whose reading then stops), and answers the job as "
+        "its poll now does: `canceled`, with `canceledAt`. A job that has ended is 409 "
+        "with the code of its status. The body is optional. No `Idempotency-Key` (only "
+        "creates take one): a repeated cancel is 409 `JOB_CANCELED`."
+    ),
+    response="ExtractionJobEnvelope",
+    request=closed(
+        obj(
+            {
+                "reason": {
+                    "type": "string",
+                    "maxLength": REASON_MAX,
+                    "nullable": True,
+                    "description": (
+                        "Optional, kept as the submission's cancelReason; null is the same "
+                        "as leaving it out (no reason)"
+                    ),
+                }
+            },
+            required=[],
+        )
+    ),
+    parameters=[JOB_ID_PARAM],
+    examples=[
+        seed_example("Cancel", {"reason": "Sent the wrong file."}, request=True),
+        seed_example(
+            "Canceled",
+            {
+                "success": True,
+                "job": {
+                    **JOB_TIMES,
+                    "status": "canceled",
+                    "updatedAt": "2026-03-12T10:00:12.000Z",
+                    "canceledAt": "2026-03-12T10:00:12.000Z",
+                },
+            },
+        ),
+    ],
+    problems={
+        400: ["INVALID_REQUEST", "INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE"],
+        404: ["JOB_NOT_FOUND"],
+        409: ["JOB_CANCELED", "JOB_FAILED", "JOB_COMPLETED", "JOB_EXPIRED"],
     },
 )

@@ -30,4 +30,9 @@ urlpatterns = [
         extraction_jobs.ExtractionJobResultView.as_view(),
         name="extraction-job-result",
     ),
+    path(
+        "extraction-jobs/<str:job_id>/cancel",
+        extraction_jobs.ExtractionJobCancelView.as_view(),
+        name="extraction-job-cancel",
+    ),
 ]

@@ -97,6 +97,7 @@ WRITES = [
     ("post", "/api/v1/submissions/{submission}/approve", {}),
     ("post", "/api/v1/submissions/{submission}/reject", {"reason": "no"}),
     ("post", "/api/v1/submissions/{submission}/cancel", {}),
+    ("post", "/api/v1/extraction-jobs/{job}/cancel", {}),
     (
         "post",
         "/api/v1/submissions/{submission}/fraud-matches/{match}/resolve",

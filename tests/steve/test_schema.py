@@ -159,6 +159,10 @@ def problem_codes(operation: dict) -> dict[str, set[str]]:
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "REVIEW_REQUIRED"),
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "JOB_FAILED"),
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "410", "RESULT_EXPIRED"),
+        ("/api/v1/extraction-jobs/{job_id}/cancel", "post", "404", "JOB_NOT_FOUND"),
+        ("/api/v1/extraction-jobs/{job_id}/cancel", "post", "409", "JOB_CANCELED"),
+        ("/api/v1/extraction-jobs/{job_id}/cancel", "post", "409", "JOB_COMPLETED"),
+        ("/api/v1/extraction-jobs/{job_id}/cancel", "post", "400", "INVALID_REQUEST"),
     ],
 )
 def test_problem_responses_name_their_codes(schema, path, method, status, code):
@@ -254,6 +258,7 @@ def test_a_rotations_grace_period_is_documented_as_whole_hours_0_to_168(schema, 
         ("/api/v1/workflows/{slug}/sessions", "post", "webhookUrl", True),
         ("/api/v1/workflows/{slug}/sessions", "post", "fileCount", False),
         ("/api/v1/submissions/{submission_id}/cancel", "post", "reason", True),
+        ("/api/v1/extraction-jobs/{job_id}/cancel", "post", "reason", True),
         ("/api/v1/submissions/{submission_id}/reject", "post", "reason", False),
         ("/api/v1/submissions/{submission_id}/approve", "post", "expectedVersion", True),
         ("/api/v1/submissions/{submission_id}/corrections", "post", "expectedVersion", True),

@@ -211,6 +211,7 @@ ROUTES: list[tuple[str, dict[str, Any] | None]] = [
     ("/api/v1/workflows/receipt-ocr/sessions/{session}/submit", {}),
     ("/api/v1/extraction-jobs/{job}", None),
     ("/api/v1/extraction-jobs/{job}/result", None),
+    ("/api/v1/extraction-jobs/{job}/cancel", {"reason": "Evil reason"}),
     ("/api/v1/extraction-jobs/{session}", None),
     ("/api/v1/submissions/{submission}", None),
     ("/api/v1/submissions/{submission}/approve", {}),
