@@ -10,7 +10,7 @@ from django.db.models import F, Model
 
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from steve.models import ApiKey, Company, Workflow, WorkflowVersion
-from submissions.models import Submission
+from submissions.models import Submission, SubmissionStatus
 from webhooks.selectors import delivery_status_of, poll_delivery_columns
 
 SESSION_COLUMNS = (
@@ -178,3 +178,19 @@ def replayed_session_version(
         .first()
     )
     return session.workflow_version if session else None
+
+
+def job_status(session: WorkflowSession) -> str:
+    """The status an extraction job answers (seeds 002/003), from its session and
+    submission (`session.submission` loaded)."""
+    submission, S = session.submission, SubmissionStatus
+    # A job that failed or was cancelled had no output to expire: it stays as it ended.
+    if submission.status == S.CANCELLED:
+        return "canceled"
+    if session.state == SessionState.FAILED or submission.status in {S.FAILED, S.REJECTED}:
+        return "failed"
+    if submission.results_purged_at:
+        return "expired"
+    if session.state == SessionState.COMPLETED:
+        return "review_required" if submission.status == S.REVIEW else "completed"
+    return "processing" if session.progress > 5 else "queued"

@@ -19,6 +19,7 @@ from jobs.extraction import sniff_mime
 from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.extraction.errors import STEP_TEXT
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
+from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, Company, WorkflowVersion
@@ -970,22 +971,28 @@ def extraction_job_cancel(
     try:
         submission_cancel(submission_id=session.submission_id, actor=actor, reason=reason)
     except SubmissionActionError:  # its status's refusal: no expected version is given
-        raise _job_not_cancelable(Submission.objects.get(pk=session.submission_id)) from None
+        session.refresh_from_db()  # and its submission, as the cancel found it
+        raise _job_not_cancelable(session) from None
     session.refresh_from_db()
     return session
 
 
-def _job_not_cancelable(submission: Submission) -> SessionError:
-    """The refusal of a cancel of a job that has ended, by the status the job answers
-    (jobs.api.extraction_jobs.job_status): a failed or canceled job keeps its status
-    after the purge; a completed one's becomes expired."""
-    if submission.status == S.CANCELLED:
-        return SessionError("JOB_CANCELED", "The job was already canceled.", 409)
-    if submission.status in {S.FAILED, S.REJECTED}:
-        return SessionError("JOB_FAILED", "The job failed; it cannot be canceled.", 409)
-    if submission.results_purged_at:
-        return SessionError("JOB_EXPIRED", "The job has expired; it cannot be canceled.", 409)
-    return SessionError("JOB_COMPLETED", "The job has completed; it cannot be canceled.", 409)
+# The refusal of a cancel of a job that has ended, by the status the job answers.
+ENDED_JOB_CODES = {
+    "canceled": "JOB_CANCELED",
+    "failed": "JOB_FAILED",
+    "expired": "JOB_EXPIRED",
+    "completed": "JOB_COMPLETED",
+}
+
+
+def _job_not_cancelable(session: WorkflowSession) -> SessionError:
+    status = job_status(session)
+    return SessionError(
+        ENDED_JOB_CODES.get(status, "JOB_COMPLETED"),
+        f"The job is {status}; it cannot be canceled.",
+        409,
+    )
 
 
 RETAINED_STATUSES = {SubmissionStatus.CREATED, SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW}

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
+from jobs.selectors import job_status
 from jobs.services import (
     extraction_job_cancel,
     extraction_job_create,
@@ -400,20 +401,6 @@ def own_job(request: Request, job_id: str) -> WorkflowSession:
             404, "JOB_NOT_FOUND", f"Job {shown(job_id, otherwise='with that ID')} not found"
         )
     return session
-
-
-def job_status(session: WorkflowSession) -> str:
-    submission = session.submission
-    # A job that failed or was cancelled had no output to expire: it stays as it ended.
-    if submission.status == S.CANCELLED:
-        return "canceled"
-    if session.state == SessionState.FAILED or submission.status in {S.FAILED, S.REJECTED}:
-        return "failed"
-    if submission.results_purged_at:
-        return "expired"
-    if session.state == SessionState.COMPLETED:
-        return "review_required" if submission.status == S.REVIEW else "completed"
-    return "processing" if session.progress > 5 else "queued"
 
 
 def _status_at(session: WorkflowSession, status: str) -> datetime | None:
