@@ -15,7 +15,7 @@ from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
 from jobs.selectors import session_last_beat
 from jobs.services import session_expire, sessions_expire_stale
-from steve.admin_site import CheckedJSONField
+from steve.admin_site import CheckedJSONField, ShowsRefusedSaves
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish, workflow_version_number
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
@@ -187,8 +187,10 @@ class WorkflowVersionForm(forms.ModelForm):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
-    """New versions from a checked form; existing versions are immutable (view only)."""
+class WorkflowVersionAdmin(ShowsRefusedSaves, admin.ModelAdmin):
+    """New versions from a checked form; existing versions are immutable (view only).
+    A publish the service refuses as it saves (WorkflowChanged: another version got in
+    after the form's check) is the form's error, with the settings typed."""
 
     form = WorkflowVersionForm
     list_display = ["workflow", "version", "kind", "review_threshold", "auto_approve", "created_at"]

@@ -17,6 +17,7 @@ from steve.admin_site import (
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    ShowsRefusedSaves,
     all_rows_link,
     log_changes,
 )
@@ -100,6 +101,7 @@ class ApiKeyAdmin(
     ExplainsRefusedDeletion,
     FixedOnceCreated,
     ShowsSecretsOnce,
+    ShowsRefusedSaves,
     SavesEditedFieldsOnly,
     admin.ModelAdmin,
 ):
@@ -133,6 +135,7 @@ class ApiKeyAdmin(
         if change:
             super().save_model(request, obj, form, change)
             return
+        # A refusal (the name, checked again as it saves) is the form's error, as typed.
         created = api_key_create(company=obj.company, name=obj.name, environment=obj.environment)
         obj.pk = created.api_key.pk
         obj.__dict__.update(created.api_key.__dict__)

@@ -24,6 +24,7 @@ from steve.accounts import PasswordChangeView
 from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
 from steve.errors import ServiceError
 from steve.loginlimit import refused_if_limited
+from steve.secret_once import forget_secrets
 
 # How deep a refused deletion's relations are followed (company, workflow, version, …).
 MAX_CASCADE_DEPTH = 8
@@ -241,6 +242,7 @@ class ShowsRefusedSaves:
     it draws any invalid form (no save is tried). Both passes are one transaction, in
     which Django's own (a savepoint) holds the save: the refusal rolls back all of it.
     It had been a message over the page read again, which lost every value typed.
+    A secret the refused save made (ShowsSecretsOnce) goes with it, never shown.
     """
 
     def changeform_view(
@@ -257,6 +259,7 @@ class ShowsRefusedSaves:
             try:
                 return view(request, object_id, form_url, extra_context)
             except ServiceError as refusal:
+                forget_secrets(request)  # made by the save rolled back: they open nothing
                 setattr(request, REFUSED_SAVE_ATTRIBUTE, refusal)
                 return view(request, object_id, form_url, extra_context)
 

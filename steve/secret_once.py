@@ -18,6 +18,12 @@ def remember_secret(request: HttpRequest, owner: str, secret: str) -> None:
     request.__dict__.setdefault(REQUEST_ATTRIBUTE, []).append((owner, secret))
 
 
+def forget_secrets(request: HttpRequest) -> None:
+    """Drop this request's new secrets: their save was refused and rolled back, so they
+    open nothing, and no later page of the request may show them."""
+    request.__dict__.pop(REQUEST_ATTRIBUTE, None)
+
+
 def secrets_page(request: HttpRequest, *, next_url: str) -> HttpResponse | None:
     """The page showing this request's new secrets, or None when it made none."""
     secrets = request.__dict__.get(REQUEST_ATTRIBUTE)

@@ -1,10 +1,14 @@
-"""The admin's workflow version form refuses JSON the database or json cannot take."""
+"""The admin's workflow version form refuses JSON the database or json cannot take, and
+shows a publish the service refuses on the form as typed."""
 
 import json
+import re
 
 import pytest
 
+from jobs.admin import WorkflowVersionAdmin
 from steve.models import WorkflowVersion
+from steve.services import workflow_publish
 from tests.factories import default_workflows
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +52,44 @@ def test_a_schema_text_postgresql_cannot_store_is_the_forms_error(
     response = admin_client.post(ADD, _form(version, output_schema=typed))
     assert response.status_code == 200 and says in response.content.decode()
     assert WorkflowVersion.objects.filter(workflow=version.workflow).count() == 1
+
+
+def _input_value(page: str, name: str) -> str:
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+    return re.search(r'value="([^"]*)"', tag).group(1)
+
+
+def test_a_version_the_service_refuses_at_the_save_is_the_form_again_as_typed(
+    admin_client, version, monkeypatch
+):
+    # The form checks its version is still the latest (and locks the workflow); the
+    # service checks again as it publishes. Here a publish gets in on the same
+    # connection, past the lock, so the service's own check refuses: that was a 500,
+    # and the settings typed were lost.
+    posted = WorkflowVersionAdmin.save_form
+
+    def published_meanwhile(admin_, request, form, change):
+        workflow = version.workflow
+        workflow_publish(
+            company=workflow.company, slug=workflow.slug, name=workflow.name, review_threshold=55
+        )
+        return posted(admin_, request, form, change)
+
+    monkeypatch.setattr(WorkflowVersionAdmin, "save_form", published_meanwhile)
+    schema = {**version.output_schema, "description": "typed by the operator"}
+    typed = _form(
+        version,
+        review_threshold="77",
+        output_schema=json.dumps(schema),
+        based_on=f"{version.workflow_id}:{version.version}",
+    )
+    response = admin_client.post(ADD, typed)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    page = response.content.decode()
+    assert f"changed since this version was copied from v{version.version}" in page
+    assert _input_value(page, "review_threshold") == "77"
+    assert "typed by the operator" in page
+    assert _input_value(page, "based_on") == f"{version.workflow_id}:{version.version}"
+    # Nothing of the save stays (nor, here, the publish made in its transaction).
+    assert list(WorkflowVersion.objects.filter(workflow=version.workflow)) == [version]

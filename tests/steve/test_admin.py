@@ -20,7 +20,7 @@ from fraud.models import FraudMatch
 from jobs.models import SessionState, WorkflowSession
 from steve import services as steve_services
 from steve.admin import ApiKeyAdmin
-from steve.errors import ServiceError
+from steve.errors import ServiceError, invalid
 from steve.middleware import CONTENT_SECURITY_POLICY
 from steve.models import (
     ApiKey,
@@ -31,6 +31,7 @@ from steve.models import (
     Workflow,
     WorkflowVersion,
 )
+from steve.secret_once import REQUEST_ATTRIBUTE
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
 from submissions.models import Submission, SubmissionEvent
 from tests.factories import (
@@ -575,3 +576,52 @@ def test_a_superuser_changes_their_own_password_in_the_admin_and_stays_signed_in
     ops = get_user_model().objects.get(username="ops")
     assert ops.check_password(new)
     assert operator.get(reverse("admin:index")).status_code == 200
+
+
+def _typed_key(page: str) -> tuple[str, str, str]:
+    name = re.search(r'<input[^>]*name="name"[^>]*value="([^"]*)"', page).group(1)
+    select = re.search(r'<select[^>]*name="environment".*?</select>', page, re.S).group(0)
+    environment = re.search(r'<option value="([^"]*)" selected>', select).group(1)
+    company = re.search(r'<select[^>]*name="company".*?</select>', page, re.S).group(0)
+    return name, environment, re.search(r'<option value="([^"]*)" selected>', company).group(1)
+
+
+def test_a_key_the_service_refuses_at_the_add_is_the_form_again_as_typed(
+    operator, company, monkeypatch
+):
+    # The form checks the name as the service does; what the service refuses as it
+    # saves (its name rules changed meanwhile, say) was a 500, the name typed lost.
+    def refused(**kwargs):
+        raise invalid("name", "Refused at the save.")
+
+    monkeypatch.setattr("steve.admin.api_key_create", refused)
+    response = operator.post(
+        reverse("admin:steve_apikey_add"),
+        {"company": company.pk, "name": "ERP sync", "environment": "sandbox"},
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"name": ["Refused at the save."]}
+    assert _typed_key(response.content.decode()) == ("ERP sync", "sandbox", company.pk)
+    assert not ApiKey.objects.exists()
+
+
+def test_a_new_keys_secret_is_forgotten_when_its_save_is_refused_after_it_was_made(
+    operator, company, monkeypatch
+):
+    # The key and its secret were made, then the save refused (its related rows): the
+    # key is rolled back, so its secret, which opens nothing, is neither shown nor kept.
+    def refused(*args, **kwargs):
+        raise ServiceError("REFUSED", "Refused after the key was made.")
+
+    monkeypatch.setattr(ApiKeyAdmin, "save_related", refused)
+    response = operator.post(
+        reverse("admin:steve_apikey_add"),
+        {"company": company.pk, "name": "ERP sync", "environment": "production"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Refused after the key was made." in page
+    assert _typed_key(page) == ("ERP sync", "production", company.pk)
+    assert not shown_secrets(response) and steve_services.API_KEY_PREFIX not in page
+    assert not response.wsgi_request.__dict__.get(REQUEST_ATTRIBUTE)
+    assert not ApiKey.objects.exists()
