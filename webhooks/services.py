@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -343,13 +343,20 @@ def endpoint_rotate_secret(
 def _company_secret_rotate(
     model: type[CompanySecret], grace: timedelta, **scope: str
 ) -> tuple[CompanySecret, str]:
-    """Rotate (or create, the first time) the secret of one owner (company, environment)."""
+    """Rotate (or create, the first time) the secret of one owner (company, environment).
+
+    A delivery makes the secret lazily (get_or_create), in its own transaction: one made
+    after the read here, not yet committed, fails the create here on the unique
+    constraint once it commits (it had been a 500): that one is rotated instead."""
     with transaction.atomic():
         owner = model.objects.select_for_update().filter(**scope).first()
         if owner is None:
             secret = new_secret()
-            owner = model.objects.create(**scope, secret=secret)
-            return owner, secret
+            try:
+                with transaction.atomic():  # a savepoint: the transaction goes on after it
+                    return model.objects.create(**scope, secret=secret), secret
+            except IntegrityError:
+                owner = model.objects.select_for_update().get(**scope)
         return owner, _rotate(owner, grace)
 
 

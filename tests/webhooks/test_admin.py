@@ -1,12 +1,14 @@
 """Admin: creation shows the secret once, rotate, redeliver failed since…, redeliver one."""
 
 import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -773,3 +775,54 @@ def test_adding_a_secret_a_delivery_made_meanwhile_rotates_it_not_a_500(
     model = SyncSigningSecret if page == "syncsigningsecret" else SessionWebhookSecret
     owner = model.objects.get(company=company)
     assert_only_in_the_body(response, owner.secret)
+
+
+def _waits_on_a_lock(pid: int) -> bool:
+    with connections["default"].cursor() as cursor:  # this thread's own connection
+        cursor.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'", [pid]
+        )
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("page", "extra"),
+    [("sessionwebhooksecret", {"environment": "production"}), ("syncsigningsecret", {})],
+)
+def test_adding_a_secret_while_a_delivery_makes_one_rotates_it_not_a_500(
+    admin_client, company, page, extra
+):
+    # A delivery makes the secret lazily, in its own transaction: uncommitted, neither the
+    # form nor the service's read sees it, and the service's insert waits on it, then
+    # failed on the unique constraint once it committed (a 500). It now rotates that one.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        admin_pid = cursor.fetchone()[0]
+    made, delivered = threading.Event(), []
+
+    def delivery() -> None:
+        try:
+            with transaction.atomic():
+                if page == "syncsigningsecret":
+                    owner = sync_secret_get_or_create(company_id=company.pk)
+                else:
+                    owner = session_secret_get_or_create(company_id=company.pk, **extra)
+                made.set()
+                deadline = time.monotonic() + 10
+                while not _waits_on_a_lock(admin_pid) and time.monotonic() < deadline:
+                    time.sleep(0.02)  # commits once the admin's insert waits on its row
+            delivered.append(owner.secret)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=delivery)
+    thread.start()
+    assert made.wait(10)
+    response = admin_client.post(f"/admin/webhooks/{page}/add/", {"company": company.pk, **extra})
+    thread.join(10)
+    assert response.status_code == 200
+    model = SyncSigningSecret if page == "syncsigningsecret" else SessionWebhookSecret
+    owner = model.objects.get(company=company)
+    assert_only_in_the_body(response, owner.secret)
+    assert owner.previous_secret == delivered[0]  # signs on for its grace period
