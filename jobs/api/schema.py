@@ -30,6 +30,7 @@ from steve.api.schema import (
     register_components,
     register_problems,
     seed_example,
+    with_unread_body,
 )
 from steve.api.workflow_schema import SLUG_PARAM
 from submissions.models import SubmissionStatus
@@ -318,21 +319,23 @@ SESSION_SUBMIT = docs(
     response="Job",
     request=None,
     parameters=[SLUG_PARAM, POLL_HINT_HEADER],
-    problems={
-        400: [
-            "SESSION_SUBMITTED",
-            "SESSION_COMPLETED",
-            "SESSION_FAILED",
-            "SUBMISSION_CANCELLED",
-            "SUBMISSION_REJECTED",
-            "SUBMISSION_FAILED",
-        ],
-        404: ["JOB_NOT_FOUND"],
-        409: ["CONFLICT"],
-        410: ["SESSION_EXPIRED"],
-        422: ["FILES_MISSING", "INVALID_FILES"],
-        503: ["STORAGE_UNAVAILABLE"],
-    },
+    problems=with_unread_body(
+        {
+            400: [
+                "SESSION_SUBMITTED",
+                "SESSION_COMPLETED",
+                "SESSION_FAILED",
+                "SUBMISSION_CANCELLED",
+                "SUBMISSION_REJECTED",
+                "SUBMISSION_FAILED",
+            ],
+            404: ["JOB_NOT_FOUND"],
+            409: ["CONFLICT"],
+            410: ["SESSION_EXPIRED"],
+            422: ["FILES_MISSING", "INVALID_FILES"],
+            503: ["STORAGE_UNAVAILABLE"],
+        }
+    ),
 )
 JOB_DETAIL = docs(
     "getJob",

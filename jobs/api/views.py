@@ -35,6 +35,7 @@ from steve.api.errors import (
     ApiProblem,
     problem_for_status,
     problem_json_response,
+    refuse_any_body,
     service_problem,
     shown,
     unknown_param_problems,
@@ -97,6 +98,7 @@ class SessionSubmitView(APIView):
         session = own_session(request, session_id)
         if session.workflow_version.workflow.slug != slug:
             raise ApiProblem(404, f"No session {shown(session_id)}.", code="JOB_NOT_FOUND")
+        refuse_any_body(request.data)  # what was sent with it is not dropped unsaid
         session = session_submit(session_id=session.pk)
         session.refresh_from_db()
         return job_response(session)

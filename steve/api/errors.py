@@ -139,6 +139,18 @@ def refuse_unknown_members(
         raise validation_problem(errors)
 
 
+def refuse_any_body(body: Any) -> None:
+    """For a write call that reads no body: none (or `{}`) is fine; a member sent with
+    it is refused (422, `unknown_field`) and a body that is no JSON object is a 400, as
+    any other write call answers them. A submit with `{"metadata": ...}`, or with a body
+    that was not even JSON, was carried out without a word about what it dropped."""
+    if body in (None, ""):
+        return
+    if not isinstance(body, dict):
+        raise not_an_object_problem()
+    refuse_unknown_members(body, ())
+
+
 # Names quoted in an unknown-parameter problem's detail; errors[] names them all (up to
 # MAX_UNKNOWN_MEMBER_ERRORS).
 DETAIL_PARAM_NAMES = 5

@@ -240,6 +240,18 @@ BODY_PROBLEMS = {
     415: ["UNSUPPORTED_MEDIA_TYPE"],
 }
 
+# A write call that reads no body still reads one sent to it, to refuse it
+# (steve.api.errors.refuse_any_body); its schema has no request body, so it lists these.
+UNREAD_BODY_PROBLEMS = {**BODY_PROBLEMS, 422: ["VALIDATION_ERROR"]}
+
+
+def with_unread_body(problems: dict[int, list[str]]) -> dict[int, list[str]]:
+    """An operation's own codes and those of a body it refuses (UNREAD_BODY_PROBLEMS)."""
+    merged = {status: list(codes) for status, codes in problems.items()}
+    for status, codes in UNREAD_BODY_PROBLEMS.items():
+        merged[status] = merged.get(status, []) + codes
+    return merged
+
 
 def problem_slug(code: str, status: int) -> str:
     return SLUGS.get(code) or DEFAULTS[status][0]

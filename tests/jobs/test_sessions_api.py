@@ -481,6 +481,32 @@ def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflo
     assert WorkflowSession.objects.get().state == SessionState.PENDING
 
 
+def test_a_submit_with_a_body_member_is_refused_and_the_session_stays_pending(api, workflows):
+    """Submit reads no body: metadata sent with it was dropped and the session submitted
+    without it, where every other write call refuses a member it does not read."""
+    _, body, _ = create(api)
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
+    url = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    response = api.post(url, {"metadata": {"orderId": "7"}}, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert response.json()["errors"] == [
+        {"field": "metadata", "message": "Not a field of this request.", "code": "unknown_field"}
+    ]
+    assert WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.PENDING
+    assert api.post(url, {}, format="json").json()["state"] == "submitted"
+
+
+def test_a_submit_whose_body_is_not_json_is_a_400_and_submits_nothing(api, workflows):
+    _, body, _ = create(api)
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes()).status_code == 200
+    url = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    response = api.post(url, "{", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_JSON"
+    assert WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.PENDING
+    assert api.post(url).json()["state"] == "submitted"  # no body at all is still fine
+
+
 def test_submit_without_files_is_files_missing(api, workflows):
     _, body, _ = create(api)
     response = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")

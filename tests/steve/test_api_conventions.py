@@ -15,6 +15,7 @@ from submissions.services import Actor, submission_cancel
 from tests import factories
 from tests.jobs.fixtures_docs import invoice_pdf
 from tests.openapi import published_schema
+from tests.webhooks.helpers import emit
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,13 @@ def unknown_member_target(api, company, target: str) -> tuple[str, dict]:
         action = "rotate-secret" if target == "endpoint rotate" else "redeliver"
         body = {} if action == "rotate-secret" else {"since": "2026-01-01T00:00:00Z"}
         return f"/api/v1/webhook-endpoints/{endpoint_id}/{action}", body
+    if target == "delivery redeliver":
+        api.post("/api/v1/webhook-endpoints", HOOK, format="json")
+        (delivery,) = emit(company)
+        return f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver", {}
+    if target == "submit":
+        session_id = api.post(SESSIONS, SESSION_BODY, format="json").json()["sessionId"]
+        return f"{SESSIONS}/{session_id}/submit", {}
     return {
         "approve": (f"{review}/approve", {}),
         "reject": (f"{review}/reject", {"reason": "Illegible."}),
@@ -143,6 +151,8 @@ def unknown_member_target(api, company, target: str) -> tuple[str, dict]:
         "session secret rotate",
         "endpoint rotate",
         "endpoint redeliver",
+        "delivery redeliver",
+        "submit",
     ],
 )
 def test_a_write_call_refuses_a_member_it_does_not_read(api, company, workflows, target):

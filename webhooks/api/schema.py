@@ -23,6 +23,7 @@ from steve.api.schema import (
     ref,
     register_components,
     register_problems,
+    with_unread_body,
 )
 from steve.models import Environment
 from webhooks.catalogue import EVENT_TYPES
@@ -384,10 +385,12 @@ DELIVERY_REDELIVER = docs(
     response="WebhookDelivery",
     status=202,
     request=None,
-    problems={
-        404: ["WEBHOOK_DELIVERY_NOT_FOUND"],
-        409: ["WEBHOOK_ENDPOINT_DISABLED", "SYNC_DELIVERED"],
-    },
+    problems=with_unread_body(
+        {
+            404: ["WEBHOOK_DELIVERY_NOT_FOUND"],
+            409: ["WEBHOOK_ENDPOINT_DISABLED", "SYNC_DELIVERED"],
+        }
+    ),
 )
 WEBHOOK_TEST = docs(
     "sendTestWebhook",

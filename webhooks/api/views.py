@@ -22,6 +22,7 @@ from steve.api.errors import (
     ApiProblem,
     field_error,
     problem_of_all,
+    refuse_any_body,
     refuse_unknown_members,
     shown,
     validation_problem,
@@ -213,6 +214,7 @@ class DeliveryDetailView(APIView):
 class DeliveryRedeliverView(APIView):
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = own_delivery(request, delivery_id)
+        refuse_any_body(request.data)  # what was sent with it is not dropped unsaid
         delivery = delivery_redeliver(delivery_id=delivery.pk)
         return Response(delivery_data(delivery), status=202)
 
