@@ -317,6 +317,17 @@ def _reading_progress(session_id: str, start: float, span: float) -> Callable[[i
     return report
 
 
+def _naming_the_file(error: ExtractionError, file: SubmissionFile, count: int) -> ExtractionError:
+    """The error of one file of several says which: "The image has too many pixels." of a
+    session of five left the integrator guessing which file to send again."""
+    if count < 2:
+        return error
+    where = f"File {file.file_index + 1} of {count} (fileIndex {file.file_index})"
+    return ExtractionError(
+        error.code, f"{where}: {error.message}", retryable=error.retryable, step=error.step
+    )
+
+
 def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
     files = list(session.submission.files.order_by("file_index"))
     merged, hashed = Merged(), []
@@ -324,7 +335,10 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
     deadline = time.monotonic() + settings.EXTRACTION_BUDGET_SECONDS  # for all the files
     for position, file in enumerate(files):
         progress = _reading_progress(session.pk, PROGRESS_LOADED + span * position, span)
-        pages, extraction = _extract_file(session, file, deadline, on_progress=progress)
+        try:
+            pages, extraction = _extract_file(session, file, deadline, on_progress=progress)
+        except ExtractionError as exc:
+            raise _naming_the_file(exc, file, len(files)) from exc
         SubmissionFile.objects.filter(pk=file.pk).update(
             page_count=len(pages),
             page_transforms=[p.transform for p in pages],

@@ -5,10 +5,11 @@ import logging
 import pytest
 
 from jobs import pipeline
-from jobs.extraction import isolated
+from jobs.extraction import ExtractionError, isolated
 from jobs.models import WorkflowSession
+from tests.jobs.fixtures_docs import receipt_pdf
 from tests.jobs.test_extraction import SlowEngine, StallsOnce, scanned_pdf
-from tests.jobs.test_sessions_api import create
+from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +98,26 @@ def test_a_page_that_stalls_once_does_not_fail_the_job(
     [warning] = [r.getMessage() for r in caplog.records if r.name == "jobs.extraction.isolated"]
     assert f"session {session_id} (submission {session.submission_id}), file 0" in warning
     assert "read again by a fresh process" in warning
+
+
+def test_a_file_that_fails_a_session_of_several_is_named_in_its_reason(api, workflows, monkeypatch):
+    """Five receipts sent, one too large to decode: the reason said only "The image has
+    too many pixels.", and the integrator could not tell which file to send again."""
+    read = pipeline.extract_document_isolated
+    calls = iter(range(2))
+
+    def second_too_large(data: bytes, **kwargs):
+        if next(calls) == 1:
+            raise ExtractionError("FILE_TOO_LARGE", "The image has too many pixels.")
+        return read(data, **kwargs)
+
+    monkeypatch.setattr(pipeline, "extract_document_isolated", second_too_large)
+    _, body, _ = create(api, fileCount=2, contentTypes=["application/pdf", "image/jpeg"])
+    for upload, data in zip(body["uploadUrls"], [receipt_pdf(), jpeg_bytes()], strict=True):
+        assert put(api, upload["uploadUrl"], data).status_code == 200
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    pipeline.run(body["sessionId"])
+    job = api.get(f"/api/v1/jobs/{body['sessionId']}").json()
+    assert job["error"]["code"] == "FILE_TOO_LARGE"
+    reason = "File 2 of 2 (fileIndex 1): The image has too many pixels."
+    assert (job["failedReason"], job["error"]["message"]) == (reason, reason)
