@@ -197,39 +197,65 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
     validator = _exact_validator()(schema, format_checker=jsonschema.FormatChecker())
     try:
         for error in validator.iter_errors({name: value}):
-            if list(error.absolute_path)[:1] == [name]:
-                return _readable(error) or _as_json(error.message, error.instance)
+            path = list(error.absolute_path)
+            if path[:1] == [name]:
+                # The field's own annotations say the form of its whole value, also when
+                # the refusing part is a $ref's or an allOf's.
+                field = schema.get("properties", {}).get(name) if path == [name] else None
+                return _readable(error, field) or _as_json(error.message, error.instance)
     except referencing.exceptions.Unresolvable as error:
         return f"the output schema refers to {error.ref!r}, which it does not define"
     return None
 
 
-# The forms the built-in output schemas write dates, times and currencies in
-# (jobs/extraction/schemas.py), said in words: refused with jsonschema's own ("is not a
-# 'date'", "does not match '^([01]\\d|2[0-3]):[0-5]\\d$'"), a reviewer who typed a date day
-# first, as receipts print it, was told neither the form it takes nor what was wrong.
+# jsonschema's refusals of a value's form name the schema, not the form: "is not a 'date'",
+# "does not match '^INV-\\d{6}$'" (a regular expression, its backslashes doubled). A
+# reviewer who typed a date day first, as receipts print it, or an invoice number without
+# its prefix, was told neither what was wrong nor what to type. A date is JSON Schema's own
+# format, so the core says it; any other form is said by the field's schema itself.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 AS_DATE = "is not a date as YYYY-MM-DD, e.g. 2024-02-29"
-PATTERN_WORDS = {
-    r"^\d{4}-\d{2}-\d{2}$": AS_DATE,
-    r"^([01]\d|2[0-3]):[0-5]\d$": "is not a time as HH:MM (24-hour), e.g. 21:30",
-    "^[A-Z]{3}$": "is not a currency as its three-letter code in capitals, e.g. MYR",
-}
+NOT_IN_FORM = "is not in the form this field takes"
+# Longer descriptions document the field rather than its form: left out of a refusal.
+FORM_DESCRIPTION_MAX = 200
 
 
-def _readable(error: Any) -> str | None:
-    """A refusal in words for a date's format or one of PATTERN_WORDS; None for others."""
+def _readable(error: Any, field: Any) -> str | None:
+    """A refusal in words of a string's date format, or of its pattern or other format
+    by the annotations of its schema (or, those missing, of the field's); None for others."""
     instance = error.instance
-    if not isinstance(instance, str):
+    if not isinstance(instance, str) or error.validator not in ("format", "pattern"):
         return None
     written = json.dumps(instance, ensure_ascii=False)
     if error.validator == "format" and error.validator_value == "date":
         if ISO_DATE.fullmatch(instance):
             return f"{written} is not a day of the calendar"
         return f"{written} {AS_DATE}"
-    if error.validator == "pattern" and error.validator_value in PATTERN_WORDS:
-        return f"{written} {PATTERN_WORDS[error.validator_value]}"
+    form = _form_in_words(error.schema) or _form_in_words(field)
+    if form is not None:
+        return f"{written} {NOT_IN_FORM}{form}"
+    if error.validator == "pattern":
+        # A version published without annotations (the built-in schemas before they had
+        # them, stored as published): the pattern as the schema writes it, unescaped.
+        return f"{written} {NOT_IN_FORM} (pattern {error.validator_value})"
     return None
+
+
+def _form_in_words(schema: Any) -> str | None:
+    """What a schema's own annotations say of its form, to follow NOT_IN_FORM:
+    ": <description>, e.g. <first example>", or either part; None when it has neither."""
+    if not isinstance(schema, dict):
+        return None
+    description = schema.get("description")
+    examples = schema.get("examples")
+    words = ""
+    if isinstance(description, str) and 0 < len(description.strip()) <= FORM_DESCRIPTION_MAX:
+        words = f": {' '.join(description.split()).rstrip('.')}"
+    if isinstance(examples, list) and examples:
+        example = examples[0]
+        written = example if isinstance(example, str) else json.dumps(example, ensure_ascii=False)
+        words += f", e.g. {written}"
+    return words or None
 
 
 @cache

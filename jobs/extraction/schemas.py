@@ -9,8 +9,21 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
     "invoice": ["invoiceNumber", "vendorName", "invoiceDate", "totalAmount"],
 }
 
-_DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
-_TIME = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"}
+# A value refused by a pattern is told the form in these words: the field's description
+# and its first example (steve.workflow_rules), read by reviewers and integrators alike.
+_DATE = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^\d{4}-\d{2}-\d{2}$",
+    "description": "a date as YYYY-MM-DD",
+    "examples": ["2024-02-29"],
+}
+_TIME = {
+    "type": "string",
+    "pattern": r"^([01]\d|2[0-3]):[0-5]\d$",
+    "description": "a time as HH:MM (24-hour)",
+    "examples": ["21:30"],
+}
 # Amounts carry two decimals; "multipleOf: 0.01" is not used because binary floats
 # (16.4 / 0.01 = 1639.999...) make validators reject correct values. A total or a tax is
 # negative on a credit note or a refund ("Total Payable: -6.42").
@@ -19,7 +32,12 @@ _SIGNED_AMOUNT = {
     "description": "amount with 2 decimals, negative when paid back",
 }
 _TEXT = {"type": "string", "minLength": 1}
-_CURRENCY = {"type": "string", "pattern": "^[A-Z]{3}$"}
+_CURRENCY = {
+    "type": "string",
+    "pattern": "^[A-Z]{3}$",
+    "description": "a currency as its three-letter code in capitals (ISO 4217)",
+    "examples": ["MYR"],
+}
 _LINE_ITEMS = {
     "type": "array",
     "items": {

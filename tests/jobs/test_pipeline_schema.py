@@ -91,6 +91,36 @@ def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
     assert "Read -6.42, not stored: -6.42 is less than the minimum of 0" in page
 
 
+def test_a_value_read_outside_an_admins_own_pattern_is_kept_with_the_fields_example(
+    api, ui, workflows, receipt_workflow, monkeypatch
+):
+    """The refusal kept in the evidence said "does not match '^INV-\\\\d{6}$'"."""
+    own = copy.deepcopy(receipt_workflow.output_schema)
+    own["properties"]["receiptNumber"] = {
+        "type": "string",
+        "pattern": r"^INV-\d{6}$",
+        "examples": ["INV-004211"],
+    }
+    type(receipt_workflow).objects.filter(pk=receipt_workflow.pk).update(output_schema=own)
+
+    def read_4211(session, file, deadline, on_progress=None):
+        pages, extraction = fake_extract_file(session, file)
+        extraction.fields["receiptNumber"] = "4211"
+        return pages, extraction
+
+    _, body, _ = create(api)
+    put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
+    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    monkeypatch.setattr(pipeline, "_extract_file", read_4211)
+    pipeline.run(body["sessionId"])
+    submission = WorkflowSession.objects.get(pk=body["sessionId"]).submission
+    assert "receiptNumber" not in submission.extracted_data
+    said = '"4211" is not in the form this field takes, e.g. INV-004211'
+    assert submission.evidence["receiptNumber"][-1] == {"read": "4211", "schema": said}
+    page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
+    assert "Read 4211, not stored: &quot;4211&quot; is not in the form this field takes" in page
+
+
 def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(
     api, workflows, receipt_workflow, monkeypatch
 ):

@@ -3,6 +3,7 @@ only when what they overwrite or depend on changed since (that field, corrected 
 someone else; the submission's state; another reviewer's claim), never because the
 reviewer's own save of another field landed first. The API's expectedVersion stays strict."""
 
+import copy
 import threading
 
 import pytest
@@ -472,18 +473,26 @@ def test_a_date_not_written_as_the_field_takes_it_is_refused_saying_how_to_write
     assert "date" not in stored(waiting)
 
 
+FORM = "is not in the form this field takes"
+
+
 @pytest.mark.parametrize(
     "field, typed, said",
     [
-        ("time", "9.30pm", "is not a time as HH:MM (24-hour), e.g. 21:30"),
-        ("currency", "myr", "is not a currency as its three-letter code in capitals, e.g. MYR"),
+        ("time", "9.30pm", f"{FORM}: a time as HH:MM (24-hour), e.g. 21:30"),
+        (
+            "currency",
+            "myr",
+            f"{FORM}: a currency as its three-letter code in capitals (ISO 4217), e.g. MYR",
+        ),
     ],
 )
 def test_a_time_or_currency_not_written_as_the_field_takes_it_is_refused_saying_how(
     ui, waiting, field, typed, said
 ):
     """Refused with the schema's pattern (does not match '^([01]\\d|2[0-3]):[0-5]\\d$'),
-    the reviewer had to read a regular expression."""
+    the reviewer had to read a regular expression. The words are the built-in schema's
+    own description and example."""
     before = stored(waiting).get(field)
     response = correct(ui, waiting, waiting.version, field, typed)
     assert response.status_code == 422
@@ -491,6 +500,67 @@ def test_a_time_or_currency_not_written_as_the_field_takes_it_is_refused_saying_
     assert said in page
     assert "does not match &#x27;" not in page
     assert stored(waiting).get(field) == before
+
+
+def patterned(submission: Submission, field: str, **annotations: object) -> None:
+    """An admin's own form for `field`: an invoice number's, with `annotations`."""
+    version = submission.workflow_version
+    schema = copy.deepcopy(version.output_schema)
+    schema["properties"][field] = {"type": "string", "pattern": r"^INV-\d{6}$", **annotations}
+    version.output_schema = schema
+    version.save(update_fields=["output_schema"])
+
+
+INVOICE_NUMBER = {"description": "the number printed top right", "examples": ["INV-004211"]}
+
+
+def test_a_value_not_in_an_admins_own_pattern_is_refused_with_the_fields_example(ui, waiting):
+    """The words came from a table of the built-in schemas' patterns: an admin's own
+    pattern was refused as "does not match '^INV-\\\\d{6}$'"."""
+    patterned(waiting, "receiptNumber", **INVOICE_NUMBER)
+    response = correct(ui, waiting, waiting.version, "receiptNumber", "4211")
+    assert response.status_code == 422
+    page = response.content.decode()
+    said = f"{FORM}: the number printed top right, e.g. INV-004211"
+    assert f"Invalid value for Receipt number: &quot;4211&quot; {said}." in page
+    assert "does not match &#x27;" not in page
+    assert "receiptNumber" not in stored(waiting)
+    assert correct(ui, waiting, waiting.version, "receiptNumber", "INV-004211").status_code == 200
+
+
+def test_the_api_refuses_a_value_not_in_an_admins_own_pattern_with_the_same_words(api, waiting):
+    patterned(waiting, "receiptNumber", **INVOICE_NUMBER)
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"receiptNumber": "inv-4211"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("fields.receiptNumber", "invalid")
+    said = f"{FORM}: the number printed top right, e.g. INV-004211."
+    assert error["message"].endswith(f'"inv-4211" {said}')
+
+
+@pytest.mark.parametrize(
+    "annotations, said",
+    [
+        ({"examples": ["INV-004211", "INV-000001"]}, f"{FORM}, e.g. INV-004211"),
+        ({"description": "the number printed top right."}, f"{FORM}: the number printed top right"),
+        # A version published without either (the built-in schemas before they had them)
+        # still says what is wrong, and the form as the schema writes it, unescaped.
+        ({}, f"{FORM} (pattern ^INV-\\d{{6}}$)"),
+    ],
+)
+def test_a_pattern_refusal_says_what_the_field_gives_of_its_form(api, waiting, annotations, said):
+    patterned(waiting, "receiptNumber", **annotations)
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"receiptNumber": "4211"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["message"].endswith(f'"4211" {said}.')
 
 
 def test_the_api_refuses_an_impossible_date_with_the_same_words(api, waiting):
