@@ -392,6 +392,7 @@ def _panel_context(
         "pair_count": len(pairs),
         "pairs": shown,
         "hidden_pairs": len(pairs) - len(shown),
+        "pairs_asked": asked,  # what the page's reload asks for (#fraud-pairs-shown)
         "more_url": _more_url(request, submission, asked + PAIRS_SHOWN),
         "unresolved": sum(1 for v in views if v.match.resolution is None),
         "can_resolve": submission.status == "review"

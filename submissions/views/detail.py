@@ -308,6 +308,7 @@ def detail_context(
         "query": query,
         "qs": f"?{query}" if query else "",
         "panel_qs": _panel_query(request, filters),
+        "panel_pairs": fraud_pairs_asked(request),  # the count the panel first loads at
         "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
         "reject_reasons": REJECT_REASONS,
         "error": error,

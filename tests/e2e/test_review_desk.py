@@ -1014,6 +1014,34 @@ def test_after_a_fraud_decision_focus_goes_to_the_next_pair_then_the_decided_one
     context.close()
 
 
+def test_a_save_reloads_the_fraud_panel_at_the_pairs_shown_after_show_more(
+    chromium, live_server, team
+):
+    """A save reloads the fraud panel (submission-changed): after "Show more" it came back
+    at its first 50 pairs, and the reviewer working past them lost their place."""
+    flagged, _ = flagged_pairs(team["company"], pairs=55)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    cards = page.locator("#fraud-panel .pair-card")
+    expect(cards).to_have_count(50)
+    page.click("#fraud-panel [data-more-pairs] a")
+    expect(cards).to_have_count(55)
+
+    page.evaluate("document.querySelector('[data-fraud-panel]').dataset.before = 'shown'")
+    panel_load = re.compile(rf"/review/{flagged.pk}/fraud(\?|$)")
+    with page.expect_response(panel_load) as reload:
+        field = page.locator("#field-merchantName")
+        field.fill("Kedai Runcit Ampang")
+        field.press("Enter")
+    assert "pairs=100" in reload.value.url
+    expect(page.locator("[data-fraud-panel]:not([data-before])")).to_be_attached()
+    expect(cards).to_have_count(55)
+    saved = Submission.objects.get(pk=flagged.pk)
+    assert saved.extracted_data["merchantName"] == "Kedai Runcit Ampang"
+    assert errors == []
+    context.close()
+
+
 def test_without_javascript_every_file_of_a_submission_is_shown(chromium, live_server, team):
     """The file tabs switch files in script: without it the second file stayed hidden,
     and the tabs, zoom and help buttons did nothing."""

@@ -414,6 +414,26 @@ def false_positive_form(html: str, target: Submission, *, attribute: str) -> tup
     return address, fields
 
 
+def panel_container(page: str) -> dict[str, str]:
+    """The attributes of the review page's #fraud-panel, the element htmx reloads."""
+    tag = re.search(r'<div id="fraud-panel"[^>]*>', page).group(0)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def reload_url(container: dict[str, str], panel: str) -> str:
+    """The address the container's reload asks for (a save's submission-changed, Retry)
+    with `panel` swapped into it: its hx-get and, as htmx adds them, the values of the
+    inputs its hx-include names (by id) that are not disabled."""
+    url = container["hx-get"].replace("&amp;", "&")
+    for selector in filter(None, container.get("hx-include", "").split(",")):
+        found = re.search(rf'<input[^>]*id="{selector.strip().lstrip("#")}"[^>]*>', panel)
+        if found and " disabled" not in found.group(0):
+            name = re.search(r'name="([^"]+)"', found.group(0)).group(1)
+            value = re.search(r'value="([^"]*)"', found.group(0)).group(1)
+            url += f"{'&' if '?' in url else '?'}{name}={value}"
+    return url
+
+
 def test_a_resolve_from_the_panel_keeps_the_pairs_shown_on_htmx(ui, pair, company, monkeypatch):
     """A reviewer working past the first page ("Show more", ?pairs=) who resolves a pair
     gets the panel back with as many pairs as they had, not its first page."""
@@ -447,7 +467,7 @@ def test_a_plain_resolve_leads_back_to_the_pairs_shown(ui, pair, company, monkey
     assert response.status_code == 303
     page = ui.get(response["Location"]).content.decode()
     link = f"{panel_url(later)}?pairs=4"
-    assert f'href="{link}"' in page and f'hx-get="{link}"' in page
+    assert f'href="{link}"' in page and reload_url(panel_container(page), page) == link
     html = ui.get(link).content.decode()
     assert html.count('class="match pair-card') == 5 and "2 more pairs not shown" in html
 
@@ -458,3 +478,36 @@ def test_the_submission_page_leaves_out_a_pairs_count_the_panel_would_not_take(u
     page = ui.get(reverse("review:detail", args=[later.pk]), {"pairs": asked}).content.decode()
     assert "pairs=" not in page
     assert f'hx-get="{panel_url(later)}"' in page
+
+
+def test_the_panel_reloads_at_the_pairs_shown_after_show_more(ui, pair, company, monkeypatch):
+    """With JavaScript, a save elsewhere on the page reloads the panel from its container:
+    after "Show more" the reviewer got its first page back, and lost their place."""
+    from fraud import views
+
+    monkeypatch.setattr(views, "PAIRS_SHOWN", 2)
+    later, _, _ = pair
+    matched_with(company, later, 6)
+    page = ui.get(reverse("review:detail", args=[later.pk]), {"fraud": "flagged"})
+    container = panel_container(page.content.decode())
+    first = ui.get(reload_url(container, page.content.decode()), HTTP_HX_REQUEST="true")
+    assert "5 more pairs not shown" in first.content.decode()
+    more = re.search(r'hx-get="([^"]+)"[^>]*>Show more', first.content.decode()).group(1)
+    shown = ui.get(more.replace("&amp;", "&"), HTTP_HX_REQUEST="true").content.decode()
+    assert shown.count('class="match pair-card') == 4
+
+    reloaded = ui.get(reload_url(container, shown), HTTP_HX_REQUEST="true").content.decode()
+    assert reloaded.count('class="match pair-card') == 4 and "3 more pairs not shown" in reloaded
+    assert "fraud=flagged" in reload_url(container, shown)  # the queue's filters stay
+    # Only the container's own reload takes the count: the panel's links and forms inside
+    # it (Show more, the decisions) say their own, and would send it twice.
+    assert "hx-include" in container.get("hx-disinherit", "").split()
+
+
+def test_the_review_page_reloads_its_panel_at_the_pairs_it_was_opened_with(ui, pair, company):
+    """A plain resolve returns to the page with ?pairs=: its panel loads at that count."""
+    later, _, _ = pair
+    page = ui.get(reverse("review:detail", args=[later.pk]), {"pairs": "120"}).content.decode()
+    assert reload_url(panel_container(page), page) == f"{panel_url(later)}?pairs=120"
+    page = ui.get(reverse("review:detail", args=[later.pk])).content.decode()
+    assert reload_url(panel_container(page), page) == panel_url(later)
