@@ -188,6 +188,16 @@ TYPED_FIELDS = ("value", "reason", "text")
 # its key spelt out) beside the key: a signed-out post has no company to look the
 # workflow up in, and the reviewer knows the field by that label, not by its API name.
 LABEL_MAX = 200
+# The reason and comment boxes as their pages name them (the box's label or aria-label in
+# templates/review/detail.html and fraud/panel.html), by the view the form posts to: the
+# refusal pages listed what was typed as "reason:" or "text:", names the reviewer never
+# read there. A form posting elsewhere gets the field's name, capitalised.
+TYPED_LABELS = {
+    ("review:reject", "reason"): "Reject reason",
+    ("review:cancel", "reason"): "Cancel reason",
+    ("review:comment", "text"): "Comment",
+    ("fraud:resolve_pair", "reason"): "Fraud reason",
+}
 LINE_ITEM_PARTS = ("description", "quantity", "amount")
 
 
@@ -205,7 +215,7 @@ def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
     for name in TYPED_FIELDS:
         text = request.POST.get(name, "").strip()
         if text:
-            label = _value_label(request) if name == "value" else name
+            label = _value_label(request) if name == "value" else _box_label(request, name)
             typed.append((label or name, text))
     if rows := _typed_rows(request):
         typed.append(("Line items", rows))
@@ -216,6 +226,13 @@ def _value_label(request: HttpRequest) -> str:
     """The corrected field as the page labelled it; its key from a page drawn without."""
     label = request.POST.get("label", "").strip()[:LABEL_MAX]
     return label or request.POST.get("field", "")
+
+
+def _box_label(request: HttpRequest, name: str) -> str:
+    """A reason or comment box as the page that sent it labels it (TYPED_LABELS)."""
+    match = request.resolver_match
+    view = match.view_name if match else ""
+    return TYPED_LABELS.get((view, name), name.capitalize())
 
 
 def _typed_rows(request: HttpRequest) -> str:

@@ -13,8 +13,9 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
+from steve.models import Membership
 from submissions.models import SubmissionStatus
-from tests.submissions.test_review_support import submission_with_file
+from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,67 @@ def test_a_correction_shown_back_is_named_as_the_page_labels_the_field(ui, waiti
     shown = response.content.decode()
     assert f'Shop name: <span class="typed">{TYPED}</span>' in shown
     assert "merchantName" not in shown.split("data-not-kept")[1]
+
+
+def box_label(page: str, action: str, name: str) -> str:
+    """The accessible name the page gives the box `name` of the form posting to `action`:
+    its aria-label, else the text of its <label for=…>."""
+    forms = [form.split("</form>")[0] for form in page.split(f'action="{action}')[1:]]
+    boxes = [re.search(rf'<(?:input|textarea)[^>]*name="{name}"[^>]*>', form) for form in forms]
+    box = next(found.group(0) for found in boxes if found)
+    if named := re.search(r'aria-label="([^"]+)"', box):
+        return named.group(1)
+    box_id = re.search(r'id="([^"]+)"', box).group(1)
+    return re.search(rf'<label for="{box_id}"[^>]*>([^<]+)</label>', page).group(1).strip()
+
+
+# The desk forms a reviewer types a reason or a comment into: the page that draws each,
+# the view it posts to, the box and the rest of what it sends.
+TYPED_BOXES = [
+    ("review:detail", "review:reject", "reason", {}),
+    ("review:detail", "review:cancel", "reason", {}),
+    ("review:detail", "review:comment", "text", {"form_token": "t1"}),
+    ("fraud:panel", "fraud:resolve_pair", "reason", {"resolution": "confirmed_fraud"}),
+]
+
+
+@pytest.fixture
+def flagged(company, reviewer):
+    """A submission with a fraud pair, and a reviewer who may confirm fraud (a lead)."""
+    Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
+    return flagged_pairs(company)[0]
+
+
+def refused_box(client: Client, flagged, drawn_by: str, posts_to: str, box: str, extra: dict):
+    """The box's label on its page, and the form's address and fields with TYPED in it."""
+    page = client.get(reverse(drawn_by, args=[flagged.pk])).content.decode()
+    url = reverse(posts_to, args=[flagged.pk])
+    return box_label(page, url, box), url, {"version": flagged.version, box: TYPED, **extra}
+
+
+@pytest.mark.parametrize(("drawn_by", "posts_to", "box", "extra"), TYPED_BOXES)
+def test_a_reason_or_comment_shown_back_signed_out_is_named_as_its_page_labels_it(
+    ui, flagged, drawn_by, posts_to, box, extra
+):
+    """The 401 page listed the reviewer's text as "reason: …" or "text: …", the form's
+    field names, not the box's name on the page they typed it in."""
+    label, url, form = refused_box(ui, flagged, drawn_by, posts_to, box, extra)
+    response = expired(ui).post(url, form)
+    assert response.status_code == 401
+    assert f'{label}: <span class="typed">{TYPED}</span>' in response.content.decode()
+
+
+@pytest.mark.parametrize(("drawn_by", "posts_to", "box", "extra"), TYPED_BOXES)
+def test_a_reason_or_comment_refused_for_a_renewed_token_is_named_as_its_page_labels_it(
+    reviewer, flagged, settings, drawn_by, posts_to, box, extra
+):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+    label, url, form = refused_box(client, flagged, drawn_by, posts_to, box, extra)
+    stale = str(client.get(reverse("review:detail", args=[flagged.pk])).context["csrf_token"])
+    client.cookies.pop(settings.CSRF_COOKIE_NAME)
+    client.force_login(reviewer)
+    client.get(reverse("review:detail", args=[flagged.pk]))  # a new token
+    response = client.post(url, {**form, "csrfmiddlewaretoken": stale})
+    assert response.status_code == 403
+    assert f'{label}: <span class="typed">{TYPED}</span>' in response.content.decode()
