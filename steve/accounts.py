@@ -188,16 +188,6 @@ TYPED_FIELDS = ("value", "reason", "text")
 # its key spelt out) beside the key: a signed-out post has no company to look the
 # workflow up in, and the reviewer knows the field by that label, not by its API name.
 LABEL_MAX = 200
-# The reason and comment boxes as their pages name them (the box's label or aria-label in
-# templates/review/detail.html and fraud/panel.html), by the view the form posts to: the
-# refusal pages listed what was typed as "reason:" or "text:", names the reviewer never
-# read there. A form posting elsewhere gets the field's name, capitalised.
-TYPED_LABELS = {
-    ("review:reject", "reason"): "Reject reason",
-    ("review:cancel", "reason"): "Cancel reason",
-    ("review:comment", "text"): "Comment",
-    ("fraud:resolve_pair", "reason"): "Fraud reason",
-}
 LINE_ITEM_PARTS = ("description", "quantity", "amount")
 
 
@@ -229,10 +219,11 @@ def _value_label(request: HttpRequest) -> str:
 
 
 def _box_label(request: HttpRequest, name: str) -> str:
-    """A reason or comment box as the page that sent it labels it (TYPED_LABELS)."""
-    match = request.resolver_match
-    view = match.view_name if match else ""
-    return TYPED_LABELS.get((view, name), name.capitalize())
+    """A reason or comment box as the page that sent it labels it: its form sends the
+    label (`box_label`), as the correction form sends its field's; the refusal pages
+    listed what was typed as "reason:" or "text:", names the reviewer never read there."""
+    label = request.POST.get("box_label", "").strip()[:LABEL_MAX]
+    return label or name.capitalize()
 
 
 def _typed_rows(request: HttpRequest) -> str:

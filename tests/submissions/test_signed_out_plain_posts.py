@@ -170,7 +170,12 @@ def refused_box(client: Client, flagged, drawn_by: str, posts_to: str, box: str,
     """The box's label on its page, and the form's address and fields with TYPED in it."""
     page = client.get(reverse(drawn_by, args=[flagged.pk])).content.decode()
     url = reverse(posts_to, args=[flagged.pk])
-    return box_label(page, url, box), url, {"version": flagged.version, box: TYPED, **extra}
+    forms = [form.split("</form>")[0] for form in page.split(f'action="{url}')[1:]]
+    form = next(form for form in forms if f'name="{box}"' in form)
+    sent = re.search(r'name="box_label" value="([^"]*)"', form)  # the form's hidden label
+    hidden = {"box_label": sent.group(1)} if sent else {}
+    fields = {"version": flagged.version, box: TYPED, **hidden, **extra}
+    return box_label(page, url, box), url, fields
 
 
 @pytest.mark.parametrize(("drawn_by", "posts_to", "box", "extra"), TYPED_BOXES)
