@@ -6,11 +6,13 @@ advances the session's progress; any failure ends the session `failed` with a co
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -129,9 +131,59 @@ def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
         thread.join()
 
 
+# A file's reading of a field counts against another file's from this confidence up.
+# Below it the reader guessed (a date whose day and month could swap is read at 0.5, the
+# terms on a receipt's back taken for a shop's name at ~0.3), and the other file's
+# confident reading settles the field as before.
+DISAGREEMENT_FLOOR = 0.6
+# What a field the files disagree on is left with: under every review gate (thresholds
+# are 1-99), so the submission goes to review wherever a field gate applies.
+DISAGREED_CONFIDENCE = 0.0
+DATE_SHAPE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file's reading of one field, with its boxes (each naming the file)."""
+
+    file_index: int
+    value: Any
+    confidence: float
+    boxes: list[dict]
+
+
+def _compared(value: Any) -> object:
+    """A field's value as its type compares: an amount as a Decimal (18 is 18.00), a
+    date as a date, text without case or spaces ("Kedai  Buku" is "KEDAI BUKU"). A list
+    (line items) compares as None: it is no disagreement, as before."""
+    if isinstance(value, bool | list | dict):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        if shape := DATE_SHAPE.fullmatch(value.strip()):
+            with contextlib.suppress(ValueError):  # no such day: compared as text
+                return date(*(int(part) for part in shape.groups()))
+        return "".join(value.split()).casefold()
+    return value
+
+
+def _disagree(reads: list[FileRead]) -> bool:
+    confident = {_compared(r.value) for r in reads if r.confidence >= DISAGREEMENT_FLOOR}
+    return len(confident - {None}) > 1
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 @dataclass
 class Merged:
-    """Fields of all files of a submission: each field from the file most sure of it."""
+    """Fields of all files of a submission: each field from the file most sure of it. When
+    files read different values for a field (each confidently), it is a disagreement:
+    the field keeps the most confident value but no confidence, and its evidence every
+    file's boxes and reading. Two receipts of different shops sent as one submission
+    otherwise came out as one receipt of neither, and went straight through."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     confidences: dict[str, float] = field(default_factory=dict)
@@ -139,19 +191,48 @@ class Merged:
     pages_text: list[str] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
     certainty: float = 1.0
+    reads: dict[str, list[FileRead]] = field(default_factory=dict)
 
     def add(self, file_index: int, extraction: Extraction) -> None:
         for name, value in extraction.fields.items():
+            boxes = [{"file": file_index, **box} for box in extraction.evidence.get(name, [])]
             confidence = extraction.field_confidences.get(name, 0.0)
-            if name not in self.fields or confidence > self.confidences.get(name, 0.0):
-                self.fields[name] = value
-                self.confidences[name] = confidence
-                self.evidence[name] = [
-                    {"file": file_index, **box} for box in extraction.evidence.get(name, [])
-                ]
+            self.reads.setdefault(name, []).append(FileRead(file_index, value, confidence, boxes))
+            self._settle(name)
         self.pages_text.extend(extraction.pages_text)
         self.summaries.append(extraction.summary)
         self.certainty = min(self.certainty, extraction.certainty)
+
+    def _settle(self, name: str) -> None:
+        reads = self.reads[name]
+        best = max(reads, key=lambda r: r.confidence)  # the first of equals, as before
+        self.fields[name] = best.value
+        if not _disagree(reads):
+            self.confidences[name] = best.confidence
+            self.evidence[name] = best.boxes
+            return
+        self.confidences[name] = min(best.confidence, DISAGREED_CONFIDENCE)
+        self.evidence[name] = [
+            *(box for read in reads for box in read.boxes),
+            *({"file": r.file_index, "read": r.value, "confidence": r.confidence} for r in reads),
+        ]
+
+    @property
+    def disagreed(self) -> list[str]:
+        """The fields the files read different values of, by name."""
+        return sorted(name for name, reads in self.reads.items() if _disagree(reads))
+
+    def disagreement_sentence(self) -> str:
+        """For the summary: which fields the files disagree on, and what each read."""
+        parts = []
+        for name in self.disagreed:
+            reads = [r for r in self.reads[name] if r.confidence >= DISAGREEMENT_FLOOR]
+            each = "; ".join(f"file {r.file_index + 1}: {_shown(r.value)}" for r in reads)
+            parts.append(f"{name} ({each})")
+        if not parts:
+            return ""
+        listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        return f"The files disagree on {listed}."
 
 
 def recall_shop(submission: Submission, merged: Merged) -> None:
@@ -169,11 +250,14 @@ def recall_shop(submission: Submission, merged: Merged) -> None:
         read_address=merged.fields.get("merchantAddress"),
         read_name=merged.fields.get("merchantName"),
     )
+    disagreed = merged.disagreed
     for name, recall in recalled.items():
         confidence = recall.confidence
         read = merged.fields.get(name)
         if read == recall.value:
             confidence = max(confidence, merged.confidences.get(name, 0.0))
+        if name in disagreed:  # it knows one file's shop; a reviewer says which is meant
+            confidence = min(confidence, DISAGREED_CONFIDENCE)
         merged.fields[name] = recall.value
         merged.confidences[name] = confidence
         if len(merged.summaries) == 1:  # the summary names the shop as remembered too
@@ -346,6 +430,8 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
         hashed += [p.hashed for p in pages if p.hashed is not None]
         merged.add(file.file_index, extraction)
         _step(session.pk, int(PROGRESS_LOADED + span * (position + 1)))
+    if disagreement := merged.disagreement_sentence():  # after the files' own summaries
+        merged.summaries.append(disagreement)
     return merged, hashed
 
 
