@@ -48,14 +48,16 @@ SUBMISSION_SUMMARY = obj(
 )
 # Where each value was read (docs/api.md, "A submission's evidence"); written by
 # extraction (jobs.extraction.fields.evidence_for, api._number_lines, receipt's line
-# items) and the pipeline (jobs.pipeline: file, memory recalls, schema refusals). Open:
+# items) and the pipeline (jobs.pipeline: file, memory recalls, schema refusals, the
+# files' readings where they disagree). Open:
 # the members listed are the ones known, and an entry may carry more later.
 INDEX = {"type": "integer", "minimum": 0}
 EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
-    "item), a remembered value (memory, corrections, read), or a value the output schema "
-    "refused (read, schema).",
+    "item), a remembered value (memory, corrections, read), a value the output schema "
+    "refused (read, schema), or one file's reading where the submission's files read "
+    "different values (file, read, confidence).",
     "properties": {
         "file": {**INDEX, "description": "The fileIndex of the file it was read in."},
         "page": {**INDEX, "description": "The page of that file, from 0."},
@@ -85,7 +87,13 @@ EVIDENCE_ENTRY = {
         "read": {
             "nullable": True,
             "description": "The value read from the document, where a memory replaced it "
-            "(null when none was read) or the output schema refused it.",
+            "(null when none was read) or the output schema refused it; with file and "
+            "confidence, what that file read where the files disagree.",
+        },
+        "confidence": {
+            "type": "number",
+            "description": "How sure the reading of that file was (0-1), where the files "
+            "disagree; the field's own confidence is then 0.",
         },
         "schema": {
             "type": "string",

@@ -85,6 +85,7 @@ class FieldRow:
     # Why a value the memory gave no longer stands there (forgotten, or overruled since).
     memory_gone: str = ""
     refused: str = ""  # what was read but not stored: the output schema refused it
+    disagreed: str = ""  # what each file read, where the submission's files disagree
     # Where the value was read in the document's text ("Document text" on the page).
     read_at: tuple[ReadAt, ...] = ()
 
@@ -204,6 +205,7 @@ def _field_rows(
                 remembered=remembered,
                 memory_gone=memory_gone,
                 refused=_refused(submission, name),
+                disagreed=_disagreed(submission, name),
                 read_at=tuple(read_at(text, evidence, label=label, several_files=several_files)),
             )
         )
@@ -252,6 +254,20 @@ def _refused(submission: Submission, name: str) -> str:
             read = Truncator(str(e["read"])).chars(80)
             return f"Read {read}, not stored: {e['schema']}"
     return ""
+
+
+def _disagreed(submission: Submission, name: str) -> str:
+    """What each file read of a field the submission's files disagree on (the pipeline
+    keeps ``{"file", "read", "confidence"}`` per file then): the value shown is one of
+    them, and the boxes alone did not say which file read what."""
+    reads = [
+        f"file {e['file'] + 1} read {Truncator(_text(e['read'])).chars(80)}"
+        for e in (submission.evidence or {}).get(name, [])
+        if isinstance(e, dict)
+        and isinstance(e.get("file"), int)
+        and {"read", "confidence"} <= e.keys()
+    ]
+    return f"Files disagree: {'; '.join(reads)}" if reads else ""
 
 
 def detail_context(

@@ -8,6 +8,7 @@ through under auto-approve."""
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from jobs import pipeline
 from jobs.extraction import Extraction
@@ -186,7 +187,9 @@ def test_one_receipt_alone_goes_straight_through(api, auto_approve):
 
 
 @pytest.mark.django_db
-def test_two_shops_receipts_in_one_submission_go_to_review_not_straight_through(api, auto_approve):
+def test_two_shops_receipts_in_one_submission_go_to_review_not_straight_through(
+    api, ui, auto_approve
+):
     two_shops = processed(
         api,
         receipt_pdf("KEDAI BUKU MAJU SDN BHD"),
@@ -208,3 +211,9 @@ def test_two_shops_receipts_in_one_submission_go_to_review_not_straight_through(
     )
     decided = two_shops.events.get(to_status="review")
     assert "merchantName" in decided.details["flaggedFields"]
+    # The desk shows what each file read beside the field, and both files' boxes.
+    page = ui.get(reverse("review:detail", args=[two_shops.pk])).content.decode()
+    assert (
+        "Files disagree: file 1 read KEDAI BUKU MAJU SDN BHD; file 2 read RESTORAN NASI KANDAR SRI"
+        in page
+    )

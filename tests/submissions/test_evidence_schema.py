@@ -20,6 +20,12 @@ EVIDENCE = {
     "merchantName": [BOX, {"memory": ["mem_1"], "corrections": 3, "read": "KEDAI"}],
     "merchantAddress": [{"memory": ["mem_2"], "corrections": 1, "read": None}],
     "taxAmount": [{"read": -1.5, "schema": "-1.5 is less than the minimum of 0"}],
+    "date": [
+        BOX,
+        {**BOX, "file": 1},
+        {"file": 0, "read": "2018-03-14", "confidence": 0.97},
+        {"file": 1, "read": "2018-03-15", "confidence": 0.9},
+    ],
     "currency": [],
 }
 
@@ -38,7 +44,7 @@ def test_the_detail_names_the_evidence_component_and_its_members():
     entry = components()["EvidenceEntry"]
     assert set(entry["properties"]) == {
         *("file", "page", "bbox", "line", "item"),
-        *("memory", "corrections", "read", "schema"),
+        *("memory", "corrections", "read", "schema", "confidence"),
     }
     assert entry["additionalProperties"] is True  # additive: a new member breaks no client
 
@@ -50,6 +56,8 @@ def test_every_kind_of_entry_the_pipeline_stores_is_valid_and_a_wrong_member_is_
         validate_body(evidence_schema(), {"totalAmount": [{**BOX, "line": "4"}]}, "evidence")
     with pytest.raises(SchemaMismatch):
         validate_body(evidence_schema(), {"totalAmount": {"page": 0}}, "evidence")
+    with pytest.raises(SchemaMismatch):
+        validate_body(evidence_schema(), {"date": [{"file": 0, "confidence": "high"}]}, "e")
     with pytest.raises(SchemaMismatch):
         validate_body(evidence_schema(), {"totalAmount": [{**BOX, "bbox": [0, 0, 1]}]}, "evidence")
 
