@@ -154,7 +154,8 @@ class FileRead:
 
 def _compared(value: Any) -> object:
     """A field's value as its type compares: an amount as a Decimal (18 is 18.00), a
-    date as a date, text without case or spaces ("Kedai  Buku" is "KEDAI BUKU"). A list
+    date as a date, text by its letters and digits alone ("Kedai  Buku" is "KEDAI BUKU",
+    "SDN. BHD." is "SDN BHD": two photos of one receipt differ so, two shops not). A list
     (line items) compares as None: it is no disagreement, as before."""
     if isinstance(value, bool | list | dict):
         return None
@@ -164,7 +165,7 @@ def _compared(value: Any) -> object:
         if shape := DATE_SHAPE.fullmatch(value.strip()):
             with contextlib.suppress(ValueError):  # no such day: compared as text
                 return date(*(int(part) for part in shape.groups()))
-        return "".join(value.split()).casefold()
+        return "".join(ch for ch in value if ch.isalnum()).casefold()
     return value
 
 

@@ -58,19 +58,20 @@ def test_one_file_is_merged_as_it_was_read():
 
 
 def test_files_that_agree_keep_the_most_confident_reading_and_only_its_boxes():
-    # The same values written differently: case and spaces of a name, an amount's zeros.
-    other = {"merchantName": "Kedai  Buku Maju", "date": "2018-03-14", "totalAmount": 17.90}
+    # The same values written differently: case, spaces and points of a name, an amount's
+    # zeros.
+    other = {"merchantName": "Kedai  Buku. Maju", "date": "2018-03-14", "totalAmount": 17.90}
     both = merged(
         reading(SHOP, {"merchantName": 0.7, "date": 0.97, "totalAmount": 0.95}),
         reading(other, {"merchantName": 0.9, "date": 0.8, "totalAmount": 0.95}),
     )
-    assert both.fields == {**SHOP, "merchantName": "Kedai  Buku Maju"}
+    assert both.fields == {**SHOP, "merchantName": "Kedai  Buku. Maju"}
     assert both.confidences == {"merchantName": 0.9, "date": 0.97, "totalAmount": 0.95}
     assert both.evidence["merchantName"] == [{"file": 1, **BOX}]
     assert both.evidence["date"] == [{"file": 0, **BOX}]
     assert both.evidence["totalAmount"] == [{"file": 0, **BOX}]  # a tie: the first file
     assert both.disagreed == []
-    assert both.summaries == ["Receipt from KEDAI BUKU MAJU.", "Receipt from Kedai  Buku Maju."]
+    assert both.summaries == ["Receipt from KEDAI BUKU MAJU.", "Receipt from Kedai  Buku. Maju."]
 
 
 def test_files_that_read_different_values_leave_the_field_under_every_review_gate():
