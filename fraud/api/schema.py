@@ -77,7 +77,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         409,
         "The fraud match was withdrawn: the submission it matched failed or was cancelled.",
     ),
-    "INVALID_RESOLUTION": (422, "resolution is not false_positive or confirmed_fraud."),
+    "INVALID_RESOLUTION": (
+        422,
+        "resolution is missing (errors[].code required) or is not false_positive or "
+        "confirmed_fraud (invalid_choice).",
+    ),
 }
 register_problems(PROBLEMS)
 

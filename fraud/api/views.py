@@ -60,18 +60,7 @@ class FraudMatchResolveView(APIView):
         resolution, reason = body.get("resolution"), body.get("reason")
         problems = []
         if resolution not in FraudMatch.REVIEWER_RESOLUTIONS:  # `withdrawn` is Steve's
-            problems.append(
-                ApiProblem(
-                    422,  # docs/api.md: a readable body whose content breaks a rule
-                    "resolution must be false_positive or confirmed_fraud.",
-                    code="INVALID_RESOLUTION",
-                    errors=[
-                        field_error(
-                            "resolution", "Use false_positive or confirmed_fraud.", "invalid_choice"
-                        )
-                    ],
-                )
-            )
+            problems.append(_resolution_problem(resolution))
         # No reason, null or absent, is the same: the schema says so (nullable).
         if reason is not None and not isinstance(reason, str):
             problems.append(validation_problem([field_error("reason", "reason must be a string.")]))
@@ -94,3 +83,22 @@ class FraudMatchResolveView(APIView):
         return Response(
             match_item(FraudMatch.objects.select_related("target_submission").get(pk=match.pk))
         )
+
+
+def _resolution_problem(resolution: object) -> ApiProblem:
+    """INVALID_RESOLUTION, its entry `required` when none was sent (left out or null, as a
+    reject's reason), else `invalid_choice`."""
+    if resolution is None:
+        error = field_error(
+            "resolution", "resolution is required: false_positive or confirmed_fraud.", "required"
+        )
+    else:
+        error = field_error(
+            "resolution", "Use false_positive or confirmed_fraud.", "invalid_choice"
+        )
+    return ApiProblem(
+        422,  # docs/api.md: a readable body whose content breaks a rule
+        "resolution must be false_positive or confirmed_fraud.",
+        code="INVALID_RESOLUTION",
+        errors=[error],
+    )

@@ -214,7 +214,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "SUBMISSION_NOT_FOUND": (404, "No such submission in your company."),
     "UNRESOLVED_FRAUD_MATCHES": (409, "Resolve every fraud match before approving."),
     "SUBMISSION_CHANGED": (409, "The submission changed since it was read."),
-    "REASON_REQUIRED": (422, "Rejecting needs a reason."),
+    "REASON_REQUIRED": (
+        422,
+        "Rejecting needs a reason: none, null or a blank one was sent (a reason of another "
+        "type is VALIDATION_ERROR).",
+    ),
     **TRANSITION_PROBLEMS,
 }
 # The status the refused submission is in, as the refusal's `currentStatus` says.

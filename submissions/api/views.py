@@ -202,9 +202,11 @@ class SubmissionCorrectionsView(APIView):
 
 
 def _reject_problem(errors: list[dict[str, str]]) -> ApiProblem:
-    if errors[0]["field"] != "reason":
+    if errors[0]["field"] != "reason" or errors[0]["code"] != "required":
+        # A reason of another type (`"reason": 5`) was sent: a type error like any other
+        # call's (cancel's, approve's), not a missing reason.
         return validation_problem(errors)
-    # A refused reason keeps its own code, whatever else the body got wrong.
+    # A missing reason keeps its own code, whatever else the body got wrong.
     return ApiProblem(
         422,  # docs/api.md: a readable body whose content breaks a rule
         "A reason is required to reject a submission.",

@@ -77,17 +77,37 @@ def test_session_create_takes_null_optional_members_as_left_out(api, workflows):
     assert api.post(SESSIONS, {**body, **nulls}, format="json").status_code == 201
 
 
-def test_reject_names_a_wrong_reason_and_expected_version_under_reason_required(api, submission):
-    response = api.post(
-        f"/api/v1/submissions/{submission.pk}/reject",
-        {"reason": 5, "expectedVersion": "3"},
-        format="json",
-    )
+def test_reject_without_a_reason_is_reason_required_beside_a_bad_expected_version(api, submission):
+    url = f"/api/v1/submissions/{submission.pk}/reject"
+    for reason in (None, " "):
+        response = api.post(url, {"reason": reason, "expectedVersion": "3"}, format="json")
+        assert refused(response) == (
+            422,
+            "REASON_REQUIRED",
+            [("reason", "required"), ("expectedVersion", "invalid")],
+        )
+    response = api.post(url, {"expectedVersion": "3"}, format="json")
     assert refused(response) == (
         422,
         "REASON_REQUIRED",
-        [("reason", "invalid"), ("expectedVersion", "invalid")],
+        [("expectedVersion", "invalid"), ("reason", "required")],
     )
+
+
+def test_reject_answers_a_reason_of_another_type_as_cancel_does_not_as_a_missing_one(
+    api, company, submission
+):
+    """`"reason": 5` was REASON_REQUIRED while its entry said "must be a string": a reason
+    was sent, of the wrong type, which every other call answers VALIDATION_ERROR."""
+    body = {"reason": 5, "expectedVersion": "3"}
+    expected = (422, "VALIDATION_ERROR", [("reason", "invalid"), ("expectedVersion", "invalid")])
+    rejected = api.post(f"/api/v1/submissions/{submission.pk}/reject", body, format="json")
+    assert refused(rejected) == expected
+    other = SubmissionFactory(company=company)
+    cancelled = api.post(f"/api/v1/submissions/{other.pk}/cancel", body, format="json")
+    assert refused(cancelled) == expected
+    submission.refresh_from_db()
+    assert submission.status == "review"
 
 
 def test_cancel_names_a_wrong_reason_and_expected_version_together(api, submission):
@@ -157,6 +177,28 @@ def test_fraud_resolve_names_a_bad_resolution_and_reason_under_invalid_resolutio
         "INVALID_RESOLUTION",
         [("resolution", "invalid_choice"), ("reason", "invalid")],
     )
+
+
+@pytest.mark.parametrize("body", [{}, {"resolution": None}, {"reason": "checked"}])
+def test_fraud_resolve_without_a_resolution_says_it_is_required(api, company, submission, body):
+    """A resolution left out was `invalid_choice`, as if one had been sent: a member a
+    call needs and did not get is `required`, as everywhere else."""
+    match = FraudMatch.objects.create(
+        company=company,
+        submission=submission,
+        target_submission=SubmissionFactory(company=company),
+        check_type="visual",
+        score=72.5,
+        similarity=0.88,
+    )
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/fraud-matches/{match.pk}/resolve",
+        body,
+        format="json",
+    )
+    assert refused(response) == (422, "INVALID_RESOLUTION", [("resolution", "required")])
+    match.refresh_from_db()
+    assert match.resolution is None
 
 
 def test_submission_list_names_every_bad_filter_and_page_parameter(api, company):
