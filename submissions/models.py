@@ -59,6 +59,9 @@ class Submission(models.Model):
     # Optimistic concurrency: every change bumps it; a form posted with an older
     # version is refused instead of silently overwriting someone else's decision.
     version = models.PositiveIntegerField(default=1)
+    # The versions a submission can have: from the default up to the column's (PostgreSQL
+    # integer) largest. An API's expectedVersion outside them is refused as invalid.
+    VERSION_MIN, VERSION_MAX = 1, 2**31 - 1
     # What each version changed, for the review desk's corrections, which are refused
     # only when what they overwrite or depend on changed since the page was drawn
     # (services.refuse_stale_correction): the last change of anything but a field or the

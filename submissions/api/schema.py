@@ -24,7 +24,7 @@ from steve.api.schema import (
     register_problems,
     seed_example,
 )
-from submissions.models import FraudStatus, SubmissionStatus
+from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.services import CORRECTION_MAX, MAX_LINE_ITEMS
 
 SUBMISSION_STATUSES = choices(SubmissionStatus)
@@ -309,11 +309,14 @@ REVIEW_PROBLEMS = {404: ["SUBMISSION_NOT_FOUND"], 409: ["SUBMISSION_CHANGED", *T
 BODY_PROBLEMS = {400: ["INVALID_BODY", "INVALID_JSON", "INVALID_UNICODE", "JSON_TOO_DEEP"]}
 EXPECTED_VERSION = {
     "type": "integer",
+    "minimum": Submission.VERSION_MIN,
+    "maximum": Submission.VERSION_MAX,
     "nullable": True,
     "description": (
         "The submission's `version` as the caller last read it: if it changed since, "
         "nothing is done and the answer is 409 `SUBMISSION_CHANGED`. null is the same "
-        "as leaving it out"
+        "as leaving it out; a number no version can be (below 1, above the maximum, not "
+        "whole) is 422 `VALIDATION_ERROR` naming it"
     ),
 }
 

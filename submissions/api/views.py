@@ -226,8 +226,17 @@ def body_expected_version(body: dict[str, Any], errors: list[dict[str, str]]) ->
     submission that changed since the caller read it is refused (409 SUBMISSION_CHANGED),
     as on the review page. A wrong one is added to `errors`, beside the body's others."""
     expected = body.get("expectedVersion")
-    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
+    if expected is None:
+        return None
+    if isinstance(expected, bool) or not isinstance(expected, int):
         errors.append(field_error("expectedVersion", "expectedVersion must be an integer."))
+        return None
+    low, high = Submission.VERSION_MIN, Submission.VERSION_MAX
+    if not low <= expected <= high:
+        # No submission has such a version: the caller's number is wrong, not stale, so
+        # not the 409 SUBMISSION_CHANGED that says another client changed it.
+        message = f"expectedVersion must be a version, from {low} to {high}."
+        errors.append(field_error("expectedVersion", message, "range"))
         return None
     return expected
 

@@ -183,6 +183,44 @@ def test_a_decision_with_an_expected_version_that_is_no_integer_is_a_422(api, in
     assert in_review.status == "review"
 
 
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("-1", "range"),
+        ("0", "range"),
+        ("2147483648", "range"),
+        ("10000000000000000000000", "range"),
+        ("1e22", "invalid"),
+    ],
+)
+@pytest.mark.parametrize("action", ["approve", "reject", "cancel", "corrections", "resolve"])
+def test_an_expected_version_no_submission_can_have_is_a_422_not_a_conflict(
+    api, company, in_review, action, written, code
+):
+    """-1 or 10^22 was compared with the submission's version and answered 409
+    SUBMISSION_CHANGED, as if another client had changed it: the caller's version is
+    wrong, not stale. A version is a whole number from 1 up (the column's range)."""
+    members = {
+        "approve": "",
+        "reject": '"reason": "Illegible.", ',
+        "cancel": "",
+        "corrections": '"fields": {"merchantName": "Kedai Baru"}, ',
+        "resolve": '"resolution": "false_positive", ',
+    }
+    path = f"/api/v1/submissions/{in_review.pk}/{action}"
+    if action == "resolve":
+        match = flag(in_review, SubmissionFactory(company=company))
+        path = f"/api/v1/submissions/{in_review.pk}/fraud-matches/{match.pk}/resolve"
+    body = f'{{{members[action]}"expectedVersion": {written}}}'
+    response = api.post(path, body.encode(), content_type="application/json")
+    assert response.status_code == 422, response.content
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_ERROR"
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [("expectedVersion", code)]
+    in_review.refresh_from_db()
+    assert (in_review.status, in_review.version) == ("review", 1)
+
+
 def test_approve_is_refused_while_fraud_matches_are_unresolved(api, company, in_review):
     match = flag(in_review, SubmissionFactory(company=company))
     refused = api.post(f"/api/v1/submissions/{in_review.pk}/approve")
