@@ -191,6 +191,19 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
 
     The field is checked inside the whole schema, so its references ("$ref":
     "#/$defs/money") resolve; a reference that resolves nowhere refuses every value."""
+    refusal = schema_refusal_at(schema, name, value)
+    return refusal[1] if refusal else None
+
+
+# Where in a field's value a refusal lies: its items' indexes and members' names, below
+# the field (`[2, "amount"]` is lineItems[2].amount; `[]` the value itself).
+Steps = list[str | int]
+
+
+def schema_refusal_at(schema: dict[str, Any], name: str, value: Any) -> tuple[Steps, str] | None:
+    """schema_refusal, with where in the value it lies: the item and member the validator
+    refused, so a caller is told which of 300 line items to fix. A member missing or not
+    allowed is named by its own name (jsonschema reports it at the object holding it)."""
     import jsonschema
     import referencing.exceptions
 
@@ -202,10 +215,30 @@ def schema_refusal(schema: dict[str, Any], name: str, value: Any) -> str | None:
                 # The field's own annotations say the form of its whole value, also when
                 # the refusing part is a $ref's or an allOf's.
                 field = schema.get("properties", {}).get(name) if path == [name] else None
-                return _readable(error, field) or _as_json(error.message, error.instance)
+                steps = [*path[1:], *_members_named(error)[:1]]
+                return steps, _readable(error, field) or _as_json(error.message, error.instance)
     except referencing.exceptions.Unresolvable as error:
-        return f"the output schema refers to {error.ref!r}, which it does not define"
+        return [], f"the output schema refers to {error.ref!r}, which it does not define"
     return None
+
+
+def _members_named(error: Any) -> list[str]:
+    """The members a `required` or `additionalProperties` refusal is about, in the
+    object's order (jsonschema puts the refusal on the object, naming them in words)."""
+    instance = error.instance
+    if not isinstance(instance, dict):
+        return []
+    if error.validator == "required":
+        return [member for member in error.validator_value if member not in instance]
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        return [
+            member
+            for member in instance
+            if member not in known and not any(re.search(p, member) for p in patterns)
+        ]
+    return []
 
 
 # jsonschema's refusals of a value's form name the schema, not the form: "is not a 'date'",

@@ -22,7 +22,7 @@ from steve.jsonnumbers import InexactFloat, as_float
 from steve.models import Company, Environment
 from steve.text import hides_text, shown
 from steve.timefmt import iso
-from steve.workflow_rules import schema_refusal
+from steve.workflow_rules import Steps, schema_refusal_at
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, same_value, shop_keys
 from submissions.models import (
@@ -1041,13 +1041,16 @@ def _check_line_items(items: list[dict[str, Any]]) -> None:
     for number, item in enumerate(items, start=1):
         _check_description(number, item.get("description"))
         if round(item["quantity"], 4) <= 0:
-            raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
+            raise invalid(
+                f"lineItems[{number - 1}].quantity", _QUANTITY_ABOVE_ZERO.format(number=number)
+            )
 
 
 def _check_description(number: int, description: Any) -> None:
+    """Row `number` (from 1; the API names its item, from 0)."""
     if isinstance(description, str) and len(description) > CORRECTION_MAX:
         raise invalid(
-            "lineItems",
+            f"lineItems[{number - 1}].description",
             f"Row {number}: the description is at most {CORRECTION_MAX} characters.",
             field_code="long",
         )
@@ -1127,19 +1130,40 @@ def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | N
 
 
 def _validate(value: Any, submission: Submission, field_name: str, what: str) -> None:
-    if problem := _unstorable(value):
+    """Refuse a value the field cannot hold, naming where in it the refusal lies (a line
+    item's member: lineItems[2].amount) so the API's caller knows which to fix."""
+    if unstorable := _unstorable(value):
+        steps, problem = unstorable
         code = INEXACT_CODE if problem == INEXACT else "invalid"
-        raise invalid(field_name, f"{what}: {problem}.", field_code=code)
+        raise invalid(_at(field_name, steps), f"{what}: {problem}.", field_code=code)
     schema = submission.workflow_version.output_schema or {}
-    if (refusal := schema_refusal(schema, field_name, value)) is not None:
-        raise invalid(field_name, f"{what}: {refusal}.")
+    if (refusal := schema_refusal_at(schema, field_name, value)) is not None:
+        steps, problem = refusal
+        raise invalid(_at(field_name, steps), f"{what}: {problem}.")
 
 
-def _unstorable(value: Any) -> str | None:
-    """What JSON Schema lets through but no reviewer means: text with nothing visible in
-    it, a line break or other control character (a trailing newline passes a ``^…$``
-    pattern in Python), a bidi override (it hides what a name says), and a number too
-    large to be an amount (JSON's 1e400 reads as infinity, which no JSON column stores)."""
+def _at(field_name: str, steps: Steps) -> str:
+    """A place in a field's value as the API names it: lineItems[2].amount."""
+    return field_name + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def _unstorable(value: Any) -> tuple[Steps, str] | None:
+    """What JSON Schema lets through but no reviewer means, and where in the value: text
+    with nothing visible in it, a line break or other control character (a trailing
+    newline passes a ``^…$`` pattern in Python), a bidi override (it hides what a name
+    says), and a number too large to be an amount (JSON's 1e400 reads as infinity, which
+    no JSON column stores)."""
+    if isinstance(value, dict | list):
+        members = value.items() if isinstance(value, dict) else enumerate(value)
+        for step, member in members:
+            if found := _unstorable(member):
+                return [step, *found[0]], found[1]
+        return None
+    problem = _unstorable_scalar(value)
+    return ([], problem) if problem else None
+
+
+def _unstorable_scalar(value: Any) -> str | None:
     if isinstance(value, str):
         if all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in value):
             return "a value cannot be blank (send null to clear a field)"
@@ -1153,10 +1177,6 @@ def _unstorable(value: Any) -> str | None:
         return INEXACT
     elif isinstance(value, float) and _decimal_places(value) > MAX_DECIMALS:
         return f"the number has more than {MAX_DECIMALS} decimal places"
-    elif isinstance(value, dict):
-        return next(filter(None, map(_unstorable, value.values())), None)
-    elif isinstance(value, list):
-        return next(filter(None, map(_unstorable, value)), None)
     return None
 
 
@@ -1325,19 +1345,22 @@ def _check_correction(value: Any, submission: Submission, field_name: str) -> No
 
 
 def _refuse_long_text(value: Any, field_name: str) -> None:
-    if _longest_text(value) > CORRECTION_MAX:
-        raise invalid(field_name, f"At most {CORRECTION_MAX} characters.", field_code="long")
+    if (steps := _long_text(value)) is not None:
+        message = f"At most {CORRECTION_MAX} characters."
+        raise invalid(_at(field_name, steps), message, field_code="long")
 
 
-def _longest_text(value: Any) -> int:
-    """The length of the longest string in a value (an object's or a list's nest them)."""
+def _long_text(value: Any) -> Steps | None:
+    """Where the first text over CORRECTION_MAX characters is in a value (an object's or
+    a list's nest them), or None."""
     if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return max((_longest_text(item) for item in value), default=0)
-    return 0
+        return [] if len(value) > CORRECTION_MAX else None
+    if isinstance(value, dict | list):
+        members = value.items() if isinstance(value, dict) else enumerate(value)
+        for step, member in members:
+            if (steps := _long_text(member)) is not None:
+                return [step, *steps]
+    return None
 
 
 # What surrounds a typed value without meaning anything: spaces of any width (U+00A0,
@@ -1406,8 +1429,12 @@ def correction_errors(*, submission: Submission, values: dict[str, Any]) -> list
             elif value is not None:
                 _check_correction(value, submission, name)
         except ServiceError as error:
-            code = error.errors[0]["code"] if error.errors else "invalid"
-            errors.append(field_error(where, error.message, code))
+            first = error.errors[0] if error.errors else {}
+            # The checks name the item and member they refused (lineItems[2].amount).
+            at = first.get("field", name)
+            if at.startswith((f"{name}[", f"{name}.")):
+                where = f"fields.{at}"
+            errors.append(field_error(where, error.message, first.get("code", "invalid")))
     return errors[:MAX_FIELD_ERRORS]  # a body of 20,000 unknown names gets 50 back
 
 

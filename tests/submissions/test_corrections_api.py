@@ -150,7 +150,7 @@ def test_a_correction_longer_than_the_review_page_allows_is_a_422(api, company):
         {
             "fields": {
                 "merchantName": "X" * 2001,
-                "lineItems": [{"description": "Y" * 100_000, "amount": 1.0}],
+                "lineItems": [{"description": "Y" * 100_000, "quantity": 1, "amount": 1.0}],
                 "merchantAddress": "Z" * 2000,
             }
         },
@@ -159,7 +159,7 @@ def test_a_correction_longer_than_the_review_page_allows_is_a_422(api, company):
     assert response.status_code == 422
     assert {e["field"] for e in response.json()["errors"]} == {
         "fields.merchantName",
-        "fields.lineItems",
+        "fields.lineItems[0].description",
     }
     waiting.refresh_from_db()
     assert waiting.extracted_data["merchantName"] == "Kedai Runcit"
@@ -186,7 +186,7 @@ def test_the_correction_service_refuses_a_long_line_item_description_as_the_desk
     desk_message = on_the_desk.value.message
     assert desk_message == "Row 1: the description is at most 2000 characters."
     assert typed.value.errors == [
-        {"field": "fields.lineItems", "message": desk_message, "code": "long"}
+        {"field": "fields.lineItems[0].description", "message": desk_message, "code": "long"}
     ]
     waiting.refresh_from_db()
     assert "lineItems" not in waiting.extracted_data
@@ -210,7 +210,7 @@ def test_an_amount_with_more_than_four_decimals_is_refused_over_the_api(api, com
     )
     assert response.status_code == 422
     errors = {e["field"]: e["message"] for e in response.json()["errors"]}
-    assert set(errors) == {"fields.totalAmount", "fields.lineItems"}
+    assert set(errors) == {"fields.totalAmount", "fields.lineItems[0].amount"}
     assert all("more than 4 decimal places" in message for message in errors.values())
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 12.5
@@ -252,7 +252,7 @@ def test_a_number_with_more_digits_than_are_kept_is_refused_over_the_api_as_on_t
     problem = response.json()
     assert problem["code"] == "VALIDATION_ERROR"
     errors = {e["field"]: e for e in problem["errors"]}
-    assert set(errors) == {"fields.totalAmount", "fields.lineItems"}
+    assert set(errors) == {"fields.totalAmount", "fields.lineItems[0].amount"}
     for error in errors.values():
         assert error["code"] == "inexact_number"
         assert "more digits than can be kept exactly" in error["message"]
@@ -768,7 +768,41 @@ def test_a_line_item_quantity_not_above_zero_is_a_422_as_on_the_review_page(api,
     item = {"description": "Tea", "quantity": quantity, "amount": 1.0}
     response = api.post(url(waiting), {"fields": {"lineItems": [item]}}, format="json")
     assert response.status_code == 422, response.content
-    assert [e["field"] for e in response.json()["errors"]] == ["fields.lineItems"]
+    assert [e["field"] for e in response.json()["errors"]] == ["fields.lineItems[0].quantity"]
+    waiting.refresh_from_db()
+    assert "lineItems" not in waiting.extracted_data
+
+
+TEA = {"description": "Tea", "quantity": 1, "amount": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "code"),
+    [
+        ({**TEA, "amount": "12.50"}, "fields.lineItems[2].amount", "invalid"),
+        ({**TEA, "amount": 12.34567}, "fields.lineItems[2].amount", "invalid"),
+        ({**TEA, "amount": 1e30}, "fields.lineItems[2].amount", "invalid"),
+        ({**TEA, "quantity": 0}, "fields.lineItems[2].quantity", "invalid"),
+        ({**TEA, "description": ""}, "fields.lineItems[2].description", "invalid"),
+        ({**TEA, "description": "Tea\nCake"}, "fields.lineItems[2].description", "invalid"),
+        ({**TEA, "description": "y" * 2001}, "fields.lineItems[2].description", "long"),
+        ({"description": "Tea", "quantity": 1}, "fields.lineItems[2].amount", "invalid"),
+        ({**TEA, "colour": "red"}, "fields.lineItems[2].colour", "invalid"),
+        ("Tea", "fields.lineItems[2]", "invalid"),
+    ],
+)
+def test_a_line_item_refused_over_the_api_is_named_by_its_item_and_member(
+    api, company, item, field, code
+):
+    """Every line item's refusal pointed at `fields.lineItems`, leaving the caller to find
+    which of 300 items, and which of its members, was wrong."""
+    waiting = SubmissionFactory(company=company)
+    items = [TEA, TEA, item]
+    response = api.post(url(waiting), {"fields": {"lineItems": items}}, format="json")
+    assert response.status_code == 422, response.content
+    problem = response.json()
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+    assert problem["detail"].startswith(f"{field}: ")
     waiting.refresh_from_db()
     assert "lineItems" not in waiting.extracted_data
 
