@@ -32,6 +32,7 @@ from jobs.services import (
 from steve.api import ratelimit
 from steve.api.auth import ApiKeyAuthentication, raw_key_from_headers, recently_limited
 from steve.api.errors import (
+    COMPACT_JSON,
     ApiProblem,
     problem_for_status,
     problem_json_response,
@@ -308,8 +309,10 @@ def upload(request: HttpRequest, token: str) -> HttpResponse:
     except (SessionError, StorageUnavailable) as error:
         return problem_json_response(request, service_problem(error))
     # 200, as an S3 pre-signed PUT answers, so one client serves both storages; the
-    # JSON body says what Steve stored, like every other /api/v1/ answer.
-    return JsonResponse({"fileIndex": file.file_index, "size": len(data), "contentType": mime})
+    # JSON body says what Steve stored, compact like every other /api/v1/ answer (a plain
+    # Django view: JsonResponse puts spaces after "," and ":" unless told).
+    stored = {"fileIndex": file.file_index, "size": len(data), "contentType": mime}
+    return JsonResponse(stored, json_dumps_params=COMPACT_JSON)
 
 
 upload.throttle_scope = "upload"  # type: ignore[attr-defined]  # read by steve.api.ratelimit

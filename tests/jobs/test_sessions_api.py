@@ -335,6 +335,9 @@ def test_a_stored_upload_answers_json_with_what_was_stored_and_its_rate_limit(ap
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"fileIndex": 1, "size": len(data), "contentType": "image/jpeg"}
+    # Compact, as every other answer: it was the one JSON body with spaces in it.
+    expected = f'{{"fileIndex":1,"size":{len(data)},"contentType":"image/jpeg"}}'
+    assert response.content == expected.encode()
     assert response["X-RateLimit-Bucket"] == "upload"
     assert int(response["X-RateLimit-Remaining"]) == int(response["X-RateLimit-Limit"]) - 1
 
