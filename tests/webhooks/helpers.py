@@ -42,3 +42,21 @@ def make_due(delivery: WebhookDelivery) -> None:
     owner = Q(deliveries=delivery.pk, held_until__isnull=False)
     WebhookEndpoint.objects.filter(owner).update(held_until=past)
     SessionWebhookTarget.objects.filter(owner).update(held_until=past)
+
+
+def failed_deliveries(company, count: int) -> list[str]:
+    """`count` failed deliveries of the company's endpoint, each of its own event."""
+    (first,) = emit(company)
+    columns = {f.attname: getattr(first, f.attname) for f in WebhookDelivery._meta.concrete_fields}
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(**{**columns, "id": f"whd_many{i:04d}", "event_id": f"evt_many{i}"})
+        for i in range(count - 1)
+    )
+    WebhookDelivery.objects.update(
+        status=WebhookDelivery.Status.FAILED,
+        attempts=10,
+        next_attempt_at=None,
+        queued_until=None,
+        failed_at=timezone.now(),
+    )
+    return sorted(WebhookDelivery.objects.values_list("pk", flat=True))

@@ -8,10 +8,9 @@ from collections import Counter
 
 import pytest
 from django.contrib.messages import get_messages
-from django.utils import timezone
 
 from steve.broker import broker_pause
-from tests.webhooks.helpers import emit
+from tests.webhooks.helpers import failed_deliveries
 from webhooks import services
 from webhooks.delivery import claim
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -28,24 +27,6 @@ def published(monkeypatch) -> list[str]:
     messages: list[str] = []
     monkeypatch.setattr(deliver_webhook, "delay", messages.append)
     return messages
-
-
-def failed_deliveries(company, count: int) -> list[str]:
-    """`count` failed deliveries of the company's endpoint, each of its own event."""
-    (first,) = emit(company)
-    columns = {f.attname: getattr(first, f.attname) for f in WebhookDelivery._meta.concrete_fields}
-    WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(**{**columns, "id": f"whd_many{i:04d}", "event_id": f"evt_many{i}"})
-        for i in range(count - 1)
-    )
-    WebhookDelivery.objects.update(
-        status=WebhookDelivery.Status.FAILED,
-        attempts=10,
-        next_attempt_at=None,
-        queued_until=None,
-        failed_at=timezone.now(),
-    )
-    return sorted(WebhookDelivery.objects.values_list("pk", flat=True))
 
 
 def beat_until_idle(published: list[str]) -> None:

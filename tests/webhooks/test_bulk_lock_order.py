@@ -1,0 +1,101 @@
+"""Two redeliveries of the same deliveries at once (the API's outage recovery, the
+admin's Redeliver now), each on its own thread and PostgreSQL connection, as two web
+workers run them. The API locked the endpoint's failed deliveries newest first (the
+model's ordering) and the admin oldest first: each took its half and waited for the
+other's, and PostgreSQL killed one of the two with a deadlock error (a 500).
+
+Staged with a third transaction (the test's) holding one row both need: each takes
+what it can before it and waits there, and the row is let go once both wait."""
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection, transaction
+
+from tests.webhooks.helpers import failed_deliveries
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.services import deliveries_redeliver, endpoint_redeliver_failed
+from webhooks.tasks import deliver_webhook
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MANY = 40
+
+
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch) -> None:
+    monkeypatch.setattr(deliver_webhook, "delay", lambda delivery_id: None)
+
+
+class Run(threading.Thread):
+    """A service call on its own thread and database connection; what it raised kept."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self.call = call
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.call()
+        except BaseException as error:  # reported by the test, not lost with the thread
+            self.error = error
+        finally:
+            connection.close()
+
+
+def waiting_on_locks() -> int:
+    """Other connections of this database waiting for a lock."""
+    with connection.cursor() as cursor:
+        # Read in a transaction, the view is the snapshot of its first read, till its end.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for_waiters(count: int) -> None:
+    deadline = time.monotonic() + 10
+    while waiting_on_locks() < count:
+        assert time.monotonic() < deadline, f"never {count} waiting on a lock"
+        time.sleep(0.02)
+
+
+@contextmanager
+def holding(delivery_id: str) -> Iterator[None]:
+    """The delivery's row locked by this (the test's) connection until the block ends."""
+    with transaction.atomic():
+        WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).get()
+        yield
+
+
+def api_redelivery(endpoint: WebhookEndpoint) -> Run:
+    return Run(lambda: endpoint_redeliver_failed(endpoint_id=endpoint.pk))
+
+
+def admin_redelivery(ids: list[str]) -> Run:
+    return Run(lambda: deliveries_redeliver(delivery_ids=ids))
+
+
+def finish(*runs: Run) -> None:
+    for run in runs:
+        run.join(30)
+        assert not run.is_alive(), "a redelivery never finished"
+    assert [run.error for run in runs] == [None] * len(runs)
+
+
+def test_the_apis_and_the_admins_redelivery_of_the_same_deliveries_at_once_both_finish(
+    company, endpoint
+):
+    ids = failed_deliveries(company, MANY)
+    runs = [api_redelivery(endpoint), admin_redelivery(ids)]
+    with holding(ids[MANY // 2]):  # the middle: the two took the halves either side
+        for run in runs:
+            run.start()
+        wait_for_waiters(2)
+    finish(*runs)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
