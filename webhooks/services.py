@@ -297,6 +297,16 @@ def endpoint_delete(*, endpoint_id: str) -> None:
     on the foreign key: the deletion a 500, or the change that emitted (a decision, a
     pipeline step) rolled back."""
     with transaction.atomic():
+        # Its deliveries locked first, in primary-key order, as every path that locks
+        # deliveries and then their endpoint does (the worker recording an outcome, a
+        # redelivery): the endpoint locked first, the deletion's cascade waited for a
+        # delivery one of them held, which waited for the endpoint.
+        list(
+            WebhookDelivery.objects.select_for_update()
+            .filter(endpoint_id=endpoint_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first()
         if endpoint is not None:  # None: deleted meanwhile, as asked
             endpoint.delete()
@@ -964,11 +974,7 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime | None = None
     can fail in the outage (its retries hours apart). Both were left out.
     """
     with transaction.atomic():
-        endpoint = _locked_endpoint(endpoint_id)
-        if not endpoint.enabled:
-            raise WebhookError(
-                "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
-            )
+        endpoint = _redeliverable(WebhookEndpoint.objects.filter(pk=endpoint_id).first())
         failed_ones = (
             WebhookDelivery.objects.select_for_update()
             .defer("payload")  # a redelivery writes no payload: ~1 kB a row not read
@@ -984,5 +990,22 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime | None = None
                 Q(failed_at__gte=endpoint.last_succeeded_at) | Q(failed_at__isnull=True)
             )
         failed = list(failed_ones)
+        # Locked after its deliveries, as the worker, the admin's redelivery (lifting its
+        # hold) and a deletion lock them: locked first, it deadlocked with the admin's
+        # redelivery of the same deliveries. Disabled or deleted meanwhile, the redelivery
+        # is refused (rolled back). A success recorded meanwhile only redelivers more.
+        _redeliverable(_locked_endpoint(endpoint_id))
         _redeliver_all(failed)
     return len(failed)
+
+
+def _redeliverable(endpoint: WebhookEndpoint | None) -> WebhookEndpoint:
+    if endpoint is None:
+        raise WebhookError(
+            "WEBHOOK_ENDPOINT_NOT_FOUND", "This endpoint no longer exists (deleted).", 404
+        )
+    if not endpoint.enabled:
+        raise WebhookError(
+            "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409
+        )
+    return endpoint

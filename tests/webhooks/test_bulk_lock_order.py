@@ -11,13 +11,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from tests.webhooks.helpers import failed_deliveries
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import deliveries_redeliver, endpoint_redeliver_failed
+from webhooks.services import deliveries_redeliver, endpoint_delete, endpoint_redeliver_failed
 from webhooks.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,3 +101,43 @@ def test_the_apis_and_the_admins_redelivery_of_the_same_deliveries_at_once_both_
         wait_for_waiters(2)
     finish(*runs)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_the_admins_redelivery_to_a_held_endpoint_and_the_apis_at_once_both_finish(
+    company, endpoint
+):
+    """The admin's lifts its endpoint's Retry-After hold once its deliveries are locked;
+    the API's locked the endpoint first, then waited for those deliveries."""
+    ids = failed_deliveries(company, MANY)
+    held_until = timezone.now() + timedelta(hours=1)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(held_until=held_until)
+    admin, api = admin_redelivery(ids), api_redelivery(endpoint)
+    with holding(ids[0]):  # the first either locks: the admin's is let go first
+        admin.start()
+        wait_for_waiters(1)
+        api.start()
+        wait_for_waiters(2)
+    finish(admin, api)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).held_until is None
+
+
+def test_deleting_a_held_endpoint_while_the_admin_redelivers_its_deliveries_both_finish(
+    company, endpoint
+):
+    """The deletion locked the endpoint, then its cascade waited for the deliveries the
+    admin's redelivery held, which waited for the endpoint to lift its hold."""
+    ids = failed_deliveries(company, MANY)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        held_until=timezone.now() + timedelta(hours=1)
+    )
+    admin = admin_redelivery(ids)
+    deletion = Run(lambda: endpoint_delete(endpoint_id=endpoint.pk))
+    with holding(ids[0]):
+        admin.start()
+        wait_for_waiters(1)
+        deletion.start()
+        wait_for_waiters(2)
+    finish(admin, deletion)
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    assert not WebhookDelivery.objects.exists()
