@@ -941,16 +941,28 @@ def deliveries_forget_results(
     downstream). Returns the sync deliveries dropped, as they were."""
     sync = Q(purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id)
     with transaction.atomic():
-        deliveries = WebhookDelivery.objects.select_for_update().filter(
-            sync | Q(session_id=session_id) if session_id else sync
+        # All locked at once, in primary-key order, as a redelivery locks them: the sync
+        # post first, then the session's newest first, it deadlocked with one.
+        deliveries = list(
+            WebhookDelivery.objects.select_for_update()
+            .filter(sync | Q(session_id=session_id) if session_id else sync)
+            .order_by("pk")
         )
-        unsent = deliveries.filter(sync).exclude(status=WebhookDelivery.Status.DELIVERED)
-        dropped = list(unsent.defer("payload"))
+        dropped = [delivery for delivery in deliveries if _sync_unsent(delivery, sync_event_id)]
         WebhookDelivery.objects.filter(pk__in=[d.pk for d in dropped]).delete()
         for delivery in deliveries:
-            delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
-            delivery.save(update_fields=["payload"])
+            if delivery not in dropped:
+                delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
+                delivery.save(update_fields=["payload"])
     return dropped
+
+
+def _sync_unsent(delivery: WebhookDelivery, sync_event_id: str) -> bool:
+    return (
+        delivery.purpose == WebhookDelivery.Purpose.SYNC
+        and delivery.event_id == sync_event_id
+        and delivery.status != WebhookDelivery.Status.DELIVERED
+    )
 
 
 def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]) -> None:

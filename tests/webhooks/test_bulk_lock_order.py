@@ -19,7 +19,12 @@ from django.utils import timezone
 
 from tests.webhooks.helpers import failed_deliveries
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import deliveries_redeliver, endpoint_delete, endpoint_redeliver_failed
+from webhooks.services import (
+    deliveries_forget_results,
+    deliveries_redeliver,
+    endpoint_delete,
+    endpoint_redeliver_failed,
+)
 from webhooks.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -141,3 +146,19 @@ def test_deleting_a_held_endpoint_while_the_admin_redelivers_its_deliveries_both
     finish(admin, deletion)
     assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_submissions_retention_purge_while_the_admin_redelivers_its_deliveries_both_finish(
+    company, endpoint
+):
+    """The purge rewrote the session's deliveries newest first (the model's ordering)."""
+    ids = failed_deliveries(company, MANY)
+    WebhookDelivery.objects.update(session_id="ses_purged")
+    purge = Run(lambda: deliveries_forget_results(session_id="ses_purged", sync_event_id="e"))
+    runs = [purge, admin_redelivery(ids)]
+    with holding(ids[MANY // 2]):
+        for run in runs:
+            run.start()
+        wait_for_waiters(2)
+    finish(*runs)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
