@@ -1089,7 +1089,7 @@ def _queued_too_long() -> Q:
     Beat cannot tell a message still on the queue from a lost one. One that has waited
     that long is behind a backlog at least as old, which a copy queues behind too: every
     STUCK_SESSION_MINUTES, a 4-hour backlog was ~16 copies of each session's message, all
-    but one no-ops, on the queue the backlog is. As webhooks.delivery.queue_lease does.
+    but one no-ops, on the queue the backlog is. As webhooks.delivery.queue_lease_end does.
     """
     now = timezone.now()
     at_least = now - timedelta(minutes=settings.STUCK_SESSION_MINUTES)

@@ -21,8 +21,19 @@ from typing import Any, cast
 import requests
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import (
+    DateTimeField,
+    DurationField,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from steve.blips import through_blips
@@ -781,16 +792,20 @@ def deliveries_purge(*, older_than: timedelta, limit: int = 5000) -> int:
     return per_model.get(WebhookDelivery._meta.label, 0)
 
 
-def queue_lease(waited: timedelta) -> timedelta:
-    """How long beat leaves a copy it queues for a delivery due `waited` ago.
+def queue_lease_end(now: datetime) -> Expression:
+    """When the lease ends of a copy beat queues now for a delivery (its row's
+    next_attempt_at: the wait), in SQL: one UPDATE leases a batch (a CASE of each row's
+    end, bulk_update's, was a fifth of beat's pass).
 
     Beat cannot tell a message still on the queue from a lost one. A delivery that has
-    waited that long is behind a backlog at least as old, which a copy queues behind
-    too: so the lease grows with the wait, and a backlog hours long adds a few copies
-    per delivery, not one every QUEUE_LEASE. A lost message is still queued again after
+    waited long is behind a backlog at least as old, which a copy queues behind too: so
+    the lease grows with the wait, and a backlog hours long adds a few copies per
+    delivery, not one every QUEUE_LEASE. A lost message is still queued again after
     QUEUE_LEASE, and after at most MAX_QUEUE_LEASE however long the wait.
     """
-    return min(max(QUEUE_LEASE, waited), MAX_QUEUE_LEASE)
+    waited = ExpressionWrapper(Value(now) - F("next_attempt_at"), output_field=DurationField())
+    lease = Least(Greatest(waited, Value(QUEUE_LEASE)), Value(MAX_QUEUE_LEASE))
+    return ExpressionWrapper(Value(now) + lease, output_field=DateTimeField())
 
 
 def _ahead_or_in_flight(now: datetime, same_owner: Q) -> Q:
@@ -877,14 +892,11 @@ def claim_due() -> list[str]:
             .exclude(held)
             .exclude(_waiting_on_failing_owner(now))
             .order_by("next_attempt_at")
-            .values_list("pk", "next_attempt_at")[:CLAIM_BATCH]
+            .values_list("pk", flat=True)[:CLAIM_BATCH]
         )
-        leased = [
-            WebhookDelivery(pk=pk, queued_until=now + queue_lease(now - due_at))
-            for pk, due_at in due
-        ]
-        WebhookDelivery.objects.bulk_update(leased, ["queued_until"])
-    return [pk for pk, _ in due]
+        # Rows this transaction holds: the UPDATE waits for no other.
+        WebhookDelivery.objects.filter(pk__in=due).update(queued_until=queue_lease_end(now))
+    return due
 
 
 def send_test(

@@ -100,3 +100,19 @@ def test_beats_selection_is_not_jit_compiled(company):
     with connection.execute_wrapper(jit_at_the_selection):
         claim_due()
     assert seen == ["off"]
+
+
+def test_beats_queue_lease_grows_with_the_wait_from_two_minutes_to_an_hour(company):
+    """A copy queued for a delivery due long ago is behind a backlog as old: beat leaves
+    it that long before queueing another (at least 2 minutes, at most an hour)."""
+    now = timezone.now()
+    waits = {"fresh": timedelta(seconds=5), "backlog": timedelta(minutes=20)}
+    waits["stale"] = timedelta(days=2)
+    for name, waited in waits.items():
+        posts(company, 1, now - waited, session_id=name)
+    claim_due()
+    leased = dict(WebhookDelivery.objects.values_list("session_id", "queued_until"))
+    lease = {name: leased[name] - now for name in waits}
+    assert timedelta(minutes=2) <= lease["fresh"] < timedelta(minutes=2, seconds=5)
+    assert timedelta(minutes=20) <= lease["backlog"] < timedelta(minutes=20, seconds=5)
+    assert timedelta(hours=1) <= lease["stale"] < timedelta(hours=1, seconds=5)
