@@ -205,7 +205,12 @@ def race_revocation(created, threads: int = 4) -> tuple[list[int], list[int]]:
     workers = [threading.Thread(target=hammer) for _ in range(threads)]
     for worker in workers:
         worker.start()
-    time.sleep(0.3)
+    # Revoke once the key has answered: under load the first requests took longer than
+    # a fixed 0.3 s, and every one started before the revocation was refused after it.
+    deadline = time.monotonic() + 15
+    while not any(status == 200 for _, status in list(results)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
     api_key_revoke(api_key=created.api_key)
     revoked_at = time.monotonic()
     time.sleep(0.5)
