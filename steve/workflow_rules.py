@@ -277,18 +277,30 @@ def _readable(error: Any, field: Any) -> str | None:
 def _form_in_words(schema: Any) -> str | None:
     """What a schema's own annotations say of its form, to follow NOT_IN_FORM:
     ": <description>, e.g. <first example>", or either part; None when it has neither."""
-    if not isinstance(schema, dict):
-        return None
-    description = schema.get("description")
-    examples = schema.get("examples")
-    words = ""
-    if isinstance(description, str) and 0 < len(description.strip()) <= FORM_DESCRIPTION_MAX:
-        words = f": {' '.join(description.split()).rstrip('.')}"
-    if isinstance(examples, list) and examples:
-        example = examples[0]
-        written = example if isinstance(example, str) else json.dumps(example, ensure_ascii=False)
-        words += f", e.g. {written}"
+    description, example = form_description(schema), form_example(schema)
+    words = f": {description.rstrip('.')}" if description else ""
+    if example is not None:
+        words += f", e.g. {example}"
     return words or None
+
+
+def form_description(schema: Any) -> str:
+    """A schema's description when short enough to say a field's form (one line, its
+    spaces collapsed); "" when it has none or a longer one, which documents the field.
+    The review desk shows it under the field's input, before a save is refused."""
+    description = schema.get("description") if isinstance(schema, dict) else None
+    if isinstance(description, str) and 0 < len(description.strip()) <= FORM_DESCRIPTION_MAX:
+        return " ".join(description.split())
+    return ""
+
+
+def form_example(schema: Any) -> str | None:
+    """A schema's first example as a reviewer would type it (JSON for a non-string)."""
+    examples = schema.get("examples") if isinstance(schema, dict) else None
+    if not isinstance(examples, list) or not examples:
+        return None
+    example = examples[0]
+    return example if isinstance(example, str) else json.dumps(example, ensure_ascii=False)
 
 
 @cache

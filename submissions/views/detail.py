@@ -15,6 +15,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, company_required, membership_allows
+from steve.workflow_rules import form_description, form_example
 from submissions.forms import REJECT_REASONS, RejectForm
 from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import PDF_MAX_PAGES, is_identity, pdf_page_count, stored_transform
@@ -88,6 +89,9 @@ class FieldRow:
     disagreed: str = ""  # what each file read, where the submission's files disagree
     # Where the value was read in the document's text ("Document text" on the page).
     read_at: tuple[ReadAt, ...] = ()
+    # The form the schema gives the field, shown at its input before a save is refused.
+    example: str | None = None  # the schema's first example: the input's placeholder
+    hint: str = ""  # its short description, read with the input
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,8 @@ def _field_rows(
                 refused=_refused(submission, name),
                 disagreed=_disagreed(submission, name),
                 read_at=tuple(read_at(text, evidence, label=label, several_files=several_files)),
+                example=form_example(spec),
+                hint=form_description(spec),
             )
         )
     return rows

@@ -4,6 +4,7 @@ someone else; the submission's state; another reviewer's claim), never because t
 reviewer's own save of another field landed first. The API's expectedVersion stays strict."""
 
 import copy
+import re
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from django.urls import reverse
 
 from fraud.services import fraud_matches_resolve, fraud_refresh, match_pair
 from jobs.extraction.schemas import OUTPUT_SCHEMAS
+from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import (
     Actor,
@@ -626,3 +628,53 @@ def test_the_apis_corrections_still_name_a_refused_field_by_its_api_name(api, wa
     assert "Receipt date" not in body
     assert [e["field"] for e in response.json()["errors"]] == ["fields.date", "fields.colour"]
     assert "colour is not a field of this workflow." in body
+
+
+def correction_input(page: str, field: str) -> str:
+    """The correction input of `field` on the drawn page, as one tag."""
+    found = re.search(rf'<input id="field-{field}"[^>]*>', page)
+    assert found, f"no correction input for {field}"
+    return found.group(0)
+
+
+def test_a_fields_form_is_shown_before_a_save_as_its_schema_annotates_it(ui, waiting):
+    """A reviewer learnt a time's form ("HH:MM, e.g. 21:30") only from a refused save:
+    the input shows the schema's first example and reads its description with it."""
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    time_input = correction_input(page, "time")
+    assert 'placeholder="e.g. 21:30"' in time_input
+    assert "field-time-hint" in time_input.split('aria-describedby="')[1].split('"')[0]
+    assert '<p class="hint form-hint" id="field-time-hint">a time as HH:MM (24-hour)</p>' in page
+    # A field whose schema says nothing of its form has neither.
+    merchant = correction_input(page, "merchantName")
+    assert "placeholder" not in merchant and "field-merchantName-hint" not in page
+
+
+def test_an_admins_own_schema_annotations_are_shown_escaped_and_a_long_description_is_not(
+    ui, waiting
+):
+    version = waiting.workflow_version
+    schema = dict(version.output_schema)
+    properties = {**schema["properties"]}
+    properties["receiptNumber"] = {
+        **properties["receiptNumber"],
+        "description": 'the number as printed <b>"No."</b>',
+        "examples": ['R-<001>"'],
+    }
+    properties["merchantName"] = {**properties["merchantName"], "description": "x" * 201}
+    properties["date"] = {**properties["date"], "examples": [20240229]}
+    version.output_schema = {**schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    assert 'placeholder="e.g. R-&lt;001&gt;&quot;"' in correction_input(page, "receiptNumber")
+    assert "the number as printed &lt;b&gt;&quot;No.&quot;&lt;/b&gt;</p>" in page
+    assert "<b>" not in page
+    # Longer than a hint (it documents the field, not its form): left out, as in a refusal.
+    assert "field-merchantName-hint" not in page and "x" * 201 not in page
+    assert 'placeholder="e.g. 20240229"' in correction_input(page, "date")
+
+
+def test_a_read_only_page_shows_no_form_hints(waiting, company):
+    client = signed_in(factories.member(company, role=Membership.Role.VIEWER))
+    page = client.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    assert "data-read-only" in page and "field-time-hint" not in page
