@@ -177,7 +177,7 @@ def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def _field_rows(
-    submission: Submission, text: DocumentText, *, several_files: bool
+    submission: Submission, text: DocumentText, *, file_names: dict[int, str]
 ) -> list[FieldRow]:
     """Every scalar field of the workflow's schema, extracted or not, in reading order."""
     schema = schema_fields(submission)
@@ -209,8 +209,10 @@ def _field_rows(
                 remembered=remembered,
                 memory_gone=memory_gone,
                 refused=_refused(submission, name),
-                disagreed=_disagreed(submission, name),
-                read_at=tuple(read_at(text, evidence, label=label, several_files=several_files)),
+                disagreed=_disagreed(submission, name, file_names),
+                read_at=tuple(
+                    read_at(text, evidence, label=label, several_files=len(file_names) > 1)
+                ),
                 example=form_example(spec),
                 hint=form_description(spec),
             )
@@ -262,12 +264,24 @@ def _refused(submission: Submission, name: str) -> str:
     return ""
 
 
-def _disagreed(submission: Submission, name: str) -> str:
+def file_name(file: SubmissionFile) -> str:
+    """A file as its tab on the page names it: its workflow's label and its number."""
+    return f"{file.label or 'file'} {file.file_index + 1}"
+
+
+def _named(index: int, file_names: dict[int, str]) -> str:
+    """A file by its tab's name; by its number, as a tab without a label names it, for an
+    index no stored file has."""
+    return file_names.get(index) or f"file {index + 1}"
+
+
+def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> str:
     """What each file read of a field the submission's files disagree on (the pipeline
     keeps ``{"file", "read", "confidence"}`` per file then): the value shown is one of
-    them, and the boxes alone did not say which file read what."""
+    them, and the boxes alone did not say which file read what. Each file is named as
+    its tab is ("receipt 2"): "file 2" under tabs labelled otherwise named none of them."""
     reads = [
-        f"file {e['file'] + 1} read {Truncator(_text(e['read'])).chars(80)}"
+        f"{_named(e['file'], file_names)} read {Truncator(_text(e['read'])).chars(80)}"
         for e in (submission.evidence or {}).get(name, [])
         if isinstance(e, dict)
         and isinstance(e.get("file"), int)
@@ -296,13 +310,14 @@ def detail_context(
     files = list(submission_files(submission))
     text = document_text(submission, files)
     several = len(files) > 1
+    file_names = {f.file_index: file_name(f) for f in files}
     return {
         "submission": submission,
         "version": submission.version,
         "files": [_file_view(submission, f) for f in files],
         # Before the rows, which mark the lines their values were read on.
         "document_text": text,
-        "fields": _field_rows(submission, text, several_files=several),
+        "fields": _field_rows(submission, text, file_names=file_names),
         "line_items": _item_rows(submission, text, several_files=several),
         "has_line_items": "lineItems" in schema_fields(submission),
         "threshold": version.review_threshold,

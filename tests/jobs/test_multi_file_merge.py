@@ -17,9 +17,10 @@ from jobs.pipeline import Merged
 from steve.models import Environment
 from steve.services import workflow_publish
 from submissions.memory import Recall
-from submissions.models import Submission
+from submissions.models import Submission, SubmissionFile
 from tests.jobs.fixtures_docs import receipt_pdf
 from tests.jobs.test_sessions_api import create
+from tests.submissions.test_review_support import stored_file, submission_with_file
 
 BOX = {"page": 0, "bbox": [0.1, 0.1, 0.8, 0.13], "line": 0}
 
@@ -212,9 +213,33 @@ def test_two_shops_receipts_in_one_submission_go_to_review_not_straight_through(
     )
     decided = two_shops.events.get(to_status="review")
     assert "merchantName" in decided.details["flaggedFields"]
-    # The desk shows what each file read beside the field, and both files' boxes.
+    # The desk shows what each file read beside the field, and both files' boxes, each
+    # file named as its tab is (the workflow's fileLabels: "receipt").
     page = ui.get(reverse("review:detail", args=[two_shops.pk])).content.decode()
     assert (
-        "Files disagree: file 1 read KEDAI BUKU MAJU SDN BHD; file 2 read RESTORAN NASI KANDAR SRI"
-        in page
+        "Files disagree: receipt 1 read KEDAI BUKU MAJU SDN BHD; receipt 2 read RESTORAN NASI"
+        " KANDAR SRI" in page
+    )
+
+
+@pytest.mark.django_db
+def test_the_desk_names_the_files_that_disagree_as_their_tabs_do(ui, company):
+    """The sentence said "file 1", "file 2" under tabs labelled "receipt 1", "bill 2": each
+    file is named by its own label, a file without one as its tab names it ("file 3")."""
+    submission = submission_with_file(company)
+    for index, label in ((1, "bill"), (2, "")):
+        stored_file(submission, index=index)
+        SubmissionFile.objects.filter(submission=submission, file_index=index).update(label=label)
+    reads = ["KEDAI BUKU", "RESTORAN SRI", "KEDAI <SRI>"]
+    submission.evidence = {
+        "merchantName": [
+            {"file": n, "read": read, "confidence": 0.9} for n, read in enumerate(reads)
+        ]
+    }
+    submission.save(update_fields=["evidence"])
+    page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
+    assert all(f">{tab}</button>" in page for tab in ("receipt 1", "bill 2", "file 3"))
+    assert (
+        "Files disagree: receipt 1 read KEDAI BUKU; bill 2 read RESTORAN SRI; "
+        "file 3 read KEDAI &lt;SRI&gt;" in page
     )
