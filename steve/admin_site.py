@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from steve.accounts import PasswordChangeView
-from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, check_json
+from steve.api.parsers import MAX_JSON_DEPTH, BodyRefused, StrictJSONDecoder, check_json
 from steve.errors import ServiceError
 from steve.loginlimit import refused_if_limited
 from steve.secret_once import forget_secrets
@@ -314,7 +314,14 @@ class SavesEditedFieldsOnly:
 class CheckedJSONField(forms.JSONField):
     """An admin form's JSON, held to the API's body rules (steve.api.parsers): nested too
     deep, a NUL or a lone surrogate is the form's error, where it had been a 500 (json's
-    RecursionError, or PostgreSQL refusing the text)."""
+    RecursionError, or PostgreSQL refusing the text). NaN, Infinity, an integer past
+    Python's 4,300 digits and a member named twice are refused too, as the API does: the
+    first two were a 500 as they saved, the third as json read it, and the last lost one
+    of the two values silently."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("decoder", StrictJSONDecoder)
+        super().__init__(**kwargs)
 
     def to_python(self, value: Any) -> Any:
         try:
@@ -323,6 +330,8 @@ class CheckedJSONField(forms.JSONField):
             raise ValidationError(
                 f"The JSON nests deeper than {MAX_JSON_DEPTH} levels.", code="too_deep"
             ) from None
+        except ValueError as error:  # not json's JSONDecodeError, which Django words itself
+            raise ValidationError(f"Enter a valid JSON: {error}", code="invalid") from None
         try:
             check_json(converted)
         except BodyRefused as refused:
@@ -336,7 +345,7 @@ class CheckedJSONField(forms.JSONField):
             bound = super().bound_data(data, initial)
             if not isinstance(bound, InvalidJSONInput):
                 check_json(bound)
-        except (RecursionError, BodyRefused):
+        except (RecursionError, ValueError, BodyRefused):
             return InvalidJSONInput(data)
         return bound
 

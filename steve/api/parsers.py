@@ -7,6 +7,7 @@ number a float cannot hold exactly.
 """
 
 import codecs
+import json as std_json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -123,6 +124,16 @@ def check_json(data: Any) -> None:
                 stack.append((item, where, depth + 1))
         else:
             stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+class StrictJSONDecoder(std_json.JSONDecoder):
+    """The parser's reading of JSON for text that is no request body (the admin's JSON
+    fields): no NaN or Infinity (no JSON has them, and the database refused the text),
+    and an object naming a member twice marked for check_json to refuse."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.update(parse_constant=json.strict_constant, object_pairs_hook=_members)
+        super().__init__(**kwargs)
 
 
 class BoundedJSONParser(JSONParser):

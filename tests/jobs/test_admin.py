@@ -54,6 +54,45 @@ def test_a_schema_text_postgresql_cannot_store_is_the_forms_error(
     assert WorkflowVersion.objects.filter(workflow=version.workflow).count() == 1
 
 
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("NaN", "not JSON compliant"),
+        ("Infinity", "not JSON compliant"),
+        ("-Infinity", "not JSON compliant"),
+        pytest.param("1" + "0" * 5000, "4300 digits", id="5001-digits"),
+    ],
+)
+@pytest.mark.parametrize("field", ["output_schema", "fraud_policy"])
+def test_a_number_json_has_not_is_the_forms_error_as_typed_not_a_500(
+    admin_client, version, field, number, says
+):
+    # Python's json reads NaN and Infinity (no JSON has them: the database refused the
+    # text) and refuses an integer of over 4,300 digits with a ValueError of its own.
+    typed = {
+        "output_schema": json.dumps(version.output_schema).replace(
+            '"type": "object"', f'"maxProperties": {number}, "type": "object"', 1
+        ),
+        "fraud_policy": f'{{"flag_threshold": {number}}}',
+    }[field]
+    response = admin_client.post(ADD, _form(version, **{field: typed}))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert says in page and number[:50] in page
+    assert WorkflowVersion.objects.filter(workflow=version.workflow).count() == 1
+
+
+def test_a_schema_naming_a_member_twice_is_refused_not_saved_with_the_last(admin_client, version):
+    # As the API refuses such a body: json keeps the last of the two, silently.
+    schema = dict(version.output_schema)
+    schema["properties"] = {**schema["properties"], "note": {"type": "string"}}
+    typed = json.dumps(schema).replace('"note": {', '"note": {"type": "number", ', 1)
+    response = admin_client.post(ADD, _form(version, output_schema=typed))
+    assert response.status_code == 200
+    assert "names a member more than once" in response.content.decode()
+    assert WorkflowVersion.objects.filter(workflow=version.workflow).count() == 1
+
+
 def _input_value(page: str, name: str) -> str:
     tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
     return re.search(r'value="([^"]*)"', tag).group(1)
