@@ -265,7 +265,8 @@ class KnownFraud(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"KnownFraud {self.pk}"
+        # By its submission (the admin's delete question and its history name it so).
+        return f"known fraud {self.submission_id}"
 
 
 class FalsePositivePair(models.Model):
@@ -284,4 +285,4 @@ class FalsePositivePair(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"FalsePositivePair {self.pk}"
+        return f"false positive {self.first_id} / {self.second_id}"

@@ -1,6 +1,7 @@
 """The known-fraud list in the admin: rows are reviewers' resolutions, only deleted."""
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -124,3 +125,26 @@ def test_deleting_false_positive_pairs_in_bulk_records_each_on_both_timelines(ad
     for pair in pairs:
         for this in (pair.first_id, pair.second_id):
             assert len(_removals(this, "false_positive_removed")) == 1
+
+
+def test_deleting_resolutions_names_their_submissions_on_the_question_and_in_the_log(
+    admin_client,
+):
+    # They were "KnownFraud 1" and "FalsePositivePair 1": the operator could not tell
+    # which resolution the question was about, nor the history which one went.
+    first, second = factories.SubmissionFactory(), factories.SubmissionFactory()
+    known = KnownFraud.objects.create(
+        company=first.company, environment=first.environment, submission=first
+    )
+    pair = FalsePositivePair.objects.create(company=first.company, first=second, second=first)
+    for row, table, names in [
+        (known, "fraud_knownfraud", [first.pk]),
+        (pair, "fraud_falsepositivepair", [second.pk, first.pk]),
+    ]:
+        delete = reverse(f"admin:{table}_delete", args=[row.pk])
+        question = admin_client.get(delete).content.decode()
+        assert all(name in question for name in names)
+        admin_client.post(delete, {"post": "yes"})
+        assert not type(row).objects.filter(pk=row.pk).exists()
+        logged = LogEntry.objects.get(object_id=str(row.pk), action_flag=DELETION)
+        assert all(name in logged.object_repr for name in names)
