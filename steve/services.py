@@ -122,9 +122,26 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 def api_keys_revoke(*, api_keys: list[ApiKey]) -> list[ApiKey]:
     """Revoke `api_keys`; returns those this call revoked, not those another operator
-    revoked meanwhile (the admin counted and logged them as its own)."""
-    revoked = [_revoke(api_key.pk) for api_key in api_keys]
-    return [api_key for api_key, by_this_call in revoked if by_this_call]
+    revoked meanwhile (the admin counted and logged them as its own), nor those deleted
+    meanwhile. In one transaction and a few queries: revoked one by one (an update, a
+    read and a commit each), the admin's 1,200 keys took 18 s, near the web server's
+    timeout that stops a request half-way."""
+    ids = [api_key.pk for api_key in api_keys]
+    with transaction.atomic():
+        # Locked, in primary-key order: a concurrent revocation of the same keys waits,
+        # then finds them revoked and keeps the first revocation time.
+        mine = set(
+            ApiKey.objects.select_for_update()
+            .filter(pk__in=ids, revoked_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        ApiKey.objects.filter(pk__in=mine).update(revoked_at=timezone.now())
+    revoked = ApiKey.objects.select_related("company").in_bulk(ids)
+    for api_key in revoked.values():
+        # .update() sends no signal: overwrite the cached keys here, once committed.
+        api_key_cache_overwrite(api_key)
+    return [revoked[pk] for pk in ids if pk in mine and pk in revoked]
 
 
 def _revoke(api_key_id: Any) -> tuple[ApiKey, bool]:
