@@ -194,7 +194,7 @@ class WebhookEndpointAdmin(
                     endpoint_id=endpoint.pk, grace=default_grace(), actor=actor
                 )
             except WebhookError as error:  # deleted since the list was read
-                messages.error(request, f"{endpoint.url}: {error.message}")
+                messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
                 continue
             self.log_change(request, endpoint, "Rotated the secret.")
             remember_secret(request, endpoint.url, secret)
@@ -225,7 +225,7 @@ class WebhookEndpointAdmin(
                     actor=actor,
                 )
             except WebhookError as error:  # deleted since the list was read
-                messages.error(request, f"{endpoint.url}: {error.message}")
+                messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
                 continue
             self.log_change(request, endpoint, "Enabled." if enabled else "Disabled.")
             switched += 1
@@ -268,10 +268,12 @@ class WebhookEndpointAdmin(
             try:
                 count = endpoint_redeliver_failed(endpoint_id=endpoint.pk, since=since)
             except WebhookError as error:
-                messages.error(request, f"{endpoint.url}: {error.message}")
+                messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
                 continue
             self.log_change(request, endpoint, f"Queued again {count} failed delivery(ies).")
-            messages.success(request, f"{endpoint.url}: {count} delivery(ies) queued again.")
+            messages.success(
+                request, f"Endpoint {endpoint.url}: {count} delivery(ies) queued again."
+            )
 
 
 class WebhookAttemptInline(admin.TabularInline):

@@ -133,6 +133,26 @@ def test_redeliver_failed_since_asks_for_the_time_then_requeues(
     assert WebhookDelivery.objects.get(pk=delivery.pk).status == "pending"
 
 
+def test_the_actions_messages_show_an_endpoints_url_as_written(
+    admin_client, company, endpoint, receiver
+):
+    # The admin writes each message with its first letter capitalised: one that began
+    # with the URL showed "Https://…", an address that is not the endpoint's.
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    selection = {"_selected_action": [endpoint.pk]}
+    done = admin_client.post(
+        CHANGELIST, {**selection, "action": "redeliver_failed_since_last_success"}, follow=True
+    )
+    admin_client.post(CHANGELIST, {**selection, "action": "disable"})
+    refused = admin_client.post(
+        CHANGELIST, {**selection, "action": "redeliver_failed_since_last_success"}, follow=True
+    )
+    for page, says in [(done, "1 delivery(ies) queued again"), (refused, "Enable the endpoint")]:
+        shown = re.findall(r'<li class="(?:success|error)">(.*?)</li>', page.content.decode())
+        assert [m for m in shown if says in m and endpoint.url in m], shown
+
+
 def test_redeliver_what_failed_since_the_last_success_needs_no_time(
     admin_client, company, endpoint, receiver
 ):
