@@ -220,7 +220,7 @@ class WorkflowAdmin(
     def response_add(self, request: HttpRequest, obj: Workflow, *args: Any) -> HttpResponse:
         self.message_user(
             request,
-            f"{obj.slug} has no version yet: the API finds it once one is published "
+            f"Workflow {obj.slug} has no version yet: the API finds it once one is published "
             "(Add a version from a checked form, on its page).",
             messages.WARNING,
         )
