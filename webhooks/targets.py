@@ -260,6 +260,7 @@ class _PinnedConnectionMixin:
         self.deadline = deadline
         self.on_connect = on_connect
         self._cut_off: threading.Timer | None = None
+        self._handing_off = False
 
     def _new_conn(self) -> socket.socket:
         timeout, failures = self.timeout, []
@@ -312,8 +313,20 @@ class _PinnedConnectionMixin:
             self._cut_off.daemon = True
             self._cut_off.start()
 
+    def getresponse(self) -> Any:
+        # http.client closes the connection object as it hands the socket to a response
+        # whose body ends with the connection (Connection: close, HTTP/1.0): the cut-off
+        # must outlive that close, or such a body, trickled in, held the attempt (and
+        # its worker) past the deadline for as long as the receiver went on. The
+        # connection's close once the response was read (the pool's) still cancels it.
+        self._handing_off = True
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            self._handing_off = False
+
     def close(self) -> None:
-        if self._cut_off is not None:
+        if self._cut_off is not None and not self._handing_off:
             self._cut_off.cancel()
         super().close()  # type: ignore[misc]
 

@@ -360,6 +360,35 @@ def test_a_2xx_whose_body_comes_slowly_is_delivered_at_the_deadline(slow_body_re
     assert outcome.ok and outcome.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.0 503 Service Unavailable\r\n\r\n",
+    ],
+    ids=["connection-close-5xx", "connection-close-2xx", "http-1.0-no-length"],
+)
+def test_an_attempt_ends_at_its_deadline_while_a_body_to_the_close_drips_in(head):
+    """A body ended by the connection's close (Connection: close, HTTP/1.0) made
+    http.client close the connection object as it handed the socket to the response,
+    which cancelled the deadline's cut-off: a receiver trickling such a body held the
+    attempt, and its worker, for as long as it went on (12 s here, 5 s allowed)."""
+    with trickling_receiver(head, [b"y" * 10] * 40) as url:
+        started = time.monotonic()
+        outcome = post_signed(
+            url=url,
+            secrets=[new_secret()],
+            event_id="evt_drip_to_close",
+            event_type="webhook.test",
+            payload={},
+            timeout=1.5,
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed < 3, elapsed
+    assert outcome.ok == head.startswith(b"HTTP/1.1 200")
+
+
 def test_a_receiver_closing_without_any_answer_is_a_logged_failure():
     with trickling_receiver(b"", []) as url:
         outcome = post_signed(
