@@ -33,7 +33,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import Greatest, Least
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from steve.blips import through_blips
@@ -423,8 +423,16 @@ def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: 
         owners.filter(held_until__isnull=False).update(held_until=None)
     elif outcome.retry_after:
         until = timezone.now() + min(outcome.retry_after, MAX_RETRY_AFTER)
-        # Never shortened by another answer of the same moment (attempts in parallel).
-        owners.update(held_until=Greatest(F("held_until"), until))
+        owners.update(held_until=held_until_at_least(until))
+
+
+def held_until_at_least(until: datetime) -> Expression:
+    """An owner's held_until extended to `until`, never shortened by another answer of
+    the same moment (attempts in parallel). Coalesced: SQLite's MAX (GREATEST), unlike
+    PostgreSQL's, is NULL when an argument is, so on `./scripts/dev`'s database an
+    owner not yet held stayed unheld, and a Retry-After held back nothing."""
+    when = Value(until, output_field=DateTimeField())
+    return Greatest(Coalesce(F("held_until"), when), when)
 
 
 def _session_target(delivery: WebhookDelivery) -> SessionWebhookTarget | None:
