@@ -40,7 +40,10 @@ def session_delivery_status(
     """
     deliveries = (
         WebhookDelivery.objects.filter(session_id=session_id)
-        .filter(Q(endpoint__isnull=False) | Q(endpoint__isnull=True, url=session_url))
+        # A disabled endpoint is no target: its copy still retrying when it was disabled
+        # said `pending` till its next attempt, hours away, then `failed` once that
+        # attempt gave it up unsent, though every target had the event.
+        .filter(Q(endpoint__enabled=True) | Q(endpoint__isnull=True, url=session_url))
         # A disabled endpoint's copy is kept failed but never sent (webhook_emit): it spent
         # no retry budget, which is what `failed` says (seed 000), and a disabled endpoint
         # is no target. The webhookUrl stays one while its host is suspended, so its unsent
@@ -83,7 +86,8 @@ def poll_delivery_columns(*, session: str, key: str) -> str:
     return (
         f"ARRAY(SELECT DISTINCT d.status FROM {deliveries} d"
         f" WHERE d.session_id = {session}.id"
-        f" AND (d.endpoint_id IS NOT NULL OR d.url = {session}.webhook_url)"
+        f" AND (EXISTS(SELECT 1 FROM {endpoints} de WHERE de.id = d.endpoint_id AND de.enabled)"
+        f" OR (d.endpoint_id IS NULL AND d.url = {session}.webhook_url))"
         f" AND NOT (d.status = '{failed}' AND d.attempts = 0 AND d.endpoint_id IS NOT NULL)),"
         f" EXISTS(SELECT 1 FROM {endpoints} e WHERE e.company_id = {session}.company_id"
         f" AND e.enabled AND e.environment = {key}.environment)"

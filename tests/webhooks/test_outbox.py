@@ -173,6 +173,27 @@ def test_a_disabled_endpoints_unsent_copy_is_not_a_failed_delivery(company, api_
     assert delivery_status(company, api_key) == "delivered"
 
 
+def test_an_endpoint_disabled_while_its_delivery_retried_is_no_target(company, api_key, receiver):
+    """docs/webhooks.md: the targets are the company's *enabled* endpoints. An endpoint
+    disabled while a delivery to it was retrying (by hand, or after days of failures)
+    kept the poll `pending` till that delivery's next attempt, hours away, and then, as
+    that attempt failed it unsent ("The endpoint is disabled."), `failed` for good,
+    though every target had the event and no retry budget was spent."""
+    working, _ = endpoint_create(company=company, url=receiver.url)
+    broken, _ = endpoint_create(company=company, url=receiver.url + "broken")
+    deliveries = {d.endpoint_id: d for d in emit_for_session(company)}
+    receiver.script = [500]
+    deliver(deliveries[broken.pk].pk)  # failed once, retrying
+    deliver(deliveries[working.pk].pk)
+    assert delivery_status(company, api_key) == "pending"
+    endpoint_disable(endpoint_id=broken.pk, reason="Paused by the integrator.")
+    assert delivery_status(company, api_key) == "delivered"
+    make_due(deliveries[broken.pk])
+    deliver(deliveries[broken.pk].pk)  # given up unsent: the endpoint is disabled
+    assert WebhookDelivery.objects.get(pk=deliveries[broken.pk].pk).status == "failed"
+    assert delivery_status(company, api_key) == "delivered"
+
+
 def poll_completed_session(api, monkeypatch) -> str:
     monkeypatch.setattr(pipeline, "_extract_file", fake_extract_file)
     _, body, _ = create(api)
