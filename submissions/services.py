@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -220,11 +220,7 @@ def locked_submission(*, submission_id: str, expected_version: int | None = None
     submission_locking.send(sender=Submission, submission_id=submission_id)
     submission = Submission.objects.select_for_update().get(pk=submission_id)
     if expected_version is not None and expected_version != submission.version:
-        raise SubmissionActionError(
-            "SUBMISSION_CHANGED",
-            "The submission changed since you opened it; review its new state.",
-            current_status=submission.status,
-        )
+        raise stale_page_refusal(submission)
     return submission
 
 
@@ -319,12 +315,38 @@ def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor
         raise stale_page_refusal(submission)
 
 
-def stale_page_refusal(
-    submission: Submission,
-    message: str = "The submission changed since you opened it; review its new state.",
-) -> SubmissionActionError:
-    """The refusal of an action from a page drawn before a change it depends on."""
+def stale_page_refusal(submission: Submission, message: str | None = None) -> SubmissionActionError:
+    """The refusal of an action from a page drawn before a change it depends on; by
+    default it names the decision that ended the review, and who made it, if one did
+    (two reviewers, or a reviewer and the integrator, deciding at once)."""
+    if message is None:
+        decided = last_decision(submission)
+        said = f": {decided}" if decided else ""
+        message = f"The submission changed since you opened it{said}; review its new state."
     return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
+
+
+# A decision that ends a review, as a refusal names it ({who}: the event's actor).
+DECISIONS_SAID: dict[str, str] = {
+    S.APPROVED: "{who} approved it",
+    S.REJECTED: "{who} rejected it",
+    S.CANCELLED: "{who} cancelled it",
+}
+
+
+def last_decision(submission: Submission) -> str | None:
+    """Who decided the submission and when ("bob rejected it at 2026-03-05 10:30 UTC"),
+    if it was approved (synced since, too), rejected or cancelled; else None. Only a
+    submission in review is decided, so on a page that offered an action it came after
+    the page was drawn."""
+    status = S.APPROVED if submission.status == S.SYNCED else submission.status
+    if status not in DECISIONS_SAID:
+        return None
+    event = submission.events.filter(to_status=status).order_by("-occurred_at", "-id").first()
+    if event is None:
+        return None
+    who = DECISIONS_SAID[status].format(who=event.actor_label or "someone")
+    return f"{who} at {event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def read_with_currency(properties: dict[str, Any], field_name: str) -> list[str]:
@@ -855,12 +877,15 @@ def submission_claim(
     Another reviewer's live claim is refused unless it is taken over from the holder the
     page showed (`take_over_from`, a username), which is recorded as a `claim_taken_over`
     event naming the previous holder. A change of hands bumps the version, so the
-    reviewer who lost the claim is told before acting.
+    reviewer who lost the claim is told before acting. A submission no longer in review
+    is refused as a stale page's action (stale_page_refusal, naming who decided it).
     """
     with transaction.atomic():
         submission = locked_submission(submission_id=submission_id)
         if submission.status != S.REVIEW:
-            return submission
+            # Pressed on a page drawn while it was in review (another reviewer or the
+            # integrator decided it meanwhile): say so, or the page changes without a word.
+            raise stale_page_refusal(submission)
         actor = Actor.for_user(user)
         if take_over_from is None:
             refuse_others_claim(submission, actor)

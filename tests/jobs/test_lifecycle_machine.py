@@ -45,7 +45,7 @@ from jobs import pipeline
 from jobs.models import TERMINAL_STATES, SessionState, WorkflowSession
 from jobs.services import SESSION_SUBMISSION_PAIRS, sessions_expire_stale, states_agree
 from submissions.models import EventType, Submission, SubmissionEvent, SubmissionStatus
-from submissions.services import submission_claim
+from submissions.services import SubmissionActionError, submission_claim
 from tests import factories
 from tests.jobs.fakes import fake_extract_file
 from webhooks.catalogue import WebhookEventType
@@ -207,8 +207,14 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(session_id=sessions)
     def claim(self, session_id: str) -> None:
-        """A reviewer opens it on the review desk: the API's actions go on regardless."""
-        submission_claim(submission_id=self.submission_of(session_id), user=self.reviewer)
+        """A reviewer opens it on the review desk: the API's actions go on regardless.
+        One no longer in review (or not yet) is refused as a stale page's action."""
+        submission_id = self.submission_of(session_id)
+        try:
+            submission_claim(submission_id=submission_id, user=self.reviewer)
+        except SubmissionActionError as error:
+            assert error.code == "SUBMISSION_CHANGED"
+            assert Submission.objects.get(pk=submission_id).status != SubmissionStatus.REVIEW
 
     @rule(
         session_id=sessions,
