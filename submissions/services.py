@@ -311,8 +311,23 @@ def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor
     own_claim = claim_is_live(submission) and _holds(submission, actor)
     claim_moved = submission.claim_version > page_version and not own_claim
     state_moved = submission.state_version > page_version
-    if page_version > submission.version or state_moved or claim_moved:
+    if page_version > submission.version or state_moved:
         raise stale_page_refusal(submission)
+    if claim_moved:
+        raise stale_page_refusal(submission, _claim_moved_message(submission))
+
+
+def _claim_moved_message(submission: Submission) -> str | None:
+    """What a stale page's refusal says when someone else took the claim since (the
+    holder, named, as the page will show them); None (the plain refusal) when it was
+    released or has lapsed."""
+    if not claim_is_live(submission):
+        return None
+    holder = submission.claimed_by.get_username()
+    return (
+        f"The submission changed since you opened it: {holder} started reviewing it; "
+        "review its new state before acting, or take it over."
+    )
 
 
 def stale_page_refusal(submission: Submission, message: str | None = None) -> SubmissionActionError:

@@ -10,6 +10,7 @@ from submissions.services import (
     Actor,
     submission_approve,
     submission_cancel,
+    submission_claim,
     submission_reject,
 )
 from tests import factories
@@ -94,3 +95,21 @@ def test_a_change_that_is_no_decision_keeps_the_plain_refusal(ui, bob, company, 
     assert "The submission changed since you opened it; review its new state." in (
         refused_page(response)
     )
+
+
+def test_a_correction_after_another_reviewer_started_review_says_who_holds_it(ui, bob, waiting):
+    opened = waiting.version
+    submission_claim(submission_id=waiting.pk, user=bob)
+
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": opened, "field": "merchantName", "value": "Kedai Maju"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 409
+    assert "The submission changed since you opened it: bob started reviewing it" in (
+        response.content.decode()
+    )
+    waiting.refresh_from_db()
+    assert waiting.extracted_data.get("merchantName") != "Kedai Maju"
