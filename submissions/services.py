@@ -1539,8 +1539,18 @@ def merchant_memory_hold(*, submission_id: str) -> None:
     # outside a transaction the hold would end as soon as it was taken.
     assert transaction.get_connection().in_atomic_block, "call within the storing transaction"
     company_id = locked_submission(submission_id=submission_id).company_id
+    hold_company_rows(transaction.get_connection(), company_id)
+
+
+def hold_company_rows(connection: Any, company_id: Any) -> None:
+    """The company's row share-locked on `connection` until its transaction ends, where
+    the database locks rows: SQLite (./scripts/dev's database) has no `FOR SHARE` (it
+    was a syntax error there, and the worker retried every receipt a memory gave a value
+    until it gave up) and lets one writer in at a time, which holds the memory as well."""
+    if not connection.features.has_select_for_update:
+        return
     table, pk = Company._meta.db_table, Company._meta.pk.column
-    with transaction.get_connection().cursor() as cursor:
+    with connection.cursor() as cursor:
         # Django's select_for_update has no FOR SHARE.
         cursor.execute(f'SELECT 1 FROM "{table}" WHERE "{pk}" = %s FOR SHARE', [company_id])
 

@@ -59,3 +59,25 @@ def _race_two_writers(tmp_path: Path) -> None:
     with handler["default"].cursor() as cursor:
         cursor.execute("SELECT n FROM counter")
         assert cursor.fetchone() == (2,)
+
+
+def test_the_memory_hold_takes_no_share_lock_sqlite_cannot_parse(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """The worker storing a receipt holds the company's memory (merchant_memory_hold):
+    on the dev database its `FOR SHARE` was a syntax error, so every receipt of a shop
+    the memory knew was retried as "the database did not answer" and stayed processing.
+    SQLite lets one writer in at a time: there is no row to lock."""
+    from steve.models import Company
+    from submissions.services import hold_company_rows
+
+    with django_db_blocker.unblock():
+        config = database_from_url("DATABASE_URL", f"sqlite:///{tmp_path / 'steve.sqlite3'}")
+        connection = ConnectionHandler({"default": config})["default"]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE TABLE "{Company._meta.db_table}" (id varchar(40))')
+                cursor.execute(f'INSERT INTO "{Company._meta.db_table}" VALUES (%s)', ["cmp_1"])
+            hold_company_rows(connection, "cmp_1")  # raised OperationalError: near "FOR"
+        finally:
+            connection.close()
