@@ -9,6 +9,8 @@ from typing import Any
 
 from django import template
 
+from submissions.selectors import field_label
+
 register = template.Library()
 
 CHART_WIDTH = 720
@@ -74,6 +76,16 @@ def percent(value: float | None, digits: int = 0) -> str:
 @register.filter
 def event_label(event_type: str) -> str:
     return event_type.replace("_", " ").capitalize()
+
+
+@register.filter
+def field_title(name: Any, properties: dict[str, Any]) -> str:
+    """A corrected field as the page labels its row (the schema's title, or the key spelt
+    out), not the key its event keeps for the API and webhooks."""
+    if not isinstance(name, str):
+        return ""
+    spec = properties.get(name) if isinstance(properties, dict) else None
+    return field_label(name, spec if isinstance(spec, dict) else {})
 
 
 @register.filter

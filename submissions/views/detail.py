@@ -336,6 +336,8 @@ def detail_context(
             others=membership_allows(request.user, request.company, Action.RELEASE_OTHERS),
         ),
         "events": submission_recent_events(submission, EVENT_LIMIT),
+        # The timeline names a corrected field as its row does (field_title).
+        "field_schema": schema_fields(submission),
         # As typed: Arabic or emoji, not \uXXXX escapes.
         "metadata": json.dumps(
             submission.metadata or {}, indent=2, sort_keys=True, ensure_ascii=False

@@ -20,6 +20,7 @@ from submissions.services import (
     MAX_LINE_ITEMS,
     Actor,
     submission_claim,
+    submission_correct_field,
     submission_reject,
 )
 from submissions.templatetags.review_tags import row_changes
@@ -1282,6 +1283,33 @@ def test_a_refused_plain_form_correction_comes_back_with_what_was_typed(ui, comp
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 1000.0
     assert waiting.extracted_data["lineItems"] == ITEMS
+
+
+def titled(submission: Submission, field: str, title: str) -> None:
+    """Give `field` a title in the submission's workflow schema, as a workflow may."""
+    version = submission.workflow_version
+    schema = dict(version.output_schema)
+    properties = {**schema["properties"], field: {**schema["properties"][field], "title": title}}
+    version.output_schema = {**schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+
+
+def test_the_timeline_names_a_corrected_field_as_the_page_labels_it(ui, waiting):
+    """It showed the schema's key ("merchantName: …"), a name the reviewer reads nowhere
+    else on the page: the schema's title, or the key spelt out, as the field's row."""
+    titled(waiting, "merchantName", "Shop")
+    for field, value in (("merchantName", "Kedai Baru"), ("totalAmount", "13.00")):
+        submission_correct_field(
+            submission_id=waiting.pk, field_name=field, raw_value=value, actor=Actor.system()
+        )
+
+    html = ui.get(detail_url(waiting)).content.decode()
+
+    changes = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r'class="change">(.*?)</div>', html)]
+    assert [c.split(":")[0] for c in changes] == ["Total amount", "Shop"]
+    assert "merchantName" not in " ".join(changes)
+    # The event stays as stored: the API and webhooks name the field by its key.
+    assert waiting.events.filter(type="field_corrected", details__field="merchantName").exists()
 
 
 def row_changes_shown(ui, submission: Submission) -> list[str]:
