@@ -1237,7 +1237,7 @@ def refuse_stale_resolution(
     )
     others = (submission.fraud_versions or {}).items()
     if any(v > page_version and v not in recorded for who, v in others if who != me):
-        raise stale_page_refusal(submission)
+        raise stale_page_refusal(submission, since=page_version)
 
 
 def fraud_match_not_found() -> ServiceError:

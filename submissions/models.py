@@ -207,6 +207,12 @@ class SubmissionEvent(models.Model):
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The submission's version once the event was recorded: a change's event carries the
+    # version it produced, so the events after a page drawn at version v are those above
+    # v (a stale page's refusal names them). Not in `details`, which the API and webhooks
+    # show and the retention purge rewrites; null on events recorded before it was kept.
+    # A plain integer: a positive one's CHECK made adding the column scan the whole table.
+    version = models.IntegerField(null=True, blank=True)
     # The one-time token of the page form that posted a comment: the same form sent again
     # (its answer was lost on the way back) is that comment, not a second one. Not in the
     # API's or webhooks' view of the event.

@@ -3,12 +3,13 @@ the overview's."""
 
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -55,6 +56,61 @@ def field_label(name: str, spec: dict[str, Any]) -> str:
         return title.strip()
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|_", " ", name).split()
     return " ".join(words).capitalize() if words else name
+
+
+# What a stale page's refusal says of each change made since the page was drawn ({who}:
+# the event's actor, {field}: the corrected field as the page labels it). The others
+# (a comment, a sync attempt) changed nothing the page's actions depend on.
+CHANGES_SAID: dict[str, str] = {
+    EventType.FIELD_CORRECTED: "{who} corrected {field}",
+    EventType.CLAIMED: "{who} started reviewing it",
+    EventType.CLAIM_TAKEN_OVER: "{who} took it over",
+    EventType.CLAIM_RELEASED: "{who} released the claim",
+    EventType.FRAUD_MATCH_RESOLVED: "{who} resolved {count}",
+    EventType.FRAUD_RESOLUTION_UNDONE: "{who} undid a fraud resolution",
+    EventType.FRAUD_MATCH_WITHDRAWN: "{who} withdrew {count}",
+    EventType.FRAUD_STATUS_CHANGED: "{who} rechecked it for fraud",
+}
+
+
+def changes_since(submission: Submission, *, version: int, shown: int) -> tuple[list[str], int]:
+    """The latest `shown` changes made to the submission after a page drawn at `version`,
+    newest first, as a refusal names them ("demo corrected Shop at 05:44 UTC"), and how
+    many more there were. One change is one version: a resolution of two matches at once
+    is one ("bob resolved 2 fraud matches").
+
+    Only events that say the version they produced count: those recorded before events
+    kept it cannot say whether they came after the page, and are not named."""
+    changes = (
+        submission.events.filter(version__gt=version, type__in=list(CHANGES_SAID))
+        .values("version", "type", "actor_label")
+        .annotate(field=KeyTextTransform("field", "details"), n=Count("id"), at=Max("occurred_at"))
+        .order_by("-version", "-at")
+    )
+    latest = list(changes[:shown])
+    if not latest:
+        return [], 0
+    more = changes.count() - len(latest) if len(latest) == shown else 0
+    properties = schema_fields(submission)
+    return [_change_said(change, properties) for change in latest], more
+
+
+def _change_said(change: dict[str, Any], properties: dict[str, Any]) -> str:
+    name = change["field"] or ""
+    n = change["n"]
+    said = CHANGES_SAID[change["type"]].format(
+        who=change["actor_label"] or "someone",
+        field=field_label(name, properties.get(name) or {}) if name else "a field",
+        count="a fraud match" if n == 1 else f"{n} fraud matches",
+    )
+    return f"{said} at {_when(change['at'])}"
+
+
+def _when(at: datetime) -> str:
+    """A change's time as a refusal says it: the time alone today (UTC), else the day too."""
+    at = at.astimezone(UTC)
+    today = timezone.now().astimezone(UTC).date()
+    return f"{at:%H:%M} UTC" if at.date() == today else f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 def shop_memory(

@@ -33,7 +33,7 @@ from submissions.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from submissions.selectors import field_label
+from submissions.selectors import changes_since, field_label
 from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from webhooks.catalogue import WebhookEventType
 
@@ -187,6 +187,8 @@ def record_event(
         from_status=from_status,
         to_status=to_status,
         details=details or {},
+        # Recorded after the change it describes saved its version (save_new_version).
+        version=submission.version,
         form_token=form_token,
     )
 
@@ -220,7 +222,7 @@ def locked_submission(*, submission_id: str, expected_version: int | None = None
     submission_locking.send(sender=Submission, submission_id=submission_id)
     submission = Submission.objects.select_for_update().get(pk=submission_id)
     if expected_version is not None and expected_version != submission.version:
-        raise stale_page_refusal(submission)
+        raise stale_page_refusal(submission, since=expected_version)
     return submission
 
 
@@ -296,7 +298,7 @@ def refuse_stale_correction(
         if who != me
     )
     if fraud_moved:
-        raise stale_page_refusal(submission)
+        raise stale_page_refusal(submission, since=page_version)
     refuse_stale_page(submission, page_version=page_version, actor=actor)
 
 
@@ -312,9 +314,9 @@ def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor
     claim_moved = submission.claim_version > page_version and not own_claim
     state_moved = submission.state_version > page_version
     if page_version > submission.version or state_moved:
-        raise stale_page_refusal(submission)
+        raise stale_page_refusal(submission, since=page_version)
     if claim_moved:
-        raise stale_page_refusal(submission, _claim_moved_message(submission))
+        raise stale_page_refusal(submission, _claim_moved_message(submission), since=page_version)
 
 
 def _claim_moved_message(submission: Submission) -> str | None:
@@ -330,15 +332,36 @@ def _claim_moved_message(submission: Submission) -> str | None:
     )
 
 
-def stale_page_refusal(submission: Submission, message: str | None = None) -> SubmissionActionError:
+def stale_page_refusal(
+    submission: Submission, message: str | None = None, *, since: int | None = None
+) -> SubmissionActionError:
     """The refusal of an action from a page drawn before a change it depends on; by
     default it names the decision that ended the review, and who made it, if one did
-    (two reviewers, or a reviewer and the integrator, deciding at once)."""
+    (two reviewers, or a reviewer and the integrator, deciding at once), else the
+    changes made after the page was drawn at version `since`, when their events say so
+    ("demo corrected Shop at 05:44 UTC")."""
     if message is None:
-        decided = last_decision(submission)
-        said = f": {decided}" if decided else ""
+        said = last_decision(submission) or _changes_said(submission, since)
+        said = f": {said}" if said else ""
         message = f"The submission changed since you opened it{said}; review its new state."
     return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
+
+
+# A stale page's refusal names this many of the changes since, then counts the rest.
+CHANGES_NAMED = 2
+
+
+def _changes_said(submission: Submission, since: int | None) -> str | None:
+    """ "demo corrected Total amount at 05:44 UTC, demo corrected Shop at 05:43 UTC and
+    2 more"; None when no event says it came after the page (or no page version)."""
+    if since is None:
+        return None
+    named, more = changes_since(submission, version=since, shown=CHANGES_NAMED)
+    if not named:
+        return None
+    if more:
+        return f"{', '.join(named)} and {more} more"
+    return " and ".join(named)
 
 
 # A decision that ends a review, as a refusal names it ({who}: the event's actor).

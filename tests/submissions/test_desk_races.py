@@ -1,6 +1,8 @@
 """Two reviewers and an integrator on one submission at once: whoever acts on a page drawn
-before someone else decided the submission is told what became of it and who did it,
-not only that it changed."""
+before someone else decided or changed the submission is told what became of it and who
+did it, not only that it changed."""
+
+import re
 
 import pytest
 from django.test import Client
@@ -11,11 +13,12 @@ from submissions.services import (
     submission_approve,
     submission_cancel,
     submission_claim,
+    submission_correct_field,
     submission_reject,
 )
 from tests import factories
 from tests.submissions.test_review_support import submission_with_file
-from tests.submissions.test_review_views import action_url, refused_page, start_review
+from tests.submissions.test_review_views import action_url, refused_page, start_review, titled
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
@@ -84,11 +87,75 @@ def test_a_correction_typed_while_the_integrator_cancelled_names_the_cancel(ui, 
     assert waiting.extracted_data.get("merchantName") != "Kedai Maju"
 
 
-def test_a_change_that_is_no_decision_keeps_the_plain_refusal(ui, bob, company, waiting):
+# "05:44 UTC": when a change since the page was drawn was made (today, in UTC).
+AT = r"at \d\d:\d\d UTC"
+
+
+def test_a_claim_since_the_page_was_drawn_is_named_with_who_took_it(ui, bob, waiting):
     opened = waiting.version
     other = Client()
     other.force_login(bob)
     assert start_review(other, waiting).status_code == 200
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    said = f"The submission changed since you opened it: bob started reviewing it {AT}; "
+    assert re.search(said + "review its new state.", refused_page(response))
+
+
+@pytest.fixture
+def demo(company):
+    return factories.UserFactory(username="demo", companies=[company])
+
+
+def correct(submission, user, field: str, value: str) -> None:
+    submission_correct_field(
+        submission_id=submission.pk,
+        field_name=field,
+        raw_value=value,
+        actor=Actor.for_user(user),
+    )
+
+
+def test_an_approval_from_a_page_drawn_before_a_correction_names_the_correction(ui, demo, waiting):
+    """It said only "The submission changed since you opened it": the reviewer could not
+    tell a typo fixed from the total changed without reading the page again."""
+    titled(waiting, "merchantName", "Shop")
+    submission_claim(submission_id=waiting.pk, user=demo)
+    waiting.refresh_from_db()
+    opened = waiting.version
+    correct(waiting, demo, "merchantName", "Kedai Baru")
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    html = refused_page(response)
+    said = f"The submission changed since you opened it: demo corrected Shop {AT}; "
+    assert re.search(said + "review its new state.", html)
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW and not waiting.events.filter(type="approved").exists()
+
+
+def test_many_changes_since_the_page_name_the_latest_two_and_count_the_rest(ui, demo, waiting):
+    opened = waiting.version
+    # demo's first save claims it: started reviewing, then three corrections.
+    for field, value in (("merchantName", "Kedai"), ("totalAmount", "13"), ("currency", "SGD")):
+        correct(waiting, demo, field, value)
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    said = (
+        f"The submission changed since you opened it: demo corrected Currency {AT}, "
+        f"demo corrected Total amount {AT} and 2 more; review its new state."
+    )
+    assert re.search(said, refused_page(response))
+
+
+def test_changes_whose_events_do_not_say_their_version_keep_the_plain_refusal(ui, demo, waiting):
+    """Events recorded before they kept the version they produced cannot say whether they
+    came after the page: the refusal names none of them rather than guess."""
+    opened = waiting.version
+    correct(waiting, demo, "merchantName", "Kedai Baru")
+    waiting.events.update(version=None)
 
     response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
 

@@ -1,5 +1,6 @@
 """Submission review over the API (seed 001): list, detail, approve, reject, cancel."""
 
+import re
 import threading
 
 import pytest
@@ -166,6 +167,10 @@ def test_a_decision_on_a_version_the_caller_did_not_read_is_refused(api, in_revi
     stale = api.post(url, {**body, "expectedVersion": read}, format="json")
     assert stale.status_code == 409
     assert stale.json()["code"] == "SUBMISSION_CHANGED"
+    # The body keeps its shape; its detail, the desk's sentence, names the change since.
+    assert re.search(
+        r": API key test key corrected Merchant name at \d\d:\d\d UTC;", stale.json()["detail"]
+    )
     in_review.refresh_from_db()
     assert in_review.status == "review"
     current = api.post(url, {**body, "expectedVersion": in_review.version}, format="json")
