@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from steve.models import FORMAT_MIME
+from steve.text import hides_text
 
 UPLOAD_RULES_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -94,6 +95,8 @@ def output_schema_errors(schema: Any) -> list[str]:
         return [f"Output schema is not valid JSON Schema: {error.message}"]
     # The review page and the corrections read each field's own schema (its type, format
     # and items), so a field must not take them from elsewhere.
+    if errors := _field_name_errors(schema["properties"]) or _pattern_errors(schema):
+        return errors
     referring = sorted(name for name, spec in schema["properties"].items() if _refers(spec))
     if referring:
         return [f"Output schema: {', '.join(referring)}: a field's schema cannot use $ref."]
@@ -103,6 +106,81 @@ def output_schema_errors(schema: Any) -> list[str]:
     if empty:
         return [f"Output schema: {', '.join(empty)}: no value fits this field's schema."]
     return []
+
+
+# The review page shows a field by its name (its label's title, its input's id), and
+# MerchantMemory and events store it: longer names are documents, not names.
+MAX_FIELD_NAME = 100
+
+
+def _field_name_errors(properties: dict[str, Any]) -> list[str]:
+    """A field named "", by 5,000 characters, or by a line break, NUL or bidi override
+    published: no page shows it as a name."""
+    bad = [
+        name
+        for name in properties
+        if not 0 < len(name) <= MAX_FIELD_NAME or not name.strip() or hides_text(name, allowed="")
+    ]
+    if not bad:
+        return []
+    named = ", ".join(json.dumps(name[:40] + ("…" if len(name) > 40 else "")) for name in bad)
+    return [
+        f"Output schema: {named}: a field's name is 1 to {MAX_FIELD_NAME} characters, not "
+        "all spaces, with no control or invisible characters (line breaks, bidi marks)."
+    ]
+
+
+# Keywords whose values are data, not schemas: a "pattern" in an example is no pattern.
+DATA_KEYWORDS = frozenset({"const", "enum", "examples", "default"})
+# Keywords whose values map names (not keywords) to schemas: a field may be "pattern".
+NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+
+
+def _patterns(schema: Any) -> Iterator[str]:
+    """Every regular expression of a schema, at any depth: its patterns and the names
+    of its patternProperties."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _patterns(item)
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            yield value
+        elif key in NAMED_SCHEMAS and isinstance(value, dict):
+            if key == "patternProperties":
+                yield from value
+            for subschema in value.values():
+                yield from _patterns(subschema)
+        elif key not in DATA_KEYWORDS:
+            yield from _patterns(value)
+
+
+def _uses(schema: Any, keyword: str) -> bool:
+    """Whether ``keyword`` is used at any depth of a schema (or a name in it is it)."""
+    if isinstance(schema, dict):
+        return keyword in schema or any(_uses(v, keyword) for v in schema.values())
+    return isinstance(schema, list) and any(_uses(item, keyword) for item in schema)
+
+
+def _pattern_errors(schema: dict[str, Any]) -> list[str]:
+    """Patterns are matched by RE2, in time linear in the value: Python's re took 2.7 s to
+    refuse 26 letters under "^(a+)+$", twice as long for each more, holding a web thread
+    or a worker. RE2 runs no backreference or lookaround, so they cannot be published."""
+    errors = [
+        f"Output schema: the pattern {pattern} cannot be matched in bounded time ({why}): "
+        "backreferences (\\1) and lookaround ((?=, (?!, (?<=, (?<!) are not supported, "
+        "nor repeats above {1000}; write it without them."
+        for pattern in dict.fromkeys(_patterns(schema))
+        if (why := _re2_refusal(pattern))
+    ]
+    if _uses(schema, "unevaluatedProperties") and _uses(schema, "patternProperties"):
+        errors.append(
+            "Output schema: unevaluatedProperties cannot be used with patternProperties "
+            "(its members' names would be matched without a time bound); use "
+            "additionalProperties."
+        )
+    return errors
 
 
 # JSON Schema's types as disjoint sets: "number" is the integers and the fractions.
@@ -236,7 +314,7 @@ def _members_named(error: Any) -> list[str]:
         return [
             member
             for member in instance
-            if member not in known and not any(re.search(p, member) for p in patterns)
+            if member not in known and not any(pattern_search(p, member) for p in patterns)
         ]
     return []
 
@@ -307,12 +385,122 @@ def form_example(schema: Any) -> str | None:
 def _exact_validator() -> Any:
     """Draft 2020-12 with multipleOf checked on the numbers as written: jsonschema divides
     binary floats, so 19.99 was "not a multiple of 0.01" (1998.9999…) and a correct total
-    was refused over the API, on the desk and in the pipeline alike."""
+    was refused over the API, on the desk and in the pipeline alike. Its patterns are
+    matched by RE2 (pattern_search): jsonschema's re.search can take forever."""
     import jsonschema
 
     return jsonschema.validators.extend(
-        jsonschema.Draft202012Validator, {"multipleOf": _multiple_of}
+        jsonschema.Draft202012Validator,
+        {
+            "multipleOf": _multiple_of,
+            "pattern": _pattern,
+            "patternProperties": _pattern_properties,
+            "additionalProperties": _additional_properties,
+            "unevaluatedProperties": _unevaluated_properties,
+        },
     )
+
+
+# ECMA-262 (JSON Schema's dialect) writes a code point \uXXXX, which Python's re reads too
+# and RE2 writes \x{XXXX}; an escaped backslash before it ("\\u") is no such escape.
+_ECMA_CODE_POINT = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9A-Fa-f]{4})")
+
+
+@lru_cache(maxsize=512)
+def _re2(pattern: str) -> Any:
+    """The pattern compiled by RE2, or the reason it cannot be (a str)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a refusal is returned, not also printed
+    try:
+        return re2.compile(_ECMA_CODE_POINT.sub(r"\1\\x{\2}", pattern), options)
+    except re2.error as error:
+        why = error.args[0] if error.args else error
+        return why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+
+
+def _re2_refusal(pattern: str) -> str | None:
+    """Why RE2 cannot run this pattern (None: it can)."""
+    compiled = _re2(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
+def pattern_search(pattern: str, text: str) -> bool:
+    """Whether ``pattern`` matches somewhere in ``text``, in time linear in it. A pattern
+    RE2 cannot run (published before they were refused) matches nothing: its field
+    refuses every value rather than hold the worker that checks it."""
+    compiled = _re2(pattern)
+    return not isinstance(compiled, str) and compiled.search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    import jsonschema
+
+    if validator.is_type(instance, "string") and not pattern_search(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for name, value in instance.items():
+            if pattern_search(pattern, name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """jsonschema's, with the members patternProperties takes found by pattern_search."""
+    import jsonschema
+
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    extras = [
+        name
+        for name in instance
+        if name not in known and not any(pattern_search(p, name) for p in patterns)
+    ]
+    if validator.is_type(extra, "object"):
+        for name in extras:
+            yield from validator.descend(instance[name], extra, path=name)
+    elif not extra and extras:
+        listed = ", ".join(repr(name) for name in sorted(extras))
+        if patterns:
+            regexes = ", ".join(repr(p) for p in sorted(patterns))
+            verb = "does" if len(extras) == 1 else "do"
+            yield jsonschema.ValidationError(
+                f"{listed} {verb} not match any of the regexes: {regexes}"
+            )
+        else:
+            verb = "was" if len(extras) == 1 else "were"
+            yield jsonschema.ValidationError(
+                f"Additional properties are not allowed ({listed} {verb} unexpected)"
+            )
+
+
+def _unevaluated_properties(
+    validator: Any, value: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    """jsonschema's, but refusing where patternProperties would be matched by re (in a
+    version published before that was refused): jsonschema finds the members they
+    evaluated in a helper no keyword of ours replaces."""
+    import jsonschema
+
+    if not validator.is_type(instance, "object"):
+        return
+    if _uses(schema, "patternProperties"):
+        yield jsonschema.ValidationError(
+            "cannot be checked: the output schema has unevaluatedProperties beside "
+            "patternProperties (publish a version with additionalProperties instead)"
+        )
+        return
+    base = jsonschema.Draft202012Validator.VALIDATORS["unevaluatedProperties"]
+    yield from base(validator, value, instance, schema)
 
 
 def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:

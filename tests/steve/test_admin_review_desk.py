@@ -74,6 +74,12 @@ def test_a_checked_version_is_published_as_the_next_version(operator, workflows)
             },
             "cannot use $ref",
         ),
+        (
+            "output_schema",
+            {"type": "object", "properties": {"n": {"type": "string", "pattern": "^(a)\\1$"}}},
+            "cannot be matched in bounded time",
+        ),
+        ("output_schema", {"type": "object", "properties": {"": {}}}, "1 to 100 characters"),
     ],
 )
 def test_an_unusable_version_cannot_be_saved(operator, workflows, field, value, message):

@@ -27,6 +27,7 @@ from submissions.services import (
 from tests import factories
 from tests.factories import SubmissionFactory
 from tests.jobs.fixtures_docs import receipt_pdf
+from tests.time_guard import at_most
 
 pytestmark = pytest.mark.django_db
 
@@ -1162,3 +1163,24 @@ def test_amounts_as_written_are_read_without_building_decimals(monkeypatch):
     )
     assert len(built) == 4
     assert type(parsed[0]) is float and isinstance(parsed[1], jsonnumbers.InexactFloat)
+
+
+def test_a_correction_against_a_backtracking_pattern_is_answered_at_once(api, company, reviewer):
+    """Under "^(a+)+$" a 26-letter value took Python's re 2.7 s and every letter doubles
+    it: a correction of 40 held a web thread for good. RE2 matches in linear time."""
+    waiting = SubmissionFactory(company=company)
+    version = waiting.workflow_version
+    schema = copy.deepcopy(version.output_schema)  # not the shared default's own dict
+    schema["properties"]["receiptNumber"] = {"type": "string", "pattern": "^(a+)+$"}
+    version.output_schema = schema
+    version.save()
+    almost = "a" * 39 + "!"
+    with at_most(5):
+        over_api = api.post(url(waiting), {"fields": {"receiptNumber": almost}}, format="json")
+        with pytest.raises(ServiceError) as on_desk:
+            correct(waiting, almost, reviewer, field="receiptNumber")
+        fits = api.post(url(waiting), {"fields": {"receiptNumber": "a" * 40}}, format="json")
+    assert over_api.status_code == 422
+    assert "(pattern ^(a+)+$)" in over_api.json()["errors"][0]["message"]
+    assert "(pattern ^(a+)+$)" in on_desk.value.message
+    assert fits.status_code == 200, fits.content
