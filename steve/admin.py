@@ -163,6 +163,13 @@ class ApiKeyAdmin(
             }
             return TemplateResponse(request, "admin/steve/apikey/revoke_confirm.html", context)
         revoked = api_keys_revoke(api_keys=active)
+        if not revoked:
+            # The Yes sent again, or every key revoked by someone else meanwhile: a green
+            # "Revoked 0 key(s)." read as if this had worked.
+            self.message_user(
+                request, "Those keys were already revoked; nothing was changed.", messages.WARNING
+            )
+            return None
         log_changes(request, revoked, "Revoked.")
         self.message_user(request, f"Revoked {len(revoked)} key(s).", messages.SUCCESS)
         return None

@@ -654,3 +654,16 @@ def test_a_new_keys_secret_is_forgotten_when_its_save_is_refused_after_it_was_ma
     assert not shown_secrets(response) and steve_services.API_KEY_PREFIX not in page
     assert not response.wsgi_request.__dict__.get(REQUEST_ATTRIBUTE)
     assert not ApiKey.objects.exists()
+
+
+def test_revoking_keys_again_says_they_were_already_revoked_as_a_warning(operator, company):
+    keys = [api_key(company, name=f"k{i}").api_key for i in range(2)]
+    posted = _revoke_question(operator, keys)
+    changelist = reverse("admin:steve_apikey_changelist")
+    operator.post(changelist, {**posted, "confirm": "yes"}, follow=True)
+    # The same Yes sent again (the browser's back and resubmit): a green "Revoked 0
+    # key(s)." read as if the action had worked.
+    again = operator.post(changelist, {**posted, "confirm": "yes"}, follow=True)
+    shown = [(m.level_tag, str(m)) for m in again.context["messages"]]
+    assert shown == [("warning", "Those keys were already revoked; nothing was changed.")]
+    assert LogEntry.objects.filter(change_message="Revoked.").count() == 2
