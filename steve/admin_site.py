@@ -86,6 +86,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows Steve writes for itself (events, files, the API's and workers' machinery):
     shown to explain what happened, never added, changed or deleted by hand."""
 
+    # Rows that are their owner's own log (an endpoint's notices): never deleted by hand,
+    # but deleted with their owner, as the API deletes them (ExplainsRefusedDeletion).
+    deleted_with_owner = False
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -128,7 +132,9 @@ class ExplainsRefusedDeletion:
         objs = self._locked_if_confirmed(list(objs), request)
         refusals = [(obj, kept) for obj in objs if (kept := self.kept_dependents(obj, request))]
         if not refusals:
-            return super().get_deleted_objects(objs, request)  # type: ignore[misc]
+            deleted, counts, lacking, protected = super().get_deleted_objects(objs, request)  # type: ignore[misc]
+            # Django counts an owner's log as rows the operator may not delete.
+            return deleted, counts, lacking - self._logs_of_owners(), protected
         reasons = [self.refusal(obj, kept, alone=len(objs) == 1) for obj, kept in refusals]
         return [], {}, set(), reasons
 
@@ -209,8 +215,23 @@ class ExplainsRefusedDeletion:
         return rows
 
     def _may_delete(self, model: type[models.Model], request: HttpRequest) -> bool:
+        """Whether a deletion may take rows of `model` with their owner: an owner's log
+        (ReadOnlyAdmin.deleted_with_owner) goes with it. Counted as rows to keep since
+        they had a read-only list, an endpoint's notices refused its deletion, and its
+        company's, naming the notices, which nobody may delete, for the endpoints."""
         model_admin = self.admin_site._registry.get(model)  # type: ignore[attr-defined]
-        return model_admin is None or model_admin.has_delete_permission(request)
+        if model_admin is None or getattr(model_admin, "deleted_with_owner", False):
+            return True
+        return model_admin.has_delete_permission(request)
+
+    def _logs_of_owners(self) -> set[str]:
+        """The names Django lists the owners' logs under, as lacking a permission."""
+        registry = self.admin_site._registry  # type: ignore[attr-defined]
+        return {
+            str(model._meta.verbose_name)
+            for model, model_admin in registry.items()
+            if getattr(model_admin, "deleted_with_owner", False)
+        }
 
     def refusal(self, obj: models.Model, kept: Counter, *, alone: bool) -> str:
         counts = [

@@ -376,7 +376,7 @@ class TargetNoticeInline(NoticeInline):
 
 
 @admin.register(SessionWebhookTarget)
-class SessionWebhookTargetAdmin(admin.ModelAdmin):
+class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
     """The hosts of sessions' own webhookUrl: which are failing, which Steve suspended."""
 
     list_display = [
@@ -471,6 +471,7 @@ class WebhookAttemptAdmin(LogAdmin):
 
 @admin.register(WebhookEndpointNotice)
 class WebhookEndpointNoticeAdmin(LogAdmin):
+    deleted_with_owner = True  # the endpoint's log, deleted with it (as by the API)
     list_display = ["created_at", "endpoint", "kind", "message"]
     list_select_related = ["endpoint"]
     list_filter = ["kind"]
@@ -479,6 +480,7 @@ class WebhookEndpointNoticeAdmin(LogAdmin):
 
 @admin.register(SessionWebhookTargetNotice)
 class SessionWebhookTargetNoticeAdmin(LogAdmin):
+    deleted_with_owner = True
     list_display = ["created_at", "target", "kind", "message"]
     list_select_related = ["target"]
     list_filter = ["kind"]

@@ -846,3 +846,47 @@ def test_adding_a_secret_while_a_delivery_makes_one_rotates_it_not_a_500(
     owner = model.objects.get(company=company)
     assert_only_in_the_body(response, owner.secret)
     assert owner.previous_secret == delivered[0]  # signs on for its grace period
+
+
+def test_an_endpoint_that_only_has_notices_is_deleted_with_them(admin_client, endpoint):
+    endpoint_update(
+        endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False), reason="Paused."
+    )
+    page = f"{CHANGELIST}{endpoint.pk}/delete/"
+    asked = " ".join(admin_client.get(page).content.decode().split())
+    # The notices are the endpoint's own log, deleted with it (as the API's DELETE does):
+    # since they had a read-only list, they refused its deletion as rows to keep.
+    assert "cannot be deleted" not in asked and "permission" not in asked
+    assert "Are you sure" in asked and "Paused." in asked
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+    assert not WebhookEndpointNotice.objects.exists()
+
+
+def test_a_company_whose_endpoints_only_have_notices_is_deleted_with_them(admin_client, endpoint):
+    company = endpoint.company
+    endpoint_update(
+        endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False), reason="Paused."
+    )
+    page = reverse("admin:steve_company_delete", args=[company.pk])
+    asked = " ".join(admin_client.get(page).content.decode().split())
+    # Was "This company has 1 webhook endpoint notice; it cannot be deleted.": notices
+    # nobody may delete by hand, named in place of the endpoint they belong to.
+    assert "cannot be deleted" not in asked and "permission" not in asked
+    assert "Are you sure" in asked and endpoint.url in asked
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    assert not type(company).objects.filter(pk=company.pk).exists()
+    assert not WebhookEndpointNotice.objects.exists()
+
+
+def test_a_session_target_that_has_notices_is_deleted_with_them(admin_client, company):
+    target = SessionWebhookTarget.objects.create(
+        company=company, environment="production", origin="https://hooks.example"
+    )
+    SessionWebhookTargetNotice.objects.create(target=target, kind="suspended", message="Down.")
+    page = reverse("admin:webhooks_sessionwebhooktarget_delete", args=[target.pk])
+    asked = " ".join(admin_client.get(page).content.decode().split())
+    # Django told the superuser their account lacked the permission to delete notices.
+    assert "permission" not in asked and "Are you sure" in asked
+    assert admin_client.post(page, {"post": "yes"}).status_code == 302
+    assert not SessionWebhookTargetNotice.objects.exists()
