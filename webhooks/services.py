@@ -213,10 +213,43 @@ def endpoint_create(
         }
     )
     secret = new_secret()
-    endpoint = WebhookEndpoint.objects.create(
-        company=company, environment=environment, secret=secret, **fields
-    )
+    with transaction.atomic():
+        _lock_company_endpoints(Company.objects.filter(pk=company.pk).values("pk"))
+        _refuse_taken_url(company_id=company.pk, environment=environment, url=fields["url"])
+        endpoint = WebhookEndpoint.objects.create(
+            company=company, environment=environment, secret=secret, **fields
+        )
     return endpoint, secret
+
+
+def _lock_company_endpoints(company: QuerySet) -> None:
+    """Take the company's row lock (its memory lock too: rare, short), so that two
+    creates or updates of one URL cannot both find it free. NO KEY UPDATE: rows that
+    point at the company are still inserted meanwhile."""
+    list(Company.objects.select_for_update(no_key=True).filter(pk__in=company).values("pk"))
+
+
+def _refuse_taken_url(
+    *, company_id: Any, environment: str, url: str, endpoint_id: str | None = None
+) -> None:
+    """One endpoint per URL in a company's environment: two received every event twice,
+    each signed with its own secret under its own delivery id, which a receiver cannot
+    tell are the same. Not a database constraint: endpoints made twice before this rule
+    keep their secrets and logs (the integrator deletes the one not wanted)."""
+    taken = (
+        WebhookEndpoint.objects.filter(company_id=company_id, environment=environment, url=url)
+        .exclude(pk=endpoint_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if taken is not None:
+        raise WebhookError(
+            "WEBHOOK_ENDPOINT_URL_TAKEN",
+            f"This environment already has an endpoint with this URL ({taken}): it would "
+            "receive every event twice. Change that one instead.",
+            409,
+            field="url",
+        )
 
 
 def _locked_endpoint(endpoint_id: str) -> WebhookEndpoint:
@@ -243,10 +276,20 @@ def endpoint_update(
     """Apply `changes`; `reason` is what a disabled endpoint says disabled it, and the
     notices name `actor` (a staff user, from the admin) when given."""
     with transaction.atomic():
+        if changes.url is not None:  # the company first, as a create locks it
+            _lock_company_endpoints(
+                WebhookEndpoint.objects.filter(pk=endpoint_id).values("company_id")
+            )
         endpoint = _locked_endpoint(endpoint_id)
         fields = validated_changes(changes)
         enabled = fields.pop("enabled", None)
         if fields.get("url", endpoint.url) != endpoint.url:
+            _refuse_taken_url(
+                company_id=endpoint.company_id,
+                environment=endpoint.environment,
+                url=fields["url"],
+                endpoint_id=endpoint.pk,
+            )
             # A Retry-After was the old receiver's (webhooks.delivery._hold_owner), and so
             # was its run of failures: kept, the new receiver's first failure disabled the
             # endpoint for days it was never tried, and its deliveries went one at a time.

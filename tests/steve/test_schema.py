@@ -324,7 +324,8 @@ def session_with_idempotency_key(api, endpoint, value: str):
 
 def endpoint_create_with(member: str) -> Callable:
     def send(api, endpoint, value: str):
-        body = {"url": LOCAL_URL, member: value}
+        # Not the test's endpoint's URL: one URL is one endpoint of an environment.
+        body = {"url": f"{LOCAL_URL}created", member: value}
         return api.post("/api/v1/webhook-endpoints", body, format="json")
 
     return send

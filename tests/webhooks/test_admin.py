@@ -335,7 +335,7 @@ def test_an_endpoint_deleted_meanwhile_is_reported_per_row_not_a_500(
     admin_client, endpoint, receiver, monkeypatch, action
 ):
     # Disabled first, so that Enable has something to switch too.
-    gone = endpoint_create(company=endpoint.company, url=receiver.url, events=[])[0]
+    gone = endpoint_create(company=endpoint.company, url=f"{receiver.url}?gone", events=[])[0]
     if action == "enable":
         for each in (endpoint, gone):
             endpoint_update(endpoint_id=each.pk, changes=EndpointChanges(enabled=False))
@@ -890,3 +890,28 @@ def test_a_session_target_that_has_notices_is_deleted_with_them(admin_client, co
     assert "permission" not in asked and "Are you sure" in asked
     assert admin_client.post(page, {"post": "yes"}).status_code == 302
     assert not SessionWebhookTargetNotice.objects.exists()
+
+
+def test_adding_an_endpoint_whose_url_the_environment_has_shows_the_refusal_as_typed(
+    admin_client, endpoint
+):
+    page = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "company": endpoint.company.pk,
+            "url": endpoint.url,
+            "description": "second copy",
+            "events": ["session.completed"],
+            "environment": endpoint.environment,
+            "notices-TOTAL_FORMS": "0",
+            "notices-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert form.errors["url"] == [
+        f"This environment already has an endpoint with this URL ({endpoint.pk}): "
+        "it would receive every event twice. Change that one instead."
+    ]
+    assert form["description"].value() == "second copy"
+    assert WebhookEndpoint.objects.count() == 1

@@ -55,7 +55,8 @@ def test_create_shows_the_secret_once_then_never(api, receiver):
 
 
 def test_listing_is_paginated_by_cursor(api, company, receiver):
-    ids = [endpoint_create(company=company, url=receiver.url)[0].pk for _ in range(3)]
+    # Each its own URL: one URL is one endpoint of an environment.
+    ids = [endpoint_create(company=company, url=f"{receiver.url}?n={n}")[0].pk for n in range(3)]
     first = api.get("/api/v1/webhook-endpoints?limit=2").json()
     second = api.get(
         f"/api/v1/webhook-endpoints?limit=2&cursor={first['pagination']['nextCursor']}"
@@ -690,3 +691,39 @@ def test_redelivering_an_outage_of_thousands_writes_them_in_one_statement_withou
     assert not WebhookDelivery.objects.filter(next_attempt_at=None).exists()
     # Beyond REDELIVERY_PUBLISH_LIMIT, unleased: beat's next pass queues them.
     assert not WebhookDelivery.objects.filter(queued_until__isnull=False).exists()
+
+
+def test_an_endpoint_url_the_environment_already_has_is_a_409_on_create_and_update(
+    api, company, endpoint, receiver, other_receiver
+):
+    # Both endpoints received every event, each signed with its own secret: the receiver
+    # got everything twice, under two ids it could not tell were the same event.
+    body = problem(
+        api.post("/api/v1/webhook-endpoints", {"url": endpoint.url}, format="json"),
+        409,
+        "WEBHOOK_ENDPOINT_URL_TAKEN",
+    )
+    assert endpoint.pk in body["detail"]
+    assert body["errors"] == [
+        {"field": "url", "message": body["detail"], "code": "webhook_endpoint_url_taken"}
+    ]
+    assert WebhookEndpoint.objects.count() == 1
+    other = endpoint_create(company=company, url=other_receiver.url)[0]
+    moved = api.patch(f"/api/v1/webhook-endpoints/{other.pk}", {"url": endpoint.url}, format="json")
+    problem(moved, 409, "WEBHOOK_ENDPOINT_URL_TAKEN")
+    other.refresh_from_db()
+    assert other.url == other_receiver.url
+    # Its own URL again, with other changes, is no conflict.
+    same = api.patch(
+        f"/api/v1/webhook-endpoints/{endpoint.pk}",
+        {"url": endpoint.url, "description": "ERP"},
+        format="json",
+    )
+    assert same.status_code == 200, same.content
+
+
+def test_the_same_url_may_serve_another_company_or_environment(company, other_company, receiver):
+    endpoint_create(company=company, url=receiver.url)
+    endpoint_create(company=company, url=receiver.url, environment="sandbox")
+    endpoint_create(company=other_company, url=receiver.url)
+    assert WebhookEndpoint.objects.filter(url=receiver.url).count() == 3

@@ -167,7 +167,7 @@ def test_a_disabled_endpoints_unsent_copy_is_not_a_failed_delivery(company, api_
     (unsent,) = emit_for_session(company)
     assert unsent.status == "failed" and unsent.attempts == 0
     assert delivery_status(company, api_key) is None
-    endpoint_create(company=company, url=receiver.url)
+    endpoint_create(company=company, url=f"{receiver.url}?on")
     to_enabled = [d for d in emit_for_session(company) if d.status == "pending"]
     deliver(to_enabled[0].pk)
     assert delivery_status(company, api_key) == "delivered"
@@ -213,7 +213,7 @@ def test_an_ended_session_no_delivery_will_come_for_is_not_pending(
     url = poll_completed_session(api, monkeypatch)
     assert not WebhookDelivery.objects.exists()
     assert api.get(url).json()["webhookDeliveryStatus"] is None
-    endpoint_create(company=company, url=receiver.url)
+    endpoint_create(company=company, url=f"{receiver.url}?later")
     assert api.get(url).json()["webhookDeliveryStatus"] is None
 
 

@@ -157,6 +157,10 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "WEBHOOK_ENDPOINT_NOT_FOUND": (404, "No such webhook endpoint in your company."),
     "WEBHOOK_DELIVERY_NOT_FOUND": (404, "No such webhook delivery in your company."),
     "WEBHOOK_ENDPOINT_DISABLED": (409, "The endpoint is disabled; enable it first."),
+    "WEBHOOK_ENDPOINT_URL_TAKEN": (
+        409,
+        "Another endpoint of the company's environment has this URL (its id in the detail).",
+    ),
     "SYNC_DELIVERED": (409, "A downstream sync that succeeded is not posted again."),
     "INVALID_URL": (422, "The URL is not an absolute https URL."),
     "WEBHOOK_TARGET_REFUSED": (422, "The URL resolves to a private or loopback address."),
@@ -239,7 +243,7 @@ ENDPOINT_CREATE = docs(
     parameters=[IDEMPOTENCY_PARAM],
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY"],
-        409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
+        409: ["WEBHOOK_ENDPOINT_URL_TAKEN", "IDEMPOTENCY_KEY_IN_FLIGHT"],
         422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
         + ["VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED"],
     },
@@ -302,6 +306,7 @@ ENDPOINT_UPDATE = docs(
     ),
     problems={
         **ENDPOINT_NOT_FOUND,
+        409: ["WEBHOOK_ENDPOINT_URL_TAKEN"],
         422: [*URL_PROBLEMS, "INVALID_EVENTS", "UNKNOWN_EVENT_TYPE", "INVALID_DESCRIPTION"]
         + ["VALIDATION_ERROR"],
     },
