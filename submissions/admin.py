@@ -16,7 +16,11 @@ from steve.models import Workflow
 from steve.text import shown
 from submissions.memory import REMEMBERED_FIELDS
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
-from submissions.services import merchant_memory_forget, submissions_catch_up
+from submissions.services import (
+    merchant_memory_forget,
+    merchant_memory_forgetting,
+    submissions_catch_up,
+)
 
 
 class SubmissionFileInline(admin.TabularInline):
@@ -183,9 +187,33 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         log_changes(request, selected, lambda row: f"Forgot its value {shown(row.value)}.")
         self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
+    # A deletion is the forget: the pages say so, and list every row it changes.
+    delete_confirmation_template = "admin/submissions/merchantmemory/delete_confirmation.html"
+    delete_selected_confirmation_template = (
+        "admin/submissions/merchantmemory/delete_selected_confirmation.html"
+    )
+
+    def get_deleted_objects(self, objs, request) -> tuple:
+        """Every row the deletion forgets a value in, under every key (the page listed
+        the selected rows only, and the delete changed the others too), with what each
+        goes back to."""
+        values = {row.pk: row.value for row in objs}
+        forgetting = merchant_memory_forgetting(memory_ids=list(values), values=values)
+        listed = [
+            f"{row} ({shown(row.value)}): "
+            + ("deleted" if back is None else f"goes back to {shown(back)}")
+            for row, back in forgetting
+        ]
+        counts = {self.model._meta.verbose_name_plural: len(listed)}
+        return listed, counts, set(), []
+
     def delete_model(self, request, obj) -> None:
-        merchant_memory_forget(memory_ids=[obj.pk], values={obj.pk: obj.value})
+        self._forgot(request, {obj.pk: obj.value})
 
     def delete_queryset(self, request, queryset) -> None:
-        values = dict(queryset.values_list("pk", "value"))
-        merchant_memory_forget(memory_ids=list(values), values=values)
+        self._forgot(request, dict(queryset.values_list("pk", "value")))
+
+    def _forgot(self, request: HttpRequest, values: dict[str, str]) -> None:
+        forgotten = merchant_memory_forget(memory_ids=list(values), values=values)
+        message = f"Forgot {forgotten} memory row(s): the value under every key that held it."
+        self.message_user(request, message)

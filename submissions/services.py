@@ -1,6 +1,7 @@
 """Every change of a submission's status happens here: one transaction, one row lock,
 one event, webhooks through the outbox."""
 
+import copy
 import json
 import math
 import re
@@ -14,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
@@ -1836,29 +1837,70 @@ def merchant_memory_forget(
         rows = MerchantMemory.objects.filter(pk__in=memory_ids)
         for company_id in sorted(set(rows.values_list("company_id", flat=True))):
             _lock_memories(company_id)
-        selected: dict[tuple[Any, str], set[str]] = defaultdict(set)
-        for pk, company_id, field, value in rows.values_list("pk", "company_id", "field", "value"):
-            selected[company_id, field].add(values.get(pk, value) if values else value)
         return sum(
             _forget_values(company_id=company_id, field=field, values=values_of)
-            for (company_id, field), values_of in sorted(selected.items())
+            for (company_id, field), values_of in _selected_values(rows, values)
         )
+
+
+def merchant_memory_forgetting(
+    *, memory_ids: Iterable[str], values: Mapping[str, str] | None = None
+) -> list[tuple[MerchantMemory, str | None]]:
+    """What merchant_memory_forget(memory_ids, values) would do, as things are now, done
+    nothing: each row that would forget a value (as it is), with the value it would go
+    back to, None where it would be deleted. The admin's Delete pages list them, as a
+    row's deletion forgets its value under every key that holds it (they listed the one
+    row, and the delete changed several)."""
+    rows = MerchantMemory.objects.filter(pk__in=list(memory_ids))
+    forgetting: list[tuple[MerchantMemory, str | None]] = []
+    for (company_id, name), values_of in _selected_values(rows, values):
+        for row in _holding(company_id=company_id, field=name, values=values_of):
+            as_read = copy.copy(row)
+            kept = _forget_in(row, values_of)
+            if kept is not None:
+                forgetting.append((as_read, row.value if kept else None))
+    return forgetting
+
+
+def _selected_values(
+    rows: QuerySet, values: Mapping[str, str] | None
+) -> list[tuple[tuple[Any, str], set[str]]]:
+    """The values to forget, by company and field, in that order: those the admin read
+    (`values`, by row id) or else those the rows hold."""
+    selected: dict[tuple[Any, str], set[str]] = defaultdict(set)
+    for pk, company_id, name, value in rows.values_list("pk", "company_id", "field", "value"):
+        selected[company_id, name].add(values.get(pk, value) if values else value)
+    return sorted(selected.items())
+
+
+def _holding(*, company_id: Any, field: str, values: set[str]) -> QuerySet:
+    """The rows of a field that may hold one of `values`, now or set aside."""
+    return MerchantMemory.objects.filter(
+        Q(value__in=values) | Q(previous__isnull=False), company_id=company_id, field=field
+    )
+
+
+def _forget_in(row: MerchantMemory, values: set[str]) -> bool | None:
+    """Forget `values` in `row` (not saved): None when it held none of them, else whether
+    a value is left (which it then holds); False, it goes."""
+    if not any(entry["value"] in values for entry in _history(row)):
+        return None
+    # What comes back was set aside before, never one of the values forgotten.
+    return _drop(row, lambda _at, entry: entry["value"] in values)
 
 
 def _forget_values(*, company_id: Any, field: str, values: set[str]) -> int:
     """Forget `values` of one field in one read and a few writes: one read and one write
     per value and row took minutes for thousands of selected rows."""
-    rows = MerchantMemory.objects.select_for_update().filter(
-        Q(value__in=values) | Q(previous__isnull=False), company_id=company_id, field=field
-    )
+    rows = _holding(company_id=company_id, field=field, values=values).select_for_update()
     changed: list[MerchantMemory] = []
     gone: list[str] = []
     now = timezone.now()
     for row in rows:
-        if not any(entry["value"] in values for entry in _history(row)):
+        kept = _forget_in(row, values)
+        if kept is None:
             continue
-        # What comes back was set aside before, never one of the values forgotten.
-        if not _drop(row, lambda _at, entry: entry["value"] in values):
+        if not kept:
             gone.append(row.pk)
             continue
         row.updated_at = now  # bulk_update does not set auto_now fields

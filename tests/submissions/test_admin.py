@@ -109,3 +109,53 @@ def test_the_memory_list_offers_the_remembered_fields_without_reading_every_row(
     assert all(f"?field={field}" in page.content.decode() for field in REMEMBERED_FIELDS)
     chosen = operator.get(listed, {"field": REMEMBERED_FIELDS[0]})
     assert chosen.context["cl"].result_count == 300
+
+
+def _memories_of_one_shop(company) -> tuple[MerchantMemory, MerchantMemory, MerchantMemory]:
+    """One value remembered under two keys of a shop (one of them held another value
+    before), and another value of the same field, which a forget leaves alone."""
+    chosen = MerchantMemory.objects.create(
+        company=company, key="tel:1", field="merchantName", value="KEDAI ALI"
+    )
+    MerchantMemory.objects.create(
+        company=company,
+        key="reg:9",
+        field="merchantName",
+        value="KEDAI ALI",
+        previous=[{"value": "ALI STORE", "times_right": 1, "times_wrong": 0}],
+    )
+    other = MerchantMemory.objects.create(
+        company=company, key="tel:2", field="merchantName", value="KEDAI BOB"
+    )
+    return chosen, MerchantMemory.objects.get(key="reg:9"), other
+
+
+def test_a_memorys_delete_page_lists_every_row_the_delete_forgets_and_forgets_them(
+    operator, company
+):
+    chosen, sibling, other = _memories_of_one_shop(company)
+    page = reverse("admin:submissions_merchantmemory_delete", args=[chosen.pk])
+    asked = " ".join(operator.get(page).content.decode().split())
+    # The page listed the one row; the delete forgot the value under every key.
+    assert "forgets the value under every key of the company that holds it" in asked
+    assert "merchantName under tel:1 (KEDAI ALI): deleted" in asked
+    assert "merchantName under reg:9 (KEDAI ALI): goes back to ALI STORE" in asked
+    assert "tel:2" not in asked
+    done = operator.post(page, {"post": "yes"}, follow=True)
+    said = [str(m) for m in done.context["messages"]]
+    assert "Forgot 2 memory row(s): the value under every key that held it." in said
+    assert list(MerchantMemory.objects.order_by("key").values_list("key", "value")) == [
+        ("reg:9", "ALI STORE"),
+        ("tel:2", "KEDAI BOB"),
+    ]
+
+
+def test_deleting_selected_memories_lists_every_row_the_delete_forgets(operator, company):
+    chosen, _sibling, _other = _memories_of_one_shop(company)
+    asked = operator.post(
+        reverse("admin:submissions_merchantmemory_changelist"),
+        {"action": "delete_selected", "_selected_action": [chosen.pk]},
+    )
+    said = " ".join(asked.content.decode().split())
+    assert "merchantName under reg:9 (KEDAI ALI): goes back to ALI STORE" in said
+    assert "tel:2" not in said
