@@ -785,14 +785,41 @@
     return title;
   }
 
+  // The panel reloads itself after every desk answer (submission-changed): a reviewer who
+  // had tabbed to a pair's button lost focus with the old button, and Enter did nothing.
+  // The same button of the same pair takes it back.
+  let heldInPanel = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || target.id !== "fraud-panel") return;
+    const active = document.activeElement;
+    const card = active && target.contains(active) ? active.closest("[data-pair]") : null;
+    heldInPanel = card && active.dataset.resolve
+      ? { pair: card.dataset.pair, resolve: active.dataset.resolve } : null;
+  });
+
+  function refocusHeld() {
+    const held = heldInPanel;
+    heldInPanel = null;
+    if (!held) return;
+    const card = $$("#fraud-panel [data-pair]").find((c) => c.dataset.pair === held.pair);
+    const button = card && $$("[data-resolve]", card).find((b) => b.dataset.resolve === held.resolve);
+    if (button) button.focus();
+  }
+
   document.addEventListener("htmx:afterSwap", (event) => {
     const target = event.detail.target;
     if (!target || target.id !== "fraud-panel") return;
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     const card = elt && elt.closest ? elt.closest("[data-pair]") : null;
-    if (!card) return; // the panel's own load or refresh: no decision was made in it
     const active = document.activeElement;
-    if (active && active !== document.body && document.body.contains(active)) return;
+    const lost = !active || active === document.body || !document.body.contains(active);
+    if (!card) { // the panel's own load or refresh: no decision was made in it
+      if (lost) refocusHeld();
+      return;
+    }
+    heldInPanel = null;
+    if (!lost) return;
     const place = panelRestingPlace(card.dataset.pair);
     if (place) place.focus();
   });

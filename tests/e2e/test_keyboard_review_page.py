@@ -25,7 +25,7 @@ FOCUS = """(() => {
   const ring = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
   const name = a.getAttribute("aria-label") || (a.labels && a.labels[0] && a.labels[0].textContent)
     || a.textContent || a.getAttribute("placeholder") || "";
-  return {key: a.id || a.dataset.action || a.dataset.resolve || name.replace(/\\s+/g, " ").trim(),
+  return {key: a.dataset.resolve || a.id || a.dataset.action || name.replace(/\\s+/g, " ").trim(),
           tag: a.tagName.toLowerCase(), ring: ring, shown: a.getClientRects().length > 0,
           disabled: a.getAttribute("aria-disabled") || ""};
 })()"""
@@ -148,6 +148,10 @@ def test_the_page_is_worked_through_with_the_keyboard_and_refusals_are_alerts(
     expect(page.locator("#text-0-0-0")).to_contain_text("<script>window.owned=1</script> {{ x }}")
 
     # The pair resolved with the keyboard, then Approve is no longer blocked and decides.
+    # Every desk answer, the refused correction's too, reloads the fraud panel: focus put
+    # on its button before that reload swapped in was lost with the old button, and the
+    # Enter resolved nothing (seen under load in CI).
+    wait_until(page, "!document.querySelector('.htmx-request')")
     page.locator("[data-resolve=false_positive]").focus()
     page.keyboard.press("Enter")
     expect(page.locator("[data-action=approve]")).not_to_have_attribute("aria-disabled", "true")
@@ -197,4 +201,22 @@ def test_a_lead_confirms_fraud_with_the_keyboard_and_a_refusal_is_an_alert_with_
         FraudMatch.objects.filter(submission=flagged).values_list("resolution", flat=True)
     )
     assert resolutions == {"confirmed_fraud"}
+    context.close()
+
+
+def test_a_panel_reload_keeps_focus_on_the_pair_button_it_was_on(
+    chromium, live_server, team, flagged
+):
+    """Every desk answer reloads the fraud panel; a reviewer who had tabbed to a pair's
+    button lost focus with the old button, and their Enter resolved nothing."""
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    button = page.locator("[data-resolve=false_positive]")
+    expect(button).to_be_visible()
+    button.focus()
+    page.evaluate("document.body.dispatchEvent(new CustomEvent('submission-changed'))")
+    wait_until(page, "!document.querySelector('.htmx-request')")
+    wait_until(page, "document.activeElement.dataset.resolve === 'false_positive'")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-action=approve]")).not_to_have_attribute("aria-disabled", "true")
     context.close()

@@ -278,7 +278,7 @@ def test_a_reviewer_corrects_line_items_in_place(chromium, live_server, team, sc
     page.click("[data-action=save-items]")
     # The side column comes back by htmx with the saved rows and a timeline entry.
     expect(page.locator("input[name=description-2]")).to_have_value("Coffee beans")
-    expect(page.locator("li[data-event=field_corrected]")).to_contain_text("lineItems")
+    expect(page.locator("li[data-event=field_corrected]")).to_contain_text("Line items")
     page.screenshot(path=str(screenshots / "line-items.png"), full_page=True, caret="initial")
     saved = Submission.objects.get(pk=submission.pk).extracted_data["lineItems"]
     assert saved == [

@@ -94,7 +94,7 @@ def test_server_down_during_a_correction_and_approve_loses_nothing(
 
     # Saved again on the fresh page; then approve goes through, with the corrected value.
     page.locator("#field-totalAmount").press("Enter")
-    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("Total amount")
     expect(page.locator("tr.unsaved")).to_have_count(0)
     page.keyboard.press("a")
     page.wait_for_url(re.compile(r"/review/$"))
@@ -216,7 +216,7 @@ def test_correct_one_field_and_approve_in_six_keys(chromium, live_server, team, 
     for key in keys:
         page.keyboard.press(key)
     # Enter saved and gave the page back its keys (focus is on the field's Save, not in it).
-    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("totalAmount")
+    expect(page.locator("li[data-event=field_corrected]").first).to_contain_text("Total amount")
     expect(page.locator("tr[data-field=totalAmount] button[type=submit]")).to_be_focused()
     page.screenshot(path=str(screenshots / "desk-keyboard-corrected.png"), caret="initial")
     keys.append("a")
