@@ -229,19 +229,44 @@ def _lock_company_endpoints(company: QuerySet) -> None:
     list(Company.objects.select_for_update(no_key=True).filter(pk__in=company).values("pk"))
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_url_key(url: str) -> str:
+    """ "HTTPS://Hooks.Example.com:443?a" → "https://hooks.example.com/?a": the URL as the
+    receiver is reached. Scheme and host are case-insensitive, a default port is the
+    one used when none is written, an empty path is requested as "/"; the path and
+    query stay as written (the receiver's to interpret, case-sensitive)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address, which hostname gives unbracketed
+        host = f"[{host}]"
+    if parts.port not in (None, DEFAULT_PORTS.get(scheme)):
+        host = f"{host}:{parts.port}"
+    query = f"?{parts.query}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{scheme}://{host}{parts.path or '/'}{query}{fragment}"
+
+
 def _refuse_taken_url(
     *, company_id: Any, environment: str, url: str, endpoint_id: str | None = None
 ) -> None:
     """One endpoint per URL in a company's environment: two received every event twice,
     each signed with its own secret under its own delivery id, which a receiver cannot
     tell are the same. Not a database constraint: endpoints made twice before this rule
-    keep their secrets and logs (the integrator deletes the one not wanted)."""
-    taken = (
-        WebhookEndpoint.objects.filter(company_id=company_id, environment=environment, url=url)
+    keep their secrets and logs (the integrator deletes the one not wanted).
+
+    Compared by endpoint_url_key: a URL written another way reaches the same receiver.
+    In Python, as the key is no column: an environment has a handful of endpoints."""
+    key = endpoint_url_key(url)
+    others = (
+        WebhookEndpoint.objects.filter(company_id=company_id, environment=environment)
         .exclude(pk=endpoint_id)
-        .values_list("pk", flat=True)
-        .first()
+        .order_by("pk")
+        .values_list("pk", "url")
     )
+    taken = next((pk for pk, other in others if endpoint_url_key(other) == key), None)
     if taken is not None:
         raise WebhookError(
             "WEBHOOK_ENDPOINT_URL_TAKEN",

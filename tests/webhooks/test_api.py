@@ -14,6 +14,7 @@ from steve.timefmt import iso
 from tests import factories
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
+from webhooks import targets as targets_module
 from webhooks.api import views as views_module
 from webhooks.delivery import MAX_ATTEMPTS, deliver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -720,6 +721,54 @@ def test_an_endpoint_url_the_environment_already_has_is_a_409_on_create_and_upda
         format="json",
     )
     assert same.status_code == 200, same.content
+
+
+@pytest.fixture
+def public_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every host resolves to a public address: the URLs below name hosts by name."""
+    monkeypatch.setattr(targets_module, "_resolve", lambda host, port: ["93.184.215.14"])
+
+
+@pytest.mark.parametrize(
+    ("taken", "variant"),
+    [
+        ("https://hooks.example.com/x", "https://Hooks.Example.COM/x"),
+        ("https://hooks.example.com/x", "HTTPS://hooks.example.com/x"),
+        ("https://hooks.example.com/x", "https://hooks.example.com:443/x"),
+        ("http://hooks.example.com/x", "http://hooks.example.com:80/x"),
+        ("https://hooks.example.com", "https://hooks.example.com/"),
+        ("https://hooks.example.com/", "https://hooks.example.com:443"),
+        ("https://hooks.example.com?a=1", "https://hooks.example.com/?a=1"),
+        ("https://hooks.example.com:8443/x", "https://HOOKS.example.com:8443/x"),
+    ],
+)
+def test_a_url_naming_the_same_target_differently_is_taken_on_create_and_update(
+    api, company, public_hosts, taken, variant
+):
+    # Host case, a default port written out and an empty path all reach the same
+    # receiver: both endpoints received every event, as with the URL written alike.
+    existing = endpoint_create(company=company, url=taken)[0]
+    body = problem(
+        api.post("/api/v1/webhook-endpoints", {"url": variant}, format="json"),
+        409,
+        "WEBHOOK_ENDPOINT_URL_TAKEN",
+    )
+    assert existing.pk in body["detail"]
+    other = endpoint_create(company=company, url="https://hooks.example.com/other")[0]
+    moved = api.patch(f"/api/v1/webhook-endpoints/{other.pk}", {"url": variant}, format="json")
+    problem(moved, 409, "WEBHOOK_ENDPOINT_URL_TAKEN")
+    # The endpoint's own URL written another way is no conflict.
+    own = api.patch(f"/api/v1/webhook-endpoints/{existing.pk}", {"url": variant}, format="json")
+    assert own.status_code == 200, own.content
+
+
+def test_a_url_differing_in_path_case_or_query_is_another_target(api, company, public_hosts):
+    # Paths and queries are the receiver's to interpret (case-sensitive): not the same.
+    endpoint_create(company=company, url="https://hooks.example.com/Hook")
+    for url in ("https://hooks.example.com/hook", "https://hooks.example.com/Hook?v=2"):
+        created = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+        assert created.status_code == 201, created.content
+    assert WebhookEndpoint.objects.count() == 3
 
 
 def test_the_same_url_may_serve_another_company_or_environment(company, other_company, receiver):

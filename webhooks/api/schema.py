@@ -159,7 +159,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "WEBHOOK_ENDPOINT_DISABLED": (409, "The endpoint is disabled; enable it first."),
     "WEBHOOK_ENDPOINT_URL_TAKEN": (
         409,
-        "Another endpoint of the company's environment has this URL (its id in the detail).",
+        "Another endpoint of the company's environment has this URL, or one reaching the "
+        "same receiver (host case, default port, empty path; its id in the detail).",
     ),
     "SYNC_DELIVERED": (409, "A downstream sync that succeeded is not posted again."),
     "INVALID_URL": (422, "The URL is not an absolute https URL."),
