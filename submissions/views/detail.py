@@ -1,7 +1,9 @@
 """The submission page: the files as OCR read them, the fields and line items with
 their evidence, the decision forms, the timeline, and j/k to the neighbours in the queue."""
 
+import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -74,6 +76,7 @@ class FileView:
 @dataclass(frozen=True)
 class FieldRow:
     name: str
+    dom_id: str  # field_dom_id(name): its elements' ids are "field-<dom_id>[-conf|-hint|-error]"
     label: str
     value: Any
     text: str
@@ -170,6 +173,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_DOM_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def field_dom_id(name: str) -> str:
+    """The part of a field's element ids its name gives. The name itself when it is made
+    only of letters, digits, '-' and '_' (every built-in field: "field-merchantName"); else
+    its runs of other characters as '-' and a short hash of the name. An admin's field
+    "Invoice no." gave "field-Invoice no.": aria-describedby, a space-separated list of
+    ids, and the label's `for` then pointed at nothing; the hash keeps "Invoice no." and
+    "Invoice no," apart."""
+    if _DOM_SAFE.fullmatch(name):
+        return name
+    kept = "-".join(_DOM_SAFE.findall(name))
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{kept}-{digest}" if kept else digest
+
+
 def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:
     """Extracted fields first, then missing ones; each in reading order."""
     order = FIELD_ORDER.index(name) if name in FIELD_ORDER else len(FIELD_ORDER)
@@ -198,6 +218,7 @@ def _field_rows(
         rows.append(
             FieldRow(
                 name=name,
+                dom_id=field_dom_id(name),
                 label=label,
                 value=data.get(name),
                 text=_text(data.get(name)),

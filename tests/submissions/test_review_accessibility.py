@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from submissions.views.detail import field_dom_id
 from tests import factories
 from tests.submissions.test_review_support import flag, submission_with_file
 from tests.submissions.test_review_views import ITEMS, post_items
@@ -180,3 +181,58 @@ def test_the_queue_skips_to_the_list_which_its_poll_keeps(ui, company):
     assert waiting.pk in listing.text()
     polled = page(ui.get(reverse("review:queue_rows"), HTTP_HX_REQUEST="true"))
     assert polled.by_id("queue-list").attrs.get("tabindex") == "-1"
+
+
+def test_a_field_named_with_spaces_and_dots_gets_ids_its_label_and_descriptions_reach(ui, company):
+    """An admin may name a field "Invoice no.": its input's id had a space, so its label's
+    `for` and its aria-describedby (a space-separated list of ids) pointed at nothing."""
+    waiting = submission_with_file(company)
+    version = waiting.workflow_version
+    schema = dict(version.output_schema)
+    own = {"type": "string", "pattern": r"^INV-\d+$", "description": "top right"}
+    # Two names that differ only in characters an id cannot keep still get two ids.
+    properties = {**schema["properties"], "Invoice no.": own, "Invoice no,": {"type": "string"}}
+    version.output_schema = {**schema, "properties": properties}
+    version.save(update_fields=["output_schema"])
+    refused = ui.post(
+        reverse("review:correct", args=[waiting.pk]),
+        {"version": waiting.version, "field": "Invoice no.", "value": "4211"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422, refused.content
+    tree = page(refused)
+    inputs = {}
+    for row in tree.all("tr"):
+        if row.attrs.get("data-field") in {"Invoice no.", "Invoice no,"}:
+            found = [n for n in row.walk() if n.tag == "input" and n.attrs.get("name") == "value"]
+            inputs[row.attrs["data-field"]] = found[0]
+    ident = inputs["Invoice no."].attrs["id"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", ident), ident
+    assert ident != inputs["Invoice no,"].attrs["id"]
+    assert tree.by_id(ident) is inputs["Invoice no."]
+    labels = [n for n in tree.all("label") if n.attrs.get("for") == ident]
+    assert [n.text() for n in labels] == ["Invoice no."]
+    said = tree.description(inputs["Invoice no."])  # every id it lists exists, once
+    assert "top right" in said and "Invalid value for Invoice no.: " in said
+    assert inputs["Invoice no."].attrs.get("aria-invalid") == "true"
+    # The field keeps its name where it is sent: a correction of it saves.
+    saved = ui.post(
+        reverse("review:correct", args=[waiting.pk]),
+        {"version": waiting.version, "field": "Invoice no.", "value": "INV-4211"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert saved.status_code == 200, saved.content
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["Invoice no."] == "INV-4211"
+    assert page(saved).by_id(ident).attrs["value"] == "INV-4211"
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [("merchantName", "merchantName"), ("tax_rate-2", "tax_rate-2"), ("tax rate %", "tax-rate-")],
+)
+def test_a_fields_ids_keep_its_name_when_an_id_can_and_stay_safe_when_not(name, kept):
+    dom_id = field_dom_id(name)
+    assert dom_id.startswith(kept) and re.fullmatch(r"[A-Za-z0-9_-]+", dom_id)
+    assert (dom_id == name) is (name == kept)
+    assert re.fullmatch(r"[0-9a-f]{8}", field_dom_id("日付 №"))
