@@ -308,7 +308,8 @@ def endpoint_update(
         endpoint = _locked_endpoint(endpoint_id)
         fields = validated_changes(changes)
         enabled = fields.pop("enabled", None)
-        if fields.get("url", endpoint.url) != endpoint.url:
+        # Another receiver, not the same one written another way (endpoint_url_key).
+        if endpoint_url_key(fields.get("url", endpoint.url)) != endpoint_url_key(endpoint.url):
             _refuse_taken_url(
                 company_id=endpoint.company_id,
                 environment=endpoint.environment,

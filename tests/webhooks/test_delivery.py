@@ -1173,3 +1173,21 @@ def test_a_2xx_from_an_attempt_out_when_its_host_was_suspended_resumes_the_host(
     )
     (later,) = emit(company, session_url=receiver.url)
     assert later.status == WebhookDelivery.Status.PENDING
+
+
+def test_an_endpoints_url_written_another_way_keeps_its_receivers_hold_and_failures(
+    company, endpoint, receiver
+):
+    """The same receiver, its URL's scheme written in capitals: no new receiver, so its
+    Retry-After and its run of failures stand (they were cleared as for a move)."""
+    failing = timezone.now() - timedelta(hours=3)
+    held = timezone.now() + timedelta(minutes=10)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=failing, last_failure_at=failing, held_until=held
+    )
+    scheme, rest = receiver.url.split("://", 1)
+    endpoint_update(
+        endpoint_id=endpoint.pk, changes=EndpointChanges(url=f"{scheme.upper()}://{rest}")
+    )
+    endpoint.refresh_from_db()
+    assert (endpoint.failing_since, endpoint.held_until) == (failing, held)
