@@ -72,6 +72,11 @@ class FileView:
     # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
     rendered: list[str]
 
+    @property
+    def name(self) -> str:
+        """Its tab's name, which the fields' "Files disagree" names it by too."""
+        return file_name(self.file)
+
 
 @dataclass(frozen=True)
 class FieldRow:
