@@ -309,14 +309,20 @@ def _members_named(error: Any) -> list[str]:
     if error.validator == "required":
         return [member for member in error.validator_value if member not in instance]
     if error.validator == "additionalProperties":
-        known = error.schema.get("properties", {})
-        patterns = error.schema.get("patternProperties", {})
-        return [
-            member
-            for member in instance
-            if member not in known and not any(pattern_search(p, member) for p in patterns)
-        ]
+        return _extra_members(error.schema, instance)
     return []
+
+
+def _extra_members(schema: dict[str, Any], instance: dict[str, Any]) -> list[str]:
+    """The members of `instance` that neither `properties` nor `patternProperties` of
+    `schema` take (matched by pattern_search), in the object's order."""
+    known = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    return [
+        name
+        for name in instance
+        if name not in known and not any(pattern_search(p, name) for p in patterns)
+    ]
 
 
 # jsonschema's refusals of a value's form name the schema, not the form: "is not a 'date'",
@@ -458,13 +464,8 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: An
 
     if not validator.is_type(instance, "object"):
         return
-    known = schema.get("properties", {})
     patterns = schema.get("patternProperties", {})
-    extras = [
-        name
-        for name in instance
-        if name not in known and not any(pattern_search(p, name) for p in patterns)
-    ]
+    extras = _extra_members(schema, instance)
     if validator.is_type(extra, "object"):
         for name in extras:
             yield from validator.descend(instance[name], extra, path=name)
