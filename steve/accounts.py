@@ -184,9 +184,10 @@ def drawn_for_another_refusal(request: HttpRequest) -> HttpResponse:
 # reject, cancel or fraud reason, a comment; line items by _typed_rows), so nothing
 # typed is lost with the refusal.
 TYPED_FIELDS = ("value", "reason", "text")
-# A correction form sends the label its page shows for the field (the schema's title, or
-# its key spelt out) beside the key: a signed-out post has no company to look the
-# workflow up in, and the reviewer knows the field by that label, not by its API name.
+# Each desk form sends the label its page shows for its typed box (`label`: a corrected
+# field's schema title or key spelt out, "Reject reason", "Comment"…): a signed-out post
+# has no company to look the workflow up in, and the reviewer knows the box by that label,
+# not by its API or form name.
 LABEL_MAX = 200
 LINE_ITEM_PARTS = ("description", "quantity", "amount")
 
@@ -205,25 +206,20 @@ def _typed_back(request: HttpRequest, reason: str) -> list[tuple[str, str]]:
     for name in TYPED_FIELDS:
         text = request.POST.get(name, "").strip()
         if text:
-            label = _value_label(request) if name == "value" else _box_label(request, name)
+            key = request.POST.get("field", "") if name == "value" else name.capitalize()
+            label = _typed_label(request, key)
             typed.append((label or name, text))
     if rows := _typed_rows(request):
         typed.append(("Line items", rows))
     return typed
 
 
-def _value_label(request: HttpRequest) -> str:
-    """The corrected field as the page labelled it; its key from a page drawn without."""
+def _typed_label(request: HttpRequest, fallback: str) -> str:
+    """The typed box as the page that sent it labelled it: each desk form sends its box's
+    label (`label`: the corrected field's, or "Reject reason", "Comment"…); `fallback`
+    from a page drawn without one."""
     label = request.POST.get("label", "").strip()[:LABEL_MAX]
-    return label or request.POST.get("field", "")
-
-
-def _box_label(request: HttpRequest, name: str) -> str:
-    """A reason or comment box as the page that sent it labels it: its form sends the
-    label (`box_label`), as the correction form sends its field's; the refusal pages
-    listed what was typed as "reason:" or "text:", names the reviewer never read there."""
-    label = request.POST.get("box_label", "").strip()[:LABEL_MAX]
-    return label or name.capitalize()
+    return label or fallback
 
 
 def _typed_rows(request: HttpRequest) -> str:

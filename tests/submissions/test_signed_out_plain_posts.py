@@ -172,8 +172,8 @@ def refused_box(client: Client, flagged, drawn_by: str, posts_to: str, box: str,
     url = reverse(posts_to, args=[flagged.pk])
     forms = [form.split("</form>")[0] for form in page.split(f'action="{url}')[1:]]
     form = next(form for form in forms if f'name="{box}"' in form)
-    sent = re.search(r'name="box_label" value="([^"]*)"', form)  # the form's hidden label
-    hidden = {"box_label": sent.group(1)} if sent else {}
+    sent = re.search(r'name="label" value="([^"]*)"', form)  # the form's hidden label
+    hidden = {"label": sent.group(1)} if sent else {}
     fields = {"version": flagged.version, box: TYPED, **hidden, **extra}
     return box_label(page, url, box), url, fields
 
