@@ -169,7 +169,7 @@ def _document_review(data: Any) -> int | None:
         return None
     try:
         review = int(data["documentReview"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's 1e400, infinite
         review = 0
     if not 1 <= review <= 99 or str(data["documentReview"]).strip() != str(review):
         message = "documentReview must be a whole number 1–99."

@@ -147,6 +147,22 @@ def test_invalid_options_are_400_with_a_code(api, workflows, fields, code):
     assert body["success"] is False and body["error"]["code"] == code
 
 
+@pytest.mark.parametrize("review", ["1e400", "-1e400", "1e308", "50.0", "true", "[50]"])
+def test_a_json_document_review_no_whole_number_can_hold_is_a_400_and_makes_no_job(
+    api, workflows, review
+):
+    """1e400 parses as an infinite float, which int() cannot convert: the create
+    answered 500 INTERNAL_ERROR instead of naming the member."""
+    file = base64.b64encode(invoice_pdf()).decode()
+    raw = f'{{"templateName": "invoice", "file": "{file}", "documentReview": {review}}}'
+    response = api.post(URL, raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "INVALID_DOCUMENT_REVIEW"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("documentReview", "range")]
+    assert not WorkflowSession.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
