@@ -521,6 +521,40 @@ def test_test_event_refusals(api, settings):
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Of another type, the member was read by its truth: a number, a list or an
+        # object that is "true" was looked up as an endpoint id ("No webhook endpoint
+        # '{'a': 1}'", 404), and one that is "false" was taken as left out.
+        ({"endpointId": 5}, ("VALIDATION_ERROR", [("endpointId", "invalid")])),
+        ({"endpointId": True}, ("VALIDATION_ERROR", [("endpointId", "invalid")])),
+        ({"endpointId": {"id": "we_1"}}, ("VALIDATION_ERROR", [("endpointId", "invalid")])),
+        ({"endpointId": 0}, ("VALIDATION_ERROR", [("endpointId", "invalid")])),
+        ({"endpointId": []}, ("VALIDATION_ERROR", [("endpointId", "invalid")])),
+        ({"url": 0}, ("INVALID_URL", [("url", "invalid_url")])),
+        ({"url": {}}, ("INVALID_URL", [("url", "invalid_url")])),
+        (
+            {"endpointId": 0, "url": "{receiver}"},
+            ("VALIDATION_ERROR", [("endpointId", "invalid")]),
+        ),
+        (
+            {"endpointId": [], "url": False},
+            ("VALIDATION_ERROR", [("endpointId", "invalid"), ("url", "invalid_url")]),
+        ),
+    ],
+)
+def test_a_test_events_member_of_another_type_is_refused_as_such_and_nothing_is_sent(
+    api, receiver, body, expected
+):
+    body = {name: receiver.url if value == "{receiver}" else value for name, value in body.items()}
+    response = api.post("/api/v1/webhooks/test", body, format="json")
+    code, errors = expected
+    refused = problem(response, 422, code)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == errors
+    assert not receiver.requests
+
+
 def test_a_url_with_port_zero_is_an_invalid_url_on_update_and_test_event(api, endpoint):
     url = "https://93.184.215.14:0/hook"
     path = f"/api/v1/webhook-endpoints/{endpoint.pk}"

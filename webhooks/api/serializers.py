@@ -18,7 +18,7 @@ from steve.errors import ServiceError
 from steve.timefmt import iso
 from webhooks.delivery import Outcome
 from webhooks.models import CompanySecret, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.services import EndpointChanges, validated_changes
+from webhooks.services import EndpointChanges, validated_changes, validated_url
 
 UPDATABLE = ("url", "events", "description", "enabled")
 CREATABLE = ("url", "events", "description")
@@ -143,6 +143,29 @@ def parse_changes(body: Any) -> EndpointChanges:
             refusals.append(refused)
         raise problem_of_all(refusals)
     return changes
+
+
+def parse_test_target(body: Any) -> tuple[str | None, str | None]:
+    """A test event's endpointId and url, each a string or left out (null or blank is
+    left out). Of another type a member was read by its truth: `"endpointId": 5` was
+    looked up as the id "5" (404) and `"endpointId": 0` taken as left out, so a test
+    went to the url beside it. Both are refused, named together, before exactly one of
+    the two is required."""
+    body = body_object(body)
+    refuse_unknown_members(body, ("endpointId", "url"))
+    endpoint_id, url = body.get("endpointId"), body.get("url")
+    refusals: list[ApiProblem | ServiceError] = []
+    if endpoint_id is not None and not isinstance(endpoint_id, str):
+        message = "endpointId must be a string, the id of one of your webhook endpoints."
+        refusals.append(validation_problem([field_error("endpointId", message)]))
+    if url is not None and not isinstance(url, str):
+        try:
+            validated_url(url)  # refuses it as every url of another type is (INVALID_URL)
+        except ServiceError as refused:
+            refusals.append(refused)
+    if refusals:
+        raise problem_of_all(refusals)
+    return endpoint_id or None, url or None
 
 
 def parse_since(body: Any) -> datetime | None:

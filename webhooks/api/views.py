@@ -41,6 +41,7 @@ from webhooks.api.serializers import (
     parse_changes,
     parse_create,
     parse_since,
+    parse_test_target,
 )
 from webhooks.delivery import TEST_TIMEOUT_SECONDS, send_test
 from webhooks.models import (
@@ -292,14 +293,12 @@ class WebhookTestView(APIView):
     throttle_scope = "webhook_test"
 
     def post(self, request: Request) -> Response:
-        body = body_object(request.data)
-        refuse_unknown_members(body, ("endpointId", "url"))
-        endpoint_id, url = body.get("endpointId"), body.get("url")
-        if bool(endpoint_id) == bool(url):
+        endpoint_id, url = parse_test_target(request.data)
+        if (endpoint_id is None) == (url is None):
             raise validation_problem(
                 [field_error("endpointId", "Give exactly one of endpointId and url.", "required")]
             )
-        endpoint = own_endpoint(request, str(endpoint_id)) if endpoint_id else None
+        endpoint = own_endpoint(request, endpoint_id) if endpoint_id else None
         target = endpoint.url if endpoint else validated_url(url)
         event_id = new_id("evt")
         with one_test_at_a_time(request.user.company.pk, request.auth.environment):
