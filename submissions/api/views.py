@@ -246,7 +246,11 @@ def _corrections(body: dict[str, Any], submission: Submission) -> tuple[dict[str
     values = body.get("fields")
     errors: list[dict[str, str]] = []
     expected_version = body_expected_version(body, errors)
-    if not isinstance(values, dict) or not values:
+    if values is not None and not isinstance(values, dict):
+        # Sent, of another type: a type error, as any member's, not "left out".
+        message = "fields must be an object of field names and their values."
+        errors.insert(0, field_error("fields", message))
+    elif not values:
         errors.insert(0, field_error("fields", "fields must be a non-empty object.", "required"))
     elif errors:
         # The service checks the fields as it stores them; refused now for expectedVersion,

@@ -156,6 +156,37 @@ def test_corrections_name_every_bad_field_beside_a_bad_expected_version(api, sub
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        # Sent, of another type: a type error, as every member's (it was `required`).
+        ({"fields": "merchantName"}, [("fields", "invalid")]),
+        ({"fields": [{"merchantName": "X"}]}, [("fields", "invalid")]),
+        (
+            {"fields": 5, "expectedVersion": "x"},
+            [("fields", "invalid"), ("expectedVersion", "invalid")],
+        ),
+        (
+            {"expectedVersion": "x", "fields": True},
+            [("expectedVersion", "invalid"), ("fields", "invalid")],
+        ),
+        # Left out, null or naming no field: nothing to correct.
+        ({}, [("fields", "required")]),
+        ({"fields": None}, [("fields", "required")]),
+        ({"fields": {}}, [("fields", "required")]),
+        ({"expectedVersion": "x"}, [("expectedVersion", "invalid"), ("fields", "required")]),
+    ],
+)
+def test_corrections_tell_fields_of_another_type_from_fields_left_out(
+    api, submission, body, errors
+):
+    before = submission.extracted_data
+    response = api.post(f"/api/v1/submissions/{submission.pk}/corrections", body, format="json")
+    assert refused(response) == (422, "VALIDATION_ERROR", errors)
+    submission.refresh_from_db()
+    assert submission.extracted_data == before
+
+
 def test_fraud_resolve_names_a_bad_resolution_and_reason_under_invalid_resolution(
     api, company, submission
 ):
