@@ -5,6 +5,7 @@ company and the listing, so a forged cursor, or one taken from another company's
 listing, is refused instead of reading rows it should not.
 """
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 # The query parameters every listing takes (its view's accepted_query_params names them).
 PAGE_QUERY = ("cursor", "limit")
+# A limit as written: ASCII digits, a minus allowed (out of range is clamped, seed 001).
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def _given_once(params: QueryDict, param: str, code: str) -> None:
@@ -35,6 +38,9 @@ def parse_limit(params: QueryDict, default: int = DEFAULT_LIMIT) -> int:
     if raw in (None, ""):
         return default
     try:
+        # Digits only: int() also reads "٣", "３", " 3" and "1_0" as numbers.
+        if not WHOLE_NUMBER.fullmatch(raw):
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         message = "limit must be a whole number."

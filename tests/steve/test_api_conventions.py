@@ -86,6 +86,25 @@ def test_a_malformed_query_parameter_is_400(api, workflows):
     assert response.status_code == 400 and response.json()["code"] == "INVALID_LIMIT"
 
 
+@pytest.mark.parametrize("limit", ["%D9%A3", "%EF%BC%93", "%C2%B3", "+3", "%203", "3%20", "1_0"])
+def test_a_limit_written_other_than_in_ascii_digits_is_400_not_read_as_a_number(
+    api, workflows, limit
+):
+    """Python's int() reads an Arabic-Indic three, a full-width three, a sign, spaces and
+    an underscore: such a limit was taken as a page size. Only digits (with a leading
+    minus, clamped as the seed says) are a whole number."""
+    response = api.get(f"/api/v1/submissions?limit={limit}")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "INVALID_LIMIT"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("limit", "invalid")]
+
+
+def test_a_limit_out_of_range_is_clamped_as_the_seed_says(api, workflows):
+    for limit in ("-1", "0", "100000", "007"):
+        assert api.get(f"/api/v1/submissions?limit={limit}").status_code == 200, limit
+
+
 # ---- 422: a readable JSON object whose content breaks a rule ----
 
 
