@@ -108,7 +108,8 @@ class PageImage:
 class FraudOutcome:
     status: str
     score: float
-    match_count: int
+    match_count: int  # the matches that count: open or confirmed
+    confirmed_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -1093,7 +1094,13 @@ def outcome_for(submission_id: str) -> FraudOutcome:
         status = FraudStatus.FLAGGED
     else:
         status = FraudStatus.CLEAN
-    return FraudOutcome(status=status, score=round(score, 2), match_count=len(matches))
+    confirmed = sum(m.resolution == M.Resolution.CONFIRMED_FRAUD for m in matches)
+    return FraudOutcome(
+        status=status,
+        score=round(score, 2),
+        match_count=len(matches),
+        confirmed_count=confirmed,
+    )
 
 
 def _store_outcome(submission_id: str) -> FraudOutcome:
@@ -1286,33 +1293,58 @@ def withdrawn_refusal(submission: Submission, match: FraudMatch) -> FraudMatchEr
     )
 
 
-def fraud_sentence(status: str, count: int) -> str:
-    """The summary's sentence about fraud (jobs.pipeline ends every summary with it)."""
+def fraud_sentence(status: str, count: int, *, confirmed: int = 0, decided: bool = False) -> str:
+    """The summary's sentence about fraud (jobs.pipeline ends every summary with it).
+
+    `count` is the matches that count, `confirmed` how many of them a reviewer confirmed:
+    only the others wait for a reviewer, and none can once the submission is `decided`
+    (a confirmation rejected it). It said "3 blocked fraud matches; a reviewer must
+    resolve them" of a submission its confirmation had rejected."""
     if status == FraudStatus.CLEAN:
         return "No fraud signals."
-    noun = "match" if count == 1 else "matches"
-    return f"{count} {status} fraud {noun}; a reviewer must resolve them."
+    left = count - confirmed
+    parts = [f"{confirmed} confirmed fraud {_matches(confirmed)}"] if confirmed else []
+    if left:
+        todo = " left unresolved" if decided else "; a reviewer must resolve them"
+        parts.append(f"{left} {status} fraud {_matches(left)}{todo}")
+    return "; ".join(parts) + "."
 
 
-_FRAUD_SENTENCE = re.compile(
-    r"No fraud signals\.|\d+ (?:flagged|blocked) fraud match(?:es)?; a reviewer must resolve them\."
+def _matches(count: int) -> str:
+    return "match" if count == 1 else "matches"
+
+
+_CONFIRMED = r"\d+ confirmed fraud match(?:es)?"
+_OPEN = (
+    r"\d+ (?:flagged|blocked) fraud match(?:es)?"
+    r"(?:; a reviewer must resolve them| left unresolved)"
 )
+_FRAUD_SENTENCE = re.compile(rf"No fraud signals\.|(?:{_CONFIRMED}; )?{_OPEN}\.|{_CONFIRMED}\.")
 
 
-def _bump_outcome(submission: Submission, actor: Actor, matches: list[FraudMatch]) -> None:
+def _bump_outcome(
+    submission: Submission, actor: Actor, matches: list[FraudMatch], *, rejects: bool = False
+) -> None:
     """The fraud status after `actor`'s resolution or undo of `matches`, and the
     summary's sentence about it: it went on saying "4 blocked fraud matches; a reviewer
     must resolve them" once they were. Saved as that actor's fraud change, on the
     submission and on the matches: it does not make their own correction or resolution
     in flight stale, as anyone else's does (refuse_stale_correction,
-    refuse_stale_resolution)."""
+    refuse_stale_resolution). `rejects`: a confirmation that rejects the submission next,
+    so what is still open is left as it is, not for a reviewer to resolve."""
     outcome = outcome_for(submission.pk)
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
     changed = ["fraud_status", "fraud_score"]
     found = list(_FRAUD_SENTENCE.finditer(submission.ai_summary or ""))
     if len(found) == 1:
-        at, sentence = found[0], fraud_sentence(outcome.status, outcome.match_count)
+        sentence = fraud_sentence(
+            outcome.status,
+            outcome.match_count,
+            confirmed=outcome.confirmed_count,
+            decided=rejects,
+        )
+        at = found[0]
         summary = submission.ai_summary
         submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
         changed.append("ai_summary")
@@ -1371,7 +1403,10 @@ def fraud_matches_resolve(
             match.resolved_by_user = user
             match.resolved_at = now
             match.save()
-        _bump_outcome(submission, actor, matches)
+        confirmed = resolution == M.Resolution.CONFIRMED_FRAUD
+        _bump_outcome(
+            submission, actor, matches, rejects=confirmed and _confirmation_rejects(submission)
+        )
         if submission.status == SubmissionStatus.REVIEW:
             hold_for_actor(submission, actor)  # resolving is working on it
         for match in matches:
@@ -1391,7 +1426,7 @@ def fraud_matches_resolve(
             )
             if resolution == M.Resolution.FALSE_POSITIVE and match.target_submission_id:
                 _remember_false_positive(match, actor)
-        if resolution == M.Resolution.CONFIRMED_FRAUD:
+        if confirmed:
             _remember_fraud(submission, actor)
             _reject_confirmed(submission, actor, reason)
     return matches
@@ -1548,11 +1583,14 @@ def false_positive_pairs_remove(
     return pairs
 
 
-def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") -> None:
+def _confirmation_rejects(submission: Submission) -> bool:
+    """Whether confirming fraud on `submission` rejects it (its policy, while in review)."""
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
-    if not policy.reject_on_confirmed_fraud:
-        return
-    if submission.status != SubmissionStatus.REVIEW:
+    return policy.reject_on_confirmed_fraud and submission.status == SubmissionStatus.REVIEW
+
+
+def _reject_confirmed(submission: Submission, actor: Actor, reason: str = "") -> None:
+    if not _confirmation_rejects(submission):
         return
     # Without a reason (the API's may be left out), say who confirmed it: "a reviewer"
     # read as if a person had, when an integrator's key did. An actor's label hides no

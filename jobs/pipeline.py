@@ -578,7 +578,12 @@ def _store_decision(
     checks' outcome, the summary said "1 blocked fraud match" of a clean submission."""
     locked_submission(submission_id=session.submission_id)
     fraud = outcome_for(session.submission_id)
-    summary = " ".join([*merged.summaries, fraud_sentence(fraud.status, fraud.match_count)])
+    summary = " ".join(
+        [
+            *merged.summaries,
+            fraud_sentence(fraud.status, fraud.match_count, confirmed=fraud.confirmed_count),
+        ]
+    )
     submission_finish_processing(
         submission_id=session.submission_id,
         to_status=to_status,

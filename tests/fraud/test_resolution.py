@@ -3,7 +3,7 @@
 import pytest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
-from fraud.services import fraud_match_resolve, fraud_run_checks
+from fraud.services import fraud_match_resolve, fraud_resolution_undo, fraud_run_checks
 from submissions.models import Submission
 from submissions.services import Actor
 from tests.fraud.helpers import make_submission, refetch
@@ -100,3 +100,47 @@ def test_the_summary_says_what_is_left_once_matches_are_resolved(company):
     )
     resolve(M.objects.get(submission=second), M.Resolution.FALSE_POSITIVE)
     assert refetch(second).ai_summary == "Receipt from Kedai dated 2024-02-01. No fraud signals."
+
+
+def _twice_matched(company, sha256: str, policy: dict | None = None):
+    """A submission whose file two earlier ones hold: two pairs, one match each, with the
+    summary's sentence the pipeline wrote for them."""
+    for _ in range(2):
+        earlier, _ = make_submission(company, sha256=sha256, policy=policy)
+        run(earlier)
+    third, _ = make_submission(company, sha256=sha256, policy=policy)
+    status = run(third).status
+    Submission.objects.filter(pk=third.pk).update(
+        ai_summary=f"Receipt from Kedai. 2 {status} fraud matches; a reviewer must resolve them."
+    )
+    return third, status, list(M.objects.filter(submission=third).order_by("pk"))
+
+
+def test_a_confirmation_that_rejects_does_not_ask_a_reviewer_to_resolve_what_is_left(company):
+    third, status, (confirmed, left) = _twice_matched(company, "4" * 64)
+    resolve(confirmed, M.Resolution.CONFIRMED_FRAUD)
+    third = refetch(third)
+    assert third.status == "rejected"
+    # A rejected submission's matches cannot be resolved (SUBMISSION_IS_REJECTED).
+    assert third.ai_summary == (
+        f"Receipt from Kedai. 1 confirmed fraud match; 1 {status} fraud match left unresolved."
+    )
+
+
+def test_the_summary_counts_confirmed_matches_apart_from_the_open_ones(company):
+    policy = {"reject_on_confirmed_fraud": False}  # it stays in review
+    third, status, (first, second) = _twice_matched(company, "3" * 64, policy)
+    resolve(first, M.Resolution.CONFIRMED_FRAUD)
+    assert refetch(third).ai_summary == (
+        "Receipt from Kedai. 1 confirmed fraud match; "
+        f"1 {status} fraud match; a reviewer must resolve them."
+    )
+    resolve(second, M.Resolution.CONFIRMED_FRAUD)
+    # Nothing is left to resolve: it was "2 blocked fraud matches; a reviewer must
+    # resolve them." with none open.
+    assert refetch(third).ai_summary == "Receipt from Kedai. 2 confirmed fraud matches."
+    fraud_resolution_undo(submission_id=third.pk, match_ids=[second.pk], actor=Actor.system())
+    assert refetch(third).ai_summary == (
+        "Receipt from Kedai. 1 confirmed fraud match; "
+        f"1 {status} fraud match; a reviewer must resolve them."
+    )
