@@ -1322,6 +1322,19 @@ _OPEN = (
 _FRAUD_SENTENCE = re.compile(rf"No fraud signals\.|(?:{_CONFIRMED}; )?{_OPEN}\.|{_CONFIRMED}\.")
 
 
+def _summary_with(summary: str | None, outcome: FraudOutcome, *, decided: bool) -> str | None:
+    """`summary` with its one sentence about fraud told anew from `outcome`; None when it
+    holds no such sentence, or more than one (then which is Steve's is unclear)."""
+    found = list(_FRAUD_SENTENCE.finditer(summary or ""))
+    if len(found) != 1:
+        return None
+    sentence = fraud_sentence(
+        outcome.status, outcome.match_count, confirmed=outcome.confirmed_count, decided=decided
+    )
+    at = found[0]
+    return summary[: at.start()] + sentence + summary[at.end() :]
+
+
 def _bump_outcome(
     submission: Submission, actor: Actor, matches: list[FraudMatch], *, rejects: bool = False
 ) -> None:
@@ -1336,17 +1349,9 @@ def _bump_outcome(
     submission.fraud_status = outcome.status
     submission.fraud_score = outcome.score
     changed = ["fraud_status", "fraud_score"]
-    found = list(_FRAUD_SENTENCE.finditer(submission.ai_summary or ""))
-    if len(found) == 1:
-        sentence = fraud_sentence(
-            outcome.status,
-            outcome.match_count,
-            confirmed=outcome.confirmed_count,
-            decided=rejects,
-        )
-        at = found[0]
-        summary = submission.ai_summary
-        submission.ai_summary = summary[: at.start()] + sentence + summary[at.end() :]
+    summary = _summary_with(submission.ai_summary, outcome, decided=rejects)
+    if summary is not None:
+        submission.ai_summary = summary
         changed.append("ai_summary")
     save_new_version(submission, changed, fraud_resolved=True, by=actor)
     M.objects.filter(pk__in=[m.pk for m in matches]).update(
@@ -1732,6 +1737,22 @@ def _withdraw_matches_against(
         transaction.on_commit(_withdrawal(carrier, submission.pk), robust=True)
 
 
+def _summary_after_decision(
+    sender: object, *, submission: Submission, to_status: str, **_: Any
+) -> None:
+    """`submission` was rejected or cancelled with matches still open: no reviewer can
+    resolve them any more (SUBMISSION_IS_REJECTED), but its summary went on saying "2
+    blocked fraud matches; a reviewer must resolve them." Told as left unresolved, in the
+    change's transaction and version: the summary of a decided submission, not a change
+    of its own."""
+    if to_status not in (SubmissionStatus.REJECTED, SubmissionStatus.CANCELLED):
+        return
+    summary = _summary_with(submission.ai_summary, outcome_for(submission.pk), decided=True)
+    if summary is not None and summary != submission.ai_summary:
+        submission.ai_summary = summary
+        Submission.objects.filter(pk=submission.pk).update(ai_summary=summary)
+
+
 def _withdrawal(carrier: str, target_id: str) -> Callable[[], object]:
     """The on-commit withdrawal of `carrier`'s matches against `target_id`: a function,
     not a functools.partial, because Django logs a robust callback that raised by its
@@ -1747,5 +1768,7 @@ def _withdrawal(carrier: str, target_id: str) -> Callable[[], object]:
 
 def connect_matches_to_submissions() -> None:
     """Whatever fails or cancels a submission (a cancel by API, page or admin, the
-    expiry of its session, a processing failure) withdraws the matches against it."""
+    expiry of its session, a processing failure) withdraws the matches against it; a
+    rejection or cancel tells its own open matches as left unresolved."""
     submission_changed.connect(_withdraw_matches_against, dispatch_uid="fraud.withdraw_matches")
+    submission_changed.connect(_summary_after_decision, dispatch_uid="fraud.summary_decided")

@@ -5,7 +5,7 @@ import pytest
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 from fraud.services import fraud_match_resolve, fraud_resolution_undo, fraud_run_checks
 from submissions.models import Submission
-from submissions.services import Actor
+from submissions.services import Actor, submission_cancel, submission_reject
 from tests.fraud.helpers import make_submission, refetch
 
 pytestmark = pytest.mark.django_db
@@ -143,4 +143,20 @@ def test_the_summary_counts_confirmed_matches_apart_from_the_open_ones(company):
     assert refetch(third).ai_summary == (
         "Receipt from Kedai. 1 confirmed fraud match; "
         f"1 {status} fraud match; a reviewer must resolve them."
+    )
+
+
+@pytest.mark.parametrize("decision", ["reject", "cancel"])
+def test_a_submission_rejected_or_cancelled_with_open_matches_does_not_ask_for_a_reviewer(
+    company, decision
+):
+    third, status, _ = _twice_matched(company, "5" * 64)
+    if decision == "reject":
+        submission_reject(submission_id=third.pk, actor=Actor.system(), reason="Not ours.")
+    else:
+        submission_cancel(submission_id=third.pk, actor=Actor.system())
+    # No one can resolve a decided submission's matches: it went on saying "2 blocked
+    # fraud matches; a reviewer must resolve them."
+    assert refetch(third).ai_summary == (
+        f"Receipt from Kedai. 2 {status} fraud matches left unresolved."
     )
