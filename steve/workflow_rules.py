@@ -337,11 +337,22 @@ NOT_IN_FORM = "is not in the form this field takes"
 FORM_DESCRIPTION_MAX = 200
 
 
+NOT_IN_ANY_FORM = "is not in any of the forms this field takes"
+# jsonschema refuses a value no branch takes as "is not valid under any of the given
+# schemas", the branches' own refusals (their patterns) kept only in its context.
+BRANCHES = ("anyOf", "oneOf")
+
+
 def _readable(error: Any, field: Any) -> str | None:
     """A refusal in words of a string's date format, or of its pattern or other format
-    by the annotations of its schema (or, those missing, of the field's); None for others."""
+    by the annotations of its schema (or, those missing, of the field's), also when they
+    are anyOf/oneOf's branches; None for others."""
     instance = error.instance
-    if not isinstance(instance, str) or error.validator not in ("format", "pattern"):
+    if not isinstance(instance, str):
+        return None
+    if error.validator in BRANCHES:
+        return _branches_readable(error, field)
+    if error.validator not in ("format", "pattern"):
         return None
     written = json.dumps(instance, ensure_ascii=False)
     if error.validator == "format" and error.validator_value == "date":
@@ -356,6 +367,66 @@ def _readable(error: Any, field: Any) -> str | None:
         # them, stored as published): the pattern as the schema writes it, unescaped.
         return f"{written} {NOT_IN_FORM} (pattern {error.validator_value})"
     return None
+
+
+def _branches_readable(error: Any, field: Any) -> str | None:
+    """A string no branch of anyOf/oneOf took, refused in the words of its forms: those
+    of the schema holding the branches (or the field's), else each branch's own (its
+    description and example, or its pattern). None when a branch that takes text refused
+    it for other than its form (a length, an enum): jsonschema's words stand."""
+    forms = _branch_forms(error)
+    if not forms:
+        return None
+    written = json.dumps(error.instance, ensure_ascii=False)
+    if words := _form_in_words(error.schema) or _form_in_words(field):
+        return f"{written} {NOT_IN_FORM}{words}"
+    if len(forms) == 1:
+        return f"{written} {NOT_IN_FORM}{forms[0]}"
+    return f"{written} {NOT_IN_ANY_FORM}: " + "; or ".join(_bare(form) for form in forms)
+
+
+def _bare(form: str) -> str:
+    """A form as it follows NOT_IN_FORM (": a time, e.g. 21:30", " (pattern ^x$)"), as
+    one of a list."""
+    return form.removeprefix(": ").removeprefix(", ").removeprefix(" (").removesuffix(")")
+
+
+def _branch_forms(error: Any) -> list[str]:
+    """The forms (as they follow NOT_IN_FORM) of the branches that take the value's type;
+    empty unless every one of them refused it by its form (a pattern or a format, or
+    branches of its own so refused)."""
+    branches: dict[int, list[Any]] = {}
+    for refusal in error.context or []:
+        branches.setdefault(refusal.relative_schema_path[0], []).append(refusal)
+    forms = []
+    for index, refusals in sorted(branches.items()):
+        mine = [r for r in refusals if not r.relative_path]  # of the value, not a member
+        if any(r.validator == "type" for r in mine):
+            continue  # a branch for another type (null, a number) says nothing of text
+        branch = error.schema[error.validator][index]
+        form = next((f for r in mine if (f := _branch_form(r, branch))), None)
+        if form is None:
+            return []
+        forms.append(form)
+    return list(dict.fromkeys(forms))
+
+
+def _branch_form(refusal: Any, branch: Any) -> str | None:
+    """The form a branch refused a value for not being in, as it follows NOT_IN_FORM:
+    by the annotations of the refusing schema or of the branch, a date as Steve says it,
+    or the pattern as written; None when the refusal is not of a form."""
+    if refusal.validator in BRANCHES:
+        inner = _branch_forms(refusal)
+        if words := _form_in_words(refusal.schema) or _form_in_words(branch):
+            return words if inner else None
+        return ": " + "; or ".join(_bare(form) for form in inner) if inner else None
+    if refusal.validator not in ("format", "pattern"):
+        return None
+    if words := _form_in_words(refusal.schema) or _form_in_words(branch):
+        return words
+    if refusal.validator == "format" and refusal.validator_value == "date":
+        return ": " + AS_DATE.removeprefix("is not ")
+    return f" ({refusal.validator} {refusal.validator_value})"
 
 
 def _form_in_words(schema: Any) -> str | None:

@@ -678,3 +678,116 @@ def test_a_read_only_page_shows_no_form_hints(waiting, company):
     client = signed_in(factories.member(company, role=Membership.Role.VIEWER))
     page = client.get(reverse("review:detail", args=[waiting.pk])).content.decode()
     assert "data-read-only" in page and "field-time-hint" not in page
+
+
+# A field whose forms are branches (anyOf/oneOf) of patterns: refused in the same words.
+INVOICE_OR_CREDIT_NOTE = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": r"^INV-\d{6}$",
+            "description": "an invoice number",
+            "examples": ["INV-004211"],
+        },
+        {"type": "string", "pattern": r"^CN-\d{4}$", "description": "a credit note number"},
+        {"type": "null"},
+    ]
+}
+
+
+def branched(submission: Submission, field: str, spec: dict) -> None:
+    version = submission.workflow_version
+    schema = copy.deepcopy(version.output_schema)
+    schema["properties"][field] = spec
+    version.output_schema = schema
+    version.save(update_fields=["output_schema"])
+
+
+BRANCH_FORMS = (
+    "is not in any of the forms this field takes: an invoice number, e.g. INV-004211; "
+    "or a credit note number"
+)
+
+
+@pytest.mark.parametrize("keyword", ["anyOf", "oneOf"])
+def test_a_value_no_branch_pattern_takes_is_refused_in_the_branches_words_over_the_api(
+    api, waiting, keyword
+):
+    """jsonschema refuses it as '"4211" is not valid under any of the given schemas':
+    the caller learnt neither what was wrong nor what to send."""
+    branched(waiting, "receiptNumber", {keyword: INVOICE_OR_CREDIT_NOTE["anyOf"]})
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"receiptNumber": "4211"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    body = response.json()
+    [error] = body["errors"]
+    assert error["field"] == "fields.receiptNumber"
+    assert error["message"].endswith(f'"4211" {BRANCH_FORMS}.')
+    assert BRANCH_FORMS in body["detail"]
+    assert "given schemas" not in response.content.decode()
+
+
+def test_a_value_no_branch_pattern_takes_is_refused_in_the_branches_words_on_the_desk(ui, waiting):
+    branched(waiting, "receiptNumber", INVOICE_OR_CREDIT_NOTE)
+    response = correct(ui, waiting, waiting.version, "receiptNumber", "4211")
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert f"Invalid value for Receipt number: &quot;4211&quot; {BRANCH_FORMS}." in page
+    assert "given schemas" not in page
+    assert correct(ui, waiting, waiting.version, "receiptNumber", "CN-0042").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "spec, said",
+    [
+        pytest.param(
+            {**INVOICE_OR_CREDIT_NOTE, "description": "the number printed top right"},
+            f"{FORM}: the number printed top right",
+            id="the field's own description first",
+        ),
+        pytest.param(
+            {"anyOf": [{"type": "string", "pattern": r"^INV-\d{6}$"}, {"type": "integer"}]},
+            f"{FORM} (pattern ^INV-\\d{{6}}$)",
+            id="one branch takes text: its pattern as written",
+        ),
+        pytest.param(
+            {"type": "string", "oneOf": [{"pattern": r"^INV-\d{6}$"}, {"pattern": r"^CN-\d{4}$"}]},
+            "is not in any of the forms this field takes: pattern ^INV-\\d{6}$; "
+            "or pattern ^CN-\\d{4}$",
+            id="branches without words: their patterns",
+        ),
+    ],
+)
+def test_a_branch_pattern_refusal_says_what_the_schema_gives_of_its_forms(api, waiting, spec, said):
+    branched(waiting, "receiptNumber", spec)
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"receiptNumber": "4211"}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["message"].endswith(f'"4211" {said}.')
+
+
+def test_a_line_items_branch_pattern_is_refused_in_its_words_naming_the_member(api, waiting):
+    items = copy.deepcopy(OUTPUT_SCHEMAS["receipt"]["properties"]["lineItems"])
+    items["items"]["properties"]["sku"] = {
+        "anyOf": [
+            {"type": "string", "pattern": "^[A-Z]{3}-\\d+$", "examples": ["ABC-1"]},
+            {"type": "integer"},
+        ]
+    }
+    branched(waiting, "lineItems", items)
+    row = {"description": "Teh tarik", "quantity": 1, "amount": 2.5, "sku": "abc"}
+    response = api.post(
+        f"/api/v1/submissions/{waiting.pk}/corrections",
+        {"fields": {"lineItems": [row]}},
+        format="json",
+    )
+    assert response.status_code == 422, response.content
+    [error] = response.json()["errors"]
+    assert error["field"] == "fields.lineItems[0].sku"
+    assert error["message"].endswith(f'"abc" {FORM}, e.g. ABC-1.')
