@@ -115,19 +115,55 @@ MAX_FIELD_NAME = 100
 
 def _field_name_errors(properties: dict[str, Any]) -> list[str]:
     """A field named "", by 5,000 characters, or by a line break, NUL or bidi override
-    published: no page shows it as a name."""
-    bad = [
-        name
-        for name in properties
-        if not 0 < len(name) <= MAX_FIELD_NAME or not name.strip() or hides_text(name, allowed="")
+    published: no page shows it as a name. A member of a field's objects (a line item's)
+    is named by the same rules, at any depth: the desk shows them and the API's refusals
+    name them (lineItems[2].<name>)."""
+    bad = [_shown_name(name) for name in properties if _unshowable(name)]
+    nested = [
+        f"{_shown_name(name) if _unshowable(name) else name}.{path}"
+        for name, spec in properties.items()
+        for path in _bad_members(spec)
     ]
-    if not bad:
+    if not bad and not nested:
         return []
-    named = ", ".join(json.dumps(name[:40] + ("…" if len(name) > 40 else "")) for name in bad)
-    return [
-        f"Output schema: {named}: a field's name is 1 to {MAX_FIELD_NAME} characters, not "
-        "all spaces, with no control or invisible characters (line breaks, bidi marks)."
-    ]
+    rules = (
+        f"is 1 to {MAX_FIELD_NAME} characters, not all spaces, with no control or invisible "
+        "characters (line breaks, bidi marks)."
+    )
+    errors = [f"Output schema: {', '.join(bad)}: a field's name {rules}"] if bad else []
+    if nested:
+        errors.append(f"Output schema: {', '.join(nested[:10])}: a member's name {rules}")
+    return errors
+
+
+def _unshowable(name: str) -> bool:
+    return not 0 < len(name) <= MAX_FIELD_NAME or not name.strip() or hides_text(name, allowed="")
+
+
+def _shown_name(name: str) -> str:
+    return json.dumps(name[:40] + ("…" if len(name) > 40 else ""))
+
+
+def _bad_members(schema: Any) -> Iterator[str]:
+    """The schema paths ("items.properties."a\\nb"") of the members named in a field's
+    schema, at any depth, that a page cannot show; a name in data (examples) or a
+    pattern (patternProperties) is no member's name."""
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from (f"{index}.{path}" for path in _bad_members(item))
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key in DATA_KEYWORDS or not isinstance(value, dict | list):
+            continue
+        if key in NAMED_SCHEMAS and isinstance(value, dict):
+            for name, subschema in value.items():
+                if key == "properties" and _unshowable(name):
+                    yield f"{key}.{_shown_name(name)}"
+                else:
+                    yield from (f"{key}.{name}.{path}" for path in _bad_members(subschema))
+        else:
+            yield from (f"{key}.{path}" for path in _bad_members(value))
 
 
 # Keywords whose values are data, not schemas: a "pattern" in an example is no pattern.

@@ -80,6 +80,14 @@ def test_a_checked_version_is_published_as_the_next_version(operator, workflows)
             "cannot be matched in bounded time",
         ),
         ("output_schema", {"type": "object", "properties": {"": {}}}, "1 to 100 characters"),
+        (
+            "output_schema",
+            {
+                "type": "object",
+                "properties": {"lineItems": {"items": {"properties": {"sku\n": {}}}}},
+            },
+            "Output schema: lineItems.items.properties.",
+        ),
     ],
 )
 def test_an_unusable_version_cannot_be_saved(operator, workflows, field, value, message):

@@ -3,6 +3,7 @@ are ones a page can show: checked when a version is published, and when one publ
 before is used."""
 
 import copy
+import json
 
 import pytest
 
@@ -150,3 +151,46 @@ def test_a_field_name_of_up_to_100_characters_that_shows_is_published(name):
 @pytest.mark.parametrize("kind", ["receipt", "invoice"])
 def test_the_default_output_schemas_pass_the_pattern_and_name_checks(kind):
     assert output_schema_errors(kind_defaults(kind)["output_schema"]) == []
+
+
+def line_items_with(name: str) -> dict[str, object]:
+    items = copy.deepcopy(kind_defaults("receipt")["output_schema"]["properties"]["lineItems"])
+    items["items"]["properties"][name] = {"type": "string"}
+    return items
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("x" * 101, id="101 characters"),
+        pytest.param("sku\n", id="line break"),
+        pytest.param("\u202esku", id="bidi override"),
+        pytest.param("  ", id="blank"),
+    ],
+)
+def test_a_nested_member_name_a_page_cannot_show_is_refused_at_publish_naming_its_path(name):
+    """A line item's members are named on the review page and in the API's refusals
+    (lineItems[2].<name>): only the top-level names were checked."""
+    [error] = output_schema_errors(receipt_schema(lineItems=line_items_with(name)))
+    shown = json.dumps(name[:40] + ("…" if len(name) > 40 else ""))
+    assert f"lineItems.items.properties.{shown}" in error
+    assert "1 to 100 characters" in error and "control" in error
+
+
+def test_member_names_are_checked_at_any_depth_and_in_branches():
+    field = {
+        "anyOf": [
+            {"type": "object", "properties": {"box": {"properties": {"a\tb": {}}}}},
+            {"type": "null"},
+        ]
+    }
+    [error] = output_schema_errors(receipt_schema(extra=field))
+    assert 'extra.anyOf.0.properties.box.properties."a\\tb"' in error
+
+
+def test_a_nested_member_name_that_shows_is_published_and_names_in_data_are_not_checked():
+    items = line_items_with("x" * 100)
+    items["examples"] = [[{"": "an example's member is data, not a name"}]]
+    items["items"]["patternProperties"] = {"^\\s+$": {}}  # a pattern, not a name
+    assert output_schema_errors(receipt_schema(lineItems=items)) == []
