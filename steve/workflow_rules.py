@@ -86,9 +86,20 @@ def output_schema_errors(schema: Any) -> list[str]:
             f"Output schema: {size / 1024:,.0f} KB of JSON, above the {MAX_OUTPUT_SCHEMA_KB} KB "
             "an output schema may have (it is read at every submit and review)."
         ]
+    # Before the JSON Schema check, which compiles every pattern with Python's re.
+    if long := sorted({p for p in _patterns(schema) if len(p) > MAX_PATTERN}, key=len):
+        return [
+            f"Output schema: a pattern of {len(long[-1]):,} characters: a pattern is at most "
+            f"{MAX_PATTERN} characters (patternProperties' names too)."
+        ]
     errors = _messages(OUTPUT_SCHEMA_SHAPE, schema, "Output schema")
     if errors:
         return errors
+    if len(schema["properties"]) > MAX_FIELDS:
+        return [
+            f"Output schema: {len(schema['properties']):,} fields: an output schema has at most "
+            f"{MAX_FIELDS} fields (the review page shows every one)."
+        ]
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as error:
@@ -100,6 +111,13 @@ def output_schema_errors(schema: Any) -> list[str]:
     referring = sorted(name for name, spec in schema["properties"].items() if _refers(spec))
     if referring:
         return [f"Output schema: {', '.join(referring)}: a field's schema cannot use $ref."]
+    # Nor the schema around them: its "$ref": "#" (or a loop of $defs) reached every
+    # correction as a RecursionError, and no field may use what $defs hold.
+    if _refers(schema):
+        return [
+            "Output schema: $ref (or $dynamicRef) cannot be used: each field's schema says "
+            "all of its form, and a schema's reference to itself never ends."
+        ]
     # Such a field was dropped from every extraction and refused at every correction: a
     # required one stayed missing for good.
     empty = sorted(name for name, spec in schema["properties"].items() if _holds_nothing(spec))
@@ -107,6 +125,13 @@ def output_schema_errors(schema: Any) -> list[str]:
         return [f"Output schema: {', '.join(empty)}: no value fits this field's schema."]
     return []
 
+
+# The review page shows every field (20,000 fit in 256 KB and took it tens of seconds);
+# the default schemas have 9 and 10.
+MAX_FIELDS = 500
+# A pattern says a field's form (a date's is 25 characters): one of 200 KB took seconds
+# to check, compiled by Python's re (JSON Schema's check of "regex") and by RE2.
+MAX_PATTERN = 1000
 
 # The review page shows a field by its name (its label's title, its input's id), and
 # MerchantMemory and events store it: longer names are documents, not names.
@@ -330,10 +355,34 @@ def schema_refusal_at(schema: dict[str, Any], name: str, value: Any) -> tuple[St
                 # the refusing part is a $ref's or an allOf's.
                 field = schema.get("properties", {}).get(name) if path == [name] else None
                 steps = [*path[1:], *_members_named(error)[:1]]
-                return steps, _readable(error, field) or _as_json(error.message, error.instance)
+                return steps, _readable(error, field) or _said(error)
+            if error.schema is False:
+                # jsonschema drops where a field's `false` schema refused (no path): it is
+                # still this field's refusal, or the value was let through.
+                return [], _said(error)
     except referencing.exceptions.Unresolvable as error:
         return [], f"the output schema refers to {error.ref!r}, which it does not define"
+    except RecursionError:
+        # A version published before $ref was refused, whose schema refers to itself.
+        return [], SELF_REFERRING
     return None
+
+
+SELF_REFERRING = (
+    "the output schema refers to itself without end ($ref), so no value can be checked "
+    "against it; publish a version without $ref"
+)
+
+
+def field_type(spec: Any) -> str | None:
+    """The one JSON type a field's values have besides null ("number" for ["number",
+    "null"]), which the desk types them by; None when it names none or several, or the
+    field's schema is no object (true, false)."""
+    named = spec.get("type") if isinstance(spec, dict) else None
+    if isinstance(named, list):
+        kinds = [kind for kind in named if kind != "null"]
+        named = kinds[0] if len(kinds) == 1 else None
+    return named if isinstance(named, str) else None
 
 
 def _members_named(error: Any) -> list[str]:
@@ -623,6 +672,15 @@ def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> It
         or (Fraction(written) / Fraction(Decimal(repr(divisor)))).denominator != 1
     ):
         yield jsonschema.ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+def _said(error: Any) -> str:
+    """jsonschema's refusal, its value written as JSON; a `false` schema's in words
+    (it said "False schema does not allow 'A-1'")."""
+    if error.schema is False:
+        written = _as_json(repr(error.instance), error.instance)
+        return f"{written} is not allowed: the output schema takes no value there"
+    return _as_json(error.message, error.instance)
 
 
 def _as_json(message: str, instance: Any) -> str:

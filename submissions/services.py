@@ -23,7 +23,7 @@ from steve.jsonnumbers import InexactFloat, as_float
 from steve.models import Company, Environment
 from steve.text import hides_text, shown
 from steve.timefmt import iso
-from steve.workflow_rules import Steps, schema_refusal_at
+from steve.workflow_rules import Steps, field_type, schema_refusal_at
 from submissions.events import announce
 from submissions.memory import REMEMBERED_FIELDS, same_value, shop_keys
 from submissions.models import (
@@ -980,7 +980,7 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
 def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str, *, label: str) -> Any:
     """Turn the reviewer's text into the JSON type the workflow's schema expects; a
     refusal names the field by `label`, as the page shows it."""
-    kind = schema.get("type")
+    kind = field_type(schema)
     if kind == "number":
         number = _decimal(raw)
         if number is None:
@@ -1032,7 +1032,7 @@ def submission_correct_field(
         # The desk's refusals name the field as its page labels it (the API's corrections,
         # submission_correct_fields, keep the key their callers send).
         label = field_label(field_name, schema or {})
-        if schema is None or schema.get("type") in {"array", "object"}:
+        if schema is None or field_type(schema) in {"array", "object"}:
             raise invalid(field_name, f"{label} is not a field that can be corrected here.")
         new = (
             None
@@ -1081,7 +1081,7 @@ def submission_correct_line_items(
             field_name="lineItems",
         )
         schema = _field_schema(submission, "lineItems")
-        if schema is None or schema.get("type") != "array":
+        if schema is None or field_type(schema) != "array":
             raise invalid("lineItems", "This workflow has no line items.")
         items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
         _check_line_items(items)
@@ -1103,8 +1103,16 @@ def _check_line_items(items: list[dict[str, Any]]) -> None:
     if len(items) > MAX_LINE_ITEMS:
         raise invalid("lineItems", f"At most {MAX_LINE_ITEMS} line items.")
     for number, item in enumerate(items, start=1):
+        # A schema whose items are free (items: true) lets through rows of any shape.
+        if not isinstance(item, dict):
+            continue
         _check_description(number, item.get("description"))
-        if round(item["quantity"], 4) <= 0:
+        quantity = item.get("quantity")
+        if (
+            isinstance(quantity, int | float)
+            and not isinstance(quantity, bool)
+            and round(quantity, 4) <= 0
+        ):
             raise invalid(
                 f"lineItems[{number - 1}].quantity", _QUANTITY_ABOVE_ZERO.format(number=number)
             )
@@ -1190,7 +1198,10 @@ def _exact_float(number: Decimal, field_name: str, *, what: str) -> float:
 
 def _field_schema(submission: Submission, field_name: str) -> dict[str, Any] | None:
     properties = (submission.workflow_version.output_schema or {}).get("properties", {})
-    return properties.get(field_name)
+    spec = properties.get(field_name)
+    if isinstance(spec, bool):  # a version stored before they were refused at publish
+        return {} if spec else {"not": {}}
+    return spec
 
 
 def _validate(value: Any, submission: Submission, field_name: str, what: str) -> None:

@@ -4,6 +4,7 @@ from typing import Any
 
 from steve.models import Workflow, WorkflowVersion
 from steve.timefmt import iso
+from steve.workflow_rules import field_type
 
 
 def workflow_version_data(version: WorkflowVersion, *, full: bool = False) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def workflow_version_data(version: WorkflowVersion, *, full: bool = False) -> di
     if full:
         data["outputJsonSchema"] = version.output_schema
         data["outputSchema"] = {
-            name: spec.get("type")
+            name: field_type(spec)
             for name, spec in version.output_schema.get("properties", {}).items()
         }
     return data

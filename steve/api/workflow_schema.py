@@ -55,7 +55,10 @@ WORKFLOW_DETAIL = {
                 "outputSchema": {
                     "type": "object",
                     "additionalProperties": nullable(STRING),
-                    "description": "Field name to JSON type",
+                    "description": (
+                        "Field name to JSON type (of a type list, its one type besides null; "
+                        "null when the field names none or several)"
+                    ),
                 },
             }
         ),

@@ -17,7 +17,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, company_required, membership_allows
-from steve.workflow_rules import form_description, form_example
+from steve.workflow_rules import field_type, form_description, form_example
 from submissions.forms import REJECT_REASONS, RejectForm
 from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import PDF_MAX_PAGES, is_identity, pdf_page_count, stored_transform
@@ -214,8 +214,9 @@ def _field_rows(
     given = values_as_given(submission) if recalled else {}  # one query, only when needed
     rows = []
     for name, spec in sorted(schema.items(), key=lambda item: _field_rank(item[0], data)):
-        if spec.get("type") in {"array", "object"}:
+        if field_type(spec) in {"array", "object"}:
             continue
+        spec = spec if isinstance(spec, dict) else {}  # true or false, as published before
         confidence = confidences.get(name)
         evidence = _evidence_boxes((submission.evidence or {}).get(name, []))
         label = field_label(name, spec)
