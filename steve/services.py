@@ -27,6 +27,7 @@ from steve.models import (
     WorkflowVersion,
 )
 from steve.text import hides_text
+from steve.workflow_rules import output_schema_errors, upload_rules_errors
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def workflow_publish(
     `based_on` is the version the caller's contract was copied from (0: the workflow had
     none): when another was published since, it is refused, since its unchanged fields
     would silently undo that publish's edits."""
+    _refuse_unworkable(contract)
     workflow, _ = Workflow.objects.get_or_create(
         company=company, slug=slug, defaults={"name": name}
     )
@@ -201,6 +203,18 @@ def workflow_publish(
     return WorkflowVersion.objects.create(
         workflow=workflow, version=(latest.version + 1) if latest else 1, **base
     )
+
+
+def _refuse_unworkable(contract: dict[str, Any]) -> None:
+    """The admin's form checks these before it publishes; checked here too, so no other
+    caller stores a schema or upload rules the desk and every correction then break on."""
+    errors = []
+    if "output_schema" in contract:
+        errors += output_schema_errors(contract["output_schema"])
+    if "upload" in contract:
+        errors += upload_rules_errors(contract["upload"])
+    if errors:
+        raise ServiceError("WORKFLOW_VERSION_INVALID", " ".join(errors), status=422)
 
 
 def workflow_version_number(workflow: Workflow) -> int:

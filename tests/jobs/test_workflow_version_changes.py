@@ -7,6 +7,7 @@ import pytest
 from django import forms
 from django.urls import reverse
 
+from steve.errors import ServiceError
 from steve.models import WorkflowVersion
 from steve.services import WorkflowChanged, workflow_publish
 from tests.jobs.test_sessions_api import create
@@ -187,3 +188,26 @@ def test_a_new_session_after_a_stricter_publish_takes_the_new_rules(api, receipt
     status, body, _ = create(api, clientSubmissionId="order-9")
     assert status == 422
     assert {e["field"] for e in body["errors"]} == {"fileCount", "contentTypes[0]"}
+
+
+@pytest.mark.parametrize(
+    "contract",
+    [
+        {"output_schema": {"type": "object", "properties": {"total": {"$ref": "#"}}}},
+        {"upload": {"minFiles": 2, "maxFiles": 1}},  # on the current rules
+    ],
+)
+def test_publish_refuses_a_contract_the_admin_form_would_refuse(receipt_workflow, contract):
+    """The service checks what the admin's form checks: a caller other than the form (the
+    built-in defaults, a shell, a later API) published any schema or upload rules, and the
+    desk and every correction then broke on them."""
+    workflow = receipt_workflow.workflow
+    if "upload" in contract:
+        contract = {"upload": {**receipt_workflow.upload, **contract["upload"]}}
+    before = workflow.versions.count()
+    with pytest.raises(ServiceError) as refused:
+        workflow_publish(
+            company=workflow.company, slug=workflow.slug, name=workflow.name, **contract
+        )
+    assert refused.value.code == "WORKFLOW_VERSION_INVALID"
+    assert workflow.versions.count() == before
