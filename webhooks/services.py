@@ -36,7 +36,7 @@ from webhooks.models import (
     WebhookEndpointNotice,
 )
 from webhooks.signing import SECRET_PREFIX
-from webhooks.targets import target_error
+from webhooks.targets import dns_name, target_error
 
 if TYPE_CHECKING:  # submissions.services imports this module (through submissions.events)
     from submissions.services import Actor
@@ -233,13 +233,14 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def endpoint_url_key(url: str) -> str:
-    """ "HTTPS://Hooks.Example.com:443?a" → "https://hooks.example.com/?a": the URL as the
-    receiver is reached. Scheme and host are case-insensitive, a default port is the
-    one used when none is written, an empty path is requested as "/"; the path and
-    query stay as written (the receiver's to interpret, case-sensitive)."""
+    """ "HTTPS://Hooks.Example.com.:443?a" → "https://hooks.example.com/?a": the URL as
+    the receiver is reached. Scheme and host are case-insensitive, the host's trailing
+    dot (the DNS root's) names the same host, a default port is the one used when none
+    is written, an empty path is requested as "/"; the path and query stay as written
+    (the receiver's to interpret, case-sensitive)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host = parts.hostname or ""
+    host = dns_name(parts.hostname or "")
     if ":" in host:  # an IPv6 address, which hostname gives unbracketed
         host = f"[{host}]"
     if parts.port not in (None, DEFAULT_PORTS.get(scheme)):
@@ -574,11 +575,11 @@ TARGET_SUSPENDED = (
 
 
 def session_target_origin(url: str) -> str:
-    """ "https://Hooks.Example.com/a?b" → "https://hooks.example.com:443": the receiver
+    """ "https://Hooks.Example.com./a?b" → "https://hooks.example.com:443": the receiver
     a session URL reaches, whatever its path (one per session, often)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host = parts.hostname or ""
+    host = dns_name(parts.hostname or "")
     if ":" in host:  # an IPv6 address
         host = f"[{host}]"
     return f"{scheme}://{host}:{parts.port or (443 if scheme == 'https' else 80)}"

@@ -82,6 +82,12 @@ def address_is_public(address: IPAddress) -> bool:
     )
 
 
+def dns_name(hostname: str) -> str:
+    """ "Hooks.Example.com." → "hooks.example.com": the name a URL's host resolves as.
+    One trailing dot is the DNS root's, written or not, so the same name (and receiver)."""
+    return hostname.lower().removesuffix(".")
+
+
 def _check_url_shape(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     allow_http = settings.WEBHOOKS_ALLOW_HTTP
@@ -89,9 +95,15 @@ def _check_url_shape(url: str) -> tuple[str, int]:
         raise TargetRefused(
             "The URL must use https or http." if allow_http else "The URL must use https."
         )
-    host = (parts.hostname or "").rstrip(".").lower()
-    if not host:
+    host = dns_name(parts.hostname or "")
+    if not host.strip("."):  # "https://./x", "https://../x"
         raise TargetRefused("The URL has no host.")
+    if "" in host.split("."):
+        # Only the root's label is empty. Dots stripped away, "example.com.." was checked
+        # as "example.com" though no receiver is named so (nor reached: TLS names it).
+        raise TargetRefused(
+            "The host has an empty label (a dot at its start or end, or two in a row)."
+        )
     if parts.username or parts.password:
         raise TargetRefused("The URL must not carry credentials.")
     if not host.isascii():
@@ -371,7 +383,7 @@ class PinnedAdapter(HTTPAdapter):
         self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
     ) -> HTTPConnectionPool:
         host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
-        if host_params["host"].rstrip(".").lower() != self.target.host:
+        if dns_name(host_params["host"]) != self.target.host:
             raise requests.ConnectionError("The request left the checked host.")
         if host_params["scheme"] == "https":
             pool: HTTPConnectionPool = PinnedHTTPSConnectionPool(

@@ -18,6 +18,7 @@ from tests.factories import many_submissions
 from tests.secret_checks import assert_only_in_the_body
 from tests.webhooks.helpers import emit
 from webhooks import admin as webhooks_admin
+from webhooks import targets as webhooks_targets
 from webhooks.admin import WebhookEndpointAdmin
 from webhooks.delivery import deliver
 from webhooks.models import (
@@ -915,3 +916,46 @@ def test_adding_an_endpoint_whose_url_the_environment_has_shows_the_refusal_as_t
     ]
     assert form["description"].value() == "second copy"
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_adding_an_endpoint_whose_host_has_the_roots_trailing_dot_is_refused_as_taken(
+    admin_client, company, monkeypatch
+):
+    # "hooks.example.com." is the DNS name "hooks.example.com": the same receiver.
+    monkeypatch.setattr(webhooks_targets, "_resolve", lambda host, port: ["93.184.215.14"])
+    taken = endpoint_create(company=company, url="https://hooks.example.com/x")[0]
+    page = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "company": company.pk,
+            "url": "https://hooks.example.com./x",
+            "environment": taken.environment,
+            "notices-TOTAL_FORMS": "0",
+            "notices-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    assert f"already has an endpoint with this URL ({taken.pk})" in str(
+        page.context["adminform"].form.errors["url"]
+    )
+    assert WebhookEndpoint.objects.count() == 1
+
+
+@pytest.mark.parametrize("url", ["https://./x", "https://../x", "https://hooks.example.com../x"])
+def test_a_host_of_dots_or_with_an_empty_label_is_the_forms_error_in_the_admin(
+    admin_client, company, monkeypatch, url
+):
+    monkeypatch.setattr(webhooks_targets, "_resolve", lambda host, port: ["93.184.215.14"])
+    page = admin_client.post(
+        f"{CHANGELIST}add/",
+        {
+            "company": company.pk,
+            "url": url,
+            "environment": "production",
+            "notices-TOTAL_FORMS": "0",
+            "notices-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["url"]
+    assert not WebhookEndpoint.objects.exists()

@@ -774,6 +774,10 @@ def public_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
         ("https://hooks.example.com/", "https://hooks.example.com:443"),
         ("https://hooks.example.com?a=1", "https://hooks.example.com/?a=1"),
         ("https://hooks.example.com:8443/x", "https://HOOKS.example.com:8443/x"),
+        # The root's trailing dot: the same DNS name, so the same receiver.
+        ("https://hooks.example.com/x", "https://hooks.example.com./x"),
+        ("https://hooks.example.com./x", "https://Hooks.Example.com:443/x"),
+        ("https://hooks.example.com:8443/x", "https://hooks.example.com.:8443/x"),
     ],
 )
 def test_a_url_naming_the_same_target_differently_is_taken_on_create_and_update(
@@ -794,6 +798,19 @@ def test_a_url_naming_the_same_target_differently_is_taken_on_create_and_update(
     # The endpoint's own URL written another way is no conflict.
     own = api.patch(f"/api/v1/webhook-endpoints/{existing.pk}", {"url": variant}, format="json")
     assert own.status_code == 200, own.content
+
+
+@pytest.mark.parametrize("host", [".", "..", "hooks.example.com..", ".hooks.example.com"])
+def test_a_host_that_is_only_dots_or_has_an_empty_label_is_refused_not_a_500(
+    api, company, public_hosts, host
+):
+    # A DNS name has no empty label but the root's, written as one trailing dot: these
+    # name no receiver ("hooks.example.com.." was checked as "hooks.example.com").
+    response = api.post("/api/v1/webhook-endpoints", {"url": f"https://{host}/x"}, format="json")
+    body = problem(response, 422, "WEBHOOK_TARGET_REFUSED")
+    assert body["errors"][0]["field"] == "url"
+    assert "no host" in body["detail"] or "empty label" in body["detail"], body["detail"]
+    assert not WebhookEndpoint.objects.exists()
 
 
 def test_a_url_differing_in_path_case_or_query_is_another_target(api, company, public_hosts):

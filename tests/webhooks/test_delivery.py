@@ -1153,6 +1153,16 @@ def test_one_session_urls_410_says_nothing_of_its_host(company, receiver):
     assert _session_target(company, receiver.url).failing_since is None
 
 
+def test_a_session_url_host_with_the_roots_trailing_dot_is_the_same_suspended_host(company):
+    """ "hooks.example.com." is the DNS name "hooks.example.com": as another target, its
+    sessions' events were sent to the host suspended for failing for days."""
+    (first,) = emit(company, session_url="https://hooks.example.com/ses_1")
+    session_target_suspend(target_id=first.session_target_id, reason="Down for days.")
+    (dotted,) = emit(company, session_url="https://Hooks.Example.com./ses_2")
+    assert dotted.session_target_id == first.session_target_id
+    assert (dotted.status, dotted.last_error) == (WebhookDelivery.Status.FAILED, TARGET_SUSPENDED)
+
+
 def test_a_session_url_with_the_longest_host_a_url_may_have_is_queued(company):
     """The target row keeps the host as long as the URL allows: a shorter column failed
     the emit, and with it the session's change."""

@@ -107,6 +107,13 @@ def test_a_hostname_resolving_to_a_site_local_address_is_refused(strict, monkeyp
         resolve_checked("https://hooks.example.com/hook")
 
 
+def test_a_host_with_the_roots_trailing_dot_is_resolved_and_checked_as_that_host(
+    strict, monkeypatch
+):
+    fake_dns(monkeypatch, {"hooks.example.com": ["10.0.0.5"]})
+    assert "non-public address (10.0.0.5)" in target_error("https://hooks.example.com./x")
+
+
 def test_every_resolved_address_is_checked(strict, monkeypatch):
     fake_dns(monkeypatch, {"mixed.example.com": ["93.184.215.14", "10.0.0.5"]})
     assert "10.0.0.5" in target_error("https://mixed.example.com/x")
@@ -122,6 +129,14 @@ def test_every_resolved_address_is_checked(strict, monkeypatch):
         ("https://printer.local/hook", "not a public host"),
         ("https://localhost/hook", "not a public host"),
         ("https:///nohost", "no host"),
+        # The root's trailing dot names the same host: refused alike.
+        ("https://localhost./hook", "not a public host"),
+        ("https://metadata.internal./hook", "not a public host"),
+        ("https://./hook", "no host"),
+        ("https://../hook", "no host"),
+        ("https://hooks.example.com../hook", "empty label"),
+        ("https://a..example.com/hook", "empty label"),
+        ("https://.example.com/hook", "empty label"),
         ("https://93.184.215.14:99999/", "not valid"),
     ],
 )

@@ -160,7 +160,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "WEBHOOK_ENDPOINT_URL_TAKEN": (
         409,
         "Another endpoint of the company's environment has this URL, or one reaching the "
-        "same receiver (host case, default port, empty path; its id in the detail).",
+        "same receiver (host case, a trailing dot, default port, empty path; its id in the "
+        "detail).",
     ),
     "SYNC_DELIVERED": (409, "A downstream sync that succeeded is not posted again."),
     "INVALID_URL": (422, "The URL is not an absolute https URL."),
