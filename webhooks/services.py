@@ -803,7 +803,7 @@ def _dispatch(delivery_ids: list[str]) -> None:
     if unqueued:
         # No message is on the queue: beat's next pass may queue it, not the lease's end
         # two minutes away.
-        WebhookDelivery.objects.filter(pk__in=unqueued).update(queued_until=None)
+        deliveries_unqueue(delivery_ids=unqueued)
 
 
 def delivery_queue(*, delivery_id: str) -> bool:
@@ -826,9 +826,20 @@ def delivery_queue(*, delivery_id: str) -> bool:
 
 
 def deliveries_unqueue(*, delivery_ids: list[str]) -> None:
-    """Beat: drop the leases of claimed deliveries it sent no message for, so its next
-    pass claims them again."""
-    WebhookDelivery.objects.filter(pk__in=delivery_ids).update(queued_until=None)
+    """Drop the leases of deliveries no message was sent for (beat's claims, those a
+    commit dispatches), so beat's next pass claims them again.
+
+    Locked first, in primary-key order, as every bulk lock on deliveries is: the UPDATE
+    alone locked them in the order its scan met them (the table's, where a row rewritten
+    since comes last), and deadlocked with a redelivery of the same rows."""
+    with transaction.atomic():
+        locked = list(
+            WebhookDelivery.objects.select_for_update()
+            .filter(pk__in=delivery_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        WebhookDelivery.objects.filter(pk__in=locked).update(queued_until=None)
 
 
 # A delivery retention purged after the caller read it (its redelivery is refused).

@@ -22,6 +22,7 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     deliveries_forget_results,
     deliveries_redeliver,
+    deliveries_unqueue,
     endpoint_delete,
     endpoint_redeliver_failed,
 )
@@ -161,4 +162,26 @@ def test_a_submissions_retention_purge_while_the_admin_redelivers_its_deliveries
             run.start()
         wait_for_waiters(2)
     finish(*runs)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_beats_unqueue_and_a_redelivery_of_the_same_deliveries_at_once_both_finish(
+    company, endpoint
+):
+    """Beat drops the leases of deliveries the broker did not take (deliveries_unqueue)
+    with one UPDATE, which locked them in the order its scan met them: the table's, where
+    a row rewritten since (a claim's lease) comes after the others, not the keys'. It
+    took the later half, the admin's redelivery the earlier (in key order), and each
+    waited for the other's."""
+    ids = failed_deliveries(company, MANY)
+    leased = timezone.now() + timedelta(minutes=2)
+    WebhookDelivery.objects.filter(pk__in=ids[: MANY // 2]).update(queued_until=leased)
+    unqueue = Run(lambda: deliveries_unqueue(delivery_ids=ids))
+    admin = admin_redelivery(ids)
+    with holding(ids[3 * MANY // 4]):
+        unqueue.start()
+        wait_for_waiters(1)
+        admin.start()
+        wait_for_waiters(2)
+    finish(unqueue, admin)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
