@@ -1,7 +1,6 @@
 """The submission page: the files as OCR read them, the fields and line items with
 their evidence, the decision forms, the timeline, and j/k to the neighbours in the queue."""
 
-import hashlib
 import json
 import re
 import uuid
@@ -178,21 +177,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-_DOM_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+_KEPT_IN_DOM_ID = re.compile(r"[A-Za-z0-9]")
 
 
 def field_dom_id(name: str) -> str:
-    """The part of a field's element ids its name gives. The name itself when it is made
-    only of letters, digits, '-' and '_' (every built-in field: "field-merchantName"); else
-    its runs of other characters as '-' and a short hash of the name. An admin's field
-    "Invoice no." gave "field-Invoice no.": aria-describedby, a space-separated list of
-    ids, and the label's `for` then pointed at nothing; the hash keeps "Invoice no." and
-    "Invoice no," apart."""
-    if _DOM_SAFE.fullmatch(name):
-        return name
-    kept = "-".join(_DOM_SAFE.findall(name))
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{kept}-{digest}" if kept else digest
+    """The part of a field's element ids its name gives ("field-<dom_id>", and "-conf",
+    "-hint", "-error" after it): its ASCII letters and digits as they are (every built-in
+    field: "field-merchantName"), every other character as '_', its code point in hex,
+    '_' ("Invoice no." → "Invoice_20_no_2e_").
+
+    No two names share an id, whatever they are: a dom_id has no '-', so an id's first
+    '-' after "field-" ends it, and a dom_id is its name spelt out, read back one escape
+    at a time. An admin's field "foo-conf" kept its name and had the id "field-foo-conf",
+    field "foo"'s confidence cell's; "Invoice no." had a space, which ends an id in
+    aria-describedby's list, so its label's `for` and descriptions pointed at nothing."""
+    return "".join(char if _KEPT_IN_DOM_ID.fullmatch(char) else f"_{ord(char):x}_" for char in name)
 
 
 def _field_rank(name: str, data: dict[str, Any]) -> tuple[int, int, str]:

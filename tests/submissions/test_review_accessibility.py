@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from submissions.views.detail import field_dom_id
 from tests import factories
@@ -227,12 +229,91 @@ def test_a_field_named_with_spaces_and_dots_gets_ids_its_label_and_descriptions_
     assert page(saved).by_id(ident).attrs["value"] == "INV-4211"
 
 
+def test_a_field_named_like_anothers_confidence_cell_gets_ids_of_its_own(ui, company):
+    """A field "foo-conf" had the input id "field-foo-conf", field "foo"'s confidence
+    cell's: two elements with one id, so foo's description read the other input (and
+    "foo-conf"'s label reached whichever came first)."""
+    waiting = submission_with_file(company)
+    version = waiting.workflow_version
+    schema = dict(version.output_schema)
+    names = ["foo", "foo-conf", "foo-hint", "foo-error"]
+    own = {name: {"type": "string", "description": f"hint of {name}"} for name in names}
+    version.output_schema = {**schema, "properties": {**schema["properties"], **own}}
+    version.save(update_fields=["output_schema"])
+    type(waiting).objects.filter(pk=waiting.pk).update(
+        extracted_data={**waiting.extracted_data, **{name: f"value of {name}" for name in names}},
+        field_confidences={**waiting.field_confidences, **dict.fromkeys(names, 0.99)},
+    )
+    tree = detail(ui, waiting)
+    ids = [n.attrs["id"] for n in tree.root.walk() if "id" in n.attrs]
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    rows = {row.attrs["data-field"]: row for row in tree.all("tr") if "data-field" in row.attrs}
+    for name in names:
+        row = rows[name]
+        (control,) = [n for n in row.walk() if n.tag == "input" and n.attrs.get("name") == "value"]
+        assert control.attrs["value"] == f"value of {name}"
+        (label,) = [n for n in row.walk() if n.tag == "label"]
+        assert tree.by_id(label.attrs["for"]) is control
+        described = control.attrs["aria-describedby"].split()
+        assert all(tree.by_id(i) in list(row.walk()) for i in described), name
+        assert tree.description(control) == f"99% confidence hint of {name}"
+
+
+# Names made to meet another's ids: a suffix of the ids ("-conf"), the forms an escaped
+# or hashed name takes, characters an id cannot keep.
+TRICKY_NAMES = [
+    "foo",
+    "foo-conf",
+    "foo-hint",
+    "foo-error",
+    "foo-conf-conf",
+    "foo-confx",
+    "-conf",
+    "conf",
+    "foo_",
+    "foo_2d_conf",
+    "foo_2d_",
+    "foo-",
+    "foo conf",
+    "foo.conf",
+    "Invoice no.",
+    "Invoice no,",
+    "Invoice-no-0c4e9a1f",
+    "日付 №",
+    "_",
+    "__",
+    "a_b",
+    "a__b",
+]
+SUFFIXES = ["", "-conf", "-hint", "-error"]
+
+
+def field_ids(name: str) -> list[str]:
+    return [f"field-{field_dom_id(name)}{suffix}" for suffix in SUFFIXES]
+
+
+def test_no_two_fields_names_share_an_element_id():
+    ids = [ident for name in TRICKY_NAMES for ident in field_ids(name)]
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", ident) for ident in ids)
+
+
+@given(st.text(), st.sampled_from(["", "-", "_", " ", *SUFFIXES]), st.text(max_size=3))
+def test_any_two_field_names_have_no_element_id_in_common(one, joint, tail):
+    # The other name mostly starts with the first: where ids of two names could meet.
+    other = one + joint + tail
+    assume(one != other)
+    assert not set(field_ids(one)) & set(field_ids(other))
+
+
 @pytest.mark.parametrize(
-    ("name", "kept"),
-    [("merchantName", "merchantName"), ("tax_rate-2", "tax_rate-2"), ("tax rate %", "tax-rate-")],
+    ("name", "dom_id"),
+    [
+        ("merchantName", "merchantName"),
+        ("tax_rate-2", "tax_5f_rate_2d_2"),
+        ("tax rate %", "tax_20_rate_20__25_"),
+        ("日付 №", "_65e5__4ed8__20__2116_"),
+    ],
 )
-def test_a_fields_ids_keep_its_name_when_an_id_can_and_stay_safe_when_not(name, kept):
-    dom_id = field_dom_id(name)
-    assert dom_id.startswith(kept) and re.fullmatch(r"[A-Za-z0-9_-]+", dom_id)
-    assert (dom_id == name) is (name == kept)
-    assert re.fullmatch(r"[0-9a-f]{8}", field_dom_id("日付 №"))
+def test_a_fields_ids_keep_its_letters_and_digits_and_spell_out_the_rest(name, dom_id):
+    assert field_dom_id(name) == dom_id
