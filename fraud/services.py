@@ -1194,7 +1194,9 @@ def _locked_for_resolution(
     """The submission, row-locked, refusing a stale version (`expected_version`: any
     change since; `page_version`, the review desk panel's: a change to what a resolution
     or undo of `match_ids` depends on) or another reviewer's claim."""
-    submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
+    submission = locked_submission(
+        submission_id=submission_id, expected_version=expected_version, actor=actor
+    )
     if page_version is not None:
         refuse_stale_resolution(
             submission, match_ids=match_ids, page_version=page_version, actor=actor
@@ -1244,7 +1246,7 @@ def refuse_stale_resolution(
     )
     others = (submission.fraud_versions or {}).items()
     if any(v > page_version and v not in recorded for who, v in others if who != me):
-        raise stale_page_refusal(submission, since=page_version)
+        raise stale_page_refusal(submission, since=page_version, actor=actor)
 
 
 def fraud_match_not_found() -> ServiceError:

@@ -8,7 +8,7 @@ from statistics import median
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -73,17 +73,43 @@ CHANGES_SAID: dict[str, str] = {
 }
 
 
-def changes_since(submission: Submission, *, version: int, shown: int) -> tuple[list[str], int]:
+# The actions that claim the submission for their reviewer as they land (hold_for_actor):
+# the claim they record just before (same or previous version, same actor) is part of
+# that one action, and a refusal names the action alone, not a claim and the action.
+CLAIMING_ACTIONS = [EventType.FIELD_CORRECTED, EventType.FRAUD_MATCH_RESOLVED]
+
+# Where a reviewer's own change came from, as their stale page's refusal says it: their
+# page there moved on, this one did not (their username read as someone else's change).
+ELSEWHERE = "in another tab or window"
+
+
+def changes_since(
+    submission: Submission, *, version: int, shown: int, reviewer_id: str | None = None
+) -> tuple[list[str], int]:
     """The latest `shown` changes made to the submission after a page drawn at `version`,
     newest first, as a refusal names them ("demo corrected Shop at 05:44 UTC"), and how
     many more there were. One change is one version: a resolution of two matches at once
-    is one ("bob resolved 2 fraud matches").
+    is one ("bob resolved 2 fraud matches"); so is one action that also claimed the
+    submission (a first Save reads "demo corrected Shop", not that and "demo started
+    reviewing it"). Start review and then a Save by the same reviewer, nothing between,
+    cannot be told from that and read the same: the Save says more.
+
+    The changes of `reviewer_id` (the desk user whose page was refused) are theirs: "you
+    corrected Shop in another tab or window", not their username.
 
     Only events that say the version they produced count: those recorded before events
     kept it cannot say whether they came after the page, and are not named."""
+    its_action = SubmissionEvent.objects.filter(
+        Q(version=OuterRef("version")) | Q(version=OuterRef("version") + 1),
+        submission_id=OuterRef("submission_id"),
+        actor_type=OuterRef("actor_type"),
+        actor_id=OuterRef("actor_id"),
+        type__in=CLAIMING_ACTIONS,
+    )
     changes = (
         submission.events.filter(version__gt=version, type__in=list(CHANGES_SAID))
-        .values("version", "type", "actor_label")
+        .exclude(Q(type=EventType.CLAIMED) & Exists(its_action))
+        .values("version", "type", "actor_type", "actor_id", "actor_label")
         .annotate(field=KeyTextTransform("field", "details"), n=Count("id"), at=Max("occurred_at"))
         .order_by("-version", "-at")
     )
@@ -92,18 +118,38 @@ def changes_since(submission: Submission, *, version: int, shown: int) -> tuple[
         return [], 0
     more = changes.count() - len(latest) if len(latest) == shown else 0
     properties = schema_fields(submission)
-    return [_change_said(change, properties) for change in latest], more
+    said, placed = [], False
+    for change in latest:
+        yours = is_reviewers(change, reviewer_id)
+        # Where they made it is said once: "you released the claim in another tab or
+        # window at 05:44 UTC and you corrected Shop at 05:43 UTC".
+        said.append(_change_said(change, properties, yours=yours, elsewhere=yours and not placed))
+        placed = placed or yours
+    return said, more
 
 
-def _change_said(change: dict[str, Any], properties: dict[str, Any]) -> str:
+def is_reviewers(event: dict[str, Any], reviewer_id: str | None) -> bool:
+    """Whether an event's values (actor_type, actor_id) say the desk user `reviewer_id`
+    made it."""
+    return (
+        reviewer_id is not None
+        and event["actor_type"] == SubmissionEvent.ActorType.USER
+        and event["actor_id"] == reviewer_id
+    )
+
+
+def _change_said(
+    change: dict[str, Any], properties: dict[str, Any], *, yours: bool, elsewhere: bool
+) -> str:
     name = change["field"] or ""
     n = change["n"]
     said = CHANGES_SAID[change["type"]].format(
-        who=change["actor_label"] or "someone",
+        who="you" if yours else change["actor_label"] or "someone",
         field=field_label(name, properties.get(name) or {}) if name else "a field",
         count="a fraud match" if n == 1 else f"{n} fraud matches",
     )
-    return f"{said} at {_when(change['at'])}"
+    where = f" {ELSEWHERE}" if elsewhere else ""
+    return f"{said}{where} at {_when(change['at'])}"
 
 
 def _when(at: datetime) -> str:

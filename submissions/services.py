@@ -34,7 +34,7 @@ from submissions.models import (
     SubmissionEvent,
     SubmissionStatus,
 )
-from submissions.selectors import changes_since, field_label
+from submissions.selectors import ELSEWHERE, changes_since, field_label, is_reviewers
 from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from webhooks.catalogue import WebhookEventType
 
@@ -210,10 +210,13 @@ def _refuse_illegal(submission: Submission, to_status: str) -> None:
         raise wrong_status(submission, to_status)
 
 
-def locked_submission(*, submission_id: str, expected_version: int | None = None) -> Submission:
+def locked_submission(
+    *, submission_id: str, expected_version: int | None = None, actor: Actor | None = None
+) -> Submission:
     """The submission, row-locked until the caller's transaction ends; with an
     `expected_version` (the one the caller's page or request read), a submission that
     changed since is refused (409 SUBMISSION_CHANGED): the optimistic lock of every change.
+    The refusal says the `actor`'s own changes were theirs (stale_page_refusal).
 
     The version moves when a change is saved (save_new_version), not here: a claim
     renewal or a correction to the same value changes nothing anyone's page shows.
@@ -223,7 +226,7 @@ def locked_submission(*, submission_id: str, expected_version: int | None = None
     submission_locking.send(sender=Submission, submission_id=submission_id)
     submission = Submission.objects.select_for_update().get(pk=submission_id)
     if expected_version is not None and expected_version != submission.version:
-        raise stale_page_refusal(submission, since=expected_version)
+        raise stale_page_refusal(submission, since=expected_version, actor=actor)
     return submission
 
 
@@ -299,7 +302,7 @@ def refuse_stale_correction(
         if who != me
     )
     if fraud_moved:
-        raise stale_page_refusal(submission, since=page_version)
+        raise stale_page_refusal(submission, since=page_version, actor=actor)
     refuse_stale_page(submission, page_version=page_version, actor=actor)
 
 
@@ -315,9 +318,10 @@ def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor
     claim_moved = submission.claim_version > page_version and not own_claim
     state_moved = submission.state_version > page_version
     if page_version > submission.version or state_moved:
-        raise stale_page_refusal(submission, since=page_version)
+        raise stale_page_refusal(submission, since=page_version, actor=actor)
     if claim_moved:
-        raise stale_page_refusal(submission, _claim_moved_message(submission), since=page_version)
+        message = _claim_moved_message(submission)
+        raise stale_page_refusal(submission, message, since=page_version, actor=actor)
 
 
 def _claim_moved_message(submission: Submission) -> str | None:
@@ -334,15 +338,24 @@ def _claim_moved_message(submission: Submission) -> str | None:
 
 
 def stale_page_refusal(
-    submission: Submission, message: str | None = None, *, since: int | None = None
+    submission: Submission,
+    message: str | None = None,
+    *,
+    since: int | None = None,
+    actor: Actor | None = None,
 ) -> SubmissionActionError:
     """The refusal of an action from a page drawn before a change it depends on; by
     default it names the decision that ended the review, and who made it, if one did
     (two reviewers, or a reviewer and the integrator, deciding at once), else the
     changes made after the page was drawn at version `since`, when their events say so
-    ("demo corrected Shop at 05:44 UTC")."""
+    ("demo corrected Shop at 05:44 UTC"). When `actor` (the refused one) is a desk
+    reviewer, their own changes are theirs: "you corrected Shop in another tab or
+    window", not their username, as if someone else had."""
     if message is None:
-        said = last_decision(submission) or _changes_said(submission, since)
+        reviewer_id = desk_reviewer_id(actor)
+        said = last_decision(submission, reviewer_id=reviewer_id) or _changes_said(
+            submission, since, reviewer_id
+        )
         said = f": {said}" if said else ""
         message = f"The submission changed since you opened it{said}; review its new state."
     return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
@@ -352,12 +365,22 @@ def stale_page_refusal(
 CHANGES_NAMED = 2
 
 
-def _changes_said(submission: Submission, since: int | None) -> str | None:
+def desk_reviewer_id(actor: Actor | None) -> str | None:
+    """The user id of a desk reviewer's actor, whose own changes a refusal says are
+    theirs; None for the API and the system (a key's request is no tab)."""
+    if actor is None or actor.type != SubmissionEvent.ActorType.USER:
+        return None
+    return actor.id
+
+
+def _changes_said(submission: Submission, since: int | None, reviewer_id: str | None) -> str | None:
     """ "demo corrected Total amount at 05:44 UTC, demo corrected Shop at 05:43 UTC and
     2 more"; None when no event says it came after the page (or no page version)."""
     if since is None:
         return None
-    named, more = changes_since(submission, version=since, shown=CHANGES_NAMED)
+    named, more = changes_since(
+        submission, version=since, shown=CHANGES_NAMED, reviewer_id=reviewer_id
+    )
     if not named:
         return None
     if more:
@@ -373,19 +396,22 @@ DECISIONS_SAID: dict[str, str] = {
 }
 
 
-def last_decision(submission: Submission) -> str | None:
+def last_decision(submission: Submission, *, reviewer_id: str | None = None) -> str | None:
     """Who decided the submission and when ("bob rejected it at 2026-03-05 10:30 UTC"),
     if it was approved (synced since, too), rejected or cancelled; else None. Only a
     submission in review is decided, so on a page that offered an action it came after
-    the page was drawn."""
+    the page was drawn. The desk reviewer `reviewer_id`'s own decision is theirs ("you
+    rejected it in another tab or window at …")."""
     status = S.APPROVED if submission.status == S.SYNCED else submission.status
     if status not in DECISIONS_SAID:
         return None
     event = submission.events.filter(to_status=status).order_by("-occurred_at", "-id").first()
     if event is None:
         return None
-    who = DECISIONS_SAID[status].format(who=event.actor_label or "someone")
-    return f"{who} at {event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    yours = is_reviewers({"actor_type": event.actor_type, "actor_id": event.actor_id}, reviewer_id)
+    who = DECISIONS_SAID[status].format(who="you" if yours else event.actor_label or "someone")
+    where = f" {ELSEWHERE}" if yours else ""
+    return f"{who}{where} at {event.occurred_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def read_with_currency(properties: dict[str, Any], field_name: str) -> list[str]:
@@ -448,7 +474,9 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
     """Move a submission to a new status under a row lock; the one place status changes."""
     with transaction.atomic():
         submission = locked_submission(
-            submission_id=submission_id, expected_version=change.expected_version
+            submission_id=submission_id,
+            expected_version=change.expected_version,
+            actor=change.actor,
         )
         _refuse_illegal(submission, change.to_status)
         refuse_others_claim(submission, change.actor)
@@ -825,7 +853,9 @@ def _locked_in_review(
     change since; `page_version`, the review desk's: a change to what a correction of
     `field_name` overwrites or depends on), a decided submission or another reviewer's
     claim; the acting reviewer then holds it."""
-    submission = locked_submission(submission_id=submission_id, expected_version=expected_version)
+    submission = locked_submission(
+        submission_id=submission_id, expected_version=expected_version, actor=actor
+    )
     if page_version is not None:
         refuse_stale_correction(
             submission, field_name=field_name, page_version=page_version, actor=actor
@@ -924,7 +954,7 @@ def submission_claim(
         if submission.status != S.REVIEW:
             # Pressed on a page drawn while it was in review (another reviewer or the
             # integrator decided it meanwhile): say so, or the page changes without a word.
-            raise stale_page_refusal(submission)
+            raise stale_page_refusal(submission, actor=Actor.for_user(user))
         actor = Actor.for_user(user)
         if take_over_from is None:
             refuse_others_claim(submission, actor)

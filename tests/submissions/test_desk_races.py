@@ -7,17 +7,20 @@ import re
 import pytest
 from django.test import Client
 
+from fraud.services import fraud_matches_resolve
 from submissions.models import SubmissionStatus
 from submissions.services import (
     Actor,
+    SubmissionActionError,
     submission_approve,
     submission_cancel,
     submission_claim,
     submission_correct_field,
     submission_reject,
+    submission_release_claim,
 )
 from tests import factories
-from tests.submissions.test_review_support import submission_with_file
+from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 from tests.submissions.test_review_views import action_url, refused_page, start_review, titled
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +140,7 @@ def test_an_approval_from_a_page_drawn_before_a_correction_names_the_correction(
 
 def test_many_changes_since_the_page_name_the_latest_two_and_count_the_rest(ui, demo, waiting):
     opened = waiting.version
-    # demo's first save claims it: started reviewing, then three corrections.
+    # demo's first save claims it too: that save is one change, three saves three.
     for field, value in (("merchantName", "Kedai"), ("totalAmount", "13"), ("currency", "SGD")):
         correct(waiting, demo, field, value)
 
@@ -145,7 +148,7 @@ def test_many_changes_since_the_page_name_the_latest_two_and_count_the_rest(ui, 
 
     said = (
         f"The submission changed since you opened it: demo corrected Currency {AT}, "
-        f"demo corrected Total amount {AT} and 2 more; review its new state."
+        f"demo corrected Total amount {AT} and 1 more; review its new state."
     )
     assert re.search(said, refused_page(response))
 
@@ -180,3 +183,155 @@ def test_a_correction_after_another_reviewer_started_review_says_who_holds_it(ui
     )
     waiting.refresh_from_db()
     assert waiting.extracted_data.get("merchantName") != "Kedai Maju"
+
+
+# --- The reviewer's own changes, and one action as one change ---------------------------
+
+
+def test_a_first_correction_reads_as_one_change_not_a_claim_and_a_correction(ui, demo, waiting):
+    """A first save also claims the submission: the refusal said "demo corrected Shop at
+    05:44 UTC and demo started reviewing it at 05:44 UTC", two changes for one Save."""
+    titled(waiting, "merchantName", "Shop")
+    opened = waiting.version
+    correct(waiting, demo, "merchantName", "Kedai Baru")
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    said = f"The submission changed since you opened it: demo corrected Shop {AT}; "
+    assert re.search(said + "review its new state.", refused_page(response))
+
+
+def test_a_first_fraud_resolution_reads_as_one_change_not_a_claim_and_a_resolution(ui, company):
+    waiting, [pair] = flagged_pairs(company)
+    bob = factories.UserFactory(username="bob", companies=[company])
+    opened = waiting.version
+    fraud_matches_resolve(
+        submission_id=waiting.pk,
+        match_ids=[m.pk for m in pair],
+        resolution="false_positive",
+        actor=Actor.for_user(bob),
+        user=bob,
+    )
+    submission_release_claim(submission_id=waiting.pk, user=bob)
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    said = (
+        f"The submission changed since you opened it: bob released the claim {AT} and "
+        f"bob resolved 2 fraud matches {AT}; review its new state."
+    )
+    assert re.search(said, refused_page(response))
+
+
+def test_an_approval_after_the_reviewers_own_correction_in_another_tab_says_you(
+    ui, reviewer, waiting
+):
+    """It named the reviewer by their username, as if someone else had corrected it."""
+    titled(waiting, "merchantName", "Shop")
+    opened = waiting.version
+    correct(waiting, reviewer, "merchantName", "Kedai Baru")  # in another tab
+
+    response = ui.post(action_url("approve", waiting), {"version": opened}, follow=True)
+
+    said = (
+        "The submission changed since you opened it: you corrected Shop in another tab or "
+        f"window {AT}; review its new state."
+    )
+    html = refused_page(response)
+    assert re.search(said, html)
+    assert reviewer.username not in html.split("data-refusal", 1)[1].split("</p>", 1)[0]
+
+
+def test_a_correction_after_the_reviewers_own_save_and_release_elsewhere_says_you(
+    ui, reviewer, waiting
+):
+    """The htmx Save: the reviewer's own changes in another tab are theirs, one Save one
+    change, and another reviewer's in the same list keeps their name."""
+    titled(waiting, "merchantName", "Shop")
+    opened = waiting.version
+    correct(waiting, reviewer, "merchantName", "Kedai Baru")  # claims it, in another tab
+    submission_release_claim(submission_id=waiting.pk, user=reviewer)
+
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": opened, "field": "totalAmount", "value": "13.00"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 409
+    said = (
+        "The submission changed since you opened it: you released the claim in another tab "
+        f"or window {AT} and you corrected Shop {AT}; review its new state."
+    )
+    assert re.search(said, response.content.decode())
+    waiting.refresh_from_db()
+    assert waiting.extracted_data.get("totalAmount") != 13.0
+
+
+def test_a_plain_posted_correction_after_the_reviewers_own_release_says_you(ui, reviewer, waiting):
+    opened = waiting.version
+    submission_claim(submission_id=waiting.pk, user=reviewer)  # Start review, then
+    submission_release_claim(submission_id=waiting.pk, user=reviewer)  # Release, elsewhere
+
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": opened, "field": "totalAmount", "value": "13.00"},
+        follow=True,
+    )
+
+    said = (
+        "The submission changed since you opened it: you released the claim in another tab "
+        f"or window {AT} and you started reviewing it {AT}; review its new state."
+    )
+    assert re.search(said, refused_page(response))
+
+
+def test_a_correction_after_the_reviewers_own_rejection_in_another_tab_says_you(
+    ui, reviewer, waiting
+):
+    opened = waiting.version
+    submission_reject(
+        submission_id=waiting.pk, actor=Actor.for_user(reviewer), reason="Duplicate receipt."
+    )
+
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": opened, "field": "merchantName", "value": "Kedai Maju"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 409
+    said = (
+        "The submission changed since you opened it: you rejected it in another tab or window at "
+    )
+    assert said in response.content.decode()
+
+
+def test_start_review_after_the_reviewers_own_approval_in_another_tab_says_you(
+    ui, reviewer, waiting
+):
+    submission_approve(submission_id=waiting.pk, actor=Actor.for_user(reviewer))
+
+    response = start_review(ui, waiting)
+
+    assert response.status_code == 409
+    assert "you approved it in another tab or window at " in response.content.decode()
+
+
+def test_the_api_keeps_naming_its_own_key(company, waiting):
+    """ "You … in another tab" is the desk's: an integrator's stale request names the key."""
+    key = factories.api_key(company, name="shop-sync").api_key
+    opened = waiting.version
+    submission_correct_field(
+        submission_id=waiting.pk,
+        field_name="merchantName",
+        raw_value="Kedai",
+        actor=Actor.for_api_key(key),
+    )
+
+    with pytest.raises(SubmissionActionError) as refused:
+        submission_approve(
+            submission_id=waiting.pk, actor=Actor.for_api_key(key), expected_version=opened
+        )
+
+    assert "API key shop-sync corrected Merchant name at " in refused.value.message
