@@ -392,11 +392,22 @@
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     const sent = elt && elt !== target && elt.closest ? elt.closest("form") : null;
     const saved = xhr && xhr.status < 300;
+    const inSent = (input) => !!(sent && sent.contains && sent.contains(input));
+    // A form replaced while its request was in flight (a second Enter before the first
+    // answer came back) was sent for what is now the same field in the current column.
+    const detached = sent && !document.body.contains(sent);
+    const sentKeys = detached ? $$("input:not([type=hidden]), textarea", sent).map((i) => i.id || i.name) : [];
+    const wasSent = (input) => inSent(input) || sentKeys.includes(input.id || input.name);
     drafts = dirtyInputs()
-      .filter((input) => !(saved && sent && sent.contains && sent.contains(input)))
+      .filter((input) => !(saved && inSent(input)))
       .map((input) => ({
         key: input.id || input.name, value: input.value, item: itemOf(input), label: inputLabel(input),
         token: formToken(input),
+        // A draft the answer did not refuse keeps the version it was typed on: the column
+        // coming back (a comment, another field's save, a fraud refresh) may be drawn after
+        // someone else saved this field, and the draft, put back over their value, must
+        // not overwrite it unseen. A refused one was told why: it goes on with the new one.
+        version: wasSent(input) ? null : formVersion(input),
       }));
   });
 
@@ -412,6 +423,7 @@
         input.value = draft.value;
         markDirty(input);
         keepFormToken(input, draft.token);
+        keepFormVersion(input, draft.version);
       }
       else if (draft.item && $("#side .line-items-form")) lost = true;
       // Its form is gone (another reviewer decided the submission): the text is shown, never dropped.
@@ -436,6 +448,16 @@
   function keepFormToken(input, value) {
     const token = input.form ? input.form.querySelector("input[name=form_token]") : null;
     if (token && value) token.value = value;
+  }
+
+  function formVersion(input) {
+    const version = input.form ? input.form.querySelector("input[name=version]") : null;
+    return version ? version.value : null;
+  }
+
+  function keepFormVersion(input, value) {
+    const version = input.form ? input.form.querySelector("input[name=version]") : null;
+    if (version && value) version.value = value;
   }
 
   // A line-item edit belongs to its item, not to its row number: if another reviewer

@@ -293,3 +293,36 @@ def test_a_refused_approve_keeps_the_unsaved_correction_and_comment(chromium, li
     assert Submission.objects.get(pk=submission.pk).status == "review"
     first.close()
     second.close()
+
+
+def test_an_unsaved_value_kept_over_a_comment_does_not_overwrite_anothers_save_unseen(
+    chromium, live_server, team
+):
+    """alice typed a total and sent a comment before saving it; the comment brought the
+    column back drawn after bob's save of that total, and her kept value went into a form
+    carrying the new version: Enter overwrote bob's 60.00 (saved, then released) with no
+    refusal, while the field had only ever shown her her own value. A kept value keeps the version it was typed on."""
+    submission, first, alice, second, bob = two_on_one(chromium, live_server, team)
+    alice.locator("#field-totalAmount").fill("54.99")
+    bob.locator("#field-totalAmount").fill("60.00")
+    bob.locator("#field-totalAmount").press("Enter")
+    expect(bob.locator(".claim")).to_contain_text("You are reviewing this")
+    bob.locator(".claim button", has_text="Release").click()  # his save claimed it
+    expect(bob.locator(".claim")).to_contain_text("Nobody is reviewing this yet")
+
+    alice.locator("#comment-text").fill("Total looks off: checking the tax line")
+    alice.locator("[data-action=comment]").click()
+    expect(alice.locator("#side")).to_contain_text("Total looks off: checking the tax line")
+    expect(alice.locator("#field-totalAmount")).to_have_value("54.99")
+    alice.locator("#field-totalAmount").press("Enter")
+
+    refusal = alice.locator("[data-refusal]")
+    expect(refusal).to_contain_text("Total amount changed since you opened it (bob corrected it)")
+    expect(alice.locator("#field-totalAmount")).to_have_value("54.99")  # nothing typed is lost
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 60.0
+    # Told, she may still mean hers: the next Enter saves it.
+    alice.locator("#field-totalAmount").press("Enter")
+    expect(alice.locator("[data-refusal]")).to_have_count(0)
+    assert Submission.objects.get(pk=submission.pk).extracted_data["totalAmount"] == 54.99
+    first.close()
+    second.close()
