@@ -9,6 +9,7 @@ from fraud.api import schema as api_docs
 from fraud.models import FraudMatch
 from fraud.services import fraud_match_resolve
 from steve.api.errors import ApiProblem, field_error, problem_of_all, shown, validation_problem
+from steve.api.idempotency import idempotent
 from steve.api.pagination import PAGE_QUERY, keyset_page
 from steve.timefmt import iso
 from submissions.api.serializers import fraud_match_data
@@ -50,6 +51,7 @@ class FraudMatchListView(APIView):
 
 @extend_schema_view(post=api_docs.FRAUD_MATCH_RESOLVE)
 class FraudMatchResolveView(APIView):
+    @idempotent(scope="fraud-resolutions")
     def post(self, request: Request, submission_id: str, match_id: str) -> Response:
         submission = own_submission(request, submission_id)
         if not FraudMatch.objects.filter(pk=match_id, submission=submission).exists():

@@ -525,9 +525,10 @@ def _cancel_reason(request: Request) -> str | None:
 class ExtractionJobCancelView(PeerEnvelopeView):
     """Steve's extension of seed 003: the cancel its users have no other way to make (a
     job's submissionId is shown only once it waits for review). A write: the `write`
-    bucket, and no Idempotency-Key, which only creates take; a repeated cancel is a
-    409 JOB_CANCELED, so a retry after a lost answer still says how the job ended."""
+    bucket. A retry after a lost answer replays it with its Idempotency-Key; without
+    one, a repeated cancel is a 409 JOB_CANCELED, which still says how the job ended."""
 
+    @idempotent(scope="extraction-job-cancels")
     def post(self, request: Request, job_id: str) -> Response:
         session = own_job(request, job_id)
         reason = _cancel_reason(request)

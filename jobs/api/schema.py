@@ -18,7 +18,6 @@ from jobs.services import ENDED_CODES, STUCK_ERROR_CODE
 from steve.api.schema import (
     DATETIME,
     FREE_OBJECT,
-    IDEMPOTENCY_PARAM,
     POLL_HINT_HEADER,
     STRING,
     choices,
@@ -293,7 +292,7 @@ SESSION_CREATE = docs(
     response="SessionCreated",
     status=201,
     request="SessionCreateRequest",
-    parameters=[SLUG_PARAM, IDEMPOTENCY_PARAM],
+    parameters=[SLUG_PARAM],
     examples=[
         seed_example("Receipt session", SESSION_CREATE_EXAMPLE, request=True),
         seed_example("Created", SESSION_CREATED_EXAMPLE, status=201),
@@ -550,7 +549,6 @@ EXTRACTION_JOB_CREATE = docs(
     response="ExtractionJobEnvelope",
     status=202,
     request=EXTRACTION_REQUEST,
-    parameters=[IDEMPOTENCY_PARAM],
     examples=[
         seed_example("Queued", SEED_EXTRACTION_CREATED, status=202),
         seed_example("Idempotent replay", SEED_EXTRACTION_CREATED, status=200),
@@ -635,8 +633,9 @@ EXTRACTION_JOB_CANCEL = docs(
         "same events and webhooks (`submission.cancelled`, and `session.failed` for a job "
         "still queued or processing, whose reading then stops), and answers the job as "
         "its poll now does: `canceled`, with `canceledAt`. A job that has ended is 409 "
-        "with the code of its status. The body is optional. No `Idempotency-Key` (only "
-        "creates take one): a repeated cancel is 409 `JOB_CANCELED`."
+        "with the code of its status. The body is optional. A retry with the first call's "
+        "`Idempotency-Key` replays its answer; without one, a repeated cancel is 409 "
+        "`JOB_CANCELED`."
     ),
     response="ExtractionJobEnvelope",
     request=closed(

@@ -95,6 +95,7 @@ class SessionCreateView(APIView):
 class SessionSubmitView(APIView):
     throttle_scope = "submit"
 
+    @idempotent(scope="session-submits")
     def post(self, request: Request, slug: str, session_id: str) -> Response:
         session = own_session(request, session_id)
         if session.workflow_version.workflow.slug != slug:

@@ -231,8 +231,14 @@ COMMON_PROBLEMS = {
     403: ["API_KEY_REVOKED"],
     429: ["RATE_LIMIT_EXCEEDED"],
 }
-# Every write call refuses a body sent chunked, whether or not it reads one (steve.api.chunked).
-WRITE_PROBLEMS = {411: ["LENGTH_REQUIRED"]}
+# Every write call refuses a body sent chunked, whether or not it reads one (steve.api.chunked),
+# and honours an Idempotency-Key (steve.api.idempotency; the header: IDEMPOTENCY_HEADER).
+WRITE_PROBLEMS = {
+    400: ["INVALID_IDEMPOTENCY_KEY"],
+    409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
+    411: ["LENGTH_REQUIRED"],
+    422: ["IDEMPOTENCY_KEY_REUSED"],
+}
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 BODY_PROBLEMS = {
     400: ["INVALID_JSON", "INVALID_BODY", "INVALID_UNICODE", "JSON_TOO_DEEP"],
@@ -337,20 +343,26 @@ def docs(
     )
 
 
-IDEMPOTENCY_PARAM = OpenApiParameter(
-    "Idempotency-Key",
+# Every write call takes it (finish_schema adds it to each; docs/api.md, "Replays").
+IDEMPOTENCY_HEADER: dict[str, Any] = {
+    "in": "header",
+    "name": "Idempotency-Key",
     # What steve.api.idempotency.valid_key takes (else 400 INVALID_IDEMPOTENCY_KEY).
-    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
-    OpenApiParameter.HEADER,
-    required=False,
-    description=(
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": "^[ -~]+$",
+    },
+    "description": (
         f"1-{MAX_KEY_LENGTH} printable ASCII characters. "
-        "Makes the create safe to retry: a replay returns the first response with "
-        "`X-Idempotent-Replay: true`. Same key in flight: 409; with a different request: "
-        "422. Failed creates release the key. Keys are per company and environment "
-        "(shared by its API keys), kept 7 days."
+        "Makes the call safe to retry: a replay returns the first 2xx response with "
+        "`X-Idempotent-Replay: true` and does nothing again. Same key in flight: 409; "
+        "with a different request (method, path or body): 422. A refused call (4xx, 5xx) "
+        "releases the key. Keys are per company and environment (shared by its API "
+        "keys), kept 7 days."
     ),
-)
+}
 # Sent on the 200 of a job still running (docs/api.md, "Rate limits"): when to poll
 # again, the body's retryAfterMs in seconds. Declared so that clients generated from the
 # schema can read it; it is a hint, not a refusal.
@@ -473,9 +485,10 @@ def _add_headers(operation: dict[str, Any], idempotent: bool) -> None:
                 ),
                 "schema": {"type": "string", "format": "uri-reference"},
             }
-        if idempotent and status in ("200", "201", "202"):
+        if idempotent and status in ("200", "201", "202", "204"):
             headers["X-Idempotent-Replay"] = {
-                "description": "`true` when this is the stored response of an earlier create",
+                "description": "`true` when this is the stored response of an earlier "
+                "request with the same Idempotency-Key",
                 "schema": {"type": "string", "enum": ["true"]},
             }
 
@@ -491,6 +504,8 @@ def finish_schema(result: dict[str, Any], generator: Any, request: Any, public: 
     for path, methods in result.get("paths", {}).items():
         for method, operation in methods.items():
             _fix_security(operation)
+            if operation.get("security") and method in WRITE_METHODS:
+                operation.setdefault("parameters", []).append(copy.deepcopy(IDEMPOTENCY_HEADER))
             params = operation.get("parameters", [])
             idempotent = any(p.get("name") == "Idempotency-Key" for p in params)
             _add_problems(path, method, operation)
@@ -537,5 +552,7 @@ def api_description() -> str:
         "methods documented here for the path, `HEAD` beside `GET`); it needs no key and "
         "spends no bucket, so it carries no `X-RateLimit-*` headers. No CORS headers are "
         "sent: the API is for servers, not browsers of another origin.\n\n"
-        "**Idempotency**: send `Idempotency-Key` on creates; see the create operations."
+        "**Idempotency**: every write call (`POST`, `PATCH`, `DELETE`) takes an "
+        "`Idempotency-Key`: send one to make a retry after a lost answer safe; the retry "
+        "gets the first 2xx answer again with `X-Idempotent-Replay: true`."
     )

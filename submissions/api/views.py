@@ -17,6 +17,7 @@ from steve.api.errors import (
     shown,
     validation_problem,
 )
+from steve.api.idempotency import idempotent
 from steve.api.pagination import PAGE_QUERY, keyset_page, page_param_problems
 from steve.api.parsers import ExactNumbersJSONParser
 from submissions.api import schema as api_docs
@@ -126,6 +127,7 @@ class SubmissionDetailView(APIView):
 
 @extend_schema_view(post=api_docs.SUBMISSION_APPROVE)
 class SubmissionApproveView(APIView):
+    @idempotent(scope="submission-approvals")
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         errors: list[dict[str, str]] = []
@@ -144,6 +146,7 @@ class SubmissionApproveView(APIView):
 
 @extend_schema_view(post=api_docs.SUBMISSION_REJECT)
 class SubmissionRejectView(APIView):
+    @idempotent(scope="submission-rejections")
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         body = json_body(request, known=("reason", "expectedVersion"))
@@ -163,6 +166,7 @@ class SubmissionRejectView(APIView):
 
 @extend_schema_view(post=api_docs.SUBMISSION_CANCEL)
 class SubmissionCancelView(APIView):
+    @idempotent(scope="submission-cancels")
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         body = json_body(request, known=("reason", "expectedVersion"))
@@ -188,6 +192,7 @@ class SubmissionCorrectionsView(APIView):
     # refused by the service as on the desk, never stored as another amount.
     parser_classes = [ExactNumbersJSONParser]
 
+    @idempotent(scope="submission-corrections")
     def post(self, request: Request, submission_id: str) -> Response:
         submission = own_submission(request, submission_id)
         body = json_body(request, known=("fields", "expectedVersion"))

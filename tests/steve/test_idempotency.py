@@ -19,8 +19,11 @@ from steve.api.auth import ApiClient
 from steve.api.idempotency import idempotent, request_fingerprint
 from steve.models import Company, IdempotencyKey
 from steve.services import idempotency_keys_purge
+from submissions.models import Submission
 from tests import factories
 from tests.jobs.test_database_blip import drop_our_connection
+from tests.openapi import published_schema
+from tests.steve.test_query_parameters import view_of
 
 pytestmark = pytest.mark.django_db
 
@@ -404,3 +407,117 @@ def test_multipart_fingerprint_ignores_the_boundary_but_not_the_file():
     assert request_fingerprint(multipart_request("bbbb2222"), "jobs") == first
     changed = multipart("cccc3333").replace(b"same bytes", b"other bytes")
     assert request_fingerprint(multipart_request("cccc3333", changed), "jobs") != first
+
+
+# ---- every write call, not only creates (docs/api.md, "Replays") ----
+
+WRITE_METHODS = ("post", "patch", "delete")
+
+
+def write_operations() -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, item in published_schema()["paths"].items()
+        for method in item
+        if method in WRITE_METHODS
+    ]
+
+
+@pytest.mark.parametrize(("template", "method"), write_operations())
+def test_every_write_call_honours_an_idempotency_key_and_documents_it(template, method):
+    # Client libraries send the header on every POST: a review action, a redelivery or a
+    # submit took it and ignored it, so a retry after a lost answer was carried out again
+    # (a second redelivery) or refused as if the first had failed (409 on approve).
+    _, view = view_of(template)
+    assert getattr(getattr(view, method), "idempotency_scope", None), (method, template)
+    operation = published_schema()["paths"][template][method]
+    assert "Idempotency-Key" in {p["name"] for p in operation["parameters"]}
+    answers = operation["responses"]
+    for status, code in (
+        ("400", "INVALID_IDEMPOTENCY_KEY"),
+        ("409", "IDEMPOTENCY_KEY_IN_FLIGHT"),
+        ("422", "IDEMPOTENCY_KEY_REUSED"),
+    ):
+        assert code in answers[status]["content"]["application/problem+json"]["examples"]
+    success = next(s for s in answers if s.startswith("2"))
+    assert "X-Idempotent-Replay" in answers[success]["headers"]
+
+
+def approve(api: APIClient, submission_id: str, key: str | None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    return api.post(f"/api/v1/submissions/{submission_id}/approve", **headers)
+
+
+def test_an_approve_retried_with_its_key_replays_its_200_and_approves_once(api, company):
+    submission = factories.SubmissionFactory(company=company)
+    first = approve(api, submission.pk, "approve-1")
+    assert first.status_code == 200 and "X-Idempotent-Replay" not in first
+    retried = approve(api, submission.pk, "approve-1")
+    assert retried.status_code == 200 and retried["X-Idempotent-Replay"] == "true"
+    assert retried.content == first.content
+    assert submission.events.filter(type="approved").count() == 1
+    # Without the key Steve cannot tell a retry from a second approve: it says so.
+    again = approve(api, submission.pk, None)
+    assert again.status_code == 409
+    assert (again.json()["code"], again.json()["currentStatus"]) == (
+        "SUBMISSION_IS_APPROVED",
+        "approved",
+    )
+    assert again.json()["detail"] == "The submission is already approved."
+
+
+def test_a_key_sent_with_a_refused_action_is_released_for_the_retry(api, company):
+    submission = factories.SubmissionFactory(company=company, status="processing")
+    refused = approve(api, submission.pk, "approve-2")
+    assert refused.status_code == 409 and not IdempotencyKey.objects.exists()
+    Submission.objects.filter(pk=submission.pk).update(status="review")
+    assert approve(api, submission.pk, "approve-2").status_code == 200
+
+
+def test_one_key_on_two_actions_is_a_reuse(api, company):
+    submission = factories.SubmissionFactory(company=company)
+    assert approve(api, submission.pk, "decide-1").status_code == 200
+    response = api.post(
+        f"/api/v1/submissions/{submission.pk}/reject",
+        {"reason": "illegible"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="decide-1",
+    )
+    assert response.status_code == 422 and response.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert Submission.objects.get(pk=submission.pk).status == "approved"
+
+
+def test_a_delete_retried_with_its_key_replays_its_204_not_a_404(api):
+    created = api.post(
+        "/api/v1/webhook-endpoints", {"url": "https://93.184.215.14/x"}, format="json"
+    )
+    path = f"/api/v1/webhook-endpoints/{created.json()['id']}"
+    assert api.delete(path, HTTP_IDEMPOTENCY_KEY="del-1").status_code == 204
+    retried = api.delete(path, HTTP_IDEMPOTENCY_KEY="del-1")
+    assert retried.status_code == 204 and retried["X-Idempotent-Replay"] == "true"
+    assert api.delete(path).status_code == 404  # without the key: it is gone
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "code"),
+    [
+        ("reject", {"reason": "Illegible."}, "SUBMISSION_IS_REJECTED"),
+        ("cancel", {"reason": "Duplicate."}, "SUBMISSION_IS_CANCELLED"),
+    ],
+)
+def test_a_review_action_retried_with_its_key_replays_and_without_it_says_it_was_done(
+    api, company, action, body, code
+):
+    submission = factories.SubmissionFactory(company=company)
+    url = f"/api/v1/submissions/{submission.pk}/{action}"
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"{action}-1")
+    assert first.status_code == 200
+    retried = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"{action}-1")
+    assert (retried.status_code, retried["X-Idempotent-Replay"]) == (200, "true")
+    assert retried.content == first.content
+    assert submission.events.filter(to_status=first.json()["submissionStatus"]).count() == 1
+    again = api.post(url, body, format="json")
+    assert (again.status_code, again.json()["code"]) == (409, code)
+    # The version the caller read before its own change: that change is named.
+    stale = api.post(url, {**body, "expectedVersion": submission.version}, format="json")
+    assert (stale.status_code, stale.json()["code"]) == (409, "SUBMISSION_CHANGED")

@@ -412,6 +412,24 @@ def test_test_event_to_an_endpoint_reports_the_outcome(api, endpoint_with_secret
     assert not WebhookDelivery.objects.exists()  # a test is not an event of the outbox
 
 
+def test_a_test_event_retried_with_its_key_is_not_sent_again(api, receiver):
+    # docs/webhooks.md: a retry after a lost answer replays the first send's outcome.
+    sent = api.post(
+        "/api/v1/webhooks/test", {"url": receiver.url}, format="json", HTTP_IDEMPOTENCY_KEY="t-1"
+    )
+    assert sent.status_code == 200 and len(receiver.requests) == 1
+    retried = api.post(
+        "/api/v1/webhooks/test", {"url": receiver.url}, format="json", HTTP_IDEMPOTENCY_KEY="t-1"
+    )
+    assert (retried.status_code, retried["X-Idempotent-Replay"]) == (200, "true")
+    assert retried.json() == sent.json() and len(receiver.requests) == 1
+    # Without a key each call is a new test, sent again.
+    assert (
+        api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").status_code == 200
+    )
+    assert len(receiver.requests) == 2
+
+
 def test_test_event_to_a_url_reports_failure_and_timeout(api, receiver):
     receiver.default = 500
     failed = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json").json()

@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter
 from steve.api.schema import (
     DATETIME,
     FREE_OBJECT,
-    IDEMPOTENCY_PARAM,
     PAGE_PARAMS,
     STRING,
     choices,
@@ -242,7 +241,6 @@ ENDPOINT_CREATE = docs(
             required=["url"],
         )
     ),
-    parameters=[IDEMPOTENCY_PARAM],
     problems={
         400: ["INVALID_IDEMPOTENCY_KEY"],
         409: ["WEBHOOK_ENDPOINT_URL_TAKEN", "IDEMPOTENCY_KEY_IN_FLIGHT"],
@@ -262,7 +260,6 @@ SESSION_SECRET_ROTATE = docs(
     summary="Create or rotate the session-webhook secret (bucket: write)",
     response="SessionWebhookSecret",
     request=GRACE_REQUEST,
-    parameters=[IDEMPOTENCY_PARAM],
     problems=rotation_problems({422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}),
 )
 SYNC_SECRET = docs(
@@ -278,7 +275,6 @@ SYNC_SECRET_ROTATE = docs(
     summary="Create or rotate the downstream-sync signing secret (production keys; bucket: write)",
     response="SessionWebhookSecret",
     request=GRACE_REQUEST,
-    parameters=[IDEMPOTENCY_PARAM],
     problems=rotation_problems(
         {403: ["PRODUCTION_KEY_REQUIRED"], 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}
     ),
@@ -327,7 +323,6 @@ ENDPOINT_ROTATE_SECRET = docs(
     summary="New whsec_ secret; the old one verifies during the grace period",
     response="WebhookEndpoint",
     request=GRACE_REQUEST,
-    parameters=[IDEMPOTENCY_PARAM],
     problems=rotation_problems(
         {**ENDPOINT_NOT_FOUND, 422: ["VALIDATION_ERROR", "INVALID_GRACE_PERIOD"]}
     ),

@@ -139,11 +139,13 @@ class EndpointDetailView(APIView):
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(endpoint_data(own_endpoint(request, endpoint_id)))
 
+    @idempotent(scope="webhook-endpoint-updates")
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         endpoint = endpoint_update(endpoint_id=endpoint.pk, changes=parse_changes(request.data))
         return Response(endpoint_data(endpoint))
 
+    @idempotent(scope="webhook-endpoint-deletions")
     def delete(self, request: Request, endpoint_id: str) -> Response:
         endpoint_delete(endpoint_id=own_endpoint(request, endpoint_id).pk)
         return Response(status=204)
@@ -164,6 +166,7 @@ class EndpointRotateView(APIView):
 
 @extend_schema_view(post=api_docs.ENDPOINT_REDELIVER)
 class EndpointRedeliverView(APIView):
+    @idempotent(scope="endpoint-redeliveries")
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
         since = parse_since(request.data)
@@ -213,6 +216,7 @@ class DeliveryDetailView(APIView):
 
 @extend_schema_view(post=api_docs.DELIVERY_REDELIVER)
 class DeliveryRedeliverView(APIView):
+    @idempotent(scope="delivery-redeliveries")
     def post(self, request: Request, delivery_id: str) -> Response:
         delivery = own_delivery(request, delivery_id)
         refuse_any_body(request.data)  # what was sent with it is not dropped unsaid
@@ -292,6 +296,7 @@ class WebhookTestView(APIView):
 
     throttle_scope = "webhook_test"
 
+    @idempotent(scope="webhook-tests")
     def post(self, request: Request) -> Response:
         endpoint_id, url = parse_test_target(request.data)
         if (endpoint_id is None) == (url is None):
