@@ -150,7 +150,7 @@ class BoundedJSONParser(JSONParser):
 
     def _load(self, stream: Any, parser_context: dict[str, Any]) -> Any:
         # DRF's JSONParser.parse with hooks it has none for: the members' and parse_float.
-        decoded = codecs.getreader(get_encoding(parser_context))(stream)
+        decoded = codecs.getreader(_without_bom(get_encoding(parser_context)))(stream)
         try:
             return json.load(
                 decoded,
@@ -160,6 +160,13 @@ class BoundedJSONParser(JSONParser):
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def _without_bom(encoding: str) -> str:
+    """UTF-8 read as utf-8-sig: one byte order mark leading the body is dropped. RFC 8259
+    8.1 lets a parser ignore it, and .NET and PowerShell writers send one; json refused
+    it, and the 400 INVALID_JSON did not say why. A BOM anywhere else is still not JSON."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
 class ExactNumbersJSONParser(BoundedJSONParser):

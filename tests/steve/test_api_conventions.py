@@ -50,6 +50,25 @@ def test_unparseable_json_is_400_invalid_json(api, workflows):
     assert response.status_code == 400 and response.json()["code"] == "INVALID_JSON"
 
 
+def test_a_json_body_led_by_a_utf8_byte_order_mark_is_read_as_without_it(api, company):
+    # RFC 8259 8.1 lets a parser ignore a BOM; .NET and PowerShell writers send one, and
+    # the body was a 400 INVALID_JSON that did not say why.
+    submission = in_review(company)
+    url = f"/api/v1/submissions/{submission.pk}/reject"
+    body = '{"reason": "Illegible – cannot verify."}'.encode()
+    response = api.post(url, b"\xef\xbb\xbf" + body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    submission.refresh_from_db()
+    assert submission.reject_reason == "Illegible – cannot verify."
+
+
+def test_a_byte_order_mark_anywhere_but_first_is_still_invalid_json(api, company):
+    url = f"/api/v1/submissions/{in_review(company).pk}/reject"
+    for body in (b' \xef\xbb\xbf{"reason": "x"}', b'\xef\xbb\xbf\xef\xbb\xbf{"reason": "x"}'):
+        response = api.post(url, body, content_type="application/json")
+        assert response.status_code == 400 and response.json()["code"] == "INVALID_JSON"
+
+
 @pytest.mark.parametrize(
     "target",
     ["session", "reject", "resolve", "webhook endpoint"],
