@@ -530,7 +530,8 @@ def test_a_test_event_ends_at_its_timeout_after_a_slow_lookup_and_a_silent_conne
 
 
 def test_test_event_refusals(api, settings):
-    problem(api.post("/api/v1/webhooks/test", {}, format="json"), 422, "VALIDATION_ERROR")
+    neither = problem(api.post("/api/v1/webhooks/test", {}, format="json"), 422, "VALIDATION_ERROR")
+    assert [(e["field"], e["code"]) for e in neither["errors"]] == [("endpointId", "required")]
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
     problem(
         api.post("/api/v1/webhooks/test", {"url": "https://127.0.0.1/"}, format="json"),
@@ -570,6 +571,22 @@ def test_a_test_events_member_of_another_type_is_refused_as_such_and_nothing_is_
     code, errors = expected
     refused = problem(response, 422, code)
     assert [(e["field"], e["code"]) for e in refused["errors"]] == errors
+    assert not receiver.requests
+
+
+def test_a_test_event_given_both_an_endpoint_and_a_url_says_they_exclude_each_other(
+    api, endpoint, receiver
+):
+    # Both members were sent, so neither is missing: the refusal said `required`.
+    body = {"endpointId": endpoint.pk, "url": receiver.url}
+    refused = problem(
+        api.post("/api/v1/webhooks/test", body, format="json"), 422, "VALIDATION_ERROR"
+    )
+    message = "Give endpointId or url, not both."
+    assert refused["errors"] == [
+        {"field": "endpointId", "message": message, "code": "conflict"},
+        {"field": "url", "message": message, "code": "conflict"},
+    ]
     assert not receiver.requests
 
 

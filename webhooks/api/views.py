@@ -299,7 +299,13 @@ class WebhookTestView(APIView):
     @idempotent(scope="webhook-tests")
     def post(self, request: Request) -> Response:
         endpoint_id, url = parse_test_target(request.data)
-        if (endpoint_id is None) == (url is None):
+        if endpoint_id is not None and url is not None:
+            # Both were sent, so neither is missing: they exclude each other.
+            message = "Give endpointId or url, not both."
+            raise validation_problem(
+                [field_error(name, message, "conflict") for name in ("endpointId", "url")]
+            )
+        if endpoint_id is None and url is None:
             raise validation_problem(
                 [field_error("endpointId", "Give exactly one of endpointId and url.", "required")]
             )
