@@ -16,6 +16,16 @@ _TAGS = re.compile("[\U000e0020-\U000e007f]")
 # Unicode's default-ignorable code points that are not format characters (Cf), and the
 # blank Braille pattern: they show nothing, so a value can hide behind them.
 _BLANK = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\uffa0]")
+# What surrounds a typed value without meaning anything: spaces of any width (U+00A0,
+# U+3000, ...) and tabs (a paste from a spreadsheet). A line break is not padding: where
+# a text takes none (a correction, an endpoint's description) it is refused wherever it is.
+PADDING = "\t" + "".join(c for c in map(chr, range(0x3001)) if unicodedata.category(c) == "Zs")
+
+
+def without_padding(text: str) -> str:
+    """``text`` as stored: without its surrounding spaces (of any width) and tabs, the one
+    rule of a correction's text and a webhook endpoint's description."""
+    return text.strip(PADDING)
 
 
 def hides_text(text: str, *, allowed: str) -> bool:

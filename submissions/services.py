@@ -21,7 +21,7 @@ from django.utils import timezone
 from steve.errors import ServiceError, field_error, invalid
 from steve.jsonnumbers import InexactFloat, as_float
 from steve.models import Company, Environment
-from steve.text import hides_text, shown
+from steve.text import hides_text, shown, without_padding
 from steve.timefmt import iso
 from steve.workflow_rules import Steps, field_type, schema_refusal_at
 from submissions.events import announce
@@ -1468,19 +1468,13 @@ def _long_text(value: Any) -> Steps | None:
     return None
 
 
-# What surrounds a typed value without meaning anything: spaces of any width (U+00A0,
-# U+3000, ...) and tabs (a paste from a spreadsheet). A line break is not padding: it is
-# refused wherever it is (_unstorable), on the desk as over the API.
-_PADDING = "\t" + "".join(c for c in map(chr, range(0x3001)) if unicodedata.category(c) == "Zs")
-
-
 def trimmed(value: Any) -> Any:
     """A correction's text without its surrounding padding, however deep it is (a line
     item's description, a workflow's own members of an object): the one rule of the desk
     and the API. Stored with it, a value differed from the same value typed elsewhere, and
     a padded name taught the memory a value unlike the one OCR reads."""
     if isinstance(value, str):
-        return value.strip(_PADDING)
+        return without_padding(value)
     if isinstance(value, list):
         return [trimmed(item) for item in value]
     if isinstance(value, dict):

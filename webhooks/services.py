@@ -22,7 +22,7 @@ from steve.broker import BROKER_UNREACHABLE, broker_pause
 from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
-from steve.text import hides_text, shown
+from steve.text import hides_text, shown, without_padding
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, WebhookEventType
 from webhooks.models import (
     CompanySecret,
@@ -175,7 +175,11 @@ def validated_events(events: Any) -> list[str]:
 
 def validated_description(description: Any) -> str:
     """Shown in the admin and the API: a string of at most 200 characters, without a
-    control, bidi formatting or invisible character (as every text people read)."""
+    control, bidi formatting or invisible character (as every text people read), stored
+    without surrounding spaces and tabs, as a correction's text: `" "` was kept as one
+    space, and the admin's form (which trims) saved the same value another way."""
+    if isinstance(description, str):
+        description = without_padding(description)
     if (
         not isinstance(description, str)
         or len(description) > MAX_DESCRIPTION_LENGTH

@@ -590,6 +590,30 @@ def test_a_test_event_given_both_an_endpoint_and_a_url_says_they_exclude_each_ot
     assert not receiver.requests
 
 
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [(" ", ""), ("\u3000ERP\t", "ERP"), ("\u00a0 Billing  sync ", "Billing  sync")],
+)
+def test_a_description_is_stored_without_surrounding_spaces_as_other_text_is(
+    api, endpoint, sent, stored
+):
+    # Reasons, corrections and the admin's form store text trimmed; the API kept " ".
+    created = api.post(
+        "/api/v1/webhook-endpoints",
+        {"url": "https://93.184.215.14/trimmed", "description": sent},
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["description"] == stored
+    path = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    assert api.patch(path, {"description": sent}, format="json").json()["description"] == stored
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).description == stored
+
+
+def test_a_line_break_around_a_description_is_refused_not_trimmed(api, endpoint):
+    path = f"/api/v1/webhook-endpoints/{endpoint.pk}"
+    problem(api.patch(path, {"description": "ERP\n"}, format="json"), 422, "INVALID_DESCRIPTION")
+
+
 def test_a_url_with_port_zero_is_an_invalid_url_on_update_and_test_event(api, endpoint):
     url = "https://93.184.215.14:0/hook"
     path = f"/api/v1/webhook-endpoints/{endpoint.pk}"
