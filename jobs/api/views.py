@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from jobs.api import schema as api_docs
 from jobs.api.serializers import job_data, parse_session_request, session_created_data
 from jobs.extraction import sniff_mime
+from jobs.extraction.readable import unreadable
 from jobs.models import SessionState, WorkflowSession
 from jobs.selectors import replayed_session_version, session_for_poll
 from jobs.services import (
@@ -267,8 +268,9 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
 
 
 def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
-    """The bytes' sniffed MIME type; refuses what the submit would refuse before the
-    one-use URL is spent on it, so the integrator can PUT the right file to the same URL."""
+    """The bytes' sniffed MIME type; refuses what the submit would refuse, and a file of
+    that type no reader can open (which processing would fail), before the one-use URL is
+    spent on it, so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
         hint = " PUT the file's own bytes, not a form." if data.startswith(b"--") else ""
@@ -276,6 +278,10 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
             "UNSUPPORTED_FILE",
             f"{not_accepted_message(mime, version)}{hint} This upload URL can still be used.",
             status=400,
+        )
+    if why := unreadable(data, mime):
+        raise SessionError(
+            "UNSUPPORTED_FILE", f"{why} This upload URL can still be used.", status=400
         )
     return mime
 

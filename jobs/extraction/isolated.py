@@ -300,3 +300,47 @@ def _unpack(payload: bytes, pid: int, memory_mb: int) -> tuple[list[Any], Extrac
 def _failed(message: str) -> ExtractionError:
     """The file's own fault: the same file would fail the same way again."""
     return ExtractionError("PROCESSING_ERROR", message, retryable=False, step=STEP_TEXT)
+
+
+def run_bounded(work: Callable[[], T], *, seconds: float, memory_mb: int) -> T | None:
+    """``work()`` in a forked child, for a quick check of an untrusted file where no reading
+    process is at hand (a web process): its result (picklable), or None when the child ran
+    past ``seconds`` or its ``memory_mb`` (on top of what the parent has mapped), crashed,
+    or could not be forked. The caller decides what an unknown answer means."""
+    deadline = time.monotonic() + seconds
+
+    def child(write_fd: int) -> None:  # pragma: no cover - runs in the child
+        status = 0
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            limit = mapped_bytes() + memory_mb * MB
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            blob = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(blob)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)  # never the parent's atexit handlers, nor its connections
+
+    def wait(read_fd: int) -> bytes:
+        chunks: list[bytes] = []
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if ready:
+                chunk = os.read(read_fd, _CHUNK)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        raise TimeoutError  # _in_child kills and reaps the child
+
+    try:
+        payload, pid = _in_child(child, wait)
+    except (TimeoutError, OSError):
+        return None
+    os.waitpid(pid, 0)
+    try:
+        return pickle.loads(payload)
+    except Exception:  # nothing, or cut short: the child died before its answer was out
+        return None

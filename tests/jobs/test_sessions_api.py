@@ -22,6 +22,7 @@ from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
 from steve.services import api_key_cache_key, api_key_revoke, touch_cache_key
 from submissions.models import SubmissionEvent, SubmissionFile, SubmissionStatus
+from tests.jobs.fixtures_docs import invoice_pdf, malformed_pdf, receipt_pdf, truncated_jpeg
 from tests.submissions.test_lock_order import responses_at_once
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +31,12 @@ pytestmark = pytest.mark.django_db
 def jpeg_bytes(color: str = "white", size: tuple[int, int] = (60, 80)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def image_bytes(content_type: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (60, 80), "white").save(buffer, content_type.split("/")[1].upper())
     return buffer.getvalue()
 
 
@@ -467,6 +474,40 @@ def test_upload_of_bytes_that_are_not_an_accepted_type_leaves_the_url_usable(api
     assert put(api, url, jpeg_bytes()).status_code == 200
     submit = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     assert submit.status_code == 200
+
+
+UNOPENABLE = {
+    "16 bytes after a PDF header": (b"%PDF-1.4\n%%EOF\n\n", "application/pdf"),
+    "a PDF's first half": (receipt_pdf()[: len(receipt_pdf()) // 2], "application/pdf"),
+    "a PDF header, then garbage": (malformed_pdf(), "application/pdf"),
+    "a JPEG whose header ends at once": (truncated_jpeg(), "image/jpeg"),
+    "a JPEG's magic, then text": (b"\xff\xd8\xff" + b"0" * 64, "image/jpeg"),
+    "a PNG's signature alone": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 16, "image/png"),
+    "a WebP's RIFF header alone": (b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8, "image/webp"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNOPENABLE))
+def test_an_upload_that_cannot_be_opened_is_refused_and_the_url_stays_usable(api, workflows, name):
+    data, content_type = UNOPENABLE[name]
+    # Its magic bytes were taken for the file: 200, the one-use URL spent, and the file
+    # failed later, in processing, when the integrator could no longer send it again.
+    _, body, _ = create(api, contentTypes=[content_type])
+    url = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    refused = api.generic("PUT", url, data, content_type=content_type)
+    assert refused.status_code == 400, name
+    assert refused.json()["code"] == "UNSUPPORTED_FILE"
+    assert "cannot be opened" in refused.json()["detail"]
+    assert "This upload URL can still be used." in refused.json()["detail"]
+    assert SubmissionFile.objects.get(submission_id=body["submissionId"]).uploaded_at is None
+    good = receipt_pdf() if content_type == "application/pdf" else image_bytes(content_type)
+    assert api.generic("PUT", url, good, content_type=content_type).status_code == 200
+
+
+def test_an_encrypted_pdf_is_taken_at_upload_as_its_password_may_open_it(api, workflows):
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    response = put(api, body["uploadUrls"][0]["uploadUrl"], invoice_pdf(password="s3cret"))
+    assert response.status_code == 200, response.content
 
 
 def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):

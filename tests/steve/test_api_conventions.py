@@ -14,6 +14,7 @@ from submissions.models import Submission
 from submissions.services import Actor, submission_cancel
 from tests import factories
 from tests.jobs.fixtures_docs import invoice_pdf
+from tests.jobs.test_sessions_api import jpeg_bytes
 from tests.openapi import published_schema
 from tests.webhooks.helpers import emit
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -350,7 +351,7 @@ def test_every_api_response_carries_the_rate_limit_headers_of_its_bucket(
         "404 known route": (api.get("/api/v1/submissions/sub_nope"), "read"),
         "405 wrong method": (api.delete("/api/v1/workflows"), "write"),
         "422 invalid": (api.post(SESSIONS, {}, format="json"), "session"),
-        "200 upload": (api.generic("PUT", upload, b"\xff\xd8\xff" + b"0" * 64), "upload"),
+        "200 upload": (api.generic("PUT", upload, jpeg_bytes()), "upload"),
         "403 bad upload URL": (api.generic("PUT", "/api/v1/uploads/nope", b"x"), "anonymous"),
         "404 unknown route": (api.get("/api/v1/nope"), "anonymous"),
         "401 no key": (anon_api.get("/api/v1/workflows"), "anonymous"),

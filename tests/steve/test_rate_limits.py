@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from steve.api import ratelimit
 from steve.services import api_key_revoke
 from tests import factories
+from tests.jobs.test_sessions_api import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -152,10 +153,10 @@ def test_uploads_spend_the_session_keys_upload_bucket(api, company, workflows):
     body = {**SESSION_BODY, "fileCount": 2, "contentTypes": ["image/jpeg"] * 2}
     created = api.post("/api/v1/workflows/receipt-ocr/sessions", body, format="json").json()
     paths = [u["uploadUrl"].removeprefix("http://testserver") for u in created["uploadUrls"]]
-    first = api.generic("PUT", paths[0], b"\xff\xd8\xff" + b"0" * 64, content_type="image/jpeg")
+    first = api.generic("PUT", paths[0], jpeg_bytes(), content_type="image/jpeg")
     assert first.status_code == 200
     assert first["X-RateLimit-Bucket"] == "upload" and first["X-RateLimit-Remaining"] == "0"
-    second = api.generic("PUT", paths[1], b"\xff\xd8\xff" + b"0" * 64, content_type="image/jpeg")
+    second = api.generic("PUT", paths[1], jpeg_bytes(), content_type="image/jpeg")
     assert second.status_code == 429 and second.json()["bucket"] == "upload"
     forged = api.generic("PUT", "/api/v1/uploads/forged", b"x", content_type="image/jpeg")
     assert forged.status_code == 403 and forged["X-RateLimit-Bucket"] == "anonymous"
