@@ -38,15 +38,24 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+# null and nothing else, under OpenAPI 3.0.3 (a typed nullable schema whose one value is
+# null): the other branch of a nullable reference.
+NULL_ONLY: dict[str, Any] = {"type": "string", "nullable": True, "enum": [None]}
+
+
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` or null, spelled so that OpenAPI 3.0 tools honour it.
 
-    3.0 ignores `nullable` beside a `$ref`, so a reference is wrapped in `allOf`; and a
-    nullable enum must list null among its values, or validators and generated clients
-    refuse the null they were promised.
+    3.0 ignores `nullable` beside a `$ref`, and 3.0.3 gives `nullable` effect only beside
+    a `type` in the same schema object: `{allOf: [$ref], nullable: true}` still held null
+    to the referenced schema, so openapi-core refused every null the API answers there
+    (a seed's `"resolution": null`). So a reference is one branch of an `anyOf` whose
+    other branch is null alone (`nullable` kept beside it for the tools that read only
+    that). A nullable enum must list null among its values, or validators and generated
+    clients refuse the null they were promised.
     """
     if "$ref" in schema:
-        return {"allOf": [schema], "nullable": True}
+        return {"anyOf": [schema, NULL_ONLY], "nullable": True}
     if "enum" in schema and None not in schema["enum"]:
         return {**schema, "enum": [*schema["enum"], None], "nullable": True}
     return {**schema, "nullable": True}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from drf_spectacular.validation import validate_schema
+from openapi_schema_validator import OAS30Validator
 
 from steve.api.schema import PROBLEM_CODES
 from steve.middleware import CONTENT_SECURITY_POLICY
@@ -434,6 +435,49 @@ def test_every_documented_example_matches_its_own_schema(schema):
         except SchemaMismatch as mismatch:
             mismatches.append(str(mismatch))
     assert not mismatches, "\n".join(mismatches)
+
+
+def oas30_errors(schema: dict, part: dict, value: object) -> list[str]:
+    """What OpenAPI 3.0.3's own reading of `part` refuses in `value`: openapi-core's
+    validator (openapi-schema-validator), where `nullable` admits null only beside a
+    `type` in the same schema object, not through an `allOf` around a `$ref`."""
+    validator = OAS30Validator({**part, "components": schema["components"]})
+    return [
+        f"at {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:120]}"
+        for e in validator.iter_errors(value)
+    ]
+
+
+def test_every_documented_example_is_valid_as_openapi_3_tools_read_the_schema(schema):
+    # tests/openapi.py reads `nullable` as "or null" wherever it stands; an integrator
+    # validating with openapi-core reads OpenAPI 3.0.3, which refused the seeds' own
+    # `"resolution": null` and `"fraudStatus": null` (allOf [$ref] beside nullable).
+    mismatches = [
+        f"{where}: {error}"
+        for where, part, value in documented_examples(schema)
+        for error in oas30_errors(schema, part, value)
+    ]
+    assert not mismatches, "\n".join(mismatches[:20])
+
+
+def nullable_schemas(node: object, where: str = "") -> list[tuple[str, dict]]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("nullable") is True:
+            found.append((where, node))
+        for key, value in node.items():
+            found += nullable_schemas(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += nullable_schemas(value, f"{where}[{index}]")
+    return found
+
+
+def test_every_member_documented_nullable_takes_null_as_openapi_3_tools_read_it(schema):
+    nullable = nullable_schemas(schema["components"]) + nullable_schemas(schema["paths"])
+    assert len(nullable) > 20
+    refused = [where for where, part in nullable if oas30_errors(schema, part, None)]
+    assert not refused, "null refused at:\n" + "\n".join(refused)
 
 
 def test_security_schemes_cover_the_three_key_headers(schema):
