@@ -42,6 +42,34 @@ def test_dev_closes_database_connections_after_each_request():
     assert ["export", "DATABASE_CONN_MAX_AGE=${DATABASE_CONN_MAX_AGE:-0}"] in exports
 
 
+README = SCRIPT.parents[1] / "README.md"
+
+
+def _readme_default(name: str) -> str:
+    """The default cell of `name`'s row in the README's configuration table."""
+    for line in README.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and f"`{name}`" in cells[0].split(", "):
+            return cells[1]
+    raise AssertionError(f"README's configuration table has no row for {name}")
+
+
+def test_the_readme_says_where_dev_changes_a_default_of_its_configuration_table():
+    # The README's table is what an integrator running scripts/dev reads: a default the
+    # script changes silently (WEBHOOKS_ALLOW_PRIVATE_TARGETS "off", when dev turns it
+    # on and a loopback webhookUrl is taken) is a contract the running server breaks.
+    exported = re.findall(r'^export (\w+)="\$\{\1:-([^}]*)\}"', SCRIPT.read_text(), re.M)
+    assert len(exported) >= 4
+    unsaid = []
+    for name, value in exported:
+        shown = {"1": "on", "0": "0"}.get(value, value)
+        default = _readme_default(name)
+        plain = default.split(" (")[0].replace("`", "").removeprefix("./")
+        if plain != shown and f"(`scripts/dev`: {shown})" not in default:
+            unsaid.append(f"{name}: the README says {default!r}, scripts/dev sets {value!r}")
+    assert not unsaid, "\n".join(unsaid)
+
+
 def test_dev_uses_the_worker_that_drops_silent_clients():
     [server] = [c for c in _commands() if any(word.endswith("gunicorn") for word in c[:1])]
     assert server[server.index("--worker-class") + 1] == "steve.gunicorn_worker.ThreadWorker"
