@@ -60,6 +60,11 @@ MAX_PAGE_PIXELS = 40_000_000
 # is one image, and reading the bounds of thousands of objects costs more than it saves).
 BLANK_MARGIN_SHARE = 0.05
 MAX_CONTENT_OBJECTS = 200
+# Text drawn in these render modes paints nothing (PDF 32000 9.3.6): invisible (3, an OCR
+# layer over a scan) and clip only (7).
+UNSEEN_TEXT_MODES = frozenset(
+    {pdfium.raw.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium.raw.FPDF_TEXTRENDERMODE_CLIP}
+)
 
 
 @dataclass
@@ -430,6 +435,11 @@ def _text_layer_words(
     drawn. Also that turn, counter-clockwise from the page as displayed (0, 90, 180, 270).
     More than ``max_words`` words or ``max_chars`` characters is too much text.
 
+    Text that paints nothing (invisible or clip-only) is left out: it is not what a
+    reviewer sees on the page. An invisible layer over a scan said "TOTAL RM 999.00" and
+    was read at 0.94 over the 17.90 printed on the image; without it, such a page has no
+    text layer and is read from its image, by OCR, as a JPEG of it would be.
+
     Characters are boxed in the PDF's own space, which neither /Rotate nor the media box's
     origin moves: divided by the displayed page's size, a page shown sideways read its
     words in columns ("TOTAL 14/03/2018 SDN BHD") and every evidence box missed its word.
@@ -446,7 +456,8 @@ def _text_layer_words(
         quarters: Counter[int] = Counter()
         for i in range(count):
             char = textpage.get_text_range(i, 1)
-            if not char or char.isspace() or char == "\x00":
+            unseen = pdfium.raw.FPDFText_GetTextRenderMode(textpage, i) in UNSEEN_TEXT_MODES
+            if unseen or not char or char.isspace() or char == "\x00":
                 _flush_word(chars, boxes, words)
                 if len(words) > max_words:
                     raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")

@@ -618,3 +618,66 @@ def test_a_pdf_whose_catalog_inflates_past_the_cap_is_counted_as_no_pages_by_the
     # review page counts its pages itself, in the web process: 2.2 GB for a 2-MB file.
     assert pdf_page_count(pdf_inflating_to(0, catalog_inside=True)) == 1
     assert pdf_page_count(pdf_inflating_to(384, catalog_inside=True)) == 0
+
+
+# --- text a reader of the PDF cannot see ----------------------------------------------------
+
+
+def scan_with_hidden_text(hidden: list[str], shown: list[str] = ()) -> bytes:
+    """A page drawing a scanned receipt showing TOTAL RM 17.90, with ``hidden`` written
+    over it in invisible text (render mode 3, as an OCR layer is) and ``shown`` in
+    ordinary, visible text."""
+    from PIL import ImageDraw
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    scan = Image.new("RGB", (300, 400), "white")
+    ImageDraw.Draw(scan).multiline_text(
+        (20, 20), "KEDAI BUKU MAJU\nDate: 14/03/2018\nTOTAL RM 17.90", fill="black"
+    )
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(227, 312))
+    pdf.drawImage(ImageReader(scan), 10, 10, 207, 292)
+    for mode, rows, top in ((3, hidden, 280), (0, shown, 120)):
+        pdf.saveState()  # the render mode outlives its text object: keep it to this one
+        text = pdf.beginText(20, top)
+        text.setTextRenderMode(mode)
+        text.setFont("Helvetica", 9)
+        for row in rows:
+            text.textLine(row)
+        pdf.drawText(text)
+        pdf.restoreState()
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_a_scan_whose_invisible_text_layer_says_another_total_is_read_from_its_image():
+    # The invisible layer over a scan (render mode 3) was taken as the page's text: a
+    # receipt showing TOTAL RM 17.90 was read as its hidden "TOTAL RM 999.00" at 0.94,
+    # while the reviewer saw 17.90 on the scan. What no reader sees is not read.
+    hidden = ["KEDAI BUKU MAJU SDN BHD", "Date: 14/03/2018", "TOTAL RM 999.00"]
+    page = load_document(scan_with_hidden_text(hidden)).pages[0]
+    assert not page.has_text_layer  # so OCR reads the scan, as a reviewer reads it
+    assert page.words == [] and page.text == ""
+
+
+def test_visible_text_is_read_and_invisible_text_beside_it_is_not():
+    page = load_document(
+        scan_with_hidden_text(["TOTAL RM 999.00"], shown=["KEDAI BUKU MAJU", "TOTAL RM 17.90"])
+    ).pages[0]
+    assert page.has_text_layer
+    assert page.text.splitlines() == ["KEDAI BUKU MAJU", "TOTAL RM 17.90"]
+
+
+@pytest.mark.django_db
+def test_a_scan_with_a_lying_text_layer_gets_the_total_ocr_reads_on_its_image(
+    api, workflows, monkeypatch
+):
+    monkeypatch.setattr(isolated, "get_engine", lambda name: FixedEngine())  # reads 17.90
+    data = scan_with_hidden_text(["KEDAI BUKU MAJU", "Date: 14/03/2018", "TOTAL RM 999.00"])
+    session_id = submit(api, data, "hidden-total", "application/pdf")
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.select_related("submission").get(pk=session_id)
+    assert session.state == SessionState.COMPLETED
+    assert session.submission.extracted_data["totalAmount"] == 17.9
