@@ -276,14 +276,31 @@ _LOCALE_HINTS = [
 ]
 
 
+# A document naming two currencies outright (a total also shown in another, a line billed
+# in a foreign one): which is its own is a guess, reviewed as a bare "$" is.
+MIXED_CURRENCY_CONFIDENCE = 0.6
+
+
 def detect_currency(text: str) -> tuple[str | None, float]:
-    """ISO 4217 code and a confidence: explicit codes/symbols beat tax words and places."""
+    """ISO 4217 code and a confidence: explicit codes/symbols beat tax words and places.
+
+    Of several currencies named, the most named (the first of _CURRENCY_WORDS on a tie)
+    at MIXED_CURRENCY_CONFIDENCE: the first of the list was taken at 0.89 whatever the
+    document, and set its date order (a euro invoice naming a dollar total read month
+    first)."""
     upper = text.upper()
     squashed = re.sub(r"[^A-Z]", "", upper)
-    for pattern, code in _CURRENCY_WORDS:
-        hits = len(re.findall(pattern, upper, re.M))
-        if hits:
-            return code, min(0.99, 0.85 + 0.04 * hits)
+    named = [
+        (hits, code)
+        for pattern, code in _CURRENCY_WORDS
+        if (hits := len(re.findall(pattern, upper, re.M)))
+    ]
+    if len(named) > 1:
+        hits, code = max(named, key=lambda found: found[0])  # max keeps the first tied
+        return code, MIXED_CURRENCY_CONFIDENCE
+    if named:
+        hits, code = named[0]
+        return code, min(0.99, 0.85 + 0.04 * hits)
     for pattern, code in _LOCALE_HINTS:
         # OCR may drop spaces ("KUALALUMPUR"), so place names are matched squashed too.
         if re.search(pattern, upper) or re.search(_squashed(pattern), squashed):

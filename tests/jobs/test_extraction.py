@@ -1129,6 +1129,31 @@ def test_where_an_invoices_payment_goes_is_not_taken_for_the_vendor(label: str) 
     assert extraction.fields["vendorName"] == "Lumen Studio"
 
 
+@pytest.mark.parametrize(("total", "other"), [("EUR ", "USD "), ("USD ", "EUR ")])
+def test_an_invoice_naming_two_currencies_has_its_currency_and_date_order_reviewed(
+    total: str, other: str
+) -> None:
+    # A euro invoice showing its total in dollars too ("USD 1,584.00" for information)
+    # was read in USD at 0.89 (the first of Steve's currencies it named, whatever the
+    # document), and its 03/06/2026 month first at 0.93 for that dollar: both passed
+    # review, both wrong. Which of two named currencies is the invoice's is a guess.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Redwood Analytics", 22),
+            (50, 130, "INVOICE", 16),
+            (50, 160, "Invoice No: INV-20417", 10),
+            (50, 174, "Invoice Date: 03/06/2026", 10),
+            *[(x, y, text.replace("£", total), size) for x, y, text, size in _INVOICE_BODY],
+            (330, 496, "Total (for information)", 10),
+            (480, 496, f"{other}1,584.00", 10),
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    confidences = extraction.field_confidences
+    assert confidences["currency"] < 0.8
+    assert confidences["invoiceDate"] <= 0.5
+
+
 def test_dotted_dates_on_a_dollar_invoice_are_reviewed_not_read_month_first() -> None:
     # A German vendor billing in USD prints 02.04.2026 for 2 April: read month first as
     # the dollar says, it was 4 February at 0.97.
