@@ -231,12 +231,14 @@ def _date_confidence(best: float, rival: float | None, occurrences: int) -> floa
 def _find_time(lines: list[Line]) -> Candidate | None:
     """The printed time: one labelled TIME or stamped beside the date beats the first
     time-shaped number, which on an item line is often a price ("MINERAL WATER 3 16.05").
-    Ties go to the earliest line."""
+    Ties go to the earliest line. A number with a point, neither labelled nor beside a
+    date, is no time: on a receipt printing none, an item's "10.00" or a "Discount 0.00"
+    was its time (10:00, 00:00) at 0.85, over the review threshold."""
     best: tuple[float, Match, Line] | None = None
     for line in lines:
         for match in parse_times(line.text):
             score = _time_score(match, line)
-            if best is None or score > best[0]:
+            if score >= 0 and (best is None or score > best[0]):
                 best = (score, match, line)
     if best is None:
         return None

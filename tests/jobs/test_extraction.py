@@ -1313,6 +1313,23 @@ def test_receipt_time_is_the_labelled_one_not_a_price_shaped_like_a_time() -> No
     assert parse_receipt(lines, "\n".join(line.text for line in lines))["time"].value == "14:32"
 
 
+def test_a_receipt_printing_no_time_gets_none_from_its_prices() -> None:
+    from jobs.extraction.receipt import read_receipt
+
+    def time_read(*rows: str) -> str | None:
+        lines = _lines("KEDAI RUNCIT MAJU JAYA", *rows, "TOTAL 20.00")
+        found = read_receipt(lines, "\n".join(line.text for line in lines))[0].get("time")
+        return found.value if found else None
+
+    # No time printed: an item's price "10.00" was the time 10:00, "Discount 0.00" 00:00,
+    # at 0.85 like a labelled one, over the review threshold.
+    assert time_read("DATE:17/09/2026", "WIDGET 2 10.00", "Discount 0.00") is None
+    # Labelled, or with a colon, or stamped beside the date, it is the time.
+    assert time_read("TIME 10.22", "WIDGET 2 10.00") == "10:22"
+    assert time_read("WIDGET 2 10.00", "10:22") == "10:22"
+    assert time_read("17/09/2026 10.22", "WIDGET 2 10.00") == "10:22"
+
+
 @pytest.mark.parametrize(
     ("text", "times"),
     [

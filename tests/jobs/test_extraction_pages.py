@@ -24,7 +24,9 @@ from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf, receipt_pdf, rend
 # What the reading child made of mixed_pdf(), recorded at 20716d8, whose child rendered
 # every page of a file before OCR read the first. Re-recorded when a document naming two
 # currencies came to read as the most named at 0.6 (its GBP invoice and RM receipt were
-# MYR at 0.89, the first of Steve's list); every other value stayed.
+# MYR at 0.89, the first of Steve's list), and again when a number with a point, neither
+# labelled TIME nor beside a date, came to be no time (its time 12:50 was the price
+# "£12.50"); every other value stayed.
 RECORDED = Path(__file__).parent / "data" / "extraction_pages_recorded.json"
 # An image this large is a page's: the looks OCR takes for blankness and skew are < 0.5 MP.
 PAGE_PIXELS = 1_000_000
