@@ -468,11 +468,23 @@ def _sync_target_failing_and_busy(delivery: WebhookDelivery, now: datetime) -> b
     asked_to_wait = _sync_target_of(delivery).filter(held_until__isnull=False).exists()
     if not delivery.last_error and not asked_to_wait:
         return in_flight.exclude(last_error="").exists()
-    with connection.cursor() as cursor:  # released when the claim's transaction ends
-        key = f"sync-target:{delivery.company_id}:{delivery.url}"
+    locked = lock_sync_target(connection, delivery.company_id, delivery.url)
+    return not locked or in_flight.exists()
+
+
+def lock_sync_target(db: Any, company_id: str, url: str) -> bool:
+    """Whether this transaction now holds the sync target's lock (False: another does),
+    released when the transaction ends. PostgreSQL's advisory lock; SQLite (the dev
+    database) has none, and needs none: its IMMEDIATE transactions let one writer in at
+    a time, so two claims never both find the target idle. Asked there, every retry of a
+    failed sync raised, and the sync was never tried again."""
+    if db.vendor != "postgresql":
+        return True
+    with db.cursor() as cursor:
+        key = f"sync-target:{company_id}:{url}"
         cursor.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))", [key])
         (locked,) = cursor.fetchone()
-    return not locked or in_flight.exists()
+    return bool(locked)
 
 
 def _record_interrupted(delivery: WebhookDelivery, now: datetime) -> None:

@@ -9,7 +9,7 @@ from django.db.utils import ConnectionHandler
 from django.utils import timezone
 
 from steve.settings import database_from_url
-from webhooks.delivery import held_until_at_least
+from webhooks.delivery import held_until_at_least, lock_sync_target
 from webhooks.models import WebhookEndpoint
 
 
@@ -52,3 +52,21 @@ def _held_until_after(tmp_path: Path, until: Any, *, before: list[Any]) -> list[
         return [convert(value, None, connection) for value in rows]
     finally:
         connection.close()
+
+
+def test_a_failing_sync_targets_lock_takes_no_postgresql_function_on_the_dev_database(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """A sync post's retry locks its target (one attempt at a time while it fails) with
+    PostgreSQL's advisory lock: on `./scripts/dev`'s SQLite every claim of a retry raised
+    "no such function: hashtextextended", so a sync that failed once was never tried
+    again. SQLite lets one writer in at a time, which serialises the claims already."""
+    with django_db_blocker.unblock():
+        config = database_from_url("DATABASE_URL", f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+        connection = ConnectionHandler({"default": config})["default"]
+        try:
+            with connection.cursor():
+                pass
+            assert lock_sync_target(connection, "cmp_1", "https://erp.example.com/sync")
+        finally:
+            connection.close()
