@@ -43,17 +43,24 @@ def sync_queue(*, submission: Submission) -> None:
     """Queue the sync post of a just-approved submission, in the approval's transaction.
 
     Production's only: workflows are shared by both environments, so a sandbox approval
-    would reach the downstream system as a real one (signed with production's secret)."""
+    would reach the downstream system as a real one (signed with production's secret).
+
+    The submission shows its post's next attempt from now on (`sync_next_attempt_at`, as
+    after every attempt): left null until the first attempt answered, a post waiting on
+    its target's Retry-After hold (up to 24 h) read as "nothing pending", as one given up
+    or dropped does."""
     url = submission.workflow_version.sync_url
     if not url or submission.environment != Environment.PRODUCTION:
         return
-    sync_delivery_queue(
+    delivery = sync_delivery_queue(
         company_id=submission.company_id,
         environment=submission.environment,
         event_id=sync_event_id(submission.pk),
         url=url,
         payload=sync_payload(submission),
     )
+    submission.sync_next_attempt_at = delivery.next_attempt_at
+    submission.save(update_fields=["sync_next_attempt_at"])
 
 
 def sync_payload(submission: Submission) -> dict:

@@ -667,6 +667,22 @@ def held_sync_target(receiver, monkeypatch) -> tuple[Submission, Submission, dic
     return asked, other, clock
 
 
+def test_a_post_approved_while_its_target_holds_shows_its_next_attempt(monkeypatch):
+    """Approved while the target's Retry-After held it, a submission showed no sync
+    attempt and no next one (`sync_next_attempt_at` null, as a sync given up or dropped
+    shows) for as long as the hold lasted, up to 24 h: an operator read "nothing
+    pending" where a post was waiting. It shows its post's next attempt from the
+    approval on, as it does after every attempt."""
+    with http_receiver() as receiver:
+        _, other, _ = held_sync_target(receiver, monkeypatch)
+        waiting = Submission.objects.get(pk=other.pk)
+        delivery = sync_of(other)
+        assert delivery.attempts == 0 and len(receiver.requests) == 1
+    assert waiting.status == "approved"
+    assert waiting.sync_next_attempt_at is not None
+    assert waiting.sync_next_attempt_at == delivery.next_attempt_at
+
+
 def test_sync_again_ends_its_targets_hold_and_the_held_posts_follow_its_2xx(monkeypatch):
     """The admin's "sync again" (Redeliver now on the sync delivery) is their word that
     the target takes posts again, as for an endpoint: it goes at once."""
