@@ -36,7 +36,7 @@ from submissions.services import (
     submission_reject,
     submission_release_claim,
 )
-from submissions.views.common import own_submission, queue_filters, queue_query
+from submissions.views.common import own_submission, queue_query, submission_queue_filters
 from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 
 # Rows read from the line-items form: the most the service takes, the page's blank row
@@ -99,9 +99,10 @@ def _refusal(error: ServiceError) -> dict[str, Any]:
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
     """The next waiting submission nobody else holds, oldest first; else the queue.
 
-    Both stay within the queue's workflow, fraud and search filters.
+    Both stay within the queue's workflow, fraud and search filters, and in the decided
+    submission's environment.
     """
-    filters = queue_filters(request)
+    filters = submission_queue_filters(request, done)
     query = queue_query(filters)
     chosen = queue_next_waiting(
         company=request.company, user=request.user, filters=filters, done_id=done.pk

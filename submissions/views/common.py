@@ -26,6 +26,14 @@ def queue_filters(request: HttpRequest) -> dict[str, str]:
     return form.values()
 
 
+def submission_queue_filters(request: HttpRequest, submission: Submission) -> dict[str, str]:
+    """The queue a submission page walks (j/k) and goes on to after a decision: the
+    request's filters in the submission's own environment. A sandbox page reached by a
+    bare link (stats, fraud compare, admin) otherwise walked production's queue, and
+    approving a test receipt opened a real one."""
+    return {**queue_filters(request), "environment": submission.environment}
+
+
 def fraud_pairs_asked(request: HttpRequest) -> int | None:
     """How many fraud pairs the reviewer asked the panel to draw (?pairs=N, its "Show
     more" link): a positive whole number of at most 6 digits, else None (the panel's first

@@ -38,6 +38,7 @@ from submissions.views.common import (
     own_submission,
     queue_filters,
     queue_query,
+    submission_queue_filters,
 )
 from submissions.views.document_text import DocumentText, ReadAt, document_text, read_at
 from submissions.views.files import is_raster
@@ -326,7 +327,7 @@ def detail_context(
     field_errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     # The queue's filters travel with the page, so j/k and "next" stay in that queue.
-    filters = queue_filters(request)
+    filters = submission_queue_filters(request, submission)
     previous_id, next_id = queue_neighbours(
         company=request.company, user=request.user, filters=filters, submission_id=submission.pk
     )

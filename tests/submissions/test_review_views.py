@@ -918,6 +918,33 @@ def test_approving_the_last_of_a_sorted_queue_wraps_round_to_its_first(ui, compa
     assert response["Location"] == f"{detail_url(low)}?sort=confidence"
 
 
+def test_a_sandbox_submission_opened_without_filters_walks_and_goes_on_in_the_sandbox(ui, company):
+    """A sandbox page reached by a bare link (the stats page's oldest, the fraud compare
+    page, the admin) walked and went on to production's queue: approving a test receipt
+    opened a real one."""
+    production = submission_with_file(company)
+    first = submission_with_file(company, environment="sandbox")
+    second = submission_with_file(company, environment="sandbox")
+    page = ui.get(detail_url(second))
+    assert (page.context["previous_id"], page.context["next_id"]) == (first.pk, None)
+    assert f'href="{reverse("review:queue")}?environment=sandbox"' in page.content.decode()
+    response = ui.post(action_url("approve", first), {"version": first.version})
+    assert response["Location"] == f"{detail_url(second)}?environment=sandbox"
+    assert production.pk not in response["Location"]
+
+
+def test_a_production_submission_opened_with_the_sandbox_filter_stays_in_production(ui, company):
+    first, second = submission_with_file(company), submission_with_file(company)
+    sandbox = submission_with_file(company, environment="sandbox")
+    page = ui.get(detail_url(first), {"environment": "sandbox"})
+    assert (page.context["previous_id"], page.context["next_id"]) == (None, second.pk)
+    response = ui.post(
+        action_url("approve", first) + "?environment=sandbox", {"version": first.version}
+    )
+    assert response["Location"] == detail_url(second)
+    assert sandbox.pk not in response["Location"]
+
+
 def test_without_filters_j_k_walk_the_review_queue(ui, company):
     first, second = submission_with_file(company), submission_with_file(company)
     submission_with_file(company, status=S.APPROVED)
