@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, allowed
+from steve.models import Environment
 from submissions.selectors import (
     company_submissions,
     decisions_per_day,
@@ -18,7 +19,7 @@ from submissions.selectors import (
     review_rates,
     reviewer_figures,
 )
-from submissions.views.common import queue_filters
+from submissions.views.common import queue_filters, queue_query
 
 PERIOD_DAYS = 30
 
@@ -26,12 +27,20 @@ PERIOD_DAYS = 30
 @require_GET
 @allowed(Action.STATS)
 def stats(request: HttpRequest) -> HttpResponse:
-    submissions = company_submissions(request.company, queue_filters(request)["environment"])
+    environment = queue_filters(request)["environment"]
+    submissions = company_submissions(request.company, environment)
     depth = review_depth(submissions)
     oldest = oldest_waiting(submissions)
     now = timezone.now()
     since = now - timedelta(days=PERIOD_DAYS)
+    # Said on the page, with a link to the other one: the figures are of one environment.
+    other = next(e for e in Environment if e != environment)
     context = {
+        "environment": Environment(environment),
+        "other_environment": other,
+        # Links keep the environment (production, the default, is left out as the queue does).
+        "environment_qs": queue_query({"environment": environment}),
+        "other_qs": queue_query({"environment": other}),
         "depth": depth,
         "waiting": sum(row["value"] for row in depth),
         "oldest": oldest,

@@ -1712,6 +1712,30 @@ def test_stats_show_decisions_and_median_handling_time_per_reviewer(ui, reviewer
     assert f'data-reviewer="{reviewer.username}"' in response.content.decode()
 
 
+def test_the_overview_says_which_environment_it_counts_and_switches_to_the_other(
+    ui, reviewer, company
+):
+    """The overview counted production unless ?environment=sandbox was typed by hand: it
+    said neither which one it showed nor offered the other, and the queue's Overview link
+    dropped the sandbox filter, so a sandbox reviewer read production's figures as theirs."""
+    Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
+    submission_with_file(company)
+    sandbox = submission_with_file(company, environment="sandbox")
+    stats = reverse("review:stats")
+
+    production_page = ui.get(stats).content.decode()
+    assert 'data-environment="production"' in production_page
+    assert f'href="{stats}?environment=sandbox"' in production_page
+
+    sandbox_page = ui.get(stats, {"environment": "sandbox"}).content.decode()
+    assert 'data-environment="sandbox"' in sandbox_page
+    assert f'href="{stats}"' in sandbox_page  # back to production
+    assert f'href="{detail_url(sandbox)}?environment=sandbox"' in sandbox_page  # oldest
+
+    queue = ui.get(reverse("review:queue"), {"environment": "sandbox"}).content.decode()
+    assert f'href="{stats}?environment=sandbox"' in queue
+
+
 def test_a_turned_upload_is_shown_as_read_and_turns_on_request(ui, company):
     from PIL import Image
 
