@@ -7,7 +7,8 @@ from operator import or_
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -16,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -42,6 +43,17 @@ class SteveAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
 
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every list's actions say so when none of their rows is left (SaysWhenSelectionIsGone)."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, SaysWhenSelectionIsGone):
+            admin_class = type(
+                admin_class.__name__,
+                (SaysWhenSelectionIsGone, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
+
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
@@ -57,6 +69,42 @@ class SteveAdminSite(admin.AdminSite):
         request.current_app = self.name
         done = reverse("admin:password_change_done", current_app=self.name)
         return refused_if_limited(PasswordChangeView.as_view(success_url=done))(request)
+
+
+class SaysWhenSelectionIsGone:
+    """A ModelAdmin mixin (the site gives it to every admin): an action whose selected
+    rows are none of them on the list any more, as another operator deleted them (or
+    changed them out of its filter) since the list was read, says so and does nothing.
+
+    Django ran the action on no rows: "Delete selected"'s Yes returned to the list
+    without a word, and Steve's actions counted their nothing as done ("Forgot 0 memory
+    row(s).", "Disabled 0 endpoint(s)."). Some of them gone, the action runs on the rest
+    and counts those."""
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        across = request.POST.get("select_across") == "1"  # the whole list: no ids
+        if selected and not across and not self._any_listed(queryset, selected):
+            meta = self.model._meta  # type: ignore[attr-defined]
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"None of the {len(selected)} selected {meta.verbose_name_plural} are on this list any more "
+                "(another operator deleted or changed them meanwhile): nothing was done.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)  # type: ignore[misc]
+
+    def _any_listed(self, queryset: QuerySet, selected: list[str]) -> bool:
+        """Whether any selected row is on the list; False as well for a selection one of
+        whose values is no id of the model ("abc" for a number, from a post made by
+        hand), which Django's own filter failed on, a 500."""
+        pk = queryset.model._meta.pk
+        try:
+            ids = [pk.to_python(value) for value in selected]
+        except ValidationError:
+            return False
+        return queryset.filter(pk__in=ids).exists()
 
 
 def log_changes(

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -148,3 +149,24 @@ def test_deleting_resolutions_names_their_submissions_on_the_question_and_in_the
         assert not type(row).objects.filter(pk=row.pk).exists()
         logged = LogEntry.objects.get(object_id=str(row.pk), action_flag=DELETION)
         assert all(name in logged.object_repr for name in names)
+
+
+def test_deleting_rows_another_operator_deleted_meanwhile_says_nothing_was_deleted(
+    admin_client,
+):
+    # Two operators confirm the same deletion: the second's Yes found none of its rows
+    # and Django's action returned to the list without a word, as if it had worked.
+    rows = [_known_fraud(), _known_fraud()]
+    bulk = {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"}
+    listed = reverse("admin:fraud_knownfraud_changelist")
+    admin_client.post(listed, bulk, follow=True)  # its messages read
+    second = admin_client.post(listed, bulk, follow=True)
+    assert second.status_code == 200
+    said = [(m.level_tag, str(m)) for m in get_messages(second.wsgi_request)]
+    assert said == [
+        (
+            "warning",
+            "None of the 2 selected known frauds are on this list any more (another "
+            "operator deleted or changed them meanwhile): nothing was done.",
+        )
+    ]

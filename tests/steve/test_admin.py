@@ -667,3 +667,23 @@ def test_revoking_keys_again_says_they_were_already_revoked_as_a_warning(operato
     shown = [(m.level_tag, str(m)) for m in again.context["messages"]]
     assert shown == [("warning", "Those keys were already revoked; nothing was changed.")]
     assert LogEntry.objects.filter(change_message="Revoked.").count() == 2
+
+
+@pytest.mark.parametrize("picked", ["abc", "", "1e9999", "9" * 30])
+def test_an_action_on_a_selection_that_is_no_rows_id_says_nothing_was_done_not_a_500(
+    operator, company, picked
+):
+    # A members' row is numbered: a selection that is no number (a post made by hand, a
+    # page from before a restore) failed Django's filter on it, a 500.
+    Membership.objects.create(user=UserFactory(), company=company)
+    response = operator.post(
+        reverse("admin:steve_membership_changelist"),
+        {"action": "delete_selected", "_selected_action": [picked], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [
+        "None of the 1 selected memberships are on this list any more (another operator "
+        "deleted or changed them meanwhile): nothing was done."
+    ]
+    assert Membership.objects.count() == 1

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -159,3 +160,24 @@ def test_deleting_selected_memories_lists_every_row_the_delete_forgets(operator,
     said = " ".join(asked.content.decode().split())
     assert "merchantName under reg:9 (KEDAI ALI): goes back to ALI STORE" in said
     assert "tel:2" not in said
+
+
+def test_forgetting_memories_another_operator_forgot_meanwhile_says_nothing_was_forgotten(
+    operator, company
+):
+    # The second operator's forget of a row the first had already forgotten (deleted)
+    # said "Forgot 0 memory row(s)." as its success, and logged nothing it could name.
+    memory = MerchantMemory.objects.create(company=company, key="tel:1", field="total", value="9")
+    picked = {"action": "forget", "_selected_action": [memory.pk]}
+    listed = reverse("admin:submissions_merchantmemory_changelist")
+    operator.post(listed, picked, follow=True)  # its messages read
+    second = operator.post(listed, picked, follow=True)
+    said = [(m.level_tag, str(m)) for m in get_messages(second.wsgi_request)]
+    assert said == [
+        (
+            "warning",
+            "None of the 1 selected merchant memories are on this list any more (another "
+            "operator deleted or changed them meanwhile): nothing was done.",
+        )
+    ]
+    assert LogEntry.objects.count() == 1  # the first operator's forget only

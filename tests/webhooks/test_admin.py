@@ -959,3 +959,21 @@ def test_a_host_of_dots_or_with_an_empty_label_is_the_forms_error_in_the_admin(
     assert page.status_code == 200
     assert page.context["adminform"].form.errors["url"]
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_switching_an_endpoint_another_operator_deleted_meanwhile_says_nothing_was_done(
+    admin_client, endpoint
+):
+    # The list was read, then the endpoint deleted by another operator: "Disable" said
+    # "Disabled 0 endpoint(s)." as a success.
+    picked = {"action": "disable", "_selected_action": [endpoint.pk]}
+    endpoint.delete()
+    response = admin_client.post(CHANGELIST, picked, follow=True)
+    said = [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+    assert said == [
+        (
+            "warning",
+            "None of the 1 selected webhook endpoints are on this list any more (another "
+            "operator deleted or changed them meanwhile): nothing was done.",
+        )
+    ]
