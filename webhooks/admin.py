@@ -404,14 +404,25 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
     @admin.action(description="Resume deliveries")
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
         """Sends new events again; those failed while suspended are redelivered from the
-        deliveries' list (filter by this target)."""
-        resumed = 0
+        deliveries' list (filter by this target). Counts only the targets it resumed and
+        names those that were not suspended (another operator's, a 2xx's resume since the
+        list was read): a green "Resumed 0" read as done."""
+        resumed, left = 0, []
         why = f"by {shown(Actor.for_user(request.user).label)}"
         for target in queryset:
             if session_target_resume(target_id=target.pk, why=why):
                 self.log_change(request, target, "Resumed deliveries.")
                 resumed += 1
-        self.message_user(request, f"Resumed {resumed} suspended target(s).")
+            else:
+                left.append(target.origin)
+        if resumed:
+            self.message_user(request, f"Resumed {resumed} suspended target(s).")
+        if left:
+            named = ", ".join(left[:MAX_NAMED]) + (" and others" if len(left) > MAX_NAMED else "")
+            end = "." if resumed else "; nothing was changed."
+            self.message_user(
+                request, f"Not suspended, left as they were: {named}{end}", messages.WARNING
+            )
 
 
 @admin.register(SyncTarget)

@@ -977,3 +977,22 @@ def test_switching_an_endpoint_another_operator_deleted_meanwhile_says_nothing_w
             "operator deleted or changed them meanwhile): nothing was done.",
         )
     ]
+
+
+def test_resuming_a_target_another_operator_resumed_meanwhile_says_nothing_was_changed(
+    admin_client, company, receiver
+):
+    # Two operators resume the same host: the second got "Resumed 0 suspended
+    # target(s)." as its success, and read the host as resumed by them.
+    (delivery,) = emit(company, session_url=receiver.url)
+    session_target_suspend(target_id=delivery.session_target_id, reason="Down for days.")
+    changelist = "/admin/webhooks/sessionwebhooktarget/"
+    picked = {"action": "resume", "_selected_action": [delivery.session_target_id]}
+    admin_client.post(changelist, picked, follow=True)
+    again = admin_client.post(changelist, picked, follow=True)
+    said = [(m.level_tag, str(m)) for m in get_messages(again.wsgi_request)]
+    target = SessionWebhookTarget.objects.get(pk=delivery.session_target_id)
+    assert said == [
+        ("warning", f"Not suspended, left as they were: {target.origin}; nothing was changed.")
+    ]
+    assert target.notices.filter(kind="resumed").count() == 1
