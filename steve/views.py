@@ -113,7 +113,9 @@ class SchemaView(SpectacularAPIView):
     path), so it only relabelled the one schema ("1.0.0 (2)"), and a client asking for
     another version's schema was given this one as if it were that."""
 
-    accepted_query_params = {"get": ("lang",)}
+    # `format` is taken everywhere (steve.api.errors.unknown_param_problems), but here it
+    # picks json or yaml, so a refusal names it: "it takes lang." hid ?format=yaml.
+    accepted_query_params = {"get": ("format", "lang")}
 
     # Not in its own paths (SERVE_INCLUDE_SCHEMA is off): the override lost the parent's
     # exclusion, and the schema documented itself.

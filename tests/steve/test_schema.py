@@ -538,6 +538,8 @@ def test_the_docs_page_opened_with_a_language_loads_its_schema(client, schema):
 @pytest.mark.parametrize("query", ["bogus=1", "lang=de&bogus=1", "version=2"])
 def test_the_schema_refuses_a_parameter_other_than_lang_and_format(client, query):
     # ?version only relabelled the one schema "1.0.0 (2)": the API's version is its path.
+    # The refusal names both parameters the schema reads: it said "it takes lang." to a
+    # client who could also have asked for ?format=yaml.
     response = client.get(f"/api/v1/schema?{query}", HTTP_ACCEPT="application/json")
     assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"
@@ -548,7 +550,7 @@ def test_the_schema_refuses_a_parameter_other_than_lang_and_format(client, query
         [
             {
                 "field": refused,
-                "message": "Not a query parameter of this operation; it takes lang.",
+                "message": "Not a query parameter of this operation; it takes format, lang.",
                 "code": "unknown_field",
             }
         ],
