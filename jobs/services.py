@@ -131,7 +131,8 @@ class SessionRequest:
     options: dict[str, Any] | None = None
 
 
-# The error code of a job given up after its worker died too often (it made no progress).
+# The error code of a job given up after its heartbeat's lease ran out too often (its
+# worker died or stopped answering each time: it made no progress).
 STUCK_ERROR_CODE = "PROCESSING_TIMEOUT"
 
 
@@ -626,7 +627,8 @@ def session_start_run(*, session_id: str, at: datetime | None = None) -> bool:
 
     Refused while another worker's heartbeat is fresh, so a duplicate message (a
     re-queue racing a slow worker, the broker redelivering after a crash) never runs
-    the pipeline twice at once. A stale heartbeat is a dead worker: taken over.
+    the pipeline twice at once. A stale heartbeat (its worker dead, or frozen past the
+    lease) is taken over.
 
     `at` stamps the claim (heartbeat_at): a run trying again after a database blip that
     lost the answer of its committed claim finds its own claim by the stamp. It took it
@@ -1073,7 +1075,8 @@ MAX_REQUEUE_WAIT = timedelta(hours=1)
 
 def _stuck() -> Q:
     """Submitted sessions that no worker is moving: a running one whose heartbeat stopped
-    (its worker died mid-job; ~90 s), or a queued one no worker took (_queued_too_long)."""
+    (its lease ran out, ~90 s: its worker died or stopped answering mid-job), or a queued
+    one no worker took (_queued_too_long)."""
     return (
         Q(state=SessionState.SUBMITTED)
         & ~_beating()
@@ -1118,15 +1121,17 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         )
         if session is None:
             return None
-        # Only a worker that died mid-job (a heartbeat that stopped) spends a re-queue: a
-        # session no worker took yet is waiting behind a backlog or lost its message, and
-        # is queued again without being given up (PROCESSING_TIMEOUT: "died 3 times").
-        died = session.heartbeat_at is not None
+        # Only a run whose heartbeat stopped spends a re-queue: a session no worker took
+        # yet is waiting behind a backlog or lost its message, and is queued again without
+        # being given up (PROCESSING_TIMEOUT). A stopped heartbeat is all the sweep sees:
+        # its worker died, or was frozen (SIGSTOP, a paused machine) or cut off past the
+        # lease and may yet resume, so it is told as a lease run out, never as a death.
+        lapsed = session.heartbeat_at is not None
         waited = timezone.now() - session.updated_at  # since its latest message was queued
         # Its worker lived, but the process reading a file was killed from outside (most
         # often the out-of-memory killer): a death all the same, and it says which.
-        killed = session.interrupted_by if died else ""
-        if died and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
+        killed = session.interrupted_by if lapsed else ""
+        if lapsed and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
             if killed:
                 code, reason, step = "PROCESSING_ERROR", _killed_reason(session), STEP_TEXT
             else:
@@ -1134,7 +1139,7 @@ def session_recover_stuck(*, session_id: str) -> str | None:
                 step = "pipeline"
             session_fail(session_id=session.pk, code=code, reason=reason, step=step, retryable=True)
             return "failed"
-        session.requeue_count += died
+        session.requeue_count += lapsed
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
         session.sweep_failed_at = None
         session.interrupted_by = ""  # the next try ends its own way
@@ -1154,15 +1159,15 @@ def session_recover_stuck(*, session_id: str) -> str | None:
             details={
                 "sessionId": session.pk,
                 "requeue": session.requeue_count,
-                "why": "reading_killed" if killed else "worker_died" if died else "not_started",
+                "why": "reading_killed" if killed else "lease_expired" if lapsed else "not_started",
             },
         )
         _queue_processing(session.pk)
-    _log_requeue(session, killed=killed, died=died, waited=waited)
+    _log_requeue(session, killed=killed, lapsed=lapsed, waited=waited)
     return "requeued"
 
 
-def _log_requeue(session: WorkflowSession, *, killed: str, died: bool, waited: timedelta) -> None:
+def _log_requeue(session: WorkflowSession, *, killed: str, lapsed: bool, waited: timedelta) -> None:
     if killed:
         logger.warning(
             "Company %s: session %s (submission %s): the process reading its files was"
@@ -1174,10 +1179,10 @@ def _log_requeue(session: WorkflowSession, *, killed: str, died: bool, waited: t
             session.requeue_count,
             settings.STUCK_SESSION_MAX_REQUEUES,
         )
-    elif died:
+    elif lapsed:
         logger.warning(
-            "Company %s: session %s (submission %s): its worker died mid-job (no heartbeat"
-            " for over %d s); re-queued (%d of %d)",
+            "Company %s: session %s (submission %s): its run's lease ran out (no heartbeat"
+            " for over %d s: its worker died or stopped answering); re-queued (%d of %d)",
             session.company_id,
             session.pk,
             session.submission_id,

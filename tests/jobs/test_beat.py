@@ -101,6 +101,23 @@ def test_a_session_whose_worker_died_each_time_is_failed_once_its_requeues_are_s
     assert job["error"]["details"] == {"step": "pipeline", "retryable": True}
 
 
+def test_a_job_whose_worker_was_frozen_past_its_lease_is_requeued_as_a_lease_run_out(
+    api, workflows, settings, django_capture_on_commit_callbacks
+):
+    """A worker stopped (SIGSTOP) past STUCK_SESSION_HEARTBEAT_SECONDS, its job taken by
+    another worker, then resumed: it never died, yet the submission's event said
+    "why": "worker_died". What the sweep knows is that the heartbeat's lease ran out."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    assert session_start_run(session_id=session.pk)  # a worker took it, then froze
+    beat_age(session, 100)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert sessions_recover_stuck()["requeued"] == 1
+    assert session_start_run(session_id=session.pk)  # another worker took it over
+    event = session.submission.events.filter(type="processing_requeued").get()
+    assert event.details == {"sessionId": session.pk, "requeue": 1, "why": "lease_expired"}
+
+
 def beat_age(session: WorkflowSession, seconds: int) -> None:
     """`seconds` pass without a heartbeat: the claim's and steps', and the beats'."""
     then = timezone.now() - timedelta(seconds=seconds)

@@ -146,22 +146,27 @@ def test_a_job_that_fails_extraction_is_logged_naming_its_company_session_and_co
     assert session.failed_reason in message  # Steve's own words, never the document's
 
 
-def test_a_session_whose_worker_died_is_logged_when_requeued_and_when_given_up(
+def test_a_session_whose_worker_stopped_beating_is_logged_when_requeued_and_when_given_up(
     api, workflows, settings, caplog, django_capture_on_commit_callbacks
 ):
+    """The sweep sees only a heartbeat older than its lease: a worker frozen past it
+    (SIGSTOP, a paused VM, cut off from the database) and resumed later was logged as
+    "its worker died mid-job", and an operator looked for a crash that never was."""
     settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
     settings.STUCK_SESSION_MAX_REQUEUES = 1
     session = submitted_session(api)
     caplog.set_level(logging.INFO)
     assert session_start_run(session_id=session.pk)
-    beat_age(session, 100)
+    beat_age(session, 100)  # its worker stopped answering: dead or frozen, nobody knows
     with django_capture_on_commit_callbacks(execute=False):
         sessions_recover_stuck()
     (requeued,) = lines(caplog, "jobs.services")
     assert requeued.levelname == "WARNING"
     message = requeued.getMessage()
     assert session.company_id in message and session.pk in message
-    assert "worker died" in message and "re-queued (1 of 1)" in message
+    assert "died mid-job" not in message
+    assert "no heartbeat for over 90 s" in message
+    assert "died or stopped answering" in message and "re-queued (1 of 1)" in message
     caplog.clear()
     assert session_start_run(session_id=session.pk)
     beat_age(session, 100)
