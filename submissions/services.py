@@ -320,19 +320,22 @@ def refuse_stale_page(submission: Submission, *, page_version: int, actor: Actor
     if page_version > submission.version or state_moved:
         raise stale_page_refusal(submission, since=page_version, actor=actor)
     if claim_moved:
-        message = _claim_moved_message(submission)
+        message = _claim_moved_message(submission, since=page_version, actor=actor)
         raise stale_page_refusal(submission, message, since=page_version, actor=actor)
 
 
-def _claim_moved_message(submission: Submission) -> str | None:
-    """What a stale page's refusal says when someone else took the claim since (the
-    holder, named, as the page will show them); None (the plain refusal) when it was
-    released or has lapsed."""
+def _claim_moved_message(submission: Submission, *, since: int, actor: Actor) -> str | None:
+    """What a stale page's refusal says when someone else took the claim since: the
+    changes made since the page, as any stale refusal names them, the claim among them
+    ("bob corrected Shop at 05:44 UTC": a Save that claimed it is named as the Save; it
+    said only "bob started reviewing it", hiding what bob changed), else the holder, as
+    the page will show them; None (the plain refusal) when it was released or has lapsed."""
     if not claim_is_live(submission):
         return None
-    holder = submission.claimed_by.get_username()
+    said = _changes_said(submission, since, desk_reviewer_id(actor))
+    said = said or f"{submission.claimed_by.get_username()} started reviewing it"
     return (
-        f"The submission changed since you opened it: {holder} started reviewing it; "
+        f"The submission changed since you opened it: {said}; "
         "review its new state before acting, or take it over."
     )
 

@@ -185,6 +185,32 @@ def test_a_correction_after_another_reviewer_started_review_says_who_holds_it(ui
     assert waiting.extracted_data.get("merchantName") != "Kedai Maju"
 
 
+def test_a_correction_refused_for_anothers_saved_correction_names_that_correction(ui, bob, waiting):
+    """bob's Save of Shop also claimed the submission: a Save of another field from a page
+    drawn before it said only "bob started reviewing it", hiding that bob had changed
+    Shop, which the refused reviewer's correction may depend on."""
+    titled(waiting, "merchantName", "Shop")
+    opened = waiting.version
+    correct(waiting, bob, "merchantName", "Kedai Baru")
+
+    response = ui.post(
+        action_url("correct", waiting),
+        {"version": opened, "field": "totalAmount", "value": "13"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    said = (
+        f"The submission changed since you opened it: bob corrected Shop {AT}; "
+        "review its new state before acting, or take it over."
+    )
+    assert re.search(said, html), html
+    assert "started reviewing" not in html
+    waiting.refresh_from_db()
+    assert waiting.extracted_data.get("totalAmount") != 13
+
+
 # --- The reviewer's own changes, and one action as one change ---------------------------
 
 
