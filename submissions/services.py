@@ -364,6 +364,23 @@ def stale_page_refusal(
     return SubmissionActionError("SUBMISSION_CHANGED", message, current_status=submission.status)
 
 
+def changed_since_said(submission: Submission, *, since: int, actor: Actor) -> str | None:
+    """What a page drawn at version `since` no longer shows, in a stale refusal's words
+    ("The submission changed since you opened it: bob started reviewing it at 05:44
+    UTC"), for an action that is never refused as stale (a comment) but redraws the page;
+    None when the page is current (or carries a version the submission never had)."""
+    if not 0 < since < submission.version:
+        return None
+    reviewer_id = desk_reviewer_id(actor)
+    # A decision made before the page was drawn is what the page showed, not a change.
+    decided = last_decision(submission, reviewer_id=reviewer_id)
+    decided = decided if submission.state_version > since else None
+    said = decided or _changes_said(submission, since, reviewer_id)
+    if said is None and max(submission.state_version, submission.claim_version) <= since:
+        return None  # only what the page's actions do not depend on (a sync attempt)
+    return f"The submission changed since you opened it{f': {said}' if said else ''}"
+
+
 # A stale page's refusal names this many of the changes since, then counts the rest.
 CHANGES_NAMED = 2
 

@@ -24,6 +24,7 @@ from submissions.services import (
     MAX_LINE_ITEMS,
     Actor,
     LineItemRow,
+    changed_since_said,
     claim_is_live,
     may_release_claim,
     refuse_others_claim,
@@ -197,6 +198,7 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
         error_code=extra.get("error_code", ""),
         field_errors=extra.get("field_errors"),
     )
+    context["changed_notice"] = extra.get("notice", "")
     response = render(
         request, f"review/detail.html#{part}", context, status=extra.get("status", 200)
     )
@@ -333,17 +335,38 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
 @page_action
 @allowed(Action.DECIDE)
 def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
-    """A note in the submission's timeline (an event; also in the API); viewers only read."""
+    """A note in the submission's timeline (an event; also in the API); viewers only read.
+
+    A note never conflicts, so it is saved whatever the page's version; but its answer
+    redraws the column, which showed someone else's claim (or its release) without a word:
+    it says what changed since the page was drawn, as a stale action's refusal would."""
     submission = own_submission(request, submission_id)
     text = request.POST.get("text", "")[:5000]
+    actor = Actor.for_user(request.user)
     try:
         submission_comment(
             submission_id=submission.pk,
-            actor=Actor.for_user(request.user),
+            actor=actor,
             text=text,
             form_token=request.POST.get("form_token", "")[:100],
         )
     except ServiceError as error:
         typed = {"comment": text}
         return _changed(request, submission.pk, "side", typed=typed, **_refusal(error))
-    return _changed(request, submission.pk, "side")
+    changed = _page_version(request)
+    said = changed and changed_since_said(
+        own_submission(request, submission.pk), since=changed, actor=actor
+    )
+    if not said:
+        return _changed(request, submission.pk, "side")
+    notice = f"Your comment was saved. {said}; review its new state."
+    if not request.htmx:
+        messages.warning(request, notice)  # the page the redirect opens says it
+    return _changed(request, submission.pk, "side", notice=notice)
+
+
+def _page_version(request: HttpRequest) -> int:
+    """The version the posting page was drawn at; 0 when the form carried none (a page
+    drawn before comment forms carried it) or a damaged one."""
+    value = request.POST.get("version", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from fraud.services import fraud_matches_resolve
 from submissions.models import SubmissionStatus
@@ -361,3 +362,69 @@ def test_the_api_keeps_naming_its_own_key(company, waiting):
         )
 
     assert "API key shop-sync corrected Merchant name at " in refused.value.message
+
+
+# --- A comment from a page drawn before someone else's change ----------------------------
+
+
+def comment_form(page: str) -> dict[str, str]:
+    """What the page's comment form sends besides its text: its token and the version the
+    page was drawn at."""
+    form = re.search(r'<form[^>]*class="comment-form".*?</form>', page, re.S).group()
+    return dict(re.findall(r'name="(form_token|version)" value="([^"]*)"', form))
+
+
+def test_a_comment_saved_from_a_stale_page_says_what_changed_since_it(ui, bob, waiting):
+    """A comment never conflicts, so it is saved; but its answer redrew the column with bob
+    now holding the claim, the Start review button gone, and not a word why."""
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    sent = {**comment_form(page), "text": "Called the shop."}
+    assert sent["version"] == str(waiting.version)
+    submission_claim(submission_id=waiting.pk, user=bob)
+
+    response = ui.post(action_url("comment", waiting), sent, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert waiting.events.filter(type="comment").get().details == {"text": "Called the shop."}
+    notice = re.search(r"<p [^>]*data-changed-since[^>]*>(.*?)</p>", html).group(1)
+    said = f"Your comment was saved. The submission changed since you opened it: bob started reviewing it {AT}; review its new state."
+    assert re.fullmatch(said, notice), notice
+    assert 'data-claim="other"' in html and "data-refusal" not in html
+
+
+def test_a_comment_from_a_page_drawn_before_a_release_says_it_was_released(ui, bob, waiting):
+    submission_claim(submission_id=waiting.pk, user=bob)
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    submission_release_claim(submission_id=waiting.pk, user=bob)
+
+    sent = {**comment_form(page), "text": "Called the shop."}
+    response = ui.post(action_url("comment", waiting), sent, HTTP_HX_REQUEST="true")
+
+    assert re.search(f"bob released the claim {AT}", response.content.decode())
+    assert 'data-claim="free"' in response.content.decode()
+
+
+def test_a_comment_from_a_current_page_says_nothing_changed(ui, waiting):
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    sent = {**comment_form(page), "text": "Called the shop."}
+    response = ui.post(action_url("comment", waiting), sent, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "data-changed-since" not in response.content.decode()
+    # A second comment from the same page: a comment changes no version, the page is current.
+    again = ui.post(action_url("comment", waiting), {**sent, "text": "And the bank."})
+    assert "data-changed-since" not in ui.get(again["Location"]).content.decode()
+
+
+def test_a_plain_form_comment_from_a_stale_page_says_what_changed_on_the_page(ui, bob, waiting):
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    submission_claim(submission_id=waiting.pk, user=bob)
+
+    sent = {**comment_form(page), "text": "Called the shop."}
+    response = ui.post(action_url("comment", waiting), sent, follow=True)
+
+    html = response.content.decode()
+    assert response.redirect_chain[0][1] == 303
+    assert re.search(
+        f"The submission changed since you opened it: bob started reviewing it {AT}", html
+    )
+    assert waiting.events.filter(type="comment").count() == 1
