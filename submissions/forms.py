@@ -84,7 +84,13 @@ class RejectForm(VersionedForm):
         strip=True,
         label="Reason",
         widget=forms.Textarea(
-            attrs={"rows": 2, "placeholder": "Or write the reason", "aria-label": "Reject reason"}
+            attrs={
+                "rows": 2,
+                "placeholder": "Or write the reason",
+                "aria-label": "Reject reason",
+                # How review.js names it when it is typed but not sent.
+                "data-unsaved-label": "Reject reason",
+            }
         ),
     )
 

@@ -284,7 +284,10 @@
   }
 
   /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
-  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea";
+  // The reasons too: they are in the side column, which every save redraws, and a reason
+  // typed before saving a correction (or kept after a failed Reject) was wiped by it.
+  const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea, "
+    + ".reject-form textarea[name=reason], .cancel input[name=reason]";
 
   function markDirty(input) {
     input.toggleAttribute("data-dirty", input.value !== input.defaultValue);

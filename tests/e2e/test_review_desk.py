@@ -1071,3 +1071,31 @@ def test_without_javascript_every_file_of_a_submission_is_shown(chromium, live_s
     expect(page.locator(".stage .file[data-file='0']")).to_be_hidden()
     assert errors == []
     context.close()
+
+
+def test_a_typed_reject_and_cancel_reason_survive_a_save_elsewhere_on_the_page(
+    chromium, live_server, team
+):
+    """A reason typed (or kept after a failed Reject: the server was down) is in the side
+    column, which every save redraws: a correction or comment saved meanwhile wiped it
+    without a word, though the banner had said what was typed is still on the page."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    page.fill("#id_reason", "Total unreadable, asked for a new scan")
+    page.click("details.cancel summary")
+    page.fill("#cancel-reason", "Sent twice by the client")
+
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+
+    expect(page.locator("#id_reason")).to_have_value("Total unreadable, asked for a new scan")
+    expect(page.locator("#cancel-reason")).to_have_value("Sent twice by the client")
+    # Unsaved like a correction: leaving asks first, and says which.
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(page.locator("#unsaved-dialog [data-unsaved-fields]")).to_have_text(
+        "Reject reason, Cancel reason"
+    )
+    context.close()
