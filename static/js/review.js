@@ -283,6 +283,68 @@
     if (button) { focusMatch(match); button.click(); }
   }
 
+  /* ---- A pressed button says it is busy; pressing it again sends nothing ----------------- */
+  // On a slow server a button only faded a little, so a reviewer pressed again (Enter, a
+  // double-click, the shortcut). htmx queued that press and sent it once the first answer
+  // was in whenever the form was still on the page (a failure): a second save or decision
+  // nobody meant. Until its answer is in, the button says what it is doing and is marked
+  // unavailable (aria-disabled, not disabled: a disabled button loses focus), and a
+  // submit of its form is dropped.
+  const BUSY_TEXT = {
+    approve: "Approving…", reject: "Rejecting…", cancel: "Cancelling…", comment: "Sending…",
+    "start-review": "Starting…", "take-over": "Taking over…", "release-other": "Releasing…",
+    "bulk-approve": "Approving…", "undo-resolution": "Undoing…", release: "Releasing…",
+  };
+
+  function pressedButton(form, config) {
+    const event = config && config.triggeringEvent;
+    const submitter = event && event.submitter;
+    if (submitter && submitter.form === form) return submitter;
+    return Array.from(form.elements || []).find((e) => e.type === "submit") || null;
+  }
+
+  function markBusy(form, button) {
+    form.setAttribute("aria-busy", "true");
+    if (!button || button.hasAttribute("data-busy")) return;
+    button.setAttribute("data-busy", button.innerHTML);
+    button.setAttribute("data-busy-disabled", button.getAttribute("aria-disabled") || "");
+    button.textContent = BUSY_TEXT[button.dataset.action] || "Saving…";
+    button.setAttribute("aria-disabled", "true");
+  }
+
+  function clearBusy(form) {
+    form.removeAttribute("aria-busy");
+    Array.from(form.elements || []).filter((b) => b.hasAttribute("data-busy")).forEach((button) => {
+      button.innerHTML = button.getAttribute("data-busy");
+      const disabled = button.getAttribute("data-busy-disabled");
+      if (disabled) button.setAttribute("aria-disabled", disabled);
+      else button.removeAttribute("aria-disabled");
+      button.removeAttribute("data-busy");
+      button.removeAttribute("data-busy-disabled");
+    });
+  }
+
+  function sendingForm(event) {
+    const config = event.detail.requestConfig || {};
+    const elt = event.detail.elt;
+    if ((config.verb || "get").toLowerCase() === "get" || !elt || elt.tagName !== "FORM") return null;
+    return elt;
+  }
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = sendingForm(event);
+    if (form) markBusy(form, pressedButton(form, event.detail.requestConfig));
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = sendingForm(event);
+    if (form) clearBusy(form);
+  });
+  document.addEventListener("submit", (event) => {
+    if (event.target.getAttribute("aria-busy") !== "true") return;
+    event.preventDefault();
+    event.stopImmediatePropagation(); // the unsaved-input question below is not asked either
+  }, true);
+
   /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
   // The reasons too: they are in the side column, which every save redraws, and a reason
   // typed before saving a correction (or kept after a failed Reject) was wiped by it.

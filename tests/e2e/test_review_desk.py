@@ -1099,3 +1099,48 @@ def test_a_typed_reject_and_cancel_reason_survive_a_save_elsewhere_on_the_page(
         "Reject reason, Cancel reason"
     )
     context.close()
+
+
+def test_a_pressed_button_says_it_is_busy_and_pressing_again_sends_nothing(
+    chromium, live_server, team
+):
+    """On a slow server a button only faded a little: nothing said the press was taken, so
+    a reviewer pressed again (Enter, a double-click, the shortcut). htmx queued that press
+    and sent it as soon as a failed answer came in: a second save nobody meant. The button
+    now says what it is doing, is marked unavailable until the answer is in, and a second
+    press meanwhile sends nothing."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    held: list[Any] = []  # the server is slow: the answer comes when the test says
+    page.route(re.compile(r"/correct(\?|$)"), lambda route: held.append(route))
+
+    field = page.locator("#field-merchantName")
+    field.fill("Tesco Extra Cambridge")
+    field.press("Enter")
+    save = page.locator("tr[data-field=merchantName] button[type=submit]")
+    expect(save).to_have_text("Saving…")
+    expect(save).to_have_attribute("aria-disabled", "true")
+    field.press("Enter")
+    page.wait_for_timeout(300)
+    held.pop().fulfill(status=502, body="Bad gateway")
+    expect(page.locator("#request-error")).to_contain_text("(502)")
+    page.wait_for_timeout(500)
+    assert held == []  # the second press was not sent after the failure
+    expect(save).to_have_text("Save")
+    expect(save).not_to_have_attribute("aria-disabled", "true")
+
+    page.unroute(re.compile(r"/correct(\?|$)"))
+    field.press("Enter")  # the reviewer's own retry saves it, once
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    slow_network(context, page)
+    approve = page.locator("[data-action=approve]")
+    approve.click()
+    expect(approve).to_have_text("Approving…")
+    page.keyboard.press("a")
+    expect(page.locator("#messages")).to_contain_text("approved")
+    assert [url.rsplit("/", 1)[1].split("?")[0] for url in posts] == ["approve"]
+    context.close()
