@@ -77,6 +77,7 @@ def _refused(
     reason: str = "",
     typed: dict[str, Any] | None = None,
     field_errors: dict[str, str] | None = None,
+    error_for: str = "",
 ) -> HttpResponse:
     """Post/Redirect/Get: back to the page, which shows the new state and why the action
     failed; what was typed (a reject reason, a correction, line items) comes back with it,
@@ -88,6 +89,7 @@ def _refused(
         "reason": reason,
         "typed": typed or {},
         "field_errors": field_errors or {},
+        "error_for": error_for,
     }
     return HttpResponseRedirect(page_url(request, submission_id), status=303)
 
@@ -95,6 +97,12 @@ def _refused(
 def _refusal(error: ServiceError) -> dict[str, Any]:
     """What a page shows of a service's refusal: the API's message, code and status."""
     return {"error": error.message, "error_code": error.code, "status": error.status}
+
+
+def _invalid(error: ServiceError, form: str) -> str:
+    """The form whose input a refusal is about (its box is marked invalid and described by
+    the refusal): a refused value (422), never a conflict, which is no input's fault."""
+    return form if error.status == 422 else ""
 
 
 def _next_in_queue(request: HttpRequest, done: Submission) -> str:
@@ -143,7 +151,7 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     typed = request.POST.get("reason", "")[:5000]
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
-        return _refused(request, submission.pk, message, reason=typed)
+        return _refused(request, submission.pk, message, reason=typed, error_for="reject")
     try:
         submission = submission_reject(
             submission_id=submission.pk,
@@ -152,7 +160,14 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except ServiceError as error:
-        return _refused(request, submission.pk, error.message, code=error.code, reason=typed)
+        return _refused(
+            request,
+            submission.pk,
+            error.message,
+            code=error.code,
+            reason=typed,
+            error_for=_invalid(error, "reject"),
+        )
     return _decided(request, submission, "rejected")
 
 
@@ -172,7 +187,14 @@ def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except ServiceError as error:
-        return _refused(request, submission.pk, error.message, code=error.code, typed=typed)
+        return _refused(
+            request,
+            submission.pk,
+            error.message,
+            code=error.code,
+            typed=typed,
+            error_for=_invalid(error, "cancel"),
+        )
     return _decided(request, submission, "cancelled")
 
 
@@ -188,6 +210,7 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
                 code=extra.get("error_code", ""),
                 typed=extra.get("typed"),
                 field_errors=extra.get("field_errors"),
+                error_for=extra.get("error_for", ""),
             )
         return HttpResponseRedirect(page_url(request, submission_id), status=303)
     submission = own_submission(request, submission_id)
@@ -197,6 +220,7 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
         error=extra.get("error", ""),
         error_code=extra.get("error_code", ""),
         field_errors=extra.get("field_errors"),
+        error_for=extra.get("error_for", ""),
     )
     context["changed_notice"] = extra.get("notice", "")
     response = render(
@@ -352,7 +376,14 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
         )
     except ServiceError as error:
         typed = {"comment": text}
-        return _changed(request, submission.pk, "side", typed=typed, **_refusal(error))
+        return _changed(
+            request,
+            submission.pk,
+            "side",
+            typed=typed,
+            error_for=_invalid(error, "comment"),
+            **_refusal(error),
+        )
     changed = _page_version(request)
     said = changed and changed_since_said(
         own_submission(request, submission.pk), since=changed, actor=actor

@@ -325,6 +325,7 @@ def detail_context(
     error_code: str = "",
     reject_form: RejectForm | None = None,
     field_errors: dict[str, str] | None = None,
+    error_for: str = "",
 ) -> dict[str, Any]:
     # The queue's filters travel with the page, so j/k and "next" stay in that queue.
     filters = submission_queue_filters(request, submission)
@@ -338,6 +339,9 @@ def detail_context(
     text = document_text(submission, files)
     several = len(files) > 1
     file_names = {f.file_index: file_name(f) for f in files}
+    reject_form = reject_form or RejectForm(initial={"version": submission.version})
+    if error and error_for == "reject":
+        _describe_by_refusal(reject_form)
     return {
         "submission": submission,
         "version": submission.version,
@@ -375,13 +379,23 @@ def detail_context(
         "qs": f"?{query}" if query else "",
         "panel_qs": _panel_query(request, filters),
         "panel_pairs": fraud_pairs_asked(request),  # the count the panel first loads at
-        "reject_form": reject_form or RejectForm(initial={"version": submission.version}),
+        "reject_form": reject_form,
         "reject_reasons": REJECT_REASONS,
         "error": error,
         "error_code": error_code,  # the code the API answers the same refusal with
         "field_errors": field_errors or {},
+        # The form ("reject", "cancel", "comment") whose input the refusal is about.
+        "error_for": error_for if error else "",
         "now": timezone.now(),
     }
+
+
+def _describe_by_refusal(form: RejectForm) -> None:
+    """The reject reason's inputs, marked invalid and described by the refusal shown above
+    them (#side-refusal), as a refused correction's input is by its error."""
+    for name in ("preset", "reason"):
+        attrs = form.fields[name].widget.attrs
+        attrs.update({"aria-invalid": "true", "aria-describedby": "side-refusal"})
 
 
 def _panel_query(request: HttpRequest, filters: dict[str, str]) -> str:
@@ -429,6 +443,7 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         error_code=refusal.get("code", ""),
         reject_form=reject_form,
         field_errors=refusal.get("field_errors"),
+        error_for=refusal.get("error_for", ""),
     )
     typed = {**(refusal.get("typed") or {}), "reject_reason": refusal.get("reason", "")}
     _show_typed(context, typed)

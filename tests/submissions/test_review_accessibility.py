@@ -3,6 +3,7 @@ name in words, and what the page shows beside an input (its error, its confidenc
 is that input's description, not only a colour or a neighbouring paragraph."""
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -154,6 +155,47 @@ def test_a_refused_line_items_save_describes_the_button_focus_returns_to(ui, com
     tree = page(refused)
     save = next(b for b in tree.all("button") if b.attrs.get("data-action") == "save-items")
     assert "Row 1: the quantity must be a number above zero" in tree.description(save)
+
+
+def test_a_reject_without_a_reason_is_the_description_of_the_reason_box(ui, company):
+    """The refusal was an alert at the top of the card: the reason box it is about was
+    neither marked invalid nor described by it, so going back to it said nothing."""
+    waiting = submission_with_file(company)
+    url = reverse("review:reject", args=[waiting.pk])
+    ui.post(url, {"version": waiting.version, "reason": ""}, HTTP_HX_REQUEST="true")
+    tree = detail(ui, waiting)
+    for box in (tree.by_id("id_reason"), tree.by_id("reject-preset")):
+        assert box.attrs.get("aria-invalid") == "true"
+        assert "A reason is required" in tree.description(box)
+
+
+def test_a_refused_comment_is_the_description_of_its_box_and_button(ui, company):
+    """A comment over the limit: the refusal was far above the box, tied to neither it nor
+    the Comment button focus returns to."""
+    waiting = submission_with_file(company)
+    refused = ui.post(
+        reverse("review:comment", args=[waiting.pk]),
+        {"text": "x" * 2001, "form_token": str(uuid.uuid4())},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 422
+    tree = page(refused)
+    box = tree.by_id("comment-text")
+    assert box.attrs.get("aria-invalid") == "true"
+    assert "at most 2000 characters" in tree.description(box)
+    button = next(b for b in tree.all("button") if b.attrs.get("data-action") == "comment")
+    assert "at most 2000 characters" in tree.description(button)
+
+
+def test_a_stale_reject_does_not_mark_the_reason_it_kept_invalid(ui, company):
+    """A conflict is not the reason's fault: the box keeps the reason, unmarked."""
+    waiting = submission_with_file(company)
+    url = reverse("review:reject", args=[waiting.pk])
+    # A version the submission never had: refused as stale (409), the reason kept.
+    ui.post(url, {"version": waiting.version + 1, "reason": "Blurry"}, HTTP_HX_REQUEST="true")
+    tree = detail(ui, waiting)
+    assert tree.by_id("id_reason").text() == "Blurry"
+    assert "aria-invalid" not in tree.by_id("id_reason").attrs
 
 
 def test_a_failed_sign_in_describes_both_inputs_with_why(settings):
