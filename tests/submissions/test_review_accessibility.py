@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 from django.urls import reverse
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from submissions.views.detail import field_dom_id
@@ -341,6 +342,9 @@ def test_no_two_fields_names_share_an_element_id():
 
 
 @given(st.text(), st.sampled_from(["", "-", "_", " ", *SUFFIXES]), st.text(max_size=3))
+# The same examples on every run, and no health check of generation speed: on a loaded
+# machine "input generation is slow" failed it once while the ids were right.
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 def test_any_two_field_names_have_no_element_id_in_common(one, joint, tail):
     # The other name mostly starts with the first: where ids of two names could meet.
     other = one + joint + tail
