@@ -59,6 +59,10 @@ class WorkflowSession(models.Model):
     # Set when a worker starts the pipeline and renewed while it runs; null while the
     # session waits on the queue. A stale heartbeat means the worker died mid-job.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The claim stamp of the run that holds the job (session_start_run): a run frozen past
+    # its lease (SIGSTOP) whose job another run took meanwhile finds another stamp here when
+    # it resumes, and stops instead of working beside it.
+    run_claimed_at = models.DateTimeField(null=True, blank=True)
     # How its last run ended without an outcome, when its worker lived to see it: the
     # process reading a file killed from outside (its signal, e.g. SIGKILL from the
     # kernel's out-of-memory killer). Empty for a worker that died with the run. The stuck

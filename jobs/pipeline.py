@@ -37,6 +37,7 @@ from jobs.extraction import (
     extract_document_isolated,
 )
 from jobs.models import SessionState, WorkflowSession
+from jobs.selectors import session_run_lost
 from jobs.services import (
     session_complete,
     session_fail,
@@ -80,26 +81,29 @@ T = TypeVar("T")
 
 
 class Stopped(Exception):
-    """The session ended while it was processed (its submission was cancelled)."""
+    """The session ended while it was processed (its submission was cancelled), or this
+    run lost it to another (session_heartbeat)."""
 
 
-def _step(session_id: str, progress: int) -> None:
+def _step(session_id: str, progress: int, claimed_at: datetime | None = None) -> None:
     """Advance progress and renew the heartbeat, or stop here when the session has ended
-    meanwhile. The heartbeat is renewed whatever the progress: a run taken over after a
-    worker died repeats steps below the progress it found."""
-    session_set_progress(session_id=session_id, progress=progress)
-    _beat(session_id)
+    meanwhile or another run took it (`claimed_at`: this run's claim). The heartbeat is
+    renewed whatever the progress: a run taken over after a worker died repeats steps
+    below the progress it found."""
+    session_set_progress(session_id=session_id, progress=progress, claimed_at=claimed_at)
+    _beat(session_id, claimed_at)
 
 
-def _beat(session_id: str) -> None:
+def _beat(session_id: str, claimed_at: datetime | None = None) -> None:
     """While a file is read: the worker is alive, and stops reading (the child process is
-    killed) as soon as the session has ended, e.g. when its submission was cancelled."""
-    if not session_heartbeat(session_id=session_id):
+    killed) as soon as the session has ended, e.g. when its submission was cancelled, or
+    another run took it."""
+    if not session_heartbeat(session_id=session_id, claimed_at=claimed_at):
         raise Stopped(session_id)
 
 
 @contextlib.contextmanager
-def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
+def _heartbeat_meanwhile(session_id: str, claimed_at: datetime | None = None) -> Iterator[None]:
     """Keep the heartbeat fresh from a thread of its own (its own connection, autocommit)
     while a step runs in one long transaction: the fraud checks wait for the company's
     lock, and the step's own writes are seen only at commit. Without it a live worker
@@ -112,7 +116,8 @@ def _heartbeat_meanwhile(session_id: str) -> Iterator[None]:
         try:
             while not done.wait(settings.SESSION_HEARTBEAT_EVERY_SECONDS):
                 try:
-                    session_heartbeat(session_id=session_id)
+                    if not session_heartbeat(session_id=session_id, claimed_at=claimed_at):
+                        return  # ended or taken over: the step's end stops the run (_step)
                 except DatabaseError as error:
                     if not is_database_blip(error):
                         raise
@@ -383,7 +388,7 @@ def _extract_file(
         password=session.options.get("password") or None,
         page_timeout_s=settings.EXTRACTION_PAGE_SECONDS,
         deadline=deadline,
-        heartbeat=lambda: _beat(session.pk),
+        heartbeat=lambda: _beat(session.pk, session.run_claimed_at),
         heartbeat_every=settings.SESSION_HEARTBEAT_EVERY_SECONDS,
         on_progress=on_progress,
         what=f"Company {session.company_id}: session {session.pk} "
@@ -391,13 +396,15 @@ def _extract_file(
     )
 
 
-def _reading_progress(session_id: str, start: float, span: float) -> Callable[[int, int], None]:
+def _reading_progress(
+    session: WorkflowSession, start: float, span: float
+) -> Callable[[int, int], None]:
     """Progress while a file is read, over its ``span`` of the bar by pages read: a long
     document's polling shows its pages being read, not one number for minutes."""
 
     def report(done: int, total: int) -> None:
         if done:
-            _step(session_id, int(start + span * done / max(1, total)))
+            _step(session.pk, int(start + span * done / max(1, total)), session.run_claimed_at)
 
     return report
 
@@ -419,7 +426,7 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
     span = (PROGRESS_EXTRACTED - PROGRESS_LOADED) / max(1, len(files))
     deadline = time.monotonic() + settings.EXTRACTION_BUDGET_SECONDS  # for all the files
     for position, file in enumerate(files):
-        progress = _reading_progress(session.pk, PROGRESS_LOADED + span * position, span)
+        progress = _reading_progress(session, PROGRESS_LOADED + span * position, span)
         try:
             pages, extraction = _extract_file(session, file, deadline, on_progress=progress)
         except ExtractionError as exc:
@@ -430,7 +437,7 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
         )
         hashed += [p.hashed for p in pages if p.hashed is not None]
         merged.add(file.file_index, extraction)
-        _step(session.pk, int(PROGRESS_LOADED + span * (position + 1)))
+        _step(session.pk, int(PROGRESS_LOADED + span * (position + 1)), session.run_claimed_at)
     if disagreement := merged.disagreement_sentence():  # after the files' own summaries
         merged.summaries.append(disagreement)
     return merged, hashed
@@ -487,21 +494,22 @@ def _claim(session_id: str, claimed_at: datetime) -> WorkflowSession | None:
         return None
     if not session_start_run(session_id=session_id, at=claimed_at):
         return None  # another worker runs it and is alive (a duplicate or redelivered message)
+    session.run_claimed_at = claimed_at  # as stored by the claim: this run's own
     return session
 
 
 def _process(session: WorkflowSession) -> None:
     """Run the claimed session's steps and decide it, or fail it with its error's code.
     A database blip is no error of the job's: it goes to _through_blips."""
-    session_id = session.pk
+    session_id, claimed_at = session.pk, session.run_claimed_at
     try:
-        _step(session_id, PROGRESS_LOADED)
+        _step(session_id, PROGRESS_LOADED, claimed_at)
         merged, hashed = _extract_all(session)
         if session.workflow_version.kind == "receipt":
             recall_shop(session.submission, merged)
         fit_to_schema(merged, session.workflow_version.output_schema or {})
-        _step(session_id, PROGRESS_EXTRACTED)
-        with _heartbeat_meanwhile(session_id):
+        _step(session_id, PROGRESS_EXTRACTED, claimed_at)
+        with _heartbeat_meanwhile(session_id, claimed_at):
             outcome = fraud_run_checks(
                 submission_id=session.submission_id,
                 hashed=hashed,
@@ -509,10 +517,10 @@ def _process(session: WorkflowSession) -> None:
                 text="\n".join(merged.pages_text),
                 page_texts=merged.pages_text,
             )
-        _step(session_id, PROGRESS_FRAUD)
+        _step(session_id, PROGRESS_FRAUD, claimed_at)
         _finish(session, merged, outcome.status)
     except Stopped:
-        logger.info("Session %s ended while processing; the pipeline stops", session_id)
+        _log_stopped(session_id, claimed_at)
     except ReadingKilled as exc:
         # Most often the kernel's out-of-memory killer, which picks the largest process: a
         # file that reads fine on another try was failed for good. Tried again as after a
@@ -538,6 +546,20 @@ def _process(session: WorkflowSession) -> None:
             step="pipeline",
             retryable=True,
         )
+
+
+def _log_stopped(session_id: str, claimed_at: datetime | None) -> None:
+    if claimed_at is not None and session_run_lost(session_id=session_id, claimed_at=claimed_at):
+        # Frozen (SIGSTOP, a paused machine) or cut off past its lease, the stuck sweep
+        # re-queued the job and another worker took it: that run goes on alone.
+        logger.warning(
+            "Session %s: this run (claimed at %s) lost its job to another run while it"
+            " stood still past its lease; it stops, leaving the job to that run",
+            session_id,
+            claimed_at.isoformat(),
+        )
+    else:
+        logger.info("Session %s ended while processing; the pipeline stops", session_id)
 
 
 def _finish(session: WorkflowSession, merged: Merged, fraud_status: str) -> None:

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
@@ -194,3 +195,13 @@ def job_status(session: WorkflowSession) -> str:
     if session.state == SessionState.COMPLETED:
         return "review_required" if submission.status == S.REVIEW else "completed"
     return "processing" if session.progress > 5 else "queued"
+
+
+def session_run_lost(*, session_id: str, claimed_at: datetime) -> bool:
+    """The session still runs, but no longer by the run claimed at `claimed_at`: another
+    run took it over (the first froze past its lease, and the stuck sweep re-queued it)."""
+    return (
+        WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED)
+        .exclude(run_claimed_at=claimed_at)
+        .exists()
+    )

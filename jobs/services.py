@@ -602,11 +602,19 @@ def _queue_processing(session_id: str) -> None:
     outbox_put(task=process_session.name, args=[session_id])
 
 
-def session_set_progress(*, session_id: str, progress: int) -> None:
-    # Progress only moves forward, and only while the session is being processed.
+def _run_holds(claimed_at: datetime | None) -> Q:
+    """The run claimed at `claimed_at` still holds the job (any run when None)."""
+    return Q() if claimed_at is None else Q(run_claimed_at=claimed_at)
+
+
+def session_set_progress(
+    *, session_id: str, progress: int, claimed_at: datetime | None = None
+) -> None:
+    # Progress only moves forward, only while the session is being processed, and only
+    # by the run that holds it: a run whose job another took changes nothing.
     now = timezone.now()
     WorkflowSession.objects.filter(
-        pk=session_id, state=SessionState.SUBMITTED, progress__lt=progress
+        _run_holds(claimed_at), pk=session_id, state=SessionState.SUBMITTED, progress__lt=progress
     ).update(progress=progress, updated_at=now, heartbeat_at=now)
 
 
@@ -641,17 +649,22 @@ def session_start_run(*, session_id: str, at: datetime | None = None) -> bool:
         idle |= Q(heartbeat_at=at)
     claimed = WorkflowSession.objects.filter(
         idle, ~_beating(), pk=session_id, state=SessionState.SUBMITTED
-    ).update(heartbeat_at=now, updated_at=now)
+    ).update(heartbeat_at=now, run_claimed_at=now, updated_at=now)
     return claimed == 1
 
 
-def session_heartbeat(*, session_id: str) -> bool:
+def session_heartbeat(*, session_id: str, claimed_at: datetime | None = None) -> bool:
     """The running worker is alive; called at every step and while a step waits. False
-    when the session is no longer running (cancelled meanwhile): the worker should stop.
+    when the session is no longer running (cancelled meanwhile), or no longer run by the
+    run claimed at `claimed_at` (frozen past its lease, its job taken by another run): the
+    worker should stop, and its beat is not written (it would keep the other run's job
+    alive for it).
 
     Neither the read nor the write waits for the session's row lock, which the worker's
     own step may hold for minutes (SessionHeartbeat)."""
-    running = WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED)
+    running = WorkflowSession.objects.filter(
+        _run_holds(claimed_at), pk=session_id, state=SessionState.SUBMITTED
+    )
     if not running.exists():
         return False
     SessionHeartbeat.objects.bulk_create(

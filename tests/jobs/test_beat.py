@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
@@ -13,6 +13,7 @@ from fraud import services as fraud_services
 from jobs import pipeline
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.services import session_heartbeat, session_start_run, sessions_recover_stuck
+from tests.jobs.fakes import fake_extract_file
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,63 @@ def test_a_job_whose_worker_was_frozen_past_its_lease_is_requeued_as_a_lease_run
     assert event.details == {"sessionId": session.pk, "requeue": 1, "why": "lease_expired"}
 
 
+def test_a_frozen_run_whose_job_another_run_took_stops_at_its_next_step_changing_nothing(
+    api, workflows, settings, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Frozen (SIGSTOP) past its lease, its job re-queued by the sweep and taken by another
+    worker, the run resumed: its heartbeat found the session still running and let it go
+    on, two runs side by side. Its next step finds the job held by the other run, and it
+    stops there: no progress, beat, event or outcome of its own."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    seen: dict = {}
+
+    def frozen_meanwhile(session, file, deadline, on_progress=None):
+        found = fake_extract_file(session, file)
+        beat_age(session, 100)  # frozen past its lease: the sweep re-queues the job
+        with django_capture_on_commit_callbacks(execute=False):
+            assert sessions_recover_stuck()["requeued"] == 1
+        assert session_start_run(session_id=session.pk)  # another worker takes it
+        pipeline._step(session.pk, 20)
+        seen["before"] = snapshot(session)
+        return found  # and the frozen one resumes
+
+    ran_fraud: list[str] = []
+    monkeypatch.setattr(pipeline, "_extract_file", frozen_meanwhile)
+    monkeypatch.setattr(pipeline, "fraud_run_checks", lambda **kw: ran_fraud.append("x"))
+    with caplog.at_level("INFO", logger="jobs.pipeline"):
+        pipeline.run(session.pk)
+    assert ran_fraud == []
+    assert snapshot(session) == seen["before"]
+    assert "lost its job to another run" in caplog.text
+
+
+def snapshot(session: WorkflowSession) -> tuple:
+    """What a run may change: the session, its beat and its submission's events."""
+    row = WorkflowSession.objects.values(
+        "state", "progress", "heartbeat_at", "updated_at", "error_code"
+    ).get(pk=session.pk)
+    beat = SessionHeartbeat.objects.filter(session_id=session.pk).values_list("beat_at")
+    events = list(session.submission.events.values_list("type", flat=True))
+    return row, list(beat), events
+
+
+def test_the_heartbeat_of_a_run_that_lost_its_job_is_refused_and_writes_nothing(
+    api, workflows, settings
+):
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    first = timezone.now() - timedelta(seconds=100)
+    assert session_start_run(session_id=session.pk, at=first)
+    assert session_heartbeat(session_id=session.pk, claimed_at=first)
+    beat_age(session, 100)
+    assert sessions_recover_stuck()["requeued"] == 1
+    assert session_start_run(session_id=session.pk)  # another run holds it now
+    before = snapshot(session)
+    assert not session_heartbeat(session_id=session.pk, claimed_at=first)
+    assert snapshot(session) == before
+
+
 def beat_age(session: WorkflowSession, seconds: int) -> None:
     """`seconds` pass without a heartbeat: the claim's and steps', and the beats'."""
     then = timezone.now() - timedelta(seconds=seconds)
@@ -183,7 +241,7 @@ def test_a_worker_in_a_long_transaction_keeps_its_heartbeat(settings, monkeypatc
     settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.05
     beats: list[tuple[str, str]] = []
 
-    def heartbeat(*, session_id: str) -> bool:
+    def heartbeat(*, session_id: str, claimed_at: datetime | None = None) -> bool:
         beats.append((session_id, threading.current_thread().name))
         return True
 

@@ -4,6 +4,7 @@ job is retried at once, without spending the re-queues meant for workers killed 
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -196,7 +197,7 @@ def test_the_heartbeat_thread_beats_on_after_a_database_blip(api, workflows, set
     settings.SESSION_HEARTBEAT_EVERY_SECONDS = 0.01
     beats: list[str] = []
 
-    def heartbeat(*, session_id: str) -> bool:
+    def heartbeat(*, session_id: str, claimed_at: datetime | None = None) -> bool:
         beats.append(session_id)
         if len(beats) == 1:
             raise OperationalError("server closed the connection unexpectedly")
@@ -246,13 +247,13 @@ def test_the_heartbeat_thread_beats_on_after_postgresql_ended_its_transaction(
     beat = pipeline.session_heartbeat
     beats: list[bool] = []
 
-    def heartbeat(*, session_id: str) -> bool:
+    def heartbeat(*, session_id: str, claimed_at: datetime | None = None) -> bool:
         if beats:
-            beats.append(beat(session_id=session_id))
+            beats.append(beat(session_id=session_id, claimed_at=claimed_at))
             return beats[-1]
         with quiet_mid_transaction() as quiet:  # this thread's own connection
             try:
-                return beat(session_id=session_id)
+                return beat(session_id=session_id, claimed_at=claimed_at)
             finally:
                 beats.append(bool(quiet.after))
 

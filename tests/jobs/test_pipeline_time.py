@@ -1,6 +1,7 @@
 """How long a session's files may take: each page its own time, all files one budget."""
 
 import logging
+from datetime import datetime
 
 import pytest
 
@@ -56,9 +57,9 @@ def test_polling_sees_a_long_documents_pages_being_read(api, workflows, monkeypa
     seen: list[int] = []
     set_progress = pipeline.session_set_progress
 
-    def spy(*, session_id: str, progress: int) -> None:
+    def spy(*, session_id: str, progress: int, claimed_at: datetime | None = None) -> None:
         seen.append(progress)
-        set_progress(session_id=session_id, progress=progress)
+        set_progress(session_id=session_id, progress=progress, claimed_at=claimed_at)
 
     monkeypatch.setattr(pipeline, "session_set_progress", spy)
     _run(api, monkeypatch, pages=4, seconds_a_page=0.05)
