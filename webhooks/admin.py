@@ -331,7 +331,9 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "endpoint",
         "session_target",
     ]
-    # Support asks "did submission X reach us?" by submission id or their own client id.
+    # Support asks "did submission X reach us?" by submission id or their own client id:
+    # a webhook event carries them at the top of its payload, a sync post inside the
+    # submission it posts (its event_id names the submission id: sync_<id>).
     search_fields = [
         "id",
         "event_id",
@@ -339,6 +341,7 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "url",
         "payload__submissionId",
         "payload__clientSubmissionId",
+        "payload__submission__clientSubmissionId",
     ]
     readonly_fields = [*(f.name for f in WebhookDelivery._meta.fields), "all_attempts"]
     inlines = [WebhookAttemptInline]

@@ -996,3 +996,31 @@ def test_resuming_a_target_another_operator_resumed_meanwhile_says_nothing_was_c
         ("warning", f"Not suspended, left as they were: {target.origin}; nothing was changed.")
     ]
     assert target.notices.filter(kind="resumed").count() == 1
+
+
+def test_searching_deliveries_by_a_client_submission_id_finds_its_sync_post_too(
+    admin_client, company
+):
+    """Support's "did submission X reach you?" by the integrator's own id found the
+    submission's webhook events, which carry it at the top of the payload, and not its
+    sync post, which carries it inside the submission it posts."""
+    from submissions.services import Actor, submission_approve
+    from tests.factories import SubmissionFactory
+    from tests.submissions.test_sync import sync_of, with_sync_target
+
+    submission = with_sync_target(
+        SubmissionFactory(company=company, client_submission_id="erp-order-4711"),
+        "https://erp.example.com/steve",
+    )
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+    sync = sync_of(submission)
+    event = WebhookDelivery.objects.create(
+        company=company,
+        url="https://hooks.example.com/steve",
+        event_id=f"evt_{submission.pk}",
+        event_type="submission.approved",
+        payload={"submissionId": submission.pk, "clientSubmissionId": "erp-order-4711"},
+    )
+    listed = reverse("admin:webhooks_webhookdelivery_changelist")
+    page = admin_client.get(listed, {"q": "erp-order-4711"}).content.decode()
+    assert event.pk in page and sync.pk in page
