@@ -269,8 +269,9 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
 
 def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
     """The bytes' sniffed MIME type; refuses what the submit would refuse, and a file of
-    that type no reader can open (which processing would fail), before the one-use URL is
-    spent on it, so the integrator can PUT the right file to the same URL."""
+    that type no reader can open, or that processing would refuse for what opening shows
+    (a PDF that needs a password, too many pages), before the one-use URL is spent on it,
+    so the integrator can PUT the right file to the same URL."""
     mime = sniff_mime(data[:SNIFF_BYTES])
     if mime not in version.accepted_mime_types:
         hint = " PUT the file's own bytes, not a form." if data.startswith(b"--") else ""
@@ -279,9 +280,9 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
             f"{not_accepted_message(mime, version)}{hint} This upload URL can still be used.",
             status=400,
         )
-    if why := unreadable(data, mime):
+    if refusal := unreadable(data, mime):
         raise SessionError(
-            "UNSUPPORTED_FILE", f"{why} This upload URL can still be used.", status=400
+            refusal.code, f"{refusal.message} This upload URL can still be used.", status=400
         )
     return mime
 

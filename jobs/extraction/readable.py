@@ -5,19 +5,24 @@ processing, when the integrator could no longer send the right file to the same 
 
 Only what opening costs little: a PDF's structure (its cross-reference table, found or
 rebuilt, and its page count), an image's header. Decoding pages is processing's work,
-with its own limits and codes (FILE_TOO_LARGE, PASSWORD_REQUIRED, ...)."""
+with its own limits and codes (FILE_TOO_LARGE, PASSWORD_INVALID, ...). What the structure
+alone shows processing would refuse is refused here under processing's code: a PDF that
+needs a password (a session has none to give: PASSWORD_REQUIRED) and one of more pages
+than processing reads (PAGE_LIMIT_EXCEEDED)."""
 
 from __future__ import annotations
 
 import io
 import logging
 import warnings
+from typing import NamedTuple
 
 import pypdfium2 as pdfium
 from PIL import Image
 
 from submissions.pages import TooLargeToDecode, check_before_open
 
+from .document import MAX_PDF_PAGES
 from .isolated import run_bounded
 
 logger = logging.getLogger(__name__)
@@ -32,39 +37,73 @@ FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
 OPENS, DAMAGED, NO_PAGES, LOCKED = "opens", "damaged", "no pages", "locked"
 
 
-def unreadable(data: bytes, mime: str) -> str | None:
-    """Why ``data``, sniffed as ``mime``, cannot be opened; None when it can, or when the
-    check could not tell (processing then says)."""
+class Refusal(NamedTuple):
+    """Why an upload is refused: processing's code for it, and what to tell the sender."""
+
+    code: str
+    message: str
+
+
+class Structure(NamedTuple):
+    verdict: str  # OPENS, DAMAGED, NO_PAGES or LOCKED
+    pages: int  # 0 unless it opens
+
+
+# A session takes no password (only an extraction job does, seed 003), so a PDF that
+# needs one can only fail in processing.
+NEEDS_PASSWORD = (
+    "The PDF is encrypted and needs a password to open; a session cannot take a "
+    "password-protected PDF. Upload a copy without the password, or send this file as an "
+    "extraction job (POST /api/v1/extraction-jobs) with its password."
+)
+
+
+def unreadable(data: bytes, mime: str) -> Refusal | None:
+    """Why ``data``, sniffed as ``mime``, cannot be opened, or would be refused by
+    processing for what opening shows; None when it can, or when the check could not tell
+    (processing then says)."""
     if mime == "application/pdf":
         return _pdf_unreadable(data)
-    return _image_unreadable(data, FORMATS.get(mime, "image"))
+    why = _image_unreadable(data, FORMATS.get(mime, "image"))
+    return Refusal("UNSUPPORTED_FILE", why) if why else None
 
 
-def _pdf_unreadable(data: bytes) -> str | None:
-    verdict = run_bounded(
+def _pdf_unreadable(data: bytes) -> Refusal | None:
+    found = run_bounded(
         lambda: pdf_structure(data), seconds=PDF_CHECK_SECONDS, memory_mb=PDF_CHECK_MEMORY_MB
     )
-    if verdict is None:
+    if found is None:
         logger.warning("A PDF upload of %d bytes could not be checked in time; taken", len(data))
-    if verdict == DAMAGED:
-        return "The file cannot be opened as a PDF: it is damaged or incomplete."
-    if verdict == NO_PAGES:
-        return "The file cannot be opened as a PDF: it has no pages."
-    return None  # opens; or encrypted, which its password may open (PASSWORD_REQUIRED)
+        return None
+    if found.verdict == DAMAGED:
+        why = "The file cannot be opened as a PDF: it is damaged or incomplete."
+        return Refusal("UNSUPPORTED_FILE", why)
+    if found.verdict == NO_PAGES:
+        return Refusal("UNSUPPORTED_FILE", "The file cannot be opened as a PDF: it has no pages.")
+    if found.verdict == LOCKED:
+        return Refusal("PASSWORD_REQUIRED", NEEDS_PASSWORD)
+    if found.pages > MAX_PDF_PAGES:
+        # Processing's own words (jobs.extraction.document): it refuses the file the same.
+        why = f"The PDF has {found.pages} pages; at most {MAX_PDF_PAGES} allowed."
+        return Refusal("PAGE_LIMIT_EXCEEDED", why)
+    return None
 
 
-def pdf_structure(data: bytes) -> str:
-    """OPENS, DAMAGED, NO_PAGES or LOCKED (encrypted): what pdfium makes of ``data``."""
+def pdf_structure(data: bytes) -> Structure:
+    """What pdfium makes of ``data`` opened without a password: OPENS (with its page
+    count), DAMAGED, NO_PAGES or LOCKED (needs a user password; one encrypted with an
+    owner password alone opens)."""
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        return LOCKED if "password" in str(exc).lower() else DAMAGED
+        return Structure(LOCKED if "password" in str(exc).lower() else DAMAGED, 0)
     try:
-        return OPENS if len(pdf) > 0 else NO_PAGES
+        pages = len(pdf)
     except pdfium.PdfiumError:
-        return DAMAGED
+        return Structure(DAMAGED, 0)
     finally:
         pdf.close()
+    return Structure(OPENS, pages) if pages > 0 else Structure(NO_PAGES, 0)
 
 
 def _image_unreadable(data: bytes, name: str) -> str | None:

@@ -46,12 +46,23 @@ class InvoiceSpec:
 
 
 def invoice_pdf(
-    spec: InvoiceSpec | None = None, *, password: str | None = None, extra_pages: int = 0
+    spec: InvoiceSpec | None = None,
+    *,
+    password: str | None = None,
+    owner_password: str | None = None,
+    extra_pages: int = 0,
 ) -> bytes:
-    """A one-page invoice with a real text layer (optionally encrypted or padded)."""
+    """A one-page invoice with a real text layer (optionally encrypted or padded). With
+    ``owner_password`` alone it is encrypted yet opens without a password (its owner's
+    restrictions, e.g. on printing, are all the encryption guards)."""
     spec = spec or InvoiceSpec()
     buffer = io.BytesIO()
-    encrypt = StandardEncryption(password, ownerPassword=password + "-owner") if password else None
+    encrypt = None
+    if password or owner_password:
+        owner = owner_password or f"{password}-owner"
+        encrypt = StandardEncryption(
+            password or "", ownerPassword=owner, canPrint=int(bool(password))
+        )
     pdf = canvas.Canvas(buffer, pagesize=A4, encrypt=encrypt)
     _draw_invoice(pdf, spec)
     for index in range(extra_pages):

@@ -18,6 +18,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from jobs import services
+from jobs.extraction.document import MAX_PDF_PAGES
 from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
 from steve.services import api_key_cache_key, api_key_revoke, touch_cache_key
@@ -504,10 +505,46 @@ def test_an_upload_that_cannot_be_opened_is_refused_and_the_url_stays_usable(api
     assert api.generic("PUT", url, good, content_type=content_type).status_code == 200
 
 
-def test_an_encrypted_pdf_is_taken_at_upload_as_its_password_may_open_it(api, workflows):
+def test_a_pdf_that_needs_a_password_is_refused_at_upload_and_the_url_stays_usable(api, workflows):
+    """A session takes no password, so such a PDF could only fail in processing
+    (PASSWORD_REQUIRED): it was stored (200) and spent the one-use URL first."""
     _, body, _ = create(api, contentTypes=["application/pdf"])
-    response = put(api, body["uploadUrls"][0]["uploadUrl"], invoice_pdf(password="s3cret"))
+    url = body["uploadUrls"][0]["uploadUrl"]
+    refused = put(api, url, invoice_pdf(password="s3cret"))
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "PASSWORD_REQUIRED"
+    detail = refused.json()["detail"]
+    assert "password" in detail and "session" in detail
+    assert "extraction job" in detail  # what to do: the route that takes a password
+    assert "This upload URL can still be used." in detail
+    assert SubmissionFile.objects.get(submission_id=body["submissionId"]).uploaded_at is None
+    assert put(api, url, invoice_pdf()).status_code == 200
+
+
+def test_a_pdf_encrypted_with_an_owner_password_only_is_taken_as_it_opens_without_one(
+    api, workflows
+):
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    data = invoice_pdf(owner_password="owner-only")
+    assert b"/Encrypt" in data
+    response = put(api, body["uploadUrls"][0]["uploadUrl"], data)
     assert response.status_code == 200, response.content
+
+
+def test_a_pdf_over_the_page_limit_is_refused_at_upload_and_the_url_stays_usable(api, workflows):
+    """Processing refuses it (PAGE_LIMIT_EXCEEDED) before any page is read; the upload's
+    check counts its pages already, so it is refused there, not after the URL is spent."""
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    url = body["uploadUrls"][0]["uploadUrl"]
+    at_limit = invoice_pdf(extra_pages=MAX_PDF_PAGES - 1)
+    refused = put(api, url, invoice_pdf(extra_pages=MAX_PDF_PAGES))
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["code"] == "PAGE_LIMIT_EXCEEDED"
+    detail = refused.json()["detail"]
+    assert f"{MAX_PDF_PAGES + 1} pages" in detail and f"at most {MAX_PDF_PAGES}" in detail
+    assert "This upload URL can still be used." in detail
+    assert SubmissionFile.objects.get(submission_id=body["submissionId"]).uploaded_at is None
+    assert put(api, url, at_limit).status_code == 200
 
 
 def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):
