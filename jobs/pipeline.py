@@ -36,6 +36,13 @@ from jobs.extraction import (
     ReadingKilled,
     extract_document_isolated,
 )
+from jobs.extraction.isolated import run_bounded
+from jobs.extraction.readable import (
+    LOCKED,
+    PDF_CHECK_MEMORY_MB,
+    PDF_CHECK_SECONDS,
+    pdf_structure,
+)
 from jobs.models import SessionState, WorkflowSession
 from jobs.selectors import session_run_lost
 from jobs.services import (
@@ -396,6 +403,19 @@ def _extract_file(
     )
 
 
+def _needed_its_password(session: WorkflowSession, file: SubmissionFile) -> bool:
+    """Whether ``file``, read with the session's password, does not open without it: the
+    password is dropped when the session ends, so its pages cannot be rendered again."""
+    if not session.options.get("password") or file.mime_type != "application/pdf":
+        return False
+    with default_storage.open(file.storage_key, "rb") as handle:
+        data = handle.read()
+    found = run_bounded(
+        lambda: pdf_structure(data), seconds=PDF_CHECK_SECONDS, memory_mb=PDF_CHECK_MEMORY_MB
+    )
+    return found is not None and found.verdict == LOCKED
+
+
 def _reading_progress(
     session: WorkflowSession, start: float, span: float
 ) -> Callable[[int, int], None]:
@@ -434,6 +454,7 @@ def _extract_all(session: WorkflowSession) -> tuple[Merged, list[HashedPage]]:
         SubmissionFile.objects.filter(pk=file.pk).update(
             page_count=len(pages),
             page_transforms=[p.transform for p in pages],
+            password_protected=_needed_its_password(session, file),
         )
         hashed += [p.hashed for p in pages if p.hashed is not None]
         merged.add(file.file_index, extraction)

@@ -131,6 +131,9 @@ class SubmissionFile(models.Model):
     # Per page, how OCR straightened and turned it ({"skew": deg, "turn": 0|90|180|270}):
     # the review page shows the page as read, where the evidence boxes belong.
     page_transforms = models.JSONField(default=list, blank=True)
+    # Read with a password (an extraction job's), which is dropped when the job ends: its
+    # pages cannot be rendered again, and the review desk says so instead of broken images.
+    password_protected = models.BooleanField(default=False)
     exif = models.JSONField(default=dict, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
 

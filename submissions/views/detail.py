@@ -67,7 +67,7 @@ FIELD_ORDER = [
 @dataclass(frozen=True)
 class FileView:
     file: SubmissionFile
-    kind: str  # image | pdf | unavailable | other
+    kind: str  # image | pdf | locked (needs its password to render) | unavailable | other
     pages: list[str]
     # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
     rendered: list[str]
@@ -127,6 +127,8 @@ def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
         # An upright upload is shown as uploaded; a straightened or turned one as read.
         upright = is_identity(stored_transform(file.page_transforms, 0))
         return FileView(file, "image", [url if upright else rendered], [rendered])
+    if mime == "application/pdf" and file.password_protected:
+        return FileView(file, "locked", [], [])
     if mime == "application/pdf":
         pages = [
             reverse("review:file_page", args=[submission.pk, file.file_index, n])

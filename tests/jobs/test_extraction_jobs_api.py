@@ -8,6 +8,7 @@ from unittest import mock
 import jsonschema
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 
 from jobs import pipeline
@@ -265,6 +266,26 @@ def test_encrypted_pdf_needs_its_password(api, workflows):
     run_job(with_password)
     assert status_of(api, with_password)["status"] == "completed"
     assert "password" not in WorkflowSession.objects.get(pk=with_password).options
+
+
+def test_a_password_protected_pdf_on_the_desk_says_its_pages_are_not_kept(api, workflows, ui):
+    """Its password is dropped once the job ends, so the desk cannot render its pages:
+    each page was a broken image (404). The desk says so instead, and offers the file."""
+    locked = invoice_pdf(password="s3cret")
+    job_id = create(api, data=locked, password="s3cret").json()["job"]["id"]
+    run_job(job_id)
+    session = WorkflowSession.objects.select_related("submission").get(pk=job_id)
+    assert "password" not in session.options
+    html = ui.get(reverse("review:detail", args=[session.submission_id])).content.decode()
+    assert "This PDF is password-protected; its pages are not kept." in html
+    assert reverse("review:file_page", args=[session.submission_id, 0, 0]) not in html
+    assert reverse("review:file", args=[session.submission_id, 0]) in html
+    assert session.submission.files.get().password_protected
+    # A PDF without a password, sent with one all the same, is shown as ever.
+    plain = create(api, data=invoice_pdf(InvoiceSpec(number="INV-8")), password="x")
+    run_job(plain.json()["job"]["id"])
+    other = WorkflowSession.objects.get(pk=plain.json()["job"]["id"])
+    assert not other.submission.files.get().password_protected
 
 
 def test_cancelled_submission_reports_canceled(api, workflows):
