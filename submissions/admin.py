@@ -1,9 +1,12 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from steve.admin_site import (
     NewestRows,
@@ -21,6 +24,39 @@ from submissions.services import (
     merchant_memory_forgetting,
     submissions_catch_up,
 )
+
+
+def shown_value_name(pk: Any) -> str:
+    """The hidden input that carries a memory row's value, as a page showed it, into the
+    forget (the list's action, the Delete pages' Yes)."""
+    return f"shown-value-{pk}"
+
+
+def split_by_shown_value(
+    request: HttpRequest, selected: list[MerchantMemory]
+) -> tuple[dict[Any, tuple[MerchantMemory, str]], list[tuple[MerchantMemory, str]]]:
+    """The selected rows to forget, by id, each with the value to forget (the one the
+    page showed; the one it holds where the post carried none), and the rows whose value
+    changed since the page showed it, with what it showed. A row of a shop whose value
+    another forget brought back (or a correction replaced) is left alone: forgetting it
+    forgot a value nobody chose."""
+    chosen: dict[Any, tuple[MerchantMemory, str]] = {}
+    changed: list[tuple[MerchantMemory, str]] = []
+    for row in selected:
+        was_shown = request.POST.get(shown_value_name(row.pk))
+        if was_shown is None or was_shown == row.value:
+            chosen[row.pk] = (row, row.value)
+        else:
+            changed.append((row, was_shown))
+    return chosen, changed
+
+
+def changed_since_shown(row: MerchantMemory, was_shown: str) -> str:
+    return (
+        f"{row} holds {shown(row.value)} now, not {shown(was_shown)} as your page showed "
+        "(another operator or a correction changed it meanwhile): left alone. Reload the "
+        "list and choose again."
+    )
 
 
 class SubmissionFileInline(admin.TabularInline):
@@ -164,7 +200,15 @@ class RememberedFieldFilter(admin.SimpleListFilter):
 class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     """What reviewers taught Steve about shops; an admin forgets a wrong one."""
 
-    list_display = ["company", "field", "value", "key", "times_right", "times_wrong", "updated_at"]
+    list_display = [
+        "company",
+        "field",
+        "value_shown",
+        "key",
+        "times_right",
+        "times_wrong",
+        "updated_at",
+    ]
     list_filter = [RememberedFieldFilter, "company"]
     search_fields = ["value", "key"]
     show_full_result_count = False  # one count a page: a row per shop key and field
@@ -174,17 +218,34 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # memories come from corrections
 
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, row: MerchantMemory) -> SafeString:
+        """The value, and the same in a hidden input of the list's form: a forget acts on
+        the value the operator saw, not on what the row holds when the post arrives."""
+        return format_html(
+            '{}<input type="hidden" name="{}" value="{}">',
+            shown(row.value),
+            shown_value_name(row.pk),
+            row.value,
+        )
+
     @admin.action(description="Forget the selected values (under every key that holds them)")
     def forget(self, request, queryset) -> None:
         # Read before they are forgotten: a forgotten row is deleted, or holds another value.
-        selected = list(queryset.only("pk", "key", "field", "value"))
-        # The values as read here, which the log names: not read again by the service
-        # after a reviewer's correction of the shop set one aside (docs/review.md).
+        selected = list(queryset.only("pk", "company", "key", "field", "value"))
+        chosen, changed = split_by_shown_value(request, selected)
+        for row, was_shown in changed:
+            self.message_user(request, changed_since_shown(row, was_shown), messages.WARNING)
+        if not chosen:
+            return
+        # The values as the page showed them (as read here where it showed none, for the
+        # rows of a whole-list selection off the page): a forget read again at the post
+        # forgot what another operator's forget had just brought back.
         forgotten = merchant_memory_forget(
-            memory_ids=[row.pk for row in selected],
-            values={row.pk: row.value for row in selected},
+            memory_ids=list(chosen), values={pk: value for pk, (_row, value) in chosen.items()}
         )
-        log_changes(request, selected, lambda row: f"Forgot its value {shown(row.value)}.")
+        done = [row for row, _value in chosen.values()]
+        log_changes(request, done, lambda row: f"Forgot its value {shown(chosen[row.pk][1])}.")
         self.message_user(request, f"Forgot {forgotten} memory row(s).")
 
     # A deletion is the forget: the pages say so, and list every row it changes.
@@ -207,13 +268,60 @@ class MerchantMemoryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         counts = {self.model._meta.verbose_name_plural: len(listed)}
         return listed, counts, set(), []
 
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The Yes of a row whose value changed since its page showed it (another
+        operator's forget brought back the older value) is refused with a warning: it
+        said the row was deleted, and forgot the value brought back."""
+        if request.method == "POST" and request.POST.get("post"):
+            row = self.get_object(request, unquote(object_id))
+            if row is not None:
+                _chosen, changed = split_by_shown_value(request, [row])
+                if changed:
+                    self.message_user(request, changed_since_shown(*changed[0]), messages.WARNING)
+                    return HttpResponseRedirect(
+                        reverse("admin:submissions_merchantmemory_changelist")
+                    )
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Delete selected deletes (and logs, and counts) only the rows whose values are
+        as its confirmation showed them; each other one is left alone with a warning."""
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            delete, name, description = actions["delete_selected"]
+
+            def delete_as_shown(modeladmin, request, queryset):  # noqa: ANN001, ANN202
+                if not request.POST.get("post"):
+                    return delete(modeladmin, request, queryset)  # the confirmation
+                chosen, changed = split_by_shown_value(request, list(queryset))
+                for row, was_shown in changed:
+                    self.message_user(
+                        request, changed_since_shown(row, was_shown), messages.WARNING
+                    )
+                if not chosen:
+                    return None
+                return delete(modeladmin, request, queryset.filter(pk__in=list(chosen)))
+
+            actions["delete_selected"] = (delete_as_shown, name, description)
+        return actions
+
     def delete_model(self, request, obj) -> None:
-        self._forgot(request, {obj.pk: obj.value})
+        self._forgot(request, [obj])
 
     def delete_queryset(self, request, queryset) -> None:
-        self._forgot(request, dict(queryset.values_list("pk", "value")))
+        self._forgot(request, list(queryset.only("pk", "company", "key", "field", "value")))
 
-    def _forgot(self, request: HttpRequest, values: dict[str, str]) -> None:
+    def _forgot(self, request: HttpRequest, selected: list[MerchantMemory]) -> None:
+        """The Delete pages' forget, of the values their confirmation showed (as the
+        action's): a row changed since is left alone, with a warning."""
+        chosen, changed = split_by_shown_value(request, selected)
+        for row, was_shown in changed:
+            self.message_user(request, changed_since_shown(row, was_shown), messages.WARNING)
+        values = {pk: value for pk, (_row, value) in chosen.items()}
+        if not values:
+            return
         forgotten = merchant_memory_forget(memory_ids=list(values), values=values)
         message = f"Forgot {forgotten} memory row(s): the value under every key that held it."
         self.message_user(request, message)

@@ -181,3 +181,112 @@ def test_forgetting_memories_another_operator_forgot_meanwhile_says_nothing_was_
         )
     ]
     assert LogEntry.objects.count() == 1  # the first operator's forget only
+
+
+def test_a_forget_of_a_value_another_operator_forgot_meanwhile_leaves_the_older_value_alone(
+    operator, company
+):
+    # Both operators' pages showed KEDAI ALI; the first forget brought back ALI STORE,
+    # and the second (same row, read again at its post) forgot ALI STORE, which nobody
+    # had chosen and no page had shown.
+    memory = MerchantMemory.objects.create(
+        company=company,
+        key="tel:1",
+        field="merchantName",
+        value="KEDAI ALI",
+        previous=[{"value": "ALI STORE", "times_right": 1, "times_wrong": 0}],
+    )
+    listed = reverse("admin:submissions_merchantmemory_changelist")
+    page = operator.get(listed).content.decode()
+    shown = f'name="shown-value-{memory.pk}" value="KEDAI ALI"'
+    assert shown in page  # the page carries the value it showed into the forget
+    picked = {
+        "action": "forget",
+        "_selected_action": [memory.pk],
+        f"shown-value-{memory.pk}": "KEDAI ALI",
+    }
+    operator.post(listed, picked, follow=True)
+    assert MerchantMemory.objects.get().value == "ALI STORE"
+    second = operator.post(listed, picked, follow=True)
+    said = [(m.level_tag, str(m)) for m in get_messages(second.wsgi_request)]
+    assert said == [
+        (
+            "warning",
+            f"{memory} holds ALI STORE now, not KEDAI ALI as your page showed (another "
+            "operator or a correction changed it meanwhile): left alone. Reload the list "
+            "and choose again.",
+        )
+    ]
+    assert MerchantMemory.objects.get().value == "ALI STORE"
+    assert LogEntry.objects.count() == 1  # the first operator's forget only
+
+
+def test_a_delete_confirmed_after_another_operators_forget_leaves_the_older_value_alone(
+    operator, company
+):
+    memory = MerchantMemory.objects.create(
+        company=company,
+        key="tel:1",
+        field="merchantName",
+        value="KEDAI ALI",
+        previous=[{"value": "ALI STORE", "times_right": 1, "times_wrong": 0}],
+    )
+    page = reverse("admin:submissions_merchantmemory_delete", args=[memory.pk])
+    assert (
+        f'name="shown-value-{memory.pk}" value="KEDAI ALI"' in operator.get(page).content.decode()
+    )
+    yes = {"post": "yes", f"shown-value-{memory.pk}": "KEDAI ALI"}
+    operator.post(page, yes, follow=True)
+    assert MerchantMemory.objects.get().value == "ALI STORE"
+    second = operator.post(page, yes, follow=True)
+    said = [(m.level_tag, str(m)) for m in get_messages(second.wsgi_request)]
+    assert said == [
+        (
+            "warning",
+            f"{memory} holds ALI STORE now, not KEDAI ALI as your page "
+            "showed (another operator or a correction changed it meanwhile): left "
+            "alone. Reload the list and choose again.",
+        )
+    ]
+    assert MerchantMemory.objects.get().value == "ALI STORE"
+
+
+def test_deleting_selected_memories_one_of_which_changed_meanwhile_forgets_only_the_others(
+    operator, company
+):
+    changed = MerchantMemory.objects.create(
+        company=company,
+        key="tel:1",
+        field="total",
+        value="9.00",
+        previous=[{"value": "8.00", "times_right": 1, "times_wrong": 0}],
+    )
+    kept = MerchantMemory.objects.create(company=company, key="tel:2", field="total", value="7.00")
+    listed = reverse("admin:submissions_merchantmemory_changelist")
+    asked = operator.post(
+        listed, {"action": "delete_selected", "_selected_action": [changed.pk, kept.pk]}
+    ).content.decode()
+    assert f'name="shown-value-{changed.pk}" value="9.00"' in asked
+    MerchantMemory.objects.filter(pk=changed.pk).update(value="8.00", previous=None)
+    done = operator.post(
+        listed,
+        {
+            "action": "delete_selected",
+            "post": "yes",
+            "_selected_action": [changed.pk, kept.pk],
+            f"shown-value-{changed.pk}": "9.00",
+            f"shown-value-{kept.pk}": "7.00",
+        },
+        follow=True,
+    )
+    said = [(m.level_tag, str(m)) for m in get_messages(done.wsgi_request)]
+    assert (
+        "warning",
+        f"{changed} holds 8.00 now, not 9.00 as your page showed (another "
+        "operator or a correction changed it meanwhile): left alone. Reload the list "
+        "and choose again.",
+    ) in said
+    # Django's own count and history named the changed row as deleted too.
+    assert ("success", "Successfully deleted 1 merchant memory.") in said
+    assert [e.object_id for e in LogEntry.objects.all()] == [str(kept.pk)]
+    assert list(MerchantMemory.objects.values_list("value", flat=True)) == ["8.00"]
