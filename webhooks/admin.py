@@ -190,14 +190,17 @@ class WebhookEndpointAdmin(
         actor = Actor.for_user(request.user)
         for endpoint in queryset:
             try:
-                _, secret = endpoint_rotate_secret(
+                rotation = endpoint_rotate_secret(
                     endpoint_id=endpoint.pk, grace=default_grace(), actor=actor
                 )
             except WebhookError as error:  # deleted since the list was read
                 messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
                 continue
             self.log_change(request, endpoint, "Rotated the secret.")
-            remember_secret(request, endpoint.url, secret)
+            remember_secret(request, endpoint.url, rotation.secret)
+            if rotation.superseded:  # another operator's rotation moments before
+                message = f"Endpoint {endpoint.url}: {rotation.superseded.message}"
+                messages.warning(request, message)
         return secrets_page(request, next_url=request.get_full_path())
 
     @admin.action(description="Enable")

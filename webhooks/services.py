@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from steve.errors import ServiceError, all_checked, field_error
 from steve.jsonkeys import without_keys
 from steve.models import Company
 from steve.text import hides_text, shown, without_padding
+from steve.timefmt import iso
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, WebhookEventType
 from webhooks.models import (
     CompanySecret,
@@ -413,15 +414,65 @@ def validated_grace(hours: Any) -> timedelta:
     return timedelta(hours=hours)
 
 
+class EndpointRotation(NamedTuple):
+    """A rotation's outcome: the new secret, shown once, and what it did to a secret
+    another rotation had given moments before (``superseded``; None if nothing)."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+    superseded: "SupersededRotation | None"
+
+
+class SupersededRotation(NamedTuple):
+    rotated_at: datetime
+    message: str
+
+
 def endpoint_rotate_secret(
     *, endpoint_id: str, grace: timedelta, actor: "Actor | None" = None
-) -> tuple[WebhookEndpoint, str]:
+) -> EndpointRotation:
+    """Rotate an endpoint's secret. One previous secret is kept: a rotation that replaces
+    a secret still in its own rotation's grace (two operators rotating at once, or one
+    soon after another) says so in its answer and in the endpoint's notice, as whoever
+    was given that secret now has it only for this rotation's grace, and not at all
+    with none (both rotations had read as a plain success)."""
     with transaction.atomic():
         endpoint = _locked_endpoint(endpoint_id)
+        was_rotated_at = _rotated_in_grace_at(endpoint)
         secret = _rotate(endpoint, grace)
+        superseded = None
+        if was_rotated_at is not None:
+            superseded = SupersededRotation(was_rotated_at, _superseded(endpoint, was_rotated_at))
         rotated = f"The secret was rotated{_by(actor)}."
+        if superseded is not None:
+            rotated = f"{rotated} {superseded.message}"
         _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, rotated)
-    return endpoint, secret
+    return EndpointRotation(endpoint, secret, superseded)
+
+
+def _rotated_in_grace_at(endpoint: WebhookEndpoint) -> datetime | None:
+    """When the endpoint's secret was rotated in, if that rotation's grace still runs
+    (its previous secret still signs): its notice's time, else the grace's start as
+    best known (the end, for a rotation made before notices were written)."""
+    expires = endpoint.previous_secret_expires_at
+    if not endpoint.previous_secret or expires is None or expires <= timezone.now():
+        return None
+    notice = (
+        endpoint.notices.filter(kind=WebhookEndpointNotice.Kind.SECRET_ROTATED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return notice.created_at if notice is not None else expires
+
+
+def _superseded(endpoint: WebhookEndpoint, rotated_at: datetime) -> str:
+    until = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
+    now_signs = f"now signs only until {iso(until)}" if until else "no longer signs"
+    return (
+        f"This rotation replaced the secret a rotation at {iso(rotated_at)} gave, whose grace "
+        f"was still running: that secret {now_signs}, and the one before it no longer signs. "
+        "Whoever was given it must switch to this one."
+    )
 
 
 def _company_secret_rotate(

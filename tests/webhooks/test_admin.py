@@ -302,7 +302,9 @@ def test_editing_an_endpoint_keeps_a_secret_rotated_meanwhile(admin_client, endp
     rotated = {}
 
     def rotated_by_another_operator_meanwhile(admin_, request, form, change):
-        _, rotated["secret"] = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+        rotated["secret"] = endpoint_rotate_secret(
+            endpoint_id=endpoint.pk, grace=timedelta(0)
+        ).secret
         return posted(admin_, request, form, change)
 
     # The edit's form holds the endpoint as read before the rotation: a plain save wrote
@@ -1024,3 +1026,17 @@ def test_searching_deliveries_by_a_client_submission_id_finds_its_sync_post_too(
     listed = reverse("admin:webhooks_webhookdelivery_changelist")
     page = admin_client.get(listed, {"q": "erp-order-4711"}).content.decode()
     assert event.pk in page and sync.pk in page
+
+
+def test_an_admin_rotation_replacing_a_secret_rotated_in_moments_before_warns_the_operator(
+    admin_client, endpoint
+):
+    endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=24))
+    response = admin_client.post(
+        CHANGELIST, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}
+    )
+    said = [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+    assert [level for level, text in said if "This rotation replaced the secret" in text] == [
+        "warning"
+    ]
+    assert "now signs only until" in endpoint.notices.order_by("-created_at", "-pk")[0].message

@@ -886,3 +886,28 @@ def test_the_same_url_may_serve_another_company_or_environment(company, other_co
     endpoint_create(company=company, url=receiver.url, environment="sandbox")
     endpoint_create(company=other_company, url=receiver.url)
     assert WebhookEndpoint.objects.filter(url=receiver.url).count() == 3
+
+
+def test_a_rotation_that_replaces_a_secret_rotated_in_moments_before_says_so(
+    api, endpoint_with_secret
+):
+    # Two operators rotated at once: both answers read as a plain success, and the first
+    # was shown a secret that now signed only until the second rotation's grace ended.
+    endpoint, _original = endpoint_with_secret
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/rotate-secret"
+    first = api.post(url, {"gracePeriodHours": 24}, format="json").json()
+    assert first["supersededRotation"] is None
+    second = api.post(url, {"gracePeriodHours": 2}, format="json").json()
+    rotated_at = endpoint.notices.order_by("created_at", "pk").first().created_at
+    superseded = second["supersededRotation"]
+    assert superseded["rotatedAt"] == iso(rotated_at)
+    assert superseded["message"] == (
+        f"This rotation replaced the secret a rotation at {iso(rotated_at)} gave, whose grace "
+        f"was still running: that secret now signs only until {second['previousSecretExpiresAt']}, "
+        "and the one before it no longer signs. Whoever was given it must switch to this one."
+    )
+    # The endpoint's notices tell the first operator (or anyone) too.
+    newest = endpoint.notices.order_by("-created_at", "-pk").first()
+    assert newest.message == "The secret was rotated. " + superseded["message"]
+    third = api.post(url, {"gracePeriodHours": 0}, format="json").json()
+    assert "that secret no longer signs" in third["supersededRotation"]["message"]

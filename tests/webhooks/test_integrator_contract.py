@@ -125,7 +125,7 @@ def test_during_a_rotation_each_active_secret_signs_and_after_it_only_the_new_on
     """ "During a secret rotation every active secret signs … one match is enough", and
     "rotating again ends the first one's grace at once"."""
     endpoint, old = endpoint_create(company=company, url=receiver.url)
-    _, new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=24))
+    new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=24)).secret
     submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
     during = receiver.requests
     deliver(WebhookDelivery.objects.get().pk)
@@ -133,7 +133,7 @@ def test_during_a_rotation_each_active_secret_signs_and_after_it_only_the_new_on
     assert len(steve_signatures(request)) == len(standard_signatures(request)) == 2
     assert signed_by(old, request) and signed_by(new, request)
 
-    _, newest = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+    newest = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0)).secret
     receiver.requests = []
     submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
     deliver(WebhookDelivery.objects.get(status=WebhookDelivery.Status.PENDING).pk)
@@ -153,7 +153,7 @@ def test_a_retry_pending_at_a_rotation_is_signed_with_the_secrets_active_when_it
     submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
     delivery = WebhookDelivery.objects.get()
     deliver(delivery.pk)
-    _, new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0))
+    new = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0)).secret
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
     deliver(delivery.pk)
     first, retry = receiver.requests

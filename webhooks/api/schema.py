@@ -76,6 +76,18 @@ WEBHOOK_ENDPOINT = obj(
         "updatedAt": DATETIME,
         "secret": SHOWN_ONCE,
         "secretRedacted": SECRET_REDACTED,
+        "supersededRotation": {
+            **nullable(
+                obj(
+                    {"rotatedAt": DATETIME, "message": STRING},
+                    required=["rotatedAt", "message"],
+                )
+            ),
+            "description": "a rotation's answer only: null, or the rotation (another"
+            " operator's, perhaps) whose secret this one replaced while that rotation's"
+            " grace still ran: its secret now signs only until previousSecretExpiresAt"
+            " (with no grace, not at all) and the one before it no longer signs",
+        },
     },
     required=["id", "url", "events", "enabled", "createdAt"],
 )

@@ -31,6 +31,7 @@ from steve.api.idempotency import idempotent
 from steve.api.pagination import PAGE_QUERY, keyset_page, page_param_problems
 from steve.ids import new_id
 from steve.models import Environment
+from steve.timefmt import iso
 from webhooks.api import schema as api_docs
 from webhooks.api.serializers import (
     body_object,
@@ -158,10 +159,17 @@ class EndpointRotateView(APIView):
     @idempotent(scope="secret-rotations")
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint = own_endpoint(request, endpoint_id)
-        endpoint, secret = endpoint_rotate_secret(
-            endpoint_id=endpoint.pk, grace=grace_from(request)
+        rotation = endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=grace_from(request))
+        data = endpoint_data(rotation.endpoint, secret=rotation.secret)
+        # Another rotation moments before (another operator's): its secret now signs only
+        # for this one's grace, which its answer could not say (docs/webhooks.md).
+        superseded = rotation.superseded
+        data["supersededRotation"] = (
+            {"rotatedAt": iso(superseded.rotated_at), "message": superseded.message}
+            if superseded
+            else None
         )
-        return Response(endpoint_data(endpoint, secret=secret))
+        return Response(data)
 
 
 @extend_schema_view(post=api_docs.ENDPOINT_REDELIVER)
