@@ -75,7 +75,8 @@ class RejectForm(VersionedForm):
         choices=[("", "Pick a common reason…"), *[(r, r) for r in REJECT_REASONS]],
         required=False,
         label="Common reason",
-        widget=forms.Select(attrs={"id": "reject-preset"}),
+        # Named as the typed reason is when review.js asks about unsaved input.
+        widget=forms.Select(attrs={"id": "reject-preset", "data-unsaved-label": "Reject reason"}),
     )
     # No max_length: rendered as the box's maxlength, a browser cut a longer pasted
     # reason to fit without a word; the service's limit refuses it, saying so.

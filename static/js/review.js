@@ -348,11 +348,21 @@
   /* ---- Never lose work: unsaved input, failed requests ------------------------------------ */
   // The reasons too: they are in the side column, which every save redraws, and a reason
   // typed before saving a correction (or kept after a failed Reject) was wiped by it.
+  // The common-reasons select too: a reason picked there was reset by a save elsewhere.
   const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea, "
-    + ".reject-form textarea[name=reason], .cancel input[name=reason]";
+    + ".reject-form textarea[name=reason], .reject-form select[name=preset], .cancel input[name=reason]";
+
+  // What the page was drawn with: a select has no defaultValue (undefined, never equal
+  // to its value, so it read as always changed), its drawn choice is the option selected
+  // in the HTML, else the first.
+  function drawnValue(input) {
+    if (input.tagName !== "SELECT") return input.defaultValue;
+    const drawn = Array.from(input.options).find((o) => o.defaultSelected) || input.options[0];
+    return drawn ? drawn.value : "";
+  }
 
   function markDirty(input) {
-    input.toggleAttribute("data-dirty", input.value !== input.defaultValue);
+    input.toggleAttribute("data-dirty", input.value !== drawnValue(input));
     const row = input.closest("tr");
     if (row) row.classList.toggle("unsaved", !!$("[data-dirty]", row));
   }
@@ -370,6 +380,10 @@
 
   document.addEventListener("input", (event) => {
     if (event.target.matches && event.target.matches(EDITABLE)) markDirty(event.target);
+  });
+  // A select's pick fires change (input too, in current browsers; change everywhere).
+  document.addEventListener("change", (event) => {
+    if (event.target.matches && event.target.matches("select") && event.target.matches(EDITABLE)) markDirty(event.target);
   });
 
   function inputLabel(input) {
@@ -743,10 +757,26 @@
     approve: ["Approving now approves the stored values without your change.", "Approve without them"],
     leave: ["Leaving this page drops your change.", "Leave without saving"],
   };
+  // The dialog says what is unsaved: it was titled "Unsaved corrections" for a reason or
+  // a comment too, and said approving would approve "without your change" to a value.
+  function unsavedTitle() {
+    const inputs = dirtyInputs();
+    const named = inputs.filter((input) => input.dataset.unsavedLabel);
+    if (!named.length) return "Unsaved corrections";
+    const labels = Array.from(new Set(named.map((input) => input.dataset.unsavedLabel)));
+    if (named.length === inputs.length && labels.length === 1) return "Unsaved " + labels[0].toLowerCase();
+    return "Unsaved changes";
+  }
+
   function askUnsaved(proceed, action) {
     const dialog = $("#unsaved-dialog");
     if (!dialog) { proceed(); return; }
-    const [consequence, button] = UNSAVED_TEXT[action || "approve"];
+    let [consequence, button] = UNSAVED_TEXT[action || "approve"];
+    const correcting = dirtyInputs().some((input) => !input.dataset.unsavedLabel);
+    if ((action || "approve") === "approve" && !correcting) {
+      [consequence, button] = ["Approving now drops what you typed.", "Approve anyway"];
+    }
+    $("#unsaved-title", dialog).textContent = unsavedTitle();
     $("[data-unsaved-fields]", dialog).textContent = dirtyLabels().join(", ");
     $("[data-unsaved-consequence]", dialog).textContent = consequence;
     $("[data-unsaved=approve]", dialog).textContent = button;

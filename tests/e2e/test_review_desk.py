@@ -1144,3 +1144,41 @@ def test_a_pressed_button_says_it_is_busy_and_pressing_again_sends_nothing(
     expect(page.locator("#messages")).to_contain_text("approved")
     assert [url.rsplit("/", 1)[1].split("?")[0] for url in posts] == ["approve"]
     context.close()
+
+
+def test_a_picked_common_reject_reason_survives_a_save_and_the_dialog_names_what_is_unsaved(
+    chromium, live_server, team
+):
+    """A reason picked from the common reasons (a select) was reset by a save elsewhere on
+    the page, though a typed one was kept; and the unsaved-input dialog was titled
+    "Unsaved corrections" when what was unsaved was a reason or a comment."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    page.select_option("#reject-preset", "Not a receipt or invoice.")
+
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("#reject-preset")).to_have_value("Not a receipt or invoice.")
+
+    dialog = page.locator("#unsaved-dialog")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(dialog.locator("h2")).to_have_text("Unsaved reject reason")
+    expect(dialog.locator("[data-unsaved-fields]")).to_have_text("Reject reason")
+    page.click("[data-unsaved=back]")
+    expect(page.locator("#reject-preset")).to_be_focused()
+
+    page.select_option("#reject-preset", "")  # back as it was: nothing unsaved
+    page.fill("#comment-text", "Asked the client for a clearer scan")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(dialog.locator("h2")).to_have_text("Unsaved comment")
+    page.click("[data-unsaved=back]")
+    page.fill("#field-totalAmount", "99.00")
+    page.locator("#field-totalAmount").press("Escape")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(dialog.locator("h2")).to_have_text("Unsaved changes")
+    expect(dialog.locator("[data-unsaved-fields]")).to_contain_text("Comment")
+    expect(dialog).to_contain_text("Leaving this page drops your change")
+    context.close()
