@@ -148,6 +148,15 @@ def _die_with(parent: int) -> None:  # pragma: no cover - runs in the child
         os._exit(1)
 
 
+def _bound_this_child(memory_mb: int) -> None:  # pragma: no cover - runs in the child
+    """A forked child's own limits: the parent's SIGTERM handler dropped (the parent's
+    kill must end it), ``memory_mb`` on top of what it inherited mapped, no core dump."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    limit = mapped_bytes() + memory_mb * MB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _child(
     write_fd: int,
     data: bytes,
@@ -159,10 +168,7 @@ def _child(
 ) -> None:  # pragma: no cover - runs in the child
     status = 0
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        limit = mapped_bytes() + memory_mb * MB
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        _bound_this_child(memory_mb)
 
         def progress(done: int, total: int) -> None:
             os.write(write_fd, b"%d/%d" % (done, total) + _END_OF_REPORT)
@@ -312,10 +318,7 @@ def run_bounded(work: Callable[[], T], *, seconds: float, memory_mb: int) -> T |
     def child(write_fd: int) -> None:  # pragma: no cover - runs in the child
         status = 0
         try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            limit = mapped_bytes() + memory_mb * MB
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            _bound_this_child(memory_mb)
             blob = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(blob)

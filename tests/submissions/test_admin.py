@@ -183,19 +183,24 @@ def test_forgetting_memories_another_operator_forgot_meanwhile_says_nothing_was_
     assert LogEntry.objects.count() == 1  # the first operator's forget only
 
 
-def test_a_forget_of_a_value_another_operator_forgot_meanwhile_leaves_the_older_value_alone(
-    operator, company
-):
-    # Both operators' pages showed KEDAI ALI; the first forget brought back ALI STORE,
-    # and the second (same row, read again at its post) forgot ALI STORE, which nobody
-    # had chosen and no page had shown.
-    memory = MerchantMemory.objects.create(
+def kedai_ali_over_ali_store(company):
+    """A shop's remembered name, KEDAI ALI, with the older ALI STORE a forget brings back."""
+    return MerchantMemory.objects.create(
         company=company,
         key="tel:1",
         field="merchantName",
         value="KEDAI ALI",
         previous=[{"value": "ALI STORE", "times_right": 1, "times_wrong": 0}],
     )
+
+
+def test_a_forget_of_a_value_another_operator_forgot_meanwhile_leaves_the_older_value_alone(
+    operator, company
+):
+    # Both operators' pages showed KEDAI ALI; the first forget brought back ALI STORE,
+    # and the second (same row, read again at its post) forgot ALI STORE, which nobody
+    # had chosen and no page had shown.
+    memory = kedai_ali_over_ali_store(company)
     listed = reverse("admin:submissions_merchantmemory_changelist")
     page = operator.get(listed).content.decode()
     shown = f'name="shown-value-{memory.pk}" value="KEDAI ALI"'
@@ -224,13 +229,7 @@ def test_a_forget_of_a_value_another_operator_forgot_meanwhile_leaves_the_older_
 def test_a_delete_confirmed_after_another_operators_forget_leaves_the_older_value_alone(
     operator, company
 ):
-    memory = MerchantMemory.objects.create(
-        company=company,
-        key="tel:1",
-        field="merchantName",
-        value="KEDAI ALI",
-        previous=[{"value": "ALI STORE", "times_right": 1, "times_wrong": 0}],
-    )
+    memory = kedai_ali_over_ali_store(company)
     page = reverse("admin:submissions_merchantmemory_delete", args=[memory.pk])
     assert (
         f'name="shown-value-{memory.pk}" value="KEDAI ALI"' in operator.get(page).content.decode()
