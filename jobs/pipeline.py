@@ -546,27 +546,42 @@ def _process(session: WorkflowSession) -> None:
         # Most often the kernel's out-of-memory killer, which picks the largest process: a
         # file that reads fine on another try was failed for good. Tried again as after a
         # worker killed mid-job (the stuck sweep), within the same limit.
-        logger.warning("Session %s: %s The job will be re-queued.", session_id, exc)
-        session_interrupt(session_id=session_id, by=exc.signal_name)
+        if not _lost(session_id, claimed_at):
+            logger.warning("Session %s: %s The job will be re-queued.", session_id, exc)
+            session_interrupt(session_id=session_id, by=exc.signal_name, claimed_at=claimed_at)
     except ExtractionError as exc:
-        session_fail(
-            session_id=session_id,
-            code=exc.code,
-            reason=exc.message,
-            step=exc.step,
-            retryable=exc.retryable,
-        )
+        if not _lost(session_id, claimed_at):
+            session_fail(
+                session_id=session_id,
+                code=exc.code,
+                reason=exc.message,
+                step=exc.step,
+                retryable=exc.retryable,
+                claimed_at=claimed_at,
+            )
     except Exception as exc:
         if is_database_blip(exc):
             raise
-        logger.exception("Processing session %s failed", session_id)
-        session_fail(
-            session_id=session_id,
-            code="PROCESSING_ERROR",
-            reason="Steve could not process the document.",
-            step="pipeline",
-            retryable=True,
-        )
+        if not _lost(session_id, claimed_at):
+            logger.exception("Processing session %s failed", session_id)
+            session_fail(
+                session_id=session_id,
+                code="PROCESSING_ERROR",
+                reason="Steve could not process the document.",
+                step="pipeline",
+                retryable=True,
+                claimed_at=claimed_at,
+            )
+
+
+def _lost(session_id: str, claimed_at: datetime | None) -> bool:
+    """Whether this run lost its job to another run (said in the log): its failure is its
+    own, and failing the job (or re-queueing it) would end that run's work. The services
+    check it again under their lock."""
+    if claimed_at is None or not session_run_lost(session_id=session_id, claimed_at=claimed_at):
+        return False
+    _log_stopped(session_id, claimed_at)
+    return True
 
 
 def _log_stopped(session_id: str, claimed_at: datetime | None) -> None:

@@ -676,19 +676,18 @@ def session_heartbeat(*, session_id: str, claimed_at: datetime | None = None) ->
     return True
 
 
-def session_interrupt(*, session_id: str, by: str) -> bool:
+def session_interrupt(*, session_id: str, by: str, claimed_at: datetime | None = None) -> bool:
     """The run ends without an outcome, and the job is to be tried again: the process
     reading a file was killed from outside (`by`, its signal), which says nothing of the
     file. The session stays submitted, as after a worker killed mid-job, and the stuck
     sweep re-queues it once its heartbeat is STUCK_SESSION_HEARTBEAT_SECONDS old (a machine
     short of memory has a moment to recover), spending one of STUCK_SESSION_MAX_REQUEUES.
-    False when the session no longer runs (cancelled meanwhile)."""
-    return (
-        WorkflowSession.objects.filter(pk=session_id, state=SessionState.SUBMITTED).update(
-            interrupted_by=by[:40], updated_at=timezone.now()
-        )
-        == 1
+    False when the session no longer runs (cancelled meanwhile), or no longer by the run
+    claimed at `claimed_at` (another run took it over)."""
+    running = WorkflowSession.objects.filter(
+        _run_holds(claimed_at), pk=session_id, state=SessionState.SUBMITTED
     )
+    return running.update(interrupted_by=by[:40], updated_at=timezone.now()) == 1
 
 
 def session_complete(
@@ -727,8 +726,17 @@ def session_complete(
 
 
 def session_fail(
-    *, session_id: str, code: str, reason: str, step: str, retryable: bool
+    *,
+    session_id: str,
+    code: str,
+    reason: str,
+    step: str,
+    retryable: bool,
+    claimed_at: datetime | None = None,
 ) -> WorkflowSession:
+    """Fail the session and its submission with `code`; nothing when it no longer runs, or
+    no longer by the run claimed at `claimed_at` (a run frozen past its lease whose job
+    another run took fails its own work, not that run's job)."""
     with transaction.atomic():
         session = (
             WorkflowSession.objects.select_for_update()
@@ -736,6 +744,8 @@ def session_fail(
             .get(pk=session_id)
         )
         if session.state != SessionState.SUBMITTED:
+            return session
+        if claimed_at is not None and session.run_claimed_at != claimed_at:
             return session
         if session.submission.status != S.PROCESSING:
             # The submission ended first (cancelled): the session ends with it.

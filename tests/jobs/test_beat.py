@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from fraud import services as fraud_services
 from jobs import pipeline
+from jobs.extraction.errors import ExtractionError, ReadingKilled
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.services import session_heartbeat, session_start_run, sessions_recover_stuck
 from tests.jobs.fakes import fake_extract_file
@@ -147,6 +148,37 @@ def test_a_frozen_run_whose_job_another_run_took_stops_at_its_next_step_changing
         pipeline.run(session.pk)
     assert ran_fraud == []
     assert snapshot(session) == seen["before"]
+    assert "lost its job to another run" in caplog.text
+
+
+@pytest.mark.parametrize("failure", ["extraction_error", "reading_killed", "crash"])
+def test_a_frozen_run_that_lost_its_job_and_then_fails_leaves_the_other_runs_job_alone(
+    api, workflows, settings, monkeypatch, caplog, django_capture_on_commit_callbacks, failure
+):
+    """The same frozen run, but its file then fails (or its reading child is killed, or it
+    crashes) before its next step: it failed (or interrupted) the job the other run held,
+    whose own run then stopped on a failed session."""
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session = submitted_session(api)
+    seen: dict = {}
+
+    def frozen_then_failing(session, file, deadline, on_progress=None):
+        beat_age(session, 100)
+        with django_capture_on_commit_callbacks(execute=False):
+            assert sessions_recover_stuck()["requeued"] == 1
+        assert session_start_run(session_id=session.pk)  # another worker takes it
+        seen["before"] = snapshot(session)
+        if failure == "extraction_error":
+            raise ExtractionError("UNSUPPORTED_FILE", "Not an image.", retryable=False)
+        if failure == "reading_killed":
+            raise ReadingKilled("SIGKILL")
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pipeline, "_extract_file", frozen_then_failing)
+    with caplog.at_level("INFO", logger="jobs.pipeline"):
+        pipeline.run(session.pk)
+    assert snapshot(session) == seen["before"]
+    assert WorkflowSession.objects.get(pk=session.pk).interrupted_by in ("", None)
     assert "lost its job to another run" in caplog.text
 
 
