@@ -580,21 +580,19 @@ def _lost(session_id: str, claimed_at: datetime | None) -> bool:
     check it again under their lock."""
     if claimed_at is None or not session_run_lost(session_id=session_id, claimed_at=claimed_at):
         return False
-    _log_stopped(session_id, claimed_at)
+    # Frozen (SIGSTOP, a paused machine) or cut off past its lease, the stuck sweep
+    # re-queued the job and another worker took it: that run goes on alone.
+    logger.warning(
+        "Session %s: this run (claimed at %s) lost its job to another run while it"
+        " stood still past its lease; it stops, leaving the job to that run",
+        session_id,
+        claimed_at.isoformat(),
+    )
     return True
 
 
 def _log_stopped(session_id: str, claimed_at: datetime | None) -> None:
-    if claimed_at is not None and session_run_lost(session_id=session_id, claimed_at=claimed_at):
-        # Frozen (SIGSTOP, a paused machine) or cut off past its lease, the stuck sweep
-        # re-queued the job and another worker took it: that run goes on alone.
-        logger.warning(
-            "Session %s: this run (claimed at %s) lost its job to another run while it"
-            " stood still past its lease; it stops, leaving the job to that run",
-            session_id,
-            claimed_at.isoformat(),
-        )
-    else:
+    if not _lost(session_id, claimed_at):
         logger.info("Session %s ended while processing; the pipeline stops", session_id)
 
 
