@@ -233,10 +233,15 @@ def _pdf_page_count(pdf: pdfium.PdfDocument, max_pages: int) -> int:
     if count == 0:
         raise ExtractionError("UNSUPPORTED_FILE", "The PDF has no pages.")
     if count > max_pages:
-        raise ExtractionError(
-            "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
-        )
+        raise too_many_pages(count, max_pages)
     return count
+
+
+def too_many_pages(count: int, max_pages: int = MAX_PDF_PAGES) -> ExtractionError:
+    """Processing's refusal of a PDF of `count` pages; the upload check refuses it the same."""
+    return ExtractionError(
+        "PAGE_LIMIT_EXCEEDED", f"The PDF has {count} pages; at most {max_pages} allowed."
+    )
 
 
 def _pdf_pages(pdf: pdfium.PdfDocument, count: int, max_pixels: int) -> Iterator[Page]:

@@ -22,7 +22,7 @@ from PIL import Image
 
 from submissions.pages import TooLargeToDecode, check_before_open
 
-from .document import MAX_PDF_PAGES
+from .document import MAX_PDF_PAGES, too_many_pages
 from .isolated import run_bounded
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,8 @@ def _pdf_unreadable(data: bytes) -> Refusal | None:
     if found.verdict == LOCKED:
         return Refusal("PASSWORD_REQUIRED", NEEDS_PASSWORD)
     if found.pages > MAX_PDF_PAGES:
-        # Processing's own words (jobs.extraction.document): it refuses the file the same.
-        why = f"The PDF has {found.pages} pages; at most {MAX_PDF_PAGES} allowed."
-        return Refusal("PAGE_LIMIT_EXCEEDED", why)
+        refused = too_many_pages(found.pages)  # processing's own code and words
+        return Refusal(refused.code, refused.message)
     return None
 
 
