@@ -4,6 +4,7 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
@@ -289,6 +290,59 @@ def test_the_documented_recovery_of_a_disabled_endpoint_gets_back_every_event_it
     for delivery in (first, gone, while_off):
         deliver(delivery.pk)
     assert {first.event_id, gone.event_id, while_off.event_id} <= set(receiver.processed_ids)
+
+
+def _offset(hours: int, minutes: int = 0) -> dt_timezone:
+    sign = -1 if hours < 0 else 1
+    return dt_timezone(sign * timedelta(hours=abs(hours), minutes=minutes))
+
+
+@pytest.mark.parametrize(
+    "zone", [_offset(5, 30), _offset(23, 59), _offset(-23, 59), _offset(-9)], ids=str
+)
+def test_redeliver_since_is_the_instant_whatever_offset_writes_it(api, company, endpoint, zone):
+    """`since` is "created at or after": the delivery's own time, written in any offset
+    Python reads (under a day; PostgreSQL takes at most 15:59 and answered 500), is
+    included; a microsecond later, in that offset, it is not."""
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"
+    at = delivery.created_at.astimezone(zone)
+    later = api.post(url, {"since": (at + timedelta(microseconds=1)).isoformat()}, format="json")
+    assert later.status_code == 202, later.content
+    assert later.json()["redelivered"] == 0
+    exactly = api.post(url, {"since": at.isoformat()}, format="json")
+    assert exactly.status_code == 202, exactly.content
+    assert exactly.json()["redelivered"] == 1
+
+
+@pytest.mark.parametrize(
+    ("since", "redelivered"),
+    [("0001-01-01T00:00:00+01:00", 1), ("9999-12-31T23:59:59-01:00", 0)],
+)
+def test_redeliver_since_at_the_ends_of_the_calendar_is_read_not_a_500(
+    api, company, endpoint, since, redelivered
+):
+    """Year 1 at +01:00 is before the first UTC day (every failed one); 9999-12-31 at
+    -01:00 after the last (none): neither can be converted to UTC, both can be compared."""
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"
+    answer = api.post(url, {"since": since}, format="json")
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["redelivered"] == redelivered
+
+
+def test_redeliver_since_takes_rfc_3339s_lower_case_t_and_z(api, company, endpoint):
+    """RFC 3339 (5.6) allows "t" and "z"; a naive time or a bare date stays refused."""
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"
+    answer = api.post(url, {"since": "2000-01-01t00:00:00z"}, format="json")
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["redelivered"] == 1
+    for naive in ("2000-01-01T00:00:00", "2000-01-01", "2000-01-01T00:00:00 UTC"):
+        problem(api.post(url, {"since": naive}, format="json"), 422, "VALIDATION_ERROR")
 
 
 def _last_attempt_fails(delivery: WebhookDelivery) -> None:

@@ -1,6 +1,6 @@
 """Response shapes (camelCase on the wire) and request parsing of the webhook API."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
@@ -177,11 +177,22 @@ def parse_since(body: Any) -> datetime | None:
         return None
     raw = body["since"]
     try:
-        when = parse_datetime(raw) if isinstance(raw, str) else None
+        # RFC 3339 (5.6) allows a lower-case "t" and "z"; parse_datetime reads neither.
+        when = parse_datetime(raw.upper()) if isinstance(raw, str) else None
     except ValueError:  # well formed but no such date, e.g. month 13
         when = None
     if when is None or when.tzinfo is None:
         raise validation_problem(
             [field_error("since", "since must be an ISO 8601 timestamp with a timezone.")]
         )
-    return when
+    return _in_utc(when)
+
+
+def _in_utc(when: datetime) -> datetime:
+    """The instant in UTC: PostgreSQL refuses an offset past 15:59 (a 500), Python reads
+    any under a day. One that leaves the calendar in UTC (year 1 at +01:00) is before
+    or after every row, so the calendar's end on that side compares the same."""
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if when.year == 1 else datetime.max).replace(tzinfo=UTC)
