@@ -4,10 +4,12 @@ import re
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from fraud.models import FraudMatch
+from steve.ids import new_id
+from steve.timefmt import iso
 from submissions.models import Submission, SubmissionEvent
 from tests import factories
 from tests.factories import SubmissionFactory, SubmissionFileFactory
@@ -54,6 +56,30 @@ def test_list_pages_with_an_opaque_cursor_and_clamps_limit(api, company):
     assert ids == [s.pk for s in reversed(made)][:4]
     assert len(api.get("/api/v1/submissions?limit=0").json()["data"]) == 1
     assert len(api.get("/api/v1/submissions?limit=1000").json()["data"]) == 5
+
+
+def test_paging_rows_made_in_one_transaction_at_one_instant_lists_each_once(api, company):
+    """A bulk insert: one transaction, one created_at, ids from one millisecond (their
+    random parts, not the order they were made, sort them). The cursor is the last id,
+    unique, never the time: no row of the tie is skipped or repeated across pages."""
+    with transaction.atomic():
+        made = [SubmissionFactory(company=company) for _ in range(10)]
+        at = made[0].created_at
+        for submission in made:  # a fresh id, so the rows' order is the ids' own
+            Submission.objects.filter(pk=submission.pk).update(
+                id=new_id("sub", at_ms=int(at.timestamp() * 1000)), created_at=at
+            )
+    seen: list[str] = []
+    url = "/api/v1/submissions?limit=3"
+    while url:
+        body = api.get(url).json()
+        seen += [row["id"] for row in body["data"]]
+        assert {row["createdAt"] for row in body["data"]} <= {iso(at)}
+        cursor = body["pagination"]["nextCursor"]
+        url = f"/api/v1/submissions?limit=3&cursor={cursor}" if cursor else ""
+    assert sorted(seen, reverse=True) == seen
+    assert set(seen) == set(Submission.objects.filter(company=company).values_list("pk", flat=True))
+    assert len(seen) == 10
 
 
 def test_forged_or_foreign_cursor_is_a_400(api, company):
