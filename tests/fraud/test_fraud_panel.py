@@ -1,6 +1,7 @@
 """The fraud panel partial of the review page and its Resolve buttons."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -62,6 +63,20 @@ def test_panel_shows_each_match_beside_the_matched_image(ui, pair):
     assert f'data-match="{match.pk}"' in html
     assert 'data-resolve="false_positive"' in html and 'data-resolve="confirmed_fraud"' in html
     assert f'name="version" value="{later.version}"' in html
+
+
+def test_the_matched_submissions_creation_says_its_zone_and_instant(ui, pair):
+    """A reviewer east or west of UTC read the bare "2026-03-05" as their own day: a
+    submission made late in the evening UTC showed the day before theirs. The day is
+    said as UTC, with the instant for the browser in <time datetime>."""
+    later, earlier, _ = pair
+    at = datetime(2026, 3, 5, 23, 30, 12, tzinfo=UTC)
+    Submission.objects.filter(pk=earlier.pk).update(created_at=at)
+    html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    caption = re.search(r"<figcaption><span class=\"muted\">.*?</figcaption>", html, re.S)
+    assert caption is not None
+    assert '<time datetime="2026-03-05T23:30:12+00:00"' in caption.group()
+    assert "2026-03-05 23:30 UTC" in caption.group()
 
 
 def test_without_htmx_the_panel_is_a_page(ui, pair):
