@@ -23,6 +23,11 @@ def split_sandbox_deliveries(apps, schema_editor):
             held_until=target.held_until,
         )
         shared.filter(session_target_id=target_id).update(session_target_id=twin.pk)
+    if schema_editor.connection.vendor == "postgresql":
+        # The inserts and updates above left their deferred foreign-key checks pending,
+        # and PostgreSQL refuses the ALTER TABLE of the constraint below while any are:
+        # run them now, so a database with sandbox deliveries migrates too.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
