@@ -6,10 +6,11 @@ Production sets DATABASE_URL, REDIS_URL and STORAGE=s3.
 """
 
 import os
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
@@ -60,9 +61,34 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def redacted(url: str) -> str:
+    """`url` with its password replaced: a message naming a bad URL is logged, and logs
+    are read by more people than own the database."""
+    return re.sub(r"^([^:/]*://[^:/@]*:)[^@]*@", r"\1[redacted]@", url)
+
+
+def checked_url(name: str, url: str) -> ParseResult:
+    """`url` parsed, refused when what follows a character that needed percent-encoding
+    would be misread: a '#' in a password (the rest taken for a fragment, the host lost),
+    or a port that is not a number (urllib raises its own error only at use)."""
+    if "#" in url:
+        raise ImproperlyConfigured(
+            f"{name}: a '#' must be percent-encoded (%23), as must '@', ':', '/' and '?' "
+            "in a user name or password"
+        )
+    parsed = urlparse(url)
+    try:
+        _ = parsed.port  # urllib checks it only when it is read
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}: the port must be a number, got {redacted(url)!r}"
+        ) from None
+    return parsed
+
+
 def database_from_url(name: str, url: str) -> dict:
     """Parse postgres://user:pass@host:port/db?opt=v or sqlite:///path into Django's form."""
-    parsed = urlparse(url)
+    parsed = checked_url(name, url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         if not path or path == "/":
@@ -99,7 +125,9 @@ def database_from_url(name: str, url: str) -> dict:
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-    raise ImproperlyConfigured(f"{name} must start with postgres:// or sqlite:///, got {url!r}")
+    raise ImproperlyConfigured(
+        f"{name} must start with postgres:// or sqlite:///, got {redacted(url)!r}"
+    )
 
 
 def _dead_peer_options(options: dict[str, object]) -> dict[str, object]:
@@ -278,9 +306,29 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # the advisory lock does on PostgreSQL, where the constraint exists.
     SILENCED_SYSTEM_CHECKS.append("models.W047")
 
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, got {REDIS_URL!r}")
+
+def redis_url(name: str) -> str:
+    """The Redis URL in `name`, or "". Checked here because its users read it differently:
+    redis-py (the cache) ignores a database that is not a number and uses 0, where kombu
+    (the broker) refuses it when a worker starts, and a bad port fails only at first use."""
+    url = env_str(name)
+    if not url:
+        return url
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"{name} must start with redis://, rediss:// or unix://, got {redacted(url)!r}"
+        )
+    parsed = checked_url(name, url)
+    database = parsed.path.strip("/")
+    if parsed.scheme != "unix" and database and not database.isdigit():
+        raise ImproperlyConfigured(
+            f"{name}: the database number (redis://host:6379/0) must be a number, "
+            f"got {redacted(url)!r}"
+        )
+    return url
+
+
+REDIS_URL = redis_url("REDIS_URL")
 
 # A task's message stays unacknowledged until it ends (acks_late); Redis hands it to
 # another worker once this passes. Longer than the longest task (process_session's hard
@@ -419,10 +467,31 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
+
+def s3_credentials(access_key: str, secret_key: str) -> None:
+    """Both keys, or neither (then boto's own chain: AWS_* variables, an instance or task
+    role). One alone was dropped in favour of that chain, and every upload failed."""
+    if access_key and not secret_key:
+        raise ImproperlyConfigured(
+            "S3_ACCESS_KEY_ID is set without S3_SECRET_ACCESS_KEY: set both, or neither"
+        )
+    if secret_key and not access_key:
+        raise ImproperlyConfigured(
+            "S3_SECRET_ACCESS_KEY is set without S3_ACCESS_KEY_ID: set both, or neither"
+        )
+
+
 # Files: local file system by default, S3 (or any S3-compatible store) with STORAGE=s3.
 STORAGE_BACKEND = env_str("STORAGE", "local")
 if STORAGE_BACKEND not in {"local", "s3"}:
     raise ImproperlyConfigured(f"STORAGE must be 'local' or 's3', got {STORAGE_BACKEND!r}")
+if STORAGE_BACKEND == "local" and env_str("S3_BUCKET"):
+    # A bucket named without STORAGE=s3 kept every file on the web container's own disk,
+    # where the workers cannot read it and a restart loses it.
+    raise ImproperlyConfigured(
+        "S3_BUCKET is set but STORAGE is 'local': set STORAGE=s3 to keep files in the "
+        "bucket (or unset S3_BUCKET to keep them under DATA_DIR)"
+    )
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 # botocore's own defaults wait 60 s to connect and 60 s for each answer, over 4 retries:
 # an S3 that stopped answering held a request until gunicorn killed its worker (30 s)
@@ -438,6 +507,7 @@ if STORAGE_BACKEND == "s3":
     _s3_bucket = env_str("S3_BUCKET")
     if not _s3_bucket:
         raise ImproperlyConfigured("S3_BUCKET is required when STORAGE=s3")
+    s3_credentials(env_str("S3_ACCESS_KEY_ID"), env_str("S3_SECRET_ACCESS_KEY"))
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -626,6 +696,9 @@ CSRF_FAILURE_VIEW = "steve.accounts.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -645,7 +718,7 @@ LOGGING = {
             "filters": ["request_id", "redact_tokens"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Django's own console handler (DEBUG only) printed each 4xx a second time, bare: its
     # records go to the root handler alone.
     "loggers": {"django": {"handlers": [], "propagate": True}},

@@ -99,6 +99,46 @@ def test_a_bad_ocr_setting_stops_steve_at_start_naming_it(tmp_path, name, value,
     assert code != 0 and message in output
 
 
+# A production setting given wrong stops every process at start with a message naming
+# the variable, before a request meets it; a URL's password is never repeated (the
+# message lands in logs that more people read than own the database).
+BAD_SETTINGS = [
+    (
+        {"DATABASE_URL": "postgres://steve:hunter2@db:54x2/steve"},
+        "DATABASE_URL: the port must be a number",
+    ),
+    (
+        {"DATABASE_URL": "postgres://steve:hun#ter2@db:5432/steve"},
+        "DATABASE_URL: a '#' must be percent-encoded (%23)",
+    ),
+    (
+        {"DATABASE_URL": "postgress://steve:hunter2@db:5432/steve"},
+        "DATABASE_URL must start with postgres:// or sqlite:///, got "
+        "'postgress://steve:[redacted]@db:5432/steve'",
+    ),
+    (
+        {"REDIS_URL": "http://:hunter2@redis:6379/0"},
+        "REDIS_URL must start with redis://, rediss:// or unix://, got "
+        "'http://:[redacted]@redis:6379/0'",
+    ),
+    ({"REDIS_URL": "redis://:hunter2@redis:6379/cache"}, "REDIS_URL: the database number"),
+    ({"REDIS_URL": "redis://:hunter2@redis:63x9/0"}, "REDIS_URL: the port must be a number"),
+    ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be one of debug, info, warning, error"),
+    (
+        {"STORAGE": "s3", "S3_BUCKET": "steve", "S3_ACCESS_KEY_ID": "steve"},
+        "S3_ACCESS_KEY_ID is set without S3_SECRET_ACCESS_KEY",
+    ),
+    ({"S3_BUCKET": "steve"}, "S3_BUCKET is set but STORAGE is 'local'"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), BAD_SETTINGS)
+def test_a_bad_production_setting_stops_steve_at_start_naming_it(tmp_path, overrides, message):
+    code, _, output = deploy_check(production_env(tmp_path, **overrides))
+    assert code != 0 and message in output, output
+    assert "hunter2" not in output
+
+
 def nginx_directives() -> dict[str, str]:
     """deploy/nginx.conf's `name value;` lines (its server block is flat)."""
     text = re.sub(r"#.*", "", (REPO / "deploy" / "nginx.conf").read_text())
