@@ -4,6 +4,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,3 +108,65 @@ def test_ci_checks_for_missing_migrations_before_the_tests():
     ci = (REPO / ".ci" / "run").read_text()
     check = ci.index("makemigrations --check --dry-run")
     assert ci.index("scripts/setup") < check < ci.index("./scripts/test")
+
+
+def docker_ignores(path: str) -> bool:
+    """Whether .dockerignore leaves `path` (or a folder above it) out of the build context:
+    Docker's patterns, relative to the context's root (`*` within a name, `**` across
+    folders); the file has no `!` exceptions."""
+    ignore = REPO / ".dockerignore"
+    patterns = [
+        line.strip().strip("/")
+        for line in (ignore.read_text().splitlines() if ignore.exists() else [])
+        if line.strip() and not line.startswith("#")
+    ]
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    for pattern in patterns:
+        regex = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*", "[^/]*")
+        if any(re.fullmatch(regex, prefix) for prefix in prefixes):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git/config",
+        ".venv/bin/python",
+        ".env",
+        "data/steve.sqlite3",
+        "data/media/files/receipt.jpg",
+        "staticfiles/css/app.css",
+        "artifacts/report.json",
+        "steve/__pycache__/settings.cpython-311.pyc",
+        "jobs/extraction/__pycache__/ocr.cpython-311.pyc",
+        "steve.egg-info/PKG-INFO",
+        ".pytest_cache/README.md",
+        "session.json",
+    ],
+)
+def test_the_image_leaves_out_local_data_secrets_and_the_checkout_s_venv(path):
+    # `COPY . .` took the whole checkout: the developer's data/ (their SQLite database,
+    # uploaded files, the demo API key scripts/dev writes there), a .env holding
+    # SECRET_KEY, .git, and a 1.4-GB .venv, all into an image that is pushed to registries.
+    assert docker_ignores(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "manage.py",
+        "scripts/entrypoint",
+        "steve/settings.py",
+        "steve/gunicorn_conf.py",
+        "jobs/extraction/ocr.py",
+        "static/css/steve.css",
+        "templates/base.html",
+        "pyproject.toml",
+        "requirements.lock",
+        "requirements-models.txt",
+    ],
+)
+def test_the_image_keeps_what_it_runs(path):
+    assert not docker_ignores(path)
