@@ -10,7 +10,10 @@ generated sync secret (SyncSigningSecret), never with anything derived from SECR
 """
 
 import logging
+from datetime import datetime
 
+from django.db.models import CharField, DateTimeField, Expression, OuterRef, Subquery, Value
+from django.db.models.functions import Concat, Greatest
 from django.dispatch import receiver
 
 from steve.models import Environment
@@ -26,8 +29,9 @@ from submissions.services import (
 from webhooks.catalogue import SYNC_EVENT
 from webhooks.delivery import Outcome, budget_used, error_kind
 from webhooks.models import WebhookDelivery
+from webhooks.selectors import sync_target_held_until
 from webhooks.services import sync_delivery_queue
-from webhooks.signals import delivery_attempted
+from webhooks.signals import delivery_attempted, sync_schedule_changed
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,9 @@ def sync_queue(*, submission: Submission) -> None:
     would reach the downstream system as a real one (signed with production's secret).
 
     The submission shows its post's next attempt from now on (`sync_next_attempt_at`, as
-    after every attempt): left null until the first attempt answered, a post waiting on
-    its target's Retry-After hold (up to 24 h) read as "nothing pending", as one given up
-    or dropped does."""
+    after every attempt, next_attempt_at): left null until the first attempt answered, a
+    post waiting on its target's Retry-After hold (up to 24 h) read as "nothing pending",
+    as one given up or dropped does. Approved during a hold, it shows the hold's end."""
     url = submission.workflow_version.sync_url
     if not url or submission.environment != Environment.PRODUCTION:
         return
@@ -59,8 +63,18 @@ def sync_queue(*, submission: Submission) -> None:
         url=url,
         payload=sync_payload(submission),
     )
-    submission.sync_next_attempt_at = delivery.next_attempt_at
+    submission.sync_next_attempt_at = next_attempt_at(delivery)
     submission.save(update_fields=["sync_next_attempt_at"])
+
+
+def next_attempt_at(delivery: WebhookDelivery) -> datetime | None:
+    """When a sync post is next attempted, as its submission shows it: none once it is
+    delivered or given up; not before its target's Retry-After hold ends, however long
+    ago it fell due (claims leave a held post due, keeping its place in the queue)."""
+    if delivery.status != WebhookDelivery.Status.PENDING or delivery.next_attempt_at is None:
+        return None
+    held = sync_target_held_until(company_id=delivery.company_id, url=delivery.url)
+    return max(delivery.next_attempt_at, held) if held else delivery.next_attempt_at
 
 
 def sync_payload(submission: Submission) -> dict:
@@ -93,7 +107,7 @@ def sync_attempted(
     in flight when the sync was redelivered is reported on its own, before the
     redelivery's. So the submission counts every attempt made (`sync_attempts`, the
     delivery's count, never added to), logs each failure once under its own number, and
-    `sync_next_attempt_at` is the delivery's next attempt.
+    `sync_next_attempt_at` is the delivery's next attempt (next_attempt_at).
     """
     if delivery.purpose != WebhookDelivery.Purpose.SYNC:
         return
@@ -121,7 +135,7 @@ def _record_failure(
 ) -> None:
     gave_up = delivery.status == WebhookDelivery.Status.FAILED
     submission.sync_attempts = delivery.attempts
-    submission.sync_next_attempt_at = None if gave_up else delivery.next_attempt_at
+    submission.sync_next_attempt_at = next_attempt_at(delivery)
     submission.save(update_fields=["sync_attempts", "sync_next_attempt_at", "updated_at"])
     record_event(
         submission=submission,
@@ -146,3 +160,54 @@ def _record_failure(
             error_kind(status_code, delivery.last_error),
             delivery.pk,
         )
+
+
+# Submissions rescheduled per UPDATE: its ids stay well under PostgreSQL's 65,535
+# parameters however many posts a target holds.
+RESCHEDULE_BATCH = 5000
+
+
+@receiver(sync_schedule_changed, sender=WebhookDelivery, dispatch_uid="submissions.sync.schedule")
+def sync_rescheduled(
+    *, company_id: str, url: str, delivery_ids: list[str] | None, **_: object
+) -> None:
+    """A sync target's posts were rescheduled with no attempt answered (a Retry-After
+    hold set or ended early, a redelivery): their submissions show the new time, as
+    next_attempt_at reads it. A redelivered sync showed none (given up) or the old
+    retry till the target answered; a post held by another's Retry-After showed its own
+    due time, in the past for the rest of the hold."""
+    posts = WebhookDelivery.objects.filter(
+        purpose=WebhookDelivery.Purpose.SYNC,
+        status=WebhookDelivery.Status.PENDING,
+        company_id=company_id,
+        url=url,
+    )
+    if delivery_ids is not None:
+        posts = posts.filter(pk__in=delivery_ids)
+    held = sync_target_held_until(company_id=company_id, url=url)
+    event_ids = list(posts.order_by("event_id").values_list("event_id", flat=True))
+    for start in range(0, len(event_ids), RESCHEDULE_BATCH):
+        batch = event_ids[start : start + RESCHEDULE_BATCH]
+        submission_ids = [event_id.removeprefix(EVENT_PREFIX) for event_id in batch]
+        _show_next_attempts(submission_ids, held)
+
+
+def _show_next_attempts(submission_ids: list[str], held: datetime | None) -> None:
+    """One UPDATE: each submission's post's next attempt, not before the hold's end.
+    Locked first in primary-key order: two targets' answers rescheduling at once lock
+    the same rows in the same order (the UPDATE alone locks them in its scan's)."""
+    locked = list(
+        Submission.objects.select_for_update()
+        .filter(pk__in=submission_ids, status=SubmissionStatus.APPROVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    post = WebhookDelivery.objects.filter(
+        purpose=WebhookDelivery.Purpose.SYNC,
+        status=WebhookDelivery.Status.PENDING,
+        event_id=Concat(Value(EVENT_PREFIX), OuterRef("pk"), output_field=CharField()),
+    )
+    due: Expression = Subquery(post.values("next_attempt_at")[:1])
+    if held is not None:
+        due = Greatest(due, Value(held, output_field=DateTimeField()))
+    Submission.objects.filter(pk__in=locked).update(sync_next_attempt_at=due)

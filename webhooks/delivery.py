@@ -62,7 +62,7 @@ from webhooks.services import (
     session_target_record_outcome,
     sync_secret_get_or_create,
 )
-from webhooks.signals import delivery_attempted
+from webhooks.signals import delivery_attempted, sync_schedule_changed
 from webhooks.signing import signed_headers
 from webhooks.targets import PinnedAdapter, TargetRefused, pinned_session, resolve_checked
 
@@ -420,10 +420,21 @@ def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: 
     else:
         return
     if outcome.ok:
-        owners.filter(held_until__isnull=False).update(held_until=None)
+        changed = owners.filter(held_until__isnull=False).update(held_until=None)
     elif outcome.retry_after:
         until = timezone.now() + min(outcome.retry_after, MAX_RETRY_AFTER)
-        owners.update(held_until=held_until_at_least(until))
+        changed = owners.update(held_until=held_until_at_least(until))
+    else:
+        return
+    if changed and delivery.purpose == WebhookDelivery.Purpose.SYNC:
+        # Every post to the target is now next attempted at the hold's end (or, the hold
+        # over, at its own time): their submissions show it (submissions.sync).
+        sync_schedule_changed.send(
+            sender=WebhookDelivery,
+            company_id=delivery.company_id,
+            url=delivery.url,
+            delivery_ids=None,
+        )
 
 
 def held_until_at_least(until: datetime) -> Expression:

@@ -1,9 +1,12 @@
 """Read queries of the webhooks app: always of one company and one environment."""
 
+from datetime import datetime
+
 from django.db.models import CharField, Q, Subquery, Value
+from django.utils import timezone
 
 from steve.models import ApiKey, Company
-from webhooks.models import CompanySecret, WebhookDelivery, WebhookEndpoint
+from webhooks.models import CompanySecret, SyncTarget, WebhookDelivery, WebhookEndpoint
 
 
 def endpoint_of(*, company: Company, environment: str, endpoint_id: str) -> WebhookEndpoint | None:
@@ -119,3 +122,11 @@ def delivery_status_of(
     if WebhookDelivery.Status.FAILED in statuses:
         return WebhookDelivery.Status.FAILED
     return WebhookDelivery.Status.DELIVERED
+
+
+def sync_target_held_until(*, company_id: str, url: str) -> datetime | None:
+    """The end of a downstream-sync target's Retry-After hold, if one holds it now: none
+    of its posts is attempted before then (webhooks.delivery._held)."""
+    now = timezone.now()
+    held = SyncTarget.objects.filter(company_id=company_id, url=url, held_until__gt=now)
+    return held.values_list("held_until", flat=True).first()

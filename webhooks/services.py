@@ -36,6 +36,7 @@ from webhooks.models import (
     WebhookEndpoint,
     WebhookEndpointNotice,
 )
+from webhooks.signals import sync_schedule_changed
 from webhooks.signing import SECRET_PREFIX
 from webhooks.targets import dns_name, target_error
 
@@ -939,15 +940,22 @@ def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
     SessionWebhookTarget.objects.filter(pk__in=targets, held_until__isnull=False).update(
         held_until=None
     )
-    sync_targets = {
-        (d.company_id, d.url) for d in deliveries if d.purpose == WebhookDelivery.Purpose.SYNC
-    }
-    if sync_targets:
-        of_posts = Q()
-        for company_id, url in sorted(sync_targets):
-            of_posts |= Q(company_id=company_id, url=url)
-        now = timezone.now()
-        SyncTarget.objects.filter(of_posts, held_until__gt=now).update(held_until=now)
+    posts: dict[tuple[str, str], list[str]] = {}
+    for delivery in deliveries:
+        if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+            posts.setdefault((delivery.company_id, delivery.url), []).append(delivery.pk)
+    now = timezone.now()
+    for (company_id, url), delivery_ids in sorted(posts.items()):
+        held = SyncTarget.objects.filter(company_id=company_id, url=url, held_until__gt=now)
+        lifted = held.update(held_until=now)
+        # The redelivered posts go now, and with the hold lifted the others it held are
+        # due at their own time: their submissions show it (submissions.sync).
+        sync_schedule_changed.send(
+            sender=WebhookDelivery,
+            company_id=company_id,
+            url=url,
+            delivery_ids=None if lifted else delivery_ids,
+        )
 
 
 def _check_redelivery(delivery: WebhookDelivery) -> None:

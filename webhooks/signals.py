@@ -10,3 +10,10 @@ from django.dispatch import Signal
 # attempt, whatever it answered) and a late 2xx (the receiver has the event); not a late
 # failure after another attempt took over or the delivery ended.
 delivery_attempted = Signal()
+
+# Sent inside the transaction that changed when a downstream-sync target's posts are
+# next attempted with no attempt answered: its Retry-After hold set or ended early (by a
+# 2xx or a redelivery), or posts of it redelivered. With `company_id` and `url` (the
+# target) and `delivery_ids`: the posts redelivered, or None when the hold changed,
+# which moves every pending post of the target.
+sync_schedule_changed = Signal()

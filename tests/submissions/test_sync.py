@@ -672,15 +672,19 @@ def test_a_post_approved_while_its_target_holds_shows_its_next_attempt(monkeypat
     attempt and no next one (`sync_next_attempt_at` null, as a sync given up or dropped
     shows) for as long as the hold lasted, up to 24 h: an operator read "nothing
     pending" where a post was waiting. It shows its post's next attempt from the
-    approval on, as it does after every attempt."""
+    approval on, as it does after every attempt: the hold's end, not the approval's
+    time (the post is left due, in its place, but goes no sooner than the hold ends)."""
+    from webhooks.models import SyncTarget
+
     with http_receiver() as receiver:
-        _, other, _ = held_sync_target(receiver, monkeypatch)
+        asked, other, _ = held_sync_target(receiver, monkeypatch)
         waiting = Submission.objects.get(pk=other.pk)
         delivery = sync_of(other)
         assert delivery.attempts == 0 and len(receiver.requests) == 1
     assert waiting.status == "approved"
-    assert waiting.sync_next_attempt_at is not None
-    assert waiting.sync_next_attempt_at == delivery.next_attempt_at
+    held_until = SyncTarget.objects.get(company=asked.company).held_until
+    assert delivery.next_attempt_at < held_until
+    assert waiting.sync_next_attempt_at == held_until
 
 
 def test_sync_again_ends_its_targets_hold_and_the_held_posts_follow_its_2xx(monkeypatch):
