@@ -1022,7 +1022,9 @@
     }
     const action = keys[event.key];
     if (!action) return;
-    if (event.key === "Enter" && target.closest && target.closest("a, button")) return;
+    // Enter on a control is the control's own: a <summary> too (Cancel submission…, the
+    // document's text, a pair card), which the queue's "open the row" swallowed, unopened.
+    if (event.key === "Enter" && target.closest && target.closest("a, button, summary")) return;
     event.preventDefault();
     action();
   });

@@ -220,3 +220,39 @@ def test_a_panel_reload_keeps_focus_on_the_pair_button_it_was_on(
     page.keyboard.press("Enter")
     expect(page.locator("[data-action=approve]")).not_to_have_attribute("aria-disabled", "true")
     context.close()
+
+
+def test_enter_on_a_folded_section_opens_it_and_a_submission_is_cancelled_by_keyboard(
+    chromium, live_server, team, flagged
+):
+    """Enter on a <summary> was taken for the queue's "open the selected row" shortcut and
+    swallowed: Cancel submission…, the document's text and a folded pair card opened only
+    with Space or the mouse."""
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator("[data-resolve=false_positive]")).to_be_visible()
+    wait_until(page, "!document.querySelector('.htmx-request')")
+
+    page.locator("#doc-text summary").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.getElementById('doc-text').open")
+
+    card = page.locator("details.pair-card").first
+    card.locator("summary").focus()
+    page.keyboard.press("Enter")  # the unresolved card is open: Enter folds it
+    assert not card.evaluate("d => d.open")
+
+    page.locator("details.cancel summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "cancel-reason"
+    page.keyboard.type("Sent by mistake")
+    page.keyboard.press("Tab")
+    assert focused(page)["key"] == "cancel"
+    page.keyboard.press("Enter")
+    expect(page.locator(".messages")).to_contain_text(flagged.pk)
+    flagged.refresh_from_db()
+    assert flagged.status == "cancelled"
+    assert flagged.cancel_reason == "Sent by mistake"
+    assert [e for e in errors if "status of 4" not in e] == []
+    context.close()
