@@ -1128,7 +1128,7 @@ def test_a_pressed_button_says_it_is_busy_and_pressing_again_sends_nothing(
     expect(page.locator("#request-error")).to_contain_text("(502)")
     page.wait_for_timeout(500)
     assert held == []  # the second press was not sent after the failure
-    expect(save).to_have_text("Save")
+    expect(save).to_have_text("Save Merchant name")
     expect(save).not_to_have_attribute("aria-disabled", "true")
 
     page.unroute(re.compile(r"/correct(\?|$)"))

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from steve.models import Membership
 from submissions.views.detail import field_dom_id
 from tests import factories
 from tests.submissions.test_review_support import flag, submission_with_file
@@ -145,6 +146,60 @@ def test_every_button_on_the_review_pages_has_a_name_in_words(ui, company):
         if not re.search(r"[A-Za-z]{2}", name_of(b))
     ]
     assert nameless == []
+
+
+def spoken(node: Node) -> str:
+    """A control's name as a screen reader computes it: aria-label, else its text without
+    what is aria-hidden."""
+    if node.attrs.get("aria-label"):
+        return node.attrs["aria-label"]
+    parts = [
+        c if isinstance(c, str) else spoken(c)
+        for c in node.children
+        if isinstance(c, str) or c.attrs.get("aria-hidden") != "true"
+    ]
+    return " ".join(" ".join(parts).split())
+
+
+def test_each_fields_save_button_says_which_field_it_saves(ui, company):
+    """Every field's button was named "Save": a screen reader's list of buttons read eight
+    of them, and Tab to one from the field's evidence link said nothing of which."""
+    waiting = submission_with_file(
+        company, extracted_data={"merchantName": "Tesco Extra", "totalAmount": 54.2}
+    )
+    tree = detail(ui, waiting)
+    forms = [f for f in tree.all("form") if "correct" in f.attrs.get("class", "").split()]
+    names = [spoken(next(b for b in f.walk() if b.tag == "button")) for f in forms]
+    assert "Save Merchant name" in names and "Save Total amount" in names
+    assert len(set(names)) == len(names)
+
+
+def test_a_shortcuts_letter_is_its_key_shortcut_not_part_of_its_name(ui, company):
+    """The shortcut hints were read as part of the name: "Approve a", "Start review s",
+    "False positive f", "Why is this fraud? c". The letter is the control's
+    aria-keyshortcuts; the hint stays on screen, hidden from the name."""
+    waiting = submission_with_file(company)
+    flag(waiting, submission_with_file(company, status="approved"))
+    submission_with_file(company)  # a next one in the queue: the pager's Next j
+    lead = Client()  # Confirm fraud's reason is a lead's
+    lead.force_login(factories.member(company, role=Membership.Role.LEAD, username="lena"))
+    trees = [detail(ui, waiting), page(lead.get(reverse("fraud:panel", args=[waiting.pk])))]
+    hinted = []
+    for tree in trees:
+        labels = {n.attrs.get("for"): n for n in tree.all("label")}
+        for control in [n for n in tree.root.walk() if n.tag in ("a", "button", "select")]:
+            label = labels.get(control.attrs.get("id"))
+            named_by = label if control.tag == "select" and label else control
+            hint = [n for n in named_by.walk() if n.tag == "kbd"]
+            if not hint:
+                continue
+            hinted.append(spoken(named_by))
+            assert control.attrs.get("aria-keyshortcuts") == hint[0].text(), spoken(named_by)
+            assert hint[0].attrs.get("aria-hidden") == "true", spoken(named_by)
+    assert {"Approve", "Start review", "Reject", "False positive", "Why is this fraud?"} <= set(
+        hinted
+    )
+    assert "Next →" in hinted
 
 
 def test_a_refused_line_items_save_describes_the_button_focus_returns_to(ui, company):
