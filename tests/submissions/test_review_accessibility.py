@@ -202,6 +202,19 @@ def test_a_shortcuts_letter_is_its_key_shortcut_not_part_of_its_name(ui, company
     assert "Next →" in hinted
 
 
+def test_the_claim_button_focus_lands_on_is_described_by_who_holds_the_claim(ui, company):
+    """Start review put focus on Release (docs/review.md, Keyboard), which a screen reader
+    read as "Release, button": nothing said the claim was taken, nor until when."""
+    waiting = submission_with_file(company)
+    before = detail(ui, waiting)
+    start = next(b for b in before.all("button") if b.attrs.get("data-action") == "start-review")
+    assert "Nobody is reviewing this yet" in before.description(start)
+    claimed = ui.post(reverse("review:claim", args=[waiting.pk]), {}, HTTP_HX_REQUEST="true")
+    tree = page(claimed)
+    release = next(b for b in tree.all("button") if b.attrs.get("data-action") == "release")
+    assert "You are reviewing this until" in tree.description(release)
+
+
 def test_a_refused_line_items_save_describes_the_button_focus_returns_to(ui, company):
     """After a refused save focus is on Save line items (docs/review.md, Keyboard): the
     refusal is read there."""
