@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import math
 import unicodedata
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
@@ -65,6 +67,21 @@ MAX_CONTENT_OBJECTS = 200
 UNSEEN_TEXT_MODES = frozenset(
     {pdfium.raw.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium.raw.FPDF_TEXTRENDERMODE_CLIP}
 )
+# The modes that fill glyphs, and those that stroke them (the rest of 0-7 do neither).
+FILL_TEXT_MODES = frozenset({0, 2, 4, 6})
+STROKE_TEXT_MODES = frozenset({1, 2, 5, 6})
+# A character in a painting mode is still read only if the page shows it: some pixel of
+# its box, rendered, comes this much nearer its own colour (levels summed over R, G and
+# B) than the page is there without the text. White text on white paper, text under an
+# image or a filled shape, clipped away or off the crop box moves no pixel; white text
+# over black print moves them away from white. A light grey (#E0E0E0) on white is 93.
+SEEN_INK_LEVELS = 96
+# ...and it is at least this tall: 3 points is 1 mm on paper, past anyone's reading, yet
+# rendered it leaves a smudge of ink.
+MIN_SEEN_TEXT_POINTS = 3.0
+# Text is hidden for the bare render down to this depth of nested forms (XObjects);
+# deeper than any real page nests them, text there shows in both renders and is not read.
+MAX_FORM_DEPTH = 32
 
 
 @dataclass
@@ -275,7 +292,7 @@ def _load_pdf_page(
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words, text_turn = _text_layer_words(page, max_words, max_chars)
+        words, text_turn = _text_layer_words(page, max_words, max_chars, max_pixels)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         if has_text:
@@ -333,10 +350,16 @@ def _render(
     """
     width, height = page.get_size()
     width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
+    scale = _render_scale(width, height, scale, max_pixels)
+    return page.render(scale=scale, crop=crop).to_pil().convert("RGB")
+
+
+def _render_scale(width: float, height: float, scale: float, max_pixels: int) -> float:
+    """``scale``, or less so a ``width`` x ``height`` box renders within the limits."""
     scale = min(scale, DECODE_MIN_SIDE / max(width, height))
     if width * height * scale * scale > max_pixels:
         scale = (max_pixels / (width * height)) ** 0.5
-    return page.render(scale=scale, crop=crop).to_pil().convert("RGB")
+    return scale
 
 
 def _narrowed(
@@ -433,7 +456,7 @@ def _crop_fractions(
 
 
 def _text_layer_words(
-    page: pdfium.PdfPage, max_words: int, max_chars: int
+    page: pdfium.PdfPage, max_words: int, max_chars: int, max_pixels: int
 ) -> tuple[list[Word], int]:
     """Split the page's text layer into whitespace-separated words, boxed on the page as
     read: turned so its text runs upright, whatever /Rotate shows it as and however it was
@@ -443,7 +466,9 @@ def _text_layer_words(
     Text that paints nothing (invisible or clip-only) is left out: it is not what a
     reviewer sees on the page. An invisible layer over a scan said "TOTAL RM 999.00" and
     was read at 0.94 over the 17.90 printed on the image; without it, such a page has no
-    text layer and is read from its image, by OCR, as a JPEG of it would be.
+    text layer and is read from its image, by OCR, as a JPEG of it would be. So is text
+    that paints but does not show (see ``_Ink``): a "TOTAL RM 10.00" in white over a
+    printed 1000.00 was read as the receipt's total.
 
     Characters are boxed in the PDF's own space, which neither /Rotate nor the media box's
     origin moves: divided by the displayed page's size, a page shown sideways read its
@@ -454,6 +479,7 @@ def _text_layer_words(
         count = textpage.count_chars()
         if count > max_chars:
             raise _too_much_text(f"{MAX_PAGE_CHARS:,} characters a page")
+        ink = _page_ink(page, max_pixels) if count else None
         words: list[tuple[str, tuple[float, float, float, float]]] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
@@ -461,8 +487,8 @@ def _text_layer_words(
         quarters: Counter[int] = Counter()
         for i in range(count):
             char = textpage.get_text_range(i, 1)
-            unseen = pdfium.raw.FPDFText_GetTextRenderMode(textpage, i) in UNSEEN_TEXT_MODES
-            if unseen or not char or char.isspace() or char == "\x00":
+            blank = not char or char.isspace() or char == "\x00"
+            if blank or ink is None or not ink.shows(textpage, i):
                 _flush_word(chars, boxes, words)
                 if len(words) > max_words:
                     raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
@@ -499,6 +525,103 @@ def _text_layer_words(
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
     return read, (page.get_rotation() + 90 * text_quarter) % 360
+
+
+@dataclass
+class _Ink:
+    """A page rendered with its text (``shown``) and without it (``bare``), upright in the
+    PDF's own space, ``scale`` pixels a point from the crop box's ``left`` and ``top``: a
+    character shows where drawing it changed the page toward its own colour.
+
+    Rendering decides, not the character's colour or place read on their own: what covers
+    text, clips it or lies under it is any mix of images, shapes, soft masks and blend
+    modes, and only drawing them tells what is left to see.
+    """
+
+    shown: np.ndarray
+    bare: np.ndarray
+    scale: float
+    left: float
+    top: float
+
+    def shows(self, textpage: pdfium.PdfTextPage, index: int) -> bool:
+        mode = pdfium.raw.FPDFText_GetTextRenderMode(textpage, index)
+        if mode in UNSEEN_TEXT_MODES or _text_height(textpage, index) < MIN_SEEN_TEXT_POINTS:
+            return False
+        shown, bare = self._box(textpage.get_charbox(index))
+        if shown.size == 0:
+            return False  # off the crop box: no viewer shows it
+        colours = _text_colours(textpage, index, mode)
+        if not colours:  # painted with a pattern: any change it makes shows
+            return bool(np.abs(shown - bare).sum(axis=-1).max() >= SEEN_INK_LEVELS)
+        return any(
+            (np.abs(bare - c).sum(axis=-1) - np.abs(shown - c).sum(axis=-1)).max()
+            >= SEEN_INK_LEVELS
+            for c in colours
+        )
+
+    def _box(self, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The pixels of a character's box (left, bottom, right, top in PDF space) in
+        both renders, a pixel wider each side for the glyph's smoothed edge."""
+        x0, y0, x1, y1 = box
+        height, width = self.shown.shape[:2]
+        left = max(0, math.floor((x0 - self.left) * self.scale) - 1)
+        right = min(width, math.ceil((x1 - self.left) * self.scale) + 1)
+        top = max(0, math.floor((self.top - y1) * self.scale) - 1)
+        bottom = min(height, math.ceil((self.top - y0) * self.scale) + 1)
+        if left >= right or top >= bottom:
+            return np.empty((0, 0, 3)), np.empty((0, 0, 3))
+        cut = (slice(top, bottom), slice(left, right))
+        return self.shown[cut].astype(np.int16), self.bare[cut].astype(np.int16)
+
+
+def _page_ink(page: pdfium.PdfPage, max_pixels: int) -> _Ink:
+    """The page rendered as the reviewer sees it (at the text page's resolution) and
+    again with its text hidden, both unturned by /Rotate so PDF space maps onto them."""
+    left, bottom, right, top = page.get_bbox()
+    scale = _render_scale(right - left, top - bottom, TEXT_PAGE_DPI / 72, max_pixels)
+    unturned = (360 - page.get_rotation()) % 360
+
+    def render() -> np.ndarray:
+        # The bitmap's own buffer, in RGB order: no copy through an image.
+        bitmap = page.render(scale=scale, rotation=unturned, rev_byteorder=True)
+        return bitmap.to_numpy()
+
+    shown = render()
+    texts = list(page.get_objects([pdfium.raw.FPDF_PAGEOBJ_TEXT], max_depth=MAX_FORM_DEPTH))
+    modes = [pdfium.raw.FPDFTextObj_GetTextRenderMode(text) for text in texts]
+    try:
+        for text in texts:
+            pdfium.raw.FPDFTextObj_SetTextRenderMode(text, pdfium.raw.FPDF_TEXTRENDERMODE_INVISIBLE)
+        bare = render()
+    finally:
+        # The text page reads each character's mode from its object, as it is now.
+        for text, mode in zip(texts, modes, strict=True):
+            pdfium.raw.FPDFTextObj_SetTextRenderMode(text, mode)
+    return _Ink(shown=shown, bare=bare, scale=scale, left=left, top=top)
+
+
+def _text_height(textpage: pdfium.PdfTextPage, index: int) -> float:
+    """The character's font size on the page, in points: its font's size scaled by the
+    text and page matrices (a 1-point font scaled 12 times is 12-point print)."""
+    matrix = pdfium.raw.FS_MATRIX()
+    if not pdfium.raw.FPDFText_GetMatrix(textpage, index, matrix):
+        return 0.0
+    return pdfium.raw.FPDFText_GetFontSize(textpage, index) * math.hypot(matrix.c, matrix.d)
+
+
+def _text_colours(textpage: pdfium.PdfTextPage, index: int, mode: int) -> list[np.ndarray]:
+    """The RGB colours the character's render mode paints it in (fill, stroke or both);
+    none where pdfium cannot tell one (a pattern)."""
+    colours = []
+    for modes, read in (
+        (FILL_TEXT_MODES, pdfium.raw.FPDFText_GetFillColor),
+        (STROKE_TEXT_MODES, pdfium.raw.FPDFText_GetStrokeColor),
+    ):
+        rgba = [ctypes.c_uint() for _ in range(4)]
+        if mode in modes and read(textpage, index, *rgba):
+            colours.append(np.array([c.value for c in rgba[:3]], dtype=np.int16))
+    return colours
 
 
 def _turn_box(

@@ -697,9 +697,9 @@ def test_a_page_with_too_many_words_is_refused_before_its_words_are_grouped(
 
     out = io.BytesIO()
     pdf = canvas.Canvas(out)
-    pdf.setFont("Helvetica", 1)
-    for row in range(10):
-        pdf.drawString(5, 800 - row * 2, " ".join("a" for _ in range(400)))
+    pdf.setFont("Helvetica", 5)  # large enough to be read: print under 3 points is not
+    for row in range(30):  # ~140 words a row on the page, 4,200 in all
+        pdf.drawString(5, 800 - row * 7, " ".join("a" for _ in range(400)))
     pdf.showPage()
     pdf.save()
     grouped: list[int] = []

@@ -13,10 +13,12 @@ import io
 import struct
 import time
 import zlib
+from collections.abc import Callable
 
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
+from reportlab.pdfgen.canvas import Canvas
 
 from fraud import hashing, tampering
 from fraud.services import PageImage, hash_page
@@ -692,3 +694,123 @@ def test_a_scan_with_a_lying_text_layer_gets_the_total_ocr_reads_on_its_image(
     session = WorkflowSession.objects.select_related("submission").get(pk=session_id)
     assert session.state == SessionState.COMPLETED
     assert session.submission.extracted_data["totalAmount"] == 17.9
+
+
+# --- text drawn where it does not show ------------------------------------------------------
+
+SHOWN = ["KEDAI BUKU MAJU", "Date: 14/03/2018", "TOTAL RM 1000.00"]
+
+
+def receipt_hiding(hide: Callable[[Canvas], None], *, crop: bool = False) -> bytes:
+    """A receipt printing ``SHOWN`` in black, on which ``hide`` then draws; with ``crop``,
+    only its top half (down to y=150) is its crop box, the part a viewer shows."""
+    buffer = io.BytesIO()
+    pdf = Canvas(buffer, pagesize=(227, 312))
+    if crop:
+        pdf.setCropBox((0, 150, 227, 312))
+    text = pdf.beginText(20, 280)
+    text.setFont("Helvetica", 9)
+    for row in SHOWN:
+        text.textLine(row)
+    pdf.drawText(text)
+    pdf.saveState()  # what ``hide`` sets (colour, font, clip) stays with it
+    hide(pdf)
+    pdf.restoreState()
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def white_total_over_the_printed_one(pdf: Canvas) -> None:
+    pdf.setFillColorRGB(1, 1, 1)
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 280 - 2 * 10.8, "TOTAL RM 10.00")  # on the third line, over 1000.00
+
+
+def white_total_on_the_blank_page(pdf: Canvas) -> None:
+    pdf.setFillColorRGB(1, 1, 1)
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 200, "TOTAL RM 10.00")
+
+
+def total_under_an_image(pdf: Canvas) -> None:
+    from reportlab.lib.utils import ImageReader
+
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 200, "TOTAL RM 10.00")
+    pdf.drawImage(ImageReader(Image.new("RGB", (40, 10), "white")), 10, 190, 200, 30)
+
+
+def total_below_the_crop_box(pdf: Canvas) -> None:
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 100, "TOTAL RM 10.00")  # on the page's media box, off its crop box
+
+
+def total_clipped_away(pdf: Canvas) -> None:
+    path = pdf.beginPath()
+    path.rect(0, 0, 5, 5)
+    pdf.clipPath(path, stroke=0, fill=0)
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 200, "TOTAL RM 10.00")
+
+
+def total_in_specks(pdf: Canvas) -> None:
+    pdf.setFont("Helvetica", 0.5)  # a smudge of black no reader can read
+    pdf.drawString(20, 200, "TOTAL RM 10.00")
+
+
+@pytest.mark.parametrize(
+    ("hide", "crop"),
+    [
+        pytest.param(white_total_over_the_printed_one, False, id="white-over-the-total"),
+        pytest.param(white_total_on_the_blank_page, False, id="white-on-white"),
+        pytest.param(total_under_an_image, False, id="under-an-image"),
+        pytest.param(total_below_the_crop_box, True, id="off-the-crop-box"),
+        pytest.param(total_clipped_away, False, id="clipped-away"),
+        pytest.param(total_in_specks, False, id="half-a-point-high"),
+    ],
+)
+def test_text_that_does_not_show_on_the_page_is_not_read_and_the_printed_text_is(hide, crop):
+    # Only render mode 3 was left out: a total in white over the printed one, or drawn
+    # and covered, clipped, cropped off or shrunk to a speck, was read beside the 1000.00
+    # the reviewer sees, and could be taken as the receipt's total.
+    page = load_document(receipt_hiding(hide, crop=crop)).pages[0]
+    assert page.has_text_layer
+    assert page.text.splitlines() == SHOWN
+
+
+def test_light_text_on_a_dark_band_is_read():
+    def white_on_black(pdf: Canvas) -> None:
+        pdf.setFillColorRGB(0.1, 0.1, 0.1)
+        pdf.rect(10, 190, 200, 24, stroke=0, fill=1)
+        pdf.setFillColorRGB(1, 1, 1)
+        pdf.setFont("Helvetica-Bold", 10)
+        pdf.drawString(20, 198, "PAID IN FULL")
+
+    page = load_document(receipt_hiding(white_on_black)).pages[0]
+    assert page.text.splitlines() == [*SHOWN, "PAID IN FULL"]
+
+
+def test_a_page_whose_only_text_does_not_show_is_read_from_its_image():
+    def hidden_receipt(pdf: Canvas) -> None:
+        pdf.setFillColorRGB(1, 1, 1)
+        pdf.rect(0, 0, 227, 312, stroke=0, fill=1)  # the printed lines painted over
+        pdf.setFont("Helvetica", 9)
+        pdf.drawString(20, 200, "TOTAL RM 10.00")  # white on the white paint
+
+    page = load_document(receipt_hiding(hidden_receipt)).pages[0]
+    assert not page.has_text_layer
+    assert page.words == [] and page.text == ""
+
+
+@pytest.mark.django_db
+def test_a_receipt_with_a_white_total_over_its_printed_total_gets_the_printed_total(
+    api, workflows, monkeypatch
+):
+    monkeypatch.setattr(isolated, "get_engine", lambda name: FixedEngine())  # reads 17.90
+    data = receipt_hiding(white_total_over_the_printed_one)
+    session_id = submit(api, data, "white-total", "application/pdf")
+    pipeline.run(session_id)
+    session = WorkflowSession.objects.select_related("submission").get(pk=session_id)
+    assert session.state == SessionState.COMPLETED
+    assert session.submission.extracted_data["totalAmount"] == 1000.0
