@@ -18,6 +18,7 @@ from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.extraction.errors import STEP_TEXT
+from jobs.extraction.readable import unreadable
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
@@ -438,12 +439,13 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
             return {"field": field, "message": "The uploaded file is empty.", "code": "EMPTY_FILE"}
         if size > version.max_file_bytes:
             return _too_large(file, version)
-        digest = hashlib.sha256()
-        with default_storage.open(file.storage_key, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-            digest.update(head)
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
+        # A sealed copy is an S3 upload, which Steve's upload view never saw: its bytes
+        # are read whole, once, for the hash and the check that view runs. A local
+        # upload was checked as it was stored, and is only hashed, a chunk at a time.
+        if file.storage_key.endswith(SEALED_SUFFIX):
+            head, digest, data = _read_whole(file.storage_key, version.max_file_bytes)
+        else:
+            (head, digest), data = _read_hashed(file.storage_key), None
     mime = sniff_mime(head)
     if mime is None or mime not in version.accepted_mime_types:
         return {
@@ -451,11 +453,34 @@ def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, s
             "message": not_accepted_message(mime, version),
             "code": "UNSUPPORTED_FILE",
         }
+    if data is not None and (refused := unreadable(data, mime)):
+        # What the local upload refuses at once, in its words (less its "This upload URL
+        # can still be used.": an S3 URL can be, but only until it expires).
+        return {"field": field, "message": refused.message, "code": refused.code}
     file.mime_type = mime
     file.size = size
-    file.sha256 = digest.hexdigest()
+    file.sha256 = digest
     file.uploaded_at = file.uploaded_at or timezone.now()
     return None
+
+
+def _read_hashed(key: str) -> tuple[bytes, str]:
+    """The stored file's first SNIFF_BYTES and its SHA-256, read a chunk at a time."""
+    digest = hashlib.sha256()
+    with default_storage.open(key, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+        digest.update(head)
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return head, digest.hexdigest()
+
+
+def _read_whole(key: str, limit: int) -> tuple[bytes, str, bytes]:
+    """The stored file's first SNIFF_BYTES, its SHA-256 and its bytes, no more than
+    `limit` of them read (its size was checked against that already)."""
+    with default_storage.open(key, "rb") as handle:
+        data = handle.read(limit)
+    return data[:SNIFF_BYTES], hashlib.sha256(data).hexdigest(), data
 
 
 SEALED_SUFFIX = ".submitted"

@@ -203,7 +203,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "SESSION_EXPIRED": (410, "The session expired before it was submitted."),
     "SESSION_NOT_PENDING": (410, "The session has ended; its upload URLs no longer work."),
     "FILES_MISSING": (422, "Fewer files uploaded than the workflow's minFiles."),
-    "INVALID_FILES": (422, "An uploaded file is empty, too large or of a refused type."),
+    "INVALID_FILES": (
+        422,
+        "An uploaded file is empty, too large, of a refused type, or one the upload's check "
+        "refuses (`errors[].code`: UNSUPPORTED_FILE, PASSWORD_REQUIRED, PAGE_LIMIT_EXCEEDED).",
+    ),
     # Extraction jobs (seed 003)
     "INVALID_REQUEST": (400, "A field has the wrong type."),
     "FILE_REQUIRED": (400, "file is missing."),

@@ -2,6 +2,7 @@
 bytes say PDF or image but that no reader can open (16 bytes after `%PDF-`, half a PDF,
 a JPEG's first bytes) was stored, spent its one-use upload URL, and failed only later, in
 processing, when the integrator could no longer send the right file to the same URL.
+An S3 upload, which S3 stores without Steve, is checked the same at the submit.
 
 Only what opening costs little: a PDF's structure (its cross-reference table, found or
 rebuilt, and its page count), an image's header. Decoding pages is processing's work,

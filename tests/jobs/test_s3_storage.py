@@ -12,9 +12,13 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from jobs.extraction.document import MAX_PDF_PAGES
+from jobs.extraction.readable import unreadable
+from jobs.models import SessionState, WorkflowSession
 from jobs.services import retention_purge
 from steve.storage import download_url
 from submissions.models import Submission, SubmissionFile
+from tests.jobs.fixtures_docs import invoice_pdf, receipt_pdf
 from tests.jobs.test_sessions_api import create, jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +195,44 @@ def test_an_s3_upload_over_the_size_limit_is_refused_at_submit_without_being_cop
     assert [e["code"] for e in submitted.json()["errors"]] == ["FILE_TOO_LARGE"]
     assert not default_storage.exists(key + ".submitted")
     assert default_storage.exists(key)
+
+
+# What a local upload refuses at once (jobs.extraction.readable), by the code it answers.
+REFUSED_AT_UPLOAD = {
+    "UNSUPPORTED_FILE": lambda: receipt_pdf()[: len(receipt_pdf()) // 2],
+    "PASSWORD_REQUIRED": lambda: invoice_pdf(password="s3cret"),
+    "PAGE_LIMIT_EXCEEDED": lambda: invoice_pdf(extra_pages=MAX_PDF_PAGES),
+}
+
+
+@pytest.mark.parametrize("code", list(REFUSED_AT_UPLOAD))
+def test_an_s3_upload_a_local_upload_would_refuse_is_refused_at_submit_with_the_same_words(
+    api, workflows, s3_storage, code
+):
+    """S3 answers the pre-signed PUT itself, so the check a local upload gets never ran:
+    the submit was accepted and the file failed in processing. The submit checks each
+    copy the same way, and refuses it as the upload would have, keeping the upload."""
+    data = REFUSED_AT_UPLOAD[code]()
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    url = body["uploadUrls"][0]["uploadUrl"]
+    submit = f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit"
+    assert requests.put(url, data=data, timeout=10).status_code == 200
+    refused = api.post(submit)
+    assert refused.status_code == 422, refused.content
+    assert refused.json()["code"] == "INVALID_FILES"
+    said = unreadable(data, "application/pdf")
+    assert said is not None and said.code == code
+    assert refused.json()["errors"] == [
+        {"field": "files[0]", "message": said.message, "code": code}
+    ]
+    assert WorkflowSession.objects.get(pk=body["sessionId"]).state == SessionState.PENDING
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"])
+    assert default_storage.exists(file.storage_key)  # the upload, kept
+    assert not default_storage.exists(f"{file.storage_key}.submitted")  # no copy left
+    sound = invoice_pdf(extra_pages=MAX_PDF_PAGES - 1)
+    assert requests.put(url, data=sound, timeout=10).status_code == 200
+    assert api.post(submit).status_code == 200
+    file.refresh_from_db()
+    assert file.sha256 == hashlib.sha256(sound).hexdigest()
+    with default_storage.open(file.storage_key, "rb") as handle:
+        assert handle.read() == sound

@@ -18,6 +18,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from jobs import services
+from jobs.extraction import readable
 from jobs.extraction.document import MAX_PDF_PAGES
 from jobs.models import SessionState, WorkflowSession
 from steve.models import ApiKey
@@ -545,6 +546,23 @@ def test_a_pdf_over_the_page_limit_is_refused_at_upload_and_the_url_stays_usable
     assert "This upload URL can still be used." in detail
     assert SubmissionFile.objects.get(submission_id=body["submissionId"]).uploaded_at is None
     assert put(api, url, at_limit).status_code == 200
+
+
+def test_a_local_upload_is_opened_once_by_its_check_not_again_at_submit(
+    api, workflows, monkeypatch
+):
+    """Steve's own upload view checked it as it was stored: the submit does not fork a
+    second check of the same bytes (only an S3 upload, which Steve never saw, is)."""
+    checks = []
+    bounded = readable.run_bounded
+    monkeypatch.setattr(
+        readable, "run_bounded", lambda *a, **kw: checks.append(1) or bounded(*a, **kw)
+    )
+    _, body, _ = create(api, contentTypes=["application/pdf"])
+    assert put(api, body["uploadUrls"][0]["uploadUrl"], receipt_pdf()).status_code == 200
+    submit = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert submit.status_code == 200, submit.content
+    assert len(checks) == 1
 
 
 def test_submit_refuses_a_file_whose_bytes_are_not_an_accepted_type(api, workflows):
