@@ -18,7 +18,7 @@ from fraud.services import fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.extraction.errors import STEP_TEXT
-from jobs.extraction.readable import unreadable
+from jobs.extraction.readable import job_unreadable, unreadable
 from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
@@ -961,9 +961,34 @@ def _file_refused(code: str, message: str, field_code: str, status: int = 400) -
     return SessionError(code, message, status, [field_error("file", message, field_code)])
 
 
-def extraction_job_file_type(*, version: WorkflowVersion, data: bytes) -> str:
-    """The job file's MIME type, or the refusal of the file (its `errors` name `file`, so
-    the API lists it beside the create's other refused members)."""
+# The `errors[].code` of a job file refused for what opening it shows, by its code.
+UNREADABLE_FIELD_CODES = {
+    "UNSUPPORTED_FILE": "unsupported",
+    "PASSWORD_REQUIRED": "password_required",
+    "PAGE_LIMIT_EXCEEDED": "too_many_pages",
+}
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """An extraction job's file as extraction_job_file checked it: made there only, so
+    the create takes no file that was not checked, and opens none a second time."""
+
+    data: bytes
+    mime: str
+
+
+def extraction_job_file(
+    *, version: WorkflowVersion, data: bytes, password: str | None = None
+) -> JobFile:
+    """The job file and its MIME type, or the refusal of the file (its `errors` name
+    `file`, so the API lists it beside the create's other refused members).
+
+    What opening its structure shows processing would refuse is refused too, in
+    processing's code and words (a PDF no reader opens, one of more pages than it reads,
+    one that needs a password the job does not carry): the job was queued (202) only to
+    fail. An encrypted PDF sent with a password is taken: only processing tells a wrong
+    one (PASSWORD_INVALID)."""
     if not data:
         raise _file_refused("EMPTY_FILE", "The file is empty.", "empty")
     mime = sniff_mime(data[:SNIFF_BYTES])
@@ -972,22 +997,23 @@ def extraction_job_file_type(*, version: WorkflowVersion, data: bytes) -> str:
     if len(data) > version.max_file_bytes:
         message = f"The file is larger than {version.max_file_bytes} bytes."
         raise _file_refused("FILE_TOO_LARGE", message, "too_large", 413)
-    return mime
+    if refused := job_unreadable(data, mime, password_given=bool(password)):
+        raise _file_refused(refused.code, refused.message, UNREADABLE_FIELD_CODES[refused.code])
+    return JobFile(data=data, mime=mime)
 
 
 def extraction_job_create(
     *,
     api_key: ApiKey,
     version: WorkflowVersion,
-    data: bytes,
+    file: JobFile,
     filename: str | None,
     options: dict[str, Any],
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""
-    mime = extraction_job_file_type(version=version, data=data)
     request = SessionRequest(
         file_count=1,
-        content_types=[mime],
+        content_types=[file.mime],
         client_submission_id=new_id("xj"),
         metadata={},
         external_user=None,
@@ -997,8 +1023,8 @@ def extraction_job_create(
     )
     with transaction.atomic():
         session, _ = session_create(api_key=api_key, version=version, request=request)
-        file = session.submission.files.get()
-        session_store_upload(file_id=file.pk, data=data)
+        slot = session.submission.files.get()
+        session_store_upload(file_id=slot.pk, data=file.data)
         return session_submit(session_id=session.pk)
 
 

@@ -25,9 +25,10 @@ from jobs.api import schema as api_docs
 from jobs.models import SessionState, WorkflowSession
 from jobs.selectors import job_status
 from jobs.services import (
+    JobFile,
     extraction_job_cancel,
     extraction_job_create,
-    extraction_job_file_type,
+    extraction_job_file,
 )
 from steve.api.errors import (
     ApiProblem,
@@ -270,9 +271,9 @@ def _template(request: Request) -> Workflow | None:
 
 @dataclass(frozen=True)
 class JobRequest:
-    workflow: Workflow
+    version: WorkflowVersion
     options: dict[str, Any]
-    data: bytes
+    file: JobFile
     filename: str | None
 
 
@@ -294,13 +295,17 @@ def parse_job(request: Request) -> JobRequest:
     checked(lambda: _refuse_filter(request))
     options = parse_options(request, checked)
     upload = checked(lambda: _file(request))
-    if workflow is not None and upload is not None:
-        version = workflow.latest
-        checked(lambda: extraction_job_file_type(version=version, data=upload[0]))
+    version = workflow.latest if workflow is not None else None
+    file = None
+    if version is not None and upload is not None:
+        password = options.get("password")
+        file = checked(
+            lambda: extraction_job_file(version=version, data=upload[0], password=password)
+        )
     if refusals:
         raise problem_of_all(refusals)
-    assert workflow is not None and upload is not None  # else refused above
-    return JobRequest(workflow=workflow, options=options, data=upload[0], filename=upload[1])
+    assert version is not None and upload is not None and file is not None  # else refused
+    return JobRequest(version=version, options=options, file=file, filename=upload[1])
 
 
 class PeerEnvelopeView(APIView):
@@ -365,8 +370,8 @@ class ExtractionJobCreateView(PeerEnvelopeView):
         job = parse_job(request)
         session = extraction_job_create(
             api_key=request.auth,
-            version=job.workflow.latest,
-            data=job.data,
+            version=job.version,
+            file=job.file,
             filename=job.filename,
             options=job.options,
         )

@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from jobs.api.serializers import MAX_EXTERNAL_USER_CHARS
+from jobs.extraction.document import MAX_PDF_PAGES
 from jobs.extraction.errors import ERROR_CODES
 from jobs.models import SessionState
 from jobs.services import ENDED_CODES, STUCK_ERROR_CODE
@@ -229,6 +230,13 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     # Seed 003 answers every refusal of a create's content with 400.
     "UNSUPPORTED_FILE": (400, "The file's bytes are not an accepted type."),
     "EMPTY_FILE": (400, "The file is empty."),
+    # What opening the file shows processing would refuse, in processing's code: an
+    # extraction job's create (and a session's local upload) refuses it at once.
+    "PASSWORD_REQUIRED": (400, "The PDF needs a password, and none was sent with it."),
+    "PAGE_LIMIT_EXCEEDED": (
+        400,
+        f"The PDF has more pages than processing reads ({MAX_PDF_PAGES}).",
+    ),
     # Not HTTP errors: the code of a failed job, in its `error.code` (seeds 003, 004).
     "PROCESSING_ERROR": (200, "Processing failed: a failed job's error.code."),
     "OCR_FAILED": (200, "Text could not be read: a failed job's error.code."),
@@ -573,6 +581,8 @@ EXTRACTION_JOB_CREATE = docs(
             "WEBHOOK_NOT_CONFIGURED",
             "UNSUPPORTED_FILE",
             "EMPTY_FILE",
+            "PASSWORD_REQUIRED",
+            "PAGE_LIMIT_EXCEEDED",
             "INVALID_MULTIPART",
         ],
         404: ["TEMPLATE_NOT_FOUND"],

@@ -233,9 +233,7 @@ def _open_pdf(data: bytes, password: str | None) -> pdfium.PdfDocument:
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             if password is None:
-                raise ExtractionError(
-                    "PASSWORD_REQUIRED", "The PDF is encrypted; a password is required."
-                ) from exc
+                raise password_required() from exc
             raise ExtractionError(
                 "PASSWORD_INVALID", "The password does not open this PDF."
             ) from exc
@@ -252,6 +250,12 @@ def _pdf_page_count(pdf: pdfium.PdfDocument, max_pages: int) -> int:
     if count > max_pages:
         raise too_many_pages(count, max_pages)
     return count
+
+
+def password_required() -> ExtractionError:
+    """Processing's refusal of a PDF that needs a password it was not given; an extraction
+    job's create refuses it the same."""
+    return ExtractionError("PASSWORD_REQUIRED", "The PDF is encrypted; a password is required.")
 
 
 def too_many_pages(count: int, max_pages: int = MAX_PDF_PAGES) -> ExtractionError:

@@ -9,7 +9,8 @@ rebuilt, and its page count), an image's header. Decoding pages is processing's 
 with its own limits and codes (FILE_TOO_LARGE, PASSWORD_INVALID, ...). What the structure
 alone shows processing would refuse is refused here under processing's code: a PDF that
 needs a password (a session has none to give: PASSWORD_REQUIRED) and one of more pages
-than processing reads (PAGE_LIMIT_EXCEEDED)."""
+than processing reads (PAGE_LIMIT_EXCEEDED). An extraction job's file is checked at its
+create the same, but may carry its password."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from PIL import Image
 
 from submissions.pages import TooLargeToDecode, check_before_open
 
-from .document import MAX_PDF_PAGES, too_many_pages
+from .document import MAX_PDF_PAGES, password_required, too_many_pages
+from .errors import ExtractionError
 from .isolated import run_bounded
 
 logger = logging.getLogger(__name__)
@@ -59,17 +61,36 @@ NEEDS_PASSWORD = (
 )
 
 
-def unreadable(data: bytes, mime: str) -> Refusal | None:
+SESSION_LOCKED = Refusal("PASSWORD_REQUIRED", NEEDS_PASSWORD)
+
+
+def unreadable(
+    data: bytes, mime: str, *, locked: Refusal | None = SESSION_LOCKED
+) -> Refusal | None:
     """Why ``data``, sniffed as ``mime``, cannot be opened, or would be refused by
     processing for what opening shows; None when it can, or when the check could not tell
-    (processing then says)."""
+    (processing then says). ``locked`` answers a PDF that needs a password (None takes
+    it)."""
     if mime == "application/pdf":
-        return _pdf_unreadable(data)
+        return _pdf_unreadable(data, locked)
     why = _image_unreadable(data, FORMATS.get(mime, "image"))
     return Refusal("UNSUPPORTED_FILE", why) if why else None
 
 
-def _pdf_unreadable(data: bytes) -> Refusal | None:
+def job_unreadable(data: bytes, mime: str, *, password_given: bool) -> Refusal | None:
+    """unreadable() for an extraction job's file. A PDF that needs a password is taken
+    when the job carries one (processing opens it with it, or says PASSWORD_INVALID), and
+    refused in processing's words when it does not."""
+    return unreadable(
+        data, mime, locked=None if password_given else _as_refusal(password_required())
+    )
+
+
+def _as_refusal(error: ExtractionError) -> Refusal:
+    return Refusal(error.code, error.message)  # processing's own code and words
+
+
+def _pdf_unreadable(data: bytes, locked: Refusal | None) -> Refusal | None:
     found = run_bounded(
         lambda: pdf_structure(data), seconds=PDF_CHECK_SECONDS, memory_mb=PDF_CHECK_MEMORY_MB
     )
@@ -82,10 +103,9 @@ def _pdf_unreadable(data: bytes) -> Refusal | None:
     if found.verdict == NO_PAGES:
         return Refusal("UNSUPPORTED_FILE", "The file cannot be opened as a PDF: it has no pages.")
     if found.verdict == LOCKED:
-        return Refusal("PASSWORD_REQUIRED", NEEDS_PASSWORD)
+        return locked
     if found.pages > MAX_PDF_PAGES:
-        refused = too_many_pages(found.pages)  # processing's own code and words
-        return Refusal(refused.code, refused.message)
+        return _as_refusal(too_many_pages(found.pages))
     return None
 
 

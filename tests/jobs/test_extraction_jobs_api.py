@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs import pipeline
+from jobs.extraction import readable
+from jobs.extraction.document import MAX_PDF_PAGES, too_many_pages
 from jobs.models import WorkflowSession
 from jobs.services import retention_purge
 from submissions.models import Submission
@@ -252,20 +254,66 @@ def test_an_empty_file_is_refused_as_empty_at_create(api, workflows):
 
 def test_encrypted_pdf_needs_its_password(api, workflows):
     locked = invoice_pdf(password="s3cret")
-    without = create(api, data=locked).json()["job"]["id"]
-    run_job(without)
-    job = status_of(api, without)
-    assert job["status"] == "failed" and job["error"]["code"] == "PASSWORD_REQUIRED"
+    # Without its password, processing could only fail it: refused at create, no job.
+    without = create(api, data=locked)
+    assert without.status_code == 400, without.content
+    assert without.json()["code"] == "PASSWORD_REQUIRED"
+    assert without.json()["detail"] == "The PDF is encrypted; a password is required."
+    assert [e["field"] for e in without.json()["errors"]] == ["file"]
+    assert not WorkflowSession.objects.exists()
+    # With a wrong one, only processing can tell: the job fails.
+    wrong = create(api, data=locked, password="not-it").json()["job"]["id"]
+    run_job(wrong)
+    job = status_of(api, wrong)
+    assert job["status"] == "failed" and job["error"]["code"] == "PASSWORD_INVALID"
     # The error reads as GET /api/v1/jobs/{id} gives it (docs/api.md).
     assert job["error"]["details"] == {"step": "file_validation", "retryable": False}
-    assert api.get(f"/api/v1/jobs/{without}").json()["error"] == job["error"]
-    assert api.get(f"{URL}/{without}/result").json()["code"] == "JOB_FAILED"
+    assert api.get(f"/api/v1/jobs/{wrong}").json()["error"] == job["error"]
+    assert api.get(f"{URL}/{wrong}/result").json()["code"] == "JOB_FAILED"
     # Another invoice: the same bytes again would be (rightly) flagged as a duplicate.
     other = invoice_pdf(InvoiceSpec(number="INV-7"), password="s3cret")
     with_password = create(api, data=other, password="s3cret").json()["job"]["id"]
     run_job(with_password)
     assert status_of(api, with_password)["status"] == "completed"
     assert "password" not in WorkflowSession.objects.get(pk=with_password).options
+
+
+def test_a_pdf_over_the_page_limit_is_refused_at_create_in_processings_words(api, workflows):
+    """Processing refuses it (PAGE_LIMIT_EXCEEDED) before reading a page: the job was
+    queued (202) only to fail."""
+    response = create(api, data=invoice_pdf(extra_pages=MAX_PDF_PAGES))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == body["error"]["code"] == "PAGE_LIMIT_EXCEEDED"
+    assert body["detail"] == too_many_pages(MAX_PDF_PAGES + 1).message
+    assert [e["field"] for e in body["errors"]] == ["file"]
+    assert not WorkflowSession.objects.exists()
+    assert create(api, data=invoice_pdf(extra_pages=MAX_PDF_PAGES - 1)).status_code == 202
+
+
+def test_a_pdf_no_reader_opens_is_refused_at_create(api, workflows):
+    half = invoice_pdf()[: len(invoice_pdf()) // 2]
+    response = create(api, data=half)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "UNSUPPORTED_FILE"
+    assert "cannot be opened as a PDF" in response.json()["detail"]
+    assert not WorkflowSession.objects.exists()
+
+
+def test_a_create_opens_its_file_once_and_names_it_beside_a_bad_option(api, workflows, monkeypatch):
+    checks = []
+    bounded = readable.run_bounded
+    monkeypatch.setattr(
+        readable, "run_bounded", lambda *a, **kw: checks.append(1) or bounded(*a, **kw)
+    )
+    response = create(api, data=invoice_pdf(extra_pages=MAX_PDF_PAGES), returnText="maybe")
+    assert refused(response) == (
+        400,
+        "INVALID_REQUEST",
+        [("returnText", "invalid"), ("file", "too_many_pages")],
+    )
+    assert create(api).status_code == 202
+    assert len(checks) == 2  # one for each create, not one for the view and the service
 
 
 def test_a_password_protected_pdf_on_the_desk_says_its_pages_are_not_kept(api, workflows, ui):
