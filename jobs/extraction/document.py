@@ -17,6 +17,7 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
+from steve.text import without_hidden
 from submissions.pages import (
     TooLargeToDecode,
     check_before_open,
@@ -665,7 +666,12 @@ def _flush_word(
     )
     # Composed (NFC): a PDF may draw "e" and U+0301 as two glyphs, a name that looks like
     # the "é" a person types and compares unequal to it (corrections, the vendor memory).
-    out.append((unicodedata.normalize("NFC", "".join(chars)), box))
+    # Without the invisible and bidi characters a reviewer may not type (steve.text): the
+    # page shows nothing for them, but a zero-width space made a vendor unequal to itself,
+    # and an override reversed the rest of the desk's line that named the vendor.
+    text = without_hidden(unicodedata.normalize("NFC", "".join(chars)))
+    if text:
+        out.append((text, box))
     chars.clear()
     boxes.clear()
 

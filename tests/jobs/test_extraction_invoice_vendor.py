@@ -14,6 +14,7 @@ from reportlab.pdfgen import canvas
 
 from jobs.extraction import extract_document
 from jobs.extraction.ocr import respace
+from steve.text import hides_text
 from tests.jobs.fixtures_docs import render_png
 from tests.jobs.test_extraction import _INVOICE_BODY, _drawn_pdf
 
@@ -186,3 +187,26 @@ def test_respacing_a_receipts_dotted_line_never_splits_more_than_before() -> Non
     widths = [wide.get(c, 10.0) for c in text]
     widths[text.index("JALAN") + 2] = 20.0  # a broad "L", as the recogniser may align it
     assert respace(text, _char_boxes(widths)) == text
+
+
+@pytest.mark.skipif(not DEJAVU.is_file(), reason="DejaVu Sans is not installed")
+def test_a_text_layers_invisible_and_bidi_characters_are_not_read_into_the_values() -> None:
+    # A zero-width space, a byte-order mark and a right-to-left override in the text layer draw
+    # nothing on the page, but were read into the vendor name, the summary, the API and
+    # webhooks: a name that compares unequal to the one a reviewer types (who may not
+    # type these at all), and an unclosed override reversed the rest of the desk's line
+    # ("Invoice from … dated 2026-03-04 for GBP …" drawn backwards).
+    pdfmetrics.registerFont(TTFont("DejaVuSans", str(DEJAVU)))
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(595, 842))
+    pdf.setFont("DejaVuSans", 22)
+    pdf.drawString(50, 842 - 60, "Ac\u200bme Tra\ufeffding \u202eGmbH")
+    for x, y, text, size in _DETAILS:
+        pdf.setFont("DejaVuSans", size)
+        pdf.drawString(x, 842 - y, text.replace("INV-", "INV-\u200b"))
+    pdf.showPage()
+    pdf.save()
+    _, extraction = extract_document(out.getvalue(), kind="invoice")
+    assert extraction.fields["vendorName"] == "Acme Trading GmbH"
+    assert extraction.fields["invoiceNumber"] == "INV-20417"
+    assert not any(hides_text(text, allowed="\n") for text in extraction.pages_text)
