@@ -9,7 +9,7 @@ from decimal import Decimal
 from . import header
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
 from .header import COMPANY_SUFFIX, find_merchant, header_segments, is_name_like
-from .layout import BBox, Line, split_segments
+from .layout import BBox, Line, Word, split_segments
 from .receipt import (
     CREDIT_NOTE_CONFIDENCE,
     ORDER_UNSURE_CONFIDENCE,
@@ -144,6 +144,10 @@ _POSTCODE_TOWN = re.compile(
     r"|,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?$"  # United States
     r"|^\s*(?:[A-Z]{1,2}-)?\d{4,5}(?:\s?[A-Z]{2})?\s+[^\W\d]"  # continental, town after
 )
+# A title beside a letterhead: printed this much larger or smaller than the name, or after
+# a gap this many times the widest between the name's words (see _before_title).
+TITLE_SIZE_RATIO = 1.2
+TITLE_GAP = 2.0
 # The most an OCR-read vendor name is rated (see _ocr_name_capped).
 OCR_NAME_CONFIDENCE = 0.9
 # A legal form abbreviated with points, the last of which closes the name.
@@ -333,7 +337,7 @@ def _vendor(lines: list[Line]) -> Candidate | None:
     # The customer's block (often a legal name with a suffix, printed near the top) is
     # the party billed, never the issuer: find_merchant took it at 0.8-0.95.
     segments = _without_party_blocks(
-        [s for s in header_segments(lines) if not _TITLE.match(s.text)]
+        [_before_title(s) for s in header_segments(lines) if not _TITLE.match(s.text)]
     )
     top = next((s for s in segments if is_name_like(s) or _is_address(s.text)), None)
     if top is None or _is_address(top.text):
@@ -348,6 +352,30 @@ def _vendor(lines: list[Line]) -> Candidate | None:
         candidate.confidence = round(min(0.82, candidate.confidence + 0.2), 3)
     _keep_closing_point(candidate, segments)
     return candidate
+
+
+def _before_title(segment: Line) -> Line:
+    """``segment`` less a document title printed at its end, set apart from the words
+    before it ("Müller Maschinenbau GmbH    RECHNUNG"): nearer the letterhead than the gap
+    that makes two columns, it was read as the name's last word, at 0.95. A title is set
+    apart by its print (another size) or by a gap wider than any between the name's own
+    words; "Smart Invoice", in one size and spacing, is a name."""
+    words = segment.words
+    for index in range(1, len(words)):
+        rest = " ".join(w.text for w in words[index:])
+        if not _TITLE.match(rest) or any(c.isalpha() for c in _TITLE.sub("", rest, count=1)):
+            continue  # not a title alone ("RECHNUNG", "INVOICE 2026/0412")
+        before, title = words[index - 1], words[index]
+        gap = title.bbox[0] - before.bbox[2]
+        inner = [b.bbox[0] - a.bbox[2] for a, b in zip(words[: index - 1], words[1:index])]
+        if _sizes_differ(before, title) or (inner and gap > TITLE_GAP * max(inner)):
+            return Line(page=segment.page, words=words[:index])
+    return segment
+
+
+def _sizes_differ(a: Word, b: Word) -> bool:
+    high, low = sorted((a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1]), reverse=True)
+    return high > TITLE_SIZE_RATIO * low
 
 
 def _ocr_name_capped(candidate: Candidate | None, ocr_pages: Set[int]) -> Candidate | None:

@@ -210,3 +210,31 @@ def test_a_text_layers_invisible_and_bidi_characters_are_not_read_into_the_value
     assert extraction.fields["vendorName"] == "Acme Trading GmbH"
     assert extraction.fields["invoiceNumber"] == "INV-20417"
     assert not any(hides_text(text, allowed="\n") for text in extraction.pages_text)
+
+
+def _beside_its_title(name: str, title: str) -> bytes:
+    # A letterhead with the document's title close beside it on its baseline, nearer
+    # than the gap that makes two columns.
+    return _drawn_pdf([(50, 60, name, 24), (400, 60, title, 18), *_DETAILS[1:], *_ADDRESS])
+
+
+_ADDRESS = [(50, 86, "Industrieweg 12", 9), (50, 98, "70565 Stuttgart", 9)]
+
+
+def test_a_title_printed_beside_the_letterhead_is_no_part_of_the_vendors_name() -> None:
+    # "Müller Maschinenbau GmbH   RECHNUNG" in two sizes was the vendor at 0.95.
+    pdf = _beside_its_title("Müller Maschinenbau GmbH", "RECHNUNG")
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorName"] == "Müller Maschinenbau GmbH"
+
+
+def test_a_title_beside_the_letterhead_is_no_part_of_the_vendors_name_through_ocr() -> None:
+    pdf = _beside_its_title("Müller Maschinenbau GmbH", "RECHNUNG")
+    _, extraction = extract_document(render_png(pdf, dpi=200), kind="invoice")
+    assert extraction.fields["vendorName"].endswith("Maschinenbau GmbH")
+
+
+def test_a_name_that_ends_in_a_title_word_in_its_own_print_is_kept_whole() -> None:
+    pdf = _drawn_pdf([(50, 60, "Smart Invoice", 22), *_DETAILS, *_ADDRESS])
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["vendorName"] == "Smart Invoice"
