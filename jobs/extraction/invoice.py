@@ -288,16 +288,24 @@ def _token_under_heading(
     segments = [segment for line in lines for segment in split_segments(line)]
     for index, segment in enumerate(segments):
         m = label.search(segment.text)
-        if m is None or segment.text[m.end() :].strip(" :#.-"):
+        if m is None:
             continue
-        below = _below(segments, index)
+        rest = segment.text[m.end() :].strip(" :#.-")
+        if any(c.isdigit() for c in rest):
+            continue  # a value beside the label, which labelled_token judged
+        # The next heading may stand nearer than the column gap ("Rechnungsnummer
+        # Rechnungsdatum", one segment): the label's own words are its column then.
+        column = span_words_bbox(segment, m.start(), m.end()) if rest else segment.bbox
+        below = _below(segments, index, column)
         if below is None:
             continue
         text = below.text.strip()
         v = value.match(text)
         if v and (not digit or any(c.isdigit() for c in v.group(1))):
             offset = len(below.text) - len(below.text.lstrip())
-            return v.group(1), below, offset + v.start(1), offset + v.end(1)
+            start, end = offset + v.start(1), offset + v.end(1)
+            if _overlaps(column, span_words_bbox(below, start, end)):
+                return v.group(1), below, start, end
     return None
 
 
@@ -434,13 +442,15 @@ def _labelled_vendor(segments: list[Line]) -> Candidate | None:
     return None
 
 
-def _below(segments: list[Line], index: int) -> Line | None:
-    """The first segment under ``segments[index]`` in its column, on the next row."""
+def _below(segments: list[Line], index: int, column: BBox | None = None) -> Line | None:
+    """The first segment under ``segments[index]`` in its column (``column``, or the
+    segment's own span), on the next row."""
     label = segments[index]
+    column = column or label.bbox
     for other in segments[index + 1 :]:
         if other.center_y <= label.bbox[3]:
             continue  # the rest of the label's own row
-        if _overlaps(label.bbox, other.bbox):
+        if _overlaps(column, other.bbox):
             return other
         if other.bbox[1] - label.bbox[3] > PARTY_BLOCK_GAP * max(label.height, 1e-6):
             return None

@@ -889,6 +889,25 @@ def test_a_due_date_under_its_column_heading_is_not_the_invoice_date_beside_it()
     assert extraction.fields["dueDate"] == "2026-04-03"
 
 
+def test_an_invoice_number_under_its_heading_is_read_when_the_headings_stand_close() -> None:
+    # "Rechnungsnummer Rechnungsdatum" closer than the column gap make one segment: the
+    # heading did not stand alone, and the number under it was not read at all.
+    pdf = _drawn_pdf(
+        [
+            (50, 60, "Brightline Consulting", 22),
+            (50, 130, "RECHNUNG", 16),
+            (50, 160, "Rechnungsnummer", 9),
+            (145, 160, "Rechnungsdatum", 9),
+            (50, 174, "F2026836", 10),
+            (145, 174, "02.05.2026", 10),
+            *_INVOICE_BODY,
+        ]
+    )
+    _, extraction = extract_document(pdf, kind="invoice")
+    assert extraction.fields["invoiceNumber"] == "F2026836"
+    assert extraction.fields["invoiceDate"] == "2026-05-02"
+
+
 def test_a_balance_due_amount_label_gives_no_due_date_from_the_line_below() -> None:
     pdf = _drawn_pdf(
         [
