@@ -30,8 +30,10 @@ from .values import (
 
 # "N°" and "Nº" as OCR reads them: PP-OCRv4's alphabet has no "°" (and NFKC makes "º" an
 # "o"), so a scan's "N° de facture" comes out "No de facture", "N. de facture" or
-# "N de facture".
-_NUMERO = r"(?:N[°º]|\bN(?:O\b\.?|\.|(?=\s)))"
+# "N de facture"; with its spaces dropped as well, "Nodefacture" and "NoTVA".
+_NUMERO = (
+    r"(?:N[°º]|\bN(?:O\b\.?|\.|(?=\s))|\bNO(?=(?:DE|D['’])?(?:FACTUR|AVOIR|TVA)))"
+)
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
 # German, French, Dutch and Spanish invoices and credit notes name their numbers so

@@ -1561,7 +1561,12 @@ def test_an_invoice_number_ocr_split_after_its_first_capitals_is_read_whole_and_
 
 @pytest.mark.parametrize(
     ("number_label", "tax_label"),
-    [("No de facture :", "No TVA intracom. :"), ("No factura:", "N TVA intracom. :")],
+    [
+        ("No de facture :", "No TVA intracom. :"),
+        ("No factura:", "N TVA intracom. :"),
+        # OCR dropped the spaces too: "NoTVA:FR32715681688" named no tax number.
+        ("Nodefacture:", "NoTVA:"),
+    ],
 )
 def test_french_and_spanish_labels_whose_degree_sign_ocr_read_as_o_still_name_their_values(
     number_label: str, tax_label: str
