@@ -31,9 +31,7 @@ from .values import (
 # "N°" and "Nº" as OCR reads them: PP-OCRv4's alphabet has no "°" (and NFKC makes "º" an
 # "o"), so a scan's "N° de facture" comes out "No de facture", "N. de facture" or
 # "N de facture"; with its spaces dropped as well, "Nodefacture" and "NoTVA".
-_NUMERO = (
-    r"(?:N[°º]|\bN(?:O\b\.?|\.|(?=\s))|\bNO(?=(?:DE|D['’])?(?:FACTUR|AVOIR|TVA)))"
-)
+_NUMERO = r"(?:N[°º]|\bN(?:O\b\.?|\.|(?=\s))|\bNO(?=(?:DE|D['’])?(?:FACTUR|AVOIR|TVA)))"
 # A credit note's own number is the document's number; the invoice it credits
 # ("Original invoice: INV-8367") is a reference, never it.
 # German, French, Dutch and Spanish invoices and credit notes name their numbers so
@@ -377,7 +375,9 @@ def _before_title(segment: Line) -> Line:
             continue  # not a title alone ("RECHNUNG", "INVOICE 2026/0412")
         before, title = words[index - 1], words[index]
         gap = title.bbox[0] - before.bbox[2]
-        inner = [b.bbox[0] - a.bbox[2] for a, b in zip(words[: index - 1], words[1:index])]
+        inner = [
+            b.bbox[0] - a.bbox[2] for a, b in zip(words[: index - 1], words[1:index], strict=True)
+        ]
         if _sizes_differ(before, title) or (inner and gap > TITLE_GAP * max(inner)):
             return Line(page=segment.page, words=words[:index])
     return segment
