@@ -1,15 +1,21 @@
 """Views of the core: health check, local-storage downloads, the OpenAPI schema, API error
 handlers."""
 
+import functools
 import logging
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import boto3
+from botocore.config import Config as BotoConfig
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import DisallowedHost
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -17,6 +23,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from storages.backends.s3 import S3Storage
 
 from steve.api.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
@@ -29,7 +36,7 @@ from steve.api.query import accepted_params
 from steve.blips import is_database_blip
 from steve.celery import app
 from steve.middleware import API_PREFIX
-from steve.storage import download_disposition, unsign_token
+from steve.storage import download_disposition, unsign_token, using_s3
 
 logger = logging.getLogger(__name__)
 # A health check answers in seconds even when a dependency hangs.
@@ -52,10 +59,61 @@ def _broker() -> None:
         broker.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+# The storage's own client (settings.S3_CLIENT_CONFIG) waits up to 3 s to connect and 8 s
+# to read, twice: a hanging S3 would have held /healthz past the container check's 5 s
+# wait (compose.yaml), and taken the process out as if it were dead. With the broker's
+# 2 s, a check where both hang still answers in about 5 s.
+STORAGE_CONNECT_TIMEOUT_SECONDS = 1
+STORAGE_READ_TIMEOUT_SECONDS = 2
+S3_PROBE_CONFIG = BotoConfig(
+    connect_timeout=STORAGE_CONNECT_TIMEOUT_SECONDS,
+    read_timeout=STORAGE_READ_TIMEOUT_SECONDS,
+    retries={"total_max_attempts": 1},
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _s3_probe_for(storage: S3Storage) -> Any:
+    # Made once per storage (a client costs tens of milliseconds to build), with the
+    # storage's own credentials, endpoint and addressing: what the uploads use.
+    session = boto3.Session(
+        aws_access_key_id=storage.access_key,
+        aws_secret_access_key=storage.secret_key,
+        aws_session_token=storage.security_token,
+    )
+    return session.client(
+        "s3",
+        region_name=storage.region_name,
+        use_ssl=storage.use_ssl,
+        endpoint_url=storage.endpoint_url,
+        verify=storage.verify,
+        config=storage.client_config.merge(S3_PROBE_CONFIG),
+    )
+
+
+def s3_probe() -> Any:
+    """An S3 client to the storage's bucket that gives up within the health check's time."""
+    return _s3_probe_for(storages["default"])
+
+
+def _storage() -> None:
+    if using_s3():
+        # Wrong credentials, a missing bucket or an S3 out of reach: each upload would
+        # fail the same way. HeadBucket needs s3:ListBucket on the bucket.
+        s3_probe().head_bucket(Bucket=default_storage.bucket_name)
+        return
+    # Created as the first upload would create it; written to, as an upload would be.
+    folder = Path(default_storage.location)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".healthz-"):
+        pass
+
+
 HEALTH_CHECKS: dict[str, Callable[[], None]] = {
     "database": _database,
     "cache": _cache,
     "broker": _broker,
+    "storage": _storage,
 }
 
 
@@ -63,14 +121,17 @@ HEALTH_CHECKS: dict[str, Callable[[], None]] = {
 # balancer. Redis (cache and broker) is ridden out: a submit's task waits in the outbox,
 # keys are read from the database and rate limits fail open. Had its outage been a 503,
 # every web process would have left the load balancer at once, and the API with them.
+# The storage likewise: S3 is shared by every process, so a 503 would take them all out,
+# though what needs no file (sessions' status, results, the review desk's lists) still
+# answers, and what does answers 503 STORAGE_UNAVAILABLE with a Retry-After itself.
 REQUIRED = frozenset({"database"})
 
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Each dependency on its own, `ok` or `down` (what failed is logged, never shown):
-    200 `ok`; 200 `degraded` while only Redis is down; 503 `unavailable` without the
-    database."""
+    200 `ok`; 200 `degraded` while only Redis or the file storage is down; 503
+    `unavailable` without the database."""
     report: dict[str, str] = {}
     for name, check in HEALTH_CHECKS.items():
         try:
