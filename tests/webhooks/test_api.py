@@ -345,6 +345,29 @@ def test_redeliver_since_takes_rfc_3339s_lower_case_t_and_z(api, company, endpoi
         problem(api.post(url, {"since": naive}, format="json"), 422, "VALIDATION_ERROR")
 
 
+@pytest.mark.parametrize(
+    "padded",
+    [
+        "2000-01-01T00:00:00Z\n",
+        " 2000-01-01T00:00:00Z",
+        "2000-01-01T00:00:00+00:00\n",
+        "\t2000-01-01T00:00:00Z",
+    ],
+)
+def test_redeliver_since_with_white_space_around_it_is_refused_at_either_end(
+    api, company, endpoint, padded
+):
+    """A trailing newline was read (the parser's `$` matches before one) while a leading
+    space was refused: both are refused, as RFC 3339 has no white space."""
+    (delivery,) = emit(company)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    url = f"/api/v1/webhook-endpoints/{endpoint.pk}/redeliver"
+    response = api.post(url, {"since": padded}, format="json")
+    problem(response, 422, "VALIDATION_ERROR")
+    assert response.json()["errors"][0]["field"] == "since"
+    assert WebhookDelivery.objects.get(pk=delivery.pk).status == "failed"
+
+
 def _last_attempt_fails(delivery: WebhookDelivery) -> None:
     """The delivery's next attempt is the last of its budget (three days of retries)."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)

@@ -176,9 +176,12 @@ def parse_since(body: Any) -> datetime | None:
     if "since" not in body:
         return None
     raw = body["since"]
+    # RFC 3339 has no white space: parse_datetime refused a leading space but read a
+    # trailing newline (its pattern's `$` matches before one); both are refused.
+    timestamp = raw if isinstance(raw, str) and raw == raw.strip() else None
     try:
         # RFC 3339 (5.6) allows a lower-case "t" and "z"; parse_datetime reads neither.
-        when = parse_datetime(raw.upper()) if isinstance(raw, str) else None
+        when = parse_datetime(timestamp.upper()) if timestamp else None
     except ValueError:  # well formed but no such date, e.g. month 13
         when = None
     if when is None or when.tzinfo is None:
