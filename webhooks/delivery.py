@@ -602,6 +602,15 @@ def claim(delivery_id: str) -> tuple[WebhookDelivery, WebhookAttempt] | None:
             delivery.next_attempt_at = now + FAILING_ENDPOINT_WAIT
             delivery.queued_until = None  # beat queues it again when it is due
             delivery.save(update_fields=STATE_FIELDS)
+            if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+                # Its submission showed the time it was claimed at, now passed, while
+                # the post waited behind its target's attempt in flight.
+                sync_schedule_changed.send(
+                    sender=WebhookDelivery,
+                    company_id=delivery.company_id,
+                    url=delivery.url,
+                    delivery_ids=[delivery.pk],
+                )
             return None
         if budget_used(delivery) >= MAX_ATTEMPTS:  # never claim past the budget
             _give_up(delivery, BUDGET_SPENT)

@@ -13,7 +13,8 @@ delivery_attempted = Signal()
 
 # Sent inside the transaction that changed when a downstream-sync target's posts are
 # next attempted with no attempt answered: its Retry-After hold set or ended early (by a
-# 2xx or a redelivery), or posts of it redelivered. With `company_id` and `url` (the
-# target) and `delivery_ids`: the posts redelivered, or None when the hold changed,
+# 2xx or a redelivery), posts of it redelivered, or a post pushed back behind the
+# failing target's attempt in flight. With `company_id` and `url` (the target) and
+# `delivery_ids`: the posts redelivered or pushed back, or None when the hold changed,
 # which moves every pending post of the target.
 sync_schedule_changed = Signal()

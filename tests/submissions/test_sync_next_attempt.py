@@ -9,7 +9,12 @@ from django.utils import timezone
 from submissions.models import Submission
 from submissions.services import Actor, submission_approve
 from tests.factories import SubmissionFactory
-from tests.submissions.test_sync import approved_with_target, sync_of, with_sync_target
+from tests.submissions.test_sync import (
+    approved_with_target,
+    failing_sync_in_flight,
+    sync_of,
+    with_sync_target,
+)
 from webhooks.delivery import MAX_ATTEMPTS, Outcome, claim, record
 from webhooks.models import SyncTarget, WebhookDelivery
 from webhooks.services import deliveries_redeliver, delivery_redeliver
@@ -108,3 +113,16 @@ def test_the_apis_redeliver_of_a_given_up_sync_shows_its_attempt_now(company, ap
     delivery.refresh_from_db()
     assert shown(submission) == delivery.next_attempt_at
     assert shown(submission) <= timezone.now()
+
+
+def test_a_post_pushed_back_behind_its_failing_targets_attempt_in_flight_shows_when():
+    """A failing target takes one attempt at a time: a post claimed meanwhile is pushed
+    back 10 s unsent, but its submission went on showing the time it was claimed at."""
+    first = failing_sync_in_flight(URL)
+    waiting = approved_later(first)
+    before, in_flight = shown(waiting), shown(first)
+    assert claim(sync_of(waiting).pk) is None  # pushed back
+    pushed = sync_of(waiting).next_attempt_at
+    assert pushed > before
+    assert shown(waiting) == pushed
+    assert shown(first) == in_flight  # only the post pushed back
