@@ -31,6 +31,7 @@ from .values import (
     parse_dates,
     parse_times,
     printed_order,
+    utc_today,
 )
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
@@ -212,7 +213,7 @@ def _date_score(match: Match, line: Line) -> float:
 def _in_the_future(match: Match) -> bool:
     """A date days ahead (a voucher's expiry) is no purchase; a day's grace for time zones."""
     value = match.value
-    return isinstance(value, dt.date) and value > dt.date.today() + dt.timedelta(days=1)
+    return isinstance(value, dt.date) and value > utc_today() + dt.timedelta(days=1)
 
 
 def _date_confidence(best: float, rival: float | None, occurrences: int) -> float:

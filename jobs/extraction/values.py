@@ -132,9 +132,16 @@ def _credit(text: str, start: int, end: int, first: bool) -> bool:
     return first and _OPENS_SIGNED_NEGATIVE.search(text, 0, start) is not None
 
 
+def utc_today() -> dt.date:
+    """Today in UTC, as Steve's dates are (settings.TIME_ZONE): date.today() is the
+    process's own time zone's, a day off for hours of each day out of UTC. Not Django's
+    timezone: this package runs without Django (the CLI, the benchmark)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = None) -> list[Match]:
     """Every plausible calendar date in ``text`` (unparseable or far-off dates dropped)."""
-    today = today or dt.date.today()
+    today = today or utc_today()
     found: list[Match] = []
     taken: list[tuple[int, int]] = []  # spans of dates found, apart and in order
     for kind, pattern in DATE_PATTERNS:
@@ -164,7 +171,7 @@ def printed_order(text: str, today: dt.date | None = None) -> bool | None:
     can only be month first (12/25/2026), None when none tells (or they disagree). Only
     dates with a four-digit year count: "3-13-05" (a unit number), "09.13.45" (a time)
     and "01.23.45" (a phone) read one way only too."""
-    today = today or dt.date.today()
+    today = today or utc_today()
     orders = set()
     for m in _ORDER_CUE.finditer(text):
         first, second = int(m.group(1)), int(m.group(2))

@@ -4,6 +4,10 @@ amount, registration numbers after a name, totals that sum the column above them
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -386,6 +390,63 @@ def test_a_receipt_that_tells_the_date_order_keeps_the_dates_confidence(told: st
 def test_a_receipts_only_date_labelled_as_no_purchase_date_goes_to_review(printed: str):
     date = _read_date(("KEDAI RUNCIT SDN BHD", 0.05), ("TOTAL RM 7.57", 0.5), (printed, 0.8))
     assert date is None or date.confidence < 0.8, date
+
+
+@contextmanager
+def process_time_zone(zone: str) -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ")
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def a_zone_on_another_day() -> str:
+    """A process time zone (POSIX, no tzdata needed) whose date is not UTC's now: UTC+14
+    from 10:00 UTC, UTC-12 before 12:00 UTC; each picked with an hour to spare."""
+    return "LINT-14" if dt.datetime.now(dt.UTC).hour >= 11 else "AOE+12"
+
+
+def same_in_another_time_zone(answers: Callable[[], object]) -> None:
+    in_utc = answers()
+    with process_time_zone(a_zone_on_another_day()):
+        assert dt.date.today() != dt.datetime.now(dt.UTC).date()  # the premise
+        assert answers() == in_utc
+
+
+def test_a_dates_plausibility_counts_from_utcs_today_whatever_the_process_time_zone():
+    """Today was the process's own date: right only while the process runs in UTC. Out
+    of it, a date a day past the 400 days ahead was read, or the last day was not."""
+    today = dt.datetime.now(dt.UTC).date()
+
+    def answers() -> list[list[object]]:
+        ahead = [today + dt.timedelta(days=days) for days in (399, 400, 401)]
+        return [[m.value for m in parse_dates(day.strftime("%d/%m/%Y"))] for day in ahead]
+
+    assert answers()[1] and not answers()[2]
+    same_in_another_time_zone(answers)
+
+
+def test_a_purchase_date_is_in_the_future_by_utcs_today_whatever_the_process_time_zone():
+    today = dt.datetime.now(dt.UTC).date()
+
+    def answers() -> list[object]:
+        found = []
+        for days in (1, 2):
+            printed = (today + dt.timedelta(days=days)).strftime("%d/%m/%Y")
+            date = _read_date(
+                ("KEDAI RUNCIT SDN BHD", 0.05), ("TOTAL RM 7.57", 0.5), (printed, 0.8)
+            )
+            found.append(date and (date.value, date.confidence))
+        return found
+
+    same_in_another_time_zone(answers)
 
 
 def test_a_date_in_the_future_is_no_purchase_date():
