@@ -492,6 +492,10 @@ def _text_layer_words(
         quarters: Counter[int] = Counter()
         for i in range(count):
             char = textpage.get_text_range(i, 1)
+            if char and not char.isspace() and not without_hidden(char):
+                # A zero-width or bidi character draws nothing, so it never "shows"; it is
+                # no word break either (_flush_word drops what is left of such marks).
+                continue
             blank = not char or char.isspace() or char == "\x00"
             if blank or ink is None or not ink.shows(textpage, i):
                 _flush_word(chars, boxes, words)
