@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 
-from fraud.services import fraud_forget_results
+from fraud.services import RESULT_DETAILS, fraud_forget_results
 from jobs.extraction import sniff_mime
 from jobs.extraction.document import PDF_SEARCH_WINDOW
 from jobs.extraction.errors import STEP_TEXT
@@ -24,7 +24,7 @@ from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, Company, WorkflowVersion
-from steve.services import outbox_put
+from steve.services import idempotency_keys_forget_results, outbox_put
 from steve.storage import (
     StorageUnavailable,
     forget_stored,
@@ -1072,6 +1072,18 @@ def _job_not_cancelable(session: WorkflowSession) -> SessionError:
 
 
 RETAINED_STATUSES = {SubmissionStatus.CREATED, SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW}
+# What the answers kept for Idempotency-Key replays lose of a purged submission (a
+# correction answers with the whole submission): the receipt content of its fraud
+# matches and the values its correction events replaced and set go, as from those rows;
+# its results and download links read as its detail now shows them.
+REPLAYED_RESULTS_REMOVED = RESULT_DETAILS | frozenset({"old", "new"})
+REPLAYED_RESULTS_EMPTIED = {
+    "extractedData": None,
+    "fieldConfidences": {},
+    "evidence": {},
+    "aiSummary": None,
+    "downloadUrl": None,
+}
 
 
 def retention_purge(*, limit: int = 200) -> int:
@@ -1130,6 +1142,12 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     # The session's webhooks carry its id; the downstream sync (no session) its event id.
     dropped = deliveries_forget_results(
         session_id=session_id, sync_event_id=sync_event_id(submission_id)
+    )
+    idempotency_keys_forget_results(
+        company_id=company_id,
+        submission_id=submission_id,
+        removed=REPLAYED_RESULTS_REMOVED,
+        emptied=REPLAYED_RESULTS_EMPTIED,
     )
     for unsent in dropped:  # its submission showed a next attempt that will never come
         submission_drop_sync(

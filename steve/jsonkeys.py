@@ -18,3 +18,17 @@ def without_keys(value: Any, keys: frozenset[str], *, blank: bool = False) -> An
         elif blank:
             kept[key] = None
     return kept
+
+
+def with_values(value: Any, values: dict[str, Any]) -> Any:
+    """``value`` with every object entry named in ``values``, however deep, set to the
+    value given for it there: a purged submission's results put back as its detail now
+    shows them (null, ``{}``), in the place and type an API answer's schema keeps."""
+    if isinstance(value, list):
+        return [with_values(item, values) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: values[key] if key in values else with_values(item, values)
+        for key, item in value.items()
+    }

@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from steve import redis_pause
 from steve.broker import BROKER_UNREACHABLE, OUTAGE_REMINDER_SECONDS, broker_outage, broker_pause
 from steve.celery import app as celery_app
 from steve.errors import ServiceError, invalid
+from steve.jsonkeys import with_values, without_keys
 from steve.models import (
     ApiKey,
     Company,
@@ -235,6 +237,36 @@ def idempotency_keys_purge(*, limit: int = IDEMPOTENCY_PURGE_BATCH) -> int:
     ids = list(expired.values_list("pk", flat=True)[:limit])
     deleted, _ = IdempotencyKey.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+def idempotency_keys_forget_results(
+    *, company_id: str, submission_id: str, removed: frozenset[str], emptied: dict[str, Any]
+) -> int:
+    """Retention: the answers kept for replays that name a purged submission lose its
+    results, at any depth: the entries named in `removed` go (as from its events and
+    fraud matches), those in `emptied` take the value given (as its detail now shows
+    them), so a replay still answers in its schema's shape. Returns how many changed.
+
+    A correction's answer is the whole submission, its values and their events with it,
+    kept IDEMPOTENCY_KEY_TTL (7 days): longer than a RETENTION_DAYS under that keeps the
+    submission's own. Only live answers are read: an older one is never replayed and
+    goes with the next idempotency purge."""
+    live = IdempotencyKey.objects.select_for_update().filter(
+        company_id=company_id,
+        state=IdempotencyKey.State.DONE,
+        created_at__gte=timezone.now() - settings.IDEMPOTENCY_KEY_TTL,
+        response_body__contains=submission_id,
+    )
+    rewritten = 0
+    with transaction.atomic():
+        for row in live.order_by("pk"):
+            kept = with_values(without_keys(json.loads(row.response_body), removed), emptied)
+            body = json.dumps(kept, ensure_ascii=False)
+            if body != row.response_body:
+                row.response_body = body
+                row.save(update_fields=["response_body"])
+                rewritten += 1
+    return rewritten
 
 
 def outbox_put(*, task: str, args: list[Any]) -> OutboxMessage:

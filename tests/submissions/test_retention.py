@@ -70,3 +70,46 @@ def test_retention_counts_from_the_decision_not_the_upload(company, settings):
     assert retention_purge() == 1
     assert Submission.objects.get(pk=fresh.pk).results_purged_at is None
     assert Submission.objects.get(pk=old.pk).results_purged_at is not None
+
+
+def test_a_purged_submissions_values_leave_the_idempotency_replays_that_answered_with_them(
+    api, company
+):
+    """A correction's answer (the submission, its values with it) is kept for its
+    Idempotency-Key's replays (7 days), longer than a RETENTION_DAYS of 1 to 6 keeps the
+    submission's results: the replay still answers, without them."""
+    from steve.models import IdempotencyKey
+
+    submission = SubmissionFactory(company=company)
+    url = f"/api/v1/submissions/{submission.pk}/corrections"
+    body = {"fields": {"merchantName": SECRET, "totalAmount": 987.65}}
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="fix-1")
+    assert first.status_code == 200 and SECRET in first.content.decode()
+    submission_approve(submission_id=submission.pk, actor=Actor.system())
+
+    _purge_one(submission.pk, company.pk)
+
+    stored = IdempotencyKey.objects.get(key="fix-1").response_body
+    assert SECRET not in stored and "987.65" not in stored
+    replay = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="fix-1")
+    assert replay.headers["X-Idempotent-Replay"] == "true"
+    assert replay.json()["id"] == submission.pk and replay.json()["extractedData"] is None
+    assert SECRET not in replay.content.decode() and "987.65" not in replay.content.decode()
+
+
+def test_the_purge_leaves_another_submissions_idempotency_replay_whole(api, company):
+    from steve.models import IdempotencyKey
+
+    purged, kept = SubmissionFactory(company=company), SubmissionFactory(company=company)
+    for submission, key in ((purged, "fix-purged"), (kept, "fix-kept")):
+        api.post(
+            f"/api/v1/submissions/{submission.pk}/corrections",
+            {"fields": {"merchantName": SECRET}},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+    submission_approve(submission_id=purged.pk, actor=Actor.system())
+
+    _purge_one(purged.pk, company.pk)
+
+    assert SECRET in IdempotencyKey.objects.get(key="fix-kept").response_body
