@@ -50,6 +50,7 @@ from submissions.services import (
     submission_cancel,
     submission_drop_sync,
     submission_fail,
+    submission_files_withdraw,
     submission_purge_results,
     submission_start_processing,
 )
@@ -1103,6 +1104,10 @@ def retention_purge(*, limit: int = 200) -> int:
         # Those the purge raised on last: a batch of them never fills every run.
         .order_by(F("purge_failed_at").asc(nulls_first=True), "created_at")
         .values_list("pk", "company_id")[:limit]
+    )
+    # Each row's files are withdrawn first, every one committed before its bytes go.
+    sweep_rows(
+        "retention-withdraw", due, lambda row: submission_files_withdraw(submission_id=row[0])
     )
     counts = sweep_rows("retention-purge", due, lambda row: _purge_one(*row), failed=_purge_failed)
     return counts["purged"]

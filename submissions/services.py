@@ -32,6 +32,7 @@ from submissions.models import (
     MerchantMemory,
     Submission,
     SubmissionEvent,
+    SubmissionFile,
     SubmissionStatus,
 )
 from submissions.selectors import ELSEWHERE, changes_since, field_label, is_reviewers
@@ -1963,6 +1964,18 @@ def _forget_values(*, company_id: Any, field: str, values: set[str]) -> int:
     MerchantMemory.objects.filter(pk__in=gone).delete()
     MerchantMemory.objects.bulk_update(changed, _MEMORY_FIELDS, batch_size=500)
     return len(gone) + len(changed)
+
+
+def submission_files_withdraw(*, submission_id: str) -> int:
+    """Retention: a submission's files no longer offered (no downloadUrl, no page on the
+    desk, no compare), committed before their bytes are deleted; returns how many.
+
+    Deleted first, the bytes of a purge cut short (the storage stopping between two
+    files, the worker killed) were gone while the submission, not purged yet, still
+    gave a download link for them until a later run finished the purge."""
+    with transaction.atomic():
+        files = SubmissionFile.objects.filter(submission_id=submission_id, purged_at__isnull=True)
+        return files.update(purged_at=timezone.now())
 
 
 def submission_purge_results(*, submission_id: str) -> Submission:

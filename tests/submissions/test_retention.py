@@ -113,3 +113,59 @@ def test_the_purge_leaves_another_submissions_idempotency_replay_whole(api, comp
     _purge_one(purged.pk, company.pk)
 
     assert SECRET in IdempotencyKey.objects.get(key="fix-kept").response_body
+
+
+def two_stored_files(submission) -> list[str]:
+    from django.utils import timezone
+
+    from steve.storage import store
+    from tests.factories import SubmissionFileFactory
+
+    keys = []
+    for index in range(2):
+        key = f"submissions/{submission.company_id}/{submission.pk}/{index}"
+        store(key=key, data=b"receipt bytes")
+        SubmissionFileFactory(
+            submission=submission, file_index=index, storage_key=key, uploaded_at=timezone.now()
+        )
+        keys.append(key)
+    return keys
+
+
+def test_a_purge_cut_short_by_the_storage_leaves_no_link_to_a_deleted_file_and_a_rerun_ends_it(
+    api, company, settings, monkeypatch
+):
+    """S3 stopped answering after the purge deleted the first of two files: the
+    submission stayed unpurged (its transaction rolled back), and the API gave a
+    downloadUrl for the file already gone until a later run ended the purge."""
+    from datetime import timedelta
+
+    from django.core.files.storage import FileSystemStorage, default_storage
+    from django.utils import timezone
+
+    from jobs.services import retention_purge
+    from submissions.models import Submission
+
+    settings.RETENTION_DAYS = 1
+    submission = SubmissionFactory(company=company, status="approved")
+    keys = two_stored_files(submission)
+    old = timezone.now() - timedelta(days=3)
+    Submission.objects.filter(pk=submission.pk).update(created_at=old, updated_at=old)
+    real_delete = FileSystemStorage.delete
+
+    def delete_then_fail(storage, name: str) -> None:
+        if name == keys[1]:
+            raise OSError("S3 stopped answering")
+        real_delete(storage, name)
+
+    monkeypatch.setattr(FileSystemStorage, "delete", delete_then_fail)
+    assert retention_purge() == 0
+    assert not default_storage.exists(keys[0])
+
+    files = api.get(f"/api/v1/submissions/{submission.pk}").json()["files"]
+    assert [f["downloadUrl"] for f in files] == [None, None]
+
+    monkeypatch.setattr(FileSystemStorage, "delete", real_delete)
+    assert retention_purge() == 1
+    assert not any(default_storage.exists(key) for key in keys)
+    assert Submission.objects.get(pk=submission.pk).results_purged_at is not None
