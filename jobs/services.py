@@ -1090,8 +1090,8 @@ REPLAYED_RESULTS_EMPTIED = {
 def retention_purge(*, limit: int = 200) -> int:
     """Beat: delete file bytes and results older than RETENTION_DAYS, bounded per run.
 
-    Submissions still waiting for processing or review are kept; reads of a purged one
-    return the documented expired stub or 410.
+    Submissions still waiting for processing or review, or for a sync post's retry, are
+    kept; reads of a purged one return the documented expired stub or 410.
     """
     cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
     # Counted from the decision, not the upload: one approved after weeks in review kept
@@ -1101,6 +1101,10 @@ def retention_purge(*, limit: int = 200) -> int:
         Submission.objects.filter(created_at__lt=cutoff, results_purged_at__isnull=True)
         .filter(decided_before)
         .exclude(status__in=RETAINED_STATUSES)
+        # Nor one whose sync post is still being retried (about three days of attempts,
+        # which a RETENTION_DAYS of 1 to 3 cut short): it is dropped once given up. A next
+        # attempt due before the cutoff is one no retry will take, and waits for nothing.
+        .exclude(sync_next_attempt_at__gte=cutoff)
         # Those the purge raised on last: a batch of them never fills every run.
         .order_by(F("purge_failed_at").asc(nulls_first=True), "created_at")
         .values_list("pk", "company_id")[:limit]

@@ -169,3 +169,31 @@ def test_a_purge_cut_short_by_the_storage_leaves_no_link_to_a_deleted_file_and_a
     assert retention_purge() == 1
     assert not any(default_storage.exists(key) for key in keys)
     assert Submission.objects.get(pk=submission.pk).results_purged_at is not None
+
+
+def test_a_sync_still_retrying_is_not_dropped_by_a_retention_shorter_than_its_retries(settings):
+    """A RETENTION_DAYS of 1 (the least allowed) purged the submission of an approval
+    whose sync post was still being retried (about three days of them): its data never
+    reached the ERP, though the post was due again. One given up is purged as before."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.services import retention_purge
+    from submissions.models import Submission
+    from tests.submissions.test_sync import approved_with_target
+
+    settings.RETENTION_DAYS = 1
+    retrying, delivery = approved_with_target("https://example.com/erp")
+    long_ago, soon = timezone.now() - timedelta(days=2), timezone.now() + timedelta(hours=3)
+    Submission.objects.filter(pk=retrying.pk).update(
+        created_at=long_ago, decided_at=long_ago, sync_next_attempt_at=soon
+    )
+
+    assert retention_purge() == 0
+    assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    assert Submission.objects.get(pk=retrying.pk).results_purged_at is None
+
+    Submission.objects.filter(pk=retrying.pk).update(sync_next_attempt_at=None)  # given up
+    assert retention_purge() == 1
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
