@@ -260,6 +260,8 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
         "response_status",
         "created_at",
     ]
+    # The key is nullable, which the admin's automatic join leaves out: a query a row.
+    list_select_related = ["company", "api_key"]
     list_filter = ["state", "environment"]
     search_fields = ["key"]
 

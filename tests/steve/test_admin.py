@@ -107,6 +107,23 @@ def test_the_add_version_page_takes_a_bounded_number_of_queries(
     assert page.status_code == 200
 
 
+@pytest.mark.parametrize("keys", [2, 20])
+def test_the_idempotency_key_list_takes_as_many_queries_for_many_keys_as_for_few(
+    operator, company, keys, django_assert_max_num_queries
+):
+    # Each row names its API key (a nullable foreign key, which the admin's automatic join
+    # leaves out): was a query a row, on a table that holds every keyed POST of a day.
+    used_by = api_key(company).api_key
+    IdempotencyKey.objects.bulk_create(
+        IdempotencyKey(company=company, api_key=used_by, key=f"k{n}", fingerprint="f" * 64)
+        for n in range(keys)
+    )
+    with django_assert_max_num_queries(6):
+        page = operator.get(reverse("admin:steve_idempotencykey_changelist"))
+    assert page.status_code == 200
+    assert page.content.decode().count(str(used_by)) == keys
+
+
 def test_renaming_a_key_in_the_admin_keeps_a_revocation_made_meanwhile(
     operator, company, monkeypatch
 ):
