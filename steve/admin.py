@@ -264,6 +264,7 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_select_related = ["company", "api_key"]
     list_filter = ["state", "environment"]
     search_fields = ["key"]
+    show_full_result_count = False  # one count a page: every keyed POST of a day is a row
 
 
 class OutboxTaskFilter(admin.SimpleListFilter):
@@ -307,8 +308,16 @@ class RefusesUnreadableFilters:
 
 
 # django-axes' lists (login throttling: operators unlock users there) filter by address
-# and by date; each keeps its own admin, only refusing such values.
+# and by date; each keeps its own admin, only refusing such values, and counting its rows
+# once a page (the logs keep every sign-in ever made).
 for _model in (AccessAttempt, AccessLog, AccessFailureLog):
     _admin = type(admin.site._registry[_model])
     admin.site.unregister(_model)
-    admin.site.register(_model, type(_admin.__name__, (RefusesUnreadableFilters, _admin), {}))
+    admin.site.register(
+        _model,
+        type(
+            _admin.__name__,
+            (RefusesUnreadableFilters, _admin),
+            {"show_full_result_count": False},
+        ),
+    )
