@@ -99,6 +99,9 @@ class Submission(models.Model):
         indexes = [
             # Keyset listing, newest first (ids sort by creation time).
             models.Index(fields=["company", "-id"], name="submission_company_id"),
+            # The overview's rates of the submissions made in its last 30 days: by the
+            # company's ids, it read every submission the company ever had.
+            models.Index(fields=["company", "created_at"], name="submission_company_created"),
             models.Index(fields=["company", "status", "-id"], name="submission_company_status"),
             models.Index(
                 fields=["company", "workflow", "status", "-id"], name="submission_company_wf"
@@ -223,7 +226,16 @@ class SubmissionEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["submission", "-id"], name="event_submission_id")]
+        indexes = [
+            models.Index(fields=["submission", "-id"], name="event_submission_id"),
+            # The overview's decisions of its last 30 days (submissions.selectors): only
+            # approvals and rejections, a small part of a table that grows with every change.
+            models.Index(
+                fields=["occurred_at"],
+                name="event_decided_at",
+                condition=Q(type__in=["approved", "rejected"]),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_known"),
             models.UniqueConstraint(
