@@ -269,6 +269,9 @@ class WebhookDelivery(models.Model):
             models.Index(
                 fields=["endpoint", "status", "created_at"], name="delivery_endpoint_status"
             ),
+            # An endpoint's deliveries, newest first (the API's keyset pages): by id alone,
+            # a quiet endpoint's page read back through every other endpoint's deliveries.
+            models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_id"),
             # Beat's selection asks of each due sync post whether another post to its
             # target is due before it (webhooks.delivery._waiting_on_failing_owner): a
             # company's pending posts in due order, read to the first (the target's URL,

@@ -1,5 +1,6 @@
 """The webhook API: endpoints, secrets, deliveries, redelivery and the test event."""
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -988,3 +989,45 @@ def test_a_rotation_that_replaces_a_secret_rotated_in_moments_before_says_so(
     assert newest.message == "The secret was rotated. " + superseded["message"]
     third = api.post(url, {"gracePeriodHours": 0}, format="json").json()
     assert "that secret no longer signs" in third["supersededRotation"]["message"]
+
+
+def test_an_endpoints_delivery_page_reads_its_own_rows_not_every_delivery_after_them(
+    api, company, endpoint
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from steve.ids import new_id
+    from tests.webhooks.test_beat_selection import rows_read
+
+    # Listed newest first by id, with no index on the endpoint's deliveries in id order:
+    # a page of a quiet endpoint read back through every other endpoint's deliveries
+    # since (or sorted all of its own), on a table that keeps a row per event and endpoint.
+    # One delivery in 20 is the endpoint's: both of those plans read 20 times the page.
+    busy = WebhookEndpoint.objects.create(
+        company=company, url="https://busy.example.com/hook", secret="whsec_busy"
+    )
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            id=new_id("whd"),
+            company=company,
+            endpoint=endpoint if n % 20 == 0 else busy,
+            url=endpoint.url if n % 20 == 0 else busy.url,
+            event_id=f"evt_{n}",
+            event_type="submission.approved",
+            payload={},
+        )
+        for n in range(20000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE webhooks_webhookdelivery")
+    limit = 10
+    with CaptureQueriesContext(connection) as done:
+        page = api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries?limit={limit}")
+    assert page.status_code == 200 and len(page.json()["data"]) == limit
+    [listing] = [q["sql"] for q in done if "ORDER BY" in q["sql"] and "webhookdelivery" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as at a year of deliveries
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {listing}")
+        [root] = cursor.fetchone()[0]
+    assert rows_read(root["Plan"]) <= 3 * limit, json.dumps(root)
