@@ -12,10 +12,11 @@ from .errors import STEP_PARSING, ExtractionError
 from .fields import Candidate
 from .invoice import parse_invoice
 from .layout import Line, Word, group_lines
-from .ocr import OcrEngine, get_engine, no_text_found, read_page
+from .ocr import LineReader, OcrEngine, get_engine, no_text_found, read_page
 from .ranker import FieldModel, Option, load_model
 from .receipt import choose_fields, read_receipt
 from .schemas import REQUIRED_FIELDS
+from .shown import RenderBox, check_text_layer
 from .values import to_money
 
 KINDS = tuple(REQUIRED_FIELDS)
@@ -49,6 +50,8 @@ class PageText:
     words: list[Word]
     text: str
     has_text_layer: bool = False
+    # How far its words' boxes are turned from the page as displayed (Page.transform).
+    turn: int = 0
 
 
 def document_lines(document: Document) -> list[Line]:
@@ -249,16 +252,52 @@ def _extract(
                     words=page.words,
                     text=page.text,
                     has_text_layer=page.has_text_layer,
+                    turn=int(page.transform.get("turn", 0)) if page.has_text_layer else 0,
                 )
             )
             del page  # let go of its image before the next page is rendered
-    if not any(text.words for text in texts):
-        raise no_text_found()
-    try:
-        return source.mime_type, digested, parse_pages(texts, kind=kind)
-    except (ExtractionError, MemoryError):
-        raise
-    except Exception as exc:  # a parser bug must fail the job cleanly, not crash the worker
-        raise ExtractionError(
-            "PROCESSING_ERROR", "Fields could not be parsed.", step=STEP_PARSING
-        ) from exc
+        if not any(text.words for text in texts):
+            raise no_text_found()
+        try:
+            extraction = parse_pages(texts, kind=kind)
+        except (ExtractionError, MemoryError):
+            raise
+        except Exception as exc:  # a parser bug must fail the job cleanly, not crash the worker
+            raise ExtractionError(
+                "PROCESSING_ERROR", "Fields could not be parsed.", step=STEP_PARSING
+            ) from exc
+        if source.render_box is not None and any(text.has_text_layer for text in texts):
+            reader = engine or get_engine()
+            if isinstance(reader, LineReader):
+                _check_shown(extraction, texts, source.render_box, reader)
+    return source.mime_type, digested, extraction
+
+
+def _check_shown(
+    extraction: Extraction, pages: list[PageText], render: RenderBox, reader: LineReader
+) -> None:
+    """Send to review a field whose text layer says other digits than its page shows
+    (shown.check_text_layer), and say so in the summary."""
+    found = check_text_layer(
+        extraction.fields,
+        extraction.field_confidences,
+        extraction.evidence,
+        pages,
+        render=render,
+        reader=reader,
+    )
+    if not found:
+        return
+    extraction.confidence, extraction.certainty = _overall(
+        extraction.kind, extraction.field_confidences
+    )
+    shown = "; ".join(
+        f"{name} read {_shown(extraction.fields[name])}, the page shows "
+        + ", ".join(repr(box["shown"]) for box in extraction.evidence[name] if "shown" in box)
+        for name in found
+    )
+    extraction.summary += f" The PDF's text layer says other digits than its page shows: {shown}."
+
+
+def _shown(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)

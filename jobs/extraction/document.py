@@ -33,7 +33,7 @@ from submissions.pages import (
 )
 
 from .errors import STEP_TEXT, ExtractionError
-from .layout import Word, group_lines  # Word lives with the geometry; re-exported here
+from .layout import BBox, Word, group_lines  # Word lives with the geometry; re-exported here
 
 # Scanned pages are rendered at this resolution for OCR; 200 dpi keeps receipt print
 # legible without making detection slow.
@@ -123,6 +123,8 @@ class PageSource:
     mime_type: str
     page_count: int
     pages: Iterator[Page]
+    # A PDF's: a box of one of its pages rendered anew (see ``render_box``).
+    render_box: Callable[[int, BBox, int, int], Image.Image] | None = None
 
 
 @contextlib.contextmanager
@@ -148,7 +150,12 @@ def open_document(
     pdf = _open_pdf(data, password)
     try:
         count = _pdf_page_count(pdf, max_pages)
-        yield PageSource(mime, count, _pdf_pages(pdf, count, max_pixels))
+        yield PageSource(
+            mime,
+            count,
+            _pdf_pages(pdf, count, max_pixels),
+            lambda index, box, turn, height: render_box(pdf, index, box, turn, height),
+        )
     finally:
         pdf.close()
 
@@ -357,6 +364,29 @@ def _render(
     width, height = width - crop[0] - crop[2], height - crop[1] - crop[3]
     scale = _render_scale(width, height, scale, max_pixels)
     return page.render(scale=scale, crop=crop).to_pil().convert("RGB")
+
+
+def render_box(
+    pdf: pdfium.PdfDocument, index: int, box: BBox, turn: int, height: int
+) -> Image.Image:
+    """The part ``box`` of page ``index`` (fractions of the page as its words are boxed,
+    from its top left: turned ``turn`` degrees counter-clockwise from its display, as
+    the page's stored turn says), rendered ``height`` pixels high, within the limits of
+    any render."""
+    page = pdf[index]
+    try:
+        width, tall = page.get_size()  # as displayed, after /Rotate
+        if turn % 180:
+            width, tall = tall, width
+        x0, y0, x1, y1 = box
+        scale = height / max((y1 - y0) * tall, 1e-6)
+        scale = _render_scale((x1 - x0) * width, (y1 - y0) * tall, scale, MAX_PAGE_PIXELS)
+        # The crop is cut off the rendered page, in points of its sides as turned.
+        crop = (x0 * width, (1 - y1) * tall, (1 - x1) * width, y0 * tall)
+        rendered = page.render(scale=scale, rotation=(360 - turn) % 360, crop=crop)
+        return rendered.to_pil().convert("RGB")
+    finally:
+        page.close()
 
 
 def _render_scale(width: float, height: float, scale: float, max_pixels: int) -> float:

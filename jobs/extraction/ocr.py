@@ -11,7 +11,7 @@ import subprocess
 import threading
 import unicodedata
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ DEFAULT_ENGINE = "rapidocr"
 ENGINE_ENV_VAR = "STEVE_OCR_ENGINE"
 # Tesseract gets one thread so a 2-core worker can run two jobs without contention.
 TESSERACT_TIMEOUT_S = 60
+SINGLE_LINE_PSM = 7  # Tesseract's page segmentation mode for an image of one text line
 # PP-OCR reads a page at most this many pixels on its long side anyway, so a bigger page
 # (a 600-dpi A4 scan, a 12-MP phone photo) is scaled down first: deskewing and rotating
 # 35 MP cost more than reading it, and held 100+ MB per copy.
@@ -41,6 +42,16 @@ class OcrEngine(Protocol):
 
     def recognize(self, image: Image.Image) -> list[Word]:
         """Return the words (or short phrases) on ``image`` with normalised boxes."""
+        ...
+
+
+@runtime_checkable
+class LineReader(Protocol):
+    """An engine that reads one line of text cut from a page, with no search for where
+    lines are: both engines are (shown.check_text_layer uses it)."""
+
+    def read_line(self, image: Image.Image) -> tuple[str, float]:
+        """The text on ``image``, a line's box, and how sure the read is (0-1)."""
         ...
 
 
@@ -84,6 +95,12 @@ class RapidOcrEngine:
             )
             words.append(Word(text=text, bbox=bbox, confidence=float(score)))
         return words
+
+    def read_line(self, image: Image.Image) -> tuple[str, float]:
+        pixels = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+        with self._lock:
+            [(text, score)] = self._ocr.read_lines([pixels])
+        return unicodedata.normalize("NFKC", text).strip(), score
 
 
 # A gap between character centres this many times the line's typical pitch is a space.
@@ -168,12 +185,20 @@ class TesseractEngine:
         self._psm = psm
 
     def recognize(self, image: Image.Image) -> list[Word]:
+        return _parse_tsv(self._tsv(image, self._psm), image.size)
+
+    def read_line(self, image: Image.Image) -> tuple[str, float]:
+        words = _parse_tsv(self._tsv(image, SINGLE_LINE_PSM), image.size)
+        text = " ".join(word.text for word in words)
+        return text, min((word.confidence for word in words), default=0.0)
+
+    def _tsv(self, image: Image.Image, psm: int) -> str:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         env = dict(os.environ, OMP_THREAD_LIMIT="1")
         try:
             proc = subprocess.run(
-                [self._binary, "stdin", "stdout", "--psm", str(self._psm), "-l", "eng", "tsv"],
+                [self._binary, "stdin", "stdout", "--psm", str(psm), "-l", "eng", "tsv"],
                 input=buffer.getvalue(),
                 capture_output=True,
                 timeout=TESSERACT_TIMEOUT_S,
@@ -184,7 +209,7 @@ class TesseractEngine:
             raise ExtractionError(
                 "OCR_FAILED", "Tesseract failed on a page.", retryable=True, step=STEP_TEXT
             ) from exc
-        return _parse_tsv(proc.stdout.decode("utf-8", "replace"), image.size)
+        return proc.stdout.decode("utf-8", "replace")
 
 
 def _parse_tsv(tsv: str, size: tuple[int, int]) -> list[Word]:

@@ -214,6 +214,12 @@ class PpOcr:
         self._trim_heap()
         return lines
 
+    def read_lines(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Read each of ``crops`` (BGR), one line of text each, with the line recogniser
+        alone: no detection, whose input is scaled up to 736 pixels across a small
+        image's short side, for a line already found."""
+        return [(read[0], float(read[1])) for read in self._lines(crops)]
+
     def _read(self, image: np.ndarray) -> list[OcrLine]:
         raw_h, raw_w = image.shape[:2]
         ratio_h = ratio_w = 1.0

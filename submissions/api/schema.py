@@ -48,14 +48,14 @@ SUBMISSION_SUMMARY = obj(
 )
 # Where each value was read (docs/api.md, "A submission's evidence"); written by
 # extraction (jobs.extraction.fields.evidence_for, api._number_lines, receipt's line
-# items) and the pipeline (jobs.pipeline: file, memory recalls, schema refusals, the
+# items, shown.check_text_layer) and the pipeline (jobs.pipeline: file, memory recalls, schema refusals, the
 # files' readings where they disagree). Open:
 # the members listed are the ones known, and an entry may carry more later.
 INDEX = {"type": "integer", "minimum": 0}
 EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
-    "item), a remembered value (memory, corrections, read), a value the output schema "
+    "item; shown where the page shows other digits), a remembered value (memory, corrections, read), a value the output schema "
     "refused (read, schema), or one file's reading where the submission's files read "
     "different values (file, read, confidence).",
     "properties": {
@@ -98,6 +98,12 @@ EVIDENCE_ENTRY = {
         "schema": {
             "type": "string",
             "description": "Why the workflow version's output schema refused the value read.",
+        },
+        "shown": {
+            "type": "string",
+            "description": "On a box read from a PDF's text layer: what OCR reads on the "
+            "rendered page there, where its digits are not the text layer's (the field "
+            "then goes to review).",
         },
     },
     "additionalProperties": True,

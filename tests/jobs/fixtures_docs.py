@@ -195,17 +195,7 @@ def receipt_pdf(name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] =
     buffer = io.BytesIO()
     width, height = 80 * mm, (110 + 10 * len(header)) * mm
     pdf = canvas.Canvas(buffer, pagesize=(width, height))
-    rows = [
-        ("Helvetica-Bold", 11, name, None),
-        *[("Helvetica", 8, line, None) for line in header],
-        ("Helvetica", 8, "12, JALAN MERDEKA, 50050 KUALA LUMPUR", None),
-        ("Helvetica", 8, "Date: 14/03/2018  10:25", None),
-        ("Helvetica", 9, "Notebook A5", "12.50"),
-        ("Helvetica", 9, "Blue pen x2", "5.40"),
-        ("Helvetica-Bold", 10, "TOTAL RM", "17.90"),
-        ("Helvetica", 9, "CASH", "20.00"),
-        ("Helvetica", 9, "CHANGE", "2.10"),
-    ]
+    rows = _receipt_rows(name, header)
     y = height - 14 * mm
     for font, size, text, amount in rows:
         pdf.setFont(font, size)
@@ -218,6 +208,92 @@ def receipt_pdf(name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] =
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def _receipt_rows(
+    name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = ()
+) -> list[tuple[str, int, str, str | None]]:
+    """receipt_pdf's rows: font, size, text and the amount printed right, if any."""
+    return [
+        ("Helvetica-Bold", 11, name, None),
+        *[("Helvetica", 8, line, None) for line in header],
+        ("Helvetica", 8, "12, JALAN MERDEKA, 50050 KUALA LUMPUR", None),
+        ("Helvetica", 8, "Date: 14/03/2018  10:25", None),
+        ("Helvetica", 9, "Notebook A5", "12.50"),
+        ("Helvetica", 9, "Blue pen x2", "5.40"),
+        ("Helvetica-Bold", 10, "TOTAL RM", "17.90"),
+        ("Helvetica", 9, "CASH", "20.00"),
+        ("Helvetica", 9, "CHANGE", "2.10"),
+    ]
+
+
+def receipt_pdf_whose_font_lies(
+    lies: dict[str, str], *, rows: tuple[str, ...] = ("TOTAL RM",), rotate: int = 0
+) -> bytes:
+    """receipt_pdf's receipt, written by hand, whose rows starting with ``rows`` are drawn
+    in a font whose /ToUnicode map reads each character of ``lies`` as its value: the
+    page shows what receipt_pdf prints, the text layer says otherwise ("17.90" read as
+    "71.90" with {"1": "7", "7": "1"}). With no ``lies``, the same receipt, honest; the
+    page turned by ``/Rotate``."""
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    width, height = 80 * mm, 110 * mm
+    names = {"Helvetica": b"H", "Helvetica-Bold": b"B"}
+    shows, y = [], height - 14 * mm
+    for font, size, text, amount in _receipt_rows():
+        name = (b"L" if lies and text.startswith(rows) else b"") + names[font]
+        if amount is None:
+            placed = [((width - stringWidth(text, font, size)) / 2, text)]
+        else:
+            right = width - 6 * mm - stringWidth(amount, font, size)
+            placed = [(6 * mm, text), (right, amount)]
+        for x, shown in placed:
+            shows.append(
+                b"BT /%s %d Tf %.2f %.2f Td (%s) Tj ET" % (name, size, x, y, shown.encode())
+            )
+        y -= 10 * mm
+    content = b"\n".join(shows)
+    fonts = b"/H 5 0 R /B 6 0 R /LH 7 0 R /LB 8 0 R"  # the objects below, in this order
+    cmap = _to_unicode(lies)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Rotate %d /Contents 4 0 R "
+        b"/Resources << /Font << %s >> >> >>" % (width, height, rotate, fonts),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        *(
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /%s /Encoding /WinAnsiEncoding%s >>"
+            % (base.encode(), to_unicode)
+            for to_unicode in (b"", b" /ToUnicode 9 0 R")
+            for base in names
+        ),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap),
+    ]
+    return _written_pdf(objects)
+
+
+def _to_unicode(lies: dict[str, str]) -> bytes:
+    """A /ToUnicode CMap reading each one-byte character code of ``lies`` as its value."""
+    pairs = b"".join(b"<%02X> <%04X>\n" % (ord(code), ord(said)) for code, said in lies.items())
+    return (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Lies def "
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n%d beginbfchar\n%sendbfchar "
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    ) % (len(lies), pairs)
+
+
+def _written_pdf(objects: list[bytes]) -> bytes:
+    """A PDF of ``objects`` (object 1 the catalog) with its cross-reference table."""
+    out, offsets = b"%PDF-1.7\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    return out + trailer % (len(objects) + 1, xref)
 
 
 def rotated_png(png_bytes: bytes, degrees: int) -> bytes:

@@ -1,0 +1,116 @@
+"""Checking a PDF's text layer against what its page shows, where a value matters.
+
+A PDF's text layer is what its fonts say their glyphs are (a /ToUnicode map, an
+encoding), not what the glyphs draw: a font whose map reads the glyph "1" as "7" shows a
+reviewer "TOTAL RM 1700.00" and gives Steve "7100.00", at the confidence of a text layer.
+So the boxes a date, an amount or a number was read in are cut from the page, rendered,
+and read again by OCR; where the digits OCR reads there are not the text layer's, the
+field is sent to review and its box says what the page shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .layout import BBox, Word, union_bbox
+from .ocr import LineReader
+
+# The fields a forger gains by: the money and the day of the receipt or invoice, and the
+# number a duplicate invoice is found by. Only their digits are compared (see _digits).
+CHECKED_FIELDS = ("totalAmount", "date", "invoiceDate", "invoiceNumber")
+# A field whose page shows other digits than its text layer says is read with no more
+# confidence than this: under any review threshold a workflow sets in earnest.
+SHOWN_OTHERWISE_CONFIDENCE = 0.3
+# A box is rendered with its glyphs this many pixels high, about the height at which the
+# line recogniser reads (48 pixels with the margin below).
+GLYPH_PIXELS = 32
+# The margin added around the rendered box, a share of its height, in its paper's colour:
+# a margin rendered from the page would take in slivers of the words beside it.
+MARGIN_SIDES, MARGIN_ENDS = 0.25, 0.5
+# Look-alikes the recogniser may read for a digit in a clean render.
+_AS_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1"})
+
+
+class PageOfText(Protocol):
+    """A page once read (api.PageText): its words, and how its boxes are turned."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def words(self) -> list[Word]: ...
+    @property
+    def has_text_layer(self) -> bool: ...
+    @property
+    def turn(self) -> int: ...
+
+
+RenderBox = Callable[[int, BBox, int, int], Image.Image]
+
+
+def check_text_layer(
+    fields: dict[str, object],
+    confidences: dict[str, float],
+    evidence: dict[str, list[dict]],
+    pages: Sequence[PageOfText],
+    *,
+    render: RenderBox,
+    reader: LineReader,
+) -> list[str]:
+    """Read again, by OCR of the rendered page, each box of a checked field that was read
+    from a text layer; where the digits differ, lower the field's confidence and record
+    what the page shows in the box (``shown``). Returns the fields so found, in order."""
+    layers = {page.index: page for page in pages if page.has_text_layer}
+    found = []
+    for name in CHECKED_FIELDS:
+        if name not in fields:
+            continue
+        for box in evidence.get(name, []):
+            page = layers.get(box.get("page", -1))
+            words = _numbered_words(page.words, box["bbox"]) if page else []
+            if page is None or not words:
+                continue
+            said = _digits(" ".join(word.text for word in words))
+            # Only the words that hold digits: a total's box spans its label and the gap
+            # to its amount ("RM ... 17.90"), four times the pixels to read.
+            cut = union_bbox([word.bbox for word in words])
+            image = render(page.index, cut, page.turn, GLYPH_PIXELS)
+            shown, _ = reader.read_line(_with_margin(image))
+            if _digits(shown) != said:
+                box["shown"] = shown
+                confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
+                found.append(name)
+    return list(dict.fromkeys(found))
+
+
+def _numbered_words(words: list[Word], box: Sequence[float]) -> list[Word]:
+    """The words holding a digit whose middle lies in ``box``: of those the box was made
+    of, the ones a forger gains by changing."""
+    x0, y0, x1, y1 = box
+    return [
+        word
+        for word in words
+        if _digits(word.text)
+        and x0 <= (word.bbox[0] + word.bbox[2]) / 2 <= x1
+        and y0 <= (word.bbox[1] + word.bbox[3]) / 2 <= y1
+    ]
+
+
+def _digits(text: str) -> str:
+    """The digits of ``text`` in order, look-alike letters read as the digits they look
+    like on either side ("INV" is "1NV" in both). Punctuation and spacing are left out,
+    which OCR reads unlike a text layer on honest pages ("RM17.90" for "RM 17.90")."""
+    return "".join(char for char in text.translate(_AS_DIGITS) if char.isdigit())
+
+
+def _with_margin(image: Image.Image) -> Image.Image:
+    """``image`` with a margin of its own paper's colour (the median of its edge)."""
+    pixels = np.asarray(image)
+    edge = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    paper = tuple(int(v) for v in np.median(edge, axis=0))
+    sides = max(1, round(image.height * MARGIN_SIDES))
+    ends = max(1, round(image.height * MARGIN_ENDS))
+    return ImageOps.expand(image, border=(ends, sides, ends, sides), fill=paper)
