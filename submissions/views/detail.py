@@ -95,6 +95,7 @@ class FieldRow:
     memory_gone: str = ""
     refused: str = ""  # what was read but not stored: the output schema refused it
     disagreed: str = ""  # what each file read, where the submission's files disagree
+    shown_otherwise: str = ""  # what the page shows where its PDF text said other digits
     # Where the value was read in the document's text ("Document text" on the page).
     read_at: tuple[ReadAt, ...] = ()
     # The form the schema gives the field, shown at its input before a save is refused.
@@ -239,6 +240,7 @@ def _field_rows(
                 memory_gone=memory_gone,
                 refused=_refused(submission, name),
                 disagreed=_disagreed(submission, name, file_names),
+                shown_otherwise=_shown_otherwise(submission, name),
                 read_at=tuple(
                     read_at(text, evidence, label=label, several_files=len(file_names) > 1)
                 ),
@@ -302,6 +304,20 @@ def _named(index: int, file_names: dict[int, str]) -> str:
     """A file by its tab's name; by its number, as a tab without a label names it, for an
     index no stored file has."""
     return file_names.get(index) or f"file {index + 1}"
+
+
+def _shown_otherwise(submission: Submission, name: str) -> str:
+    """What the page shows where the field was read from a PDF's text layer whose digits
+    are not the page's (jobs.extraction.shown keeps it on the box): the value beside it
+    is the text layer's, which the reviewer's eye does not see on the page."""
+    shown = [
+        Truncator(str(e["shown"])).chars(80)
+        for e in (submission.evidence or {}).get(name, [])
+        if isinstance(e, dict) and "shown" in e
+    ]
+    if not shown:
+        return ""
+    return f"The page shows {'; '.join(shown)}; the PDF's text says other digits"
 
 
 def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> str:
