@@ -355,7 +355,11 @@
   // What the page was drawn with: a select has no defaultValue (undefined, never equal
   // to its value, so it read as always changed), its drawn choice is the option selected
   // in the HTML, else the first.
+  // An input a refused decision kept (a reason put back by the server: data-drawn, the
+  // value the page has without it) is unsaved input too: drawn with it, it read as
+  // unchanged, so a save elsewhere redrew the column without it and leaving never asked.
   function drawnValue(input) {
+    if (input.hasAttribute("data-drawn")) return input.dataset.drawn;
     if (input.tagName !== "SELECT") return input.defaultValue;
     const drawn = Array.from(input.options).find((o) => o.defaultSelected) || input.options[0];
     return drawn ? drawn.value : "";
@@ -377,6 +381,10 @@
     });
     return Array.from(new Set(labels));
   }
+
+  function markKept() { $$(EDITABLE).filter((i) => i.hasAttribute("data-drawn")).forEach(markDirty); }
+  document.addEventListener("DOMContentLoaded", markKept);
+  document.addEventListener("htmx:afterSwap", markKept);
 
   document.addEventListener("input", (event) => {
     if (event.target.matches && event.target.matches(EDITABLE)) markDirty(event.target);

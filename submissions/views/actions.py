@@ -74,7 +74,6 @@ def _refused(
     message: str,
     *,
     code: str = "",
-    reason: str = "",
     typed: dict[str, Any] | None = None,
     field_errors: dict[str, str] | None = None,
     error_for: str = "",
@@ -86,7 +85,6 @@ def _refused(
         "id": submission_id,
         "message": message,
         "code": code,
-        "reason": reason,
         "typed": typed or {},
         "field_errors": field_errors or {},
         "error_for": error_for,
@@ -148,10 +146,14 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = RejectForm(request.POST)
-    typed = request.POST.get("reason", "")[:5000]
+    # The reason typed and the one picked from the list: both come back with a refusal.
+    typed = {
+        "reject_reason": request.POST.get("reason", "")[:5000],
+        "reject_preset": request.POST.get("preset", "")[:500],
+    }
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
-        return _refused(request, submission.pk, message, reason=typed, error_for="reject")
+        return _refused(request, submission.pk, message, typed=typed, error_for="reject")
     try:
         submission = submission_reject(
             submission_id=submission.pk,
@@ -165,7 +167,7 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
             submission.pk,
             error.message,
             code=error.code,
-            reason=typed,
+            typed=typed,
             error_for=_invalid(error, "reject"),
         )
     return _decided(request, submission, "rejected")

@@ -450,22 +450,32 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         return render(request, f"review/detail.html#{part}", detail_context(request, submission))
     # Viewing never claims (no write on GET): "Start review" or the first action does.
     refusal = _pop_refusal(request, submission.pk)
-    reject_form = None
-    if refusal.get("reason"):
-        initial = {"version": submission.version, "reason": refusal["reason"]}
-        reject_form = RejectForm(initial=initial)
+    typed = refusal.get("typed") or {}
     context = detail_context(
         request,
         submission,
         error=refusal.get("message", ""),
         error_code=refusal.get("code", ""),
-        reject_form=reject_form,
+        reject_form=_kept_reject_form(submission, typed),
         field_errors=refusal.get("field_errors"),
         error_for=refusal.get("error_for", ""),
     )
-    typed = {**(refusal.get("typed") or {}), "reject_reason": refusal.get("reason", "")}
     _show_typed(context, typed)
     return render(request, "review/detail.html", context)
+
+
+def _kept_reject_form(submission: Submission, typed: dict[str, Any]) -> RejectForm | None:
+    """The reject form as a refused Reject left it: the reason typed and the one picked
+    from the list (a pick came back unpicked, though the typed reason was kept), marked
+    as unsaved input. A picked value not on the list is not drawn: no option has it."""
+    reason, preset = typed.get("reject_reason", ""), typed.get("reject_preset", "")
+    if not reason and not preset:
+        return None
+    form = RejectForm(initial={"version": submission.version, "reason": reason, "preset": preset})
+    for name in ("preset", "reason"):
+        # Drawn without it, the box is empty: review.js counts what was kept as unsaved.
+        form.fields[name].widget.attrs["data-drawn"] = ""
+    return form
 
 
 def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
@@ -492,8 +502,11 @@ def _not_kept(fields: list[FieldRow], typed: dict[str, Any]) -> list[tuple[str, 
     """(label, text) of each typed value a refused form carried, for a page that has no
     input to put it back in."""
     labels = {row.name: row.label for row in fields}
+    preset = typed.get("reject_preset", "")
     found = [
         ("Reject reason", typed.get("reject_reason", "")),
+        # The one picked from the list too (a value not on the list was never the form's).
+        ("Reject reason", preset if preset in REJECT_REASONS else ""),
         ("Cancel reason", typed.get("cancel_reason", "")),
     ]
     if "field" in typed:

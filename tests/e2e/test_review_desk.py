@@ -1182,3 +1182,29 @@ def test_a_picked_common_reject_reason_survives_a_save_and_the_dialog_names_what
     expect(dialog.locator("[data-unsaved-fields]")).to_contain_text("Comment")
     expect(dialog).to_contain_text("Leaving this page drops your change")
     context.close()
+
+
+def test_a_refused_reject_keeps_the_picked_reason_through_a_later_save(chromium, live_server, team):
+    """A stale page's Reject is refused; the reason picked from the common reasons came
+    back unpicked (the typed one was kept). Kept, it is the reviewer's unsaved input like
+    any other: a correction saved next, which redraws the column, keeps it too."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    submission_correct_field(
+        submission_id=submission.pk, field_name="currency", raw_value="EUR", actor=Actor.system()
+    )
+    page.select_option("#reject-preset", "Not a receipt or invoice.")
+    page.click("[data-action=reject]")
+    expect(page.locator("[data-refusal]")).to_contain_text("changed since you opened it")
+    expect(page.locator("#reject-preset")).to_have_value("Not a receipt or invoice.")
+
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
+    expect(page.locator("#reject-preset")).to_have_value("Not a receipt or invoice.")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(page.locator("#unsaved-dialog [data-unsaved-fields]")).to_have_text("Reject reason")
+    page.click("[data-unsaved=back]")
+    context.close()

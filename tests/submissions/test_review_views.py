@@ -1069,6 +1069,67 @@ def test_a_refused_reject_keeps_the_typed_reason(ui, company, waiting):
     assert "data-refusal" not in ui.get(detail_url(waiting)).content.decode()
 
 
+PICKED = "Not a receipt or invoice."
+
+
+def picked_in(page: str) -> str:
+    """The common reason the page's reject form has selected ("" for none)."""
+    select = re.search(r'<select name="preset".*?</select>', page, re.S)
+    assert select, "no reject form on the page"
+    chosen = re.findall(r'<option value="([^"]*)" selected>', select.group(0))
+    return chosen[0] if chosen else ""
+
+
+def stale_reject(submission: Submission) -> dict[str, object]:
+    return {"version": submission.version + 5, "preset": PICKED, "reason": ""}
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_a_refused_reject_keeps_the_picked_common_reason(ui, company, waiting, htmx):
+    """A reason picked from the common reasons came back unpicked after a stale page's
+    Reject was refused, though a typed one was kept: the reviewer picked it again, or
+    rejected with none picked and was refused once more."""
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_BOOSTED": "true"} if htmx else {}
+    response = ui.post(action_url("reject", waiting), stale_reject(waiting), follow=True, **headers)
+    page = refused_page(response)
+    assert "changed since you opened it" in page
+    assert picked_in(page) == PICKED
+    # Shown once, as the typed reason is: a reload draws the form as stored.
+    assert picked_in(ui.get(detail_url(waiting)).content.decode()) == ""
+
+
+def test_a_reject_refused_for_another_reviewers_claim_keeps_what_was_picked_and_typed(
+    ui, company, waiting
+):
+    submission_claim(submission_id=waiting.pk, user=factories.UserFactory(companies=[company]))
+    waiting.refresh_from_db()
+    posted = {"version": waiting.version, "preset": PICKED, "reason": "Scan of a menu."}
+    page = refused_page(ui.post(action_url("reject", waiting), posted, follow=True))
+    assert "data-refusal" in page and picked_in(page) == PICKED
+    assert "Scan of a menu.</textarea>" in page
+    waiting.refresh_from_db()
+    assert waiting.status == S.REVIEW
+
+
+def test_an_incomplete_reject_form_keeps_the_picked_reason(ui, waiting):
+    page = refused_page(ui.post(action_url("reject", waiting), {"preset": PICKED}, follow=True))
+    assert "The form was incomplete" in page and picked_in(page) == PICKED
+
+
+def test_a_picked_reason_that_is_not_on_the_list_is_not_drawn(ui, waiting):
+    posted = {"version": waiting.version + 5, "preset": "<b>Made up</b>"}
+    page = refused_page(ui.post(action_url("reject", waiting), posted, follow=True))
+    assert picked_in(page) == "" and "Made up" not in page
+
+
+def test_a_reason_picked_for_a_submission_decided_meanwhile_is_listed(ui, waiting):
+    seen = waiting.version
+    submission_reject(submission_id=waiting.pk, actor=Actor.system(), reason="Duplicate.")
+    posted = {"version": seen, "preset": PICKED}
+    page = refused_page(ui.post(action_url("reject", waiting), posted, follow=True))
+    assert re.search(rf'data-not-kept.*Reject reason: <span class="typed">{PICKED}', page, re.S)
+
+
 def test_what_a_refused_form_carried_for_a_submission_decided_meanwhile_is_listed(
     ui, company, waiting
 ):
