@@ -494,7 +494,10 @@
         // coming back (a comment, another field's save, a fraud refresh) may be drawn after
         // someone else saved this field, and the draft, put back over their value, must
         // not overwrite it unseen. A refused one was told why: it goes on with the new one.
-        version: wasSent(input) ? null : formVersion(input),
+        // So does a reason or a comment (named: data-unsaved-label), which overwrites no
+        // value: kept at the old version, Reject after the reviewer's own save was refused
+        // as stale, saying they had corrected a field "in another tab or window".
+        version: wasSent(input) || input.dataset.unsavedLabel ? null : formVersion(input),
       }));
   });
 

@@ -1207,4 +1207,25 @@ def test_a_refused_reject_keeps_the_picked_reason_through_a_later_save(chromium,
     page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
     expect(page.locator("#unsaved-dialog [data-unsaved-fields]")).to_have_text("Reject reason")
     page.click("[data-unsaved=back]")
+
+
+def test_a_reject_after_the_reviewers_own_save_goes_through(chromium, live_server, team):
+    """A reason typed before a correction was put back into the redrawn column with the
+    version it was typed on, so Reject was then refused as stale: "you corrected Merchant
+    name in another tab or window", though it was this page. A reason overwrites no value:
+    it goes on with the column's version, as the Approve button does."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    fraud_panel_loaded(page)
+    page.fill("#id_reason", "Scan of a menu, not a receipt")
+    page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
+    page.locator("#field-merchantName").press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("#id_reason")).to_have_value("Scan of a menu, not a receipt")
+
+    page.click("[data-action=reject]")
+    page.wait_for_url(re.compile(r"/review/$"))
+    done = Submission.objects.get(pk=submission.pk)
+    assert done.status == S.REJECTED and done.reject_reason == "Scan of a menu, not a receipt"
     context.close()
