@@ -437,7 +437,9 @@ def _render_panel(
 
 
 def _reason_without_form(context: dict[str, Any], typed: dict[str, Any]) -> str:
-    reason = typed.get("reason") or ""
+    # The reason written, else the one picked from the list (the reason that was sent).
+    picked = typed.get("preset") if typed.get("preset") in FRAUD_REASONS else ""
+    reason = typed.get("reason") or picked or ""
     has_form = context["can_resolve"] and context["can_confirm"]
     if has_form and any(p.key == typed.get("pair") and p.unresolved_ids for p in context["pairs"]):
         return ""
@@ -457,13 +459,16 @@ def panel(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
-    """The reason a reviewer wrote with a refused decision, and the pair it was for."""
+    """The reason a reviewer wrote, and the one picked from the list, with a refused
+    decision, and the pair it was for: a pick came back unpicked, though the written
+    reason was kept."""
     matches = request.POST.getlist("match")
     pair = M.objects.filter(pk__in=matches[:1], submission_id=submission_id).first()
     return {
         "id": submission_id,
         "pair": (pair.target_submission_id or pair.pk) if pair else "",
         "reason": request.POST.get("reason", "")[:5000],
+        "preset": request.POST.get("preset", "")[:500],
     }
 
 

@@ -1,6 +1,7 @@
 """The fraud panel by pair: one card per matched submission, confirming with a reason,
 undo within the window, and the side-by-side compare page."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -244,6 +245,54 @@ def test_a_refused_confirmation_keeps_its_reason_in_its_pairs_form(ui, reviewer,
     assert "changed since you opened it" in page
     assert 'value="Same till roll' not in ui.get(plain["Location"]).content.decode()  # once
     assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+PICKED = "Receipt belongs to someone else."
+
+
+def picked_in(html: str, pair: str) -> str:
+    """The reason the pair's confirm form has picked from the list ("" for none)."""
+    select = re.search(rf'<select id="fraud-reason-{pair}".*?</select>', html, re.S)
+    assert select, "no confirm form for the pair"
+    chosen = re.findall(r'<option value="([^"]*)" selected>', select.group(0))
+    return chosen[0] if chosen else ""
+
+
+def test_a_refused_confirmation_keeps_the_reason_picked_from_the_list(ui, reviewer, flagged):
+    """A reason picked from the list came back unpicked after a refused confirmation,
+    though a written one was kept in its pair's form."""
+    make_lead(reviewer)
+    later, pair = flagged["later"], flagged["earlier"].pk
+    post = {
+        "version": later.version + 4,  # stale: someone else changed the submission
+        "match": [m.pk for m in flagged["pair"]],
+        "resolution": "confirmed_fraud",
+        "preset": PICKED,
+    }
+    url = reverse("fraud:resolve_pair", args=[later.pk])
+    htmx = ui.post(url, post, HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 409 and picked_in(htmx.content.decode(), pair) == PICKED
+
+    plain = ui.post(url, post)
+    page = ui.get(plain["Location"]).content.decode()
+    assert "changed since you opened it" in page and picked_in(page, pair) == PICKED
+    assert picked_in(ui.get(plain["Location"]).content.decode(), pair) == ""  # once
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()
+
+
+def test_a_reason_picked_for_a_pair_resolved_meanwhile_is_shown(ui, reviewer, company, flagged):
+    make_lead(reviewer)
+    later = flagged["later"]
+    seen = later.version
+    other_ui = Client()
+    other_ui.force_login(factories.member(company))
+    assert resolve(other_ui, later, flagged["pair"], resolution="false_positive").status_code == 200
+    later.version = seen  # her page was drawn before
+    answer = resolve(ui, later, flagged["pair"], resolution="confirmed_fraud", preset=PICKED)
+    assert answer.status_code == 409
+    assert re.search(
+        rf'data-not-kept.*<span class="typed">{PICKED}</span>', answer.content.decode()
+    )
 
 
 def test_a_confirmation_refused_after_another_reviewer_resolved_the_pair_shows_its_reason(
