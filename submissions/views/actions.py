@@ -238,7 +238,9 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
-        return _incomplete(request, submission)
+        field = request.POST.get("field", "")[:100]
+        value = request.POST.get("value", "")[: CORRECTION_MAX + 1]
+        return _incomplete(request, submission, {"field": field, "value": value} if field else {})
     data = form.cleaned_data
     return _corrected(
         request,
@@ -260,10 +262,10 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = LineItemsForm(request.POST)
-    if not form.is_valid():
-        return _incomplete(request, submission)
     rows = _line_item_rows(request)
     typed = {"rows": [[r.description, r.quantity, r.amount] for r in rows if not r.is_blank()]}
+    if not form.is_valid():
+        return _incomplete(request, submission, typed)
     return _corrected(
         request,
         submission,
@@ -278,8 +280,15 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     )
 
 
-def _incomplete(request: HttpRequest, submission: Submission) -> HttpResponse:
-    return _changed(request, submission.pk, "side", error="The form was incomplete.", status=400)
+def _incomplete(
+    request: HttpRequest, submission: Submission, typed: dict[str, Any]
+) -> HttpResponse:
+    """A correction form without its version: refused, and what was typed comes back with
+    the page a plain post is sent to (htmx keeps it in the page itself), as it does with
+    a refused save; it was dropped for the stored values."""
+    return _changed(
+        request, submission.pk, "side", error="The form was incomplete.", typed=typed, status=400
+    )
 
 
 def _corrected(

@@ -1130,6 +1130,22 @@ def test_a_reason_picked_for_a_submission_decided_meanwhile_is_listed(ui, waitin
     assert re.search(rf'data-not-kept.*Reject reason: <span class="typed">{PICKED}', page, re.S)
 
 
+def test_an_incomplete_plain_correction_keeps_what_was_typed(ui, waiting):
+    """A plain correction post without its version (a page damaged or cut short) was
+    answered "The form was incomplete." on a page drawn with the stored values: the typed
+    value and line items were gone, though a refused save keeps them."""
+    typed = {"field": "merchantName", "value": "Kedai Baru Sdn Bhd"}
+    page = refused_page(ui.post(action_url("correct", waiting), typed, follow=True))
+    assert "The form was incomplete" in page
+    assert 'id="field-merchantName" name="value" value="Kedai Baru Sdn Bhd"' in page
+
+    rows = {"description-0": "Teh tarik", "quantity-0": "2", "amount-0": "3.40"}
+    page = refused_page(ui.post(action_url("correct_items", waiting), rows, follow=True))
+    assert "The form was incomplete" in page and 'value="Teh tarik"' in page
+    waiting.refresh_from_db()
+    assert waiting.extracted_data.get("merchantName") != "Kedai Baru Sdn Bhd"
+
+
 def test_what_a_refused_form_carried_for_a_submission_decided_meanwhile_is_listed(
     ui, company, waiting
 ):
