@@ -427,18 +427,26 @@ def oldest_waiting(submissions: QuerySet[Submission]) -> Submission | None:
     return submissions.filter(status=SubmissionStatus.REVIEW).order_by("id").first()
 
 
+def overview_since(days: int) -> datetime:
+    """When the overview's period of `days` UTC days, today included, begins: the start of
+    its first day. Every figure of the page counts from it: the rates and the reviewers'
+    figures counted from this moment 30 days ago, and took in most of a day (decisions,
+    submissions) that the chart beside them left out."""
+    start = timezone.now().astimezone(UTC).date() - timedelta(days=days - 1)
+    return datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+
+
 def decisions_per_day(submissions: QuerySet[Submission], days: int) -> list[dict[str, Any]]:
-    """Approvals and rejections per day over the last `days` days, today included."""
-    today = timezone.now().date()
-    start = today - timedelta(days=days - 1)
-    # From the start of that day as a time, not by each event's date: the time is indexed
-    # (event_decided_at), a date computed per row is not, and it read every event ever.
-    since = timezone.make_aware(datetime.combine(start, datetime.min.time()))
+    """Approvals and rejections per UTC day over the last `days` days, today included."""
+    # From the start of the first day as a time, not by each event's date: the time is
+    # indexed (event_decided_at), a date computed per row is not, and it read every event.
+    since = overview_since(days)
+    start = since.date()
     rows = (
         SubmissionEvent.objects.filter(
             submission__in=submissions, type__in=DECISIONS, occurred_at__gte=since
         )
-        .annotate(day=TruncDate("occurred_at"))
+        .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
         .values("day", "type")
         .annotate(n=Count("id"))
     )

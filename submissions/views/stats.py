@@ -1,8 +1,6 @@
 """The overview: queue depth, decisions per day, fraud and straight-through rates and
 each reviewer's figures, for one environment of the reviewer's company."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,6 +13,7 @@ from submissions.selectors import (
     company_submissions,
     decisions_per_day,
     oldest_waiting,
+    overview_since,
     review_depth,
     review_rates,
     reviewer_figures,
@@ -32,7 +31,7 @@ def stats(request: HttpRequest) -> HttpResponse:
     depth = review_depth(submissions)
     oldest = oldest_waiting(submissions)
     now = timezone.now()
-    since = now - timedelta(days=PERIOD_DAYS)
+    since = overview_since(PERIOD_DAYS)
     # Said on the page, with a link to the other one: the figures are of one environment.
     other = next(e for e in Environment if e != environment)
     context = {

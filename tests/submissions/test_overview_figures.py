@@ -1,0 +1,279 @@
+"""The overview's figures (review:stats) against the same figures counted by hand, in plain
+Python over the seeded rows: UTC day edges, sandbox beside production, another company,
+auto-approvals, API decisions, cancelled, expired and failed submissions, and reviewers
+who left."""
+
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import median
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from steve.models import Company, Membership
+from submissions.models import EventType, Submission, SubmissionEvent, SubmissionStatus
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+S = SubmissionStatus
+PROCESSED = {S.REVIEW, S.APPROVED}
+
+
+def at(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm, ss), tzinfo=UTC)
+
+
+class Seeder:
+    """Submissions and their history as the services leave them, at chosen times."""
+
+    def __init__(self, company: Company, environment: str = "production") -> None:
+        self.company = company
+        self.environment = environment
+
+    def submission(
+        self, status: str, created: datetime, fraud: str | None = "clean", workflow: int = 0
+    ) -> Submission:
+        version = factories.default_workflows(self.company)[workflow]
+        submission = factories.SubmissionFactory(
+            company=self.company,
+            environment=self.environment,
+            workflow_version=version,
+            workflow=version.workflow,
+            status=status,
+            fraud_status=fraud,
+        )
+        Submission.objects.filter(pk=submission.pk).update(created_at=created)
+        self.event(submission, EventType.CREATED, created)
+        return submission
+
+    def event(
+        self,
+        submission: Submission,
+        type: str,
+        when: datetime,
+        actor: Any = None,
+        moves: tuple[str, str] = ("", ""),
+    ) -> None:
+        if actor is None:
+            who = {"actor_type": SubmissionEvent.ActorType.SYSTEM, "actor_label": "Steve"}
+        elif isinstance(actor, str):
+            who = {"actor_type": SubmissionEvent.ActorType.API_KEY, "actor_id": actor}
+            who["actor_label"] = f"API key {actor}"
+        else:
+            who = {"actor_type": SubmissionEvent.ActorType.USER, "actor_id": str(actor.pk)}
+            who["actor_label"] = actor.username
+        event = SubmissionEvent.objects.create(
+            submission=submission, type=type, from_status=moves[0], to_status=moves[1], **who
+        )
+        SubmissionEvent.objects.filter(pk=event.pk).update(occurred_at=when)
+
+    def processed(self, submission: Submission, when: datetime, to: str = S.REVIEW) -> None:
+        self.event(submission, EventType.PROCESSING_STARTED, when, moves=(S.CREATED, S.PROCESSING))
+        kind = EventType.APPROVED if to == S.APPROVED else EventType.READY_FOR_REVIEW
+        self.event(submission, kind, when + timedelta(seconds=5), moves=(S.PROCESSING, to))
+
+    def decided(
+        self, submission: Submission, who: Any, when: datetime, *, to: str, claimed: datetime | None
+    ) -> None:
+        if claimed is not None:
+            self.event(submission, EventType.CLAIMED, claimed, who)
+        kind = EventType.APPROVED if to == S.APPROVED else EventType.REJECTED
+        self.event(submission, kind, when, who, moves=(S.REVIEW, to))
+
+
+def seed(seeder: Seeder, people: dict[str, Any], today: date) -> None:
+    """One environment's month: every kind of row the figures must count, or must not."""
+    d = lambda n: today - timedelta(days=n)  # noqa: E731
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    # Decided by a reviewer at each side of a UTC midnight.
+    late = seeder.submission(S.APPROVED, at(d(3), 9))
+    seeder.processed(late, at(d(3), 9))
+    seeder.decided(late, alice, at(d(3), 23, 59, 59), to=S.APPROVED, claimed=at(d(3), 23, 50))
+    early = seeder.submission(S.SYNCED, at(d(3), 10))
+    seeder.processed(early, at(d(3), 10))
+    seeder.decided(early, alice, at(d(2), 0, 0, 0), to=S.APPROVED, claimed=at(d(3), 23, 30))
+    seeder.event(early, EventType.SYNCED, at(d(2), 0, 1), moves=(S.APPROVED, S.SYNCED))
+    # Approved by processing, no reviewer; one synced since.
+    for n in (1, 4):
+        auto = seeder.submission(S.APPROVED, at(d(n), 12))
+        seeder.processed(auto, at(d(n), 12), to=S.APPROVED)
+    # Rejected by a reviewer who has since left (deleted below), after a take-over.
+    flagged = seeder.submission(S.REJECTED, at(d(5), 8), fraud="flagged")
+    seeder.processed(flagged, at(d(5), 8))
+    seeder.event(flagged, EventType.CLAIMED, at(d(5), 11), alice)
+    seeder.event(flagged, EventType.CLAIM_TAKEN_OVER, at(d(5), 11, 50), bob)
+    seeder.decided(flagged, bob, at(d(5), 12), to=S.REJECTED, claimed=None)
+    # Approved by an inactive reviewer, with no claim (a bulk approval), and by the API.
+    bulk = seeder.submission(S.APPROVED, at(d(6), 8))
+    seeder.processed(bulk, at(d(6), 8))
+    seeder.decided(bulk, carol, at(d(6), 9), to=S.APPROVED, claimed=None)
+    by_api = seeder.submission(S.REJECTED, at(d(6), 8))
+    seeder.processed(by_api, at(d(6), 8))
+    seeder.decided(by_api, "key_1", at(d(6), 10), to=S.REJECTED, claimed=None)
+    # Waiting: one blocked, one clean on the second workflow.
+    for fraud, workflow in (("blocked", 0), ("clean", 1)):
+        waiting = seeder.submission(S.REVIEW, at(d(1), 6), fraud=fraud, workflow=workflow)
+        seeder.processed(waiting, at(d(1), 6))
+    # Cancelled in review; cancelled before processing (its session expired); failed.
+    cancelled = seeder.submission(S.CANCELLED, at(d(7), 8))
+    seeder.processed(cancelled, at(d(7), 8))
+    seeder.event(cancelled, EventType.CANCELLED, at(d(7), 9), alice, moves=(S.REVIEW, S.CANCELLED))
+    expired = seeder.submission(S.CANCELLED, at(d(8), 8), fraud=None)
+    seeder.event(expired, EventType.SESSION_EXPIRED, at(d(8), 9))
+    seeder.event(expired, EventType.CANCELLED, at(d(8), 9), moves=(S.CREATED, S.CANCELLED))
+    failed = seeder.submission(S.FAILED, at(d(8), 8), fraud=None)
+    seeder.event(failed, EventType.FAILED, at(d(8), 8, 1), moves=(S.PROCESSING, S.FAILED))
+    # Made and processed in the last second before the period's first day: not of it.
+    before = seeder.submission(S.APPROVED, at(d(30), 23, 59, 50))
+    seeder.processed(before, at(d(30), 23, 59, 50), to=S.APPROVED)
+    # Made before the period: decided just before its first day, and as it starts.
+    for when in (at(d(30), 23, 59, 59), at(d(29), 0, 0, 0)):
+        old = seeder.submission(S.APPROVED, at(d(40), 8))
+        seeder.processed(old, at(d(40), 8))
+        seeder.decided(old, alice, when, to=S.APPROVED, claimed=when - timedelta(minutes=20))
+
+
+def expected(company: Company, environment: str, now: datetime) -> dict[str, Any]:
+    """The overview's figures, counted by hand over every row (no queries but the reads)."""
+    # One period for every figure: the chart's 30 UTC days, today included.
+    first_day = now.astimezone(UTC).date() - timedelta(days=29)
+    since = at(first_day, 0)
+    subs = [
+        s
+        for s in Submission.objects.select_related("workflow").all()
+        if s.company_id == company.pk and s.environment == environment
+    ]
+    ids = {s.pk for s in subs}
+    events = [e for e in SubmissionEvent.objects.all() if e.submission_id in ids]
+    waiting = [s for s in subs if s.status == S.REVIEW]
+    per_day: Counter[tuple[date, str]] = Counter(
+        (e.occurred_at.astimezone(UTC).date(), e.type)
+        for e in events
+        if e.type in {"approved", "rejected"} and e.occurred_at.astimezone(UTC).date() >= first_day
+    )
+    recent = {s.pk: s for s in subs if s.created_at >= since}
+    checked = [s for s in recent.values() if s.fraud_status is not None]
+    finished = [
+        e
+        for e in events
+        if e.submission_id in recent and e.from_status == S.PROCESSING and e.to_status in PROCESSED
+    ]
+    reviewers: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e.type not in {"approved", "rejected"} or e.actor_type != "user":
+            continue
+        if e.occurred_at < since:
+            continue
+        person = reviewers.setdefault(e.actor_label, {"approved": 0, "rejected": 0, "times": []})
+        person[e.type] += 1
+        taken = [
+            c.occurred_at
+            for c in events
+            if c.submission_id == e.submission_id
+            and c.actor_id == e.actor_id
+            and c.type in {"claimed", "claim_taken_over"}
+            and c.occurred_at <= e.occurred_at
+        ]
+        if taken:
+            person["times"].append(e.occurred_at - max(taken))
+    return {
+        "waiting": len(waiting),
+        "depth": sorted(Counter(s.workflow.name for s in waiting).items()),
+        "decisions": {(day, kind): n for (day, kind), n in per_day.items()},
+        "fraud_rate": (
+            sum(s.fraud_status in {"flagged", "blocked"} for s in checked) / len(checked)
+            if checked
+            else None
+        ),
+        "checked": len(checked),
+        "straight_through": (
+            sum(e.to_status == S.APPROVED for e in finished) / len(finished) if finished else None
+        ),
+        "processed": len(finished),
+        "reviewers": {
+            label: (
+                p["approved"],
+                p["rejected"],
+                median(p["times"]) if p["times"] else None,
+            )
+            for label, p in reviewers.items()
+        },
+    }
+
+
+def shown(page: Any) -> dict[str, Any]:
+    context = page.context
+    return {
+        "waiting": context["waiting"],
+        "depth": sorted((row["label"], row["value"]) for row in context["depth"]),
+        "decisions": {
+            (day["day"], kind): day[kind]
+            for day in context["decisions"]
+            for kind in ("approved", "rejected")
+            if day[kind]
+        },
+        "fraud_rate": context["rates"]["fraud_rate"],
+        "checked": context["rates"]["checked"],
+        "straight_through": context["rates"]["straight_through"],
+        "processed": context["rates"]["processed"],
+        "reviewers": {
+            r["label"]: (r["approved"], r["rejected"], r["median"]) for r in context["reviewers"]
+        },
+    }
+
+
+@pytest.fixture
+def lead(company):
+    return factories.member(company, Membership.Role.LEAD, username="lead")
+
+
+@pytest.fixture
+def overview(client, lead):
+    client.force_login(lead)
+    return lambda **query: client.get(reverse("review:stats"), query)
+
+
+@pytest.fixture
+def now(monkeypatch) -> datetime:
+    """Midday UTC today, held still: a day's edge cannot pass between seeding and reading."""
+    held = at(timezone.now().astimezone(UTC).date(), 12)
+    monkeypatch.setattr(timezone, "now", lambda: held)
+    return held
+
+
+@pytest.fixture
+def seeded(company, now) -> dict[str, Company]:
+    """Production and sandbox of the company, and another company, each seeded alike;
+    then bob leaves (his user deleted) and carol is made inactive."""
+    today = now.date()
+    other = factories.CompanyFactory()
+    people = {name: factories.member(company, username=name) for name in ("alice", "bob", "carol")}
+    for seeder in (Seeder(company), Seeder(company, "sandbox"), Seeder(other)):
+        seed(seeder, people, today)
+    people["bob"].delete()
+    people["carol"].is_active = False
+    people["carol"].save()
+    return {"company": company, "other": other}
+
+
+@pytest.mark.parametrize("environment", ["production", "sandbox"])
+def test_the_overview_shows_the_figures_counted_by_hand(seeded, overview, now, environment):
+    page = overview(environment=environment)
+    assert page.status_code == 200
+    figures = shown(page)
+    assert figures == expected(seeded["company"], environment, now)
+    # What was seeded, so the hand count itself is checked too: a UTC day ends at
+    # 23:59:59 and the next begins at 00:00:00; the day before the chart is left out.
+    today = now.date()
+    assert figures["decisions"][(today - timedelta(days=3), "approved")] == 1
+    assert figures["decisions"][(today - timedelta(days=2), "approved")] == 1
+    assert figures["decisions"][(today - timedelta(days=29), "approved")] == 1
+    assert figures["waiting"] == 2 and figures["checked"] == 10
+    assert (figures["processed"], figures["fraud_rate"]) == (10, 0.2)
+    assert figures["reviewers"]["bob"][:2] == (0, 1)
+    assert figures["reviewers"]["carol"] == (1, 0, None)
+    html = page.content.decode()
+    assert 'data-kpi="fraud-rate">20.0%' in html
+    assert 'data-kpi="stp">20.0%' in html
