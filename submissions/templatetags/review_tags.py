@@ -252,13 +252,16 @@ def _detail_text(value: Any) -> str:
 def decisions_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
     """Stacked bars of approvals and rejections per day, as SVG geometry."""
     plot_h = CHART_HEIGHT - 2 * CHART_PAD
-    peak = max((d["approved"] + d["rejected"] for d in days), default=0) or 1
+    peak = max((d["approved"] + d["rejected"] for d in days), default=0)
+    # The scale is never below 1 (no division by zero), but the axis and its label say the
+    # real highest day: a month without decisions read "highest day 1".
+    scale = peak or 1
     step = (CHART_WIDTH - 2 * CHART_PAD) / max(len(days), 1)
     bars = []
     for i, day in enumerate(days):
         x = CHART_PAD + i * step + 1
-        approved_h = plot_h * day["approved"] / peak
-        rejected_h = plot_h * day["rejected"] / peak
+        approved_h = plot_h * day["approved"] / scale
+        rejected_h = plot_h * day["rejected"] / scale
         base = CHART_HEIGHT - CHART_PAD
         bars.append(
             {

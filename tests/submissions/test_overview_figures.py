@@ -277,3 +277,49 @@ def test_the_overview_shows_the_figures_counted_by_hand(seeded, overview, now, e
     html = page.content.decode()
     assert 'data-kpi="fraud-rate">20.0%' in html
     assert 'data-kpi="stp">20.0%' in html
+
+
+@pytest.mark.parametrize("environment", ["production", "sandbox"])
+def test_the_queue_tabs_count_each_status_as_counted_by_hand(
+    seeded, client, lead, now, environment, settings
+):
+    settings.REVIEW_SLA = timedelta(hours=24)
+    client.force_login(lead)
+    page = client.get(reverse("review:queue"), {"environment": environment})
+    mine = [
+        s
+        for s in Submission.objects.all()
+        if s.company_id == seeded["company"].pk and s.environment == environment
+    ]
+    by_status = Counter(s.status for s in mine)
+    tabs = {tab["value"]: tab["count"] for tab in page.context["counts"]}
+    assert tabs == {**{status: by_status[status] for status in S.values}, "all": len(mine)}
+    late = [s for s in mine if s.status == S.REVIEW and s.created_at <= now - timedelta(hours=24)]
+    assert page.context["breaches"] == len(late) == 2
+
+
+def test_a_month_without_data_shows_dashes_and_a_chart_topped_at_zero(overview, now):
+    """Rates of nothing are "—" (not 0 % nor a 500), and an empty chart's scale said its
+    highest day had 1 decision."""
+    page = overview()
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-kpi="fraud-rate">—<' in html and 'data-kpi="stp">—<' in html
+    assert 'data-kpi="waiting">0<' in html and 'data-kpi="oldest">—<' in html
+    assert "highest day 0" in html and "highest day 1" not in html
+    assert "No reviewer decided anything" in html
+
+
+def test_a_renamed_reviewer_is_one_row_under_their_latest_name(company, overview, now):
+    seeder = Seeder(company)
+    alice = factories.member(company, username="alice")
+    for n, name in enumerate(["alice", "alice.smith", "alice.smith"]):
+        alice.username = name
+        alice.save()
+        decided = seeder.submission(S.APPROVED, now - timedelta(days=3 - n))
+        seeder.processed(decided, now - timedelta(days=3 - n))
+        seeder.decided(
+            decided, alice, now - timedelta(days=3 - n, hours=-1), to=S.APPROVED, claimed=None
+        )
+    rows = [(r["label"], r["decisions"]) for r in overview().context["reviewers"]]
+    assert rows == [("alice.smith", 3)]
