@@ -12,13 +12,15 @@ from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import models, router, transaction
+from django.core.paginator import EmptyPage, Page, Paginator
+from django.db import connections, models, router, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from steve.accounts import PasswordChangeView
@@ -146,6 +148,55 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class EstimatedCountPaginator(Paginator):
+    """The pages of a table that grows with every day of use (events, deliveries,
+    attempts): unfiltered, its size is PostgreSQL's estimate of the table's rows, not a
+    count of every row made (43 ms at 81,000 rows, a page, and growing). Filtered or
+    searched, or small, or on SQLite, its rows are counted: the statistics know the
+    table, not a filter's rows, and a small count is as cheap as the estimate."""
+
+    # Below this estimate the rows are counted: exact, and as cheap.
+    exact_below = 10_000
+
+    @cached_property
+    def estimated(self) -> bool:
+        return self._estimate() is not None
+
+    @cached_property
+    def count(self) -> int:
+        estimate = self._estimate()
+        return self.object_list.count() if estimate is None else estimate
+
+    def _estimate(self) -> int | None:
+        queryset = self.object_list
+        if queryset.query.where or connections[queryset.db].vendor != "postgresql":
+            return None
+        table = connections[queryset.db].ops.quote_name(queryset.model._meta.db_table)
+        with connections[queryset.db].cursor() as cursor:
+            # -1: never analyzed (nor vacuumed) yet, so no estimate.
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+            row = cursor.fetchone()
+        estimate = int(row[0]) if row else -1
+        return estimate if estimate >= self.exact_below else None
+
+    def validate_number(self, number: Any) -> int:
+        """Any page from 1 of an estimated list: the table may hold more rows than the
+        estimate says, and a page past its end is an empty page, not an error."""
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if self.estimated and int(number) > 1:
+                return int(number)
+            raise
+
+    def page(self, number: Any) -> Page:
+        if not self.estimated:
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
 class FixedOnceCreated:

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from steve.admin_site import (
+    EstimatedCountPaginator,
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
@@ -169,6 +170,7 @@ class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
     search_fields = ["id", "submission__id"]
     readonly_fields = [f.name for f in SubmissionEvent._meta.fields]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # a row for every change of every submission
 
 
 @admin.register(SubmissionFile)

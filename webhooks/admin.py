@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from steve.admin_site import (
+    EstimatedCountPaginator,
     ExplainsRefusedDeletion,
     FixedOnceCreated,
     NewestRows,
@@ -349,8 +350,10 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     readonly_fields = [*(f.name for f in WebhookDelivery._meta.fields), "all_attempts"]
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
-    # One delivery per event and endpoint: the largest table, counted once a page.
+    # One delivery per event and endpoint: the largest table, counted once a page, and
+    # unfiltered, its size estimated.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     @admin.display(description="attempts made")
     def all_attempts(self, obj: WebhookDelivery) -> str:
@@ -460,10 +463,12 @@ class SyncTargetAdmin(ReadOnlyAdmin):
 
 class LogAdmin(ReadOnlyAdmin):
     """The rows a page shows only the newest of (INLINE_ROWS), listed whole, newest first
-    by id (the tables only grow, and the id is indexed), one count a page."""
+    by id (the tables only grow, and the id is indexed), one count a page, and that one
+    estimated when unfiltered and large."""
 
     ordering = ["-id"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(WebhookAttempt)
