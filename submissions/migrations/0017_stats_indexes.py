@@ -3,8 +3,13 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from steve.migration_operations import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # Built concurrently on PostgreSQL (steve.migration_operations), outside a transaction.
+    atomic = False
+
     dependencies = [
         ("steve", "0006_idempotency_keys_per_company_environment"),
         ("submissions", "0016_file_password_protected"),
@@ -12,11 +17,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="submission",
             index=models.Index(fields=["company", "created_at"], name="submission_company_created"),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="submissionevent",
             index=models.Index(
                 condition=models.Q(("type__in", ["approved", "rejected"])),

@@ -2,15 +2,20 @@
 
 from django.db import migrations, models
 
+from steve.migration_operations import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # Built concurrently on PostgreSQL (steve.migration_operations), outside a transaction.
+    atomic = False
+
     dependencies = [
         ("steve", "0006_idempotency_keys_per_company_environment"),
         ("webhooks", "0016_session_targets_per_environment"),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name="webhookdelivery",
             index=models.Index(fields=["endpoint", "-id"], name="delivery_endpoint_id"),
         ),
