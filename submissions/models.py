@@ -19,6 +19,11 @@ class SubmissionStatus(models.TextChoices):
     FAILED = "failed"
 
 
+# Not yet decided, cancelled or failed: what the review queue counts (a company's
+# decided submissions grow with every day of use; its open ones stay few).
+OPEN_STATUSES = (SubmissionStatus.CREATED, SubmissionStatus.PROCESSING, SubmissionStatus.REVIEW)
+
+
 class FraudStatus(models.TextChoices):
     CLEAN = "clean"
     FLAGGED = "flagged"

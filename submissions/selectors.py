@@ -24,6 +24,7 @@ from submissions.memory import (
     shop_keys,
 )
 from submissions.models import (
+    OPEN_STATUSES,
     EventType,
     MerchantMemory,
     Submission,
@@ -272,9 +273,11 @@ def queue_submissions(
 
 
 def queue_status_counts(*, company: Company, user: Any, filters: dict[str, str]) -> dict[str, int]:
-    """How many submissions each status has under the queue's other filters."""
+    """How many submissions each open status has under the queue's other filters (read
+    through the index of the company's statuses). The decided ones are not counted:
+    every submission the company ever had, read on each 5-s poll of each reviewer."""
     queryset = queue_submissions(company=company, user=user, filters=filters, status=False)
-    rows = queryset.values("status").annotate(n=Count("id"))
+    rows = queryset.filter(status__in=OPEN_STATUSES).values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from steve.accounts import Action, allowed, company_required, membership_allows, post_or_open
 from submissions.forms import ALL, QueueFilterForm
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import OPEN_STATUSES, Submission, SubmissionStatus
 from submissions.selectors import (
     QUEUE_ORDERS,
     company_submission_ids,
@@ -53,10 +53,15 @@ def why_in_review(submission: Submission) -> str:
 
 
 def _status_tabs(request: HttpRequest, filters: dict[str, str]) -> list[dict[str, Any]]:
-    """Counts per status under the other filters, so the tabs say what each would show."""
+    """Counts per open status under the other filters, so the tabs say what each would
+    show; the decided, cancelled and failed tabs (and All) are uncounted (None): theirs
+    is every submission the company ever had, re-read on every poll."""
     counts = queue_status_counts(company=request.company, user=request.user, filters=filters)
-    tabs = [(value, label, counts.get(value, 0)) for value, label in SubmissionStatus.choices]
-    tabs.append((ALL, "All", sum(counts.values())))
+    tabs = [
+        (value, label, counts.get(value, 0) if value in OPEN_STATUSES else None)
+        for value, label in SubmissionStatus.choices
+    ]
+    tabs.append((ALL, "All", None))
     return [
         {"value": value, "label": label, "count": n, "query": queue_query(filters, status=value)}
         for value, label, n in tabs

@@ -410,7 +410,10 @@ def test_queue_shows_review_oldest_first_with_counts(ui, company):
     assert html.index(first.pk) < html.index(second.pk)
     assert approved.pk not in html
     counts = {tab["value"]: tab["count"] for tab in response.context["counts"]}
-    assert counts["review"] == 2 and counts["approved"] == 1 and counts["all"] == 3
+    assert counts["review"] == 2 and counts["created"] == 0
+    # The decided are every submission ever had: their tabs (and All's) are uncounted.
+    assert counts["approved"] is None and counts["all"] is None
+    assert '<span class="count">' not in html.split('id="status-tab-approved"')[1].split("</a>")[0]
 
 
 def test_queue_filters_are_in_the_url(ui, company, workflows):
