@@ -19,6 +19,7 @@ BEFORE = [
 ]
 INDEXES = {
     "submission_company_created",
+    "submission_company_fraud",
     "event_decided_at",
     "delivery_endpoint_id",
 }

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from steve.models import Company
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import FraudStatus, Submission, SubmissionStatus
 from tests import factories
 from tests.webhooks.test_beat_selection import rows_read
 
@@ -59,3 +59,23 @@ def test_the_queues_tabs_count_the_open_submissions_not_every_decided_one(ui, co
     assert counts["approved"] is None and counts["all"] is None
     read = read_by(queries.captured_queries)
     assert {sql: n for sql, n in read.items() if n > 20 * OPEN} == {}
+
+
+def test_the_apis_list_by_a_rare_fraud_status_reads_that_status_only(api, company):
+    # No index had the fraud status: a page of the few blocked submissions read back
+    # through every clean one, newest first, until it filled (or the table ended).
+    submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
+    blocked = submissions(company, OPEN, fraud_status=FraudStatus.BLOCKED)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE submissions_submission")
+    with CaptureQueriesContext(connection) as queries:
+        first = api.get("/api/v1/submissions", {"fraudStatus": "blocked", "limit": 5}).json()
+        cursor = first["pagination"]["nextCursor"]
+        second = api.get(
+            "/api/v1/submissions", {"fraudStatus": "blocked", "limit": 5, "cursor": cursor}
+        ).json()
+    listed = [s["id"] for s in first["data"] + second["data"]]
+    assert listed == sorted((s.pk for s in blocked), reverse=True)
+    listing = [q for q in queries.captured_queries if "fraud_status" in q["sql"]]
+    read = read_by(listing)
+    assert {sql: n for sql, n in read.items() if n > 4 * OPEN} == {}
