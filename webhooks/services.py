@@ -32,6 +32,7 @@ from webhooks.models import (
     SessionWebhookTargetNotice,
     SyncSigningSecret,
     SyncTarget,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEndpointNotice,
@@ -1080,9 +1081,10 @@ def deliveries_forget_results(
     *, session_id: str | None, sync_event_id: str
 ) -> list[WebhookDelivery]:
     """Retention: a purged submission's deliveries (its session's webhooks, its sync post)
-    keep their envelope and attempt log but not its results, and a sync not delivered
-    (still waiting, or given up) is dropped (it would post purged data, or nothing,
-    downstream). Returns the sync deliveries dropped, as they were."""
+    keep their envelope and attempt log but not its results nor the receivers' replies'
+    text, and a sync not delivered (still waiting, or given up) is dropped (it would post
+    purged data, or nothing, downstream). Returns the sync deliveries dropped, as they
+    were."""
     sync = Q(purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id)
     with transaction.atomic():
         # All locked at once, in primary-key order, as a redelivery locks them: the sync
@@ -1094,10 +1096,15 @@ def deliveries_forget_results(
         )
         dropped = [delivery for delivery in deliveries if _sync_unsent(delivery, sync_event_id)]
         WebhookDelivery.objects.filter(pk__in=[d.pk for d in dropped]).delete()
-        for delivery in deliveries:
-            if delivery not in dropped:
-                delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
-                delivery.save(update_fields=["payload"])
+        kept = [delivery for delivery in deliveries if delivery not in dropped]
+        for delivery in kept:
+            delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
+            delivery.save(update_fields=["payload"])
+        # A receiver's reply can echo what it was posted (an ERP answering with the
+        # record it made): its text goes too; its status code and timing stay in the log.
+        WebhookAttempt.objects.filter(delivery__in=kept).exclude(response_body="").update(
+            response_body=""
+        )
     return dropped
 
 

@@ -197,3 +197,36 @@ def test_a_sync_still_retrying_is_not_dropped_by_a_retention_shorter_than_its_re
     Submission.objects.filter(pk=retrying.pk).update(sync_next_attempt_at=None)  # given up
     assert retention_purge() == 1
     assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+
+
+def test_a_purged_submissions_receiver_replies_lose_their_text_but_keep_status_and_timing(
+    company, reviewer
+):
+    """An ERP that echoes what it was posted kept the extracted values in its reply,
+    logged on the attempt, until the webhook log's own purge (WEBHOOKS_RETENTION_DAYS)."""
+    from webhooks.models import WebhookAttempt
+
+    submission = with_sync_target(SubmissionFactory(company=company), "https://example.com/erp")
+    corrected_and_approved(submission, reviewer)
+    sync = WebhookDelivery.objects.get(purpose="sync")
+    WebhookDelivery.objects.filter(pk=sync.pk).update(status="delivered")
+    echoed = WebhookAttempt.objects.create(
+        delivery=sync, number=1, status_code=200, latency_ms=42, response_body=f"got {SECRET}"
+    )
+    other = WebhookDelivery.objects.create(
+        company=company,
+        url="https://example.com/",
+        session_id="ses_other",
+        event_id="evt_other",
+        event_type="session.completed",
+        payload={},
+    )
+    kept = WebhookAttempt.objects.create(delivery=other, status_code=500, response_body=SECRET)
+
+    _purge_one(submission.pk, company.pk)
+
+    echoed.refresh_from_db()
+    assert echoed.response_body == ""
+    assert (echoed.status_code, echoed.latency_ms) == (200, 42)
+    kept.refresh_from_db()
+    assert kept.response_body == SECRET
