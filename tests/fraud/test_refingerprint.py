@@ -85,3 +85,58 @@ def test_old_rows_match_nothing_until_recomputed(company):
     # Running it again finds nothing left to do.
     call_command("fraud_refingerprint", "--pages")
     assert PageFingerprint.objects.filter(submission=old).count() == len(hashing.IMAGE_VIEWS)
+
+
+def _legacy_with_stored_file(company):
+    """A submission hashed by the previous version whose file's bytes are still stored."""
+    import io
+
+    from tests.fraud.helpers import till_receipt
+
+    submission, file = make_submission(company)
+    image = till_receipt(40512, "42.50")
+    run(submission, pages_for(file, image))
+    _as_version_1(submission)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    default_storage.save(file.storage_key, ContentFile(out.getvalue()))
+    return submission
+
+
+def _rehashed(submission) -> bool:
+    return (
+        PageFeatures.objects.filter(submission=submission).exists()
+        or PageFingerprint.objects.filter(submission=submission, variant__startswith="v2").exists()
+    )
+
+
+def test_a_withdrawn_file_is_not_read_back_into_fingerprints(company):
+    """A purge cut short after withdrawing the files (marked purged, bytes not deleted
+    yet) left them readable: the command stored a fresh print of the page (PageFeatures,
+    a readable copy) of a submission being purged."""
+    from submissions.services import submission_files_withdraw
+
+    withdrawn, kept = _legacy_with_stored_file(company), _legacy_with_stored_file(company)
+    submission_files_withdraw(submission_id=withdrawn.pk)
+
+    call_command("fraud_refingerprint", "--pages", "--company", company.pk)
+
+    assert not _rehashed(withdrawn)
+    assert _rehashed(kept)
+
+
+def test_a_file_withdrawn_while_its_pages_are_hashed_is_not_stored(company, monkeypatch):
+    from fraud.management.commands import fraud_refingerprint
+    from submissions.services import submission_files_withdraw
+
+    submission = _legacy_with_stored_file(company)
+    real_hash_pages = fraud_refingerprint.hash_pages
+
+    def withdrawn_meanwhile(pages):
+        submission_files_withdraw(submission_id=submission.pk)  # the purge's first step
+        return real_hash_pages(pages)
+
+    monkeypatch.setattr(fraud_refingerprint, "hash_pages", withdrawn_meanwhile)
+    call_command("fraud_refingerprint", "--pages", "--company", company.pk)
+
+    assert not _rehashed(submission)

@@ -11,7 +11,8 @@ submissions are found again:
   dropped. The files are opened and deskewed as OCR does (jobs.extraction load_document
   and ocr.deskew), without OCR itself; a page OCR had turned upside down is hashed as
   uploaded. Submissions hashed before the local-feature check (no PageFeatures rows) get
-  their keypoints the same way.
+  their keypoints the same way. Files a retention purge withdrew are not read, though
+  their bytes may still be stored.
 
 Rows are written under the company's advisory lock, like the checks write them, so the
 per-process visual indexes stay exact. Safe to run again: finished submissions are skipped.
@@ -24,7 +25,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from fraud.models import DataFingerprint, PageFeatures, PageFingerprint, TextFingerprint
 from fraud.services import (
@@ -38,7 +39,7 @@ from fraud.services import (
     hash_pages,
     text_print,
 )
-from submissions.models import Submission
+from submissions.models import Submission, SubmissionFile
 
 LEGACY_VARIANTS = [PageFingerprint.Variant.CONTENT, PageFingerprint.Variant.PAPER]
 
@@ -101,7 +102,7 @@ class Command(BaseCommand):
         todo = submissions.filter(
             Q(pk__in=legacy.values("submission_id"))
             | (Q(pk__in=hashed_pages) & ~Q(pk__in=with_features))
-        ).prefetch_related("files")
+        ).prefetch_related(Prefetch("files", queryset=_offered()))
         done = 0
         for submission in todo.iterator(chunk_size=50):
             pages: list[PageImage] = []
@@ -121,7 +122,19 @@ class Command(BaseCommand):
                 continue
             with transaction.atomic():
                 _lock_company(submission.company_id)
+                # Withdrawn by a retention purge since they were read: the purge drops
+                # the page prints under this lock, after it, and none may outlive it.
+                withdrawn = SubmissionFile.objects.filter(purged_at__isnull=False)
+                if withdrawn.filter(submission=submission).exists():
+                    continue
                 _store_pages(submission, hashed)
                 legacy.filter(submission=submission).delete()
             done += 1
         return done
+
+
+def _offered() -> Any:
+    """Files not withdrawn by a retention purge. One withdrawn keeps its bytes until the
+    purge deletes them (a purge cut short, until the next run): read again, its pages'
+    prints (PageFeatures, a readable copy) were stored anew for a submission being purged."""
+    return SubmissionFile.objects.filter(purged_at__isnull=True)
