@@ -427,6 +427,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.tasks.dispatch_due_webhooks": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.tasks.purge_old_webhook_deliveries": {"queue": CELERY_MAINTENANCE_QUEUE},
     "steve.tasks.purge_idempotency_keys": {"queue": CELERY_MAINTENANCE_QUEUE},
+    "steve.tasks.sweep_partial_writes": {"queue": CELERY_MAINTENANCE_QUEUE},
     "fraud.tasks.withdraw_missed_fraud_matches": {"queue": CELERY_MAINTENANCE_QUEUE},
     "webhooks.*": {"queue": "deliveries"},
 }
@@ -456,6 +457,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {
         "task": "steve.tasks.purge_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
+    # What a local-disk write killed before its rename left (steve.storage.store).
+    "sweep-partial-writes": {
+        "task": "steve.tasks.sweep_partial_writes",
         "schedule": timedelta(hours=1),
     },
     # What a cancel's or failure's own withdrawal left open (a process killed between

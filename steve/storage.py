@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from steve.errors import ServiceError
@@ -37,6 +38,12 @@ STAMP_RESOLUTION = timedelta(seconds=1)
 STORAGE_FAILURES = (OSError, BotoCoreError, ClientError, Boto3Error)
 # Long enough for S3 to stop throttling, or an operator to be paged about a full disk.
 STORAGE_RETRY_AFTER_SECONDS = 30
+# Where a disk write's bytes go until they are whole (store): one folder of their own,
+# so beat's sweep of those a killed process left lists it alone, not every stored file.
+PARTIAL_WRITES = ".partial"
+# A write of bytes already in memory takes seconds: a partial file this old was left by
+# a process killed before its rename (the OOM killer, gunicorn's timeout).
+PARTIAL_WRITE_ABANDONED_AFTER = timedelta(hours=1)
 
 
 class StorageUnavailable(ServiceError):
@@ -72,20 +79,41 @@ def store(*, key: str, data: bytes) -> None:
 
     On a disk, the bytes go to a name of their own and are renamed to `key` once all
     written: a disk filling mid-write left the first part of a file at `key`, which a
-    result poll then served as the result, and a submit read as the upload. An S3 PUT is
-    whole or nothing already."""
+    result poll then served as the result, and a submit read as the upload. That name is
+    in PARTIAL_WRITES, where partial_writes_sweep deletes what a process killed before
+    the rename left (beside `key`, it kept a receipt's bytes past their retention
+    purge). An S3 PUT is whole or nothing already."""
     with storage_answering(f"a write of {key}"):
         if using_s3():
             default_storage.save(key, ContentFile(data))
             return
-        partial = f"{key}.{secrets.token_hex(8)}.partial"
+        partial = f"{PARTIAL_WRITES}/{secrets.token_hex(16)}"
         try:
             partial = default_storage.save(partial, ContentFile(data))
-            os.replace(default_storage.path(partial), default_storage.path(key))
+            path = default_storage.path(key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(default_storage.path(partial), path)
         except BaseException:
             with suppress(OSError):  # the refusal is what the caller is told, not this
                 default_storage.delete(partial)
             raise
+
+
+def partial_writes_sweep() -> int:
+    """Delete the partial writes (store) older than PARTIAL_WRITE_ABANDONED_AFTER, those
+    of processes killed before their rename; returns how many. Younger ones may still be
+    being written."""
+    if using_s3() or not default_storage.exists(PARTIAL_WRITES):
+        return 0
+    abandoned_before = timezone.now() - PARTIAL_WRITE_ABANDONED_AFTER
+    removed = 0
+    for name in default_storage.listdir(PARTIAL_WRITES)[1]:
+        partial = f"{PARTIAL_WRITES}/{name}"
+        with suppress(FileNotFoundError):  # renamed to its key since it was listed
+            if default_storage.get_modified_time(partial) < abandoned_before:
+                default_storage.delete(partial)
+                removed += 1
+    return removed
 
 
 def forget_stored(keys: list[str]) -> None:

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from steve.services import idempotency_keys_purge, outbox_relay
+from steve.storage import partial_writes_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,15 @@ def purge_idempotency_keys() -> int:
     if purged:
         logger.info("Idempotency-Key purge removed %d key(s)", purged)
     return purged
+
+
+@shared_task(ignore_result=True)
+def sweep_partial_writes() -> int:
+    """Beat: the partial files of local-disk writes whose process was killed mid-write."""
+    removed = partial_writes_sweep()
+    if removed:
+        logger.info("Partial-write sweep removed %d abandoned file(s)", removed)
+    return removed
 
 
 @shared_task(ignore_result=True)

@@ -395,6 +395,7 @@ SWEEPS = [
     "webhooks.tasks.dispatch_due_webhooks",
     "webhooks.tasks.purge_old_webhook_deliveries",
     "steve.tasks.purge_idempotency_keys",
+    "steve.tasks.sweep_partial_writes",
     "fraud.tasks.withdraw_missed_fraud_matches",
 ]
 
