@@ -485,6 +485,9 @@ def _read_whole(key: str, limit: int) -> tuple[bytes, str, bytes]:
 
 
 SEALED_SUFFIX = ".submitted"
+# The first key of the advisory lock two submits of one session take turns on (the
+# second is the session id's hash): its own space, beside the fraud checks' one-key locks.
+SUBMIT_LOCK_CLASS = 0x53554254  # "SUBT"
 
 
 def _seal_uploads(
@@ -567,54 +570,100 @@ def _refuse_unless_pending(session: WorkflowSession) -> None:
 
 
 def session_submit(*, session_id: str) -> WorkflowSession:
-    """Validate the uploaded files and queue processing once; a second submit is refused."""
+    """Validate the uploaded files and queue processing once; a second submit is refused.
+
+    The uploads are copied (S3) and checked before the session's lock is taken: an S3
+    upload's check runs in a forked child for up to 5 s a PDF, and a cancel (or an
+    upload's PUT, or a read of a session lapsing meanwhile) waited out every check under
+    the lock, five PDFs' worth running into the web's 25-s statement timeout. Two submits
+    of one session still take turns (_one_submit_at_a_time): they write the same copies.
+    Under the lock, the submit only makes sure the session is still pending (a cancel or
+    the expiry sweep may have ended it meanwhile: its copies go) and its files are those
+    checked (a local upload may have landed meanwhile: they are checked again there, for
+    a local upload only a hash)."""
     # A submit after the TTL finalises the expiry the sweep would have made, in its own
     # transaction, so the refusal below does not roll it back; likewise a session whose
     # submission was cancelled first ends now (rows from before sessions followed).
     session_expire(session_id=session_id)
     session_follow_submission(session_id=session_id)
     with transaction.atomic():
-        session = (
+        _one_submit_at_a_time(session_id)
+        # Read after the turn is ours: a submit that ran before us is seen submitted, and
+        # refused before copying its uploads over the copies it is processing.
+        session = WorkflowSession.objects.select_related("workflow_version", "submission").get(
+            pk=session_id
+        )
+        _refuse_unless_pending(session)
+        checked_slots = _upload_slots(session.submission_id)
+        files, uploaded = _checked_files(session)
+        locked = (
             WorkflowSession.objects.select_for_update()
             .select_related("workflow_version", "submission")
             .get(pk=session_id)
         )
-        _refuse_unless_pending(session)
-        version = session.workflow_version
-        files = list(session.submission.files.order_by("file_index"))
-        uploaded, too_large = _seal_uploads(files, version)
-        errors = [
-            e for f in files if (e := too_large.get(f.file_index) or _inspect_file(f, version))
-        ]
-        if errors:
+        try:
+            _refuse_unless_pending(locked)
+        except SessionError:
             _drop_sealed(files)
-            raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)
-        present = [f for f in files if f.mime_type]
-        min_files = int(version.upload.get("minFiles", 1))
-        if len(present) < min_files:
-            _drop_sealed(files)
-            raise SessionError(
-                "FILES_MISSING",
-                f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
-                status=422,
-                slug="files-missing",
-                errors=[
-                    field_error(f"files[{f.file_index}]", "Not uploaded.", "missing")
-                    for f in files
-                    if not f.mime_type
-                ],
-            )
+            raise
+        if _upload_slots(session.submission_id) != checked_slots:
+            files, uploaded = _checked_files(locked)
         for file in files:
             if file.mime_type:
                 file.save()
             else:
                 file.delete()
-        _set_state(session, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
+        _set_state(locked, SessionState.SUBMITTED, submitted_at=timezone.now(), progress=5)
         if uploaded:  # only once the submit holds: a refused one is retried from them
             transaction.on_commit(lambda: _delete_stored(uploaded))
-        submission_start_processing(submission_id=session.submission_id)
-        _queue_processing(session.pk)
-    return session
+        submission_start_processing(submission_id=locked.submission_id)
+        _queue_processing(locked.pk)
+    return locked
+
+
+def _one_submit_at_a_time(session_id: str) -> None:
+    """Until the caller's transaction ends, no other submit of the session runs. Nothing
+    else waits for it: a cancel, an upload or the expiry sweep take the session's row."""
+    if connection.vendor == "postgresql":  # SQLite runs one writing transaction anyway
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [SUBMIT_LOCK_CLASS, session_id]
+            )
+
+
+def _upload_slots(submission_id: str) -> list[tuple[str, datetime | None]]:
+    """What a local upload's PUT changes in the file rows: which slot holds bytes."""
+    slots = SubmissionFile.objects.filter(submission_id=submission_id).order_by("file_index")
+    return list(slots.values_list("pk", "uploaded_at"))
+
+
+def _checked_files(session: WorkflowSession) -> tuple[list[SubmissionFile], list[str]]:
+    """The session's file slots, each filled in from its checked upload (sealed first,
+    with S3), and the keys the upload URLs wrote to; refuses (422, no copy kept) when a
+    file is refused or too few were uploaded."""
+    version = session.workflow_version
+    files = list(session.submission.files.order_by("file_index"))
+    uploaded, too_large = _seal_uploads(files, version)
+    errors = [e for f in files if (e := too_large.get(f.file_index) or _inspect_file(f, version))]
+    if errors:
+        _drop_sealed(files)
+        raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)
+    present = [f for f in files if f.mime_type]
+    min_files = int(version.upload.get("minFiles", 1))
+    if len(present) < min_files:
+        _drop_sealed(files)
+        raise SessionError(
+            "FILES_MISSING",
+            f"{len(present)} file(s) uploaded; this workflow needs at least {min_files}.",
+            status=422,
+            slug="files-missing",
+            errors=[
+                field_error(f"files[{f.file_index}]", "Not uploaded.", "missing")
+                for f in files
+                if not f.mime_type
+            ],
+        )
+    return files, uploaded
 
 
 def _queue_processing(session_id: str) -> None:

@@ -236,3 +236,38 @@ def test_an_s3_upload_a_local_upload_would_refuse_is_refused_at_submit_with_the_
     assert file.sha256 == hashlib.sha256(sound).hexdigest()
     with default_storage.open(file.storage_key, "rb") as handle:
         assert handle.read() == sound
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_while_the_submit_checks_the_uploads_is_not_kept_waiting_for_the_checks(
+    api, workflows, s3_storage, monkeypatch
+):
+    """The submit checked each S3 upload (a forked child, up to 5 s a PDF) holding the
+    session's lock: a cancel meanwhile waited out every check, for five PDFs into the
+    web's 25-s statement timeout. The cancel now ends at once and the submit, its checks
+    done, finds the session ended and keeps no copy."""
+    from jobs import services
+    from submissions.services import Actor, submission_cancel
+    from tests.webhooks.test_bulk_lock_order import Run
+
+    _, body, _ = create(api)
+    receipt = requests.put(body["uploadUrls"][0]["uploadUrl"], data=jpeg_bytes(), timeout=10)
+    assert receipt.status_code == 200
+    submission_id = body["submissionId"]
+    cancel = Run(lambda: submission_cancel(submission_id=submission_id, actor=Actor.system()))
+    ended_during_the_check: list[bool] = []
+
+    def slow_check(data: bytes, mime: str) -> None:
+        cancel.start()
+        cancel.join(timeout=15)  # far longer than a cancel takes, unless the lock holds it
+        ended_during_the_check.append(not cancel.is_alive())
+
+    monkeypatch.setattr(services, "unreadable", slow_check)
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    cancel.join()
+
+    assert ended_during_the_check == [True] and cancel.error is None
+    assert submitted.status_code == 400, submitted.content
+    assert Submission.objects.get(pk=submission_id).status == "cancelled"
+    file = SubmissionFile.objects.get(submission_id=submission_id)
+    assert not default_storage.exists(f"{file.storage_key}.submitted")  # no copy left
