@@ -8,9 +8,9 @@ from statistics import median
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from steve.models import Company
@@ -243,6 +243,23 @@ QUEUE_ORDERS = {
 }
 
 
+def in_review_since(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
+    """The submissions with `review_since`: when they went into review (processing's move
+    there), which is what waiting and the SLA are counted from. Their creation time was:
+    a session's files may come hours after it is made, and processing takes its time, so
+    a submission in review for two hours read as waiting for two days.
+
+    Read per row through the events' (submission, -id) index, newest first: for one in
+    review, the move there is among its last few events. A row without one (made in
+    review before events kept statuses) waits since it was made."""
+    entered = SubmissionEvent.objects.filter(
+        submission_id=OuterRef("pk"), to_status=SubmissionStatus.REVIEW
+    ).order_by("-id")
+    return submissions.annotate(
+        review_since=Coalesce(Subquery(entered.values("occurred_at")[:1]), F("created_at"))
+    )
+
+
 def queue_submissions(
     *, company: Company, user: Any, filters: dict[str, str], status: bool = True
 ) -> QuerySet[Submission]:
@@ -293,7 +310,8 @@ def queue_window(
     """
     queryset = queue_submissions(company=company, user=user, filters=filters)
     if filters["sort"] in QUEUE_ORDERS:
-        rows = list(queryset.order_by(*QUEUE_ORDERS[filters["sort"]])[: SORTED_WINDOW + 1])
+        ordered = in_review_since(queryset).order_by(*QUEUE_ORDERS[filters["sort"]])
+        rows = list(ordered[: SORTED_WINDOW + 1])
         return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
     queryset = queryset.order_by("id")
     limit = QUEUE_PAGE
@@ -304,16 +322,20 @@ def queue_window(
         # further than the window (an `upto` past every id counted the whole queue).
         loaded = queryset.filter(id__lte=upto)[:POLL_WINDOW].count()
         limit = min(POLL_WINDOW, max(QUEUE_PAGE, loaded))
-    rows = list(queryset[: limit + 1])
+    rows = list(in_review_since(queryset)[: limit + 1])
     return rows[:limit], len(rows) > limit
 
 
 def queue_sla_breaches(*, company: Company, user: Any, filters: dict[str, str]) -> int:
-    """Submissions waiting longer than the SLA, under the queue's other filters."""
+    """Submissions in review for longer than the SLA (in_review_since), under the queue's
+    other filters."""
     waiting = queue_submissions(
         company=company, user=user, filters={**filters, "status": SubmissionStatus.REVIEW}
     )
-    return waiting.filter(created_at__lte=timezone.now() - settings.REVIEW_SLA).count()
+    due = timezone.now() - settings.REVIEW_SLA
+    # One made since cannot have been in review since: only older ones read their events.
+    older = waiting.filter(created_at__lte=due)
+    return in_review_since(older).filter(review_since__lte=due).count()
 
 
 def queue_neighbours(
@@ -427,7 +449,9 @@ def review_depth(submissions: QuerySet[Submission]) -> list[dict[str, Any]]:
 
 
 def oldest_waiting(submissions: QuerySet[Submission]) -> Submission | None:
-    return submissions.filter(status=SubmissionStatus.REVIEW).order_by("id").first()
+    """The submission in review for longest (in_review_since), as the queue's SLA counts."""
+    waiting = in_review_since(submissions.filter(status=SubmissionStatus.REVIEW))
+    return waiting.order_by("review_since", "id").first()
 
 
 def overview_since(days: int) -> datetime:
@@ -439,8 +463,19 @@ def overview_since(days: int) -> datetime:
     return datetime.combine(start, datetime.min.time(), tzinfo=UTC)
 
 
+# Who decided, as the decisions chart shows them apart: a reviewer on the desk, Steve
+# (processing approved it, a one-shot extraction job's included), or an integrator's key.
+DECIDED_BY = {
+    SubmissionEvent.ActorType.USER: "reviewer",
+    SubmissionEvent.ActorType.SYSTEM: "automatic",
+    SubmissionEvent.ActorType.API_KEY: "api",
+}
+
+
 def decisions_per_day(submissions: QuerySet[Submission], days: int) -> list[dict[str, Any]]:
-    """Approvals and rejections per UTC day over the last `days` days, today included."""
+    """Approvals and rejections per UTC day over the last `days` days, today included:
+    in all, and by who decided (DECIDED_BY: {"reviewer": {"approved": 3, "rejected": 1},
+    …}). Counted together, processing's approvals read as the reviewers' work."""
     # From the start of the first day as a time, not by each event's date: the time is
     # indexed (event_decided_at), a date computed per row is not, and it read every event.
     since = overview_since(days)
@@ -450,40 +485,64 @@ def decisions_per_day(submissions: QuerySet[Submission], days: int) -> list[dict
             submission__in=submissions, type__in=DECISIONS, occurred_at__gte=since
         )
         .annotate(day=TruncDate("occurred_at", tzinfo=UTC))
-        .values("day", "type")
+        .values("day", "type", "actor_type")
         .annotate(n=Count("id"))
     )
-    counts = {(row["day"], row["type"]): row["n"] for row in rows}
-    return [
-        {
-            "day": day,
-            "approved": counts.get((day, "approved"), 0),
-            "rejected": counts.get((day, "rejected"), 0),
-        }
-        for day in (start + timedelta(days=n) for n in range(days))
-    ]
+    counts = {(row["day"], DECIDED_BY[row["actor_type"]], row["type"]): row["n"] for row in rows}
+    return [_decided_on(day, counts) for day in (start + timedelta(days=n) for n in range(days))]
 
 
-def review_rates(submissions: QuerySet[Submission], since: datetime) -> dict[str, float | None]:
+def _decided_on(day: Any, counts: dict[tuple[Any, str, str], int]) -> dict[str, Any]:
+    found: dict[str, Any] = {"day": day}
+    for by in DECIDED_BY.values():
+        found[by] = {kind: counts.get((day, by, kind), 0) for kind in DECISIONS}
+    for kind in DECISIONS:
+        found[kind] = sum(found[by][kind] for by in DECIDED_BY.values())
+    return found
+
+
+# The source (jobs.models.WorkflowSession.Source) of a one-shot extraction job's session.
+EXTRACTION_JOB = "extraction_job"
+
+
+def review_rates(submissions: QuerySet[Submission], since: datetime) -> dict[str, Any]:
     """Of the submissions created since `since`: the share fraud checks found suspicious
-    and the share processing approved without a reviewer."""
+    and the share processing approved without a reviewer, of workflow submissions and of
+    one-shot extraction jobs apart. A job is approved unless fraud is found or it asked
+    for `documentReview` (jobs.pipeline._decide), whatever its confidence: counted with
+    the workflows' it raised their rate with submissions no workflow's rules decided."""
     recent = submissions.filter(created_at__gte=since)
     checked = recent.exclude(fraud_status__isnull=True)
     suspicious = checked.filter(fraud_status__in=["flagged", "blocked"]).count()
-    finished = SubmissionEvent.objects.filter(
-        submission__in=recent,
-        from_status=SubmissionStatus.PROCESSING,
-        to_status__in=[SubmissionStatus.REVIEW, SubmissionStatus.APPROVED],
+    one_shot = recent.filter(session__source=EXTRACTION_JOB)
+    rows = (
+        SubmissionEvent.objects.filter(
+            submission__in=recent,
+            from_status=SubmissionStatus.PROCESSING,
+            to_status__in=[SubmissionStatus.REVIEW, SubmissionStatus.APPROVED],
+        )
+        # Of the period's submissions: joined instead, the whole table was merged in.
+        .annotate(job=Exists(one_shot.filter(pk=OuterRef("submission_id"))))
+        .values("job", "to_status")
+        .annotate(n=Count("id"))
     )
-    processed = finished.count()
-    straight = finished.filter(to_status=SubmissionStatus.APPROVED).count()
+    finished = {(bool(row["job"]), row["to_status"]): row["n"] for row in rows}
     total_checked = checked.count()
+    workflows, jobs = _processed(finished, job=False), _processed(finished, job=True)
     return {
         "fraud_rate": suspicious / total_checked if total_checked else None,
-        "straight_through": straight / processed if processed else None,
         "checked": total_checked,
-        "processed": processed,
+        "straight_through": workflows[1] / workflows[0] if workflows[0] else None,
+        "processed": workflows[0],
+        "jobs_straight_through": jobs[1] / jobs[0] if jobs[0] else None,
+        "jobs_processed": jobs[0],
     }
+
+
+def _processed(finished: dict[tuple[bool, str], int], *, job: bool) -> tuple[int, int]:
+    """How many processing finished, and how many of those it approved."""
+    approved = finished.get((job, SubmissionStatus.APPROVED), 0)
+    return approved + finished.get((job, SubmissionStatus.REVIEW), 0), approved
 
 
 def reviewer_figures(submissions: QuerySet[Submission], since: datetime) -> list[dict[str, Any]]:

@@ -248,47 +248,74 @@ def _detail_text(value: Any) -> str:
     return str(value)
 
 
+# The decisions chart's stacked series, bottom up: (who decided, which of their decisions,
+# the bar's class). Automatic and API decisions are one series each, mostly approvals.
+DECISION_SERIES = [
+    ("reviewer", ["approved"], "bar-approved"),
+    ("reviewer", ["rejected"], "bar-rejected"),
+    ("automatic", ["approved", "rejected"], "bar-auto"),
+    ("api", ["approved", "rejected"], "bar-api"),
+]
+
+
 @register.inclusion_tag("review/_bar_chart.html")
 def decisions_chart(days: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stacked bars of approvals and rejections per day, as SVG geometry."""
+    """Stacked bars of decisions per day by who decided (selectors.decisions_per_day), as
+    SVG geometry, and the month's counts its text alternative says."""
     plot_h = CHART_HEIGHT - 2 * CHART_PAD
     peak = max((d["approved"] + d["rejected"] for d in days), default=0)
     # The scale is never below 1 (no division by zero), but the axis and its label say the
     # real highest day: a month without decisions read "highest day 1".
     scale = peak or 1
     step = (CHART_WIDTH - 2 * CHART_PAD) / max(len(days), 1)
+    base = CHART_HEIGHT - CHART_PAD
     bars = []
     for i, day in enumerate(days):
         x = CHART_PAD + i * step + 1
-        approved_h = plot_h * day["approved"] / scale
-        rejected_h = plot_h * day["rejected"] / scale
-        base = CHART_HEIGHT - CHART_PAD
+        top, segments = float(base), []
+        for by, kinds, css in DECISION_SERIES:
+            h = plot_h * sum(day[by][kind] for kind in kinds) / scale
+            top -= h
+            segments.append({"y": round(top, 1), "h": round(h, 1), "class": css})
         bars.append(
             {
                 "x": round(x, 1),
                 "w": round(max(step - 2, 1), 1),
-                "approved_y": round(base - approved_h, 1),
-                "approved_h": round(approved_h, 1),
-                "rejected_y": round(base - approved_h - rejected_h, 1),
-                "rejected_h": round(rejected_h, 1),
-                "day": day["day"],
-                "approved": day["approved"],
-                "rejected": day["rejected"],
+                "segments": segments,
+                "day": day,
+                "said": _decisions_said(day),
                 "label": i % 5 == 0 or i == len(days) - 1,
                 "label_x": round(x + step / 2, 1),
             }
         )
     return {
         "bars": bars,
+        "totals": {
+            by: sum(sum(d[by].values()) for d in days) for by in ("reviewer", "automatic", "api")
+        },
         "peak": peak,
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
         "pad": CHART_PAD,
         "top": CHART_PAD,
-        "base": CHART_HEIGHT - CHART_PAD,
+        "base": base,
         "label_y": CHART_HEIGHT - 6,
         "right": CHART_WIDTH - CHART_PAD,
     }
+
+
+DECIDERS_SAID = {"reviewer": "reviewers", "automatic": "automatic", "api": "API keys"}
+
+
+def _decisions_said(day: dict[str, Any]) -> str:
+    """A day's bar as its tooltip reads it: "reviewers 3 approved, 1 rejected; automatic 5
+    approved"; who decided nothing is left out."""
+    parts = []
+    for by, said in DECIDERS_SAID.items():
+        counts = [f"{n} {kind}" for kind, n in day[by].items() if n]
+        if counts:
+            parts.append(f"{said} {', '.join(counts)}")
+    return "; ".join(parts) or "no decisions"
 
 
 @register.inclusion_tag("review/_hbar_chart.html")

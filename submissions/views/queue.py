@@ -96,7 +96,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     for row in rows:
         row.why = why_in_review(row)
         row.bulk = decides and is_clean_and_confident(row)
-        row.due = row.created_at + settings.REVIEW_SLA
+        row.due = row.review_since + settings.REVIEW_SLA  # as queue_sla_breaches counts
     form = QueueFilterForm(initial=filters, workflows=workflow_choices(request.company))
     return {
         "sorted": filters["sort"] in QUEUE_ORDERS,

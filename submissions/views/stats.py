@@ -43,7 +43,7 @@ def stats(request: HttpRequest) -> HttpResponse:
         "depth": depth,
         "waiting": sum(row["value"] for row in depth),
         "oldest": oldest,
-        "oldest_age": now - oldest.created_at if oldest else None,
+        "oldest_age": now - oldest.review_since if oldest else None,
         "sla": settings.REVIEW_SLA,
         "decisions": decisions_per_day(submissions, PERIOD_DAYS),
         "rates": review_rates(submissions, since),

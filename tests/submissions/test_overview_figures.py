@@ -1,8 +1,10 @@
 """The overview's figures (review:stats) against the same figures counted by hand, in plain
 Python over the seeded rows: UTC day edges, sandbox beside production, another company,
-auto-approvals, API decisions, cancelled, expired and failed submissions, and reviewers
-who left."""
+auto-approvals, API decisions, one-shot extraction jobs, cancelled, expired and failed
+submissions, submissions whose files came long after they were made, and reviewers who
+left."""
 
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
@@ -12,6 +14,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from jobs.models import WorkflowSession
 from steve.models import Company, Membership
 from submissions.models import EventType, Submission, SubmissionEvent, SubmissionStatus
 from tests import factories
@@ -19,6 +22,8 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
 PROCESSED = {S.REVIEW, S.APPROVED}
+# Who decided, as the decisions chart tells them apart.
+SOURCES = {"user": "reviewer", "system": "automatic", "api_key": "api"}
 
 
 def at(day: date, hh: int, mm: int = 0, ss: int = 0) -> datetime:
@@ -82,6 +87,21 @@ class Seeder:
         kind = EventType.APPROVED if to == S.APPROVED else EventType.REJECTED
         self.event(submission, kind, when, who, moves=(S.REVIEW, to))
 
+    def one_shot(self, submission: Submission) -> None:
+        """Made by a one-shot extraction job (its session says so), not a workflow session."""
+        key = factories.api_key(self.company, f"jobs {submission.pk}", self.environment).api_key
+        WorkflowSession.objects.create(
+            company=self.company,
+            api_key=key,
+            environment=self.environment,
+            workflow_version=submission.workflow_version,
+            submission=submission,
+            source=WorkflowSession.Source.EXTRACTION_JOB,
+            client_submission_id=submission.client_submission_id,
+            file_count=1,
+            expires_at=submission.created_at + timedelta(hours=1),
+        )
+
 
 def seed(seeder: Seeder, people: dict[str, Any], today: date) -> None:
     """One environment's month: every kind of row the figures must count, or must not."""
@@ -112,10 +132,21 @@ def seed(seeder: Seeder, people: dict[str, Any], today: date) -> None:
     by_api = seeder.submission(S.REJECTED, at(d(6), 8))
     seeder.processed(by_api, at(d(6), 8))
     seeder.decided(by_api, "key_1", at(d(6), 10), to=S.REJECTED, claimed=None)
-    # Waiting: one blocked, one clean on the second workflow.
-    for fraud, workflow in (("blocked", 0), ("clean", 1)):
-        waiting = seeder.submission(S.REVIEW, at(d(1), 6), fraud=fraud, workflow=workflow)
-        seeder.processed(waiting, at(d(1), 6))
+    # Waiting: one blocked, made two days ago but whose files came (and were processed)
+    # two hours ago; one clean on the second workflow, in review for 30 hours.
+    blocked = seeder.submission(S.REVIEW, at(d(2), 6), fraud="blocked")
+    seeder.processed(blocked, at(d(0), 10))
+    clean = seeder.submission(S.REVIEW, at(d(1), 6), workflow=1)
+    seeder.processed(clean, at(d(1), 6))
+    # One-shot extraction jobs: one approved by processing, one sent to review by fraud
+    # and rejected by a reviewer.
+    job = seeder.submission(S.APPROVED, at(d(2), 14))
+    seeder.one_shot(job)
+    seeder.processed(job, at(d(2), 14), to=S.APPROVED)
+    job_flagged = seeder.submission(S.REJECTED, at(d(2), 15), fraud="flagged")
+    seeder.one_shot(job_flagged)
+    seeder.processed(job_flagged, at(d(2), 15))
+    seeder.decided(job_flagged, alice, at(d(2), 16), to=S.REJECTED, claimed=at(d(2), 15, 30))
     # Cancelled in review; cancelled before processing (its session expired); failed.
     cancelled = seeder.submission(S.CANCELLED, at(d(7), 8))
     seeder.processed(cancelled, at(d(7), 8))
@@ -148,18 +179,30 @@ def expected(company: Company, environment: str, now: datetime) -> dict[str, Any
     ids = {s.pk for s in subs}
     events = [e for e in SubmissionEvent.objects.all() if e.submission_id in ids]
     waiting = [s for s in subs if s.status == S.REVIEW]
-    per_day: Counter[tuple[date, str]] = Counter(
-        (e.occurred_at.astimezone(UTC).date(), e.type)
+    # Waiting in review since it went there (processing's move into review), not since it
+    # was made: its files may have come hours later, and processing takes its time.
+    into_review = {
+        s.pk: max(
+            e.occurred_at for e in events if e.submission_id == s.pk and e.to_status == S.REVIEW
+        )
+        for s in waiting
+    }
+    oldest = min(waiting, key=lambda s: (into_review[s.pk], s.pk), default=None)
+    per_day: Counter[tuple[date, str, str]] = Counter(
+        (e.occurred_at.astimezone(UTC).date(), SOURCES[e.actor_type], e.type)
         for e in events
         if e.type in {"approved", "rejected"} and e.occurred_at.astimezone(UTC).date() >= first_day
     )
     recent = {s.pk: s for s in subs if s.created_at >= since}
     checked = [s for s in recent.values() if s.fraud_status is not None]
+    jobs = {w.submission_id for w in WorkflowSession.objects.all() if w.source == "extraction_job"}
     finished = [
         e
         for e in events
         if e.submission_id in recent and e.from_status == S.PROCESSING and e.to_status in PROCESSED
     ]
+    by_workflow = [e for e in finished if e.submission_id not in jobs]
+    by_job = [e for e in finished if e.submission_id in jobs]
     reviewers: dict[str, dict[str, Any]] = {}
     for e in events:
         if e.type not in {"approved", "rejected"} or e.actor_type != "user":
@@ -180,18 +223,19 @@ def expected(company: Company, environment: str, now: datetime) -> dict[str, Any
             person["times"].append(e.occurred_at - max(taken))
     return {
         "waiting": len(waiting),
+        "oldest": (oldest.pk, now - into_review[oldest.pk]) if oldest else None,
         "depth": sorted(Counter(s.workflow.name for s in waiting).items()),
-        "decisions": {(day, kind): n for (day, kind), n in per_day.items()},
+        "decisions": dict(per_day),
         "fraud_rate": (
             sum(s.fraud_status in {"flagged", "blocked"} for s in checked) / len(checked)
             if checked
             else None
         ),
         "checked": len(checked),
-        "straight_through": (
-            sum(e.to_status == S.APPROVED for e in finished) / len(finished) if finished else None
-        ),
-        "processed": len(finished),
+        "straight_through": share_approved(by_workflow),
+        "processed": len(by_workflow),
+        "jobs_straight_through": share_approved(by_job),
+        "jobs_processed": len(by_job),
         "reviewers": {
             label: (
                 p["approved"],
@@ -203,21 +247,39 @@ def expected(company: Company, environment: str, now: datetime) -> dict[str, Any
     }
 
 
+def table_row(html: str, day: date) -> list[str]:
+    """The counts of a day in the decisions table (reviewers', automatic and API keys'
+    approvals and rejections)."""
+    row = re.search(rf'<tr data-day="{day.isoformat()}">(.*?)</tr>', html, re.S)
+    assert row is not None
+    return re.findall(r'<td class="num">(\d+)</td>', row.group(1))
+
+
+def share_approved(finished: list[SubmissionEvent]) -> float | None:
+    """Of processing's outcomes, the share it approved without a reviewer."""
+    return sum(e.to_status == S.APPROVED for e in finished) / len(finished) if finished else None
+
+
 def shown(page: Any) -> dict[str, Any]:
     context = page.context
+    rates = context["rates"]
     return {
         "waiting": context["waiting"],
+        "oldest": (context["oldest"].pk, context["oldest_age"]) if context["oldest"] else None,
         "depth": sorted((row["label"], row["value"]) for row in context["depth"]),
         "decisions": {
-            (day["day"], kind): day[kind]
+            (day["day"], source, kind): day[source][kind]
             for day in context["decisions"]
+            for source in SOURCES.values()
             for kind in ("approved", "rejected")
-            if day[kind]
+            if day[source][kind]
         },
-        "fraud_rate": context["rates"]["fraud_rate"],
-        "checked": context["rates"]["checked"],
-        "straight_through": context["rates"]["straight_through"],
-        "processed": context["rates"]["processed"],
+        "fraud_rate": rates["fraud_rate"],
+        "checked": rates["checked"],
+        "straight_through": rates["straight_through"],
+        "processed": rates["processed"],
+        "jobs_straight_through": rates["jobs_straight_through"],
+        "jobs_processed": rates["jobs_processed"],
         "reviewers": {
             r["label"]: (r["approved"], r["rejected"], r["median"]) for r in context["reviewers"]
         },
@@ -267,16 +329,37 @@ def test_the_overview_shows_the_figures_counted_by_hand(seeded, overview, now, e
     # What was seeded, so the hand count itself is checked too: a UTC day ends at
     # 23:59:59 and the next begins at 00:00:00; the day before the chart is left out.
     today = now.date()
-    assert figures["decisions"][(today - timedelta(days=3), "approved")] == 1
-    assert figures["decisions"][(today - timedelta(days=2), "approved")] == 1
-    assert figures["decisions"][(today - timedelta(days=29), "approved")] == 1
-    assert figures["waiting"] == 2 and figures["checked"] == 10
-    assert (figures["processed"], figures["fraud_rate"]) == (10, 0.2)
+    d = lambda n: today - timedelta(days=n)  # noqa: E731
+    decisions = figures["decisions"]
+    assert decisions[(d(3), "reviewer", "approved")] == 1
+    assert decisions[(d(2), "reviewer", "approved")] == 1
+    assert decisions[(d(29), "reviewer", "approved")] == 1
+    # Processing's approvals (the one-shot job's too) and the API key's decision are not
+    # the reviewers'.
+    assert decisions[(d(2), "automatic", "approved")] == 1
+    assert decisions[(d(4), "automatic", "approved")] == 1
+    assert decisions[(d(6), "api", "rejected")] == 1
+    assert decisions[(d(6), "reviewer", "approved")] == 1
+    assert figures["waiting"] == 2 and figures["checked"] == 12
+    # In review for 30 hours: the one made two days ago came to review two hours ago.
+    assert figures["oldest"][1] == timedelta(hours=30, seconds=-5)
+    assert (figures["processed"], figures["fraud_rate"]) == (10, 0.25)
+    assert (figures["jobs_processed"], figures["jobs_straight_through"]) == (2, 0.5)
     assert figures["reviewers"]["bob"][:2] == (0, 1)
     assert figures["reviewers"]["carol"] == (1, 0, None)
     html = page.content.decode()
-    assert 'data-kpi="fraud-rate">20.0%' in html
+    assert 'data-kpi="fraud-rate">25.0%' in html
     assert 'data-kpi="stp">20.0%' in html
+    assert 'data-kpi="stp-jobs">50.0%' in html
+    assert "waiting in review since" in html.lower()
+    # The chart's text alternative: the month's count of each, and a table of the days.
+    totals: Counter[str] = Counter()
+    for (_, source, _), n in decisions.items():
+        totals[source] += n
+    assert (totals["reviewer"], totals["automatic"], totals["api"]) == (6, 3, 1)
+    assert "6 by reviewers, 3 automatic, 1 by API keys" in html
+    assert table_row(html, d(6)) == ["1", "0", "0", "0", "0", "1"]
+    assert table_row(html, d(2)) == ["1", "1", "1", "0", "0", "0"]
 
 
 @pytest.mark.parametrize("environment", ["production", "sandbox"])
@@ -294,8 +377,20 @@ def test_the_queue_tabs_count_each_status_as_counted_by_hand(
     by_status = Counter(s.status for s in mine)
     tabs = {tab["value"]: tab["count"] for tab in page.context["counts"]}
     assert tabs == {**{status: by_status[status] for status in S.values}, "all": len(mine)}
-    late = [s for s in mine if s.status == S.REVIEW and s.created_at <= now - timedelta(hours=24)]
-    assert page.context["breaches"] == len(late) == 2
+    into_review = {
+        e.submission_id: e.occurred_at
+        for e in SubmissionEvent.objects.all()
+        if e.to_status == S.REVIEW and e.submission_id in {s.pk for s in mine}
+    }
+    late = [
+        s for s in mine if s.status == S.REVIEW and into_review[s.pk] <= now - timedelta(hours=24)
+    ]
+    # Not the one made 54 hours ago: it has been in review for two.
+    assert page.context["breaches"] == len(late) == 1
+    # The rows say the same: the one counted is the one shown overdue.
+    overdue = [row.pk for row in page.context["rows"] if row.due <= now]
+    assert overdue == [s.pk for s in late]
+    assert page.content.decode().count(">overdue<") == 1
 
 
 def test_a_month_without_data_shows_dashes_and_a_chart_topped_at_zero(overview, now):
