@@ -80,3 +80,65 @@ def test_the_overview_reads_its_30_days_not_the_companys_whole_history(ui, revie
                 read[query["sql"][:240]] = rows_read(root["Plan"])
     assert read
     assert {sql: n for sql, n in read.items() if n > 20 * recent} == {}
+
+
+def waiting(company: Company, count: int, later_events: int) -> None:
+    """`count` submissions in review, made two days ago and sent to review a day later,
+    each with `later_events` comments since."""
+    version = factories.default_workflows(company)[0]
+    submissions = Submission.objects.bulk_create(
+        factories.SubmissionFactory.build(
+            company=company, workflow_version=version, workflow=version.workflow
+        )
+        for _ in range(count)
+    )
+    into_review = {"from_status": SubmissionStatus.PROCESSING, "to_status": SubmissionStatus.REVIEW}
+    SubmissionEvent.objects.bulk_create(
+        event
+        for submission in submissions
+        for event in (
+            SubmissionEvent(submission=submission, type=EventType.READY_FOR_REVIEW, **into_review),
+            *(
+                SubmissionEvent(submission=submission, type=EventType.COMMENT)
+                for _ in range(later_events)
+            ),
+        )
+    )
+    ids = [submission.pk for submission in submissions]
+    Submission.objects.filter(pk__in=ids).update(created_at=timezone.now() - timedelta(days=2))
+    SubmissionEvent.objects.filter(submission_id__in=ids).update(
+        occurred_at=timezone.now() - timedelta(days=1)
+    )
+
+
+def test_time_in_review_is_read_per_waiting_submission_not_from_all_events(
+    ui, reviewer, company, settings
+):
+    # Waiting and the SLA count from each submission's move into review, an event: the
+    # oldest waiting (overview) and the SLA count (queue) read the events of the
+    # submissions waiting, through the events' index, not every event the company had.
+    settings.REVIEW_SLA = timedelta(hours=20)
+    Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
+    queue = 40
+    decided(company, reviewer, 1000, days_ago=200)
+    waiting(company, queue, later_events=5)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE submissions_submission")
+        cursor.execute("ANALYZE submissions_submissionevent")
+    with CaptureQueriesContext(connection) as queries:
+        overview = ui.get(reverse("review:stats"))
+        page = ui.get(reverse("review:queue"))
+    assert overview.context["oldest_age"] >= timedelta(days=1)
+    assert overview.context["oldest_age"] < timedelta(days=2)
+    assert page.context["breaches"] == queue
+    timed = [q["sql"] for q in queries if "submissions_submissionevent" in q["sql"]]
+    read = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for sql in timed:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+            [root] = cursor.fetchone()[0]
+            read[sql[:240]] = rows_read(root["Plan"])
+    assert read
+    # Each waiting submission's few events, not the 3000 of the decided ones.
+    assert {sql: n for sql, n in read.items() if n > 20 * queue} == {}
