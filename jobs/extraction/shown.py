@@ -4,12 +4,15 @@ A PDF's text layer is what its fonts say their glyphs are (a /ToUnicode map, an
 encoding), not what the glyphs draw: a font whose map reads the glyph "1" as "7" shows a
 reviewer "TOTAL RM 1700.00" and gives Steve "7100.00", at the confidence of a text layer.
 So the boxes a date, an amount or a number was read in are cut from the page, rendered,
-and read again by OCR; where the digits OCR reads there are not the text layer's, the
-field is sent to review and its box says what the page shows.
+and read again by OCR; where what OCR reads there is not what the text layer says, the
+field is sent to review and its box says what the page shows. Digits alone do not say
+it: a font reading the "," of "1,790" as "7" and its "7" as "." says 17.90 in the same
+digits, so an amount is compared by its value, a date by its day.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -18,10 +21,14 @@ from PIL import Image, ImageOps
 
 from .layout import BBox, Word, union_bbox
 from .ocr import LineReader
+from .values import parse_amounts, parse_dates
 
 # The fields a forger gains by: the money and the day of the receipt or invoice, and the
-# number a duplicate invoice is found by. Only their digits are compared (see _digits).
+# number a duplicate invoice is found by. Their digits are compared (see _digits), and
+# an amount's value and a date's day too (see _agrees).
 CHECKED_FIELDS = ("totalAmount", "date", "invoiceDate", "invoiceNumber")
+AMOUNT_FIELDS = frozenset({"totalAmount"})
+DATE_FIELDS = frozenset({"date", "invoiceDate"})
 # A field whose page shows other digits than its text layer says is read with no more
 # confidence than this: under any review threshold a workflow sets in earnest.
 SHOWN_OTHERWISE_CONFIDENCE = 0.3
@@ -33,6 +40,8 @@ GLYPH_PIXELS = 32
 MARGIN_SIDES, MARGIN_ENDS = 0.25, 0.5
 # Look-alikes the recogniser may read for a digit in a clean render.
 _AS_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1"})
+# The digits after a point or comma that follows a digit: the last such run is the cents.
+_SEPARATED = re.compile(r"(?<=\d)\s?[.,]\s?(\d+)")
 
 
 class PageOfText(Protocol):
@@ -73,13 +82,15 @@ def check_text_layer(
             words = _numbered_words(page.words, box["bbox"]) if page else []
             if page is None or not words:
                 continue
-            said = _digits(" ".join(word.text for word in words))
             # Only the words that hold digits: a total's box spans its label and the gap
             # to its amount ("RM ... 17.90"), four times the pixels to read.
             cut = union_bbox([word.bbox for word in words])
+            # ...and what the text layer says there, words between them too ("15 January
+            # 2024"): the part of the page OCR reads.
+            said = " ".join(word.text for word in _words_in(page.words, cut))
             image = render(page.index, cut, page.turn, GLYPH_PIXELS)
             shown, _ = reader.read_line(_with_margin(image))
-            if _digits(shown) != said:
+            if not _agrees(name, said, shown):
                 box["shown"] = shown
                 confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
                 found.append(name)
@@ -89,14 +100,54 @@ def check_text_layer(
 def _numbered_words(words: list[Word], box: Sequence[float]) -> list[Word]:
     """The words holding a digit whose middle lies in ``box``: of those the box was made
     of, the ones a forger gains by changing."""
+    return [word for word in _words_in(words, box) if _digits(word.text)]
+
+
+def _words_in(words: list[Word], box: Sequence[float]) -> list[Word]:
+    """The words whose middle lies in ``box``."""
     x0, y0, x1, y1 = box
     return [
         word
         for word in words
-        if _digits(word.text)
-        and x0 <= (word.bbox[0] + word.bbox[2]) / 2 <= x1
+        if x0 <= (word.bbox[0] + word.bbox[2]) / 2 <= x1
         and y0 <= (word.bbox[1] + word.bbox[3]) / 2 <= y1
     ]
+
+
+def _agrees(name: str, said: str, shown: str) -> bool:
+    """Whether OCR's ``shown`` reads as the text layer's ``said`` for field ``name``: the
+    same digits, and for an amount the same value, for a date the same day. Each side is
+    parsed by the parser that read the field (values), so what the reader took from the
+    text layer is held against what it would take from the page."""
+    if _digits(shown) != _digits(said):
+        return False
+    shown = shown.translate(_AS_DIGITS)
+    if name in AMOUNT_FIELDS:
+        return _same_amount(said, shown)
+    if name in DATE_FIELDS:
+        # Where both read as dates: OCR may misread a month's name ("Januarv") or drop
+        # a separator, and then its digits alone are held against the text layer's.
+        read = {match.value for match in parse_dates(shown)}
+        meant = {match.value for match in parse_dates(said)}
+        return not (read and meant) or read == meant
+    return True
+
+
+def _same_amount(said: str, shown: str) -> bool:
+    """The same amounts, by value (their signs left out: OCR drops a thin minus). What
+    OCR reads that parses as no amount ("1.790.00", a point read for the comma) agrees
+    when its cents are as many digits as the text layer's: "1,790" (one thousand seven
+    hundred and ninety) shows no cents, where "17.90" has two."""
+    read = sorted(abs(match.value) for match in parse_amounts(shown))
+    if read:
+        return read == sorted(abs(match.value) for match in parse_amounts(said))
+    return _cents_digits(shown) == _cents_digits(said)
+
+
+def _cents_digits(text: str) -> int | None:
+    """How many digits follow the last point or comma after a digit; None without one."""
+    runs = _SEPARATED.findall(text)
+    return len(runs[-1]) if runs else None
 
 
 def _digits(text: str) -> str:

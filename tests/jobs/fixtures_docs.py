@@ -228,13 +228,18 @@ def _receipt_rows(
 
 
 def receipt_pdf_whose_font_lies(
-    lies: dict[str, str], *, rows: tuple[str, ...] = ("TOTAL RM",), rotate: int = 0
+    lies: dict[str, str],
+    *,
+    rows: tuple[str, ...] = ("TOTAL RM",),
+    rotate: int = 0,
+    prints: dict[str, str] | None = None,
 ) -> bytes:
     """receipt_pdf's receipt, written by hand, whose rows starting with ``rows`` are drawn
     in a font whose /ToUnicode map reads each character of ``lies`` as its value: the
     page shows what receipt_pdf prints, the text layer says otherwise ("17.90" read as
     "71.90" with {"1": "7", "7": "1"}). With no ``lies``, the same receipt, honest; the
-    page turned by ``/Rotate``."""
+    page turned by ``/Rotate``. ``prints`` prints other amounts in place of receipt_pdf's
+    ({"17.90": "1,790"}; with {",": "7", "7": "."} its text layer says "17.90")."""
     from reportlab.lib.units import mm
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
@@ -242,6 +247,7 @@ def receipt_pdf_whose_font_lies(
     names = {"Helvetica": b"H", "Helvetica-Bold": b"B"}
     shows, y = [], height - 14 * mm
     for font, size, text, amount in _receipt_rows():
+        amount = (prints or {}).get(amount or "", amount)
         name = (b"L" if lies and text.startswith(rows) else b"") + names[font]
         if amount is None:
             placed = [((width - stringWidth(text, font, size)) / 2, text)]

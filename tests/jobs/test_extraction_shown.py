@@ -11,7 +11,9 @@ from PIL import Image
 
 from jobs import pipeline
 from jobs.extraction import extract_document, get_engine
-from jobs.extraction.layout import Word
+from jobs.extraction.api import PageText
+from jobs.extraction.layout import BBox, Word
+from jobs.extraction.shown import SHOWN_OTHERWISE_CONFIDENCE, check_text_layer
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionStatus
 from tests.jobs.fixtures_docs import invoice_pdf, receipt_pdf, receipt_pdf_whose_font_lies
@@ -21,6 +23,8 @@ from tests.jobs.test_hostile_files import UPRIGHT, pdf_of_text, submit
 # as 20.00 - 2.10 = 17.90 on the page): a lie that adds up is read at 0.94 unchecked.
 ADDS_UP = {"1": "2", "2": "3", "7": "6", "9": "8"}
 PAID_ROWS = ("TOTAL RM", "CASH", "CHANGE")
+# An honest receipt's amounts grouped in thousands, as the total above is printed.
+THOUSANDS = {"17.90": "1,790.00", "20.00": "1,800.00", "2.10": "10.00"}
 
 
 class Unchecked:
@@ -62,6 +66,20 @@ def test_a_date_whose_font_reads_other_digits_than_the_page_shows_goes_to_review
     assert read.field_confidences["totalAmount"] == 0.95  # its own digits are the page's
 
 
+def test_a_total_whose_font_moves_its_point_goes_to_review(engine):
+    # The page prints "1,790" (one thousand seven hundred and ninety); the font reads its
+    # "," as "7" and its "7" as ".": the text layer says 17.90, the same digits in order.
+    data = receipt_pdf_whose_font_lies({",": "7", "7": "."}, prints={"17.90": "1,790"})
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    assert unchecked.fields["totalAmount"] == 17.9
+    assert unchecked.field_confidences["totalAmount"] >= 0.9
+
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.field_confidences["totalAmount"] < 0.5
+    assert [box["shown"] for box in read.evidence["totalAmount"]] == ["1,790"]
+    assert "totalAmount read 17.90, the page shows '1,790'" in read.summary
+
+
 @pytest.mark.parametrize(
     ("data", "kind"),
     [
@@ -69,6 +87,7 @@ def test_a_date_whose_font_reads_other_digits_than_the_page_shows_goes_to_review
         pytest.param(receipt_pdf_whose_font_lies({}, rotate=90), "receipt", id="shown-sideways"),
         pytest.param(pdf_of_text(UPRIGHT, rotate=270), "receipt", id="rotate-270"),
         pytest.param(invoice_pdf(), "invoice", id="invoice"),
+        pytest.param(receipt_pdf_whose_font_lies({}, prints=THOUSANDS), "receipt", id="thousands"),
     ],
 )
 def test_an_honest_pdf_is_read_as_sure_as_without_the_check(engine, data, kind):
@@ -95,3 +114,84 @@ def test_a_receipt_whose_text_layer_lies_about_its_total_is_reviewed(api, ui, wo
     assert submission.evidence["totalAmount"][0]["shown"] == "17.90"
     page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
     assert "The page shows 17.90; the PDF&#x27;s text says other digits" in page
+
+
+class Reads:
+    """A line reader that reads ``text`` on any box: what OCR would read on the page."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def read_line(self, image: Image.Image) -> tuple[str, float]:
+        return self.text, 0.9
+
+
+def white(index: int, box: BBox, turn: int, height: int) -> Image.Image:
+    return Image.new("RGB", (4 * height, height), "white")
+
+
+def checked(name: str, said: str, shown: str) -> tuple[list[str], dict, dict]:
+    """check_text_layer on a page whose text layer says ``said`` where ``name`` was read,
+    and whose page OCR reads as ``shown`` there: the fields found, confidences, boxes."""
+    box = (0.5, 0.5, 0.9, 0.52)
+    page = PageText(index=0, words=[Word(said, box, 1.0)], text=said, has_text_layer=True)
+    confidences = {name: 0.95}
+    evidence = {name: [{"page": 0, "bbox": list(box)}]}
+    found = check_text_layer(
+        {name: said}, confidences, evidence, [page], render=white, reader=Reads(shown)
+    )
+    return found, confidences, evidence
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("17.90", "1,790"),  # one thousand seven hundred and ninety
+        ("1,790.00", "17,900.00"),
+        ("17.90", "1790"),  # no point shown: 1790 to the eye
+        ("1.790,00", "17.90"),  # other digits, as before
+    ],
+)
+def test_a_total_the_page_shows_as_another_amount_is_found(said, shown):
+    found, confidences, evidence = checked("totalAmount", said, shown)
+    assert found == ["totalAmount"]
+    assert confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    assert evidence["totalAmount"][0]["shown"] == shown
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("17.90", "RM17.90"),
+        ("17.90", "17,90"),  # the point read as a comma: the same amount
+        ("17.90", "17.9O"),
+        ("1,790.00", "1,790.00"),
+        ("1,790.00", "1.790.00"),  # unread as an amount; its cents are still two digits
+        ("1.790,00", "1.790,00"),
+    ],
+)
+def test_a_total_the_page_shows_as_the_same_amount_is_not_found(said, shown):
+    found, confidences, evidence = checked("totalAmount", said, shown)
+    assert found == []
+    assert confidences["totalAmount"] == 0.95
+    assert "shown" not in evidence["totalAmount"][0]
+
+
+@pytest.mark.parametrize("name", ["date", "invoiceDate"])
+def test_a_date_the_page_shows_as_another_day_is_found(name):
+    found, _, evidence = checked(name, "1/12/2018", "11/2/2018")  # 1 December, 11 February
+    assert found == [name]
+    assert evidence[name][0]["shown"] == "11/2/2018"
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"), [("14/03/2018", "14/03/2018"), ("14/03/2018", "14.03.2018")]
+)
+def test_a_date_the_page_shows_as_the_same_day_is_not_found(said, shown):
+    found, _, _ = checked("date", said, shown)
+    assert found == []
+
+
+def test_an_invoice_number_is_compared_by_its_digits():
+    assert checked("invoiceNumber", "INV-2024-0042", "INV 2024/0042")[0] == []
+    assert checked("invoiceNumber", "INV-2024-0042", "INV-2024-0043")[0] == ["invoiceNumber"]
