@@ -276,8 +276,9 @@ def _extract(
 def _check_shown(
     extraction: Extraction, pages: list[PageText], render: RenderBox, reader: LineReader
 ) -> None:
-    """Send to review a field whose text layer says other digits than its page shows
-    (shown.check_text_layer), and say so in the summary."""
+    """Send to review a field whose text layer says otherwise than its page shows, or
+    whose box could not be read again to tell (shown.check_text_layer), and say so in
+    the summary."""
     found = check_text_layer(
         extraction.fields,
         extraction.field_confidences,
@@ -295,8 +296,19 @@ def _check_shown(
         f"{name} read {_shown(extraction.fields[name])}, the page shows "
         + ", ".join(repr(box["shown"]) for box in extraction.evidence[name] if "shown" in box)
         for name in found
+        if any("shown" in box for box in extraction.evidence[name])
     )
-    extraction.summary += f" The PDF's text layer says other digits than its page shows: {shown}."
+    if shown:
+        extraction.summary += (
+            f" The PDF's text layer says other digits than its page shows: {shown}."
+        )
+    unchecked = [
+        name for name in found if any("unchecked" in box for box in extraction.evidence[name])
+    ]
+    if unchecked:
+        extraction.summary += (
+            f" The page could not be read again to check its PDF text: {', '.join(unchecked)}."
+        )
 
 
 def _shown(value: object) -> str:

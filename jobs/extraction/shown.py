@@ -12,6 +12,7 @@ digits, so an amount is compared by its value, a date by its day.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -32,6 +33,9 @@ DATE_FIELDS = frozenset({"date", "invoiceDate"})
 # A field whose page shows other digits than its text layer says is read with no more
 # confidence than this: under any review threshold a workflow sets in earnest.
 SHOWN_OTHERWISE_CONFIDENCE = 0.3
+# What a box says where its page could not be rendered or read again there: its field is
+# capped as one shown otherwise is, or a forger who makes the check fail skips it.
+UNCHECKED = "The page could not be read again here to check the PDF's text."
 # A box is rendered with its glyphs this many pixels high, about the height at which the
 # line recogniser reads (48 pixels with the margin below).
 GLYPH_PIXELS = 32
@@ -42,6 +46,8 @@ MARGIN_SIDES, MARGIN_ENDS = 0.25, 0.5
 _AS_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1"})
 # The digits after a point or comma that follows a digit: the last such run is the cents.
 _SEPARATED = re.compile(r"(?<=\d)\s?[.,]\s?(\d+)")
+
+logger = logging.getLogger(__name__)
 
 
 class PageOfText(Protocol):
@@ -70,8 +76,10 @@ def check_text_layer(
     reader: LineReader,
 ) -> list[str]:
     """Read again, by OCR of the rendered page, each box of a checked field that was read
-    from a text layer; where the digits differ, lower the field's confidence and record
-    what the page shows in the box (``shown``). Returns the fields so found, in order."""
+    from a text layer; where they differ, lower the field's confidence and record what
+    the page shows in the box (``shown``); where the box could not be rendered or read
+    again, lower it as much and say so (``unchecked``). Returns the fields so found, in
+    order."""
     layers = {page.index: page for page in pages if page.has_text_layer}
     found = []
     for name in CHECKED_FIELDS:
@@ -88,13 +96,36 @@ def check_text_layer(
             # ...and what the text layer says there, words between them too ("15 January
             # 2024"): the part of the page OCR reads.
             said = " ".join(word.text for word in _words_in(page.words, cut))
-            image = render(page.index, cut, page.turn, GLYPH_PIXELS)
-            shown, _ = reader.read_line(_with_margin(image))
-            if not _agrees(name, said, shown):
+            shown = _read_again(name, page, cut, render, reader)
+            if shown is None:
+                box["unchecked"] = UNCHECKED
+            elif not _agrees(name, said, shown):
                 box["shown"] = shown
-                confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
-                found.append(name)
+            else:
+                continue
+            confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
+            found.append(name)
     return list(dict.fromkeys(found))
+
+
+def _read_again(
+    name: str, page: PageOfText, cut: BBox, render: RenderBox, reader: LineReader
+) -> str | None:
+    """What OCR reads on ``cut`` of the rendered page; None where rendering or reading it
+    failed (a damaged object, a recogniser error): the rest of the file stands."""
+    try:
+        image = render(page.index, cut, page.turn, GLYPH_PIXELS)
+        return reader.read_line(_with_margin(image))[0]
+    except MemoryError:
+        raise  # the reading process's limit: the file is too large, as anywhere else
+    except Exception:
+        logger.warning(
+            "The box of %s on page %d could not be read again to check its PDF text",
+            name,
+            page.index + 1,
+            exc_info=True,
+        )
+        return None
 
 
 def _numbered_words(words: list[Word], box: Sequence[float]) -> list[Word]:

@@ -5,15 +5,18 @@ shows a reviewer the receipt's 17.90 while Steve reads 26.80 from its text layer
 read with the real OCR engine (loaded once, ~2 s): what is tested is what it reads on the
 rendered page."""
 
+import logging
+
+import pypdfium2 as pdfium
 import pytest
 from django.urls import reverse
 from PIL import Image
 
 from jobs import pipeline
-from jobs.extraction import extract_document, get_engine
+from jobs.extraction import document, extract_document, get_engine
 from jobs.extraction.api import PageText
 from jobs.extraction.layout import BBox, Word
-from jobs.extraction.shown import SHOWN_OTHERWISE_CONFIDENCE, check_text_layer
+from jobs.extraction.shown import SHOWN_OTHERWISE_CONFIDENCE, UNCHECKED, check_text_layer
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionStatus
 from tests.jobs.fixtures_docs import invoice_pdf, receipt_pdf, receipt_pdf_whose_font_lies
@@ -195,3 +198,59 @@ def test_a_date_the_page_shows_as_the_same_day_is_not_found(said, shown):
 def test_an_invoice_number_is_compared_by_its_digits():
     assert checked("invoiceNumber", "INV-2024-0042", "INV 2024/0042")[0] == []
     assert checked("invoiceNumber", "INV-2024-0042", "INV-2024-0043")[0] == ["invoiceNumber"]
+
+
+class Breaks:
+    """A line reader that fails on every box, as a crafted page may make OCR fail."""
+
+    def read_line(self, image: Image.Image) -> tuple[str, float]:
+        raise RuntimeError("the recogniser failed")
+
+
+class ReadsNoLine(Unchecked):
+    """An engine whose line reader fails: the rest of its reading is Unchecked's."""
+
+    read_line = Breaks.read_line
+
+
+def test_a_field_whose_box_cannot_be_read_again_is_capped_as_unchecked(caplog):
+    box = (0.5, 0.5, 0.9, 0.52)
+    page = PageText(index=0, words=[Word("17.90", box, 1.0)], text="17.90", has_text_layer=True)
+    confidences = {"totalAmount": 0.95}
+    evidence = {"totalAmount": [{"page": 0, "bbox": list(box)}]}
+    with caplog.at_level(logging.WARNING, logger="jobs.extraction.shown"):
+        found = check_text_layer(
+            {"totalAmount": 17.9}, confidences, evidence, [page], render=white, reader=Breaks()
+        )
+    # A forger able to make the check fail would otherwise pass a lie through unchecked.
+    assert found == ["totalAmount"]
+    assert confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    assert "shown" not in evidence["totalAmount"][0]
+    assert evidence["totalAmount"][0]["unchecked"] == UNCHECKED
+    assert "totalAmount" in caplog.text and "the recogniser failed" in caplog.text
+
+
+def test_a_pdf_whose_boxes_cannot_be_read_again_is_extracted_with_them_in_review():
+    data = receipt_pdf()
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    _, read = extract_document(data, kind="receipt", engine=ReadsNoLine())
+    assert read.fields == unchecked.fields
+    for name in ("totalAmount", "date"):
+        assert read.field_confidences[name] == SHOWN_OTHERWISE_CONFIDENCE
+        assert [box.get("unchecked") for box in read.evidence[name]] == [UNCHECKED]
+    assert read.field_confidences["merchantName"] == unchecked.field_confidences["merchantName"]
+    assert read.certainty < 0.5
+    assert "could not be read again to check its PDF text: totalAmount, date" in read.summary
+
+
+def test_a_pdf_whose_boxes_cannot_be_rendered_again_is_extracted_with_them_in_review(
+    engine, monkeypatch
+):
+    def fails(*args: object) -> Image.Image:
+        raise pdfium.PdfiumError("Failed to render page.")
+
+    monkeypatch.setattr(document, "render_box", fails)
+    _, read = extract_document(receipt_pdf(), kind="receipt", engine=engine)
+    assert read.fields["totalAmount"] == 17.9
+    assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    assert [box.get("unchecked") for box in read.evidence["totalAmount"]] == [UNCHECKED]
