@@ -299,9 +299,7 @@ def _check_shown(
         if any("shown" in box for box in extraction.evidence[name])
     )
     if shown:
-        extraction.summary += (
-            f" The PDF's text layer says other digits than its page shows: {shown}."
-        )
+        extraction.summary += f" The PDF's text layer does not say what its page shows: {shown}."
     unchecked = [
         name for name in found if any("unchecked" in box for box in extraction.evidence[name])
     ]

@@ -30,7 +30,8 @@ from .values import parse_amounts, parse_dates
 CHECKED_FIELDS = ("totalAmount", "date", "invoiceDate", "invoiceNumber")
 AMOUNT_FIELDS = frozenset({"totalAmount"})
 DATE_FIELDS = frozenset({"date", "invoiceDate"})
-# A field whose page shows other digits than its text layer says is read with no more
+# A field whose page shows otherwise than its text layer says, or whose box could not be
+# read again to tell, is read with no more
 # confidence than this: under any review threshold a workflow sets in earnest.
 SHOWN_OTHERWISE_CONFIDENCE = 0.3
 # What a box says where its page could not be rendered or read again there: its field is

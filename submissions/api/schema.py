@@ -55,7 +55,8 @@ INDEX = {"type": "integer", "minimum": 0}
 EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
-    "item; shown where the page shows other digits), a remembered value (memory, corrections, read), a value the output schema "
+    "item; shown where the page shows otherwise, unchecked where it could not be read "
+    "again to tell), a remembered value (memory, corrections, read), a value the output schema "
     "refused (read, schema), or one file's reading where the submission's files read "
     "different values (file, read, confidence).",
     "properties": {
@@ -102,8 +103,13 @@ EVIDENCE_ENTRY = {
         "shown": {
             "type": "string",
             "description": "On a box read from a PDF's text layer: what OCR reads on the "
-            "rendered page there, where its digits are not the text layer's (the field "
+            "rendered page there, where it is not what the text layer says (the field "
             "then goes to review).",
+        },
+        "unchecked": {
+            "type": "string",
+            "description": "On a box read from a PDF's text layer: why the page could not "
+            "be read again there to check it (the field then goes to review too).",
         },
     },
     "additionalProperties": True,

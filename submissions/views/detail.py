@@ -95,7 +95,8 @@ class FieldRow:
     memory_gone: str = ""
     refused: str = ""  # what was read but not stored: the output schema refused it
     disagreed: str = ""  # what each file read, where the submission's files disagree
-    shown_otherwise: str = ""  # what the page shows where its PDF text said other digits
+    # What the page shows where its PDF text said otherwise, or that it was not checked.
+    shown_otherwise: str = ""
     # Where the value was read in the document's text ("Document text" on the page).
     read_at: tuple[ReadAt, ...] = ()
     # The form the schema gives the field, shown at its input before a save is refused.
@@ -307,17 +308,16 @@ def _named(index: int, file_names: dict[int, str]) -> str:
 
 
 def _shown_otherwise(submission: Submission, name: str) -> str:
-    """What the page shows where the field was read from a PDF's text layer whose digits
-    are not the page's (jobs.extraction.shown keeps it on the box): the value beside it
-    is the text layer's, which the reviewer's eye does not see on the page."""
-    shown = [
-        Truncator(str(e["shown"])).chars(80)
-        for e in (submission.evidence or {}).get(name, [])
-        if isinstance(e, dict) and "shown" in e
-    ]
-    if not shown:
-        return ""
-    return f"The page shows {'; '.join(shown)}; the PDF's text says other digits"
+    """What the page shows where the field was read from a PDF's text layer that says
+    otherwise (jobs.extraction.shown keeps it on the box): the value beside it is the
+    text layer's, which the reviewer's eye does not see on the page. Or, where the page
+    could not be read again there to tell, that it was not checked (``unchecked``)."""
+    boxes = [e for e in (submission.evidence or {}).get(name, []) if isinstance(e, dict)]
+    shown = [Truncator(str(e["shown"])).chars(80) for e in boxes if "shown" in e]
+    if shown:
+        return f"The page shows {'; '.join(shown)}; the PDF's text says otherwise"
+    unchecked = [str(e["unchecked"]) for e in boxes if "unchecked" in e]
+    return Truncator(unchecked[0]).chars(120) if unchecked else ""
 
 
 def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> str:

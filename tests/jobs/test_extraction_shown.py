@@ -116,7 +116,7 @@ def test_a_receipt_whose_text_layer_lies_about_its_total_is_reviewed(api, ui, wo
     assert submission.field_confidences["totalAmount"] < 0.5
     assert submission.evidence["totalAmount"][0]["shown"] == "17.90"
     page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
-    assert "The page shows 17.90; the PDF&#x27;s text says other digits" in page
+    assert "The page shows 17.90; the PDF&#x27;s text says otherwise" in page
 
 
 class Reads:
