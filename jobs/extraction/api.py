@@ -300,13 +300,13 @@ def _check_shown(
     )
     if shown:
         extraction.summary += f" The PDF's text layer does not say what its page shows: {shown}."
-    unchecked = [
-        name for name in found if any("unchecked" in box for box in extraction.evidence[name])
-    ]
-    if unchecked:
-        extraction.summary += (
-            f" The page could not be read again to check its PDF text: {', '.join(unchecked)}."
-        )
+    for key, said in (
+        ("faint", "Its PDF text is drawn fainter than the page's other text"),
+        ("unchecked", "The page could not be read again to check its PDF text"),
+    ):
+        names = [name for name in found if any(key in box for box in extraction.evidence[name])]
+        if names:
+            extraction.summary += f" {said}: {', '.join(names)}."
 
 
 def _shown(value: object) -> str:

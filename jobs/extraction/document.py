@@ -515,9 +515,10 @@ def _text_layer_words(
         if count > max_chars:
             raise _too_much_text(f"{MAX_PAGE_CHARS:,} characters a page")
         ink = _page_ink(page, max_pixels) if count else None
-        words: list[tuple[str, tuple[float, float, float, float]]] = []
+        words: list[tuple[str, tuple[float, float, float, float], float]] = []
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
+        levels: list[float] = []
         # Each character's direction, in quarter turns clockwise in the PDF's space.
         quarters: Counter[int] = Counter()
         for i in range(count):
@@ -527,16 +528,18 @@ def _text_layer_words(
                 # no word break either (_flush_word drops what is left of such marks).
                 continue
             blank = not char or char.isspace() or char == "\x00"
-            if blank or ink is None or not ink.shows(textpage, i):
-                _flush_word(chars, boxes, words)
+            level = 0.0 if blank or ink is None else ink.level(textpage, i)
+            if level < SEEN_INK_LEVELS:
+                _flush_word(chars, boxes, levels, words)
                 if len(words) > max_words:
                     raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
                 continue
             chars.append(char)
             boxes.append(textpage.get_charbox(i))
+            levels.append(level)
             angle = pdfium.raw.FPDFText_GetCharAngle(textpage, i)
             quarters[round(math.degrees(max(angle, 0.0)) / 90) % 4] += 1
-        _flush_word(chars, boxes, words)
+        _flush_word(chars, boxes, levels, words)
         if len(words) > max_words:
             raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
     finally:
@@ -559,8 +562,9 @@ def _text_layer_words(
                 90 * text_quarter,
             ),
             confidence=1.0,
+            ink=level,
         )
-        for text, (x0, y0, x1, y1) in words
+        for text, (x0, y0, x1, y1), level in words
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
     return read, (page.get_rotation() + 90 * text_quarter) % 360
@@ -583,19 +587,21 @@ class _Ink:
     left: float
     top: float
 
-    def shows(self, textpage: pdfium.PdfTextPage, index: int) -> bool:
+    def level(self, textpage: pdfium.PdfTextPage, index: int) -> float:
+        """How far drawing the character moved the page toward its own colour, at the
+        pixel it moved most (levels summed over R, G and B: 765 for black on white, 165
+        for #C8C8C8); 0 for a character no viewer shows. It shows from SEEN_INK_LEVELS."""
         mode = pdfium.raw.FPDFText_GetTextRenderMode(textpage, index)
         if mode in UNSEEN_TEXT_MODES or _text_height(textpage, index) < MIN_SEEN_TEXT_POINTS:
-            return False
+            return 0.0
         shown, bare = self._box(textpage.get_charbox(index))
         if shown.size == 0:
-            return False  # off the crop box: no viewer shows it
+            return 0.0  # off the crop box: no viewer shows it
         colours = _text_colours(textpage, index, mode)
         if not colours:  # painted with a pattern: any change it makes shows
-            return bool(np.abs(shown - bare).sum(axis=-1).max() >= SEEN_INK_LEVELS)
-        return any(
-            (np.abs(bare - c).sum(axis=-1) - np.abs(shown - c).sum(axis=-1)).max()
-            >= SEEN_INK_LEVELS
+            return float(np.abs(shown - bare).sum(axis=-1).max())
+        return max(
+            float((np.abs(bare - c).sum(axis=-1) - np.abs(shown - c).sum(axis=-1)).max())
             for c in colours
         )
 
@@ -686,10 +692,11 @@ def _too_much_text(page_limit: str) -> ExtractionError:
 def _flush_word(
     chars: list[str],
     boxes: list[tuple[float, float, float, float]],
-    out: list[tuple[str, tuple[float, float, float, float]]],
+    levels: list[float],
+    out: list[tuple[str, tuple[float, float, float, float], float]],
 ) -> None:
-    """The characters so far as a word, and the box around them (left, bottom, right,
-    top, in the PDF's space)."""
+    """The characters so far as a word, the box around them (left, bottom, right, top,
+    in the PDF's space) and how much they show (the median of their _Ink levels)."""
     if not chars:
         return
     box = (
@@ -705,9 +712,10 @@ def _flush_word(
     # and an override reversed the rest of the desk's line that named the vendor.
     text = without_hidden(unicodedata.normalize("NFC", "".join(chars)))
     if text:
-        out.append((text, box))
+        out.append((text, box, float(np.median(levels))))
     chars.clear()
     boxes.clear()
+    levels.clear()
 
 
 def _clamp(value: float) -> float:

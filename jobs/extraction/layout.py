@@ -12,6 +12,8 @@ class Word:
     text: str
     bbox: BBox  # normalised (x0, y0, x1, y1) on its page
     confidence: float
+    # A text layer's word: how much its glyphs show on the page (document._Ink.level).
+    ink: float | None = None
 
 
 @dataclass

@@ -37,6 +37,14 @@ SHOWN_OTHERWISE_CONFIDENCE = 0.3
 # What a box says where its page could not be rendered or read again there: its field is
 # capped as one shown otherwise is, or a forger who makes the check fail skips it.
 UNCHECKED = "The page could not be read again here to check the PDF's text."
+# What a box says where its digits are drawn faint: markedly lighter than the page's other
+# text (a share of the median of its words' ink, document._Ink.level), or light on any
+# page (#AAAAAA on white is 255). OCR reads a faint "26.80" as the text layer says it,
+# while the eye reads the black "17.90" a forger placed beside it as an image. An honest
+# page prints its amounts as dark as its text; #808080 (381) on a black page is kept.
+FAINT = "The PDF's text here is drawn fainter than the page's other text."
+FAINT_SHARE = 0.4
+FAINT_LEVELS = 255.0
 # A box is rendered with its glyphs this many pixels high, about the height at which the
 # line recogniser reads (48 pixels with the margin below).
 GLYPH_PIXELS = 32
@@ -79,8 +87,8 @@ def check_text_layer(
     """Read again, by OCR of the rendered page, each box of a checked field that was read
     from a text layer; where they differ, lower the field's confidence and record what
     the page shows in the box (``shown``); where the box could not be rendered or read
-    again, lower it as much and say so (``unchecked``). Returns the fields so found, in
-    order."""
+    again, or its digits are drawn faint (``_faint``), lower it as much and say so
+    (``unchecked``, ``faint``). Returns the fields so found, in order."""
     layers = {page.index: page for page in pages if page.has_text_layer}
     found = []
     for name in CHECKED_FIELDS:
@@ -97,16 +105,28 @@ def check_text_layer(
             # ...and what the text layer says there, words between them too ("15 January
             # 2024"): the part of the page OCR reads.
             said = " ".join(word.text for word in _words_in(page.words, cut))
+            if _faint(words, page.words):
+                box["faint"] = FAINT
             shown = _read_again(name, page, cut, render, reader)
             if shown is None:
                 box["unchecked"] = UNCHECKED
             elif not _agrees(name, said, shown):
                 box["shown"] = shown
-            else:
+            if not box.keys() & {"faint", "unchecked", "shown"}:
                 continue
             confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
             found.append(name)
     return list(dict.fromkeys(found))
+
+
+def _faint(numbered: list[Word], words: list[Word]) -> bool:
+    """Whether the faintest of a field's ``numbered`` words shows markedly less than the
+    page's ``words`` do (the median of their ink), or little on its own."""
+    inks = [word.ink for word in words if word.ink is not None]
+    faintest = min((word.ink for word in numbered if word.ink is not None), default=None)
+    if faintest is None:
+        return False  # a page read before inks were measured, or by OCR
+    return faintest < max(FAINT_LEVELS, FAINT_SHARE * float(np.median(inks)))
 
 
 def _read_again(

@@ -55,8 +55,8 @@ INDEX = {"type": "integer", "minimum": 0}
 EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
-    "item; shown where the page shows otherwise, unchecked where it could not be read "
-    "again to tell), a remembered value (memory, corrections, read), a value the output schema "
+    "item; shown where the page shows otherwise, faint where its text is drawn faint, "
+    "unchecked where it could not be read again to tell), a remembered value (memory, corrections, read), a value the output schema "
     "refused (read, schema), or one file's reading where the submission's files read "
     "different values (file, read, confidence).",
     "properties": {
@@ -105,6 +105,12 @@ EVIDENCE_ENTRY = {
             "description": "On a box read from a PDF's text layer: what OCR reads on the "
             "rendered page there, where it is not what the text layer says (the field "
             "then goes to review).",
+        },
+        "faint": {
+            "type": "string",
+            "description": "On a box read from a PDF's text layer: that its text is drawn "
+            "markedly fainter than the page's other text (the field then goes to review "
+            "too: what the eye reads there may be an image beside it).",
         },
         "unchecked": {
             "type": "string",

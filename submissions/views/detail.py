@@ -310,14 +310,15 @@ def _named(index: int, file_names: dict[int, str]) -> str:
 def _shown_otherwise(submission: Submission, name: str) -> str:
     """What the page shows where the field was read from a PDF's text layer that says
     otherwise (jobs.extraction.shown keeps it on the box): the value beside it is the
-    text layer's, which the reviewer's eye does not see on the page. Or, where the page
-    could not be read again there to tell, that it was not checked (``unchecked``)."""
+    text layer's, which the reviewer's eye does not see on the page. Or that its text is
+    drawn faint there (``faint``: what the eye reads may be an image beside it), or that
+    the page could not be read again there to tell (``unchecked``)."""
     boxes = [e for e in (submission.evidence or {}).get(name, []) if isinstance(e, dict)]
     shown = [Truncator(str(e["shown"])).chars(80) for e in boxes if "shown" in e]
     if shown:
         return f"The page shows {'; '.join(shown)}; the PDF's text says otherwise"
-    unchecked = [str(e["unchecked"]) for e in boxes if "unchecked" in e]
-    return Truncator(unchecked[0]).chars(120) if unchecked else ""
+    said = [str(e[key]) for key in ("faint", "unchecked") for e in boxes if key in e]
+    return " ".join(Truncator(text).chars(120) for text in dict.fromkeys(said))
 
 
 def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> str:

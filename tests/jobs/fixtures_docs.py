@@ -310,3 +310,52 @@ def rotated_png(png_bytes: bytes, degrees: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def receipt_pdf_in_greys(
+    *, labels: float = 0.0, total: float = 0.0, printed_total: str | None = None
+) -> bytes:
+    """receipt_pdf's receipt with its labels and its total's amount in greys (0 black, 1
+    white). With ``printed_total``, an image of that amount in black is placed between
+    the total's label and its text: a forger's faint "26.80" in the text layer beside
+    the "17.90" the eye reads ("17.90" itself in the text layer would read as such)."""
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+
+    buffer = io.BytesIO()
+    width, height = 80 * mm, 110 * mm
+    pdf = canvas.Canvas(buffer, pagesize=(width, height))
+    y = height - 14 * mm
+    for font, size, text, amount in _receipt_rows():
+        pdf.setFont(font, size)
+        if amount is None:
+            pdf.drawCentredString(width / 2, y, text)
+        else:
+            pdf.setFillGray(labels)
+            pdf.drawString(6 * mm, y, text)
+            is_total = text.startswith("TOTAL")
+            pdf.setFillGray(total if is_total else 0.0)
+            pdf.drawRightString(
+                width - 6 * mm, y, "26.80" if is_total and printed_total else amount
+            )
+            pdf.setFillGray(0.0)
+            if is_total and printed_total:
+                image = ImageReader(io.BytesIO(_printed(printed_total, font, size)))
+                pdf.drawImage(image, 30 * mm, y - 1 * mm, width=14 * mm, height=4.5 * mm)
+        y -= 10 * mm
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _printed(text: str, font: str, size: int) -> bytes:
+    """``text`` printed black on white as a PNG of a 14 x 4.5 mm box, at 300 dpi."""
+    from reportlab.lib.units import mm
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=(14 * mm, 4.5 * mm))
+    pdf.setFont(font, size)
+    pdf.drawString(0.5 * mm, 1 * mm, text)
+    pdf.showPage()
+    pdf.save()
+    return render_png(buffer.getvalue(), dpi=300)

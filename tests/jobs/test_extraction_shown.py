@@ -16,10 +16,15 @@ from jobs import pipeline
 from jobs.extraction import document, extract_document, get_engine
 from jobs.extraction.api import PageText
 from jobs.extraction.layout import BBox, Word
-from jobs.extraction.shown import SHOWN_OTHERWISE_CONFIDENCE, UNCHECKED, check_text_layer
+from jobs.extraction.shown import FAINT, SHOWN_OTHERWISE_CONFIDENCE, UNCHECKED, check_text_layer
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionStatus
-from tests.jobs.fixtures_docs import invoice_pdf, receipt_pdf, receipt_pdf_whose_font_lies
+from tests.jobs.fixtures_docs import (
+    invoice_pdf,
+    receipt_pdf,
+    receipt_pdf_in_greys,
+    receipt_pdf_whose_font_lies,
+)
 from tests.jobs.test_hostile_files import UPRIGHT, pdf_of_text, submit
 
 # Each changed digit keeps cash - change = total in the text layer (30.00 - 3.20 = 26.80,
@@ -91,6 +96,7 @@ def test_a_total_whose_font_moves_its_point_goes_to_review(engine):
         pytest.param(pdf_of_text(UPRIGHT, rotate=270), "receipt", id="rotate-270"),
         pytest.param(invoice_pdf(), "invoice", id="invoice"),
         pytest.param(receipt_pdf_whose_font_lies({}, prints=THOUSANDS), "receipt", id="thousands"),
+        pytest.param(receipt_pdf_in_greys(labels=0.6), "receipt", id="grey-labels"),
     ],
 )
 def test_an_honest_pdf_is_read_as_sure_as_without_the_check(engine, data, kind):
@@ -254,3 +260,52 @@ def test_a_pdf_whose_boxes_cannot_be_rendered_again_is_extracted_with_them_in_re
     assert read.fields["totalAmount"] == 17.9
     assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
     assert [box.get("unchecked") for box in read.evidence["totalAmount"]] == [UNCHECKED]
+
+
+def test_a_total_in_faint_text_beside_a_printed_image_of_another_goes_to_review(engine):
+    # The text layer's 26.80 is #C8C8C8 on white, read again by OCR as 26.80; the 17.90
+    # the eye reads beside it is an image: the check read the page as it says.
+    data = receipt_pdf_in_greys(total=200 / 255, printed_total="17.90")
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    assert unchecked.fields["totalAmount"] == 26.8
+    assert unchecked.field_confidences["totalAmount"] >= 0.85
+
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    [box] = read.evidence["totalAmount"]
+    assert box["faint"] == FAINT and "shown" not in box
+    assert "drawn fainter than the page's other text: totalAmount" in read.summary
+    assert read.field_confidences["date"] == unchecked.field_confidences["date"]
+
+
+def faint(ink: float, page_ink: float) -> list[str]:
+    """check_text_layer's finding on a total drawn with ``ink`` on a page of other
+    words drawn with ``page_ink`` (document._Ink.level), read again as it says."""
+    box = (0.5, 0.5, 0.9, 0.52)
+    words = [Word("17.90", box, 1.0, ink=ink)] + [
+        Word(text, (0.1, top, 0.3, top + 0.02), 1.0, ink=page_ink)
+        for top, text in ((0.1, "KEDAI"), (0.2, "CASH"), (0.3, "20.00"))
+    ]
+    page = PageText(index=0, words=words, text="", has_text_layer=True)
+    evidence = {"totalAmount": [{"page": 0, "bbox": list(box)}]}
+    return check_text_layer(
+        {"totalAmount": 17.9},
+        {"totalAmount": 0.95},
+        evidence,
+        [page],
+        render=white,
+        reader=Reads("17.90"),
+    )
+
+
+def test_a_total_markedly_fainter_than_its_page_or_light_on_its_own_is_found():
+    assert faint(165, 765) == ["totalAmount"]  # #C8C8C8 on a page printed black
+    assert faint(165, 165) == ["totalAmount"]  # the whole text layer light: a page of it
+    assert faint(250, 700) == ["totalAmount"]
+
+
+def test_a_total_as_dark_as_its_page_or_plainly_grey_is_not_found():
+    assert faint(765, 765) == []
+    assert faint(381, 765) == []  # #808080: plainly read
+    assert faint(765, 300) == []  # grey labels, a black total
+    assert faint(300, 300) == []  # a receipt printed grey throughout

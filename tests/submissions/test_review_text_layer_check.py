@@ -4,7 +4,7 @@ again to tell."""
 
 import pytest
 
-from jobs.extraction.shown import UNCHECKED
+from jobs.extraction.shown import FAINT, UNCHECKED
 from tests.submissions.test_review_accessibility import detail
 from tests.submissions.test_review_support import submission_with_file
 
@@ -32,6 +32,13 @@ def test_a_field_whose_page_could_not_be_read_again_says_it_is_unchecked(ui, com
     )
     assert remark(detail(ui, waiting), "totalAmount") == (
         "The page could not be read again here to check the PDF's text."
+    )
+
+
+def test_a_field_drawn_faint_says_so(ui, company):
+    waiting = submission_with_file(company, evidence={"totalAmount": [{**BOX, "faint": FAINT}]})
+    assert remark(detail(ui, waiting), "totalAmount") == (
+        "The PDF's text here is drawn fainter than the page's other text."
     )
 
 
