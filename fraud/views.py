@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
 from fraud.models import FraudMatch
@@ -181,7 +182,10 @@ LOCATION_KEYS = {"file", "targetFile", "page", "targetPage"}
 
 
 def _facts(details: dict[str, Any]) -> list[str]:
-    """What the check found, as short phrases (the file/page pointers are shown as images)."""
+    """What the check found, as short phrases (the file/page pointers are shown as images).
+    A value read from a document is set apart in a <bdi> (the phrase is HTML then): in
+    Arabic or Hebrew, or holding a bidi override stored before extraction dropped them,
+    it took the words after it into its right-to-left run."""
     facts: list[str] = []
     for key, value in details.items():
         if key in LOCATION_KEYS:
@@ -195,14 +199,23 @@ def _facts(details: dict[str, Any]) -> list[str]:
         elif key == "otherDate" and isinstance(value, dict):
             # fraud.services._clear_other_dates: the look-alike was not counted.
             facts.append(
-                f"read with another date ({value.get('date')} vs {value.get('targetDate')}): "
-                "the look-alike is not counted"
+                format_html(
+                    "read with another date (<bdi>{}</bdi> vs <bdi>{}</bdi>): "
+                    "the look-alike is not counted",
+                    value.get("date"),
+                    value.get("targetDate"),
+                )
             )
         elif key == "receiptNumber" and isinstance(value, str):
             # fraud.services._data_finding: one receipt number, whatever date and total.
             facts.append(
-                f"the same receipt number {value} (total {details.get('total')} here, "
-                f"{details.get('targetTotal')} on the other)"
+                format_html(
+                    "the same receipt number <bdi>{}</bdi> (total <bdi>{}</bdi> here, "
+                    "<bdi>{}</bdi> on the other)",
+                    value,
+                    details.get("total"),
+                    details.get("targetTotal"),
+                )
             )
         elif key == "mirrored" and isinstance(value, str):
             # fraud.services._visual_hits: this page is the other one mirrored.
@@ -221,9 +234,11 @@ def _facts(details: dict[str, Any]) -> list[str]:
                 continue
             what = "file is uploaded as" if "sha256" in details else "page is in"
             facts.append(f"the same {what} files {numbers}")
-        elif isinstance(value, str | int | float | bool):
-            text = f"{value[:12]}…" if key == "sha256" and isinstance(value, str) else value
-            facts.append(f"{key}: {text}")
+        elif isinstance(value, str):
+            text = f"{value[:12]}…" if key == "sha256" else value
+            facts.append(format_html("{}: <bdi>{}</bdi>", key, text))
+        elif isinstance(value, int | float | bool):
+            facts.append(f"{key}: {value}")
     return facts
 
 

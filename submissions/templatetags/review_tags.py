@@ -8,6 +8,8 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from submissions.selectors import field_label
 
@@ -96,6 +98,36 @@ def corrected_value(value: Any) -> str:
     if isinstance(value, list):
         return f"{len(value)} row{'' if len(value) == 1 else 's'}"
     return str(value)
+
+
+# The issuer and the invoice number a summary names, as jobs.extraction.api.summarise
+# writes its sentence ("Invoice from <name> number <number> dated <date> for …", or "with
+# no readable date"): one sentence per file, one after the other.
+_SUMMARY_VALUES = re.compile(
+    r"(?:^|(?<=\. ))\w+ from (?P<name>.+?)(?: number (?P<number>.+?))?"
+    r"(?= dated | with no readable date)"
+)
+
+
+@register.filter
+def summary_isolated(summary: str) -> SafeString:
+    """The summary with the issuer and invoice number it names each in a <bdi>: a name
+    in Arabic or Hebrew, or one holding a bidi override stored before extraction dropped
+    them, took the date and total after it into its run and reversed the rest of the
+    line. The rest is escaped as any text."""
+    text, at = str(summary), 0
+    parts: list[str] = []
+    for match in _SUMMARY_VALUES.finditer(text):
+        for group in ("name", "number"):
+            if match.group(group) is None:
+                continue
+            parts += [
+                escape(text[at : match.start(group)]),
+                format_html("<bdi>{}</bdi>", match.group(group)),
+            ]
+            at = match.end(group)
+    # Safe: each part was escaped above, the names by format_html.
+    return mark_safe("".join([*parts, escape(text[at:])]))
 
 
 # A line-item correction names this many row changes in the timeline, then counts the rest.

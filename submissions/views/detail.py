@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
@@ -93,8 +95,10 @@ class FieldRow:
     remembered: int = 0  # earlier corrections the value was recalled from (0: read)
     # Why a value the memory gave no longer stands there (forgotten, or overruled since).
     memory_gone: str = ""
-    refused: str = ""  # what was read but not stored: the output schema refused it
-    disagreed: str = ""  # what each file read, where the submission's files disagree
+    # What was read but not stored (the output schema refused it); what each file read,
+    # where the submission's files disagree. HTML, each value read in a <bdi>.
+    refused: str = ""
+    disagreed: str = ""
     # What the page shows where its PDF text said otherwise, or that it was not checked.
     shown_otherwise: str = ""
     # Where the value was read in the document's text ("Document text" on the page).
@@ -286,13 +290,15 @@ def _recall_standing(submission: Submission, name: str, given: dict[str, Any]) -
     return 0, "remembered value since overruled by a later correction"
 
 
-def _refused(submission: Submission, name: str) -> str:
+def _refused(submission: Submission, name: str) -> SafeString | str:
     """The value read for this field that the workflow's output schema refused, and why
-    (jobs.pipeline.fit_to_schema keeps both in the evidence)."""
+    (jobs.pipeline.fit_to_schema keeps both in the evidence). The value is the document's
+    text, set apart in a <bdi>: in Arabic or Hebrew it took the words after it into its
+    right-to-left run."""
     for e in reversed((submission.evidence or {}).get(name, [])):
         if isinstance(e, dict) and "schema" in e and "read" in e:
             read = Truncator(str(e["read"])).chars(80)
-            return f"Read {read}, not stored: {e['schema']}"
+            return format_html("Read <bdi>{}</bdi>, not stored: {}", read, e["schema"])
     return ""
 
 
@@ -321,19 +327,23 @@ def _shown_otherwise(submission: Submission, name: str) -> str:
     return " ".join(Truncator(text).chars(120) for text in dict.fromkeys(said))
 
 
-def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> str:
+def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) -> SafeString | str:
     """What each file read of a field the submission's files disagree on (the pipeline
     keeps ``{"file", "read", "confidence"}`` per file then): the value shown is one of
     them, and the boxes alone did not say which file read what. Each file is named as
     its tab is ("receipt 2"): "file 2" under tabs labelled otherwise named none of them."""
     reads = [
-        f"{_named(e['file'], file_names)} read {Truncator(_text(e['read'])).chars(80)}"
+        (_named(e["file"], file_names), Truncator(_text(e["read"])).chars(80))
         for e in (submission.evidence or {}).get(name, [])
         if isinstance(e, dict)
         and isinstance(e.get("file"), int)
         and {"read", "confidence"} <= e.keys()
     ]
-    return f"Files disagree: {'; '.join(reads)}" if reads else ""
+    if not reads:
+        return ""
+    # Each value in a <bdi>: one in Arabic or Hebrew took the "; file 2 read" after it.
+    each = format_html_join("; ", "{} read <bdi>{}</bdi>", reads)
+    return format_html("Files disagree: {}", each)
 
 
 def detail_context(

@@ -73,6 +73,25 @@ def test_right_to_left_values_in_the_timeline_read_in_the_order_they_changed(
     context.close()
 
 
+def test_an_override_in_a_summarys_name_leaves_the_rest_of_the_sentence_in_order(
+    chromium, live_server, team
+):
+    """A summary stored before extraction dropped bidi controls names the shop as printed
+    with an override left open ("Acme " then U+202E): the date and total after it were
+    drawn reversed, "05.21 RYM rof 50-10-4202 detad". The name is set apart: only it."""
+    summary = "Receipt from Acme \u202eHbmG dated 2024-01-05 for MYR 12.50."
+    submission = submission_with_file(team["company"], ai_summary=summary)
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+
+    shown = "p.summary"
+    expect(page.locator(shown)).to_be_visible()
+    words = ["Receipt from", "Acme", "dated", "2024-01-05", "for MYR", "12.50"]
+    lefts = [left_of(page, shown, word) for word in words]
+    assert lefts == sorted(lefts), dict(zip(words, lefts, strict=True))
+    context.close()
+
+
 def test_a_receipt_of_many_files_loads_only_the_shown_files_pages(chromium, live_server, team):
     """The first page of every file was fetched on opening, hidden files too: a dozen
     PDFs rendered server-side before the page finished loading (7 s here), for files the

@@ -156,7 +156,7 @@ def test_a_resolutions_time_and_its_undo_window_are_shown_as_utc_with_the_day(ui
     match = FraudMatch.objects.get(pk=flagged["pair"][0].pk)
     later.refresh_from_db()
     html = panel(ui, later)
-    assert f"{match.resolved_by} {match.resolved_at:%Y-%m-%d %H:%M} UTC</span>" in html
+    assert f"<bdi>{match.resolved_by}</bdi> {match.resolved_at:%Y-%m-%d %H:%M} UTC</span>" in html
     until = match.resolved_at + timedelta(minutes=5)
     assert f"until {until:%H:%M} UTC</span>" in html
     assert f"you can undo until {until:%H:%M} UTC." in html

@@ -259,7 +259,7 @@ def test_panel_says_when_a_look_alike_was_not_counted_for_another_date(ui, compa
             details=details,
         )
     html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
-    assert "read with another date (2018-03-05 vs 2018-03-03)" in html
+    assert "read with another date (<bdi>2018-03-05</bdi> vs <bdi>2018-03-03</bdi>)" in html
 
 
 def test_panel_names_the_receipt_number_an_edited_copy_shares(ui, company):
@@ -276,8 +276,36 @@ def test_panel_names_the_receipt_number_an_edited_copy_shares(ui, company):
         details=details,
     )
     html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
-    assert "the same receipt number OR18031002160274 (total 90.50 here, 42.50 on the other)" in html
+    assert (
+        "the same receipt number <bdi>OR18031002160274</bdi> (total <bdi>90.50</bdi> here, "
+        "<bdi>42.50</bdi> on the other)" in html
+    )
     assert "targetTotal" not in html
+
+
+def test_the_panel_sets_apart_a_documents_value_and_a_resolvers_name_in_its_sentences(ui, company):
+    """Right-to-left text, or an override stored before extraction dropped them, took the
+    words after it into its run: "(total 90.50 here" drawn before the receipt number, the
+    resolution's time before the name of who resolved it."""
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    later = submission_with_file(company)
+    number = "فاتورة 12"  # Arabic "invoice 12"
+    FraudMatch.objects.create(
+        company=company,
+        submission=later,
+        target_submission=earlier,
+        check_type=FraudMatch.CheckType.DATA,
+        score=60.0,
+        similarity=0.9,
+        details={"receiptNumber": number, "total": "9.00", "merchant": "Acme ‮HbmG"},
+        resolution=FraudMatch.Resolution.FALSE_POSITIVE,
+        resolved_by="דני",  # Hebrew
+        resolved_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+    )
+    html = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    assert f"the same receipt number <bdi>{number}</bdi> (total <bdi>9.00</bdi> here" in html
+    assert "merchant: <bdi>Acme ‮HbmG</bdi>" in html
+    assert "<bdi>דני</bdi> 2026-03-01 09:30 UTC" in html
 
 
 def test_resolving_one_match_that_no_longer_exists_says_so_in_the_panel(ui, pair):

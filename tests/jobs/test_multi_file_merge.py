@@ -217,8 +217,8 @@ def test_two_shops_receipts_in_one_submission_go_to_review_not_straight_through(
     # file named as its tab is (the workflow's fileLabels: "receipt").
     page = ui.get(reverse("review:detail", args=[two_shops.pk])).content.decode()
     assert (
-        "Files disagree: receipt 1 read KEDAI BUKU MAJU SDN BHD; receipt 2 read RESTORAN NASI"
-        " KANDAR SRI" in page
+        "Files disagree: receipt 1 read <bdi>KEDAI BUKU MAJU SDN BHD</bdi>; receipt 2 read "
+        "<bdi>RESTORAN NASI KANDAR SRI</bdi>" in page
     )
 
 
@@ -240,6 +240,6 @@ def test_the_desk_names_the_files_that_disagree_as_their_tabs_do(ui, company):
     page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
     assert all(f">{tab}</button>" in page for tab in ("receipt 1", "bill 2", "file 3"))
     assert (
-        "Files disagree: receipt 1 read KEDAI BUKU; bill 2 read RESTORAN SRI; "
-        "file 3 read KEDAI &lt;SRI&gt;" in page
+        "Files disagree: receipt 1 read <bdi>KEDAI BUKU</bdi>; bill 2 read <bdi>RESTORAN SRI</bdi>; "
+        "file 3 read <bdi>KEDAI &lt;SRI&gt;</bdi>" in page
     )

@@ -88,7 +88,7 @@ def test_a_value_an_older_versions_schema_cannot_hold_is_dropped_and_reviewed(
     assert submission.extracted_data["merchantName"] == "Kedai Test"  # the rest is kept
     assert "Not stored, refused by the output schema: totalAmount." in submission.ai_summary
     page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
-    assert "Read -6.42, not stored: -6.42 is less than the minimum of 0" in page
+    assert "Read <bdi>-6.42</bdi>, not stored: -6.42 is less than the minimum of 0" in page
 
 
 def test_a_value_read_outside_an_admins_own_pattern_is_kept_with_the_fields_example(
@@ -118,7 +118,10 @@ def test_a_value_read_outside_an_admins_own_pattern_is_kept_with_the_fields_exam
     said = '"4211" is not in the form this field takes, e.g. INV-004211'
     assert submission.evidence["receiptNumber"][-1] == {"read": "4211", "schema": said}
     page = ui.get(reverse("review:detail", args=[submission.pk])).content.decode()
-    assert "Read 4211, not stored: &quot;4211&quot; is not in the form this field takes" in page
+    assert (
+        "Read <bdi>4211</bdi>, not stored: &quot;4211&quot; is not in the form this field takes"
+        in page
+    )
 
 
 def test_a_field_an_admin_removed_from_a_closed_schema_is_not_stored(

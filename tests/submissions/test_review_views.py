@@ -629,7 +629,7 @@ def test_start_review_claims_and_others_see_the_holder(ui, reviewer, company, wa
     other = Client()
     other.force_login(factories.UserFactory(companies=[company]))
     html = other.get(detail_url(waiting)).content.decode()
-    assert f"Claimed by <strong>{reviewer.username}</strong>" in html
+    assert f"Claimed by <strong><bdi>{reviewer.username}</bdi></strong>" in html
     assert 'data-action="take-over"' in html and 'data-action="release-other"' not in html
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
@@ -691,7 +691,7 @@ def test_a_claims_end_is_shown_as_a_utc_time(ui, reviewer, company, waiting):
     other = Client()
     other.force_login(factories.UserFactory(companies=[company]))
     html = other.get(detail_url(waiting)).content.decode()
-    assert f"Claimed by <strong>{reviewer.username}</strong> until {until} " in html
+    assert f"Claimed by <strong><bdi>{reviewer.username}</bdi></strong> until {until} " in html
 
 
 def test_the_timeline_and_the_queue_say_their_times_are_utc(ui, waiting):
@@ -702,7 +702,7 @@ def test_the_timeline_and_the_queue_say_their_times_are_utc(ui, waiting):
     html = ui.get(detail_url(waiting)).content.decode()
     assert f">{event.occurred_at:%Y-%m-%d %H:%M:%S} UTC</time>" in html
     until = waiting.events.get(type="claimed").details["claimedUntil"]
-    assert f"claimedUntil: {until[:10]} {until[11:16]} UTC" in html
+    assert f"claimedUntil: <bdi>{until[:10]} {until[11:16]} UTC</bdi>" in html
     queue = ui.get(reverse("review:queue")).content.decode()
     due = re.search(r'<td class="due[^"]*" data-label="Due"><time [^>]*>([^<]*)</time>', queue)
     assert due and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", due.group(1)), due
