@@ -522,7 +522,9 @@ def _text_layer_words(
         # Each character's direction, in quarter turns clockwise in the PDF's space.
         quarters: Counter[int] = Counter()
         for i in range(count):
-            char = textpage.get_text_range(i, 1)
+            if i > 0 and _surrogates_at(textpage, i - 1, count):
+                continue  # the second half of the character read at i - 1
+            char = textpage.get_text_range(i, 2 if _surrogates_at(textpage, i, count) else 1)
             if char and not char.isspace() and not without_hidden(char):
                 # A zero-width or bidi character draws nothing, so it never "shows"; it is
                 # no word break either (_flush_word drops what is left of such marks).
@@ -568,6 +570,19 @@ def _text_layer_words(
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
     return read, (page.get_rotation() + 90 * text_quarter) % 360
+
+
+def _surrogates_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:
+    """Whether ``index`` and the next are the two UTF-16 halves of one character beyond
+    the Basic Multilingual Plane (an emoji, a CJK extension B ideograph, a mathematical
+    letter): pdfium counts them as two characters, each with the whole one's box, and
+    each read alone decodes to nothing. The character was dropped and split its word
+    ("Burger\U0001f600Bar" read as "Burger Bar")."""
+    if index + 1 >= count:
+        return False
+    high = pdfium.raw.FPDFText_GetUnicode(textpage, index)
+    low = pdfium.raw.FPDFText_GetUnicode(textpage, index + 1)
+    return 0xD800 <= high <= 0xDBFF and 0xDC00 <= low <= 0xDFFF
 
 
 @dataclass

@@ -88,6 +88,78 @@ def test_a_text_layers_accented_letters_are_read_composed() -> None:
     assert unicodedata.is_normalized("NFC", extraction.pages_text[0])
 
 
+def _utf16_hex(char: str) -> str:
+    return char.encode("utf-16-be").hex().upper()
+
+
+def _pdf_drawing_as(rows: list[tuple[float, float, str, int]], drawn_as: dict[str, str]) -> bytes:
+    """A one-page A4 PDF in Helvetica whose text layer reads each character of ``drawn_as``
+    as the text it maps to (its ToUnicode CMap): a character beyond the Basic Multilingual
+    Plane is a UTF-16 surrogate pair there, as a font that draws it writes it. ReportLab
+    cannot write one (it cuts U+1D400 to U+1D40)."""
+    pairs = "\n".join(f"<{ord(c):02X}> <{_utf16_hex(t)}>" for c, t in drawn_as.items())
+    cmap = (
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        "/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"
+        "1 begincodespacerange <00> <FF> endcodespacerange\n"
+        f"{len(drawn_as)} beginbfchar\n{pairs}\nendbfchar\n"
+        "endcmap CMapName currentdict /CMap defineresource pop end end"
+    ).encode()
+    # The name (the first row) in the font with the map; the rest in plain Helvetica.
+    content = b"".join(
+        f"BT /F{2 if n == 0 else 1} {size} Tf {x} {842 - y} Td ({text}) Tj ET\n".encode("cp1252")
+        for n, (x, y, text, size) in enumerate(rows)
+    )
+    font = "/Type /Font /Subtype /Type1 /Encoding /WinAnsiEncoding /BaseFont"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R /F2 5 0 R >> >> /Contents 6 0 R >>",
+        f"<< {font} /Helvetica >>".encode(),
+        f"<< {font} /Helvetica-Bold /ToUnicode 7 0 R >>".encode(),
+        b"<< /Length %d >>\nstream\n%b\nendstream" % (len(content), content),
+        b"<< /Length %d >>\nstream\n%b\nendstream" % (len(cmap), cmap),
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%b\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+# Printed as X, Y, Z; read as a CJK extension B ideograph, an emoji, a math bold capital.
+BEYOND_THE_BMP = {"X": "\U00020bb7", "Y": "\U0001f600", "Z": "\U0001d400"}
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [
+        ("X Foods Ltd", "\U00020bb7 Foods Ltd"),
+        ("BurgerYBar Ltd", "Burger\U0001f600Bar Ltd"),
+        ("ZCME Widgets GmbH", "\U0001d400CME Widgets GmbH"),
+    ],
+)
+def test_a_character_beyond_the_basic_plane_in_a_text_layer_is_read_whole(
+    printed: str, name: str
+) -> None:
+    """pdfium gives such a character as two UTF-16 halves, each read alone as nothing: it
+    was dropped and split its word ("\U0001d400CME" read as "CME", "Burger\U0001f600Bar" as "Burger Bar")."""
+    drawn_as = {chr(b): chr(b) for b in range(0x20, 0x7F)} | BEYOND_THE_BMP
+    rows = [(50, 60, printed, 22), (50, 86, "12 Harbour Road, Bristol BS1 4DJ", 9), *_DETAILS]
+    _, extraction = extract_document(_pdf_drawing_as(rows, drawn_as), kind="invoice")
+    assert extraction.pages_text[0].splitlines()[0] == name
+    assert extraction.fields["vendorName"] == name
+
+
 def test_a_text_layer_keeps_a_vendors_accents_at_full_confidence() -> None:
     _, extraction = extract_document(_letterhead("Bäckerei Müller GmbH"), kind="invoice")
     assert extraction.fields["vendorName"] == "Bäckerei Müller GmbH"
