@@ -5,7 +5,7 @@ from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from steve.admin_site import (
@@ -125,13 +125,30 @@ class SubmissionAdmin(admin.ModelAdmin):
         "updated_at",
         "decided_at",
         "all_events",
+        "page_text",
     ]
+    # The text read is shown as page_text, not as the one line of JSON it is stored as.
+    exclude = ["pages_text"]
     inlines = [SubmissionFileInline, SubmissionEventInline]
     show_full_result_count = False
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     @admin.display(description="events")
     def all_events(self, obj: Submission | None) -> str:
         return all_rows_link(SubmissionEvent, "submission", obj, "events")
+
+    @admin.display(description="pages text")
+    def page_text(self, obj: Submission | None) -> SafeString | str:
+        """Each page's text in its own block, its lines as read: as one line of JSON, a
+        line with no space to break at (a barcode's digits, a run of dots) ran past the
+        row's edge, where the admin hides it, unreadable. The block wraps anywhere and
+        scrolls past a screenful (css/admin.css)."""
+        pages = [p for p in (obj.pages_text if obj else None) or [] if isinstance(p, str)]
+        return format_html_join(
+            "", '<pre class="page-text" aria-label="Page {}">{}</pre>', enumerate(pages, 1)
+        )
 
     # Sessions past their TTL are expired first (beat may be behind), so no submission the
     # sweep would have cancelled is listed or shown as created.

@@ -96,3 +96,29 @@ def test_the_api_docs_page_draws_swagger_ui_under_its_content_security_policy(
     expect(page.locator(".opblock-body").first).to_be_visible()
     assert not errors, errors
     context.close()
+
+
+def test_a_submissions_long_line_of_text_is_wrapped_within_its_row(chromium, live_server, team):
+    """A line read with no space to break at (a barcode's digits) was one line of JSON in
+    the page text's row, five times as wide as the row: the admin hides a row's overflow,
+    so the rest of the line (and every page after it) could not be read or scrolled to."""
+    submission = submission_with_file(
+        team["company"], pages_text=[f"KEDAI ALI\n{'1234567890' * 60}\nTOTAL 9.99"]
+    )
+    factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    context, page, errors = page_with_errors(chromium)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(
+        live_server.url + reverse("admin:submissions_submission_change", args=[submission.pk])
+    )
+    expect(page.locator("pre.page-text")).to_contain_text("TOTAL 9.99")
+    row = page.locator(".form-row.field-page_text")
+    wide, shown = row.evaluate("row => [row.scrollWidth, row.clientWidth]")
+    assert wide <= shown, (wide, shown)
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    context.close()
+    assert not errors

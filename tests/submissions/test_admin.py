@@ -1,6 +1,9 @@
-"""The admin's submission pages stay cheap at scale: a bounded number of queries."""
+"""The admin's submission pages: cheap at scale (a bounded number of queries), and readable."""
+
+import re
 
 import pytest
+from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection
@@ -9,7 +12,7 @@ from django.urls import reverse
 
 from submissions.memory import REMEMBERED_FIELDS
 from submissions.models import MerchantMemory
-from tests.factories import many_submissions
+from tests.factories import SubmissionFactory, many_submissions
 
 pytestmark = pytest.mark.django_db
 
@@ -289,3 +292,25 @@ def test_deleting_selected_memories_one_of_which_changed_meanwhile_forgets_only_
     assert ("success", "Successfully deleted 1 merchant memory.") in said
     assert [e.object_id for e in LogEntry.objects.all()] == [str(kept.pk)]
     assert list(MerchantMemory.objects.values_list("value", flat=True)) == ["8.00"]
+
+
+def test_a_submissions_page_text_is_shown_as_lines_in_a_block_that_wraps_its_long_lines(
+    operator,
+):
+    """The text read was one line of JSON ("[\"KEDAI\\nX…") in the field's row: a line with
+    no space to break at (a scan's barcode, a run of dots) ran past the row's edge, where
+    the admin hides it. Each page is its own block, lines as read, styled (css/admin.css)
+    to wrap anywhere and to scroll down past a screenful."""
+    long_line = "X" * 400
+    submission = SubmissionFactory(pages_text=[f"KEDAI <b>\n{long_line}", "TOTAL 9.99"])
+    html = operator.get(
+        reverse("admin:submissions_submission_change", args=[submission.pk])
+    ).content.decode()
+    blocks = re.findall(r'<pre class="page-text"[^>]*>(.*?)</pre>', html, re.S)
+    assert blocks == [f"KEDAI &lt;b&gt;\n{long_line}", "TOTAL 9.99"]
+    assert "&quot;KEDAI" not in html  # not as JSON too
+    assert '<link href="/static/css/admin.css"' in html
+    css = (settings.BASE_DIR / "static" / "css" / "admin.css").read_text()
+    rule = re.search(r"pre\.page-text\s*\{([^}]*)\}", css)
+    assert rule is not None
+    assert "overflow-wrap: anywhere" in rule[1] and "white-space: pre-wrap" in rule[1]
