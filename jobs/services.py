@@ -1171,9 +1171,13 @@ def _purge_failed(row: tuple[str, str]) -> None:
 
 
 def _purge_one(submission_id: str, company_id: str) -> str:
-    for key in SubmissionFile.objects.filter(submission_id=submission_id).values_list(
-        "storage_key", flat=True
-    ):
+    files = SubmissionFile.objects.filter(submission_id=submission_id)
+    if files.filter(purged_at__isnull=True).exists():
+        # Its withdrawal failed this run (the database gone for a moment): deleting its
+        # bytes now left the API offering a file already gone when the purge was cut short
+        # after them. The next run withdraws and purges it.
+        return "not withdrawn"
+    for key in files.values_list("storage_key", flat=True):
         default_storage.delete(key)
     session_id, slots = (
         WorkflowSession.objects.filter(submission_id=submission_id)
@@ -1188,7 +1192,9 @@ def _purge_one(submission_id: str, company_id: str) -> str:
     default_storage.delete(results)
     # A poll of the job's result before this commits writes the file again: delete it
     # once more when the purge is visible.
-    transaction.on_commit(lambda: default_storage.delete(results))
+    # Robust: the purge is committed then, and the storage failing now (logged) is no
+    # failure of the row, which no run would list again to redo.
+    transaction.on_commit(lambda: default_storage.delete(results), robust=True)
     # The copies go first: a purge cut short is retried (it is not marked purged yet), so
     # a copy is never left behind a submission already marked purged.
     fraud_forget_results(submission_id=submission_id, company_id=company_id)
