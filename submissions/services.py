@@ -1134,12 +1134,32 @@ def submission_correct_line_items(
         schema = _field_schema(submission, "lineItems")
         if schema is None or field_type(schema) != "array":
             raise invalid("lineItems", "This workflow has no line items.")
-        items = [_line_item(n, row) for n, row in enumerate(rows, start=1) if not row.is_blank()]
-        _check_line_items(items)
-        if items:
-            _validate(items, submission, "lineItems", "Invalid line items")
+        kept = [n for n, row in enumerate(rows) if not row.is_blank()]
+        items = [_line_item(n + 1, rows[n]) for n in kept]
+        try:
+            _check_line_items(items)
+            if items:
+                _validate(items, submission, "lineItems", "Invalid line items")
+        except ServiceError as refusal:
+            raise _at_form_rows(refusal, kept) from None
         _store_correction(submission, "lineItems", items or None, actor)
     return submission
+
+
+_ITEM_AT = re.compile(r"^lineItems\[(\d+)\]")
+
+
+def _at_form_rows(refusal: ServiceError, kept: list[int]) -> ServiceError:
+    """The refusal of the list of items with each item named by its row on the form
+    (`kept`: the form's row of each item): the blank rows the list drops are counted
+    there, and the page marks the input of that row."""
+
+    def form_row(match: re.Match[str]) -> str:
+        return f"lineItems[{kept[int(match.group(1))]}]"
+
+    for error in refusal.errors:
+        error["field"] = _ITEM_AT.sub(form_row, error["field"])
+    return refusal
 
 
 _QUANTITY_ABOVE_ZERO = "Row {number}: the quantity must be a number above zero."
@@ -1180,26 +1200,29 @@ def _check_description(number: int, description: Any) -> None:
 
 
 def _line_item(number: int, row: LineItemRow) -> dict[str, Any]:
+    """Row `number` (from 1) of the form; a refusal names its input as the API names an
+    item's member (lineItems[0].quantity), so the page marks that input."""
+    at = f"lineItems[{number - 1}]"
     description = trimmed(row.description)
     if not description:
-        raise invalid("lineItems", f"Row {number}: a description is needed.")
+        raise invalid(f"{at}.description", f"Row {number}: a description is needed.")
     if "\x00" in description:  # PostgreSQL cannot store it in JSON
-        raise invalid("lineItems", f"Row {number}: the description has a NUL character.")
+        raise invalid(f"{at}.description", f"Row {number}: the description has a NUL character.")
     _check_description(number, description)
     quantity = _decimal(row.quantity or "1")
     if quantity is None or round(quantity, 4) <= 0:
-        raise invalid("lineItems", _QUANTITY_ABOVE_ZERO.format(number=number))
+        raise invalid(f"{at}.quantity", _QUANTITY_ABOVE_ZERO.format(number=number))
     amount = _decimal(row.amount)
     if amount is None:
         raise invalid(
-            "lineItems",
+            f"{at}.amount",
             f"Row {number}: enter the amount as a number, e.g. 12.50{_number_hint(row.amount)}.",
         )
     # Not rounded: more than MAX_DECIMALS places is refused (_unstorable), as over the API.
     return {
         "description": description,
-        "quantity": _exact_float(quantity, "lineItems", what=f"Row {number}"),
-        "amount": _exact_float(amount, "lineItems", what=f"Row {number}"),
+        "quantity": _exact_float(quantity, f"{at}.quantity", what=f"Row {number}"),
+        "amount": _exact_float(amount, f"{at}.amount", what=f"Row {number}"),
     }
 
 

@@ -869,7 +869,16 @@
     return form ? $("button[type=submit]", form) : null;
   }
 
+  // A refused line-items save: the input its refusal names (row 2's quantity, marked
+  // invalid and described by it), not Save line items, so the fix is typed where it goes.
+  function refusedInput(sent, ok) {
+    if (ok || !sent || !sent.matches || !sent.matches(".line-items-form")) return null;
+    return $('#side .line-items-form input[aria-invalid="true"]');
+  }
+
   function restingPlace(sent, ok) {
+    const invalid = refusedInput(sent, ok);
+    if (invalid) return invalid;
     const button = sent && sent.matches ? counterpartButton(sent) : null;
     if (button && !button.disabled) return button;
     const refusal = ok ? null : $("[data-refusal]");

@@ -385,3 +385,10 @@ def as_stored(number: Any, places: int = 0) -> str:
     text = f"{number:.4f}".rstrip("0")
     decimals = len(text.partition(".")[2])
     return f"{number:.{max(decimals, places)}f}"
+
+
+@register.filter
+def refused_member(item_errors: dict[int, str], row: int) -> str:
+    """The member ("description", "quantity", "amount") of line-item row `row` a refusal
+    is about, or ""."""
+    return item_errors.get(row, "")

@@ -263,7 +263,12 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = LineItemsForm(request.POST)
     rows = _line_item_rows(request)
-    typed = {"rows": [[r.description, r.quantity, r.amount] for r in rows if not r.is_blank()]}
+    # A cleared row keeps its place (up to the last typed one): the refusal names rows as
+    # the form numbers them, and the page comes back with the refused one where it was.
+    typed_rows = [[r.description, r.quantity, r.amount] for r in rows]
+    while typed_rows and not any(v.strip() for v in typed_rows[-1]):
+        typed_rows.pop()
+    typed = {"rows": typed_rows}
     if not form.is_valid():
         return _incomplete(request, submission, typed)
     return _corrected(
@@ -304,11 +309,17 @@ def _corrected(
         save(Actor.for_user(request.user))
     except ServiceError as error:
         # An invalid value is shown at its field too; a conflict only above the form.
-        errors = {field_name: error.message} if error.status == 422 else None
+        errors = _at_inputs(field_name, error) if error.status == 422 else None
         return _changed(
             request, submission.pk, "side", field_errors=errors, typed=typed, **_refusal(error)
         )
     return _changed(request, submission.pk, "side")
+
+
+def _at_inputs(field_name: str, error: ServiceError) -> dict[str, str]:
+    """A refused value's message by its field, and by each place in it the refusal names
+    (a line item's lineItems[1].quantity): the page marks that row's input."""
+    return {field_name: error.message} | {e["field"]: e["message"] for e in error.errors}
 
 
 def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:

@@ -413,10 +413,21 @@ def detail_context(
         "error": error,
         "error_code": error_code,  # the code the API answers the same refusal with
         "field_errors": field_errors or {},
+        "item_errors": _item_errors(field_errors or {}),
         # The form ("reject", "cancel", "comment") whose input the refusal is about.
         "error_for": error_for if error else "",
         "now": timezone.now(),
     }
+
+
+_ITEM_INPUT = re.compile(r"lineItems\[(\d+)\]\.(description|quantity|amount)")
+
+
+def _item_errors(field_errors: dict[str, str]) -> dict[int, str]:
+    """The line-items form's refused input by its row (from 0): {1: "quantity"}, from the
+    place a refusal names (lineItems[1].quantity); a workflow's own member has no input."""
+    found = (_ITEM_INPUT.fullmatch(place) for place in field_errors)
+    return {int(m.group(1)): m.group(2) for m in found if m}
 
 
 def _describe_by_refusal(form: RejectForm) -> None:
@@ -523,6 +534,6 @@ def _not_kept(fields: list[FieldRow], typed: dict[str, Any]) -> list[tuple[str, 
     if "field" in typed:
         found.append((labels.get(typed["field"], typed["field"]), str(typed.get("value", ""))))
     if typed.get("rows"):
-        rows = "; ".join(f"{d}, {q} × {a}" for d, q, a in typed["rows"])
+        rows = "; ".join(f"{d}, {q} × {a}" for d, q, a in typed["rows"] if d or q or a)
         found.append(("Line items", rows))
     return [(label, text) for label, text in found if text.strip()]

@@ -12,7 +12,7 @@ from steve.models import Membership
 from submissions.models import Submission
 from tests import factories
 from tests.e2e.test_review_browser import open_page, wait_until
-from tests.submissions.test_review_support import flagged_pairs
+from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -257,5 +257,36 @@ def test_enter_on_a_folded_section_opens_it_and_a_submission_is_cancelled_by_key
     flagged.refresh_from_db()
     assert flagged.status == "cancelled"
     assert flagged.cancel_reason == "Sent by mistake"
+    assert [e for e in errors if "status of 4" not in e] == []
+    context.close()
+
+
+def test_a_refused_line_items_save_puts_focus_on_the_input_it_is_about(chromium, live_server, team):
+    """Focus went to Save line items: "Row 2: the quantity must be…" was read, and the
+    reviewer had to find row 2's quantity and go back to it themselves."""
+    items = [
+        {"description": "Milo 1kg", "quantity": 2.0, "amount": 31.0},
+        {"description": "Gardenia bread", "quantity": 1.0, "amount": 4.5},
+    ]
+    submission = submission_with_file(team["company"], extracted_data={"lineItems": items})
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    page.fill("input[name=quantity-1]", "0")
+    page.locator("[data-action=save-items]").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#items-error")).to_contain_text("Row 2: the quantity")
+    quantity = page.locator("input[name=quantity-1]")
+    wait_until(page, "document.activeElement.name === 'quantity-1'")
+    expect(quantity).to_have_attribute("aria-invalid", "true")
+    expect(quantity).to_have_value("0")  # as typed, marked unsaved
+
+    # Fixed there and saved: the refusal and the mark go.
+    page.keyboard.press("Control+a")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator(".line-items-form [aria-invalid]")).to_have_count(0)
+    stored = Submission.objects.get(pk=submission.pk).extracted_data["lineItems"]
+    assert [i["quantity"] for i in stored] == [2.0, 3.0]
     assert [e for e in errors if "status of 4" not in e] == []
     context.close()

@@ -193,6 +193,56 @@ def test_the_correction_service_refuses_a_long_line_item_description_as_the_desk
     assert "lineItems" not in waiting.extracted_data
 
 
+# The middle row cleared (how a reviewer removes one): the refused row is still the third.
+@pytest.mark.parametrize(
+    ("row", "member", "message"),
+    [
+        (LineItemRow("", "1", "3.00"), "description", "Row 3: a description is needed."),
+        (
+            LineItemRow("Tea", "none", "3.00"),
+            "quantity",
+            "Row 3: the quantity must be a number above zero.",
+        ),
+        (
+            LineItemRow("Tea", "1", "3,5"),
+            "amount",
+            "Row 3: enter the amount as a number, e.g. 12.50"
+            " (a comma only separates thousands, as in 1,250.50).",
+        ),
+        (
+            LineItemRow("Tea", "1", "99999999999999.9999"),
+            "amount",
+            "Row 3: the number has more digits than can be kept exactly.",
+        ),
+        (
+            LineItemRow("Te\na", "1", "3.00"),
+            "description",
+            "Invalid line items: the text has a line break or a control, bidi formatting"
+            " or invisible character.",
+        ),
+    ],
+)
+def test_a_refused_desk_line_item_names_its_row_and_member_as_the_api_does(
+    company, reviewer, row, member, message
+):
+    """The desk's refusals named only "lineItems": its page could not mark the input to
+    fix, only the whole form. They name the row (as the form numbers it, blank rows
+    counted) and its member, as the API's errors do (fields.lineItems[2].amount); the
+    code and message stay."""
+    waiting = SubmissionFactory(company=company)
+    with pytest.raises(ServiceError) as refused:
+        submission_correct_line_items(
+            submission_id=waiting.pk,
+            rows=[LineItemRow("Milo", "1", "31.00"), LineItemRow(), row],
+            actor=Actor.for_user(reviewer),
+        )
+    assert (refused.value.code, refused.value.status) == ("VALIDATION_ERROR", 422)
+    assert refused.value.message == message
+    assert [(e["field"], e["message"]) for e in refused.value.errors] == [
+        (f"lineItems[2].{member}", message)
+    ]
+
+
 def test_a_line_item_description_of_the_limit_is_stored_over_the_api(api, company):
     waiting = SubmissionFactory(company=company)
     items = [{"description": "y" * CORRECTION_MAX, "quantity": 1, "amount": 3.0}]

@@ -18,7 +18,7 @@ from steve.models import Membership
 from submissions.views.detail import field_dom_id
 from tests import factories
 from tests.submissions.test_review_support import flag, submission_with_file
-from tests.submissions.test_review_views import ITEMS, post_items
+from tests.submissions.test_review_views import ITEMS, action_url, items_post, post_items
 
 pytestmark = pytest.mark.django_db
 
@@ -215,15 +215,62 @@ def test_the_claim_button_focus_lands_on_is_described_by_who_holds_the_claim(ui,
     assert "You are reviewing this until" in tree.description(release)
 
 
-def test_a_refused_line_items_save_describes_the_button_focus_returns_to(ui, company):
-    """After a refused save focus is on Save line items (docs/review.md, Keyboard): the
-    refusal is read there."""
+def line_item_inputs(tree: Tree) -> dict[str, Node]:
+    (form,) = [f for f in tree.all("form") if "line-items-form" in f.attrs.get("class", "")]
+    return {
+        n.attrs["name"]: n
+        for n in form.walk()
+        if n.tag == "input" and n.attrs.get("type") != "hidden"
+    }
+
+
+def marked_invalid(inputs: dict[str, Node]) -> list[str]:
+    return [name for name, node in inputs.items() if node.attrs.get("aria-invalid") == "true"]
+
+
+def test_a_refused_line_item_marks_its_own_input_and_describes_it_and_the_button(ui, company):
+    """ "Row 2: the quantity must be…" described only Save line items: the quantity input
+    it is about was neither marked invalid nor described by it, so going back to it (focus
+    now goes there, review.js) said nothing of what was wrong."""
     waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
-    refused = post_items(ui, waiting, [("Milo", "two", "3.00")])
+    refused = post_items(ui, waiting, [("Milo 1kg", "2", "31.00"), ("Gardenia bread", "0", "4")])
     assert refused.status_code == 422
     tree = page(refused)
+    inputs = line_item_inputs(tree)
+    message = "Row 2: the quantity must be a number above zero."
+    assert marked_invalid(inputs) == ["quantity-1"]
+    assert message in tree.description(inputs["quantity-1"])
+    assert "Quantity, row 2" in inputs["quantity-1"].attrs["aria-label"]
     save = next(b for b in tree.all("button") if b.attrs.get("data-action") == "save-items")
-    assert "Row 1: the quantity must be a number above zero" in tree.description(save)
+    assert message in tree.description(save)
+
+
+def test_a_refused_plain_line_items_save_marks_the_row_it_names(ui, company):
+    """Without script the page comes back with the rows as typed: a row cleared above the
+    refused one was dropped from them, so "Row 3" came back as the second row. It keeps
+    its place, and its amount is the input marked."""
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    rows = [("Milo 1kg", "2", "31.00"), ("", "", ""), ("Teh tarik", "1", "abc")]
+    refused = ui.post(action_url("correct_items", waiting), items_post(waiting.version, rows))
+    assert refused.status_code == 303
+    tree = detail(ui, waiting)
+    inputs = line_item_inputs(tree)
+    assert [inputs[f"description-{n}"].attrs.get("value", "") for n in range(3)] == [
+        "Milo 1kg",
+        "",
+        "Teh tarik",
+    ]
+    assert inputs["amount-2"].attrs["value"] == "abc"
+    assert marked_invalid(inputs) == ["amount-2"]
+    assert "Row 3: enter the amount as a number" in tree.description(inputs["amount-2"])
+
+
+def test_a_line_items_refusal_of_no_one_input_marks_none(ui, company):
+    """A stale page (409) is no input's fault: the rows are not marked."""
+    waiting = submission_with_file(company, extracted_data={"lineItems": ITEMS})
+    stale = post_items(ui, waiting, [("Milo 1kg", "0", "31.00")], version=waiting.version + 1)
+    assert stale.status_code == 409
+    assert marked_invalid(line_item_inputs(page(stale))) == []
 
 
 def test_a_reject_without_a_reason_is_the_description_of_the_reason_box(ui, company):
