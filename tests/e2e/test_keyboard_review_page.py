@@ -290,3 +290,28 @@ def test_a_refused_line_items_save_puts_focus_on_the_input_it_is_about(chromium,
     assert [i["quantity"] for i in stored] == [2.0, 3.0]
     assert [e for e in errors if "status of 4" not in e] == []
     context.close()
+
+
+HEADINGS = """Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"))
+  .map((h) => h.tagName.toLowerCase() + " " + h.textContent.trim().split(/\\s+/).slice(0, 2).join(" "))"""
+
+
+def test_the_h1_is_the_pages_first_heading_and_the_fraud_panel_still_shows_above_it(
+    chromium, live_server, team, flagged
+):
+    """The "Fraud matches" h2 (and the document text's page headings) came before the
+    submission's h1: a screen reader's list of headings began inside the page. The
+    columns still show where they were: the document left, the fraud panel above the
+    decision."""
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    expect(page.locator("#fraud-title")).to_be_visible()
+    headings = page.evaluate(HEADINGS)
+    assert headings[0] == f"h1 {flagged.pk}", headings
+    assert "h2 Fraud matches" in headings
+    viewer = page.locator("[data-viewer]").bounding_box()
+    panel = page.locator("#fraud-panel").bounding_box()
+    decision = page.locator("#decision-title").bounding_box()
+    assert viewer["x"] + viewer["width"] <= panel["x"]
+    assert panel["y"] + panel["height"] <= decision["y"]
+    context.close()

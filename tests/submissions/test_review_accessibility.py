@@ -478,3 +478,19 @@ def test_any_two_field_names_have_no_element_id_in_common(one, joint, tail):
 )
 def test_a_fields_ids_keep_its_letters_and_digits_and_spell_out_the_rest(name, dom_id):
     assert field_dom_id(name) == dom_id
+
+
+def test_the_submission_pages_h1_comes_before_every_other_heading_and_the_fraud_panel(ui, company):
+    """The fraud panel (its "Fraud matches" h2) and the document text's page headings came
+    before the h1 in the document, so a screen reader's list of headings began inside the
+    page; the layout still shows them where they were (steve.css)."""
+    waiting = submission_with_file(company, pages_text=["KEDAI MAJU\nTOTAL 12.50"])
+    flag(waiting, submission_with_file(company, status="approved"))
+    tree = detail(ui, waiting)
+    order = [
+        n.tag if n.tag != "div" else "fraud-panel"
+        for n in tree.root.walk()
+        if re.fullmatch(r"h[1-6]", n.tag) or n.attrs.get("id") == "fraud-panel"
+    ]
+    assert order[0] == "h1" and order.count("h1") == 1
+    assert "fraud-panel" in order and "h3" in order[order.index("fraud-panel") :]
