@@ -21,7 +21,7 @@
     sessionStorage.setItem(SELECTED_KEY, row.dataset.id);
     if (!scroll) return;
     row.scrollIntoView({ block: "nearest" });
-    const link = $("td.sub a", row);
+    const link = $("th.sub a", row);
     if (link) link.focus({ preventScroll: true });
   }
 

@@ -280,7 +280,7 @@ def test_phone_width_without_horizontal_scroll(chromium, live_server, team, scre
     assert page_width(page) <= 390
     # The queue reads as cards: every row's submission, age and total are on screen.
     row = page.locator("table[data-queue] tr.row").first
-    for cell in ["td.age", "td.sub", "td.total"]:
+    for cell in ["td.age", "th.sub", "td.total"]:
         box = row.locator(cell).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, cell
     page.screenshot(path=str(screenshots / "desk-phone-queue.png"), full_page=True, caret="initial")

@@ -494,3 +494,18 @@ def test_the_submission_pages_h1_comes_before_every_other_heading_and_the_fraud_
     ]
     assert order[0] == "h1" and order.count("h1") == 1
     assert "fraud-panel" in order and "h3" in order[order.index("fraud-panel") :]
+
+
+def test_each_queue_row_is_headed_by_its_submission_and_the_header_nav_is_named(ui, company):
+    """The submission cell was a plain cell: a screen reader moving along a row, or down
+    a column, read no row header ("Merchant / vendor, Tesco" of which submission?). And
+    the header's navigation was an unnamed landmark beside the page's other navs."""
+    waiting = submission_with_file(company)
+    tree = page(ui.get(reverse("review:queue")))
+    (row,) = [n for n in tree.all("tr") if n.attrs.get("data-id") == waiting.pk]
+    headers = [n for n in row.children if isinstance(n, Node) and n.tag == "th"]
+    assert [(h.attrs.get("scope"), h.text()) for h in headers] == [("row", waiting.pk)]
+    polled = page(ui.get(reverse("review:queue_rows"), HTTP_HX_REQUEST="true"))
+    assert any(n.attrs.get("scope") == "row" for n in polled.all("th"))
+    (header,) = tree.all("header")
+    assert [n.attrs.get("aria-label") for n in header.walk() if n.tag == "nav"] == ["Main"]
