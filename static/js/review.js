@@ -175,7 +175,7 @@
     $$("[data-file-tab]").forEach((t) => {
       const on = t.dataset.fileTab === String(index);
       t.classList.toggle("active", on);
-      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.setAttribute("aria-pressed", on ? "true" : "false");
     });
     applyView();
   }

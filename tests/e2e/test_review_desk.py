@@ -1066,9 +1066,15 @@ def test_without_javascript_every_file_of_a_submission_is_shown(chromium, live_s
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{submission.pk}/")
     expect(page.locator(".stage .file[data-file='1']")).to_be_hidden()
-    page.click("[data-file-tab='1']")
+    expect(page.locator("[data-file-tab='0']")).to_have_attribute("aria-pressed", "true")
+    page.locator("[data-file-tab='1']").focus()
+    page.keyboard.press("Enter")
     expect(page.locator(".stage .file[data-file='1'] img")).to_be_visible()
     expect(page.locator(".stage .file[data-file='0']")).to_be_hidden()
+    # The pressed button says which file is shown (they were tabs that were not).
+    expect(page.locator("[data-file-tab='1']")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("[data-file-tab='0']")).to_have_attribute("aria-pressed", "false")
+    assert page.locator("[role=tab], [role=tablist]").count() == 0
     assert errors == []
     context.close()
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from steve.models import Membership
 from submissions.views.detail import field_dom_id
 from tests import factories
-from tests.submissions.test_review_support import flag, submission_with_file
+from tests.submissions.test_review_support import flag, stored_file, submission_with_file
 from tests.submissions.test_review_views import ITEMS, action_url, items_post, post_items
 
 pytestmark = pytest.mark.django_db
@@ -509,3 +509,22 @@ def test_each_queue_row_is_headed_by_its_submission_and_the_header_nav_is_named(
     assert any(n.attrs.get("scope") == "row" for n in polled.all("th"))
     (header,) = tree.all("header")
     assert [n.attrs.get("aria-label") for n in header.walk() if n.tag == "nav"] == ["Main"]
+
+
+def test_the_file_switches_are_buttons_that_say_which_file_is_shown(ui, company):
+    """They were role=tab in a tablist with no tab panels, no aria-controls and no arrow
+    keys: a screen reader announced a tab widget that did not work as one. They are plain
+    buttons in a named group; the file shown is the pressed one (review.js keeps it)."""
+    waiting = submission_with_file(company)
+    stored_file(waiting, index=1)
+    tree = detail(ui, waiting)
+    roles = {n.attrs.get("role") for n in tree.root.walk()}
+    assert not roles & {"tab", "tablist", "tabpanel"}
+    switches = [n for n in tree.all("button") if "data-file-tab" in n.attrs]
+    assert [(b.attrs["data-file-tab"], b.attrs.get("aria-pressed")) for b in switches] == [
+        ("0", "true"),
+        ("1", "false"),
+    ]
+    assert "aria-selected" not in switches[0].attrs
+    group = next(n for n in tree.root.walk() if switches[0] in n.children)
+    assert (group.attrs.get("role"), group.attrs.get("aria-label")) == ("group", "Shown file")
