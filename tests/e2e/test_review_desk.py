@@ -1008,7 +1008,7 @@ def test_after_a_fraud_decision_focus_goes_to_the_next_pair_then_the_decided_one
     assert page.evaluate("document.getElementById('messages').dataset.before") == "here"
     page.keyboard.press("Tab")  # on to the decided pair's Undo
     expect(
-        page.locator(f".pair-card[data-pair={last}] [data-action=undo-resolution]")
+        page.locator(f"[data-pair-actions={last}] [data-action=undo-resolution]")
     ).to_be_focused()
     assert errors == []
     context.close()

@@ -12,7 +12,7 @@ from fraud.models import FraudMatch
 from submissions.models import Submission
 from submissions.services import submission_claim
 from tests import factories
-from tests.e2e.test_review_browser import open_page, seed_queue
+from tests.e2e.test_review_browser import open_page, seed_queue, wait_until
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 from tests.submissions.test_review_support import submission_with_file
 
@@ -52,23 +52,30 @@ def test_a_save_after_resizing_a_text_box_reports_no_csp_violation(chromium, liv
     context.close()
 
 
-def test_the_undo_of_a_resolution_shows_beside_its_result(chromium, live_server, team):
+def test_the_undo_of_a_resolution_shows_under_its_result(chromium, live_server, team):
     flagged = seed_queue(team["company"])["flagged"]
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
     page.locator(".pair-card.unresolved").wait_for()
-    page.click("[data-resolve=false_positive]")
+    page.locator("[data-resolve=false_positive]").focus()
+    page.keyboard.press("Enter")
 
-    # The resolved card folds up; its result and the Undo stay in sight on its summary line.
+    # The resolved card folds up; its result stays in sight on its summary line, and the
+    # Undo just under it: outside the summary, which folds the card (no control in it).
     card = page.locator(".pair-card").first
     expect(card.locator("summary .resolution-false_positive")).to_be_visible()
     expect(card).not_to_have_attribute("open", "")
     undo = page.locator("[data-action=undo-resolution]")
     expect(undo).to_be_visible()
-    result = card.locator("summary .resolution-false_positive").bounding_box()
-    assert abs(undo.bounding_box()["y"] - result["y"]) < result["height"]
+    summary = card.locator("summary").bounding_box()
+    below = undo.bounding_box()["y"] - (summary["y"] + summary["height"])
+    assert 0 <= below < summary["height"], (summary, undo.bounding_box())
+    # Focus went to the decided card's summary; Tab goes on to its Undo.
+    wait_until(page, "document.activeElement.tagName === 'SUMMARY'")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.action") == "undo-resolution"
 
-    undo.click()
+    page.keyboard.press("Enter")
     expect(page.locator(".pair-card.unresolved")).to_have_count(1)
     assert FraudMatch.objects.get(submission=flagged).resolution is None
     context.close()

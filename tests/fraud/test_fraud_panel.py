@@ -12,6 +12,7 @@ from fraud.services import fraud_refresh, match_pair
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from tests import factories
+from tests.submissions.test_review_accessibility import Node, Tree
 from tests.submissions.test_review_support import pdf_bytes, stored_file, submission_with_file
 
 pytestmark = pytest.mark.django_db
@@ -554,3 +555,30 @@ def test_the_review_page_reloads_its_panel_at_the_pairs_it_was_opened_with(ui, p
     assert reload_url(panel_container(page), page) == f"{panel_url(later)}?pairs=120"
     page = ui.get(reverse("review:detail", args=[later.pk])).content.decode()
     assert reload_url(panel_container(page), page) == panel_url(later)
+
+
+def test_a_pair_cards_undo_and_compare_are_not_inside_its_folding_summary(ui, pair):
+    """Undo and Compare sat in the card's <summary>: controls inside another control
+    (the summary folds the card), which a screen reader read as one, and which Space on
+    them could fold the card instead. They follow the card, in sight while it is folded."""
+    later, earlier, match = pair
+    ui.post(
+        resolve_url(later, match),
+        {"version": later.version, "resolution": "false_positive"},
+        HTTP_HX_REQUEST="true",
+    )
+    tree = Tree(ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode())
+    (card,) = [n for n in tree.all("details") if n.attrs.get("data-pair") == earlier.pk]
+    assert "open" not in card.attrs  # resolved: folded
+    (summary,) = [n for n in card.children if isinstance(n, Node) and n.tag == "summary"]
+    assert [n.tag for n in summary.walk() if n.tag in ("a", "button", "input", "select")] == []
+    (actions,) = [n for n in tree.root.walk() if n.attrs.get("data-pair-actions") == earlier.pk]
+    assert not [n for n in card.walk() if n is actions]
+    controls = {
+        n.attrs.get("data-action") or n.text() for n in actions.walk() if n.tag in ("a", "button")
+    }
+    assert controls == {"undo-resolution", "Compare ↗"}
+    (undo,) = [n for n in actions.walk() if n.tag == "button"]
+    (form,) = [n for n in actions.walk() if n.tag == "form"]
+    assert form.attrs["action"].startswith(reverse("fraud:undo", args=[later.pk]))
+    assert undo.attrs.get("type") == "submit" and "form" not in undo.attrs
