@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 from fraud.services import false_positive_pairs_remove, known_frauds_remove
-from steve.admin_site import SavesEditedFieldsOnly
+from steve.admin_site import EstimatedCountPaginator, SavesEditedFieldsOnly
 from submissions.services import Actor
 
 
@@ -27,6 +27,7 @@ class FraudMatchAdmin(admin.ModelAdmin):
     list_filter = ["check_type", "status", "resolution", "submission__environment", "company"]
     search_fields = ["id", "submission__id", "target_submission__id"]
     show_full_result_count = False  # counted once a page, as the submissions are
+    paginator = EstimatedCountPaginator  # rows for every submission the checks flag
     readonly_fields = [
         "submission",
         "target_submission",

@@ -15,7 +15,7 @@ from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
 from jobs.selectors import session_last_beat
 from jobs.services import session_expire, sessions_expire_stale
-from steve.admin_site import CheckedJSONField, ShowsRefusedSaves
+from steve.admin_site import CheckedJSONField, EstimatedCountPaginator, ShowsRefusedSaves
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish, workflow_version_number
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
@@ -57,6 +57,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # a row for every session ever opened
 
     @admin.display(description="last beat")
     def last_beat(self, session: WorkflowSession) -> Any:

@@ -131,6 +131,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     exclude = ["pages_text"]
     inlines = [SubmissionFileInline, SubmissionEventInline]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # a row for every submission ever made
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -199,6 +200,7 @@ class SubmissionFileAdmin(ReadOnlyAdmin):
     search_fields = ["id", "submission__id", "sha256"]
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
     show_full_result_count = False  # counted once a page, as the submissions are
+    paginator = EstimatedCountPaginator  # a row for every file of every submission
 
 
 class RememberedFieldFilter(admin.SimpleListFilter):

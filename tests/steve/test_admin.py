@@ -36,10 +36,11 @@ from steve.models import (
 )
 from steve.secret_once import REQUEST_ATTRIBUTE
 from steve.services import api_key_digest, api_key_revoke, workflow_publish
-from submissions.models import Submission, SubmissionEvent
+from submissions.models import Submission, SubmissionEvent, SubmissionFile
 from tests.factories import (
     CompanyFactory,
     SubmissionFactory,
+    SubmissionFileFactory,
     UserFactory,
     api_key,
     default_workflows,
@@ -727,11 +728,50 @@ def test_an_action_on_a_selection_that_is_no_rows_id_says_nothing_was_done_not_a
 
 
 def big_tables_rows(company: Company) -> dict[str, str]:
-    """A few rows in each of the tables that grow with every change, delivery and attempt,
-    analyzed so PostgreSQL's statistics hold their size; each list's table by its page."""
-    submission = SubmissionFactory(company=company)
+    """30 rows in each of the tables that grow with every submission, change, delivery
+    and attempt, analyzed so PostgreSQL's statistics hold their size; each list's table
+    by its page."""
+    version = default_workflows(company)[0]
+    submissions = Submission.objects.bulk_create(
+        SubmissionFactory.build(
+            company=company, workflow_version=version, workflow=version.workflow
+        )
+        for _ in range(30)
+    )
+    SubmissionFile.objects.bulk_create(
+        SubmissionFileFactory.build(submission=submission) for submission in submissions
+    )
     SubmissionEvent.objects.bulk_create(
-        SubmissionEvent(submission=submission, type="approved") for _ in range(30)
+        SubmissionEvent(submission=submissions[0], type="approved") for _ in range(30)
+    )
+    FraudMatch.objects.bulk_create(
+        FraudMatch(
+            company=company,
+            submission=submission,
+            check_type=FraudMatch.CheckType.DUPLICATE,
+            score=1.0,
+            similarity=1.0,
+        )
+        for submission in submissions
+    )
+    key = api_key(company).api_key
+    WorkflowSession.objects.bulk_create(
+        WorkflowSession(
+            company=company,
+            api_key=key,
+            environment=key.environment,
+            workflow_version=version,
+            submission=submission,
+            state=SessionState.SUBMITTED,
+            client_submission_id=submission.client_submission_id,
+            file_count=1,
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+        for submission in submissions
+    )
+    IdempotencyKey.objects.bulk_create(
+        IdempotencyKey(company=company, api_key=key, key=f"post-{n}", fingerprint="f" * 64)
+        for n in range(30)
     )
     deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
@@ -745,7 +785,12 @@ def big_tables_rows(company: Company) -> dict[str, str]:
     )
     WebhookAttempt.objects.bulk_create(WebhookAttempt(delivery=d) for d in deliveries)
     tables = {
+        "admin:submissions_submission_changelist": Submission._meta.db_table,
+        "admin:submissions_submissionfile_changelist": SubmissionFile._meta.db_table,
         "admin:submissions_submissionevent_changelist": SubmissionEvent._meta.db_table,
+        "admin:fraud_fraudmatch_changelist": FraudMatch._meta.db_table,
+        "admin:jobs_workflowsession_changelist": WorkflowSession._meta.db_table,
+        "admin:steve_idempotencykey_changelist": IdempotencyKey._meta.db_table,
         "admin:webhooks_webhookattempt_changelist": WebhookAttempt._meta.db_table,
         "admin:webhooks_webhookdelivery_changelist": WebhookDelivery._meta.db_table,
     }
