@@ -13,12 +13,21 @@ class AddIndexConcurrently(PostgresAddIndex):
     blocks every write to the table while it reads all of it, minutes on a table holding
     a year of submissions, events or deliveries. SQLite has no such build: a plain one,
     as AddIndex makes. Its migration sets `atomic = False` (PostgreSQL refuses a
-    concurrent build inside a transaction)."""
+    concurrent build inside a transaction).
+
+    A concurrent build that fails (a statement timeout, a duplicate under a unique index,
+    the deploy killed mid-build) leaves its index behind, marked invalid: never used, but
+    written on every insert, and its name taken, so every later `migrate` stopped at
+    "relation already exists" until someone dropped it by hand. Such a leftover is
+    dropped (concurrently too) before the build; a valid index of the name is kept, and
+    the migration stops on it as before."""
 
     def database_forwards(
         self, app_label: str, schema_editor: Any, from_state: ProjectState, to_state: ProjectState
     ) -> None:
         if schema_editor.connection.vendor == "postgresql":
+            self._ensure_not_in_transaction(schema_editor)
+            self._drop_if_invalid(schema_editor)
             super().database_forwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
@@ -30,3 +39,17 @@ class AddIndexConcurrently(PostgresAddIndex):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+    def _drop_if_invalid(self, schema_editor: Any) -> None:
+        """Drops the index of this name a failed concurrent build left (invalid), if any:
+        looked up among the relations the search path shows, as CREATE INDEX names it."""
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname = %s AND pg_catalog.pg_table_is_visible(c.oid)",
+                [self.index.name],
+            )
+            row = cursor.fetchone()
+        if row and row[0]:
+            name = schema_editor.quote_name(self.index.name)
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
