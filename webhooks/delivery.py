@@ -695,7 +695,9 @@ def record(
         attempt.finished_at = timezone.now()
         attempt.status_code = outcome.status_code
         attempt.latency_ms = outcome.latency_ms
-        attempt.response_body = outcome.body
+        # Not once the delivery's results are forgotten: the purge blanked the replies
+        # of the attempts made, and this one, out meanwhile, can echo what it posted.
+        attempt.response_body = outcome.body if delivery.results_forgotten_at is None else ""
         attempt.error = outcome.error
         attempt.address = outcome.address
         attempt.save(

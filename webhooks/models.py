@@ -245,6 +245,11 @@ class WebhookDelivery(models.Model):
     # rows failed before it was recorded). A recovery selects on it, not on created_at:
     # an event older than the endpoint's last success can fail in the outage after it.
     failed_at = models.DateTimeField(null=True, blank=True)
+    # When its submission's retention purge blanked its results and its replies' text
+    # (deliveries_forget_results): a reply recorded after, from an attempt still in
+    # flight then or a redelivery, keeps no text either. This app does not know the
+    # submissions, so the mark is the delivery's own.
+    results_forgotten_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1097,9 +1097,11 @@ def deliveries_forget_results(
         dropped = [delivery for delivery in deliveries if _sync_unsent(delivery, sync_event_id)]
         WebhookDelivery.objects.filter(pk__in=[d.pk for d in dropped]).delete()
         kept = [delivery for delivery in deliveries if delivery not in dropped]
+        now = timezone.now()
         for delivery in kept:
             delivery.payload = without_keys(delivery.payload, RESULT_KEYS, blank=True)
-            delivery.save(update_fields=["payload"])
+            delivery.results_forgotten_at = delivery.results_forgotten_at or now
+            delivery.save(update_fields=["payload", "results_forgotten_at"])
         # A receiver's reply can echo what it was posted (an ERP answering with the
         # record it made): its text goes too; its status code and timing stay in the log.
         WebhookAttempt.objects.filter(delivery__in=kept).exclude(response_body="").update(

@@ -35,6 +35,7 @@ from webhooks.services import (
     TARGET_SUSPENDED,
     EndpointChanges,
     WebhookError,
+    deliveries_forget_results,
     delivery_redeliver,
     endpoint_create,
     endpoint_redeliver_failed,
@@ -824,6 +825,30 @@ def test_moving_an_endpoint_starts_a_new_run_of_failures_at_its_new_receiver(
     assert len(other_receiver.requests) == 1
     assert endpoint.enabled and endpoint.disabled_reason == ""
     assert endpoint.failing_since is not None  # the new receiver's run, begun now
+
+
+def test_an_attempt_in_flight_when_its_submission_is_purged_keeps_no_reply_text(company):
+    # The purge blanked the replies of the attempts made; the one still out wrote its
+    # reply after, and a receiver's reply can echo the purged results it was posted.
+    (delivery,) = emit(company, "session.completed", session_url="https://hooks.example.com/s")
+    _, in_flight = claim(delivery.pk)
+    deliveries_forget_results(session_id=delivery.session_id, sync_event_id="sync_none")
+    echo = '{"extractedData": {"totalAmount": 9.0}}'
+    record(delivery.pk, in_flight, Outcome(status_code=200, body=echo, error="", latency_ms=5))
+    in_flight.refresh_from_db()
+    assert in_flight.response_body == ""
+    assert in_flight.status_code == 200 and in_flight.latency_ms == 5  # the log stays
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.DELIVERED
+
+
+def test_an_attempt_of_a_delivery_whose_results_are_kept_keeps_its_reply_text(company):
+    (delivery,) = emit(company, "session.completed", session_url="https://hooks.example.com/s")
+    _, attempt = claim(delivery.pk)
+    deliveries_forget_results(session_id="ses_another", sync_event_id="sync_none")
+    record(delivery.pk, attempt, Outcome(status_code=200, body="thanks", error="", latency_ms=5))
+    attempt.refresh_from_db()
+    assert attempt.response_body == "thanks"
 
 
 def test_finished_deliveries_are_purged_after_the_retention(company, endpoint, receiver):
