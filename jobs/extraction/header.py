@@ -33,6 +33,22 @@ LEGAL_FORM = re.compile(
     r"SDNBHD|BHD$|BERHAD|ENTERPRISES?|TRADING|SYARIKAT|PERNIAGAAN|LIMITED|LTD|LLC|INC$|"
     r"PLC|GMBH|PTYLTD|CORPORATION|COMPANY|\bCO$"
 )
+# Legal forms and the trade words that close a name, at a line's end: what may stand on
+# a line of its own under the name's distinctive words. "SDN" may be glued to the word
+# before it ("NINGSDN.BHD.").
+_LEGAL_END = re.compile(
+    r"(?:(?:S[DO0]N\.?\s*)?\bB[HN]D|S[DO0]N\.?\s*B[HN]D|\bBERHAD|\bS\s?/\s?B|\bSARL|"
+    r"\bS\.\s?A\.\s?R\.\s?L|\bGMBH(?:\s*&\s*CO\.?\s*KG)?|&\s*CO\.?\s*KG|\bLTD|\bLIMITED|"
+    r"\bLLC|\bINC|\bPLC|\bS\.\s?A|\bENTERPRISES?|\bTRADING|\bCORPORATION)\.?$",
+    re.I,
+)
+# What no name starts with: a line opening so goes on from the line above. Not the trade
+# words, which may ("Enterprise Rent-A-Car", "TRADING POST").
+_OPENS_WITH_TAIL = re.compile(
+    r"^(?:&|(?:S[DO0]N\.?\s*)?B[HN]D\b|BERHAD\b|SARL\b|GMBH\b|LTD\b|LLC\b|INC\b|"
+    r"CORPORATION\b)",
+    re.I,
+)
 # OCR variants of "SDN BHD" (Sendirian Berhad) at the end of a name.
 # The B of BHD read as 8, 3 or F ("SDN. 8HD", "SON 3HD", "Sdn fhd").
 _SDN_BHD = re.compile(r"\bS[DO0IU]N\.?\s*[B83F][HN][DI0O]\.?$|\bSDN\.?\s*B\w{1,2}\.?$", re.I)
@@ -185,11 +201,15 @@ def _name_candidate(
     # A name wrapped over two lines: "... HARDWARE &" / "ELECTRICAL", or a line that is
     # only generic words ("RESTAURANT SDN BHD") under the distinctive part of the name.
     above = lines[index - 1] if index > 0 else None
-    if above is not None and _continues(above, lines[index]) and is_name_like(above):
+    if (
+        above is not None
+        and (_continues(above, lines[index]) or _closes_name_above(above, lines[index]))
+        and is_name_like(above)
+    ):
         used.insert(0, above)
     last = index
     below = lines[index + 1] if index + 1 < len(lines) else None
-    if below is not None and _wraps_to(used[-1], below):
+    if below is not None and (_wraps_to(used[-1], below) or _closes_name(used[-1], below)):
         used.append(below)
         last = index + 1
     text = normalise_name(clean_name(" ".join(u.text for u in used)))
@@ -202,6 +222,59 @@ def _name_candidate(
 def _wraps_to(line: Line, below: Line) -> bool:
     joined = line.text.rstrip().endswith("&") or below.text.lstrip().startswith("&")
     return joined and is_name_like(below) and not _is_address(below.text)
+
+
+def _closes_name(line: Line, below: Line) -> bool:
+    """Whether ``below`` ends the name begun on ``line``: a legal form printed on a line of
+    its own ("ATELIER LEFEBVRE" / "SARL", "KEDAI UBAT & RUNCIT HONG" / "NING SDN. BHD."),
+    or the rest of a parenthesis ``line`` left open ("ENTERPRISE(SETIA" / "ALAM) SDN BHD")."""
+    if not _next_to(line, below) or _is_address(below.text):
+        return False
+    if _is_legal_tail(below.text):
+        return True  # name-like or not: "S.A." has two letters
+    return is_name_like(below) and _opens(line.text) and _closes(below.text)
+
+
+def _closes_name_above(above: Line, line: Line) -> bool:
+    """Whether ``line`` goes on from the name begun on the line ``above``: it opens with a
+    word no name starts with ("& TEA LEAF (M) SDN. BHD", "GmbH & Co. KG", "CORPORATION
+    S/B"), with a branch in parentheses ("(SEMENYIH) SDN BHD"), or closes a parenthesis
+    ``above`` left open."""
+    if not _next_to(above, line) or _is_address(above.text):
+        return False
+    text = line.text.strip()
+    return bool(
+        _OPENS_WITH_TAIL.match(text)
+        or _is_legal_tail(text)
+        or (text.startswith("(") and _LEGAL_END.search(clean_name(text)))
+        or (_opens(above.text) and _closes(text))
+    )
+
+
+def _next_to(line: Line, below: Line) -> bool:
+    """The next line of one block: less than 1.2 line heights below, in print no more
+    than half again as tall (a letterhead's legal form is no larger than its name)."""
+    gap = below.bbox[1] - line.bbox[3]
+    return gap < 1.2 * max(below.height, 1e-6) and below.height < 1.6 * line.height
+
+
+def _is_legal_tail(text: str) -> bool:
+    """A legal form alone or nearly ("SDN BHD", "(M) SDN BHD", "NING SDN. BHD.", "LLC",
+    "GmbH & Co. KG", "S.A."): at most one short word of the name before it."""
+    m = _LEGAL_END.search(clean_name(text))
+    if m is None:
+        return False
+    rest = m.string[: m.start()].strip(" ,.()&")
+    return len(rest.split()) <= 1 and sum(c.isalpha() for c in rest) <= 4
+
+
+def _opens(text: str) -> bool:
+    return text.count("(") > text.count(")")
+
+
+def _closes(text: str) -> bool:
+    close = text.find(")")
+    return close >= 0 and "(" not in text[:close]
 
 
 def _may_continue(line: Line, below: Line) -> bool:

@@ -1280,6 +1280,49 @@ def test_a_closing_sdn_bhd_with_a_look_alike_letter_is_sdn_bhd(read: str) -> Non
     assert normalise_name("BLOCK 3 HD") == "BLOCK 3 HD"  # no SDN before it
 
 
+TWO_LINE_SHOP_NAMES = [
+    # The legal form, or most of it, on the line under the name's first line.
+    (("KEDAI UBAT & RUNCIT HONG", "NING SDN. BHD."), "KEDAI UBAT & RUNCIT HONG NING SDN BHD"),
+    (("KEDAI UBAT & RUNCIT HONG", "NINGSDN.BHD."), "KEDAI UBAT & RUNCIT HONG NINGSDN.BHD"),
+    (("TSH POWER HARDWARE", "TRADING"), "TSH POWER HARDWARE TRADING"),
+    # The line with the legal form is the one picked; its start says the name began above.
+    (("THE COFFEE BEAN", "& TEA LEAF (M) SDN. BHD"), "THE COFFEE BEAN & TEA LEAF (M) SDN BHD"),
+    (("SECURE PARKING", "CORPORATION S/B"), "SECURE PARKING CORPORATION S/B"),
+    (("GOLDEN KEY", "(SEMENYIH) SDN BHD"), "GOLDEN KEY (SEMENYIH) SDN BHD"),
+    # A parenthesis left open at the line's end is closed on the next.
+    (("AIK HUAT ENTERPRISE (SETIA", "ALAM) SDN BHD"), "AIK HUAT ENTERPRISE (SETIA ALAM) SDN BHD"),
+]
+
+
+@pytest.mark.parametrize(("printed", "name"), TWO_LINE_SHOP_NAMES, ids=lambda v: str(v))
+def test_a_shop_name_printed_over_two_lines_is_read_whole(printed: tuple, name: str) -> None:
+    # "KEDAI UBAT & RUNCIT HONG" / "NING SDN. BHD." was cut at the line break, to either
+    # line: the part of the name on the other line was lost.
+    from jobs.extraction.header import find_merchant, header_segments
+
+    lines = header_segments(_lines(*printed, "NO. 8, JALAN LANGKUNING", "52100 KUALA LUMPUR"))
+    merchant, last = find_merchant(lines)
+    assert merchant is not None
+    assert merchant.value == name
+    assert last == 1  # the address is read from the line after the name's last
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        ("ECONSAVE", "ECONSAVE CASH & CARRY (FC) S/B"),  # a name of its own under a logo
+        ("KEDAI RUNCIT MAJU JAYA", "(717853-P)"),  # a registration number
+        ("RESTORAN WAN SHENG", "SELANGOR SDN BHD"),  # a place, not the name's last word
+    ],
+)
+def test_a_line_under_a_shop_name_that_does_not_close_it_stays_out(printed: tuple) -> None:
+    from jobs.extraction.header import find_merchant, header_segments
+
+    merchant, _ = find_merchant(header_segments(_lines(*printed, "NO. 8, JALAN LANGKUNING")))
+    assert merchant is not None
+    assert merchant.value in printed
+
+
 def _lines(*texts: str) -> list:
     from jobs.extraction.layout import Line, Word
 

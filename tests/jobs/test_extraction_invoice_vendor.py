@@ -310,3 +310,30 @@ def test_a_name_that_ends_in_a_title_word_in_its_own_print_is_kept_whole() -> No
     pdf = _drawn_pdf([(50, 60, "Smart Invoice", 22), *_DETAILS, *_ADDRESS])
     _, extraction = extract_document(pdf, kind="invoice")
     assert extraction.fields["vendorName"] == "Smart Invoice"
+
+
+TWO_LINE_NAMES = [
+    ("ATELIER LEFEBVRE", "SARL"),
+    ("Müller Maschinenbau", "GmbH & Co. KG"),
+    ("Harbour Marine Supply", "Ltd."),
+    ("Bluewater Holdings", "LLC"),
+    ("Garcia Hermanos", "S.A."),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), TWO_LINE_NAMES, ids=lambda v: v)
+def test_a_letterheads_legal_form_on_the_line_below_is_part_of_the_vendors_name(
+    first: str, second: str
+) -> None:
+    # "ATELIER LEFEBVRE" / "SARL" in the letterhead was read "ATELIER LEFEBVRE" at 0.67:
+    # the legal form alone on the next line was left out of the name.
+    rows = [(50, 60, first, 22), (50, 84, second, 22), (50, 104, "12 Harbour Road", 9)]
+    _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
+    assert extraction.fields["vendorName"] == f"{first} {second}"
+
+
+def test_a_letterheads_line_below_that_is_no_legal_form_stays_out_of_the_name() -> None:
+    rows = [(50, 60, "Harbour Marine", 22), (50, 84, "Ship Chandlers", 12)]
+    rows.append((50, 104, "12 Harbour Road", 9))
+    _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
+    assert extraction.fields["vendorName"] == "Harbour Marine"
