@@ -33,6 +33,18 @@ LEGAL_FORM = re.compile(
     r"SDNBHD|BHD$|BERHAD|ENTERPRISES?|TRADING|SYARIKAT|PERNIAGAAN|LIMITED|LTD|LLC|INC$|"
     r"PLC|GMBH|PTYLTD|CORPORATION|COMPANY|\bCO$"
 )
+# Legal forms from abroad, matched on the words as printed: squashed, "SA", "AG" or "AB"
+# hide in any word ("SALON"). Each must close the name, at its end or before a comma, after
+# at least one word of it. The long and dotted ones may be in any case ("Oyj", "S.r.l."),
+# "SpA" and "Oy" not: in capitals the one is a spa ("THAI FOOT SPA"), the other short.
+_FORM_ABROAD = re.compile(
+    r"\S[\s,]\s*(?:(?i:S\.?\s?A\.?\s?R\.?\s?L|S\.\s?A\.\s?S|SAS|S\.\s?A|S\.\s?P\.\s?A|"
+    r"S\.\s?R\.\s?L|SRL|B\.\s?V|N\.\s?V|OYJ|A\s?/\s?S|SP\.?\s?Z\s?O\.\s?O|LLP)|SpA|ApS|Oy)"
+    r"\.?\s*(?:,|$)"
+)
+# The two-letter forms without points only in capitals and on a line without digits:
+# "AB" is a name's initials and "KG" a weight ("GULA 1 KG") or a village ("KG BARU").
+_SHORT_FORM_ABROAD = re.compile(r"\S[\s,]\s*(?:SA|AG|KG|BV|NV|OY|AB)\.?\s*(?:,|$)")
 # Legal forms and the trade words that close a name, at a line's end: what may stand on
 # a line of its own under the name's distinctive words. "SDN" may be glued to the word
 # before it ("NINGSDN.BHD.").
@@ -191,7 +203,20 @@ def find_merchant(lines: list[Line]) -> tuple[Candidate | None, int]:
 
 def has_company_suffix(text: str) -> bool:
     text = clean_name(text)
-    return bool(COMPANY_SUFFIX.search(squash(text)) or _SB.search(text.upper()))
+    return bool(
+        COMPANY_SUFFIX.search(squash(text)) or _SB.search(text.upper()) or _has_form_abroad(text)
+    )
+
+
+def has_legal_form(text: str) -> bool:
+    """Whether ``text`` carries a legal form: then it is almost surely the registered name."""
+    return bool(LEGAL_FORM.search(squash(text))) or _has_form_abroad(text)
+
+
+def _has_form_abroad(text: str) -> bool:
+    text = text.strip()
+    short = not any(c.isdigit() for c in text) and _SHORT_FORM_ABROAD.search(text)
+    return bool(_FORM_ABROAD.search(text) or short)
 
 
 def _name_candidate(
@@ -290,7 +315,7 @@ def _may_continue(line: Line, below: Line) -> bool:
 
 
 def _name_confidence(text: str, used: list[Line], *, suffix: bool, rivals_above: int) -> float:
-    if suffix and LEGAL_FORM.search(squash(text)):
+    if suffix and has_legal_form(text):
         base = 0.95
     elif suffix:
         base = 0.82  # a trade word (CAFE, HARDWARE) may sit under a brand line

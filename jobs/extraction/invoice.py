@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from . import header
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
-from .header import COMPANY_SUFFIX, find_merchant, header_segments, is_name_like
+from .header import find_merchant, has_company_suffix, header_segments, is_name_like
 from .layout import BBox, Line, Word, split_segments
 from .receipt import (
     CREDIT_NOTE_CONFIDENCE,
@@ -355,7 +355,7 @@ def _vendor(lines: list[Line]) -> Candidate | None:
     candidate, _ = find_merchant([s for s in segments if not _is_address(s.text)])
     if candidate is None:
         return None
-    if not COMPANY_SUFFIX.search(squash(str(candidate.value))):
+    if not has_company_suffix(str(candidate.value)):
         # The first name-like line of an invoice is usually the letterhead.
         candidate.confidence = round(min(0.82, candidate.confidence + 0.2), 3)
     _keep_closing_point(candidate, segments)
@@ -408,7 +408,7 @@ def _is_address(text: str) -> bool:
         or _STREET_WORD.search(text)
         or _POST_BOX.search(text)
         # A name may open with a year ("2020 Vision Ltd"); a town has no legal form.
-        or (_POSTCODE_TOWN.search(text.strip()) and not header.LEGAL_FORM.search(squash(text)))
+        or (_POSTCODE_TOWN.search(text.strip()) and not header.has_legal_form(text))
     )
 
 

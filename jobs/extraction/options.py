@@ -267,7 +267,7 @@ def merchant_options(segments: list[Line], rule: Candidate | None) -> list[Optio
         features = {
             "name_like": float(all(h.is_name_like(s) for s in span)),
             "suffix": float(h.has_company_suffix(text)),
-            "legal_form": float(bool(h.LEGAL_FORM.search(squash(text)))),
+            "legal_form": float(h.has_legal_form(text)),
             "address_like": float(any(h._is_address(s.text) for s in span)),
             "order": float(sum(1 for i in name_like if i < first)),
             "first_name_like": float(bool(name_like) and first == name_like[0]),

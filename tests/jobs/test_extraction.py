@@ -1280,6 +1280,66 @@ def test_a_closing_sdn_bhd_with_a_look_alike_letter_is_sdn_bhd(read: str) -> Non
     assert normalise_name("BLOCK 3 HD") == "BLOCK 3 HD"  # no SDN before it
 
 
+NAMES_WITH_A_FOREIGN_LEGAL_FORM = [
+    "ATELIER LEFEBVRE SARL",
+    "ACME S.A.R.L.",
+    "Garcia Hermanos S.A.",
+    "GARCIA HERMANOS SA",
+    "Garcia Hermanos, S.A., Sucursal en Lisboa",  # before a comma, not at the end
+    "Dupont SAS",
+    "Dupont S.A.S.",
+    "Meyer & Co. KG",
+    "Siemens AG",
+    "Ferrari S.p.A.",
+    "Ferrari SpA",
+    "Rossi S.r.l.",
+    "Jansen B.V.",
+    "PHILIPS NV",
+    "Nokia Oyj",
+    "Kone Oy",
+    "Volvo AB",
+    "Maersk A/S",
+    "Nowak Sp. z o.o.",
+    "Clifford Chance LLP",
+]
+
+
+@pytest.mark.parametrize("name", NAMES_WITH_A_FOREIGN_LEGAL_FORM)
+def test_a_name_closed_by_a_legal_form_from_abroad_has_a_legal_form(name: str) -> None:
+    # "ATELIER LEFEBVRE SARL" was rated as no company at all (0.75, to review) beside
+    # "... GmbH & Co. KG" and "... LLC" at 0.95: the forms known were English, German
+    # and Malaysian ones.
+    from jobs.extraction.header import has_company_suffix, has_legal_form
+
+    assert has_legal_form(name)
+    assert has_company_suffix(name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SALON SAKURA",  # letters of a form inside a word
+        "SAGA NASI KANDAR",
+        "AG CHAN NASI LEMAK",  # a form's letters as a name's first word
+        "MEDAN SELERA AG MAJU",  # and in its middle
+        "GULA PASIR 1 KG",  # a weight on an item's line
+        "LOT 12 JALAN SS 2/AB",  # a street's letters on an address line
+        "ADELAIDE SA 5000",  # a state before its postcode
+        "AG",  # a form alone names no one
+        "S.A.",
+        "Casa sa",  # a form's short letters are capitals
+        "THAI FOOT SPA",  # a spa, not a Società per Azioni ("SpA")
+        "SpA CLINIC",
+        "GULA PASIR 1 OY",
+    ],
+)
+def test_a_legal_forms_letters_that_do_not_close_a_name_are_no_legal_form(text: str) -> None:
+    from jobs.extraction.header import has_company_suffix, has_legal_form
+
+    assert not has_legal_form(text)
+    assert not has_company_suffix(text)
+
+
 TWO_LINE_SHOP_NAMES = [
     # The legal form, or most of it, on the line under the name's first line.
     (("KEDAI UBAT & RUNCIT HONG", "NING SDN. BHD."), "KEDAI UBAT & RUNCIT HONG NING SDN BHD"),

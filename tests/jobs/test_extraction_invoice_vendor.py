@@ -337,3 +337,16 @@ def test_a_letterheads_line_below_that_is_no_legal_form_stays_out_of_the_name() 
     rows.append((50, 104, "12 Harbour Road", 9))
     _, extraction = extract_document(_drawn_pdf([*rows, *_DETAILS]), kind="invoice")
     assert extraction.fields["vendorName"] == "Harbour Marine"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ATELIER LEFEBVRE SARL", "Garcia Hermanos S.A.", "Siemens AG", "Jansen B.V.", "Maersk A/S"],
+)
+def test_a_vendor_closed_by_a_legal_form_from_abroad_is_rated_as_a_company(name: str) -> None:
+    # "ATELIER LEFEBVRE SARL" was read right but at 0.75, under the review threshold,
+    # where "Initech LLC" had 0.95: the legal forms known were English, German and
+    # Malaysian ones.
+    _, extraction = extract_document(_letterhead(name), kind="invoice")
+    assert extraction.fields["vendorName"] == name
+    assert extraction.field_confidences["vendorName"] >= 0.95
