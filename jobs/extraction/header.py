@@ -153,6 +153,9 @@ NAME_VOCABULARY = (
     "HARDWARE", "SUPERMARKET", "BAKERY", "PHARMACY", "FARMASI", "HOLDINGS", "CORPORATION",
     "INDUSTRIES", "MARKETING", "SERVICES", "SOLUTIONS", "BERHAD", "PERNIAGAAN",
     "SYARIKAT", "ELECTRICAL",
+    # Real words one dropped last letter from a word above, which the repair must leave
+    # alone: "Baker & Sons" is no bakery, "CAR SERVICE" no "SERVICES".
+    "BAKER", "SERVICE", "HOLDING", "SOLUTION",
 )  # fmt: skip
 # A word: a run of letters, also split where lower case turns upper ("JahorBahru").
 WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")

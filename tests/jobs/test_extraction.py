@@ -1270,6 +1270,24 @@ def test_trade_words_in_names_are_repaired_and_distinctive_words_kept() -> None:
     assert normalise_name("SHELL ISNI PEIRO TRADING") == "SHELL ISNI PEIRO TRADING"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Baker & Sons Ltd",
+        "ABC CAR SERVICE SDN BHD",
+        "XYZ HOLDING SDN BHD",
+        "SMART SOLUTION ENTERPRISE",
+    ],
+)
+def test_a_word_one_letter_short_of_a_trade_word_that_is_a_word_is_kept(name: str) -> None:
+    # "Baker & Sons Ltd" was read "Bakery & Sons Ltd" at 0.95: "BAKER" is "BAKERY" with
+    # its last letter dropped, as "SERVICE" is "SERVICES".
+    from jobs.extraction.header import normalise_name
+
+    assert normalise_name(name) == name
+    assert normalise_name("ABC CAR SERVIC SDN BHD") == "ABC CAR SERVICE SDN BHD"
+
+
 @pytest.mark.parametrize("read", ["SON 3HD", "SDN. 8HD", "Sdn fhd", "S0N BHD", "SDN BH0"])
 def test_a_closing_sdn_bhd_with_a_look_alike_letter_is_sdn_bhd(read: str) -> None:
     from jobs.extraction.header import normalise_name
