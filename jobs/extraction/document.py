@@ -33,7 +33,9 @@ from submissions.pages import (
 )
 
 from .errors import STEP_TEXT, ExtractionError
-from .layout import BBox, Word, group_lines  # Word lives with the geometry; re-exported here
+
+# Word lives with the geometry; re-exported here.
+from .layout import MAX_WORD_CHARS, BBox, Word, group_lines
 
 # Scanned pages are rendered at this resolution for OCR; 200 dpi keeps receipt print
 # legible without making detection slow.
@@ -711,9 +713,23 @@ def _flush_word(
     out: list[tuple[str, tuple[float, float, float, float], float]],
 ) -> None:
     """The characters so far as a word, the box around them (left, bottom, right, top,
-    in the PDF's space) and how much they show (the median of their _Ink levels)."""
-    if not chars:
-        return
+    in the PDF's space) and how much they show (the median of their _Ink levels). A run
+    longer than any word (MAX_WORD_CHARS) is read as several, each boxed on its own
+    characters: one run of thousands of digits took the field parsers minutes."""
+    for start in range(0, len(chars), MAX_WORD_CHARS):
+        end = start + MAX_WORD_CHARS
+        _add_word(chars[start:end], boxes[start:end], levels[start:end], out)
+    chars.clear()
+    boxes.clear()
+    levels.clear()
+
+
+def _add_word(
+    chars: list[str],
+    boxes: list[tuple[float, float, float, float]],
+    levels: list[float],
+    out: list[tuple[str, tuple[float, float, float, float], float]],
+) -> None:
     box = (
         min(b[0] for b in boxes),
         min(b[1] for b in boxes),
@@ -728,9 +744,6 @@ def _flush_word(
     text = without_hidden(unicodedata.normalize("NFC", "".join(chars)))
     if text:
         out.append((text, box, float(np.median(levels))))
-    chars.clear()
-    boxes.clear()
-    levels.clear()
 
 
 def _clamp(value: float) -> float:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 BBox = tuple[float, float, float, float]
+
+# No word a receipt or an invoice prints is longer (an IBAN is 34 characters, a payment
+# link ~110); a longer run of text is read as words of this length. Field parsing grew
+# with the square of a word's length: a 1.6-KB PDF of 59,000 digits in long runs took
+# 152 s; a line of 60,000 digits in words of 128 characters parses in under a second.
+MAX_WORD_CHARS = 128
+_OVERLONG = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
 
 
 @dataclass
@@ -44,6 +52,16 @@ class Line:
     def height(self) -> float:
         box = self.bbox
         return box[3] - box[1]
+
+
+def bounded_words(text: str) -> str:
+    """``text`` with each run of characters longer than any word (MAX_WORD_CHARS) cut
+    into words of at most that length: an OCR line is one Word, its words its runs."""
+    return _OVERLONG.sub(lambda m: " ".join(_pieces(m.group(0))), text)
+
+
+def _pieces(run: str) -> list[str]:
+    return [run[start : start + MAX_WORD_CHARS] for start in range(0, len(run), MAX_WORD_CHARS)]
 
 
 def split_segments(line: Line, gap: float = 0.08) -> list[Line]:

@@ -21,7 +21,7 @@ from submissions.pages import page_transform, straighten, turn
 
 from .document import Document, Page, words_to_text
 from .errors import STEP_TEXT, ExtractionError
-from .layout import Word
+from .layout import Word, bounded_words
 
 DEFAULT_ENGINE = "rapidocr"
 ENGINE_ENV_VAR = "STEVE_OCR_ENGINE"
@@ -325,9 +325,10 @@ def _ocr_page(page: Page, engine: OcrEngine) -> None:
     image, words, angle = _fix_orientation(image, words, engine)
     # The review page redraws the page as read, so the word boxes fall on the words.
     page.transform = {**page.transform, **page_transform(skew, angle)}  # keeps a crop
-    # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII.
+    # NFKC folds the full-width brackets and commas PP-OCR emits into plain ASCII. A line
+    # read from a long, thin box can hold a run of thousands of characters.
     for word in words:
-        word.text = unicodedata.normalize("NFKC", word.text)
+        word.text = bounded_words(unicodedata.normalize("NFKC", word.text))
     page.image = image
     page.words = words
     page.text = words_to_text(words)
