@@ -85,10 +85,12 @@ _ADDRESS_STOP = re.compile(
     r"TEL|PHONE|FAX|HP|GST|SST|EMAIL|WWW|HTTP|INVOICE|RECEIPT|CASHIER|DATE|BILL|"
     r"REGNO|COMPANYNO|CONO|ROC|BUSINESS|OPEN|TAX|MOBILE|WHATSAPP|DOC|INV|CASHBILL|ORDER"
 )
-_REG_NUMBER = re.compile(r"^\(?[\s\w.]*?\d{3,}[\s-]*[A-Z]\)?\.?$|^\(?\d{4,}[-\s]?[A-Z]?\)?$")
+# The digits are taken from the start of their run ((?<!\d)): tried from every digit of a
+# long run, each try read the run to its end, minutes for one of 100,000 digits.
+_REG_NUMBER = re.compile(r"^\(?[\s\w.]*?(?<!\d)\d{3,}[\s-]*[A-Z]\)?\.?$|^\(?\d{4,}[-\s]?[A-Z]?\)?$")
 _TRAILING_REG = re.compile(
     r"\s*[\(\[]?\s*(?:(?:CO(?:MPANY)?\.?\s*)?(?:REG(?:ISTRATION)?\.?\s*)?NO\.?\s*:?)?"
-    r"\s*\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
+    r"\s*(?<!\d)\d{4,}[-\s]?[A-Z]\s*[\)\]]?\s*$",
     re.I,
 )
 # What follows a closing legal form on the name's line is no part of the name when it
@@ -114,9 +116,14 @@ _PLACE = re.compile(
 )
 _STREET_SQUASHED = re.compile(r"JALAN|JLN|TAMAN|LORONG|PERSIARAN|KAWASAN|BANDAR|LEBUH")
 _BRANCH = re.compile(r"^\(.*\)\.?$")
-_TRAILING_PHONE = re.compile(r"[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.,\s]*$")
+# From the start of the points and spaces before it, for the same reason as _EMAIL.
+_TRAILING_PHONE = re.compile(
+    r"(?<![\s,.])[\s,.]*\+?\(?\d{2,4}\)?[-\s]?\d{3,4}[-\s]?\d{3,5}[.,\s]*$"
+)
 _MISREAD_LOT = re.compile(r"^[1lI][0O]T(?=\s?\d)")  # "10T1851-A" is "LOT 1851-A"
-_EMAIL = re.compile(r"\S+@\S+.*$")
+# From the start of the word holding it ((?<!\S)): tried from every character of a long
+# word, each try read the word to its end.
+_EMAIL = re.compile(r"(?<!\S)\S+@\S.*$")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _AS_LETTER = {"0": ("O", "o"), "1": ("I", "l"), "5": ("S", "s"), "8": ("B", "B")}
 _TRAILING_ONE = re.compile(r"(?<=[a-z]{3})1$")

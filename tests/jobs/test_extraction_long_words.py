@@ -1,14 +1,18 @@
-"""Endless words: text no receipt or invoice prints is read in words of bounded length."""
+"""Endless words: text no receipt or invoice prints is read in words of bounded length, and
+the field parsers read any line in time linear in its length."""
 
 from __future__ import annotations
 
 import io
+import time
 
+import pytest
 from PIL import Image, ImageDraw
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from jobs.extraction import load_document
+from jobs.extraction.api import PageText, parse_pages
 from jobs.extraction.document import Page
 from jobs.extraction.layout import MAX_WORD_CHARS, Word
 from jobs.extraction.ocr import read_page
@@ -76,3 +80,22 @@ def test_an_ocr_line_holding_a_run_longer_than_any_word_is_read_in_words_of_boun
     assert max(len(part) for part in runs) <= MAX_WORD_CHARS
     assert "".join(runs) == f"TOTAL{run}RM17.90"  # nothing lost
     assert runs[:1] + runs[-2:] == ["TOTAL", "RM", "17.90"]
+
+
+def parsing_time(words: list[Word], kind: str) -> float:
+    """CPU seconds (not wall time, which a loaded machine stretches) to parse a page of
+    ``words`` on one line."""
+    text = " ".join(word.text for word in words)
+    started = time.process_time()
+    parse_pages([PageText(index=0, words=words, text=text, has_text_layer=True)], kind=kind)
+    return time.process_time() - started
+
+
+@pytest.mark.parametrize("kind", ["receipt", "invoice"])
+@pytest.mark.parametrize("unit", ["9", "a", "A9", "9.", "9-", "a@", ".", ","])
+def test_a_line_of_one_endless_word_is_parsed_in_time_linear_in_its_length(kind, unit):
+    # Words are bounded where they are read; the parsers are not left to rely on it. At
+    # 100,000 digits their quadratic patterns took minutes; read linearly, milliseconds.
+    text = unit * (100_000 // len(unit))
+    word = Word(text=text, bbox=(0.05, 0.1, 0.95, 0.12), confidence=1.0, ink=765.0)
+    assert parsing_time([word], kind) < 10
