@@ -36,6 +36,10 @@ from .values import (
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
 _TIME_LABEL = re.compile(r"TIME|MASA|WAKTU|JAM")
+# A time's label is looked for this many characters before it at most (a label's dot
+# leaders across an A4 line are fewer): each time on a line read the line from its start,
+# quadratic in a line of thousands of amounts ("1.00" is a time).
+TIME_LABEL_REACH = 100
 _RECEIPT_NO_LABEL = re.compile(
     r"(RECEIPT|RCPT|INVOICE|INV|BILL|DOC(?:UMENT)?|TRANS(?:ACTION)?|TXN|SLIP|CHECK|CHK|"
     r"ORDER|REF|SALES|CB|CS|OR)\s*(NO|NUMBER|NUM|#)\b\.?\s*[:#.]?",
@@ -237,8 +241,11 @@ def _find_time(lines: list[Line]) -> Candidate | None:
     was its time (10:00, 00:00) at 0.85, over the review threshold."""
     best: tuple[float, Match, Line] | None = None
     for line in lines:
+        # Once a line, not once a time on it: a line of thousands of amounts ("1.00" is
+        # 01:00) searched its whole length for a date as many times (21 s for 2,300).
+        dated = bool(parse_dates(line.text))
         for match in parse_times(line.text):
-            score = _time_score(match, line)
+            score = _time_score(match, line, dated=dated)
             if score >= 0 and (best is None or score > best[0]):
                 best = (score, match, line)
     if best is None:
@@ -248,11 +255,13 @@ def _find_time(lines: list[Line]) -> Candidate | None:
     return Candidate(match.value, round(conf, 3), [evidence_for(line, match.start, match.end)])
 
 
-def _time_score(match: Match, line: Line) -> float:
+def _time_score(match: Match, line: Line, *, dated: bool) -> float:
+    """How much ``match`` reads as the receipt's time; ``dated``: its line holds a date."""
     score = 0.0
-    if _TIME_LABEL.search(squash(line.text[: match.start])[-8:]):
+    before = line.text[max(0, match.start - TIME_LABEL_REACH) : match.start]
+    if _TIME_LABEL.search(squash(before)[-8:]):
         score += 2.0
-    if parse_dates(line.text):
+    if dated:
         score += 1.0
     if ":" not in line.text[match.start : match.end]:
         score -= 1.0  # "16.05" is more often an amount than a time

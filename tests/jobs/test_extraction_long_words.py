@@ -99,3 +99,12 @@ def test_a_line_of_one_endless_word_is_parsed_in_time_linear_in_its_length(kind,
     text = unit * (100_000 // len(unit))
     word = Word(text=text, bbox=(0.05, 0.1, 0.95, 0.12), confidence=1.0, ink=765.0)
     assert parsing_time([word], kind) < 10
+
+
+@pytest.mark.parametrize("kind", ["receipt", "invoice"])
+def test_a_line_of_thousands_of_amounts_is_parsed_in_time_linear_in_its_length(kind):
+    # Each time-shaped amount ("1.00" as 01:00) had the whole line searched for a date
+    # again: a line of 2,300 amounts took 21 s.
+    text = " ".join(f"RM{n % 10}.00" for n in range(3_000))
+    word = Word(text=text, bbox=(0.05, 0.1, 0.95, 0.12), confidence=1.0)
+    assert parsing_time([word], kind) < 10
