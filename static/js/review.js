@@ -349,8 +349,10 @@
   // The reasons too: they are in the side column, which every save redraws, and a reason
   // typed before saving a correction (or kept after a failed Reject) was wiped by it.
   // The common-reasons select too: a reason picked there was reset by a save elsewhere.
+  // And a fraud pair's confirm reason: every save reloads the fraud panel, which wiped it.
   const EDITABLE = ".fields form.correct input[name=value], .line-items-form input, .comment-form textarea, "
-    + ".reject-form textarea[name=reason], .reject-form select[name=preset], .cancel input[name=reason]";
+    + ".reject-form textarea[name=reason], .reject-form select[name=preset], .cancel input[name=reason], "
+    + ".confirm-fraud select[name=preset], .confirm-fraud input[name=reason]";
 
   // What the page was drawn with: a select has no defaultValue (undefined, never equal
   // to its value, so it read as always changed), its drawn choice is the option selected
@@ -463,33 +465,44 @@
     else event.detail.target = live;
   });
 
-  // A swap of the side column (a save, a refusal, a refresh after a fraud decision), or of
-  // the whole page after a refused decision, must not wipe what the reviewer typed
-  // elsewhere, nor the value a refused save carried.
+  // A swap of the side column (a save, a refusal, a refresh after a fraud decision), of
+  // the fraud panel (its reload after every save, a decision in it), or of the whole page
+  // after a refused decision, must not wipe what the reviewer typed elsewhere, nor the
+  // value a refused save carried.
   // Only an answer that is swapped in: the drafts of one that is not (a 403, a 500) were
   // restored by the next swap anywhere (the fraud panel's), over what was typed since.
+  // A fraud reason kept through a whole-page swap waits for the panel, which loads after.
   let drafts = null;
+  const inPanel = (input) => !!input.closest("#fraud-panel");
+  const panelShown = () => !!$("#fraud-panel [data-fraud-panel]");
   onAnswer("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
     const xhr = event.detail.xhr;
     if (!event.detail.shouldSwap) return;
-    if (!target || !(target.id === "side" || (target === document.body && samePage(xhr)))) return;
+    if (target === document.body && !samePage(xhr)) drafts = null; // another page: left
+    const swapped = target && (target.id === "side" || target.id === "fraud-panel"
+      || (target === document.body && samePage(xhr)));
+    if (!swapped) return;
     // Only the form that was sent has saved its inputs: a refresh of the whole side column
     // (after a fraud decision) is sent by #side itself and saved none of them.
     const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
     const sent = elt && elt !== target && elt.closest ? elt.closest("form") : null;
     const saved = xhr && xhr.status < 300;
     const inSent = (input) => !!(sent && sent.contains && sent.contains(input));
+    // A pair decided (False positive, Confirm fraud): its other form's reason went with it.
+    const decided = saved && sent && sent.closest ? sent.closest("[data-pair]") : null;
     // A form replaced while its request was in flight (a second Enter before the first
     // answer came back) was sent for what is now the same field in the current column.
     const detached = sent && !document.body.contains(sent);
     const sentKeys = detached ? $$("input:not([type=hidden]), textarea", sent).map((i) => i.id || i.name) : [];
     const wasSent = (input) => inSent(input) || sentKeys.includes(input.id || input.name);
-    drafts = dirtyInputs()
-      .filter((input) => !(saved && inSent(input)))
+    // Only what the swap replaces: the rest of the page keeps its own inputs.
+    const replaced = (input) => target === document.body || target.contains(input);
+    drafts = (drafts || []).concat(dirtyInputs()
+      .filter((input) => replaced(input) && !(saved && inSent(input)) && !(decided && decided.contains(input)))
       .map((input) => ({
         key: input.id || input.name, value: input.value, item: itemOf(input), label: inputLabel(input),
-        token: formToken(input),
+        token: formToken(input), panel: inPanel(input),
         // A draft the answer did not refuse keeps the version it was typed on: the column
         // coming back (a comment, another field's save, a fraud refresh) may be drawn after
         // someone else saved this field, and the draft, put back over their value, must
@@ -498,13 +511,17 @@
         // value: kept at the old version, Reject after the reviewer's own save was refused
         // as stale, saying they had corrected a field "in another tab or window".
         version: wasSent(input) || input.dataset.unsavedLabel ? null : formVersion(input),
-      }));
+      })));
   });
+
+  // A page the browser's Back or Forward brought back has none of this one's pairs.
+  document.addEventListener("htmx:historyRestore", () => { drafts = null; });
 
   document.addEventListener("htmx:afterSwap", () => {
     if (!drafts) return;
     let lost = false;
     const gone = [];
+    const waiting = [];
     drafts.forEach((draft) => {
       const input = draft.item
         ? itemInput(draft.item)
@@ -515,13 +532,18 @@
         keepFormToken(input, draft.token);
         keepFormVersion(input, draft.version);
       }
+      else if (draft.panel && !panelShown()) waiting.push(draft);
       else if (draft.item && $("#side .line-items-form")) lost = true;
       // Its form is gone (another reviewer decided the submission): the text is shown, never dropped.
-      else gone.push(draft.label + ": \u201c" + draft.value + "\u201d");
+      else gone.push(draft);
     });
-    drafts = null;
-    if (gone.length) {
-      showRequestError("This submission can no longer be edited here, so what you typed was not saved and has no field to go back to: " + gone.join("; ") + ". Copy it from here if you still need it.", "notice");
+    drafts = waiting.length ? waiting : null;
+    const said = gone.map((draft) => draft.label + ": \u201c" + draft.value + "\u201d").join("; ");
+    if (gone.length && gone.every((draft) => draft.panel)) {
+      // The submission is still there; the pair was resolved meanwhile (by someone else).
+      showRequestError("The fraud pair you wrote a reason for was resolved meanwhile, so it was not saved and has no form to go back to: " + said + ". Copy it from here if you still need it.", "notice");
+    } else if (gone.length) {
+      showRequestError("This submission can no longer be edited here, so what you typed was not saved and has no field to go back to: " + said + ". Copy it from here if you still need it.", "notice");
     } else if (lost) {
       showRequestError("The line items changed while you edited them, so your unsaved line-item edits were not kept. Please make them again on the current rows.", "notice");
     }

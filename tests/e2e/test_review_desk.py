@@ -1235,3 +1235,103 @@ def test_a_reject_after_the_reviewers_own_save_goes_through(chromium, live_serve
     done = Submission.objects.get(pk=submission.pk)
     assert done.status == S.REJECTED and done.reject_reason == "Scan of a menu, not a receipt"
     context.close()
+
+
+def lead_on_flagged(
+    chromium: Any, live_server: Any, team: dict[str, Any]
+) -> tuple[Any, Any, Any, list[str]]:
+    """A lead (who may confirm fraud) on a submission with one fraud pair to decide."""
+    flagged = seed_queue(team["company"])["flagged"]
+    Membership.objects.filter(user=team["alice"]).update(role=Membership.Role.LEAD)
+    context, page, errors = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    page.locator(".pair-card.unresolved").wait_for()
+    return flagged, context, page, errors
+
+
+def save_merchant_name_and_wait_for_the_panel(page: Any, name: str) -> None:
+    """A correction saved elsewhere on the page, and the fraud panel it reloads
+    (submission-changed) swapped in: a reason still there was kept, not merely not yet wiped."""
+    page.evaluate("document.querySelector('[data-fraud-panel]').dataset.before = 'shown'")
+    field = page.locator("#field-merchantName")
+    field.fill(name)
+    field.press("Enter")
+    expect(page.locator("[data-fraud-panel]:not([data-before])")).to_be_attached()
+
+
+def test_a_picked_and_typed_fraud_reason_survive_a_save_elsewhere_and_leaving_asks(
+    chromium, live_server, team
+):
+    """A reason picked or written in a pair's Confirm fraud form was not unsaved input: a
+    correction saved meanwhile reloads the fraud panel, which wiped it without a word, and
+    leaving the page did not ask, as it does for a reject or cancel reason."""
+    _, context, page, errors = lead_on_flagged(chromium, live_server, team)
+    card = page.locator(".pair-card.unresolved")
+    card.locator("[data-fraud-reason]").select_option("Same receipt submitted twice.")
+    card.locator("input[name=reason]").fill("Same till slip as order A-1001")
+
+    save_merchant_name_and_wait_for_the_panel(page, "Tesco Extra Cambridge")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    card = page.locator(".pair-card.unresolved")
+    expect(card.locator("[data-fraud-reason]")).to_have_value("Same receipt submitted twice.")
+    expect(card.locator("input[name=reason]")).to_have_value("Same till slip as order A-1001")
+
+    dialog = page.locator("#unsaved-dialog")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(dialog.locator("h2")).to_have_text("Unsaved fraud reason")
+    expect(dialog.locator("[data-unsaved-fields]")).to_have_text("Fraud reason")
+    page.click("[data-unsaved=back]")
+    expect(card.locator("[data-fraud-reason]")).to_be_focused()
+    assert errors == []
+    context.close()
+
+
+def test_a_refused_confirmation_keeps_its_reason_through_a_later_save(chromium, live_server, team):
+    """A refused Confirm fraud (here a reason pasted with an invisible character) comes
+    back with the reason put back, drawn with it: it read as unchanged, so the next save's
+    panel reload dropped it unasked."""
+    flagged, context, page, _ = lead_on_flagged(chromium, live_server, team)
+    card = page.locator(".pair-card.unresolved")
+    card.locator("[data-fraud-reason]").select_option("Same receipt submitted twice.")
+    card.locator("input[name=reason]").fill("Same till slip\u200b")
+    # The refusal refreshes the side column too (fraud-changed): the save below is made
+    # once it is in, not from the column it replaces.
+    page.evaluate("document.getElementById('side').dataset.before = 'shown'")
+    card.locator("[data-resolve=confirmed_fraud]").click()
+    expect(page.locator("#fraud-panel [data-refusal]")).to_contain_text("invisible character")
+    expect(page.locator("#side:not([data-before])")).to_be_attached()
+    expect(card.locator("[data-fraud-reason]")).to_have_value("Same receipt submitted twice.")
+    expect(card.locator("input[name=reason]")).to_have_value("Same till slip\u200b")
+    assert Submission.objects.get(pk=flagged.pk).status == S.REVIEW
+
+    save_merchant_name_and_wait_for_the_panel(page, "Tesco Extra Cambridge")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(card.locator("[data-fraud-reason]")).to_have_value("Same receipt submitted twice.")
+    expect(card.locator("input[name=reason]")).to_have_value("Same till slip\u200b")
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(page.locator("#unsaved-dialog [data-unsaved-fields]")).to_have_text("Fraud reason")
+    context.close()
+
+
+def test_a_fraud_reason_survives_a_refused_reject_that_redraws_the_whole_page(
+    chromium, live_server, team
+):
+    """A refused Reject brings the whole page back, and its fraud panel loads after it:
+    the reason written in a pair was kept for that panel, not reported as gone."""
+    flagged, context, page, _ = lead_on_flagged(chromium, live_server, team)
+    submission_correct_field(
+        submission_id=flagged.pk, field_name="currency", raw_value="EUR", actor=Actor.system()
+    )
+    page.locator(".pair-card.unresolved input[name=reason]").fill("Same till slip as A-1001")
+    page.select_option("#reject-preset", "Not a receipt or invoice.")
+    page.click("[data-action=reject]")
+    expect(page.locator("[data-refusal]").first).to_contain_text("changed since you opened it")
+    card = page.locator(".pair-card.unresolved")
+    expect(card.locator("input[name=reason]")).to_have_value("Same till slip as A-1001")
+    expect(page.locator("#request-error")).to_be_hidden()
+    page.locator("[data-nav=next], .pager a:has-text('Queue')").first.click()
+    expect(page.locator("#unsaved-dialog [data-unsaved-fields]")).to_have_text(
+        "Reject reason, Fraud reason"
+    )
+    context.close()
+
