@@ -827,10 +827,13 @@
     askUnsaved(() => { form.dataset.confirmed = "1"; form.requestSubmit(); }, "approve");
   }, true);
 
-  // Going to another page (j, k, a link) with unsaved input asks first too.
+  // Going to another page (j, k, a link) with unsaved input asks first too. A link that
+  // loads into a part of this page (the fraud panel's Show more) leaves nothing: what was
+  // typed there is kept across its swap, and the dialog said "Leaving this page".
   document.addEventListener("htmx:confirm", (event) => {
     const elt = event.detail.elt;
     if (!elt || !elt.matches || !elt.matches("a[href]") || !dirtyInputs().length) return;
+    if (event.detail.target && event.detail.target !== document.body) return;
     event.preventDefault();
     askUnsaved(() => event.detail.issueRequest(true), "leave");
   });

@@ -1335,3 +1335,21 @@ def test_a_fraud_reason_survives_a_refused_reject_that_redraws_the_whole_page(
     )
     context.close()
 
+
+def test_show_more_pairs_keeps_a_written_fraud_reason_without_asking_to_leave(
+    chromium, live_server, team
+):
+    """Show more loads into the fraud panel only: with a fraud reason written, it asked
+    "Leaving this page drops your change", and the reload wiped the reason."""
+    flagged, _ = flagged_pairs(team["company"], pairs=51)
+    Membership.objects.filter(user=team["alice"]).update(role=Membership.Role.LEAD)
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{flagged.pk}/")
+    cards = page.locator("#fraud-panel .pair-card")
+    expect(cards).to_have_count(50)
+    cards.first.locator("input[name=reason]").fill("Same till slip, another date")
+    page.click("#fraud-panel [data-more-pairs] a")
+    expect(cards).to_have_count(51)
+    expect(page.locator("#unsaved-dialog")).not_to_be_visible()
+    expect(cards.first.locator("input[name=reason]")).to_have_value("Same till slip, another date")
+    context.close()
