@@ -70,7 +70,7 @@ def redacted(url: str) -> str:
 def checked_url(name: str, url: str) -> ParseResult:
     """`url` parsed, refused when what follows a character that needed percent-encoding
     would be misread: a '#' in a password (the rest taken for a fragment, the host lost),
-    or a port that is not a number (urllib raises its own error only at use)."""
+    or a port that is not a number of 0-65535 (urllib raises its own error only at use)."""
     if "#" in url:
         raise ImproperlyConfigured(
             f"{name}: a '#' must be percent-encoded (%23), as must '@', ':', '/' and '?' "
@@ -81,7 +81,7 @@ def checked_url(name: str, url: str) -> ParseResult:
         _ = parsed.port  # urllib checks it only when it is read
     except ValueError:
         raise ImproperlyConfigured(
-            f"{name}: the port must be a number, got {redacted(url)!r}"
+            f"{name}: the port must be a number from 0 to 65535, got {redacted(url)!r}"
         ) from None
     return parsed
 

@@ -121,6 +121,10 @@ BAD_SETTINGS = [
         "REDIS_URL must start with redis://, rediss:// or unix://, got "
         "'http://:[redacted]@redis:6379/0'",
     ),
+    (
+        {"DATABASE_URL": "postgres://steve:hunter2@db:99999/steve"},
+        "DATABASE_URL: the port must be a number from 0 to 65535",
+    ),
     ({"REDIS_URL": "redis://:hunter2@redis:6379/cache"}, "REDIS_URL: the database number"),
     ({"REDIS_URL": "redis://:hunter2@redis:63x9/0"}, "REDIS_URL: the port must be a number"),
     ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be one of debug, info, warning, error"),
