@@ -207,7 +207,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "INVALID_FILES": (
         422,
         "An uploaded file is empty, too large, of a refused type, or one the upload's check "
-        "refuses (`errors[].code`: UNSUPPORTED_FILE, PASSWORD_REQUIRED, PAGE_LIMIT_EXCEEDED).",
+        "refuses: `errors[]` names each (`files[0]`) with the local upload's code and words "
+        "(EMPTY_FILE, FILE_TOO_LARGE, UNSUPPORTED_FILE, PASSWORD_REQUIRED, "
+        "PAGE_LIMIT_EXCEEDED); the session stays pending and its uploads are kept.",
     ),
     # Extraction jobs (seed 003)
     "INVALID_REQUEST": (400, "A field has the wrong type."),

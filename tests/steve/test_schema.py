@@ -156,6 +156,12 @@ def problem_codes(operation: dict) -> dict[str, set[str]]:
         ("/api/v1/workflows/{slug}/sessions", "post", "409", "IDEMPOTENCY_KEY_IN_FLIGHT"),
         ("/api/v1/workflows/{slug}/sessions", "post", "422", "IDEMPOTENCY_KEY_REUSED"),
         ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post", "422", "FILES_MISSING"),
+        # An S3 upload the local upload would refuse is refused at the submit.
+        ("/api/v1/workflows/{slug}/sessions/{session_id}/submit", "post", "422", "INVALID_FILES"),
+        # A file processing would refuse is refused at the create, in processing's code.
+        ("/api/v1/extraction-jobs", "post", "400", "UNSUPPORTED_FILE"),
+        ("/api/v1/extraction-jobs", "post", "400", "PASSWORD_REQUIRED"),
+        ("/api/v1/extraction-jobs", "post", "400", "PAGE_LIMIT_EXCEEDED"),
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "RESULT_NOT_READY"),
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "REVIEW_REQUIRED"),
         ("/api/v1/extraction-jobs/{job_id}/result", "get", "409", "JOB_FAILED"),
