@@ -356,7 +356,8 @@ ENDPOINT_REDELIVER = docs(
                 "since": {
                     **DATETIME,
                     "description": "the failed deliveries created (their event) at or"
-                    " after this time. Left out (or no body): every delivery that failed"
+                    " after this time, an RFC 3339 time with its offset and no white space"
+                    " around it. Left out (or no body): every delivery that failed"
                     " after the endpoint last succeeded (`lastSucceededAt`; all failed"
                     " ones when it never did), the recovery of a disabled endpoint",
                 }
