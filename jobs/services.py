@@ -42,6 +42,7 @@ from submissions.models import (
     SubmissionFile,
     SubmissionStatus,
 )
+from submissions.page_cache import forget_pages
 from submissions.services import (
     Actor,
     SubmissionActionError,
@@ -1179,6 +1180,8 @@ def _purge_one(submission_id: str, company_id: str) -> str:
         return "not withdrawn"
     for key in files.values_list("storage_key", flat=True):
         default_storage.delete(key)
+    # The desk's renders of its pages are copies of the bytes too.
+    forget_pages(files.values_list("pk", flat=True))
     session_id, slots = (
         WorkflowSession.objects.filter(submission_id=submission_id)
         .values_list("pk", "file_count")

@@ -1,24 +1,19 @@
 """A submission's files for the reviewer: the uploaded bytes, and each page rendered as
-OCR read it (submissions.pages renders; this module reads storage and caches)."""
-
-import json
-import logging
-from typing import Any
+OCR read it (submissions.pages renders, submissions.page_cache keeps; this module reads
+storage)."""
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET
 
-from steve import redis_pause
 from steve.accounts import company_required
 from submissions.models import SubmissionFile
-from submissions.pages import PDF_SCALE, NoSuchPage, render_png_apart, stored_transform
+from submissions.page_cache import BROWSER_SECONDS, keep_page, kept_page, page_etag
+from submissions.pages import NoSuchPage, render_png_apart, stored_transform
 from submissions.selectors import submission_live_file
 from submissions.views.common import own_submission
 
-logger = logging.getLogger(__name__)
-
-PDF_CACHE_SECONDS = 600
 ROTATIONS = {"0": 0, "90": 90, "180": 180, "270": 270}
 
 
@@ -56,33 +51,44 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
 @company_required
 def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -> HttpResponse:
     """One page as OCR read it (a PDF page rendered, an image straightened and turned),
-    as PNG; `rotate` (90/180/270 clockwise) turns it for the viewer's rotate button."""
+    as PNG; `rotate` (90/180/270 clockwise) turns it for the viewer's rotate button.
+
+    Rendering costs far more than the bytes, and reviewers flip pages back and forth: a
+    browser asking again with the page's ETag gets a 304 without a render, and a render
+    is kept a while for the next reviewer (submissions.page_cache). Both only after the
+    file is found live and the reviewer's company's, so a foreign or purged file is 404
+    whatever ETag is sent."""
     file = _own_file(request, submission_id, index)
     mime = file.mime_type or file.declared_content_type
     if mime != "application/pdf" and not is_raster(mime):
         raise Http404("Not a page.")
     rotate = ROTATIONS.get(request.GET.get("rotate", "0"), 0)
-    transform = stored_transform(file.page_transforms, page)
-    # Rendering costs far more than the bytes: reviewers flip pages back and forth.
-    key = (
-        f"review:page:{file.pk}:{file.sha256 or file.size}:{page}:{PDF_SCALE}:"
-        f"{json.dumps(transform, sort_keys=True)}:{rotate}"
-    )
-    png = _cache_call("get", key)
+    etag = page_etag(file, page, rotate)
+    if _matches(request, etag):
+        return _page_headers(HttpResponseNotModified(), etag)
+    png = kept_page(file, page, rotate, etag)
     if png is None:
         with default_storage.open(file.storage_key, "rb") as handle:
             data = handle.read()
+        transform = stored_transform(file.page_transforms, page)
         try:
             png = render_png_apart(
                 data, pdf=mime == "application/pdf", page=page, transform=transform, rotate=rotate
             )
         except NoSuchPage as error:
             raise Http404(str(error)) from error
-        _cache_call("set", key, png, PDF_CACHE_SECONDS)
-    return _private(HttpResponse(png, content_type="image/png"))
+        keep_page(file, page, rotate, etag, png)
+    return _page_headers(HttpResponse(png, content_type="image/png"), etag)
 
 
-def _cache_call(method: str, *args: Any) -> Any:
-    """The cache only saves a render: a page image that was a 500 while Redis was down
-    is rendered each time instead."""
-    return redis_pause.cache_call(method, *args, log=logger, what="Page render")
+def _matches(request: HttpRequest, etag: str) -> bool:
+    """Whether the browser's copy is this drawing (If-None-Match, compared weakly as
+    RFC 9110 says for it)."""
+    asked = request.headers.get("If-None-Match", "")
+    return asked.strip() == "*" or etag in parse_etags(asked)
+
+
+def _page_headers(response: HttpResponse, etag: str) -> HttpResponse:
+    response["ETag"] = etag
+    response["Cache-Control"] = f"private, max-age={BROWSER_SECONDS}"
+    return response
