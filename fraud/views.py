@@ -39,7 +39,7 @@ from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label, live_files_by_submission
 from submissions.services import Actor
-from submissions.views.common import fraud_pairs_asked
+from submissions.views.common import fraud_pairs_asked, tell_the_page
 
 M = FraudMatch
 
@@ -723,5 +723,4 @@ def _after_resolve(
         outcome=outcome,
     )
     # The version changed (or was already newer): the page refreshes its other regions.
-    response["HX-Trigger"] = "fraud-changed"
-    return response
+    return tell_the_page(response, "fraud-changed")

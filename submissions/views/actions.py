@@ -37,7 +37,12 @@ from submissions.services import (
     submission_reject,
     submission_release_claim,
 )
-from submissions.views.common import own_submission, queue_query, submission_queue_filters
+from submissions.views.common import (
+    own_submission,
+    queue_query,
+    submission_queue_filters,
+    tell_the_page,
+)
 from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 
 # Rows read from the line-items form: the most the service takes, the page's blank row
@@ -228,8 +233,7 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
     response = render(
         request, f"review/detail.html#{part}", context, status=extra.get("status", 200)
     )
-    response["HX-Trigger"] = "submission-changed"
-    return response
+    return tell_the_page(response, "submission-changed")
 
 
 @page_action

@@ -1,7 +1,8 @@
 """What the review views share: the reviewer's own submission and the queue's filters,
 which travel from the queue to the submission page and back in the query string."""
 
-from django.http import Http404, HttpRequest, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django_htmx.http import trigger_client_event
 
 from steve.models import Environment
 from submissions.forms import QueueFilterForm
@@ -19,6 +20,14 @@ def own_submission(request: HttpRequest, submission_id: str) -> Submission:
     if submission is None:
         raise Http404("No such submission.")
     return submission
+
+
+def tell_the_page(response: HttpResponse, event: str) -> HttpResponse:
+    """An HX-Trigger event for the page's other regions (their `from:body` listeners).
+    Sent to body, not to the element that made the request: a form swapped out while its
+    request was in flight (the column redrawn meanwhile) is off the page when the answer
+    comes, and the event, fired on it, reached no listener."""
+    return trigger_client_event(response, event, {"target": "body"})
 
 
 def queue_filters(request: HttpRequest) -> dict[str, str]:

@@ -1353,3 +1353,76 @@ def test_show_more_pairs_keeps_a_written_fraud_reason_without_asking_to_leave(
     expect(page.locator("#unsaved-dialog")).not_to_be_visible()
     expect(cards.first.locator("input[name=reason]")).to_have_value("Same till slip, another date")
     context.close()
+
+
+def held_requests(page: Any, pattern: str) -> list[Any]:
+    """Requests to `pattern` are held, unanswered, until the test lets them go on."""
+    held: list[Any] = []
+    page.route(re.compile(pattern), lambda route: held.append(route))
+    return held
+
+
+def wait_for_held(page: Any, held: list[Any]) -> Any:
+    deadline = time.monotonic() + 8.0
+    while not held:
+        if time.monotonic() > deadline:
+            raise AssertionError("the request was never sent")
+        page.wait_for_timeout(50)  # lets Playwright hand the route over
+    return held[0]
+
+
+def test_a_save_answered_after_its_column_was_redrawn_still_reloads_the_fraud_panel(
+    chromium, live_server, team
+):
+    """A correction in flight while a refused Confirm fraud redrew the side column: the
+    save's submission-changed went to its replaced form, off the page, so it never reached
+    the fraud panel's listener and the panel stayed as it was before the save."""
+    _, context, page, errors = lead_on_flagged(chromium, live_server, team)
+    held = held_requests(page, r"/correct(\?|$)")
+    field = page.locator("#field-merchantName")
+    field.fill("Tesco Extra Cambridge")
+    field.press("Enter")
+    save = wait_for_held(page, held)
+
+    page.evaluate("document.getElementById('side').dataset.before = 'shown'")
+    page.locator(".pair-card.unresolved [data-resolve=confirmed_fraud]").click()  # no reason
+    expect(page.locator("#fraud-panel [data-refusal]")).to_be_visible()
+    expect(page.locator("#side:not([data-before])")).to_be_attached()  # the form is gone
+
+    page.evaluate("document.querySelector('[data-fraud-panel]').dataset.before = 'shown'")
+    save.continue_()
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+    expect(page.locator("[data-fraud-panel]:not([data-before])")).to_be_attached()
+    # The refused confirmation's 422 is the only thing Chromium reports.
+    assert [e for e in errors if "status of 422" not in e] == []
+    context.close()
+
+
+def test_a_fraud_decision_answered_after_its_panel_reloaded_still_refreshes_the_side_column(
+    chromium, live_server, team
+):
+    """A pair decided while a save reloaded the fraud panel: the decision's fraud-changed
+    went to its replaced form, the side column was not refreshed, and kept the version
+    from before the decision, so the next save was refused as changed since."""
+    flagged, context, page, errors = lead_on_flagged(chromium, live_server, team)
+    held = held_requests(page, r"/fraud/resolve(\?|$)")
+    page.locator(".pair-card.unresolved [data-resolve=false_positive]").click()
+    decision = wait_for_held(page, held)
+
+    save_merchant_name_and_wait_for_the_panel(page, "Tesco Extra Cambridge")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(1)
+
+    page.evaluate("document.getElementById('side').dataset.before = 'shown'")
+    decision.continue_()
+    expect(page.locator("#fraud-panel .pair-card.unresolved")).to_have_count(0)
+    expect(page.locator("#side:not([data-before])")).to_be_attached()
+    version = Submission.objects.get(pk=flagged.pk).version
+    expect(page.locator("#side")).to_have_attribute("data-version", str(version))
+
+    field = page.locator("#field-merchantName")
+    field.fill("Tesco Extra Ely")
+    field.press("Enter")
+    expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
+    expect(page.locator("[data-refusal]")).to_have_count(0)
+    assert errors == []
+    context.close()

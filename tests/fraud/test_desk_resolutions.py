@@ -20,7 +20,7 @@ from submissions.services import (
     submission_release_claim,
 )
 from tests import factories
-from tests.submissions.test_review_support import flagged_pairs
+from tests.submissions.test_review_support import flagged_pairs, page_told
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
@@ -75,7 +75,7 @@ def assert_refused(response) -> None:
     assert response.status_code == 409, response.content
     assert b"since you opened it" in response.content
     assert b'data-code="SUBMISSION_CHANGED"' in response.content
-    assert response["HX-Trigger"] == "fraud-changed"  # the page shows the new state
+    assert page_told(response) == "fraud-changed"  # the page shows the new state
 
 
 def test_a_false_positive_sent_before_the_panel_came_back_from_the_reviewers_own_correction_lands(

@@ -13,7 +13,12 @@ from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from tests import factories
 from tests.submissions.test_review_accessibility import Node, Tree
-from tests.submissions.test_review_support import pdf_bytes, stored_file, submission_with_file
+from tests.submissions.test_review_support import (
+    page_told,
+    pdf_bytes,
+    stored_file,
+    submission_with_file,
+)
 
 pytestmark = pytest.mark.django_db
 S = SubmissionStatus
@@ -109,7 +114,7 @@ def test_resolve_false_positive_in_place(ui, reviewer, pair):
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
-    assert response["HX-Trigger"] == "fraud-changed"
+    assert page_told(response) == "fraud-changed"
     assert (
         b"resolution-false_positive" in response.content
         and b'data-unresolved="0"' in response.content
@@ -178,7 +183,7 @@ def test_stale_resolve_is_refused_and_says_why(ui, pair):
     )
     assert response.status_code == 409
     assert b"changed since you opened it" in response.content
-    assert response["HX-Trigger"] == "fraud-changed"
+    assert page_told(response) == "fraud-changed"
     match.refresh_from_db()
     assert match.resolution is None
 

@@ -2,9 +2,11 @@
 flagged submission."""
 
 import io
+import json
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import HttpResponse
 from PIL import Image, ImageDraw, ImageFont
 
 from fraud.models import FraudMatch
@@ -103,3 +105,11 @@ def flagged_pairs(company, pairs: int = 1) -> tuple[Submission, list[list[FraudM
     Submission.objects.filter(pk=waiting.pk).update(fraud_status="flagged", fraud_score=80.0)
     waiting.refresh_from_db()
     return waiting, found
+
+
+def page_told(response: HttpResponse) -> str:
+    """The events an htmx answer sends the page's other regions (HX-Trigger), each fired
+    on body: the form that asked may be off the page by the time the answer comes."""
+    events = json.loads(response["HX-Trigger"])
+    assert all(params == {"target": "body"} for params in events.values()), events
+    return ", ".join(events)

@@ -28,6 +28,7 @@ from tests import factories
 from tests.submissions.test_lock_order import responses_at_once
 from tests.submissions.test_review_support import (
     flag,
+    page_told,
     pdf_bytes,
     png_bytes,
     stored_file,
@@ -804,7 +805,7 @@ def test_release_and_claim_again(ui, reviewer, waiting):
     assert waiting.claimed_by is None
     assert waiting.events.filter(type="claim_released").exists()
     response = start_review(ui, waiting)
-    assert response.status_code == 200 and response["HX-Trigger"] == "submission-changed"
+    assert response.status_code == 200 and page_told(response) == "submission-changed"
     assert b"You are reviewing this until" in response.content
     waiting.refresh_from_db()
     assert waiting.claimed_by == reviewer
@@ -1191,7 +1192,7 @@ def test_correction_is_an_event_and_shows_in_the_api(ui, reviewer, company, wait
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
-    assert response["HX-Trigger"] == "submission-changed"
+    assert page_told(response) == "submission-changed"
     assert b'id="side"' in response.content and b"<html" not in response.content
     waiting.refresh_from_db()
     assert waiting.extracted_data["totalAmount"] == 13.4
