@@ -395,6 +395,11 @@ else:
 # process's own, where a key revoked by another process (the admin's, a shell) would stay
 # live until it lapsed: keys are then read from the database on every request.
 API_KEY_CACHE_SECONDS = 60 if REDIS_URL else 0
+# Seconds the review desk keeps a page render for the next reviewer (submissions.
+# page_cache). Without Redis the cache is the web process's memory, bounded by entries,
+# not bytes: renders of up to 8 MB each, kept by the hundred, grew it by gigabytes. The
+# browser's own copy (the page's ETag) still spares a render there.
+PAGE_RENDER_CACHE_SECONDS = 600 if REDIS_URL else 0
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # No retry: every task Steve sends is also kept in the database (the task outbox, webhook

@@ -1,6 +1,6 @@
 """The review desk's rendered page images: named by an ETag, so a browser asking again is
-answered 304 without a render, and kept a while in the cache (Redis), so another reviewer
-of the same page is answered without one.
+answered 304 without a render, and kept a while in the cache when it is Redis, so another
+reviewer of the same page is answered without one.
 
 A render costs ~0.1 s of CPU for a 1.5-MP JPEG receipt, ~0.2 s for a PDF page (its
 capped child) and ~1.3 s for a 35-MP scan; a 304 or a kept copy a few milliseconds.
@@ -10,6 +10,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+
+from django.conf import settings
 
 from steve import redis_pause
 from submissions.models import SubmissionFile
@@ -21,7 +23,6 @@ ROTATIONS = (0, 90, 180, 270)
 # How long a browser shows its copy without asking (then it asks with the ETag). Short:
 # the address names no version, and a purged file's page leaves the browser soon after.
 BROWSER_SECONDS = 300
-SERVER_SECONDS = 600
 # A render larger than this is not kept: a detailed 16-MP page can be tens of MB of PNG,
 # one per rotation, in a Redis shared with the broker and the API key cache.
 MAX_ITEM_BYTES = 8 * 1024 * 1024
@@ -60,13 +61,15 @@ def kept_page(file: SubmissionFile, page: int, rotate: int, etag: str) -> bytes 
 
 
 def keep_page(file: SubmissionFile, page: int, rotate: int, etag: str, png: bytes) -> None:
-    if len(png) <= MAX_ITEM_BYTES:
-        _cache_call("set", cache_key(file.pk, page, rotate), (etag, png), SERVER_SECONDS)
+    """Kept for settings.PAGE_RENDER_CACHE_SECONDS: not at all without Redis."""
+    seconds = settings.PAGE_RENDER_CACHE_SECONDS
+    if seconds and len(png) <= MAX_ITEM_BYTES:
+        _cache_call("set", cache_key(file.pk, page, rotate), (etag, png), seconds)
 
 
 def forget_pages(file_ids: Iterable[int]) -> None:
     """Retention: delete every kept render of these files. With Redis down they expire
-    within SERVER_SECONDS; the desk no longer serves them once the files are withdrawn."""
+    within PAGE_RENDER_CACHE_SECONDS; the desk no longer serves them once the files are withdrawn."""
     keys = [
         cache_key(file_id, page, rotate)
         for file_id in file_ids

@@ -41,6 +41,7 @@ print(json.dumps({
     "limit": polls[-1].get("X-RateLimit-Limit"),
     "listing": listing.status_code,
     "key_cache_seconds": settings.API_KEY_CACHE_SECONDS,
+    "page_render_cache_seconds": settings.PAGE_RENDER_CACHE_SECONDS,
 }))
 """
 
@@ -70,6 +71,9 @@ def test_sessions_and_polls_work_on_sqlite_without_redis(tmp_path: Path) -> None
     assert result["listing"] == 200
     # Each process's own cache would keep a key revoked elsewhere live: not used for keys.
     assert result["key_cache_seconds"] == 0
+    # Nor for the desk's page renders (up to 8 MB each): the local-memory cache has no
+    # byte bound, and 300 of them grew the one web process by gigabytes.
+    assert result["page_render_cache_seconds"] == 0
 
 
 def _embedded_env(tmp_path: Path) -> dict[str, str]:

@@ -115,3 +115,19 @@ def test_a_render_is_kept_for_the_next_reviewer_unless_it_is_over_the_items_cap(
     assert reviewers[2].get(url).content == first.content
     assert reviewers[2].get(url).content == first.content
     assert renders == [1, 1, 1]  # too large to keep: drawn each time, served all the same
+
+
+def test_without_a_shared_cache_no_render_is_kept_and_each_is_drawn(
+    ui, pdf_page, renders, settings
+):
+    # Without Redis the cache is the web process's memory, which bounds entries, not
+    # bytes: renders of up to 8 MB each were kept there by the hundred.
+    settings.PAGE_RENDER_CACHE_SECONDS = 0
+    submission, url = pdf_page
+    first = ui.get(url)
+    assert cache.get(page_cache.cache_key(submission.files.get().pk, 1, 0)) is None
+    assert ui.get(url).content == first.content
+    assert renders == [1, 1]
+    # The browser's own copy still spares a render.
+    assert ui.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    assert renders == [1, 1]
