@@ -13,7 +13,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
-TOKEN_PATH = re.compile(r"(/(?:api/v1/uploads|files)/)[^\s/?#\"']+")
+# A segment of digits alone is the review desk's file index (/review/<id>/files/0/…),
+# never a token (a signed one always holds a ":").
+TOKEN_PATH = re.compile(r"(/(?:api/v1/uploads|files)/)(?!\d+(?![^\s/?#\"']))[^\s/?#\"']+")
 REDACTED = r"\1[redacted]"
 
 

@@ -227,6 +227,14 @@ def test_upload_and_download_tokens_are_redacted_from_log_lines():
     assert record.getMessage() == "Not Found: /files/[redacted]"
 
 
+def test_the_review_desks_file_index_is_no_token_and_stays_in_log_lines():
+    # The desk's /review/<id>/files/0/pages/1.png was logged as /files/[redacted]/…, which
+    # hid the file asked for and redacted nothing secret (a token is never digits alone).
+    line = '"GET /review/sub_1/files/0/pages/1.png HTTP/1.1" 200 "GET /review/sub_1/files/12"'
+    assert redact(line) == line
+    assert redact("/files/0tok:en") == "/files/[redacted]"
+
+
 def test_gunicorn_access_log_lines_carry_no_token():
     from datetime import timedelta
     from types import SimpleNamespace
