@@ -37,13 +37,25 @@ def _private(response: HttpResponse) -> HttpResponse:
 @require_GET
 @company_required
 def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpResponse:
-    """The file's bytes, streamed from storage, for the reviewer's own company only."""
+    """The file's bytes, streamed from storage, for the reviewer's own company only.
+
+    A stored file never changes, so its bytes' sha256 is a strong ETag: a browser asking
+    again with it gets a 304 without the file being read (a scan can be tens of MB). Only
+    after the file is found live and the reviewer's company's, as for file_page. A file
+    stored without its hash is sent without an ETag."""
     file = _own_file(request, submission_id, index)
+    etag = f'"{file.sha256}"' if file.sha256 else None
+    if etag and _matches(request, etag):
+        not_modified = _private(HttpResponseNotModified())
+        not_modified["ETag"] = etag
+        return not_modified
     mime = file.mime_type or file.declared_content_type or "application/octet-stream"
     # Only raster images show inline (the page views PDFs as rendered PNGs); a PDF or
     # anything else downloads, so no active content runs under our origin.
     response = FileResponse(default_storage.open(file.storage_key, "rb"), content_type=mime)
     response["Content-Disposition"] = "inline" if is_raster(mime) else "attachment"
+    if etag:
+        response["ETag"] = etag
     return _private(response)
 
 
