@@ -33,6 +33,14 @@ ADDS_UP = {"1": "2", "2": "3", "7": "6", "9": "8"}
 PAID_ROWS = ("TOTAL RM", "CASH", "CHANGE")
 # An honest receipt's amounts grouped in thousands, as the total above is printed.
 THOUSANDS = {"17.90": "1,790.00", "20.00": "1,800.00", "2.10": "10.00"}
+# An honest credit note: its items and total printed as credits, its total checked.
+CREDIT_NOTE = {
+    "12.50": "-12.50",
+    "5.40": "-5.40",
+    "17.90": "-17.90",
+    "20.00": "-17.90",
+    "2.10": "0.00",
+}
 
 
 class Unchecked:
@@ -88,10 +96,26 @@ def test_a_total_whose_font_moves_its_point_goes_to_review(engine):
     assert "totalAmount read 17.90, the page shows '1,790'" in read.summary
 
 
+def test_a_credit_whose_font_reads_its_minus_as_a_plus_goes_to_review(engine):
+    # The page prints the total as a credit, -17.90; the font reads its "-" as "+": the
+    # text layer says a charge of 17.90, the same digits and, unsigned, the same value.
+    data = receipt_pdf_whose_font_lies({"-": "+"}, prints={"17.90": "-17.90"})
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    assert unchecked.fields["totalAmount"] == 17.9
+    assert unchecked.field_confidences["totalAmount"] >= 0.9
+
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.field_confidences["totalAmount"] < 0.5
+    assert [box["shown"] for box in read.evidence["totalAmount"]] == ["-17.90"]
+
+
 @pytest.mark.parametrize(
     ("data", "kind"),
     [
         pytest.param(receipt_pdf(), "receipt", id="receipt"),
+        pytest.param(
+            receipt_pdf_whose_font_lies({}, prints=CREDIT_NOTE), "receipt", id="credit-note"
+        ),
         pytest.param(receipt_pdf_whose_font_lies({}, rotate=90), "receipt", id="shown-sideways"),
         pytest.param(pdf_of_text(UPRIGHT, rotate=270), "receipt", id="rotate-270"),
         pytest.param(invoice_pdf(), "invoice", id="invoice"),
@@ -159,6 +183,12 @@ def checked(name: str, said: str, shown: str) -> tuple[list[str], dict, dict]:
         ("1,790.00", "17,900.00"),
         ("17.90", "1790"),  # no point shown: 1790 to the eye
         ("1.790,00", "17.90"),  # other digits, as before
+        # The page shows a credit (a refund claimed as an expense): OCR read its sign.
+        ("17.90", "-17.90"),
+        ("+17.90", "-17.90"),
+        ("17.90", "(17.90)"),
+        ("17.90", "17.90CR"),
+        ("17.90", "17.90-"),
     ],
 )
 def test_a_total_the_page_shows_as_another_amount_is_found(said, shown):
@@ -177,6 +207,11 @@ def test_a_total_the_page_shows_as_another_amount_is_found(said, shown):
         ("1,790.00", "1,790.00"),
         ("1,790.00", "1.790.00"),  # unread as an amount; its cents are still two digits
         ("1.790,00", "1.790,00"),
+        ("-17.90", "-17.90"),
+        ("-17.90", "(17.90)"),  # a credit however printed
+        ("17.90CR", "-17.90"),
+        # OCR drops a thin minus: unsigned, its reading cannot tell a sign was not there.
+        ("-17.90", "17.90"),
     ],
 )
 def test_a_total_the_page_shows_as_the_same_amount_is_not_found(said, shown):
