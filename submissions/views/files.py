@@ -29,11 +29,6 @@ def _own_file(request: HttpRequest, submission_id: str, index: int) -> Submissio
     return file
 
 
-def _private(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = "private, max-age=300"
-    return response
-
-
 @require_GET
 @company_required
 def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpResponse:
@@ -46,17 +41,13 @@ def file_content(request: HttpRequest, submission_id: str, index: int) -> HttpRe
     file = _own_file(request, submission_id, index)
     etag = f'"{file.sha256}"' if file.sha256 else None
     if etag and _matches(request, etag):
-        not_modified = _private(HttpResponseNotModified())
-        not_modified["ETag"] = etag
-        return not_modified
+        return _cached(HttpResponseNotModified(), etag)
     mime = file.mime_type or file.declared_content_type or "application/octet-stream"
     # Only raster images show inline (the page views PDFs as rendered PNGs); a PDF or
     # anything else downloads, so no active content runs under our origin.
     response = FileResponse(default_storage.open(file.storage_key, "rb"), content_type=mime)
     response["Content-Disposition"] = "inline" if is_raster(mime) else "attachment"
-    if etag:
-        response["ETag"] = etag
-    return _private(response)
+    return _cached(response, etag)
 
 
 @require_GET
@@ -77,7 +68,7 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
     rotate = ROTATIONS.get(request.GET.get("rotate", "0"), 0)
     etag = page_etag(file, page, rotate)
     if _matches(request, etag):
-        return _page_headers(HttpResponseNotModified(), etag)
+        return _cached(HttpResponseNotModified(), etag)
     png = kept_page(file, page, rotate, etag)
     if png is None:
         with default_storage.open(file.storage_key, "rb") as handle:
@@ -90,7 +81,7 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
         except NoSuchPage as error:
             raise Http404(str(error)) from error
         keep_page(file, page, rotate, etag, png)
-    return _page_headers(HttpResponse(png, content_type="image/png"), etag)
+    return _cached(HttpResponse(png, content_type="image/png"), etag)
 
 
 def _matches(request: HttpRequest, etag: str) -> bool:
@@ -100,7 +91,10 @@ def _matches(request: HttpRequest, etag: str) -> bool:
     return asked.strip() == "*" or etag in parse_etags(asked)
 
 
-def _page_headers(response: HttpResponse, etag: str) -> HttpResponse:
-    response["ETag"] = etag
+def _cached(response: HttpResponse, etag: str | None) -> HttpResponse:
+    """A file's or a page's answer, kept by the reviewer's browser only (never a shared
+    cache: it is one company's), under its ETag where it has one."""
+    if etag:
+        response["ETag"] = etag
     response["Cache-Control"] = f"private, max-age={BROWSER_SECONDS}"
     return response
