@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import requests
@@ -161,7 +161,10 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> timedel
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        return None
+        # An HTTP-date is always GMT; asctime's form (RFC 9110 asks recipients to take
+        # all three) names no zone, and email.utils leaves it naive: it was ignored, and
+        # a receiver asking for an hour's rest got the retry in 5 s.
+        when = when.replace(tzinfo=UTC)
     return max(timedelta(0), when - (now or timezone.now()))
 
 

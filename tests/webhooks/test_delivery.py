@@ -1,7 +1,7 @@
 """Delivery against a real HTTP receiver: retries, budget, 410, disabling, redelivery."""
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from unittest import mock
 
 import pytest
@@ -138,6 +138,31 @@ def _held_by_a_retry_after(company, receiver, monkeypatch, session_url: str = ""
     deliver(first.pk)  # answered 200: the receiver takes events again
     assert claim_due() == [second.pk, asked.pk]
     assert len(receiver.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "{0:%a, %d %b %Y %H:%M:%S} GMT",  # IMF-fixdate, the preferred form
+        "{0:%A, %d-%b-%y %H:%M:%S} GMT",  # rfc850-date (obsolete)
+        "{0:%a %b} {0.day:2d} {0:%H:%M:%S %Y}",  # asctime-date (obsolete): no zone, GMT
+    ],
+)
+def test_a_retry_after_in_any_http_date_form_holds_the_endpoint(company, endpoint, receiver, form):
+    """RFC 9110 (5.6.7): a recipient of an HTTP-date MUST accept all three formats, and
+    asctime's, written without a zone, is GMT like the others. It was read as no
+    Retry-After at all: the receiver got the next attempt in 5 s, and its other
+    deliveries at once, though it asked for an hour's rest."""
+    when = (timezone.now() + timedelta(hours=1)).astimezone(UTC)
+    receiver.script = [429]
+    receiver.extra_headers = {"Retry-After": form.format(when)}
+    (delivery,) = emit(company)
+    deliver(delivery.pk)
+    delivery.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert delivery.next_attempt_at - timezone.now() > timedelta(minutes=59)
+    assert endpoint.held_until is not None
+    assert endpoint.held_until - timezone.now() > timedelta(minutes=59)
 
 
 def test_a_retry_after_holds_the_endpoints_other_deliveries_till_then(
