@@ -149,10 +149,8 @@ def upload_key(company_id: str, submission_id: str, file_index: int) -> str:
 
 
 def _labels(version: WorkflowVersion, count: int) -> list[str]:
-    labels = list(version.upload.get("fileLabels") or [])
-    return [
-        labels[i] if i < len(labels) else (labels[-1] if labels else "file") for i in range(count)
-    ]
+    labels = version.upload_rules["fileLabels"]  # never empty
+    return [labels[i] if i < len(labels) else labels[-1] for i in range(count)]
 
 
 # Held FOR KEY SHARE by a session being made: its company's row, then its key's (the
@@ -425,7 +423,7 @@ def not_accepted_message(mime: str | None, version: WorkflowVersion) -> str:
 def _too_large(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str]:
     return {
         "field": f"files[{file.file_index}]",
-        "message": f"The file is larger than {version.upload.get('maxFileSizeMb')} MB.",
+        "message": f"The file is larger than {version.upload_rules['maxFileSizeMb']} MB.",
         "code": "FILE_TOO_LARGE",
     }
 

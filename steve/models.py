@@ -1,5 +1,7 @@
 """The core every app shares: companies, their API keys and reviewers, and workflows."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -122,6 +124,11 @@ FORMAT_MIME = {
 }
 
 
+# What a version's upload rules mean when they leave these out (WorkflowVersion.upload_rules).
+DEFAULT_MAX_FILE_SIZE_MB = 10
+DEFAULT_FILE_LABEL = "file"
+
+
 class WorkflowVersion(models.Model):
     class Kind(models.TextChoices):
         RECEIPT = "receipt"
@@ -159,8 +166,20 @@ class WorkflowVersion(models.Model):
         return {FORMAT_MIME[name] for name in formats if name in FORMAT_MIME}
 
     @property
+    def upload_rules(self) -> dict[str, Any]:
+        """`upload` with every rule Steve applies, as the API serves it (STEVE-API.md's
+        five members): rules may leave out `fileLabels` and `maxFileSizeMb`, which then
+        take their defaults; served without them, a client never saw the 10-MB limit its
+        uploads were held to."""
+        return {
+            **self.upload,
+            "fileLabels": list(self.upload.get("fileLabels") or []) or [DEFAULT_FILE_LABEL],
+            "maxFileSizeMb": self.upload.get("maxFileSizeMb", DEFAULT_MAX_FILE_SIZE_MB),
+        }
+
+    @property
     def max_file_bytes(self) -> int:
-        return int(float(self.upload.get("maxFileSizeMb", 10)) * 1024 * 1024)
+        return int(float(self.upload_rules["maxFileSizeMb"]) * 1024 * 1024)
 
 
 class IdempotencyKey(models.Model):

@@ -11,7 +11,7 @@ def workflow_version_data(version: WorkflowVersion, *, full: bool = False) -> di
     data: dict[str, Any] = {
         "version": version.version,
         "kind": version.kind,
-        "upload": version.upload,
+        "upload": version.upload_rules,
         "reviewThreshold": version.review_threshold,
         "autoApprove": version.auto_approve,
         "createdAt": iso(version.created_at),

@@ -31,7 +31,6 @@ UPLOAD_RULES = obj(
         "fileLabels": {"type": "array", "items": STRING},
         "maxFileSizeMb": {"type": "number"},
     },
-    required=[],
 )
 WORKFLOW = obj(
     {

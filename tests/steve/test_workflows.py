@@ -62,3 +62,40 @@ def test_a_workflow_path_its_routes_refuse_answers_the_documented_404(api, workf
 def test_a_workflow_path_its_routes_refuse_still_needs_a_key(client, workflows):
     response = client.get("/api/v1/workflows/receipt-ocr/versions/latest")
     assert response.status_code == 401
+
+
+def test_the_upload_block_names_every_rule_steve_applies_when_the_version_leaves_some_out(
+    api, receipt_workflow
+):
+    """STEVE-API.md promises `upload` as {minFiles, maxFiles, acceptedFormats, fileLabels,
+    maxFileSizeMb}; a version published without the last two (upload rules allow it) was
+    served without them, while uploads were still held to 10 MB and labelled "file"."""
+    workflow = receipt_workflow.workflow
+    version = workflow_publish(
+        company=workflow.company,
+        slug=workflow.slug,
+        name=workflow.name,
+        upload={"minFiles": 1, "maxFiles": 2, "acceptedFormats": ["jpeg"]},
+    )
+    whole = {
+        "minFiles": 1,
+        "maxFiles": 2,
+        "acceptedFormats": ["jpeg"],
+        "fileLabels": ["file"],
+        "maxFileSizeMb": 10,
+    }
+    for path in (
+        f"/api/v1/workflows/{workflow.slug}",
+        f"/api/v1/workflows/{workflow.slug}/versions/{version.version}",
+    ):
+        assert api.get(path).json()["upload"] == whole
+    listed = {w["slug"]: w["upload"] for w in api.get("/api/v1/workflows").json()["data"]}
+    assert listed[workflow.slug] == whole
+    # The values served are the ones applied: a session's files are labelled so.
+    created = api.post(
+        f"/api/v1/workflows/{workflow.slug}/sessions",
+        {"fileCount": 2, "contentTypes": ["image/jpeg"] * 2, "clientSubmissionId": "o-1"},
+        format="json",
+    )
+    assert [u["label"] for u in created.json()["uploadUrls"]] == ["file", "file"]
+    assert version.max_file_bytes == 10 * 1024 * 1024
