@@ -21,6 +21,7 @@ from steve.api.schema import (
     FREE_OBJECT,
     POLL_HINT_HEADER,
     STRING,
+    additive,
     choices,
     closed,
     docs,
@@ -149,18 +150,22 @@ JOB = obj(
         "metadata": FREE_OBJECT,
         "processedAt": nullable(DATETIME),
         "webhookDeliveryStatus": nullable(ref("WebhookDeliveryStatus")),
-        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-        "createdAt": DATETIME,
-        "updatedAt": DATETIME,
-        "expiresAt": DATETIME,
-        "retryAfterMs": {"type": "integer", "description": "Polling hint while not terminal"},
-        "error": obj(
-            {
-                "code": {"type": "string", "enum": FAILED_JOB_CODES},
-                "message": nullable(STRING),
-                "details": obj({"step": STRING, "retryable": {"type": "boolean"}}, []),
-            },
-            required=["code"],
+        "progress": additive({"type": "integer", "minimum": 0, "maximum": 100}),
+        "createdAt": additive(DATETIME),
+        "updatedAt": additive(DATETIME),
+        "expiresAt": additive(DATETIME),
+        "retryAfterMs": additive(
+            {"type": "integer", "description": "Polling hint while not terminal"}
+        ),
+        "error": additive(
+            obj(
+                {
+                    "code": {"type": "string", "enum": FAILED_JOB_CODES},
+                    "message": nullable(STRING),
+                    "details": obj({"step": STRING, "retryable": {"type": "boolean"}}, []),
+                },
+                required=["code"],
+            )
         ),
     },
     required=[

@@ -79,6 +79,17 @@ def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[s
     return schema
 
 
+# Marks a response member Steve answers beyond its published contract (STEVE-API.md, and
+# seed 000 for the poll): additive and compatible, listed in docs/api.md ("Members beyond
+# STEVE-API.md"); tests/steve/test_contract_members.py holds the two together.
+ADDITIVE_KEY = "x-steve-additive"
+
+
+def additive(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, marked as a member beyond the published contract (ADDITIVE_KEY)."""
+    return {**schema, ADDITIVE_KEY: True}
+
+
 def closed(schema: dict[str, Any]) -> dict[str, Any]:
     """A request body that refuses a member it does not list (422 `unknown_field`)."""
     return {**schema, "additionalProperties": False}
@@ -92,22 +103,28 @@ PROBLEM = obj(
         "status": {"type": "integer"},
         "detail": STRING,
         "instance": nullable(STRING),
-        "code": {"type": "string", "description": "Stable upper-case error code"},
+        "code": additive({"type": "string", "description": "Stable upper-case error code"}),
         "requestId": nullable(STRING),
         "errors": {
             "type": "array",
             "items": obj({"field": STRING, "message": STRING, "code": STRING}),
         },
-        "currentStatus": {"type": "string", "description": "On a refused review action"},
-        "bucket": {"type": "string", "description": "On a 429: the exhausted bucket"},
-        "limit": {"type": "integer", "description": "On a 429: the bucket's limit per minute"},
-        "retryAfter": {"type": "integer", "description": "On a 429: seconds to wait"},
-        "success": {"type": "boolean", "description": "Extraction jobs (seed 003): false"},
-        "error": {
-            "type": "object",
-            "properties": {"code": STRING, "message": STRING},
-            "description": "Extraction jobs (seed 003): the peers' error member",
-        },
+        "currentStatus": additive({"type": "string", "description": "On a refused review action"}),
+        "bucket": additive({"type": "string", "description": "On a 429: the exhausted bucket"}),
+        "limit": additive(
+            {"type": "integer", "description": "On a 429: the bucket's limit per minute"}
+        ),
+        "retryAfter": additive({"type": "integer", "description": "On a 429: seconds to wait"}),
+        "success": additive(
+            {"type": "boolean", "description": "Extraction jobs (seed 003): false"}
+        ),
+        "error": additive(
+            {
+                "type": "object",
+                "properties": {"code": STRING, "message": STRING},
+                "description": "Extraction jobs (seed 003): the peers' error member",
+            }
+        ),
     },
     required=["type", "title", "status", "detail", "instance", "code", "requestId"],
 )

@@ -12,6 +12,7 @@ from steve.api.schema import (
     DATETIME,
     FREE_OBJECT,
     STRING,
+    additive,
     choices,
     docs,
     nullable,
@@ -34,15 +35,15 @@ UPLOAD_RULES = obj(
 )
 WORKFLOW = obj(
     {
-        "id": STRING,
-        "slug": STRING,
-        "name": STRING,
-        "version": {"type": "integer"},
-        "kind": {"type": "string", "enum": choices(WorkflowVersion.Kind)},
+        "id": additive(STRING),
+        "slug": additive(STRING),
+        "name": additive(STRING),
+        "version": additive({"type": "integer"}),
+        "kind": additive({"type": "string", "enum": choices(WorkflowVersion.Kind)}),
         "upload": UPLOAD_RULES,
-        "reviewThreshold": {"type": "integer", "minimum": 1, "maximum": 99},
-        "autoApprove": {"type": "boolean"},
-        "createdAt": DATETIME,
+        "reviewThreshold": additive({"type": "integer", "minimum": 1, "maximum": 99}),
+        "autoApprove": additive({"type": "boolean"}),
+        "createdAt": additive(DATETIME),
     }
 )
 WORKFLOW_DETAIL = {
