@@ -230,3 +230,10 @@ def check_test_response(response: Any) -> None:
         response.content,
         dict(response.headers),
     )
+
+
+def documented_problem_type(method: str, template: str, status: int, code: str) -> str:
+    """The problem `type` the schema's example of `code` gives for this operation's status."""
+    operation = published_schema()["paths"][template][method.lower()]
+    examples = operation["responses"][str(status)]["content"][PROBLEM]["examples"]
+    return examples[code]["value"]["type"]

@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from steve.timefmt import iso
 from tests import factories
+from tests.openapi import documented_problem_type
 from tests.webhooks.helpers import emit, make_due
 from webhooks import delivery as delivery_module
 from webhooks import targets as targets_module
@@ -527,6 +528,10 @@ def test_a_company_sends_one_test_event_at_a_time(api, company, receiver):
         busy = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
         problem(busy, 409, "WEBHOOK_TEST_IN_PROGRESS")
         assert busy["Retry-After"] == "5" and receiver.requests == []
+        # Its finer `type` is the one the schema documents (it showed the generic conflict).
+        assert busy.json()["type"] == documented_problem_type(
+            "post", "/api/v1/webhooks/test", 409, "WEBHOOK_TEST_IN_PROGRESS"
+        )
     finally:
         cache.delete(key)
     sent = api.post("/api/v1/webhooks/test", {"url": receiver.url}, format="json")
@@ -805,6 +810,9 @@ def test_a_sandbox_key_neither_reads_nor_rotates_the_sync_secret(company, method
     response = getattr(sandbox, method)(path, body, format="json")
     assert response.status_code == 403
     assert response.json()["code"] == "PRODUCTION_KEY_REQUIRED"
+    assert response.json()["type"] == documented_problem_type(
+        method, path, 403, "PRODUCTION_KEY_REQUIRED"
+    )
     assert not SyncSigningSecret.objects.exists()
 
 

@@ -196,7 +196,16 @@ PROBLEMS: dict[str, tuple[int, str]] = {
         "The downstream-sync secret signs production's posts: use a production key.",
     ),
 }
-register_problems(PROBLEMS, slugs={"WEBHOOK_TEST_UNAVAILABLE": "webhook-test-unavailable"})
+# The finer `type` slugs the views answer these codes with, so the schema's examples give
+# them too (they showed the status's generic conflict and forbidden).
+register_problems(
+    PROBLEMS,
+    slugs={
+        "WEBHOOK_TEST_UNAVAILABLE": "webhook-test-unavailable",
+        "WEBHOOK_TEST_IN_PROGRESS": "webhook-test-in-progress",
+        "PRODUCTION_KEY_REQUIRED": "production-key-required",
+    },
+)
 
 ENDPOINT_NOT_FOUND = {404: ["WEBHOOK_ENDPOINT_NOT_FOUND"]}
 URL_PROBLEMS = ["VALIDATION_ERROR", "INVALID_URL", "WEBHOOK_TARGET_REFUSED"]
