@@ -175,9 +175,12 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(SubmissionEvent)
 class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
+    # The submission by id, read from the event's own row: listed as an object, Django
+    # joined every required key behind it, each row reading its submission whole (its
+    # pages' text, extracted data, evidence) and its workflow version (the output schema).
     list_display = [
         "id",
-        "submission",
+        "submission_shown",
         "type",
         "from_status",
         "to_status",
@@ -190,17 +193,26 @@ class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # a row for every change of every submission
 
+    @admin.display(description="submission", ordering="submission_id")
+    def submission_shown(self, event: SubmissionEvent) -> str:
+        return event.submission_id
+
 
 @admin.register(SubmissionFile)
 class SubmissionFileAdmin(ReadOnlyAdmin):
     """A submission's files are its evidence and the fraud checks' history; retention
     purges their bytes through its service."""
 
-    list_display = ["id", "submission", "file_index", "mime_type", "size", "sha256"]
+    # The submission by id, from the file's row, as on the event list (it was joined whole).
+    list_display = ["id", "submission_shown", "file_index", "mime_type", "size", "sha256"]
     search_fields = ["id", "submission__id", "sha256"]
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
     show_full_result_count = False  # counted once a page, as the submissions are
     paginator = EstimatedCountPaginator  # a row for every file of every submission
+
+    @admin.display(description="submission", ordering="submission_id")
+    def submission_shown(self, file: SubmissionFile) -> str:
+        return file.submission_id
 
 
 class RememberedFieldFilter(admin.SimpleListFilter):

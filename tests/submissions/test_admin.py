@@ -314,3 +314,18 @@ def test_a_submissions_page_text_is_shown_as_lines_in_a_block_that_wraps_its_lon
     rule = re.search(r"pre\.page-text\s*\{([^}]*)\}", css)
     assert rule is not None
     assert "overflow-wrap: anywhere" in rule[1] and "white-space: pre-wrap" in rule[1]
+
+
+@pytest.mark.parametrize("table", ["submissions_submissionevent", "submissions_submissionfile"])
+def test_the_event_and_file_lists_read_no_submission_nor_its_version(operator, table):
+    # Listed as an object, the submission made Django join every required foreign key:
+    # each row read its submission whole (its pages' text, extracted data and evidence)
+    # and its workflow version (the output schema), to print an id held by the row.
+    submissions = many_submissions(150, companies=2)
+    with CaptureQueriesContext(connection) as done:
+        page = operator.get(reverse(f"admin:{table}_changelist"))
+    assert page.status_code == 200
+    read = [q["sql"] for q in done if f'FROM "{table}"' in q["sql"]]
+    assert read
+    assert not [sql for sql in read if "pages_text" in sql or "steve_workflowversion" in sql]
+    assert sum(submission.pk in page.content.decode() for submission in submissions) >= 100
