@@ -3,7 +3,10 @@ from typing import Any
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -323,3 +326,31 @@ for _model in (AccessAttempt, AccessLog, AccessFailureLog):
             {"show_full_result_count": False},
         ),
     )
+
+
+class KeepsOperatorsHistory(ExplainsRefusedDeletion):
+    """A user's deletion is refused while the admin's log holds anything they did, and
+    they are deactivated instead.
+
+    Django deleted the log with its user (its key cascades): who revoked the keys,
+    switched the endpoints or forgot the memories (log_changes) went with the operator
+    who did it, after a confirmation listing every line of it. Their memberships still
+    go with them; a reviewer's claims and resolutions keep their names (set null)."""
+
+    deletion_advice = (
+        "Deactivate it instead (untick Active on its page): it can no longer sign in, "
+        "and the log of what it did stays."
+    )
+
+    def _may_delete(self, model: type, request: HttpRequest) -> bool:
+        return model is not LogEntry and super()._may_delete(model, request)
+
+
+# Django's own user admin (registered by importing UserAdmin's module), as it was, with
+# the refusal above.
+_user_admin: type[UserAdmin] = type(admin.site._registry[get_user_model()])
+admin.site.unregister(get_user_model())
+admin.site.register(
+    get_user_model(),
+    type(_user_admin.__name__, (KeepsOperatorsHistory, _user_admin), {}),
+)

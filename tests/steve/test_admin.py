@@ -835,3 +835,53 @@ def test_filtered_or_small_lists_of_the_largest_tables_count_their_rows(
         page = operator.get(reverse(changelist)).content.decode()
         assert "about 30" not in page and "30 " in page
     assert "30 submission events" in operator.get(events).content.decode()
+
+
+def _history(user: Any, entries: int) -> None:
+    """`entries` admin log rows under `user`, as their actions write them (log_changes)."""
+    keys = ContentType.objects.get_for_model(ApiKey)
+    LogEntry.objects.bulk_create(
+        LogEntry(
+            user=user,
+            content_type=keys,
+            object_id=str(n),
+            object_repr=f"key {n}",
+            action_flag=CHANGE,
+            change_message="Revoked.",
+        )
+        for n in range(entries)
+    )
+
+
+def test_deleting_an_operator_with_a_history_says_to_deactivate_them_and_keeps_it(operator):
+    ann = get_user_model().objects.create_superuser("ann", "ann@example.com", "pw-ann-123456")
+    _history(ann, 3000)
+    read = Counter()
+
+    def count(sender: type, **kwargs: object) -> None:
+        read[sender] += 1
+
+    # Django deleted a user's admin log with them (who revoked, switched or forgot what
+    # was gone with the operator who did it), after a confirmation listing every row of
+    # it: a page of thousands of lines for an operator of a few months.
+    page = reverse("admin:auth_user_delete", args=[ann.pk])
+    post_init.connect(count)
+    try:
+        said = refusal_shown(operator.get(page))
+    finally:
+        post_init.disconnect(count)
+    assert "This user has 3000 log entries; it cannot be deleted." in said
+    assert "Deactivate" in said
+    assert read[LogEntry] == 0
+    refusal_shown(operator.post(page, {"post": "yes"}))
+    assert get_user_model().objects.filter(pk=ann.pk).exists()
+    assert LogEntry.objects.filter(user=ann).count() == 3000
+
+
+def test_a_user_without_a_history_is_deleted_with_their_memberships(operator, company):
+    # A reviewer added by mistake, who never used the admin: nothing to keep.
+    bob = member(company)
+    page = reverse("admin:auth_user_delete", args=[bob.pk])
+    assert operator.post(page, {"post": "yes"}).status_code == 302
+    assert not get_user_model().objects.filter(pk=bob.pk).exists()
+    assert not Membership.objects.filter(user_id=bob.pk).exists()
