@@ -5,6 +5,7 @@ them once, on the page answering that POST (steve.secret_once), never in a messa
 the services, so the admin leaves the same notices and logs as the API.
 """
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -402,6 +403,19 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
     readonly_fields = [*(f.name for f in SessionWebhookTarget._meta.fields), "all_notices"]
     inlines = [TargetNoticeInline]
     actions = ["resume"]
+    deletion_advice = (
+        "Resume it instead, if it is suspended: its deliveries stay as they are, and a "
+        "notice says who resumed it."
+    )
+
+    def kept_dependents(self, obj: SessionWebhookTarget, request: HttpRequest) -> Counter:
+        """Its deliveries too, which only lose their target with it (set null): deleted,
+        a suspended, held or failing target was a resume with no notice and no service,
+        as the next event to its host made a new target, none of these, and was sent."""
+        kept = super().kept_dependents(obj, request)
+        if deliveries := WebhookDelivery.objects.filter(session_target=obj).count():
+            kept[WebhookDelivery] = deliveries
+        return kept
 
     @admin.display(description="notices")
     def all_notices(self, obj: SessionWebhookTarget) -> str:

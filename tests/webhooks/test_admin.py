@@ -1040,3 +1040,20 @@ def test_an_admin_rotation_replacing_a_secret_rotated_in_moments_before_warns_th
         "warning"
     ]
     assert "now signs only until" in endpoint.notices.order_by("-created_at", "-pk")[0].message
+
+
+def test_deleting_a_suspended_session_target_says_to_resume_it_and_keeps_it_suspended(
+    admin_client, company, receiver
+):
+    (delivery,) = emit(company, session_url=receiver.url)
+    session_target_suspend(target_id=delivery.session_target_id, reason="Down for days.")
+    page = reverse("admin:webhooks_sessionwebhooktarget_delete", args=[delivery.session_target_id])
+    # Its deliveries only lost their target (set null), so the deletion went through: the
+    # next event to the host made a new target, neither suspended nor held nor failing,
+    # and was sent; a resume with no notice nor the operator's name in its log.
+    said = " ".join(admin_client.post(page, {"post": "yes"}).content.decode().split())
+    assert "This session webhook target has 1 webhook delivery; it cannot be deleted." in said
+    target = SessionWebhookTarget.objects.get(pk=delivery.session_target_id)
+    assert target.suspended_at is not None
+    (later,) = emit(company, session_url=receiver.url)
+    assert later.session_target_id == target.pk
