@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import connections, models, router, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
@@ -46,12 +47,18 @@ class SteveAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_superuser
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        """Every list's actions say so when none of their rows is left (SaysWhenSelectionIsGone)."""
+        """Every list's actions say so when none of their rows is left (SaysWhenSelectionIsGone),
+        and no list is filtered on a secret (NeverFiltersOnSecrets)."""
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, SaysWhenSelectionIsGone):
+        mixins = [
+            m
+            for m in (SaysWhenSelectionIsGone, NeverFiltersOnSecrets)
+            if not issubclass(admin_class, m)
+        ]
+        if mixins:
             admin_class = type(
                 admin_class.__name__,
-                (SaysWhenSelectionIsGone, admin_class),
+                (*mixins, admin_class),
                 {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
             )
         super().register(model_or_iterable, admin_class, **options)
@@ -107,6 +114,26 @@ class SaysWhenSelectionIsGone:
         except ValidationError:
             return False
         return queryset.filter(pk__in=ids).exists()
+
+
+# The columns that hold a secret in full (an endpoint's or a company's whsec_ secrets,
+# current and in grace), by name, on any model.
+SECRET_COLUMNS = frozenset({"secret", "previous_secret"})
+
+
+class NeverFiltersOnSecrets:
+    """A ModelAdmin mixin (the site gives it to every admin): a list filtered on a
+    secret from its query string (?secret__startswith=whsec_A) is refused, a 400.
+
+    Django lets a list be filtered on any of its model's own fields: whether a row was
+    listed told a right prefix from a wrong one, and a few hundred requests read back a
+    secret Steve shows only once, leaving nothing in the log (a rotation names who made
+    it). Refused through a relation as well, whatever list filter leads there."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if SECRET_COLUMNS.intersection(lookup.split(LOOKUP_SEP)):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
 def log_changes(

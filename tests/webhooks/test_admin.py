@@ -41,6 +41,7 @@ from webhooks.services import (
     session_secret_rotate,
     session_target_suspend,
     sync_secret_get_or_create,
+    sync_secret_rotate,
 )
 from webhooks.verify import verify_webhook
 
@@ -1057,3 +1058,31 @@ def test_deleting_a_suspended_session_target_says_to_resume_it_and_keeps_it_susp
     assert target.suspended_at is not None
     (later,) = emit(company, session_url=receiver.url)
     assert later.session_target_id == target.pk
+
+
+def test_a_secret_cannot_be_read_back_by_filtering_a_list_on_it(admin_client, company, endpoint):
+    # Django lets a list be filtered on any of the model's own fields from the query
+    # string (?secret__startswith=whsec_A): whether a row was listed told a prefix right
+    # from wrong, and a few hundred requests read back a secret never shown again, with
+    # nothing in the log, where a rotation says who made it.
+    endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=1))
+    endpoint.refresh_from_db()
+    session, _ = session_secret_rotate(
+        company_id=company.pk, environment="production", grace=timedelta(hours=1)
+    )
+    session_secret_rotate(company_id=company.pk, environment="production", grace=timedelta(hours=1))
+    sync, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    session.refresh_from_db()
+    sync.refresh_from_db()
+    for owner in (endpoint, session, sync):
+        meta = owner._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        for field in ("secret", "previous_secret"):
+            known = getattr(owner, field)
+            assert known.startswith("whsec_")
+            for lookup in (f"{field}__startswith", f"{field}__exact", field, f"{field}__gt"):
+                right = admin_client.get(
+                    changelist, {lookup: known[:12] if "start" in lookup else known}
+                )
+                assert right.status_code == 400, (changelist, lookup)
