@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +52,22 @@ GLYPH_PIXELS = 32
 # The margin added around the rendered box, a share of its height, in its paper's colour:
 # a margin rendered from the page would take in slivers of the words beside it.
 MARGIN_SIDES, MARGIN_ENDS = 0.25, 0.5
+# A sign a font draws but its text layer reads as a space ("-17.90" read "17.90", "(17.90)"
+# read " 17.90 "), or one drawn apart from the digits, lies beside their words: the box read
+# again reaches this many of their characters' widths to either side (a "-" and a space
+# are about one, "CR" two), short of the next word on the line by CLEARANCE_CHARS, so no
+# sliver of another word is read as a sign.
+REACH_CHARS = 3.0
+CLEARANCE_CHARS = 0.25
+# A table's rule beside an amount, read again there, reads as "|", "l" or "1": the box is
+# rendered this share of its height taller each way, and in the reach beside the digits
+# a column inked down RULE_ROWS of the digits' rows and RULE_BAND of those above and below
+# (no glyph of the line reaches so far) is painted as paper before it is read.
+RULE_EXTENT = 0.5
+RULE_ROWS, RULE_BAND = 0.95, 0.5
+RULE_INK = 200  # levels summed over R, G and B off the paper's colour
+# A word that only signs an amount beside it as a credit.
+_SIGN = re.compile(r"[-\u2212\u2013()]+|CR", re.IGNORECASE)
 # Look-alikes the recogniser may read for a digit in a clean render.
 _AS_DIGITS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1"})
 # The digits after a point or comma that follows a digit: the last such run is the cents.
@@ -103,20 +120,47 @@ def check_text_layer(
             # to its amount ("RM ... 17.90"), four times the pixels to read.
             cut = union_bbox([word.bbox for word in words])
             # ...and what the text layer says there, words between them too ("15 January
-            # 2024"): the part of the page OCR reads.
-            said = " ".join(word.text for word in _words_in(page.words, cut))
+            # 2024"): the part of the page OCR reads, with the blank beside it.
+            wide = _widened(cut, _words_in(page.words, cut), page.words)
+            said = " ".join(word.text for word in _words_in(page.words, wide))
             if _faint(words, page.words):
                 box["faint"] = FAINT
-            shown = _read_again(name, page, cut, render, reader)
+            shown = _read_again(name, page, cut, wide, render, reader)
             if shown is None:
                 box["unchecked"] = UNCHECKED
-            elif not _agrees(name, said, shown):
+            elif not _agrees(name, said, shown, fields[name]):
                 box["shown"] = shown
             if not box.keys() & {"faint", "unchecked", "shown"}:
                 continue
             confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
             found.append(name)
     return list(dict.fromkeys(found))
+
+
+def _widened(cut: BBox, inside: list[Word], words: list[Word]) -> BBox:
+    """``cut`` reaching REACH_CHARS of its ``inside`` words' characters to either side,
+    short of the nearest other of the page's ``words`` on its line by CLEARANCE_CHARS.
+    A word that is only a sign ("-", "(", "CR") is reached, not stopped at: the page
+    shows a credit by it however the text layer spaces it ("- 17.90")."""
+    x0, y0, x1, y1 = cut
+    chars = sum(len(word.text) for word in inside)
+    pitch = sum(word.bbox[2] - word.bbox[0] for word in inside) / max(chars, 1)
+    left, right = x0 - REACH_CHARS * pitch, x1 + REACH_CHARS * pitch
+    clearance = CLEARANCE_CHARS * pitch
+    held = {id(word) for word in inside}
+    for word in words:
+        wx0, wy0, wx1, wy1 = word.bbox
+        if (
+            id(word) in held
+            or _SIGN.fullmatch(word.text)
+            or min(y1, wy1) - max(y0, wy0) < min(y1 - y0, wy1 - wy0) / 2
+        ):
+            continue  # one of the field's, a sign, or on another line
+        if wx1 <= x0:
+            left = max(left, wx1 + clearance)
+        elif wx0 >= x1:
+            right = min(right, wx0 - clearance)
+    return (max(0.0, min(left, x0)), y0, min(1.0, max(right, x1)), y1)
 
 
 def _faint(numbered: list[Word], words: list[Word]) -> bool:
@@ -130,13 +174,23 @@ def _faint(numbered: list[Word], words: list[Word]) -> bool:
 
 
 def _read_again(
-    name: str, page: PageOfText, cut: BBox, render: RenderBox, reader: LineReader
+    name: str, page: PageOfText, cut: BBox, wide: BBox, render: RenderBox, reader: LineReader
 ) -> str | None:
-    """What OCR reads on ``cut`` of the rendered page; None where rendering or reading it
-    failed (a damaged object, a recogniser error): the rest of the file stands."""
+    """What OCR reads on ``wide`` (``cut`` and the blank beside it) of the rendered page,
+    rules beside ``cut`` left out; None where rendering or reading it failed (a damaged
+    object, a recogniser error): the rest of the file stands."""
+    x0, y0, x1, y1 = cut
+    extent = (y1 - y0) * RULE_EXTENT
+    tall = (wide[0], max(0.0, y0 - extent), wide[2], min(1.0, y1 + extent))
     try:
-        image = render(page.index, cut, page.turn, GLYPH_PIXELS)
-        return reader.read_line(_with_margin(image))[0]
+        pixels = round(GLYPH_PIXELS * (tall[3] - tall[1]) / max(y1 - y0, 1e-9))
+        image = render(page.index, tall, page.turn, pixels)
+        # The cut's place on the image: its columns and rows.
+        width, height = image.size
+        span_x, span_y = max(tall[2] - tall[0], 1e-9), max(tall[3] - tall[1], 1e-9)
+        columns = (round(width * (x0 - tall[0]) / span_x), round(width * (x1 - tall[0]) / span_x))
+        rows = (round(height * (y0 - tall[1]) / span_y), round(height * (y1 - tall[1]) / span_y))
+        return reader.read_line(_with_margin(_without_rules(image, columns, rows)))[0]
     except MemoryError:
         raise  # the reading process's limit: the file is too large, as anywhere else
     except Exception:
@@ -147,6 +201,30 @@ def _read_again(
             exc_info=True,
         )
         return None
+
+
+def _without_rules(
+    image: Image.Image, columns: tuple[int, int], rows: tuple[int, int]
+) -> Image.Image:
+    """The ``rows`` of ``image`` (the digits' line), its rules outside ``columns`` (the
+    digits' own) painted as paper: a column inked down the line and on through the rows
+    above and below it, which no glyph of the line reaches."""
+    pixels = np.asarray(image).astype(np.int16)
+    paper = np.median(pixels.reshape(-1, pixels.shape[-1]), axis=0).astype(np.int16)
+    inked = np.abs(pixels - paper).sum(axis=-1) > RULE_INK
+    top, bottom = max(0, rows[0]), min(len(pixels), max(rows[1], rows[0] + 1))
+    above, line, below = inked[:top], inked[top:bottom], inked[bottom:]
+    rule = line.mean(axis=0) >= RULE_ROWS
+    for band in (above, below):
+        rule &= band.mean(axis=0) >= RULE_BAND if len(band) else False
+    rule[max(0, columns[0]) : max(0, columns[1])] = False
+    # ...and the columns beside one, its smoothed edges.
+    rule[1:] |= rule[:-1].copy()
+    rule[:-1] |= rule[1:].copy()
+    rule[max(0, columns[0]) : max(0, columns[1])] = False
+    out = pixels[top:bottom].copy()
+    out[:, rule] = paper
+    return Image.fromarray(out.astype(np.uint8))
 
 
 def _numbered_words(words: list[Word], box: Sequence[float]) -> list[Word]:
@@ -166,16 +244,20 @@ def _words_in(words: list[Word], box: Sequence[float]) -> list[Word]:
     ]
 
 
-def _agrees(name: str, said: str, shown: str) -> bool:
+def _agrees(name: str, said: str, shown: str, value: object) -> bool:
     """Whether OCR's ``shown`` reads as the text layer's ``said`` for field ``name``: the
     same digits, and for an amount the same value, for a date the same day. Each side is
     parsed by the parser that read the field (values), so what the reader took from the
-    text layer is held against what it would take from the page."""
+    text layer is held against what it would take from the page. An amount the field was
+    read as a charge (its ``value``) where the page shows a credit does not agree either:
+    a sign set apart ("- 17.90") the field's parser may not have taken."""
     if _digits(shown) != _digits(said):
         return False
     shown = shown.translate(_AS_DIGITS)
     if name in AMOUNT_FIELDS:
-        return _same_amount(said, shown)
+        credit = any(match.value < 0 for match in parse_amounts(shown))
+        charge = isinstance(value, int | float | Decimal) and value > 0
+        return not (credit and charge) and _same_amount(said, shown)
     if name in DATE_FIELDS:
         # Where both read as dates: OCR may misread a month's name ("Januarv") or drop
         # a separator, and then its digits alone are held against the text layer's.

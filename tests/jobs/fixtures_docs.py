@@ -359,3 +359,48 @@ def _printed(text: str, font: str, size: int) -> bytes:
     pdf.showPage()
     pdf.save()
     return render_png(buffer.getvalue(), dpi=300)
+
+
+# The standard fonts by family: regular, bold (receipt_pdf's bold rows).
+FAMILIES = {
+    "Helvetica": ("Helvetica", "Helvetica-Bold"),
+    "Times": ("Times-Roman", "Times-Bold"),
+    "Courier": ("Courier", "Courier-Bold"),
+}
+
+
+def receipt_pdf_set_in(
+    family: str,
+    *,
+    larger: int = 0,
+    prints: dict[str, str] | None = None,
+    ruled: float | None = None,
+) -> bytes:
+    """receipt_pdf's receipt set in a standard font ``family`` (FAMILIES), each row
+    ``larger`` points larger, with ``prints`` in place of its amounts (as
+    receipt_pdf_whose_font_lies); with ``ruled``, each amount in a table's cell, its
+    rules ``ruled`` points from the amount's right and well left of it."""
+    from reportlab.lib.units import mm
+
+    regular, bold = FAMILIES[family]
+    buffer = io.BytesIO()
+    width, height = 80 * mm, 110 * mm
+    pdf = canvas.Canvas(buffer, pagesize=(width, height))
+    y = height - 14 * mm
+    for font, size, text, amount in _receipt_rows():
+        pdf.setFont(bold if font.endswith("Bold") else regular, size + larger)
+        if amount is None:
+            pdf.drawCentredString(width / 2, y, text)
+        else:
+            pdf.drawString(6 * mm, y, text)
+            pdf.drawRightString(width - 6 * mm, y, (prints or {}).get(amount, amount))
+        if amount is not None and ruled is not None:
+            right, left = width - 6 * mm + ruled, width - 30 * mm
+            pdf.setLineWidth(0.5)
+            pdf.line(right, y - 3 * mm, right, y + 7 * mm)
+            pdf.line(left, y - 3 * mm, left, y + 7 * mm)
+            pdf.line(left, y - 3 * mm, right, y - 3 * mm)
+        y -= 10 * mm
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

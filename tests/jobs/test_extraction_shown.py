@@ -20,9 +20,11 @@ from jobs.extraction.shown import FAINT, SHOWN_OTHERWISE_CONFIDENCE, UNCHECKED, 
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import SubmissionStatus
 from tests.jobs.fixtures_docs import (
+    FAMILIES,
     invoice_pdf,
     receipt_pdf,
     receipt_pdf_in_greys,
+    receipt_pdf_set_in,
     receipt_pdf_whose_font_lies,
 )
 from tests.jobs.test_hostile_files import UPRIGHT, pdf_of_text, submit
@@ -109,6 +111,46 @@ def test_a_credit_whose_font_reads_its_minus_as_a_plus_goes_to_review(engine):
     assert [box["shown"] for box in read.evidence["totalAmount"]] == ["-17.90"]
 
 
+# The credit note's amounts printed as credits some other way than with a leading "-".
+IN_PARENTHESES = {
+    key: f"({value[1:]})" if value.startswith("-") else value for key, value in CREDIT_NOTE.items()
+}
+SET_APART = {
+    key: f"- {value[1:]}" if value.startswith("-") else value for key, value in CREDIT_NOTE.items()
+}
+AMOUNT_ROWS = ("Notebook", "Blue", *PAID_ROWS)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # The font draws the credit's "-" (its "(" and ")"), its text layer reads a space:
+        # the words holding the digits said a charge, and their box held no sign.
+        pytest.param(
+            receipt_pdf_whose_font_lies({"-": " "}, rows=AMOUNT_ROWS, prints=CREDIT_NOTE),
+            id="minus-read-as-a-space",
+        ),
+        pytest.param(
+            receipt_pdf_whose_font_lies(
+                {"(": " ", ")": " "}, rows=AMOUNT_ROWS, prints=IN_PARENTHESES
+            ),
+            id="parentheses-read-as-spaces",
+        ),
+        # An honest font, the "-" a word of its own: the total was read as a charge.
+        pytest.param(receipt_pdf_whose_font_lies({}, prints=SET_APART), id="minus-set-apart"),
+    ],
+)
+def test_a_credit_whose_sign_lies_beside_the_digits_read_as_a_charge_goes_to_review(engine, data):
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    assert unchecked.fields["totalAmount"] == 17.9  # a charge, as the text layer says
+    assert unchecked.field_confidences["totalAmount"] >= 0.9
+
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    shown = [box.get("shown", "") for box in read.evidence["totalAmount"]]
+    assert shown and all("17.90" in text and text != "17.90" for text in shown)
+
+
 @pytest.mark.parametrize(
     ("data", "kind"),
     [
@@ -121,6 +163,21 @@ def test_a_credit_whose_font_reads_its_minus_as_a_plus_goes_to_review(engine):
         pytest.param(invoice_pdf(), "invoice", id="invoice"),
         pytest.param(receipt_pdf_whose_font_lies({}, prints=THOUSANDS), "receipt", id="thousands"),
         pytest.param(receipt_pdf_in_greys(labels=0.6), "receipt", id="grey-labels"),
+        # A table's rules 1.5 points beside the amounts, within the box read again: they
+        # read as "|", "l" or "1" unless left out.
+        *(
+            pytest.param(receipt_pdf_set_in(family, ruled=1.5), "receipt", id=f"ruled-{family}")
+            for family in FAMILIES
+        ),
+        *(
+            pytest.param(
+                receipt_pdf_set_in(family, larger=larger, prints=CREDIT_NOTE, ruled=1.5),
+                "receipt",
+                id=f"credit-note-ruled-{family}{larger:+d}",
+            )
+            for family in FAMILIES
+            for larger in (-3, 2)
+        ),
     ],
 )
 def test_an_honest_pdf_is_read_as_sure_as_without_the_check(engine, data, kind):
