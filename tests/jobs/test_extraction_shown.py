@@ -151,6 +151,21 @@ def test_a_credit_whose_sign_lies_beside_the_digits_read_as_a_charge_goes_to_rev
     assert shown and all("17.90" in text and text != "17.90" for text in shown)
 
 
+def test_a_charge_whose_text_layer_alone_says_a_credit_goes_to_review_saying_so(engine):
+    # The font reads the "`" the page shows before each amount as "-": its text layer
+    # says a credit note's -17.90 where the page shows a charge of 17.90.
+    prints = {
+        key: f"`{value[1:]}" if value.startswith("-") else value
+        for key, value in CREDIT_NOTE.items()
+    }
+    data = receipt_pdf_whose_font_lies({"`": "-"}, rows=AMOUNT_ROWS, prints=prints)
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.fields["totalAmount"] == -17.9
+    assert read.field_confidences["totalAmount"] <= SHOWN_OTHERWISE_CONFIDENCE
+    assert [box.get("shown") for box in read.evidence["totalAmount"]] == ["17.90"]
+    assert "totalAmount read -17.90, the page shows '17.90'" in read.summary
+
+
 @pytest.mark.parametrize(
     ("data", "kind"),
     [
@@ -246,6 +261,8 @@ def checked(name: str, said: str, shown: str) -> tuple[list[str], dict, dict]:
         ("17.90", "(17.90)"),
         ("17.90", "17.90CR"),
         ("17.90", "17.90-"),
+        # The text layer alone says a credit: a mark the page shows read as "-".
+        ("-17.90", "17.90"),
     ],
 )
 def test_a_total_the_page_shows_as_another_amount_is_found(said, shown):
@@ -267,8 +284,6 @@ def test_a_total_the_page_shows_as_another_amount_is_found(said, shown):
         ("-17.90", "-17.90"),
         ("-17.90", "(17.90)"),  # a credit however printed
         ("17.90CR", "-17.90"),
-        # OCR drops a thin minus: unsigned, its reading cannot tell a sign was not there.
-        ("-17.90", "17.90"),
     ],
 )
 def test_a_total_the_page_shows_as_the_same_amount_is_not_found(said, shown):
