@@ -741,6 +741,18 @@ def total_under_an_image(pdf: Canvas) -> None:
     pdf.drawImage(ImageReader(Image.new("RGB", (40, 10), "white")), 10, 190, 200, 30)
 
 
+def total_under_a_black_bar(pdf: Canvas) -> None:
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 200, "TOTAL RM 10.00")
+    pdf.rect(10, 190, 200, 24, stroke=0, fill=1)  # black, drawn after the text
+
+
+def black_total_on_a_black_bar(pdf: Canvas) -> None:
+    pdf.rect(10, 190, 200, 24, stroke=0, fill=1)
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(20, 200, "TOTAL RM 10.00")  # black on the black drawn before it
+
+
 def total_below_the_crop_box(pdf: Canvas) -> None:
     pdf.setFont("Helvetica", 9)
     pdf.drawString(20, 100, "TOTAL RM 10.00")  # on the page's media box, off its crop box
@@ -765,6 +777,8 @@ def total_in_specks(pdf: Canvas) -> None:
         pytest.param(white_total_over_the_printed_one, False, id="white-over-the-total"),
         pytest.param(white_total_on_the_blank_page, False, id="white-on-white"),
         pytest.param(total_under_an_image, False, id="under-an-image"),
+        pytest.param(total_under_a_black_bar, False, id="under-a-black-bar"),
+        pytest.param(black_total_on_a_black_bar, False, id="black-on-black"),
         pytest.param(total_below_the_crop_box, True, id="off-the-crop-box"),
         pytest.param(total_clipped_away, False, id="clipped-away"),
         pytest.param(total_in_specks, False, id="half-a-point-high"),
