@@ -2,7 +2,7 @@
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -431,6 +431,10 @@ def _too_large(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str]
 def _inspect_file(file: SubmissionFile, version: WorkflowVersion) -> dict[str, str] | None:
     """Check one uploaded file; returns a field error, or None when it is acceptable."""
     field = f"files[{file.file_index}]"
+    if using_s3() and not file.storage_key.endswith(SEALED_SUFFIX):
+        # Put after the uploads were copied (_seal_uploads): absent, as it was then. Read
+        # here, it was submitted uncopied and unchecked, its URL free to replace it.
+        return None
     with storage_answering(f"a read of {file.storage_key}"):
         if not default_storage.exists(file.storage_key):
             return None  # absent files are counted against minFiles by the caller
@@ -605,8 +609,14 @@ def session_submit(*, session_id: str) -> WorkflowSession:
         except SessionError:
             _drop_sealed(files)
             raise
-        if _upload_slots(session.submission_id) != checked_slots:
-            files, uploaded = _checked_files(locked)
+        if (slots := _upload_slots(session.submission_id)) != checked_slots:
+            # Only the slots a local upload changed meanwhile are copied and checked
+            # again: the others are submitted as they were checked, each copied once. A
+            # second copy of an S3 upload took whatever its pre-signed URL had put there
+            # since, and ran its check (up to 5 s a PDF) under the lock.
+            unchanged = {pk for pk, _ in set(slots) & set(checked_slots)}
+            files, more = _checked_files(locked, kept=[f for f in files if f.pk in unchanged])
+            uploaded = list(dict.fromkeys(uploaded + more))
         for file in files:
             if file.mime_type:
                 file.save()
@@ -636,14 +646,19 @@ def _upload_slots(submission_id: str) -> list[tuple[str, datetime | None]]:
     return list(slots.values_list("pk", "uploaded_at"))
 
 
-def _checked_files(session: WorkflowSession) -> tuple[list[SubmissionFile], list[str]]:
+def _checked_files(
+    session: WorkflowSession, *, kept: Sequence[SubmissionFile] = ()
+) -> tuple[list[SubmissionFile], list[str]]:
     """The session's file slots, each filled in from its checked upload (sealed first,
     with S3), and the keys the upload URLs wrote to; refuses (422, no copy kept) when a
-    file is refused or too few were uploaded."""
+    file is refused or too few were uploaded. The slots in ``kept`` were checked already
+    (sealed too): they are taken as they are, neither copied nor read again."""
     version = session.workflow_version
-    files = list(session.submission.files.order_by("file_index"))
-    uploaded, too_large = _seal_uploads(files, version)
-    errors = [e for f in files if (e := too_large.get(f.file_index) or _inspect_file(f, version))]
+    done = {file.pk: file for file in kept}
+    files = [done.get(f.pk, f) for f in session.submission.files.order_by("file_index")]
+    fresh = [f for f in files if f.pk not in done]
+    uploaded, too_large = _seal_uploads(fresh, version)
+    errors = [e for f in fresh if (e := too_large.get(f.file_index) or _inspect_file(f, version))]
     if errors:
         _drop_sealed(files)
         raise SessionError("INVALID_FILES", errors[0]["message"], status=422, errors=errors)

@@ -271,3 +271,138 @@ def test_a_cancel_while_the_submit_checks_the_uploads_is_not_kept_waiting_for_th
     assert Submission.objects.get(pk=submission_id).status == "cancelled"
     file = SubmissionFile.objects.get(submission_id=submission_id)
     assert not default_storage.exists(f"{file.storage_key}.submitted")  # no copy left
+
+
+class _CountingS3:
+    """The S3 client, counting the copies the submit makes, by the key copied from."""
+
+    def __init__(self, client, copied: list[str]) -> None:
+        self._client = client
+        self._copied = copied
+
+    def copy_object(self, **kwargs):
+        self._copied.append(kwargs["CopySource"]["Key"])
+        return self._client.copy_object(**kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+
+def _submit_with_a_local_upload_during_the_check(
+    api, monkeypatch, *, local_slot: int, s3_put_again: bytes | None = None
+) -> tuple[dict, list[str], list[bytes]]:
+    """A two-file session: file 0 uploaded to S3, and while the submit checks it (before
+    the session's lock), a local upload lands in ``local_slot`` and, with
+    ``s3_put_again``, file 0's pre-signed URL is sent again. Returns the create's body,
+    the keys the submit copied from and the bytes it checked, in order."""
+    from jobs import services
+    from jobs.services import session_store_upload
+    from tests.webhooks.test_bulk_lock_order import Run
+
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    url = body["uploadUrls"][0]["uploadUrl"]
+    assert requests.put(url, data=jpeg_bytes("white"), timeout=10).status_code == 200
+    slot = SubmissionFile.objects.get(submission_id=body["submissionId"], file_index=local_slot)
+    upload = Run(lambda: session_store_upload(file_id=slot.pk, data=jpeg_bytes("black")))
+    copied: list[str] = []
+    checked: list[bytes] = []
+    real_client, real_unreadable = services.s3_client, services.unreadable
+
+    def check_while_an_upload_lands(data: bytes, mime: str):
+        checked.append(data)
+        if upload.ident is None:  # the first check, before the session's lock
+            upload.start()
+            upload.join(timeout=15)
+            if s3_put_again is not None:
+                assert requests.put(url, data=s3_put_again, timeout=10).status_code == 200
+        return real_unreadable(data, mime)
+
+    monkeypatch.setattr(services, "s3_client", lambda: _CountingS3(real_client(), copied))
+    monkeypatch.setattr(services, "unreadable", check_while_an_upload_lands)
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    assert upload.error is None and not upload.is_alive()
+    assert submitted.status_code == 200, submitted.content
+    return body, copied, checked
+
+
+def _stored(file: SubmissionFile) -> bytes:
+    with default_storage.open(file.storage_key, "rb") as handle:
+        return handle.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_local_upload_during_the_submits_checks_does_not_copy_the_s3_upload_again(
+    api, workflows, s3_storage, monkeypatch
+):
+    """Under the lock the submit found a slot changed (the local upload) and copied and
+    checked every upload again: the S3 upload checked before the lock was copied a second
+    time, from whatever its pre-signed URL had put there since, under the session's lock.
+    Each file is copied once and submitted as it was checked."""
+    first, again = jpeg_bytes("white"), jpeg_bytes("red")
+    body, copied, checked = _submit_with_a_local_upload_during_the_check(
+        api, monkeypatch, local_slot=1, s3_put_again=again
+    )
+
+    files = {
+        f.file_index: f for f in SubmissionFile.objects.filter(submission_id=body["submissionId"])
+    }
+    s3_upload, local_upload = files[0], files[1]
+    assert sorted(copied) == sorted(
+        f.storage_key.removesuffix(".submitted") for f in files.values()
+    )  # each file once
+    assert checked.count(first) == 1 and again not in checked
+    assert _stored(s3_upload) == first  # the bytes checked, not those put since
+    assert s3_upload.sha256 == hashlib.sha256(first).hexdigest()
+    assert s3_upload.size == len(first)
+    assert _stored(local_upload) == jpeg_bytes("black")
+    assert local_upload.sha256 == hashlib.sha256(jpeg_bytes("black")).hexdigest()
+    assert local_upload.mime_type == "image/jpeg"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_local_upload_into_the_slot_being_checked_is_submitted_as_checked_under_the_lock(
+    api, workflows, s3_storage, monkeypatch
+):
+    """The local upload landed before the submit took the session's lock, so it counts
+    (session_store_upload): it replaced the S3 upload checked meanwhile, and the file is
+    submitted as it stands under the lock, copied and checked, never the older copy nor
+    the old hash beside the new bytes."""
+    body, copied, checked = _submit_with_a_local_upload_during_the_check(
+        api, monkeypatch, local_slot=0
+    )
+
+    file = SubmissionFile.objects.get(submission_id=body["submissionId"], file_index=0)
+    assert not SubmissionFile.objects.filter(submission_id=body["submissionId"], file_index=1)
+    upload_key = file.storage_key.removesuffix(".submitted")
+    assert copied == [upload_key, upload_key]  # the S3 upload, then the local one
+    assert checked == [jpeg_bytes("white"), jpeg_bytes("black")]
+    assert _stored(file) == jpeg_bytes("black")
+    assert file.sha256 == hashlib.sha256(jpeg_bytes("black")).hexdigest()
+    assert file.size == len(jpeg_bytes("black"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_s3_upload_put_after_the_submit_copied_the_others_is_not_submitted_uncopied(
+    api, workflows, s3_storage, monkeypatch
+):
+    """An empty slot's pre-signed URL sent while the submit checked the other file, after
+    the copies were made: the file was found there, sniffed and submitted at the key its
+    URL writes to, never copied nor checked, and replaceable by the URL ever after. It is
+    absent, as it was when the copies were made, and its slot dropped."""
+    from jobs import services
+
+    _, body, _ = create(api, fileCount=2, contentTypes=["image/jpeg", "image/jpeg"])
+    urls = [upload["uploadUrl"] for upload in body["uploadUrls"]]
+    assert requests.put(urls[0], data=jpeg_bytes(), timeout=10).status_code == 200
+    real_unreadable = services.unreadable
+
+    def check_while_the_other_is_put(data: bytes, mime: str):
+        assert requests.put(urls[1], data=jpeg_bytes("black"), timeout=10).status_code == 200
+        return real_unreadable(data, mime)
+
+    monkeypatch.setattr(services, "unreadable", check_while_the_other_is_put)
+    submitted = api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+
+    assert submitted.status_code == 200, submitted.content
+    files = SubmissionFile.objects.filter(submission_id=body["submissionId"])
+    assert [(f.file_index, f.storage_key.endswith(".submitted")) for f in files] == [(0, True)]
