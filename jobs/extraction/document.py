@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import io
 import math
+import sys
 import unicodedata
 import warnings
 from collections import Counter
@@ -526,12 +527,18 @@ def _text_layer_words(
         for i in range(count):
             if i > 0 and _surrogates_at(textpage, i - 1, count):
                 continue  # the second half of the character read at i - 1
-            char = textpage.get_text_range(i, 2 if _surrogates_at(textpage, i, count) else 1)
-            if char and not char.isspace() and not without_hidden(char):
+            char = _char_at(textpage, i, count)
+            # A control character (NUL, the rest of C0 and C1, DEL) is no text any page
+            # prints: where a text layer holds one, its font could not say what the glyph
+            # there is, and the word is broken there as at a space. Skipped as a hidden
+            # character is, "12" U+0001 "50" was read as 1250 where the page shows 12.50.
+            # So is half a surrogate pair, which no text can hold.
+            control = bool(char) and unicodedata.category(char) in ("Cc", "Cs")
+            if char and not char.isspace() and not control and not without_hidden(char):
                 # A zero-width or bidi character draws nothing, so it never "shows"; it is
                 # no word break either (_flush_word drops what is left of such marks).
                 continue
-            blank = not char or char.isspace() or char == "\x00"
+            blank = not char or char.isspace() or control
             level = 0.0 if blank or ink is None else ink.level(textpage, i)
             if level < SEEN_INK_LEVELS:
                 _flush_word(chars, boxes, levels, words)
@@ -572,6 +579,18 @@ def _text_layer_words(
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
     return read, (page.get_rotation() + 90 * text_quarter) % 360
+
+
+def _char_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> str:
+    """The character at ``index``, as the text page holds it (``_surrogates_at``: one
+    beyond the Basic Multilingual Plane from the two halves there). Read one by one, not
+    as text (FPDFText_GetText): the text leaves a NUL out, and every character after it
+    on the page was read one place late ("12" NUL "50" as "12", U+FFFE, "5")."""
+    code = pdfium.raw.FPDFText_GetUnicode(textpage, index)
+    if _surrogates_at(textpage, index, count):
+        low = pdfium.raw.FPDFText_GetUnicode(textpage, index + 1)
+        return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+    return chr(code) if code <= sys.maxunicode else ""  # no character: a word break
 
 
 def _surrogates_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:
