@@ -151,16 +151,39 @@ def open_document(
         yield PageSource(mime, 1, _image_pages(data, max_pixels))
         return
     pdf = _open_pdf(data, password)
+    opened = _OpenPage(pdf)
     try:
         count = _pdf_page_count(pdf, max_pages)
         yield PageSource(
             mime,
             count,
             _pdf_pages(pdf, count, max_pixels),
-            lambda index, box, turn, height: render_box(pdf, index, box, turn, height),
+            lambda index, box, turn, height: render_box(opened.get(index), box, turn, height),
         )
     finally:
+        opened.close()
         pdf.close()
+
+
+class _OpenPage:
+    """The page of ``pdf`` the boxes re-read last lie on, kept open for the next: a page's
+    boxes (a total, a date, a number) loaded it once each. At most one page is held."""
+
+    def __init__(self, pdf: pdfium.PdfDocument) -> None:
+        self._pdf = pdf
+        self._index = -1
+        self._page: pdfium.PdfPage | None = None
+
+    def get(self, index: int) -> pdfium.PdfPage:
+        if self._page is None or index != self._index:
+            self.close()
+            self._page, self._index = self._pdf[index], index
+        return self._page
+
+    def close(self) -> None:
+        if self._page is not None:
+            self._page.close()
+            self._page = None
 
 
 def load_document(
@@ -307,12 +330,15 @@ def _load_pdf_page(
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words, text_turn = _text_layer_words(page, max_words, max_chars, max_pixels)
+        words, text_turn, shown = _text_layer_words(page, max_words, max_chars, max_pixels)
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
         if has_text:
-            # Rendered only for hashing and display, so a lower DPI does.
-            image = _render(page, (0.0, 0.0, 0.0, 0.0), TEXT_PAGE_DPI / 72, max_pixels)
+            # For hashing and display, so a lower DPI does: the page as the ink check
+            # rendered it, which is how _render renders it (rendered again, a text page
+            # was rendered three times, twice the same).
+            image = shown if shown is not None else _render_whole(page, max_pixels)
+            del shown
             transform = {}
             if text_turn:
                 # The words are boxed on the page turned so its text reads upright; the
@@ -369,27 +395,31 @@ def _render(
     return page.render(scale=scale, crop=crop).to_pil().convert("RGB")
 
 
-def render_box(
-    pdf: pdfium.PdfDocument, index: int, box: BBox, turn: int, height: int
-) -> Image.Image:
-    """The part ``box`` of page ``index`` (fractions of the page as its words are boxed,
-    from its top left: turned ``turn`` degrees counter-clockwise from its display, as
-    the page's stored turn says), rendered ``height`` pixels high, within the limits of
-    any render."""
-    page = pdf[index]
-    try:
-        width, tall = page.get_size()  # as displayed, after /Rotate
-        if turn % 180:
-            width, tall = tall, width
-        x0, y0, x1, y1 = box
-        scale = height / max((y1 - y0) * tall, 1e-6)
-        scale = _render_scale((x1 - x0) * width, (y1 - y0) * tall, scale, MAX_PAGE_PIXELS)
-        # The crop is cut off the rendered page, in points of its sides as turned.
-        crop = (x0 * width, (1 - y1) * tall, (1 - x1) * width, y0 * tall)
-        rendered = page.render(scale=scale, rotation=(360 - turn) % 360, crop=crop)
-        return rendered.to_pil().convert("RGB")
-    finally:
-        page.close()
+def _render_whole(page: pdfium.PdfPage, max_pixels: int) -> Image.Image:
+    """The text page's image: the whole page as shown, at TEXT_PAGE_DPI or less."""
+    return _render(page, (0.0, 0.0, 0.0, 0.0), TEXT_PAGE_DPI / 72, max_pixels)
+
+
+def render_box(page: pdfium.PdfPage, box: BBox, turn: int, height: int) -> Image.Image:
+    """The part ``box`` of ``page`` (fractions of the page as its words are boxed, from
+    its top left: turned ``turn`` degrees counter-clockwise from its display, as the
+    page's stored turn says), rendered ``height`` pixels high, within the limits of any
+    render.
+
+    Only the box is rendered, at the scale its glyphs are read at (shown.GLYPH_PIXELS,
+    2-4 times the page image's): cut from the page image, OCR would read other pixels,
+    and the whole page rendered at that scale (300-600 dpi) to cut a few boxes from it
+    would cost more than the boxes."""
+    width, tall = page.get_size()  # as displayed, after /Rotate
+    if turn % 180:
+        width, tall = tall, width
+    x0, y0, x1, y1 = box
+    scale = height / max((y1 - y0) * tall, 1e-6)
+    scale = _render_scale((x1 - x0) * width, (y1 - y0) * tall, scale, MAX_PAGE_PIXELS)
+    # The crop is cut off the rendered page, in points of its sides as turned.
+    crop = (x0 * width, (1 - y1) * tall, (1 - x1) * width, y0 * tall)
+    rendered = page.render(scale=scale, rotation=(360 - turn) % 360, crop=crop)
+    return rendered.to_pil().convert("RGB")
 
 
 def _render_scale(width: float, height: float, scale: float, max_pixels: int) -> float:
@@ -495,11 +525,13 @@ def _crop_fractions(
 
 def _text_layer_words(
     page: pdfium.PdfPage, max_words: int, max_chars: int, max_pixels: int
-) -> tuple[list[Word], int]:
+) -> tuple[list[Word], int, Image.Image | None]:
     """Split the page's text layer into whitespace-separated words, boxed on the page as
     read: turned so its text runs upright, whatever /Rotate shows it as and however it was
-    drawn. Also that turn, counter-clockwise from the page as displayed (0, 90, 180, 270).
-    More than ``max_words`` words or ``max_chars`` characters is too much text.
+    drawn. Also that turn, counter-clockwise from the page as displayed (0, 90, 180, 270),
+    and the page as the ink check rendered it (as displayed, _render_whole), None where
+    it holds no character. More than ``max_words`` words or ``max_chars`` characters is
+    too much text.
 
     Text that paints nothing (invisible or clip-only) is left out: it is not what a
     reviewer sees on the page. An invisible layer over a scan said "TOTAL RM 999.00" and
@@ -555,6 +587,10 @@ def _text_layer_words(
             raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
     finally:
         textpage.close()
+    displayed = ink.displayed if ink is not None else None
+    del ink  # its render without text, before the page's image is made of the other
+    shown = Image.fromarray(displayed) if displayed is not None else None
+    del displayed
     # Text running a quarter turn clockwise (downwards) is read turned back by as much.
     text_quarter = quarters.most_common(1)[0][0] if quarters else 0
     left, bottom, right, top = page.get_bbox()  # the displayed box (crop box), PDF space
@@ -578,7 +614,7 @@ def _text_layer_words(
         for text, (x0, y0, x1, y1), level in words
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
-    return read, (page.get_rotation() + 90 * text_quarter) % 360
+    return read, (page.get_rotation() + 90 * text_quarter) % 360, shown
 
 
 def _char_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> str:
@@ -622,6 +658,8 @@ class _Ink:
     scale: float
     left: float
     top: float
+    # ``shown`` as displayed (/Rotate applied): the text page's image (_render_whole).
+    displayed: np.ndarray
 
     def level(self, textpage: pdfium.PdfTextPage, index: int) -> float:
         """How far drawing the character moved the page toward its own colour, at the
@@ -657,29 +695,34 @@ class _Ink:
 
 
 def _page_ink(page: pdfium.PdfPage, max_pixels: int) -> _Ink:
-    """The page rendered as the reviewer sees it (at the text page's resolution) and
-    again with its text hidden, both unturned by /Rotate so PDF space maps onto them."""
+    """The page rendered as the reviewer sees it (at the text page's resolution, as the
+    text page's image is) and again with its text hidden, both turned back from /Rotate
+    so PDF space maps onto them."""
     left, bottom, right, top = page.get_bbox()
-    scale = _render_scale(right - left, top - bottom, TEXT_PAGE_DPI / 72, max_pixels)
-    unturned = (360 - page.get_rotation()) % 360
+    width, height = page.get_size()
+    scale = _render_scale(width, height, TEXT_PAGE_DPI / 72, max_pixels)
 
     def render() -> np.ndarray:
-        # The bitmap's own buffer, in RGB order: no copy through an image.
-        bitmap = page.render(scale=scale, rotation=unturned, rev_byteorder=True)
+        # The bitmap's own buffer, in RGB order: no copy through an image. As displayed,
+        # the render _render makes (the page image is this one); /Rotate turns it
+        # clockwise, so as many quarter turns back are counter-clockwise (a view).
+        bitmap = page.render(scale=scale, rev_byteorder=True)
         return bitmap.to_numpy()
 
-    shown = render()
+    quarters = page.get_rotation() // 90
+    displayed = render()
+    shown = np.rot90(displayed, quarters)
     texts = list(page.get_objects([pdfium.raw.FPDF_PAGEOBJ_TEXT], max_depth=MAX_FORM_DEPTH))
     modes = [pdfium.raw.FPDFTextObj_GetTextRenderMode(text) for text in texts]
     try:
         for text in texts:
             pdfium.raw.FPDFTextObj_SetTextRenderMode(text, pdfium.raw.FPDF_TEXTRENDERMODE_INVISIBLE)
-        bare = render()
+        bare = np.rot90(render(), quarters)
     finally:
         # The text page reads each character's mode from its object, as it is now.
         for text, mode in zip(texts, modes, strict=True):
             pdfium.raw.FPDFTextObj_SetTextRenderMode(text, mode)
-    return _Ink(shown=shown, bare=bare, scale=scale, left=left, top=top)
+    return _Ink(shown=shown, bare=bare, scale=scale, left=left, top=top, displayed=displayed)
 
 
 def _text_height(textpage: pdfium.PdfTextPage, index: int) -> float:
