@@ -228,6 +228,7 @@ def _create(
         actor=Actor.for_api_key(api_key),
         to_status=SubmissionStatus.CREATED,
         details={"sessionId": session.pk},
+        first=True,  # its submission is this transaction's own: nothing before it to read
     )
     return session
 

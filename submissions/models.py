@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from steve.ids import id_factory
 from steve.models import Company, Workflow, WorkflowVersion, environment_field
@@ -214,7 +215,9 @@ class SubmissionEvent(models.Model):
     )
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=60, choices=EventType.choices)
-    occurred_at = models.DateTimeField(auto_now_add=True)
+    # Set by record_event (submissions.services), later than the submission's last event
+    # as the API renders it; the clock's time for a row made otherwise.
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(
         max_length=20, choices=ActorType.choices, default=ActorType.SYSTEM
     )

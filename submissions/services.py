@@ -15,10 +15,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from steve.errors import ServiceError, field_error, invalid
+from steve.ids import new_id
 from steve.jsonnumbers import InexactFloat, as_float
 from steve.models import Company, Environment
 from steve.text import hides_text, shown, without_padding
@@ -170,6 +171,47 @@ def wrong_status(submission: Submission, action: str) -> SubmissionActionError:
     )
 
 
+# occurredAt's precision on the wire (steve.timefmt.iso): what "later" means to a consumer.
+WIRE_TICK = timedelta(milliseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _to_wire_tick(at: datetime) -> datetime:
+    """`at` as the API renders it: cut to the millisecond."""
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
+def _next_event_time(submission: Submission, *, first: bool) -> datetime:
+    """When an event of `submission` recorded now happens: the clock's time, unless that
+    is no later, to the millisecond the API renders, than the submission's last event's,
+    then a millisecond after that one. Webhooks may arrive out of order and consumers
+    order them by occurredAt (docs/webhooks.md): a fraud confirmation's
+    `fraud_match_resolved` (its snapshot still `review`) and the `rejected` it causes,
+    written in one transaction, shared one, and a consumer could take the retried
+    resolution as the newer. A host whose clock is behind the last writer's is caught up
+    the same way.
+
+    The last event is read under the submission's row lock, taken here (a no-op for the
+    callers holding it through locked_submission; the pipeline's session changes hold
+    only the session's, which comes first in the lock order): two writers cannot both
+    read the same last event. A `first` event (its submission made in this transaction,
+    seen by no one else yet) has none before it."""
+    now = timezone.now()
+    if first:
+        return now
+    # Its own statement: one that waited for the lock reads with a snapshot taken before
+    # the wait, and a subquery in it missed the event the holder had just committed.
+    list(
+        Submission.objects.select_for_update().filter(pk=submission.pk).values_list("pk", flat=True)
+    )
+    last = SubmissionEvent.objects.filter(submission_id=submission.pk).aggregate(
+        last=Max("occurred_at")
+    )["last"]
+    if last is None or _to_wire_tick(now) > _to_wire_tick(last):
+        return now
+    return _to_wire_tick(last) + WIRE_TICK
+
+
 def record_event(
     *,
     submission: Submission,
@@ -179,8 +221,18 @@ def record_event(
     from_status: str = "",
     to_status: str = "",
     form_token: str = "",
+    first: bool = False,
 ) -> SubmissionEvent:
+    """Append an event to the submission's history; its time is later than every earlier
+    event's as rendered (_next_event_time). `first`: the submission was created in the
+    caller's transaction, so no event precedes this one and no lock is needed."""
+    occurred_at = _next_event_time(submission, first=first)
     return SubmissionEvent.objects.create(
+        # The id's time is the event's: the newest by id (the API's and the timeline's
+        # order) is the newest by occurredAt, never the other of two events of one
+        # millisecond by their ids' random parts.
+        id=new_id("evt", at_ms=(occurred_at - EPOCH) // WIRE_TICK),
+        occurred_at=occurred_at,
         submission=submission,
         type=EventType(type),  # an unknown type fails here, before the database refuses it
         actor_type=actor.type,
