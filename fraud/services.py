@@ -24,7 +24,7 @@ import logging
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -1538,6 +1538,20 @@ def _remember_fraud(submission: Submission, actor: Actor) -> None:
     )
 
 
+def _lock_timelines(submission_ids: Iterable[str]) -> None:
+    """Lock the submissions an admin's removal writes events on, in primary-key order and
+    each after its session (locked_submission), before the rows it removes: the order a
+    resolution or an undo takes them (its submission, then what it taught the checks).
+    record_event reads each one's last event under that lock; left to it, they were locked
+    one by one in the rows' order, and two removals sharing submissions could deadlock. A
+    submission deleted meanwhile took its rows with it."""
+    for submission_id in sorted(set(submission_ids)):
+        try:
+            locked_submission(submission_id=submission_id)
+        except Submission.DoesNotExist:
+            continue
+
+
 def known_frauds_remove(*, known_fraud_ids: Sequence[int], actor: Actor) -> list[KnownFraud]:
     """Take submissions off the company's known-fraud list (the admin's deletion): a later
     upload matching one of their files is no longer blocked at once, only scored as any
@@ -1546,6 +1560,11 @@ def known_frauds_remove(*, known_fraud_ids: Sequence[int], actor: Actor) -> list
     resolution its reviewer made). Rows removed meanwhile (by another operator, an undo)
     are skipped; returns those this removed."""
     with transaction.atomic():
+        _lock_timelines(
+            KnownFraud.objects.filter(pk__in=known_fraud_ids).values_list(
+                "submission_id", flat=True
+            )
+        )
         rows = list(
             KnownFraud.objects.select_for_update(of=("self",))
             .select_related("submission")
@@ -1572,6 +1591,10 @@ def false_positive_pairs_remove(
     known_frauds_remove). Pairs removed meanwhile are skipped; returns those this
     removed."""
     with transaction.atomic():
+        ends = FalsePositivePair.objects.filter(pk__in=pair_ids).values_list(
+            "first_id", "second_id"
+        )
+        _lock_timelines(submission_id for pair in ends for submission_id in pair)
         pairs = list(
             FalsePositivePair.objects.select_for_update(of=("self",))
             .select_related("first", "second")

@@ -14,10 +14,14 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from fraud.models import FraudMatch
-from fraud.services import fraud_matches_resolve
+from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
+from fraud.services import (
+    false_positive_pairs_remove,
+    fraud_matches_resolve,
+    known_frauds_remove,
+)
 from jobs.models import SessionState, WorkflowSession
-from submissions.models import Submission, SubmissionStatus
+from submissions.models import EventType, Submission, SubmissionStatus
 from submissions.services import Actor
 from tests.factories import SubmissionFactory
 
@@ -96,6 +100,58 @@ def test_confirming_fraud_takes_the_session_lock_before_the_submission(api_key):
     assert run_while_the_session_is_locked(submission, confirm)
     submission.refresh_from_db()
     assert submission.status == SubmissionStatus.REJECTED
+
+
+def waits_for_the_session(submission: Submission, action: Callable[[], object]) -> bool:
+    """Run ``action`` in another thread while this one holds the submission's session
+    row; True when it was still waiting when this one let go (it queued behind the
+    session: a quick action that locked the submission alone was done by then)."""
+    errors: list[BaseException] = []
+
+    def act() -> None:
+        try:
+            action()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        WorkflowSession.objects.select_for_update().get(submission=submission)
+        thread = threading.Thread(target=act)
+        thread.start()
+        thread.join(timeout=1.0)
+        waiting = thread.is_alive()
+    thread.join(timeout=30)
+    assert not errors, errors
+    return waiting
+
+
+def test_an_admins_known_fraud_removal_takes_the_session_lock_before_the_submission(api_key):
+    # Its event's time is read under the submission's lock (record_event), taken in the
+    # one order every path takes: it took the submission's alone.
+    submission = in_review_with_session(api_key)
+    row = KnownFraud.objects.create(company=submission.company, submission=submission)
+
+    def remove() -> None:
+        known_frauds_remove(known_fraud_ids=[row.pk], actor=Actor.system())
+
+    assert waits_for_the_session(submission, remove)
+    assert submission.events.filter(type=EventType.KNOWN_FRAUD_REMOVED).count() == 1
+
+
+def test_an_admins_false_positive_removal_takes_the_session_lock_before_the_submission(api_key):
+    submission = in_review_with_session(api_key)
+    other = SubmissionFactory(company=submission.company)
+    first, second = sorted([submission, other], key=lambda s: s.pk, reverse=True)
+    pair = FalsePositivePair.objects.create(company=submission.company, first=first, second=second)
+
+    def remove() -> None:
+        false_positive_pairs_remove(pair_ids=[pair.pk], actor=Actor.system())
+
+    assert waits_for_the_session(submission, remove)
+    assert submission.events.filter(type=EventType.FALSE_POSITIVE_REMOVED).count() == 1
+    assert other.events.filter(type=EventType.FALSE_POSITIVE_REMOVED).count() == 1
 
 
 def test_fraud_confirmed_while_approving_rejects_and_refuses_the_approval(api_key):
