@@ -141,7 +141,11 @@ SUBMISSION_FILE = obj(
 EVENT = obj(
     {
         "type": STRING,
-        "occurredAt": DATETIME,
+        "occurredAt": {
+            **DATETIME,
+            "description": "Strictly increasing over the submission's events, to the "
+            "millisecond; the same as the event's webhook's occurredAt.",
+        },
         "details": FREE_OBJECT,
         "actor": obj({"type": STRING, "label": STRING}),
     },
