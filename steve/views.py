@@ -5,6 +5,7 @@ import functools
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -180,6 +181,13 @@ def download(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+# drf-spectacular imports each extension's target class on first use, unguarded: two
+# threads building a schema at once (the development server's gthread worker, a test's
+# concurrent clients) saw an extension for an app not installed half loaded, and one
+# answered 500 ('NoneType' object has no attribute 'startswith'). One build at a time.
+SCHEMA_BUILD_LOCK = threading.Lock()
+
+
 class SchemaView(SpectacularAPIView):
     """The OpenAPI schema (/api/v1/schema), refusing a query parameter it does not take
     as every /api/v1/ operation does (steve.api.query), but for drf-spectacular's `lang`:
@@ -202,7 +210,8 @@ class SchemaView(SpectacularAPIView):
         accepted = accepted_params(self, request.method or "GET")
         if problems := unknown_param_problems(request.query_params, accepted):
             raise problems[0]
-        return super().get(request, *args, **kwargs)
+        with SCHEMA_BUILD_LOCK:
+            return super().get(request, *args, **kwargs)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
