@@ -236,11 +236,13 @@ POLL_WINDOW = 500
 # Other orders than the default read one bounded window (keyset paging follows ids).
 SORTED_WINDOW = 200
 QUEUE_ORDERS = {
-    "-age": [F("id").desc()],
     "confidence": [F("confidence").asc(nulls_last=True), "id"],
     "amount": [F("extracted_data__totalAmount").desc(nulls_last=True), "id"],
     "fraud": [F("fraud_score").desc(nulls_last=True), "id"],
 }
+# The age orders (age_ordered): oldest first (the default, paged) or newest first (a
+# window, as the orders above).
+NEWEST_FIRST = "-age"
 
 
 def in_review_since(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
@@ -258,6 +260,82 @@ def in_review_since(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
     return submissions.annotate(
         review_since=Coalesce(Subquery(entered.values("occurred_at")[:1]), F("created_at"))
     )
+
+
+# A row's age in the queue, sorted and shown: one in review waits since its move there
+# (in_review_since), as its SLA, Due and the overview's oldest waiting count; any other
+# since it was made (created and processing ones have not been in review yet, a decided
+# one waits no more). Ordered by (that time, id) and paged on that pair.
+AgeKey = tuple[datetime, str]
+# Rows of one part of the age order (age_parts) and the field their age is of.
+AgePart = tuple[QuerySet[Submission], str]
+
+
+def queue_age_since(row: Submission) -> datetime:
+    """When a row's age counts from (an in_review_since row), as age_ordered sorts it."""
+    return row.review_since if row.status == SubmissionStatus.REVIEW else row.created_at
+
+
+def age_parts(queryset: QuerySet[Submission], tab: str) -> list[AgePart]:
+    """The rows of a queue tab (`tab`: a status or ALL) as parts each read in age order by
+    itself: those in review by their move there (a subquery each: the open ones are few),
+    the others by creation time through the (company, created_at) index. One expression
+    for both had every decided submission the company ever had read its events on each
+    poll of the All tab, to be sorted. A one-status tab is one part, so one query."""
+    parts: list[AgePart] = []
+    in_review = Q(status=SubmissionStatus.REVIEW)
+    if tab in (ALL, SubmissionStatus.REVIEW):
+        parts.append((in_review_since(queryset.filter(in_review)), "review_since"))
+    if tab != SubmissionStatus.REVIEW:
+        parts.append((in_review_since(queryset.exclude(in_review)), "created_at"))
+    return parts
+
+
+def age_key(company: Company, submission_id: str, tab: str) -> AgeKey | None:
+    """Where a submission stands in a tab's age order (None: not the company's). In the
+    review tab always by its move into review, so a row decided since the page drew it
+    (the last one loaded, the one just decided) is found where the reviewer saw it."""
+    found = (
+        in_review_since(company_submissions(company).filter(pk=submission_id))
+        .values_list("status", "review_since", "created_at")
+        .first()
+    )
+    if found is None:
+        return None
+    status, review_since, created_at = found
+    waiting = tab == SubmissionStatus.REVIEW or (tab == ALL and status == SubmissionStatus.REVIEW)
+    return (review_since if waiting else created_at), submission_id
+
+
+def _past(part: AgePart, key: AgeKey, *, descending: bool) -> QuerySet[Submission]:
+    """The part's rows after `key` in its order (keyset on (age, id))."""
+    (rows, field), (at, pk) = part, key
+    if descending:
+        return rows.filter(Q(**{f"{field}__lt": at}) | Q(**{field: at, "id__lt": pk}))
+    return rows.filter(Q(**{f"{field}__gt": at}) | Q(**{field: at, "id__gt": pk}))
+
+
+def _through(part: AgePart, key: AgeKey) -> QuerySet[Submission]:
+    """The part's rows up to `key`, it included."""
+    (rows, field), (at, pk) = part, key
+    return rows.filter(Q(**{f"{field}__lt": at}) | Q(**{field: at, "id__lte": pk}))
+
+
+def age_ordered(
+    parts: list[AgePart], *, descending: bool, after: AgeKey | None, limit: int
+) -> list[Submission]:
+    """The first `limit` rows of the parts (age_parts) after `after`, oldest first or
+    newest first: each part's first `limit`, merged. Ordered by the selected column (one
+    subquery per row in review, not a second one for the order)."""
+    found: list[Submission] = []
+    for part in parts:
+        rows, field = part
+        if after is not None:
+            rows = _past(part, after, descending=descending)
+        order = [F(field).desc(), F("id").desc()] if descending else [field, "id"]
+        found += rows.order_by(*order)[:limit]
+    found.sort(key=lambda row: (queue_age_since(row), row.pk), reverse=descending)
+    return found[:limit]
 
 
 def queue_submissions(
@@ -301,28 +379,36 @@ def queue_status_counts(*, company: Company, user: Any, filters: dict[str, str])
 def queue_window(
     *, company: Company, user: Any, filters: dict[str, str], after: str = "", upto: str = ""
 ) -> tuple[list[Submission], bool]:
-    """One window of the queue, oldest first (ids sort by creation time), and whether
-    more follow.
+    """One window of the queue, oldest first by age (age_parts), and whether more follow.
 
-    `after` continues after a row (keyset, never OFFSET); `upto` re-reads every row up
-    to the last one the page shows, which is what the poll asks for. Another order
-    gives its first SORTED_WINDOW rows.
+    `after` continues after a row (keyset on age and id, never OFFSET); `upto` re-reads
+    every row up to the last one the page shows, which is what the poll asks for. Newest
+    first and the other orders give their first SORTED_WINDOW rows.
     """
     queryset = queue_submissions(company=company, user=user, filters=filters)
     if filters["sort"] in QUEUE_ORDERS:
         ordered = in_review_since(queryset).order_by(*QUEUE_ORDERS[filters["sort"]])
         rows = list(ordered[: SORTED_WINDOW + 1])
         return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
-    queryset = queryset.order_by("id")
+    tab = filters["status"]
+    parts = age_parts(queryset, tab)
+    if filters["sort"] == NEWEST_FIRST:
+        rows = age_ordered(parts, descending=True, after=None, limit=SORTED_WINDOW + 1)
+        return rows[:SORTED_WINDOW], len(rows) > SORTED_WINDOW
     limit = QUEUE_PAGE
+    start = None
     if after:
-        queryset = queryset.filter(id__gt=after)
+        start = age_key(company, after, tab)
+        if start is None:
+            return [], False
     elif upto:
         # At least the first page, so rows that arrived since still show up; counted no
-        # further than the window (an `upto` past every id counted the whole queue).
-        loaded = queryset.filter(id__lte=upto)[:POLL_WINDOW].count()
+        # further than the window (an `upto` past every row counted the whole queue). An
+        # unknown row (not the company's) is not counted up to: the first page.
+        last = age_key(company, upto, tab)
+        loaded = sum(_through(part, last)[:POLL_WINDOW].count() for part in parts) if last else 0
         limit = min(POLL_WINDOW, max(QUEUE_PAGE, loaded))
-    rows = list(in_review_since(queryset)[: limit + 1])
+    rows = age_ordered(parts, descending=False, after=start, limit=limit + 1)
     return rows[:limit], len(rows) > limit
 
 
@@ -345,23 +431,29 @@ def queue_neighbours(
     j/k). A sorted queue shows its first SORTED_WINDOW rows; a submission outside them
     (its confidence changed since) has its neighbours by age."""
     shown = queue_submissions(company=company, user=user, filters=filters)
-    if filters.get("sort") in QUEUE_ORDERS:
-        ordered = shown.order_by(*QUEUE_ORDERS[filters["sort"]])
+    sort = filters.get("sort")
+    if sort in QUEUE_ORDERS:
+        ordered = shown.order_by(*QUEUE_ORDERS[sort])
         ids = list(ordered.values_list("id", flat=True)[:SORTED_WINDOW])
         if submission_id in ids:
             at = ids.index(submission_id)
             return (ids[at - 1] if at else None), (ids[at + 1] if at + 1 < len(ids) else None)
-    before = shown.filter(id__lt=submission_id).order_by("-id").values_list("id", flat=True)
-    after = shown.filter(id__gt=submission_id).order_by("id").values_list("id", flat=True)
-    return before.first(), after.first()
+    key = age_key(company, submission_id, filters["status"])
+    if key is None:
+        return None, None
+    parts = age_parts(shown, filters["status"])
+    newest_first = sort == NEWEST_FIRST
+    before = age_ordered(parts, descending=not newest_first, after=key, limit=1)
+    after = age_ordered(parts, descending=newest_first, after=key, limit=1)
+    return (before[0].pk if before else None), (after[0].pk if after else None)
 
 
 def queue_next_waiting(
     *, company: Company, user: Any, filters: dict[str, str], done_id: str
 ) -> Submission | None:
     """The next waiting submission after `done_id` that nobody else holds, in the queue's
-    order (its sort, as j/k walk it; else oldest first), wrapping round to the first;
-    under the queue's workflow, fraud and search filters."""
+    order (its sort, as j/k walk it; else by age), wrapping round to the first; under the
+    queue's workflow, fraud and search filters."""
     free = Q(claimed_by__isnull=True) | Q(claimed_until__lte=timezone.now()) | Q(claimed_by=user)
     waiting = Q(status=SubmissionStatus.REVIEW) & free
     listed = queue_submissions(company=company, user=user, filters=filters, status=False)
@@ -379,9 +471,13 @@ def queue_next_waiting(
             chosen = next(iter(ids[at + 1 :] or ids[:at]), None)
             return listed.filter(pk=chosen).first() if chosen else None
         return listed.filter(waiting).exclude(pk=done_id).order_by(*order).first()
-    others = listed.filter(waiting).exclude(pk=done_id)
-    following = others.filter(id__gt=done_id).order_by("id").first()
-    return following or others.order_by("id").first()
+    # By age in review: the decided one stands where it waited (age_key of the review tab).
+    parts = age_parts(listed.filter(waiting).exclude(pk=done_id), SubmissionStatus.REVIEW)
+    newest_first = filters.get("sort") == NEWEST_FIRST
+    key = age_key(company, done_id, SubmissionStatus.REVIEW)
+    following = age_ordered(parts, descending=newest_first, after=key, limit=1) if key else []
+    chosen = following or age_ordered(parts, descending=newest_first, after=None, limit=1)
+    return chosen[0] if chosen else None
 
 
 def company_submission_ids(company: Company, ids: Iterable[str]) -> set[str]:

@@ -15,9 +15,11 @@ from steve.accounts import Action, allowed, company_required, membership_allows,
 from submissions.forms import ALL, QueueFilterForm
 from submissions.models import OPEN_STATUSES, Submission, SubmissionStatus
 from submissions.selectors import (
+    NEWEST_FIRST,
     QUEUE_ORDERS,
     company_submission_ids,
     field_label,
+    queue_age_since,
     queue_sla_breaches,
     queue_status_counts,
     queue_window,
@@ -97,9 +99,11 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         row.why = why_in_review(row)
         row.bulk = decides and is_clean_and_confident(row)
         row.due = row.review_since + settings.REVIEW_SLA  # as queue_sla_breaches counts
+        row.age_since = queue_age_since(row)  # as the age sort orders them
     form = QueueFilterForm(initial=filters, workflows=workflow_choices(request.company))
     return {
-        "sorted": filters["sort"] in QUEUE_ORDERS,
+        # A window in its order, not paged: "Load more" pages oldest first only.
+        "sorted": filters["sort"] in QUEUE_ORDERS or filters["sort"] == NEWEST_FIRST,
         "sort_links": _sort_links(filters),
         "breaches": queue_sla_breaches(**scope),
         "sla_hours": round(settings.REVIEW_SLA.total_seconds() / 3600),

@@ -79,3 +79,21 @@ def test_the_apis_list_by_a_rare_fraud_status_reads_that_status_only(api, compan
     listing = [q for q in queries.captured_queries if "fraud_status" in q["sql"]]
     read = read_by(listing)
     assert {sql: n for sql, n in read.items() if n > 4 * OPEN} == {}
+
+
+@pytest.mark.parametrize("sort", ["age", "-age"])
+def test_the_all_tab_by_age_reads_a_page_not_every_decided_submissions_events(ui, company, sort):
+    # A row in review ages from its move there (an event read per row): sorting every
+    # row by that had each decided submission the company ever had read its events, on
+    # each poll. Only the ones in review read theirs; the others sort by creation time.
+    submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
+    submissions(company, OPEN, status=SubmissionStatus.REVIEW)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE submissions_submission")
+    with CaptureQueriesContext(connection) as queries:
+        page = ui.get(reverse("review:queue"), {"status": "all", "sort": sort})
+    assert page.status_code == 200 and len(page.context["rows"]) >= 50
+    read = read_by(queries.captured_queries)
+    # A window (up to 201 rows) through the joins: under 2000 rows read. Sorting every
+    # decided row by its events read them all through the same nodes: over 9,000.
+    assert {sql: n for sql, n in read.items() if n > 3 * DECIDED} == {}
