@@ -40,6 +40,7 @@ from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label, live_files_by_submission
 from submissions.services import Actor
 from submissions.views.common import fraud_pairs_asked, tell_the_page
+from submissions.views.files import file_page_url, file_url
 
 M = FraudMatch
 
@@ -139,7 +140,7 @@ def _preview(
         return None
     mime = file.mime_type or file.declared_content_type
     if mime == "application/pdf":
-        return reverse("review:file_page", args=[submission.pk, file.file_index, page])
+        return file_page_url(file, page)
     if mime.startswith("image/"):
         return _image_url(submission, file)
     return None
@@ -149,8 +150,8 @@ def _image_url(submission: Submission, file: SubmissionFile) -> str:
     """An image as the checks saw it: as uploaded, or drawn cut, straightened or turned
     as OCR read it, so the matched regions (fractions of that page) fall on the receipt."""
     if is_identity(stored_transform(file.page_transforms, 0)):
-        return reverse("review:file", args=[submission.pk, file.file_index])
-    return reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        return file_url(file)
+    return file_page_url(file, 0)
 
 
 def _target_of(
@@ -626,10 +627,7 @@ def _page_urls(submission: Submission) -> list[str]:
     for file in files:
         mime = file.mime_type or file.declared_content_type
         if mime == "application/pdf":
-            urls += [
-                reverse("review:file_page", args=[submission.pk, file.file_index, n])
-                for n in range(min(file.page_count or 1, 10))
-            ]
+            urls += [file_page_url(file, n) for n in range(min(file.page_count or 1, 10))]
         elif mime.startswith("image/") and mime != "image/svg+xml":
             urls.append(_image_url(submission, file))
     return urls

@@ -20,9 +20,11 @@ from submissions.pages import PDF_MAX_PAGES, PDF_MAX_PIXELS, PDF_SCALE, stored_t
 logger = logging.getLogger(__name__)
 
 ROTATIONS = (0, 90, 180, 270)
-# How long a browser shows its copy without asking (then it asks with the ETag). Short:
-# the address names no version, and a purged file's page leaves the browser soon after.
+# How long a browser shows its copy of an address without a version (?v=) before it asks
+# again with the ETag. The desk links versioned addresses (file_version, page_version),
+# whose bytes never change: those are kept a year (IMMUTABLE) and never asked again.
 BROWSER_SECONDS = 300
+IMMUTABLE = "private, max-age=31536000, immutable"
 # A render larger than this is not kept: a detailed 16-MP page can be tens of MB of PNG,
 # one per rotation, in a Redis shared with the broker and the API key cache.
 MAX_ITEM_BYTES = 8 * 1024 * 1024
@@ -31,20 +33,41 @@ MAX_ITEM_BYTES = 8 * 1024 * 1024
 DRAWING_REVISION = 1
 
 
-def page_etag(file: SubmissionFile, page: int, rotate: int) -> str:
-    """A strong ETag of one page as drawn: the file's bytes (a stored file never
-    changes), the page, its stored transform, the viewer's rotation and how it is drawn."""
-    drawn = [
+def _drawing(file: SubmissionFile, page: int) -> list[object]:
+    """What one page's drawing depends on, but the viewer's rotation: the file's bytes (a
+    stored file never changes), the page, its stored transform and how it is drawn."""
+    return [
         DRAWING_REVISION,
         file.pk,
         file.sha256 or file.size,
         page,
-        rotate,
         PDF_SCALE,
         PDF_MAX_PIXELS,
         stored_transform(file.page_transforms, page),
     ]
-    return '"' + hashlib.sha256(json.dumps(drawn, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+
+def _digest(parts: list[object], length: int) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:length]
+
+
+def page_etag(file: SubmissionFile, page: int, rotate: int) -> str:
+    """A strong ETag of one page as drawn (_drawing) and turned by the viewer."""
+    drawn = _drawing(file, page)
+    drawn.insert(4, rotate)
+    return '"' + _digest(drawn, 32) + '"'
+
+
+def page_version(file: SubmissionFile, page: int) -> str:
+    """The version in a page's address: changes whenever its drawing would (the rotation
+    is a parameter of its own), so a year-long browser copy is never of another drawing."""
+    return _digest(_drawing(file, page), 16)
+
+
+def file_version(file: SubmissionFile) -> str | None:
+    """The version in a file's address: of its bytes' sha256 (None: stored without one,
+    so its address is unversioned and revalidated)."""
+    return file.sha256[:16] if file.sha256 else None
 
 
 def cache_key(file_id: int, page: int, rotate: int) -> str:

@@ -137,7 +137,10 @@
   // nothing is clipped); the evidence boxes are turned with it.
   function pageSource(img) {
     if (!view.rotation || !img.dataset.rendered) return img.dataset.shown || img.getAttribute("src");
-    return img.dataset.rendered + "?rotate=" + view.rotation;
+    // The address carries its version (?v=): the turn is one more parameter.
+    const url = new URL(img.dataset.rendered, document.baseURI);
+    url.searchParams.set("rotate", view.rotation);
+    return url.pathname + url.search;
   }
 
   function applyView() {

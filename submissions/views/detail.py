@@ -43,7 +43,7 @@ from submissions.views.common import (
     submission_queue_filters,
 )
 from submissions.views.document_text import DocumentText, ReadAt, document_text, read_at
-from submissions.views.files import is_raster
+from submissions.views.files import file_page_url, file_url, is_raster
 
 EVENT_LIMIT = 100
 # Regions of the page that refresh themselves (?part=).
@@ -73,6 +73,7 @@ class FileView:
     pages: list[str]
     # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
     rendered: list[str]
+    original: str  # the uploaded bytes' address (versioned: files.file_url)
 
     @property
     def name(self) -> str:
@@ -126,22 +127,19 @@ def _page_count(file: SubmissionFile) -> int:
 def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
     mime = file.mime_type or file.declared_content_type
     if file.purged_at or not default_storage.exists(file.storage_key):
-        return FileView(file, "unavailable", [], [])
-    url = reverse("review:file", args=[submission.pk, file.file_index])
+        return FileView(file, "unavailable", [], [], "")
+    url = file_url(file)
     if is_raster(mime):
-        rendered = reverse("review:file_page", args=[submission.pk, file.file_index, 0])
+        rendered = file_page_url(file, 0)
         # An upright upload is shown as uploaded; a straightened or turned one as read.
         upright = is_identity(stored_transform(file.page_transforms, 0))
-        return FileView(file, "image", [url if upright else rendered], [rendered])
+        return FileView(file, "image", [url if upright else rendered], [rendered], url)
     if mime == "application/pdf" and file.password_protected:
-        return FileView(file, "locked", [], [])
+        return FileView(file, "locked", [], [], url)
     if mime == "application/pdf":
-        pages = [
-            reverse("review:file_page", args=[submission.pk, file.file_index, n])
-            for n in range(_page_count(file))
-        ]
-        return FileView(file, "pdf", pages, pages)
-    return FileView(file, "other", [url], [])
+        pages = [file_page_url(file, n) for n in range(_page_count(file))]
+        return FileView(file, "pdf", pages, pages, url)
+    return FileView(file, "other", [url], [], url)
 
 
 def _evidence_boxes(entries: Any, *, item: int | None = None) -> list[dict[str, Any]]:
