@@ -22,9 +22,12 @@ logger = logging.getLogger(__name__)
 ROTATIONS = (0, 90, 180, 270)
 # How long a browser shows its copy of an address without a version (?v=) before it asks
 # again with the ETag. The desk links versioned addresses (file_version, page_version),
-# whose bytes never change: those are kept a year (IMMUTABLE) and never asked again.
+# whose bytes never change: those are kept a day (IMMUTABLE) and not asked again. Not a
+# year: the browser's copy is a customer's document on a reviewer's disk, which the
+# retention purge cannot reach; a day covers a review session and bounds what outlives it.
 BROWSER_SECONDS = 300
-IMMUTABLE = "private, max-age=31536000, immutable"
+IMMUTABLE_SECONDS = 24 * 60 * 60
+IMMUTABLE = f"private, max-age={IMMUTABLE_SECONDS}, immutable"
 # A render larger than this is not kept: a detailed 16-MP page can be tens of MB of PNG,
 # one per rotation, in a Redis shared with the broker and the API key cache.
 MAX_ITEM_BYTES = 8 * 1024 * 1024
@@ -60,7 +63,7 @@ def page_etag(file: SubmissionFile, page: int, rotate: int) -> str:
 
 def page_version(file: SubmissionFile, page: int) -> str:
     """The version in a page's address: changes whenever its drawing would (the rotation
-    is a parameter of its own), so a year-long browser copy is never of another drawing."""
+    is a parameter of its own), so a day-long browser copy is never of another drawing."""
     return _digest(_drawing(file, page), 16)
 
 

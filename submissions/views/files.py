@@ -132,7 +132,7 @@ def _stale(request: HttpRequest, version: str | None) -> bool:
 
 def _moved(url: str, request: HttpRequest) -> HttpResponse:
     """A stale version's answer: the current address, the viewer's rotation kept. Not the
-    bytes under the old one: kept a year there, they would be another drawing's copy (a
+    bytes under the old one: kept a day there, they would be another drawing's copy (a
     page's drawing changed) under that address. Never kept itself: the next drawing
     moves it on again. Only after the file is found live and the reviewer's (_own_file)."""
     rotate = request.GET.get("rotate")
@@ -146,7 +146,7 @@ def _moved(url: str, request: HttpRequest) -> HttpResponse:
 def _cached(response: HttpResponse, etag: str | None, request: HttpRequest) -> HttpResponse:
     """A file's or a page's answer, kept by the reviewer's browser only (never a shared
     cache: it is one company's), under its ETag where it has one. At its current versioned
-    address (_stale checked it) for a year without asking again: those bytes never change
+    address (_stale checked it) for a day (IMMUTABLE) without asking again: those bytes never change
     there; at an unversioned one a short while, then asked again with the ETag."""
     if etag:
         response["ETag"] = etag

@@ -1,5 +1,5 @@
 """The desk's page images and original files are linked by versioned addresses (?v=, of
-what the bytes or the drawing are), which a browser keeps for a year without asking
+what the bytes or the drawing are), which a browser keeps for a day without asking
 again; an address without a version still works (revalidated by its ETag), a stale one is
 sent to the current one, and a withdrawn or purged file is 404 at every address."""
 
@@ -18,7 +18,7 @@ from tests.submissions.test_review_support import flag, pdf_bytes, stored_file
 
 pytestmark = pytest.mark.django_db
 
-IMMUTABLE = "private, max-age=31536000, immutable"
+IMMUTABLE = "private, max-age=86400, immutable"
 
 
 def image_sources(html: str) -> list[str]:
@@ -39,7 +39,7 @@ def image(company) -> Submission:
     return submission
 
 
-def test_the_pages_the_desk_shows_are_versioned_and_kept_for_a_year(ui, pdf):
+def test_the_pages_the_desk_shows_are_versioned_and_kept_for_a_day(ui, pdf):
     html = ui.get(reverse("review:detail", args=[pdf.pk])).content.decode()
     pages = image_sources(html)
     assert [src.split("?")[0] for src in pages] == [
@@ -50,7 +50,7 @@ def test_the_pages_the_desk_shows_are_versioned_and_kept_for_a_year(ui, pdf):
         response = ui.get(src)
         assert response.status_code == 200 and response["Content-Type"] == "image/png"
         assert response["Cache-Control"] == IMMUTABLE and response["ETag"]
-    # Turned, the same version with the turn: kept for a year too.
+    # Turned, the same version with the turn: kept for a day too.
     turned = ui.get(f"{pages[1]}&rotate=90")
     assert turned.status_code == 200 and turned["Cache-Control"] == IMMUTABLE
 
