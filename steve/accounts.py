@@ -68,6 +68,24 @@ def membership_role(user: Any, company: Company | None) -> str | None:
     return cache[company.pk]
 
 
+# The roles whose holders claim and decide at the desk: a claim is theirs only while
+# they hold one of these in its company (superusers: everywhere).
+DECIDING_ROLES = frozenset(
+    role for role, allowed in ROLE_ACTIONS.items() if Action.DECIDE in allowed
+)
+
+
+def deciding_companies(user: Any) -> QuerySet[Company]:
+    """The companies where `user` may decide now, as membership_allows answers it: every
+    company for an active superuser, none for an inactive user. Read afresh, never from
+    the per-request role cache: it is asked when a membership or an account changed."""
+    if not user.is_active:
+        return Company.objects.none()
+    if user.is_superuser:
+        return Company.objects.all()
+    return Company.objects.filter(memberships__user=user, memberships__role__in=DECIDING_ROLES)
+
+
 def membership_allows(user: Any, company: Company | None, action: Action) -> bool:
     """The one permission check of the review UI: may this user do this here?"""
     role = membership_role(user, company)

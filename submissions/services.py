@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from steve.accounts import deciding_companies
 from steve.errors import ServiceError, field_error, invalid
 from steve.ids import new_id
 from steve.jsonnumbers import InexactFloat, as_float
@@ -1067,17 +1068,54 @@ def submission_release_claim(*, submission_id: str, user: Any, others: bool = Fa
                 current_status=submission.status,
             )
         holder = submission.claimed_by.get_username()
-        submission.claimed_by = None
-        submission.claimed_until = None
-        save_new_version(submission, ["claimed_by", "claimed_until"], claim=True)
         details = {} if holder == user.get_username() else {"releasedClaimOf": holder}
-        record_event(
-            submission=submission,
-            type=EventType.CLAIM_RELEASED,
-            actor=Actor.for_user(user),
-            details=details,
-        )
+        _release_claim(submission, actor=Actor.for_user(user), details=details)
     return submission
+
+
+def _release_claim(submission: Submission, *, actor: Actor, details: dict[str, Any]) -> None:
+    """Free a locked submission's claim: a change of holder (its version moves, so a page
+    drawn while it was held is stale) and its one `claim_released` event."""
+    submission.claimed_by = None
+    submission.claimed_until = None
+    save_new_version(submission, ["claimed_by", "claimed_until"], claim=True)
+    record_event(submission=submission, type=EventType.CLAIM_RELEASED, actor=actor, details=details)
+
+
+# Why the system released a claim (claim_released's `reason`): its holder lost access.
+ACCESS_REMOVED = "access_removed"
+
+
+def submission_claims_release_lost_access(*, user: Any, everywhere: bool = False) -> int:
+    """Release the claims `user` holds where they may no longer decide (their membership
+    deleted or moved, their role one that only looks, their account deactivated), or
+    `everywhere` (the account is being deleted); returns how many.
+
+    Call it inside the transaction of the change that removed the access, after it: the
+    claims go with it or stay with its rollback. Left alone, each stayed until it lapsed,
+    the desk showing the submission held by someone who could no longer act, and another
+    reviewer having to take it over from them. Each release is a change of holder with
+    its own event, by the system, naming the holder (`releasedClaimOf`) and why."""
+    held = Submission.objects.filter(claimed_by_id=user.pk)
+    if not everywhere:
+        if user.is_active and user.is_superuser:
+            return 0  # a superuser decides in every company, member or not
+        held = held.exclude(company__in=deciding_companies(user))
+    holder = user.get_username()
+    released = 0
+    with transaction.atomic():
+        # One order, the submissions' own: two such changes at once never deadlock.
+        for submission_id in list(held.order_by("pk").values_list("pk", flat=True)):
+            try:
+                submission = locked_submission(submission_id=submission_id)
+            except Submission.DoesNotExist:
+                continue  # deleted meanwhile: nothing held any more
+            if submission.claimed_by_id != user.pk:
+                continue  # released or taken over meanwhile: no longer theirs to lose
+            details = {"releasedClaimOf": holder, "reason": ACCESS_REMOVED}
+            _release_claim(submission, actor=Actor.system(), details=details)
+            released += 1
+    return released
 
 
 def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str, *, label: str) -> Any:
