@@ -227,6 +227,7 @@ class WorkflowAdmin(
     # to its company: neither changes once it exists.
     fixed_once_created = ("company", "slug")
     inlines = [WorkflowVersionInline]
+    named_with = ("company",)  # a workflow is named with its company (Workflow.__str__)
 
     def response_add(self, request: HttpRequest, obj: Workflow, *args: Any) -> HttpResponse:
         self.message_user(

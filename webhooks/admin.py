@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -408,13 +408,22 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
         "notice says who resumed it."
     )
 
-    def kept_dependents(self, obj: SessionWebhookTarget, request: HttpRequest) -> Counter:
-        """Its deliveries too, which only lose their target with it (set null): deleted,
+    def kept_dependents_of(
+        self, objs: list[SessionWebhookTarget], request: HttpRequest
+    ) -> dict[Any, Counter]:
+        """Their deliveries too, which only lose their target with it (set null): deleted,
         a suspended, held or failing target was a resume with no notice and no service,
-        as the next event to its host made a new target, none of these, and was sent."""
-        kept = super().kept_dependents(obj, request)
-        if deliveries := WebhookDelivery.objects.filter(session_target=obj).count():
-            kept[WebhookDelivery] = deliveries
+        as the next event to its host made a new target, none of these, and was sent.
+        Counted for all of them at once, as the rest (ExplainsRefusedDeletion)."""
+        kept = super().kept_dependents_of(objs, request)
+        deliveries = (
+            WebhookDelivery.objects.filter(session_target__in=[obj.pk for obj in objs])
+            .values("session_target")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in deliveries:
+            kept.setdefault(row["session_target"], Counter())[WebhookDelivery] = row["n"]
         return kept
 
     @admin.display(description="notices")
