@@ -238,6 +238,39 @@ class FixedOnceCreated:
         return [*super().get_readonly_fields(request, obj), *fixed]  # type: ignore[misc]
 
 
+# The most rows a related filter lists in a list's sidebar (FewRelatedFilter).
+FEW_ENOUGH_TO_LIST = 50
+
+
+class FewRelatedFilter(admin.RelatedFieldListFilter):
+    """A related field's filter that lists its choices only while there are few: with
+    more than FEW_ENOUGH_TO_LIST it offers only the one chosen, if any (reached by its
+    URL, ?<field>__id__exact=<pk>), and says what to do instead (`hint`).
+
+    Django's lists every row of the related model, named, on each page load: a list of
+    webhook deliveries read and sent every endpoint and every session's webhook host
+    (thousands of them) to draw its sidebar."""
+
+    template = "admin/few_related_filter.html"
+    hint = "Too many to list: search instead."
+    too_many = False
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list:
+        related = field.remote_field.model._default_manager.all()
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        few = list(related.order_by(*ordering)[: FEW_ENOUGH_TO_LIST + 1])
+        self.too_many = len(few) > FEW_ENOUGH_TO_LIST
+        if self.too_many:
+            try:
+                few = list(related.filter(pk__in=self.lookup_val or [])[:FEW_ENOUGH_TO_LIST])
+            except (ValueError, ValidationError):
+                few = []  # not a key of theirs: the list says the filter is invalid
+        return [(row.pk, str(row)) for row in few]
+
+    def has_output(self) -> bool:
+        return self.too_many or super().has_output()
+
+
 class ExplainsRefusedDeletion:
     """A ModelAdmin mixin: a deletion refused for the rows that depend on the object says
     so plainly ("This workflow has 12 submissions; it cannot be deleted.").

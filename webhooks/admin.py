@@ -23,6 +23,7 @@ from django.utils.http import urlencode
 from steve.admin_site import (
     EstimatedCountPaginator,
     ExplainsRefusedDeletion,
+    FewRelatedFilter,
     FixedOnceCreated,
     NewestRows,
     ReadOnlyAdmin,
@@ -144,6 +145,7 @@ class WebhookEndpointAdmin(
         "last_succeeded_at",
         "held_until",
         "all_notices",
+        "deliveries",
     ]
     inlines = [NoticeInline]
     actions = [
@@ -158,6 +160,10 @@ class WebhookEndpointAdmin(
     @admin.display(description="notices")
     def all_notices(self, obj: WebhookEndpoint | None) -> str:
         return all_rows_link(WebhookEndpointNotice, "endpoint", obj, "notices")
+
+    @admin.display(description="deliveries")
+    def deliveries(self, obj: WebhookEndpoint | None) -> str:
+        return deliveries_link("endpoint", obj)
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
@@ -315,6 +321,22 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
+class ReceiverFilter(FewRelatedFilter):
+    """An endpoint or a session's webhook host, listed while there are few."""
+
+    hint = "Too many to list: search by URL, or open its deliveries from its own page."
+
+
+def deliveries_link(field: str, obj: WebhookEndpoint | SessionWebhookTarget | None) -> str:
+    """The link from an endpoint's or a session target's page to its deliveries: the
+    delivery list's filter no longer lists every one of them (ReceiverFilter)."""
+    if obj is None or obj.pk is None:
+        return "—"
+    url = reverse("admin:webhooks_webhookdelivery_changelist")
+    query = urlencode({f"{field}__id__exact": obj.pk})
+    return format_html('<a href="{}?{}">its deliveries</a>', url, query)
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = [
@@ -333,8 +355,8 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         "status",
         EventTypeFilter,
         "company",
-        "endpoint",
-        "session_target",
+        ("endpoint", ReceiverFilter),
+        ("session_target", ReceiverFilter),
     ]
     # Support asks "did submission X reach us?" by submission id or their own client id:
     # a webhook event carries them at the top of its payload, a sync post inside the
@@ -400,7 +422,11 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
     ]
     list_filter = [("suspended_at", admin.EmptyFieldListFilter), "environment", "company"]
     search_fields = ["origin"]
-    readonly_fields = [*(f.name for f in SessionWebhookTarget._meta.fields), "all_notices"]
+    readonly_fields = [
+        *(f.name for f in SessionWebhookTarget._meta.fields),
+        "all_notices",
+        "deliveries",
+    ]
     inlines = [TargetNoticeInline]
     actions = ["resume"]
     deletion_advice = (
@@ -429,6 +455,10 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
     @admin.display(description="notices")
     def all_notices(self, obj: SessionWebhookTarget) -> str:
         return all_rows_link(SessionWebhookTargetNotice, "target", obj, "notices")
+
+    @admin.display(description="deliveries")
+    def deliveries(self, obj: SessionWebhookTarget | None) -> str:
+        return deliveries_link("session_target", obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

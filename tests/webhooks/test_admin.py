@@ -3,12 +3,14 @@
 import re
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
 from django.db import connection, connections, transaction
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -1086,3 +1088,88 @@ def test_a_secret_cannot_be_read_back_by_filtering_a_list_on_it(admin_client, co
                     changelist, {lookup: known[:12] if "start" in lookup else known}
                 )
                 assert right.status_code == 400, (changelist, lookup)
+
+
+def many_endpoints_and_session_targets(company, count: int) -> None:
+    WebhookEndpoint.objects.bulk_create(
+        WebhookEndpoint(company=company, url=f"https://erp-{n}.example.com/hooks", secret="x")
+        for n in range(count)
+    )
+    SessionWebhookTarget.objects.bulk_create(
+        SessionWebhookTarget(company=company, origin=f"https://shop-{n}.example.com")
+        for n in range(count)
+    )
+
+
+def test_the_delivery_lists_filters_read_a_bounded_number_of_endpoints_and_targets(
+    admin_client, company, django_assert_max_num_queries
+):
+    # The endpoint and session target filters listed every one of them in the sidebar on
+    # each page load: thousands of sessions' hosts read, named and sent every time.
+    many_endpoints_and_session_targets(company, 500)
+    listed = reverse("admin:webhooks_webhookdelivery_changelist")
+    read = Counter()
+
+    def count(sender: type, **kwargs: object) -> None:
+        read[sender] += 1
+
+    post_init.connect(count)
+    try:
+        with django_assert_max_num_queries(15):
+            page = admin_client.get(listed)
+    finally:
+        post_init.disconnect(count)
+    assert page.status_code == 200
+    body = page.content.decode()
+    limit = 100  # of the 500 of each
+    assert read[WebhookEndpoint] <= limit + 1 and read[SessionWebhookTarget] <= limit + 1
+    assert body.count(".example.com/hooks") <= limit + 1
+    assert body.count("https://shop-") <= limit + 1
+    assert "Too many to list: search by URL" in body  # what to do instead
+
+
+def test_a_delivery_list_filtered_by_one_of_many_endpoints_names_it_and_lists_its_own(
+    admin_client, company
+):
+    many_endpoints_and_session_targets(company, 500)
+    endpoint = WebhookEndpoint.objects.order_by("-url").first()
+    target = SessionWebhookTarget.objects.order_by("-origin").first()
+    mine = WebhookDelivery.objects.create(
+        company=company,
+        endpoint=endpoint,
+        url=endpoint.url,
+        event_id="evt_1",
+        event_type="t",
+        payload={},
+    )
+    other = WebhookDelivery.objects.create(
+        company=company,
+        session_target=target,
+        url=target.origin,
+        event_id="evt_2",
+        event_type="t",
+        payload={},
+    )
+    listed = reverse("admin:webhooks_webhookdelivery_changelist")
+    # Reached from the endpoint's own page, as it is no longer listed in the sidebar.
+    own = admin_client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
+    assert f"{listed}?endpoint__id__exact={endpoint.pk}" in own.content.decode()
+    own = reverse("admin:webhooks_sessionwebhooktarget_change", args=[target.pk])
+    assert (
+        f"{listed}?session_target__id__exact={target.pk}" in admin_client.get(own).content.decode()
+    )
+
+    page = admin_client.get(listed, {"endpoint__id__exact": endpoint.pk})
+    assert page.status_code == 200
+    assert [row.pk for row in page.context["cl"].result_list] == [mine.pk]
+    chosen = [f for f in page.context["cl"].filter_specs if f.title == "endpoint"][0]
+    assert chosen.lookup_choices == [(endpoint.pk, endpoint.url)]
+
+    page = admin_client.get(listed, {"session_target__id__exact": target.pk})
+    assert [row.pk for row in page.context["cl"].result_list] == [other.pk]
+
+    # A few are listed, as before: nothing to search for.
+    WebhookEndpoint.objects.exclude(pk=endpoint.pk).delete()
+    page = admin_client.get(listed)
+    chosen = [f for f in page.context["cl"].filter_specs if f.title == "endpoint"][0]
+    assert chosen.lookup_choices == [(endpoint.pk, endpoint.url)]
