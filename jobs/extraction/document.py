@@ -570,6 +570,14 @@ def _text_layer_words(
                 # A zero-width or bidi character draws nothing, so it never "shows"; it is
                 # no word break either (_flush_word drops what is left of such marks).
                 continue
+            if _noncharacter(char):
+                # Nor is a noncharacter (U+FFFE, U+FDD0...), which Unicode keeps out of any
+                # text, a word or a break: pdfium counts U+FFFE among the marks it leaves
+                # out of a page's text, and a font naming a glyph so kept it in the word
+                # ("SUB" U+FFFE "TOTAL"). Dropped as a zero-width one is; an amount whose
+                # point it names reads as other digits ("17" U+FFFE "90" as 1790), which
+                # the text-layer check (shown) holds against the page's 17.90.
+                continue
             blank = not char or char.isspace() or control
             level = 0.0 if blank or ink is None else ink.level(textpage, i)
             if level < SEEN_INK_LEVELS:
@@ -627,6 +635,13 @@ def _char_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> str:
         low = pdfium.raw.FPDFText_GetUnicode(textpage, index + 1)
         return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
     return chr(code) if code <= sys.maxunicode else ""  # no character: a word break
+
+
+def _noncharacter(char: str) -> bool:
+    """Whether ``char`` is one of Unicode's 66 noncharacters: U+FDD0 to U+FDEF, and the
+    last two code points of each plane (U+FFFE, U+FFFF, U+1FFFE, ... U+10FFFF)."""
+    code = ord(char) if char else 0
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 def _surrogates_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> bool:

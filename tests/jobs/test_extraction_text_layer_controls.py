@@ -28,8 +28,8 @@ def _total_pdf(shown: bytes, *, point_reads_as: str | None = None) -> bytes:
         cmap = (
             b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /C def "
             b"1 begincodespacerange <00> <FF> endcodespacerange\n1 beginbfchar\n"
-            b"<2E> <%04X>\nendbfchar endcmap CMapName currentdict /CMap defineresource pop "
-            b"end end" % ord(point_reads_as)
+            b"<2E> <%s>\nendbfchar endcmap CMapName currentdict /CMap defineresource pop "
+            b"end end" % point_reads_as.encode("utf-16-be").hex().upper().encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap))
     return _written_pdf(objects)
@@ -59,3 +59,22 @@ def _words(pdf: bytes) -> list[str]:
 )
 def test_a_control_character_in_the_text_layer_breaks_the_word_there(pdf: bytes) -> None:
     assert _words(pdf) == ["TOTAL", "12", "50"]
+
+
+@pytest.mark.parametrize(
+    "noncharacter",
+    [
+        pytest.param("\ufffe", id="U+FFFE"),
+        pytest.param("\ufdd0", id="U+FDD0"),
+        pytest.param("\ufdef", id="U+FDEF"),
+        pytest.param("\U0001fffe", id="U+1FFFE"),
+        pytest.param("\U0010ffff", id="U+10FFFF"),
+    ],
+)
+def test_a_noncharacter_in_the_text_layer_is_dropped_as_a_zero_width_character_is(
+    noncharacter: str,
+) -> None:
+    # A /ToUnicode map naming the glyph "." a noncharacter, which no text holds: it was
+    # kept in the word ("SUB" U+FFFE "TOTAL"), a vendor or a label unequal to itself.
+    pdf = _total_pdf(b"SUB.TOTAL", point_reads_as=noncharacter)
+    assert _words(pdf) == ["TOTAL", "SUBTOTAL"]
