@@ -16,7 +16,7 @@ from .ocr import LineReader, OcrEngine, get_engine, no_text_found, read_page
 from .ranker import FieldModel, Option, load_model
 from .receipt import choose_fields, read_receipt
 from .schemas import REQUIRED_FIELDS
-from .shown import RenderBox, check_text_layer
+from .shown import RenderBox, cap_faint_pages, check_text_layer
 from .values import to_money
 
 KINDS = tuple(REQUIRED_FIELDS)
@@ -52,6 +52,8 @@ class PageText:
     has_text_layer: bool = False
     # How far its words' boxes are turned from the page as displayed (Page.transform).
     turn: int = 0
+    # Most of its PDF text is painted too light to see (Page.faint).
+    faint: bool = False
 
 
 def document_lines(document: Document) -> list[Line]:
@@ -93,7 +95,12 @@ def parse_pages(
     }
     evidence = {name: c.evidence for name, c in candidates.items() if c.evidence}
     _number_lines(evidence, lines)
+    faint = cap_faint_pages(confidences, evidence, pages)
     overall, certainty = _overall(kind, confidences)
+    summary = summarise(kind, fields, candidates)
+    if faint:
+        read = ", ".join(faint)
+        summary += f" The PDF's text is too faint to see on the page these were read from: {read}."
     return Extraction(
         kind=kind,
         fields=fields,
@@ -102,7 +109,7 @@ def parse_pages(
         pages_text=[page.text for page in pages],
         confidence=overall,
         certainty=certainty,
-        summary=summarise(kind, fields, candidates),
+        summary=summary,
         cues={name: c.cues for name, c in candidates.items() if c.cues},
         options=options,
     )
@@ -253,6 +260,7 @@ def _extract(
                     text=page.text,
                     has_text_layer=page.has_text_layer,
                     turn=int(page.transform.get("turn", 0)) if page.has_text_layer else 0,
+                    faint=page.faint,
                 )
             )
             del page  # let go of its image before the next page is rendered

@@ -83,6 +83,17 @@ SEEN_INK_LEVELS = 96
 # ...and it is at least this tall: 3 points is 1 mm on paper, past anyone's reading, yet
 # rendered it leaves a smudge of ink.
 MIN_SEEN_TEXT_POINTS = 3.0
+# A page is faint where most of the text its PDF paints is too light to count as shown:
+# it moves pixels toward its colour, but less than SEEN_INK_LEVELS (text that moves none,
+# white on white or covered, is hidden, not faint), and there is as much of it as makes a
+# text layer (MIN_TEXT_LAYER_CHARS). Such a page is read by OCR from its image (or from
+# what little of its text shows), and OCR reads #E0E0E0 to #E6E6E6 print (93-75, a
+# contrast of 1.32-1.25 to 1 on white) that a reviewer looking at the page takes for
+# blank paper: its fields go to review (shown.cap_faint_pages). The cut is the one the
+# text layer is read by, as it is where a reviewer stops seeing print: #C0C0C0 (189,
+# 1.82 to 1), #A0A0A0 (285, 2.61 to 1) and #808080 (381, 3.95 to 1) are grey a reviewer
+# reads, read from the text layer as ever (where an amount or a date is lighter than
+# #AAAAAA, shown.FAINT sends it to review).
 # Text is hidden for the bare render down to this depth of nested forms (XObjects);
 # deeper than any real page nests them, text there shows in both renders and is not read.
 MAX_FORM_DEPTH = 32
@@ -97,6 +108,8 @@ class Page:
     has_text_layer: bool = False
     # How OCR straightened and turned the image before reading (submissions.pages).
     transform: dict[str, Any] = field(default_factory=dict)
+    # A PDF page most of whose text is painted too light to see (see SEEN_INK_LEVELS).
+    faint: bool = False
 
 
 @dataclass
@@ -330,9 +343,12 @@ def _load_pdf_page(
         width, height = page.get_size()
         if width <= 0 or height <= 0:
             raise ExtractionError("UNSUPPORTED_FILE", f"Page {index + 1} has no area.")
-        words, text_turn, shown = _text_layer_words(page, max_words, max_chars, max_pixels)
+        words, text_turn, shown, faint_chars = _text_layer_words(
+            page, max_words, max_chars, max_pixels
+        )
         text_chars = sum(len(w.text) for w in words)
         has_text = text_chars >= MIN_TEXT_LAYER_CHARS
+        faint = faint_chars >= MIN_TEXT_LAYER_CHARS and faint_chars > text_chars
         if has_text:
             # For hashing and display, so a lower DPI does: the page as the ink check
             # rendered it, which is how _render renders it (rendered again, a text page
@@ -351,6 +367,7 @@ def _load_pdf_page(
                 text=words_to_text(words),
                 has_text_layer=True,
                 transform=transform,
+                faint=faint,
             )
         crop, scale = (0.0, 0.0, 0.0, 0.0), RENDER_DPI / 72
         drawn = _drawn_content(page)
@@ -368,11 +385,14 @@ def _load_pdf_page(
             del image  # one page image at a time in the reading child, not two
             image = _render(page, crop, scale, max_pixels)
         if not any(crop):
-            return Page(index=index, image=image)
+            return Page(index=index, image=image, faint=faint)
         # The review page draws the whole page and cuts it the same way, so the evidence
         # boxes (fractions of the page OCR read) fall on the words.
         return Page(
-            index=index, image=image, transform={"crop": _crop_fractions(crop, width, height)}
+            index=index,
+            image=image,
+            transform={"crop": _crop_fractions(crop, width, height)},
+            faint=faint,
         )
     finally:
         page.close()
@@ -525,13 +545,14 @@ def _crop_fractions(
 
 def _text_layer_words(
     page: pdfium.PdfPage, max_words: int, max_chars: int, max_pixels: int
-) -> tuple[list[Word], int, Image.Image | None]:
+) -> tuple[list[Word], int, Image.Image | None, int]:
     """Split the page's text layer into whitespace-separated words, boxed on the page as
     read: turned so its text runs upright, whatever /Rotate shows it as and however it was
     drawn. Also that turn, counter-clockwise from the page as displayed (0, 90, 180, 270),
-    and the page as the ink check rendered it (as displayed, _render_whole), None where
-    it holds no character. More than ``max_words`` words or ``max_chars`` characters is
-    too much text.
+    the page as the ink check rendered it (as displayed, _render_whole), None where it
+    holds no character, and how many of its characters are painted too light to count as
+    shown (faint, see SEEN_INK_LEVELS). More than ``max_words`` words or ``max_chars``
+    characters is too much text.
 
     Text that paints nothing (invisible or clip-only) is left out: it is not what a
     reviewer sees on the page. An invisible layer over a scan said "TOTAL RM 999.00" and
@@ -554,6 +575,7 @@ def _text_layer_words(
         chars: list[str] = []
         boxes: list[tuple[float, float, float, float]] = []
         levels: list[float] = []
+        faint = 0
         # Each character's direction, in quarter turns clockwise in the PDF's space.
         quarters: Counter[int] = Counter()
         for i in range(count):
@@ -581,6 +603,7 @@ def _text_layer_words(
             blank = not char or char.isspace() or control
             level = 0.0 if blank or ink is None else ink.level(textpage, i)
             if level < SEEN_INK_LEVELS:
+                faint += level > 0  # painted, but too light to see; 0 is hidden
                 _flush_word(chars, boxes, levels, words)
                 if len(words) > max_words:
                     raise _too_much_text(f"{MAX_PAGE_WORDS:,} words a page")
@@ -622,7 +645,7 @@ def _text_layer_words(
         for text, (x0, y0, x1, y1), level in words
     ]
     # /Rotate turns the display clockwise: the turn from it to the upright text.
-    return read, (page.get_rotation() + 90 * text_quarter) % 360, shown
+    return read, (page.get_rotation() + 90 * text_quarter) % 360, shown, faint
 
 
 def _char_at(textpage: pdfium.PdfTextPage, index: int, count: int) -> str:

@@ -56,7 +56,8 @@ EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
     "item; shown where the page shows otherwise, faint where its text is drawn faint, "
-    "unchecked where it could not be read again to tell), a remembered value (memory, corrections, read), a value the output schema "
+    "unchecked where it could not be read again to tell, faintPage where its page's text "
+    "is too faint to see), a remembered value (memory, corrections, read), a value the output schema "
     "refused (read, schema), or one file's reading where the submission's files read "
     "different values (file, read, confidence).",
     "properties": {
@@ -111,6 +112,13 @@ EVIDENCE_ENTRY = {
             "description": "On a box read from a PDF's text layer: that its text is drawn "
             "markedly fainter than the page's other text (the field then goes to review "
             "too: what the eye reads there may be an image beside it).",
+        },
+        "faintPage": {
+            "type": "string",
+            "description": "On a box on a PDF page most of whose text is painted too light "
+            "to see (lighter than about #E0E0E0 on white): that what was read there, by OCR "
+            "or from its text layer, is not what a reviewer sees on the page (the field then "
+            "goes to review too).",
         },
         "unchecked": {
             "type": "string",

@@ -188,13 +188,17 @@ def unsupported_bytes() -> bytes:
     return b"PK\x03\x04" + b"this is a zip archive, not a document" * 4
 
 
-def receipt_pdf(name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = ()) -> bytes:
-    """A small till receipt (80 x 110 mm, longer with ``header`` lines) with a text layer."""
+def receipt_pdf(
+    name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = (), *, grey: float = 0.0
+) -> bytes:
+    """A small till receipt (80 x 110 mm, longer with ``header`` lines) with a text layer,
+    all of it drawn in ``grey`` (0 black, 1 white)."""
     from reportlab.lib.units import mm
 
     buffer = io.BytesIO()
     width, height = 80 * mm, (110 + 10 * len(header)) * mm
     pdf = canvas.Canvas(buffer, pagesize=(width, height))
+    pdf.setFillGray(grey)
     rows = _receipt_rows(name, header)
     y = height - 14 * mm
     for font, size, text, amount in rows:

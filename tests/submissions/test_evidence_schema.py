@@ -18,6 +18,7 @@ EVIDENCE = {
     "totalAmount": [
         {**BOX, "shown": "17.90"},
         {**BOX, "faint": "Drawn faint.", "unchecked": "Not read again."},
+        {**BOX, "faintPage": "Too faint to see."},
     ],
     "lineItems": [{**BOX, "item": 0}],
     "merchantName": [BOX, {"memory": ["mem_1"], "corrections": 3, "read": "KEDAI"}],
@@ -48,7 +49,7 @@ def test_the_detail_names_the_evidence_component_and_its_members():
     assert set(entry["properties"]) == {
         *("file", "page", "bbox", "line", "item"),
         *("memory", "corrections", "read", "schema", "confidence"),
-        *("shown", "faint", "unchecked"),
+        *("shown", "faint", "unchecked", "faintPage"),
     }
     assert entry["additionalProperties"] is True  # additive: a new member breaks no client
 

@@ -4,7 +4,7 @@ again to tell."""
 
 import pytest
 
-from jobs.extraction.shown import FAINT, UNCHECKED
+from jobs.extraction.shown import FAINT, FAINT_PAGE, UNCHECKED
 from tests.submissions.test_review_accessibility import detail
 from tests.submissions.test_review_support import submission_with_file
 
@@ -39,6 +39,16 @@ def test_a_field_drawn_faint_says_so(ui, company):
     waiting = submission_with_file(company, evidence={"totalAmount": [{**BOX, "faint": FAINT}]})
     assert remark(detail(ui, waiting), "totalAmount") == (
         "The PDF's text here is drawn fainter than the page's other text."
+    )
+
+
+def test_a_field_read_on_a_page_too_faint_to_see_says_so(ui, company):
+    waiting = submission_with_file(
+        company, evidence={"totalAmount": [{**BOX, "faintPage": FAINT_PAGE}]}
+    )
+    assert remark(detail(ui, waiting), "totalAmount") == (
+        "The PDF's text on this page is too faint to see: what was read here is not what a "
+        "reviewer sees on the page."
     )
 
 
