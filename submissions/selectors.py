@@ -291,10 +291,32 @@ def age_parts(queryset: QuerySet[Submission], tab: str) -> list[AgePart]:
     return parts
 
 
-def age_key(company: Company, submission_id: str, tab: str) -> AgeKey | None:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def age_token(since: datetime) -> str:
+    """A row's place in the age order as a page drew it (its queue_age_since, whole
+    microseconds since the epoch), which the page sends back with the row's id to page on
+    (Load more's `after`, the poll's `upto`): see age_key."""
+    return str((since - _EPOCH) // _MICROSECOND)
+
+
+def age_from_token(token: str) -> datetime | None:
+    """The time an age_token names (None: not one; a page's own address, so anything)."""
+    if not token.isascii() or not token.isdigit() or len(token) > 17:
+        return None
+    return _EPOCH + int(token) * _MICROSECOND
+
+
+def age_key(company: Company, submission_id: str, tab: str, at: str = "") -> AgeKey | None:
     """Where a submission stands in a tab's age order (None: not the company's). In the
     review tab always by its move into review, so a row decided since the page drew it
-    (the last one loaded, the one just decided) is found where the reviewer saw it."""
+    (the last one loaded, the one just decided) is found where the reviewer saw it.
+    `at` (age_token) is where the page drew it: the All tab ages a row by its move into
+    review only while it is there, so a last row decided (or sent to review) since was
+    looked for elsewhere, and Load more listed again the rows above it (or skipped those
+    between) and the poll dropped rows loaded."""
     found = (
         in_review_since(company_submissions(company).filter(pk=submission_id))
         .values_list("status", "review_since", "created_at")
@@ -302,6 +324,9 @@ def age_key(company: Company, submission_id: str, tab: str) -> AgeKey | None:
     )
     if found is None:
         return None
+    drawn_at = age_from_token(at)
+    if drawn_at is not None:
+        return drawn_at, submission_id
     status, review_since, created_at = found
     waiting = tab == SubmissionStatus.REVIEW or (tab == ALL and status == SubmissionStatus.REVIEW)
     return (review_since if waiting else created_at), submission_id
@@ -377,13 +402,20 @@ def queue_status_counts(*, company: Company, user: Any, filters: dict[str, str])
 
 
 def queue_window(
-    *, company: Company, user: Any, filters: dict[str, str], after: str = "", upto: str = ""
+    *,
+    company: Company,
+    user: Any,
+    filters: dict[str, str],
+    after: str = "",
+    upto: str = "",
+    at: str = "",
 ) -> tuple[list[Submission], bool]:
     """One window of the queue, oldest first by age (age_parts), and whether more follow.
 
     `after` continues after a row (keyset on age and id, never OFFSET); `upto` re-reads
-    every row up to the last one the page shows, which is what the poll asks for. Newest
-    first and the other orders give their first SORTED_WINDOW rows.
+    every row up to the last one the page shows, which is what the poll asks for; `at` is
+    where the page drew that row (age_key). Newest first and the other orders give their
+    first SORTED_WINDOW rows.
     """
     queryset = queue_submissions(company=company, user=user, filters=filters)
     if filters["sort"] in QUEUE_ORDERS:
@@ -398,14 +430,14 @@ def queue_window(
     limit = QUEUE_PAGE
     start = None
     if after:
-        start = age_key(company, after, tab)
+        start = age_key(company, after, tab, at)
         if start is None:
             return [], False
     elif upto:
         # At least the first page, so rows that arrived since still show up; counted no
         # further than the window (an `upto` past every row counted the whole queue). An
         # unknown row (not the company's) is not counted up to: the first page.
-        last = age_key(company, upto, tab)
+        last = age_key(company, upto, tab, at)
         loaded = sum(_through(part, last)[:POLL_WINDOW].count() for part in parts) if last else 0
         limit = min(POLL_WINDOW, max(QUEUE_PAGE, loaded))
     rows = age_ordered(parts, descending=False, after=start, limit=limit + 1)

@@ -113,7 +113,13 @@
     // A hidden tab, or rows picked for bulk approve (a swap would drop the picks), skip a turn.
     if (document.hidden || $("input[name=pick]:checked")) { event.preventDefault(); return; }
     const rows = queueRows();
-    if (rows.length) event.detail.parameters.upto = rows[rows.length - 1].dataset.id;
+    // With where the page drew it in the age order: a row that left review since (or came
+    // to it) moved in the All tab, and counting up to its new place dropped loaded rows.
+    const last = rows[rows.length - 1];
+    if (last) {
+      event.detail.parameters.upto = last.dataset.id;
+      if (last.dataset.at) event.detail.parameters.at = last.dataset.at;
+    }
   });
 
   /* ---- File viewer: tabs, zoom, rotation ------------------------------------------------ */

@@ -17,6 +17,7 @@ from submissions.models import OPEN_STATUSES, Submission, SubmissionStatus
 from submissions.selectors import (
     NEWEST_FIRST,
     QUEUE_ORDERS,
+    age_token,
     company_submission_ids,
     field_label,
     queue_age_since,
@@ -92,7 +93,10 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
     submissions_catch_up(company_id=request.company.pk, environment=filters["environment"])
     scope = {"company": request.company, "user": request.user, "filters": filters}
     rows, has_more = queue_window(
-        **scope, after=request.GET.get("after", ""), upto=request.GET.get("upto", "")
+        **scope,
+        after=request.GET.get("after", ""),
+        upto=request.GET.get("upto", ""),
+        at=request.GET.get("at", ""),
     )
     decides = membership_allows(request.user, request.company, Action.DECIDE)
     for row in rows:
@@ -100,6 +104,8 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         row.bulk = decides and is_clean_and_confident(row)
         row.due = row.review_since + settings.REVIEW_SLA  # as queue_sla_breaches counts
         row.age_since = queue_age_since(row)  # as the age sort orders them
+        # Where the row stands in that order as drawn now, sent back with its id to page on.
+        row.age_at = age_token(row.age_since)
     form = QueueFilterForm(initial=filters, workflows=workflow_choices(request.company))
     return {
         # A window in its order, not paged: "Load more" pages oldest first only.
@@ -112,6 +118,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
         "rows": rows,
         "has_more": has_more,
         "last_id": rows[-1].pk if rows else request.GET.get("upto", ""),
+        "last_at": rows[-1].age_at if rows else request.GET.get("at", ""),
         "query": queue_query(filters),
         # An empty table says whether the filters or the queue itself are empty.
         "filtered": any(filters[key] for key in ("workflow", "fraud", "claims", "q")),
@@ -138,7 +145,7 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
         if context["rows"]:
             # The address says how far the reviewer has loaded: Back from a submission
             # opened further down (or a reload) showed the first 50 again, its row gone.
-            query = queue_query(context["filters"], upto=context["last_id"])
+            query = queue_query(context["filters"], upto=context["last_id"], at=context["last_at"])
             response["HX-Replace-Url"] = f"{reverse('review:queue')}?{query}"
         return response
     return render(request, "review/queue.html#results", context)

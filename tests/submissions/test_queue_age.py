@@ -126,3 +126,55 @@ def test_after_a_decision_the_next_is_the_next_in_review_order(ui, company):
     response = ui.post(reverse("review:approve", args=[b.pk]), {"version": b.version})
     assert response.status_code == 303
     assert response["Location"] == reverse("review:detail", args=[a.pk])
+
+
+def load_more_address(html: str) -> str:
+    """The rows address the last Load more shown fetches (its hx-get), as a browser sends it."""
+    found = re.findall(r'id="load-more" href="[^"]*"\s+hx-get="([^"]+)"', html)
+    assert found, "no Load more"
+    return found[-1].replace("&amp;", "&")
+
+
+def test_load_more_in_the_all_tab_goes_on_after_a_last_row_decided_meanwhile(
+    ui, company, late_and_early, monkeypatch
+):
+    # The All tab: early (20h in review), bare (5h), late (made 3 days ago, in review
+    # 1h), fresh (10 minutes in review). The page shows the first three.
+    now = timezone.now()
+    fresh = made(
+        company, created=now - timedelta(minutes=30), in_review=now - timedelta(minutes=10)
+    )
+    named = {**late_and_early, "fresh": fresh}
+    monkeypatch.setattr(selectors, "QUEUE_PAGE", 3)
+    page = ui.get(reverse("review:queue"), {"status": "all"})
+    assert order(page.context["rows"], named) == ["early", "bare", "late"]
+
+    # Someone approves `late`, the last row shown: out of review, the All tab ages it from
+    # its making, three days ago. Load more still goes on from where the page showed it,
+    # not from there (which listed early and bare a second time under them).
+    Submission.objects.filter(pk=late_and_early["late"].pk).update(status=S.APPROVED)
+    more = ui.get(load_more_address(page.content.decode()))
+    assert shown(more.content.decode(), named) == ["fresh"]
+
+
+def test_the_poll_of_the_all_tab_keeps_every_row_loaded_when_the_last_left_review(
+    ui, company, late_and_early, monkeypatch
+):
+    monkeypatch.setattr(selectors, "QUEUE_PAGE", 1)
+    now = timezone.now()
+    fresh = made(
+        company, created=now - timedelta(minutes=30), in_review=now - timedelta(minutes=10)
+    )
+    named = {**late_and_early, "fresh": fresh}
+    # Loaded, a row at a time, down to late; then someone approves late.
+    html = ui.get(reverse("review:queue"), {"status": "all"}).content.decode()
+    for _ in range(2):
+        html += ui.get(load_more_address(html)).content.decode()
+    assert shown(html, named) == ["early", "bare", "late"]
+    Submission.objects.filter(pk=late_and_early["late"].pk).update(status=S.APPROVED)
+
+    # The poll asks up to the last row shown, with its place as drawn (review.js sends
+    # both): every row loaded stays, late now among them by its making.
+    last = re.findall(r'<tr class="row" data-id="([^"]+)" data-at="(\d+)"', html)[-1]
+    polled = ui.get(reverse("review:queue_rows"), {"status": "all", "upto": last[0], "at": last[1]})
+    assert shown(polled.content.decode(), named) == ["late", "early", "bare"]
