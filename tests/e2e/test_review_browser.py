@@ -2,13 +2,16 @@
 
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from fraud.models import FraudMatch
 from fraud.services import match_pair
+from submissions import selectors
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import (
     Actor,
@@ -17,6 +20,7 @@ from submissions.services import (
     submission_correct_line_items,
 )
 from tests import factories
+from tests.submissions.test_queue_age import made
 from tests.submissions.test_review_support import receipt_png, stored_file, submission_with_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -258,6 +262,35 @@ def test_queue_rows_update_in_place_and_keep_the_selection(chromium, live_server
     expect(page.locator("#status-tabs .tab.active .count")).to_have_text("1")
     # Updated in place: no navigation happened.
     assert page.evaluate("document.body.dataset.marker") == "same-page"
+    context.close()
+
+
+def test_the_all_tabs_poll_keeps_the_rows_loaded_when_the_last_one_leaves_review(
+    chromium, live_server, team, monkeypatch
+):
+    # The All tab ages a row in review by its move there, any other by its making: `late`,
+    # made three days ago and in review for an hour, is last; approved, it goes first.
+    now, company = timezone.now(), team["company"]
+    early = made(company, created=now - timedelta(days=1), in_review=now - timedelta(hours=20))
+    bare = made(company, created=now - timedelta(hours=5), in_review=None)
+    late = made(company, created=now - timedelta(days=3), in_review=now - timedelta(hours=1))
+    monkeypatch.setattr(selectors, "QUEUE_PAGE", 1)
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.clock.install()  # the poll's 5 s are run at once below
+    page.goto(f"{live_server.url}/review/?status=all")
+    rows = page.locator("table[data-queue] tr.row")
+    page.keyboard.press("j")
+    for loaded in (2, 3):  # j on the last row shown loads the next one
+        page.keyboard.press("j")
+        expect(rows).to_have_count(loaded)
+    submission_approve(submission_id=late.pk, actor=Actor.for_user(team["bob"]))
+
+    # The poll (every 5 s) re-reads the rows loaded, up to late where the page drew it
+    # (review.js sends its place): counted up to late's new place, first, it kept one row.
+    page.clock.run_for(5000)
+    expect(rows.first).to_have_attribute("data-id", late.pk)
+    expect(rows).to_have_count(3)
+    assert [rows.nth(n).get_attribute("data-id") for n in range(3)] == [late.pk, early.pk, bare.pk]
     context.close()
 
 
