@@ -140,7 +140,8 @@ def _preview(
         return None
     mime = file.mime_type or file.declared_content_type
     if mime == "application/pdf":
-        return file_page_url(file, page)
+        # Its password was dropped when its job ended: no page of it can be drawn (404).
+        return None if file.password_protected else file_page_url(file, page)
     if mime.startswith("image/"):
         return _image_url(submission, file)
     return None
@@ -626,6 +627,8 @@ def _page_urls(submission: Submission) -> list[str]:
     )
     for file in files:
         mime = file.mime_type or file.declared_content_type
+        if mime == "application/pdf" and file.password_protected:
+            continue  # no page of it can be drawn: its password was dropped with its job
         if mime == "application/pdf":
             urls += [file_page_url(file, n) for n in range(min(file.page_count or 1, 10))]
         elif mime.startswith("image/") and mime != "image/svg+xml":

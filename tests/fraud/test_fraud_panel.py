@@ -587,3 +587,30 @@ def test_a_pair_cards_undo_and_compare_are_not_inside_its_folding_summary(ui, pa
     (form,) = [n for n in actions.walk() if n.tag == "form"]
     assert form.attrs["action"].startswith(reverse("fraud:undo", args=[later.pk]))
     assert undo.attrs.get("type") == "submit" and "form" not in undo.attrs
+
+
+def test_a_password_protected_pdf_is_offered_by_no_page_image_it_cannot_draw(ui, company):
+    """Its password was dropped when its job ended, so its pages cannot be drawn: the panel
+    and the compare page linked each as an image (a broken one), as the desk once did."""
+    from tests.jobs.fixtures_docs import invoice_pdf
+
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    locked = stored_file(earlier, content=invoice_pdf(password="s3cret"))
+    locked.password_protected = True
+    locked.save(update_fields=["password_protected"])
+    later = submission_with_file(company)
+    match_pair(
+        company_id=company.pk,
+        submission_id=later.pk,
+        other_id=earlier.pk,
+        check_type=FraudMatch.CheckType.VISUAL,
+        score=81.5,
+        similarity=0.93,
+    )
+    panel = ui.get(panel_url(later), HTTP_HX_REQUEST="true").content.decode()
+    compare = ui.get(reverse("fraud:compare", args=[later.pk, earlier.pk])).content.decode()
+    for html in (panel, compare):
+        for src in re.findall(r'<img src="([^"]+)"', html):
+            answer = ui.get(src.replace("&amp;", "&"))
+            assert answer.status_code == 200, (src, answer.status_code)
+    assert reverse("review:file_page", args=[earlier.pk, 0, 0]) not in panel + compare
