@@ -416,6 +416,9 @@ class LogoutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         # After the sign-out: it flushed the session, and the message goes with the new one.
         messages.success(request, "You are signed out.")
+        # The review desk's page images and originals are kept by the browser for a day
+        # (versioned addresses): a customer's documents, on what may be a shared machine.
+        response["Clear-Site-Data"] = '"cache"'
         return response
 
 

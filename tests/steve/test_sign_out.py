@@ -33,3 +33,10 @@ def test_signing_out_never_sends_the_browser_to_another_site(ui):
     response = ui.post(reverse("accounts:logout"), {"next": "https://evil.example/steve"})
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:login")
+
+
+def test_signing_out_tells_the_browser_to_drop_the_pages_it_kept(ui):
+    # The desk's page images and originals are kept a day under versioned addresses
+    # (submissions.page_cache.IMMUTABLE): a customer's documents on a shared machine.
+    response = ui.post(reverse("accounts:logout"))
+    assert response["Clear-Site-Data"] == '"cache"'
