@@ -23,6 +23,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render, resolve_url
@@ -84,6 +85,14 @@ def deciding_companies(user: Any) -> QuerySet[Company]:
     if user.is_superuser:
         return Company.objects.all()
     return Company.objects.filter(memberships__user=user, memberships__role__in=DECIDING_ROLES)
+
+
+# Sent with `user_ids` inside the admin's deletion of those users, before it locks their
+# rows: a receiver locks now what the deletion will change through them (the review
+# side: the submissions they hold, whose claims it releases), in the order its own paths
+# take, since those paths write rows naming the user (FOR KEY SHARE on its row) while
+# holding them.
+users_deleting = Signal()
 
 
 def membership_allows(user: Any, company: Company | None, action: Action) -> bool:

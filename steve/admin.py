@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from steve.accounts import users_deleting
 from steve.admin_site import (
     CheckedJSONField,
     EstimatedCountPaginator,
@@ -345,6 +346,13 @@ class KeepsOperatorsHistory(ExplainsRefusedDeletion):
 
     def _may_delete(self, model: type, request: HttpRequest) -> bool:
         return model is not LogEntry and super()._may_delete(model, request)
+
+    def lock_before(self, objs: list[Any]) -> None:
+        # Their claims are released as they go (submissions.access), each submission
+        # locked then: taken after the users' rows, a reviewer's action holding one of
+        # them and writing a row that names its user (a fraud resolution's resolver)
+        # deadlocked with the deletion.
+        users_deleting.send(sender=get_user_model(), user_ids=[obj.pk for obj in objs])
 
 
 # Django's own user admin (registered by importing UserAdmin's module), as it was, with

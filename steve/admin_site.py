@@ -312,8 +312,7 @@ class ExplainsRefusedDeletion:
         with transaction.atomic():
             return super().response_action(request, queryset)  # type: ignore[misc]
 
-    @staticmethod
-    def _locked_if_confirmed(objs: list[models.Model], request: HttpRequest) -> list:
+    def _locked_if_confirmed(self, objs: list[models.Model], request: HttpRequest) -> list:
         """On the confirmed deletion, `objs` locked (FOR UPDATE, until it commits) before
         their dependents are counted: a row the running system adds meanwhile (an event's
         delivery to an endpoint, holding it FOR KEY SHARE) is then either counted, and
@@ -323,9 +322,16 @@ class ExplainsRefusedDeletion:
         confirmed = request.method == "POST" and request.POST.get("post")
         if not objs or not confirmed or not transaction.get_connection().in_atomic_block:
             return objs
+        self.lock_before(objs)
         model = objs[0].__class__
         locked = model._base_manager.select_for_update().filter(pk__in=[o.pk for o in objs])
         return list(locked.order_by("pk"))  # one order: two deletions never deadlock
+
+    def lock_before(self, objs: list[models.Model]) -> None:
+        """Lock, before `objs`, what their deletion goes on to lock that other paths lock
+        before rows naming them (nothing here): a path holding such a row and then writing
+        one that names an object (FOR KEY SHARE on it) waited for this deletion, which
+        waited for that row."""
 
     def kept_dependents(self, obj: models.Model, request: HttpRequest) -> Counter:
         """The rows that stop `obj` being deleted, by model (kept_dependents_of)."""

@@ -15,8 +15,12 @@ from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
+from steve.accounts import users_deleting
 from steve.models import Company, Membership
-from submissions.services import submission_claims_release_lost_access
+from submissions.services import (
+    submission_claims_release_lost_access,
+    submissions_lock_claimed_by,
+)
 
 User = get_user_model()
 
@@ -80,3 +84,11 @@ def _user_deleting(sender: type, instance: Any, **kwargs: Any) -> None:
     # Before the deletion empties claimed_by (SET_NULL), which left claimed_until and no
     # event: the timeline never said the claim ended, nor why.
     submission_claims_release_lost_access(user=instance, everywhere=True)
+
+
+@receiver(users_deleting)
+def _users_deleting(sender: type, user_ids: list[int], **kwargs: Any) -> None:
+    # Locked before the admin locks the users' rows, where _user_deleting would lock them
+    # after: a reviewer holding one and writing a row naming its user waits for the user
+    # row the deletion holds, the deletion for the submission (a deadlock).
+    submissions_lock_claimed_by(user_ids=user_ids)

@@ -1118,6 +1118,19 @@ def submission_claims_release_lost_access(*, user: Any, everywhere: bool = False
     return released
 
 
+def submissions_lock_claimed_by(*, user_ids: Iterable[int]) -> None:
+    """Lock the submissions these users hold (each after its session: locked_submission),
+    in primary-key order, until the caller's transaction ends: the deletion of their
+    accounts does so before it locks their rows, since every path holding a submission
+    may go on to write a row naming its user. Changes nothing."""
+    held = Submission.objects.filter(claimed_by_id__in=list(user_ids)).order_by("pk")
+    for submission_id in list(held.values_list("pk", flat=True)):
+        try:
+            locked_submission(submission_id=submission_id)
+        except Submission.DoesNotExist:
+            continue  # deleted meanwhile
+
+
 def _coerce_field_value(field_name: str, schema: dict[str, Any], raw: str, *, label: str) -> Any:
     """Turn the reviewer's text into the JSON type the workflow's schema expects; a
     refusal names the field by `label`, as the page shows it."""

@@ -9,8 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -22,8 +24,8 @@ from fraud.services import (
 )
 from jobs.models import SessionState, WorkflowSession
 from submissions.models import EventType, Submission, SubmissionStatus
-from submissions.services import Actor
-from tests.factories import SubmissionFactory
+from submissions.services import Actor, locked_submission, submission_claim
+from tests.factories import SubmissionFactory, member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HEADER = "GST ID: 000123456789\nTEL: 03-7781 2345\nKEDAI MAJU\nNO 1 JALAN SATU"
@@ -230,3 +232,54 @@ def responses_at_once(
     for thread in threads:
         thread.join()
     return responses
+
+
+def test_deleting_a_user_in_the_admin_while_they_resolve_fraud_does_not_deadlock(company):
+    """The admin's deletion locked the user's row (FOR UPDATE, from the count of what it
+    keeps to the deletion) and then each submission they hold, to release its claim. A
+    resolution by that user holds the submission and then writes a row naming them
+    (FraudMatch.resolved_by_user: FOR KEY SHARE on their row): each waited for the other,
+    and PostgreSQL answered one of them 'deadlock detected' (the operator a 500). The
+    submissions they hold are locked first, in the order every path takes."""
+    operator = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-1234")
+    alice = member(company)
+    submission = SubmissionFactory(company=company)
+    submission_claim(submission_id=submission.pk, user=alice)
+    match = unresolved_match(submission)
+    holding = threading.Event()
+    outcomes: list[object] = []
+
+    def resolve_as_alice() -> None:
+        try:
+            with transaction.atomic():
+                locked_submission(submission_id=submission.pk)
+                holding.set()
+                time.sleep(1.0)  # the deletion reaches its locks meanwhile
+                FraudMatch.objects.filter(pk=match.pk).update(resolved_by_user=alice)
+            outcomes.append("resolved")
+        except DatabaseError as error:
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    def delete_alice() -> None:
+        try:
+            client = Client()
+            client.force_login(operator)
+            holding.wait(timeout=10)
+            page = reverse("admin:auth_user_delete", args=[alice.pk])
+            outcomes.append(client.post(page, {"post": "yes"}).status_code)
+        except DatabaseError as error:
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=resolve_as_alice), threading.Thread(target=delete_alice)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(map(str, outcomes)) == ["302", "resolved"]
+    submission.refresh_from_db()
+    assert submission.claimed_by_id is None
+    assert submission.events.filter(type=EventType.CLAIM_RELEASED).count() == 1
