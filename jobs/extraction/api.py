@@ -54,6 +54,8 @@ class PageText:
     turn: int = 0
     # Most of its PDF text is painted too light to see (Page.faint).
     faint: bool = False
+    # A text page's height in points, as its words are boxed (Page.height_pt); 0 unknown.
+    height_pt: float = 0.0
 
 
 def document_lines(document: Document) -> list[Line]:
@@ -261,6 +263,7 @@ def _extract(
                     has_text_layer=page.has_text_layer,
                     turn=int(page.transform.get("turn", 0)) if page.has_text_layer else 0,
                     faint=page.faint,
+                    height_pt=page.height_pt,
                 )
             )
             del page  # let go of its image before the next page is rendered
@@ -310,6 +313,7 @@ def _check_shown(
         extraction.summary += f" The PDF's text layer does not say what its page shows: {shown}."
     for key, said in (
         ("faint", "Its PDF text is drawn fainter than the page's other text"),
+        ("small", "Its PDF text is drawn too small to read on the page"),
         ("unchecked", "The page could not be read again to check its PDF text"),
     ):
         names = [name for name in found if any(key in box for box in extraction.evidence[name])]

@@ -110,6 +110,9 @@ class Page:
     transform: dict[str, Any] = field(default_factory=dict)
     # A PDF page most of whose text is painted too light to see (see SEEN_INK_LEVELS).
     faint: bool = False
+    # A text page's height in points, up its words as they are boxed (turned upright): how
+    # large its print is on paper, where its boxes are fractions of it (0 for the rest).
+    height_pt: float = 0.0
 
 
 @dataclass
@@ -368,6 +371,9 @@ def _load_pdf_page(
                 has_text_layer=True,
                 transform=transform,
                 faint=faint,
+                # Its size as displayed (after /Rotate), turned as its words are (as
+                # render_box turns it to render their boxes).
+                height_pt=width if text_turn % 180 else height,
             )
         crop, scale = (0.0, 0.0, 0.0, 0.0), RENDER_DPI / 72
         drawn = _drawn_content(page)

@@ -46,6 +46,18 @@ UNCHECKED = "The page could not be read again here to check the PDF's text."
 FAINT = "The PDF's text here is drawn fainter than the page's other text."
 FAINT_SHARE = 0.4
 FAINT_LEVELS = 255.0
+# What a box says where its digits are drawn too small to read on the page: their ink, as
+# the box read again renders it, is shorter than SMALL_POINTS, or than SMALL_SHARE of the
+# page's other numbers' boxes. The box is rendered with its glyphs GLYPH_PIXELS high
+# whatever their size, so OCR read a "26.80" in 3-point print as the text layer says,
+# beside an image of the "17.90" in 10 points a reviewer reads: on the review page (about
+# 115 dpi) those digits are 3 pixels high. Measured from the render, not from the font's
+# size or the box it declares: a Type3 font of 10 points drew its digits a third as large,
+# in boxes as tall as its size. Honest print of 5 points has digits of 3.0-3.6 points
+# (Courier to Helvetica); a receipt's date may be printed at 0.6 of its amounts.
+SMALL = "The PDF's text here is drawn too small to read on the page."
+SMALL_POINTS = 2.6
+SMALL_SHARE = 0.5
 # What a box says where its page's text is painted too light to see (document.Page.faint):
 # what was read there, by OCR from the page's image or from the little of its text layer
 # that shows, is print a reviewer looking at the page does not see. Its field is capped as
@@ -162,12 +174,16 @@ def check_text_layer(
             said = " ".join(word.text for word in _words_in(page.words, wide))
             if _faint(words, page.words):
                 box["faint"] = FAINT
-            shown = _read_again(name, page, cut, wide, render, reader)
-            if shown is None:
+            read = _read_again(name, page, cut, wide, render, reader)
+            if read is None:
                 box["unchecked"] = UNCHECKED
-            elif not _agrees(name, said, shown, fields[name]):
+                read = ("", None)
+            shown, inked = read
+            if inked is not None and _small(inked * (cut[3] - cut[1]), page):
+                box["small"] = SMALL
+            if "unchecked" not in box and not _agrees(name, said, shown, fields[name]):
                 box["shown"] = shown
-            if not box.keys() & {"faint", "unchecked", "shown"}:
+            if not box.keys() & {"faint", "unchecked", "shown", "small"}:
                 continue
             confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
             found.append(name)
@@ -210,12 +226,23 @@ def _faint(numbered: list[Word], words: list[Word]) -> bool:
     return faintest < max(FAINT_LEVELS, FAINT_SHARE * float(np.median(inks)))
 
 
+def _small(height: float, page: PageOfText) -> bool:
+    """Whether digits whose ink is ``height`` high (a fraction of the page) are too small
+    to read on the page: under SMALL_POINTS, or SMALL_SHARE of the median height of the
+    boxes of the page's words holding digits."""
+    numbers = [word.bbox[3] - word.bbox[1] for word in page.words if _digits(word.text)]
+    if numbers and height < SMALL_SHARE * float(np.median(numbers)):
+        return True
+    return page.height_pt > 0 and height * page.height_pt < SMALL_POINTS
+
+
 def _read_again(
     name: str, page: PageOfText, cut: BBox, wide: BBox, render: RenderBox, reader: LineReader
-) -> str | None:
+) -> tuple[str, float | None] | None:
     """What OCR reads on ``wide`` (``cut`` and the blank beside it) of the rendered page,
-    rules beside ``cut`` left out; None where rendering or reading it failed (a damaged
-    object, a recogniser error): the rest of the file stands."""
+    rules beside ``cut`` left out, and how tall the ink of ``cut`` is (``_inked``); None
+    where rendering or reading it failed (a damaged object, a recogniser error): the rest
+    of the file stands."""
     x0, y0, x1, y1 = cut
     extent = (y1 - y0) * RULE_EXTENT
     tall = (wide[0], max(0.0, y0 - extent), wide[2], min(1.0, y1 + extent))
@@ -227,7 +254,8 @@ def _read_again(
         span_x, span_y = max(tall[2] - tall[0], 1e-9), max(tall[3] - tall[1], 1e-9)
         columns = (round(width * (x0 - tall[0]) / span_x), round(width * (x1 - tall[0]) / span_x))
         rows = (round(height * (y0 - tall[1]) / span_y), round(height * (y1 - tall[1]) / span_y))
-        return reader.read_line(_with_margin(_without_rules(image, columns, rows)))[0]
+        text = reader.read_line(_with_margin(_without_rules(image, columns, rows)))[0]
+        return text, _inked(image, columns, rows)
     except MemoryError:
         raise  # the reading process's limit: the file is too large, as anywhere else
     except Exception:
@@ -238,6 +266,28 @@ def _read_again(
             exc_info=True,
         )
         return None
+
+
+def _inked(image: Image.Image, columns: tuple[int, int], rows: tuple[int, int]) -> float | None:
+    """How tall the ink of ``image``'s ``columns`` and ``rows`` (the digits' words) is, as
+    a share of those rows: the median, over the columns holding ink, of the rows from its
+    first inked one to its last. A glyph's columns span most of its height (a "0"'s
+    middle ones from its top to its bottom); a frame's sides drawn round a speck are a
+    few columns among many, and a row inked across RULE_ROWS of them (a line over or
+    under it, a frame's top or bottom), which no line of glyphs is, is left out. None
+    where none is inked."""
+    pixels = np.asarray(image).astype(np.int16)
+    paper = np.median(pixels.reshape(-1, pixels.shape[-1]), axis=0).astype(np.int16)
+    top, bottom = max(0, rows[0]), min(len(pixels), max(rows[1], rows[0] + 1))
+    left, right = max(0, columns[0]), max(0, columns[1])
+    inked = np.abs(pixels[top:bottom, left:right] - paper).sum(axis=-1) > RULE_INK
+    inked[inked.mean(axis=1) >= RULE_ROWS] = False
+    held = inked.any(axis=0)
+    if not held.any():
+        return None
+    first = inked.argmax(axis=0)
+    last = len(inked) - 1 - inked[::-1].argmax(axis=0)
+    return float(np.median((last - first + 1)[held])) / max(bottom - top, 1)
 
 
 def _without_rules(

@@ -55,7 +55,8 @@ INDEX = {"type": "integer", "minimum": 0}
 EVIDENCE_ENTRY = {
     "type": "object",
     "description": "A box where the value was read (file, page, bbox, line; item for a line "
-    "item; shown where the page shows otherwise, faint where its text is drawn faint, "
+    "item; shown where the page shows otherwise, faint where its text is drawn faint, small "
+    "where it is drawn too small to read, "
     "unchecked where it could not be read again to tell, faintPage where its page's text "
     "is too faint to see), a remembered value (memory, corrections, read), a value the output schema "
     "refused (read, schema), or one file's reading where the submission's files read "
@@ -112,6 +113,13 @@ EVIDENCE_ENTRY = {
             "description": "On a box read from a PDF's text layer: that its text is drawn "
             "markedly fainter than the page's other text (the field then goes to review "
             "too: what the eye reads there may be an image beside it).",
+        },
+        "small": {
+            "type": "string",
+            "description": "On a box read from a PDF's text layer: that its digits are drawn "
+            "too small to read on the page (under about 2.6 points high, or half the page's "
+            "other numbers; the field then goes to review too: what the eye reads there may "
+            "be an image beside them).",
         },
         "faintPage": {
             "type": "string",

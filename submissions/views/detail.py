@@ -315,7 +315,8 @@ def _shown_otherwise(submission: Submission, name: str) -> str:
     """What the page shows where the field was read from a PDF's text layer that says
     otherwise (jobs.extraction.shown keeps it on the box): the value beside it is the
     text layer's, which the reviewer's eye does not see on the page. Or that its text is
-    drawn faint there (``faint``: what the eye reads may be an image beside it), that
+    drawn faint there (``faint``: what the eye reads may be an image beside it) or too
+    small to read (``small``: the same, beside a speck of print), that
     the page could not be read again there to tell (``unchecked``), or that the page's
     text is too faint to see at all (``faintPage``: read by OCR, it is not what the
     reviewer sees)."""
@@ -323,7 +324,7 @@ def _shown_otherwise(submission: Submission, name: str) -> str:
     shown = [Truncator(str(e["shown"])).chars(80) for e in boxes if "shown" in e]
     if shown:
         return f"The page shows {'; '.join(shown)}; the PDF's text says otherwise"
-    keys = ("faintPage", "faint", "unchecked")
+    keys = ("faintPage", "faint", "small", "unchecked")
     said = [str(e[key]) for key in keys for e in boxes if key in e]
     return " ".join(Truncator(text).chars(120) for text in dict.fromkeys(said))
 

@@ -408,3 +408,93 @@ def receipt_pdf_set_in(
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def receipt_pdf_with_a_speck_of_a_total(
+    said: str = "26.80", *, size: float = 10, drawn: float = 1.0, declared: float = 1.0
+) -> bytes:
+    """receipt_pdf's receipt, written by hand, whose total is an image of its 17.90 (as
+    receipt_pdf_in_greys prints one) and whose text layer says ``said`` left of it,
+    in ``size`` points, as far from it as it is wide (out of the reach of the check's
+    re-reading, shown.REACH_CHARS). With ``drawn`` under 1 its font (Type3) draws each glyph that much
+    smaller than its size, in a box ``declared`` as that much of its height: a font of 10
+    points whose digits are a speck of 3, as large as the check of text height sees it."""
+    from PIL import Image
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    width, height = 80 * mm, 110 * mm
+    names = {"Helvetica": b"H", "Helvetica-Bold": b"B"}
+    glyphs = sorted(set(said))
+    # The Type3 glyphs' widths (1/1000 of the size) leave them the gaps of Helvetica-Bold's.
+    widths = {c: stringWidth(c, "Helvetica-Bold", 1000) * drawn for c in glyphs}
+    shows, y = [], height - 14 * mm
+    for font, size_, text, amount in _receipt_rows():
+        if amount is None:
+            shows.append(
+                b"BT /%s %d Tf %.2f %.2f Td (%s) Tj ET"
+                % (
+                    names[font],
+                    size_,
+                    (width - stringWidth(text, font, size_)) / 2,
+                    y,
+                    text.encode(),
+                )
+            )
+            y -= 10 * mm
+            continue
+        shows.append(
+            b"BT /%s %d Tf %.2f %.2f Td (%s) Tj ET" % (names[font], size_, 6 * mm, y, text.encode())
+        )
+        if not text.startswith("TOTAL"):
+            right = width - 6 * mm - stringWidth(amount, font, size_)
+            shows.append(
+                b"BT /%s %d Tf %.2f %.2f Td (%s) Tj ET"
+                % (names[font], size_, right, y, amount.encode())
+            )
+        else:
+            left = width - 20 * mm  # the image's left, 14 mm wide
+            shows.append(
+                b"q %.2f 0 0 %.2f %.2f %.2f cm /Im Do Q" % (14 * mm, 4.5 * mm, left, y - 1 * mm)
+            )
+            font_name = b"T" if drawn < 1 else b"B"
+            said_width = sum(widths[c] for c in said) * size / 1000
+            shows.append(
+                b"BT /%s %.2f Tf %.2f %.2f Td (%s) Tj ET"
+                % (font_name, size, left - 2 * said_width, y, said.encode())
+            )
+        y -= 10 * mm
+    content = b"\n".join(shows)
+    image = Image.open(io.BytesIO(_printed("17.90", "Helvetica-Bold", 10))).convert("RGB")
+    pixels = zlib.compress(image.tobytes())
+    procs = [
+        # d1: the glyph's width and its declared box; its colour is the text's.
+        b"%d 0 0 0 %d %d d1 BT /B %.1f Tf 0 0 Td (%s) Tj ET"
+        % (widths[c], widths[c], 720 * declared, 1000 * drawn, c.encode())
+        for c in glyphs
+    ]
+    first = 9  # the objects after the eight below: one glyph procedure each
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.2f %.2f] /Contents 4 0 R /Resources "
+        b"<< /Font << /H 5 0 R /B 6 0 R /T 7 0 R >> /XObject << /Im 8 0 R >> >> >>"
+        % (width, height),
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Font /Subtype /Type3 /FontBBox [0 0 1000 1000] "
+        b"/FontMatrix [0.001 0 0 0.001 0 0] /CharProcs << %s >> "
+        b"/Encoding << /Type /Encoding /Differences [%s] >> /FirstChar 0 /LastChar 255 "
+        b"/Widths [%s] /Resources << /Font << /B 6 0 R >> >> >>"
+        % (
+            b" ".join(b"/g%d %d 0 R" % (ord(c), first + i) for i, c in enumerate(glyphs)),
+            b" ".join(b"%d /g%d" % (ord(c), ord(c)) for c in glyphs),
+            b" ".join(b"%d" % round(widths.get(chr(code), 0)) for code in range(256)),
+        ),
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB "
+        b"/BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
+        % (image.width, image.height, len(pixels), pixels),
+        *(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(proc), proc) for proc in procs),
+    ]
+    return _written_pdf(objects)

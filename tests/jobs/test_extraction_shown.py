@@ -13,7 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from jobs import pipeline
-from jobs.extraction import document, extract_document, get_engine
+from jobs.extraction import document, extract_document, get_engine, shown
 from jobs.extraction.api import PageText
 from jobs.extraction.layout import BBox, Word
 from jobs.extraction.shown import FAINT, SHOWN_OTHERWISE_CONFIDENCE, UNCHECKED, check_text_layer
@@ -26,6 +26,7 @@ from tests.jobs.fixtures_docs import (
     receipt_pdf_in_greys,
     receipt_pdf_set_in,
     receipt_pdf_whose_font_lies,
+    receipt_pdf_with_a_speck_of_a_total,
 )
 from tests.jobs.test_hostile_files import UPRIGHT, pdf_of_text, submit
 
@@ -382,6 +383,40 @@ def test_a_total_in_faint_text_beside_a_printed_image_of_another_goes_to_review(
     [box] = read.evidence["totalAmount"]
     assert box["faint"] == FAINT and "shown" not in box
     assert "drawn fainter than the page's other text: totalAmount" in read.summary
+    assert read.field_confidences["date"] == unchecked.field_confidences["date"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # Helvetica-Bold at 3 points: as tall as the ink check lets text be and show.
+        pytest.param(receipt_pdf_with_a_speck_of_a_total(size=3), id="3-point-print"),
+        # 4 points among 8- to 10-point print: 4 pixels high on the review page.
+        pytest.param(receipt_pdf_with_a_speck_of_a_total(size=4), id="4-point-print"),
+        # A 10-point Type3 font drawing its digits a third as large, in boxes it declares
+        # that small or as tall as its size: neither the font's size nor the box tell.
+        pytest.param(
+            receipt_pdf_with_a_speck_of_a_total(drawn=0.3, declared=0.3), id="type3-speck"
+        ),
+        pytest.param(
+            receipt_pdf_with_a_speck_of_a_total(drawn=0.3), id="type3-speck-in-a-tall-box"
+        ),
+    ],
+)
+def test_a_total_drawn_too_small_to_read_beside_an_image_of_another_goes_to_review(engine, data):
+    # The reviewer reads the image's "TOTAL RM 17.90"; the text layer's 26.80 is a speck
+    # left of it, which the box read again magnifies to 32 pixels high and OCR reads as
+    # the text layer says: it went straight through at 0.899.
+    _, unchecked = extract_document(data, kind="receipt", engine=Unchecked())
+    assert unchecked.fields["totalAmount"] == 26.8
+    assert unchecked.field_confidences["totalAmount"] >= 0.85
+
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.fields["totalAmount"] == 26.8
+    assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    boxes = read.evidence["totalAmount"]
+    assert boxes and all(box.get("small") == shown.SMALL for box in boxes)
+    assert "drawn too small to read on the page: totalAmount" in read.summary
     assert read.field_confidences["date"] == unchecked.field_confidences["date"]
 
 

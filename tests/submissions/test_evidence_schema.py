@@ -19,6 +19,7 @@ EVIDENCE = {
         {**BOX, "shown": "17.90"},
         {**BOX, "faint": "Drawn faint.", "unchecked": "Not read again."},
         {**BOX, "faintPage": "Too faint to see."},
+        {**BOX, "small": "Drawn too small to read."},
     ],
     "lineItems": [{**BOX, "item": 0}],
     "merchantName": [BOX, {"memory": ["mem_1"], "corrections": 3, "read": "KEDAI"}],
@@ -49,7 +50,7 @@ def test_the_detail_names_the_evidence_component_and_its_members():
     assert set(entry["properties"]) == {
         *("file", "page", "bbox", "line", "item"),
         *("memory", "corrections", "read", "schema", "confidence"),
-        *("shown", "faint", "unchecked", "faintPage"),
+        *("shown", "faint", "small", "unchecked", "faintPage"),
     }
     assert entry["additionalProperties"] is True  # additive: a new member breaks no client
 

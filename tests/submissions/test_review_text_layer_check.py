@@ -4,7 +4,7 @@ again to tell."""
 
 import pytest
 
-from jobs.extraction.shown import FAINT, FAINT_PAGE, UNCHECKED
+from jobs.extraction.shown import FAINT, FAINT_PAGE, SMALL, UNCHECKED
 from tests.submissions.test_review_accessibility import detail
 from tests.submissions.test_review_support import submission_with_file
 
@@ -39,6 +39,13 @@ def test_a_field_drawn_faint_says_so(ui, company):
     waiting = submission_with_file(company, evidence={"totalAmount": [{**BOX, "faint": FAINT}]})
     assert remark(detail(ui, waiting), "totalAmount") == (
         "The PDF's text here is drawn fainter than the page's other text."
+    )
+
+
+def test_a_field_drawn_too_small_to_read_says_so(ui, company):
+    waiting = submission_with_file(company, evidence={"totalAmount": [{**BOX, "small": SMALL}]})
+    assert remark(detail(ui, waiting), "totalAmount") == (
+        "The PDF's text here is drawn too small to read on the page."
     )
 
 
