@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -614,26 +615,40 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @dataclass(frozen=True)
+class LockedFile:
+    """A password-protected PDF: it has pages, but none can be drawn (its password was
+    dropped when its job ended). ``original``: its bytes' address, "" when not stored."""
+
+    file: SubmissionFile
+    original: str
+
+
+@dataclass(frozen=True)
 class Side:
     submission: Submission
     pages: list[str]
+    locked: list[LockedFile]
 
 
-def _page_urls(submission: Submission) -> list[str]:
-    """Every page the reviewer can see of a submission's stored files, in order."""
+def _side(submission: Submission) -> Side:
+    """Every page the reviewer can see of a submission's stored files, in order, and its
+    PDFs whose pages cannot be drawn, so the page says why rather than "No stored pages"."""
     urls: list[str] = []
+    locked: list[LockedFile] = []
     files: list[SubmissionFile] = list(
         submission.files.filter(purged_at__isnull=True).order_by("file_index")
     )
     for file in files:
         mime = file.mime_type or file.declared_content_type
         if mime == "application/pdf" and file.password_protected:
-            continue  # no page of it can be drawn: its password was dropped with its job
-        if mime == "application/pdf":
+            # No page of it can be drawn: its password was dropped with its job.
+            kept = default_storage.exists(file.storage_key)
+            locked.append(LockedFile(file, file_url(file) if kept else ""))
+        elif mime == "application/pdf":
             urls += [file_page_url(file, n) for n in range(min(file.page_count or 1, 10))]
         elif mime.startswith("image/") and mime != "image/svg+xml":
             urls.append(_image_url(submission, file))
-    return urls
+    return Side(submission, urls, locked)
 
 
 def _compared_fields(own: Submission, other: Submission) -> list[dict[str, Any]]:
@@ -661,7 +676,7 @@ def compare(request: HttpRequest, submission_id: str, target_id: str) -> HttpRes
     context = {
         "submission": submission,
         "target": target,
-        "sides": [Side(submission, _page_urls(submission)), Side(target, _page_urls(target))],
+        "sides": [_side(submission), _side(target)],
         "fields": _compared_fields(submission, target),
         "checks": M.objects.filter(submission=submission, target_submission=target).order_by(
             "-score"

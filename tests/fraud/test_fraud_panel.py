@@ -614,3 +614,41 @@ def test_a_password_protected_pdf_is_offered_by_no_page_image_it_cannot_draw(ui,
             answer = ui.get(src.replace("&amp;", "&"))
             assert answer.status_code == 200, (src, answer.status_code)
     assert reverse("review:file_page", args=[earlier.pk, 0, 0]) not in panel + compare
+
+
+def _compare_side(html: str, submission: Submission) -> str:
+    """The compare page's section of one side of the pair."""
+    (side,) = re.findall(
+        rf'<section class="card" data-compare-side="{submission.pk}">(.*?)</section>', html, re.S
+    )
+    return side
+
+
+@pytest.mark.parametrize("original_kept", [True, False])
+def test_compare_says_a_password_protected_pdfs_pages_are_not_kept_not_that_it_has_none(
+    ui, company, original_kept
+):
+    """Compare said "No stored pages." of a password-protected PDF: it has pages, they
+    cannot be drawn since its password was dropped with its job. It says so, as the desk's
+    viewer does, and offers the original where its bytes are still stored."""
+    from django.core.files.storage import default_storage
+
+    from tests.jobs.fixtures_docs import invoice_pdf
+
+    earlier = factories.SubmissionFactory(company=company, status=S.APPROVED)
+    locked = stored_file(earlier, content=invoice_pdf(password="s3cret"))
+    locked.password_protected = True
+    locked.save(update_fields=["password_protected"])
+    if not original_kept:
+        default_storage.delete(locked.storage_key)
+    later = submission_with_file(company)
+    html = ui.get(reverse("fraud:compare", args=[later.pk, earlier.pk])).content.decode()
+    side = _compare_side(html, earlier)
+    assert "No stored pages." not in side
+    assert "This PDF is password-protected; its pages are not kept." in side
+    original = reverse("review:file", args=[earlier.pk, 0])
+    assert (original in side) is original_kept
+    assert ("Open original" in side) is original_kept
+    desk = ui.get(reverse("review:detail", args=[earlier.pk])).content.decode()
+    if original_kept:  # the desk's viewer says the same of it
+        assert "This PDF is password-protected; its pages are not kept." in desk
