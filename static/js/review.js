@@ -139,6 +139,58 @@
   });
   $$(".page img").filter((img) => img.complete && img.naturalWidth).forEach(markPageDrawn);
 
+  // A document image that fails to load (a file withdrawn, or purged at the end of its
+  // retention, while its page is open) showed as a broken image, its alt text alone. It
+  // is replaced by a note saying why: the browser does not tell an image's status, so its
+  // address is asked once more; only a 404 is the file gone. An address that answers now
+  // is drawn again, once; anything else is a failed load. Without script the broken image
+  // and its alt text remain.
+  const DOCUMENT_IMAGES = ".page img, .compare-pages img, .fraud-panel img, .local-regions img";
+  const IMAGE_GONE =
+    "This page is no longer available (the file was withdrawn or its retention period ended).";
+  const IMAGE_FAILED = "This page could not be loaded. Reload the page to try again.";
+
+  function noteImage(img, text) {
+    let note = img.nextElementSibling;
+    if (!note || !note.matches(".image-failed")) {
+      note = document.createElement("p");
+      note.className = "image-failed muted small";
+      img.after(note);
+    }
+    note.textContent = text;
+    img.hidden = true;
+  }
+
+  function imageFailed(img) {
+    if (!img || !img.matches || !img.matches(DOCUMENT_IMAGES)) return;
+    const src = img.getAttribute("src");
+    if (!src) return;
+    if (img.dataset.failed === src) return noteImage(img, IMAGE_FAILED); // failed again
+    img.dataset.failed = src;
+    fetch(src, { credentials: "same-origin", cache: "no-store" })
+      .then((answer) => answer.status, () => 0)
+      .then((status) => {
+        if (img.getAttribute("src") !== src) return; // turned or swapped meanwhile
+        if (status === 404) noteImage(img, IMAGE_GONE);
+        else if (status >= 200 && status < 300) img.src = src;
+        else noteImage(img, IMAGE_FAILED);
+      });
+  }
+
+  // One drawn after all (turned, or drawn again) takes its place back from the note.
+  function imageDrawn(img) {
+    if (!img || !img.matches || !img.matches(DOCUMENT_IMAGES) || !img.hidden) return;
+    const note = img.nextElementSibling;
+    if (note && note.matches(".image-failed")) note.remove();
+    img.hidden = false;
+  }
+  document.addEventListener("error", (event) => imageFailed(event.target), true);
+  document.addEventListener("load", (event) => imageDrawn(event.target), true);
+  // Failed before this script ran (it is deferred): complete, with nothing drawn.
+  $$(DOCUMENT_IMAGES)
+    .filter((img) => img.complete && !img.naturalWidth && img.getAttribute("src"))
+    .forEach(imageFailed);
+
   // Rotation asks the server for the page turned (a real image in the scroll area, so
   // nothing is clipped); the evidence boxes are turned with it.
   function pageSource(img) {

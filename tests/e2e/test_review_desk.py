@@ -11,7 +11,12 @@ import pytest
 from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import MerchantMemory, Submission, SubmissionStatus
-from submissions.services import Actor, submission_comment, submission_correct_field
+from submissions.services import (
+    Actor,
+    submission_comment,
+    submission_correct_field,
+    submission_files_withdraw,
+)
 from submissions.views import actions
 from tests import factories
 from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
@@ -1428,4 +1433,24 @@ def test_a_fraud_decision_answered_after_its_panel_reloaded_still_refreshes_the_
     expect(page.locator("li[data-event=field_corrected]")).to_have_count(2)
     expect(page.locator("[data-refusal]")).to_have_count(0)
     assert errors == []
+    context.close()
+
+
+def test_a_page_whose_file_is_withdrawn_while_open_says_so_not_a_broken_image(
+    chromium, live_server, team
+):
+    """Its file withdrawn (retention) while the reviewer has its page open, the next
+    drawing of it (here turned) was a broken image, its alt text alone: it says why."""
+    submission = low_total(team["company"])
+    context, page, _ = open_page(chromium, live_server, team["alice"])
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    shown = page.locator(".stage .page img").first
+    wait_until(page, "document.querySelector('.stage .page img').naturalWidth > 0")
+    submission_files_withdraw(submission_id=submission.pk)
+    page.locator("[data-rotate]").click()
+    note = page.locator(".stage .page .image-failed")
+    expect(note).to_have_text(
+        "This page is no longer available (the file was withdrawn or its retention period ended)."
+    )
+    expect(shown).to_be_hidden()
     context.close()
