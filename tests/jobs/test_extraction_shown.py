@@ -5,6 +5,7 @@ shows a reviewer the receipt's 17.90 while Steve reads 26.80 from its text layer
 read with the real OCR engine (loaded once, ~2 s): what is tested is what it reads on the
 rendered page."""
 
+import io
 import logging
 
 import pypdfium2 as pdfium
@@ -451,3 +452,28 @@ def test_a_total_as_dark_as_its_page_or_plainly_grey_is_not_found():
     assert faint(381, 765) == []  # #808080: plainly read
     assert faint(765, 300) == []  # grey labels, a black total
     assert faint(300, 300) == []  # a receipt printed grey throughout
+
+
+def pdf_of_pages(*files: bytes) -> bytes:
+    """One PDF of the pages of ``files``, in order."""
+    whole = pdfium.PdfDocument.new()
+    for data in files:
+        whole.import_pages(pdfium.PdfDocument(data))
+    out = io.BytesIO()
+    whole.save(out)
+    return out.getvalue()
+
+
+def test_a_total_whose_font_lies_on_a_later_page_shown_sideways_goes_to_review(engine):
+    # Its boxes are read again on the page they lie on, turned as it shows: a first page
+    # holding no total, the lie on the second, /Rotate 90.
+    data = pdf_of_pages(
+        receipt_pdf_whose_font_lies({}, prints={"17.90": ""}),
+        receipt_pdf_whose_font_lies(ADDS_UP, rows=PAID_ROWS, rotate=90),
+    )
+    _, read = extract_document(data, kind="receipt", engine=engine)
+    assert read.fields["totalAmount"] == 26.8  # the text layer's
+    assert read.field_confidences["totalAmount"] == SHOWN_OTHERWISE_CONFIDENCE
+    assert [(box["page"], box.get("shown")) for box in read.evidence["totalAmount"]] == [
+        (1, "17.90")
+    ]
