@@ -51,14 +51,18 @@ _SHORT_FORM_ABROAD = re.compile(r"\S[\s,]\s*(?:SA|AG|KG|BV|NV|OY|AB)\.?\s*(?:,|$
 _LEGAL_END = re.compile(
     r"(?:(?:S[DO0]N\.?\s*)?\bB[HN]D|S[DO0]N\.?\s*B[HN]D|\bBERHAD|\bS\s?/\s?B|\bSARL|"
     r"\bS\.\s?A\.\s?R\.\s?L|\bGMBH(?:\s*&\s*CO\.?\s*KG)?|&\s*CO\.?\s*KG|\bLTD|\bLIMITED|"
-    r"\bLLC|\bINC|\bPLC|\bS\.\s?A|\bENTERPRISES?|\bTRADING|\bCORPORATION)\.?$",
+    r"\bLLC|\bINC|\bPLC|\bS\.\s?A|\bENTERPRISES?|\bTRADING|\bCORPORATION|"
+    # _FORM_ABROAD's dotted or long forms; not its undotted short ones, nor "SpA", which
+    # in any case is a spa ("FOOT SPA" under "THAI").
+    r"\bS\.\s?A\.\s?S|\bS\.\s?R\.\s?L|\bSRL|\bS\.\s?P\.\s?A|\bB\.\s?V|\bN\.\s?V|\bOYJ|"
+    r"\bA\s?/\s?S|\bSP\.?\s?Z\s?O\.\s?O|\bLLP)\.?$",
     re.I,
 )
 # What no name starts with: a line opening so goes on from the line above. Not the trade
 # words, which may ("Enterprise Rent-A-Car", "TRADING POST").
 _OPENS_WITH_TAIL = re.compile(
     r"^(?:&|(?:S[DO0]N\.?\s*)?B[HN]D\b|BERHAD\b|SARL\b|GMBH\b|LTD\b|LLC\b|INC\b|"
-    r"CORPORATION\b)",
+    r"CORPORATION\b|S\.\s?R\.\s?L\b|S\.\s?P\.\s?A\b|B\.\s?V\b|N\.\s?V\b|OYJ\b|A\s?/\s?S\b|LLP\b)",
     re.I,
 )
 # OCR variants of "SDN BHD" (Sendirian Berhad) at the end of a name.

@@ -318,6 +318,14 @@ TWO_LINE_NAMES = [
     ("Harbour Marine Supply", "Ltd."),
     ("Bluewater Holdings", "LLC"),
     ("Garcia Hermanos", "S.A."),
+    # The forms abroad that header._FORM_ABROAD knows on a name's own line, as below it.
+    ("Jansen Transport", "B.V."),
+    ("Rossi Costruzioni", "S.r.l."),
+    ("Ferrari Ricambi", "S.p.A."),
+    ("Nordic Timber", "Oyj"),
+    ("Hansen Shipping", "A/S"),
+    ("Baker Partners", "LLP"),
+    ("Dupont Services", "S.A.S."),
 ]
 
 
