@@ -106,7 +106,7 @@ def fill(company: Any, rows: int, rng: random.Random) -> None:
                 extracted_data={"merchantName": "Kedai Runcit", "totalAmount": n % 997 + 0.5},
                 field_confidences={"merchantName": 0.9, "totalAmount": 0.95},
                 client_submission_id=f"bench-{n}",
-                **review_since_fields(in_review),
+                review_entered_at=in_review,
             )
             submissions.append(submission)
             made[submission.id] = created
@@ -143,14 +143,6 @@ def fill(company: Any, rows: int, rng: random.Random) -> None:
         cursor.execute("VACUUM ANALYZE submissions_submission")
         cursor.execute("VACUUM ANALYZE submissions_submissionevent")
     print(f"added {rows - have:,} submissions in review in {time.monotonic() - started:.0f} s")
-
-
-def review_since_fields(in_review: Any) -> dict[str, Any]:
-    """The stored move into review, where the model keeps one."""
-    from submissions.models import Submission
-
-    names = {f.name for f in Submission._meta.concrete_fields}
-    return {"review_since": in_review} if "review_since" in names else {}
 
 
 def filters(**overrides: str) -> dict[str, str]:

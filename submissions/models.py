@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from steve.ids import id_factory
@@ -85,6 +86,13 @@ class Submission(models.Model):
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # When it moved into review: the time of that move's event, set with it by the one
+    # transition there (services.submission_transition) and kept after a decision, as the
+    # event is. The queue's age, paging, SLA count and the overview's oldest waiting count
+    # from it (selectors.in_review_since); read per row from the events, each poll sorted
+    # every submission in review by a subquery. Null for one never in review, and for one
+    # made in review before events kept statuses (its age counts from its creation).
+    review_entered_at = models.DateTimeField(null=True, blank=True)
     sync_attempts = models.PositiveSmallIntegerField(default=0)
     sync_next_attempt_at = models.DateTimeField(null=True, blank=True)
     results_purged_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +124,17 @@ class Submission(models.Model):
             ),
             models.Index(
                 fields=["company", "workflow", "status", "-id"], name="submission_company_wf"
+            ),
+            # The review tab in age order (its pages, its poll, the SLA's count, the
+            # overview's oldest waiting): the expression selectors.in_review_since orders
+            # and filters by, so a page reads its rows, not every row in review.
+            models.Index(
+                F("company"),
+                F("environment"),
+                F("status"),
+                Coalesce("review_entered_at", "created_at"),
+                F("id"),
+                name="submission_review_since",
             ),
             models.Index(
                 fields=["sync_next_attempt_at"],

@@ -571,6 +571,12 @@ def submission_transition(*, submission_id: str, change: Change) -> Submission:
             from_status=from_status,
             to_status=change.to_status,
         )
+        if change.to_status == S.REVIEW:
+            # The queue's age counts from this move (selectors.in_review_since), kept on
+            # the row so a poll does not read it from each waiting row's events: the
+            # event's own time, known once it is recorded.
+            submission.review_entered_at = event.occurred_at
+            submission.save(update_fields=["review_entered_at"])
         if change.to_status in WEBHOOK_EVENTS:
             announce(
                 submission=submission, event_type=WEBHOOK_EVENTS[change.to_status], event=event

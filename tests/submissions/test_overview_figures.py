@@ -79,6 +79,8 @@ class Seeder:
             submission=submission, type=type, from_status=moves[0], to_status=moves[1], **who
         )
         SubmissionEvent.objects.filter(pk=event.pk).update(occurred_at=when)
+        if moves[1] == S.REVIEW:  # the move into review keeps its time on the row too
+            Submission.objects.filter(pk=submission.pk).update(review_entered_at=when)
 
     def processed(self, submission: Submission, when: datetime, to: str = S.REVIEW) -> None:
         self.event(submission, EventType.PROCESSING_STARTED, when, moves=(S.CREATED, S.PROCESSING))

@@ -31,6 +31,8 @@ def made(company: Company, *, created: datetime, in_review: datetime | None) -> 
             to_status=S.REVIEW,
         )
         SubmissionEvent.objects.filter(pk=event.pk).update(occurred_at=in_review)
+        # Kept on the row with its event, as the move into review keeps it.
+        Submission.objects.filter(pk=submission.pk).update(review_entered_at=in_review)
     return submission
 
 
