@@ -4,12 +4,9 @@ workers, a test's concurrent clients)."""
 import threading
 import time
 
-import pytest
 from drf_spectacular import plumbing
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework.test import APIClient
-
-pytestmark = pytest.mark.django_db(transaction=True)
 
 MISSING = "steve_no_such_module.Serializer"
 
