@@ -144,11 +144,11 @@ def _preview(
         # Its password was dropped when its job ended: no page of it can be drawn (404).
         return None if file.password_protected else file_page_url(file, page)
     if mime.startswith("image/"):
-        return _image_url(submission, file)
+        return _image_url(file)
     return None
 
 
-def _image_url(submission: Submission, file: SubmissionFile) -> str:
+def _image_url(file: SubmissionFile) -> str:
     """An image as the checks saw it: as uploaded, or drawn cut, straightened or turned
     as OCR read it, so the matched regions (fractions of that page) fall on the receipt."""
     if is_identity(stored_transform(file.page_transforms, 0)):
@@ -647,7 +647,7 @@ def _side(submission: Submission) -> Side:
         elif mime == "application/pdf":
             urls += [file_page_url(file, n) for n in range(min(file.page_count or 1, 10))]
         elif mime.startswith("image/") and mime != "image/svg+xml":
-            urls.append(_image_url(submission, file))
+            urls.append(_image_url(file))
     return Side(submission, urls, locked)
 
 
