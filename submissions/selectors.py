@@ -276,10 +276,10 @@ def queue_age_since(row: Submission) -> datetime:
 
 def age_parts(queryset: QuerySet[Submission], tab: str) -> list[AgePart]:
     """The rows of a queue tab (`tab`: a status or ALL) as parts each read in age order by
-    itself: those in review by their move there (a subquery each: the open ones are few),
-    the others by creation time through the (company, created_at) index. One expression
-    for both had every decided submission the company ever had read its events on each
-    poll of the All tab, to be sorted. A one-status tab is one part, so one query."""
+    itself: those in review by their move there (the submission_review_since index), the
+    others by creation time through the (company, created_at) index. One expression for
+    both would sort every decided submission the company ever had on each poll of the All
+    tab. A one-status tab is one part, so one query."""
     parts: list[AgePart] = []
     in_review = Q(status=SubmissionStatus.REVIEW)
     if tab in (ALL, SubmissionStatus.REVIEW):
@@ -352,8 +352,8 @@ def age_ordered(
     parts: list[AgePart], *, descending: bool, after: AgeKey | None, limit: int
 ) -> list[Submission]:
     """The first `limit` rows of the parts (age_parts) after `after`, oldest first or
-    newest first: each part's first `limit`, merged. Ordered by the selected column (one
-    subquery per row in review, not a second one for the order)."""
+    newest first: each part's first `limit`, merged. Ordered by the selected column, the
+    expression its index holds."""
     found: list[Submission] = []
     for part in parts:
         rows, field = part
