@@ -33,11 +33,43 @@ _MONTHS = {
 }  # fmt: skip
 
 
+# Letters of other scripts drawn as a Latin one (the common ones of Unicode's
+# confusables): a PDF's text layer can spell a shop's name with them and its page shows
+# that name, yet folded away as letters beyond ASCII they left "DI RUNIT H NG DN HD" of
+# "Kedai Runcit Ah Seng Sdn Bhd", like no other name, and an edited copy matched none.
+_LOOK_ALIKES = {
+    # Cyrillic
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ӏ": "I", "Ј": "J",
+    "К": "K", "М": "M", "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y",
+    "Ү": "Y", "Ԝ": "W", "а": "a", "с": "c", "е": "e", "і": "i", "ӏ": "l", "ј": "j",
+    "о": "o", "р": "p", "ѕ": "s", "х": "x", "у": "y", "һ": "h", "ԁ": "d", "ԛ": "q",
+    "ԝ": "w",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ι": "i",
+    "ν": "v", "ο": "o", "ρ": "p",
+    # Armenian
+    "Օ": "O", "հ": "h", "ո": "n", "ս": "u", "զ": "q", "օ": "o",
+}  # fmt: skip
+_AS_LATIN = str.maketrans(_LOOK_ALIKES)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _word_as_latin(match: re.Match[str]) -> str:
+    """A word of Latin letters and look-alikes only, as the Latin word it shows; a word
+    with any other letter (a Greek or Russian word) keeps its letters."""
+    word = match.group()
+    if all(c in _LOOK_ALIKES or unicodedata.name(c, "").startswith("LATIN ") for c in word):
+        return word.translate(_AS_LATIN)
+    return word
+
+
 def merchant(value: Any) -> str:
     """Upper-case words of the name without punctuation and legal forms."""
     if not value:
         return ""
-    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode().lower()
+    shown = _WORD.sub(_word_as_latin, unicodedata.normalize("NFC", str(value)))
+    text = unicodedata.normalize("NFKD", shown).encode("ascii", "ignore").decode().lower()
     words = [w for w in re.findall(r"[a-z0-9]+", text) if w not in _LEGAL_FORMS]
     return " ".join(words).upper()[:200]
 

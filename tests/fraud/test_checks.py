@@ -233,6 +233,33 @@ def test_the_same_receipt_number_needs_five_digits_and_a_similar_shop(company):
     assert outcome.status == "flagged"
 
 
+# The name of FIELDS with Cyrillic and Greek letters drawn as the Latin ones (К, а, е, с, Ѕ,
+# Α, В): a PDF's text layer can say anything, and the page shows the same name.
+LOOK_ALIKE = "\u041a\u0435d\u0430i Run\u0441it \u0391h \u0405\u0435ng \u0405dn \u0412hd"
+
+
+def test_a_shop_name_spelt_in_look_alike_letters_is_the_same_shop(company):
+    """Folded away as letters beyond ASCII, the look-alikes left "DI RUNIT H NG DN HD" of
+    "KEDAI RUNCIT AH SENG": an edited copy of an earlier receipt, its name's letters
+    swapped for Cyrillic twins, kept its receipt number but matched no shop."""
+    assert FIELDS["merchantName"] != LOOK_ALIKE and not LOOK_ALIKE.isascii()
+    second, _ = make_submission(company)
+    run(second, fields={**FIELDS, "receiptNumber": "INV-2024-00817"})
+    edited_copy, _ = make_submission(company)
+    fields = {
+        **FIELDS,
+        "merchantName": LOOK_ALIKE,
+        "date": "2024-06-19",
+        "totalAmount": 9.5,
+        "receiptNumber": "INV-2024-00817",
+    }
+    outcome = run(edited_copy, fields=fields)
+    match = M.objects.get(submission=edited_copy)
+    assert (match.check_type, match.target_submission_id) == ("data", second.pk)
+    assert match.details["merchant"] == "KEDAI RUNCIT AH SENG"
+    assert outcome.status == "flagged"
+
+
 GARBLED = TEXT.replace("88123", "8812B").replace("31.00", "31.60")  # weak text evidence
 
 

@@ -308,6 +308,17 @@ def test_normalise_fields():
     assert normalise.date("31/02/2018") is None
 
 
+def test_a_word_of_look_alike_letters_is_read_as_the_latin_word_it_shows():
+    assert normalise.merchant("\u0422\u0415\u0405\u0421\u041e Express") == "TESCO EXPRESS"
+    assert normalise.merchant("\u039a\u0435dai Runcit") == "KEDAI RUNCIT"
+    # A word with any other letter of its script is a word of that script, not a disguise.
+    assert normalise.merchant("\u041c\u0430\u0433\u0430\u0437\u0438\u043d") == ""
+    assert (
+        normalise.merchant("MR. D.I.Y. (\u041c\u0430\u0433\u0430\u0437\u0438\u043d)") == "MR D I Y"
+    )
+    assert normalise.merchant("K\u00e9dai") == "KEDAI"  # Latin accents as before
+
+
 def test_normalise_merchant_similarity_time_and_numbers():
     same = normalise.merchant_similarity(
         normalise.merchant("BOOKTA_K(TAMANDAYA)SDN BHD"),
