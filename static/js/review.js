@@ -907,14 +907,20 @@
   ["htmx:pushedIntoHistory", "htmx:replacedInHistory", "htmx:historyRestore"].forEach((name) => {
     document.addEventListener(name, (event) => { shownPath = event.detail.path || shownPath; });
   });
+  // The page gone back (or forward) to is loaded as a page, not swapped in by htmx: with
+  // the server unreachable htmx left this page, its Approve live, under the other page's
+  // address without a word, and a sign-in that had ended brought a blank page (htmx swaps
+  // in the empty answer that sends its requests to the login form). A page load shows
+  // the browser's own "cannot be reached", or the login form that leads back to it.
   document.addEventListener("htmx:historyCacheMiss", (event) => {
-    if (leavingThroughHistory || !dirtyInputs().length) { leavingThroughHistory = false; return; }
     event.preventDefault();
+    if (leavingThroughHistory || !dirtyInputs().length) { location.reload(); return; }
     history.pushState({ htmx: true }, "", shownPath);
     askUnsaved(() => { leavingThroughHistory = true; history.back(); }, "leave");
   });
   window.addEventListener("beforeunload", (event) => {
-    if (dirtyInputs().length) event.preventDefault();
+    // Leaving through the history was asked about already: not a second time.
+    if (!leavingThroughHistory && dirtyInputs().length) event.preventDefault();
   });
 
   document.addEventListener("click", (event) => {
