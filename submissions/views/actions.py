@@ -20,7 +20,6 @@ from submissions.forms import ApproveForm, CancelForm, CorrectionForm, LineItems
 from submissions.models import Submission
 from submissions.selectors import queue_next_waiting
 from submissions.services import (
-    CORRECTION_MAX,
     MAX_LINE_ITEMS,
     Actor,
     LineItemRow,
@@ -49,6 +48,11 @@ from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 # and one more, so that a longer list is refused with a message, never cut short (three
 # fields a row stays under Django's 1000-field limit).
 MAX_LINE_ITEM_ROWS = MAX_LINE_ITEMS + 2
+# How much of a typed text (a reason, a comment, a correction, a description) is read: far
+# past every limit the services set (2,000), so that a longer text is refused saying so
+# and a refused plain post brings the whole of it back to be shortened; bounded, as that
+# comes back through the session.
+TYPED_MAX = 5000
 
 
 @company_required
@@ -153,7 +157,7 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     form = RejectForm(request.POST)
     # The reason typed and the one picked from the list: both come back with a refusal.
     typed = {
-        "reject_reason": request.POST.get("reason", "")[:5000],
+        "reject_reason": request.POST.get("reason", "")[:TYPED_MAX],
         "reject_preset": request.POST.get("preset", "")[:500],
     }
     if not form.is_valid():
@@ -183,7 +187,7 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CancelForm(request.POST)
-    typed = {"cancel_reason": request.POST.get("reason", "")[:5000]}
+    typed = {"cancel_reason": request.POST.get("reason", "")[:TYPED_MAX]}
     if not form.is_valid():
         return _refused(request, submission.pk, "The form was incomplete; try again.", typed=typed)
     try:
@@ -243,7 +247,7 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         field = request.POST.get("field", "")[:100]
-        value = request.POST.get("value", "")[: CORRECTION_MAX + 1]
+        value = request.POST.get("value", "")[:TYPED_MAX]
         return _incomplete(request, submission, {"field": field, "value": value} if field else {})
     data = form.cleaned_data
     return _corrected(
@@ -329,13 +333,14 @@ def _at_inputs(field_name: str, error: ServiceError) -> dict[str, str]:
 def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
     """The rows of the line-items form: description-N, quantity-N, amount-N.
 
-    A description is read up to one character past the service's limit, so that a longer
-    one is refused with a message; cut to fit, it was stored shortened without a word
-    (every row is sent back on each save, so one amount's fix cut all long rows)."""
+    A description is read up to TYPED_MAX, past the service's limit, so that a longer one
+    is refused with a message (cut to fit, it was stored shortened without a word: every
+    row is sent back on each save, so one amount's fix cut all long rows), and comes back
+    whole to a plain post (read to one past the limit, its end was gone)."""
     post = request.POST
     return [
         LineItemRow(
-            description=post.get(f"description-{n}", "")[: CORRECTION_MAX + 1],
+            description=post.get(f"description-{n}", "")[:TYPED_MAX],
             quantity=post.get(f"quantity-{n}", "")[:50],
             amount=post.get(f"amount-{n}", "")[:50],
         )
@@ -391,7 +396,7 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     redraws the column, which showed someone else's claim (or its release) without a word:
     it says what changed since the page was drawn, as a stale action's refusal would."""
     submission = own_submission(request, submission_id)
-    text = request.POST.get("text", "")[:5000]
+    text = request.POST.get("text", "")[:TYPED_MAX]
     actor = Actor.for_user(request.user)
     try:
         submission_comment(
