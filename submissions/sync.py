@@ -10,7 +10,9 @@ generated sync secret (SyncSigningSecret), never with anything derived from SECR
 """
 
 import logging
+import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.db.models import CharField, DateTimeField, Expression, OuterRef, Subquery, Value
 from django.db.models.functions import Concat, Greatest
@@ -144,7 +146,7 @@ def _record_failure(
         details={
             "attempt": number,
             "statusCode": status_code,
-            "error": delivery.last_error[:500],
+            "error": timeline_error(delivery.last_error, delivery.url)[:500],
             "nextAttemptAt": iso(submission.sync_next_attempt_at),
             "deliveryId": delivery.pk,
         },
@@ -160,6 +162,22 @@ def _record_failure(
             error_kind(status_code, delivery.last_error),
             delivery.pk,
         )
+
+
+# requests names the URL's path and query in its errors: "… Max retries exceeded with
+# url: /erp?token=… (Caused by …)".
+URL_IN_ERROR = re.compile(r"(with url: )\S+")
+
+
+def timeline_error(error: str, url: str) -> str:
+    """A failed attempt's error as the submission's timeline keeps it: without the
+    target's path and query, often its credential (a ?token=, a key in the path). The
+    timeline is read by every reviewer of the company on the desk, who is never shown
+    the sync_url; the attempt log (admin, its deliveryId) keeps the whole text."""
+    target = urlsplit(url)
+    hidden = URL_IN_ERROR.sub(r"\1…", error).replace(url, f"{target.scheme}://{target.netloc}/…")
+    where = target.path + (f"?{target.query}" if target.query else "")
+    return hidden.replace(where, "/…") if where not in ("", "/") else hidden
 
 
 # Submissions rescheduled per UPDATE: its ids stay well under PostgreSQL's 65,535
