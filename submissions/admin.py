@@ -20,6 +20,7 @@ from steve.models import Workflow
 from steve.text import shown
 from submissions.memory import REMEMBERED_FIELDS
 from submissions.models import MerchantMemory, Submission, SubmissionEvent, SubmissionFile
+from submissions.selectors import sync_post_id
 from submissions.services import (
     merchant_memory_forget,
     merchant_memory_forgetting,
@@ -125,6 +126,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "updated_at",
         "decided_at",
         "all_events",
+        "sync_post",
         "page_text",
     ]
     # The text read is shown as page_text, not as the one line of JSON it is stored as.
@@ -139,6 +141,17 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description="events")
     def all_events(self, obj: Submission | None) -> str:
         return all_rows_link(SubmissionEvent, "submission", obj, "events")
+
+    @admin.display(description="sync post")
+    def sync_post(self, obj: Submission | None) -> str:
+        """Its downstream-sync post, where each attempt is logged and "Redeliver now"
+        resends it: the page showed the sync's attempts, but its post only as the
+        deliveryId in its events, to be searched for by hand."""
+        post_id = sync_post_id(submission_id=obj.pk) if obj and obj.pk else None
+        if post_id is None:
+            return "—"
+        url = reverse("admin:webhooks_webhookdelivery_change", args=[post_id])
+        return format_html('<a href="{}">{}</a>', url, post_id)
 
     @admin.display(description="pages text")
     def page_text(self, obj: Submission | None) -> SafeString | str:

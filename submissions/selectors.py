@@ -714,3 +714,14 @@ def reviewer_figures(submissions: QuerySet[Submission], since: datetime) -> list
         ),
         key=lambda p: (-p["decisions"], p["label"]),
     )
+
+
+def sync_post_id(*, submission_id: str) -> str | None:
+    """The id of the submission's downstream-sync post (a webhook delivery), if any."""
+    from submissions.sync import sync_event_id  # sync builds on the services, which read here
+    from webhooks.models import WebhookDelivery
+
+    posts = WebhookDelivery.objects.filter(
+        purpose=WebhookDelivery.Purpose.SYNC, event_id=sync_event_id(submission_id)
+    )
+    return posts.values_list("pk", flat=True).first()

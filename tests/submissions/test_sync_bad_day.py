@@ -275,3 +275,16 @@ def test_a_target_down_for_days_is_given_up_after_the_budget_then_resent_from_th
     assert event_types(synced)[-2:] == ["sync_abandoned", "synced"]
     assert len(erp.received) == MAX_ATTEMPTS + 1
     assert len(set(erp.received)) == 1  # the same post every time
+
+
+def test_a_submission_waiting_on_its_sync_links_to_the_post_the_operator_resends(operator):
+    """The admin's submission page showed the sync's attempts and next attempt, but its
+    post (its attempt log, "Redeliver now") only as a deliveryId in the events, to be
+    searched for by hand in Webhook deliveries."""
+    waiting, delivery = approved("https://example.com/erp")
+    page = operator.get(f"/admin/submissions/submission/{waiting.pk}/change/")
+    assert f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/" in page.content.decode()
+    unsynced = SubmissionFactory()  # no sync_url: no post
+    page = operator.get(f"/admin/submissions/submission/{unsynced.pk}/change/")
+    assert page.status_code == 200
+    assert "/admin/webhooks/webhookdelivery/whd_" not in page.content.decode()
