@@ -1031,6 +1031,7 @@ UNREADABLE_FIELD_CODES = {
     "UNSUPPORTED_FILE": "unsupported",
     "PASSWORD_REQUIRED": "password_required",
     "PAGE_LIMIT_EXCEEDED": "too_many_pages",
+    "FILE_TOO_LARGE": "too_large",
 }
 
 
@@ -1063,7 +1064,8 @@ def extraction_job_file(
         message = f"The file is larger than {version.max_file_bytes} bytes."
         raise _file_refused("FILE_TOO_LARGE", message, "too_large", 413)
     if refused := job_unreadable(data, mime, password_given=bool(password)):
-        raise _file_refused(refused.code, refused.message, UNREADABLE_FIELD_CODES[refused.code])
+        field_code = UNREADABLE_FIELD_CODES[refused.code]
+        raise _file_refused(refused.code, refused.message, field_code, refused.status)
     return JobFile(data=data, mime=mime)
 
 

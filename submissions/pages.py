@@ -75,6 +75,12 @@ class TooLargeToDecode(Exception):
     """Even the cheapest decode of an image is over MAX_DECODE_PIXELS."""
 
 
+def too_large_to_decode(width: int, height: int) -> TooLargeToDecode:
+    return TooLargeToDecode(
+        f"The image is {width}x{height} pixels, more than can be decoded ({MAX_DECODE_PIXELS})."
+    )
+
+
 class NoSuchPage(LookupError):
     """The document has no page of that number (the viewer shows at most PDF_MAX_PAGES)."""
 
@@ -519,9 +525,7 @@ def check_webp_size(data: bytes) -> None:
     else:
         return
     if width * height > MAX_DECODE_PIXELS:
-        raise TooLargeToDecode(
-            f"The image is {width}x{height} pixels, more than can be decoded ({MAX_DECODE_PIXELS})."
-        )
+        raise too_large_to_decode(width, height)
 
 
 def decode_within(
@@ -543,9 +547,7 @@ def decode_within(
         image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
     decoded = image.size[0] * image.size[1]  # draft has set the reduced size, if any
     if decoded > MAX_DECODE_PIXELS:
-        raise TooLargeToDecode(
-            f"The image is {width}x{height} pixels, more than can be decoded ({MAX_DECODE_PIXELS})."
-        )
+        raise too_large_to_decode(width, height)
     image.load()
     if decoded <= max_pixels:
         return image

@@ -233,7 +233,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "JOB_COMPLETED": (409, "The job has completed; it cannot be canceled."),
     "JOB_EXPIRED": (409, "The job has expired (its result was purged); it cannot be canceled."),
     "RESULT_EXPIRED": (410, "The job's stored result is no longer available."),
-    "FILE_TOO_LARGE": (413, "The file is larger than the workflow allows."),
+    "FILE_TOO_LARGE": (
+        413,
+        "The file is larger than the workflow allows, or an image of more pixels than "
+        "processing decodes.",
+    ),
     # Seed 003 answers every refusal of a create's content with 400.
     "UNSUPPORTED_FILE": (400, "The file's bytes are not an accepted type."),
     "EMPTY_FILE": (400, "The file is empty."),

@@ -282,7 +282,9 @@ def _accepted_type(data: bytes, version: WorkflowVersion) -> str:
         )
     if refusal := unreadable(data, mime):
         raise SessionError(
-            refusal.code, f"{refusal.message} This upload URL can still be used.", status=400
+            refusal.code,
+            f"{refusal.message} This upload URL can still be used.",
+            status=refusal.status,
         )
     return mime
 

@@ -61,6 +61,8 @@ DECODE_MIN_SIDE = 2400
 MAX_PDF_PAGES = 20
 # A PDF page is rendered, and an image decoded, at no more pixels than this.
 MAX_PAGE_PIXELS = 40_000_000
+# Processing's words for an image Pillow will not open for its size (past 179 MP).
+TOO_MANY_PIXELS = "The image has too many pixels."
 # A scanned page's drawing is rendered, not its page box, when it leaves this share of the
 # box's width or height blank; a page of more objects than this is rendered whole (a scan
 # is one image, and reading the bounds of thousands of objects costs more than it saves).
@@ -269,7 +271,7 @@ def _load_image(
     except TooLargeToDecode as exc:
         raise ExtractionError("FILE_TOO_LARGE", str(exc)) from exc
     except Image.DecompressionBombError as exc:
-        raise ExtractionError("FILE_TOO_LARGE", "The image has too many pixels.") from exc
+        raise ExtractionError("FILE_TOO_LARGE", TOO_MANY_PIXELS) from exc
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as exc:
         raise ExtractionError(
             "UNSUPPORTED_FILE", "The image is damaged or cannot be decoded."

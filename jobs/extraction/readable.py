@@ -8,8 +8,9 @@ Only what opening costs little: a PDF's structure (its cross-reference table, fo
 rebuilt, and its page count), an image's header. Decoding pages is processing's work,
 with its own limits and codes (FILE_TOO_LARGE, PASSWORD_INVALID, ...). What the structure
 alone shows processing would refuse is refused here under processing's code: a PDF that
-needs a password (a session has none to give: PASSWORD_REQUIRED) and one of more pages
-than processing reads (PAGE_LIMIT_EXCEEDED). An extraction job's file is checked at its
+needs a password (a session has none to give: PASSWORD_REQUIRED), one of more pages
+than processing reads (PAGE_LIMIT_EXCEEDED), and an image of more pixels than it decodes
+(FILE_TOO_LARGE, answered 413 as a file of too many bytes is). An extraction job's file is checked at its
 create the same, but may carry its password."""
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ from typing import NamedTuple
 import pypdfium2 as pdfium
 from PIL import Image
 
-from submissions.pages import TooLargeToDecode, check_before_open
+from submissions.pages import (
+    MAX_DECODE_PIXELS,
+    TooLargeToDecode,
+    check_before_open,
+    too_large_to_decode,
+)
 
-from .document import MAX_PDF_PAGES, password_required, too_many_pages
+from .document import MAX_PDF_PAGES, TOO_MANY_PIXELS, password_required, too_many_pages
 from .errors import ExtractionError
 from .isolated import run_bounded
 
@@ -45,6 +51,8 @@ class Refusal(NamedTuple):
 
     code: str
     message: str
+    # The upload's answer: 413 for an image of too many pixels, as for too many bytes.
+    status: int = 400
 
 
 class Structure(NamedTuple):
@@ -73,8 +81,7 @@ def unreadable(
     it)."""
     if mime == "application/pdf":
         return _pdf_unreadable(data, locked)
-    why = _image_unreadable(data, FORMATS.get(mime, "image"))
-    return Refusal("UNSUPPORTED_FILE", why) if why else None
+    return _image_unreadable(data, FORMATS.get(mime, "image"))
 
 
 def job_unreadable(data: bytes, mime: str, *, password_given: bool) -> Refusal | None:
@@ -126,22 +133,35 @@ def pdf_structure(data: bytes) -> Structure:
     return Structure(OPENS, pages) if pages > 0 else Structure(NO_PAGES, 0)
 
 
-def _image_unreadable(data: bytes, name: str) -> str | None:
+def _image_unreadable(data: bytes, name: str) -> Refusal | None:
     """Its header, read by Pillow without decoding the pixels, once the structure checks
-    every opener runs first (check_before_open) bound what reading it costs."""
+    every opener runs first (check_before_open) bound what reading it costs.
+
+    What the header shows processing refuses (FILE_TOO_LARGE) is refused in its words:
+    what those checks refuse, what Pillow will not open for its size, and a PNG or WebP
+    over MAX_DECODE_PIXELS, which is decoded at full size or not at all. A 100-KB PNG of
+    one colour declaring 30000 x 30000 pixels was stored and spent the one-use URL. A
+    JPEG is decoded reduced, to a scale processing sets: processing decides."""
     try:
         check_before_open(data)
-    except TooLargeToDecode:
-        return None  # a header that says too much: processing's FILE_TOO_LARGE
+    except TooLargeToDecode as exc:
+        return _too_large(str(exc))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
+                (width, height), reduced = image.size, image.format == "JPEG"
     except Image.DecompressionBombError:
-        return None  # readable, and too large: processing's FILE_TOO_LARGE
+        return _too_large(TOO_MANY_PIXELS)
     except (OSError, ValueError, SyntaxError, EOFError):
         width = height = 0
-    if width > 0 and height > 0:
-        return None
-    return f"The file cannot be opened as a {name} image: its header cannot be read."
+    if width <= 0 or height <= 0:
+        why = f"The file cannot be opened as a {name} image: its header cannot be read."
+        return Refusal("UNSUPPORTED_FILE", why)
+    if not reduced and width * height > MAX_DECODE_PIXELS:
+        return _too_large(str(too_large_to_decode(width, height)))
+    return None
+
+
+def _too_large(message: str) -> Refusal:
+    return Refusal("FILE_TOO_LARGE", message, status=413)

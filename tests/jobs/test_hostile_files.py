@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from reportlab.pdfgen.canvas import Canvas
 
@@ -445,6 +446,55 @@ def test_a_page_hundreds_of_times_taller_than_wide_is_fingerprinted_in_little_me
     )
     assert fingerprinted == [True]
     assert time.monotonic() - started < 10
+
+
+# --- at the upload -----------------------------------------------------------------------
+
+# Images whose header alone says processing refuses them (FILE_TOO_LARGE): a PNG or WebP
+# is decoded at full size, so more than 100 MP is never read; Pillow refuses any past
+# 179 MP as it opens it. (A JPEG under that is decoded reduced: processing decides.)
+PIXEL_BOMBS = {
+    "a PNG of 12000 x 12000": (lambda: png_declaring(12_000, 12_000), "image/png"),
+    "a PNG of 50000 x 50000": (lambda: png_declaring(50_000, 50_000), "image/png"),
+    "a WebP of 50000 x 50000": (lambda: webp_declaring(50_000, 50_000), "image/webp"),
+    "a JPEG of 50000 x 50000": (lambda: jpeg_declaring(50_000, 50_000), "image/jpeg"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(PIXEL_BOMBS))
+def test_an_image_of_too_many_pixels_is_refused_at_upload_and_the_url_stays_usable(
+    api, workflows, name
+):
+    """A 100-KB PNG of one colour declaring 30000 x 30000 pixels was stored (200), spent
+    the one-use URL and failed only in processing, as a PDF of too many pages no longer
+    does: its header says as much."""
+    build, content_type = PIXEL_BOMBS[name]
+    data = build()
+    _, body, _ = create(api, contentTypes=[content_type])
+    url = body["uploadUrls"][0]["uploadUrl"].removeprefix("http://testserver")
+    refused = api.generic("PUT", url, data, content_type=content_type)
+    assert refused.status_code == 413, refused.content
+    assert refused.json()["code"] == "FILE_TOO_LARGE"
+    assert "pixels" in refused.json()["detail"]
+    assert "This upload URL can still be used." in refused.json()["detail"]
+    assert SubmissionFile.objects.get(submission_id=body["submissionId"]).uploaded_at is None
+    good = encoded(Image.new("RGB", (60, 80), "white"), "PNG")
+    assert api.generic("PUT", url, good, content_type="image/png").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_extraction_job_of_too_many_pixels_is_refused_at_its_create(api, workflows):
+    file = SimpleUploadedFile("receipt.png", png_declaring(30_000, 30_000))
+    response = api.post(
+        "/api/v1/extraction-jobs", {"templateName": "receipt-ocr", "file": file}, format="multipart"
+    )
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "FILE_TOO_LARGE"
+    assert response.json()["errors"] == [
+        {"field": "file", "message": response.json()["detail"], "code": "too_large"}
+    ]
+    assert not WorkflowSession.objects.exists()
 
 
 # --- through the worker -------------------------------------------------------------------
