@@ -575,9 +575,6 @@
       })));
   });
 
-  // A page the browser's Back or Forward brought back has none of this one's pairs.
-  document.addEventListener("htmx:historyRestore", () => { drafts = null; });
-
   document.addEventListener("htmx:afterSwap", () => {
     if (!drafts) return;
     let lost = false;
@@ -904,7 +901,7 @@
   // goes back again, this time through.
   let shownPath = location.pathname + location.search;
   let leavingThroughHistory = false;
-  ["htmx:pushedIntoHistory", "htmx:replacedInHistory", "htmx:historyRestore"].forEach((name) => {
+  ["htmx:pushedIntoHistory", "htmx:replacedInHistory"].forEach((name) => {
     document.addEventListener(name, (event) => { shownPath = event.detail.path || shownPath; });
   });
   // The page gone back (or forward) to is loaded as a page, not swapped in by htmx: with
@@ -1171,5 +1168,4 @@
       if (event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("#load-more-row")) selectAfter = null;
     });
   });
-  document.addEventListener("htmx:historyRestore", init);
 })();
