@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import TestCase
 from django.utils import timezone
 
 from fraud import services as fraud_services
@@ -21,9 +22,12 @@ pytestmark = pytest.mark.django_db
 
 
 def submitted_session(api) -> WorkflowSession:
+    """Submitted, its processing message sent at commit as in production: a test's
+    transaction never commits, and a message left in the outbox holds the sweep off."""
     _, body, _ = create(api)
     put(api, body["uploadUrls"][0]["uploadUrl"], jpeg_bytes())
-    api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        api.post(f"/api/v1/workflows/receipt-ocr/sessions/{body['sessionId']}/submit")
     return WorkflowSession.objects.get(pk=body["sessionId"])
 
 
@@ -44,7 +48,7 @@ def test_a_session_no_worker_took_is_queued_again_and_never_given_up(
     assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}  # still fresh
     for _ in range(3):
         age(session, 20)
-        with django_capture_on_commit_callbacks() as callbacks:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
             assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
         assert len(callbacks) == 1
     session.refresh_from_db()
@@ -54,7 +58,7 @@ def test_a_session_no_worker_took_is_queued_again_and_never_given_up(
 
 
 def test_a_session_waiting_behind_a_backlog_is_queued_again_less_often_the_longer_it_waits(
-    api, workflows, settings
+    api, workflows, settings, django_capture_on_commit_callbacks
 ):
     """Every STUCK_SESSION_MINUTES, however long it had waited: a 4-hour backlog put ~16
     copies of each session's message on the processing queue, all but one no-ops, each
@@ -71,7 +75,8 @@ def test_a_session_waiting_behind_a_backlog_is_queued_again_less_often_the_longe
             submitted_at=now - timedelta(minutes=submitted),
             updated_at=now - timedelta(minutes=queued),
         )
-        return sessions_recover_stuck()["requeued"]
+        with django_capture_on_commit_callbacks(execute=True):  # its copy is sent
+            return sessions_recover_stuck()["requeued"]
 
     assert waited(submitted=16, queued=16) == 1  # its first copy: after 15 minutes
     assert waited(submitted=120, queued=20) == 0  # queued after 100 minutes of waiting
@@ -89,7 +94,7 @@ def test_a_session_whose_worker_died_each_time_is_failed_once_its_requeues_are_s
     session = submitted_session(api)
     assert session_start_run(session_id=session.pk)  # a worker took it, then died
     beat_age(session, 100)
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=True):
         assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
     assert session_start_run(session_id=session.pk)  # the next worker died too
     beat_age(session, 100)
@@ -224,7 +229,7 @@ def test_a_running_session_whose_heartbeat_stopped_is_requeued_after_90_seconds(
     beat_age(session, 60)
     assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}  # alive
     beat_age(session, 100)  # the worker died mid-job; 15 minutes have not passed
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert sessions_recover_stuck() == {"requeued": 1, "failed": 0, "errors": 0}
     assert len(callbacks) == 1
     session.refresh_from_db()

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.test import TestCase
 
 from jobs import pipeline
 from jobs.extraction import isolated
@@ -44,6 +45,19 @@ def _run_killed(session_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert time.monotonic() - started < 15  # not the page's 30 s
 
 
+def _submitted(api, data: bytes) -> str:
+    """Submitted, its processing message sent at commit as in production: a test's
+    transaction never commits, and a message left in the outbox holds the sweep off."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return _submit_pdf(api, data)
+
+
+def _recovered() -> dict[str, int]:
+    """Beat's stuck sweep, its re-queue sent at commit likewise."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return sessions_recover_stuck()
+
+
 def _events(session: WorkflowSession) -> list[str]:
     return list(
         SubmissionEvent.objects.filter(submission_id=session.submission_id)
@@ -56,7 +70,7 @@ def test_a_reading_process_killed_from_outside_requeues_the_job_instead_of_faili
     api, workflows, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
-    session_id = _submit_pdf(api, scanned_pdf(1))
+    session_id = _submitted(api, scanned_pdf(1))
     _run_killed(session_id, monkeypatch)
 
     session = WorkflowSession.objects.get(pk=session_id)
@@ -86,11 +100,11 @@ def test_a_file_whose_reading_is_killed_on_every_try_ends_failed_saying_so(
 ):
     settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
     settings.STUCK_SESSION_MAX_REQUEUES = 1
-    session_id = _submit_pdf(api, scanned_pdf(1))
+    session_id = _submitted(api, scanned_pdf(1))
     session = WorkflowSession.objects.get(pk=session_id)
     _run_killed(session_id, monkeypatch)
     beat_age(session, 91)
-    assert sessions_recover_stuck()["requeued"] == 1
+    assert _recovered()["requeued"] == 1
     _run_killed(session_id, monkeypatch)  # killed again on the re-queued try
     beat_age(session, 91)
     assert sessions_recover_stuck() == {"requeued": 0, "failed": 1, "errors": 0}
@@ -117,11 +131,11 @@ def test_a_worker_that_died_after_a_killed_try_is_still_given_up_as_a_timeout(
     """Only the try that ended last says how the job was given up."""
     settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
     settings.STUCK_SESSION_MAX_REQUEUES = 1
-    session_id = _submit_pdf(api, scanned_pdf(1))
+    session_id = _submitted(api, scanned_pdf(1))
     session = WorkflowSession.objects.get(pk=session_id)
     _run_killed(session_id, monkeypatch)
     beat_age(session, 91)
-    assert sessions_recover_stuck()["requeued"] == 1
+    assert _recovered()["requeued"] == 1
     assert session_start_run(session_id=session_id)  # a worker took it, and died
     beat_age(session, 91)
     assert sessions_recover_stuck()["failed"] == 1

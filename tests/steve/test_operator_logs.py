@@ -158,7 +158,7 @@ def test_a_session_whose_worker_stopped_beating_is_logged_when_requeued_and_when
     caplog.set_level(logging.INFO)
     assert session_start_run(session_id=session.pk)
     beat_age(session, 100)  # its worker stopped answering: dead or frozen, nobody knows
-    with django_capture_on_commit_callbacks(execute=False):
+    with django_capture_on_commit_callbacks(execute=True):  # its re-queue is sent
         sessions_recover_stuck()
     (requeued,) = lines(caplog, "jobs.services")
     assert requeued.levelname == "WARNING"
