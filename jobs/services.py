@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, Value
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from fraud.services import RESULT_DETAILS, fraud_forget_results
@@ -23,7 +24,7 @@ from jobs.models import SessionHeartbeat, SessionState, WorkflowSession
 from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
-from steve.models import ApiKey, Company, WorkflowVersion
+from steve.models import ApiKey, Company, OutboxMessage, WorkflowVersion
 from steve.services import idempotency_keys_forget_results, outbox_put
 from steve.storage import (
     StorageUnavailable,
@@ -1251,12 +1252,26 @@ MAX_REQUEUE_WAIT = timedelta(hours=1)
 def _stuck() -> Q:
     """Submitted sessions that no worker is moving: a running one whose heartbeat stopped
     (its lease ran out, ~90 s: its worker died or stopped answering mid-job), or a queued
-    one no worker took (_queued_too_long)."""
+    one no worker took (_queued_too_long); never one whose message waits in the outbox."""
     return (
         Q(state=SessionState.SUBMITTED)
         & ~_beating()
+        & ~_waiting_in_outbox()
         & (Q(heartbeat_at__lt=_heartbeat_cutoff()) | _queued_too_long())
     )
+
+
+def _waiting_in_outbox() -> Exists:
+    """Its processing message is still in the task outbox (the broker down at commit):
+    it is queued already, and the relay sends it once the broker is back. Re-queued from
+    there, it got a second message and a "not_started" event although none had been sent,
+    and a run whose lease ran out meanwhile spent a re-queue on it."""
+    from jobs.tasks import process_session
+
+    waiting = OutboxMessage.objects.alias(session_id=KT("args__0")).filter(
+        task=process_session.name, session_id=OuterRef("pk")
+    )
+    return Exists(waiting)
 
 
 def _queued_too_long() -> Q:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from jobs.models import SessionState, WorkflowSession
+from jobs.services import session_start_run, sessions_recover_stuck
 from jobs.tasks import process_session
 from steve.broker import broker_pause
 from steve.celery import app
@@ -21,6 +22,7 @@ from steve.models import OutboxMessage
 from steve.services import outbox_relay
 from steve.tasks import relay_outbox
 from tests import redis_down
+from tests.jobs.test_beat import age, beat_age
 from tests.jobs.test_sessions_api import create, jpeg_bytes, put
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +85,35 @@ def test_submit_with_the_broker_down_is_accepted_and_processing_is_queued_once_i
     assert not OutboxMessage.objects.exists()
     assert queued() == before + 1
     assert outbox_relay() == 0  # sent once
+    app.control.purge()
+
+
+def test_the_stuck_sweep_leaves_a_session_whose_message_still_waits_in_the_outbox(
+    api, workflows, broker_down, settings, django_capture_on_commit_callbacks
+):
+    """The broker down longer than STUCK_SESSION_MINUTES: the sweep took the session for
+    one no worker took, wrote a second message and a "not_started" re-queue although none
+    had been sent; and a run whose lease ran out meanwhile spent one of its re-queues. The
+    message waiting in the outbox is its queueing: the relay sends it once the broker is
+    back, and the sweep steps in only after that."""
+    settings.STUCK_SESSION_MINUTES = 15
+    settings.STUCK_SESSION_HEARTBEAT_SECONDS = 90
+    session_id = uploaded_session(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/api/v1/workflows/receipt-ocr/sessions/{session_id}/submit")
+    session = WorkflowSession.objects.get(pk=session_id)
+    age(session, 20)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}
+    assert session_start_run(session_id=session_id)  # a run started, then its lease ran out
+    beat_age(session, 100)
+    assert sessions_recover_stuck() == {"requeued": 0, "failed": 0, "errors": 0}
+    assert OutboxMessage.objects.count() == 1
+    assert not session.submission.events.filter(type="processing_requeued").exists()
+    assert WorkflowSession.objects.get(pk=session_id).requeue_count == 0
+
+    _use_broker(None)  # the broker is back: the relay sends the message
+    assert relay_outbox() == 1
+    assert sessions_recover_stuck()["requeued"] == 1  # now only the sweep can queue it
     app.control.purge()
 
 
