@@ -14,7 +14,7 @@ from .invoice import parse_invoice
 from .layout import Line, Word, group_lines
 from .ocr import LineReader, OcrEngine, get_engine, no_text_found, read_page
 from .ranker import FieldModel, Option, load_model
-from .receipt import choose_fields, read_receipt
+from .receipt import RIVAL_TOTAL_CUE, choose_fields, read_receipt
 from .schemas import REQUIRED_FIELDS
 from .shown import RenderBox, cap_faint_pages, check_text_layer
 from .values import to_money
@@ -181,13 +181,25 @@ def summarise(kind: str, fields: dict[str, Any], candidates: dict[str, Candidate
         parts.append("with no readable total")
     text = " ".join(parts)
     total_candidate = candidates.get("totalAmount")
+    rivals: list[str] = []
     if total_candidate is not None:
-        n = len(total_candidate.cues)
+        rivals = [c for c in total_candidate.cues if c.startswith(f"{RIVAL_TOTAL_CUE}:")]
+        n = len(total_candidate.cues) - len(rivals)
         text += f"; total read under {n} cue{'s' if n != 1 else ''}"
     missing = [f for f in REQUIRED_FIELDS[kind] if f not in fields]
     if missing:
         text += f"; missing {', '.join(missing)}"
-    return text + "."
+    text += "."
+    if rivals:
+        shown = ", ".join(_rival(cue) for cue in rivals)
+        text += f" The document also shows a total of {shown}, which nothing printed explains."
+    return text
+
+
+def _rival(cue: str) -> str:
+    """A rival total's cue ("totals-disagree:26.80@2") as "26.80 on page 2"."""
+    amount, page = cue.split(":", 1)[1].rsplit("@", 1)
+    return f"{amount} on page {page}"
 
 
 def extract_document(

@@ -21,8 +21,8 @@ from .fields import (
 from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
-from .ranker import FieldModel, Option
-from .totals import amount_paid_back, find_tax, find_total
+from .ranker import DISAGREEMENT_CAP, FieldModel, Option
+from .totals import amount_paid_back, find_tax, find_total, rival_totals
 from .values import (
     Match,
     detect_currency,
@@ -133,6 +133,8 @@ def choose_fields(
             paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
         )
     total = chosen.get("totalAmount")
+    if total is not None and total.confidence > DISAGREEMENT_CAP:
+        total = chosen["totalAmount"] = _doubt_rival_totals(total, lines)
     tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
     if tax:
         chosen["taxAmount"] = tax
@@ -142,6 +144,27 @@ def choose_fields(
         agrees = total is not None and item_sum == total.value
         chosen["lineItems"] = Candidate(items.value, 0.9 if agrees else 0.55, items.evidence)
     return chosen
+
+
+# A total's cue naming a grand total the document also shows, and no printed arithmetic
+# explains: "totals-disagree:26.80@2" (its amount and page, counted from 1).
+RIVAL_TOTAL_CUE = "totals-disagree"
+
+
+def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:
+    """Send to review a total beside which the document shows another grand total that
+    nothing printed explains (totals.rival_totals): a two-page PDF showing "TOTAL 17.90"
+    on its first page and "TOTAL 26.80" on its second was read as 17.90 at 0.94, straight
+    through, with a total nobody can vouch for. Only across pages: on one page, receipts
+    print several totals (before and after tax, rounded) that their arithmetic does not
+    always show."""
+    rivals = rival_totals(lines, total.value, across_pages=True)  # type: ignore[arg-type]
+    if not rivals:
+        return total
+    # A new candidate: the chosen option's cues are the option's, which a benchmark
+    # choosing again with another model reads.
+    cues = [f"{RIVAL_TOTAL_CUE}:{r.value}@{r.line.page + 1}" for r in rivals]
+    return Candidate(total.value, DISAGREEMENT_CAP, total.evidence, [*total.cues, *cues])
 
 
 # How a bare number date is ordered where a currency is named outright: month first in

@@ -309,6 +309,93 @@ def _sums_of_totals(
     return found
 
 
+# A total label at least this strong names the grand total ("TOTAL", "NETT TOTAL",
+# "Grand Total"); a bare "AMOUNT" or "AMT" (1.5) is as often a column's head.
+GRAND_TOTAL_WEIGHT = 2.5
+# A running total a long document carries from one page to the next is no grand total.
+_CARRIED = re.compile(r"CARRIED|FORWARD|BROUGHT|TOTALCF|TOTALBF|PAGETOTAL|THISPAGE")
+# What a document prints between one total and another (a total before and after them):
+# a discount, a service charge, a tip, a deposit.
+_ADJUSTMENT = re.compile(r"DISC|DISKAUN|SAVING|SAVED|PROMO|SERVICE|SVC|CHARGE|TIP|DEPOSIT")
+MAX_ADJUSTMENTS = 10  # the last ones printed: at most 175 subsets of up to three
+MAX_ADJUSTMENT_TERMS = 3
+
+
+def rival_totals(
+    lines: list[Line], total: Decimal, *, across_pages: bool = True, invoice: bool = False
+) -> list[AmountRef]:
+    """Grand-total-labelled amounts other than ``total`` whose difference from it no
+    printed arithmetic explains (a rounding, a tax, a discount or charge, cash and
+    change, a printed sum of the totals), in page order: a document that shows two grand
+    totals that disagree has a total nobody can vouch for. ``across_pages``: only those
+    on a page that does not show ``total`` under a grand-total label (two receipts in
+    one PDF, or a page added to one). A receipt printing its total before and after tax
+    on one page is common; across pages, such a pair is explained the same way."""
+    ledger = build_ledger(lines, invoice=invoice)
+    grand = [
+        ref
+        for weight, ref, label in ledger.totals
+        if weight >= GRAND_TOTAL_WEIGHT and ref.value > 0 and not _CARRIED.search(squash(label))
+    ]
+    shown_on = {ref.line.page for ref in grand if ref.value == total} or {
+        ref.line.page for ref in _every_amount(ledger) if ref.value == total
+    }
+    rivals = [
+        ref
+        for ref in grand
+        if ref.value != total
+        and not (across_pages and ref.line.page in shown_on)
+        and not _explained(ref, total, ledger)
+    ]
+    return sorted(rivals, key=lambda r: r.line_index)
+
+
+def _explained(rival: AmountRef, total: Decimal, ledger: Ledger) -> bool:
+    """Whether the receipt's printed arithmetic accounts for ``rival`` beside ``total``."""
+    if rival.value in {t.value for t in ledger.tenders}:
+        return True  # the amount tendered, printed under a total's label
+    summed = {ref.value for ref, parts in ledger.total_sums} | {
+        part.value for _, parts in ledger.total_sums for part in parts
+    }
+    if {rival.value, total} & summed:
+        return True
+    before_rounding = any(
+        r.value != 0 and r.line.page == rival.line.page and r.line_index > rival.line_index
+        for r in ledger.roundings
+    )
+    if before_rounding:
+        return True  # the amount before cash rounding
+    gap = abs(rival.value - total)
+    adjustments = [
+        r.value
+        for r in ledger.roundings + ledger.taxes + ledger.changes + _labelled_adjustments(ledger)
+        if r.value != 0
+    ][-MAX_ADJUSTMENTS:]
+    for size in range(1, min(MAX_ADJUSTMENT_TERMS, len(adjustments)) + 1):
+        for terms in combinations(adjustments, size):
+            if _some_signs_sum(terms, gap):
+                return True
+    return False
+
+
+def _every_amount(ledger: Ledger) -> list[AmountRef]:
+    return [ref for _, ref, _ in ledger.totals] + [
+        ref for bucket in _BUCKETS.values() for ref in getattr(ledger, bucket)
+    ]
+
+
+def _labelled_adjustments(ledger: Ledger) -> list[AmountRef]:
+    return [r for r in ledger.others if _ADJUSTMENT.search(squash(r.line.text[: r.start]))]
+
+
+def _some_signs_sum(terms: tuple[Decimal, ...], gap: Decimal) -> bool:
+    """Whether adding or taking away each of ``terms`` comes to ``gap`` (either way)."""
+    sums = {Decimal(0)}
+    for term in terms:
+        sums = {s + term for s in sums} | {s - term for s in sums}
+    return gap in sums or -gap in sums
+
+
 def _score(s: _Support, value: Decimal) -> tuple[float, Decimal]:
     # Independent cues beyond the first add up; ties go to the larger amount (the total
     # is never smaller than a component printed with a similar label).

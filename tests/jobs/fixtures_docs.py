@@ -214,6 +214,38 @@ def receipt_pdf(
     return buffer.getvalue()
 
 
+def receipt_pdf_with_pages(*pages: tuple[tuple[str, str | None], ...]) -> bytes:
+    """receipt_pdf's receipt on its first page and, on each page after it, ``pages``'
+    rows: (text, amount printed right or None), in Helvetica 9 ("TOTAL" rows in bold)."""
+    from reportlab.lib.units import mm
+
+    buffer = io.BytesIO()
+    width, height = 80 * mm, 110 * mm
+    pdf = canvas.Canvas(buffer, pagesize=(width, height))
+    for rows in [_receipt_rows(), *[_page_rows(page) for page in pages]]:
+        y = height - 14 * mm
+        for font, size, text, amount in rows:
+            pdf.setFont(font, size)
+            if amount is None:
+                pdf.drawCentredString(width / 2, y, text)
+            else:
+                pdf.drawString(6 * mm, y, text)
+                pdf.drawRightString(width - 6 * mm, y, amount)
+            y -= 10 * mm
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _page_rows(
+    rows: tuple[tuple[str, str | None], ...],
+) -> list[tuple[str, int, str, str | None]]:
+    return [
+        ("Helvetica-Bold" if "TOTAL" in text else "Helvetica", 9, text, amount)
+        for text, amount in rows
+    ]
+
+
 def _receipt_rows(
     name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = ()
 ) -> list[tuple[str, int, str, str | None]]:

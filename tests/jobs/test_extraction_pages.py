@@ -26,7 +26,9 @@ from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf, receipt_pdf, rend
 # currencies came to read as the most named at 0.6 (its GBP invoice and RM receipt were
 # MYR at 0.89, the first of Steve's list), and again when a number with a point, neither
 # labelled TIME nor beside a date, came to be no time (its time 12:50 was the price
-# "£12.50"); every other value stayed.
+# "£12.50"), and again when a total beside which another page shows a grand total that
+# nothing printed explains came to be reviewed (its invoice's 246.00 was 0.941 beside its
+# receipt's "TOTAL RM 17.90"); every other value stayed.
 RECORDED = Path(__file__).parent / "data" / "extraction_pages_recorded.json"
 # An image this large is a page's: the looks OCR takes for blankness and skew are < 0.5 MP.
 PAGE_PIXELS = 1_000_000
