@@ -354,6 +354,9 @@ def _explained(rival: AmountRef, total: Decimal, ledger: Ledger) -> bool:
     """Whether the receipt's printed arithmetic accounts for ``rival`` beside ``total``."""
     if rival.value in {t.value for t in ledger.tenders}:
         return True  # the amount tendered, printed under a total's label
+    label = rival.line.text[: rival.start]
+    if (_TAX.search(squash(label)) or "%" in label) and rival.value <= total * TAX_SHARE_MAX:
+        return True  # the tax in it: "GST @6% included in total RM 1.75", "BST @6% ..."
     summed = {ref.value for ref, parts in ledger.total_sums} | {
         part.value for _, parts in ledger.total_sums for part in parts
     }

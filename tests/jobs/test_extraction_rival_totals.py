@@ -69,12 +69,14 @@ def test_a_scan_whose_second_page_shows_another_total_sends_its_total_to_review(
         (("COPY", None), ("TOTAL RM", "17.90")),
         # Its own arithmetic: the total before tax, the tax, the total after it.
         (("TOTAL RM", "16.89"), ("GST 6%", "1.01")),
+        # The tax included in it, under a total's label (SROIE prints such lines).
+        (("TOTAL INCLUDES 6% GST", "1.01"),),
         # Before cash rounding.
         (("TOTAL RM", "17.92"), ("ROUNDING ADJ", "-0.02")),
         # A running total carried over, no grand total.
         (("TOTAL CARRIED FORWARD", "26.80"),),
     ],
-    ids=["copy", "tax", "rounding", "carried"],
+    ids=["copy", "tax", "tax-included", "rounding", "carried"],
 )
 def test_a_second_page_that_repeats_or_explains_its_total_leaves_it_sure(second):
     _, alone = extract_document(receipt_pdf_with_pages(), kind="receipt", engine=Unchecked())
