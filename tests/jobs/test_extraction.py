@@ -505,7 +505,10 @@ def test_a_second_try_after_a_stall_stays_within_the_files_deadline(
             page_timeout_s=1.0,
             deadline=started + 2.0,
         )
-    assert time.monotonic() - started < 2.5
+    # Reading all six pages after the stall takes 1.0 + 6 x 0.4 = 3.4 s; the refusal above
+    # is the proof, the bound only that it came near the deadline (0.5 s was too little
+    # slack on a loaded machine).
+    assert time.monotonic() - started < 3.0
     assert (info.value.code, info.value.retryable) == ("PROCESSING_ERROR", False)
     assert "longer to read than Steve allows" in info.value.message
 
