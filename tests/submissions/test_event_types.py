@@ -58,3 +58,14 @@ def test_the_webhook_catalogue_keeps_its_public_names():
         "submission.fraud_resolution_undone",
         "submission.fraud_match_withdrawn",
     )
+
+
+def test_docs_api_lists_every_event_type():
+    """docs/api.md names each type a submission's `events` can hold, the sync ones too
+    (sync_failed, sync_abandoned, sync_dropped were written but listed nowhere)."""
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    section = docs.split("## A submission's events")[1].split("\n## ")[0]
+    listed = {name for name in EventType.values if f"`{name}`" in section}
+    assert set(EventType.values) - listed == set()
