@@ -896,9 +896,12 @@ def submission_mark_synced(
     )
 
 
-def submission_drop_sync(*, submission_id: str, delivery_id: str, delivery_status: str) -> None:
-    """Retention dropped the submission's sync post before it got through: no attempt
-    follows (nor a redelivery), so none is shown as next, and the timeline says why."""
+def submission_drop_sync(
+    *, submission_id: str, delivery_id: str, delivery_status: str, reason: str = "retention"
+) -> None:
+    """The submission's sync post was dropped before it got through (`reason`: its
+    retention, or `sync_url_removed` from its workflow): no attempt follows (nor a
+    redelivery), so none is shown as next, and the timeline says why."""
     with transaction.atomic():
         submission = locked_submission(submission_id=submission_id)
         submission.sync_next_attempt_at = None
@@ -908,7 +911,7 @@ def submission_drop_sync(*, submission_id: str, delivery_id: str, delivery_statu
             type=EventType.SYNC_DROPPED,
             actor=Actor.system(),
             details={
-                "reason": "retention",
+                "reason": reason,
                 "deliveryId": delivery_id,
                 "deliveryStatus": delivery_status,
                 "attempts": submission.sync_attempts,

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from django.db.models import CharField, DateTimeField, Expression, OuterRef, Subquery, Value
 from django.db.models.functions import Concat, Greatest
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from steve.models import Environment
+from steve.models import Environment, WorkflowVersion
 from steve.timefmt import iso
 from submissions.api.serializers import detail
 from submissions.models import EventType, Submission, SubmissionStatus
@@ -26,13 +27,14 @@ from submissions.services import (
     Actor,
     locked_submission,
     record_event,
+    submission_drop_sync,
     submission_mark_synced,
 )
 from webhooks.catalogue import SYNC_EVENT
 from webhooks.delivery import Outcome, budget_used, error_kind
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import sync_target_held_until
-from webhooks.services import sync_delivery_queue
+from webhooks.services import sync_deliveries_drop, sync_delivery_queue
 from webhooks.signals import delivery_attempted, sync_schedule_changed
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ def sync_queue(*, submission: Submission) -> None:
     after every attempt, next_attempt_at): left null until the first attempt answered, a
     post waiting on its target's Retry-After hold (up to 24 h) read as "nothing pending",
     as one given up or dropped does. Approved during a hold, it shows the hold's end."""
-    url = submission.workflow_version.sync_url
+    url = current_sync_url(submission.workflow_id)
     if not url or submission.environment != Environment.PRODUCTION:
         return
     delivery = sync_delivery_queue(
@@ -67,6 +69,62 @@ def sync_queue(*, submission: Submission) -> None:
     )
     submission.sync_next_attempt_at = next_attempt_at(delivery)
     submission.save(update_fields=["sync_next_attempt_at"])
+
+
+def current_sync_url(workflow_id: int) -> str:
+    """Where the workflow's approvals are posted now: its latest version's sync_url, not
+    that of the version a submission was created under. The target is where the
+    downstream system is today; a version published without one (the target retired,
+    or compromised) must stop the posts of submissions still in review too."""
+    latest = (
+        WorkflowVersion.objects.filter(workflow_id=workflow_id)
+        .order_by("-version")
+        .values_list("sync_url", flat=True)
+        .first()
+    )
+    return latest or ""
+
+
+@receiver(post_save, sender=WorkflowVersion, dispatch_uid="submissions.sync.published")
+def sync_workflow_published(
+    *, instance: WorkflowVersion, created: bool, raw: bool = False, **_: object
+) -> None:
+    """A version published without the sync_url its predecessor had drops the posts not
+    delivered yet (sync_drop_removed_target)."""
+    if not created or raw or instance.sync_url:
+        return
+    before = (
+        WorkflowVersion.objects.filter(
+            workflow_id=instance.workflow_id, version__lt=instance.version
+        )
+        .order_by("-version")
+        .first()
+    )
+    if before is not None and before.sync_url:
+        sync_drop_removed_target(workflow_id=instance.workflow_id)
+
+
+def sync_drop_removed_target(*, workflow_id: int) -> int:
+    """The workflow's sync_url was removed: its approved submissions' posts not delivered
+    yet are dropped (never sent, nor redeliverable: the old target may be hostile), each
+    with a `sync_dropped` event, as retention drops them. Returns how many."""
+    approved = Submission.objects.filter(
+        workflow_id=workflow_id, status=SubmissionStatus.APPROVED
+    ).values_list("pk", "company_id")
+    by_company: dict[str, list[str]] = {}
+    for submission_id, company_id in approved:
+        by_company.setdefault(company_id, []).append(sync_event_id(submission_id))
+    dropped = 0
+    for company_id, event_ids in sorted(by_company.items()):
+        for unsent in sync_deliveries_drop(company_id=company_id, event_ids=event_ids):
+            submission_drop_sync(
+                submission_id=unsent.event_id.removeprefix(EVENT_PREFIX),
+                delivery_id=unsent.pk,
+                delivery_status=unsent.status,
+                reason="sync_url_removed",
+            )
+            dropped += 1
+    return dropped
 
 
 def next_attempt_at(delivery: WebhookDelivery) -> datetime | None:

@@ -1118,6 +1118,28 @@ def _sync_unsent(delivery: WebhookDelivery, sync_event_id: str) -> bool:
     )
 
 
+def sync_deliveries_drop(*, company_id: str, event_ids: list[str]) -> list[WebhookDelivery]:
+    """The company's sync posts of `event_ids` not delivered yet (waiting, or given up)
+    are dropped with their attempt logs: their target was taken off the workflow
+    (retired, or not to be trusted), so none may be sent there again, by a retry or a
+    redelivery. Returns them, as they were. Locked in primary-key order, as a
+    redelivery locks them; an attempt in flight finds its delivery gone (record())."""
+    with transaction.atomic():
+        unsent = list(
+            WebhookDelivery.objects.select_for_update()
+            .defer("payload")
+            .filter(
+                company_id=company_id,
+                purpose=WebhookDelivery.Purpose.SYNC,
+                event_id__in=event_ids,
+            )
+            .exclude(status=WebhookDelivery.Status.DELIVERED)
+            .order_by("pk")
+        )
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in unsent]).delete()
+    return unsent
+
+
 def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]) -> None:
     """Retention: a delivered sync post keeps the purged submission as it reads now, in
     the shape the receiver was sent (a redelivery then posts that, not nulls)."""
