@@ -52,26 +52,59 @@ _LOOK_ALIKES = {
     "Օ": "O", "հ": "h", "ո": "n", "ս": "u", "զ": "q", "օ": "o",
 }  # fmt: skip
 _AS_LATIN = str.maketrans(_LOOK_ALIKES)
-_WORD = re.compile(r"[^\W\d_]+")
+# Scripts whose accents OCR and text layers set or drop at will ("Kédai", "ΚΑΦΈ"): a name
+# is compared without them. Other scripts' marks are letters of their own (a Thai vowel, a
+# Devanagari matra) and are kept.
+_ACCENTED_SCRIPTS = ("LATIN ", "GREEK ", "CYRILLIC ")
 
 
-def _word_as_latin(match: re.Match[str]) -> str:
+def _is_word_char(char: str) -> bool:
+    """A letter, mark or digit of any script: what a name is spelt with."""
+    return unicodedata.category(char)[0] in "LMN"
+
+
+def _words(text: str) -> list[str]:
+    """The runs of letters, marks and digits of ``text``; anything else parts them."""
+    return "".join(c if _is_word_char(c) else " " for c in text).split()
+
+
+def _as_latin(word: str) -> str:
     """A word of Latin letters and look-alikes only, as the Latin word it shows; a word
     with any other letter (a Greek or Russian word) keeps its letters."""
-    word = match.group()
-    if all(c in _LOOK_ALIKES or unicodedata.name(c, "").startswith("LATIN ") for c in word):
+    if all(
+        c in _LOOK_ALIKES or not c.isalpha() or unicodedata.name(c, "").startswith("LATIN ")
+        for c in word
+    ):
         return word.translate(_AS_LATIN)
     return word
 
 
+def _without_accents(word: str) -> str:
+    """``word`` without the marks set on letters of _ACCENTED_SCRIPTS."""
+    kept: list[str] = []
+    base = ""
+    for char in unicodedata.normalize("NFKD", word):
+        if not unicodedata.combining(char):
+            base = unicodedata.name(char, "")
+        elif base.startswith(_ACCENTED_SCRIPTS):
+            continue
+        kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
 def merchant(value: Any) -> str:
-    """Upper-case words of the name without punctuation and legal forms."""
+    """Upper-case words of the name, in any script, without punctuation and legal forms.
+
+    A name of Latin letters reads as it always has (stored DataFingerprint.merchant
+    values compare unchanged): ASCII letters and digits. Letters of other scripts were
+    once dropped, so a shop named in Greek or Chinese was never compared; the rows stored
+    from names holding such letters are recomputed by migration fraud 0011."""
     if not value:
         return ""
-    shown = _WORD.sub(_word_as_latin, unicodedata.normalize("NFC", str(value)))
-    text = unicodedata.normalize("NFKD", shown).encode("ascii", "ignore").decode().lower()
-    words = [w for w in re.findall(r"[a-z0-9]+", text) if w not in _LEGAL_FORMS]
-    return " ".join(words).upper()[:200]
+    words = [_as_latin(w) for w in _words(unicodedata.normalize("NFKC", str(value)))]
+    folded = [_without_accents(w.casefold()) for w in words]
+    kept = [w for word in folded for w in _words(word) if w not in _LEGAL_FORMS]
+    return " ".join(kept).upper()[:200]
 
 
 def merchant_similarity(a: str, b: str) -> float:
@@ -83,7 +116,7 @@ def merchant_similarity(a: str, b: str) -> float:
 
 
 def _trigrams(name: str) -> set[str]:
-    squashed = re.sub(r"[^A-Z0-9]", "", (name or "").upper())
+    squashed = "".join(c for c in (name or "").upper() if _is_word_char(c))
     if len(squashed) < 3:
         return {squashed} if squashed else set()
     return {squashed[i : i + 3] for i in range(len(squashed) - 2)}

@@ -297,6 +297,45 @@ def test_data_needs_a_similar_merchant(company):
     assert not M.objects.filter(submission=other_shop).exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "read_again", "normalised"),
+    [
+        # The same shop read off another capture: its accents and case as OCR reads them.
+        pytest.param("Καφέ Λουκουμάς", "ΚΑΦΕ ΛΟΥΚΟΥΜΑΣ", "ΚΑΦΕ ΛΟΥΚΟΥΜΑΣ", id="greek"),
+        pytest.param("永和豆漿大王", "永和豆漿大王", "永和豆漿大王", id="chinese"),
+    ],
+)
+def test_a_shop_named_in_another_script_is_matched_as_a_data_duplicate(
+    company, name, read_again, normalised
+):
+    # Its letters were all dropped as beyond ASCII: a name of nothing, never compared.
+    first, _ = make_submission(company)
+    copy, _ = make_submission(company)
+    run(first, fields={**FIELDS, "merchantName": name, "time": "14:02"})
+    outcome = run(copy, fields={**FIELDS, "merchantName": read_again, "time": "14:02"})
+    match = M.objects.get(submission=copy)
+    assert (match.check_type, match.target_submission_id) == ("data", first.pk)
+    assert match.details["merchantSimilarity"] == 1.0
+    assert match.details["merchant"] == match.details["targetMerchant"] == normalised
+    assert outcome.status == "flagged"
+
+
+@pytest.mark.parametrize(
+    ("name", "other"),
+    [
+        # One word of look-alikes each ("Η", "Ο"): read as the Latin "H" and "O" they show.
+        pytest.param("Καφετέρια Η Ωραία Ελένη", "Ζαχαροπλαστείο Η Γλυκιά Ζωή", id="greek"),
+        pytest.param("永和豆漿大王", "鼎泰豐小籠包", id="chinese"),
+    ],
+)
+def test_shops_named_in_another_script_are_told_apart(company, name, other):
+    first, _ = make_submission(company)
+    other_shop, _ = make_submission(company)
+    run(first, fields={**FIELDS, "merchantName": name, "time": "14:02"})
+    run(other_shop, fields={**FIELDS, "merchantName": other, "time": "14:02"})
+    assert not M.objects.filter(submission=other_shop).exists()
+
+
 def test_weak_text_alone_is_not_a_match_but_adds_to_weak_data(company):
     first, _ = make_submission(company)
     run(first, fields=FIELDS, text=TEXT)

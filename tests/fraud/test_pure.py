@@ -312,11 +312,29 @@ def test_a_word_of_look_alike_letters_is_read_as_the_latin_word_it_shows():
     assert normalise.merchant("\u0422\u0415\u0405\u0421\u041e Express") == "TESCO EXPRESS"
     assert normalise.merchant("\u039a\u0435dai Runcit") == "KEDAI RUNCIT"
     # A word with any other letter of its script is a word of that script, not a disguise.
-    assert normalise.merchant("\u041c\u0430\u0433\u0430\u0437\u0438\u043d") == ""
-    assert (
-        normalise.merchant("MR. D.I.Y. (\u041c\u0430\u0433\u0430\u0437\u0438\u043d)") == "MR D I Y"
+    assert normalise.merchant("\u041c\u0430\u0433\u0430\u0437\u0438\u043d") == "МАГАЗИН"
+    assert normalise.merchant("MR. D.I.Y. (\u041c\u0430\u0433\u0430\u0437\u0438\u043d)") == (
+        "MR D I Y МАГАЗИН"
     )
     assert normalise.merchant("K\u00e9dai") == "KEDAI"  # Latin accents as before
+
+
+def test_a_name_in_any_script_keeps_its_letters_without_accents_or_case():
+    assert normalise.merchant("Καφέ Λουκουμάς Α.Ε.") == normalise.merchant("ΚΑΦΕ ΛΟΥΚΟΥΜΑΣ Α Ε")
+    assert normalise.merchant("Καφέ Λουκουμάς") == "ΚΑΦΕ ΛΟΥΚΟΥΜΑΣ"
+    assert normalise.merchant("永和豆漿大王（台北）") == "永和豆漿大王 台北"
+    # A Thai vowel or tone mark is a letter of the name, not an accent.
+    assert normalise.merchant("เซเว่น อีเลฟเว่น") == "เซเว่น อีเลฟเว่น"
+    assert normalise.merchant("مطعم الشام") == "مطعم الشام"
+    assert normalise.merchant_similarity("永和豆漿大王", "鼎泰豐小籠包") == 0.0
+
+
+def test_a_name_of_ascii_letters_normalises_as_stored_before():
+    # DataFingerprint rows hold what merchant() made of a name: these compare unchanged.
+    assert normalise.merchant("Book Ta .K (Taman Daya) Sdn. Bhd.") == "BOOK TA K TAMAN DAYA"
+    assert normalise.merchant("AB_CD-EF & Co.") == "AB CD EF"
+    assert normalise.merchant("ＫＥＤＡＩ ＢＵＫＵ") == "KEDAI BUKU"
+    assert normalise.merchant_similarity("BOOK TA K TAMAN DAYA", "BOOKTA K TAMANDAYA") == 1.0
 
 
 def test_normalise_merchant_similarity_time_and_numbers():
