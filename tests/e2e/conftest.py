@@ -28,6 +28,11 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's assertions wait 5 s by default: on a 2-core machine running the suite
+    # beside other work (load average ~12) an htmx answer took longer, and a test that
+    # would have passed failed. A wait ends as soon as its condition holds, so a longer
+    # bound costs passing tests nothing; the tests that assert a short bound pass their own.
+    sync_api.expect.set_options(timeout=15_000)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:

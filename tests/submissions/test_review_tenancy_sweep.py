@@ -380,13 +380,17 @@ def test_every_desk_address_answers_a_foreign_id_exactly_as_a_missing_one(world,
     for route, form in ROUTES:
         for method in METHODS:
             for htmx in (False, True) if method in ("get", "post") else (False,):
-                foreign = probe(intruder, method, route, form, foreign_ids, htmx)
                 missing_ids_ = missing_ids(world.ids)
-                missing = probe(
-                    intruder, method, route, form, {**missing_ids_, **own, "version": "1"}, htmx
-                )
-                seen = normalised(foreign, world.ids)
-                expected = normalised(missing, missing_ids_)
+                missing_ask = {**missing_ids_, **own, "version": "1"}
+                for _ in range(2):
+                    foreign = probe(intruder, method, route, form, foreign_ids, htmx)
+                    missing = probe(intruder, method, route, form, missing_ask, htmx)
+                    seen = normalised(foreign, world.ids)
+                    expected = normalised(missing, missing_ids_)
+                    # A pair asked across a minute's turn differs in the ages it draws
+                    # ("0m old", "1m old") on a loaded machine; a leak differs every time.
+                    if seen == expected:
+                        break
                 text = body_of(foreign)
                 if (
                     seen != expected
