@@ -577,11 +577,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["steve.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "steve.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # The rate limit, then the 411 of a chunked write body (steve.api.chunked), then
-    # the 400 of a query parameter the operation does not take (steve.api.query).
+    # The rate limit, then the 411 of a chunked write body (steve.api.chunked), the 413
+    # of one larger than its operation reads (steve.api.bodysize), then the 400 of a
+    # query parameter the operation does not take (steve.api.query).
     "DEFAULT_THROTTLE_CLASSES": [
         "steve.api.ratelimit.BucketRateThrottle",
         "steve.api.chunked.RefuseChunkedBody",
+        "steve.api.bodysize.RefuseLargeBody",
         "steve.api.query.RefuseUnknownQueryParams",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

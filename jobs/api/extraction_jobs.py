@@ -343,6 +343,9 @@ def _largest_body(request: Request) -> int:
 class ExtractionJobCreateView(PeerEnvelopeView):
     throttle_scope = "session"
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
+    # Its body holds a file: held to the company's largest file below (initial), not to
+    # the API's default (steve.api.bodysize).
+    max_body_bytes = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """After the key and the rate limit, before the body is read: a multipart file is

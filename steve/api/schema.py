@@ -25,6 +25,7 @@ from django.db.models import TextChoices
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
+from steve.api.bodysize import DEFAULT_MAX_BODY_BYTES
 from steve.api.errors import DEFAULTS, PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from steve.api.idempotency import MAX_KEY_LENGTH
 from steve.api.ratelimit import DEFAULT_LIMITS as RATE_LIMIT_BUCKETS
@@ -204,7 +205,11 @@ CORE_PROBLEMS: dict[str, tuple[int, str]] = {
         411,
         "A write call or an upload needs a Content-Length header (no chunked bodies).",
     ),
-    "BODY_TOO_LARGE": (413, "The request body is larger than Steve accepts."),
+    "BODY_TOO_LARGE": (
+        413,
+        f"The body is larger than the operation reads: {DEFAULT_MAX_BODY_BYTES:,} bytes, "
+        "unless its description names another limit (refused before it is read).",
+    ),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send application/json."),
     "VALIDATION_ERROR": (422, "A field is invalid; see errors[]."),
     "IDEMPOTENCY_KEY_REUSED": (422, "This Idempotency-Key was used for a different request."),
@@ -258,11 +263,13 @@ COMMON_PROBLEMS = {
     429: ["RATE_LIMIT_EXCEEDED"],
 }
 # Every write call refuses a body sent chunked, whether or not it reads one (steve.api.chunked),
-# and honours an Idempotency-Key (steve.api.idempotency; the header: IDEMPOTENCY_HEADER).
+# and one larger than it reads (steve.api.bodysize), and honours an Idempotency-Key
+# (steve.api.idempotency; the header: IDEMPOTENCY_HEADER).
 WRITE_PROBLEMS = {
     400: ["INVALID_IDEMPOTENCY_KEY"],
     409: ["IDEMPOTENCY_KEY_IN_FLIGHT"],
     411: ["LENGTH_REQUIRED"],
+    413: ["BODY_TOO_LARGE"],
     422: ["IDEMPOTENCY_KEY_REUSED"],
 }
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})

@@ -24,6 +24,8 @@ from steve.api.schema import (
     register_problems,
     seed_example,
 )
+from steve.workflow_rules import MAX_FIELDS
+from submissions.api.serializers import CORRECTIONS_MAX_BODY_BYTES
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.services import CORRECTION_MAX, MAX_LINE_ITEMS
 
@@ -487,7 +489,10 @@ SUBMISSION_CORRECT = docs(
         "its confidence becomes 1.0. With `expectedVersion`, a submission that changed "
         "since (its `version`) is refused with 409 SUBMISSION_CHANGED. A corrected "
         "`merchantName` or `merchantAddress` is remembered for the shop: the company's "
-        "next receipt from it gets the corrected value."
+        "next receipt from it gets the corrected value. The body may be up to "
+        f"{CORRECTIONS_MAX_BODY_BYTES:,} bytes (413 `BODY_TOO_LARGE` over it): the most "
+        f"fields a workflow has ({MAX_FIELDS}) and {MAX_LINE_ITEMS} line items, every text "
+        "at its longest."
     ),
     response="SubmissionDetail",
     request=closed(

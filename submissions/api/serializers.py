@@ -1,12 +1,34 @@
 """Wire shapes of submissions (seed 001)."""
 
+import math
 from typing import Any
 
 from steve.storage import download_url
 from steve.timefmt import iso
+from steve.workflow_rules import MAX_FIELDS
 from submissions.models import Submission, SubmissionEvent, SubmissionFile
+from submissions.services import CORRECTION_MAX, MAX_LINE_ITEMS
 
 EVENT_LIMIT = 100
+
+# The most bytes of JSON a character of text takes: a \uXXXX escape, as Python's
+# json.dumps (and others) write every non-ASCII character. An emoji is 4 bytes sent as
+# UTF-8, 12 escaped as a surrogate pair; text of the desk's languages 1-3 bytes.
+JSON_CHARACTER_BYTES = 6
+# A field's or a line item's name, numbers and punctuation beside its text.
+MEMBER_SLACK_BYTES = 100
+_MIB = 1024 * 1024
+# The largest corrections body Steve's rules let through: every field a workflow may
+# have (MAX_FIELDS) a text of CORRECTION_MAX characters, and MAX_LINE_ITEMS rows each with
+# a description as long, every character escaped: ~9.7 MB, to a whole MiB: 10 MiB. Over
+# the API's default (steve.api.bodysize); the other review actions' largest (a reason of
+# 2,000 characters, ~12 KB) are well under it. Counting every character at its longest
+# escape is the margin: the same text sent as UTF-8 is 2-6 times smaller.
+CORRECTIONS_MAX_BODY_BYTES = _MIB * math.ceil(
+    (MAX_FIELDS + MAX_LINE_ITEMS)
+    * (CORRECTION_MAX * JSON_CHARACTER_BYTES + MEMBER_SLACK_BYTES)
+    / _MIB
+)
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",

@@ -21,7 +21,12 @@ from steve.api.idempotency import idempotent
 from steve.api.pagination import PAGE_QUERY, keyset_page, page_param_problems
 from steve.api.parsers import ExactNumbersJSONParser
 from submissions.api import schema as api_docs
-from submissions.api.serializers import action_result, detail, list_item
+from submissions.api.serializers import (
+    CORRECTIONS_MAX_BODY_BYTES,
+    action_result,
+    detail,
+    list_item,
+)
 from submissions.models import FraudStatus, Submission, SubmissionStatus
 from submissions.selectors import company_submission, company_submissions
 from submissions.services import (
@@ -191,6 +196,8 @@ class SubmissionCorrectionsView(APIView):
     # Numbers read exactly: a float's rounding (99999999999999.9999 read as 1e14) is
     # refused by the service as on the desk, never stored as another amount.
     parser_classes = [ExactNumbersJSONParser]
+    # Its largest valid body is ~9.7 MB (serializers), over the API's default 1 MB.
+    max_body_bytes = CORRECTIONS_MAX_BODY_BYTES
 
     @idempotent(scope="submission-corrections")
     def post(self, request: Request, submission_id: str) -> Response:
