@@ -266,3 +266,19 @@ def test_the_corrections_operation_names_its_own_limit():
     assert f"{CORRECTIONS_MAX_BODY_BYTES:,} bytes" in operation["description"]
     default = f"{bodysize.DEFAULT_MAX_BODY_BYTES:,} bytes"
     assert default in operation["responses"]["413"]["description"]
+
+
+def test_a_reads_body_is_not_parsed_to_order_its_errors(api, workflows, monkeypatch):
+    """A read reads no body, and no size limit holds one: the errors' order (the body's
+    members, then the query's) parsed it, so a GET refused for two filters carried 24 MB
+    of JSON into the parser."""
+    calls = parser_calls(monkeypatch)
+    response = api.generic(
+        "GET",
+        "/api/v1/submissions?status=x&fraudStatus=y",
+        b"[" * 2_000_000,
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "INVALID_FILTER"
+    assert [e["field"] for e in response.json()["errors"]] == ["status", "fraudStatus"]
+    assert calls == []
