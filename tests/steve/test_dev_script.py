@@ -122,6 +122,43 @@ def test_a_second_dev_names_the_processes_of_the_first_so_they_can_be_stopped():
     assert f"kill -TERM {holder.pid})" in result.stderr
 
 
+def test_a_second_dev_on_the_same_data_dir_from_another_checkout_stops_at_once(tmp_path):
+    # The checkout's lock let a second checkout with the same DATA_DIR (a worktree, a
+    # second clone kept on the demo data) migrate the live database and run a second
+    # worker, beat and web server on it, beside the first.
+    _skip_if_a_dev_runs_here()
+    lock = tmp_path / ".dev.lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"], start_new_session=True)
+    try:
+        for _ in range(50):
+            with lock.open("a") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    break
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            time.sleep(0.1)
+        result = _run_dev({**os.environ, "PORT": "abc", "DATA_DIR": str(tmp_path)})
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert result.returncode == 1
+    assert f"scripts/dev is already running on DATA_DIR={tmp_path}" in result.stderr
+    assert f"kill -TERM {holder.pid})" in result.stderr
+    assert "Installing" not in result.stdout + result.stderr  # setup never ran
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".dev.lock"]  # nor migrate
+
+
+def test_a_dev_on_its_own_data_dir_takes_the_checkouts_lock_once():
+    # DATA_DIR naming the checkout's own data/ (spelt otherwise) is the same lock: taking
+    # it a second time, through another file descriptor, would refuse the script itself.
+    _skip_if_a_dev_runs_here()
+    data = SCRIPT.parents[1] / "data"
+    result = _run_dev({**os.environ, "PORT": "abc", "DATA_DIR": f"{data}/../data"})
+    assert "already running" not in result.stderr
+    assert "PORT must be a port number" in result.stderr
+
+
 def _skip_if_a_dev_runs_here() -> None:
     lock = SCRIPT.parents[1] / "data" / ".dev.lock"
     lock.parent.mkdir(exist_ok=True)
