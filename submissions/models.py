@@ -205,6 +205,8 @@ class EventType(models.TextChoices):
     SYNC_FAILED = "sync_failed"
     SYNC_ABANDONED = "sync_abandoned"
     SYNC_DROPPED = "sync_dropped"
+    # Its post not delivered yet was moved to the workflow's new sync_url (submissions.sync).
+    SYNC_RETARGETED = "sync_retargeted"
     COMMENT = "comment"
     CLAIMED = "claimed"
     CLAIM_TAKEN_OVER = "claim_taken_over"

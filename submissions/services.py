@@ -919,6 +919,38 @@ def submission_drop_sync(
         )
 
 
+def submission_retarget_sync(
+    *,
+    submission_id: str,
+    delivery_id: str,
+    delivery_status: str,
+    from_host: str,
+    to_host: str,
+    next_attempt_at: datetime | None,
+) -> None:
+    """The submission's sync post not delivered yet was moved to its workflow's new
+    sync_url: it shows the post's next attempt there (none for one given up, which
+    waits for "Redeliver now"), and the timeline says where it went. Hosts only: a
+    sync_url's path and query often carry the target's credential, and the timeline is
+    read by every reviewer of the company."""
+    with transaction.atomic():
+        submission = locked_submission(submission_id=submission_id)
+        submission.sync_next_attempt_at = next_attempt_at
+        submission.save(update_fields=["sync_next_attempt_at", "updated_at"])
+        record_event(
+            submission=submission,
+            type=EventType.SYNC_RETARGETED,
+            actor=Actor.system(),
+            details={
+                "fromHost": from_host,
+                "toHost": to_host,
+                "deliveryId": delivery_id,
+                "deliveryStatus": delivery_status,
+                "nextAttemptAt": iso(next_attempt_at),
+            },
+        )
+
+
 # --- Review UI: claims and corrections -------------------------------------------------
 
 CLAIM_TTL = timedelta(minutes=10)

@@ -29,12 +29,17 @@ from submissions.services import (
     record_event,
     submission_drop_sync,
     submission_mark_synced,
+    submission_retarget_sync,
 )
 from webhooks.catalogue import SYNC_EVENT
 from webhooks.delivery import Outcome, budget_used, error_kind
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import sync_target_held_until
-from webhooks.services import sync_deliveries_drop, sync_delivery_queue
+from webhooks.services import (
+    sync_deliveries_drop,
+    sync_deliveries_retarget,
+    sync_delivery_queue,
+)
 from webhooks.signals import delivery_attempted, sync_schedule_changed
 
 logger = logging.getLogger(__name__)
@@ -90,8 +95,9 @@ def sync_workflow_published(
     *, instance: WorkflowVersion, created: bool, raw: bool = False, **_: object
 ) -> None:
     """A version published without the sync_url its predecessor had drops the posts not
-    delivered yet (sync_drop_removed_target)."""
-    if not created or raw or instance.sync_url:
+    delivered yet (sync_drop_removed_target); one with another sync_url moves them there
+    (sync_retarget)."""
+    if not created or raw:
         return
     before = (
         WorkflowVersion.objects.filter(
@@ -100,22 +106,64 @@ def sync_workflow_published(
         .order_by("-version")
         .first()
     )
-    if before is not None and before.sync_url:
+    if before is None or not before.sync_url or before.sync_url == instance.sync_url:
+        return
+    if instance.sync_url:
+        sync_retarget(workflow_id=instance.workflow_id, url=instance.sync_url)
+    else:
         sync_drop_removed_target(workflow_id=instance.workflow_id)
 
 
-def sync_drop_removed_target(*, workflow_id: int) -> int:
-    """The workflow's sync_url was removed: its approved submissions' posts not delivered
-    yet are dropped (never sent, nor redeliverable: the old target may be hostile), each
-    with a `sync_dropped` event, as retention drops them. Returns how many."""
+def _unsent_posts_by_company(workflow_id: int) -> dict[str, list[str]]:
+    """The sync event ids of the workflow's approved submissions (those whose post may not
+    be delivered yet), by company, in company order."""
     approved = Submission.objects.filter(
         workflow_id=workflow_id, status=SubmissionStatus.APPROVED
     ).values_list("pk", "company_id")
     by_company: dict[str, list[str]] = {}
     for submission_id, company_id in approved:
         by_company.setdefault(company_id, []).append(sync_event_id(submission_id))
+    return dict(sorted(by_company.items()))
+
+
+def sync_retarget(*, workflow_id: int, url: str) -> int:
+    """The workflow's sync_url changed to `url` (a mistyped one corrected, the target
+    moved): its approved submissions' posts not delivered yet are moved there, each with
+    a `sync_retargeted` event (sync_deliveries_retarget: a waiting one is resent at once,
+    with a fresh budget; one given up is redelivered there by "Redeliver now"). Kept at
+    the old URL, they went on failing there, and "Redeliver now" posted to the typo.
+    Returns how many."""
+    moved = 0
+    for company_id, event_ids in _unsent_posts_by_company(workflow_id).items():
+        for post in sync_deliveries_retarget(company_id=company_id, event_ids=event_ids, url=url):
+            submission_retarget_sync(
+                submission_id=post.delivery.event_id.removeprefix(EVENT_PREFIX),
+                delivery_id=post.delivery.pk,
+                delivery_status=post.delivery.status,
+                from_host=url_host(post.old_url),
+                to_host=url_host(url),
+                next_attempt_at=next_attempt_at(post.delivery),
+            )
+            moved += 1
+    return moved
+
+
+def url_host(url: str) -> str:
+    """A target's host (and port, when the URL names one), as a timeline may show it:
+    never its user info, path or query, where a credential is often put."""
+    target = urlsplit(url)
+    host = target.hostname or ""
+    if ":" in host:  # an IPv6 address, bracketed as in the URL
+        host = f"[{host}]"
+    return host if target.port is None else f"{host}:{target.port}"
+
+
+def sync_drop_removed_target(*, workflow_id: int) -> int:
+    """The workflow's sync_url was removed: its approved submissions' posts not delivered
+    yet are dropped (never sent, nor redeliverable: the old target may be hostile), each
+    with a `sync_dropped` event, as retention drops them. Returns how many."""
     dropped = 0
-    for company_id, event_ids in sorted(by_company.items()):
+    for company_id, event_ids in _unsent_posts_by_company(workflow_id).items():
         for unsent in sync_deliveries_drop(company_id=company_id, event_ids=event_ids):
             submission_drop_sync(
                 submission_id=unsent.event_id.removeprefix(EVENT_PREFIX),

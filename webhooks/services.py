@@ -1140,6 +1140,62 @@ def sync_deliveries_drop(*, company_id: str, event_ids: list[str]) -> list[Webho
     return unsent
 
 
+@dataclass(frozen=True)
+class Retargeted:
+    """A sync post sync_deliveries_retarget moved: its URL before, and the post now."""
+
+    old_url: str
+    delivery: WebhookDelivery
+
+
+def sync_deliveries_retarget(
+    *, company_id: str, event_ids: list[str], url: str
+) -> list[Retargeted]:
+    """The company's sync posts of `event_ids` not delivered yet are moved to `url`, the
+    workflow's new sync_url (a mistyped one corrected, the target moved), as an endpoint's
+    retries follow its edited URL. A waiting one is resent now with a fresh retry budget
+    (the old target's failures, its budget spent on them, say nothing of this one); one
+    given up stays given up, so that "Redeliver now" posts it to `url`. Locked in
+    primary-key order, as a redelivery locks them."""
+    with transaction.atomic():
+        unsent = list(
+            WebhookDelivery.objects.select_for_update()
+            .defer("payload")
+            .filter(
+                company_id=company_id,
+                purpose=WebhookDelivery.Purpose.SYNC,
+                event_id__in=event_ids,
+            )
+            .exclude(status=WebhookDelivery.Status.DELIVERED)
+            .exclude(url=url)
+            .order_by("pk")
+        )
+        moved = [Retargeted(old_url=delivery.url, delivery=delivery) for delivery in unsent]
+        waiting = [d for d in unsent if d.status == WebhookDelivery.Status.PENDING]
+        now = timezone.now()
+        for delivery in waiting:
+            _reset_for_redelivery(delivery, now)
+            # The old target's answer: kept, the moved posts counted as failing at the
+            # new one and went one at a time (delivery._sync_target_failing_and_busy).
+            delivery.last_status_code = None
+            delivery.last_error = ""
+        _mark_redelivered(waiting)
+        _write_in_batches(waiting, last_status_code=None, last_error="")
+        for delivery in unsent:
+            delivery.url = url
+        _write_in_batches(unsent, url=url)
+        dispatch_on_commit([delivery.pk for delivery in waiting])
+    return moved
+
+
+def _write_in_batches(deliveries: list[WebhookDelivery], **values: Any) -> None:
+    """The same `values` written to every delivery, one UPDATE per REDELIVERY_WRITE_BATCH."""
+    ids = [delivery.pk for delivery in deliveries]
+    for start in range(0, len(ids), REDELIVERY_WRITE_BATCH):
+        batch = ids[start : start + REDELIVERY_WRITE_BATCH]
+        WebhookDelivery.objects.filter(pk__in=batch).update(**values)
+
+
 def sync_delivery_replace_payload(*, sync_event_id: str, payload: dict[str, Any]) -> None:
     """Retention: a delivered sync post keeps the purged submission as it reads now, in
     the shape the receiver was sent (a redelivery then posts that, not nulls)."""

@@ -714,8 +714,10 @@ def test_sync_again_ends_its_targets_hold_and_the_held_posts_follow_its_2xx(monk
 
 
 def test_a_workflow_moved_to_another_sync_url_posts_there_unheld(monkeypatch):
-    """The hold is the old target's: a version published with another sync_url posts
-    the approvals made under it at once, while the old one's posts keep their hold."""
+    """The hold is the old target's: a version published with another sync_url moves
+    the posts waiting on the old one there (test_sync_retarget), and they go at once,
+    the approvals made under it too. (Before, the old one's posts kept their URL and
+    its hold: a mistyped sync_url, once corrected, still had them fail at the typo.)"""
     from webhooks.delivery import claim_due
 
     with http_receiver() as receiver, http_receiver() as moved:
@@ -724,10 +726,12 @@ def test_a_workflow_moved_to_another_sync_url_posts_there_unheld(monkeypatch):
         submission_approve(submission_id=elsewhere.pk, actor=Actor.system())
         clock["now"] += timedelta(seconds=10)
         assert deliver(sync_of(elsewhere).pk).status_code == 200
-        assert deliver(sync_of(other).pk) is None  # still the old target's hold
+        assert deliver(sync_of(other).pk).status_code == 200  # moved: not held there
+        assert deliver(sync_of(asked).pk).status_code == 200  # a fresh budget, at once
         assert claim_due() == []
-    assert Submission.objects.get(pk=elsewhere.pk).status == "synced"
-    assert len(moved.requests) == 1 and len(receiver.requests) == 1
+    synced = Submission.objects.filter(pk__in=[asked.pk, other.pk, elsewhere.pk])
+    assert {submission.status for submission in synced} == {"synced"}
+    assert len(moved.requests) == 3 and len(receiver.requests) == 1
 
 
 def test_a_sync_post_names_itself_in_its_signed_body_the_same_on_every_attempt():
