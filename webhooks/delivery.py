@@ -101,6 +101,10 @@ RETRY_SCHEDULE = [
     timedelta(hours=24),
 ]
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+# A sync post's budget in time, from its queueing or latest redelivery (budget_started_at):
+# the schedule's span, and its jitter. Its target's Retry-After holds its posts with no
+# attempt counted, so one answering 503 + Retry-After every time kept them for good.
+BUDGET_WINDOW = sum(RETRY_SCHEDULE, timedelta()) * 1.1
 MAX_RETRY_AFTER = RETRY_SCHEDULE[-1]
 # What an attempt changes; saving only these never rewrites the (large) payload.
 STATE_FIELDS = [
@@ -294,6 +298,10 @@ def _give_up(delivery: WebhookDelivery, error: str) -> None:
 
 
 BUDGET_SPENT = "The retry budget is spent."
+BUDGET_EXPIRED = (
+    "Retry budget expired: its target's Retry-After held it past the retry schedule's"
+    " span since it was queued or redelivered."
+)
 INTERRUPTED = "Interrupted: the worker stopped before the answer was recorded."
 
 
@@ -427,6 +435,8 @@ def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: 
     elif outcome.retry_after:
         until = timezone.now() + min(outcome.retry_after, MAX_RETRY_AFTER)
         changed = owners.update(held_until=held_until_at_least(until))
+        if delivery.purpose == WebhookDelivery.Purpose.SYNC:
+            _give_up_held_past_window(delivery)
     else:
         return
     if changed and delivery.purpose == WebhookDelivery.Purpose.SYNC:
@@ -438,6 +448,42 @@ def _hold_owner(delivery: WebhookDelivery, outcome: Outcome, *, to_current_url: 
             url=delivery.url,
             delivery_ids=None,
         )
+
+
+def _budget_expired(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Whether a sync post's budget is spent in time (BUDGET_WINDOW), whatever attempts
+    it has left. Not a webhook's: its endpoint or session host is disabled after days
+    of failures (a Retry-After answer is one), and its deliveries are given up then."""
+    return (
+        delivery.purpose == WebhookDelivery.Purpose.SYNC
+        and delivery.budget_started_at < now - BUDGET_WINDOW
+    )
+
+
+def _give_up_held_past_window(delivery: WebhookDelivery) -> None:
+    """A sync target's Retry-After was recorded: its other posts whose BUDGET_WINDOW has
+    passed are given up (`sync_abandoned`), as after their last attempt. Held, no
+    attempt is counted for them, and beat's selection (claim_due) skips them, so a
+    target answering Retry-After every time kept them, unsent, till their retention.
+    Not one locked by another transaction, nor one in flight or whose lease lapsed:
+    its answer (or beat's record of the lapse) applies the window (_apply_outcome)."""
+    now = timezone.now()
+    expired = (
+        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        .defer("payload")
+        .filter(
+            purpose=WebhookDelivery.Purpose.SYNC,
+            status=WebhookDelivery.Status.PENDING,
+            company_id=delivery.company_id,
+            url=delivery.url,
+            budget_started_at__lt=now - BUDGET_WINDOW,
+            locked_until__isnull=True,
+        )
+        .exclude(pk=delivery.pk)
+        .order_by("pk")
+    )
+    for post in expired:
+        _give_up(post, BUDGET_EXPIRED)
 
 
 def held_until_at_least(until: datetime) -> Expression:
@@ -649,7 +695,8 @@ def _apply_outcome(delivery: WebhookDelivery, outcome: Outcome, *, gone_stops: b
         delivery.next_attempt_at = None
         return
     delay = next_attempt_delay(budget_used(delivery), outcome.retry_after)
-    if (outcome.status_code == 410 and gone_stops) or delay is None:
+    gone = outcome.status_code == 410 and gone_stops
+    if gone or delay is None or _budget_expired(delivery, now):
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.failed_at = now
         delivery.next_attempt_at = None

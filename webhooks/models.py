@@ -3,6 +3,7 @@ name and a JSON payload."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from steve.ids import id_factory
 from steve.models import ApiKey, Company, environment_field
@@ -231,6 +232,10 @@ class WebhookDelivery(models.Model):
     # The attempts made before the latest redelivery: its fresh retry budget counts from
     # there, and an answer to one of them is stale.
     attempts_before_redelivery = models.PositiveIntegerField(default=0)
+    # When its current retry budget started: its queueing, or its latest redelivery. A
+    # sync post's budget is bounded in time too (delivery.BUDGET_WINDOW): its target's
+    # Retry-After holds it with no attempt counted.
+    budget_started_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)

@@ -55,6 +55,7 @@ MAX_DESCRIPTION_LENGTH = 200
 REDELIVERY_FIELDS = [
     "status",
     "attempts_before_redelivery",
+    "budget_started_at",
     "next_attempt_at",
     "queued_until",
     "delivered_at",
@@ -1065,6 +1066,7 @@ def _reset_for_redelivery(
     # A fresh budget; the count goes on, so it stays the attempt log's length (an attempt
     # in flight included).
     delivery.attempts_before_redelivery = delivery.attempts
+    delivery.budget_started_at = now
     delivery.next_attempt_at = now
     delivery.queued_until = now + QUEUE_LEASE if leased else None
     delivery.delivered_at = None
