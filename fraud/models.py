@@ -208,14 +208,21 @@ class DataFingerprint(models.Model):
     Looked up by total and date, or by receipt number; the merchant is compared by
     similarity (OCR reads names differently on every capture), time and receipt number
     only when both sides have one.
+
+    One row per submission of what was read, and for a PDF whose page shows a checked
+    field otherwise than its text layer says (jobs.extraction.shown) a second, ``shown``,
+    of what its page shows: an edited copy of an earlier receipt whose invisible text
+    names another shop and total is found by the one its page copies.
     """
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     # The submission's: sandbox and production never search each other's rows.
     environment = environment_field()
-    submission = models.OneToOneField(
+    submission = models.ForeignKey(
         "submissions.Submission", on_delete=models.CASCADE, related_name="+"
     )
+    # The values its page shows where the text layer says otherwise (False: as read).
+    shown = models.BooleanField(default=False)
     merchant = models.CharField(max_length=200)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     date = models.DateField()
@@ -240,6 +247,11 @@ class DataFingerprint(models.Model):
                 name="fraud_data_number",
                 condition=~models.Q(receipt_number=""),
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "shown"], name="fraud_data_one_per_reading"
+            )
         ]
 
     def __str__(self) -> str:

@@ -759,7 +759,48 @@ def data_key(fields: dict[str, Any]) -> DataKey | None:
     )
 
 
-def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) -> list[Finding]:
+def data_keys(fields: dict[str, Any], shown: dict[str, Any] | None) -> dict[bool, DataKey]:
+    """The data check's readings of a submission, by DataFingerprint.shown: what was read
+    (False) and, where a PDF's page shows a checked field otherwise than its text layer
+    says, what the page shows (True).
+
+    Both, not the page's alone: what was read is what a reviewer may approve and what
+    every honest document is found by, unchanged; the page's is read again by OCR from a
+    small box, and a misread of an honest page must not cost it its fingerprint. An
+    edited copy is the same receipt claimed twice whichever reading finds it."""
+    readings = {False: data_key(fields), True: shown_key(fields, shown)}
+    return {shown: key for shown, key in readings.items() if key is not None}
+
+
+def shown_key(fields: dict[str, Any], shown: dict[str, Any] | None) -> DataKey | None:
+    """The data check's fields as a PDF's page shows them: ``fields`` with the checked
+    ones whose page shows otherwise than the text layer says replaced by what it shows
+    (``shown``, jobs.extraction.shown.shown_fields); None where none is, or the page
+    shows nothing the data check tells apart."""
+    if not shown:
+        return None
+    key = data_key({**fields, **shown})
+    return key if key != data_key(fields) else None
+
+
+def _data_findings(
+    submission: Submission, keys: dict[bool, DataKey], policy: FraudPolicy
+) -> list[Finding]:
+    """The data check's findings for each reading of ``keys`` (by DataFingerprint.shown),
+    against every reading stored: one per target, the strongest (combine() adds up the
+    findings of a pair, and the same receipt found twice is one piece of evidence)."""
+    best: dict[str | None, Finding] = {}
+    for shown, key in keys.items():
+        for finding in _key_findings(submission, key, policy):
+            if shown:
+                finding.details["shown"] = True  # what the page shows, not its text layer
+            held = best.get(finding.target_id)
+            if held is None or finding.score > held.score:
+                best[finding.target_id] = finding
+    return list(best.values())
+
+
+def _key_findings(submission: Submission, key: DataKey, policy: FraudPolicy) -> list[Finding]:
     window = timedelta(days=policy.data_window_days)
     near = Q(date__range=(key.day - window, key.day + window))
     if key.time:  # the same minute on a date OCR may have misread (see _data_finding)
@@ -773,7 +814,9 @@ def _data_findings(submission: Submission, key: DataKey, policy: FraudPolicy) ->
             wanted, company_id=submission.company_id, environment=submission.environment
         )
         .exclude(submission_id=submission.pk)
-        .values_list("submission_id", "merchant", "total", "date", "time", "receipt_number")
+        .values_list(
+            "submission_id", "merchant", "total", "date", "time", "receipt_number", "shown"
+        )
     )
     found = [_data_finding(key, row, policy) for row in rows]
     return [f for f in found if f is not None]
@@ -787,7 +830,7 @@ def _data_finding(key: DataKey, row: tuple, policy: FraudPolicy) -> Finding | No
     the date and total say (an earlier receipt with its date and total edited keeps what
     the editor left alone). See _near_date_score for the same total.
     """
-    target_id, merchant, target_total, target_day, target_time, target_number = row
+    target_id, merchant, target_total, target_day, target_time, target_number, shown = row
     likeness = normalise.merchant_similarity(key.merchant, merchant)
     if likeness < policy.data_merchant_similarity:
         return None
@@ -801,6 +844,8 @@ def _data_finding(key: DataKey, row: tuple, policy: FraudPolicy) -> Finding | No
         "targetDate": target_day.isoformat(),
         "daysApart": days,
     }
+    if shown:
+        details["targetShown"] = True  # what the target's page shows, not its text layer
     score = 0.0
     if target_total == key.total:
         score = _near_date_score(key, target_day, target_time, target_number, policy, details)
@@ -849,9 +894,10 @@ def _near_date_score(
     return data_score(days, policy.data_window_days)
 
 
-def _store_data(submission: Submission, key: DataKey) -> None:
+def _store_data(submission: Submission, key: DataKey, *, shown: bool = False) -> None:
     DataFingerprint.objects.update_or_create(
         submission=submission,
+        shown=shown,
         defaults={
             "company_id": submission.company_id,
             "environment": submission.environment,
@@ -864,17 +910,28 @@ def _store_data(submission: Submission, key: DataKey) -> None:
     )
 
 
-def _same_total(submission: Submission, key: DataKey) -> list[str]:
-    """The latest submissions with the same total, whatever their date or merchant (OCR
-    misreads both more often than the total)."""
-    return list(
+def _store_data_keys(submission: Submission, keys: dict[bool, DataKey]) -> None:
+    for shown, key in keys.items():
+        _store_data(submission, key, shown=shown)
+    if True not in keys:  # a run before found the page showing otherwise; this one not
+        DataFingerprint.objects.filter(submission=submission, shown=True).delete()
+
+
+def _same_total(submission: Submission, keys: Iterable[DataKey]) -> list[str]:
+    """The latest submissions with the same total (as read, or as a page shows it),
+    whatever their date or merchant (OCR misreads both more often than the total)."""
+    latest = (
         DataFingerprint.objects.filter(
-            company_id=submission.company_id, environment=submission.environment, total=key.total
+            company_id=submission.company_id,
+            environment=submission.environment,
+            total__in=[key.total for key in keys],
         )
         .exclude(submission_id=submission.pk)
         .order_by("-id")
-        .values_list("submission_id", flat=True)[:LOCAL_SAME_TOTAL]
+        .values_list("submission_id", flat=True)
     )
+    # Two rows of one submission (DataFingerprint.shown) are one candidate.
+    return list(dict.fromkeys(latest[: LOCAL_SAME_TOTAL * 2]))[:LOCAL_SAME_TOTAL]
 
 
 def _read_file(file: SubmissionFile) -> bytes | None:
@@ -1000,13 +1057,17 @@ def fraud_run_checks(
     pages: Sequence[PageImage] = (),
     hashed: list[HashedPage] | None = None,
     page_texts: Sequence[str] = (),
+    shown: dict[str, Any] | None = None,
 ) -> FraudOutcome:
     """Run the checks for one submission and store its fraud score and status.
 
     `pages` (or `hashed`, their hash_page results, e.g. what fraud_record_fingerprints
     returned: the pages are not hashed twice), `fields` and `text` feed the visual, data
     and text checks; `page_texts` (the text of each page, of which `text` is the join)
-    lets the text check compare each page on its own too.
+    lets the text check compare each page on its own too. `shown` holds the checked
+    fields a PDF's page shows otherwise than its text layer says, as the page shows
+    them (jobs.extraction.shown.shown_fields): the data check compares and keeps those
+    values too, beside what was read.
     """
     submission = Submission.objects.select_related("workflow_version").get(pk=submission_id)
     policy = FraudPolicy.from_json(submission.workflow_version.fraud_policy)
@@ -1018,7 +1079,7 @@ def fraud_run_checks(
     text_fp = text_print(text)
     # One page's own print only when there are several: a single page's is text_fp.
     page_fps = [p for t in page_texts if (p := text_print(t))] if len(page_texts) > 1 else []
-    key = data_key(fields or {})
+    keys = data_keys(fields or {}, shown)
     tampered = _tampering_finding(submission, fields or {}, policy) if policy.tampering else None
     with transaction.atomic():
         _lock_company(submission.company_id)
@@ -1038,10 +1099,9 @@ def fraud_run_checks(
                 if repeated is not None:
                     findings.append(repeated)
             _store_pages(submission, hashed)
-        if key is not None:
-            if policy.data:
-                findings += _data_findings(submission, key, policy)
-            _store_data(submission, key)
+        if keys and policy.data:
+            findings += _data_findings(submission, keys, policy)
+        _store_data_keys(submission, keys)
         similarities: dict[str, float] = {}
         if text_fp is not None:
             if policy.text:
@@ -1051,7 +1111,7 @@ def fraud_run_checks(
                 findings += _text_findings(similarities, policy)
             _store_text(submission, text_fp)
         if policy.visual and policy.local and hashed:
-            same_total = _same_total(submission, key) if key is not None else []
+            same_total = _same_total(submission, keys.values()) if keys else []
             candidates = _local_candidates(hits, findings, similarities, same_total, policy)
             findings += _local_findings(submission, hashed, candidates, findings, policy)
         if policy.visual_other_date:

@@ -1,0 +1,113 @@
+"""The data check of a PDF whose text layer says otherwise than its page shows.
+
+jobs.extraction.shown reads the checked fields again on the rendered page and sends one
+the page shows otherwise to review; the data check compares what the page shows too, so
+an edited copy of an earlier receipt whose invisible text names another shop, total and
+date is still matched against the receipt it copies."""
+
+import pytest
+
+from fraud.models import DataFingerprint, FraudMatch
+from fraud.services import fraud_run_checks
+from tests.fraud.helpers import make_submission
+
+pytestmark = pytest.mark.django_db
+M = FraudMatch
+
+HONEST = {
+    "merchantName": "Kedai Runcit Ah Seng Sdn Bhd",
+    "totalAmount": 42.5,
+    "date": "2024-05-03",
+    "time": "14:02",
+}
+# What the text layer of an edited copy of HONEST says; its page shows HONEST.
+LIES = {
+    **HONEST,
+    "merchantName": "PODRT BLPL GRYL SDN BHD",
+    "totalAmount": 71.9,
+    "date": "2024-05-17",
+}
+SHOWN = {"merchantName": "KEDAI RUNCIT AH SENG SDN BHD", "totalAmount": 42.5, "date": "2024-05-03"}
+
+
+def run(submission, fields, shown=None):
+    return fraud_run_checks(submission_id=submission.pk, fields=fields, text="", shown=shown)
+
+
+def test_a_copy_whose_text_layer_lies_is_matched_by_what_its_page_shows(company):
+    earlier, _ = make_submission(company)
+    run(earlier, HONEST)
+    copy, _ = make_submission(company)
+    outcome = run(copy, LIES, shown=SHOWN)
+    match = M.objects.get(submission=copy)
+    assert (match.check_type, match.target_submission_id) == ("data", earlier.pk)
+    assert match.details["shown"] is True  # matched on the page's values, not the text's
+    assert match.details["merchant"] == "KEDAI RUNCIT AH SENG"
+    assert match.details["time"] == "14:02" and match.score == 65.0
+    assert outcome.status == "flagged"
+
+
+def test_a_copy_whose_text_layer_lies_is_found_by_a_later_honest_copy(company):
+    # The edited copy came first: what its page showed is kept, and found again.
+    copy, _ = make_submission(company)
+    run(copy, LIES, shown=SHOWN)
+    later, _ = make_submission(company)
+    outcome = run(later, HONEST)
+    match = M.objects.get(submission=later)
+    assert (match.check_type, match.target_submission_id) == ("data", copy.pk)
+    assert match.details["targetShown"] is True and "shown" not in match.details
+    assert outcome.status == "flagged"
+
+
+def test_what_the_text_layer_says_is_still_compared(company):
+    # The text layer's values are what was read and may be approved: a receipt they
+    # match is found as before.
+    earlier, _ = make_submission(company)
+    run(earlier, LIES)
+    copy, _ = make_submission(company)
+    run(copy, LIES, shown=SHOWN)
+    match = M.objects.get(submission=copy)
+    assert (match.check_type, match.target_submission_id) == ("data", earlier.pk)
+    assert "shown" not in match.details
+
+
+def test_one_pair_found_by_both_readings_is_one_match_scored_once(company):
+    earlier, _ = make_submission(company)
+    run(earlier, HONEST)
+    copy, _ = make_submission(company)
+    # Only the name lies: both readings find the earlier receipt at the same minute.
+    outcome = run(copy, {**HONEST, "merchantName": "KEDAI RUNCIT AHSENG"}, shown=SHOWN)
+    match = M.objects.get(submission=copy)
+    assert (match.check_type, match.score) == ("data", 65.0)
+    assert outcome.score == 65.0
+
+
+def test_an_honest_other_receipt_is_not_matched(company):
+    earlier, _ = make_submission(company)
+    run(earlier, HONEST)
+    other, _ = make_submission(company)
+    shop = {**HONEST, "merchantName": "Restoran Wan Sheng"}
+    assert run(other, shop, shown={}).status == "clean"
+    assert not M.objects.filter(submission=other).exists()
+
+
+def test_an_honest_receipt_keeps_one_fingerprint_as_before(company):
+    submission, _ = make_submission(company)
+    run(submission, HONEST, shown={})
+    [row] = DataFingerprint.objects.filter(submission=submission)
+    assert (row.merchant, str(row.total), row.date.isoformat(), row.time) == (
+        "KEDAI RUNCIT AH SENG",
+        "42.50",
+        "2024-05-03",
+        "14:02",
+    )
+    assert row.shown is False
+
+
+def test_a_copy_keeps_what_its_page_shows_beside_what_its_text_says(company):
+    copy, _ = make_submission(company)
+    run(copy, LIES, shown=SHOWN)
+    rows = {row.shown: row for row in DataFingerprint.objects.filter(submission=copy)}
+    assert rows[False].merchant == "PODRT BLPL GRYL" and str(rows[False].total) == "71.90"
+    assert rows[True].merchant == "KEDAI RUNCIT AH SENG" and str(rows[True].total) == "42.50"
+    assert rows[True].time == "14:02"  # not a checked field: the text layer's
