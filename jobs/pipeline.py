@@ -43,6 +43,7 @@ from jobs.extraction.readable import (
     PDF_CHECK_SECONDS,
     pdf_structure,
 )
+from jobs.extraction.shown import shown_fields
 from jobs.models import SessionState, WorkflowSession
 from jobs.selectors import session_run_lost
 from jobs.services import (
@@ -537,6 +538,10 @@ def _process(session: WorkflowSession) -> None:
                 fields=merged.fields,
                 text="\n".join(merged.pages_text),
                 page_texts=merged.pages_text,
+                # A PDF's page showing a checked field otherwise than its text layer
+                # says: the data check compares what it shows too (an edited copy of an
+                # earlier receipt whose invisible text names another shop or total).
+                shown=shown_fields(merged.fields, merged.evidence),
             )
         _step(session_id, PROGRESS_FRAUD, claimed_at)
         _finish(session, merged, outcome.status)

@@ -12,9 +12,10 @@ digits, so an amount is compared by its value, a date by its day.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -213,6 +214,39 @@ def check_text_layer(
             confidences[name] = min(confidences.get(name, 0.0), SHOWN_OTHERWISE_CONFIDENCE)
             found.append(name)
     return list(dict.fromkeys(found))
+
+
+def shown_fields(
+    fields: Mapping[str, object], evidence: Mapping[str, list[dict]]
+) -> dict[str, object]:
+    """The checked fields whose page shows otherwise than their text layer says, as the
+    page shows them (each field's first box with a ``shown`` it parses as): for fraud's
+    data check, which compares them beside what was read. An amount is read as the
+    extraction reads one (a Decimal), a date as an ISO date, a name or a number as shown.
+    A box showing no value, or two amounts, leaves its field as read."""
+    found: dict[str, object] = {}
+    for name in CHECKED_FIELDS:
+        if name not in fields:
+            continue
+        for box in evidence.get(name, []):
+            shown = box.get("shown") if isinstance(box, dict) else None
+            value = _shown_value(name, shown) if isinstance(shown, str) else None
+            if value is not None:
+                found[name] = value
+                break
+    return found
+
+
+def _shown_value(name: str, shown: str) -> object | None:
+    """What ``shown`` (OCR of field ``name``'s box) reads as, parsed as the field was;
+    None where it reads as no single value."""
+    if name in AMOUNT_FIELDS:
+        amounts = parse_amounts(shown.translate(_AS_DIGITS))
+        return amounts[0].value if len(amounts) == 1 else None
+    if name in DATE_FIELDS:
+        days = {m.value for m in parse_dates(shown) if isinstance(m.value, dt.date)}
+        return days.pop().isoformat() if len(days) == 1 else None
+    return shown.strip() or None
 
 
 def _widened(cut: BBox, inside: list[Word], words: list[Word]) -> BBox:
