@@ -5,7 +5,10 @@ the page shows otherwise to review; the data check compares what the page shows 
 an edited copy of an earlier receipt whose invisible text names another shop, total and
 date is still matched against the receipt it copies."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from fraud.models import DataFingerprint, FraudMatch
 from fraud.services import fraud_run_checks
@@ -111,3 +114,43 @@ def test_a_copy_keeps_what_its_page_shows_beside_what_its_text_says(company):
     assert rows[False].merchant == "PODRT BLPL GRYL" and str(rows[False].total) == "71.90"
     assert rows[True].merchant == "KEDAI RUNCIT AH SENG" and str(rows[True].total) == "42.50"
     assert rows[True].time == "14:02"  # not a checked field: the text layer's
+
+
+def test_a_copy_checked_before_keeps_what_its_page_shows_once_refingerprinted(company):
+    # Checked before the data check compared what a page shows: its evidence says it, its
+    # data fingerprint does not, and the earlier receipt its page copies is not found.
+    copy, _ = make_submission(company)
+    run(copy, LIES)
+    copy.extracted_data = LIES
+    copy.evidence = {
+        "merchantName": [{"page": 0, "bbox": [0, 0, 1, 0.1], "shown": SHOWN["merchantName"]}],
+        "totalAmount": [{"page": 0, "bbox": [0, 0.5, 1, 0.6], "shown": "RM 42.50"}],
+        "date": [{"page": 0, "bbox": [0, 0.2, 1, 0.3], "shown": "03/05/2024"}],
+    }
+    copy.save(update_fields=["extracted_data", "evidence"])
+    honest, _ = make_submission(company)
+    honest.extracted_data = HONEST
+    honest.evidence = {"totalAmount": [{"page": 0, "bbox": [0, 0.5, 1, 0.6]}]}
+    honest.save(update_fields=["extracted_data", "evidence"])
+    run(honest, HONEST)
+
+    call_command("fraud_refingerprint", "--company", company.pk)
+    shown = DataFingerprint.objects.get(submission=copy, shown=True)
+    assert (shown.merchant, str(shown.total), shown.date.isoformat(), shown.time) == (
+        "KEDAI RUNCIT AH SENG",
+        "42.50",
+        "2024-05-03",
+        "14:02",
+    )
+    assert not DataFingerprint.objects.filter(submission=honest, shown=True).exists()
+    later, _ = make_submission(company)
+    run(later, HONEST)
+    assert set(
+        M.objects.filter(submission=later, check_type="data").values_list(
+            "target_submission_id", flat=True
+        )
+    ) == {copy.pk, honest.pk}
+    # Running it again finds nothing left to do.
+    out = io.StringIO()
+    call_command("fraud_refingerprint", stdout=out)
+    assert "shown: 0" in out.getvalue()

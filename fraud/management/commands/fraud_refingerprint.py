@@ -6,6 +6,11 @@ submissions are found again:
 - text (always): version-1 rows (MinHash of character shingles) and missing rows are
   recomputed from Submission.pages_text as digit shingles (fraud.textsim);
 - data (always): rows without time or receipt number get them from extracted_data;
+- shown (always): submissions whose evidence says a PDF's page shows a checked field
+  otherwise than its text layer (a box's ``shown``), checked before the data check
+  compared what a page shows, get their row of it (DataFingerprint.shown) from
+  extracted_data and that evidence, as the pipeline hands them to the checks
+  (jobs.extraction.shown.shown_fields); results purged are not read;
 - pages (--pages): submissions that still have v1 page views ("content"/"paper") are
   re-hashed as the v2 views (fraud.hashing) from their stored files, and the v1 rows
   dropped. The files are opened and deskewed as OCR does (jobs.extraction load_document
@@ -25,7 +30,8 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, TextField
+from django.db.models.functions import Cast
 
 from fraud.models import DataFingerprint, PageFeatures, PageFingerprint, TextFingerprint
 from fraud.services import (
@@ -37,6 +43,7 @@ from fraud.services import (
     _store_text,
     data_key,
     hash_pages,
+    shown_key,
     text_print,
 )
 from submissions.models import Submission, SubmissionFile
@@ -58,8 +65,11 @@ class Command(BaseCommand):
             submissions = submissions.filter(company_id=options["company"])
         text = self._text(submissions, options["batch"])
         data = self._data(submissions, options["batch"])
+        shown = self._shown(submissions, options["batch"])
         pages = self._pages(submissions) if options["pages"] else 0
-        self.stdout.write(f"text: {text}, data: {data}, pages: {pages} submissions updated")
+        self.stdout.write(
+            f"text: {text}, data: {data}, shown: {shown}, pages: {pages} submissions updated"
+        )
 
     def _text(self, submissions: Any, batch: int) -> int:
         current = TextFingerprint.objects.filter(version=TextFingerprint.VERSION)
@@ -89,6 +99,36 @@ class Command(BaseCommand):
             with transaction.atomic():
                 _lock_company(submission.company_id)
                 _store_data(submission, key)
+            done += 1
+        return done
+
+    def _shown(self, submissions: Any, batch: int) -> int:
+        from jobs.extraction.shown import shown_fields
+
+        kept = DataFingerprint.objects.filter(shown=True).values("submission_id")
+        todo = (
+            submissions.filter(results_purged_at__isnull=True)
+            .exclude(pk__in=kept)
+            .annotate(evidence_text=Cast("evidence", TextField()))
+            .filter(evidence_text__contains='"shown":')
+        )
+        done = 0
+        for submission in todo.only(
+            "id", "company_id", "environment", "extracted_data", "evidence"
+        ).iterator(chunk_size=batch):
+            fields = submission.extracted_data or {}
+            key = shown_key(fields, shown_fields(fields, submission.evidence or {}))
+            if key is None:
+                continue
+            with transaction.atomic():
+                _lock_company(submission.company_id)
+                # Purged since it was read: the purge drops data rows under this lock.
+                purged = Submission.objects.filter(
+                    pk=submission.pk, results_purged_at__isnull=False
+                )
+                if purged.exists():
+                    continue
+                _store_data(submission, key, shown=True)
             done += 1
         return done
 
