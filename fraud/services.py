@@ -742,8 +742,8 @@ class DataKey:
 
 
 def receipt_day(fields: dict[str, Any]) -> dt.date | None:
-    """The date a receipt (`date`) or invoice (`issueDate`) was read with, if any."""
-    return normalise.date(fields.get("date") or fields.get("issueDate"))
+    """The date a receipt (`date`) or invoice (`invoiceDate`) was read with, if any."""
+    return normalise.date(fields.get("date") or fields.get("invoiceDate"))
 
 
 def data_key(fields: dict[str, Any]) -> DataKey | None:

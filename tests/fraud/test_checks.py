@@ -260,6 +260,25 @@ def test_a_shop_name_spelt_in_look_alike_letters_is_the_same_shop(company):
     assert outcome.status == "flagged"
 
 
+def test_an_invoice_sent_twice_is_matched_as_a_data_duplicate(company):
+    """An invoice's date is `invoiceDate` (jobs.extraction.schemas): read as `issueDate`,
+    a name no schema has, no invoice had a data key, and one claimed twice matched none."""
+    invoice = {
+        "vendorName": "Atelier Lefebvre SARL",
+        "invoiceNumber": "F-2024-00817",
+        "invoiceDate": "2024-06-12",
+        "totalAmount": 1840.0,
+    }
+    first, _ = make_submission(company)
+    run(first, fields=invoice)
+    again, _ = make_submission(company)
+    outcome = run(again, fields={**invoice, "invoiceDate": "2024-06-19", "totalAmount": 1480.0})
+    match = M.objects.get(submission=again)
+    assert (match.check_type, match.target_submission_id) == ("data", first.pk)
+    assert match.details["receiptNumber"]
+    assert outcome.status == "flagged"
+
+
 GARBLED = TEXT.replace("88123", "8812B").replace("31.00", "31.60")  # weak text evidence
 
 
