@@ -198,7 +198,10 @@ def check_text_layer(
             # 2024"): the part of the page OCR reads, with the blank beside it.
             wide = _widened(cut, _words_in(page.words, cut), page.words)
             said = " ".join(word.text for word in _words_in(page.words, wide))
-            if _faint(words, page.words):
+            # Not a name's: a letterhead is often printed lighter than the amounts, in
+            # its brand's colour (sky blue #87CEEB is 189), and print too light to see
+            # is not read from the text layer at all (document.SEEN_INK_LEVELS).
+            if name not in NAME_FIELDS and _faint(words, page.words):
                 box["faint"] = FAINT
             read = _read_again(name, page, cut, wide, render, reader)
             if read is None:

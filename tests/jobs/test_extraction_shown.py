@@ -534,3 +534,35 @@ def test_a_total_whose_font_lies_on_a_later_page_shown_sideways_goes_to_review(e
     assert [(box["page"], box.get("shown")) for box in read.evidence["totalAmount"]] == [
         (1, "17.90")
     ]
+
+
+def name_in_colour(ink: float, page_ink: float) -> list[str]:
+    """check_text_layer's finding on a shop name drawn with ``ink`` (a letterhead's
+    colour) on a page whose other words are drawn with ``page_ink``, read again as it says."""
+    box = (0.2, 0.05, 0.8, 0.08)
+    words = [Word("KEDAI", (0.2, 0.05, 0.45, 0.08), 1.0, ink=ink)] + [
+        Word("BUKU", (0.5, 0.05, 0.8, 0.08), 1.0, ink=ink)
+    ]
+    words += [
+        Word(text, (0.1, top, 0.3, top + 0.02), 1.0, ink=page_ink)
+        for top, text in ((0.3, "TOTAL"), (0.4, "17.90"), (0.5, "20.00"))
+    ]
+    page = PageText(index=0, words=words, text="", has_text_layer=True)
+    evidence = {"merchantName": [{"page": 0, "bbox": list(box)}]}
+    return check_text_layer(
+        {"merchantName": "KEDAI BUKU"},
+        {"merchantName": 0.9},
+        evidence,
+        [page],
+        render=white,
+        reader=Reads("KEDAI BUKU"),
+    )
+
+
+def test_a_shop_name_in_a_light_letterhead_colour_the_page_shows_is_not_found():
+    """A letterhead is often printed in its brand's colour, lighter than the amounts: sky
+    blue (#87CEEB, 189), light green (#90EE90, 239), pink (#FFB6C1, 135) beside black
+    print. Print that light is seen (document.SEEN_INK_LEVELS: lighter is not read from the
+    text layer at all), and a name the page shows alike is no finding."""
+    for ink in (189, 239, 135):
+        assert name_in_colour(ink, 765) == []
