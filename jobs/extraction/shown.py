@@ -208,7 +208,7 @@ def check_text_layer(
                 box["unchecked"] = UNCHECKED
                 read = ("", None)
             shown, inked = read
-            if inked is not None and _small(inked * (cut[3] - cut[1]), page):
+            if inked is not None and _small(inked * (cut[3] - cut[1]), page, name):
                 box["small"] = SMALL
             if "unchecked" not in box and not _agrees(name, said, shown, fields[name]):
                 box["shown"] = shown
@@ -288,12 +288,14 @@ def _faint(numbered: list[Word], words: list[Word]) -> bool:
     return faintest < max(FAINT_LEVELS, FAINT_SHARE * float(np.median(inks)))
 
 
-def _small(height: float, page: PageOfText) -> bool:
-    """Whether digits whose ink is ``height`` high (a fraction of the page) are too small
-    to read on the page: under SMALL_POINTS, or SMALL_SHARE of the median height of the
-    boxes of the page's words holding digits."""
+def _small(height: float, page: PageOfText, name: str) -> bool:
+    """Whether field ``name``'s ink, ``height`` high (a fraction of the page), is too small
+    to read on the page: under SMALL_POINTS, or for digits SMALL_SHARE of the median height
+    of the boxes of the page's words holding digits. Not a name's share: its lower-case
+    letters are half as tall as digits ("Kedai Buku" at 6 points beside 9-point amounts
+    was found too small, "KEDAI BUKU" was not)."""
     numbers = [word.bbox[3] - word.bbox[1] for word in page.words if _digits(word.text)]
-    if numbers and height < SMALL_SHARE * float(np.median(numbers)):
+    if name not in NAME_FIELDS and numbers and height < SMALL_SHARE * float(np.median(numbers)):
         return True
     return page.height_pt > 0 and height * page.height_pt < SMALL_POINTS
 

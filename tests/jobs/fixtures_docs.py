@@ -189,17 +189,21 @@ def unsupported_bytes() -> bytes:
 
 
 def receipt_pdf(
-    name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = (), *, grey: float = 0.0
+    name: str = "KEDAI BUKU MAJU SDN BHD",
+    header: tuple[str, ...] = (),
+    *,
+    grey: float = 0.0,
+    name_size: int = 11,
 ) -> bytes:
     """A small till receipt (80 x 110 mm, longer with ``header`` lines) with a text layer,
-    all of it drawn in ``grey`` (0 black, 1 white)."""
+    all of it drawn in ``grey`` (0 black, 1 white), its name ``name_size`` points."""
     from reportlab.lib.units import mm
 
     buffer = io.BytesIO()
     width, height = 80 * mm, (110 + 10 * len(header)) * mm
     pdf = canvas.Canvas(buffer, pagesize=(width, height))
     pdf.setFillGray(grey)
-    rows = _receipt_rows(name, header)
+    rows = _receipt_rows(name, header, name_size=name_size)
     y = height - 14 * mm
     for font, size, text, amount in rows:
         pdf.setFont(font, size)
@@ -247,11 +251,11 @@ def _page_rows(
 
 
 def _receipt_rows(
-    name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = ()
+    name: str = "KEDAI BUKU MAJU SDN BHD", header: tuple[str, ...] = (), *, name_size: int = 11
 ) -> list[tuple[str, int, str, str | None]]:
     """receipt_pdf's rows: font, size, text and the amount printed right, if any."""
     return [
-        ("Helvetica-Bold", 11, name, None),
+        ("Helvetica-Bold", name_size, name, None),
         *[("Helvetica", 8, line, None) for line in header],
         ("Helvetica", 8, "12, JALAN MERDEKA, 50050 KUALA LUMPUR", None),
         ("Helvetica", 8, "Date: 14/03/2018  10:25", None),

@@ -566,3 +566,14 @@ def test_a_shop_name_in_a_light_letterhead_colour_the_page_shows_is_not_found():
     text layer at all), and a name the page shows alike is no finding."""
     for ink in (189, 239, 135):
         assert name_in_colour(ink, 765) == []
+
+
+def test_a_shop_name_in_small_mixed_case_the_page_shows_is_not_too_small(engine):
+    """A name's lower-case letters are half as tall as digits: measured against the page's
+    numbers (SMALL_SHARE), "Kedai Buku Maju Sdn Bhd" at 6 points beside 9- and 10-point
+    amounts was found too small and sent to review, the same name in capitals was not."""
+    for name in ("Kedai Buku Maju Sdn Bhd", "KEDAI BUKU MAJU SDN BHD"):
+        _, read = extract_document(receipt_pdf(name, name_size=6), kind="receipt", engine=engine)
+        assert read.fields["merchantName"].upper() == "KEDAI BUKU MAJU SDN BHD"
+        assert not any("small" in box for box in read.evidence["merchantName"]), name
+        assert read.field_confidences["merchantName"] > SHOWN_OTHERWISE_CONFIDENCE
