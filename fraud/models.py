@@ -218,8 +218,9 @@ class DataFingerprint(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     # The submission's: sandbox and production never search each other's rows.
     environment = environment_field()
+    # No index of its own: the unique constraint below leads with it.
     submission = models.ForeignKey(
-        "submissions.Submission", on_delete=models.CASCADE, related_name="+"
+        "submissions.Submission", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # The values its page shows where the text layer says otherwise (False: as read).
     shown = models.BooleanField(default=False)

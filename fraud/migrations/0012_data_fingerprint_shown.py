@@ -1,12 +1,137 @@
 """A second data fingerprint of a submission: what its page shows where its PDF's text
 layer says otherwise. Rows stored so far are all of what was read (shown=False), as they
-were: no row is recomputed."""
+were: no row is recomputed.
+
+The table grows with every submission checked, so on PostgreSQL the new unique index is
+built CONCURRENTLY (a plain build blocks every fraud check's write while it reads the
+whole table) and then made the constraint, and the old one-per-submission constraint is
+dropped; the submission column needs no index of its own, the new one leads with it.
+SQLite (./scripts/dev) takes Django's own operations."""
+
+from typing import Any
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+TABLE = "fraud_datafingerprint"
+NAME = "fraud_data_one_per_reading"
+PLAIN = [
+    migrations.AlterField(
+        model_name="datafingerprint",
+        name="submission",
+        field=models.ForeignKey(
+            db_index=False,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name="+",
+            to="submissions.submission",
+        ),
+    ),
+    migrations.AddConstraint(
+        model_name="datafingerprint",
+        constraint=models.UniqueConstraint(fields=("submission", "shown"), name=NAME),
+    ),
+]
+
+
+class OneRowPerReading(Operation):
+    """PLAIN's state; on PostgreSQL their schema change made without blocking writes."""
+
+    reversible = True
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        for operation in PLAIN:
+            operation.state_forwards(app_label, state)
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            _plain(PLAIN, app_label, schema_editor, from_state, backwards=False)
+            return
+        old = _unique_on_submission(schema_editor)
+        _drop_if_invalid(schema_editor)
+        schema_editor.execute(
+            f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{NAME}" '
+            f'ON "{TABLE}" ("submission_id", "shown")'
+        )
+        schema_editor.execute(
+            f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{NAME}" UNIQUE USING INDEX "{NAME}"'
+        )
+        if old:
+            schema_editor.execute(f'ALTER TABLE "{TABLE}" DROP CONSTRAINT "{old}"')
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        # Back to one row a submission: the rows of what pages show go.
+        schema_editor.execute(f'DELETE FROM "{TABLE}" WHERE "shown"')
+        if schema_editor.connection.vendor != "postgresql":
+            _plain(PLAIN, app_label, schema_editor, to_state, backwards=True)
+            return
+        schema_editor.execute(
+            f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{TABLE}_submission_id_key" UNIQUE ("submission_id")'
+        )
+        schema_editor.execute(f'ALTER TABLE "{TABLE}" DROP CONSTRAINT "{NAME}"')
+
+    def describe(self) -> str:
+        return "One data fingerprint per submission and reading, its index built concurrently"
+
+
+def _plain(
+    operations: list[Operation],
+    app_label: str,
+    schema_editor: Any,
+    state: ProjectState,
+    *,
+    backwards: bool,
+) -> None:
+    """Django's own schema changes for ``operations``, from ``state`` (the state before
+    them): forwards in order, or backwards in reverse."""
+    states = [state]
+    for operation in operations:
+        after = states[-1].clone()
+        operation.state_forwards(app_label, after)
+        states.append(after)
+    steps = list(zip(operations, states, states[1:], strict=False))
+    for operation, before, after in reversed(steps) if backwards else steps:
+        if backwards:
+            operation.database_backwards(app_label, schema_editor, after, before)
+        else:
+            operation.database_forwards(app_label, schema_editor, before, after)
+
+
+def _unique_on_submission(schema_editor: Any) -> str | None:
+    """The name of the one-to-one's unique constraint on submission_id alone, if any."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.conname FROM pg_constraint c JOIN pg_attribute a"
+            " ON a.attrelid = c.conrelid AND a.attnum = ALL(c.conkey)"
+            " WHERE c.conrelid = %s::regclass AND c.contype = 'u' AND a.attname = 'submission_id'",
+            [TABLE],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _drop_if_invalid(schema_editor: Any) -> None:
+    """A concurrent build that failed leaves its index behind, invalid, its name taken."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = %s AND pg_catalog.pg_table_is_visible(c.oid)",
+            [NAME],
+        )
+        row = cursor.fetchone()
+    if row and row[0]:
+        schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{NAME}"')
 
 
 class Migration(migrations.Migration):
+    # The index is built concurrently on PostgreSQL, outside a transaction.
+    atomic = False
+
     dependencies = [
         ("fraud", "0011_merchant_names_in_any_script"),
     ]
@@ -17,19 +142,5 @@ class Migration(migrations.Migration):
             name="shown",
             field=models.BooleanField(default=False),
         ),
-        migrations.AlterField(
-            model_name="datafingerprint",
-            name="submission",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="submissions.submission",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="datafingerprint",
-            constraint=models.UniqueConstraint(
-                fields=("submission", "shown"), name="fraud_data_one_per_reading"
-            ),
-        ),
+        OneRowPerReading(),
     ]
