@@ -11,15 +11,24 @@ generated sync secret (SyncSigningSecret), never with anything derived from SECR
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from django.db.models import CharField, DateTimeField, Expression, OuterRef, Subquery, Value
-from django.db.models.functions import Concat, Greatest
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    Expression,
+    OuterRef,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Concat, Greatest, Substr
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from steve.models import Environment, WorkflowVersion
+from steve.models import Environment, Workflow, WorkflowVersion
 from steve.timefmt import iso
 from submissions.api.serializers import detail
 from submissions.models import EventType, Submission, SubmissionStatus
@@ -109,24 +118,47 @@ def sync_workflow_published(
     if before is None or not before.sync_url or before.sync_url == instance.sync_url:
         return
     if instance.sync_url:
-        sync_retarget(workflow_id=instance.workflow_id, url=instance.sync_url)
+        sync_retarget(workflow=instance.workflow, url=instance.sync_url)
     else:
-        sync_drop_removed_target(workflow_id=instance.workflow_id)
+        sync_drop_removed_target(workflow=instance.workflow)
 
 
-def _unsent_posts_by_company(workflow_id: int) -> dict[str, list[str]]:
-    """The sync event ids of the workflow's approved submissions (those whose post may not
-    be delivered yet), by company, in company order."""
+# Posts moved or dropped per batch (one lock, one UPDATE or DELETE of their ids each):
+# a statement's parameters stay far under SQLite's 32,766 (scripts/dev) and
+# PostgreSQL's 65,535, and a batch's events are written before the next is read.
+UNSENT_BATCH = 500
+
+
+def _unsent_post_batches(workflow: Workflow) -> Iterator[list[str]]:
+    """The ids of the workflow's sync posts not delivered yet (waiting, or given up: its
+    approved submissions' posts), in primary-key order, UNSENT_BATCH at a time.
+
+    Read from the company's unsent posts, each matched to its submission by primary
+    key, not from the workflow's approved submissions: those are every one it ever
+    approved (before it had a target, in the sandbox, dropped), and their ids were one
+    IN (...) list of thousands, with the workflow's lock held by the publish."""
     approved = Submission.objects.filter(
-        workflow_id=workflow_id, status=SubmissionStatus.APPROVED
-    ).values_list("pk", "company_id")
-    by_company: dict[str, list[str]] = {}
-    for submission_id, company_id in approved:
-        by_company.setdefault(company_id, []).append(sync_event_id(submission_id))
-    return dict(sorted(by_company.items()))
+        pk=Substr(OuterRef("event_id"), len(EVENT_PREFIX) + 1),
+        company_id=OuterRef("company_id"),
+        workflow_id=workflow.pk,
+        status=SubmissionStatus.APPROVED,
+    )
+    unsent = WebhookDelivery.objects.filter(
+        Exists(approved),
+        company_id=workflow.company_id,
+        purpose=WebhookDelivery.Purpose.SYNC,
+        status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED],
+        event_id__startswith=EVENT_PREFIX,
+    ).order_by("pk")
+    after = ""
+    # Keyset pages: a moved post is still unsent, a dropped one is gone; either way the
+    # next page starts after the last id handled.
+    while batch := list(unsent.filter(pk__gt=after).values_list("pk", flat=True)[:UNSENT_BATCH]):
+        yield batch
+        after = batch[-1]
 
 
-def sync_retarget(*, workflow_id: int, url: str) -> int:
+def sync_retarget(*, workflow: Workflow, url: str) -> int:
     """The workflow's sync_url changed to `url` (a mistyped one corrected, the target
     moved): its approved submissions' posts not delivered yet are moved there, each with
     a `sync_retargeted` event (sync_deliveries_retarget: a waiting one is resent at once,
@@ -134,8 +166,11 @@ def sync_retarget(*, workflow_id: int, url: str) -> int:
     the old URL, they went on failing there, and "Redeliver now" posted to the typo.
     Returns how many."""
     moved = 0
-    for company_id, event_ids in _unsent_posts_by_company(workflow_id).items():
-        for post in sync_deliveries_retarget(company_id=company_id, event_ids=event_ids, url=url):
+    for batch in _unsent_post_batches(workflow):
+        retargeted = sync_deliveries_retarget(
+            company_id=workflow.company_id, delivery_ids=batch, url=url
+        )
+        for post in retargeted:
             submission_retarget_sync(
                 submission_id=post.delivery.event_id.removeprefix(EVENT_PREFIX),
                 delivery_id=post.delivery.pk,
@@ -158,13 +193,13 @@ def url_host(url: str) -> str:
     return host if target.port is None else f"{host}:{target.port}"
 
 
-def sync_drop_removed_target(*, workflow_id: int) -> int:
+def sync_drop_removed_target(*, workflow: Workflow) -> int:
     """The workflow's sync_url was removed: its approved submissions' posts not delivered
     yet are dropped (never sent, nor redeliverable: the old target may be hostile), each
     with a `sync_dropped` event, as retention drops them. Returns how many."""
     dropped = 0
-    for company_id, event_ids in _unsent_posts_by_company(workflow_id).items():
-        for unsent in sync_deliveries_drop(company_id=company_id, event_ids=event_ids):
+    for batch in _unsent_post_batches(workflow):
+        for unsent in sync_deliveries_drop(company_id=workflow.company_id, delivery_ids=batch):
             submission_drop_sync(
                 submission_id=unsent.event_id.removeprefix(EVENT_PREFIX),
                 delivery_id=unsent.pk,

@@ -1120,12 +1120,13 @@ def _sync_unsent(delivery: WebhookDelivery, sync_event_id: str) -> bool:
     )
 
 
-def sync_deliveries_drop(*, company_id: str, event_ids: list[str]) -> list[WebhookDelivery]:
-    """The company's sync posts of `event_ids` not delivered yet (waiting, or given up)
-    are dropped with their attempt logs: their target was taken off the workflow
-    (retired, or not to be trusted), so none may be sent there again, by a retry or a
-    redelivery. Returns them, as they were. Locked in primary-key order, as a
-    redelivery locks them; an attempt in flight finds its delivery gone (record())."""
+def sync_deliveries_drop(*, company_id: str, delivery_ids: list[str]) -> list[WebhookDelivery]:
+    """The company's sync posts of `delivery_ids` (a batch: its ids are one statement's
+    parameters) not delivered yet (waiting, or given up) are dropped with their attempt
+    logs: their target was taken off the workflow (retired, or not to be trusted), so
+    none may be sent there again, by a retry or a redelivery. Returns them, as they were.
+    Locked in primary-key order, as a redelivery locks them; an attempt in flight finds
+    its delivery gone (record())."""
     with transaction.atomic():
         unsent = list(
             WebhookDelivery.objects.select_for_update()
@@ -1133,7 +1134,7 @@ def sync_deliveries_drop(*, company_id: str, event_ids: list[str]) -> list[Webho
             .filter(
                 company_id=company_id,
                 purpose=WebhookDelivery.Purpose.SYNC,
-                event_id__in=event_ids,
+                pk__in=delivery_ids,
             )
             .exclude(status=WebhookDelivery.Status.DELIVERED)
             .order_by("pk")
@@ -1151,11 +1152,12 @@ class Retargeted:
 
 
 def sync_deliveries_retarget(
-    *, company_id: str, event_ids: list[str], url: str
+    *, company_id: str, delivery_ids: list[str], url: str
 ) -> list[Retargeted]:
-    """The company's sync posts of `event_ids` not delivered yet are moved to `url`, the
-    workflow's new sync_url (a mistyped one corrected, the target moved), as an endpoint's
-    retries follow its edited URL. A waiting one is resent now with a fresh retry budget
+    """The company's sync posts of `delivery_ids` (a batch: its ids are one statement's
+    parameters) not delivered yet are moved to `url`, the workflow's new sync_url (a
+    mistyped one corrected, the target moved), as an endpoint's retries follow its
+    edited URL. A waiting one is resent now with a fresh retry budget
     (the old target's failures, its budget spent on them, say nothing of this one); one
     given up stays given up, so that "Redeliver now" posts it to `url`. Locked in
     primary-key order, as a redelivery locks them."""
@@ -1166,7 +1168,7 @@ def sync_deliveries_retarget(
             .filter(
                 company_id=company_id,
                 purpose=WebhookDelivery.Purpose.SYNC,
-                event_id__in=event_ids,
+                pk__in=delivery_ids,
             )
             .exclude(status=WebhookDelivery.Status.DELIVERED)
             .exclude(url=url)
