@@ -202,9 +202,17 @@ def workflow_publish(
     # A copy: the version must not share its schema and rules with the caller's dicts
     # (the default workflows' module constants), or a change to one changes the other.
     base.update(copy.deepcopy(contract))
-    return WorkflowVersion.objects.create(
+    version = WorkflowVersion.objects.create(
         workflow=workflow, version=(latest.version + 1) if latest else 1, **base
     )
+    # The downstream sync follows the workflow's sync_url: the posts not delivered yet
+    # are moved to a new one or dropped with a removed one, in this transaction.
+    from submissions.sync import sync_workflow_published  # submissions builds on steve
+
+    sync_workflow_published(
+        workflow=workflow, old_url=latest.sync_url if latest else "", new_url=version.sync_url
+    )
+    return version
 
 
 def _refuse_unworkable(contract: dict[str, Any]) -> None:

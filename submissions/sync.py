@@ -25,7 +25,6 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Concat, Greatest, Substr
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from steve.models import Environment, Workflow, WorkflowVersion
@@ -99,28 +98,17 @@ def current_sync_url(workflow_id: int) -> str:
     return latest or ""
 
 
-@receiver(post_save, sender=WorkflowVersion, dispatch_uid="submissions.sync.published")
-def sync_workflow_published(
-    *, instance: WorkflowVersion, created: bool, raw: bool = False, **_: object
-) -> None:
-    """A version published without the sync_url its predecessor had drops the posts not
-    delivered yet (sync_drop_removed_target); one with another sync_url moves them there
-    (sync_retarget)."""
-    if not created or raw:
+def sync_workflow_published(*, workflow: Workflow, old_url: str, new_url: str) -> None:
+    """A version of `workflow` was published (steve.services.workflow_publish, in its
+    transaction): one without the sync_url its predecessor had (`old_url`) drops the
+    posts not delivered yet (sync_drop_removed_target); one with another sync_url moves
+    them there (sync_retarget)."""
+    if not old_url or old_url == new_url:
         return
-    before = (
-        WorkflowVersion.objects.filter(
-            workflow_id=instance.workflow_id, version__lt=instance.version
-        )
-        .order_by("-version")
-        .first()
-    )
-    if before is None or not before.sync_url or before.sync_url == instance.sync_url:
-        return
-    if instance.sync_url:
-        sync_retarget(workflow=instance.workflow, url=instance.sync_url)
+    if new_url:
+        sync_retarget(workflow=workflow, url=new_url)
     else:
-        sync_drop_removed_target(workflow=instance.workflow)
+        sync_drop_removed_target(workflow=workflow)
 
 
 # Posts moved or dropped per batch (one lock, one UPDATE or DELETE of their ids each):
