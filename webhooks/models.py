@@ -291,6 +291,15 @@ class WebhookDelivery(models.Model):
                 name="delivery_sync_due",
                 condition=Q(status="pending", purpose="sync"),
             ),
+            # A publish with another or no sync_url reads the company's sync posts not
+            # delivered yet (submissions.sync._unsent_post_batches, the workflow's lock
+            # held), in id order: the given-up ones are in no other index, and by company
+            # alone it read every webhook the company was ever sent.
+            models.Index(
+                fields=["company", "id"],
+                name="delivery_sync_unsent",
+                condition=Q(purpose="sync", status__in=["pending", "failed"]),
+            ),
             # Beat's sweep of lapsed leases (webhooks.delivery.lapsed_leases), every 5 s:
             # the few rows with an attempt in flight, not every pending one.
             models.Index(
