@@ -5,8 +5,11 @@ were: no row is recomputed.
 The table grows with every submission checked, so on PostgreSQL the new unique index is
 built CONCURRENTLY (a plain build blocks every fraud check's write while it reads the
 whole table) and then made the constraint, and the old one-per-submission constraint is
-dropped; the submission column needs no index of its own, the new one leads with it.
-SQLite (./scripts/dev) takes Django's own operations."""
+dropped, with the one-to-one's own index of the column (Django's "_like" one, for LIKE):
+the submission column needs no index of its own, the new one leads with it. Outside a
+transaction each step is kept as it is made, so a run stopped midway (killed, a lock
+timeout) is run again from where it stopped. SQLite (./scripts/dev) takes Django's own
+operations."""
 
 from typing import Any
 
@@ -35,6 +38,23 @@ PLAIN = [
 ]
 
 
+class AddFieldOnce(migrations.AddField):
+    """AddField, but on PostgreSQL not again where a run stopped midway (atomic = False:
+    the column was committed) added the column already."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            with schema_editor.connection.cursor() as cursor:
+                columns = schema_editor.connection.introspection.get_table_description(
+                    cursor, TABLE
+                )
+            if any(column.name == self.name for column in columns):
+                return
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
 class OneRowPerReading(Operation):
     """PLAIN's state; on PostgreSQL their schema change made without blocking writes."""
 
@@ -56,11 +76,16 @@ class OneRowPerReading(Operation):
             f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{NAME}" '
             f'ON "{TABLE}" ("submission_id", "shown")'
         )
-        schema_editor.execute(
-            f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{NAME}" UNIQUE USING INDEX "{NAME}"'
-        )
+        if not _has_constraint(schema_editor, NAME):
+            schema_editor.execute(
+                f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{NAME}" UNIQUE USING INDEX "{NAME}"'
+            )
         if old:
             schema_editor.execute(f'ALTER TABLE "{TABLE}" DROP CONSTRAINT "{old}"')
+        # Dropped as AlterField to db_index=False drops it: written by every check, read
+        # by none, and its name Django's should the column be indexed again.
+        for like in _plain_indexes_on_submission(schema_editor):
+            schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{like}"')
 
     def database_backwards(
         self, app_label: str, schema_editor: Any, from_state: ProjectState, to_state: ProjectState
@@ -70,6 +95,11 @@ class OneRowPerReading(Operation):
         if schema_editor.connection.vendor != "postgresql":
             _plain(PLAIN, app_label, schema_editor, to_state, backwards=True)
             return
+        like = schema_editor._create_index_name(TABLE, ["submission_id"], suffix="_like")
+        schema_editor.execute(
+            f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{like}" '
+            f'ON "{TABLE}" ("submission_id" varchar_pattern_ops)'
+        )
         schema_editor.execute(
             f'ALTER TABLE "{TABLE}" ADD CONSTRAINT "{TABLE}_submission_id_key" UNIQUE ("submission_id")'
         )
@@ -115,6 +145,31 @@ def _unique_on_submission(schema_editor: Any) -> str | None:
     return row[0] if row else None
 
 
+def _has_constraint(schema_editor: Any, name: str) -> bool:
+    """Whether the table has constraint ``name`` (made by a run stopped after it)."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s",
+            [TABLE, name],
+        )
+        return cursor.fetchone() is not None
+
+
+def _plain_indexes_on_submission(schema_editor: Any) -> list[str]:
+    """The names of the table's indexes of submission_id alone that back no constraint:
+    the one-to-one's varchar_pattern_ops one ("_like")."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+            " WHERE i.indrelid = %s::regclass AND i.indnatts = 1 AND NOT i.indisunique"
+            " AND a.attname = 'submission_id'"
+            " AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
+            [TABLE],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _drop_if_invalid(schema_editor: Any) -> None:
     """A concurrent build that failed leaves its index behind, invalid, its name taken."""
     with schema_editor.connection.cursor() as cursor:
@@ -137,7 +192,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
+        AddFieldOnce(
             model_name="datafingerprint",
             name="shown",
             field=models.BooleanField(default=False),

@@ -67,3 +67,51 @@ def test_a_submission_holds_one_fingerprint_per_reading(back_to_latest):
     DataFingerprint.objects.create(**row, shown=True)
     with pytest.raises(IntegrityError):
         DataFingerprint.objects.create(**row, shown=True)
+
+
+def submission_indexes() -> dict[str, str]:
+    """The table's indexes on submission_id, by name: their definitions."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE tablename = 'fraud_datafingerprint' AND indexdef LIKE '%%submission_id%%'"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_the_one_to_ones_own_index_goes_with_it_and_comes_back(back_to_latest):
+    # The one-to-one's varchar_pattern_ops index (Django's "_like", for LIKE on the
+    # column) is what the plain AlterField to db_index=False drops too: left behind, every
+    # fraud check wrote an index nothing reads, and a later index of the column by
+    # Django's name would stop at "relation already exists".
+    migrate(BEFORE)
+    before = submission_indexes()
+    assert [name for name in before if name.endswith("_like")], before
+
+    migrate(AFTER)
+    assert list(submission_indexes()) == ["fraud_data_one_per_reading"]
+
+    migrate(BEFORE)
+    assert submission_indexes() == before
+
+
+def test_a_migration_stopped_after_the_index_was_built_runs_again(back_to_latest, monkeypatch):
+    # atomic = False: the column and the concurrent build are committed as they are made,
+    # so a deploy stopped midway (killed, a lock timeout) must be able to run it again.
+    from django.db.backends.postgresql.schema import DatabaseSchemaEditor
+
+    migrate(BEFORE)
+    execute = DatabaseSchemaEditor.execute
+
+    def stopped(self, sql, params=()):
+        if "USING INDEX" in str(sql):
+            raise RuntimeError("deploy stopped")
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(DatabaseSchemaEditor, "execute", stopped)
+    with pytest.raises(RuntimeError):
+        migrate(AFTER)
+    monkeypatch.setattr(DatabaseSchemaEditor, "execute", execute)
+
+    migrate(AFTER)
+    assert unique_constraints() == {"fraud_data_one_per_reading": ["shown", "submission_id"]}
