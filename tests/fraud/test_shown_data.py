@@ -154,3 +154,38 @@ def test_a_copy_checked_before_keeps_what_its_page_shows_once_refingerprinted(co
     out = io.StringIO()
     call_command("fraud_refingerprint", stdout=out)
     assert "shown: 0" in out.getvalue()
+
+
+INVOICE = {
+    "vendorName": "Atelier Lefebvre SARL",
+    "invoiceNumber": "F-2024-00817",
+    "invoiceDate": "2024-06-12",
+    "totalAmount": 1840.0,
+}
+
+
+def test_an_invoice_checked_before_it_had_a_data_key_gets_its_row_once_refingerprinted(company):
+    # Before edef728 an invoice's date was read as issueDate: checked, it kept no data
+    # fingerprint, and the same invoice sent again after the upgrade matched nothing.
+    old, _ = make_submission(company)
+    run(old, INVOICE)
+    DataFingerprint.objects.filter(submission=old).delete()  # as the old check left it
+    old.extracted_data = INVOICE
+    old.save(update_fields=["extracted_data"])
+    never_checked, _ = make_submission(company)  # its checks have not run: not yet
+    never_checked.extracted_data = INVOICE
+    never_checked.save(update_fields=["extracted_data"])
+
+    call_command("fraud_refingerprint", "--company", company.pk)
+    row = DataFingerprint.objects.get(submission=old)
+    assert (row.shown, row.receipt_number, row.date.isoformat()) == (
+        False,
+        "F202400817",
+        "2024-06-12",
+    )
+    assert not DataFingerprint.objects.filter(submission=never_checked).exists()
+
+    again, _ = make_submission(company)
+    run(again, INVOICE)
+    targets = M.objects.filter(submission=again, check_type="data")
+    assert set(targets.values_list("target_submission_id", flat=True)) == {old.pk}

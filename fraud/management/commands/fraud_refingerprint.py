@@ -6,6 +6,9 @@ submissions are found again:
 - text (always): version-1 rows (MinHash of character shingles) and missing rows are
   recomputed from Submission.pages_text as digit shingles (fraud.textsim);
 - data (always): rows without time or receipt number get them from extracted_data;
+  submissions checked without keeping a row (an invoice before its date was read as
+  invoiceDate: none had a data key) get theirs from extracted_data; results purged are
+  not read;
 - shown (always): submissions whose evidence says a PDF's page shows a checked field
   otherwise than its text layer (a box's ``shown``), checked before the data check
   compared what a page shows, get their row of it (DataFingerprint.shown) from
@@ -65,6 +68,7 @@ class Command(BaseCommand):
             submissions = submissions.filter(company_id=options["company"])
         text = self._text(submissions, options["batch"])
         data = self._data(submissions, options["batch"])
+        data += self._missing_data(submissions, options["batch"])
         shown = self._shown(submissions, options["batch"])
         pages = self._pages(submissions) if options["pages"] else 0
         self.stdout.write(
@@ -98,6 +102,32 @@ class Command(BaseCommand):
                 continue
             with transaction.atomic():
                 _lock_company(submission.company_id)
+                _store_data(submission, key)
+            done += 1
+        return done
+
+    def _missing_data(self, submissions: Any, batch: int) -> int:
+        read = DataFingerprint.objects.filter(shown=False).values("submission_id")
+        todo = (
+            submissions.filter(fraud_status__isnull=False, results_purged_at__isnull=True)
+            .exclude(extracted_data=None)
+            .exclude(pk__in=read)
+        )
+        done = 0
+        for submission in todo.only("id", "company_id", "environment", "extracted_data").iterator(
+            chunk_size=batch
+        ):
+            key = data_key(submission.extracted_data or {})
+            if key is None:
+                continue
+            with transaction.atomic():
+                _lock_company(submission.company_id)
+                # Purged since it was read: the purge drops data rows under this lock.
+                purged = Submission.objects.filter(
+                    pk=submission.pk, results_purged_at__isnull=False
+                )
+                if purged.exists():
+                    continue
                 _store_data(submission, key)
             done += 1
         return done
