@@ -21,10 +21,12 @@ site is refused whatever token it carries.
 
 import re
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
@@ -302,20 +304,51 @@ def signed_in(user, **client_options: Any) -> Client:
     return client
 
 
-def probe(user, method: str, route: str, form: dict[str, Any], ids: dict[str, str], htmx: bool):
-    """One request of `user` (a fresh sign-in, so no message or kept form of one probe is
-    shown by the next), redirects followed."""
-    client = signed_in(user)
+@dataclass(frozen=True)
+class SignedIn:
+    """A user signed in once, whose sign-in each probe copies into a session of its own.
+
+    A sign-in costs a dozen queries (a new session key, django-axes' access log, the last
+    login) and the sweeps make thousands of probes; none of them is about signing in.
+    """
+
+    user: Any
+    session: dict[str, Any]  # what the sign-in wrote: the user, its backend, its hash
+
+    @classmethod
+    def of(cls, user) -> "SignedIn":
+        return cls(user, dict(signed_in(user).session.items()))
+
+    def client(self) -> Client:
+        """A new client in a new session, so no message or kept form of one probe is shown
+        by the next."""
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
+        store.update(self.session)
+        store.save()
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+        return client
+
+
+def probe(
+    who: SignedIn, method: str, route: str, form: dict[str, Any], ids: dict[str, str], htmx: bool
+):
+    """One request of `who` (in a session of its own), redirects followed."""
+    client = who.client()
     path = route.format(**ids)
-    headers = {**HTMX, "HTTP_X_DRAWN_FOR": str(user.pk)} if htmx else {}
+    headers = {**HTMX, "HTTP_X_DRAWN_FOR": str(who.user.pk)} if htmx else {}
     data = filled(form, ids)
     if method == "post":
-        return client.post(path, data, follow=True, **headers)
-    if method in ("put", "patch", "delete"):
+        response = client.post(path, data, follow=True, **headers)
+    elif method in ("put", "patch", "delete"):
         body = urlencode(data, doseq=True)
         content_type = "application/x-www-form-urlencoded"
-        return getattr(client, method)(path, body, content_type=content_type, **headers)
-    return getattr(client, method)(path, follow=method == "get", **headers)
+        response = getattr(client, method)(path, body, content_type=content_type, **headers)
+    else:
+        response = getattr(client, method)(path, follow=method == "get", **headers)
+    # A copied sign-in that did not take would see the sign-in page for any id alike.
+    assert response.wsgi_request.user.pk == who.user.pk, ("not signed in", method, path)
+    return response
 
 
 def snapshot() -> list:
@@ -372,7 +405,7 @@ def test_the_owners_reach_what_the_sweep_names(world):
 
 @pytest.mark.parametrize("role", R.values)
 def test_every_desk_address_answers_a_foreign_id_exactly_as_a_missing_one(world, role):
-    intruder = world.b_members[role]
+    intruder = SignedIn.of(world.b_members[role])
     own = {"own": world.own.pk, "own_version": str(world.own.version)}
     foreign_ids = {**world.ids, **own, "version": "1"}
     before = snapshot()
@@ -410,12 +443,13 @@ def test_a_path_naming_another_companys_submission_is_never_answered_as_found(wo
     """Beyond matching a missing id's answer: nobody of B gets anything but a refusal for
     a path naming A's submission (a 403 is the role's own, the same for any id)."""
     for role, user in world.b_members.items():
+        intruder = SignedIn.of(user)
         for route, form in ROUTES:
             if not route.startswith(("/review/{sub}", "/review/{sandbox}")):
                 continue
             for method in METHODS:
                 ids = {**world.ids, "own": world.own.pk, "version": "1"}
-                response = probe(user, method, route, form, ids, False)
+                response = probe(intruder, method, route, form, ids, False)
                 assert response.status_code in (403, 404, 405), (role, method, route)
                 if response.status_code == 403:
                     assert "Not allowed" in body_of(response), (role, method, route)
@@ -585,7 +619,7 @@ def test_the_admin_shows_company_staff_nothing_of_any_company(world):
 
     staff = world.b_members[R.ADMIN]
     staff.user_permissions.set(Permission.objects.all())
-    staff = get_user_model().objects.get(pk=staff.pk)
+    staff = SignedIn.of(get_user_model().objects.get(pk=staff.pk))
     routes = [
         ("/admin/", {}),
         ("/admin/submissions/submission/", {}),
