@@ -100,8 +100,20 @@ def tenant(name: str) -> Tenant:
     return Tenant(company, keys)
 
 
+class World(dict):
+    """Tenants "a" and "b", and A's objects of an environment (world[PRODUCTION]), made
+    through A's API when a test first names that environment: making them is most of a
+    test's setup here, and most tests name one environment's, or none."""
+
+    def __missing__(self, environment: str) -> Objects:
+        if environment not in (PRODUCTION, SANDBOX):
+            raise KeyError(environment)
+        objects = self[environment] = make_objects(self["a"], environment)
+        return objects
+
+
 @pytest.fixture
-def world() -> dict[str, Any]:
+def world() -> World:
     a, b = tenant("A"), tenant("B")
     invoice = a.company.workflows.get(slug="invoice").latest
     workflow_publish(
@@ -113,12 +125,7 @@ def world() -> dict[str, Any]:
         output_schema=invoice.output_schema,
         review_threshold=80,
     )
-    return {
-        "a": a,
-        "b": b,
-        PRODUCTION: make_objects(a, PRODUCTION),
-        SANDBOX: make_objects(a, SANDBOX),
-    }
+    return World(a=a, b=b)
 
 
 def make_objects(owner: Tenant, environment: str) -> Objects:
