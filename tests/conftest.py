@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from steve import ids, redis_pause
 from steve.api import ratelimit
 from steve.broker import broker_outage, broker_pause
-from tests import factories
+from tests import factories, flush
 from tests.openapi import check_test_response
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +22,7 @@ SROIE = REPO.parent / "shared" / "datasets" / "sroie-dev"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL features")
+    flush.install()  # transactional tests' teardown truncates only the tables written
 
 
 @pytest.fixture(autouse=True)
