@@ -1050,10 +1050,7 @@ def _mark_redelivered(deliveries: list[WebhookDelivery]) -> None:
         return
     values = {name: getattr(deliveries[0], name) for name in REDELIVERY_FIELDS}
     values["attempts_before_redelivery"] = F("attempts")  # each row's own
-    ids = [delivery.pk for delivery in deliveries]
-    for start in range(0, len(ids), REDELIVERY_WRITE_BATCH):
-        batch = ids[start : start + REDELIVERY_WRITE_BATCH]
-        WebhookDelivery.objects.filter(pk__in=batch).update(**values)
+    _write_in_batches(deliveries, **values)
 
 
 def _reset_for_redelivery(
@@ -1128,19 +1125,21 @@ def sync_deliveries_drop(*, company_id: str, delivery_ids: list[str]) -> list[We
     Locked in primary-key order, as a redelivery locks them; an attempt in flight finds
     its delivery gone (record())."""
     with transaction.atomic():
-        unsent = list(
-            WebhookDelivery.objects.select_for_update()
-            .defer("payload")
-            .filter(
-                company_id=company_id,
-                purpose=WebhookDelivery.Purpose.SYNC,
-                pk__in=delivery_ids,
-            )
-            .exclude(status=WebhookDelivery.Status.DELIVERED)
-            .order_by("pk")
-        )
+        unsent = list(_locked_unsent_sync_posts(company_id, delivery_ids))
         WebhookDelivery.objects.filter(pk__in=[d.pk for d in unsent]).delete()
     return unsent
+
+
+def _locked_unsent_sync_posts(company_id: str, delivery_ids: list[str]) -> QuerySet:
+    """The company's sync posts of `delivery_ids` not delivered yet, locked in
+    primary-key order (as a redelivery locks them), their payloads left unread."""
+    return (
+        WebhookDelivery.objects.select_for_update()
+        .defer("payload")
+        .filter(company_id=company_id, purpose=WebhookDelivery.Purpose.SYNC, pk__in=delivery_ids)
+        .exclude(status=WebhookDelivery.Status.DELIVERED)
+        .order_by("pk")
+    )
 
 
 @dataclass(frozen=True)
@@ -1162,18 +1161,7 @@ def sync_deliveries_retarget(
     given up stays given up, so that "Redeliver now" posts it to `url`. Locked in
     primary-key order, as a redelivery locks them."""
     with transaction.atomic():
-        unsent = list(
-            WebhookDelivery.objects.select_for_update()
-            .defer("payload")
-            .filter(
-                company_id=company_id,
-                purpose=WebhookDelivery.Purpose.SYNC,
-                pk__in=delivery_ids,
-            )
-            .exclude(status=WebhookDelivery.Status.DELIVERED)
-            .exclude(url=url)
-            .order_by("pk")
-        )
+        unsent = list(_locked_unsent_sync_posts(company_id, delivery_ids).exclude(url=url))
         moved = [Retargeted(old_url=delivery.url, delivery=delivery) for delivery in unsent]
         waiting = [d for d in unsent if d.status == WebhookDelivery.Status.PENDING]
         now = timezone.now()
