@@ -27,7 +27,7 @@ class AddIndexConcurrently(PostgresAddIndex):
     ) -> None:
         if schema_editor.connection.vendor == "postgresql":
             self._ensure_not_in_transaction(schema_editor)
-            self._drop_if_invalid(schema_editor)
+            drop_index_if_invalid(schema_editor, self.index.name)
             super().database_forwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
@@ -40,16 +40,16 @@ class AddIndexConcurrently(PostgresAddIndex):
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
-    def _drop_if_invalid(self, schema_editor: Any) -> None:
-        """Drops the index of this name a failed concurrent build left (invalid), if any:
-        looked up among the relations the search path shows, as CREATE INDEX names it."""
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE c.relname = %s AND pg_catalog.pg_table_is_visible(c.oid)",
-                [self.index.name],
-            )
-            row = cursor.fetchone()
-        if row and row[0]:
-            name = schema_editor.quote_name(self.index.name)
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+def drop_index_if_invalid(schema_editor: Any, name: str) -> None:
+    """Drops the index `name` a failed concurrent build left (invalid), if any (PostgreSQL):
+    looked up among the relations the search path shows, as CREATE INDEX names it."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = %s AND pg_catalog.pg_table_is_visible(c.oid)",
+            [name],
+        )
+        row = cursor.fetchone()
+    if row and row[0]:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")

@@ -18,6 +18,8 @@ from django.db import migrations, models
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
+from steve.migration_operations import drop_index_if_invalid
+
 TABLE = "fraud_datafingerprint"
 NAME = "fraud_data_one_per_reading"
 PLAIN = [
@@ -71,7 +73,8 @@ class OneRowPerReading(Operation):
             _plain(PLAIN, app_label, schema_editor, from_state, backwards=False)
             return
         old = _unique_on_submission(schema_editor)
-        _drop_if_invalid(schema_editor)
+        # A concurrent build that failed left its index behind, invalid, its name taken.
+        drop_index_if_invalid(schema_editor, NAME)
         schema_editor.execute(
             f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{NAME}" '
             f'ON "{TABLE}" ("submission_id", "shown")'
@@ -168,19 +171,6 @@ def _plain_indexes_on_submission(schema_editor: Any) -> list[str]:
             [TABLE],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def _drop_if_invalid(schema_editor: Any) -> None:
-    """A concurrent build that failed leaves its index behind, invalid, its name taken."""
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE c.relname = %s AND pg_catalog.pg_table_is_visible(c.oid)",
-            [NAME],
-        )
-        row = cursor.fetchone()
-    if row and row[0]:
-        schema_editor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{NAME}"')
 
 
 class Migration(migrations.Migration):
