@@ -38,6 +38,7 @@ from django.db.models.functions import Cast
 
 from fraud.models import DataFingerprint, PageFeatures, PageFingerprint, TextFingerprint
 from fraud.services import (
+    DataKey,
     HashedPage,
     PageImage,
     _lock_company,
@@ -118,18 +119,8 @@ class Command(BaseCommand):
             chunk_size=batch
         ):
             key = data_key(submission.extracted_data or {})
-            if key is None:
-                continue
-            with transaction.atomic():
-                _lock_company(submission.company_id)
-                # Purged since it was read: the purge drops data rows under this lock.
-                purged = Submission.objects.filter(
-                    pk=submission.pk, results_purged_at__isnull=False
-                )
-                if purged.exists():
-                    continue
-                _store_data(submission, key)
-            done += 1
+            if key is not None and _store_unless_purged(submission, key, shown=False):
+                done += 1
         return done
 
     def _shown(self, submissions: Any, batch: int) -> int:
@@ -148,18 +139,8 @@ class Command(BaseCommand):
         ).iterator(chunk_size=batch):
             fields = submission.extracted_data or {}
             key = shown_key(fields, shown_fields(fields, submission.evidence or {}))
-            if key is None:
-                continue
-            with transaction.atomic():
-                _lock_company(submission.company_id)
-                # Purged since it was read: the purge drops data rows under this lock.
-                purged = Submission.objects.filter(
-                    pk=submission.pk, results_purged_at__isnull=False
-                )
-                if purged.exists():
-                    continue
-                _store_data(submission, key, shown=True)
-            done += 1
+            if key is not None and _store_unless_purged(submission, key, shown=True):
+                done += 1
         return done
 
     def _pages(self, submissions: Any) -> int:
@@ -208,3 +189,15 @@ def _offered() -> Any:
     purge deletes them (a purge cut short, until the next run): read again, its pages'
     prints (PageFeatures, a readable copy) were stored anew for a submission being purged."""
     return SubmissionFile.objects.filter(purged_at__isnull=True)
+
+
+def _store_unless_purged(submission: Submission, key: DataKey, *, shown: bool) -> bool:
+    """Store ``submission``'s data row (``shown``: of what its page shows) under the
+    company's lock, unless its results were purged since it was read (the purge drops
+    data rows under the same lock). Whether it was stored."""
+    with transaction.atomic():
+        _lock_company(submission.company_id)
+        if Submission.objects.filter(pk=submission.pk, results_purged_at__isnull=False).exists():
+            return False
+        _store_data(submission, key, shown=shown)
+    return True
