@@ -158,7 +158,7 @@ def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:
     through, with a total nobody can vouch for. Only across pages: on one page, receipts
     print several totals (before and after tax, rounded) that their arithmetic does not
     always show."""
-    rivals = rival_totals(lines, total.value, across_pages=True)  # type: ignore[arg-type]
+    rivals = rival_totals(lines, total.value)  # type: ignore[arg-type]
     if not rivals:
         return total
     # A new candidate: the chosen option's cues are the option's, which a benchmark

@@ -321,16 +321,14 @@ MAX_ADJUSTMENTS = 10  # the last ones printed: at most 175 subsets of up to thre
 MAX_ADJUSTMENT_TERMS = 3
 
 
-def rival_totals(
-    lines: list[Line], total: Decimal, *, across_pages: bool = True, invoice: bool = False
-) -> list[AmountRef]:
+def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) -> list[AmountRef]:
     """Grand-total-labelled amounts other than ``total`` whose difference from it no
     printed arithmetic explains (a rounding, a tax, a discount or charge, cash and
-    change, a printed sum of the totals), in page order: a document that shows two grand
-    totals that disagree has a total nobody can vouch for. ``across_pages``: only those
-    on a page that does not show ``total`` under a grand-total label (two receipts in
-    one PDF, or a page added to one). A receipt printing its total before and after tax
-    on one page is common; across pages, such a pair is explained the same way."""
+    change, a printed sum of the totals), in page order, on a page that does not show
+    ``total`` (two receipts in one PDF, or a page added to one): a document that shows
+    two grand totals that disagree has a total nobody can vouch for. A receipt printing
+    its total before and after tax on one page is common, so one page's are not taken;
+    across pages, such a pair is explained the same way."""
     ledger = build_ledger(lines, invoice=invoice)
     grand = [
         ref
@@ -344,7 +342,7 @@ def rival_totals(
         ref
         for ref in grand
         if ref.value != total
-        and not (across_pages and ref.line.page in shown_on)
+        and ref.line.page not in shown_on
         and not _explained(ref, total, ledger)
     ]
     return sorted(rivals, key=lambda r: r.line_index)
