@@ -49,6 +49,7 @@ from webhooks.models import (
     WebhookEndpointNotice,
 )
 from webhooks.services import (
+    ENDPOINT_GONE,
     EndpointChanges,
     WebhookError,
     default_grace,
@@ -57,8 +58,9 @@ from webhooks.services import (
     endpoint_redeliver_failed,
     endpoint_rotate_secret,
     endpoint_update,
+    endpoints_switch,
     session_secret_rotate,
-    session_target_resume,
+    session_targets_resume,
     sync_secret_rotate,
     validated_description,
 )
@@ -220,32 +222,26 @@ class WebhookEndpointAdmin(
         self._switch(request, queryset, enabled=False)
 
     def _switch(self, request: HttpRequest, queryset: QuerySet, *, enabled: bool) -> None:
-        """Counts only the endpoints this switched, and says which were so already (they
-        keep their state: a disabled one its reason)."""
-        switched, already = 0, []
-        actor = Actor.for_user(request.user)
-        for endpoint in queryset:
-            if endpoint.enabled == enabled:
-                already.append(endpoint.url)
-                continue
-            try:
-                endpoint_update(
-                    endpoint_id=endpoint.pk,
-                    changes=EndpointChanges(enabled=enabled),
-                    reason="Disabled in Steve's admin.",
-                    actor=actor,
-                )
-            except WebhookError as error:  # deleted since the list was read
-                messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
-                continue
-            self.log_change(request, endpoint, "Enabled." if enabled else "Disabled.")
-            switched += 1
-        done = "Enabled" if enabled else "Disabled"
-        self.message_user(request, f"{done} {switched} endpoint(s).")
-        if already:
+        """Counts and logs only the endpoints this switched, all in one service call (one
+        each outlived the request at thousands), and says which were so already (they
+        keep their state: a disabled one its reason) and which were deleted meanwhile."""
+        urls = dict(queryset.values_list("pk", "url"))
+        done = endpoints_switch(
+            endpoint_ids=list(urls),
+            enabled=enabled,
+            reason="Disabled in Steve's admin.",
+            actor=Actor.for_user(request.user),
+        )
+        log_changes(request, done.switched, "Enabled." if enabled else "Disabled.")
+        for pk in done.gone:  # deleted since the list was read
+            messages.error(request, f"Endpoint {urls[pk]}: {ENDPOINT_GONE}")
+        word = "Enabled" if enabled else "Disabled"
+        self.message_user(request, f"{word} {len(done.switched)} endpoint(s).")
+        if done.already:
             state = "enabled" if enabled else "disabled"
+            named = _named([endpoint.url for endpoint in done.already])
             self.message_user(
-                request, f"Already {state}, left as they were: {', '.join(already)}.", messages.INFO
+                request, f"Already {state}, left as they were: {named}.", messages.INFO
             )
 
     @admin.action(description="Redeliver failed deliveries since…")
@@ -327,6 +323,12 @@ class ReceiverFilter(FewRelatedFilter):
     hint = "Too many to list: search by URL, or open its deliveries from its own page."
 
 
+def _named(names: list[str]) -> str:
+    """The first MAX_NAMED of `names`, for a message: an action on thousands of rows
+    named every one of them."""
+    return ", ".join(names[:MAX_NAMED]) + (" and others" if len(names) > MAX_NAMED else "")
+
+
 def deliveries_link(field: str, obj: WebhookEndpoint | SessionWebhookTarget | None) -> str:
     """The link from an endpoint's or a session target's page to its deliveries: the
     delivery list's filter no longer lists every one of them (ReceiverFilter)."""
@@ -399,8 +401,7 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         if done.queued:  # "queued" only for what was, beside each refusal
             messages.success(request, f"{len(done.queued)} redelivery(ies) queued.")
         for reason, ids in done.refused.items():
-            named = ", ".join(ids[:MAX_NAMED]) + (" and others" if len(ids) > MAX_NAMED else "")
-            messages.error(request, f"{len(ids)} not redelivered: {reason} ({named})")
+            messages.error(request, f"{len(ids)} not redelivered: {reason} ({_named(ids)})")
 
 
 class TargetNoticeInline(NoticeInline):
@@ -469,21 +470,18 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
         deliveries' list (filter by this target). Counts only the targets it resumed and
         names those that were not suspended (another operator's, a 2xx's resume since the
         list was read): a green "Resumed 0" read as done."""
-        resumed, left = 0, []
+        origins = dict(queryset.values_list("pk", "origin"))
         why = f"by {shown(Actor.for_user(request.user).label)}"
-        for target in queryset:
-            if session_target_resume(target_id=target.pk, why=why):
-                self.log_change(request, target, "Resumed deliveries.")
-                resumed += 1
-            else:
-                left.append(target.origin)
+        resumed = session_targets_resume(target_ids=list(origins), why=why)
+        log_changes(request, resumed, "Resumed deliveries.")
+        done = {target.pk for target in resumed}
+        left = [origin for pk, origin in origins.items() if pk not in done]
         if resumed:
-            self.message_user(request, f"Resumed {resumed} suspended target(s).")
+            self.message_user(request, f"Resumed {len(resumed)} suspended target(s).")
         if left:
-            named = ", ".join(left[:MAX_NAMED]) + (" and others" if len(left) > MAX_NAMED else "")
             end = "." if resumed else "; nothing was changed."
             self.message_user(
-                request, f"Not suspended, left as they were: {named}{end}", messages.WARNING
+                request, f"Not suspended, left as they were: {_named(left)}{end}", messages.WARNING
             )
 
 

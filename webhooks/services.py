@@ -286,6 +286,10 @@ def _refuse_taken_url(
         )
 
 
+# What a change of an endpoint deleted since the caller read it says.
+ENDPOINT_GONE = "This endpoint no longer exists (deleted)."
+
+
 def _locked_endpoint(endpoint_id: str) -> WebhookEndpoint:
     """The endpoint, locked for the change. Deleted since the caller read it (another
     operator, the API), it is a refusal the caller reports, not a 500.
@@ -294,9 +298,7 @@ def _locked_endpoint(endpoint_id: str) -> WebhookEndpoint:
     to it (webhook_emit holds its rows FOR KEY SHARE), only a deletion does."""
     endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise WebhookError(
-            "WEBHOOK_ENDPOINT_NOT_FOUND", "This endpoint no longer exists (deleted).", 404
-        )
+        raise WebhookError("WEBHOOK_ENDPOINT_NOT_FOUND", ENDPOINT_GONE, 404)
     return endpoint
 
 
@@ -518,14 +520,22 @@ def _by(actor: "Actor | None") -> str:
 
 
 def _notice(endpoint: WebhookEndpoint, kind: str, message: str) -> None:
-    WebhookEndpointNotice.objects.create(endpoint=endpoint, kind=kind, message=message[:500])
+    _unsaved_notice(endpoint, kind, message).save()
+
+
+def _unsaved_notice(endpoint: WebhookEndpoint, kind: str, message: str) -> WebhookEndpointNotice:
+    return WebhookEndpointNotice(endpoint=endpoint, kind=kind, message=message[:500])
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
+    _disabled(endpoint, reason).save()
+
+
+def _disabled(endpoint: WebhookEndpoint, reason: str) -> WebhookEndpointNotice:
+    """Disables `endpoint` (its row unsaved) and returns its notice, unsaved."""
     endpoint.enabled = False
     endpoint.disabled_reason = reason[:200]
     endpoint.disabled_at = timezone.now()
-    _notice(endpoint, WebhookEndpointNotice.Kind.DISABLED, reason)
     # Its origin, not its URL: a receiver's URL is often its credential (a ?token=, a
     # Slack or Teams hook), and the log is read by more people than the admin is.
     logger.warning(
@@ -535,14 +545,74 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
         session_target_origin(endpoint.url),
         reason,
     )
+    return _unsaved_notice(endpoint, WebhookEndpointNotice.Kind.DISABLED, reason)
 
 
 def _enable(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> None:
+    _enabled(endpoint, actor).save()
+
+
+def _enabled(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> WebhookEndpointNotice:
+    """Enables `endpoint` (its row unsaved) and returns its notice, unsaved."""
     endpoint.enabled = True
     endpoint.disabled_reason = ""
     endpoint.disabled_at = None
     endpoint.failing_since = None
-    _notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, f"The endpoint was enabled{_by(actor)}.")
+    message = f"The endpoint was enabled{_by(actor)}."
+    return _unsaved_notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, message)
+
+
+# The fields an enable or a disable writes (_enabled, _disabled).
+SWITCHED_FIELDS = ["enabled", "disabled_reason", "disabled_at", "failing_since", "updated_at"]
+# Rows per UPDATE of a switch or a resume of many (bulk_update writes a CASE per row).
+SWITCH_WRITE_BATCH = 500
+
+
+class Switched(NamedTuple):
+    """What endpoints_switch did: the endpoints it switched and those already so, as they
+    are now, and the ids of those that no longer exist (deleted meanwhile)."""
+
+    switched: list[WebhookEndpoint]
+    already: list[WebhookEndpoint]
+    gone: list[str]
+
+
+def endpoints_switch(
+    *,
+    endpoint_ids: list[str],
+    enabled: bool,
+    reason: str = "Disabled by the integrator.",
+    actor: "Actor | None" = None,
+) -> Switched:
+    """endpoint_update's enable or disable for many endpoints at once (the admin's
+    actions): one lock, a few writes and one insert of their notices for all of them,
+    where one transaction each (six queries) made a switch of thousands outlive the
+    request, stopped part way. Locked in primary-key order, as _locked_endpoint locks
+    one (no key: the events being emitted to them need not wait)."""
+    said = f"{reason.rstrip('.')}{_by(actor)}." if actor else reason
+    with transaction.atomic():
+        locked = list(
+            WebhookEndpoint.objects.select_for_update(no_key=True)
+            .filter(pk__in=endpoint_ids)
+            .order_by("pk")
+        )
+        already = [endpoint for endpoint in locked if endpoint.enabled == enabled]
+        switching = [endpoint for endpoint in locked if endpoint.enabled != enabled]
+        now = timezone.now()
+        notices = []
+        for endpoint in switching:
+            notices.append(_enabled(endpoint, actor) if enabled else _disabled(endpoint, said))
+            endpoint.updated_at = now  # bulk_update leaves auto_now fields as they are
+        WebhookEndpoint.objects.bulk_update(
+            switching, SWITCHED_FIELDS, batch_size=SWITCH_WRITE_BATCH
+        )
+        WebhookEndpointNotice.objects.bulk_create(notices, batch_size=SWITCH_WRITE_BATCH)
+    found = {endpoint.pk for endpoint in locked}
+    return Switched(
+        switched=switching,
+        already=already,
+        gone=[pk for pk in dict.fromkeys(endpoint_ids) if pk not in found],
+    )
 
 
 def endpoint_disable(*, endpoint_id: str, reason: str) -> None:
@@ -687,20 +757,53 @@ def session_target_suspend(*, target_id: str, reason: str) -> None:
 def session_target_resume(*, target_id: str, why: str) -> bool:
     """Send to a suspended session target again, with a fresh failing run; False when it
     was not suspended (or is gone). `why` ends the notice: "by Ann (staff)"."""
+    return bool(session_targets_resume(target_ids=[target_id], why=why))
+
+
+# The fields a resume writes (session_targets_resume).
+RESUMED_FIELDS = [
+    "suspended_at",
+    "suspended_reason",
+    "failing_since",
+    "last_failure_at",
+    "updated_at",
+]
+
+
+def session_targets_resume(*, target_ids: list[str], why: str) -> list[SessionWebhookTarget]:
+    """session_target_resume for many targets at once (the admin's action): the ones
+    resumed, as they are now; those not suspended (or gone) are left alone. One lock, a
+    few writes and one insert of their notices for all of them, locked in primary-key
+    order: one transaction each (six queries) made a resume of the thousands of hosts an
+    outage suspended outlive the request, stopped part way."""
     with transaction.atomic():
-        target = SessionWebhookTarget.objects.select_for_update().filter(pk=target_id).first()
-        if target is None or target.suspended_at is None:
-            return False
-        target.suspended_at = None
-        target.suspended_reason = ""
-        target.failing_since = None
-        target.last_failure_at = None
-        target.save()
-        _target_notice(
-            target, SessionWebhookTargetNotice.Kind.RESUMED, f"Deliveries resumed {why}."
+        resumed = list(
+            SessionWebhookTarget.objects.select_for_update()
+            .filter(pk__in=target_ids, suspended_at__isnull=False)
+            .order_by("pk")
         )
-    logger.info("Session webhook target %s (%s) resumed %s", target.pk, target.origin, why)
-    return True
+        now = timezone.now()
+        for target in resumed:
+            target.suspended_at = None
+            target.suspended_reason = ""
+            target.failing_since = None
+            target.last_failure_at = None
+            target.updated_at = now  # bulk_update leaves auto_now fields as they are
+        SessionWebhookTarget.objects.bulk_update(
+            resumed, RESUMED_FIELDS, batch_size=SWITCH_WRITE_BATCH
+        )
+        notices = [
+            SessionWebhookTargetNotice(
+                target=target,
+                kind=SessionWebhookTargetNotice.Kind.RESUMED,
+                message=f"Deliveries resumed {why}."[:500],
+            )
+            for target in resumed
+        ]
+        SessionWebhookTargetNotice.objects.bulk_create(notices, batch_size=SWITCH_WRITE_BATCH)
+    for target in resumed:
+        logger.info("Session webhook target %s (%s) resumed %s", target.pk, target.origin, why)
+    return resumed
 
 
 def session_target_record_outcome(*, target_id: str, succeeded: bool) -> None:
@@ -1236,9 +1339,7 @@ def endpoint_redeliver_failed(*, endpoint_id: str, since: datetime | None = None
 
 def _redeliverable(endpoint: WebhookEndpoint | None) -> WebhookEndpoint:
     if endpoint is None:
-        raise WebhookError(
-            "WEBHOOK_ENDPOINT_NOT_FOUND", "This endpoint no longer exists (deleted).", 404
-        )
+        raise WebhookError("WEBHOOK_ENDPOINT_NOT_FOUND", ENDPOINT_GONE, 404)
     if not endpoint.enabled:
         raise WebhookError(
             "WEBHOOK_ENDPOINT_DISABLED", "Enable the endpoint before redelivering.", 409

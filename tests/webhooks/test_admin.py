@@ -345,15 +345,15 @@ def test_an_endpoint_deleted_meanwhile_is_reported_per_row_not_a_500(
     if action == "enable":
         for each in (endpoint, gone):
             endpoint_update(endpoint_id=each.pk, changes=EndpointChanges(enabled=False))
-    switch = webhooks_admin.endpoint_update
+    switch = webhooks_admin.endpoints_switch
 
-    def deleted_by_another_operator_meanwhile(*, endpoint_id, **kwargs):
+    def deleted_by_another_operator_meanwhile(*, endpoint_ids, **kwargs):
         # The action read its rows; the other operator deletes one before it is switched.
-        if endpoint_id == gone.pk:
-            WebhookEndpoint.objects.filter(pk=gone.pk).delete()
-        return switch(endpoint_id=endpoint_id, **kwargs)
+        assert gone.pk in endpoint_ids
+        WebhookEndpoint.objects.filter(pk=gone.pk).delete()
+        return switch(endpoint_ids=endpoint_ids, **kwargs)
 
-    monkeypatch.setattr(webhooks_admin, "endpoint_update", deleted_by_another_operator_meanwhile)
+    monkeypatch.setattr(webhooks_admin, "endpoints_switch", deleted_by_another_operator_meanwhile)
     picked = {"action": action, "_selected_action": [endpoint.pk, gone.pk]}
     response = admin_client.post(CHANGELIST, picked, follow=True)
     assert response.status_code == 200
