@@ -1045,6 +1045,22 @@ class JobFile:
     mime: str
 
 
+def extraction_job_template(*, version: WorkflowVersion) -> None:
+    """Refuse a template whose workflow needs more files than the one a job carries.
+
+    Seed 003 answers a create it cannot take with 400 and has no 422: the submit inside
+    the create answered it 422 FILES_MISSING, after the file was stored."""
+    needed = int(version.upload_rules["minFiles"])
+    if needed > 1:
+        message = (
+            f"Template {version.workflow.slug} needs at least {needed} files; "
+            "an extraction job carries one."
+        )
+        raise SessionError(
+            "INVALID_REQUEST", message, 400, [field_error("templateName", message, "min_files")]
+        )
+
+
 def extraction_job_file(
     *, version: WorkflowVersion, data: bytes, password: str | None = None
 ) -> JobFile:
@@ -1079,6 +1095,7 @@ def extraction_job_create(
     options: dict[str, Any],
 ) -> WorkflowSession:
     """A one-shot job (seed 003): a session with its file stored and submitted at once."""
+    extraction_job_template(version=version)  # before its file is stored
     request = SessionRequest(
         file_count=1,
         content_types=[file.mime],

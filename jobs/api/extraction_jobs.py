@@ -29,6 +29,7 @@ from jobs.services import (
     extraction_job_cancel,
     extraction_job_create,
     extraction_job_file,
+    extraction_job_template,
 )
 from steve.api.errors import (
     ApiProblem,
@@ -296,6 +297,8 @@ def parse_job(request: Request) -> JobRequest:
     options = parse_options(request, checked)
     upload = checked(lambda: _file(request))
     version = workflow.latest if workflow is not None else None
+    if version is not None:
+        checked(lambda: extraction_job_template(version=version))
     file = None
     if version is not None and upload is not None:
         password = options.get("password")

@@ -3,6 +3,7 @@
 import base64
 import json
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import jsonschema
@@ -16,6 +17,7 @@ from jobs.extraction import readable
 from jobs.extraction.document import MAX_PDF_PAGES, too_many_pages
 from jobs.models import WorkflowSession
 from jobs.services import retention_purge
+from steve.services import workflow_publish
 from submissions.models import Submission
 from submissions.services import Actor, submission_cancel
 from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf
@@ -803,3 +805,22 @@ def test_a_result_is_pointed_to_by_its_size_as_served_not_with_its_letters_escap
     assert "is_url" not in api.get(f"{URL}/{job_id}/result").json()["data"]
     settings.LARGE_RESULT_BYTES = served
     assert api.get(f"{URL}/{job_id}/result").json()["data"]["is_url"] is True
+
+
+def test_a_template_needing_more_files_than_a_job_carries_is_a_400_and_stores_nothing(
+    api, workflows, company, settings
+):
+    """Seed 003 answers a create it cannot take with 400, and a job carries one file. A
+    template whose workflow needs two or more was answered 422 FILES_MISSING, a status
+    and code seed 003 has not (nor the create's schema), after the file was stored."""
+    invoice = workflows[1]
+    upload = {**invoice.upload, "minFiles": 2, "maxFiles": 3}
+    workflow_publish(company=company, slug="invoice", name=invoice.workflow.name, upload=upload)
+    response = create(api)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "INVALID_REQUEST" and body["error"]["code"] == "INVALID_REQUEST"
+    assert "at least 2 files" in body["detail"]
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("templateName", "min_files")]
+    assert not WorkflowSession.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
