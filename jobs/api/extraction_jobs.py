@@ -156,7 +156,9 @@ def _delivery_mode(data: Any) -> str:
 
 
 def _refuse_nested_options(data: Any) -> None:
-    if nested := [key for key in data if key == "options" or key.startswith("options.")]:
+    # options[returnText] too: how form serializers (axios, qs) write a nested object.
+    nested = [key for key in data if key == "options" or key.startswith(("options.", "options["))]
+    if nested:
         message = "Nested options.* are not accepted."
         raise peer_problem(
             400,

@@ -222,7 +222,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "INVALID_FILE": (400, "file is not valid base64."),
     "TEMPLATE_REQUIRED": (400, "templateName is missing."),
     "INVALID_DELIVERY_MODE": (400, "deliveryMode is not poll or webhook."),
-    "NESTED_OPTIONS_REJECTED": (400, "Nested options.* are not accepted."),
+    "NESTED_OPTIONS_REJECTED": (400, "Nested options.* (or options[...]) are not accepted."),
     "INVALID_DOCUMENT_REVIEW": (400, "documentReview is not a whole number 1-99."),
     "WEBHOOK_NOT_CONFIGURED": (400, "deliveryMode webhook needs an enabled webhook endpoint."),
     "TEMPLATE_NOT_FOUND": (404, "No such template (workflow) or filter."),

@@ -824,3 +824,14 @@ def test_a_template_needing_more_files_than_a_job_carries_is_a_400_and_stores_no
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("templateName", "min_files")]
     assert not WorkflowSession.objects.exists()
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("field", ["options[returnText]", "options[documentReview]"])
+def test_a_nested_option_in_bracket_form_is_rejected_as_the_dotted_one_is(api, workflows, field):
+    """Seed 003: nested options.* are rejected. A form serializer (axios, qs) writes
+    {options: {returnText: true}} as options[returnText]: it was taken, and ignored."""
+    response = create(api, **{field: "true"})
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "NESTED_OPTIONS_REJECTED"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not WorkflowSession.objects.exists()
