@@ -49,6 +49,7 @@ from steve.timefmt import iso
 from submissions.models import SubmissionStatus
 from submissions.selectors import submission_cancelled_at
 from submissions.services import Actor
+from webhooks.catalogue import WebhookEventType
 from webhooks.models import WebhookEndpoint
 
 RETRY_AFTER_MS = 5000
@@ -181,12 +182,23 @@ def _document_review(data: Any) -> int | None:
     return review
 
 
+# The events one of which ends every job: a job delivered by webhook is heard of at its end
+# only if an endpoint takes both (seed 003's "unresolved webhook coverage").
+JOB_END_EVENTS = (WebhookEventType.SESSION_COMPLETED, WebhookEventType.SESSION_FAILED)
+
+
 def _webhook_configured(request: Request) -> None:
-    if not WebhookEndpoint.objects.filter(
+    endpoints = WebhookEndpoint.objects.filter(
         company=request.user.company, environment=request.auth.environment, enabled=True
-    ).exists():
+    ).only("events")
+    # Checked per event, not per endpoint: an endpoint that only took submission.synced
+    # passed, and the caller waited for a completed webhook never sent to it.
+    if not all(any(e.wants(event) for e in endpoints) for event in JOB_END_EVENTS):
         field = "deliveryMode" if "deliveryMode" in request.data else "delivery.mode"
-        message = "deliveryMode webhook needs an enabled endpoint."
+        message = (
+            "deliveryMode webhook needs an enabled endpoint taking "
+            f"{' and '.join(JOB_END_EVENTS)} in this key's environment."
+        )
         raise member_refused(field, "WEBHOOK_NOT_CONFIGURED", message, "not_configured")
 
 

@@ -224,7 +224,11 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "INVALID_DELIVERY_MODE": (400, "deliveryMode is not poll or webhook."),
     "NESTED_OPTIONS_REJECTED": (400, "Nested options.* (or options[...]) are not accepted."),
     "INVALID_DOCUMENT_REVIEW": (400, "documentReview is not a whole number 1-99."),
-    "WEBHOOK_NOT_CONFIGURED": (400, "deliveryMode webhook needs an enabled webhook endpoint."),
+    "WEBHOOK_NOT_CONFIGURED": (
+        400,
+        "deliveryMode webhook needs an enabled endpoint taking session.completed and "
+        "session.failed.",
+    ),
     "TEMPLATE_NOT_FOUND": (404, "No such template (workflow) or filter."),
     "RESULT_NOT_READY": (409, "The job has not finished yet."),
     "REVIEW_REQUIRED": (409, "The job is awaiting manual review."),

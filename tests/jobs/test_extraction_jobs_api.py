@@ -21,6 +21,7 @@ from steve.services import workflow_publish
 from submissions.models import Submission
 from submissions.services import Actor, submission_cancel
 from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/extraction-jobs"
@@ -834,4 +835,31 @@ def test_a_nested_option_in_bracket_form_is_rejected_as_the_dotted_one_is(api, w
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "NESTED_OPTIONS_REJECTED"
     assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert not WorkflowSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("events", "created"),
+    [
+        (["submission.synced"], False),
+        (["session.completed"], False),  # a failed job would never be heard of
+        (["session.completed", "session.failed"], True),
+        ([], True),  # every event
+    ],
+)
+def test_webhook_delivery_needs_an_endpoint_taking_the_events_that_end_a_job(
+    api, workflows, company, events, created
+):
+    """Seed 003: 400 for "unresolved webhook coverage". An enabled endpoint taking none of
+    the job's ending events passed, and the caller waited for a webhook never sent."""
+    WebhookEndpoint.objects.create(
+        company=company, url="https://example.com/hook", secret="x", events=events
+    )
+    response = create(api, deliveryMode="webhook")
+    if created:
+        assert response.status_code == 202, response.content
+        return
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "WEBHOOK_NOT_CONFIGURED"
+    assert "session.failed" in response.json()["detail"]
     assert not WorkflowSession.objects.exists()
