@@ -4,11 +4,13 @@ remembered value to give a new receipt. No Django here, so the benchmark replays
 A merchant name or address a reviewer corrects (or approves as read) is remembered per
 company under every key the receipt's header carries: the company registration number,
 the GST/SST number, the phone number, and the name and address as they were read (the
-same shop's receipts read the same way, misreadings included). Branches of a chain share
-the registration and tax numbers and the name, and often the head office's address too,
-so a remembered address is only given to a receipt that prints it (``support``): the
-branch line or the street of another branch is not on this one. That lets addresses be
-found under every key, so a shop with no phone number is still recognised.
+same shop's receipts read the same way, misreadings included; in a number, letters OCR
+reads for digits count as those digits, so a misread receipt shares its numbers' keys).
+Branches of a chain share the registration and tax numbers and the name, and often the
+head office's address too, so a remembered address is only given to a receipt that
+prints it (``support``): the branch line or the street of another branch is not on this
+one. That lets addresses be found under every key, so a shop with no phone number is
+still recognised.
 
 ADDRESS_SUPPORT is fitted by bench/extraction.py --memory (on one set, scored on the
 other, both ways; the shipped value on both sets).
@@ -30,10 +32,26 @@ from dataclasses import dataclass
 REMEMBERED_FIELDS = ("merchantName", "merchantAddress")
 HEADER_LINES = 20  # identifiers lower down may be the customer's, not the shop's
 
-_GST = re.compile(r"(?<!\d)(0{2}\d{10})(?!\d)")  # Malaysian GST ids: 12 digits from 00
+# Malaysian GST ids: 12 digits from 00, some printed in groups of 4 ("0010 9010 5344").
+_GST = re.compile(r"(?<!\d)(0{2}\d{2}\s?\d{4}\s?\d{4})(?!\d)")
 _SST = re.compile(r"\b([A-Z]\d{2}[-\s]?\d{4}[-\s]?\d{8})\b")
-_REG = re.compile(r"(?<![0-9A-Z])(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])")
-_PHONE = re.compile(r"(?<![\d-])(0[1-9]\d?)\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})(?![\d-])")
+# Company numbers: "123456-X", zero-padded to 9 digits ("001451637-M", the same number),
+# or in brackets with a space for the dash ("(139386 X)").
+_REG = re.compile(
+    r"(?<![0-9A-Z])(?:00(?=\d{7}\s?-))?(\d{5,7})\s?-\s?([A-Z])(?![A-Z0-9])"
+    r"|\(\s*(\d{5,7})\s([A-Z])\s*\)"
+)
+# A phone number, also with the country code ("+603-6251 2293", "603-…": one shop's receipts
+# print both) or its area code in brackets.
+_PHONE = re.compile(
+    r"(?<![\d-])(?:\+?6(?=0[1-9]))?\(?(0[1-9]\d?)\)?\s?[-\s]?\s?(\d{3,4})\s?[-\s]?\s?(\d{4})"
+    r"(?![\d-])"
+)
+# Letters OCR reads for digits (O/Q/D for 0, I/L for 1, Z for 2, S for 5, B for 8): in a
+# run of digits ("86Q671-D", "OOO987654321") they are that digit, so the misread receipt
+# is keyed as its shop's others are.
+_DIGIT_OF = str.maketrans("OQDILZSB", "00011258")
+_MISREAD_RUN = re.compile(r"[0-9OQDILZSB]+")
 ADDRESS_SUPPORT = 0.95  # share of a remembered address printed on the receipt (fitted)
 MISREAD_MIN_LENGTH = 5  # shorter words (numbers, "NO", "JLN") must be printed exactly
 # Longer "words" (a run of letters no address has) must be printed exactly too: the
@@ -67,15 +85,33 @@ def shop_keys(
 ) -> list[str]:
     """The identifiers of the shop in a receipt's text, most specific first."""
     header = "\n".join(text.splitlines()[:HEADER_LINES]).upper()
-    keys = [f"gst:{m}" for m in _GST.findall(header)]
-    keys += [f"sst:{normalise(m)}" for m in _SST.findall(header)]
-    keys += [f"reg:{number}{letter}" for number, letter in _REG.findall(header)]
-    keys += [f"tel:{''.join(parts)}" for parts in _PHONE.findall(header)]
+    # The header as printed, then with misread digits read as digits: the keys it gave
+    # before stay (memories are stored under them), the misread ones come on top.
+    headers = (header, _MISREAD_RUN.sub(_digits_read, header))
+    keys = [f"gst:{normalise(m)}" for h in headers for m in _GST.findall(h)]
+    keys += [f"sst:{normalise(m)}" for h in headers for m in _SST.findall(h)]
+    keys += [f"reg:{''.join(parts)}" for h in headers for parts in _REG.findall(h)]
+    keys += [f"tel:{''.join(parts)}" for h in headers for parts in _PHONE.findall(h)]
     if read_address and len(normalise(read_address)) >= 12:
         keys.append(f"addr:{normalise(read_address)[:120]}")
     if read_name and len(normalise(read_name)) >= 6:
         keys.append(f"name:{normalise(read_name)[:120]}")
     return list(dict.fromkeys(keys))
+
+
+def _digits_read(run: re.Match[str]) -> str:
+    """A run of digits and digit-like letters as digits, when it is a number: at least
+    twice as many digits as letters ("86Q671", not "OIL", "S1" or a word)."""
+    token = run.group()
+    digits = sum(c.isdigit() for c in token)
+    if digits < 2 * (len(token) - digits):
+        return token
+    # Only a whole word: a run inside one ("SDN1") is a word's tail, not a number.
+    start, end = run.span()
+    whole = run.string
+    if (start and whole[start - 1].isalpha()) or (end < len(whole) and whole[end].isalpha()):
+        return token
+    return token.translate(_DIGIT_OF)
 
 
 @dataclass(frozen=True)
