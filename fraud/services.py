@@ -73,6 +73,8 @@ from submissions.services import (
     checked_reason,
     hold_for_actor,
     locked_submission,
+    merchant_memory_reteach_submission,
+    merchant_memory_withdraw_submission,
     record_event,
     refuse_others_claim,
     refuse_stale_page,
@@ -1463,6 +1465,7 @@ def fraud_matches_resolve(
                 f"This match was already resolved as {done.resolution}.",
                 current_status=submission.status,
             )
+        was_fraud = _confirmed_fraud(submission_id)
         now = timezone.now()
         for match in matches:
             match.resolution = resolution
@@ -1495,8 +1498,16 @@ def fraud_matches_resolve(
                 _remember_false_positive(match, actor)
         if confirmed:
             _remember_fraud(submission, actor)
+            if not was_fraud:  # a forged receipt teaches the correction memory nothing
+                merchant_memory_withdraw_submission(submission=submission)
             _reject_confirmed(submission, actor, reason)
     return matches
+
+
+def _confirmed_fraud(submission_id: str) -> bool:
+    return M.objects.filter(
+        submission_id=submission_id, resolution=M.Resolution.CONFIRMED_FRAUD
+    ).exists()
 
 
 # A resolution can be taken back this long after it was made, while still in review.
@@ -1534,8 +1545,12 @@ def fraud_resolution_undo(
                 current_status=submission.status,
             )
         previous = {m.resolution for m in matches}
+        was_fraud = _confirmed_fraud(submission_id)
         for match in matches:
             _forget_resolution(match)
+        if was_fraud and not _confirmed_fraud(submission_id):
+            # No longer fraud: its corrections teach again, as they did before.
+            merchant_memory_reteach_submission(submission=submission)
         _bump_outcome(submission, actor, matches)
         event = record_event(
             submission=submission,

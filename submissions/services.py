@@ -1612,9 +1612,9 @@ def _store_correction(submission: Submission, field_name: str, new: Any, actor: 
         actor=actor,
         details=_correction_details(field_name, old, new),
     )
-    # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing.
-    production = submission.environment == Environment.PRODUCTION
-    if production and field_name in REMEMBERED_FIELDS:
+    # Correction memory is production's (DESIGN.md): sandbox corrections teach nothing,
+    # nor do those of a receipt confirmed as fraud (_teaches).
+    if field_name in REMEMBERED_FIELDS and _teaches(submission):
         shown = _shown(submission, field_name)
         keys = _shop_keys(submission)
         recalled = _recalled_ids(submission, field_name)
@@ -1967,26 +1967,68 @@ def _remember(
         memory.save(update_fields=_MEMORY_FIELDS)
 
 
-def _withdraw_corrections(submission: Submission) -> None:
-    """A rejected or cancelled receipt teaches nothing: what its corrections taught the
-    memory is taken back (a throwaway submission cannot plant a shop's name)."""
+def _teaches(submission: Submission) -> bool:
+    """Whether this submission's corrections and approval teach the correction memory:
+    production's only (docs/environments.md), and not once a fraud match of it is
+    confirmed. A forged receipt can print a real shop's numbers under another name, and
+    where the workflow's policy leaves it in review on confirmation, its corrections
+    stayed taught and its approval taught its name to that shop's next receipts."""
+    return (
+        submission.environment == Environment.PRODUCTION
+        and not submission.fraud_matches.filter(resolution="confirmed_fraud").exists()
+    )
+
+
+def merchant_memory_withdraw_submission(*, submission: Submission) -> None:
+    """Take back what a submission's corrections taught, as its fraud is confirmed (the
+    caller holds its row, in the confirmation's transaction). Its later corrections,
+    approval, reject or cancel teach and take back nothing (_teaches): this was taken."""
+    if submission.environment == Environment.PRODUCTION:
+        _withdraw_corrections(submission, confirmed=True)
+
+
+def merchant_memory_reteach_submission(*, submission: Submission) -> None:
+    """Teach again what a submission's corrections teach, as the last confirmation of
+    its fraud is undone (the caller holds its row): as if they had just been made."""
     if submission.environment != Environment.PRODUCTION:
         return
+    if taught := _taught_values(submission):
+        keys = _shop_keys(submission)
+        for field_name, value in taught:
+            _remember(submission, field_name, keys, value, _recalled_ids(submission, field_name))
+
+
+def _taught_values(submission: Submission) -> list[tuple[str, str]]:
+    """The merchant fields this submission's corrections set, with their values."""
     data = submission.extracted_data or {}
-    keys: list[str] | None = None
-    for field_name in REMEMBERED_FIELDS:
-        value = data.get(field_name)
-        if _taught(value, _shown(submission, field_name)):
-            keys = keys if keys is not None else _shop_keys(submission)
-            _withdraw(submission, field_name, keys, value, _recalled_ids(submission, field_name))
+    return [
+        (name, data[name])
+        for name in REMEMBERED_FIELDS
+        if _taught(data.get(name), _shown(submission, name))
+    ]
+
+
+def _withdraw_corrections(submission: Submission, *, confirmed: bool = False) -> None:
+    """A rejected or cancelled receipt teaches nothing: what its corrections taught the
+    memory is taken back (a throwaway submission cannot plant a shop's name). One
+    confirmed as fraud had it taken back then (``confirmed``), and not again now."""
+    if submission.environment != Environment.PRODUCTION:
+        return
+    taught = _taught_values(submission)
+    if not taught or not (confirmed or _teaches(submission)):
+        return
+    keys = _shop_keys(submission)
+    for field_name, value in taught:
+        _withdraw(submission, field_name, keys, value, _recalled_ids(submission, field_name))
 
 
 def _confirm_memories(submission: Submission) -> None:
     """An approval is a reviewer's word on the merchant fields too: a value the memory gave
     was right once more, and a value read right (not given, not corrected) is remembered
     as a correction would be, so the next misread receipt of the shop gets it. (Bulk
-    approval does not come here: nobody looked at those fields.)"""
-    if submission.environment != Environment.PRODUCTION:
+    approval does not come here: nobody looked at those fields.) Neither does a receipt
+    confirmed as fraud (_teaches)."""
+    if not _teaches(submission):
         return
     data = submission.extracted_data or {}
     keys: list[str] | None = None  # read only when a value is to be remembered
