@@ -582,7 +582,7 @@ class CompanySecretAdmin(
         # Through the API's create-or-rotate: a delivery makes a secret lazily (never
         # shown to anyone) and can do so after the form found none, which a plain save
         # then failed on (a 500); the service rotates it into the one shown here.
-        owner, secret = self.rotate(
+        owner, secret, _ = self.rotate(
             company_id=obj.company_id, grace=default_grace(), **self.scope(obj)
         )
         obj.__dict__.update(owner.__dict__)
@@ -591,10 +591,14 @@ class CompanySecretAdmin(
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         for owner in queryset:
-            _, secret = self.rotate(
+            _, secret, superseded = self.rotate(
                 company_id=owner.company_id, grace=default_grace(), **self.scope(owner)
             )
             self.log_change(request, owner, "Rotated the secret.")
+            if superseded:  # another operator's rotation moments before (docs/webhooks.md)
+                messages.warning(
+                    request, f"The {self.purpose} secret of {owner.company}: {superseded.message}"
+                )
             remember_secret(request, f"{self.purpose} of {owner.company}", secret)
         return secrets_page(request, next_url=request.get_full_path())
 

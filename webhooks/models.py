@@ -58,6 +58,9 @@ class CompanySecret(models.Model):
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the current secret was rotated in (null: made, never rotated, or rotated before
+    # this was kept): a rotation replacing it within its grace names that time.
+    rotated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

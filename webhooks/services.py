@@ -470,8 +470,8 @@ def _rotated_in_grace_at(endpoint: WebhookEndpoint) -> datetime | None:
     return notice.created_at if notice is not None else expires
 
 
-def _superseded(endpoint: WebhookEndpoint, rotated_at: datetime) -> str:
-    until = endpoint.previous_secret_expires_at if endpoint.previous_secret else None
+def _superseded(owner: WebhookEndpoint | CompanySecret, rotated_at: datetime) -> str:
+    until = owner.previous_secret_expires_at if owner.previous_secret else None
     now_signs = f"now signs only until {iso(until)}" if until else "no longer signs"
     return (
         f"This rotation replaced the secret a rotation at {iso(rotated_at)} gave, whose grace "
@@ -480,9 +480,19 @@ def _superseded(endpoint: WebhookEndpoint, rotated_at: datetime) -> str:
     )
 
 
+class CompanySecretRotation(NamedTuple):
+    """A company secret's rotation: the secret (made the first time), the new secret,
+    shown once, and what it did to a secret another rotation had given moments before
+    (``superseded``; None if nothing), as an endpoint's rotation says."""
+
+    owner: CompanySecret
+    secret: str
+    superseded: SupersededRotation | None
+
+
 def _company_secret_rotate(
     model: type[CompanySecret], grace: timedelta, **scope: str
-) -> tuple[CompanySecret, str]:
+) -> CompanySecretRotation:
     """Rotate (or create, the first time) the secret of one owner (company, environment).
 
     A delivery makes the secret lazily (get_or_create), in its own transaction: one made
@@ -494,22 +504,40 @@ def _company_secret_rotate(
             secret = new_secret()
             try:
                 with transaction.atomic():  # a savepoint: the transaction goes on after it
-                    return model.objects.create(**scope, secret=secret), secret
+                    return CompanySecretRotation(
+                        model.objects.create(**scope, secret=secret), secret, None
+                    )
             except IntegrityError:
                 owner = model.objects.select_for_update().get(**scope)
-        return owner, _rotate(owner, grace)
+        was_rotated_at = _company_secret_rotated_in_grace_at(owner)
+        owner.rotated_at = timezone.now()
+        secret = _rotate(owner, grace)
+        superseded = None
+        if was_rotated_at is not None:
+            superseded = SupersededRotation(was_rotated_at, _superseded(owner, was_rotated_at))
+        return CompanySecretRotation(owner, secret, superseded)
+
+
+def _company_secret_rotated_in_grace_at(owner: CompanySecret) -> datetime | None:
+    """When the current secret was rotated in, if that rotation's grace still runs (its
+    previous secret still signs); for one rotated before rotated_at was kept, the grace's
+    end, as an endpoint's rotation from before its notices says."""
+    expires = owner.previous_secret_expires_at
+    if not owner.previous_secret or expires is None or expires <= timezone.now():
+        return None
+    return owner.rotated_at or expires
 
 
 def session_secret_rotate(
     *, company_id: str, environment: str, grace: timedelta
-) -> tuple[SessionWebhookSecret, str]:
+) -> CompanySecretRotation:
     """Rotate (or create, the first time) the session-webhook secret of one environment."""
     return _company_secret_rotate(
         SessionWebhookSecret, grace, company_id=company_id, environment=environment
     )
 
 
-def sync_secret_rotate(*, company_id: str, grace: timedelta) -> tuple[SyncSigningSecret, str]:
+def sync_secret_rotate(*, company_id: str, grace: timedelta) -> CompanySecretRotation:
     """Rotate (or create, the first time) the company's downstream-sync signing secret."""
     return _company_secret_rotate(SyncSigningSecret, grace, company_id=company_id)
 

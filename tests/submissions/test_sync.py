@@ -69,7 +69,7 @@ def test_sync_retries_on_the_webhook_schedule_then_marks_synced(
     with http_receiver() as receiver:
         receiver.statuses = [503]
         submission = with_sync_target(SubmissionFactory(), f"{receiver.url}/erp")
-        _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+        _, secret, _ = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
         with django_capture_on_commit_callbacks() as callbacks:
             submission_approve(submission_id=submission.pk, actor=Actor.system())
         assert len(callbacks) == 1  # the first attempt, queued after commit
@@ -184,10 +184,10 @@ def test_sync_secret_is_generated_per_company_and_independent_of_secret_key(sett
 def test_rotated_sync_secret_keeps_the_old_one_signing_for_the_grace_period():
     company = CompanyFactory()
     old = sync_secret_get_or_create(company_id=company.pk).secret
-    _, new = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    _, new, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
     delivery = WebhookDelivery(company=company, purpose=WebhookDelivery.Purpose.SYNC)
     assert signing_secrets(delivery) == [new, old]
-    _, newest = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    _, newest, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
     assert signing_secrets(delivery) == [newest]
 
 
@@ -745,7 +745,7 @@ def test_a_sync_post_names_itself_in_its_signed_body_the_same_on_every_attempt()
     with http_receiver() as receiver:
         receiver.statuses = [503]
         submission = with_sync_target(SubmissionFactory(), f"{receiver.url}/erp")
-        _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+        _, secret, _ = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
         submission_approve(submission_id=submission.pk, actor=Actor.system())
         delivery = WebhookDelivery.objects.get(purpose=WebhookDelivery.Purpose.SYNC)
         deliver(delivery.pk)  # 503

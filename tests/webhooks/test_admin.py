@@ -236,6 +236,22 @@ def test_sync_secret_rotate_action_shows_the_new_secret_once_and_keeps_the_old_i
     assert owner.secret not in page.content.decode()  # never shown again
 
 
+def test_a_sync_secret_rotation_replacing_one_in_its_grace_warns_the_operator(
+    admin_client, company
+):
+    # The endpoint's Rotate secret warned of a rotation made moments before (docs/webhooks.md,
+    # "Rotating a secret"); the company secrets' said nothing.
+    owner = sync_secret_get_or_create(company_id=company.pk)
+    sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    response = admin_client.post(
+        "/admin/webhooks/syncsigningsecret/",
+        {"action": "rotate_secret", "_selected_action": [owner.pk]},
+        follow=True,
+    )
+    said = [str(m) for m in response.context["messages"]]
+    assert any("This rotation replaced the secret a rotation at" in m for m in said), said
+
+
 def test_redeliver_to_a_disabled_endpoint_says_why_and_claims_nothing_queued(
     admin_client, company, endpoint
 ):
@@ -478,7 +494,7 @@ def test_rotating_an_endpoints_secret_in_the_admin_logs_and_notices_the_operator
 
 
 def test_rotating_a_session_secret_in_the_admin_logs_the_operator(admin_client, company):
-    owner, _ = session_secret_rotate(
+    owner, _, _ = session_secret_rotate(
         company_id=company.pk, environment="sandbox", grace=timedelta(0)
     )
     admin_client.post(
@@ -1069,11 +1085,11 @@ def test_a_secret_cannot_be_read_back_by_filtering_a_list_on_it(admin_client, co
     # nothing in the log, where a rotation says who made it.
     endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(hours=1))
     endpoint.refresh_from_db()
-    session, _ = session_secret_rotate(
+    session, _, _ = session_secret_rotate(
         company_id=company.pk, environment="production", grace=timedelta(hours=1)
     )
     session_secret_rotate(company_id=company.pk, environment="production", grace=timedelta(hours=1))
-    sync, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
+    sync, _, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
     sync_secret_rotate(company_id=company.pk, grace=timedelta(hours=1))
     session.refresh_from_db()
     sync.refresh_from_db()

@@ -1039,3 +1039,31 @@ def test_an_endpoints_delivery_page_reads_its_own_rows_not_every_delivery_after_
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {listing}")
         [root] = cursor.fetchone()[0]
     assert rows_read(root["Plan"]) <= 3 * limit, json.dumps(root)
+
+
+@pytest.mark.parametrize("owner", ["session-secret", "sync-secret"])
+def test_a_company_secret_rotation_that_replaces_one_rotated_in_moments_before_says_so(api, owner):
+    # docs/webhooks.md, "Rotating a secret": the second of two rotations at once says in
+    # its answer (supersededRotation) that the first one's secret now signs only for its
+    # grace. The session-webhook and sync secrets answered nothing of it, so whoever
+    # deployed the first rotation's secret learnt of it from failing verifications.
+    url = f"/api/v1/webhook-endpoints/{owner}/rotate"
+    created = api.post(url, format="json").json()
+    assert created["supersededRotation"] is None  # the first call makes the secret
+    first = api.post(url, {"gracePeriodHours": 24}, format="json").json()
+    assert first["supersededRotation"] is None  # it replaced a secret no rotation gave
+    second = api.post(url, {"gracePeriodHours": 2}, format="json").json()
+    superseded = second["supersededRotation"]
+    assert superseded is not None
+    rotated_at = datetime.fromisoformat(superseded["rotatedAt"])
+    assert timezone.now() - timedelta(minutes=1) < rotated_at <= timezone.now()
+    assert superseded["message"] == (
+        f"This rotation replaced the secret a rotation at {superseded['rotatedAt']} gave, "
+        "whose grace was still running: that secret now signs only until "
+        f"{second['previousSecretExpiresAt']}, and the one before it no longer signs. "
+        "Whoever was given it must switch to this one."
+    )
+    third = api.post(url, {"gracePeriodHours": 0}, format="json").json()
+    assert "that secret no longer signs" in third["supersededRotation"]["message"]
+    # With no grace left running, the next rotation replaced nothing in its grace.
+    assert api.post(url, format="json").json()["supersededRotation"] is None

@@ -98,7 +98,7 @@ def test_the_docs_receiver_books_a_sync_post_once_though_it_comes_twice(tmp_path
     sync post raised KeyError, got no answer, and was retried for three days."""
     port = free_port()
     submission = with_sync_target(SubmissionFactory(), f"http://127.0.0.1:{port}/erp")
-    _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+    _, secret, _ = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
     submission_approve(submission_id=submission.pk, actor=Actor.system())
     delivery = WebhookDelivery.objects.get(event_id=sync_event_id(submission.pk))
     with docs_receiver(tmp_path, port=port, secret=secret) as output:
@@ -134,7 +134,7 @@ def test_the_docs_receiver_books_a_captured_sync_post_once_whatever_id_header_it
     which the signature covers, it is booked once."""
     port = free_port()
     submission = with_sync_target(SubmissionFactory(), f"http://127.0.0.1:{port}/erp")
-    _, secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+    _, secret, _ = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
     submission_approve(submission_id=submission.pk, actor=Actor.system())
     delivery = WebhookDelivery.objects.get(event_id=sync_event_id(submission.pk))
     body = encode_body(delivery.payload)
@@ -165,7 +165,7 @@ def test_one_docs_receiver_takes_the_webhooks_and_the_sync_post_a_worker_sends_i
     url = f"http://127.0.0.1:{port}/steve"
     submission = with_sync_target(SubmissionFactory(), url)
     _, endpoint_secret = endpoint_create(company=submission.company, url=url)
-    _, sync_secret = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
+    _, sync_secret, _ = sync_secret_rotate(company_id=submission.company_id, grace=timedelta(0))
     log = tmp_path / "worker.log"
     both = f"{endpoint_secret},{sync_secret}"  # as the docs say, comma-separated
     with docs_receiver(tmp_path, port=port, secret=both) as output:

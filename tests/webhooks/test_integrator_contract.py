@@ -218,7 +218,7 @@ def test_the_sync_post_and_the_synced_event_are_two_messages_with_two_names(rece
     refused, pointing at the event it meant."""
     submission = with_sync_target(SubmissionFactory(), receiver.url)
     company = submission.company
-    _, sync_secret = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
+    _, sync_secret, _ = sync_secret_rotate(company_id=company.pk, grace=timedelta(0))
     _, endpoint_secret = endpoint_create(company=company, url=receiver.url)
     submission_approve(submission_id=submission.pk, actor=Actor.system())
     for purpose in (WebhookDelivery.Purpose.SYNC, WebhookDelivery.Purpose.WEBHOOK):

@@ -218,7 +218,7 @@ def test_an_ended_session_no_delivery_will_come_for_is_not_pending(
 
 
 def test_session_deliveries_are_signed_with_the_company_session_secret(company, receiver):
-    _, secret = session_secret_rotate(
+    _, secret, _ = session_secret_rotate(
         company_id=company.pk, environment="production", grace=timedelta(0)
     )
     (delivery,) = emit(company, session_url=receiver.url)

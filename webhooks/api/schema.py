@@ -50,6 +50,13 @@ SECRET_REDACTED = {
     "type": "boolean",
     "description": "true in an Idempotency-Key replay whose secret was withheld",
 }
+SUPERSEDED_ROTATION = {
+    **nullable(obj({"rotatedAt": DATETIME, "message": STRING}, required=["rotatedAt", "message"])),
+    "description": "a rotation's answer only: null, or the rotation (another operator's,"
+    " perhaps) whose secret this one replaced while that rotation's grace still ran: its"
+    " secret now signs only until previousSecretExpiresAt (with no grace, not at all) and"
+    " the one before it no longer signs",
+}
 WEBHOOK_ENDPOINT = obj(
     {
         "id": STRING,
@@ -77,18 +84,7 @@ WEBHOOK_ENDPOINT = obj(
         "updatedAt": DATETIME,
         "secret": SHOWN_ONCE,
         "secretRedacted": SECRET_REDACTED,
-        "supersededRotation": {
-            **nullable(
-                obj(
-                    {"rotatedAt": DATETIME, "message": STRING},
-                    required=["rotatedAt", "message"],
-                )
-            ),
-            "description": "a rotation's answer only: null, or the rotation (another"
-            " operator's, perhaps) whose secret this one replaced while that rotation's"
-            " grace still ran: its secret now signs only until previousSecretExpiresAt"
-            " (with no grace, not at all) and the one before it no longer signs",
-        },
+        "supersededRotation": SUPERSEDED_ROTATION,
     },
     required=["id", "url", "events", "enabled", "createdAt"],
 )
@@ -146,6 +142,7 @@ register_components(
                 "previousSecretExpiresAt": nullable(DATETIME),
                 "secret": SHOWN_ONCE,
                 "secretRedacted": SECRET_REDACTED,
+                "supersededRotation": SUPERSEDED_ROTATION,
             },
             required=["exists", "createdAt", "previousSecretExpiresAt"],
         ),

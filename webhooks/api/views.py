@@ -54,6 +54,7 @@ from webhooks.models import (
 )
 from webhooks.selectors import company_secret_of, delivery_of, endpoint_of
 from webhooks.services import (
+    SupersededRotation,
     default_grace,
     delivery_redeliver,
     endpoint_create,
@@ -152,6 +153,14 @@ class EndpointDetailView(APIView):
         return Response(status=204)
 
 
+def superseded_data(superseded: SupersededRotation | None) -> dict[str, str] | None:
+    return (
+        {"rotatedAt": iso(superseded.rotated_at), "message": superseded.message}
+        if superseded
+        else None
+    )
+
+
 @extend_schema_view(post=api_docs.ENDPOINT_ROTATE_SECRET)
 class EndpointRotateView(APIView):
     # A retry whose answer was lost must get the same secret, not rotate again (which
@@ -163,12 +172,7 @@ class EndpointRotateView(APIView):
         data = endpoint_data(rotation.endpoint, secret=rotation.secret)
         # Another rotation moments before (another operator's): its secret now signs only
         # for this one's grace, which its answer could not say (docs/webhooks.md).
-        superseded = rotation.superseded
-        data["supersededRotation"] = (
-            {"rotatedAt": iso(superseded.rotated_at), "message": superseded.message}
-            if superseded
-            else None
-        )
+        data["supersededRotation"] = superseded_data(rotation.superseded)
         return Response(data)
 
 
@@ -274,12 +278,14 @@ class SessionSecretRotateView(APIView):
 
     @idempotent(scope="secret-rotations")
     def post(self, request: Request) -> Response:
-        owner, secret = self.rotate(
+        rotation = self.rotate(
             company_id=request.user.company.pk,
             grace=grace_from(request),
             **self.scope(request),
         )
-        return Response(company_secret_data(owner, secret=secret))
+        data = company_secret_data(rotation.owner, secret=rotation.secret)
+        data["supersededRotation"] = superseded_data(rotation.superseded)
+        return Response(data)
 
 
 @extend_schema_view(get=api_docs.SYNC_SECRET)
