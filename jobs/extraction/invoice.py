@@ -10,15 +10,17 @@ from . import header
 from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
 from .header import find_merchant, has_company_suffix, header_segments, is_name_like
 from .layout import BBox, Line, Word, split_segments
+from .ranker import DISAGREEMENT_CAP
 from .receipt import (
     CREDIT_NOTE_CONFIDENCE,
     ORDER_UNSURE_CONFIDENCE,
+    RIVAL_TOTAL_CUE,
     date_order,
     find_issue_date,
     find_line_item_rows,
     line_items_candidate,
 )
-from .totals import amount_paid_back, find_tax, find_total
+from .totals import amount_paid_back, find_tax, find_total, rival_totals
 from .values import (
     Match,
     detect_currency,
@@ -209,6 +211,8 @@ def parse_invoice(
         total = Candidate(
             paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
         )
+    if total is not None and total.confidence > DISAGREEMENT_CAP:
+        total = _doubt_rival_totals(total, lines)
     _put(fields, "totalAmount", total)
     if total:
         _put(fields, "taxAmount", find_tax(lines, total.value, invoice=True))  # type: ignore[arg-type]
@@ -216,6 +220,21 @@ def parse_invoice(
         subtotal_ok = total is not None and item_sum is not None and item_sum <= total.value
         fields["lineItems"] = line_items_candidate(rows, 0.85 if subtotal_ok else 0.55)
     return fields
+
+
+def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:
+    """Send to review a total beside which another page shows a grand total that nothing
+    printed explains, as a receipt's (receipt._doubt_rival_totals): a two-page invoice
+    whose first page says "Total due 1,250.00" and whose second "Total due 980.00" went
+    straight through with one of them. What a long invoice prints legitimately is no
+    rival (totals.rival_totals with ``invoice``): a running total per page, the total
+    before and after tax or a discount, in another currency, a payment or a credit
+    taken off, a remittance slip repeating it."""
+    rivals = rival_totals(lines, total.value, invoice=True)  # type: ignore[arg-type]
+    if not rivals:
+        return total
+    cues = [f"{RIVAL_TOTAL_CUE}:{r.value}@{r.line.page + 1}" for r in rivals]
+    return Candidate(total.value, DISAGREEMENT_CAP, total.evidence, [*total.cues, *cues])
 
 
 def _currency_of_country(tax_id: Candidate | None, text: str) -> Candidate | None:

@@ -11,7 +11,7 @@ from itertools import combinations
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .header import WORD, fix_known_word
 from .layout import Line
-from .values import parse_amounts
+from .values import currencies_named, detect_currency, parse_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
 _SUBTOTAL = re.compile(r"SUBT(?!U)|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
@@ -319,6 +319,29 @@ _CARRIED = re.compile(r"CARRIED|FORWARD|BROUGHT|TOTALCF|TOTALBF|PAGETOTAL|THISPA
 _ADJUSTMENT = re.compile(r"DISC|DISKAUN|SAVING|SAVED|PROMO|SERVICE|SVC|CHARGE|TIP|DEPOSIT")
 MAX_ADJUSTMENTS = 10  # the last ones printed: at most 175 subsets of up to three
 MAX_ADJUSTMENT_TERMS = 3
+# An invoice's running totals beside those of _CARRIED: "Running total", "Total page 1",
+# "Cumulative total", "Total to date". A long invoice prints one on each page.
+_INVOICE_CARRIED = re.compile(_CARRIED.pattern + r"|RUNNING|CUMULATIVE|TODATE|SOFAR|PAGE")
+# A total an invoice or a credit note quotes from another document: the credited
+# invoice's ("Original invoice INV-1 total"), the last one's.
+_OTHER_DOCUMENT = re.compile(r"ORIGINAL|PREVIOUS|PRIOR|LASTINVOICE")
+# A total converted into another currency, whose own is not named on its line.
+_CONVERTED = re.compile(r"EQUIVAL|CONVERT|EXCHANGE|GEGENWERT|CONTREVALEUR")
+# The tax named on an invoice's line, where the label does not start with it
+# (classify's _INVOICE_TAX): "Total MwSt", "Montant TVA".
+_INVOICE_TAX_WORD = re.compile(r"MWST|MEHRWERTSTEUER|UMSATZSTEUER|TVA|BTW|IVA")
+# Words on an invoice's total line (its label or after its amount) that say whether tax
+# is in it: "Total 1,250.00 (excl. VAT)", "Total net", "Total TTC", "Total incl. VAT".
+_NET_BASIS = re.compile(
+    r"\b(?:EXCL?|EXKL|EXCLUDING|EX\.?\s*(?:VAT|GST|TAX)|NETT?|NETTO|HT|HTVA|BEFORE\s+TAX|"
+    r"PRE-?\s*TAX|WITHOUT\s+(?:VAT|GST|TAX)|OHNE\s+MWST|SANS\s+TVA)\b",
+    re.I,
+)
+_GROSS_BASIS = re.compile(
+    r"\b(?:INCL?|INKL|INCLUDING|INCLUSIVE|GROSS|BRUTTO|TTC|TVAC|AFTER\s+TAX|"
+    r"WITH\s+(?:VAT|GST|TAX)|MIT\s+MWST)\b",
+    re.I,
+)
 
 
 def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) -> list[AmountRef]:
@@ -328,12 +351,16 @@ def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) ->
     ``total`` (two receipts in one PDF, or a page added to one): a document that shows
     two grand totals that disagree has a total nobody can vouch for. A receipt printing
     its total before and after tax on one page is common, so one page's are not taken;
-    across pages, such a pair is explained the same way."""
+    across pages, such a pair is explained the same way.
+
+    ``invoice`` reads the ledger as an invoice's, and also takes as explained what a
+    long invoice prints legitimately (_explained_on_invoice)."""
     ledger = build_ledger(lines, invoice=invoice)
+    carried = _INVOICE_CARRIED if invoice else _CARRIED
     grand = [
         ref
         for weight, ref, label in ledger.totals
-        if weight >= GRAND_TOTAL_WEIGHT and ref.value > 0 and not _CARRIED.search(squash(label))
+        if weight >= GRAND_TOTAL_WEIGHT and ref.value > 0 and not carried.search(squash(label))
     ]
     shown_on = {ref.line.page for ref in grand if ref.value == total} or {
         ref.line.page for ref in _every_amount(ledger) if ref.value == total
@@ -343,17 +370,21 @@ def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) ->
         for ref in grand
         if ref.value != total
         and ref.line.page not in shown_on
-        and not _explained(ref, total, ledger)
+        and not _explained(ref, total, ledger, invoice=invoice)
+        and not (invoice and _explained_on_invoice(ref, total, lines, ledger, grand, shown_on))
     ]
     return sorted(rivals, key=lambda r: r.line_index)
 
 
-def _explained(rival: AmountRef, total: Decimal, ledger: Ledger) -> bool:
-    """Whether the receipt's printed arithmetic accounts for ``rival`` beside ``total``."""
+def _explained(rival: AmountRef, total: Decimal, ledger: Ledger, *, invoice: bool = False) -> bool:
+    """Whether the receipt's printed arithmetic accounts for ``rival`` beside ``total``.
+    On an invoice (``invoice``), a payment, a deposit or a credit applied is such a term
+    too ("Payment received -500.00", "Balance due 750.00"), and its taxes' own names."""
     if rival.value in {t.value for t in ledger.tenders}:
         return True  # the amount tendered, printed under a total's label
     label = rival.line.text[: rival.start]
-    if (_TAX.search(squash(label)) or "%" in label) and rival.value <= total * TAX_SHARE_MAX:
+    named_tax = _TAX.search(squash(label)) or (invoice and _INVOICE_TAX_WORD.search(squash(label)))
+    if (named_tax or "%" in label) and rival.value <= total * TAX_SHARE_MAX:
         return True  # the tax in it: "GST @6% included in total RM 1.75", "BST @6% ..."
     summed = {ref.value for ref, parts in ledger.total_sums} | {
         part.value for _, parts in ledger.total_sums for part in parts
@@ -369,7 +400,11 @@ def _explained(rival: AmountRef, total: Decimal, ledger: Ledger) -> bool:
     gap = abs(rival.value - total)
     adjustments = [
         r.value
-        for r in ledger.roundings + ledger.taxes + ledger.changes + _labelled_adjustments(ledger)
+        for r in ledger.roundings
+        + ledger.taxes
+        + ledger.changes
+        + _labelled_adjustments(ledger)
+        + (ledger.tenders if invoice else [])
         if r.value != 0
     ][-MAX_ADJUSTMENTS:]
     for size in range(1, min(MAX_ADJUSTMENT_TERMS, len(adjustments)) + 1):
@@ -377,6 +412,65 @@ def _explained(rival: AmountRef, total: Decimal, ledger: Ledger) -> bool:
             if _some_signs_sum(terms, gap):
                 return True
     return False
+
+
+def _explained_on_invoice(
+    rival: AmountRef,
+    total: Decimal,
+    lines: list[Line],
+    ledger: Ledger,
+    grand: list[AmountRef],
+    shown_on: set[int],
+) -> bool:
+    """Whether an invoice prints ``rival`` beside ``total`` for a reason of its own, with
+    no arithmetic to show it: the total in another currency ("Total due in EUR
+    €1,462.50" beside "£1,250.00"), another document's total (a credit note quoting the
+    invoice it credits), or the total before or after tax where the tax is not printed
+    ("Total 1,250.00 (excl. VAT)" beside "Total incl. VAT 1,500.00").
+
+    A document naming two currencies has its currency read at MIXED_CURRENCY_CONFIDENCE,
+    under every review threshold: a rival in another currency is reviewed there."""
+    label = squash(rival.line.text[: rival.start])
+    if _OTHER_DOCUMENT.search(label) or _CONVERTED.search(label):
+        return True
+    shown = [ref for ref in grand if ref.value == total] or [
+        ref for ref in _every_amount(ledger) if ref.value == total and ref.line.page in shown_on
+    ]
+    rival_currencies = currencies_named(rival.line.text)
+    if rival_currencies:
+        own = set().union(*(currencies_named(ref.line.text) for ref in shown))
+        if not own:
+            # The total's line names none: its page's currency, the one it names most.
+            page_text = "\n".join(line.text for line in lines if line.page in shown_on)
+            code, _ = detect_currency(page_text)
+            own = {code} if code else set()
+        if own and not own & rival_currencies:
+            return True
+    return any(_before_and_after_tax(rival, ref) for ref in shown)
+
+
+def _before_and_after_tax(a: AmountRef, b: AmountRef) -> bool:
+    """Whether two totals' lines say one is before tax and the other after it, the one
+    before the smaller, by no more than a tax can add (TAX_SHARE_MAX)."""
+    if a.value == b.value:
+        return False
+    lower, higher = sorted((a, b), key=lambda ref: ref.value)
+    low, high = _tax_basis(lower), _tax_basis(higher)
+    return (
+        low != high
+        and low != "gross"
+        and high != "net"
+        and higher.value - lower.value <= higher.value * TAX_SHARE_MAX
+    )
+
+
+def _tax_basis(ref: AmountRef) -> str | None:
+    """ "net" or "gross" as a total's line (less its amount) says, else None."""
+    text = ref.line.text[: ref.start] + " " + ref.line.text[ref.end :]
+    net, gross = _NET_BASIS.search(text), _GROSS_BASIS.search(text)
+    if bool(net) == bool(gross):
+        return None  # neither, or both ("Total incl. VAT, net of discount")
+    return "net" if net else "gross"
 
 
 def _every_amount(ledger: Ledger) -> list[AmountRef]:

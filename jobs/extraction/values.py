@@ -319,6 +319,13 @@ def detect_currency(text: str) -> tuple[str | None, float]:
     return None, 0.0
 
 
+def currencies_named(text: str) -> set[str]:
+    """The ISO 4217 codes of the currencies ``text`` names outright by code or symbol (a
+    bare "$" names none: several currencies print it)."""
+    upper = text.upper()
+    return {code for pattern, code in _CURRENCY_WORDS if re.search(pattern, upper, re.M)}
+
+
 def _squashed(pattern: str) -> str:
     return pattern.replace(" ", "").replace(r"\b", "").replace(r"\.?", "")
 

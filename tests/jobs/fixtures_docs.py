@@ -74,6 +74,20 @@ def invoice_pdf(
     return buffer.getvalue()
 
 
+def drawn_pages_pdf(*pages: list[tuple[float, float, str, int]]) -> bytes:
+    """An A4 PDF with a text layer, a page for each of ``pages``: (x, y from the top,
+    text, font size; bold over 12 points)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    for rows in pages:
+        for x, y, text, size in rows:
+            pdf.setFont("Helvetica-Bold" if size > 12 else "Helvetica", size)
+            pdf.drawString(x, A4[1] - y, text)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
 def huge_page_pdf(pages: int = 3, side_pt: float = 14_400) -> bytes:
     """A PDF of ``pages`` pages of the largest size PDF allows (200 x 200 inches), each
     with one line of text: ~1 KB."""
