@@ -33,6 +33,11 @@ PDF_MAX_PIXELS = 16_000_000
 # a larger image than a pixel budget is scaled down to it, not refused; only one that
 # cannot be decoded within this is (a 76-KB PNG can declare 20000 x 20000 pixels).
 MAX_DECODE_PIXELS = 100_000_000
+# The review page's page image is drawn within this many seconds or not at all: well
+# inside gunicorn's 30 s (steve.gunicorn_conf), which counts the request's own reads too.
+# A 3-KB PDF page of fax images declaring 60000 x 60000 pixels each takes minutes to draw;
+# given 30 s, gunicorn killed the sync worker first, at every view and turn of the page.
+RENDER_SECONDS = 20.0
 # A camera's or an encoder's progressive JPEG is drawn in at most a few dozen scans.
 MAX_JPEG_SCANS = 100
 # Its segments: tables, markers and metadata (a depth map's extended XMP: a hundred or so).
@@ -340,7 +345,7 @@ def render_png_apart(
     page: int,
     transform: Any,
     rotate: int,
-    timeout_s: float = 30.0,
+    timeout_s: float = RENDER_SECONDS,
     memory_mb: int | None = None,
 ) -> bytes:
     """render_png, drawn in a child process under a memory cap and a timeout
@@ -357,7 +362,7 @@ def render_png_apart(
     kind = "pdf" if pdf else "image"
     try:
         done = subprocess.run(
-            [*command, str(memory), json.dumps(transform), kind],
+            [*command, str(memory), json.dumps(transform), kind, str(math.ceil(timeout_s))],
             input=data,
             capture_output=True,
             timeout=timeout_s,

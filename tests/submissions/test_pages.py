@@ -343,3 +343,77 @@ def test_a_page_read_at_its_own_size_is_cut_only_to_all_of_its_ink():
     assert content_crop(small) is None
     large = canvas_with((1200, 1600, 2240, 2560), (4160, 5920, 4184, 5944), size=(4320, 6108))
     assert content_crop(large) is not None
+
+
+def pdf_of_fax_images(count: int, side: int = 60_000) -> bytes:
+    """One letter page drawing ``count`` fax-coded (CCITT G4) images of 64 bytes, each
+    declaring ``side`` x ``side`` pixels: pdfium decodes a fax image row by row to its
+    declared size, whatever its bytes hold (~20 s each on the 2-core dev box)."""
+    data = b"\x00" * 64
+    image = (
+        (
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 1 /Filter /CCITTFaxDecode /DecodeParms << /K -1 /Columns %d "
+            b"/Rows %d >> /Length %d >>\nstream\n" % (side, side, side, side, len(data))
+        )
+        + data
+        + b"\nendstream"
+    )
+    draw = b" ".join(b"q 612 0 0 792 0 0 cm /Im%d Do Q" % n for n in range(count))
+    names = b" ".join(b"/Im%d %d 0 R" % (n, 5 + n) for n in range(count))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /XObject << %s >> >> /Contents 4 0 R >>" % names,
+        b"<< /Length %d >>\nstream\n" % len(draw) + draw + b"\nendstream",
+        *[image] * count,
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    return out + trailer % (len(objects) + 1, xref)
+
+
+def test_a_page_that_takes_minutes_to_draw_is_given_up_before_gunicorn_kills_the_web_worker():
+    """A 3-KB PDF page of eight fax images takes minutes to draw. Its child was given 30 s,
+    gunicorn's own timeout: the sync worker serving the page image was killed first (the
+    reviewer got a 502, the worker restarted), at every view and turn of the page."""
+    from steve import gunicorn_conf
+
+    hostile = pdf_of_fax_images(8)
+    assert len(hostile) < 4_000
+    started = time.monotonic()
+    with pytest.raises(NoSuchPage, match="too long"):
+        render_png_apart(hostile, pdf=True, page=0, transform={}, rotate=0)
+    # What is left of gunicorn's timeout is for the request's own reads (session, file).
+    assert time.monotonic() - started < gunicorn_conf.timeout - 5
+
+
+def test_the_drawing_child_stops_itself_when_no_one_waits_for_it():
+    """A web worker killed anyway (SIGKILL once gunicorn's grace is over) cannot kill its
+    child: the child kept drawing, for minutes of a core the web needs. It stops itself at
+    the CPU seconds it is given (here 2; render_png_apart gives it its own timeout)."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from submissions import render_child
+
+    command = [sys.executable, "-m", "submissions.render_child", "0", "0"]
+    spent = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    done = subprocess.run(
+        [*command, str(render_child.MEMORY_MB), "{}", "pdf", "2"],
+        input=pdf_of_fax_images(8),
+        capture_output=True,
+        timeout=120,  # wall time, for a loaded machine: minutes of CPU before
+        check=False,
+    )
+    assert done.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not done.stdout
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - spent < 4
