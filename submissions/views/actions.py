@@ -42,17 +42,22 @@ from submissions.views.common import (
     submission_queue_filters,
     tell_the_page,
 )
-from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
+from submissions.views.detail import REFUSAL_KEY, TYPED_MAX, detail_context, page_url
 
 # Rows read from the line-items form: the most the service takes, the page's blank row
 # and one more, so that a longer list is refused with a message, never cut short (three
 # fields a row stays under Django's 1000-field limit).
 MAX_LINE_ITEM_ROWS = MAX_LINE_ITEMS + 2
-# How much of a typed text (a reason, a comment, a correction, a description) is read: far
-# past every limit the services set (2,000), so that a longer text is refused saying so
-# and a refused plain post brings the whole of it back to be shortened; bounded, as that
-# comes back through the session.
-TYPED_MAX = 5000
+
+
+def _kept(text: str, cut: list[dict[str, Any]], *, what: str) -> str:
+    """A typed text as it comes back to the page a refused plain post is sent to: up to
+    TYPED_MAX characters; past that, the page is told (cut) how much was sent, as the
+    reviewer shortening what they see cannot know its end is gone. `what` names the
+    text ("reject reason"; a correction's field name, which the page labels)."""
+    if len(text) > TYPED_MAX:
+        cut.append({"what": what, "sent": len(text)})
+    return text[:TYPED_MAX]
 
 
 @company_required
@@ -156,9 +161,11 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = RejectForm(request.POST)
     # The reason typed and the one picked from the list: both come back with a refusal.
+    cut: list[dict[str, Any]] = []
     typed = {
-        "reject_reason": request.POST.get("reason", "")[:TYPED_MAX],
+        "reject_reason": _kept(request.POST.get("reason", ""), cut, what="reject reason"),
         "reject_preset": request.POST.get("preset", "")[:500],
+        "cut": cut,
     }
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
@@ -187,7 +194,11 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CancelForm(request.POST)
-    typed = {"cancel_reason": request.POST.get("reason", "")[:TYPED_MAX]}
+    cut: list[dict[str, Any]] = []
+    typed = {
+        "cancel_reason": _kept(request.POST.get("reason", ""), cut, what="cancel reason"),
+        "cut": cut,
+    }
     if not form.is_valid():
         return _refused(request, submission.pk, "The form was incomplete; try again.", typed=typed)
     try:
@@ -245,16 +256,19 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CorrectionForm(request.POST)
+    field = request.POST.get("field", "")[:100]
+    cut: list[dict[str, Any]] = []
+    # What comes back to a plain post: bounded (the whole value went into the session).
+    value = _kept(request.POST.get("value", ""), cut, what=f"field:{field}")
+    typed = {"field": field, "value": value, "cut": cut}
     if not form.is_valid():
-        field = request.POST.get("field", "")[:100]
-        value = request.POST.get("value", "")[:TYPED_MAX]
-        return _incomplete(request, submission, {"field": field, "value": value} if field else {})
+        return _incomplete(request, submission, typed if field else {})
     data = form.cleaned_data
     return _corrected(
         request,
         submission,
         data["field"],
-        {"field": data["field"], "value": data["value"]},
+        typed,
         lambda actor: submission_correct_field(
             submission_id=submission.pk,
             field_name=data["field"],
@@ -276,7 +290,11 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     typed_rows = [[r.description, r.quantity, r.amount] for r in rows]
     while typed_rows and not any(v.strip() for v in typed_rows[-1]):
         typed_rows.pop()
-    typed = {"rows": typed_rows}
+    cut: list[dict[str, Any]] = []
+    for n in range(len(typed_rows)):
+        # The rows were read cut already: the note needs what was sent.
+        _kept(request.POST.get(f"description-{n}", ""), cut, what=f"description in row {n + 1}")
+    typed = {"rows": typed_rows, "cut": cut}
     if not form.is_valid():
         return _incomplete(request, submission, typed)
     return _corrected(
@@ -396,7 +414,8 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     redraws the column, which showed someone else's claim (or its release) without a word:
     it says what changed since the page was drawn, as a stale action's refusal would."""
     submission = own_submission(request, submission_id)
-    text = request.POST.get("text", "")[:TYPED_MAX]
+    sent = request.POST.get("text", "")
+    text = sent[:TYPED_MAX]
     actor = Actor.for_user(request.user)
     try:
         submission_comment(
@@ -406,7 +425,8 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
             form_token=request.POST.get("form_token", "")[:100],
         )
     except ServiceError as error:
-        typed = {"comment": text}
+        cut: list[dict[str, Any]] = []
+        typed = {"comment": _kept(sent, cut, what="comment"), "cut": cut}
         return _changed(
             request,
             submission.pk,

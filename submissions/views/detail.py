@@ -34,7 +34,14 @@ from submissions.selectors import (
     unresolved_fraud_match_count,
     values_as_given,
 )
-from submissions.services import claim_is_live, may_release_claim, submission_caught_up
+from submissions.services import (
+    COMMENT_MAX,
+    CORRECTION_MAX,
+    REASON_MAX,
+    claim_is_live,
+    may_release_claim,
+    submission_caught_up,
+)
 from submissions.views.common import (
     fraud_pairs_asked,
     own_submission,
@@ -50,6 +57,11 @@ EVENT_LIMIT = 100
 PARTS = {"side"}
 # Where a refused action leaves its message for the page it redirects to.
 REFUSAL_KEY = "review:refusal"
+# How much of a typed text (a reason, a comment, a correction, a description) is read: far
+# past every limit the services set (2,000), so that a longer text is refused saying so
+# and a refused plain post brings the whole of it back to be shortened; bounded, as that
+# comes back through the session, and a longer one's page says it was cut (_cut_notes).
+TYPED_MAX = 5000
 # Reading order of a receipt or invoice; the schema's own order does not survive jsonb.
 FIELD_ORDER = [
     "merchantName",
@@ -507,6 +519,7 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
     page without them (another reviewer decided the submission meanwhile) lists it
     instead, so it is neither lost nor shown as if it were the stored value."""
     context["typed_comment"] = typed.get("comment", "")
+    context["typed_cut"] = _cut_notes(context["fields"], typed)
     if not context["in_review"]:
         context["not_kept"] = _not_kept(context["fields"], typed)
         return
@@ -520,6 +533,28 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
         context["line_items"] = [
             ItemRow(description=d, quantity=q, amount=a, evidence="[]") for d, q, a in typed["rows"]
         ]
+
+
+def _cut_notes(fields: list[FieldRow], typed: dict[str, Any]) -> list[str]:
+    """What a refused plain post could not bring back: a text past TYPED_MAX comes back
+    cut (it travels through the session), and the reviewer, shortening what they see, is
+    told its end is gone and how far it must go, rather than finding out after a save."""
+    labels = {row.name: row.label for row in fields}
+    notes = []
+    for entry in typed.get("cut") or []:
+        what, sent = str(entry.get("what", "")), entry.get("sent")
+        if not isinstance(sent, int):
+            continue
+        name = what.removeprefix("field:")
+        label = labels.get(name, name) if what.startswith("field:") else what
+        limit = {"comment": COMMENT_MAX}.get(
+            what, REASON_MAX if "reason" in what else CORRECTION_MAX
+        )
+        notes.append(
+            f"Your {label} was {sent:,} characters: only its first {TYPED_MAX:,} came back"
+            f" below, and at most {limit:,} can be saved."
+        )
+    return notes
 
 
 def _not_kept(fields: list[FieldRow], typed: dict[str, Any]) -> list[tuple[str, str]]:
