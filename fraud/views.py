@@ -39,8 +39,8 @@ from steve.errors import ServiceError
 from submissions.models import Submission, SubmissionFile, SubmissionStatus
 from submissions.pages import is_identity, stored_transform
 from submissions.selectors import company_submission, field_label, live_files_by_submission
-from submissions.services import Actor
-from submissions.views.common import fraud_pairs_asked, tell_the_page
+from submissions.services import REASON_MAX, Actor
+from submissions.views.common import TYPED_MAX, cut_note, fraud_pairs_asked, tell_the_page
 from submissions.views.files import file_page_url, file_url
 
 M = FraudMatch
@@ -451,6 +451,11 @@ def _render_panel(
     # gone (another reviewer resolved the pair meanwhile), the panel shows the reason.
     context["typed"] = typed or {}
     context["typed_not_kept"] = _reason_without_form(context, typed or {})
+    sent = (typed or {}).get("sent")
+    # A reason too long to come back whole: the panel says its end is gone.
+    context["typed_cut"] = (
+        cut_note("fraud reason", sent=sent, limit=REASON_MAX) if isinstance(sent, int) else ""
+    )
     return render(request, template, context, status=status)
 
 
@@ -482,10 +487,14 @@ def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
     reason was kept."""
     matches = request.POST.getlist("match")
     pair = M.objects.filter(pk__in=matches[:1], submission_id=submission_id).first()
+    reason = request.POST.get("reason", "")
     return {
         "id": submission_id,
         "pair": (pair.target_submission_id or pair.pk) if pair else "",
-        "reason": request.POST.get("reason", "")[:5000],
+        # Bounded (it comes back through the session); a longer one's length is kept, for
+        # the panel to say it was cut.
+        "reason": reason[:TYPED_MAX],
+        "sent": len(reason) if len(reason) > TYPED_MAX else None,
         "preset": request.POST.get("preset", "")[:500],
     }
 

@@ -37,12 +37,13 @@ from submissions.services import (
     submission_release_claim,
 )
 from submissions.views.common import (
+    TYPED_MAX,
     own_submission,
     queue_query,
     submission_queue_filters,
     tell_the_page,
 )
-from submissions.views.detail import REFUSAL_KEY, TYPED_MAX, detail_context, page_url
+from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
 
 # Rows read from the line-items form: the most the service takes, the page's blank row
 # and one more, so that a longer list is refused with a message, never cut short (three

@@ -9,6 +9,13 @@ from submissions.forms import QueueFilterForm
 from submissions.models import Submission, SubmissionStatus
 from submissions.selectors import company_submission, workflow_choices
 
+# How much of a typed text (a reason, a comment, a correction, a description) is read: far
+# past every limit the services set (2,000), so that a longer text is refused saying so
+# and a refused plain post brings the whole of it back to be shortened; bounded, as that
+# comes back through the session, and a longer one's page says it was cut (_cut_notes).
+TYPED_MAX = 5000
+
+
 # Filter values left out of links: the queue shows them when nothing is said.
 DEFAULTS = {"status": SubmissionStatus.REVIEW, "environment": Environment.PRODUCTION, "sort": "age"}
 
@@ -60,3 +67,12 @@ def queue_query(filters: dict[str, str], **overrides: str) -> str:
         if value and DEFAULTS.get(key) != value:
             params[key] = value
     return params.urlencode()
+
+
+def cut_note(label: str, *, sent: int, limit: int) -> str:
+    """What the page says of a typed text that came back cut to TYPED_MAX: how long it
+    was, how much came back, and how short it must be to be saved."""
+    return (
+        f"Your {label} was {sent:,} characters: only its first {TYPED_MAX:,} came back"
+        f" below, and at most {limit:,} can be saved."
+    )

@@ -43,6 +43,7 @@ from submissions.services import (
     submission_caught_up,
 )
 from submissions.views.common import (
+    cut_note,
     fraud_pairs_asked,
     own_submission,
     queue_filters,
@@ -57,11 +58,6 @@ EVENT_LIMIT = 100
 PARTS = {"side"}
 # Where a refused action leaves its message for the page it redirects to.
 REFUSAL_KEY = "review:refusal"
-# How much of a typed text (a reason, a comment, a correction, a description) is read: far
-# past every limit the services set (2,000), so that a longer text is refused saying so
-# and a refused plain post brings the whole of it back to be shortened; bounded, as that
-# comes back through the session, and a longer one's page says it was cut (_cut_notes).
-TYPED_MAX = 5000
 # Reading order of a receipt or invoice; the schema's own order does not survive jsonb.
 FIELD_ORDER = [
     "merchantName",
@@ -550,10 +546,7 @@ def _cut_notes(fields: list[FieldRow], typed: dict[str, Any]) -> list[str]:
         limit = {"comment": COMMENT_MAX}.get(
             what, REASON_MAX if "reason" in what else CORRECTION_MAX
         )
-        notes.append(
-            f"Your {label} was {sent:,} characters: only its first {TYPED_MAX:,} came back"
-            f" below, and at most {limit:,} can be saved."
-        )
+        notes.append(cut_note(label, sent=sent, limit=limit))
     return notes
 
 

@@ -351,3 +351,35 @@ def test_resolving_a_match_that_no_longer_exists_says_so_and_shows_the_current_p
     assert "This fraud match no longer exists" in html
     assert "data-fraud-panel" in html and f'value="{pair[1].pk}"' in html  # what is left
     assert not FraudMatch.objects.filter(pk=pair[1].pk, resolution__isnull=False).exists()
+
+
+def test_a_refused_reason_too_long_to_come_back_whole_says_it_was_cut(ui, reviewer, flagged):
+    """A fraud reason past what a refused post brings back (5,000 characters) came back
+    cut without a word, to the panel's page (no JavaScript) as to the htmx panel: the
+    reviewer shortened what they saw, its end gone unknown to them."""
+    from submissions.services import REASON_MAX
+    from submissions.views.common import TYPED_MAX
+
+    make_lead(reviewer)
+    later = flagged["later"]
+    huge = "Same till roll, total edited in another font. " * 150  # 6,900 characters
+    post = {
+        "version": later.version,
+        "match": [m.pk for m in flagged["pair"]],
+        "resolution": "confirmed_fraud",
+        "reason": huge,
+    }
+    note = (
+        f"Your fraud reason was {len(huge):,} characters: only its first {TYPED_MAX:,} "
+        f"came back below, and at most {REASON_MAX:,} can be saved."
+    )
+    url = reverse("fraud:resolve_pair", args=[later.pk])
+    htmx = ui.post(url, post, HTTP_HX_REQUEST="true").content.decode()
+    assert f'value="{huge[:TYPED_MAX]}"' in htmx
+    assert note in htmx
+
+    plain = ui.post(url, post)
+    page = ui.get(plain["Location"]).content.decode()
+    assert f'value="{huge[:TYPED_MAX]}"' in page
+    assert note in page
+    assert not FraudMatch.objects.filter(resolution__isnull=False).exists()

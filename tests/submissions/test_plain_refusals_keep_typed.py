@@ -63,7 +63,7 @@ def test_a_refused_text_too_long_to_come_back_whole_says_it_was_cut(ui, company,
     """A text past what a refused plain post can bring back came back cut to 5,000
     characters with no word: the reviewer shortened what they saw and never knew the end
     of what they had pasted was gone. The page says how much came back of how much."""
-    from submissions.views.actions import TYPED_MAX
+    from submissions.views.common import TYPED_MAX
 
     assert len(HUGE) > TYPED_MAX
     waiting = submission_with_file(company)
