@@ -154,6 +154,9 @@ def _signed_out_post(request: HttpRequest) -> HttpResponse:
     kept. The CSRF check has passed, so the text is the reviewer's own."""
     context = {
         "typed": _typed_back(request, ""),
+        # The view kept what was typed for the page signing in leads back to
+        # (submissions.views.actions.kept_through_sign_in).
+        "kept": getattr(request, "typed_kept", False),
         "sign_in": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.get_full_path()})}",
     }
     return render(request, "accounts/signed_out.html", context, status=401)

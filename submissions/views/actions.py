@@ -61,6 +61,99 @@ def _kept(text: str, cut: list[dict[str, Any]], *, what: str) -> str:
     return text[:TYPED_MAX]
 
 
+def _typed_reject(request: HttpRequest) -> dict[str, Any]:
+    """The reason typed and the one picked from the list: both come back with a refusal."""
+    cut: list[dict[str, Any]] = []
+    return {
+        "reject_reason": _kept(request.POST.get("reason", ""), cut, what="reject reason"),
+        "reject_preset": request.POST.get("preset", "")[:500],
+        "cut": cut,
+    }
+
+
+def _typed_cancel(request: HttpRequest) -> dict[str, Any]:
+    cut: list[dict[str, Any]] = []
+    return {
+        "cancel_reason": _kept(request.POST.get("reason", ""), cut, what="cancel reason"),
+        "cut": cut,
+    }
+
+
+def _typed_correction(request: HttpRequest) -> dict[str, Any]:
+    """The field and the value typed for it; none without a field to put it back in."""
+    field = request.POST.get("field", "")[:100]
+    if not field:
+        return {}
+    cut: list[dict[str, Any]] = []
+    # What comes back to a plain post: bounded (the whole value went into the session).
+    value = _kept(request.POST.get("value", ""), cut, what=f"field:{field}")
+    return {"field": field, "value": value, "cut": cut}
+
+
+def _typed_items(request: HttpRequest) -> dict[str, Any]:
+    """The line-items form's rows as typed. A cleared row keeps its place (up to the last
+    typed one): the refusal names rows as the form numbers them, and the page comes back
+    with the refused one where it was."""
+    rows = [[r.description, r.quantity, r.amount] for r in _line_item_rows(request)]
+    while rows and not any(v.strip() for v in rows[-1]):
+        rows.pop()
+    cut: list[dict[str, Any]] = []
+    for n in range(len(rows)):
+        # The rows were read cut already: the note needs what was sent.
+        _kept(request.POST.get(f"description-{n}", ""), cut, what=f"description in row {n + 1}")
+    return {"rows": rows, "cut": cut}
+
+
+def _typed_comment(request: HttpRequest) -> dict[str, Any]:
+    cut: list[dict[str, Any]] = []
+    return {"comment": _kept(request.POST.get("text", ""), cut, what="comment"), "cut": cut}
+
+
+# What the page a signed-out plain post's text is kept for says once signed in again.
+KEPT_THROUGH_SIGN_IN = (
+    "Your sign-in had expired, so this was not saved. What you typed is back in its box:"
+    " check it and save it again."
+)
+
+
+def kept_through_sign_in(
+    typed: Callable[[HttpRequest], dict[str, Any]],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A plain form post (no JavaScript) sent after the sign-in ended is refused (401,
+    company_required) and its page listed what was typed, to be copied by hand: signing
+    in again led back to the page showing the stored value. What was typed is kept in the
+    session the reviewer signs in with (Django's login keeps an anonymous session's data)
+    and goes back into its box there, as a refused save's does. htmx keeps it in the page.
+
+    Only past the CSRF check (the middleware's, before any view): the text is the
+    reviewer's own, from one of Steve's pages, as the 401 page already shows it."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(
+            request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
+        ) -> HttpResponse:
+            if not request.user.is_authenticated and not request.htmx:
+                kept = typed(request)
+                if _has_text(kept):
+                    request.session[REFUSAL_KEY] = {
+                        "id": submission_id[:100],
+                        "message": KEPT_THROUGH_SIGN_IN,
+                        "typed": kept,
+                    }
+                    request.typed_kept = True  # the 401 page says it will come back
+            return view(request, submission_id, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _has_text(typed: dict[str, Any]) -> bool:
+    texts = [v for k, v in typed.items() if k not in {"field", "cut"} and isinstance(v, str)]
+    return any(t.strip() for t in texts) or any(any(r) for r in typed.get("rows") or [])
+
+
 @company_required
 def _open_page(request: HttpRequest, submission_id: str) -> HttpResponse:
     return HttpResponseRedirect(page_url(request, own_submission(request, submission_id).pk))
@@ -157,17 +250,12 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @page_action
+@kept_through_sign_in(_typed_reject)
 @allowed(Action.DECIDE)
 def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = RejectForm(request.POST)
-    # The reason typed and the one picked from the list: both come back with a refusal.
-    cut: list[dict[str, Any]] = []
-    typed = {
-        "reject_reason": _kept(request.POST.get("reason", ""), cut, what="reject reason"),
-        "reject_preset": request.POST.get("preset", "")[:500],
-        "cut": cut,
-    }
+    typed = _typed_reject(request)
     if not form.is_valid():
         message = " ".join(form.non_field_errors()) or "The form was incomplete; try again."
         return _refused(request, submission.pk, message, typed=typed, error_for="reject")
@@ -191,15 +279,12 @@ def reject(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @page_action
+@kept_through_sign_in(_typed_cancel)
 @allowed(Action.DECIDE)
 def cancel(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CancelForm(request.POST)
-    cut: list[dict[str, Any]] = []
-    typed = {
-        "cancel_reason": _kept(request.POST.get("reason", ""), cut, what="cancel reason"),
-        "cut": cut,
-    }
+    typed = _typed_cancel(request)
     if not form.is_valid():
         return _refused(request, submission.pk, "The form was incomplete; try again.", typed=typed)
     try:
@@ -253,17 +338,14 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
 
 
 @page_action
+@kept_through_sign_in(_typed_correction)
 @allowed(Action.DECIDE)
 def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = CorrectionForm(request.POST)
-    field = request.POST.get("field", "")[:100]
-    cut: list[dict[str, Any]] = []
-    # What comes back to a plain post: bounded (the whole value went into the session).
-    value = _kept(request.POST.get("value", ""), cut, what=f"field:{field}")
-    typed = {"field": field, "value": value, "cut": cut}
+    typed = _typed_correction(request)
     if not form.is_valid():
-        return _incomplete(request, submission, typed if field else {})
+        return _incomplete(request, submission, typed)
     data = form.cleaned_data
     return _corrected(
         request,
@@ -281,21 +363,13 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @page_action
+@kept_through_sign_in(_typed_items)
 @allowed(Action.DECIDE)
 def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = LineItemsForm(request.POST)
     rows = _line_item_rows(request)
-    # A cleared row keeps its place (up to the last typed one): the refusal names rows as
-    # the form numbers them, and the page comes back with the refused one where it was.
-    typed_rows = [[r.description, r.quantity, r.amount] for r in rows]
-    while typed_rows and not any(v.strip() for v in typed_rows[-1]):
-        typed_rows.pop()
-    cut: list[dict[str, Any]] = []
-    for n in range(len(typed_rows)):
-        # The rows were read cut already: the note needs what was sent.
-        _kept(request.POST.get(f"description-{n}", ""), cut, what=f"description in row {n + 1}")
-    typed = {"rows": typed_rows, "cut": cut}
+    typed = _typed_items(request)
     if not form.is_valid():
         return _incomplete(request, submission, typed)
     return _corrected(
@@ -407,6 +481,7 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @page_action
+@kept_through_sign_in(_typed_comment)
 @allowed(Action.DECIDE)
 def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     """A note in the submission's timeline (an event; also in the API); viewers only read.
@@ -415,8 +490,7 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
     redraws the column, which showed someone else's claim (or its release) without a word:
     it says what changed since the page was drawn, as a stale action's refusal would."""
     submission = own_submission(request, submission_id)
-    sent = request.POST.get("text", "")
-    text = sent[:TYPED_MAX]
+    text = request.POST.get("text", "")[:TYPED_MAX]
     actor = Actor.for_user(request.user)
     try:
         submission_comment(
@@ -426,8 +500,7 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
             form_token=request.POST.get("form_token", "")[:100],
         )
     except ServiceError as error:
-        cut: list[dict[str, Any]] = []
-        typed = {"comment": _kept(sent, cut, what="comment"), "cut": cut}
+        typed = _typed_comment(request)
         return _changed(
             request,
             submission.pk,

@@ -204,3 +204,51 @@ def test_a_reason_or_comment_refused_for_a_renewed_token_is_named_as_its_page_la
     response = client.post(url, {**form, "csrfmiddlewaretoken": stale})
     assert response.status_code == 403
     assert f'{label}: <span class="typed">{TYPED}</span>' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "box"),
+    [
+        (
+            "correct",
+            {"field": "merchantName", "value": TYPED},
+            f'id="field-merchantName" name="value" value="{TYPED}"',
+        ),
+        ("reject", {"reason": TYPED}, f"{TYPED}</textarea>"),
+        ("cancel", {"reason": TYPED}, f'name="reason" value="{TYPED}"'),
+        ("comment", {"text": TYPED, "form_token": "t1"}, f">{TYPED}</textarea>"),
+        ("correct_items", ROWS, 'name="description-1" value="خبز 🍞"'),
+    ],
+)
+def test_what_was_typed_is_back_in_its_box_after_signing_in_again(
+    ui, reviewer, waiting, action, form, box
+):
+    """Without JavaScript, a correction, reason or comment sent after the sign-in ended
+    was shown on the 401 page to be copied by hand; signing in again led back to the page
+    showing the stored value, and what was not copied was gone. It comes back in its box,
+    with a word saying it was not saved."""
+    url = reverse(f"review:{action}", args=[waiting.pk]) + "?q=tesco"
+    response = expired(ui).post(url, {"version": waiting.version, **form})
+    assert response.status_code == 401
+    assert "back in its box" in response.content.decode()
+
+    signed_in = ui.post(
+        response.context["sign_in"],
+        {"username": reviewer.username, "password": "correct-horse-battery"},
+        follow=True,
+    )
+    assert (
+        signed_in.redirect_chain[-1][0] == reverse("review:detail", args=[waiting.pk]) + "?q=tesco"
+    )
+    page = signed_in.content.decode()
+    assert box in page
+    assert "Your sign-in had expired, so this was not saved" in page
+    waiting.refresh_from_db()
+    assert (
+        waiting.events.filter(
+            type__in=["comment", "field_corrected", "line_items_corrected"]
+        ).count()
+        == 0
+    )
+    # Once: a reload shows the stored value again.
+    assert box not in ui.get(signed_in.redirect_chain[-1][0]).content.decode()
