@@ -411,6 +411,11 @@ def _corrected(
     except ServiceError as error:
         # An invalid value is shown at its field too; a conflict only above the form.
         errors = _at_inputs(field_name, error) if error.status == 422 else None
+        if error.status == 409 and "rows" in typed:
+            # Every row goes back on each save: put back in the form, the rows the page was
+            # drawn with (another's since changed) went out again, stale, with the next
+            # Save, unseen. The form shows them as they are now; the refused rows beside it.
+            typed = {"rows_refused": typed["rows"], "cut": typed.get("cut", [])}
         return _changed(
             request, submission.pk, "side", field_errors=errors, typed=typed, **_refusal(error)
         )

@@ -525,6 +525,7 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
             replace(row, text=str(typed.get("value", ""))) if row.name == typed["field"] else row
             for row in context["fields"]
         ]
+    context["rows_refused"] = _rows_text(typed.get("rows_refused") or [])
     if "rows" in typed:
         context["line_items"] = [
             ItemRow(description=d, quantity=q, amount=a, evidence="[]") for d, q, a in typed["rows"]
@@ -563,7 +564,10 @@ def _not_kept(fields: list[FieldRow], typed: dict[str, Any]) -> list[tuple[str, 
     ]
     if "field" in typed:
         found.append((labels.get(typed["field"], typed["field"]), str(typed.get("value", ""))))
-    if typed.get("rows"):
-        rows = "; ".join(f"{d}, {q} × {a}" for d, q, a in typed["rows"] if d or q or a)
-        found.append(("Line items", rows))
+    found.append(("Line items", _rows_text(typed.get("rows") or typed.get("rows_refused") or [])))
     return [(label, text) for label, text in found if text.strip()]
+
+
+def _rows_text(rows: list[list[str]]) -> str:
+    """Typed line items as a line of text ("Milk, 2 × 1.45; Bread, 1 × 1.10")."""
+    return "; ".join(f"{d}, {q} × {a}" for d, q, a in rows if d or q or a)

@@ -90,3 +90,50 @@ def test_a_refused_text_within_the_bound_says_nothing_was_cut(ui, company):
     page = response.content.decode()
     assert f"{PASTED}</textarea>" in page
     assert "data-typed-cut" not in page
+
+
+def test_line_items_refused_as_changed_meanwhile_show_the_new_rows_not_the_stale_ones(ui, company):
+    """Without JavaScript, line items saved from a page drawn before another reviewer
+    changed them were refused (409), and the form came back holding every row as the
+    refused page had them: the other reviewer's rows stale again under the new version, so
+    one more press of Save put them back without a word. (htmx keeps only the reviewer's
+    own edits, over the new rows.) The form shows the rows as they are now; the refused
+    rows are listed beside it, to be made again."""
+    from submissions.services import (
+        Actor,
+        LineItemRow,
+        submission_correct_line_items,
+        submission_release_claim,
+    )
+    from tests import factories
+
+    items = [
+        {"description": "Milk", "quantity": 2, "amount": 3.0},
+        {"description": "Bread", "quantity": 1, "amount": 2.5},
+    ]
+    waiting = submission_with_file(
+        company, extracted_data={"merchantName": "Kedai", "totalAmount": 5.5, "lineItems": items}
+    )
+    opened = waiting.version
+    bob = factories.UserFactory(username="bob", companies=[company])
+    submission_correct_line_items(
+        submission_id=waiting.pk,
+        rows=[LineItemRow("Milk", "2", "3.00"), LineItemRow("Rye bread", "1", "2.50")],
+        actor=Actor.for_user(bob),
+        page_version=opened,
+    )
+    submission_release_claim(submission_id=waiting.pk, user=bob)
+
+    stale = {
+        "version": opened,
+        **{"description-0": "Whole milk", "quantity-0": "2", "amount-0": "3.00"},
+        **{"description-1": "Bread", "quantity-1": "1", "amount-1": "2.50"},
+    }
+    response = ui.post(reverse("review:correct_items", args=[waiting.pk]), stale, follow=True)
+    page = response.content.decode()
+    assert "Line items changed since you opened it" in page
+    assert 'name="description-1" value="Rye bread"' in page  # the rows as they are now
+    assert 'name="description-1" value="Bread"' not in page
+    assert "Whole milk, 2 × 3.00; Bread, 1 × 2.50" in page  # the refused rows, listed
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["lineItems"][1]["description"] == "Rye bread"
