@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
@@ -133,7 +134,7 @@ def kept_through_sign_in(
         def wrapper(
             request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
         ) -> HttpResponse:
-            if not request.user.is_authenticated and not request.htmx:
+            if not request.user.is_authenticated and not request.htmx and _had_sign_in(request):
                 kept = typed(request)
                 if _has_text(kept):
                     request.session[REFUSAL_KEY] = {
@@ -147,6 +148,16 @@ def kept_through_sign_in(
         return wrapper
 
     return decorate
+
+
+def _had_sign_in(request: HttpRequest) -> bool:
+    """Whether the browser's session cookie names a session the server made (expired
+    now, as a sign-in ends): only then is what was typed kept. Anyone can fetch a CSRF
+    token, and without this each anonymous post wrote up to a megabyte of rows into a new
+    session, a store anyone could fill. A browser signed out on purpose has no such
+    session any more, and its page still shows what was typed."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    return bool(key) and request.session.exists(key)
 
 
 def _has_text(typed: dict[str, Any]) -> bool:

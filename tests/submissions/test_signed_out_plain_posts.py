@@ -6,12 +6,14 @@ the stored value: the typed correction, reason or comment was gone without a wor
 """
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import SubmissionStatus
@@ -25,6 +27,13 @@ TYPED = "Tesco Extra ‮ﺕﺴﻜﻭ‬ 🧾"
 @pytest.fixture
 def waiting(company):
     return submission_with_file(company)
+
+
+def timed_out(client: Client) -> Client:
+    """The reviewer's session passes its age: the server keeps its row, expired, until
+    it is cleared; the browser keeps its cookies and the page it had open."""
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    return client
 
 
 def expired(client: Client) -> Client:
@@ -228,7 +237,7 @@ def test_what_was_typed_is_back_in_its_box_after_signing_in_again(
     showing the stored value, and what was not copied was gone. It comes back in its box,
     with a word saying it was not saved."""
     url = reverse(f"review:{action}", args=[waiting.pk]) + "?q=tesco"
-    response = expired(ui).post(url, {"version": waiting.version, **form})
+    response = timed_out(ui).post(url, {"version": waiting.version, **form})
     assert response.status_code == 401
     assert "back in its box" in response.content.decode()
 
@@ -252,3 +261,19 @@ def test_what_was_typed_is_back_in_its_box_after_signing_in_again(
     )
     # Once: a reload shows the stored value again.
     assert box not in ui.get(signed_in.redirect_chain[-1][0]).content.decode()
+
+
+def test_an_anonymous_post_with_no_session_of_the_servers_keeps_nothing(waiting):
+    """Anyone can fetch a CSRF token and post a desk form: what is typed is kept only for
+    a browser whose session the server made (a sign-in that ended), else each such post
+    wrote a new session row of up to a megabyte."""
+    client = Client(enforce_csrf_checks=False)
+    client.cookies["sessionid"] = "made-up-session-key-0123456789abcd"
+    rows = {f"description-{n}": "x" * 4_000 for n in range(50)}
+    before = Session.objects.count()
+    response = client.post(
+        reverse("review:correct_items", args=[waiting.pk]), {"version": waiting.version, **rows}
+    )
+    assert response.status_code == 401
+    assert "back in its box" not in response.content.decode()
+    assert Session.objects.count() == before
