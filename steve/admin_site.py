@@ -117,8 +117,10 @@ class SaysWhenSelectionIsGone:
 
 
 # The columns that hold a secret in full (an endpoint's or a company's whsec_ secrets,
-# current and in grace), by name, on any model.
-SECRET_COLUMNS = frozenset({"secret", "previous_secret"})
+# current and in grace), by name, on any model; and an API key's digest, the SHA-256 the
+# API looks a presented key up by (and names its cache entry with): read back by prefix
+# from the key list, it was the one value a key is checked against.
+SECRET_COLUMNS = frozenset({"secret", "previous_secret", "digest"})
 
 
 class NeverFiltersOnSecrets:

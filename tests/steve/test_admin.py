@@ -938,3 +938,25 @@ def test_a_user_without_a_history_is_deleted_with_their_memberships(operator, co
     assert operator.post(page, {"post": "yes"}).status_code == 302
     assert not get_user_model().objects.filter(pk=bob.pk).exists()
     assert not Membership.objects.filter(user_id=bob.pk).exists()
+
+
+def test_an_api_keys_digest_cannot_be_read_back_by_filtering_the_key_list_on_it(operator, company):
+    # The key list is filtered on any of ApiKey's own fields from the query string, the
+    # digest as well (?digest__startswith=ab): whether the key was listed told a right
+    # prefix from a wrong one, and 64 rounds of 16 requests read back the digest, which is
+    # what the API compares a presented key with and names its cache entry.
+    created = api_key(company)
+    digest = ApiKey.objects.get(pk=created.api_key.pk).digest
+    changelist = reverse("admin:steve_apikey_changelist")
+    for lookup, value in (
+        ("digest__startswith", digest[:2]),
+        ("digest__exact", digest),
+        ("digest", digest),
+        ("digest__gt", digest[:1]),
+        ("digest__in", digest),
+    ):
+        assert operator.get(changelist, {lookup: value}).status_code == 400, lookup
+    # The list itself still lists the key, and its other columns still filter.
+    listed = operator.get(changelist, {"environment__exact": "production"})
+    assert listed.status_code == 200
+    assert created.api_key.pk in listed.content.decode()
