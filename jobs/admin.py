@@ -8,19 +8,30 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from fraud.policy import policy_errors
 from jobs.defaults import kind_defaults
 from jobs.models import WorkflowSession
 from jobs.selectors import session_last_beat
-from jobs.services import session_expire, sessions_expire_stale
-from steve.admin_site import CheckedJSONField, EstimatedCountPaginator, ShowsRefusedSaves
+from jobs.services import session_expire, sessions_expire_stale, sessions_requeue_stuck
+from steve.admin_site import (
+    CheckedJSONField,
+    EstimatedCountPaginator,
+    ShowsRefusedSaves,
+    log_changes,
+    named,
+)
 from steve.models import FORMAT_MIME, Workflow, WorkflowVersion
 from steve.services import VERSIONED_FIELDS, workflow_publish, workflow_version_number
 from steve.workflow_rules import output_schema_errors, upload_rules_errors
-from submissions.services import CATCH_UP_PER_PAGE
+from submissions.services import CATCH_UP_PER_PAGE, Actor
 from webhooks.targets import target_error
+
+# The sessions the re-queue action takes at most: its one transaction stays within the
+# web server's timeout.
+REQUEUE_AT_MOST = 1000
 
 
 @admin.register(WorkflowSession)
@@ -58,6 +69,7 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
     ]
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # a row for every session ever opened
+    actions = ["requeue_stuck"]
 
     @admin.display(description="last beat")
     def last_beat(self, session: WorkflowSession) -> Any:
@@ -74,6 +86,47 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         session_expire(session_id=unquote(object_id))
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Re-queue the stuck ones (as beat's sweep does)")
+    def requeue_stuck(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Beat's stuck-session sweep by hand, for when beat is down: the selected
+        sessions that are stuck are queued again (or given up, their re-queues spent),
+        their events and log lines naming the operator, in one service call; the others
+        are named back, left as they were. Refused past REQUEUE_AT_MOST (a "select all"
+        of every session ever opened): nothing is done."""
+        ids = list(queryset.values_list("pk", flat=True)[: REQUEUE_AT_MOST + 1])
+        if len(ids) > REQUEUE_AT_MOST:
+            self.message_user(
+                request,
+                f"More than {REQUEUE_AT_MOST:,} sessions selected: nothing was re-queued. "
+                "Filter the list (state: submitted) and select fewer.",
+                messages.ERROR,
+            )
+            return
+        done = sessions_requeue_stuck(session_ids=ids, actor=Actor.for_user(request.user))
+        log_changes(request, done.requeued, "Re-queued (stuck).")
+        log_changes(request, done.failed, "Given up (stuck, its re-queues spent).")
+        if done.requeued:
+            message = f"Re-queued {len(done.requeued)} stuck session(s)."
+            self.message_user(request, message, messages.SUCCESS)
+        if done.failed:
+            self.message_user(
+                request,
+                f"Gave up {len(done.failed)} stuck session(s) whose re-queues were spent, as "
+                f"beat's sweep does (their workers died on them each time): "
+                f"{named(s.pk for s in done.failed)}.",
+                messages.WARNING,
+            )
+        if done.not_stuck:
+            end = "." if done.requeued or done.failed else "; nothing was re-queued."
+            self.message_user(
+                request,
+                f"Not stuck, left as they were ({len(done.not_stuck)}): "
+                f"{named(done.not_stuck)}{end} A session is stuck once submitted and no "
+                "worker took it for a while, or its worker stopped beating; one whose "
+                "message still waits in the task outbox is queued already.",
+                messages.WARNING,
+            )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A session changes through its services only: an edit here had moved one to

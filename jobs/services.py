@@ -25,7 +25,7 @@ from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, Company, OutboxMessage, WorkflowVersion
-from steve.services import idempotency_keys_forget_results, outbox_put
+from steve.services import idempotency_keys_forget_results, outbox_put, outbox_put_many
 from steve.storage import (
     StorageUnavailable,
     forget_stored,
@@ -49,6 +49,7 @@ from submissions.services import (
     SubmissionActionError,
     checked_reason,
     record_event,
+    record_events,
     submission_cancel,
     submission_drop_sync,
     submission_fail,
@@ -1313,12 +1314,14 @@ def _queued_too_long() -> Q:
     )
 
 
-def session_recover_stuck(*, session_id: str) -> str | None:
+def session_recover_stuck(*, session_id: str, actor: Actor | None = None) -> str | None:
     """Re-queue one stuck session (_stuck), or fail it once its re-queues are spent.
 
     Returns "requeued", "failed", or None when it was no longer stuck (another sweep or
     the worker got there first). The pipeline's decision is guarded by the session's
-    state (session_complete), so a re-queued session is never decided twice.
+    state (session_complete), so a re-queued session is never decided twice. `actor` is
+    who re-queued it, for its event and log line (an operator's, from the admin): beat's
+    sweep is Steve (None).
     """
     with transaction.atomic():
         session = (
@@ -1328,72 +1331,161 @@ def session_recover_stuck(*, session_id: str) -> str | None:
         )
         if session is None:
             return None
-        # Only a run whose heartbeat stopped spends a re-queue: a session no worker took
-        # yet is waiting behind a backlog or lost its message, and is queued again without
-        # being given up (PROCESSING_TIMEOUT). A stopped heartbeat is all the sweep sees:
-        # its worker died, or was frozen (SIGSTOP, a paused machine) or cut off past the
-        # lease and may yet resume, so it is told as a lease run out, never as a death.
-        lapsed = session.heartbeat_at is not None
-        waited = timezone.now() - session.updated_at  # since its latest message was queued
-        # Its worker lived, but the process reading a file was killed from outside (most
-        # often the out-of-memory killer): a death all the same, and it says which.
-        killed = session.interrupted_by if lapsed else ""
-        if lapsed and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES:
-            if killed:
-                code, reason, step = "PROCESSING_ERROR", _killed_reason(session), STEP_TEXT
-            else:
-                code, reason = STUCK_ERROR_CODE, "Processing made no progress and was given up."
-                step = "pipeline"
-            session_fail(session_id=session.pk, code=code, reason=reason, step=step, retryable=True)
+        if _requeues_spent(session):
+            _give_up(session)
             return "failed"
+        (requeue,) = _requeue([session], actor=actor or Actor.system())
+    _log_requeue(requeue)
+    return "requeued"
+
+
+@dataclass(frozen=True)
+class StuckRecovery:
+    """What sessions_requeue_stuck did: the sessions it re-queued, those it gave up (their
+    re-queues spent), and the ids of those it left as they were (not stuck)."""
+
+    requeued: list[WorkflowSession]
+    failed: list[WorkflowSession]
+    not_stuck: list[str]
+
+
+def sessions_requeue_stuck(*, session_ids: Sequence[str], actor: Actor) -> StuckRecovery:
+    """An operator's recovery of the chosen sessions (the admin's action; beat's sweep,
+    which does the same, may be down): each stuck one (_stuck) re-queued as
+    session_recover_stuck does, its event and log line naming `actor`, or given up as it
+    is once its re-queues are spent; any other is left as it is (not submitted, being
+    processed, or its message still in the outbox, which a second message would run
+    twice) and named back.
+
+    The re-queues are one lock, one update, one insert of events and one of messages for
+    any number of sessions: one transaction each took ~10 queries a session, past the web
+    server's timeout at a thousand. Each give-up is session_fail's own (rarer: a session
+    its workers died on again and again)."""
+    with transaction.atomic():
+        stuck = list(
+            WorkflowSession.objects.select_for_update(skip_locked=True)
+            .filter(_stuck(), pk__in=list(session_ids))
+            .order_by("pk")
+        )
+        spent = [session for session in stuck if _requeues_spent(session)]
+        requeues = _requeue([session for session in stuck if session not in spent], actor=actor)
+    for requeue in requeues:
+        _log_requeue(requeue)
+    # Each in its own transaction, locked and checked again, as the sweep gives one up.
+    given_up = {s.pk for s in spent if session_recover_stuck(session_id=s.pk) == "failed"}
+    done = {requeue.session.pk for requeue in requeues} | given_up
+    return StuckRecovery(
+        requeued=[requeue.session for requeue in requeues],
+        failed=[session for session in spent if session.pk in given_up],
+        not_stuck=[pk for pk in session_ids if pk not in done],
+    )
+
+
+def _requeues_spent(session: WorkflowSession) -> bool:
+    """Only a run whose heartbeat stopped spends a re-queue: a session no worker took yet
+    is waiting behind a backlog or lost its message, and is queued again without being
+    given up (PROCESSING_TIMEOUT). A stopped heartbeat is all the sweep sees: its worker
+    died, or was frozen (SIGSTOP, a paused machine) or cut off past the lease and may yet
+    resume, so it is told as a lease run out, never as a death."""
+    lapsed = session.heartbeat_at is not None
+    return lapsed and session.requeue_count >= settings.STUCK_SESSION_MAX_REQUEUES
+
+
+def _give_up(session: WorkflowSession) -> None:
+    # Its worker lived, but the process reading a file was killed from outside (most
+    # often the out-of-memory killer): a death all the same, and it says which.
+    if session.interrupted_by:
+        code, reason, step = "PROCESSING_ERROR", _killed_reason(session), STEP_TEXT
+    else:
+        code, reason = STUCK_ERROR_CODE, "Processing made no progress and was given up."
+        step = "pipeline"
+    session_fail(session_id=session.pk, code=code, reason=reason, step=step, retryable=True)
+
+
+@dataclass(frozen=True)
+class _Requeue:
+    session: WorkflowSession  # as re-queued
+    killed: str  # the signal that killed its reading process, if that ended its run
+    lapsed: bool  # its run's lease ran out (else no worker took it)
+    waited: timedelta  # since its latest message was queued
+    actor: Actor
+
+
+def _requeue(sessions: list[WorkflowSession], *, actor: Actor) -> list[_Requeue]:
+    """Queue the stuck `sessions` (locked) again, in the caller's transaction, a re-queue
+    spent by those whose run's lease ran out; one event each, in one insert, and their
+    messages through the outbox in one."""
+    from jobs.tasks import process_session
+
+    now = timezone.now()
+    done = []
+    for session in sessions:
+        lapsed = session.heartbeat_at is not None
+        done.append(
+            _Requeue(
+                session=session,
+                killed=session.interrupted_by if lapsed else "",
+                lapsed=lapsed,
+                waited=now - session.updated_at,
+                actor=actor,
+            )
+        )
         session.requeue_count += lapsed
         session.heartbeat_at = None  # queued again: the next worker claims it afresh
         session.sweep_failed_at = None
         session.interrupted_by = ""  # the next try ends its own way
-        session.save(
-            update_fields=[
-                "requeue_count",
-                "heartbeat_at",
-                "sweep_failed_at",
-                "interrupted_by",
-                "updated_at",
-            ]
-        )
-        record_event(
-            submission=session.submission,
-            type=EventType.PROCESSING_REQUEUED,
-            actor=Actor.system(),
-            details={
-                "sessionId": session.pk,
-                "requeue": session.requeue_count,
-                "why": "reading_killed" if killed else "lease_expired" if lapsed else "not_started",
-            },
-        )
-        _queue_processing(session.pk)
-    _log_requeue(session, killed=killed, lapsed=lapsed, waited=waited)
-    return "requeued"
+        session.updated_at = now
+    if not sessions:
+        return done
+    WorkflowSession.objects.bulk_update(
+        sessions,
+        ["requeue_count", "heartbeat_at", "sweep_failed_at", "interrupted_by", "updated_at"],
+    )
+    record_events(
+        type=EventType.PROCESSING_REQUEUED,
+        actor=actor,
+        details={
+            each.session.submission_id: {
+                "sessionId": each.session.pk,
+                "requeue": each.session.requeue_count,
+                "why": "reading_killed"
+                if each.killed
+                else "lease_expired"
+                if each.lapsed
+                else "not_started",
+            }
+            for each in done
+        },
+    )
+    outbox_put_many(task=process_session.name, args=[[session.pk] for session in sessions])
+    return done
 
 
-def _log_requeue(session: WorkflowSession, *, killed: str, lapsed: bool, waited: timedelta) -> None:
-    if killed:
+def _log_requeue(requeue: _Requeue) -> None:
+    session = requeue.session
+    # An operator's re-queue names them (beat's is Steve's own).
+    by = "" if requeue.actor.type == Actor.system().type else f" by {requeue.actor.label}"
+    if requeue.killed:
         logger.warning(
             "Company %s: session %s (submission %s): the process reading its files was"
-            " killed from outside (%s); re-queued (%d of %d)",
+            " killed from outside (%s); re-queued%s (%d of %d)",
             session.company_id,
             session.pk,
             session.submission_id,
-            killed,
+            requeue.killed,
+            by,
             session.requeue_count,
             settings.STUCK_SESSION_MAX_REQUEUES,
         )
-    elif lapsed:
+    elif requeue.lapsed:
         logger.warning(
             "Company %s: session %s (submission %s): its run's lease ran out (no heartbeat"
-            " for over %d s: its worker died or stopped answering); re-queued (%d of %d)",
+            " for over %d s: its worker died or stopped answering); re-queued%s (%d of %d)",
             session.company_id,
             session.pk,
             session.submission_id,
             settings.STUCK_SESSION_HEARTBEAT_SECONDS,
+            by,
             session.requeue_count,
             settings.STUCK_SESSION_MAX_REQUEUES,
         )
@@ -1401,11 +1493,12 @@ def _log_requeue(session: WorkflowSession, *, killed: str, lapsed: bool, waited:
         logger.warning(
             "Company %s: session %s (submission %s): no worker took it in the %d min since"
             " it was queued (a backlog, the processing workers down, or its message lost);"
-            " queued again",
+            " queued again%s",
             session.company_id,
             session.pk,
             session.submission_id,
-            waited.total_seconds() // 60,
+            requeue.waited.total_seconds() // 60,
+            by,
         )
 
 

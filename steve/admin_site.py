@@ -138,6 +138,17 @@ class NeverFiltersOnSecrets:
         return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
+# The rows an action's message names at most (the rest are "and others").
+MAX_NAMED = 10
+
+
+def named(names: Iterable[str]) -> str:
+    """The first MAX_NAMED of `names`, for a message: an action on thousands of rows
+    named every one of them."""
+    names = list(names)
+    return ", ".join(names[:MAX_NAMED]) + (" and others" if len(names) > MAX_NAMED else "")
+
+
 def log_changes(
     request: HttpRequest,
     objects: Iterable[models.Model],

@@ -208,6 +208,11 @@ def _next_event_time(submission: Submission, *, first: bool) -> datetime:
     last = SubmissionEvent.objects.filter(submission_id=submission.pk).aggregate(
         last=Max("occurred_at")
     )["last"]
+    return _time_after(last, now)
+
+
+def _time_after(last: datetime | None, now: datetime) -> datetime:
+    """`now`, or a millisecond after `last` when now is no later to the millisecond."""
     if last is None or _to_wire_tick(now) > _to_wire_tick(last):
         return now
     return _to_wire_tick(last) + WIRE_TICK
@@ -246,6 +251,51 @@ def record_event(
         version=submission.version,
         form_token=form_token,
     )
+
+
+def record_events(
+    *, type: EventType, actor: Actor, details: dict[str, dict[str, Any]]
+) -> list[SubmissionEvent]:
+    """record_event's event of `type` for each submission id in `details` (with its
+    details), for an action on many at once (the admin's re-queue of a selection): the
+    submissions locked in one statement (in id order), their last events read in one and
+    the events inserted in one, as record_event each took three round trips per row.
+    Each event is later than its submission's last, as record_event's (_next_event_time);
+    its version is the submission's as locked."""
+    if not details:
+        return []
+    ids = sorted(details)
+    # Its own statement, as _next_event_time's: the lock before the read of the last events.
+    versions = dict(
+        Submission.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "version")
+    )
+    last = dict(
+        SubmissionEvent.objects.filter(submission_id__in=ids)
+        .values("submission_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("submission_id", "last")
+    )
+    now = timezone.now()
+    events = []
+    for pk in ids:
+        occurred_at = _time_after(last.get(pk), now)
+        events.append(
+            SubmissionEvent(
+                id=new_id("evt", at_ms=(occurred_at - EPOCH) // WIRE_TICK),
+                occurred_at=occurred_at,
+                submission_id=pk,
+                type=EventType(type),
+                actor_type=actor.type,
+                actor_id=actor.id,
+                actor_label=actor.label,
+                details=details[pk],
+                version=versions[pk],
+            )
+        )
+    return SubmissionEvent.objects.bulk_create(events)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from steve.admin_site import (
     ShowsRefusedSaves,
     all_rows_link,
     log_changes,
+    named,
 )
 from steve.secret_once import ShowsSecretsOnce, remember_secret, secrets_page
 from steve.text import shown
@@ -68,8 +69,6 @@ from webhooks.targets import target_error
 
 # What an endpoint's change page edits (its company and environment are fixed).
 EDITABLE = ("url", "events", "description")
-# The deliveries a refusal names at most, in a message of the Redeliver action.
-MAX_NAMED = 10
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -239,9 +238,9 @@ class WebhookEndpointAdmin(
         self.message_user(request, f"{word} {len(done.switched)} endpoint(s).")
         if done.already:
             state = "enabled" if enabled else "disabled"
-            named = _named([endpoint.url for endpoint in done.already])
+            urls_already = named(endpoint.url for endpoint in done.already)
             self.message_user(
-                request, f"Already {state}, left as they were: {named}.", messages.INFO
+                request, f"Already {state}, left as they were: {urls_already}.", messages.INFO
             )
 
     @admin.action(description="Redeliver failed deliveries since…")
@@ -323,12 +322,6 @@ class ReceiverFilter(FewRelatedFilter):
     hint = "Too many to list: search by URL, or open its deliveries from its own page."
 
 
-def _named(names: list[str]) -> str:
-    """The first MAX_NAMED of `names`, for a message: an action on thousands of rows
-    named every one of them."""
-    return ", ".join(names[:MAX_NAMED]) + (" and others" if len(names) > MAX_NAMED else "")
-
-
 def deliveries_link(field: str, obj: WebhookEndpoint | SessionWebhookTarget | None) -> str:
     """The link from an endpoint's or a session target's page to its deliveries: the
     delivery list's filter no longer lists every one of them (ReceiverFilter)."""
@@ -401,7 +394,7 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
         if done.queued:  # "queued" only for what was, beside each refusal
             messages.success(request, f"{len(done.queued)} redelivery(ies) queued.")
         for reason, ids in done.refused.items():
-            messages.error(request, f"{len(ids)} not redelivered: {reason} ({_named(ids)})")
+            messages.error(request, f"{len(ids)} not redelivered: {reason} ({named(ids)})")
 
 
 class TargetNoticeInline(NoticeInline):
@@ -481,7 +474,7 @@ class SessionWebhookTargetAdmin(ExplainsRefusedDeletion, admin.ModelAdmin):
         if left:
             end = "." if resumed else "; nothing was changed."
             self.message_user(
-                request, f"Not suspended, left as they were: {_named(left)}{end}", messages.WARNING
+                request, f"Not suspended, left as they were: {named(left)}{end}", messages.WARNING
             )
 
 
