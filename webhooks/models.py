@@ -3,6 +3,8 @@ name and a JSON payload."""
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from steve.ids import id_factory
@@ -192,6 +194,18 @@ class SyncTarget(models.Model):
         return self.url
 
 
+# The submission id and the integrator's clientSubmissionId a delivery's payload carries:
+# a webhook event at its top, a sync post in the submission it posts. The admin's search
+# looks them up by these very expressions, each indexed (delivery_submission_id,
+# delivery_client_submission_id): a search of a payload path no index has read every
+# delivery ever made. Two indexes more on the largest table (written at every event): the
+# other paths a search read (a payload's contents) are not looked up.
+PAYLOAD_SUBMISSION_ID = Coalesce(KT("payload__submissionId"), KT("payload__submission__id"))
+PAYLOAD_CLIENT_SUBMISSION_ID = Coalesce(
+    KT("payload__clientSubmissionId"), KT("payload__submission__clientSubmissionId")
+)
+
+
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -310,6 +324,9 @@ class WebhookDelivery(models.Model):
                 name="delivery_leased",
                 condition=Q(locked_until__isnull=False),
             ),
+            # The admin's search by submission id and by clientSubmissionId (above).
+            models.Index(PAYLOAD_SUBMISSION_ID, name="delivery_submission_id"),
+            models.Index(PAYLOAD_CLIENT_SUBMISSION_ID, name="delivery_client_submission_id"),
         ]
 
     def __str__(self) -> str:

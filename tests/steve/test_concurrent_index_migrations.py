@@ -22,6 +22,8 @@ INDEXES = {
     "submission_company_fraud",
     "event_decided_at",
     "delivery_endpoint_id",
+    "delivery_submission_id",
+    "delivery_client_submission_id",
 }
 
 

@@ -1141,7 +1141,7 @@ def test_the_delivery_lists_filters_read_a_bounded_number_of_endpoints_and_targe
     assert read[WebhookEndpoint] <= limit + 1 and read[SessionWebhookTarget] <= limit + 1
     assert body.count(".example.com/hooks") <= limit + 1
     assert body.count("https://shop-") <= limit + 1
-    assert "Too many to list: search by URL" in body  # what to do instead
+    assert "Too many to list: open its deliveries" in body  # what to do instead
 
 
 def test_a_delivery_list_filtered_by_one_of_many_endpoints_names_it_and_lists_its_own(
