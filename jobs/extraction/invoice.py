@@ -7,7 +7,15 @@ from collections.abc import Set
 from decimal import Decimal
 
 from . import header
-from .fields import Candidate, evidence_for, labelled_token, ocr_factor, span_words_bbox, squash
+from .fields import (
+    AmountRef,
+    Candidate,
+    evidence_for,
+    labelled_token,
+    ocr_factor,
+    span_words_bbox,
+    squash,
+)
 from .header import find_merchant, has_company_suffix, header_segments, is_name_like
 from .layout import BBox, Line, Word, split_segments
 from .ranker import DISAGREEMENT_CAP
@@ -20,7 +28,7 @@ from .receipt import (
     find_line_item_rows,
     line_items_candidate,
 )
-from .totals import amount_paid_back, find_tax, find_total, rival_totals
+from .totals import amount_paid_back, find_tax, find_total, rival_totals, two_documents
 from .values import (
     Match,
     detect_currency,
@@ -204,13 +212,14 @@ def parse_invoice(
     items = [item for item, _ in rows]
     item_sum = sum((i["amount"] for i in items), Decimal(0)) if items else None
     total = find_total(lines, item_sum, invoice=True)
-    if (paid_back := amount_paid_back(lines, invoice=True)) is not None:
+    paid_back = amount_paid_back(lines, invoice=True)
+    if (documents := two_documents(lines)) is not None:
+        total = _first_of_two_documents(total, paid_back, *documents)
+    elif paid_back is not None:
         # A credit note: its total is negative, and find_total reads positive amounts only
         # (a credit note's total was missing, or a line's amount at 0.4). Reviewed, as a
         # receipt's refund is.
-        total = Candidate(
-            paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
-        )
+        total = _credit_note_total(paid_back)
     if total is not None and total.confidence > DISAGREEMENT_CAP:
         total = _doubt_rival_totals(total, lines)
     _put(fields, "totalAmount", total)
@@ -220,6 +229,48 @@ def parse_invoice(
         subtotal_ok = total is not None and item_sum is not None and item_sum <= total.value
         fields["lineItems"] = line_items_candidate(rows, 0.85 if subtotal_ok else 0.55)
     return fields
+
+
+def _credit_note_total(paid_back: AmountRef) -> Candidate:
+    return Candidate(paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"])
+
+
+def _first_of_two_documents(
+    total: Candidate | None,
+    paid_back: AmountRef | None,
+    owed: list[AmountRef],
+    credited: list[AmountRef],
+) -> Candidate:
+    """The total of the document an invoice's PDF opens with, when it holds an invoice
+    and a credit note (totals.two_documents), reviewed, with the other's total named
+    (RIVAL_TOTAL_CUE): the credit note's -250.00 was read for an invoice of 1,500.00
+    with a credit note attached, and nothing said of the 1,500.00. What is owed is then
+    for a reviewer to say (the invoice's amount, or it less the credit)."""
+    if min(r.line.page for r in owed) < min(r.line.page for r in credited):
+        values = {r.value for r in owed}
+        if total is not None and total.value in values:
+            read = total
+        else:
+            last = max(owed, key=lambda r: r.line_index)
+            read = Candidate(last.value, DISAGREEMENT_CAP, [last.evidence])
+        confidence = min(read.confidence, DISAGREEMENT_CAP)
+        return Candidate(read.value, confidence, read.evidence, [*read.cues, *_named(credited)])
+    if (
+        paid_back is None
+        or paid_back.value >= 0
+        or paid_back.line_index not in {r.line_index for r in credited}
+    ):
+        paid_back = max(credited, key=lambda r: r.line_index)
+    credit = _credit_note_total(paid_back)
+    return Candidate(
+        credit.value, credit.confidence, credit.evidence, [*credit.cues, *_named(owed)]
+    )
+
+
+def _named(refs: list[AmountRef]) -> list[str]:
+    """``refs`` as RIVAL_TOTAL_CUE cues, one per amount and page."""
+    cues = [f"{RIVAL_TOTAL_CUE}:{r.value}@{r.line.page + 1}" for r in refs]
+    return list(dict.fromkeys(cues))
 
 
 def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:

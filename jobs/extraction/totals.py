@@ -182,13 +182,21 @@ def amount_paid_back(lines: list[Line], *, invoice: bool = False) -> AmountRef |
     It is the last total-labelled amount, negative, under a label that names the amount
     payable (a voucher's, a return's or a rebate's "Total ... -5.00" does not) or on a
     receipt whose totals are all negative, where nothing positive was tendered (a sale's
-    cash or card)."""
+    cash or card).
+
+    On an invoice (``invoice``) it is the last of the document's own totals
+    (own_totals), the last payable one if there is one: a credit note quoting the
+    invoice it credits after its own total ("Invoice INV-20417 total £1,500.00") was
+    read as that invoice's +1,500.00."""
     ledger = build_ledger(lines, invoice=invoice)
-    if not ledger.totals or any(tender.value > 0 for tender in ledger.tenders):
+    totals = own_totals(ledger) if invoice else ledger.totals
+    if invoice:
+        totals = [t for t in totals if t[0] >= PAYABLE_WEIGHT] or totals
+    if not totals or any(tender.value > 0 for tender in ledger.tenders):
         return None
-    weight, last, _ = max(ledger.totals, key=lambda t: t[1].line_index)
+    weight, last, _ = max(totals, key=lambda t: t[1].line_index)
     # A plain "TOTAL" names the amount payable too when no total on the receipt is positive.
-    refund = all(ref.value <= 0 for _, ref, _ in ledger.totals)
+    refund = all(ref.value <= 0 for _, ref, _ in totals)
     return last if last.value < 0 and (weight >= PAYABLE_WEIGHT or refund) else None
 
 
@@ -219,7 +227,7 @@ def find_total(
 ) -> Candidate | None:
     """The amount paid, with a confidence from how many independent cues agree on it."""
     ledger = build_ledger(lines, invoice=invoice)
-    support = support_for(ledger, item_sum)
+    support = support_for(ledger, item_sum, invoice=invoice)
     if not support:
         return _fallback(lines, ledger)
     ranked = sorted(support.items(), key=lambda kv: _score(kv[1], kv[0]), reverse=True)
@@ -228,17 +236,33 @@ def find_total(
     return _candidate(value, best, runner_up)
 
 
-def support_for(ledger: Ledger, item_sum: Decimal | None) -> dict[Decimal, _Support]:
-    """Every amount some label or some arithmetic of the receipt claims as the total."""
+def support_for(
+    ledger: Ledger, item_sum: Decimal | None, *, invoice: bool = False
+) -> dict[Decimal, _Support]:
+    """Every amount some label or some arithmetic of the receipt claims as the total;
+    ``invoice`` as for _add_labelled."""
     support: dict[Decimal, _Support] = defaultdict(_Support)
-    _add_labelled(ledger, support)
+    _add_labelled(ledger, support, invoice=invoice)
     _add_arithmetic(ledger, support, item_sum)
     return support
 
 
-def _add_labelled(ledger: Ledger, support: dict[Decimal, _Support]) -> None:
+def _add_labelled(
+    ledger: Ledger, support: dict[Decimal, _Support], *, invoice: bool = False
+) -> None:
+    """The totals' labels as cues. On an invoice (``invoice``), a running total carried
+    from page to page ("Total carried forward", "Page total", "Cumulative total") is no
+    cue while the invoice prints a total of its own: it claimed the total as strongly as
+    the amount due, so "Total carried forward 1,000.00" / "Total brought forward
+    1,000.00" / "Total due 1,500.00" was read as 1,000.00, and a two-page invoice with a
+    page total went to review (0.712)."""
     last_rounding = max((r.line_index for r in ledger.roundings if r.value != 0), default=-1)
-    for weight, ref, label in ledger.totals:
+    totals = ledger.totals
+    if invoice:
+        kept = [t for t in totals if not _INVOICE_CARRIED.search(squash(t[2]))]
+        if any(ref.value > 0 for _, ref, _ in kept):
+            totals = kept
+    for weight, ref, label in totals:
         if ref.value <= 0:
             continue
         # A total printed before a non-zero rounding line is the pre-rounding amount.
@@ -321,10 +345,51 @@ MAX_ADJUSTMENTS = 10  # the last ones printed: at most 175 subsets of up to thre
 MAX_ADJUSTMENT_TERMS = 3
 # An invoice's running totals beside those of _CARRIED: "Running total", "Total page 1",
 # "Cumulative total", "Total to date". A long invoice prints one on each page.
-_INVOICE_CARRIED = re.compile(_CARRIED.pattern + r"|RUNNING|CUMULATIVE|TODATE|SOFAR|PAGE")
+# A page number printed on a total's row ("Page 2 of 2   Total due 980.00") is none: a
+# total beside it was taken for a running one.
+_INVOICE_CARRIED = re.compile(_CARRIED.pattern + r"|RUNNING|CUMULATIVE|TODATE|SOFAR|PAGE(?!OF)")
 # A total an invoice or a credit note quotes from another document: the credited
 # invoice's ("Original invoice INV-1 total"), the last one's.
 _OTHER_DOCUMENT = re.compile(r"ORIGINAL|PREVIOUS|PRIOR|LASTINVOICE")
+# An invoice named by its number in a total's label ("Invoice INV-20417 total", "Invoice
+# no. 20417 total due"): the total of the invoice a credit note credits. Matched on the
+# label as printed (squashing drops the number).
+_NUMBERED_INVOICE = re.compile(
+    r"\b(?:INVOICE|INV|RECHNUNG|FACTURE|FACTURA|FACTUUR)\b\.?\s*"
+    r"(?:(?:NO|NR|NUMBER|N[°º])\b\.?\s*)?[:#]?\s*[A-Z]{0,4}[-/]?\d",
+    re.I,
+)
+
+
+def own_totals(ledger: Ledger) -> list[tuple[float, AmountRef, str]]:
+    """An invoice's totals less those that are not an amount it asks or credits: running
+    totals (_INVOICE_CARRIED) and another document's (_OTHER_DOCUMENT, an invoice named
+    by its number)."""
+    return [
+        (weight, ref, label)
+        for weight, ref, label in ledger.totals
+        if not _INVOICE_CARRIED.search(squash(label))
+        and not _OTHER_DOCUMENT.search(squash(label))
+        and not _NUMBERED_INVOICE.search(label)
+    ]
+
+
+def two_documents(lines: list[Line]) -> tuple[list[AmountRef], list[AmountRef]] | None:
+    """An invoice and a credit note in one PDF: (the invoice's grand totals, the credit
+    note's), its own (own_totals) grand-total-labelled amounts, positive and negative,
+    when no page shows both; else None. One page showing both is one document (a credit
+    taken off beside the balance it leaves)."""
+    ledger = build_ledger(lines, invoice=True)
+    grand = [ref for weight, ref, _ in own_totals(ledger) if weight >= GRAND_TOTAL_WEIGHT]
+    owed = [ref for ref in grand if ref.value > 0]
+    credited = [ref for ref in grand if ref.value < 0]
+    if not owed or not credited:
+        return None
+    if {ref.line.page for ref in owed} & {ref.line.page for ref in credited}:
+        return None
+    return owed, credited
+
+
 # A total converted into another currency, whose own is not named on its line.
 _CONVERTED = re.compile(r"EQUIVAL|CONVERT|EXCHANGE|GEGENWERT|CONTREVALEUR")
 # The tax named on an invoice's line, where the label does not start with it
