@@ -1,7 +1,7 @@
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import celeryd_after_setup, task_postrun, task_received, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "steve.settings")
@@ -28,6 +28,44 @@ def record_ready(sender: Any, **kwargs: Any) -> None:
     from steve.liveness import liveness_record
 
     liveness_record(node=sender.hostname)
+
+
+class RestoreLiveness(bootsteps.StartStopStep):
+    """While the worker runs a task, every WORKER_LIVENESS_RESTORE_SECONDS it puts back
+    its liveness record should Redis have lost it (steve.liveness.liveness_restore). In
+    the worker's main process, on its event loop's timer (the prefork pool's; a solo
+    pool's loop waits for its one task)."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref: Any = None
+
+    def start(self, worker: Any) -> None:
+        from django.conf import settings
+
+        self.tref = worker.timer.call_repeatedly(
+            settings.WORKER_LIVENESS_RESTORE_SECONDS, self.restore, (worker,), priority=10
+        )
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    def restore(self, worker: Any) -> None:
+        from celery.worker import state
+
+        from steve.liveness import liveness_restore
+
+        # Only while busy: an idle worker takes the check's probe, and one that stopped
+        # consuming must not be kept alive by its timer.
+        if state.active_requests:
+            liveness_restore(node=worker.hostname)
+
+
+app.steps["worker"].add(RestoreLiveness)
 
 
 @task_received.connect

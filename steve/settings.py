@@ -443,6 +443,9 @@ CELERY_WORKER_DIRECT = True
 # this long no longer consumes: the check fails. Longer than the longest task
 # (process_session's hard limit, 660 s): a worker whose every slot runs one is busy.
 WORKER_STALE_MINUTES = env_int("WORKER_STALE_MINUTES", 15, minimum=1)
+# How often a worker running tasks puts back its liveness record if Redis lost it (a
+# restart or failover brings it back empty): well under the health check's interval.
+WORKER_LIVENESS_RESTORE_SECONDS = env_int("WORKER_LIVENESS_RESTORE_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "steve.tasks.relay_outbox", "schedule": timedelta(seconds=5)},
     "expire-sessions": {"task": "jobs.tasks.expire_sessions", "schedule": timedelta(minutes=1)},

@@ -41,19 +41,27 @@ def worker_env(media_root: Path) -> dict[str, str]:
 
 @contextmanager
 def celery_worker(
-    media_root: Path, *, queues: str = "processing", name: str = "w1"
+    media_root: Path,
+    *,
+    queues: str = "processing",
+    name: str = "w1",
+    pool: str = "solo",
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """A worker process consuming `queues`; stale messages of earlier tests are purged first."""
+    """A worker process consuming `queues`; stale messages of earlier tests are purged first.
+    `pool="prefork"` runs tasks in one child, as production does, while the main process
+    goes on (its timers, its consumer); `env` adds to the worker's environment."""
     app.control.purge()
     command = [
-        sys.executable, "-m", "celery", "-A", "steve", "worker", "-Q", queues, "-P", "solo",
+        sys.executable, "-m", "celery", "-A", "steve", "worker", "-Q", queues, "-P", pool,
+        *(["-c", "1"] if pool == "prefork" else []),
         "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "-l", "INFO",
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env=worker_env(media_root),
+        env={**worker_env(media_root), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,17 +1,20 @@
 """`manage.py worker_liveness`: a worker that no longer takes messages fails its health
 check (steve.liveness), against the real Redis broker and cache."""
 
+import io
 import socket
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+import redis
 from celery.utils.nodenames import worker_direct
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from kombu import Connection
+from PIL import Image
 
 from steve.celery import app
 from steve.liveness import liveness_consumed_at, liveness_record
@@ -120,3 +123,51 @@ def test_an_idle_worker_with_a_stale_record_takes_the_probe_and_is_alive(_isolat
     assert "probe taken" in output and "0 message(s) waiting" in output
     # Another node's probe waits for that node, whoever else consumes its queues.
     assert other_code == 1 and "1 message(s) waiting" in other_output
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_worker_is_not_stuck_after_redis_comes_back_empty(
+    api, workflows, sroie_dir, _isolated_storage, capsys
+):
+    """Redis restarted empty (it keeps nothing on disk) or failed over loses every
+    worker's record. A worker whose every slot runs a long job takes no probe, so with
+    its record gone it was STUCK at once ("never recorded"), and a liveness probe
+    restarted it mid-job, spending one of the job's re-queues. While it runs a task, it
+    puts its record back."""
+    from tests.jobs.test_worker_killed import session_of, submit_pdf, wait_for
+    from tests.worker import celery_worker
+
+    node = f"busy@{socket.gethostname()}"
+    forget(node)
+    data = receipts_pdf(sroie_dir, pages=4)
+    with celery_worker(
+        _isolated_storage,
+        name="busy",
+        pool="prefork",  # production's: the task runs in a child, the worker goes on
+        env={"WORKER_LIVENESS_RESTORE_SECONDS": "1"},
+    ):
+        session_id = submit_pdf(api, data, "busy-1")
+        wait_for(lambda: session_of(session_id).heartbeat_at is not None, 60, "the job to start")
+        # This test process's own Redis database (tests/parallel.py), never another's.
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+        time.sleep(2.5)
+        code, output = check(node, capsys)
+        running = not session_of(session_id).is_terminal
+        wait_for(lambda: session_of(session_id).is_terminal, 180, "the job to end")
+    forget(node)
+    assert running, "the job ended before the check: it needs more pages"
+    assert code == 0, output
+    assert "probe not taken" in output
+    assert session_of(session_id).requeue_count == 0
+
+
+def receipts_pdf(sroie_dir, *, pages: int) -> bytes:
+    """A PDF of `pages` scanned receipts: a job that runs some seconds."""
+    scans = [
+        Image.open(sroie_dir / "img" / f"{number:03d}.jpg").convert("RGB")
+        for number in range(pages)
+    ]
+    out = io.BytesIO()
+    scans[0].save(out, "PDF", save_all=True, append_images=scans[1:])
+    return out.getvalue()
