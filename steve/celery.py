@@ -60,9 +60,12 @@ class RestoreLiveness(bootsteps.StartStopStep):
         from steve.liveness import liveness_restore
 
         # Only while busy: an idle worker takes the check's probe, and one that stopped
-        # consuming must not be kept alive by its timer.
-        if state.active_requests:
-            liveness_restore(node=worker.hostname)
+        # consuming must not be kept alive by its timer. The latest start of a running
+        # task is a time it took one (time_start: epoch seconds, set when a pool child
+        # accepted it).
+        started = [request.time_start for request in list(state.active_requests)]
+        if started := [at for at in started if at]:
+            liveness_restore(node=worker.hostname, at=max(started))
 
 
 app.steps["worker"].add(RestoreLiveness)

@@ -39,16 +39,17 @@ def liveness_record(*, node: str, at: float | None = None) -> None:
         logger.warning("Could not record that worker %s consumed", node, exc_info=True)
 
 
-def liveness_restore(*, node: str) -> None:
-    """`node` is running tasks now: its record, if Redis lost it, says so from now.
+def liveness_restore(*, node: str, at: float) -> None:
+    """`node` runs a task it took by `at` (epoch seconds): its record, if Redis lost it.
 
     Redis keeps nothing on disk, and a restart or a failover brings it back empty: a
     worker whose every slot runs a long job takes no probe and records nothing until a
     job ends (up to process_session's 660 s), so with its record gone the check found it
     STUCK at once and a liveness probe restarted it mid-job. Only a missing record is
-    written (`add`): one that exists keeps its time."""
+    written (`add`): one that exists keeps its time. `at` is when a running task started,
+    not now: a check waiting meanwhile must not take it for its probe's receipt."""
     try:
-        cache.add(_key(node), time.time(), timeout=RECORD_SECONDS)
+        cache.add(_key(node), at, timeout=RECORD_SECONDS)
     except Exception:  # noqa: BLE001 - Redis away: the next tick tries again
         logger.warning("Could not restore worker %s's liveness record", node, exc_info=True)
 

@@ -151,8 +151,8 @@ def test_a_busy_worker_is_not_stuck_after_redis_comes_back_empty(
         wait_for(lambda: session_of(session_id).heartbeat_at is not None, 60, "the job to start")
         # This test process's own Redis database (tests/parallel.py), never another's.
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
-        time.sleep(2.5)
-        code, output = check(node, capsys)
+        # The record comes back while the check waits, and is not taken for its probe.
+        code, output = check(node, capsys, wait="2.5")
         running = not session_of(session_id).is_terminal
         wait_for(lambda: session_of(session_id).is_terminal, 180, "the job to end")
     forget(node)
