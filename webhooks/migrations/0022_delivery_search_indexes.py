@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("steve", "0006_idempotency_keys_per_company_environment"),
-        ("webhooks", "0020_delivery_sync_unsent"),
+        ("webhooks", "0021_company_secret_rotated_at"),
     ]
 
     operations = [
