@@ -58,7 +58,7 @@ class FraudMatch(models.Model):
     # resolution or undo of a pair only when someone else changed it since the panel was
     # drawn (fraud.services.refuse_stale_resolution). Empty until one is made.
     resolution_version = models.PositiveIntegerField(null=True, blank=True)
-    resolution_by = models.CharField(max_length=200, blank=True)
+    resolution_by = models.CharField(max_length=200, blank=True, db_default="")
     # When beat's withdrawal sweep last raised on this match's pair
     # (fraud.services.fraud_matches_withdraw_missed lists such pairs last, so a batch of
     # them never keeps the others waiting).
@@ -223,7 +223,7 @@ class DataFingerprint(models.Model):
         "submissions.Submission", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     # The values its page shows where the text layer says otherwise (False: as read).
-    shown = models.BooleanField(default=False)
+    shown = models.BooleanField(default=False, db_default=False)
     merchant = models.CharField(max_length=200)
     total = models.DecimalField(max_digits=14, decimal_places=2)
     date = models.DateField()

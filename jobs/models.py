@@ -67,7 +67,7 @@ class WorkflowSession(models.Model):
     # process reading a file killed from outside (its signal, e.g. SIGKILL from the
     # kernel's out-of-memory killer). Empty for a worker that died with the run. The stuck
     # sweep re-queues it as either, says which, and gives it up saying so; cleared then.
-    interrupted_by = models.CharField(max_length=40, blank=True)
+    interrupted_by = models.CharField(max_length=40, blank=True, db_default="")
     # When the expiry or the stuck sweep last raised on it (a session is due to one of
     # them at a time): such sessions are listed after the others, so a batch of them
     # never fills every run.

@@ -35,9 +35,12 @@ class Environment(models.TextChoices):
     SANDBOX = "sandbox"
 
 
-def environment_field() -> models.CharField:
+def environment_field(*, db_default: bool = False) -> models.CharField:
+    """`db_default` for a column added to a table the previous release writes
+    (tests/steve/test_deploy_overlap.py)."""
+    extra = {"db_default": Environment.PRODUCTION} if db_default else {}
     return models.CharField(
-        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION
+        max_length=20, choices=Environment.choices, default=Environment.PRODUCTION, **extra
     )
 
 
@@ -192,7 +195,7 @@ class IdempotencyKey(models.Model):
         DONE = "done"
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="idempotency_keys")
-    environment = environment_field()
+    environment = environment_field(db_default=True)
     # The API key of the first request, for the admin. Not the scope: deleting that key
     # must not drop the company's records mid-TTL and let a retry through another run twice.
     api_key = models.ForeignKey(
@@ -210,7 +213,7 @@ class IdempotencyKey(models.Model):
     # must be the first answer's very bytes (steve.api.idempotency.replay).
     response_body = models.TextField(null=True, blank=True)
     # A 201's Location (the resource the create made), sent again with the replay.
-    response_location = models.CharField(max_length=2000, blank=True, default="")
+    response_location = models.CharField(max_length=2000, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

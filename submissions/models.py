@@ -77,10 +77,10 @@ class Submission(models.Model):
     # ({"merchantName": {"version": 7, "by": "user:3"}}), and per actor the version of
     # their last fraud resolution or undo ({"user:3": 9}): a reviewer's own does not make
     # their own correction stale, anyone else's does.
-    state_version = models.PositiveIntegerField(default=1)
-    claim_version = models.PositiveIntegerField(default=1)
-    field_versions = models.JSONField(default=dict, blank=True)
-    fraud_versions = models.JSONField(default=dict, blank=True)
+    state_version = models.PositiveIntegerField(default=1, db_default=1)
+    claim_version = models.PositiveIntegerField(default=1, db_default=1)
+    field_versions = models.JSONField(default=dict, blank=True, db_default={})
+    fraud_versions = models.JSONField(default=dict, blank=True, db_default={})
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -166,7 +166,7 @@ class SubmissionFile(models.Model):
     page_transforms = models.JSONField(default=list, blank=True)
     # Read with a password (an extraction job's), which is dropped when the job ends: its
     # pages cannot be rendered again, and the review desk says so instead of broken images.
-    password_protected = models.BooleanField(default=False)
+    password_protected = models.BooleanField(default=False, db_default=False)
     exif = models.JSONField(default=dict, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
 
@@ -256,7 +256,7 @@ class SubmissionEvent(models.Model):
     # The one-time token of the page form that posted a comment: the same form sent again
     # (its answer was lost on the way back) is that comment, not a second one. Not in the
     # API's or webhooks' view of the event.
-    form_token = models.CharField(max_length=36, blank=True, default="")
+    form_token = models.CharField(max_length=36, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-id"]

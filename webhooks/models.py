@@ -4,7 +4,7 @@ name and a JSON payload."""
 from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from steve.ids import id_factory
@@ -118,7 +118,7 @@ class SessionWebhookTarget(models.Model):
     # sandbox's failures (signed with the sandbox's secret, which a production receiver
     # refuses) never suspend or hold production's deliveries, nor does a sandbox key's
     # redelivery resume them (docs/environments.md).
-    environment = environment_field()
+    environment = environment_field(db_default=True)
     # "https://hooks.example.com:443": lowercased, with the port the scheme implies.
     origin = models.CharField(max_length=2000)  # as long as a URL may be
     # As WebhookEndpoint's: the current run of failed attempts, cleared by any 2xx.
@@ -248,11 +248,11 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # The attempts made before the latest redelivery: its fresh retry budget counts from
     # there, and an answer to one of them is stale.
-    attempts_before_redelivery = models.PositiveIntegerField(default=0)
+    attempts_before_redelivery = models.PositiveIntegerField(default=0, db_default=0)
     # When its current retry budget started: its queueing, or its latest redelivery. A
     # sync post's budget is bounded in time too (delivery.BUDGET_WINDOW): its target's
     # Retry-After holds it with no attempt counted.
-    budget_started_at = models.DateTimeField(default=timezone.now)
+    budget_started_at = models.DateTimeField(default=timezone.now, db_default=Now())
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -347,7 +347,7 @@ class WebhookAttempt(models.Model):
     error = models.TextField(blank=True)
     # The receiver's resolved address that took the connection (a host can have several,
     # tried in turn); blank when none did.
-    address = models.CharField(max_length=100, blank=True)
+    address = models.CharField(max_length=100, blank=True, db_default="")
 
     class Meta:
         ordering = ["-attempted_at"]
