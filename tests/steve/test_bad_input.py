@@ -155,18 +155,31 @@ def test_the_same_name_in_sibling_objects_is_not_a_repeat(api, workflows):
     assert status == 201, body
 
 
+def _walk_peak(body) -> int:
+    """The most memory check_json held at once walking ``body`` (the body itself aside)."""
+    tracemalloc.start()
+    try:
+        check_json(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
 def test_checking_a_body_of_millions_of_values_holds_its_depth_not_its_size():
     """A 24-MB body (under the 25-MB cap) of twelve million numbers held ~1.6 GB of the
     web worker for ~30 s as the check spelt and kept a path for each value, before the
-    view refused it as no JSON object; an array of millions of `{}`, ~60 s."""
-    for body in ([1] * 2_000_000, [{}] * 1_000_000):
-        tracemalloc.start()
-        try:
-            check_json(body)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-        assert peak < 1_000_000, peak
+    view refused it as no JSON object; an array of millions of `{}`, ~60 s.
+
+    Shown on ten times as many values, not millions: walking them is what costs (a
+    million took ~10 s under tracemalloc), and what is held must not grow with them at
+    all. The old walk held ~125 bytes a value (~11 MB more for the larger bodies here);
+    the walk holds a few hundred bytes whatever the size."""
+    for shape in (lambda n: [1] * n, lambda n: [{}] * n):
+        small = _walk_peak(shape(10_000))
+        large = _walk_peak(shape(100_000))
+        assert large < 100_000, (small, large)
+        assert large < small + 10_000, (small, large)  # 90,000 more values, not 0.1 byte each
 
 
 def test_a_refused_value_deep_in_a_large_body_is_still_named_where_it_is():
