@@ -25,7 +25,12 @@ from jobs.selectors import job_status
 from steve.errors import ServiceError, field_error
 from steve.ids import new_id
 from steve.models import ApiKey, Company, OutboxMessage, WorkflowVersion
-from steve.services import idempotency_keys_forget_results, outbox_put, outbox_put_many
+from steve.services import (
+    RequeuedAfterLoss,
+    idempotency_keys_forget_results,
+    outbox_put,
+    outbox_put_many,
+)
 from steve.storage import (
     StorageUnavailable,
     forget_stored,
@@ -60,7 +65,11 @@ from submissions.services import (
 from submissions.signals import submission_changed, submission_locking, submissions_overdue
 from submissions.sync import sync_event_id, sync_payload
 from webhooks.catalogue import WebhookEventType
-from webhooks.services import deliveries_forget_results, sync_delivery_replace_payload
+from webhooks.services import (
+    deliveries_forget_results,
+    deliveries_requeue_lost_in_redis,
+    sync_delivery_replace_payload,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -1411,10 +1420,13 @@ class _Requeue:
     actor: Actor
 
 
-def _requeue(sessions: list[WorkflowSession], *, actor: Actor) -> list[_Requeue]:
+def _requeue(
+    sessions: list[WorkflowSession], *, actor: Actor, not_started: str = "not_started"
+) -> list[_Requeue]:
     """Queue the stuck `sessions` (locked) again, in the caller's transaction, a re-queue
     spent by those whose run's lease ran out; one event each, in one insert, and their
-    messages through the outbox in one."""
+    messages through the outbox in one. `not_started` is the event's `why` for those no
+    worker took."""
     from jobs.tasks import process_session
 
     now = timezone.now()
@@ -1452,7 +1464,7 @@ def _requeue(sessions: list[WorkflowSession], *, actor: Actor) -> list[_Requeue]
                 if each.killed
                 else "lease_expired"
                 if each.lapsed
-                else "not_started",
+                else not_started,
             }
             for each in done
         },
@@ -1534,3 +1546,47 @@ def sessions_recover_stuck(*, limit: int = 100) -> dict[str, int]:
         failed=_session_sweep_failed,
     )
     return {name: counts[name] for name in ("requeued", "failed", ERRORS)}
+
+
+# Sessions queued again a check after Redis came back empty; the rest at the next checks.
+LOST_IN_REDIS_BATCH = 1000
+
+
+def sessions_requeue_lost_in_redis(
+    *, lost_at: datetime, limit: int = LOST_IN_REDIS_BATCH
+) -> tuple[int, bool]:
+    """Redis came back empty at `lost_at` (steve.services.redis_epoch_check): queue again
+    now, in the caller's transaction, each submitted session whose processing message was
+    sent before then and no worker took (its heartbeat_at unset since it was queued), as
+    the stuck sweep does after STUCK_SESSION_MINUTES. No re-queue is spent: none of its
+    runs failed. A session a worker runs (a claim, a fresh heartbeat) is left to it, and
+    one whose message waits in the outbox to the relay. Returns how many, and whether
+    more are left (`limit` a call).
+
+    A message a worker had taken (prefetched) before the loss still runs: the copy finds
+    the session claimed or decided and does nothing, as any duplicate does. Rows locked
+    now (skip_locked) are left to the stuck sweep."""
+    lost = list(
+        WorkflowSession.objects.select_for_update(skip_locked=True)
+        .filter(state=SessionState.SUBMITTED, heartbeat_at__isnull=True, updated_at__lt=lost_at)
+        .exclude(_beating())
+        .exclude(_waiting_in_outbox())
+        .order_by("updated_at", "pk")[:limit]
+    )
+    _requeue(lost, actor=Actor.system(), not_started="redis_lost")
+    return len(lost), len(lost) == limit
+
+
+def redis_lost_work_requeue(lost_at: datetime, noticed: bool) -> RequeuedAfterLoss:
+    """What Redis alone held when it came back empty at `lost_at`, queued again (the
+    `requeue` of steve.services.redis_epoch_check): the sessions' processing messages no
+    worker took, a batch a call, and, when the loss is `noticed` (its first call), the
+    webhook and downstream-sync deliveries whose message was on a queue. Beat's sweeps,
+    probes and the workers' liveness records come back by themselves; everything else is
+    in PostgreSQL (docs/operations.md)."""
+    deliveries = deliveries_requeue_lost_in_redis(now=lost_at) if noticed else 0
+    sessions, left = sessions_requeue_lost_in_redis(lost_at=lost_at)
+    counts = {"session(s) whose processing message no worker took": sessions}
+    if noticed:
+        counts["webhook/sync delivery(ies), for beat's next pass"] = deliveries
+    return RequeuedAfterLoss(counts=counts, left=left)

@@ -5,7 +5,13 @@ import logging
 from celery import shared_task
 
 from jobs import pipeline
-from jobs.services import retention_purge, sessions_expire_stale, sessions_recover_stuck
+from jobs.services import (
+    redis_lost_work_requeue,
+    retention_purge,
+    sessions_expire_stale,
+    sessions_recover_stuck,
+)
+from steve.services import redis_epoch_check
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,12 @@ def purge_expired_data() -> int:
 
 @shared_task
 def recover_stuck_sessions() -> dict[str, int]:
+    # First, whether Redis came back empty: what it lost is queued again now, not when
+    # the sweep below finds it stuck (STUCK_SESSION_MINUTES).
+    try:
+        redis_epoch_check(requeue=redis_lost_work_requeue)
+    except Exception:  # the stuck sweep still runs; the next check tries again
+        logger.exception("Redis epoch check failed; the stuck sweep goes on")
     outcome = sessions_recover_stuck()
     if any(outcome.values()):  # every 15 s: a line only when it did something
         logger.info("Stuck-session recovery: %s", outcome)

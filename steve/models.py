@@ -245,3 +245,20 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{tuple(self.args)}"
+
+
+class RedisEpoch(models.Model):
+    """The mark Steve keeps in Redis, and here: Redis keeps nothing on disk, so one that
+    comes back without its mark has lost every message queued in it (steve.services.
+    redis_epoch_check). One row; `value` is empty until the first check writes a mark."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    value = models.CharField(max_length=32, blank=True)
+    # When the mark in `value` was written: Redis held every message queued since.
+    since = models.DateTimeField(null=True, blank=True)
+    # When Redis was last found without its mark, while work it lost is still being
+    # queued again (a batch a check); None once all of it is.
+    lost_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Redis epoch {self.value or '(none yet)'}"

@@ -5,8 +5,9 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from steve.models import (
     Company,
     IdempotencyKey,
     OutboxMessage,
+    RedisEpoch,
     Workflow,
     WorkflowVersion,
 )
@@ -382,3 +384,117 @@ def _log_outage(message: OutboxMessage, exc: Exception) -> None:
             waiting,
             exc,
         )
+
+
+# Steve's mark in Redis (steve.models.RedisEpoch), through the cache: the cache and the
+# broker are one Redis database (REDIS_URL), so a Redis without the mark lost the queues
+# too. Written without an expiry: a Redis that evicts keys without one (`allkeys-*`)
+# would evict queued messages as well, and is no setup Steve runs on.
+REDIS_EPOCH_KEY = "redis-epoch"
+
+
+@dataclass(frozen=True)
+class RequeuedAfterLoss:
+    """What a recovery queued again of the work a Redis loss took (redis_epoch_check)."""
+
+    counts: dict[str, int]  # what it queued again, by kind ("sessions", "deliveries")
+    left: bool  # more is left for the next check (a batch at a time)
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _redis_mark() -> str | None:
+    try:
+        return cache.get(REDIS_EPOCH_KEY)
+    except Exception as error:  # redis-py and the backend raise a variety of errors
+        redis_pause.log_failure(logger, "Redis epoch check: Redis cannot be reached")
+        raise _Unreachable from error
+
+
+def redis_epoch_check(
+    *, requeue: Callable[[datetime, bool], RequeuedAfterLoss]
+) -> RequeuedAfterLoss | str:
+    """Beat: did Redis come back empty (a restart or a failover: it keeps nothing on
+    disk) since the last check? If so, queue again now what only it held: `requeue(lost_at,
+    noticed)` does, in this transaction (through the task outbox, so the messages go on
+    commit), for the work queued before `lost_at`; `noticed` is False for the next batch
+    of a loss noticed earlier. Without the check, a lost processing message waited for the
+    stuck sweep's STUCK_SESSION_MINUTES (15) and a delivery for its queue lease.
+
+    Steve keeps a mark in Redis and the same in the database (RedisEpoch); a Redis that
+    answers without it, or with another (restored from an older copy), lost it. The first
+    check ever finds no mark in either and writes one: Redis was not seen losing anything,
+    and nothing is queued again. Two beats' checks take turns on the row's lock, and the
+    second finds the first's mark; the mark is written last, before the commit, so a check
+    that fails (Redis gone again, the database) leaves it missing or different from the
+    database's, and the next check queues the work again. Redis unreachable: nothing is
+    decided until it answers.
+
+    Returns what was queued again, or "off" (no Redis: the dev broker keeps its messages
+    on disk), "unreachable", "same", "started" (the first mark written)."""
+    if not settings.REDIS_URL:
+        return "off"
+    RedisEpoch.objects.bulk_create([RedisEpoch()], ignore_conflicts=True)
+    try:
+        # Every check: one row read and one GET; the lock only when something is to do.
+        epoch = RedisEpoch.objects.get()
+        if epoch.value and _redis_mark() == epoch.value and epoch.lost_at is None:
+            return "same"
+        with transaction.atomic():
+            epoch = RedisEpoch.objects.select_for_update().get()
+            # Read under the lock: another beat's check may have just written its mark.
+            seen = _redis_mark()
+            return _redis_epoch_settle(epoch, seen, requeue)
+    except _Unreachable:
+        return "unreachable"
+
+
+def _redis_epoch_settle(
+    epoch: RedisEpoch, seen: str | None, requeue: Callable[[datetime, bool], RequeuedAfterLoss]
+) -> RequeuedAfterLoss | str:
+    now = timezone.now()
+    if not epoch.value:
+        _redis_mark_write(epoch, now)
+        logger.info("Redis epoch %s written: a Redis that comes back empty is noticed", epoch.value)
+        return "started"
+    noticed = seen != epoch.value
+    if not noticed and epoch.lost_at is None:
+        return "same"  # another check wrote the mark we found missing
+    marked_since = epoch.since
+    if noticed:
+        epoch.lost_at = now
+    done = requeue(epoch.lost_at, noticed)
+    if not done.left:
+        epoch.lost_at = None
+    if noticed:
+        _redis_mark_write(epoch, now)  # last, before the commit (see redis_epoch_check)
+    else:
+        epoch.save(update_fields=["lost_at"])
+    queued = ", ".join(f"{count} {kind}" for kind, count in done.counts.items())
+    left = "; more follow at the next checks" if done.left else ""
+    if noticed:
+        logger.warning(
+            "Redis came back empty (a restart or a failover: %s Steve's mark of %s): every"
+            " message queued in it is lost, and the work only it held is queued again now:"
+            " %s%s. Runs in progress go on.",
+            "without" if seen is None else "with another mark than",
+            marked_since.isoformat() if marked_since else "?",
+            queued,
+            left,
+        )
+    else:
+        logger.info("Redis loss: queued again %s%s", queued, left)
+    return done
+
+
+def _redis_mark_write(epoch: RedisEpoch, now: datetime) -> None:
+    epoch.value = secrets.token_hex(16)
+    epoch.since = now
+    epoch.save(update_fields=["value", "since", "lost_at"])
+    try:
+        cache.set(REDIS_EPOCH_KEY, epoch.value, timeout=None)
+    except Exception as error:  # the transaction rolls back: the next check tries again
+        redis_pause.log_failure(logger, "Redis epoch check: the mark could not be written")
+        raise _Unreachable from error

@@ -1031,6 +1031,22 @@ def deliveries_unqueue(*, delivery_ids: list[str]) -> None:
         WebhookDelivery.objects.filter(pk__in=locked).update(queued_until=None)
 
 
+def deliveries_requeue_lost_in_redis(*, now: datetime) -> int:
+    """Redis came back empty (jobs.services.redis_lost_work_requeue): the pending
+    deliveries whose message was on a queue (their queue lease runs) and that no attempt
+    holds now lose their lease, so beat's next pass (5 s) queues them again, not the
+    lease's end (2 minutes to an hour). A message a worker took before the loss still
+    runs: claim()'s lease lets one attempt through, the copy finds nothing to claim."""
+    lost = WebhookDelivery.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        status=WebhookDelivery.Status.PENDING,
+        queued_until__gt=now,
+    ).values_list("pk", flat=True)
+    delivery_ids = list(lost)
+    deliveries_unqueue(delivery_ids=delivery_ids)
+    return len(delivery_ids)
+
+
 # A delivery retention purged after the caller read it (its redelivery is refused).
 PURGED = "This delivery no longer exists (purged)."
 
