@@ -1585,7 +1585,7 @@ def redis_lost_work_requeue(lost_at: datetime, noticed: bool) -> RequeuedAfterLo
     probes and the workers' liveness records come back by themselves; everything else is
     in PostgreSQL (docs/operations.md)."""
     deliveries = deliveries_requeue_lost_in_redis(now=lost_at) if noticed else 0
-    sessions, left = sessions_requeue_lost_in_redis(lost_at=lost_at)
+    sessions, left = sessions_requeue_lost_in_redis(lost_at=lost_at, limit=LOST_IN_REDIS_BATCH)
     counts = {"session(s) whose processing message no worker took": sessions}
     if noticed:
         counts["webhook/sync delivery(ies), for beat's next pass"] = deliveries

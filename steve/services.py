@@ -436,11 +436,12 @@ def redis_epoch_check(
     on disk), "unreachable", "same", "started" (the first mark written)."""
     if not settings.REDIS_URL:
         return "off"
-    RedisEpoch.objects.bulk_create([RedisEpoch()], ignore_conflicts=True)
     try:
         # Every check: one row read and one GET; the lock only when something is to do.
-        epoch = RedisEpoch.objects.get()
-        if epoch.value and _redis_mark() == epoch.value and epoch.lost_at is None:
+        epoch = RedisEpoch.objects.filter(pk=1).first()
+        if epoch is None:  # the first check ever; two at once insert it once
+            RedisEpoch.objects.bulk_create([RedisEpoch()], ignore_conflicts=True)
+        elif epoch.value and _redis_mark() == epoch.value and epoch.lost_at is None:
             return "same"
         with transaction.atomic():
             epoch = RedisEpoch.objects.select_for_update().get()
