@@ -6,12 +6,17 @@ from django.http import HttpRequest
 
 from fraud.models import FalsePositivePair, FraudMatch, KnownFraud
 from fraud.services import false_positive_pairs_remove, known_frauds_remove
-from steve.admin_site import EstimatedCountPaginator, SavesEditedFieldsOnly
+from steve.admin_site import (
+    MAX_SEARCH_TERMS,
+    EstimatedCountPaginator,
+    SavesEditedFieldsOnly,
+    SearchesWholeIds,
+)
 from submissions.services import Actor
 
 
 @admin.register(FraudMatch)
-class FraudMatchAdmin(admin.ModelAdmin):
+class FraudMatchAdmin(SearchesWholeIds, admin.ModelAdmin):
     # The submissions by id, read from the match's own row: listing them as objects read
     # the (nullable, so never joined) target once per row, with every stored result.
     list_display = [
@@ -25,7 +30,13 @@ class FraudMatchAdmin(admin.ModelAdmin):
         "resolved_at",
     ]
     list_filter = ["check_type", "status", "resolution", "submission__environment", "company"]
+    # Whole ids, each through its index (SearchesWholeIds): the match's, its
+    # submission's (fraud_match_submission), its target's.
     search_fields = ["id", "submission__id", "target_submission__id"]
+    search_help_text = (
+        f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: a match's, or a submission's "
+        "(matched or matched on)."
+    )
     show_full_result_count = False  # counted once a page, as the submissions are
     paginator = EstimatedCountPaginator  # rows for every submission the checks flag
     readonly_fields = [

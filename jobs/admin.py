@@ -17,8 +17,10 @@ from jobs.models import WorkflowSession
 from jobs.selectors import session_last_beat
 from jobs.services import session_expire, sessions_expire_stale, sessions_requeue_stuck
 from steve.admin_site import (
+    MAX_SEARCH_TERMS,
     CheckedJSONField,
     EstimatedCountPaginator,
+    SearchesWholeIds,
     ShowsRefusedSaves,
     log_changes,
     named,
@@ -35,7 +37,7 @@ REQUEUE_AT_MOST = 1000
 
 
 @admin.register(WorkflowSession)
-class WorkflowSessionAdmin(admin.ModelAdmin):
+class WorkflowSessionAdmin(SearchesWholeIds, admin.ModelAdmin):
     list_display = [
         "id",
         "company",
@@ -48,7 +50,13 @@ class WorkflowSessionAdmin(admin.ModelAdmin):
         "expires_at",
     ]
     list_filter = ["environment", "state", "source", "company"]
+    # Whole ids, each through its index (SearchesWholeIds): the session's, the
+    # integrator's clientSubmissionId (session_client_id), its submission's.
     search_fields = ["id", "client_submission_id", "submission__id"]
+    search_help_text = (
+        f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: a session's, its "
+        "clientSubmissionId, or its submission's."
+    )
     list_select_related = ["company", "workflow_version__workflow"]
     readonly_fields = [
         "state",

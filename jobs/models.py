@@ -96,6 +96,9 @@ class WorkflowSession(models.Model):
                 name="session_running",
                 condition=Q(state="submitted", heartbeat_at__isnull=False),
             ),
+            # The admin's search by clientSubmissionId, across companies: the unique
+            # constraint leads with the company, and served no search of the id alone.
+            models.Index(fields=["client_submission_id"], name="session_client_id"),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from steve.accounts import users_deleting
 from steve.admin_site import (
+    MAX_SEARCH_TERMS,
     CheckedJSONField,
     EstimatedCountPaginator,
     ExplainsRefusedDeletion,
@@ -22,6 +23,7 @@ from steve.admin_site import (
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    SearchesWholeIds,
     ShowsRefusedSaves,
     all_rows_link,
     log_changes,
@@ -252,7 +254,7 @@ class WorkflowAdmin(
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
+class IdempotencyKeyAdmin(SearchesWholeIds, ReadOnlyAdmin):
     """Keys of the POSTs the API answered: deleting one let a retry of that POST run twice.
     Expired keys are purged by beat, and a request that died in flight is taken over by
     its retry after IDEMPOTENCY_IN_FLIGHT_TIMEOUT, so there is nothing to clear by hand."""
@@ -269,7 +271,10 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     # The key is nullable, which the admin's automatic join leaves out: a query a row.
     list_select_related = ["company", "api_key"]
     list_filter = ["state", "environment"]
+    # Whole keys, through their index (idempotency_key; SearchesWholeIds): the unique
+    # one leads with the company, so it served no search of a key alone.
     search_fields = ["key"]
+    search_help_text = f"Up to {MAX_SEARCH_TERMS} whole Idempotency-Keys, any of them."
     show_full_result_count = False  # one count a page: every keyed POST of a day is a row
     paginator = EstimatedCountPaginator  # and unfiltered, its size estimated
 

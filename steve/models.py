@@ -222,6 +222,9 @@ class IdempotencyKey(models.Model):
                 fields=["company", "environment", "key"], name="idempotency_unique_key"
             )
         ]
+        # The admin's search by key, across companies: the unique constraint leads with
+        # the company, and served no search of the key alone.
+        indexes = [models.Index(fields=["key"], name="idempotency_key")]
 
     def __str__(self) -> str:
         return self.key

@@ -2,17 +2,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from steve.admin_site import (
+    MAX_SEARCH_TERMS,
     EstimatedCountPaginator,
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    SearchesWholeIds,
     all_rows_link,
     log_changes,
 )
@@ -92,7 +94,7 @@ class WorkflowListFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin):
+class SubmissionAdmin(SearchesWholeIds, admin.ModelAdmin):
     """Read-only: every change of a submission goes through its services, which write the
     event and the webhook an edit here would skip (review it at /review/ instead)."""
 
@@ -114,7 +116,13 @@ class SubmissionAdmin(admin.ModelAdmin):
         "company",
         ("workflow", WorkflowListFilter),
     ]
+    # Whole ids, each through its index (SearchesWholeIds): the submission's and the
+    # integrator's clientSubmissionId (submission_client_id).
     search_fields = ["id", "client_submission_id"]
+    search_help_text = (
+        f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: a submission's or its "
+        "clientSubmissionId."
+    )
     # A workflow's name shows its company's: selected with it, not read once per row.
     list_select_related = ["company", "workflow__company"]
     readonly_fields = [
@@ -187,7 +195,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SubmissionEvent)
-class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
+class SubmissionEventAdmin(SearchesWholeIds, ReadOnlyAdmin):  # append-only, written by services
     # The submission by id, read from the event's own row: listed as an object, Django
     # joined every required key behind it, each row reading its submission whole (its
     # pages' text, extracted data, evidence) and its workflow version (the output schema).
@@ -201,7 +209,12 @@ class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
         "occurred_at",
     ]
     list_filter = ["type", "actor_type"]
+    # Whole ids, each through its index (SearchesWholeIds; event_submission_id leads
+    # with the submission).
     search_fields = ["id", "submission__id"]
+    search_help_text = (
+        f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: an event's or its submission's."
+    )
     readonly_fields = [f.name for f in SubmissionEvent._meta.fields]
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # a row for every change of every submission
@@ -212,13 +225,19 @@ class SubmissionEventAdmin(ReadOnlyAdmin):  # append-only, written by services
 
 
 @admin.register(SubmissionFile)
-class SubmissionFileAdmin(ReadOnlyAdmin):
+class SubmissionFileAdmin(SearchesWholeIds, ReadOnlyAdmin):
     """A submission's files are its evidence and the fraud checks' history; retention
     purges their bytes through its service."""
 
     # The submission by id, from the file's row, as on the event list (it was joined whole).
     list_display = ["id", "submission_shown", "file_index", "mime_type", "size", "sha256"]
+    # Whole ids, each through its index (SearchesWholeIds): the file's, its submission's,
+    # and its SHA-256 (which files are the same document), in either case.
     search_fields = ["id", "submission__id", "sha256"]
+    search_help_text = (
+        f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: a file's, its submission's, or "
+        "its SHA-256."
+    )
     readonly_fields = [f.name for f in SubmissionFile._meta.fields]
     show_full_result_count = False  # counted once a page, as the submissions are
     paginator = EstimatedCountPaginator  # a row for every file of every submission
@@ -226,6 +245,11 @@ class SubmissionFileAdmin(ReadOnlyAdmin):
     @admin.display(description="submission", ordering="submission_id")
     def submission_shown(self, file: SubmissionFile) -> str:
         return file.submission_id
+
+    def search_q(self, request: HttpRequest, terms: list[str]) -> Q:
+        # Stored in lower case (hashlib's hexdigest); PowerShell's Get-FileHash, and
+        # others, print it in upper case.
+        return super().search_q(request, terms) | Q(sha256__in=[t.lower() for t in terms])
 
 
 class RememberedFieldFilter(admin.SimpleListFilter):

@@ -141,6 +141,9 @@ class Submission(models.Model):
                 name="submission_sync_due",
                 condition=Q(status="approved", sync_next_attempt_at__isnull=False),
             ),
+            # The admin's search by clientSubmissionId, across companies: the unique
+            # constraint leads with the company, and served no search of the id alone.
+            models.Index(fields=["client_submission_id"], name="submission_client_id"),
         ]
 
     def __str__(self) -> str:

@@ -12,16 +12,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
-from django.utils.text import smart_split, unescape_string_literal
 
 from steve.admin_site import (
+    MAX_SEARCH_TERMS,
     EstimatedCountPaginator,
     ExplainsRefusedDeletion,
     FewRelatedFilter,
@@ -29,6 +29,7 @@ from steve.admin_site import (
     NewestRows,
     ReadOnlyAdmin,
     SavesEditedFieldsOnly,
+    SearchesWholeIds,
     ShowsRefusedSaves,
     all_rows_link,
     log_changes,
@@ -319,26 +320,6 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
 
 
-# The terms a search of the deliveries looks up at most (each an index lookup per column).
-MAX_SEARCH_TERMS = 5
-# The longest term looked up: a clientSubmissionId is at most 255 characters, the ids
-# fewer; a longer term names nothing.
-MAX_SEARCH_TERM = 255
-
-
-def _search_terms(search_term: str) -> list[str]:
-    """The whole terms of a search, as Django splits them ("a quoted term" is one), each
-    once, in order; the longer ones left out."""
-    terms = []
-    for bit in smart_split(search_term):
-        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-            bit = unescape_string_literal(bit)
-        bit = bit.strip()
-        if bit and len(bit) <= MAX_SEARCH_TERM and bit not in terms:
-            terms.append(bit)
-    return terms
-
-
 class ReceiverFilter(FewRelatedFilter):
     """An endpoint or a session's webhook host, listed while there are few."""
 
@@ -356,7 +337,7 @@ def deliveries_link(field: str, obj: WebhookEndpoint | SessionWebhookTarget | No
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
+class WebhookDeliveryAdmin(SearchesWholeIds, SavesEditedFieldsOnly, admin.ModelAdmin):
     list_display = [
         "id",
         "event_type",
@@ -378,8 +359,19 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     ]
     # Support asks "did submission X reach us?" by submission id or their own client id:
     # a webhook event carries them at the top of its payload, a sync post inside the
-    # submission it posts. Looked up whole and through an index each (get_search_results).
-    search_fields = ["id", "event_id", "session_id"]  # shows the box: see get_search_results
+    # submission it posts. Looked up whole, each through its index (SearchesWholeIds);
+    # the payload's ids as webhooks.models' expressions, indexed as they are.
+    search_fields = [
+        "id",
+        "event_id",
+        "session_id",
+        "searched_submission_id",
+        "searched_client_submission_id",
+    ]
+    search_aliases = {
+        "searched_submission_id": PAYLOAD_SUBMISSION_ID,
+        "searched_client_submission_id": PAYLOAD_CLIENT_SUBMISSION_ID,
+    }
     search_help_text = (
         f"Up to {MAX_SEARCH_TERMS} whole ids, any of them: a delivery's, its event's, its "
         "session's, or its submission's id or clientSubmissionId. A receiver's deliveries "
@@ -396,38 +388,6 @@ class WebhookDeliveryAdmin(SavesEditedFieldsOnly, admin.ModelAdmin):
     @admin.display(description="attempts made")
     def all_attempts(self, obj: WebhookDelivery) -> str:
         return all_rows_link(WebhookAttempt, "delivery", obj, "attempts")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        """The deliveries any of the first MAX_SEARCH_TERMS terms names exactly, through
-        an index each: the delivery's id, its event's (a sync post's is sync_<submission
-        id>), its session's, and the submission id and clientSubmissionId of its payload
-        (PAYLOAD_SUBMISSION_ID, PAYLOAD_CLIENT_SUBMISSION_ID, indexed as they are).
-
-        Django's search was a case-insensitive "contains" of every term in seven
-        columns, three of them payload paths: no index serves one, so every term read
-        the whole table, the largest, and a search of many terms many times over."""
-        terms = _search_terms(search_term)
-        if not terms:
-            return queryset, False
-        if len(terms) > MAX_SEARCH_TERMS:
-            messages.warning(
-                request,
-                f"Searched for the first {MAX_SEARCH_TERMS} of {len(terms)} terms only.",
-            )
-            terms = terms[:MAX_SEARCH_TERMS]
-        queryset = queryset.alias(
-            searched_submission_id=PAYLOAD_SUBMISSION_ID,
-            searched_client_submission_id=PAYLOAD_CLIENT_SUBMISSION_ID,
-        ).filter(
-            Q(pk__in=terms)
-            | Q(event_id__in=terms)
-            | Q(session_id__in=terms)
-            | Q(searched_submission_id__in=terms)
-            | Q(searched_client_submission_id__in=terms)
-        )
-        return queryset, False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -569,7 +529,7 @@ class LogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(LogAdmin):
+class WebhookAttemptAdmin(SearchesWholeIds, LogAdmin):
     list_display = [
         "attempted_at",
         "delivery_shown",
@@ -580,7 +540,10 @@ class WebhookAttemptAdmin(LogAdmin):
         "address",
         "error",
     ]
+    # A delivery's attempts, by its whole id through the attempts' index of it: a
+    # "contains" read every attempt ever made (SearchesWholeIds).
     search_fields = ["delivery__id"]
+    search_help_text = f"Up to {MAX_SEARCH_TERMS} whole delivery ids, any of them."
     readonly_fields = [f.name for f in WebhookAttempt._meta.fields]
 
     @admin.display(description="delivery", ordering="delivery_id")

@@ -1,7 +1,8 @@
-"""The indexes added to the tables that grow with use (submissions, events, deliveries)
-are built CONCURRENTLY on PostgreSQL: a plain CREATE INDEX blocks every write to the
-table while it reads all of it, minutes of refused sessions and decisions at a year of
-data. On SQLite (the dev default) the same migrations build them plainly."""
+"""The indexes added to the tables that grow with use (submissions, sessions, events,
+deliveries, idempotency keys) are built CONCURRENTLY on PostgreSQL: a plain CREATE INDEX
+blocks every write to the table while it reads all of it, minutes of refused sessions and
+decisions at a year of data. On SQLite (the dev default) the same migrations build them
+plainly."""
 
 import re
 
@@ -16,6 +17,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only
 BEFORE = [
     ("submissions", "0016_file_password_protected"),
     ("webhooks", "0016_session_targets_per_environment"),
+    ("jobs", "0007_session_run_claimed_at"),
+    ("steve", "0006_idempotency_keys_per_company_environment"),
 ]
 INDEXES = {
     "submission_company_created",
@@ -24,6 +27,9 @@ INDEXES = {
     "delivery_endpoint_id",
     "delivery_submission_id",
     "delivery_client_submission_id",
+    "submission_client_id",
+    "session_client_id",
+    "idempotency_key",
 }
 
 
@@ -37,7 +43,7 @@ def migrate(targets: list[tuple[str, str]]) -> list[str]:
 
 def latest() -> list[tuple[str, str]]:
     graph = MigrationExecutor(connection).loader.graph
-    return [graph.leaf_nodes(app)[0] for app in ("submissions", "webhooks")]
+    return [graph.leaf_nodes(app)[0] for app in ("submissions", "webhooks", "jobs", "steve")]
 
 
 def existing(names: set[str]) -> set[str]:
