@@ -7,16 +7,16 @@ from steve.migration_operations import AddIndexConcurrently
 
 class Migration(migrations.Migration):
     # Built concurrently on PostgreSQL (steve.migration_operations), outside a transaction:
-    # the submissions table is written by every session and decision.
+    # the sessions table is written by every API call and worker step.
     atomic = False
 
     dependencies = [
-        ("submissions", "0021_sync_retargeted_event_type"),
+        ("jobs", "0008_columns_default_in_the_database"),
     ]
 
     operations = [
         AddIndexConcurrently(
-            model_name="submission",
-            index=models.Index(fields=["client_submission_id"], name="submission_client_id"),
+            model_name="workflowsession",
+            index=models.Index(fields=["client_submission_id"], name="session_client_id"),
         ),
     ]

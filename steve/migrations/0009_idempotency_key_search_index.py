@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("steve", "0006_idempotency_keys_per_company_environment"),
+        ("steve", "0008_redis_epoch"),
     ]
 
     operations = [
