@@ -141,6 +141,7 @@ def kept_through_sign_in(
                         "id": submission_id[:100],
                         "message": KEPT_THROUGH_SIGN_IN,
                         "typed": kept,
+                        "plain": True,
                     }
                     request.typed_kept = True  # the 401 page says it will come back
             return view(request, submission_id, *args, **kwargs)
@@ -207,8 +208,50 @@ def _refused(
         "typed": typed or {},
         "field_errors": field_errors or {},
         "error_for": error_for,
+        # Without JavaScript: the page's claim buttons and Approve then carry the text.
+        "plain": not request.htmx,
     }
     return HttpResponseRedirect(page_url(request, submission_id), status=303)
+
+
+# What the page says when a claim button (or a refused Approve) brought back the text it
+# carried (_carried): the reviewer may take it for saved.
+KEPT_NOT_SAVED = "What you typed is back in its box, not saved yet: check it and save it."
+
+
+def _carried(request: HttpRequest) -> dict[str, Any]:
+    """What a claim button or Approve carried of the form it submitted, on a page a plain
+    post led to with the reviewer's text back in that form (detail's kept_form): read as
+    that form's own action reads it. Nothing from htmx, which keeps it in the page."""
+    if request.htmx:
+        return {}
+    post = request.POST
+    if "field" in post:
+        # A cleared box is what was typed too (a value to remove).
+        return _typed_correction(request)
+    if any(key.startswith(("description-", "amount-")) for key in post):
+        typed = _typed_items(request)
+    elif "text" in post:
+        typed = _typed_comment(request)
+    elif "preset" in post:
+        typed = _typed_reject(request)
+    elif "reason" in post:
+        typed = _typed_cancel(request)
+    else:
+        return {}
+    return typed if _has_text(typed) else {}
+
+
+def _keep_unsaved(request: HttpRequest, submission_id: str, typed: dict[str, Any]) -> None:
+    """A plain claim or release that went through: the page it leads to has the text it
+    carried back in its box, as a refusal's has, and says it is not saved."""
+    request.session[REFUSAL_KEY] = {
+        "id": submission_id,
+        "message": "",
+        "typed": typed,
+        "plain": True,
+    }
+    messages.warning(request, KEPT_NOT_SAVED)
 
 
 def _refusal(error: ServiceError) -> dict[str, Any]:
@@ -247,8 +290,10 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     form = ApproveForm(request.POST)
+    carried = _carried(request)
     if not form.is_valid():
-        return _refused(request, submission.pk, "The form was incomplete; try again.")
+        message = "The form was incomplete; try again."
+        return _refused(request, submission.pk, message, typed=carried)
     try:
         submission = submission_approve(
             submission_id=submission.pk,
@@ -256,7 +301,7 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except ServiceError as error:
-        return _refused(request, submission.pk, error.message, code=error.code)
+        return _refused(request, submission.pk, error.message, code=error.code, typed=carried)
     return _decided(request, submission, "approved")
 
 
@@ -331,6 +376,8 @@ def _changed(request: HttpRequest, submission_id: str, part: str, **extra: Any) 
                 field_errors=extra.get("field_errors"),
                 error_for=extra.get("error_for", ""),
             )
+        if extra.get("kept"):
+            _keep_unsaved(request, submission_id, extra["kept"])
         return HttpResponseRedirect(page_url(request, submission_id), status=303)
     submission = own_submission(request, submission_id)
     context = detail_context(
@@ -422,7 +469,8 @@ def _corrected(
     except ServiceError as error:
         # An invalid value is shown at its field too; a conflict only above the form.
         errors = _at_inputs(field_name, error) if error.status == 422 else None
-        if error.status == 409 and "rows" in typed:
+        # Refused for another's claim, the rows were current (the stale check comes first).
+        if error.status == 409 and error.code != "SUBMISSION_CLAIMED" and "rows" in typed:
             # Every row goes back on each save: put back in the form, the rows the page was
             # drawn with (another's since changed) went out again, stale, with the next
             # Save, unseen. The form shows them as they are now; the refused rows beside it.
@@ -465,13 +513,14 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     # A take-over names the holder the page showed; the service refuses it if that changed.
     take_over_from = request.POST.get("take_over_from", "")[:150] or None
+    carried = _carried(request)
     try:
         submission_claim(
             submission_id=submission.pk, user=request.user, take_over_from=take_over_from
         )
     except ServiceError as error:
-        return _changed(request, submission.pk, "side", **_refusal(error))
-    return _changed(request, submission.pk, "side")
+        return _changed(request, submission.pk, "side", typed=carried, **_refusal(error))
+    return _changed(request, submission.pk, "side", kept=carried)
 
 
 @page_action
@@ -479,6 +528,7 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
     others = membership_allows(request.user, request.company, Action.RELEASE_OTHERS)
+    carried = _carried(request)
     if claim_is_live(submission) and not may_release_claim(request.user, submission, others=others):
         if request.POST.get("mine"):
             # Their own claim, released from a page drawn before someone took it over:
@@ -486,14 +536,14 @@ def release(request: HttpRequest, submission_id: str) -> HttpResponse:
             try:
                 refuse_others_claim(submission, Actor.for_user(request.user))
             except ServiceError as error:
-                return _changed(request, submission.pk, "side", **_refusal(error))
+                return _changed(request, submission.pk, "side", typed=carried, **_refusal(error))
         # Another's live claim needs the lead's right: a 403 like any action the role lacks.
         return not_allowed(request, Action.RELEASE_OTHERS)
     try:
         submission_release_claim(submission_id=submission.pk, user=request.user, others=others)
     except ServiceError as error:
-        return _changed(request, submission.pk, "side", **_refusal(error))
-    return _changed(request, submission.pk, "side")
+        return _changed(request, submission.pk, "side", typed=carried, **_refusal(error))
+    return _changed(request, submission.pk, "side", kept=carried)
 
 
 @page_action

@@ -492,7 +492,7 @@ def detail(request: HttpRequest, submission_id: str) -> HttpResponse:
         field_errors=refusal.get("field_errors"),
         error_for=refusal.get("error_for", ""),
     )
-    _show_typed(context, typed)
+    _show_typed(context, typed, plain=bool(refusal.get("plain")))
     return render(request, "review/detail.html", context)
 
 
@@ -510,15 +510,21 @@ def _kept_reject_form(submission: Submission, typed: dict[str, Any]) -> RejectFo
     return form
 
 
-def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
+def _show_typed(context: dict[str, Any], typed: dict[str, Any], *, plain: bool = False) -> None:
     """Put what a refused plain form held back in its inputs, as the htmx path does; a
     page without them (another reviewer decided the submission meanwhile) lists it
-    instead, so it is neither lost nor shown as if it were the stored value."""
+    instead, so it is neither lost nor shown as if it were the stored value.
+
+    On a page a plain post (no JavaScript) led to, the claim's buttons and Approve submit
+    the form that holds it (kept_form): each was a form of its own, and Take over, pressed
+    after a save refused as "bob is reviewing this submission", brought the page back
+    with the stored values. htmx keeps what was typed itself (review.js)."""
     context["typed_comment"] = typed.get("comment", "")
     context["typed_cut"] = _cut_notes(context["fields"], typed)
     if not context["in_review"]:
         context["not_kept"] = _not_kept(context["fields"], typed)
         return
+    context["kept_form"] = _kept_form(context["fields"], typed) if plain else ""
     context["typed_cancel_reason"] = typed.get("cancel_reason", "")
     if "field" in typed:
         context["fields"] = [
@@ -530,6 +536,26 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any]) -> None:
         context["line_items"] = [
             ItemRow(description=d, quantity=q, amount=a, evidence="[]") for d, q, a in typed["rows"]
         ]
+
+
+def _kept_form(fields: list[FieldRow], typed: dict[str, Any]) -> str:
+    """The id of the page's form that holds what a refused plain post brought back; ""
+    when it brought nothing back into a form (line items refused as changed meanwhile are
+    listed beside the current rows, not put in them)."""
+    if "field" in typed:
+        named = [row.dom_id for row in fields if row.name == typed["field"]]
+        return f"correct-{named[0]}" if named else ""
+    if any(any(v.strip() for v in row) for row in typed.get("rows") or []):
+        return "items-form"
+    for key, form in (
+        ("reject_reason", "reject-form"),
+        ("reject_preset", "reject-form"),
+        ("cancel_reason", "cancel-form"),
+        ("comment", "comment-form"),
+    ):
+        if str(typed.get(key, "")).strip():
+            return form
+    return ""
 
 
 def _cut_notes(fields: list[FieldRow], typed: dict[str, Any]) -> list[str]:

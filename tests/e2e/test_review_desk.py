@@ -1454,3 +1454,44 @@ def test_a_page_whose_file_is_withdrawn_while_open_says_so_not_a_broken_image(
     )
     expect(shown).to_be_hidden()
     context.close()
+
+
+def test_without_javascript_take_over_keeps_a_correction_refused_for_the_claim(
+    chromium, live_server, team
+):
+    """Without script, a correction saved while bob held the submission came back refused
+    with the value in its box; Take over, a form of its own, then brought the page back
+    with the stored value. In Chromium, the button submits the correction's form (its
+    `form` and `formaction`), and the page comes back with the value, not saved."""
+    from submissions.services import submission_claim
+
+    submission = low_total(team["company"])
+    submission_claim(submission_id=submission.pk, user=team["bob"])
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.goto(f"{live_server.url}/review/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    field = page.locator("#field-totalAmount")
+    field.fill("60.00")
+    field.press("Enter")
+    expect(page.locator("[data-refusal]")).to_contain_text("bob is reviewing this submission")
+    expect(field).to_have_value("60.00")
+    field.fill("61.00")  # fixed further before taking it over
+    page.click("[data-action=take-over]")
+    expect(page.locator(".claim")).to_contain_text("You are reviewing this")
+    expect(field).to_have_value("61.00")
+    expect(page.locator("#messages")).to_contain_text("not saved yet")
+    held = Submission.objects.get(pk=submission.pk)
+    assert held.claimed_by == team["alice"] and held.extracted_data["totalAmount"] == 54.2
+    # Enter in the box saves it (the buttons that joined its form come first on the page:
+    # Enter pressed Release), and the reviewer still holds the submission.
+    with page.expect_navigation():
+        field.press("Enter")
+    expect(page.locator(".claim")).to_contain_text("You are reviewing this")
+    held = Submission.objects.get(pk=submission.pk)
+    assert held.extracted_data["totalAmount"] == 61.0 and held.claimed_by == team["alice"]
+    context.close()
