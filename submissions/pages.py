@@ -38,6 +38,11 @@ MAX_DECODE_PIXELS = 100_000_000
 # A 3-KB PDF page of fax images declaring 60000 x 60000 pixels each takes minutes to draw;
 # given 30 s, gunicorn killed the sync worker first, at every view and turn of the page.
 RENDER_SECONDS = 20.0
+# The review page draws an image this large or smaller in the web process itself
+# (pages._cheap_to_decode), a larger one in its capped child: a receipt scan (SROIE's
+# median: 1.5 MP) costs the web process ~13 MB there, a 12-MP photo ~90 MB, a 16-MP WebP
+# ~250 MB, each view and turn (bench/review_page_memory.py). The child costs ~0.5 s more.
+HERE_MAX_PIXELS = 2_000_000
 # A camera's or an encoder's progressive JPEG is drawn in at most a few dozen scans.
 MAX_JPEG_SCANS = 100
 # Its segments: tables, markers and metadata (a depth map's extended XMP: a hundred or so).
@@ -88,6 +93,13 @@ def too_large_to_decode(width: int, height: int) -> TooLargeToDecode:
 
 class NoSuchPage(LookupError):
     """The document has no page of that number (the viewer shows at most PDF_MAX_PAGES)."""
+
+
+class PageNotDrawn(NoSuchPage):
+    """The page is there but is not drawn for the review page: it takes longer than
+    RENDER_SECONDS or more memory than its child's cap, or its file cannot be decoded.
+    The same file drawn again fails again, so the review page remembers it
+    (submissions.page_cache) and offers the download instead."""
 
 
 def straighten(image: Image.Image, skew: float) -> Image.Image:
@@ -349,9 +361,9 @@ def render_png_apart(
     memory_mb: int | None = None,
 ) -> bytes:
     """render_png, drawn in a child process under a memory cap and a timeout
-    (submissions.render_child). A large image too: MAX_DECODE_PIXELS bounds its decode,
-    but at ~1 GB and seconds of the web process for each reviewer who turns it; an image
-    cheap to decode is drawn here, sparing the child's start (~0.7 s)."""
+    (submissions.render_child). An image too, but a small one (_cheap_to_decode): drawn
+    here, it costs the web process ~8 MB per megapixel (bench/review_page_memory.py); a
+    small one is drawn here, sparing the child's start (~0.5 s)."""
     from submissions import render_child
 
     if not pdf and _cheap_to_decode(data):
@@ -370,27 +382,35 @@ def render_png_apart(
             cwd=Path(__file__).resolve().parent.parent,
         )
     except subprocess.TimeoutExpired as error:
-        raise NoSuchPage("The page takes too long to draw.") from error
+        raise PageNotDrawn("The page takes too long to draw.") from error
     if done.returncode == render_child.NO_SUCH_PAGE:
         raise NoSuchPage(done.stderr.decode(errors="replace") or "No such page.")
+    if done.returncode == render_child.NOT_DRAWN:
+        raise PageNotDrawn(done.stderr.decode(errors="replace") or "The page cannot be drawn.")
     if done.returncode != 0:
-        raise NoSuchPage("The page could not be drawn within the limits.")
+        raise PageNotDrawn("The page could not be drawn within the limits.")
     return done.stdout
 
 
 def _cheap_to_decode(data: bytes) -> bool:
-    """Whether the image's header promises a decode within PDF_MAX_PIXELS and a time
-    bounded by its size: a JPEG of one scan (a larger one is decoded reduced, at a
-    fraction of its size), or another format within PDF_MAX_PIXELS."""
+    """Whether the image's header promises a drawing that costs the web process little:
+    at most HERE_MAX_PIXELS, one frame, and not a WebP (which Pillow decodes whole, as
+    RGBA, when it is opened), and for a JPEG one scan. A larger one took ~8 MB of it per
+    megapixel, each view and turn (16 MP: ~120 MB; a 16-MP WebP ~250 MB; a 26-KB animated
+    WebP up to ~390 MB), where its child's cost it ~1 MB per megapixel, the PNG read back
+    (bench/RESULTS.md, review page images)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             scans = check_before_open(data)
             with Image.open(io.BytesIO(data)) as image:
-                if image.format == "JPEG":
-                    return _one_scan(image, scans)
                 width, height = image.size
-                return width * height <= PDF_MAX_PIXELS
+                if width * height > HERE_MAX_PIXELS or image.format == "WEBP":
+                    return False
+                # is_animated, not n_frames: a GIF's frames are counted by seeking them all.
+                if getattr(image, "is_animated", False):
+                    return False
+                return image.format != "JPEG" or _one_scan(image, scans)
     except (Image.DecompressionBombError, TooLargeToDecode, OSError, ValueError, SyntaxError):
         return False  # the child refuses it, as _image would here
 
@@ -501,11 +521,11 @@ def _image(data: bytes, page: int) -> Image.Image:
             image = upright(image)
             return to_rgb(image)
         except (Image.DecompressionBombError, TooLargeToDecode) as error:
-            raise NoSuchPage("The image is too large to show.") from error
+            raise PageNotDrawn("The image is too large to show.") from error
         except (OSError, ValueError, SyntaxError) as error:
             # Bytes that only start like an image (a damaged or polyglot upload: its
             # submission failed extraction for the same reason) were a 500 here.
-            raise NoSuchPage("The image is damaged or cannot be decoded.") from error
+            raise PageNotDrawn("The image is damaged or cannot be decoded.") from error
 
 
 def check_webp_size(data: bytes) -> None:
@@ -629,7 +649,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def _pdf_page_image(data: bytes, page: int) -> Image.Image:
     import pypdfium2
 
-    document = pypdfium2.PdfDocument(data)
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as error:
+        # An encrypted or damaged PDF (its extraction failed for the same reason).
+        raise PageNotDrawn("The PDF is damaged or cannot be opened.") from error
     try:
         if not 0 <= page < min(len(document), PDF_MAX_PAGES):
             raise NoSuchPage("No such page.")

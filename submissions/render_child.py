@@ -7,8 +7,8 @@ A PDF's content can cost gigabytes to parse however small its page renders (a 61
 file holding 600 MB of compressed drawing operators took 1.5 GB of the web process, four
 reviewers at once 6 GB): here it costs a child process, which the cap stops. An image
 too: a 400-KB PNG of 100 MP, which extraction reads, took ~1 GB and 16 s to decode.
-Exit status: 0 with the PNG on stdout, NO_SUCH_PAGE with the reason on stderr, else
-failed. Past its CPU seconds (RENDER_SECONDS unless given) the kernel stops it: the web
+Exit status: 0 with the PNG on stdout, NO_SUCH_PAGE or NOT_DRAWN (a page there that
+cannot be drawn: pages.PageNotDrawn) with the reason on stderr, else failed. Past its CPU seconds (RENDER_SECONDS unless given) the kernel stops it: the web
 process kills it at its timeout, but a web worker killed itself (SIGKILL, past gunicorn's
 grace) cannot, and the child drew on, minutes of a core, for a page no one waited for.
 """
@@ -18,9 +18,10 @@ import math
 import resource
 import sys
 
-from submissions.pages import RENDER_SECONDS, NoSuchPage, mapped_bytes, render_png
+from submissions.pages import RENDER_SECONDS, NoSuchPage, PageNotDrawn, mapped_bytes, render_png
 
 NO_SUCH_PAGE = 3
+NOT_DRAWN = 4
 # On top of what the interpreter and its libraries map at start: a receipt or an A4
 # page at the review's scale takes well under 100 MB.
 MEMORY_MB = 768
@@ -38,6 +39,9 @@ def main() -> int:
     data = sys.stdin.buffer.read()
     try:
         png = render_png(data, pdf=pdf, page=page, transform=transform, rotate=rotate)
+    except PageNotDrawn as error:
+        sys.stderr.write(str(error))
+        return NOT_DRAWN
     except NoSuchPage as error:
         sys.stderr.write(str(error))
         return NO_SUCH_PAGE

@@ -12,6 +12,7 @@ from jobs.extraction import load_document
 from submissions.pages import (
     PDF_MAX_PAGES,
     NoSuchPage,
+    PageNotDrawn,
     check_jpeg_scans,
     content_crop,
     is_identity,
@@ -249,16 +250,67 @@ def test_an_image_cheap_to_decode_is_drawn_without_starting_a_child(monkeypatch)
     monkeypatch.setattr("submissions.pages.subprocess.run", no_child)
     options = {"pdf": False, "page": 0, "transform": {}, "rotate": 0}
     assert render_png_apart(png(40, 30), **options) == render_png(png(40, 30), **options)
-    photo = _encoded(Image.new("RGB", (6000, 4000), "white"), "JPEG")  # decoded reduced
-    assert render_png_apart(photo, **options) == render_png(photo, **options)
+    receipt = _encoded(Image.new("RGB", (1000, 2000), "white"), "JPEG")  # HERE_MAX_PIXELS
+    assert render_png_apart(receipt, **options) == render_png(receipt, **options)
     # Bytes like a scan's header in its EXIF (a thumbnail's, a maker note's) are not one.
     exif = Image.Exif()
     exif.get_ifd(0x8769)[0x927C] = b"\xff\xd8\xff\xda" + bytes(40)
     buffer = io.BytesIO()
-    Image.new("RGB", (6000, 4000), "white").save(buffer, "JPEG", exif=exif)
+    Image.new("RGB", (1000, 2000), "white").save(buffer, "JPEG", exif=exif)
     tagged = buffer.getvalue()
     assert tagged.count(b"\xff\xda") == 2
     assert render_png_apart(tagged, **options) == render_png(tagged, **options)
+
+
+def _animated_webp(width: int, height: int, frames: int) -> bytes:
+    shots = [Image.new("RGB", (width, height), (40 * n, 0, 0)) for n in range(frames)]
+    buffer = io.BytesIO()
+    shots[0].save(buffer, "WEBP", save_all=True, append_images=shots[1:], lossless=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        pytest.param(lambda: _encoded(Image.new("RGB", (1500, 1500), "white"), "PNG"), id="png"),
+        pytest.param(lambda: _encoded(Image.new("RGB", (2000, 1500), "white"), "JPEG"), id="jpeg"),
+        pytest.param(lambda: _encoded(Image.new("RGB", (800, 600), "white"), "WEBP"), id="webp"),
+        pytest.param(lambda: _animated_webp(800, 600, 3), id="animated-webp"),
+    ],
+)
+def test_an_image_over_a_receipts_size_or_a_webp_is_drawn_in_the_capped_child(monkeypatch, image):
+    """Drawn in the web process, an image cost it ~8 MB per megapixel at each view and
+    turn, past any cap: a 16-MP PNG or JPEG ~120 MB, a 16-MP WebP ~250 MB (Pillow decodes
+    it whole, as RGBA, when it opens it), a 26-KB animated one ~270 MB; in the child ~1 MB
+    per megapixel (bench/review_page_memory.py). Over HERE_MAX_PIXELS (2 MP), or a WebP,
+    or animated, it is the child's, and drawn the same."""
+    import subprocess
+
+    data = image()
+    started = []
+    run = subprocess.run
+
+    def child(command, **options):
+        started.append(command[2])
+        return run(command, **options)
+
+    monkeypatch.setattr("submissions.pages.subprocess.run", child)
+    options = {"pdf": False, "page": 0, "transform": {}, "rotate": 90}
+    assert render_png_apart(data, **options) == render_png(data, **options)
+    assert started == ["submissions.render_child"]
+
+
+def test_a_page_that_cannot_be_drawn_is_told_from_one_that_is_not_there():
+    """The desk shows a page that is there but not drawn (PageNotDrawn) with the file's
+    download, and remembers it; a page number the file does not have is none (404)."""
+    damaged = png(2000, 1500)[:5000]
+    with pytest.raises(PageNotDrawn, match="damaged"):
+        render_png_apart(damaged, pdf=False, page=0, transform={}, rotate=0)
+    with pytest.raises(NoSuchPage) as no_page:
+        render_png_apart(png(2000, 1500), pdf=False, page=1, transform={}, rotate=0)
+    assert not isinstance(no_page.value, PageNotDrawn)
+    with pytest.raises(PageNotDrawn, match="damaged"):
+        render_png_apart(b"%PDF-1.4 damaged", pdf=True, page=0, transform={}, rotate=0)
 
 
 def test_a_receipt_cut_from_a_large_canvas_is_drawn_as_ocr_read_it():
