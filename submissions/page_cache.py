@@ -31,6 +31,11 @@ IMMUTABLE = f"private, max-age={IMMUTABLE_SECONDS}, immutable"
 # A render larger than this is not kept: a detailed 16-MP page can be tens of MB of PNG,
 # one per rotation, in a Redis shared with the broker and the API key cache.
 MAX_ITEM_BYTES = 8 * 1024 * 1024
+# How long a page that could not be drawn (pages.PageNotDrawn) is answered "not drawn"
+# without trying again: each try of a page that times out cost a web worker
+# RENDER_SECONDS, at every view and turn of it. Not for ever: a timeout may have been a
+# busy machine's. A few bytes per page, so kept without Redis too (in the process's memory).
+FAILED_SECONDS = 30 * 60
 # Part of every ETag: raise it when render_png draws the same page differently, so no
 # browser keeps showing the old drawing (the scale and pixel budget are in it already).
 DRAWING_REVISION = 1
@@ -93,14 +98,51 @@ def keep_page(file: SubmissionFile, page: int, rotate: int, etag: str, png: byte
         _cache_call("set", cache_key(file.pk, page, rotate), (etag, png), seconds)
 
 
+def failed_key(file_id: int, page: int, rotate: int) -> str:
+    return f"review:page-failed:{file_id}:{page}:{rotate}"
+
+
+def failed_drawing(file: SubmissionFile, page: int, rotate: int, etag: str) -> str | None:
+    """Why this page, as drawn now (same ETag: the same bytes, transform and turn), could
+    not be drawn a while ago; None when that is not known (never tried, forgotten, or the
+    cache unreachable: then it is tried again, as before this was kept)."""
+    kept = _cache_call("get", failed_key(file.pk, page, rotate))
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == etag:
+        return str(kept[1])
+    return None
+
+
+def failed_pages(file: SubmissionFile, pages: range) -> dict[int, str]:
+    """Which of these pages, unturned, could not be drawn a while ago, and why (one cache
+    call)."""
+    keys = {failed_key(file.pk, page, 0): page for page in pages}
+    kept = _cache_call("get_many", list(keys)) if keys else None
+    if not isinstance(kept, dict):
+        return {}
+    return {
+        keys[key]: str(value[1])
+        for key, value in kept.items()
+        if key in keys
+        and isinstance(value, tuple)
+        and len(value) == 2
+        and value[0] == page_etag(file, keys[key], 0)
+    }
+
+
+def remember_failed(file: SubmissionFile, page: int, rotate: int, etag: str, reason: str) -> None:
+    _cache_call("set", failed_key(file.pk, page, rotate), (etag, reason[:200]), FAILED_SECONDS)
+
+
 def forget_pages(file_ids: Iterable[int]) -> None:
-    """Retention: delete every kept render of these files. With Redis down they expire
-    within PAGE_RENDER_CACHE_SECONDS; the desk no longer serves them once the files are withdrawn."""
+    """Retention: delete every kept render of these files, and what is known of their
+    drawings. With Redis down they expire within PAGE_RENDER_CACHE_SECONDS (FAILED_SECONDS);
+    the desk no longer serves them once the files are withdrawn."""
     keys = [
-        cache_key(file_id, page, rotate)
+        key(file_id, page, rotate)
         for file_id in file_ids
         for page in range(PDF_MAX_PAGES)
         for rotate in ROTATIONS
+        for key in (cache_key, failed_key)
     ]
     if keys:
         _cache_call("delete_many", keys)

@@ -149,6 +149,9 @@
   const IMAGE_GONE =
     "This page is no longer available (the file was withdrawn or its retention period ended).";
   const IMAGE_FAILED = "This page could not be loaded. Reload the page to try again.";
+  // 422: the page is there but cannot be drawn (too slow or too large to draw, or its
+  // file damaged); the server remembers it a while and answers at once.
+  const IMAGE_NOT_DRAWN = "This page is not drawn here (too large or too slow to draw, or damaged).";
 
   function noteImage(img, text) {
     let note = img.nextElementSibling;
@@ -159,6 +162,18 @@
     }
     note.textContent = text;
     img.hidden = true;
+  }
+
+  // With its file's download, where the viewer links the file (the desk's "Open original").
+  function noteNotDrawn(img) {
+    noteImage(img, IMAGE_NOT_DRAWN);
+    const original = img.closest(".file") && $("a[data-original]", img.closest(".file"));
+    if (!original) return;
+    const link = document.createElement("a");
+    link.href = original.getAttribute("href");
+    link.setAttribute("download", "");
+    link.textContent = "Download the original";
+    img.nextElementSibling.append(" ", link);
   }
 
   function imageFailed(img) {
@@ -172,6 +187,7 @@
       .then((status) => {
         if (img.getAttribute("src") !== src) return; // turned or swapped meanwhile
         if (status === 404) noteImage(img, IMAGE_GONE);
+        else if (status === 422) noteNotDrawn(img);
         else if (status >= 200 && status < 300) img.src = src;
         else noteImage(img, IMAGE_FAILED);
       });

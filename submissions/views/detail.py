@@ -4,7 +4,7 @@ their evidence, the decision forms, the timeline, and j/k to the neighbours in t
 import json
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -21,6 +21,7 @@ from steve.accounts import Action, company_required, membership_allows
 from steve.workflow_rules import field_type, form_description, form_example
 from submissions.forms import REJECT_REASONS, RejectForm
 from submissions.models import Submission, SubmissionFile, SubmissionStatus
+from submissions.page_cache import failed_pages
 from submissions.pages import PDF_MAX_PAGES, is_identity, pdf_page_count, stored_transform
 from submissions.selectors import (
     FORGOTTEN,
@@ -82,11 +83,34 @@ class FileView:
     # Each page rendered as OCR read it; ?rotate= turns it for the viewer's rotate button.
     rendered: list[str]
     original: str  # the uploaded bytes' address (versioned: files.file_url)
+    # Why each shown page that could not be drawn a while ago was not (page_cache.failed_pages):
+    # shown as such with the download, not as an image the browser would ask for again.
+    not_drawn: dict[int, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         """Its tab's name, which the fields' "Files disagree" names it by too."""
         return file_name(self.file)
+
+    @property
+    def shown_pages(self) -> list["ShownPage"]:
+        return [
+            ShownPage(
+                n,
+                url,
+                self.rendered[n] if n < len(self.rendered) else "",
+                self.not_drawn.get(n),
+            )
+            for n, url in enumerate(self.pages)
+        ]
+
+
+@dataclass(frozen=True)
+class ShownPage:
+    index: int
+    url: str  # what the viewer shows: the upload itself for an upright image
+    rendered: str  # the page as drawn (turned by ?rotate=), or ""
+    not_drawn: str | None  # why it could not be drawn a while ago
 
 
 @dataclass(frozen=True)
@@ -141,12 +165,15 @@ def _file_view(submission: Submission, file: SubmissionFile) -> FileView:
         rendered = file_page_url(file, 0)
         # An upright upload is shown as uploaded; a straightened or turned one as read.
         upright = is_identity(stored_transform(file.page_transforms, 0))
-        return FileView(file, "image", [url if upright else rendered], [rendered], url)
+        # The browser draws an upright upload itself: only a drawing shown can have failed.
+        failed = {} if upright else failed_pages(file, range(1))
+        return FileView(file, "image", [url if upright else rendered], [rendered], url, failed)
     if mime == "application/pdf" and file.password_protected:
         return FileView(file, "locked", [], [], url)
     if mime == "application/pdf":
-        pages = [file_page_url(file, n) for n in range(_page_count(file))]
-        return FileView(file, "pdf", pages, pages, url)
+        count = _page_count(file)
+        pages = [file_page_url(file, n) for n in range(count)]
+        return FileView(file, "pdf", pages, pages, url, failed_pages(file, range(count)))
     return FileView(file, "other", [url], [], url)
 
 

@@ -11,6 +11,7 @@ from django.http import (
     HttpResponseNotModified,
     HttpResponseRedirect,
 )
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET
@@ -20,17 +21,22 @@ from submissions.models import SubmissionFile
 from submissions.page_cache import (
     BROWSER_SECONDS,
     IMMUTABLE,
+    failed_drawing,
     file_version,
     keep_page,
     kept_page,
     page_etag,
     page_version,
+    remember_failed,
 )
-from submissions.pages import NoSuchPage, render_png_apart, stored_transform
+from submissions.pages import NoSuchPage, PageNotDrawn, render_png_apart, stored_transform
 from submissions.selectors import submission_live_file
 from submissions.views.common import own_submission
 
 ROTATIONS = {"0": 0, "90": 90, "180": 180, "270": 270}
+# A page that is there but could not be drawn (pages.PageNotDrawn): not 404, which the
+# desk reads as the file withdrawn or purged (review.js), and not a 5xx, which is ours.
+NOT_DRAWN_STATUS = 422
 
 
 def is_raster(mime: str) -> bool:
@@ -104,6 +110,10 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
         return _cached(HttpResponseNotModified(), etag, request)
     png = kept_page(file, page, rotate, etag)
     if png is None:
+        # A page that timed out took RENDER_SECONDS of this worker at each view and turn.
+        failed = failed_drawing(file, page, rotate, etag)
+        if failed is not None:
+            return _not_drawn(request, file, failed)
         with default_storage.open(file.storage_key, "rb") as handle:
             data = handle.read()
         transform = stored_transform(file.page_transforms, page)
@@ -111,10 +121,26 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
             png = render_png_apart(
                 data, pdf=mime == "application/pdf", page=page, transform=transform, rotate=rotate
             )
+        except PageNotDrawn as error:
+            remember_failed(file, page, rotate, etag, str(error))
+            return _not_drawn(request, file, str(error))
         except NoSuchPage as error:
             raise Http404(str(error)) from error
         keep_page(file, page, rotate, etag, png)
     return _cached(HttpResponse(png, content_type="image/png"), etag, request)
+
+
+def _not_drawn(request: HttpRequest, file: SubmissionFile, reason: str) -> HttpResponse:
+    """A page there that is not drawn: why, and its file's download (the desk's script
+    shows the same in the page's place). Not kept by the browser: the next try may draw it."""
+    response = render(
+        request,
+        "review/_page_not_drawn.html",
+        {"reason": reason, "original": file_url(file)},
+        status=NOT_DRAWN_STATUS,
+    )
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _matches(request: HttpRequest, etag: str) -> bool:

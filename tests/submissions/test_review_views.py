@@ -563,7 +563,8 @@ def test_a_polyglot_upload_that_failed_extraction_is_shown_without_running_or_a_
     stored_file(submission, content=polyglot, mime="image/jpeg")
     assert ui.get(detail_url(submission)).status_code == 200
     page = ui.get(reverse("review:file_page", args=[submission.pk, 0, 0]))
-    assert page.status_code == 404
+    # Not drawn, with the download (not 404, which the desk reads as the file withdrawn).
+    assert page.status_code == 422 and "damaged" in page.content.decode()
     original = ui.get(reverse("review:file", args=[submission.pk, 0]))
     # The bytes as the image they claim to be, never sniffed into a page that runs.
     assert original["Content-Type"] == "image/jpeg"
@@ -603,7 +604,10 @@ def test_a_failed_pdf_that_cannot_be_opened_is_offered_as_a_download_not_a_500(
     assert response.status_code == 200
     assert response.context["files"][0].pages == []
     assert reverse("review:file", args=[submission.pk, 0]) in response.content.decode()
-    assert ui.get(reverse("review:file_page", args=[submission.pk, 0, 0])).status_code == 404
+    # Asked for anyway: not drawn, with the download (not 404: "the file was withdrawn").
+    page = ui.get(reverse("review:file_page", args=[submission.pk, 0, 0]))
+    assert page.status_code == 422
+    assert reverse("review:file", args=[submission.pk, 0]) in page.content.decode()
 
 
 def start_review(client: Client, submission: Submission, **data: str):
