@@ -36,6 +36,9 @@ MAX_ITEM_BYTES = 8 * 1024 * 1024
 # RENDER_SECONDS, at every view and turn of it. Not for ever: a timeout may have been a
 # busy machine's. A few bytes per page, so kept without Redis too (in the process's memory).
 FAILED_SECONDS = 30 * 60
+# A page that timed out, for less: on a busy machine a page that draws in seconds can time
+# out, and every reviewer would be shown it "not drawn" for FAILED_SECONDS.
+TIMED_OUT_SECONDS = 5 * 60
 # Part of every ETag: raise it when render_png draws the same page differently, so no
 # browser keeps showing the old drawing (the scale and pixel budget are in it already).
 DRAWING_REVISION = 1
@@ -129,8 +132,12 @@ def failed_pages(file: SubmissionFile, pages: range) -> dict[int, str]:
     }
 
 
-def remember_failed(file: SubmissionFile, page: int, rotate: int, etag: str, reason: str) -> None:
-    _cache_call("set", failed_key(file.pk, page, rotate), (etag, reason[:200]), FAILED_SECONDS)
+def remember_failed(
+    file: SubmissionFile, page: int, rotate: int, etag: str, reason: str, *, lasting: bool = True
+) -> None:
+    """``lasting`` False for a timeout (TIMED_OUT_SECONDS), else FAILED_SECONDS."""
+    seconds = FAILED_SECONDS if lasting else TIMED_OUT_SECONDS
+    _cache_call("set", failed_key(file.pk, page, rotate), (etag, reason[:200]), seconds)
 
 
 def forget_pages(file_ids: Iterable[int]) -> None:

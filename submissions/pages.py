@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import math
+import signal
 import subprocess
 import sys
 import warnings
@@ -99,7 +100,12 @@ class PageNotDrawn(NoSuchPage):
     """The page is there but is not drawn for the review page: it takes longer than
     RENDER_SECONDS or more memory than its child's cap, or its file cannot be decoded.
     The same file drawn again fails again, so the review page remembers it
-    (submissions.page_cache) and offers the download instead."""
+    (submissions.page_cache) and offers the download instead. A timeout may have been a
+    busy machine's, not the page's (``lasting`` False): it is remembered for less."""
+
+    def __init__(self, message: str, *, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 def straighten(image: Image.Image, skew: float) -> Image.Image:
@@ -382,11 +388,15 @@ def render_png_apart(
             cwd=Path(__file__).resolve().parent.parent,
         )
     except subprocess.TimeoutExpired as error:
-        raise PageNotDrawn("The page takes too long to draw.") from error
+        raise PageNotDrawn("The page takes too long to draw.", lasting=False) from error
     if done.returncode == render_child.NO_SUCH_PAGE:
         raise NoSuchPage(done.stderr.decode(errors="replace") or "No such page.")
     if done.returncode == render_child.NOT_DRAWN:
         raise PageNotDrawn(done.stderr.decode(errors="replace") or "The page cannot be drawn.")
+    if done.returncode == -signal.SIGXCPU:
+        # Its CPU seconds spent (render_child's RLIMIT_CPU): the page's own cost, which a
+        # busy machine does not inflate, so remembered as long as any failure.
+        raise PageNotDrawn("The page takes too long to draw.")
     if done.returncode != 0:
         raise PageNotDrawn("The page could not be drawn within the limits.")
     return done.stdout

@@ -122,7 +122,7 @@ def file_page(request: HttpRequest, submission_id: str, index: int, page: int) -
                 data, pdf=mime == "application/pdf", page=page, transform=transform, rotate=rotate
             )
         except PageNotDrawn as error:
-            remember_failed(file, page, rotate, etag, str(error))
+            remember_failed(file, page, rotate, etag, str(error), lasting=error.lasting)
             return _not_drawn(request, file, str(error))
         except NoSuchPage as error:
             raise Http404(str(error)) from error

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from jobs.services import _purge_one
 from submissions import page_cache
+from submissions.pages import PageNotDrawn
 from submissions.services import submission_files_withdraw
 from submissions.views.files import file_url
 from tests import factories
@@ -141,3 +142,51 @@ def test_with_redis_down_a_page_not_drawn_is_tried_again_not_a_500(ui, hostile, 
     assert tries == [(0, 0), (0, 0)]
     desk = ui.get(reverse("review:detail", args=[file.submission_id]))
     assert desk.status_code == 200 and "not drawn" not in desk.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("failure", "seconds"),
+    [
+        (PageNotDrawn("The page takes too long to draw.", lasting=False), "TIMED_OUT_SECONDS"),
+        (PageNotDrawn("The page could not be drawn within the limits."), "FAILED_SECONDS"),
+    ],
+)
+def test_a_timeout_is_remembered_for_less_than_a_page_that_cannot_be_drawn(
+    ui, hostile, monkeypatch, failure, seconds
+):
+    """A wall-clock timeout may have been a busy machine's: remembered for
+    TIMED_OUT_SECONDS, not the FAILED_SECONDS of a page its child could not draw, so a page
+    that draws in seconds is not shown "not drawn" to every reviewer for half an hour."""
+    from submissions.views import files
+
+    def fails(data: bytes, **options: object) -> bytes:
+        raise failure
+
+    kept: list[object] = []
+    real = page_cache._cache_call
+
+    def seen(method: str, *args: object) -> object:
+        if method == "set" and str(args[0]).startswith("review:page-failed:"):
+            kept.append(args[2])
+        return real(method, *args)
+
+    monkeypatch.setattr(files, "render_png_apart", fails)
+    monkeypatch.setattr(page_cache, "_cache_call", seen)
+    _, _, url = hostile
+    assert ui.get(url).status_code == 422
+    assert kept == [getattr(page_cache, seconds)]
+    assert page_cache.TIMED_OUT_SECONDS < page_cache.FAILED_SECONDS
+
+
+def test_a_drawing_past_its_wall_clock_is_not_lasting(monkeypatch):
+    import subprocess
+
+    from submissions import pages
+
+    def slow(*args: object, **kwargs: object) -> object:
+        raise subprocess.TimeoutExpired(cmd="render_child", timeout=1)
+
+    monkeypatch.setattr(pages.subprocess, "run", slow)
+    with pytest.raises(PageNotDrawn, match="too long") as caught:
+        pages.render_png_apart(pdf_bytes(), pdf=True, page=0, transform={}, rotate=0)
+    assert caught.value.lasting is False
