@@ -1080,15 +1080,10 @@ def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
     (`held_until` set to now, not cleared: till a 2xx its posts go one at a time, as a
     failing endpoint's do, webhooks.delivery._sync_target_failing_and_busy)."""
     targets = sorted({d.session_target_id for d in deliveries if d.session_target_id})
-    for target_id in targets:
-        session_target_resume(target_id=target_id, why="by a redelivery")
+    session_targets_resume(target_ids=targets, why="by a redelivery")
     endpoints = sorted({d.endpoint_id for d in deliveries if d.endpoint_id})
-    WebhookEndpoint.objects.filter(pk__in=endpoints, held_until__isnull=False).update(
-        held_until=None
-    )
-    SessionWebhookTarget.objects.filter(pk__in=targets, held_until__isnull=False).update(
-        held_until=None
-    )
+    _lift_holds(WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk__in=endpoints))
+    _lift_holds(SessionWebhookTarget.objects.select_for_update().filter(pk__in=targets))
     posts: dict[tuple[str, str], list[str]] = {}
     for delivery in deliveries:
         if delivery.purpose == WebhookDelivery.Purpose.SYNC:
@@ -1105,6 +1100,17 @@ def _receivers_take_events_again(deliveries: list[WebhookDelivery]) -> None:
             url=url,
             delivery_ids=None if lifted else delivery_ids,
         )
+
+
+def _lift_holds(owners: QuerySet) -> None:
+    """End the Retry-After holds of `owners` (a locking queryset of endpoints or session
+    targets). Locked first, in primary-key order, as the admin's Enable, Disable and
+    Resume lock many of them (endpoints_switch, session_targets_resume): the UPDATE alone
+    locked them in the order its scan met them (the table's, where a row rewritten since
+    comes last), and a redelivery to several held receivers deadlocked with a switch of
+    the same ones."""
+    held = list(owners.filter(held_until__isnull=False).order_by("pk").values_list("pk", flat=True))
+    owners.model.objects.filter(pk__in=held).update(held_until=None)
 
 
 def _check_redelivery(delivery: WebhookDelivery) -> None:

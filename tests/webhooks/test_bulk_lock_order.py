@@ -17,7 +17,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.webhooks.helpers import failed_deliveries
+from tests.webhooks.helpers import emit, failed_deliveries
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
     deliveries_forget_results,
@@ -25,6 +25,7 @@ from webhooks.services import (
     deliveries_unqueue,
     endpoint_delete,
     endpoint_redeliver_failed,
+    endpoints_switch,
 )
 from webhooks.tasks import deliver_webhook
 
@@ -185,3 +186,46 @@ def test_beats_unqueue_and_a_redelivery_of_the_same_deliveries_at_once_both_fini
         wait_for_waiters(2)
     finish(unqueue, admin)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_the_admins_disable_of_held_endpoints_and_a_redelivery_to_them_at_once_both_finish(
+    company,
+):
+    """The admin's Disable (or Enable) locks the chosen endpoints in key order
+    (endpoints_switch), in one transaction since it switches them all at once. A
+    redelivery of deliveries to several of them lifted their Retry-After holds with one
+    UPDATE, which locked them in the order its scan met them: the table's, where a row
+    rewritten since comes after the others. It took the later keys first and waited for
+    an earlier one the switch held, while the switch waited for the later ones."""
+    held_until = timezone.now() + timedelta(hours=1)
+    endpoints = [
+        WebhookEndpoint.objects.create(
+            id=f"we_order{n:02d}",
+            company=company,
+            url=f"https://erp-{n}.example.com/hooks",
+            secret="whsec_x",
+            held_until=held_until,
+        )
+        for n in range(8)
+    ]
+    emit(company)  # a delivery to each
+    WebhookDelivery.objects.update(
+        status=WebhookDelivery.Status.FAILED, next_attempt_at=None, queued_until=None
+    )
+    ids = sorted(WebhookDelivery.objects.values_list("pk", flat=True))
+    assert len(ids) == len(endpoints)
+    # The first half rewritten since (a failure's bookkeeping): the table has them last.
+    WebhookEndpoint.objects.filter(pk__in=[e.pk for e in endpoints[:4]]).update(
+        last_failure_at=timezone.now()
+    )
+    switch = Run(lambda: endpoints_switch(endpoint_ids=[e.pk for e in endpoints], enabled=False))
+    admin = admin_redelivery(ids)
+    with transaction.atomic():  # an endpoint of the first half held by this connection
+        WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoints[2].pk)
+        switch.start()  # takes the two before it, and waits
+        wait_for_waiters(1)
+        admin.start()  # takes what it can, and waits
+        wait_for_waiters(2)
+    finish(switch, admin)
+    assert not WebhookEndpoint.objects.filter(enabled=True).exists()
+    assert not WebhookEndpoint.objects.filter(held_until__isnull=False).exists()
