@@ -445,9 +445,7 @@ def endpoint_rotate_secret(
         endpoint = _locked_endpoint(endpoint_id)
         was_rotated_at = _rotated_in_grace_at(endpoint)
         secret = _rotate(endpoint, grace)
-        superseded = None
-        if was_rotated_at is not None:
-            superseded = SupersededRotation(was_rotated_at, _superseded(endpoint, was_rotated_at))
+        superseded = _superseded(endpoint, was_rotated_at)
         rotated = f"The secret was rotated{_by(actor)}."
         if superseded is not None:
             rotated = f"{rotated} {superseded.message}"
@@ -470,14 +468,21 @@ def _rotated_in_grace_at(endpoint: WebhookEndpoint) -> datetime | None:
     return notice.created_at if notice is not None else expires
 
 
-def _superseded(owner: WebhookEndpoint | CompanySecret, rotated_at: datetime) -> str:
+def _superseded(
+    owner: WebhookEndpoint | CompanySecret, rotated_at: datetime | None
+) -> SupersededRotation | None:
+    """What the rotation just made (`owner` as rotated) did to the secret a rotation at
+    `rotated_at` gave, its grace still running; None when there was no such rotation."""
+    if rotated_at is None:
+        return None
     until = owner.previous_secret_expires_at if owner.previous_secret else None
     now_signs = f"now signs only until {iso(until)}" if until else "no longer signs"
-    return (
+    message = (
         f"This rotation replaced the secret a rotation at {iso(rotated_at)} gave, whose grace "
         f"was still running: that secret {now_signs}, and the one before it no longer signs. "
         "Whoever was given it must switch to this one."
     )
+    return SupersededRotation(rotated_at, message)
 
 
 class CompanySecretRotation(NamedTuple):
@@ -512,10 +517,7 @@ def _company_secret_rotate(
         was_rotated_at = _company_secret_rotated_in_grace_at(owner)
         owner.rotated_at = timezone.now()
         secret = _rotate(owner, grace)
-        superseded = None
-        if was_rotated_at is not None:
-            superseded = SupersededRotation(was_rotated_at, _superseded(owner, was_rotated_at))
-        return CompanySecretRotation(owner, secret, superseded)
+        return CompanySecretRotation(owner, secret, _superseded(owner, was_rotated_at))
 
 
 def _company_secret_rotated_in_grace_at(owner: CompanySecret) -> datetime | None:

@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def receipts_pdf(sroie_dir, *, pages: int) -> bytes:
+    """A PDF of `pages` scanned receipts: a job that runs some seconds (also the busy
+    worker's of tests/steve/test_worker_liveness.py)."""
     scans = [
         Image.open(sroie_dir / "img" / f"{number:03d}.jpg").convert("RGB")
         for number in range(pages)

@@ -1,7 +1,6 @@
 """`manage.py worker_liveness`: a worker that no longer takes messages fails its health
 check (steve.liveness), against the real Redis broker and cache."""
 
-import io
 import socket
 import time
 import uuid
@@ -14,7 +13,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from kombu import Connection
-from PIL import Image
 
 from steve.celery import app
 from steve.liveness import liveness_consumed_at, liveness_record
@@ -135,6 +133,7 @@ def test_a_busy_worker_is_not_stuck_after_redis_comes_back_empty(
     its record gone it was STUCK at once ("never recorded"), and a liveness probe
     restarted it mid-job, spending one of the job's re-queues. While it runs a task, it
     puts its record back."""
+    from tests.jobs.test_redis_lost import receipts_pdf
     from tests.jobs.test_worker_killed import session_of, submit_pdf, wait_for
     from tests.worker import celery_worker
 
@@ -160,14 +159,3 @@ def test_a_busy_worker_is_not_stuck_after_redis_comes_back_empty(
     assert code == 0, output
     assert "probe not taken" in output
     assert session_of(session_id).requeue_count == 0
-
-
-def receipts_pdf(sroie_dir, *, pages: int) -> bytes:
-    """A PDF of `pages` scanned receipts: a job that runs some seconds."""
-    scans = [
-        Image.open(sroie_dir / "img" / f"{number:03d}.jpg").convert("RGB")
-        for number in range(pages)
-    ]
-    out = io.BytesIO()
-    scans[0].save(out, "PDF", save_all=True, append_images=scans[1:])
-    return out.getvalue()
