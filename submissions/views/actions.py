@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -134,7 +135,10 @@ def kept_through_sign_in(
         def wrapper(
             request: HttpRequest, submission_id: str, *args: Any, **kwargs: Any
         ) -> HttpResponse:
-            if not request.user.is_authenticated and not request.htmx and _had_sign_in(request):
+            owner = None
+            if not request.user.is_authenticated and not request.htmx:
+                owner = _ended_sign_in_user(request)
+            if owner is not None:
                 kept = typed(request)
                 if _has_text(kept):
                     request.session[REFUSAL_KEY] = {
@@ -142,6 +146,9 @@ def kept_through_sign_in(
                         "message": KEPT_THROUGH_SIGN_IN,
                         "typed": kept,
                         "plain": True,
+                        # Given back to this user only (detail's _pop_refusal): a sign-in
+                        # keeps the session's data whoever signs in.
+                        "user": owner,
                     }
                     request.typed_kept = True  # the 401 page says it will come back
             return view(request, submission_id, *args, **kwargs)
@@ -151,14 +158,28 @@ def kept_through_sign_in(
     return decorate
 
 
-def _had_sign_in(request: HttpRequest) -> bool:
-    """Whether the browser's session cookie names a session the server made (expired
-    now, as a sign-in ends): only then is what was typed kept. Anyone can fetch a CSRF
-    token, and without this each anonymous post wrote up to a megabyte of rows into a new
-    session, a store anyone could fill. A browser signed out on purpose has no such
-    session any more, and its page still shows what was typed."""
+def _ended_sign_in_user(request: HttpRequest) -> str | None:
+    """The user whose sign-in the browser's session cookie names, ended now (the server
+    keeps the expired row until it is cleared), or the owner of the text an earlier post
+    of this signed-out browser kept; else None, and nothing is kept. Anyone can fetch a
+    CSRF token, and without a session the server made each anonymous post wrote up to a
+    megabyte of rows into a new session, a store anyone could fill. A browser signed out
+    on purpose has no such session any more, and its page still shows what was typed.
+
+    The owner goes with the text: Django's login keeps an anonymous session's data, so on
+    a shared browser the next reviewer to sign in was given the last one's text, in its
+    box and "not saved", to save as their own."""
     key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    return bool(key) and request.session.exists(key)
+    if not key:
+        return None
+    earlier = request.session.get(REFUSAL_KEY)  # loads it: a live session keeps its key
+    if request.session.session_key == key:
+        owner = earlier.get("user") if isinstance(earlier, dict) else None
+        return owner if isinstance(owner, str) else None
+    model = getattr(request.session, "model", None)  # a database-backed store's
+    row = model.objects.filter(session_key=key).first() if model is not None else None
+    owner = row.get_decoded().get(SESSION_KEY) if row is not None else None
+    return str(owner) if owner is not None else None
 
 
 def _has_text(typed: dict[str, Any]) -> bool:

@@ -496,6 +496,8 @@ def _pop_refusal(request: HttpRequest, submission_id: str) -> dict[str, str]:
     refusal = request.session.pop(REFUSAL_KEY, None)
     if not isinstance(refusal, dict) or refusal.get("id") != submission_id:
         return {}
+    if "user" in refusal and refusal["user"] != str(request.user.pk):
+        return {}  # kept through a sign-in for another user (actions.kept_through_sign_in)
     return refusal
 
 

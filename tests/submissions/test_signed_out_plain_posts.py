@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import SubmissionStatus
+from tests import factories
 from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 
 pytestmark = pytest.mark.django_db
@@ -277,3 +278,46 @@ def test_an_anonymous_post_with_no_session_of_the_servers_keeps_nothing(waiting)
     assert response.status_code == 401
     assert "back in its box" not in response.content.decode()
     assert Session.objects.count() == before
+
+
+def test_what_one_reviewer_typed_is_not_given_to_another_signing_in_on_that_browser(
+    ui, company, waiting
+):
+    """The text is kept in the browser's session, which a sign-in keeps (Django keeps an
+    anonymous session's data): on a desk's shared browser, the next reviewer to sign in
+    found the last one's correction in its box as their own, "not saved", to save under
+    their name."""
+    url = reverse("review:correct", args=[waiting.pk])
+    form = {"version": waiting.version, "field": "merchantName", "value": TYPED}
+    response = timed_out(ui).post(url, form)
+    assert "back in its box" in response.content.decode()
+
+    other = factories.UserFactory(username="bob", companies=[company])
+    signed_in = ui.post(
+        response.context["sign_in"],
+        {"username": other.username, "password": "correct-horse-battery"},
+        follow=True,
+    )
+    assert signed_in.wsgi_request.user == other
+    assert signed_in.redirect_chain[-1][0] == reverse("review:detail", args=[waiting.pk])
+    page = signed_in.content.decode()
+    assert 'id="field-merchantName" name="value" value="' in page  # the box is there
+    assert TYPED not in page
+    assert "Your sign-in had expired" not in page
+
+
+def test_text_typed_twice_after_the_sign_in_ended_still_comes_back_to_its_reviewer(
+    ui, reviewer, waiting
+):
+    """A second plain post from the same signed-out page (its session now the one the
+    first post's text is kept in) keeps its text for the same reviewer."""
+    url = reverse("review:correct", args=[waiting.pk])
+    timed_out(ui).post(url, {"version": waiting.version, "field": "merchantName", "value": "x"})
+    second = ui.post(url, {"version": waiting.version, "field": "merchantName", "value": TYPED})
+    assert "back in its box" in second.content.decode()
+    ui.post(
+        second.context["sign_in"],
+        {"username": reviewer.username, "password": "correct-horse-battery"},
+    )
+    page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
+    assert f'id="field-merchantName" name="value" value="{TYPED}"' in page
