@@ -11,7 +11,7 @@ from itertools import combinations
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .header import WORD, fix_known_word
 from .layout import Line
-from .values import currencies_named, detect_currency, parse_amounts
+from .values import currencies_named, parse_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
 _SUBTOTAL = re.compile(r"SUBT(?!U)|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
@@ -494,7 +494,8 @@ def _explained_on_invoice(
     ("Total 1,250.00 (excl. VAT)" beside "Total incl. VAT 1,500.00").
 
     A document naming two currencies has its currency read at MIXED_CURRENCY_CONFIDENCE,
-    under every review threshold: a rival in another currency is reviewed there."""
+    under every review threshold: a rival in another currency is reviewed there. So the
+    total's own currency is one named outright, on its line or its page."""
     label = squash(rival.line.text[: rival.start])
     if _OTHER_DOCUMENT.search(label) or _CONVERTED.search(label):
         return True
@@ -505,10 +506,10 @@ def _explained_on_invoice(
     if rival_currencies:
         own = set().union(*(currencies_named(ref.line.text) for ref in shown))
         if not own:
-            # The total's line names none: its page's currency, the one it names most.
-            page_text = "\n".join(line.text for line in lines if line.page in shown_on)
-            code, _ = detect_currency(page_text)
-            own = {code} if code else set()
+            # The total's line names none: those its page names outright. Not a guess (a
+            # bare "$" read as USD, a Malaysian street as MYR): the document would then
+            # name one currency, the rival's, read sure, and the rival stand unreviewed.
+            own = currencies_named("\n".join(line.text for line in lines if line.page in shown_on))
         if own and not own & rival_currencies:
             return True
     return any(_before_and_after_tax(rival, ref) for ref in shown)

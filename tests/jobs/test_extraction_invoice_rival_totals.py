@@ -266,3 +266,33 @@ def test_a_total_in_another_currency_leaves_the_currency_reviewed(name):
     # a guess (values.MIXED_CURRENCY_CONFIDENCE), so the currency is reviewed there.
     read = _read(*LEGITIMATE[name])
     assert read.field_confidences["currency"] < 0.8
+
+
+# An invoice priced in bare dollars: "$" names no currency of its own (US, Australian,
+# Canadian... dollars print it).
+_DOLLARS = [
+    *_HEAD,
+    *_items(("Consulting hours", "1,000.00"), ("Travel", "250.00")),
+    *_totals(("Subtotal", "$1,250.00"), ("Tax 20%", "$250.00"), ("Total due", "$1,500.00")),
+]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        [("Total due", "A$980.00")],
+        [("Total due AUD", "980.00")],
+    ],
+    ids=["symbol", "code"],
+)
+def test_a_rival_total_naming_a_currency_is_reviewed_where_the_invoice_names_none(second):
+    """A rival in another currency is let stand because the document then names two
+    currencies and its currency is reviewed (MIXED_CURRENCY_CONFIDENCE). An invoice whose
+    own total names none had its page's currency guessed (a bare "$" as USD, a Malaysian
+    street as MYR) and the rival "in another currency" stood, while the document named one
+    currency, the rival's: "$1,500.00" beside "Total due A$980.00" went through as AUD
+    1,500.00, sure of both."""
+    read = _read(_DOLLARS, _totals(*second, top=300))
+    assert read.fields["totalAmount"] == 1500.0
+    assert read.field_confidences["totalAmount"] <= DISAGREEMENT_CAP
+    assert "totals-disagree:980.00@2" in read.cues["totalAmount"]
