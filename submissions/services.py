@@ -376,7 +376,12 @@ def actor_key(actor: Actor) -> str:
 
 
 def refuse_stale_correction(
-    submission: Submission, *, field_name: str, page_version: int, actor: Actor
+    submission: Submission,
+    *,
+    field_name: str,
+    page_version: int,
+    actor: Actor,
+    typed_version: int | None = None,
 ) -> None:
     """The review desk's optimistic lock for a correction of `field_name` from a page
     drawn at `page_version`: refused (409 SUBMISSION_CHANGED) only when what it would
@@ -392,13 +397,20 @@ def refuse_stale_correction(
     refused there.
 
     An amount and the currency are read together (read_with_currency): a correction of
-    one is refused too when the other was corrected since by anyone else, naming both."""
+    one is refused too when the other was corrected since by anyone else, naming both.
+
+    `typed_version`: an earlier version the value was typed on, carried to a page drawn
+    later (the desk without JavaScript: Take over, Release or a sign-in brought the text
+    back over the field): the field is checked since then, as its stored value was not
+    on that page; the rest since `page_version`, which showed it (the reviewer's own
+    take-over among it)."""
     me = actor_key(actor)
     versions = submission.field_versions or {}
     properties = (submission.workflow_version.output_schema or {}).get("properties", {})
+    typed_since = min(typed_version or page_version, page_version)
     for name in [field_name, *read_with_currency(properties, field_name)]:
         last = versions.get(name) or {}
-        if last.get("version", 0) > page_version and last.get("by") != me:
+        if last.get("version", 0) > typed_since and last.get("by") != me:
             raise _field_changed(submission, properties, field_name, changed=name)
     fraud_moved = any(
         version > page_version
@@ -1013,6 +1025,7 @@ def _locked_in_review(
     *,
     page_version: int | None = None,
     field_name: str = "",
+    typed_version: int | None = None,
 ) -> Submission:
     """The submission, row-locked, refusing a stale version (`expected_version`: any
     change since; `page_version`, the review desk's: a change to what a correction of
@@ -1023,7 +1036,11 @@ def _locked_in_review(
     )
     if page_version is not None:
         refuse_stale_correction(
-            submission, field_name=field_name, page_version=page_version, actor=actor
+            submission,
+            field_name=field_name,
+            page_version=page_version,
+            actor=actor,
+            typed_version=typed_version,
         )
     if submission.status != S.REVIEW:
         raise wrong_status(submission, CHANGE)
@@ -1253,6 +1270,7 @@ def submission_correct_field(
     actor: Actor,
     expected_version: int | None = None,
     page_version: int | None = None,
+    typed_version: int | None = None,
 ) -> Submission:
     """Replace (or clear, with an empty value) one extracted field of a submission in review.
 
@@ -1261,7 +1279,8 @@ def submission_correct_field(
     so its field confidence becomes 1.0. Line items have their own service.
 
     `expected_version` refuses any change since; `page_version` (the review desk's) only
-    one to this field, the state or the claim (refuse_stale_correction).
+    one to this field, the state or the claim (refuse_stale_correction), the field's since
+    `typed_version` when the value was typed on an earlier page.
     """
     if len(raw_value) > CORRECTION_MAX:
         raise invalid(field_name, f"At most {CORRECTION_MAX} characters.", field_code="long")
@@ -1272,6 +1291,7 @@ def submission_correct_field(
             actor,
             page_version=page_version,
             field_name=field_name,
+            typed_version=typed_version,
         )
         schema = _field_schema(submission, field_name)
         # The desk's refusals name the field as its page labels it (the API's corrections,
@@ -1309,6 +1329,7 @@ def submission_correct_line_items(
     actor: Actor,
     expected_version: int | None = None,
     page_version: int | None = None,
+    typed_version: int | None = None,
 ) -> Submission:
     """Replace the line items of a submission in review with the reviewer's rows.
 
@@ -1324,6 +1345,7 @@ def submission_correct_line_items(
             actor,
             page_version=page_version,
             field_name="lineItems",
+            typed_version=typed_version,
         )
         schema = _field_schema(submission, "lineItems")
         if schema is None or field_type(schema) != "array":

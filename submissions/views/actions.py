@@ -249,9 +249,9 @@ def _carried(request: HttpRequest) -> dict[str, Any]:
     post = request.POST
     if "field" in post:
         # A cleared box is what was typed too (a value to remove).
-        return _typed_correction(request)
+        return _typed_correction(request) | _typed_at(request)
     if any(key.startswith(("description-", "amount-")) for key in post):
-        typed = _typed_items(request)
+        typed = _typed_items(request) | _typed_at(request)
     elif "text" in post:
         typed = _typed_comment(request)
     elif "preset" in post:
@@ -261,6 +261,22 @@ def _carried(request: HttpRequest) -> dict[str, Any]:
     else:
         return {}
     return typed if _has_text(typed) else {}
+
+
+def _typed_at(request: HttpRequest) -> dict[str, int]:
+    """The version a carried correction was typed on: its form's `typed_version` when an
+    earlier claim button carried it already, else the form's version. The page the claim
+    leads to is drawn after the take-over, and another reviewer may have saved that field
+    between the refusal that brought the text back and the press: drawn with the page's
+    version, the next Save put the text over their value unseen (htmx keeps the version
+    a draft was typed on, review.js). Its Save checks that field since this one."""
+    version = _version_in(request, "typed_version") or _version_in(request, "version")
+    return {"version": version} if version else {}
+
+
+def _version_in(request: HttpRequest, name: str) -> int:
+    value = request.POST.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
 
 
 def _keep_unsaved(request: HttpRequest, submission_id: str, typed: dict[str, Any]) -> None:
@@ -437,6 +453,7 @@ def correct(request: HttpRequest, submission_id: str) -> HttpResponse:
             raw_value=data["value"],
             actor=actor,
             page_version=data["version"],
+            typed_version=_version_in(request, "typed_version") or None,
         ),
     )
 
@@ -461,6 +478,7 @@ def correct_items(request: HttpRequest, submission_id: str) -> HttpResponse:
             rows=rows,
             actor=actor,
             page_version=form.cleaned_data["version"],
+            typed_version=_version_in(request, "typed_version") or None,
         ),
     )
 
@@ -611,5 +629,4 @@ def comment(request: HttpRequest, submission_id: str) -> HttpResponse:
 def _page_version(request: HttpRequest) -> int:
     """The version the posting page was drawn at; 0 when the form carried none (a page
     drawn before comment forms carried it) or a damaged one."""
-    value = request.POST.get("version", "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
+    return _version_in(request, "version")

@@ -554,6 +554,11 @@ def _show_typed(context: dict[str, Any], typed: dict[str, Any], *, plain: bool =
         context["not_kept"] = _not_kept(context["fields"], typed)
         return
     context["kept_form"] = _kept_form(context["fields"], typed) if plain else ""
+    # A correction a claim button (or a sign-in) carried keeps the version it was typed
+    # on: this page may be drawn after another saved that field, and its Save checks the
+    # field since then (refuse_stale_correction's typed_version).
+    version = typed.get("version")
+    context["typed_version"] = version if isinstance(version, int) and plain else None
     context["typed_cancel_reason"] = typed.get("cancel_reason", "")
     if "field" in typed:
         context["fields"] = [

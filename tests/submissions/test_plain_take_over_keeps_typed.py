@@ -17,7 +17,13 @@ from django.test import Client
 from django.urls import reverse
 
 from submissions.models import Submission
-from submissions.services import submission_claim
+from submissions.services import (
+    Actor,
+    LineItemRow,
+    submission_claim,
+    submission_correct_field,
+    submission_correct_line_items,
+)
 from tests import factories
 from tests.submissions.test_review_support import submission_with_file
 
@@ -257,3 +263,96 @@ def test_a_page_drawn_for_htmx_keeps_its_claim_buttons_in_their_own_forms(ui, he
     url, data = _Page(page).press("take-over")
     assert url == reverse("review:claim", args=[held.pk])
     assert set(data) == {"csrfmiddlewaretoken", "take_over_from"}
+
+
+def _bob_corrects(held: Submission, field: str, value: str) -> None:
+    """Bob, who holds the claim, saves a correction of `field` from a current page."""
+    held.refresh_from_db()
+    bob = Actor.for_user(held.claimed_by)
+    if field == "lineItems":
+        rows = [LineItemRow(description=value, quantity="1", amount="12.50")]
+        submission_correct_line_items(
+            submission_id=held.pk, rows=rows, actor=bob, page_version=held.version
+        )
+    else:
+        submission_correct_field(
+            submission_id=held.pk,
+            field_name=field,
+            raw_value=value,
+            actor=bob,
+            page_version=held.version,
+        )
+
+
+# (the form saved, its box, the field bob corrects, how the stored value is read)
+CARRIED = {
+    "correction": ("save:merchantName", "value", "merchantName", lambda d: d["merchantName"]),
+    "line items": (
+        "save-items",
+        "description-0",
+        "lineItems",
+        lambda d: d["lineItems"][0]["description"],
+    ),
+}
+
+
+@pytest.mark.parametrize("which", list(CARRIED))
+def test_a_carried_correction_is_refused_if_another_changed_its_field_before_the_take_over(
+    ui, held, which
+):
+    """Refused while bob held it, the text came back; bob then corrected that field, and
+    the reviewer took it over. The page the take-over led to was drawn after bob's save
+    and its form carried that version, so Save put the reviewer's text over bob's value
+    without the "changed since you opened it" a stale page gets (htmx keeps the version
+    the text was typed on). It is refused now, and bob's value stays."""
+    action, box, field, stored = CARRIED[which]
+    refused = _sent(ui, _page(ui, held), action, {box: "Mine"})
+    _bob_corrects(held, field, "Bob's")
+    taken = _sent(ui, refused, "take-over")
+    assert f'name="{box}" value="Mine"' in taken
+
+    page = _sent(ui, taken, action)
+    assert "changed since you opened it (bob corrected it)" in page
+    held.refresh_from_db()
+    assert stored(held.extracted_data) == "Bob's"
+
+
+@pytest.mark.parametrize("presses", [["take-over"], ["take-over", "release", "start-review"]])
+@pytest.mark.parametrize("which", list(CARRIED))
+def test_a_carried_correction_is_not_refused_for_the_take_over_itself(ui, held, which, presses):
+    """The take-over (and the reviewer's own release and new claim) moved the version
+    after the text was typed: that alone, or bob's correction of another field, does not
+    refuse the Save, which those pages showed."""
+    action, box, field, stored = CARRIED[which]
+    page = _sent(ui, _page(ui, held), action, {box: "Mine"})
+    _bob_corrects(held, "totalAmount", "13.5")
+    for press in presses:
+        page = _sent(ui, page, press)
+    page = _sent(ui, page, action)
+    assert "changed since you opened it" not in page
+    held.refresh_from_db()
+    assert stored(held.extracted_data) == "Mine"
+
+
+def test_a_carried_correction_saved_after_releasing_is_not_refused_for_the_reviewers_own_claims(
+    ui, held
+):
+    """Taken over and released, the page is free and shows both: Save was refused as
+    "you released the claim in another tab or window and you took it over", had the
+    claim been checked since the text was typed rather than since the page."""
+    page = _sent(ui, _page(ui, held), "save:merchantName", {"value": "Mine"})
+    page = _sent(ui, _sent(ui, page, "take-over"), "release")
+    page = _sent(ui, page, "save:merchantName")
+    assert "changed since you opened it" not in page
+    held.refresh_from_db()
+    assert held.extracted_data["merchantName"] == "Mine"
+
+
+def test_approve_from_a_page_with_a_carried_correction_is_not_refused_for_the_take_over(ui, held):
+    """Approve submits the form holding the kept text (its version the page's, not the
+    one the text was typed on): taking the submission over does not make it stale."""
+    refused = _sent(ui, _page(ui, held), "save:merchantName", {"value": "Mine"})
+    taken = _sent(ui, refused, "take-over")
+    _sent(ui, taken, "approve")
+    held.refresh_from_db()
+    assert held.status in {"approved", "synced"}
