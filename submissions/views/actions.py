@@ -140,6 +140,10 @@ def kept_through_sign_in(
                 owner = _ended_sign_in_user(request)
             if owner is not None:
                 kept = typed(request)
+                if "field" in kept or "rows" in kept:
+                    # Another may save that field before the sign-in: its Save is checked
+                    # at the version it was typed on, as a claim button's carried one is.
+                    kept |= _typed_at(request)
                 if _has_text(kept):
                     request.session[REFUSAL_KEY] = {
                         "id": submission_id[:100],

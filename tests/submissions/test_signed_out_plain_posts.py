@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from steve.models import Membership
 from submissions.models import SubmissionStatus
+from submissions.services import (
+    Actor,
+    LineItemRow,
+    submission_correct_field,
+    submission_correct_line_items,
+    submission_release_claim,
+)
 from tests import factories
+from tests.submissions.test_plain_take_over_keeps_typed import _Page
 from tests.submissions.test_review_support import flagged_pairs, submission_with_file
 
 pytestmark = pytest.mark.django_db
@@ -321,3 +329,61 @@ def test_text_typed_twice_after_the_sign_in_ended_still_comes_back_to_its_review
     )
     page = ui.get(reverse("review:detail", args=[waiting.pk])).content.decode()
     assert f'id="field-merchantName" name="value" value="{TYPED}"' in page
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "press", "stored"),
+    [
+        (
+            "correct",
+            {"field": "merchantName", "value": "Mine"},
+            "save:merchantName",
+            lambda d: d["merchantName"],
+        ),
+        (
+            "correct_items",
+            {"description-0": "Mine", "quantity-0": "1", "amount-0": "2"},
+            "save-items",
+            lambda d: d["lineItems"][0]["description"],
+        ),
+    ],
+)
+def test_a_correction_kept_through_sign_in_does_not_overwrite_what_another_saved_meanwhile(
+    ui, reviewer, company, waiting, action, form, press, stored
+):
+    """Bob corrected the field while the reviewer signed in again: the page they came
+    back to was drawn after his save and its form carried that version, so Save put
+    the kept text over bob's value without a word. It is checked at the version it was
+    typed on, as htmx checks a kept draft."""
+    url = reverse(f"review:{action}", args=[waiting.pk])
+    response = timed_out(ui).post(url, {"version": waiting.version, **form})
+    assert response.status_code == 401
+
+    bob = factories.UserFactory(username="bob", companies=[company])
+    if action == "correct":
+        submission_correct_field(
+            submission_id=waiting.pk,
+            field_name="merchantName",
+            raw_value="Bob's",
+            actor=Actor.for_user(bob),
+            page_version=waiting.version,
+        )
+    else:
+        submission_correct_line_items(
+            submission_id=waiting.pk,
+            rows=[LineItemRow(description="Bob's", quantity="1", amount="2")],
+            actor=Actor.for_user(bob),
+            page_version=waiting.version,
+        )
+    submission_release_claim(submission_id=waiting.pk, user=bob)
+
+    signed_in = ui.post(
+        response.context["sign_in"],
+        {"username": reviewer.username, "password": "correct-horse-battery"},
+        follow=True,
+    )
+    url, data = _Page(signed_in.content.decode()).press(press)
+    page = ui.post(url, data, follow=True).content.decode()
+    assert "changed since you opened it (bob corrected it)" in page
+    waiting.refresh_from_db()
+    assert stored(waiting.extracted_data) == "Bob's"
