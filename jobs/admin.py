@@ -125,6 +125,14 @@ class WorkflowSessionAdmin(SearchesWholeIds, admin.ModelAdmin):
                 f"{named(s.pk for s in done.failed)}.",
                 messages.WARNING,
             )
+        if done.busy:
+            self.message_user(
+                request,
+                f"Busy, left as they were ({len(done.busy)}): {named(done.busy)}. Another "
+                "process (beat's sweep, a worker) held them that moment: they were stuck "
+                "and may still be; try again in a moment.",
+                messages.WARNING,
+            )
         if done.not_stuck:
             end = "." if done.requeued or done.failed else "; nothing was re-queued."
             self.message_user(

@@ -1351,11 +1351,13 @@ def session_recover_stuck(*, session_id: str, actor: Actor | None = None) -> str
 @dataclass(frozen=True)
 class StuckRecovery:
     """What sessions_requeue_stuck did: the sessions it re-queued, those it gave up (their
-    re-queues spent), and the ids of those it left as they were (not stuck)."""
+    re-queues spent), and the ids of those it left as they were: not stuck, or stuck but
+    locked by another transaction that moment (busy: beat's sweep or a worker on it)."""
 
     requeued: list[WorkflowSession]
     failed: list[WorkflowSession]
     not_stuck: list[str]
+    busy: list[str]
 
 
 def sessions_requeue_stuck(*, session_ids: Sequence[str], actor: Actor) -> StuckRecovery:
@@ -1383,10 +1385,15 @@ def sessions_requeue_stuck(*, session_ids: Sequence[str], actor: Actor) -> Stuck
     # Each in its own transaction, locked and checked again, as the sweep gives one up.
     given_up = {s.pk for s in spent if session_recover_stuck(session_id=s.pk) == "failed"}
     done = {requeue.session.pk for requeue in requeues} | given_up
+    left = [pk for pk in dict.fromkeys(session_ids) if pk not in done]
+    # The locks skipped the rows another transaction held: those stuck still (as last
+    # committed) are busy, not "not stuck", which an operator read as nothing to do.
+    busy = set(WorkflowSession.objects.filter(_stuck(), pk__in=left).values_list("pk", flat=True))
     return StuckRecovery(
         requeued=[requeue.session for requeue in requeues],
         failed=[session for session in spent if session.pk in given_up],
-        not_stuck=[pk for pk in session_ids if pk not in done],
+        not_stuck=[pk for pk in left if pk not in busy],
+        busy=[pk for pk in left if pk in busy],
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
+from django.db import connections
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -180,3 +181,32 @@ def test_a_thousand_stuck_sessions_are_requeued_in_bounded_queries_one_event_eac
     assert " and others; nothing was re-queued." in refused
     assert sum(s.pk in refused for s in sessions) == 10  # ten named, no more
     assert requeued.count() == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stuck_session_another_transaction_holds_is_said_busy_not_not_stuck(
+    api, workflows, operator, settings
+):
+    """Skipped because locked (beat's sweep or a worker on it that moment), it was named
+    "Not stuck", and the operator took it for fine: it is stuck, and a try again may
+    re-queue it."""
+    settings.STUCK_SESSION_MINUTES = 15
+    held, free = submitted_session(api), submitted_session(api, "order-2")
+    age(held, 20)
+    age(free, 20)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT 1 FROM jobs_workflowsession WHERE id = %s FOR UPDATE", [held.pk])
+            messages = said(requeue(operator, [held, free]))
+            cursor.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert ("success", "Re-queued 1 stuck session(s).") in messages
+    (busy,) = [text for level, text in messages if level == "warning"]
+    assert held.pk in busy and not busy.startswith("Not stuck")
+    assert "try again" in busy
+    assert requeued_events(held) == [] and len(requeued_events(free)) == 1
+    # Free again: the next try re-queues it.
+    assert ("success", "Re-queued 1 stuck session(s).") in said(requeue(operator, [held]))
