@@ -458,7 +458,12 @@ def _redis_epoch_settle(
     now = timezone.now()
     if not epoch.value:
         _redis_mark_write(epoch, now)
-        logger.info("Redis epoch %s written: a Redis that comes back empty is noticed", epoch.value)
+        value = epoch.value
+        transaction.on_commit(
+            lambda: logger.info(
+                "Redis epoch %s written: a Redis that comes back empty is noticed", value
+            )
+        )
         return "started"
     noticed = seen != epoch.value
     if not noticed and epoch.lost_at is None:
@@ -475,18 +480,22 @@ def _redis_epoch_settle(
         epoch.save(update_fields=["lost_at"])
     queued = ", ".join(f"{count} {kind}" for kind, count in done.counts.items())
     left = "; more follow at the next checks" if done.left else ""
+    # On commit: a check whose commit fails did none of it, and the next check, which
+    # does, says it then (written before, it was said twice, once for nothing).
     if noticed:
-        logger.warning(
-            "Redis came back empty (a restart or a failover: %s Steve's mark of %s): every"
-            " message queued in it is lost, and the work only it held is queued again now:"
-            " %s%s. Runs in progress go on.",
-            "without" if seen is None else "with another mark than",
-            marked_since.isoformat() if marked_since else "?",
-            queued,
-            left,
+        transaction.on_commit(
+            lambda: logger.warning(
+                "Redis came back empty (a restart or a failover: %s Steve's mark of %s): every"
+                " message queued in it is lost, and the work only it held is queued again"
+                " now: %s%s. Runs in progress go on.",
+                "without" if seen is None else "with another mark than",
+                marked_since.isoformat() if marked_since else "?",
+                queued,
+                left,
+            )
         )
     else:
-        logger.info("Redis loss: queued again %s%s", queued, left)
+        transaction.on_commit(lambda: logger.info("Redis loss: queued again %s%s", queued, left))
     return done
 
 

@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -567,13 +568,17 @@ def _disabled(endpoint: WebhookEndpoint, reason: str) -> WebhookEndpointNotice:
     endpoint.disabled_reason = reason[:200]
     endpoint.disabled_at = timezone.now()
     # Its origin, not its URL: a receiver's URL is often its credential (a ?token=, a
-    # Slack or Teams hook), and the log is read by more people than the admin is.
-    logger.warning(
-        "Company %s: webhook endpoint %s (%s) disabled: %s",
-        endpoint.company_id,
-        endpoint.pk,
-        session_target_origin(endpoint.url),
-        reason,
+    # Slack or Teams hook), and the log is read by more people than the admin is. On
+    # commit: a switch rolled back disabled nothing, and its next try logs it again.
+    transaction.on_commit(
+        partial(
+            logger.warning,
+            "Company %s: webhook endpoint %s (%s) disabled: %s",
+            endpoint.company_id,
+            endpoint.pk,
+            session_target_origin(endpoint.url),
+            reason,
+        )
     )
     return _unsaved_notice(endpoint, WebhookEndpointNotice.Kind.DISABLED, reason)
 
@@ -831,8 +836,17 @@ def session_targets_resume(*, target_ids: list[str], why: str) -> list[SessionWe
             for target in resumed
         ]
         SessionWebhookTargetNotice.objects.bulk_create(notices, batch_size=SWITCH_WRITE_BATCH)
-    for target in resumed:
-        logger.info("Session webhook target %s (%s) resumed %s", target.pk, target.origin, why)
+        # On commit: a redelivery resumes them in its own transaction, which may roll back.
+        for target in resumed:
+            transaction.on_commit(
+                partial(
+                    logger.info,
+                    "Session webhook target %s (%s) resumed %s",
+                    target.pk,
+                    target.origin,
+                    why,
+                )
+            )
     return resumed
 
 

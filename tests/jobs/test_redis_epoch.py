@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.test import TestCase
 from django.utils import timezone
 
@@ -206,3 +206,29 @@ def test_two_beats_checking_at_once_queue_each_lost_job_once(api, workflows):
     assert sorted(map(type, outcomes), key=str) == [RequeuedAfterLoss, str]
     assert "same" in outcomes
     assert [len(requeued(session)) for session in lost] == [1, 1, 1]
+
+
+def test_the_loss_is_logged_once_when_its_recovery_commits_not_by_one_rolled_back(
+    api, workflows, caplog
+):
+    """The WARNING was written before the commit: a check whose commit failed said Redis
+    came back empty and what it queued again, none of which happened, and the next check,
+    which does it, said it a second time."""
+    assert check() == "started"
+    waiting = submitted_session(api)
+    flushdb()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="steve.services"):
+        with (
+            TestCase.captureOnCommitCallbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            redis_epoch_check(requeue=redis_lost_work_requeue)
+            raise RuntimeError("the commit failed")
+        assert requeued(waiting) == []
+        assert not [r for r in caplog.records if "Redis" in r.getMessage()]
+        assert isinstance(check(), RequeuedAfterLoss)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "Redis came back empty" in lines[0]
+    assert [d["why"] for d in requeued(waiting)] == ["redis_lost"]

@@ -6,9 +6,13 @@ platform-wide outage that suspended every session host left thousands to resume,
 1,000 took 6,000 queries, past the web server's timeout, stopped part way with the
 rest neither resumed nor logged."""
 
+import logging
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
+from django.db import transaction
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +22,7 @@ from webhooks.models import (
     WebhookEndpoint,
     WebhookEndpointNotice,
 )
+from webhooks.services import endpoints_switch, session_targets_resume
 
 pytestmark = pytest.mark.django_db
 MANY = 1000
@@ -127,3 +132,40 @@ def test_resuming_a_thousand_session_targets_takes_a_bounded_number_of_queries_a
     notices = SessionWebhookTargetNotice.objects.filter(kind="resumed")
     assert sorted(notices.values_list("target_id", flat=True)) == sorted(ids)
     assert set(notices.values_list("message", flat=True)) == {"Deliveries resumed by admin."}
+
+
+def test_a_switch_or_a_resume_rolled_back_logs_nothing_and_the_one_committed_logs_once(
+    company, caplog
+):
+    """Each endpoint's "disabled" line (and each target's "resumed") was written before
+    the commit: a switch whose transaction rolled back logged them all for nothing, and
+    again at the next try."""
+    endpoints = _many_endpoints(company, enabled=True)[:3]
+    ids = [endpoint.pk for endpoint in endpoints]
+    target = SessionWebhookTarget.objects.create(
+        company=company, origin="https://shop.example.com", suspended_at=timezone.now()
+    )
+
+    def switch_and_resume() -> None:
+        endpoints_switch(endpoint_ids=ids, enabled=False, reason="Gone.")
+        session_targets_resume(target_ids=[target.pk], why="by ops")
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "webhooks.services"]
+
+    caplog.set_level(logging.INFO, "webhooks.services")
+    with (
+        TestCase.captureOnCommitCallbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        switch_and_resume()
+        raise RuntimeError("the commit failed")
+    assert logged() == []
+    assert WebhookEndpoint.objects.filter(pk__in=ids, enabled=True).count() == 3
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        switch_and_resume()
+    lines = logged()
+    assert sorted(line for line in lines if " disabled: Gone." in line) == sorted(lines[:3])
+    assert all(any(pk in line for line in lines[:3]) for pk in ids)
+    assert len(lines) == 4 and "resumed by ops" in lines[3]
