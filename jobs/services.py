@@ -1584,16 +1584,23 @@ def sessions_requeue_lost_in_redis(
     return len(lost), len(lost) == limit
 
 
-def redis_lost_work_requeue(lost_at: datetime, noticed: bool) -> RequeuedAfterLoss:
+def redis_lost_work_requeue(
+    lost_at: datetime, noticed: bool, resume_after: str
+) -> RequeuedAfterLoss:
     """What Redis alone held when it came back empty at `lost_at`, queued again (the
-    `requeue` of steve.services.redis_epoch_check): the sessions' processing messages no
-    worker took, a batch a call, and, when the loss is `noticed` (its first call), the
-    webhook and downstream-sync deliveries whose message was on a queue. Beat's sweeps,
-    probes and the workers' liveness records come back by themselves; everything else is
-    in PostgreSQL (docs/operations.md)."""
-    deliveries = deliveries_requeue_lost_in_redis(now=lost_at) if noticed else 0
-    sessions, left = sessions_requeue_lost_in_redis(lost_at=lost_at, limit=LOST_IN_REDIS_BATCH)
-    counts = {"session(s) whose processing message no worker took": sessions}
-    if noticed:
+    `requeue` of steve.services.redis_epoch_check), a batch of each a call: the sessions'
+    processing messages no worker took, and the webhook and downstream-sync deliveries
+    whose message was on a queue, from the first when the loss is `noticed` (its first
+    call), else after `resume_after` (the last whose lease a call dropped; empty: all
+    done). Beat's sweeps, probes and the workers' liveness records come back by
+    themselves; everything else is in PostgreSQL (docs/operations.md)."""
+    counts: dict[str, int] = {}
+    after = ""
+    if noticed or resume_after:
+        deliveries, after = deliveries_requeue_lost_in_redis(
+            lost_at=lost_at, after=resume_after, limit=LOST_IN_REDIS_BATCH
+        )
         counts["webhook/sync delivery(ies), for beat's next pass"] = deliveries
-    return RequeuedAfterLoss(counts=counts, left=left)
+    sessions, left = sessions_requeue_lost_in_redis(lost_at=lost_at, limit=LOST_IN_REDIS_BATCH)
+    counts = {"session(s) whose processing message no worker took": sessions, **counts}
+    return RequeuedAfterLoss(counts=counts, left=left or bool(after), resume_after=after)

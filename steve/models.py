@@ -262,6 +262,10 @@ class RedisEpoch(models.Model):
     # When Redis was last found without its mark, while work it lost is still being
     # queued again (a batch a check); None once all of it is.
     lost_at = models.DateTimeField(null=True, blank=True)
+    # Where the requeue of that loss goes on at the next check, in what it goes through in
+    # key order (the last delivery whose lease it dropped); empty once through. A default
+    # in the database too: a previous release's check inserts the row without it.
+    resume_after = models.CharField(max_length=40, blank=True, default="", db_default="")
 
     def __str__(self) -> str:
         return f"Redis epoch {self.value or '(none yet)'}"

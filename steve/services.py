@@ -399,6 +399,9 @@ class RequeuedAfterLoss:
 
     counts: dict[str, int]  # what it queued again, by kind ("sessions", "deliveries")
     left: bool  # more is left for the next check (a batch at a time)
+    # Where the next check's call goes on, in what it goes through in key order (kept in
+    # RedisEpoch.resume_after); empty when that is through.
+    resume_after: str = ""
 
 
 class _Unreachable(Exception):
@@ -413,15 +416,19 @@ def _redis_mark() -> str | None:
         raise _Unreachable from error
 
 
-def redis_epoch_check(
-    *, requeue: Callable[[datetime, bool], RequeuedAfterLoss]
-) -> RequeuedAfterLoss | str:
+# requeue(lost_at, noticed, resume_after): see redis_epoch_check.
+Requeue = Callable[[datetime, bool, str], RequeuedAfterLoss]
+
+
+def redis_epoch_check(*, requeue: Requeue) -> RequeuedAfterLoss | str:
     """Beat: did Redis come back empty (a restart or a failover: it keeps nothing on
     disk) since the last check? If so, queue again now what only it held: `requeue(lost_at,
-    noticed)` does, in this transaction (through the task outbox, so the messages go on
-    commit), for the work queued before `lost_at`; `noticed` is False for the next batch
-    of a loss noticed earlier. Without the check, a lost processing message waited for the
-    stuck sweep's STUCK_SESSION_MINUTES (15) and a delivery for its queue lease.
+    noticed, resume_after)` does, in this transaction (through the task outbox, so the
+    messages go on commit), for the work queued before `lost_at`, a batch a check;
+    `noticed` is False for the next batch of a loss noticed earlier, which goes on after
+    the `resume_after` the batch before returned (empty: from the start). Without the
+    check, a lost processing message waited for the stuck sweep's STUCK_SESSION_MINUTES
+    (15) and a delivery for its queue lease.
 
     Steve keeps a mark in Redis and the same in the database (RedisEpoch); a Redis that
     answers without it, or with another (restored from an older copy), lost it. The first
@@ -453,7 +460,7 @@ def redis_epoch_check(
 
 
 def _redis_epoch_settle(
-    epoch: RedisEpoch, seen: str | None, requeue: Callable[[datetime, bool], RequeuedAfterLoss]
+    epoch: RedisEpoch, seen: str | None, requeue: Requeue
 ) -> RequeuedAfterLoss | str:
     now = timezone.now()
     if not epoch.value:
@@ -471,13 +478,15 @@ def _redis_epoch_settle(
     marked_since = epoch.since
     if noticed:
         epoch.lost_at = now
-    done = requeue(epoch.lost_at, noticed)
+        epoch.resume_after = ""  # a loss during another's requeue: all over again
+    done = requeue(epoch.lost_at, noticed, epoch.resume_after)
+    epoch.resume_after = done.resume_after
     if not done.left:
         epoch.lost_at = None
     if noticed:
         _redis_mark_write(epoch, now)  # last, before the commit (see redis_epoch_check)
     else:
-        epoch.save(update_fields=["lost_at"])
+        epoch.save(update_fields=["lost_at", "resume_after"])
     queued = ", ".join(f"{count} {kind}" for kind, count in done.counts.items())
     left = "; more follow at the next checks" if done.left else ""
     # On commit: a check whose commit fails did none of it, and the next check, which
@@ -502,7 +511,7 @@ def _redis_epoch_settle(
 def _redis_mark_write(epoch: RedisEpoch, now: datetime) -> None:
     epoch.value = secrets.token_hex(16)
     epoch.since = now
-    epoch.save(update_fields=["value", "since", "lost_at"])
+    epoch.save(update_fields=["value", "since", "lost_at", "resume_after"])
     try:
         cache.set(REDIS_EPOCH_KEY, epoch.value, timeout=None)
     except Exception as error:  # the transaction rolls back: the next check tries again

@@ -1047,20 +1047,40 @@ def deliveries_unqueue(*, delivery_ids: list[str]) -> None:
         WebhookDelivery.objects.filter(pk__in=locked).update(queued_until=None)
 
 
-def deliveries_requeue_lost_in_redis(*, now: datetime) -> int:
-    """Redis came back empty (jobs.services.redis_lost_work_requeue): the pending
-    deliveries whose message was on a queue (their queue lease runs) and that no attempt
-    holds now lose their lease, so beat's next pass (5 s) queues them again, not the
-    lease's end (2 minutes to an hour). A message a worker took before the loss still
-    runs: claim()'s lease lets one attempt through, the copy finds nothing to claim."""
-    lost = WebhookDelivery.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
-        status=WebhookDelivery.Status.PENDING,
-        queued_until__gt=now,
-    ).values_list("pk", flat=True)
-    delivery_ids = list(lost)
-    deliveries_unqueue(delivery_ids=delivery_ids)
-    return len(delivery_ids)
+def deliveries_requeue_lost_in_redis(
+    *, lost_at: datetime, after: str, limit: int
+) -> tuple[int, str]:
+    """Redis came back empty at `lost_at` (jobs.services.redis_lost_work_requeue): the
+    pending deliveries whose message was on a queue then (their queue lease runs past it)
+    and that no attempt holds now lose their lease, so beat's next pass (5 s) queues them
+    again, not the lease's end (2 minutes to an hour). A message a worker took before the
+    loss still runs: claim()'s lease lets one attempt through, the copy finds nothing to
+    claim.
+
+    `limit` a call, in the caller's transaction, in primary-key order from past `after`
+    (as every bulk lock on deliveries is ordered); returns how many and the last one's
+    key, where the next call goes on ("" when none is left). The key, not the lease,
+    tells the next batch where to go on: beat leases the ones dropped before again, and
+    those must keep it. One created since the loss was never in the lost Redis. Rows
+    locked now (skip_locked: an attempt, a redelivery, a lease dropped) are left to
+    their lease, as the sessions' batch leaves its to the stuck sweep."""
+    now = timezone.now()
+    with transaction.atomic():
+        lost = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+                status=WebhookDelivery.Status.PENDING,
+                queued_until__gt=lost_at,
+                created_at__lt=lost_at,
+                pk__gt=after,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        # Rows this transaction holds: the UPDATE waits for no other.
+        WebhookDelivery.objects.filter(pk__in=lost).update(queued_until=None)
+    return len(lost), lost[-1] if len(lost) == limit else ""
 
 
 # A delivery retention purged after the caller read it (its redelivery is refused).
