@@ -259,7 +259,7 @@ def _add_labelled(
     last_rounding = max((r.line_index for r in ledger.roundings if r.value != 0), default=-1)
     totals = ledger.totals
     if invoice:
-        kept = [t for t in totals if not _INVOICE_CARRIED.search(squash(t[2]))]
+        kept = [t for t in totals if not _INVOICE_CARRIED.search(t[2])]
         if any(ref.value > 0 for _, ref, _ in kept):
             totals = kept
     for weight, ref, label in totals:
@@ -343,14 +343,29 @@ _CARRIED = re.compile(r"CARRIED|FORWARD|BROUGHT|TOTALCF|TOTALBF|PAGETOTAL|THISPA
 _ADJUSTMENT = re.compile(r"DISC|DISKAUN|SAVING|SAVED|PROMO|SERVICE|SVC|CHARGE|TIP|DEPOSIT")
 MAX_ADJUSTMENTS = 10  # the last ones printed: at most 175 subsets of up to three
 MAX_ADJUSTMENT_TERMS = 3
-# An invoice's running totals beside those of _CARRIED: "Running total", "Total page 1",
-# "Cumulative total", "Total to date". A long invoice prints one on each page.
-# A page number printed on a total's row ("Page 2 of 2   Total due 980.00") is none: a
-# total beside it was taken for a running one.
-_INVOICE_CARRIED = re.compile(_CARRIED.pattern + r"|RUNNING|CUMULATIVE|TODATE|SOFAR|PAGE(?!OF)")
+
+
+def _label_words(*words: str) -> re.Pattern[str]:
+    """``words`` as whole words of a label as printed, any case. Squashed, they matched
+    inside other words: SOFAR in "fees of arbitration", PRIOR in "priority", PAGE in
+    "homepage", FORWARD in "forwarding". A word may still touch TOTAL, which OCR runs into
+    the words beside it ("Totalcarried forward", "Pagetotal")."""
+    return re.compile(
+        rf"(?:(?<![A-Z])|(?<=TOTAL))(?:{'|'.join(words)})(?:(?![A-Z])|(?=TOTAL))", re.I
+    )
+
+
+# An invoice's running totals, those of _CARRIED and "Running total", "Total page 1",
+# "Cumulative total", "Total to date", "Total so far". A long invoice prints one on each
+# page. A page number printed on a total's row ("Page 2 of 2   Total due 980.00", "Page
+# 2 / 2 Total due") is none: a total beside it was taken for a running one.
+_INVOICE_CARRIED = _label_words(
+    "CARRIED", "FORWARD(?:ED)?", "BROUGHT", r"[CB]\s*/\s*F", r"TOTAL\s*[CB]F", "RUNNING",
+    "CUMULATIVE", r"TO\s*DATE", r"SO\s*FAR", r"PAGE(?!\W*\d+\s*(?:OF|/))",
+)  # fmt: skip
 # A total an invoice or a credit note quotes from another document: the credited
-# invoice's ("Original invoice INV-1 total"), the last one's.
-_OTHER_DOCUMENT = re.compile(r"ORIGINAL|PREVIOUS|PRIOR|LASTINVOICE")
+# invoice's ("Original invoice INV-1 total", "Total previously invoiced"), the last one's.
+_OTHER_DOCUMENT = _label_words("ORIGINAL(?:LY)?", "PREVIOUS(?:LY)?", "PRIOR", r"LAST\s*INVOICES?")
 # An invoice named by its number in a total's label ("Invoice INV-20417 total", "Invoice
 # no. 20417 total due"): the total of the invoice a credit note credits. Matched on the
 # label as printed (squashing drops the number).
@@ -368,8 +383,8 @@ def own_totals(ledger: Ledger) -> list[tuple[float, AmountRef, str]]:
     return [
         (weight, ref, label)
         for weight, ref, label in ledger.totals
-        if not _INVOICE_CARRIED.search(squash(label))
-        and not _OTHER_DOCUMENT.search(squash(label))
+        if not _INVOICE_CARRIED.search(label)
+        and not _OTHER_DOCUMENT.search(label)
         and not _NUMBERED_INVOICE.search(label)
     ]
 
@@ -421,11 +436,10 @@ def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) ->
     ``invoice`` reads the ledger as an invoice's, and also takes as explained what a
     long invoice prints legitimately (_explained_on_invoice)."""
     ledger = build_ledger(lines, invoice=invoice)
-    carried = _INVOICE_CARRIED if invoice else _CARRIED
     grand = [
         ref
         for weight, ref, label in ledger.totals
-        if weight >= GRAND_TOTAL_WEIGHT and ref.value > 0 and not carried.search(squash(label))
+        if weight >= GRAND_TOTAL_WEIGHT and ref.value > 0 and not _running(label, invoice=invoice)
     ]
     shown_on = {ref.line.page for ref in grand if ref.value == total} or {
         ref.line.page for ref in _every_amount(ledger) if ref.value == total
@@ -439,6 +453,14 @@ def rival_totals(lines: list[Line], total: Decimal, *, invoice: bool = False) ->
         and not (invoice and _explained_on_invoice(ref, total, lines, ledger, grand, shown_on))
     ]
     return sorted(rivals, key=lambda r: r.line_index)
+
+
+def _running(label: str, *, invoice: bool) -> bool:
+    """Whether a total's label names a running total: an invoice's by its words
+    (_INVOICE_CARRIED), a receipt's squashed (_CARRIED)."""
+    if invoice:
+        return bool(_INVOICE_CARRIED.search(label))
+    return bool(_CARRIED.search(squash(label)))
 
 
 def _explained(rival: AmountRef, total: Decimal, ledger: Ledger, *, invoice: bool = False) -> bool:
@@ -496,8 +518,8 @@ def _explained_on_invoice(
     A document naming two currencies has its currency read at MIXED_CURRENCY_CONFIDENCE,
     under every review threshold: a rival in another currency is reviewed there. So the
     total's own currency is one named outright, on its line or its page."""
-    label = squash(rival.line.text[: rival.start])
-    if _OTHER_DOCUMENT.search(label) or _CONVERTED.search(label):
+    label = rival.line.text[: rival.start]
+    if _OTHER_DOCUMENT.search(label) or _CONVERTED.search(squash(label)):
         return True
     shown = [ref for ref in grand if ref.value == total] or [
         ref for ref in _every_amount(ledger) if ref.value == total and ref.line.page in shown_on
