@@ -90,13 +90,26 @@ def shop_keys(
     headers = (header, _MISREAD_RUN.sub(_digits_read, header))
     keys = [f"gst:{normalise(m)}" for h in headers for m in _GST.findall(h)]
     keys += [f"sst:{normalise(m)}" for h in headers for m in _SST.findall(h)]
-    keys += [f"reg:{''.join(parts)}" for h in headers for parts in _REG.findall(h)]
+    keys += [key for h in headers for parts in _REG.findall(h) for key in _reg_keys(*parts)]
     keys += [f"tel:{''.join(parts)}" for h in headers for parts in _PHONE.findall(h)]
     if read_address and len(normalise(read_address)) >= 12:
         keys.append(f"addr:{normalise(read_address)[:120]}")
     if read_name and len(normalise(read_name)) >= 6:
         keys.append(f"name:{normalise(read_name)[:120]}")
     return list(dict.fromkeys(keys))
+
+
+def _reg_keys(digits: str, letter: str, bracket_digits: str, bracket_letter: str) -> list[str]:
+    """A company number's keys: as printed (the key it gave before: memories are stored
+    under it), then without its leading zeros where it has some. A number padded to 9
+    digits loses only its first two zeros ("001451637-M" is "1451637-M"), so
+    "000760274-K" was keyed "reg:0760274K" and "760274-K" "reg:760274K": one company, two
+    keys, and what reviewers taught on one receipt never reached the other."""
+    digits, letter = digits or bracket_digits, letter or bracket_letter
+    keys = [f"reg:{digits}{letter}"]
+    if digits.startswith("0") and digits.strip("0"):
+        keys.append(f"reg:{digits.lstrip('0')}{letter}")
+    return keys
 
 
 def _digits_read(run: re.Match[str]) -> str:

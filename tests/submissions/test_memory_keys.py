@@ -5,6 +5,7 @@ are the SROIE receipts' as the OCR read them (bench cache), with their own misre
 import pytest
 
 from submissions.memory import shop_keys
+from submissions.models import MerchantMemory
 from submissions.selectors import shop_memory
 from submissions.services import Actor, submission_correct_field
 from tests.factories import SubmissionFactory
@@ -27,6 +28,10 @@ from tests.factories import SubmissionFactory
         # GST ids printed in groups, registration numbers zero-padded or without the dash.
         ("GST No:001090105344", "GST No: 0010 9010 5344"),
         ("(1451637-M)", "(001451637-M)"),
+        # A 6-digit number padded to 9: its first two zeros go, its third stayed.
+        ("(760274-K)", "(000760274-K)"),
+        ("(760274-K)", "(0760274-K)"),
+        ("KEDAI (12345-A)", "KEDAI (0012345-A)"),
         ("GARDENIA BAKERIES (KL) SDN BHD (139386-X)", "GARDENIA BAKERIES (KL) SDN BHD (139386 X)"),
     ],
 )
@@ -41,6 +46,9 @@ def test_one_shops_number_read_another_way_gives_the_same_key(printed, read):
         "ABC SDN BHD (123456-X)\nGST NO: 000987654321\nTEL: 03-5512 3456",
         "KEDAI (0012345-A)\nTEL 07-3507405 FAX 07-3558160",
         "GST NO:000123456789L\nTEL: 03-5512 3456O1",
+        "SYARIKAT (000760274-K)",
+        "SYARIKAT (760274-K)",
+        "(001451637-M)",
     ],
 )
 def test_the_keys_a_header_gave_before_are_all_still_given(text):
@@ -57,6 +65,9 @@ def test_the_keys_a_header_gave_before_are_all_still_given(text):
             "tel:073558160",
         ],
         "GST NO:000123456789L\nTEL: 03-5512 3456O1": ["gst:000123456789", "tel:0355123456"],
+        "SYARIKAT (000760274-K)": ["reg:0760274K"],
+        "SYARIKAT (760274-K)": ["reg:760274K"],
+        "(001451637-M)": ["reg:1451637M"],
     }[text]
     assert set(before) <= set(shop_keys(text))
 
@@ -96,3 +107,51 @@ def test_a_correction_reaches_the_shops_next_receipt_whose_numbers_ocr_misread(c
         read_name="MR DIY M 5DN",
     )
     assert recalled["merchantName"].value == "MR. D.I.Y. (M) SDN BHD"
+
+
+def test_a_company_number_padded_to_nine_digits_and_as_printed_share_a_key():
+    padded, printed = shop_keys("(000760274-K)"), shop_keys("(760274-K)")
+    assert "reg:760274K" in set(padded) & set(printed)
+    assert "reg:0760274K" in padded  # the key it gave before
+
+
+@pytest.mark.django_db
+def test_a_memory_stored_under_a_company_number_reaches_its_receipt_padded_to_nine_digits(
+    company,
+):
+    # Stored before this fix by a receipt printing "760274-K": the same company's
+    # receipt printing "000760274-K" was keyed reg:0760274K only and did not find it.
+    MerchantMemory.objects.create(
+        company=company, key="reg:760274K", field="merchantName", value="SYARIKAT ABC SDN BHD"
+    )
+    recalled = shop_memory(
+        company_id=company.pk,
+        text="SYARIKAT ABC SDN BHD\n(000760274-K)",
+        read_address=None,
+        read_name=None,
+    )
+    assert recalled["merchantName"].value == "SYARIKAT ABC SDN BHD"
+
+
+@pytest.mark.django_db
+def test_a_correction_on_a_receipt_padding_its_company_number_reaches_one_that_does_not(
+    company, reviewer
+):
+    taught = SubmissionFactory(
+        company=company,
+        pages_text=["SYARIKAT ABC SDN BHD\n(000760274-K)"],
+        extracted_data={"merchantName": "SYARIKAT ABC"},
+    )
+    submission_correct_field(
+        submission_id=taught.pk,
+        field_name="merchantName",
+        raw_value="SYARIKAT ABC SDN BHD",
+        actor=Actor.for_user(reviewer),
+    )
+    recalled = shop_memory(
+        company_id=company.pk,
+        text="SYARIKAT ABC SDN BHD\n(760274-K)",
+        read_address=None,
+        read_name=None,
+    )
+    assert recalled["merchantName"].value == "SYARIKAT ABC SDN BHD"
