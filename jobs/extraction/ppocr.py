@@ -208,11 +208,16 @@ class PpOcr:
     def __call__(self, image: np.ndarray) -> list[OcrLine]:
         """Lines on ``image`` (BGR): box, text, score and one box per character, in
         ``image`` coordinates; lines scoring below TEXT_SCORE are dropped."""
-        lines = self._read(image)
+        return self.find_and_read(image)[0]
+
+    def find_and_read(self, image: np.ndarray) -> tuple[list[OcrLine], int]:
+        """The lines on ``image`` as __call__ gives them, and how many text boxes the
+        detector found, those whose reads were dropped included."""
+        lines, found = self._read(image)
         # The page's buffers are free now, but glibc keeps most of them in its heap, and
         # the next page's differently sized buffers land beside them.
         self._trim_heap()
-        return lines
+        return lines, found
 
     def read_lines(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Read each of ``crops`` (BGR), one line of text each, with the line recogniser
@@ -220,7 +225,7 @@ class PpOcr:
         image's short side, for a line already found."""
         return [(read[0], float(read[1])) for read in self._lines(crops)]
 
-    def _read(self, image: np.ndarray) -> list[OcrLine]:
+    def _read(self, image: np.ndarray) -> tuple[list[OcrLine], int]:
         raw_h, raw_w = image.shape[:2]
         ratio_h = ratio_w = 1.0
         if max(raw_h, raw_w) > MAX_SIDE_LEN:
@@ -235,7 +240,7 @@ class PpOcr:
 
         boxes = self._detect(image)
         if not boxes:
-            return []
+            return [], 0
         crops = [_crop(image, box) for box in boxes]
         reads = self._recognize(crops)
         reads = [
@@ -256,7 +261,7 @@ class PpOcr:
                 continue
             chars = [np.asarray(to_original(c), dtype=np.int32).tolist() for c in char_boxes]
             lines.append((to_original(box), text, score, chars))
-        return lines
+        return lines, len(boxes)
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:
         resized = self._det_resize.resize(image)

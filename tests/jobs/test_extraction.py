@@ -286,6 +286,66 @@ def test_a_blank_page_is_not_sent_to_ocr_and_a_faint_one_is() -> None:
     assert engine.calls == 4  # read, then the three other orientations
 
 
+class CountedReads:
+    """The engine it wraps, counting the pages it is asked to read (upright or turned)."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine, self.reads = engine, 0
+        self.name, self.upright_confidence = "counted", 0.8
+
+    def recognize(self, image: Image.Image) -> list:
+        self.reads += 1
+        return self.engine.recognize(image)  # type: ignore[attr-defined]
+
+    def recognize_counted(self, image: Image.Image) -> object:
+        self.reads += 1
+        return self.engine.recognize_counted(image)  # type: ignore[attr-defined]
+
+
+def test_a_scan_blank_but_for_a_speck_is_read_once() -> None:
+    from PIL import ImageDraw
+
+    from jobs.extraction.ocr import get_engine
+
+    # A dash of dust on a white scan: the page is cut to it, which is not blank, and the
+    # detector finds no text on it. Turned three times more to read, it cost ~3 CPU-s.
+    scan = Image.new("RGB", (400, 560), "white")
+    ImageDraw.Draw(scan).rectangle((200, 280, 239, 282), fill="black")
+    buffer = io.BytesIO()
+    scan.save(buffer, format="PNG")
+    engine = CountedReads(get_engine("rapidocr"))
+    with pytest.raises(ExtractionError) as failed:
+        extract_document(buffer.getvalue(), kind="receipt", engine=engine)  # type: ignore[arg-type]
+    assert failed.value.code == "OCR_FAILED" and "No text was found" in failed.value.message
+    assert engine.reads == 1
+
+
+@pytest.mark.parametrize(("boxes", "reads"), [(0, 1), (3, 4)])
+def test_a_page_is_turned_to_read_again_unless_no_text_box_was_found(
+    boxes: int, reads: int
+) -> None:
+    from jobs.extraction.document import Document, Page
+    from jobs.extraction.ocr import Recognized, read_text
+
+    class Boxes:
+        name, upright_confidence, calls = "boxes", 0.8, 0
+
+        def recognize(self, image: Image.Image) -> list:
+            return self.recognize_counted(image).words
+
+        def recognize_counted(self, image: Image.Image) -> Recognized:
+            # Boxes read too unsure to give words: a sideways page can read so upright.
+            self.calls += 1
+            return Recognized([], boxes)
+
+    engine = Boxes()
+    page = Image.new("RGB", (600, 800), "white")
+    page.paste((0, 0, 0), (60, 100, 540, 110))
+    with pytest.raises(ExtractionError):
+        read_text(Document("application/pdf", [Page(0, page)]), engine=engine)
+    assert engine.calls == reads
+
+
 # --- isolation ----------------------------------------------------------------------------
 
 

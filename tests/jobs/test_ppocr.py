@@ -73,7 +73,7 @@ def test_the_heap_is_trimmed_after_each_page(monkeypatch: pytest.MonkeyPatch) ->
     reader = ppocr.PpOcr.__new__(ppocr.PpOcr)  # no models: only the page's end is under test
     reader._trim_heap = ppocr._heap_trimmer()
     read: list[int] = []
-    reader._read = lambda image: read.append(len(libc.trims)) or []  # type: ignore[method-assign]
+    reader._read = lambda image: read.append(len(libc.trims)) or ([], 0)  # type: ignore[method-assign]
 
     reader(page(64, 64))
     reader(page(64, 64))
