@@ -404,8 +404,14 @@ class RequeuedAfterLoss:
     resume_after: str = ""
 
 
-class _Unreachable(Exception):
-    pass
+class _Unreachable(ServiceError):
+    """Redis did not answer the epoch check: caught in redis_epoch_check, never out of it
+    (a ServiceError as every service's raise is, should a caller ever see one)."""
+
+    default_status = 503
+
+    def __init__(self) -> None:
+        super().__init__("REDIS_UNREACHABLE", "Redis cannot be reached.")
 
 
 def _redis_mark() -> str | None:

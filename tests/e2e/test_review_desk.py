@@ -1254,6 +1254,15 @@ def lead_on_flagged(
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
     page.locator(".pair-card.unresolved").wait_for()
+    # Settled too: a click on a card htmx has swapped in but not yet processed sent no
+    # request (one CI run in several, on a loaded machine).
+    page.wait_for_function(
+        """() => {
+            const panel = document.getElementById("fraud-panel");
+            return panel && !panel.matches(".htmx-request, .htmx-settling, .htmx-swapping")
+                && !panel.querySelector(".htmx-added, .htmx-settling");
+        }"""
+    )
     return flagged, context, page, errors
 
 
