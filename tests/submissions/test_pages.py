@@ -116,6 +116,12 @@ def content_bomb_pdf(megabytes: int) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return pdf_of_objects(objects)
+
+
+def pdf_of_objects(objects: list[bytes]) -> bytes:
+    """A PDF of these object bodies (numbered from 1, the first the catalog), with its
+    cross-reference table."""
     out, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -421,15 +427,7 @@ def pdf_of_fax_images(count: int, side: int = 60_000) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(draw) + draw + b"\nendstream",
         *[image] * count,
     ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-    return out + trailer % (len(objects) + 1, xref)
+    return pdf_of_objects(objects)
 
 
 def test_a_page_that_takes_minutes_to_draw_is_given_up_before_gunicorn_kills_the_web_worker():
