@@ -110,6 +110,19 @@ def open_page(chromium: Any, live_server: Any, user: Any) -> tuple[Any, Any, lis
     return context, page, errors
 
 
+def unresolved_pair_ready(page: Any) -> None:
+    """The fraud panel has drawn an unresolved pair and htmx has settled it: a click on a
+    card swapped in but not yet processed sent nothing (seen on a loaded CI machine)."""
+    page.locator(".pair-card.unresolved").wait_for()
+    page.wait_for_function(
+        """() => {
+            const panel = document.getElementById("fraud-panel");
+            return panel && !panel.matches(".htmx-request, .htmx-settling, .htmx-swapping")
+                && !panel.querySelector(".htmx-added, .htmx-settling");
+        }"""
+    )
+
+
 def test_triage_resolve_and_approve(chromium, live_server, team, screenshots: Path):
     subs = seed_queue(team["company"])
     context, page, errors = open_page(chromium, live_server, team["alice"])

@@ -19,7 +19,14 @@ from submissions.services import (
 )
 from submissions.views import actions
 from tests import factories
-from tests.e2e.test_review_browser import PASSWORD, RECEIPT, open_page, seed_queue, wait_until
+from tests.e2e.test_review_browser import (
+    PASSWORD,
+    RECEIPT,
+    open_page,
+    seed_queue,
+    unresolved_pair_ready,
+    wait_until,
+)
 from tests.submissions.test_review_support import flagged_pairs, receipt_png, stored_file
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -517,7 +524,7 @@ def test_resolving_a_fraud_pair_keeps_the_unsaved_correction_and_comment(
     flagged = seed_queue(team["company"])["flagged"]
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     page.locator("#field-merchantName").fill("Tesco Extra Cambridge")
     page.locator("#comment-text").fill("Checked with the shop.")
 
@@ -540,7 +547,7 @@ def test_resolving_a_fraud_match_that_no_longer_exists_says_so_in_the_refreshed_
     flagged = seed_queue(team["company"])["flagged"]
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     FraudMatch.objects.filter(submission=flagged).delete()  # gone with the other submission
     page.click("[data-resolve=false_positive]")
     refusal = page.locator("#fraud-panel [data-refusal]")
@@ -609,7 +616,7 @@ def test_an_edit_made_after_a_failed_save_survives_a_fraud_decision(chromium, li
     flagged = seed_queue(team["company"])["flagged"]
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     page.route(re.compile(r"/correct(\?|$)"), lambda route: route.fulfill(status=500, body="x"))
     field = page.locator("#field-merchantName")
     field.fill("Tesco Extra Cambridge")
@@ -714,7 +721,7 @@ def test_a_correction_then_an_immediate_false_positive_on_a_slow_network_both_la
     flagged = seed_queue(team["company"])["flagged"]
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     slow_network(context, page)
     field = page.locator("#field-merchantName")
     field.fill("Tesco Extra Cambridge")
@@ -1253,16 +1260,7 @@ def lead_on_flagged(
     Membership.objects.filter(user=team["alice"]).update(role=Membership.Role.LEAD)
     context, page, errors = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
-    # Settled too: a click on a card htmx has swapped in but not yet processed sent no
-    # request (one CI run in several, on a loaded machine).
-    page.wait_for_function(
-        """() => {
-            const panel = document.getElementById("fraud-panel");
-            return panel && !panel.matches(".htmx-request, .htmx-settling, .htmx-swapping")
-                && !panel.querySelector(".htmx-added, .htmx-settling");
-        }"""
-    )
+    unresolved_pair_ready(page)
     return flagged, context, page, errors
 
 
@@ -1380,7 +1378,7 @@ def held_requests(page: Any, pattern: str) -> list[Any]:
 
 
 def wait_for_held(page: Any, held: list[Any]) -> Any:
-    deadline = time.monotonic() + 8.0
+    deadline = time.monotonic() + 15.0  # as expect's waits (tests/e2e/conftest.py)
     while not held:
         if time.monotonic() > deadline:
             raise AssertionError("the request was never sent")

@@ -12,7 +12,7 @@ from fraud.models import FraudMatch
 from submissions.models import Submission
 from submissions.services import submission_claim
 from tests import factories
-from tests.e2e.test_review_browser import open_page, seed_queue, wait_until
+from tests.e2e.test_review_browser import open_page, seed_queue, unresolved_pair_ready, wait_until
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 from tests.submissions.test_review_support import submission_with_file
 
@@ -56,7 +56,7 @@ def test_the_undo_of_a_resolution_shows_under_its_result(chromium, live_server, 
     flagged = seed_queue(team["company"])["flagged"]
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     page.locator("[data-resolve=false_positive]").focus()
     page.keyboard.press("Enter")
 

@@ -11,7 +11,7 @@ from fraud.models import FraudMatch
 from steve.models import Membership
 from submissions.models import Submission, SubmissionStatus
 from submissions.services import submission_claim
-from tests.e2e.test_review_browser import PASSWORD, open_page, seed_queue
+from tests.e2e.test_review_browser import PASSWORD, open_page, seed_queue, unresolved_pair_ready
 from tests.e2e.test_review_desk import fraud_panel_loaded, low_total
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -145,7 +145,7 @@ def test_every_desk_action_goes_through_on_the_first_press_after_signing_in_agai
     submission_claim(submission_id=flagged.pk, user=team["bob"])
     context, page, _ = open_page(chromium, live_server, team["alice"])
     page.goto(f"{live_server.url}/review/{flagged.pk}/")
-    page.locator(".pair-card.unresolved").wait_for()
+    unresolved_pair_ready(page)
     banner = page.locator("#request-error")
 
     # Take over bob's claim.

@@ -200,11 +200,14 @@ def test_a_webhook_receiver_that_is_down_is_logged_per_attempt_and_at_giving_up(
     assert SECRET_QUERY not in written and secret not in written
 
 
-def test_a_disabled_endpoint_is_logged_by_its_origin_not_its_url(company, caplog):
+def test_a_disabled_endpoint_is_logged_by_its_origin_not_its_url(
+    company, caplog, django_capture_on_commit_callbacks
+):
     # A receiver's URL is often its credential (a Slack or Teams hook, a ?token=).
     endpoint, _ = endpoint_create(company=company, url=f"https://93.184.215.14/h?{SECRET_QUERY}")
     caplog.set_level(logging.WARNING)
-    endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")
+    with django_capture_on_commit_callbacks(execute=True):  # it is said once committed
+        endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")
     (line,) = lines(caplog, "webhooks.services")
     assert company.pk in line.getMessage() and endpoint.pk in line.getMessage()
     assert "https://93.184.215.14:443" in line.getMessage()
