@@ -24,11 +24,12 @@ from .receipt import (
     ORDER_UNSURE_CONFIDENCE,
     RIVAL_TOTAL_CUE,
     date_order,
+    doubt_rival_totals,
     find_issue_date,
     find_line_item_rows,
     line_items_candidate,
 )
-from .totals import amount_paid_back, find_tax, find_total, rival_totals, two_documents
+from .totals import amount_paid_back, find_tax, find_total, two_documents
 from .values import (
     Match,
     detect_currency,
@@ -221,7 +222,7 @@ def parse_invoice(
         # receipt's refund is.
         total = _credit_note_total(paid_back)
     if total is not None and total.confidence > DISAGREEMENT_CAP:
-        total = _doubt_rival_totals(total, lines)
+        total = doubt_rival_totals(total, lines, invoice=True)
     _put(fields, "totalAmount", total)
     if total:
         _put(fields, "taxAmount", find_tax(lines, total.value, invoice=True))  # type: ignore[arg-type]
@@ -271,21 +272,6 @@ def _named(refs: list[AmountRef]) -> list[str]:
     """``refs`` as RIVAL_TOTAL_CUE cues, one per amount and page."""
     cues = [f"{RIVAL_TOTAL_CUE}:{r.value}@{r.line.page + 1}" for r in refs]
     return list(dict.fromkeys(cues))
-
-
-def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:
-    """Send to review a total beside which another page shows a grand total that nothing
-    printed explains, as a receipt's (receipt._doubt_rival_totals): a two-page invoice
-    whose first page says "Total due 1,250.00" and whose second "Total due 980.00" went
-    straight through with one of them. What a long invoice prints legitimately is no
-    rival (totals.rival_totals with ``invoice``): a running total per page, the total
-    before and after tax or a discount, in another currency, a payment or a credit
-    taken off, a remittance slip repeating it."""
-    rivals = rival_totals(lines, total.value, invoice=True)  # type: ignore[arg-type]
-    if not rivals:
-        return total
-    cues = [f"{RIVAL_TOTAL_CUE}:{r.value}@{r.line.page + 1}" for r in rivals]
-    return Candidate(total.value, DISAGREEMENT_CAP, total.evidence, [*total.cues, *cues])
 
 
 def _currency_of_country(tax_id: Candidate | None, text: str) -> Candidate | None:

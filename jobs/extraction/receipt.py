@@ -134,7 +134,7 @@ def choose_fields(
         )
     total = chosen.get("totalAmount")
     if total is not None and total.confidence > DISAGREEMENT_CAP:
-        total = chosen["totalAmount"] = _doubt_rival_totals(total, lines)
+        total = chosen["totalAmount"] = doubt_rival_totals(total, lines)
     tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
     if tax:
         chosen["taxAmount"] = tax
@@ -151,14 +151,16 @@ def choose_fields(
 RIVAL_TOTAL_CUE = "totals-disagree"
 
 
-def _doubt_rival_totals(total: Candidate, lines: list[Line]) -> Candidate:
+def doubt_rival_totals(total: Candidate, lines: list[Line], *, invoice: bool = False) -> Candidate:
     """Send to review a total beside which the document shows another grand total that
     nothing printed explains (totals.rival_totals): a two-page PDF showing "TOTAL 17.90"
     on its first page and "TOTAL 26.80" on its second was read as 17.90 at 0.94, straight
     through, with a total nobody can vouch for. Only across pages: on one page, receipts
     print several totals (before and after tax, rounded) that their arithmetic does not
-    always show."""
-    rivals = rival_totals(lines, total.value)  # type: ignore[arg-type]
+    always show. ``invoice``: what a long invoice prints legitimately is no rival either
+    (a running total per page, a total before and after tax, in another currency, a
+    payment or a credit taken off)."""
+    rivals = rival_totals(lines, total.value, invoice=invoice)  # type: ignore[arg-type]
     if not rivals:
         return total
     # A new candidate: the chosen option's cues are the option's, which a benchmark
