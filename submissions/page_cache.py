@@ -109,7 +109,11 @@ def failed_drawing(file: SubmissionFile, page: int, rotate: int, etag: str) -> s
     """Why this page, as drawn now (same ETag: the same bytes, transform and turn), could
     not be drawn a while ago; None when that is not known (never tried, forgotten, or the
     cache unreachable: then it is tried again, as before this was kept)."""
-    kept = _cache_call("get", failed_key(file.pk, page, rotate))
+    return _failed_reason(_cache_call("get", failed_key(file.pk, page, rotate)), etag)
+
+
+def _failed_reason(kept: object, etag: str) -> str | None:
+    """The reason a kept failure gives, when it is of the drawing `etag` names."""
     if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == etag:
         return str(kept[1])
     return None
@@ -122,14 +126,12 @@ def failed_pages(file: SubmissionFile, pages: range) -> dict[int, str]:
     kept = _cache_call("get_many", list(keys)) if keys else None
     if not isinstance(kept, dict):
         return {}
-    return {
-        keys[key]: str(value[1])
+    reasons = {
+        keys[key]: _failed_reason(value, page_etag(file, keys[key], 0))
         for key, value in kept.items()
         if key in keys
-        and isinstance(value, tuple)
-        and len(value) == 2
-        and value[0] == page_etag(file, keys[key], 0)
     }
+    return {page: reason for page, reason in reasons.items() if reason is not None}
 
 
 def remember_failed(
