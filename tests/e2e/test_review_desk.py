@@ -46,6 +46,19 @@ def low_total(company: Any) -> Submission:
     return submission
 
 
+def alice_without_script(chromium: Any, live_server: Any, submission: Any) -> tuple[Any, Any]:
+    """A browser with JavaScript off, signed in as alice, on `submission`'s page."""
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(8000)
+    page.goto(f"{live_server.url}/review/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    return context, page
+
+
 def fraud_panel_loaded(page: Any) -> None:
     page.locator("[data-fraud-panel]").wait_for()
 
@@ -1063,14 +1076,7 @@ def test_without_javascript_every_file_of_a_submission_is_shown(chromium, live_s
     submission = factories.SubmissionFactory(company=team["company"])
     stored_file(submission, index=0, content=receipt_png(RECEIPT))
     stored_file(submission, index=1, content=receipt_png(["SECOND PAGE"]))
-    context = chromium.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(8000)
-    page.goto(f"{live_server.url}/review/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    context, page = alice_without_script(chromium, live_server, submission)
     expect(page.locator(".stage .file[data-file='1'] img")).to_be_visible()
     expect(page.locator(".stage .file[data-file='0'] img")).to_be_visible()
     for dead in ("[data-file-tab='1']", "[data-zoom=in]", "[data-rotate]", "[data-shortcuts-open]"):
@@ -1474,14 +1480,7 @@ def test_without_javascript_take_over_keeps_a_correction_refused_for_the_claim(
 
     submission = low_total(team["company"])
     submission_claim(submission_id=submission.pk, user=team["bob"])
-    context = chromium.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(8000)
-    page.goto(f"{live_server.url}/review/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.goto(f"{live_server.url}/review/{submission.pk}/")
+    context, page = alice_without_script(chromium, live_server, submission)
     field = page.locator("#field-totalAmount")
     field.fill("60.00")
     field.press("Enter")
