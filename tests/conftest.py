@@ -1,7 +1,7 @@
 """Fixtures shared by the suite. Tests run against PostgreSQL and Redis (see README)."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,27 @@ SROIE = REPO.parent / "shared" / "datasets" / "sroie-dev"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL features")
     flush.install()  # transactional tests' teardown truncates only the tables written
+
+
+@pytest.fixture
+def analyse(db) -> Iterator[Callable[[str], None]]:
+    """ANALYZE a table inside a test that rolls back. ANALYZE writes its estimate in
+    place, so the rollback would keep it: later tests would see thousands of rows in an
+    empty table (the admin's estimated counts, tests/flush.py's choice of TRUNCATE). After
+    the test its rows are deleted and the table analysed again, still in the transaction,
+    which leaves it estimated empty."""
+    analysed: list[str] = []
+
+    def analyse_table(table: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        analysed.append(table)
+
+    yield analyse_table
+    with connection.cursor() as cursor:
+        for table in analysed:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The review queue and the API's list after a year of use: what a page reads grows with
 what it shows, not with every submission the company ever decided."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,13 +47,12 @@ def read_by(queries: list[dict[str, str]], table: str = "submissions_submission"
     return read
 
 
-def test_the_queues_tabs_count_the_open_submissions_not_every_decided_one(ui, company):
+def test_the_queues_tabs_count_the_open_submissions_not_every_decided_one(ui, company, analyse):
     # The tabs counted every status, polled every 5 s by each reviewer: a GROUP BY over
     # every submission the company ever had, most of them approved long ago.
     submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
     submissions(company, OPEN, status=SubmissionStatus.REVIEW)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
+    analyse("submissions_submission")
     with CaptureQueriesContext(connection) as queries:
         page = ui.get(reverse("review:queue"))
     assert page.status_code == 200
@@ -64,13 +64,12 @@ def test_the_queues_tabs_count_the_open_submissions_not_every_decided_one(ui, co
     assert {sql: n for sql, n in read.items() if n > 20 * OPEN} == {}
 
 
-def test_the_apis_list_by_a_rare_fraud_status_reads_that_status_only(api, company):
+def test_the_apis_list_by_a_rare_fraud_status_reads_that_status_only(api, company, analyse):
     # No index had the fraud status: a page of the few blocked submissions read back
     # through every clean one, newest first, until it filled (or the table ended).
     submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
     blocked = submissions(company, OPEN, fraud_status=FraudStatus.BLOCKED)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
+    analyse("submissions_submission")
     with CaptureQueriesContext(connection) as queries:
         first = api.get("/api/v1/submissions", {"fraudStatus": "blocked", "limit": 5}).json()
         cursor = first["pagination"]["nextCursor"]
@@ -85,14 +84,15 @@ def test_the_apis_list_by_a_rare_fraud_status_reads_that_status_only(api, compan
 
 
 @pytest.mark.parametrize("sort", ["age", "-age"])
-def test_the_all_tab_by_age_reads_a_page_not_every_decided_submissions_events(ui, company, sort):
+def test_the_all_tab_by_age_reads_a_page_not_every_decided_submissions_events(
+    ui, company, sort, analyse
+):
     # A row in review ages from its move there (an event read per row): sorting every
     # row by that had each decided submission the company ever had read its events, on
     # each poll. Only the ones in review read theirs; the others sort by creation time.
     submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
     submissions(company, OPEN, status=SubmissionStatus.REVIEW)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
+    analyse("submissions_submission")
     with CaptureQueriesContext(connection) as queries:
         page = ui.get(reverse("review:queue"), {"status": "all", "sort": sort})
     assert page.status_code == 200 and len(page.context["rows"]) >= 50
@@ -106,7 +106,7 @@ BACKLOG = 1500
 _MINUTE = timedelta(minutes=1)
 
 
-def in_review(company: Company, count: int) -> dict[str, datetime]:
+def in_review(company: Company, count: int, analyse: Callable[[str], None]) -> dict[str, datetime]:
     """`count` submissions in review, each with the events processing leaves (its move
     into review among them, its time on the row), made in bulk: when each moved into review, by id. Half of
     them are past the SLA; each was made 5 minutes before its move, so none is past it
@@ -130,9 +130,8 @@ def in_review(company: Company, count: int) -> dict[str, datetime]:
             )
     Submission.objects.bulk_update(waiting, ["created_at", "review_entered_at"])
     SubmissionEvent.objects.bulk_create(events)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
-        cursor.execute("ANALYZE submissions_submissionevent")
+    analyse("submissions_submission")
+    analyse("submissions_submissionevent")
     return entered
 
 
@@ -141,13 +140,15 @@ def by_age(queries: list[dict[str, str]]) -> list[dict[str, str]]:
     return [q for q in queries if "COALESCE" in q["sql"] and "submissions_submission" in q["sql"]]
 
 
-def test_the_review_tabs_poll_by_age_reads_a_page_not_every_waiting_submissions_events(ui, company):
+def test_the_review_tabs_poll_by_age_reads_a_page_not_every_waiting_submissions_events(
+    ui, company, analyse
+):
     # A row's age counts from its move into review: read from its events by a subquery
     # per row, each 5-s poll of each reviewer sorted every submission in review by it,
     # and counted the SLA's breaches through the events of each older one (at 20,000
     # waiting, over half a second of database time a poll: bench/queue_age.py).
     submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
-    entered = in_review(company, BACKLOG)
+    entered = in_review(company, BACKLOG, analyse)
     first = ui.get(reverse("review:queue")).context["rows"]
     oldest_first = sorted(entered, key=lambda pk: (entered[pk], pk))
     assert [row.pk for row in first] == oldest_first[: len(first)]
@@ -170,11 +171,11 @@ def test_the_review_tabs_poll_by_age_reads_a_page_not_every_waiting_submissions_
 
 
 def test_the_overviews_oldest_waiting_reads_one_row_not_every_waiting_submissions_events(
-    ui, reviewer, company
+    ui, reviewer, company, analyse
 ):
     Membership.objects.filter(user=reviewer).update(role=Membership.Role.LEAD)
     submissions(company, DECIDED, status=SubmissionStatus.APPROVED)
-    entered = in_review(company, BACKLOG)
+    entered = in_review(company, BACKLOG, analyse)
     with CaptureQueriesContext(connection) as queries:
         page = ui.get(reverse("review:stats"))
     assert page.context["oldest"].pk == min(entered, key=lambda pk: (entered[pk], pk))

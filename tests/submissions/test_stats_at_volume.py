@@ -52,7 +52,9 @@ def decided(company: Company, reviewer: Any, count: int, days_ago: int) -> None:
     SubmissionEvent.objects.filter(submission_id__in=ids).update(occurred_at=then)
 
 
-def test_the_overview_reads_its_30_days_not_the_companys_whole_history(ui, reviewer, company):
+def test_the_overview_reads_its_30_days_not_the_companys_whole_history(
+    ui, reviewer, company, analyse
+):
     # The decisions per day were filtered on each event's date (not the indexed time), and
     # the rates' submissions by creation time (not indexed): every event and every
     # submission of a year of use was read on each visit.
@@ -60,9 +62,8 @@ def test_the_overview_reads_its_30_days_not_the_companys_whole_history(ui, revie
     old, recent = 1000, 10
     decided(company, reviewer, old, days_ago=200)
     decided(company, reviewer, recent, days_ago=2)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
-        cursor.execute("ANALYZE submissions_submissionevent")
+    analyse("submissions_submission")
+    analyse("submissions_submissionevent")
     with CaptureQueriesContext(connection) as queries:
         page = ui.get(reverse("review:stats"))
     assert page.status_code == 200
@@ -116,7 +117,7 @@ def waiting(company: Company, count: int, later_events: int) -> None:
 
 
 def test_time_in_review_is_read_per_waiting_submission_not_from_all_events(
-    ui, reviewer, company, settings
+    ui, reviewer, company, settings, analyse
 ):
     # Waiting and the SLA count from each submission's move into review, kept on its row
     # (review_entered_at) with its event: what the overview and the queue read of the
@@ -126,9 +127,8 @@ def test_time_in_review_is_read_per_waiting_submission_not_from_all_events(
     queue = 40
     decided(company, reviewer, 1000, days_ago=200)
     waiting(company, queue, later_events=5)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE submissions_submission")
-        cursor.execute("ANALYZE submissions_submissionevent")
+    analyse("submissions_submission")
+    analyse("submissions_submissionevent")
     with CaptureQueriesContext(connection) as queries:
         overview = ui.get(reverse("review:stats"))
         page = ui.get(reverse("review:queue"))
