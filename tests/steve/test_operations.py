@@ -47,6 +47,22 @@ def test_long_running_services_have_health_checks():
     assert found["web"]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
+def test_redis_keeps_nothing_on_disk_so_a_crash_brings_it_back_empty_and_noticed():
+    """Beat's Redis check (steve.services.redis_epoch_check) notices a Redis that came
+    back without its mark. The image's default config snapshots to /data (`save 3600 1
+    300 100 60 10000`): killed (the OOM killer, a node crash) and restarted, it loaded its
+    last snapshot, the mark in it and the messages queued since gone, and the check said
+    "same" (checked with redis-server 7, kill -9). Without snapshots, an append-only file
+    or a /data that outlives the container, every restart is empty, and noticed."""
+    redis = services()["redis"]
+    program, *args = redis["command"]
+    assert program == "redis-server"
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    assert options["--save"] == "" and options["--appendonly"] == "no"
+    # A dump.rdb left there by an earlier run would be loaded at every start.
+    assert redis["tmpfs"] == ["/data"]
+
+
 def test_only_the_proxy_publishes_the_web_port_so_web_replicas_can_scale():
     """Replicas publishing a fixed host port would compete for it: `--scale web=2` fails."""
     found = services()
