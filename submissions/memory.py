@@ -112,6 +112,38 @@ def _reg_keys(digits: str, letter: str, bracket_digits: str, bracket_letter: str
     return keys
 
 
+# A registration key as stored: the number (5 to 7 digits as printed, or fewer once its
+# zeros went) and its letter.
+_REG_KEY = re.compile(r"reg:(\d+)([A-Z])")
+REG_PRINTED_DIGITS = range(5, 8)  # the digits a number keyed as printed has (_REG)
+
+
+def recall_keys(keys: Iterable[str]) -> list[str]:
+    """The keys to find a receipt's memories by: its own (``shop_keys``, which memories are
+    stored under), then its company numbers as earlier key functions kept them. Until the
+    unpadded key was added a number was keyed as printed, zeros and all ("0012345-A" as
+    reg:0012345A, "000760274-K" as reg:0760274K), and rows taught then are under that key
+    alone: a receipt printing "12345-A", or padding it otherwise, did not find them.
+
+    The number without its zeros and zero-padded to each width _REG reads (5 to 7
+    digits) are all the keys it was ever stored under: at most four names (one for a
+    7-digit number), looked up on the (company, key, field) index like any key, so no
+    scan of a company's registration rows. Only looked up, never stored under."""
+    keys = list(keys)
+    return list(dict.fromkeys(keys + [older for key in keys for older in _reg_spellings(key)]))
+
+
+def _reg_spellings(key: str) -> list[str]:
+    """Every key a registration key's number was stored under: without its zeros, and
+    padded with zeros to each width _REG reads as printed."""
+    match = _REG_KEY.fullmatch(key)
+    if match is None or not match[1].strip("0"):
+        return []  # not a company number, or zeros alone (kept as keyed)
+    digits, letter = match[1].lstrip("0"), match[2]
+    widths = [len(digits), *(width for width in REG_PRINTED_DIGITS if width > len(digits))]
+    return [f"reg:{digits.zfill(width)}{letter}" for width in widths]
+
+
 def _digits_read(run: re.Match[str]) -> str:
     """A run of digits and digit-like letters as digits, when it is a number: at least
     twice as many digits as letters ("86Q671", not "OIL", "S1" or a word)."""

@@ -20,6 +20,7 @@ from submissions.memory import (
     Recall,
     Remembered,
     choose,
+    recall_keys,
     same_value,
     shop_keys,
 )
@@ -164,7 +165,8 @@ def shop_memory(
     *, company_id: str, text: str, read_address: str | None, read_name: str | None
 ) -> dict[str, Recall]:
     """What this company's reviewers taught Steve about the shop of a receipt, by field."""
-    keys = shop_keys(text, read_address, read_name)
+    # With the company numbers' older keys: rows taught before a key changed are under them.
+    keys = recall_keys(shop_keys(text, read_address, read_name))
     if not keys:
         return {}
     rows = [

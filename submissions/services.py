@@ -27,7 +27,7 @@ from steve.text import hides_text, shown, without_padding
 from steve.timefmt import iso
 from steve.workflow_rules import Steps, field_type, schema_refusal_at
 from submissions.events import announce
-from submissions.memory import REMEMBERED_FIELDS, same_value, shop_keys
+from submissions.memory import REMEMBERED_FIELDS, recall_keys, same_value, shop_keys
 from submissions.models import (
     EventType,
     FraudStatus,
@@ -1893,13 +1893,15 @@ def _recalled_ids(submission: Submission, field_name: str) -> list[str]:
 def _shop_rows(
     submission: Submission, field_name: str, keys: list[str], ids: list[str]
 ) -> list[MerchantMemory]:
-    """The company's memory rows of this receipt's shop, locked: under its keys, and the
-    rows its recall came from (a receipt read another way has other keys)."""
+    """The company's memory rows of this receipt's shop, locked: under its keys (and its
+    company numbers' older keys, which the recall reads: a row taught under one is the
+    same shop's, to be overruled and given back as the key's own), and the rows its
+    recall came from (a receipt read another way has other keys)."""
     _lock_memories(submission.company_id)
     return list(
         MerchantMemory.objects.select_for_update()
         .filter(company_id=submission.company_id, field=field_name)
-        .filter(Q(key__in=keys) | Q(pk__in=ids))
+        .filter(Q(key__in=recall_keys(keys)) | Q(pk__in=ids))
     )
 
 
