@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -202,13 +203,18 @@ def _read_capped(response: requests.Response, deadline: float) -> str:
 def post_signed(
     *,
     url: str,
-    secrets: list[str],
+    secrets: list[str] | Callable[[], list[str]],
     event_id: str,
     event_type: str,
     payload: dict[str, Any],
     timeout: float = TIMEOUT_SECONDS,
 ) -> Outcome:
-    """One signed POST to a checked, pinned target; never raises for the receiver's faults."""
+    """One signed POST to a checked, pinned target; never raises for the receiver's faults.
+
+    `secrets` as a callable is read when the attempt is signed, after the host resolved
+    (up to RESOLVE_TIMEOUT_SECONDS): read before, a rotation with no grace meanwhile left
+    the attempt signed with the dropped secret only, which the docs promise never
+    happens ("every attempt is signed when it is sent, with the secrets active then")."""
     started = time.monotonic()
     try:
         target = resolve_checked(url)
@@ -216,7 +222,7 @@ def post_signed(
         return Outcome(None, "", f"Target refused: {exc}", 0)
     body = encode_body(payload)
     headers = signed_headers(
-        secrets=secrets,
+        secrets=secrets() if callable(secrets) else secrets,
         event_id=event_id,
         event_type=event_type,
         timestamp=int(time.time()),
@@ -265,8 +271,16 @@ def post_signed(
 
 
 def signing_secrets(delivery: WebhookDelivery) -> list[str]:
+    """The secrets that sign the delivery's attempt now. An endpoint's are read afresh:
+    the one its claim loaded can be a rotation behind by the time the attempt is sent."""
     if delivery.endpoint is not None:
-        return active_secrets(delivery.endpoint)
+        endpoint = (
+            WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+            .only("secret", "previous_secret", "previous_secret_expires_at")
+            .first()
+        )
+        # Deleted meanwhile: its answer is recorded nowhere (record()), signed as claimed.
+        return active_secrets(endpoint or delivery.endpoint)
     if delivery.purpose == WebhookDelivery.Purpose.SYNC:
         return active_secrets(sync_secret_get_or_create(company_id=delivery.company_id))
     return active_secrets(
@@ -832,7 +846,7 @@ def deliver(delivery_id: str) -> Outcome | None:
     delivery, attempt = claimed
     outcome = post_signed(
         url=delivery.url,
-        secrets=signing_secrets(delivery),
+        secrets=lambda: signing_secrets(delivery),
         event_id=delivery.event_id,
         event_type=delivery.event_type,
         payload=delivery.payload,

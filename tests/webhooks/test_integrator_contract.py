@@ -17,6 +17,7 @@ from submissions.services import Actor, submission_approve
 from tests.factories import SubmissionFactory
 from tests.submissions.test_sync import with_sync_target
 from tests.webhooks.conftest import Received
+from webhooks import targets
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, TEST_EVENT
 from webhooks.delivery import deliver
 from webhooks.models import WebhookDelivery
@@ -160,6 +161,29 @@ def test_a_retry_pending_at_a_rotation_is_signed_with_the_secrets_active_when_it
     assert signed_by(old, first) and not signed_by(new, first)
     assert signed_by(new, retry) and not signed_by(old, retry)
     assert len(steve_signatures(retry)) == len(standard_signatures(retry)) == 1
+
+
+def test_an_attempt_claimed_before_a_rotation_and_sent_after_it_is_signed_with_the_new_secret(
+    company, receiver, monkeypatch
+):
+    """docs: "every attempt is signed when it is sent, with the secrets active then". The
+    host's lookup (up to 5 s) comes between the claim and the send: a rotation with no
+    grace then had the attempt signed with the dropped secret only, the claim's."""
+    endpoint, old = endpoint_create(company=company, url=receiver.url)
+    submission_approve(submission_id=SubmissionFactory(company=company).pk, actor=Actor.system())
+    delivery = WebhookDelivery.objects.get()
+    resolve = targets._resolve
+    rotated: list[str] = []
+
+    def rotated_while_resolving(host: str, port: int) -> list[str]:
+        rotated.append(endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0)).secret)
+        return resolve(host, port)
+
+    monkeypatch.setattr(targets, "_resolve", rotated_while_resolving)
+    deliver(delivery.pk)
+    (request,) = receiver.requests
+    assert signed_by(rotated[0], request) and not signed_by(old, request)
+    assert len(steve_signatures(request)) == len(standard_signatures(request)) == 1
 
 
 def test_every_attempt_of_a_retried_event_is_fresh_signed_and_deduplicated_to_one(
