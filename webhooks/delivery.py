@@ -938,12 +938,15 @@ def _waiting_on_failing_owner(now: datetime) -> Q:
     each took a message and a claim and was pushed back FAILING_ENDPOINT_WAIT, so 2,000
     waiting behind one dead receiver were 2,000 no-op messages every ~10 s, ahead of
     every other company's deliveries on the shared queue."""
-    endpoint = Q(endpoint__failing_since__isnull=False) & _ahead_or_in_flight(
-        now, Q(endpoint=OuterRef("endpoint"))
+    # Not a disabled endpoint's nor a suspended host's: nothing is sent to them, their
+    # claims give each delivery up unsent, and one at a time a backlog of thousands
+    # (disabled after days of failures, failing_since still set) took hours to fail.
+    endpoint = Q(endpoint__failing_since__isnull=False, endpoint__enabled=True) & (
+        _ahead_or_in_flight(now, Q(endpoint=OuterRef("endpoint")))
     )
-    host = Q(session_target__failing_since__isnull=False) & _ahead_or_in_flight(
-        now, Q(session_target=OuterRef("session_target"))
-    )
+    host = Q(
+        session_target__failing_since__isnull=False, session_target__suspended_at__isnull=True
+    ) & _ahead_or_in_flight(now, Q(session_target=OuterRef("session_target")))
     # A sync target has no failing run of its own (_sync_target_failing_and_busy): a post
     # follows a failure when its last attempt failed, or when its target's Retry-After
     # has had no 2xx since (then all of its posts do, as an endpoint's).

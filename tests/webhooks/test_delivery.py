@@ -438,6 +438,28 @@ def test_beat_queues_one_message_for_a_failing_endpoints_waiting_deliveries(
         assert queued == []
 
 
+def test_a_disabled_failing_endpoints_pending_deliveries_all_fail_at_beats_next_pass(
+    company, endpoint, receiver
+):
+    """docs: "Pending deliveries of a disabled endpoint fail without being sent". Disabled
+    after days of failures (failing_since still set), its backlog was held to one attempt
+    at a time though none is sent: one delivery given up per beat pass (5 s), a backlog of
+    thousands shown `pending` for hours. Likewise a suspended session host's."""
+    for _ in range(3):
+        emit(company)
+        emit(company, session_url=f"{receiver.url}/session")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
+    target = SessionWebhookTarget.objects.get()
+    SessionWebhookTarget.objects.filter(pk=target.pk).update(failing_since=timezone.now())
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    session_target_suspend(target_id=target.pk, reason="Failing for days.")
+    WebhookDelivery.objects.update(queued_until=None)  # their first messages were lost
+    with mock.patch("webhooks.tasks.deliver_webhook.delay", side_effect=deliver_webhook):
+        dispatch_due_webhooks()
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"failed"}
+    assert receiver.requests == []
+
+
 def test_a_healthy_endpoint_is_sent_to_in_parallel(company, endpoint, receiver):
     sending, other = emit(company)[0], emit(company)[0]
     WebhookDelivery.objects.filter(pk=sending.pk).update(
