@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -292,6 +293,26 @@ class JobRequest:
     filename: str | None
 
 
+def _refuse_repeated(data: Any) -> None:
+    """A form (multipart or urlencoded) may name a member twice; Django reads the last.
+    A JSON body doing so is refused by its parser and a query's by its listing, so is a
+    form's: a second `file` part was dropped, a second templateName ran the job on it."""
+    if not isinstance(data, QueryDict):
+        return
+    repeated = [name for name, values in data.lists() if len(values) > 1]
+    if repeated:
+        message = "A member of the form is given more than once; send each once."
+        raise peer_problem(
+            400,
+            "INVALID_REQUEST",
+            message,
+            errors=[
+                field_error(name, "The member is given more than once.", "repeated")
+                for name in repeated
+            ],
+        )
+
+
 def parse_job(request: Request) -> JobRequest:
     """The create's template, options and file, every member checked: one refused does
     not hide another (docs/api.md "Validation errors"). The problem lists them all under
@@ -387,6 +408,7 @@ class ExtractionJobCreateView(PeerEnvelopeView):
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, Mapping):
             raise peer_problem(400, "INVALID_BODY", "The body must be a JSON object.")
+        _refuse_repeated(request.data)  # before any member is read as its last value
         job = parse_job(request)
         session = extraction_job_create(
             api_key=request.auth,

@@ -863,3 +863,37 @@ def test_webhook_delivery_needs_an_endpoint_taking_the_events_that_end_a_job(
     assert response.json()["code"] == "WEBHOOK_NOT_CONFIGURED"
     assert "session.failed" in response.json()["detail"]
     assert not WorkflowSession.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "repeated"),
+    [
+        # Two files: a job carries one, and the last part was read, the first dropped.
+        (
+            {
+                "file": [
+                    SimpleUploadedFile("first.pdf", invoice_pdf()),
+                    SimpleUploadedFile("second.pdf", invoice_pdf()),
+                ]
+            },
+            ["file"],
+        ),
+        ({"templateName": ["receipt-ocr", "invoice"]}, ["templateName"]),
+        ({"documentReview": ["50", ""], "deliveryMode": ["webhook", "poll"]}, None),
+    ],
+)
+def test_a_form_member_sent_twice_is_a_400_naming_it_and_makes_no_job(
+    api, workflows, settings, fields, repeated
+):
+    """A JSON body naming a member twice is refused (INVALID_JSON, `repeated`), and so is
+    a query parameter given twice; a form's repeated member was read as its last value,
+    so a job ran on another template, without the review gate or on one of two files."""
+    response = create(api, **fields)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "INVALID_REQUEST" and body["error"]["code"] == "INVALID_REQUEST"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [
+        (name, "repeated") for name in repeated or list(fields)
+    ]
+    assert not WorkflowSession.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
