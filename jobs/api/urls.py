@@ -35,4 +35,10 @@ urlpatterns = [
         extraction_jobs.ExtractionJobCancelView.as_view(),
         name="extraction-job-cancel",
     ),
+    # Last, so only what the routes above refuse: answered with their documented 404.
+    path("workflows/<str:slug>/sessions", views.SessionPathNotFoundView.as_view()),
+    path(
+        "workflows/<str:slug>/sessions/<str:session_id>/submit",
+        views.SessionPathNotFoundView.as_view(),
+    ),
 ]

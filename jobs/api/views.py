@@ -8,7 +8,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,7 +43,7 @@ from steve.api.errors import (
     unknown_param_problems,
 )
 from steve.api.idempotency import idempotent
-from steve.api.views import company_workflow
+from steve.api.views import company_workflow, workflow_not_found
 from steve.middleware import log_company
 from steve.models import WorkflowVersion
 from steve.services import API_KEY_PREFIX, api_key_digest
@@ -90,6 +90,19 @@ class SessionCreateView(APIView):
         if not created:
             headers["X-Idempotent-Replay"] = "true"
         return Response(session_created_data(session), status=201, headers=headers)
+
+
+@extend_schema(exclude=True)  # not an operation: createSession's and submitSession's paths
+class SessionPathNotFoundView(APIView):
+    """A session path whose workflow the real routes' slug converter refuses (`a.b`, a
+    bidi override): the router's generic NOT_FOUND was a code neither operation
+    documents. No workflow has such a slug, nor a session under it: each answers its own
+    404 after the same key check, and nothing is read."""
+
+    def post(self, request: Request, slug: str, session_id: str | None = None) -> Response:
+        if session_id is None:
+            raise workflow_not_found(slug)
+        raise ApiProblem(404, f"No session {shown(session_id)}.", code="JOB_NOT_FOUND")
 
 
 @extend_schema_view(post=api_docs.SESSION_SUBMIT)

@@ -815,3 +815,27 @@ def test_an_upload_to_a_slot_left_empty_at_submit_says_the_session_ended(api, wo
     assert late.status_code == 410
     assert late.json()["code"] == "SESSION_NOT_PENDING"
     assert put(api, first, jpeg_bytes("black")).json()["code"] == "SESSION_NOT_PENDING"
+
+
+# The routes' slug converter takes no such slug: these were the router's generic
+# NOT_FOUND, a code createSession and submitSession do not document.
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/api/v1/workflows/a.b/sessions", "WORKFLOW_NOT_FOUND"),
+        ("/api/v1/workflows/sub-\u202eevil/sessions", "WORKFLOW_NOT_FOUND"),
+        ("/api/v1/workflows/a.b/sessions/ses_x/submit", "JOB_NOT_FOUND"),
+    ],
+)
+def test_a_session_path_its_routes_refuse_answers_the_documented_404(api, workflows, path, code):
+    body = {"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "odd-path"}
+    response = api.post(path, body, format="json")
+    assert response.status_code == 404, response.content
+    problem = response.json()
+    assert problem["code"] == code
+    assert "\u202e" not in problem["detail"] and "\u202e" not in problem["instance"]
+    assert not WorkflowSession.objects.exists()
+
+
+def test_a_session_path_its_routes_refuse_still_needs_a_key(client, workflows):
+    assert client.post("/api/v1/workflows/a.b/sessions").status_code == 401
