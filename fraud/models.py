@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from fraud import normalise
 from steve.ids import id_factory
 from steve.models import Company, environment_field
 
@@ -225,7 +226,8 @@ class DataFingerprint(models.Model):
     # The values its page shows where the text layer says otherwise (False: as read).
     shown = models.BooleanField(default=False, db_default=False)
     merchant = models.CharField(max_length=200)
-    total = models.DecimalField(max_digits=14, decimal_places=2)
+    # Any amount normalise.amount gives: 14 digits failed a dong invoice of a trillion.
+    total = models.DecimalField(max_digits=normalise.AMOUNT_DIGITS, decimal_places=2)
     date = models.DateField()
     time = models.CharField(max_length=5, blank=True, default="")  # "HH:MM"
     receipt_number = models.CharField(max_length=64, blank=True, default="")

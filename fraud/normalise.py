@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 # Legal-form words say nothing about which shop it is and OCR often drops them.
@@ -185,8 +185,15 @@ def one_digit_apart(a: dt.date, b: dt.date) -> bool:
     return sum(x != y for x, y in zip(left, right, strict=True)) == 1
 
 
+# The digits of an amount the data check keeps (DataFingerprint.total), two of them
+# decimals: a Decimal's default precision. An invoice in dong or rupiah runs to 13 digits
+# and more before its decimals; a longer run of digits is no money amount.
+AMOUNT_DIGITS = 28
+
+
 def amount(value: Any) -> Decimal | None:
-    """A money amount as Decimal with two places; currency prefixes and spaces ignored."""
+    """A money amount as Decimal with two places; currency prefixes and spaces ignored.
+    None when it has none, or more than AMOUNT_DIGITS digits."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
@@ -202,7 +209,15 @@ def amount(value: Any) -> Decimal | None:
             return None
     if not number.is_finite():
         return None
-    return number.quantize(Decimal("0.01"))
+    try:
+        kept = number.quantize(Decimal("0.01"), context=_AMOUNTS)
+    except InvalidOperation:  # more digits than AMOUNT_DIGITS
+        return None
+    return kept
+
+
+# Two places of at most AMOUNT_DIGITS digits, whatever the thread's decimal context says.
+_AMOUNTS = Context(prec=AMOUNT_DIGITS, traps=[InvalidOperation])
 
 
 def date(value: Any) -> dt.date | None:

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from fraud import hashing
-from fraud.models import FraudMatch, PageFingerprint
+from fraud.models import DataFingerprint, FraudMatch, PageFingerprint
 from fraud.services import fraud_record_fingerprints, fraud_run_checks
 from submissions.models import Submission, SubmissionFile
 from submissions.services import submission_finish_processing
@@ -277,6 +277,36 @@ def test_an_invoice_sent_twice_is_matched_as_a_data_duplicate(company):
     assert (match.check_type, match.target_submission_id) == ("data", first.pk)
     assert match.details["receiptNumber"]
     assert outcome.status == "flagged"
+
+
+def test_an_invoice_over_a_trillion_is_checked_and_its_copy_found(company):
+    """A dong or rupiah invoice runs to 13 digits and more (1.5 trillion VND is about
+    60,000 USD): its data fingerprint did not fit its column, and the database's refusal
+    failed the submission ("Steve could not process the document"), every try."""
+    invoice = {
+        "vendorName": "Cong Ty TNHH Xay Dung Minh Phat",
+        "invoiceNumber": "HD-2024-004417",
+        "invoiceDate": "2024-06-12",
+        "totalAmount": 1_500_000_000_000.0,
+        "currency": "VND",
+    }
+    first, _ = make_submission(company)
+    assert run(first, fields=invoice).status == "clean"
+    again, _ = make_submission(company)
+    outcome = run(again, fields=invoice)
+    match = M.objects.get(submission=again)
+    assert (match.check_type, match.target_submission_id) == ("data", first.pk)
+    assert match.details["total"] == "1500000000000.00"
+    assert outcome.status == "flagged"
+
+
+def test_a_total_of_more_digits_than_money_has_is_no_data_key(company):
+    """A run of digits OCR or a text layer made a total of must not fail the submission:
+    the data check has no total to compare, the other checks still run."""
+    submission, _ = make_submission(company)
+    fields = {**FIELDS, "totalAmount": "9" * 40 + ".00"}
+    assert run(submission, fields=fields, text=TEXT).status == "clean"
+    assert not DataFingerprint.objects.filter(submission=submission).exists()
 
 
 GARBLED = TEXT.replace("88123", "8812B").replace("31.00", "31.60")  # weak text evidence

@@ -301,6 +301,10 @@ def test_normalise_fields():
     assert normalise.amount("9,00") == Decimal("9.00")
     assert normalise.amount(12.5) == Decimal("12.50")
     assert normalise.amount("n/a") is None
+    # Beyond the digits a Decimal of two places holds: no amount, not an error.
+    assert normalise.amount("1" * 40 + ".00") is None
+    assert normalise.amount(1e30) is None
+    assert normalise.amount("1" * 26 + ".00") == Decimal("1" * 26 + ".00")
     assert normalise.date("25/12/2018") == dt.date(2018, 12, 25)
     assert normalise.date("19 MAR 2018") == dt.date(2018, 3, 19)
     assert normalise.date("19-09-17") == dt.date(2017, 9, 19)
