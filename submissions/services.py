@@ -106,6 +106,17 @@ class SubmissionActionError(ServiceError):
         self.current_status = current_status
 
 
+class FieldChangedError(SubmissionActionError):
+    """A desk correction refused because `changed` (the field itself, or an amount or the
+    currency read with it) was corrected since by someone else (refuse_stale_correction):
+    what the page held of that field is stale, where another stale refusal (a claim that
+    moved) leaves what was typed current."""
+
+    def __init__(self, message: str, *, current_status: str, changed: str) -> None:
+        super().__init__("SUBMISSION_CHANGED", message, current_status=current_status)
+        self.changed = changed
+
+
 # A submission in each status, as a refusal names it: "review" or "processing" is no
 # adjective, so "A review submission cannot be changed" would not read.
 STATUS_NOUNS: dict[str, str] = {
@@ -578,7 +589,7 @@ def _holds_a_number(spec: Any) -> bool:
 
 def _field_changed(
     submission: Submission, properties: dict[str, Any], field_name: str, *, changed: str
-) -> SubmissionActionError:
+) -> FieldChangedError:
     """The refusal of a correction of `field_name` because `changed` (that field, or the
     amount or currency read with it) was corrected since by someone else: named as the
     desk's page labels them, with who corrected it."""
@@ -603,7 +614,7 @@ def _field_changed(
             f"{what} {who}, and it is an amount in the {label} you are changing; "
             "review both before saving yours."
         )
-    return stale_page_refusal(submission, message)
+    return FieldChangedError(message, current_status=submission.status, changed=changed)
 
 
 def submission_transition(*, submission_id: str, change: Change) -> Submission:

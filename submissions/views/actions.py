@@ -24,6 +24,7 @@ from submissions.selectors import queue_next_waiting
 from submissions.services import (
     MAX_LINE_ITEMS,
     Actor,
+    FieldChangedError,
     LineItemRow,
     changed_since_said,
     claim_is_live,
@@ -512,11 +513,12 @@ def _corrected(
     except ServiceError as error:
         # An invalid value is shown at its field too; a conflict only above the form.
         errors = _at_inputs(field_name, error) if error.status == 422 else None
-        # Refused for another's claim, the rows were current (the stale check comes first).
-        if error.status == 409 and error.code != "SUBMISSION_CLAIMED" and "rows" in typed:
-            # Every row goes back on each save: put back in the form, the rows the page was
-            # drawn with (another's since changed) went out again, stale, with the next
-            # Save, unseen. The form shows them as they are now; the refused rows beside it.
+        # Refused as another changed the line items since: every row goes back on each
+        # save, so put back in the form, the rows the page was drawn with went out again,
+        # stale, with the next Save, unseen. The form shows them as they are now; the
+        # refused rows beside it. Refused for anything else (another's claim, taken or
+        # started since), the rows are current and come back in the form, as htmx keeps them.
+        if isinstance(error, FieldChangedError) and error.changed == field_name and "rows" in typed:
             typed = {"rows_refused": typed["rows"], "cut": typed.get("cut", [])}
         return _changed(
             request, submission.pk, "side", field_errors=errors, typed=typed, **_refusal(error)

@@ -137,3 +137,37 @@ def test_line_items_refused_as_changed_meanwhile_show_the_new_rows_not_the_stale
     assert "Whole milk, 2 × 3.00; Bread, 1 × 2.50" in page  # the refused rows, listed
     waiting.refresh_from_db()
     assert waiting.extracted_data["lineItems"][1]["description"] == "Rye bread"
+
+
+def test_line_items_refused_as_another_started_reviewing_come_back_in_the_form(ui, company):
+    """Refused because bob started reviewing after the page was drawn (its claim moved,
+    not its rows), the rows were listed beside the form as if bob had changed them: the
+    form showed the stored rows, Take over carried nothing, and every row had to be typed
+    again from the list. Only rows another changed meanwhile are stale; these come back
+    in the form (as htmx keeps them), and Take over then Save saves them."""
+    from submissions.services import submission_claim
+    from tests import factories
+    from tests.submissions.test_plain_take_over_keeps_typed import _page, _sent
+
+    waiting = submission_with_file(
+        company,
+        extracted_data={
+            "merchantName": "Kedai",
+            "totalAmount": 3.0,
+            "lineItems": [{"description": "Milk", "quantity": 1, "amount": 3.0}],
+        },
+    )
+    page = _page(ui, waiting)
+    bob = factories.UserFactory(username="bob", companies=[company])
+    submission_claim(submission_id=waiting.pk, user=bob)
+
+    refused = _sent(ui, page, "save-items", {"description-0": "Whole milk 2L"})
+    assert "bob started reviewing it" in refused
+    assert 'name="description-0" value="Whole milk 2L"' in refused
+    assert "data-rows-refused" not in refused
+
+    taken = _sent(ui, refused, "take-over")
+    assert 'name="description-0" value="Whole milk 2L"' in taken
+    _sent(ui, taken, "save-items")
+    waiting.refresh_from_db()
+    assert waiting.extracted_data["lineItems"][0]["description"] == "Whole milk 2L"
