@@ -46,7 +46,7 @@ from submissions.views.common import (
     submission_queue_filters,
     tell_the_page,
 )
-from submissions.views.detail import REFUSAL_KEY, detail_context, page_url
+from submissions.views.detail import REFUSAL_KEY, detail_context, field_text, page_url
 
 # Rows read from the line-items form: the most the service takes, the page's blank row
 # and one more, so that a longer list is refused with a message, never cut short (three
@@ -268,6 +268,24 @@ def _carried(request: HttpRequest) -> dict[str, Any]:
     return typed if _has_text(typed) else {}
 
 
+# What a plain Approve that carried the reviewer's unsaved text says (_unsaved).
+NOT_APPROVED_UNSAVED = (
+    "Not approved: what you typed is not saved (it is back in its box). Save it first,"
+    " or reload the page to leave it unsaved, then approve."
+)
+
+
+def _unsaved(submission: Submission, carried: dict[str, Any]) -> bool:
+    """Whether a plain Approve carried text the page kept unsaved (_carried): approved, the
+    stored values were, and the correction the reviewer typed was dropped without a word
+    (with JavaScript the desk asks first). A correction typed back to the stored value is
+    nothing unsaved."""
+    if "field" in carried:
+        stored = field_text((submission.extracted_data or {}).get(carried["field"]))
+        return carried.get("value", "") != stored
+    return bool(carried)
+
+
 def _typed_at(request: HttpRequest) -> dict[str, int]:
     """The version a carried correction was typed on: its form's `typed_version` when an
     earlier claim button carried it already, else the form's version. The page the claim
@@ -336,6 +354,8 @@ def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     if not form.is_valid():
         message = "The form was incomplete; try again."
         return _refused(request, submission.pk, message, typed=carried)
+    if _unsaved(submission, carried):
+        return _refused(request, submission.pk, NOT_APPROVED_UNSAVED, typed=carried)
     try:
         submission = submission_approve(
             submission_id=submission.pk,

@@ -211,7 +211,8 @@ def _item_rows(submission: Submission, text: DocumentText, *, several_files: boo
     return rows
 
 
-def _text(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A stored field's value as its box on the page shows it."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -268,7 +269,7 @@ def _field_rows(
                 dom_id=field_dom_id(name),
                 label=label,
                 value=data.get(name),
-                text=_text(data.get(name)),
+                text=field_text(data.get(name)),
                 confidence=confidence,
                 low=name in data and confidence is not None and confidence < threshold,
                 flagged=name in flagged,
@@ -370,7 +371,7 @@ def _disagreed(submission: Submission, name: str, file_names: dict[int, str]) ->
     them, and the boxes alone did not say which file read what. Each file is named as
     its tab is ("receipt 2"): "file 2" under tabs labelled otherwise named none of them."""
     reads = [
-        (_named(e["file"], file_names), Truncator(_text(e["read"])).chars(80))
+        (_named(e["file"], file_names), Truncator(field_text(e["read"])).chars(80))
         for e in (submission.evidence or {}).get(name, [])
         if isinstance(e, dict)
         and isinstance(e.get("file"), int)

@@ -350,9 +350,33 @@ def test_a_carried_correction_saved_after_releasing_is_not_refused_for_the_revie
 
 def test_approve_from_a_page_with_a_carried_correction_is_not_refused_for_the_take_over(ui, held):
     """Approve submits the form holding the kept text (its version the page's, not the
-    one the text was typed on): taking the submission over does not make it stale."""
+    one the text was typed on): taking the submission over does not make it stale. (The
+    reviewer put the stored value back in the box: kept text unsaved refuses Approve.)"""
     refused = _sent(ui, _page(ui, held), "save:merchantName", {"value": "Mine"})
     taken = _sent(ui, refused, "take-over")
-    _sent(ui, taken, "approve")
+    _sent(ui, taken, "approve", {"value": "Kedai Runcit"})
+    held.refresh_from_db()
+    assert held.status in {"approved", "synced"}
+
+
+@pytest.mark.parametrize("which", list(TYPED))
+def test_approve_with_kept_text_unsaved_is_refused_and_keeps_it(ui, held, which):
+    """Approve on a page that brought the reviewer's text back ("not saved yet") submits
+    the form holding it, and approved the stored values without a word: the correction
+    the reviewer had typed was dropped and the misread value approved (the desk with
+    JavaScript asks first). It is refused, the text still in its box; the page reloaded
+    (the text left unsaved on purpose) approves."""
+    action, typed, shown = TYPED[which]
+    refused = _sent(ui, _page(ui, held), action, typed)
+    taken = _sent(ui, refused, "take-over")
+
+    page = _sent(ui, taken, "approve")
+    held.refresh_from_db()
+    assert held.status == "review"
+    assert "Not approved: what you typed is not saved" in page
+    assert shown in page
+    assert held.extracted_data["merchantName"] == "Kedai Runcit"
+
+    _sent(ui, _page(ui, held), "approve")
     held.refresh_from_db()
     assert held.status in {"approved", "synced"}
