@@ -248,7 +248,8 @@ KEPT_NOT_SAVED = "What you typed is back in its box, not saved yet: check it and
 def _carried(request: HttpRequest) -> dict[str, Any]:
     """What a claim button or Approve carried of the form it submitted, on a page a plain
     post led to with the reviewer's text back in that form (detail's kept_form): read as
-    that form's own action reads it. Nothing from htmx, which keeps it in the page."""
+    that form's own action reads it. Nothing from htmx, which keeps it in the page. Kept
+    through an ended sign-in as that form's own post is (kept_through_sign_in)."""
     if request.htmx:
         return {}
     post = request.POST
@@ -346,6 +347,7 @@ def _decided(request: HttpRequest, submission: Submission, verb: str) -> HttpRes
 
 
 @page_action
+@kept_through_sign_in(_carried)
 @allowed(Action.DECIDE)
 def approve(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)
@@ -572,6 +574,7 @@ def _line_item_rows(request: HttpRequest) -> list[LineItemRow]:
 
 
 @page_action
+@kept_through_sign_in(_carried)
 @allowed(Action.DECIDE)
 def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
     """ "Start review", or "Take over" another reviewer's claim (recorded as an event)."""
@@ -589,6 +592,7 @@ def claim(request: HttpRequest, submission_id: str) -> HttpResponse:
 
 
 @page_action
+@kept_through_sign_in(_carried)
 @allowed(Action.DECIDE)
 def release(request: HttpRequest, submission_id: str) -> HttpResponse:
     submission = own_submission(request, submission_id)

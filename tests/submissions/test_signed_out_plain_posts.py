@@ -387,3 +387,39 @@ def test_a_correction_kept_through_sign_in_does_not_overwrite_what_another_saved
     assert "changed since you opened it (bob corrected it)" in page
     waiting.refresh_from_db()
     assert stored(waiting.extracted_data) == "Bob's"
+
+
+@pytest.mark.parametrize("press", ["take-over", "approve"])
+def test_text_a_claim_button_carried_after_the_sign_in_ended_comes_back(
+    ui, reviewer, company, press
+):
+    """A save refused while bob held the submission brought the text back, and Take over
+    (or Approve) on that page submits the form holding it; pressed after the sign-in
+    ended, it was refused (401) and the text, kept for a Save or a Reject, was not kept
+    for it: signing in again led back to the stored value. It is back in its box, and
+    nothing was taken over or approved."""
+    from submissions.services import submission_claim
+    from tests.submissions.test_plain_take_over_keeps_typed import _page, _sent
+
+    held = submission_with_file(company, extracted_data={"merchantName": "Kedai Runcit"})
+    bob = factories.UserFactory(username="bob", companies=[company])
+    submission_claim(submission_id=held.pk, user=bob)
+    held.refresh_from_db()
+    refused = _sent(ui, _page(ui, held), "save:merchantName", {"value": TYPED})
+    assert "bob is reviewing this submission" in refused
+
+    url, data = _Page(refused).press(press)
+    response = timed_out(ui).post(url, data)
+    assert response.status_code == 401
+    assert "back in its box" in response.content.decode()
+    signed_in = ui.post(
+        response.context["sign_in"],
+        {"username": reviewer.username, "password": "correct-horse-battery"},
+        follow=True,
+    )
+    page = signed_in.content.decode()
+    assert f'id="field-merchantName" name="value" value="{TYPED}"' in page
+    assert "Your sign-in had expired, so this was not saved" in page
+    held.refresh_from_db()
+    assert held.claimed_by == bob and held.status == SubmissionStatus.REVIEW
+    assert held.extracted_data["merchantName"] == "Kedai Runcit"
