@@ -10,7 +10,7 @@ from itertools import combinations
 
 from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .header import WORD, fix_known_word
-from .layout import Line
+from .layout import Line, split_segments
 from .values import currencies_named, parse_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
@@ -141,6 +141,8 @@ def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
             unread.append(index)
             continue
         ledger.printed.add(ref.value)
+        if invoice:
+            label = _without_page_number(label, lines[index])
         kind, weight = classify(label, invoice=invoice)
         if kind == "total":
             on_line = [a.value for a in parse_amounts(ref.line.text)]
@@ -155,6 +157,23 @@ def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
         _add_lost_point(ledger, lines, index, invoice=invoice)
     ledger.total_sums = _sums_of_totals(ledger.totals)
     return ledger
+
+
+# A page number standing alone: "Page 2", "Page: 2", "PAGE 2 of 3", "Pg. 2/3", "p. 2".
+_PAGE_NUMBER = re.compile(r"^\s*(?:PAGE|PG\.?|P\.)\s*:?\s*\d+(?:\s*(?:OF|/)\s*\d+)?\s*$", re.I)
+
+
+def _without_page_number(label: str, line: Line) -> str:
+    """``label`` less a page number printed apart from it at the start of its row (a
+    footer's "Page 2" beside "Total due"): read into the label ("Page 2 Total due"), it
+    made an invoice's amount due a running total (_INVOICE_CARRIED's PAGE), so a page
+    total on page 1 was read instead, and a rival total beside it went unnamed. A page
+    number set close to a total's word ("Page 2 total") is its label: a page total."""
+    segments = split_segments(line)
+    first = segments[0].text
+    if len(segments) > 1 and _PAGE_NUMBER.match(first) and label.startswith(first):
+        return label[len(first) :]
+    return label
 
 
 # A total whose decimal point OCR lost ("TOTAL RM 7740") or read as a dash ("TOTAL 7-40").
