@@ -246,6 +246,8 @@ def find_total(
 ) -> Candidate | None:
     """The amount paid, with a confidence from how many independent cues agree on it."""
     ledger = build_ledger(lines, invoice=invoice)
+    if invoice:
+        _before_tax_as_subtotals(ledger)
     support = support_for(ledger, item_sum, invoice=invoice)
     if not support:
         return _fallback(lines, ledger)
@@ -432,8 +434,9 @@ _INVOICE_TAX_WORD = re.compile(r"MWST|MEHRWERTSTEUER|UMSATZSTEUER|TVA|BTW|IVA")
 # Words on an invoice's total line (its label or after its amount) that say whether tax
 # is in it: "Total 1,250.00 (excl. VAT)", "Total net", "Total TTC", "Total incl. VAT".
 _NET_BASIS = re.compile(
-    r"\b(?:EXCL?|EXKL|EXCLUDING|EX\.?\s*(?:VAT|GST|TAX)|NETT?|NETTO|HT|HTVA|BEFORE\s+TAX|"
-    r"PRE-?\s*TAX|WITHOUT\s+(?:VAT|GST|TAX)|OHNE\s+MWST|SANS\s+TVA)\b",
+    # Not "Net 30" (payment terms printed on a total's row).
+    r"\b(?:EXCL?|EXKL|EXCLUDING|EX\.?\s*(?:VAT|GST|TAX)|NETT?\b(?!\s*\d)|NETTO|HT|HTVA|"
+    r"BEFORE\s+TAX|PRE-?\s*TAX|WITHOUT\s+(?:VAT|GST|TAX)|OHNE\s+MWST|SANS\s+TVA)\b",
     re.I,
 )
 _GROSS_BASIS = re.compile(
@@ -573,11 +576,41 @@ def _before_and_after_tax(a: AmountRef, b: AmountRef) -> bool:
 
 def _tax_basis(ref: AmountRef) -> str | None:
     """ "net" or "gross" as a total's line (less its amount) says, else None."""
-    text = ref.line.text[: ref.start] + " " + ref.line.text[ref.end :]
+    return _basis(ref.line.text[: ref.start] + " " + ref.line.text[ref.end :])
+
+
+def _basis(text: str) -> str | None:
     net, gross = _NET_BASIS.search(text), _GROSS_BASIS.search(text)
     if bool(net) == bool(gross):
         return None  # neither, or both ("Total incl. VAT, net of discount")
     return "net" if net else "gross"
+
+
+# A label asking for the amount: "Net amount due" or "Net total payable" is net of a
+# deposit or a credit taken off, not of tax.
+_ASKED = _label_words("DUE", "PAYABLE", r"TO\s*PAY", "OWING", "OUTSTANDING")
+
+
+def _before_tax_as_subtotals(ledger: Ledger) -> None:
+    """Make an invoice's totals whose label or line says they are before tax ("Total
+    net", "Total amount (net)", "Total 1,250.00 excl. VAT") subtotals, while it prints
+    a positive total of its own that does not say so: what is due includes the tax, but
+    "Total net" claimed the total as a plain "Total" does, and the line items adding up
+    to it outweighed "Total due" (1,250.00 read for 1,500.00). An invoice whose only
+    total is before tax (zero-rated) keeps it."""
+    before = {
+        id(ref)
+        for _, ref, label in ledger.totals
+        if _basis(f"{label} {ref.line.text[ref.end :]}") == "net" and not _ASKED.search(label)
+    }
+    if not before or not any(
+        ref.value > 0 and id(ref) not in before for _, ref, _ in own_totals(ledger)
+    ):
+        return
+    moved = [ref for _, ref, _ in ledger.totals if id(ref) in before]
+    ledger.totals = [t for t in ledger.totals if id(t[1]) not in before]
+    ledger.subtotals = sorted([*ledger.subtotals, *moved], key=lambda r: r.line_index)
+    ledger.total_sums = _sums_of_totals(ledger.totals)
 
 
 def _every_amount(ledger: Ledger) -> list[AmountRef]:
@@ -643,6 +676,8 @@ def find_tax(
     lines: list[Line], total: Decimal | None, *, invoice: bool = False
 ) -> Candidate | None:
     ledger = build_ledger(lines, invoice=invoice)
+    if invoice:
+        _before_tax_as_subtotals(ledger)
     taxes = [t for t in ledger.taxes if _part_of(t.value, total)]
     if not taxes:
         return None
