@@ -53,9 +53,10 @@ def submission_queue_filters(request: HttpRequest, submission: Submission) -> di
 def fraud_pairs_asked(request: HttpRequest) -> int | None:
     """How many fraud pairs the reviewer asked the panel to draw (?pairs=N, its "Show
     more" link): a positive whole number of at most 6 digits, else None (the panel's first
-    page). The bound keeps a hostile ?pairs=10**40 from being read as a count at all."""
+    page). The bound keeps a hostile ?pairs=10**40 from being read as a count at all.
+    ASCII digits only: "²".isdigit() is true, and int() refused it (a 500)."""
     asked = request.GET.get("pairs", "")
-    if not asked.isdigit() or len(asked) > 6 or int(asked) < 1:
+    if not (asked.isascii() and asked.isdigit()) or len(asked) > 6 or int(asked) < 1:
         return None
     return int(asked)
 

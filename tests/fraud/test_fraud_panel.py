@@ -562,6 +562,21 @@ def test_the_review_page_reloads_its_panel_at_the_pairs_it_was_opened_with(ui, p
     assert reload_url(panel_container(page), page) == panel_url(later)
 
 
+@pytest.mark.parametrize("asked", ["²", "1²", "٣"])
+def test_a_pairs_count_in_other_digits_than_ascii_opens_the_first_page(ui, pair, asked):
+    """A "²" is a digit to str.isdigit() but not to int(): an edited ?pairs= was a 500 on the
+    submission's page and its panel. Anything but ASCII digits is the first page."""
+    later, _, _ = pair
+    page = ui.get(reverse("review:detail", args=[later.pk]), {"pairs": asked})
+    assert page.status_code == 200
+    assert reload_url(panel_container(page.content.decode()), page.content.decode()) == (
+        panel_url(later)
+    )
+    for htmx in ({}, {"HTTP_HX_REQUEST": "true"}):
+        panel = ui.get(panel_url(later), {"pairs": asked}, **htmx)
+        assert panel.status_code == 200 and "pair-card" in panel.content.decode()
+
+
 def test_a_pair_cards_undo_and_compare_are_not_inside_its_folding_summary(ui, pair):
     """Undo and Compare sat in the card's <summary>: controls inside another control
     (the summary folds the card), which a screen reader read as one, and which Space on
