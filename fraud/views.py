@@ -485,7 +485,7 @@ def _typed(request: HttpRequest, submission_id: str) -> dict[str, Any]:
     """The reason a reviewer wrote, and the one picked from the list, with a refused
     decision, and the pair it was for: a pick came back unpicked, though the written
     reason was kept."""
-    matches = request.POST.getlist("match")
+    matches = _posted_match_ids(request)
     pair = M.objects.filter(pk__in=matches[:1], submission_id=submission_id).first()
     reason = request.POST.get("reason", "")
     return {
@@ -546,6 +546,13 @@ def resolve(request: HttpRequest, submission_id: str, match_id: str) -> HttpResp
     return _after_resolve(request, submission.pk, error=error, status=status, code=code, done=done)
 
 
+def _posted_match_ids(request: HttpRequest) -> list[str]:
+    """The match ids a form posted that could be ids (printable ASCII, as every id is),
+    for a lookup: one with a NUL byte went to PostgreSQL as it came, which refuses it in
+    text (a 500). The forms still check every posted id against the submission's own."""
+    return [m for m in request.POST.getlist("match") if m.isascii() and m.isprintable()]
+
+
 def _match_ids(submission: Submission) -> list[str]:
     return list(M.objects.filter(submission=submission).values_list("pk", flat=True))
 
@@ -599,7 +606,7 @@ def undo(request: HttpRequest, submission_id: str) -> HttpResponse:
     form = UndoForm(request.POST, match_ids=_match_ids(submission))
     # Taking back a confirmation is a confirmer's decision too: a reviewer who could not
     # confirm fraud must not undo a lead's confirmation (and approve what it flagged).
-    undoing = M.objects.filter(submission=submission, pk__in=request.POST.getlist("match"))
+    undoing = M.objects.filter(submission=submission, pk__in=_posted_match_ids(request))
     confirmed = undoing.filter(resolution=M.Resolution.CONFIRMED_FRAUD).exists()
     if confirmed and not membership_allows(request.user, request.company, Action.CONFIRM_FRAUD):
         return not_allowed(request, Action.CONFIRM_FRAUD)

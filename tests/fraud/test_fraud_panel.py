@@ -667,3 +667,15 @@ def test_compare_says_a_password_protected_pdfs_pages_are_not_kept_not_that_it_h
     desk = ui.get(reverse("review:detail", args=[earlier.pk])).content.decode()
     if original_kept:  # the desk's viewer says the same of it
         assert "This PDF is password-protected; its pages are not kept." in desk
+
+
+@pytest.mark.parametrize("action", ["fraud:resolve_pair", "fraud:undo"])
+@pytest.mark.parametrize("htmx", [{}, {"HTTP_HX_REQUEST": "true"}])
+def test_a_match_id_postgres_cannot_hold_is_refused_not_a_500(ui, pair, action, htmx):
+    """A posted match id with a NUL byte was looked up as it came (PostgreSQL refuses NUL
+    in text): a 500 where any other unknown id is refused with the panel."""
+    later, _, match = pair
+    form = {"version": later.version, "match": ["x\x00", match.pk], "resolution": "false_positive"}
+    answer = ui.post(reverse(action, args=[later.pk]), form, **htmx)
+    assert answer.status_code < 500
+    assert FraudMatch.objects.get(pk=match.pk).resolution is None
