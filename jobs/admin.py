@@ -197,7 +197,8 @@ class WorkflowVersionForm(forms.ModelForm):
         filled from a kind's defaults, or from another workflow's version)."""
         workflow = self.cleaned_data.get("workflow")
         pk, _, number = (self.cleaned_data.get("based_on") or "").rpartition(":")
-        if workflow is None or pk != workflow.pk or not number.isdigit():
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+        if workflow is None or pk != workflow.pk or not (number.isascii() and number.isdigit()):
             return None
         return int(number)
 

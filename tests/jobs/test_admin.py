@@ -132,3 +132,14 @@ def test_a_version_the_service_refuses_at_the_save_is_the_form_again_as_typed(
     assert _input_value(page, "based_on") == f"{version.workflow_id}:{version.version}"
     # Nothing of the save stays (nor, here, the publish made in its transaction).
     assert list(WorkflowVersion.objects.filter(workflow=version.workflow)) == [version]
+
+
+def test_a_based_on_version_in_other_digits_than_ascii_is_no_version_not_a_500(
+    admin_client, version
+):
+    # The hidden field is the form's own, but a forged "²" passed str.isdigit() and
+    # int() refused it. Not a version this form was filled from: saved as a new one.
+    typed = _form(version, review_threshold="77", based_on=f"{version.workflow_id}:²")
+    response = admin_client.post(ADD, typed)
+    assert response.status_code == 302
+    assert WorkflowVersion.objects.filter(workflow=version.workflow).count() == 2
