@@ -985,9 +985,12 @@ def claim_due() -> list[str]:
     held_sync_target = SyncTarget.objects.filter(
         company_id=OuterRef("company_id"), url=OuterRef("url"), held_until__gt=now
     )
+    # Not a disabled endpoint's nor a suspended host's: claim() gives those up unsent
+    # before it looks at a hold, and the answer that disabled one often held it too (a
+    # Retry-After for days): its backlog stayed pending until the hold ran out, a day on.
     held = (
-        Q(endpoint__held_until__gt=now)
-        | Q(session_target__held_until__gt=now)
+        Q(endpoint__held_until__gt=now, endpoint__enabled=True)
+        | Q(session_target__held_until__gt=now, session_target__suspended_at__isnull=True)
         | (Q(purpose=WebhookDelivery.Purpose.SYNC) & Q(Exists(held_sync_target)))
     )
     with transaction.atomic():

@@ -460,6 +460,30 @@ def test_a_disabled_failing_endpoints_pending_deliveries_all_fail_at_beats_next_
     assert receiver.requests == []
 
 
+def test_a_disabled_endpoints_deliveries_fail_at_once_though_its_retry_after_still_holds(
+    company, endpoint, receiver
+):
+    """A receiver answering 503 with a Retry-After (a maintenance page) for days is disabled
+    by the answer that also holds it (up to a day, MAX_RETRY_AFTER). Nothing is sent to a
+    disabled endpoint or a suspended host, and claim() gives their deliveries up before it
+    looks at a hold, yet beat left them out as held: the backlog stayed `pending` until
+    the hold ran out, a day after the endpoint was disabled."""
+    for _ in range(3):
+        emit(company)
+        emit(company, session_url=f"{receiver.url}/session")
+    target = SessionWebhookTarget.objects.get()
+    held = {"failing_since": timezone.now(), "held_until": timezone.now() + timedelta(hours=20)}
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**held)
+    SessionWebhookTarget.objects.filter(pk=target.pk).update(**held)
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    session_target_suspend(target_id=target.pk, reason="Failing for days.")
+    WebhookDelivery.objects.update(queued_until=None)  # their first messages were lost
+    with mock.patch("webhooks.tasks.deliver_webhook.delay", side_effect=deliver_webhook):
+        dispatch_due_webhooks()
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"failed"}
+    assert receiver.requests == []
+
+
 def test_a_healthy_endpoint_is_sent_to_in_parallel(company, endpoint, receiver):
     sending, other = emit(company)[0], emit(company)[0]
     WebhookDelivery.objects.filter(pk=sending.pk).update(
