@@ -3,6 +3,7 @@
 import copy
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -780,7 +781,7 @@ def test_an_action_on_a_selection_that_is_no_rows_id_says_nothing_was_done_not_a
     assert Membership.objects.count() == 1
 
 
-def big_tables_rows(company: Company) -> dict[str, str]:
+def big_tables_rows(company: Company, analyse: Callable[[str], None]) -> dict[str, str]:
     """30 rows in each of the tables that grow with every submission, change, delivery
     and attempt, analyzed so PostgreSQL's statistics hold their size; each list's table
     by its page."""
@@ -847,19 +848,18 @@ def big_tables_rows(company: Company) -> dict[str, str]:
         "admin:webhooks_webhookattempt_changelist": WebhookAttempt._meta.db_table,
         "admin:webhooks_webhookdelivery_changelist": WebhookDelivery._meta.db_table,
     }
-    with connection.cursor() as cursor:
-        for table in tables.values():
-            cursor.execute(f"ANALYZE {table}")
+    for table in tables.values():
+        analyse(table)
     return tables
 
 
 @pytest.mark.postgres_only
 def test_unfiltered_lists_of_the_largest_tables_take_their_size_from_the_statistics(
-    operator, company, monkeypatch
+    operator, company, monkeypatch, analyse
 ):
     # Counting every event, delivery or attempt ever made, once a page: 43 ms at 81,000
     # rows, and growing with every day of use.
-    tables = big_tables_rows(company)
+    tables = big_tables_rows(company, analyse)
     monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 10)  # 30 rows count as many
     for changelist, table in tables.items():
         with CaptureQueriesContext(connection) as done:
@@ -872,9 +872,9 @@ def test_unfiltered_lists_of_the_largest_tables_take_their_size_from_the_statist
 
 @pytest.mark.postgres_only
 def test_filtered_or_small_lists_of_the_largest_tables_count_their_rows(
-    operator, company, monkeypatch
+    operator, company, monkeypatch, analyse
 ):
-    tables = big_tables_rows(company)
+    tables = big_tables_rows(company, analyse)
     monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 10)
     events = reverse("admin:submissions_submissionevent_changelist")
     # Filtered: the statistics know the table, not the filter's rows.

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.urls import reverse
 
 from submissions.services import Actor, submission_approve
@@ -78,14 +77,13 @@ def test_a_search_of_many_terms_looks_up_the_first_few_and_says_so(admin_client,
 
 @pytest.mark.postgres_only
 def test_a_search_reads_the_deliveries_it_names_through_indexes_never_the_whole_table(
-    admin_client, company
+    admin_client, company, analyse
 ):
     WebhookDelivery.objects.bulk_create(event_of(company, n) for n in range(3000))
     sync = event_of(company, 9999, submissionId=None, clientSubmissionId=None)
     sync.payload = {"submission": {"id": "sub_sync", "clientSubmissionId": "erp-9"}}
     sync.save()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE webhooks_webhookdelivery")
+    analyse("webhooks_webhookdelivery")
     q = f"evt_000001 ses_000002 sub_000003 order-4 {sync.pk}"
     listed = admin_client.get(LISTED, {"q": q})
     assert len(listed.context["cl"].result_list) == 5

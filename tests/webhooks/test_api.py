@@ -1000,7 +1000,7 @@ def test_a_rotation_that_replaces_a_secret_rotated_in_moments_before_says_so(
 
 
 def test_an_endpoints_delivery_page_reads_its_own_rows_not_every_delivery_after_them(
-    api, company, endpoint
+    api, company, endpoint, analyse
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -1027,8 +1027,7 @@ def test_an_endpoints_delivery_page_reads_its_own_rows_not_every_delivery_after_
         )
         for n in range(20000)
     )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE webhooks_webhookdelivery")
+    analyse("webhooks_webhookdelivery")
     limit = 10
     with CaptureQueriesContext(connection) as done:
         page = api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries?limit={limit}")

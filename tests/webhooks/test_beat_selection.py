@@ -1,6 +1,7 @@
 """Beat's selection of due deliveries (webhooks.delivery.claim_due) at volume: what it
 reads grows with the due rows, not with their square."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ def posts(company: Company, count: int, since: datetime, **fields: Any) -> None:
     )
 
 
-def held_sync_backlog(company: Company, count: int) -> None:
+def held_sync_backlog(company: Company, count: int, analyse: Callable[[str], None]) -> None:
     """`count` approvals waiting for a sync target whose Retry-After has passed with no
     2xx since: beat sends them one at a time, so it holds back all but the first. Behind
     as many of other companies' posts, due earlier and already queued to the workers,
@@ -52,8 +53,8 @@ def held_sync_backlog(company: Company, count: int) -> None:
     delivered = {"status": WebhookDelivery.Status.DELIVERED, "delivered_at": now}
     posts(company, count, now - timedelta(days=1), **delivered)
     posts(company, count, now - timedelta(hours=2))
+    analyse(WebhookDelivery._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {WebhookDelivery._meta.db_table}")
         # Planned as at a few hundred thousand deliveries, where reading the whole table
         # is never the cheaper plan (here, a few thousand rows, it would be).
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -69,12 +70,14 @@ def rows_read(plan: dict[str, Any]) -> int:
     return own + sum(rows_read(child) for child in plan.get("Plans", []))
 
 
-def test_a_held_sync_targets_backlog_is_read_once_per_post_not_once_per_earlier_post(company):
+def test_a_held_sync_targets_backlog_is_read_once_per_post_not_once_per_earlier_post(
+    company, analyse
+):
     # Each held post asked whether another post to its target was due before it with one
     # EXISTS over an OR: PostgreSQL ORed bitmaps of every earlier pending post for each
     # post, so 30,000 posts held by an ERP's maintenance cost each beat pass 40 s.
     count = 1500
-    held_sync_backlog(company, count)
+    held_sync_backlog(company, count, analyse)
     with CaptureQueriesContext(connection) as queries:
         assert len(claim_due()) == 1  # the post due first: one at a time
     [selection] = [q["sql"] for q in queries if "SKIP LOCKED" in q["sql"]]
@@ -84,10 +87,10 @@ def test_a_held_sync_targets_backlog_is_read_once_per_post_not_once_per_earlier_
     assert rows_read(root["Plan"]) < 20 * count
 
 
-def test_beats_selection_is_not_jit_compiled(company):
+def test_beats_selection_is_not_jit_compiled(company, analyse):
     # Estimated far above jit_above_cost at a few hundred thousand deliveries, the
     # selection was compiled on every pass: 0.8-1.6 s of CPU each 5 s.
-    held_sync_backlog(company, 10)
+    held_sync_backlog(company, 10, analyse)
     seen: list[str] = []
 
     def jit_at_the_selection(execute, sql, params, many, context):
