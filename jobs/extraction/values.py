@@ -12,11 +12,14 @@ from decimal import Decimal, InvalidOperation
 # cents; integers are too easily quantities, codes or phone digits). OCR often reads the
 # decimal point as a comma or splits it with a space, so both are accepted; thousands
 # grouped by points only before a decimal comma ("1.234,56", as most of Europe prints),
-# or by apostrophes ("1'234.56", as Switzerland prints: "64'831.32" was read as 831.32).
+# or by apostrophes ("1'234.56", as Switzerland prints: "64'831.32" was read as 831.32),
+# or by lakhs and crores above the thousands ("1,06,498.00", as India prints: read as
+# 1.06). Two decimals followed by a separator and more digits are no amount's end.
 AMOUNT_RE = re.compile(
     r"(?<![\d.,/:])(?<!\d['’])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|[$€£¥])?\s?(-)?"
-    r"(\d{1,3}(?:[,\s'’]\d{3})+|\d{1,3}(?:\.\d{3})+(?=,\d{2})|\d+)\s?[.,]\s?(\d{2})"
-    r"(?:(-)(?![\d.]))?(?![\d%/:])"
+    r"(\d{1,2}(?:,\d{2})+,\d{3}(?=\.\d{2})|\d{1,3}(?:[,\s'’]\d{3})+|"
+    r"\d{1,3}(?:\.\d{3})+(?=,\d{2})|\d+)\s?[.,]\s?(\d{2})"
+    r"(?:(-)(?![\d.]))?(?![\d%/:])(?![.,]\d)"
 )
 # Cents printed without the leading zero (".01", "RM -.10", "CHANGE .00"), as some
 # tills print rounding, change and small prices; the point must follow a space, a minus,

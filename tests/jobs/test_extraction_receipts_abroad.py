@@ -1,0 +1,60 @@
+"""Receipts printed by conventions SROIE has none of (a second probe off SROIE): Indian
+lakh grouping, a tip added on the card slip, a German or Swiss "Zu zahlen" after the cash
+rounding, a date printed year first with a two-digit year."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from jobs.extraction.layout import Line, Word
+from jobs.extraction.values import parse_amounts
+
+
+def _line(text: str, y: float, x0: float = 0.1, x1: float = 0.6) -> Line:
+    return Line(page=0, words=[Word(text, (x0, y, x1, y + 0.02), 0.98)])
+
+
+def _row(label: str, amount: str, y: float) -> Line:
+    return Line(
+        page=0,
+        words=[
+            Word(label, (0.1, y, 0.6, y + 0.02), 0.98),
+            Word(amount, (0.7, y, 0.85, y + 0.02), 0.98),
+        ],
+    )
+
+
+def _read(lines: list[Line]):
+    from jobs.extraction.ranker import load_model
+    from jobs.extraction.receipt import choose_fields, read_receipt
+
+    rules, options = read_receipt(lines, "\n".join(line.text for line in lines))
+    return choose_fields(rules, options, lines, load_model())
+
+
+def test_an_amount_grouped_in_lakhs_is_read_whole():
+    """India groups by two digits above the thousands ("1,06,498.00"): it was read as
+    1.06, the total of a television bill at 0.899."""
+
+    def read(text: str) -> list[str]:
+        return [str(a.value) for a in parse_amounts(text)]
+
+    assert read("Net Payable Rs. 1,06,498.00") == ["106498.00"]
+    assert read("LED TV 55in 4K 1,04,999.00") == ["104999.00"]
+    assert read("TOTAL 12,34,56,789.50") == ["123456789.50"]
+    # A comma decimal is still read as one, and a list of amounts as a list.
+    assert read("TOTAL 1,06") == ["1.06"]
+    assert read("1.234,56 EUR") == ["1234.56"]
+    assert read("RM 12.50 13.00") == ["12.50", "13.00"]
+    lines = [
+        _line("SHREE BALAJI ELECTRONICS", 0.05, 0.2, 0.8),
+        _line("Dt: 18/10/2026 17:05", 0.15),
+        _row("LED TV 55in 4K", "1,04,999.00", 0.3),
+        _row("Wall Mount Kit", "1,499.00", 0.35),
+        _row("CGST 9%", "8,122.80", 0.45),
+        _row("SGST 9%", "8,122.81", 0.5),
+        _row("Net Payable", "Rs. 1,06,498.00", 0.55),
+        _row("Card HDFC ****1234", "1,06,498.00", 0.6),
+    ]
+    total = _read(lines)["totalAmount"]
+    assert total.value == Decimal("106498.00"), total
