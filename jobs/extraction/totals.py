@@ -34,7 +34,11 @@ _INCL = re.compile(r"[IL]NCL|INC")
 _STRONG_TOTAL = re.compile(
     r"GRANDTOTAL|NETTT?OTAL|NETTTL|TOTALAMOUNT|TOTALAMT|AMOUNTDUE|TOTALDUE|TOTALPAYABLE|"
     r"AMOUNTPAYABLE|TOTALSALES|NETAMOUNT|NETTAMOUNT|JUMLAH|TOTALRM|TOTALMYR|TOTALINCL|"
-    r"BALANCEDUE|TOTALTOPAY|TOTALBILL|TOBEPAID|AMOUNTTOPAY|^PAYABLE"
+    r"BALANCEDUE|TOTALTOPAY|TOTALBILL|TOBEPAID|AMOUNTTOPAY|^PAYABLE|"
+    # The amount to pay in German and Dutch, on a till's receipt as on an invoice: a Swiss
+    # "Zu zahlen CHF 11.50" after "Total CHF 11.52" and "Rundung -0.02" was read as no
+    # total at all, and 11.52 went straight through.
+    r"ZUZAHLEN|TEBETALEN"
 )
 # NET is a total at the label's start or end or before TOTAL/AMOUNT ("NETT", "HARGA
 # NETT", "NET AMOUNT"), not inside INTERNET, CABINET or NETBALL.

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from jobs.extraction.layout import Line, Word
+from jobs.extraction.totals import classify
 from jobs.extraction.values import parse_amounts
 
 
@@ -58,3 +61,27 @@ def test_an_amount_grouped_in_lakhs_is_read_whole():
     ]
     total = _read(lines)["totalAmount"]
     assert total.value == Decimal("106498.00"), total
+
+
+@pytest.mark.parametrize("label", ["Zu zahlen CHF", "ZU ZAHLEN", "Te betalen"])
+def test_the_amount_to_pay_in_another_language_is_a_total_on_a_receipt_too(label: str):
+    assert classify(label) == ("total", 3.0)
+
+
+def test_the_amount_to_pay_after_the_cash_rounding_is_the_total():
+    """A Swiss till: "Total CHF 11.52", "Rundung -0.02", "Zu zahlen CHF 11.50". Only
+    invoices read "Zu zahlen" as a total, so 11.52 went straight through at 0.899."""
+    lines = [
+        _line("MIGROS ZURICH HB", 0.03, 0.3, 0.7),
+        _line("12.11.2026 17:45", 0.1),
+        _row("Birchermuesli", "4.95", 0.2),
+        _row("Gipfeli 4x", "3.60", 0.24),
+        _row("Rivella 1.5l", "2.97", 0.28),
+        _row("Total CHF", "11.52", 0.35),
+        _row("Rundung", "-0.02", 0.39),
+        _row("Zu zahlen CHF", "11.50", 0.43),
+        _row("Bar", "20.00", 0.47),
+        _row("Rückgeld", "8.50", 0.51),
+    ]
+    total = _read(lines)["totalAmount"]
+    assert total.value == Decimal("11.50"), total
