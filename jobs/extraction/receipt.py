@@ -22,7 +22,7 @@ from .header import find_address, find_merchant, header_segments
 from .layout import Line
 from .options import address_options, date_options, merchant_options, total_options
 from .ranker import DISAGREEMENT_CAP, FieldModel, Option
-from .totals import amount_paid_back, find_tax, find_total, rival_totals
+from .totals import amount_paid_back, amount_with_tip, find_tax, find_total, rival_totals
 from .values import (
     Match,
     detect_currency,
@@ -133,6 +133,12 @@ def choose_fields(
             paid_back.value, CREDIT_NOTE_CONFIDENCE, [paid_back.evidence], ["credit-note"]
         )
     total = chosen.get("totalAmount")
+    if total is not None and (tipped := amount_with_tip(lines, total.value)) is not None:  # type: ignore[arg-type]
+        # The bill's total, and a tip added under it: the amount paid is the sum printed
+        # below. The field model never saw a tip added after the total: reviewed.
+        confidence = min(total.confidence, DISAGREEMENT_CAP)
+        cues = [*total.cues, TIP_ADDED_CUE]
+        total = chosen["totalAmount"] = Candidate(tipped.value, confidence, [tipped.evidence], cues)
     if total is not None and total.confidence > DISAGREEMENT_CAP:
         total = chosen["totalAmount"] = doubt_rival_totals(total, lines)
     tax = find_tax(lines, total.value) if total else None  # type: ignore[arg-type]
@@ -144,6 +150,10 @@ def choose_fields(
         agrees = total is not None and item_sum == total.value
         chosen["lineItems"] = Candidate(items.value, 0.9 if agrees else 0.55, items.evidence)
     return chosen
+
+
+# A total read with the tip a card slip adds under the bill's total (totals.amount_with_tip).
+TIP_ADDED_CUE = "tip-added"
 
 
 # A total's cue naming a grand total the document also shows, and no printed arithmetic

@@ -617,6 +617,35 @@ def _before_tax_as_subtotals(ledger: Ledger) -> None:
     ledger.total_sums = _sums_of_totals(ledger.totals)
 
 
+# A tip, as a card slip or a bill adds it under the bill's total.
+_TIP = _label_words("TIPS?", "GRATUITY", "POURBOIRE", "FOOI", "TRINKGELD", "PROPINA", "MANCIA")
+
+
+def amount_with_tip(lines: list[Line], total: Decimal) -> AmountRef | None:
+    """The amount paid with a tip, where the receipt adds one under ``total``: a tip
+    printed below the total, and the sum of the two printed below the tip ("Total 80.57",
+    "Tip 16.00", "Amount Paid 96.57"). None when nothing below adds the tip up (a blank or
+    a suggested tip) or when ``total`` is printed below the tip (it includes it)."""
+    amounts = _every_amount(build_ledger(lines))
+    printed_at = [ref.line_index for ref in amounts if ref.value == total]
+    if not printed_at or total <= 0:
+        return None
+    for tip in amounts:
+        label = tip.line.text[: tip.start]
+        if tip.value <= 0 or tip.line_index <= min(printed_at) or not _TIP.search(label):
+            continue
+        if max(printed_at) > tip.line_index:
+            return None
+        paid = [
+            ref
+            for ref in amounts
+            if ref.value == total + tip.value and ref.line_index > tip.line_index
+        ]
+        if paid:
+            return min(paid, key=lambda ref: ref.line_index)
+    return None
+
+
 def _every_amount(ledger: Ledger) -> list[AmountRef]:
     return [ref for _, ref, _ in ledger.totals] + [
         ref for bucket in _BUCKETS.values() for ref in getattr(ledger, bucket)

@@ -85,3 +85,40 @@ def test_the_amount_to_pay_after_the_cash_rounding_is_the_total():
     ]
     total = _read(lines)["totalAmount"]
     assert total.value == Decimal("11.50"), total
+
+
+def _tipped(*tail: tuple[str, str]) -> list[Line]:
+    rows = [
+        ("Burrata", "$16.00"),
+        ("Cacio e Pepe", "$24.00"),
+        ("Branzino", "$34.00"),
+        ("Subtotal", "$74.00"),
+        ("Tax", "$6.57"),
+        ("Total", "$80.57"),
+        *tail,
+    ]
+    return [
+        _line("OSTERIA NOVA", 0.03, 0.3, 0.7),
+        _line("11/07/2026 8:12 PM", 0.1),
+        *(_row(label, amount, 0.2 + 0.04 * i) for i, (label, amount) in enumerate(rows)),
+    ]
+
+
+@pytest.mark.parametrize("tip_label", ["Tip", "Gratuity", "Pourboire", "Fooi", "Trinkgeld"])
+def test_a_tip_added_below_the_total_is_part_of_the_amount_paid(tip_label: str):
+    """The bill's total, then a card slip adding a tip ("Amount 80.57", "Tip 16.00",
+    "Amount Paid 96.57"): the bill's 80.57 went straight through at 0.94 though 96.57 was
+    paid. The amount with the tip is read, for a reviewer: the field model never saw a
+    tip added after the total."""
+    lines = _tipped(("Amount", "$80.57"), (tip_label, "$16.00"), ("Amount Paid", "$96.57"))
+    total = _read(lines)["totalAmount"]
+    assert total.value == Decimal("96.57"), total
+    assert total.confidence < 0.8, total
+
+
+def test_a_tip_that_no_amount_below_adds_up_leaves_the_total_alone():
+    # Suggested tips, or a tip line left blank: nothing printed includes them.
+    lines = _tipped(("Suggested tip 18%", "$14.50"), ("Tip", "$0.00"), ("Visa", "$80.57"))
+    total = _read(lines)["totalAmount"]
+    assert total.value == Decimal("80.57"), total
+    assert total.confidence >= 0.8, total
