@@ -182,8 +182,9 @@ def doubt_rival_totals(total: Candidate, lines: list[Line], *, invoice: bool = F
 # How a bare number date is ordered where a currency is named outright: month first in
 # the United States and the Philippines; either way in Canada; day first elsewhere. A
 # currency read from a bare "$" (0.6) names no country: Australia, Singapore and Canada
-# use it too.
-MONTH_FIRST = {"USD": True, "PHP": True, "CAD": None}
+# use it too. A yen tells none: Japanese (and Chinese, whose yuan prints "¥" too) tills
+# print the year first, "26/12/05", which was read as 26 Dec 2005 at 0.97.
+MONTH_FIRST = {"USD": True, "PHP": True, "CAD": None, "JPY": None}
 SURE_CURRENCY = 0.85
 # A date whose day and month could be swapped, on a receipt that does not tell which
 # comes first, is a guess: reviewed.

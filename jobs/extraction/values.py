@@ -91,6 +91,10 @@ class Match:
     start: int
     end: int
     kind: str = ""
+    # A date with a two-digit year that reads as another plausible date year first, one
+    # nearer today ("26-11-12": 26 Nov 2012, or 12 Nov 2026 as Korean and Japanese tills
+    # print it). "25/11/26" is left alone: 26 Nov 2025 is the older reading.
+    year_first: bool = False
 
 
 def parse_amounts(text: str) -> list[Match]:
@@ -157,16 +161,31 @@ def parse_dates(text: str, *, day_first: bool = True, today: dt.date | None = No
             if not _plausible(date, today):
                 continue
             bisect.insort(taken, (m.start(), m.end()))
-            found.append(Match(date, m.start(), m.end(), kind))
+            year_first = kind == "dmy" and _reads_year_first(m.groups(), date, today)
+            found.append(Match(date, m.start(), m.end(), kind, year_first))
     found.sort(key=lambda match: match.start)
     return found
 
 
 def order_unsure(match: Match) -> bool:
-    """Whether a numeric date read day first could as well be month first (05/12/2026)."""
+    """Whether a numeric date read day first could as well be month first (05/12/2026),
+    or, with a two-digit year, year first (26-11-12)."""
     date = match.value
     numeric = match.kind in ("dmy", "glued") and isinstance(date, dt.date)
-    return numeric and date.day <= 12 and date.day != date.month  # type: ignore[union-attr]
+    swaps = numeric and date.day <= 12 and date.day != date.month  # type: ignore[union-attr]
+    return swaps or match.year_first
+
+
+def _reads_year_first(groups: tuple[str, ...], date: dt.date | None, today: dt.date) -> bool:
+    if len(groups[2]) != 2:
+        return False
+    try:
+        other = dt.date(_year(groups[0]), int(groups[1]), int(groups[2]))
+    except ValueError:
+        return False
+    if date is None or other == date or not _plausible(other, today):
+        return False
+    return abs(other - today) < abs(date - today)
 
 
 def printed_order(text: str, today: dt.date | None = None) -> bool | None:

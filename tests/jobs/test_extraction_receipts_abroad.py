@@ -122,3 +122,45 @@ def test_a_tip_that_no_amount_below_adds_up_leaves_the_total_alone():
     total = _read(lines)["totalAmount"]
     assert total.value == Decimal("80.57"), total
     assert total.confidence >= 0.8, total
+
+
+def _date(stamp: str, total: str):
+    lines = [
+        _line("LOTTE MART", 0.03, 0.3, 0.7),
+        _line(stamp, 0.1),
+        _row("Kimchi 1kg", "9.80", 0.2),
+        _row("TOTAL", total, 0.3),
+    ]
+    return _read(lines)["date"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "total"),
+    [
+        ("26-11-12 18:30 POS 12", "14.30"),  # no currency: 26 Nov 2012 or 12 Nov 2026
+        ("26/12/05 13:05 REG 02", "¥1,100.00"),  # yen: year first is how Japan prints
+    ],
+)
+def test_a_two_digit_year_that_could_be_printed_first_goes_to_a_reviewer(stamp: str, total: str):
+    """ "26-11-12" was read as 26 Nov 2012 at 0.97: Korean and Japanese tills print the
+    year first. Unless the receipt tells its order, such a date is a guess when the year
+    first reading is the nearer today."""
+    date = _date(stamp, total)
+    assert date is not None and date.confidence < 0.8, date
+
+
+@pytest.mark.parametrize(
+    ("stamp", "total", "expected"),
+    [
+        ("15/01/18 18:30", "RM 14.30", "2018-01-15"),  # ringgit: day first
+        ("26-11-12 18:30", "14.30 EUR", "2012-11-26"),  # euro: day first
+        ("Date: 26/11/2012 18:30", "14.30", "2012-11-26"),  # a four-digit year
+        ("Date: 31/12/18 18:30", "14.30", "2018-12-31"),  # 2031 is too far ahead
+        ("25-11-26 13:42", "551.00", "2026-11-25"),  # 26 Nov 2025 is the older reading
+    ],
+)
+def test_a_two_digit_year_read_one_way_only_keeps_its_confidence(
+    stamp: str, total: str, expected: str
+):
+    date = _date(stamp, total)
+    assert date is not None and date.value == expected and date.confidence >= 0.8, date
