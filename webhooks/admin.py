@@ -55,24 +55,46 @@ from webhooks.models import (
 )
 from webhooks.services import (
     ENDPOINT_GONE,
+    CompanySecretRotation,
+    CompanySecretsRotated,
     EndpointChanges,
     WebhookError,
     default_grace,
     deliveries_redeliver,
     endpoint_create,
     endpoint_redeliver_failed,
-    endpoint_rotate_secret,
     endpoint_update,
+    endpoints_rotate_secret,
     endpoints_switch,
     session_secret_rotate,
+    session_secrets_rotate,
     session_targets_resume,
     sync_secret_rotate,
+    sync_secrets_rotate,
     validated_description,
 )
 from webhooks.targets import target_error
 
 # What an endpoint's change page edits (its company and environment are fixed).
 EDITABLE = ("url", "events", "description")
+# The rows a Rotate secret action takes at most: all of them are rotated in one
+# transaction, which stays well within the web server's timeout, and each new secret is
+# copied by hand from the one page that shows it.
+ROTATE_AT_MOST = 100
+ROTATED = "Rotated the secret."
+
+
+def rotations_refused_past_cap(request: HttpRequest, selected: int, rows: str) -> bool:
+    """Refuse a rotation of more than ROTATE_AT_MOST rows (a "select all"), rotating none
+    and saying so: True when refused. `selected` is counted up to one past the cap."""
+    if selected <= ROTATE_AT_MOST:
+        return False
+    messages.error(
+        request,
+        f"More than {ROTATE_AT_MOST:,} {rows} selected: no secret was rotated. Select fewer: "
+        "each new secret is shown once, on the page this answers.",
+    )
+    return True
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -200,20 +222,21 @@ class WebhookEndpointAdmin(
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        actor = Actor.for_user(request.user)
-        for endpoint in queryset:
-            try:
-                rotation = endpoint_rotate_secret(
-                    endpoint_id=endpoint.pk, grace=default_grace(), actor=actor
-                )
-            except WebhookError as error:  # deleted since the list was read
-                messages.error(request, f"Endpoint {endpoint.url}: {error.message}")
-                continue
-            self.log_change(request, endpoint, "Rotated the secret.")
-            remember_secret(request, endpoint.url, rotation.secret)
-            if rotation.superseded:  # another operator's rotation moments before
-                message = f"Endpoint {endpoint.url}: {rotation.superseded.message}"
-                messages.warning(request, message)
+        """All the selected endpoints or none, in one service call, at most ROTATE_AT_MOST:
+        their new secrets are shown only on the page this answers."""
+        urls = dict(queryset.values_list("pk", "url")[: ROTATE_AT_MOST + 1])
+        if rotations_refused_past_cap(request, len(urls), "endpoints"):
+            return None
+        done = endpoints_rotate_secret(
+            endpoint_ids=list(urls), grace=default_grace(), actor=Actor.for_user(request.user)
+        )
+        for pk in done.gone:  # deleted since the list was read
+            messages.error(request, f"Endpoint {urls[pk]}: {ENDPOINT_GONE}")
+        log_changes(request, [rotation.endpoint for rotation in done.rotations], ROTATED)
+        for endpoint, secret, superseded in done.rotations:
+            remember_secret(request, endpoint.url, secret)
+            if superseded:  # another operator's rotation moments before
+                messages.warning(request, f"Endpoint {endpoint.url}: {superseded.message}")
         return secrets_page(request, next_url=request.get_full_path())
 
     @admin.action(description="Enable")
@@ -581,8 +604,10 @@ class CompanySecretAdmin(
     fixed_once_created: tuple[str, ...] = ("company",)
     actions = ["rotate_secret"]
 
-    # The service that rotates (or first creates) this kind of secret.
-    rotate: Callable[..., tuple[CompanySecret, str]]
+    # The services that rotate (or first create) one secret of this kind, and that
+    # rotate many (the action), all or none.
+    rotate: Callable[..., CompanySecretRotation]
+    rotate_many: Callable[..., CompanySecretsRotated]
 
     def save_model(self, request: HttpRequest, obj: CompanySecret, form: Any, change: bool) -> None:
         if change:
@@ -599,11 +624,17 @@ class CompanySecretAdmin(
 
     @admin.action(description="Rotate secret (old one stays valid for the grace period)")
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        for owner in queryset:
-            _, secret, superseded = self.rotate(
-                company_id=owner.company_id, grace=default_grace(), **self.scope(owner)
+        """All the selected secrets or none, as an endpoint's action rotates them."""
+        ids = list(queryset.values_list("pk", flat=True)[: ROTATE_AT_MOST + 1])
+        if rotations_refused_past_cap(request, len(ids), "secrets"):
+            return None
+        done = self.rotate_many(secret_ids=ids, grace=default_grace())
+        if done.gone:  # their company deleted since the list was read
+            messages.error(
+                request, f"Deleted meanwhile, not rotated: {named(map(str, done.gone))}."
             )
-            self.log_change(request, owner, "Rotated the secret.")
+        log_changes(request, [rotation.owner for rotation in done.rotations], ROTATED)
+        for owner, secret, superseded in done.rotations:
             if superseded:  # another operator's rotation moments before (docs/webhooks.md)
                 messages.warning(
                     request, f"The {self.purpose} secret of {owner.company}: {superseded.message}"
@@ -624,6 +655,7 @@ class CompanySecretAdmin(
 class SessionWebhookSecretAdmin(CompanySecretAdmin):
     purpose = "session webhooks"
     rotate = staticmethod(session_secret_rotate)
+    rotate_many = staticmethod(session_secrets_rotate)
     list_display = ["company", "environment", "created_at", "previous_secret_expires_at"]
     list_filter = ["environment", "company"]
     fields = ["company", "environment", "created_at", "previous_secret_expires_at"]
@@ -639,3 +671,4 @@ class SyncSigningSecretAdmin(CompanySecretAdmin):
 
     purpose = "downstream sync"
     rotate = staticmethod(sync_secret_rotate)
+    rotate_many = staticmethod(sync_secrets_rotate)

@@ -443,15 +443,52 @@ def endpoint_rotate_secret(
     was given that secret now has it only for this rotation's grace, and not at all
     with none (both rotations had read as a plain success)."""
     with transaction.atomic():
-        endpoint = _locked_endpoint(endpoint_id)
-        was_rotated_at = _rotated_in_grace_at(endpoint)
-        secret = _rotate(endpoint, grace)
-        superseded = _superseded(endpoint, was_rotated_at)
-        rotated = f"The secret was rotated{_by(actor)}."
-        if superseded is not None:
-            rotated = f"{rotated} {superseded.message}"
-        _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, rotated)
+        return _rotate_endpoint(_locked_endpoint(endpoint_id), grace, actor)
+
+
+def _rotate_endpoint(
+    endpoint: WebhookEndpoint, grace: timedelta, actor: "Actor | None"
+) -> EndpointRotation:
+    """Rotate `endpoint` (locked by the caller) and write its notice."""
+    was_rotated_at = _rotated_in_grace_at(endpoint)
+    secret = _rotate(endpoint, grace)
+    superseded = _superseded(endpoint, was_rotated_at)
+    rotated = f"The secret was rotated{_by(actor)}."
+    if superseded is not None:
+        rotated = f"{rotated} {superseded.message}"
+    _notice(endpoint, WebhookEndpointNotice.Kind.SECRET_ROTATED, rotated)
     return EndpointRotation(endpoint, secret, superseded)
+
+
+class EndpointsRotated(NamedTuple):
+    """What endpoints_rotate_secret did: each endpoint's rotation, and the ids of those
+    that no longer exist (deleted meanwhile)."""
+
+    rotations: list[EndpointRotation]
+    gone: list[str]
+
+
+def endpoints_rotate_secret(
+    *, endpoint_ids: list[str], grace: timedelta, actor: "Actor | None" = None
+) -> EndpointsRotated:
+    """endpoint_rotate_secret for many endpoints at once (the admin's action), all or
+    none: each new secret is shown once, on the page answering the request, so a request
+    that died part way with each rotation committed on its own (the web server's timeout,
+    an error on one row) left rotated secrets nobody saw, and rotating those again ended
+    the grace of the old secret their receivers still used. Locked in primary-key order,
+    as endpoints_switch locks them (no key: events being emitted to them need not wait)."""
+    with transaction.atomic():
+        locked = list(
+            WebhookEndpoint.objects.select_for_update(no_key=True)
+            .filter(pk__in=endpoint_ids)
+            .order_by("pk")
+        )
+        rotations = [_rotate_endpoint(endpoint, grace, actor) for endpoint in locked]
+    found = {endpoint.pk for endpoint in locked}
+    return EndpointsRotated(
+        rotations=rotations,
+        gone=[pk for pk in dict.fromkeys(endpoint_ids) if pk not in found],
+    )
 
 
 def _rotated_in_grace_at(endpoint: WebhookEndpoint) -> datetime | None:
@@ -515,10 +552,44 @@ def _company_secret_rotate(
                     )
             except IntegrityError:
                 owner = model.objects.select_for_update().get(**scope)
-        was_rotated_at = _company_secret_rotated_in_grace_at(owner)
-        owner.rotated_at = timezone.now()
-        secret = _rotate(owner, grace)
-        return CompanySecretRotation(owner, secret, _superseded(owner, was_rotated_at))
+        return _rotate_company_secret(owner, grace)
+
+
+def _rotate_company_secret(owner: CompanySecret, grace: timedelta) -> CompanySecretRotation:
+    """Rotate `owner` (locked by the caller)."""
+    was_rotated_at = _company_secret_rotated_in_grace_at(owner)
+    owner.rotated_at = timezone.now()
+    secret = _rotate(owner, grace)
+    return CompanySecretRotation(owner, secret, _superseded(owner, was_rotated_at))
+
+
+class CompanySecretsRotated(NamedTuple):
+    """What a rotation of many company secrets did: each one's rotation, and the ids of
+    those that no longer exist (their company deleted meanwhile)."""
+
+    rotations: list[CompanySecretRotation]
+    gone: list[int]
+
+
+def _company_secrets_rotate(
+    model: type[CompanySecret], secret_ids: list[int], grace: timedelta
+) -> CompanySecretsRotated:
+    """Rotate the secrets `secret_ids` (rows of `model`), all or none, as
+    endpoints_rotate_secret rotates endpoints: each new secret is shown once, on the page
+    answering the request. Locked in primary-key order; their companies are read, not
+    locked (the admin names them)."""
+    with transaction.atomic():
+        locked = list(
+            model.objects.select_for_update(of=("self",))
+            .select_related("company")
+            .filter(pk__in=secret_ids)
+            .order_by("pk")
+        )
+        rotations = [_rotate_company_secret(owner, grace) for owner in locked]
+    found = {owner.pk for owner in locked}
+    return CompanySecretsRotated(
+        rotations=rotations, gone=[pk for pk in dict.fromkeys(secret_ids) if pk not in found]
+    )
 
 
 def _company_secret_rotated_in_grace_at(owner: CompanySecret) -> datetime | None:
@@ -543,6 +614,17 @@ def session_secret_rotate(
 def sync_secret_rotate(*, company_id: str, grace: timedelta) -> CompanySecretRotation:
     """Rotate (or create, the first time) the company's downstream-sync signing secret."""
     return _company_secret_rotate(SyncSigningSecret, grace, company_id=company_id)
+
+
+def session_secrets_rotate(*, secret_ids: list[int], grace: timedelta) -> CompanySecretsRotated:
+    """Rotate the session-webhook secrets `secret_ids`, all or none (the admin's action)."""
+    return _company_secrets_rotate(SessionWebhookSecret, secret_ids, grace)
+
+
+def sync_secrets_rotate(*, secret_ids: list[int], grace: timedelta) -> CompanySecretsRotated:
+    """Rotate the downstream-sync signing secrets `secret_ids`, all or none (the admin's
+    action)."""
+    return _company_secrets_rotate(SyncSigningSecret, secret_ids, grace)
 
 
 def _by(actor: "Actor | None") -> str:

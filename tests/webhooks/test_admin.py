@@ -384,15 +384,14 @@ def test_rotating_an_endpoint_deleted_meanwhile_reports_it_and_rotates_the_other
     admin_client, endpoint, receiver, monkeypatch
 ):
     gone = endpoint_create(company=endpoint.company, url=f"{receiver.url}gone", events=[])[0]
-    rotate = webhooks_admin.endpoint_rotate_secret
+    rotate = webhooks_admin.endpoints_rotate_secret
 
-    def deleted_by_another_operator_meanwhile(*, endpoint_id, **kwargs):
-        if endpoint_id == gone.pk:
-            WebhookEndpoint.objects.filter(pk=gone.pk).delete()
-        return rotate(endpoint_id=endpoint_id, **kwargs)
+    def deleted_by_another_operator_meanwhile(*, endpoint_ids, **kwargs):
+        WebhookEndpoint.objects.filter(pk=gone.pk).delete()
+        return rotate(endpoint_ids=endpoint_ids, **kwargs)
 
     monkeypatch.setattr(
-        webhooks_admin, "endpoint_rotate_secret", deleted_by_another_operator_meanwhile
+        webhooks_admin, "endpoints_rotate_secret", deleted_by_another_operator_meanwhile
     )
     before = endpoint.secret
     picked = {"action": "rotate_secret", "_selected_action": [endpoint.pk, gone.pk]}
