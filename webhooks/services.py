@@ -675,12 +675,25 @@ def _enabled(endpoint: WebhookEndpoint, actor: "Actor | None" = None) -> Webhook
     endpoint.disabled_reason = ""
     endpoint.disabled_at = None
     endpoint.failing_since = None
+    # Enabling is the operator's word that the receiver was fixed and takes events again,
+    # as a redelivery is (_receivers_take_events_again): the answer that disabled it was
+    # often a maintenance page's 503 with a Retry-After, whose hold, kept, held back
+    # every event after the enabling (up to a day). Still busy, it answers one again.
+    endpoint.held_until = None
     message = f"The endpoint was enabled{_by(actor)}."
     return _unsaved_notice(endpoint, WebhookEndpointNotice.Kind.ENABLED, message)
 
 
-# The fields an enable or a disable writes (_enabled, _disabled).
-SWITCHED_FIELDS = ["enabled", "disabled_reason", "disabled_at", "failing_since", "updated_at"]
+# The fields an enable or a disable writes (_enabled, _disabled); a disable writes
+# held_until back as read under its lock.
+SWITCHED_FIELDS = [
+    "enabled",
+    "disabled_reason",
+    "disabled_at",
+    "failing_since",
+    "held_until",
+    "updated_at",
+]
 # Rows per UPDATE of a switch or a resume of many (bulk_update writes a CASE per row).
 SWITCH_WRITE_BATCH = 500
 

@@ -40,6 +40,7 @@ from webhooks.services import (
     endpoint_create,
     endpoint_redeliver_failed,
     endpoint_update,
+    endpoints_switch,
     session_target_origin,
     session_target_suspend,
 )
@@ -871,6 +872,49 @@ def test_moving_an_endpoint_ends_the_old_receivers_retry_after_hold(
     (later,) = emit(company)
     endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(url=other_receiver.url))
     assert deliver(later.pk) is not None and len(other_receiver.requests) == 1
+
+
+def _enabled_by_the_integrator(endpoint: WebhookEndpoint) -> None:
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=True))
+
+
+def _enabled_in_the_admin(endpoint: WebhookEndpoint) -> None:
+    endpoints_switch(endpoint_ids=[endpoint.pk], enabled=True)
+
+
+@pytest.mark.parametrize("enable", [_enabled_by_the_integrator, _enabled_in_the_admin])
+def test_enabling_an_endpoint_ends_its_receivers_retry_after_hold(
+    company, endpoint, receiver, enable
+):
+    """Enabling is the operator's word that the receiver was fixed and takes events again,
+    as a redelivery is: the answer that disables an endpoint is often a maintenance page's
+    503 with a Retry-After, and kept, its hold held back every event after the endpoint
+    was enabled (up to a day), though the docs say to enable it and redeliver."""
+    receiver.script = [503]
+    receiver.extra_headers = {"Retry-After": "3600"}
+    (asked,) = emit(company)
+    deliver(asked.pk)
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=False))
+    enable(endpoint)
+    endpoint.refresh_from_db()
+    assert endpoint.enabled and endpoint.held_until is None
+    (later,) = emit(company)
+    assert deliver(later.pk) is not None and len(receiver.requests) == 2
+
+
+def test_an_endpoint_already_enabled_keeps_its_receivers_retry_after_hold(
+    company, endpoint, receiver
+):
+    """Only enabling a disabled endpoint ends the hold: an Enable of one already enabled
+    changes nothing, and the receiver's Retry-After still stands."""
+    receiver.script = [503]
+    receiver.extra_headers = {"Retry-After": "3600"}
+    (asked,) = emit(company)
+    deliver(asked.pk)
+    endpoints_switch(endpoint_ids=[endpoint.pk], enabled=True)
+    endpoint_update(endpoint_id=endpoint.pk, changes=EndpointChanges(enabled=True))
+    endpoint.refresh_from_db()
+    assert endpoint.held_until > timezone.now() + timedelta(minutes=59)
 
 
 def test_moving_an_endpoint_starts_a_new_run_of_failures_at_its_new_receiver(
