@@ -274,13 +274,8 @@ def signing_secrets(delivery: WebhookDelivery) -> list[str]:
     """The secrets that sign the delivery's attempt now. An endpoint's are read afresh:
     the one its claim loaded can be a rotation behind by the time the attempt is sent."""
     if delivery.endpoint is not None:
-        endpoint = (
-            WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
-            .only("secret", "previous_secret", "previous_secret_expires_at")
-            .first()
-        )
         # Deleted meanwhile: its answer is recorded nowhere (record()), signed as claimed.
-        return active_secrets(endpoint or delivery.endpoint)
+        return _endpoint_secrets_now(delivery.endpoint)
     if delivery.purpose == WebhookDelivery.Purpose.SYNC:
         return active_secrets(sync_secret_get_or_create(company_id=delivery.company_id))
     return active_secrets(
@@ -288,6 +283,17 @@ def signing_secrets(delivery: WebhookDelivery) -> list[str]:
             company_id=delivery.company_id, environment=delivery.environment
         )
     )
+
+
+def _endpoint_secrets_now(endpoint: WebhookEndpoint) -> list[str]:
+    """The endpoint's active secrets as they are now, read afresh; as `endpoint` was
+    loaded when it was deleted meanwhile."""
+    fresh = (
+        WebhookEndpoint.objects.filter(pk=endpoint.pk)
+        .only("secret", "previous_secret", "previous_secret_expires_at")
+        .first()
+    )
+    return active_secrets(fresh or endpoint)
 
 
 def budget_used(delivery: WebhookDelivery) -> int:
@@ -1019,16 +1025,26 @@ def send_test(
     url: str,
     event_id: str,
 ) -> Outcome:
-    """A test event, sent now with a short timeout, signed as real deliveries would be."""
-    owner = endpoint or session_secret_get_or_create(company_id=company_id, environment=environment)
+    """A test event, sent now with a short timeout, signed as real deliveries would be:
+    with the secrets active when it is sent, read after the host's lookup (post_signed),
+    as an attempt's are (signing_secrets). Read before, a rotation with no grace during
+    the lookup (up to 5 s) had it signed with the dropped secret only."""
     payload = test_payload(
         event_id=event_id,
         company_id=company_id,
         occurred_at=iso(timezone.now()) or "",
     )
+
+    def secrets_now() -> list[str]:
+        if endpoint is not None:
+            return _endpoint_secrets_now(endpoint)
+        return active_secrets(
+            session_secret_get_or_create(company_id=company_id, environment=environment)
+        )
+
     return post_signed(
         url=endpoint.url if endpoint else url,
-        secrets=active_secrets(owner),
+        secrets=secrets_now,
         event_id=event_id,
         event_type=TEST_EVENT,
         payload=payload,

@@ -19,12 +19,13 @@ from tests.submissions.test_sync import with_sync_target
 from tests.webhooks.conftest import Received
 from webhooks import targets
 from webhooks.catalogue import EVENT_TYPES, SYNC_EVENT, TEST_EVENT
-from webhooks.delivery import deliver
+from webhooks.delivery import deliver, send_test
 from webhooks.models import WebhookDelivery
 from webhooks.services import (
     WebhookError,
     endpoint_create,
     endpoint_rotate_secret,
+    session_secret_rotate,
     sync_secret_rotate,
 )
 
@@ -181,6 +182,71 @@ def test_an_attempt_claimed_before_a_rotation_and_sent_after_it_is_signed_with_t
 
     monkeypatch.setattr(targets, "_resolve", rotated_while_resolving)
     deliver(delivery.pk)
+    (request,) = receiver.requests
+    assert signed_by(rotated[0], request) and not signed_by(old, request)
+    assert len(steve_signatures(request)) == len(standard_signatures(request)) == 1
+
+
+def rotated_during_the_lookup(monkeypatch, rotate) -> list[str]:
+    """The secrets `rotate` gives, called while the target's host is being looked up."""
+    resolve = targets._resolve
+    rotated: list[str] = []
+
+    def rotated_while_resolving(host: str, port: int) -> list[str]:
+        rotated.append(rotate())
+        return resolve(host, port)
+
+    monkeypatch.setattr(targets, "_resolve", rotated_while_resolving)
+    return rotated
+
+
+def test_a_test_event_to_an_endpoint_is_signed_with_the_secrets_active_when_it_is_sent(
+    company, receiver, monkeypatch
+):
+    """A test event is signed "as real deliveries would be", and every attempt with the
+    secrets active when it is sent: it read its endpoint's secrets before the host's
+    lookup (up to 5 s), so a rotation with no grace meanwhile had it signed with the
+    dropped secret only, and the integrator's check of their new secret failed."""
+    endpoint, old = endpoint_create(company=company, url=receiver.url)
+    rotated = rotated_during_the_lookup(
+        monkeypatch,
+        lambda: endpoint_rotate_secret(endpoint_id=endpoint.pk, grace=timedelta(0)).secret,
+    )
+    outcome = send_test(
+        company_id=company.pk,
+        environment="production",
+        endpoint=endpoint,
+        url=endpoint.url,
+        event_id="evt_test",
+    )
+    (request,) = receiver.requests
+    assert outcome.status_code == 200 and request.json["eventType"] == TEST_EVENT
+    assert signed_by(rotated[0], request) and not signed_by(old, request)
+    assert len(steve_signatures(request)) == len(standard_signatures(request)) == 1
+
+
+def test_a_test_event_to_a_url_is_signed_with_the_session_secrets_active_when_it_is_sent(
+    company, receiver, monkeypatch
+):
+    """A bare URL's test event, signed with the session-webhook secret, read likewise."""
+    _, old, _ = session_secret_rotate(
+        company_id=company.pk, environment="production", grace=timedelta(0)
+    )
+    rotated = rotated_during_the_lookup(
+        monkeypatch,
+        lambda: (
+            session_secret_rotate(
+                company_id=company.pk, environment="production", grace=timedelta(0)
+            ).secret
+        ),
+    )
+    send_test(
+        company_id=company.pk,
+        environment="production",
+        endpoint=None,
+        url=receiver.url,
+        event_id="evt_test",
+    )
     (request,) = receiver.requests
     assert signed_by(rotated[0], request) and not signed_by(old, request)
     assert len(steve_signatures(request)) == len(standard_signatures(request)) == 1
