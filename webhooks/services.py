@@ -896,6 +896,7 @@ RESUMED_FIELDS = [
     "suspended_reason",
     "failing_since",
     "last_failure_at",
+    "held_until",
     "updated_at",
 ]
 
@@ -918,6 +919,10 @@ def session_targets_resume(*, target_ids: list[str], why: str) -> list[SessionWe
             target.suspended_reason = ""
             target.failing_since = None
             target.last_failure_at = None
+            # The operator's word that the host takes events again, as enabling an
+            # endpoint is (_enabled): the Retry-After that came with the suspension
+            # held back every event after the resume.
+            target.held_until = None
             target.updated_at = now  # bulk_update leaves auto_now fields as they are
         SessionWebhookTarget.objects.bulk_update(
             resumed, RESUMED_FIELDS, batch_size=SWITCH_WRITE_BATCH

@@ -7,6 +7,7 @@ platform-wide outage that suspended every session host left thousands to resume,
 rest neither resumed nor logged."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -169,3 +170,18 @@ def test_a_switch_or_a_resume_rolled_back_logs_nothing_and_the_one_committed_log
     assert sorted(line for line in lines if " disabled: Gone." in line) == sorted(lines[:3])
     assert all(any(pk in line for line in lines[:3]) for pk in ids)
     assert len(lines) == 4 and "resumed by ops" in lines[3]
+
+
+def test_resuming_a_session_host_ends_its_receivers_retry_after_hold(company):
+    """As enabling an endpoint does (494c802): resuming is the operator's word that the
+    host takes events again, and the 503's Retry-After that came with its suspension held
+    back every event after the resume (up to a day)."""
+    target = SessionWebhookTarget.objects.create(
+        company=company,
+        origin="https://shop.example.com",
+        suspended_at=timezone.now(),
+        held_until=timezone.now() + timedelta(hours=20),
+    )
+    session_targets_resume(target_ids=[target.pk], why="by ops")
+    target.refresh_from_db()
+    assert target.suspended_at is None and target.held_until is None
