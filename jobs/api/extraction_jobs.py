@@ -215,9 +215,25 @@ def parse_options(request: Request, checked: Checked) -> dict[str, Any]:
     _check_accepted_options(data, checked)
     if mode == "webhook":
         checked(lambda: _webhook_configured(request))
-    if data.get("password"):
-        options["password"] = str(data["password"])
+    if password := checked(lambda: _password(data)):
+        options["password"] = password
     return options
+
+
+def _password(data: Any) -> str | None:
+    """The PDF's password, if one was sent (one that is no text is refused as such)."""
+    password = data.get("password")
+    if not password or not isinstance(password, str):
+        return None
+    if len(password) > api_docs.MAX_PASSWORD:
+        message = f"password is longer than {api_docs.MAX_PASSWORD} characters."
+        raise member_refused("password", "INVALID_REQUEST", message, "max_length")
+    if "\ufffd" in password:
+        # Django reads a form's part as UTF-8 and replaces what is not: a Latin-1
+        # password was kept as a password no PDF has, and the job failed in processing.
+        message = "password must be UTF-8 text: it holds bytes that are not (U+FFFD)."
+        raise member_refused("password", "INVALID_REQUEST", message, "invalid_encoding")
+    return password
 
 
 def _check_accepted_options(data: Any, checked: Checked) -> None:
@@ -336,7 +352,10 @@ def parse_job(request: Request) -> JobRequest:
         checked(lambda: extraction_job_template(version=version))
     file = None
     if version is not None and upload is not None:
-        password = options.get("password")
+        # One sent but refused above (too long, not text) is still one sent: the file is
+        # not refused as well for wanting a password (PASSWORD_REQUIRED) the caller gave.
+        sent = request.data.get("password")
+        password = options.get("password") or (None if sent in (None, "") else str(sent))
         file = checked(
             lambda: extraction_job_file(version=version, data=upload[0], password=password)
         )

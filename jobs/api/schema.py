@@ -393,6 +393,9 @@ DELIVERY_MODES = ("poll", "webhook")
 SCHEMA_CHUNKING = ("auto", "combined")
 # A multipart file's name is cut to this by Django (UploadedFile); a JSON one is held to it.
 MAX_FILENAME = 255
+# A PDF reads no more of a password than 127 bytes (AES-256; RC4 reads 32): a longer one
+# opens nothing a shorter could not, and was kept whole in the job's options.
+MAX_PASSWORD = 127
 EXTRACTION_FIELDS: dict[str, Any] = {
     "filename": {
         "type": "string",
@@ -412,7 +415,13 @@ EXTRACTION_FIELDS: dict[str, Any] = {
     "returnText": {"type": "boolean"},
     "documentReview": {"type": "integer", "minimum": 1, "maximum": 99},
     "schemaChunking": {"type": "string", "enum": list(SCHEMA_CHUNKING)},
-    "password": STRING,
+    "password": {
+        "type": "string",
+        "maxLength": MAX_PASSWORD,
+        "description": (
+            "The PDF's password, as UTF-8 text (a form's part too); dropped once the job ends"
+        ),
+    },
     "deliveryMode": {"type": "string", "enum": list(DELIVERY_MODES), "default": "poll"},
 }
 # Seed 003's compatibility members: taken, so documented, but not for new clients.

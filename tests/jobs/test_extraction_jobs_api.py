@@ -21,6 +21,7 @@ from steve.services import workflow_publish
 from submissions.models import Submission
 from submissions.services import Actor, submission_cancel
 from tests.jobs.fixtures_docs import InvoiceSpec, invoice_pdf
+from tests.openapi import published_schema
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -533,6 +534,61 @@ def test_a_json_filename_longer_than_a_multipart_one_is_a_400_and_not_stored(api
     assert response.json()["code"] == "INVALID_REQUEST"
     assert [e["field"] for e in response.json()["errors"]] == ["filename"]
     assert not WorkflowSession.objects.exists()
+
+
+# A PDF reads at most 127 bytes of a password (AES-256; RC4 32 bytes): docs/api.md.
+MAX_PASSWORD = 127
+
+
+def test_a_password_longer_than_any_pdf_reads_is_a_400_and_not_stored(api, workflows):
+    """A 10,000-character password was kept in the job's options, up to the body's limit."""
+    locked = invoice_pdf(password="p" * MAX_PASSWORD)
+    assert create(api, data=locked, password="p" * MAX_PASSWORD).status_code == 202
+    for sent in ("p" * (MAX_PASSWORD + 1), "p" * 10_000):
+        body = {"templateName": "invoice", "file": base64.b64encode(locked).decode()}
+        for response in (
+            create(api, data=locked, password=sent),
+            api.post(URL, {**body, "password": sent}, format="json"),
+        ):
+            assert response.status_code == 400, response.content
+            assert response.json()["code"] == response.json()["error"]["code"] == "INVALID_REQUEST"
+            assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+                ("password", "max_length")
+            ]
+    assert WorkflowSession.objects.count() == 1
+    documented = published_schema()["paths"][URL]["post"]["requestBody"]["content"]
+    for media in ("multipart/form-data", "application/json"):
+        assert documented[media]["schema"]["properties"]["password"]["maxLength"] == MAX_PASSWORD
+
+
+def multipart_with_password(password: bytes) -> bytes:
+    return (
+        b'--b\r\nContent-Disposition: form-data; name="templateName"\r\n\r\ninvoice\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n' + password + b"\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="invoice.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n" + invoice_pdf(password="s3cret") + b"\r\n--b--\r\n"
+    )
+
+
+@pytest.mark.parametrize("password", [b"s3cr\xe9t", b"\xff\xfe", b"s3cret\xed\xa0\x80"])
+def test_a_multipart_password_that_is_not_utf8_is_a_400_not_stored_garbled(
+    api, workflows, password
+):
+    """Django reads a form's text as UTF-8, replacing what is not (U+FFFD): a Latin-1
+    password was kept as "s3cr\ufffdt", a password no PDF has, and the job failed
+    PASSWORD_INVALID in processing."""
+    body = multipart_with_password(password)
+    response = api.generic("POST", URL, body, content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "INVALID_REQUEST"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("password", "invalid_encoding")
+    ]
+    assert not WorkflowSession.objects.exists()
+    good = multipart_with_password("s3cr\u00e9t".encode())
+    # In UTF-8 the same letters are taken (the PDF's own password is another: it fails later).
+    taken = api.generic("POST", URL, good, content_type="multipart/form-data; boundary=b")
+    assert taken.status_code == 202, taken.content
 
 
 def multipart_named(name: str) -> bytes:
