@@ -92,7 +92,8 @@ SESSION_CREATE_REQUEST = closed(  # another field is refused (unknown_field)
                     **FREE_OBJECT,
                     "description": (
                         "At most 4096 bytes as stored (compact UTF-8 JSON, numbers written "
-                        "out in full), 2 levels; leaves string/number/boolean"
+                        "out in full), 2 levels; leaves string/number/boolean; no key "
+                        "empty or only spaces"
                     ),
                 }
             ),

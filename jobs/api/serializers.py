@@ -33,6 +33,7 @@ POLL_INTERVAL_MS = 5000
 
 FLOAT_MAX = 10**308
 HIDDEN_CHARACTER = "metadata must not hold a control, bidi formatting or invisible character."
+BLANK_KEY = "metadata keys must name something: not empty, nor only spaces."
 
 
 def _metadata_errors(value: Any) -> list[dict[str, str]]:
@@ -68,8 +69,12 @@ def _metadata_shape_errors(value: dict, path: str, depth: int) -> list[dict[str,
     errors: list[dict[str, str]] = []
     for key, item in value.items():
         where = f"{path}.{key}"
+        if not key.strip():
+            # A value under no name (the review page gave it an empty label), or only
+            # spaces: STEVE-API.md sets no key length, so nothing more is asked of a key.
+            errors.append(field_error(where, BLANK_KEY, "blank"))
         # A value may run over lines (the review page shows metadata as it is); a key not.
-        if hides_text(key, allowed="") or (
+        elif hides_text(key, allowed="") or (
             isinstance(item, str) and hides_text(item, allowed="\t\n\r")
         ):
             errors.append(field_error(where, HIDDEN_CHARACTER, "hidden_character"))

@@ -325,3 +325,24 @@ def test_an_external_users_email_must_be_an_email_address(api, workflows, email,
     assert response.status_code == status, response.content
     if status == 422:
         assert response.json()["errors"][0]["field"] == "externalUser.email"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ({"": "x"}, "metadata."),
+        ({"order": {"": 1}}, "metadata.order."),
+        ({" ": "x"}, "metadata. "),
+        ({"\u3000": "x"}, "metadata.\u3000"),  # an ideographic space
+    ],
+)
+def test_a_metadata_key_with_nothing_to_show_is_a_422_and_stores_nothing(
+    api, workflows, metadata, field
+):
+    # Stored and sent in every webhook, a value under no name: the review page listed it
+    # beside an empty label, and `metadata.` named nothing an integrator could look up.
+    response = post_raw(api, SESSIONS, json.dumps(session_body(metadata=metadata)))
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [(field, "blank")]
+    assert not WorkflowSession.objects.exists()
