@@ -625,24 +625,27 @@ def amount_with_tip(lines: list[Line], total: Decimal) -> AmountRef | None:
     """The amount paid with a tip, where the receipt adds one under ``total``: a tip
     printed below the total, and the sum of the two printed below the tip ("Total 80.57",
     "Tip 16.00", "Amount Paid 96.57"). None when nothing below adds the tip up (a blank or
-    a suggested tip) or when ``total`` is printed below the tip (it includes it)."""
+    a suggested tip) or when ``total`` is printed between the tip and that sum (what was
+    paid without it: a tip in cash). A total printed again below the sum is the slip's
+    other copy (the merchant's): read as the tip's being included, it had the bill's
+    total go straight through as what was paid."""
     amounts = _every_amount(build_ledger(lines))
     printed_at = [ref.line_index for ref in amounts if ref.value == total]
     if not printed_at or total <= 0:
         return None
-    for tip in amounts:
+    for tip in sorted(amounts, key=lambda ref: ref.line_index):
         label = tip.line.text[: tip.start]
         if tip.value <= 0 or tip.line_index <= min(printed_at) or not _TIP.search(label):
             continue
-        if max(printed_at) > tip.line_index:
-            return None
         paid = [
             ref
             for ref in amounts
             if ref.value == total + tip.value and ref.line_index > tip.line_index
         ]
-        if paid:
-            return min(paid, key=lambda ref: ref.line_index)
+        first = min(paid, key=lambda ref: (ref.line_index, ref.start), default=None)
+        if first is None or any(tip.line_index < at < first.line_index for at in printed_at):
+            continue
+        return first
     return None
 
 

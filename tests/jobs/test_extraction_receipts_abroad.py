@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from jobs.extraction.layout import Line, Word
-from jobs.extraction.totals import classify
+from jobs.extraction.totals import amount_with_tip, classify
 from jobs.extraction.values import parse_amounts
 
 
@@ -114,6 +114,22 @@ def test_a_tip_added_below_the_total_is_part_of_the_amount_paid(tip_label: str):
     total = _read(lines)["totalAmount"]
     assert total.value == Decimal("96.57"), total
     assert total.confidence < 0.8, total
+
+
+def test_a_tip_added_on_each_copy_of_the_card_slip_is_part_of_the_amount_paid():
+    """The customer's and the merchant's copy of the slip, one under the other: the second
+    copy's "Amount 80.57", below the first tip, made the tip look included in the total,
+    and the bill's 80.57 went straight through at 0.94."""
+    slip = [("Amount", "$80.57"), ("Tip", "$16.00"), ("Amount Paid", "$96.57")]
+    total = _read(_tipped(*slip, ("MERCHANT COPY", "-"), *slip))["totalAmount"]
+    assert total.value == Decimal("96.57"), total
+    assert total.confidence < 0.8, total
+
+
+def test_a_tip_left_out_of_what_the_card_paid_leaves_the_total_alone():
+    # A tip given in cash: the card paid the bill's total, printed again below the tip.
+    lines = _tipped(("Tip (cash)", "$16.00"), ("Visa", "$80.57"), ("Total", "$96.57"))
+    assert amount_with_tip(lines, Decimal("80.57")) is None
 
 
 def test_a_tip_that_no_amount_below_adds_up_leaves_the_total_alone():
