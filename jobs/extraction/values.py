@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 # grouped by points only before a decimal comma ("1.234,56", as most of Europe prints),
 # or by apostrophes ("1'234.56", as Switzerland prints: "64'831.32" was read as 831.32),
 # or by lakhs and crores above the thousands ("1,06,498.00", as India prints: read as
-# 1.06). Two decimals followed by a separator and more digits are no amount's end.
+# 1.06). Two decimals followed by a separator and more digits are no amount's end: a
+# date printed with points ("04.03.2026" beside an invoice's total) was read as 4.03.
 AMOUNT_RE = re.compile(
     r"(?<![\d.,/:])(?<!\d['’])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|[$€£¥])?\s?(-)?"
     r"(\d{1,2}(?:,\d{2})+,\d{3}(?=\.\d{2})|\d{1,3}(?:[,\s'’]\d{3})+|"
