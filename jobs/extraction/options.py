@@ -23,6 +23,7 @@ from .fields import (
     Candidate,
     evidence_for,
     find_dates,
+    line_amounts,
     span_confidence,
     span_words_bbox,
     squash,
@@ -141,7 +142,7 @@ def _printed_columns(lines: list[Line]) -> dict[int, list[Printed]]:
     columns: dict[int, list[Printed]] = defaultdict(list)
     order = 0
     for index, line in enumerate(lines):
-        for match in parse_amounts(line.text):
+        for match in line_amounts(line):
             right = span_words_bbox(line, match.start, match.end)[2]
             columns[math.floor(right / COLUMN_TOLERANCE)].append((index, order, right, match.value))
             order += 1

@@ -14,6 +14,7 @@ from .fields import (
     evidence_for,
     find_dates,
     labelled_token,
+    line_amounts,
     ocr_factor,
     span_confidence,
     squash,
@@ -27,7 +28,6 @@ from .values import (
     Match,
     detect_currency,
     order_unsure,
-    parse_amounts,
     parse_dates,
     parse_times,
     printed_order,
@@ -344,7 +344,7 @@ def find_line_item_rows(lines: list[Line]) -> list[tuple[dict, Line]]:
     for line in lines[start + 1 :]:
         if _ITEMS_END.search(squash(line.text)):
             break
-        amounts = parse_amounts(line.text)
+        amounts = line_amounts(line)
         if not amounts:
             if sum(c.isalpha() for c in line.text) >= 3:
                 pending = f"{pending} {line.text.strip()}".strip()

@@ -1,13 +1,20 @@
 """Numbers other than the amount printed on the row of an invoice's total.
 
 A date printed with points beside the amount ("Total due £1,250.00  04.03.2026") was read
-as an amount, 4.03. This is how any line's amounts are read, a receipt's too; sroie-dev
-and sroie-test read as before."""
+as an amount, 4.03; a quantity or a rate in a column of its own left of the amount
+("Total  3  250.00", "VAT  20  250.00") was joined to it as its thousands (3,250.00 read
+at 0.86; the tax lost). This is how any line's amounts are read, a receipt's too (SROIE
+prints "Total Qty: 12  312.70", read as 12,312.70); sroie-dev and sroie-test read as
+before."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from jobs.extraction.fields import label_and_amount
+from jobs.extraction.layout import Line, Word
 from jobs.extraction.ranker import DISAGREEMENT_CAP
 from jobs.extraction.values import parse_amounts
 from tests.jobs.test_extraction_invoice_rival_totals import _HEAD, _items, _read, _totals
@@ -31,3 +38,41 @@ def test_a_dotted_date_on_the_totals_row_leaves_the_total_read(extra):
     read = _read(_invoice(("Total due", "£250.00"), extra=extra))
     assert read.fields["totalAmount"] == 250.0
     assert read.field_confidences["totalAmount"] > DISAGREEMENT_CAP
+
+
+@pytest.mark.parametrize(("label", "number"), [("Total", "3"), ("Total due", "12"), ("Total", "1")])
+def test_a_number_in_its_own_column_left_of_the_total_is_no_part_of_it(label, number):
+    read = _read(_invoice((label, "250.00"), extra=(420, 520, number, 10)))
+    assert read.fields["totalAmount"] == 250.0
+    assert read.field_confidences["totalAmount"] > DISAGREEMENT_CAP
+
+
+def test_a_tax_rate_in_its_own_column_is_no_part_of_the_tax():
+    rows = (("Subtotal", "1,250.00"), ("VAT", "250.00"), ("Total", "1,500.00"))
+    items = _items(("Consulting hours", "1,000.00"), ("Travel", "250.00"))
+    read = _read([*_HEAD, *items, *_totals(*rows), (420, 538, "20", 10)])
+    assert read.fields["taxAmount"] == 250.0
+    assert read.fields["totalAmount"] == 1500.0
+    assert read.field_confidences["totalAmount"] > DISAGREEMENT_CAP
+
+
+def _word(text: str, x0: float, x1: float) -> Word:
+    return Word(text, (x0, 0.5, x1, 0.512), 0.99)
+
+
+def test_digits_a_space_apart_are_still_one_amount():
+    # "1 500.00": a space between the thousands, as much of Europe prints them.
+    line = Line(
+        page=0,
+        words=[_word("Total", 0.55, 0.6), _word("1", 0.8, 0.81), _word("500.00", 0.815, 0.87)],
+    )
+    _, ref = label_and_amount([line], 0)
+    assert ref is not None and ref.value == Decimal("1500.00")
+
+
+def test_digits_a_column_apart_are_two_numbers():
+    line = Line(
+        page=0, words=[_word("Total", 0.55, 0.6), _word("3", 0.7, 0.71), _word("250.00", 0.8, 0.86)]
+    )
+    _, ref = label_and_amount([line], 0)
+    assert ref is not None and ref.value == Decimal("250.00")
