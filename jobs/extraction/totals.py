@@ -167,16 +167,24 @@ def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
 _PAGE_NUMBER = re.compile(r"^\s*(?:PAGE|PG\.?|P\.)\s*:?\s*\d+(?:\s*(?:OF|/)\s*\d+)?\s*$", re.I)
 
 
+# A page number inside a label: "Page 2 Total due", "Total due (page 2)", "Pg. 2/3".
+_PAGE_NUMBER_IN = re.compile(r"\b(?:PAGE|PG\.?|P\.)\s*:?\s*\d+(?:\s*(?:OF|/)\s*\d+)?\b:?", re.I)
+
+
 def _without_page_number(label: str, line: Line) -> str:
     """``label`` less a page number printed apart from it at the start of its row (a
     footer's "Page 2" beside "Total due"): read into the label ("Page 2 Total due"), it
     made an invoice's amount due a running total (_INVOICE_CARRIED's PAGE), so a page
     total on page 1 was read instead, and a rival total beside it went unnamed. A page
-    number set close to a total's word ("Page 2 total") is its label: a page total."""
+    number set close to a total's word ("Page 2 total") is its label: a page total,
+    unless the label asks for the amount or names the grand total (_DUE_OR_GRAND): no
+    page has an amount due of its own, and OCR runs a footer into the label beside it."""
     segments = split_segments(line)
     first = segments[0].text
     if len(segments) > 1 and _PAGE_NUMBER.match(first) and label.startswith(first):
         return label[len(first) :]
+    if _DUE_OR_GRAND.search(label):
+        return _PAGE_NUMBER_IN.sub(" ", label)
     return label
 
 
@@ -592,7 +600,10 @@ def _basis(text: str) -> str | None:
 
 # A label asking for the amount: "Net amount due" or "Net total payable" is net of a
 # deposit or a credit taken off, not of tax.
-_ASKED = _label_words("DUE", "PAYABLE", r"TO\s*PAY", "OWING", "OUTSTANDING")
+_ASKING = ("DUE", "PAYABLE", r"TO\s*PAY", "OWING", "OUTSTANDING")
+_ASKED = _label_words(*_ASKING)
+# A label naming the whole document's total: one asking for it (_ASKED), a grand total.
+_DUE_OR_GRAND = _label_words(*_ASKING, "GRAND")
 
 
 def _before_tax_as_subtotals(ledger: Ledger) -> None:

@@ -3,9 +3,11 @@
 A date printed with points beside the amount ("Total due £1,250.00  04.03.2026") was read
 as an amount, 4.03; a quantity or a rate in a column of its own left of the amount
 ("Total  3  250.00", "VAT  20  250.00") was joined to it as its thousands (3,250.00 read
-at 0.86; the tax lost). This is how any line's amounts are read, a receipt's too (SROIE
-prints "Total Qty: 12  312.70", read as 12,312.70); sroie-dev and sroie-test read as
-before."""
+at 0.86; the tax lost); and a page number run into the label ("Page 2 Total due", as OCR
+returns a footer beside it) made the amount due a running total, so a page-1 page total
+was read instead. The first two are how any line's amounts are read, a receipt's too
+(SROIE prints "Total Qty: 12  312.70", read as 12,312.70); sroie-dev and sroie-test
+read as before."""
 
 from __future__ import annotations
 
@@ -76,3 +78,32 @@ def test_digits_a_column_apart_are_two_numbers():
     )
     _, ref = label_and_amount([line], 0)
     assert ref is not None and ref.value == Decimal("250.00")
+
+
+def _page_total_then_due(label: str):
+    first = [
+        *_HEAD,
+        *_items(("Consulting hours", "1,000.00")),
+        *_totals(("Page total", "£1,000.00")),
+    ]
+    second = [*_items(("Travel", "250.00"), top=100), *_totals((label, "£1,250.00"), top=200)]
+    return first, second
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Page 2 Total due",
+        "PAGE 2 TOTAL DUE",
+        "Page 2: Amount due",
+        "Page 2 Balance due",
+        "Page 2 Grand total",
+        "Page 2 Total payable",
+        "Total due Page 2",
+        "Total due (page 2)",
+    ],
+)
+def test_a_page_number_run_into_the_amount_dues_label_leaves_it_the_total(label):
+    read = _read(*_page_total_then_due(label))
+    assert read.fields["totalAmount"] == 1250.0
+    assert read.field_confidences["totalAmount"] > DISAGREEMENT_CAP
