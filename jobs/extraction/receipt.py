@@ -32,6 +32,8 @@ from .values import (
     parse_times,
     printed_order,
     utc_today,
+    whole_amounts,
+    whole_separators,
 )
 
 _DATE_LABEL = re.compile(r"DATE|TARIKH|DTE|DT")
@@ -64,7 +66,22 @@ CREDIT_NOTE_CONFIDENCE = 0.0
 def read_receipt(
     lines: list[Line], text: str
 ) -> tuple[dict[str, Candidate], dict[str, list[Option]]]:
-    """The hand rules' fields, and the options the field model ranks for the main four."""
+    """The hand rules' fields, and the options the field model ranks for the main four;
+    a receipt in a currency printed in whole units (rupiah, dong, won, yen) with its
+    whole amounts read as amounts (values.whole_separators)."""
+    with whole_amounts(whole_separators(_lines_text(lines))):
+        return _read_receipt(lines, text)
+
+
+def _lines_text(lines: list[Line]) -> str:
+    # What read_receipt and choose_fields both have: the currency is read from the same
+    # text, so both read the same amounts.
+    return "\n".join(line.text for line in lines)
+
+
+def _read_receipt(
+    lines: list[Line], text: str
+) -> tuple[dict[str, Candidate], dict[str, list[Option]]]:
     fields: dict[str, Candidate] = {}
     header = header_segments(lines)
     merchant, name_index = find_merchant(header)
@@ -113,6 +130,39 @@ def choose_fields(
 ) -> dict[str, Candidate]:
     """Replace the main fields with the model's choices and calibrated confidences; the
     tax and the line items' confidence follow the chosen total."""
+    separators = whole_separators(_lines_text(lines))
+    with whole_amounts(separators):
+        chosen = _choose_fields(fields, options, lines, model)
+    total = chosen.get("totalAmount")
+    if separators and total is not None and total.confidence > DISAGREEMENT_CAP:
+        chosen["totalAmount"] = _doubt_whole_total(total, options.get("totalAmount", []))
+    return chosen
+
+
+# A total read in whole units that no arithmetic proves.
+WHOLE_UNITS_CUE = "whole-units"
+
+
+def _doubt_whole_total(total: Candidate, options: list[Option]) -> Candidate:
+    """A total of a receipt in whole units (rupiah, dong, won, yen) is reviewed unless
+    the items printed above it add up to it: the field model never saw such a receipt,
+    so its confidence there is no measured one."""
+    option = next((o for o in options if o.value == total.value), None)
+    proven = option is not None and (
+        "line-items" in option.cues or option.features.get("column_sum", 0.0) > 0
+    )
+    if proven:
+        return total
+    cues = [*total.cues, WHOLE_UNITS_CUE]
+    return Candidate(total.value, DISAGREEMENT_CAP, total.evidence, cues)
+
+
+def _choose_fields(
+    fields: dict[str, Candidate],
+    options: dict[str, list[Option]],
+    lines: list[Line],
+    model: FieldModel,
+) -> dict[str, Candidate]:
     chosen = dict(fields)
     for name, found in options.items():
         choice = model.choose(name, found)

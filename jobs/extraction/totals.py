@@ -11,7 +11,7 @@ from itertools import combinations
 from .fields import AmountRef, Candidate, label_and_amount, line_amounts, ocr_factor, squash
 from .header import WORD, fix_known_word
 from .layout import Line, split_segments
-from .values import currencies_named
+from .values import currencies_named, reading_whole_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
 _SUBTOTAL = re.compile(r"SUBT(?!U)|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
@@ -102,6 +102,8 @@ class Ledger:
 def classify(label: str, *, invoice: bool = False) -> tuple[str, float]:
     """(kind, weight) of a label; weight ranks how strongly a total label claims the total.
     ``invoice`` reads an invoice's labels too (``_INVOICE_TOTAL``)."""
+    if reading_whole_amounts():
+        label = in_english(label)
     label = WORD.sub(
         lambda m: fix_known_word(m.group(0), LABEL_WORDS, shortest=4, keep_first=True), label
     )
@@ -134,6 +136,36 @@ def classify(label: str, *, invoice: bool = False) -> tuple[str, float]:
     if _TOTAL.search(s):
         return "total", 1.5
     return "other", 0.0
+
+
+# The labels of receipts in the currencies printed in whole units (values.
+# WHOLE_UNIT_CURRENCIES), as the English words classify reads: Japanese, Korean and
+# Vietnamese labels squash to nothing or to no word ("Tổng cộng" to TNGCNG); Indonesian
+# ones are mostly read already (TOTAL, TUNAI, KEMBALI). Read on such receipts only: a
+# Malaysian receipt's Chinese is no Japanese, and SROIE was read without them.
+_LABELS_ABROAD = [
+    (r"税込", " INCL "),
+    (r"税抜", " EXCL "),
+    (r"小計|소계|tạm\s*tính", " SUBTOTAL "),
+    (
+        r"総?合計|お会計|ご請求額|총\s*합계|합계|총액|결제\s*금액|받을\s*금액|"
+        r"tổng\s*(?:cộng|tiền|thanh\s*toán)|khách\s*phải\s*trả|cần\s*thanh\s*toán",
+        " TOTAL ",
+    ),
+    (r"お?預り金?|お?預かり|받은\s*금액|현금|(?:tiền\s*)?khách\s*đưa|tiền\s*mặt", " CASH "),
+    (r"카드", " CARD "),
+    (r"お?釣り?銭?|おつり|거스름돈|잔돈|tiền\s*(?:thừa|thối|trả\s*lại)|trả\s*lại", " CHANGE "),
+    (r"(?:内|外)?消費税等?|부가\s*가치\s*세|부가세|세액|thuế|\bPPN\b", " TAX "),
+    (r"値引|割引|할인|giảm\s*giá|chiết\s*khấu|\bDISKON\b|\bPOTONGAN\b", " DISC "),
+]
+_LABELS_ABROAD_RE = [(re.compile(pattern, re.I), word) for pattern, word in _LABELS_ABROAD]
+
+
+def in_english(label: str) -> str:
+    """``label`` with the words of _LABELS_ABROAD as the English label words they are."""
+    for pattern, word in _LABELS_ABROAD_RE:
+        label = pattern.sub(word, label)
+    return label
 
 
 def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
@@ -197,6 +229,8 @@ def _add_lost_point(ledger: Ledger, lines: list[Line], index: int, *, invoice: b
     the amount is printed elsewhere on the receipt (the cash, the rounded sum), so a
     quantity or a code after the label cannot become a total of its own."""
     line = lines[index]
+    if reading_whole_amounts():
+        return  # a currency printed in whole units has no decimal point to lose
     match = _LOST_POINT.search(line.text)
     if match is None or "%" in line.text:
         return

@@ -5,6 +5,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -99,7 +102,21 @@ class Match:
 
 
 def parse_amounts(text: str) -> list[Match]:
-    """Every money-looking number in ``text``, as Decimal, with its character span."""
+    """Every money-looking number in ``text``, as Decimal, with its character span; in
+    a receipt read in whole units (whole_amounts), whole amounts too."""
+    found = _decimal_amounts(text)
+    separators = _WHOLE_SEPARATORS.get()
+    if separators:
+        found += [
+            match
+            for match in _whole_amounts(text, separators)
+            if not any(match.start < other.end and other.start < match.end for other in found)
+        ]
+        found.sort(key=lambda match: match.start)
+    return found
+
+
+def _decimal_amounts(text: str) -> list[Match]:
     found = []
     for m in AMOUNT_RE.finditer(text):
         digits = re.sub(r"[,.\s'’]", "", m.group(3))
@@ -119,6 +136,84 @@ def parse_amounts(text: str) -> list[Match]:
             negative = m.group(1) or m.group(2)
             found.append(Match(-value if negative else value, m.start(), m.end()))
     return sorted(found, key=lambda match: match.start)
+
+
+# Currencies printed in whole units, with the separators their tills group thousands by:
+# rupiah and dong by points ("Rp 125.000", "1.250.000 đ") and by commas as many tills
+# print them ("TOTAL 125,000", "VND 45,000"), won and yen by commas only (a point there
+# is a decimal point: "¥1,100.00", or a weight). Their minor units are never printed, so
+# a point or a comma before three digits is no decimal point in them.
+WHOLE_UNIT_CURRENCIES = {"IDR": ".,", "VND": ".,", "KRW": ",", "JPY": ","}
+# The thousands separators of the receipt being read when it is in such a currency, else
+# None: parse_amounts reads whole amounts then. A context, not an argument: every reader
+# of amounts below read_receipt (labels, ledger, columns, items) must read the same ones.
+_WHOLE_SEPARATORS: ContextVar[str | None] = ContextVar("whole_separators", default=None)
+_WHOLE_NUMBER = re.compile(
+    r"(?<![\d.,:/])([1-9]\d{0,2}(?:([.,])\d{3})(?:\2\d{3})*|\d+)(?![\d%/:])(?![.,]\d)"
+)
+# A currency printed before a whole amount, and a minus before or after it ("-¥200").
+_WHOLE_BEFORE = re.compile(r"(-)?\s?((?<![A-Z])(?:RP|IDR|VND|KRW|JPY)\.?|[₩¥￥])?\s?(-)?$", re.I)
+# ... or after it: "12,500원", "1,280円", "1.250.000 đ", "45.000 VNĐ".
+_WHOLE_AFTER = re.compile(r"\s?(?:원|円|[đĐ₫](?!\w)|VN[DĐ](?!\w))", re.I)
+
+
+@contextmanager
+def whole_amounts(separators: str | None) -> Iterator[None]:
+    """Read whole amounts grouped by ``separators`` (as whole_separators gives) inside."""
+    token = _WHOLE_SEPARATORS.set(separators)
+    try:
+        yield
+    finally:
+        _WHOLE_SEPARATORS.reset(token)
+
+
+def reading_whole_amounts() -> bool:
+    return _WHOLE_SEPARATORS.get() is not None
+
+
+def whole_separators(text: str) -> str | None:
+    """The thousands separators of a receipt in a currency printed in whole units, or
+    None: ``text`` must name that currency outright and no other (a symbol, a code or its
+    word beside an amount) and print no amount with decimals (one printing cents prints
+    its counts, codes and points as whole numbers: a Malaysian receipt's)."""
+    named = currencies_named(text)
+    if len(named) != 1:
+        return None
+    separators = WHOLE_UNIT_CURRENCIES.get(named.pop())
+    if separators is None or _decimal_amounts(text):
+        return None
+    return separators
+
+
+def _whole_amounts(text: str, separators: str) -> Iterator[Match]:
+    """Whole amounts: thousands grouped by one of ``separators`` ("125.000"), or any
+    number printed with the currency ("¥980", "220円"). A bare number without either is a
+    count, a code or a phone number's part."""
+    for m in _WHOLE_NUMBER.finditer(text):
+        grouped = m.group(2)
+        if grouped and grouped not in separators:
+            continue
+        # Bounded (a line of thousands of amounts), but its lookbehind sees the text.
+        before = _WHOLE_BEFORE.search(text, max(0, m.start() - 8), m.start())
+        after = _WHOLE_AFTER.match(text, m.end())
+        marked = bool(before and before.group(2)) or after is not None
+        if not (grouped or marked) or (not marked and _glued_to_letters(text, m)):
+            continue
+        # The span starts at the currency sign or minus, as parse_amounts' do.
+        start = m.start()
+        if before and before.group(0).strip():
+            start = before.start() + len(before.group(0)) - len(before.group(0).lstrip())
+        value = Decimal(m.group(1).replace(grouped or "", ""))
+        negative = bool(before and (before.group(1) or before.group(3)))
+        yield Match(-value if negative else value, start, after.end() if after else m.end())
+
+
+def _glued_to_letters(text: str, m: re.Match[str]) -> bool:
+    """ "SKU12,500", "1,000ml": a code or a measure."""
+    return bool(_LATIN.match(text, m.end()) or (m.start() and _LATIN.match(text, m.start() - 1)))
+
+
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 # An accountant's negative: "(7.57)", "RM (7.57)"; a credit: "22.39CR", "22.39 CR". A
@@ -287,14 +382,18 @@ _CURRENCY_WORDS = [
     (r"\bUSD\b|\bUS\$", "USD"),
     (r"\bEUR\b|€", "EUR"),
     (r"\bGBP\b|£", "GBP"),
-    (r"\bIDR\b|\bRP\s?\d", "IDR"),
+    (r"\bIDR\b|\bRP\.?\s?\d", "IDR"),
     (r"\bTHB\b|฿", "THB"),
     (r"\bINR\b|₹", "INR"),
-    (r"\bJPY\b|¥", "JPY"),
+    (r"\bJPY\b|[¥￥円]", "JPY"),
     (r"\bPHP\b|₱", "PHP"),
     (r"\bCHF\b", "CHF"),
     (r"\bHKD\b|\bHK\$", "HKD"),
     (r"\bNZD\b|\bNZ\$", "NZD"),
+    # Won and dong: their signs, or their words after an amount ("12,500원", "45.000 đ";
+    # "Đ" opens Vietnamese words too, "đơn giá").
+    (r"\bKRW\b|₩|\d\s?원", "KRW"),
+    (r"\bVND\b|VNĐ|₫|\d\s?Đ(?!\w)", "VND"),
 ]
 # Place names that pin a locale when no symbol is printed (Malaysian states and cities).
 _LOCALE_HINTS = [
