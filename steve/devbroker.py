@@ -14,6 +14,7 @@ warning naming it, and the next message is delivered.
 import logging
 import os
 import uuid
+from contextlib import suppress
 from time import monotonic
 from typing import Any
 
@@ -39,8 +40,14 @@ class Channel(filesystem.Channel):
                 handle.write(dumps(payload).encode())
             # A rename within one folder is atomic: readers see the whole file or none.
             os.replace(partial, os.path.join(self.data_folder_out, f"{stem}.msg"))
-        except OSError as error:
-            raise ChannelError(f"Cannot add file {stem}.msg to directory") from error
+        except BaseException as error:
+            # No queue reads a `.part`, so nothing else ever removed one: on a full disk
+            # each of beat's failed publishes left its file there for good.
+            with suppress(OSError):
+                os.remove(partial)
+            if isinstance(error, OSError):
+                raise ChannelError(f"Cannot add file {stem}.msg to directory") from error
+            raise
 
     def _get(self, queue: str) -> dict[str, Any]:
         """The oldest message of `queue`, taken out of the folder; files that are none

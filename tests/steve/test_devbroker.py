@@ -5,6 +5,7 @@ from queue import Empty
 
 import pytest
 from kombu import Connection, Queue
+from kombu.exceptions import ChannelError
 
 from steve import devbroker
 
@@ -99,3 +100,30 @@ def test_a_file_no_message_named_as_one_set_aside_before_is_set_aside_beside_it(
         worker.default_channel._get("processing")
     [beside] = (tmp_path / "rejected").glob("0_x.processing.msg.*")
     assert beside.read_text() == "not json"
+
+
+def test_a_message_the_disk_had_no_room_for_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a full disk beat's every publish (two every 5 s) failed half-way and left its
+    # empty `.part` file in data/broker for good: thousands an hour, after the disk was
+    # freed too.
+    (tmp_path / "control").mkdir()
+
+    class FullDisk:
+        def __init__(self, path: str, mode: str) -> None:
+            self.handle = open(path, mode)  # noqa: SIM115 - closed by __exit__
+
+        def __enter__(self) -> "FullDisk":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(devbroker, "open", FullDisk, raising=False)
+    with connection(tmp_path, "steve.devbroker:Transport") as beat, pytest.raises(ChannelError):
+        beat.default_channel._put("maintenance", kombu_message("relay"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["control"]
