@@ -7,7 +7,7 @@ import re
 
 from .fields import Candidate, evidence_for, ocr_factor, squash
 from .layout import BBox, Line, split_segments
-from .values import parse_amounts
+from .values import parse_amounts, parse_dates, parse_times
 
 COMPANY_SUFFIX = re.compile(
     r"SDNBHD|SDNBND|SDNBH|BHD$|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|MART|"
@@ -394,7 +394,8 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     seen_postcode = False
     for line in column[:12]:
         text = fix_ocr_confusions(line.text.strip())
-        if _is_address_stop(text):
+        # Not in _is_address_stop: the field model's features, fitted on SROIE, read that.
+        if _is_address_stop(text) or _is_no_address_line(text):
             if collected:
                 break
             continue  # company / tax registration numbers sit between name and address
@@ -453,6 +454,55 @@ def _is_address_stop(text: str) -> bool:
         or re.match(r"^\(?(GST|SST)", text.upper())
         or _MISREAD_GST_ID.match(text.upper())
     )
+
+
+# A document's title, in the languages of the tills abroad: "FACTURE", "Factura
+# simplificada", "CASH RECEIPT" (squashed, from the line's start).
+_DOCUMENT_TITLE = re.compile(
+    r"^(?:SIMPLIFIED|SALES|CASH|OFFICIAL|TAX)*(?:INVOICE|RECEIPT|FACTURE|FACTURA|FATTURA|"
+    r"RECHNUNG|QUITTUNG|KASSENBON|KASSABON|KVITTO|KVITTERING|RICEVUTA|SCONTRINO|RECIBO|"
+    r"TICKET|BELEG)"
+)
+# A card slip's line: a masked card number, a card scheme, or a card or terminal word with
+# a number ("Terminal ID 0042", "Carte bancaire 0042"). Not "MID", which is Mid Valley.
+_MASKED_CARD = re.compile(r"(?:\*{3,}|X{4,})\s?\d{2,4}\b")
+_CARD_SCHEME = re.compile(r"\b(?:VISA|MASTERCARD|MAESTRO|AMEX|CONTACTLESS)\b")
+_CARD_WORD = re.compile(r"\b(?:TERMINAL|TERM|TID|CARD|CARTE|CARTA|KARTE|TARJETA|CB|EC|DEBIT)\b")
+# A phone number alone after a short label, grouped any way ("Tél : 01 42 60 12 34",
+# "+39 02 1234 5678"): 8 to 15 digits and nothing else.
+_PHONE_LINE = re.compile(r"^[^\d+(]{0,16}[+(]?\d[\d\s().\-/]{6,}\d\)?$")
+# A tax or company registration abroad, at the line's start ("VAT Reg No", "P.IVA",
+# "N° TVA", "UEN/GST Reg No", "USt-IdNr").
+_REGISTRATION_ABROAD = re.compile(
+    r"^\W*(?:N[°O]\.?\s*)?(?:VAT|TVA|UEN|ABN|ACN|SIRET|SIREN|P\.?\s?IVA|PARTITA\s+IVA|CIF|NIF|"
+    r"UST|UID|ST\.?-?NR|STEUER\w*|BTW|KVK|ORG\.?\s?NR|GSTIN|RCS|TRN)\b"
+)
+
+
+def _is_no_address_line(text: str) -> bool:
+    """A line no address holds: a date or a time ("05/12/2026 14:03"), a card slip, a
+    document's title, a phone number or a tax registration. Under an address that names
+    no state the reader knows, the address ran on into it ("... 10200 George Town
+    05/12/2026 14:03", 0.81). Unless labelled so at its start, a line with an address
+    word is kept whatever else it holds: "Lot 2.03, Level 2, Terminal 1" is an airport's
+    shop."""
+    upper = text.strip().upper()
+    if _DOCUMENT_TITLE.match(squash(upper)) or _REGISTRATION_ABROAD.match(upper):
+        return True  # labelled at the start: a "No" after the label is no address's
+    if ADDRESS_WORD.search(upper):
+        return False
+    if _MASKED_CARD.search(upper) or _CARD_SCHEME.search(upper):
+        return True
+    if _CARD_WORD.search(upper) and any(c.isdigit() for c in upper):
+        return True
+    if parse_dates(upper) or any(":" in upper[m.start : m.end] for m in parse_times(upper)):
+        return True
+    return _is_phone_line(upper)
+
+
+def _is_phone_line(text: str) -> bool:
+    m = _PHONE_LINE.match(text)
+    return m is not None and 8 <= sum(c.isdigit() for c in text) <= 15
 
 
 def _starts_address(text: str) -> bool:
