@@ -392,12 +392,14 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     collected: list[Line] = []
     skipped = 0
     seen_postcode = False
+    passed: Line | None = None  # the line right above, when passed over as no address
     for line in column[:12]:
         text = fix_ocr_confusions(line.text.strip())
         # Not in _is_address_stop: the field model's features, fitted on SROIE, read that.
         if _is_address_stop(text) or _is_no_address_line(text):
             if collected:
                 break
+            passed = None
             continue  # company / tax registration numbers sit between name and address
         if collected and (_is_contact_only(text) or len(parse_amounts(text)) >= 2):
             break  # a bare phone number, or a row of prices: the address has ended
@@ -406,8 +408,11 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
             if skipped > 3 or line.center_y > 0.5:
                 break
             if _starts_address(text):
+                if passed is not None and _is_street_above_town(passed, line, text):
+                    collected.append(passed)
                 collected.append(line)
                 seen_postcode = _has_postcode_and_place(text)
+            passed = line
             continue
         gap = line.bbox[1] - collected[-1].bbox[3]
         if gap > 1.5 * max(collected[-1].height, 1e-6):
@@ -422,6 +427,28 @@ def find_address(lines: list[Line], after: int) -> Candidate | None:
     if not collected:
         return None
     return _address_candidate(collected)
+
+
+# A house number opening or closing a street's line: "24 Rue de Rivoli", "Via Roma 12a",
+# "Corso Vittorio Emanuele 88".
+_HOUSE_NUMBER = re.compile(r"^\d{1,4}[A-Za-z]?\s+[A-Za-z]|[A-Za-z]\s+\d{1,4}[A-Za-z]?$")
+
+
+def _is_street_above_town(above: Line, line: Line, text: str) -> bool:
+    """Whether ``above`` is the street of the postcode and town on ``line`` (``text``, read
+    repaired): a street abroad names no street word the reader knows ("Rue", "Corso",
+    "...strasse"), so it was passed over and only "75004 Paris" read. The street line
+    holds a house number at one end and words, right above the town line."""
+    if not POSTCODE.search(text) or ADDRESS_WORD.search(text):
+        return False  # no town line, or a Malaysian one, whose street lines are known
+    street = fix_ocr_confusions(above.text.strip()).rstrip(" ,.")
+    gap = line.bbox[1] - above.bbox[3]
+    return bool(
+        gap < 1.5 * max(above.height, 1e-6)
+        and _HOUSE_NUMBER.search(street)
+        and sum(c.isalpha() for c in street) >= 4
+        and not has_company_suffix(street)
+    )
 
 
 def _is_contact_only(text: str) -> bool:

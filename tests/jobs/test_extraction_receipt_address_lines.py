@@ -84,6 +84,34 @@ def test_the_address_ends_before_a_line_that_is_no_address_line(below: str):
 
 
 @pytest.mark.parametrize(
+    ("name", "street", "town"),
+    [
+        ("LIBRAIRIE MARTIN", "24 Rue de Rivoli", "75004 Paris"),
+        ("TRATTORIA DA MARIO", "Corso Vittorio Emanuele 88", "20122 Milano"),
+        ("BAECKEREI SCHMIDT", "Hauptstrasse 5", "10115 Berlin"),
+        ("TAPAS EL SOL", "Calle Mayor 14", "28013 Madrid"),
+        ("CAFE LUMIERE", "8 Place Bellecour", "69002 Lyon"),
+        ("PIZZERIA NAPOLI", "Via Roma 12a", "80100 Napoli"),
+    ],
+)
+def test_the_street_line_above_the_postcode_is_part_of_the_address(
+    name: str, street: str, town: str
+):
+    """A street abroad names no street word the reader knows ("Rue", "Corso"), and its house
+    number takes no comma: only the postcode's line was read ("75004 Paris")."""
+    for below in ([], ["FACTURE"], ["05/12/2026 14:03"]):
+        address = _read(_receipt(name, [street, town], below))
+        assert _same(address.value, f"{street} {town}"), (below, address)
+
+
+def test_a_line_above_the_postcode_without_a_house_number_is_no_street():
+    # A shop's slogan or branch between name and address is passed over as before.
+    lines = _receipt("CAFE LUMIERE", ["Salon de the", "69002 Lyon"], [])
+    address = find_address(lines, 0)
+    assert address is not None and _same(address.value, "69002 Lyon"), address
+
+
+@pytest.mark.parametrize(
     "address",
     [
         ["Lot 2.03, Level 2, Terminal 1", "KLIA, 64000 Sepang"],  # an airport's terminal
