@@ -175,14 +175,25 @@ def whole_separators(text: str) -> str | None:
     """The thousands separators of a receipt in a currency printed in whole units, or
     None: ``text`` must name that currency outright and no other (a symbol, a code or its
     word beside an amount) and print no amount with decimals (one printing cents prints
-    its counts, codes and points as whole numbers: a Malaysian receipt's)."""
+    its counts, codes and points as whole numbers: a Malaysian receipt's); a weight or a
+    volume with decimals ("1.25 kg") is no amount with decimals."""
     named = currencies_named(text)
     if len(named) != 1:
         return None
     separators = WHOLE_UNIT_CURRENCIES.get(named.pop())
-    if separators is None or _decimal_amounts(text):
+    if separators is None or any(not _measure(text, m) for m in _decimal_amounts(text)):
         return None
     return separators
+
+
+# A unit of weight or volume after a number: a grocer's "1.25 kg", "0,50kg" are measures
+# printed with decimals, which left a rupiah or yen receipt read as one in cents, its
+# whole amounts no amounts and the weight its total.
+_MEASURE_UNIT = re.compile(r"\s?(?:kg|gr?|mg|l|ltr|ml|lbs?|oz)(?![A-Za-z])", re.I)
+
+
+def _measure(text: str, match: Match) -> bool:
+    return _MEASURE_UNIT.match(text, match.end) is not None
 
 
 def _whole_amounts(text: str, separators: str) -> Iterator[Match]:

@@ -245,3 +245,39 @@ def test_whole_numbers_are_no_amounts_unless_the_receipt_is_in_such_a_currency(r
     total = _read(lines).get("totalAmount")
     whole = {Decimal("125000"), Decimal("45000"), Decimal("3750"), Decimal("2")}
     assert total is None or total.value not in whole, total
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (
+            _receipt(
+                "TOKO SAYUR SEGAR",
+                "12.11.2026 18:30",
+                ("Beras 1.25 kg", "Rp 15.000"),
+                ("Bawang 0,50kg", "Rp 10.000"),
+                ("TOTAL", "Rp 25.000"),
+                ("TUNAI", "Rp 50.000"),
+            ),
+            "25000",
+        ),
+        (
+            _receipt(
+                "スーパー 渋谷店",
+                "2026/11/12 18:30",
+                ("牛肉 0.35kg", "¥3,000"),
+                ("合計", "¥3,000"),
+                ("お預り", "¥5,000"),
+            ),
+            "3000",
+        ),
+    ],
+)
+def test_a_weight_printed_with_decimals_leaves_a_whole_receipts_total_read(
+    lines: list[Line], expected: str
+):
+    """A grocer's receipt prints its weights with decimals ("1.25 kg"): taken for an
+    amount with cents, they had the receipt read as one in cents, so its whole amounts
+    were no amounts, and the weight, the only amount left, was read as its total."""
+    total = _read(lines).get("totalAmount")
+    assert total is not None and total.value == Decimal(expected), total
