@@ -19,8 +19,11 @@ from decimal import Decimal, InvalidOperation
 # or by lakhs and crores above the thousands ("1,06,498.00", as India prints: read as
 # 1.06). Two decimals followed by a separator and more digits are no amount's end: a
 # date printed with points ("04.03.2026" beside an invoice's total) was read as 4.03.
+# Rupees as India prints them, the point glued to the amount ("Rs.1,06,498.00": the
+# amount was taken for a decimal's tail, and none read), never the end of a word (HRS).
 AMOUNT_RE = re.compile(
-    r"(?<![\d.,/:])(?<!\d['’])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|[$€£¥])?\s?(-)?"
+    r"(?<![\d.,/:])(?<!\d['’])(-)?\s?(?:RM|MYR|USD|EUR|GBP|SGD|CHF|(?<![A-Za-z])R[Ss]\.?|"
+    r"[$€£¥])?\s?(-)?"
     r"(\d{1,2}(?:,\d{2})+,\d{3}(?=\.\d{2})|\d{1,3}(?:[,\s'’]\d{3})+|"
     r"\d{1,3}(?:\.\d{3})+(?=,\d{2})|\d+)\s?[.,]\s?(\d{2})"
     r"(?:(-)(?![\d.]))?(?![\d%/:])(?![.,]\d)"

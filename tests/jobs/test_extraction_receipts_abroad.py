@@ -63,6 +63,27 @@ def test_an_amount_grouped_in_lakhs_is_read_whole():
     assert total.value == Decimal("106498.00"), total
 
 
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("Net Payable Rs.1,06,498.00", ["106498.00"]),
+        ("Total Rs.499.00", ["499.00"]),
+        ("TOTAL RS.1,250.00", ["1250.00"]),
+        ("Rs.1,06,498.00 only", ["106498.00"]),
+    ],
+)
+def test_an_amount_printed_right_after_rupees_is_read(text: str, amounts: list[str]):
+    """ "Rs.1,06,498.00", the point and no space after it as Indian bills print it, was no
+    amount at all: a number after a point was taken for a decimal's tail."""
+    assert [str(a.value) for a in parse_amounts(text)] == amounts
+
+
+def test_a_word_ending_in_rs_before_an_amount_keeps_its_letters():
+    # "HOURS 12.00" is no "HOU" and a rupee amount: the label keeps its last letters.
+    assert [(a.value, a.start) for a in parse_amounts("HOURS 12.00")] == [(Decimal("12.00"), 6)]
+    assert [(a.value, a.start) for a in parse_amounts("TOTAL HRS.12.00")] == []
+
+
 @pytest.mark.parametrize("label", ["Zu zahlen CHF", "ZU ZAHLEN", "Te betalen"])
 def test_the_amount_to_pay_in_another_language_is_a_total_on_a_receipt_too(label: str):
     assert classify(label) == ("total", 3.0)
