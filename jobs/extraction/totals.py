@@ -11,6 +11,7 @@ from itertools import combinations
 from .fields import AmountRef, Candidate, label_and_amount, line_amounts, ocr_factor, squash
 from .header import WORD, fix_known_word
 from .layout import Line, split_segments
+from .ranker import DISAGREEMENT_CAP
 from .values import currencies_named, reading_whole_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
@@ -47,15 +48,16 @@ _TOTAL = re.compile(
     _TOTAL_WORD.pattern + r"|AMOUNT|^AMT|(?:NETT?|TTL|SALES?)AMT|AMT$|^NETT?|NETT$|"
     r"NETT?(?=T[O0]TA?L|AMOUNT|AMT)"
 )
-# An invoice's own labels in German, French, Dutch and Spanish, and what "Balance" and
-# "Net" mean on one, checked before the receipt's (invoices only: a receipt's "NETT" is
-# its total, and its "BALANCE" the change). "Total HT", "Nettobetrag" and "Base imponible"
-# are before tax; "Gesamtbetrag", "Total TTC", "Te betalen", "Total factura" the amount
-# due; "MwSt", "TVA", "BTW" and "IVA" the tax. "Total credit" is a credit note's total,
-# not a payment by credit.
+# An invoice's own labels in German, French, Dutch and Spanish, and what "Balance"
+# means on one, checked before the receipt's (invoices only: a receipt's "BALANCE" is the
+# change). "Total HT", "Nettobetrag", "Netto" and "Base imponible" are before tax;
+# "Gesamtbetrag", "Total TTC", "Te betalen", "Total factura" the amount due; "MwSt",
+# "TVA", "BTW" and "IVA" the tax. "Total credit" is a credit note's total, not a payment
+# by credit. An English "Net total" or "Nett" is a total, before tax or after it as the
+# invoice's arithmetic says (_before_tax_as_subtotals): the amount due in Malaysia.
 _INVOICE_SUBTOTAL = re.compile(
     r"(?:TOTAL|MONTANT|SOUSTOTAL)HT$|HORSTAXES?|ZWISCHENSUMME|NETTOBETRAG|NETTOSUMME|"
-    r"SUMMENETTO|BASEIMPONIBLE|EXCL|EXKL|^NETT?O?(?:AMOUNT|TOTAL|VALUE)?$"
+    r"SUMMENETTO|BASEIMPONIBLE|EXCL|EXKL|^NETTO(?:AMOUNT|TOTAL|VALUE)?$"
 )
 _INVOICE_TOTAL = re.compile(
     r"GESAMTBETRAG|RECHNUNGSBETRAG|ENDBETRAG|ZUZAHLEN|GESAMTSUMME|BRUTTOBETRAG|SUMMEBRUTTO|"
@@ -292,15 +294,18 @@ def find_total(
 ) -> Candidate | None:
     """The amount paid, with a confidence from how many independent cues agree on it."""
     ledger = build_ledger(lines, invoice=invoice)
-    if invoice:
-        _before_tax_as_subtotals(ledger)
+    guessed = invoice and _before_tax_as_subtotals(ledger)
     support = support_for(ledger, item_sum, invoice=invoice)
     if not support:
         return _fallback(lines, ledger)
     ranked = sorted(support.items(), key=lambda kv: _score(kv[1], kv[0]), reverse=True)
     value, best = ranked[0]
     runner_up = _score(ranked[1][1], ranked[1][0])[0] if len(ranked) > 1 else None
-    return _candidate(value, best, runner_up)
+    found = _candidate(value, best, runner_up)
+    if guessed:
+        # Which of a net total and another is due, the words alone said: reviewed.
+        found.confidence = min(found.confidence, DISAGREEMENT_CAP)
+    return found
 
 
 def support_for(
@@ -640,26 +645,76 @@ _ASKED = _label_words(*_ASKING)
 _DUE_OR_GRAND = _label_words(*_ASKING, "GRAND")
 
 
-def _before_tax_as_subtotals(ledger: Ledger) -> None:
-    """Make an invoice's totals whose label or line says they are before tax ("Total
-    net", "Total amount (net)", "Total 1,250.00 excl. VAT") subtotals, while it prints
-    a positive total of its own that does not say so: what is due includes the tax, but
-    "Total net" claimed the total as a plain "Total" does, and the line items adding up
-    to it outweighed "Total due" (1,250.00 read for 1,500.00). An invoice whose only
-    total is before tax (zero-rated) keeps it."""
-    before = {
-        id(ref)
+def _before_tax_as_subtotals(ledger: Ledger) -> bool:
+    """Make an invoice's totals that its arithmetic shows to come before the amount due
+    subtotals; whether a "net" total's place is a guess. The word says nothing sure:
+    "Net total" is before tax on a British invoice ("Net total 1,250.00" / "VAT 250.00" /
+    "Total 1,500.00") and the amount due on a Malaysian one ("Total 950.00" / "SST 6%
+    57.00" / "Net Total 1,007.00", read as 950.00 at 0.95; "Total 1,250.00" / "Less
+    deposit 250.00" / "Net total 1,000.00", read as 1,250.00). So a total whose label
+    or line says net ("Total net", "Total amount (net)", "Total 1,250.00 excl. VAT")
+    is a subtotal when it plus the tax is another total (_leads_to), and another total is
+    when it plus the tax, or less what is printed between them, is the net one. Where
+    the arithmetic links it to no other positive total, a net total is taken for a
+    subtotal as the word says, unless its label asks for the amount ("Net amount due");
+    the total read is then a guess (True) unless another total's words say it is the
+    amount due. An invoice whose only total is net (zero-rated) keeps it."""
+    labelled = [
+        (ref, _ASKED.search(label) is not None)
         for _, ref, label in ledger.totals
-        if _basis(f"{label} {ref.line.text[ref.end :]}") == "net" and not _ASKED.search(label)
-    }
-    if not before or not any(
-        ref.value > 0 and id(ref) not in before for _, ref, _ in own_totals(ledger)
-    ):
-        return
-    moved = [ref for _, ref, _ in ledger.totals if id(ref) in before]
-    ledger.totals = [t for t in ledger.totals if id(t[1]) not in before]
-    ledger.subtotals = sorted([*ledger.subtotals, *moved], key=lambda r: r.line_index)
-    ledger.total_sums = _sums_of_totals(ledger.totals)
+        if ref.value > 0 and _basis(f"{label} {ref.line.text[ref.end :]}") == "net"
+    ]
+    by_word = {id(ref) for ref, asked in labelled if not asked}
+    own = [(r, label) for _, r, label in own_totals(ledger) if r.value > 0 and id(r) not in by_word]
+    before: set[int] = set()
+    guessed = False
+    for net, asked in labelled:
+        others = [(r, label) for r, label in own if r is not net and r.value != net.value]
+        if not others:
+            continue
+        steps = [r for r, _ in others if _leads_to(ledger, r, net)]
+        before.update(id(r) for r in steps)
+        if any(_leads_to(ledger, net, r) for r, _ in others):
+            before.add(id(net))
+        elif not steps and not asked:
+            before.add(id(net))
+            # Sure only beside a total whose words say it is due ("Total due", "Total
+            # incl. VAT"), not beside a plain "Total" that may come before the net one.
+            guessed = guessed or not any(
+                _ASKED.search(label) or _tax_basis(r) == "gross" for r, label in others
+            )
+    if before:
+        moved = [ref for _, ref, _ in ledger.totals if id(ref) in before]
+        ledger.totals = [t for t in ledger.totals if id(t[1]) not in before]
+        ledger.subtotals = sorted([*ledger.subtotals, *moved], key=lambda r: r.line_index)
+        ledger.total_sums = _sums_of_totals(ledger.totals)
+    return guessed
+
+
+def _leads_to(ledger: Ledger, start: AmountRef, end: AmountRef) -> bool:
+    """Whether ``end`` is ``start`` plus some of the invoice's taxes (wherever printed:
+    a tax summary may stand under the totals), give or take what is printed between
+    the two (a deposit, a discount, a service charge, a payment, the rounding, printed
+    with a sign or without). With no tax in it, ``end`` must be printed below ``start``:
+    "Total 1,250.00" / "Less deposit 250.00" / "Net total 1,000.00" is the net total
+    after the deposit, "Net total 1,250.00" / "Deposit paid 250.00" / "Balance due
+    1,000.00" the balance after it."""
+    low, high = sorted((start.line_index, end.line_index))
+    between = [
+        ref.value
+        for ref in ledger.roundings + _labelled_adjustments(ledger) + ledger.tenders
+        if low < ref.line_index < high and ref.value != 0
+    ][-MAX_ADJUSTMENTS:]
+    adjusted = {Decimal(0)}
+    for value in between:
+        adjusted = adjusted | {s + value for s in adjusted} | {s - value for s in adjusted}
+    taxed = {Decimal(0)}
+    for tax in [t.value for t in ledger.taxes if t.value > 0][-MAX_ADJUSTMENTS:]:
+        taxed = taxed | {s + tax for s in taxed}
+    gap = end.value - start.value
+    if any(gap - tax in adjusted for tax in taxed if tax):
+        return True
+    return start.line_index < end.line_index and gap != 0 and gap in adjusted
 
 
 # A tip, as a card slip or a bill adds it under the bill's total.
