@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import combinations
+from itertools import combinations, product
 
 from .fields import AmountRef, Candidate, label_and_amount, line_amounts, ocr_factor, squash
 from .header import WORD, fix_known_word
@@ -256,6 +256,8 @@ def amount_paid_back(lines: list[Line], *, invoice: bool = False) -> AmountRef |
     invoice it credits after its own total ("Invoice INV-20417 total £1,500.00") was
     read as that invoice's +1,500.00."""
     ledger = build_ledger(lines, invoice=invoice)
+    if invoice:
+        _before_tax_as_subtotals(ledger)  # a credit note's "Net total" before its tax
     totals = own_totals(ledger) if invoice else ledger.totals
     if invoice:
         totals = [t for t in totals if t[0] >= PAYABLE_WEIGHT] or totals
@@ -467,6 +469,7 @@ def two_documents(lines: list[Line]) -> tuple[list[AmountRef], list[AmountRef]] 
     when no page shows both; else None. One page showing both is one document (a credit
     taken off beside the balance it leaves)."""
     ledger = build_ledger(lines, invoice=True)
+    _before_tax_as_subtotals(ledger)
     grand = [ref for weight, ref, _ in own_totals(ledger) if weight >= GRAND_TOTAL_WEIGHT]
     owed = [ref for ref in grand if ref.value > 0]
     credited = [ref for ref in grand if ref.value < 0]
@@ -655,21 +658,24 @@ def _before_tax_as_subtotals(ledger: Ledger) -> bool:
     or line says net ("Total net", "Total amount (net)", "Total 1,250.00 excl. VAT")
     is a subtotal when it plus the tax is another total (_leads_to), and another total is
     when it plus the tax, or less what is printed between them, is the net one. Where
-    the arithmetic links it to no other positive total, a net total is taken for a
+    the arithmetic links it to no other total of its sign, a net total is taken for a
     subtotal as the word says, unless its label asks for the amount ("Net amount due");
     the total read is then a guess (True) unless another total's words say it is the
-    amount due. An invoice whose only total is net (zero-rated) keeps it."""
+    amount due. An invoice whose only total is net (zero-rated) keeps it. A credit
+    note's totals are read so too, all negative."""
     labelled = [
         (ref, _ASKED.search(label) is not None)
         for _, ref, label in ledger.totals
-        if ref.value > 0 and _basis(f"{label} {ref.line.text[ref.end :]}") == "net"
+        if ref.value != 0 and _basis(f"{label} {ref.line.text[ref.end :]}") == "net"
     ]
     by_word = {id(ref) for ref, asked in labelled if not asked}
-    own = [(r, label) for _, r, label in own_totals(ledger) if r.value > 0 and id(r) not in by_word]
+    own = [(r, label) for _, r, label in own_totals(ledger) if id(r) not in by_word]
     before: set[int] = set()
     guessed = False
     for net, asked in labelled:
-        others = [(r, label) for r, label in own if r is not net and r.value != net.value]
+        others = [
+            (r, label) for r, label in own if r.value * net.value > 0 and r.value != net.value
+        ]
         if not others:
             continue
         steps = [r for r, _ in others if _leads_to(ledger, r, net)]
@@ -695,26 +701,37 @@ def _leads_to(ledger: Ledger, start: AmountRef, end: AmountRef) -> bool:
     """Whether ``end`` is ``start`` plus some of the invoice's taxes (wherever printed:
     a tax summary may stand under the totals), give or take what is printed between
     the two (a deposit, a discount, a service charge, a payment, the rounding, printed
-    with a sign or without). With no tax in it, ``end`` must be printed below ``start``:
-    "Total 1,250.00" / "Less deposit 250.00" / "Net total 1,000.00" is the net total
-    after the deposit, "Net total 1,250.00" / "Deposit paid 250.00" / "Balance due
-    1,000.00" the balance after it."""
+    with a sign or without), up to MAX_ADJUSTMENT_TERMS of each. With no tax in it,
+    ``end`` must be printed below ``start``: "Total 1,250.00" / "Less deposit 250.00" /
+    "Net total 1,000.00" is the net total after the deposit, "Net total 1,250.00" /
+    "Deposit paid 250.00" / "Balance due 1,000.00" the balance after it."""
     low, high = sorted((start.line_index, end.line_index))
     between = [
         ref.value
         for ref in ledger.roundings + _labelled_adjustments(ledger) + ledger.tenders
         if low < ref.line_index < high and ref.value != 0
-    ][-MAX_ADJUSTMENTS:]
-    adjusted = {Decimal(0)}
-    for value in between:
-        adjusted = adjusted | {s + value for s in adjusted} | {s - value for s in adjusted}
-    taxed = {Decimal(0)}
-    for tax in [t.value for t in ledger.taxes if t.value > 0][-MAX_ADJUSTMENTS:]:
-        taxed = taxed | {s + tax for s in taxed}
+    ]
+    adjusted = _sums(between[-MAX_ADJUSTMENTS:], signed=True)
+    # A credit note's tax is negative as its totals are.
+    taxes = [t.value for t in ledger.taxes if t.value * end.value > 0]
+    taxed = _sums(taxes[-MAX_ADJUSTMENTS:], signed=False)
     gap = end.value - start.value
     if any(gap - tax in adjusted for tax in taxed if tax):
         return True
     return start.line_index < end.line_index and gap != 0 and gap in adjusted
+
+
+def _sums(values: list[Decimal], *, signed: bool) -> set[Decimal]:
+    """Every sum of up to MAX_ADJUSTMENT_TERMS of ``values`` (none: 0), each term added
+    or, ``signed``, taken away."""
+    found = {Decimal(0)}
+    for size in range(1, min(MAX_ADJUSTMENT_TERMS, len(values)) + 1):
+        for terms in combinations(values, size):
+            for signs in product((1, -1), repeat=size) if signed else [(1,) * size]:
+                found.add(
+                    sum((sign * term for sign, term in zip(signs, terms, strict=True)), Decimal(0))
+                )
+    return found
 
 
 # A tip, as a card slip or a bill adds it under the bill's total.

@@ -14,7 +14,13 @@ from __future__ import annotations
 import pytest
 
 from jobs.extraction.ranker import DISAGREEMENT_CAP
-from tests.jobs.test_extraction_invoice_rival_totals import _HEAD, _items, _read, _totals
+from tests.jobs.test_extraction_invoice_rival_totals import (
+    _CREDIT_NOTE_HEAD,
+    _HEAD,
+    _items,
+    _read,
+    _totals,
+)
 
 
 def _invoice(*totals: tuple[str, str | None], items: tuple[tuple[str, str], ...]):
@@ -133,3 +139,16 @@ def test_a_net_total_beside_a_total_whose_words_say_it_is_due_is_no_guess(due_la
     read = _read(_invoice(("Total net", "1,250.00"), (due_label, "1,500.00"), items=_ITEMS_1250))
     assert read.fields["totalAmount"] == 1500.0
     assert read.field_confidences["totalAmount"] > DISAGREEMENT_CAP
+
+
+def test_a_credit_notes_net_total_before_its_tax_is_no_amount_paid_back():
+    # A "Net total" is a total on an invoice now; a credit note's, before its tax, is
+    # still no amount credited.
+    read = _read(
+        [
+            *_CREDIT_NOTE_HEAD,
+            *_items(("Returned widgets", "-1,250.00")),
+            *_totals(("Net total", "-£1,250.00"), ("VAT 20%", "-£250.00"), ("Total", "-£1,500.00")),
+        ]
+    )
+    assert read.fields["totalAmount"] == -1500.0
