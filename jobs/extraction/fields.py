@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .layout import BBox, Line, Word, union_bbox
+from .layout import BBox, Line, union_bbox
 from .values import Match, parse_amounts, parse_dates
 
 # Labels of dates that are not the purchase: expiry (Malay "tarikh luput", "tamat"),
@@ -84,33 +84,6 @@ class AmountRef:
         return evidence_for(self.line, self.start, self.end)
 
 
-# Digits in words further apart than this many of their characters' width are in columns
-# of their own: a space between the thousands ("1 500.00") is at most one character wide.
-COLUMN_GAP_CHARS = 2.0
-
-
-def line_amounts(line: Line) -> list[Match]:
-    """The amounts of ``line`` (parse_amounts), where a number in a column of its own is
-    never the thousands of the amount beside it: a quantity or a rate left of an
-    invoice's total ("Total  3  250.00", "VAT  20  250.00") was read as 3,250.00. The
-    text parsed is the line's, a "|" for a space between such columns, so that the
-    amounts' spans are the line's. An OCR line read as one word keeps its spaces."""
-    text = line.words[0].text if line.words else ""
-    for before, after in zip(line.words, line.words[1:], strict=False):
-        text += ("|" if _columns_apart(before, after) else " ") + after.text
-    return parse_amounts(text)
-
-
-def _columns_apart(before: Word, after: Word) -> bool:
-    """Whether a number ends ``before`` and one starts ``after``, COLUMN_GAP_CHARS or
-    more of their characters' mean width apart."""
-    if not (before.text[-1:].isdigit() and after.text[:1].isdigit()):
-        return False
-    chars = len(before.text) + len(after.text)
-    width = (before.bbox[2] - before.bbox[0] + after.bbox[2] - after.bbox[0]) / chars
-    return after.bbox[0] - before.bbox[2] > COLUMN_GAP_CHARS * width
-
-
 def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | None]:
     """The label text of line ``index`` and the amount it labels.
 
@@ -119,7 +92,7 @@ def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | No
     amount (label above value).
     """
     line = lines[index]
-    amounts = line_amounts(line)
+    amounts = parse_amounts(line.text)
     if amounts:
         last = amounts[-1]
         label = line.text[: amounts[0].start]
@@ -135,14 +108,14 @@ def label_and_amount(lines: list[Line], index: int) -> tuple[str, AmountRef | No
     if chosen is None and index + 1 in beside:
         chosen = index + 1
     if chosen is not None:
-        last = line_amounts(lines[chosen])[-1]
+        last = parse_amounts(lines[chosen].text)[-1]
         return line.text, AmountRef(last.value, chosen, lines[chosen], last.start, last.end)
     return line.text, None
 
 
 def _bare(line: Line) -> bool:
     """A line that is an amount with at most a currency or a letter or two before it."""
-    amounts = line_amounts(line)
+    amounts = parse_amounts(line.text)
     return bool(amounts) and len(squash(line.text[: amounts[0].start])) <= 3
 
 

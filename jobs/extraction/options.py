@@ -23,7 +23,6 @@ from .fields import (
     Candidate,
     evidence_for,
     find_dates,
-    line_amounts,
     span_confidence,
     span_words_bbox,
     squash,
@@ -142,7 +141,7 @@ def _printed_columns(lines: list[Line]) -> dict[int, list[Printed]]:
     columns: dict[int, list[Printed]] = defaultdict(list)
     order = 0
     for index, line in enumerate(lines):
-        for match in line_amounts(line):
+        for match in parse_amounts(line.text):
             right = span_words_bbox(line, match.start, match.end)[2]
             columns[math.floor(right / COLUMN_TOLERANCE)].append((index, order, right, match.value))
             order += 1

@@ -14,7 +14,6 @@ from .fields import (
     evidence_for,
     find_dates,
     labelled_token,
-    line_amounts,
     ocr_factor,
     span_confidence,
     squash,
@@ -28,6 +27,7 @@ from .values import (
     Match,
     detect_currency,
     order_unsure,
+    parse_amounts,
     parse_dates,
     parse_times,
     printed_order,
@@ -394,7 +394,7 @@ def find_line_item_rows(lines: list[Line]) -> list[tuple[dict, Line]]:
     for line in lines[start + 1 :]:
         if _ITEMS_END.search(squash(line.text)):
             break
-        amounts = line_amounts(line)
+        amounts = parse_amounts(line.text)
         if not amounts:
             if sum(c.isalpha() for c in line.text) >= 3:
                 pending = f"{pending} {line.text.strip()}".strip()

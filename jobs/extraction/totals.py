@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import combinations, product
 
-from .fields import AmountRef, Candidate, label_and_amount, line_amounts, ocr_factor, squash
+from .fields import AmountRef, Candidate, label_and_amount, ocr_factor, squash
 from .header import WORD, fix_known_word
 from .layout import Line, split_segments
 from .ranker import DISAGREEMENT_CAP
-from .values import currencies_named, reading_whole_amounts
+from .values import currencies_named, parse_amounts, reading_whole_amounts
 
 # Label classes, checked in order on the squashed (letters-only, upper-case) label.
 _SUBTOTAL = re.compile(r"SUBT(?!U)|SUBJUMLAH|EXCL|BEFORE|NETTOFGST|AMOUNTEXGST|EXGST|TOTALEX")
@@ -183,7 +183,7 @@ def build_ledger(lines: list[Line], *, invoice: bool = False) -> Ledger:
             label = _without_page_number(label, lines[index])
         kind, weight = classify(label, invoice=invoice)
         if kind == "total":
-            on_line = [a.value for a in line_amounts(ref.line)]
+            on_line = [a.value for a in parse_amounts(ref.line.text)]
             if max(on_line) > ref.value:
                 # A total is never smaller than another amount on its own line; this is
                 # a summary row (amount, tax), so its last number is not the total.
