@@ -10,22 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.extraction.layout import Line, Word
+from jobs.extraction.layout import Line
 from jobs.extraction.values import parse_amounts
-
-
-def _line(text: str, y: float, x0: float = 0.1, x1: float = 0.6) -> Line:
-    return Line(page=0, words=[Word(text, (x0, y, x1, y + 0.02), 0.98)])
-
-
-def _row(label: str, amount: str, y: float) -> Line:
-    return Line(
-        page=0,
-        words=[
-            Word(label, (0.1, y, 0.6, y + 0.02), 0.98),
-            Word(amount, (0.7, y, 0.85, y + 0.02), 0.98),
-        ],
-    )
+from tests.jobs.test_extraction_receipts_abroad import _line, _row
 
 
 def _receipt(name: str, stamp: str, *rows: tuple[str, str]) -> list[Line]:
