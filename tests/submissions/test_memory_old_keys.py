@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from fraud.services import fraud_resolution_undo
 from submissions.models import MerchantMemory, Submission
 from submissions.selectors import shop_memory
-from submissions.services import Actor, submission_cancel, submission_correct_field
+from submissions.services import Actor, submission_cancel
 from tests.factories import SubmissionFactory
-from tests.submissions.test_memory_fraud import KEPT, confirm, matched_pair
+from tests.submissions.test_memory_fraud import KEPT, confirm, correct, matched_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -30,15 +30,6 @@ def remembered(company, key: str, value: str = OLD_NAME, times_right: int = 2) -
 def recalled_name(company, text: str) -> str | None:
     found = shop_memory(company_id=company.pk, text=text, read_address=None, read_name=None)
     return found["merchantName"].value if "merchantName" in found else None
-
-
-def correct(submission: Submission, value: str, reviewer) -> None:
-    submission_correct_field(
-        submission_id=submission.pk,
-        field_name="merchantName",
-        raw_value=value,
-        actor=Actor.for_user(reviewer),
-    )
 
 
 @pytest.mark.parametrize(
